@@ -1,0 +1,55 @@
+/* hwadapt — devices, backends and buffers.
+ *
+ * A backend executes graph nodes on one device. Backends are found through a
+ * registry and named by device spec strings: "cpu" (also "cpu:0"), later
+ * "opencl:N" and "cuda:N"; "auto" picks the best device available. The CPU
+ * reference backend ("cpu") implements every op in plain scalar C and is what
+ * every other backend and every fast kernel is tested against.
+ *
+ * Threading: a backend is used by one thread at a time.
+ */
+#ifndef HWADAPT_BACKEND_H
+#define HWADAPT_BACKEND_H
+
+#include "graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum hwa_device_kind {
+    HWA_DEVICE_CPU = 0,
+    HWA_DEVICE_GPU,
+    HWA_DEVICE_ACCEL
+} hwa_device_kind;
+
+const char *hwa_device_kind_name(hwa_device_kind k); /* "cpu", "gpu", "accel" */
+
+/* The registry: how many backend kinds this build knows, and each one's
+ * spec prefix ("cpu", ...). */
+int hwa_backend_reg_count(void);
+const char *hwa_backend_reg_name(int i);
+
+/* Creates a backend for a device spec. Memory comes from ctx's allocator;
+ * the backend must be freed before ctx. NULL on error: an unknown spec is
+ * HWA_E_NOTFOUND with a message that lists the known ones. */
+hwa_backend *hwa_backend_new(hwa_ctx *ctx, const char *spec);
+void hwa_backend_free(hwa_backend *be); /* NULL is a no-op */
+
+const char *hwa_backend_name(const hwa_backend *be);   /* "cpu" */
+hwa_device_kind hwa_backend_device_kind(const hwa_backend *be);
+/* Whether this backend can compute node (a tensor built by an op). */
+bool hwa_backend_supports(const hwa_backend *be, const hwa_tensor *node);
+/* Waits until everything queued on the backend has finished. */
+hwa_status hwa_backend_synchronize(hwa_backend *be);
+
+/* Allocates storage on be for one tensor without data. */
+hwa_status hwa_tensor_alloc(hwa_tensor *t, hwa_backend *be);
+/* Allocates one buffer on be for every leaf of ctx that has no data yet
+ * (inputs and parameters), each aligned for SIMD. */
+hwa_status hwa_ctx_alloc_leaves(hwa_ctx *ctx, hwa_backend *be);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,170 @@
+/* hwadapt — operations, compute graphs and autograd.
+ *
+ * Operations are built lazily: each builder checks its inputs' shapes and
+ * dtypes, records a new tensor that describes the result, and computes
+ * nothing. When the inputs do not fit, it returns NULL and records a message
+ * that names the op and the shapes (hwa_ctx_last_error). A NULL input is
+ * reported the same way, so builders can be nested and checked once.
+ *
+ * Broadcasting (add, sub, mul, div): b is broadcast to a's shape. Shapes are
+ * aligned at the last dimension; each of b's extents must equal a's or be 1.
+ * The result has a's shape.
+ *
+ * Dtypes: float ops take f32, f16 or bf16 and compute in f32; the result has
+ * the dtype of the first operand (matmul: f32 unless both operands share a
+ * dtype). Index inputs (embedding ids, labels, positions) are i32.
+ *
+ * Views share their source's storage and compute nothing; a view that is not
+ * contiguous can be made so with hwa_cont. Ops accept non-contiguous inputs.
+ */
+#ifndef HWADAPT_GRAPH_H
+#define HWADAPT_GRAPH_H
+
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- views and copies -------------------------------------------------- */
+
+/* Same elements, new shape; a must be contiguous; element counts must match. */
+hwa_tensor *hwa_reshape(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape);
+/* Dimension i of the result is dimension perm[i] of a; perm is a permutation
+ * of 0..ndim-1. */
+hwa_tensor *hwa_permute(hwa_ctx *ctx, hwa_tensor *a, const int *perm);
+/* Swap the last two dimensions. */
+hwa_tensor *hwa_transpose(hwa_ctx *ctx, hwa_tensor *a);
+/* Elements [start, start+len) along dimension dim (negative counts from the end). */
+hwa_tensor *hwa_slice(hwa_ctx *ctx, hwa_tensor *a, int dim, int64_t start, int64_t len);
+/* A contiguous copy (of a view, say). */
+hwa_tensor *hwa_cont(hwa_ctx *ctx, hwa_tensor *a);
+/* A contiguous copy converted to another float dtype. */
+hwa_tensor *hwa_cast(hwa_ctx *ctx, hwa_tensor *a, hwa_dtype t);
+
+/* ---- arithmetic -------------------------------------------------------- */
+
+hwa_tensor *hwa_add(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b);
+hwa_tensor *hwa_sub(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b);
+hwa_tensor *hwa_mul(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b);
+hwa_tensor *hwa_div(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b);
+hwa_tensor *hwa_scale(hwa_ctx *ctx, hwa_tensor *a, float s);
+/* a: [..., N], bias: [N]. */
+hwa_tensor *hwa_bias_add(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *bias);
+/* a: [..., M, K], b: [..., K, N] -> [..., M, N]. b's batch dimensions must
+ * equal a's or be 1 (shared weights). With trans_a, a is read as [..., K, M]
+ * and used transposed; with trans_b, b is [..., N, K] (PyTorch's Linear
+ * weight layout). */
+hwa_tensor *hwa_matmul(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b);
+hwa_tensor *hwa_matmul_ex(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b, bool trans_a, bool trans_b);
+
+/* ---- activations ------------------------------------------------------- */
+
+hwa_tensor *hwa_relu(hwa_ctx *ctx, hwa_tensor *a);
+hwa_tensor *hwa_gelu(hwa_ctx *ctx, hwa_tensor *a);    /* exact: x * Phi(x), with erf */
+hwa_tensor *hwa_silu(hwa_ctx *ctx, hwa_tensor *a);    /* x * sigmoid(x) */
+hwa_tensor *hwa_sigmoid(hwa_ctx *ctx, hwa_tensor *a);
+hwa_tensor *hwa_tanh(hwa_ctx *ctx, hwa_tensor *a);
+
+/* ---- normalisation, softmax -------------------------------------------- */
+
+/* Over the last dimension. */
+hwa_tensor *hwa_softmax(hwa_ctx *ctx, hwa_tensor *a);
+hwa_tensor *hwa_log_softmax(hwa_ctx *ctx, hwa_tensor *a);
+/* (x - mean) / sqrt(var + eps) * w + b over the last dimension (biased
+ * variance, as PyTorch). w and b ([N]) may be NULL. */
+hwa_tensor *hwa_layernorm(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w, hwa_tensor *b, float eps);
+/* x / sqrt(mean(x^2) + eps) * w over the last dimension; w may be NULL. */
+hwa_tensor *hwa_rmsnorm(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w, float eps);
+
+/* ---- transformer pieces ------------------------------------------------ */
+
+/* table: [V, D] (float), ids: i32 of any shape [...] -> [..., D]. An id
+ * outside [0, V) is an HWA_E_RANGE error when the graph runs. */
+hwa_tensor *hwa_embedding(hwa_ctx *ctx, hwa_tensor *table, hwa_tensor *ids);
+
+typedef enum hwa_rope_mode {
+    HWA_ROPE_INTERLEAVED = 0, /* rotate pairs (2i, 2i+1): llama2.c, GGUF llama */
+    HWA_ROPE_HALVES = 1       /* rotate pairs (i, i + D/2): GPT-NeoX, Hugging Face */
+} hwa_rope_mode;
+/* x: [..., T, H, D] with D even; pos: i32 [T] (absolute positions).
+ * Pair i of position p is rotated by p * theta^(-2i/D). */
+hwa_tensor *hwa_rope(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *pos, float theta, hwa_rope_mode mode);
+
+/* Scaled dot-product attention. q: [B, Hq, Tq, D], k: [B, Hkv, Tk, D],
+ * v: [B, Hkv, Tk, Dv] -> [B, Hq, Tq, Dv]. Hq must be a multiple of Hkv
+ * (grouped-query attention: query head h reads kv head h / (Hq / Hkv)).
+ * scale <= 0 means 1/sqrt(D). With causal, query i sits at position
+ * Tk - Tq + i and sees keys 0 .. that position (so a decode step with a KV
+ * cache is Tq = 1). */
+hwa_tensor *hwa_attention(hwa_ctx *ctx, hwa_tensor *q, hwa_tensor *k, hwa_tensor *v, bool causal, float scale);
+
+/* Concatenate along dimension dim; all other extents must match. */
+hwa_tensor *hwa_concat(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b, int dim);
+
+/* ---- reductions and losses --------------------------------------------- */
+
+/* Over every element -> [1]. */
+hwa_tensor *hwa_sum(hwa_ctx *ctx, hwa_tensor *a);
+hwa_tensor *hwa_mean(hwa_ctx *ctx, hwa_tensor *a);
+/* Over one dimension, kept with extent 1. */
+hwa_tensor *hwa_sum_dim(hwa_ctx *ctx, hwa_tensor *a, int dim);
+hwa_tensor *hwa_mean_dim(hwa_ctx *ctx, hwa_tensor *a, int dim);
+/* logits: [N, C], labels: i32 [N] -> [1], the mean of -log softmax(logits)[label].
+ * A label outside [0, C) is an HWA_E_RANGE error when the graph runs. */
+hwa_tensor *hwa_cross_entropy(hwa_ctx *ctx, hwa_tensor *logits, hwa_tensor *labels);
+/* mean((a - b)^2) -> [1]; shapes must be equal. */
+hwa_tensor *hwa_mse(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b);
+
+/* ---- graphs ------------------------------------------------------------ */
+
+typedef struct hwa_graph hwa_graph;
+typedef struct hwa_backend hwa_backend;
+
+/* An empty graph owned by ctx. */
+hwa_graph *hwa_graph_new(hwa_ctx *ctx);
+/* Adds out and everything it depends on, in an order where every node comes
+ * after its inputs, and marks out as an output (kept alive to the end). */
+hwa_status hwa_graph_build_forward(hwa_graph *g, hwa_tensor *out);
+/* Appends the backward pass of loss (a tensor of one element already in the
+ * graph): every parameter that loss depends on gets a gradient tensor, and
+ * each run of the graph adds d loss / d param into it (so gradients
+ * accumulate over runs until hwa_graph_zero_grads). Call once per graph. */
+hwa_status hwa_graph_build_backward(hwa_graph *g, hwa_tensor *loss);
+int hwa_graph_n_nodes(const hwa_graph *g);
+hwa_tensor *hwa_graph_node(const hwa_graph *g, int i);
+
+typedef enum hwa_plan_mode {
+    HWA_PLAN_REUSE = 0, /* lifetimes: intermediates share one arena, in place where safe */
+    HWA_PLAN_NAIVE = 1  /* every intermediate its own region (for checking the planner) */
+} hwa_plan_mode;
+
+typedef struct hwa_plan_stats {
+    size_t arena_bytes;        /* planned peak of intermediates: the arena's size */
+    size_t intermediate_bytes; /* sum of all intermediates' sizes */
+    size_t persistent_bytes;   /* gradients of parameters (kept across runs) */
+    int n_intermediates;
+    int n_inplace;             /* intermediates that reuse an input's storage */
+} hwa_plan_stats;
+
+/* Plans memory without allocating anything (a dry run): stats may be NULL. */
+hwa_status hwa_graph_plan(hwa_graph *g, hwa_plan_mode mode, hwa_plan_stats *stats);
+/* Plans and allocates the arena and the gradients on backend be. Leaves
+ * (inputs, parameters) must already have data (hwa_ctx_alloc_leaves). */
+hwa_status hwa_graph_alloc(hwa_graph *g, hwa_backend *be, hwa_plan_mode mode, hwa_plan_stats *stats);
+/* Runs every node. Allocates with HWA_PLAN_REUSE first if hwa_graph_alloc
+ * was not called. Errors found while running (an id out of range) are
+ * returned with a message naming the op. */
+hwa_status hwa_graph_compute(hwa_graph *g, hwa_backend *be);
+/* Sets every parameter gradient of the graph to zero. */
+hwa_status hwa_graph_zero_grads(hwa_graph *g);
+
+/* The parameters of a graph with a backward pass, in the order they were
+ * first reached; n_params counts them. */
+int hwa_graph_n_params(const hwa_graph *g);
+hwa_tensor *hwa_graph_param(const hwa_graph *g, int i);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

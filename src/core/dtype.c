@@ -1,0 +1,235 @@
+/* The dtype table and the codecs: f16, bf16 (round to nearest even), and the
+ * Q8_0 / Q4_0 block formats. */
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/internal.h"
+
+typedef struct dtype_info {
+    const char *name;
+    int64_t block;    /* elements per block */
+    size_t bytes;     /* bytes per block */
+    bool is_float;
+    bool is_quant;
+} dtype_info;
+
+static const dtype_info dtype_table[HWA_DTYPE_COUNT] = {
+    [HWA_F32] = {"f32", 1, 4, true, false},
+    [HWA_F16] = {"f16", 1, 2, true, false},
+    [HWA_BF16] = {"bf16", 1, 2, true, false},
+    [HWA_I8] = {"i8", 1, 1, false, false},
+    [HWA_I32] = {"i32", 1, 4, false, false},
+    [HWA_Q8_0] = {"q8_0", 32, 2 + 32, false, true},
+    [HWA_Q4_0] = {"q4_0", 32, 2 + 16, false, true},
+};
+
+static bool dtype_valid(hwa_dtype t) { return (unsigned)t < HWA_DTYPE_COUNT; }
+
+const char *hwa_dtype_name(hwa_dtype t) { return dtype_valid(t) ? dtype_table[t].name : "?"; }
+
+hwa_status hwa_dtype_from_name(const char *name, hwa_dtype *out) {
+    if (!name || !out) return hwa__err(NULL, HWA_E_MISUSE, "hwa_dtype_from_name: NULL argument");
+    for (int i = 0; i < HWA_DTYPE_COUNT; i++) {
+        if (strcasecmp(name, dtype_table[i].name) == 0) {
+            *out = (hwa_dtype)i;
+            return HWA_OK;
+        }
+    }
+    return hwa__err(NULL, HWA_E_NOTFOUND,
+                    "unknown dtype '%s' (known: f32, f16, bf16, i8, i32, q8_0, q4_0)", name);
+}
+
+int64_t hwa_dtype_block_size(hwa_dtype t) { return dtype_valid(t) ? dtype_table[t].block : 0; }
+size_t hwa_dtype_block_bytes(hwa_dtype t) { return dtype_valid(t) ? dtype_table[t].bytes : 0; }
+bool hwa_dtype_is_float(hwa_dtype t) { return dtype_valid(t) && dtype_table[t].is_float; }
+bool hwa_dtype_is_quantized(hwa_dtype t) { return dtype_valid(t) && dtype_table[t].is_quant; }
+
+hwa_status hwa_dtype_row_bytes(hwa_dtype t, int64_t n, size_t *out) {
+    if (!dtype_valid(t) || !out) return hwa__err(NULL, HWA_E_MISUSE, "hwa_dtype_row_bytes: bad dtype or NULL output");
+    int64_t blk = dtype_table[t].block;
+    if (n < 0 || n % blk != 0)
+        return hwa__err(NULL, HWA_E_RANGE, "%lld elements of %s: not a non-negative multiple of the block size %lld",
+                        (long long)n, dtype_table[t].name, (long long)blk);
+    if (!hwa__mul_size((size_t)(n / blk), dtype_table[t].bytes, out))
+        return hwa__err(NULL, HWA_E_OVERFLOW, "%lld elements of %s do not fit in memory sizes", (long long)n,
+                        dtype_table[t].name);
+    return HWA_OK;
+}
+
+/* ---- f16 --------------------------------------------------------------- */
+
+static uint32_t f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+static float bits_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+uint16_t hwa_f32_to_f16(float f) {
+    uint32_t x = f32_bits(f);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u) /* inf or NaN: keep NaN quiet and non-zero */
+        return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u | ((ax >> 13) & 0x3ffu) : 0));
+    if (ax >= 0x477ff000u) /* rounds to >= 65520: overflow to infinity */
+        return (uint16_t)(sign | 0x7c00u);
+    if (ax < 0x38800000u) { /* below the smallest normal 2^-14: subnormal or zero */
+        if (ax < 0x33000000u) return (uint16_t)sign; /* < 2^-25: rounds to zero (ties too) */
+        uint32_t e = ax >> 23;
+        uint32_t m = (ax & 0x7fffffu) | 0x800000u;
+        uint32_t shift = 126 - e; /* 14..24 */
+        uint32_t q = m >> shift;
+        uint32_t rem = m & ((1u << shift) - 1);
+        uint32_t half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (q & 1))) q++;
+        return (uint16_t)(sign | q);
+    }
+    uint32_t r = ax - 0x38000000u; /* rebias exponent 127 -> 15 */
+    uint32_t q = r >> 13;
+    uint32_t rem = r & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (q & 1))) q++;
+    return (uint16_t)(sign | q);
+}
+
+float hwa_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1fu;
+    uint32_t m = h & 0x3ffu;
+    if (e == 0x1f) return bits_f32(sign | 0x7f800000u | (m << 13));
+    if (e == 0) {
+        if (m == 0) return bits_f32(sign);
+        float v = (float)m * 0x1p-24f; /* exact */
+        return sign ? -v : v;
+    }
+    return bits_f32(sign | ((e + 112) << 23) | (m << 13));
+}
+
+/* ---- bf16 -------------------------------------------------------------- */
+
+uint16_t hwa_f32_to_bf16(float f) {
+    uint32_t x = f32_bits(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u); /* quiet NaN */
+    uint32_t lsb = (x >> 16) & 1u;
+    x += 0x7fffu + lsb;
+    return (uint16_t)(x >> 16);
+}
+
+float hwa_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+
+/* ---- conversions ------------------------------------------------------- */
+
+static int32_t sat_round_i32(float v) {
+    if (v != v) return 0;
+    if (v >= 2147483520.0f) return INT32_MAX;
+    if (v <= -2147483648.0f) return INT32_MIN;
+    return (int32_t)lrintf(v);
+}
+
+void hwa__store_f32_slow(void *base, hwa_dtype t, int64_t i, float v) {
+    switch (t) {
+    case HWA_F32: ((float *)base)[i] = v; break;
+    case HWA_F16: ((uint16_t *)base)[i] = hwa_f32_to_f16(v); break;
+    case HWA_BF16: ((uint16_t *)base)[i] = hwa_f32_to_bf16(v); break;
+    case HWA_I8: {
+        int32_t q = sat_round_i32(v);
+        ((int8_t *)base)[i] = (int8_t)(q > 127 ? 127 : q < -128 ? -128 : q);
+        break;
+    }
+    case HWA_I32: ((int32_t *)base)[i] = sat_round_i32(v); break;
+    default: break;
+    }
+}
+
+static void put_f16(uint8_t *p, float v) {
+    uint16_t h = hwa_f32_to_f16(v);
+    p[0] = (uint8_t)(h & 0xff);
+    p[1] = (uint8_t)(h >> 8);
+}
+static float get_f16(const uint8_t *p) { return hwa_f16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }
+
+static void quantize_q8_0(const float *x, uint8_t *blk) {
+    float amax = 0.0f;
+    for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+    float d = amax / 127.0f;
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    put_f16(blk, d);
+    for (int j = 0; j < 32; j++) blk[2 + j] = (uint8_t)(int8_t)lrintf(x[j] * id);
+}
+
+static void quantize_q4_0(const float *x, uint8_t *blk) {
+    /* The scale maps the element of largest magnitude to -8, so the full
+     * 4-bit range [-8, 7] is used. */
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < 32; j++) {
+        if (fabsf(x[j]) > amax) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    }
+    float d = max / -8.0f;
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    put_f16(blk, d);
+    for (int j = 0; j < 16; j++) {
+        int lo = (int)lrintf(x[j] * id) + 8, hi = (int)lrintf(x[j + 16] * id) + 8;
+        lo = lo < 0 ? 0 : lo > 15 ? 15 : lo;
+        hi = hi < 0 ? 0 : hi > 15 ? 15 : hi;
+        blk[2 + j] = (uint8_t)(lo | (hi << 4));
+    }
+}
+
+hwa_status hwa_convert_from_f32(hwa_dtype dst_type, void *dst, const float *src, int64_t n) {
+    if (!dtype_valid(dst_type) || (!dst && n) || (!src && n) || n < 0)
+        return hwa__err(NULL, HWA_E_MISUSE, "hwa_convert_from_f32: bad dtype, count or NULL buffer");
+    if (dtype_table[dst_type].is_quant) {
+        if (n % 32) return hwa__err(NULL, HWA_E_RANGE, "convert to %s: %lld elements is not a multiple of 32",
+                                    dtype_table[dst_type].name, (long long)n);
+        uint8_t *p = dst;
+        for (int64_t b = 0; b < n / 32; b++) {
+            if (dst_type == HWA_Q8_0) quantize_q8_0(src + b * 32, p + b * 34);
+            else quantize_q4_0(src + b * 32, p + b * 18);
+        }
+        return HWA_OK;
+    }
+    if (dst_type == HWA_F32) {
+        memmove(dst, src, (size_t)n * sizeof(float));
+        return HWA_OK;
+    }
+    for (int64_t i = 0; i < n; i++) hwa__store_f32_slow(dst, dst_type, i, src[i]);
+    return HWA_OK;
+}
+
+hwa_status hwa_convert_to_f32(hwa_dtype src_type, const void *src, float *dst, int64_t n) {
+    if (!dtype_valid(src_type) || (!dst && n) || (!src && n) || n < 0)
+        return hwa__err(NULL, HWA_E_MISUSE, "hwa_convert_to_f32: bad dtype, count or NULL buffer");
+    if (dtype_table[src_type].is_quant) {
+        if (n % 32) return hwa__err(NULL, HWA_E_RANGE, "convert from %s: %lld elements is not a multiple of 32",
+                                    dtype_table[src_type].name, (long long)n);
+        const uint8_t *p = src;
+        for (int64_t b = 0; b < n / 32; b++) {
+            if (src_type == HWA_Q8_0) {
+                const uint8_t *blk = p + b * 34;
+                float d = get_f16(blk);
+                for (int j = 0; j < 32; j++) dst[b * 32 + j] = (float)(int8_t)blk[2 + j] * d;
+            } else {
+                const uint8_t *blk = p + b * 18;
+                float d = get_f16(blk);
+                for (int j = 0; j < 16; j++) {
+                    dst[b * 32 + j] = (float)((blk[2 + j] & 0x0f) - 8) * d;
+                    dst[b * 32 + j + 16] = (float)((blk[2 + j] >> 4) - 8) * d;
+                }
+            }
+        }
+        return HWA_OK;
+    }
+    if (src_type == HWA_F32) {
+        memmove(dst, src, (size_t)n * sizeof(float));
+        return HWA_OK;
+    }
+    for (int64_t i = 0; i < n; i++) dst[i] = hwa__load_f32(src, src_type, i);
+    return HWA_OK;
+}

@@ -1,0 +1,251 @@
+/* Internal declarations shared by the library's modules. Not a published API. */
+#ifndef HWADAPT_CORE_INTERNAL_H
+#define HWADAPT_CORE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "hwadapt/hwadapt.h"
+#include "core/checked.h"
+#include "core/ops_list.h"
+
+/* Internal invariants only: never on anything a caller or a file controls. */
+#ifdef NDEBUG
+#define HWA_ASSERT(cond) ((void)0)
+#else
+#define HWA_ASSERT(cond) \
+    ((cond) ? (void)0 : hwa__assert_fail(#cond, __FILE__, __LINE__))
+#endif
+void hwa__assert_fail(const char *cond, const char *file, int line);
+
+#define HWA_ALIGN 64
+#define HWA_MAX_SRC 4
+#define HWA_MAX_PARAMS 8
+
+#if defined(__GNUC__)
+#define HWA_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define HWA_PRINTF(a, b)
+#endif
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Records status s with a formatted message on ctx (may be NULL) and on the
+ * calling thread; returns s. */
+hwa_status hwa__err(hwa_ctx *ctx, hwa_status s, const char *fmt, ...) HWA_PRINTF(3, 4);
+hwa_status hwa__verr(hwa_ctx *ctx, hwa_status s, const char *fmt, va_list ap);
+
+/* ---- ops --------------------------------------------------------------- */
+
+typedef enum hwa_op {
+#define HWA__OP_ENUM(name, str, nsrc, diff) HWA_OP_##name,
+    HWA_OP_LIST(HWA__OP_ENUM)
+#undef HWA__OP_ENUM
+    HWA_OP_COUNT
+} hwa_op;
+
+const char *hwa__op_name(hwa_op op);
+int hwa__op_n_src(hwa_op op);
+bool hwa__op_is_view(hwa_op op); /* RESHAPE, PERMUTE, SLICE */
+
+typedef struct hwa_op_params {
+    int32_t i[HWA_MAX_PARAMS];
+    int64_t l[2];
+    float f[2];
+} hwa_op_params;
+
+/* ---- tensors ----------------------------------------------------------- */
+
+enum {
+    HWA_TF_PARAM = 1u << 0,    /* trainable parameter */
+    HWA_TF_GRAD = 1u << 1,     /* gradient of a parameter: persistent, owned by a graph */
+    HWA_TF_OUTPUT = 1u << 2,   /* graph output: kept alive to the end of the run */
+    HWA_TF_INPLACE = 1u << 3   /* the op writes into view_src (gradient accumulation) */
+};
+
+typedef struct hwa_buffer hwa_buffer;
+
+struct hwa_tensor {
+    hwa_ctx *ctx;
+    hwa_dtype dtype;
+    int ndim;
+    int64_t shape[HWA_MAX_DIMS];  /* outermost first; unused trailing entries are 1 */
+    int64_t stride[HWA_MAX_DIMS]; /* in elements (in blocks' elements for quantized types) */
+
+    hwa_op op;
+    hwa_op_params p;
+    hwa_tensor *src[HWA_MAX_SRC];
+    uint32_t flags;
+
+    /* Storage. A tensor either owns storage (buffer + buf_offs, data is the
+     * host address or NULL) or is a view of view_src, the tensor that owns
+     * it, at byte offset view_offs. view_src never points to another view. */
+    hwa_tensor *view_src;
+    size_t view_offs;
+    hwa_buffer *buffer;
+    size_t buf_offs;
+    void *data;
+
+    hwa_tensor *grad;      /* parameters: their gradient once a backward graph exists */
+    uint32_t visit;        /* graph traversal mark */
+    int32_t plan_id;       /* planner scratch */
+    hwa_tensor *ctx_next;  /* every tensor of a context, newest first */
+    char name[HWA_MAX_NAME];
+};
+
+/* The tensor that owns t's storage (t itself when t is not a view). */
+static inline hwa_tensor *hwa__storage(const hwa_tensor *t) {
+    return t->view_src ? t->view_src : (hwa_tensor *)t;
+}
+
+/* Host address of t's first element, or NULL. */
+void *hwa__data(const hwa_tensor *t);
+
+/* Shape and strides padded to 4 dims on the left (leading extents 1). */
+void hwa__shape4(const hwa_tensor *t, int64_t ne[4], int64_t st[4]);
+
+/* Row-major contiguous strides for t's shape. */
+void hwa__set_contiguous_strides(hwa_tensor *t);
+
+/* A new tensor in ctx (no data, op NONE); NULL and HWA_E_NOMEM on failure. */
+hwa_tensor *hwa__tensor_alloc(hwa_ctx *ctx, hwa_dtype t, int ndim, const int64_t *shape);
+
+/* Formats "[3,4]". */
+const char *hwa__shape_fmt(const hwa_tensor *t, char *buf, size_t cap);
+
+/* Element access through f32, for reference kernels and slow paths. Plain
+ * dtypes only (f32, f16, bf16, i8, i32). i is an element offset. */
+static inline float hwa__load_f32(const void *base, hwa_dtype t, int64_t i) {
+    switch (t) {
+    case HWA_F32: return ((const float *)base)[i];
+    case HWA_F16: return hwa_f16_to_f32(((const uint16_t *)base)[i]);
+    case HWA_BF16: return hwa_bf16_to_f32(((const uint16_t *)base)[i]);
+    case HWA_I8: return (float)((const int8_t *)base)[i];
+    case HWA_I32: return (float)((const int32_t *)base)[i];
+    default: return 0.0f;
+    }
+}
+
+void hwa__store_f32_slow(void *base, hwa_dtype t, int64_t i, float v);
+static inline void hwa__store_f32(void *base, hwa_dtype t, int64_t i, float v) {
+    if (t == HWA_F32) ((float *)base)[i] = v;
+    else hwa__store_f32_slow(base, t, i, v);
+}
+
+/* ---- contexts ---------------------------------------------------------- */
+
+struct hwa_ctx {
+    hwa_allocator alloc;
+    hwa_status last_status;
+    char errmsg[512];
+    uint64_t rng;
+    uint32_t visit_gen;
+    hwa_tensor *tensors;
+    struct hwa_graph *graphs;
+    hwa_buffer *buffers;
+};
+
+void *hwa__malloc(hwa_ctx *ctx, size_t size);            /* records HWA_E_NOMEM on failure */
+void *hwa__calloc(hwa_ctx *ctx, size_t n, size_t size);  /* zeroed, overflow-checked */
+void *hwa__realloc_array(hwa_ctx *ctx, void *old, size_t old_n, size_t new_n, size_t elem);
+void hwa__free(hwa_ctx *ctx, void *p);
+uint64_t hwa__rng_next(uint64_t *state);
+
+/* ---- builders (ops.c) -------------------------------------------------- */
+
+/* Creates a node of op with srcs and params; when shape is non-NULL it is the
+ * requested result shape (ops whose shape is not implied by their inputs).
+ * Runs the op's shape rule; NULL with a recorded message when it fails. */
+hwa_tensor *hwa__op_new(hwa_ctx *ctx, hwa_op op, hwa_tensor *const *srcs,
+                        const hwa_op_params *p, hwa_dtype dtype, int ndim, const int64_t *shape);
+
+/* Internal builders used by autograd. */
+hwa_tensor *hwa__fill(hwa_ctx *ctx, hwa_dtype t, int ndim, const int64_t *shape, float value);
+hwa_tensor *hwa__repeat(hwa_ctx *ctx, hwa_tensor *a, const hwa_tensor *like);
+hwa_tensor *hwa__sum_to(hwa_ctx *ctx, hwa_tensor *a, const hwa_tensor *like);
+hwa_tensor *hwa__binary_back(hwa_ctx *ctx, hwa_op op, hwa_tensor *a, hwa_tensor *b);
+
+/* ---- shape rules and backward rules (the op table's functions) --------- */
+
+#define HWA__DECL_INFER(name, str, nsrc, diff) hwa_status hwa__infer_##name(hwa_ctx *ctx, hwa_tensor *dst);
+HWA_OP_LIST(HWA__DECL_INFER)
+#undef HWA__DECL_INFER
+
+/* Builds the gradients of node's inputs from g = d loss / d node; sets
+ * grads[i] (NULL when input i gets none). */
+typedef hwa_status (*hwa__back_fn)(hwa_ctx *ctx, hwa_tensor *node, hwa_tensor *g, hwa_tensor **grads);
+hwa__back_fn hwa__op_backward(hwa_op op);
+
+/* ---- buffers and backends ---------------------------------------------- */
+
+struct hwa_buffer {
+    hwa_backend *be;          /* may be freed before the buffer: do not call into it */
+    void *base;               /* host address or NULL */
+    size_t size;
+    void (*free_fn)(hwa_buffer *b);
+    hwa_status (*write)(hwa_buffer *b, size_t off, const void *src, size_t n);
+    hwa_status (*read)(hwa_buffer *b, size_t off, void *dst, size_t n);
+    hwa_status (*memset0)(hwa_buffer *b, size_t off, size_t n);
+    void *impl;
+    hwa_allocator alloc;
+    hwa_buffer *ctx_next;
+};
+
+/* The backend vtable. Slots are appended at the end only; optional slots may
+ * be NULL and the core supplies the default. */
+#define HWA_BACKEND_API_VERSION 1
+typedef struct hwa_backend_iface {
+    uint32_t api_version;
+    const char *name;
+    hwa_device_kind kind;
+    bool (*supports_op)(const hwa_backend *be, const hwa_tensor *node);
+    /* A buffer of size bytes (aligned to HWA_ALIGN); fills *out. */
+    hwa_status (*buffer_alloc)(hwa_backend *be, size_t size, hwa_buffer **out);
+    /* Computes nodes[0..n-1] in order. */
+    hwa_status (*compute)(hwa_backend *be, hwa_tensor *const *nodes, int n);
+    hwa_status (*synchronize)(hwa_backend *be); /* optional */
+    void (*free)(hwa_backend *be);
+} hwa_backend_iface;
+
+struct hwa_backend {
+    const hwa_backend_iface *iface;
+    hwa_ctx *ctx;
+    char spec[32];
+    void *impl;
+};
+
+/* The registry's entries. */
+typedef struct hwa_backend_reg {
+    const char *prefix;
+    hwa_status (*init)(hwa_ctx *ctx, int index, hwa_backend **out);
+} hwa_backend_reg;
+
+hwa_status hwa__cpu_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
+
+/* Registers a buffer with its context so the context frees it. */
+void hwa__ctx_track_buffer(hwa_ctx *ctx, hwa_buffer *b);
+/* Binds t (not a view) to buffer b at byte offset off. */
+void hwa__tensor_bind(hwa_tensor *t, hwa_buffer *b, size_t off);
+
+/* ---- graphs ------------------------------------------------------------ */
+
+struct hwa_graph {
+    hwa_ctx *ctx;
+    hwa_tensor **nodes;   /* ops in execution order */
+    int n_nodes, cap_nodes;
+    hwa_tensor **leaves;  /* op NONE tensors the nodes read */
+    int n_leaves, cap_leaves;
+    hwa_tensor **params;  /* parameters with gradients */
+    int n_params, cap_params;
+    bool has_backward;
+    hwa_buffer *arena;
+    hwa_buffer *persist;
+    hwa_backend *alloc_be;
+    struct hwa_graph *ctx_next;
+};
+
+#endif

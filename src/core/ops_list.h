@@ -1,0 +1,102 @@
+/* The op table: the one place that lists every operation.
+ *
+ * X(NAME, "name", n_src, differentiable)
+ *
+ * For each row, the core defines the shape rule hwa__infer_<name> (ops.c,
+ * checks inputs and sets the result's shape and dtype) and, when
+ * differentiable, the backward rule hwa__back_<name> (autograd.c, builds the
+ * gradient of each input from graph ops). The CPU reference backend defines
+ * the forward kernel hwa__ref_<name> (backends/cpu/ref/). Adding a row without
+ * the three functions does not link.
+ *
+ * Semantics of each op (srcs are dst->src[0..n_src-1]; shapes outermost first;
+ * "rows" are the last dimension; float data is read and written through f32):
+ *
+ *  NONE        a leaf: input or parameter, computes nothing.
+ *  RESHAPE     view: same storage, new shape (src contiguous).
+ *  PERMUTE     view: dst dim i = src dim p.i[i].
+ *  SLICE       view: src dim p.i[0] restricted to [p.l[0], p.l[0] + dst extent).
+ *  CONT        dst (contiguous, dtype may differ) = src element by element.
+ *  FILL        every element = p.f[0].
+ *  ADD SUB MUL DIV  dst = src0 op src1, src1 broadcast to dst's shape (aligned
+ *              at the last dim; src1 extents equal or 1; missing leading dims = 1).
+ *  SCALE       dst = src0 * p.f[0].
+ *  MATMUL      src0 [..,M,K] (or [..,K,M] if p.i[0]), src1 [..,K,N] (or [..,N,K]
+ *              if p.i[1]); dst [..,M,N]; src1 batch dims equal dst's or 1.
+ *  RELU GELU SILU SIGMOID TANH   elementwise; gelu is exact (erf).
+ *  UNARY_BACK  dst = src0 * f'(src1) where f is the activation whose op code
+ *              is p.i[0] (src0 = gradient of the output, src1 = forward input).
+ *  SOFTMAX LOG_SOFTMAX   over rows, max-subtracted.
+ *  SOFTMAX_BACK  src0 = g, src1 = y (forward output); p.i[0] = 0: softmax,
+ *              dst = y * (g - sum_row(g * y)); p.i[0] = 1: log_softmax,
+ *              dst = g - exp(y) * sum_row(g).
+ *  NORM        per row: (x - mean) / sqrt(var + p.f[0]), biased variance.
+ *  NORM_BACK   src0 = g, src1 = x; with xh the normalised row and r =
+ *              1/sqrt(var + eps): dst = r * (g - mean(g) - xh * mean(g * xh)).
+ *  RMS_NORM    per row: x * r, r = 1/sqrt(mean(x^2) + p.f[0]).
+ *  RMS_NORM_BACK src0 = g, src1 = x: dst = r * g - x * r^3 * mean(g * x).
+ *  EMBEDDING   src0 table [V, D], src1 i32 ids [...]; dst [..., D] = rows.
+ *  EMBEDDING_BACK src0 g [..., D], src1 ids; dst [V, D] = 0, then
+ *              dst[ids[j]] += g[j] for every j in order.
+ *  ROPE        src0 x [..,T,H,D], src1 i32 pos [T]; p.f[0] theta; p.i[0] mode
+ *              (hwa_rope_mode); p.i[1] = 1 rotates by minus the angle (the
+ *              backward). Pair (a, b) of index i at position p, angle
+ *              t = p * theta^(-2i/D): (a cos t - b sin t, a sin t + b cos t).
+ *              Interleaved pairs are (2i, 2i+1); halves are (i, i + D/2).
+ *  ATTENTION   src0 q [B,Hq,Tq,D], src1 k [B,Hkv,Tk,D], src2 v [B,Hkv,Tk,Dv];
+ *              dst [B,Hq,Tq,Dv]; p.f[0] scale; p.i[0] causal (query i at
+ *              position Tk - Tq + i sees keys <= it); kv head = h / (Hq/Hkv).
+ *  ATTENTION_BACK src0 g (d dst), src1 q, src2 k, src3 v; p.i[0] causal,
+ *              p.i[1] which: 0 -> dst = dq, 1 -> dk, 2 -> dv; p.f[0] scale.
+ *  CONCAT      along dim p.i[0]: src0 then src1.
+ *  SLICE_BACK  dst (shape of the sliced source) = 0 except the region of dim
+ *              p.i[0] starting at p.l[0], which is src0.
+ *  REPEAT      dst = src0 broadcast to dst's shape (same rule as ADD's src1).
+ *  SUM_TO      dst = src0 summed down to dst's shape (the inverse of REPEAT):
+ *              every dst element is the sum of the src elements that REPEAT
+ *              would have copied it to.
+ *  CROSS_ENTROPY  src0 logits [N,C], src1 i32 labels [N]; dst [1] =
+ *              mean over rows of logsumexp(row) - row[label].
+ *  CROSS_ENTROPY_BACK  src0 g [1], src1 logits, src2 labels; dst [N,C] =
+ *              g / N * (softmax(row) - onehot(label)).
+ *
+ * Index inputs (ids, labels, positions) out of range are HWA_E_RANGE errors
+ * from the kernel, with a message naming the op, the index and the bound.
+ */
+#define HWA_OP_LIST(X)                                    \
+    X(NONE,               "none",               0, 0)     \
+    X(RESHAPE,            "reshape",            1, 1)     \
+    X(PERMUTE,            "permute",            1, 1)     \
+    X(SLICE,              "slice",              1, 1)     \
+    X(CONT,               "cont",               1, 1)     \
+    X(FILL,               "fill",               0, 0)     \
+    X(ADD,                "add",                2, 1)     \
+    X(SUB,                "sub",                2, 1)     \
+    X(MUL,                "mul",                2, 1)     \
+    X(DIV,                "div",                2, 1)     \
+    X(SCALE,              "scale",              1, 1)     \
+    X(MATMUL,             "matmul",             2, 1)     \
+    X(RELU,               "relu",               1, 1)     \
+    X(GELU,               "gelu",               1, 1)     \
+    X(SILU,               "silu",               1, 1)     \
+    X(SIGMOID,            "sigmoid",            1, 1)     \
+    X(TANH,               "tanh",               1, 1)     \
+    X(UNARY_BACK,         "unary_back",         2, 0)     \
+    X(SOFTMAX,            "softmax",            1, 1)     \
+    X(LOG_SOFTMAX,        "log_softmax",        1, 1)     \
+    X(SOFTMAX_BACK,       "softmax_back",       2, 0)     \
+    X(NORM,               "norm",               1, 1)     \
+    X(NORM_BACK,          "norm_back",          2, 0)     \
+    X(RMS_NORM,           "rms_norm",           1, 1)     \
+    X(RMS_NORM_BACK,      "rms_norm_back",      2, 0)     \
+    X(EMBEDDING,          "embedding",          2, 1)     \
+    X(EMBEDDING_BACK,     "embedding_back",     2, 0)     \
+    X(ROPE,               "rope",               2, 1)     \
+    X(ATTENTION,          "attention",          3, 1)     \
+    X(ATTENTION_BACK,     "attention_back",     4, 0)     \
+    X(CONCAT,             "concat",             2, 1)     \
+    X(SLICE_BACK,         "slice_back",         1, 0)     \
+    X(REPEAT,             "repeat",             1, 1)     \
+    X(SUM_TO,             "sum_to",             1, 1)     \
+    X(CROSS_ENTROPY,      "cross_entropy",      2, 1)     \
+    X(CROSS_ENTROPY_BACK, "cross_entropy_back", 3, 0)

@@ -1,0 +1,98 @@
+/* A small test harness: TEST(name) { ... } blocks, checks that print both
+ * values on failure, skips with a reason, and a closing line
+ * "N passed, N failed, N skipped" that ctest's log keeps. */
+#ifndef HWA_TEST_HARNESS_H
+#define HWA_TEST_HARNESS_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hwadapt/hwadapt.h"
+
+typedef void (*hwa_test_fn)(void);
+void hwa_test_register(const char *name, hwa_test_fn fn);
+void hwa_test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void hwa_test_skip(const char *reason);
+int hwa_test_failed_now(void);   /* the current test has failed */
+
+#define TEST(name)                                                            \
+    static void test_##name(void);                                            \
+    __attribute__((constructor)) static void register_##name(void) {          \
+        hwa_test_register(#name, test_##name);                                \
+    }                                                                         \
+    static void test_##name(void)
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) { hwa_test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond); return; } \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                          \
+    do {                                                                              \
+        if (!(cond)) { hwa_test_fail(__FILE__, __LINE__, __VA_ARGS__); return; }      \
+    } while (0)
+
+#define CHECK_INT_EQ(a, b)                                                           \
+    do {                                                                             \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                        \
+        if (va_ != vb_) {                                                            \
+            hwa_test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, va_, vb_); \
+            return;                                                                  \
+        }                                                                            \
+    } while (0)
+
+/* Asserts an hwa_status is HWA_OK, printing the recorded message otherwise. */
+#define CHECK_OK(expr)                                                               \
+    do {                                                                             \
+        hwa_status st_ = (expr);                                                     \
+        if (st_ != HWA_OK) {                                                         \
+            hwa_test_fail(__FILE__, __LINE__, "%s returned %s: %s", #expr,           \
+                          hwa_status_name(st_), hwa_last_error());                   \
+            return;                                                                  \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_STATUS(expr, want)                                                     \
+    do {                                                                             \
+        hwa_status st_ = (expr);                                                     \
+        if (st_ != (want)) {                                                         \
+            hwa_test_fail(__FILE__, __LINE__, "%s returned %s, expected %s (%s)", #expr, \
+                          hwa_status_name(st_), hwa_status_name(want), hwa_last_error()); \
+            return;                                                                  \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_NEAR(a, b, tol)                                                        \
+    do {                                                                             \
+        double va_ = (double)(a), vb_ = (double)(b), t_ = (double)(tol);             \
+        if (!(fabs(va_ - vb_) <= t_)) {                                              \
+            hwa_test_fail(__FILE__, __LINE__, "%s ~= %s: %.9g vs %.9g (|diff| %.3g > %.3g)", \
+                          #a, #b, va_, vb_, fabs(va_ - vb_), t_);                    \
+            return;                                                                  \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_STR_CONTAINS(hay, needle)                                              \
+    do {                                                                             \
+        const char *h_ = (hay), *n_ = (needle);                                      \
+        if (!h_ || !strstr(h_, n_)) {                                                \
+            hwa_test_fail(__FILE__, __LINE__, "\"%s\" does not contain \"%s\"",      \
+                          h_ ? h_ : "(null)", n_);                                   \
+            return;                                                                  \
+        }                                                                            \
+    } while (0)
+
+#define SKIP(reason) do { hwa_test_skip(reason); return; } while (0)
+
+/* Helpers. */
+/* ../shared/data (or $HWA_DATA_DIR) joined with rel; NULL if it does not exist. */
+const char *hwa_test_data_path(const char *rel, char *buf, size_t cap);
+/* A fresh temporary directory (removed at exit). */
+const char *hwa_test_tmpdir(void);
+/* Max |a[i] - b[i]|. */
+double hwa_test_max_abs_diff(const float *a, const float *b, int64_t n);
+
+#endif

@@ -1,0 +1,10 @@
+/* The subcommands of the hwadapt command. Each lives in cmd_<name>.c and
+ * returns the process exit status; argv[0] is the subcommand's name. */
+#ifndef HWADAPT_TOOLS_COMMANDS_H
+#define HWADAPT_TOOLS_COMMANDS_H
+
+int cmd_run(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+#endif
