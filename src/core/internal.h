@@ -91,6 +91,8 @@ struct hwa_tensor {
     void *data;
 
     hwa_tensor *grad;      /* parameters: their gradient once a backward graph exists */
+    hwa_tensor *bw_grad;   /* autograd scratch: d loss / d this tensor while building */
+    bool needs_grad;       /* autograd scratch: depends on a parameter */
     uint32_t visit;        /* graph traversal mark */
     int32_t plan_id;       /* planner scratch */
     hwa_tensor *ctx_next;  /* every tensor of a context, newest first */
@@ -226,8 +228,10 @@ typedef struct hwa_backend_reg {
 
 hwa_status hwa__cpu_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
 
-/* Registers a buffer with its context so the context frees it. */
+/* Registers a buffer with its context so the context frees it; the second
+ * unlinks and frees one early. */
 void hwa__ctx_track_buffer(hwa_ctx *ctx, hwa_buffer *b);
+void hwa__ctx_free_buffer(hwa_ctx *ctx, hwa_buffer *b);
 /* Binds t (not a view) to buffer b at byte offset off. */
 void hwa__tensor_bind(hwa_tensor *t, hwa_buffer *b, size_t off);
 
@@ -245,6 +249,8 @@ struct hwa_graph {
     hwa_buffer *arena;
     hwa_buffer *persist;
     hwa_backend *alloc_be;
+    size_t *plan_offs;    /* per node: arena offset, or SIZE_MAX when it owns no arena storage */
+    int plan_n;           /* nodes the plan covers */
     struct hwa_graph *ctx_next;
 };
 

@@ -1,0 +1,29 @@
+/* The CPU reference kernels: plain, obviously correct scalar C for every op of
+ * the op table (core/ops_list.h), reading and writing any float dtype through
+ * f32 and honouring every input's strides. Every fast kernel and every other
+ * backend is tested against these. */
+#ifndef HWADAPT_CPU_REF_H
+#define HWADAPT_CPU_REF_H
+
+#include "core/internal.h"
+
+/* hwa__ref_<NAME>(dst): computes dst from dst->src[] and dst->p. dst is
+ * contiguous unless it is a view; inputs may be strided views. Returns HWA_OK,
+ * or an error recorded with hwa__err(dst->ctx, ...) (index out of range). */
+#define HWA__DECL_REF(name, str, nsrc, diff) hwa_status hwa__ref_##name(hwa_tensor *dst);
+HWA_OP_LIST(HWA__DECL_REF)
+#undef HWA__DECL_REF
+
+/* Iteration helper: the element offset (in elements, using strides) of the
+ * flat row-major index i of a tensor with padded shape ne[4], strides st[4]. */
+static inline int64_t hwa__ref_offset(const int64_t ne[4], const int64_t st[4], int64_t i) {
+    int64_t i3 = i % ne[3];
+    i /= ne[3];
+    int64_t i2 = i % ne[2];
+    i /= ne[2];
+    int64_t i1 = i % ne[1];
+    int64_t i0 = i / ne[1];
+    return i0 * st[0] + i1 * st[1] + i2 * st[2] + i3 * st[3];
+}
+
+#endif

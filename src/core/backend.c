@@ -1,0 +1,114 @@
+/* The backend registry, device spec strings, and storage for leaves. */
+#include <string.h>
+
+#include "core/internal.h"
+
+static const hwa_backend_reg registry[] = {
+    {"cpu", hwa__cpu_backend_init},
+};
+#define N_REG ((int)(sizeof registry / sizeof registry[0]))
+
+int hwa_backend_reg_count(void) { return N_REG; }
+const char *hwa_backend_reg_name(int i) { return (i >= 0 && i < N_REG) ? registry[i].prefix : NULL; }
+
+const char *hwa_device_kind_name(hwa_device_kind k) {
+    switch (k) {
+    case HWA_DEVICE_CPU: return "cpu";
+    case HWA_DEVICE_GPU: return "gpu";
+    case HWA_DEVICE_ACCEL: return "accel";
+    }
+    return "?";
+}
+
+static hwa_status unknown_spec(hwa_ctx *ctx, const char *spec, const char *why) {
+    char known[256] = "";
+    size_t n = 0;
+    for (int i = 0; i < N_REG && n < sizeof known; i++)
+        n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", i ? ", " : "", registry[i].prefix);
+    return hwa__err(ctx, HWA_E_NOTFOUND, "device '%s': %s (available: %s, auto)", spec, why, known);
+}
+
+hwa_backend *hwa_backend_new(hwa_ctx *ctx, const char *spec) {
+    if (!ctx || !spec) {
+        hwa__err(ctx, HWA_E_MISUSE, "hwa_backend_new: NULL context or spec");
+        return NULL;
+    }
+    /* "auto" takes the first registered device; the scheduler will choose by
+     * measured speed once there is more than one kind. */
+    const char *s = strcmp(spec, "auto") == 0 ? registry[0].prefix : spec;
+    const char *colon = strchr(s, ':');
+    size_t plen = colon ? (size_t)(colon - s) : strlen(s);
+    long index = 0;
+    if (colon) {
+        char *end = NULL;
+        index = strtol(colon + 1, &end, 10);
+        if (end == colon + 1 || *end != '\0' || index < 0 || index > 1024) {
+            unknown_spec(ctx, spec, "the device index must be a small non-negative integer");
+            return NULL;
+        }
+    }
+    for (int i = 0; i < N_REG; i++) {
+        if (strlen(registry[i].prefix) == plen && strncmp(registry[i].prefix, s, plen) == 0) {
+            hwa_backend *be = NULL;
+            if (registry[i].init(ctx, (int)index, &be) != HWA_OK) return NULL;
+            snprintf(be->spec, sizeof be->spec, "%.*s:%ld", (int)plen, s, index);
+            return be;
+        }
+    }
+    unknown_spec(ctx, spec, "no such device kind");
+    return NULL;
+}
+
+void hwa_backend_free(hwa_backend *be) {
+    if (be) be->iface->free(be);
+}
+
+const char *hwa_backend_name(const hwa_backend *be) { return be ? be->iface->name : ""; }
+hwa_device_kind hwa_backend_device_kind(const hwa_backend *be) { return be ? be->iface->kind : HWA_DEVICE_CPU; }
+
+bool hwa_backend_supports(const hwa_backend *be, const hwa_tensor *node) {
+    return be && node && (node->op == HWA_OP_NONE || hwa__op_is_view(node->op) || be->iface->supports_op(be, node));
+}
+
+hwa_status hwa_backend_synchronize(hwa_backend *be) {
+    if (!be) return hwa__err(NULL, HWA_E_MISUSE, "hwa_backend_synchronize: NULL backend");
+    return be->iface->synchronize ? be->iface->synchronize(be) : HWA_OK;
+}
+
+static size_t aligned(size_t n) { return (n + HWA_ALIGN - 1) & ~(size_t)(HWA_ALIGN - 1); }
+
+static bool needs_storage(const hwa_tensor *t) {
+    return t->op == HWA_OP_NONE && !t->view_src && !t->buffer && !(t->flags & HWA_TF_GRAD);
+}
+
+hwa_status hwa_tensor_alloc(hwa_tensor *t, hwa_backend *be) {
+    if (!t || !be) return hwa__err(t ? t->ctx : NULL, HWA_E_MISUSE, "hwa_tensor_alloc: NULL tensor or backend");
+    if (!needs_storage(t))
+        return hwa__err(t->ctx, HWA_E_MISUSE, "hwa_tensor_alloc: '%s' is not a leaf without data", t->name);
+    hwa_buffer *b;
+    hwa_status st = be->iface->buffer_alloc(be, aligned(hwa_tensor_nbytes(t)), &b);
+    if (st) return st;
+    hwa__ctx_track_buffer(t->ctx, b);
+    hwa__tensor_bind(t, b, 0);
+    return HWA_OK;
+}
+
+hwa_status hwa_ctx_alloc_leaves(hwa_ctx *ctx, hwa_backend *be) {
+    if (!ctx || !be) return hwa__err(ctx, HWA_E_MISUSE, "hwa_ctx_alloc_leaves: NULL context or backend");
+    size_t total = 0;
+    for (hwa_tensor *t = ctx->tensors; t; t = t->ctx_next)
+        if (needs_storage(t) && !hwa__add_size(total, aligned(hwa_tensor_nbytes(t)), &total))
+            return hwa__err(ctx, HWA_E_OVERFLOW, "hwa_ctx_alloc_leaves: total size overflows");
+    if (total == 0) return HWA_OK;
+    hwa_buffer *b;
+    hwa_status st = be->iface->buffer_alloc(be, total, &b);
+    if (st) return st;
+    hwa__ctx_track_buffer(ctx, b);
+    size_t off = 0;
+    for (hwa_tensor *t = ctx->tensors; t; t = t->ctx_next) {
+        if (!needs_storage(t)) continue;
+        hwa__tensor_bind(t, b, off);
+        off += aligned(hwa_tensor_nbytes(t));
+    }
+    return b->memset0(b, 0, total);
+}

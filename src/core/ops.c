@@ -1,0 +1,705 @@
+/* The op table's names and shape rules, and the public builders.
+ *
+ * A builder fills a scratch node (op, inputs, parameters, requested shape),
+ * runs the op's shape rule on it, and only then allocates the node: a failed
+ * build leaves the context as it was, apart from the recorded message. */
+#include <math.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+typedef struct op_info {
+    const char *name;
+    int n_src;
+    bool differentiable;
+} op_info;
+
+static const op_info op_table[HWA_OP_COUNT] = {
+#define HWA__OP_INFO(name, str, nsrc, diff) [HWA_OP_##name] = {str, nsrc, diff},
+    HWA_OP_LIST(HWA__OP_INFO)
+#undef HWA__OP_INFO
+};
+
+typedef hwa_status (*infer_fn)(hwa_ctx *ctx, hwa_tensor *dst);
+static const infer_fn infer_table[HWA_OP_COUNT] = {
+#define HWA__OP_INFER(name, str, nsrc, diff) [HWA_OP_##name] = hwa__infer_##name,
+    HWA_OP_LIST(HWA__OP_INFER)
+#undef HWA__OP_INFER
+};
+
+const char *hwa__op_name(hwa_op op) { return (unsigned)op < HWA_OP_COUNT ? op_table[op].name : "?"; }
+int hwa__op_n_src(hwa_op op) { return (unsigned)op < HWA_OP_COUNT ? op_table[op].n_src : 0; }
+bool hwa__op_is_view(hwa_op op) { return op == HWA_OP_RESHAPE || op == HWA_OP_PERMUTE || op == HWA_OP_SLICE; }
+
+/* ---- helpers for shape rules ------------------------------------------- */
+
+#define SHAPE(t) hwa__shape_fmt((t), (char[96]){0}, 96)
+
+static const char *const src_names[HWA_MAX_SRC] = {"a", "b", "c", "d"};
+
+static hwa_status need_float(hwa_ctx *ctx, const hwa_tensor *dst, int i) {
+    const hwa_tensor *t = dst->src[i];
+    if (hwa_dtype_is_float(t->dtype)) return HWA_OK;
+    return hwa__err(ctx, HWA_E_DTYPE, "%s: input %s %s has dtype %s; a float dtype (f32, f16, bf16) is required",
+                    hwa__op_name(dst->op), src_names[i], SHAPE(t), hwa_dtype_name(t->dtype));
+}
+
+static hwa_status need_i32(hwa_ctx *ctx, const hwa_tensor *dst, int i, const char *what) {
+    const hwa_tensor *t = dst->src[i];
+    if (t->dtype == HWA_I32) return HWA_OK;
+    return hwa__err(ctx, HWA_E_DTYPE, "%s: %s %s has dtype %s; i32 is required", hwa__op_name(dst->op), what,
+                    SHAPE(t), hwa_dtype_name(t->dtype));
+}
+
+static bool same_shape(const hwa_tensor *a, const hwa_tensor *b) {
+    if (a->ndim != b->ndim) return false;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d]) return false;
+    return true;
+}
+
+static void copy_shape(hwa_tensor *dst, const hwa_tensor *src) {
+    dst->ndim = src->ndim;
+    memcpy(dst->shape, src->shape, sizeof dst->shape);
+}
+
+/* b broadcasts to a: aligned at the last dimension, b's extents equal or 1. */
+static bool broadcasts_to(const hwa_tensor *b, const hwa_tensor *a) {
+    if (b->ndim > a->ndim) return false;
+    for (int i = 1; i <= b->ndim; i++) {
+        int64_t eb = b->shape[b->ndim - i], ea = a->shape[a->ndim - i];
+        if (eb != ea && eb != 1) return false;
+    }
+    return true;
+}
+
+static hwa_status need_same_shape(hwa_ctx *ctx, const hwa_tensor *dst, int i, int j) {
+    if (same_shape(dst->src[i], dst->src[j])) return HWA_OK;
+    return hwa__err(ctx, HWA_E_SHAPE, "%s: shapes %s and %s must be equal", hwa__op_name(dst->op),
+                    SHAPE(dst->src[i]), SHAPE(dst->src[j]));
+}
+
+static hwa_status same_as_src0(hwa_ctx *ctx, hwa_tensor *dst) {
+    (void)ctx;
+    copy_shape(dst, dst->src[0]);
+    dst->dtype = dst->src[0]->dtype;
+    return HWA_OK;
+}
+
+/* ---- shape rules ------------------------------------------------------- */
+
+hwa_status hwa__infer_NONE(hwa_ctx *ctx, hwa_tensor *dst) { return HWA_OK; }
+
+static void make_view_of(hwa_tensor *dst, const hwa_tensor *src, size_t extra_offs) {
+    dst->view_src = hwa__storage(src);
+    dst->view_offs = (src->view_src ? src->view_offs : 0) + extra_offs;
+    dst->dtype = src->dtype;
+}
+
+hwa_status hwa__infer_RESHAPE(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *a = dst->src[0];
+    if (!hwa_tensor_is_contiguous(a))
+        return hwa__err(ctx, HWA_E_SHAPE, "reshape: input %s is not contiguous (use hwa_cont first)", SHAPE(a));
+    if (hwa_tensor_nelements(dst) != hwa_tensor_nelements(a))
+        return hwa__err(ctx, HWA_E_SHAPE, "reshape: %s has %lld elements, %s has %lld", SHAPE(a),
+                        (long long)hwa_tensor_nelements(a), SHAPE(dst), (long long)hwa_tensor_nelements(dst));
+    if (hwa_dtype_is_quantized(a->dtype) && dst->shape[dst->ndim - 1] % hwa_dtype_block_size(a->dtype))
+        return hwa__err(ctx, HWA_E_SHAPE, "reshape: last extent of %s splits %s blocks", SHAPE(dst),
+                        hwa_dtype_name(a->dtype));
+    make_view_of(dst, a, 0);
+    hwa__set_contiguous_strides(dst);
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_PERMUTE(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *a = dst->src[0];
+    if (hwa_dtype_is_quantized(a->dtype))
+        return hwa__err(ctx, HWA_E_DTYPE, "permute: %s tensors cannot be permuted", hwa_dtype_name(a->dtype));
+    bool seen[HWA_MAX_DIMS] = {false};
+    for (int i = 0; i < a->ndim; i++) {
+        int p = dst->p.i[i];
+        if (p < 0 || p >= a->ndim || seen[p])
+            return hwa__err(ctx, HWA_E_INVALID, "permute: axes are not a permutation of 0..%d for %s", a->ndim - 1,
+                            SHAPE(a));
+        seen[p] = true;
+    }
+    dst->ndim = a->ndim;
+    for (int i = 0; i < HWA_MAX_DIMS; i++) {
+        dst->shape[i] = i < a->ndim ? a->shape[dst->p.i[i]] : 1;
+        dst->stride[i] = i < a->ndim ? a->stride[dst->p.i[i]] : 1;
+    }
+    make_view_of(dst, a, 0);
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_SLICE(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *a = dst->src[0];
+    int dim = dst->p.i[0];
+    int64_t start = dst->p.l[0], len = dst->p.l[1];
+    if (dim < 0 || dim >= a->ndim)
+        return hwa__err(ctx, HWA_E_RANGE, "slice: dimension %d out of range for %s", dim, SHAPE(a));
+    if (hwa_dtype_is_quantized(a->dtype))
+        return hwa__err(ctx, HWA_E_DTYPE, "slice: %s tensors cannot be sliced", hwa_dtype_name(a->dtype));
+    int64_t end;
+    if (start < 0 || len < 1 || !hwa__add_i64(start, len, &end) || end > a->shape[dim])
+        return hwa__err(ctx, HWA_E_RANGE, "slice: elements [%lld, %lld+%lld) of dimension %d are outside %s",
+                        (long long)start, (long long)start, (long long)len, dim, SHAPE(a));
+    copy_shape(dst, a);
+    dst->shape[dim] = len;
+    memcpy(dst->stride, a->stride, sizeof dst->stride);
+    make_view_of(dst, a, (size_t)(start * a->stride[dim]) * hwa_dtype_block_bytes(a->dtype));
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_CONT(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *a = dst->src[0];
+    bool ok = hwa_dtype_is_float(dst->dtype) &&
+              (hwa_dtype_is_float(a->dtype) || (hwa_dtype_is_quantized(a->dtype) && hwa_tensor_is_contiguous(a)));
+    if (!ok && a->dtype == dst->dtype && !hwa_dtype_is_quantized(a->dtype)) ok = true;
+    if (!ok)
+        return hwa__err(ctx, HWA_E_DTYPE, "cont: cannot convert %s %s to %s", hwa_dtype_name(a->dtype), SHAPE(a),
+                        hwa_dtype_name(dst->dtype));
+    copy_shape(dst, a);
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_FILL(hwa_ctx *ctx, hwa_tensor *dst) {
+    if (!hwa_dtype_is_float(dst->dtype))
+        return hwa__err(ctx, HWA_E_DTYPE, "fill: dtype %s is not float", hwa_dtype_name(dst->dtype));
+    return HWA_OK;
+}
+
+static hwa_status infer_binary(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st;
+    if ((st = need_float(ctx, dst, 0)) || (st = need_float(ctx, dst, 1))) return st;
+    if (!broadcasts_to(dst->src[1], dst->src[0]))
+        return hwa__err(ctx, HWA_E_SHAPE,
+                        "%s: shapes %s and %s do not match (b's extents must equal a's or be 1, aligned at the end)",
+                        hwa__op_name(dst->op), SHAPE(dst->src[0]), SHAPE(dst->src[1]));
+    return same_as_src0(ctx, dst);
+}
+hwa_status hwa__infer_ADD(hwa_ctx *ctx, hwa_tensor *dst) { return infer_binary(ctx, dst); }
+hwa_status hwa__infer_SUB(hwa_ctx *ctx, hwa_tensor *dst) { return infer_binary(ctx, dst); }
+hwa_status hwa__infer_MUL(hwa_ctx *ctx, hwa_tensor *dst) { return infer_binary(ctx, dst); }
+hwa_status hwa__infer_DIV(hwa_ctx *ctx, hwa_tensor *dst) { return infer_binary(ctx, dst); }
+
+static hwa_status infer_unary(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st = need_float(ctx, dst, 0);
+    return st ? st : same_as_src0(ctx, dst);
+}
+hwa_status hwa__infer_SCALE(hwa_ctx *ctx, hwa_tensor *dst) { return infer_unary(ctx, dst); }
+hwa_status hwa__infer_RELU(hwa_ctx *ctx, hwa_tensor *dst) { return infer_unary(ctx, dst); }
+hwa_status hwa__infer_GELU(hwa_ctx *ctx, hwa_tensor *dst) { return infer_unary(ctx, dst); }
+hwa_status hwa__infer_SILU(hwa_ctx *ctx, hwa_tensor *dst) { return infer_unary(ctx, dst); }
+hwa_status hwa__infer_SIGMOID(hwa_ctx *ctx, hwa_tensor *dst) { return infer_unary(ctx, dst); }
+hwa_status hwa__infer_TANH(hwa_ctx *ctx, hwa_tensor *dst) { return infer_unary(ctx, dst); }
+hwa_status hwa__infer_SOFTMAX(hwa_ctx *ctx, hwa_tensor *dst) { return infer_unary(ctx, dst); }
+hwa_status hwa__infer_LOG_SOFTMAX(hwa_ctx *ctx, hwa_tensor *dst) { return infer_unary(ctx, dst); }
+
+static hwa_status infer_eps(hwa_ctx *ctx, hwa_tensor *dst) {
+    if (!(dst->p.f[0] >= 0.0f))
+        return hwa__err(ctx, HWA_E_INVALID, "%s: eps %g must be >= 0", hwa__op_name(dst->op), dst->p.f[0]);
+    return infer_unary(ctx, dst);
+}
+hwa_status hwa__infer_NORM(hwa_ctx *ctx, hwa_tensor *dst) { return infer_eps(ctx, dst); }
+hwa_status hwa__infer_RMS_NORM(hwa_ctx *ctx, hwa_tensor *dst) { return infer_eps(ctx, dst); }
+
+/* Backward helpers taking (g, x-like): both float, same shape; result like g. */
+static hwa_status infer_back_pair(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st;
+    if ((st = need_float(ctx, dst, 0)) || (st = need_float(ctx, dst, 1)) || (st = need_same_shape(ctx, dst, 0, 1)))
+        return st;
+    return same_as_src0(ctx, dst);
+}
+hwa_status hwa__infer_UNARY_BACK(hwa_ctx *ctx, hwa_tensor *dst) { return infer_back_pair(ctx, dst); }
+hwa_status hwa__infer_SOFTMAX_BACK(hwa_ctx *ctx, hwa_tensor *dst) { return infer_back_pair(ctx, dst); }
+hwa_status hwa__infer_NORM_BACK(hwa_ctx *ctx, hwa_tensor *dst) { return infer_back_pair(ctx, dst); }
+hwa_status hwa__infer_RMS_NORM_BACK(hwa_ctx *ctx, hwa_tensor *dst) { return infer_back_pair(ctx, dst); }
+
+hwa_status hwa__infer_MATMUL(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *a = dst->src[0], *b = dst->src[1];
+    bool ta = dst->p.i[0] != 0, tb = dst->p.i[1] != 0;
+    hwa_status st = need_float(ctx, dst, 0);
+    if (st) return st;
+    if (hwa_dtype_is_quantized(b->dtype)) {
+        if (!tb || !hwa_tensor_is_contiguous(b))
+            return hwa__err(ctx, HWA_E_UNSUPPORTED,
+                            "matmul: %s weights %s must be contiguous and used transposed ([N, K] rows)",
+                            hwa_dtype_name(b->dtype), SHAPE(b));
+    } else if ((st = need_float(ctx, dst, 1))) {
+        return st;
+    }
+    if (a->ndim < 2 || b->ndim < 2)
+        return hwa__err(ctx, HWA_E_SHAPE, "matmul: shapes %s and %s need at least 2 dimensions each", SHAPE(a),
+                        SHAPE(b));
+    int64_t m = a->shape[a->ndim - (ta ? 1 : 2)], k = a->shape[a->ndim - (ta ? 2 : 1)];
+    int64_t kb = b->shape[b->ndim - (tb ? 1 : 2)], n = b->shape[b->ndim - (tb ? 2 : 1)];
+    if (k != kb)
+        return hwa__err(ctx, HWA_E_SHAPE, "matmul: shapes %s%s and %s%s do not match (inner dimensions %lld and %lld)",
+                        SHAPE(a), ta ? "^T" : "", SHAPE(b), tb ? "^T" : "", (long long)k, (long long)kb);
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    dst->ndim = nd;
+    for (int i = 3; i <= nd; i++) { /* batch dimensions, counted from the end */
+        int64_t ea = a->ndim >= i ? a->shape[a->ndim - i] : 1;
+        int64_t eb = b->ndim >= i ? b->shape[b->ndim - i] : 1;
+        if (eb != ea && eb != 1)
+            return hwa__err(ctx, HWA_E_SHAPE,
+                            "matmul: batch dimensions of %s and %s do not match (b's must equal a's or be 1)",
+                            SHAPE(a), SHAPE(b));
+        dst->shape[nd - i] = ea;
+    }
+    dst->shape[nd - 2] = m;
+    dst->shape[nd - 1] = n;
+    for (int d = nd; d < HWA_MAX_DIMS; d++) dst->shape[d] = 1;
+    dst->dtype = a->dtype == b->dtype ? a->dtype : HWA_F32;
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_EMBEDDING(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *table = dst->src[0], *ids = dst->src[1];
+    hwa_status st = need_i32(ctx, dst, 1, "ids");
+    if (st) return st;
+    if (!hwa_dtype_is_float(table->dtype) &&
+        !(hwa_dtype_is_quantized(table->dtype) && hwa_tensor_is_contiguous(table)))
+        return hwa__err(ctx, HWA_E_DTYPE, "embedding: table %s has dtype %s", SHAPE(table),
+                        hwa_dtype_name(table->dtype));
+    if (table->ndim != 2)
+        return hwa__err(ctx, HWA_E_SHAPE, "embedding: table %s must be [V, D]", SHAPE(table));
+    if (ids->ndim > HWA_MAX_DIMS - 1)
+        return hwa__err(ctx, HWA_E_SHAPE, "embedding: ids %s have too many dimensions", SHAPE(ids));
+    dst->ndim = ids->ndim + 1;
+    for (int d = 0; d < HWA_MAX_DIMS; d++) dst->shape[d] = d < ids->ndim ? ids->shape[d] : 1;
+    dst->shape[ids->ndim] = table->shape[1];
+    dst->dtype = hwa_dtype_is_float(table->dtype) ? table->dtype : HWA_F32;
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_EMBEDDING_BACK(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *g = dst->src[0], *ids = dst->src[1];
+    hwa_status st;
+    if ((st = need_float(ctx, dst, 0)) || (st = need_i32(ctx, dst, 1, "ids"))) return st;
+    if (dst->ndim != 2 || g->ndim != ids->ndim + 1 || g->shape[g->ndim - 1] != dst->shape[1])
+        return hwa__err(ctx, HWA_E_SHAPE, "embedding_back: gradient %s, ids %s and table %s do not fit", SHAPE(g),
+                        SHAPE(ids), SHAPE(dst));
+    dst->dtype = g->dtype;
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_ROPE(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *x = dst->src[0], *pos = dst->src[1];
+    hwa_status st;
+    if ((st = need_float(ctx, dst, 0)) || (st = need_i32(ctx, dst, 1, "positions"))) return st;
+    if (x->ndim < 3 || x->shape[x->ndim - 1] % 2)
+        return hwa__err(ctx, HWA_E_SHAPE, "rope: input %s must be [..., T, H, D] with D even", SHAPE(x));
+    if (pos->ndim != 1 || pos->shape[0] != x->shape[x->ndim - 3])
+        return hwa__err(ctx, HWA_E_SHAPE, "rope: positions %s must be [T] for input %s", SHAPE(pos), SHAPE(x));
+    if (dst->p.i[0] != HWA_ROPE_INTERLEAVED && dst->p.i[0] != HWA_ROPE_HALVES)
+        return hwa__err(ctx, HWA_E_INVALID, "rope: unknown mode %d", dst->p.i[0]);
+    if (!(dst->p.f[0] > 0.0f))
+        return hwa__err(ctx, HWA_E_INVALID, "rope: theta %g must be > 0", dst->p.f[0]);
+    return same_as_src0(ctx, dst);
+}
+
+static hwa_status check_attention(hwa_ctx *ctx, const char *op, const hwa_tensor *q, const hwa_tensor *k,
+                                  const hwa_tensor *v, bool causal) {
+    if (q->ndim != 4 || k->ndim != 4 || v->ndim != 4)
+        return hwa__err(ctx, HWA_E_SHAPE, "%s: q %s, k %s, v %s must be 4-D [B, H, T, D]", op, SHAPE(q), SHAPE(k),
+                        SHAPE(v));
+    if (q->shape[0] != k->shape[0] || k->shape[0] != v->shape[0] || k->shape[1] != v->shape[1] ||
+        k->shape[2] != v->shape[2] || q->shape[3] != k->shape[3] || q->shape[1] % k->shape[1] != 0)
+        return hwa__err(ctx, HWA_E_SHAPE,
+                        "%s: q %s, k %s, v %s do not fit (batch, kv heads and key lengths must agree, q and k "
+                        "share D, and query heads must be a multiple of kv heads)",
+                        op, SHAPE(q), SHAPE(k), SHAPE(v));
+    if (causal && q->shape[2] > k->shape[2])
+        return hwa__err(ctx, HWA_E_SHAPE, "%s: causal with %lld queries but only %lld keys (%s, %s)", op,
+                        (long long)q->shape[2], (long long)k->shape[2], SHAPE(q), SHAPE(k));
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_ATTENTION(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *q = dst->src[0], *k = dst->src[1], *v = dst->src[2];
+    hwa_status st;
+    for (int i = 0; i < 3; i++)
+        if ((st = need_float(ctx, dst, i))) return st;
+    if ((st = check_attention(ctx, "attention", q, k, v, dst->p.i[0] != 0))) return st;
+    dst->ndim = 4;
+    dst->shape[0] = q->shape[0];
+    dst->shape[1] = q->shape[1];
+    dst->shape[2] = q->shape[2];
+    dst->shape[3] = v->shape[3];
+    dst->dtype = q->dtype;
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_ATTENTION_BACK(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *g = dst->src[0], *q = dst->src[1], *k = dst->src[2], *v = dst->src[3];
+    hwa_status st;
+    for (int i = 0; i < 4; i++)
+        if ((st = need_float(ctx, dst, i))) return st;
+    if ((st = check_attention(ctx, "attention_back", q, k, v, dst->p.i[0] != 0))) return st;
+    if (g->ndim != 4 || g->shape[0] != q->shape[0] || g->shape[1] != q->shape[1] || g->shape[2] != q->shape[2] ||
+        g->shape[3] != v->shape[3])
+        return hwa__err(ctx, HWA_E_SHAPE, "attention_back: gradient %s does not fit q %s and v %s", SHAPE(g),
+                        SHAPE(q), SHAPE(v));
+    int which = dst->p.i[1];
+    if (which < 0 || which > 2) return hwa__err(ctx, HWA_E_INVALID, "attention_back: which = %d", which);
+    const hwa_tensor *like = which == 0 ? q : which == 1 ? k : v;
+    copy_shape(dst, like);
+    dst->dtype = like->dtype;
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_CONCAT(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *a = dst->src[0], *b = dst->src[1];
+    int dim = dst->p.i[0];
+    if (a->dtype != b->dtype || hwa_dtype_is_quantized(a->dtype))
+        return hwa__err(ctx, HWA_E_DTYPE, "concat: dtypes %s and %s must be equal and not quantized",
+                        hwa_dtype_name(a->dtype), hwa_dtype_name(b->dtype));
+    if (a->ndim != b->ndim || dim < 0 || dim >= a->ndim)
+        return hwa__err(ctx, HWA_E_SHAPE, "concat: shapes %s and %s along dimension %d do not fit", SHAPE(a), SHAPE(b),
+                        dim);
+    for (int d = 0; d < a->ndim; d++)
+        if (d != dim && a->shape[d] != b->shape[d])
+            return hwa__err(ctx, HWA_E_SHAPE, "concat: shapes %s and %s differ outside dimension %d", SHAPE(a),
+                            SHAPE(b), dim);
+    copy_shape(dst, a);
+    dst->shape[dim] = a->shape[dim] + b->shape[dim];
+    dst->dtype = a->dtype;
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_SLICE_BACK(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *g = dst->src[0];
+    int dim = dst->p.i[0];
+    hwa_status st = need_float(ctx, dst, 0);
+    if (st) return st;
+    bool ok = g->ndim == dst->ndim && dim >= 0 && dim < dst->ndim && dst->p.l[0] >= 0 &&
+              dst->p.l[0] + g->shape[dim] <= dst->shape[dim];
+    for (int d = 0; ok && d < g->ndim; d++)
+        if (d != dim && g->shape[d] != dst->shape[d]) ok = false;
+    if (!ok)
+        return hwa__err(ctx, HWA_E_SHAPE, "slice_back: gradient %s does not fit into %s at offset %lld of dim %d",
+                        SHAPE(g), SHAPE(dst), (long long)dst->p.l[0], dim);
+    dst->dtype = g->dtype;
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_REPEAT(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st = need_float(ctx, dst, 0);
+    if (st) return st;
+    if (!broadcasts_to(dst->src[0], dst))
+        return hwa__err(ctx, HWA_E_SHAPE, "repeat: %s does not broadcast to %s", SHAPE(dst->src[0]), SHAPE(dst));
+    dst->dtype = dst->src[0]->dtype;
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_SUM_TO(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st = need_float(ctx, dst, 0);
+    if (st) return st;
+    if (!broadcasts_to(dst, dst->src[0]))
+        return hwa__err(ctx, HWA_E_SHAPE, "sum_to: %s cannot be reduced to %s", SHAPE(dst->src[0]), SHAPE(dst));
+    dst->dtype = dst->src[0]->dtype;
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_CROSS_ENTROPY(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *logits = dst->src[0], *labels = dst->src[1];
+    hwa_status st;
+    if ((st = need_float(ctx, dst, 0)) || (st = need_i32(ctx, dst, 1, "labels"))) return st;
+    if (logits->ndim != 2 || labels->ndim != 1 || labels->shape[0] != logits->shape[0])
+        return hwa__err(ctx, HWA_E_SHAPE, "cross_entropy: logits %s must be [N, C] and labels %s [N]", SHAPE(logits),
+                        SHAPE(labels));
+    dst->ndim = 1;
+    for (int d = 0; d < HWA_MAX_DIMS; d++) dst->shape[d] = 1;
+    dst->dtype = logits->dtype;
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_CROSS_ENTROPY_BACK(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *g = dst->src[0], *logits = dst->src[1], *labels = dst->src[2];
+    hwa_status st;
+    if ((st = need_float(ctx, dst, 0)) || (st = need_float(ctx, dst, 1)) || (st = need_i32(ctx, dst, 2, "labels")))
+        return st;
+    if (hwa_tensor_nelements(g) != 1 || logits->ndim != 2 || labels->ndim != 1 ||
+        labels->shape[0] != logits->shape[0])
+        return hwa__err(ctx, HWA_E_SHAPE, "cross_entropy_back: gradient %s, logits %s, labels %s do not fit", SHAPE(g),
+                        SHAPE(logits), SHAPE(labels));
+    copy_shape(dst, logits);
+    dst->dtype = logits->dtype;
+    return HWA_OK;
+}
+
+/* ---- node creation ----------------------------------------------------- */
+
+hwa_tensor *hwa__op_new(hwa_ctx *ctx, hwa_op op, hwa_tensor *const *srcs, const hwa_op_params *p, hwa_dtype dtype,
+                        int ndim, const int64_t *shape) {
+    if (!ctx) {
+        hwa__err(NULL, HWA_E_MISUSE, "%s: NULL context", hwa__op_name(op));
+        return NULL;
+    }
+    int n = op_table[op].n_src;
+    for (int i = 0; i < n; i++) {
+        if (!srcs[i]) {
+            /* Nested builders: keep the cause that produced the NULL. */
+            if (ctx->last_status != HWA_OK && ctx->errmsg[0]) {
+                char prev[sizeof ctx->errmsg];
+                memcpy(prev, ctx->errmsg, sizeof prev);
+                hwa__err(ctx, ctx->last_status, "%s: input %s is NULL (after: %.400s)", hwa__op_name(op),
+                         src_names[i], prev);
+            } else {
+                hwa__err(ctx, HWA_E_MISUSE, "%s: input %s is NULL", hwa__op_name(op), src_names[i]);
+            }
+            return NULL;
+        }
+        if (srcs[i]->ctx != ctx) {
+            hwa__err(ctx, HWA_E_MISUSE, "%s: input %s belongs to another context", hwa__op_name(op), src_names[i]);
+            return NULL;
+        }
+    }
+    hwa_tensor tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.ctx = ctx;
+    tmp.op = op;
+    tmp.dtype = dtype;
+    if (p) tmp.p = *p;
+    for (int i = 0; i < n; i++) tmp.src[i] = srcs[i];
+    if (shape) {
+        if (ndim < 1 || ndim > HWA_MAX_DIMS) {
+            hwa__err(ctx, HWA_E_SHAPE, "%s: %d dimensions (1 to %d supported)", hwa__op_name(op), ndim, HWA_MAX_DIMS);
+            return NULL;
+        }
+        tmp.ndim = ndim;
+        for (int d = 0; d < HWA_MAX_DIMS; d++) {
+            tmp.shape[d] = d < ndim ? shape[d] : 1;
+            if (tmp.shape[d] < 1) {
+                hwa__err(ctx, HWA_E_SHAPE, "%s: requested extent %lld at dimension %d", hwa__op_name(op),
+                         (long long)tmp.shape[d], d);
+                return NULL;
+            }
+        }
+    } else if (n > 0) {
+        copy_shape(&tmp, srcs[0]);
+    }
+    hwa__set_contiguous_strides(&tmp);
+    if (infer_table[op](ctx, &tmp) != HWA_OK) return NULL;
+    if (!hwa__op_is_view(op)) {
+        size_t bytes;
+        hwa__set_contiguous_strides(&tmp);
+        if (hwa_dtype_row_bytes(tmp.dtype, hwa_tensor_nelements(&tmp), &bytes) != HWA_OK) {
+            hwa__err(ctx, HWA_E_OVERFLOW, "%s: result %s is too large", hwa__op_name(op), SHAPE(&tmp));
+            return NULL;
+        }
+    }
+    hwa_tensor *t = hwa__tensor_alloc(ctx, tmp.dtype, tmp.ndim, tmp.shape);
+    if (!t) return NULL;
+    hwa_tensor *keep_next = t->ctx_next;
+    *t = tmp;
+    t->ctx_next = keep_next;
+    t->plan_id = -1;
+    return t;
+}
+
+static hwa_tensor *op1(hwa_ctx *ctx, hwa_op op, hwa_tensor *a, const hwa_op_params *p) {
+    return hwa__op_new(ctx, op, (hwa_tensor *[]){a}, p, HWA_F32, 0, NULL);
+}
+static hwa_tensor *op2(hwa_ctx *ctx, hwa_op op, hwa_tensor *a, hwa_tensor *b, const hwa_op_params *p) {
+    return hwa__op_new(ctx, op, (hwa_tensor *[]){a, b}, p, HWA_F32, 0, NULL);
+}
+
+/* ---- public builders --------------------------------------------------- */
+
+hwa_tensor *hwa_reshape(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape) {
+    if (!shape) {
+        hwa__err(ctx, HWA_E_MISUSE, "reshape: NULL shape");
+        return NULL;
+    }
+    return hwa__op_new(ctx, HWA_OP_RESHAPE, (hwa_tensor *[]){a}, NULL, HWA_F32, ndim, shape);
+}
+
+hwa_tensor *hwa_permute(hwa_ctx *ctx, hwa_tensor *a, const int *perm) {
+    hwa_op_params p = {0};
+    if (!perm) {
+        hwa__err(ctx, HWA_E_MISUSE, "permute: NULL axes");
+        return NULL;
+    }
+    for (int i = 0; a && i < a->ndim; i++) p.i[i] = perm[i];
+    return op1(ctx, HWA_OP_PERMUTE, a, &p);
+}
+
+hwa_tensor *hwa_transpose(hwa_ctx *ctx, hwa_tensor *a) {
+    if (a && a->ndim < 2) {
+        hwa__err(ctx, HWA_E_SHAPE, "transpose: %s has fewer than 2 dimensions", SHAPE(a));
+        return NULL;
+    }
+    int perm[HWA_MAX_DIMS] = {0, 1, 2, 3};
+    if (a) {
+        perm[a->ndim - 2] = a->ndim - 1;
+        perm[a->ndim - 1] = a->ndim - 2;
+    }
+    return hwa_permute(ctx, a, perm);
+}
+
+hwa_tensor *hwa_slice(hwa_ctx *ctx, hwa_tensor *a, int dim, int64_t start, int64_t len) {
+    hwa_op_params p = {0};
+    p.i[0] = (a && dim < 0) ? dim + a->ndim : dim;
+    p.l[0] = start;
+    p.l[1] = len;
+    return op1(ctx, HWA_OP_SLICE, a, &p);
+}
+
+hwa_tensor *hwa_cont(hwa_ctx *ctx, hwa_tensor *a) {
+    return hwa__op_new(ctx, HWA_OP_CONT, (hwa_tensor *[]){a}, NULL, a ? a->dtype : HWA_F32, 0, NULL);
+}
+
+hwa_tensor *hwa_cast(hwa_ctx *ctx, hwa_tensor *a, hwa_dtype t) {
+    if (!hwa_dtype_is_float(t)) {
+        hwa__err(ctx, HWA_E_DTYPE, "cast: target dtype %s is not float", hwa_dtype_name(t));
+        return NULL;
+    }
+    return hwa__op_new(ctx, HWA_OP_CONT, (hwa_tensor *[]){a}, NULL, t, 0, NULL);
+}
+
+hwa_tensor *hwa_add(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b) { return op2(ctx, HWA_OP_ADD, a, b, NULL); }
+hwa_tensor *hwa_sub(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b) { return op2(ctx, HWA_OP_SUB, a, b, NULL); }
+hwa_tensor *hwa_mul(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b) { return op2(ctx, HWA_OP_MUL, a, b, NULL); }
+hwa_tensor *hwa_div(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b) { return op2(ctx, HWA_OP_DIV, a, b, NULL); }
+
+hwa_tensor *hwa_scale(hwa_ctx *ctx, hwa_tensor *a, float s) {
+    hwa_op_params p = {0};
+    p.f[0] = s;
+    return op1(ctx, HWA_OP_SCALE, a, &p);
+}
+
+hwa_tensor *hwa_bias_add(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *bias) {
+    if (a && bias && (bias->ndim != 1 || bias->shape[0] != a->shape[a->ndim - 1])) {
+        hwa__err(ctx, HWA_E_SHAPE, "bias_add: bias %s must be [N] for input %s", SHAPE(bias), SHAPE(a));
+        return NULL;
+    }
+    return op2(ctx, HWA_OP_ADD, a, bias, NULL);
+}
+
+hwa_tensor *hwa_matmul_ex(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b, bool trans_a, bool trans_b) {
+    hwa_op_params p = {0};
+    p.i[0] = trans_a;
+    p.i[1] = trans_b;
+    return op2(ctx, HWA_OP_MATMUL, a, b, &p);
+}
+hwa_tensor *hwa_matmul(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b) { return hwa_matmul_ex(ctx, a, b, false, false); }
+
+hwa_tensor *hwa_relu(hwa_ctx *ctx, hwa_tensor *a) { return op1(ctx, HWA_OP_RELU, a, NULL); }
+hwa_tensor *hwa_gelu(hwa_ctx *ctx, hwa_tensor *a) { return op1(ctx, HWA_OP_GELU, a, NULL); }
+hwa_tensor *hwa_silu(hwa_ctx *ctx, hwa_tensor *a) { return op1(ctx, HWA_OP_SILU, a, NULL); }
+hwa_tensor *hwa_sigmoid(hwa_ctx *ctx, hwa_tensor *a) { return op1(ctx, HWA_OP_SIGMOID, a, NULL); }
+hwa_tensor *hwa_tanh(hwa_ctx *ctx, hwa_tensor *a) { return op1(ctx, HWA_OP_TANH, a, NULL); }
+hwa_tensor *hwa_softmax(hwa_ctx *ctx, hwa_tensor *a) { return op1(ctx, HWA_OP_SOFTMAX, a, NULL); }
+hwa_tensor *hwa_log_softmax(hwa_ctx *ctx, hwa_tensor *a) { return op1(ctx, HWA_OP_LOG_SOFTMAX, a, NULL); }
+
+/* w (and b) must be [N] for x [..., N]. */
+static bool affine_fits(hwa_ctx *ctx, const char *op, const hwa_tensor *x, const hwa_tensor *w, const char *which) {
+    if (!x || !w) return true;
+    if (w->ndim == 1 && w->shape[0] == x->shape[x->ndim - 1]) return true;
+    hwa__err(ctx, HWA_E_SHAPE, "%s: %s %s must be [N] for input %s", op, which, SHAPE(w), SHAPE(x));
+    return false;
+}
+
+hwa_tensor *hwa_layernorm(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w, hwa_tensor *b, float eps) {
+    if (!affine_fits(ctx, "layernorm", x, w, "weight") || !affine_fits(ctx, "layernorm", x, b, "bias")) return NULL;
+    hwa_op_params p = {0};
+    p.f[0] = eps;
+    hwa_tensor *y = op1(ctx, HWA_OP_NORM, x, &p);
+    if (w) y = hwa_mul(ctx, y, w);
+    if (b) y = hwa_add(ctx, y, b);
+    return y;
+}
+
+hwa_tensor *hwa_rmsnorm(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w, float eps) {
+    if (!affine_fits(ctx, "rmsnorm", x, w, "weight")) return NULL;
+    hwa_op_params p = {0};
+    p.f[0] = eps;
+    hwa_tensor *y = op1(ctx, HWA_OP_RMS_NORM, x, &p);
+    return w ? hwa_mul(ctx, y, w) : y;
+}
+
+hwa_tensor *hwa_embedding(hwa_ctx *ctx, hwa_tensor *table, hwa_tensor *ids) {
+    return op2(ctx, HWA_OP_EMBEDDING, table, ids, NULL);
+}
+
+hwa_tensor *hwa_rope(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *pos, float theta, hwa_rope_mode mode) {
+    hwa_op_params p = {0};
+    p.f[0] = theta;
+    p.i[0] = (int32_t)mode;
+    return op2(ctx, HWA_OP_ROPE, x, pos, &p);
+}
+
+hwa_tensor *hwa_attention(hwa_ctx *ctx, hwa_tensor *q, hwa_tensor *k, hwa_tensor *v, bool causal, float scale) {
+    hwa_op_params p = {0};
+    p.i[0] = causal;
+    p.f[0] = scale > 0.0f ? scale : (q ? 1.0f / sqrtf((float)q->shape[q->ndim - 1]) : 1.0f);
+    return hwa__op_new(ctx, HWA_OP_ATTENTION, (hwa_tensor *[]){q, k, v}, &p, HWA_F32, 0, NULL);
+}
+
+hwa_tensor *hwa_concat(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b, int dim) {
+    hwa_op_params p = {0};
+    p.i[0] = (a && dim < 0) ? dim + a->ndim : dim;
+    return op2(ctx, HWA_OP_CONCAT, a, b, &p);
+}
+
+hwa_tensor *hwa__fill(hwa_ctx *ctx, hwa_dtype t, int ndim, const int64_t *shape, float value) {
+    hwa_op_params p = {0};
+    p.f[0] = value;
+    return hwa__op_new(ctx, HWA_OP_FILL, NULL, &p, t, ndim, shape);
+}
+
+hwa_tensor *hwa__repeat(hwa_ctx *ctx, hwa_tensor *a, const hwa_tensor *like) {
+    return hwa__op_new(ctx, HWA_OP_REPEAT, (hwa_tensor *[]){a}, NULL, HWA_F32, like->ndim, like->shape);
+}
+
+hwa_tensor *hwa__sum_to(hwa_ctx *ctx, hwa_tensor *a, const hwa_tensor *like) {
+    if (a && same_shape(a, like)) return a;
+    return hwa__op_new(ctx, HWA_OP_SUM_TO, (hwa_tensor *[]){a}, NULL, HWA_F32, like->ndim, like->shape);
+}
+
+static hwa_tensor *reduce_all(hwa_ctx *ctx, hwa_tensor *a, bool mean) {
+    if (!a) return op1(ctx, HWA_OP_SUM_TO, a, NULL); /* records the NULL input */
+    int64_t ones[HWA_MAX_DIMS] = {1, 1, 1, 1};
+    hwa_tensor *s = hwa__op_new(ctx, HWA_OP_SUM_TO, (hwa_tensor *[]){a}, NULL, HWA_F32, a->ndim, ones);
+    if (s && a->ndim != 1) s = hwa_reshape(ctx, s, 1, ones);
+    if (s && mean) s = hwa_scale(ctx, s, (float)(1.0 / (double)hwa_tensor_nelements(a)));
+    return s;
+}
+
+hwa_tensor *hwa_sum(hwa_ctx *ctx, hwa_tensor *a) { return reduce_all(ctx, a, false); }
+hwa_tensor *hwa_mean(hwa_ctx *ctx, hwa_tensor *a) { return reduce_all(ctx, a, true); }
+
+static hwa_tensor *reduce_dim(hwa_ctx *ctx, hwa_tensor *a, int dim, bool mean) {
+    if (!a) return op1(ctx, HWA_OP_SUM_TO, a, NULL);
+    int d = dim < 0 ? dim + a->ndim : dim;
+    if (d < 0 || d >= a->ndim) {
+        hwa__err(ctx, HWA_E_RANGE, "%s: dimension %d out of range for %s", mean ? "mean_dim" : "sum_dim", dim,
+                 SHAPE(a));
+        return NULL;
+    }
+    int64_t shape[HWA_MAX_DIMS];
+    memcpy(shape, a->shape, sizeof shape);
+    shape[d] = 1;
+    hwa_tensor *s = hwa__op_new(ctx, HWA_OP_SUM_TO, (hwa_tensor *[]){a}, NULL, HWA_F32, a->ndim, shape);
+    if (s && mean) s = hwa_scale(ctx, s, (float)(1.0 / (double)a->shape[d]));
+    return s;
+}
+
+hwa_tensor *hwa_sum_dim(hwa_ctx *ctx, hwa_tensor *a, int dim) { return reduce_dim(ctx, a, dim, false); }
+hwa_tensor *hwa_mean_dim(hwa_ctx *ctx, hwa_tensor *a, int dim) { return reduce_dim(ctx, a, dim, true); }
+
+hwa_tensor *hwa_cross_entropy(hwa_ctx *ctx, hwa_tensor *logits, hwa_tensor *labels) {
+    return op2(ctx, HWA_OP_CROSS_ENTROPY, logits, labels, NULL);
+}
+
+hwa_tensor *hwa_mse(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b) {
+    if (a && b && !same_shape(a, b)) {
+        hwa__err(ctx, HWA_E_SHAPE, "mse: shapes %s and %s must be equal", SHAPE(a), SHAPE(b));
+        return NULL;
+    }
+    hwa_tensor *d = hwa_sub(ctx, a, b);
+    return hwa_mean(ctx, hwa_mul(ctx, d, d));
+}
