@@ -307,30 +307,27 @@ static hwa_status storage_span(const hwa_tensor *t, const char *what, hwa_buffer
     return HWA_OK;
 }
 
-hwa_status hwa_tensor_set_bytes(hwa_tensor *t, const void *src, size_t nbytes) {
-    if (!t || (!src && nbytes)) return hwa__err(t ? t->ctx : NULL, HWA_E_MISUSE, "hwa_tensor_set_bytes: NULL argument");
+static hwa_status bytes_transfer(hwa_tensor *t, void *p, size_t nbytes, bool to_tensor) {
+    const char *what = to_tensor ? "hwa_tensor_set_bytes" : "hwa_tensor_get_bytes";
+    if (!t || (!p && nbytes)) return hwa__err(t ? t->ctx : NULL, HWA_E_MISUSE, "%s: NULL argument", what);
     if (!hwa_tensor_is_contiguous(t))
-        return hwa__err(t->ctx, HWA_E_MISUSE, "hwa_tensor_set_bytes: '%s' is not contiguous", t->name);
+        return hwa__err(t->ctx, HWA_E_MISUSE, "%s: '%s' is not contiguous", what, t->name);
     if (nbytes != hwa_tensor_nbytes(t))
-        return hwa__err(t->ctx, HWA_E_SHAPE, "hwa_tensor_set_bytes: %zu bytes given, tensor '%s' has %zu", nbytes,
-                        t->name, hwa_tensor_nbytes(t));
+        return hwa__err(t->ctx, HWA_E_SHAPE, "%s: %zu bytes, but tensor '%s' has %zu", what, nbytes, t->name,
+                        hwa_tensor_nbytes(t));
     hwa_buffer *b = NULL;
     size_t off = 0;
-    hwa_status st = storage_span(t, "hwa_tensor_set_bytes", &b, &off);
-    return st ? st : b->write(b, off, src, nbytes);
+    hwa_status st = storage_span(t, what, &b, &off);
+    if (st) return st;
+    return to_tensor ? b->write(b, off, p, nbytes) : b->read(b, off, p, nbytes);
+}
+
+hwa_status hwa_tensor_set_bytes(hwa_tensor *t, const void *src, size_t nbytes) {
+    return bytes_transfer(t, (void *)src, nbytes, true);
 }
 
 hwa_status hwa_tensor_get_bytes(const hwa_tensor *t, void *dst, size_t nbytes) {
-    if (!t || (!dst && nbytes)) return hwa__err(t ? t->ctx : NULL, HWA_E_MISUSE, "hwa_tensor_get_bytes: NULL argument");
-    if (!hwa_tensor_is_contiguous(t))
-        return hwa__err(t->ctx, HWA_E_MISUSE, "hwa_tensor_get_bytes: '%s' is not contiguous", t->name);
-    if (nbytes != hwa_tensor_nbytes(t))
-        return hwa__err(t->ctx, HWA_E_SHAPE, "hwa_tensor_get_bytes: %zu bytes asked, tensor '%s' has %zu", nbytes,
-                        t->name, hwa_tensor_nbytes(t));
-    hwa_buffer *b = NULL;
-    size_t off = 0;
-    hwa_status st = storage_span(t, "hwa_tensor_get_bytes", &b, &off);
-    return st ? st : b->read(b, off, dst, nbytes);
+    return bytes_transfer((hwa_tensor *)t, dst, nbytes, false);
 }
 
 /* f32 transfers. Contiguous tensors convert through a staging copy; strided
