@@ -94,6 +94,15 @@ hwa_ctx *hwa_ctx_new(const hwa_ctx_params *params);
 /* Frees the context, its tensors, graphs and the buffers it allocated.
  * NULL is a no-op. Backends created on it must be freed first. */
 void hwa_ctx_free(hwa_ctx *ctx);
+/* Marks: everything created on ctx after hwa_ctx_mark (tensors, graphs,
+ * buffers) is freed by hwa_ctx_release(ctx, mark), leaving what came before
+ * intact. For per-step graphs (a decode step of a language model) on top of
+ * long-lived weights. Tensors created before the mark must not refer to
+ * tensors released (they cannot: inputs always come before results). */
+typedef struct hwa_ctx_mark { void *t, *g, *b; } hwa_ctx_mark;
+hwa_ctx_mark hwa_ctx_mark_get(const hwa_ctx *ctx);
+void hwa_ctx_release(hwa_ctx *ctx, hwa_ctx_mark mark);
+
 /* The detailed message of the last error recorded on this context, or "". */
 const char *hwa_ctx_last_error(const hwa_ctx *ctx);
 /* The status of that last error, HWA_OK when none. */

@@ -228,6 +228,8 @@ typedef struct hwa_backend_reg {
 
 hwa_status hwa__cpu_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
 
+void hwa__graph_release(hwa_graph *g); /* graph.c: frees a graph's own memory */
+
 /* Registers a buffer with its context so the context frees it; the second
  * unlinks and frees one early. */
 void hwa__ctx_track_buffer(hwa_ctx *ctx, hwa_buffer *b);
