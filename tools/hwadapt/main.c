@@ -16,6 +16,7 @@ static const command commands[] = {
     {"run", cmd_run, "the main job on the built-in default (also: hwadapt with no subcommand)"},
     {"probe", cmd_probe, "the hardware passport: every device and what it can do"},
     {"inspect", cmd_inspect, "list what is in a model file"},
+    {"generate", cmd_generate, "run a language model (llama2.c checkpoints, GGUF)"},
 };
 
 static void usage(FILE *f) {
