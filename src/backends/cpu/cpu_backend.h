@@ -1,0 +1,8 @@
+/* Internal entry points of the CPU backend for tests and benchmarks. */
+#ifndef HWADAPT_CPU_BACKEND_H
+#define HWADAPT_CPU_BACKEND_H
+
+/* HWA_NUM_THREADS when set and valid, else the CPUs this process may use. */
+int hwa__cpu_default_threads(void);
+
+#endif
