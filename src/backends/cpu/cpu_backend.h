@@ -5,4 +5,9 @@
 /* HWA_NUM_THREADS when set and valid, else the CPUs this process may use. */
 int hwa__cpu_default_threads(void);
 
+/* Tests: run every node with its scalar reference kernel (the yardstick the
+ * fast kernels are compared with). Not thread-safe against compute. */
+#include <stdbool.h>
+void hwa__cpu_set_reference_only(bool on);
+
 #endif
