@@ -5,9 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "core/checked.h"
 #include "core/internal.h"
@@ -264,17 +261,13 @@ hwa_status hwa_llama_load(const char *path, const hwa_llama_params *params, hwa_
     }
     if (st == HWA_OK && !(m->be = hwa_backend_new(m->ctx, params->device ? params->device : "cpu")))
         st = hwa_ctx_last_status(m->ctx);
+    if (st == HWA_OK && params->n_threads > 0) st = hwa_backend_set_threads(m->be, params->n_threads);
     if (st == HWA_OK) st = bind_weights(m);
     if (st == HWA_OK) st = alloc_cache(m);
     if (st != HWA_OK) {
         hwa_llama_free(m);
         return st;
     }
-#ifdef _OPENMP
-    /* Until the backends take a thread count of their own, this sets the
-     * OpenMP default for the process. */
-    if (params->n_threads > 0) omp_set_num_threads(params->n_threads);
-#endif
     *out = m;
     return HWA_OK;
 }
