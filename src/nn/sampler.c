@@ -92,6 +92,16 @@ hwa_status hwa_sampler_sample(hwa_sampler *s, const float *logits, int32_t *toke
     }
     int32_t n = s->n;
     if ((s->p.top_k > 0 && s->p.top_k < n) || s->p.top_p < 1.0f) {
+        if (s->p.top_k == 0 && n > 1) {
+            /* Top-p alone: a token below (1 - top_p) / (n - 1) of the mass
+             * cannot be in the nucleus (all such tokens together hold less
+             * than 1 - top_p), so only the rest needs sorting. */
+            const double cut = (1.0 - s->p.top_p) * sum / (n - 1);
+            int32_t kept = 0;
+            for (int32_t i = 0; i < n; i++)
+                if (s->c[i].p >= cut) s->c[kept++] = s->c[i];
+            n = kept; /* the most likely token always passes */
+        }
         qsort(s->c, (size_t)n, sizeof *s->c, by_prob_desc);
         if (s->p.top_k > 0 && s->p.top_k < n) {
             n = s->p.top_k;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "commands.h"
@@ -145,15 +146,18 @@ int cmd_generate(int argc, char **argv) {
     hwa_generate_stats gs;
     if (st == HWA_OK) st = hwa_generate(m, tok, s, o.prompt, (int32_t)o.steps, write_text, NULL, &gs);
     if (st == HWA_OK) {
+        struct rusage ru;
+        const double peak_mib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : 0.0;
         printf("\n");
+        fflush(stdout);
         fprintf(stderr,
                 "model: %s, dim %d, %d layers, %d/%d heads, vocab %d, %s weights\n"
-                "memory: weights %.1f MiB (mapped), KV cache %.1f MiB (%d positions)\n"
+                "memory: weights %.1f MiB (mapped), KV cache %.1f MiB (%d positions), peak resident %.1f MiB\n"
                 "prompt: %d tokens, generated: %d tokens\n"
                 "time to first token: %.3f s\n"
                 "prefill: %.2f tokens/s, decode: %.2f tokens/s\n",
                 o.model, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, hwa_dtype_name(c->weight_dtype),
-                hwa_llama_weight_bytes(m) / 1048576.0, hwa_llama_kv_bytes(m) / 1048576.0, hwa_llama_n_ctx(m),
+                hwa_llama_weight_bytes(m) / 1048576.0, hwa_llama_kv_bytes(m) / 1048576.0, hwa_llama_n_ctx(m), peak_mib,
                 gs.n_prompt, gs.n_generated, gs.ttft_s, gs.prefill_tok_s, gs.decode_tok_s);
     }
     rc = st == HWA_OK ? 0 : fail(NULL);
