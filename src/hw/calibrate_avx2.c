@@ -14,7 +14,6 @@ double hwa__fma_loop_f32_avx2(int64_t n_iter, double *ops) {
     const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
     for (int64_t i = 0; i < n_iter; i++) {
         for (int j = 0; j < CHAINS; j++) acc[j] = _mm256_fmadd_ps(acc[j], a, b);
-        __asm__ volatile("" ::: "memory");
     }
     __m256 s = acc[0];
     for (int j = 1; j < CHAINS; j++) s = _mm256_add_ps(s, acc[j]);

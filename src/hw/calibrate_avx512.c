@@ -17,7 +17,6 @@ double hwa__fma_loop_f32_avx512(int64_t n_iter, double *ops) {
     const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
     for (int64_t i = 0; i < n_iter; i++) {
         for (int j = 0; j < CHAINS; j++) acc[j] = _mm512_fmadd_ps(acc[j], a, b);
-        __asm__ volatile("" ::: "memory");
     }
     __m512 s = acc[0];
     for (int j = 1; j < CHAINS; j++) s = _mm512_add_ps(s, acc[j]);
@@ -34,7 +33,6 @@ __attribute__((target("avx512bf16"))) double hwa__fma_loop_bf16_avx512(int64_t n
     const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.03f), _mm512_set1_ps(0.01f));
     for (int64_t i = 0; i < n_iter; i++) {
         for (int j = 0; j < CHAINS; j++) acc[j] = _mm512_dpbf16_ps(acc[j], a, b);
-        __asm__ volatile("" ::: "memory");
     }
     __m512 s = acc[0];
     for (int j = 1; j < CHAINS; j++) s = _mm512_add_ps(s, acc[j]);
@@ -49,7 +47,6 @@ __attribute__((target("avx512vnni"))) double hwa__fma_loop_i8_avx512(int64_t n_i
     const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);
     for (int64_t i = 0; i < n_iter; i++) {
         for (int j = 0; j < CHAINS; j++) acc[j] = _mm512_dpbusd_epi32(acc[j], a, b);
-        __asm__ volatile("" ::: "memory");
     }
     __m512i s = acc[0];
     for (int j = 1; j < CHAINS; j++) s = _mm512_add_epi32(s, acc[j]);

@@ -26,6 +26,20 @@ const char *hwa__arm_implementer_name(unsigned code) {
     }
 }
 
+/* A few common Arm Ltd. (0x41) cores; NULL otherwise. */
+const char *hwa__arm_part_name(unsigned implementer, unsigned part) {
+    if (implementer != 0x41) return NULL;
+    switch (part) {
+    case 0xd08: return "Cortex-A72";
+    case 0xd0b: return "Cortex-A76";
+    case 0xd0c: return "Neoverse-N1";
+    case 0xd40: return "Neoverse-V1";
+    case 0xd49: return "Neoverse-N2";
+    case 0xd4f: return "Neoverse-V2";
+    default: return NULL;
+    }
+}
+
 #if defined(__aarch64__)
 
 typedef struct arm_cap {

@@ -107,6 +107,8 @@ hwa_status hwa__cpu_from_cpuinfo(hwa_passport *p, const char *root) {
             if (vn) hwa__strlcpy(cpu->vendor, vn, sizeof cpu->vendor);
             else if (impl >= 0) snprintf(cpu->vendor, sizeof cpu->vendor, "implementer 0x%02x", (unsigned)impl);
             if (f->model_name[0]) hwa__strlcpy(cpu->model_name, f->model_name, sizeof cpu->model_name);
+            else if (cpu->model >= 0 && impl >= 0 && hwa__arm_part_name((unsigned)impl, (unsigned)cpu->model))
+                snprintf(cpu->model_name, sizeof cpu->model_name, "%s %s", vn, hwa__arm_part_name((unsigned)impl, (unsigned)cpu->model));
             else if (cpu->model >= 0)
                 snprintf(cpu->model_name, sizeof cpu->model_name, "%s part 0x%03x", vn ? vn : "ARM", (unsigned)cpu->model);
             st = add_words(p, f->features_line, false);

@@ -82,6 +82,7 @@ hwa_status hwa__cpu_from_cpuid(hwa_passport *p);
 bool hwa__x86_feature_known(const char *name);
 /* ARM: implementer code to vendor name; getauxval features (cpu_arm.c). */
 const char *hwa__arm_implementer_name(unsigned code);
+const char *hwa__arm_part_name(unsigned implementer, unsigned part);
 hwa_status hwa__cpu_arm_auxv(hwa_passport *p);
 
 /* ---- accelerators ----------------------------------------------------------- */

@@ -17,9 +17,17 @@ static void print_cpu(const hwa_cpu_info *c, FILE *f) {
     char b1[32], b2[32];
     fprintf(f, "CPU       %s\n", c->model_name[0] ? c->model_name : "unknown");
     fprintf(f, "  identity  %s, %s", c->vendor[0] ? c->vendor : "unknown vendor", c->arch);
-    if (c->family >= 0) fprintf(f, ", family %d model %d stepping %d", c->family, c->model, c->stepping);
-    fprintf(f, "\n  cores     %d physical, %d logical, %d socket%s, %d NUMA node%s\n", c->physical_cores,
-            c->logical_cpus, c->sockets, c->sockets == 1 ? "" : "s", c->numa_nodes, c->numa_nodes == 1 ? "" : "s");
+    bool arm = !strncmp(c->arch, "aarch64", 7) || !strncmp(c->arch, "arm", 3);
+    if (arm && c->model >= 0) fprintf(f, ", part 0x%03x variant 0x%x revision %d", c->model, c->family, c->stepping);
+    else if (c->family >= 0) fprintf(f, ", family %d model %d stepping %d", c->family, c->model, c->stepping);
+    fprintf(f, "\n  cores    ");
+    const char *what[4] = {"physical", "logical", "socket(s)", "NUMA node(s)"};
+    int val[4] = {c->physical_cores, c->logical_cpus, c->sockets, c->numa_nodes};
+    for (int i = 0; i < 4; i++) {
+        if (val[i] > 0) fprintf(f, " %d %s%s", val[i], what[i], i < 3 ? "," : "");
+        else fprintf(f, " ? %s%s", what[i], i < 3 ? "," : "");
+    }
+    fprintf(f, "\n");
     fprintf(f, "  caches   ");
     for (int i = 0; i < c->n_caches; i++) {
         const hwa_cache_level *k = &c->caches[i];
