@@ -48,10 +48,15 @@ __attribute__((target("avx512vnni"))) double hwa__fma_loop_i8_avx512(int64_t n_i
     for (int64_t i = 0; i < n_iter; i++) {
         for (int j = 0; j < CHAINS; j++) acc[j] = _mm512_dpbusd_epi32(acc[j], a, b);
     }
-    __m512i s = acc[0];
-    for (int j = 1; j < CHAINS; j++) s = _mm512_add_epi32(s, acc[j]);
+    /* The sums wrap by design: add them as unsigned. */
+    uint32_t lanes[16];
+    uint64_t sum = 0;
+    for (int j = 0; j < CHAINS; j++) {
+        _mm512_storeu_si512(lanes, acc[j]);
+        for (int k = 0; k < 16; k++) sum += lanes[k];
+    }
     *ops = (double)n_iter * CHAINS * 16 * 4 * 2;
-    return (double)_mm512_reduce_add_epi32(s);
+    return (double)sum;
 }
 
 #else

@@ -64,9 +64,9 @@ static hwa_status list_rapl(const char *root, rapl_zone **out, int *n_out) {
     qsort(z, (size_t)n, sizeof *z, cmp_zone);
     /* Names: a package's own name; a subzone's as "<package>/<name>". */
     for (int i = 0; i < n; i++) {
-        char rel[256], zname[48], parent[48] = "";
+        char rel[256], zname[24], parent[24] = "";
         snprintf(rel, sizeof rel, POWERCAP "/%s/name", z[i].dir);
-        if (hwa__read_text(root, rel, zname, sizeof zname) != HWA_OK) snprintf(zname, sizeof zname, "%s", z[i].dir);
+        if (hwa__read_text(root, rel, zname, sizeof zname) != HWA_OK) hwa__strlcpy(zname, z[i].dir, sizeof zname);
         unsigned a, b;
         if (sscanf(z[i].dir, "intel-rapl:%u:%u", &a, &b) == 2) {
             snprintf(rel, sizeof rel, POWERCAP "/intel-rapl:%u/name", a);
