@@ -8,6 +8,7 @@ packages=(
   zlib1g-dev libjansson-dev
   clang libclang-rt-14-dev
   ocl-icd-libopencl1 ocl-icd-opencl-dev pocl-opencl-icd clinfo
+  python3-jsonschema
 )
 
 missing=()

@@ -5,7 +5,12 @@
 set -euo pipefail
 cli=${HWA_CLI:?HWA_CLI must name the built hwadapt}
 src=${HWA_SOURCE_DIR:-$(pwd)}
-python3 -c 'import jsonschema' 2>/dev/null || { echo "skip: python3 jsonschema is not installed"; exit 77; }
+# Debian's python3-jsonschema (scripts/install-deps.sh) lives with /usr/bin/python3.
+py=""
+for c in /usr/bin/python3 python3; do
+  if "$c" -c 'import jsonschema' 2>/dev/null; then py=$c; break; fi
+done
+[ -n "$py" ] || { echo "skip: no python3 with jsonschema (Debian package python3-jsonschema)"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export XDG_CACHE_HOME=$tmp/cache
@@ -18,7 +23,7 @@ if cc -shared -fPIC -o "$tmp/libfake_nvidia.so" "$src/tests/fixtures/hw/fake_nvi
     HWA_CUDA_LIB=$tmp/libfake_nvidia.so HWA_NVML_LIB=$tmp/libfake_nvidia.so "$cli" probe --json > "$tmp/fake-cuda.json"
     files+=("$tmp/fake-cuda.json")
 fi
-python3 - "$src/docs/passport.schema.json" "${files[@]}" <<'PY'
+"$py" - "$src/docs/passport.schema.json" "${files[@]}" <<'PY'
 import json, sys, jsonschema
 schema = json.load(open(sys.argv[1]))
 jsonschema.Draft202012Validator.check_schema(schema)
