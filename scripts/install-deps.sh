@@ -8,7 +8,8 @@ packages=(
   zlib1g-dev libjansson-dev
   clang libclang-rt-14-dev
   libdnnl-dev libopenblas-dev
-  ocl-icd-libopencl1 pocl-opencl-icd
+  ocl-icd-libopencl1 ocl-icd-opencl-dev pocl-opencl-icd clinfo
+  python3-jsonschema
   dataset-fashion-mnist
 )
 

@@ -136,7 +136,8 @@ hwa_tensor *hwa_tensor_set_name(hwa_tensor *t, const char *name); /* truncated t
 const char *hwa_tensor_name(const hwa_tensor *t);
 
 /* Marks a leaf as a trainable parameter: hwa_graph_build_backward (graph.h)
- * gives it a gradient tensor. HWA_E_MISUSE on a non-leaf or a non-float leaf. */
+ * gives it a gradient tensor. HWA_E_MISUSE on a non-leaf, HWA_E_DTYPE on a
+ * leaf that is not float. */
 hwa_status hwa_tensor_set_param(hwa_tensor *t);
 bool hwa_tensor_is_param(const hwa_tensor *t);
 /* The gradient of a parameter once a backward graph exists, else NULL. */

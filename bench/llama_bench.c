@@ -1,4 +1,4 @@
-/* bench_llama MODEL [--prefill N] [--decode N] [--threads N] [--bw-mib N]
+/* llama_bench MODEL [--prefill N] [--decode N] [--threads N] [--bw-mib N]
  *
  * Decode tokens/s of a Llama model against the bound memory bandwidth sets:
  * a decode step reads every weight once (and the KV cache so far), so it can
@@ -77,13 +77,13 @@ static int argmax(const float *v, int n) {
 }
 
 static int fail(const char *what) {
-    fprintf(stderr, "bench_llama: %s: %s\n", what, hwa_last_error());
+    fprintf(stderr, "llama_bench: %s: %s\n", what, hwa_last_error());
     return 1;
 }
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_llama MODEL [--prefill N] [--decode N] [--threads N] [--bw-mib N]\n");
+        fprintf(stderr, "usage: llama_bench MODEL [--prefill N] [--decode N] [--threads N] [--bw-mib N]\n");
         return 2;
     }
     int prefill = 256, decode = 32, threads = 0, bw_mib = 1024;
@@ -95,7 +95,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--bw-mib")) bw_mib = v;
     }
     if (prefill < SHORT_PROMPT || decode < 3 || bw_mib < 64) {
-        fprintf(stderr, "bench_llama: --prefill >= 16, --decode >= 3 and --bw-mib >= 64\n");
+        fprintf(stderr, "llama_bench: --prefill >= 16, --decode >= 3 and --bw-mib >= 64\n");
         return 2;
     }
     hwa_llama *m = NULL;
@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
     }
     printf("validate: batched vs step-by-step logits, max |diff| %.3g (max |logit| %.3g)\n", err, mag);
     if (!(err <= 1e-3 * fmax(1.0, mag))) {
-        fprintf(stderr, "bench_llama: validation failed\n");
+        fprintf(stderr, "llama_bench: validation failed\n");
         return 1;
     }
 
