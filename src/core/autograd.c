@@ -41,6 +41,9 @@ NO_BACKWARD(ATTENTION_BACK)
 NO_BACKWARD(SLICE_BACK)
 NO_BACKWARD(CROSS_ENTROPY_BACK)
 NO_BACKWARD(WRITE_SLICE)
+NO_BACKWARD(SUM_SQ)
+NO_BACKWARD(SGD_UPDATE)
+NO_BACKWARD(ADAM_UPDATE)
 
 #define BACK(name) static hwa_status hwa__back_##name(hwa_ctx *ctx, hwa_tensor *node, hwa_tensor *g, hwa_tensor **grads)
 
