@@ -14,5 +14,6 @@
 #include "graph.h"
 #include "backend.h"
 #include "io.h"
+#include "train.h"
 
 #endif

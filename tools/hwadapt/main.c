@@ -16,6 +16,7 @@ static const command commands[] = {
     {"run", cmd_run, "the main job on the built-in default (also: hwadapt with no subcommand)"},
     {"probe", cmd_probe, "the hardware passport: every device and what it can do"},
     {"inspect", cmd_inspect, "list what is in a model file"},
+    {"train", cmd_train, "train a model (fmnist-mlp on Fashion-MNIST); checkpoints, resume, export"},
 };
 
 static void usage(FILE *f) {
