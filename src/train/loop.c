@@ -347,12 +347,16 @@ static hwa_status train_step(hwa_trainer *t, int64_t i, double *loss, int64_t *r
         return st;
     *loss = l;
     const int64_t step = hwa_optim_steps(t->opt);
-    if (!isfinite(l))
+    if (!isfinite(l)) {
+        char kept[128] = "";
+        if (t->ckpt_dir[0] && t->epoch > 0)
+            snprintf(kept, sizeof kept, "; the newest checkpoint (epoch %lld) is kept", (long long)t->epoch);
         return hwa__err(NULL, HWA_E_RANGE,
                         "train: the loss is %s at epoch %lld, batch %lld (step %lld); stopped before updating the "
                         "weights (lower --lr or set --clip)%s",
                         isnan(l) ? "NaN" : "infinite", (long long)t->epoch + 1, (long long)i + 1, (long long)step + 1,
-                        t->ckpt_dir[0] ? "; the last checkpoint written is kept" : "");
+                        kept);
+    }
     return hwa_optim_step(t->opt, (float)hwa_sched_lr(&t->sched, step));
 }
 
