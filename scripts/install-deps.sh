@@ -8,6 +8,7 @@ packages=(
   zlib1g-dev libjansson-dev
   clang libclang-rt-14-dev
   ocl-icd-libopencl1 pocl-opencl-icd
+  dataset-fashion-mnist
 )
 
 missing=()

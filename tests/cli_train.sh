@@ -49,6 +49,18 @@ for opt in "adamw --schedule cosine" "momentum --schedule onecycle" "sgd --sched
   else bad "resume mid-schedule ($opt): $(cat "$T/out" "$T/err")"; fi
 done
 
+# ---- the export reads with an independent safetensors parser into PyTorch
+# nn.Linear layers and gives the same test accuracy
+if /usr/bin/python3 -c 'import torch' 2> /dev/null; then
+  $H train "${SMALL[@]}" --epochs 2 --json --export "$T/e.safetensors" > "$T/out.json" 2> /dev/null
+  want=$(tail -1 "$T/out.json" | sed 's/.*"test_accuracy":\([0-9.]*\).*/\1/')
+  got=$(/usr/bin/python3 tests/reference/check_export.py "$T/e.safetensors" 100 2>&1)
+  if [ "$got" = "$want" ]; then ok "export loads in PyTorch with the same accuracy ($got)"
+  else bad "export: PyTorch says $got, hwadapt $want"; fi
+else
+  echo "skip export check: no python3-torch"
+fi
+
 # ---- reproducible: the same seed gives the same bits
 $H train "${SMALL[@]}" --epochs 2 --export "$T/a2.safetensors" > /dev/null 2>&1
 $H train "${SMALL[@]}" --epochs 2 --export "$T/a3.safetensors" > /dev/null 2>&1

@@ -153,7 +153,9 @@ TEST(validation_split_takes_the_last_samples) {
     CHECK_INT_EQ(hwa_dataset_n(d), 15);
     CHECK_INT_EQ(hwa_dataset_n(v), 5);
     CHECK_NEAR(hwa_dataset_x(v, 0)[0], 15, 0);
-    CHECK_STATUS(hwa_dataset_split(d, 15, &v), HWA_E_INVALID);
+    hwa_dataset *none = NULL;
+    CHECK_STATUS(hwa_dataset_split(d, 15, &none), HWA_E_INVALID);
+    CHECK(none == NULL);
     hwa_dataset_free(v);
     hwa_dataset_free(d);
 }
