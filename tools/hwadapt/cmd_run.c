@@ -112,7 +112,11 @@ int cmd_run(int argc, char **argv) {
     double med = times[reps / 2];
     double flops = 2.0 * (double)batch * (double)in * (double)out;
     printf("workload   linear1000: Linear %ld -> %ld with bias, batch %ld, f32\n", in, out, batch);
-    printf("device     %s (%s backend, reference kernels)\n", device, hwa_backend_name(be));
+    printf("device     %s (%s backend, %d thread(s))\n", device, hwa_backend_name(be), hwa_backend_threads(be));
+    for (int i = 0; i < hwa_graph_n_nodes(g); i++) {
+        hwa_tensor *nd = hwa_graph_node(g, i);
+        printf("kernel     node %d: %s\n", i, hwa_backend_kernel_name(be, nd));
+    }
     printf("memory     planned arena %zu bytes for %d intermediate(s)\n", ps.arena_bytes, ps.n_intermediates);
     printf("checksum   sum %.6f  abs-sum %.6f  (%ld outputs)\n", sum, asum, batch * out);
     printf("time       median %.3f ms over %ld runs (min %.3f, max %.3f), %.2f GFLOP/s\n", med * 1e3, reps,
