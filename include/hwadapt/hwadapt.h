@@ -16,5 +16,6 @@
 #include "hw.h"
 #include "io.h"
 #include "nn.h"
+#include "train.h"
 
 #endif
