@@ -13,5 +13,6 @@
 #include "tensor.h"
 #include "graph.h"
 #include "backend.h"
+#include "bench.h"
 
 #endif
