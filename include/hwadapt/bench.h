@@ -209,7 +209,7 @@ typedef struct hwa_bench_machine {
 } hwa_bench_machine;
 
 typedef struct hwa_bench_recommendation {
-    bool valid;
+    char workload[32];
     int row;                   /* index into rows */
     int baseline_row;          /* the plain f32 row it is compared with; -1 none */
     double tolerance;          /* max abs error vs f32 that was accepted */
@@ -222,7 +222,9 @@ typedef struct hwa_bench_report {
     int n_rows, cap_rows;
     char *command_line;        /* owned; may be NULL */
     hwa_bench_machine machine;
-    hwa_bench_recommendation rec;
+#define HWA_BENCH_MAX_RECS 8
+    hwa_bench_recommendation recs[HWA_BENCH_MAX_RECS];
+    int n_recs;
     char created[32];          /* UTC, ISO 8601 */
 } hwa_bench_report;
 
@@ -235,11 +237,11 @@ void hwa_bench_report_free(hwa_bench_report *rep);
 hwa_status hwa_bench_report_add(hwa_bench_report *rep, const hwa_bench_row *row);
 /* Sets the command line from argv (joined with spaces, copied). */
 hwa_status hwa_bench_report_set_command(hwa_bench_report *rep, int argc, char *const *argv);
-/* Picks the fastest measured row (by samples/s, within one workload) whose
- * max abs error vs f32 is at most tolerance, and compares it with that
- * workload's f32 row on the same device, batch and scenario; for several
- * workloads it recommends for the first listed one. Fills rep->rec;
- * HWA_E_NOTFOUND when no row qualifies. */
+/* Picks the fastest measured row of `workload` (by samples/s) whose max abs
+ * error vs f32 is at most tolerance, compares it with the first f32 row of
+ * the same workload, device, batch and scenario, and appends the result to
+ * rep->recs. HWA_E_NOTFOUND when no row qualifies, HWA_E_RANGE when recs is
+ * full. */
 hwa_status hwa_bench_recommend(hwa_bench_report *rep, const char *workload, double tolerance);
 
 typedef enum hwa_bench_format {
