@@ -7,7 +7,8 @@ packages=(
   build-essential cmake pkg-config
   zlib1g-dev libjansson-dev
   clang libclang-rt-14-dev
-  ocl-icd-libopencl1 pocl-opencl-icd
+  ocl-icd-libopencl1 ocl-icd-opencl-dev pocl-opencl-icd clinfo
+  python3-jsonschema
 )
 
 missing=()

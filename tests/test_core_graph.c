@@ -275,3 +275,42 @@ TEST(plan_is_reported_before_anything_runs) {
     CHECK_INT_EQ(st.arena_bytes, 2 * 128 * 256 * 4);
     hwa_ctx_free(ctx);
 }
+
+TEST(write_slice_fills_a_cache_across_per_step_graphs) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    hwa_tensor *cache = hwa_tensor_new_2d(ctx, HWA_F32, 5, 3); /* 5 positions of 3 values */
+    CHECK_OK(hwa_tensor_alloc(cache, be));
+    CHECK_OK(hwa_tensor_fill(cache, -1.0f));
+    hwa_ctx_mark mark = hwa_ctx_mark_get(ctx);
+    int64_t pos = 0;
+    for (int step = 0; step < 3; step++) {
+        int64_t n = step == 0 ? 2 : 1; /* a 2-token prefill, then single tokens */
+        hwa_tensor *v = hwa_tensor_new_2d(ctx, HWA_F32, n, 3);
+        hwa_tensor *written = hwa_write_slice(ctx, cache, 0, pos, v);
+        hwa_tensor *seen = hwa_scale(ctx, hwa_slice(ctx, written, 0, 0, pos + n), 2.0f);
+        hwa_graph *g = hwa_graph_new(ctx);
+        CHECK_OK(hwa_graph_build_forward(g, seen));
+        CHECK_OK(hwa_tensor_alloc(v, be));
+        float vals[6];
+        for (int i = 0; i < 6; i++) vals[i] = (float)(10 * step + i);
+        CHECK_OK(hwa_tensor_set_f32(v, vals, n * 3));
+        CHECK_OK(hwa_graph_compute(g, be));
+        float out[15];
+        CHECK_OK(hwa_tensor_get_f32(seen, out, (pos + n) * 3));
+        /* The newest rows hold this step's values, doubled. */
+        for (int64_t i = 0; i < n * 3; i++) CHECK_NEAR(out[pos * 3 + i], 2.0f * vals[i], 0);
+        pos += n;
+        hwa_ctx_release(ctx, mark); /* drop the step's graph and tensors */
+    }
+    float all[15];
+    CHECK_OK(hwa_tensor_get_f32(cache, all, 15));
+    float want[15] = {0, 1, 2, 3, 4, 5, 10, 11, 12, 20, 21, 22, -1, -1, -1};
+    for (int i = 0; i < 15; i++) CHECK_NEAR(all[i], want[i], 0);
+    /* A destination that is not a leaf is refused. */
+    hwa_tensor *notleaf = hwa_scale(ctx, cache, 1.0f);
+    CHECK(hwa_write_slice(ctx, notleaf, 0, 0, hwa_tensor_new_2d(ctx, HWA_F32, 1, 3)) == NULL);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(ctx), "write_slice");
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}

@@ -45,6 +45,14 @@ hwa_status hwa_backend_synchronize(hwa_backend *be);
 
 /* Allocates storage on be for one tensor without data. */
 hwa_status hwa_tensor_alloc(hwa_tensor *t, hwa_backend *be);
+/* Binds a leaf without data to memory the caller owns, without copying (a
+ * weight in a memory-mapped model file, say). Only for backends whose memory
+ * the host addresses (the CPU); HWA_E_UNSUPPORTED otherwise. data must hold
+ * nbytes == hwa_tensor_nbytes(t), stay valid while t is used, and be aligned
+ * to at least the dtype's element size. Read-only memory is fine as long as
+ * nothing writes to t (no hwa_write_slice into it, no set_* calls). */
+hwa_status hwa_tensor_bind_host(hwa_tensor *t, hwa_backend *be, const void *data, size_t nbytes);
+
 /* Allocates one buffer on be for every leaf of ctx that has no data yet
  * (inputs and parameters), each aligned for SIMD. */
 hwa_status hwa_ctx_alloc_leaves(hwa_ctx *ctx, hwa_backend *be);

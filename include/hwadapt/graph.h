@@ -102,6 +102,14 @@ hwa_tensor *hwa_attention(hwa_ctx *ctx, hwa_tensor *q, hwa_tensor *k, hwa_tensor
 /* Concatenate along dimension dim; all other extents must match. */
 hwa_tensor *hwa_concat(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b, int dim);
 
+/* Writes values into dest along dimension dim starting at start, in place,
+ * when the graph runs; returns a tensor that stands for dest after the
+ * write (same storage, dest's shape). dest must be a leaf with data that
+ * outlives the graph (a KV cache); values must match dest's shape except
+ * along dim. Read the cache through views of the result (hwa_slice), so
+ * that the reads are ordered after the write. Not differentiable. */
+hwa_tensor *hwa_write_slice(hwa_ctx *ctx, hwa_tensor *dest, int dim, int64_t start, hwa_tensor *values);
+
 /* ---- reductions and losses --------------------------------------------- */
 
 /* Over every element -> [1]. */

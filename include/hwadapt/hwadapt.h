@@ -13,6 +13,7 @@
 #include "tensor.h"
 #include "graph.h"
 #include "backend.h"
+#include "hw.h"
 #include "bench.h"
 
 #endif

@@ -94,6 +94,15 @@ hwa_ctx *hwa_ctx_new(const hwa_ctx_params *params);
 /* Frees the context, its tensors, graphs and the buffers it allocated.
  * NULL is a no-op. Backends created on it must be freed first. */
 void hwa_ctx_free(hwa_ctx *ctx);
+/* Marks: everything created on ctx after hwa_ctx_mark (tensors, graphs,
+ * buffers) is freed by hwa_ctx_release(ctx, mark), leaving what came before
+ * intact. For per-step graphs (a decode step of a language model) on top of
+ * long-lived weights. Tensors created before the mark must not refer to
+ * tensors released (they cannot: inputs always come before results). */
+typedef struct hwa_ctx_mark { void *t, *g, *b; } hwa_ctx_mark;
+hwa_ctx_mark hwa_ctx_mark_get(const hwa_ctx *ctx);
+void hwa_ctx_release(hwa_ctx *ctx, hwa_ctx_mark mark);
+
 /* The detailed message of the last error recorded on this context, or "". */
 const char *hwa_ctx_last_error(const hwa_ctx *ctx);
 /* The status of that last error, HWA_OK when none. */
@@ -127,7 +136,8 @@ hwa_tensor *hwa_tensor_set_name(hwa_tensor *t, const char *name); /* truncated t
 const char *hwa_tensor_name(const hwa_tensor *t);
 
 /* Marks a leaf as a trainable parameter: hwa_graph_build_backward (graph.h)
- * gives it a gradient tensor. HWA_E_MISUSE on a non-leaf or a non-float leaf. */
+ * gives it a gradient tensor. HWA_E_MISUSE on a non-leaf, HWA_E_DTYPE on a
+ * leaf that is not float. */
 hwa_status hwa_tensor_set_param(hwa_tensor *t);
 bool hwa_tensor_is_param(const hwa_tensor *t);
 /* The gradient of a parameter once a backward graph exists, else NULL. */

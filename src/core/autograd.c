@@ -40,6 +40,7 @@ NO_BACKWARD(EMBEDDING_BACK)
 NO_BACKWARD(ATTENTION_BACK)
 NO_BACKWARD(SLICE_BACK)
 NO_BACKWARD(CROSS_ENTROPY_BACK)
+NO_BACKWARD(WRITE_SLICE)
 
 #define BACK(name) static hwa_status hwa__back_##name(hwa_ctx *ctx, hwa_tensor *node, hwa_tensor *g, hwa_tensor **grads)
 

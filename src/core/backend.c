@@ -112,3 +112,56 @@ hwa_status hwa_ctx_alloc_leaves(hwa_ctx *ctx, hwa_backend *be) {
     }
     return b->memset0(b, 0, total);
 }
+
+/* Buffers in host memory: every backend whose memory the host addresses
+ * uses these. */
+hwa_status hwa__host_write(hwa_buffer *b, size_t off, const void *src, size_t n) {
+    if (off > b->size || n > b->size - off) return hwa__err(NULL, HWA_E_RANGE, "buffer write past the end");
+    if (n) memcpy((char *)b->base + off, src, n);
+    return HWA_OK;
+}
+
+hwa_status hwa__host_read(hwa_buffer *b, size_t off, void *dst, size_t n) {
+    if (off > b->size || n > b->size - off) return hwa__err(NULL, HWA_E_RANGE, "buffer read past the end");
+    if (n) memcpy(dst, (char *)b->base + off, n);
+    return HWA_OK;
+}
+
+hwa_status hwa__host_memset0(hwa_buffer *b, size_t off, size_t n) {
+    if (off > b->size || n > b->size - off) return hwa__err(NULL, HWA_E_RANGE, "buffer clear past the end");
+    if (n) memset((char *)b->base + off, 0, n);
+    return HWA_OK;
+}
+
+/* Buffers around memory the caller owns: nothing to free but the record. */
+static void foreign_free(hwa_buffer *b) { b->alloc.free(b->alloc.ud, b); }
+
+hwa_status hwa_tensor_bind_host(hwa_tensor *t, hwa_backend *be, const void *data, size_t nbytes) {
+    if (!t || !be || !data) return hwa__err(t ? t->ctx : NULL, HWA_E_MISUSE, "hwa_tensor_bind_host: NULL argument");
+    hwa_ctx *ctx = t->ctx;
+    if (!needs_storage(t))
+        return hwa__err(ctx, HWA_E_MISUSE, "hwa_tensor_bind_host: '%s' is not a leaf without data", t->name);
+    if (be->iface->kind != HWA_DEVICE_CPU)
+        return hwa__err(ctx, HWA_E_UNSUPPORTED, "hwa_tensor_bind_host: backend %s cannot read host memory in place",
+                        be->iface->name);
+    if (nbytes != hwa_tensor_nbytes(t))
+        return hwa__err(ctx, HWA_E_SHAPE, "hwa_tensor_bind_host: %zu bytes given, tensor '%s' needs %zu", nbytes,
+                        t->name, hwa_tensor_nbytes(t));
+    size_t align = hwa_dtype_is_quantized(t->dtype) ? 2 : hwa_dtype_block_bytes(t->dtype);
+    if ((uintptr_t)data % align)
+        return hwa__err(ctx, HWA_E_INVALID, "hwa_tensor_bind_host: data for '%s' is not %zu-byte aligned", t->name,
+                        align);
+    hwa_buffer *b = hwa__calloc(ctx, 1, sizeof *b);
+    if (!b) return HWA_E_NOMEM;
+    b->be = be;
+    b->base = (void *)data;
+    b->size = nbytes;
+    b->alloc = ctx->alloc;
+    b->free_fn = foreign_free;
+    b->write = hwa__host_write;
+    b->read = hwa__host_read;
+    b->memset0 = hwa__host_memset0;
+    hwa__ctx_track_buffer(ctx, b);
+    hwa__tensor_bind(t, b, 0);
+    return HWA_OK;
+}

@@ -197,6 +197,11 @@ struct hwa_buffer {
     hwa_buffer *ctx_next;
 };
 
+/* Read, write and clear for buffers whose memory the host addresses. */
+hwa_status hwa__host_write(hwa_buffer *b, size_t off, const void *src, size_t n);
+hwa_status hwa__host_read(hwa_buffer *b, size_t off, void *dst, size_t n);
+hwa_status hwa__host_memset0(hwa_buffer *b, size_t off, size_t n);
+
 /* The backend vtable. Slots are appended at the end only; optional slots may
  * be NULL and the core supplies the default. */
 #define HWA_BACKEND_API_VERSION 1
@@ -227,6 +232,8 @@ typedef struct hwa_backend_reg {
 } hwa_backend_reg;
 
 hwa_status hwa__cpu_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
+
+void hwa__graph_release(hwa_graph *g); /* graph.c: frees a graph's own memory */
 
 /* Registers a buffer with its context so the context frees it; the second
  * unlinks and frees one early. */

@@ -430,6 +430,26 @@ hwa_status hwa__infer_CROSS_ENTROPY_BACK(hwa_ctx *ctx, hwa_tensor *dst) {
     return HWA_OK;
 }
 
+hwa_status hwa__infer_WRITE_SLICE(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *a = dst->src[0], *v = dst->src[1];
+    int dim = dst->p.i[0];
+    hwa_status st;
+    if ((st = need_float(ctx, dst, 0)) || (st = need_float(ctx, dst, 1))) return st;
+    if (a->op != HWA_OP_NONE || a->view_src)
+        return hwa__err(ctx, HWA_E_MISUSE, "write_slice: destination %s must be a leaf tensor, not a view or result",
+                        SHAPE(a));
+    int64_t end;
+    bool ok = a->ndim == v->ndim && dim >= 0 && dim < a->ndim && dst->p.l[0] >= 0 &&
+              hwa__add_i64(dst->p.l[0], v->shape[dim < 0 || dim >= v->ndim ? 0 : dim], &end) &&
+              end <= a->shape[dim];
+    for (int d = 0; ok && d < a->ndim; d++)
+        if (d != dim && a->shape[d] != v->shape[d]) ok = false;
+    if (!ok)
+        return hwa__err(ctx, HWA_E_SHAPE, "write_slice: values %s do not fit into %s at %lld along dimension %d",
+                        SHAPE(v), SHAPE(a), (long long)dst->p.l[0], dim);
+    return same_as_src0(ctx, dst);
+}
+
 /* ---- node creation ----------------------------------------------------- */
 
 hwa_tensor *hwa__op_new(hwa_ctx *ctx, hwa_op op, hwa_tensor *const *srcs, const hwa_op_params *p, hwa_dtype dtype,
@@ -643,6 +663,19 @@ hwa_tensor *hwa_concat(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b, int dim) {
     hwa_op_params p = {0};
     p.i[0] = (a && dim < 0) ? dim + a->ndim : dim;
     return op2(ctx, HWA_OP_CONCAT, a, b, &p);
+}
+
+hwa_tensor *hwa_write_slice(hwa_ctx *ctx, hwa_tensor *dest, int dim, int64_t start, hwa_tensor *values) {
+    hwa_op_params p = {0};
+    p.i[0] = (dest && dim < 0) ? dim + dest->ndim : dim;
+    p.l[0] = start;
+    hwa_tensor *t = op2(ctx, HWA_OP_WRITE_SLICE, dest, values, &p);
+    if (t) {
+        t->flags |= HWA_TF_INPLACE;
+        t->view_src = dest;
+        t->view_offs = 0;
+    }
+    return t;
 }
 
 hwa_tensor *hwa__fill(hwa_ctx *ctx, hwa_dtype t, int ndim, const int64_t *shape, float value) {

@@ -55,6 +55,10 @@
  *  SUM_TO      dst = src0 summed down to dst's shape (the inverse of REPEAT):
  *              every dst element is the sum of the src elements that REPEAT
  *              would have copied it to.
+ *  WRITE_SLICE src0 a persistent tensor (a leaf: a KV cache, say), src1
+ *              values; dst is src0 itself after the write (same storage):
+ *              the region of dim p.i[0] starting at p.l[0] with src1's
+ *              extent along it is overwritten with src1, the rest untouched.
  *  CROSS_ENTROPY  src0 logits [N,C], src1 i32 labels [N]; dst [1] =
  *              mean over rows of logsumexp(row) - row[label].
  *  CROSS_ENTROPY_BACK  src0 g [1], src1 logits, src2 labels; dst [N,C] =
@@ -99,4 +103,5 @@
     X(REPEAT,             "repeat",             1, 1)     \
     X(SUM_TO,             "sum_to",             1, 1)     \
     X(CROSS_ENTROPY,      "cross_entropy",      2, 1)     \
-    X(CROSS_ENTROPY_BACK, "cross_entropy_back", 3, 0)
+    X(CROSS_ENTROPY_BACK, "cross_entropy_back", 3, 0)     \
+    X(WRITE_SLICE,        "write_slice",        2, 0)

@@ -53,5 +53,5 @@ hwa_status hwa_ctx_last_status(const hwa_ctx *ctx) { return ctx ? ctx->last_stat
 
 void hwa__assert_fail(const char *cond, const char *file, int line) {
     fprintf(stderr, "hwadapt: internal invariant violated: %s (%s:%d)\n", cond, file, line);
-    abort(); /* internal invariants only: DESIGN.md, Errors */
+    abort(); /* HWA_ASSERT failed: an internal invariant, never caller or file input */
 }

@@ -77,8 +77,6 @@ hwa_ctx *hwa_ctx_new(const hwa_ctx_params *params) {
     return ctx;
 }
 
-void hwa__graph_release(hwa_graph *g); /* graph.c */
-
 void hwa_ctx_free(hwa_ctx *ctx) {
     if (!ctx) return;
     for (hwa_graph *g = ctx->graphs, *next; g; g = next) {
@@ -95,6 +93,37 @@ void hwa_ctx_free(hwa_ctx *ctx) {
     }
     hwa_allocator a = ctx->alloc;
     a.free(a.ud, ctx);
+}
+
+hwa_ctx_mark hwa_ctx_mark_get(const hwa_ctx *ctx) {
+    hwa_ctx_mark m = {NULL, NULL, NULL};
+    if (ctx) {
+        m.t = ctx->tensors;
+        m.g = ctx->graphs;
+        m.b = ctx->buffers;
+    }
+    return m;
+}
+
+void hwa_ctx_release(hwa_ctx *ctx, hwa_ctx_mark mark) {
+    if (!ctx) return;
+    /* Each list is newest first, so everything before the marked head is
+     * newer than the mark. */
+    while (ctx->graphs && (void *)ctx->graphs != mark.g) {
+        hwa_graph *g = ctx->graphs;
+        ctx->graphs = g->ctx_next;
+        hwa__graph_release(g);
+    }
+    while (ctx->buffers && (void *)ctx->buffers != mark.b) {
+        hwa_buffer *b = ctx->buffers;
+        ctx->buffers = b->ctx_next;
+        b->free_fn(b);
+    }
+    while (ctx->tensors && (void *)ctx->tensors != mark.t) {
+        hwa_tensor *t = ctx->tensors;
+        ctx->tensors = t->ctx_next;
+        hwa__free(ctx, t);
+    }
 }
 
 void hwa__ctx_track_buffer(hwa_ctx *ctx, hwa_buffer *b) {

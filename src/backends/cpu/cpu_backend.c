@@ -21,24 +21,6 @@ static void host_buffer_free(hwa_buffer *b) {
     a.free(a.ud, b);
 }
 
-static hwa_status host_write(hwa_buffer *b, size_t off, const void *src, size_t n) {
-    if (off > b->size || n > b->size - off) return hwa__err(NULL, HWA_E_RANGE, "buffer write past the end");
-    if (n) memcpy((char *)b->base + off, src, n);
-    return HWA_OK;
-}
-
-static hwa_status host_read(hwa_buffer *b, size_t off, void *dst, size_t n) {
-    if (off > b->size || n > b->size - off) return hwa__err(NULL, HWA_E_RANGE, "buffer read past the end");
-    if (n) memcpy(dst, (char *)b->base + off, n);
-    return HWA_OK;
-}
-
-static hwa_status host_memset0(hwa_buffer *b, size_t off, size_t n) {
-    if (off > b->size || n > b->size - off) return hwa__err(NULL, HWA_E_RANGE, "buffer clear past the end");
-    if (n) memset((char *)b->base + off, 0, n);
-    return HWA_OK;
-}
-
 static hwa_status cpu_buffer_alloc(hwa_backend *be, size_t size, hwa_buffer **out) {
     hwa_ctx *ctx = be->ctx;
     hwa_buffer *b = hwa__calloc(ctx, 1, sizeof *b);
@@ -52,9 +34,9 @@ static hwa_status cpu_buffer_alloc(hwa_backend *be, size_t size, hwa_buffer **ou
     b->size = size;
     b->alloc = ctx->alloc;
     b->free_fn = host_buffer_free;
-    b->write = host_write;
-    b->read = host_read;
-    b->memset0 = host_memset0;
+    b->write = hwa__host_write;
+    b->read = hwa__host_read;
+    b->memset0 = hwa__host_memset0;
     *out = b;
     return HWA_OK;
 }

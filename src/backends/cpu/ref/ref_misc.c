@@ -121,3 +121,18 @@ hwa_status hwa__ref_CROSS_ENTROPY_BACK(hwa_tensor *dst) {
     }
     return HWA_OK;
 }
+
+hwa_status hwa__ref_WRITE_SLICE(hwa_tensor *dst) {
+    /* dst shares src0's storage: only the region that src1 covers changes. */
+    const int dim = hwa__ref_dim4(dst, dst->p.i[0]);
+    if (dim < 0) return dim_err(dst, dst->p.i[0]);
+    const hwa__rt d = hwa__rt_of(dst), v = hwa__rt_of(dst->src[1]);
+    int64_t idx[4];
+    for (int64_t i = 0; i < v.n; i++) {
+        hwa__ref_unravel(v.ne, i, idx);
+        float x = hwa__rt_at(&v, hwa__rt_off4(&v, idx));
+        idx[dim] += dst->p.l[0];
+        hwa__rt_put(&d, hwa__rt_off4(&d, idx), x);
+    }
+    return HWA_OK;
+}

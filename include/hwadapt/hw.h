@@ -1,0 +1,229 @@
+/* hwadapt — the hardware passport, calibration and power meters.
+ *
+ * The passport answers "what is in this machine and what can each part
+ * actually do?": the CPU (ISA features with OS support checked, cores,
+ * caches, memory, the limits of the container the process runs in), the
+ * accelerators that the OpenCL ICD loader and the NVIDIA driver report (both
+ * loaded with dlopen at run time: an absent library means "none found",
+ * never an error), the power meters that can be read, and calibrated peaks
+ * (GFLOP/s per dtype, memory bandwidth) cached per hardware fingerprint.
+ *
+ * Every file the probe reads (/proc, /sys) is read below a root path, so
+ * tests and users can point it at a fixture tree (hwa_probe_opts.sysroot or
+ * the environment variable HWA_SYSROOT). With a non-empty root the CPU's
+ * identity and features come from <root>/proc/cpuinfo instead of the cpuid
+ * instruction, which describes the real machine and not the fixture.
+ *
+ * Threading: a passport is immutable once probed; reading one from several
+ * threads is safe. Probing is thread-safe but runs calibration kernels on
+ * all the CPUs the process may use, so run one probe at a time.
+ */
+#ifndef HWADAPT_HW_H
+#define HWADAPT_HW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "status.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How the probe treats calibration. */
+typedef enum hwa_calibrate_mode {
+    HWA_CALIBRATE_CACHED = 0, /* reuse the cached result for this fingerprint, measure when there is none */
+    HWA_CALIBRATE_FORCE,      /* measure again and replace the cache (hwadapt probe --recalibrate) */
+    HWA_CALIBRATE_NONE        /* measure nothing, read no cache (hwadapt probe --no-calibrate) */
+} hwa_calibrate_mode;
+
+/* A matmul benchmark that calibration calls for the CPU's peak GFLOP/s per
+ * dtype, so the peak is measured through the kernels hwadapt runs. It runs
+ * for about budget_s seconds and stores the best rate in *gflops (GOP/s for
+ * integer dtypes). HWA_E_UNSUPPORTED for a dtype it does not implement. */
+typedef hwa_status (*hwa_matmul_bench_fn)(void *ud, hwa_dtype dtype, double budget_s, double *gflops);
+
+/* Options of hwa_passport_probe. A zeroed struct (or NULL) is the default:
+ * the real machine, the standard library names, the cache in
+ * $XDG_CACHE_HOME/hwadapt (or ~/.cache/hwadapt), calibration cached. */
+typedef struct hwa_probe_opts {
+    const char *sysroot;    /* NULL: $HWA_SYSROOT, else "" (the real /) */
+    const char *opencl_lib; /* NULL: $HWA_OPENCL_LIB, else "libOpenCL.so.1" */
+    const char *cuda_lib;   /* NULL: $HWA_CUDA_LIB, else "libcuda.so.1" */
+    const char *nvml_lib;   /* NULL: $HWA_NVML_LIB, else "libnvidia-ml.so.1" */
+    /* A library override that names a directory means that directory's copy
+     * of the standard name; a path that cannot be loaded means "none found". */
+    const char *cache_dir;  /* NULL: $XDG_CACHE_HOME/hwadapt, else $HOME/.cache/hwadapt */
+    hwa_calibrate_mode calibrate;
+    /* NULL: the peaks come from hwadapt's FMA / dot-product throughput loops
+     * (method "fma-loop"); set: from this benchmark (method "matmul"). */
+    hwa_matmul_bench_fn matmul_bench;
+    void *matmul_bench_ud;
+} hwa_probe_opts;
+
+/* ---- plain data ---------------------------------------------------------- */
+
+#define HWA_HW_MAX_CACHES 8
+
+typedef struct hwa_cache_level {
+    int level;           /* 1, 2, 3, ... */
+    char type[16];       /* "data", "instruction", "unified" */
+    int64_t size_bytes;  /* of one instance */
+    int instances;       /* how many of it the online CPUs have */
+    int shared_by;       /* logical CPUs sharing one instance */
+} hwa_cache_level;
+
+typedef struct hwa_cpu_info {
+    char arch[16];        /* "x86_64", "aarch64", or what uname reports */
+    char vendor[64];      /* "GenuineIntel", "AuthenticAMD", "ARM", ... */
+    char model_name[128];
+    int family, model, stepping; /* -1 when unknown (ARM: implementer, part, revision) */
+    /* ISA features usable by this process, named as Linux's /proc/cpuinfo
+     * names them ("avx512_vnni", "amx_int8", "asimddp", "sve"). */
+    int n_features;
+    const char *const *features;
+    int sockets, physical_cores, logical_cpus, numa_nodes; /* 0 when unknown */
+    int n_caches;
+    hwa_cache_level caches[HWA_HW_MAX_CACHES];
+    int64_t mem_total_bytes, mem_available_bytes;   /* /proc/meminfo; -1 unknown */
+    int cgroup_version;             /* 2, 1, or 0 when no cgroup controller was found */
+    int64_t cgroup_memory_max_bytes; /* -1: no limit */
+    double cgroup_cpu_limit;        /* CPUs the cgroup's quota allows (1.5); 0: no limit */
+    int affinity_cpus;              /* CPUs in the affinity mask; 0 unknown */
+    char affinity_list[256];        /* "0-3,8" */
+    bool amx_permitted;             /* x86: the kernel granted AMX tile data (arch_prctl) */
+} hwa_cpu_info;
+
+/* What runs a device. */
+typedef enum hwa_hw_kind {
+    HWA_HW_CPU = 0,
+    HWA_HW_OPENCL,
+    HWA_HW_CUDA
+} hwa_hw_kind;
+
+/* "cpu", "opencl", "cuda"; "?" for an invalid value. Static; thread-safe. */
+const char *hwa_hw_kind_name(hwa_hw_kind k);
+
+typedef struct hwa_bandwidth {
+    double read_gbs, copy_gbs, triad_gbs; /* 1e9 bytes/s, STREAM's byte counts */
+    int64_t array_bytes;                  /* size of each array measured */
+} hwa_bandwidth;
+
+typedef struct hwa_device_info {
+    char id[32];          /* "cpu", "opencl:0", "cuda:0" */
+    hwa_hw_kind kind;
+    char type[16];        /* "cpu", "gpu", "accelerator", "other" */
+    char name[256];
+    char vendor[128];
+    char platform[128];   /* OpenCL platform name; "" otherwise */
+    char driver[64];      /* driver version string; "" unknown */
+    int compute_units;    /* CUs, SMs, or cores; 0 unknown */
+    int clock_mhz;        /* maximum; 0 unknown */
+    int64_t memory_bytes;     /* global memory; -1 unknown */
+    int64_t max_alloc_bytes;  /* largest single allocation; -1 unknown */
+    bool fp16, fp64;
+    int cc_major, cc_minor;   /* CUDA compute capability; 0 otherwise */
+    char pci_bus_id[32];      /* "0000:3b:00.0"; "" unknown */
+    /* NVML telemetry at probe time; negative when unavailable. */
+    double power_w, power_limit_w, temperature_c, energy_j;
+    int sm_clock_mhz, mem_clock_mhz;
+    int64_t free_memory_bytes;
+    /* Calibration: 0 where not measured. peak_gflops is GOP/s for integers. */
+    double peak_gflops[HWA_DTYPE_COUNT];
+    char peak_method[16];     /* "fma-loop", "matmul", or "" */
+    hwa_bandwidth bandwidth;
+    bool calibration_cached;  /* read from the cache rather than measured now */
+} hwa_device_info;
+
+/* An accelerator runtime the probe tried. */
+typedef struct hwa_runtime_info {
+    char name[16];       /* "opencl", "cuda", "nvml" */
+    char library[512];   /* the path or name passed to dlopen */
+    bool loaded;         /* dlopen succeeded and the entry points resolved */
+    int n_devices;
+    char note[256];      /* why none were found ("libcuda.so.1: cannot open ...") or "" */
+} hwa_runtime_info;
+
+typedef struct hwa_meter_info {
+    char name[64];       /* "rapl:package-0", "rapl:package-0/dram", "nvml:0" */
+    char kind[16];       /* "rapl", "nvml" */
+    char domain[32];     /* "package", "core", "uncore", "dram", "psys", "gpu" */
+} hwa_meter_info;
+
+/* ---- the passport --------------------------------------------------------- */
+
+typedef struct hwa_passport hwa_passport;
+
+/* Probes the machine. opts may be NULL (defaults). Returns a passport the
+ * caller frees with hwa_passport_free, or NULL with the error recorded
+ * (hwa_last_error): HWA_E_NOMEM, or HWA_E_IO / HWA_E_FORMAT when a file the
+ * passport cannot do without (<root>/proc/cpuinfo under a sysroot) is
+ * missing or malformed. Everything optional that is missing is reported as
+ * unknown or "none found"; problems worth telling the user about (a corrupt
+ * cache, AMX permission refused) become warnings. */
+hwa_passport *hwa_passport_probe(const hwa_probe_opts *opts);
+void hwa_passport_free(hwa_passport *p); /* NULL is a no-op */
+
+/* Accessors. Pointers stay valid until hwa_passport_free. NULL p or an index
+ * out of range gives NULL (or 0 for counts). */
+const hwa_cpu_info *hwa_passport_cpu(const hwa_passport *p);
+int hwa_passport_device_count(const hwa_passport *p);           /* devices[0] is the CPU */
+const hwa_device_info *hwa_passport_device(const hwa_passport *p, int i);
+int hwa_passport_runtime_count(const hwa_passport *p);
+const hwa_runtime_info *hwa_passport_runtime(const hwa_passport *p, int i);
+int hwa_passport_meter_count(const hwa_passport *p);
+const hwa_meter_info *hwa_passport_meter(const hwa_passport *p, int i);
+int hwa_passport_warning_count(const hwa_passport *p);
+const char *hwa_passport_warning(const hwa_passport *p, int i);
+/* Whether the CPU has the feature named as /proc/cpuinfo names it. */
+bool hwa_passport_has_feature(const hwa_passport *p, const char *flag);
+/* 16 hex digits identifying the hardware the calibration depends on. */
+const char *hwa_passport_fingerprint(const hwa_passport *p);
+
+/* The passport as JSON (docs/passport.schema.json describes it). *out is a
+ * NUL-terminated string the caller frees with free(). HWA_E_UNSUPPORTED in a
+ * build without jansson; HWA_E_MISUSE for NULL arguments. */
+hwa_status hwa_passport_to_json(const hwa_passport *p, char **out);
+
+/* Writes the readable passport (one block per device, with its roofline) to
+ * f. HWA_E_IO when writing fails. */
+hwa_status hwa_passport_print(const hwa_passport *p, FILE *f);
+
+/* ---- calibration ---------------------------------------------------------- */
+
+/* Memory bandwidth with OpenMP threads: read (sum), copy (c = a) and triad
+ * (a = b + s*c) over arrays of array_bytes each, best of reps. array_bytes 0
+ * picks a size well beyond the last-level cache (capped by available
+ * memory). HWA_E_NOMEM when the arrays cannot be allocated, HWA_E_INVALID
+ * for a negative size or reps < 1. */
+hwa_status hwa_calibrate_bandwidth(int64_t array_bytes, int reps, hwa_bandwidth *out);
+
+/* The CPU's peak rate for dtype with all OpenMP threads, from a loop of
+ * independent fused multiply-adds (f32: vfmadd; bf16: vdpbf16ps; i8:
+ * vpdpbusd) in the widest ISA this process may use; about seconds long.
+ * HWA_E_UNSUPPORTED when the CPU has no instruction for dtype. */
+hwa_status hwa_calibrate_fma_peak(hwa_dtype dtype, double seconds, double *gflops);
+
+/* ---- power meters --------------------------------------------------------- */
+
+typedef struct hwa_meter hwa_meter;
+
+/* Opens the meter called name (as hwa_passport_meter lists it) below opts's
+ * sysroot and with its NVML library. Returns NULL with HWA_E_NOTFOUND when
+ * there is no such meter, HWA_E_IO when it cannot be read. One thread at a
+ * time per meter. */
+hwa_meter *hwa_meter_open(const char *name, const hwa_probe_opts *opts);
+
+/* Energy in joules used since hwa_meter_open. Counter wrap-around is handled
+ * as long as reads come at least once per wrap period (RAPL wraps after
+ * max_energy_range_uj, minutes at full power). HWA_E_IO when the counter
+ * cannot be read, HWA_E_FORMAT when it reads as garbage. */
+hwa_status hwa_meter_read_joules(hwa_meter *m, double *joules);
+void hwa_meter_close(hwa_meter *m); /* NULL is a no-op */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,130 @@
+/* Internal declarations of the hardware passport (src/hw/). Not a published API. */
+#ifndef HWADAPT_HW_INTERNAL_H
+#define HWADAPT_HW_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/internal.h"
+#include "hwadapt/hw.h"
+
+struct hwa_passport {
+    hwa_cpu_info cpu;
+    char **features;          /* owned strings; cpu.features points here */
+    int cap_features;
+    hwa_device_info *devices;
+    int n_devices, cap_devices;
+    hwa_runtime_info runtimes[3];
+    int n_runtimes;
+    hwa_meter_info *meters;
+    int n_meters, cap_meters;
+    char **warnings;
+    int n_warnings, cap_warnings;
+    char fingerprint[17];
+};
+
+/* ---- passport building (passport.c) ---------------------------------------- */
+
+/* Adds a feature name (deduplicated). HWA_E_NOMEM. */
+hwa_status hwa__passport_add_feature(hwa_passport *p, const char *name);
+/* Removes a feature name if present. */
+void hwa__passport_drop_feature(hwa_passport *p, const char *name);
+/* A new zeroed device appended to p (NULL and HWA_E_NOMEM on failure). */
+hwa_device_info *hwa__passport_add_device(hwa_passport *p);
+hwa_status hwa__passport_add_meter(hwa_passport *p, const hwa_meter_info *m);
+/* Records a warning; out of memory drops it silently (warnings are advisory). */
+void hwa__passport_warn(hwa_passport *p, const char *fmt, ...) HWA_PRINTF(2, 3);
+
+/* Copies src into dst[cap], truncating; always NUL-terminates. */
+void hwa__strlcpy(char *dst, const char *src, size_t cap);
+/* Removes leading and trailing white space in place; returns s. */
+char *hwa__strtrim(char *s);
+
+/* ---- files below the sysroot (sysfs.c) -------------------------------------- */
+
+/* The effective root: opts->sysroot, else $HWA_SYSROOT, else "". */
+const char *hwa__sysroot(const hwa_probe_opts *opts);
+/* root + rel ("/proc/meminfo") into buf. HWA_E_INVALID when too long. */
+hwa_status hwa__hw_path(const char *root, const char *rel, char *buf, size_t cap);
+/* Reads a small text file below root into buf (NUL-terminated, trailing
+ * white space removed). HWA_E_NOTFOUND when missing, HWA_E_IO otherwise,
+ * HWA_E_RANGE when it does not fit. Records no message for HWA_E_NOTFOUND
+ * beyond the path. */
+hwa_status hwa__read_text(const char *root, const char *rel, char *buf, size_t cap);
+/* A whole file below root, malloc'd and NUL-terminated; caller frees. */
+hwa_status hwa__read_file_alloc(const char *root, const char *rel, char **out, size_t *n);
+/* Parses a decimal integer (optionally followed only by white space) in
+ * [lo, hi]. HWA_E_FORMAT / HWA_E_RANGE with `what` in the message. */
+hwa_status hwa__parse_i64(const char *s, int64_t lo, int64_t hi, const char *what, int64_t *out);
+hwa_status hwa__read_i64(const char *root, const char *rel, int64_t lo, int64_t hi, int64_t *out);
+/* Parses a Linux CPU list ("0-3,8,10-11"); sets *count and, when bits is
+ * non-NULL, bits[cpu / 64] |= 1 << cpu % 64 for cpus below nbits * 64.
+ * HWA_E_FORMAT on anything else. An empty string is an empty list. */
+hwa_status hwa__parse_cpulist(const char *s, int *count, uint64_t *bits, int nbits);
+/* Formats a bitmap of CPUs as a Linux CPU list. */
+void hwa__format_cpulist(const uint64_t *bits, int nbits, char *buf, size_t cap);
+
+/* Topology, caches, NUMA nodes, memory (sysfs.c). */
+hwa_status hwa__probe_topology(const char *root, hwa_cpu_info *cpu);
+hwa_status hwa__probe_memory(const char *root, hwa_cpu_info *cpu);
+/* cgroup limits and the affinity mask (cgroup.c). */
+hwa_status hwa__probe_cgroup(const char *root, hwa_cpu_info *cpu);
+
+/* ---- CPU identity --------------------------------------------------------- */
+
+/* From <root>/proc/cpuinfo (cpuinfo.c): x86 "flags" or ARM "Features". */
+hwa_status hwa__cpu_from_cpuinfo(hwa_passport *p, const char *root);
+/* From the cpuid instruction, with OS support (cpu_x86.c). HWA_E_UNSUPPORTED
+ * when not built for x86. */
+hwa_status hwa__cpu_from_cpuid(hwa_passport *p);
+/* Whether name is one of the x86 ISA features the passport reports. */
+bool hwa__x86_feature_known(const char *name);
+/* ARM: implementer code to vendor name; getauxval features (cpu_arm.c). */
+const char *hwa__arm_implementer_name(unsigned code);
+const char *hwa__arm_part_name(unsigned implementer, unsigned part);
+hwa_status hwa__cpu_arm_auxv(hwa_passport *p);
+
+/* ---- accelerators ----------------------------------------------------------- */
+
+/* The library path to dlopen: the override (a file, or a directory holding
+ * soname), else soname. */
+void hwa__lib_path(const char *override_opt, const char *env, const char *soname, char *buf, size_t cap);
+hwa_status hwa__probe_opencl(hwa_passport *p, const hwa_probe_opts *opts);
+hwa_status hwa__probe_cuda(hwa_passport *p, const hwa_probe_opts *opts);
+
+/* NVML energy of GPU index (cuda.c), in millijoules, for the meter. */
+typedef struct hwa__nvml hwa__nvml;
+hwa__nvml *hwa__nvml_open(const hwa_probe_opts *opts);
+/* The same for a library path; NULL with the reason in note when unusable. */
+hwa__nvml *hwa__nvml_open_path(const char *path, char *note, size_t note_cap);
+int hwa__nvml_count(hwa__nvml *n);
+hwa_status hwa__nvml_energy_mj(hwa__nvml *n, int index, uint64_t *mj);
+void hwa__nvml_close(hwa__nvml *n);
+
+/* ---- power (power.c) -------------------------------------------------------- */
+
+hwa_status hwa__probe_meters(hwa_passport *p, const hwa_probe_opts *opts);
+
+/* ---- calibration (calibrate.c, cache.c) ------------------------------------- */
+
+/* Calibrates devices[0] (the CPU) as opts says, through the cache. */
+hwa_status hwa__calibrate_cpu(hwa_passport *p, const hwa_probe_opts *opts);
+/* The cached calibration of device d for p's fingerprint and method (cache.c):
+ * HWA_OK when found and valid; HWA_E_NOTFOUND when there is none; a corrupt
+ * file adds a warning and gives HWA_E_FORMAT. */
+hwa_status hwa__calibrate_load(hwa_passport *p, const hwa_probe_opts *opts, const char *method, hwa_device_info *d);
+/* Writes it atomically; a failure becomes a warning. */
+void hwa__calibrate_save(hwa_passport *p, const hwa_probe_opts *opts, const char *method, const hwa_device_info *d);
+/* Computes p->fingerprint from the CPU part. */
+void hwa__passport_fingerprint(hwa_passport *p);
+
+/* ISA loops: operations per call = returned count; n_iter iterations of the
+ * inner loop. Each returns a value that depends on all the work. */
+double hwa__fma_loop_f32_avx512(int64_t n_iter, double *ops);
+double hwa__fma_loop_bf16_avx512(int64_t n_iter, double *ops);
+double hwa__fma_loop_i8_avx512(int64_t n_iter, double *ops);
+double hwa__fma_loop_f32_avx2(int64_t n_iter, double *ops);
+double hwa__fma_loop_f32_scalar(int64_t n_iter, double *ops);
+
+#endif

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `hwadapt probe --json` validates against docs/passport.schema.json: on this
+# machine (calibrated, then from the cache), on the fixture trees, and with a
+# fake NVIDIA driver. Needs python3 with jsonschema; skips (77) without it.
+set -euo pipefail
+cli=${HWA_CLI:?HWA_CLI must name the built hwadapt}
+src=${HWA_SOURCE_DIR:-$(pwd)}
+# Debian's python3-jsonschema (scripts/install-deps.sh) lives with /usr/bin/python3.
+py=""
+for c in /usr/bin/python3 python3; do
+  if "$c" -c 'import jsonschema' 2>/dev/null; then py=$c; break; fi
+done
+[ -n "$py" ] || { echo "skip: no python3 with jsonschema (Debian package python3-jsonschema)"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export XDG_CACHE_HOME=$tmp/cache
+
+"$cli" probe --json > "$tmp/here.json"
+"$cli" probe --json > "$tmp/here-cached.json"
+for f in container arm rapl; do HWA_SYSROOT=$src/tests/fixtures/hw/$f "$cli" probe --json --no-calibrate > "$tmp/$f.json"; done
+files=("$tmp"/here.json "$tmp"/here-cached.json "$tmp"/container.json "$tmp"/arm.json "$tmp"/rapl.json)
+if cc -shared -fPIC -o "$tmp/libfake_nvidia.so" "$src/tests/fixtures/hw/fake_nvidia.c" 2>/dev/null; then
+    HWA_CUDA_LIB=$tmp/libfake_nvidia.so HWA_NVML_LIB=$tmp/libfake_nvidia.so "$cli" probe --json > "$tmp/fake-cuda.json"
+    files+=("$tmp/fake-cuda.json")
+fi
+"$py" - "$src/docs/passport.schema.json" "${files[@]}" <<'PY'
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+v = jsonschema.Draft202012Validator(schema)
+for path in sys.argv[2:]:
+    doc = json.load(open(path))
+    errors = sorted(v.iter_errors(doc), key=lambda e: list(e.path))
+    for e in errors:
+        print("%s: %s at %s" % (path, e.message, "/".join(map(str, e.path))))
+    if errors:
+        sys.exit(1)
+    print("ok:", path.rsplit("/", 1)[-1])
+here = json.load(open(sys.argv[2]))
+cached = json.load(open(sys.argv[3]))
+assert here["devices"][0]["peak_gflops"]["f32"] > 0, "no calibrated f32 peak"
+assert not here["devices"][0]["calibration_cached"] and cached["devices"][0]["calibration_cached"], "cache not reused"
+assert cached["devices"][0]["peak_gflops"] == here["devices"][0]["peak_gflops"]
+PY

@@ -1,0 +1,347 @@
+/* Misuse and bad shapes: builders return NULL and record an error whose
+ * message names the op and the shapes; index inputs out of range fail when
+ * the graph runs; every status code has a name and a message. */
+#include "harness.h"
+
+/* Each test gets a fresh context and may create one backend; both are freed
+ * after the body, also when a check fails. */
+typedef struct fixture {
+    hwa_ctx *ctx;
+    hwa_backend *be;
+} fixture;
+
+#define CTX_TEST(name)                               \
+    static void name##_body(fixture *f);             \
+    TEST(name) {                                     \
+        fixture f = {hwa_ctx_new(NULL), NULL};       \
+        CHECK(f.ctx);                                \
+        name##_body(&f);                             \
+        hwa_backend_free(f.be);                      \
+        hwa_ctx_free(f.ctx);                         \
+    }                                                \
+    static void name##_body(fixture *f)
+
+/* A builder call that must fail with status want (ANY_ERROR: any error, where
+ * the header leaves the code open) and a message, on the context and on the
+ * thread, containing every needle. */
+#define ANY_ERROR ((hwa_status)1)
+#define EXPECT_FAIL(expr, want, ...)                                                  \
+    do {                                                                              \
+        hwa_clear_error();                                                            \
+        const hwa_tensor *r_ = (expr);                                                \
+        CHECK_MSG(r_ == NULL, "%s succeeded, expected %s", #expr, hwa_status_name(want)); \
+        hwa_status got_ = hwa_ctx_last_status(f->ctx);                                \
+        if ((want) == ANY_ERROR) CHECK_MSG(got_ < 0, "%s: status %s", #expr, hwa_status_name(got_)); \
+        else CHECK_STATUS(got_, want);                                                \
+        const char *needles_[] = {__VA_ARGS__};                                       \
+        for (size_t i_ = 0; i_ < sizeof needles_ / sizeof needles_[0]; i_++) {        \
+            CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), needles_[i_]);             \
+            CHECK_STR_CONTAINS(hwa_last_error(), needles_[i_]);                       \
+        }                                                                             \
+    } while (0)
+
+static hwa_tensor *t2(fixture *f, hwa_dtype t, int64_t a, int64_t b) { return hwa_tensor_new_2d(f->ctx, t, a, b); }
+
+/* ---- shape and dtype errors at build time ------------------------------------- */
+
+CTX_TEST(matmul_inner_dims_mismatch_names_op_and_shapes) {
+    hwa_tensor *a = t2(f, HWA_F32, 3, 4), *b = t2(f, HWA_F32, 5, 6);
+    EXPECT_FAIL(hwa_matmul(f->ctx, a, b), HWA_E_SHAPE, "matmul", "[3,4]", "[5,6]");
+}
+
+CTX_TEST(matmul_batch_mismatch) {
+    hwa_tensor *a = hwa_tensor_new_3d(f->ctx, HWA_F32, 2, 3, 4), *b = hwa_tensor_new_3d(f->ctx, HWA_F32, 3, 4, 5);
+    EXPECT_FAIL(hwa_matmul(f->ctx, a, b), HWA_E_SHAPE, "matmul", "[2,3,4]", "[3,4,5]");
+}
+
+CTX_TEST(matmul_transposed_mismatch) {
+    hwa_tensor *a = t2(f, HWA_F32, 3, 4), *b = t2(f, HWA_F32, 4, 5);
+    EXPECT_FAIL(hwa_matmul_ex(f->ctx, a, b, false, true), HWA_E_SHAPE, "matmul", "[3,4]", "[4,5]");
+}
+
+CTX_TEST(softmax_on_i32_names_op_and_dtype) {
+    hwa_tensor *a = t2(f, HWA_I32, 2, 3);
+    EXPECT_FAIL(hwa_softmax(f->ctx, a), HWA_E_DTYPE, "softmax", "i32");
+}
+
+CTX_TEST(add_broadcast_mismatch) {
+    hwa_tensor *a = t2(f, HWA_F32, 3, 5), *b = hwa_tensor_new_1d(f->ctx, HWA_F32, 4);
+    EXPECT_FAIL(hwa_add(f->ctx, a, b), HWA_E_SHAPE, "add", "[3,5]", "[4]");
+}
+
+CTX_TEST(mul_broadcast_b_larger_than_a) {
+    hwa_tensor *a = t2(f, HWA_F32, 1, 5), *b = t2(f, HWA_F32, 3, 5);
+    EXPECT_FAIL(hwa_mul(f->ctx, a, b), HWA_E_SHAPE, "mul", "[1,5]", "[3,5]");
+}
+
+CTX_TEST(bias_add_wrong_length) {
+    hwa_tensor *a = t2(f, HWA_F32, 3, 5), *b = hwa_tensor_new_1d(f->ctx, HWA_F32, 3);
+    EXPECT_FAIL(hwa_bias_add(f->ctx, a, b), HWA_E_SHAPE, "bias_add", "[3,5]", "[3]");
+}
+
+CTX_TEST(mse_shapes_differ) {
+    hwa_tensor *a = t2(f, HWA_F32, 3, 4), *b = t2(f, HWA_F32, 4, 3);
+    EXPECT_FAIL(hwa_mse(f->ctx, a, b), HWA_E_SHAPE, "mse", "[3,4]", "[4,3]");
+}
+
+CTX_TEST(concat_other_extents_differ) {
+    hwa_tensor *a = t2(f, HWA_F32, 2, 3), *b = t2(f, HWA_F32, 2, 4);
+    EXPECT_FAIL(hwa_concat(f->ctx, a, b, 0), HWA_E_SHAPE, "concat", "[2,3]", "[2,4]");
+}
+
+CTX_TEST(layernorm_weight_wrong_length) {
+    hwa_tensor *x = t2(f, HWA_F32, 3, 7), *w = hwa_tensor_new_1d(f->ctx, HWA_F32, 6);
+    EXPECT_FAIL(hwa_layernorm(f->ctx, x, w, NULL, 1e-5f), HWA_E_SHAPE, "layernorm", "[3,7]", "[6]");
+}
+
+CTX_TEST(attention_heads_not_a_multiple) {
+    hwa_tensor *q = hwa_tensor_new_4d(f->ctx, HWA_F32, 1, 3, 2, 4);
+    hwa_tensor *k = hwa_tensor_new_4d(f->ctx, HWA_F32, 1, 2, 2, 4);
+    hwa_tensor *v = hwa_tensor_new_4d(f->ctx, HWA_F32, 1, 2, 2, 4);
+    EXPECT_FAIL(hwa_attention(f->ctx, q, k, v, false, 0), HWA_E_SHAPE, "attention", "[1,3,2,4]", "[1,2,2,4]");
+}
+
+CTX_TEST(rope_odd_head_dim) {
+    hwa_tensor *x = hwa_tensor_new_4d(f->ctx, HWA_F32, 1, 3, 2, 5);
+    hwa_tensor *pos = hwa_tensor_new_1d(f->ctx, HWA_I32, 3);
+    EXPECT_FAIL(hwa_rope(f->ctx, x, pos, 10000.0f, HWA_ROPE_HALVES), HWA_E_SHAPE, "rope", "[1,3,2,5]");
+}
+
+CTX_TEST(embedding_ids_must_be_i32) {
+    hwa_tensor *table = t2(f, HWA_F32, 5, 3), *ids = hwa_tensor_new_1d(f->ctx, HWA_F32, 4);
+    EXPECT_FAIL(hwa_embedding(f->ctx, table, ids), HWA_E_DTYPE, "embedding", "f32");
+}
+
+CTX_TEST(cross_entropy_labels_wrong_length) {
+    hwa_tensor *logits = t2(f, HWA_F32, 4, 5), *labels = hwa_tensor_new_1d(f->ctx, HWA_I32, 3);
+    EXPECT_FAIL(hwa_cross_entropy(f->ctx, logits, labels), HWA_E_SHAPE, "cross_entropy", "[4,5]", "[3]");
+}
+
+CTX_TEST(sum_dim_out_of_range) {
+    hwa_tensor *a = t2(f, HWA_F32, 3, 4);
+    EXPECT_FAIL(hwa_sum_dim(f->ctx, a, 2), ANY_ERROR, "sum_dim", "[3,4]");
+}
+
+CTX_TEST(cast_to_integer_type) {
+    hwa_tensor *a = t2(f, HWA_F32, 3, 4);
+    EXPECT_FAIL(hwa_cast(f->ctx, a, HWA_I32), HWA_E_DTYPE, "cast", "i32");
+}
+
+/* ---- NULL inputs ------------------------------------------------------------------- */
+
+CTX_TEST(null_input_is_misuse_naming_the_op) {
+    EXPECT_FAIL(hwa_relu(f->ctx, NULL), HWA_E_MISUSE, "relu");
+    hwa_tensor *a = t2(f, HWA_F32, 2, 2);
+    EXPECT_FAIL(hwa_add(f->ctx, a, NULL), HWA_E_MISUSE, "add");
+    EXPECT_FAIL(hwa_matmul(f->ctx, NULL, a), HWA_E_MISUSE, "matmul");
+}
+
+/* Nested builders are checked once: the outer op fails on the inner NULL and
+ * the message still says what went wrong (the inner error, or the outer op). */
+CTX_TEST(null_from_a_failed_inner_builder_propagates) {
+    hwa_tensor *a = t2(f, HWA_F32, 3, 4), *b = t2(f, HWA_F32, 5, 6);
+    hwa_tensor *y = hwa_relu(f->ctx, hwa_matmul(f->ctx, a, b));
+    CHECK(y == NULL);
+    hwa_status s = hwa_ctx_last_status(f->ctx);
+    CHECK_MSG(s == HWA_E_SHAPE || s == HWA_E_MISUSE, "status %s", hwa_status_name(s));
+    const char *msg = hwa_ctx_last_error(f->ctx);
+    CHECK_MSG(strstr(msg, "matmul") || strstr(msg, "relu"), "message \"%s\" names neither op", msg);
+}
+
+/* ---- views -------------------------------------------------------------------------- */
+
+CTX_TEST(slice_past_the_end) {
+    hwa_tensor *a = t2(f, HWA_F32, 3, 4);
+    EXPECT_FAIL(hwa_slice(f->ctx, a, 1, 2, 3), ANY_ERROR, "slice", "[3,4]");
+    EXPECT_FAIL(hwa_slice(f->ctx, a, 0, -1, 2), ANY_ERROR, "slice");
+    EXPECT_FAIL(hwa_slice(f->ctx, a, 0, 0, 0), ANY_ERROR, "slice");
+    EXPECT_FAIL(hwa_slice(f->ctx, a, 2, 0, 1), ANY_ERROR, "slice");
+}
+
+CTX_TEST(reshape_to_a_different_element_count) {
+    hwa_tensor *a = t2(f, HWA_F32, 3, 4);
+    const int64_t shape[2] = {5, 2};
+    EXPECT_FAIL(hwa_reshape(f->ctx, a, 2, shape), HWA_E_SHAPE, "reshape", "[3,4]", "[5,2]");
+}
+
+CTX_TEST(reshape_of_a_non_contiguous_view) {
+    hwa_tensor *a = t2(f, HWA_F32, 3, 4);
+    const int64_t shape[1] = {12};
+    hwa_tensor *t = hwa_transpose(f->ctx, a);
+    CHECK(t);
+    EXPECT_FAIL(hwa_reshape(f->ctx, t, 1, shape), ANY_ERROR, "reshape");
+}
+
+CTX_TEST(permute_with_a_non_permutation) {
+    hwa_tensor *a = hwa_tensor_new_3d(f->ctx, HWA_F32, 2, 3, 4);
+    const int repeated[3] = {0, 0, 1}, out_of_range[3] = {0, 1, 3}, negative[3] = {-1, 0, 1};
+    EXPECT_FAIL(hwa_permute(f->ctx, a, repeated), ANY_ERROR, "permute");
+    EXPECT_FAIL(hwa_permute(f->ctx, a, out_of_range), ANY_ERROR, "permute");
+    EXPECT_FAIL(hwa_permute(f->ctx, a, negative), ANY_ERROR, "permute");
+}
+
+/* ---- index inputs out of range: errors when the graph runs --------------------------- */
+
+static hwa_status run_with_index(fixture *f, hwa_tensor *out, hwa_tensor *idx, const float *vals, int64_t n) {
+    hwa_graph *g = hwa_graph_new(f->ctx);
+    hwa_status s = g ? hwa_graph_build_forward(g, out) : HWA_E_NOMEM;
+    if (s) return s;
+    f->be = hwa_backend_new(f->ctx, "cpu");
+    if (!f->be) return HWA_E_INTERNAL;
+    if ((s = hwa_ctx_alloc_leaves(f->ctx, f->be))) return s;
+    if ((s = hwa_tensor_set_f32(idx, vals, n))) return s;
+    return hwa_graph_compute(g, f->be);
+}
+
+CTX_TEST(embedding_id_out_of_range_at_compute) {
+    hwa_tensor *table = t2(f, HWA_F32, 5, 3), *ids = hwa_tensor_new_1d(f->ctx, HWA_I32, 3);
+    hwa_tensor *y = hwa_embedding(f->ctx, table, ids);
+    CHECK(y);
+    const float vals[3] = {1, 5, 0};
+    CHECK_STATUS(run_with_index(f, y, ids, vals, 3), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "embedding");
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "5");
+}
+
+CTX_TEST(embedding_negative_id_at_compute) {
+    hwa_tensor *table = t2(f, HWA_F32, 5, 3), *ids = hwa_tensor_new_1d(f->ctx, HWA_I32, 2);
+    hwa_tensor *y = hwa_embedding(f->ctx, table, ids);
+    CHECK(y);
+    const float vals[2] = {-1, 0};
+    CHECK_STATUS(run_with_index(f, y, ids, vals, 2), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "embedding");
+}
+
+CTX_TEST(cross_entropy_label_out_of_range_at_compute) {
+    hwa_tensor *logits = t2(f, HWA_F32, 2, 5), *labels = hwa_tensor_new_1d(f->ctx, HWA_I32, 2);
+    hwa_tensor *y = hwa_cross_entropy(f->ctx, logits, labels);
+    CHECK(y);
+    const float vals[2] = {0, 7};
+    CHECK_STATUS(run_with_index(f, y, labels, vals, 2), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "cross_entropy");
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "7");
+}
+
+/* ---- tensors, backends, graphs ------------------------------------------------------- */
+
+CTX_TEST(tensor_with_extent_zero) {
+    const int64_t shape[3] = {2, 0, 3};
+    EXPECT_FAIL(hwa_tensor_new(f->ctx, HWA_F32, 3, shape), HWA_E_SHAPE, "dimension 1");
+    EXPECT_FAIL(hwa_tensor_new_2d(f->ctx, HWA_F32, 4, -1), HWA_E_SHAPE, "dimension 1");
+}
+
+CTX_TEST(tensor_with_too_many_dims) {
+    const int64_t shape[5] = {1, 1, 1, 1, 1};
+    EXPECT_FAIL(hwa_tensor_new(f->ctx, HWA_F32, 5, shape), HWA_E_SHAPE, "5");
+}
+
+CTX_TEST(quantized_tensor_last_extent_not_a_whole_block) {
+    EXPECT_FAIL(hwa_tensor_new_2d(f->ctx, HWA_Q8_0, 2, 31), HWA_E_SHAPE, "q8_0");
+}
+
+CTX_TEST(unknown_backend_lists_known_ones) {
+    f->be = hwa_backend_new(f->ctx, "tpu:7");
+    CHECK(f->be == NULL);
+    CHECK_STATUS(hwa_ctx_last_status(f->ctx), HWA_E_NOTFOUND);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "tpu:7");
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "cpu");
+}
+
+CTX_TEST(set_f32_with_wrong_count) {
+    hwa_tensor *a = t2(f, HWA_F32, 3, 4);
+    f->be = hwa_backend_new(f->ctx, "cpu");
+    CHECK(f->be);
+    CHECK_OK(hwa_ctx_alloc_leaves(f->ctx, f->be));
+    float vals[13] = {0};
+    CHECK_STATUS(hwa_tensor_set_f32(a, vals, 11), HWA_E_SHAPE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "hwa_tensor_set_f32");
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "12");
+    CHECK_STATUS(hwa_tensor_set_f32(a, vals, 13), HWA_E_SHAPE);
+    CHECK_STATUS(hwa_tensor_get_f32(a, vals, 11), HWA_E_SHAPE);
+    CHECK_OK(hwa_tensor_set_f32(a, vals, 12));
+}
+
+CTX_TEST(set_param_on_an_op_result_is_misuse) {
+    hwa_tensor *a = t2(f, HWA_F32, 3, 4);
+    hwa_tensor *y = hwa_relu(f->ctx, a);
+    CHECK(y);
+    CHECK_STATUS(hwa_tensor_set_param(y), HWA_E_MISUSE);
+}
+
+/* tensor.h: "HWA_E_MISUSE on a non-leaf or a non-float leaf". */
+CTX_TEST(set_param_on_an_integer_leaf_is_a_dtype_error) {
+    hwa_tensor *i = t2(f, HWA_I32, 3, 4);
+    CHECK_STATUS(hwa_tensor_set_param(i), HWA_E_DTYPE);
+}
+
+CTX_TEST(backward_of_a_non_scalar_fails) {
+    hwa_tensor *a = t2(f, HWA_F32, 3, 4);
+    CHECK_OK(hwa_tensor_set_param(a));
+    hwa_tensor *y = hwa_relu(f->ctx, a);
+    hwa_graph *g = hwa_graph_new(f->ctx);
+    CHECK(y && g);
+    CHECK_OK(hwa_graph_build_forward(g, y));
+    hwa_status s = hwa_graph_build_backward(g, y);
+    CHECK_MSG(s != HWA_OK, "backward of a [3,4] loss succeeded");
+    CHECK_MSG(hwa_ctx_last_error(f->ctx)[0] != '\0', "no message");
+}
+
+/* The message is kept per context: an error on one does not show on another. */
+TEST(errors_are_per_context) {
+    hwa_ctx *a = hwa_ctx_new(NULL), *b = hwa_ctx_new(NULL);
+    hwa_tensor *x = a ? hwa_tensor_new_2d(a, HWA_F32, 3, 4) : NULL;
+    hwa_tensor *y = a ? hwa_tensor_new_2d(a, HWA_F32, 5, 6) : NULL;
+    hwa_tensor *bad = hwa_matmul(a, x, y);
+    char msg_b[64];
+    snprintf(msg_b, sizeof msg_b, "%s", b ? hwa_ctx_last_error(b) : "?");
+    hwa_status st_b = b ? hwa_ctx_last_status(b) : HWA_E_INTERNAL;
+    hwa_status st_a = a ? hwa_ctx_last_status(a) : HWA_OK;
+    hwa_ctx_free(a);
+    hwa_ctx_free(b);
+    CHECK(bad == NULL);
+    CHECK_STATUS(st_a, HWA_E_SHAPE);
+    CHECK_STATUS(st_b, HWA_OK);
+    CHECK_MSG(msg_b[0] == '\0', "context b has message \"%s\"", msg_b);
+}
+
+/* ---- status codes ------------------------------------------------------------------------ */
+
+static const struct {
+    hwa_status s;
+    const char *name, *msg;
+} STATUS_TABLE[] = {
+#define ROW(name, value, msg) {HWA_##name, "HWA_" #name, msg},
+    HWA_STATUS_MAP(ROW)
+#undef ROW
+};
+
+TEST(status_name_and_str_for_every_code) {
+    size_t n = sizeof STATUS_TABLE / sizeof STATUS_TABLE[0];
+    CHECK_INT_EQ(n, 14);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_MSG(strcmp(hwa_status_name(STATUS_TABLE[i].s), STATUS_TABLE[i].name) == 0, "name of %d: %s vs %s",
+                  (int)STATUS_TABLE[i].s, hwa_status_name(STATUS_TABLE[i].s), STATUS_TABLE[i].name);
+        CHECK_MSG(strcmp(hwa_status_str(STATUS_TABLE[i].s), STATUS_TABLE[i].msg) == 0, "message of %s: %s vs %s",
+                  STATUS_TABLE[i].name, hwa_status_str(STATUS_TABLE[i].s), STATUS_TABLE[i].msg);
+    }
+    CHECK(strcmp(hwa_status_name(HWA_OK), "HWA_OK") == 0);
+    CHECK(strcmp(hwa_status_name(HWA_E_NOMEM), "HWA_E_NOMEM") == 0);
+    CHECK(strcmp(hwa_status_str(HWA_E_NOMEM), "out of memory") == 0);
+    CHECK(strcmp(hwa_status_str(HWA_E_MISUSE), "API misuse") == 0);
+}
+
+TEST(status_values_are_stable) {
+    CHECK_INT_EQ(HWA_OK, 0);
+    CHECK_INT_EQ(HWA_E_INVALID, -1);
+    CHECK_INT_EQ(HWA_E_MISUSE, -2);
+    CHECK_INT_EQ(HWA_E_RANGE, -6);
+    CHECK_INT_EQ(HWA_E_NOTFOUND, -11);
+    CHECK_INT_EQ(HWA_E_INTERNAL, -13);
+}
+
+TEST(status_unknown_code) {
+    CHECK(strcmp(hwa_status_name((hwa_status)-99), "HWA_E_UNKNOWN") == 0);
+    CHECK(strcmp(hwa_status_name((hwa_status)1), "HWA_E_UNKNOWN") == 0);
+    const char *s = hwa_status_str((hwa_status)-99);
+    CHECK(s != NULL && s[0] != '\0');
+}

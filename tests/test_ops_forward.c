@@ -1,0 +1,512 @@
+/* Forward results of every op against PyTorch (float64) goldens.
+ *
+ * The inputs and expected outputs come from tests/golden/ops_golden.h, which
+ * tests/reference/gen_op_goldens.py generates; each case's comment there says
+ * what it computes and what its parameters p[] mean. Every case runs on the
+ * CPU reference backend with f32 inputs; a few also run with f16 and bf16
+ * inputs, some with non-contiguous views as inputs. The f16/bf16 codecs are
+ * checked separately against values worked out by hand.
+ *
+ * f32 tolerance: |got - want| <= 1e-5 * (1 + |want|). The kernels compute in
+ * f32 (unit roundoff 6e-8) over at most a few dozen terms of magnitude < 20,
+ * so their error stays below ~5e-6 absolute; the goldens are float64 results
+ * rounded to f32 (3e-8 relative).
+ */
+#include "harness.h"
+
+#include "golden/ops_golden.h"
+
+#define F32_TOL 1e-5
+
+typedef hwa_tensor *(*build_fn)(hwa_ctx *ctx, hwa_tensor **in, const golden_case *gc);
+
+/* One run: inputs of the given dtypes (NULL: every input f32), the op from
+ * build, compared with the golden output within k * (1 + |want|). */
+typedef struct run_spec {
+    const golden_case *gc;
+    build_fn build;
+    const hwa_dtype *dtypes;
+    double k;
+} run_spec;
+
+static void run_in(hwa_ctx *ctx, hwa_backend **be_out, const run_spec *rs) {
+    const golden_case *gc = rs->gc;
+    hwa_tensor *in[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; i < gc->n_in; i++) {
+        hwa_dtype dt = rs->dtypes ? rs->dtypes[i] : HWA_F32;
+        in[i] = hwa_tensor_new(ctx, dt, gc->in[i].ndim, gc->in[i].shape);
+        CHECK_MSG(in[i], "%s: input %d: %s", gc->name, i, hwa_ctx_last_error(ctx));
+    }
+    hwa_tensor *out = rs->build(ctx, in, gc);
+    CHECK_MSG(out, "%s: builder failed: %s", gc->name, hwa_ctx_last_error(ctx));
+    CHECK_INT_EQ(hwa_tensor_ndim(out), gc->out.ndim);
+    for (int d = 0; d < gc->out.ndim; d++) CHECK_INT_EQ(hwa_tensor_dim(out, d), gc->out.shape[d]);
+
+    hwa_graph *g = hwa_graph_new(ctx);
+    CHECK(g);
+    CHECK_OK(hwa_graph_build_forward(g, out));
+    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    CHECK_MSG(be, "cpu backend: %s", hwa_ctx_last_error(ctx));
+    *be_out = be;
+    CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+    for (int i = 0; i < gc->n_in; i++) CHECK_OK(hwa_tensor_set_f32(in[i], gc->in[i].v, gc->in[i].n));
+    CHECK_OK(hwa_graph_compute(g, be));
+
+    float got[512];
+    CHECK(gc->out.n <= 512);
+    CHECK_OK(hwa_tensor_get_f32(out, got, gc->out.n));
+    for (int64_t i = 0; i < gc->out.n; i++) {
+        double want = gc->out.v[i];
+        double tol = rs->k * (1.0 + fabs(want));
+        CHECK_MSG(fabs(got[i] - want) <= tol, "%s (%s): element %lld: got %.9g, want %.9g (|diff| %.3g > %.3g)",
+                  gc->name, hwa_dtype_name(hwa_tensor_dtype(out)), (long long)i, got[i], want,
+                  fabs(got[i] - want), tol);
+    }
+}
+
+static void run(const run_spec *rs) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    CHECK(ctx);
+    hwa_backend *be = NULL;
+    run_in(ctx, &be, rs);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
+static void run_f32(const golden_case *gc, build_fn build) {
+    run_spec rs = {gc, build, NULL, F32_TOL};
+    run(&rs);
+}
+
+/* ---- builders: one per op, parameters from gc->p ------------------------ */
+
+/* A builder's signature; not every builder reads its parameters. */
+#define BUILDER(name) \
+    static hwa_tensor *name(hwa_ctx *c, hwa_tensor **in, __attribute__((unused)) const golden_case *gc)
+
+BUILDER(b_add) {
+    return hwa_add(c, in[0], in[1]);
+}
+BUILDER(b_sub) {
+    return hwa_sub(c, in[0], in[1]);
+}
+BUILDER(b_mul) {
+    return hwa_mul(c, in[0], in[1]);
+}
+BUILDER(b_div) {
+    return hwa_div(c, in[0], in[1]);
+}
+BUILDER(b_scale) {
+    return hwa_scale(c, in[0], (float)gc->p[0]);
+}
+BUILDER(b_bias_add) {
+    return hwa_bias_add(c, in[0], in[1]);
+}
+BUILDER(b_matmul) {
+    bool ta = gc->p[0] != 0, tb = gc->p[1] != 0;
+    return (ta || tb) ? hwa_matmul_ex(c, in[0], in[1], ta, tb) : hwa_matmul(c, in[0], in[1]);
+}
+BUILDER(b_relu) {
+    return hwa_relu(c, in[0]);
+}
+BUILDER(b_gelu) {
+    return hwa_gelu(c, in[0]);
+}
+BUILDER(b_silu) {
+    return hwa_silu(c, in[0]);
+}
+BUILDER(b_sigmoid) {
+    return hwa_sigmoid(c, in[0]);
+}
+BUILDER(b_tanh) {
+    return hwa_tanh(c, in[0]);
+}
+BUILDER(b_softmax) {
+    return hwa_softmax(c, in[0]);
+}
+BUILDER(b_log_softmax) {
+    return hwa_log_softmax(c, in[0]);
+}
+BUILDER(b_layernorm) {
+    return hwa_layernorm(c, in[0], gc->n_in > 1 ? in[1] : NULL, gc->n_in > 2 ? in[2] : NULL, (float)gc->p[0]);
+}
+BUILDER(b_rmsnorm) {
+    return hwa_rmsnorm(c, in[0], gc->n_in > 1 ? in[1] : NULL, (float)gc->p[0]);
+}
+BUILDER(b_embedding) {
+    return hwa_embedding(c, in[0], in[1]);
+}
+BUILDER(b_rope) {
+    return hwa_rope(c, in[0], in[1], (float)gc->p[0], (hwa_rope_mode)(int)gc->p[1]);
+}
+BUILDER(b_attention) {
+    return hwa_attention(c, in[0], in[1], in[2], gc->p[0] != 0, (float)gc->p[1]);
+}
+BUILDER(b_concat) {
+    return hwa_concat(c, in[0], in[1], (int)gc->p[0]);
+}
+BUILDER(b_sum) {
+    return hwa_sum(c, in[0]);
+}
+BUILDER(b_mean) {
+    return hwa_mean(c, in[0]);
+}
+BUILDER(b_sum_dim) {
+    return hwa_sum_dim(c, in[0], (int)gc->p[0]);
+}
+BUILDER(b_mean_dim) {
+    return hwa_mean_dim(c, in[0], (int)gc->p[0]);
+}
+BUILDER(b_cross_entropy) {
+    return hwa_cross_entropy(c, in[0], in[1]);
+}
+BUILDER(b_mse) {
+    return hwa_mse(c, in[0], in[1]);
+}
+BUILDER(b_reshape_cont) {
+    int64_t shape[2] = {(int64_t)gc->p[0], (int64_t)gc->p[1]};
+    return hwa_cont(c, hwa_reshape(c, in[0], 2, shape));
+}
+BUILDER(b_permute_cont) {
+    int perm[4];
+    for (int d = 0; d < 4; d++) perm[d] = (int)gc->p[d];
+    return hwa_cont(c, hwa_permute(c, in[0], perm));
+}
+BUILDER(b_transpose_cont) {
+    return hwa_cont(c, hwa_transpose(c, in[0]));
+}
+BUILDER(b_slice_cont) {
+    return hwa_cont(c, hwa_slice(c, in[0], (int)gc->p[0], (int64_t)gc->p[1], (int64_t)gc->p[2]));
+}
+BUILDER(b_cast_f16) {
+    return hwa_cast(c, hwa_cast(c, in[0], HWA_F16), HWA_F32);
+}
+BUILDER(b_cast_bf16) {
+    return hwa_cast(c, hwa_cast(c, in[0], HWA_BF16), HWA_F32);
+}
+
+/* ---- f32 cases ------------------------------------------------------------ */
+
+TEST(add_same_shape) { run_f32(&GOLD_add_same, b_add); }
+TEST(add_broadcast_n) { run_f32(&GOLD_add_bn, b_add); }
+TEST(add_broadcast_1n) { run_f32(&GOLD_add_b1n, b_add); }
+TEST(add_broadcast_m1) { run_f32(&GOLD_add_bm1, b_add); }
+TEST(add_broadcast_missing_leading_dim) { run_f32(&GOLD_add_3d_b1n, b_add); }
+TEST(sub_same_shape) { run_f32(&GOLD_sub_same, b_sub); }
+TEST(sub_broadcast_n) { run_f32(&GOLD_sub_bn, b_sub); }
+TEST(sub_broadcast_1n) { run_f32(&GOLD_sub_b1n, b_sub); }
+TEST(sub_broadcast_m1) { run_f32(&GOLD_sub_bm1, b_sub); }
+TEST(mul_same_shape) { run_f32(&GOLD_mul_same, b_mul); }
+TEST(mul_broadcast_n) { run_f32(&GOLD_mul_bn, b_mul); }
+TEST(mul_broadcast_1n) { run_f32(&GOLD_mul_b1n, b_mul); }
+TEST(mul_broadcast_m1) { run_f32(&GOLD_mul_bm1, b_mul); }
+TEST(mul_broadcast_middle_dim) { run_f32(&GOLD_mul_3d_mid1, b_mul); }
+TEST(div_same_shape) { run_f32(&GOLD_div_same, b_div); }
+TEST(div_broadcast_n) { run_f32(&GOLD_div_bn, b_div); }
+TEST(div_broadcast_1n) { run_f32(&GOLD_div_b1n, b_div); }
+TEST(div_broadcast_m1) { run_f32(&GOLD_div_bm1, b_div); }
+TEST(scale) { run_f32(&GOLD_scale, b_scale); }
+TEST(bias_add) { run_f32(&GOLD_bias_add, b_bias_add); }
+
+TEST(matmul_plain) { run_f32(&GOLD_matmul_plain, b_matmul); }
+TEST(matmul_row_vector) { run_f32(&GOLD_matmul_vec, b_matmul); }
+TEST(matmul_trans_a) { run_f32(&GOLD_matmul_trans_a, b_matmul); }
+TEST(matmul_trans_b) { run_f32(&GOLD_matmul_trans_b, b_matmul); }
+TEST(matmul_trans_a_and_b) { run_f32(&GOLD_matmul_trans_ab, b_matmul); }
+TEST(matmul_batched_3d) { run_f32(&GOLD_matmul_3d, b_matmul); }
+TEST(matmul_batched_4d) { run_f32(&GOLD_matmul_4d, b_matmul); }
+TEST(matmul_batch_broadcast_b_extent_1) { run_f32(&GOLD_matmul_bcast_b1, b_matmul); }
+TEST(matmul_batch_broadcast_b_2d) { run_f32(&GOLD_matmul_bcast_b2d, b_matmul); }
+TEST(matmul_batch_broadcast_4d) { run_f32(&GOLD_matmul_bcast_4d, b_matmul); }
+TEST(matmul_batch_broadcast_trans_b) { run_f32(&GOLD_matmul_bcast_trans_b, b_matmul); }
+
+TEST(relu) { run_f32(&GOLD_relu, b_relu); }
+TEST(gelu_exact_erf) { run_f32(&GOLD_gelu, b_gelu); }
+TEST(silu) { run_f32(&GOLD_silu, b_silu); }
+TEST(sigmoid) { run_f32(&GOLD_sigmoid, b_sigmoid); }
+TEST(tanh) { run_f32(&GOLD_tanh, b_tanh); }
+
+TEST(softmax_large_and_small_rows) { run_f32(&GOLD_softmax, b_softmax); }
+TEST(log_softmax_large_and_small_rows) { run_f32(&GOLD_log_softmax, b_log_softmax); }
+TEST(softmax_3d) { run_f32(&GOLD_softmax_3d, b_softmax); }
+TEST(softmax_rows_of_one) { run_f32(&GOLD_softmax_n1, b_softmax); }
+
+TEST(layernorm_with_w_and_b) { run_f32(&GOLD_layernorm, b_layernorm); }
+TEST(layernorm_without_w_and_b) { run_f32(&GOLD_layernorm_nowb, b_layernorm); }
+TEST(rmsnorm_with_w) { run_f32(&GOLD_rmsnorm, b_rmsnorm); }
+TEST(rmsnorm_without_w) { run_f32(&GOLD_rmsnorm_now, b_rmsnorm); }
+
+/* Cases whose second input is an index tensor (ids, positions, labels). */
+static void run_index(const golden_case *gc, build_fn build) {
+    static const hwa_dtype f32_i32[] = {HWA_F32, HWA_I32};
+    run_spec rs = {gc, build, f32_i32, F32_TOL};
+    run(&rs);
+}
+
+TEST(embedding_repeated_ids) { run_index(&GOLD_embedding, b_embedding); }
+TEST(rope_interleaved) { run_index(&GOLD_rope_interleaved, b_rope); }
+TEST(rope_halves) { run_index(&GOLD_rope_halves, b_rope); }
+TEST(rope_theta_100_unsorted_positions) { run_index(&GOLD_rope_theta100, b_rope); }
+
+TEST(attention) { run_f32(&GOLD_attention, b_attention); }
+TEST(attention_causal) { run_f32(&GOLD_attention_causal, b_attention); }
+TEST(attention_gqa) { run_f32(&GOLD_attention_gqa, b_attention); }
+TEST(attention_gqa_causal_tq_less_than_tk) { run_f32(&GOLD_attention_gqa_causal_tq_lt_tk, b_attention); }
+TEST(attention_decode_step_explicit_scale) { run_f32(&GOLD_attention_decode_scale, b_attention); }
+
+TEST(concat_dim0) { run_f32(&GOLD_concat_dim0, b_concat); }
+TEST(concat_last_dim) { run_f32(&GOLD_concat_last, b_concat); }
+TEST(concat_middle_dim) { run_f32(&GOLD_concat_mid, b_concat); }
+
+TEST(sum) { run_f32(&GOLD_sum, b_sum); }
+TEST(mean) { run_f32(&GOLD_mean, b_mean); }
+TEST(sum_dim0) { run_f32(&GOLD_sum_dim0, b_sum_dim); }
+TEST(sum_dim1) { run_f32(&GOLD_sum_dim1, b_sum_dim); }
+TEST(sum_dim2) { run_f32(&GOLD_sum_dim2, b_sum_dim); }
+TEST(mean_dim0) { run_f32(&GOLD_mean_dim0, b_mean_dim); }
+TEST(mean_dim1) { run_f32(&GOLD_mean_dim1, b_mean_dim); }
+TEST(mean_dim2) { run_f32(&GOLD_mean_dim2, b_mean_dim); }
+TEST(cross_entropy) { run_index(&GOLD_cross_entropy, b_cross_entropy); }
+TEST(cross_entropy_large_logits) { run_index(&GOLD_cross_entropy_big, b_cross_entropy); }
+TEST(mse) { run_f32(&GOLD_mse, b_mse); }
+
+TEST(reshape_then_cont) { run_f32(&GOLD_reshape_cont, b_reshape_cont); }
+TEST(permute_3d_then_cont) { run_f32(&GOLD_permute_cont, b_permute_cont); }
+TEST(permute_4d_then_cont) { run_f32(&GOLD_permute4_cont, b_permute_cont); }
+TEST(transpose_2d_then_cont) { run_f32(&GOLD_transpose_cont, b_transpose_cont); }
+TEST(transpose_3d_then_cont) { run_f32(&GOLD_transpose3_cont, b_transpose_cont); }
+TEST(slice_middle_dim_then_cont) { run_f32(&GOLD_slice_cont, b_slice_cont); }
+TEST(slice_negative_dim_then_cont) { run_f32(&GOLD_slice_last_cont, b_slice_cont); }
+
+/* The cast goldens are PyTorch's own f32 -> f16/bf16 conversions (round to
+ * nearest even), so the round trip must match exactly. */
+TEST(cast_f16_round_trip) {
+    run_spec rs = {&GOLD_cast_f16, b_cast_f16, NULL, 0.0};
+    run(&rs);
+}
+TEST(cast_bf16_round_trip) {
+    run_spec rs = {&GOLD_cast_bf16, b_cast_bf16, NULL, 0.0};
+    run(&rs);
+}
+
+/* ---- non-contiguous inputs -------------------------------------------------- */
+
+BUILDER(b_noncontig_add) {
+    static const int perm[3] = {2, 0, 1};
+    hwa_tensor *v = hwa_permute(c, in[0], perm);
+    if (v && hwa_tensor_is_contiguous(v)) return NULL; /* the point of the test */
+    return hwa_add(c, v, in[1]);
+}
+BUILDER(b_noncontig_matmul) {
+    return hwa_matmul(c, hwa_transpose(c, in[0]), in[1]);
+}
+BUILDER(b_noncontig_softmax) {
+    return hwa_softmax(c, hwa_transpose(c, in[0]));
+}
+BUILDER(b_noncontig_slice_mul) {
+    return hwa_mul(c, hwa_slice(c, in[0], 1, 4, 2), in[1]);
+}
+
+TEST(add_reads_permuted_view) { run_f32(&GOLD_noncontig_add, b_noncontig_add); }
+TEST(matmul_reads_transposed_view) { run_f32(&GOLD_noncontig_matmul, b_noncontig_matmul); }
+TEST(softmax_reads_transposed_view) { run_f32(&GOLD_noncontig_softmax, b_noncontig_softmax); }
+TEST(mul_reads_sliced_view) { run_f32(&GOLD_noncontig_slice_mul, b_noncontig_slice_mul); }
+
+/* ---- f16 and bf16 inputs ------------------------------------------------------
+ *
+ * The op computes in f32 from inputs rounded to the format and rounds its
+ * result to the format (the result has the first operand's dtype), so the
+ * error against the float64 golden of the unrounded inputs is bounded by the
+ * format's unit roundoff u (f16: 2^-11, bf16: 2^-8) times a factor k of the
+ * op's sensitivity, relative to 1 + |want|:
+ *   add, |a|,|b| < 2:       u(|a|+|b|) from the inputs + u|out|   -> k = 4
+ *   mul, |a|,|b| < 2:       2u|out| from the inputs + u|out|      -> k = 4
+ *   matmul, K = 4, |.| < 2: 2u * sum|a b| <= 32u, + u|out|        -> k = 34
+ *   softmax, |x| < 3:       each output moves by <= 2 max|dx| = 6u
+ *                           relative, + u rounding                -> k = 8
+ *   gelu, |x| < 4:          |gelu'| < 1.13, so 4.5u, + u|out|     -> k = 6
+ */
+#define U_F16 0x1p-11
+#define U_BF16 0x1p-8
+
+static const hwa_dtype DT_F16[] = {HWA_F16, HWA_F16};
+static const hwa_dtype DT_BF16[] = {HWA_BF16, HWA_BF16};
+
+static void run_low(const golden_case *gc, build_fn build, double k) {
+    run_spec f16 = {gc, build, DT_F16, k * U_F16};
+    run(&f16);
+    if (hwa_test_failed_now()) return;
+    run_spec bf16 = {gc, build, DT_BF16, k * U_BF16};
+    run(&bf16);
+}
+
+TEST(add_broadcast_f16_bf16) { run_low(&GOLD_add_bn, b_add, 4); }
+TEST(mul_broadcast_f16_bf16) { run_low(&GOLD_mul_bm1, b_mul, 4); }
+TEST(matmul_f16_bf16) { run_low(&GOLD_matmul_plain, b_matmul, 34); }
+TEST(softmax_f16_bf16) { run_low(&GOLD_softmax_3d, b_softmax, 8); }
+TEST(gelu_f16_bf16) { run_low(&GOLD_gelu, b_gelu, 6); }
+
+/* The result of an f16 op is f16 (the first operand's dtype). */
+TEST(f16_op_result_dtype) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    CHECK(ctx);
+    hwa_tensor *a = hwa_tensor_new_2d(ctx, HWA_F16, 2, 3);
+    hwa_tensor *b = hwa_tensor_new_2d(ctx, HWA_BF16, 2, 3);
+    hwa_tensor *y = hwa_add(ctx, a, b);
+    hwa_tensor *s = hwa_softmax(ctx, b);
+    bool ok = y && s && hwa_tensor_dtype(y) == HWA_F16 && hwa_tensor_dtype(s) == HWA_BF16;
+    hwa_ctx_free(ctx);
+    CHECK_MSG(ok, "add(f16, bf16) should be f16 and softmax(bf16) bf16");
+}
+
+/* ---- f16 / bf16 codecs, by hand ----------------------------------------------- */
+
+static float bits_to_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+typedef struct codec_case {
+    float in;
+    uint16_t want;
+} codec_case;
+
+TEST(f16_encode_rounds_to_nearest_even) {
+    static const codec_case cases[] = {
+        {1.0f, 0x3c00},
+        {1.0f + 0x1p-10f, 0x3c01},                   /* exactly representable */
+        {1.0f + 0x1p-11f, 0x3c00},                   /* tie between 0x3c00 and 0x3c01: even */
+        {1.0f + 3 * 0x1p-11f, 0x3c02},               /* tie between 0x3c01 and 0x3c02: even */
+        {1.0f + 0x1p-11f + 0x1p-20f, 0x3c01},        /* just above the tie: up */
+        {1.0f + 0x1p-11f - 0x1p-23f, 0x3c00},        /* just below the tie: down */
+        {-2.0f, 0xc000},
+        {0.333333343f, 0x3555},                      /* 1/3: 0x3555 = 0.333251953 */
+        {65504.0f, 0x7bff},                          /* largest finite */
+        {65519.0f, 0x7bff},                          /* below the tie at 65520 */
+        {65520.0f, 0x7c00},                          /* tie, odd 0x7bff -> even: infinity */
+        {-65520.0f, 0xfc00},
+        {1e6f, 0x7c00},
+        {0x1p-14f, 0x0400},                          /* smallest normal */
+        {0x1p-24f, 0x0001},                          /* smallest subnormal */
+        {1023 * 0x1p-24f, 0x03ff},                   /* largest subnormal */
+        {1023.5f * 0x1p-24f, 0x0400},                /* tie: rounds up into the normals */
+        {0x1p-25f, 0x0000},                          /* tie between 0 and 0x0001: even (0) */
+        {0x1p-25f + 0x1p-40f, 0x0001},               /* just above */
+        {3 * 0x1p-25f, 0x0002},                      /* 1.5 * 2^-24: tie, even -> 2 */
+        {5 * 0x1p-25f, 0x0002},                      /* 2.5 * 2^-24: tie, even -> 2 */
+        {0x1p-30f, 0x0000},
+        {-0.0f, 0x8000},
+        {0.0f, 0x0000},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint16_t got = hwa_f32_to_f16(cases[i].in);
+        CHECK_MSG(got == cases[i].want, "f16(%.9g) = 0x%04x, want 0x%04x", cases[i].in, got, cases[i].want);
+    }
+    CHECK_INT_EQ(hwa_f32_to_f16(INFINITY), 0x7c00);
+    CHECK_INT_EQ(hwa_f32_to_f16(-INFINITY), 0xfc00);
+}
+
+TEST(f16_nan_stays_nan) {
+    const uint32_t nans[] = {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0x7f802000u, 0x7fffffffu, 0xffffffffu};
+    for (size_t i = 0; i < sizeof nans / sizeof nans[0]; i++) {
+        uint16_t h = hwa_f32_to_f16(bits_to_f32(nans[i]));
+        CHECK_MSG((h & 0x7c00) == 0x7c00 && (h & 0x03ff) != 0, "f16(NaN 0x%08x) = 0x%04x is not NaN", nans[i], h);
+        CHECK(isnan(hwa_f16_to_f32(h)));
+    }
+}
+
+TEST(f16_decode) {
+    CHECK_NEAR(hwa_f16_to_f32(0x3c00), 1.0, 0);
+    CHECK_NEAR(hwa_f16_to_f32(0xc000), -2.0, 0);
+    CHECK_NEAR(hwa_f16_to_f32(0x3555), 0.333251953125, 0);
+    CHECK_NEAR(hwa_f16_to_f32(0x7bff), 65504.0, 0);
+    CHECK_NEAR(hwa_f16_to_f32(0x0001), 0x1p-24, 0);
+    CHECK_NEAR(hwa_f16_to_f32(0x03ff), 1023 * 0x1p-24, 0);
+    CHECK_NEAR(hwa_f16_to_f32(0x0400), 0x1p-14, 0);
+    CHECK(isinf(hwa_f16_to_f32(0x7c00)) && hwa_f16_to_f32(0x7c00) > 0);
+    CHECK(isinf(hwa_f16_to_f32(0xfc00)) && hwa_f16_to_f32(0xfc00) < 0);
+    CHECK(signbit(hwa_f16_to_f32(0x8000)) && hwa_f16_to_f32(0x8000) == 0);
+    CHECK(isnan(hwa_f16_to_f32(0x7e00)));
+    /* Every finite f16 survives a round trip through f32. */
+    for (uint32_t h = 0; h < 0x10000u; h++) {
+        if ((h & 0x7c00) == 0x7c00) continue;
+        uint16_t back = hwa_f32_to_f16(hwa_f16_to_f32((uint16_t)h));
+        CHECK_MSG(back == h, "f16 0x%04x -> %.9g -> 0x%04x", h, hwa_f16_to_f32((uint16_t)h), back);
+    }
+}
+
+TEST(bf16_encode_rounds_to_nearest_even) {
+    static const codec_case cases[] = {
+        {1.0f, 0x3f80},
+        {1.0f + 0x1p-7f, 0x3f81},                 /* exactly representable */
+        {1.0f + 0x1p-8f, 0x3f80},                 /* tie: even */
+        {1.0f + 3 * 0x1p-8f, 0x3f82},             /* tie between 0x3f81 and 0x3f82: even */
+        {1.0f + 0x1p-8f + 0x1p-20f, 0x3f81},      /* just above the tie */
+        {-2.0f, 0xc000},
+        {3.14159274f, 0x4049},                    /* pi: 0x40490fdb -> 0x4049 (below half) */
+        {0.0f, 0x0000},
+        {-0.0f, 0x8000},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint16_t got = hwa_f32_to_bf16(cases[i].in);
+        CHECK_MSG(got == cases[i].want, "bf16(%.9g) = 0x%04x, want 0x%04x", cases[i].in, got, cases[i].want);
+    }
+    static const struct {
+        uint32_t in;
+        uint16_t want;
+    } bits[] = {
+        {0x7f7f7fffu, 0x7f7f}, /* below the tie under infinity */
+        {0x7f7f8000u, 0x7f80}, /* tie, odd 0x7f7f -> even: infinity */
+        {0x7f7fffffu, 0x7f80}, /* FLT_MAX rounds to infinity */
+        {0xff7fffffu, 0xff80},
+        {0x7f800000u, 0x7f80}, /* infinity stays */
+        {0xff800000u, 0xff80},
+        {0x00008000u, 0x0000}, /* subnormal tie, even */
+        {0x00018000u, 0x0002}, /* subnormal tie, odd 0x0001 -> 0x0002 */
+        {0x00010001u, 0x0001},
+        {0x00400000u, 0x0040}, /* subnormal, exact */
+    };
+    for (size_t i = 0; i < sizeof bits / sizeof bits[0]; i++) {
+        uint16_t got = hwa_f32_to_bf16(bits_to_f32(bits[i].in));
+        CHECK_MSG(got == bits[i].want, "bf16(bits 0x%08x) = 0x%04x, want 0x%04x", bits[i].in, got, bits[i].want);
+    }
+}
+
+TEST(bf16_nan_stays_nan) {
+    /* 0x7f800001 + rounding would carry into infinity, 0xffffffff into zero. */
+    const uint32_t nans[] = {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0x7f80ffffu, 0x7fffffffu, 0xffffffffu};
+    for (size_t i = 0; i < sizeof nans / sizeof nans[0]; i++) {
+        uint16_t h = hwa_f32_to_bf16(bits_to_f32(nans[i]));
+        CHECK_MSG((h & 0x7f80) == 0x7f80 && (h & 0x007f) != 0, "bf16(NaN 0x%08x) = 0x%04x is not NaN", nans[i],
+                  h);
+        CHECK(isnan(hwa_bf16_to_f32(h)));
+    }
+}
+
+TEST(bf16_decode_is_exact) {
+    for (uint32_t h = 0; h < 0x10000u; h++) {
+        float f = hwa_bf16_to_f32((uint16_t)h);
+        uint32_t u;
+        memcpy(&u, &f, sizeof u);
+        CHECK_MSG(u == h << 16, "bf16 0x%04x decodes to bits 0x%08x", h, u);
+    }
+}
+
+/* The tensor path (hwa_tensor_set_f32 / get_f32 on an f16 tensor) uses the
+ * same rounding as the scalar codec. */
+TEST(f16_tensor_set_get_rounds_like_codec) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    CHECK(ctx);
+    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    const float in[5] = {1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f, 65520.0f, 0x1p-25f, 3 * 0x1p-25f};
+    const float want[5] = {1.0f, 1.0f + 0x1p-9f, INFINITY, 0.0f, 0x1p-23f};
+    float got[5] = {0};
+    hwa_tensor *t = hwa_tensor_new_1d(ctx, HWA_F16, 5);
+    bool ok = be && t && hwa_ctx_alloc_leaves(ctx, be) == HWA_OK && hwa_tensor_set_f32(t, in, 5) == HWA_OK &&
+              hwa_tensor_get_f32(t, got, 5) == HWA_OK;
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+    CHECK_MSG(ok, "setup failed: %s", hwa_last_error());
+    for (int i = 0; i < 5; i++) CHECK_MSG(got[i] == want[i], "element %d: got %.9g, want %.9g", i, got[i], want[i]);
+}
