@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "hw.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -228,9 +229,10 @@ typedef struct hwa_bench_report {
     char created[32];          /* UTC, ISO 8601 */
 } hwa_bench_report;
 
-/* Initialises an empty report (zeroes it, fills created and the machine
- * summary). Free with hwa_bench_report_free. */
-hwa_status hwa_bench_report_init(hwa_bench_report *rep);
+/* Initialises an empty report: zeroes it, fills created and the machine
+ * summary from passport p (NULL: unknowns, the CPU as the only device).
+ * The report keeps no pointer to p. Free with hwa_bench_report_free. */
+hwa_status hwa_bench_report_init(hwa_bench_report *rep, const hwa_passport *p);
 /* Frees what the report owns and zeroes it. NULL is a no-op. */
 void hwa_bench_report_free(hwa_bench_report *rep);
 /* Appends a copy of row. HWA_E_NOMEM. */
@@ -264,6 +266,9 @@ hwa_status hwa_bench_report_save(const hwa_bench_report *rep, hwa_bench_format f
  * devices "all" is every device found; dtypes "all" every precision each
  * device can run. */
 typedef struct hwa_bench_sweep {
+    /* Devices, calibrated peaks (pct_of_peak) and power meters; NULL: the CPU
+     * alone, peaks and energy unknown. Not owned. */
+    const hwa_passport *passport;
     const char *workloads;
     const char *devices;
     const char *dtypes;

@@ -8,13 +8,13 @@
 #include "bench/bench_device.h"
 #include "core/file.h"
 
-hwa_status hwa_bench_report_init(hwa_bench_report *rep) {
+hwa_status hwa_bench_report_init(hwa_bench_report *rep, const hwa_passport *p) {
     if (!rep) return hwa__err(NULL, HWA_E_INVALID, "report: NULL");
     memset(rep, 0, sizeof *rep);
     time_t now = time(NULL);
     struct tm tm;
     if (gmtime_r(&now, &tm)) strftime(rep->created, sizeof rep->created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    hwa__bdev_machine(&rep->machine);
+    hwa__bdev_machine(p, &rep->machine);
     return HWA_OK;
 }
 

@@ -60,11 +60,11 @@ static hwa_status check_plan(const hwa_bench_sweep *s, plan *p) {
         if ((st = hwa_bench_workload_find(p->wl.v[i], &p->wl_idx[i]))) return st;
     if (p->dev.n == 1 && !strcmp(p->dev.v[0], "all")) {
         p->dev.n = 0;
-        for (int i = 0; i < hwa__bdev_count() && i < MAX_ITEMS; i++)
-            snprintf(p->dev.v[p->dev.n++], ITEM_LEN, "%s", hwa__bdev_spec(i));
+        for (int i = 0; i < hwa__bdev_count(s->passport) && i < MAX_ITEMS; i++)
+            snprintf(p->dev.v[p->dev.n++], ITEM_LEN, "%s", hwa__bdev_spec(s->passport, i));
     }
     for (int i = 0; i < p->dev.n; i++)
-        if ((st = hwa__bdev_check(p->dev.v[i]))) return st;
+        if ((st = hwa__bdev_check(s->passport, p->dev.v[i]))) return st;
     p->all_dtypes = p->dt.n == 1 && !strcmp(p->dt.v[0], "all");
     for (int j = 0; !p->all_dtypes && j < p->dt.n; j++) {
         hwa_dtype t;
@@ -278,7 +278,7 @@ static hwa_status run_row(runner *r, int wl, const char *dev, hwa_dtype t, int64
         if (first > 0.25 * cap) cfg.warmup_queries = 0, cfg.warmup_s = 0;
     }
 
-    hwa__bdev_meter *meter = hwa__bdev_meter_open(dev);
+    hwa__bdev_meter *meter = hwa__bdev_meter_open(s->passport, dev);
     double j0 = NAN, j1 = NAN;
     if (meter) {
         /* Idle power over half a second before the run. */
@@ -326,7 +326,7 @@ static hwa_status run_row(runner *r, int wl, const char *dev, hwa_dtype t, int64
     double svc = row.r.service.mean;
     row.gflops = svc > 0 ? flops / svc * 1e-9 : NAN;
     row.gbps = svc > 0 ? bytes / svc * 1e-9 : NAN;
-    row.pct_of_peak = row.gflops / hwa__bdev_peak_gflops(dev, t) * 100;
+    row.pct_of_peak = row.gflops / hwa__bdev_peak_gflops(s->passport, dev, t) * 100;
     row.peak_rss_bytes = peak_rss();
     learn_rate(r, dev, t, row.gflops);
     if (row.r.capped)

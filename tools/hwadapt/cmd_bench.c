@@ -105,18 +105,25 @@ int cmd_bench(int argc, char **argv) {
     }
     if (isatty(STDERR_FILENO)) s.progress = progress;
 
+    /* The passport gives the devices, the calibrated roofline (cached per
+     * machine; measured once when there is none) and the power meters. */
+    hwa_passport *pp = hwa_passport_probe(&(hwa_probe_opts){.calibrate = HWA_CALIBRATE_CACHED});
+    if (!pp) fprintf(stderr, "hwadapt bench: no passport (%s); peaks and energy will be n/a\n", hwa_last_error());
+    s.passport = pp;
     hwa_bench_report rep;
-    hwa_status st = hwa_bench_report_init(&rep);
+    hwa_status st = hwa_bench_report_init(&rep, pp);
     if (!st) st = hwa_bench_report_set_command(&rep, argc, argv);
     if (!st) st = hwa_bench_sweep_run(&s, &rep);
     if (st) {
         fprintf(stderr, "hwadapt bench: %s\n", hwa_last_error()[0] ? hwa_last_error() : hwa_status_str(st));
         hwa_bench_report_free(&rep);
+        hwa_passport_free(pp);
         return st == HWA_E_NOMEM || st == HWA_E_DEVICE || st == HWA_E_INTERNAL ? 1 : 2;
     }
     st = out_path ? hwa_bench_report_save(&rep, fmt, out_path) : hwa_bench_report_write(&rep, fmt, stdout);
     if (st) fprintf(stderr, "hwadapt bench: writing %s: %s\n", out_path ? out_path : "stdout", hwa_last_error());
     else if (out_path) fprintf(stderr, "hwadapt bench: wrote %s\n", out_path);
     hwa_bench_report_free(&rep);
+    hwa_passport_free(pp);
     return st ? 1 : 0;
 }
