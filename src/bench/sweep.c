@@ -68,7 +68,7 @@ static hwa_status check_plan(const hwa_bench_sweep *s, plan *p) {
     p->all_dtypes = p->dt.n == 1 && !strcmp(p->dt.v[0], "all");
     for (int j = 0; !p->all_dtypes && j < p->dt.n; j++) {
         hwa_dtype t;
-        if (hwa_dtype_from_name(p->dt.v[j], &t) || !hwa_dtype_is_float(t)) {
+        if (hwa_dtype_from_name(p->dt.v[j], &t)) {
             char avail[64];
             hwa__bdev_dtypes(p->dev.v[0], avail, sizeof avail);
             return hwa__err(NULL, HWA_E_NOTFOUND, "unknown precision '%s'; available on %s: %s (or 'all')", p->dt.v[j],

@@ -34,6 +34,7 @@ static void usage(FILE *f) {
             "  --max-time S       stop a row after S seconds even below the minimums (default none)\n"
             "  --warmup S         warm-up seconds (default 0.2)\n"
             "  --seed N           server arrivals' seed (default 1)\n"
+            "  --no-calibrate     do not measure or read the calibrated peaks (pct_of_peak n/a)\n"
             "  --json | --csv | --md   output format (default: an aligned table)\n"
             "  -o FILE            write the output to FILE atomically instead of stdout\n");
 }
@@ -55,6 +56,7 @@ int cmd_bench(int argc, char **argv) {
     hwa_bench_sweep s = {.cfg = hwa_bench_config_default()};
     hwa_bench_format fmt = HWA_BENCH_TABLE;
     const char *out_path = NULL;
+    hwa_calibrate_mode calibrate = HWA_CALIBRATE_CACHED;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d;
@@ -90,6 +92,7 @@ int cmd_bench(int argc, char **argv) {
         } else if (!strcmp(a, "--min-queries")) { NEED_NUM(1, "a whole number >= 1"); s.cfg.min_queries = (int64_t)d;
         } else if (!strcmp(a, "--warmup")) { NEED_NUM(0, "seconds >= 0"); s.cfg.warmup_s = d;
         } else if (!strcmp(a, "--seed")) { NEED_NUM(0, "a whole number >= 0"); s.cfg.seed = (uint64_t)d;
+        } else if (!strcmp(a, "--no-calibrate")) { calibrate = HWA_CALIBRATE_NONE;
         } else if (!strcmp(a, "--json")) { fmt = HWA_BENCH_JSON;
         } else if (!strcmp(a, "--csv")) { fmt = HWA_BENCH_CSV;
         } else if (!strcmp(a, "--md")) { fmt = HWA_BENCH_MARKDOWN;
@@ -107,7 +110,7 @@ int cmd_bench(int argc, char **argv) {
 
     /* The passport gives the devices, the calibrated roofline (cached per
      * machine; measured once when there is none) and the power meters. */
-    hwa_passport *pp = hwa_passport_probe(&(hwa_probe_opts){.calibrate = HWA_CALIBRATE_CACHED});
+    hwa_passport *pp = hwa_passport_probe(&(hwa_probe_opts){.calibrate = calibrate});
     if (!pp) fprintf(stderr, "hwadapt bench: no passport (%s); peaks and energy will be n/a\n", hwa_last_error());
     s.passport = pp;
     hwa_bench_report rep;
