@@ -81,7 +81,7 @@ hwa_status hwa__bdev_set_threads(hwa_backend *be, int n) {
                     hwa_backend_name(be));
 }
 
-void hwa__bdev_kernel(hwa_backend *be, const hwa_graph *g, char *buf, size_t cap) {
+void hwa__bdev_kernel(const hwa_backend *be, const hwa_tensor *node, char *buf, size_t cap) {
     snprintf(buf, cap, "reference");
 }
 

@@ -23,8 +23,8 @@ int hwa__bdev_default_threads(const char *spec);
 int hwa__bdev_max_threads(const char *spec);
 /* Sets be's thread count (1..max). */
 hwa_status hwa__bdev_set_threads(hwa_backend *be, int n);
-/* The name of the kernel that ran the heaviest node of g on be. */
-void hwa__bdev_kernel(hwa_backend *be, const hwa_graph *g, char *buf, size_t cap);
+/* The name of the kernel that computed node in be's last compute. */
+void hwa__bdev_kernel(const hwa_backend *be, const hwa_tensor *node, char *buf, size_t cap);
 /* The device's calibrated peak GFLOP/s for dtype t and memory GB/s; NAN when
  * not calibrated. */
 double hwa__bdev_peak_gflops(const hwa_passport *p, const char *spec, hwa_dtype t);

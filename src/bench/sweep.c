@@ -222,7 +222,6 @@ static hwa_status run_row(runner *r, int wl, const char *dev, hwa_dtype t, int64
     hwa__workload w;
     hwa_status st = hwa__workload_build(wl, dev, t, batch, threads, 42, &w);
     if (st) return st;
-    snprintf(row.kernel, sizeof row.kernel, "%s", w.kernel);
     row.planned_bytes = w.planned_bytes;
 
     /* Predict one query's time from what this device did in this dtype; a
@@ -244,6 +243,7 @@ static hwa_status run_row(runner *r, int wl, const char *dev, hwa_dtype t, int64
     if (!out) st = hwa__err(NULL, HWA_E_NOMEM, "out of memory for the output");
     if (!st) st = hwa__workload_run(&w);
     double first = hwa_bench_clock_now() - t0;
+    if (!st) hwa__bdev_kernel(w.be, w.heaviest, row.kernel, sizeof row.kernel);
     if (!st) st = hwa__workload_output(&w, out, n_out);
     if (!st && t == HWA_F32 && !r->have_ref) {
         free(r->ref);

@@ -19,7 +19,7 @@ typedef struct hwa__workload {
     double flops_per_query;   /* matmuls 2*M*N*K, every other node one per output element */
     double bytes_per_query;   /* compulsory traffic: leaves read once, outputs written once */
     int64_t planned_bytes;    /* arena + persistent gradients */
-    char kernel[48];
+    hwa_tensor *heaviest;     /* the node with the most counted operations */
 } hwa__workload;
 
 /* Builds workload `index` (hwa_bench_workload_*) on device spec in dtype t.

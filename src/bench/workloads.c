@@ -63,7 +63,12 @@ static double node_flops(const hwa_tensor *t) {
 static void count(hwa__workload *w) {
     const hwa_graph *g = w->g;
     double flops = 0, bytes = 0;
-    for (int i = 0; i < g->n_nodes; i++) flops += node_flops(g->nodes[i]);
+    double most = -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        double f = node_flops(g->nodes[i]);
+        flops += f;
+        if (f > most) most = f, w->heaviest = g->nodes[i];
+    }
     for (int i = 0; i < g->n_leaves; i++) bytes += (double)hwa_tensor_nbytes(g->leaves[i]);
     bytes += (double)hwa_tensor_nbytes(w->out);
     for (int i = 0; i < w->n_params; i++) {
@@ -168,7 +173,6 @@ hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t
         }
     }
     count(w);
-    hwa__bdev_kernel(w->be, w->g, w->kernel, sizeof w->kernel);
     return HWA_OK;
 fail:
     if (!st) st = hwa_ctx_last_status(ctx) ? hwa_ctx_last_status(ctx) : HWA_E_INTERNAL;
