@@ -43,6 +43,15 @@ if command -v /usr/bin/python3 >/dev/null && /usr/bin/python3 -c 'import jsonsch
 fi
 echo "ok: quick run with --json"
 
+# With a power meter (the RAPL fixture tree) the energy fields are numbers;
+# without one (above) they are null.
+src=${HWA_SOURCE_DIR:-$(pwd)}
+json=$(HWA_SYSROOT=$src/tests/fixtures/hw/rapl "$cli" bench linear1000 "${quick[@]}" --json)
+contains "$json" '"power_meter": "rapl:package-0'
+grep -q '"energy_j_per_sample": [0-9]' <<<"$json" || fail "no energy with a meter:"$'\n'"$json"
+grep -q '"idle_power_w": [0-9]' <<<"$json" || fail "no idle power with a meter"
+echo "ok: energy per sample from a power meter"
+
 "$cli" bench linear1000 "${quick[@]}" --csv -o "$tmp/out.csv" 2>/dev/null
 [ "$(wc -l <"$tmp/out.csv")" = 2 ] || fail "CSV should have a header and one row"
 head -1 "$tmp/out.csv" | grep -q '^workload,device,dtype,batch,threads' || fail "CSV header"

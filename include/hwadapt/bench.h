@@ -205,7 +205,7 @@ typedef struct hwa_bench_machine {
     char devices[128];           /* "cpu", "cpu, opencl:0", ... */
     double peak_gflops_f32;      /* calibrated; NAN when not calibrated */
     double memory_gbps;          /* calibrated; NAN when not calibrated */
-    char power_meter[64];        /* "none" when absent */
+    char power_meter[160];       /* the meters' names, "none" when absent */
     char calibration[160];       /* where the calibration came from ("cached in ...", "n/a") */
 } hwa_bench_machine;
 

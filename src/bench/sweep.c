@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "bench/bench_device.h"
 #include "bench/workload.h"
@@ -279,15 +280,16 @@ static hwa_status run_row(runner *r, int wl, const char *dev, hwa_dtype t, int64
     }
 
     hwa__bdev_meter *meter = hwa__bdev_meter_open(s->passport, dev);
-    double j0 = NAN, j1 = NAN;
+    double j0 = NAN, j1 = NAN, tj0 = 0;
     if (meter) {
-        /* Idle power over half a second before the run. */
+        /* Idle power: the meter over half a second of sleep before the run. */
         double i0, i1, ts = hwa_bench_clock_now();
         if (!hwa__bdev_meter_joules(meter, &i0)) {
-            while (hwa_bench_clock_now() - ts < 0.5) {}
+            nanosleep(&(struct timespec){0, 500000000L}, NULL);
             if (!hwa__bdev_meter_joules(meter, &i1)) row.idle_power_w = (i1 - i0) / (hwa_bench_clock_now() - ts);
         }
         if (hwa__bdev_meter_joules(meter, &j0)) j0 = NAN;
+        tj0 = hwa_bench_clock_now();
     }
 
     hwa_bench_system sys = {.ud = &w, .run_query = run_query_cb};
@@ -311,9 +313,10 @@ static hwa_status run_row(runner *r, int wl, const char *dev, hwa_dtype t, int64
     }
     if (meter && !st && !hwa__bdev_meter_joules(meter, &j1) && isfinite(j0) && isfinite(row.idle_power_w) &&
         row.r.duration_s > 0) {
-        /* The meter spans the whole run (warm-up included); power is what
-         * it read over that time, less idle. */
-        row.power_w = (j1 - j0) / row.r.duration_s - row.idle_power_w;
+        /* Average power over the whole run (warm-up and any peak-search
+         * probes included: the same steady state) less idle, times the
+         * measured duration, shared by the measured samples. */
+        row.power_w = (j1 - j0) / (hwa_bench_clock_now() - tj0) - row.idle_power_w;
         row.energy_j_per_sample = row.power_w * row.r.duration_s / ((double)row.r.queries * (double)batch);
     }
     hwa__bdev_meter_close(meter);
