@@ -228,8 +228,8 @@ static hwa_status run_row(runner *r, int wl, const char *dev, hwa_dtype t, int64
     /* Predict one query's time from what this device did in this dtype; a
      * row that cannot fit a single query into what is left is skipped. */
     double predicted = w.flops_per_query / (known_rate(r, dev, t) * 1e9);
-    if (t != HWA_F32 && !r->have_ref) /* the f32 reference query comes first */
-        predicted += w.flops_per_query / (known_rate(r, dev, HWA_F32) * 1e9);
+    double ref_time = w.flops_per_query / (known_rate(r, dev, HWA_F32) * 1e9);
+    if (t != HWA_F32 && !r->have_ref && isfinite(ref_time)) predicted += ref_time; /* the f32 reference runs first */
     if (s->time_budget_s > 0 && isfinite(predicted) && predicted > left) {
         row.skipped = true;
         note_add(&row, "skipped: one query would take about %.3g s (from the %.3g GFLOP/s measured for %s %s), over the "
