@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   zlib1g-dev libjansson-dev
   clang libclang-rt-14-dev
+  libdnnl-dev libopenblas-dev
   ocl-icd-libopencl1 ocl-icd-opencl-dev pocl-opencl-icd clinfo
   python3-jsonschema
 )

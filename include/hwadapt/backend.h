@@ -57,6 +57,38 @@ hwa_status hwa_tensor_bind_host(hwa_tensor *t, hwa_backend *be, const void *data
  * (inputs and parameters), each aligned for SIMD. */
 hwa_status hwa_ctx_alloc_leaves(hwa_ctx *ctx, hwa_backend *be);
 
+/* ---- execution settings ------------------------------------------------ */
+
+/* The number of threads be uses to compute (CPU: OpenMP threads, and the
+ * matmul libraries' threads). n >= 1 sets it; n == 0 restores the default:
+ * HWA_NUM_THREADS when set, else the CPUs this process may use (its affinity
+ * mask, capped by a cgroup CPU quota). Backends without threads accept and
+ * ignore it. HWA_E_MISUSE for NULL or n < 0. Not thread-safe against a
+ * running compute on be. */
+hwa_status hwa_backend_set_threads(hwa_backend *be, int n);
+/* The thread count be uses now (>= 1). */
+int hwa_backend_threads(const hwa_backend *be);
+
+/* What an f32 matrix product may compute in (as PyTorch's
+ * set_float32_matmul_precision): F32 is exact f32 (the default); BF16 rounds
+ * both operands to bf16 and accumulates in f32; INT8 quantizes weights per
+ * output channel (symmetric, once, cached) and activations per row (dynamic,
+ * every run) and accumulates in int32. Where the hardware cannot, the product
+ * stays f32. Products of bf16/f16 tensors are unaffected. HWA_E_MISUSE for
+ * NULL or an unknown value. */
+typedef enum hwa_matmul_precision {
+    HWA_MATMUL_PRECISION_F32 = 0,
+    HWA_MATMUL_PRECISION_BF16 = 1,
+    HWA_MATMUL_PRECISION_INT8 = 2
+} hwa_matmul_precision;
+hwa_status hwa_backend_set_matmul_precision(hwa_backend *be, hwa_matmul_precision p);
+
+/* The kernel that computed node in be's last compute, for reports
+ * ("onednn:brg:avx512_core_amx+bias", "avx512", "ref", "fused into node 3"),
+ * or "" when be did not compute it or does not say. The string is owned by
+ * be and valid until its next compute. */
+const char *hwa_backend_kernel_name(const hwa_backend *be, const hwa_tensor *node);
+
 #ifdef __cplusplus
 }
 #endif

@@ -174,7 +174,7 @@ typedef struct hwa_bench_row {
     char workload[32];
     char device[32];
     char dtype[8];
-    char kernel[48];          /* the kernel that ran the dominant op ("reference", ...) */
+    char kernel[64];          /* the backend's name for the kernel of the heaviest node; "n/a" */
     char scenario[8];
     int64_t batch;
     int threads;

@@ -146,6 +146,13 @@ hwa_tensor *hwa_tensor_grad(const hwa_tensor *t);
 /* Host pointer to the first element, or NULL if the tensor has no data yet or
  * lives on a device that the host cannot address. Honours view offsets. */
 void *hwa_tensor_data(const hwa_tensor *t);
+/* Tells the library that t's data was changed through the pointer above
+ * (the setters below and graph computes say so themselves), so that
+ * backends rebuild what they derived from it: the CPU backend packs the
+ * weights of a matrix product once per version of a tensor that is not a
+ * trainable parameter, so after writing such a tensor's data directly,
+ * call this before the next compute. NULL is a no-op. */
+void hwa_tensor_mark_modified(hwa_tensor *t);
 /* Copy nbytes from/to the tensor's storage; the tensor must be contiguous and
  * allocated, nbytes must equal hwa_tensor_nbytes. Works on any backend. */
 hwa_status hwa_tensor_set_bytes(hwa_tensor *t, const void *src, size_t nbytes);

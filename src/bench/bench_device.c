@@ -2,10 +2,11 @@
  * the passport that a backend in this build can run ("cpu" today; the
  * passport's opencl:N waits for its backend); peaks, bandwidth and meters
  * are the passport's calibration and meters. Precisions, threads and kernel
- * names come from the CPU backend, whose reference kernels run every float
- * dtype through f32 on one thread. */
+ * names come from the backends: the CPU backend runs every float dtype
+ * (f32 accumulation) on its OpenMP threads and names the kernel of each node. */
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench/bench_device.h"
 
@@ -71,18 +72,30 @@ void hwa__bdev_dtypes(const char *spec, char *buf, size_t cap) {
             snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", buf[0] ? ", " : "", hwa_dtype_name((hwa_dtype)t));
 }
 
-int hwa__bdev_default_threads(const char *spec) { return 1; }
-
-int hwa__bdev_max_threads(const char *spec) { return 1; }
-
-hwa_status hwa__bdev_set_threads(hwa_backend *be, int n) {
-    if (n == 1) return HWA_OK;
-    return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s: the reference kernels run on 1 thread; available: 1",
-                    hwa_backend_name(be));
+/* The backend's own default (HWA_NUM_THREADS, else the CPUs the process may
+ * use), asked of a throw-away backend. */
+int hwa__bdev_default_threads(const char *spec) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_backend *be = ctx ? hwa_backend_new(ctx, spec) : NULL;
+    int n = be ? hwa_backend_threads(be) : 1;
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+    return n > 0 ? n : 1;
 }
 
+/* More threads than online CPUs only oversubscribe them; the default may be
+ * set higher through HWA_NUM_THREADS, and is allowed. */
+int hwa__bdev_max_threads(const char *spec) {
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int d = hwa__bdev_default_threads(spec);
+    return online > d ? (int)online : d;
+}
+
+hwa_status hwa__bdev_set_threads(hwa_backend *be, int n) { return hwa_backend_set_threads(be, n); }
+
 void hwa__bdev_kernel(const hwa_backend *be, const hwa_tensor *node, char *buf, size_t cap) {
-    snprintf(buf, cap, "reference");
+    const char *k = node ? hwa_backend_kernel_name(be, node) : NULL;
+    snprintf(buf, cap, "%s", k && k[0] ? k : "n/a");
 }
 
 double hwa__bdev_peak_gflops(const hwa_passport *p, const char *spec, hwa_dtype t) {

@@ -192,6 +192,7 @@ static hwa_status sgd(hwa__workload *w) {
         float *gd = hwa_tensor_dtype(g) == HWA_F32 ? hwa_tensor_data(g) : NULL;
         if (pd && gd) {
             for (int64_t j = 0; j < n; j++) pd[j] -= w->lr * gd[j];
+            hwa_tensor_mark_modified(p); /* written through its pointer */
             continue;
         }
         float *a = w->scratch, *b = w->scratch + w->scratch_n;

@@ -75,6 +75,26 @@ hwa_status hwa_backend_synchronize(hwa_backend *be) {
     return be->iface->synchronize ? be->iface->synchronize(be) : HWA_OK;
 }
 
+hwa_status hwa_backend_set_threads(hwa_backend *be, int n) {
+    if (!be || n < 0) return hwa__err(be ? be->ctx : NULL, HWA_E_MISUSE, "hwa_backend_set_threads: NULL backend or n < 0");
+    return be->iface->set_threads ? be->iface->set_threads(be, n) : HWA_OK;
+}
+
+int hwa_backend_threads(const hwa_backend *be) {
+    return be && be->iface->threads ? be->iface->threads(be) : 1;
+}
+
+hwa_status hwa_backend_set_matmul_precision(hwa_backend *be, hwa_matmul_precision p) {
+    if (!be || (unsigned)p > HWA_MATMUL_PRECISION_INT8)
+        return hwa__err(be ? be->ctx : NULL, HWA_E_MISUSE, "hwa_backend_set_matmul_precision: NULL backend or bad value");
+    return be->iface->set_matmul_precision ? be->iface->set_matmul_precision(be, p) : HWA_OK;
+}
+
+const char *hwa_backend_kernel_name(const hwa_backend *be, const hwa_tensor *node) {
+    const char *s = be && node && be->iface->kernel_name ? be->iface->kernel_name(be, node) : NULL;
+    return s ? s : "";
+}
+
 static size_t aligned(size_t n) { return (n + HWA_ALIGN - 1) & ~(size_t)(HWA_ALIGN - 1); }
 
 static bool needs_storage(const hwa_tensor *t) {

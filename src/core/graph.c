@@ -216,6 +216,7 @@ hwa_status hwa_graph_zero_grads(hwa_graph *g) {
     for (int i = 0; i < g->n_params; i++) {
         hwa_tensor *gr = g->params[i]->grad;
         if (gr && gr->buffer) {
+            hwa__tensor_touch(gr);
             hwa_status st = gr->buffer->memset0(gr->buffer, gr->buf_offs, hwa_tensor_nbytes(gr));
             if (st) return st;
         }

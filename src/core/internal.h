@@ -95,6 +95,10 @@ struct hwa_tensor {
     bool needs_grad;       /* autograd scratch: depends on a parameter */
     uint32_t visit;        /* graph traversal mark */
     int32_t plan_id;       /* planner scratch */
+    /* Storage owners only: bumped whenever the data may have changed
+     * (hwa__tensor_touch), so that caches of derived forms (a matmul
+     * provider's packed weights) can tell a stale copy from a fresh one. */
+    uint64_t version;
     hwa_tensor *ctx_next;  /* every tensor of a context, newest first */
     char name[HWA_MAX_NAME];
 };
@@ -103,6 +107,10 @@ struct hwa_tensor {
 static inline hwa_tensor *hwa__storage(const hwa_tensor *t) {
     return t->view_src ? t->view_src : (hwa_tensor *)t;
 }
+
+/* Records that t's data (its storage owner's) has changed: set/fill, a
+ * compute that writes it, a re-binding to other storage. */
+static inline void hwa__tensor_touch(hwa_tensor *t) { hwa__storage(t)->version++; }
 
 /* Host address of t's first element, or NULL. */
 void *hwa__data(const hwa_tensor *t);
@@ -216,6 +224,13 @@ typedef struct hwa_backend_iface {
     hwa_status (*compute)(hwa_backend *be, hwa_tensor *const *nodes, int n);
     hwa_status (*synchronize)(hwa_backend *be); /* optional */
     void (*free)(hwa_backend *be);
+    /* optional: thread count (0 = default) and the count in use */
+    hwa_status (*set_threads)(hwa_backend *be, int n);
+    int (*threads)(const hwa_backend *be);
+    /* optional: what f32 matmuls may compute in */
+    hwa_status (*set_matmul_precision)(hwa_backend *be, hwa_matmul_precision p);
+    /* optional: the kernel that ran node in the last compute, or NULL */
+    const char *(*kernel_name)(const hwa_backend *be, const hwa_tensor *node);
 } hwa_backend_iface;
 
 struct hwa_backend {

@@ -319,10 +319,15 @@ void *hwa__data(const hwa_tensor *t) {
 
 void *hwa_tensor_data(const hwa_tensor *t) { return t ? hwa__data(t) : NULL; }
 
+void hwa_tensor_mark_modified(hwa_tensor *t) {
+    if (t) hwa__tensor_touch(t);
+}
+
 void hwa__tensor_bind(hwa_tensor *t, hwa_buffer *b, size_t off) {
     t->buffer = b;
     t->buf_offs = off;
     t->data = b->base ? (char *)b->base + off : NULL;
+    t->version++;
 }
 
 /* Byte offset of t's first element within its storage's buffer. */
@@ -348,6 +353,7 @@ static hwa_status bytes_transfer(hwa_tensor *t, void *p, size_t nbytes, bool to_
     size_t off = 0;
     hwa_status st = storage_span(t, what, &b, &off);
     if (st) return st;
+    if (to_tensor) hwa__tensor_touch(t);
     return to_tensor ? b->write(b, off, p, nbytes) : b->read(b, off, p, nbytes);
 }
 
@@ -372,6 +378,7 @@ static hwa_status f32_transfer(hwa_tensor *t, float *f, int64_t n, bool to_tenso
     size_t off = 0;
     hwa_status st = storage_span(t, what, &b, &off);
     if (st) return st;
+    if (to_tensor) hwa__tensor_touch(t);
     if (hwa_tensor_is_contiguous(t)) {
         size_t nbytes = hwa_tensor_nbytes(t);
         if (t->dtype == HWA_F32)

@@ -1,7 +1,17 @@
-/* The CPU backend: host buffers and the op dispatch table. Today every op
- * runs its scalar reference kernel; fast kernels plug in per op and ISA. */
+/* The CPU backend: host buffers, settings, and the compute loop that sends
+ * each node to the best kernel it has: a matmul provider (with the bias add
+ * and activation that follow a matmul fused into the same call), a vector
+ * kernel for the hot elementwise/row ops, or the scalar reference. */
+#include <stdio.h>
 #include <string.h>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/cpu_fast.h"
+#include "backends/cpu/cpu_isa.h"
+#include "backends/cpu/matmul/mm.h"
 #include "backends/cpu/ref/ref.h"
 #include "core/internal.h"
 
@@ -12,6 +22,21 @@ static const kernel_fn ref_kernels[HWA_OP_COUNT] = {
     HWA_OP_LIST(HWA__REF_ENTRY)
 #undef HWA__REF_ENTRY
 };
+
+#define KNAME_CAP 96
+
+typedef struct kname {
+    const hwa_tensor *node;
+    char name[KNAME_CAP];
+} kname;
+
+typedef struct cpu_state {
+    int nthreads;          /* 0: the default */
+    hwa_matmul_precision precision;
+    hwa__mm_state *mm;
+    kname *names;          /* the kernel of each node of the last compute */
+    int n_names, cap_names;
+} cpu_state;
 
 /* ---- buffers ----------------------------------------------------------- */
 
@@ -41,25 +66,260 @@ static hwa_status cpu_buffer_alloc(hwa_backend *be, size_t size, hwa_buffer **ou
     return HWA_OK;
 }
 
+/* ---- settings ---------------------------------------------------------- */
+
+int hwa__cpu_default_threads(void) {
+    const char *e = getenv("HWA_NUM_THREADS");
+    if (e && *e) {
+        char *end = NULL;
+        long v = strtol(e, &end, 10);
+        if (*end == '\0' && v >= 1 && v <= 4096) return (int)v;
+        fprintf(stderr, "hwadapt: HWA_NUM_THREADS=%s is not a count from 1 to 4096; ignored\n", e);
+    }
+    return hwa__cpu_usable_count();
+}
+
+static int cpu_threads(const hwa_backend *be) {
+    const cpu_state *s = be->impl;
+    return s->nthreads > 0 ? s->nthreads : hwa__cpu_default_threads();
+}
+
+static hwa_status cpu_set_threads(hwa_backend *be, int n) {
+    ((cpu_state *)be->impl)->nthreads = n;
+    return HWA_OK;
+}
+
+static hwa_status cpu_set_matmul_precision(hwa_backend *be, hwa_matmul_precision p) {
+    ((cpu_state *)be->impl)->precision = p;
+    return HWA_OK;
+}
+
+static const char *cpu_kernel_name(const hwa_backend *be, const hwa_tensor *node) {
+    const cpu_state *s = be->impl;
+    for (int i = 0; i < s->n_names; i++)
+        if (s->names[i].node == node) return s->names[i].name;
+    return NULL;
+}
+
+/* ---- matmul ------------------------------------------------------------ */
+
+/* A stored matrix [rows, cols] with strides (sr, sc) as a row-major matrix
+ * with leading dimension *ld, read transposed (*trans flipped) when it is
+ * stored column-major. False when neither stride is 1. */
+static bool as_ld(int64_t rows, int64_t cols, int64_t sr, int64_t sc, bool *trans, int64_t *ld) {
+    if (cols == 1) sc = 1;
+    if (rows == 1) sr = cols;
+    if (sc == 1 && sr >= cols) {
+        *ld = sr;
+        return true;
+    }
+    if (sr == 1 && sc >= rows) {
+        *ld = sc;
+        *trans = !*trans;
+        return true;
+    }
+    return false;
+}
+
+/* The bytes [*lo, *hi) that t's elements occupy (views: from the strides). */
+static void byte_span(const hwa_tensor *t, uintptr_t *lo, uintptr_t *hi) {
+    int64_t ne[4], st[4], last = 0;
+    hwa__shape4(t, ne, st);
+    for (int d = 0; d < 4; d++) last += (ne[d] - 1) * (st[d] > 0 ? st[d] : 0);
+    *lo = (uintptr_t)hwa__data(t);
+    *hi = *lo + (uintptr_t)(last + 1) * hwa_dtype_block_bytes(t->dtype);
+}
+
+static bool overlaps(const hwa_tensor *a, const hwa_tensor *b) {
+    uintptr_t al, ah, bl, bh;
+    byte_span(a, &al, &ah);
+    byte_span(b, &bl, &bh);
+    return al < bh && bl < ah;
+}
+
+/* Runs matmul node mm whose result, after the optional bias add and
+ * activation, lands in out (mm itself when nothing is fused).
+ * HWA_E_UNSUPPORTED when no provider takes it. */
+static hwa_status run_matmul(cpu_state *s, hwa_tensor *mm, const hwa_tensor *bias, hwa_op act, hwa_tensor *out,
+                             const hwa__simd *simd, int nt, char *name) {
+    const hwa_tensor *A = mm->src[0], *B = mm->src[1];
+    if (!hwa_tensor_is_contiguous(out) || hwa_dtype_is_quantized(A->dtype) || hwa_dtype_is_quantized(B->dtype))
+        return HWA_E_UNSUPPORTED;
+    /* A fused output may have been planned into an input's storage (the
+     * inputs are dead by the time the unfused add would have run). */
+    if (overlaps(out, A) || overlaps(out, B) || (bias && overlaps(out, bias))) return HWA_E_UNSUPPORTED;
+    int64_t ane[4], ast[4], bne[4], bst[4], dne[4], dst[4];
+    hwa__shape4(A, ane, ast);
+    hwa__shape4(B, bne, bst);
+    hwa__shape4(out, dne, dst);
+    hwa__mm_problem p = {0};
+    p.M = dne[2], p.N = dne[3];
+    p.ta = mm->p.i[0] != 0, p.tb = mm->p.i[1] != 0;
+    p.K = p.ta ? ane[2] : ane[3];
+    if (!as_ld(ane[2], ane[3], ast[2], ast[3], &p.ta, &p.lda) || !as_ld(bne[2], bne[3], bst[2], bst[3], &p.tb, &p.ldb))
+        return HWA_E_UNSUPPORTED;
+    p.dt_a = A->dtype, p.dt_b = B->dtype, p.dt_c = out->dtype;
+    p.ldc = p.N;
+    p.bias = bias ? hwa__data(bias) : NULL;
+    p.dt_bias = bias ? bias->dtype : HWA_F32;
+    p.act = act;
+    p.precision = s->precision;
+    const hwa_tensor *owner = hwa__storage(B);
+    /* Packed once and cached: leaves that are not trainable. Parameters
+     * change every training step, often through hwa_tensor_data (which no
+     * version sees), so they are read as they are on every run. */
+    p.b_owner = owner->op == HWA_OP_NONE && !(owner->flags & HWA_TF_PARAM) ? owner : NULL;
+    p.b_version = owner->version;
+    const bool b_shared = bne[0] == 1 && bne[1] == 1;
+    int64_t nb0 = dne[0], nb1 = dne[1];
+    /* Shared weights and A's batches stacked row after row: one product
+     * with every batch's rows (a Linear over [B, T, D]). */
+    if (b_shared && !p.ta && (nb0 > 1 || nb1 > 1) && ast[1] == ane[2] * ast[2] && ast[0] == ane[1] * ast[1]) {
+        p.M *= nb0 * nb1;
+        nb0 = nb1 = 1;
+    }
+    const size_t ea = hwa_dtype_block_bytes(A->dtype), eb = hwa_dtype_block_bytes(B->dtype),
+                 ec = hwa_dtype_block_bytes(out->dtype);
+    char *a0 = hwa__data(A), *b0 = hwa__data(B), *c0 = hwa__data(out);
+    hwa_status st = HWA_OK;
+    for (int64_t i0 = 0; i0 < nb0 && st == HWA_OK; i0++) {
+        for (int64_t i1 = 0; i1 < nb1 && st == HWA_OK; i1++) {
+            p.a = a0 + (size_t)(i0 * ast[0] + i1 * ast[1]) * ea;
+            p.b = b0 + (size_t)((bne[0] == 1 ? 0 : i0) * bst[0] + (bne[1] == 1 ? 0 : i1) * bst[1]) * eb;
+            p.c = c0 + (size_t)(i0 * dst[0] + i1 * dst[1]) * ec;
+            st = hwa__mm_run(s->mm, &p, simd, nt, name, KNAME_CAP);
+        }
+    }
+    return st;
+}
+
 /* ---- compute ----------------------------------------------------------- */
+
+static bool reference_only = false;
+
+void hwa__cpu_set_reference_only(bool on) { reference_only = on; }
 
 static bool cpu_supports_op(const hwa_backend *be, const hwa_tensor *node) {
     return (unsigned)node->op < HWA_OP_COUNT && ref_kernels[node->op] != NULL;
 }
 
+/* Whether t (an intermediate) is read only by `only` among nodes[from..n)
+ * and is not a graph output. */
+static bool used_only_by(const hwa_tensor *t, const hwa_tensor *only, hwa_tensor *const *nodes, int from, int n) {
+    if (t->flags & (HWA_TF_OUTPUT | HWA_TF_PARAM | HWA_TF_GRAD)) return false;
+    for (int i = from; i < n; i++) {
+        if (nodes[i] == only) continue;
+        for (int j = 0; j < HWA_MAX_SRC; j++)
+            if (nodes[i]->src[j] == t) return false;
+    }
+    return true;
+}
+
+/* The nodes after matmul nodes[i] that it can take over: an ADD of a
+ * bias row, then a RELU or GELU. Returns how many (0, 1 or 2). */
+static int fusable(hwa_tensor *const *nodes, int i, int n, const hwa_tensor **bias, hwa_op *act) {
+    const hwa_tensor *mm = nodes[i];
+    *bias = NULL;
+    *act = HWA_OP_NONE;
+    if (i + 1 >= n || mm->view_src || (mm->dtype != HWA_F32 && mm->dtype != HWA_BF16)) return 0;
+    const hwa_tensor *add = nodes[i + 1];
+    if (add->op != HWA_OP_ADD || add->src[0] != mm || add->dtype != mm->dtype || add->view_src) return 0;
+    const hwa_tensor *b = add->src[1];
+    int64_t ne[4], st[4];
+    hwa__shape4(b, ne, st);
+    if (ne[0] != 1 || ne[1] != 1 || ne[2] != 1 || ne[3] != mm->shape[mm->ndim - 1] || !hwa_tensor_is_contiguous(b) ||
+        (b->dtype != HWA_F32 && b->dtype != HWA_BF16))
+        return 0;
+    if (!used_only_by(mm, add, nodes, i + 1, n)) return 0;
+    *bias = b;
+    if (i + 2 < n) {
+        const hwa_tensor *a = nodes[i + 2];
+        if ((a->op == HWA_OP_RELU || a->op == HWA_OP_GELU) && a->src[0] == add && a->dtype == add->dtype &&
+            !a->view_src && used_only_by(add, a, nodes, i + 2, n)) {
+            *act = a->op;
+            return 2;
+        }
+    }
+    return 1;
+}
+
+static hwa_status names_reserve(hwa_backend *be, cpu_state *s, int n) {
+    if (n <= s->cap_names) return HWA_OK;
+    kname *nn = hwa__realloc_array(be->ctx, s->names, (size_t)s->cap_names, (size_t)n, sizeof *nn);
+    if (!nn) return HWA_E_NOMEM;
+    s->names = nn;
+    s->cap_names = n;
+    return HWA_OK;
+}
+
+static void set_name(cpu_state *s, int i, const hwa_tensor *t, const char *name) {
+    s->names[i].node = t;
+    snprintf(s->names[i].name, KNAME_CAP, "%s", name);
+}
+
 static hwa_status cpu_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) {
+    cpu_state *s = be->impl;
+    hwa_status st = names_reserve(be, s, n);
+    if (st) return st;
+    s->n_names = n;
+    const int nt = cpu_threads(be);
+#if defined(_OPENMP)
+    /* The matmul libraries take their thread count from OpenMP. */
+    if (omp_get_max_threads() != nt) omp_set_num_threads(nt);
+#endif
+    const hwa__simd *simd = hwa__simd_active();
     for (int i = 0; i < n; i++) {
         hwa_tensor *t = nodes[i];
+        set_name(s, i, t, "");
         if (t->op == HWA_OP_NONE || hwa__op_is_view(t->op)) continue;
         if (!hwa__data(t))
             return hwa__err(be->ctx, HWA_E_MISUSE, "cpu: node %d (%s) has no storage", i, hwa__op_name(t->op));
-        hwa_status st = ref_kernels[t->op](t);
+        if (reference_only) {
+            /* the yardstick for tests: every node by its reference kernel */
+        } else if (t->op == HWA_OP_MATMUL) {
+            const hwa_tensor *bias;
+            hwa_op act;
+            const int nf = fusable(nodes, i, n, &bias, &act);
+            hwa_tensor *out = nodes[i + nf];
+            st = nf ? (hwa__data(out) ? run_matmul(s, t, bias, act, out, simd, nt, s->names[i].name) : HWA_E_UNSUPPORTED)
+                    : HWA_E_UNSUPPORTED;
+            if (st == HWA_OK) {
+                for (int j = 1; j <= nf; j++) {
+                    snprintf(s->names[i + j].name, KNAME_CAP, "fused into node %d", i);
+                    s->names[i + j].node = nodes[i + j];
+                    hwa__tensor_touch(nodes[i + j]);
+                }
+                hwa__tensor_touch(t);
+                i += nf;
+                continue;
+            }
+            if (st != HWA_E_UNSUPPORTED) return st;
+            st = run_matmul(s, t, NULL, HWA_OP_NONE, t, simd, nt, s->names[i].name);
+            if (st != HWA_E_UNSUPPORTED) {
+                hwa__tensor_touch(t);
+                if (st) return st;
+                continue;
+            }
+        } else if (hwa__cpu_fast_run(simd, t, nt)) {
+            set_name(s, i, t, simd->name);
+            hwa__tensor_touch(t);
+            continue;
+        }
+        set_name(s, i, t, "ref");
+        st = ref_kernels[t->op](t);
+        hwa__tensor_touch(t);
         if (st) return st;
     }
     return HWA_OK;
 }
 
-static void cpu_free(hwa_backend *be) { hwa__free(be->ctx, be); }
+static void cpu_free(hwa_backend *be) {
+    cpu_state *s = be->impl;
+    hwa__mm_state_free(s->mm);
+    hwa__free(be->ctx, s->names);
+    hwa__free(be->ctx, s);
+    hwa__free(be->ctx, be);
+}
 
 static const hwa_backend_iface cpu_iface = {
     .api_version = HWA_BACKEND_API_VERSION,
@@ -70,14 +330,27 @@ static const hwa_backend_iface cpu_iface = {
     .compute = cpu_compute,
     .synchronize = NULL,
     .free = cpu_free,
+    .set_threads = cpu_set_threads,
+    .threads = cpu_threads,
+    .set_matmul_precision = cpu_set_matmul_precision,
+    .kernel_name = cpu_kernel_name,
 };
 
 hwa_status hwa__cpu_backend_init(hwa_ctx *ctx, int index, hwa_backend **out) {
     if (index != 0) return hwa__err(ctx, HWA_E_NOTFOUND, "device 'cpu:%d': there is one CPU device, cpu:0", index);
     hwa_backend *be = hwa__calloc(ctx, 1, sizeof *be);
-    if (!be) return HWA_E_NOMEM;
+    cpu_state *s = hwa__calloc(ctx, 1, sizeof *s);
+    hwa__mm_state *mm = hwa__mm_state_new(ctx);
+    if (!be || !s || !mm) {
+        hwa__free(ctx, be);
+        hwa__free(ctx, s);
+        hwa__mm_state_free(mm);
+        return HWA_E_NOMEM;
+    }
+    s->mm = mm;
     be->iface = &cpu_iface;
     be->ctx = ctx;
+    be->impl = s;
     *out = be;
     return HWA_OK;
 }

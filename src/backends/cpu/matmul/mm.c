@@ -1,0 +1,113 @@
+/* The matmul provider layer: provider order, the shared epilogue and the
+ * per-backend state (see mm.h). */
+#include "backends/cpu/matmul/mm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <strings.h>
+
+struct hwa__mm_state {
+    hwa_ctx *ctx;
+    hwa__mm_onednn *onednn; /* NULL when not built or the engine failed */
+};
+
+static const char *const provider_names[HWA_MM_PROVIDER_COUNT] = {"onednn", "openblas", "native"};
+static int override_provider = -1;
+
+const char *hwa__mm_provider_name(hwa__mm_provider p) {
+    return (unsigned)p < HWA_MM_PROVIDER_COUNT ? provider_names[p] : "?";
+}
+
+bool hwa__mm_provider_built(hwa__mm_provider p) {
+    switch (p) {
+#if defined(HWA_HAVE_ONEDNN)
+    case HWA_MM_ONEDNN: return true;
+#endif
+#if defined(HWA_HAVE_OPENBLAS)
+    case HWA_MM_OPENBLAS: return true;
+#endif
+    case HWA_MM_NATIVE: return true;
+    default: return false;
+    }
+}
+
+void hwa__mm_set_override(int provider) {
+    override_provider = provider >= 0 && provider < HWA_MM_PROVIDER_COUNT ? provider : -1;
+}
+
+int hwa__mm_forced(void) {
+    if (override_provider >= 0) return override_provider;
+    static int env = -2;
+    if (env == -2) {
+        env = -1;
+        const char *e = getenv("HWA_MATMUL");
+        for (int i = 0; e && *e && i < HWA_MM_PROVIDER_COUNT; i++)
+            if (strcasecmp(e, provider_names[i]) == 0) env = i;
+        if (e && *e && env < 0) fprintf(stderr, "hwadapt: HWA_MATMUL=%s is not one of onednn, openblas, native; ignored\n", e);
+    }
+    return env;
+}
+
+hwa__mm_state *hwa__mm_state_new(hwa_ctx *ctx) {
+    hwa__mm_state *s = hwa__calloc(ctx, 1, sizeof *s);
+    if (!s) return NULL;
+    s->ctx = ctx;
+    if (hwa__mm_onednn_new(ctx, &s->onednn) != HWA_OK) {
+        hwa__free(ctx, s);
+        return NULL;
+    }
+    return s;
+}
+
+void hwa__mm_state_free(hwa__mm_state *s) {
+    if (!s) return;
+    hwa__mm_onednn_free(s->onednn);
+    hwa__free(s->ctx, s);
+}
+
+static hwa_status run_one(hwa__mm_state *s, int prov, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
+                          char *name, size_t cap) {
+    switch (prov) {
+    case HWA_MM_ONEDNN: return hwa__mm_onednn_run(s->onednn, p, simd, nthreads, name, cap);
+    case HWA_MM_OPENBLAS: return hwa__mm_openblas_run(p, simd, nthreads, name, cap);
+    default: return hwa__mm_native_run(s->ctx, p, simd, nthreads, name, cap);
+    }
+}
+
+hwa_status hwa__mm_run(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,
+                       size_t name_cap) {
+    const int forced = hwa__mm_forced();
+    int order[HWA_MM_PROVIDER_COUNT + 1], n = 0;
+    if (forced >= 0) order[n++] = forced;
+    for (int i = 0; i < HWA_MM_PROVIDER_COUNT; i++)
+        if (i != forced) order[n++] = i;
+    for (int i = 0; i < n; i++) {
+        if (!hwa__mm_provider_built((hwa__mm_provider)order[i])) continue;
+        hwa_status st = run_one(s, order[i], p, simd, nthreads, name, name_cap);
+        if (st != HWA_E_UNSUPPORTED) return st;
+    }
+    return HWA_E_UNSUPPORTED;
+}
+
+static float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+void hwa__mm_epilogue(const hwa__mm_problem *p, const hwa__simd *simd, int nthreads) {
+    if (!p->bias && p->act == HWA_OP_NONE) return;
+    const float *bias = p->bias;
+    float *c = p->c;
+#pragma omp parallel for num_threads(nthreads) if (p->M * p->N > 65536)
+    for (int64_t m = 0; m < p->M; m++) {
+        float *row = c + m * p->ldc;
+        if (simd) {
+            if (bias) simd->binary(HWA_OP_ADD, row, bias, 1, row, p->N);
+            if (p->act != HWA_OP_NONE) simd->unary(p->act, row, row, p->N, 1.0f);
+            continue;
+        }
+        for (int64_t j = 0; j < p->N; j++) {
+            float v = row[j] + (bias ? bias[j] : 0.0f);
+            if (p->act == HWA_OP_RELU) v = v > 0.0f ? v : 0.0f;
+            else if (p->act == HWA_OP_GELU) v = gelu_erf(v);
+            row[j] = v;
+        }
+    }
+}

@@ -1,0 +1,88 @@
+/* The matmul provider layer of the CPU backend.
+ *
+ * cpu_backend.c describes one 2-D product (one batch matrix of a MATMUL
+ * node, possibly fused with the bias add and activation that follow it) as
+ * an hwa__mm_problem and hands it to the providers in order of preference:
+ * oneDNN, OpenBLAS, then our own blocked kernel. A provider that cannot do a
+ * case returns HWA_E_UNSUPPORTED and the next one is tried; the reference
+ * kernel is the last resort. HWA_MATMUL=onednn|openblas|native (or the test
+ * override) puts one provider first and leaves the rest as fallbacks. */
+#ifndef HWADAPT_CPU_MM_H
+#define HWADAPT_CPU_MM_H
+
+#include "backends/cpu/simd/simd.h"
+#include "core/internal.h"
+
+typedef enum hwa__mm_provider {
+    HWA_MM_ONEDNN = 0,
+    HWA_MM_OPENBLAS = 1,
+    HWA_MM_NATIVE = 2,
+    HWA_MM_PROVIDER_COUNT
+} hwa__mm_provider;
+
+/* C[M,N] = A[M,K] B[K,N] (+ bias[N]) (then act), row-major with leading
+ * dimensions in elements. A is stored [M,K] (lda >= K) or, with ta, [K,M]
+ * (lda >= M); B is stored [K,N] or, with tb, [N,K]. */
+typedef struct hwa__mm_problem {
+    int64_t M, N, K;
+    const void *a;
+    int64_t lda;
+    bool ta;
+    hwa_dtype dt_a;
+    const void *b;
+    int64_t ldb;
+    bool tb;
+    hwa_dtype dt_b;
+    void *c;
+    int64_t ldc;
+    hwa_dtype dt_c;
+    const void *bias; /* NULL: none; else contiguous [N] of dt_bias */
+    hwa_dtype dt_bias;
+    hwa_op act;       /* HWA_OP_NONE, HWA_OP_RELU or HWA_OP_GELU */
+    /* B's identity for the packed-weight cache: the tensor that owns its
+     * storage and that tensor's version. NULL when B is not worth packing
+     * (an intermediate recomputed on every run). */
+    const hwa_tensor *b_owner;
+    uint64_t b_version;
+    hwa_matmul_precision precision; /* what f32 products may use */
+} hwa__mm_problem;
+
+/* Everything a backend instance keeps for its matmuls: per-provider state
+ * (oneDNN engine, primitive and packed-weight caches). */
+typedef struct hwa__mm_state hwa__mm_state;
+
+/* NULL (HWA_E_NOMEM recorded) when out of memory. */
+hwa__mm_state *hwa__mm_state_new(hwa_ctx *ctx);
+void hwa__mm_state_free(hwa__mm_state *s);
+
+/* Whether this build has a provider at all. */
+bool hwa__mm_provider_built(hwa__mm_provider p);
+const char *hwa__mm_provider_name(hwa__mm_provider p);
+/* The provider HWA_MATMUL or the test override puts first; -1 for none. */
+int hwa__mm_forced(void);
+/* Tests: forces a provider (-1 clears). */
+void hwa__mm_set_override(int provider);
+
+/* Runs p with the first provider able to. name receives the kernel that ran
+ * ("onednn:brg:avx512_core_amx", "openblas", "native:avx512-4x16"). Returns
+ * HWA_E_UNSUPPORTED when no provider can (the caller uses the reference). */
+hwa_status hwa__mm_run(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,
+                       size_t name_cap);
+
+/* The epilogue the library providers do not fuse: bias and activation over
+ * the rows of C (f32). */
+void hwa__mm_epilogue(const hwa__mm_problem *p, const hwa__simd *simd, int nthreads);
+
+/* Providers (each file: its own one). HWA_E_UNSUPPORTED when not able. */
+typedef struct hwa__mm_onednn hwa__mm_onednn;
+/* *out NULL (and HWA_OK) when oneDNN is not built in or has no engine. */
+hwa_status hwa__mm_onednn_new(hwa_ctx *ctx, hwa__mm_onednn **out);
+void hwa__mm_onednn_free(hwa__mm_onednn *o);
+hwa_status hwa__mm_onednn_run(hwa__mm_onednn *o, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
+                              char *name, size_t name_cap);
+hwa_status hwa__mm_openblas_run(const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,
+                                size_t name_cap);
+hwa_status hwa__mm_native_run(hwa_ctx *ctx, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,
+                              size_t name_cap);
+
+#endif

@@ -1,0 +1,37 @@
+/* The CPU backend's own vector kernels for the hot non-matmul ops, one table
+ * per ISA level. Each kernel works on contiguous f32 (or f16/bf16 for the
+ * conversions) and is single-threaded; the caller (cpu_fast.c) splits the
+ * work across threads and checks that the fast path applies. */
+#ifndef HWADAPT_CPU_SIMD_H
+#define HWADAPT_CPU_SIMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct hwa__simd {
+    const char *name; /* "avx2", "avx512" */
+    /* d[i] = a[i] op b[i * b_step] for op ADD/SUB/MUL/DIV; b_step is 0 (one
+     * value) or 1. d may equal a. */
+    void (*binary)(int op, const float *a, const float *b, int64_t b_step, float *d, int64_t n);
+    /* d[i] = f(x[i]) for op RELU/GELU/SILU/SIGMOID/TANH, or x[i] * s for SCALE. */
+    void (*unary)(int op, const float *x, float *d, int64_t n, float s);
+    /* One row of softmax (log_ false) or log_softmax. */
+    void (*softmax_row)(const float *x, float *d, int64_t n, bool log_);
+    /* One row of NORM (rms false, biased variance) or RMS_NORM. */
+    void (*norm_row)(const float *x, float *d, int64_t n, float eps, bool rms);
+    /* f16 (bf16 false) or bf16 <-> f32, round to nearest even. */
+    void (*half_to_f32)(const uint16_t *s, float *d, int64_t n, bool bf16);
+    void (*f32_to_half)(const float *s, uint16_t *d, int64_t n, bool bf16);
+    /* d[r] = sum over j of s[r * n + j]. */
+    void (*row_sum)(const float *s, int64_t rows, int64_t n, float *d);
+} hwa__simd;
+
+#if defined(__x86_64__)
+extern const hwa__simd hwa__simd_avx2;
+extern const hwa__simd hwa__simd_avx512;
+#endif
+
+/* The table for the active ISA level, or NULL for scalar (reference) only. */
+const hwa__simd *hwa__simd_active(void);
+
+#endif

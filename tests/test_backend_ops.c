@@ -1,0 +1,369 @@
+/* The differential test of the CPU backend's kernels (ggml's
+ * test-backend-ops is the model): every case (op x dtype x shape, with
+ * contiguous and non-contiguous inputs) runs on every kernel variant this
+ * host supports (ISA level x matmul provider x matmul precision) and is
+ * compared with the scalar reference kernels by normalised mean squared
+ * error, with a tolerance per case. Every buffer is allocated with guard
+ * bytes on both sides that are checked when it is freed, to catch kernels
+ * that write outside their tensors. Combinations the host cannot run are
+ * printed as skipped. */
+#include <stdlib.h>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/cpu_isa.h"
+#include "backends/cpu/matmul/mm.h"
+#include "core/internal.h"
+#include "harness.h"
+
+/* ---- guarded allocator ------------------------------------------------- */
+
+#define GUARD 64
+static long guard_violations;
+
+static void *guarded_alloc(void *ud, size_t size, size_t align) {
+    unsigned char *p = aligned_alloc(GUARD, GUARD + ((size + GUARD - 1) / GUARD) * GUARD + GUARD);
+    if (!p) return NULL;
+    const size_t padded = ((size + GUARD - 1) / GUARD) * GUARD;
+    memcpy(p, &size, sizeof size);
+    memset(p + sizeof size, 0xA5, GUARD - sizeof size);
+    memset(p + GUARD + size, 0xA5, padded - size + GUARD);
+    return p + GUARD;
+}
+
+static void guarded_free(void *ud, void *ptr) {
+    if (!ptr) return;
+    unsigned char *p = (unsigned char *)ptr - GUARD;
+    size_t size;
+    memcpy(&size, p, sizeof size);
+    const size_t padded = ((size + GUARD - 1) / GUARD) * GUARD;
+    for (size_t i = sizeof size; i < GUARD; i++) guard_violations += p[i] != 0xA5;
+    for (size_t i = GUARD + size; i < GUARD + padded + GUARD; i++) guard_violations += p[i] != 0xA5;
+    free(p);
+}
+
+static const hwa_allocator guarded = {guarded_alloc, guarded_free, NULL};
+
+/* ---- cases ------------------------------------------------------------- */
+
+enum { V_NONE = 0, V_TRANSPOSED = 1, V_SLICED = 2 }; /* how an input is made */
+
+typedef struct tcase {
+    const char *name;
+    int nin;
+    int ndim[3];
+    int64_t shape[3][4];
+    int view[3];
+    hwa_dtype dtype[3];
+    /* builds the result from the inputs (extra: the op's parameter) */
+    hwa_tensor *(*build)(hwa_ctx *ctx, hwa_tensor **in, const struct tcase *c);
+    int op;          /* an op code, for builders that take one */
+    double tol;      /* NMSE tolerance for f32 precision */
+    bool backward;   /* also compare the gradients of every input */
+    bool matmul;     /* varies with the matmul provider */
+} tcase;
+
+static hwa_tensor *b_binary(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    switch (c->op) {
+    case HWA_OP_ADD: return hwa_add(ctx, in[0], in[1]);
+    case HWA_OP_SUB: return hwa_sub(ctx, in[0], in[1]);
+    case HWA_OP_MUL: return hwa_mul(ctx, in[0], in[1]);
+    default: return hwa_div(ctx, in[0], hwa_add(ctx, hwa_mul(ctx, in[1], in[1]), in[1])); /* keep |b| away from 0 */
+    }
+}
+
+static hwa_tensor *b_unary(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    hwa_tensor *x = hwa_scale(ctx, in[0], 4.0f); /* reach the activations' tails */
+    switch (c->op) {
+    case HWA_OP_RELU: return hwa_relu(ctx, x);
+    case HWA_OP_GELU: return hwa_gelu(ctx, x);
+    case HWA_OP_SILU: return hwa_silu(ctx, x);
+    case HWA_OP_SIGMOID: return hwa_sigmoid(ctx, x);
+    case HWA_OP_TANH: return hwa_tanh(ctx, x);
+    case HWA_OP_SOFTMAX: return hwa_softmax(ctx, x);
+    case HWA_OP_LOG_SOFTMAX: return hwa_log_softmax(ctx, x);
+    case HWA_OP_NORM: return hwa_layernorm(ctx, x, NULL, NULL, 1e-5f);
+    case HWA_OP_RMS_NORM: return hwa_rmsnorm(ctx, x, NULL, 1e-5f);
+    case HWA_OP_SUM_TO: return hwa_sum_dim(ctx, x, c->ndim[0] - 2);
+    default: return hwa_sum_dim(ctx, x, -1);
+    }
+}
+
+static hwa_tensor *b_cast(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    return hwa_cast(ctx, hwa_cast(ctx, in[0], (hwa_dtype)c->op), HWA_F32);
+}
+
+static hwa_tensor *b_matmul(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    return hwa_matmul_ex(ctx, in[0], in[1], false, c->op != 0);
+}
+
+/* Linear + bias (+ relu/gelu): the pattern the backend fuses. */
+static hwa_tensor *b_linear(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    hwa_tensor *y = hwa_bias_add(ctx, hwa_matmul_ex(ctx, in[0], in[1], false, true), in[2]);
+    return c->op == HWA_OP_RELU ? hwa_relu(ctx, y) : c->op == HWA_OP_GELU ? hwa_gelu(ctx, y) : y;
+}
+
+/* A two-layer MLP's mean output: the gradients exercise the backward ops. */
+static hwa_tensor *b_mlp(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    hwa_tensor *h = hwa_gelu(ctx, hwa_bias_add(ctx, hwa_matmul_ex(ctx, in[0], in[1], false, true), in[2]));
+    return hwa_mean(ctx, hwa_softmax(ctx, h));
+}
+
+/* Rows leave the trailing flags (backward, matmul) out when false. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#define S2(a, b) {a, b}
+#define S3(a, b, c) {a, b, c}
+#define F3 {HWA_F32, HWA_F32, HWA_F32}
+
+static const tcase cases[] = {
+    /* elementwise, same shapes, row broadcast, scalar, views */
+    {"add 17x31", 2, {2, 2}, {S2(17, 31), S2(17, 31)}, {0}, F3, b_binary, HWA_OP_ADD, 1e-12},
+    {"add 64x1000 + row", 2, {2, 1}, {S2(64, 1000), {1000}}, {0}, F3, b_binary, HWA_OP_ADD, 1e-12},
+    {"sub 1x1", 2, {2, 2}, {S2(1, 1), S2(1, 1)}, {0}, F3, b_binary, HWA_OP_SUB, 1e-12},
+    {"mul 3x5x7 * scalar", 2, {3, 1}, {S3(3, 5, 7), {1}}, {0}, F3, b_binary, HWA_OP_MUL, 1e-12},
+    {"div 13x37 / row", 2, {2, 1}, {S2(13, 37), {37}}, {0}, F3, b_binary, HWA_OP_DIV, 1e-12},
+    {"add transposed 23x19", 2, {2, 2}, {S2(23, 19), S2(23, 19)}, {V_TRANSPOSED, 0}, F3, b_binary, HWA_OP_ADD, 1e-12},
+    {"mul sliced 11x29", 2, {2, 2}, {S2(11, 29), S2(11, 29)}, {0, V_SLICED}, F3, b_binary, HWA_OP_MUL, 1e-12},
+    {"add f16 9x33", 2, {2, 2}, {S2(9, 33), S2(9, 33)}, {0}, {HWA_F16, HWA_F16}, b_binary, HWA_OP_ADD, 1e-12},
+    {"mul bf16 9x33", 2, {2, 2}, {S2(9, 33), S2(9, 33)}, {0}, {HWA_BF16, HWA_BF16}, b_binary, HWA_OP_MUL, 1e-12},
+    {"add 16M-ish 1031x1033", 2, {2, 2}, {S2(1031, 1033), S2(1031, 1033)}, {0}, F3, b_binary, HWA_OP_ADD, 1e-12},
+    /* activations and row ops */
+    {"relu 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_unary, HWA_OP_RELU, 1e-12, true},
+    {"relu 1031x1033", 1, {2}, {S2(1031, 1033)}, {0}, F3, b_unary, HWA_OP_RELU, 1e-12},
+    {"gelu 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_unary, HWA_OP_GELU, 1e-10, true},
+    {"silu 5x67", 1, {2}, {S2(5, 67)}, {0}, F3, b_unary, HWA_OP_SILU, 1e-10, true},
+    {"sigmoid 1x1", 1, {2}, {S2(1, 1)}, {0}, F3, b_unary, HWA_OP_SIGMOID, 1e-10},
+    {"tanh 3x41", 1, {2}, {S2(3, 41)}, {0}, F3, b_unary, HWA_OP_TANH, 1e-10, true},
+    {"tanh transposed 31x7", 1, {2}, {S2(31, 7)}, {V_TRANSPOSED}, F3, b_unary, HWA_OP_TANH, 1e-10},
+    {"gelu bf16 4x64", 1, {2}, {S2(4, 64)}, {0}, {HWA_BF16}, b_unary, HWA_OP_GELU, 1e-10},
+    {"softmax 64x1000", 1, {2}, {S2(64, 1000)}, {0}, F3, b_unary, HWA_OP_SOFTMAX, 1e-10, true},
+    {"softmax 5x3", 1, {2}, {S2(5, 3)}, {0}, F3, b_unary, HWA_OP_SOFTMAX, 1e-10},
+    {"log_softmax 7x97", 1, {2}, {S2(7, 97)}, {0}, F3, b_unary, HWA_OP_LOG_SOFTMAX, 1e-10, true},
+    {"softmax sliced 6x40", 1, {2}, {S2(6, 40)}, {V_SLICED}, F3, b_unary, HWA_OP_SOFTMAX, 1e-10},
+    {"layernorm 9x257", 1, {2}, {S2(9, 257)}, {0}, F3, b_unary, HWA_OP_NORM, 1e-10, true},
+    {"rmsnorm 2x3x61", 1, {3}, {S3(2, 3, 61)}, {0}, F3, b_unary, HWA_OP_RMS_NORM, 1e-10, true},
+    {"rmsnorm f16 4x32", 1, {2}, {S2(4, 32)}, {0}, {HWA_F16}, b_unary, HWA_OP_RMS_NORM, 1e-8},
+    {"sum over rows 37x53", 1, {2}, {S2(37, 53)}, {0}, F3, b_unary, HWA_OP_SUM_TO, 1e-10},
+    {"sum within rows 37x53", 1, {2}, {S2(37, 53)}, {0}, F3, b_unary, HWA_OP_NONE, 1e-10},
+    /* conversions */
+    {"cast f16 round trip 7x333", 1, {2}, {S2(7, 333)}, {0}, F3, b_cast, HWA_F16, 1e-12},
+    {"cast bf16 round trip 7x333", 1, {2}, {S2(7, 333)}, {0}, F3, b_cast, HWA_BF16, 1e-12},
+    {"cast bf16 transposed 13x17", 1, {2}, {S2(13, 17)}, {V_TRANSPOSED}, F3, b_cast, HWA_BF16, 1e-12},
+    /* matrix products */
+    {"matmul 1x1x1", 2, {2, 2}, {S2(1, 1), S2(1, 1)}, {0}, F3, b_matmul, 0, 1e-10, false, true},
+    {"matmul 7x13 * 13x29", 2, {2, 2}, {S2(7, 13), S2(13, 29)}, {0}, F3, b_matmul, 0, 1e-10, true, true},
+    {"matmul 64x1000 * (1000x100)^T", 2, {2, 2}, {S2(64, 1000), S2(100, 1000)}, {0}, F3, b_matmul, 1, 1e-10, false, true},
+    {"matmul 1x257 * (37x257)^T", 2, {2, 2}, {S2(1, 257), S2(37, 257)}, {0}, F3, b_matmul, 1, 1e-10, false, true},
+    {"matmul transposed A 11x23", 2, {2, 2}, {S2(11, 23), S2(23, 5)}, {V_TRANSPOSED, 0}, F3, b_matmul, 0, 1e-10, false, true},
+    {"matmul sliced B", 2, {2, 2}, {S2(9, 16), S2(16, 21)}, {0, V_SLICED}, F3, b_matmul, 0, 1e-10, false, true},
+    {"matmul batched 3x5x8 * 8x6", 2, {3, 2}, {S3(3, 5, 8), S2(8, 6)}, {0}, F3, b_matmul, 0, 1e-10, true, true},
+    {"matmul batched both 2x4x9 * 2x9x3", 2, {3, 3}, {S3(2, 4, 9), S3(2, 9, 3)}, {0}, F3, b_matmul, 0, 1e-10, false, true},
+    {"matmul bf16 19x40 * 40x24", 2, {2, 2}, {S2(19, 40), S2(40, 24)}, {0}, {HWA_BF16, HWA_BF16}, b_matmul, 0, 1e-5, false, true},
+    {"matmul f16 5x16 * 16x7", 2, {2, 2}, {S2(5, 16), S2(16, 7)}, {0}, {HWA_F16, HWA_F16}, b_matmul, 0, 1e-6, false, true},
+    {"linear+bias 64x100->50", 3, {2, 2, 1}, {S2(64, 100), S2(50, 100), {50}}, {0}, F3, b_linear, HWA_OP_NONE, 1e-10, false, true},
+    {"linear+bias+relu 13x31->17", 3, {2, 2, 1}, {S2(13, 31), S2(17, 31), {17}}, {0}, F3, b_linear, HWA_OP_RELU, 1e-10, false, true},
+    {"linear+bias+gelu 8x64->32", 3, {2, 2, 1}, {S2(8, 64), S2(32, 64), {32}}, {0}, F3, b_linear, HWA_OP_GELU, 1e-10, false, true},
+    {"linear+bias bf16 8x64->32", 3, {2, 2, 1}, {S2(8, 64), S2(32, 64), {32}}, {0}, {HWA_BF16, HWA_BF16, HWA_BF16}, b_linear, HWA_OP_NONE, 1e-4, false, true},
+    {"mlp gradients 16x24->12", 3, {2, 2, 1}, {S2(16, 24), S2(12, 24), {12}}, {0}, F3, b_mlp, 0, 1e-9, true, true},
+};
+#define N_CASES ((int)(sizeof cases / sizeof cases[0]))
+
+/* ---- running one case -------------------------------------------------- */
+
+typedef struct variant {
+    int isa;                 /* hwa__isa, or -1: the reference */
+    int provider;            /* hwa__mm_provider, -1 for non-matmul cases */
+    hwa_matmul_precision precision;
+} variant;
+
+/* An input of case c: a leaf of the case's shape, or a view of one. */
+static hwa_tensor *make_input(hwa_ctx *ctx, const tcase *c, int i, hwa_tensor **leaf) {
+    const int nd = c->ndim[i];
+    int64_t sh[4];
+    memcpy(sh, c->shape[i], sizeof sh);
+    if (c->view[i] == V_TRANSPOSED) {
+        int64_t t = sh[nd - 1];
+        sh[nd - 1] = sh[nd - 2];
+        sh[nd - 2] = t;
+    } else if (c->view[i] == V_SLICED) {
+        sh[nd - 1] += 5;
+    }
+    *leaf = hwa_tensor_new(ctx, c->dtype[i] == HWA_F16 || c->dtype[i] == HWA_BF16 ? c->dtype[i] : HWA_F32, nd, sh);
+    if (!*leaf) return NULL;
+    if (c->view[i] == V_TRANSPOSED) return hwa_transpose(ctx, *leaf);
+    if (c->view[i] == V_SLICED) return hwa_slice(ctx, *leaf, -1, 2, c->shape[i][nd - 1]);
+    return *leaf;
+}
+
+/* Runs c on variant v; out receives the result then every input gradient
+ * (f32), *n their count. */
+static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_t *n) {
+    hwa_ctx *ctx = hwa_ctx_new(&(hwa_ctx_params){.allocator = &guarded, .seed = 1234});
+    if (!ctx) return HWA_E_NOMEM;
+    hwa_backend *be = NULL;
+    hwa_status st = HWA_E_INTERNAL;
+    hwa_tensor *leaf[3] = {0}, *in[3] = {0};
+    for (int i = 0; i < c->nin; i++) {
+        in[i] = make_input(ctx, c, i, &leaf[i]);
+        if (c->backward && leaf[i]) hwa_tensor_set_param(leaf[i]);
+    }
+    hwa_tensor *y = c->build(ctx, in, c);
+    /* mean(y^3): not invariant under normalisation, unlike mean(y^2) */
+    hwa_tensor *loss = c->backward ? hwa_mean(ctx, hwa_mul(ctx, hwa_mul(ctx, y, y), y)) : NULL;
+    hwa_graph *g = hwa_graph_new(ctx);
+    if (!y || !g || (c->backward && !loss)) goto done;
+    if ((st = hwa_graph_build_forward(g, c->backward ? loss : y))) goto done;
+    if (c->backward && (st = hwa_graph_build_backward(g, loss))) goto done;
+    if (!(be = hwa_backend_new(ctx, "cpu"))) {
+        st = hwa_ctx_last_status(ctx);
+        goto done;
+    }
+    if ((st = hwa_ctx_alloc_leaves(ctx, be))) goto done;
+    for (int i = 0; i < c->nin; i++)
+        if ((st = hwa_tensor_fill_uniform(leaf[i], -1.0f, 1.0f))) goto done;
+    hwa__cpu_set_reference_only(v->isa < 0);
+    hwa__isa_set_override(v->isa < 0 ? -1 : v->isa);
+    hwa__mm_set_override(v->provider);
+    hwa_backend_set_matmul_precision(be, v->precision);
+    /* twice: the second run goes through the caches the first one filled */
+    for (int r = 0; r < 2 && !st; r++) {
+        if (c->backward) hwa_graph_zero_grads(g);
+        st = hwa_graph_compute(g, be);
+    }
+    hwa__cpu_set_reference_only(false);
+    hwa__isa_set_override(-1);
+    hwa__mm_set_override(-1);
+    if (st) goto done;
+    int64_t total = hwa_tensor_nelements(y);
+    for (int i = 0; c->backward && i < c->nin; i++) total += hwa_tensor_nelements(leaf[i]);
+    *out = malloc((size_t)total * sizeof(float));
+    *n = total;
+    if (!*out) {
+        st = HWA_E_NOMEM;
+        goto done;
+    }
+    int64_t at = hwa_tensor_nelements(y);
+    st = hwa_tensor_get_f32(y, *out, at);
+    for (int i = 0; c->backward && i < c->nin && !st; i++) {
+        st = hwa_tensor_get_f32(hwa_tensor_grad(leaf[i]), *out + at, hwa_tensor_nelements(leaf[i]));
+        at += hwa_tensor_nelements(leaf[i]);
+    }
+done:
+    if (st && hwa_ctx_last_status(ctx)) fprintf(stderr, "    %s: %s\n", c->name, hwa_ctx_last_error(ctx));
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+    return st;
+}
+
+static double nmse(const float *ref, const float *got, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const double d = (double)got[i] - (double)ref[i];
+        num += d * d;
+        den += (double)ref[i] * (double)ref[i];
+    }
+    if (!(num == num)) return INFINITY; /* NaN in the result */
+    return den > 0 ? num / den : num;
+}
+
+/* ---- the variants this host supports ----------------------------------- */
+
+static int variants_for(const tcase *c, variant *vs) {
+    int n = 0;
+    const int host = (int)hwa__isa_host();
+    for (int isa = 0; isa <= host; isa++) {
+        if (!c->matmul) {
+            vs[n++] = (variant){isa, -1, HWA_MATMUL_PRECISION_F32};
+            continue;
+        }
+        for (int p = 0; p < HWA_MM_PROVIDER_COUNT; p++) {
+            if (!hwa__mm_provider_built((hwa__mm_provider)p)) continue;
+            vs[n++] = (variant){isa, p, HWA_MATMUL_PRECISION_F32};
+            if (p == HWA_MM_ONEDNN && isa >= HWA_ISA_AVX512) {
+                vs[n++] = (variant){isa, p, HWA_MATMUL_PRECISION_BF16};
+                vs[n++] = (variant){isa, p, HWA_MATMUL_PRECISION_INT8};
+            }
+        }
+    }
+    return n;
+}
+
+static const char *precision_name(hwa_matmul_precision p) {
+    return p == HWA_MATMUL_PRECISION_BF16 ? "bf16" : p == HWA_MATMUL_PRECISION_INT8 ? "int8" : "f32";
+}
+
+TEST(every_op_on_every_kernel_variant_matches_the_reference) {
+    int checked = 0, failed = 0;
+    for (int isa = (int)hwa__isa_host() + 1; isa < HWA_ISA_COUNT; isa++)
+        printf("    skipped: ISA level %s (not supported by this host)\n", hwa__isa_name((hwa__isa)isa));
+    for (int p = 0; p < HWA_MM_PROVIDER_COUNT; p++)
+        if (!hwa__mm_provider_built((hwa__mm_provider)p))
+            printf("    skipped: matmul provider %s (not in this build)\n", hwa__mm_provider_name((hwa__mm_provider)p));
+    for (int ci = 0; ci < N_CASES; ci++) {
+        const tcase *c = &cases[ci];
+        float *ref = NULL;
+        int64_t nref = 0;
+        const variant rv = {-1, -1, HWA_MATMUL_PRECISION_F32};
+        CHECK_OK(run_case(c, &rv, &ref, &nref));
+        variant vs[64];
+        const int nv = variants_for(c, vs);
+        for (int k = 0; k < nv; k++) {
+            float *got = NULL;
+            int64_t n = 0;
+            const long g0 = guard_violations;
+            hwa_status st = run_case(c, &vs[k], &got, &n);
+            char vname[64];
+            snprintf(vname, sizeof vname, "isa=%s%s%s%s%s", hwa__isa_name((hwa__isa)vs[k].isa),
+                     vs[k].provider >= 0 ? " matmul=" : "",
+                     vs[k].provider >= 0 ? hwa__mm_provider_name((hwa__mm_provider)vs[k].provider) : "",
+                     vs[k].precision ? " precision=" : "", vs[k].precision ? precision_name(vs[k].precision) : "");
+            double tol = c->tol;
+            if (vs[k].precision == HWA_MATMUL_PRECISION_BF16) tol = tol > 3e-5 ? tol : 3e-5;
+            if (vs[k].precision == HWA_MATMUL_PRECISION_INT8) tol = tol > 3e-3 ? tol : 3e-3;
+            const double e = st ? INFINITY : nmse(ref, got, n);
+            const bool ok = st == HWA_OK && n == nref && e <= tol && guard_violations == g0;
+            checked++;
+            if (!ok) {
+                failed++;
+                printf("    FAIL %-34s %-40s nmse %.3g (tol %.1g)%s%s\n", c->name, vname, e, tol,
+                       st ? " status " : "", st ? hwa_status_name(st) : "");
+                if (guard_violations != g0) printf("    FAIL %s %s: wrote outside a buffer\n", c->name, vname);
+            }
+            free(got);
+        }
+        free(ref);
+    }
+    printf("    %d case x variant runs compared with the reference, %d failed\n", checked, failed);
+    CHECK_INT_EQ(failed, 0);
+    CHECK_INT_EQ(guard_violations, 0);
+}
+
+TEST(sentinels_catch_a_write_past_the_end) {
+    /* the harness's own check: a deliberate overrun must be seen */
+    const long g0 = guard_violations;
+    unsigned char *p = guarded_alloc(NULL, 10, 64);
+    CHECK(p);
+    p[10] = 0;
+    guarded_free(NULL, p);
+    CHECK(guard_violations == g0 + 1);
+    guard_violations = g0;
+}
+
+TEST(seed_linear_runs_as_one_fused_call_and_relu_on_simd) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, 64, 100), *w = hwa_tensor_new_2d(ctx, HWA_F32, 50, 100);
+    hwa_tensor *b = hwa_tensor_new_1d(ctx, HWA_F32, 50);
+    hwa_tensor *y = hwa_bias_add(ctx, hwa_matmul_ex(ctx, x, w, false, true), b);
+    hwa_tensor *r = hwa_relu(ctx, hwa_scale(ctx, y, 2.0f));
+    hwa_graph *g = hwa_graph_new(ctx);
+    CHECK_OK(hwa_graph_build_forward(g, r));
+    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+    CHECK_OK(hwa_graph_compute(g, be));
+    const char *mm = hwa_backend_kernel_name(be, hwa_graph_node(g, 0));
+    printf("    matmul: %s; add: %s; relu: %s\n", mm, hwa_backend_kernel_name(be, y), hwa_backend_kernel_name(be, r));
+    CHECK_STR_CONTAINS(mm, "+bias");
+    CHECK_STR_CONTAINS(hwa_backend_kernel_name(be, y), "fused");
+    if (hwa__isa_active() >= HWA_ISA_AVX2) CHECK(strcmp(hwa_backend_kernel_name(be, r), "ref") != 0);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
