@@ -192,7 +192,7 @@ typedef struct hwa_bench_row {
     double p99_bound_ms;      /* server rows; NAN otherwise */
     double peak_rate_qps;     /* server rows with a peak search; NAN otherwise */
     bool skipped;             /* not measured: see note */
-    char note[192];           /* caps, warnings and skip reasons, "" when none */
+    char note[320];           /* caps, warnings and skip reasons, "" when none */
 } hwa_bench_row;
 
 /* A summary of the machine, filled from the hardware passport. Strings are

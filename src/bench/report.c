@@ -226,7 +226,7 @@ static void write_json(const hwa_bench_report *rep, FILE *f) {
 /* ---- table, CSV, Markdown --------------------------------------------- */
 
 /* The columns the three flat formats share. */
-enum { N_COLS = 20 };
+enum { N_COLS = 20, CELL = 336 };
 static const char *const col_names[N_COLS] = {
     "workload", "device", "dtype", "batch", "threads", "kernel", "scenario", "queries", "samples_per_s", "p50_ms",
     "p90_ms", "p99_ms", "max_ms", "cv", "gflops", "pct_of_peak", "j_per_sample", "max_abs_err", "peak_qps", "note"};
@@ -234,29 +234,29 @@ static const char *const col_heads[N_COLS] = {
     "workload", "device", "dtype", "batch", "thr", "kernel", "scen", "queries", "samples/s", "p50 ms",
     "p90 ms", "p99 ms", "max ms", "cv", "GFLOP/s", "%peak", "J/sample", "err vs f32", "peak q/s", "note"};
 
-static void row_cells(const hwa_bench_row *r, char cells[N_COLS][192], const char *unknown) {
+static void row_cells(const hwa_bench_row *r, char cells[N_COLS][CELL], const char *unknown) {
     bool ok = measured(r);
     const hwa_bench_stats *l = &r->r.latency;
-    snprintf(cells[0], 192, "%s", r->workload);
-    snprintf(cells[1], 192, "%s", r->device);
-    snprintf(cells[2], 192, "%s", r->dtype);
-    snprintf(cells[3], 192, "%lld", (long long)r->batch);
-    snprintf(cells[4], 192, "%d", r->threads);
-    snprintf(cells[5], 192, "%s", r->kernel);
-    snprintf(cells[6], 192, "%s", r->scenario);
-    snprintf(cells[7], 192, "%lld", (long long)r->r.queries);
-    fmt_num(cells[8], 192, ok ? r->samples_per_s : NAN, unknown);
-    fmt_num(cells[9], 192, ok ? l->p50 * 1e3 : NAN, unknown);
-    fmt_num(cells[10], 192, ok ? l->p90 * 1e3 : NAN, unknown);
-    fmt_num(cells[11], 192, ok ? l->p99 * 1e3 : NAN, unknown);
-    fmt_num(cells[12], 192, ok ? l->max * 1e3 : NAN, unknown);
-    fmt_num(cells[13], 192, ok ? r->r.service.cv : NAN, unknown);
-    fmt_num(cells[14], 192, ok ? r->gflops : NAN, unknown);
-    fmt_num(cells[15], 192, ok ? r->pct_of_peak : NAN, unknown);
-    fmt_num(cells[16], 192, r->energy_j_per_sample, unknown);
-    fmt_num(cells[17], 192, r->max_abs_error_vs_f32, unknown);
-    fmt_num(cells[18], 192, r->peak_rate_qps, unknown);
-    snprintf(cells[19], 192, "%s", r->note);
+    snprintf(cells[0], CELL, "%s", r->workload);
+    snprintf(cells[1], CELL, "%s", r->device);
+    snprintf(cells[2], CELL, "%s", r->dtype);
+    snprintf(cells[3], CELL, "%lld", (long long)r->batch);
+    snprintf(cells[4], CELL, "%d", r->threads);
+    snprintf(cells[5], CELL, "%s", r->kernel);
+    snprintf(cells[6], CELL, "%s", r->scenario);
+    snprintf(cells[7], CELL, "%lld", (long long)r->r.queries);
+    fmt_num(cells[8], CELL, ok ? r->samples_per_s : NAN, unknown);
+    fmt_num(cells[9], CELL, ok ? l->p50 * 1e3 : NAN, unknown);
+    fmt_num(cells[10], CELL, ok ? l->p90 * 1e3 : NAN, unknown);
+    fmt_num(cells[11], CELL, ok ? l->p99 * 1e3 : NAN, unknown);
+    fmt_num(cells[12], CELL, ok ? l->max * 1e3 : NAN, unknown);
+    fmt_num(cells[13], CELL, ok ? r->r.service.cv : NAN, unknown);
+    fmt_num(cells[14], CELL, ok ? r->gflops : NAN, unknown);
+    fmt_num(cells[15], CELL, ok ? r->pct_of_peak : NAN, unknown);
+    fmt_num(cells[16], CELL, r->energy_j_per_sample, unknown);
+    fmt_num(cells[17], CELL, r->max_abs_error_vs_f32, unknown);
+    fmt_num(cells[18], CELL, r->peak_rate_qps, unknown);
+    snprintf(cells[19], CELL, "%s", r->note);
 }
 
 static void write_csv_cell(FILE *f, const char *s) {
@@ -275,7 +275,7 @@ static void write_csv_cell(FILE *f, const char *s) {
 static void write_csv(const hwa_bench_report *rep, FILE *f) {
     for (int c = 0; c < N_COLS; c++) fprintf(f, "%s%s", c ? "," : "", col_names[c]);
     fputs("\r\n", f);
-    static char cells[N_COLS][192];
+    static char cells[N_COLS][CELL];
     for (int i = 0; i < rep->n_rows; i++) {
         row_cells(&rep->rows[i], cells, "");
         for (int c = 0; c < N_COLS; c++) {
@@ -287,7 +287,7 @@ static void write_csv(const hwa_bench_report *rep, FILE *f) {
 }
 
 static void write_markdown(const hwa_bench_report *rep, FILE *f) {
-    static char cells[N_COLS][192];
+    static char cells[N_COLS][CELL];
     fputs("|", f);
     for (int c = 0; c < N_COLS; c++) fprintf(f, " %s |", col_heads[c]);
     fputs("\n|", f);
@@ -312,7 +312,7 @@ static void write_markdown(const hwa_bench_report *rep, FILE *f) {
  * (energy on a machine without meters, the peak column without a search);
  * notes go under the table as numbered footnotes. */
 static void write_table(const hwa_bench_report *rep, FILE *f) {
-    static char cells[N_COLS][192];
+    static char cells[N_COLS][CELL];
     int width[N_COLS];
     bool show[N_COLS];
     for (int c = 0; c < N_COLS; c++) {

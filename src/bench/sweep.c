@@ -225,15 +225,19 @@ static hwa_status run_row(runner *r, int wl, const char *dev, hwa_dtype t, int64
     if (st) return st;
     row.planned_bytes = w.planned_bytes;
 
-    /* Predict one query's time from what this device did in this dtype; a
-     * row that cannot fit a single query into what is left is skipped. */
-    double predicted = w.flops_per_query / (known_rate(r, dev, t) * 1e9);
-    double ref_time = w.flops_per_query / (known_rate(r, dev, HWA_F32) * 1e9);
-    if (t != HWA_F32 && !r->have_ref && isfinite(ref_time)) predicted += ref_time; /* the f32 reference runs first */
-    if (s->time_budget_s > 0 && isfinite(predicted) && predicted > left) {
+    /* Predict one query's time from what this device did in this dtype. A
+     * row needs its validation query, one measured query and, when no f32
+     * row ran before it, the f32 reference query; it may take up to two
+     * shares of what is left (and no more than is left), else it is skipped. */
+    double one = w.flops_per_query / (known_rate(r, dev, t) * 1e9);
+    double need = 2 * one, ref_time = w.flops_per_query / (known_rate(r, dev, HWA_F32) * 1e9);
+    if (t != HWA_F32 && !r->have_ref && isfinite(ref_time)) need += ref_time;
+    double allow = 2 * share < left ? 2 * share : left;
+    if (s->time_budget_s > 0 && isfinite(need) && need > allow) {
         row.skipped = true;
-        note_add(&row, "skipped: one query would take about %.3g s (from the %.3g GFLOP/s measured for %s %s), over the "
-                 "%.3g s left in the time budget", predicted, known_rate(r, dev, t), dev, row.dtype, left > 0 ? left : 0);
+        note_add(&row, "skipped: one query would take about %.3g s (predicted from the %.3g GFLOP/s measured for %s %s); "
+                 "validating and measuring need %.3g s, more than the %.3g s this row may take of the time budget",
+                 one, known_rate(r, dev, t), dev, row.dtype, need, allow > 0 ? allow : 0);
         hwa__workload_free(&w);
         r->rows_done++;
         return hwa_bench_report_add(r->rep, &row);
