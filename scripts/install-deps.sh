@@ -10,6 +10,7 @@ packages=(
   libdnnl-dev libopenblas-dev
   ocl-icd-libopencl1 ocl-icd-opencl-dev pocl-opencl-icd clinfo
   python3-jsonschema
+  dataset-fashion-mnist
 )
 
 missing=()

@@ -14,6 +14,8 @@
 #include "graph.h"
 #include "backend.h"
 #include "hw.h"
+#include "io.h"
+#include "nn.h"
 #include "bench.h"
 
 #endif

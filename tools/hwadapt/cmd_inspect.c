@@ -1,4 +1,195 @@
-/* placeholder while the command is written in this session */
+/* hwadapt inspect FILE [--json] [--format NAME]: what is in a model or data
+ * file. Exit 0 for a valid file; otherwise one line on stderr naming the
+ * file, the field and why, and exit 1 (2 for a usage error). */
+#include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
+
 #include "commands.h"
-int cmd_inspect(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "hwadapt inspect: not built yet\n"); return 2; }
+#include "hwadapt/hwadapt.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: hwadapt inspect FILE [--json] [--format safetensors|gguf|llama2c|llama2c-tokenizer|idx]\n"
+               "Lists the metadata and tensors of a model file (format detected from its content).\n");
+}
+
+/* A JSON string literal of n bytes (control and non-ASCII bytes escaped). */
+static void json_str(const char *s, size_t n) {
+    putchar('"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20 || c >= 0x7f) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+static void shape_str(const hwa_file_tensor *t, char *buf, size_t cap) {
+    size_t o = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < t->ndim && o < cap; d++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%" PRId64, d ? "," : "", t->shape[d]);
+    if (o < cap) snprintf(buf + o, cap - o, "]");
+}
+
+static void print_meta_text(const hwa_model_file *f) {
+    hwa_file_format fmt = hwa_model_file_format(f);
+    if (fmt == HWA_FORMAT_GGUF) {
+        printf("version: %u, alignment: %zu, %zu key-values\n", hwa_gguf_version(f), hwa_gguf_alignment(f),
+               hwa_gguf_n_kv(f));
+        char buf[256];
+        for (size_t i = 0; i < hwa_gguf_n_kv(f); i++)
+            printf("  %-40s %-6s %s\n", hwa_gguf_kv_key(f, i), hwa_gguf_type_name(hwa_gguf_kv_type(f, i)),
+                   hwa_gguf_kv_format(f, i, buf, sizeof buf));
+    } else if (fmt == HWA_FORMAT_LLAMA2C) {
+        hwa_llama2c_config c;
+        hwa_llama2c_get_config(f, &c);
+        printf("dim %d, hidden_dim %d, n_layers %d, n_heads %d, n_kv_heads %d, vocab_size %d, seq_len %d, %s classifier\n",
+               c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len,
+               c.shared_classifier ? "shared" : "separate");
+    }
+    for (size_t i = 0; i < hwa_model_file_n_meta(f); i++) {
+        const char *k, *v;
+        hwa_model_file_meta(f, i, &k, &v);
+        printf("  %s: %s\n", k, v);
+    }
+}
+
+static void print_text(const hwa_model_file *f, const hwa_vocab *v) {
+    size_t size;
+    hwa_model_file_bytes(f, &size);
+    printf("%s: %s, %zu bytes, %zu tensors\n", hwa_model_file_label(f), hwa_file_format_name(hwa_model_file_format(f)),
+           size, hwa_model_file_n_tensors(f));
+    print_meta_text(f);
+    if (v) printf("vocabulary: %zu tokens, max token length %d\n", hwa_vocab_size(v), hwa_vocab_max_token_length(v));
+    if (hwa_model_file_n_tensors(f) == 0) return;
+    printf("%-40s %-5s %-22s %12s %12s %s\n", "name", "dtype", "shape", "bytes", "offset", "fnv1a64");
+    for (size_t i = 0; i < hwa_model_file_n_tensors(f); i++) {
+        const hwa_file_tensor *t = hwa_model_file_tensor(f, i);
+        char sh[128];
+        shape_str(t, sh, sizeof sh);
+        printf("%-40s %-5s %-22s %12zu %12" PRIu64 " %016" PRIx64 "\n", t->name, hwa_file_dtype_name(t->file_dtype), sh,
+               t->nbytes, t->offset, hwa_file_tensor_checksum(t));
+    }
+}
+
+static void print_json(const hwa_model_file *f, const hwa_vocab *v) {
+    size_t size;
+    hwa_model_file_bytes(f, &size);
+    printf("{\"file\":");
+    json_str(hwa_model_file_label(f), strlen(hwa_model_file_label(f)));
+    printf(",\"format\":\"%s\",\"bytes\":%zu", hwa_file_format_name(hwa_model_file_format(f)), size);
+    if (hwa_model_file_format(f) == HWA_FORMAT_GGUF) {
+        printf(",\"gguf_version\":%u,\"alignment\":%zu,\"kv\":{", hwa_gguf_version(f), hwa_gguf_alignment(f));
+        char buf[256];
+        for (size_t i = 0; i < hwa_gguf_n_kv(f); i++) {
+            const char *k = hwa_gguf_kv_key(f, i);
+            printf("%s", i ? "," : "");
+            json_str(k, strlen(k));
+            putchar(':');
+            hwa_gguf_kv_format(f, i, buf, sizeof buf);
+            json_str(buf, strlen(buf));
+        }
+        printf("}");
+    }
+    if (hwa_model_file_format(f) == HWA_FORMAT_LLAMA2C) {
+        hwa_llama2c_config c;
+        hwa_llama2c_get_config(f, &c);
+        printf(",\"config\":{\"dim\":%d,\"hidden_dim\":%d,\"n_layers\":%d,\"n_heads\":%d,\"n_kv_heads\":%d,"
+               "\"vocab_size\":%d,\"seq_len\":%d,\"shared_classifier\":%s}",
+               c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len,
+               c.shared_classifier ? "true" : "false");
+    }
+    printf(",\"metadata\":{");
+    for (size_t i = 0; i < hwa_model_file_n_meta(f); i++) {
+        const char *k, *val;
+        hwa_model_file_meta(f, i, &k, &val);
+        printf("%s", i ? "," : "");
+        json_str(k, strlen(k));
+        putchar(':');
+        json_str(val, strlen(val));
+    }
+    printf("}");
+    if (v) printf(",\"vocab_size\":%zu", hwa_vocab_size(v));
+    printf(",\"tensors\":[");
+    for (size_t i = 0; i < hwa_model_file_n_tensors(f); i++) {
+        const hwa_file_tensor *t = hwa_model_file_tensor(f, i);
+        printf("%s{\"name\":", i ? "," : "");
+        json_str(t->name, strlen(t->name));
+        printf(",\"dtype\":\"%s\",\"shape\":[", hwa_file_dtype_name(t->file_dtype));
+        for (int d = 0; d < t->ndim; d++) printf("%s%" PRId64, d ? "," : "", t->shape[d]);
+        printf("],\"bytes\":%zu,\"offset\":%" PRIu64 ",\"fnv1a64\":\"%016" PRIx64 "\"}", t->nbytes, t->offset,
+               hwa_file_tensor_checksum(t));
+    }
+    printf("]}\n");
+}
+
+static int inspect_idx(const char *path, bool json) {
+    hwa_idx *x;
+    if (hwa_idx_load(path, &x) != HWA_OK) {
+        fprintf(stderr, "hwadapt inspect: %s\n", hwa_last_error());
+        return 1;
+    }
+    uint64_t sum = hwa_checksum64(hwa_idx_data(x), hwa_idx_nbytes(x));
+    if (json) {
+        printf("{\"file\":");
+        json_str(path, strlen(path));
+        printf(",\"format\":\"idx\",\"dtype\":\"U8\",\"shape\":[");
+        for (int d = 0; d < hwa_idx_ndim(x); d++) printf("%s%" PRId64, d ? "," : "", hwa_idx_dim(x, d));
+        printf("],\"bytes\":%zu,\"fnv1a64\":\"%016" PRIx64 "\"}\n", hwa_idx_nbytes(x), sum);
+    } else {
+        printf("%s: idx, U8 [", path);
+        for (int d = 0; d < hwa_idx_ndim(x); d++) printf("%s%" PRId64, d ? "," : "", hwa_idx_dim(x, d));
+        printf("], %zu bytes of data, fnv1a64 %016" PRIx64 "\n", hwa_idx_nbytes(x), sum);
+    }
+    hwa_idx_free(x);
+    return 0;
+}
+
+int cmd_inspect(int argc, char **argv) {
+    const char *path = NULL;
+    bool json = false;
+    hwa_file_format fmt = HWA_FORMAT_UNKNOWN;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = true;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+            if (hwa_file_format_from_name(argv[++i], &fmt) != HWA_OK) {
+                fprintf(stderr, "hwadapt inspect: unknown format '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (argv[i][0] == '-' || path) {
+            usage(stderr);
+            return 2;
+        } else path = argv[i];
+    }
+    if (!path) {
+        usage(stderr);
+        return 2;
+    }
+    if (fmt == HWA_FORMAT_UNKNOWN && hwa_file_detect_path(path, &fmt) != HWA_OK) {
+        fprintf(stderr, "hwadapt inspect: %s\n", hwa_last_error());
+        return 1;
+    }
+    if (fmt == HWA_FORMAT_IDX) return inspect_idx(path, json);
+    hwa_model_file *f;
+    hwa_vocab *v = NULL;
+    if (hwa_model_file_open(path, fmt, &f) != HWA_OK) {
+        fprintf(stderr, "hwadapt inspect: %s\n", hwa_last_error());
+        return 1;
+    }
+    if (fmt == HWA_FORMAT_LLAMA2C_VOCAB || (fmt == HWA_FORMAT_GGUF && hwa_gguf_find_key(f, "tokenizer.ggml.tokens") >= 0)) {
+        if (hwa_vocab_from_file(f, &v) != HWA_OK) {
+            fprintf(stderr, "hwadapt inspect: %s\n", hwa_last_error());
+            hwa_model_file_free(f);
+            return 1;
+        }
+    }
+    if (json) print_json(f, v);
+    else print_text(f, v);
+    hwa_vocab_free(v);
+    hwa_model_file_free(f);
+    return 0;
+}

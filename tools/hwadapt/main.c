@@ -17,6 +17,7 @@ static const command commands[] = {
     {"bench", cmd_bench, "benchmark workloads: MLPerf scenarios, sweeps, table/JSON/CSV/Markdown"},
     {"probe", cmd_probe, "the hardware passport: every device and what it can do"},
     {"inspect", cmd_inspect, "list what is in a model file"},
+    {"generate", cmd_generate, "run a language model (llama2.c checkpoints, GGUF)"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Decode tokens/s of a synthetic 110M-parameter Llama (dim 768, 12 layers, 12
+# heads, vocab 32000, f32, random weights) against the bound this machine's
+# memory bandwidth sets, and prefill tokens/s for a 256-token prompt.
+# Needs ./build (make build), Debian's python3 with numpy (/usr/bin/python3)
+# and about 450 MB free in ${TMPDIR:-/tmp}.
+#   HWA_BENCH_THREADS=N   threads (default: all the backend sees)
+#   HWA_BENCH_DECODE=N    decode steps timed (default 32)
+set -eu
+cd "$(dirname "$0")/.."
+build=${BUILD:-build}
+py=/usr/bin/python3
+if ! "$py" -c 'import numpy' 2>/dev/null; then
+  echo "skip: $py has no numpy (apt-get install python3-numpy)"
+  exit 0
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$py" bench/make_llama_checkpoint.py "$tmp/llama110m.bin" --dim 768 --hidden 2048 --layers 12 --heads 12 \
+  --kv-heads 12 --vocab 32000 --seq-len 1024
+"$build/bench/llama_bench" "$tmp/llama110m.bin" --prefill 256 --decode "${HWA_BENCH_DECODE:-32}" \
+  --threads "${HWA_BENCH_THREADS:-0}"

@@ -1,0 +1,181 @@
+/* hwadapt — built-in architectures: Llama-family language models, their
+ * tokenizer, token sampling and a generation loop.
+ *
+ * A Llama model is built from the graph's ops (graph.h) each time it runs:
+ * token embedding, n_layers of [RMSNorm -> attention with rotary position
+ * embedding and grouped KV heads -> residual -> RMSNorm -> SwiGLU feed-forward
+ * -> residual], a final RMSNorm and the classifier (tied to the embedding or
+ * not). Weights stay in the memory-mapped model file (zero copy); the KV cache
+ * holds n_ctx positions per layer.
+ *
+ * Errors: every fallible function returns an hwa_status and records a
+ * one-line message readable with hwa_last_error(). Nothing here aborts or
+ * exits on bad input.
+ *
+ * Threading: an hwa_llama, hwa_sampler or hwa_tokenizer is used by one
+ * thread at a time; a tokenizer is read-only after loading, so encode/decode
+ * may run from several threads at once.
+ */
+#ifndef HWADAPT_NN_H
+#define HWADAPT_NN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+#include "tensor.h"
+#include "io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Llama models ------------------------------------------------------- */
+
+/* Hyper-parameters of a Llama-family model (plain data). */
+typedef struct hwa_llama_config {
+    int32_t dim;          /* model width */
+    int32_t hidden_dim;   /* feed-forward width */
+    int32_t n_layers;
+    int32_t n_heads;      /* query heads; head size = dim / n_heads */
+    int32_t n_kv_heads;   /* key/value heads (divides n_heads) */
+    int32_t vocab_size;
+    int32_t seq_len;      /* the longest context the model was made for */
+    float rope_theta;     /* 10000 unless the file says otherwise */
+    float norm_eps;       /* RMSNorm epsilon, 1e-5 unless the file says otherwise */
+    bool shared_classifier; /* the classifier is the token embedding */
+    hwa_dtype weight_dtype; /* of the matrices: f32 or f16 */
+} hwa_llama_config;
+
+typedef struct hwa_llama_params {
+    const char *device;   /* backend spec; NULL: "cpu" (zero-copy weights need the CPU) */
+    int32_t n_ctx;        /* KV cache positions; 0: the model's seq_len */
+    int32_t n_threads;    /* 0: the backend's default */
+} hwa_llama_params;
+
+typedef struct hwa_llama hwa_llama;
+
+/* Opens a llama2.c checkpoint or a GGUF file (general.architecture "llama")
+ * at path, validates every tensor's dtype and shape against the config, and
+ * binds the weights to the mapping without copying them. params may be NULL
+ * (defaults). *out: new, freed with hwa_llama_free; NULL on error.
+ * Errors: HWA_E_MISUSE (NULL path/out), the file's errors (hwa_model_file_open),
+ * HWA_E_UNSUPPORTED (another architecture, a weight dtype other than f32/f16,
+ * partial rotary embedding), HWA_E_FORMAT (missing tensors, wrong shapes,
+ * inconsistent hyper-parameters), HWA_E_RANGE (n_ctx < 0), HWA_E_NOMEM. */
+hwa_status hwa_llama_load(const char *path, const hwa_llama_params *params, hwa_llama **out);
+void hwa_llama_free(hwa_llama *m); /* NULL is a no-op */
+
+/* The config (owned by m). */
+const hwa_llama_config *hwa_llama_get_config(const hwa_llama *m);
+/* The open model file (owned by m), for its tokenizer metadata. */
+const hwa_model_file *hwa_llama_file(const hwa_llama *m);
+int32_t hwa_llama_n_ctx(const hwa_llama *m);  /* KV cache capacity in positions */
+int32_t hwa_llama_pos(const hwa_llama *m);    /* positions filled so far */
+size_t hwa_llama_weight_bytes(const hwa_llama *m); /* weights read by a forward pass (mapped) */
+size_t hwa_llama_kv_bytes(const hwa_llama *m);     /* the KV cache, allocated */
+
+/* Forgets the cached positions (the next eval starts at position 0). */
+void hwa_llama_reset(hwa_llama *m);
+
+/* Runs n tokens at positions pos .. pos+n-1 in one batched pass, appending
+ * their keys and values to the cache. logits receives the next-token logits:
+ * [vocab_size] of the last token, or with all_logits [n, vocab_size], one row
+ * per token. logits may be NULL (only fills the cache).
+ * Errors: HWA_E_MISUSE (NULL m, n <= 0, tokens NULL), HWA_E_RANGE (the cache
+ * would overflow n_ctx, a token id outside the vocabulary), HWA_E_NOMEM.
+ * On error the cache position is unchanged. */
+hwa_status hwa_llama_eval(hwa_llama *m, const int32_t *tokens, int32_t n, bool all_logits, float *logits);
+
+/* ---- tokenizer: SentencePiece-style BPE ----------------------------------- */
+
+typedef struct hwa_tokenizer hwa_tokenizer;
+
+/* From a llama2.c tokenizer file (n_tokens as in hwa_vocab_load_llama2c: the
+ * model's vocab_size, or 0 for all) or from the metadata of a GGUF file at
+ * path (tokenizer.ggml.model "llama"; n_tokens, when > 0, must equal its
+ * count). *out: new, hwa_tokenizer_free. Errors: the file's, HWA_E_FORMAT,
+ * HWA_E_UNSUPPORTED (another tokenizer model), HWA_E_NOMEM. */
+hwa_status hwa_tokenizer_load(const char *path, int32_t n_tokens, hwa_tokenizer **out);
+/* From an open GGUF model file (borrowed; the tokenizer copies what it
+ * keeps). */
+hwa_status hwa_tokenizer_from_file(const hwa_model_file *f, hwa_tokenizer **out);
+void hwa_tokenizer_free(hwa_tokenizer *t); /* NULL is a no-op */
+
+int32_t hwa_tokenizer_size(const hwa_tokenizer *t);
+int32_t hwa_tokenizer_bos(const hwa_tokenizer *t);
+int32_t hwa_tokenizer_eos(const hwa_tokenizer *t);
+
+/* Encodes UTF-8 text: BOS when bos, a leading space (the dummy prefix) when
+ * text is not empty and the vocabulary wants one, each character as its
+ * token or, without one, as byte tokens <0xNN>, then pairs merged greedily by
+ * the highest score, then EOS when eos. At most cap ids are written; *n gets
+ * the count. Errors: HWA_E_MISUSE (NULL arguments), HWA_E_RANGE (more than
+ * cap tokens: *n holds the count needed), HWA_E_NOTFOUND (a byte with no
+ * token and no byte fallback), HWA_E_NOMEM. */
+hwa_status hwa_tokenizer_encode(const hwa_tokenizer *t, const char *text, bool bos, bool eos, int32_t *ids,
+                                int32_t cap, int32_t *n);
+/* The bytes of token id as text follows token prev (-1: none): byte tokens
+ * give their byte, control tokens (BOS, EOS, unknown) give "", and the
+ * leading space of the first piece after BOS (or at the start) is dropped.
+ * Points into t; *len gets the length (the piece may hold a NUL byte). NULL
+ * for an id out of range. */
+const char *hwa_tokenizer_piece(const hwa_tokenizer *t, int32_t prev, int32_t id, size_t *len);
+/* Decodes n ids into buf (NUL-terminated, at most cap bytes with the NUL);
+ * *len gets the text's length. HWA_E_RANGE for an id out of range or when buf
+ * is too small (*len then holds the length needed). */
+hwa_status hwa_tokenizer_decode(const hwa_tokenizer *t, const int32_t *ids, int32_t n, char *buf, size_t cap,
+                                size_t *len);
+
+/* ---- sampling ------------------------------------------------------------ */
+
+typedef struct hwa_sampler_params {
+    float temperature; /* 0: greedy (argmax); > 0 divides the logits */
+    float top_p;       /* nucleus sampling in (0, 1]; 1: off */
+    int32_t top_k;     /* keep the k most likely; 0: off */
+    uint64_t seed;     /* the generator's seed; equal seeds give equal samples */
+} hwa_sampler_params;
+
+typedef struct hwa_sampler hwa_sampler;
+
+/* Checks params (temperature >= 0 and finite, top_p in (0, 1], top_k >= 0:
+ * HWA_E_RANGE with a message naming the parameter otherwise) and creates a
+ * sampler for vocab_size logits. *out: new, hwa_sampler_free. */
+hwa_status hwa_sampler_new(const hwa_sampler_params *params, int32_t vocab_size, hwa_sampler **out);
+void hwa_sampler_free(hwa_sampler *s); /* NULL is a no-op */
+/* Picks the next token from vocab_size logits (not modified). */
+hwa_status hwa_sampler_sample(hwa_sampler *s, const float *logits, int32_t *token);
+
+/* ---- generation ------------------------------------------------------------ */
+
+typedef struct hwa_generate_stats {
+    int32_t n_prompt;       /* prompt tokens, BOS included */
+    int32_t n_generated;    /* tokens sampled (the stopping EOS/BOS excluded) */
+    double ttft_s;          /* from the start to the first sampled token */
+    double prefill_s;       /* the batched pass over the prompt */
+    double decode_s;        /* every single-token step after it */
+    double prefill_tok_s;   /* n_prompt / prefill_s */
+    double decode_tok_s;    /* decode steps / decode_s (0 when there were none) */
+} hwa_generate_stats;
+
+/* Receives text as it is produced: len bytes (not NUL-terminated). A
+ * non-zero return stops the generation early (not an error). */
+typedef int (*hwa_text_fn)(void *ud, const char *text, size_t len);
+
+/* Generates text from prompt (may be NULL or ""): resets m, encodes BOS +
+ * prompt, runs the prompt in one batched pass, then samples one token per
+ * step until EOS or BOS is sampled or `steps` positions have run (the BOS
+ * position counts, as in llama2.c's run: at most steps - n_prompt + 1 tokens
+ * are sampled). steps <= 0 or above n_ctx means n_ctx. The prompt's text and
+ * then each sampled token's text go to emit. stats may be NULL.
+ * Errors: HWA_E_MISUSE, HWA_E_RANGE (the prompt does not fit n_ctx; the
+ * tokenizer's size differs from the model's vocabulary), and those of eval
+ * and sampling. */
+hwa_status hwa_generate(hwa_llama *m, const hwa_tokenizer *tok, hwa_sampler *s, const char *prompt, int32_t steps,
+                        hwa_text_fn emit, void *ud, hwa_generate_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds one libFuzzer target per parser (tests/fuzz/fuzz_*.c) with
+# clang -fsanitize=fuzzer,address,undefined, seeds each from ../shared/data and
+# the regression corpus, runs each for N seconds (default 60), one at a time,
+# and prints the executions each made. A crash stops the script with its
+# reproducer in build-fuzz/<target>/; add it to tests/fuzz/regress/.
+# usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+set -eu
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors gguf llama2c idx)
+out=build-fuzz
+data=../shared/data
+mkdir -p "$out"
+cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -DHWA_HAVE_JANSSON=1 -DHWA_HAVE_ZLIB=1 -Iinclude -Isrc -Itests/fuzz
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
+srcs=(src/core/status.c src/core/dtype.c src/core/file.c src/io/*.c)
+
+seed() { # seed <target> <dir>
+  local d=$2
+  mkdir -p "$d"
+  case $1 in
+    safetensors) cp -f $data/tiny-random-gpt2/model.safetensors "$d/" 2>/dev/null || true ;;
+    gguf) cp -f $data/stories260K/stories260K.gguf $data/llama-2-tiny-random/llama-2-tiny-random.gguf "$d/" 2>/dev/null || true ;;
+    llama2c) cp -f $data/stories260K/stories260K.bin $data/stories260K/tok512.bin "$d/" 2>/dev/null || true ;;
+    idx) for f in /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz; do [ -e "$f" ] && cp -f "$f" "$d/"; done
+         [ -e /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] && gzip -dc /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz > "$d/t10k-labels.idx" || true ;;
+  esac
+  for r in tests/fuzz/regress/$1*/*; do [ "$(basename "$r")" = MANIFEST ] || cp -f "$r" "$d/"; done
+}
+
+for t in "${targets[@]}"; do
+  bin=$out/fuzz_$t
+  clang "${cflags[@]}" "${srcs[@]}" tests/fuzz/fuzz_$t.c -ljansson -lz -lm -o "$bin"
+  seed "$t" "$out/$t/seeds"
+  mkdir -p "$out/$t/corpus"
+  log=$out/$t/log.txt
+  echo "== fuzz_$t: ${secs}s"
+  (cd "$out/$t" && ../fuzz_$t -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+      -print_final_stats=1 corpus seeds) >"$log" 2>&1 || { echo "fuzz_$t: FAILED, see $log"; tail -40 "$log"; exit 1; }
+  execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
+  echo "fuzz_$t: ${execs:-?} executions in ${secs}s, no findings"
+done

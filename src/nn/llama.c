@@ -1,0 +1,383 @@
+/* Llama-family models: the config from a llama2.c checkpoint or GGUF
+ * metadata, weights bound to the file's mapping, a KV cache, and the forward
+ * pass built from the graph's ops for each batch of tokens. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/checked.h"
+#include "core/internal.h"
+#include "hwadapt/backend.h"
+#include "hwadapt/graph.h"
+#include "hwadapt/nn.h"
+
+typedef struct llama_layer {
+    hwa_tensor *att_norm;  /* [dim] */
+    hwa_tensor *wq;        /* [dim, dim] (out, in) */
+    hwa_tensor *wk, *wv;   /* [kv_dim, dim] */
+    hwa_tensor *wo;        /* [dim, dim] */
+    hwa_tensor *ffn_norm;  /* [dim] */
+    hwa_tensor *w1, *w3;   /* gate and up: [hidden, dim] */
+    hwa_tensor *w2;        /* down: [dim, hidden] */
+    hwa_tensor *k_cache;   /* [1, n_kv_heads, n_ctx, head_size], f32 */
+    hwa_tensor *v_cache;   /* the same */
+} llama_layer;
+
+struct hwa_llama {
+    hwa_llama_config cfg;
+    hwa_model_file *file;
+    hwa_ctx *ctx;
+    hwa_backend *be;
+    hwa_tensor *tok_emb;   /* [vocab, dim] */
+    hwa_tensor *out_norm;  /* [dim] */
+    hwa_tensor *wcls;      /* [vocab, dim]; tok_emb when shared */
+    llama_layer *layers;   /* [n_layers] */
+    int32_t n_ctx, pos;
+    size_t weight_bytes, kv_bytes;
+};
+
+/* ---- config --------------------------------------------------------------- */
+
+static hwa_status gguf_int(const hwa_model_file *f, const char *key, bool required, int64_t def, int32_t *out) {
+    int64_t v = def;
+    hwa_status st = hwa_gguf_get_int(f, key, &v);
+    if (st == HWA_E_NOTFOUND && !required) {
+        v = def;
+    } else if (st != HWA_OK) {
+        return hwa__err(NULL, st, "%s: %s: %s", hwa_model_file_label(f), key,
+                        st == HWA_E_NOTFOUND ? "missing" : "not an integer");
+    }
+    if (v <= 0 || v > INT32_MAX)
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: %s: %lld is outside 1..%d", hwa_model_file_label(f), key,
+                        (long long)v, INT32_MAX);
+    *out = (int32_t)v;
+    return HWA_OK;
+}
+
+static hwa_status gguf_float(const hwa_model_file *f, const char *key, double def, float *out) {
+    double v = def;
+    hwa_status st = hwa_gguf_get_float(f, key, &v);
+    if (st != HWA_OK && st != HWA_E_NOTFOUND)
+        return hwa__err(NULL, st, "%s: %s: not a float", hwa_model_file_label(f), key);
+    if (st == HWA_E_NOTFOUND) v = def;
+    if (!(v > 0.0) || !isfinite(v) || v > 1e30)
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: %s: %g must be positive and finite", hwa_model_file_label(f), key, v);
+    *out = (float)v;
+    return HWA_OK;
+}
+
+static hwa_status config_from_gguf(const hwa_model_file *f, hwa_llama_config *c) {
+    const char *L = hwa_model_file_label(f), *arch = NULL;
+    if (hwa_gguf_get_str(f, "general.architecture", &arch, NULL) != HWA_OK)
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: general.architecture: missing or not a string", L);
+    if (strcmp(arch, "llama") != 0)
+        return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s: architecture '%.40s' is not supported (only 'llama')", L, arch);
+    hwa_status st;
+    if ((st = gguf_int(f, "llama.embedding_length", true, 0, &c->dim)) ||
+        (st = gguf_int(f, "llama.feed_forward_length", true, 0, &c->hidden_dim)) ||
+        (st = gguf_int(f, "llama.block_count", true, 0, &c->n_layers)) ||
+        (st = gguf_int(f, "llama.attention.head_count", true, 0, &c->n_heads)) ||
+        (st = gguf_int(f, "llama.attention.head_count_kv", false, c->n_heads, &c->n_kv_heads)) ||
+        (st = gguf_int(f, "llama.context_length", true, 0, &c->seq_len)) ||
+        (st = gguf_float(f, "llama.rope.freq_base", 10000.0, &c->rope_theta)) ||
+        (st = gguf_float(f, "llama.attention.layer_norm_rms_epsilon", 1e-5, &c->norm_eps)))
+        return st;
+    const hwa_file_tensor *emb = hwa_model_file_find(f, "token_embd.weight");
+    if (!emb || emb->ndim != 2 || emb->shape[0] <= 0 || emb->shape[0] > INT32_MAX)
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: token_embd.weight: missing or not a [vocab, dim] matrix", L);
+    c->vocab_size = (int32_t)emb->shape[0];
+    c->shared_classifier = hwa_model_file_find(f, "output.weight") == NULL;
+    if (c->n_heads > 0 && c->dim % c->n_heads == 0) {
+        int32_t rot = c->dim / c->n_heads;
+        if ((st = gguf_int(f, "llama.rope.dimension_count", false, rot, &rot))) return st;
+        if (rot != c->dim / c->n_heads)
+            return hwa__err(NULL, HWA_E_UNSUPPORTED,
+                            "%s: llama.rope.dimension_count %d differs from the head size %d (partial rotary "
+                            "embedding is not supported)",
+                            L, rot, c->dim / c->n_heads);
+    }
+    return HWA_OK;
+}
+
+static hwa_status config_check(const hwa_llama_config *c, const char *L) {
+    if (c->dim % c->n_heads)
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: %d heads do not divide dim %d", L, c->n_heads, c->dim);
+    if (c->n_kv_heads > c->n_heads || c->n_heads % c->n_kv_heads)
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: %d kv heads do not divide %d heads", L, c->n_kv_heads, c->n_heads);
+    if ((c->dim / c->n_heads) % 2)
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: head size %d is odd (rotary embedding needs pairs)", L,
+                        c->dim / c->n_heads);
+    return HWA_OK;
+}
+
+/* ---- weights ------------------------------------------------------------- */
+
+/* Finds one weight and binds a new leaf to its bytes in the mapping. GGUF:
+ * the tensor gguf_name (with %d for the layer). llama2.c: the stacked tensor
+ * l2c_name, slice `layer` (layer < 0: not stacked). The tensor must have
+ * shape [rows, cols] ([rows] when cols is 0) and a float dtype. */
+static hwa_status bind_weight(hwa_llama *m, const char *gguf_name, const char *l2c_name, int layer, int64_t rows,
+                              int64_t cols, hwa_tensor **out) {
+    const hwa_model_file *f = m->file;
+    const bool gguf = hwa_model_file_format(f) == HWA_FORMAT_GGUF;
+    char name[96];
+    if (gguf) snprintf(name, sizeof name, gguf_name, layer);
+    else snprintf(name, sizeof name, "%s", l2c_name);
+    const char *L = hwa_model_file_label(f);
+    const hwa_file_tensor *ft = hwa_model_file_find(f, name);
+    if (!ft) return hwa__err(NULL, HWA_E_FORMAT, "%s: tensor '%s' is missing", L, name);
+    const int want_nd = (cols > 0 ? 2 : 1) + (!gguf && layer >= 0 ? 1 : 0);
+    int64_t want[3], *w = want;
+    if (!gguf && layer >= 0) *w++ = m->cfg.n_layers;
+    *w++ = rows;
+    if (cols > 0) *w = cols;
+    bool ok = ft->ndim == want_nd;
+    for (int i = 0; ok && i < want_nd; i++) ok = ft->shape[i] == want[i];
+    if (!ok) {
+        char got[96] = "", exp[96] = "";
+        for (int i = 0; i < ft->ndim && i < HWA_IO_MAX_DIMS; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "," : "", (long long)ft->shape[i]);
+        for (int i = 0; i < want_nd; i++)
+            snprintf(exp + strlen(exp), sizeof exp - strlen(exp), "%s%lld", i ? "," : "", (long long)want[i]);
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: tensor '%s' has shape [%s], the config needs [%s]", L, name, got, exp);
+    }
+    if (!ft->has_dtype || !hwa_dtype_is_float(ft->dtype))
+        return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s: tensor '%s' has dtype %s (f32, f16 and bf16 are supported)", L,
+                        name, hwa_file_dtype_name(ft->file_dtype));
+    const int64_t shape[2] = {rows, cols};
+    hwa_tensor *t = hwa_tensor_new(m->ctx, ft->dtype, cols > 0 ? 2 : 1, shape);
+    if (!t) return hwa_ctx_last_status(m->ctx);
+    hwa_tensor_set_name(t, name);
+    const size_t nbytes = hwa_tensor_nbytes(t);
+    const uint8_t *data = ft->data;
+    if (!gguf && layer >= 0) data += (size_t)layer * nbytes; /* shape checked: inside the tensor */
+    if ((uintptr_t)data % hwa_dtype_block_bytes(ft->dtype))
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: tensor '%s' is not aligned to its element size", L, name);
+    hwa_status st = hwa_tensor_bind_host(t, m->be, data, nbytes);
+    if (st != HWA_OK) return st;
+    m->weight_bytes += nbytes;
+    *out = t;
+    return HWA_OK;
+}
+
+static hwa_status bind_weights(hwa_llama *m) {
+    const hwa_llama_config *c = &m->cfg;
+    const int64_t dim = c->dim, hid = c->hidden_dim, kv = (int64_t)c->dim / c->n_heads * c->n_kv_heads;
+    hwa_status st;
+    if ((st = bind_weight(m, "token_embd.weight", "token_embedding_table", -1, c->vocab_size, dim, &m->tok_emb)) ||
+        (st = bind_weight(m, "output_norm.weight", "rms_final_weight", -1, dim, 0, &m->out_norm)))
+        return st;
+    if (c->shared_classifier) m->wcls = m->tok_emb;
+    else if ((st = bind_weight(m, "output.weight", "wcls", -1, c->vocab_size, dim, &m->wcls))) return st;
+    for (int l = 0; l < c->n_layers; l++) {
+        llama_layer *y = &m->layers[l];
+        if ((st = bind_weight(m, "blk.%d.attn_norm.weight", "rms_att_weight", l, dim, 0, &y->att_norm)) ||
+            (st = bind_weight(m, "blk.%d.attn_q.weight", "wq", l, dim, dim, &y->wq)) ||
+            (st = bind_weight(m, "blk.%d.attn_k.weight", "wk", l, kv, dim, &y->wk)) ||
+            (st = bind_weight(m, "blk.%d.attn_v.weight", "wv", l, kv, dim, &y->wv)) ||
+            (st = bind_weight(m, "blk.%d.attn_output.weight", "wo", l, dim, dim, &y->wo)) ||
+            (st = bind_weight(m, "blk.%d.ffn_norm.weight", "rms_ffn_weight", l, dim, 0, &y->ffn_norm)) ||
+            (st = bind_weight(m, "blk.%d.ffn_gate.weight", "w1", l, hid, dim, &y->w1)) ||
+            (st = bind_weight(m, "blk.%d.ffn_down.weight", "w2", l, dim, hid, &y->w2)) ||
+            (st = bind_weight(m, "blk.%d.ffn_up.weight", "w3", l, hid, dim, &y->w3)))
+            return st;
+    }
+    /* The matrices' dtype, for reports: the query projection's. */
+    m->cfg.weight_dtype = hwa_tensor_dtype(m->layers[0].wq);
+    return HWA_OK;
+}
+
+static hwa_status alloc_cache(hwa_llama *m) {
+    const hwa_llama_config *c = &m->cfg;
+    const int64_t shape[4] = {1, c->n_kv_heads, m->n_ctx, c->dim / c->n_heads};
+    for (int l = 0; l < c->n_layers; l++) {
+        hwa_tensor **kv[2] = {&m->layers[l].k_cache, &m->layers[l].v_cache};
+        for (int i = 0; i < 2; i++) {
+            hwa_tensor *t = hwa_tensor_new(m->ctx, HWA_F32, 4, shape);
+            if (!t) return hwa_ctx_last_status(m->ctx);
+            hwa_status st = hwa_tensor_alloc(t, m->be);
+            if (st != HWA_OK) return st;
+            m->kv_bytes += hwa_tensor_nbytes(t);
+            *kv[i] = t;
+        }
+    }
+    return HWA_OK;
+}
+
+/* ---- load / free ---------------------------------------------------------- */
+
+static hwa_status load_config(hwa_llama *m) {
+    const hwa_model_file *f = m->file;
+    const char *L = hwa_model_file_label(f);
+    hwa_llama_config *c = &m->cfg;
+    c->rope_theta = 10000.0f;
+    c->norm_eps = 1e-5f;
+    hwa_status st;
+    switch (hwa_model_file_format(f)) {
+    case HWA_FORMAT_LLAMA2C: {
+        hwa_llama2c_config lc;
+        if ((st = hwa_llama2c_get_config(f, &lc))) return st;
+        c->dim = lc.dim;
+        c->hidden_dim = lc.hidden_dim;
+        c->n_layers = lc.n_layers;
+        c->n_heads = lc.n_heads;
+        c->n_kv_heads = lc.n_kv_heads;
+        c->vocab_size = lc.vocab_size;
+        c->seq_len = lc.seq_len;
+        c->shared_classifier = lc.shared_classifier;
+        break;
+    }
+    case HWA_FORMAT_GGUF:
+        if ((st = config_from_gguf(f, c))) return st;
+        break;
+    default:
+        return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s: a %s file is not a Llama model (llama2.c checkpoints and GGUF are)",
+                        L, hwa_file_format_name(hwa_model_file_format(f)));
+    }
+    return config_check(c, L);
+}
+
+hwa_status hwa_llama_load(const char *path, const hwa_llama_params *params, hwa_llama **out) {
+    if (out) *out = NULL;
+    if (!path || !out) return hwa__err(NULL, HWA_E_MISUSE, "llama: NULL path or out");
+    const hwa_llama_params defaults = {0};
+    if (!params) params = &defaults;
+    if (params->n_ctx < 0) return hwa__err(NULL, HWA_E_RANGE, "llama: n_ctx %d is negative", params->n_ctx);
+    if (params->n_threads < 0)
+        return hwa__err(NULL, HWA_E_RANGE, "llama: n_threads %d is negative", params->n_threads);
+    hwa_llama *m = calloc(1, sizeof *m);
+    if (!m) return hwa__err(NULL, HWA_E_NOMEM, "llama: out of memory");
+    hwa_status st = hwa_model_file_open(path, HWA_FORMAT_UNKNOWN, &m->file);
+    if (st == HWA_OK) st = load_config(m);
+    if (st == HWA_OK && params->n_ctx > m->cfg.seq_len)
+        st = hwa__err(NULL, HWA_E_RANGE, "%s: context of %d positions exceeds the model's %d", path, params->n_ctx,
+                      m->cfg.seq_len);
+    if (st == HWA_OK) {
+        m->n_ctx = params->n_ctx ? params->n_ctx : m->cfg.seq_len;
+        m->ctx = hwa_ctx_new(NULL);
+        m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
+        if (!m->ctx || !m->layers) st = hwa__err(NULL, HWA_E_NOMEM, "llama: out of memory");
+    }
+    if (st == HWA_OK && !(m->be = hwa_backend_new(m->ctx, params->device ? params->device : "cpu")))
+        st = hwa_ctx_last_status(m->ctx);
+    if (st == HWA_OK && params->n_threads > 0) st = hwa_backend_set_threads(m->be, params->n_threads);
+    if (st == HWA_OK) st = bind_weights(m);
+    if (st == HWA_OK) st = alloc_cache(m);
+    if (st != HWA_OK) {
+        hwa_llama_free(m);
+        return st;
+    }
+    *out = m;
+    return HWA_OK;
+}
+
+void hwa_llama_free(hwa_llama *m) {
+    if (!m) return;
+    hwa_backend_free(m->be);
+    hwa_ctx_free(m->ctx);
+    free(m->layers);
+    hwa_model_file_free(m->file);
+    free(m);
+}
+
+const hwa_llama_config *hwa_llama_get_config(const hwa_llama *m) { return m ? &m->cfg : NULL; }
+const hwa_model_file *hwa_llama_file(const hwa_llama *m) { return m ? m->file : NULL; }
+int32_t hwa_llama_n_ctx(const hwa_llama *m) { return m ? m->n_ctx : 0; }
+int32_t hwa_llama_pos(const hwa_llama *m) { return m ? m->pos : 0; }
+size_t hwa_llama_weight_bytes(const hwa_llama *m) { return m ? m->weight_bytes : 0; }
+size_t hwa_llama_kv_bytes(const hwa_llama *m) { return m ? m->kv_bytes : 0; }
+void hwa_llama_reset(hwa_llama *m) {
+    if (m) m->pos = 0;
+}
+
+/* ---- the forward pass ----------------------------------------------------- */
+
+static hwa_tensor *linear(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w) { return hwa_matmul_ex(ctx, x, w, false, true); }
+
+/* [n, heads * hs] -> [1, heads, n, hs], a view. */
+static hwa_tensor *split_heads(hwa_ctx *ctx, hwa_tensor *x, int64_t n, int64_t heads, int64_t hs) {
+    static const int to_bhtd[4] = {0, 2, 1, 3};
+    const int64_t shape[4] = {1, n, heads, hs};
+    return hwa_permute(ctx, hwa_reshape(ctx, x, 4, shape), to_bhtd);
+}
+
+/* One layer on x [n, dim]: attention over the cache, then the feed-forward
+ * block, each with its residual. */
+static hwa_tensor *layer_forward(hwa_llama *m, const llama_layer *y, hwa_tensor *x, hwa_tensor *pos, int64_t n) {
+    hwa_ctx *ctx = m->ctx;
+    const hwa_llama_config *c = &m->cfg;
+    const int64_t hs = c->dim / c->n_heads, p0 = m->pos;
+    static const int to_bhtd[4] = {0, 2, 1, 3};
+    const int64_t q_shape[4] = {1, n, c->n_heads, hs}, kv_shape[4] = {1, n, c->n_kv_heads, hs};
+
+    hwa_tensor *h = hwa_rmsnorm(ctx, x, y->att_norm, c->norm_eps);
+    /* Rotary embedding works on [.., T, H, D]; attention wants [B, H, T, D]. */
+    hwa_tensor *q = hwa_rope(ctx, hwa_reshape(ctx, linear(ctx, h, y->wq), 4, q_shape), pos, c->rope_theta,
+                             HWA_ROPE_INTERLEAVED);
+    hwa_tensor *k = hwa_rope(ctx, hwa_reshape(ctx, linear(ctx, h, y->wk), 4, kv_shape), pos, c->rope_theta,
+                             HWA_ROPE_INTERLEAVED);
+    hwa_tensor *v = split_heads(ctx, linear(ctx, h, y->wv), n, c->n_kv_heads, hs);
+    hwa_tensor *k_all = hwa_write_slice(ctx, y->k_cache, 2, p0, hwa_permute(ctx, k, to_bhtd));
+    hwa_tensor *v_all = hwa_write_slice(ctx, y->v_cache, 2, p0, v);
+    /* Reading through the write's result orders the reads after it. */
+    k_all = hwa_slice(ctx, k_all, 2, 0, p0 + n);
+    v_all = hwa_slice(ctx, v_all, 2, 0, p0 + n);
+    hwa_tensor *a = hwa_attention(ctx, hwa_permute(ctx, q, to_bhtd), k_all, v_all, true, 0.0f);
+    const int64_t flat[2] = {n, c->dim};
+    a = hwa_reshape(ctx, hwa_cont(ctx, hwa_permute(ctx, a, to_bhtd)), 2, flat);
+    x = hwa_add(ctx, x, linear(ctx, a, y->wo));
+
+    h = hwa_rmsnorm(ctx, x, y->ffn_norm, c->norm_eps);
+    hwa_tensor *gate = hwa_silu(ctx, linear(ctx, h, y->w1));
+    hwa_tensor *f = linear(ctx, hwa_mul(ctx, gate, linear(ctx, h, y->w3)), y->w2);
+    return hwa_add(ctx, x, f);
+}
+
+/* Builds the graph for n tokens at m->pos and returns the logits tensor:
+ * [n, vocab] with all_logits, else [1, vocab]. Inputs ids and pos are new
+ * leaves with data. NULL on error (recorded on the context). */
+static hwa_tensor *build_forward(hwa_llama *m, const int32_t *tokens, int32_t n, bool all_logits) {
+    hwa_ctx *ctx = m->ctx;
+    const hwa_llama_config *c = &m->cfg;
+    hwa_tensor *ids = hwa_tensor_new_1d(ctx, HWA_I32, n), *pos = hwa_tensor_new_1d(ctx, HWA_I32, n);
+    if (!ids || !pos || hwa_tensor_alloc(ids, m->be) || hwa_tensor_alloc(pos, m->be)) return NULL;
+    int32_t *pv = hwa_tensor_data(pos);
+    if (!pv) {
+        /* Not host memory: fill through the transfer helpers. */
+        hwa__err(ctx, HWA_E_UNSUPPORTED, "llama: the backend's memory is not host-addressable");
+        return NULL;
+    }
+    for (int32_t i = 0; i < n; i++) pv[i] = m->pos + i;
+    if (hwa_tensor_set_bytes(ids, tokens, (size_t)n * sizeof *tokens)) return NULL;
+
+    hwa_tensor *x = hwa_embedding(ctx, m->tok_emb, ids);
+    if (x && hwa_tensor_dtype(x) != HWA_F32) x = hwa_cast(ctx, x, HWA_F32);
+    for (int l = 0; l < c->n_layers && x; l++) x = layer_forward(m, &m->layers[l], x, pos, n);
+    if (!all_logits && n > 1) x = hwa_slice(ctx, x, 0, n - 1, 1);
+    x = hwa_rmsnorm(ctx, x, m->out_norm, c->norm_eps);
+    return linear(ctx, x, m->wcls);
+}
+
+hwa_status hwa_llama_eval(hwa_llama *m, const int32_t *tokens, int32_t n, bool all_logits, float *logits) {
+    if (!m || !tokens || n <= 0)
+        return hwa__err(NULL, HWA_E_MISUSE, "llama eval: NULL model or tokens, or a count %d <= 0", n);
+    if (n > m->n_ctx - m->pos)
+        return hwa__err(NULL, HWA_E_RANGE, "llama eval: %d tokens at position %d overflow the context of %d", n,
+                        m->pos, m->n_ctx);
+    for (int32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->cfg.vocab_size)
+            return hwa__err(NULL, HWA_E_RANGE, "llama eval: token %d at index %d is outside the vocabulary of %d",
+                            tokens[i], i, m->cfg.vocab_size);
+    hwa_ctx_mark mark = hwa_ctx_mark_get(m->ctx);
+    hwa_status st = HWA_OK;
+    hwa_tensor *out = build_forward(m, tokens, n, all_logits);
+    hwa_graph *g = out ? hwa_graph_new(m->ctx) : NULL;
+    if (!g) st = hwa_ctx_last_status(m->ctx) ? hwa_ctx_last_status(m->ctx) : HWA_E_INTERNAL;
+    if (st == HWA_OK) st = hwa_graph_build_forward(g, out);
+    if (st == HWA_OK) st = hwa_graph_compute(g, m->be);
+    if (st == HWA_OK && logits) st = hwa_tensor_get_f32(out, logits, hwa_tensor_nelements(out));
+    hwa_ctx_release(m->ctx, mark);
+    if (st == HWA_OK) m->pos += n;
+    return st;
+}

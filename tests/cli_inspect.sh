@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# hwadapt inspect: exit 0 and a table for valid files; for invalid ones a
+# non-zero exit and exactly one line naming the file and the field.
+set -u
+cli=${HWA_CLI:?}
+data=${HWA_DATA_DIR:-../shared/data}
+src=${HWA_SOURCE_DIR:-.}
+fail=0
+check() { if ! eval "$2"; then echo "FAIL: $1"; fail=1; else echo "ok: $1"; fi; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if [ -e "$data/tiny-random-gpt2/model.safetensors" ]; then
+  out=$("$cli" inspect "$data/tiny-random-gpt2/model.safetensors"); rc=$?
+  check "safetensors exits 0" '[ $rc -eq 0 ]'
+  check "table lists c_attn with its shape" 'grep -q "transformer.h.0.attn.c_attn.weight *F32 *\[32,96\]" <<<"$out"'
+  "$cli" inspect --json "$data/tiny-random-gpt2/model.safetensors" >"$tmp/o.json"; rc=$?
+  check "--json exits 0" '[ $rc -eq 0 ]'
+  check "--json is valid JSON with 64 tensors" \
+    'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert len(d[\"tensors\"])==64" "$tmp/o.json"'
+  # same content, another name: detection is by content
+  cp "$data/tiny-random-gpt2/model.safetensors" "$tmp/weights.gguf"
+  out=$("$cli" inspect "$tmp/weights.gguf"); rc=$?
+  check "format from content, not extension" '[ $rc -eq 0 ] && grep -q "safetensors" <<<"$out"'
+fi
+if [ -e "$data/stories260K/stories260K.gguf" ]; then
+  "$cli" inspect "$data/stories260K/stories260K.gguf" >/dev/null; rc=$?
+  check "gguf exits 0" '[ $rc -eq 0 ]'
+  "$cli" inspect "$data/stories260K/stories260K.bin" >/dev/null; rc=$?
+  check "llama2c exits 0" '[ $rc -eq 0 ]'
+  head -c 100000 "$data/stories260K/stories260K.gguf" >"$tmp/cut.gguf"
+  err=$("$cli" inspect "$tmp/cut.gguf" 2>&1 >/dev/null); rc=$?
+  check "truncated gguf exits non-zero" '[ $rc -ne 0 ]'
+  check "one line" '[ "$(printf "%s\n" "$err" | wc -l)" -eq 1 ]'
+  check "names the file and the field" 'grep -q "cut.gguf: tensor .*: ends at byte" <<<"$err"'
+fi
+for f in "$src"/tests/fuzz/regress/safetensors/*.st "$src"/tests/fuzz/regress/gguf/*.gguf; do
+  err=$("$cli" inspect "$f" 2>&1 >/dev/null); rc=$?
+  n=$(printf "%s\n" "$err" | wc -l)
+  if [ $rc -eq 0 ] || [ "$n" -ne 1 ] || ! grep -qF "$(basename "$f")" <<<"$err"; then
+    echo "FAIL: $f: rc=$rc lines=$n: $err"; fail=1
+  fi
+done
+echo "ok: regression files rejected with one line each"
+"$cli" inspect >/dev/null 2>&1; rc=$?
+check "no file is a usage error (2)" '[ $rc -eq 2 ]'
+"$cli" inspect "$tmp/missing" 2>"$tmp/err"; rc=$?
+check "missing file exits 1 with one line" '[ $rc -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ]'
+exit $fail

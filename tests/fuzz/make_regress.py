@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Writes the hand-made part of the regression corpus: one small file per
+hostile-input class, under tests/fuzz/regress/<format>/, and a MANIFEST per
+folder ("file<TAB>substring the error message must contain"). Files that
+fuzzing found are added next to them by hand, with their own MANIFEST line.
+Run from the repository root: python3 tests/fuzz/make_regress.py"""
+import gzip
+import json
+import os
+import struct
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "regress")
+cases = {}
+
+
+def add(fmt, name, data, expect):
+    cases.setdefault(fmt, []).append((name, data, expect))
+
+
+# ---- safetensors -----------------------------------------------------------
+def st(header, data=b"", pad=True, raw_len=None):
+    h = header if isinstance(header, bytes) else header.encode()
+    if pad:
+        h += b" " * ((8 - len(h) % 8) % 8)
+    n = len(h) if raw_len is None else raw_len
+    return struct.pack("<Q", n) + h + data
+
+
+def tj(**tensors):
+    return json.dumps({k: v for k, v in tensors.items()})
+
+
+T = lambda dt, shape, a, b: {"dtype": dt, "shape": shape, "data_offsets": [a, b]}
+add("safetensors", "len_past_end.st", st(tj(w=T("F32", [1], 0, 4)), b"\0" * 4, raw_len=1000), "runs past the end")
+add("safetensors", "len_near_2_64.st", struct.pack("<Q", 2**64 - 8) + b"{}", "exceeds the cap")
+add("safetensors", "len_over_cap.st", struct.pack("<Q", 100000001) + b"{}", "exceeds the cap")
+add("safetensors", "short_len.st", b"\x10\x00\x00", "fewer than the 8")
+add("safetensors", "not_json.st", st("{not json}"), "invalid JSON")
+add("safetensors", "not_object.st", st('["a"]'), "does not start with '{'")
+add("safetensors", "nul_padding.st", st(b'{}\0\0\0\0\0\0', pad=False), "only spaces may pad")
+add("safetensors", "newline_padding.st", st(b'{}\n     ', pad=False), "only spaces may pad")
+add("safetensors", "offsets_reversed.st", st(tj(w=T("F32", [1], 4, 0)), b"\0" * 4), "reversed")
+add("safetensors", "offsets_negative.st", st(tj(w=T("F32", [1], -4, 0)), b"\0" * 4), "non-negative integer")
+add("safetensors", "offsets_past_end.st", st(tj(w=T("F32", [4], 0, 16)), b"\0" * 4), "but the data section has 4")
+add("safetensors", "overlap.st", st(tj(a=T("F32", [2], 0, 8), b=T("F32", [2], 4, 12)), b"\0" * 12), "overlaps")
+add("safetensors", "gap.st", st(tj(a=T("F32", [1], 0, 4), b=T("F32", [1], 8, 12)), b"\0" * 12), "leaves a gap")
+add("safetensors", "trailing.st", st(tj(a=T("F32", [1], 0, 4)), b"\0" * 8), "trailing bytes")
+add("safetensors", "shape_mismatch.st", st(tj(a=T("F32", [3], 0, 8)), b"\0" * 8), "shape x dtype size is 12")
+add("safetensors", "shape_overflow.st", st(tj(a=T("F32", [2**62, 2**62], 0, 0))), "overflows")
+add("safetensors", "shape_wraps_zero.st", st(tj(a=T("U8", [2**32, 2**32], 0, 0))), "overflows")
+add("safetensors", "shape_x_size_overflow.st", st(tj(a=T("F64", [2**62], 0, 0))), "overflows")
+add("safetensors", "unknown_dtype.st", st(tj(a=T("F8_E4M3", [1], 0, 1)), b"\0"), "unsupported dtype 'F8_E4M3'")
+add("safetensors", "duplicate_name.st",
+    st('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}',
+       b"\0\0"), "duplicate object key")
+add("safetensors", "invalid_utf8.st", st(b'{"a\xff":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', b"\0"),
+    "unable to decode byte 0xff")
+add("safetensors", "truncated_data.st", st(tj(a=T("F32", [4], 0, 16)), b"\0" * 15), "but the data section has 15")
+add("safetensors", "huge_offset.st", st('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,18446744073709551616]}}'),
+    "too big integer")
+add("safetensors", "meta_not_string.st", st('{"__metadata__":{"k":1}}'), "is not a string")
+add("safetensors", "unexpected_field.st", st('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":1}}', b"\0"),
+    "unexpected field 'x'")
+add("safetensors", "too_many_dims.st", st(tj(a=T("U8", [1] * 9, 0, 1)), b"\0"), "more than 8")
+
+# ---- GGUF ---------------------------------------------------------------------
+def gs(s):
+    b = s if isinstance(s, bytes) else s.encode()
+    return struct.pack("<Q", len(b)) + b
+
+
+def kv_u32(k, v):
+    return gs(k) + struct.pack("<II", 4, v)
+
+
+def tinfo(name, dims, typ, off):
+    return gs(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims) + struct.pack("<IQ", typ, off)
+
+
+def gguf(kvs=(), tis=(), data=b"", version=3, n_t=None, n_kv=None, align=32):
+    h = b"GGUF" + struct.pack("<IQQ", version, len(tis) if n_t is None else n_t, len(kvs) if n_kv is None else n_kv)
+    h += b"".join(kvs) + b"".join(tis)
+    if tis:
+        h += b"\0" * ((align - len(h) % align) % align)
+    return h + data
+
+
+ok_t = tinfo("w", [4], 0, 0)
+add("gguf", "bad_magic.gguf", b"GGUG" + b"\0" * 20, "magic: not 'GGUF'")
+add("gguf", "version0.gguf", gguf(version=0), "version: 0 is not supported")
+add("gguf", "version1.gguf", gguf(version=1), "version: 1 is not supported")
+add("gguf", "version_huge.gguf", gguf(version=0xFFFFFFFF), "is not supported")
+add("gguf", "version_swapped.gguf", gguf(version=0x03000000), "byte-swapped")
+add("gguf", "truncated_header.gguf", gguf()[:12], "tensor count: truncated")
+add("gguf", "huge_kv_count.gguf", gguf(n_kv=2**63), "key-value count")
+add("gguf", "huge_tensor_count.gguf", gguf(n_t=2**64 - 1), "tensor count")
+add("gguf", "huge_key_length.gguf", gguf([struct.pack("<Q", 2**64 - 1) + b"x" * 16]), "key: string length")
+add("gguf", "huge_string_value.gguf", gguf([gs("k") + struct.pack("<IQ", 8, 2**63) + b"abc"]), "runs past the end")
+add("gguf", "huge_array_count.gguf", gguf([gs("k") + struct.pack("<IIQ", 9, 6, 2**62) + b"\0" * 8]), "cannot fit")
+add("gguf", "huge_string_array.gguf", gguf([gs("k") + struct.pack("<IIQ", 9, 8, 2**61) + b"\0" * 8]), "cannot fit")
+add("gguf", "unknown_value_type.gguf", gguf([gs("k") + struct.pack("<II", 13, 0)]), "unknown value type 13")
+add("gguf", "unknown_array_type.gguf", gguf([gs("k") + struct.pack("<IIQ", 9, 99, 0)]), "unknown value type 99")
+nest = b""
+for _ in range(100):
+    nest = struct.pack("<IQ", 9, 1) + nest
+add("gguf", "depth_bomb.gguf", gguf([gs("k") + struct.pack("<I", 9) + nest + struct.pack("<IQ", 4, 0)]), "nested deeper")
+add("gguf", "bad_bool.gguf", gguf([gs("k") + struct.pack("<IB", 7, 2)]), "not 0 or 1")
+add("gguf", "duplicate_key.gguf", gguf([kv_u32("k", 1), kv_u32("k", 2)]), "duplicate key")
+add("gguf", "empty_key.gguf", gguf([gs("") + struct.pack("<II", 4, 1)]), "key: empty")
+add("gguf", "duplicate_tensor.gguf", gguf(tis=[tinfo("w", [4], 0, 0), tinfo("w", [4], 0, 32)], data=b"\0" * 48),
+    "duplicate tensor name")
+add("gguf", "name_too_long.gguf", gguf(tis=[tinfo("n" * 64, [4], 0, 0)], data=b"\0" * 16), "exceeds the cap of 63")
+add("gguf", "unknown_tensor_type.gguf", gguf(tis=[tinfo("w", [32], 12, 0)], data=b"\0" * 64),
+    "unsupported tensor type 12 (w)")
+add("gguf", "too_many_dims.gguf", gguf(tis=[tinfo("w", [1, 1, 1, 1, 4], 0, 0)], data=b"\0" * 16), "5 dimensions")
+add("gguf", "zero_dims.gguf", gguf(tis=[tinfo("w", [], 0, 0)], data=b"\0" * 16), "0 dimensions")
+add("gguf", "zero_extent.gguf", gguf(tis=[tinfo("w", [4, 0], 0, 0)], data=b"\0" * 16), "is not a positive")
+add("gguf", "dims_overflow.gguf", gguf(tis=[tinfo("w", [2**31, 2**31, 2**31, 2**31], 0, 0)], data=b"\0" * 16),
+    "overflows")
+add("gguf", "misaligned_offset.gguf", gguf(tis=[tinfo("w", [4], 0, 4)], data=b"\0" * 32), "not a multiple of the alignment")
+add("gguf", "wrapping_offset.gguf", gguf(tis=[tinfo("w", [64], 0, 2**64 - 32)], data=b"\0" * 32), "wraps around")
+add("gguf", "offset_past_end.gguf", gguf(tis=[tinfo("w", [4], 0, 32)], data=b"\0" * 32), "but the data section has 32")
+add("gguf", "overlap.gguf", gguf(tis=[tinfo("a", [16], 0, 0), tinfo("b", [16], 0, 32)], data=b"\0" * 96), "overlaps")
+add("gguf", "alignment_zero.gguf", gguf([kv_u32("general.alignment", 0)]), "not a non-zero power of two")
+add("gguf", "alignment_not_pow2.gguf", gguf([kv_u32("general.alignment", 48)]), "not a non-zero power of two")
+add("gguf", "alignment_wrong_type.gguf", gguf([gs("general.alignment") + struct.pack("<IQ", 10, 32)]), "expected u32")
+add("gguf", "q8_row_not_block.gguf", gguf(tis=[tinfo("w", [33], 8, 0)], data=b"\0" * 64), "not a multiple of the block size 32")
+add("gguf", "q4_row_not_block.gguf", gguf(tis=[tinfo("w", [16, 2], 2, 0)], data=b"\0" * 64), "not a multiple of the block size 32")
+add("gguf", "truncated_tensor_info.gguf", gguf(tis=[ok_t])[:40], "truncated")
+add("gguf", "truncated_data.gguf", gguf(tis=[ok_t], data=b"\0" * 15), "but the data section has 15")
+
+def vocab_gguf(tokens_kv, extra=()):
+    return gguf([tokens_kv] + list(extra))
+
+
+arr_str = lambda k, toks: gs(k) + struct.pack("<IIQ", 9, 8, len(toks)) + b"".join(gs(t) for t in toks)
+arr_f32 = lambda k, xs: gs(k) + struct.pack("<IIQ", 9, 6, len(xs)) + b"".join(struct.pack("<f", x) for x in xs)
+add("gguf-vocab", "scores_count.gguf", vocab_gguf(arr_str("tokenizer.ggml.tokens", ["a", "b"]),
+                                                  [arr_f32("tokenizer.ggml.scores", [0.0])]), "values for 2 tokens")
+add("gguf-vocab", "empty_token.gguf", vocab_gguf(arr_str("tokenizer.ggml.tokens", ["a", ""])), "empty or contains a NUL")
+add("gguf-vocab", "nul_token.gguf", vocab_gguf(arr_str("tokenizer.ggml.tokens", ["a", "b\0c"])), "empty or contains a NUL")
+add("gguf-vocab", "no_tokens.gguf", vocab_gguf(arr_str("tokenizer.ggml.tokens", [])), "0 tokens")
+add("gguf-vocab", "tokens_not_strings.gguf", vocab_gguf(arr_f32("tokenizer.ggml.tokens", [1.0])), "not an array of strings")
+
+# ---- llama2.c -------------------------------------------------------------------
+def l2c(cfg, nfloats=None):
+    dim, hid, L, H, KV, V, S = cfg
+    if nfloats is None:
+        hs = dim // H
+        kv = hs * KV
+        nfloats = abs(V) * dim + L * (2 * dim * dim + 2 * dim * kv + 3 * dim * hid + 2 * dim) + dim + S * hs
+        if V < 0:
+            nfloats += abs(V) * dim
+    return struct.pack("<7i", *cfg) + b"\0" * (4 * nfloats)
+
+
+good = (8, 16, 1, 2, 1, 4, 4)
+add("llama2c", "negative_dim.bin", l2c((-8, 16, 1, 2, 1, 4, 4), 100), "config dim: -8 is not positive")
+add("llama2c", "zero_layers.bin", l2c((8, 16, 0, 2, 1, 4, 4), 100), "config n_layers: 0")
+add("llama2c", "heads_not_divide.bin", l2c((8, 16, 1, 3, 1, 4, 4), 100), "does not divide dim")
+add("llama2c", "kv_not_divide.bin", l2c((8, 16, 1, 2, 3, 4, 4), 100), "does not divide n_heads")
+add("llama2c", "odd_head.bin", l2c((6, 16, 1, 2, 1, 4, 4), 100), "is odd")
+add("llama2c", "vocab_int_min.bin", l2c((8, 16, 1, 2, 1, -2**31, 4), 10), "out of range")
+add("llama2c", "huge_sizes.bin", l2c((2**30, 2**30, 2**30, 2, 1, 2**30, 2**30), 10), "overflows")
+add("llama2c", "truncated.bin", l2c(good)[:-4], "(truncated)")
+add("llama2c", "trailing.bin", l2c(good) + b"\0" * 4, "(trailing bytes)")
+add("llama2c", "unshared_missing_wcls.bin", l2c((8, 16, 1, 2, 1, -4, 4))[:-4 * 32], "(truncated)")
+add("llama2c", "short_config.bin", b"\x08\0\0\0" * 6, "config: truncated")
+
+
+def tok(max_len, toks):
+    return struct.pack("<i", max_len) + b"".join(struct.pack("<fi", s, len(t)) + t for s, t in toks)
+
+
+add("llama2c-vocab", "max_len_zero.bin", tok(0, [(0.0, b"a")]), "max_token_length: 0 is not positive")
+add("llama2c-vocab", "negative_len.bin", struct.pack("<ifi", 4, 0.0, -1), "outside 0..max_token_length")
+add("llama2c-vocab", "len_over_max.bin", tok(2, [(0.0, b"abc")]), "outside 0..max_token_length")
+add("llama2c-vocab", "len_past_end.bin", struct.pack("<ifi", 8, 0.0, 5) + b"ab", "run past the end")
+add("llama2c-vocab", "truncated_entry.bin", tok(4, [(0.0, b"a")]) + b"\0\0", "truncated header")
+add("llama2c-vocab", "empty.bin", b"", "max_token_length: truncated")
+
+# ---- IDX -------------------------------------------------------------------------
+def idx(dims, data=None, code=8):
+    h = bytes([0, 0, code, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims)
+    n = 1
+    for d in dims:
+        n *= d
+    return h + (bytes(n) if data is None else data)
+
+
+add("idx", "bad_magic.idx", b"\x01\x00\x08\x01" + struct.pack(">I", 1) + b"\0", "not zero")
+add("idx", "type_float.idx", idx([2], b"\0" * 8, code=0x0D), "unsupported IDX type 0x0d")
+add("idx", "zero_ndim.idx", bytes([0, 0, 8, 0]), "0 dimensions")
+add("idx", "five_dims.idx", bytes([0, 0, 8, 5]) + b"\0" * 20, "5 dimensions")
+add("idx", "truncated_dims.idx", bytes([0, 0, 8, 3]) + b"\0\0\0\1", "truncated header")
+add("idx", "zero_extent.idx", idx([0, 5], b""), "zero")
+add("idx", "truncated_data.idx", idx([10, 10], b"\0" * 99), "(truncated)")
+add("idx", "trailing.idx", idx([3], b"\0" * 4), "(trailing bytes)")
+add("idx", "dims_overflow.idx", idx([2**32 - 1] * 4, b""), "overflows")
+add("idx", "gz_truncated_data.idx.gz", gzip.compress(idx([10, 10], b"\1" * 99)), "(truncated)")
+add("idx", "gz_trailing.idx.gz", gzip.compress(idx([3], b"\0" * 5)), "trailing bytes")
+add("idx", "gz_bomb_claim.idx.gz", gzip.compress(idx([60000, 28, 28], b"")), "more than")
+add("idx", "gz_corrupt.idx.gz", gzip.compress(idx([64], bytes(range(64))))[:-8] + b"\xff" * 8, "gzip")
+add("idx", "gz_cut.idx.gz", gzip.compress(idx([4096], bytes(range(256)) * 16))[:30], "truncated")
+
+for fmt, items in cases.items():
+    d = os.path.join(ROOT, fmt)
+    os.makedirs(d, exist_ok=True)
+    man = []
+    for name, data, expect in items:
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+        man.append(f"{name}\t{expect}")
+    keep = []
+    mp = os.path.join(d, "MANIFEST")
+    if os.path.exists(mp):  # keep the lines of fuzz findings (files not generated here)
+        gen = {n for n, _, _ in items}
+        keep = [l for l in open(mp).read().splitlines() if l and l.split("\t")[0] not in gen]
+    with open(mp, "w") as f:
+        f.write("\n".join(man + keep) + "\n")
+print("wrote", sum(len(v) for v in cases.values()), "files")

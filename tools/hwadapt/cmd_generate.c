@@ -1,0 +1,168 @@
+/* hwadapt generate MODEL [options]: runs a Llama-family language model. The
+ * prompt and the generated text go to stdout alone; timings and memory go to
+ * stderr. Exit 0 on success, 1 on an error (one line on stderr), 2 on a
+ * usage error. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "commands.h"
+#include "hwadapt/hwadapt.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: hwadapt generate MODEL [--tokenizer FILE] [--prompt TEXT] [--temperature T] [--top-p P]\n"
+            "                        [--top-k K] [--seed S] [--steps N] [--ctx N] [--threads N]\n"
+            "Generates text with a Llama-family model (llama2.c checkpoint or GGUF).\n"
+            "  --tokenizer FILE  llama2.c tokenizer file or GGUF (default: the GGUF model's own)\n"
+            "  --prompt TEXT     text to continue (default: none)\n"
+            "  --temperature T   0 is greedy (default 1.0)\n"
+            "  --top-p P         nucleus sampling, in (0, 1] (default 0.9)\n"
+            "  --top-k K         keep the K most likely tokens, 0 for all (default 0)\n"
+            "  --seed S          random seed (default: the time)\n"
+            "  --steps N         positions to run, BOS and prompt included (default 256, at most the context)\n"
+            "  --ctx N           KV cache positions (default: the model's maximum)\n"
+            "  --threads N       threads (default: all)\n");
+}
+
+static int parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "hwadapt generate: %s '%s': expected an integer in %ld..%ld\n", opt, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_float(const char *opt, const char *s, float *out) {
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) {
+        fprintf(stderr, "hwadapt generate: %s '%s': expected a number\n", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int write_text(void *ud, const char *text, size_t len) {
+    (void)ud;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+typedef struct options {
+    const char *model, *tokenizer, *prompt;
+    hwa_sampler_params sp;
+    long steps, ctx, threads;
+} options;
+
+static int parse_args(int argc, char **argv, options *o) {
+    long v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 1;
+        }
+        if (a[0] != '-') {
+            if (o->model) {
+                fprintf(stderr, "hwadapt generate: more than one model given ('%s')\n", a);
+                return 2;
+            }
+            o->model = a;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "hwadapt generate: %s needs a value\n", a);
+            return 2;
+        }
+        const char *val = argv[++i];
+        int bad = 0;
+        if (!strcmp(a, "--tokenizer")) o->tokenizer = val;
+        else if (!strcmp(a, "--prompt")) o->prompt = val;
+        else if (!strcmp(a, "--temperature")) bad = parse_float(a, val, &o->sp.temperature);
+        else if (!strcmp(a, "--top-p")) bad = parse_float(a, val, &o->sp.top_p);
+        else if (!strcmp(a, "--top-k")) bad = parse_long(a, val, 0, INT32_MAX, &v), o->sp.top_k = (int32_t)v;
+        else if (!strcmp(a, "--seed")) bad = parse_long(a, val, 0, LONG_MAX, &v), o->sp.seed = (uint64_t)v;
+        else if (!strcmp(a, "--steps")) bad = parse_long(a, val, 1, INT32_MAX, &o->steps);
+        else if (!strcmp(a, "--ctx")) bad = parse_long(a, val, 1, INT32_MAX, &o->ctx);
+        else if (!strcmp(a, "--threads")) bad = parse_long(a, val, 1, 4096, &o->threads);
+        else {
+            fprintf(stderr, "hwadapt generate: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+        if (bad) return 2;
+    }
+    if (!o->model) {
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+static int fail(const char *what) {
+    fprintf(stderr, "hwadapt generate: %s%s\n", what ? what : "", hwa_last_error());
+    return 1;
+}
+
+int cmd_generate(int argc, char **argv) {
+    options o = {.sp = {.temperature = 1.0f, .top_p = 0.9f, .top_k = 0, .seed = 0}, .steps = 256};
+    o.sp.seed = (uint64_t)time(NULL);
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc == 1 ? 0 : rc;
+
+    hwa_llama *m = NULL;
+    hwa_tokenizer *tok = NULL;
+    hwa_sampler *s = NULL;
+    const hwa_llama_params lp = {.device = "cpu", .n_ctx = (int32_t)o.ctx, .n_threads = (int32_t)o.threads};
+    if (hwa_sampler_new(&o.sp, 1, &s)) return fail(NULL); /* options first: no model needed to refuse them */
+    hwa_sampler_free(s);
+    s = NULL;
+    if (hwa_llama_load(o.model, &lp, &m)) return fail(NULL);
+    const hwa_llama_config *c = hwa_llama_get_config(m);
+    hwa_status st;
+    if (o.tokenizer) st = hwa_tokenizer_load(o.tokenizer, 0, &tok);
+    else if (hwa_model_file_format(hwa_llama_file(m)) == HWA_FORMAT_GGUF)
+        st = hwa_tokenizer_from_file(hwa_llama_file(m), &tok);
+    else {
+        fprintf(stderr, "hwadapt generate: %s is a llama2.c checkpoint: name its tokenizer with --tokenizer FILE\n",
+                o.model);
+        hwa_llama_free(m);
+        return 2;
+    }
+    if (st == HWA_OK) st = hwa_sampler_new(&o.sp, c->vocab_size, &s);
+    hwa_generate_stats gs;
+    if (st == HWA_OK) st = hwa_generate(m, tok, s, o.prompt, (int32_t)o.steps, write_text, NULL, &gs);
+    if (st == HWA_OK) {
+        struct rusage ru;
+        const double peak_mib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : 0.0;
+        printf("\n");
+        fflush(stdout);
+        fprintf(stderr,
+                "model: %s, dim %d, %d layers, %d/%d heads, vocab %d, %s weights\n"
+                "memory: weights %.1f MiB (mapped), KV cache %.1f MiB (%d positions), peak resident %.1f MiB\n"
+                "prompt: %d tokens, generated: %d tokens\n"
+                "time to first token: %.3f s\n"
+                "prefill: %.2f tokens/s, decode: %.2f tokens/s\n",
+                o.model, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, hwa_dtype_name(c->weight_dtype),
+                hwa_llama_weight_bytes(m) / 1048576.0, hwa_llama_kv_bytes(m) / 1048576.0, hwa_llama_n_ctx(m), peak_mib,
+                gs.n_prompt, gs.n_generated, gs.ttft_s, gs.prefill_tok_s, gs.decode_tok_s);
+    }
+    rc = st == HWA_OK ? 0 : fail(NULL);
+    hwa_sampler_free(s);
+    hwa_tokenizer_free(tok);
+    hwa_llama_free(m);
+    return rc;
+}
