@@ -17,5 +17,6 @@
 #include "io.h"
 #include "nn.h"
 #include "train.h"
+#include "bench.h"
 
 #endif
