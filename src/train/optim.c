@@ -122,16 +122,22 @@ hwa_status hwa_optim_new(hwa_graph *train, hwa_backend *be, const hwa_optim_conf
         return HWA_E_NOMEM;
     }
 
+    /* A one-element placeholder for what an update never reads: the state
+     * of SGD without momentum, the sum of squares without clipping. */
+    const bool clip = cfg->clip_norm > 0.0f;
+    hwa_tensor *none = NULL;
+    if (!clip || !o->slots) {
+        none = hwa_tensor_new_1d(ctx, HWA_F32, 1);
+        if (!none || (st = hwa_tensor_alloc(none, be)) || (st = hwa_tensor_fill(none, 0.0f))) goto fail;
+    }
     /* The global sum of squares, added in parameter order. */
-    hwa_tensor *sum_sq = NULL;
-    for (int i = 0; i < n; i++) {
+    hwa_tensor *sum_sq = clip ? NULL : none;
+    for (int i = 0; clip && i < n; i++) {
         hwa_tensor *s = hwa__op_new(ctx, HWA_OP_SUM_SQ, (hwa_tensor *[]){hwa_tensor_grad(hwa_graph_param(train, i))},
                                     NULL, HWA_F32, 0, NULL);
         sum_sq = sum_sq ? hwa_add(ctx, sum_sq, s) : s;
     }
-    /* Optimizers without state get a one-element placeholder they never read. */
-    hwa_tensor *none = o->slots ? NULL : hwa_tensor_new_1d(ctx, HWA_F32, 1);
-    if (!sum_sq || (!o->slots && (!none || (st = hwa_tensor_alloc(none, be))))) goto fail;
+    if (!sum_sq) goto fail;
     for (int i = 0; i < n && st == HWA_OK; i++) {
         hwa_tensor *p = hwa_graph_param(train, i);
         hwa_tensor *state = none;
