@@ -108,6 +108,44 @@ static hwa_tensor *b_mlp(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
     return hwa_mean(ctx, hwa_softmax(ctx, h));
 }
 
+/* Optimizer updates (c->op: one of UPD_*) of parameter in[0] with gradient
+ * in[1], state from in[2] (squared: second moments are never negative) and
+ * the sum of squares of in[1] for clipping. The update writes in[0] in
+ * place, so the second run of a case updates the result of the first. */
+enum { UPD_ADAM, UPD_ADAMW_CLIP, UPD_SGD, UPD_MOMENTUM_WD, UPD_NESTEROV_CLIP };
+
+static hwa_tensor *b_update(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    const bool adam = c->op == UPD_ADAM || c->op == UPD_ADAMW_CLIP;
+    const bool clip = c->op == UPD_ADAMW_CLIP || c->op == UPD_NESTEROV_CLIP;
+    hwa_op_params p = {0};
+    if (adam) {
+        /* lr, betas, eps, wd, max norm, 1 - b1^3, sqrt(1 - b2^3) */
+        const float f[8] = {1e-2f, 0.9f, 0.999f, 1e-8f, c->op == UPD_ADAMW_CLIP ? 0.1f : 0.0f, clip ? 0.5f : 0.0f,
+                            0.271f, 0.0547449f};
+        memcpy(p.f, f, sizeof f);
+        p.i[0] = c->op == UPD_ADAMW_CLIP;
+    } else {
+        p.f[0] = 0.05f, p.f[1] = 0.9f, p.f[2] = c->op == UPD_MOMENTUM_WD ? 0.01f : 0.0f, p.f[3] = clip ? 0.5f : 0.0f;
+        p.i[0] = c->op != UPD_SGD, p.i[1] = c->op == UPD_NESTEROV_CLIP;
+    }
+    hwa_tensor *ss = hwa__op_new(ctx, HWA_OP_SUM_SQ, (hwa_tensor *[]){in[1]}, NULL, HWA_F32, 0, NULL);
+    hwa_tensor *state = hwa_mul(ctx, in[2], in[2]);
+    const hwa_op op = adam ? HWA_OP_ADAM_UPDATE : HWA_OP_SGD_UPDATE;
+    hwa_tensor *t = ss && state ? hwa__op_new(ctx, op, (hwa_tensor *[]){in[0], in[1], ss, state}, &p, HWA_F32, 0, NULL)
+                                : NULL;
+    if (t) {
+        t->flags |= HWA_TF_INPLACE;
+        t->view_src = in[0];
+        t->view_offs = 0;
+    }
+    return t;
+}
+
+/* The sum of squares alone. */
+static hwa_tensor *b_sum_sq(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    return hwa__op_new(ctx, HWA_OP_SUM_SQ, (hwa_tensor *[]){in[0]}, NULL, HWA_F32, 0, NULL);
+}
+
 /* Rows leave the trailing flags (backward, matmul) out when false. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #define S2(a, b) {a, b}
@@ -164,6 +202,17 @@ static const tcase cases[] = {
     {"linear+bias+gelu 8x64->32", 3, {2, 2, 1}, {S2(8, 64), S2(32, 64), {32}}, {0}, F3, b_linear, HWA_OP_GELU, 1e-10, false, true},
     {"linear+bias bf16 8x64->32", 3, {2, 2, 1}, {S2(8, 64), S2(32, 64), {32}}, {0}, {HWA_BF16, HWA_BF16, HWA_BF16}, b_linear, HWA_OP_NONE, 1e-4, false, true},
     {"mlp gradients 16x24->12", 3, {2, 2, 1}, {S2(16, 24), S2(12, 24), {12}}, {0}, F3, b_mlp, 0, 1e-9, true, true},
+    /* training: the fast kernels do the reference's float operations in
+     * its order, so they match it bit for bit (tolerance 0) */
+    {"relu backward 300x1000", 1, {2}, {S2(300, 1000)}, {0}, F3, b_unary, HWA_OP_RELU, 0.0, true},
+    {"sum_sq 1003", 1, {1}, {{1003}}, {0}, F3, b_sum_sq, 0, 0.0},
+    {"sum_sq 1000x784", 1, {2}, {S2(1000, 784)}, {0}, F3, b_sum_sq, 0, 0.0},
+    {"adam 1003", 3, {1, 1, 2}, {{1003}, {1003}, S2(2, 1003)}, {0}, F3, b_update, UPD_ADAM, 0.0},
+    {"adam 1000x784", 3, {2, 2, 2}, {S2(1000, 784), S2(1000, 784), S2(2, 784000)}, {0}, F3, b_update, UPD_ADAM, 0.0},
+    {"adamw clipped 37x29", 3, {2, 2, 2}, {S2(37, 29), S2(37, 29), S2(2, 1073)}, {0}, F3, b_update, UPD_ADAMW_CLIP, 0.0},
+    {"sgd 1003", 3, {1, 1, 1}, {{1003}, {1003}, {1}}, {0}, F3, b_update, UPD_SGD, 0.0},
+    {"sgd momentum wd 600x1000", 3, {2, 2, 1}, {S2(600, 1000), S2(600, 1000), {600000}}, {0}, F3, b_update, UPD_MOMENTUM_WD, 0.0},
+    {"sgd nesterov clipped 5x7", 3, {2, 2, 1}, {S2(5, 7), S2(5, 7), {35}}, {0}, F3, b_update, UPD_NESTEROV_CLIP, 0.0},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -211,7 +260,10 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     hwa_tensor *loss = c->backward ? hwa_mean(ctx, hwa_mul(ctx, hwa_mul(ctx, y, y), y)) : NULL;
     hwa_graph *g = hwa_graph_new(ctx);
     if (!y || !g || (c->backward && !loss)) goto done;
-    if ((st = hwa_graph_build_forward(g, c->backward ? loss : y))) goto done;
+    /* y an output too: with a backward pass its storage would otherwise be
+     * free for the gradients' temporaries once the loss is computed */
+    if ((c->backward && (st = hwa_graph_build_forward(g, y))) || (st = hwa_graph_build_forward(g, c->backward ? loss : y)))
+        goto done;
     if (c->backward && (st = hwa_graph_build_backward(g, loss))) goto done;
     if (!(be = hwa_backend_new(ctx, "cpu"))) {
         st = hwa_ctx_last_status(ctx);

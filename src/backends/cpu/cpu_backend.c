@@ -11,6 +11,8 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/cpu_fast.h"
 #include "backends/cpu/cpu_isa.h"
+#include "backends/cpu/cpu_prof.h"
+#include "backends/cpu/cpu_train_fast.h"
 #include "backends/cpu/matmul/mm.h"
 #include "backends/cpu/ref/ref.h"
 #include "core/internal.h"
@@ -35,7 +37,9 @@ typedef struct cpu_state {
     hwa_matmul_precision precision;
     hwa__mm_state *mm;
     kname *names;          /* the kernel of each node of the last compute */
+    unsigned char *done;   /* [cap_names]: nodes of this compute already run by a fused kernel */
     int n_names, cap_names;
+    hwa__cpu_prof *prof;   /* HWA_PROFILE: time per op and kernel; else NULL */
 } cpu_state;
 
 /* ---- buffers ----------------------------------------------------------- */
@@ -140,8 +144,8 @@ static bool overlaps(const hwa_tensor *a, const hwa_tensor *b) {
 /* Runs matmul node mm whose result, after the optional bias add and
  * activation, lands in out (mm itself when nothing is fused).
  * HWA_E_UNSUPPORTED when no provider takes it. */
-static hwa_status run_matmul(cpu_state *s, hwa_tensor *mm, const hwa_tensor *bias, hwa_op act, hwa_tensor *out,
-                             const hwa__simd *simd, int nt, char *name) {
+static hwa_status run_matmul(cpu_state *s, hwa_tensor *mm, const hwa_tensor *bias, hwa_op act, bool accumulate,
+                             hwa_tensor *out, const hwa__simd *simd, int nt, char *name) {
     const hwa_tensor *A = mm->src[0], *B = mm->src[1];
     if (!hwa_tensor_is_contiguous(out) || hwa_dtype_is_quantized(A->dtype) || hwa_dtype_is_quantized(B->dtype))
         return HWA_E_UNSUPPORTED;
@@ -163,6 +167,7 @@ static hwa_status run_matmul(cpu_state *s, hwa_tensor *mm, const hwa_tensor *bia
     p.bias = bias ? hwa__data(bias) : NULL;
     p.dt_bias = bias ? bias->dtype : HWA_F32;
     p.act = act;
+    p.accumulate = accumulate;
     p.precision = s->precision;
     const hwa_tensor *owner = hwa__storage(B);
     /* Packed once and cached: leaves that are not trainable. Parameters
@@ -243,11 +248,42 @@ static int fusable(hwa_tensor *const *nodes, int i, int n, const hwa_tensor **bi
     return 1;
 }
 
+/* The in-place gradient accumulation ADD(grad, mm) among nodes[i+1..n)
+ * that matmul nodes[i] can take over by adding its product into the
+ * gradient (C += A B): mm read by that ADD alone, and no node in between
+ * touching the gradient. Returns its index, or -1. */
+static int accumulating_add(hwa_tensor *const *nodes, int i, int n) {
+    const hwa_tensor *mm = nodes[i];
+    if (mm->view_src || mm->dtype != HWA_F32 || (mm->flags & (HWA_TF_OUTPUT | HWA_TF_PARAM | HWA_TF_GRAD))) return -1;
+    for (int j = i + 1; j < n; j++) {
+        const hwa_tensor *t = nodes[j];
+        bool reads_mm = false;
+        for (int k = 0; k < HWA_MAX_SRC; k++) reads_mm |= t->src[k] == mm;
+        if (!reads_mm) continue;
+        const hwa_tensor *grad = t->src[0];
+        if (t->op != HWA_OP_ADD || !(t->flags & HWA_TF_INPLACE) || t->view_src != grad || t->src[1] != mm ||
+            !(grad->flags & HWA_TF_GRAD) || grad->dtype != HWA_F32 || !hwa_tensor_is_contiguous(grad) ||
+            grad->ndim != mm->ndim || memcmp(grad->shape, mm->shape, sizeof(int64_t) * (size_t)mm->ndim) != 0 ||
+            !used_only_by(mm, t, nodes, j, n))
+            return -1;
+        for (int b = i + 1; b < j; b++) {
+            if (hwa__storage(nodes[b]) == grad) return -1;
+            for (int k = 0; k < HWA_MAX_SRC; k++)
+                if (nodes[b]->src[k] && hwa__storage(nodes[b]->src[k]) == grad) return -1;
+        }
+        return j;
+    }
+    return -1;
+}
+
 static hwa_status names_reserve(hwa_backend *be, cpu_state *s, int n) {
     if (n <= s->cap_names) return HWA_OK;
     kname *nn = hwa__realloc_array(be->ctx, s->names, (size_t)s->cap_names, (size_t)n, sizeof *nn);
     if (!nn) return HWA_E_NOMEM;
     s->names = nn;
+    unsigned char *d = hwa__realloc_array(be->ctx, s->done, (size_t)s->cap_names, (size_t)n, 1);
+    if (!d) return HWA_E_NOMEM;
+    s->done = d;
     s->cap_names = n;
     return HWA_OK;
 }
@@ -257,58 +293,97 @@ static void set_name(cpu_state *s, int i, const hwa_tensor *t, const char *name)
     snprintf(s->names[i].name, KNAME_CAP, "%s", name);
 }
 
+/* Runs nodes[i] (and the nodes fused into it); *used gets how many nodes
+ * that took. */
+static hwa_status run_node(hwa_backend *be, cpu_state *s, hwa_tensor *const *nodes, int i, int n,
+                           const hwa__simd *simd, int nt, int *used) {
+    hwa_tensor *t = nodes[i];
+    hwa_status st;
+    *used = 1;
+    if (reference_only) {
+        /* the yardstick for tests: every node by its reference kernel */
+    } else if (t->op == HWA_OP_MATMUL) {
+        const hwa_tensor *bias;
+        hwa_op act;
+        const int acc = accumulating_add(nodes, i, n);
+        if (acc > 0 && hwa__data(nodes[acc])) {
+            st = run_matmul(s, t, NULL, HWA_OP_NONE, true, nodes[acc], simd, nt, s->names[i].name);
+            if (st == HWA_OK) {
+                s->done[acc] = 1;
+                snprintf(s->names[acc].name, KNAME_CAP, "fused into node %d", i);
+                s->names[acc].node = nodes[acc];
+                hwa__tensor_touch(nodes[acc]);
+                hwa__tensor_touch(t);
+                return HWA_OK;
+            }
+            if (st != HWA_E_UNSUPPORTED) return st;
+        }
+        const int nf = fusable(nodes, i, n, &bias, &act);
+        hwa_tensor *out = nodes[i + nf];
+        st = nf ? (hwa__data(out) ? run_matmul(s, t, bias, act, false, out, simd, nt, s->names[i].name)
+                                  : HWA_E_UNSUPPORTED)
+                : HWA_E_UNSUPPORTED;
+        if (st == HWA_OK) {
+            for (int j = 1; j <= nf; j++) {
+                snprintf(s->names[i + j].name, KNAME_CAP, "fused into node %d", i);
+                s->names[i + j].node = nodes[i + j];
+                hwa__tensor_touch(nodes[i + j]);
+            }
+            hwa__tensor_touch(t);
+            *used = 1 + nf;
+            return HWA_OK;
+        }
+        if (st != HWA_E_UNSUPPORTED) return st;
+        st = run_matmul(s, t, NULL, HWA_OP_NONE, false, t, simd, nt, s->names[i].name);
+        if (st != HWA_E_UNSUPPORTED) {
+            hwa__tensor_touch(t);
+            return st;
+        }
+    } else if (hwa__cpu_train_fast_run(hwa__train_simd_active(), t, nt)) {
+        set_name(s, i, t, hwa__train_simd_active()->name);
+        hwa__tensor_touch(t);
+        return HWA_OK;
+    } else if (hwa__cpu_fast_run(simd, t, nt)) {
+        set_name(s, i, t, simd->name);
+        hwa__tensor_touch(t);
+        return HWA_OK;
+    }
+    set_name(s, i, t, "ref");
+    st = ref_kernels[t->op](t);
+    hwa__tensor_touch(t);
+    return st;
+}
+
 static hwa_status cpu_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) {
     cpu_state *s = be->impl;
     hwa_status st = names_reserve(be, s, n);
     if (st) return st;
     s->n_names = n;
+    if (n > 0) memset(s->done, 0, (size_t)n);
     const int nt = cpu_threads(be);
 #if defined(_OPENMP)
     /* The matmul libraries take their thread count from OpenMP. */
     if (omp_get_max_threads() != nt) omp_set_num_threads(nt);
 #endif
     const hwa__simd *simd = hwa__simd_active();
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n;) {
         hwa_tensor *t = nodes[i];
-        set_name(s, i, t, "");
-        if (t->op == HWA_OP_NONE || hwa__op_is_view(t->op)) continue;
-        if (!hwa__data(t))
-            return hwa__err(be->ctx, HWA_E_MISUSE, "cpu: node %d (%s) has no storage", i, hwa__op_name(t->op));
-        if (reference_only) {
-            /* the yardstick for tests: every node by its reference kernel */
-        } else if (t->op == HWA_OP_MATMUL) {
-            const hwa_tensor *bias;
-            hwa_op act;
-            const int nf = fusable(nodes, i, n, &bias, &act);
-            hwa_tensor *out = nodes[i + nf];
-            st = nf ? (hwa__data(out) ? run_matmul(s, t, bias, act, out, simd, nt, s->names[i].name) : HWA_E_UNSUPPORTED)
-                    : HWA_E_UNSUPPORTED;
-            if (st == HWA_OK) {
-                for (int j = 1; j <= nf; j++) {
-                    snprintf(s->names[i + j].name, KNAME_CAP, "fused into node %d", i);
-                    s->names[i + j].node = nodes[i + j];
-                    hwa__tensor_touch(nodes[i + j]);
-                }
-                hwa__tensor_touch(t);
-                i += nf;
-                continue;
-            }
-            if (st != HWA_E_UNSUPPORTED) return st;
-            st = run_matmul(s, t, NULL, HWA_OP_NONE, t, simd, nt, s->names[i].name);
-            if (st != HWA_E_UNSUPPORTED) {
-                hwa__tensor_touch(t);
-                if (st) return st;
-                continue;
-            }
-        } else if (hwa__cpu_fast_run(simd, t, nt)) {
-            set_name(s, i, t, simd->name);
-            hwa__tensor_touch(t);
+        if (s->done[i]) {
+            i++;
             continue;
         }
-        set_name(s, i, t, "ref");
-        st = ref_kernels[t->op](t);
-        hwa__tensor_touch(t);
-        if (st) return st;
+        set_name(s, i, t, "");
+        if (t->op == HWA_OP_NONE || hwa__op_is_view(t->op)) {
+            i++;
+            continue;
+        }
+        if (!hwa__data(t))
+            return hwa__err(be->ctx, HWA_E_MISUSE, "cpu: node %d (%s) has no storage", i, hwa__op_name(t->op));
+        int used = 1;
+        const double t0 = s->prof ? hwa__cpu_prof_now() : 0.0;
+        if ((st = run_node(be, s, nodes, i, n, simd, nt, &used))) return st;
+        if (s->prof) hwa__cpu_prof_add(s->prof, t, s->names[i].name, used, hwa__cpu_prof_now() - t0);
+        i += used;
     }
     return HWA_OK;
 }
@@ -316,7 +391,9 @@ static hwa_status cpu_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) 
 static void cpu_free(hwa_backend *be) {
     cpu_state *s = be->impl;
     hwa__mm_state_free(s->mm);
+    hwa__cpu_prof_free(s->prof); /* prints the table first */
     hwa__free(be->ctx, s->names);
+    hwa__free(be->ctx, s->done);
     hwa__free(be->ctx, s);
     hwa__free(be->ctx, be);
 }
@@ -348,6 +425,7 @@ hwa_status hwa__cpu_backend_init(hwa_ctx *ctx, int index, hwa_backend **out) {
         return HWA_E_NOMEM;
     }
     s->mm = mm;
+    s->prof = hwa__cpu_prof_new(ctx);
     be->iface = &cpu_iface;
     be->ctx = ctx;
     be->impl = s;

@@ -11,23 +11,9 @@ static bool contig(const hwa_tensor *t, hwa_dtype dt) { return t->dtype == dt &&
 /* Work below this many elements per thread is not worth a fork. */
 #define PAR_MIN 32768
 
-static int threads_for(int64_t work, int nthreads) {
-    int64_t t = work / PAR_MIN;
-    return t < 1 ? 1 : t < nthreads ? (int)t : nthreads;
-}
+static int threads_for(int64_t work, int nthreads) { return hwa__threads_over(work, PAR_MIN, nthreads); }
 
-/* Runs fn over [0, n) in chunks of whole 64-byte lines, one per thread. */
-#define PAR_CHUNKS(n, nthreads, BODY)                                                  \
-    do {                                                                               \
-        const int nt_ = threads_for(n, nthreads);                                      \
-        const int64_t chunk_ = (((n) + nt_ - 1) / nt_ + 15) & ~(int64_t)15;            \
-        _Pragma("omp parallel for num_threads(nt_) schedule(static) if (nt_ > 1)")     \
-        for (int t_ = 0; t_ < nt_; t_++) {                                             \
-            const int64_t i0 = (int64_t)t_ * chunk_;                                   \
-            const int64_t len = i0 >= (n) ? 0 : ((n) - i0 < chunk_ ? (n) - i0 : chunk_); \
-            if (len > 0) { BODY; }                                                     \
-        }                                                                              \
-    } while (0)
+#define PAR_CHUNKS(n, nthreads, BODY) HWA__PAR_CHUNKS(n, PAR_MIN, nthreads, BODY)
 
 static bool binary(const hwa__simd *k, hwa_tensor *dst, int nt) {
     const hwa_tensor *a = dst->src[0], *b = dst->src[1];

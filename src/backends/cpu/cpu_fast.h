@@ -5,6 +5,28 @@
 #include "backends/cpu/simd/simd.h"
 #include "core/internal.h"
 
+/* How many threads work of this many elements gets: one per per_thread
+ * elements at the least (below that a fork and a barrier cost more than
+ * another core gives), at most nthreads. */
+static inline int hwa__threads_over(int64_t work, int64_t per_thread, int nthreads) {
+    const int64_t t = work / per_thread;
+    return t < 1 ? 1 : t < nthreads ? (int)t : nthreads;
+}
+
+/* Runs BODY over [0, n) in chunks of whole 64-byte lines, one per thread,
+ * with i0 and len the chunk's start and length. */
+#define HWA__PAR_CHUNKS(n, per_thread, nthreads, BODY)                                 \
+    do {                                                                               \
+        const int nt_ = hwa__threads_over(n, per_thread, nthreads);                    \
+        const int64_t chunk_ = (((n) + nt_ - 1) / nt_ + 15) & ~(int64_t)15;            \
+        _Pragma("omp parallel for num_threads(nt_) schedule(static) if (nt_ > 1)")     \
+        for (int t_ = 0; t_ < nt_; t_++) {                                             \
+            const int64_t i0 = (int64_t)t_ * chunk_;                                   \
+            const int64_t len = i0 >= (n) ? 0 : ((n) - i0 < chunk_ ? (n) - i0 : chunk_); \
+            if (len > 0) { BODY; }                                                     \
+        }                                                                              \
+    } while (0)
+
 /* Computes dst with the vector kernels k on nthreads threads when its case
  * has a fast path (contiguous f32, or f16/bf16 <-> f32 conversion);
  * returns false, having done nothing, when it has not. */

@@ -45,6 +45,9 @@ typedef struct hwa__mm_problem {
     const hwa_tensor *b_owner;
     uint64_t b_version;
     hwa_matmul_precision precision; /* what f32 products may use */
+    /* C += A B instead of C = A B (a gradient accumulated in place); never
+     * with a bias or an activation. Providers that cannot decline it. */
+    bool accumulate;
 } hwa__mm_problem;
 
 /* Everything a backend instance keeps for its matmuls: per-provider state

@@ -22,7 +22,8 @@ hwa_status hwa__mm_native_gemm_avx512(hwa_ctx *ctx, const hwa__mm_problem *p, in
 
 hwa_status hwa__mm_native_run(hwa_ctx *ctx, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,
                               size_t name_cap) {
-    if (p->dt_a != HWA_F32 || p->dt_b != HWA_F32 || p->dt_c != HWA_F32 || (p->bias && p->dt_bias != HWA_F32))
+    if (p->dt_a != HWA_F32 || p->dt_b != HWA_F32 || p->dt_c != HWA_F32 || (p->bias && p->dt_bias != HWA_F32) ||
+        p->accumulate)
         return HWA_E_UNSUPPORTED;
     hwa_status st;
     const char *variant = "generic";

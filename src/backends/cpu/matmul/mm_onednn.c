@@ -23,7 +23,7 @@ typedef enum ctype { CT_F32, CT_BF16, CT_S8 } ctype;
 typedef struct prim_entry {
     /* key */
     int64_t M, N, K, lda, ldb, ldc;
-    bool ta, tb, packed, has_bias;
+    bool ta, tb, packed, has_bias, accumulate;
     hwa_dtype dt_a, dt_c, dt_bias;
     hwa_op act;
     ctype ct;
@@ -126,7 +126,8 @@ static bool key_eq(const prim_entry *e, const hwa__mm_problem *p, ctype ct, bool
     return e->M == p->M && e->N == p->N && e->K == p->K && e->lda == p->lda && e->ldb == p->ldb &&
            e->ldc == p->ldc && e->ta == p->ta && e->tb == p->tb && e->packed == packed &&
            e->has_bias == (p->bias != NULL) && e->dt_a == p->dt_a && e->dt_c == p->dt_c &&
-           (!p->bias || e->dt_bias == p->dt_bias) && e->act == p->act && e->ct == ct;
+           (!p->bias || e->dt_bias == p->dt_bias) && e->act == p->act && e->ct == ct &&
+           e->accumulate == p->accumulate;
 }
 
 /* Creates the primitive for p; leaves e->prim NULL when oneDNN declines. */
@@ -162,6 +163,12 @@ static void prim_create(hwa__mm_onednn *o, prim_entry *e, const hwa__mm_problem 
                                           0.0f, 0.0f) == dnnl_success &&
              dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success;
     }
+    if (ok && p->accumulate) {
+        /* C = A B + 1.0 * C */
+        ok = e->ct == CT_F32 && !p->bias && p->act == HWA_OP_NONE && dnnl_post_ops_create(&po) == dnnl_success &&
+             dnnl_post_ops_append_sum(po, 1.0f) == dnnl_success &&
+             dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success;
+    }
     dnnl_primitive_desc_t pd = NULL;
     ok = ok && dnnl_primitive_desc_create(&pd, &desc, attr, o->engine, NULL) == dnnl_success;
     if (po) dnnl_post_ops_destroy(po);
@@ -193,7 +200,7 @@ static prim_entry *prim_get(hwa__mm_onednn *o, const hwa__mm_problem *p, ctype c
     e->M = p->M, e->N = p->N, e->K = p->K, e->lda = p->lda, e->ldb = p->ldb, e->ldc = p->ldc;
     e->ta = p->ta, e->tb = p->tb, e->packed = packed, e->has_bias = p->bias != NULL;
     e->dt_a = p->dt_a, e->dt_c = p->dt_c, e->dt_bias = p->bias ? p->dt_bias : HWA_F32;
-    e->act = p->act, e->ct = ct;
+    e->act = p->act, e->ct = ct, e->accumulate = p->accumulate;
     prim_create(o, e, p);
     e->next = o->prims;
     o->prims = e;
@@ -417,7 +424,7 @@ hwa_status hwa__mm_onednn_run(hwa__mm_onednn *o, const hwa__mm_problem *p, const
     }
     snprintf(name, name_cap, "onednn:%s%s%s%s%s", ct == CT_BF16 ? "bf16:" : ct == CT_S8 ? "int8:" : "", e->impl,
              packed ? "+packed" : "", p->bias ? "+bias" : "",
-             p->act == HWA_OP_RELU ? "+relu" : p->act == HWA_OP_GELU ? "+gelu" : "");
+             p->act == HWA_OP_RELU ? "+relu" : p->act == HWA_OP_GELU ? "+gelu" : p->accumulate ? "+acc" : "");
     return HWA_OK;
 }
 

@@ -14,6 +14,11 @@
 HWA_OP_LIST(HWA__DECL_REF)
 #undef HWA__DECL_REF
 
+/* The gradient scale of global-norm clipping (as torch's clip_grad_norm_):
+ * min(1, max_norm / (sqrt(*sum_sq) + 1e-6)), or 1 when max_norm <= 0 (and
+ * sum_sq is then not read). Shared by the updates' fast paths. */
+float hwa__ref_clip_coef(const hwa_tensor *sum_sq, float max_norm);
+
 /* Iteration helper: the element offset (in elements, using strides) of the
  * flat row-major index i of a tensor with padded shape ne[4], strides st[4]. */
 static inline int64_t hwa__ref_offset(const int64_t ne[4], const int64_t st[4], int64_t i) {

@@ -27,8 +27,7 @@ hwa_status hwa__ref_SUM_SQ(hwa_tensor *dst) {
     return HWA_OK;
 }
 
-/* The clipping factor of global-norm clipping (as torch's clip_grad_norm_). */
-static float clip_coef(const hwa_tensor *sum_sq, float max_norm) {
+float hwa__ref_clip_coef(const hwa_tensor *sum_sq, float max_norm) {
     if (!(max_norm > 0.0f)) return 1.0f;
     const float norm = sqrtf(*(const float *)hwa__data(sum_sq));
     const float c = max_norm / (norm + 1e-6f);
@@ -40,7 +39,7 @@ hwa_status hwa__ref_SGD_UPDATE(hwa_tensor *dst) {
     const float *g = hwa__data(dst->src[1]);
     float *buf = dst->p.i[0] ? hwa__data(dst->src[3]) : NULL;
     const float lr = dst->p.f[0], mom = dst->p.f[1], wd = dst->p.f[2];
-    const float c = clip_coef(dst->src[2], dst->p.f[3]);
+    const float c = hwa__ref_clip_coef(dst->src[2], dst->p.f[3]);
     const bool nesterov = dst->p.i[1] != 0;
     const int64_t n = hwa_tensor_nelements(dst);
     for (int64_t i = 0; i < n; i++) {
@@ -61,7 +60,7 @@ hwa_status hwa__ref_ADAM_UPDATE(hwa_tensor *dst) {
     const int64_t n = hwa_tensor_nelements(dst);
     float *m = hwa__data(dst->src[3]), *v = m + n;
     const float lr = dst->p.f[0], b1 = dst->p.f[1], b2 = dst->p.f[2], eps = dst->p.f[3], wd = dst->p.f[4];
-    const float c = clip_coef(dst->src[2], dst->p.f[5]);
+    const float c = hwa__ref_clip_coef(dst->src[2], dst->p.f[5]);
     const float bc1 = dst->p.f[6], bc2_sqrt = dst->p.f[7];
     if (!(bc1 > 0.0f) || !(bc2_sqrt > 0.0f))
         return hwa__err(dst->ctx, HWA_E_INVALID, "adam_update: bias corrections %g and %g must be > 0", bc1, bc2_sqrt);

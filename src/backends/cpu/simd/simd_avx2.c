@@ -57,4 +57,26 @@ static inline void vbf16_store(uint16_t *p, __m256 v) {
 }
 
 #include "backends/cpu/simd/simd_impl.inc"
+
+/* The training kernels (train_simd.h) over the same macros and these. */
+#include "backends/cpu/simd/train_simd.h"
+
+#define vsqrt _mm256_sqrt_ps
+#define vgt0_one(x) _mm256_and_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ), _mm256_set1_ps(1.0f))
+
+/* Sums 0-3 in acc[0], 4-7 in acc[1]. */
+#define VD __m256d
+#define VD_N 2
+#define vd_zero() _mm256_setzero_pd()
+static inline void vd_square_add(__m256d *acc, const float *x) {
+    const __m256d lo = _mm256_cvtps_pd(_mm_loadu_ps(x)), hi = _mm256_cvtps_pd(_mm_loadu_ps(x + 4));
+    acc[0] = _mm256_add_pd(acc[0], _mm256_mul_pd(lo, lo));
+    acc[1] = _mm256_add_pd(acc[1], _mm256_mul_pd(hi, hi));
+}
+static inline void vd_store(const __m256d *acc, double *s) {
+    _mm256_storeu_pd(s, acc[0]);
+    _mm256_storeu_pd(s + 4, acc[1]);
+}
+
+#include "backends/cpu/simd/train_simd_impl.inc"
 #endif

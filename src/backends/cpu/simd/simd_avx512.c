@@ -46,4 +46,22 @@ static inline void vbf16_store(uint16_t *p, __m512 v) {
 }
 
 #include "backends/cpu/simd/simd_impl.inc"
+
+/* The training kernels (train_simd.h) over the same macros and these. */
+#include "backends/cpu/simd/train_simd.h"
+
+#define vsqrt _mm512_sqrt_ps
+#define vgt0_one(x) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ), _mm512_set1_ps(1.0f))
+
+/* Sums 0-7 in acc[0], one lane each. */
+#define VD __m512d
+#define VD_N 1
+#define vd_zero() _mm512_setzero_pd()
+static inline void vd_square_add(__m512d *acc, const float *x) {
+    const __m512d d = _mm512_cvtps_pd(_mm256_loadu_ps(x));
+    acc[0] = _mm512_add_pd(acc[0], _mm512_mul_pd(d, d));
+}
+static inline void vd_store(const __m512d *acc, double *s) { _mm512_storeu_pd(s, acc[0]); }
+
+#include "backends/cpu/simd/train_simd_impl.inc"
 #endif

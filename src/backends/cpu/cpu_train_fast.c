@@ -1,0 +1,106 @@
+/* Fast paths for the training ops (see cpu_train_fast.h). The updates are
+ * elementwise, so splitting them across threads cannot change a bit; the
+ * sum of squares keeps the reference's eight running sums and runs on one
+ * thread. */
+#include "backends/cpu/cpu_train_fast.h"
+
+#include "backends/cpu/cpu_fast.h"
+#include "backends/cpu/cpu_isa.h"
+#include "backends/cpu/ref/ref.h"
+
+const hwa__train_simd *hwa__train_simd_active(void) {
+#if defined(__x86_64__)
+    switch (hwa__isa_active()) {
+    case HWA_ISA_AMX:
+    case HWA_ISA_AVX512: return &hwa__train_simd_avx512;
+    case HWA_ISA_AVX2: return &hwa__train_simd_avx2;
+    default: return NULL;
+    }
+#else
+    return NULL;
+#endif
+}
+
+static bool contig_f32(const hwa_tensor *t) { return t->dtype == HWA_F32 && hwa_tensor_is_contiguous(t); }
+
+/* A thread per this many elements at the least: below it the fork and the
+ * barrier cost more than another core gives (on a loaded machine, much
+ * more). The updates stream several arrays per element. */
+#define UPDATE_PAR_MIN 262144
+#define RELU_PAR_MIN 65536
+
+/* Whether the update node's param, grad and state are the contiguous f32
+ * arrays the kernels take (state: n or 2n elements). */
+static bool update_ok(const hwa_tensor *dst, int64_t state_n) {
+    const hwa_tensor *p = dst->src[0], *g = dst->src[1], *ss = dst->src[2], *st = dst->src[3];
+    const int64_t n = hwa_tensor_nelements(dst);
+    return contig_f32(dst) && contig_f32(p) && contig_f32(g) && hwa_tensor_nelements(g) == n &&
+           ss->dtype == HWA_F32 && (!st || (contig_f32(st) && hwa_tensor_nelements(st) >= state_n * n));
+}
+
+static bool adam(const hwa__train_simd *k, hwa_tensor *dst, int nt) {
+    if (!update_ok(dst, 2)) return false;
+    const hwa_op_params *pp = &dst->p;
+    hwa__adam_k c;
+    c.b1 = pp->f[1], c.b2 = pp->f[2], c.eps = pp->f[3], c.wd = pp->f[4];
+    c.bc2_sqrt = pp->f[7];
+    const float lr = pp->f[0], bc1 = pp->f[6];
+    /* bad bias corrections: the reference reports them */
+    if (!(bc1 > 0.0f) || !(c.bc2_sqrt > 0.0f)) return false;
+    c.c = hwa__ref_clip_coef(dst->src[2], pp->f[5]);
+    c.decoupled = pp->i[0] != 0;
+    c.step_size = lr / bc1, c.decay = 1.0f - lr * c.wd;
+    c.omb1 = (float)(1.0 - (double)c.b1), c.omb2 = (float)(1.0 - (double)c.b2);
+    const int64_t n = hwa_tensor_nelements(dst);
+    float *p = hwa__data(dst), *m = hwa__data(dst->src[3]), *v = m + n;
+    const float *g = hwa__data(dst->src[1]);
+    HWA__PAR_CHUNKS(n, UPDATE_PAR_MIN, nt, k->adam(p + i0, g + i0, m + i0, v + i0, len, &c));
+    return true;
+}
+
+static bool sgd(const hwa__train_simd *k, hwa_tensor *dst, int nt) {
+    const bool momentum = dst->p.i[0] != 0;
+    if (!update_ok(dst, momentum ? 1 : 0)) return false;
+    const hwa_op_params *pp = &dst->p;
+    hwa__sgd_k c;
+    c.lr = pp->f[0], c.mom = pp->f[1], c.wd = pp->f[2];
+    c.c = hwa__ref_clip_coef(dst->src[2], pp->f[3]);
+    c.nesterov = pp->i[1] != 0;
+    const int64_t n = hwa_tensor_nelements(dst);
+    float *p = hwa__data(dst), *buf = momentum ? hwa__data(dst->src[3]) : NULL;
+    const float *g = hwa__data(dst->src[1]);
+    HWA__PAR_CHUNKS(n, UPDATE_PAR_MIN, nt, k->sgd(p + i0, g + i0, buf ? buf + i0 : NULL, len, &c));
+    return true;
+}
+
+static bool sum_sq(const hwa__train_simd *k, hwa_tensor *dst) {
+    const hwa_tensor *a = dst->src[0];
+    if (!contig_f32(a) || dst->dtype != HWA_F32) return false;
+    double part[8] = {0};
+    k->sum_sq(hwa__data(a), hwa_tensor_nelements(a), part);
+    double sum = 0.0;
+    for (int j = 0; j < 8; j++) sum += part[j];
+    *(float *)hwa__data(dst) = (float)sum;
+    return true;
+}
+
+static bool unary_back(const hwa__train_simd *k, hwa_tensor *dst, int nt) {
+    const hwa_tensor *g = dst->src[0], *x = dst->src[1];
+    if (dst->p.i[0] != HWA_OP_RELU || !contig_f32(dst) || !contig_f32(g) || !contig_f32(x)) return false;
+    const int64_t n = hwa_tensor_nelements(dst);
+    if (hwa_tensor_nelements(g) != n || hwa_tensor_nelements(x) != n) return false;
+    const float *pg = hwa__data(g), *px = hwa__data(x);
+    float *pd = hwa__data(dst);
+    HWA__PAR_CHUNKS(n, RELU_PAR_MIN, nt, k->relu_back(pg + i0, px + i0, pd + i0, len));
+    return true;
+}
+bool hwa__cpu_train_fast_run(const hwa__train_simd *k, hwa_tensor *dst, int nthreads) {
+    if (!k) return false;
+    switch (dst->op) {
+    case HWA_OP_ADAM_UPDATE: return adam(k, dst, nthreads);
+    case HWA_OP_SGD_UPDATE: return sgd(k, dst, nthreads);
+    case HWA_OP_SUM_SQ: return sum_sq(k, dst);
+    case HWA_OP_UNARY_BACK: return unary_back(k, dst, nthreads);
+    default: return false;
+    }
+}
