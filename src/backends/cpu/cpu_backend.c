@@ -295,8 +295,8 @@ static void set_name(cpu_state *s, int i, const hwa_tensor *t, const char *name)
 
 /* Runs nodes[i] (and the nodes fused into it); *used gets how many nodes
  * that took. */
-static hwa_status run_node(hwa_backend *be, cpu_state *s, hwa_tensor *const *nodes, int i, int n,
-                           const hwa__simd *simd, int nt, int *used) {
+static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n, const hwa__simd *simd, int nt,
+                           int *used) {
     hwa_tensor *t = nodes[i];
     hwa_status st;
     *used = 1;
@@ -381,7 +381,7 @@ static hwa_status cpu_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) 
             return hwa__err(be->ctx, HWA_E_MISUSE, "cpu: node %d (%s) has no storage", i, hwa__op_name(t->op));
         int used = 1;
         const double t0 = s->prof ? hwa__cpu_prof_now() : 0.0;
-        if ((st = run_node(be, s, nodes, i, n, simd, nt, &used))) return st;
+        if ((st = run_node(s, nodes, i, n, simd, nt, &used))) return st;
         if (s->prof) hwa__cpu_prof_add(s->prof, t, s->names[i].name, used, hwa__cpu_prof_now() - t0);
         i += used;
     }

@@ -1,6 +1,7 @@
 /* Fast paths of the CPU backend for the training ops: ADAM_UPDATE,
  * SGD_UPDATE, SUM_SQ on contiguous f32, and UNARY_BACK of RELU. Results are
- * bitwise those of the reference kernels, whatever the thread count. */
+ * bitwise those of the reference kernels, whatever the thread count, except
+ * that the updates flush subnormal numbers to zero (cpu_train_fast.c). */
 #ifndef HWADAPT_CPU_TRAIN_FAST_H
 #define HWADAPT_CPU_TRAIN_FAST_H
 

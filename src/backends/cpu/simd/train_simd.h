@@ -2,8 +2,9 @@
  * squares, ReLU's backward), one table per ISA level like simd.h. Each one
  * does the reference kernel's float operations in the reference's order,
  * lane by lane (no FMA contraction, exactly rounded sqrt and division), so
- * its results are bitwise those of ref_optim.c / ref_elementwise.c. They
- * are single-threaded; cpu_train_fast.c splits the work. */
+ * its results are bitwise those of ref_optim.c / ref_elementwise.c (given
+ * the same MXCSR: cpu_train_fast.c runs the updates with subnormals
+ * flushed). They are single-threaded; cpu_train_fast.c splits the work. */
 #ifndef HWADAPT_CPU_TRAIN_SIMD_H
 #define HWADAPT_CPU_TRAIN_SIMD_H
 
