@@ -16,5 +16,7 @@
 #include "hw.h"
 #include "io.h"
 #include "nn.h"
+#include "train.h"
+#include "bench.h"
 
 #endif

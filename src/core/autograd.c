@@ -41,6 +41,9 @@ NO_BACKWARD(ATTENTION_BACK)
 NO_BACKWARD(SLICE_BACK)
 NO_BACKWARD(CROSS_ENTROPY_BACK)
 NO_BACKWARD(WRITE_SLICE)
+NO_BACKWARD(SUM_SQ)
+NO_BACKWARD(SGD_UPDATE)
+NO_BACKWARD(ADAM_UPDATE)
 
 #define BACK(name) static hwa_status hwa__back_##name(hwa_ctx *ctx, hwa_tensor *node, hwa_tensor *g, hwa_tensor **grads)
 
@@ -113,8 +116,10 @@ BACK(MATMUL) {
             grads[0] = ta ? hwa_transpose(ctx, da) : da;
         }
         if (NEED(1)) {
-            hwa_tensor *db = hwa_matmul_ex(ctx, a, g, !ta, false);
-            if (tb) db = hwa_transpose(ctx, db);
+            /* With tb the gradient of the stored [N,K] operand is
+             * (A'^T g)^T = g^T A', computed as such so that it is contiguous
+             * (a transposed view would be accumulated element by element). */
+            hwa_tensor *db = tb ? hwa_matmul_ex(ctx, g, a, true, ta) : hwa_matmul_ex(ctx, a, g, !ta, false);
             grads[1] = hwa__sum_to(ctx, db, b);
         }
     } else if (a->needs_grad) {

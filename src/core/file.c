@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +16,56 @@
 #include "core/internal.h"
 
 static atomic_uint tmp_counter;
+
+/* Fault injection for crash-safety tests: HWA_TEST_KILL_AT names a point of
+ * an atomic write where the process kills itself with SIGKILL: "byte:N" (after
+ * N bytes of the temporary file), "fsync" (all bytes written, before the
+ * fsync), "rename" (before the rename) or "dirsync" (after the rename, before
+ * the directory's fsync). Unset in normal use; never set by the library. */
+static const char *kill_point(void) {
+    const char *s = getenv("HWA_TEST_KILL_AT");
+    return s && s[0] ? s : NULL;
+}
+
+static void maybe_kill(const char *point) {
+    const char *k = kill_point();
+    if (k && !strcmp(k, point)) raise(SIGKILL);
+}
+
+typedef struct kill_cookie { int fd; long long left; } kill_cookie;
+
+static ssize_t kill_cookie_write(void *c, const char *buf, size_t n) {
+    kill_cookie *k = c;
+    size_t now = (long long)n > k->left ? (size_t)k->left : n;
+    size_t done = 0;
+    while (done < now) {
+        ssize_t w = write(k->fd, buf + done, now - done);
+        if (w <= 0) return -1;
+        done += (size_t)w;
+    }
+    k->left -= (long long)now;
+    if (now < n) raise(SIGKILL);
+    return (ssize_t)n;
+}
+
+static int kill_cookie_close(void *c) {
+    kill_cookie *k = c;
+    int rc = close(k->fd);
+    free(k);
+    return rc;
+}
+
+/* A FILE* on fd that kills the process after `bytes` bytes. */
+static FILE *open_killing(int fd, long long bytes) {
+    kill_cookie *k = malloc(sizeof *k);
+    if (!k) return NULL;
+    k->fd = fd;
+    k->left = bytes;
+    cookie_io_functions_t io = {.read = NULL, .write = kill_cookie_write, .seek = NULL, .close = kill_cookie_close};
+    FILE *f = fopencookie(k, "wb", io);
+    if (!f) free(k);
+    return f;
+}
 
 static hwa_status fsync_dir_of(const char *path) {
     char buf[4096];
@@ -36,7 +88,8 @@ hwa_status hwa__atomic_write(const char *path, hwa__write_fn fn, void *ud) {
     if (n < 0 || (size_t)n >= sizeof tmp) return hwa__err(NULL, HWA_E_INVALID, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return hwa__err(NULL, HWA_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    FILE *f = fdopen(fd, "wb");
+    const char *kp = kill_point();
+    FILE *f = kp && !strncmp(kp, "byte:", 5) ? open_killing(fd, atoll(kp + 5)) : fdopen(fd, "wb");
     if (!f) {
         int e = errno;
         close(fd);
@@ -45,14 +98,17 @@ hwa_status hwa__atomic_write(const char *path, hwa__write_fn fn, void *ud) {
     }
     hwa_status st = fn(ud, f);
     if (st == HWA_OK && fflush(f) != 0) st = hwa__err(NULL, HWA_E_IO, "%s: write failed: %s", tmp, strerror(errno));
-    if (st == HWA_OK && fsync(fileno(f)) != 0) st = hwa__err(NULL, HWA_E_IO, "%s: fsync failed: %s", tmp, strerror(errno));
+    if (st == HWA_OK) maybe_kill("fsync");
+    if (st == HWA_OK && fsync(fd) != 0) st = hwa__err(NULL, HWA_E_IO, "%s: fsync failed: %s", tmp, strerror(errno));
     if (fclose(f) != 0 && st == HWA_OK) st = hwa__err(NULL, HWA_E_IO, "%s: close failed: %s", tmp, strerror(errno));
+    if (st == HWA_OK) maybe_kill("rename");
     if (st == HWA_OK && rename(tmp, path) != 0)
         st = hwa__err(NULL, HWA_E_IO, "%s: cannot rename into place: %s", path, strerror(errno));
     if (st != HWA_OK) {
         unlink(tmp);
         return st;
     }
+    maybe_kill("dirsync");
     return fsync_dir_of(path);
 }
 

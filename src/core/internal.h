@@ -55,7 +55,7 @@ bool hwa__op_is_view(hwa_op op); /* RESHAPE, PERMUTE, SLICE */
 typedef struct hwa_op_params {
     int32_t i[HWA_MAX_PARAMS];
     int64_t l[2];
-    float f[2];
+    float f[8]; /* optimizer updates use all eight */
 } hwa_op_params;
 
 /* ---- tensors ----------------------------------------------------------- */

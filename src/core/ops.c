@@ -450,6 +450,48 @@ hwa_status hwa__infer_WRITE_SLICE(hwa_ctx *ctx, hwa_tensor *dst) {
     return same_as_src0(ctx, dst);
 }
 
+hwa_status hwa__infer_SUM_SQ(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st = need_float(ctx, dst, 0);
+    if (st) return st;
+    dst->ndim = 1;
+    for (int d = 0; d < HWA_MAX_DIMS; d++) dst->shape[d] = 1;
+    dst->dtype = HWA_F32;
+    return HWA_OK;
+}
+
+/* Optimizer updates: src0 a persistent f32 parameter, src1 its gradient,
+ * src2 the [1] sum of squares of all gradients, src3 the state of
+ * state_rows * n elements (n = the parameter's element count). */
+static hwa_status infer_update(hwa_ctx *ctx, hwa_tensor *dst, int64_t state_rows) {
+    const hwa_tensor *p = dst->src[0], *g = dst->src[1], *ss = dst->src[2], *s = dst->src[3];
+    const char *name = hwa__op_name(dst->op);
+    if (p->op != HWA_OP_NONE || p->view_src)
+        return hwa__err(ctx, HWA_E_MISUSE, "%s: parameter %s must be a leaf tensor, not a view or result", name,
+                        SHAPE(p));
+    for (int i = 0; i < 4; i++)
+        if (dst->src[i]->dtype != HWA_F32)
+            return hwa__err(ctx, HWA_E_DTYPE, "%s: input %s %s has dtype %s; f32 is required", name, src_names[i],
+                            SHAPE(dst->src[i]), hwa_dtype_name(dst->src[i]->dtype));
+    hwa_status st = need_same_shape(ctx, dst, 0, 1);
+    if (st) return st;
+    if (!hwa_tensor_is_contiguous(p) || !hwa_tensor_is_contiguous(g))
+        return hwa__err(ctx, HWA_E_SHAPE, "%s: parameter %s and gradient must be contiguous", name, SHAPE(p));
+    if (hwa_tensor_nelements(ss) != 1)
+        return hwa__err(ctx, HWA_E_SHAPE, "%s: the sum of squares %s must have one element", name, SHAPE(ss));
+    int64_t want;
+    if (state_rows > 0 && (!hwa__mul_i64(state_rows, hwa_tensor_nelements(p), &want) ||
+                           hwa_tensor_nelements(s) != want || !hwa_tensor_is_contiguous(s)))
+        return hwa__err(ctx, HWA_E_SHAPE, "%s: state %s must be contiguous with %lld x %lld elements for parameter %s",
+                        name, SHAPE(s), (long long)state_rows, (long long)hwa_tensor_nelements(p), SHAPE(p));
+    return same_as_src0(ctx, dst);
+}
+
+hwa_status hwa__infer_SGD_UPDATE(hwa_ctx *ctx, hwa_tensor *dst) {
+    return infer_update(ctx, dst, dst->p.i[0] ? 1 : 0);
+}
+
+hwa_status hwa__infer_ADAM_UPDATE(hwa_ctx *ctx, hwa_tensor *dst) { return infer_update(ctx, dst, 2); }
+
 /* ---- node creation ----------------------------------------------------- */
 
 hwa_tensor *hwa__op_new(hwa_ctx *ctx, hwa_op op, hwa_tensor *const *srcs, const hwa_op_params *p, hwa_dtype dtype,

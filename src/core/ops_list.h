@@ -63,6 +63,31 @@
  *              mean over rows of logsumexp(row) - row[label].
  *  CROSS_ENTROPY_BACK  src0 g [1], src1 logits, src2 labels; dst [N,C] =
  *              g / N * (softmax(row) - onehot(label)).
+ *  SUM_SQ      dst [1] = sum of the squares of every element of src0 (in
+ *              double, flat order).
+ *
+ * Optimizer updates. Each writes into src0, a persistent parameter (a leaf),
+ * and dst is src0 itself after the update (same storage, like WRITE_SLICE);
+ * the kernel also updates its state tensor in place. src2 is the sum of the
+ * squares of every gradient of the model ([1], from SUM_SQ and ADD): when
+ * the max norm is > 0 the gradient is first scaled by
+ * c = min(1, max_norm / (sqrt(src2) + 1e-6)) (global-norm clipping, as
+ * PyTorch's clip_grad_norm_). Hyper-parameters are op params, which the
+ * optimizer changes between runs.
+ *  SGD_UPDATE  src0 param, src1 grad (param's shape), src2 sum of squares,
+ *              src3 momentum buffer (param's element count; only read and
+ *              written when p.i[0] != 0). p.f: [0] lr, [1] momentum,
+ *              [2] weight decay, [3] max norm; p.i[1] != 0: Nesterov.
+ *              g = c*grad + wd*param; with momentum buf = mom*buf + g and
+ *              g = buf (Nesterov: g + mom*buf); param -= lr*g.
+ *  ADAM_UPDATE src0 param, src1 grad, src2 sum of squares, src3 state
+ *              [2, n] (n = param's element count: first moments, then
+ *              second moments). p.f: [0] lr, [1] beta1, [2] beta2, [3] eps,
+ *              [4] weight decay, [5] max norm, [6] 1 - beta1^t,
+ *              [7] sqrt(1 - beta2^t) (t = the step, counted from 1);
+ *              p.i[0] != 0: decoupled weight decay (AdamW: param *=
+ *              1 - lr*wd first) else L2 (g += wd*param). m = b1*m + (1-b1)*g,
+ *              v = b2*v + (1-b2)*g*g, param -= lr/[6] * m / (sqrt(v)/[7] + eps).
  *
  * Index inputs (ids, labels, positions) out of range are HWA_E_RANGE errors
  * from the kernel, with a message naming the op, the index and the bound.
@@ -104,4 +129,7 @@
     X(SUM_TO,             "sum_to",             1, 1)     \
     X(CROSS_ENTROPY,      "cross_entropy",      2, 1)     \
     X(CROSS_ENTROPY_BACK, "cross_entropy_back", 3, 0)     \
-    X(WRITE_SLICE,        "write_slice",        2, 0)
+    X(WRITE_SLICE,        "write_slice",        2, 0)     \
+    X(SUM_SQ,             "sum_sq",             1, 0)     \
+    X(SGD_UPDATE,         "sgd_update",         4, 0)     \
+    X(ADAM_UPDATE,        "adam_update",        4, 0)

@@ -1,131 +1,131 @@
-/* hwadapt run — the main job. Until the benchmark harness lands it runs the
- * seed's first example, Linear 1000 -> 1000 on a batch of 64, through the
- * library and prints the result's checksum and the time it took. */
+/* hwadapt run — the main job (also: hwadapt with no arguments, make run).
+ * The passport, its calibration (cached per machine), the seed workloads on
+ * every device and precision within a time budget, the table, a
+ * recommendation per workload, and the JSON report written atomically. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "hwadapt/hwadapt.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+/* The seed workloads, cheapest first so their rates predict the rest. */
+static const char *const default_workloads = "linear1000,fmnist-mlp-train,mlp1000,mlp1000-train";
+/* Max abs error against f32 a lower precision may have to be recommended. */
+static const double default_tolerance = 1e-2;
+
+static void progress(void *ud, int row, int n_rows, const char *msg) {
+    fprintf(stderr, "\r\033[K  [%d/%d] %s", row + 1, n_rows, msg);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static int fail(hwa_ctx *ctx, const char *what) {
-    fprintf(stderr, "hwadapt run: %s: %s\n", what, ctx ? hwa_ctx_last_error(ctx) : hwa_last_error());
-    return 1;
-}
-
-static bool parse_pos(const char *s, long max, long *out) {
-    char *end = NULL;
-    long v = strtol(s, &end, 10);
-    if (!s[0] || *end || v < 1 || v > max) return false;
-    *out = v;
-    return true;
+static void print_summary(const hwa_bench_machine *m, FILE *f) {
+    char mem[32] = "n/a", peak[32] = "n/a", bw[32] = "n/a";
+    if (m->memory_bytes >= 0) snprintf(mem, sizeof mem, "%.1f GiB", (double)m->memory_bytes / (1 << 30));
+    if (isfinite(m->peak_gflops_f32)) snprintf(peak, sizeof peak, "%.1f GFLOP/s", m->peak_gflops_f32);
+    if (isfinite(m->memory_gbps)) snprintf(bw, sizeof bw, "%.1f GB/s", m->memory_gbps);
+    fprintf(f, "machine      %s, %d logical CPUs, %s memory\n", m->cpu, m->logical_cpus, mem);
+    fprintf(f, "isa          %s\n", m->isa);
+    fprintf(f, "devices      %s\n", m->devices);
+    fprintf(f, "roofline     f32 peak %s, memory %s (triad)\n", peak, bw);
+    fprintf(f, "calibration  %s\n", m->calibration);
+    fprintf(f, "power        %s\n", m->power_meter);
 }
 
 int cmd_run(int argc, char **argv) {
-    long batch = 64, reps = 20, in = 1000, out = 1000;
-    const char *device = "cpu";
+    double budget = 50, tol = default_tolerance;
+    const char *report_path = "hwadapt-report.json", *workloads = default_workloads;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: hwadapt run [--device SPEC] [--batch N] [--reps N]\n\n"
-                   "Runs Linear %ld -> %ld (weights and bias) on a batch of N (default 64) through\n"
-                   "libhwadapt and prints the output's checksum and the median time of the runs.\n",
-                   in, out);
+            printf("usage: hwadapt [run] [--budget S] [--workloads LIST] [--tolerance E] [-o REPORT]\n\n"
+                   "The main job: the hardware passport and its calibration (cached), the seed workloads\n"
+                   "(%s) on every device and precision,\n"
+                   "the whole job within about S seconds (default 50), the table, the fastest configuration\n"
+                   "whose max abs error against f32 is at most E (default %g) with its speed-up over f32,\n"
+                   "and a JSON report (default hwadapt-report.json; docs/bench-report.schema.json).\n",
+                   default_workloads, default_tolerance);
             return 0;
-        } else if (!strcmp(a, "--batch") && v && parse_pos(v, 1 << 20, &batch)) {
+        } else if (!strcmp(a, "--budget") && v && (budget = strtod(v, &end), *v && !*end && budget > 0)) {
             i++;
-        } else if (!strcmp(a, "--reps") && v && parse_pos(v, 100000, &reps)) {
+        } else if (!strcmp(a, "--tolerance") && v && (tol = strtod(v, &end), *v && !*end && tol >= 0)) {
             i++;
-        } else if (!strcmp(a, "--device") && v) {
-            device = v;
+        } else if (!strcmp(a, "--workloads") && v) {
+            workloads = v;
+            i++;
+        } else if (!strcmp(a, "-o") && v) {
+            report_path = v;
             i++;
         } else {
-            fprintf(stderr, "hwadapt run: bad option or value '%s'%s%s (see hwadapt run --help)\n", a,
-                    v ? " " : "", v ? v : "");
+            fprintf(stderr, "hwadapt run: bad option or value '%s'%s%s (see hwadapt run --help)\n", a, v ? " " : "",
+                    v ? v : "");
             return 2;
         }
     }
+    bool tty = isatty(STDERR_FILENO);
+    double t0 = hwa_bench_clock_now();
+    printf("hwadapt %s — the main job\n\n", HWA_VERSION_STRING);
+    fflush(stdout);
+    if (tty) fprintf(stderr, "  passport and calibration (cached per machine)...");
+    hwa_passport *pp = hwa_passport_probe(&(hwa_probe_opts){.calibrate = HWA_CALIBRATE_CACHED});
+    if (tty) fprintf(stderr, "\r\033[K");
+    if (!pp) fprintf(stderr, "hwadapt: no passport (%s); peaks and energy are n/a\n", hwa_last_error());
 
-    hwa_ctx *ctx = hwa_ctx_new(&(hwa_ctx_params){.seed = 42});
-    if (!ctx) return fail(NULL, "context");
-    int rc = 1;
-    hwa_backend *be = NULL;
-    hwa_tensor *x = hwa_tensor_set_name(hwa_tensor_new_2d(ctx, HWA_F32, batch, in), "x");
-    hwa_tensor *w = hwa_tensor_set_name(hwa_tensor_new_2d(ctx, HWA_F32, out, in), "weight");
-    hwa_tensor *b = hwa_tensor_set_name(hwa_tensor_new_1d(ctx, HWA_F32, out), "bias");
-    hwa_tensor *y = hwa_bias_add(ctx, hwa_matmul_ex(ctx, x, w, false, true), b);
-    hwa_graph *g = hwa_graph_new(ctx);
-    if (!y || !g || hwa_graph_build_forward(g, y)) {
-        fail(ctx, "building the graph");
-        goto done;
+    hwa_bench_report rep;
+    hwa_status st = hwa_bench_report_init(&rep, pp);
+    if (!st) st = hwa_bench_report_set_command(&rep, argc, argv);
+    if (st) {
+        fprintf(stderr, "hwadapt: %s\n", hwa_last_error());
+        hwa_passport_free(pp);
+        return 1;
     }
-    be = hwa_backend_new(ctx, device);
-    if (!be) {
-        fail(ctx, "device");
-        goto done;
+    print_summary(&rep.machine, stdout);
+    printf("passport     %.1f s\n\n", hwa_bench_clock_now() - t0);
+    fflush(stdout);
+
+    hwa_bench_sweep s = {.passport = pp, .workloads = workloads, .devices = "all", .dtypes = "all",
+                         .scenarios = "single", .cfg = hwa_bench_config_default()};
+    /* The budget is the whole job's: what the passport (a first calibration
+     * takes seconds) used is not left for measuring. */
+    s.time_budget_s = budget - (hwa_bench_clock_now() - t0);
+    if (s.time_budget_s < 1) s.time_budget_s = 1;
+    s.cfg.min_time_s = 0.5;
+    s.cfg.warmup_s = 0.1;
+    s.cfg.min_queries = 10;
+    if (tty) s.progress = progress;
+    double ts = hwa_bench_clock_now();
+    st = hwa_bench_sweep_run(&s, &rep);
+    if (tty) fprintf(stderr, "\r\033[K");
+    if (st) {
+        fprintf(stderr, "hwadapt: %s\n", hwa_last_error());
+        hwa_bench_report_free(&rep);
+        hwa_passport_free(pp);
+        return 1;
     }
-    hwa_plan_stats ps;
-    if (hwa_ctx_alloc_leaves(ctx, be) || hwa_tensor_fill_uniform(x, -1, 1) || hwa_tensor_fill_uniform(w, -0.03f, 0.03f) ||
-        hwa_tensor_fill_uniform(b, -0.1f, 0.1f) || hwa_graph_alloc(g, be, HWA_PLAN_REUSE, &ps)) {
-        fail(ctx, "allocating");
-        goto done;
+    printf("single-stream latency per query (a query is one batch), measured in %.1f s:\n\n",
+           hwa_bench_clock_now() - ts);
+    hwa_bench_report_write(&rep, HWA_BENCH_TABLE, stdout);
+
+    printf("\nrecommendation (fastest with max abs error vs f32 <= %g):\n", tol);
+    for (int i = 0; i < rep.n_rows; i++) {
+        bool first = true;
+        for (int j = 0; j < i; j++) first &= strcmp(rep.rows[j].workload, rep.rows[i].workload) != 0;
+        if (!first) continue;
+        if (hwa_bench_recommend(&rep, rep.rows[i].workload, tol)) printf("  %s: none measured within tolerance\n",
+                                                                         rep.rows[i].workload);
+        else printf("  %s\n", rep.recs[rep.n_recs - 1].text);
     }
-    double *times = calloc((size_t)reps, sizeof *times);
-    float *res = malloc((size_t)(batch * out) * sizeof *res);
-    if (!times || !res) {
-        fprintf(stderr, "hwadapt run: out of memory\n");
-        free(times);
-        free(res);
-        goto done;
+    st = hwa_bench_report_save(&rep, HWA_BENCH_JSON, report_path);
+    if (st) fprintf(stderr, "hwadapt: writing %s: %s\n", report_path, hwa_last_error());
+    else {
+        char *abs = realpath(report_path, NULL);
+        printf("\nreport       %s\n", abs ? abs : report_path);
+        free(abs);
     }
-    hwa_status st = hwa_graph_compute(g, be); /* warm-up */
-    for (long r = 0; r < reps && !st; r++) {
-        double t0 = now_s();
-        st = hwa_graph_compute(g, be);
-        times[r] = now_s() - t0;
-    }
-    if (st || hwa_tensor_get_f32(y, res, batch * out)) {
-        fail(ctx, "computing");
-        free(times);
-        free(res);
-        goto done;
-    }
-    double sum = 0, asum = 0;
-    for (long i = 0; i < batch * out; i++) {
-        sum += res[i];
-        asum += res[i] < 0 ? -res[i] : res[i];
-    }
-    qsort(times, (size_t)reps, sizeof *times, cmp_double);
-    double med = times[reps / 2];
-    double flops = 2.0 * (double)batch * (double)in * (double)out;
-    printf("workload   linear1000: Linear %ld -> %ld with bias, batch %ld, f32\n", in, out, batch);
-    printf("device     %s (%s backend, %d thread(s))\n", device, hwa_backend_name(be), hwa_backend_threads(be));
-    for (int i = 0; i < hwa_graph_n_nodes(g); i++) {
-        hwa_tensor *nd = hwa_graph_node(g, i);
-        printf("kernel     node %d: %s\n", i, hwa_backend_kernel_name(be, nd));
-    }
-    printf("memory     planned arena %zu bytes for %d intermediate(s)\n", ps.arena_bytes, ps.n_intermediates);
-    printf("checksum   sum %.6f  abs-sum %.6f  (%ld outputs)\n", sum, asum, batch * out);
-    printf("time       median %.3f ms over %ld runs (min %.3f, max %.3f), %.2f GFLOP/s\n", med * 1e3, reps,
-           times[0] * 1e3, times[reps - 1] * 1e3, flops / med * 1e-9);
-    free(times);
-    free(res);
-    rc = 0;
-done:
-    hwa_backend_free(be);
-    hwa_ctx_free(ctx);
-    return rc;
+    printf("total        %.1f s\n", hwa_bench_clock_now() - t0);
+    hwa_bench_report_free(&rep);
+    hwa_passport_free(pp);
+    return st ? 1 : 0;
 }

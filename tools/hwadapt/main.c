@@ -14,9 +14,11 @@ typedef struct command {
 
 static const command commands[] = {
     {"run", cmd_run, "the main job on the built-in default (also: hwadapt with no subcommand)"},
+    {"bench", cmd_bench, "benchmark workloads: MLPerf scenarios, sweeps, table/JSON/CSV/Markdown"},
     {"probe", cmd_probe, "the hardware passport: every device and what it can do"},
     {"inspect", cmd_inspect, "list what is in a model file"},
     {"generate", cmd_generate, "run a language model (llama2.c checkpoints, GGUF)"},
+    {"train", cmd_train, "train a model (fmnist-mlp on Fashion-MNIST); checkpoints, resume, export"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,299 @@
+/* hwadapt — the benchmark harness: statistics, MLPerf-style scenarios,
+ * workloads, sweeps and reports.
+ *
+ * Vocabulary (MLPerf LoadGen's): a *query* is one execution of a workload's
+ * graph on a batch of `batch` samples. Scenarios:
+ *   single   queries one after another, each issued when the previous one
+ *            finishes; the metric is the latency distribution.
+ *   offline  every query issued at once and run back to back; the metric is
+ *            samples per second.
+ *   server   queries arrive by a Poisson process at a target rate (fixed
+ *            seed); a query waits while an earlier one runs, so its latency
+ *            is queueing plus service. The metric is p99 latency against a
+ *            bound; the peak search finds the highest rate that meets it.
+ *
+ * Percentiles use linear interpolation between closest ranks (NumPy's
+ * default, "linear"): for sorted x[0..n-1] and p in [0, 100], the rank is
+ * r = p/100 * (n-1), and the result x[floor r] + (r - floor r) *
+ * (x[floor r + 1] - x[floor r]).
+ *
+ * Unknown values (no power meter, no calibrated peak) are NAN in the structs
+ * and null / "n/a" in every output format. Nothing estimated is reported as
+ * measured.
+ *
+ * Threading: functions here keep no global state; a report, a system or a
+ * generator is used by one thread at a time.
+ */
+#ifndef HWADAPT_BENCH_H
+#define HWADAPT_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hw.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- statistics -------------------------------------------------------- */
+
+typedef struct hwa_bench_stats {
+    int64_t n;
+    double min, max, mean;
+    double stddev; /* sample standard deviation (n - 1 in the denominator); 0 when n < 2 */
+    double cv;     /* stddev / mean; NAN when the mean is 0 */
+    double p50, p90, p99;
+} hwa_bench_stats;
+
+/* The p-th percentile (p in [0, 100]) of sorted[0..n-1] (ascending), by
+ * linear interpolation as above. NAN when n < 1 or p is outside [0, 100]. */
+double hwa_bench_percentile(const double *sorted, int64_t n, double p);
+
+/* Statistics of x[0..n-1] (any order; x is not modified). Allocates a sorted
+ * copy and frees it. HWA_E_INVALID when x is NULL or n < 1, HWA_E_NOMEM. */
+hwa_status hwa_bench_stats_compute(const double *x, int64_t n, hwa_bench_stats *out);
+
+/* ---- random arrivals --------------------------------------------------- */
+
+/* A small deterministic generator (splitmix64 seeding an xorshift-style
+ * sequence): the same seed gives the same arrivals on every machine. */
+typedef struct hwa_bench_rng {
+    uint64_t state;
+} hwa_bench_rng;
+
+void hwa_bench_rng_init(hwa_bench_rng *r, uint64_t seed);
+/* Uniform in the open interval (0, 1). */
+double hwa_bench_rng_uniform(hwa_bench_rng *r);
+/* The next gap of a Poisson process of `rate` events per second: an
+ * exponential variate with mean 1/rate (inverse transform). rate > 0. */
+double hwa_bench_rng_exp_gap(hwa_bench_rng *r, double rate);
+
+/* ---- systems under test ------------------------------------------------ */
+
+/* What a scenario drives. run_query executes one query and returns its
+ * status. now and wait_until give the clock in seconds: NULL for both means
+ * the real monotonic clock (and a real sleep); a simulated system supplies a
+ * virtual clock, so a test can run the scenarios on a system whose answer is
+ * known. run_query must advance the clock by the query's service time. */
+typedef struct hwa_bench_system {
+    void *ud;
+    hwa_status (*run_query)(void *ud);
+    double (*now)(void *ud);                /* optional */
+    void (*wait_until)(void *ud, double t); /* optional; called only with t > now */
+} hwa_bench_system;
+
+/* The real monotonic clock in seconds. Thread-safe. */
+double hwa_bench_clock_now(void);
+
+/* ---- scenarios --------------------------------------------------------- */
+
+typedef enum hwa_bench_scenario {
+    HWA_SCENARIO_SINGLE = 0,
+    HWA_SCENARIO_OFFLINE,
+    HWA_SCENARIO_SERVER,
+    HWA_SCENARIO_COUNT
+} hwa_bench_scenario;
+
+const char *hwa_bench_scenario_name(hwa_bench_scenario s); /* "single", "offline", "server" */
+/* HWA_E_NOTFOUND (message lists the scenarios) for an unknown name. */
+hwa_status hwa_bench_scenario_from_name(const char *name, hwa_bench_scenario *out);
+
+typedef struct hwa_bench_config {
+    hwa_bench_scenario scenario;
+    double warmup_s;          /* warm-up time before measuring (queries not counted) */
+    int64_t warmup_queries;   /* ... and at least this many warm-up queries */
+    double min_time_s;        /* measure at least this long ... */
+    int64_t min_queries;      /* ... and at least this many queries */
+    double max_time_s;        /* a cap: stop after this long even below min_queries (0: none) */
+    int64_t max_queries;      /* a cap on measured queries (0: none) */
+    double server_rate;       /* server: target queries per second */
+    double p99_bound_s;       /* server: the latency bound for p99 */
+    uint64_t seed;            /* server: the arrival generator's seed */
+    double cv_warn;           /* spread warning when the service-time CV exceeds this */
+    double peak_rel_tol;      /* peak search stops when (hi - lo) / hi is below this */
+    int peak_max_iters;       /* ... or after this many server runs */
+} hwa_bench_config;
+
+/* Defaults: single, warm-up 0.2 s / 2 queries, at least 1 s and 10 queries,
+ * no caps, server rate 0, bound 10 ms, seed 1, CV warning at 0.10, peak
+ * tolerance 0.02 within 12 runs. */
+hwa_bench_config hwa_bench_config_default(void);
+
+typedef struct hwa_bench_result {
+    int64_t queries;          /* measured queries */
+    int64_t warmup_queries;
+    double duration_s;        /* from the first measured issue to the last completion */
+    double queries_per_s;     /* queries / duration_s */
+    hwa_bench_stats latency;  /* seconds; server: arrival to completion, else = service */
+    hwa_bench_stats service;  /* seconds each query's execution took */
+    bool spread_warning;      /* service.cv > cfg.cv_warn */
+    bool capped;              /* a cap stopped the run below min_time_s or min_queries */
+    double target_rate;       /* server: the scheduled rate; NAN otherwise */
+    bool meets_bound;         /* server: latency.p99 <= p99_bound_s */
+} hwa_bench_result;
+
+/* Runs one scenario on sys: warm-up, then measured queries until both minimums
+ * are met or a cap is hit. Errors: HWA_E_INVALID for a bad config (non-
+ * positive rate or bound for server, negative times), a query's own status,
+ * HWA_E_NOMEM. */
+hwa_status hwa_bench_run(const hwa_bench_system *sys, const hwa_bench_config *cfg, hwa_bench_result *out);
+
+typedef struct hwa_bench_peak {
+    bool found;               /* some tested rate met the bound */
+    double peak_rate;         /* the highest rate that met it (queries/s); 0 when none */
+    double upper_rate;        /* the lowest rate seen to fail it (the search's upper end) */
+    int runs;                 /* server runs made */
+    hwa_bench_result at_peak; /* the run at peak_rate (zeroed when none) */
+} hwa_bench_peak;
+
+/* Binary search on the server rate for the highest one whose p99 latency
+ * meets cfg->p99_bound_s. rate_hi is the search's upper end; <= 0 measures it
+ * as 1 / (mean service time of a short single run), which a one-at-a-time
+ * system cannot exceed. Each probe is a full hwa_bench_run with cfg's
+ * minimums and seed. Errors as hwa_bench_run. */
+hwa_status hwa_bench_find_peak(const hwa_bench_system *sys, const hwa_bench_config *cfg, double rate_hi,
+                               hwa_bench_peak *out);
+
+/* ---- workloads --------------------------------------------------------- */
+
+/* Built-in workloads: linear1000, mlp1000, mlp1000-train, fmnist-mlp,
+ * fmnist-mlp-train. Index i in [0, count). */
+int hwa_bench_workload_count(void);
+const char *hwa_bench_workload_name(int i);
+const char *hwa_bench_workload_desc(int i);
+int64_t hwa_bench_workload_default_batch(int i);
+/* The index of a workload by name; HWA_E_NOTFOUND with the list otherwise. */
+hwa_status hwa_bench_workload_find(const char *name, int *index);
+
+/* ---- rows and reports -------------------------------------------------- */
+
+typedef struct hwa_bench_row {
+    char workload[32];
+    char device[32];
+    char dtype[8];
+    char kernel[64];          /* the backend's name for the kernel of the heaviest node; "n/a" */
+    char scenario[8];
+    int64_t batch;
+    int threads;
+    hwa_bench_result r;
+    double samples_per_s;
+    double gflops;            /* counted ops per query / mean service time (NAN when not measured) */
+    double gbps;              /* compulsory bytes per query / mean service time */
+    double pct_of_peak;       /* gflops / the device's calibrated peak for dtype * 100; NAN unknown */
+    int64_t planned_bytes;    /* the memory plan's arena + persistent bytes */
+    int64_t peak_rss_bytes;   /* the process's peak resident set after the row (-1 unknown) */
+    double power_w;           /* average power minus idle; NAN without a meter */
+    double idle_power_w;      /* NAN without a meter */
+    double energy_j_per_sample; /* NAN without a meter */
+    double max_abs_error_vs_f32; /* NAN when not compared */
+    double p99_bound_ms;      /* server rows; NAN otherwise */
+    double peak_rate_qps;     /* server rows with a peak search; NAN otherwise */
+    bool skipped;             /* not measured: see note */
+    char note[320];           /* caps, warnings and skip reasons, "" when none */
+} hwa_bench_row;
+
+/* A summary of the machine, filled from the hardware passport. Strings are
+ * "n/a" and numbers NAN where unknown. */
+typedef struct hwa_bench_machine {
+    char cpu[128];
+    int logical_cpus;
+    int64_t memory_bytes;        /* -1 unknown */
+    char isa[128];               /* the SIMD extensions the kernels can use */
+    char devices[128];           /* "cpu", "cpu, opencl:0", ... */
+    double peak_gflops_f32;      /* calibrated; NAN when not calibrated */
+    double memory_gbps;          /* calibrated; NAN when not calibrated */
+    char power_meter[160];       /* the meters' names, "none" when absent */
+    char calibration[160];       /* where the calibration came from ("cached in ...", "n/a") */
+} hwa_bench_machine;
+
+typedef struct hwa_bench_recommendation {
+    char workload[32];
+    int row;                   /* index into rows */
+    int baseline_row;          /* the plain f32 row it is compared with; -1 none */
+    double tolerance;          /* max abs error vs f32 that was accepted */
+    double speedup;            /* samples/s over the baseline's; NAN without one */
+    char text[256];
+} hwa_bench_recommendation;
+
+typedef struct hwa_bench_report {
+    hwa_bench_row *rows;       /* owned */
+    int n_rows, cap_rows;
+    char *command_line;        /* owned; may be NULL */
+    hwa_bench_machine machine;
+#define HWA_BENCH_MAX_RECS 8
+    hwa_bench_recommendation recs[HWA_BENCH_MAX_RECS];
+    int n_recs;
+    char created[32];          /* UTC, ISO 8601 */
+} hwa_bench_report;
+
+/* Initialises an empty report: zeroes it, fills created and the machine
+ * summary from passport p (NULL: unknowns, the CPU as the only device).
+ * The report keeps no pointer to p. Free with hwa_bench_report_free. */
+hwa_status hwa_bench_report_init(hwa_bench_report *rep, const hwa_passport *p);
+/* Frees what the report owns and zeroes it. NULL is a no-op. */
+void hwa_bench_report_free(hwa_bench_report *rep);
+/* Appends a copy of row. HWA_E_NOMEM. */
+hwa_status hwa_bench_report_add(hwa_bench_report *rep, const hwa_bench_row *row);
+/* Sets the command line from argv (joined with spaces, copied). */
+hwa_status hwa_bench_report_set_command(hwa_bench_report *rep, int argc, char *const *argv);
+/* Picks the fastest measured row of `workload` (by samples/s) whose max abs
+ * error vs f32 is at most tolerance, compares it with the first f32 row of
+ * the same workload, device, batch and scenario, and appends the result to
+ * rep->recs. HWA_E_NOTFOUND when no row qualifies, HWA_E_RANGE when recs is
+ * full. */
+hwa_status hwa_bench_recommend(hwa_bench_report *rep, const char *workload, double tolerance);
+
+typedef enum hwa_bench_format {
+    HWA_BENCH_TABLE = 0,       /* aligned text for a terminal */
+    HWA_BENCH_JSON,            /* docs/bench-report.schema.json */
+    HWA_BENCH_CSV,             /* RFC 4180, one header line, empty field for unknown */
+    HWA_BENCH_MARKDOWN         /* a GitHub table, n/a for unknown */
+} hwa_bench_format;
+
+/* Writes the report to f in the given format. HWA_E_IO on a write error. */
+hwa_status hwa_bench_report_write(const hwa_bench_report *rep, hwa_bench_format fmt, FILE *f);
+/* The same into a file, atomically (a temporary file renamed over path). */
+hwa_status hwa_bench_report_save(const hwa_bench_report *rep, hwa_bench_format fmt, const char *path);
+
+/* ---- sweeps ------------------------------------------------------------ */
+
+/* A sweep: one row per combination of the comma lists (llama-bench's way).
+ * NULL or "" takes the default: devices "cpu", dtypes "f32", batches the
+ * workload's default, threads the device's default, scenarios "single".
+ * devices "all" is every device found; dtypes "all" every precision each
+ * device can run. */
+typedef struct hwa_bench_sweep {
+    /* Devices, calibrated peaks (pct_of_peak) and power meters; NULL: the CPU
+     * alone, peaks and energy unknown. Not owned. */
+    const hwa_passport *passport;
+    const char *workloads;
+    const char *devices;
+    const char *dtypes;
+    const char *batches;
+    const char *threads;
+    const char *scenarios;
+    hwa_bench_config cfg;      /* per row; server rows use cfg.server_rate unless find_peak */
+    bool find_peak;            /* server rows: search the peak rate */
+    /* 0: no limit. Otherwise the sweep's total time: before each row the time
+     * one query will take is predicted from the rows already measured (ops /
+     * measured rate for the same device and dtype); a row that cannot run its
+     * queries in the time left is capped or skipped, with a note saying so. */
+    double time_budget_s;
+    /* Called with a one-line message before each row; may be NULL. */
+    void (*progress)(void *ud, int row, int n_rows, const char *msg);
+    void *progress_ud;
+} hwa_bench_sweep;
+
+/* Checks every list first (unknown workload, device, dtype the device cannot
+ * run, batch < 1, threads outside what the device offers: HWA_E_NOTFOUND /
+ * HWA_E_RANGE / HWA_E_UNSUPPORTED with a message that names the bad value
+ * and lists what is available), then runs the rows and appends them to rep. */
+hwa_status hwa_bench_sweep_run(const hwa_bench_sweep *s, hwa_bench_report *rep);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,290 @@
+/* hwadapt — training: datasets and loaders, learning-rate schedules,
+ * optimizers, checkpoints and the training loop.
+ *
+ * Everything runs through compute graphs: the model's forward and backward
+ * pass is one graph, and the optimizer is a second graph, built once per run,
+ * whose update ops (SGD_UPDATE, ADAM_UPDATE) write the parameters in place on
+ * the backend that holds them.
+ *
+ * Errors: every fallible function returns an hwa_status and records one line
+ * readable with hwa_last_error() ("train: --batch 0 must be at least 1").
+ * Nothing here aborts or exits on bad input or bad files.
+ *
+ * Threading: each object is used by one thread at a time; distinct objects
+ * are independent.
+ */
+#ifndef HWADAPT_TRAIN_H
+#define HWADAPT_TRAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "graph.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- datasets -------------------------------------------------------------- */
+
+/* A labelled dataset in memory: n samples of `features` f32 values each and
+ * an i32 label in [0, n_classes). */
+typedef struct hwa_dataset hwa_dataset;
+
+/* The Debian package that installs Fashion-MNIST, and where. */
+#define HWA_FMNIST_PACKAGE "dataset-fashion-mnist"
+#define HWA_FMNIST_DIR "/usr/share/datasets/fashion-mnist"
+/* Mean and standard deviation of Fashion-MNIST's training pixels (scaled to
+ * [0, 1]): the normalisation every loader of it uses. */
+#define HWA_FMNIST_MEAN 0.2860f
+#define HWA_FMNIST_STD 0.3530f
+
+/* Loads an IDX image file ([n, rows, cols] or [n, features] bytes) and an IDX
+ * label file ([n] bytes), gzipped or raw, through io.h's IDX reader. Pixels
+ * become (byte / 255 - mean) / std; std must be > 0. The counts must agree,
+ * every label must be below n_classes (1..256). *out: new, hwa_dataset_free;
+ * NULL on error. Errors: HWA_E_NOTFOUND (a file is missing), HWA_E_FORMAT
+ * (malformed or inconsistent files: the message names the file and field),
+ * HWA_E_INVALID, HWA_E_NOMEM. */
+hwa_status hwa_dataset_load_idx(const char *images_path, const char *labels_path, int n_classes, float mean,
+                                float std, hwa_dataset **out);
+/* Fashion-MNIST's training (train = true, 60,000 samples) or test set (10,000)
+ * from dir (NULL: HWA_FMNIST_DIR), normalised with HWA_FMNIST_MEAN/STD.
+ * A missing file is HWA_E_NOTFOUND with a message that names the Debian
+ * package to install. */
+hwa_status hwa_dataset_load_fmnist(const char *dir, bool train, hwa_dataset **out);
+/* A dataset from caller arrays (copied): x [n, features], labels [n]. */
+hwa_status hwa_dataset_from_arrays(const float *x, const int32_t *labels, int64_t n, int64_t features,
+                                   int n_classes, hwa_dataset **out);
+void hwa_dataset_free(hwa_dataset *d); /* NULL is a no-op */
+int64_t hwa_dataset_n(const hwa_dataset *d);
+int64_t hwa_dataset_features(const hwa_dataset *d);
+int hwa_dataset_n_classes(const hwa_dataset *d);
+/* Sample i's features (features floats) and label; NULL / -1 out of range.
+ * The pointer belongs to d. */
+const float *hwa_dataset_x(const hwa_dataset *d, int64_t i);
+int32_t hwa_dataset_label(const hwa_dataset *d, int64_t i);
+/* Keeps the first n samples (n >= 1; n above the count keeps all). */
+hwa_status hwa_dataset_truncate(hwa_dataset *d, int64_t n);
+/* Moves the last n_val samples (0 < n_val < count) into a new dataset *val:
+ * the validation split, the same samples for every seed. */
+hwa_status hwa_dataset_split(hwa_dataset *d, int64_t n_val, hwa_dataset **val);
+
+/* ---- loaders: shuffling and batching --------------------------------------- */
+
+/* Batches of a dataset in a seeded order. With shuffle, epoch e visits the
+ * samples in a permutation that depends only on (seed, e): a run resumed at
+ * epoch e sees the same batches as one that never stopped. The last partial
+ * batch (count % batch samples) is dropped when drop_last, else it is the
+ * last, smaller batch. The loader borrows the dataset, which must outlive it. */
+typedef struct hwa_loader hwa_loader;
+hwa_status hwa_loader_new(const hwa_dataset *d, int64_t batch, bool shuffle, bool drop_last, uint64_t seed,
+                          hwa_loader **out);
+void hwa_loader_free(hwa_loader *l); /* NULL is a no-op */
+/* Sets the order of epoch e (0-based). */
+hwa_status hwa_loader_set_epoch(hwa_loader *l, int64_t epoch);
+int64_t hwa_loader_n_batches(const hwa_loader *l);
+/* Copies batch i of the current epoch into x (rows * features floats) and
+ * labels (rows values); *rows gets the batch's size. HWA_E_RANGE for a bad i. */
+hwa_status hwa_loader_batch(const hwa_loader *l, int64_t i, float *x, int32_t *labels, int64_t *rows);
+/* The dataset index of position k of the current epoch's order. */
+int64_t hwa_loader_index(const hwa_loader *l, int64_t k);
+
+/* ---- learning-rate schedules ------------------------------------------------- */
+
+typedef enum hwa_sched_kind {
+    HWA_SCHED_CONSTANT = 0, /* lr */
+    HWA_SCHED_STEP,         /* lr * gamma^floor(t / step_size) (PyTorch StepLR) */
+    HWA_SCHED_COSINE,       /* warm-up lr * (t+1) / warmup for t < warmup, then
+                               min_lr + (lr - min_lr) * (1 + cos(pi * (t - warmup) /
+                               (total - warmup))) / 2 (LinearLR then CosineAnnealingLR) */
+    HWA_SCHED_ONECYCLE,     /* PyTorch OneCycleLR, cosine annealing, two phases:
+                               lr / div_factor up to lr at step pct_start * total - 1,
+                               then down to lr / div_factor / final_div_factor at
+                               total - 1 (momentum is not cycled) */
+    HWA_SCHED_COUNT
+} hwa_sched_kind;
+
+/* A schedule is a pure function of the step t (0-based count of optimizer
+ * steps taken before this one): its whole state is its parameters and t.
+ * Plain data; steps, not epochs (the trainer converts). */
+typedef struct hwa_sched {
+    hwa_sched_kind kind;
+    double lr;               /* base (peak for one-cycle), > 0 */
+    int64_t total_steps;     /* cosine, one-cycle: the run's length, >= 1 */
+    int64_t step_size;       /* step: >= 1 */
+    double gamma;            /* step: > 0 */
+    int64_t warmup_steps;    /* cosine: 0 .. total_steps - 1 */
+    double min_lr;           /* cosine: >= 0 */
+    double pct_start;        /* one-cycle: in (0, 1) */
+    double div_factor;       /* one-cycle: > 0 */
+    double final_div_factor; /* one-cycle: > 0 */
+} hwa_sched;
+
+/* The defaults of kind for base rate lr and a run of total_steps steps:
+ * step_size = total/3 (at least 1), gamma 0.1, warm-up 5% of the run, min_lr
+ * 0, pct_start 0.3, div_factor 25, final_div_factor 1e4 (PyTorch's). */
+hwa_sched hwa_sched_default(hwa_sched_kind kind, double lr, int64_t total_steps);
+/* HWA_E_INVALID with a message naming the field when s is not usable. */
+hwa_status hwa_sched_check(const hwa_sched *s);
+/* The rate for step t (t >= 0; steps past the end keep the last rate). */
+double hwa_sched_lr(const hwa_sched *s, int64_t t);
+const char *hwa_sched_kind_name(hwa_sched_kind k); /* "constant", "step", "cosine", "onecycle" */
+hwa_status hwa_sched_kind_from_name(const char *name, hwa_sched_kind *out);
+
+/* ---- optimizers ---------------------------------------------------------------- */
+
+typedef enum hwa_optim_kind {
+    HWA_OPTIM_SGD = 0,  /* p -= lr * g */
+    HWA_OPTIM_MOMENTUM, /* buf = mom * buf + g; p -= lr * buf (PyTorch SGD, dampening 0) */
+    HWA_OPTIM_NESTEROV, /* the same with p -= lr * (g + mom * buf) */
+    HWA_OPTIM_ADAM,     /* weight decay as L2: g += wd * p */
+    HWA_OPTIM_ADAMW,    /* decoupled weight decay: p *= 1 - lr * wd */
+    HWA_OPTIM_COUNT
+} hwa_optim_kind;
+
+typedef struct hwa_optim_config {
+    hwa_optim_kind kind;
+    float momentum;     /* momentum, Nesterov: in [0, 1) */
+    float beta1, beta2; /* Adam(W): in [0, 1) */
+    float eps;          /* Adam(W): > 0 */
+    float weight_decay; /* >= 0 */
+    float clip_norm;    /* global gradient-norm bound; 0: no clipping */
+} hwa_optim_config;
+
+/* PyTorch's defaults: momentum 0.9, betas 0.9/0.999, eps 1e-8, weight decay 0
+ * (AdamW: 0.01), no clipping. */
+hwa_optim_config hwa_optim_config_default(hwa_optim_kind kind);
+hwa_status hwa_optim_config_check(const hwa_optim_config *c);
+const char *hwa_optim_kind_name(hwa_optim_kind k); /* "sgd", "momentum", "nesterov", "adam", "adamw" */
+hwa_status hwa_optim_kind_from_name(const char *name, hwa_optim_kind *out);
+
+/* An optimizer over the parameters of train, a graph with a backward pass
+ * that has been allocated on be (so that the gradients have storage). It
+ * builds its own update graph in train's context and allocates its state
+ * (zeroed) on be. *out: new, hwa_optim_free (the graph and tensors belong to
+ * the context). */
+typedef struct hwa_optim hwa_optim;
+hwa_status hwa_optim_new(hwa_graph *train, hwa_backend *be, const hwa_optim_config *cfg, hwa_optim **out);
+void hwa_optim_free(hwa_optim *o); /* NULL is a no-op */
+/* One update of every parameter from its current gradient with rate lr
+ * (> 0 and finite); counts a step. */
+hwa_status hwa_optim_step(hwa_optim *o, float lr);
+int64_t hwa_optim_steps(const hwa_optim *o);
+void hwa_optim_set_steps(hwa_optim *o, int64_t steps);
+/* The state of parameter i (hwa_graph_param order): slot 0 is the momentum
+ * buffer (momentum, Nesterov) or the first moments (Adam), slot 1 the second
+ * moments (Adam); each has the parameter's shape. NULL when there is none.
+ * The tensors are views into the optimizer's storage. */
+int hwa_optim_n_slots(const hwa_optim *o);
+hwa_tensor *hwa_optim_state(const hwa_optim *o, int param, int slot);
+/* Slot names in checkpoints: "momentum_buffer", "exp_avg", "exp_avg_sq". */
+const char *hwa_optim_slot_name(const hwa_optim *o, int slot);
+
+/* ---- the trainer ------------------------------------------------------------------ */
+
+#define HWA_TRAIN_MAX_HIDDEN 8
+
+typedef enum hwa_activation {
+    HWA_ACT_RELU = 0,
+    HWA_ACT_GELU,
+    HWA_ACT_TANH,
+    HWA_ACT_SIGMOID,
+    HWA_ACT_SILU,
+    HWA_ACT_COUNT
+} hwa_activation;
+const char *hwa_activation_name(hwa_activation a);
+hwa_status hwa_activation_from_name(const char *name, hwa_activation *out);
+
+typedef struct hwa_train_config {
+    const char *data_dir;      /* NULL: HWA_FMNIST_DIR */
+    const char *device;        /* NULL: "cpu" */
+    int64_t limit;             /* use the first `limit` training samples; 0: all */
+    int64_t test_limit;        /* the same for the test set; 0: all */
+    double val_fraction;       /* hold out this fraction of the training set, [0, 0.5] */
+    int n_hidden;              /* 0 .. HWA_TRAIN_MAX_HIDDEN */
+    int64_t hidden[HWA_TRAIN_MAX_HIDDEN];
+    hwa_activation activation;
+    int64_t batch;             /* >= 1 */
+    int64_t epochs;            /* the total, counting epochs done before a resume */
+    uint64_t seed;
+    bool drop_last;            /* drop the last partial batch of each epoch */
+    hwa_optim_config optim;
+    hwa_sched sched;           /* step_size in epochs (converted to steps by the
+                                  trainer); warmup_steps in steps (< 0: 5% of
+                                  the run); total_steps is
+                                  set by the trainer to epochs * batches */
+    const char *checkpoint_dir;/* NULL: no checkpoints */
+    int keep;                  /* checkpoints kept (>= 1) */
+    bool resume;               /* continue from the newest valid checkpoint */
+} hwa_train_config;
+
+/* fmnist-mlp: hidden 1000, 1000, relu, batch 64, 10 epochs, seed 1, Adam with
+ * lr 1e-3, a constant schedule, last partial batch kept, keep 3. */
+hwa_train_config hwa_train_config_default(void);
+
+typedef struct hwa_epoch_stats {
+    int64_t epoch;           /* 1-based */
+    int64_t step;            /* optimizer steps taken so far */
+    double train_loss;       /* mean over the epoch's batches (sample-weighted) */
+    double test_loss, test_accuracy;
+    double val_loss, val_accuracy;  /* NAN without a validation split */
+    double lr;               /* the rate of the epoch's last step */
+    double seconds;          /* training time of the epoch, evaluation excluded */
+    double samples_per_s;
+} hwa_epoch_stats;
+
+/* Called after each batch (progress) and each epoch (stats); may be NULL. */
+typedef struct hwa_train_callbacks {
+    void (*batch)(void *ud, int64_t epoch, int64_t batch, int64_t n_batches, double loss);
+    void (*epoch)(void *ud, const hwa_epoch_stats *stats);
+    void *ud;
+} hwa_train_callbacks;
+
+typedef struct hwa_trainer hwa_trainer;
+/* Loads the data, builds the model, graphs and optimizer, and (with resume)
+ * restores the newest valid checkpoint of checkpoint_dir. Errors: every
+ * invalid field (HWA_E_INVALID, named in the message), a missing dataset
+ * (HWA_E_NOTFOUND naming the Debian package), a checkpoint of another model
+ * or optimizer (HWA_E_FORMAT), HWA_E_NOMEM. */
+hwa_status hwa_trainer_new(const hwa_train_config *cfg, hwa_trainer **out);
+void hwa_trainer_free(hwa_trainer *t); /* NULL is a no-op */
+/* Trains up to cfg->epochs in total, evaluating on the test set after each
+ * epoch and writing a checkpoint when a directory was given. A non-finite
+ * loss stops with HWA_E_RANGE before the parameters are touched; the last
+ * checkpoint written stays the newest. */
+hwa_status hwa_trainer_run(hwa_trainer *t, const hwa_train_callbacks *cb);
+/* The epochs completed (restored ones included). */
+int64_t hwa_trainer_epoch(const hwa_trainer *t);
+/* Loss and accuracy of the model on the test set. */
+hwa_status hwa_trainer_evaluate(hwa_trainer *t, double *loss, double *accuracy);
+/* Writes the weights as safetensors: per layer i = 1..L (input side first)
+ * "fc<i>.weight" F32 [out, in] (PyTorch's nn.Linear layout, y = x W^T + b)
+ * and "fc<i>.bias" F32 [out]; __metadata__ holds "format" =
+ * "hwadapt-mlp", "layers" ("784,1000,1000,10") and "activation". Atomic. */
+hwa_status hwa_trainer_export(hwa_trainer *t, const char *path);
+/* Writes a checkpoint to path (atomic): the export's tensors, then
+ * "optim.<param>.<slot>" per optimizer state, and in __metadata__ the model,
+ * the optimizer and its hyper-parameters, "step", "epoch", the schedule and
+ * the RNG state ("seed", "shuffle" = "epoch-seeded"). */
+hwa_status hwa_trainer_save_checkpoint(hwa_trainer *t, const char *path);
+/* Restores a checkpoint written by a trainer with the same model shape,
+ * activation and optimizer (HWA_E_FORMAT naming the difference otherwise). */
+hwa_status hwa_trainer_load_checkpoint(hwa_trainer *t, const char *path);
+/* The number of trainable values (weights and biases). */
+int64_t hwa_trainer_n_params(const hwa_trainer *t);
+/* The checkpoint a resume restored (owned by t), or NULL when training
+ * started from scratch (no checkpoint, or no resume asked for). */
+const char *hwa_trainer_resumed_from(const hwa_trainer *t);
+/* Training samples per epoch (after --limit and the validation split), and
+ * batches per epoch. */
+int64_t hwa_trainer_train_samples(const hwa_trainer *t);
+int64_t hwa_trainer_steps_per_epoch(const hwa_trainer *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,175 @@
+/* The benchmark's view of devices (see bench_device.h). Devices are those of
+ * the passport that a backend in this build can run ("cpu" today; the
+ * passport's opencl:N waits for its backend); peaks, bandwidth and meters
+ * are the passport's calibration and meters. Precisions, threads and kernel
+ * names come from the backends: the CPU backend runs every float dtype
+ * (f32 accumulation) on its OpenMP threads and names the kernel of each node. */
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/bench_device.h"
+
+/* A device id ("cpu", "opencl:0") names a backend this build has. */
+static bool has_backend(const char *id) {
+    size_t n = strcspn(id, ":");
+    for (int i = 0; i < hwa_backend_reg_count(); i++) {
+        const char *r = hwa_backend_reg_name(i);
+        if (strlen(r) == n && !strncmp(r, id, n)) return true;
+    }
+    return false;
+}
+
+int hwa__bdev_count(const hwa_passport *p) {
+    if (!p) return 1;
+    int n = 0;
+    for (int i = 0; i < hwa_passport_device_count(p); i++) n += has_backend(hwa_passport_device(p, i)->id);
+    return n;
+}
+
+const char *hwa__bdev_spec(const hwa_passport *p, int i) {
+    if (!p) return i == 0 ? "cpu" : NULL;
+    for (int k = 0; k < hwa_passport_device_count(p); k++) {
+        const char *id = hwa_passport_device(p, k)->id;
+        if (has_backend(id) && i-- == 0) return id;
+    }
+    return NULL;
+}
+
+/* "cpu:0" is "cpu". */
+static bool same_device(const char *spec, const char *id) {
+    size_t n = strlen(id);
+    return !strcmp(spec, id) || (!strncmp(spec, id, n) && !strcmp(spec + n, ":0") && !strchr(id, ':'));
+}
+
+static const hwa_device_info *find_device(const hwa_passport *p, const char *spec) {
+    for (int i = 0; p && spec && i < hwa_passport_device_count(p); i++)
+        if (same_device(spec, hwa_passport_device(p, i)->id)) return hwa_passport_device(p, i);
+    return NULL;
+}
+
+hwa_status hwa__bdev_check(const hwa_passport *p, const char *spec) {
+    for (int i = 0; spec && i < hwa__bdev_count(p); i++)
+        if (same_device(spec, hwa__bdev_spec(p, i))) return HWA_OK;
+    char list[256] = "";
+    for (int i = 0; i < hwa__bdev_count(p); i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", hwa__bdev_spec(p, i));
+    if (find_device(p, spec))
+        return hwa__err(NULL, HWA_E_UNSUPPORTED, "device '%s' is in the passport but this build has no backend for it; "
+                        "available: %s (or 'all')", spec, list);
+    return hwa__err(NULL, HWA_E_NOTFOUND, "no device '%s'; available: %s (or 'all')", spec ? spec : "(null)", list);
+}
+
+bool hwa__bdev_supports_dtype(const char *spec, hwa_dtype t) {
+    /* The CPU reference kernels read and write every float dtype through f32. */
+    return spec && has_backend(spec) && (t == HWA_F32 || t == HWA_F16 || t == HWA_BF16);
+}
+
+void hwa__bdev_dtypes(const char *spec, char *buf, size_t cap) {
+    buf[0] = 0;
+    for (int t = 0; t < HWA_DTYPE_COUNT; t++)
+        if (hwa__bdev_supports_dtype(spec, (hwa_dtype)t))
+            snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", buf[0] ? ", " : "", hwa_dtype_name((hwa_dtype)t));
+}
+
+/* The backend's own default (HWA_NUM_THREADS, else the CPUs the process may
+ * use), asked of a throw-away backend. */
+int hwa__bdev_default_threads(const char *spec) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_backend *be = ctx ? hwa_backend_new(ctx, spec) : NULL;
+    int n = be ? hwa_backend_threads(be) : 1;
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+    return n > 0 ? n : 1;
+}
+
+/* More threads than online CPUs only oversubscribe them; the default may be
+ * set higher through HWA_NUM_THREADS, and is allowed. */
+int hwa__bdev_max_threads(const char *spec) {
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int d = hwa__bdev_default_threads(spec);
+    return online > d ? (int)online : d;
+}
+
+hwa_status hwa__bdev_set_threads(hwa_backend *be, int n) { return hwa_backend_set_threads(be, n); }
+
+void hwa__bdev_kernel(const hwa_backend *be, const hwa_tensor *node, char *buf, size_t cap) {
+    const char *k = node ? hwa_backend_kernel_name(be, node) : NULL;
+    snprintf(buf, cap, "%s", k && k[0] ? k : "n/a");
+}
+
+double hwa__bdev_peak_gflops(const hwa_passport *p, const char *spec, hwa_dtype t) {
+    const hwa_device_info *d = find_device(p, spec);
+    return d && (unsigned)t < HWA_DTYPE_COUNT && d->peak_gflops[t] > 0 ? d->peak_gflops[t] : NAN;
+}
+
+double hwa__bdev_mem_gbps(const hwa_passport *p, const char *spec) {
+    const hwa_device_info *d = find_device(p, spec);
+    return d && d->bandwidth.triad_gbs > 0 ? d->bandwidth.triad_gbs : NAN;
+}
+
+/* The meter that covers a device: a CPU is measured by RAPL's package
+ * domain, cuda:N by nvml:N. */
+static const char *meter_name(const hwa_passport *p, const char *spec) {
+    const hwa_device_info *d = find_device(p, spec);
+    if (!d) return NULL;
+    for (int i = 0; i < hwa_passport_meter_count(p); i++) {
+        const hwa_meter_info *m = hwa_passport_meter(p, i);
+        if (d->kind == HWA_HW_CPU && !strcmp(m->kind, "rapl") && !strcmp(m->domain, "package")) return m->name;
+        if (d->kind == HWA_HW_CUDA && !strcmp(m->kind, "nvml") && !strcmp(m->name + 4, d->id + 4)) return m->name;
+    }
+    return NULL;
+}
+
+hwa__bdev_meter *hwa__bdev_meter_open(const hwa_passport *p, const char *spec) {
+    const char *name = meter_name(p, spec);
+    return name ? (hwa__bdev_meter *)hwa_meter_open(name, NULL) : NULL;
+}
+
+hwa_status hwa__bdev_meter_joules(hwa__bdev_meter *m, double *joules) {
+    return hwa_meter_read_joules((hwa_meter *)m, joules);
+}
+
+void hwa__bdev_meter_close(hwa__bdev_meter *m) { hwa_meter_close((hwa_meter *)m); }
+
+/* The SIMD extensions worth naming in a one-line summary. */
+static const char *const isa_names[] = {"sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni",
+                                        "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8",
+                                        "asimd", "asimddp", "sve", "sve2"};
+
+void hwa__bdev_machine(const hwa_passport *p, hwa_bench_machine *m) {
+    memset(m, 0, sizeof *m);
+    snprintf(m->cpu, sizeof m->cpu, "n/a");
+    snprintf(m->isa, sizeof m->isa, "n/a");
+    m->memory_bytes = -1;
+    m->peak_gflops_f32 = m->memory_gbps = NAN;
+    snprintf(m->power_meter, sizeof m->power_meter, "none");
+    snprintf(m->calibration, sizeof m->calibration, "n/a (no passport)");
+    for (int i = 0; i < hwa__bdev_count(p); i++)
+        snprintf(m->devices + strlen(m->devices), sizeof m->devices - strlen(m->devices), "%s%s", i ? ", " : "",
+                 hwa__bdev_spec(p, i));
+    const hwa_cpu_info *c = hwa_passport_cpu(p);
+    if (!c) return;
+    snprintf(m->cpu, sizeof m->cpu, "%s", c->model_name);
+    m->logical_cpus = c->logical_cpus;
+    m->memory_bytes = c->mem_total_bytes;
+    m->isa[0] = 0;
+    for (size_t i = 0; i < sizeof isa_names / sizeof isa_names[0]; i++)
+        if (hwa_passport_has_feature(p, isa_names[i]))
+            snprintf(m->isa + strlen(m->isa), sizeof m->isa - strlen(m->isa), "%s%s", m->isa[0] ? " " : "", isa_names[i]);
+    if (!m->isa[0]) snprintf(m->isa, sizeof m->isa, "none of note");
+    const hwa_device_info *cpu = hwa_passport_device(p, 0);
+    m->peak_gflops_f32 = hwa__bdev_peak_gflops(p, "cpu", HWA_F32);
+    m->memory_gbps = hwa__bdev_mem_gbps(p, "cpu");
+    if (hwa_passport_meter_count(p) > 0) {
+        m->power_meter[0] = 0;
+        for (int i = 0; i < hwa_passport_meter_count(p); i++)
+            snprintf(m->power_meter + strlen(m->power_meter), sizeof m->power_meter - strlen(m->power_meter), "%s%s",
+                     i ? ", " : "", hwa_passport_meter(p, i)->name);
+    }
+    if (cpu && cpu->peak_method[0])
+        snprintf(m->calibration, sizeof m->calibration, "%s, %s (fingerprint %s)", cpu->peak_method,
+                 cpu->calibration_cached ? "cached" : "measured now", hwa_passport_fingerprint(p));
+    else
+        snprintf(m->calibration, sizeof m->calibration, "not calibrated");
+}

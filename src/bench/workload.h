@@ -1,0 +1,38 @@
+/* The built-in workloads as graphs: build one for a device, dtype, batch and
+ * thread count, run a query, read its output. Internal to src/bench. */
+#ifndef HWADAPT_BENCH_WORKLOAD_H
+#define HWADAPT_BENCH_WORKLOAD_H
+
+#include "core/internal.h"
+
+typedef struct hwa__workload {
+    hwa_ctx *ctx;
+    hwa_backend *be;
+    hwa_graph *g;
+    hwa_tensor *out;          /* forward: the model's output; training: the loss */
+    hwa_tensor *params[8];
+    int n_params;
+    bool train;
+    float lr;
+    float *scratch;           /* SGD scratch for non-f32 parameters */
+    int64_t scratch_n;
+    double flops_per_query;   /* matmuls 2*M*N*K, every other node one per output element */
+    double bytes_per_query;   /* compulsory traffic: leaves read once, outputs written once */
+    int64_t planned_bytes;    /* arena + persistent gradients */
+    hwa_tensor *heaviest;     /* the node with the most counted operations */
+} hwa__workload;
+
+/* Builds workload `index` (hwa_bench_workload_*) on device spec in dtype t.
+ * Inputs and weights come from a generator seeded with `seed` in f32 and are
+ * converted to t, so every dtype sees the same values. */
+hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t batch, int threads, uint64_t seed,
+                               hwa__workload *w);
+/* One query: the forward pass, or for training a step (zero gradients,
+ * forward, backward, SGD update). */
+hwa_status hwa__workload_run(hwa__workload *w);
+/* Elements of the output; copies them (as f32) into dst[0..n-1]. */
+int64_t hwa__workload_out_n(const hwa__workload *w);
+hwa_status hwa__workload_output(const hwa__workload *w, float *dst, int64_t n);
+void hwa__workload_free(hwa__workload *w);
+
+#endif

@@ -1,0 +1,397 @@
+/* The trainer: the MLP (fmnist-mlp and its variants), its training and
+ * evaluation graphs, the optimizer, and the epoch loop. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "train/train_internal.h"
+
+static const char *const act_names[HWA_ACT_COUNT] = {"relu", "gelu", "tanh", "sigmoid", "silu"};
+
+int hwa__train_name_index(const char *const *names, int n, const char *name) {
+    for (int k = 0; name && k < n; k++)
+        if (!strcasecmp(name, names[k])) return k;
+    return -1;
+}
+
+const char *hwa_activation_name(hwa_activation a) { return (unsigned)a < HWA_ACT_COUNT ? act_names[a] : "?"; }
+
+hwa_status hwa_activation_from_name(const char *name, hwa_activation *out) {
+    const int k = hwa__train_name_index(act_names, HWA_ACT_COUNT, name);
+    if (k >= 0) {
+        if (out) *out = (hwa_activation)k;
+        return HWA_OK;
+    }
+    return hwa__err(NULL, HWA_E_NOTFOUND, "unknown activation '%s' (relu, gelu, tanh, sigmoid, silu)",
+                    name ? name : "(null)");
+}
+
+hwa_train_config hwa_train_config_default(void) {
+    hwa_train_config c;
+    memset(&c, 0, sizeof c);
+    c.n_hidden = 2;
+    c.hidden[0] = c.hidden[1] = 1000;
+    c.activation = HWA_ACT_RELU;
+    c.batch = 64;
+    c.epochs = 10;
+    c.seed = 1;
+    c.optim = hwa_optim_config_default(HWA_OPTIM_ADAM);
+    c.sched = hwa_sched_default(HWA_SCHED_CONSTANT, 1e-3, 1);
+    c.sched.step_size = 1;
+    c.keep = 3;
+    return c;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static hwa_status check_config(const hwa_train_config *c) {
+    if (c->batch < 1) return hwa__err(NULL, HWA_E_INVALID, "train: --batch %lld must be at least 1", (long long)c->batch);
+    if (c->epochs < 1) return hwa__err(NULL, HWA_E_INVALID, "train: --epochs %lld must be at least 1", (long long)c->epochs);
+    if (c->limit < 0 || c->test_limit < 0) return hwa__err(NULL, HWA_E_INVALID, "train: --limit must be >= 0");
+    if (!(c->val_fraction >= 0.0 && c->val_fraction <= 0.5))
+        return hwa__err(NULL, HWA_E_INVALID, "train: --val-fraction %g must be in [0, 0.5]", c->val_fraction);
+    if (c->n_hidden < 0 || c->n_hidden > HWA_TRAIN_MAX_HIDDEN)
+        return hwa__err(NULL, HWA_E_INVALID, "train: %d hidden layers (0 to %d)", c->n_hidden, HWA_TRAIN_MAX_HIDDEN);
+    for (int i = 0; i < c->n_hidden; i++)
+        if (c->hidden[i] < 1 || c->hidden[i] > (1 << 20))
+            return hwa__err(NULL, HWA_E_INVALID, "train: hidden size %lld (1 to %d)", (long long)c->hidden[i], 1 << 20);
+    if ((unsigned)c->activation >= HWA_ACT_COUNT) return hwa__err(NULL, HWA_E_INVALID, "train: unknown activation");
+    if (c->checkpoint_dir && c->keep < 1) return hwa__err(NULL, HWA_E_INVALID, "train: --keep %d must be at least 1", c->keep);
+    if (c->resume && !c->checkpoint_dir) return hwa__err(NULL, HWA_E_INVALID, "train: --resume needs --checkpoint-dir");
+    if (!(c->sched.lr > 0.0) || !isfinite(c->sched.lr))
+        return hwa__err(NULL, HWA_E_INVALID, "train: --lr %g must be > 0 and finite", c->sched.lr);
+    return hwa_optim_config_check(&c->optim);
+}
+
+static hwa_tensor *activate(hwa_ctx *ctx, hwa_activation a, hwa_tensor *h) {
+    switch (a) {
+    case HWA_ACT_GELU: return hwa_gelu(ctx, h);
+    case HWA_ACT_TANH: return hwa_tanh(ctx, h);
+    case HWA_ACT_SIGMOID: return hwa_sigmoid(ctx, h);
+    case HWA_ACT_SILU: return hwa_silu(ctx, h);
+    default: return hwa_relu(ctx, h);
+    }
+}
+
+/* The model over rows samples: x -> (Linear, activation)* -> Linear -> logits,
+ * and the mean cross-entropy against y. */
+static hwa_status build_batch_graph(hwa_trainer *t, int64_t rows, bool train, hwa__batch_graph *bg) {
+    hwa_ctx *ctx = t->ctx;
+    bg->rows = rows;
+    bg->x = hwa_tensor_new_2d(ctx, HWA_F32, rows, t->dims[0]);
+    bg->y = hwa_tensor_new_1d(ctx, HWA_I32, rows);
+    hwa_tensor *h = bg->x;
+    for (int l = 0; l < t->n_layers; l++) {
+        h = hwa_bias_add(ctx, hwa_matmul_ex(ctx, h, t->w[l], false, true), t->b[l]);
+        if (l + 1 < t->n_layers) h = activate(ctx, t->cfg.activation, h);
+    }
+    bg->logits = h;
+    bg->loss = hwa_cross_entropy(ctx, h, bg->y);
+    bg->g = hwa_graph_new(ctx);
+    if (!bg->loss || !bg->g) return ctx->last_status ? ctx->last_status : HWA_E_NOMEM;
+    hwa_status st = hwa_graph_build_forward(bg->g, bg->loss);
+    if (st == HWA_OK && !train) st = hwa_graph_build_forward(bg->g, bg->logits);
+    if (st == HWA_OK && train) st = hwa_graph_build_backward(bg->g, bg->loss);
+    return st;
+}
+
+static hwa_status load_data(hwa_trainer *t) {
+    const hwa_train_config *c = &t->cfg;
+    const char *dir = t->data_dir[0] ? t->data_dir : NULL;
+    hwa_status st = hwa_dataset_load_fmnist(dir, true, &t->train);
+    if (st == HWA_OK) st = hwa_dataset_load_fmnist(dir, false, &t->test);
+    if (st == HWA_OK && c->limit) st = hwa_dataset_truncate(t->train, c->limit);
+    if (st == HWA_OK && c->test_limit) st = hwa_dataset_truncate(t->test, c->test_limit);
+    if (st == HWA_OK && c->val_fraction > 0.0) {
+        int64_t n_val = (int64_t)floor(c->val_fraction * (double)hwa_dataset_n(t->train));
+        if (n_val < 1) n_val = 1;
+        st = hwa_dataset_split(t->train, n_val, &t->val);
+    }
+    if (st == HWA_OK && c->drop_last && c->batch > hwa_dataset_n(t->train))
+        st = hwa__err(NULL, HWA_E_INVALID, "train: --batch %lld exceeds the %lld training samples with --drop-last",
+                      (long long)c->batch, (long long)hwa_dataset_n(t->train));
+    if (st == HWA_OK) st = hwa_loader_new(t->train, c->batch, true, c->drop_last, c->seed, &t->loader);
+    return st;
+}
+
+/* Kaiming-uniform weights and biases in U(-1/sqrt(in), 1/sqrt(in)), as
+ * PyTorch's nn.Linear, from the context's seeded generator in layer order. */
+static hwa_status init_params(hwa_trainer *t) {
+    hwa_status st = HWA_OK;
+    for (int l = 0; l < t->n_layers && st == HWA_OK; l++) {
+        const float bound = (float)(1.0 / sqrt((double)t->dims[l]));
+        st = hwa_tensor_fill_uniform(t->w[l], -bound, bound);
+        if (st == HWA_OK) st = hwa_tensor_fill_uniform(t->b[l], -bound, bound);
+    }
+    return st;
+}
+
+static hwa_status build_model(hwa_trainer *t) {
+    const hwa_train_config *c = &t->cfg;
+    hwa_ctx_params cp = {.allocator = NULL, .seed = c->seed};
+    t->ctx = hwa_ctx_new(&cp);
+    if (!t->ctx) return HWA_E_NOMEM;
+    hwa_ctx *ctx = t->ctx;
+    t->be = hwa_backend_new(ctx, t->device);
+    if (!t->be) return ctx->last_status;
+    t->n_layers = c->n_hidden + 1;
+    t->dims[0] = hwa_dataset_features(t->train);
+    for (int i = 0; i < c->n_hidden; i++) t->dims[i + 1] = c->hidden[i];
+    t->dims[t->n_layers] = hwa_dataset_n_classes(t->train);
+    for (int l = 0; l < t->n_layers; l++) {
+        t->w[l] = hwa_tensor_new_2d(ctx, HWA_F32, t->dims[l + 1], t->dims[l]);
+        t->b[l] = hwa_tensor_new_1d(ctx, HWA_F32, t->dims[l + 1]);
+        if (!t->w[l] || !t->b[l]) return ctx->last_status;
+        char n[HWA_MAX_NAME];
+        snprintf(n, sizeof n, "fc%d.weight", l + 1);
+        hwa_tensor_set_name(t->w[l], n);
+        snprintf(n, sizeof n, "fc%d.bias", l + 1);
+        hwa_tensor_set_name(t->b[l], n);
+        hwa_status st = hwa_tensor_set_param(t->w[l]);
+        if (st == HWA_OK) st = hwa_tensor_set_param(t->b[l]);
+        if (st) return st;
+    }
+
+    /* Full batches, and the last partial one when it is kept. */
+    const int64_t n = hwa_dataset_n(t->train), B = c->batch;
+    const int64_t rest = c->drop_last ? 0 : n % B;
+    hwa_status st = HWA_OK;
+    if (n >= B) st = build_batch_graph(t, B, true, &t->train_full);
+    if (st == HWA_OK && rest) st = build_batch_graph(t, rest, true, &t->train_rest);
+    int64_t n_eval = hwa_dataset_n(t->test);
+    if (t->val && hwa_dataset_n(t->val) > n_eval) n_eval = hwa_dataset_n(t->val);
+    const int64_t E = n_eval < 1000 ? n_eval : 1000;
+    if (st == HWA_OK) st = build_batch_graph(t, E, false, &t->eval_full);
+    /* Evaluation sets whose size is not a multiple of E end with a smaller
+     * batch, whose graph evaluate_set builds when it first needs it. */
+    if (st) return st;
+    if ((st = hwa_ctx_alloc_leaves(ctx, t->be)) || (st = init_params(t))) return st;
+    hwa__batch_graph *bgs[3] = {&t->train_full, &t->train_rest, &t->eval_full};
+    for (int i = 0; i < 3 && st == HWA_OK; i++)
+        if (bgs[i]->g) st = hwa_graph_alloc(bgs[i]->g, t->be, HWA_PLAN_REUSE, NULL);
+    if (st) return st;
+    hwa_graph *tg = t->train_full.g ? t->train_full.g : t->train_rest.g;
+    if ((st = hwa_optim_new(tg, t->be, &c->optim, &t->opt))) return st;
+
+    int64_t max_rows = B > E ? B : E;
+    t->xbuf = malloc((size_t)(max_rows * t->dims[0]) * sizeof(float));
+    t->ybuf = malloc((size_t)max_rows * sizeof(int32_t));
+    t->logits_buf = malloc((size_t)(E * t->dims[t->n_layers]) * sizeof(float));
+    if (!t->xbuf || !t->ybuf || !t->logits_buf) return hwa__err(NULL, HWA_E_NOMEM, "train: out of memory");
+    return HWA_OK;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src) {
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+hwa_status hwa_trainer_new(const hwa_train_config *cfg, hwa_trainer **out) {
+    if (out) *out = NULL;
+    if (!cfg || !out) return hwa__err(NULL, HWA_E_MISUSE, "train: NULL argument");
+    hwa_status st = check_config(cfg);
+    if (st) return st;
+    hwa_trainer *t = calloc(1, sizeof *t);
+    if (!t) return hwa__err(NULL, HWA_E_NOMEM, "train: out of memory");
+    t->cfg = *cfg;
+    copy_str(t->device, sizeof t->device, cfg->device ? cfg->device : "cpu");
+    copy_str(t->data_dir, sizeof t->data_dir, cfg->data_dir);
+    copy_str(t->ckpt_dir, sizeof t->ckpt_dir, cfg->checkpoint_dir);
+    t->cfg.device = t->cfg.data_dir = t->cfg.checkpoint_dir = NULL;
+    st = load_data(t);
+    if (st == HWA_OK) st = build_model(t);
+    if (st == HWA_OK) {
+        hwa_sched s = cfg->sched;
+        const int64_t spe = hwa_loader_n_batches(t->loader);
+        s.total_steps = spe * cfg->epochs;
+        s.step_size = (s.step_size > 0 ? s.step_size : 1) * spe;
+        if (s.warmup_steps < 0) s.warmup_steps = s.total_steps / 20;
+        if (s.kind == HWA_SCHED_COSINE && s.warmup_steps >= s.total_steps)
+            st = hwa__err(NULL, HWA_E_INVALID, "train: --warmup %lld steps must be below the run's %lld steps",
+                          (long long)s.warmup_steps, (long long)s.total_steps);
+        if (st == HWA_OK) st = hwa_sched_check(&s);
+        t->sched = s;
+    }
+    if (st == HWA_OK && cfg->resume) st = hwa__train_resume(t);
+    if (st) {
+        hwa_trainer_free(t);
+        return st;
+    }
+    *out = t;
+    return HWA_OK;
+}
+
+void hwa_trainer_free(hwa_trainer *t) {
+    if (!t) return;
+    hwa_optim_free(t->opt);
+    hwa_backend_free(t->be);
+    hwa_ctx_free(t->ctx);
+    hwa_loader_free(t->loader);
+    hwa_dataset_free(t->train);
+    hwa_dataset_free(t->val);
+    hwa_dataset_free(t->test);
+    free(t->xbuf);
+    free(t->ybuf);
+    free(t->logits_buf);
+    free(t);
+}
+
+int64_t hwa_trainer_epoch(const hwa_trainer *t) { return t ? t->epoch : 0; }
+const char *hwa_trainer_resumed_from(const hwa_trainer *t) {
+    return t && t->resumed_from[0] ? t->resumed_from : NULL;
+}
+int64_t hwa_trainer_train_samples(const hwa_trainer *t) { return t ? hwa_dataset_n(t->train) : 0; }
+int64_t hwa_trainer_steps_per_epoch(const hwa_trainer *t) { return t ? hwa_loader_n_batches(t->loader) : 0; }
+
+int64_t hwa_trainer_n_params(const hwa_trainer *t) {
+    int64_t n = 0;
+    for (int l = 0; t && l < t->n_layers; l++) n += hwa_tensor_nelements(t->w[l]) + hwa_tensor_nelements(t->b[l]);
+    return n;
+}
+
+void hwa__train_layers_str(const hwa_trainer *t, char *buf, size_t cap) {
+    size_t off = 0;
+    buf[0] = 0;
+    for (int l = 0; l <= t->n_layers && off < cap; l++) {
+        int k = snprintf(buf + off, cap - off, l ? ",%lld" : "%lld", (long long)t->dims[l]);
+        if (k < 0) break;
+        off += (size_t)k;
+    }
+}
+
+hwa_tensor *hwa__train_param(const hwa_trainer *t, int i, char *name, size_t cap) {
+    if (i < 0 || i >= 2 * t->n_layers) return NULL;
+    hwa_tensor *p = i % 2 ? t->b[i / 2] : t->w[i / 2];
+    snprintf(name, cap, "%s", hwa_tensor_name(p));
+    return p;
+}
+
+/* Loss summed over rows and the count of correct predictions of one
+ * evaluation batch graph after it ran. */
+static hwa_status eval_batch(hwa_trainer *t, hwa__batch_graph *bg, double *loss_sum, int64_t *correct) {
+    float loss;
+    const int64_t C = t->dims[t->n_layers];
+    hwa_status st = hwa_graph_compute(bg->g, t->be);
+    if (st == HWA_OK) st = hwa_tensor_get_f32(bg->loss, &loss, 1);
+    if (st == HWA_OK) st = hwa_tensor_get_f32(bg->logits, t->logits_buf, bg->rows * C);
+    if (st) return st;
+    *loss_sum += (double)loss * (double)bg->rows;
+    for (int64_t r = 0; r < bg->rows; r++) {
+        const float *row = t->logits_buf + r * C;
+        int64_t best = 0;
+        for (int64_t c = 1; c < C; c++)
+            if (row[c] > row[best]) best = c;
+        *correct += best == t->ybuf[r];
+    }
+    return HWA_OK;
+}
+
+static hwa_status set_inputs(hwa_trainer *t, hwa__batch_graph *bg) {
+    hwa_status st = hwa_tensor_set_bytes(bg->x, t->xbuf, (size_t)(bg->rows * t->dims[0]) * sizeof(float));
+    if (st == HWA_OK) st = hwa_tensor_set_bytes(bg->y, t->ybuf, (size_t)bg->rows * sizeof(int32_t));
+    return st;
+}
+
+static hwa_status evaluate_set(hwa_trainer *t, const hwa_dataset *d, double *loss, double *accuracy) {
+    hwa_loader *l = NULL;
+    const int64_t E = t->eval_full.rows;
+    hwa_status st = hwa_loader_new(d, E, false, false, 0, &l);
+    double loss_sum = 0.0;
+    int64_t correct = 0;
+    for (int64_t i = 0; st == HWA_OK && i < hwa_loader_n_batches(l); i++) {
+        int64_t rows;
+        if ((st = hwa_loader_batch(l, i, t->xbuf, t->ybuf, &rows))) break;
+        hwa__batch_graph *bg = &t->eval_full;
+        if (rows != E) {
+            bg = &t->eval_rest;
+            if (bg->rows != rows) {
+                /* Built for each new size on top of everything else, which
+                 * the previous one's release leaves intact. */
+                if (bg->rows) hwa_ctx_release(t->ctx, t->eval_rest_mark);
+                memset(bg, 0, sizeof *bg);
+                t->eval_rest_mark = hwa_ctx_mark_get(t->ctx);
+                st = build_batch_graph(t, rows, false, bg);
+                if (st == HWA_OK) st = hwa_tensor_alloc(bg->x, t->be);
+                if (st == HWA_OK) st = hwa_tensor_alloc(bg->y, t->be);
+                if (st) break;
+            }
+        }
+        if ((st = set_inputs(t, bg))) break;
+        st = eval_batch(t, bg, &loss_sum, &correct);
+    }
+    hwa_loader_free(l);
+    if (st) return st;
+    *loss = loss_sum / (double)hwa_dataset_n(d);
+    *accuracy = (double)correct / (double)hwa_dataset_n(d);
+    return HWA_OK;
+}
+
+hwa_status hwa_trainer_evaluate(hwa_trainer *t, double *loss, double *accuracy) {
+    if (!t || !loss || !accuracy) return hwa__err(NULL, HWA_E_MISUSE, "train: NULL argument");
+    return evaluate_set(t, t->test, loss, accuracy);
+}
+
+/* One optimizer step on batch i of the current epoch; *loss gets its loss. */
+static hwa_status train_step(hwa_trainer *t, int64_t i, double *loss, int64_t *rows) {
+    hwa_status st = hwa_loader_batch(t->loader, i, t->xbuf, t->ybuf, rows);
+    if (st) return st;
+    hwa__batch_graph *bg = *rows == t->train_full.rows ? &t->train_full : &t->train_rest;
+    float l;
+    if ((st = set_inputs(t, bg)) || (st = hwa_graph_zero_grads(bg->g)) || (st = hwa_graph_compute(bg->g, t->be)) ||
+        (st = hwa_tensor_get_f32(bg->loss, &l, 1)))
+        return st;
+    *loss = l;
+    const int64_t step = hwa_optim_steps(t->opt);
+    if (!isfinite(l)) {
+        char kept[128] = "";
+        if (t->ckpt_dir[0] && t->epoch > 0)
+            snprintf(kept, sizeof kept, "; the newest checkpoint (epoch %lld) is kept", (long long)t->epoch);
+        return hwa__err(NULL, HWA_E_RANGE,
+                        "train: the loss is %s at epoch %lld, batch %lld (step %lld); stopped before updating the "
+                        "weights (lower --lr or set --clip)%s",
+                        isnan(l) ? "NaN" : "infinite", (long long)t->epoch + 1, (long long)i + 1, (long long)step + 1,
+                        kept);
+    }
+    return hwa_optim_step(t->opt, (float)hwa_sched_lr(&t->sched, step));
+}
+
+hwa_status hwa_trainer_run(hwa_trainer *t, const hwa_train_callbacks *cb) {
+    if (!t) return hwa__err(NULL, HWA_E_MISUSE, "train: NULL trainer");
+    hwa_status st = HWA_OK;
+    while (t->epoch < t->cfg.epochs) {
+        const int64_t e = t->epoch;
+        if ((st = hwa_loader_set_epoch(t->loader, e))) return st;
+        const int64_t nb = hwa_loader_n_batches(t->loader);
+        double loss_sum = 0.0, t0 = now_s();
+        int64_t seen = 0;
+        for (int64_t i = 0; i < nb; i++) {
+            double loss;
+            int64_t rows;
+            if ((st = train_step(t, i, &loss, &rows))) return st;
+            loss_sum += loss * (double)rows;
+            seen += rows;
+            if (cb && cb->batch) cb->batch(cb->ud, e + 1, i + 1, nb, loss);
+        }
+        const double secs = now_s() - t0;
+        hwa_epoch_stats s;
+        memset(&s, 0, sizeof s);
+        s.epoch = e + 1;
+        s.step = hwa_optim_steps(t->opt);
+        s.train_loss = loss_sum / (double)(seen ? seen : 1);
+        s.lr = hwa_sched_lr(&t->sched, s.step > 0 ? s.step - 1 : 0);
+        s.seconds = secs;
+        s.samples_per_s = secs > 0 ? (double)seen / secs : 0.0;
+        s.val_loss = s.val_accuracy = NAN;
+        if ((st = evaluate_set(t, t->test, &s.test_loss, &s.test_accuracy))) return st;
+        if (t->val && (st = evaluate_set(t, t->val, &s.val_loss, &s.val_accuracy))) return st;
+        t->epoch = e + 1;
+        if (t->ckpt_dir[0] && (st = hwa__train_checkpoint_epoch(t))) return st;
+        if (cb && cb->epoch) cb->epoch(cb->ud, &s);
+    }
+    return HWA_OK;
+}

@@ -1,0 +1,60 @@
+/* The trainer's state, shared by loop.c (model, graphs, training) and
+ * checkpoint.c (export, checkpoints, resume). Not a published API. */
+#ifndef HWADAPT_TRAIN_INTERNAL_H
+#define HWADAPT_TRAIN_INTERNAL_H
+
+#include "core/internal.h"
+#include "hwadapt/train.h"
+
+#define HWA_TRAIN_MAX_LAYERS (HWA_TRAIN_MAX_HIDDEN + 1)
+
+/* One graph over a fixed number of rows: training (forward, backward) or
+ * evaluation (forward only). */
+typedef struct hwa__batch_graph {
+    int64_t rows;        /* 0: not built */
+    hwa_graph *g;
+    hwa_tensor *x;       /* [rows, features] */
+    hwa_tensor *y;       /* i32 [rows] */
+    hwa_tensor *logits;  /* [rows, classes] */
+    hwa_tensor *loss;    /* [1] */
+} hwa__batch_graph;
+
+struct hwa_trainer {
+    hwa_train_config cfg;
+    char device[64];
+    char data_dir[4096];
+    char ckpt_dir[4096];
+    char resumed_from[4352];
+    hwa_dataset *train, *val, *test;
+    hwa_loader *loader;
+    hwa_ctx *ctx;
+    hwa_backend *be;
+    int n_layers;
+    int64_t dims[HWA_TRAIN_MAX_LAYERS + 1]; /* features, hidden..., classes */
+    hwa_tensor *w[HWA_TRAIN_MAX_LAYERS];    /* [dims[i+1], dims[i]]: nn.Linear's [out, in] */
+    hwa_tensor *b[HWA_TRAIN_MAX_LAYERS];    /* [dims[i+1]] */
+    hwa__batch_graph train_full, train_rest, eval_full, eval_rest;
+    hwa_ctx_mark eval_rest_mark;            /* what to release before rebuilding eval_rest */
+    hwa_optim *opt;
+    hwa_sched sched;                        /* in steps */
+    int64_t epoch;                          /* completed */
+    float *xbuf;                            /* host staging: [max rows, features] */
+    int32_t *ybuf;
+    float *logits_buf;
+};
+
+/* The index of name in names[0..n-1] (case-insensitive), or -1. */
+int hwa__train_name_index(const char *const *names, int n, const char *name);
+
+/* The layer sizes as "784,1000,1000,10". */
+void hwa__train_layers_str(const hwa_trainer *t, char *buf, size_t cap);
+/* Parameter i in export order (fc1.weight, fc1.bias, fc2.weight, ...), its
+ * name written to name; 2 * n_layers of them. */
+hwa_tensor *hwa__train_param(const hwa_trainer *t, int i, char *name, size_t cap);
+/* Restores the newest valid checkpoint of t->ckpt_dir (checkpoint.c). */
+hwa_status hwa__train_resume(hwa_trainer *t);
+/* Saves epoch's checkpoint into t->ckpt_dir and deletes all but the newest
+ * cfg.keep (checkpoint.c). */
+hwa_status hwa__train_checkpoint_epoch(hwa_trainer *t);
+
+#endif

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# hwadapt bench from the command line: bad input exits non-zero with a
+# message that says what is wrong and what is available; a quick run's JSON,
+# CSV and Markdown; -o writes the file.
+set -euo pipefail
+cli=${HWA_CLI:?HWA_CLI must name the built hwadapt}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+contains() { grep -qF -- "$2" <<<"$1" || fail "expected '$2' in:"$'\n'"$1"; }
+quick=(--no-calibrate --min-time 0 --min-queries 2 --warmup 0 --batch 4)
+
+# expect_error WHAT_IS_WRONG WHAT_IS_AVAILABLE ARGS...: non-zero exit, both in the message.
+expect_error() {
+  local wrong=$1 avail=$2 out rc=0
+  shift 2
+  out=$("$cli" bench "$@" 2>&1) || rc=$?
+  [ "$rc" -ne 0 ] || fail "hwadapt bench $* exited 0"
+  contains "$out" "$wrong"
+  contains "$out" "$avail"
+}
+expect_error "unknown workload 'linear999'" "available: linear1000, mlp1000, mlp1000-train, fmnist-mlp" linear999 --no-calibrate
+expect_error "no device 'cuda:3'" "available: cpu" linear1000 --device cuda:3 --no-calibrate
+expect_error "cannot run q8_0" "available: f32, f16, bf16" linear1000 --dtype q8_0 --no-calibrate
+expect_error "unknown precision 'f8'" "available on cpu: f32, f16, bf16" linear1000 --dtype f8 --no-calibrate
+expect_error "batch '0' is not a whole number" "1..16777216" linear1000 --batch 0 --no-calibrate
+expect_error "threads '-1' is not available on cpu" "available: 1.." linear1000 --threads -1 --no-calibrate
+expect_error "unknown scenario 'stream'" "available: single, offline, server" linear1000 --scenario stream --no-calibrate
+expect_error "needs a rate" "--find-peak" linear1000 --scenario server --no-calibrate
+expect_error "--min-time needs seconds >= 0" "got '-2'" linear1000 --min-time -2
+echo "ok: bad input says what is wrong and what is available"
+
+json=$("$cli" bench linear1000 "${quick[@]}" --dtype f32,bf16 --scenario single,offline --json)
+contains "$json" '"schema": "hwadapt-bench-report/1"'
+[ "$(grep -c '"workload": "linear1000"' <<<"$json")" = 4 ] || fail "expected 4 rows:"$'\n'"$json"
+contains "$json" '"energy_j_per_sample": null'
+contains "$json" '"command_line": "bench linear1000'
+if command -v /usr/bin/python3 >/dev/null && /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
+  src=${HWA_SOURCE_DIR:-$(pwd)}
+  /usr/bin/python3 -c 'import json, sys, jsonschema; jsonschema.validate(json.load(sys.stdin), json.load(open(sys.argv[1])))' \
+    "$src/docs/bench-report.schema.json" <<<"$json" || fail "JSON does not validate"
+  echo "ok: JSON validates (python3-jsonschema)"
+fi
+echo "ok: quick run with --json"
+
+# With a power meter (the RAPL fixture tree) the energy fields are numbers;
+# without one (above) they are null.
+src=${HWA_SOURCE_DIR:-$(pwd)}
+json=$(HWA_SYSROOT=$src/tests/fixtures/hw/rapl "$cli" bench linear1000 "${quick[@]}" --json)
+contains "$json" '"power_meter": "rapl:package-0'
+grep -q '"energy_j_per_sample": [0-9]' <<<"$json" || fail "no energy with a meter:"$'\n'"$json"
+grep -q '"idle_power_w": [0-9]' <<<"$json" || fail "no idle power with a meter"
+echo "ok: energy per sample from a power meter"
+
+"$cli" bench linear1000 "${quick[@]}" --csv -o "$tmp/out.csv" 2>/dev/null
+[ "$(wc -l <"$tmp/out.csv")" = 2 ] || fail "CSV should have a header and one row"
+head -1 "$tmp/out.csv" | grep -q '^workload,device,dtype,batch,threads' || fail "CSV header"
+md=$("$cli" bench linear1000 "${quick[@]}" --md)
+contains "$md" "| workload | device | dtype |"
+contains "$md" "| linear1000 | cpu | f32 | 4 |"
+table=$("$cli" bench linear1000 "${quick[@]}")
+contains "$table" "p99 ms"
+echo "ok: CSV to a file, Markdown, table"
+
+out=$("$cli" bench linear1000 "${quick[@]}" --scenario server --p99-ms 1000 --find-peak --json)
+contains "$out" '"peak_qps": '
+contains "$out" '"meets_bound": true'
+echo "ok: server scenario with --find-peak"

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# hwadapt train end to end on small subsets of Fashion-MNIST: JSON lines,
+# bit-exact resume, crash safety of checkpoint writes (SIGKILL at several
+# points of the atomic write), and clear errors for bad input.
+set -u
+H=${HWA_CLI:-build/hwadapt}
+FM=/usr/share/datasets/fashion-mnist
+if [ ! -r "$FM/train-images-idx3-ubyte.gz" ]; then
+  echo "SKIP: Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)"
+  exit 77
+fi
+T=$(mktemp -d /tmp/hwa_cli_train.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0
+ok() { echo "ok   $1"; }
+bad() { echo "FAIL $1"; fails=$((fails + 1)); }
+# Small and fast: 250 samples (the last batch of 32 is partial), hidden 16.
+SMALL=(--limit 250 --test-limit 100 --hidden 16 --batch 32 --seed 5 --quiet)
+
+# ---- one JSON line per epoch with the documented fields
+$H train "${SMALL[@]}" --epochs 2 --json > "$T/out.json" 2> "$T/err"
+if [ $? -eq 0 ] && [ "$(wc -l < "$T/out.json")" -eq 2 ] &&
+   grep -q '"epoch":2,.*"train_loss":.*"test_loss":.*"test_accuracy":.*"seconds":.*"samples_per_s":' "$T/out.json"; then
+  ok "json lines"
+else bad "json lines: $(cat "$T/out.json" "$T/err")"; fi
+
+# ---- bit-exact resume: --epochs 2 == --epochs 1, then --epochs 2 --resume
+for opt in "adam" "nesterov --clip 1"; do
+  rm -rf "$T/d"
+  $H train "${SMALL[@]}" --optimizer $opt --epochs 2 --export "$T/a.safetensors" > /dev/null 2>&1 &&
+  $H train "${SMALL[@]}" --optimizer $opt --epochs 1 --checkpoint-dir "$T/d" > /dev/null 2>&1 &&
+  $H train "${SMALL[@]}" --optimizer $opt --epochs 2 --checkpoint-dir "$T/d" --resume --export "$T/b.safetensors" \
+    > "$T/out" 2> "$T/err"
+  if [ $? -eq 0 ] && cmp -s "$T/a.safetensors" "$T/b.safetensors" && grep -q "resumed from" "$T/err" &&
+     [ "$(grep -c '^epoch' "$T/out")" -eq 1 ]; then
+    ok "resume is bit-exact ($opt)"
+  else bad "resume ($opt): $(cat "$T/out" "$T/err")"; fi
+done
+# Schedules span the whole run (--epochs), so a run cut short is resumed with
+# the same --epochs: its schedule state (the step) must carry over exactly.
+for opt in "adamw --schedule cosine" "momentum --schedule onecycle" "sgd --schedule step --step-epochs 1"; do
+  rm -rf "$T/d"
+  $H train "${SMALL[@]}" --optimizer $opt --epochs 3 --checkpoint-dir "$T/d" --export "$T/a.safetensors" \
+    > /dev/null 2>&1 && rm "$T/d/ckpt-000003.safetensors" "$T/d/ckpt-000002.safetensors" &&
+  $H train "${SMALL[@]}" --optimizer $opt --epochs 3 --checkpoint-dir "$T/d" --resume --export "$T/b.safetensors" \
+    > "$T/out" 2> "$T/err"
+  if [ $? -eq 0 ] && cmp -s "$T/a.safetensors" "$T/b.safetensors" && [ "$(grep -c '^epoch' "$T/out")" -eq 2 ]; then
+    ok "resume mid-schedule is bit-exact ($opt)"
+  else bad "resume mid-schedule ($opt): $(cat "$T/out" "$T/err")"; fi
+done
+
+# ---- the export reads with an independent safetensors parser into PyTorch
+# nn.Linear layers and gives the same test accuracy
+if /usr/bin/python3 -c 'import torch' 2> /dev/null; then
+  $H train "${SMALL[@]}" --epochs 2 --json --export "$T/e.safetensors" > "$T/out.json" 2> /dev/null
+  want=$(tail -1 "$T/out.json" | sed 's/.*"test_accuracy":\([0-9.]*\).*/\1/')
+  got=$(/usr/bin/python3 tests/reference/check_export.py "$T/e.safetensors" 100 2>&1)
+  if [ "$got" = "$want" ]; then ok "export loads in PyTorch with the same accuracy ($got)"
+  else bad "export: PyTorch says $got, hwadapt $want"; fi
+else
+  echo "skip export check: no python3-torch"
+fi
+
+# ---- reproducible: the same seed gives the same bits
+$H train "${SMALL[@]}" --epochs 2 --export "$T/a2.safetensors" > /dev/null 2>&1
+$H train "${SMALL[@]}" --epochs 2 --export "$T/a3.safetensors" > /dev/null 2>&1
+$H train "${SMALL[@]}" --epochs 2 --seed 6 --export "$T/a4.safetensors" > /dev/null 2>&1
+if cmp -s "$T/a2.safetensors" "$T/a3.safetensors" && ! cmp -s "$T/a2.safetensors" "$T/a4.safetensors"; then
+  ok "same seed, same bits; another seed, other bits"
+else bad "determinism"; fi
+
+# ---- keep the newest k checkpoints
+rm -rf "$T/k"
+$H train "${SMALL[@]}" --epochs 3 --checkpoint-dir "$T/k" --keep 2 > /dev/null 2>&1
+if [ "$(ls "$T/k")" = "$(printf 'ckpt-000002.safetensors\nckpt-000003.safetensors')" ]; then ok "keep 2"
+else bad "keep 2: $(ls "$T/k")"; fi
+
+# ---- crash safety: SIGKILL during the epoch-2 checkpoint write, at several points
+$H train "${SMALL[@]}" --epochs 2 --export "$T/ref.safetensors" > /dev/null 2>&1
+for point in byte:7 byte:200 byte:4000 byte:20000 fsync rename dirsync; do
+  rm -rf "$T/c"
+  $H train "${SMALL[@]}" --epochs 1 --checkpoint-dir "$T/c" > /dev/null 2>&1
+  HWA_TEST_KILL_AT=$point $H train "${SMALL[@]}" --epochs 2 --checkpoint-dir "$T/c" --resume > /dev/null 2>&1
+  rc=$?
+  if [ $rc -ne 137 ]; then bad "kill at $point: exit $rc, expected 137 (SIGKILL)"; continue; fi
+  if ! $H inspect "$T/c/ckpt-000001.safetensors" > /dev/null 2>&1; then
+    bad "kill at $point: the epoch-1 checkpoint no longer loads"; continue
+  fi
+  $H train "${SMALL[@]}" --epochs 2 --checkpoint-dir "$T/c" --resume --export "$T/r.safetensors" > /dev/null 2> "$T/err"
+  if [ $? -eq 0 ] && cmp -s "$T/r.safetensors" "$T/ref.safetensors"; then
+    ok "kill at $point: previous checkpoint intact, resume gives the same weights ($(ls "$T/c" | tr '\n' ' '))"
+  else bad "kill at $point: resume failed: $(cat "$T/err")"; fi
+done
+
+# ---- bad input: clear message, non-zero exit, no crash
+expect_fail() { # name, expected text, command...
+  local name=$1 want=$2
+  shift 2
+  "$@" > "$T/out" 2> "$T/err"
+  local rc=$?
+  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q -- "$want" "$T/err"; then ok "$name"
+  else bad "$name: exit $rc: $(cat "$T/err")"; fi
+}
+expect_fail "missing dataset names the package" "dataset-fashion-mnist" $H train --data "$T/nothing"
+mkdir -p "$T/corrupt"
+for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-labels-idx1-ubyte.gz; do ln -s "$FM/$f" "$T/corrupt/$f"; done
+head -c 100000 "$FM/t10k-images-idx3-ubyte.gz" > "$T/corrupt/t10k-images-idx3-ubyte.gz"
+expect_fail "truncated IDX" "truncated" $H train --data "$T/corrupt" "${SMALL[@]}"
+printf 'this is not an IDX file' | gzip > "$T/corrupt/t10k-images-idx3-ubyte.gz"
+expect_fail "corrupt IDX" "t10k-images-idx3-ubyte.gz" $H train --data "$T/corrupt" "${SMALL[@]}"
+rm -rf "$T/s"
+$H train "${SMALL[@]}" --epochs 1 --checkpoint-dir "$T/s" > /dev/null 2>&1
+expect_fail "checkpoint of another model shape" "layers" \
+  $H train "${SMALL[@]}" --hidden 8 --epochs 2 --checkpoint-dir "$T/s" --resume
+expect_fail "checkpoint of another optimizer" "optimizer" \
+  $H train "${SMALL[@]}" --optimizer sgd --epochs 2 --checkpoint-dir "$T/s" --resume
+expect_fail "--lr -1" "learning rate" $H train --lr -1
+expect_fail "--batch 0" "batch" $H train --batch 0
+expect_fail "unknown optimizer" "unknown optimizer 'adagrad'" $H train --optimizer adagrad
+expect_fail "unknown schedule" "unknown schedule" $H train --schedule linear
+expect_fail "--hidden garbage" "hidden" $H train --hidden 10,x
+rm -rf "$T/n"
+$H train "${SMALL[@]}" --optimizer sgd --epochs 1 --checkpoint-dir "$T/n" > /dev/null 2>&1
+expect_fail "NaN loss stops and keeps the last checkpoint" "epoch 1) is kept" \
+  $H train "${SMALL[@]}" --optimizer sgd --lr 1e6 --epochs 3 --checkpoint-dir "$T/n" --resume
+if [ "$(ls "$T/n")" = "ckpt-000001.safetensors" ] && $H inspect "$T/n/ckpt-000001.safetensors" > /dev/null; then
+  ok "after the NaN stop the epoch-1 checkpoint is still the newest and loads"
+else bad "after NaN: $(ls "$T/n")"; fi
+
+echo "$fails failed"
+[ $fails -eq 0 ]

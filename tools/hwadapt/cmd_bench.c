@@ -1,0 +1,132 @@
+/* hwadapt bench — benchmark built-in workloads: scenarios, sweeps over comma
+ * lists, table / JSON / CSV / Markdown. The logic is the library's
+ * (hwa_bench_sweep_run); this file parses options and prints. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "hwadapt/hwadapt.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: hwadapt bench [WORKLOAD[,WORKLOAD...]] [OPTIONS]\n\n"
+            "Measures workloads the way MLPerf LoadGen does and prints one row per combination of the\n"
+            "comma lists (llama-bench's sweeps). A query is one run of the workload on --batch samples.\n\n"
+            "workloads:\n");
+    for (int i = 0; i < hwa_bench_workload_count(); i++)
+        fprintf(f, "  %-17s %s (batch %lld)\n", hwa_bench_workload_name(i), hwa_bench_workload_desc(i),
+                (long long)hwa_bench_workload_default_batch(i));
+    fprintf(f,
+            "\noptions (LIST = comma list):\n"
+            "  --device LIST      cpu, ... or all (default cpu)\n"
+            "  --dtype LIST       f32, f16, bf16 or all (default f32)\n"
+            "  --batch LIST       samples per query (default: the workload's)\n"
+            "  --threads LIST     threads (default: the device's)\n"
+            "  --scenario LIST    single, offline, server (default single)\n"
+            "  --rate Q           server: Poisson arrivals at Q queries/s\n"
+            "  --p99-ms MS        server: the p99 latency bound (default 10)\n"
+            "  --find-peak        server: binary-search the highest rate whose p99 meets the bound\n"
+            "  --min-time S       measure at least S seconds (default 1)\n"
+            "  --min-queries N    and at least N queries (default 10)\n"
+            "  --max-time S       stop a row after S seconds even below the minimums (default none)\n"
+            "  --warmup S         warm-up seconds (default 0.2)\n"
+            "  --seed N           server arrivals' seed (default 1)\n"
+            "  --no-calibrate     do not measure or read the calibrated peaks (pct_of_peak n/a)\n"
+            "  --json | --csv | --md   output format (default: an aligned table)\n"
+            "  -o FILE            write the output to FILE atomically instead of stdout\n");
+}
+
+static bool num(const char *s, double lo, double *out) {
+    char *end = NULL;
+    double v = s ? strtod(s, &end) : NAN;
+    if (!s || !*s || *end || !isfinite(v) || v < lo) return false;
+    *out = v;
+    return true;
+}
+
+static void progress(void *ud, int row, int n_rows, const char *msg) {
+    fprintf(stderr, "\r\033[K[%d/%d] %s", row + 1, n_rows, msg);
+    if (row + 1 == n_rows) fputc('\n', stderr);
+}
+
+int cmd_bench(int argc, char **argv) {
+    hwa_bench_sweep s = {.cfg = hwa_bench_config_default()};
+    hwa_bench_format fmt = HWA_BENCH_TABLE;
+    const char *out_path = NULL;
+    hwa_calibrate_mode calibrate = HWA_CALIBRATE_CACHED;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double d;
+#define NEED_NUM(lo, what)                                                                              \
+    do {                                                                                                \
+        if (!num(v, lo, &d)) {                                                                          \
+            fprintf(stderr, "hwadapt bench: %s needs %s (got '%s')\n", a, what, v ? v : "nothing");     \
+            return 2;                                                                                   \
+        }                                                                                               \
+        i++;                                                                                            \
+    } while (0)
+#define NEED_STR()                                                                                      \
+    do {                                                                                                \
+        if (!v) {                                                                                       \
+            fprintf(stderr, "hwadapt bench: %s needs a value\n", a);                                    \
+            return 2;                                                                                   \
+        }                                                                                               \
+        i++;                                                                                            \
+    } while (0)
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--device")) { NEED_STR(); s.devices = v;
+        } else if (!strcmp(a, "--dtype")) { NEED_STR(); s.dtypes = v;
+        } else if (!strcmp(a, "--batch")) { NEED_STR(); s.batches = v;
+        } else if (!strcmp(a, "--threads")) { NEED_STR(); s.threads = v;
+        } else if (!strcmp(a, "--scenario")) { NEED_STR(); s.scenarios = v;
+        } else if (!strcmp(a, "--rate")) { NEED_NUM(1e-9, "a rate > 0 in queries/s"); s.cfg.server_rate = d;
+        } else if (!strcmp(a, "--p99-ms")) { NEED_NUM(1e-9, "a bound > 0 in milliseconds"); s.cfg.p99_bound_s = d * 1e-3;
+        } else if (!strcmp(a, "--find-peak")) { s.find_peak = true;
+        } else if (!strcmp(a, "--min-time")) { NEED_NUM(0, "seconds >= 0"); s.cfg.min_time_s = d;
+        } else if (!strcmp(a, "--max-time")) { NEED_NUM(0, "seconds >= 0"); s.cfg.max_time_s = d;
+        } else if (!strcmp(a, "--min-queries")) { NEED_NUM(1, "a whole number >= 1"); s.cfg.min_queries = (int64_t)d;
+        } else if (!strcmp(a, "--warmup")) { NEED_NUM(0, "seconds >= 0"); s.cfg.warmup_s = d;
+        } else if (!strcmp(a, "--seed")) { NEED_NUM(0, "a whole number >= 0"); s.cfg.seed = (uint64_t)d;
+        } else if (!strcmp(a, "--no-calibrate")) { calibrate = HWA_CALIBRATE_NONE;
+        } else if (!strcmp(a, "--json")) { fmt = HWA_BENCH_JSON;
+        } else if (!strcmp(a, "--csv")) { fmt = HWA_BENCH_CSV;
+        } else if (!strcmp(a, "--md")) { fmt = HWA_BENCH_MARKDOWN;
+        } else if (!strcmp(a, "-o")) { NEED_STR(); out_path = v;
+        } else if (a[0] != '-' && !s.workloads) {
+            s.workloads = a;
+        } else {
+            fprintf(stderr, "hwadapt bench: unknown option '%s' (see hwadapt bench --help)\n", a);
+            return 2;
+        }
+#undef NEED_NUM
+#undef NEED_STR
+    }
+    if (isatty(STDERR_FILENO)) s.progress = progress;
+
+    /* The passport gives the devices, the calibrated roofline (cached per
+     * machine; measured once when there is none) and the power meters. */
+    hwa_passport *pp = hwa_passport_probe(&(hwa_probe_opts){.calibrate = calibrate});
+    if (!pp) fprintf(stderr, "hwadapt bench: no passport (%s); peaks and energy will be n/a\n", hwa_last_error());
+    s.passport = pp;
+    hwa_bench_report rep;
+    hwa_status st = hwa_bench_report_init(&rep, pp);
+    if (!st) st = hwa_bench_report_set_command(&rep, argc, argv);
+    if (!st) st = hwa_bench_sweep_run(&s, &rep);
+    if (st) {
+        fprintf(stderr, "hwadapt bench: %s\n", hwa_last_error()[0] ? hwa_last_error() : hwa_status_str(st));
+        hwa_bench_report_free(&rep);
+        hwa_passport_free(pp);
+        return st == HWA_E_NOMEM || st == HWA_E_DEVICE || st == HWA_E_INTERNAL ? 1 : 2;
+    }
+    st = out_path ? hwa_bench_report_save(&rep, fmt, out_path) : hwa_bench_report_write(&rep, fmt, stdout);
+    if (st) fprintf(stderr, "hwadapt bench: writing %s: %s\n", out_path ? out_path : "stdout", hwa_last_error());
+    else if (out_path) fprintf(stderr, "hwadapt bench: wrote %s\n", out_path);
+    hwa_bench_report_free(&rep);
+    hwa_passport_free(pp);
+    return st ? 1 : 0;
+}
