@@ -349,7 +349,7 @@ TEST(bandwidth_on_small_arrays) {
 TEST(fma_peak_is_positive_and_i32_is_unsupported) {
     double g = 0;
     CHECK_OK(hwa_calibrate_fma_peak(HWA_F32, 0.05, &g));
-    CHECK(g > 0.1);
+    CHECK(g > 0); /* a rate, not a speed claim: timings are never asserted */
     CHECK_STATUS(hwa_calibrate_fma_peak(HWA_I32, 0.05, &g), HWA_E_UNSUPPORTED);
     CHECK_STATUS(hwa_calibrate_fma_peak(HWA_F32, 0, &g), HWA_E_INVALID);
 }
