@@ -6,6 +6,8 @@
 # and about 450 MB free in ${TMPDIR:-/tmp}.
 #   HWA_BENCH_THREADS=N   threads (default: all the backend sees)
 #   HWA_BENCH_DECODE=N    decode steps timed (default 32)
+#   On a shared machine, OMP_WAIT_POLICY=passive avoids libgomp spin-waits that
+#   take the CPU the working threads need (see hwa_backend_set_threads).
 set -eu
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}

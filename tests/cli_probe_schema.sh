@@ -38,7 +38,14 @@ for path in sys.argv[2:]:
     print("ok:", path.rsplit("/", 1)[-1])
 here = json.load(open(sys.argv[2]))
 cached = json.load(open(sys.argv[3]))
-assert here["devices"][0]["peak_gflops"]["f32"] > 0, "no calibrated f32 peak"
-assert not here["devices"][0]["calibration_cached"] and cached["devices"][0]["calibration_cached"], "cache not reused"
-assert cached["devices"][0]["peak_gflops"] == here["devices"][0]["peak_gflops"]
+cpu, cpu_cached = here["devices"][0], cached["devices"][0]
+assert cpu["peak_gflops"]["f32"] > 0, "no calibrated f32 peak"
+assert cpu["peak_method"] == "matmul", "hwadapt probe calibrates through its matmul kernels, got %r" % cpu["peak_method"]
+assert cpu["fma_peak_gflops"]["f32"] > 0, "no FMA-loop f32 figure beside the matmul peak"
+assert not cpu["calibration_cached"] and cpu_cached["calibration_cached"], "cache not reused"
+assert cpu_cached["peak_gflops"] == cpu["peak_gflops"]
+assert cpu_cached["fma_peak_gflops"] == cpu["fma_peak_gflops"]
+for f in sys.argv[4:7]:  # the --no-calibrate fixtures
+    d = json.load(open(f))["devices"][0]
+    assert d["peak_method"] is None and d["peak_gflops"] == {} and d["fma_peak_gflops"] == {}, f
 PY

@@ -146,11 +146,49 @@ static hwa_tensor *b_sum_sq(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
     return hwa__op_new(ctx, HWA_OP_SUM_SQ, (hwa_tensor *[]){in[0]}, NULL, HWA_F32, 0, NULL);
 }
 
+/* Attention over a slice of KV caches, as a decode or prefill step reads
+ * them: in[0] q [B,Hq,Tq,D] (or, with ATTN_Q_BTHD, [B,Tq,Hq,D] permuted as
+ * llama.c does), in[1] / in[2] the caches [B,Hkv,n_ctx,D|Dv], of which the
+ * first ATTN_TK(op) positions are read: rows contiguous along D, strided
+ * along the rest. */
+#define ATTN_CAUSAL 1
+#define ATTN_Q_BTHD 2
+#define ATTN_OP(tk, flags) ((tk) * 4 + (flags))
+#define ATTN_TK(op) ((op) / 4)
+static hwa_tensor *b_attention(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    static const int bthd[4] = {0, 2, 1, 3};
+    hwa_tensor *q = c->op & ATTN_Q_BTHD ? hwa_permute(ctx, in[0], bthd) : in[0];
+    hwa_tensor *k = hwa_slice(ctx, in[1], 2, 0, ATTN_TK(c->op)), *v = hwa_slice(ctx, in[2], 2, 0, ATTN_TK(c->op));
+    return hwa_attention(ctx, q, k, v, (c->op & ATTN_CAUSAL) != 0, 0.0f);
+}
+
+/* The positions of the case being built, filled once the leaves have
+ * storage (a rope case's second input is i32, not a random f32 leaf). */
+static hwa_tensor *case_pos;
+
+/* in[0] x [B,T,H,D]; positions 3t + 5; c->op the mode. */
+static hwa_tensor *b_rope(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    const int64_t T = hwa_tensor_dim(in[0], -3);
+    case_pos = hwa_tensor_new(ctx, HWA_I32, 1, &T);
+    return hwa_rope(ctx, in[0], case_pos, 10000.0f, (hwa_rope_mode)c->op);
+}
+
+static hwa_status fill_pos(hwa_tensor *pos) {
+    const int64_t T = hwa_tensor_nelements(pos);
+    int32_t *p = malloc((size_t)T * sizeof *p);
+    if (!p) return HWA_E_NOMEM;
+    for (int64_t t = 0; t < T; t++) p[t] = (int32_t)(3 * t + 5);
+    hwa_status st = hwa_tensor_set_bytes(pos, p, (size_t)T * sizeof *p);
+    free(p);
+    return st;
+}
+
 /* Rows leave the trailing flags (backward, matmul) out when false. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #define S2(a, b) {a, b}
 #define S3(a, b, c) {a, b, c}
 #define F3 {HWA_F32, HWA_F32, HWA_F32}
+#define S4(a, b, c, d) {a, b, c, d}
 
 static const tcase cases[] = {
     /* elementwise, same shapes, row broadcast, scalar, views */
@@ -201,6 +239,12 @@ static const tcase cases[] = {
     {"linear+bias+relu 13x31->17", 3, {2, 2, 1}, {S2(13, 31), S2(17, 31), {17}}, {0}, F3, b_linear, HWA_OP_RELU, 1e-10, false, true},
     {"linear+bias+gelu 8x64->32", 3, {2, 2, 1}, {S2(8, 64), S2(32, 64), {32}}, {0}, F3, b_linear, HWA_OP_GELU, 1e-10, false, true},
     {"linear+bias bf16 8x64->32", 3, {2, 2, 1}, {S2(8, 64), S2(32, 64), {32}}, {0}, {HWA_BF16, HWA_BF16, HWA_BF16}, b_linear, HWA_OP_NONE, 1e-4, false, true},
+    /* small M: the GEMV (native provider) */
+    {"gemv 3x768 * (130x768)^T", 2, {2, 2}, {S2(3, 768), S2(130, 768)}, {0}, F3, b_matmul, 1, 1e-10, false, true},
+    {"gemv 4x19 * (9x19)^T", 2, {2, 2}, {S2(4, 19), S2(9, 19)}, {0}, F3, b_matmul, 1, 1e-10, false, true},
+    {"gemv 2x64 * (4099x64)^T threads", 2, {2, 2}, {S2(2, 64), S2(4099, 64)}, {0}, F3, b_matmul, 1, 1e-10, false, true},
+    {"gemv 1x40 * (33x40)^T sliced", 2, {2, 2}, {S2(1, 40), S2(33, 40)}, {0, V_SLICED}, F3, b_matmul, 1, 1e-10, false, true},
+    {"gemv linear+bias+gelu 1x100->77", 3, {2, 2, 1}, {S2(1, 100), S2(77, 100), {77}}, {0}, F3, b_linear, HWA_OP_GELU, 1e-10, false, true},
     {"mlp gradients 16x24->12", 3, {2, 2, 1}, {S2(16, 24), S2(12, 24), {12}}, {0}, F3, b_mlp, 0, 1e-9, true, true},
     /* training: the fast kernels do the reference's float operations in
      * its order, so they match it bit for bit (tolerance 0) */
@@ -213,6 +257,18 @@ static const tcase cases[] = {
     {"sgd 1003", 3, {1, 1, 1}, {{1003}, {1003}, {1}}, {0}, F3, b_update, UPD_SGD, 0.0},
     {"sgd momentum wd 600x1000", 3, {2, 2, 1}, {S2(600, 1000), S2(600, 1000), {600000}}, {0}, F3, b_update, UPD_MOMENTUM_WD, 0.0},
     {"sgd nesterov clipped 5x7", 3, {2, 2, 1}, {S2(5, 7), S2(5, 7), {35}}, {0}, F3, b_update, UPD_NESTEROV_CLIP, 0.0},
+    /* attention over KV-cache slices; grouped kv heads; causal with Tq < Tk */
+    {"attention decode GQA 8/2 heads Tk 29 of 40", 3, {4, 4, 4}, {S4(1, 8, 1, 64), S4(1, 2, 40, 64), S4(1, 2, 40, 64)}, {0}, F3, b_attention, ATTN_OP(29, ATTN_CAUSAL), 1e-10},
+    {"attention causal Tq 5 < Tk 13, Dv 40", 3, {4, 4, 4}, {S4(2, 4, 5, 24), S4(2, 4, 20, 24), S4(2, 4, 20, 40)}, {0}, F3, b_attention, ATTN_OP(13, ATTN_CAUSAL), 1e-10},
+    {"attention GQA 6/3 D 5 Dv 7", 3, {4, 4, 4}, {S4(1, 6, 9, 5), S4(1, 3, 12, 5), S4(1, 3, 12, 7)}, {0}, F3, b_attention, ATTN_OP(12, 0), 1e-10},
+    {"attention causal Tq = Tk 6 of 8", 3, {4, 4, 4}, {S4(1, 2, 6, 16), S4(1, 2, 8, 16), S4(1, 2, 8, 16)}, {0}, F3, b_attention, ATTN_OP(6, ATTN_CAUSAL), 1e-10},
+    {"attention llama q [B,T,H,D] prefill 37", 3, {4, 4, 4}, {S4(1, 37, 4, 32), S4(1, 2, 64, 32), S4(1, 2, 64, 32)}, {0}, F3, b_attention, ATTN_OP(37, ATTN_CAUSAL | ATTN_Q_BTHD), 1e-10},
+    {"attention q transposed (strided D)", 3, {4, 4, 4}, {S4(1, 2, 7, 16), S4(1, 2, 10, 16), S4(1, 2, 10, 16)}, {V_TRANSPOSED, 0, 0}, F3, b_attention, ATTN_OP(10, 0), 1e-10},
+    {"attention k transposed (reference)", 3, {4, 4, 4}, {S4(1, 2, 3, 5), S4(1, 2, 8, 5), S4(1, 2, 8, 8)}, {0, V_TRANSPOSED, 0}, F3, b_attention, ATTN_OP(5, 0), 1e-10},
+    /* rotary embedding, both modes */
+    {"rope interleaved 2x7x3x16", 1, {4}, {S4(2, 7, 3, 16)}, {0}, F3, b_rope, HWA_ROPE_INTERLEAVED, 1e-10, true},
+    {"rope halves 1x5x4x64", 1, {4}, {S4(1, 5, 4, 64)}, {0}, F3, b_rope, HWA_ROPE_HALVES, 1e-10, true},
+    {"rope halves sliced 1x3x2x8", 1, {4}, {S4(1, 3, 2, 8)}, {V_SLICED}, F3, b_rope, HWA_ROPE_HALVES, 1e-10},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -251,6 +307,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     hwa_backend *be = NULL;
     hwa_status st = HWA_E_INTERNAL;
     hwa_tensor *leaf[3] = {0}, *in[3] = {0};
+    case_pos = NULL;
     for (int i = 0; i < c->nin; i++) {
         in[i] = make_input(ctx, c, i, &leaf[i]);
         if (c->backward && leaf[i]) hwa_tensor_set_param(leaf[i]);
@@ -272,6 +329,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     if ((st = hwa_ctx_alloc_leaves(ctx, be))) goto done;
     for (int i = 0; i < c->nin; i++)
         if ((st = hwa_tensor_fill_uniform(leaf[i], -1.0f, 1.0f))) goto done;
+    if (case_pos && (st = fill_pos(case_pos))) goto done;
     hwa__cpu_set_reference_only(v->isa < 0);
     hwa__isa_set_override(v->isa < 0 ? -1 : v->isa);
     hwa__mm_set_override(v->provider);
@@ -416,6 +474,39 @@ TEST(seed_linear_runs_as_one_fused_call_and_relu_on_simd) {
     CHECK_STR_CONTAINS(mm, "+bias");
     CHECK_STR_CONTAINS(hwa_backend_kernel_name(be, y), "fused");
     if (hwa__isa_active() >= HWA_ISA_AVX2) CHECK(strcmp(hwa_backend_kernel_name(be, r), "ref") != 0);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
+TEST(decode_step_kernels_are_the_fast_ones) {
+    /* the shapes of one llama decode step: rope on [1,1,H,D], attention
+     * over a slice of a [1,H,n_ctx,D] cache, a Linear with M = 1 */
+    if (hwa__isa_active() < HWA_ISA_AVX2) {
+        printf("    skipped: no vector kernels on this host\n");
+        return;
+    }
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    const int64_t T = 1, q_shape[4] = {1, T, 4, 32};
+    static const int bthd[4] = {0, 2, 1, 3};
+    hwa_tensor *x = hwa_tensor_new(ctx, HWA_F32, 4, q_shape), *pos = hwa_tensor_new(ctx, HWA_I32, 1, &T);
+    hwa_tensor *kc = hwa_tensor_new_4d(ctx, HWA_F32, 1, 4, 64, 32), *vc = hwa_tensor_new_4d(ctx, HWA_F32, 1, 4, 64, 32);
+    hwa_tensor *w = hwa_tensor_new_2d(ctx, HWA_F32, 96, 128);
+    hwa_tensor *q = hwa_rope(ctx, x, pos, 10000.0f, HWA_ROPE_INTERLEAVED);
+    hwa_tensor *a = hwa_attention(ctx, hwa_permute(ctx, q, bthd), hwa_slice(ctx, kc, 2, 0, 17), hwa_slice(ctx, vc, 2, 0, 17),
+                                  true, 0.0f);
+    const int64_t flat[2] = {1, 128};
+    hwa_tensor *y = hwa_matmul_ex(ctx, hwa_reshape(ctx, hwa_cont(ctx, a), 2, flat), w, false, true);
+    hwa_graph *g = hwa_graph_new(ctx);
+    CHECK_OK(hwa_graph_build_forward(g, y));
+    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+    CHECK_OK(fill_pos(pos));
+    CHECK_OK(hwa_graph_compute(g, be));
+    const char *kr = hwa_backend_kernel_name(be, q), *ka = hwa_backend_kernel_name(be, a), *ky = hwa_backend_kernel_name(be, y);
+    printf("    rope: %s; attention: %s; matmul M=1: %s\n", kr, ka, ky);
+    CHECK(strcmp(kr, "ref") != 0);
+    CHECK(strcmp(ka, "ref") != 0);
+    if (hwa__mm_forced() < 0) CHECK_STR_CONTAINS(ky, "gemv");
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
 }

@@ -64,7 +64,15 @@ hwa_status hwa_ctx_alloc_leaves(hwa_ctx *ctx, hwa_backend *be);
  * HWA_NUM_THREADS when set, else the CPUs this process may use (its affinity
  * mask, capped by a cgroup CPU quota). Backends without threads accept and
  * ignore it. HWA_E_MISUSE for NULL or n < 0. Not thread-safe against a
- * running compute on be. */
+ * running compute on be.
+ *
+ * On a machine whose cores are shared with other work, set
+ * OMP_WAIT_POLICY=passive (or GOMP_SPINCOUNT=10000) in the environment
+ * before the program starts: libgomp's idle threads otherwise spin for
+ * milliseconds after each of the ~90 short parallel regions of a decode
+ * step and take the CPU the working threads need (2-thread decode of a
+ * 110M Llama on 2 loaded cores: 1.8-18 tokens/s by default, 14-35 passive).
+ * libgomp reads these once, before main, so the library cannot set them. */
 hwa_status hwa_backend_set_threads(hwa_backend *be, int n);
 /* The thread count be uses now (>= 1). */
 int hwa_backend_threads(const hwa_backend *be);

@@ -157,6 +157,34 @@ typedef struct hwa_bench_peak {
 hwa_status hwa_bench_find_peak(const hwa_bench_system *sys, const hwa_bench_config *cfg, double rate_hi,
                                hwa_bench_peak *out);
 
+/* ---- calibration through hwadapt's kernels ----------------------------- */
+
+/* Options of hwa_bench_matmul_peak, passed as its ud (NULL: the defaults). */
+typedef struct hwa_bench_matmul_peak_opts {
+    int64_t n;   /* the square product's size, in [16, 8192]; 0: 1536 */
+    int threads; /* 0: the CPU backend's default (HWA_NUM_THREADS, else every CPU the process may use) */
+} hwa_bench_matmul_peak_opts;
+
+/* The CPU's peak matrix-product rate for dtype, measured through the kernels
+ * hwadapt runs: an n x n x n product (C = A B^T, B a constant weight, as in a
+ * Linear layer) built as a graph on the "cpu" backend the way dtype's
+ * products run there: HWA_F32 f32 tensors (exact f32); HWA_BF16 bf16 tensors
+ * (f32 accumulation); HWA_I8 f32 tensors with the matmul precision set to
+ * HWA_MATMUL_PRECISION_INT8 (int8 weights and activations, int32 sums). The
+ * product is validated once (sampled entries against double-precision dot
+ * products) and then run for about budget_s seconds; *gflops receives the
+ * best run's rate (GOP/s for i8). It is an hwa_matmul_bench_fn: set it as
+ * hwa_probe_opts.matmul_bench (ud: a const hwa_bench_matmul_peak_opts *, or
+ * NULL) so that the passport's peaks come from it (method "matmul").
+ * Errors: HWA_E_MISUSE for a NULL gflops; HWA_E_INVALID for a budget outside
+ * (0, 60] s or bad options; HWA_E_UNSUPPORTED for another dtype, or when this
+ * machine or build has no kernel for dtype (bf16 or int8 would run as f32 or
+ * in the scalar reference); HWA_E_DEVICE when the product is wrong;
+ * HWA_E_NOMEM. Allocates and frees its own context and backend and 3 n^2
+ * floats of host memory; uses every thread it is given, so run one at a
+ * time. */
+hwa_status hwa_bench_matmul_peak(void *ud, hwa_dtype dtype, double budget_s, double *gflops);
+
 /* ---- workloads --------------------------------------------------------- */
 
 /* Built-in workloads: linear1000, mlp1000, mlp1000-train, fmnist-mlp,

@@ -40,9 +40,11 @@ typedef enum hwa_calibrate_mode {
 } hwa_calibrate_mode;
 
 /* A matmul benchmark that calibration calls for the CPU's peak GFLOP/s per
- * dtype, so the peak is measured through the kernels hwadapt runs. It runs
- * for about budget_s seconds and stores the best rate in *gflops (GOP/s for
- * integer dtypes). HWA_E_UNSUPPORTED for a dtype it does not implement. */
+ * dtype (f32, bf16, i8), so the peak is measured through the kernels hwadapt
+ * runs. It runs for about budget_s seconds and stores the best rate in
+ * *gflops (GOP/s for integer dtypes). HWA_E_UNSUPPORTED for a dtype it does
+ * not implement (that dtype then has no peak); any other error becomes a
+ * passport warning and leaves that dtype without a peak. */
 typedef hwa_status (*hwa_matmul_bench_fn)(void *ud, hwa_dtype dtype, double budget_s, double *gflops);
 
 /* Options of hwa_passport_probe. A zeroed struct (or NULL) is the default:
@@ -58,7 +60,9 @@ typedef struct hwa_probe_opts {
     const char *cache_dir;  /* NULL: $XDG_CACHE_HOME/hwadapt, else $HOME/.cache/hwadapt */
     hwa_calibrate_mode calibrate;
     /* NULL: the peaks come from hwadapt's FMA / dot-product throughput loops
-     * (method "fma-loop"); set: from this benchmark (method "matmul"). */
+     * (method "fma-loop"); set: from this benchmark (method "matmul"; libhwadapt's
+     * is hwa_bench_matmul_peak in bench.h), and the loops still give
+     * fma_peak_gflops. The method is part of the calibration cache's key. */
     hwa_matmul_bench_fn matmul_bench;
     void *matmul_bench_ud;
 } hwa_probe_opts;
@@ -130,9 +134,15 @@ typedef struct hwa_device_info {
     double power_w, power_limit_w, temperature_c, energy_j;
     int sm_clock_mhz, mem_clock_mhz;
     int64_t free_memory_bytes;
-    /* Calibration: 0 where not measured. peak_gflops is GOP/s for integers. */
+    /* Calibration: 0 where not measured; GOP/s for integers. peak_gflops is
+     * the roofline: with method "matmul" the best rate of hwadapt's own
+     * matrix-product kernels (hwa_probe_opts.matmul_bench), with "fma-loop"
+     * the FMA loops' rate. fma_peak_gflops is always the FMA / dot-product
+     * loops' rate (hwa_calibrate_fma_peak): the instructions' limit, which a
+     * matmul kernel approaches but does not pass with the same instructions. */
     double peak_gflops[HWA_DTYPE_COUNT];
     char peak_method[16];     /* "fma-loop", "matmul", or "" */
+    double fma_peak_gflops[HWA_DTYPE_COUNT];
     hwa_bandwidth bandwidth;
     bool calibration_cached;  /* read from the cache rather than measured now */
 } hwa_device_info;

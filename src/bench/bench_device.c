@@ -103,6 +103,11 @@ double hwa__bdev_peak_gflops(const hwa_passport *p, const char *spec, hwa_dtype 
     return d && (unsigned)t < HWA_DTYPE_COUNT && d->peak_gflops[t] > 0 ? d->peak_gflops[t] : NAN;
 }
 
+const char *hwa__bdev_peak_method(const hwa_passport *p, const char *spec) {
+    const hwa_device_info *d = find_device(p, spec);
+    return d && d->peak_method[0] ? d->peak_method : "n/a";
+}
+
 double hwa__bdev_mem_gbps(const hwa_passport *p, const char *spec) {
     const hwa_device_info *d = find_device(p, spec);
     return d && d->bandwidth.triad_gbs > 0 ? d->bandwidth.triad_gbs : NAN;

@@ -29,6 +29,8 @@ void hwa__bdev_kernel(const hwa_backend *be, const hwa_tensor *node, char *buf, 
  * not calibrated. */
 double hwa__bdev_peak_gflops(const hwa_passport *p, const char *spec, hwa_dtype t);
 double hwa__bdev_mem_gbps(const hwa_passport *p, const char *spec);
+/* How the peaks were measured: "matmul", "fma-loop", or "n/a". */
+const char *hwa__bdev_peak_method(const hwa_passport *p, const char *spec);
 
 /* A power meter for the device, or NULL when it has none. */
 typedef struct hwa__bdev_meter hwa__bdev_meter;

@@ -338,9 +338,16 @@ static hwa_status run_row(runner *r, int wl, const char *dev, hwa_dtype t, int64
     row.pct_of_peak = row.gflops / hwa__bdev_peak_gflops(s->passport, dev, t) * 100;
     row.peak_rss_bytes = peak_rss();
     learn_rate(r, dev, t, row.gflops);
-    if (row.pct_of_peak > 100)
-        note_add(&row, "above the calibrated %s peak of %.4g GFLOP/s: the calibration did not measure the instructions "
-                 "this kernel uses", row.dtype, hwa__bdev_peak_gflops(s->passport, dev, t));
+    if (row.pct_of_peak > 100) {
+        const char *method = hwa__bdev_peak_method(s->passport, dev);
+        if (!strcmp(method, "matmul"))
+            note_add(&row, "above the calibrated %s peak of %.4g GFLOP/s (hwadapt's matmul kernels): the machine was "
+                     "busier during calibration; hwadapt probe --recalibrate measures again", row.dtype,
+                     hwa__bdev_peak_gflops(s->passport, dev, t));
+        else
+            note_add(&row, "above the calibrated %s peak of %.4g GFLOP/s (%s): the calibration did not measure the "
+                     "instructions this kernel uses", row.dtype, hwa__bdev_peak_gflops(s->passport, dev, t), method);
+    }
     if (row.r.capped)
         note_add(&row, "capped at %lld queries in %.3g s (minimum %lld queries, %.3g s) to fit the time budget",
                  (long long)row.r.queries, row.r.duration_s, (long long)s->cfg.min_queries, s->cfg.min_time_s);

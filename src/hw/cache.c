@@ -1,7 +1,11 @@
-/* The calibration cache: one JSON file per hardware fingerprint under
- * $XDG_CACHE_HOME/hwadapt (or ~/.cache/hwadapt), written atomically. A file
- * that does not parse or holds values out of range is ignored with a
- * warning and replaced by a fresh measurement. */
+/* The calibration cache: one JSON file per hardware fingerprint, peak method
+ * and format version under $XDG_CACHE_HOME/hwadapt (or ~/.cache/hwadapt),
+ * written atomically: calibration-<fingerprint>-<method>-v<version>.json.
+ * With the method and version in the key, a cache of another method (an
+ * old "fma-loop" one when the matmul benchmark is set) or format is never
+ * read: the machine is measured again. A file that does not parse or holds
+ * values out of range is ignored with a warning and replaced by a fresh
+ * measurement. */
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -14,8 +18,9 @@
 #include <jansson.h>
 #endif
 
-/* Bump when the measurement changes meaning: old caches then miss. */
-#define CALIBRATION_VERSION 1
+/* HWA__CALIBRATION_VERSION (hw_internal.h) changes when the measurement or
+ * the file changes meaning: old caches then miss. */
+#define CALIBRATION_VERSION HWA__CALIBRATION_VERSION
 
 /* ---- fingerprint ----------------------------------------------------------------- */
 
@@ -35,9 +40,9 @@ void hwa__passport_fingerprint(hwa_passport *p) {
     fnv(&h, c->arch);
     fnv(&h, c->vendor);
     fnv(&h, c->model_name);
-    snprintf(buf, sizeof buf, "%d/%d/%d %d %d %d %.2f %lld v%d %s", c->family, c->model, c->stepping, c->physical_cores,
+    snprintf(buf, sizeof buf, "%d/%d/%d %d %d %d %.2f %lld %s", c->family, c->model, c->stepping, c->physical_cores,
              c->logical_cpus, c->affinity_cpus, c->cgroup_cpu_limit, (long long)(c->mem_total_bytes >> 30),
-             CALIBRATION_VERSION, HWA_VERSION_STRING);
+             HWA_VERSION_STRING);
     fnv(&h, buf);
     for (int i = 0; i < c->n_features; i++) fnv(&h, c->features[i]);
     for (int i = 0; i < c->n_caches; i++) {
@@ -63,11 +68,11 @@ static hwa_status cache_dir(const hwa_probe_opts *opts, char *buf, size_t cap) {
     return HWA_OK;
 }
 
-static hwa_status cache_file(hwa_passport *p, const hwa_probe_opts *opts, char *buf, size_t cap) {
+static hwa_status cache_file(hwa_passport *p, const hwa_probe_opts *opts, const char *method, char *buf, size_t cap) {
     char dir[3500];
     hwa_status st = cache_dir(opts, dir, sizeof dir);
     if (st != HWA_OK) return st;
-    int n = snprintf(buf, cap, "%s/calibration-%s.json", dir, p->fingerprint);
+    int n = snprintf(buf, cap, "%s/" HWA__CALIBRATION_FILE_FMT, dir, p->fingerprint, method, CALIBRATION_VERSION);
     if (n < 0 || (size_t)n >= cap) return hwa__err(NULL, HWA_E_INVALID, "cache path too long");
     return HWA_OK;
 }
@@ -98,28 +103,36 @@ static bool get_rate(json_t *obj, const char *key, double *out) {
     return true;
 }
 
+/* An object keyed by dtype name into out[dtype]; returns why not, or NULL. */
+static const char *get_rates(json_t *obj, double out[HWA_DTYPE_COUNT], const char *bad) {
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val) {
+        hwa_dtype dt;
+        if (hwa_dtype_from_name(key, &dt) != HWA_OK || !get_rate(obj, key, &out[dt])) return bad;
+    }
+    return NULL;
+}
+
 static const char *parse_cache(json_t *root, hwa_passport *p, const char *method, hwa_device_info *d, bool *stale) {
     *stale = false;
     if (!json_is_object(root)) return "not a JSON object";
     json_t *ver = json_object_get(root, "version"), *fp = json_object_get(root, "fingerprint");
     json_t *m = json_object_get(root, "method"), *peak = json_object_get(root, "peak_gflops");
+    json_t *fma = json_object_get(root, "fma_peak_gflops");
     json_t *bw = json_object_get(root, "bandwidth_gbs"), *ab = json_object_get(root, "array_bytes");
     if (!json_is_integer(ver) || !json_is_string(fp) || !json_is_string(m) || !json_is_object(peak) ||
-        !json_is_object(bw) || !json_is_integer(ab))
+        !json_is_object(fma) || !json_is_object(bw) || !json_is_integer(ab))
         return "a field is missing or has the wrong type";
     if (json_integer_value(ver) != CALIBRATION_VERSION || strcmp(json_string_value(fp), p->fingerprint) ||
         strcmp(json_string_value(m), method)) {
         *stale = true;
         return "made for other hardware or another method";
     }
-    double peaks[HWA_DTYPE_COUNT] = {0};
-    const char *key;
-    json_t *val;
-    json_object_foreach(peak, key, val) {
-        hwa_dtype dt;
-        if (hwa_dtype_from_name(key, &dt) != HWA_OK) return "peak_gflops has an unknown dtype";
-        if (!get_rate(peak, key, &peaks[dt])) return "peak_gflops has a value out of range";
-    }
+    double peaks[HWA_DTYPE_COUNT] = {0}, fma_peaks[HWA_DTYPE_COUNT] = {0};
+    const char *why = get_rates(peak, peaks, "peak_gflops has an unknown dtype or a value out of range");
+    if (!why) why = get_rates(fma, fma_peaks, "fma_peak_gflops has an unknown dtype or a value out of range");
+    if (why) return why;
     hwa_bandwidth b = {0};
     if (!get_rate(bw, "read", &b.read_gbs) || !get_rate(bw, "copy", &b.copy_gbs) || !get_rate(bw, "triad", &b.triad_gbs))
         return "bandwidth_gbs needs read, copy and triad in range";
@@ -127,6 +140,7 @@ static const char *parse_cache(json_t *root, hwa_passport *p, const char *method
     if (bytes < 0) return "array_bytes is negative";
     b.array_bytes = (int64_t)bytes;
     memcpy(d->peak_gflops, peaks, sizeof peaks);
+    memcpy(d->fma_peak_gflops, fma_peaks, sizeof fma_peaks);
     d->bandwidth = b;
     hwa__strlcpy(d->peak_method, method, sizeof d->peak_method);
     return NULL;
@@ -134,7 +148,7 @@ static const char *parse_cache(json_t *root, hwa_passport *p, const char *method
 
 hwa_status hwa__calibrate_load(hwa_passport *p, const hwa_probe_opts *opts, const char *method, hwa_device_info *d) {
     char path[4096];
-    hwa_status st = cache_file(p, opts, path, sizeof path);
+    hwa_status st = cache_file(p, opts, method, path, sizeof path);
     if (st != HWA_OK) return st;
     hwa__mapped_file mf;
     st = hwa__map_file(path, &mf);
@@ -157,16 +171,20 @@ hwa_status hwa__calibrate_load(hwa_passport *p, const hwa_probe_opts *opts, cons
 
 void hwa__calibrate_save(hwa_passport *p, const hwa_probe_opts *opts, const char *method, const hwa_device_info *d) {
     char path[4096], dir[3500];
-    if (cache_file(p, opts, path, sizeof path) != HWA_OK || cache_dir(opts, dir, sizeof dir) != HWA_OK) {
+    if (cache_file(p, opts, method, path, sizeof path) != HWA_OK || cache_dir(opts, dir, sizeof dir) != HWA_OK) {
         hwa__passport_warn(p, "calibration not cached: %s", hwa_last_error());
         return;
     }
-    json_t *peak = json_object();
-    for (int t = 0; t < HWA_DTYPE_COUNT; t++)
+    json_t *peak = json_object(), *fma = json_object();
+    for (int t = 0; t < HWA_DTYPE_COUNT; t++) {
         if (d->peak_gflops[t] > 0) json_object_set_new(peak, hwa_dtype_name((hwa_dtype)t), json_real(d->peak_gflops[t]));
-    json_t *root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:o, s:{s:f, s:f, s:f}, s:I}", "format", "hwadapt-calibration",
-                             "version", CALIBRATION_VERSION, "fingerprint", p->fingerprint, "method", method, "device",
-                             d->id, "peak_gflops", peak, "bandwidth_gbs", "read", d->bandwidth.read_gbs, "copy",
+        if (d->fma_peak_gflops[t] > 0)
+            json_object_set_new(fma, hwa_dtype_name((hwa_dtype)t), json_real(d->fma_peak_gflops[t]));
+    }
+    json_t *root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:o, s:o, s:{s:f, s:f, s:f}, s:I}", "format",
+                             "hwadapt-calibration", "version", CALIBRATION_VERSION, "fingerprint", p->fingerprint,
+                             "method", method, "device", d->id, "peak_gflops", peak, "fma_peak_gflops", fma,
+                             "bandwidth_gbs", "read", d->bandwidth.read_gbs, "copy",
                              d->bandwidth.copy_gbs, "triad", d->bandwidth.triad_gbs, "array_bytes",
                              (json_int_t)d->bandwidth.array_bytes);
     char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;

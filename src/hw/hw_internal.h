@@ -108,6 +108,11 @@ hwa_status hwa__probe_meters(hwa_passport *p, const hwa_probe_opts *opts);
 
 /* ---- calibration (calibrate.c, cache.c) ------------------------------------- */
 
+/* The calibration cache's format version and file name (in the cache
+ * directory) from the fingerprint, the peak method and the version. */
+#define HWA__CALIBRATION_VERSION 2
+#define HWA__CALIBRATION_FILE_FMT "calibration-%s-%s-v%d.json"
+
 /* Calibrates devices[0] (the CPU) as opts says, through the cache. */
 hwa_status hwa__calibrate_cpu(hwa_passport *p, const hwa_probe_opts *opts);
 /* The cached calibration of device d for p's fingerprint and method (cache.c):

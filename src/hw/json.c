@@ -105,15 +105,17 @@ static json_t *device_json(const hwa_device_info *d, bool *ok) {
     put(o, "fp16", json_boolean(d->fp16), ok);
     put(o, "fp64", json_boolean(d->fp64), ok);
 
-    json_t *peak = json_object(), *ridge = json_object();
+    json_t *peak = json_object(), *ridge = json_object(), *fma = json_object();
     double bw = d->bandwidth.triad_gbs;
-    for (int t = 0; peak && ridge && t < HWA_DTYPE_COUNT; t++) {
+    for (int t = 0; peak && ridge && fma && t < HWA_DTYPE_COUNT; t++) {
+        if (d->fma_peak_gflops[t] > 0) put(fma, hwa_dtype_name((hwa_dtype)t), json_real(d->fma_peak_gflops[t]), ok);
         if (d->peak_gflops[t] <= 0) continue;
         put(peak, hwa_dtype_name((hwa_dtype)t), json_real(d->peak_gflops[t]), ok);
         if (bw > 0) put(ridge, hwa_dtype_name((hwa_dtype)t), json_real(d->peak_gflops[t] / bw), ok);
     }
     put(o, "peak_gflops", peak, ok);
     put(o, "peak_method", str_or_null(d->peak_method), ok);
+    put(o, "fma_peak_gflops", fma, ok);
     put(o, "bandwidth_gbs", bw > 0 ? json_real(bw) : json_null(), ok);
     put(o, "bandwidth",
         bw > 0 ? json_pack("{s:f, s:f, s:f, s:I}", "read", d->bandwidth.read_gbs, "copy", d->bandwidth.copy_gbs,

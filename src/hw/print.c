@@ -78,7 +78,7 @@ static void print_device(const hwa_device_info *d, FILE *f) {
         fprintf(f, "\n");
     }
     bool any = false;
-    for (int t = 0; t < HWA_DTYPE_COUNT; t++) any |= d->peak_gflops[t] > 0;
+    for (int t = 0; t < HWA_DTYPE_COUNT; t++) any |= d->peak_gflops[t] > 0 || d->fma_peak_gflops[t] > 0;
     if (!any && d->bandwidth.triad_gbs <= 0) {
         fprintf(f, "  roofline  not calibrated\n");
         return;
@@ -86,11 +86,16 @@ static void print_device(const hwa_device_info *d, FILE *f) {
     fprintf(f, "  roofline  (%s%s)\n", d->peak_method[0] ? d->peak_method : "measured",
             d->calibration_cached ? ", cached" : "");
     for (int t = 0; t < HWA_DTYPE_COUNT; t++) {
-        if (d->peak_gflops[t] <= 0) continue;
+        if (d->peak_gflops[t] <= 0 && d->fma_peak_gflops[t] <= 0) continue;
         bool integer = t == HWA_I8 || t == HWA_I32;
-        fprintf(f, "    %-5s %10.1f %s", hwa_dtype_name((hwa_dtype)t), d->peak_gflops[t], integer ? "GOP/s  " : "GFLOP/s");
-        if (d->bandwidth.triad_gbs > 0)
+        const char *unit = integer ? "GOP/s  " : "GFLOP/s";
+        if (d->peak_gflops[t] > 0) fprintf(f, "    %-5s %10.1f %s", hwa_dtype_name((hwa_dtype)t), d->peak_gflops[t], unit);
+        else fprintf(f, "    %-5s %10s %s", hwa_dtype_name((hwa_dtype)t), "n/a", unit);
+        if (d->bandwidth.triad_gbs > 0 && d->peak_gflops[t] > 0)
             fprintf(f, "   ridge %6.1f %s/byte", d->peak_gflops[t] / d->bandwidth.triad_gbs, integer ? "op" : "FLOP");
+        /* The instructions' own limit beside a kernel's measured peak. */
+        if (strcmp(d->peak_method, "fma-loop") && d->fma_peak_gflops[t] > 0)
+            fprintf(f, "   (fma-loop %.1f)", d->fma_peak_gflops[t]);
         fprintf(f, "\n");
     }
     if (d->bandwidth.triad_gbs > 0)

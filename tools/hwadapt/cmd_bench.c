@@ -108,9 +108,10 @@ int cmd_bench(int argc, char **argv) {
     }
     if (isatty(STDERR_FILENO)) s.progress = progress;
 
-    /* The passport gives the devices, the calibrated roofline (cached per
-     * machine; measured once when there is none) and the power meters. */
-    hwa_passport *pp = hwa_passport_probe(&(hwa_probe_opts){.calibrate = calibrate});
+    /* The passport gives the devices, the calibrated roofline (hwadapt's own
+     * matmul kernels; cached per machine, measured once when there is none)
+     * and the power meters. */
+    hwa_passport *pp = hwa_passport_probe(&(hwa_probe_opts){.calibrate = calibrate, .matmul_bench = hwa_bench_matmul_peak});
     if (!pp) fprintf(stderr, "hwadapt bench: no passport (%s); peaks and energy will be n/a\n", hwa_last_error());
     s.passport = pp;
     hwa_bench_report rep;

@@ -12,7 +12,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: hwadapt probe [--json] [--recalibrate | --no-calibrate] [--energy-read SECONDS]\n\n"
             "  --json              the passport as JSON (schema: docs/passport.schema.json)\n"
-            "  --recalibrate       measure peaks and bandwidth again and replace the cache\n"
+            "  --recalibrate       measure peaks (hwadapt's matmul kernels, and FMA loops for\n"
+            "                      comparison) and bandwidth again and replace the cache\n"
             "  --no-calibrate      measure nothing and read no cache\n"
             "  --energy-read N     read every power meter for N seconds (RAPL, NVML) and report\n"
             "                      joules and average watts\n\n"
@@ -72,7 +73,8 @@ static int energy_read(const hwa_passport *p, double seconds, bool json) {
 int cmd_probe(int argc, char **argv) {
     bool json = false;
     double energy_s = 0;
-    hwa_probe_opts opts = {0};
+    /* Peaks through hwadapt's own matmul kernels (method "matmul"). */
+    hwa_probe_opts opts = {.matmul_bench = hwa_bench_matmul_peak};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = true;
         else if (!strcmp(argv[i], "--recalibrate")) opts.calibrate = HWA_CALIBRATE_FORCE;

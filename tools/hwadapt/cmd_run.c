@@ -69,7 +69,8 @@ int cmd_run(int argc, char **argv) {
     printf("hwadapt %s — the main job\n\n", HWA_VERSION_STRING);
     fflush(stdout);
     if (tty) fprintf(stderr, "  passport and calibration (cached per machine)...");
-    hwa_passport *pp = hwa_passport_probe(&(hwa_probe_opts){.calibrate = HWA_CALIBRATE_CACHED});
+    hwa_passport *pp = hwa_passport_probe(
+        &(hwa_probe_opts){.calibrate = HWA_CALIBRATE_CACHED, .matmul_bench = hwa_bench_matmul_peak});
     if (tty) fprintf(stderr, "\r\033[K");
     if (!pp) fprintf(stderr, "hwadapt: no passport (%s); peaks and energy are n/a\n", hwa_last_error());
 

@@ -4,7 +4,11 @@
  * reference kernels. */
 #include "backends/cpu/cpu_fast.h"
 
+#include <math.h>
 #include <string.h>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 static bool contig(const hwa_tensor *t, hwa_dtype dt) { return t->dtype == dt && hwa_tensor_is_contiguous(t); }
 
@@ -125,6 +129,126 @@ static bool sum_to(const hwa__simd *k, hwa_tensor *dst, int nt) {
     return false;
 }
 
+/* ---- attention --------------------------------------------------------- */
+
+/* Rows of query i of head h within (b, h) blocks of this many query rows:
+ * the unit of work a thread takes. */
+#define ATTN_QBLOCK 16
+
+/* q [B,Hq,Tq,D], k [B,Hkv,Tk,D], v [B,Hkv,Tk,Dv] with any strides, as long
+ * as K's and V's rows are contiguous along D (the KV cache's slices are);
+ * q and dst rows that are not go through per-thread copies. Each output row
+ * is computed by one thread in one fixed order, so the result does not
+ * depend on the thread count. */
+static bool attention(const hwa__simd *k, hwa_tensor *dst, int nt) {
+    const hwa_tensor *tq = dst->src[0], *tk = dst->src[1], *tv = dst->src[2];
+    if (dst->dtype != HWA_F32 || tq->dtype != HWA_F32 || tk->dtype != HWA_F32 || tv->dtype != HWA_F32) return false;
+    int64_t qn[4], qs[4], kn[4], ks[4], vn[4], vs[4], dn[4], ds[4];
+    hwa__shape4(tq, qn, qs);
+    hwa__shape4(tk, kn, ks);
+    hwa__shape4(tv, vn, vs);
+    hwa__shape4(dst, dn, ds);
+    if ((ks[3] != 1 && kn[3] > 1) || (vs[3] != 1 && vn[3] > 1)) return false;
+    const int64_t B = qn[0], Hq = qn[1], Tq = qn[2], D = qn[3], Hkv = kn[1], Tk = kn[2], Dv = vn[3];
+    if (Hkv <= 0 || Hq % Hkv != 0) return false;
+    const int64_t group = Hq / Hkv;
+    const float scale = dst->p.f[0] > 0.0f ? dst->p.f[0] : (float)(1.0 / sqrt((double)D));
+    const bool causal = dst->p.i[0] != 0;
+    const bool q_copy = qs[3] != 1 && D > 1, o_copy = ds[3] != 1 && Dv > 1;
+    const int64_t nqb = (Tq + ATTN_QBLOCK - 1) / ATTN_QBLOCK, items = B * Hq * nqb;
+    const int ntr = threads_for(B * Hq * Tq * Tk * (D + Dv) / 8, nt);
+    /* per thread: the scores, a copy of q's row and the output row */
+    const int64_t per = ((Tk + D + Dv + 15) & ~(int64_t)15);
+    float *scratch = hwa__malloc(dst->ctx, (size_t)(per * ntr) * sizeof(float));
+    if (!scratch) return false;
+    const float *pq = hwa__data(tq), *pk = hwa__data(tk), *pv = hwa__data(tv);
+    float *pd = hwa__data(dst);
+#pragma omp parallel for num_threads(ntr) schedule(static, 1) if (ntr > 1)
+    for (int64_t it = 0; it < items; it++) {
+#if defined(_OPENMP)
+        float *s = scratch + per * omp_get_thread_num();
+#else
+        float *s = scratch;
+#endif
+        float *qrow = s + Tk, *orow = qrow + D;
+        const int64_t b = it / (Hq * nqb), h = it / nqb % Hq, i0 = it % nqb * ATTN_QBLOCK;
+        const int64_t i1 = i0 + ATTN_QBLOCK < Tq ? i0 + ATTN_QBLOCK : Tq, kh = h / group;
+        const float *kb = pk + b * ks[0] + kh * ks[1], *vb = pv + b * vs[0] + kh * vs[1];
+        for (int64_t i = i0; i < i1; i++) {
+            int64_t seen = causal ? Tk - Tq + i + 1 : Tk;
+            seen = seen < 0 ? 0 : seen > Tk ? Tk : seen;
+            const float *qi = pq + b * qs[0] + h * qs[1] + i * qs[2];
+            float *oi = pd + b * ds[0] + h * ds[1] + i * ds[2];
+            if (q_copy) {
+                for (int64_t c = 0; c < D; c++) qrow[c] = qi[c * qs[3]];
+                qi = qrow;
+            }
+            k->attn_row(qi, kb, ks[2], vb, vs[2], seen, D, Dv, scale, s, o_copy ? orow : oi);
+            if (o_copy)
+                for (int64_t c = 0; c < Dv; c++) oi[c * ds[3]] = orow[c];
+        }
+    }
+    hwa__free(dst->ctx, scratch);
+    return true;
+}
+
+/* ---- rotary position embedding ----------------------------------------- */
+
+/* x [B,T,H,D] f32 with any strides. The angles are computed once per call
+ * and position, in double exactly as the reference does, and stored as
+ * float cos/sin tables [T, D/2]; the rotation then runs in float. Bad
+ * input (unknown mode, negative positions) is left to the reference, which
+ * reports it. */
+static bool rope(hwa_tensor *dst, int nt) {
+    const hwa_tensor *tx = dst->src[0], *tp = dst->src[1];
+    if (dst->dtype != HWA_F32 || tx->dtype != HWA_F32 || tp->dtype != HWA_I32 || !hwa_tensor_is_contiguous(tp))
+        return false;
+    const int mode = dst->p.i[0];
+    if (mode != HWA_ROPE_INTERLEAVED && mode != HWA_ROPE_HALVES) return false;
+    int64_t xn[4], xs[4], dn[4], ds[4];
+    hwa__shape4(tx, xn, xs);
+    hwa__shape4(dst, dn, ds);
+    const int64_t B = xn[0], T = xn[1], H = xn[2], D = xn[3], half = D / 2;
+    const int32_t *pos = hwa__data(tp);
+    for (int64_t t = 0; t < T; t++)
+        if (pos[t] < 0) return false;
+    const double theta = dst->p.f[0], sign = dst->p.i[1] == 1 ? -1.0 : 1.0;
+    float *tab = hwa__malloc(dst->ctx, (size_t)(2 * T * half + 1) * sizeof(float));
+    if (!tab) return false;
+    float *cs = tab, *sn = tab + T * half;
+    const int ntt = threads_for(T * half * 16, nt);
+#pragma omp parallel for num_threads(ntt) schedule(static) if (ntt > 1)
+    for (int64_t t = 0; t < T; t++) {
+        const double p = pos[t];
+        for (int64_t i = 0; i < half; i++) {
+            const double angle = sign * p * pow(theta, -2.0 * (double)i / (double)D);
+            cs[t * half + i] = (float)cos(angle);
+            sn[t * half + i] = (float)sin(angle);
+        }
+    }
+    const float *px = hwa__data(tx);
+    float *pd = hwa__data(dst);
+    const int64_t ia_step = mode == HWA_ROPE_INTERLEAVED ? 2 : 1, ib_off = mode == HWA_ROPE_INTERLEAVED ? 1 : half;
+    const int ntr = threads_for(B * T * H * D, nt);
+#pragma omp parallel for num_threads(ntr) schedule(static) if (ntr > 1)
+    for (int64_t bt = 0; bt < B * T; bt++) {
+        const int64_t b = bt / T, t = bt % T;
+        const float *c = cs + t * half, *si = sn + t * half;
+        for (int64_t h = 0; h < H; h++) {
+            const float *xr = px + b * xs[0] + t * xs[1] + h * xs[2];
+            float *dr = pd + b * ds[0] + t * ds[1] + h * ds[2];
+            for (int64_t i = 0; i < half; i++) {
+                const int64_t ia = i * ia_step, ib = ia + ib_off;
+                const float va = xr[ia * xs[3]], vb = xr[ib * xs[3]];
+                dr[ia * ds[3]] = va * c[i] - vb * si[i];
+                dr[ib * ds[3]] = va * si[i] + vb * c[i];
+            }
+        }
+    }
+    hwa__free(dst->ctx, tab);
+    return true;
+}
+
 bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads) {
     if (!k) return false;
     switch (dst->op) {
@@ -144,6 +268,8 @@ bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads) {
     case HWA_OP_RMS_NORM: return rows_op(k, dst, nthreads);
     case HWA_OP_CONT: return cont(k, dst, nthreads);
     case HWA_OP_SUM_TO: return sum_to(k, dst, nthreads);
+    case HWA_OP_ATTENTION: return attention(k, dst, nthreads);
+    case HWA_OP_ROPE: return rope(dst, nthreads);
     default: return false;
     }
 }

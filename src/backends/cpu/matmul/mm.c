@@ -76,11 +76,13 @@ static hwa_status run_one(hwa__mm_state *s, int prov, const hwa__mm_problem *p, 
 
 hwa_status hwa__mm_run(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,
                        size_t name_cap) {
-    const int forced = hwa__mm_forced();
+    /* A forced provider first; else the GEMV's (native) for small M. */
+    int first = hwa__mm_forced();
+    if (first < 0 && hwa__mm_gemv_fits(p, simd)) first = HWA_MM_NATIVE;
     int order[HWA_MM_PROVIDER_COUNT + 1], n = 0;
-    if (forced >= 0) order[n++] = forced;
+    if (first >= 0) order[n++] = first;
     for (int i = 0; i < HWA_MM_PROVIDER_COUNT; i++)
-        if (i != forced) order[n++] = i;
+        if (i != first) order[n++] = i;
     for (int i = 0; i < n; i++) {
         if (!hwa__mm_provider_built((hwa__mm_provider)order[i])) continue;
         hwa_status st = run_one(s, order[i], p, simd, nthreads, name, name_cap);

@@ -76,6 +76,15 @@ hwa_status hwa__mm_run(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__si
  * the rows of C (f32). */
 void hwa__mm_epilogue(const hwa__mm_problem *p, const hwa__simd *simd, int nthreads);
 
+/* Products with at most this many rows of A (decode steps) and weights
+ * stored [N, K] go to our own GEMV when nothing forces a provider: it reads
+ * the weights where they are, where oneDNN would keep a packed copy of
+ * every weight matrix (twice the memory of an mmapped model) for no gain
+ * on a memory-bound product. */
+#define HWA_MM_GEMV_MAX_M 4
+/* Whether p is a case for the GEMV (f32, f32 precision, small M, B [N,K]). */
+bool hwa__mm_gemv_fits(const hwa__mm_problem *p, const hwa__simd *simd);
+
 /* Providers (each file: its own one). HWA_E_UNSUPPORTED when not able. */
 typedef struct hwa__mm_onednn hwa__mm_onednn;
 /* *out NULL (and HWA_OK) when oneDNN is not built in or has no engine. */

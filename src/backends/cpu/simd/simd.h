@@ -24,6 +24,17 @@ typedef struct hwa__simd {
     void (*f32_to_half)(const float *s, uint16_t *d, int64_t n, bool bf16);
     /* d[r] = sum over j of s[r * n + j]. */
     void (*row_sum)(const float *s, int64_t rows, int64_t n, float *d);
+    /* One query row of attention: o[0..Dv) = softmax_j(scale * q . k_j) v_j
+     * over the keys j < n (o all zeros when n is 0). q has D contiguous
+     * floats, key j D at k + j * ks, value j Dv at v + j * vs; s is scratch
+     * of n floats. The sums run in one fixed order. */
+    void (*attn_row)(const float *q, const float *k, int64_t ks, const float *v, int64_t vs, int64_t n, int64_t D,
+                     int64_t Dv, float scale, float *s, float *o);
+    /* Small-M product with W stored [N, K]: c[m * ldc + i] = sum over k of
+     * a[m * lda + k] * w[i * ldw + k], for m < M (1..4) and i in [n0, n1).
+     * Each result is one fixed-order sum, whatever range it was computed in. */
+    void (*gemv_nt)(const float *a, int64_t lda, int64_t M, const float *w, int64_t ldw, int64_t K, int64_t n0,
+                    int64_t n1, float *c, int64_t ldc);
 } hwa__simd;
 
 #if defined(__x86_64__)
