@@ -510,3 +510,41 @@ TEST(decode_step_kernels_are_the_fast_ones) {
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
 }
+
+/* A training step on oneDNN: the weight gradient's product adds straight
+ * into the gradient (no temporary, no ADD), and the batch input, a leaf
+ * rewritten before every step, is read in place rather than repacked. */
+TEST(training_step_accumulates_into_gradients_and_reads_inputs_in_place) {
+    if (!hwa__mm_provider_built(HWA_MM_ONEDNN) || hwa__mm_forced() >= 0 || hwa__isa_active() < HWA_ISA_AVX2) {
+        printf("    skipped: needs oneDNN, unforced, on AVX2 or better\n");
+        return;
+    }
+    hwa_ctx *ctx = hwa_ctx_new(&(hwa_ctx_params){.seed = 7});
+    hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, 64, 100), *w = hwa_tensor_new_2d(ctx, HWA_F32, 50, 100);
+    CHECK_OK(hwa_tensor_set_param(w));
+    hwa_tensor *loss = hwa_mean(ctx, hwa_relu(ctx, hwa_matmul_ex(ctx, x, w, false, true)));
+    hwa_graph *g = hwa_graph_new(ctx);
+    CHECK_OK(hwa_graph_build_forward(g, loss));
+    CHECK_OK(hwa_graph_build_backward(g, loss));
+    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+    CHECK_OK(hwa_tensor_fill_uniform(w, -1.0f, 1.0f));
+    for (int step = 0; step < 4; step++) {
+        CHECK_OK(hwa_tensor_fill_uniform(x, -1.0f, 1.0f));
+        CHECK_OK(hwa_graph_zero_grads(g));
+        CHECK_OK(hwa_graph_compute(g, be));
+    }
+    int acc = 0, packed_x = 0;
+    for (int i = 0; i < hwa_graph_n_nodes(g); i++) {
+        hwa_tensor *t = hwa_graph_node(g, i);
+        const char *k = hwa_backend_kernel_name(be, t);
+        acc += strstr(k, "+acc") != NULL;
+        packed_x += strstr(k, "+packed") != NULL && t->op == HWA_OP_MATMUL && t->src[1] != w;
+        if (t->op == HWA_OP_ADD && (t->flags & HWA_TF_INPLACE)) CHECK_STR_CONTAINS(k, "fused");
+    }
+    printf("    products adding into a gradient: %d; repacked inputs: %d\n", acc, packed_x);
+    CHECK(acc == 1);
+    CHECK(packed_x == 0);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}

@@ -45,6 +45,7 @@ typedef struct pack_entry {
     dnnl_memory_desc_t md; /* the layout and type packed into */
     dnnl_memory_t mem;     /* owns the packed data */
     float *scales;         /* int8: per output channel */
+    int rewrites;          /* how often the owner was found written since its last packing */
     struct pack_entry *next;
 } pack_entry;
 
@@ -232,12 +233,14 @@ static bool reorder(hwa__mm_onednn *o, dnnl_memory_t src, dnnl_memory_t dst, con
 static pack_entry *pack_get(hwa__mm_onednn *o, const hwa__mm_problem *p, const dnnl_memory_desc_t *md, ctype ct,
                             bool *nomem) {
     *nomem = false;
+    int rewrites = 0;
     pack_entry **pp = &o->packs;
     for (pack_entry *e = o->packs; e; pp = &e->next, e = e->next) {
         if (e->owner != p->b_owner || e->b != p->b || e->ldb != p->ldb || e->tb != p->tb || e->dt_b != p->dt_b ||
             !dnnl_memory_desc_equal(&e->md, md))
             continue;
         if (e->version == p->b_version) return e;
+        rewrites = e->rewrites + 1;
         *pp = e->next; /* stale: the tensor was written since */
         free_pack(o->ctx, e);
         o->n_packs--;
@@ -260,6 +263,7 @@ static pack_entry *pack_get(hwa__mm_onednn *o, const hwa__mm_problem *p, const d
         return NULL;
     }
     e->owner = p->b_owner, e->version = p->b_version, e->b = p->b, e->ldb = p->ldb, e->tb = p->tb, e->dt_b = p->dt_b;
+    e->rewrites = rewrites;
     e->md = *md;
     dnnl_memory_desc_t plain;
     dnnl_memory_t src = NULL;
@@ -293,6 +297,15 @@ static pack_entry *pack_get(hwa__mm_onednn *o, const hwa__mm_problem *p, const d
     o->packs = e;
     o->n_packs++;
     return e;
+}
+
+/* Whether B's owner is written between runs again and again (a batch of
+ * inputs, not weights): packing it anew before every product would cost an
+ * allocation and a copy each time, so f32 reads it where it is. */
+static bool rewritten_every_run(const hwa__mm_onednn *o, const hwa__mm_problem *p) {
+    for (const pack_entry *e = o->packs; e; e = e->next)
+        if (e->owner == p->b_owner && e->b == p->b) return e->rewrites >= 2 && e->version != p->b_version;
+    return false;
 }
 
 static void *scratch(hwa__mm_onednn *o, size_t n) {
@@ -383,7 +396,7 @@ hwa_status hwa__mm_onednn_run(hwa__mm_onednn *o, const hwa__mm_problem *p, const
     if (p->dt_c != HWA_F32 && !(ct == CT_BF16 && p->dt_c == HWA_BF16)) return HWA_E_UNSUPPORTED;
     if (p->bias && p->dt_bias != HWA_F32 && p->dt_bias != HWA_BF16) return HWA_E_UNSUPPORTED;
     /* Weights packed once only when they outlive the run (leaves). */
-    const bool packed = p->b_owner != NULL;
+    const bool packed = p->b_owner != NULL && !(ct == CT_F32 && rewritten_every_run(o, p));
     prim_entry *e = prim_get(o, p, ct, packed);
     if (!e) return HWA_E_NOMEM;
     if (!e->prim) return HWA_E_UNSUPPORTED;
