@@ -239,6 +239,24 @@ static const tcase cases[] = {
     {"linear+bias+relu 13x31->17", 3, {2, 2, 1}, {S2(13, 31), S2(17, 31), {17}}, {0}, F3, b_linear, HWA_OP_RELU, 1e-10, false, true},
     {"linear+bias+gelu 8x64->32", 3, {2, 2, 1}, {S2(8, 64), S2(32, 64), {32}}, {0}, F3, b_linear, HWA_OP_GELU, 1e-10, false, true},
     {"linear+bias bf16 8x64->32", 3, {2, 2, 1}, {S2(8, 64), S2(32, 64), {32}}, {0}, {HWA_BF16, HWA_BF16, HWA_BF16}, b_linear, HWA_OP_NONE, 1e-4, false, true},
+    /* f16: widened to f32 for the providers (weights kept per version), the
+     * result rounded once; f32 activations x f16 weights [N,K] give f32 */
+    {"matmul f16 64x1000 * (100x1000)^T", 2, {2, 2}, {S2(64, 1000), S2(100, 1000)}, {0}, {HWA_F16, HWA_F16}, b_matmul, 1, 1e-6, false, true},
+    {"matmul f16 transposed A 11x23", 2, {2, 2}, {S2(11, 23), S2(23, 5)}, {V_TRANSPOSED, 0}, {HWA_F16, HWA_F16}, b_matmul, 0, 1e-6, false, true},
+    {"matmul f16 sliced B", 2, {2, 2}, {S2(9, 16), S2(16, 21)}, {0, V_SLICED}, {HWA_F16, HWA_F16}, b_matmul, 0, 1e-6, false, true},
+    {"matmul f16 batched 3x5x8 * 8x6", 2, {3, 2}, {S3(3, 5, 8), S2(8, 6)}, {0}, {HWA_F16, HWA_F16}, b_matmul, 0, 1e-6, false, true},
+    {"matmul f16 batched both 2x4x9 * 2x9x3", 2, {3, 3}, {S3(2, 4, 9), S3(2, 9, 3)}, {0}, {HWA_F16, HWA_F16}, b_matmul, 0, 1e-6, false, true},
+    {"matmul f16 gradients 7x13 * 13x29", 2, {2, 2}, {S2(7, 13), S2(13, 29)}, {0}, {HWA_F16, HWA_F16}, b_matmul, 0, 1e-6, true, true},
+    {"matmul f32 x f16 weights 24x96 * (40x96)^T", 2, {2, 2}, {S2(24, 96), S2(40, 96)}, {0}, {HWA_F32, HWA_F16}, b_matmul, 1, 1e-10, false, true},
+    {"matmul f32 x f16 batched 2x6x33 * (17x33)^T", 2, {3, 2}, {S3(2, 6, 33), S2(17, 33)}, {0}, {HWA_F32, HWA_F16}, b_matmul, 1, 1e-10, false, true},
+    {"gemv f32 x f16 weights 3x200 * (77x200)^T", 2, {2, 2}, {S2(3, 200), S2(77, 200)}, {0}, {HWA_F32, HWA_F16}, b_matmul, 1, 1e-10, false, true},
+    {"gemv f32 x f16 weights 1x256 * (4099x256)^T threads", 2, {2, 2}, {S2(1, 256), S2(4099, 256)}, {0}, {HWA_F32, HWA_F16}, b_matmul, 1, 1e-10, false, true},
+    {"gemv f32 x f16 weights 2x40 * (33x40)^T sliced", 2, {2, 2}, {S2(2, 40), S2(33, 40)}, {0, V_SLICED}, {HWA_F32, HWA_F16}, b_matmul, 1, 1e-10, false, true},
+    {"gemv f16 1x64 * (50x64)^T", 2, {2, 2}, {S2(1, 64), S2(50, 64)}, {0}, {HWA_F16, HWA_F16}, b_matmul, 1, 1e-6, false, true},
+    {"linear+bias f16 8x64->32", 3, {2, 2, 1}, {S2(8, 64), S2(32, 64), {32}}, {0}, {HWA_F16, HWA_F16, HWA_F16}, b_linear, HWA_OP_NONE, 1e-6, false, true},
+    {"linear+bias+gelu f16 13x31->17", 3, {2, 2, 1}, {S2(13, 31), S2(17, 31), {17}}, {0}, {HWA_F16, HWA_F16, HWA_F16}, b_linear, HWA_OP_GELU, 1e-6, false, true},
+    {"linear+bias+relu f32 x f16 weights 9x48->20", 3, {2, 2, 1}, {S2(9, 48), S2(20, 48), {20}}, {0}, {HWA_F32, HWA_F16, HWA_F32}, b_linear, HWA_OP_RELU, 1e-10, false, true},
+    {"gemv linear+bias f32 x f16 weights, f16 bias 1x100->77", 3, {2, 2, 1}, {S2(1, 100), S2(77, 100), {77}}, {0}, {HWA_F32, HWA_F16, HWA_F16}, b_linear, HWA_OP_NONE, 1e-10, false, true},
     /* small M: the GEMV (native provider) */
     {"gemv 3x768 * (130x768)^T", 2, {2, 2}, {S2(3, 768), S2(130, 768)}, {0}, F3, b_matmul, 1, 1e-10, false, true},
     {"gemv 4x19 * (9x19)^T", 2, {2, 2}, {S2(4, 19), S2(9, 19)}, {0}, F3, b_matmul, 1, 1e-10, false, true},
@@ -545,6 +563,41 @@ TEST(training_step_accumulates_into_gradients_and_reads_inputs_in_place) {
     printf("    products adding into a gradient: %d; repacked inputs: %d\n", acc, packed_x);
     CHECK(acc == 1);
     CHECK(packed_x == 0);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
+TEST(f16_products_take_the_fast_paths) {
+    /* f16 x f16 Linear + bias + relu: widened, one fused provider call;
+     * f32 x f16 weights with M = 1 (an f16 llama's decode step): the GEMV
+     * on the f16 weights in place */
+    if (hwa__isa_active() < HWA_ISA_AVX2) {
+        printf("    skipped: no vector kernels on this host\n");
+        return;
+    }
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F16, 64, 100), *w = hwa_tensor_new_2d(ctx, HWA_F16, 50, 100);
+    hwa_tensor *b = hwa_tensor_new_1d(ctx, HWA_F16, 50);
+    hwa_tensor *y = hwa_relu(ctx, hwa_bias_add(ctx, hwa_matmul_ex(ctx, x, w, false, true), b));
+    hwa_tensor *x1 = hwa_tensor_new_2d(ctx, HWA_F32, 1, 100);
+    hwa_tensor *y1 = hwa_matmul_ex(ctx, x1, w, false, true);
+    hwa_graph *g = hwa_graph_new(ctx), *g1 = hwa_graph_new(ctx);
+    CHECK_OK(hwa_graph_build_forward(g, y));
+    CHECK_OK(hwa_graph_build_forward(g1, y1));
+    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+    CHECK_OK(hwa_graph_compute(g, be)); /* kernel names are the last compute's */
+    char k[128];
+    snprintf(k, sizeof k, "%s", hwa_backend_kernel_name(be, hwa_graph_node(g, 0)));
+    CHECK_STR_CONTAINS(hwa_backend_kernel_name(be, y), "fused");
+    CHECK_OK(hwa_graph_compute(g1, be));
+    const char *k1 = hwa_backend_kernel_name(be, y1);
+    printf("    f16 linear+bias+relu: %s; f32 x f16 M=1: %s\n", k, k1);
+    CHECK(hwa_tensor_dtype(y) == HWA_F16 && hwa_tensor_dtype(y1) == HWA_F32);
+    CHECK_STR_CONTAINS(k, "f16>f32:");
+    CHECK_STR_CONTAINS(k, "+bias+relu");
+    if (hwa__mm_forced() < 0) CHECK_STR_CONTAINS(k1, "native:gemv-f16w-");
+    else CHECK(strcmp(k1, "ref") != 0 && k1[0]);
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
 }

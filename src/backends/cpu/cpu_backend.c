@@ -226,14 +226,15 @@ static int fusable(hwa_tensor *const *nodes, int i, int n, const hwa_tensor **bi
     const hwa_tensor *mm = nodes[i];
     *bias = NULL;
     *act = HWA_OP_NONE;
-    if (i + 1 >= n || mm->view_src || (mm->dtype != HWA_F32 && mm->dtype != HWA_BF16)) return 0;
+    if (i + 1 >= n || mm->view_src || (mm->dtype != HWA_F32 && mm->dtype != HWA_BF16 && mm->dtype != HWA_F16))
+        return 0;
     const hwa_tensor *add = nodes[i + 1];
     if (add->op != HWA_OP_ADD || add->src[0] != mm || add->dtype != mm->dtype || add->view_src) return 0;
     const hwa_tensor *b = add->src[1];
     int64_t ne[4], st[4];
     hwa__shape4(b, ne, st);
     if (ne[0] != 1 || ne[1] != 1 || ne[2] != 1 || ne[3] != mm->shape[mm->ndim - 1] || !hwa_tensor_is_contiguous(b) ||
-        (b->dtype != HWA_F32 && b->dtype != HWA_BF16))
+        (b->dtype != HWA_F32 && b->dtype != HWA_BF16 && b->dtype != HWA_F16))
         return 0;
     if (!used_only_by(mm, add, nodes, i + 1, n)) return 0;
     *bias = b;

@@ -9,6 +9,7 @@
 struct hwa__mm_state {
     hwa_ctx *ctx;
     hwa__mm_onednn *onednn; /* NULL when not built or the engine failed */
+    hwa__mm_f16 *f16;       /* widened f16 weights and scratch */
 };
 
 static const char *const provider_names[HWA_MM_PROVIDER_COUNT] = {"onednn", "openblas", "native"};
@@ -52,7 +53,9 @@ hwa__mm_state *hwa__mm_state_new(hwa_ctx *ctx) {
     hwa__mm_state *s = hwa__calloc(ctx, 1, sizeof *s);
     if (!s) return NULL;
     s->ctx = ctx;
-    if (hwa__mm_onednn_new(ctx, &s->onednn) != HWA_OK) {
+    s->f16 = hwa__mm_f16_new(ctx);
+    if (!s->f16 || hwa__mm_onednn_new(ctx, &s->onednn) != HWA_OK) {
+        hwa__mm_f16_free(s->f16);
         hwa__free(ctx, s);
         return NULL;
     }
@@ -62,6 +65,7 @@ hwa__mm_state *hwa__mm_state_new(hwa_ctx *ctx) {
 void hwa__mm_state_free(hwa__mm_state *s) {
     if (!s) return;
     hwa__mm_onednn_free(s->onednn);
+    hwa__mm_f16_free(s->f16);
     hwa__free(s->ctx, s);
 }
 
@@ -76,6 +80,12 @@ static hwa_status run_one(hwa__mm_state *s, int prov, const hwa__mm_problem *p, 
 
 hwa_status hwa__mm_run(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,
                        size_t name_cap) {
+    if (hwa__mm_f16_involved(p)) return hwa__mm_f16_run(s, s->f16, p, simd, nthreads, name, name_cap);
+    return hwa__mm_run_providers(s, p, simd, nthreads, name, name_cap);
+}
+
+hwa_status hwa__mm_run_providers(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
+                                 char *name, size_t name_cap) {
     /* A forced provider first; else the GEMV's (native) for small M. */
     int first = hwa__mm_forced();
     if (first < 0 && hwa__mm_gemv_fits(p, simd)) first = HWA_MM_NATIVE;

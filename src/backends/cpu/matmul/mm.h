@@ -66,11 +66,32 @@ int hwa__mm_forced(void);
 /* Tests: forces a provider (-1 clears). */
 void hwa__mm_set_override(int provider);
 
-/* Runs p with the first provider able to. name receives the kernel that ran
- * ("onednn:brg:avx512_core_amx", "openblas", "native:avx512-4x16"). Returns
- * HWA_E_UNSUPPORTED when no provider can (the caller uses the reference). */
+/* Runs p with the first provider able to (f16 operands through
+ * mm_f16.c). name receives the kernel that ran ("onednn:brg:avx512_core_amx",
+ * "openblas", "native:avx512-4x16", "f16>f32:onednn:brg:avx512_core+packed").
+ * Returns HWA_E_UNSUPPORTED when no provider can (the caller uses the
+ * reference). */
 hwa_status hwa__mm_run(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,
                        size_t name_cap);
+/* The same without the f16 layer: p's operands are f32 (bf16 for oneDNN),
+ * except f16 B for the GEMV. */
+hwa_status hwa__mm_run_providers(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
+                                 char *name, size_t name_cap);
+
+/* f16 products (mm_f16.c): f16 operands widened to f32 for the providers,
+ * f16 weights widened once per tensor version and kept, an f16 result
+ * rounded once after the epilogue. */
+typedef struct hwa__mm_f16 hwa__mm_f16;
+/* NULL (HWA_E_NOMEM recorded) when out of memory. */
+hwa__mm_f16 *hwa__mm_f16_new(hwa_ctx *ctx);
+void hwa__mm_f16_free(hwa__mm_f16 *f);
+/* Whether any operand of p (A, B, C, bias) is f16. */
+bool hwa__mm_f16_involved(const hwa__mm_problem *p);
+/* HWA_E_UNSUPPORTED when an operand is neither f32 nor f16 or no provider
+ * takes the widened product; HWA_E_NOMEM when scratch or the kept weights
+ * cannot be allocated. */
+hwa_status hwa__mm_f16_run(hwa__mm_state *s, hwa__mm_f16 *f, const hwa__mm_problem *p, const hwa__simd *simd,
+                           int nthreads, char *name, size_t name_cap);
 
 /* The epilogue the library providers do not fuse: bias and activation over
  * the rows of C (f32). */
@@ -82,7 +103,8 @@ void hwa__mm_epilogue(const hwa__mm_problem *p, const hwa__simd *simd, int nthre
  * every weight matrix (twice the memory of an mmapped model) for no gain
  * on a memory-bound product. */
 #define HWA_MM_GEMV_MAX_M 4
-/* Whether p is a case for the GEMV (f32, f32 precision, small M, B [N,K]). */
+/* Whether p is a case for the GEMV (f32 A and C, f32 or f16 B stored [N,K],
+ * f32 precision, small M). */
 bool hwa__mm_gemv_fits(const hwa__mm_problem *p, const hwa__simd *simd);
 
 /* Providers (each file: its own one). HWA_E_UNSUPPORTED when not able. */

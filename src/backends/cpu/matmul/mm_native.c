@@ -21,8 +21,8 @@ hwa_status hwa__mm_native_gemm_avx512(hwa_ctx *ctx, const hwa__mm_problem *p, in
 #endif
 
 bool hwa__mm_gemv_fits(const hwa__mm_problem *p, const hwa__simd *simd) {
-    return simd && p->M <= HWA_MM_GEMV_MAX_M && !p->ta && p->tb && p->dt_a == HWA_F32 && p->dt_b == HWA_F32 &&
-           p->dt_c == HWA_F32 && (!p->bias || p->dt_bias == HWA_F32) && p->precision == HWA_MATMUL_PRECISION_F32;
+    return simd && p->M <= HWA_MM_GEMV_MAX_M && !p->ta && p->tb && p->dt_a == HWA_F32 &&
+           (p->dt_b == HWA_F32 || p->dt_b == HWA_F16) && p->dt_c == HWA_F32 && (!p->bias || p->dt_bias == HWA_F32) && p->precision == HWA_MATMUL_PRECISION_F32;
 }
 
 /* Weight rows per thread below which a second thread costs more than it
@@ -40,19 +40,24 @@ static void gemv(const hwa__mm_problem *p, const hwa__simd *simd, int nthreads) 
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int t = 0; t < nt; t++) {
         const int64_t n0 = (int64_t)t * chunk, n1 = n0 + chunk < p->N ? n0 + chunk : p->N;
-        if (n0 < n1) simd->gemv_nt(p->a, p->lda, p->M, p->b, p->ldb, p->K, n0, n1, p->c, p->ldc);
+        if (n0 >= n1) continue;
+        if (p->dt_b == HWA_F16) simd->gemv_nt_f16(p->a, p->lda, p->M, p->b, p->ldb, p->K, n0, n1, p->c, p->ldc);
+        else simd->gemv_nt(p->a, p->lda, p->M, p->b, p->ldb, p->K, n0, n1, p->c, p->ldc);
     }
 }
 
 hwa_status hwa__mm_native_run(hwa_ctx *ctx, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,
                               size_t name_cap) {
-    if (p->dt_a != HWA_F32 || p->dt_b != HWA_F32 || p->dt_c != HWA_F32 || (p->bias && p->dt_bias != HWA_F32) ||
-        p->accumulate)
+    const bool gemv_ok = hwa__mm_gemv_fits(p, simd) && p->K > 0;
+    /* f16 weights only for the GEMV; the blocked kernel takes f32. */
+    if (p->dt_a != HWA_F32 || (p->dt_b != HWA_F32 && !(p->dt_b == HWA_F16 && gemv_ok)) || p->dt_c != HWA_F32 ||
+        (p->bias && p->dt_bias != HWA_F32) || p->accumulate)
         return HWA_E_UNSUPPORTED;
-    if (hwa__mm_gemv_fits(p, simd) && p->K > 0) {
+    if (gemv_ok) {
         gemv(p, simd, nthreads);
         hwa__mm_epilogue(p, simd, nthreads);
-        snprintf(name, name_cap, "native:gemv-%s%s%s", simd->name, p->bias ? "+bias" : "",
+        snprintf(name, name_cap, "native:gemv-%s%s%s%s", p->dt_b == HWA_F16 ? "f16w-" : "", simd->name,
+                 p->bias ? "+bias" : "",
                  p->act == HWA_OP_RELU ? "+relu" : p->act == HWA_OP_GELU ? "+gelu" : "");
         return HWA_OK;
     }

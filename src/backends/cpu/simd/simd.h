@@ -35,6 +35,10 @@ typedef struct hwa__simd {
      * Each result is one fixed-order sum, whatever range it was computed in. */
     void (*gemv_nt)(const float *a, int64_t lda, int64_t M, const float *w, int64_t ldw, int64_t K, int64_t n0,
                     int64_t n1, float *c, int64_t ldc);
+    /* The same with W in f16 (read in place, widened in registers): the
+     * same sums, in the same order, as gemv_nt on W converted to f32. */
+    void (*gemv_nt_f16)(const float *a, int64_t lda, int64_t M, const uint16_t *w, int64_t ldw, int64_t K, int64_t n0,
+                        int64_t n1, float *c, int64_t ldc);
 } hwa__simd;
 
 #if defined(__x86_64__)

@@ -1,0 +1,191 @@
+/* f16 matrix products through the f32 providers.
+ *
+ * No matmul library here multiplies f16 (oneDNN 2.6 has no CPU f16 matmul
+ * at all, not even a reference one; OpenBLAS has no hgemm), so an f16
+ * product is widened: f16 -> f32 is exact, so the f32 product of the
+ * widened operands accumulates in f32 exactly as the reference does, and
+ * only the order of the sums differs. Activations (A) and f16 biases are
+ * widened per call into scratch; weights (B) once per tensor version and
+ * kept, keyed like oneDNN's packed-weight cache by the tensor that owns
+ * them (trainable parameters are not kept: cpu_backend.c gives no owner for
+ * them, as they change through hwa_tensor_data without a version). An f16
+ * result is computed in f32 scratch, with the fused bias and activation,
+ * and rounded once. Small-M products with weights stored [N, K] keep the
+ * weights in f16 and go to the GEMV, which widens them in registers (an
+ * mmapped f16 model is then read in place, at half the bytes of f32). */
+#include "backends/cpu/matmul/mm.h"
+
+#include <string.h>
+
+typedef struct cvt_entry {
+    const hwa_tensor *owner;
+    uint64_t version;
+    const void *b;
+    int64_t ldb, K, N;
+    bool tb;
+    float *data; /* B widened, stored as B was ([N, K] when tb) with dense rows */
+    struct cvt_entry *next;
+} cvt_entry;
+
+enum { BUF_A, BUF_B, BUF_C, BUF_BIAS, BUF_COUNT };
+
+struct hwa__mm_f16 {
+    hwa_ctx *ctx;
+    cvt_entry *cache;
+    int n_cache;
+    float *buf[BUF_COUNT];
+    size_t cap[BUF_COUNT];
+};
+
+/* Bound on kept weight matrices; the oldest go first beyond it. */
+#define CACHE_MAX 256
+
+hwa__mm_f16 *hwa__mm_f16_new(hwa_ctx *ctx) {
+    hwa__mm_f16 *f = hwa__calloc(ctx, 1, sizeof *f);
+    if (f) f->ctx = ctx;
+    return f;
+}
+
+static void free_entry(hwa_ctx *ctx, cvt_entry *e) {
+    hwa__free(ctx, e->data);
+    hwa__free(ctx, e);
+}
+
+void hwa__mm_f16_free(hwa__mm_f16 *f) {
+    if (!f) return;
+    for (cvt_entry *e = f->cache, *nx; e; e = nx) {
+        nx = e->next;
+        free_entry(f->ctx, e);
+    }
+    for (int i = 0; i < BUF_COUNT; i++) hwa__free(f->ctx, f->buf[i]);
+    hwa__free(f->ctx, f);
+}
+
+bool hwa__mm_f16_involved(const hwa__mm_problem *p) {
+    return p->dt_a == HWA_F16 || p->dt_b == HWA_F16 || p->dt_c == HWA_F16 || (p->bias && p->dt_bias == HWA_F16);
+}
+
+static bool f32_or_f16(hwa_dtype t) { return t == HWA_F32 || t == HWA_F16; }
+
+/* n floats of scratch slot i (contents not kept); NULL when out of memory. */
+static float *scratch(hwa__mm_f16 *f, int i, int64_t n) {
+    const size_t need = (size_t)(n > 0 ? n : 1);
+    if (need > f->cap[i]) {
+        hwa__free(f->ctx, f->buf[i]);
+        f->buf[i] = hwa__calloc(f->ctx, need, sizeof(float));
+        f->cap[i] = f->buf[i] ? need : 0;
+    }
+    return f->buf[i];
+}
+
+/* The f16 matrix [rows, cols] with leading dimension ld to dense f32. */
+static void widen(const uint16_t *s, int64_t rows, int64_t cols, int64_t ld, float *d, const hwa__simd *simd,
+                  int nthreads) {
+#pragma omp parallel for num_threads(nthreads) if (rows * cols > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        if (simd) simd->half_to_f32(s + r * ld, d + r * cols, cols, false);
+        else for (int64_t c = 0; c < cols; c++) d[r * cols + c] = hwa_f16_to_f32(s[r * ld + c]);
+    }
+}
+
+/* C (f32, dense [M, N]) rounded into the f16 result. */
+static void narrow(const float *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads) {
+    uint16_t *c = p->c;
+#pragma omp parallel for num_threads(nthreads) if (p->M * p->N > 65536)
+    for (int64_t m = 0; m < p->M; m++) {
+        if (simd) simd->f32_to_half(s + m * p->N, c + m * p->ldc, p->N, false);
+        else for (int64_t j = 0; j < p->N; j++) c[m * p->ldc + j] = hwa_f32_to_f16(s[m * p->N + j]);
+    }
+}
+
+/* B widened: from the cache, widened now and kept, or (no owner) widened
+ * into scratch. NULL when out of memory. */
+static const float *weights(hwa__mm_f16 *f, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads) {
+    const int64_t rows = p->tb ? p->N : p->K, cols = p->tb ? p->K : p->N;
+    if (!p->b_owner) {
+        float *d = scratch(f, BUF_B, rows * cols);
+        if (d) widen(p->b, rows, cols, p->ldb, d, simd, nthreads);
+        return d;
+    }
+    cvt_entry **pp = &f->cache;
+    for (cvt_entry *e = f->cache; e; pp = &e->next, e = e->next) {
+        if (e->owner != p->b_owner || e->b != p->b || e->ldb != p->ldb || e->tb != p->tb || e->K != p->K ||
+            e->N != p->N)
+            continue;
+        if (e->version == p->b_version) return e->data;
+        *pp = e->next; /* stale: the tensor was written since */
+        free_entry(f->ctx, e);
+        f->n_cache--;
+        break;
+    }
+    if (f->n_cache >= CACHE_MAX) {
+        cvt_entry **q = &f->cache;
+        for (int i = 0; *q && i < CACHE_MAX - 1; i++) q = &(*q)->next;
+        while (*q) {
+            cvt_entry *d = *q;
+            *q = d->next;
+            free_entry(f->ctx, d);
+            f->n_cache--;
+        }
+    }
+    cvt_entry *e = hwa__calloc(f->ctx, 1, sizeof *e);
+    float *d = e ? hwa__calloc(f->ctx, (size_t)(rows * cols > 0 ? rows * cols : 1), sizeof(float)) : NULL;
+    if (!d) {
+        hwa__free(f->ctx, e);
+        return NULL;
+    }
+    widen(p->b, rows, cols, p->ldb, d, simd, nthreads);
+    *e = (cvt_entry){p->b_owner, p->b_version, p->b, p->ldb, p->K, p->N, p->tb, d, f->cache};
+    f->cache = e;
+    f->n_cache++;
+    return d;
+}
+
+hwa_status hwa__mm_f16_run(hwa__mm_state *s, hwa__mm_f16 *f, const hwa__mm_problem *p, const hwa__simd *simd,
+                           int nthreads, char *name, size_t name_cap) {
+    if (!f || !f32_or_f16(p->dt_a) || !f32_or_f16(p->dt_b) || !f32_or_f16(p->dt_c) ||
+        (p->bias && !f32_or_f16(p->dt_bias)))
+        return HWA_E_UNSUPPORTED;
+    hwa__mm_problem q = *p;
+    const char *what = "f16 activations";
+    if (p->dt_a == HWA_F16) {
+        const int64_t rows = p->ta ? p->K : p->M, cols = p->ta ? p->M : p->K;
+        float *a = scratch(f, BUF_A, rows * cols);
+        if (!a) goto nomem;
+        widen(p->a, rows, cols, p->lda, a, simd, nthreads);
+        q.a = a, q.lda = cols, q.dt_a = HWA_F32;
+    }
+    if (p->bias && p->dt_bias == HWA_F16) {
+        what = "an f16 bias";
+        float *b = scratch(f, BUF_BIAS, p->N);
+        if (!b) goto nomem;
+        widen(p->bias, 1, p->N, p->N, b, simd, 1);
+        q.bias = b, q.dt_bias = HWA_F32;
+    }
+    if (p->dt_c == HWA_F16) {
+        what = "an f16 result";
+        float *c = scratch(f, BUF_C, p->M * p->N);
+        if (!c) goto nomem;
+        q.c = c, q.ldc = p->N, q.dt_c = HWA_F32;
+    }
+    /* The GEMV reads f16 weights itself, unless a provider is forced. */
+    const int forced = hwa__mm_forced();
+    const bool keep_b = p->dt_b == HWA_F16 && p->K > 0 && hwa__mm_gemv_fits(&q, simd) &&
+                        (forced < 0 || forced == HWA_MM_NATIVE);
+    if (p->dt_b == HWA_F16 && !keep_b) {
+        what = "f16 weights";
+        const float *b = weights(f, p, simd, nthreads);
+        if (!b) goto nomem;
+        q.b = b, q.ldb = p->tb ? p->K : p->N, q.dt_b = HWA_F32;
+    }
+    char inner[96];
+    hwa_status st = hwa__mm_run_providers(s, &q, simd, nthreads, inner, sizeof inner);
+    if (st) return st;
+    if (p->dt_c == HWA_F16) narrow(q.c, p, simd, nthreads);
+    /* Whether anything was widened outside the GEMV's registers. */
+    const bool widened = q.dt_b != p->dt_b || p->dt_a == HWA_F16 || p->dt_c == HWA_F16 || q.dt_bias != p->dt_bias;
+    snprintf(name, name_cap, "%s%s", widened ? "f16>f32:" : "", inner);
+    return HWA_OK;
+nomem:
+    return hwa__err(f->ctx, HWA_E_NOMEM, "matmul: out of memory widening %s to f32", what);
+}
