@@ -30,8 +30,8 @@ static void usage(void) {
            "  --lr X                learning rate (default 1e-3 for adam/adamw, 0.01 otherwise)\n"
            "  --momentum X --beta1 X --beta2 X --eps X --weight-decay X\n"
            "  --clip X              clip gradients to global norm X (default 0: off)\n"
-           "  --schedule NAME       constant (default), step, cosine (linear warm-up), onecycle\n"
-           "  --step-epochs N --gamma X     step: multiply by X every N epochs (default 1, 0.1)\n"
+           "  --schedule NAME       constant, step (default), cosine (linear warm-up), onecycle\n"
+           "  --step-epochs N --gamma X     step: multiply by X every N epochs (default 3, 0.5)\n"
            "  --warmup-steps N --min-lr X   cosine (default 5%% of the run, 0)\n"
            "  --pct-start X         onecycle (default 0.3)\n"
            "checkpoints and output:\n"
@@ -116,12 +116,12 @@ static int bad(const char *opt, const char *v, const char *why) {
 
 int cmd_train(int argc, char **argv) {
     hwa_train_config c = hwa_train_config_default();
-    const char *export_path = NULL, *optim = "adam", *sched = "constant";
+    const char *export_path = NULL, *optim = "adam", *sched = "step";
     double lr = -1, d;
     int64_t n;
     bool json = false, quiet = false, have_warmup = false;
-    double momentum = NAN, beta1 = NAN, beta2 = NAN, eps = NAN, wd = NAN, clip = 0, gamma = 0.1, min_lr = 0, pct = 0.3;
-    int64_t step_epochs = 1, warmup = 0;
+    double momentum = NAN, beta1 = NAN, beta2 = NAN, eps = NAN, wd = NAN, clip = 0, gamma = 0.5, min_lr = 0, pct = 0.3;
+    int64_t step_epochs = 3, warmup = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
