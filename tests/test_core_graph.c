@@ -314,3 +314,44 @@ TEST(write_slice_fills_a_cache_across_per_step_graphs) {
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
 }
+
+/* Gradients of the 20-layer MLP with each run of an HWA_GRAD_OVERWRITE
+ * graph, against an accumulating graph's first run from zero. */
+static bool deep_mlp_grads(hwa_grad_mode mode, int runs, float *out) {
+    hwa_ctx *ctx = hwa_ctx_new(&(hwa_ctx_params){.seed = 11});
+    hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, 32, 64), *w[20];
+    hwa_tensor *h = x;
+    for (int i = 0; i < 20; i++) {
+        w[i] = hwa_tensor_new_2d(ctx, HWA_F32, 64, 64);
+        if (hwa_tensor_set_param(w[i])) return false;
+        h = hwa_tanh(ctx, hwa_matmul_ex(ctx, h, w[i], false, true));
+    }
+    hwa_tensor *loss = hwa_mean(ctx, hwa_mul(ctx, h, h));
+    hwa_graph *g = hwa_graph_new(ctx);
+    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    bool ok = loss && be && !hwa_graph_build_forward(g, loss) && !hwa_graph_build_backward_ex(g, loss, mode) &&
+              !hwa_ctx_alloc_leaves(ctx, be) && !hwa_tensor_fill_uniform(x, -1, 1);
+    for (int i = 0; ok && i < 20; i++) ok = !hwa_tensor_fill_uniform(w[i], -0.2f, 0.2f);
+    for (int r = 0; ok && r < runs; r++) ok = !hwa_graph_compute(g, be);
+    for (int i = 0; ok && i < 20; i++) ok = !hwa_tensor_get_f32(hwa_tensor_grad(w[i]), out + i * 64 * 64, 64 * 64);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+    return ok;
+}
+
+TEST(overwrite_mode_writes_gradients_afresh_each_run) {
+    size_t n = 20 * 64 * 64;
+    float *acc = calloc(n, sizeof *acc), *ow = calloc(n, sizeof *ow), *acc2 = calloc(n, sizeof *acc2);
+    CHECK(acc && ow && acc2);
+    CHECK_MSG(deep_mlp_grads(HWA_GRAD_ACCUMULATE, 1, acc), "%s", hwa_last_error());
+    CHECK_MSG(deep_mlp_grads(HWA_GRAD_OVERWRITE, 3, ow), "%s", hwa_last_error());
+    CHECK_MSG(deep_mlp_grads(HWA_GRAD_ACCUMULATE, 2, acc2), "%s", hwa_last_error());
+    /* 0 + x is x exactly, so one accumulating run from zero equals any run
+     * of the overwriting graph bit for bit; two accumulating runs double. */
+    CHECK_MSG(memcmp(acc, ow, n * sizeof *acc) == 0, "overwrite differs from one accumulating run");
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)acc2[i] - 2.0 * acc[i]));
+    CHECK_NEAR(worst, 0.0, 1e-6);
+    CHECK_STATUS(hwa_graph_build_backward_ex(NULL, NULL, (hwa_grad_mode)7), HWA_E_INVALID);
+    free(acc), free(ow), free(acc2);
+}

@@ -139,6 +139,14 @@ hwa_status hwa_graph_build_forward(hwa_graph *g, hwa_tensor *out);
  * each run of the graph adds d loss / d param into it (so gradients
  * accumulate over runs until hwa_graph_zero_grads). Call once per graph. */
 hwa_status hwa_graph_build_backward(hwa_graph *g, hwa_tensor *loss);
+
+typedef enum hwa_grad_mode {
+    HWA_GRAD_ACCUMULATE = 0, /* each run adds into the gradients (hwa_graph_zero_grads clears them) */
+    HWA_GRAD_OVERWRITE = 1   /* each run writes the gradients afresh: no zeroing pass, no read of the
+                                old values (a training step without gradient accumulation) */
+} hwa_grad_mode;
+/* hwa_graph_build_backward with a choice of how runs combine gradients. */
+hwa_status hwa_graph_build_backward_ex(hwa_graph *g, hwa_tensor *loss, hwa_grad_mode mode);
 int hwa_graph_n_nodes(const hwa_graph *g);
 hwa_tensor *hwa_graph_node(const hwa_graph *g, int i);
 

@@ -239,6 +239,12 @@ static hwa_status accumulate(hwa_ctx *ctx, hwa_tensor *t, hwa_tensor *grad, cons
 }
 
 hwa_status hwa_graph_build_backward(hwa_graph *g, hwa_tensor *loss) {
+    return hwa_graph_build_backward_ex(g, loss, HWA_GRAD_ACCUMULATE);
+}
+
+hwa_status hwa_graph_build_backward_ex(hwa_graph *g, hwa_tensor *loss, hwa_grad_mode mode) {
+    if (mode != HWA_GRAD_ACCUMULATE && mode != HWA_GRAD_OVERWRITE)
+        return hwa__err(g ? g->ctx : NULL, HWA_E_INVALID, "build_backward: unknown gradient mode %d", (int)mode);
     if (!g || !loss) return hwa__err(g ? g->ctx : NULL, HWA_E_MISUSE, "build_backward: NULL graph or loss");
     hwa_ctx *ctx = g->ctx;
     if (g->has_backward) return hwa__err(ctx, HWA_E_MISUSE, "build_backward: the graph already has a backward pass");
@@ -284,7 +290,7 @@ hwa_status hwa_graph_build_backward(hwa_graph *g, hwa_tensor *loss) {
     }
 
     /* Each parameter's gradient is a persistent tensor; this run's share is
-     * added into it in place. */
+     * added into it in place, or (overwrite) copied into it. */
     int n_leaves = g->n_leaves;
     for (int i = 0; i < n_leaves; i++) {
         hwa_tensor *p = g->leaves[i];
@@ -295,7 +301,9 @@ hwa_status hwa_graph_build_backward(hwa_graph *g, hwa_tensor *loss) {
             p->grad->flags |= HWA_TF_GRAD;
             snprintf(p->grad->name, sizeof p->grad->name, "grad:%.58s", p->name);
         }
-        hwa_tensor *acc = hwa_add(ctx, p->grad, p->bw_grad);
+        hwa_tensor *acc = mode == HWA_GRAD_OVERWRITE
+                              ? hwa__op_new(ctx, HWA_OP_CONT, (hwa_tensor *[]){p->bw_grad}, NULL, p->grad->dtype, 0, NULL)
+                              : hwa_add(ctx, p->grad, p->bw_grad);
         if (!acc) return ctx->last_status;
         acc->flags |= HWA_TF_INPLACE;
         acc->view_src = p->grad;

@@ -102,7 +102,8 @@ static hwa_status build_batch_graph(hwa_trainer *t, int64_t rows, bool train, hw
     if (!bg->loss || !bg->g) return ctx->last_status ? ctx->last_status : HWA_E_NOMEM;
     hwa_status st = hwa_graph_build_forward(bg->g, bg->loss);
     if (st == HWA_OK && !train) st = hwa_graph_build_forward(bg->g, bg->logits);
-    if (st == HWA_OK && train) st = hwa_graph_build_backward(bg->g, bg->loss);
+    /* Each step writes its gradients afresh: no zeroing pass over them. */
+    if (st == HWA_OK && train) st = hwa_graph_build_backward_ex(bg->g, bg->loss, HWA_GRAD_OVERWRITE);
     return st;
 }
 
@@ -347,7 +348,7 @@ static hwa_status train_step(hwa_trainer *t, int64_t i, double *loss, int64_t *r
     if (st) return st;
     hwa__batch_graph *bg = *rows == t->train_full.rows ? &t->train_full : &t->train_rest;
     float l;
-    if ((st = set_inputs(t, bg)) || (st = hwa_graph_zero_grads(bg->g)) || (st = hwa_graph_compute(bg->g, t->be)) ||
+    if ((st = set_inputs(t, bg)) || (st = hwa_graph_compute(bg->g, t->be)) ||
         (st = hwa_tensor_get_f32(bg->loss, &l, 1)))
         return st;
     *loss = l;

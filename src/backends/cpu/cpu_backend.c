@@ -249,11 +249,13 @@ static int fusable(hwa_tensor *const *nodes, int i, int n, const hwa_tensor **bi
     return 1;
 }
 
-/* The in-place gradient accumulation ADD(grad, mm) among nodes[i+1..n)
- * that matmul nodes[i] can take over by adding its product into the
- * gradient (C += A B): mm read by that ADD alone, and no node in between
- * touching the gradient. Returns its index, or -1. */
-static int accumulating_add(hwa_tensor *const *nodes, int i, int n) {
+/* The in-place gradient update among nodes[i+1..n) that matmul nodes[i]
+ * can take over: ADD(grad, mm) by adding its product into the gradient
+ * (C += A B, *accumulate set), or the copy CONT(mm) into the gradient of an
+ * HWA_GRAD_OVERWRITE graph by writing it there (C = A B). mm must be read
+ * by that node alone, and no node in between may touch the gradient.
+ * Returns its index, or -1. */
+static int gradient_update(hwa_tensor *const *nodes, int i, int n, bool *accumulate) {
     const hwa_tensor *mm = nodes[i];
     if (mm->view_src || mm->dtype != HWA_F32 || (mm->flags & (HWA_TF_OUTPUT | HWA_TF_PARAM | HWA_TF_GRAD))) return -1;
     for (int j = i + 1; j < n; j++) {
@@ -261,9 +263,11 @@ static int accumulating_add(hwa_tensor *const *nodes, int i, int n) {
         bool reads_mm = false;
         for (int k = 0; k < HWA_MAX_SRC; k++) reads_mm |= t->src[k] == mm;
         if (!reads_mm) continue;
-        const hwa_tensor *grad = t->src[0];
-        if (t->op != HWA_OP_ADD || !(t->flags & HWA_TF_INPLACE) || t->view_src != grad || t->src[1] != mm ||
-            !(grad->flags & HWA_TF_GRAD) || grad->dtype != HWA_F32 || !hwa_tensor_is_contiguous(grad) ||
+        *accumulate = t->op == HWA_OP_ADD;
+        const hwa_tensor *grad = t->view_src;
+        bool form_ok = *accumulate ? t->src[0] == grad && t->src[1] == mm : t->op == HWA_OP_CONT && t->src[0] == mm;
+        if (!form_ok || !grad || !(t->flags & HWA_TF_INPLACE) || !(grad->flags & HWA_TF_GRAD) ||
+            grad->dtype != HWA_F32 || !hwa_tensor_is_contiguous(grad) ||
             grad->ndim != mm->ndim || memcmp(grad->shape, mm->shape, sizeof(int64_t) * (size_t)mm->ndim) != 0 ||
             !used_only_by(mm, t, nodes, j, n))
             return -1;
@@ -306,9 +310,10 @@ static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n,
     } else if (t->op == HWA_OP_MATMUL) {
         const hwa_tensor *bias;
         hwa_op act;
-        const int acc = accumulating_add(nodes, i, n);
+        bool accumulate = true;
+        const int acc = gradient_update(nodes, i, n, &accumulate);
         if (acc > 0 && hwa__data(nodes[acc])) {
-            st = run_matmul(s, t, NULL, HWA_OP_NONE, true, nodes[acc], simd, nt, s->names[i].name);
+            st = run_matmul(s, t, NULL, HWA_OP_NONE, accumulate, nodes[acc], simd, nt, s->names[i].name);
             if (st == HWA_OK) {
                 s->done[acc] = 1;
                 snprintf(s->names[acc].name, KNAME_CAP, "fused into node %d", i);
