@@ -26,7 +26,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 LIM=(); [ "$LIMIT" -gt 0 ] && LIM=(--limit "$LIMIT")
 /usr/bin/python3 bench/train_pytorch.py --epochs "$EPOCHS" --hidden "$HIDDEN" "${LIM[@]}" > "$T/torch.json"
-"$H" train --optimizer adam --lr 1e-3 --batch 64 --seed 1 --epochs "$EPOCHS" --hidden "$HIDDEN" "${LIM[@]}" \
+"$H" train --optimizer adam --lr 1e-3 --schedule constant --batch 64 --seed 1 --epochs "$EPOCHS" --hidden "$HIDDEN" "${LIM[@]}" \
   --json --quiet > "$T/hwa.json"
 /usr/bin/python3 - "$T/torch.json" "$T/hwa.json" "$HIDDEN" "$LIMIT" <<'PY'
 import json, os, re, subprocess, sys
