@@ -45,6 +45,10 @@ hb, hi = get("linear1000 b64", "hwadapt-bf16"), get("linear1000 b64", "hwadapt-i
 if h and hb:
     check("Linear b64 bf16 >= 8x hwadapt f32", h["med"] >= 8 * hb["med"],
           f"{h['med'] / hb['med']:.2f}x, max abs err vs f32 {hb['err']:.3g} ({hb['kernel']})")
+db = get("linear1000 b64", "onednn-bf16")
+if db and d:
+    print(f"  [info] direct oneDNN bf16 (inputs already bf16): {d['med'] / db['med']:.2f}x direct oneDNN f32"
+          + (f"; hwadapt bf16 takes {hb['med'] / db['med']:.2f}x its time" if hb else ""))
 if h and hi:
     print(f"  [info] Linear b64 int8: {h['med'] / hi['med']:.2f}x hwadapt f32, max abs err vs f32 {hi['err']:.3g} ({hi['kernel']})")
 g, gd = get("gemm2048", "hwadapt"), get("gemm2048", "onednn")
