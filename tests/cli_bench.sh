@@ -43,6 +43,30 @@ if command -v /usr/bin/python3 >/dev/null && /usr/bin/python3 -c 'import jsonsch
 fi
 echo "ok: quick run with --json"
 
+# A model file as the workload: a nonexistent or non-model file fails with a
+# message; stories260K (when the data is here) gives one f32 row whose JSON
+# validates.
+expect_error "workload file '$tmp/none.gguf': no such file" "no such file" "$tmp/none.gguf" --no-calibrate
+echo "not a model" >"$tmp/bad.gguf"
+expect_error "workload file $tmp/bad.gguf" "$tmp/bad.gguf" "$tmp/bad.gguf" --no-calibrate
+model=${HWA_DATA_DIR:-}/stories260K/stories260K.gguf
+if [ -n "${HWA_DATA_DIR:-}" ] && [ -f "$model" ]; then
+  expect_error "holds f32 weights, cannot run f16" "available: f32" "$model" --dtype f16 --no-calibrate
+  json=$("$cli" bench "$model" --no-calibrate --min-time 0.2 --json)
+  [ "$(grep -c '"workload": "stories260K.gguf"' <<<"$json")" = 1 ] || fail "expected 1 model row:"$'\n'"$json"
+  contains "$json" '"max_abs_error_vs_f32": 0'
+  contains "$json" 'one decode step'
+  if command -v /usr/bin/python3 >/dev/null && /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
+    /usr/bin/python3 -c 'import json, sys, jsonschema; jsonschema.validate(json.load(sys.stdin), json.load(open(sys.argv[1])))' \
+      "${HWA_SOURCE_DIR:-$(pwd)}/docs/bench-report.schema.json" <<<"$json" || fail "model JSON does not validate"
+  fi
+  json=$("$cli" bench "$model" --no-calibrate --min-time 0 --min-queries 2 --warmup 0 --batch 16 --csv)
+  contains "$json" 'prefill of 16 tokens'
+  echo "ok: model file workload"
+else
+  echo "skip: model file workload (no \$HWA_DATA_DIR/stories260K)"
+fi
+
 # With a power meter (the RAPL fixture tree) the energy fields are numbers;
 # without one (above) they are null.
 src=${HWA_SOURCE_DIR:-$(pwd)}

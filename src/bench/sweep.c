@@ -5,12 +5,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench/bench_device.h"
 #include "bench/workload.h"
 
 #define MAX_ITEMS 32
-#define ITEM_LEN 32
+#define ITEM_LEN 256 /* long enough for a model file's path */
 
 typedef struct list {
     char v[MAX_ITEMS][ITEM_LEN];
@@ -44,7 +45,9 @@ static bool parse_int(const char *s, long long *out) {
 /* A fully checked sweep. */
 typedef struct plan {
     list wl, dev, dt, batch, thr, scen;
-    int wl_idx[MAX_ITEMS];
+    int wl_idx[MAX_ITEMS];         /* -1: wl.v[i] is a model file */
+    hwa_dtype wl_file_dt[MAX_ITEMS]; /* a model file's weight dtype */
+    bool dt_given;
     hwa_bench_scenario scen_v[MAX_ITEMS];
     bool all_dtypes;
 } plan;
@@ -57,8 +60,6 @@ static hwa_status check_plan(const hwa_bench_sweep *s, plan *p) {
         return st;
     if (s->batches && *s->batches && (st = split(s->batches, "", "batch", &p->batch))) return st;
     if (s->threads && *s->threads && (st = split(s->threads, "", "threads", &p->thr))) return st;
-    for (int i = 0; i < p->wl.n; i++)
-        if ((st = hwa_bench_workload_find(p->wl.v[i], &p->wl_idx[i]))) return st;
     if (p->dev.n == 1 && !strcmp(p->dev.v[0], "all")) {
         p->dev.n = 0;
         for (int i = 0; i < hwa__bdev_count(s->passport) && i < MAX_ITEMS; i++)
@@ -66,6 +67,23 @@ static hwa_status check_plan(const hwa_bench_sweep *s, plan *p) {
     }
     for (int i = 0; i < p->dev.n; i++)
         if ((st = hwa__bdev_check(s->passport, p->dev.v[i]))) return st;
+    p->dt_given = s->dtypes && *s->dtypes;
+    for (int i = 0; i < p->wl.n; i++) {
+        const char *w = p->wl.v[i];
+        if (!access(w, F_OK)) {
+            /* A model file: opened once here so a bad file fails before any row. */
+            p->wl_idx[i] = -1;
+            if ((st = hwa__model_dtype(w, p->dev.v[0], &p->wl_file_dt[i]))) return st;
+            for (int j = 0; p->dt_given && strcmp(p->dt.v[0], "all") && j < p->dt.n; j++)
+                if (strcmp(p->dt.v[j], hwa_dtype_name(p->wl_file_dt[i])))
+                    return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s holds %s weights, cannot run %s; available: %s", w,
+                                    hwa_dtype_name(p->wl_file_dt[i]), p->dt.v[j], hwa_dtype_name(p->wl_file_dt[i]));
+        } else if (strchr(w, '/') || strstr(w, ".gguf") || strstr(w, ".bin")) {
+            return hwa__err(NULL, HWA_E_NOTFOUND, "workload file '%s': no such file", w);
+        } else if ((st = hwa_bench_workload_find(w, &p->wl_idx[i]))) {
+            return st;
+        }
+    }
     p->all_dtypes = p->dt.n == 1 && !strcmp(p->dt.v[0], "all");
     for (int j = 0; !p->all_dtypes && j < p->dt.n; j++) {
         hwa_dtype t;
@@ -107,10 +125,13 @@ static hwa_status check_plan(const hwa_bench_sweep *s, plan *p) {
     return HWA_OK;
 }
 
-/* The dtypes of one device in the plan. */
-static int device_dtypes(const plan *p, const char *dev, hwa_dtype *out) {
+/* The dtypes of one device in the plan for workload a: a model file's own
+ * dtype only. */
+static int device_dtypes(const plan *p, int a, const char *dev, hwa_dtype *out) {
     int n = 0;
-    if (p->all_dtypes) {
+    if (p->wl_idx[a] < 0) {
+        out[n++] = p->wl_file_dt[a];
+    } else if (p->all_dtypes) {
         for (int t = 0; t < HWA_DTYPE_COUNT; t++)
             if (hwa__bdev_supports_dtype(dev, (hwa_dtype)t)) out[n++] = (hwa_dtype)t;
     } else {
@@ -194,12 +215,24 @@ static hwa_status ensure_ref(runner *r, int wl, const char *dev, int64_t batch, 
     return st;
 }
 
-static hwa_status run_row(runner *r, int wl, const char *dev, hwa_dtype t, int64_t batch, int threads,
+/* The workload as a row names it: a built-in's name, a model file's base name. */
+static void workload_label(int wl, const char *file, char *buf, size_t cap) {
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    snprintf(buf, cap, "%s", wl < 0 ? (slash ? slash + 1 : file) : hwa_bench_workload_name(wl));
+}
+
+static hwa_status build(int wl, const char *file, const char *dev, hwa_dtype t, int64_t batch, int threads,
+                        hwa__workload *w) {
+    return wl < 0 ? hwa__model_build(file, dev, t, batch, threads, 42, w)
+                  : hwa__workload_build(wl, dev, t, batch, threads, 42, w);
+}
+
+static hwa_status run_row(runner *r, int wl, const char *file, const char *dev, hwa_dtype t, int64_t batch, int threads,
                           hwa_bench_scenario scen) {
     const hwa_bench_sweep *s = r->s;
     hwa_bench_row row;
     memset(&row, 0, sizeof row);
-    snprintf(row.workload, sizeof row.workload, "%s", hwa_bench_workload_name(wl));
+    workload_label(wl, file, row.workload, sizeof row.workload);
     snprintf(row.device, sizeof row.device, "%s", dev);
     snprintf(row.dtype, sizeof row.dtype, "%s", hwa_dtype_name(t));
     snprintf(row.scenario, sizeof row.scenario, "%s", hwa_bench_scenario_name(scen));
@@ -221,8 +254,12 @@ static hwa_status run_row(runner *r, int wl, const char *dev, hwa_dtype t, int64
     if (s->progress) s->progress(s->progress_ud, r->rows_done, r->rows_total, msg);
 
     hwa__workload w;
-    hwa_status st = hwa__workload_build(wl, dev, t, batch, threads, 42, &w);
+    hwa_status st = build(wl, file, dev, t, batch, threads, &w);
     if (st) return st;
+    if (w.llama && w.prefill)
+        note_add(&row, "model file: a query is a prefill of %lld tokens from position 0", (long long)batch);
+    else if (w.llama)
+        note_add(&row, "model file: a query is one decode step at the next position (cache reset when full)");
     row.planned_bytes = w.planned_bytes;
 
     /* Predict one query's time from what this device did in this dtype. A
@@ -250,16 +287,23 @@ static hwa_status run_row(runner *r, int wl, const char *dev, hwa_dtype t, int64
     if (!out) st = hwa__err(NULL, HWA_E_NOMEM, "out of memory for the output");
     if (!st) st = hwa__workload_run(&w);
     double first = hwa_bench_clock_now() - t0;
-    if (!st) hwa__bdev_kernel(w.be, w.heaviest, row.kernel, sizeof row.kernel);
-    if (!st) st = hwa__workload_output(&w, out, n_out);
-    if (!st && t == HWA_F32 && !r->have_ref) {
+    if (!st && w.llama) {
+        /* The model's graphs are internal: the provider ran it. A file runs
+         * in its own dtype only, so f32 is exact and others have no reference. */
+        snprintf(row.kernel, sizeof row.kernel, "%s", dev);
+        row.max_abs_error_vs_f32 = t == HWA_F32 ? 0 : NAN;
+    } else if (!st) {
+        hwa__bdev_kernel(w.be, w.heaviest, row.kernel, sizeof row.kernel);
+        st = hwa__workload_output(&w, out, n_out);
+    }
+    if (!st && !w.llama && t == HWA_F32 && !r->have_ref) {
         free(r->ref);
         r->ref = out;
         r->ref_n = n_out;
         r->have_ref = true;
         out = NULL;
         row.max_abs_error_vs_f32 = 0;
-    } else if (!st && !(st = ensure_ref(r, wl, dev, batch, threads))) {
+    } else if (!st && !w.llama && !(st = ensure_ref(r, wl, dev, batch, threads))) {
         double e = 0;
         for (int64_t i = 0; i < n_out && i < r->ref_n; i++) {
             double d = fabs((double)out[i] - (double)r->ref[i]);
@@ -366,16 +410,17 @@ hwa_status hwa_bench_sweep_run(const hwa_bench_sweep *s, hwa_bench_report *rep) 
     hwa_dtype dts[HWA_DTYPE_COUNT > MAX_ITEMS ? HWA_DTYPE_COUNT : MAX_ITEMS];
     for (int d = 0; !st && d < p->dev.n; d++) {
         int nb = p->batch.n ? p->batch.n : 1, nt = p->thr.n ? p->thr.n : 1;
-        r.rows_total += p->wl.n * nb * nt * device_dtypes(p, p->dev.v[d], dts) * p->scen.n;
+        for (int a = 0; a < p->wl.n; a++)
+            r.rows_total += nb * nt * device_dtypes(p, a, p->dev.v[d], dts) * p->scen.n;
     }
     /* Order: workload, device, batch outermost (one f32 reference each),
      * then threads, precision, scenario. */
     for (int a = 0; !st && a < p->wl.n; a++)
         for (int d = 0; !st && d < p->dev.n; d++) {
             const char *dev = p->dev.v[d];
-            int nd = device_dtypes(p, dev, dts);
+            int nd = device_dtypes(p, a, dev, dts);
             for (int b = 0; !st && b < (p->batch.n ? p->batch.n : 1); b++) {
-                long long batch = hwa_bench_workload_default_batch(p->wl_idx[a]);
+                long long batch = p->wl_idx[a] < 0 ? 1 : hwa_bench_workload_default_batch(p->wl_idx[a]);
                 if (p->batch.n) parse_int(p->batch.v[b], &batch);
                 r.have_ref = false;
                 for (int th = 0; !st && th < (p->thr.n ? p->thr.n : 1); th++) {
@@ -383,7 +428,7 @@ hwa_status hwa_bench_sweep_run(const hwa_bench_sweep *s, hwa_bench_report *rep) 
                     if (p->thr.n) parse_int(p->thr.v[th], &threads);
                     for (int k = 0; !st && k < nd; k++)
                         for (int c = 0; !st && c < p->scen.n; c++)
-                            st = run_row(&r, p->wl_idx[a], dev, dts[k], batch, (int)threads, p->scen_v[c]);
+                            st = run_row(&r, p->wl_idx[a], p->wl.v[a], dev, dts[k], batch, (int)threads, p->scen_v[c]);
                 }
             }
         }

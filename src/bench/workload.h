@@ -20,6 +20,14 @@ typedef struct hwa__workload {
     double bytes_per_query;   /* compulsory traffic: leaves read once, outputs written once */
     int64_t planned_bytes;    /* arena + persistent gradients */
     hwa_tensor *heaviest;     /* the node with the most counted operations */
+    /* A model file (hwa__model_build); the fields above it leaves NULL but
+     * the counts. */
+    struct hwa_llama *llama;
+    int32_t *tokens;          /* decode: tokens[0] seeds the ids; prefill: the n_tokens ids */
+    int32_t n_tokens;         /* per query */
+    int32_t vocab;
+    bool prefill;             /* a query is reset + eval of n_tokens; else one decode step */
+    float *logits;            /* [vocab] of the query's last token */
 } hwa__workload;
 
 /* Builds workload `index` (hwa_bench_workload_*) on device spec in dtype t.
@@ -27,6 +35,14 @@ typedef struct hwa__workload {
  * converted to t, so every dtype sees the same values. */
 hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t batch, int threads, uint64_t seed,
                                hwa__workload *w);
+/* A Llama model file as the workload: batch 1 is one decode step per query,
+ * batch N > 1 a prefill of N tokens; t must be the file's weight dtype.
+ * hwa__model_dtype opens the file to read that dtype (and to check it). */
+hwa_status hwa__model_build(const char *path, const char *spec, hwa_dtype t, int64_t batch, int threads, uint64_t seed,
+                            hwa__workload *w);
+hwa_status hwa__model_dtype(const char *path, const char *spec, hwa_dtype *t);
+hwa_status hwa__model_run(hwa__workload *w);
+
 /* One query: the forward pass, or for training a step (zero gradients,
  * forward, backward, SGD update). */
 hwa_status hwa__workload_run(hwa__workload *w);

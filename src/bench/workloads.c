@@ -7,6 +7,7 @@
 
 #include "bench/bench_device.h"
 #include "bench/workload.h"
+#include "hwadapt/nn.h"
 
 typedef struct workload_def {
     const char *name;
@@ -207,6 +208,7 @@ static hwa_status sgd(hwa__workload *w) {
 }
 
 hwa_status hwa__workload_run(hwa__workload *w) {
+    if (w->llama) return hwa__model_run(w);
     hwa_status st;
     if (w->train && (st = hwa_graph_zero_grads(w->g))) return st;
     if ((st = hwa_graph_compute(w->g, w->be))) return st;
@@ -214,10 +216,13 @@ hwa_status hwa__workload_run(hwa__workload *w) {
     return hwa_backend_synchronize(w->be);
 }
 
-int64_t hwa__workload_out_n(const hwa__workload *w) { return hwa_tensor_nelements(w->out); }
+int64_t hwa__workload_out_n(const hwa__workload *w) { return w->llama ? w->vocab : hwa_tensor_nelements(w->out); }
 
 hwa_status hwa__workload_output(const hwa__workload *w, float *dst, int64_t n) {
-    return hwa_tensor_get_f32(w->out, dst, n);
+    if (!w->llama) return hwa_tensor_get_f32(w->out, dst, n);
+    if (n > w->vocab) return hwa__err(NULL, HWA_E_RANGE, "%lld logits asked, %d held", (long long)n, w->vocab);
+    memcpy(dst, w->logits, (size_t)n * sizeof *dst);
+    return HWA_OK;
 }
 
 void hwa__workload_free(hwa__workload *w) {
@@ -225,5 +230,8 @@ void hwa__workload_free(hwa__workload *w) {
     hwa_backend_free(w->be);
     hwa_ctx_free(w->ctx);
     free(w->scratch);
+    hwa_llama_free(w->llama);
+    free(w->tokens);
+    free(w->logits);
     memset(w, 0, sizeof *w);
 }

@@ -1,0 +1,79 @@
+/* A model file as a benchmark workload: a Llama checkpoint (GGUF or
+ * llama2.c .bin) run through hwa_llama. A query at batch 1 is one decode
+ * step (a token appended at the current position; the cache is reset when it
+ * fills); at batch N > 1 a prefill of N tokens (reset, then one batched eval).
+ * Token ids are synthetic (no tokenizer needed). */
+#include <string.h>
+
+#include "bench/workload.h"
+#include "hwadapt/nn.h"
+
+/* Matmul weights one token multiplies, from the config: per layer wq, wk,
+ * wv, wo and the three feed-forward matrices, then the classifier. */
+static double matmul_params(const hwa_llama_config *c) {
+    double dim = c->dim, hid = c->hidden_dim, kv = (double)c->dim / c->n_heads * c->n_kv_heads;
+    double layer = dim * dim * 2 + dim * kv * 2 + 3 * dim * hid;
+    return layer * c->n_layers + (double)c->vocab_size * dim;
+}
+
+static hwa_status open_model(const char *path, const char *spec, int threads, hwa_llama **m) {
+    hwa_llama_params lp = {.device = spec, .n_threads = threads > 0 ? threads : 0};
+    hwa_status st = hwa_llama_load(path, &lp, m);
+    if (st) hwa__err(NULL, st, "workload file %s: %s", path, hwa_last_error()[0] ? hwa_last_error() : hwa_status_str(st));
+    return st;
+}
+
+hwa_status hwa__model_dtype(const char *path, const char *spec, hwa_dtype *t) {
+    hwa_llama *m = NULL;
+    hwa_status st = open_model(path, spec, 0, &m);
+    if (!st) *t = hwa_llama_get_config(m)->weight_dtype;
+    hwa_llama_free(m);
+    return st;
+}
+
+hwa_status hwa__model_build(const char *path, const char *spec, hwa_dtype t, int64_t batch, int threads, uint64_t seed,
+                            hwa__workload *w) {
+    memset(w, 0, sizeof *w);
+    if (batch < 1) return hwa__err(NULL, HWA_E_RANGE, "batch must be >= 1 (got %lld)", (long long)batch);
+    hwa_status st = open_model(path, spec, threads, &w->llama);
+    if (st) return st;
+    const hwa_llama_config *c = hwa_llama_get_config(w->llama);
+    if (t != c->weight_dtype) {
+        st = hwa__err(NULL, HWA_E_UNSUPPORTED, "%s holds %s weights, cannot run %s; available: %s", path,
+                      hwa_dtype_name(c->weight_dtype), hwa_dtype_name(t), hwa_dtype_name(c->weight_dtype));
+        goto fail;
+    }
+    int32_t n_ctx = hwa_llama_n_ctx(w->llama);
+    if (batch > n_ctx) {
+        st = hwa__err(NULL, HWA_E_RANGE, "batch %lld: a prefill longer than the %d-position context of %s",
+                      (long long)batch, n_ctx, path);
+        goto fail;
+    }
+    w->n_tokens = (int32_t)batch;
+    w->prefill = batch > 1;
+    w->vocab = c->vocab_size;
+    w->tokens = malloc((size_t)batch * sizeof *w->tokens);
+    w->logits = malloc((size_t)c->vocab_size * sizeof *w->logits);
+    if (!w->tokens || !w->logits) {
+        st = hwa__err(NULL, HWA_E_NOMEM, "out of memory for %lld tokens", (long long)batch);
+        goto fail;
+    }
+    hwa_bench_rng r;
+    hwa_bench_rng_init(&r, seed);
+    for (int64_t i = 0; i < batch; i++)
+        w->tokens[i] = (int32_t)(hwa_bench_rng_uniform(&r) * c->vocab_size) % c->vocab_size;
+    w->flops_per_query = 2 * matmul_params(c) * (double)batch;
+    w->bytes_per_query = (double)hwa_llama_weight_bytes(w->llama);
+    w->planned_bytes = (int64_t)hwa_llama_kv_bytes(w->llama);
+    return HWA_OK;
+fail:
+    hwa__workload_free(w);
+    return st;
+}
+
+hwa_status hwa__model_run(hwa__workload *w) {
+    if (w->prefill || hwa_llama_pos(w->llama) >= hwa_llama_n_ctx(w->llama)) hwa_llama_reset(w->llama);
+    int32_t tok = w->tokens[0];
+    if (!w->prefill) tok = (int32_t)(((int64_t)tok + hwa_llama_pos(w->llama)) % w->vocab); /* vary decode tokens */
+    return hwa_llama_eval(w->llama, w->prefill ? w->tokens : &tok, w->n_tokens, false, w->logits);
+}
