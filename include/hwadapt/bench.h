@@ -297,7 +297,7 @@ typedef struct hwa_bench_sweep {
     /* Devices, calibrated peaks (pct_of_peak) and power meters; NULL: the CPU
      * alone, peaks and energy unknown. Not owned. */
     const hwa_passport *passport;
-    const char *workloads;
+    const char *workloads; /* built-in names and/or paths of Llama model files */
     const char *devices;
     const char *dtypes;
     const char *batches;

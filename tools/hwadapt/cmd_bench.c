@@ -20,6 +20,8 @@ static void usage(FILE *f) {
         fprintf(f, "  %-17s %s (batch %lld)\n", hwa_bench_workload_name(i), hwa_bench_workload_desc(i),
                 (long long)hwa_bench_workload_default_batch(i));
     fprintf(f,
+            "  FILE              a Llama model (GGUF or llama2.c .bin), in its own dtype: a query is one decode\n"
+            "                    step; --batch N (N > 1) a prefill of N tokens\n"
             "\noptions (LIST = comma list):\n"
             "  --device LIST      cpu, ... or all (default cpu)\n"
             "  --dtype LIST       f32, f16, bf16 or all (default f32)\n"
