@@ -7,6 +7,7 @@
 
 #include "bench/bench_device.h"
 #include "core/file.h"
+#include "core/json_write.h"
 
 hwa_status hwa_bench_report_init(hwa_bench_report *rep, const hwa_passport *p) {
     if (!rep) return hwa__err(NULL, HWA_E_INVALID, "report: NULL");
@@ -101,17 +102,7 @@ static void fmt_num(char *buf, size_t cap, double v, const char *unknown) {
 
 static bool measured(const hwa_bench_row *r) { return !r->skipped && r->r.queries > 0; }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p == '\t') fputs("\\t", f);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
+static void json_str(FILE *f, const char *s) { hwa__json_write_str(f, s, s ? strlen(s) : 0); }
 
 static void json_num(FILE *f, double v) {
     if (isfinite(v)) fprintf(f, "%.9g", v);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "core/json_write.h"
 #include "hwadapt/hwadapt.h"
 
 static void usage(FILE *f) {
@@ -13,17 +14,8 @@ static void usage(FILE *f) {
                "Lists the metadata and tensors of a model file (format detected from its content).\n");
 }
 
-/* A JSON string literal of n bytes (control and non-ASCII bytes escaped). */
-static void json_str(const char *s, size_t n) {
-    putchar('"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20 || c >= 0x7f) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
+/* A JSON string literal of n bytes. */
+static void json_str(const char *s, size_t n) { hwa__json_write_str(stdout, s, n); }
 
 static void shape_str(const hwa_file_tensor *t, char *buf, size_t cap) {
     size_t o = (size_t)snprintf(buf, cap, "[");
