@@ -153,6 +153,21 @@ hwa_status hwa__host_memset0(hwa_buffer *b, size_t off, size_t n) {
     return HWA_OK;
 }
 
+hwa_buffer *hwa__host_buffer_new(hwa_ctx *ctx, hwa_backend *be, void *base, size_t size,
+                                 void (*free_fn)(hwa_buffer *b)) {
+    hwa_buffer *b = hwa__calloc(ctx, 1, sizeof *b);
+    if (!b) return NULL;
+    b->be = be;
+    b->base = base;
+    b->size = size;
+    b->alloc = ctx->alloc;
+    b->free_fn = free_fn;
+    b->write = hwa__host_write;
+    b->read = hwa__host_read;
+    b->memset0 = hwa__host_memset0;
+    return b;
+}
+
 /* Buffers around memory the caller owns: nothing to free but the record. */
 static void foreign_free(hwa_buffer *b) { b->alloc.free(b->alloc.ud, b); }
 
@@ -171,16 +186,8 @@ hwa_status hwa_tensor_bind_host(hwa_tensor *t, hwa_backend *be, const void *data
     if ((uintptr_t)data % align)
         return hwa__err(ctx, HWA_E_INVALID, "hwa_tensor_bind_host: data for '%s' is not %zu-byte aligned", t->name,
                         align);
-    hwa_buffer *b = hwa__calloc(ctx, 1, sizeof *b);
+    hwa_buffer *b = hwa__host_buffer_new(ctx, be, (void *)data, nbytes, foreign_free);
     if (!b) return HWA_E_NOMEM;
-    b->be = be;
-    b->base = (void *)data;
-    b->size = nbytes;
-    b->alloc = ctx->alloc;
-    b->free_fn = foreign_free;
-    b->write = hwa__host_write;
-    b->read = hwa__host_read;
-    b->memset0 = hwa__host_memset0;
     hwa__ctx_track_buffer(ctx, b);
     hwa__tensor_bind(t, b, 0);
     return HWA_OK;

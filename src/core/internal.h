@@ -209,6 +209,10 @@ struct hwa_buffer {
 hwa_status hwa__host_write(hwa_buffer *b, size_t off, const void *src, size_t n);
 hwa_status hwa__host_read(hwa_buffer *b, size_t off, void *dst, size_t n);
 hwa_status hwa__host_memset0(hwa_buffer *b, size_t off, size_t n);
+/* A buffer record over host memory at base (freed by free_fn); NULL and
+ * HWA_E_NOMEM recorded on ctx when the record cannot be allocated. */
+hwa_buffer *hwa__host_buffer_new(hwa_ctx *ctx, hwa_backend *be, void *base, size_t size,
+                                 void (*free_fn)(hwa_buffer *b));
 
 /* The backend vtable. Slots are appended at the end only; optional slots may
  * be NULL and the core supplies the default. */

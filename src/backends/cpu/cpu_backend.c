@@ -52,20 +52,13 @@ static void host_buffer_free(hwa_buffer *b) {
 
 static hwa_status cpu_buffer_alloc(hwa_backend *be, size_t size, hwa_buffer **out) {
     hwa_ctx *ctx = be->ctx;
-    hwa_buffer *b = hwa__calloc(ctx, 1, sizeof *b);
-    if (!b) return HWA_E_NOMEM;
-    b->base = ctx->alloc.alloc(ctx->alloc.ud, size ? size : HWA_ALIGN, HWA_ALIGN);
-    if (!b->base) {
-        hwa__free(ctx, b);
-        return hwa__err(ctx, HWA_E_NOMEM, "cpu: out of memory allocating a buffer of %zu bytes", size);
+    void *base = ctx->alloc.alloc(ctx->alloc.ud, size ? size : HWA_ALIGN, HWA_ALIGN);
+    if (!base) return hwa__err(ctx, HWA_E_NOMEM, "cpu: out of memory allocating a buffer of %zu bytes", size);
+    hwa_buffer *b = hwa__host_buffer_new(ctx, be, base, size, host_buffer_free);
+    if (!b) {
+        ctx->alloc.free(ctx->alloc.ud, base);
+        return HWA_E_NOMEM;
     }
-    b->be = be;
-    b->size = size;
-    b->alloc = ctx->alloc;
-    b->free_fn = host_buffer_free;
-    b->write = hwa__host_write;
-    b->read = hwa__host_read;
-    b->memset0 = hwa__host_memset0;
     *out = b;
     return HWA_OK;
 }
