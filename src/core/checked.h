@@ -26,11 +26,6 @@ static inline bool hwa__add_i64(int64_t a, int64_t b, int64_t *out) {
 static inline bool hwa__mul_i64(int64_t a, int64_t b, int64_t *out) {
     return !__builtin_mul_overflow(a, b, out);
 }
-/* a * b + c, all non-negative. */
-static inline bool hwa__mad_size(size_t a, size_t b, size_t c, size_t *out) {
-    size_t t;
-    return hwa__mul_size(a, b, &t) && hwa__add_size(t, c, out);
-}
 /* Rounds x up to a multiple of the power of two align. */
 static inline bool hwa__align_up(size_t x, size_t align, size_t *out) {
     size_t t;

@@ -37,7 +37,6 @@ void hwa__assert_fail(const char *cond, const char *file, int line);
 /* Records status s with a formatted message on ctx (may be NULL) and on the
  * calling thread; returns s. */
 hwa_status hwa__err(hwa_ctx *ctx, hwa_status s, const char *fmt, ...) HWA_PRINTF(3, 4);
-hwa_status hwa__verr(hwa_ctx *ctx, hwa_status s, const char *fmt, va_list ap);
 
 /* ---- ops --------------------------------------------------------------- */
 
@@ -177,7 +176,6 @@ hwa_tensor *hwa__op_new(hwa_ctx *ctx, hwa_op op, hwa_tensor *const *srcs,
 hwa_tensor *hwa__fill(hwa_ctx *ctx, hwa_dtype t, int ndim, const int64_t *shape, float value);
 hwa_tensor *hwa__repeat(hwa_ctx *ctx, hwa_tensor *a, const hwa_tensor *like);
 hwa_tensor *hwa__sum_to(hwa_ctx *ctx, hwa_tensor *a, const hwa_tensor *like);
-hwa_tensor *hwa__binary_back(hwa_ctx *ctx, hwa_op op, hwa_tensor *a, hwa_tensor *b);
 
 /* ---- shape rules and backward rules (the op table's functions) --------- */
 
