@@ -263,6 +263,17 @@ static const tcase cases[] = {
     {"gemv 2x64 * (4099x64)^T threads", 2, {2, 2}, {S2(2, 64), S2(4099, 64)}, {0}, F3, b_matmul, 1, 1e-10, false, true},
     {"gemv 1x40 * (33x40)^T sliced", 2, {2, 2}, {S2(1, 40), S2(33, 40)}, {0, V_SLICED}, F3, b_matmul, 1, 1e-10, false, true},
     {"gemv linear+bias+gelu 1x100->77", 3, {2, 2, 1}, {S2(1, 100), S2(77, 100), {77}}, {0}, F3, b_linear, HWA_OP_GELU, 1e-10, false, true},
+    /* shapes for the AMX tiles (16 x 32 bf16, 16 x 64 int8, in pairs): partial
+     * m-, n- and k-tiles, K long enough to come in chunks, several blocks of
+     * rows, one row */
+    {"matmul 33x65 * (47x65)^T", 2, {2, 2}, {S2(33, 65), S2(47, 65)}, {0}, F3, b_matmul, 1, 1e-10, false, true},
+    {"matmul 1x300 * 300x70", 2, {2, 2}, {S2(1, 300), S2(300, 70)}, {0}, F3, b_matmul, 0, 1e-10, false, true},
+    {"linear+bias+relu 70x300->129", 3, {2, 2, 1}, {S2(70, 300), S2(129, 300), {129}}, {0}, F3, b_linear, HWA_OP_RELU, 1e-10, false, true},
+    {"linear+bias+gelu 300x1000->96", 3, {2, 2, 1}, {S2(300, 1000), S2(96, 1000), {96}}, {0}, F3, b_linear, HWA_OP_GELU, 1e-10, false, true},
+    {"linear+bias 64x1000->1000", 3, {2, 2, 1}, {S2(64, 1000), S2(1000, 1000), {1000}}, {0}, F3, b_linear, HWA_OP_NONE, 1e-10, false, true},
+    {"matmul transposed A 130x40 * 40x33", 2, {2, 2}, {S2(130, 40), S2(40, 33)}, {V_TRANSPOSED, 0}, F3, b_matmul, 0, 1e-10, false, true},
+    {"matmul bf16 70x300 * (129x300)^T", 2, {2, 2}, {S2(70, 300), S2(129, 300)}, {0}, {HWA_BF16, HWA_BF16}, b_matmul, 1, 1e-5, false, true},
+    {"linear+bias+relu bf16 33x96->40", 3, {2, 2, 1}, {S2(33, 96), S2(40, 96), {40}}, {0}, {HWA_BF16, HWA_BF16, HWA_BF16}, b_linear, HWA_OP_RELU, 1e-4, false, true},
     {"mlp gradients 16x24->12", 3, {2, 2, 1}, {S2(16, 24), S2(12, 24), {12}}, {0}, F3, b_mlp, 0, 1e-9, true, true},
     /* training: the fast kernels do the reference's float operations in
      * its order, so they match it bit for bit (tolerance 0) */
@@ -406,7 +417,9 @@ static int variants_for(const tcase *c, variant *vs) {
         for (int p = 0; p < HWA_MM_PROVIDER_COUNT; p++) {
             if (!hwa__mm_provider_built((hwa__mm_provider)p)) continue;
             vs[n++] = (variant){isa, p, HWA_MATMUL_PRECISION_F32};
-            if (p == HWA_MM_ONEDNN && isa >= HWA_ISA_AVX512) {
+            /* bf16 and int8: oneDNN from AVX-512 on, our AMX kernels
+             * (native) at the amx level */
+            if ((p == HWA_MM_ONEDNN && isa >= HWA_ISA_AVX512) || (p == HWA_MM_NATIVE && isa >= HWA_ISA_AMX)) {
                 vs[n++] = (variant){isa, p, HWA_MATMUL_PRECISION_BF16};
                 vs[n++] = (variant){isa, p, HWA_MATMUL_PRECISION_INT8};
             }
@@ -494,6 +507,40 @@ TEST(seed_linear_runs_as_one_fused_call_and_relu_on_simd) {
     if (hwa__isa_active() >= HWA_ISA_AVX2) CHECK(strcmp(hwa_backend_kernel_name(be, r), "ref") != 0);
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
+}
+
+TEST(bf16_and_int8_linears_run_on_our_amx_kernels) {
+    /* on an AMX host, with nothing forced, the seed's Linear in bf16 and
+     * int8 goes to our tile kernels (measured ahead of oneDNN's there), and
+     * a bf16 model's Linear (bf16 tensors) too */
+    if (hwa__isa_active() < HWA_ISA_AMX) {
+        printf("    skipped: no AMX tiles on this host (or HWA_ISA below amx)\n");
+        return;
+    }
+    if (hwa__mm_forced() >= 0) {
+        printf("    skipped: HWA_MATMUL forces a provider\n");
+        return;
+    }
+    const hwa_matmul_precision precs[2] = {HWA_MATMUL_PRECISION_BF16, HWA_MATMUL_PRECISION_INT8};
+    const char *want[2] = {"native:amx-bf16+packed+bias", "native:amx-int8+packed+bias"};
+    for (int i = 0; i < 3; i++) {
+        hwa_ctx *ctx = hwa_ctx_new(NULL);
+        const hwa_dtype dt = i == 2 ? HWA_BF16 : HWA_F32;
+        hwa_tensor *x = hwa_tensor_new_2d(ctx, dt, 64, 1000), *w = hwa_tensor_new_2d(ctx, dt, 1000, 1000);
+        hwa_tensor *b = hwa_tensor_new_1d(ctx, dt, 1000);
+        hwa_tensor *y = hwa_bias_add(ctx, hwa_matmul_ex(ctx, x, w, false, true), b);
+        hwa_graph *g = hwa_graph_new(ctx);
+        CHECK_OK(hwa_graph_build_forward(g, y));
+        hwa_backend *be = hwa_backend_new(ctx, "cpu");
+        CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+        CHECK_OK(hwa_backend_set_matmul_precision(be, i == 2 ? HWA_MATMUL_PRECISION_F32 : precs[i]));
+        CHECK_OK(hwa_graph_compute(g, be));
+        const char *mm = hwa_backend_kernel_name(be, hwa_graph_node(g, 0));
+        printf("    %s linear 64x1000->1000: %s\n", i == 2 ? "bf16-tensor" : i ? "int8" : "bf16", mm);
+        CHECK_STR_CONTAINS(mm, i == 2 ? want[0] : want[i]);
+        hwa_backend_free(be);
+        hwa_ctx_free(ctx);
+    }
 }
 
 TEST(decode_step_kernels_are_the_fast_ones) {

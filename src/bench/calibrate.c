@@ -1,7 +1,8 @@
 /* The CPU's peak matmul rate measured through the kernels hwadapt runs: a
  * square product built as a graph on the "cpu" backend, the way each dtype's
  * products run in hwadapt: f32 tensors in exact f32; bf16 tensors (the
- * benchmark's bf16 rows, oneDNN's AMX or AVX-512 bf16 kernels); f32 tensors
+ * benchmark's bf16 rows: our AMX tiles, else oneDNN's AMX or AVX-512 bf16
+ * kernels); f32 tensors
  * with the backend's matmul precision set to int8 (int8 weights and
  * activations; see hwa_backend_set_matmul_precision), the only int8 product
  * the graph has. The passport calls it through hwa_probe_opts.matmul_bench,

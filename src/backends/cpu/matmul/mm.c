@@ -10,6 +10,7 @@ struct hwa__mm_state {
     hwa_ctx *ctx;
     hwa__mm_onednn *onednn; /* NULL when not built or the engine failed */
     hwa__mm_f16 *f16;       /* widened f16 weights and scratch */
+    hwa__mm_amx *amx;       /* our AMX kernels' packed weights and scratch */
 };
 
 static const char *const provider_names[HWA_MM_PROVIDER_COUNT] = {"onednn", "openblas", "native"};
@@ -54,8 +55,10 @@ hwa__mm_state *hwa__mm_state_new(hwa_ctx *ctx) {
     if (!s) return NULL;
     s->ctx = ctx;
     s->f16 = hwa__mm_f16_new(ctx);
-    if (!s->f16 || hwa__mm_onednn_new(ctx, &s->onednn) != HWA_OK) {
+    s->amx = hwa__mm_amx_new(ctx);
+    if (!s->f16 || !s->amx || hwa__mm_onednn_new(ctx, &s->onednn) != HWA_OK) {
         hwa__mm_f16_free(s->f16);
+        hwa__mm_amx_free(s->amx);
         hwa__free(ctx, s);
         return NULL;
     }
@@ -66,6 +69,7 @@ void hwa__mm_state_free(hwa__mm_state *s) {
     if (!s) return;
     hwa__mm_onednn_free(s->onednn);
     hwa__mm_f16_free(s->f16);
+    hwa__mm_amx_free(s->amx);
     hwa__free(s->ctx, s);
 }
 
@@ -74,7 +78,10 @@ static hwa_status run_one(hwa__mm_state *s, int prov, const hwa__mm_problem *p, 
     switch (prov) {
     case HWA_MM_ONEDNN: return hwa__mm_onednn_run(s->onednn, p, simd, nthreads, name, cap);
     case HWA_MM_OPENBLAS: return hwa__mm_openblas_run(p, simd, nthreads, name, cap);
-    default: return hwa__mm_native_run(s->ctx, p, simd, nthreads, name, cap);
+    default:
+        /* our own: the AMX kernels for bf16 and int8, else the f32 GEMM / GEMV */
+        if (hwa__mm_amx_takes(p)) return hwa__mm_amx_run(s->amx, p, simd, nthreads, name, cap);
+        return hwa__mm_native_run(s->ctx, p, simd, nthreads, name, cap);
     }
 }
 
@@ -86,9 +93,10 @@ hwa_status hwa__mm_run(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__si
 
 hwa_status hwa__mm_run_providers(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
                                  char *name, size_t name_cap) {
-    /* A forced provider first; else the GEMV's (native) for small M. */
+    /* A forced provider first; else ours (native) where it is measured
+     * fastest: the GEMV for small M, the AMX kernels for bf16 and int8. */
     int first = hwa__mm_forced();
-    if (first < 0 && hwa__mm_gemv_fits(p, simd)) first = HWA_MM_NATIVE;
+    if (first < 0 && (hwa__mm_gemv_fits(p, simd) || hwa__mm_amx_preferred(p))) first = HWA_MM_NATIVE;
     int order[HWA_MM_PROVIDER_COUNT + 1], n = 0;
     if (first >= 0) order[n++] = first;
     for (int i = 0; i < HWA_MM_PROVIDER_COUNT; i++)

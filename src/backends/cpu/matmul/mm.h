@@ -3,7 +3,10 @@
  * cpu_backend.c describes one 2-D product (one batch matrix of a MATMUL
  * node, possibly fused with the bias add and activation that follow it) as
  * an hwa__mm_problem and hands it to the providers in order of preference:
- * oneDNN, OpenBLAS, then our own blocked kernel. A provider that cannot do a
+ * oneDNN, OpenBLAS, then our own ("native": a blocked f32 kernel, a GEMV,
+ * and AMX tile kernels for bf16 and int8). Ours go first where they were
+ * measured faster: the GEMV for M <= 4, the AMX kernels for most bf16 and
+ * int8 products (hwa__mm_amx_preferred). A provider that cannot do a
  * case returns HWA_E_UNSUPPORTED and the next one is tried; the reference
  * kernel is the last resort. HWA_MATMUL=onednn|openblas|native (or the test
  * override) puts one provider first and leaves the rest as fallbacks. */
@@ -106,6 +109,49 @@ void hwa__mm_epilogue(const hwa__mm_problem *p, const hwa__simd *simd, int nthre
 /* Whether p is a case for the GEMV (f32 A and C, f32 or f16 B stored [N,K],
  * f32 precision, small M). */
 bool hwa__mm_gemv_fits(const hwa__mm_problem *p, const hwa__simd *simd);
+
+/* Our own AMX kernels (mm_amx.c drives, mm_tiles_amx.c computes): bf16
+ * products (f32 operands rounded to bf16, or bf16 operands; f32 sums) and
+ * int8 products (per-channel weights, dynamic per-row activations, int32
+ * sums), part of the native provider. Weights are packed once into tiles
+ * per tensor version, like oneDNN's. */
+typedef struct hwa__mm_amx hwa__mm_amx;
+/* NULL (HWA_E_NOMEM recorded) when out of memory. */
+hwa__mm_amx *hwa__mm_amx_new(hwa_ctx *ctx);
+void hwa__mm_amx_free(hwa__mm_amx *x);
+/* Whether the AMX kernels can do p here and now: the host has the tiles
+ * and the active ISA level is amx, p asks for bf16 or int8 (or has bf16
+ * operands), and the operand types are ones they take. */
+bool hwa__mm_amx_takes(const hwa__mm_problem *p);
+/* Whether they are the first choice for p when nothing forces a provider:
+ * where bench/cpu_matmul.sh measured them ahead of oneDNN. */
+bool hwa__mm_amx_preferred(const hwa__mm_problem *p);
+hwa_status hwa__mm_amx_run(hwa__mm_amx *x, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
+                           char *name, size_t name_cap);
+
+/* One product on tiles (see mm_tiles_amx.c for the layout), planned by
+ * mm_amx.c. */
+typedef struct hwa__amx_job {
+    const hwa__mm_problem *p;
+    bool int8;
+    int64_t KB;            /* k-tiles: ceil(K / 32) for bf16, ceil(K / 64) for int8 */
+    int64_t MP, NP;        /* pairs of 16-row A tiles, of 16-column B tiles */
+    int nthreads;          /* threads that share the job */
+    bool split_n;          /* they split the n-pairs (else the m-pairs) */
+    int64_t mcb;           /* m-pairs per block of A a thread converts and keeps */
+    void *a_tiles;         /* nthreads x (mcb * KB * 2 tiles): each thread's block of A */
+    const void *b_tiles;   /* NP * KB * 2 tiles */
+    const float *bias_pad; /* NP * 32 floats (zeros past N), or NULL */
+    float *row_scales;     /* int8: nthreads x (mcb * 32), filled by the job */
+    const float *col_scales; /* int8: NP * 32 */
+    float *c_sums;         /* bf16 C: nthreads x c_sums_per_thread f32 sums, else NULL */
+    size_t c_sums_per_thread; /* mcb * 32 rows x the thread's n-pairs * 32 columns */
+} hwa__amx_job;
+/* Runs j (x86-64 builds only; the caller checks hwa__mm_amx_takes first). */
+void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd);
+/* The most m-pairs per block when K is taken in chunks (mm_tiles_amx.c). */
+#define HWA_AMX_MCB_CHUNKED 4
+#define HWA_AMX_KCHUNK 8
 
 /* Providers (each file: its own one). HWA_E_UNSUPPORTED when not able. */
 typedef struct hwa__mm_onednn hwa__mm_onednn;
