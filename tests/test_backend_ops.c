@@ -220,6 +220,16 @@ static const tcase cases[] = {
     {"rmsnorm f16 4x32", 1, {2}, {S2(4, 32)}, {0}, {HWA_F16}, b_unary, HWA_OP_RMS_NORM, 1e-8},
     {"sum over rows 37x53", 1, {2}, {S2(37, 53)}, {0}, F3, b_unary, HWA_OP_SUM_TO, 1e-10},
     {"sum within rows 37x53", 1, {2}, {S2(37, 53)}, {0}, F3, b_unary, HWA_OP_NONE, 1e-10},
+    /* f16 / bf16 tensors through the f32 kernels, rounded once per element
+     * as the reference does (a near tie can round the other way: about one
+     * bf16 ulp on a few elements, hence the looser tolerances) */
+    {"add bf16 row broadcast 13x70 + 70", 2, {2, 1}, {S2(13, 70), {70}}, {0}, {HWA_BF16, HWA_BF16}, b_binary, HWA_OP_ADD, 1e-12},
+    {"div f16 5x33", 2, {2, 2}, {S2(5, 33), S2(5, 33)}, {0}, {HWA_F16, HWA_F16}, b_binary, HWA_OP_DIV, 1e-8},
+    {"silu f16 5x67", 1, {2}, {S2(5, 67)}, {0}, {HWA_F16}, b_unary, HWA_OP_SILU, 1e-8},
+    {"relu bf16 backward 33x100", 1, {2}, {S2(33, 100)}, {0}, {HWA_BF16}, b_unary, HWA_OP_RELU, 1e-12, true},
+    {"softmax bf16 64x1000", 1, {2}, {S2(64, 1000)}, {0}, {HWA_BF16}, b_unary, HWA_OP_SOFTMAX, 1e-6},
+    {"layernorm bf16 9x257", 1, {2}, {S2(9, 257)}, {0}, {HWA_BF16}, b_unary, HWA_OP_NORM, 1e-6},
+    {"sum over rows bf16 37x53", 1, {2}, {S2(37, 53)}, {0}, {HWA_BF16}, b_unary, HWA_OP_SUM_TO, 1e-6},
     /* conversions */
     {"cast f16 round trip 7x333", 1, {2}, {S2(7, 333)}, {0}, F3, b_cast, HWA_F16, 1e-12},
     {"cast bf16 round trip 7x333", 1, {2}, {S2(7, 333)}, {0}, F3, b_cast, HWA_BF16, 1e-12},
@@ -541,6 +551,33 @@ TEST(bf16_and_int8_linears_run_on_our_amx_kernels) {
         hwa_backend_free(be);
         hwa_ctx_free(ctx);
     }
+}
+
+TEST(half_precision_row_and_elementwise_ops_take_the_vector_kernels) {
+    /* a bf16 model's softmax, its layer's activation and add, and a relu
+     * gradient: the f32 vector kernels between one widening and one
+     * rounding, not the scalar reference */
+    if (hwa__isa_active() < HWA_ISA_AVX2) {
+        printf("    skipped: no vector kernels on this host\n");
+        return;
+    }
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_BF16, 64, 1000), *b = hwa_tensor_new_1d(ctx, HWA_BF16, 1000);
+    hwa_tensor *h = hwa_add(ctx, x, b);
+    hwa_tensor *r = hwa_relu(ctx, h);
+    hwa_tensor *y = hwa_softmax(ctx, r);
+    hwa_graph *g = hwa_graph_new(ctx);
+    CHECK_OK(hwa_graph_build_forward(g, y));
+    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+    CHECK_OK(hwa_tensor_fill_uniform(x, -2.0f, 2.0f));
+    CHECK_OK(hwa_tensor_fill_uniform(b, -1.0f, 1.0f));
+    CHECK_OK(hwa_graph_compute(g, be));
+    const char *kh = hwa_backend_kernel_name(be, h), *kr = hwa_backend_kernel_name(be, r), *ky = hwa_backend_kernel_name(be, y);
+    printf("    bf16 add: %s; relu: %s; softmax: %s\n", kh, kr, ky);
+    CHECK(strcmp(kh, "ref") != 0 && strcmp(kr, "ref") != 0 && strcmp(ky, "ref") != 0);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
 }
 
 TEST(decode_step_kernels_are_the_fast_ones) {

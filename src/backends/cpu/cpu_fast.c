@@ -249,25 +249,82 @@ static bool rope(hwa_tensor *dst, int nt) {
     return true;
 }
 
+bool hwa__half_shadow_begin(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__half_shadow *sh) {
+    if ((dst->dtype != HWA_F16 && dst->dtype != HWA_BF16) || !hwa_tensor_is_contiguous(dst)) return false;
+    int nsrc = 0;
+    while (nsrc < HWA_MAX_SRC && dst->src[nsrc]) nsrc++;
+    size_t total = (size_t)hwa_tensor_nelements(dst);
+    for (int i = 0; i < nsrc; i++) {
+        const hwa_tensor *a = dst->src[i];
+        if ((a->dtype != HWA_F32 && a->dtype != dst->dtype) || !hwa_tensor_is_contiguous(a)) return false;
+        if (a->dtype != HWA_F32) total += (size_t)hwa_tensor_nelements(a);
+    }
+    sh->scratch = hwa__malloc(dst->ctx, total * sizeof(float));
+    if (!sh->scratch) return false; /* the reference needs no scratch */
+    const bool bf16 = dst->dtype == HWA_BF16;
+    sh->dst = *dst;
+    float *next = sh->scratch + hwa_tensor_nelements(dst);
+    for (int i = 0; i < nsrc; i++) {
+        const hwa_tensor *a = dst->src[i];
+        sh->src[i] = *a;
+        if (a->dtype != HWA_F32) {
+            const int64_t na = hwa_tensor_nelements(a);
+            const uint16_t *pa = hwa__data(a);
+            float *w = next;
+            PAR_CHUNKS(na, nt, k->half_to_f32(pa + i0, w + i0, len, bf16));
+            sh->src[i].dtype = HWA_F32;
+            sh->src[i].view_src = NULL;
+            sh->src[i].data = w;
+            next += na;
+        }
+        sh->dst.src[i] = &sh->src[i];
+    }
+    sh->dst.dtype = HWA_F32;
+    sh->dst.view_src = NULL;
+    sh->dst.data = sh->scratch;
+    return true;
+}
+
+void hwa__half_shadow_end(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__half_shadow *sh, bool computed) {
+    if (computed) {
+        const int64_t n = hwa_tensor_nelements(dst);
+        const float *s = sh->scratch;
+        uint16_t *pd = hwa__data(dst);
+        PAR_CHUNKS(n, nt, k->f32_to_half(s + i0, pd + i0, len, dst->dtype == HWA_BF16));
+    }
+    hwa__free(dst->ctx, sh->scratch);
+    sh->scratch = NULL;
+}
+
+/* The op's f32 path, or for f16 / bf16 tensors the same through f32. */
+static bool f32_or_half(const hwa__simd *k, hwa_tensor *dst, int nt, bool (*run)(const hwa__simd *, hwa_tensor *, int)) {
+    if (dst->dtype == HWA_F32) return run(k, dst, nt);
+    hwa__half_shadow sh;
+    if (!hwa__half_shadow_begin(k, dst, nt, &sh)) return false;
+    const bool ok = run(k, &sh.dst, nt);
+    hwa__half_shadow_end(k, dst, nt, &sh, ok);
+    return ok;
+}
+
 bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads) {
     if (!k) return false;
     switch (dst->op) {
     case HWA_OP_ADD:
     case HWA_OP_SUB:
     case HWA_OP_MUL:
-    case HWA_OP_DIV: return binary(k, dst, nthreads);
+    case HWA_OP_DIV: return f32_or_half(k, dst, nthreads, binary);
     case HWA_OP_SCALE:
     case HWA_OP_RELU:
     case HWA_OP_GELU:
     case HWA_OP_SILU:
     case HWA_OP_SIGMOID:
-    case HWA_OP_TANH: return unary(k, dst, nthreads);
+    case HWA_OP_TANH: return f32_or_half(k, dst, nthreads, unary);
     case HWA_OP_SOFTMAX:
     case HWA_OP_LOG_SOFTMAX:
     case HWA_OP_NORM:
-    case HWA_OP_RMS_NORM: return rows_op(k, dst, nthreads);
+    case HWA_OP_RMS_NORM: return f32_or_half(k, dst, nthreads, rows_op);
     case HWA_OP_CONT: return cont(k, dst, nthreads);
-    case HWA_OP_SUM_TO: return sum_to(k, dst, nthreads);
+    case HWA_OP_SUM_TO: return f32_or_half(k, dst, nthreads, sum_to);
     case HWA_OP_ATTENTION: return attention(k, dst, nthreads);
     case HWA_OP_ROPE: return rope(dst, nthreads);
     default: return false;

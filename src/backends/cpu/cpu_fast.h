@@ -32,4 +32,20 @@ static inline int hwa__threads_over(int64_t work, int64_t per_thread, int nthrea
  * returns false, having done nothing, when it has not. */
 bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads);
 
+/* An op on f16 / bf16 tensors through its f32 fast path, as the reference
+ * computes it (f32 arithmetic, one rounding per element): begin widens the
+ * half inputs into f32 scratch and fills sh->dst, a shadow of dst whose
+ * sources and result point at the scratch; the caller runs its f32 path on
+ * &sh->dst; end rounds the result into dst (when computed) and frees the
+ * scratch. begin returns false, having done nothing, unless dst is f16 or
+ * bf16 and it and its sources are contiguous, each f32 or of dst's dtype
+ * (or when scratch cannot be had: the reference then runs). */
+typedef struct hwa__half_shadow {
+    hwa_tensor dst;
+    hwa_tensor src[HWA_MAX_SRC];
+    float *scratch;
+} hwa__half_shadow;
+bool hwa__half_shadow_begin(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__half_shadow *sh);
+void hwa__half_shadow_end(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__half_shadow *sh, bool computed);
+
 #endif

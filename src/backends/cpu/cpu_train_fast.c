@@ -140,7 +140,16 @@ bool hwa__cpu_train_fast_run(const hwa__train_simd *k, hwa_tensor *dst, int nthr
     case HWA_OP_ADAM_UPDATE: return adam(k, dst, nthreads);
     case HWA_OP_SGD_UPDATE: return sgd(k, dst, nthreads);
     case HWA_OP_SUM_SQ: return sum_sq(k, dst);
-    case HWA_OP_UNARY_BACK: return unary_back(k, dst, nthreads);
+    case HWA_OP_UNARY_BACK: {
+        if (dst->dtype == HWA_F32) return unary_back(k, dst, nthreads);
+        /* f16 / bf16 gradients through the f32 kernel */
+        const hwa__simd *conv = hwa__simd_active();
+        hwa__half_shadow sh;
+        if (!conv || !hwa__half_shadow_begin(conv, dst, nthreads, &sh)) return false;
+        const bool ok = unary_back(k, &sh.dst, nthreads);
+        hwa__half_shadow_end(conv, dst, nthreads, &sh, ok);
+        return ok;
+    }
     default: return false;
     }
 }
