@@ -40,6 +40,7 @@ typedef struct cpu_state {
     unsigned char *done;   /* [cap_names]: nodes of this compute already run by a fused kernel */
     int n_names, cap_names;
     hwa__cpu_prof *prof;   /* HWA_PROFILE: time per op and kernel; else NULL */
+    hwa__cpu_scratch scratch; /* f16 / bf16 ops through the f32 kernels */
 } cpu_state;
 
 /* ---- buffers ----------------------------------------------------------- */
@@ -338,11 +339,11 @@ static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n,
             hwa__tensor_touch(t);
             return st;
         }
-    } else if (hwa__cpu_train_fast_run(hwa__train_simd_active(), t, nt)) {
+    } else if (hwa__cpu_train_fast_run(hwa__train_simd_active(), t, nt, &s->scratch)) {
         set_name(s, i, t, hwa__train_simd_active()->name);
         hwa__tensor_touch(t);
         return HWA_OK;
-    } else if (hwa__cpu_fast_run(simd, t, nt)) {
+    } else if (hwa__cpu_fast_run(simd, t, nt, &s->scratch)) {
         set_name(s, i, t, simd->name);
         hwa__tensor_touch(t);
         return HWA_OK;
@@ -391,6 +392,7 @@ static void cpu_free(hwa_backend *be) {
     cpu_state *s = be->impl;
     hwa__mm_state_free(s->mm);
     hwa__cpu_prof_free(s->prof); /* prints the table first */
+    hwa__cpu_scratch_free(&s->scratch);
     hwa__free(be->ctx, s->names);
     hwa__free(be->ctx, s->done);
     hwa__free(be->ctx, s);
@@ -424,6 +426,7 @@ hwa_status hwa__cpu_backend_init(hwa_ctx *ctx, int index, hwa_backend **out) {
         return HWA_E_NOMEM;
     }
     s->mm = mm;
+    s->scratch.ctx = ctx;
     s->prof = hwa__cpu_prof_new(ctx);
     be->iface = &cpu_iface;
     be->ctx = ctx;

@@ -249,7 +249,23 @@ static bool rope(hwa_tensor *dst, int nt) {
     return true;
 }
 
-bool hwa__half_shadow_begin(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__half_shadow *sh) {
+void hwa__cpu_scratch_free(hwa__cpu_scratch *s) {
+    if (s && s->p) hwa__free(s->ctx, s->p);
+    if (s) s->p = NULL, s->cap = 0;
+}
+
+/* At least n floats of s; NULL when they cannot be had. */
+static float *scratch_get(hwa__cpu_scratch *s, size_t n) {
+    if (n > s->cap) {
+        if (s->p) hwa__free(s->ctx, s->p);
+        s->p = hwa__malloc(s->ctx, n * sizeof(float));
+        s->cap = s->p ? n : 0;
+    }
+    return s->p;
+}
+
+bool hwa__half_shadow_begin(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cpu_scratch *scratch,
+                            hwa__half_shadow *sh) {
     if ((dst->dtype != HWA_F16 && dst->dtype != HWA_BF16) || !hwa_tensor_is_contiguous(dst)) return false;
     int nsrc = 0;
     while (nsrc < HWA_MAX_SRC && dst->src[nsrc]) nsrc++;
@@ -259,11 +275,11 @@ bool hwa__half_shadow_begin(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__ha
         if ((a->dtype != HWA_F32 && a->dtype != dst->dtype) || !hwa_tensor_is_contiguous(a)) return false;
         if (a->dtype != HWA_F32) total += (size_t)hwa_tensor_nelements(a);
     }
-    sh->scratch = hwa__malloc(dst->ctx, total * sizeof(float));
-    if (!sh->scratch) return false; /* the reference needs no scratch */
+    sh->out = scratch ? scratch_get(scratch, total) : NULL;
+    if (!sh->out) return false; /* the reference needs no scratch */
     const bool bf16 = dst->dtype == HWA_BF16;
     sh->dst = *dst;
-    float *next = sh->scratch + hwa_tensor_nelements(dst);
+    float *next = sh->out + hwa_tensor_nelements(dst);
     for (int i = 0; i < nsrc; i++) {
         const hwa_tensor *a = dst->src[i];
         sh->src[i] = *a;
@@ -281,50 +297,95 @@ bool hwa__half_shadow_begin(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__ha
     }
     sh->dst.dtype = HWA_F32;
     sh->dst.view_src = NULL;
-    sh->dst.data = sh->scratch;
+    sh->dst.data = sh->out;
     return true;
 }
 
 void hwa__half_shadow_end(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__half_shadow *sh, bool computed) {
-    if (computed) {
-        const int64_t n = hwa_tensor_nelements(dst);
-        const float *s = sh->scratch;
-        uint16_t *pd = hwa__data(dst);
-        PAR_CHUNKS(n, nt, k->f32_to_half(s + i0, pd + i0, len, dst->dtype == HWA_BF16));
+    if (!computed) return;
+    const int64_t n = hwa_tensor_nelements(dst);
+    const float *s = sh->out;
+    uint16_t *pd = hwa__data(dst);
+    PAR_CHUNKS(n, nt, k->f32_to_half(s + i0, pd + i0, len, dst->dtype == HWA_BF16));
+}
+
+/* Elementwise ops on f16 / bf16 (binary with b of a's size or one value,
+ * unary): each thread widens blocks of its range that stay in L1, runs the
+ * f32 kernel on them and rounds the block back, so the data crosses memory
+ * once rather than through a full-size f32 copy. */
+#define HALF_BLOCK 1024
+
+typedef struct half_job {
+    const hwa__simd *k;
+    int op;
+    float s;                  /* SCALE's factor */
+    const uint16_t *a, *b;    /* b NULL: unary */
+    float one_b;              /* b of one value, widened */
+    bool b_one, bf16;
+    uint16_t *d;
+} half_job;
+
+static void half_range(const half_job *h, int64_t i0, int64_t len) {
+    float xa[HALF_BLOCK], xb[HALF_BLOCK];
+    for (int64_t o = i0; o < i0 + len; o += HALF_BLOCK) {
+        const int64_t m = i0 + len - o < HALF_BLOCK ? i0 + len - o : HALF_BLOCK;
+        h->k->half_to_f32(h->a + o, xa, m, h->bf16);
+        if (!h->b) {
+            h->k->unary(h->op, xa, xa, m, h->s);
+        } else if (h->b_one) {
+            h->k->binary(h->op, xa, &h->one_b, 0, xa, m);
+        } else {
+            h->k->half_to_f32(h->b + o, xb, m, h->bf16);
+            h->k->binary(h->op, xa, xb, 1, xa, m);
+        }
+        h->k->f32_to_half(xa, h->d + o, m, h->bf16);
     }
-    hwa__free(dst->ctx, sh->scratch);
-    sh->scratch = NULL;
+}
+
+static bool half_elementwise(const hwa__simd *k, hwa_tensor *dst, int nt, bool binary_op) {
+    const hwa_tensor *a = dst->src[0], *b = binary_op ? dst->src[1] : NULL;
+    const hwa_dtype dt = dst->dtype;
+    if (!contig(dst, dt) || !contig(a, dt) || (b && !contig(b, dt))) return false;
+    const int64_t n = hwa_tensor_nelements(dst), nb = b ? hwa_tensor_nelements(b) : 0;
+    if (b && nb != n && nb != 1) return false;
+    half_job h = {k, dst->op, dst->op == HWA_OP_SCALE ? dst->p.f[0] : 1.0f, hwa__data(a), b ? hwa__data(b) : NULL,
+                  0.0f, b && nb == 1, dt == HWA_BF16, hwa__data(dst)};
+    if (h.b_one) k->half_to_f32(h.b, &h.one_b, 1, h.bf16);
+    PAR_CHUNKS(n, nt, half_range(&h, i0, len));
+    return true;
 }
 
 /* The op's f32 path, or for f16 / bf16 tensors the same through f32. */
-static bool f32_or_half(const hwa__simd *k, hwa_tensor *dst, int nt, bool (*run)(const hwa__simd *, hwa_tensor *, int)) {
+static bool f32_or_half(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cpu_scratch *scratch,
+                        bool (*run)(const hwa__simd *, hwa_tensor *, int)) {
     if (dst->dtype == HWA_F32) return run(k, dst, nt);
+    if ((run == binary || run == unary) && half_elementwise(k, dst, nt, run == binary)) return true;
     hwa__half_shadow sh;
-    if (!hwa__half_shadow_begin(k, dst, nt, &sh)) return false;
+    if (!hwa__half_shadow_begin(k, dst, nt, scratch, &sh)) return false;
     const bool ok = run(k, &sh.dst, nt);
     hwa__half_shadow_end(k, dst, nt, &sh, ok);
     return ok;
 }
 
-bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads) {
+bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__cpu_scratch *scratch) {
     if (!k) return false;
     switch (dst->op) {
     case HWA_OP_ADD:
     case HWA_OP_SUB:
     case HWA_OP_MUL:
-    case HWA_OP_DIV: return f32_or_half(k, dst, nthreads, binary);
+    case HWA_OP_DIV: return f32_or_half(k, dst, nthreads, scratch, binary);
     case HWA_OP_SCALE:
     case HWA_OP_RELU:
     case HWA_OP_GELU:
     case HWA_OP_SILU:
     case HWA_OP_SIGMOID:
-    case HWA_OP_TANH: return f32_or_half(k, dst, nthreads, unary);
+    case HWA_OP_TANH: return f32_or_half(k, dst, nthreads, scratch, unary);
     case HWA_OP_SOFTMAX:
     case HWA_OP_LOG_SOFTMAX:
     case HWA_OP_NORM:
-    case HWA_OP_RMS_NORM: return f32_or_half(k, dst, nthreads, rows_op);
+    case HWA_OP_RMS_NORM: return f32_or_half(k, dst, nthreads, scratch, rows_op);
     case HWA_OP_CONT: return cont(k, dst, nthreads);
-    case HWA_OP_SUM_TO: return f32_or_half(k, dst, nthreads, sum_to);
+    case HWA_OP_SUM_TO: return f32_or_half(k, dst, nthreads, scratch, sum_to);
     case HWA_OP_ATTENTION: return attention(k, dst, nthreads);
     case HWA_OP_ROPE: return rope(dst, nthreads);
     default: return false;

@@ -27,25 +27,34 @@ static inline int hwa__threads_over(int64_t work, int64_t per_thread, int nthrea
         }                                                                              \
     } while (0)
 
+/* Scratch a backend keeps between computes (grown, never shrunk), for the
+ * f16 / bf16 path below. */
+typedef struct hwa__cpu_scratch {
+    hwa_ctx *ctx;
+    float *p;
+    size_t cap; /* floats */
+} hwa__cpu_scratch;
+void hwa__cpu_scratch_free(hwa__cpu_scratch *s);
+
 /* Computes dst with the vector kernels k on nthreads threads when its case
- * has a fast path (contiguous f32, or f16/bf16 <-> f32 conversion);
- * returns false, having done nothing, when it has not. */
-bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads);
+ * has a fast path (contiguous f32 or, through scratch, f16/bf16, or f16/bf16
+ * <-> f32 conversion); returns false, having done nothing, when it has not. */
+bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__cpu_scratch *scratch);
 
 /* An op on f16 / bf16 tensors through its f32 fast path, as the reference
  * computes it (f32 arithmetic, one rounding per element): begin widens the
  * half inputs into f32 scratch and fills sh->dst, a shadow of dst whose
  * sources and result point at the scratch; the caller runs its f32 path on
- * &sh->dst; end rounds the result into dst (when computed) and frees the
- * scratch. begin returns false, having done nothing, unless dst is f16 or
+ * &sh->dst; end rounds the result into dst (when computed). begin returns false, having done nothing, unless dst is f16 or
  * bf16 and it and its sources are contiguous, each f32 or of dst's dtype
  * (or when scratch cannot be had: the reference then runs). */
 typedef struct hwa__half_shadow {
     hwa_tensor dst;
     hwa_tensor src[HWA_MAX_SRC];
-    float *scratch;
+    float *out; /* the f32 result, in the scratch */
 } hwa__half_shadow;
-bool hwa__half_shadow_begin(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__half_shadow *sh);
+bool hwa__half_shadow_begin(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__cpu_scratch *scratch,
+                            hwa__half_shadow *sh);
 void hwa__half_shadow_end(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__half_shadow *sh, bool computed);
 
 #endif

@@ -134,7 +134,7 @@ static bool unary_back(const hwa__train_simd *k, hwa_tensor *dst, int nt) {
     HWA__PAR_CHUNKS(n, RELU_PAR_MIN, nt, k->relu_back(pg + i0, px + i0, pd + i0, len));
     return true;
 }
-bool hwa__cpu_train_fast_run(const hwa__train_simd *k, hwa_tensor *dst, int nthreads) {
+bool hwa__cpu_train_fast_run(const hwa__train_simd *k, hwa_tensor *dst, int nthreads, hwa__cpu_scratch *scratch) {
     if (!k) return false;
     switch (dst->op) {
     case HWA_OP_ADAM_UPDATE: return adam(k, dst, nthreads);
@@ -145,7 +145,7 @@ bool hwa__cpu_train_fast_run(const hwa__train_simd *k, hwa_tensor *dst, int nthr
         /* f16 / bf16 gradients through the f32 kernel */
         const hwa__simd *conv = hwa__simd_active();
         hwa__half_shadow sh;
-        if (!conv || !hwa__half_shadow_begin(conv, dst, nthreads, &sh)) return false;
+        if (!conv || !hwa__half_shadow_begin(conv, dst, nthreads, scratch, &sh)) return false;
         const bool ok = unary_back(k, &sh.dst, nthreads);
         hwa__half_shadow_end(conv, dst, nthreads, &sh, ok);
         return ok;

@@ -5,12 +5,13 @@
 #ifndef HWADAPT_CPU_TRAIN_FAST_H
 #define HWADAPT_CPU_TRAIN_FAST_H
 
+#include "backends/cpu/cpu_fast.h"
 #include "backends/cpu/simd/train_simd.h"
 #include "core/internal.h"
 
 /* Computes dst with the vector kernels k on up to nthreads threads when its
  * case has a fast path; returns false, having done nothing, when it has not
  * (k NULL included: the reference then runs and reports any bad input). */
-bool hwa__cpu_train_fast_run(const hwa__train_simd *k, hwa_tensor *dst, int nthreads);
+bool hwa__cpu_train_fast_run(const hwa__train_simd *k, hwa_tensor *dst, int nthreads, hwa__cpu_scratch *scratch);
 
 #endif
