@@ -162,6 +162,10 @@ void *hwa__malloc(hwa_ctx *ctx, size_t size);            /* records HWA_E_NOMEM 
 void *hwa__calloc(hwa_ctx *ctx, size_t n, size_t size);  /* zeroed, overflow-checked */
 void *hwa__realloc_array(hwa_ctx *ctx, void *old, size_t old_n, size_t new_n, size_t elem);
 void hwa__free(hwa_ctx *ctx, void *p);
+/* Scratch that is kept and reused: *buf holds at least size bytes after the
+ * call (reallocated, contents not kept, when *cap is smaller). NULL (and
+ * HWA_E_NOMEM recorded, *buf and *cap cleared) when out of memory. */
+void *hwa__scratch_grow(hwa_ctx *ctx, void **buf, size_t *cap, size_t size);
 uint64_t hwa__rng_next(uint64_t *state);
 
 /* ---- builders (ops.c) -------------------------------------------------- */

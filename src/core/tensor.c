@@ -48,6 +48,14 @@ void hwa__free(hwa_ctx *ctx, void *p) {
     if (p) ctx->alloc.free(ctx->alloc.ud, p);
 }
 
+void *hwa__scratch_grow(hwa_ctx *ctx, void **buf, size_t *cap, size_t size) {
+    if (*buf && size <= *cap) return *buf;
+    hwa__free(ctx, *buf);
+    *buf = hwa__malloc(ctx, size);
+    *cap = *buf ? size : 0;
+    return *buf;
+}
+
 uint64_t hwa__rng_next(uint64_t *state) { /* splitmix64 */
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;

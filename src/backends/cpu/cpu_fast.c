@@ -4,6 +4,8 @@
  * reference kernels. */
 #include "backends/cpu/cpu_fast.h"
 
+#include "core/checked.h"
+
 #include <math.h>
 #include <string.h>
 #if defined(_OPENMP)
@@ -250,18 +252,8 @@ static bool rope(hwa_tensor *dst, int nt) {
 }
 
 void hwa__cpu_scratch_free(hwa__cpu_scratch *s) {
-    if (s && s->p) hwa__free(s->ctx, s->p);
-    if (s) s->p = NULL, s->cap = 0;
-}
-
-/* At least n floats of s; NULL when they cannot be had. */
-static float *scratch_get(hwa__cpu_scratch *s, size_t n) {
-    if (n > s->cap) {
-        if (s->p) hwa__free(s->ctx, s->p);
-        s->p = hwa__malloc(s->ctx, n * sizeof(float));
-        s->cap = s->p ? n : 0;
-    }
-    return s->p;
+    hwa__free(s->ctx, s->p);
+    s->p = NULL, s->cap = 0;
 }
 
 bool hwa__half_shadow_begin(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cpu_scratch *scratch,
@@ -275,7 +267,10 @@ bool hwa__half_shadow_begin(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cp
         if ((a->dtype != HWA_F32 && a->dtype != dst->dtype) || !hwa_tensor_is_contiguous(a)) return false;
         if (a->dtype != HWA_F32) total += (size_t)hwa_tensor_nelements(a);
     }
-    sh->out = scratch ? scratch_get(scratch, total) : NULL;
+    size_t bytes;
+    sh->out = hwa__mul_size(total, sizeof(float), &bytes)
+                  ? hwa__scratch_grow(scratch->ctx, &scratch->p, &scratch->cap, bytes)
+                  : NULL;
     if (!sh->out) return false; /* the reference needs no scratch */
     const bool bf16 = dst->dtype == HWA_BF16;
     sh->dst = *dst;
@@ -359,7 +354,6 @@ static bool half_elementwise(const hwa__simd *k, hwa_tensor *dst, int nt, bool b
 static bool f32_or_half(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cpu_scratch *scratch,
                         bool (*run)(const hwa__simd *, hwa_tensor *, int)) {
     if (dst->dtype == HWA_F32) return run(k, dst, nt);
-    if ((run == binary || run == unary) && half_elementwise(k, dst, nt, run == binary)) return true;
     hwa__half_shadow sh;
     if (!hwa__half_shadow_begin(k, dst, nt, scratch, &sh)) return false;
     const bool ok = run(k, &sh.dst, nt);
@@ -373,13 +367,17 @@ bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__c
     case HWA_OP_ADD:
     case HWA_OP_SUB:
     case HWA_OP_MUL:
-    case HWA_OP_DIV: return f32_or_half(k, dst, nthreads, scratch, binary);
+    case HWA_OP_DIV:
+        return (dst->dtype != HWA_F32 && half_elementwise(k, dst, nthreads, true)) ||
+               f32_or_half(k, dst, nthreads, scratch, binary);
     case HWA_OP_SCALE:
     case HWA_OP_RELU:
     case HWA_OP_GELU:
     case HWA_OP_SILU:
     case HWA_OP_SIGMOID:
-    case HWA_OP_TANH: return f32_or_half(k, dst, nthreads, scratch, unary);
+    case HWA_OP_TANH:
+        return (dst->dtype != HWA_F32 && half_elementwise(k, dst, nthreads, false)) ||
+               f32_or_half(k, dst, nthreads, scratch, unary);
     case HWA_OP_SOFTMAX:
     case HWA_OP_LOG_SOFTMAX:
     case HWA_OP_NORM:

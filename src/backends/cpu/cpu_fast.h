@@ -31,8 +31,8 @@ static inline int hwa__threads_over(int64_t work, int64_t per_thread, int nthrea
  * f16 / bf16 path below. */
 typedef struct hwa__cpu_scratch {
     hwa_ctx *ctx;
-    float *p;
-    size_t cap; /* floats */
+    void *p;
+    size_t cap; /* bytes */
 } hwa__cpu_scratch;
 void hwa__cpu_scratch_free(hwa__cpu_scratch *s);
 

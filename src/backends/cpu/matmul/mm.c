@@ -78,10 +78,11 @@ static hwa_status run_one(hwa__mm_state *s, int prov, const hwa__mm_problem *p, 
     switch (prov) {
     case HWA_MM_ONEDNN: return hwa__mm_onednn_run(s->onednn, p, simd, nthreads, name, cap);
     case HWA_MM_OPENBLAS: return hwa__mm_openblas_run(p, simd, nthreads, name, cap);
-    default:
+    default: {
         /* our own: the AMX kernels for bf16 and int8, else the f32 GEMM / GEMV */
-        if (hwa__mm_amx_takes(p)) return hwa__mm_amx_run(s->amx, p, simd, nthreads, name, cap);
-        return hwa__mm_native_run(s->ctx, p, simd, nthreads, name, cap);
+        const hwa_status st = hwa__mm_amx_run(s->amx, p, simd, nthreads, name, cap);
+        return st != HWA_E_UNSUPPORTED ? st : hwa__mm_native_run(s->ctx, p, simd, nthreads, name, cap);
+    }
     }
 }
 
@@ -107,6 +108,65 @@ hwa_status hwa__mm_run_providers(hwa__mm_state *s, const hwa__mm_problem *p, con
         if (st != HWA_E_UNSUPPORTED) return st;
     }
     return HWA_E_UNSUPPORTED;
+}
+
+/* ---- kept forms of weights --------------------------------------------- */
+
+static bool keep_key_eq(const hwa__mm_kept *e, const hwa__mm_problem *p, int form) {
+    return e->owner == p->b_owner && e->b == p->b && e->ldb == p->ldb && e->tb == p->tb && e->dt_b == p->dt_b &&
+           e->K == p->K && e->N == p->N && e->form == form;
+}
+
+hwa__mm_kept *hwa__mm_keep_find(hwa__mm_keep *c, const hwa__mm_problem *p, int form,
+                                bool (*same)(const hwa__mm_kept *e, const void *arg), const void *arg, int *rewrites) {
+    if (rewrites) *rewrites = 0;
+    for (hwa__mm_kept **pp = &c->head, *e; (e = *pp) != NULL; pp = &e->next) {
+        if (!keep_key_eq(e, p, form) || (same && !same(e, arg))) continue;
+        if (e->version == p->b_version) return e;
+        if (rewrites) *rewrites = e->rewrites + 1;
+        *pp = e->next; /* stale: the owner was written since */
+        c->drop(c->ctx, e);
+        c->n--;
+        return NULL;
+    }
+    return NULL;
+}
+
+void hwa__mm_keep_add(hwa__mm_keep *c, hwa__mm_kept *e, const hwa__mm_problem *p, int form, int rewrites) {
+    if (c->n >= HWA_MM_KEEP_MAX) {
+        hwa__mm_kept **q = &c->head;
+        for (int i = 0; *q && i < HWA_MM_KEEP_MAX - 1; i++) q = &(*q)->next;
+        while (*q) {
+            hwa__mm_kept *d = *q;
+            *q = d->next;
+            c->drop(c->ctx, d);
+            c->n--;
+        }
+    }
+    e->owner = p->b_owner, e->version = p->b_version, e->b = p->b, e->ldb = p->ldb, e->K = p->K, e->N = p->N;
+    e->tb = p->tb, e->dt_b = p->dt_b, e->form = form, e->rewrites = rewrites;
+    e->next = c->head;
+    c->head = e;
+    c->n++;
+}
+
+void hwa__mm_keep_clear(hwa__mm_keep *c) {
+    for (hwa__mm_kept *e = c->head, *nx; e; e = nx) {
+        nx = e->next;
+        c->drop(c->ctx, e);
+    }
+    c->head = NULL;
+    c->n = 0;
+}
+
+void hwa__mm_int8_col_scales(const hwa__mm_problem *p, float *scale, float *inv) {
+    const float *b = p->b;
+    for (int64_t n = 0; n < p->N; n++) {
+        float mx = 0.0f;
+        for (int64_t k = 0; k < p->K; k++) mx = fmaxf(mx, fabsf(p->tb ? b[n * p->ldb + k] : b[k * p->ldb + n]));
+        scale[n] = hwa__mm_int8_scale(mx);
+        inv[n] = 1.0f / scale[n];
+    }
 }
 
 static float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }

@@ -53,6 +53,49 @@ typedef struct hwa__mm_problem {
     bool accumulate;
 } hwa__mm_problem;
 
+/* Forms of weight matrices derived once and kept (oneDNN's packed layouts,
+ * f16 weights widened to f32, our AMX tiles): one entry per weight matrix
+ * (its owner tensor, storage, layout, shape) and form, valid for one version
+ * of the owner. A provider embeds hwa__mm_kept as the first member of its
+ * entries and frees them through drop. */
+typedef struct hwa__mm_kept {
+    const hwa_tensor *owner;
+    uint64_t version;
+    const void *b;
+    int64_t ldb, K, N;
+    bool tb;
+    hwa_dtype dt_b;
+    int form;     /* the provider's own tag for what was derived */
+    int rewrites; /* how often the owner was found written since the last derivation */
+    struct hwa__mm_kept *next;
+} hwa__mm_kept;
+
+typedef struct hwa__mm_keep {
+    hwa_ctx *ctx;
+    hwa__mm_kept *head; /* newest first */
+    int n;
+    void (*drop)(hwa_ctx *ctx, hwa__mm_kept *e); /* frees e and what it holds */
+} hwa__mm_keep;
+
+/* The entry for p's weights in form `form` (and, when same is given, for
+ * which same(e, arg) holds) if it is of the owner's current version. A
+ * stale one is dropped, and *rewrites (optional) receives its count plus
+ * one; 0 when there was none. NULL when there is no current entry. */
+hwa__mm_kept *hwa__mm_keep_find(hwa__mm_keep *c, const hwa__mm_problem *p, int form,
+                                bool (*same)(const hwa__mm_kept *e, const void *arg), const void *arg, int *rewrites);
+/* Adds e (payload filled in) for p's weights in form `form`, newest first;
+ * the oldest entries beyond HWA_MM_KEEP_MAX are dropped. */
+#define HWA_MM_KEEP_MAX 256
+void hwa__mm_keep_add(hwa__mm_keep *c, hwa__mm_kept *e, const hwa__mm_problem *p, int form, int rewrites);
+void hwa__mm_keep_clear(hwa__mm_keep *c);
+
+/* Symmetric int8 scale of values whose largest magnitude is max_abs:
+ * max_abs / 127, or 1 for all zeros. Per row of activations and per column
+ * of weights, in every int8 product. */
+static inline float hwa__mm_int8_scale(float max_abs) { return max_abs > 0.0f ? max_abs / 127.0f : 1.0f; }
+/* The scale of every column n < p->N of p's f32 B, and its inverse. */
+void hwa__mm_int8_col_scales(const hwa__mm_problem *p, float *scale, float *inv);
+
 /* Everything a backend instance keeps for its matmuls: per-provider state
  * (oneDNN engine, primitive and packed-weight caches). */
 typedef struct hwa__mm_state hwa__mm_state;
@@ -126,6 +169,7 @@ bool hwa__mm_amx_takes(const hwa__mm_problem *p);
 /* Whether they are the first choice for p when nothing forces a provider:
  * where bench/cpu_matmul.sh measured them ahead of oneDNN. */
 bool hwa__mm_amx_preferred(const hwa__mm_problem *p);
+/* HWA_E_UNSUPPORTED, having done nothing, unless hwa__mm_amx_takes(p). */
 hwa_status hwa__mm_amx_run(hwa__mm_amx *x, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
                            char *name, size_t name_cap);
 
@@ -139,7 +183,8 @@ typedef struct hwa__amx_job {
     int nthreads;          /* threads that share the job */
     bool split_n;          /* they split the n-pairs (else the m-pairs) */
     int64_t mcb;           /* m-pairs per block of A a thread converts and keeps */
-    void *a_tiles;         /* nthreads x (mcb * KB * 2 tiles): each thread's block of A */
+    void *a_tiles;         /* nthreads x hwa__amx_a_bytes(j): each thread's block of A in
+                            * mcb * KB * 2 tiles, then one row of A in bf16 */
     const void *b_tiles;   /* NP * KB * 2 tiles */
     const float *bias_pad; /* NP * 32 floats (zeros past N), or NULL */
     float *row_scales;     /* int8: nthreads x (mcb * 32), filled by the job */
@@ -147,7 +192,11 @@ typedef struct hwa__amx_job {
     float *c_sums;         /* bf16 C: nthreads x c_sums_per_thread f32 sums, else NULL */
     size_t c_sums_per_thread; /* mcb * 32 rows x the thread's n-pairs * 32 columns */
 } hwa__amx_job;
-/* Runs j (x86-64 builds only; the caller checks hwa__mm_amx_takes first). */
+/* Bytes of a_tiles per thread. */
+static inline size_t hwa__amx_a_bytes(const hwa__amx_job *j) {
+    return (size_t)j->mcb * (size_t)j->KB * 2048 + (size_t)j->KB * 64;
+}
+/* Runs j (x86-64 builds with AMX only: hwa__mm_amx_run calls it). */
 void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd);
 /* The most m-pairs per block when K is taken in chunks (mm_tiles_amx.c). */
 #define HWA_AMX_MCB_CHUNKED 4

@@ -12,33 +12,24 @@
 #include "core/checked.h"
 
 typedef struct amx_pack {
-    /* key */
-    const hwa_tensor *owner;
-    uint64_t version;
-    const void *b;
-    int64_t ldb, K, N;
-    bool tb, int8;
-    hwa_dtype dt_b;
-    /* value */
+    hwa__mm_kept key; /* form: 1 for int8 tiles, 0 for bf16 */
     void *tiles;
     float *col_scales; /* int8: NP * 32 */
-    struct amx_pack *next;
 } amx_pack;
 
 struct hwa__mm_amx {
     hwa_ctx *ctx;
-    amx_pack *packs;
-    int n_packs;
-    amx_pack once;   /* B packed for this call only (no owner to key it by) */
-    void *a_tiles;   /* per call: A in tiles */
+    hwa__mm_keep packs;
+    amx_pack once;     /* B packed for this call only (no owner to key it by) */
+    void *a_tiles;     /* per call: A in tiles */
     size_t a_cap;
-    float *c_sums;   /* per call: f32 sums of a bf16 C */
+    void *c_sums;      /* per call: f32 sums of a bf16 C */
     size_t c_cap;
-    float *floats;   /* per call: padded bias, row scales */
+    void *floats;      /* per call: padded bias, row scales */
     size_t floats_cap;
 };
 
-/* Where our tiles are the first choice (measured against oneDNN 2.7's
+/* Where our tiles are the first choice (measured against oneDNN 2.6's
  * brgemm with 2 threads, bf16, from 17 x 1000 x 1000 to 2048^3 and
  * 256 x 4096 x 4096, and thin cases such as 4096 x 64 x 256): from this many
  * rows, since below it a 16-row tile is mostly padding and oneDNN's
@@ -48,12 +39,6 @@ struct hwa__mm_amx {
 #define AMX_PREFERRED_MIN_M 17
 #define AMX_PREFERRED_MIN_K 128
 
-hwa__mm_amx *hwa__mm_amx_new(hwa_ctx *ctx) {
-    hwa__mm_amx *x = hwa__calloc(ctx, 1, sizeof *x);
-    if (x) x->ctx = ctx;
-    return x;
-}
-
 static void pack_release(hwa_ctx *ctx, amx_pack *e) {
     hwa__free(ctx, e->tiles);
     hwa__free(ctx, e->col_scales);
@@ -61,13 +46,20 @@ static void pack_release(hwa_ctx *ctx, amx_pack *e) {
     e->col_scales = NULL;
 }
 
+static void drop_pack(hwa_ctx *ctx, hwa__mm_kept *k) {
+    pack_release(ctx, (amx_pack *)k);
+    hwa__free(ctx, k);
+}
+
+hwa__mm_amx *hwa__mm_amx_new(hwa_ctx *ctx) {
+    hwa__mm_amx *x = hwa__calloc(ctx, 1, sizeof *x);
+    if (x) x->ctx = ctx, x->packs = (hwa__mm_keep){.ctx = ctx, .drop = drop_pack};
+    return x;
+}
+
 void hwa__mm_amx_free(hwa__mm_amx *x) {
     if (!x) return;
-    for (amx_pack *e = x->packs, *nx; e; e = nx) {
-        nx = e->next;
-        pack_release(x->ctx, e);
-        hwa__free(x->ctx, e);
-    }
+    hwa__mm_keep_clear(&x->packs);
     pack_release(x->ctx, &x->once);
     hwa__free(x->ctx, x->a_tiles);
     hwa__free(x->ctx, x->c_sums);
@@ -106,54 +98,43 @@ bool hwa__mm_amx_preferred(const hwa__mm_problem *p) {
     return hwa__mm_amx_takes(p) && p->b_owner != NULL && p->M >= AMX_PREFERRED_MIN_M && p->K >= AMX_PREFERRED_MIN_K;
 }
 
-/* B(k, n) as f32, from [K, N] or (tb) [N, K] storage of f32 or bf16. */
-static float b_at(const hwa__mm_problem *p, int64_t k, int64_t n) {
-    const int64_t at = p->tb ? n * p->ldb + k : k * p->ldb + n;
-    return p->dt_b == HWA_BF16 ? hwa_bf16_to_f32(((const uint16_t *)p->b)[at]) : ((const float *)p->b)[at];
-}
-
-/* Packs B into e->tiles: tile (nt, kb) at ((nt / 2) * KB + kb) * 2 + nt % 2.
- * bf16 tiles hold pairs along k (row r: k = 32 kb + 2 r + {0,1} for each of
- * 16 columns); int8 tiles quads (row r: k = 64 kb + 4 r + {0..3}), each
- * column quantized with its own scale max |B[:, n]| / 127. */
-static hwa_status pack(hwa__mm_amx *x, amx_pack *e, const hwa__mm_problem *p, int64_t KB, int64_t NP) {
-    const int per = e->int8 ? 4 : 2; /* values of one column in a tile row */
+/* Packs p's B into e->tiles: tile (nt, kb) at ((nt / 2) * KB + kb) * 2 +
+ * nt % 2. bf16 tiles hold pairs along k (row r: k = 32 kb + 2 r + {0,1} for
+ * each of 16 columns); int8 tiles quads (row r: k = 64 kb + 4 r + {0..3}),
+ * each column quantized with its own scale (f32 B only). */
+static hwa_status pack(hwa__mm_amx *x, amx_pack *e, bool int8, const hwa__mm_problem *p, int64_t KB, int64_t NP) {
+    const int per = int8 ? 4 : 2; /* values of one column in a tile row */
     size_t bytes;
     if (!hwa__mul_size((size_t)NP, (size_t)KB, &bytes) || !hwa__mul_size(bytes, 2 * 1024, &bytes))
         return hwa__err(x->ctx, HWA_E_OVERFLOW, "matmul: packed weights of %lld x %lld overflow", (long long)p->K,
                         (long long)p->N);
-    e->tiles = hwa__malloc(x->ctx, bytes);
-    if (!e->tiles) return HWA_E_NOMEM;
-    memset(e->tiles, 0, bytes);
+    e->tiles = hwa__calloc(x->ctx, bytes, 1);
     float *inv = NULL;
-    if (e->int8) {
+    if (int8) {
         e->col_scales = hwa__calloc(x->ctx, (size_t)NP * 32, sizeof(float));
         inv = hwa__calloc(x->ctx, (size_t)NP * 32, sizeof(float));
-        if (!e->col_scales || !inv) {
-            hwa__free(x->ctx, inv);
-            pack_release(x->ctx, e);
-            return HWA_E_NOMEM;
-        }
-        for (int64_t n = 0; n < p->N; n++) {
-            float mx = 0.0f;
-            for (int64_t k = 0; k < p->K; k++) mx = fmaxf(mx, fabsf(b_at(p, k, n)));
-            e->col_scales[n] = mx > 0.0f ? mx / 127.0f : 1.0f;
-            inv[n] = 1.0f / e->col_scales[n];
-        }
     }
+    if (!e->tiles || (int8 && (!e->col_scales || !inv))) {
+        hwa__free(x->ctx, inv);
+        pack_release(x->ctx, e);
+        return hwa__err(x->ctx, HWA_E_NOMEM, "matmul: no memory for the packed weights of %lld x %lld",
+                        (long long)p->K, (long long)p->N);
+    }
+    if (int8) hwa__mm_int8_col_scales(p, e->col_scales, inv);
     const int64_t kt = 16 * per; /* k per tile */
     for (int64_t n = 0; n < p->N; n++) {
         const int64_t nt = n / 16, c = n % 16;
         for (int64_t k = 0; k < p->K; k++) {
             const int64_t kb = k / kt, r = (k % kt) / per, w = k % per;
             const size_t tile = (size_t)(((nt / 2) * KB + kb) * 2 + nt % 2);
-            const size_t at = tile * 1024 + (size_t)(r * 64) + (size_t)(c * per + w) * (e->int8 ? 1 : 2);
-            const float v = b_at(p, k, n);
-            if (e->int8) {
-                ((int8_t *)e->tiles)[at] = (int8_t)nearbyintf(fminf(fmaxf(v * inv[n], -127.0f), 127.0f));
+            const size_t at = tile * 1024 + (size_t)(r * 64) + (size_t)(c * per + w) * (int8 ? 1 : 2);
+            const int64_t src = p->tb ? n * p->ldb + k : k * p->ldb + n;
+            if (int8) {
+                const float v = ((const float *)p->b)[src] * inv[n];
+                ((int8_t *)e->tiles)[at] = (int8_t)nearbyintf(fminf(fmaxf(v, -127.0f), 127.0f));
             } else {
-                const uint16_t h = p->dt_b == HWA_BF16 ? ((const uint16_t *)p->b)[p->tb ? n * p->ldb + k : k * p->ldb + n]
-                                                        : hwa_f32_to_bf16(v);
+                const uint16_t h = p->dt_b == HWA_BF16 ? ((const uint16_t *)p->b)[src]
+                                                        : hwa_f32_to_bf16(((const float *)p->b)[src]);
                 memcpy((char *)e->tiles + at, &h, 2);
             }
         }
@@ -162,54 +143,26 @@ static hwa_status pack(hwa__mm_amx *x, amx_pack *e, const hwa__mm_problem *p, in
     return HWA_OK;
 }
 
-/* The packed B of p: cached per owner and version, or packed for this call
+/* The packed B of p: kept per owner and version, or packed for this call
  * when p->b has no owner. */
 static hwa_status pack_get(hwa__mm_amx *x, const hwa__mm_problem *p, bool int8, int64_t KB, int64_t NP,
                            amx_pack **out) {
     if (!p->b_owner) {
         pack_release(x->ctx, &x->once);
-        x->once.int8 = int8;
         *out = &x->once;
-        return pack(x, &x->once, p, KB, NP);
+        return pack(x, &x->once, int8, p, KB, NP);
     }
-    amx_pack **pp = &x->packs;
-    for (amx_pack *e = x->packs; e; pp = &e->next, e = e->next) {
-        if (e->owner != p->b_owner || e->b != p->b || e->ldb != p->ldb || e->tb != p->tb || e->dt_b != p->dt_b ||
-            e->K != p->K || e->N != p->N || e->int8 != int8)
-            continue;
-        if (e->version == p->b_version) {
-            *out = e;
-            return HWA_OK;
+    amx_pack *e = (amx_pack *)hwa__mm_keep_find(&x->packs, p, int8, NULL, NULL, NULL);
+    if (!e) {
+        e = hwa__calloc(x->ctx, 1, sizeof *e);
+        if (!e) return HWA_E_NOMEM;
+        hwa_status st = pack(x, e, int8, p, KB, NP);
+        if (st) {
+            hwa__free(x->ctx, e);
+            return st;
         }
-        *pp = e->next; /* written since: pack anew */
-        pack_release(x->ctx, e);
-        hwa__free(x->ctx, e);
-        x->n_packs--;
-        break;
+        hwa__mm_keep_add(&x->packs, &e->key, p, int8, 0);
     }
-    if (x->n_packs >= 256) { /* bound the cache: drop the oldest */
-        amx_pack **q = &x->packs;
-        for (int i = 0; *q && i < 255; i++) q = &(*q)->next;
-        while (*q) {
-            amx_pack *d = *q;
-            *q = d->next;
-            pack_release(x->ctx, d);
-            hwa__free(x->ctx, d);
-            x->n_packs--;
-        }
-    }
-    amx_pack *e = hwa__calloc(x->ctx, 1, sizeof *e);
-    if (!e) return HWA_E_NOMEM;
-    e->owner = p->b_owner, e->version = p->b_version, e->b = p->b, e->ldb = p->ldb, e->tb = p->tb;
-    e->dt_b = p->dt_b, e->K = p->K, e->N = p->N, e->int8 = int8;
-    hwa_status st = pack(x, e, p, KB, NP);
-    if (st) {
-        hwa__free(x->ctx, e);
-        return st;
-    }
-    e->next = x->packs;
-    x->packs = e;
-    x->n_packs++;
     *out = e;
     return HWA_OK;
 }
@@ -245,15 +198,6 @@ static void plan(hwa__amx_job *j, int nthreads) {
     j->mcb = mcb < span ? mcb : span;
 }
 
-static void *grow(hwa__mm_amx *x, void **buf, size_t *cap, size_t n) {
-    if (n > *cap) {
-        hwa__free(x->ctx, *buf);
-        *buf = hwa__malloc(x->ctx, n);
-        *cap = *buf ? n : 0;
-    }
-    return *buf;
-}
-
 hwa_status hwa__mm_amx_run(hwa__mm_amx *x, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
                            char *name, size_t name_cap) {
 #if defined(__x86_64__)
@@ -267,17 +211,18 @@ hwa_status hwa__mm_amx_run(hwa__mm_amx *x, const hwa__mm_problem *p, const hwa__
     j.NP = (p->N + 31) / 32;
     amx_pack *pk;
     hwa_status st = pack_get(x, p, int8, j.KB, j.NP, &pk);
-    if (st) return hwa__err(x->ctx, st, "matmul: no memory for the packed weights of %lld x %lld", (long long)p->K,
-                            (long long)p->N);
+    if (st) return st;
     plan(&j, nthreads);
     size_t a_bytes, nf;
-    if (!hwa__mul_size((size_t)j.nthreads * (size_t)j.mcb, (size_t)j.KB, &a_bytes) ||
-        !hwa__mul_size(a_bytes, 2 * 1024, &a_bytes) ||
+    /* sizes below are bounded by M, N, K and the thread count, each of
+     * which the tensors' own allocations bound; the products are checked */
+    if (!hwa__mul_size((size_t)j.mcb * (size_t)j.KB, 2048, &a_bytes) ||
+        !hwa__mul_size(a_bytes + (size_t)j.KB * 64, (size_t)j.nthreads, &a_bytes) ||
         !hwa__add_size((size_t)j.NP * 32, (size_t)j.nthreads * (size_t)j.mcb * 32, &nf))
         return hwa__err(x->ctx, HWA_E_OVERFLOW, "matmul: activations of %lld x %lld overflow", (long long)p->M,
                         (long long)p->K);
-    if (!grow(x, &x->a_tiles, &x->a_cap, a_bytes ? a_bytes : 64) ||
-        !grow(x, (void **)&x->floats, &x->floats_cap, nf * sizeof(float)))
+    if (!hwa__scratch_grow(x->ctx, &x->a_tiles, &x->a_cap, a_bytes ? a_bytes : 64) ||
+        !hwa__scratch_grow(x->ctx, &x->floats, &x->floats_cap, nf * sizeof(float)))
         return hwa__err(x->ctx, HWA_E_NOMEM, "matmul: no memory for %zu bytes of activation tiles", a_bytes);
     if (p->dt_c == HWA_BF16) {
         /* each thread's sums: a block of rows x its n-pairs' columns */
@@ -287,12 +232,12 @@ hwa_status hwa__mm_amx_run(hwa__mm_amx *x, const hwa__mm_problem *p, const hwa__
             !hwa__mul_size(per, (size_t)j.nthreads * sizeof(float), &all))
             return hwa__err(x->ctx, HWA_E_OVERFLOW, "matmul: sums of %lld x %lld overflow", (long long)p->M,
                             (long long)p->N);
-        if (!grow(x, (void **)&x->c_sums, &x->c_cap, all))
+        if (!hwa__scratch_grow(x->ctx, &x->c_sums, &x->c_cap, all))
             return hwa__err(x->ctx, HWA_E_NOMEM, "matmul: no memory for %zu bytes of sums", all);
         j.c_sums = x->c_sums;
         j.c_sums_per_thread = per;
     }
-    float *bias_pad = x->floats, *row_scales = x->floats + (size_t)j.NP * 32;
+    float *bias_pad = x->floats, *row_scales = bias_pad + (size_t)j.NP * 32;
     if (p->bias) {
         for (int64_t n = 0; n < j.NP * 32; n++)
             bias_pad[n] = n >= p->N ? 0.0f

@@ -17,46 +17,37 @@
 
 #include <string.h>
 
+#include "core/checked.h"
+
 typedef struct cvt_entry {
-    const hwa_tensor *owner;
-    uint64_t version;
-    const void *b;
-    int64_t ldb, K, N;
-    bool tb;
+    hwa__mm_kept key;
     float *data; /* B widened, stored as B was ([N, K] when tb) with dense rows */
-    struct cvt_entry *next;
 } cvt_entry;
 
 enum { BUF_A, BUF_B, BUF_C, BUF_BIAS, BUF_COUNT };
 
 struct hwa__mm_f16 {
     hwa_ctx *ctx;
-    cvt_entry *cache;
-    int n_cache;
-    float *buf[BUF_COUNT];
+    hwa__mm_keep kept; /* widened weights */
+    void *buf[BUF_COUNT];
     size_t cap[BUF_COUNT];
 };
 
-/* Bound on kept weight matrices; the oldest go first beyond it. */
-#define CACHE_MAX 256
-
-hwa__mm_f16 *hwa__mm_f16_new(hwa_ctx *ctx) {
-    hwa__mm_f16 *f = hwa__calloc(ctx, 1, sizeof *f);
-    if (f) f->ctx = ctx;
-    return f;
-}
-
-static void free_entry(hwa_ctx *ctx, cvt_entry *e) {
+static void drop_entry(hwa_ctx *ctx, hwa__mm_kept *k) {
+    cvt_entry *e = (cvt_entry *)k;
     hwa__free(ctx, e->data);
     hwa__free(ctx, e);
 }
 
+hwa__mm_f16 *hwa__mm_f16_new(hwa_ctx *ctx) {
+    hwa__mm_f16 *f = hwa__calloc(ctx, 1, sizeof *f);
+    if (f) f->ctx = ctx, f->kept = (hwa__mm_keep){.ctx = ctx, .drop = drop_entry};
+    return f;
+}
+
 void hwa__mm_f16_free(hwa__mm_f16 *f) {
     if (!f) return;
-    for (cvt_entry *e = f->cache, *nx; e; e = nx) {
-        nx = e->next;
-        free_entry(f->ctx, e);
-    }
+    hwa__mm_keep_clear(&f->kept);
     for (int i = 0; i < BUF_COUNT; i++) hwa__free(f->ctx, f->buf[i]);
     hwa__free(f->ctx, f);
 }
@@ -69,13 +60,9 @@ static bool f32_or_f16(hwa_dtype t) { return t == HWA_F32 || t == HWA_F16; }
 
 /* n floats of scratch slot i (contents not kept); NULL when out of memory. */
 static float *scratch(hwa__mm_f16 *f, int i, int64_t n) {
-    const size_t need = (size_t)(n > 0 ? n : 1);
-    if (need > f->cap[i]) {
-        hwa__free(f->ctx, f->buf[i]);
-        f->buf[i] = hwa__calloc(f->ctx, need, sizeof(float));
-        f->cap[i] = f->buf[i] ? need : 0;
-    }
-    return f->buf[i];
+    size_t bytes;
+    if (!hwa__mul_size((size_t)(n > 0 ? n : 1), sizeof(float), &bytes)) return NULL;
+    return hwa__scratch_grow(f->ctx, &f->buf[i], &f->cap[i], bytes);
 }
 
 /* The f16 matrix [rows, cols] with leading dimension ld to dense f32. */
@@ -107,37 +94,17 @@ static const float *weights(hwa__mm_f16 *f, const hwa__mm_problem *p, const hwa_
         if (d) widen(p->b, rows, cols, p->ldb, d, simd, nthreads);
         return d;
     }
-    cvt_entry **pp = &f->cache;
-    for (cvt_entry *e = f->cache; e; pp = &e->next, e = e->next) {
-        if (e->owner != p->b_owner || e->b != p->b || e->ldb != p->ldb || e->tb != p->tb || e->K != p->K ||
-            e->N != p->N)
-            continue;
-        if (e->version == p->b_version) return e->data;
-        *pp = e->next; /* stale: the tensor was written since */
-        free_entry(f->ctx, e);
-        f->n_cache--;
-        break;
-    }
-    if (f->n_cache >= CACHE_MAX) {
-        cvt_entry **q = &f->cache;
-        for (int i = 0; *q && i < CACHE_MAX - 1; i++) q = &(*q)->next;
-        while (*q) {
-            cvt_entry *d = *q;
-            *q = d->next;
-            free_entry(f->ctx, d);
-            f->n_cache--;
-        }
-    }
-    cvt_entry *e = hwa__calloc(f->ctx, 1, sizeof *e);
+    cvt_entry *e = (cvt_entry *)hwa__mm_keep_find(&f->kept, p, 0, NULL, NULL, NULL);
+    if (e) return e->data;
+    e = hwa__calloc(f->ctx, 1, sizeof *e);
     float *d = e ? hwa__calloc(f->ctx, (size_t)(rows * cols > 0 ? rows * cols : 1), sizeof(float)) : NULL;
     if (!d) {
         hwa__free(f->ctx, e);
         return NULL;
     }
     widen(p->b, rows, cols, p->ldb, d, simd, nthreads);
-    *e = (cvt_entry){p->b_owner, p->b_version, p->b, p->ldb, p->K, p->N, p->tb, d, f->cache};
-    f->cache = e;
-    f->n_cache++;
+    e->data = d;
+    hwa__mm_keep_add(&f->kept, &e->key, p, 0, 0);
     return d;
 }
 

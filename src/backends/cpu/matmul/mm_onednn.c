@@ -36,17 +36,10 @@ typedef struct prim_entry {
 } prim_entry;
 
 typedef struct pack_entry {
-    const hwa_tensor *owner;
-    uint64_t version;
-    const void *b;
-    int64_t ldb;
-    bool tb;
-    hwa_dtype dt_b;
+    hwa__mm_kept key;      /* form: the ctype packed for; also keyed by md */
     dnnl_memory_desc_t md; /* the layout and type packed into */
     dnnl_memory_t mem;     /* owns the packed data */
     float *scales;         /* int8: per output channel */
-    int rewrites;          /* how often the owner was found written since its last packing */
-    struct pack_entry *next;
 } pack_entry;
 
 struct hwa__mm_onednn {
@@ -54,12 +47,11 @@ struct hwa__mm_onednn {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     prim_entry *prims;
-    pack_entry *packs;
-    int n_packs;
+    hwa__mm_keep packs;
     void *scratch; /* converted / quantized activations */
     size_t scratch_cap;
-    float *row_scales;
-    int64_t row_scales_cap;
+    void *row_scales;
+    size_t row_scales_cap;
 };
 
 static dnnl_data_type_t dnnl_dt(hwa_dtype t) {
@@ -73,11 +65,19 @@ static dnnl_data_type_t dnnl_dt(hwa_dtype t) {
     }
 }
 
+static void drop_pack(hwa_ctx *ctx, hwa__mm_kept *k) {
+    pack_entry *p = (pack_entry *)k;
+    if (p->mem) dnnl_memory_destroy(p->mem);
+    hwa__free(ctx, p->scales);
+    hwa__free(ctx, p);
+}
+
 hwa_status hwa__mm_onednn_new(hwa_ctx *ctx, hwa__mm_onednn **out) {
     *out = NULL;
     hwa__mm_onednn *o = hwa__calloc(ctx, 1, sizeof *o);
     if (!o) return HWA_E_NOMEM;
     o->ctx = ctx;
+    o->packs = (hwa__mm_keep){.ctx = ctx, .drop = drop_pack};
     if (dnnl_engine_create(&o->engine, dnnl_cpu, 0) != dnnl_success ||
         dnnl_stream_create(&o->stream, o->engine, dnnl_stream_default_flags) != dnnl_success) {
         hwa__mm_onednn_free(o); /* no engine: the other providers remain */
@@ -85,12 +85,6 @@ hwa_status hwa__mm_onednn_new(hwa_ctx *ctx, hwa__mm_onednn **out) {
     }
     *out = o;
     return HWA_OK;
-}
-
-static void free_pack(hwa_ctx *ctx, pack_entry *p) {
-    if (p->mem) dnnl_memory_destroy(p->mem);
-    hwa__free(ctx, p->scales);
-    hwa__free(ctx, p);
 }
 
 void hwa__mm_onednn_free(hwa__mm_onednn *o) {
@@ -103,10 +97,7 @@ void hwa__mm_onednn_free(hwa__mm_onednn *o) {
             if (mems[i]) dnnl_memory_destroy(mems[i]);
         hwa__free(o->ctx, e);
     }
-    for (pack_entry *p = o->packs, *nx; p; p = nx) {
-        nx = p->next;
-        free_pack(o->ctx, p);
-    }
+    hwa__mm_keep_clear(&o->packs);
     if (o->stream) dnnl_stream_destroy(o->stream);
     if (o->engine) dnnl_engine_destroy(o->engine);
     hwa__free(o->ctx, o->scratch);
@@ -228,42 +219,23 @@ static bool reorder(hwa__mm_onednn *o, dnnl_memory_t src, dnnl_memory_t dst, con
     return ok;
 }
 
-/* The weights of p in the layout md, from the cache or packed now. */
-/* NULL with *nomem set when out of memory, with it clear when oneDNN failed. */
+static bool same_layout(const hwa__mm_kept *e, const void *md) {
+    return dnnl_memory_desc_equal(&((const pack_entry *)e)->md, md);
+}
+
+/* The weights of p in the layout md, from the cache or packed now. NULL
+ * with *nomem set when out of memory, with it clear when oneDNN failed. */
 static pack_entry *pack_get(hwa__mm_onednn *o, const hwa__mm_problem *p, const dnnl_memory_desc_t *md, ctype ct,
                             bool *nomem) {
     *nomem = false;
-    int rewrites = 0;
-    pack_entry **pp = &o->packs;
-    for (pack_entry *e = o->packs; e; pp = &e->next, e = e->next) {
-        if (e->owner != p->b_owner || e->b != p->b || e->ldb != p->ldb || e->tb != p->tb || e->dt_b != p->dt_b ||
-            !dnnl_memory_desc_equal(&e->md, md))
-            continue;
-        if (e->version == p->b_version) return e;
-        rewrites = e->rewrites + 1;
-        *pp = e->next; /* stale: the tensor was written since */
-        free_pack(o->ctx, e);
-        o->n_packs--;
-        break;
-    }
-    /* Bound the cache: drop the oldest entries beyond a generous count. */
-    if (o->n_packs >= 256) {
-        pack_entry **q = &o->packs;
-        for (int i = 0; *q && i < 255; i++) q = &(*q)->next;
-        while (*q) {
-            pack_entry *d = *q;
-            *q = d->next;
-            free_pack(o->ctx, d);
-            o->n_packs--;
-        }
-    }
-    pack_entry *e = hwa__calloc(o->ctx, 1, sizeof *e);
+    int rewrites;
+    pack_entry *e = (pack_entry *)hwa__mm_keep_find(&o->packs, p, ct, same_layout, md, &rewrites);
+    if (e) return e;
+    e = hwa__calloc(o->ctx, 1, sizeof *e);
     if (!e) {
         *nomem = true;
         return NULL;
     }
-    e->owner = p->b_owner, e->version = p->b_version, e->b = p->b, e->ldb = p->ldb, e->tb = p->tb, e->dt_b = p->dt_b;
-    e->rewrites = rewrites;
     e->md = *md;
     dnnl_memory_desc_t plain;
     dnnl_memory_t src = NULL;
@@ -271,18 +243,12 @@ static pack_entry *pack_get(hwa__mm_onednn *o, const hwa__mm_problem *p, const d
               dnnl_memory_create(&src, &plain, o->engine, (void *)p->b) == dnnl_success &&
               dnnl_memory_create(&e->mem, md, o->engine, DNNL_MEMORY_ALLOCATE) == dnnl_success;
     if (ok && ct == CT_S8) {
-        /* Symmetric per output channel: scale[n] = max_k |B[k,n]| / 127. */
+        /* symmetric per output channel */
         e->scales = hwa__calloc(o->ctx, (size_t)p->N, sizeof *e->scales);
         float *inv = hwa__calloc(o->ctx, (size_t)p->N, sizeof *inv);
         ok = e->scales && inv;
         *nomem = !ok;
-        const float *b = p->b;
-        for (int64_t n = 0; ok && n < p->N; n++) {
-            float mx = 0.0f;
-            for (int64_t k = 0; k < p->K; k++) mx = fmaxf(mx, fabsf(p->tb ? b[n * p->ldb + k] : b[k * p->ldb + n]));
-            e->scales[n] = mx > 0.0f ? mx / 127.0f : 1.0f;
-            inv[n] = 1.0f / e->scales[n];
-        }
+        if (ok) hwa__mm_int8_col_scales(p, e->scales, inv);
         ok = ok && reorder(o, src, e->mem, inv, p->N);
         hwa__free(o->ctx, inv);
     } else if (ok) {
@@ -290,12 +256,10 @@ static pack_entry *pack_get(hwa__mm_onednn *o, const hwa__mm_problem *p, const d
     }
     if (src) dnnl_memory_destroy(src);
     if (!ok) {
-        free_pack(o->ctx, e);
+        drop_pack(o->ctx, &e->key);
         return NULL;
     }
-    e->next = o->packs;
-    o->packs = e;
-    o->n_packs++;
+    hwa__mm_keep_add(&o->packs, &e->key, p, ct, rewrites);
     return e;
 }
 
@@ -303,19 +267,12 @@ static pack_entry *pack_get(hwa__mm_onednn *o, const hwa__mm_problem *p, const d
  * inputs, not weights): packing it anew before every product would cost an
  * allocation and a copy each time, so f32 reads it where it is. */
 static bool rewritten_every_run(const hwa__mm_onednn *o, const hwa__mm_problem *p) {
-    for (const pack_entry *e = o->packs; e; e = e->next)
+    for (const hwa__mm_kept *e = o->packs.head; e; e = e->next)
         if (e->owner == p->b_owner && e->b == p->b) return e->rewrites >= 2 && e->version != p->b_version;
     return false;
 }
 
-static void *scratch(hwa__mm_onednn *o, size_t n) {
-    if (n > o->scratch_cap) {
-        hwa__free(o->ctx, o->scratch);
-        o->scratch = hwa__malloc(o->ctx, n);
-        o->scratch_cap = o->scratch ? n : 0;
-    }
-    return o->scratch;
-}
+static void *scratch(hwa__mm_onednn *o, size_t n) { return hwa__scratch_grow(o->ctx, &o->scratch, &o->scratch_cap, n); }
 
 /* Rows of A (f32, not transposed) to bf16 [M, K]. */
 static bool convert_bf16(hwa__mm_onednn *o, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads) {
@@ -333,12 +290,8 @@ static bool convert_bf16(hwa__mm_onednn *o, const hwa__mm_problem *p, const hwa_
 /* Dynamic symmetric per-row quantization of A (f32, not transposed). */
 static bool quantize_rows(hwa__mm_onednn *o, const hwa__mm_problem *p, int nthreads) {
     int8_t *q = scratch(o, (size_t)(p->M * p->K));
-    if (p->M > o->row_scales_cap) {
-        hwa__free(o->ctx, o->row_scales);
-        o->row_scales = hwa__malloc(o->ctx, (size_t)p->M * sizeof(float));
-        o->row_scales_cap = o->row_scales ? p->M : 0;
-    }
-    if (!q || !o->row_scales) return false;
+    if (!q || !hwa__scratch_grow(o->ctx, &o->row_scales, &o->row_scales_cap, (size_t)p->M * sizeof(float)))
+        return false;
     const float *a = p->a;
     float *sx = o->row_scales;
     const int64_t K = p->K;
@@ -348,7 +301,7 @@ static bool quantize_rows(hwa__mm_onednn *o, const hwa__mm_problem *p, int nthre
         float mx = 0.0f;
 #pragma omp simd reduction(max : mx)
         for (int64_t k = 0; k < K; k++) mx = fmaxf(mx, fabsf(x[k]));
-        const float s = mx > 0.0f ? mx / 127.0f : 1.0f, inv = 1.0f / s;
+        const float s = hwa__mm_int8_scale(mx), inv = 1.0f / s;
         sx[m] = s;
         int8_t *qm = q + m * K;
 #pragma omp simd
