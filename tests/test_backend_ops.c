@@ -488,6 +488,51 @@ TEST(every_op_on_every_kernel_variant_matches_the_reference) {
     CHECK_INT_EQ(guard_violations, 0);
 }
 
+TEST(vector_conversions_give_the_scalar_codecs_bits) {
+    /* every table's f32 -> f16/bf16 and back against hwa_f32_to_bf16 & co,
+     * bit for bit: ties, NaNs with payloads, infinities, overflow to
+     * infinity, denormals (alone in a block of 16 and not), random bits */
+    enum { N = 1029 };
+    uint32_t bits[N];
+    const uint32_t special[] = {0x00000000u, 0x80000000u, 0x00000001u, 0x807fffffu, 0x00400000u, 0x7f800000u,
+                                0xff800000u, 0x7fc00000u, 0x7f800001u, 0xffbfffffu, 0x7f7fffffu, 0x3f808000u,
+                                0x3f818000u, 0x3f7f8000u, 0x477ff000u, 0x477fe000u, 0x38800000u, 0x33000000u};
+    uint64_t rng = 12345;
+    for (int i = 0; i < N; i++) bits[i] = (uint32_t)(hwa__rng_next(&rng) >> 32);
+    for (int i = 0; i < (int)(sizeof special / sizeof special[0]); i++) bits[i * 37 % N] = special[i];
+    for (int i = 0; i < N; i++)
+        if (i >= 64 && i < 128) bits[i] &= 0x3fffffffu; /* a stretch of normal values only */
+    float f[N];
+    memcpy(f, bits, sizeof f);
+    const hwa__simd *tables[2] = {NULL, NULL};
+    int nt = 0;
+#if defined(__x86_64__)
+    if (hwa__isa_host() >= HWA_ISA_AVX2) tables[nt++] = &hwa__simd_avx2;
+    if (hwa__isa_host() >= HWA_ISA_AVX512) tables[nt++] = &hwa__simd_avx512;
+#endif
+    if (!nt) printf("    skipped: no vector kernels on this host\n");
+    for (int t = 0; t < nt; t++)
+        for (int bf = 0; bf < 2; bf++) {
+            uint16_t h[N], want[N];
+            tables[t]->f32_to_half(f, h, N, bf);
+            int bad = 0;
+            for (int i = 0; i < N; i++) {
+                want[i] = bf ? hwa_f32_to_bf16(f[i]) : hwa_f32_to_f16(f[i]);
+                if (h[i] != want[i] && bad++ < 3)
+                    printf("    %s %s: 0x%08x -> 0x%04x, codec 0x%04x\n", tables[t]->name, bf ? "bf16" : "f16",
+                           (unsigned)bits[i], h[i], want[i]);
+            }
+            CHECK_INT_EQ(bad, 0);
+            float back[N];
+            tables[t]->half_to_f32(want, back, N, bf);
+            for (int i = 0; i < N; i++) {
+                const float w = bf ? hwa_bf16_to_f32(want[i]) : hwa_f16_to_f32(want[i]);
+                bad += memcmp(&back[i], &w, 4) != 0;
+            }
+            CHECK_INT_EQ(bad, 0);
+        }
+}
+
 TEST(sentinels_catch_a_write_past_the_end) {
     /* the harness's own check: a deliberate overrun must be seen */
     const long g0 = guard_violations;

@@ -59,39 +59,38 @@ static inline __mmask16 lanes16(int64_t n) {
 
 /* ---- A into tiles ------------------------------------------------------ */
 
-/* Rows [m0, m0 + rows) of A into a block of bf16 tiles, tile by tile (each
- * tile's 1 KB written in order while 16 rows of A are read side by side);
- * rows past M and columns past K are zeros. f32 and bf16 A stored [M, K]
- * go through vectors, transposed A one value at a time. */
-static void a_block_bf16(const hwa__amx_job *j, int64_t m0, int64_t rows, char *blk) {
+/* Rows [m0, m0 + rows) of A into a block of bf16 tiles, one row at a time:
+ * rounded into row_buf (KB * 32 values, zeros past K; rows past M all
+ * zeros) as every f32 -> bf16 is (simd->f32_to_half; transposed A one value
+ * at a time), then its 64-byte pieces copied to their tiles. A bf16 row
+ * with no padding is copied from A itself. */
+static void a_block_bf16(const hwa__amx_job *j, int64_t m0, int64_t rows, char *blk, uint16_t *row_buf,
+                         const hwa__simd *simd) {
     const hwa__mm_problem *p = j->p;
-    for (int64_t mt = 0; mt < rows / 16; mt++)
-        for (int64_t kb = 0; kb < j->KB; kb++) {
-            char *d = blk + (((mt / 2) * j->KB + kb) * 2 + (mt % 2)) * TILE_BYTES;
-            const int64_t k0 = kb * 32, n = p->K - k0 < 32 ? p->K - k0 : 32;
-            const __mmask16 lo_k = lanes16(n), hi_k = lanes16(n - 16);
-            const __mmask32 k32 = n >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << n) - 1);
-            for (int64_t r = 0; r < 16; r++, d += 64) {
-                const int64_t m = m0 + mt * 16 + r;
-                if (m >= p->M) {
-                    _mm512_store_si512(d, _mm512_setzero_si512());
-                } else if (p->ta) {
-                    uint16_t v[32] = {0};
-                    for (int64_t k = 0; k < n; k++) {
-                        const int64_t at = (k0 + k) * p->lda + m;
-                        v[k] = p->dt_a == HWA_BF16 ? ((const uint16_t *)p->a)[at]
-                                                   : hwa_f32_to_bf16(((const float *)p->a)[at]);
-                    }
-                    memcpy(d, v, 64);
-                } else if (p->dt_a == HWA_BF16) {
-                    _mm512_store_si512(d, _mm512_maskz_loadu_epi16(k32, (const uint16_t *)p->a + m * p->lda + k0));
-                } else {
-                    const float *s = (const float *)p->a + m * p->lda + k0;
-                    const __m512 lo = _mm512_maskz_loadu_ps(lo_k, s), hi = _mm512_maskz_loadu_ps(hi_k, s + 16);
-                    _mm512_store_si512(d, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-                }
+    const int64_t kpad = j->KB * 32;
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t m = m0 + r, mt = r / 16;
+        const uint16_t *v = row_buf;
+        if (m >= p->M) {
+            memset(row_buf, 0, (size_t)kpad * 2);
+        } else if (!p->ta && p->dt_a == HWA_BF16) {
+            v = (const uint16_t *)p->a + m * p->lda;
+            if (p->K < kpad) {
+                memcpy(row_buf, v, (size_t)p->K * 2);
+                v = row_buf;
+            }
+        } else if (!p->ta) {
+            simd->f32_to_half((const float *)p->a + m * p->lda, row_buf, p->K, true);
+        } else {
+            for (int64_t k = 0; k < p->K; k++) {
+                const int64_t at = k * p->lda + m;
+                row_buf[k] = p->dt_a == HWA_BF16 ? ((const uint16_t *)p->a)[at] : hwa_f32_to_bf16(((const float *)p->a)[at]);
             }
         }
+        if (v == row_buf && p->K < kpad && m < p->M) memset(row_buf + p->K, 0, (size_t)(kpad - p->K) * 2);
+        char *d = blk + ((mt / 2) * j->KB * 2 + (mt % 2)) * TILE_BYTES + (r % 16) * 64;
+        for (int64_t kb = 0; kb < j->KB; kb++) memcpy(d + kb * 2 * TILE_BYTES, v + kb * 32, 64);
+    }
 }
 
 /* Row m of A (f32) quantized symmetrically with its own scale into row
@@ -118,7 +117,7 @@ static void a_row_s8(const hwa__amx_job *j, int64_t m, char *blk, int64_t row, f
     } else {
         for (int64_t k = 0; k < p->K; k++) mx = fmaxf(mx, fabsf(x[at0 + k * step]));
     }
-    const float s = mx > 0.0f ? mx / 127.0f : 1.0f;
+    const float s = hwa__mm_int8_scale(mx);
     *scale = s;
     const __m512 vinv = _mm512_set1_ps(1.0f / s);
     for (int64_t kb = 0; kb < j->KB; kb++) {
@@ -200,7 +199,7 @@ static void edge_to_c(const hwa__amx_job *j, int64_t mt, int64_t nt, const float
  * (accumulate), the bias in every row (a tile load with stride 0) or zeros. */
 #define TILE_INIT(T, q)                                                                                   \
     do {                                                                                                  \
-        if (!j->int8 && p->accumulate) {                                                                  \
+        if (p->accumulate) { /* never with int8 (hwa__mm_amx_takes) */                                  \
             if (dst[q]) {                                                                                 \
                 _tile_loadd(T, dst[q], ld_b[q]);                                                          \
             } else {                                                                                      \
@@ -248,21 +247,22 @@ static inline void products(const char *a, const char *bt, int64_t k0, int64_t k
 #undef PRODUCTS
 }
 
-/* C tiles of n-pair np for m-pairs [mp0, mp1) of the current block. */
-static void npair(const thread_ctx *b, int64_t np, int64_t mp0, int64_t mp1, const hwa__simd *simd) {
+/* C tiles of n-pair np for the m-pairs [b->mp0, mp1) of the current block. */
+static void npair(const thread_ctx *b, int64_t np, int64_t mp1) {
     const hwa__amx_job *j = b->j;
     const hwa__mm_problem *p = j->p;
-    const int64_t KB = j->KB, kc = KB > KCHUNK ? KCHUNK : KB;
+    const int64_t KB = j->KB, kc = KB > KCHUNK ? KCHUNK : KB > 0 ? KB : 1;
     const char *bt = (const char *)j->b_tiles + np * KB * 2 * TILE_BYTES;
-    for (int64_t k0 = 0; k0 < KB || k0 == 0; k0 += kc) {
+    int64_t k0 = 0;
+    do { /* once when K is 0: the bias (or zeros) into C */
         const int64_t k1 = k0 + kc < KB ? k0 + kc : KB;
-        for (int64_t mp = mp0; mp < mp1; mp++) {
+        for (int64_t mp = b->mp0; mp < mp1; mp++) {
             const int64_t mt[4] = {2 * mp, 2 * mp, 2 * mp + 1, 2 * mp + 1};
             const int64_t nt[4] = {2 * np, 2 * np + 1, 2 * np, 2 * np + 1};
             char *dst[4];
             int64_t ld_b[4];
             for (int q = 0; q < 4; q++) dst[q] = tile_in_place(b, mt[q], nt[q], &ld_b[q]);
-            float(*part)[256] = b->part + (mp - mp0) * 4;
+            float(*part)[256] = b->part + (mp - b->mp0) * 4;
             if (k0 == 0) {
                 TILE_INIT(0, 0);
                 TILE_INIT(1, 1);
@@ -289,8 +289,8 @@ static void npair(const thread_ctx *b, int64_t np, int64_t mp0, int64_t mp1, con
             for (int q = 0; q < 4; q++)
                 if (!dst[q]) edge_to_c(j, mt[q], nt[q], b->edge[q]);
         }
-        if (KB == 0) break;
-    }
+        k0 = k1;
+    } while (k0 < KB);
 }
 
 /* ---- after the products ------------------------------------------------ */
@@ -329,7 +329,7 @@ static void finish(const thread_ctx *b, int64_t m0, int64_t m1, int64_t n0, int6
 void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd) {
     const hwa__mm_problem *p = j->p;
     const int64_t MP = j->MP, NP = j->NP, mcb = j->mcb;
-    const size_t a_stride = (size_t)(mcb * j->KB * 2) * TILE_BYTES;
+    const size_t a_stride = hwa__amx_a_bytes(j);
 #pragma omp parallel num_threads(j->nthreads) if (j->nthreads > 1)
     {
         int t = 0, T = 1;
@@ -344,6 +344,7 @@ void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd) {
         float edge[4][256] __attribute__((aligned(64)));
         float part[MCB_CHUNKED * 4][256] __attribute__((aligned(64)));
         char *ablk = (char *)j->a_tiles + (size_t)t * a_stride;
+        uint16_t *row_buf = (uint16_t *)(ablk + (size_t)(mcb * j->KB * 2) * TILE_BYTES);
         float *rs = j->row_scales ? j->row_scales + (size_t)t * (size_t)(mcb * 32) : NULL;
         float *sums = j->c_sums ? j->c_sums + (size_t)t * j->c_sums_per_thread : NULL;
         thread_ctx b = {j, ablk, 0, n0, sums, (n1 - n0) * 32, edge, part};
@@ -355,9 +356,9 @@ void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd) {
             if (j->int8)
                 for (int64_t row = 0; row < (me - mb) * 32; row++) a_row_s8(j, mb * 32 + row, ablk, row, &rs[row]);
             else
-                a_block_bf16(j, mb * 32, (me - mb) * 32, ablk);
+                a_block_bf16(j, mb * 32, (me - mb) * 32, ablk, row_buf, simd);
             b.mp0 = mb;
-            for (int64_t np = n0; np < n1; np++) npair(&b, np, mb, me, simd);
+            for (int64_t np = n0; np < n1; np++) npair(&b, np, me);
             const int64_t r0 = mb * 32, r1 = me * 32 < p->M ? me * 32 : p->M;
             if (r0 < r1 && c0 < c1) finish(&b, r0, r1, c0, c1, rs, simd);
         }

@@ -44,6 +44,9 @@ typedef struct hwa__simd {
 #if defined(__x86_64__)
 extern const hwa__simd hwa__simd_avx2;
 extern const hwa__simd hwa__simd_avx512;
+/* f32 -> bf16 as hwa_f32_to_bf16 does it, with AVX512_BF16 (only on CPUs
+ * that have it; the AVX-512 table's f32_to_half calls it there). */
+void hwa__f32_to_bf16_avx512bf16(const float *s, uint16_t *d, int64_t n);
 #endif
 
 /* The table for the active ISA level, or NULL for scalar (reference) only. */

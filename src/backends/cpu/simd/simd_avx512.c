@@ -2,12 +2,15 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "backends/cpu/cpu_isa.h"
 #include "backends/cpu/simd/simd.h"
 
 #define W 16
 #define VF __m512
 #define SFX(name) name##_avx512
 #define SIMD_NAME "avx512"
+/* f32 -> bf16 through AVX512_BF16 where the CPU has it (cvt_avx512bf16.c) */
+#define SIMD_FAST_BF16() (hwa__cpu_caps_get()->avx512_bf16)
 #define vload(p) _mm512_loadu_ps(p)
 #define vstore(p, v) _mm512_storeu_ps(p, v)
 #define vstream(p, v) _mm512_stream_ps(p, v)
