@@ -35,6 +35,8 @@
 #include <omp.h>
 #endif
 
+#include "backends/cpu/simd/cvt_bf16.h"
+
 typedef struct tile_cfg {
     uint8_t palette, start_row;
     uint8_t reserved[14];
@@ -59,36 +61,40 @@ static inline __mmask16 lanes16(int64_t n) {
 
 /* ---- A into tiles ------------------------------------------------------ */
 
-/* Rows [m0, m0 + rows) of A into a block of bf16 tiles, one row at a time:
- * rounded into row_buf (KB * 32 values, zeros past K; rows past M all
- * zeros) as every f32 -> bf16 is (simd->f32_to_half; transposed A one value
- * at a time), then its 64-byte pieces copied to their tiles. A bf16 row
- * with no padding is copied from A itself. */
-static void a_block_bf16(const hwa__amx_job *j, int64_t m0, int64_t rows, char *blk, uint16_t *row_buf,
-                         const hwa__simd *simd) {
+/* Rows [m0, m0 + rows) of A into a block of bf16 tiles, each 32 values of
+ * a row rounded straight into its 64-byte row of a tile as every f32 ->
+ * bf16 is (cvt_bf16.h), zeros past K and in rows past M. Transposed A goes
+ * one value at a time through row_buf (KB * 32 values). */
+static void a_block_bf16(const hwa__amx_job *j, int64_t m0, int64_t rows, char *blk, uint16_t *row_buf) {
     const hwa__mm_problem *p = j->p;
     const int64_t kpad = j->KB * 32;
     for (int64_t r = 0; r < rows; r++) {
         const int64_t m = m0 + r, mt = r / 16;
-        const uint16_t *v = row_buf;
+        char *d = blk + ((mt / 2) * j->KB * 2 + (mt % 2)) * TILE_BYTES + (r % 16) * 64;
         if (m >= p->M) {
-            memset(row_buf, 0, (size_t)kpad * 2);
-        } else if (!p->ta && p->dt_a == HWA_BF16) {
+            for (int64_t kb = 0; kb < j->KB; kb++) memset(d + kb * 2 * TILE_BYTES, 0, 64);
+            continue;
+        }
+        if (!p->ta && p->dt_a == HWA_F32) {
+            const float *x = (const float *)p->a + m * p->lda;
+            for (int64_t kb = 0; kb < j->KB; kb++)
+                hwa__f32_to_bf16x32(x + kb * 32, p->K - kb * 32, (uint16_t *)(d + kb * 2 * TILE_BYTES));
+            continue;
+        }
+        const uint16_t *v = row_buf;
+        if (!p->ta) {
             v = (const uint16_t *)p->a + m * p->lda;
             if (p->K < kpad) {
                 memcpy(row_buf, v, (size_t)p->K * 2);
                 v = row_buf;
             }
-        } else if (!p->ta) {
-            simd->f32_to_half((const float *)p->a + m * p->lda, row_buf, p->K, true);
         } else {
             for (int64_t k = 0; k < p->K; k++) {
                 const int64_t at = k * p->lda + m;
                 row_buf[k] = p->dt_a == HWA_BF16 ? ((const uint16_t *)p->a)[at] : hwa_f32_to_bf16(((const float *)p->a)[at]);
             }
         }
-        if (v == row_buf && p->K < kpad && m < p->M) memset(row_buf + p->K, 0, (size_t)(kpad - p->K) * 2);
-        char *d = blk + ((mt / 2) * j->KB * 2 + (mt % 2)) * TILE_BYTES + (r % 16) * 64;
+        if (v == row_buf && p->K < kpad) memset(row_buf + p->K, 0, (size_t)(kpad - p->K) * 2);
         for (int64_t kb = 0; kb < j->KB; kb++) memcpy(d + kb * 2 * TILE_BYTES, v + kb * 32, 64);
     }
 }
@@ -348,21 +354,25 @@ void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd) {
         float *rs = j->row_scales ? j->row_scales + (size_t)t * (size_t)(mcb * 32) : NULL;
         float *sums = j->c_sums ? j->c_sums + (size_t)t * j->c_sums_per_thread : NULL;
         thread_ctx b = {j, ablk, 0, n0, sums, (n1 - n0) * 32, edge, part};
-        if (n0 < n1 && m0 < m1) tiles_on();
-        for (int64_t mb = m0; mb < m1 && n0 < n1; mb += mcb) {
+        const bool work = n0 < n1 && m0 < m1;
+        if (work) tiles_on();
+        for (int64_t mb = m0; mb < m1 && work; mb += mcb) {
             const int64_t me = mb + mcb < m1 ? mb + mcb : m1;
-            /* this block of A into this thread's own tiles (no sharing
-             * between cores, no barrier) */
+            /* this block of A into this thread's own tiles: no sharing
+             * between cores and no barrier (converting a block together
+             * into one copy halves the conversion, but the products then
+             * fetch half of A from the other core: measured slower for
+             * 64 x 1000 x 1000) */
             if (j->int8)
                 for (int64_t row = 0; row < (me - mb) * 32; row++) a_row_s8(j, mb * 32 + row, ablk, row, &rs[row]);
             else
-                a_block_bf16(j, mb * 32, (me - mb) * 32, ablk, row_buf, simd);
+                a_block_bf16(j, mb * 32, (me - mb) * 32, ablk, row_buf);
             b.mp0 = mb;
             for (int64_t np = n0; np < n1; np++) npair(&b, np, me);
             const int64_t r0 = mb * 32, r1 = me * 32 < p->M ? me * 32 : p->M;
             if (r0 < r1 && c0 < c1) finish(&b, r0, r1, c0, c1, rs, simd);
         }
-        if (n0 < n1 && m0 < m1) _tile_release();
+        if (work) _tile_release();
     }
 }
 
