@@ -5,6 +5,7 @@
  * sense. */
 #include <stdlib.h>
 
+#include "bench/workload.h"
 #include "harness.h"
 
 #ifdef HWA_HAVE_JANSSON
@@ -394,4 +395,49 @@ TEST(sweep_errors_name_the_bad_value_and_what_is_available) {
     CHECK_STR_CONTAINS(hwa_last_error(), "--find-peak");
     CHECK_INT_EQ(rep.n_rows, 0);
     hwa_bench_report_free(&rep);
+}
+
+TEST(half_precision_training_steps_update_every_parameter_by_sgd) {
+    /* one fmnist-mlp-train step in f16 and bf16: every parameter becomes
+     * round(p - lr * g) from its values and gradient, bit for bit */
+    int wi;
+    CHECK_OK(hwa_bench_workload_find("fmnist-mlp-train", &wi));
+    const hwa_dtype types[2] = {HWA_BF16, HWA_F16};
+    for (int ti = 0; ti < 2; ti++) {
+        hwa__workload w;
+        CHECK_OK(hwa__workload_build(wi, "cpu", types[ti], 8, 2, 5, &w));
+        int64_t most = 0;
+        for (int i = 0; i < w.n_params; i++)
+            if (hwa_tensor_nelements(w.params[i]) > most) most = hwa_tensor_nelements(w.params[i]);
+        float *before = malloc((size_t)most * 3 * sizeof(float)), *after = before + most, *grad = after + most;
+        CHECK(before != NULL);
+        int64_t changed = 0, bad = 0;
+        float *all_before[8];
+        for (int i = 0; i < w.n_params; i++) {
+            const int64_t n = hwa_tensor_nelements(w.params[i]);
+            all_before[i] = malloc((size_t)n * sizeof(float));
+            CHECK_OK(hwa_tensor_get_f32(w.params[i], all_before[i], n));
+        }
+        CHECK_OK(hwa__workload_run(&w));
+        for (int i = 0; i < w.n_params; i++) {
+            hwa_tensor *p = w.params[i];
+            const int64_t n = hwa_tensor_nelements(p);
+            CHECK(hwa_tensor_dtype(p) == types[ti]);
+            memcpy(before, all_before[i], (size_t)n * sizeof(float));
+            CHECK_OK(hwa_tensor_get_f32(p, after, n));
+            CHECK_OK(hwa_tensor_get_f32(hwa_tensor_grad(p), grad, n));
+            for (int64_t j = 0; j < n; j++) {
+                const float x = before[j] - w.lr * grad[j];
+                const float want = types[ti] == HWA_BF16 ? hwa_bf16_to_f32(hwa_f32_to_bf16(x))
+                                                         : hwa_f16_to_f32(hwa_f32_to_f16(x));
+                bad += memcmp(&want, &after[j], sizeof want) != 0;
+                changed += after[j] != before[j];
+            }
+            free(all_before[i]);
+        }
+        CHECK_INT_EQ(bad, 0);
+        CHECK(changed > 1000); /* the step moved the weights */
+        free(before);
+        hwa__workload_free(&w);
+    }
 }

@@ -183,26 +183,45 @@ fail:
 }
 
 /* p -= lr * grad; f32 in place, other dtypes through f32 and back (the
- * update rounds to the parameter's dtype, as in mixed-precision-free SGD). */
+ * update rounds to the parameter's dtype, as in mixed-precision-free SGD):
+ * host-addressable ones in place a block at a time (the block's values
+ * stay in L1 between the conversions), others through whole copies. */
 static hwa_status sgd(hwa__workload *w) {
+    enum { BLOCK = 2048 };
     for (int i = 0; i < w->n_params; i++) {
         hwa_tensor *p = w->params[i], *g = hwa_tensor_grad(p);
         if (!g) return hwa__err(NULL, HWA_E_INTERNAL, "parameter %d has no gradient", i);
-        int64_t n = hwa_tensor_nelements(p);
-        float *pd = hwa_tensor_dtype(p) == HWA_F32 ? hwa_tensor_data(p) : NULL;
-        float *gd = hwa_tensor_dtype(g) == HWA_F32 ? hwa_tensor_data(g) : NULL;
-        if (pd && gd) {
-            for (int64_t j = 0; j < n; j++) pd[j] -= w->lr * gd[j];
-            hwa_tensor_mark_modified(p); /* written through its pointer */
+        const int64_t n = hwa_tensor_nelements(p);
+        const hwa_dtype pt = hwa_tensor_dtype(p), gt = hwa_tensor_dtype(g);
+        char *pd = hwa_tensor_is_contiguous(p) ? hwa_tensor_data(p) : NULL;
+        const char *gd = hwa_tensor_is_contiguous(g) ? hwa_tensor_data(g) : NULL;
+        hwa_status st = HWA_OK;
+        if (pd && gd && pt == HWA_F32 && gt == HWA_F32) {
+            float *pf = (float *)pd;
+            const float *gf = (const float *)gd;
+            for (int64_t j = 0; j < n; j++) pf[j] -= w->lr * gf[j];
+        } else if (pd && gd && !hwa_dtype_is_quantized(pt) && !hwa_dtype_is_quantized(gt)) {
+            const size_t pe = hwa_dtype_block_bytes(pt), ge = hwa_dtype_block_bytes(gt);
+            float a[BLOCK], b[BLOCK];
+            for (int64_t j0 = 0; j0 < n && !st; j0 += BLOCK) {
+                const int64_t m = n - j0 < BLOCK ? n - j0 : BLOCK;
+                st = hwa_convert_to_f32(pt, pd + (size_t)j0 * pe, a, m);
+                if (!st) st = hwa_convert_to_f32(gt, gd + (size_t)j0 * ge, b, m);
+                for (int64_t j = 0; j < m; j++) a[j] -= w->lr * b[j];
+                if (!st) st = hwa_convert_from_f32(pt, pd + (size_t)j0 * pe, a, m);
+            }
+        } else {
+            float *a = w->scratch, *b = w->scratch + w->scratch_n;
+            if (!a || n > w->scratch_n) return hwa__err(NULL, HWA_E_INTERNAL, "SGD scratch too small");
+            st = hwa_tensor_get_f32(p, a, n);
+            if (!st) st = hwa_tensor_get_f32(g, b, n);
+            for (int64_t j = 0; !st && j < n; j++) a[j] -= w->lr * b[j];
+            if (!st) st = hwa_tensor_set_f32(p, a, n);
+            if (st) return st;
             continue;
         }
-        float *a = w->scratch, *b = w->scratch + w->scratch_n;
-        if (!a || n > w->scratch_n) return hwa__err(NULL, HWA_E_INTERNAL, "SGD scratch too small");
-        hwa_status st = hwa_tensor_get_f32(p, a, n);
-        if (!st) st = hwa_tensor_get_f32(g, b, n);
         if (st) return st;
-        for (int64_t j = 0; j < n; j++) a[j] -= w->lr * b[j];
-        if ((st = hwa_tensor_set_f32(p, a, n))) return st;
+        hwa_tensor_mark_modified(p); /* written through its pointer */
     }
     return HWA_OK;
 }

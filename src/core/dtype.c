@@ -70,56 +70,47 @@ static float bits_f32(uint32_t u) {
     return f;
 }
 
-uint16_t hwa_f32_to_f16(float f) {
-    uint32_t x = f32_bits(f);
-    uint32_t sign = (x >> 16) & 0x8000u;
-    uint32_t ax = x & 0x7fffffffu;
-    if (ax >= 0x7f800000u) /* inf or NaN: keep NaN quiet and non-zero */
-        return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u | ((ax >> 13) & 0x3ffu) : 0));
-    if (ax >= 0x477ff000u) /* rounds to >= 65520: overflow to infinity */
-        return (uint16_t)(sign | 0x7c00u);
-    if (ax < 0x38800000u) { /* below the smallest normal 2^-14: subnormal or zero */
-        if (ax < 0x33000000u) return (uint16_t)sign; /* < 2^-25: rounds to zero (ties too) */
-        uint32_t e = ax >> 23;
-        uint32_t m = (ax & 0x7fffffu) | 0x800000u;
-        uint32_t shift = 126 - e; /* 14..24 */
-        uint32_t q = m >> shift;
-        uint32_t rem = m & ((1u << shift) - 1);
-        uint32_t half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (q & 1))) q++;
-        return (uint16_t)(sign | q);
-    }
-    uint32_t r = ax - 0x38000000u; /* rebias exponent 127 -> 15 */
-    uint32_t q = r >> 13;
-    uint32_t rem = r & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (q & 1))) q++;
-    return (uint16_t)(sign | q);
+/* The codecs are static so that the conversion loops below inline them: a
+ * call to an exported function in a -fPIC build may be interposed, so the
+ * compiler does not inline it. */
+static uint16_t f32_to_f16(float f) {
+    const uint32_t x = f32_bits(f), sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    /* NaN: quiet, its top payload bits kept; infinity, and what rounds to
+     * 65520 or more: infinity */
+    const uint32_t special = ax > 0x7f800000u ? 0x7e00u | ((ax >> 13) & 0x3ffu) : 0x7c00u;
+    /* below 2^-14 (subnormal or zero): |f| + 0.5 has a unit of 2^-24 in
+     * its last place, so the FPU's own round-to-nearest-even leaves the
+     * subnormal's bits at the bottom of the sum */
+    const uint32_t sub = f32_bits(bits_f32(ax) + 0.5f) - 0x3f000000u;
+    /* normal: exponent rebiased 127 -> 15, rounded to nearest even */
+    const uint32_t nor = (ax - 0x38000000u + 0xfffu + ((ax >> 13) & 1u)) >> 13;
+    return (uint16_t)(sign | (ax >= 0x477ff000u ? special : ax < 0x38800000u ? sub : nor));
 }
 
-float hwa_f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t e = (h >> 10) & 0x1fu;
-    uint32_t m = h & 0x3ffu;
-    if (e == 0x1f) return bits_f32(sign | 0x7f800000u | (m << 13));
-    if (e == 0) {
-        if (m == 0) return bits_f32(sign);
-        float v = (float)m * 0x1p-24f; /* exact */
-        return sign ? -v : v;
-    }
-    return bits_f32(sign | ((e + 112) << 23) | (m << 13));
+static float f16_to_f32(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, em = h & 0x7fffu;
+    const float sub = (float)em * 0x1p-24f;         /* exponent 0: exact */
+    const uint32_t nor = (em << 13) + 0x38000000u; /* exponent rebiased 15 -> 127 */
+    const uint32_t inf = (em << 13) | 0x7f800000u; /* exponent 31: infinity, NaN keeps its payload */
+    return bits_f32(sign | (em >= 0x7c00u ? inf : em < 0x400u ? f32_bits(sub) : nor));
 }
 
 /* ---- bf16 -------------------------------------------------------------- */
 
-uint16_t hwa_f32_to_bf16(float f) {
-    uint32_t x = f32_bits(f);
-    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u); /* quiet NaN */
-    uint32_t lsb = (x >> 16) & 1u;
-    x += 0x7fffu + lsb;
-    return (uint16_t)(x >> 16);
+/* Without branches, so that the loops below vectorize. */
+static uint16_t f32_to_bf16(float f) {
+    const uint32_t x = f32_bits(f);
+    const uint32_t nearest = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16; /* ties to even */
+    const uint32_t quiet = (x >> 16) | 0x40u;                         /* NaN stays NaN, quiet */
+    return (uint16_t)((x & 0x7fffffffu) > 0x7f800000u ? quiet : nearest);
 }
 
-float hwa_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+static float bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+
+uint16_t hwa_f32_to_f16(float f) { return f32_to_f16(f); }
+float hwa_f16_to_f32(uint16_t h) { return f16_to_f32(h); }
+uint16_t hwa_f32_to_bf16(float f) { return f32_to_bf16(f); }
+float hwa_bf16_to_f32(uint16_t h) { return bf16_to_f32(h); }
 
 /* ---- conversions ------------------------------------------------------- */
 
@@ -133,8 +124,8 @@ static int32_t sat_round_i32(float v) {
 void hwa__store_f32_slow(void *base, hwa_dtype t, int64_t i, float v) {
     switch (t) {
     case HWA_F32: ((float *)base)[i] = v; break;
-    case HWA_F16: ((uint16_t *)base)[i] = hwa_f32_to_f16(v); break;
-    case HWA_BF16: ((uint16_t *)base)[i] = hwa_f32_to_bf16(v); break;
+    case HWA_F16: ((uint16_t *)base)[i] = f32_to_f16(v); break;
+    case HWA_BF16: ((uint16_t *)base)[i] = f32_to_bf16(v); break;
     case HWA_I8: {
         int32_t q = sat_round_i32(v);
         ((int8_t *)base)[i] = (int8_t)(q > 127 ? 127 : q < -128 ? -128 : q);
@@ -146,11 +137,11 @@ void hwa__store_f32_slow(void *base, hwa_dtype t, int64_t i, float v) {
 }
 
 static void put_f16(uint8_t *p, float v) {
-    uint16_t h = hwa_f32_to_f16(v);
+    uint16_t h = f32_to_f16(v);
     p[0] = (uint8_t)(h & 0xff);
     p[1] = (uint8_t)(h >> 8);
 }
-static float get_f16(const uint8_t *p) { return hwa_f16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }
+static float get_f16(const uint8_t *p) { return f16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }
 
 static void quantize_q8_0(const float *x, uint8_t *blk) {
     float amax = 0.0f;
@@ -199,7 +190,17 @@ hwa_status hwa_convert_from_f32(hwa_dtype dst_type, void *dst, const float *src,
         memmove(dst, src, (size_t)n * sizeof(float));
         return HWA_OK;
     }
-    for (int64_t i = 0; i < n; i++) hwa__store_f32_slow(dst, dst_type, i, src[i]);
+    /* the half types in loops of their own: the codecs inline (and bf16's
+     * vectorizes) where the per-value switch would not */
+    if (dst_type == HWA_BF16) {
+        uint16_t *d = dst;
+        for (int64_t i = 0; i < n; i++) d[i] = f32_to_bf16(src[i]);
+    } else if (dst_type == HWA_F16) {
+        uint16_t *d = dst;
+        for (int64_t i = 0; i < n; i++) d[i] = f32_to_f16(src[i]);
+    } else {
+        for (int64_t i = 0; i < n; i++) hwa__store_f32_slow(dst, dst_type, i, src[i]);
+    }
     return HWA_OK;
 }
 
@@ -230,6 +231,14 @@ hwa_status hwa_convert_to_f32(hwa_dtype src_type, const void *src, float *dst, i
         memmove(dst, src, (size_t)n * sizeof(float));
         return HWA_OK;
     }
-    for (int64_t i = 0; i < n; i++) dst[i] = hwa__load_f32(src, src_type, i);
+    if (src_type == HWA_BF16) {
+        const uint16_t *h = src;
+        for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32(h[i]);
+    } else if (src_type == HWA_F16) {
+        const uint16_t *h = src;
+        for (int64_t i = 0; i < n; i++) dst[i] = f16_to_f32(h[i]);
+    } else {
+        for (int64_t i = 0; i < n; i++) dst[i] = hwa__load_f32(src, src_type, i);
+    }
     return HWA_OK;
 }
