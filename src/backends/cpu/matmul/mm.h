@@ -196,6 +196,10 @@ typedef struct hwa__amx_job {
 static inline size_t hwa__amx_a_bytes(const hwa__amx_job *j) {
     return (size_t)j->mcb * (size_t)j->KB * 2048 + (size_t)j->KB * 64;
 }
+/* B (f32 or bf16, either layout) into KB x 2 NP bf16 tiles, every byte of
+ * them written (zeros past K and N), on up to nthreads threads; the tile
+ * order is mm_amx.c's (x86-64 builds with AMX only). */
+void hwa__amx_pack_bf16(const hwa__mm_problem *p, int64_t KB, int64_t NP, void *tiles, int nthreads);
 /* Runs j (x86-64 builds with AMX only: hwa__mm_amx_run calls it). */
 void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd);
 /* The most m-pairs per block when K is taken in chunks (mm_tiles_amx.c). */

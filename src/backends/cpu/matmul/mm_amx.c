@@ -20,7 +20,9 @@ typedef struct amx_pack {
 struct hwa__mm_amx {
     hwa_ctx *ctx;
     hwa__mm_keep packs;
-    amx_pack once;     /* B packed for this call only (no owner to key it by) */
+    amx_pack once;     /* B packed for this call only (no owner to key it by): in once_tiles */
+    void *once_tiles;
+    size_t once_cap;
     void *a_tiles;     /* per call: A in tiles */
     size_t a_cap;
     void *c_sums;      /* per call: f32 sums of a bf16 C */
@@ -60,7 +62,7 @@ hwa__mm_amx *hwa__mm_amx_new(hwa_ctx *ctx) {
 void hwa__mm_amx_free(hwa__mm_amx *x) {
     if (!x) return;
     hwa__mm_keep_clear(&x->packs);
-    pack_release(x->ctx, &x->once);
+    hwa__free(x->ctx, x->once_tiles);
     hwa__free(x->ctx, x->a_tiles);
     hwa__free(x->ctx, x->c_sums);
     hwa__free(x->ctx, x->floats);
@@ -98,17 +100,25 @@ bool hwa__mm_amx_preferred(const hwa__mm_problem *p) {
     return hwa__mm_amx_takes(p) && p->b_owner != NULL && p->M >= AMX_PREFERRED_MIN_M && p->K >= AMX_PREFERRED_MIN_K;
 }
 
-/* Packs p's B into e->tiles: tile (nt, kb) at ((nt / 2) * KB + kb) * 2 +
- * nt % 2. bf16 tiles hold pairs along k (row r: k = 32 kb + 2 r + {0,1} for
- * each of 16 columns); int8 tiles quads (row r: k = 64 kb + 4 r + {0..3}),
- * each column quantized with its own scale (f32 B only). */
-static hwa_status pack(hwa__mm_amx *x, amx_pack *e, bool int8, const hwa__mm_problem *p, int64_t KB, int64_t NP) {
-    const int per = int8 ? 4 : 2; /* values of one column in a tile row */
-    size_t bytes;
-    if (!hwa__mul_size((size_t)NP, (size_t)KB, &bytes) || !hwa__mul_size(bytes, 2 * 1024, &bytes))
+/* Bytes of B's tiles. */
+static hwa_status tile_bytes(hwa__mm_amx *x, const hwa__mm_problem *p, int64_t KB, int64_t NP, size_t *bytes) {
+    if (!hwa__mul_size((size_t)NP, (size_t)KB, bytes) || !hwa__mul_size(*bytes, 2 * 1024, bytes))
         return hwa__err(x->ctx, HWA_E_OVERFLOW, "matmul: packed weights of %lld x %lld overflow", (long long)p->K,
                         (long long)p->N);
-    e->tiles = hwa__calloc(x->ctx, bytes, 1);
+    return HWA_OK;
+}
+
+/* Packs p's B into e->tiles: tile (nt, kb) at ((nt / 2) * KB + kb) * 2 +
+ * nt % 2. bf16 tiles hold pairs along k (row r: k = 32 kb + 2 r + {0,1} for
+ * each of 16 columns; hwa__amx_pack_bf16), int8 tiles quads (row r: k =
+ * 64 kb + 4 r + {0..3}), each column quantized with its own scale (f32 B
+ * only, packed once per version of the weights). */
+static hwa_status pack(hwa__mm_amx *x, amx_pack *e, bool int8, const hwa__mm_problem *p, int64_t KB, int64_t NP,
+                       int nthreads) {
+    size_t bytes;
+    hwa_status st = tile_bytes(x, p, KB, NP, &bytes);
+    if (st) return st;
+    e->tiles = int8 ? hwa__calloc(x->ctx, bytes, 1) : hwa__malloc(x->ctx, bytes);
     float *inv = NULL;
     if (int8) {
         e->col_scales = hwa__calloc(x->ctx, (size_t)NP * 32, sizeof(float));
@@ -120,23 +130,22 @@ static hwa_status pack(hwa__mm_amx *x, amx_pack *e, bool int8, const hwa__mm_pro
         return hwa__err(x->ctx, HWA_E_NOMEM, "matmul: no memory for the packed weights of %lld x %lld",
                         (long long)p->K, (long long)p->N);
     }
-    if (int8) hwa__mm_int8_col_scales(p, e->col_scales, inv);
-    const int64_t kt = 16 * per; /* k per tile */
+    if (!int8) {
+#if defined(__x86_64__)
+        hwa__amx_pack_bf16(p, KB, NP, e->tiles, nthreads);
+#endif
+        return HWA_OK;
+    }
+    hwa__mm_int8_col_scales(p, e->col_scales, inv);
     for (int64_t n = 0; n < p->N; n++) {
         const int64_t nt = n / 16, c = n % 16;
         for (int64_t k = 0; k < p->K; k++) {
-            const int64_t kb = k / kt, r = (k % kt) / per, w = k % per;
+            const int64_t kb = k / 64, r = (k % 64) / 4, w = k % 4;
             const size_t tile = (size_t)(((nt / 2) * KB + kb) * 2 + nt % 2);
-            const size_t at = tile * 1024 + (size_t)(r * 64) + (size_t)(c * per + w) * (int8 ? 1 : 2);
+            const size_t at = tile * 1024 + (size_t)(r * 64) + (size_t)(c * 4 + w);
             const int64_t src = p->tb ? n * p->ldb + k : k * p->ldb + n;
-            if (int8) {
-                const float v = ((const float *)p->b)[src] * inv[n];
-                ((int8_t *)e->tiles)[at] = (int8_t)nearbyintf(fminf(fmaxf(v, -127.0f), 127.0f));
-            } else {
-                const uint16_t h = p->dt_b == HWA_BF16 ? ((const uint16_t *)p->b)[src]
-                                                        : hwa_f32_to_bf16(((const float *)p->b)[src]);
-                memcpy((char *)e->tiles + at, &h, 2);
-            }
+            const float v = ((const float *)p->b)[src] * inv[n];
+            ((int8_t *)e->tiles)[at] = (int8_t)nearbyintf(fminf(fmaxf(v, -127.0f), 127.0f));
         }
     }
     hwa__free(x->ctx, inv);
@@ -144,19 +153,28 @@ static hwa_status pack(hwa__mm_amx *x, amx_pack *e, bool int8, const hwa__mm_pro
 }
 
 /* The packed B of p: kept per owner and version, or packed for this call
- * when p->b has no owner. */
-static hwa_status pack_get(hwa__mm_amx *x, const hwa__mm_problem *p, bool int8, int64_t KB, int64_t NP,
+ * into a buffer kept for that when p->b has no owner (bf16 only: int8
+ * takes owned weights alone). */
+static hwa_status pack_get(hwa__mm_amx *x, const hwa__mm_problem *p, bool int8, int64_t KB, int64_t NP, int nthreads,
                            amx_pack **out) {
     if (!p->b_owner) {
-        pack_release(x->ctx, &x->once);
+        size_t bytes;
+        hwa_status st = tile_bytes(x, p, KB, NP, &bytes);
+        if (st) return st;
+        if (!hwa__scratch_grow(x->ctx, &x->once_tiles, &x->once_cap, bytes))
+            return hwa__err(x->ctx, HWA_E_NOMEM, "matmul: no memory for %zu bytes of weight tiles", bytes);
+        x->once = (amx_pack){.tiles = x->once_tiles};
+#if defined(__x86_64__)
+        hwa__amx_pack_bf16(p, KB, NP, x->once_tiles, nthreads);
+#endif
         *out = &x->once;
-        return pack(x, &x->once, int8, p, KB, NP);
+        return HWA_OK;
     }
     amx_pack *e = (amx_pack *)hwa__mm_keep_find(&x->packs, p, int8, NULL, NULL, NULL);
     if (!e) {
         e = hwa__calloc(x->ctx, 1, sizeof *e);
         if (!e) return HWA_E_NOMEM;
-        hwa_status st = pack(x, e, int8, p, KB, NP);
+        hwa_status st = pack(x, e, int8, p, KB, NP, nthreads);
         if (st) {
             hwa__free(x->ctx, e);
             return st;
@@ -209,8 +227,8 @@ hwa_status hwa__mm_amx_run(hwa__mm_amx *x, const hwa__mm_problem *p, const hwa__
     j.KB = (p->K + kt - 1) / kt;
     j.MP = (p->M + 31) / 32;
     j.NP = (p->N + 31) / 32;
-    amx_pack *pk;
-    hwa_status st = pack_get(x, p, int8, j.KB, j.NP, &pk);
+    amx_pack *pk = NULL;
+    hwa_status st = pack_get(x, p, int8, j.KB, j.NP, nthreads, &pk);
     if (st) return st;
     plan(&j, nthreads);
     size_t a_bytes, nf;

@@ -144,6 +144,90 @@ static void a_row_s8(const hwa__amx_job *j, int64_t m, char *blk, int64_t row, f
     }
 }
 
+/* ---- B into tiles ------------------------------------------------------ */
+
+/* The 16 x 16 32-bit words in r transposed in place (word j of r[i] to word
+ * i of r[j]): four rounds of interleaving. */
+static inline void transpose16(__m512i r[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    /* now r[4q + j] holds, in each 128-bit lane l, words j of rows 4q..4q+3
+     * of lane l's columns; gather the lanes */
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0x88);      /* lanes 0,2 of each */
+        t[i + 4] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0xdd);  /* lanes 1,3 */
+        t[i + 8] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
+        r[i + 4] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 12] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0xdd);
+    }
+}
+
+/* 16 values of row k of B (columns n0..), f32 or bf16, as bf16 in the low
+ * 256 bits; zeros past K and N. */
+static inline __m256i b_row16(const hwa__mm_problem *p, int64_t k, int64_t n0) {
+    const int64_t n = k < p->K ? p->N - n0 : 0;
+    if (p->dt_b == HWA_BF16) {
+        const __mmask16 m = lanes16(n);
+        return _mm256_maskz_loadu_epi16(m, (const uint16_t *)p->b + k * p->ldb + n0);
+    }
+    uint16_t t[32];
+    hwa__f32_to_bf16x32((const float *)p->b + k * p->ldb + n0, n < 16 ? n : 16, t);
+    return _mm256_loadu_si256((const __m256i *)t);
+}
+
+/* 32 values of row n of W = B^T (k from k0), f32 or bf16, as bf16: 16
+ * words of k pairs; zeros past K and N. */
+static inline __m512i w_row32(const hwa__mm_problem *p, int64_t n, int64_t k0) {
+    const int64_t m = n < p->N ? p->K - k0 : 0;
+    if (p->dt_b == HWA_BF16) {
+        const __mmask32 k = m >= 32 ? (__mmask32)0xffffffffu : m <= 0 ? (__mmask32)0 : (__mmask32)((1u << m) - 1);
+        return _mm512_maskz_loadu_epi16(k, (const uint16_t *)p->b + n * p->ldb + k0);
+    }
+    uint16_t t[32];
+    hwa__f32_to_bf16x32((const float *)p->b + n * p->ldb + k0, m < 32 ? m : 32, t);
+    return _mm512_loadu_si512(t);
+}
+
+void hwa__amx_pack_bf16(const hwa__mm_problem *p, int64_t KB, int64_t NP, void *tiles, int nthreads) {
+    const int64_t NT = NP * 2, units = NT * KB;
+    /* B^T rows: each tile is the transpose of 16 rows x 16 words of W;
+     * B rows: each tile row interleaves two rows of B */
+    const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
+                                           21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && units >= 64)
+    for (int64_t u = 0; u < units; u++) { /* in the tiles' own order: writes in sequence */
+        const int64_t nt = (u / (2 * KB)) * 2 + u % 2, kb = (u / 2) % KB;
+        char *d = (char *)tiles + (size_t)u * TILE_BYTES;
+        __m512i r[16];
+        if (p->tb) {
+            for (int c = 0; c < 16; c++) r[c] = w_row32(p, nt * 16 + c, kb * 32);
+            transpose16(r);
+        } else {
+            for (int q = 0; q < 16; q++) {
+                const int64_t k = kb * 32 + 2 * q;
+                const __m512i two = _mm512_inserti64x4(_mm512_castsi256_si512(b_row16(p, k, nt * 16)),
+                                                       b_row16(p, k + 1, nt * 16), 1);
+                r[q] = _mm512_permutexvar_epi16(pairs, two);
+            }
+        }
+        for (int q = 0; q < 16; q++) _mm512_storeu_si512(d + q * 64, r[q]);
+    }
+}
+
 /* ---- one n-pair of C over a block of m-pairs --------------------------- */
 
 /* K is taken in chunks of this many k-tiles when it is longer: the chunk of
