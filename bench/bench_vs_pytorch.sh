@@ -6,20 +6,20 @@
 # before timing: hwadapt checks every row against f32 (and its core tests
 # against an independent computation); the PyTorch side checks its output
 # against a float64 product. Prints p50/p90/p99 and the ratios.
-# Needs Debian's python3-torch (run with /usr/bin/python3); skips without it.
+# Needs Debian's python3-torch and python3-numpy; skips without them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 build=${BUILD:-$root/build}
 case $build in /*) ;; *) build=$root/$build ;; esac
 cli=${HWA_CLI:-$build/hwadapt}
-py=${PYTHON:-/usr/bin/python3}
 threads=${THREADS:-1}
 min_time=${MIN_TIME:-3}
 min_queries=${MIN_QUERIES:-20}
 [ -x "$cli" ] || { echo "bench_vs_pytorch: $cli not built" >&2; exit 1; }
-if ! "$py" -c 'import torch, numpy' 2>/dev/null; then
-  echo "bench_vs_pytorch: skipped (no torch for $py; apt-get install python3-torch)"
+. "$here/lib.bash"
+if ! py=$(hwa_python torch numpy); then
+  echo "bench_vs_pytorch: skipped (no python3 with torch and numpy; apt-get install python3-torch)"
   exit 0
 fi
 tmp=$(mktemp -d)

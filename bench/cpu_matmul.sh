@@ -15,12 +15,8 @@ out="$BUILD/bench"
 mkdir -p "$out"
 "$BUILD/bench/cpu_matmul_bench" "$threads" $quick >"$out/cpu_matmul_c.tsv"
 # PyTorch side (skipped with a note when python3 or torch is missing).
-# Debian's python3-torch lives in the system python, which a pyenv shim may hide.
-py=""
-for p in python3 /usr/bin/python3; do
-  if "$p" -c 'import torch' 2>/dev/null; then py=$p; break; fi
-done
-if [ -n "$py" ]; then
+. bench/lib.bash
+if py=$(hwa_python torch); then
   "$py" bench/cpu_matmul_torch.py "$threads" $quick >"$out/cpu_matmul_torch.tsv"
 else
   echo "note: python3 with torch not found; PyTorch columns left out" >&2

@@ -2,7 +2,7 @@
 # Decode tokens/s of a synthetic 110M-parameter Llama (dim 768, 12 layers, 12
 # heads, vocab 32000, f32, random weights) against the bound this machine's
 # memory bandwidth sets, and prefill tokens/s for a 256-token prompt.
-# Needs ./build (make build), Debian's python3 with numpy (/usr/bin/python3)
+# Needs ./build (make build), Debian's python3-numpy
 # and about 450 MB free in ${TMPDIR:-/tmp}.
 #   HWA_BENCH_THREADS=N   threads (default: all the backend sees)
 #   HWA_BENCH_DECODE=N    decode steps timed (default 32)
@@ -11,9 +11,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
-py=/usr/bin/python3
-if ! "$py" -c 'import numpy' 2>/dev/null; then
-  echo "skip: $py has no numpy (apt-get install python3-numpy)"
+. bench/lib.bash
+if ! py=$(hwa_python numpy); then
+  echo "llama_decode: skipped (no python3 with numpy; apt-get install python3-numpy)"
   exit 0
 fi
 tmp=$(mktemp -d)

@@ -20,15 +20,19 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--epochs N] [--limit N] [--hidden A,B]" >&2; exit 2 ;;
   esac
 done
-/usr/bin/python3 -c 'import torch' 2> /dev/null || { echo "needs Debian python3-torch" >&2; exit 77; }
+. bench/lib.bash
+if ! py=$(hwa_python torch); then
+  echo "train_vs_pytorch: skipped (no python3 with torch; apt-get install python3-torch)"
+  exit 0
+fi
 [ -x "$H" ] || { echo "build hwadapt first ($H)" >&2; exit 2; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 LIM=(); [ "$LIMIT" -gt 0 ] && LIM=(--limit "$LIMIT")
-/usr/bin/python3 bench/train_pytorch.py --epochs "$EPOCHS" --hidden "$HIDDEN" "${LIM[@]}" > "$T/torch.json"
+"$py" bench/train_pytorch.py --epochs "$EPOCHS" --hidden "$HIDDEN" "${LIM[@]}" > "$T/torch.json"
 "$H" train --optimizer adam --lr 1e-3 --schedule constant --batch 64 --seed 1 --epochs "$EPOCHS" --hidden "$HIDDEN" "${LIM[@]}" \
   --json --quiet > "$T/hwa.json"
-/usr/bin/python3 - "$T/torch.json" "$T/hwa.json" "$HIDDEN" "$LIMIT" <<'PY'
+"$py" - "$T/torch.json" "$T/hwa.json" "$HIDDEN" "$LIMIT" <<'PY'
 import json, os, re, subprocess, sys
 torch_rows = [json.loads(l) for l in open(sys.argv[1])]
 hwa_rows = [json.loads(l) for l in open(sys.argv[2])]
