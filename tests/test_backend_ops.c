@@ -183,6 +183,23 @@ static hwa_status fill_pos(hwa_tensor *pos) {
     return st;
 }
 
+/* Cross-entropy of logits in[0] [N, C] against labels (7n + 3) mod C,
+ * filled once the leaves have storage. */
+static hwa_tensor *case_labels;
+static hwa_tensor *b_xent(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    const int64_t N = hwa_tensor_nelements(in[0]) / hwa_tensor_dim(in[0], -1);
+    case_labels = hwa_tensor_new(ctx, HWA_I32, 1, &N);
+    return hwa_cross_entropy(ctx, in[0], case_labels);
+}
+static hwa_status fill_labels(hwa_tensor *labels, int64_t C) {
+    const int64_t N = hwa_tensor_nelements(labels);
+    int32_t *p = malloc((size_t)N * sizeof *p);
+    if (!p) return HWA_E_NOMEM;
+    for (int64_t n = 0; n < N; n++) p[n] = (int32_t)((7 * n + 3) % C);
+    hwa_status st = hwa_tensor_set_bytes(labels, p, (size_t)N * sizeof *p);
+    free(p);
+    return st;
+}
 /* Rows leave the trailing flags (backward, matmul) out when false. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #define S2(a, b) {a, b}
@@ -218,6 +235,12 @@ static const tcase cases[] = {
     {"layernorm 9x257", 1, {2}, {S2(9, 257)}, {0}, F3, b_unary, HWA_OP_NORM, 1e-10, true},
     {"rmsnorm 2x3x61", 1, {3}, {S3(2, 3, 61)}, {0}, F3, b_unary, HWA_OP_RMS_NORM, 1e-10, true},
     {"rmsnorm f16 4x32", 1, {2}, {S2(4, 32)}, {0}, {HWA_F16}, b_unary, HWA_OP_RMS_NORM, 1e-8},
+    {"cross_entropy 64x10", 1, {2}, {S2(64, 10)}, {0}, F3, b_xent, 0, 1e-10, true},
+    {"cross_entropy 300x1000", 1, {2}, {S2(300, 1000)}, {0}, F3, b_xent, 0, 1e-10, true},
+    {"cross_entropy 3x1", 1, {2}, {S2(3, 1)}, {0}, F3, b_xent, 0, 1e-10, true},
+    {"cross_entropy bf16 33x100", 1, {2}, {S2(33, 100)}, {0}, {HWA_BF16}, b_xent, 0, 1e-6, true},
+    {"cross_entropy f16 9x37", 1, {2}, {S2(9, 37)}, {0}, {HWA_F16}, b_xent, 0, 1e-6, true},
+    {"cross_entropy transposed 13x11", 1, {2}, {S2(13, 11)}, {V_TRANSPOSED}, F3, b_xent, 0, 1e-10, true},
     {"sum over rows 37x53", 1, {2}, {S2(37, 53)}, {0}, F3, b_unary, HWA_OP_SUM_TO, 1e-10},
     {"sum within rows 37x53", 1, {2}, {S2(37, 53)}, {0}, F3, b_unary, HWA_OP_NONE, 1e-10},
     /* f16 / bf16 tensors through the f32 kernels, rounded once per element
@@ -347,6 +370,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     hwa_status st = HWA_E_INTERNAL;
     hwa_tensor *leaf[3] = {0}, *in[3] = {0};
     case_pos = NULL;
+    case_labels = NULL;
     for (int i = 0; i < c->nin; i++) {
         in[i] = make_input(ctx, c, i, &leaf[i]);
         if (c->backward && leaf[i]) hwa_tensor_set_param(leaf[i]);
@@ -369,6 +393,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     for (int i = 0; i < c->nin; i++)
         if ((st = hwa_tensor_fill_uniform(leaf[i], -1.0f, 1.0f))) goto done;
     if (case_pos && (st = fill_pos(case_pos))) goto done;
+    if (case_labels && (st = fill_labels(case_labels, hwa_tensor_dim(in[0], -1)))) goto done;
     hwa__cpu_set_reference_only(v->isa < 0);
     hwa__isa_set_override(v->isa < 0 ? -1 : v->isa);
     hwa__mm_set_override(v->provider);

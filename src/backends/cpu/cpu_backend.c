@@ -347,6 +347,10 @@ static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n,
         set_name(s, i, t, simd->name);
         hwa__tensor_touch(t);
         return HWA_OK;
+    } else if (s->scratch.failure) {
+        st = s->scratch.failure;
+        s->scratch.failure = HWA_OK;
+        return st;
     }
     set_name(s, i, t, "ref");
     st = ref_kernels[t->op](t);

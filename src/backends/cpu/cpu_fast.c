@@ -19,6 +19,22 @@ static bool contig(const hwa_tensor *t, hwa_dtype dt) { return t->dtype == dt &&
 
 static int threads_for(int64_t work, int nthreads) { return hwa__threads_over(work, PAR_MIN, nthreads); }
 
+/* This thread's number in the current parallel region (0 outside one). */
+static inline int thread_num(void) {
+#if defined(_OPENMP)
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* bytes of the backend's scratch, or NULL with scratch->failure set. */
+static void *scratch_get(hwa__cpu_scratch *scratch, size_t bytes) {
+    void *p = hwa__scratch_grow(scratch->ctx, &scratch->p, &scratch->cap, bytes);
+    if (!p) scratch->failure = HWA_E_NOMEM;
+    return p;
+}
+
 #define PAR_CHUNKS(n, nthreads, BODY) HWA__PAR_CHUNKS(n, PAR_MIN, nthreads, BODY)
 
 static bool binary(const hwa__simd *k, hwa_tensor *dst, int nt) {
@@ -142,7 +158,7 @@ static bool sum_to(const hwa__simd *k, hwa_tensor *dst, int nt) {
  * q and dst rows that are not go through per-thread copies. Each output row
  * is computed by one thread in one fixed order, so the result does not
  * depend on the thread count. */
-static bool attention(const hwa__simd *k, hwa_tensor *dst, int nt) {
+static bool attention(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cpu_scratch *kept) {
     const hwa_tensor *tq = dst->src[0], *tk = dst->src[1], *tv = dst->src[2];
     if (dst->dtype != HWA_F32 || tq->dtype != HWA_F32 || tk->dtype != HWA_F32 || tv->dtype != HWA_F32) return false;
     int64_t qn[4], qs[4], kn[4], ks[4], vn[4], vs[4], dn[4], ds[4];
@@ -161,17 +177,15 @@ static bool attention(const hwa__simd *k, hwa_tensor *dst, int nt) {
     const int ntr = threads_for(B * Hq * Tq * Tk * (D + Dv) / 8, nt);
     /* per thread: the scores, a copy of q's row and the output row */
     const int64_t per = ((Tk + D + Dv + 15) & ~(int64_t)15);
-    float *scratch = hwa__malloc(dst->ctx, (size_t)(per * ntr) * sizeof(float));
+    size_t bytes;
+    if (!hwa__mul_size((size_t)per * sizeof(float), (size_t)ntr, &bytes)) return false;
+    float *scratch = scratch_get(kept, bytes);
     if (!scratch) return false;
     const float *pq = hwa__data(tq), *pk = hwa__data(tk), *pv = hwa__data(tv);
     float *pd = hwa__data(dst);
 #pragma omp parallel for num_threads(ntr) schedule(static, 1) if (ntr > 1)
     for (int64_t it = 0; it < items; it++) {
-#if defined(_OPENMP)
-        float *s = scratch + per * omp_get_thread_num();
-#else
-        float *s = scratch;
-#endif
+        float *s = scratch + per * thread_num();
         float *qrow = s + Tk, *orow = qrow + D;
         const int64_t b = it / (Hq * nqb), h = it / nqb % Hq, i0 = it % nqb * ATTN_QBLOCK;
         const int64_t i1 = i0 + ATTN_QBLOCK < Tq ? i0 + ATTN_QBLOCK : Tq, kh = h / group;
@@ -190,7 +204,6 @@ static bool attention(const hwa__simd *k, hwa_tensor *dst, int nt) {
                 for (int64_t c = 0; c < Dv; c++) oi[c * ds[3]] = orow[c];
         }
     }
-    hwa__free(dst->ctx, scratch);
     return true;
 }
 
@@ -304,6 +317,64 @@ void hwa__half_shadow_end(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__half
     PAR_CHUNKS(n, nt, k->f32_to_half(s + i0, pd + i0, len, dst->dtype == HWA_BF16));
 }
 
+/* CROSS_ENTROPY (the mean over rows of logsumexp(x) - x[label]) and its
+ * gradient g / N * (softmax(x) - onehot(label)), row by row with the
+ * softmax kernel: logits f32, f16 or bf16 (a half row is widened into the
+ * thread's scratch, a half gradient row rounded from it), labels i32, all
+ * contiguous. The labels are checked first: with one out of range the
+ * reference runs and reports it. Without memory for the scratch the node
+ * fails (scratch->failure). The loss sums the rows' terms in one
+ * fixed order, in double, whatever the thread count. */
+static bool xent(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cpu_scratch *scratch) {
+    const bool back = dst->op == HWA_OP_CROSS_ENTROPY_BACK;
+    const hwa_tensor *lg = dst->src[back ? 1 : 0], *lb = dst->src[back ? 2 : 1], *g = back ? dst->src[0] : NULL;
+    const hwa_dtype dl = lg->dtype, dd = dst->dtype;
+    if (!hwa_dtype_is_float(dl) || !hwa_dtype_is_float(dd) || !hwa_tensor_is_contiguous(lg) || !contig(lb, HWA_I32) ||
+        !hwa_tensor_is_contiguous(dst) || (g && (!hwa_dtype_is_float(g->dtype) || !hwa_tensor_is_contiguous(g))))
+        return false;
+    const int64_t C = lg->shape[lg->ndim - 1], N = C > 0 ? hwa_tensor_nelements(lg) / C : 0;
+    if (N < 1 || hwa_tensor_nelements(lb) != N || (back && hwa_tensor_nelements(dst) != N * C)) return false;
+    const int32_t *labels = hwa__data(lb);
+    for (int64_t n = 0; n < N; n++)
+        if (labels[n] < 0 || labels[n] >= C) return false;
+    const int ntr = threads_for(N * C * 4, nt);
+    /* per thread: a widened row and a result row; the forward's row terms */
+    const int64_t per = (2 * C + 15) & ~(int64_t)15;
+    size_t row_bytes, term_bytes, bytes;
+    if (!hwa__mul_size((size_t)per * sizeof(float), (size_t)ntr, &row_bytes) ||
+        !hwa__mul_size(back ? 0 : (size_t)N, sizeof(double), &term_bytes) ||
+        !hwa__add_size(row_bytes, term_bytes, &bytes))
+        return false;
+    double *terms = scratch_get(scratch, bytes);
+    if (!terms) return false;
+    float *rows = (float *)(terms + (back ? 0 : N));
+    const void *px = hwa__data(lg);
+    void *pd = hwa__data(dst);
+    const float scale = back ? (float)((double)hwa__load_f32(hwa__data(g), g->dtype, 0) / (double)N) : 0.0f;
+#pragma omp parallel for num_threads(ntr) schedule(static) if (ntr > 1)
+    for (int64_t n = 0; n < N; n++) {
+        float *x = rows + per * thread_num();
+        float *y = x + C;
+        if (dl == HWA_F32) x = (float *)px + n * C;
+        else k->half_to_f32((const uint16_t *)px + n * C, x, C, dl == HWA_BF16);
+        if (back && dd == HWA_F32) y = (float *)pd + n * C;
+        k->softmax_row(x, y, C, !back);
+        if (!back) {
+            terms[n] = -(double)y[labels[n]]; /* log-softmax at the label */
+            continue;
+        }
+        k->unary(HWA_OP_SCALE, y, y, C, scale);
+        y[labels[n]] -= scale;
+        if (dd != HWA_F32) k->f32_to_half(y, (uint16_t *)pd + n * C, C, dd == HWA_BF16);
+    }
+    if (!back) {
+        double loss = 0.0;
+        for (int64_t n = 0; n < N; n++) loss += terms[n];
+        hwa__store_f32(pd, dd, 0, (float)(loss / (double)N));
+    }
+    return true;
+}
+
 /* Elementwise ops on f16 / bf16 (binary with b of a's size or one value,
  * unary): each thread widens blocks of its range that stay in L1, runs the
  * f32 kernel on them and rounds the block back, so the data crosses memory
@@ -384,8 +455,10 @@ bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__c
     case HWA_OP_RMS_NORM: return f32_or_half(k, dst, nthreads, scratch, rows_op);
     case HWA_OP_CONT: return cont(k, dst, nthreads);
     case HWA_OP_SUM_TO: return f32_or_half(k, dst, nthreads, scratch, sum_to);
-    case HWA_OP_ATTENTION: return attention(k, dst, nthreads);
+    case HWA_OP_ATTENTION: return attention(k, dst, nthreads, scratch);
     case HWA_OP_ROPE: return rope(dst, nthreads);
+    case HWA_OP_CROSS_ENTROPY:
+    case HWA_OP_CROSS_ENTROPY_BACK: return xent(k, dst, nthreads, scratch);
     default: return false;
     }
 }

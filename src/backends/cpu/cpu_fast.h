@@ -32,7 +32,9 @@ static inline int hwa__threads_over(int64_t work, int64_t per_thread, int nthrea
 typedef struct hwa__cpu_scratch {
     hwa_ctx *ctx;
     void *p;
-    size_t cap; /* bytes */
+    size_t cap;         /* bytes */
+    hwa_status failure; /* set by a fast path that needed memory and got none (it
+                         * returns false): the node fails with it, not the reference */
 } hwa__cpu_scratch;
 void hwa__cpu_scratch_free(hwa__cpu_scratch *s);
 
