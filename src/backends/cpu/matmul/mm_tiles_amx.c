@@ -62,9 +62,9 @@ static inline __mmask16 lanes16(int64_t n) {
 /* ---- A into tiles ------------------------------------------------------ */
 
 /* Rows [m0, m0 + rows) of A into a block of bf16 tiles, each 32 values of
- * a row rounded straight into its 64-byte row of a tile as every f32 ->
- * bf16 is (cvt_bf16.h), zeros past K and in rows past M. Transposed A goes
- * one value at a time through row_buf (KB * 32 values). */
+ * a row rounded straight into its 64-byte row of a tile, zeros past K and in
+ * rows past M. Transposed A goes one value at a time through row_buf (KB *
+ * 32 values). */
 static void a_block_bf16(const hwa__amx_job *j, int64_t m0, int64_t rows, char *blk, uint16_t *row_buf) {
     const hwa__mm_problem *p = j->p;
     const int64_t kpad = j->KB * 32;
@@ -76,9 +76,20 @@ static void a_block_bf16(const hwa__amx_job *j, int64_t m0, int64_t rows, char *
             continue;
         }
         if (!p->ta && p->dt_a == HWA_F32) {
+            /* VCVTNE2PS2BF16 alone: it rounds as the codec does but reads a
+             * denormal as zero, and so does TDPBF16PS (input denormals are
+             * zero to it): the products are the codec's. */
             const float *x = (const float *)p->a + m * p->lda;
-            for (int64_t kb = 0; kb < j->KB; kb++)
-                hwa__f32_to_bf16x32(x + kb * 32, p->K - kb * 32, (uint16_t *)(d + kb * 2 * TILE_BYTES));
+            const int64_t full = p->K / 32;
+            for (int64_t kb = 0; kb < full; kb++)
+                _mm512_storeu_si512(d + kb * 2 * TILE_BYTES,
+                                    (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + kb * 32 + 16), _mm512_loadu_ps(x + kb * 32)));
+            if (full < j->KB) {
+                const int64_t n = p->K - full * 32;
+                const __m512 lo = _mm512_maskz_loadu_ps(lanes16(n), x + full * 32);
+                const __m512 hi = _mm512_maskz_loadu_ps(lanes16(n - 16), x + full * 32 + 16);
+                _mm512_storeu_si512(d + full * 2 * TILE_BYTES, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+            }
             continue;
         }
         const uint16_t *v = row_buf;
