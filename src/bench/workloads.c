@@ -185,9 +185,11 @@ fail:
 /* p -= lr * grad; f32 in place, other dtypes through f32 and back (the
  * update rounds to the parameter's dtype, as in mixed-precision-free SGD):
  * host-addressable ones in place a block at a time (the block's values
- * stay in L1 between the conversions), others through whole copies. */
+ * stay in L1 between the conversions) on the backend's threads, others
+ * through whole copies. */
 static hwa_status sgd(hwa__workload *w) {
     enum { BLOCK = 2048 };
+    const int threads = hwa_backend_threads(w->be) > 0 ? hwa_backend_threads(w->be) : 1;
     for (int i = 0; i < w->n_params; i++) {
         hwa_tensor *p = w->params[i], *g = hwa_tensor_grad(p);
         if (!g) return hwa__err(NULL, HWA_E_INTERNAL, "parameter %d has no gradient", i);
@@ -199,17 +201,28 @@ static hwa_status sgd(hwa__workload *w) {
         if (pd && gd && pt == HWA_F32 && gt == HWA_F32) {
             float *pf = (float *)pd;
             const float *gf = (const float *)gd;
+            const int nt = n >= 65536 ? threads : 1;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
             for (int64_t j = 0; j < n; j++) pf[j] -= w->lr * gf[j];
         } else if (pd && gd && !hwa_dtype_is_quantized(pt) && !hwa_dtype_is_quantized(gt)) {
             const size_t pe = hwa_dtype_block_bytes(pt), ge = hwa_dtype_block_bytes(gt);
-            float a[BLOCK], b[BLOCK];
-            for (int64_t j0 = 0; j0 < n && !st; j0 += BLOCK) {
-                const int64_t m = n - j0 < BLOCK ? n - j0 : BLOCK;
-                st = hwa_convert_to_f32(pt, pd + (size_t)j0 * pe, a, m);
-                if (!st) st = hwa_convert_to_f32(gt, gd + (size_t)j0 * ge, b, m);
+            const int64_t blocks = (n + BLOCK - 1) / BLOCK;
+            const int nt = blocks < threads ? (int)blocks : threads;
+            int bad = 0;
+            /* elementwise: the threads cannot change a bit */
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad) if (nt > 1)
+            for (int64_t bi = 0; bi < blocks; bi++) {
+                float a[BLOCK], b[BLOCK];
+                const int64_t j0 = bi * BLOCK, m = n - j0 < BLOCK ? n - j0 : BLOCK;
+                if (hwa_convert_to_f32(pt, pd + (size_t)j0 * pe, a, m) ||
+                    hwa_convert_to_f32(gt, gd + (size_t)j0 * ge, b, m)) {
+                    bad = 1;
+                    continue;
+                }
                 for (int64_t j = 0; j < m; j++) a[j] -= w->lr * b[j];
-                if (!st) st = hwa_convert_from_f32(pt, pd + (size_t)j0 * pe, a, m);
+                bad |= hwa_convert_from_f32(pt, pd + (size_t)j0 * pe, a, m) != HWA_OK;
             }
+            if (bad) st = hwa__err(NULL, HWA_E_INTERNAL, "SGD: parameter %d could not be converted", i);
         } else {
             float *a = w->scratch, *b = w->scratch + w->scratch_n;
             if (!a || n > w->scratch_n) return hwa__err(NULL, HWA_E_INTERNAL, "SGD scratch too small");
