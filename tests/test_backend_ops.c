@@ -267,6 +267,10 @@ static const tcase cases[] = {
     {"matmul batched 3x5x8 * 8x6", 2, {3, 2}, {S3(3, 5, 8), S2(8, 6)}, {0}, F3, b_matmul, 0, 1e-10, true, true},
     {"matmul batched both 2x4x9 * 2x9x3", 2, {3, 3}, {S3(2, 4, 9), S3(2, 9, 3)}, {0}, F3, b_matmul, 0, 1e-10, false, true},
     {"matmul bf16 19x40 * 40x24", 2, {2, 2}, {S2(19, 40), S2(40, 24)}, {0}, {HWA_BF16, HWA_BF16}, b_matmul, 0, 1e-5, false, true},
+    /* bf16 gradients: the products added into the bf16 gradients in place
+     * (one rounding of the sum, where the reference rounds twice) */
+    {"matmul bf16 gradients 7x13 * 13x29", 2, {2, 2}, {S2(7, 13), S2(13, 29)}, {0}, {HWA_BF16, HWA_BF16}, b_matmul, 0, 1e-4, true, true},
+    {"matmul bf16 gradients 40x300 * (70x300)^T", 2, {2, 2}, {S2(40, 300), S2(70, 300)}, {0}, {HWA_BF16, HWA_BF16}, b_matmul, 1, 1e-4, true, true},
     {"matmul f16 5x16 * 16x7", 2, {2, 2}, {S2(5, 16), S2(16, 7)}, {0}, {HWA_F16, HWA_F16}, b_matmul, 0, 1e-6, false, true},
     {"linear+bias 64x100->50", 3, {2, 2, 1}, {S2(64, 100), S2(50, 100), {50}}, {0}, F3, b_linear, HWA_OP_NONE, 1e-10, false, true},
     {"linear+bias+relu 13x31->17", 3, {2, 2, 1}, {S2(13, 31), S2(17, 31), {17}}, {0}, F3, b_linear, HWA_OP_RELU, 1e-10, false, true},
@@ -728,6 +732,59 @@ TEST(training_step_accumulates_into_gradients_and_reads_inputs_in_place) {
     CHECK(packed_x == 0);
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
+}
+
+TEST(products_add_into_f32_and_bf16_gradients_on_every_provider) {
+    /* two computes without zeroing: the weight's gradient doubles, each
+     * time through a product that adds into it in place ("+acc") */
+    const hwa_dtype types[2] = {HWA_F32, HWA_BF16};
+    int runs = 0;
+    for (int ti = 0; ti < 2; ti++)
+        for (int pv = 0; pv < HWA_MM_PROVIDER_COUNT; pv++) {
+            const bool bf = types[ti] == HWA_BF16;
+            if (!hwa__mm_provider_built((hwa__mm_provider)pv) || (bf && pv == HWA_MM_OPENBLAS) ||
+                (bf && pv == HWA_MM_NATIVE && hwa__isa_host() < HWA_ISA_AMX) ||
+                (pv == HWA_MM_NATIVE && !bf))
+                continue; /* no such product: the reference adds instead */
+            hwa_ctx *ctx = hwa_ctx_new(&(hwa_ctx_params){.seed = 11});
+            hwa_tensor *x = hwa_tensor_new_2d(ctx, types[ti], 40, 300), *w = hwa_tensor_new_2d(ctx, types[ti], 70, 300);
+            CHECK_OK(hwa_tensor_set_param(w));
+            hwa_tensor *y = hwa_matmul_ex(ctx, x, w, false, true);
+            hwa_tensor *loss = hwa_mean(ctx, hwa_mul(ctx, y, y));
+            hwa_graph *g = hwa_graph_new(ctx);
+            CHECK_OK(hwa_graph_build_forward(g, loss));
+            CHECK_OK(hwa_graph_build_backward(g, loss));
+            hwa_backend *be = hwa_backend_new(ctx, "cpu");
+            CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+            CHECK_OK(hwa_tensor_fill_uniform(x, -1.0f, 1.0f));
+            CHECK_OK(hwa_tensor_fill_uniform(w, -1.0f, 1.0f));
+            hwa__mm_set_override(pv);
+            const int64_t n = 70 * 300;
+            float *g1 = malloc(2 * (size_t)n * sizeof *g1), *g2 = g1 + n;
+            CHECK_OK(hwa_graph_zero_grads(g));
+            CHECK_OK(hwa_graph_compute(g, be));
+            CHECK_OK(hwa_tensor_get_f32(hwa_tensor_grad(w), g1, n));
+            CHECK_OK(hwa_graph_compute(g, be));
+            CHECK_OK(hwa_tensor_get_f32(hwa_tensor_grad(w), g2, n));
+            int acc = 0;
+            for (int i = 0; i < hwa_graph_n_nodes(g); i++)
+                acc += strstr(hwa_backend_kernel_name(be, hwa_graph_node(g, i)), "+acc") != NULL;
+            hwa__mm_set_override(-1);
+            double num = 0, den = 0;
+            for (int64_t i = 0; i < n; i++) {
+                num += ((double)g2[i] - 2.0 * g1[i]) * ((double)g2[i] - 2.0 * g1[i]);
+                den += 4.0 * (double)g1[i] * g1[i];
+            }
+            printf("    %s via %s: %d products adding into gradients, nmse of the doubled gradient %.2g\n",
+                   hwa_dtype_name(types[ti]), hwa__mm_provider_name((hwa__mm_provider)pv), acc, num / den);
+            CHECK(acc >= 1);
+            CHECK(num / den < (bf ? 1e-4 : 1e-12));
+            free(g1);
+            hwa_backend_free(be);
+            hwa_ctx_free(ctx);
+            runs++;
+        }
+    if (!runs) printf("    skipped: no provider adds products into gradients in this build\n");
 }
 
 TEST(f16_products_take_the_fast_paths) {

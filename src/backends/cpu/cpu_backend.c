@@ -248,10 +248,14 @@ static int fusable(hwa_tensor *const *nodes, int i, int n, const hwa_tensor **bi
  * (C += A B, *accumulate set), or the copy CONT(mm) into the gradient of an
  * HWA_GRAD_OVERWRITE graph by writing it there (C = A B). mm must be read
  * by that node alone, and no node in between may touch the gradient.
- * Returns its index, or -1. */
+ * f32, or bf16 with a bf16 gradient (whose sum is then rounded once, where
+ * the ADD would round the product and then the sum). Returns its index, or
+ * -1. */
 static int gradient_update(hwa_tensor *const *nodes, int i, int n, bool *accumulate) {
     const hwa_tensor *mm = nodes[i];
-    if (mm->view_src || mm->dtype != HWA_F32 || (mm->flags & (HWA_TF_OUTPUT | HWA_TF_PARAM | HWA_TF_GRAD))) return -1;
+    if (mm->view_src || (mm->dtype != HWA_F32 && mm->dtype != HWA_BF16) ||
+        (mm->flags & (HWA_TF_OUTPUT | HWA_TF_PARAM | HWA_TF_GRAD)))
+        return -1;
     for (int j = i + 1; j < n; j++) {
         const hwa_tensor *t = nodes[j];
         bool reads_mm = false;
@@ -261,7 +265,7 @@ static int gradient_update(hwa_tensor *const *nodes, int i, int n, bool *accumul
         const hwa_tensor *grad = t->view_src;
         bool form_ok = *accumulate ? t->src[0] == grad && t->src[1] == mm : t->op == HWA_OP_CONT && t->src[0] == mm;
         if (!form_ok || !grad || !(t->flags & HWA_TF_INPLACE) || !(grad->flags & HWA_TF_GRAD) ||
-            grad->dtype != HWA_F32 || !hwa_tensor_is_contiguous(grad) ||
+            grad->dtype != mm->dtype || !hwa_tensor_is_contiguous(grad) ||
             grad->ndim != mm->ndim || memcmp(grad->shape, mm->shape, sizeof(int64_t) * (size_t)mm->ndim) != 0 ||
             !used_only_by(mm, t, nodes, j, n))
             return -1;

@@ -88,7 +88,7 @@ bool hwa__mm_amx_takes(const hwa__mm_problem *p) {
                          (p->dt_a == HWA_BF16 || p->precision != HWA_MATMUL_PRECISION_F32);
     if (!caps->amx_bf16 || !(f32_in || bf16_in)) return false;
     if (p->dt_c != HWA_F32 && p->dt_c != HWA_BF16) return false;
-    return !p->accumulate || p->dt_c == HWA_F32;
+    return true;
 #else
     (void)p;
     return false;

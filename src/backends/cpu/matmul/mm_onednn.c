@@ -157,7 +157,7 @@ static void prim_create(hwa__mm_onednn *o, prim_entry *e, const hwa__mm_problem 
     }
     if (ok && p->accumulate) {
         /* C = A B + 1.0 * C */
-        ok = e->ct == CT_F32 && !p->bias && p->act == HWA_OP_NONE && dnnl_post_ops_create(&po) == dnnl_success &&
+        ok = e->ct != CT_S8 && !p->bias && p->act == HWA_OP_NONE && dnnl_post_ops_create(&po) == dnnl_success &&
              dnnl_post_ops_append_sum(po, 1.0f) == dnnl_success &&
              dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success;
     }

@@ -394,6 +394,18 @@ static void npair(const thread_ctx *b, int64_t np, int64_t mp1) {
     } while (k0 < KB);
 }
 
+/* A bf16 C accumulated: the thread's f32 sums start as C's rows [m0, m1) x
+ * columns [n0, n1), zeros in the padding. */
+static void sums_from_c(const thread_ctx *b, int64_t m0, int64_t rows, int64_t n0, int64_t n1, const hwa__simd *simd) {
+    const hwa__mm_problem *p = b->j->p;
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = b->sums + r * b->sums_ld;
+        const int64_t m = m0 + r, w = m < p->M ? n1 - n0 : 0;
+        if (w > 0) simd->half_to_f32((const uint16_t *)p->c + m * p->ldc + n0, row, w, true);
+        memset(row + w, 0, (size_t)(b->sums_ld - w) * sizeof *row);
+    }
+}
+
 /* ---- after the products ------------------------------------------------ */
 
 /* Rows [m0, m1) x columns [n0, n1) of C after their sums: int8 sums
@@ -463,6 +475,7 @@ void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd) {
             else
                 a_block_bf16(j, mb * 32, (me - mb) * 32, ablk, row_buf);
             b.mp0 = mb;
+            if (sums && p->accumulate) sums_from_c(&b, mb * 32, (me - mb) * 32, c0, c1, simd);
             for (int64_t np = n0; np < n1; np++) npair(&b, np, me);
             const int64_t r0 = mb * 32, r1 = me * 32 < p->M ? me * 32 : p->M;
             if (r0 < r1 && c0 < c1) finish(&b, r0, r1, c0, c1, rs, simd);
