@@ -699,6 +699,19 @@ TEST(decode_step_kernels_are_the_fast_ones) {
 /* A training step on oneDNN: the weight gradient's product adds straight
  * into the gradient (no temporary, no ADD), and the batch input, a leaf
  * rewritten before every step, is read in place rather than repacked. */
+/* The forward and backward graph of loss on a new "cpu" backend, its
+ * leaves allocated and the weight w uniform in [-1, 1). */
+static hwa_status training_graph(hwa_ctx *ctx, hwa_tensor *loss, hwa_tensor *w, hwa_graph **g, hwa_backend **be) {
+    hwa_status st;
+    *g = hwa_graph_new(ctx);
+    if (!*g) return HWA_E_NOMEM;
+    if ((st = hwa_graph_build_forward(*g, loss)) || (st = hwa_graph_build_backward(*g, loss))) return st;
+    *be = hwa_backend_new(ctx, "cpu");
+    if (!*be) return hwa_ctx_last_status(ctx) ? hwa_ctx_last_status(ctx) : HWA_E_INTERNAL;
+    if ((st = hwa_ctx_alloc_leaves(ctx, *be))) return st;
+    return hwa_tensor_fill_uniform(w, -1.0f, 1.0f);
+}
+
 TEST(training_step_accumulates_into_gradients_and_reads_inputs_in_place) {
     if (!hwa__mm_provider_built(HWA_MM_ONEDNN) || hwa__mm_forced() >= 0 || hwa__isa_active() < HWA_ISA_AVX2) {
         printf("    skipped: needs oneDNN, unforced, on AVX2 or better\n");
@@ -708,12 +721,9 @@ TEST(training_step_accumulates_into_gradients_and_reads_inputs_in_place) {
     hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, 64, 100), *w = hwa_tensor_new_2d(ctx, HWA_F32, 50, 100);
     CHECK_OK(hwa_tensor_set_param(w));
     hwa_tensor *loss = hwa_mean(ctx, hwa_relu(ctx, hwa_matmul_ex(ctx, x, w, false, true)));
-    hwa_graph *g = hwa_graph_new(ctx);
-    CHECK_OK(hwa_graph_build_forward(g, loss));
-    CHECK_OK(hwa_graph_build_backward(g, loss));
-    hwa_backend *be = hwa_backend_new(ctx, "cpu");
-    CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
-    CHECK_OK(hwa_tensor_fill_uniform(w, -1.0f, 1.0f));
+    hwa_graph *g = NULL;
+    hwa_backend *be = NULL;
+    CHECK_OK(training_graph(ctx, loss, w, &g, &be));
     for (int step = 0; step < 4; step++) {
         CHECK_OK(hwa_tensor_fill_uniform(x, -1.0f, 1.0f));
         CHECK_OK(hwa_graph_zero_grads(g));
@@ -751,13 +761,10 @@ TEST(products_add_into_f32_and_bf16_gradients_on_every_provider) {
             CHECK_OK(hwa_tensor_set_param(w));
             hwa_tensor *y = hwa_matmul_ex(ctx, x, w, false, true);
             hwa_tensor *loss = hwa_mean(ctx, hwa_mul(ctx, y, y));
-            hwa_graph *g = hwa_graph_new(ctx);
-            CHECK_OK(hwa_graph_build_forward(g, loss));
-            CHECK_OK(hwa_graph_build_backward(g, loss));
-            hwa_backend *be = hwa_backend_new(ctx, "cpu");
-            CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+            hwa_graph *g = NULL;
+            hwa_backend *be = NULL;
+            CHECK_OK(training_graph(ctx, loss, w, &g, &be));
             CHECK_OK(hwa_tensor_fill_uniform(x, -1.0f, 1.0f));
-            CHECK_OK(hwa_tensor_fill_uniform(w, -1.0f, 1.0f));
             hwa__mm_set_override(pv);
             const int64_t n = 70 * 300;
             float *g1 = malloc(2 * (size_t)n * sizeof *g1), *g2 = g1 + n;
