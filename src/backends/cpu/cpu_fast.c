@@ -14,8 +14,10 @@
 
 static bool contig(const hwa_tensor *t, hwa_dtype dt) { return t->dtype == dt && hwa_tensor_is_contiguous(t); }
 
-/* Work below this many elements per thread is not worth a fork. */
-#define PAR_MIN 32768
+/* Work below this many elements per thread is not worth a fork (measured
+ * on this project's 2-core machine: an add over 64 x 1000 f32 takes 8.0 us
+ * on one thread and 5.7 us on two, 40 x 1000 5.7 and 4.5 us). */
+#define PAR_MIN 16384
 
 static int threads_for(int64_t work, int nthreads) { return hwa__threads_over(work, PAR_MIN, nthreads); }
 
