@@ -184,7 +184,7 @@ typedef struct hwa__amx_job {
     bool split_n;          /* they split the n-pairs (else the m-pairs) */
     int64_t mcb;           /* m-pairs per block of A a thread converts and keeps */
     void *a_tiles;         /* nthreads x hwa__amx_a_bytes(j): each thread's block of A in
-                            * mcb * KB * 2 tiles, then one row of A in bf16 */
+                            * mcb * KB * 2 tiles */
     const void *b_tiles;   /* NP * KB * 2 tiles */
     const float *bias_pad; /* NP * 32 floats (zeros past N), or NULL */
     float *row_scales;     /* int8: nthreads x (mcb * 32), filled by the job */
@@ -194,7 +194,7 @@ typedef struct hwa__amx_job {
 } hwa__amx_job;
 /* Bytes of a_tiles per thread. */
 static inline size_t hwa__amx_a_bytes(const hwa__amx_job *j) {
-    return (size_t)j->mcb * (size_t)j->KB * 2048 + (size_t)j->KB * 64;
+    return (size_t)j->mcb * (size_t)j->KB * 2048;
 }
 /* B (f32 or bf16, either layout) into KB x 2 NP bf16 tiles, every byte of
  * them written (zeros past K and N), on up to nthreads threads; the tile

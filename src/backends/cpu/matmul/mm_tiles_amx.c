@@ -61,13 +61,11 @@ static inline __mmask16 lanes16(int64_t n) {
 
 /* ---- A into tiles ------------------------------------------------------ */
 
-/* Rows [m0, m0 + rows) of A into a block of bf16 tiles, each 32 values of
- * a row rounded straight into its 64-byte row of a tile, zeros past K and in
- * rows past M. Transposed A goes one value at a time through row_buf (KB *
- * 32 values). */
-static void a_block_bf16(const hwa__amx_job *j, int64_t m0, int64_t rows, char *blk, uint16_t *row_buf) {
+/* Rows [m0, m0 + rows) of row-major A into a block of bf16 tiles, each 32
+ * values of a row rounded (f32) or copied (bf16) straight into its 64-byte
+ * row of a tile, zeros past K and in rows past M. */
+static void a_block_bf16(const hwa__amx_job *j, int64_t m0, int64_t rows, char *blk) {
     const hwa__mm_problem *p = j->p;
-    const int64_t kpad = j->KB * 32;
     for (int64_t r = 0; r < rows; r++) {
         const int64_t m = m0 + r, mt = r / 16;
         char *d = blk + ((mt / 2) * j->KB * 2 + (mt % 2)) * TILE_BYTES + (r % 16) * 64;
@@ -75,7 +73,7 @@ static void a_block_bf16(const hwa__amx_job *j, int64_t m0, int64_t rows, char *
             for (int64_t kb = 0; kb < j->KB; kb++) memset(d + kb * 2 * TILE_BYTES, 0, 64);
             continue;
         }
-        if (!p->ta && p->dt_a == HWA_F32) {
+        if (p->dt_a == HWA_F32) {
             /* VCVTNE2PS2BF16 alone: it rounds as the codec does but reads a
              * denormal as zero, and so does TDPBF16PS (input denormals are
              * zero to it): the products are the codec's. */
@@ -92,21 +90,14 @@ static void a_block_bf16(const hwa__amx_job *j, int64_t m0, int64_t rows, char *
             }
             continue;
         }
-        const uint16_t *v = row_buf;
-        if (!p->ta) {
-            v = (const uint16_t *)p->a + m * p->lda;
-            if (p->K < kpad) {
-                memcpy(row_buf, v, (size_t)p->K * 2);
-                v = row_buf;
-            }
-        } else {
-            for (int64_t k = 0; k < p->K; k++) {
-                const int64_t at = k * p->lda + m;
-                row_buf[k] = p->dt_a == HWA_BF16 ? ((const uint16_t *)p->a)[at] : hwa_f32_to_bf16(((const float *)p->a)[at]);
-            }
-        }
-        if (v == row_buf && p->K < kpad) memset(row_buf + p->K, 0, (size_t)(kpad - p->K) * 2);
-        for (int64_t kb = 0; kb < j->KB; kb++) memcpy(d + kb * 2 * TILE_BYTES, v + kb * 32, 64);
+        /* bf16: 64-byte pieces of the row, the last one masked */
+        const uint16_t *x = (const uint16_t *)p->a + m * p->lda;
+        const int64_t full = p->K / 32, n = p->K - full * 32;
+        for (int64_t kb = 0; kb < full; kb++)
+            _mm512_storeu_si512(d + kb * 2 * TILE_BYTES, _mm512_loadu_si512(x + kb * 32));
+        if (full < j->KB)
+            _mm512_storeu_si512(d + full * 2 * TILE_BYTES,
+                                _mm512_maskz_loadu_epi16((__mmask32)((1ull << n) - 1), x + full * 32));
     }
 }
 
@@ -187,56 +178,85 @@ static inline void transpose16(__m512i r[16]) {
     }
 }
 
-/* 16 values of row k of B (columns n0..), f32 or bf16, as bf16 in the low
- * 256 bits; zeros past K and N. */
-static inline __m256i b_row16(const hwa__mm_problem *p, int64_t k, int64_t n0) {
-    const int64_t n = k < p->K ? p->N - n0 : 0;
-    if (p->dt_b == HWA_BF16) {
-        const __mmask16 m = lanes16(n);
-        return _mm256_maskz_loadu_epi16(m, (const uint16_t *)p->b + k * p->ldb + n0);
-    }
+/* A row-major matrix of f32 or bf16 values, rows x cols with rows ld
+ * apart, read as bf16 (f32 rounded as the codec does). */
+typedef struct mat {
+    const void *base;
+    hwa_dtype dt;
+    int64_t ld, rows, cols;
+} mat;
+
+/* 16 values of row r (columns c0..) in the low 256 bits; zeros past the
+ * matrix. */
+static inline __m256i row16(const mat *x, int64_t r, int64_t c0) {
+    const int64_t n = r < x->rows ? x->cols - c0 : 0;
+    if (x->dt == HWA_BF16) return _mm256_maskz_loadu_epi16(lanes16(n), (const uint16_t *)x->base + r * x->ld + c0);
     uint16_t t[32];
-    hwa__f32_to_bf16x32((const float *)p->b + k * p->ldb + n0, n < 16 ? n : 16, t);
+    hwa__f32_to_bf16x32((const float *)x->base + r * x->ld + c0, n < 16 ? n : 16, t);
     return _mm256_loadu_si256((const __m256i *)t);
 }
 
-/* 32 values of row n of W = B^T (k from k0), f32 or bf16, as bf16: 16
- * words of k pairs; zeros past K and N. */
-static inline __m512i w_row32(const hwa__mm_problem *p, int64_t n, int64_t k0) {
-    const int64_t m = n < p->N ? p->K - k0 : 0;
-    if (p->dt_b == HWA_BF16) {
+/* 32 values of row r (columns c0..): 16 words of pairs; zeros past the
+ * matrix. */
+static inline __m512i row32(const mat *x, int64_t r, int64_t c0) {
+    const int64_t m = r < x->rows ? x->cols - c0 : 0;
+    if (x->dt == HWA_BF16) {
         const __mmask32 k = m >= 32 ? (__mmask32)0xffffffffu : m <= 0 ? (__mmask32)0 : (__mmask32)((1u << m) - 1);
-        return _mm512_maskz_loadu_epi16(k, (const uint16_t *)p->b + n * p->ldb + k0);
+        return _mm512_maskz_loadu_epi16(k, (const uint16_t *)x->base + r * x->ld + c0);
     }
     uint16_t t[32];
-    hwa__f32_to_bf16x32((const float *)p->b + n * p->ldb + k0, m < 32 ? m : 32, t);
+    hwa__f32_to_bf16x32((const float *)x->base + r * x->ld + c0, m < 32 ? m : 32, t);
     return _mm512_loadu_si512(t);
+}
+
+/* r[q] = rows r0 + 2q and r0 + 2q + 1 (columns c0..c0+16) interleaved: word
+ * c holds the pair of column c0 + c. */
+static inline void row_pairs(const mat *x, int64_t r0, int64_t c0, __m512i r[16]) {
+    const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
+                                           21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    for (int q = 0; q < 16; q++) {
+        const __m512i two = _mm512_inserti64x4(_mm512_castsi256_si512(row16(x, r0 + 2 * q, c0)),
+                                               row16(x, r0 + 2 * q + 1, c0), 1);
+        r[q] = _mm512_permutexvar_epi16(pairs, two);
+    }
+}
+
+static inline void tile_store(char *d, const __m512i r[16]) {
+    for (int q = 0; q < 16; q++) _mm512_storeu_si512(d + q * 64, r[q]);
 }
 
 void hwa__amx_pack_bf16(const hwa__mm_problem *p, int64_t KB, int64_t NP, void *tiles, int nthreads) {
     const int64_t NT = NP * 2, units = NT * KB;
-    /* B^T rows: each tile is the transpose of 16 rows x 16 words of W;
-     * B rows: each tile row interleaves two rows of B */
-    const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
-                                           21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    /* B^T = W [N, K] rows: each tile the transpose of 16 rows x 16 words of
+     * W; B [K, N] rows: each tile row two rows of B interleaved */
+    const mat w = {p->b, p->dt_b, p->ldb, p->tb ? p->N : p->K, p->tb ? p->K : p->N};
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && units >= 64)
     for (int64_t u = 0; u < units; u++) { /* in the tiles' own order: writes in sequence */
         const int64_t nt = (u / (2 * KB)) * 2 + u % 2, kb = (u / 2) % KB;
-        char *d = (char *)tiles + (size_t)u * TILE_BYTES;
         __m512i r[16];
         if (p->tb) {
-            for (int c = 0; c < 16; c++) r[c] = w_row32(p, nt * 16 + c, kb * 32);
+            for (int c = 0; c < 16; c++) r[c] = row32(&w, nt * 16 + c, kb * 32);
             transpose16(r);
         } else {
-            for (int q = 0; q < 16; q++) {
-                const int64_t k = kb * 32 + 2 * q;
-                const __m512i two = _mm512_inserti64x4(_mm512_castsi256_si512(b_row16(p, k, nt * 16)),
-                                                       b_row16(p, k + 1, nt * 16), 1);
-                r[q] = _mm512_permutexvar_epi16(pairs, two);
-            }
+            row_pairs(&w, kb * 32, nt * 16, r);
         }
-        for (int q = 0; q < 16; q++) _mm512_storeu_si512(d + q * 64, r[q]);
+        tile_store((char *)tiles + (size_t)u * TILE_BYTES, r);
     }
+}
+
+/* Rows [m0, m0 + rows) of A = S^T (S [K, M] row-major, as a transposed A is
+ * stored) into a block of bf16 tiles: tile (mt, kb) is the transpose of
+ * S's rows 32 kb.. paired, columns 16 mt..; zeros past K and M. */
+static void a_block_t_bf16(const hwa__amx_job *j, int64_t m0, int64_t rows, char *blk) {
+    const hwa__mm_problem *p = j->p;
+    const mat st = {p->a, p->dt_a, p->lda, p->K, p->M};
+    for (int64_t mt = 0; mt * 16 < rows; mt++)
+        for (int64_t kb = 0; kb < j->KB; kb++) {
+            __m512i r[16];
+            row_pairs(&st, kb * 32, m0 + mt * 16, r);
+            transpose16(r);
+            tile_store(blk + ((mt / 2) * j->KB * 2 + kb * 2 + mt % 2) * TILE_BYTES, r);
+        }
 }
 
 /* ---- one n-pair of C over a block of m-pairs --------------------------- */
@@ -457,7 +477,6 @@ void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd) {
         float edge[4][256] __attribute__((aligned(64)));
         float part[MCB_CHUNKED * 4][256] __attribute__((aligned(64)));
         char *ablk = (char *)j->a_tiles + (size_t)t * a_stride;
-        uint16_t *row_buf = (uint16_t *)(ablk + (size_t)(mcb * j->KB * 2) * TILE_BYTES);
         float *rs = j->row_scales ? j->row_scales + (size_t)t * (size_t)(mcb * 32) : NULL;
         float *sums = j->c_sums ? j->c_sums + (size_t)t * j->c_sums_per_thread : NULL;
         thread_ctx b = {j, ablk, 0, n0, sums, (n1 - n0) * 32, edge, part};
@@ -472,8 +491,10 @@ void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd) {
              * 64 x 1000 x 1000) */
             if (j->int8)
                 for (int64_t row = 0; row < (me - mb) * 32; row++) a_row_s8(j, mb * 32 + row, ablk, row, &rs[row]);
+            else if (p->ta)
+                a_block_t_bf16(j, mb * 32, (me - mb) * 32, ablk);
             else
-                a_block_bf16(j, mb * 32, (me - mb) * 32, ablk, row_buf);
+                a_block_bf16(j, mb * 32, (me - mb) * 32, ablk);
             b.mp0 = mb;
             if (sums && p->accumulate) sums_from_c(&b, mb * 32, (me - mb) * 32, c0, c1, simd);
             for (int64_t np = n0; np < n1; np++) npair(&b, np, me);
