@@ -74,25 +74,32 @@ static float bits_f32(uint32_t u) {
  * call to an exported function in a -fPIC build may be interposed, so the
  * compiler does not inline it. */
 static uint16_t f32_to_f16(float f) {
-    const uint32_t x = f32_bits(f), sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    /* signed 32-bit lanes (|f|'s bits fit), so that the loops vectorize
+     * with the compares the baseline ISA has */
+    const uint32_t x = f32_bits(f), sign = (x >> 16) & 0x8000u;
+    const int32_t ax = (int32_t)(x & 0x7fffffffu);
     /* NaN: quiet, its top payload bits kept; infinity, and what rounds to
      * 65520 or more: infinity */
-    const uint32_t special = ax > 0x7f800000u ? 0x7e00u | ((ax >> 13) & 0x3ffu) : 0x7c00u;
+    const int32_t special = ax > 0x7f800000 ? 0x7e00 | ((ax >> 13) & 0x3ff) : 0x7c00;
     /* below 2^-14 (subnormal or zero): |f| + 0.5 has a unit of 2^-24 in
      * its last place, so the FPU's own round-to-nearest-even leaves the
      * subnormal's bits at the bottom of the sum */
-    const uint32_t sub = f32_bits(bits_f32(ax) + 0.5f) - 0x3f000000u;
+    const int32_t sub = (int32_t)(f32_bits(bits_f32((uint32_t)ax) + 0.5f) - 0x3f000000u);
     /* normal: exponent rebiased 127 -> 15, rounded to nearest even */
-    const uint32_t nor = (ax - 0x38000000u + 0xfffu + ((ax >> 13) & 1u)) >> 13;
-    return (uint16_t)(sign | (ax >= 0x477ff000u ? special : ax < 0x38800000u ? sub : nor));
+    const int32_t nor = (ax - 0x38000000 + 0xfff + ((ax >> 13) & 1)) >> 13;
+    /* chosen by masks: the float add above must not move into a branch */
+    const int32_t big = -(int32_t)(ax >= 0x477ff000), small = -(int32_t)(ax < 0x38800000);
+    return (uint16_t)(sign | (uint32_t)((special & big) | (sub & small & ~big) | (nor & ~small & ~big)));
 }
 
 static float f16_to_f32(uint16_t h) {
-    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, em = h & 0x7fffu;
-    const float sub = (float)em * 0x1p-24f;         /* exponent 0: exact */
-    const uint32_t nor = (em << 13) + 0x38000000u; /* exponent rebiased 15 -> 127 */
-    const uint32_t inf = (em << 13) | 0x7f800000u; /* exponent 31: infinity, NaN keeps its payload */
-    return bits_f32(sign | (em >= 0x7c00u ? inf : em < 0x400u ? f32_bits(sub) : nor));
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    const int32_t em = h & 0x7fff;
+    const float sub = (float)em * 0x1p-24f;        /* exponent 0: exact */
+    const int32_t nor = (em << 13) + 0x38000000;   /* exponent rebiased 15 -> 127 */
+    const int32_t inf = (em << 13) | 0x7f800000;   /* exponent 31: infinity, NaN keeps its payload */
+    const int32_t top = -(int32_t)(em >= 0x7c00), low = -(int32_t)(em < 0x400);
+    return bits_f32(sign | (uint32_t)((inf & top) | ((int32_t)f32_bits(sub) & low) | (nor & ~low & ~top)));
 }
 
 /* ---- bf16 -------------------------------------------------------------- */
