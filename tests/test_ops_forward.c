@@ -289,6 +289,86 @@ TEST(cast_bf16_round_trip) {
     run(&rs);
 }
 
+/* A 16-bit float codec: narrow must give the nearest value (ties to the
+ * even one), NaN as a quiet NaN (quiet bits set) of the same sign, and
+ * infinity from half an ulp above the largest finite value (max) on.
+ * Checked on an f32 sample spread over all 2^32 patterns and on every tie
+ * (halfway between neighbours, exact in f32). Returns the errors. */
+typedef struct codec16 {
+    uint16_t (*narrow)(float);
+    float (*widen)(uint16_t);
+    uint16_t max, quiet;
+} codec16;
+
+static long codec_rounding_errors(const codec16 *c) {
+    const double top = c->widen(c->max), past = top + (top - c->widen((uint16_t)(c->max - 1))) / 2;
+    long bad = 0;
+    for (uint64_t i = 0; i < (1u << 24); i++) {
+        const uint32_t bits = (uint32_t)(i << 8 | (i * 37 & 255));
+        float x;
+        memcpy(&x, &bits, 4);
+        const uint16_t h = c->narrow(x), mag = h & 0x7fff;
+        if ((h & 0x8000) != (bits >> 16 & 0x8000)) {
+            bad++;
+        } else if (isnan(x)) {
+            bad += (h & c->quiet) != c->quiet;
+        } else if (fabs((double)x) >= past) {
+            bad += mag != c->max + 1; /* infinity follows the largest finite */
+        } else if (mag > c->max) {
+            bad++;
+        } else {
+            const double ax = fabs((double)x), d = fabs(ax - c->widen(mag));
+            if (mag > 0) {
+                const double dn = fabs(ax - c->widen((uint16_t)(mag - 1)));
+                bad += dn < d || (dn == d && (mag & 1));
+            }
+            if (mag < c->max) {
+                const double up = fabs(ax - c->widen((uint16_t)(mag + 1)));
+                bad += up < d || (up == d && (mag & 1));
+            }
+        }
+    }
+    for (uint16_t mag = 0; mag < c->max; mag++) {
+        const float mid = (float)(((double)c->widen(mag) + (double)c->widen((uint16_t)(mag + 1))) / 2);
+        const uint16_t even = (mag & 1) ? (uint16_t)(mag + 1) : mag;
+        bad += c->narrow(mid) != even || c->narrow(-mid) != (even | 0x8000);
+    }
+    return bad;
+}
+
+/* f16: every value widens to (1024 + m) 2^(e - 25), m 2^-24 when e is 0. */
+TEST(f16_codec_matches_its_definition) {
+    long bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        const int e = (int)(h >> 10) & 31, m = (int)(h & 1023);
+        const float got = hwa_f16_to_f32((uint16_t)h);
+        if (e == 31 && m) {
+            bad += !isnan(got);
+            continue;
+        }
+        double v = e == 31 ? INFINITY : e == 0 ? ldexp(m, -24) : ldexp(1024 + m, e - 25);
+        if (h & 0x8000) v = -v;
+        bad += (double)got != v || !!signbit(got) != !!(h & 0x8000);
+    }
+    CHECK_INT_EQ(bad, 0);
+    const codec16 c = {hwa_f32_to_f16, hwa_f16_to_f32, 0x7bff, 0x7e00};
+    CHECK_INT_EQ(codec_rounding_errors(&c), 0);
+}
+
+/* bf16: every value is the top half of an f32. */
+TEST(bf16_codec_matches_its_definition) {
+    long bad = 0;
+    for (uint32_t b = 0; b < 65536; b++) {
+        const uint32_t w = b << 16;
+        float want, got = hwa_bf16_to_f32((uint16_t)b);
+        memcpy(&want, &w, 4);
+        bad += memcmp(&want, &got, 4) != 0;
+    }
+    CHECK_INT_EQ(bad, 0);
+    const codec16 c = {hwa_f32_to_bf16, hwa_bf16_to_f32, 0x7f7f, 0x7fc0};
+    CHECK_INT_EQ(codec_rounding_errors(&c), 0);
+}
+
 /* ---- non-contiguous inputs -------------------------------------------------- */
 
 BUILDER(b_noncontig_add) {
