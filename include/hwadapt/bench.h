@@ -161,7 +161,7 @@ hwa_status hwa_bench_find_peak(const hwa_bench_system *sys, const hwa_bench_conf
 
 /* Options of hwa_bench_matmul_peak, passed as its ud (NULL: the defaults). */
 typedef struct hwa_bench_matmul_peak_opts {
-    int64_t n;   /* the square product's size, in [16, 8192]; 0: 1536 */
+    int64_t n;   /* the square product's size, in [16, 8192]; 0: 2048 */
     int threads; /* 0: the CPU backend's default (HWA_NUM_THREADS, else every CPU the process may use) */
 } hwa_bench_matmul_peak_opts;
 

@@ -385,8 +385,9 @@ static hwa_status run_row(runner *r, int wl, const char *file, const char *dev, 
     if (row.pct_of_peak > 100) {
         const char *method = hwa__bdev_peak_method(s->passport, dev);
         if (!strcmp(method, "matmul"))
-            note_add(&row, "above the calibrated %s peak of %.4g GFLOP/s (hwadapt's matmul kernels): the machine was "
-                     "busier during calibration; hwadapt probe --recalibrate measures again", row.dtype,
+            note_add(&row, "above the calibrated %s peak of %.4g GFLOP/s (hwadapt's matmul kernels on a 2048^3 "
+                     "product): a product whose weights stay in cache runs faster than that one, or the machine was "
+                     "busier during calibration (hwadapt probe --recalibrate measures again)", row.dtype,
                      hwa__bdev_peak_gflops(s->passport, dev, t));
         else
             note_add(&row, "above the calibrated %s peak of %.4g GFLOP/s (%s): the calibration did not measure the "
