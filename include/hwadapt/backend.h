@@ -62,7 +62,9 @@ hwa_status hwa_ctx_alloc_leaves(hwa_ctx *ctx, hwa_backend *be);
 /* The number of threads be uses to compute (CPU: OpenMP threads, and the
  * matmul libraries' threads). n >= 1 sets it; n == 0 restores the default:
  * HWA_NUM_THREADS when set, else the CPUs this process may use (its affinity
- * mask, capped by a cgroup CPU quota). Backends without threads accept and
+ * mask, capped by a cgroup CPU quota), as they are when the backend is made
+ * or when n == 0 is passed (so a changed mask or quota counts from the next
+ * call with n == 0). Backends without threads accept and
  * ignore it. HWA_E_MISUSE for NULL or n < 0. Not thread-safe against a
  * running compute on be.
  *

@@ -34,6 +34,9 @@ typedef struct kname {
 
 typedef struct cpu_state {
     int nthreads;          /* 0: the default */
+    int default_threads;   /* the default, read when the backend is made or the
+                            * count reset (the affinity mask and the cgroup
+                            * quota cost system calls: not on every compute) */
     hwa_matmul_precision precision;
     hwa__mm_state *mm;
     kname *names;          /* the kernel of each node of the last compute */
@@ -79,11 +82,13 @@ int hwa__cpu_default_threads(void) {
 
 static int cpu_threads(const hwa_backend *be) {
     const cpu_state *s = be->impl;
-    return s->nthreads > 0 ? s->nthreads : hwa__cpu_default_threads();
+    return s->nthreads > 0 ? s->nthreads : s->default_threads;
 }
 
 static hwa_status cpu_set_threads(hwa_backend *be, int n) {
-    ((cpu_state *)be->impl)->nthreads = n;
+    cpu_state *s = be->impl;
+    s->nthreads = n;
+    if (n == 0) s->default_threads = hwa__cpu_default_threads();
     return HWA_OK;
 }
 
@@ -434,6 +439,7 @@ hwa_status hwa__cpu_backend_init(hwa_ctx *ctx, int index, hwa_backend **out) {
         return HWA_E_NOMEM;
     }
     s->mm = mm;
+    s->default_threads = hwa__cpu_default_threads();
     s->scratch.ctx = ctx;
     s->prof = hwa__cpu_prof_new(ctx);
     be->iface = &cpu_iface;
