@@ -75,6 +75,21 @@ static bool unary(const hwa__simd *k, hwa_tensor *dst, int nt) {
     return true;
 }
 
+/* UNARY_BACK of the smooth activations (ReLU's is cpu_train_fast.c's). */
+static bool unary_back(const hwa__simd *k, hwa_tensor *dst, int nt) {
+    const hwa_tensor *g = dst->src[0], *x = dst->src[1];
+    const int op = dst->p.i[0];
+    if ((op != HWA_OP_GELU && op != HWA_OP_SILU && op != HWA_OP_SIGMOID && op != HWA_OP_TANH) ||
+        !contig(dst, HWA_F32) || !contig(g, HWA_F32) || !contig(x, HWA_F32))
+        return false;
+    const int64_t n = hwa_tensor_nelements(dst);
+    if (hwa_tensor_nelements(g) != n || hwa_tensor_nelements(x) != n) return false;
+    const float *pg = hwa__data(g), *px = hwa__data(x);
+    float *pd = hwa__data(dst);
+    PAR_CHUNKS(n, nt, k->unary_back(op, pg + i0, px + i0, pd + i0, len));
+    return true;
+}
+
 static bool rows_op(const hwa__simd *k, hwa_tensor *dst, int nt) {
     const hwa_tensor *a = dst->src[0];
     if (!contig(dst, HWA_F32) || !contig(a, HWA_F32)) return false;
@@ -459,6 +474,7 @@ bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__c
     case HWA_OP_SUM_TO: return f32_or_half(k, dst, nthreads, scratch, sum_to);
     case HWA_OP_ATTENTION: return attention(k, dst, nthreads, scratch);
     case HWA_OP_ROPE: return rope(dst, nthreads);
+    case HWA_OP_UNARY_BACK: return f32_or_half(k, dst, nthreads, scratch, unary_back);
     case HWA_OP_CROSS_ENTROPY:
     case HWA_OP_CROSS_ENTROPY_BACK: return xent(k, dst, nthreads, scratch);
     default: return false;

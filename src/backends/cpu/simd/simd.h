@@ -15,6 +15,9 @@ typedef struct hwa__simd {
     void (*binary)(int op, const float *a, const float *b, int64_t b_step, float *d, int64_t n);
     /* d[i] = f(x[i]) for op RELU/GELU/SILU/SIGMOID/TANH, or x[i] * s for SCALE. */
     void (*unary)(int op, const float *x, float *d, int64_t n, float s);
+    /* d[i] = g[i] * f'(x[i]) for op GELU/SILU/SIGMOID/TANH (UNARY_BACK; ReLU's
+     * is train_simd.h's relu_back). d may equal g or x. */
+    void (*unary_back)(int op, const float *g, const float *x, float *d, int64_t n);
     /* One row of softmax (log_ false) or log_softmax. */
     void (*softmax_row)(const float *x, float *d, int64_t n, bool log_);
     /* One row of NORM (rms false, biased variance) or RMS_NORM. */
