@@ -185,6 +185,18 @@ static hwa_status fill_pos(hwa_tensor *pos) {
     return st;
 }
 
+/* Data movement: CONT of in[0] permuted (c->op 0: [0,2,1,3], 1: [3,1,2,0],
+ * the innermost dimension moved), and in[1] written into in[0] from
+ * position 3 of dimension 2 (c->op 3: in[1]'s dimensions 1 and 2 swapped,
+ * a strided view). */
+static hwa_tensor *b_move(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    static const int swap12[4] = {0, 2, 1, 3}, swap03[4] = {3, 1, 2, 0};
+    if (c->op < 2) return hwa_cont(ctx, hwa_permute(ctx, in[0], c->op ? swap03 : swap12));
+    hwa_tensor *v = c->op == 3 ? hwa_permute(ctx, in[1], swap12) : in[1]; /* 3: a strided view */
+    hwa_tensor *w = hwa_write_slice(ctx, in[0], 2, 3, v);
+    return w ? hwa_add(ctx, w, w) : NULL; /* read back through an op that sees the whole of in[0] */
+}
+
 /* Cross-entropy of logits in[0] [N, C] against labels (7n + 3) mod C,
  * filled once the leaves have storage. */
 static hwa_tensor *case_labels;
@@ -239,6 +251,11 @@ static const tcase cases[] = {
     {"layernorm 9x257", 1, {2}, {S2(9, 257)}, {0}, F3, b_unary, HWA_OP_NORM, 1e-10, true},
     {"rmsnorm 2x3x61", 1, {3}, {S3(2, 3, 61)}, {0}, F3, b_unary, HWA_OP_RMS_NORM, 1e-10, true},
     {"rmsnorm f16 4x32", 1, {2}, {S2(4, 32)}, {0}, {HWA_F16}, b_unary, HWA_OP_RMS_NORM, 1e-8},
+    {"cont of a permuted view 2x5x7x9", 1, {4}, {S4(2, 5, 7, 9)}, {0}, F3, b_move, 0, 1e-12},
+    {"cont of a permuted view 2x3x4x5 (last dim moved)", 1, {4}, {S4(2, 3, 4, 5)}, {0}, F3, b_move, 1, 1e-12},
+    {"cont of a permuted view f16 1x64x8x8", 1, {4}, {S4(1, 64, 8, 8)}, {0}, {HWA_F16}, b_move, 0, 1e-12},
+    {"write_slice 1x4x20x8 <- 1x4x6x8", 2, {4, 4}, {S4(1, 4, 20, 8), S4(1, 4, 6, 8)}, {0}, F3, b_move, 2, 1e-12},
+    {"write_slice bf16 2x3x9x5 <- strided 2x3x4x5", 2, {4, 4}, {S4(2, 3, 9, 5), S4(2, 4, 3, 5)}, {0}, {HWA_BF16, HWA_BF16}, b_move, 3, 1e-12},
     {"cross_entropy 64x10", 1, {2}, {S2(64, 10)}, {0}, F3, b_xent, 0, 1e-10, true},
     {"cross_entropy 300x1000", 1, {2}, {S2(300, 1000)}, {0}, F3, b_xent, 0, 1e-10, true},
     {"cross_entropy 3x1", 1, {2}, {S2(3, 1)}, {0}, F3, b_xent, 0, 1e-10, true},

@@ -109,9 +109,57 @@ static bool rows_op(const hwa__simd *k, hwa_tensor *dst, int nt) {
     return true;
 }
 
+/* Copies ne[0..3] elements of es bytes from s (strides ss, in elements) to
+ * d (strides ds): runs of whole rows with memcpy where both rows are
+ * contiguous, else element by element; rows across threads when large. */
+static void copy4(char *d, const int64_t ds[4], const char *s, const int64_t ss[4], const int64_t ne[4], size_t es,
+                  int nt) {
+    const int64_t rows = ne[0] * ne[1] * ne[2], n = rows * ne[3];
+    const bool runs = ne[3] == 1 || (ds[3] == 1 && ss[3] == 1);
+    const int ntr = threads_for(n, nt);
+#pragma omp parallel for num_threads(ntr) schedule(static) if (ntr > 1)
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t i0 = r / (ne[1] * ne[2]), i1 = r / ne[2] % ne[1], i2 = r % ne[2];
+        char *dr = d + (size_t)(i0 * ds[0] + i1 * ds[1] + i2 * ds[2]) * es;
+        const char *sr = s + (size_t)(i0 * ss[0] + i1 * ss[1] + i2 * ss[2]) * es;
+        if (runs) {
+            memcpy(dr, sr, (size_t)ne[3] * es);
+        } else if (es == 4) {
+            for (int64_t c = 0; c < ne[3]; c++) memcpy(dr + (size_t)(c * ds[3]) * 4, sr + (size_t)(c * ss[3]) * 4, 4);
+        } else {
+            for (int64_t c = 0; c < ne[3]; c++) memcpy(dr + (size_t)(c * ds[3]) * es, sr + (size_t)(c * ss[3]) * es, es);
+        }
+    }
+}
+
+/* WRITE_SLICE: src1 (any strides) into dst, src0's storage, from offset
+ * p.l[0] along dim p.i[0]; same plain dtype only. */
+static bool write_slice(hwa_tensor *dst, int nt) {
+    const hwa_tensor *v = dst->src[1];
+    int dim = dst->p.i[0];
+    if (dim < 0) dim += dst->ndim;
+    if (v->dtype != dst->dtype || hwa_dtype_is_quantized(dst->dtype) || dim < 0 || dim >= dst->ndim) return false;
+    dim += 4 - dst->ndim;
+    int64_t vn[4], vs[4], dn[4], ds[4];
+    hwa__shape4(v, vn, vs);
+    hwa__shape4(dst, dn, ds);
+    const size_t es = hwa_dtype_block_bytes(dst->dtype);
+    copy4((char *)hwa__data(dst) + (size_t)(dst->p.l[0] * ds[dim]) * es, ds, hwa__data(v), vs, vn, es, nt);
+    return true;
+}
+
 static bool cont(const hwa__simd *k, hwa_tensor *dst, int nt) {
     const hwa_tensor *a = dst->src[0];
-    if (!hwa_tensor_is_contiguous(a) || !hwa_tensor_is_contiguous(dst)) return false;
+    if (!hwa_tensor_is_contiguous(dst)) return false;
+    if (!hwa_tensor_is_contiguous(a)) { /* a view: gathered in its own dtype */
+        if (a->dtype != dst->dtype || hwa_dtype_is_quantized(a->dtype)) return false;
+        int64_t an[4], as[4], dn[4], ds[4];
+        hwa__shape4(a, an, as);
+        hwa__shape4(dst, dn, ds);
+        if (memcmp(an, dn, sizeof an) != 0) return false; /* CONT of a reshaped view: the reference */
+        copy4(hwa__data(dst), ds, hwa__data(a), as, an, hwa_dtype_block_bytes(a->dtype), nt);
+        return true;
+    }
     const int64_t n = hwa_tensor_nelements(dst);
     const void *s = hwa__data(a);
     void *d = hwa__data(dst);
@@ -471,6 +519,7 @@ bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__c
     case HWA_OP_NORM:
     case HWA_OP_RMS_NORM: return f32_or_half(k, dst, nthreads, scratch, rows_op);
     case HWA_OP_CONT: return cont(k, dst, nthreads);
+    case HWA_OP_WRITE_SLICE: return write_slice(dst, nthreads);
     case HWA_OP_SUM_TO: return f32_or_half(k, dst, nthreads, scratch, sum_to);
     case HWA_OP_ATTENTION: return attention(k, dst, nthreads, scratch);
     case HWA_OP_ROPE: return rope(dst, nthreads);
