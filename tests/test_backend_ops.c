@@ -348,6 +348,7 @@ static const tcase cases[] = {
     /* attention over KV-cache slices; grouped kv heads; causal with Tq < Tk */
     {"attention decode GQA 8/2 heads Tk 29 of 40", 3, {4, 4, 4}, {S4(1, 8, 1, 64), S4(1, 2, 40, 64), S4(1, 2, 40, 64)}, {0}, F3, b_attention, ATTN_OP(29, ATTN_CAUSAL), 1e-10},
     {"attention causal Tq 5 < Tk 13, Dv 40", 3, {4, 4, 4}, {S4(2, 4, 5, 24), S4(2, 4, 20, 24), S4(2, 4, 20, 40)}, {0}, F3, b_attention, ATTN_OP(13, ATTN_CAUSAL), 1e-10},
+    {"attention decode narrow heads D 8 Tk 203 of 256", 3, {4, 4, 4}, {S4(1, 8, 1, 8), S4(1, 4, 256, 8), S4(1, 4, 256, 8)}, {0}, F3, b_attention, ATTN_OP(203, ATTN_CAUSAL), 1e-10},
     {"attention GQA 6/3 D 5 Dv 7", 3, {4, 4, 4}, {S4(1, 6, 9, 5), S4(1, 3, 12, 5), S4(1, 3, 12, 7)}, {0}, F3, b_attention, ATTN_OP(12, 0), 1e-10},
     {"attention causal Tq = Tk 6 of 8", 3, {4, 4, 4}, {S4(1, 2, 6, 16), S4(1, 2, 8, 16), S4(1, 2, 8, 16)}, {0}, F3, b_attention, ATTN_OP(6, ATTN_CAUSAL), 1e-10},
     {"attention llama q [B,T,H,D] prefill 37", 3, {4, 4, 4}, {S4(1, 37, 4, 32), S4(1, 2, 64, 32), S4(1, 2, 64, 32)}, {0}, F3, b_attention, ATTN_OP(37, ATTN_CAUSAL | ATTN_Q_BTHD), 1e-10},

@@ -26,6 +26,9 @@
 #define vexp2i(k) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23))
 #define vabs(x) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x)
 #define vcopysign(m, s) _mm256_or_ps(vabs(m), _mm256_and_ps(_mm256_set1_ps(-0.0f), s))
+#define vfirst_mask(n) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define vload_first(p, n) _mm256_maskload_ps(p, vfirst_mask(n))
+#define vstore_first(p, v, n) _mm256_maskstore_ps(p, vfirst_mask(n), v)
 
 static inline float hsum128(__m128 v) {
     v = _mm_add_ps(v, _mm_movehl_ps(v, v));

@@ -30,6 +30,8 @@
 #define vabs(x) _mm512_abs_ps(x)
 #define vcopysign(m, s) \
     _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(m), _mm512_castps_si512(s), _mm512_set1_epi32(0x7fffffff), 0xe4))
+#define vload_first(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1), p)
+#define vstore_first(p, v, n) _mm512_mask_storeu_ps(p, (__mmask16)((1u << (n)) - 1), v)
 #define vhsum(v) _mm512_reduce_add_ps(v)
 #define vhmax(v) _mm512_reduce_max_ps(v)
 
