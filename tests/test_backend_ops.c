@@ -197,13 +197,22 @@ static hwa_tensor *b_move(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
     return w ? hwa_add(ctx, w, w) : NULL; /* read back through an op that sees the whole of in[0] */
 }
 
-/* Cross-entropy of logits in[0] [N, C] against labels (7n + 3) mod C,
- * filled once the leaves have storage. */
+/* Cross-entropy of logits in[0] [N, C] against labels (7n + 3) mod C, and
+ * the rows of table in[0] [V, D] for ids (7n + 3) mod V (c->op ids); the
+ * i32 tensor is filled once the leaves have storage. */
 static hwa_tensor *case_labels;
+static int64_t case_labels_mod;
 static hwa_tensor *b_xent(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
-    const int64_t N = hwa_tensor_nelements(in[0]) / hwa_tensor_dim(in[0], -1);
+    case_labels_mod = hwa_tensor_dim(in[0], -1);
+    const int64_t N = hwa_tensor_nelements(in[0]) / case_labels_mod;
     case_labels = hwa_tensor_new(ctx, HWA_I32, 1, &N);
     return hwa_cross_entropy(ctx, in[0], case_labels);
+}
+static hwa_tensor *b_embed(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    case_labels_mod = hwa_tensor_dim(in[0], 0);
+    const int64_t n = c->op;
+    case_labels = hwa_tensor_new(ctx, HWA_I32, 1, &n);
+    return hwa_embedding(ctx, in[0], case_labels);
 }
 static hwa_status fill_labels(hwa_tensor *labels, int64_t C) {
     const int64_t N = hwa_tensor_nelements(labels);
@@ -256,6 +265,9 @@ static const tcase cases[] = {
     {"cont of a permuted view f16 1x64x8x8", 1, {4}, {S4(1, 64, 8, 8)}, {0}, {HWA_F16}, b_move, 0, 1e-12},
     {"write_slice 1x4x20x8 <- 1x4x6x8", 2, {4, 4}, {S4(1, 4, 20, 8), S4(1, 4, 6, 8)}, {0}, F3, b_move, 2, 1e-12},
     {"write_slice bf16 2x3x9x5 <- strided 2x3x4x5", 2, {4, 4}, {S4(2, 3, 9, 5), S4(2, 4, 3, 5)}, {0}, {HWA_BF16, HWA_BF16}, b_move, 3, 1e-12},
+    {"embedding 9 ids of 50x33", 1, {2}, {S2(50, 33)}, {0}, F3, b_embed, 9, 1e-12},
+    {"embedding 64 ids of bf16 500x64", 1, {2}, {S2(500, 64)}, {0}, {HWA_BF16}, b_embed, 64, 1e-12},
+    {"embedding 3 ids of f16 20x7", 1, {2}, {S2(20, 7)}, {0}, {HWA_F16}, b_embed, 3, 1e-12},
     {"cross_entropy 64x10", 1, {2}, {S2(64, 10)}, {0}, F3, b_xent, 0, 1e-10, true},
     {"cross_entropy 300x1000", 1, {2}, {S2(300, 1000)}, {0}, F3, b_xent, 0, 1e-10, true},
     {"cross_entropy 3x1", 1, {2}, {S2(3, 1)}, {0}, F3, b_xent, 0, 1e-10, true},
@@ -421,7 +433,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     for (int i = 0; i < c->nin; i++)
         if ((st = hwa_tensor_fill_uniform(leaf[i], -1.0f, 1.0f))) goto done;
     if (case_pos && (st = fill_pos(case_pos))) goto done;
-    if (case_labels && (st = fill_labels(case_labels, hwa_tensor_dim(in[0], -1)))) goto done;
+    if (case_labels && (st = fill_labels(case_labels, case_labels_mod))) goto done;
     hwa__cpu_set_reference_only(v->isa < 0);
     hwa__isa_set_override(v->isa < 0 ? -1 : v->isa);
     hwa__mm_set_override(v->provider);

@@ -132,6 +132,34 @@ static void copy4(char *d, const int64_t ds[4], const char *s, const int64_t ss[
     }
 }
 
+/* EMBEDDING: rows of a contiguous f32 / f16 / bf16 table [V, D] by i32 ids
+ * into a contiguous dst of f32 or the table's dtype; an id out of range is
+ * the reference's to report. */
+static bool embedding(const hwa__simd *k, hwa_tensor *dst, int nt) {
+    const hwa_tensor *tab = dst->src[0], *ids = dst->src[1];
+    const hwa_dtype tt = tab->dtype, dt = dst->dtype;
+    if (!hwa_dtype_is_float(tt) || (dt != HWA_F32 && dt != tt) || !hwa_tensor_is_contiguous(tab) ||
+        !contig(ids, HWA_I32) || !hwa_tensor_is_contiguous(dst))
+        return false;
+    const int64_t D = tab->shape[tab->ndim - 1], V = D > 0 ? hwa_tensor_nelements(tab) / D : 0,
+                  n = hwa_tensor_nelements(ids);
+    if (hwa_tensor_nelements(dst) != n * D) return false;
+    const int32_t *id = hwa__data(ids);
+    for (int64_t j = 0; j < n; j++)
+        if (id[j] < 0 || id[j] >= V) return false;
+    const size_t te = hwa_dtype_block_bytes(tt), de = hwa_dtype_block_bytes(dt);
+    const char *pt = hwa__data(tab);
+    char *pd = hwa__data(dst);
+    const int ntr = threads_for(n * D, nt);
+#pragma omp parallel for num_threads(ntr) schedule(static) if (ntr > 1)
+    for (int64_t j = 0; j < n; j++) {
+        const char *row = pt + (size_t)(id[j] * D) * te;
+        if (dt == tt) memcpy(pd + (size_t)(j * D) * de, row, (size_t)D * te);
+        else k->half_to_f32((const uint16_t *)row, (float *)pd + j * D, D, tt == HWA_BF16);
+    }
+    return true;
+}
+
 /* WRITE_SLICE: src1 (any strides) into dst, src0's storage, from offset
  * p.l[0] along dim p.i[0]; same plain dtype only. */
 static bool write_slice(hwa_tensor *dst, int nt) {
@@ -520,6 +548,7 @@ bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__c
     case HWA_OP_RMS_NORM: return f32_or_half(k, dst, nthreads, scratch, rows_op);
     case HWA_OP_CONT: return cont(k, dst, nthreads);
     case HWA_OP_WRITE_SLICE: return write_slice(dst, nthreads);
+    case HWA_OP_EMBEDDING: return embedding(k, dst, nthreads);
     case HWA_OP_SUM_TO: return f32_or_half(k, dst, nthreads, scratch, sum_to);
     case HWA_OP_ATTENTION: return attention(k, dst, nthreads, scratch);
     case HWA_OP_ROPE: return rope(dst, nthreads);
