@@ -282,6 +282,8 @@ static const tcase cases[] = {
     {"add bf16 row broadcast 13x70 + 70", 2, {2, 1}, {S2(13, 70), {70}}, {0}, {HWA_BF16, HWA_BF16}, b_binary, HWA_OP_ADD, 1e-12},
     {"div f16 5x33", 2, {2, 2}, {S2(5, 33), S2(5, 33)}, {0}, {HWA_F16, HWA_F16}, b_binary, HWA_OP_DIV, 1e-8},
     {"silu f16 5x67", 1, {2}, {S2(5, 67)}, {0}, {HWA_F16}, b_unary, HWA_OP_SILU, 1e-8},
+    {"rmsnorm bf16 backward 4x96", 1, {2}, {S2(4, 96)}, {0}, {HWA_BF16}, b_unary, HWA_OP_RMS_NORM, 1e-6, true},
+    {"log_softmax backward 33x1000", 1, {2}, {S2(33, 1000)}, {0}, F3, b_unary, HWA_OP_LOG_SOFTMAX, 1e-10, true},
     {"gelu bf16 backward 8x70", 1, {2}, {S2(8, 70)}, {0}, {HWA_BF16}, b_unary, HWA_OP_GELU, 1e-6, true},
     {"relu bf16 backward 33x100", 1, {2}, {S2(33, 100)}, {0}, {HWA_BF16}, b_unary, HWA_OP_RELU, 1e-12, true},
     {"softmax bf16 64x1000", 1, {2}, {S2(64, 1000)}, {0}, {HWA_BF16}, b_unary, HWA_OP_SOFTMAX, 1e-6},

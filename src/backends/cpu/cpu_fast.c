@@ -90,6 +90,27 @@ static bool unary_back(const hwa__simd *k, hwa_tensor *dst, int nt) {
     return true;
 }
 
+/* SOFTMAX_BACK, NORM_BACK, RMS_NORM_BACK row by row: g = src0, and src1
+ * the forward's output (softmax) or input (the norms), all contiguous f32
+ * of dst's shape. */
+static bool rows_back(const hwa__simd *k, hwa_tensor *dst, int nt) {
+    const hwa_tensor *g = dst->src[0], *xy = dst->src[1];
+    if (!contig(dst, HWA_F32) || !contig(g, HWA_F32) || !contig(xy, HWA_F32)) return false;
+    const int64_t row = dst->shape[dst->ndim - 1], n = hwa_tensor_nelements(dst), rows = row > 0 ? n / row : 0;
+    if (hwa_tensor_nelements(g) != n || hwa_tensor_nelements(xy) != n || g->shape[g->ndim - 1] != row ||
+        xy->shape[xy->ndim - 1] != row)
+        return false;
+    const float *pg = hwa__data(g), *px = hwa__data(xy);
+    float *pd = hwa__data(dst);
+    const int op = dst->op;
+    const float eps = dst->p.f[0];
+    const bool log_ = op == HWA_OP_SOFTMAX_BACK && dst->p.i[0] != 0;
+    const int ntr = threads_for(n * 4, nt);
+#pragma omp parallel for num_threads(ntr) schedule(static) if (ntr > 1)
+    for (int64_t r = 0; r < rows; r++) k->norm_back_row(op, pg + r * row, px + r * row, pd + r * row, row, eps, log_);
+    return true;
+}
+
 static bool rows_op(const hwa__simd *k, hwa_tensor *dst, int nt) {
     const hwa_tensor *a = dst->src[0];
     if (!contig(dst, HWA_F32) || !contig(a, HWA_F32)) return false;
@@ -546,6 +567,9 @@ bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__c
     case HWA_OP_LOG_SOFTMAX:
     case HWA_OP_NORM:
     case HWA_OP_RMS_NORM: return f32_or_half(k, dst, nthreads, scratch, rows_op);
+    case HWA_OP_SOFTMAX_BACK:
+    case HWA_OP_NORM_BACK:
+    case HWA_OP_RMS_NORM_BACK: return f32_or_half(k, dst, nthreads, scratch, rows_back);
     case HWA_OP_CONT: return cont(k, dst, nthreads);
     case HWA_OP_WRITE_SLICE: return write_slice(dst, nthreads);
     case HWA_OP_EMBEDDING: return embedding(k, dst, nthreads);

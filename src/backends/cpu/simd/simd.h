@@ -22,6 +22,10 @@ typedef struct hwa__simd {
     void (*softmax_row)(const float *x, float *d, int64_t n, bool log_);
     /* One row of NORM (rms false, biased variance) or RMS_NORM. */
     void (*norm_row)(const float *x, float *d, int64_t n, float eps, bool rms);
+    /* One row of SOFTMAX_BACK (xy the forward's output; log_ for
+     * log_softmax), NORM_BACK or RMS_NORM_BACK (xy the forward's input): d
+     * from the incoming gradient g. d may equal g. */
+    void (*norm_back_row)(int op, const float *g, const float *xy, float *d, int64_t n, float eps, bool log_);
     /* f16 (bf16 false) or bf16 <-> f32, round to nearest even. */
     void (*half_to_f32)(const uint16_t *s, float *d, int64_t n, bool bf16);
     void (*f32_to_half)(const float *s, uint16_t *d, int64_t n, bool bf16);
