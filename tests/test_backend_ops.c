@@ -266,6 +266,7 @@ static const tcase cases[] = {
     {"write_slice 1x4x20x8 <- 1x4x6x8", 2, {4, 4}, {S4(1, 4, 20, 8), S4(1, 4, 6, 8)}, {0}, F3, b_move, 2, 1e-12},
     {"write_slice bf16 2x3x9x5 <- strided 2x3x4x5", 2, {4, 4}, {S4(2, 3, 9, 5), S4(2, 4, 3, 5)}, {0}, {HWA_BF16, HWA_BF16}, b_move, 3, 1e-12},
     {"embedding 9 ids of 50x33", 1, {2}, {S2(50, 33)}, {0}, F3, b_embed, 9, 1e-12},
+    {"embedding backward 400 ids (repeats) of 50x33", 1, {2}, {S2(50, 33)}, {0}, F3, b_embed, 400, 1e-12, true},
     {"embedding 64 ids of bf16 500x64", 1, {2}, {S2(500, 64)}, {0}, {HWA_BF16}, b_embed, 64, 1e-12},
     {"embedding 3 ids of f16 20x7", 1, {2}, {S2(20, 7)}, {0}, {HWA_F16}, b_embed, 3, 1e-12},
     {"cross_entropy 64x10", 1, {2}, {S2(64, 10)}, {0}, F3, b_xent, 0, 1e-10, true},

@@ -181,6 +181,24 @@ static bool embedding(const hwa__simd *k, hwa_tensor *dst, int nt) {
     return true;
 }
 
+/* EMBEDDING_BACK in f32: dst [V, D] zeroed, then each row of g added to
+ * row ids[j] in the ids' order (one thread: rows may repeat). */
+static bool embedding_back(const hwa__simd *k, hwa_tensor *dst) {
+    const hwa_tensor *g = dst->src[0], *ids = dst->src[1];
+    if (!contig(dst, HWA_F32) || !contig(g, HWA_F32) || !contig(ids, HWA_I32)) return false;
+    const int64_t D = dst->shape[dst->ndim - 1], V = D > 0 ? hwa_tensor_nelements(dst) / D : 0,
+                  n = hwa_tensor_nelements(ids);
+    if (hwa_tensor_nelements(g) != n * D) return false;
+    const int32_t *id = hwa__data(ids);
+    for (int64_t j = 0; j < n; j++)
+        if (id[j] < 0 || id[j] >= V) return false;
+    float *pd = hwa__data(dst);
+    const float *pg = hwa__data(g);
+    memset(pd, 0, (size_t)(V * D) * sizeof *pd);
+    for (int64_t j = 0; j < n; j++) k->binary(HWA_OP_ADD, pd + id[j] * D, pg + j * D, 1, pd + id[j] * D, D);
+    return true;
+}
+
 /* WRITE_SLICE: src1 (any strides) into dst, src0's storage, from offset
  * p.l[0] along dim p.i[0]; same plain dtype only. */
 static bool write_slice(hwa_tensor *dst, int nt) {
@@ -573,6 +591,7 @@ bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__c
     case HWA_OP_CONT: return cont(k, dst, nthreads);
     case HWA_OP_WRITE_SLICE: return write_slice(dst, nthreads);
     case HWA_OP_EMBEDDING: return embedding(k, dst, nthreads);
+    case HWA_OP_EMBEDDING_BACK: return embedding_back(k, dst);
     case HWA_OP_SUM_TO: return f32_or_half(k, dst, nthreads, scratch, sum_to);
     case HWA_OP_ATTENTION: return attention(k, dst, nthreads, scratch);
     case HWA_OP_ROPE: return rope(dst, nthreads);
