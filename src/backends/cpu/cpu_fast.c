@@ -153,21 +153,32 @@ static void copy4(char *d, const int64_t ds[4], const char *s, const int64_t ss[
     }
 }
 
+/* The ids of a table [V, D] (rows of D values) and the D and id count, when
+ * rows has one row of D per id and every id is in [0, V); else NULL (an id
+ * out of range is the reference's to report). */
+static const int32_t *table_ids(const hwa_tensor *table, const hwa_tensor *ids, const hwa_tensor *rows, int64_t *D,
+                                int64_t *n) {
+    *D = table->shape[table->ndim - 1];
+    *n = hwa_tensor_nelements(ids);
+    const int64_t V = *D > 0 ? hwa_tensor_nelements(table) / *D : 0;
+    if (hwa_tensor_nelements(rows) != *n * *D) return NULL;
+    const int32_t *id = hwa__data(ids);
+    for (int64_t j = 0; j < *n; j++)
+        if (id[j] < 0 || id[j] >= V) return NULL;
+    return id;
+}
+
 /* EMBEDDING: rows of a contiguous f32 / f16 / bf16 table [V, D] by i32 ids
- * into a contiguous dst of f32 or the table's dtype; an id out of range is
- * the reference's to report. */
+ * into a contiguous dst of f32 or the table's dtype. */
 static bool embedding(const hwa__simd *k, hwa_tensor *dst, int nt) {
     const hwa_tensor *tab = dst->src[0], *ids = dst->src[1];
     const hwa_dtype tt = tab->dtype, dt = dst->dtype;
     if (!hwa_dtype_is_float(tt) || (dt != HWA_F32 && dt != tt) || !hwa_tensor_is_contiguous(tab) ||
         !contig(ids, HWA_I32) || !hwa_tensor_is_contiguous(dst))
         return false;
-    const int64_t D = tab->shape[tab->ndim - 1], V = D > 0 ? hwa_tensor_nelements(tab) / D : 0,
-                  n = hwa_tensor_nelements(ids);
-    if (hwa_tensor_nelements(dst) != n * D) return false;
-    const int32_t *id = hwa__data(ids);
-    for (int64_t j = 0; j < n; j++)
-        if (id[j] < 0 || id[j] >= V) return false;
+    int64_t D, n;
+    const int32_t *id = table_ids(tab, ids, dst, &D, &n);
+    if (!id) return false;
     const size_t te = hwa_dtype_block_bytes(tt), de = hwa_dtype_block_bytes(dt);
     const char *pt = hwa__data(tab);
     char *pd = hwa__data(dst);
@@ -186,15 +197,12 @@ static bool embedding(const hwa__simd *k, hwa_tensor *dst, int nt) {
 static bool embedding_back(const hwa__simd *k, hwa_tensor *dst) {
     const hwa_tensor *g = dst->src[0], *ids = dst->src[1];
     if (!contig(dst, HWA_F32) || !contig(g, HWA_F32) || !contig(ids, HWA_I32)) return false;
-    const int64_t D = dst->shape[dst->ndim - 1], V = D > 0 ? hwa_tensor_nelements(dst) / D : 0,
-                  n = hwa_tensor_nelements(ids);
-    if (hwa_tensor_nelements(g) != n * D) return false;
-    const int32_t *id = hwa__data(ids);
-    for (int64_t j = 0; j < n; j++)
-        if (id[j] < 0 || id[j] >= V) return false;
+    int64_t D, n;
+    const int32_t *id = table_ids(dst, ids, g, &D, &n);
+    if (!id) return false;
     float *pd = hwa__data(dst);
     const float *pg = hwa__data(g);
-    memset(pd, 0, (size_t)(V * D) * sizeof *pd);
+    memset(pd, 0, hwa_tensor_nbytes(dst));
     for (int64_t j = 0; j < n; j++) k->binary(HWA_OP_ADD, pd + id[j] * D, pg + j * D, 1, pd + id[j] * D, D);
     return true;
 }
