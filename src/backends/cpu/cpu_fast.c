@@ -347,6 +347,107 @@ static bool attention(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cpu_scra
     return true;
 }
 
+/* ---- attention backward ------------------------------------------------ */
+
+/* A [B, H, T, D] f32 tensor whose rows are contiguous (any other strides). */
+typedef struct rows4 {
+    float *p;
+    int64_t ne[4], st[4];
+} rows4;
+
+static bool rows4_of(const hwa_tensor *t, rows4 *r) {
+    if (t->dtype != HWA_F32) return false;
+    hwa__shape4(t, r->ne, r->st);
+    r->p = hwa__data(t);
+    return r->ne[3] <= 1 || r->st[3] == 1;
+}
+
+static inline float *row4(const rows4 *r, int64_t b, int64_t h, int64_t i) {
+    return r->p + b * r->st[0] + h * r->st[1] + i * r->st[2];
+}
+
+typedef struct attn_back {
+    const hwa__simd *k;
+    rows4 g, q, kk, v, d;
+    int64_t Hq, Tq, Tk, D, Dv, group;
+    float scale;
+    bool causal;
+} attn_back;
+
+/* Query i of head h (batch b): p[0..seen) its probabilities (the
+ * reference's max-subtracted softmax of the scaled scores) and ds[0..seen)
+ * its score gradients dS_j = P_j (dP_j - sum_l P_l dP_l), dP_j = g_i . v_j;
+ * returns seen (the keys it sees). */
+static int64_t attn_back_row(const attn_back *a, int64_t b, int64_t h, int64_t i, float *p, float *ds) {
+    int64_t seen = a->causal ? a->Tk - a->Tq + i + 1 : a->Tk;
+    seen = seen < 0 ? 0 : seen > a->Tk ? a->Tk : seen;
+    if (seen == 0) return 0;
+    const int64_t kh = h / a->group;
+    float *s = ds; /* the scores first, then the gradients */
+    a->k->gemv_nt(row4(&a->q, b, h, i), a->D, 1, row4(&a->kk, b, kh, 0), a->kk.st[2], a->D, 0, seen, s, seen);
+    a->k->unary(HWA_OP_SCALE, s, s, seen, a->scale);
+    a->k->softmax_row(s, p, seen, false);
+    a->k->gemv_nt(row4(&a->g, b, h, i), a->Dv, 1, row4(&a->v, b, kh, 0), a->v.st[2], a->Dv, 0, seen, ds, seen);
+    double dot = 0.0;
+    for (int64_t j = 0; j < seen; j++) dot += (double)p[j] * ds[j];
+    for (int64_t j = 0; j < seen; j++) ds[j] = p[j] * (ds[j] - (float)dot);
+    return seen;
+}
+
+/* ATTENTION_BACK in f32 (p.i[1]: 0 dq, 1 dk, 2 dv): dQ_i = scale sum_j dS_ij
+ * K_j; dK_j = scale sum_i dS_ij Q_i and dV_j = sum_i P_ij g_i over the query
+ * heads of the kv head's group, in the reference's order of i and h. */
+static bool attention_back(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cpu_scratch *kept) {
+    attn_back a = {.k = k};
+    const int which = dst->p.i[1];
+    if (which < 0 || which > 2 || !rows4_of(dst->src[0], &a.g) || !rows4_of(dst->src[1], &a.q) ||
+        !rows4_of(dst->src[2], &a.kk) || !rows4_of(dst->src[3], &a.v) || !rows4_of(dst, &a.d))
+        return false;
+    const int64_t B = a.q.ne[0], Hkv = a.kk.ne[1];
+    a.Hq = a.q.ne[1], a.Tq = a.q.ne[2], a.D = a.q.ne[3], a.Tk = a.kk.ne[2], a.Dv = a.v.ne[3];
+    if (Hkv <= 0 || a.Hq % Hkv != 0 || a.Tk <= 0) return false;
+    a.group = a.Hq / Hkv;
+    a.scale = dst->p.f[0] > 0.0f ? dst->p.f[0] : (float)(1.0 / sqrt((double)a.D));
+    a.causal = dst->p.i[0] != 0;
+    const int64_t items = which == 0 ? B * a.Hq * a.Tq : B * Hkv;
+    const int ntr = threads_for(B * a.Hq * a.Tq * a.Tk * (a.D + a.Dv) / 4, nt);
+    const int64_t per = (2 * a.Tk + 15) & ~(int64_t)15;
+    size_t bytes;
+    if (!hwa__mul_size((size_t)per * sizeof(float), (size_t)ntr, &bytes)) return false;
+    float *scratch = scratch_get(kept, bytes);
+    if (!scratch) return false;
+#pragma omp parallel for num_threads(ntr) schedule(static) if (ntr > 1)
+    for (int64_t it = 0; it < items; it++) {
+        float *p = scratch + per * thread_num(), *ds = p + a.Tk;
+        if (which == 0) {
+            const int64_t b = it / (a.Hq * a.Tq), h = it / a.Tq % a.Hq, i = it % a.Tq;
+            float *o = row4(&a.d, b, h, i);
+            for (int64_t c = 0; c < a.D; c++) o[c] = 0.0f;
+            const int64_t seen = attn_back_row(&a, b, h, i, p, ds);
+            for (int64_t j = 0; j < seen; j++) {
+                const float *kj = row4(&a.kk, b, h / a.group, j);
+                for (int64_t c = 0; c < a.D; c++) o[c] += ds[j] * kj[c];
+            }
+            k->unary(HWA_OP_SCALE, o, o, a.D, a.scale);
+            continue;
+        }
+        const int64_t b = it / Hkv, kh = it % Hkv, width = which == 1 ? a.D : a.Dv;
+        for (int64_t j = 0; j < a.Tk; j++) memset(row4(&a.d, b, kh, j), 0, (size_t)width * sizeof(float));
+        for (int64_t h = kh * a.group; h < (kh + 1) * a.group; h++)
+            for (int64_t i = 0; i < a.Tq; i++) {
+                const int64_t seen = attn_back_row(&a, b, h, i, p, ds);
+                const float *x = which == 1 ? row4(&a.q, b, h, i) : row4(&a.g, b, h, i), *w = which == 1 ? ds : p;
+                for (int64_t j = 0; j < seen; j++) {
+                    float *dj = row4(&a.d, b, kh, j);
+                    for (int64_t c = 0; c < width; c++) dj[c] += w[j] * x[c];
+                }
+            }
+        if (which == 1)
+            for (int64_t j = 0; j < a.Tk; j++) k->unary(HWA_OP_SCALE, row4(&a.d, b, kh, j), row4(&a.d, b, kh, j), width, a.scale);
+    }
+    return true;
+}
+
 /* ---- rotary position embedding ----------------------------------------- */
 
 /* x [B,T,H,D] f32 with any strides. The angles are computed once per call
@@ -602,6 +703,7 @@ bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__c
     case HWA_OP_EMBEDDING_BACK: return embedding_back(k, dst);
     case HWA_OP_SUM_TO: return f32_or_half(k, dst, nthreads, scratch, sum_to);
     case HWA_OP_ATTENTION: return attention(k, dst, nthreads, scratch);
+    case HWA_OP_ATTENTION_BACK: return attention_back(k, dst, nthreads, scratch);
     case HWA_OP_ROPE: return rope(dst, nthreads);
     case HWA_OP_UNARY_BACK: return f32_or_half(k, dst, nthreads, scratch, unary_back);
     case HWA_OP_CROSS_ENTROPY:
