@@ -197,6 +197,9 @@ static hwa_tensor *b_move(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
     return w ? hwa_add(ctx, w, w) : NULL; /* read back through an op that sees the whole of in[0] */
 }
 
+/* in[0] and in[1] joined along dimension c->op. */
+static hwa_tensor *b_concat(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) { return hwa_concat(ctx, in[0], in[1], c->op); }
+
 /* Cross-entropy of logits in[0] [N, C] against labels (7n + 3) mod C, and
  * the rows of table in[0] [V, D] for ids (7n + 3) mod V (c->op ids); the
  * i32 tensor is filled once the leaves have storage. */
@@ -269,6 +272,9 @@ static const tcase cases[] = {
     {"embedding backward 400 ids (repeats) of 50x33", 1, {2}, {S2(50, 33)}, {0}, F3, b_embed, 400, 1e-12, true},
     {"embedding 64 ids of bf16 500x64", 1, {2}, {S2(500, 64)}, {0}, {HWA_BF16}, b_embed, 64, 1e-12},
     {"embedding 3 ids of f16 20x7", 1, {2}, {S2(20, 7)}, {0}, {HWA_F16}, b_embed, 3, 1e-12},
+    {"concat 3x5x7 + 3x2x7 along 1", 2, {3, 3}, {S3(3, 5, 7), S3(3, 2, 7)}, {0}, F3, b_concat, 1, 1e-12, true},
+    {"concat bf16 4x9 + 4x23 along -1", 2, {2, 2}, {S2(4, 9), S2(4, 23)}, {0}, {HWA_BF16, HWA_BF16}, b_concat, -1, 1e-12},
+    {"concat transposed 6x4 + 6x4 along 0", 2, {2, 2}, {S2(6, 4), S2(6, 4)}, {V_TRANSPOSED, 0}, F3, b_concat, 0, 1e-12},
     {"cross_entropy 64x10", 1, {2}, {S2(64, 10)}, {0}, F3, b_xent, 0, 1e-10, true},
     {"cross_entropy 300x1000", 1, {2}, {S2(300, 1000)}, {0}, F3, b_xent, 0, 1e-10, true},
     {"cross_entropy 3x1", 1, {2}, {S2(3, 1)}, {0}, F3, b_xent, 0, 1e-10, true},

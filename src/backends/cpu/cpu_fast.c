@@ -130,6 +130,13 @@ static bool rows_op(const hwa__simd *k, hwa_tensor *dst, int nt) {
     return true;
 }
 
+/* dim (negative from the end) of t as an index of its 4-D padded shape, or
+ * -1. */
+static int dim4(const hwa_tensor *t, int dim) {
+    if (dim < 0) dim += t->ndim;
+    return dim < 0 || dim >= t->ndim ? -1 : dim + 4 - t->ndim;
+}
+
 /* Copies ne[0..3] elements of es bytes from s (strides ss, in elements) to
  * d (strides ds): runs of whole rows with memcpy where both rows are
  * contiguous, else element by element; rows across threads when large. */
@@ -211,15 +218,39 @@ static bool embedding_back(const hwa__simd *k, hwa_tensor *dst) {
  * p.l[0] along dim p.i[0]; same plain dtype only. */
 static bool write_slice(hwa_tensor *dst, int nt) {
     const hwa_tensor *v = dst->src[1];
-    int dim = dst->p.i[0];
-    if (dim < 0) dim += dst->ndim;
-    if (v->dtype != dst->dtype || hwa_dtype_is_quantized(dst->dtype) || dim < 0 || dim >= dst->ndim) return false;
-    dim += 4 - dst->ndim;
+    const int dim = dim4(dst, dst->p.i[0]);
+    if (v->dtype != dst->dtype || hwa_dtype_is_quantized(dst->dtype) || dim < 0) return false;
     int64_t vn[4], vs[4], dn[4], ds[4];
     hwa__shape4(v, vn, vs);
     hwa__shape4(dst, dn, ds);
     const size_t es = hwa_dtype_block_bytes(dst->dtype);
     copy4((char *)hwa__data(dst) + (size_t)(dst->p.l[0] * ds[dim]) * es, ds, hwa__data(v), vs, vn, es, nt);
+    return true;
+}
+
+/* CONCAT of a and b along p.i[0], and SLICE_BACK (zeros, then src0 from
+ * p.l[0] along p.i[0]): copies of rows, all of one plain dtype. */
+static bool concat_or_slice_back(hwa_tensor *dst, int nt) {
+    const bool concat = dst->op == HWA_OP_CONCAT;
+    const hwa_tensor *a = dst->src[0], *b = concat ? dst->src[1] : NULL;
+    const int dim = dim4(dst, dst->p.i[0]);
+    if (dim < 0 || hwa_dtype_is_quantized(dst->dtype) || a->dtype != dst->dtype || (b && b->dtype != dst->dtype) ||
+        (!concat && !hwa_tensor_is_contiguous(dst)))
+        return false;
+    int64_t an[4], as[4], dn[4], ds[4];
+    hwa__shape4(a, an, as);
+    hwa__shape4(dst, dn, ds);
+    const size_t es = hwa_dtype_block_bytes(dst->dtype);
+    char *pd = hwa__data(dst);
+    if (!concat) {
+        memset(pd, 0, hwa_tensor_nbytes(dst));
+        copy4(pd + (size_t)(dst->p.l[0] * ds[dim]) * es, ds, hwa__data(a), as, an, es, nt);
+        return true;
+    }
+    int64_t bn[4], bs[4];
+    hwa__shape4(b, bn, bs);
+    copy4(pd, ds, hwa__data(a), as, an, es, nt);
+    copy4(pd + (size_t)(an[dim] * ds[dim]) * es, ds, hwa__data(b), bs, bn, es, nt);
     return true;
 }
 
@@ -699,6 +730,8 @@ bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__c
     case HWA_OP_RMS_NORM_BACK: return f32_or_half(k, dst, nthreads, scratch, rows_back);
     case HWA_OP_CONT: return cont(k, dst, nthreads);
     case HWA_OP_WRITE_SLICE: return write_slice(dst, nthreads);
+    case HWA_OP_CONCAT:
+    case HWA_OP_SLICE_BACK: return concat_or_slice_back(dst, nthreads);
     case HWA_OP_EMBEDDING: return embedding(k, dst, nthreads);
     case HWA_OP_EMBEDDING_BACK: return embedding_back(k, dst);
     case HWA_OP_SUM_TO: return f32_or_half(k, dst, nthreads, scratch, sum_to);
