@@ -254,6 +254,23 @@ static bool concat_or_slice_back(hwa_tensor *dst, int nt) {
     return true;
 }
 
+/* REPEAT: src broadcast to dst's shape (its extents of 1 read with stride
+ * 0), one plain dtype. */
+static bool repeat(hwa_tensor *dst, int nt) {
+    const hwa_tensor *a = dst->src[0];
+    if (a->dtype != dst->dtype || hwa_dtype_is_quantized(a->dtype)) return false;
+    int64_t an[4], as[4], dn[4], ds[4];
+    hwa__shape4(a, an, as);
+    hwa__shape4(dst, dn, ds);
+    for (int d = 0; d < 4; d++) {
+        if (an[d] == dn[d]) continue;
+        if (an[d] != 1) return false;
+        as[d] = 0;
+    }
+    copy4(hwa__data(dst), ds, hwa__data(a), as, dn, hwa_dtype_block_bytes(a->dtype), nt);
+    return true;
+}
+
 static bool cont(const hwa__simd *k, hwa_tensor *dst, int nt) {
     const hwa_tensor *a = dst->src[0];
     if (!hwa_tensor_is_contiguous(dst)) return false;
@@ -730,6 +747,7 @@ bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__c
     case HWA_OP_RMS_NORM_BACK: return f32_or_half(k, dst, nthreads, scratch, rows_back);
     case HWA_OP_CONT: return cont(k, dst, nthreads);
     case HWA_OP_WRITE_SLICE: return write_slice(dst, nthreads);
+    case HWA_OP_REPEAT: return repeat(dst, nthreads);
     case HWA_OP_CONCAT:
     case HWA_OP_SLICE_BACK: return concat_or_slice_back(dst, nthreads);
     case HWA_OP_EMBEDDING: return embedding(k, dst, nthreads);
