@@ -645,16 +645,28 @@ TEST(sentinels_catch_a_write_past_the_end) {
     guard_violations = g0;
 }
 
+/* The graph of out (and, with backward, its backward pass) on a new "cpu"
+ * backend, its leaves allocated. */
+static hwa_status cpu_graph(hwa_ctx *ctx, hwa_tensor *out, bool backward, hwa_graph **g, hwa_backend **be) {
+    hwa_status st;
+    *be = NULL;
+    *g = hwa_graph_new(ctx);
+    if (!*g) return HWA_E_NOMEM;
+    if ((st = hwa_graph_build_forward(*g, out)) || (backward && (st = hwa_graph_build_backward(*g, out)))) return st;
+    *be = hwa_backend_new(ctx, "cpu");
+    if (!*be) return hwa_ctx_last_status(ctx) ? hwa_ctx_last_status(ctx) : HWA_E_INTERNAL;
+    return hwa_ctx_alloc_leaves(ctx, *be);
+}
+
 TEST(seed_linear_runs_as_one_fused_call_and_relu_on_simd) {
     hwa_ctx *ctx = hwa_ctx_new(NULL);
     hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, 64, 100), *w = hwa_tensor_new_2d(ctx, HWA_F32, 50, 100);
     hwa_tensor *b = hwa_tensor_new_1d(ctx, HWA_F32, 50);
     hwa_tensor *y = hwa_bias_add(ctx, hwa_matmul_ex(ctx, x, w, false, true), b);
     hwa_tensor *r = hwa_relu(ctx, hwa_scale(ctx, y, 2.0f));
-    hwa_graph *g = hwa_graph_new(ctx);
-    CHECK_OK(hwa_graph_build_forward(g, r));
-    hwa_backend *be = hwa_backend_new(ctx, "cpu");
-    CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+    hwa_graph *g = NULL;
+    hwa_backend *be = NULL;
+    CHECK_OK(cpu_graph(ctx, r, false, &g, &be));
     CHECK_OK(hwa_graph_compute(g, be));
     const char *mm = hwa_backend_kernel_name(be, hwa_graph_node(g, 0));
     printf("    matmul: %s; add: %s; relu: %s\n", mm, hwa_backend_kernel_name(be, y), hwa_backend_kernel_name(be, r));
@@ -685,10 +697,9 @@ TEST(bf16_and_int8_linears_run_on_our_amx_kernels) {
         hwa_tensor *x = hwa_tensor_new_2d(ctx, dt, 64, 1000), *w = hwa_tensor_new_2d(ctx, dt, 1000, 1000);
         hwa_tensor *b = hwa_tensor_new_1d(ctx, dt, 1000);
         hwa_tensor *y = hwa_bias_add(ctx, hwa_matmul_ex(ctx, x, w, false, true), b);
-        hwa_graph *g = hwa_graph_new(ctx);
-        CHECK_OK(hwa_graph_build_forward(g, y));
-        hwa_backend *be = hwa_backend_new(ctx, "cpu");
-        CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+        hwa_graph *g = NULL;
+        hwa_backend *be = NULL;
+        CHECK_OK(cpu_graph(ctx, y, false, &g, &be));
         CHECK_OK(hwa_backend_set_matmul_precision(be, i == 2 ? HWA_MATMUL_PRECISION_F32 : precs[i]));
         CHECK_OK(hwa_graph_compute(g, be));
         const char *mm = hwa_backend_kernel_name(be, hwa_graph_node(g, 0));
@@ -712,10 +723,9 @@ TEST(half_precision_row_and_elementwise_ops_take_the_vector_kernels) {
     hwa_tensor *h = hwa_add(ctx, x, b);
     hwa_tensor *r = hwa_relu(ctx, h);
     hwa_tensor *y = hwa_softmax(ctx, r);
-    hwa_graph *g = hwa_graph_new(ctx);
-    CHECK_OK(hwa_graph_build_forward(g, y));
-    hwa_backend *be = hwa_backend_new(ctx, "cpu");
-    CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+    hwa_graph *g = NULL;
+    hwa_backend *be = NULL;
+    CHECK_OK(cpu_graph(ctx, y, false, &g, &be));
     CHECK_OK(hwa_tensor_fill_uniform(x, -2.0f, 2.0f));
     CHECK_OK(hwa_tensor_fill_uniform(b, -1.0f, 1.0f));
     CHECK_OK(hwa_graph_compute(g, be));
@@ -744,10 +754,9 @@ TEST(decode_step_kernels_are_the_fast_ones) {
                                   true, 0.0f);
     const int64_t flat[2] = {1, 128};
     hwa_tensor *y = hwa_matmul_ex(ctx, hwa_reshape(ctx, hwa_cont(ctx, a), 2, flat), w, false, true);
-    hwa_graph *g = hwa_graph_new(ctx);
-    CHECK_OK(hwa_graph_build_forward(g, y));
-    hwa_backend *be = hwa_backend_new(ctx, "cpu");
-    CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+    hwa_graph *g = NULL;
+    hwa_backend *be = NULL;
+    CHECK_OK(cpu_graph(ctx, y, false, &g, &be));
     CHECK_OK(fill_pos(pos));
     CHECK_OK(hwa_graph_compute(g, be));
     const char *kr = hwa_backend_kernel_name(be, q), *ka = hwa_backend_kernel_name(be, a), *ky = hwa_backend_kernel_name(be, y);
@@ -762,17 +771,10 @@ TEST(decode_step_kernels_are_the_fast_ones) {
 /* A training step on oneDNN: the weight gradient's product adds straight
  * into the gradient (no temporary, no ADD), and the batch input, a leaf
  * rewritten before every step, is read in place rather than repacked. */
-/* The forward and backward graph of loss on a new "cpu" backend, its
- * leaves allocated and the weight w uniform in [-1, 1). */
+/* cpu_graph with a backward pass, and the weight w uniform in [-1, 1). */
 static hwa_status training_graph(hwa_ctx *ctx, hwa_tensor *loss, hwa_tensor *w, hwa_graph **g, hwa_backend **be) {
-    hwa_status st;
-    *g = hwa_graph_new(ctx);
-    if (!*g) return HWA_E_NOMEM;
-    if ((st = hwa_graph_build_forward(*g, loss)) || (st = hwa_graph_build_backward(*g, loss))) return st;
-    *be = hwa_backend_new(ctx, "cpu");
-    if (!*be) return hwa_ctx_last_status(ctx) ? hwa_ctx_last_status(ctx) : HWA_E_INTERNAL;
-    if ((st = hwa_ctx_alloc_leaves(ctx, *be))) return st;
-    return hwa_tensor_fill_uniform(w, -1.0f, 1.0f);
+    hwa_status st = cpu_graph(ctx, loss, true, g, be);
+    return st ? st : hwa_tensor_fill_uniform(w, -1.0f, 1.0f);
 }
 
 TEST(training_step_accumulates_into_gradients_and_reads_inputs_in_place) {

@@ -14,7 +14,7 @@ typedef struct hwa__workload {
     int n_params;
     bool train;
     float lr;
-    float *scratch;           /* SGD scratch for non-f32 parameters */
+    float *scratch;           /* SGD scratch for parameters the host cannot address */
     int64_t scratch_n;
     double flops_per_query;   /* matmuls 2*M*N*K, every other node one per output element */
     double bytes_per_query;   /* compulsory traffic: leaves read once, outputs written once */

@@ -163,16 +163,6 @@ hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t
     hwa_plan_stats ps;
     if ((st = hwa_graph_alloc(w->g, w->be, HWA_PLAN_REUSE, &ps))) goto fail;
     w->planned_bytes = (int64_t)(ps.arena_bytes + ps.persistent_bytes);
-    if (d->train && t != HWA_F32) {
-        w->scratch_n = 0;
-        for (int i = 0; i < w->n_params; i++)
-            if (hwa_tensor_nelements(w->params[i]) > w->scratch_n) w->scratch_n = hwa_tensor_nelements(w->params[i]);
-        w->scratch = malloc(2 * (size_t)w->scratch_n * sizeof *w->scratch);
-        if (!w->scratch) {
-            st = hwa__err(NULL, HWA_E_NOMEM, "out of memory for the SGD scratch");
-            goto fail;
-        }
-    }
     count(w);
     return HWA_OK;
 fail:
@@ -186,7 +176,7 @@ fail:
  * update rounds to the parameter's dtype, as in mixed-precision-free SGD):
  * host-addressable ones in place a block at a time (the block's values
  * stay in L1 between the conversions) on the backend's threads, others
- * through whole copies. */
+ * through whole copies in a scratch grown to the largest. */
 static hwa_status sgd(hwa__workload *w) {
     enum { BLOCK = 2048 };
     const int threads = hwa_backend_threads(w->be) > 0 ? hwa_backend_threads(w->be) : 1;
@@ -224,8 +214,13 @@ static hwa_status sgd(hwa__workload *w) {
             }
             if (bad) st = hwa__err(NULL, HWA_E_INTERNAL, "SGD: parameter %d could not be converted", i);
         } else {
+            if (n > w->scratch_n) { /* made on first need: host tensors never take this path */
+                free(w->scratch);
+                w->scratch = malloc(2 * (size_t)n * sizeof *w->scratch);
+                w->scratch_n = w->scratch ? n : 0;
+                if (!w->scratch) return hwa__err(NULL, HWA_E_NOMEM, "out of memory for the SGD scratch");
+            }
             float *a = w->scratch, *b = w->scratch + w->scratch_n;
-            if (!a || n > w->scratch_n) return hwa__err(NULL, HWA_E_INTERNAL, "SGD scratch too small");
             st = hwa_tensor_get_f32(p, a, n);
             if (!st) st = hwa_tensor_get_f32(g, b, n);
             for (int64_t j = 0; !st && j < n; j++) a[j] -= w->lr * b[j];

@@ -152,12 +152,19 @@ static void copy4(char *d, const int64_t ds[4], const char *s, const int64_t ss[
         const char *sr = s + (size_t)(i0 * ss[0] + i1 * ss[1] + i2 * ss[2]) * es;
         if (runs) {
             memcpy(dr, sr, (size_t)ne[3] * es);
-        } else if (es == 4) {
+        } else if (es == 4) { /* a constant size: the copy compiles to one load and store */
             for (int64_t c = 0; c < ne[3]; c++) memcpy(dr + (size_t)(c * ds[3]) * 4, sr + (size_t)(c * ss[3]) * 4, 4);
         } else {
             for (int64_t c = 0; c < ne[3]; c++) memcpy(dr + (size_t)(c * ds[3]) * es, sr + (size_t)(c * ss[3]) * es, es);
         }
     }
+}
+
+/* All of src (any strides) into d, laid out with dst strides ds. */
+static void copy_from(char *d, const int64_t ds[4], const hwa_tensor *src, int nt) {
+    int64_t sn[4], ss[4];
+    hwa__shape4(src, sn, ss);
+    copy4(d, ds, hwa__data(src), ss, sn, hwa_dtype_block_bytes(src->dtype), nt);
 }
 
 /* The ids of a table [V, D] (rows of D values) and the D and id count, when
@@ -220,11 +227,9 @@ static bool write_slice(hwa_tensor *dst, int nt) {
     const hwa_tensor *v = dst->src[1];
     const int dim = dim4(dst, dst->p.i[0]);
     if (v->dtype != dst->dtype || hwa_dtype_is_quantized(dst->dtype) || dim < 0) return false;
-    int64_t vn[4], vs[4], dn[4], ds[4];
-    hwa__shape4(v, vn, vs);
+    int64_t dn[4], ds[4];
     hwa__shape4(dst, dn, ds);
-    const size_t es = hwa_dtype_block_bytes(dst->dtype);
-    copy4((char *)hwa__data(dst) + (size_t)(dst->p.l[0] * ds[dim]) * es, ds, hwa__data(v), vs, vn, es, nt);
+    copy_from((char *)hwa__data(dst) + (size_t)(dst->p.l[0] * ds[dim]) * hwa_dtype_block_bytes(dst->dtype), ds, v, nt);
     return true;
 }
 
@@ -242,15 +247,10 @@ static bool concat_or_slice_back(hwa_tensor *dst, int nt) {
     hwa__shape4(dst, dn, ds);
     const size_t es = hwa_dtype_block_bytes(dst->dtype);
     char *pd = hwa__data(dst);
-    if (!concat) {
-        memset(pd, 0, hwa_tensor_nbytes(dst));
-        copy4(pd + (size_t)(dst->p.l[0] * ds[dim]) * es, ds, hwa__data(a), as, an, es, nt);
-        return true;
-    }
-    int64_t bn[4], bs[4];
-    hwa__shape4(b, bn, bs);
-    copy4(pd, ds, hwa__data(a), as, an, es, nt);
-    copy4(pd + (size_t)(an[dim] * ds[dim]) * es, ds, hwa__data(b), bs, bn, es, nt);
+    if (!concat) memset(pd, 0, hwa_tensor_nbytes(dst));
+    /* concat: a at 0, b after it; slice_back: src0 at p.l[0] */
+    copy_from(pd + (size_t)((concat ? 0 : dst->p.l[0]) * ds[dim]) * es, ds, a, nt);
+    if (concat) copy_from(pd + (size_t)(an[dim] * ds[dim]) * es, ds, b, nt);
     return true;
 }
 
@@ -570,10 +570,8 @@ bool hwa__half_shadow_begin(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cp
         if (a->dtype != HWA_F32) total += (size_t)hwa_tensor_nelements(a);
     }
     size_t bytes;
-    sh->out = hwa__mul_size(total, sizeof(float), &bytes)
-                  ? hwa__scratch_grow(scratch->ctx, &scratch->p, &scratch->cap, bytes)
-                  : NULL;
-    if (!sh->out) return false; /* the reference needs no scratch */
+    if (!hwa__mul_size(total, sizeof(float), &bytes)) return false;
+    if (!(sh->out = scratch_get(scratch, bytes))) return false;
     const bool bf16 = dst->dtype == HWA_BF16;
     sh->dst = *dst;
     float *next = sh->out + hwa_tensor_nelements(dst);

@@ -47,9 +47,10 @@ bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__c
  * computes it (f32 arithmetic, one rounding per element): begin widens the
  * half inputs into f32 scratch and fills sh->dst, a shadow of dst whose
  * sources and result point at the scratch; the caller runs its f32 path on
- * &sh->dst; end rounds the result into dst (when computed). begin returns false, having done nothing, unless dst is f16 or
- * bf16 and it and its sources are contiguous, each f32 or of dst's dtype
- * (or when scratch cannot be had: the reference then runs). */
+ * &sh->dst; end rounds the result into dst (when computed). begin returns
+ * false, having done nothing, unless dst is f16 or bf16 and it and its
+ * sources are contiguous, each f32 or of dst's dtype; or when scratch cannot
+ * be had, with scratch->failure set (the node then fails with it). */
 typedef struct hwa__half_shadow {
     hwa_tensor dst;
     hwa_tensor src[HWA_MAX_SRC];

@@ -124,9 +124,10 @@ static bool sum_sq(const hwa__train_simd *k, hwa_tensor *dst) {
     return true;
 }
 
-static bool unary_back(const hwa__train_simd *k, hwa_tensor *dst, int nt) {
+/* UNARY_BACK of ReLU (the caller checks the op). */
+static bool relu_back(const hwa__train_simd *k, hwa_tensor *dst, int nt) {
     const hwa_tensor *g = dst->src[0], *x = dst->src[1];
-    if (dst->p.i[0] != HWA_OP_RELU || !contig_f32(dst) || !contig_f32(g) || !contig_f32(x)) return false;
+    if (!contig_f32(dst) || !contig_f32(g) || !contig_f32(x)) return false;
     const int64_t n = hwa_tensor_nelements(dst);
     if (hwa_tensor_nelements(g) != n || hwa_tensor_nelements(x) != n) return false;
     const float *pg = hwa__data(g), *px = hwa__data(x);
@@ -141,12 +142,13 @@ bool hwa__cpu_train_fast_run(const hwa__train_simd *k, hwa_tensor *dst, int nthr
     case HWA_OP_SGD_UPDATE: return sgd(k, dst, nthreads);
     case HWA_OP_SUM_SQ: return sum_sq(k, dst);
     case HWA_OP_UNARY_BACK: {
-        if (dst->dtype == HWA_F32) return unary_back(k, dst, nthreads);
+        if (dst->p.i[0] != HWA_OP_RELU) return false; /* the smooth ones: cpu_fast.c */
+        if (dst->dtype == HWA_F32) return relu_back(k, dst, nthreads);
         /* f16 / bf16 gradients through the f32 kernel */
         const hwa__simd *conv = hwa__simd_active();
         hwa__half_shadow sh;
         if (!conv || !hwa__half_shadow_begin(conv, dst, nthreads, scratch, &sh)) return false;
-        const bool ok = unary_back(k, &sh.dst, nthreads);
+        const bool ok = relu_back(k, &sh.dst, nthreads);
         hwa__half_shadow_end(conv, dst, nthreads, &sh, ok);
         return ok;
     }

@@ -192,9 +192,17 @@ typedef struct hwa__amx_job {
     float *c_sums;         /* bf16 C: nthreads x c_sums_per_thread f32 sums, else NULL */
     size_t c_sums_per_thread; /* mcb * 32 rows x the thread's n-pairs * 32 columns */
 } hwa__amx_job;
+/* The tile layout of both operands: tiles of 1 KB, in pairs along the
+ * 16-row (A) or 16-column (B) dimension; tile t of k-tile kb (of KB) is
+ * number ((t / 2) KB + kb) 2 + t % 2, so a pair's two tiles of one k-tile
+ * are adjacent and the pair's k-tiles follow each other. */
+#define HWA_AMX_TILE_BYTES 1024
+static inline size_t hwa__amx_tile(int64_t KB, int64_t t, int64_t kb) {
+    return (size_t)(((t / 2) * KB + kb) * 2 + t % 2);
+}
 /* Bytes of a_tiles per thread. */
 static inline size_t hwa__amx_a_bytes(const hwa__amx_job *j) {
-    return (size_t)j->mcb * (size_t)j->KB * 2048;
+    return (size_t)j->mcb * (size_t)j->KB * 2 * HWA_AMX_TILE_BYTES;
 }
 /* B (f32 or bf16, either layout) into KB x 2 NP bf16 tiles, every byte of
  * them written (zeros past K and N), on up to nthreads threads; the tile

@@ -110,14 +110,13 @@ bool hwa__mm_amx_preferred(const hwa__mm_problem *p) {
 
 /* Bytes of B's tiles. */
 static hwa_status tile_bytes(hwa__mm_amx *x, const hwa__mm_problem *p, int64_t KB, int64_t NP, size_t *bytes) {
-    if (!hwa__mul_size((size_t)NP, (size_t)KB, bytes) || !hwa__mul_size(*bytes, 2 * 1024, bytes))
+    if (!hwa__mul_size((size_t)NP, (size_t)KB, bytes) || !hwa__mul_size(*bytes, 2 * HWA_AMX_TILE_BYTES, bytes))
         return hwa__err(x->ctx, HWA_E_OVERFLOW, "matmul: packed weights of %lld x %lld overflow", (long long)p->K,
                         (long long)p->N);
     return HWA_OK;
 }
 
-/* Packs p's B into e->tiles: tile (nt, kb) at ((nt / 2) * KB + kb) * 2 +
- * nt % 2. bf16 tiles hold pairs along k (row r: k = 32 kb + 2 r + {0,1} for
+/* Packs p's B into e->tiles (hwa__amx_tile's layout). bf16 tiles hold pairs along k (row r: k = 32 kb + 2 r + {0,1} for
  * each of 16 columns; hwa__amx_pack_bf16), int8 tiles quads (row r: k =
  * 64 kb + 4 r + {0..3}), each column quantized with its own scale (f32 B
  * only, packed once per version of the weights). */
@@ -149,8 +148,7 @@ static hwa_status pack(hwa__mm_amx *x, amx_pack *e, bool int8, const hwa__mm_pro
         const int64_t nt = n / 16, c = n % 16;
         for (int64_t k = 0; k < p->K; k++) {
             const int64_t kb = k / 64, r = (k % 64) / 4, w = k % 4;
-            const size_t tile = (size_t)(((nt / 2) * KB + kb) * 2 + nt % 2);
-            const size_t at = tile * 1024 + (size_t)(r * 64) + (size_t)(c * 4 + w);
+            const size_t at = hwa__amx_tile(KB, nt, kb) * HWA_AMX_TILE_BYTES + (size_t)(r * 64) + (size_t)(c * 4 + w);
             const int64_t src = p->tb ? n * p->ldb + k : k * p->ldb + n;
             const float v = ((const float *)p->b)[src] * inv[n];
             ((int8_t *)e->tiles)[at] = (int8_t)nearbyintf(fminf(fmaxf(v, -127.0f), 127.0f));
@@ -203,12 +201,12 @@ static void plan(hwa__amx_job *j, int nthreads) {
     /* Split the rows instead when every thread can keep all of B in its
      * L2 (about 1 MB of tiles): then no thread converts rows it does not
      * use. */
-    const double b_bytes = (double)j->NP * (double)j->KB * 2048.0;
+    const double b_bytes = (double)j->NP * (double)j->KB * (2.0 * HWA_AMX_TILE_BYTES);
     j->split_n = !(j->MP >= nthreads && b_bytes <= 1024.0 * 1024.0) && (j->NP >= nthreads || j->NP >= j->MP);
     const int64_t units = j->split_n ? j->NP : j->MP;
     j->nthreads = units < nthreads ? (int)units : nthreads;
     if (j->nthreads < 1 || (double)j->MP * (double)j->NP * (double)j->KB < 64.0) j->nthreads = 1;
-    const int64_t pair_bytes = (j->KB > 0 ? j->KB : 1) * 2 * 1024;
+    const int64_t pair_bytes = (j->KB > 0 ? j->KB : 1) * 2 * HWA_AMX_TILE_BYTES;
     int64_t mcb;
     if (j->KB > HWA_AMX_KCHUNK) {
         /* chunked K: every m-pair of the block uses each chunk of B while it
@@ -242,7 +240,7 @@ hwa_status hwa__mm_amx_run(hwa__mm_amx *x, const hwa__mm_problem *p, const hwa__
     size_t a_bytes, nf;
     /* sizes below are bounded by M, N, K and the thread count, each of
      * which the tensors' own allocations bound; the products are checked */
-    if (!hwa__mul_size((size_t)j.mcb * (size_t)j.KB, 2048, &a_bytes) ||
+    if (!hwa__mul_size((size_t)j.mcb * (size_t)j.KB, 2 * HWA_AMX_TILE_BYTES, &a_bytes) ||
         !hwa__mul_size(a_bytes, (size_t)j.nthreads, &a_bytes) ||
         !hwa__add_size((size_t)j.NP * 32, (size_t)j.nthreads * (size_t)j.mcb * 32, &nf))
         return hwa__err(x->ctx, HWA_E_OVERFLOW, "matmul: activations of %lld x %lld overflow", (long long)p->M,
@@ -265,10 +263,9 @@ hwa_status hwa__mm_amx_run(hwa__mm_amx *x, const hwa__mm_problem *p, const hwa__
     }
     float *bias_pad = x->floats, *row_scales = bias_pad + (size_t)j.NP * 32;
     if (p->bias) {
-        for (int64_t n = 0; n < j.NP * 32; n++)
-            bias_pad[n] = n >= p->N ? 0.0f
-                          : p->dt_bias == HWA_BF16 ? hwa_bf16_to_f32(((const uint16_t *)p->bias)[n])
-                                                   : ((const float *)p->bias)[n];
+        if (p->dt_bias == HWA_BF16) simd->half_to_f32(p->bias, bias_pad, p->N, true);
+        else memcpy(bias_pad, p->bias, (size_t)p->N * sizeof *bias_pad);
+        memset(bias_pad + p->N, 0, (size_t)(j.NP * 32 - p->N) * sizeof *bias_pad);
         j.bias_pad = bias_pad;
     }
     j.a_tiles = x->a_tiles;

@@ -44,7 +44,7 @@ typedef struct tile_cfg {
     uint8_t rows[16];
 } tile_cfg;
 
-#define TILE_BYTES 1024
+#define TILE_BYTES HWA_AMX_TILE_BYTES
 
 static void tiles_on(void) {
     tile_cfg c;
@@ -54,9 +54,12 @@ static void tiles_on(void) {
     _tile_loadconfig(&c);
 }
 
-/* Mask of the first n (0..16) lanes. */
+/* Masks of the first n lanes (any n: all of them past 16 or 32, none below 1). */
 static inline __mmask16 lanes16(int64_t n) {
     return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+static inline __mmask32 lanes32(int64_t n) {
+    return n >= 32 ? (__mmask32)0xffffffffu : n <= 0 ? (__mmask32)0 : (__mmask32)((1u << n) - 1);
 }
 
 /* ---- A into tiles ------------------------------------------------------ */
@@ -68,7 +71,7 @@ static void a_block_bf16(const hwa__amx_job *j, int64_t m0, int64_t rows, char *
     const hwa__mm_problem *p = j->p;
     for (int64_t r = 0; r < rows; r++) {
         const int64_t m = m0 + r, mt = r / 16;
-        char *d = blk + ((mt / 2) * j->KB * 2 + (mt % 2)) * TILE_BYTES + (r % 16) * 64;
+        char *d = blk + hwa__amx_tile(j->KB, mt, 0) * TILE_BYTES + (r % 16) * 64;
         if (m >= p->M) {
             for (int64_t kb = 0; kb < j->KB; kb++) memset(d + kb * 2 * TILE_BYTES, 0, 64);
             continue;
@@ -96,8 +99,7 @@ static void a_block_bf16(const hwa__amx_job *j, int64_t m0, int64_t rows, char *
         for (int64_t kb = 0; kb < full; kb++)
             _mm512_storeu_si512(d + kb * 2 * TILE_BYTES, _mm512_loadu_si512(x + kb * 32));
         if (full < j->KB)
-            _mm512_storeu_si512(d + full * 2 * TILE_BYTES,
-                                _mm512_maskz_loadu_epi16((__mmask32)((1ull << n) - 1), x + full * 32));
+            _mm512_storeu_si512(d + full * 2 * TILE_BYTES, _mm512_maskz_loadu_epi16(lanes32(n), x + full * 32));
     }
 }
 
@@ -107,7 +109,7 @@ static void a_block_bf16(const hwa__amx_job *j, int64_t m0, int64_t rows, char *
 static void a_row_s8(const hwa__amx_job *j, int64_t m, char *blk, int64_t row, float *scale) {
     const hwa__mm_problem *p = j->p;
     const int64_t mt = row / 16, r = row % 16;
-    char *base = blk + ((mt / 2) * j->KB * 2 + (mt % 2)) * TILE_BYTES + r * 64;
+    char *base = blk + hwa__amx_tile(j->KB, mt, 0) * TILE_BYTES + r * 64;
     if (m >= p->M) {
         for (int64_t kb = 0; kb < j->KB; kb++) memset(base + kb * 2 * TILE_BYTES, 0, 64);
         *scale = 1.0f;
@@ -200,10 +202,7 @@ static inline __m256i row16(const mat *x, int64_t r, int64_t c0) {
  * matrix. */
 static inline __m512i row32(const mat *x, int64_t r, int64_t c0) {
     const int64_t m = r < x->rows ? x->cols - c0 : 0;
-    if (x->dt == HWA_BF16) {
-        const __mmask32 k = m >= 32 ? (__mmask32)0xffffffffu : m <= 0 ? (__mmask32)0 : (__mmask32)((1u << m) - 1);
-        return _mm512_maskz_loadu_epi16(k, (const uint16_t *)x->base + r * x->ld + c0);
-    }
+    if (x->dt == HWA_BF16) return _mm512_maskz_loadu_epi16(lanes32(m), (const uint16_t *)x->base + r * x->ld + c0);
     uint16_t t[32];
     hwa__f32_to_bf16x32((const float *)x->base + r * x->ld + c0, m < 32 ? m : 32, t);
     return _mm512_loadu_si512(t);
@@ -255,7 +254,7 @@ static void a_block_t_bf16(const hwa__amx_job *j, int64_t m0, int64_t rows, char
             __m512i r[16];
             row_pairs(&st, kb * 32, m0 + mt * 16, r);
             transpose16(r);
-            tile_store(blk + ((mt / 2) * j->KB * 2 + kb * 2 + mt % 2) * TILE_BYTES, r);
+            tile_store(blk + hwa__amx_tile(j->KB, mt, kb) * TILE_BYTES, r);
         }
 }
 
