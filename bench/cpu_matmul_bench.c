@@ -3,7 +3,9 @@
  * against an independent computation before it is timed. Prints one TSV row
  * per measurement:
  *   case <TAB> impl <TAB> median_ms <TAB> min_ms <TAB> max_ms <TAB> work <TAB> unit <TAB> max_abs_err <TAB> kernel
- * where work / median is the rate (GFLOP for products, GB for memory). */
+ * where work / median is the rate (GFLOP for products, GB for memory).
+ * Arguments: threads, "quick" or "full", and optionally a batch (1, 64 or
+ * 256) to run that Linear's rows alone. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,6 +325,8 @@ static void copy_exec(void *arg) {
 int main(int argc, char **argv) {
     const int threads = argc > 1 ? atoi(argv[1]) : 2;
     const int quick = argc > 2 && !strcmp(argv[2], "quick");
+    /* a third argument, a batch (1, 64 or 256): that Linear's rows alone */
+    const int only = argc > 3 ? atoi(argv[3]) : 0;
     /* Linear 1000 -> 1000 at batch 1, 64, 256 */
     const int batches[3] = {1, 64, 256};
     const int K = 1000, N = 1000;
@@ -331,6 +335,7 @@ int main(int argc, char **argv) {
     fill(b, N, 9, 0.1f);
     for (int bi = 0; bi < 3; bi++) {
         const int M = batches[bi];
+        if (only && M != only) continue;
         const int reps = quick ? 10 : M == 1 ? 400 : M == 64 ? 200 : 60;
         char cas[64];
         snprintf(cas, sizeof cas, "linear1000 b%d", M);
@@ -352,6 +357,7 @@ int main(int argc, char **argv) {
         free(x), free(want), free(y), free(y32);
     }
     free(w), free(b);
+    if (only) return 0;
 
     /* GEMM 2048^3 (as a Linear without bias: y = x w^T) */
     {
