@@ -153,7 +153,7 @@ void hwa__mm_epilogue(const hwa__mm_problem *p, const hwa__simd *simd, int nthre
  * f32 precision, small M). */
 bool hwa__mm_gemv_fits(const hwa__mm_problem *p, const hwa__simd *simd);
 
-/* Our own AMX kernels (mm_amx.c drives, mm_tiles_amx.c computes): bf16
+/* Our own AMX kernels (mm_amx_plan.c drives, mm_tiles_amx.c computes): bf16
  * products (f32 operands rounded to bf16, or bf16 operands; f32 sums) and
  * int8 products (per-channel weights, dynamic per-row activations, int32
  * sums), part of the native provider. Weights are packed once into tiles
@@ -174,7 +174,7 @@ hwa_status hwa__mm_amx_run(hwa__mm_amx *x, const hwa__mm_problem *p, const hwa__
                            char *name, size_t name_cap);
 
 /* One product on tiles (see mm_tiles_amx.c for the layout), planned by
- * mm_amx.c. */
+ * mm_amx_plan.c. */
 typedef struct hwa__amx_job {
     const hwa__mm_problem *p;
     bool int8;
@@ -206,7 +206,7 @@ static inline size_t hwa__amx_a_bytes(const hwa__amx_job *j) {
 }
 /* B (f32 or bf16, either layout) into KB x 2 NP bf16 tiles, every byte of
  * them written (zeros past K and N), on up to nthreads threads; the tile
- * order is mm_amx.c's (x86-64 builds with AMX only). */
+ * order is mm_amx_plan.c's (x86-64 builds with AMX only). */
 void hwa__amx_pack_bf16(const hwa__mm_problem *p, int64_t KB, int64_t NP, void *tiles, int nthreads);
 /* Runs j (x86-64 builds with AMX only: hwa__mm_amx_run calls it). */
 void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd);

@@ -1,5 +1,5 @@
 /* The AMX tile kernels of our own bf16 and int8 products (driven by
- * mm_amx.c, which packs the weights and decides who runs what).
+ * mm_amx_plan.c, which packs the weights and decides who runs what).
  *
  * One job is C[M,N] = A[M,K] B[K,N] with both operands in 1 KB tiles:
  *   bf16: 16 rows x 32 values (TDPBF16PS, f32 sums),
