@@ -114,7 +114,8 @@ static hwa_status build_and_check(hwa_ctx *ctx, hwa_backend *be, hwa_dtype dtype
     if (st) return hwa__err(NULL, st, "matmul peak: %s", hwa_ctx_last_error(ctx));
 
     const char *kernel = hwa_backend_kernel_name(be, c);
-    if (pc->tag && !strstr(kernel, pc->tag))
+    /* a product widened to f32 ("bf16>f32:...") is f32's rate, not bf16's */
+    if (pc->tag && (!strstr(kernel, pc->tag) || strstr(kernel, ">f32:")))
         return hwa__err(NULL, HWA_E_UNSUPPORTED, "matmul peak: no %s matrix-product kernel on this machine (kernel %s)",
                         hwa_dtype_name(dtype), kernel[0] ? kernel : "n/a");
     double rel = sampled_error(ha, hb, hc, n);

@@ -112,9 +112,10 @@ int hwa__mm_forced(void);
 /* Tests: forces a provider (-1 clears). */
 void hwa__mm_set_override(int provider);
 
-/* Runs p with the first provider able to (f16 operands through
- * mm_f16.c). name receives the kernel that ran ("onednn:brg:avx512_core_amx",
- * "openblas", "native:avx512-4x16", "f16>f32:onednn:brg:avx512_core+packed").
+/* Runs p with the first provider able to (f16 operands, and bf16 ones no
+ * provider takes, through mm_f16.c). name receives the kernel that ran
+ * ("onednn:brg:avx512_core_amx", "openblas", "native:avx512-4x16",
+ * "f16>f32:onednn:brg:avx512_core+packed", "bf16>f32:openblas").
  * Returns HWA_E_UNSUPPORTED when no provider can (the caller uses the
  * reference). */
 hwa_status hwa__mm_run(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,
@@ -124,20 +125,22 @@ hwa_status hwa__mm_run(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__si
 hwa_status hwa__mm_run_providers(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
                                  char *name, size_t name_cap);
 
-/* f16 products (mm_f16.c): f16 operands widened to f32 for the providers,
- * f16 weights widened once per tensor version and kept, an f16 result
- * rounded once after the epilogue. */
+/* Half products (mm_f16.c): f16 (or bf16) operands widened to f32 for the
+ * providers, half weights widened once per tensor version and kept, a half
+ * result rounded once after the epilogue. */
 typedef struct hwa__mm_f16 hwa__mm_f16;
 /* NULL (HWA_E_NOMEM recorded) when out of memory. */
 hwa__mm_f16 *hwa__mm_f16_new(hwa_ctx *ctx);
 void hwa__mm_f16_free(hwa__mm_f16 *f);
-/* Whether any operand of p (A, B, C, bias) is f16. */
+/* Whether any operand of p (A, B, C, bias) is f16; bf16. */
 bool hwa__mm_f16_involved(const hwa__mm_problem *p);
-/* HWA_E_UNSUPPORTED when an operand is neither f32 nor f16 or no provider
+bool hwa__mm_bf16_involved(const hwa__mm_problem *p);
+/* p with its operands of half dtype h (HWA_F16 or HWA_BF16) widened.
+ * HWA_E_UNSUPPORTED when an operand is neither f32 nor h or no provider
  * takes the widened product; HWA_E_NOMEM when scratch or the kept weights
  * cannot be allocated. */
-hwa_status hwa__mm_f16_run(hwa__mm_state *s, hwa__mm_f16 *f, const hwa__mm_problem *p, const hwa__simd *simd,
-                           int nthreads, char *name, size_t name_cap);
+hwa_status hwa__mm_f16_run(hwa__mm_state *s, hwa__mm_f16 *f, const hwa__mm_problem *p, hwa_dtype h,
+                           const hwa__simd *simd, int nthreads, char *name, size_t name_cap);
 
 /* The epilogue the library providers do not fuse: bias and activation over
  * the rows of C (f32). */

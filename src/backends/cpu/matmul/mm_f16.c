@@ -1,14 +1,16 @@
-/* f16 matrix products through the f32 providers.
+/* f16 matrix products through the f32 providers, and bf16 ones where no
+ * provider multiplies bf16 (oneDNN's bf16 needs AVX-512, our tiles AMX: an
+ * AVX2 host, or HWA_MATMUL=openblas).
  *
  * No matmul library here multiplies f16 (oneDNN 2.6 has no CPU f16 matmul
  * at all, not even a reference one; OpenBLAS has no hgemm), so an f16
- * product is widened: f16 -> f32 is exact, so the f32 product of the
- * widened operands accumulates in f32 exactly as the reference does, and
- * only the order of the sums differs. Activations (A) and f16 biases are
+ * product is widened: f16 -> f32 (like bf16 -> f32) is exact, so the f32
+ * product of the widened operands accumulates in f32 exactly as the
+ * reference does, and only the order of the sums differs. Activations (A) and f16 biases are
  * widened per call into scratch; weights (B) once per tensor version and
  * kept, keyed like oneDNN's packed-weight cache by the tensor that owns
  * them (trainable parameters are not kept: cpu_backend.c gives no owner for
- * them, as they change through hwa_tensor_data without a version). An f16
+ * them, as they change through hwa_tensor_data without a version). A half
  * result is computed in f32 scratch, with the fused bias and activation,
  * and rounded once. Small-M products with weights stored [N, K] keep the
  * weights in f16 and go to the GEMV, which widens them in registers (an
@@ -56,7 +58,9 @@ bool hwa__mm_f16_involved(const hwa__mm_problem *p) {
     return p->dt_a == HWA_F16 || p->dt_b == HWA_F16 || p->dt_c == HWA_F16 || (p->bias && p->dt_bias == HWA_F16);
 }
 
-static bool f32_or_f16(hwa_dtype t) { return t == HWA_F32 || t == HWA_F16; }
+bool hwa__mm_bf16_involved(const hwa__mm_problem *p) {
+    return p->dt_a == HWA_BF16 || p->dt_b == HWA_BF16 || p->dt_c == HWA_BF16 || (p->bias && p->dt_bias == HWA_BF16);
+}
 
 /* n floats of scratch slot i (contents not kept); NULL when out of memory. */
 static float *scratch(hwa__mm_f16 *f, int i, int64_t n) {
@@ -65,23 +69,24 @@ static float *scratch(hwa__mm_f16 *f, int i, int64_t n) {
     return hwa__scratch_grow(f->ctx, &f->buf[i], &f->cap[i], bytes);
 }
 
-/* The f16 matrix [rows, cols] with leading dimension ld to dense f32. */
-static void widen(const uint16_t *s, int64_t rows, int64_t cols, int64_t ld, float *d, const hwa__simd *simd,
-                  int nthreads) {
+/* The half matrix [rows, cols] (bf16 or f16) with leading dimension ld to
+ * dense f32. */
+static void widen(const uint16_t *s, int64_t rows, int64_t cols, int64_t ld, bool bf16, float *d,
+                  const hwa__simd *simd, int nthreads) {
 #pragma omp parallel for num_threads(nthreads) if (rows * cols > 65536)
     for (int64_t r = 0; r < rows; r++) {
-        if (simd) simd->half_to_f32(s + r * ld, d + r * cols, cols, false);
-        else for (int64_t c = 0; c < cols; c++) d[r * cols + c] = hwa_f16_to_f32(s[r * ld + c]);
+        if (simd) simd->half_to_f32(s + r * ld, d + r * cols, cols, bf16);
+        else for (int64_t c = 0; c < cols; c++) d[r * cols + c] = bf16 ? hwa_bf16_to_f32(s[r * ld + c]) : hwa_f16_to_f32(s[r * ld + c]);
     }
 }
 
-/* C (f32, dense [M, N]) rounded into the f16 result. */
-static void narrow(const float *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads) {
+/* C (f32, dense [M, N]) rounded into the half result. */
+static void narrow(const float *s, const hwa__mm_problem *p, bool bf16, const hwa__simd *simd, int nthreads) {
     uint16_t *c = p->c;
 #pragma omp parallel for num_threads(nthreads) if (p->M * p->N > 65536)
     for (int64_t m = 0; m < p->M; m++) {
-        if (simd) simd->f32_to_half(s + m * p->N, c + m * p->ldc, p->N, false);
-        else for (int64_t j = 0; j < p->N; j++) c[m * p->ldc + j] = hwa_f32_to_f16(s[m * p->N + j]);
+        if (simd) simd->f32_to_half(s + m * p->N, c + m * p->ldc, p->N, bf16);
+        else for (int64_t j = 0; j < p->N; j++) c[m * p->ldc + j] = bf16 ? hwa_f32_to_bf16(s[m * p->N + j]) : hwa_f32_to_f16(s[m * p->N + j]);
     }
 }
 
@@ -89,9 +94,10 @@ static void narrow(const float *s, const hwa__mm_problem *p, const hwa__simd *si
  * into scratch. NULL when out of memory. */
 static const float *weights(hwa__mm_f16 *f, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads) {
     const int64_t rows = p->tb ? p->N : p->K, cols = p->tb ? p->K : p->N;
+    const bool bf16 = p->dt_b == HWA_BF16;
     if (!p->b_owner) {
         float *d = scratch(f, BUF_B, rows * cols);
-        if (d) widen(p->b, rows, cols, p->ldb, d, simd, nthreads);
+        if (d) widen(p->b, rows, cols, p->ldb, bf16, d, simd, nthreads);
         return d;
     }
     cvt_entry *e = (cvt_entry *)hwa__mm_keep_find(&f->kept, p, 0, NULL, NULL, NULL);
@@ -102,45 +108,50 @@ static const float *weights(hwa__mm_f16 *f, const hwa__mm_problem *p, const hwa_
         hwa__free(f->ctx, e);
         return NULL;
     }
-    widen(p->b, rows, cols, p->ldb, d, simd, nthreads);
+    widen(p->b, rows, cols, p->ldb, bf16, d, simd, nthreads);
     e->data = d;
     hwa__mm_keep_add(&f->kept, &e->key, p, 0, 0);
     return d;
 }
 
-hwa_status hwa__mm_f16_run(hwa__mm_state *s, hwa__mm_f16 *f, const hwa__mm_problem *p, const hwa__simd *simd,
-                           int nthreads, char *name, size_t name_cap) {
-    if (!f || !f32_or_f16(p->dt_a) || !f32_or_f16(p->dt_b) || !f32_or_f16(p->dt_c) ||
-        (p->bias && !f32_or_f16(p->dt_bias)))
+hwa_status hwa__mm_f16_run(hwa__mm_state *s, hwa__mm_f16 *f, const hwa__mm_problem *p, hwa_dtype h,
+                           const hwa__simd *simd, int nthreads, char *name, size_t name_cap) {
+#define F32_OR_H(t) ((t) == HWA_F32 || (t) == h)
+    if (!f || (h != HWA_F16 && h != HWA_BF16) || !F32_OR_H(p->dt_a) || !F32_OR_H(p->dt_b) || !F32_OR_H(p->dt_c) ||
+        (p->bias && !F32_OR_H(p->dt_bias)))
         return HWA_E_UNSUPPORTED;
+#undef F32_OR_H
+    const bool bf16 = h == HWA_BF16;
     hwa__mm_problem q = *p;
-    const char *what = "f16 activations";
-    if (p->dt_a == HWA_F16) {
+    const char *what = "half activations";
+    if (p->dt_a == h) {
         const int64_t rows = p->ta ? p->K : p->M, cols = p->ta ? p->M : p->K;
         float *a = scratch(f, BUF_A, rows * cols);
         if (!a) goto nomem;
-        widen(p->a, rows, cols, p->lda, a, simd, nthreads);
+        widen(p->a, rows, cols, p->lda, bf16, a, simd, nthreads);
         q.a = a, q.lda = cols, q.dt_a = HWA_F32;
     }
-    if (p->bias && p->dt_bias == HWA_F16) {
-        what = "an f16 bias";
+    if (p->bias && p->dt_bias == h) {
+        what = "a half bias";
         float *b = scratch(f, BUF_BIAS, p->N);
         if (!b) goto nomem;
-        widen(p->bias, 1, p->N, p->N, b, simd, 1);
+        widen(p->bias, 1, p->N, p->N, bf16, b, simd, 1);
         q.bias = b, q.dt_bias = HWA_F32;
     }
-    if (p->dt_c == HWA_F16) {
-        what = "an f16 result";
+    if (p->dt_c == h) {
+        what = "a half result";
         float *c = scratch(f, BUF_C, p->M * p->N);
         if (!c) goto nomem;
+        /* C += A B: the sums start from C's current values */
+        if (p->accumulate) widen(p->c, p->M, p->N, p->ldc, bf16, c, simd, nthreads);
         q.c = c, q.ldc = p->N, q.dt_c = HWA_F32;
     }
-    /* The GEMV reads f16 weights itself, unless a provider is forced. */
+    /* The GEMV reads half weights itself, unless a provider is forced. */
     const int forced = hwa__mm_forced();
-    const bool keep_b = p->dt_b == HWA_F16 && p->K > 0 && hwa__mm_gemv_fits(&q, simd) &&
+    const bool keep_b = p->dt_b == h && p->K > 0 && hwa__mm_gemv_fits(&q, simd) &&
                         (forced < 0 || forced == HWA_MM_NATIVE);
-    if (p->dt_b == HWA_F16 && !keep_b) {
-        what = "f16 weights";
+    if (p->dt_b == h && !keep_b) {
+        what = "half weights";
         const float *b = weights(f, p, simd, nthreads);
         if (!b) goto nomem;
         q.b = b, q.ldb = p->tb ? p->K : p->N, q.dt_b = HWA_F32;
@@ -148,10 +159,10 @@ hwa_status hwa__mm_f16_run(hwa__mm_state *s, hwa__mm_f16 *f, const hwa__mm_probl
     char inner[96];
     hwa_status st = hwa__mm_run_providers(s, &q, simd, nthreads, inner, sizeof inner);
     if (st) return st;
-    if (p->dt_c == HWA_F16) narrow(q.c, p, simd, nthreads);
+    if (p->dt_c == h) narrow(q.c, p, bf16, simd, nthreads);
     /* Whether anything was widened outside the GEMV's registers. */
-    const bool widened = q.dt_b != p->dt_b || p->dt_a == HWA_F16 || p->dt_c == HWA_F16 || q.dt_bias != p->dt_bias;
-    snprintf(name, name_cap, "%s%s", widened ? "f16>f32:" : "", inner);
+    const bool widened = q.dt_b != p->dt_b || p->dt_a == h || p->dt_c == h || q.dt_bias != p->dt_bias;
+    snprintf(name, name_cap, "%s%s", widened ? (bf16 ? "bf16>f32:" : "f16>f32:") : "", inner);
     return HWA_OK;
 nomem:
     return hwa__err(f->ctx, HWA_E_NOMEM, "matmul: out of memory widening %s to f32", what);
