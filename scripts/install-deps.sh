@@ -11,6 +11,7 @@ packages=(
   ocl-icd-libopencl1 ocl-icd-opencl-dev pocl-opencl-icd clinfo
   python3-jsonschema
   dataset-fashion-mnist
+  qemu-user
 )
 
 missing=()

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# hwadapt on CPUs that lack what this machine has. The test programs and the
+# command run under QEMU's user-mode emulation of older x86-64 CPUs, whose
+# cpuid and XGETBV say what they lack and which fault on any instruction
+# beyond them, so that such an instruction anywhere on a path every CPU
+# takes (detection, backend set-up, the libraries' own dispatch) fails here
+# rather than on a user's machine:
+#   Haswell  AVX2 + FMA + F16C, no AVX-512: the avx2 level, oneDNN's and
+#            OpenBLAS's AVX2 code, bf16 products widened to f32;
+#   Nehalem  SSE4.2, no AVX: the scalar level.
+# For each: the op, gradient, graph, optimizer and Llama tests pass; the
+# passport lists what the emulated CPU has and not more; a bench of the
+# Fashion-MNIST MLP (inference and a training step) runs in f32, bf16 and
+# f16 with a matrix-product kernel in every row (never the reference); a
+# greedy generation prints the same text as on this machine.
+# Skipped (77) where qemu-x86_64 (Debian's qemu-user) is missing or the host
+# is not x86-64. Run by ctest from the source directory.
+set -euo pipefail
+[ "$(uname -m)" = x86_64 ] || { echo "skipped: not an x86-64 host"; exit 77; }
+command -v qemu-x86_64 >/dev/null || { echo "skipped: qemu-x86_64 not found (Debian package qemu-user)"; exit 77; }
+cli=${HWA_CLI:?HWA_CLI not set}
+build=$(dirname "$cli")
+data=${HWA_DATA_DIR:-}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+bad() { echo "FAIL [$cpu] $*"; fail=1; }
+
+# QEMU warns about host-only cpuid bits it cannot emulate; everything else
+# on stderr is kept.
+emu() { qemu-x86_64 -cpu "$cpu" "$@" 2> >(grep -v "TCG doesn't support" >&2); }
+
+story=""
+if [ -n "$data" ] && [ -f "$data/stories260K/stories260K.bin" ]; then
+  story="$data/stories260K/stories260K.bin --tokenizer $data/stories260K/tok512.bin"
+  # shellcheck disable=SC2086
+  "$cli" generate $story --prompt "Once upon a time" --temperature 0 --steps 24 >"$tmp/text.host" 2>/dev/null
+fi
+
+for cpu in Haswell Nehalem; do
+  case $cpu in
+    Haswell) has=avx2 lacks=avx512f ;;
+    Nehalem) has=sse4_2 lacks=avx ;;
+  esac
+  for t in test_ops_forward test_ops_grad test_core_graph test_train_optim test_nn_llama; do
+    set +e
+    emu "$build/$t" >"$tmp/$t.log" 2>&1
+    rc=$?
+    set -e
+    if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+      bad "$t exited with $rc"
+      tail -20 "$tmp/$t.log"
+    fi
+  done
+
+  emu "$cli" probe --json --no-calibrate >"$tmp/probe.json" || bad "probe exited with $?"
+  python3 - "$tmp/probe.json" "$has" "$lacks" <<'PY' || bad "the passport's features do not match the emulated CPU"
+import json, sys
+f = json.load(open(sys.argv[1]))["cpu"]["features"]
+if sys.argv[2] not in f or sys.argv[3] in f:
+    print("features:", " ".join(f))
+    sys.exit(1)
+PY
+
+  if emu "$cli" bench fmnist-mlp,fmnist-mlp-train --no-calibrate --dtype f32,bf16,f16 --batch 8 \
+      --min-time 0 --min-queries 2 --warmup 0 --csv >"$tmp/bench.csv"; then
+    python3 - "$tmp/bench.csv" <<'PY' || bad "bench rows: $(cat "$tmp/bench.csv")"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+ok = len(rows) == 6
+for r in rows:
+    k = r.get("kernel", "")
+    # every dtype reaches a matrix-product kernel, half ones widened to f32
+    if not k or k == "ref" or (r["dtype"] != "f32" and not k.startswith(r["dtype"] + ">f32:")):
+        ok = False
+sys.exit(0 if ok else 1)
+PY
+  else
+    bad "bench exited with $?"
+  fi
+
+  if [ -n "$story" ]; then
+    # shellcheck disable=SC2086
+    emu "$cli" generate $story --prompt "Once upon a time" --temperature 0 --steps 24 >"$tmp/text.emu" 2>/dev/null ||
+      bad "generate exited with $?"
+    cmp -s "$tmp/text.host" "$tmp/text.emu" || bad "generated text differs: '$(cat "$tmp/text.emu")'"
+  fi
+  [ $fail -eq 0 ] && echo "ok [$cpu]: tests, passport ($has, no $lacks), bench f32/bf16/f16, generate"
+done
+exit $fail
