@@ -354,6 +354,39 @@ TEST(fma_peak_is_positive_and_i32_is_unsupported) {
     CHECK_STATUS(hwa_calibrate_fma_peak(HWA_F32, 0, &g), HWA_E_INVALID);
 }
 
+/* The AMX loops compute what the tile products define: each of the six sum
+ * tiles gets n times C[m][n] = sum over k of A[m][k] B[k / w][n][k % w]
+ * (w = 2 bf16 or 4 int8 values per B element), A and B filled as the loops
+ * fill them. */
+TEST(amx_peak_loops_compute_the_tile_products) {
+    if (!hwa__amx_usable(false) || !hwa__amx_usable(true)) SKIP("no usable AMX bf16 and int8 here");
+    const int64_t n = 100;
+    double ops = 0, want = 0;
+    const double got = hwa__fma_loop_bf16_amx(n, &ops);
+    for (int m = 0; m < 16; m++)
+        for (int c = 0; c < 16; c++)
+            for (int k = 0; k < 32; k++) {
+                const int ia = m * 32 + k, ib = (k / 2) * 32 + 2 * c + k % 2;
+                want += (double)(ia % 13 - 6) / 64.0 * (double)(ib % 7 - 3) / 64.0;
+            }
+    CHECK_NEAR(got, 6.0 * n * want, 1e-9);
+    CHECK_NEAR(ops, 6.0 * n * 16 * 16 * 32 * 2, 0);
+
+    uint64_t iw = 0;
+    const double gi = hwa__fma_loop_i8_amx(n, &ops);
+    for (int m = 0; m < 16; m++)
+        for (int c = 0; c < 16; c++) {
+            int32_t one = 0;
+            for (int k = 0; k < 64; k++) {
+                const int ia = m * 64 + k, ib = (k / 4) * 64 + 4 * c + k % 4;
+                one += (ia % 11 - 5) * (ib % 5 - 2);
+            }
+            iw += 6 * (uint64_t)(uint32_t)(n * one);
+        }
+    CHECK_NEAR(gi, (double)iw, 0);
+    CHECK_NEAR(ops, 6.0 * n * 16 * 16 * 64 * 2, 0);
+}
+
 typedef struct fake_bench {
     int calls;
 } fake_bench;

@@ -129,9 +129,12 @@ static fma_loop_fn pick_loop(hwa_dtype dtype) {
         if (__builtin_cpu_supports("avx512f")) return hwa__fma_loop_f32_avx512;
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return hwa__fma_loop_f32_avx2;
         return hwa__fma_loop_f32_scalar;
+    /* the widest unit the CPU offers: AMX tiles, else AVX-512 dot products */
     case HWA_BF16:
+        if (hwa__amx_usable(false)) return hwa__fma_loop_bf16_amx;
         return __builtin_cpu_supports("avx512bf16") ? hwa__fma_loop_bf16_avx512 : NULL;
     case HWA_I8:
+        if (hwa__amx_usable(true)) return hwa__fma_loop_i8_amx;
         return __builtin_cpu_supports("avx512vnni") ? hwa__fma_loop_i8_avx512 : NULL;
     default:
         return NULL;

@@ -109,6 +109,17 @@ static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4]) {
     __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
 }
 
+bool hwa__amx_usable(bool int8) {
+    uint32_t r[4];
+    cpuid(0, 0, r);
+    if (r[0] < 7) return false;
+    cpuid(1, 0, r);
+    if (!((r[R_ECX] >> 27) & 1) || (xgetbv0() & XCR0_AMX) != XCR0_AMX) return false; /* OSXSAVE, tile state */
+    cpuid(7, 0, r);
+    const bool tile = (r[R_EDX] >> 24) & 1, kind = (r[R_EDX] >> (int8 ? 25 : 22)) & 1;
+    return tile && kind && amx_permission();
+}
+
 hwa_status hwa__cpu_from_cpuid(hwa_passport *p) {
     hwa_cpu_info *cpu = &p->cpu;
     uint32_t r[4], max_leaf, max_sub7 = 0;
@@ -181,6 +192,11 @@ hwa_status hwa__cpu_from_cpuid(hwa_passport *p) {
 hwa_status hwa__cpu_from_cpuid(hwa_passport *p) {
     (void)p;
     return HWA_E_UNSUPPORTED;
+}
+
+bool hwa__amx_usable(bool int8) {
+    (void)int8;
+    return false;
 }
 
 #endif

@@ -131,5 +131,13 @@ double hwa__fma_loop_bf16_avx512(int64_t n_iter, double *ops);
 double hwa__fma_loop_i8_avx512(int64_t n_iter, double *ops);
 double hwa__fma_loop_f32_avx2(int64_t n_iter, double *ops);
 double hwa__fma_loop_f32_scalar(int64_t n_iter, double *ops);
+/* AMX tile products (TDPBF16PS, TDPBSSD) with their operands in tile
+ * registers; only where hwa__amx_usable says so. */
+double hwa__fma_loop_bf16_amx(int64_t n_iter, double *ops);
+double hwa__fma_loop_i8_amx(int64_t n_iter, double *ops);
+/* Whether the CPU has AMX tiles with bf16 (or, with int8, int8) products,
+ * the OS saves their state and grants this process their use (asked for
+ * here if not yet). */
+bool hwa__amx_usable(bool int8);
 
 #endif
