@@ -90,3 +90,19 @@ out=$("$cli" bench linear1000 "${quick[@]}" --scenario server --p99-ms 1000 --fi
 contains "$out" '"peak_qps": '
 contains "$out" '"meets_bound": true'
 echo "ok: server scenario with --find-peak"
+
+# HWA_ISA below the host's level caps the matrix-product libraries' own code
+# too: no AVX-512 kernel under avx2, no AMX under avx512 (where the host has
+# them; batch 64, where oneDNN takes the products).
+isa_rows() { HWA_ISA=$1 "$cli" bench linear1000,fmnist-mlp-train --no-calibrate --min-time 0 --min-queries 2 --warmup 0 \
+  --dtype f32,bf16 --csv | cut -d, -f1,3,6; }
+if grep -qw avx512f /proc/cpuinfo; then
+  rows=$(isa_rows avx2)
+  ! grep -q avx512 <<<"$rows" || fail "HWA_ISA=avx2 ran AVX-512 kernels:"$'\n'"$rows"
+  echo "ok: HWA_ISA=avx2 runs no AVX-512 kernel"
+fi
+if grep -qw amx_bf16 /proc/cpuinfo; then
+  rows=$(isa_rows avx512)
+  ! grep -q amx <<<"$rows" || fail "HWA_ISA=avx512 ran AMX kernels:"$'\n'"$rows"
+  echo "ok: HWA_ISA=avx512 runs no AMX kernel"
+fi

@@ -90,6 +90,11 @@ hwa__isa hwa__isa_host(void) {
     return host_isa;
 }
 
+int hwa__isa_env(void) {
+    pthread_once(&once, detect);
+    return env_isa >= 0 && env_isa < (int)host_isa ? env_isa : -1;
+}
+
 hwa__isa hwa__isa_active(void) {
     pthread_once(&once, detect);
     int want = override_isa >= 0 ? override_isa : env_isa >= 0 ? env_isa : (int)host_isa;

@@ -31,6 +31,8 @@ hwa__isa hwa__isa_host(void);
 /* The level kernels use now: the test override if set, else HWA_ISA from the
  * environment (capped at the host's level), else the host's level. */
 hwa__isa hwa__isa_active(void);
+/* The level HWA_ISA asks for when it is below the host's; -1 otherwise. */
+int hwa__isa_env(void);
 /* Forces a level for tests (capped at the host's); -1 clears the override.
  * Not thread-safe against concurrent compute. */
 void hwa__isa_set_override(int level);

@@ -12,6 +12,7 @@
 
 #if defined(HWA_HAVE_ONEDNN)
 #include <math.h>
+#include <pthread.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <string.h>
 
@@ -72,8 +73,22 @@ static void drop_pack(hwa_ctx *ctx, hwa__mm_kept *k) {
     hwa__free(ctx, p);
 }
 
+/* HWA_ISA below the host's level caps oneDNN's own dispatch too (AVX2 code
+ * for avx2, AVX-512 without AMX for avx512), so that the whole backend runs
+ * as on such a CPU. oneDNN takes the cap once per process, before its first
+ * primitive; its own ONEDNN_MAX_CPU_ISA / DNNL_MAX_CPU_ISA, when set, win.
+ * The tests' run-time override cannot reach it (the providers' own checks
+ * of the active level still apply). */
+static void cap_isa(void) {
+    const int env = hwa__isa_env();
+    if (env < 0 || env == HWA_ISA_SCALAR || getenv("ONEDNN_MAX_CPU_ISA") || getenv("DNNL_MAX_CPU_ISA")) return;
+    dnnl_set_max_cpu_isa(env == HWA_ISA_AVX2 ? dnnl_cpu_isa_avx2 : dnnl_cpu_isa_avx512_core_bf16);
+}
+
 hwa_status hwa__mm_onednn_new(hwa_ctx *ctx, hwa__mm_onednn **out) {
     *out = NULL;
+    static pthread_once_t capped = PTHREAD_ONCE_INIT;
+    pthread_once(&capped, cap_isa);
     hwa__mm_onednn *o = hwa__calloc(ctx, 1, sizeof *o);
     if (!o) return HWA_E_NOMEM;
     o->ctx = ctx;
