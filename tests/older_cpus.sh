@@ -7,7 +7,8 @@
 # rather than on a user's machine:
 #   Haswell  AVX2 + FMA + F16C, no AVX-512: the avx2 level, oneDNN's and
 #            OpenBLAS's AVX2 code, bf16 products widened to f32;
-#   Nehalem  SSE4.2, no AVX: the scalar level.
+#   Nehalem  SSE4.2, no AVX: the scalar level for our kernels, the
+#            libraries' own SSE code for the products.
 # For each: the op, gradient, graph, optimizer and Llama tests pass; the
 # passport lists what the emulated CPU has and not more; a bench of the
 # Fashion-MNIST MLP (inference and a training step) runs in f32, bf16 and

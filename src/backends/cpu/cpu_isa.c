@@ -90,6 +90,10 @@ hwa__isa hwa__isa_host(void) {
     return host_isa;
 }
 
+bool hwa__isa_libraries_allowed(void) {
+    return hwa__isa_active() > HWA_ISA_SCALAR || hwa__isa_host() == HWA_ISA_SCALAR;
+}
+
 int hwa__isa_env(void) {
     pthread_once(&once, detect);
     return env_isa >= 0 && env_isa < (int)host_isa ? env_isa : -1;

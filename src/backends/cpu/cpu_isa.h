@@ -31,6 +31,11 @@ hwa__isa hwa__isa_host(void);
 /* The level kernels use now: the test override if set, else HWA_ISA from the
  * environment (capped at the host's level), else the host's level. */
 hwa__isa hwa__isa_active(void);
+/* Whether the matrix-product libraries (oneDNN, OpenBLAS) may run: not when
+ * the scalar level is forced (HWA_ISA or a test) on a host above it, so that
+ * it means our reference and plain-C kernels alone; a host below AVX2 keeps
+ * them, with their own code for its CPU. */
+bool hwa__isa_libraries_allowed(void);
 /* The level HWA_ISA asks for when it is below the host's; -1 otherwise. */
 int hwa__isa_env(void);
 /* Forces a level for tests (capped at the host's); -1 clears the override.

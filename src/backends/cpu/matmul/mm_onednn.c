@@ -346,7 +346,7 @@ hwa_status hwa__mm_onednn_run(hwa__mm_onednn *o, const hwa__mm_problem *p, const
                               char *name, size_t name_cap) {
     const hwa__cpu_caps *caps = hwa__cpu_caps_get();
     const hwa__isa isa = hwa__isa_active();
-    if (!o || isa == HWA_ISA_SCALAR) return HWA_E_UNSUPPORTED;
+    if (!o || !hwa__isa_libraries_allowed()) return HWA_E_UNSUPPORTED;
     ctype ct;
     if (p->dt_a == HWA_F32 && p->dt_b == HWA_F32) {
         ct = CT_F32;

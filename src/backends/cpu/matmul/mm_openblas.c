@@ -9,7 +9,7 @@
 
 hwa_status hwa__mm_openblas_run(const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,
                                 size_t name_cap) {
-    if (hwa__isa_active() == HWA_ISA_SCALAR) return HWA_E_UNSUPPORTED;
+    if (!hwa__isa_libraries_allowed()) return HWA_E_UNSUPPORTED;
     if (p->dt_a != HWA_F32 || p->dt_b != HWA_F32 || p->dt_c != HWA_F32 || (p->bias && p->dt_bias != HWA_F32))
         return HWA_E_UNSUPPORTED;
     if (p->M > INT32_MAX || p->N > INT32_MAX || p->K > INT32_MAX || p->lda > INT32_MAX || p->ldb > INT32_MAX ||
