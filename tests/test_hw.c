@@ -391,6 +391,7 @@ typedef struct fake_bench {
     int calls;
 } fake_bench;
 
+#ifdef HWA_HAVE_JANSSON /* the cache tests below need the JSON reader */
 static hwa_status fake_matmul(void *ud, hwa_dtype dt, double budget_s, double *gflops) {
     ((fake_bench *)ud)->calls++;
     if (dt == HWA_F32) *gflops = 100;
@@ -408,6 +409,7 @@ static hwa_probe_opts cache_opts(const char *root, const char *cache, fake_bench
     o.matmul_bench_ud = fb;
     return o;
 }
+#endif
 
 TEST(calibration_is_cached_per_fingerprint) {
 #ifndef HWA_HAVE_JANSSON

@@ -6,6 +6,15 @@
 
 #include "harness.h"
 
+/* Reading and writing safetensors needs jansson (the header is JSON): a build
+ * without it refuses both with HWA_E_UNSUPPORTED (tested last) and skips the
+ * tests that need them. */
+#ifdef HWA_HAVE_JANSSON
+#define NEEDS_JSON() ((void)0)
+#else
+#define NEEDS_JSON() SKIP("this build lacks jansson")
+#endif
+
 static char *read_all(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -48,6 +57,7 @@ static hwa_status write_sample(const char *path, uint8_t *bytes, size_t cap) {
 }
 
 TEST(safetensors_round_trip_every_dtype) {
+    NEEDS_JSON();
     char path[512];
     uint8_t bytes[4096];
     snprintf(path, sizeof path, "%s/all.safetensors", hwa_test_tmpdir());
@@ -87,6 +97,7 @@ TEST(safetensors_round_trip_every_dtype) {
 }
 
 TEST(safetensors_truncation_at_every_byte_is_rejected) {
+    NEEDS_JSON();
     char path[512];
     uint8_t bytes[4096];
     snprintf(path, sizeof path, "%s/trunc.safetensors", hwa_test_tmpdir());
@@ -108,6 +119,7 @@ TEST(safetensors_truncation_at_every_byte_is_rejected) {
 }
 
 TEST(safetensors_gpt2_loads_all_64_tensors) {
+    NEEDS_JSON();
     char p[512];
     if (!hwa_test_data_path("tiny-random-gpt2/model.safetensors", p, sizeof p)) SKIP("tiny-random-gpt2 absent");
     hwa_model_file *f;
@@ -130,6 +142,7 @@ static hwa_status open_header(const char *json, size_t data_len, hwa_model_file 
 }
 
 TEST(safetensors_rejects_overlapping_tensors_naming_them) {
+    NEEDS_JSON();
     hwa_model_file *f;
     CHECK_STATUS(open_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                              "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, &f),
@@ -139,6 +152,7 @@ TEST(safetensors_rejects_overlapping_tensors_naming_them) {
 }
 
 TEST(safetensors_rejects_tensor_past_data_section_with_sizes) {
+    NEEDS_JSON();
     hwa_model_file *f;
     CHECK_STATUS(open_header("{\"w\":{\"dtype\":\"U8\",\"shape\":[1048576],\"data_offsets\":[0,1048576]}}", 4096, &f),
                  HWA_E_FORMAT);
@@ -146,6 +160,7 @@ TEST(safetensors_rejects_tensor_past_data_section_with_sizes) {
 }
 
 TEST(safetensors_accepts_space_padding_and_empty_header) {
+    NEEDS_JSON();
     hwa_model_file *f;
     CHECK_OK(open_header("{}      ", 0, &f));
     CHECK_INT_EQ(hwa_model_file_n_tensors(f), 0);
@@ -153,6 +168,7 @@ TEST(safetensors_accepts_space_padding_and_empty_header) {
 }
 
 TEST(safetensors_names_with_control_bytes_stay_on_one_line) {
+    NEEDS_JSON();
     hwa_model_file *f;
     CHECK_STATUS(open_header("{\"a\\nb\":{\"dtype\":\"X\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1, &f), HWA_E_DTYPE);
     CHECK(strchr(hwa_last_error(), '\n') == NULL);
@@ -160,6 +176,7 @@ TEST(safetensors_names_with_control_bytes_stay_on_one_line) {
 }
 
 TEST(safetensors_writer_rejects_duplicates_and_size_mismatch) {
+    NEEDS_JSON();
     hwa_st_writer *w = hwa_st_writer_new();
     float x[4] = {0};
     int64_t sh[1] = {4};
@@ -169,3 +186,13 @@ TEST(safetensors_writer_rejects_duplicates_and_size_mismatch) {
     CHECK_STATUS(hwa_st_writer_add(w, "z", HWA_FDT_Q8_0, 1, sh, x, 16), HWA_E_DTYPE);
     hwa_st_writer_free(w);
 }
+
+#ifndef HWA_HAVE_JANSSON
+TEST(safetensors_without_jansson_is_a_clear_refusal) {
+    hwa_model_file *f = NULL;
+    CHECK_STATUS(open_header("{}      ", 0, &f), HWA_E_UNSUPPORTED);
+    CHECK_STR_CONTAINS(hwa_last_error(), "jansson");
+    CHECK(hwa_st_writer_new() == NULL);
+    CHECK_STR_CONTAINS(hwa_last_error(), "jansson");
+}
+#endif

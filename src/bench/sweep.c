@@ -108,7 +108,7 @@ static hwa_status check_plan(const hwa_bench_sweep *s, plan *p) {
                             p->batch.v[j], 1 << 24);
     }
     for (int j = 0; j < p->thr.n; j++) {
-        long long v;
+        long long v = 0;
         bool num = parse_int(p->thr.v[j], &v);
         for (int i = 0; i < p->dev.n; i++) {
             int mx = hwa__bdev_max_threads(p->dev.v[i]);

@@ -61,7 +61,7 @@ static hwa_status parse_header(const uint8_t *hdr, size_t have, const char *L, h
 }
 
 static hwa_status load_raw(const uint8_t *b, size_t n, const char *L, hwa_idx *x) {
-    size_t hl, dl;
+    size_t hl = 0, dl = 0;
     hwa_status s = parse_header(b, n, L, x, &hl, &dl);
     if (s != HWA_OK) return s;
     if (dl != n - hl)

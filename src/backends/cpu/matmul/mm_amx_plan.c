@@ -69,12 +69,13 @@ void hwa__mm_amx_free(hwa__mm_amx *x) {
     hwa__free(x->ctx, x);
 }
 
+#if defined(__x86_64__)
+
 static bool is_int8(const hwa__mm_problem *p) {
     return p->precision == HWA_MATMUL_PRECISION_INT8 && p->dt_a == HWA_F32 && p->dt_b == HWA_F32;
 }
 
 bool hwa__mm_amx_takes(const hwa__mm_problem *p) {
-#if defined(__x86_64__)
     if (hwa__isa_active() < HWA_ISA_AMX) return false;
     const hwa__cpu_caps *caps = hwa__cpu_caps_get();
     if (!caps->amx_permitted) return false;
@@ -89,10 +90,6 @@ bool hwa__mm_amx_takes(const hwa__mm_problem *p) {
     if (!caps->amx_bf16 || !(f32_in || bf16_in)) return false;
     if (p->dt_c != HWA_F32 && p->dt_c != HWA_BF16) return false;
     return true;
-#else
-    (void)p;
-    return false;
-#endif
 }
 
 /* B without an owner (trainable weights, activations) is packed into tiles
@@ -138,9 +135,7 @@ static hwa_status pack(hwa__mm_amx *x, amx_pack *e, bool int8, const hwa__mm_pro
                         (long long)p->K, (long long)p->N);
     }
     if (!int8) {
-#if defined(__x86_64__)
         hwa__amx_pack_bf16(p, KB, NP, e->tiles, nthreads);
-#endif
         return HWA_OK;
     }
     hwa__mm_int8_col_scales(p, e->col_scales, inv);
@@ -170,9 +165,7 @@ static hwa_status pack_get(hwa__mm_amx *x, const hwa__mm_problem *p, bool int8, 
         if (!hwa__scratch_grow(x->ctx, &x->once_tiles, &x->once_cap, bytes))
             return hwa__err(x->ctx, HWA_E_NOMEM, "matmul: no memory for %zu bytes of weight tiles", bytes);
         x->once = (amx_pack){.tiles = x->once_tiles};
-#if defined(__x86_64__)
         hwa__amx_pack_bf16(p, KB, NP, x->once_tiles, nthreads);
-#endif
         *out = &x->once;
         return HWA_OK;
     }
@@ -224,7 +217,6 @@ static void plan(hwa__amx_job *j, int nthreads) {
 
 hwa_status hwa__mm_amx_run(hwa__mm_amx *x, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
                            char *name, size_t name_cap) {
-#if defined(__x86_64__)
     if (!x || !simd || !hwa__mm_amx_takes(p)) return HWA_E_UNSUPPORTED;
     if (p->M == 0 || p->N == 0) return HWA_OK;
     const bool int8 = is_int8(p);
@@ -277,8 +269,24 @@ hwa_status hwa__mm_amx_run(hwa__mm_amx *x, const hwa__mm_problem *p, const hwa__
              p->bias ? "+bias" : "",
              p->act == HWA_OP_RELU ? "+relu" : p->act == HWA_OP_GELU ? "+gelu" : p->accumulate ? "+acc" : "");
     return HWA_OK;
-#else
+}
+
+#else /* no AMX off x86-64 */
+
+bool hwa__mm_amx_takes(const hwa__mm_problem *p) {
+    (void)p;
+    return false;
+}
+
+bool hwa__mm_amx_preferred(const hwa__mm_problem *p) {
+    (void)p;
+    return false;
+}
+
+hwa_status hwa__mm_amx_run(hwa__mm_amx *x, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
+                           char *name, size_t name_cap) {
     (void)x, (void)p, (void)simd, (void)nthreads, (void)name, (void)name_cap;
     return HWA_E_UNSUPPORTED;
-#endif
 }
+
+#endif
