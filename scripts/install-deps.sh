@@ -11,7 +11,7 @@ packages=(
   ocl-icd-libopencl1 ocl-icd-opencl-dev pocl-opencl-icd clinfo
   python3-jsonschema
   dataset-fashion-mnist
-  qemu-user
+  qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 )
 
 missing=()

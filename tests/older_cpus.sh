@@ -17,6 +17,7 @@
 # Skipped (77) where qemu-x86_64 (Debian's qemu-user) is missing or the host
 # is not x86-64. Run by ctest from the source directory.
 set -euo pipefail
+. "$(dirname "$0")/emulated.bash"
 [ "$(uname -m)" = x86_64 ] || { echo "skipped: not an x86-64 host"; exit 77; }
 command -v qemu-x86_64 >/dev/null || { echo "skipped: qemu-x86_64 not found (Debian package qemu-user)"; exit 77; }
 cli=${HWA_CLI:?HWA_CLI not set}
@@ -43,16 +44,8 @@ for cpu in Haswell Nehalem; do
     Haswell) has=avx2 lacks=avx512f ;;
     Nehalem) has=sse4_2 lacks=avx ;;
   esac
-  for t in test_ops_forward test_ops_grad test_core_graph test_train_optim test_nn_llama; do
-    set +e
-    emu "$build/$t" >"$tmp/$t.log" 2>&1
-    rc=$?
-    set -e
-    if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
-      bad "$t exited with $rc"
-      tail -20 "$tmp/$t.log"
-    fi
-  done
+  emulated_tests "$tmp" emu -- "$build"/test_{ops_forward,ops_grad,core_graph,train_optim,nn_llama} ||
+    bad "test programs (above)"
 
   emu "$cli" probe --json --no-calibrate >"$tmp/probe.json" || bad "probe exited with $?"
   python3 - "$tmp/probe.json" "$has" "$lacks" <<'PY' || bad "the passport's features do not match the emulated CPU"
