@@ -1,18 +1,19 @@
-/* f16 matrix products through the f32 providers, and bf16 ones where no
- * provider multiplies bf16 (oneDNN's bf16 needs AVX-512, our tiles AMX: an
- * AVX2 host, or HWA_MATMUL=openblas).
+/* f16 matrix products through the f32 providers, and bf16 ones that no
+ * provider multiplies (oneDNN's bf16 needs AVX-512 and our tiles AMX: an
+ * AVX2 host, or a build without oneDNN on a host without AMX).
  *
  * No matmul library here multiplies f16 (oneDNN 2.6 has no CPU f16 matmul
  * at all, not even a reference one; OpenBLAS has no hgemm), so an f16
  * product is widened: f16 -> f32 (like bf16 -> f32) is exact, so the f32
  * product of the widened operands accumulates in f32 exactly as the
- * reference does, and only the order of the sums differs. Activations (A) and f16 biases are
- * widened per call into scratch; weights (B) once per tensor version and
- * kept, keyed like oneDNN's packed-weight cache by the tensor that owns
- * them (trainable parameters are not kept: cpu_backend.c gives no owner for
- * them, as they change through hwa_tensor_data without a version). A half
- * result is computed in f32 scratch, with the fused bias and activation,
- * and rounded once. Small-M products with weights stored [N, K] keep the
+ * reference does, and only the order of the sums differs. Activations (A)
+ * and half biases are widened per call into scratch; weights (B) once per
+ * tensor version and kept, keyed like oneDNN's packed-weight cache by the
+ * tensor that owns them (trainable parameters are not kept: cpu_backend.c
+ * gives no owner for them, as they change through hwa_tensor_data without a
+ * version). A half result is computed in f32 scratch, with the fused bias
+ * and activation, and rounded once (an accumulated one starts from its
+ * widened values). Small-M products with weights stored [N, K] keep the
  * weights in f16 and go to the GEMV, which widens them in registers (an
  * mmapped f16 model is then read in place, at half the bytes of f32). */
 #include "backends/cpu/matmul/mm.h"
@@ -123,7 +124,7 @@ hwa_status hwa__mm_f16_run(hwa__mm_state *s, hwa__mm_f16 *f, const hwa__mm_probl
 #undef F32_OR_H
     const bool bf16 = h == HWA_BF16;
     hwa__mm_problem q = *p;
-    const char *what = "half activations";
+    const char *what = "activations";
     if (p->dt_a == h) {
         const int64_t rows = p->ta ? p->K : p->M, cols = p->ta ? p->M : p->K;
         float *a = scratch(f, BUF_A, rows * cols);
@@ -132,14 +133,14 @@ hwa_status hwa__mm_f16_run(hwa__mm_state *s, hwa__mm_f16 *f, const hwa__mm_probl
         q.a = a, q.lda = cols, q.dt_a = HWA_F32;
     }
     if (p->bias && p->dt_bias == h) {
-        what = "a half bias";
+        what = "bias";
         float *b = scratch(f, BUF_BIAS, p->N);
         if (!b) goto nomem;
         widen(p->bias, 1, p->N, p->N, bf16, b, simd, 1);
         q.bias = b, q.dt_bias = HWA_F32;
     }
     if (p->dt_c == h) {
-        what = "a half result";
+        what = "result";
         float *c = scratch(f, BUF_C, p->M * p->N);
         if (!c) goto nomem;
         /* C += A B: the sums start from C's current values */
@@ -151,7 +152,7 @@ hwa_status hwa__mm_f16_run(hwa__mm_state *s, hwa__mm_f16 *f, const hwa__mm_probl
     const bool keep_b = p->dt_b == h && p->K > 0 && hwa__mm_gemv_fits(&q, simd) &&
                         (forced < 0 || forced == HWA_MM_NATIVE);
     if (p->dt_b == h && !keep_b) {
-        what = "half weights";
+        what = "weights";
         const float *b = weights(f, p, simd, nthreads);
         if (!b) goto nomem;
         q.b = b, q.ldb = p->tb ? p->K : p->N, q.dt_b = HWA_F32;
@@ -165,5 +166,5 @@ hwa_status hwa__mm_f16_run(hwa__mm_state *s, hwa__mm_f16 *f, const hwa__mm_probl
     snprintf(name, name_cap, "%s%s", widened ? (bf16 ? "bf16>f32:" : "f16>f32:") : "", inner);
     return HWA_OK;
 nomem:
-    return hwa__err(f->ctx, HWA_E_NOMEM, "matmul: out of memory widening %s to f32", what);
+    return hwa__err(f->ctx, HWA_E_NOMEM, "matmul: out of memory widening the %s %s to f32", hwa_dtype_name(h), what);
 }
