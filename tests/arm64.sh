@@ -3,7 +3,7 @@
 # tests cross-built for 64-bit ARM (Debian's gcc-aarch64-linux-gnu, Release
 # flags, warnings as errors; without oneDNN, OpenBLAS, jansson and zlib, which
 # have no arm64 packages on this host) and run under QEMU's user-mode
-# emulation. The op, gradient, differential-harness, optimizer, Llama, file
+# emulation. The op, gradient, graph, differential-harness, optimizer, Llama, file
 # format and passport tests pass; the passport lists the ARM features; a
 # greedy generation prints the same text as on this machine.
 # Skipped (77) without aarch64-linux-gnu-gcc (gcc-aarch64-linux-gnu) or
@@ -19,7 +19,8 @@ src=$(pwd)
 cli=${HWA_CLI:?HWA_CLI not set}
 out=$(dirname "$cli")/arm64
 data=${HWA_DATA_DIR:-}
-tests=(test_ops_forward test_ops_grad test_backend_ops test_train_optim test_nn_llama test_io_gguf test_io_safetensors test_hw)
+tests=(test_ops_forward test_ops_grad test_core_graph test_backend_ops test_train_optim test_nn_llama test_io_gguf
+  test_io_safetensors test_hw)
 
 # No pkg-config or find_library result may come from the x86 system.
 PKG_CONFIG_LIBDIR=/nonexistent cmake -S "$src" -B "$out" -DCMAKE_BUILD_TYPE=Release -DHWA_WERROR=ON \
