@@ -49,7 +49,7 @@ typedef struct tile_cfg {
 } tile_cfg;
 
 typedef struct thread {
-    int id, n0, n1; /* n-pairs [n0, n1) */
+    int n0, n1; /* n-pairs [n0, n1) */
     char *a, *b;    /* A tiles [mp][kb][2], B tiles [np - n0][kb][2] */
     float *c;       /* [M][N], this thread's columns */
     double *t[4];   /* per repetition: l1, stream, convert, both */
@@ -227,7 +227,7 @@ int main(void) {
     pthread_barrier_init(&sync_all, NULL, (unsigned)nthreads);
     for (int i = 0; i < nthreads; i++) {
         thread *t = &ts[i];
-        t->id = i, t->n0 = NP * i / nthreads, t->n1 = NP * (i + 1) / nthreads;
+        t->n0 = NP * i / nthreads, t->n1 = NP * (i + 1) / nthreads;
         t->a = aligned_alloc(64, (size_t)MP * KB * 2 * TILE);
         t->b = aligned_alloc(64, (size_t)(t->n1 - t->n0) * KB * 2 * TILE);
         t->c = aligned_alloc(64, sizeof(float) * M * 1024);

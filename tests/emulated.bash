@@ -23,3 +23,14 @@ emulated_tests() {
   done
   return $bad
 }
+
+# story COMMAND...: the greedy generation both tests compare with this
+# machine's, stories260K's first 24 steps, printed by COMMAND (hwadapt, or an
+# emulator running it) with "generate ..." appended; prints nothing and
+# succeeds when HWA_DATA_DIR lacks the model.
+story() {
+  local d=${HWA_DATA_DIR:-}/stories260K
+  [ -f "$d/stories260K.bin" ] || return 0
+  "$@" generate "$d/stories260K.bin" --tokenizer "$d/tok512.bin" --prompt "Once upon a time" --temperature 0 \
+    --steps 24 2>/dev/null
+}

@@ -22,7 +22,6 @@ set -euo pipefail
 command -v qemu-x86_64 >/dev/null || { echo "skipped: qemu-x86_64 not found (Debian package qemu-user)"; exit 77; }
 cli=${HWA_CLI:?HWA_CLI not set}
 build=$(dirname "$cli")
-data=${HWA_DATA_DIR:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
@@ -32,12 +31,7 @@ bad() { echo "FAIL [$cpu] $*"; fail=1; }
 # on stderr is kept.
 emu() { qemu-x86_64 -cpu "$cpu" "$@" 2> >(grep -v "TCG doesn't support" >&2); }
 
-story=""
-if [ -n "$data" ] && [ -f "$data/stories260K/stories260K.bin" ]; then
-  story="$data/stories260K/stories260K.bin --tokenizer $data/stories260K/tok512.bin"
-  # shellcheck disable=SC2086
-  "$cli" generate $story --prompt "Once upon a time" --temperature 0 --steps 24 >"$tmp/text.host" 2>/dev/null
-fi
+want=$(story "$cli")
 
 for cpu in Haswell Nehalem; do
   case $cpu in
@@ -73,11 +67,9 @@ PY
     bad "bench exited with $?"
   fi
 
-  if [ -n "$story" ]; then
-    # shellcheck disable=SC2086
-    emu "$cli" generate $story --prompt "Once upon a time" --temperature 0 --steps 24 >"$tmp/text.emu" 2>/dev/null ||
-      bad "generate exited with $?"
-    cmp -s "$tmp/text.host" "$tmp/text.emu" || bad "generated text differs: '$(cat "$tmp/text.emu")'"
+  if [ -n "$want" ]; then
+    got=$(story emu "$cli") || bad "generate exited with $?"
+    [ "$got" = "$want" ] || bad "generated text differs: '$got'"
   fi
   [ $fail -eq 0 ] && echo "ok [$cpu]: tests, passport ($has, no $lacks), bench f32/bf16/f16, generate"
 done

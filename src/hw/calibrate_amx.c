@@ -45,6 +45,17 @@ static void tiles_store(void *s) {
     _tile_release();
 }
 
+/* One product into each sum tile. */
+#define SIX_PRODUCTS(DP) \
+    do {                 \
+        DP(0, 6, 7);     \
+        DP(1, 6, 7);     \
+        DP(2, 6, 7);     \
+        DP(3, 6, 7);     \
+        DP(4, 6, 7);     \
+        DP(5, 6, 7);     \
+    } while (0)
+
 /* Per TDPBF16PS: 16 x 16 sums of 32 bf16 products, 2 flops each. */
 double hwa__fma_loop_bf16_amx(int64_t n_iter, double *ops) {
     uint16_t a[512], b[512];
@@ -56,14 +67,7 @@ double hwa__fma_loop_bf16_amx(int64_t n_iter, double *ops) {
         b[i] = hwa_f32_to_bf16((float)(i % 7 - 3) / 64.0f);
     }
     tiles_load(a, b);
-    for (int64_t i = 0; i < n_iter; i++) {
-        _tile_dpbf16ps(0, 6, 7);
-        _tile_dpbf16ps(1, 6, 7);
-        _tile_dpbf16ps(2, 6, 7);
-        _tile_dpbf16ps(3, 6, 7);
-        _tile_dpbf16ps(4, 6, 7);
-        _tile_dpbf16ps(5, 6, 7);
-    }
+    for (int64_t i = 0; i < n_iter; i++) SIX_PRODUCTS(_tile_dpbf16ps);
     tiles_store(s);
     double sum = 0;
     for (int i = 0; i < 6 * 256; i++) sum += s[i];
@@ -80,14 +84,7 @@ double hwa__fma_loop_i8_amx(int64_t n_iter, double *ops) {
         b[i] = (int8_t)(i % 5 - 2);
     }
     tiles_load(a, b);
-    for (int64_t i = 0; i < n_iter; i++) {
-        _tile_dpbssd(0, 6, 7);
-        _tile_dpbssd(1, 6, 7);
-        _tile_dpbssd(2, 6, 7);
-        _tile_dpbssd(3, 6, 7);
-        _tile_dpbssd(4, 6, 7);
-        _tile_dpbssd(5, 6, 7);
-    }
+    for (int64_t i = 0; i < n_iter; i++) SIX_PRODUCTS(_tile_dpbssd);
     tiles_store(s);
     /* the sums wrap by design: added as unsigned */
     uint64_t sum = 0;

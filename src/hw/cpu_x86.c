@@ -109,15 +109,20 @@ static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4]) {
     __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
 }
 
+/* Whether this process may use AMX tiles: the CPU has them (cpuid 7 EDX
+ * bit 24), the OS saves their state (xcr0) and Linux grants them. */
+static bool amx_tiles_granted(uint32_t leaf7_edx, uint64_t xcr0) {
+    return ((leaf7_edx >> 24) & 1) && (xcr0 & XCR0_AMX) == XCR0_AMX && amx_permission();
+}
+
 bool hwa__amx_usable(bool int8) {
     uint32_t r[4];
     cpuid(0, 0, r);
     if (r[0] < 7) return false;
     cpuid(1, 0, r);
-    if (!((r[R_ECX] >> 27) & 1) || (xgetbv0() & XCR0_AMX) != XCR0_AMX) return false; /* OSXSAVE, tile state */
+    const uint64_t xcr0 = (r[R_ECX] >> 27) & 1 ? xgetbv0() : 0; /* OSXSAVE */
     cpuid(7, 0, r);
-    const bool tile = (r[R_EDX] >> 24) & 1, kind = (r[R_EDX] >> (int8 ? 25 : 22)) & 1;
-    return tile && kind && amx_permission();
+    return ((r[R_EDX] >> (int8 ? 25 : 22)) & 1) && amx_tiles_granted(r[R_EDX], xcr0);
 }
 
 hwa_status hwa__cpu_from_cpuid(hwa_passport *p) {
@@ -169,7 +174,7 @@ hwa_status hwa__cpu_from_cpuid(hwa_passport *p) {
     bool os_avx512 = (xcr0 & XCR0_AVX512) == XCR0_AVX512;
     bool os_amx = (xcr0 & XCR0_AMX) == XCR0_AMX;
     bool cpu_amx = (regs[1][0][R_EDX] >> 24) & 1;
-    cpu->amx_permitted = cpu_amx && os_amx && amx_permission();
+    cpu->amx_permitted = amx_tiles_granted(regs[1][0][R_EDX], xcr0);
     if (cpu_amx && os_amx && !cpu->amx_permitted)
         hwa__passport_warn(p, "the CPU has AMX but Linux refused this process permission to use it "
                               "(arch_prctl ARCH_REQ_XCOMP_PERM); AMX features are not listed");

@@ -90,8 +90,9 @@ hwa_status hwa__mm_run(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__si
                        size_t name_cap) {
     if (hwa__mm_f16_involved(p)) return hwa__mm_f16_run(s, s->f16, p, HWA_F16, simd, nthreads, name, name_cap);
     const hwa_status st = hwa__mm_run_providers(s, p, simd, nthreads, name, name_cap);
-    /* bf16 that no provider multiplies (no AVX-512 for oneDNN, no AMX for
-     * ours, or OpenBLAS forced): widened to f32 like f16 */
+    /* bf16 that no provider multiplies (oneDNN's needs AVX-512 and ours AMX:
+     * an AVX2 host, or no oneDNN in the build on a host without AMX):
+     * widened to f32 like f16 */
     if (st == HWA_E_UNSUPPORTED && hwa__mm_bf16_involved(p))
         return hwa__mm_f16_run(s, s->f16, p, HWA_BF16, simd, nthreads, name, name_cap);
     return st;

@@ -113,10 +113,11 @@ static hwa_status tile_bytes(hwa__mm_amx *x, const hwa__mm_problem *p, int64_t K
     return HWA_OK;
 }
 
-/* Packs p's B into e->tiles (hwa__amx_tile's layout). bf16 tiles hold pairs along k (row r: k = 32 kb + 2 r + {0,1} for
- * each of 16 columns; hwa__amx_pack_bf16), int8 tiles quads (row r: k =
- * 64 kb + 4 r + {0..3}), each column quantized with its own scale (f32 B
- * only, packed once per version of the weights). */
+/* Packs p's B into e->tiles (hwa__amx_tile's layout). bf16 tiles hold
+ * pairs along k (row r: k = 32 kb + 2 r + {0,1} for each of 16 columns;
+ * hwa__amx_pack_bf16), int8 tiles quads (row r: k = 64 kb + 4 r + {0..3}),
+ * each column quantized with its own scale (f32 B only, packed once per
+ * version of the weights). */
 static hwa_status pack(hwa__mm_amx *x, amx_pack *e, bool int8, const hwa__mm_problem *p, int64_t KB, int64_t NP,
                        int nthreads) {
     size_t bytes;
@@ -172,7 +173,7 @@ static hwa_status pack_get(hwa__mm_amx *x, const hwa__mm_problem *p, bool int8, 
     amx_pack *e = (amx_pack *)hwa__mm_keep_find(&x->packs, p, int8, NULL, NULL, NULL);
     if (!e) {
         e = hwa__calloc(x->ctx, 1, sizeof *e);
-        if (!e) return HWA_E_NOMEM;
+        if (!e) return hwa__err(x->ctx, HWA_E_NOMEM, "matmul: no memory for a packed-weights entry");
         hwa_status st = pack(x, e, int8, p, KB, NP, nthreads);
         if (st) {
             hwa__free(x->ctx, e);
