@@ -4,7 +4,9 @@
 #   - bench/amx_bound.c (independent of libhwadapt, built here with its own
 #     flags): the tile products with every operand in L1 (the instruction's
 #     rate), the same products streaming the weights' tiles from L2 in the
-#     loop order hwadapt uses, the f32 -> bf16 conversion of x, and both;
+#     loop order hwadapt uses, those products over half the weights (time
+#     doubled: the same loop when a thread's share sits in L2 with room to
+#     spare), the f32 -> bf16 conversion of x, and both;
 #   - build/bench/cpu_matmul_bench, batch 64 only: hwadapt's f32 and bf16
 #     Linear, and the direct oneDNN calls.
 # Prints the figures and the ratios to hwadapt's f32 Linear: what the bf16
@@ -43,6 +45,7 @@ for name in ("hwadapt", "onednn", "onednn-bf16", "hwadapt-bf16"):
         print("  %-34s %8.1f   f32/this %5.2fx   %s" % (name, t, f32 / t, kern))
 print("  pieces (bench/amx_bound.c, independent of hwadapt):")
 for name, what in (("l1", "tile products, operands in L1"), ("stream", "tile products, weights from L2"),
+                   ("half", "stream, half the weights, doubled"),
                    ("convert", "x f32 -> bf16 tiles"), ("both", "convert, then stream")):
     print("  %-34s %8.1f   f32/this %5.2fx" % (what, p[name], f32 / p[name]))
 print("  %-34s %8.1f   f32/this %5.2fx" % ("floor: l1 + convert", p["l1"] + p["convert"], f32 / (p["l1"] + p["convert"])))
