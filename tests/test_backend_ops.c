@@ -102,9 +102,9 @@ static hwa_tensor *b_linear(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
     return c->op == HWA_OP_RELU ? hwa_relu(ctx, y) : c->op == HWA_OP_GELU ? hwa_gelu(ctx, y) : y;
 }
 
-/* A two-layer MLP's mean output: the gradients exercise the backward ops. */
-/* The rows' softmax, not its mean: every row of a softmax sums to one, so
- * the mean's gradient is zero and would compare rounding noise. */
+/* A layer of an MLP with a softmax on top: the gradients exercise the
+ * backward ops. The rows' softmax, not its mean: every row of a softmax sums
+ * to one, so the mean's gradient is zero and would compare rounding noise. */
 static hwa_tensor *b_mlp(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
     hwa_tensor *h = hwa_gelu(ctx, hwa_bias_add(ctx, hwa_matmul_ex(ctx, in[0], in[1], false, true), in[2]));
     return hwa_softmax(ctx, h);
@@ -777,15 +777,15 @@ TEST(decode_step_kernels_are_the_fast_ones) {
     hwa_ctx_free(ctx);
 }
 
-/* A training step on oneDNN: the weight gradient's product adds straight
- * into the gradient (no temporary, no ADD), and the batch input, a leaf
- * rewritten before every step, is read in place rather than repacked. */
 /* cpu_graph with a backward pass, and the weight w uniform in [-1, 1). */
 static hwa_status training_graph(hwa_ctx *ctx, hwa_tensor *loss, hwa_tensor *w, hwa_graph **g, hwa_backend **be) {
     hwa_status st = cpu_graph(ctx, loss, true, g, be);
     return st ? st : hwa_tensor_fill_uniform(w, -1.0f, 1.0f);
 }
 
+/* A training step on oneDNN: the weight gradient's product adds straight
+ * into the gradient (no temporary, no ADD), and the batch input, a leaf
+ * rewritten before every step, is read in place rather than repacked. */
 TEST(training_step_accumulates_into_gradients_and_reads_inputs_in_place) {
     if (!hwa__mm_provider_built(HWA_MM_ONEDNN) || hwa__mm_forced() >= 0 || hwa__isa_active() < HWA_ISA_AVX2) {
         printf("    skipped: needs oneDNN, unforced, on AVX2 or better\n");
@@ -844,7 +844,9 @@ TEST(products_add_into_f32_and_bf16_gradients_on_every_provider) {
             CHECK_OK(hwa_tensor_fill_uniform(x, -1.0f, 1.0f));
             hwa__mm_set_override(pv);
             const int64_t n = 70 * 300;
-            float *g1 = malloc(2 * (size_t)n * sizeof *g1), *g2 = g1 + n;
+            float *g1 = malloc(2 * (size_t)n * sizeof *g1);
+            CHECK(g1 != NULL);
+            float *g2 = g1 + n;
             CHECK_OK(hwa_graph_zero_grads(g));
             CHECK_OK(hwa_graph_compute(g, be));
             CHECK_OK(hwa_tensor_get_f32(hwa_tensor_grad(w), g1, n));

@@ -117,6 +117,14 @@ void *hwa__data(const hwa_tensor *t);
 /* Shape and strides padded to 4 dims on the left (leading extents 1). */
 void hwa__shape4(const hwa_tensor *t, int64_t ne[4], int64_t st[4]);
 
+/* A dim index of t's un-padded shape (negative counts from the end) as an
+ * index into hwa__shape4's padded shape; -1 when out of range. */
+static inline int hwa__dim4(const hwa_tensor *t, int dim) {
+    if (dim < 0) dim += t->ndim;
+    if (dim < 0 || dim >= t->ndim) return -1;
+    return dim + (4 - t->ndim);
+}
+
 /* Row-major contiguous strides for t's shape. */
 void hwa__set_contiguous_strides(hwa_tensor *t);
 

@@ -130,13 +130,6 @@ static bool rows_op(const hwa__simd *k, hwa_tensor *dst, int nt) {
     return true;
 }
 
-/* dim (negative from the end) of t as an index of its 4-D padded shape, or
- * -1. */
-static int dim4(const hwa_tensor *t, int dim) {
-    if (dim < 0) dim += t->ndim;
-    return dim < 0 || dim >= t->ndim ? -1 : dim + 4 - t->ndim;
-}
-
 /* Copies ne[0..3] elements of es bytes from s (strides ss, in elements) to
  * d (strides ds): runs of whole rows with memcpy where both rows are
  * contiguous, else element by element; rows across threads when large. */
@@ -225,7 +218,7 @@ static bool embedding_back(const hwa__simd *k, hwa_tensor *dst) {
  * p.l[0] along dim p.i[0]; same plain dtype only. */
 static bool write_slice(hwa_tensor *dst, int nt) {
     const hwa_tensor *v = dst->src[1];
-    const int dim = dim4(dst, dst->p.i[0]);
+    const int dim = hwa__dim4(dst, dst->p.i[0]);
     if (v->dtype != dst->dtype || hwa_dtype_is_quantized(dst->dtype) || dim < 0) return false;
     int64_t dn[4], ds[4];
     hwa__shape4(dst, dn, ds);
@@ -238,7 +231,7 @@ static bool write_slice(hwa_tensor *dst, int nt) {
 static bool concat_or_slice_back(hwa_tensor *dst, int nt) {
     const bool concat = dst->op == HWA_OP_CONCAT;
     const hwa_tensor *a = dst->src[0], *b = concat ? dst->src[1] : NULL;
-    const int dim = dim4(dst, dst->p.i[0]);
+    const int dim = hwa__dim4(dst, dst->p.i[0]);
     if (dim < 0 || hwa_dtype_is_quantized(dst->dtype) || a->dtype != dst->dtype || (b && b->dtype != dst->dtype) ||
         (!concat && !hwa_tensor_is_contiguous(dst)))
         return false;

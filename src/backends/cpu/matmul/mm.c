@@ -88,12 +88,12 @@ static hwa_status run_one(hwa__mm_state *s, int prov, const hwa__mm_problem *p, 
 
 hwa_status hwa__mm_run(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,
                        size_t name_cap) {
-    if (hwa__mm_f16_involved(p)) return hwa__mm_f16_run(s, s->f16, p, HWA_F16, simd, nthreads, name, name_cap);
+    if (hwa__mm_involves(p, HWA_F16)) return hwa__mm_f16_run(s, s->f16, p, HWA_F16, simd, nthreads, name, name_cap);
     const hwa_status st = hwa__mm_run_providers(s, p, simd, nthreads, name, name_cap);
     /* bf16 that no provider multiplies (oneDNN's needs AVX-512 and ours AMX:
      * an AVX2 host, or no oneDNN in the build on a host without AMX):
      * widened to f32 like f16 */
-    if (st == HWA_E_UNSUPPORTED && hwa__mm_bf16_involved(p))
+    if (st == HWA_E_UNSUPPORTED && hwa__mm_involves(p, HWA_BF16))
         return hwa__mm_f16_run(s, s->f16, p, HWA_BF16, simd, nthreads, name, name_cap);
     return st;
 }

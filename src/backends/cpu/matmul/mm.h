@@ -132,9 +132,8 @@ typedef struct hwa__mm_f16 hwa__mm_f16;
 /* NULL (HWA_E_NOMEM recorded) when out of memory. */
 hwa__mm_f16 *hwa__mm_f16_new(hwa_ctx *ctx);
 void hwa__mm_f16_free(hwa__mm_f16 *f);
-/* Whether any operand of p (A, B, C, bias) is f16; bf16. */
-bool hwa__mm_f16_involved(const hwa__mm_problem *p);
-bool hwa__mm_bf16_involved(const hwa__mm_problem *p);
+/* Whether any operand of p (A, B, C, bias) is of dtype t. */
+bool hwa__mm_involves(const hwa__mm_problem *p, hwa_dtype t);
 /* p with its operands of half dtype h (HWA_F16 or HWA_BF16) widened.
  * HWA_E_UNSUPPORTED when an operand is neither f32 nor h or no provider
  * takes the widened product; HWA_E_NOMEM when scratch or the kept weights

@@ -55,12 +55,8 @@ void hwa__mm_f16_free(hwa__mm_f16 *f) {
     hwa__free(f->ctx, f);
 }
 
-bool hwa__mm_f16_involved(const hwa__mm_problem *p) {
-    return p->dt_a == HWA_F16 || p->dt_b == HWA_F16 || p->dt_c == HWA_F16 || (p->bias && p->dt_bias == HWA_F16);
-}
-
-bool hwa__mm_bf16_involved(const hwa__mm_problem *p) {
-    return p->dt_a == HWA_BF16 || p->dt_b == HWA_BF16 || p->dt_c == HWA_BF16 || (p->bias && p->dt_bias == HWA_BF16);
+bool hwa__mm_involves(const hwa__mm_problem *p, hwa_dtype t) {
+    return p->dt_a == t || p->dt_b == t || p->dt_c == t || (p->bias && p->dt_bias == t);
 }
 
 /* n floats of scratch slot i (contents not kept); NULL when out of memory. */

@@ -69,14 +69,6 @@ static inline int64_t hwa__rt_bcast_off(const hwa__rt *src, const int64_t idx[4]
     return off;
 }
 
-/* A dim index of t's un-padded shape (negative counts from the end) as an
- * index into the padded shape; -1 when out of range. */
-static inline int hwa__ref_dim4(const hwa_tensor *t, int dim) {
-    if (dim < 0) dim += t->ndim;
-    if (dim < 0 || dim >= t->ndim) return -1;
-    return dim + (4 - t->ndim);
-}
-
 /* Quantized sources are read a whole number of rows at a time; that needs
  * them contiguous with rows made of whole blocks. */
 static inline hwa_status hwa__ref_check_quant(const hwa_tensor *dst, const hwa_tensor *t) {

@@ -23,7 +23,7 @@ static hwa_status dim_err(const hwa_tensor *dst, int dim) {
 /* Along dim p.i[0]: dst's first extent-of-src0 elements come from src0, the
  * rest from src1. */
 hwa_status hwa__ref_CONCAT(hwa_tensor *dst) {
-    const int dim = hwa__ref_dim4(dst, dst->p.i[0]);
+    const int dim = hwa__dim4(dst, dst->p.i[0]);
     if (dim < 0) return dim_err(dst, dst->p.i[0]);
     const hwa__rt d = hwa__rt_of(dst), a = hwa__rt_of(dst->src[0]), b = hwa__rt_of(dst->src[1]);
     int64_t idx[4];
@@ -44,7 +44,7 @@ hwa_status hwa__ref_CONCAT(hwa_tensor *dst) {
 /* dst has the sliced source's shape; src0 is the slice's gradient and fills
  * [p.l[0], p.l[0] + its extent) along dim p.i[0]; everything else is 0. */
 hwa_status hwa__ref_SLICE_BACK(hwa_tensor *dst) {
-    const int dim = hwa__ref_dim4(dst, dst->p.i[0]);
+    const int dim = hwa__dim4(dst, dst->p.i[0]);
     if (dim < 0) return dim_err(dst, dst->p.i[0]);
     const hwa__rt d = hwa__rt_of(dst), s = hwa__rt_of(dst->src[0]);
     const int64_t start = dst->p.l[0];
@@ -124,7 +124,7 @@ hwa_status hwa__ref_CROSS_ENTROPY_BACK(hwa_tensor *dst) {
 
 hwa_status hwa__ref_WRITE_SLICE(hwa_tensor *dst) {
     /* dst shares src0's storage: only the region that src1 covers changes. */
-    const int dim = hwa__ref_dim4(dst, dst->p.i[0]);
+    const int dim = hwa__dim4(dst, dst->p.i[0]);
     if (dim < 0) return dim_err(dst, dst->p.i[0]);
     const hwa__rt d = hwa__rt_of(dst), v = hwa__rt_of(dst->src[1]);
     int64_t idx[4];
