@@ -3,10 +3,12 @@
  * between them, and for training a cross-entropy loss, its backward pass and
  * an SGD update. */
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "bench/bench_device.h"
 #include "bench/workload.h"
+#include "core/pool.h"
 #include "hwadapt/nn.h"
 
 typedef struct workload_def {
@@ -177,8 +179,42 @@ fail:
  * host-addressable ones in place a block at a time (the block's values
  * stay in L1 between the conversions) on the backend's threads, others
  * through whole copies in a scratch grown to the largest. */
+enum { SGD_BLOCK = 2048 };
+
+typedef struct sgd_job {
+    char *p;
+    const char *g;
+    hwa_dtype pt, gt;
+    int64_t n;
+    float lr;
+    atomic_int bad;
+} sgd_job;
+
+static void sgd_f32(void *ctx, int64_t j0, int64_t j1, int tid) {
+    sgd_job *s = ctx;
+    float *pf = (float *)s->p;
+    const float *gf = (const float *)s->g;
+    for (int64_t j = j0; j < j1; j++) pf[j] -= s->lr * gf[j];
+}
+
+/* Blocks [b0, b1) of SGD_BLOCK values widened, updated and rounded back. */
+static void sgd_half(void *ctx, int64_t b0, int64_t b1, int tid) {
+    sgd_job *s = ctx;
+    const size_t pe = hwa_dtype_block_bytes(s->pt), ge = hwa_dtype_block_bytes(s->gt);
+    for (int64_t bi = b0; bi < b1; bi++) {
+        float a[SGD_BLOCK], b[SGD_BLOCK];
+        const int64_t j0 = bi * SGD_BLOCK, m = s->n - j0 < SGD_BLOCK ? s->n - j0 : SGD_BLOCK;
+        if (hwa_convert_to_f32(s->pt, s->p + (size_t)j0 * pe, a, m) ||
+            hwa_convert_to_f32(s->gt, s->g + (size_t)j0 * ge, b, m)) {
+            atomic_store(&s->bad, 1);
+            continue;
+        }
+        for (int64_t j = 0; j < m; j++) a[j] -= s->lr * b[j];
+        if (hwa_convert_from_f32(s->pt, s->p + (size_t)j0 * pe, a, m) != HWA_OK) atomic_store(&s->bad, 1);
+    }
+}
+
 static hwa_status sgd(hwa__workload *w) {
-    enum { BLOCK = 2048 };
     const int threads = hwa_backend_threads(w->be) > 0 ? hwa_backend_threads(w->be) : 1;
     for (int i = 0; i < w->n_params; i++) {
         hwa_tensor *p = w->params[i], *g = hwa_tensor_grad(p);
@@ -188,30 +224,15 @@ static hwa_status sgd(hwa__workload *w) {
         char *pd = hwa_tensor_is_contiguous(p) ? hwa_tensor_data(p) : NULL;
         const char *gd = hwa_tensor_is_contiguous(g) ? hwa_tensor_data(g) : NULL;
         hwa_status st = HWA_OK;
+        sgd_job job = {pd, gd, pt, gt, n, w->lr, 0};
         if (pd && gd && pt == HWA_F32 && gt == HWA_F32) {
-            float *pf = (float *)pd;
-            const float *gf = (const float *)gd;
-            const int nt = n >= 65536 ? threads : 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-            for (int64_t j = 0; j < n; j++) pf[j] -= w->lr * gf[j];
+            hwa__par_for(n >= 65536 ? threads : 1, n, n >= 65536 ? (n + 4 * threads - 1) / (4 * threads) : n,
+                         sgd_f32, &job);
         } else if (pd && gd && !hwa_dtype_is_quantized(pt) && !hwa_dtype_is_quantized(gt)) {
-            const size_t pe = hwa_dtype_block_bytes(pt), ge = hwa_dtype_block_bytes(gt);
-            const int64_t blocks = (n + BLOCK - 1) / BLOCK;
-            const int nt = blocks < threads ? (int)blocks : threads;
-            int bad = 0;
             /* elementwise: the threads cannot change a bit */
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad) if (nt > 1)
-            for (int64_t bi = 0; bi < blocks; bi++) {
-                float a[BLOCK], b[BLOCK];
-                const int64_t j0 = bi * BLOCK, m = n - j0 < BLOCK ? n - j0 : BLOCK;
-                if (hwa_convert_to_f32(pt, pd + (size_t)j0 * pe, a, m) ||
-                    hwa_convert_to_f32(gt, gd + (size_t)j0 * ge, b, m)) {
-                    bad = 1;
-                    continue;
-                }
-                for (int64_t j = 0; j < m; j++) a[j] -= w->lr * b[j];
-                bad |= hwa_convert_from_f32(pt, pd + (size_t)j0 * pe, a, m) != HWA_OK;
-            }
+            const int64_t blocks = (n + SGD_BLOCK - 1) / SGD_BLOCK;
+            hwa__par_for(threads, blocks, 1, sgd_half, &job);
+            const int bad = atomic_load(&job.bad);
             if (bad) st = hwa__err(NULL, HWA_E_INTERNAL, "SGD: parameter %d could not be converted", i);
         } else {
             if (n > w->scratch_n) { /* made on first need: host tensors never take this path */

@@ -8,9 +8,6 @@
 
 #include <math.h>
 #include <string.h>
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 static bool contig(const hwa_tensor *t, hwa_dtype dt) { return t->dtype == dt && hwa_tensor_is_contiguous(t); }
 
@@ -21,13 +18,17 @@ static bool contig(const hwa_tensor *t, hwa_dtype dt) { return t->dtype == dt &&
 
 static int threads_for(int64_t work, int nthreads) { return hwa__threads_over(work, PAR_MIN, nthreads); }
 
-/* This thread's number in the current parallel region (0 outside one). */
-static inline int thread_num(void) {
-#if defined(_OPENMP)
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
+void hwa__par_chunks(int64_t n, int64_t per_thread, int nthreads, hwa__par_fn fn, void *ctx) {
+    const int nt = hwa__threads_over(n, per_thread, nthreads);
+    const int64_t grain = nt > 1 ? ((n + 4 * nt - 1) / (4 * nt) + 15) & ~(int64_t)15 : n;
+    hwa__par_for(nt, n, grain, fn, ctx);
+}
+
+/* Items [0, n) (rows, positions) on the threads that `work` elements are
+ * worth, four chunks per thread. */
+static void par_items(int64_t n, int64_t work, int nthreads, hwa__par_fn fn, void *ctx) {
+    const int nt = threads_for(work, nthreads);
+    hwa__par_for(nt, n, nt > 1 ? (n + 4 * nt - 1) / (4 * nt) : n, fn, ctx);
 }
 
 /* bytes of the backend's scratch, or NULL with scratch->failure set. */
@@ -37,18 +38,53 @@ static void *scratch_get(hwa__cpu_scratch *scratch, size_t bytes) {
     return p;
 }
 
-#define PAR_CHUNKS(n, nthreads, BODY) HWA__PAR_CHUNKS(n, PAR_MIN, nthreads, BODY)
+#define PAR_CHUNKS(n, nthreads, fn, ctx) hwa__par_chunks(n, PAR_MIN, nthreads, fn, ctx)
+
+/* An elementwise job: the arguments of one vector kernel over a range. */
+typedef struct ew {
+    const hwa__simd *k;
+    int op;
+    float s;
+    bool bf16;
+    int64_t step, row;         /* b's step (0: one value); rows' length */
+    const float *a, *b;
+    float *d;
+    const uint16_t *ha;
+    uint16_t *hd;
+} ew;
+
+static void ew_binary(void *ctx, int64_t i0, int64_t i1, int tid) {
+    const ew *e = ctx;
+    e->k->binary(e->op, e->a + i0, e->b + i0 * e->step, e->step, e->d + i0, i1 - i0);
+}
+static void ew_binary_rows(void *ctx, int64_t r0, int64_t r1, int tid) {
+    const ew *e = ctx;
+    for (int64_t r = r0; r < r1; r++) e->k->binary(e->op, e->a + r * e->row, e->b, 1, e->d + r * e->row, e->row);
+}
+static void ew_unary(void *ctx, int64_t i0, int64_t i1, int tid) {
+    const ew *e = ctx;
+    e->k->unary(e->op, e->a + i0, e->d + i0, i1 - i0, e->s);
+}
+static void ew_unary_back(void *ctx, int64_t i0, int64_t i1, int tid) {
+    const ew *e = ctx;
+    e->k->unary_back(e->op, e->a + i0, e->b + i0, e->d + i0, i1 - i0);
+}
+static void ew_widen(void *ctx, int64_t i0, int64_t i1, int tid) {
+    const ew *e = ctx;
+    e->k->half_to_f32(e->ha + i0, e->d + i0, i1 - i0, e->bf16);
+}
+static void ew_round(void *ctx, int64_t i0, int64_t i1, int tid) {
+    const ew *e = ctx;
+    e->k->f32_to_half(e->a + i0, e->hd + i0, i1 - i0, e->bf16);
+}
 
 static bool binary(const hwa__simd *k, hwa_tensor *dst, int nt) {
     const hwa_tensor *a = dst->src[0], *b = dst->src[1];
     if (!contig(dst, HWA_F32) || !contig(a, HWA_F32) || !contig(b, HWA_F32)) return false;
     const int64_t n = hwa_tensor_nelements(dst), nb = hwa_tensor_nelements(b);
-    const float *pa = hwa__data(a), *pb = hwa__data(b);
-    float *pd = hwa__data(dst);
-    const int op = dst->op;
+    ew e = {.k = k, .op = dst->op, .a = hwa__data(a), .b = hwa__data(b), .d = hwa__data(dst), .step = nb == 1 ? 0 : 1};
     if (nb == n || nb == 1) {
-        const int64_t step = nb == 1 ? 0 : 1;
-        PAR_CHUNKS(n, nt, k->binary(op, pa + i0, pb + i0 * step, step, pd + i0, len));
+        PAR_CHUNKS(n, nt, ew_binary, &e);
         return true;
     }
     /* b one row broadcast over every row of a: b's padded shape [1,1,1,N] */
@@ -56,22 +92,17 @@ static bool binary(const hwa__simd *k, hwa_tensor *dst, int nt) {
     hwa__shape4(b, ne, st);
     hwa__shape4(dst, dne, dst4);
     if (ne[0] != 1 || ne[1] != 1 || ne[2] != 1 || ne[3] != dne[3]) return false;
-    const int64_t row = dne[3], rows = n / row;
-    const int ntr = threads_for(n, nt);
-#pragma omp parallel for num_threads(ntr) schedule(static) if (ntr > 1)
-    for (int64_t r = 0; r < rows; r++) k->binary(op, pa + r * row, pb, 1, pd + r * row, row);
+    e.row = dne[3];
+    par_items(n / e.row, n, nt, ew_binary_rows, &e);
     return true;
 }
 
 static bool unary(const hwa__simd *k, hwa_tensor *dst, int nt) {
     const hwa_tensor *a = dst->src[0];
     if (!contig(dst, HWA_F32) || !contig(a, HWA_F32)) return false;
-    const int64_t n = hwa_tensor_nelements(dst);
-    const float *pa = hwa__data(a);
-    float *pd = hwa__data(dst);
-    const int op = dst->op;
-    const float s = dst->op == HWA_OP_SCALE ? dst->p.f[0] : 1.0f;
-    PAR_CHUNKS(n, nt, k->unary(op, pa + i0, pd + i0, len, s));
+    ew e = {.k = k, .op = dst->op, .s = dst->op == HWA_OP_SCALE ? dst->p.f[0] : 1.0f, .a = hwa__data(a),
+            .d = hwa__data(dst)};
+    PAR_CHUNKS(hwa_tensor_nelements(dst), nt, ew_unary, &e);
     return true;
 }
 
@@ -84,10 +115,16 @@ static bool unary_back(const hwa__simd *k, hwa_tensor *dst, int nt) {
         return false;
     const int64_t n = hwa_tensor_nelements(dst);
     if (hwa_tensor_nelements(g) != n || hwa_tensor_nelements(x) != n) return false;
-    const float *pg = hwa__data(g), *px = hwa__data(x);
-    float *pd = hwa__data(dst);
-    PAR_CHUNKS(n, nt, k->unary_back(op, pg + i0, px + i0, pd + i0, len));
+    ew e = {.k = k, .op = op, .a = hwa__data(g), .b = hwa__data(x), .d = hwa__data(dst)};
+    PAR_CHUNKS(n, nt, ew_unary_back, &e);
     return true;
+}
+
+/* Rows [r0, r1) of a backward row op (ew's bf16 carries log_softmax). */
+static void rows_back_range(void *ctx, int64_t r0, int64_t r1, int tid) {
+    const ew *e = ctx;
+    for (int64_t r = r0; r < r1; r++)
+        e->k->norm_back_row(e->op, e->a + r * e->row, e->b + r * e->row, e->d + r * e->row, e->row, e->s, e->bf16);
 }
 
 /* SOFTMAX_BACK, NORM_BACK, RMS_NORM_BACK row by row: g = src0, and src1
@@ -100,50 +137,49 @@ static bool rows_back(const hwa__simd *k, hwa_tensor *dst, int nt) {
     if (hwa_tensor_nelements(g) != n || hwa_tensor_nelements(xy) != n || g->shape[g->ndim - 1] != row ||
         xy->shape[xy->ndim - 1] != row)
         return false;
-    const float *pg = hwa__data(g), *px = hwa__data(xy);
-    float *pd = hwa__data(dst);
-    const int op = dst->op;
-    const float eps = dst->p.f[0];
-    const bool log_ = op == HWA_OP_SOFTMAX_BACK && dst->p.i[0] != 0;
-    const int ntr = threads_for(n * 4, nt);
-#pragma omp parallel for num_threads(ntr) schedule(static) if (ntr > 1)
-    for (int64_t r = 0; r < rows; r++) k->norm_back_row(op, pg + r * row, px + r * row, pd + r * row, row, eps, log_);
+    ew e = {.k = k, .op = dst->op, .s = dst->p.f[0], .bf16 = dst->op == HWA_OP_SOFTMAX_BACK && dst->p.i[0] != 0,
+            .row = row, .a = hwa__data(g), .b = hwa__data(xy), .d = hwa__data(dst)};
+    par_items(rows, n * 4, nt, rows_back_range, &e);
     return true;
+}
+
+static void rows_range(void *ctx, int64_t r0, int64_t r1, int tid) {
+    const ew *e = ctx;
+    for (int64_t r = r0; r < r1; r++) {
+        if (e->op == HWA_OP_SOFTMAX || e->op == HWA_OP_LOG_SOFTMAX)
+            e->k->softmax_row(e->a + r * e->row, e->d + r * e->row, e->row, e->op == HWA_OP_LOG_SOFTMAX);
+        else
+            e->k->norm_row(e->a + r * e->row, e->d + r * e->row, e->row, e->s, e->op == HWA_OP_RMS_NORM);
+    }
 }
 
 static bool rows_op(const hwa__simd *k, hwa_tensor *dst, int nt) {
     const hwa_tensor *a = dst->src[0];
     if (!contig(dst, HWA_F32) || !contig(a, HWA_F32)) return false;
     const int64_t row = dst->shape[dst->ndim - 1], rows = hwa_tensor_nelements(dst) / row;
-    const float *pa = hwa__data(a);
-    float *pd = hwa__data(dst);
-    const int op = dst->op;
-    const float eps = dst->p.f[0];
-    const int ntr = threads_for(rows * row * 4, nt);
-#pragma omp parallel for num_threads(ntr) schedule(static) if (ntr > 1)
-    for (int64_t r = 0; r < rows; r++) {
-        if (op == HWA_OP_SOFTMAX || op == HWA_OP_LOG_SOFTMAX)
-            k->softmax_row(pa + r * row, pd + r * row, row, op == HWA_OP_LOG_SOFTMAX);
-        else
-            k->norm_row(pa + r * row, pd + r * row, row, eps, op == HWA_OP_RMS_NORM);
-    }
+    ew e = {.k = k, .op = dst->op, .s = dst->p.f[0], .row = row, .a = hwa__data(a), .d = hwa__data(dst)};
+    par_items(rows, rows * row * 4, nt, rows_range, &e);
     return true;
 }
 
-/* Copies ne[0..3] elements of es bytes from s (strides ss, in elements) to
- * d (strides ds): runs of whole rows with memcpy where both rows are
- * contiguous, else element by element; rows across threads when large. */
-static void copy4(char *d, const int64_t ds[4], const char *s, const int64_t ss[4], const int64_t ne[4], size_t es,
-                  int nt) {
-    const int64_t rows = ne[0] * ne[1] * ne[2], n = rows * ne[3];
-    const bool runs = ne[3] == 1 || (ds[3] == 1 && ss[3] == 1);
-    const int ntr = threads_for(n, nt);
-#pragma omp parallel for num_threads(ntr) schedule(static) if (ntr > 1)
-    for (int64_t r = 0; r < rows; r++) {
+/* A strided copy: rows of ne[3] elements of es bytes. */
+typedef struct copy_job {
+    char *d;
+    const char *s;
+    const int64_t *ds, *ss, *ne;
+    size_t es;
+    bool runs;
+} copy_job;
+
+static void copy_rows(void *ctx, int64_t r0, int64_t r1, int tid) {
+    const copy_job *j = ctx;
+    const int64_t *ne = j->ne, *ds = j->ds, *ss = j->ss;
+    const size_t es = j->es;
+    for (int64_t r = r0; r < r1; r++) {
         const int64_t i0 = r / (ne[1] * ne[2]), i1 = r / ne[2] % ne[1], i2 = r % ne[2];
-        char *dr = d + (size_t)(i0 * ds[0] + i1 * ds[1] + i2 * ds[2]) * es;
-        const char *sr = s + (size_t)(i0 * ss[0] + i1 * ss[1] + i2 * ss[2]) * es;
-        if (runs) {
+        char *dr = j->d + (size_t)(i0 * ds[0] + i1 * ds[1] + i2 * ds[2]) * es;
+        const char *sr = j->s + (size_t)(i0 * ss[0] + i1 * ss[1] + i2 * ss[2]) * es;
+        if (j->runs) {
             memcpy(dr, sr, (size_t)ne[3] * es);
         } else if (es == 4) { /* a constant size: the copy compiles to one load and store */
             for (int64_t c = 0; c < ne[3]; c++) memcpy(dr + (size_t)(c * ds[3]) * 4, sr + (size_t)(c * ss[3]) * 4, 4);
@@ -151,6 +187,16 @@ static void copy4(char *d, const int64_t ds[4], const char *s, const int64_t ss[
             for (int64_t c = 0; c < ne[3]; c++) memcpy(dr + (size_t)(c * ds[3]) * es, sr + (size_t)(c * ss[3]) * es, es);
         }
     }
+}
+
+/* Copies ne[0..3] elements of es bytes from s (strides ss, in elements) to
+ * d (strides ds): runs of whole rows with memcpy where both rows are
+ * contiguous, else element by element; rows across threads when large. */
+static void copy4(char *d, const int64_t ds[4], const char *s, const int64_t ss[4], const int64_t ne[4], size_t es,
+                  int nt) {
+    const int64_t rows = ne[0] * ne[1] * ne[2];
+    copy_job j = {d, s, ds, ss, ne, es, ne[3] == 1 || (ds[3] == 1 && ss[3] == 1)};
+    par_items(rows, rows * ne[3], nt, copy_rows, &j);
 }
 
 /* All of src (any strides) into d, laid out with dst strides ds. */
@@ -175,6 +221,25 @@ static const int32_t *table_ids(const hwa_tensor *table, const hwa_tensor *ids, 
     return id;
 }
 
+typedef struct emb_job {
+    const hwa__simd *k;
+    const int32_t *id;
+    const char *table;
+    char *d;
+    int64_t D;
+    hwa_dtype tt, dt;
+} emb_job;
+
+static void emb_rows(void *ctx, int64_t j0, int64_t j1, int tid) {
+    const emb_job *e = ctx;
+    const size_t te = hwa_dtype_block_bytes(e->tt), de = hwa_dtype_block_bytes(e->dt);
+    for (int64_t j = j0; j < j1; j++) {
+        const char *row = e->table + (size_t)(e->id[j] * e->D) * te;
+        if (e->dt == e->tt) memcpy(e->d + (size_t)(j * e->D) * de, row, (size_t)e->D * te);
+        else e->k->half_to_f32((const uint16_t *)row, (float *)e->d + j * e->D, e->D, e->tt == HWA_BF16);
+    }
+}
+
 /* EMBEDDING: rows of a contiguous f32 / f16 / bf16 table [V, D] by i32 ids
  * into a contiguous dst of f32 or the table's dtype. */
 static bool embedding(const hwa__simd *k, hwa_tensor *dst, int nt) {
@@ -186,16 +251,8 @@ static bool embedding(const hwa__simd *k, hwa_tensor *dst, int nt) {
     int64_t D, n;
     const int32_t *id = table_ids(tab, ids, dst, &D, &n);
     if (!id) return false;
-    const size_t te = hwa_dtype_block_bytes(tt), de = hwa_dtype_block_bytes(dt);
-    const char *pt = hwa__data(tab);
-    char *pd = hwa__data(dst);
-    const int ntr = threads_for(n * D, nt);
-#pragma omp parallel for num_threads(ntr) schedule(static) if (ntr > 1)
-    for (int64_t j = 0; j < n; j++) {
-        const char *row = pt + (size_t)(id[j] * D) * te;
-        if (dt == tt) memcpy(pd + (size_t)(j * D) * de, row, (size_t)D * te);
-        else k->half_to_f32((const uint16_t *)row, (float *)pd + j * D, D, tt == HWA_BF16);
-    }
+    emb_job j = {k, id, hwa__data(tab), hwa__data(dst), D, tt, dt};
+    par_items(n, n * D, nt, emb_rows, &j);
     return true;
 }
 
@@ -285,14 +342,23 @@ static bool cont(const hwa__simd *k, hwa_tensor *dst, int nt) {
         return true;
     }
     if (td == HWA_F32 && (ta == HWA_F16 || ta == HWA_BF16)) {
-        PAR_CHUNKS(n, nt, k->half_to_f32((const uint16_t *)s + i0, (float *)d + i0, len, ta == HWA_BF16));
+        ew e = {.k = k, .bf16 = ta == HWA_BF16, .ha = s, .d = d};
+        PAR_CHUNKS(n, nt, ew_widen, &e);
         return true;
     }
     if (ta == HWA_F32 && (td == HWA_F16 || td == HWA_BF16)) {
-        PAR_CHUNKS(n, nt, k->f32_to_half((const float *)s + i0, (uint16_t *)d + i0, len, td == HWA_BF16));
+        ew e = {.k = k, .bf16 = td == HWA_BF16, .a = s, .hd = d};
+        PAR_CHUNKS(n, nt, ew_round, &e);
         return true;
     }
     return false;
+}
+
+/* Columns [j0, j1) of the sums of e->step rows of e->row values. */
+static void col_sums(void *ctx, int64_t j0, int64_t j1, int tid) {
+    const ew *e = ctx;
+    memset(e->d + j0, 0, (size_t)(j1 - j0) * sizeof(float));
+    for (int64_t r = 0; r < e->step; r++) e->k->binary(HWA_OP_ADD, e->d + j0, e->a + r * e->row + j0, 1, e->d + j0, j1 - j0);
 }
 
 /* SUM_TO from [rows, N] down to [N] (column sums, the bias gradient) or to
@@ -307,18 +373,10 @@ static bool sum_to(const hwa__simd *k, hwa_tensor *dst, int nt) {
     const float *ps = hwa__data(a);
     float *pd = hwa__data(dst);
     if (dne[0] == 1 && dne[1] == 1 && dne[2] == 1 && dne[3] == N) {
-        /* Columns split across threads: each owns a range of d. */
+        /* Columns split across threads: each chunk owns a range of d. */
         const int ntc = threads_for(rows * N, nt);
-        const int64_t chunk = ((N + ntc - 1) / ntc + 15) & ~(int64_t)15;
-#pragma omp parallel for num_threads(ntc) schedule(static) if (ntc > 1)
-        for (int t = 0; t < ntc; t++) {
-            const int64_t j0 = (int64_t)t * chunk;
-            if (j0 >= N) continue;
-            const int64_t len = N - j0 < chunk ? N - j0 : chunk;
-            memset(pd + j0, 0, (size_t)len * sizeof(float));
-            /* column block [j0, j0 + len) of every row: rows of stride N */
-            for (int64_t r = 0; r < rows; r++) k->binary(HWA_OP_ADD, pd + j0, ps + r * N + j0, 1, pd + j0, len);
-        }
+        ew e = {.k = k, .row = N, .step = rows, .a = ps, .d = pd};
+        hwa__par_for(ntc, N, ntc > 1 ? ((N + ntc - 1) / ntc + 15) & ~(int64_t)15 : N, col_sums, &e);
         return true;
     }
     if (dne[0] == sne[0] && dne[1] == sne[1] && dne[2] == sne[2] && dne[3] == 1) {
@@ -333,6 +391,42 @@ static bool sum_to(const hwa__simd *k, hwa_tensor *dst, int nt) {
 /* Rows of query i of head h within (b, h) blocks of this many query rows:
  * the unit of work a thread takes. */
 #define ATTN_QBLOCK 16
+
+typedef struct attn_job {
+    const hwa__simd *k;
+    const float *pq, *pk, *pv;
+    float *pd, *scratch;
+    const int64_t *qs, *ks, *vs, *ds;
+    int64_t per, Hq, Tq, D, Tk, Dv, group, nqb;
+    float scale;
+    bool causal, q_copy, o_copy;
+} attn_job;
+
+/* Work items [it0, it1): blocks of ATTN_QBLOCK query rows of one (b, h). */
+static void attn_items(void *ctx, int64_t it0, int64_t it1, int tid) {
+    const attn_job *j = ctx;
+    const int64_t *qs = j->qs, *ks = j->ks, *vs = j->vs, *ds = j->ds;
+    float *s = j->scratch + j->per * tid;
+    float *qrow = s + j->Tk, *orow = qrow + j->D;
+    for (int64_t it = it0; it < it1; it++) {
+        const int64_t b = it / (j->Hq * j->nqb), h = it / j->nqb % j->Hq, i0 = it % j->nqb * ATTN_QBLOCK;
+        const int64_t i1 = i0 + ATTN_QBLOCK < j->Tq ? i0 + ATTN_QBLOCK : j->Tq, kh = h / j->group;
+        const float *kb = j->pk + b * ks[0] + kh * ks[1], *vb = j->pv + b * vs[0] + kh * vs[1];
+        for (int64_t i = i0; i < i1; i++) {
+            int64_t seen = j->causal ? j->Tk - j->Tq + i + 1 : j->Tk;
+            seen = seen < 0 ? 0 : seen > j->Tk ? j->Tk : seen;
+            const float *qi = j->pq + b * qs[0] + h * qs[1] + i * qs[2];
+            float *oi = j->pd + b * ds[0] + h * ds[1] + i * ds[2];
+            if (j->q_copy) {
+                for (int64_t c = 0; c < j->D; c++) qrow[c] = qi[c * qs[3]];
+                qi = qrow;
+            }
+            j->k->attn_row(qi, kb, ks[2], vb, vs[2], seen, j->D, j->Dv, j->scale, s, j->o_copy ? orow : oi);
+            if (j->o_copy)
+                for (int64_t c = 0; c < j->Dv; c++) oi[c * ds[3]] = orow[c];
+        }
+    }
+}
 
 /* q [B,Hq,Tq,D], k [B,Hkv,Tk,D], v [B,Hkv,Tk,Dv] with any strides, as long
  * as K's and V's rows are contiguous along D (the KV cache's slices are);
@@ -362,29 +456,9 @@ static bool attention(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cpu_scra
     if (!hwa__mul_size((size_t)per * sizeof(float), (size_t)ntr, &bytes)) return false;
     float *scratch = scratch_get(kept, bytes);
     if (!scratch) return false;
-    const float *pq = hwa__data(tq), *pk = hwa__data(tk), *pv = hwa__data(tv);
-    float *pd = hwa__data(dst);
-#pragma omp parallel for num_threads(ntr) schedule(static, 1) if (ntr > 1)
-    for (int64_t it = 0; it < items; it++) {
-        float *s = scratch + per * thread_num();
-        float *qrow = s + Tk, *orow = qrow + D;
-        const int64_t b = it / (Hq * nqb), h = it / nqb % Hq, i0 = it % nqb * ATTN_QBLOCK;
-        const int64_t i1 = i0 + ATTN_QBLOCK < Tq ? i0 + ATTN_QBLOCK : Tq, kh = h / group;
-        const float *kb = pk + b * ks[0] + kh * ks[1], *vb = pv + b * vs[0] + kh * vs[1];
-        for (int64_t i = i0; i < i1; i++) {
-            int64_t seen = causal ? Tk - Tq + i + 1 : Tk;
-            seen = seen < 0 ? 0 : seen > Tk ? Tk : seen;
-            const float *qi = pq + b * qs[0] + h * qs[1] + i * qs[2];
-            float *oi = pd + b * ds[0] + h * ds[1] + i * ds[2];
-            if (q_copy) {
-                for (int64_t c = 0; c < D; c++) qrow[c] = qi[c * qs[3]];
-                qi = qrow;
-            }
-            k->attn_row(qi, kb, ks[2], vb, vs[2], seen, D, Dv, scale, s, o_copy ? orow : oi);
-            if (o_copy)
-                for (int64_t c = 0; c < Dv; c++) oi[c * ds[3]] = orow[c];
-        }
-    }
+    attn_job j = {k, hwa__data(tq), hwa__data(tk), hwa__data(tv), hwa__data(dst), scratch, qs, ks, vs, ds,
+                  per, Hq, Tq, D, Tk, Dv, group, nqb, scale, causal, q_copy, o_copy};
+    hwa__par_for(ntr, items, ntr > 1 ? 1 : items, attn_items, &j);
     return true;
 }
 
@@ -435,6 +509,52 @@ static int64_t attn_back_row(const attn_back *a, int64_t b, int64_t h, int64_t i
     return seen;
 }
 
+typedef struct attn_back_job {
+    const attn_back *a;
+    float *scratch;
+    int64_t per, Hkv;
+    int which;
+} attn_back_job;
+
+/* Items [it0, it1): one query row each for dq, one (b, kv head) each for
+ * dk and dv. */
+static void attn_back_items(void *ctx, int64_t it0, int64_t it1, int tid) {
+    const attn_back_job *jb = ctx;
+    const attn_back *a = jb->a;
+    const hwa__simd *k = a->k;
+    const int64_t Hkv = jb->Hkv;
+    const int which = jb->which;
+    float *p = jb->scratch + jb->per * tid, *ds = p + a->Tk;
+    for (int64_t it = it0; it < it1; it++) {
+        if (which == 0) {
+            const int64_t b = it / (a->Hq * a->Tq), h = it / a->Tq % a->Hq, i = it % a->Tq;
+            float *o = row4(&a->d, b, h, i);
+            for (int64_t c = 0; c < a->D; c++) o[c] = 0.0f;
+            const int64_t seen = attn_back_row(a, b, h, i, p, ds);
+            for (int64_t j = 0; j < seen; j++) {
+                const float *kj = row4(&a->kk, b, h / a->group, j);
+                for (int64_t c = 0; c < a->D; c++) o[c] += ds[j] * kj[c];
+            }
+            k->unary(HWA_OP_SCALE, o, o, a->D, a->scale);
+            continue;
+        }
+        const int64_t b = it / Hkv, kh = it % Hkv, width = which == 1 ? a->D : a->Dv;
+        for (int64_t j = 0; j < a->Tk; j++) memset(row4(&a->d, b, kh, j), 0, (size_t)width * sizeof(float));
+        for (int64_t h = kh * a->group; h < (kh + 1) * a->group; h++)
+            for (int64_t i = 0; i < a->Tq; i++) {
+                const int64_t seen = attn_back_row(a, b, h, i, p, ds);
+                const float *x = which == 1 ? row4(&a->q, b, h, i) : row4(&a->g, b, h, i), *w = which == 1 ? ds : p;
+                for (int64_t j = 0; j < seen; j++) {
+                    float *dj = row4(&a->d, b, kh, j);
+                    for (int64_t c = 0; c < width; c++) dj[c] += w[j] * x[c];
+                }
+            }
+        if (which == 1)
+            for (int64_t j = 0; j < a->Tk; j++)
+                k->unary(HWA_OP_SCALE, row4(&a->d, b, kh, j), row4(&a->d, b, kh, j), width, a->scale);
+    }
+}
+
 /* ATTENTION_BACK in f32 (p.i[1]: 0 dq, 1 dk, 2 dv): dQ_i = scale sum_j dS_ij
  * K_j; dK_j = scale sum_i dS_ij Q_i and dV_j = sum_i P_ij g_i over the query
  * heads of the kv head's group, in the reference's order of i and h. */
@@ -457,39 +577,54 @@ static bool attention_back(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cpu
     if (!hwa__mul_size((size_t)per * sizeof(float), (size_t)ntr, &bytes)) return false;
     float *scratch = scratch_get(kept, bytes);
     if (!scratch) return false;
-#pragma omp parallel for num_threads(ntr) schedule(static) if (ntr > 1)
-    for (int64_t it = 0; it < items; it++) {
-        float *p = scratch + per * thread_num(), *ds = p + a.Tk;
-        if (which == 0) {
-            const int64_t b = it / (a.Hq * a.Tq), h = it / a.Tq % a.Hq, i = it % a.Tq;
-            float *o = row4(&a.d, b, h, i);
-            for (int64_t c = 0; c < a.D; c++) o[c] = 0.0f;
-            const int64_t seen = attn_back_row(&a, b, h, i, p, ds);
-            for (int64_t j = 0; j < seen; j++) {
-                const float *kj = row4(&a.kk, b, h / a.group, j);
-                for (int64_t c = 0; c < a.D; c++) o[c] += ds[j] * kj[c];
-            }
-            k->unary(HWA_OP_SCALE, o, o, a.D, a.scale);
-            continue;
-        }
-        const int64_t b = it / Hkv, kh = it % Hkv, width = which == 1 ? a.D : a.Dv;
-        for (int64_t j = 0; j < a.Tk; j++) memset(row4(&a.d, b, kh, j), 0, (size_t)width * sizeof(float));
-        for (int64_t h = kh * a.group; h < (kh + 1) * a.group; h++)
-            for (int64_t i = 0; i < a.Tq; i++) {
-                const int64_t seen = attn_back_row(&a, b, h, i, p, ds);
-                const float *x = which == 1 ? row4(&a.q, b, h, i) : row4(&a.g, b, h, i), *w = which == 1 ? ds : p;
-                for (int64_t j = 0; j < seen; j++) {
-                    float *dj = row4(&a.d, b, kh, j);
-                    for (int64_t c = 0; c < width; c++) dj[c] += w[j] * x[c];
-                }
-            }
-        if (which == 1)
-            for (int64_t j = 0; j < a.Tk; j++) k->unary(HWA_OP_SCALE, row4(&a.d, b, kh, j), row4(&a.d, b, kh, j), width, a.scale);
-    }
+attn_back_job j = {&a, scratch, per, Hkv, which};
+    hwa__par_for(ntr, items, ntr > 1 ? 1 : items, attn_back_items, &j);
     return true;
 }
 
 /* ---- rotary position embedding ----------------------------------------- */
+
+typedef struct rope_job {
+    const int32_t *pos;
+    float *cs, *sn;            /* [T, half] */
+    const float *x;
+    float *d;
+    const int64_t *xs, *ds;
+    int64_t T, H, D, half, ia_step, ib_off;
+    double theta, sign;
+} rope_job;
+
+static void rope_angles(void *ctx, int64_t t0, int64_t t1, int tid) {
+    const rope_job *j = ctx;
+    for (int64_t t = t0; t < t1; t++) {
+        const double p = j->pos[t];
+        for (int64_t i = 0; i < j->half; i++) {
+            const double angle = j->sign * p * pow(j->theta, -2.0 * (double)i / (double)j->D);
+            j->cs[t * j->half + i] = (float)cos(angle);
+            j->sn[t * j->half + i] = (float)sin(angle);
+        }
+    }
+}
+
+/* Rows (b, t) [bt0, bt1): every head of one position. */
+static void rope_rows(void *ctx, int64_t bt0, int64_t bt1, int tid) {
+    const rope_job *j = ctx;
+    const int64_t *xs = j->xs, *ds = j->ds;
+    for (int64_t bt = bt0; bt < bt1; bt++) {
+        const int64_t b = bt / j->T, t = bt % j->T;
+        const float *co = j->cs + t * j->half, *si = j->sn + t * j->half;
+        for (int64_t h = 0; h < j->H; h++) {
+            const float *xr = j->x + b * xs[0] + t * xs[1] + h * xs[2];
+            float *dr = j->d + b * ds[0] + t * ds[1] + h * ds[2];
+            for (int64_t i = 0; i < j->half; i++) {
+                const int64_t ia = i * j->ia_step, ib = ia + j->ib_off;
+                const float va = xr[ia * xs[3]], vb = xr[ib * xs[3]];
+                dr[ia * ds[3]] = va * co[i] - vb * si[i];
+                dr[ib * ds[3]] = va * si[i] + vb * co[i];
+            }
+        }
+    }
+}
 
 /* x [B,T,H,D] f32 with any strides. The angles are computed once per call
  * and position, in double exactly as the reference does, and stored as
@@ -512,36 +647,10 @@ static bool rope(hwa_tensor *dst, int nt) {
     const double theta = dst->p.f[0], sign = dst->p.i[1] == 1 ? -1.0 : 1.0;
     float *tab = hwa__malloc(dst->ctx, (size_t)(2 * T * half + 1) * sizeof(float));
     if (!tab) return false;
-    float *cs = tab, *sn = tab + T * half;
-    const int ntt = threads_for(T * half * 16, nt);
-#pragma omp parallel for num_threads(ntt) schedule(static) if (ntt > 1)
-    for (int64_t t = 0; t < T; t++) {
-        const double p = pos[t];
-        for (int64_t i = 0; i < half; i++) {
-            const double angle = sign * p * pow(theta, -2.0 * (double)i / (double)D);
-            cs[t * half + i] = (float)cos(angle);
-            sn[t * half + i] = (float)sin(angle);
-        }
-    }
-    const float *px = hwa__data(tx);
-    float *pd = hwa__data(dst);
-    const int64_t ia_step = mode == HWA_ROPE_INTERLEAVED ? 2 : 1, ib_off = mode == HWA_ROPE_INTERLEAVED ? 1 : half;
-    const int ntr = threads_for(B * T * H * D, nt);
-#pragma omp parallel for num_threads(ntr) schedule(static) if (ntr > 1)
-    for (int64_t bt = 0; bt < B * T; bt++) {
-        const int64_t b = bt / T, t = bt % T;
-        const float *c = cs + t * half, *si = sn + t * half;
-        for (int64_t h = 0; h < H; h++) {
-            const float *xr = px + b * xs[0] + t * xs[1] + h * xs[2];
-            float *dr = pd + b * ds[0] + t * ds[1] + h * ds[2];
-            for (int64_t i = 0; i < half; i++) {
-                const int64_t ia = i * ia_step, ib = ia + ib_off;
-                const float va = xr[ia * xs[3]], vb = xr[ib * xs[3]];
-                dr[ia * ds[3]] = va * c[i] - vb * si[i];
-                dr[ib * ds[3]] = va * si[i] + vb * c[i];
-            }
-        }
-    }
+    rope_job j = {pos, tab, tab + T * half, hwa__data(tx), hwa__data(dst), xs, ds, T, H, D, half,
+                  mode == HWA_ROPE_INTERLEAVED ? 2 : 1, mode == HWA_ROPE_INTERLEAVED ? 1 : half, theta, sign};
+    par_items(T, T * half * 16, nt, rope_angles, &j);
+    par_items(B * T, B * T * H * D, nt, rope_rows, &j);
     hwa__free(dst->ctx, tab);
     return true;
 }
@@ -573,9 +682,9 @@ bool hwa__half_shadow_begin(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cp
         sh->src[i] = *a;
         if (a->dtype != HWA_F32) {
             const int64_t na = hwa_tensor_nelements(a);
-            const uint16_t *pa = hwa__data(a);
             float *w = next;
-            PAR_CHUNKS(na, nt, k->half_to_f32(pa + i0, w + i0, len, bf16));
+            ew e = {.k = k, .bf16 = bf16, .ha = hwa__data(a), .d = w};
+            PAR_CHUNKS(na, nt, ew_widen, &e);
             sh->src[i].dtype = HWA_F32;
             sh->src[i].view_src = NULL;
             sh->src[i].data = w;
@@ -591,10 +700,8 @@ bool hwa__half_shadow_begin(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cp
 
 void hwa__half_shadow_end(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__half_shadow *sh, bool computed) {
     if (!computed) return;
-    const int64_t n = hwa_tensor_nelements(dst);
-    const float *s = sh->out;
-    uint16_t *pd = hwa__data(dst);
-    PAR_CHUNKS(n, nt, k->f32_to_half(s + i0, pd + i0, len, dst->dtype == HWA_BF16));
+    ew e = {.k = k, .bf16 = dst->dtype == HWA_BF16, .a = sh->out, .hd = hwa__data(dst)};
+    PAR_CHUNKS(hwa_tensor_nelements(dst), nt, ew_round, &e);
 }
 
 /* CROSS_ENTROPY (the mean over rows of logsumexp(x) - x[label]) and its
@@ -605,6 +712,40 @@ void hwa__half_shadow_end(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__half
  * reference runs and reports it. Without memory for the scratch the node
  * fails (scratch->failure). The loss sums the rows' terms in one
  * fixed order, in double, whatever the thread count. */
+typedef struct xent_job {
+    const hwa__simd *k;
+    const void *x;
+    void *d;
+    const int32_t *labels;
+    double *terms;
+    float *rows;
+    int64_t per, C;
+    hwa_dtype dl, dd;
+    float scale;
+    bool back;
+} xent_job;
+
+static void xent_rows(void *ctx, int64_t n0, int64_t n1, int tid) {
+    const xent_job *j = ctx;
+    const hwa__simd *k = j->k;
+    const int64_t C = j->C;
+    for (int64_t n = n0; n < n1; n++) {
+        float *x = j->rows + j->per * tid;
+        float *y = x + C;
+        if (j->dl == HWA_F32) x = (float *)j->x + n * C;
+        else k->half_to_f32((const uint16_t *)j->x + n * C, x, C, j->dl == HWA_BF16);
+        if (j->back && j->dd == HWA_F32) y = (float *)j->d + n * C;
+        k->softmax_row(x, y, C, !j->back);
+        if (!j->back) {
+            j->terms[n] = -(double)y[j->labels[n]]; /* log-softmax at the label */
+            continue;
+        }
+        k->unary(HWA_OP_SCALE, y, y, C, j->scale);
+        y[j->labels[n]] -= j->scale;
+        if (j->dd != HWA_F32) k->f32_to_half(y, (uint16_t *)j->d + n * C, C, j->dd == HWA_BF16);
+    }
+}
+
 static bool xent(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cpu_scratch *scratch) {
     const bool back = dst->op == HWA_OP_CROSS_ENTROPY_BACK;
     const hwa_tensor *lg = dst->src[back ? 1 : 0], *lb = dst->src[back ? 2 : 1], *g = back ? dst->src[0] : NULL;
@@ -631,22 +772,8 @@ static bool xent(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cpu_scratch *
     const void *px = hwa__data(lg);
     void *pd = hwa__data(dst);
     const float scale = back ? (float)((double)hwa__load_f32(hwa__data(g), g->dtype, 0) / (double)N) : 0.0f;
-#pragma omp parallel for num_threads(ntr) schedule(static) if (ntr > 1)
-    for (int64_t n = 0; n < N; n++) {
-        float *x = rows + per * thread_num();
-        float *y = x + C;
-        if (dl == HWA_F32) x = (float *)px + n * C;
-        else k->half_to_f32((const uint16_t *)px + n * C, x, C, dl == HWA_BF16);
-        if (back && dd == HWA_F32) y = (float *)pd + n * C;
-        k->softmax_row(x, y, C, !back);
-        if (!back) {
-            terms[n] = -(double)y[labels[n]]; /* log-softmax at the label */
-            continue;
-        }
-        k->unary(HWA_OP_SCALE, y, y, C, scale);
-        y[labels[n]] -= scale;
-        if (dd != HWA_F32) k->f32_to_half(y, (uint16_t *)pd + n * C, C, dd == HWA_BF16);
-    }
+    xent_job j = {k, px, pd, labels, terms, rows, per, C, dl, dd, scale, back};
+    par_items(N, N * C * 4, nt, xent_rows, &j);
     if (!back) {
         double loss = 0.0;
         for (int64_t n = 0; n < N; n++) loss += terms[n];
@@ -671,10 +798,11 @@ typedef struct half_job {
     uint16_t *d;
 } half_job;
 
-static void half_range(const half_job *h, int64_t i0, int64_t len) {
+static void half_range(void *ctx, int64_t i0, int64_t i1, int tid) {
+    const half_job *h = ctx;
     float xa[HALF_BLOCK], xb[HALF_BLOCK];
-    for (int64_t o = i0; o < i0 + len; o += HALF_BLOCK) {
-        const int64_t m = i0 + len - o < HALF_BLOCK ? i0 + len - o : HALF_BLOCK;
+    for (int64_t o = i0; o < i1; o += HALF_BLOCK) {
+        const int64_t m = i1 - o < HALF_BLOCK ? i1 - o : HALF_BLOCK;
         h->k->half_to_f32(h->a + o, xa, m, h->bf16);
         if (!h->b) {
             h->k->unary(h->op, xa, xa, m, h->s);
@@ -697,7 +825,7 @@ static bool half_elementwise(const hwa__simd *k, hwa_tensor *dst, int nt, bool b
     half_job h = {k, dst->op, dst->op == HWA_OP_SCALE ? dst->p.f[0] : 1.0f, hwa__data(a), b ? hwa__data(b) : NULL,
                   0.0f, b && nb == 1, dt == HWA_BF16, hwa__data(dst)};
     if (h.b_one) k->half_to_f32(h.b, &h.one_b, 1, h.bf16);
-    PAR_CHUNKS(n, nt, half_range(&h, i0, len));
+    PAR_CHUNKS(n, nt, half_range, &h);
     return true;
 }
 

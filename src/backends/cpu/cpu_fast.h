@@ -4,6 +4,7 @@
 
 #include "backends/cpu/simd/simd.h"
 #include "core/internal.h"
+#include "core/pool.h"
 
 /* How many threads work of this many elements gets: one per per_thread
  * elements at the least (below that a fork and a barrier cost more than
@@ -13,19 +14,11 @@ static inline int hwa__threads_over(int64_t work, int64_t per_thread, int nthrea
     return t < 1 ? 1 : t < nthreads ? (int)t : nthreads;
 }
 
-/* Runs BODY over [0, n) in chunks of whole 64-byte lines, one per thread,
- * with i0 and len the chunk's start and length. */
-#define HWA__PAR_CHUNKS(n, per_thread, nthreads, BODY)                                 \
-    do {                                                                               \
-        const int nt_ = hwa__threads_over(n, per_thread, nthreads);                    \
-        const int64_t chunk_ = (((n) + nt_ - 1) / nt_ + 15) & ~(int64_t)15;            \
-        _Pragma("omp parallel for num_threads(nt_) schedule(static) if (nt_ > 1)")     \
-        for (int t_ = 0; t_ < nt_; t_++) {                                             \
-            const int64_t i0 = (int64_t)t_ * chunk_;                                   \
-            const int64_t len = i0 >= (n) ? 0 : ((n) - i0 < chunk_ ? (n) - i0 : chunk_); \
-            if (len > 0) { BODY; }                                                     \
-        }                                                                              \
-    } while (0)
+/* Runs fn over [0, n) on the library's thread pool (core/pool.h) with as
+ * many threads as hwa__threads_over gives: chunks of whole 64-byte lines,
+ * four per thread, so a thread the scheduler keeps waiting leaves its share
+ * to the others. One thread: one call over all of [0, n). */
+void hwa__par_chunks(int64_t n, int64_t per_thread, int nthreads, hwa__par_fn fn, void *ctx);
 
 /* Scratch a backend keeps between computes (grown, never shrunk), for the
  * f16 / bf16 path below. */

@@ -69,6 +69,30 @@ static void sgd_range(const hwa__train_simd *k, float *p, const float *g, float 
     flush_end(csr);
 }
 
+/* One update node's arrays and constants, for a range of its elements. */
+typedef struct update_job {
+    const hwa__train_simd *k;
+    float *p, *m, *v, *buf;
+    const float *g, *x;
+    const hwa__adam_k *adam;
+    const hwa__sgd_k *sgd;
+} update_job;
+
+static void adam_chunk(void *ctx, int64_t i0, int64_t i1, int tid) {
+    const update_job *j = ctx;
+    adam_range(j->k, j->p + i0, j->g + i0, j->m + i0, j->v + i0, i1 - i0, j->adam);
+}
+
+static void sgd_chunk(void *ctx, int64_t i0, int64_t i1, int tid) {
+    const update_job *j = ctx;
+    sgd_range(j->k, j->p + i0, j->g + i0, j->buf ? j->buf + i0 : NULL, i1 - i0, j->sgd);
+}
+
+static void relu_back_chunk(void *ctx, int64_t i0, int64_t i1, int tid) {
+    const update_job *j = ctx;
+    j->k->relu_back(j->g + i0, j->x + i0, j->p + i0, i1 - i0);
+}
+
 /* Whether the update node's param, grad and state are the contiguous f32
  * arrays the kernels take (state: n or 2n elements). */
 static bool update_ok(const hwa_tensor *dst, int64_t state_n) {
@@ -92,9 +116,9 @@ static bool adam(const hwa__train_simd *k, hwa_tensor *dst, int nt) {
     c.step_size = lr / bc1, c.decay = 1.0f - lr * c.wd;
     c.omb1 = (float)(1.0 - (double)c.b1), c.omb2 = (float)(1.0 - (double)c.b2);
     const int64_t n = hwa_tensor_nelements(dst);
-    float *p = hwa__data(dst), *m = hwa__data(dst->src[3]), *v = m + n;
-    const float *g = hwa__data(dst->src[1]);
-    HWA__PAR_CHUNKS(n, UPDATE_PAR_MIN, nt, adam_range(k, p + i0, g + i0, m + i0, v + i0, len, &c));
+    float *m = hwa__data(dst->src[3]);
+    update_job j = {.k = k, .p = hwa__data(dst), .m = m, .v = m + n, .g = hwa__data(dst->src[1]), .adam = &c};
+    hwa__par_chunks(n, UPDATE_PAR_MIN, nt, adam_chunk, &j);
     return true;
 }
 
@@ -107,9 +131,9 @@ static bool sgd(const hwa__train_simd *k, hwa_tensor *dst, int nt) {
     c.c = hwa__ref_clip_coef(dst->src[2], pp->f[3]);
     c.nesterov = pp->i[1] != 0;
     const int64_t n = hwa_tensor_nelements(dst);
-    float *p = hwa__data(dst), *buf = momentum ? hwa__data(dst->src[3]) : NULL;
-    const float *g = hwa__data(dst->src[1]);
-    HWA__PAR_CHUNKS(n, UPDATE_PAR_MIN, nt, sgd_range(k, p + i0, g + i0, buf ? buf + i0 : NULL, len, &c));
+    update_job j = {.k = k, .p = hwa__data(dst), .buf = momentum ? hwa__data(dst->src[3]) : NULL,
+                    .g = hwa__data(dst->src[1]), .sgd = &c};
+    hwa__par_chunks(n, UPDATE_PAR_MIN, nt, sgd_chunk, &j);
     return true;
 }
 
@@ -130,9 +154,8 @@ static bool relu_back(const hwa__train_simd *k, hwa_tensor *dst, int nt) {
     if (!contig_f32(dst) || !contig_f32(g) || !contig_f32(x)) return false;
     const int64_t n = hwa_tensor_nelements(dst);
     if (hwa_tensor_nelements(g) != n || hwa_tensor_nelements(x) != n) return false;
-    const float *pg = hwa__data(g), *px = hwa__data(x);
-    float *pd = hwa__data(dst);
-    HWA__PAR_CHUNKS(n, RELU_PAR_MIN, nt, k->relu_back(pg + i0, px + i0, pd + i0, len));
+    update_job j = {.k = k, .p = hwa__data(dst), .g = hwa__data(g), .x = hwa__data(x)};
+    hwa__par_chunks(n, RELU_PAR_MIN, nt, relu_back_chunk, &j);
     return true;
 }
 bool hwa__cpu_train_fast_run(const hwa__train_simd *k, hwa_tensor *dst, int nthreads, hwa__cpu_scratch *scratch) {

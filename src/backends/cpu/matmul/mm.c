@@ -177,13 +177,18 @@ void hwa__mm_int8_col_scales(const hwa__mm_problem *p, float *scale, float *inv)
 
 static float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
-void hwa__mm_epilogue(const hwa__mm_problem *p, const hwa__simd *simd, int nthreads) {
-    if (!p->bias && p->act == HWA_OP_NONE) return;
+typedef struct epilogue_job {
+    const hwa__mm_problem *p;
+    const hwa__simd *simd;
+} epilogue_job;
+
+static void epilogue_rows(void *ctx, int64_t m0, int64_t m1, int tid) {
+    const epilogue_job *e = ctx;
+    const hwa__mm_problem *p = e->p;
+    const hwa__simd *simd = e->simd;
     const float *bias = p->bias;
-    float *c = p->c;
-#pragma omp parallel for num_threads(nthreads) if (p->M * p->N > 65536)
-    for (int64_t m = 0; m < p->M; m++) {
-        float *row = c + m * p->ldc;
+    for (int64_t m = m0; m < m1; m++) {
+        float *row = (float *)p->c + m * p->ldc;
         if (simd) {
             if (bias) simd->binary(HWA_OP_ADD, row, bias, 1, row, p->N);
             if (p->act != HWA_OP_NONE) simd->unary(p->act, row, row, p->N, 1.0f);
@@ -196,4 +201,10 @@ void hwa__mm_epilogue(const hwa__mm_problem *p, const hwa__simd *simd, int nthre
             row[j] = v;
         }
     }
+}
+
+void hwa__mm_epilogue(const hwa__mm_problem *p, const hwa__simd *simd, int nthreads) {
+    if (!p->bias && p->act == HWA_OP_NONE) return;
+    epilogue_job e = {p, simd};
+    hwa__mm_par_rows(nthreads, p->M, p->M * p->N, epilogue_rows, &e);
 }

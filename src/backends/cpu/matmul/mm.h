@@ -15,6 +15,15 @@
 
 #include "backends/cpu/simd/simd.h"
 #include "core/internal.h"
+#include "core/pool.h"
+
+/* Rows [0, rows) of a product's pre- or post-processing on the library's
+ * pool: on nthreads threads when `work` elements are worth a second
+ * thread, four chunks per thread; else one call on the caller. */
+static inline void hwa__mm_par_rows(int nthreads, int64_t rows, int64_t work, hwa__par_fn fn, void *ctx) {
+    const int nt = work > 65536 ? nthreads : 1;
+    hwa__par_for(nt, rows, nt > 1 ? (rows + 4 * nt - 1) / (4 * nt) : rows, fn, ctx);
+}
 
 typedef enum hwa__mm_provider {
     HWA_MM_ONEDNN = 0,

@@ -68,23 +68,48 @@ static float *scratch(hwa__mm_f16 *f, int i, int64_t n) {
 
 /* The half matrix [rows, cols] (bf16 or f16) with leading dimension ld to
  * dense f32. */
+typedef struct cvt_job {
+    const uint16_t *h;  /* widen: the source; narrow: NULL */
+    uint16_t *hd;       /* narrow: the destination */
+    const float *f;     /* narrow: the source */
+    float *fd;          /* widen: the destination */
+    int64_t cols, ld_half, ld_f32;
+    bool bf16;
+    const hwa__simd *simd;
+} cvt_job;
+
+static void widen_rows(void *ctx, int64_t r0, int64_t r1, int tid) {
+    const cvt_job *j = ctx;
+    const int64_t cols = j->cols;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint16_t *s = j->h + r * j->ld_half;
+        float *d = j->fd + r * j->ld_f32;
+        if (j->simd) j->simd->half_to_f32(s, d, cols, j->bf16);
+        else for (int64_t c = 0; c < cols; c++) d[c] = j->bf16 ? hwa_bf16_to_f32(s[c]) : hwa_f16_to_f32(s[c]);
+    }
+}
+
+static void narrow_rows(void *ctx, int64_t r0, int64_t r1, int tid) {
+    const cvt_job *j = ctx;
+    const int64_t cols = j->cols;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *s = j->f + r * j->ld_f32;
+        uint16_t *d = j->hd + r * j->ld_half;
+        if (j->simd) j->simd->f32_to_half(s, d, cols, j->bf16);
+        else for (int64_t c = 0; c < cols; c++) d[c] = j->bf16 ? hwa_f32_to_bf16(s[c]) : hwa_f32_to_f16(s[c]);
+    }
+}
+
 static void widen(const uint16_t *s, int64_t rows, int64_t cols, int64_t ld, bool bf16, float *d,
                   const hwa__simd *simd, int nthreads) {
-#pragma omp parallel for num_threads(nthreads) if (rows * cols > 65536)
-    for (int64_t r = 0; r < rows; r++) {
-        if (simd) simd->half_to_f32(s + r * ld, d + r * cols, cols, bf16);
-        else for (int64_t c = 0; c < cols; c++) d[r * cols + c] = bf16 ? hwa_bf16_to_f32(s[r * ld + c]) : hwa_f16_to_f32(s[r * ld + c]);
-    }
+    cvt_job j = {.h = s, .fd = d, .cols = cols, .ld_half = ld, .ld_f32 = cols, .bf16 = bf16, .simd = simd};
+    hwa__mm_par_rows(nthreads, rows, rows * cols, widen_rows, &j);
 }
 
 /* C (f32, dense [M, N]) rounded into the half result. */
 static void narrow(const float *s, const hwa__mm_problem *p, bool bf16, const hwa__simd *simd, int nthreads) {
-    uint16_t *c = p->c;
-#pragma omp parallel for num_threads(nthreads) if (p->M * p->N > 65536)
-    for (int64_t m = 0; m < p->M; m++) {
-        if (simd) simd->f32_to_half(s + m * p->N, c + m * p->ldc, p->N, bf16);
-        else for (int64_t j = 0; j < p->N; j++) c[m * p->ldc + j] = bf16 ? hwa_f32_to_bf16(s[m * p->N + j]) : hwa_f32_to_f16(s[m * p->N + j]);
-    }
+    cvt_job j = {.hd = p->c, .f = s, .cols = p->N, .ld_half = p->ldc, .ld_f32 = p->N, .bf16 = bf16, .simd = simd};
+    hwa__mm_par_rows(nthreads, p->M, p->M * p->N, narrow_rows, &j);
 }
 
 /* B widened: from the cache, widened now and kept, or (no owner) widened

@@ -4,9 +4,6 @@
 #include "backends/cpu/matmul/mm.h"
 
 #include <stdio.h>
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 #include "backends/cpu/cpu_isa.h"
 
@@ -33,17 +30,27 @@ bool hwa__mm_gemv_fits(const hwa__mm_problem *p, const hwa__simd *simd) {
 /* The small-M product straight from B's storage (mmapped weights are read
  * in place, nothing is packed): threads own ranges of output columns, so
  * every result is the same single sum whatever the thread count. */
+typedef struct gemv_job {
+    const hwa__mm_problem *p;
+    const hwa__simd *simd;
+} gemv_job;
+
+static void gemv_cols(void *ctx, int64_t n0, int64_t n1, int tid) {
+    const gemv_job *j = ctx;
+    const hwa__mm_problem *p = j->p;
+    if (p->dt_b == HWA_F16) j->simd->gemv_nt_f16(p->a, p->lda, p->M, p->b, p->ldb, p->K, n0, n1, p->c, p->ldc);
+    else j->simd->gemv_nt(p->a, p->lda, p->M, p->b, p->ldb, p->K, n0, n1, p->c, p->ldc);
+}
+
 static void gemv(const hwa__mm_problem *p, const hwa__simd *simd, int nthreads) {
     int nt = (int)(p->N / GEMV_ROWS_MIN);
     nt = nt < 1 ? 1 : nt < nthreads ? nt : nthreads;
-    const int64_t chunk = ((p->N + nt - 1) / nt + 15) & ~(int64_t)15;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int t = 0; t < nt; t++) {
-        const int64_t n0 = (int64_t)t * chunk, n1 = n0 + chunk < p->N ? n0 + chunk : p->N;
-        if (n0 >= n1) continue;
-        if (p->dt_b == HWA_F16) simd->gemv_nt_f16(p->a, p->lda, p->M, p->b, p->ldb, p->K, n0, n1, p->c, p->ldc);
-        else simd->gemv_nt(p->a, p->lda, p->M, p->b, p->ldb, p->K, n0, n1, p->c, p->ldc);
-    }
+    /* four column ranges of whole 64-byte lines per thread, at least
+     * GEMV_ROWS_MIN weight rows each */
+    int64_t chunk = ((p->N + 4 * nt - 1) / (4 * nt) + 15) & ~(int64_t)15;
+    if (chunk < GEMV_ROWS_MIN) chunk = GEMV_ROWS_MIN;
+    gemv_job j = {p, simd};
+    hwa__par_for(nt, p->N, nt > 1 ? chunk : p->N, gemv_cols, &j);
 }
 
 hwa_status hwa__mm_native_run(hwa_ctx *ctx, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,

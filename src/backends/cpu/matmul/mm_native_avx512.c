@@ -1,9 +1,6 @@
 /* The native GEMM (mm_native_impl.inc) compiled for AVX-512 with FMA. */
 #if defined(__x86_64__)
 #include <math.h>
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 #include "backends/cpu/matmul/mm.h"
 

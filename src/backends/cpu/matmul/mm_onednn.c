@@ -289,49 +289,50 @@ static bool rewritten_every_run(const hwa__mm_onednn *o, const hwa__mm_problem *
 
 static void *scratch(hwa__mm_onednn *o, size_t n) { return hwa__scratch_grow(o->ctx, &o->scratch, &o->scratch_cap, n); }
 
-/* Rows of A (f32, not transposed) to bf16 [M, K]. */
-static bool convert_bf16(hwa__mm_onednn *o, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads) {
-    uint16_t *q = scratch(o, (size_t)(p->M * p->K) * sizeof(uint16_t));
-    if (!q) return false;
+/* Rows of A converted or quantized, or rows of C dequantized. */
+typedef struct rows_job {
+    const hwa__mm_problem *p;
+    const hwa__simd *simd;
+    void *q;                 /* A's rows as bf16 or int8 [M, K] */
+    float *sx;               /* per-row scales */
+    const float *sw;         /* per-column scales */
+} rows_job;
+
+static void bf16_rows(void *ctx, int64_t m0, int64_t m1, int tid) {
+    const rows_job *j = ctx;
+    const hwa__mm_problem *p = j->p;
     const float *a = p->a;
-#pragma omp parallel for num_threads(nthreads) if (p->M * p->K > 65536)
-    for (int64_t m = 0; m < p->M; m++) {
-        if (simd) simd->f32_to_half(a + m * p->lda, q + m * p->K, p->K, true);
+    uint16_t *q = j->q;
+    for (int64_t m = m0; m < m1; m++) {
+        if (j->simd) j->simd->f32_to_half(a + m * p->lda, q + m * p->K, p->K, true);
         else for (int64_t k = 0; k < p->K; k++) q[m * p->K + k] = hwa_f32_to_bf16(a[m * p->lda + k]);
     }
-    return true;
 }
 
-/* Dynamic symmetric per-row quantization of A (f32, not transposed). */
-static bool quantize_rows(hwa__mm_onednn *o, const hwa__mm_problem *p, int nthreads) {
-    int8_t *q = scratch(o, (size_t)(p->M * p->K));
-    if (!q || !hwa__scratch_grow(o->ctx, &o->row_scales, &o->row_scales_cap, (size_t)p->M * sizeof(float)))
-        return false;
-    const float *a = p->a;
-    float *sx = o->row_scales;
+static void quantize_row_range(void *ctx, int64_t m0, int64_t m1, int tid) {
+    const rows_job *j = ctx;
+    const hwa__mm_problem *p = j->p;
     const int64_t K = p->K;
-#pragma omp parallel for num_threads(nthreads) if (p->M * K > 65536)
-    for (int64_t m = 0; m < p->M; m++) {
-        const float *x = a + m * p->lda;
+    for (int64_t m = m0; m < m1; m++) {
+        const float *x = (const float *)p->a + m * p->lda;
         float mx = 0.0f;
 #pragma omp simd reduction(max : mx)
         for (int64_t k = 0; k < K; k++) mx = fmaxf(mx, fabsf(x[k]));
         const float s = hwa__mm_int8_scale(mx), inv = 1.0f / s;
-        sx[m] = s;
-        int8_t *qm = q + m * K;
+        j->sx[m] = s;
+        int8_t *qm = (int8_t *)j->q + m * K;
 #pragma omp simd
         for (int64_t k = 0; k < K; k++) qm[k] = (int8_t)nearbyintf(x[k] * inv);
     }
-    return true;
 }
 
-/* int32 sums in C -> f32: C[m,n] = acc * sx[m] * sw[n], in place. */
-static void dequantize(const hwa__mm_problem *p, const float *sx, const float *sw, int nthreads) {
-    char *c = p->c;
-#pragma omp parallel for num_threads(nthreads) if (p->M * p->N > 65536)
-    for (int64_t m = 0; m < p->M; m++) {
-        char *row = c + (size_t)(m * p->ldc) * 4;
-        const float s = sx[m];
+static void dequantize_rows(void *ctx, int64_t m0, int64_t m1, int tid) {
+    const rows_job *j = ctx;
+    const hwa__mm_problem *p = j->p;
+    const float *sw = j->sw;
+    for (int64_t m = m0; m < m1; m++) {
+        char *row = (char *)p->c + (size_t)(m * p->ldc) * 4;
+        const float s = j->sx[m];
 #pragma omp simd
         for (int64_t n = 0; n < p->N; n++) {
             int32_t v;
@@ -340,6 +341,31 @@ static void dequantize(const hwa__mm_problem *p, const float *sx, const float *s
             memcpy(row + 4 * n, &f, 4);
         }
     }
+}
+
+/* Rows of A (f32, not transposed) to bf16 [M, K]. */
+static bool convert_bf16(hwa__mm_onednn *o, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads) {
+    uint16_t *q = scratch(o, (size_t)(p->M * p->K) * sizeof(uint16_t));
+    if (!q) return false;
+    rows_job j = {p, simd, q, NULL, NULL};
+    hwa__mm_par_rows(nthreads, p->M, p->M * p->K, bf16_rows, &j);
+    return true;
+}
+
+/* Dynamic symmetric per-row quantization of A (f32, not transposed). */
+static bool quantize_rows(hwa__mm_onednn *o, const hwa__mm_problem *p, int nthreads) {
+    int8_t *q = scratch(o, (size_t)(p->M * p->K));
+    if (!q || !hwa__scratch_grow(o->ctx, &o->row_scales, &o->row_scales_cap, (size_t)p->M * sizeof(float)))
+        return false;
+    rows_job j = {p, NULL, q, o->row_scales, NULL};
+    hwa__mm_par_rows(nthreads, p->M, p->M * p->K, quantize_row_range, &j);
+    return true;
+}
+
+/* int32 sums in C -> f32: C[m,n] = acc * sx[m] * sw[n], in place. */
+static void dequantize(const hwa__mm_problem *p, float *sx, const float *sw, int nthreads) {
+    rows_job j = {p, NULL, NULL, sx, sw};
+    hwa__mm_par_rows(nthreads, p->M, p->M * p->N, dequantize_rows, &j);
 }
 
 hwa_status hwa__mm_onednn_run(hwa__mm_onednn *o, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,

@@ -31,9 +31,6 @@
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 #include "backends/cpu/simd/cvt_bf16.h"
 
@@ -224,23 +221,36 @@ static inline void tile_store(char *d, const __m512i r[16]) {
     for (int q = 0; q < 16; q++) _mm512_storeu_si512(d + q * 64, r[q]);
 }
 
-void hwa__amx_pack_bf16(const hwa__mm_problem *p, int64_t KB, int64_t NP, void *tiles, int nthreads) {
-    const int64_t NT = NP * 2, units = NT * KB;
-    /* B^T = W [N, K] rows: each tile the transpose of 16 rows x 16 words of
-     * W; B [K, N] rows: each tile row two rows of B interleaved */
-    const mat w = {p->b, p->dt_b, p->ldb, p->tb ? p->N : p->K, p->tb ? p->K : p->N};
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && units >= 64)
-    for (int64_t u = 0; u < units; u++) { /* in the tiles' own order: writes in sequence */
+typedef struct pack_job {
+    const hwa__mm_problem *p;
+    mat w;
+    int64_t KB;
+    void *tiles;
+} pack_job;
+
+static void pack_units(void *ctx, int64_t u0, int64_t u1, int tid) {
+    const pack_job *j = ctx;
+    const int64_t KB = j->KB;
+    for (int64_t u = u0; u < u1; u++) { /* in the tiles' own order: writes in sequence */
         const int64_t nt = (u / (2 * KB)) * 2 + u % 2, kb = (u / 2) % KB;
         __m512i r[16];
-        if (p->tb) {
-            for (int c = 0; c < 16; c++) r[c] = row32(&w, nt * 16 + c, kb * 32);
+        if (j->p->tb) {
+            for (int c = 0; c < 16; c++) r[c] = row32(&j->w, nt * 16 + c, kb * 32);
             transpose16(r);
         } else {
-            row_pairs(&w, kb * 32, nt * 16, r);
+            row_pairs(&j->w, kb * 32, nt * 16, r);
         }
-        tile_store((char *)tiles + (size_t)u * TILE_BYTES, r);
+        tile_store((char *)j->tiles + (size_t)u * TILE_BYTES, r);
     }
+}
+
+void hwa__amx_pack_bf16(const hwa__mm_problem *p, int64_t KB, int64_t NP, void *tiles, int nthreads) {
+    const int64_t units = NP * 2 * KB;
+    /* B^T = W [N, K] rows: each tile the transpose of 16 rows x 16 words of
+     * W; B [K, N] rows: each tile row two rows of B interleaved */
+    pack_job j = {p, {p->b, p->dt_b, p->ldb, p->tb ? p->N : p->K, p->tb ? p->K : p->N}, KB, tiles};
+    const int nt = nthreads > 1 && units >= 64 ? nthreads : 1;
+    hwa__par_for(nt, units, nt > 1 ? (units + 4 * nt - 1) / (4 * nt) : units, pack_units, &j);
 }
 
 /* Rows [m0, m0 + rows) of A = S^T (S [K, M] row-major, as a transposed A is
@@ -458,26 +468,32 @@ static void finish(const thread_ctx *b, int64_t m0, int64_t m1, int64_t n0, int6
 
 /* ---- the job ----------------------------------------------------------- */
 
-void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd) {
+typedef struct run_ctx {
+    const hwa__amx_job *j;
+    const hwa__simd *simd;
+} run_ctx;
+
+/* Parts [t0, t1) of the job's T = nthreads parts, on thread tid's tiles and
+ * scratch. A part is what one thread did under a static split: the pool
+ * hands parts out one at a time, so a thread the scheduler delays leaves
+ * its part to the others instead of holding the product up. */
+static void run_parts(void *ctx, int64_t t0, int64_t t1, int tid) {
+    const run_ctx *rc = ctx;
+    const hwa__amx_job *j = rc->j;
+    const hwa__simd *simd = rc->simd;
     const hwa__mm_problem *p = j->p;
-    const int64_t MP = j->MP, NP = j->NP, mcb = j->mcb;
+    const int64_t MP = j->MP, NP = j->NP, mcb = j->mcb, T = j->nthreads > 1 ? j->nthreads : 1;
     const size_t a_stride = hwa__amx_a_bytes(j);
-#pragma omp parallel num_threads(j->nthreads) if (j->nthreads > 1)
-    {
-        int t = 0, T = 1;
-#if defined(_OPENMP)
-        t = omp_get_thread_num();
-        T = omp_get_num_threads();
-#endif
-        /* np-split: every m-pair, this thread's n-pairs; else the other way. */
+    for (int64_t t = t0; t < t1; t++) {
+        /* np-split: every m-pair, this part's n-pairs; else the other way. */
         const int64_t n0 = j->split_n ? NP * t / T : 0, n1 = j->split_n ? NP * (t + 1) / T : NP;
         const int64_t m0 = j->split_n ? 0 : MP * t / T, m1 = j->split_n ? MP : MP * (t + 1) / T;
         const int64_t c0 = n0 * 32, c1 = n1 * 32 < p->N ? n1 * 32 : p->N;
         float edge[4][256] __attribute__((aligned(64)));
         float part[MCB_CHUNKED * 4][256] __attribute__((aligned(64)));
-        char *ablk = (char *)j->a_tiles + (size_t)t * a_stride;
-        float *rs = j->row_scales ? j->row_scales + (size_t)t * (size_t)(mcb * 32) : NULL;
-        float *sums = j->c_sums ? j->c_sums + (size_t)t * j->c_sums_per_thread : NULL;
+        char *ablk = (char *)j->a_tiles + (size_t)tid * a_stride;
+        float *rs = j->row_scales ? j->row_scales + (size_t)tid * (size_t)(mcb * 32) : NULL;
+        float *sums = j->c_sums ? j->c_sums + (size_t)tid * j->c_sums_per_thread : NULL;
         thread_ctx b = {j, ablk, 0, n0, sums, (n1 - n0) * 32, edge, part};
         const bool work = n0 < n1 && m0 < m1;
         if (work) tiles_on();
@@ -502,6 +518,12 @@ void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd) {
         }
         if (work) _tile_release();
     }
+}
+
+void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd) {
+    const int T = j->nthreads > 1 ? j->nthreads : 1;
+    run_ctx rc = {j, simd};
+    hwa__par_for(T, T, 1, run_parts, &rc);
 }
 
 #endif
