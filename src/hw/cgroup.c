@@ -203,6 +203,11 @@ hwa_status hwa__affinity(const char *root, uint64_t *bits, int nbits, int *count
                 while (*line && *line != '\n' && k < sizeof list - 1) list[k++] = *line++;
                 list[k] = '\0';
                 st = hwa__parse_cpulist(list, &n, bits, nbits);
+                if (st != HWA_OK) {
+                    char msg[256];
+                    hwa__strlcpy(msg, hwa_last_error(), sizeof msg);
+                    st = hwa__err(NULL, st, "/proc/self/status: %s", msg);
+                }
             }
             free(status);
         }
