@@ -233,6 +233,71 @@ hwa_meter *hwa_meter_open(const char *name, const hwa_probe_opts *opts);
 hwa_status hwa_meter_read_joules(hwa_meter *m, double *joules);
 void hwa_meter_close(hwa_meter *m); /* NULL is a no-op */
 
+/* ---- load: who else uses the CPUs -------------------------------------- */
+
+/* A benchmark row is only as good as the CPUs it had. These two functions
+ * tell how much CPU time this process got during an interval and how much
+ * other processes (and a hypervisor, and the cgroup's quota) took from the
+ * CPUs it may use: take a sample before the row and one after, then compute
+ * the delta. docs/load.md says what each figure means and where it is blind
+ * (jiffy resolution, containers whose /proc/stat shows the host).
+ *
+ * Both structs are plain data the caller owns; copy them freely. A figure
+ * that could not be read is "unknown": NAN for a double, -1 for a count,
+ * false for a have_* flag. */
+typedef struct hwa_load_sample {
+    double wall_s;            /* CLOCK_MONOTONIC; under a root, <root>/proc/uptime's first field when the fixture has one */
+    double self_cpu_s;        /* this process's user+system CPU time (getrusage RUSAGE_SELF, or /proc/self/stat under a root); NAN unknown */
+    bool have_stat;           /* /proc/stat was read */
+    double busy_s, total_s;   /* /proc/stat's cpuN lines (the "cpu" line's columns): busy = user+nice+system+irq+softirq+steal, total = busy + idle + iowait; in seconds (USER_HZ from sysconf(_SC_CLK_TCK)) summed over the CPUs counted; NAN unknown */
+    double steal_s;           /* the steal column alone (a hypervisor taking our vCPUs); NAN unknown */
+    int cpus_counted;         /* how many cpuN lines were summed (the CPUs in this process's affinity mask, when they can be told apart; else all); 0 unknown */
+    bool have_cgroup;         /* cgroup v2 cpu.stat (or v1 cpuacct.usage + cpu.stat) was read */
+    double cgroup_usage_s;    /* usage_usec of the process's cgroup; NAN unknown */
+    double cgroup_throttled_s;/* throttled_usec; NAN unknown (the root cgroup has none) */
+    int64_t cgroup_nr_throttled; /* -1 unknown */
+    double loadavg1;          /* /proc/loadavg first field; NAN unknown */
+    int64_t procs_running;    /* /proc/stat procs_running (or loadavg's 4th field numerator); -1 unknown */
+    int cgroup_version;       /* 2: usage from cgroup v2's cpu.stat; 1: from v1 (cpuacct.usage, cpu.stat); 0: none read */
+} hwa_load_sample;
+
+/* Takes a sample into *out (overwritten whole). root: NULL or "" for the
+ * real system; otherwise every /proc and /sys/fs/cgroup file is read below
+ * it (tests use fixtures), self_cpu_s comes from <root>/proc/self/stat, and
+ * the CPUs counted are those of <root>/proc/self/status's Cpus_allowed_list
+ * when it has one, else every cpuN line of <root>/proc/stat. USER_HZ is the
+ * running system's either way. A file that is missing or cannot be read
+ * leaves its fields unknown rather than failing. HWA_E_FORMAT, with the
+ * file named in hwa_last_error(), when a file exists but cannot be parsed;
+ * HWA_E_INVALID for a NULL out or a root too long for a path; HWA_E_RANGE
+ * for a cgroup path longer than 1,000 bytes; HWA_E_NOMEM.
+ * Thread-safe (it reads files and clocks; no shared state). */
+hwa_status hwa_load_sample_take(const char *root, hwa_load_sample *out);
+
+typedef struct hwa_load_delta {
+    double wall_s;
+    double self_cpu_s;        /* CPU time this process got in the interval; NAN unknown */
+    double self_share;        /* self_cpu_s / (wall_s * threads): 1.0 means every thread ran all the time; NAN when threads < 1 or wall 0 */
+    double others_cpus;       /* average number of CPUs busy with other processes: (busy delta - self delta) / wall, clamped >= 0; NAN unknown, or when wall_s < 0.05 (too short for jiffies) */
+    double others_share;      /* others_cpus / the CPUs this process may use (cpus argument), clamped to [0, 1]; NAN unknown */
+    double steal_share;       /* steal delta / (wall * cpus), clamped to [0, 1]: hypervisor steal; NAN as others_cpus */
+    double throttled_s;       /* cgroup throttled time in the interval; NAN unknown */
+    double loadavg1;          /* of the later sample */
+    bool contended;           /* others_share > threshold, or throttled_s > 5% of wall, or steal_share > threshold */
+    char why[160];            /* "" or sentences joined by "; ": "other processes took 48% of the 2 CPUs", "the cgroup's quota throttled 12% of the time", "the hypervisor stole 20%" */
+} hwa_load_delta;
+
+/* The interval from a to b (b taken after a) for a run on `threads` threads
+ * of a process that may use `cpus` CPUs; contended uses `threshold` (a share,
+ * e.g. 0.10). Writes *out whole. The /proc/stat figures are unknown when
+ * either sample lacks them or the two counted a different number of CPUs;
+ * a counter that went backwards (iowait does on some kernels) counts as no
+ * change. The shares over cpus are NAN when cpus < 1. HWA_E_INVALID for a
+ * NULL argument, b before a, or a threshold that is negative or NAN. Pure:
+ * no I/O; thread-safe. */
+hwa_status hwa_load_delta_compute(const hwa_load_sample *a, const hwa_load_sample *b, int threads, int cpus,
+                                  double threshold, hwa_load_delta *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,7 +2,9 @@
  * memory.limit_in_bytes, cpu.cfs_quota_us / cpu.cfs_period_us) and the CPU
  * affinity mask. A limit set on an ancestor cgroup applies too, so each
  * limit is the tightest one on the path from the process's cgroup up to the
- * root of the hierarchy that is visible. */
+ * root of the hierarchy that is visible. The walk over /proc/self/cgroup
+ * that finds the process's cgroups is shared with the CPU-load sampler
+ * (load.c), which reads their CPU statistics. */
 #include <sched.h>
 #include <string.h>
 
@@ -94,13 +96,11 @@ static hwa_status read_v1_memory(const char *root, const char *dir, limits *l) {
 
 typedef enum { CG_V2_MEM, CG_V2_CPU, CG_V1_MEM, CG_V1_CPU } cg_file;
 
-/* Reads the file kind in <mount><path> and each ancestor up to <mount>. A
- * missing file is skipped (the root cgroup has no memory.max); a malformed
- * one is an error. */
-static hwa_status walk_up(const char *root, const char *mount, const char *path, cg_file kind, limits *l) {
+/* Reads the file kind in dir and each ancestor up to mount. A missing file is
+ * skipped (the root cgroup has no memory.max); a malformed one is an error. */
+static hwa_status walk_up(const char *root, const char *mount, const char *cgdir, cg_file kind, limits *l) {
     char dir[1024];
-    int n = snprintf(dir, sizeof dir, "%s%s", mount, strcmp(path, "/") ? path : "");
-    if (n < 0 || (size_t)n >= sizeof dir) return hwa__err(NULL, HWA_E_RANGE, "cgroup path too long: %.80s", path);
+    hwa__strlcpy(dir, cgdir, sizeof dir);
     size_t floor = strlen(mount);
     for (;;) {
         char rel[1200];
@@ -133,67 +133,63 @@ static const char *visible_path(const char *root, const char *mount, const char 
     return path;
 }
 
-hwa_status hwa__probe_cgroup(const char *root, hwa_cpu_info *cpu) {
-    limits v2 = {false, -1, 0}, v1 = {false, -1, 0};
+/* Calls fn for the process's cgroup in the hierarchy mounted at mount. */
+static hwa_status visit(const char *root, const char *controller, const char *mount, const char *path,
+                        hwa__cgroup_fn fn, void *ud) {
+    const char *p = visible_path(root, mount, path);
+    char dir[1024];
+    int n = snprintf(dir, sizeof dir, "%s%s", mount, strcmp(p, "/") ? p : "");
+    if (n < 0 || (size_t)n >= sizeof dir) return hwa__err(NULL, HWA_E_RANGE, "cgroup path too long: %.80s", p);
+    return fn(ud, controller, mount, dir);
+}
+
+hwa_status hwa__cgroup_foreach(const char *root, hwa__cgroup_fn fn, void *ud) {
     char *text = NULL;
     hwa_status st = hwa__read_file_alloc(root, "/proc/self/cgroup", &text, NULL);
-    if (st == HWA_OK) {
-        char *save = NULL;
-        for (char *line = strtok_r(text, "\n", &save); line && st == HWA_OK; line = strtok_r(NULL, "\n", &save)) {
-            /* "hierarchy-ID:controller-list:cgroup-path" */
-            char *c1 = strchr(line, ':');
-            char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-            if (!c1 || !c2 || c2[1] != '/') {
-                st = hwa__err(NULL, HWA_E_FORMAT, "/proc/self/cgroup: malformed line '%.80s'", line);
-                break;
-            }
-            *c2 = '\0';
-            const char *ctrls = c1 + 1, *path = c2 + 1;
-            if (!strncmp(line, "0:", 2) && !*ctrls) {
-                /* v2: the unified hierarchy, alone or (hybrid) under unified/. */
-                const char *mounts[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
-                for (int m = 0; m < 2 && st == HWA_OK; m++) {
-                    const char *p = visible_path(root, mounts[m], path);
-                    if ((st = walk_up(root, mounts[m], p, CG_V2_MEM, &v2)) == HWA_OK)
-                        st = walk_up(root, mounts[m], p, CG_V2_CPU, &v2);
-                }
-            } else {
-                char ctl[256];
-                hwa__strlcpy(ctl, ctrls, sizeof ctl);
-                char *s2 = NULL;
-                for (char *c = strtok_r(ctl, ",", &s2); c && st == HWA_OK; c = strtok_r(NULL, ",", &s2)) {
-                    char mount[300];
-                    bool mem = !strcmp(c, "memory"), cpuc = !strcmp(c, "cpu");
-                    if (!mem && !cpuc) continue;
-                    snprintf(mount, sizeof mount, "/sys/fs/cgroup/%s", c);
-                    st = walk_up(root, mount, visible_path(root, mount, path), mem ? CG_V1_MEM : CG_V1_CPU, &v1);
-                    if (st == HWA_OK && strcmp(ctrls, c)) { /* mounted as "cpu,cpuacct" */
-                        snprintf(mount, sizeof mount, "/sys/fs/cgroup/%s", ctrls);
-                        st = walk_up(root, mount, visible_path(root, mount, path), mem ? CG_V1_MEM : CG_V1_CPU, &v1);
-                    }
+    if (st != HWA_OK) return st;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && st == HWA_OK; line = strtok_r(NULL, "\n", &save)) {
+        /* "hierarchy-ID:controller-list:cgroup-path" */
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c1 || !c2 || c2[1] != '/') {
+            st = hwa__err(NULL, HWA_E_FORMAT, "/proc/self/cgroup: malformed line '%.80s'", line);
+            break;
+        }
+        *c2 = '\0';
+        const char *ctrls = c1 + 1, *path = c2 + 1;
+        if (!strncmp(line, "0:", 2) && !*ctrls) {
+            /* v2: the unified hierarchy, alone or (hybrid) under unified/. */
+            const char *mounts[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
+            for (int m = 0; m < 2 && st == HWA_OK; m++) st = visit(root, NULL, mounts[m], path, fn, ud);
+        } else {
+            char ctl[256];
+            hwa__strlcpy(ctl, ctrls, sizeof ctl);
+            char *s2 = NULL;
+            for (char *c = strtok_r(ctl, ",", &s2); c && st == HWA_OK; c = strtok_r(NULL, ",", &s2)) {
+                char mount[300];
+                snprintf(mount, sizeof mount, "/sys/fs/cgroup/%s", c);
+                st = visit(root, c, mount, path, fn, ud);
+                if (st == HWA_OK && strcmp(ctrls, c)) { /* mounted as "cpu,cpuacct" */
+                    snprintf(mount, sizeof mount, "/sys/fs/cgroup/%s", ctrls);
+                    st = visit(root, c, mount, path, fn, ud);
                 }
             }
         }
-        free(text);
-    } else if (st == HWA_E_NOTFOUND) {
-        hwa_clear_error();
-        st = HWA_OK;
     }
-    if (st != HWA_OK) return st;
+    free(text);
+    return st;
+}
 
-    /* v2 wins where it set anything; v1 fills the rest (hybrid hosts). */
-    cpu->cgroup_version = v2.found ? 2 : v1.found ? 1 : 0;
-    cpu->cgroup_memory_max_bytes = v2.mem_max >= 0 ? v2.mem_max : v1.mem_max;
-    cpu->cgroup_cpu_limit = v2.cpus > 0 ? v2.cpus : v1.cpus;
-
-    /* Affinity: the kernel's answer for this process; a sysroot's status file. */
-    uint64_t bits[64] = {0};
+hwa_status hwa__affinity(const char *root, uint64_t *bits, int nbits, int *count) {
+    hwa_status st = HWA_OK;
     int n = 0;
+    memset(bits, 0, (size_t)nbits * sizeof *bits);
     if (!*root) {
         cpu_set_t set;
         CPU_ZERO(&set);
         if (sched_getaffinity(0, sizeof set, &set) == 0) {
-            for (int c = 0; c < CPU_SETSIZE && c < 64 * 64; c++)
+            for (int c = 0; c < CPU_SETSIZE && c < nbits * 64; c++)
                 if (CPU_ISSET(c, &set)) bits[c / 64] |= 1ull << (c % 64), n++;
         }
     } else {
@@ -206,12 +202,60 @@ hwa_status hwa__probe_cgroup(const char *root, hwa_cpu_info *cpu) {
                 size_t k = 0;
                 while (*line && *line != '\n' && k < sizeof list - 1) list[k++] = *line++;
                 list[k] = '\0';
-                st = hwa__parse_cpulist(list, &n, bits, 64);
+                st = hwa__parse_cpulist(list, &n, bits, nbits);
+                if (st != HWA_OK) {
+                    char msg[256];
+                    hwa__strlcpy(msg, hwa_last_error(), sizeof msg);
+                    st = hwa__err(NULL, st, "/proc/self/status: %s", msg);
+                }
             }
             free(status);
         }
-        hwa_clear_error();
+        /* A missing status file means "unknown", not an error; a malformed
+         * list keeps its message. */
+        if (st == HWA_OK) hwa_clear_error();
     }
+    *count = st == HWA_OK ? n : 0;
+    return st;
+}
+
+typedef struct probe_walk {
+    const char *root;
+    limits v2, v1;
+} probe_walk;
+
+static hwa_status probe_visit(void *ud, const char *controller, const char *mount, const char *dir) {
+    probe_walk *w = ud;
+    hwa_status st = HWA_OK;
+    if (!controller) {
+        if ((st = walk_up(w->root, mount, dir, CG_V2_MEM, &w->v2)) == HWA_OK)
+            st = walk_up(w->root, mount, dir, CG_V2_CPU, &w->v2);
+    } else if (!strcmp(controller, "memory")) {
+        st = walk_up(w->root, mount, dir, CG_V1_MEM, &w->v1);
+    } else if (!strcmp(controller, "cpu")) {
+        st = walk_up(w->root, mount, dir, CG_V1_CPU, &w->v1);
+    }
+    return st;
+}
+
+hwa_status hwa__probe_cgroup(const char *root, hwa_cpu_info *cpu) {
+    probe_walk w = {root, {false, -1, 0}, {false, -1, 0}};
+    hwa_status st = hwa__cgroup_foreach(root, probe_visit, &w);
+    if (st == HWA_E_NOTFOUND) {
+        hwa_clear_error();
+        st = HWA_OK;
+    }
+    if (st != HWA_OK) return st;
+
+    /* v2 wins where it set anything; v1 fills the rest (hybrid hosts). */
+    cpu->cgroup_version = w.v2.found ? 2 : w.v1.found ? 1 : 0;
+    cpu->cgroup_memory_max_bytes = w.v2.mem_max >= 0 ? w.v2.mem_max : w.v1.mem_max;
+    cpu->cgroup_cpu_limit = w.v2.cpus > 0 ? w.v2.cpus : w.v1.cpus;
+
+    /* Affinity: the kernel's answer for this process; a sysroot's status file. */
+    uint64_t bits[64];
+    int n = 0;
+    st = hwa__affinity(root, bits, 64, &n);
     if (st != HWA_OK) return st;
     cpu->affinity_cpus = n;
     hwa__format_cpulist(bits, 64, cpu->affinity_list, sizeof cpu->affinity_list);

@@ -70,6 +70,25 @@ hwa_status hwa__probe_topology(const char *root, hwa_cpu_info *cpu);
 hwa_status hwa__probe_memory(const char *root, hwa_cpu_info *cpu);
 /* cgroup limits and the affinity mask (cgroup.c). */
 hwa_status hwa__probe_cgroup(const char *root, hwa_cpu_info *cpu);
+/* Called by hwa__cgroup_foreach once for each place where one hierarchy of
+ * the process's cgroups may be mounted: controller is NULL for the unified
+ * (v2) hierarchy, else one v1 controller's name ("cpu"); mount is the
+ * hierarchy's root ("/sys/fs/cgroup/cpu,cpuacct") and dir the process's
+ * cgroup in it, both relative to the sysroot. dir is mount itself when the
+ * path /proc/self/cgroup gives is not visible there (a cgroup namespace), and
+ * neither need exist. A status other than HWA_OK stops the walk. */
+typedef hwa_status (*hwa__cgroup_fn)(void *ud, const char *controller, const char *mount, const char *dir);
+/* Reads <root>/proc/self/cgroup and calls fn for each hierarchy: v2 at
+ * /sys/fs/cgroup and (hybrid hosts) /sys/fs/cgroup/unified; each v1
+ * controller at /sys/fs/cgroup/<controller> and, when it shares a hierarchy,
+ * at /sys/fs/cgroup/<controller-list> too. HWA_E_NOTFOUND when the file is
+ * missing, HWA_E_FORMAT for a malformed line, else what fn returned. */
+hwa_status hwa__cgroup_foreach(const char *root, hwa__cgroup_fn fn, void *ud);
+/* The CPUs this process may run on: sched_getaffinity for the real system,
+ * <root>/proc/self/status's Cpus_allowed_list under a sysroot. Sets bits
+ * (nbits words, zeroed first) and *count; *count is 0 when unknown (no
+ * status file). HWA_E_FORMAT for a malformed list. */
+hwa_status hwa__affinity(const char *root, uint64_t *bits, int nbits, int *count);
 
 /* ---- CPU identity --------------------------------------------------------- */
 
