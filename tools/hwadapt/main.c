@@ -1,7 +1,9 @@
 /* hwadapt — the command. Dispatches to one cmd_<name>.c per subcommand;
  * with no subcommand it runs the main job. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "hwadapt/hwadapt.h"
@@ -29,7 +31,27 @@ static void usage(FILE *f) {
     fprintf(f, "\n'hwadapt COMMAND --help' describes a command's options.\n");
 }
 
+/* libgomp (oneDNN's threads) reads its wait policy once, when it loads,
+ * before main: by default an idle thread spins about 300,000 times before
+ * it sleeps, which on cores shared with another busy process takes the
+ * CPU from the very thread it waits for (linear1000 measured 8 ms instead
+ * of 0.3 ms). So when the user has set neither OMP_WAIT_POLICY nor
+ * GOMP_SPINCOUNT, the command sets a short spin and runs itself again;
+ * HWA_OMP_REEXEC=0 turns this off. The value is the one bench/contention.sh
+ * chose (docs/threads.md). */
+#define HWA_GOMP_SPINCOUNT "10000"
+
+static void exec_with_omp_wait_policy(char **argv) {
+    const char *off = getenv("HWA_OMP_REEXEC");
+    if ((off && !strcmp(off, "0")) || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("GOMP_SPINCOUNT", HWA_GOMP_SPINCOUNT, 1) || setenv("HWA_OMP_REEXEC", "0", 1)) return;
+    execv("/proc/self/exe", argv);
+    /* exec failed (no /proc): carry on with libgomp's default */
+    unsetenv("GOMP_SPINCOUNT");
+}
+
 int main(int argc, char **argv) {
+    exec_with_omp_wait_policy(argv);
     if (argc < 2) return cmd_run(1, (char *[]){"run", NULL});
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);

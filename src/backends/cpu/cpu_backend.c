@@ -10,6 +10,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/cpu_fast.h"
+#include "backends/cpu/cpu_load.h"
 #include "backends/cpu/cpu_isa.h"
 #include "backends/cpu/cpu_prof.h"
 #include "backends/cpu/cpu_train_fast.h"
@@ -373,7 +374,7 @@ static hwa_status cpu_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) 
     if (st) return st;
     s->n_names = n;
     if (n > 0) memset(s->done, 0, (size_t)n);
-    const int nt = cpu_threads(be);
+    const int nt = hwa__cpu_threads_now(cpu_threads(be));
 #if defined(_OPENMP)
     /* The matmul libraries take their thread count from OpenMP. */
     if (omp_get_max_threads() != nt) omp_set_num_threads(nt);

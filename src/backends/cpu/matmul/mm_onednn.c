@@ -28,6 +28,9 @@ typedef struct prim_entry {
     hwa_dtype dt_a, dt_c, dt_bias;
     hwa_op act;
     ctype ct;
+    int nthreads;          /* OpenMP's thread count when it was made: oneDNN plans its
+                            * split for it and runs that many threads, whatever
+                            * omp_set_num_threads says later */
     /* value: NULL prim means oneDNN cannot do this case */
     dnnl_primitive_t prim;
     dnnl_memory_desc_t wei_md;
@@ -129,12 +132,12 @@ static bool md_2d(dnnl_memory_desc_t *md, int64_t rows, int64_t cols, int64_t ld
     return dnnl_memory_desc_init_by_strides(md, 2, dims, dt, strides) == dnnl_success;
 }
 
-static bool key_eq(const prim_entry *e, const hwa__mm_problem *p, ctype ct, bool packed) {
+static bool key_eq(const prim_entry *e, const hwa__mm_problem *p, ctype ct, bool packed, int nthreads) {
     return e->M == p->M && e->N == p->N && e->K == p->K && e->lda == p->lda && e->ldb == p->ldb &&
            e->ldc == p->ldc && e->ta == p->ta && e->tb == p->tb && e->packed == packed &&
            e->has_bias == (p->bias != NULL) && e->dt_a == p->dt_a && e->dt_c == p->dt_c &&
            (!p->bias || e->dt_bias == p->dt_bias) && e->act == p->act && e->ct == ct &&
-           e->accumulate == p->accumulate;
+           e->accumulate == p->accumulate && e->nthreads == nthreads;
 }
 
 /* Creates the primitive for p; leaves e->prim NULL when oneDNN declines. */
@@ -199,15 +202,15 @@ static void prim_create(hwa__mm_onednn *o, prim_entry *e, const hwa__mm_problem 
     if (!ok) e->prim = NULL;
 }
 
-static prim_entry *prim_get(hwa__mm_onednn *o, const hwa__mm_problem *p, ctype ct, bool packed) {
+static prim_entry *prim_get(hwa__mm_onednn *o, const hwa__mm_problem *p, ctype ct, bool packed, int nthreads) {
     for (prim_entry *e = o->prims; e; e = e->next)
-        if (key_eq(e, p, ct, packed)) return e;
+        if (key_eq(e, p, ct, packed, nthreads)) return e;
     prim_entry *e = hwa__calloc(o->ctx, 1, sizeof *e);
     if (!e) return NULL;
     e->M = p->M, e->N = p->N, e->K = p->K, e->lda = p->lda, e->ldb = p->ldb, e->ldc = p->ldc;
     e->ta = p->ta, e->tb = p->tb, e->packed = packed, e->has_bias = p->bias != NULL;
     e->dt_a = p->dt_a, e->dt_c = p->dt_c, e->dt_bias = p->bias ? p->dt_bias : HWA_F32;
-    e->act = p->act, e->ct = ct, e->accumulate = p->accumulate;
+    e->act = p->act, e->ct = ct, e->accumulate = p->accumulate, e->nthreads = nthreads;
     prim_create(o, e, p);
     e->next = o->prims;
     o->prims = e;
@@ -391,7 +394,7 @@ hwa_status hwa__mm_onednn_run(hwa__mm_onednn *o, const hwa__mm_problem *p, const
     if (p->bias && p->dt_bias != HWA_F32 && p->dt_bias != HWA_BF16) return HWA_E_UNSUPPORTED;
     /* Weights packed once only when they outlive the run (leaves). */
     const bool packed = p->b_owner != NULL && !(ct == CT_F32 && rewritten_every_run(o, p));
-    prim_entry *e = prim_get(o, p, ct, packed);
+    prim_entry *e = prim_get(o, p, ct, packed, nthreads);
     if (!e) return HWA_E_NOMEM;
     if (!e->prim) return HWA_E_UNSUPPORTED;
 
