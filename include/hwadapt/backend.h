@@ -59,22 +59,25 @@ hwa_status hwa_ctx_alloc_leaves(hwa_ctx *ctx, hwa_backend *be);
 
 /* ---- execution settings ------------------------------------------------ */
 
-/* The number of threads be uses to compute (CPU: OpenMP threads, and the
- * matmul libraries' threads). n >= 1 sets it; n == 0 restores the default:
+/* The number of threads be uses to compute (CPU: the library's own thread
+ * pool for its kernels, and oneDNN's OpenMP threads for the products it
+ * runs). n >= 1 sets it; n == 0 restores the default:
  * HWA_NUM_THREADS when set, else the CPUs this process may use (its affinity
  * mask, capped by a cgroup CPU quota), as they are when the backend is made
  * or when n == 0 is passed (so a changed mask or quota counts from the next
- * call with n == 0). Backends without threads accept and
- * ignore it. HWA_E_MISUSE for NULL or n < 0. Not thread-safe against a
- * running compute on be.
+ * call with n == 0). It is an upper bound: while other processes keep CPUs
+ * busy (looked at about every 100 ms), a compute uses only the CPUs they
+ * leave, at least one; HWA_ADAPT_THREADS=0 turns that off (docs/threads.md).
+ * Backends without threads accept and ignore it. HWA_E_MISUSE for NULL or
+ * n < 0. Not thread-safe against a running compute on be.
  *
- * On a machine whose cores are shared with other work, set
- * OMP_WAIT_POLICY=passive (or GOMP_SPINCOUNT=10000) in the environment
- * before the program starts: libgomp's idle threads otherwise spin for
- * milliseconds after each of the ~90 short parallel regions of a decode
- * step and take the CPU the working threads need (2-thread decode of a
- * 110M Llama on 2 loaded cores: 1.8-18 tokens/s by default, 14-35 passive).
- * libgomp reads these once, before main, so the library cannot set them. */
+ * An embedding program whose cores may be shared with other work should
+ * set GOMP_SPINCOUNT=10000 (or OMP_WAIT_POLICY=passive) in its environment
+ * before it starts, as the hwadapt command does for itself: libgomp, which
+ * runs oneDNN's threads, reads it once before main, and its default spin of
+ * about 300,000 iterations takes the CPU the working threads need
+ * (linear1000 on 2 loaded cores: 8 ms a query by default, 1.3 ms with the
+ * short spin). The library's own pool spins 50 us (HWA_SPIN_US) and sleeps. */
 hwa_status hwa_backend_set_threads(hwa_backend *be, int n);
 /* The thread count be uses now (>= 1). */
 int hwa_backend_threads(const hwa_backend *be);
