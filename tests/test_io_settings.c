@@ -54,6 +54,7 @@ TEST(lookups_fall_back_from_the_workload_to_bench_to_all) {
     CHECK(!strcmp(hwa_settings_get(s, "bench", "dtype"), "f16"));
     CHECK(!strcmp(hwa_settings_get(s, "bench linear1000", "batch"), "8"));
     CHECK(!strcmp(hwa_settings_get(s, "bench linear1000", "threads"), "1"));
+    CHECK(!strcmp(hwa_settings_get(s, "bench my model.gguf", "dtype"), "f16")); /* no section can name it */
     CHECK(!strcmp(hwa_settings_get(s, "train", "dtype"), "f32"));
     CHECK(!strcmp(hwa_settings_get(s, "generate", "threads"), "3"));
     CHECK(!strcmp(hwa_settings_get(s, "generate", "device"), "cpu"));

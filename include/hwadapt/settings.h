@@ -67,8 +67,9 @@ void hwa_settings_free(hwa_settings *s); /* NULL is a no-op */
  * ([bench WORKLOAD] -> [bench] -> [all]; [train] -> [all]), or NULL when no
  * section on the way sets it (also for NULL arguments or an unknown key; no
  * error is recorded). section is a name as written between the brackets,
- * "bench linear1000" say. The string belongs to s and stays valid until the
- * key is set again or s is freed. */
+ * "bench linear1000" say; a workload that no section could name (a path
+ * with blanks) finds [bench] and [all]. The string belongs to s and stays
+ * valid until the key is set again or s is freed. */
 const char *hwa_settings_get(const hwa_settings *s, const char *section, const char *key);
 /* Where the value that hwa_settings_get returns was set, for messages:
  * "cfg.ini:3" (the file's label and line) or "[section]" when it was set by

@@ -259,7 +259,16 @@ static int lookup(const hwa_settings *s, const char *section, const char *key) {
     const char *sub;
     size_t sub_n;
     char why[256];
-    if (k < 0 || !section_parse(section, strlen(section), &kind, &sub, &sub_n, why, sizeof why)) return -1;
+    if (k < 0) return -1;
+    if (!section_parse(section, strlen(section), &kind, &sub, &sub_n, why, sizeof why)) {
+        /* A workload no file could name (a path with blanks, say) has no
+         * section of its own, but [bench] and [all] still apply to it. */
+        const char *p = section;
+        while (is_blank(*p)) p++;
+        size_t w = 0;
+        while (p[w] && !is_blank(p[w])) w++;
+        if (!section_parse(p, w, &kind, &sub, &sub_n, why, sizeof why) || !kinds[kind].sub) return -1;
+    }
     char *full = section_name(kind, sub, sub_n);
     if (!full) return -1;
     const char *chain[3] = {full, kinds[kind].name, "all"};

@@ -130,8 +130,11 @@ static int parse_args(int argc, char **argv, const cli_args *ca, options *o) {
     return 0;
 }
 
+/* What came from --config, for errors that may be about it ("" without). */
+static char config_note[1200];
+
 static int fail(const char *what) {
-    fprintf(stderr, "hwadapt generate: %s%s\n", what ? what : "", hwa_last_error());
+    fprintf(stderr, "hwadapt generate: %s%s%s\n", what ? what : "", hwa_last_error(), config_note);
     return 1;
 }
 
@@ -156,6 +159,7 @@ int cmd_generate(int argc, char **argv) {
     if (!rc) {
         options_default(&o);
         rc = parse_args(ca.argc, ca.argv, &ca, &o);
+        cli_args_summary(&ca, config_note, sizeof config_note);
         rc = rc ? (rc == 1 ? 0 : rc) : run(&o);
     }
     cli_args_free(&ca);

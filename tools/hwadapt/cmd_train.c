@@ -255,12 +255,13 @@ static void print_header(const hwa_train_config *c, const hwa_trainer *tr) {
     fflush(stdout);
 }
 
-static int train(targs *t) {
+/* note: what came from --config, for errors that may be about it. */
+static int train(targs *t, const char *note) {
     hwa_train_config *c = &t->c;
     hwa_trainer *tr = NULL;
     hwa_status st = hwa_trainer_new(c, &tr);
     if (st) {
-        fprintf(stderr, "hwadapt train: %s\n", hwa_last_error());
+        fprintf(stderr, "hwadapt train: %s%s\n", hwa_last_error(), note);
         return 1;
     }
     const char *from = hwa_trainer_resumed_from(tr);
@@ -295,11 +296,13 @@ int cmd_train(int argc, char **argv) {
         }
     }
     if (!rc) rc = finish(&t);
+    char note[1200];
+    cli_args_summary(&ca, note, sizeof note);
     if (!rc && hwa_train_config_check(&t.c)) {
-        fprintf(stderr, "hwadapt train: %s (see hwadapt train --help)\n", hwa_last_error());
+        fprintf(stderr, "hwadapt train: %s%s (see hwadapt train --help)\n", hwa_last_error(), note);
         rc = 2;
     }
-    if (!rc) rc = train(&t);
+    if (!rc) rc = train(&t, note);
     cli_args_free(&ca);
     hwa_settings_free(s);
     return rc < 0 ? 0 : rc;

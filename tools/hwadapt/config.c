@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *const keys[CLI_CONFIG_KEYS] = {"device", "dtype", "threads", "batch"};
 static const char *const flags[CLI_CONFIG_KEYS] = {"--device", "--dtype", "--threads", "--batch"};
@@ -44,5 +45,27 @@ const char *cli_args_origin(const cli_args *a, int i) {
     static _Thread_local char buf[300];
     if (!a || i < 1 || i > a->n_file) return "";
     snprintf(buf, sizeof buf, " (from %s)", a->where[(i - 1) / 2]);
+    return buf;
+}
+
+bool cli_config_same(const hwa_settings *s, const char *section_a, const char *section_b) {
+    for (int k = 0; k < CLI_CONFIG_KEYS; k++) {
+        const char *a = hwa_settings_get(s, section_a, keys[k]), *b = hwa_settings_get(s, section_b, keys[k]);
+        if ((a == NULL) != (b == NULL) || (a && strcmp(a, b))) return false;
+    }
+    return true;
+}
+
+const char *cli_args_summary(const cli_args *a, char *buf, size_t cap) {
+    size_t off = 0;
+    if (!cap) return buf;
+    buf[0] = '\0';
+    for (int i = 1; a && i + 1 <= a->n_file && off < cap; i += 2) {
+        int k = snprintf(buf + off, cap - off, "%s%s %s at %s", i == 1 ? " (from --config: " : ", ", a->argv[i],
+                         a->argv[i + 1], a->where[(i - 1) / 2]);
+        if (k < 0) break;
+        off += (size_t)k;
+    }
+    if (buf[0] && off + 1 < cap) snprintf(buf + off, cap - off, ")");
     return buf;
 }

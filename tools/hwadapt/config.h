@@ -6,6 +6,9 @@
 #ifndef HWADAPT_TOOLS_CONFIG_H
 #define HWADAPT_TOOLS_CONFIG_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "hwadapt/settings.h"
 
 #define CLI_CONFIG_KEYS 4 /* device, dtype, threads, batch */
@@ -24,8 +27,13 @@ hwa_settings *cli_config_load(const char *cmd, const char *path);
 int cli_config_args(const char *cmd, const hwa_settings *s, const char *section, int argc, char **argv,
                     cli_args *out);
 void cli_args_free(cli_args *a);
+/* Whether the two sections resolve every key to the same value. */
+bool cli_config_same(const hwa_settings *s, const char *section_a, const char *section_b);
 /* " (from FILE:LINE)" when argument i of a came from the file, else "";
  * a may be NULL. */
 const char *cli_args_origin(const cli_args *a, int i);
+/* " (from --config: --threads 1 at FILE:2, --dtype bf16 at FILE:5)" into
+ * buf (cap bytes), or "" when a holds nothing from the file. Returns buf. */
+const char *cli_args_summary(const cli_args *a, char *buf, size_t cap);
 
 #endif
