@@ -60,8 +60,10 @@ static const hwa_dtype train_dtypes[] = {HWA_F32, HWA_BF16, HWA_F16};
 #define N_TRAIN_DTYPES ((int)(sizeof train_dtypes / sizeof train_dtypes[0]))
 
 static hwa_status unsupported_dtype(const char *name) {
-    return hwa__err(NULL, HWA_E_UNSUPPORTED, "training cannot compute in dtype '%s'; available: f32, bf16, f16",
-                    name);
+    char list[64] = "";
+    for (int i = 0; i < N_TRAIN_DTYPES; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", hwa_dtype_name(train_dtypes[i]));
+    return hwa__err(NULL, HWA_E_UNSUPPORTED, "training cannot compute in dtype '%s'; available: %s", name, list);
 }
 
 hwa_status hwa_train_dtype_from_name(const char *name, hwa_dtype *out) {
