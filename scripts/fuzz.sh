@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors gguf llama2c idx)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors gguf llama2c idx settings)
 out=build-fuzz
 data=../shared/data
 mkdir -p "$out"
@@ -27,6 +27,7 @@ seed() { # seed <target> <dir>
     llama2c) cp -f $data/stories260K/stories260K.bin $data/stories260K/tok512.bin "$d/" 2>/dev/null || true ;;
     idx) for f in /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz; do [ -e "$f" ] && cp -f "$f" "$d/"; done
          [ -e /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] && gzip -dc /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz > "$d/t10k-labels.idx" || true ;;
+    settings) printf '# a valid file\n[all]\ndevice = cpu\nthreads = 2\ndtype = f32\n[train]\nbatch = 64\n[generate]\ndtype = f16\n[bench]\nbatch = 8\n[bench linear1000]  # one workload\ndtype = bf16\r\n' > "$d/valid.ini" ;;
   esac
   for r in tests/fuzz/regress/$1*/*; do [ "$(basename "$r")" = MANIFEST ] || cp -f "$r" "$d/"; done
 }

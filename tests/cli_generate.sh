@@ -40,6 +40,20 @@ check "sampling with a seed is repeatable" '[ $rc -eq 0 ] && [ -s "$tmp/a" ] && 
   --ctx 64 >"$tmp/out3" 2>"$tmp/err3"; rc=$?
 check "F16 32000-token GGUF generates" '[ $rc -eq 0 ] && grep -q "^Hello world" "$tmp/out3" && grep -q "f16 weights" "$tmp/err3"'
 
+# --dtype converts the matrices once at load; the stats line names the dtype
+# and threads. f16 moves stories260K's logits by at most 0.011 where the
+# smallest gap between a position's two best is 0.071 (tests/test_nn_llama.c),
+# so the greedy text is f32's.
+"$cli" generate "$s/stories260K.bin" --tokenizer "$s/tok512.bin" --prompt "Once upon a time" --temperature 0 \
+  --steps 24 --dtype f16 --threads 1 >"$tmp/f16" 2>"$tmp/f16.err"; rc=$?
+check "--dtype f16: the same greedy text as f32" '[ $rc -eq 0 ] && [ "$(cat "$tmp/f16")" = "$want" ]'
+check "--dtype f16: stderr names the dtype, the file's and the threads" \
+  'grep -q "f16 weights (f32 in the file), threads 1$" "$tmp/f16.err" && grep -q "MiB (converted at load)" "$tmp/f16.err"'
+"$cli" generate "$data/llama-2-tiny-random/llama-2-tiny-random.gguf" --prompt "Hello world" --steps 12 --seed 1 \
+  --ctx 64 --dtype f32 >"$tmp/out4" 2>"$tmp/err4"; rc=$?
+check "F16 GGUF with --dtype f32: the same text as in f16" \
+  '[ $rc -eq 0 ] && cmp -s "$tmp/out3" "$tmp/out4" && grep -q "f32 weights (f16 in the file)" "$tmp/err4"'
+
 # Each error: a non-zero exit and one line that says what is wrong.
 refuse() { # name, expected text, command...
   local name=$1 msg=$2
@@ -64,4 +78,6 @@ refuse "--ctx beyond the model" "context of 600 positions exceeds the model's 51
   "$cli" generate "$s/stories260K.bin" --tokenizer "$s/tok512.bin" --ctx 600
 refuse "a malformed number" "--steps 'ten': expected an integer" \
   "$cli" generate "$s/stories260K.bin" --steps ten
+refuse "--dtype q8_0" "--dtype 'q8_0': expected f32, f16 or bf16" \
+  "$cli" generate "$s/stories260K.bin" --tokenizer "$s/tok512.bin" --dtype q8_0
 exit $fail

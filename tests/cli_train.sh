@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # hwadapt train end to end on small subsets of Fashion-MNIST: JSON lines,
-# bit-exact resume, crash safety of checkpoint writes (SIGKILL at several
+# bf16/f16 compute with the dtype and threads reported, bit-exact resume, crash safety of checkpoint writes (SIGKILL at several
 # points of the atomic write), and clear errors for bad input.
 set -u
 H=${HWA_CLI:-build/hwadapt}
@@ -23,6 +23,27 @@ if [ $? -eq 0 ] && [ "$(wc -l < "$T/out.json")" -eq 2 ] &&
    grep -q '"epoch":2,.*"train_loss":.*"test_loss":.*"test_accuracy":.*"seconds":.*"samples_per_s":' "$T/out.json"; then
   ok "json lines"
 else bad "json lines: $(cat "$T/out.json" "$T/err")"; fi
+
+# ---- lower precision: bf16 products and activations over f32 master weights.
+# The JSON names what ran, and the loss falls from epoch 1 to epoch 2.
+$H train "${SMALL[@]}" --epochs 2 --dtype bf16 --threads 1 --json > "$T/bf16.json" 2> "$T/err"
+rc=$?
+l1=$(sed -n '1s/.*"train_loss":\([0-9.]*\).*/\1/p' "$T/bf16.json")
+l2=$(sed -n '2s/.*"train_loss":\([0-9.]*\).*/\1/p' "$T/bf16.json")
+if [ $rc -eq 0 ] && [ "$(grep -c '"dtype":"bf16","threads":1' "$T/bf16.json")" -eq 2 ] &&
+   awk -v a="$l1" -v b="$l2" 'BEGIN { exit !(a > 0 && b < a) }'; then
+  ok "bf16 training on 1 thread: the JSON says so, train_loss $l1 -> $l2"
+else bad "bf16 training: exit $rc: $(cat "$T/bf16.json" "$T/err")"; fi
+$H train "${SMALL[@]}" --epochs 1 --dtype f16 --threads 2 > "$T/f16.out" 2> "$T/err"
+if [ $? -eq 0 ] && grep -q '^model fmnist-mlp (hidden 16, relu, 12730 parameters), device cpu, dtype f16, threads 2,' "$T/f16.out" &&
+   grep -q '^epoch 1/1 ' "$T/f16.out"; then
+  ok "f16 training: the header names dtype and threads"
+else bad "f16 header: $(cat "$T/f16.out" "$T/err")"; fi
+$H train "${SMALL[@]}" --epochs 1 --dtype q8_0 > "$T/out" 2> "$T/err"
+rc=$?
+if [ $rc -eq 2 ] && grep -q "training cannot compute in dtype 'q8_0'; available: f32, bf16, f16" "$T/err"; then
+  ok "an unsupported dtype: exit 2, the available ones listed"
+else bad "--dtype q8_0: exit $rc: $(cat "$T/err")"; fi
 
 # ---- bit-exact resume: --epochs 2 == --epochs 1, then --epochs 2 --resume
 for opt in "adam" "nesterov --clip 1"; do

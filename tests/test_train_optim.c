@@ -127,3 +127,26 @@ TEST(bad_schedules_and_optimizers_are_rejected) {
     c.clip_norm = -1;
     CHECK_STATUS(hwa_optim_config_check(&c), HWA_E_INVALID);
 }
+
+TEST(the_trainer_computes_in_f32_bf16_or_f16_and_refuses_other_dtypes) {
+    hwa_dtype t = HWA_I32;
+    CHECK_OK(hwa_train_dtype_from_name("BF16", &t));
+    CHECK_INT_EQ(t, HWA_BF16);
+    CHECK_OK(hwa_train_dtype_from_name("f16", &t));
+    CHECK_INT_EQ(t, HWA_F16);
+    CHECK_STATUS(hwa_train_dtype_from_name("q8_0", &t), HWA_E_UNSUPPORTED);
+    CHECK_STR_CONTAINS(hwa_last_error(), "training cannot compute in dtype 'q8_0'; available: f32, bf16, f16");
+    CHECK_STATUS(hwa_train_dtype_from_name("fp8", &t), HWA_E_UNSUPPORTED);
+    CHECK_STATUS(hwa_train_dtype_from_name(NULL, &t), HWA_E_UNSUPPORTED);
+    hwa_train_config c = hwa_train_config_default();
+    CHECK_INT_EQ(c.dtype, HWA_F32);
+    CHECK_INT_EQ(c.threads, 0);
+    CHECK_OK(hwa_train_config_check(&c));
+    c.dtype = HWA_Q4_0;
+    CHECK_STATUS(hwa_train_config_check(&c), HWA_E_UNSUPPORTED);
+    CHECK_STATUS(hwa_trainer_new(&c, &(hwa_trainer *){NULL}), HWA_E_UNSUPPORTED);
+    c.dtype = HWA_BF16;
+    c.threads = -1;
+    CHECK_STATUS(hwa_train_config_check(&c), HWA_E_INVALID);
+    CHECK_STR_CONTAINS(hwa_last_error(), "--threads -1");
+}

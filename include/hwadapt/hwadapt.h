@@ -18,5 +18,6 @@
 #include "nn.h"
 #include "train.h"
 #include "bench.h"
+#include "settings.h"
 
 #endif

@@ -45,13 +45,23 @@ typedef struct hwa_llama_config {
     float rope_theta;     /* 10000 unless the file says otherwise */
     float norm_eps;       /* RMSNorm epsilon, 1e-5 unless the file says otherwise */
     bool shared_classifier; /* the classifier is the token embedding */
-    hwa_dtype weight_dtype; /* of the matrices: f32 or f16 */
+    hwa_dtype weight_dtype; /* of the matrices as loaded: f32, f16 or bf16 */
+    hwa_dtype file_weight_dtype; /* of the matrices in the file; differs from
+                                    weight_dtype when they were converted at load */
 } hwa_llama_config;
 
 typedef struct hwa_llama_params {
     const char *device;   /* backend spec; NULL: "cpu" (zero-copy weights need the CPU) */
     int32_t n_ctx;        /* KV cache positions; 0: the model's seq_len */
     int32_t n_threads;    /* 0: the backend's default */
+    /* The matrices' dtype (the token embedding, the classifier and every
+     * projection; norm weights stay as the file has them): NULL or "" keeps
+     * the file's and maps it without copying; "f32", "f16" or "bf16"
+     * (case-insensitive), when it differs from the file's, converts each
+     * matrix once at load into memory the model owns (rounding to nearest
+     * even, through f32). The products then run on that dtype's kernels with
+     * f32 activations and accumulation. */
+    const char *weight_dtype;
 } hwa_llama_params;
 
 typedef struct hwa_llama hwa_llama;
@@ -61,9 +71,12 @@ typedef struct hwa_llama hwa_llama;
  * binds the weights to the mapping without copying them. params may be NULL
  * (defaults). *out: new, freed with hwa_llama_free; NULL on error.
  * Errors: HWA_E_MISUSE (NULL path/out), the file's errors (hwa_model_file_open),
- * HWA_E_UNSUPPORTED (another architecture, a weight dtype other than f32/f16,
- * partial rotary embedding), HWA_E_FORMAT (missing tensors, wrong shapes,
- * inconsistent hyper-parameters), HWA_E_RANGE (n_ctx < 0), HWA_E_NOMEM. */
+ * HWA_E_UNSUPPORTED (another architecture, a weight dtype other than
+ * f32/f16/bf16 in the file, a params->weight_dtype the products cannot run
+ * in: the message lists f32, f16, bf16; partial rotary embedding),
+ * HWA_E_INVALID (a weight_dtype that names no dtype), HWA_E_FORMAT (missing
+ * tensors, wrong shapes, inconsistent hyper-parameters), HWA_E_RANGE
+ * (n_ctx < 0), HWA_E_NOMEM. */
 hwa_status hwa_llama_load(const char *path, const hwa_llama_params *params, hwa_llama **out);
 void hwa_llama_free(hwa_llama *m); /* NULL is a no-op */
 
@@ -73,7 +86,8 @@ const hwa_llama_config *hwa_llama_get_config(const hwa_llama *m);
 const hwa_model_file *hwa_llama_file(const hwa_llama *m);
 int32_t hwa_llama_n_ctx(const hwa_llama *m);  /* KV cache capacity in positions */
 int32_t hwa_llama_pos(const hwa_llama *m);    /* positions filled so far */
-size_t hwa_llama_weight_bytes(const hwa_llama *m); /* weights read by a forward pass (mapped) */
+size_t hwa_llama_weight_bytes(const hwa_llama *m); /* weights read by a forward pass (mapped or converted) */
+int hwa_llama_n_threads(const hwa_llama *m);       /* the threads its backend computes with (>= 1) */
 size_t hwa_llama_kv_bytes(const hwa_llama *m);     /* the KV cache, allocated */
 
 /* Forgets the cached positions (the next eval starts at position 0). */

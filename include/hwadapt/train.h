@@ -220,11 +220,36 @@ typedef struct hwa_train_config {
     const char *checkpoint_dir;/* NULL: no checkpoints */
     int keep;                  /* checkpoints kept (>= 1) */
     bool resume;               /* continue from the newest valid checkpoint */
+    /* The precision the model computes in: HWA_F32 (the default), HWA_BF16
+     * or HWA_F16. In bf16/f16 the inputs, the matrix products, the bias adds
+     * and the activations (forward and backward) run in that dtype with f32
+     * accumulation, while the parameters, their gradients and the optimizer
+     * state stay f32: each step casts the f32 weights to the dtype, and the
+     * products' gradients are cast back to f32 before the update (mixed
+     * precision with f32 master weights, as PyTorch's autocast). The logits
+     * are cast to f32 before the softmax cross-entropy. Why f32 masters: a
+     * bf16 parameter updated in place drops every update below half its
+     * last digit (about 2^-9 of its value), so the small steps of a decayed
+     * rate vanish, and the optimizer's update ops take f32 parameters. f16
+     * has no loss scaling here: gradients below 2^-24 (6e-8) flush to zero.
+     * Exports and checkpoints hold the f32 weights whatever the dtype. */
+    hwa_dtype dtype;
+    int threads;               /* CPU threads (hwa_backend_set_threads); 0: the backend's default */
 } hwa_train_config;
 
 /* fmnist-mlp: hidden 1000, 1000, relu, batch 64, 10 epochs, seed 1, Adam with
- * lr 1e-3, a constant schedule, last partial batch kept, keep 3. */
+ * lr 1e-3, a constant schedule, last partial batch kept, keep 3, f32, the
+ * backend's default threads. */
 hwa_train_config hwa_train_config_default(void);
+/* The dtype named name (case-insensitive) if the trainer can compute in it:
+ * "f32", "bf16" or "f16". HWA_E_UNSUPPORTED for any other name, with a
+ * message that lists those three. */
+hwa_status hwa_train_dtype_from_name(const char *name, hwa_dtype *out);
+/* Checks cfg's fields as hwa_trainer_new does before it loads anything
+ * (HWA_E_INVALID naming the field, HWA_E_UNSUPPORTED for a dtype the trainer
+ * cannot compute in, listing those it can), so that a caller can tell a bad
+ * option from a failure to run. */
+hwa_status hwa_train_config_check(const hwa_train_config *cfg);
 
 typedef struct hwa_epoch_stats {
     int64_t epoch;           /* 1-based */
@@ -283,6 +308,9 @@ const char *hwa_trainer_resumed_from(const hwa_trainer *t);
  * batches per epoch. */
 int64_t hwa_trainer_train_samples(const hwa_trainer *t);
 int64_t hwa_trainer_steps_per_epoch(const hwa_trainer *t);
+/* The threads the trainer's backend computes with (>= 1): cfg->threads, or
+ * the backend's default when that is 0. */
+int hwa_trainer_threads(const hwa_trainer *t);
 
 #ifdef __cplusplus
 }

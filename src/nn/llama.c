@@ -35,6 +35,8 @@ struct hwa_llama {
     llama_layer *layers;   /* [n_layers] */
     int32_t n_ctx, pos;
     size_t weight_bytes, kv_bytes;
+    bool convert;          /* matrices go to want_dtype at load */
+    hwa_dtype want_dtype;
 };
 
 /* ---- config --------------------------------------------------------------- */
@@ -113,6 +115,44 @@ static hwa_status config_check(const hwa_llama_config *c, const char *L) {
 
 /* ---- weights ------------------------------------------------------------- */
 
+/* The dtype params ask the matrices in; *convert false keeps the file's. */
+static hwa_status weight_dtype_param(const char *name, bool *convert, hwa_dtype *out) {
+    *convert = false;
+    if (!name || !name[0]) return HWA_OK;
+    hwa_dtype t;
+    if (hwa_dtype_from_name(name, &t))
+        return hwa__err(NULL, HWA_E_INVALID, "llama: weight dtype '%.40s' is unknown; available: f32, f16, bf16", name);
+    if (t != HWA_F32 && t != HWA_F16 && t != HWA_BF16)
+        return hwa__err(NULL, HWA_E_UNSUPPORTED,
+                        "llama: the matrix products cannot run on %s weights converted at load; available: f32, f16, "
+                        "bf16", hwa_dtype_name(t));
+    *convert = true;
+    *out = t;
+    return HWA_OK;
+}
+
+/* Copies n elements of the file's src_t at src into t (dtype dst_t, host
+ * memory), converting through f32 a block at a time: the whole matrix in f32
+ * would cost twice its f32 size in memory for a moment. */
+static hwa_status convert_into(hwa_tensor *t, const void *src, hwa_dtype src_t, int64_t n) {
+    enum { BLOCK = 4096 };
+    float tmp[BLOCK];
+    char *dst = hwa_tensor_data(t);
+    if (!dst)
+        return hwa__err(NULL, HWA_E_UNSUPPORTED, "llama: converting '%s' at load needs host-addressable memory",
+                        hwa_tensor_name(t));
+    const hwa_dtype dst_t = hwa_tensor_dtype(t);
+    const size_t sb = hwa_dtype_block_bytes(src_t), db = hwa_dtype_block_bytes(dst_t);
+    hwa_status st = HWA_OK;
+    for (int64_t i = 0; i < n && st == HWA_OK; i += BLOCK) {
+        const int64_t m = n - i < BLOCK ? n - i : BLOCK;
+        st = hwa_convert_to_f32(src_t, (const char *)src + (size_t)i * sb, tmp, m);
+        if (st == HWA_OK) st = hwa_convert_from_f32(dst_t, dst + (size_t)i * db, tmp, m);
+    }
+    hwa_tensor_mark_modified(t); /* written through its pointer */
+    return st;
+}
+
 /* Finds one weight and binds a new leaf to its bytes in the mapping. GGUF:
  * the tensor gguf_name (with %d for the layer). llama2.c: the stacked tensor
  * l2c_name, slice `layer` (layer < 0: not stacked). The tensor must have
@@ -146,17 +186,25 @@ static hwa_status bind_weight(hwa_llama *m, const char *gguf_name, const char *l
         return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s: tensor '%s' has dtype %s (f32, f16 and bf16 are supported)", L,
                         name, hwa_file_dtype_name(ft->file_dtype));
     const int64_t shape[2] = {rows, cols};
-    hwa_tensor *t = hwa_tensor_new(m->ctx, ft->dtype, cols > 0 ? 2 : 1, shape);
+    /* Matrices in the dtype asked for; norm weights (cols 0) as they are. */
+    const bool convert = m->convert && cols > 0 && ft->dtype != m->want_dtype;
+    hwa_tensor *t = hwa_tensor_new(m->ctx, convert ? m->want_dtype : ft->dtype, cols > 0 ? 2 : 1, shape);
     if (!t) return hwa_ctx_last_status(m->ctx);
     hwa_tensor_set_name(t, name);
-    const size_t nbytes = hwa_tensor_nbytes(t);
+    const size_t file_bytes = (size_t)(rows * (cols > 0 ? cols : 1)) * hwa_dtype_block_bytes(ft->dtype);
     const uint8_t *data = ft->data;
-    if (!gguf && layer >= 0) data += (size_t)layer * nbytes; /* shape checked: inside the tensor */
-    if ((uintptr_t)data % hwa_dtype_block_bytes(ft->dtype))
-        return hwa__err(NULL, HWA_E_FORMAT, "%s: tensor '%s' is not aligned to its element size", L, name);
-    hwa_status st = hwa_tensor_bind_host(t, m->be, data, nbytes);
+    if (!gguf && layer >= 0) data += (size_t)layer * file_bytes; /* shape checked: inside the tensor */
+    hwa_status st;
+    if (convert) {
+        st = hwa_tensor_alloc(t, m->be);
+        if (st == HWA_OK) st = convert_into(t, data, ft->dtype, hwa_tensor_nelements(t));
+    } else {
+        if ((uintptr_t)data % hwa_dtype_block_bytes(ft->dtype))
+            return hwa__err(NULL, HWA_E_FORMAT, "%s: tensor '%s' is not aligned to its element size", L, name);
+        st = hwa_tensor_bind_host(t, m->be, data, file_bytes);
+    }
     if (st != HWA_OK) return st;
-    m->weight_bytes += nbytes;
+    m->weight_bytes += hwa_tensor_nbytes(t);
     *out = t;
     return HWA_OK;
 }
@@ -185,6 +233,8 @@ static hwa_status bind_weights(hwa_llama *m) {
     }
     /* The matrices' dtype, for reports: the query projection's. */
     m->cfg.weight_dtype = hwa_tensor_dtype(m->layers[0].wq);
+    const hwa_file_tensor *fq = hwa_model_file_find(m->file, hwa_tensor_name(m->layers[0].wq));
+    m->cfg.file_weight_dtype = fq ? fq->dtype : m->cfg.weight_dtype;
     return HWA_OK;
 }
 
@@ -246,9 +296,15 @@ hwa_status hwa_llama_load(const char *path, const hwa_llama_params *params, hwa_
     if (params->n_ctx < 0) return hwa__err(NULL, HWA_E_RANGE, "llama: n_ctx %d is negative", params->n_ctx);
     if (params->n_threads < 0)
         return hwa__err(NULL, HWA_E_RANGE, "llama: n_threads %d is negative", params->n_threads);
+    bool convert;
+    hwa_dtype want = HWA_F32;
+    hwa_status st = weight_dtype_param(params->weight_dtype, &convert, &want);
+    if (st != HWA_OK) return st;
     hwa_llama *m = calloc(1, sizeof *m);
     if (!m) return hwa__err(NULL, HWA_E_NOMEM, "llama: out of memory");
-    hwa_status st = hwa_model_file_open(path, HWA_FORMAT_UNKNOWN, &m->file);
+    m->convert = convert;
+    m->want_dtype = want;
+    st = hwa_model_file_open(path, HWA_FORMAT_UNKNOWN, &m->file);
     if (st == HWA_OK) st = load_config(m);
     if (st == HWA_OK && params->n_ctx > m->cfg.seq_len)
         st = hwa__err(NULL, HWA_E_RANGE, "%s: context of %d positions exceeds the model's %d", path, params->n_ctx,
@@ -287,6 +343,7 @@ int32_t hwa_llama_n_ctx(const hwa_llama *m) { return m ? m->n_ctx : 0; }
 int32_t hwa_llama_pos(const hwa_llama *m) { return m ? m->pos : 0; }
 size_t hwa_llama_weight_bytes(const hwa_llama *m) { return m ? m->weight_bytes : 0; }
 size_t hwa_llama_kv_bytes(const hwa_llama *m) { return m ? m->kv_bytes : 0; }
+int hwa_llama_n_threads(const hwa_llama *m) { return m ? hwa_backend_threads(m->be) : 0; }
 void hwa_llama_reset(hwa_llama *m) {
     if (m) m->pos = 0;
 }

@@ -55,7 +55,32 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static hwa_status check_config(const hwa_train_config *c) {
+/* The dtypes the trainer computes in, in the order messages list them. */
+static const hwa_dtype train_dtypes[] = {HWA_F32, HWA_BF16, HWA_F16};
+#define N_TRAIN_DTYPES ((int)(sizeof train_dtypes / sizeof train_dtypes[0]))
+
+static hwa_status unsupported_dtype(const char *name) {
+    char list[64] = "";
+    for (int i = 0; i < N_TRAIN_DTYPES; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", hwa_dtype_name(train_dtypes[i]));
+    return hwa__err(NULL, HWA_E_UNSUPPORTED, "training cannot compute in dtype '%s'; available: %s", name, list);
+}
+
+hwa_status hwa_train_dtype_from_name(const char *name, hwa_dtype *out) {
+    hwa_dtype t;
+    if (!name || hwa_dtype_from_name(name, &t)) return unsupported_dtype(name ? name : "(null)");
+    for (int i = 0; i < N_TRAIN_DTYPES; i++)
+        if (train_dtypes[i] == t) {
+            if (out) *out = t;
+            return HWA_OK;
+        }
+    return unsupported_dtype(hwa_dtype_name(t));
+}
+
+hwa_status hwa_train_config_check(const hwa_train_config *c) {
+    if (!c) return hwa__err(NULL, HWA_E_MISUSE, "train: NULL config");
+    if (hwa_train_dtype_from_name(hwa_dtype_name(c->dtype), NULL)) return HWA_E_UNSUPPORTED;
+    if (c->threads < 0) return hwa__err(NULL, HWA_E_INVALID, "train: --threads %d must be at least 1", c->threads);
     if (c->batch < 1) return hwa__err(NULL, HWA_E_INVALID, "train: --batch %lld must be at least 1", (long long)c->batch);
     if (c->epochs < 1) return hwa__err(NULL, HWA_E_INVALID, "train: --epochs %lld must be at least 1", (long long)c->epochs);
     if (c->limit < 0 || c->test_limit < 0) return hwa__err(NULL, HWA_E_INVALID, "train: --limit must be >= 0");
@@ -84,19 +109,29 @@ static hwa_tensor *activate(hwa_ctx *ctx, hwa_activation a, hwa_tensor *h) {
     }
 }
 
+/* p in the compute dtype: p itself in f32, else a cast, through which the
+ * backward pass brings the gradient back to the f32 parameter. */
+static hwa_tensor *in_dtype(hwa_ctx *ctx, hwa_tensor *p, hwa_dtype t) {
+    return hwa_tensor_dtype(p) == t ? p : hwa_cast(ctx, p, t);
+}
+
 /* The model over rows samples: x -> (Linear, activation)* -> Linear -> logits,
- * and the mean cross-entropy against y. */
+ * and the mean cross-entropy against y; in cfg.dtype up to the logits, which
+ * the loss reads in f32. */
 static hwa_status build_batch_graph(hwa_trainer *t, int64_t rows, bool train, hwa__batch_graph *bg) {
     hwa_ctx *ctx = t->ctx;
+    const hwa_dtype dt = t->cfg.dtype;
     bg->rows = rows;
-    bg->x = hwa_tensor_new_2d(ctx, HWA_F32, rows, t->dims[0]);
+    bg->x = hwa_tensor_new_2d(ctx, dt, rows, t->dims[0]);
     bg->y = hwa_tensor_new_1d(ctx, HWA_I32, rows);
     hwa_tensor *h = bg->x;
     for (int l = 0; l < t->n_layers; l++) {
-        h = hwa_bias_add(ctx, hwa_matmul_ex(ctx, h, t->w[l], false, true), t->b[l]);
+        h = hwa_bias_add(ctx, hwa_matmul_ex(ctx, h, in_dtype(ctx, t->w[l], dt), false, true),
+                         in_dtype(ctx, t->b[l], dt));
         if (l + 1 < t->n_layers) h = activate(ctx, t->cfg.activation, h);
     }
-    bg->logits = h;
+    bg->logits = h ? in_dtype(ctx, h, HWA_F32) : NULL;
+    h = bg->logits;
     bg->loss = hwa_cross_entropy(ctx, h, bg->y);
     bg->g = hwa_graph_new(ctx);
     if (!bg->loss || !bg->g) return ctx->last_status ? ctx->last_status : HWA_E_NOMEM;
@@ -146,6 +181,10 @@ static hwa_status build_model(hwa_trainer *t) {
     hwa_ctx *ctx = t->ctx;
     t->be = hwa_backend_new(ctx, t->device);
     if (!t->be) return ctx->last_status;
+    if (c->threads > 0) {
+        hwa_status st = hwa_backend_set_threads(t->be, c->threads);
+        if (st) return st;
+    }
     t->n_layers = c->n_hidden + 1;
     t->dims[0] = hwa_dataset_features(t->train);
     for (int i = 0; i < c->n_hidden; i++) t->dims[i + 1] = c->hidden[i];
@@ -200,7 +239,7 @@ static void copy_str(char *dst, size_t cap, const char *src) {
 hwa_status hwa_trainer_new(const hwa_train_config *cfg, hwa_trainer **out) {
     if (out) *out = NULL;
     if (!cfg || !out) return hwa__err(NULL, HWA_E_MISUSE, "train: NULL argument");
-    hwa_status st = check_config(cfg);
+    hwa_status st = hwa_train_config_check(cfg);
     if (st) return st;
     hwa_trainer *t = calloc(1, sizeof *t);
     if (!t) return hwa__err(NULL, HWA_E_NOMEM, "train: out of memory");
@@ -253,6 +292,7 @@ const char *hwa_trainer_resumed_from(const hwa_trainer *t) {
 }
 int64_t hwa_trainer_train_samples(const hwa_trainer *t) { return t ? hwa_dataset_n(t->train) : 0; }
 int64_t hwa_trainer_steps_per_epoch(const hwa_trainer *t) { return t ? hwa_loader_n_batches(t->loader) : 0; }
+int hwa_trainer_threads(const hwa_trainer *t) { return t ? hwa_backend_threads(t->be) : 0; }
 
 int64_t hwa_trainer_n_params(const hwa_trainer *t) {
     int64_t n = 0;
@@ -298,7 +338,7 @@ static hwa_status eval_batch(hwa_trainer *t, hwa__batch_graph *bg, double *loss_
 }
 
 static hwa_status set_inputs(hwa_trainer *t, hwa__batch_graph *bg) {
-    hwa_status st = hwa_tensor_set_bytes(bg->x, t->xbuf, (size_t)(bg->rows * t->dims[0]) * sizeof(float));
+    hwa_status st = hwa_tensor_set_f32(bg->x, t->xbuf, bg->rows * t->dims[0]);
     if (st == HWA_OK) st = hwa_tensor_set_bytes(bg->y, t->ybuf, (size_t)bg->rows * sizeof(int32_t));
     return st;
 }

@@ -203,6 +203,21 @@ add("idx", "gz_bomb_claim.idx.gz", gzip.compress(idx([60000, 28, 28], b"")), "mo
 add("idx", "gz_corrupt.idx.gz", gzip.compress(idx([64], bytes(range(64))))[:-8] + b"\xff" * 8, "gzip")
 add("idx", "gz_cut.idx.gz", gzip.compress(idx([4096], bytes(range(256)) * 16))[:30], "truncated")
 
+# ---- settings files ------------------------------------------------------------------
+add("settings", "unknown_section.ini", b"[all]\nthreads = 1\n[colour]\n", "unknown section [colour]")
+add("settings", "unknown_key.ini", b"[train]\nspeed = 2\n", "unknown key 'speed' in [train]")
+add("settings", "duplicate_key.ini", b"[all]\ndtype = f32\ndtype = f16\n", "set twice in [all] (first at line 2)")
+add("settings", "duplicate_section.ini", b"[bench a]\n[bench  a]\n", "appears twice (first at line 1)")
+add("settings", "key_outside.ini", b"dtype = f32\n", "comes before any [section]")
+add("settings", "nul.ini", b"[all]\nthreads = 1\0\n", ":2: NUL byte")
+add("settings", "threads_overflow.ini", b"[all]\nthreads = 18446744073709551617\n", "must be a whole number")
+add("settings", "batch_zero.ini", b"[bench]\nbatch = 0\n", "batch '0' must be a whole number")
+add("settings", "bad_dtype.ini", b"[all]\ndtype = q4_0\n", "is not one of f32, f16, bf16")
+add("settings", "long_line.ini", b"[all]\n" + b"#" * 1025 + b"\n", ":2: a line of 1025 bytes")
+add("settings", "too_many_lines.ini", b"\n" * 4097, "more than 4096 lines")
+add("settings", "too_large.ini", b"#" * 1000 + (b"\n" + b"#" * 1000) * 65, "a settings file holds at most 65536")
+add("settings", "open_bracket.ini", b"[bench linear1000\n", "must end with ']'")
+
 for fmt, items in cases.items():
     d = os.path.join(ROOT, fmt)
     os.makedirs(d, exist_ok=True)

@@ -20,6 +20,10 @@ static hwa_status try_open(const char *fmt, const char *path) {
         hwa_vocab *v;
         s = hwa_vocab_load_llama2c(path, 0, &v);
         hwa_vocab_free(v);
+    } else if (!strcmp(fmt, "settings")) {
+        hwa_settings *st = hwa_settings_load(path);
+        s = st ? HWA_OK : HWA_E_FORMAT;
+        hwa_settings_free(st);
     } else if (!strcmp(fmt, "gguf-vocab")) {
         hwa_model_file *f;
         hwa_vocab *v = NULL;
@@ -42,7 +46,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s tests/fuzz/regress\n", argv[0]);
         return 2;
     }
-    static const char *const formats[] = {"safetensors", "gguf", "gguf-vocab", "llama2c", "llama2c-vocab", "idx"};
+    static const char *const formats[] = {"safetensors", "gguf", "gguf-vocab", "llama2c", "llama2c-vocab", "idx",
+                                           "settings"};
     int failed = 0, n = 0;
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
         char path[8192], line[2048];

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "config.h"
 #include "hwadapt/hwadapt.h"
 
 static void usage(FILE *f) {
@@ -37,6 +38,8 @@ static void usage(FILE *f) {
             "  --warmup S         warm-up seconds (default 0.2)\n"
             "  --seed N           server arrivals' seed (default 1)\n"
             "  --no-calibrate     do not measure or read the calibrated peaks (pct_of_peak n/a)\n"
+            "  --config FILE      device, dtype, threads and batch from FILE (docs/settings.md): per workload\n"
+            "                     its [bench WORKLOAD] section, else [bench], else [all]; flags given here win\n"
             "  --json | --csv | --md   output format (default: an aligned table)\n"
             "  -o FILE            write the output to FILE atomically instead of stdout\n");
 }
@@ -54,13 +57,21 @@ static void progress(void *ud, int row, int n_rows, const char *msg) {
     if (row + 1 == n_rows) fputc('\n', stderr);
 }
 
-int cmd_bench(int argc, char **argv) {
-    hwa_bench_sweep s = {.cfg = hwa_bench_config_default()};
-    hwa_bench_format fmt = HWA_BENCH_TABLE;
-    const char *out_path = NULL;
-    hwa_calibrate_mode calibrate = HWA_CALIBRATE_CACHED;
+/* What the command line sets. */
+typedef struct bargs {
+    hwa_bench_sweep s;
+    hwa_bench_format fmt;
+    const char *out_path, *config;
+    hwa_calibrate_mode calibrate;
+} bargs;
+
+/* Parses argv into *b; ca (may be NULL) says which arguments came from
+ * --config. 0, 2 on a usage error (printed), -1 after --help. */
+static int parse(int argc, char **argv, const cli_args *ca, bargs *b) {
+    *b = (bargs){.s = {.cfg = hwa_bench_config_default()}, .fmt = HWA_BENCH_TABLE, .calibrate = HWA_CALIBRATE_CACHED};
+    hwa_bench_sweep *sw = &b->s;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL, *from = cli_args_origin(ca, i);
         double d;
 #define NEED_NUM(lo, what)                                                                              \
     do {                                                                                                \
@@ -80,34 +91,99 @@ int cmd_bench(int argc, char **argv) {
     } while (0)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--device")) { NEED_STR(); s.devices = v;
-        } else if (!strcmp(a, "--dtype")) { NEED_STR(); s.dtypes = v;
-        } else if (!strcmp(a, "--batch")) { NEED_STR(); s.batches = v;
-        } else if (!strcmp(a, "--threads")) { NEED_STR(); s.threads = v;
-        } else if (!strcmp(a, "--scenario")) { NEED_STR(); s.scenarios = v;
-        } else if (!strcmp(a, "--rate")) { NEED_NUM(1e-9, "a rate > 0 in queries/s"); s.cfg.server_rate = d;
-        } else if (!strcmp(a, "--p99-ms")) { NEED_NUM(1e-9, "a bound > 0 in milliseconds"); s.cfg.p99_bound_s = d * 1e-3;
-        } else if (!strcmp(a, "--find-peak")) { s.find_peak = true;
-        } else if (!strcmp(a, "--min-time")) { NEED_NUM(0, "seconds >= 0"); s.cfg.min_time_s = d;
-        } else if (!strcmp(a, "--max-time")) { NEED_NUM(0, "seconds >= 0"); s.cfg.max_time_s = d;
-        } else if (!strcmp(a, "--min-queries")) { NEED_NUM(1, "a whole number >= 1"); s.cfg.min_queries = (int64_t)d;
-        } else if (!strcmp(a, "--warmup")) { NEED_NUM(0, "seconds >= 0"); s.cfg.warmup_s = d;
-        } else if (!strcmp(a, "--seed")) { NEED_NUM(0, "a whole number >= 0"); s.cfg.seed = (uint64_t)d;
-        } else if (!strcmp(a, "--no-calibrate")) { calibrate = HWA_CALIBRATE_NONE;
-        } else if (!strcmp(a, "--json")) { fmt = HWA_BENCH_JSON;
-        } else if (!strcmp(a, "--csv")) { fmt = HWA_BENCH_CSV;
-        } else if (!strcmp(a, "--md")) { fmt = HWA_BENCH_MARKDOWN;
-        } else if (!strcmp(a, "-o")) { NEED_STR(); out_path = v;
-        } else if (a[0] != '-' && !s.workloads) {
-            s.workloads = a;
+            return -1;
+        } else if (!strcmp(a, "--device")) { NEED_STR(); sw->devices = v;
+        } else if (!strcmp(a, "--dtype")) { NEED_STR(); sw->dtypes = v;
+        } else if (!strcmp(a, "--batch")) { NEED_STR(); sw->batches = v;
+        } else if (!strcmp(a, "--threads")) { NEED_STR(); sw->threads = v;
+        } else if (!strcmp(a, "--config")) { NEED_STR(); b->config = v;
+        } else if (!strcmp(a, "--scenario")) { NEED_STR(); sw->scenarios = v;
+        } else if (!strcmp(a, "--rate")) { NEED_NUM(1e-9, "a rate > 0 in queries/s"); sw->cfg.server_rate = d;
+        } else if (!strcmp(a, "--p99-ms")) { NEED_NUM(1e-9, "a bound > 0 in milliseconds"); sw->cfg.p99_bound_s = d * 1e-3;
+        } else if (!strcmp(a, "--find-peak")) { sw->find_peak = true;
+        } else if (!strcmp(a, "--min-time")) { NEED_NUM(0, "seconds >= 0"); sw->cfg.min_time_s = d;
+        } else if (!strcmp(a, "--max-time")) { NEED_NUM(0, "seconds >= 0"); sw->cfg.max_time_s = d;
+        } else if (!strcmp(a, "--min-queries")) { NEED_NUM(1, "a whole number >= 1"); sw->cfg.min_queries = (int64_t)d;
+        } else if (!strcmp(a, "--warmup")) { NEED_NUM(0, "seconds >= 0"); sw->cfg.warmup_s = d;
+        } else if (!strcmp(a, "--seed")) { NEED_NUM(0, "a whole number >= 0"); sw->cfg.seed = (uint64_t)d;
+        } else if (!strcmp(a, "--no-calibrate")) { b->calibrate = HWA_CALIBRATE_NONE;
+        } else if (!strcmp(a, "--json")) { b->fmt = HWA_BENCH_JSON;
+        } else if (!strcmp(a, "--csv")) { b->fmt = HWA_BENCH_CSV;
+        } else if (!strcmp(a, "--md")) { b->fmt = HWA_BENCH_MARKDOWN;
+        } else if (!strcmp(a, "-o")) { NEED_STR(); b->out_path = v;
+        } else if (a[0] != '-' && !sw->workloads) {
+            sw->workloads = a;
         } else {
-            fprintf(stderr, "hwadapt bench: unknown option '%s' (see hwadapt bench --help)\n", a);
+            fprintf(stderr, "hwadapt bench: unknown option '%s'%s (see hwadapt bench --help)\n", a, from);
             return 2;
         }
 #undef NEED_NUM
 #undef NEED_STR
     }
+    return 0;
+}
+
+/* The sweeps of --config FILE: one over all the workloads when their
+ * sections resolve every key alike, else one per workload, each with its
+ * own section's settings ahead of the command line's (flags given win). */
+static hwa_status run_config(const hwa_settings *cfg, int argc, char **argv, const bargs *first,
+                             hwa_bench_report *rep, int *usage_rc, char *note, size_t note_cap) {
+    enum { MAX_WORKLOADS = 64 };
+    char *list = strdup(first->s.workloads ? first->s.workloads : "linear1000");
+    char *names[MAX_WORKLOADS], section[1100];
+    int n = 0;
+    if (!list) {
+        fprintf(stderr, "hwadapt bench: out of memory\n");
+        *usage_rc = 1;
+        return HWA_OK;
+    }
+    for (char *save = NULL, *w = strtok_r(list, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        if (n == MAX_WORKLOADS) {
+            fprintf(stderr, "hwadapt bench: --config: more than %d workloads\n", MAX_WORKLOADS);
+            free(list);
+            *usage_rc = 2;
+            return HWA_OK;
+        }
+        names[n++] = w;
+    }
+    bool alike = true;
+    for (int i = 1; i < n && alike; i++) {
+        char other[1100];
+        snprintf(section, sizeof section, "bench %s", names[0]);
+        snprintf(other, sizeof other, "bench %s", names[i]);
+        alike = cli_config_same(cfg, section, other);
+    }
+    hwa_status st = HWA_OK;
+    for (int i = 0; i < (alike ? 1 : n) && st == HWA_OK; i++) {
+        cli_args ca;
+        bargs b;
+        snprintf(section, sizeof section, "bench %s", n ? names[i] : "linear1000");
+        if ((*usage_rc = cli_config_args("bench", cfg, section, argc, argv, &ca))) break;
+        *usage_rc = parse(ca.argc, ca.argv, &ca, &b);
+        if (*usage_rc == 0) {
+            if (!alike) b.s.workloads = names[i];
+            b.s.passport = first->s.passport;
+            b.s.progress = first->s.progress;
+            st = hwa_bench_sweep_run(&b.s, rep);
+            if (st) cli_args_summary(&ca, note, note_cap); /* the error may be about a value from the file */
+        }
+        cli_args_free(&ca);
+        if (*usage_rc) break;
+    }
+    free(list);
+    return st;
+}
+
+int cmd_bench(int argc, char **argv) {
+    bargs b;
+    int rc = parse(argc, argv, NULL, &b);
+    if (rc) return rc < 0 ? 0 : rc;
+    hwa_bench_sweep s = b.s;
+    hwa_settings *cfg = NULL;
+    if (b.config && !(cfg = cli_config_load("bench", b.config))) return 2;
+    const hwa_bench_format fmt = b.fmt;
+    const char *out_path = b.out_path;
+    const hwa_calibrate_mode calibrate = b.calibrate;
     if (isatty(STDERR_FILENO)) s.progress = progress;
 
     /* The passport gives the devices, the calibrated roofline (hwadapt's own
@@ -118,10 +194,22 @@ int cmd_bench(int argc, char **argv) {
     s.passport = pp;
     hwa_bench_report rep;
     hwa_status st = hwa_bench_report_init(&rep, pp);
+    char note[1200] = "";
     if (!st) st = hwa_bench_report_set_command(&rep, argc, argv);
-    if (!st) st = hwa_bench_sweep_run(&s, &rep);
+    if (!st && cfg) {
+        b.s = s;
+        st = run_config(cfg, argc, argv, &b, &rep, &rc, note, sizeof note);
+    } else if (!st) {
+        st = hwa_bench_sweep_run(&s, &rep);
+    }
+    hwa_settings_free(cfg);
+    if (rc) { /* a usage error in the file's settings, printed */
+        hwa_bench_report_free(&rep);
+        hwa_passport_free(pp);
+        return rc < 0 ? 0 : rc;
+    }
     if (st) {
-        fprintf(stderr, "hwadapt bench: %s\n", hwa_last_error()[0] ? hwa_last_error() : hwa_status_str(st));
+        fprintf(stderr, "hwadapt bench: %s%s\n", hwa_last_error()[0] ? hwa_last_error() : hwa_status_str(st), note);
         hwa_bench_report_free(&rep);
         hwa_passport_free(pp);
         return st == HWA_E_NOMEM || st == HWA_E_DEVICE || st == HWA_E_INTERNAL ? 1 : 2;

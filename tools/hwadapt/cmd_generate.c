@@ -12,12 +12,14 @@
 #include <time.h>
 
 #include "commands.h"
+#include "config.h"
 #include "hwadapt/hwadapt.h"
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: hwadapt generate MODEL [--tokenizer FILE] [--prompt TEXT] [--temperature T] [--top-p P]\n"
-            "                        [--top-k K] [--seed S] [--steps N] [--ctx N] [--threads N]\n"
+            "                        [--top-k K] [--seed S] [--steps N] [--ctx N] [--threads N] [--dtype D]\n"
+            "                        [--device SPEC] [--config FILE]\n"
             "Generates text with a Llama-family model (llama2.c checkpoint or GGUF).\n"
             "  --tokenizer FILE  llama2.c tokenizer file or GGUF (default: the GGUF model's own)\n"
             "  --prompt TEXT     text to continue (default: none)\n"
@@ -27,15 +29,20 @@ static void usage(FILE *f) {
             "  --seed S          random seed (default: the time)\n"
             "  --steps N         positions to run, BOS and prompt included (default 256, at most the context)\n"
             "  --ctx N           KV cache positions (default: the model's maximum)\n"
-            "  --threads N       threads (default: all)\n");
+            "  --threads N       threads (default: HWA_NUM_THREADS, else the CPUs this process may use)\n"
+            "  --dtype D         the matrices' dtype: f32, f16 or bf16, converted once at load when the file's\n"
+            "                    differs (default: the file's, mapped without copying)\n"
+            "  --device SPEC     cpu (default)\n"
+            "  --config FILE     device, dtype and threads from FILE's [generate] section, else its [all]\n"
+            "                    (docs/settings.md); flags given here win\n");
 }
 
-static int parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
+static int parse_long(const char *opt, const char *s, const char *from, long lo, long hi, long *out) {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "hwadapt generate: %s '%s': expected an integer in %ld..%ld\n", opt, s, lo, hi);
+        fprintf(stderr, "hwadapt generate: %s '%s'%s: expected an integer in %ld..%ld\n", opt, s, from, lo, hi);
         return -1;
     }
     *out = v;
@@ -62,13 +69,14 @@ static int write_text(void *ud, const char *text, size_t len) {
 }
 
 typedef struct options {
-    const char *model, *tokenizer, *prompt;
+    const char *model, *tokenizer, *prompt, *dtype, *device, *config;
     hwa_sampler_params sp;
     long steps, ctx, threads;
 } options;
 
-static int parse_args(int argc, char **argv, options *o) {
-    long v;
+/* ca (may be NULL) says which arguments came from --config. */
+static int parse_args(int argc, char **argv, const cli_args *ca, options *o) {
+    long v = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -87,18 +95,28 @@ static int parse_args(int argc, char **argv, options *o) {
             fprintf(stderr, "hwadapt generate: %s needs a value\n", a);
             return 2;
         }
+        const char *from = cli_args_origin(ca, i);
         const char *val = argv[++i];
         int bad = 0;
         if (!strcmp(a, "--tokenizer")) o->tokenizer = val;
         else if (!strcmp(a, "--prompt")) o->prompt = val;
+        else if (!strcmp(a, "--device")) o->device = val;
+        else if (!strcmp(a, "--config")) o->config = val;
         else if (!strcmp(a, "--temperature")) bad = parse_float(a, val, &o->sp.temperature);
         else if (!strcmp(a, "--top-p")) bad = parse_float(a, val, &o->sp.top_p);
-        else if (!strcmp(a, "--top-k")) bad = parse_long(a, val, 0, INT32_MAX, &v), o->sp.top_k = (int32_t)v;
-        else if (!strcmp(a, "--seed")) bad = parse_long(a, val, 0, LONG_MAX, &v), o->sp.seed = (uint64_t)v;
-        else if (!strcmp(a, "--steps")) bad = parse_long(a, val, 1, INT32_MAX, &o->steps);
-        else if (!strcmp(a, "--ctx")) bad = parse_long(a, val, 1, INT32_MAX, &o->ctx);
-        else if (!strcmp(a, "--threads")) bad = parse_long(a, val, 1, 4096, &o->threads);
-        else {
+        else if (!strcmp(a, "--top-k")) bad = parse_long(a, val, from, 0, INT32_MAX, &v), o->sp.top_k = (int32_t)v;
+        else if (!strcmp(a, "--seed")) bad = parse_long(a, val, from, 0, LONG_MAX, &v), o->sp.seed = (uint64_t)v;
+        else if (!strcmp(a, "--steps")) bad = parse_long(a, val, from, 1, INT32_MAX, &o->steps);
+        else if (!strcmp(a, "--ctx")) bad = parse_long(a, val, from, 1, INT32_MAX, &o->ctx);
+        else if (!strcmp(a, "--threads")) bad = parse_long(a, val, from, 1, 4096, &o->threads);
+        else if (!strcmp(a, "--dtype")) {
+            hwa_dtype t;
+            if (hwa_dtype_from_name(val, &t) || !hwa_dtype_is_float(t)) {
+                fprintf(stderr, "hwadapt generate: --dtype '%s'%s: expected f32, f16 or bf16\n", val, from);
+                bad = 1;
+            }
+            o->dtype = val;
+        } else {
             fprintf(stderr, "hwadapt generate: unknown option '%s'\n", a);
             usage(stderr);
             return 2;
@@ -112,21 +130,51 @@ static int parse_args(int argc, char **argv, options *o) {
     return 0;
 }
 
+/* What came from --config, for errors that may be about it ("" without). */
+static char config_note[1200];
+
 static int fail(const char *what) {
-    fprintf(stderr, "hwadapt generate: %s%s\n", what ? what : "", hwa_last_error());
+    fprintf(stderr, "hwadapt generate: %s%s%s\n", what ? what : "", hwa_last_error(), config_note);
     return 1;
 }
 
-int cmd_generate(int argc, char **argv) {
-    options o = {.sp = {.temperature = 1.0f, .top_p = 0.9f, .top_k = 0, .seed = 0}, .steps = 256};
-    o.sp.seed = (uint64_t)time(NULL);
-    int rc = parse_args(argc, argv, &o);
-    if (rc) return rc == 1 ? 0 : rc;
+static void options_default(options *o) {
+    *o = (options){.sp = {.temperature = 1.0f, .top_p = 0.9f, .top_k = 0, .seed = 0}, .steps = 256};
+    o->sp.seed = (uint64_t)time(NULL);
+}
 
+static int run(const options *o);
+
+int cmd_generate(int argc, char **argv) {
+    options o;
+    options_default(&o);
+    int rc = parse_args(argc, argv, NULL, &o);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (!o.config) return run(&o);
+    /* Again, with the file's settings ahead of the command line's. */
+    hwa_settings *cfg = cli_config_load("generate", o.config);
+    if (!cfg) return 2;
+    cli_args ca;
+    rc = cli_config_args("generate", cfg, "generate", argc, argv, &ca);
+    if (!rc) {
+        options_default(&o);
+        rc = parse_args(ca.argc, ca.argv, &ca, &o);
+        cli_args_summary(&ca, config_note, sizeof config_note);
+        rc = rc ? (rc == 1 ? 0 : rc) : run(&o);
+    }
+    cli_args_free(&ca);
+    hwa_settings_free(cfg);
+    return rc;
+}
+
+static int run(const options *op) {
+    const options o = *op;
+    int rc;
     hwa_llama *m = NULL;
     hwa_tokenizer *tok = NULL;
     hwa_sampler *s = NULL;
-    const hwa_llama_params lp = {.device = "cpu", .n_ctx = (int32_t)o.ctx, .n_threads = (int32_t)o.threads};
+    const hwa_llama_params lp = {.device = o.device ? o.device : "cpu", .n_ctx = (int32_t)o.ctx,
+                                 .n_threads = (int32_t)o.threads, .weight_dtype = o.dtype};
     if (hwa_sampler_new(&o.sp, 1, &s)) return fail(NULL); /* options first: no model needed to refuse them */
     hwa_sampler_free(s);
     s = NULL;
@@ -150,14 +198,18 @@ int cmd_generate(int argc, char **argv) {
         const double peak_mib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : 0.0;
         printf("\n");
         fflush(stdout);
+        char conv[64] = "";
+        if (c->file_weight_dtype != c->weight_dtype)
+            snprintf(conv, sizeof conv, " (%s in the file)", hwa_dtype_name(c->file_weight_dtype));
         fprintf(stderr,
-                "model: %s, dim %d, %d layers, %d/%d heads, vocab %d, %s weights\n"
-                "memory: weights %.1f MiB (mapped), KV cache %.1f MiB (%d positions), peak resident %.1f MiB\n"
+                "model: %s, dim %d, %d layers, %d/%d heads, vocab %d, %s weights%s, threads %d\n"
+                "memory: weights %.1f MiB (%s), KV cache %.1f MiB (%d positions), peak resident %.1f MiB\n"
                 "prompt: %d tokens, generated: %d tokens\n"
                 "time to first token: %.3f s\n"
                 "prefill: %.2f tokens/s, decode: %.2f tokens/s\n",
                 o.model, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, hwa_dtype_name(c->weight_dtype),
-                hwa_llama_weight_bytes(m) / 1048576.0, hwa_llama_kv_bytes(m) / 1048576.0, hwa_llama_n_ctx(m), peak_mib,
+                conv, hwa_llama_n_threads(m), hwa_llama_weight_bytes(m) / 1048576.0,
+                conv[0] ? "converted at load" : "mapped", hwa_llama_kv_bytes(m) / 1048576.0, hwa_llama_n_ctx(m), peak_mib,
                 gs.n_prompt, gs.n_generated, gs.ttft_s, gs.prefill_tok_s, gs.decode_tok_s);
     }
     rc = st == HWA_OK ? 0 : fail(NULL);

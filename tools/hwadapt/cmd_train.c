@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "config.h"
 #include "hwadapt/hwadapt.h"
 
 static void usage(void) {
@@ -21,6 +22,11 @@ static void usage(void) {
            "  --limit N             train on the first N samples only; --test-limit N likewise\n"
            "  --val-fraction F      hold out the last fraction F of the training set for validation\n"
            "  --device SPEC         cpu (default)\n"
+           "  --dtype NAME          f32 (default), bf16 or f16: the products and activations' precision;\n"
+           "                        weights, gradients and optimizer state stay f32 (mixed precision)\n"
+           "  --threads N           CPU threads (default: HWA_NUM_THREADS, else the CPUs this process may use)\n"
+           "  --config FILE         device, dtype, threads and batch from FILE's [train] section, else\n"
+           "                        its [all] (docs/settings.md); flags given here win\n"
            "training:\n"
            "  --epochs N            total epochs, counting those done before --resume (default 10)\n"
            "  --batch N             batch size (default 64); the last partial batch of an epoch is kept\n"
@@ -41,7 +47,8 @@ static void usage(void) {
            "  --export FILE         write the trained weights as safetensors: fc<i>.weight [out,in],\n"
            "                        fc<i>.bias [out], F32 (PyTorch nn.Linear layout)\n"
            "  --json                one JSON object per epoch on stdout: epoch, train_loss, test_loss,\n"
-           "                        test_accuracy, seconds, samples_per_s (and step, lr, val_*)\n"
+           "                        test_accuracy, seconds, samples_per_s, dtype, threads (and step, lr,\n"
+           "                        val_*); without it a header line names the model and configuration\n"
            "  --quiet               no progress bar\n",
            HWA_FMNIST_PACKAGE, HWA_FMNIST_DIR, HWA_FMNIST_DIR);
 }
@@ -49,6 +56,8 @@ static void usage(void) {
 typedef struct ui {
     bool json, bar;
     int64_t epochs;
+    const char *dtype;
+    int threads;
 } ui;
 
 static void on_batch(void *ud, int64_t epoch, int64_t batch, int64_t n_batches, double loss) {
@@ -65,9 +74,9 @@ static void on_epoch(void *ud, const hwa_epoch_stats *s) {
     const ui *u = ud;
     if (u->json) {
         printf("{\"epoch\":%lld,\"step\":%lld,\"train_loss\":%.6f,\"test_loss\":%.6f,\"test_accuracy\":%.4f,"
-               "\"seconds\":%.3f,\"samples_per_s\":%.1f,\"lr\":%.6g",
+               "\"seconds\":%.3f,\"samples_per_s\":%.1f,\"lr\":%.6g,\"dtype\":\"%s\",\"threads\":%d",
                (long long)s->epoch, (long long)s->step, s->train_loss, s->test_loss, s->test_accuracy, s->seconds,
-               s->samples_per_s, s->lr);
+               s->samples_per_s, s->lr, u->dtype, u->threads);
         if (!isnan(s->val_loss)) printf(",\"val_loss\":%.6f,\"val_accuracy\":%.4f", s->val_loss, s->val_accuracy);
         printf("}\n");
     } else {
@@ -109,115 +118,192 @@ static bool parse_hidden(const char *s, hwa_train_config *c) {
     return c->n_hidden > 0;
 }
 
-static int bad(const char *opt, const char *v, const char *why) {
-    fprintf(stderr, "hwadapt train: %s%s%s: %s (see hwadapt train --help)\n", opt, v ? " " : "", v ? v : "", why);
+static int bad(const char *opt, const char *v, const char *origin, const char *why) {
+    fprintf(stderr, "hwadapt train: %s%s%s%s: %s (see hwadapt train --help)\n", opt, v ? " " : "", v ? v : "", origin,
+            why);
     return 2;
 }
 
-int cmd_train(int argc, char **argv) {
-    hwa_train_config c = hwa_train_config_default();
-    const char *export_path = NULL, *optim = "adam", *sched = "step";
-    double lr = -1, d;
+/* Everything the command line sets. */
+typedef struct targs {
+    hwa_train_config c;
+    const char *export_path, *optim, *sched, *config;
+    double lr, momentum, beta1, beta2, eps, wd, clip, gamma, min_lr, pct;
+    int64_t step_epochs, warmup;
+    bool json, quiet, have_warmup;
+} targs;
+
+static void targs_default(targs *t) {
+    *t = (targs){.c = hwa_train_config_default(), .optim = "adam", .sched = "step", .lr = -1, .momentum = NAN,
+                 .beta1 = NAN, .beta2 = NAN, .eps = NAN, .wd = NAN, .clip = 0, .gamma = 0.5, .min_lr = 0,
+                 .pct = 0.3, .step_epochs = 3};
+}
+
+/* Parses argv into *t; ca (may be NULL) says which arguments came from
+ * --config. 0, 2 on a usage error (printed), -1 after --help. */
+static int parse(int argc, char **argv, const cli_args *ca, targs *t) {
+    hwa_train_config *c = &t->c;
+    double d;
     int64_t n;
-    bool json = false, quiet = false, have_warmup = false;
-    double momentum = NAN, beta1 = NAN, beta2 = NAN, eps = NAN, wd = NAN, clip = 0, gamma = 0.5, min_lr = 0, pct = 0.3;
-    int64_t step_epochs = 3, warmup = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage();
-            return 0;
+            return -1;
         }
         bool flag = true;
-        if (!strcmp(a, "--json")) json = true;
-        else if (!strcmp(a, "--quiet")) quiet = true;
-        else if (!strcmp(a, "--resume")) c.resume = true;
-        else if (!strcmp(a, "--drop-last")) c.drop_last = true;
+        if (!strcmp(a, "--json")) t->json = true;
+        else if (!strcmp(a, "--quiet")) t->quiet = true;
+        else if (!strcmp(a, "--resume")) c->resume = true;
+        else if (!strcmp(a, "--drop-last")) c->drop_last = true;
         else flag = false;
         if (flag) continue;
-        if (!v) return bad(a, NULL, "unknown option or missing value");
+        if (!v) return bad(a, NULL, "", "unknown option or missing value");
+        const char *from = cli_args_origin(ca, i);
         i++;
         if (!strcmp(a, "--model")) {
-            if (strcmp(v, "fmnist-mlp")) return bad(a, v, "unknown model (fmnist-mlp)");
-        } else if (!strcmp(a, "--data")) c.data_dir = v;
-        else if (!strcmp(a, "--device")) c.device = v;
-        else if (!strcmp(a, "--checkpoint-dir")) c.checkpoint_dir = v;
-        else if (!strcmp(a, "--export")) export_path = v;
-        else if (!strcmp(a, "--optimizer")) optim = v;
-        else if (!strcmp(a, "--schedule")) sched = v;
-        else if (!strcmp(a, "--hidden")) {
-            if (!parse_hidden(v, &c)) return bad(a, v, "expected sizes like 1000,1000 (1 to 8 of them) or 'none'");
+            if (strcmp(v, "fmnist-mlp")) return bad(a, v, from, "unknown model (fmnist-mlp)");
+        } else if (!strcmp(a, "--data")) c->data_dir = v;
+        else if (!strcmp(a, "--device")) c->device = v;
+        else if (!strcmp(a, "--config")) t->config = v;
+        else if (!strcmp(a, "--checkpoint-dir")) c->checkpoint_dir = v;
+        else if (!strcmp(a, "--export")) t->export_path = v;
+        else if (!strcmp(a, "--optimizer")) t->optim = v;
+        else if (!strcmp(a, "--schedule")) t->sched = v;
+        else if (!strcmp(a, "--dtype")) {
+            if (hwa_train_dtype_from_name(v, &c->dtype)) return bad(a, v, from, hwa_last_error());
+        } else if (!strcmp(a, "--hidden")) {
+            if (!parse_hidden(v, c)) return bad(a, v, from, "expected sizes like 1000,1000 (1 to 8 of them) or 'none'");
         } else if (!strcmp(a, "--activation")) {
-            if (hwa_activation_from_name(v, &c.activation)) return bad(a, v, hwa_last_error());
+            if (hwa_activation_from_name(v, &c->activation)) return bad(a, v, from, hwa_last_error());
         } else if (!strcmp(a, "--lr")) {
-            if (!parse_num(v, 0, 1e6, &lr) || !(lr > 0)) return bad(a, v, "the learning rate must be a number > 0");
+            if (!parse_num(v, 0, 1e6, &t->lr) || !(t->lr > 0))
+                return bad(a, v, from, "the learning rate must be a number > 0");
+        } else if (!strcmp(a, "--threads")) {
+            if (!parse_int(v, 1, 4096, &n)) return bad(a, v, from, "expected an integer from 1 to 4096");
+            c->threads = (int)n;
         } else if (!strcmp(a, "--epochs") || !strcmp(a, "--batch") || !strcmp(a, "--keep") || !strcmp(a, "--limit") ||
                    !strcmp(a, "--test-limit") || !strcmp(a, "--step-epochs") || !strcmp(a, "--warmup-steps") ||
                    !strcmp(a, "--seed")) {
             const bool may_be_zero = !strcmp(a, "--limit") || !strcmp(a, "--test-limit") ||
                                      !strcmp(a, "--warmup-steps") || !strcmp(a, "--seed");
             if (!parse_int(v, may_be_zero ? 0 : 1, INT64_MAX / 2, &n))
-                return bad(a, v, may_be_zero ? "expected an integer >= 0" : "expected an integer >= 1");
-            if (!strcmp(a, "--epochs")) c.epochs = n;
-            else if (!strcmp(a, "--batch")) c.batch = n;
-            else if (!strcmp(a, "--keep")) c.keep = n > 1000000 ? 1000000 : (int)n;
-            else if (!strcmp(a, "--limit")) c.limit = n;
-            else if (!strcmp(a, "--test-limit")) c.test_limit = n;
-            else if (!strcmp(a, "--step-epochs")) step_epochs = n;
-            else if (!strcmp(a, "--seed")) c.seed = (uint64_t)n;
+                return bad(a, v, from, may_be_zero ? "expected an integer >= 0" : "expected an integer >= 1");
+            if (!strcmp(a, "--epochs")) c->epochs = n;
+            else if (!strcmp(a, "--batch")) c->batch = n;
+            else if (!strcmp(a, "--keep")) c->keep = n > 1000000 ? 1000000 : (int)n;
+            else if (!strcmp(a, "--limit")) c->limit = n;
+            else if (!strcmp(a, "--test-limit")) c->test_limit = n;
+            else if (!strcmp(a, "--step-epochs")) t->step_epochs = n;
+            else if (!strcmp(a, "--seed")) c->seed = (uint64_t)n;
             else {
-                warmup = n;
-                have_warmup = true;
+                t->warmup = n;
+                t->have_warmup = true;
             }
         } else if (!strcmp(a, "--val-fraction")) {
-            if (!parse_num(v, 0, 0.5, &c.val_fraction)) return bad(a, v, "expected a fraction in [0, 0.5]");
+            if (!parse_num(v, 0, 0.5, &c->val_fraction)) return bad(a, v, from, "expected a fraction in [0, 0.5]");
         } else if (!strcmp(a, "--momentum") || !strcmp(a, "--beta1") || !strcmp(a, "--beta2") || !strcmp(a, "--eps") ||
                    !strcmp(a, "--weight-decay") || !strcmp(a, "--clip") || !strcmp(a, "--gamma") ||
                    !strcmp(a, "--min-lr") || !strcmp(a, "--pct-start")) {
-            if (!parse_num(v, 0, 1e9, &d)) return bad(a, v, "expected a number >= 0");
-            double *dst = !strcmp(a, "--momentum") ? &momentum : !strcmp(a, "--beta1") ? &beta1
-                          : !strcmp(a, "--beta2") ? &beta2 : !strcmp(a, "--eps") ? &eps
-                          : !strcmp(a, "--weight-decay") ? &wd : !strcmp(a, "--clip") ? &clip
-                          : !strcmp(a, "--gamma") ? &gamma : !strcmp(a, "--min-lr") ? &min_lr : &pct;
+            if (!parse_num(v, 0, 1e9, &d)) return bad(a, v, from, "expected a number >= 0");
+            double *dst = !strcmp(a, "--momentum") ? &t->momentum : !strcmp(a, "--beta1") ? &t->beta1
+                          : !strcmp(a, "--beta2") ? &t->beta2 : !strcmp(a, "--eps") ? &t->eps
+                          : !strcmp(a, "--weight-decay") ? &t->wd : !strcmp(a, "--clip") ? &t->clip
+                          : !strcmp(a, "--gamma") ? &t->gamma : !strcmp(a, "--min-lr") ? &t->min_lr : &t->pct;
             *dst = d;
         } else {
-            return bad(a, v, "unknown option");
+            return bad(a, v, "", "unknown option");
         }
     }
+    return 0;
+}
+
+/* The optimizer and schedule from their names and numbers. */
+static int finish(targs *t) {
+    hwa_train_config *c = &t->c;
     hwa_optim_kind ok;
     hwa_sched_kind sk;
-    if (hwa_optim_kind_from_name(optim, &ok)) return bad("--optimizer", optim, hwa_last_error());
-    if (hwa_sched_kind_from_name(sched, &sk)) return bad("--schedule", sched, hwa_last_error());
-    c.optim = hwa_optim_config_default(ok);
-    if (!isnan(momentum)) c.optim.momentum = (float)momentum;
-    if (!isnan(beta1)) c.optim.beta1 = (float)beta1;
-    if (!isnan(beta2)) c.optim.beta2 = (float)beta2;
-    if (!isnan(eps)) c.optim.eps = (float)eps;
-    if (!isnan(wd)) c.optim.weight_decay = (float)wd;
-    c.optim.clip_norm = (float)clip;
-    if (lr < 0) lr = ok == HWA_OPTIM_ADAM || ok == HWA_OPTIM_ADAMW ? 1e-3 : 0.01;
-    c.sched = hwa_sched_default(sk, lr, 1);
-    c.sched.step_size = step_epochs;
-    c.sched.gamma = gamma;
-    c.sched.min_lr = min_lr;
-    c.sched.pct_start = pct;
-    c.sched.warmup_steps = have_warmup ? warmup : -1;
+    if (hwa_optim_kind_from_name(t->optim, &ok)) return bad("--optimizer", t->optim, "", hwa_last_error());
+    if (hwa_sched_kind_from_name(t->sched, &sk)) return bad("--schedule", t->sched, "", hwa_last_error());
+    c->optim = hwa_optim_config_default(ok);
+    if (!isnan(t->momentum)) c->optim.momentum = (float)t->momentum;
+    if (!isnan(t->beta1)) c->optim.beta1 = (float)t->beta1;
+    if (!isnan(t->beta2)) c->optim.beta2 = (float)t->beta2;
+    if (!isnan(t->eps)) c->optim.eps = (float)t->eps;
+    if (!isnan(t->wd)) c->optim.weight_decay = (float)t->wd;
+    c->optim.clip_norm = (float)t->clip;
+    if (t->lr < 0) t->lr = ok == HWA_OPTIM_ADAM || ok == HWA_OPTIM_ADAMW ? 1e-3 : 0.01;
+    c->sched = hwa_sched_default(sk, t->lr, 1);
+    c->sched.step_size = t->step_epochs;
+    c->sched.gamma = t->gamma;
+    c->sched.min_lr = t->min_lr;
+    c->sched.pct_start = t->pct;
+    c->sched.warmup_steps = t->have_warmup ? t->warmup : -1;
+    return 0;
+}
 
-    hwa_trainer *t = NULL;
-    hwa_status st = hwa_trainer_new(&c, &t);
+/* The human output's first line: what is trained, where, and how. */
+static void print_header(const hwa_train_config *c, const hwa_trainer *tr) {
+    char hidden[160] = "none";
+    for (int i = 0, off = 0; i < c->n_hidden && off < (int)sizeof hidden; i++)
+        off += snprintf(hidden + off, sizeof hidden - (size_t)off, i ? ",%lld" : "%lld", (long long)c->hidden[i]);
+    printf("model fmnist-mlp (hidden %s, %s, %lld parameters), device %s, dtype %s, threads %d, optimizer %s, "
+           "batch %lld, %lld training samples\n",
+           hidden, hwa_activation_name(c->activation), (long long)hwa_trainer_n_params(tr),
+           c->device ? c->device : "cpu", hwa_dtype_name(c->dtype), hwa_trainer_threads(tr),
+           hwa_optim_kind_name(c->optim.kind), (long long)c->batch, (long long)hwa_trainer_train_samples(tr));
+    fflush(stdout);
+}
+
+/* note: what came from --config, for errors that may be about it. */
+static int train(targs *t, const char *note) {
+    hwa_train_config *c = &t->c;
+    hwa_trainer *tr = NULL;
+    hwa_status st = hwa_trainer_new(c, &tr);
     if (st) {
-        fprintf(stderr, "hwadapt train: %s\n", hwa_last_error());
+        fprintf(stderr, "hwadapt train: %s%s\n", hwa_last_error(), note);
         return 1;
     }
-    const char *from = hwa_trainer_resumed_from(t);
-    if (c.resume)
+    const char *from = hwa_trainer_resumed_from(tr);
+    if (c->resume)
         fprintf(stderr, "hwadapt train: %s%s (epoch %lld of %lld done)\n", from ? "resumed from " : "no checkpoint in ",
-                from ? from : c.checkpoint_dir, (long long)hwa_trainer_epoch(t), (long long)c.epochs);
-    ui u = {.json = json, .bar = !quiet && isatty(2), .epochs = c.epochs};
+                from ? from : c->checkpoint_dir, (long long)hwa_trainer_epoch(tr), (long long)c->epochs);
+    ui u = {.json = t->json, .bar = !t->quiet && isatty(2), .epochs = c->epochs, .dtype = hwa_dtype_name(c->dtype),
+            .threads = hwa_trainer_threads(tr)};
+    if (!t->json) print_header(c, tr);
     hwa_train_callbacks cb = {.batch = on_batch, .epoch = on_epoch, .ud = &u};
-    st = hwa_trainer_run(t, &cb);
-    if (st == HWA_OK && export_path) st = hwa_trainer_export(t, export_path);
+    st = hwa_trainer_run(tr, &cb);
+    if (st == HWA_OK && t->export_path) st = hwa_trainer_export(tr, t->export_path);
     if (st) fprintf(stderr, "hwadapt train: %s\n", hwa_last_error());
-    hwa_trainer_free(t);
+    hwa_trainer_free(tr);
     return st ? 1 : 0;
+}
+
+int cmd_train(int argc, char **argv) {
+    targs t;
+    targs_default(&t);
+    int rc = parse(argc, argv, NULL, &t);
+    if (rc) return rc < 0 ? 0 : rc;
+    hwa_settings *s = NULL;
+    cli_args ca = {0};
+    if (t.config) {
+        /* Again, with the file's settings ahead of the command line's. */
+        if (!(s = cli_config_load("train", t.config))) return 2;
+        rc = cli_config_args("train", s, "train", argc, argv, &ca);
+        if (!rc) {
+            targs_default(&t);
+            rc = parse(ca.argc, ca.argv, &ca, &t);
+        }
+    }
+    if (!rc) rc = finish(&t);
+    char note[1200];
+    cli_args_summary(&ca, note, sizeof note);
+    if (!rc && hwa_train_config_check(&t.c)) {
+        fprintf(stderr, "hwadapt train: %s%s (see hwadapt train --help)\n", hwa_last_error(), note);
+        rc = 2;
+    }
+    if (!rc) rc = train(&t, note);
+    cli_args_free(&ca);
+    hwa_settings_free(s);
+    return rc < 0 ? 0 : rc;
 }

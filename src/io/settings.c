@@ -1,0 +1,545 @@
+/* Settings files (include/hwadapt/settings.h, docs/settings.md): a parser
+ * that validates every byte of a file from outside, lookups with the
+ * section fallbacks, and an atomic writer whose output parses back. */
+#include "hwadapt/settings.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/checked.h"
+#include "io/io_internal.h"
+
+/* ---- what is known ----------------------------------------------------- */
+
+enum { K_DEVICE, K_DTYPE, K_THREADS, K_BATCH, N_KEYS };
+static const char *const key_names[N_KEYS] = {"device", "dtype", "threads", "batch"};
+#define KB(k) (1u << (k))
+
+typedef struct section_kind {
+    const char *name;
+    bool sub;       /* may name a workload: [bench WORKLOAD] */
+    unsigned keys;  /* KB() of the keys it may set */
+} section_kind;
+
+static const section_kind kinds[] = {
+    {"all", false, KB(K_DEVICE) | KB(K_DTYPE) | KB(K_THREADS)},
+    {"train", false, KB(K_DEVICE) | KB(K_DTYPE) | KB(K_THREADS) | KB(K_BATCH)},
+    {"generate", false, KB(K_DEVICE) | KB(K_DTYPE) | KB(K_THREADS)},
+    {"bench", true, KB(K_DEVICE) | KB(K_DTYPE) | KB(K_THREADS) | KB(K_BATCH)},
+};
+#define N_KINDS ((int)(sizeof kinds / sizeof kinds[0]))
+#define KNOWN_SECTIONS "[all], [train], [generate], [bench], [bench WORKLOAD]"
+#define DEVICE_MAX 32
+#define THREADS_MAX 4096
+#define BATCH_MAX 2147483647LL
+
+/* ---- the object ---------------------------------------------------------- */
+
+typedef struct sec_rec {
+    char *name;     /* normalised: "bench linear1000" */
+    int kind;       /* index into kinds */
+    int line;       /* where it was read; 0 when made by hwa_settings_set */
+} sec_rec;
+
+typedef struct entry {
+    int section;
+    int key;
+    char *value;
+    int line;       /* 0 when set by hwa_settings_set */
+} entry;
+
+struct hwa_settings {
+    char *label;    /* for messages: the path, "<memory>" or "" */
+    sec_rec *sections;
+    int n_sections, cap_sections;
+    entry *entries;
+    int n_entries, cap_entries;
+};
+
+/* Grows *arr (of *cap elements of size elem) to hold one more than n. */
+static bool grow(void **arr, int *cap, int n, size_t elem) {
+    if (n < *cap) return true;
+    const int want = *cap ? *cap * 2 : 8;
+    size_t bytes;
+    if (want <= *cap || !hwa__mul_size((size_t)want, elem, &bytes)) return false;
+    void *p = realloc(*arr, bytes);
+    if (!p) return false;
+    *arr = p;
+    *cap = want;
+    return true;
+}
+
+hwa_settings *hwa_settings_new(void) {
+    hwa_settings *s = calloc(1, sizeof *s);
+    if (s) s->label = hwa__io_strndup("", 0);
+    if (!s || !s->label) {
+        free(s);
+        hwa__err(NULL, HWA_E_NOMEM, "settings: out of memory");
+        return NULL;
+    }
+    return s;
+}
+
+void hwa_settings_free(hwa_settings *s) {
+    if (!s) return;
+    for (int i = 0; i < s->n_sections; i++) free(s->sections[i].name);
+    for (int i = 0; i < s->n_entries; i++) free(s->entries[i].value);
+    free(s->sections);
+    free(s->entries);
+    free(s->label);
+    free(s);
+}
+
+/* ---- names and values ------------------------------------------------------ */
+
+static bool is_blank(char c) { return c == ' ' || c == '\t'; }
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+
+/* [*p, *p + *n) without the blanks at either end. */
+static void trim(const char **p, size_t *n) {
+    while (*n && is_blank(**p)) (*p)++, (*n)--;
+    while (*n && is_blank((*p)[*n - 1])) (*n)--;
+}
+
+static bool eq_n(const char *a, size_t n, const char *b) { return strlen(b) == n && !memcmp(a, b, n); }
+
+static int key_index(const char *k, size_t n) {
+    for (int i = 0; i < N_KEYS; i++)
+        if (eq_n(k, n, key_names[i])) return i;
+    return -1;
+}
+
+/* A workload as bench names it: a built-in name or a model file's path,
+ * without blanks or the characters the format uses. */
+static bool workload_ok(const char *w, size_t n) {
+    if (!n) return false;
+    for (size_t i = 0; i < n; i++) {
+        const char c = w[i];
+        if (!(is_lower(c) || is_digit(c) || (c >= 'A' && c <= 'Z') || (c && strchr("._/+-:~", c)))) return false;
+    }
+    return true;
+}
+
+/* A section name as written between the brackets: its kind, and the span of
+ * its workload (*sub_n 0 when none). Writes "why" on failure. */
+static bool section_parse(const char *p, size_t n, int *kind, const char **sub, size_t *sub_n, char *why,
+                          size_t cap) {
+    trim(&p, &n);
+    size_t w = 0;
+    while (w < n && !is_blank(p[w])) w++;
+    const char *rest = p + w;
+    size_t rest_n = n - w;
+    trim(&rest, &rest_n);
+    char q[64];
+    snprintf(q, sizeof q, "%.*s", (int)(w < 40 ? w : 40), p);
+    for (int k = 0; k < N_KINDS; k++) {
+        if (!eq_n(p, w, kinds[k].name)) continue;
+        if (rest_n && !kinds[k].sub) {
+            snprintf(why, cap, "[%s] takes no name after it; known sections: " KNOWN_SECTIONS, kinds[k].name);
+            return false;
+        }
+        if (rest_n && !workload_ok(rest, rest_n)) {
+            snprintf(why, cap,
+                     "[bench WORKLOAD]: '%.*s' is not one workload name (letters, digits and ._/+-:~, no blanks)",
+                     (int)(rest_n < 60 ? rest_n : 60), rest);
+            return false;
+        }
+        *kind = k;
+        *sub = rest;
+        *sub_n = rest_n;
+        return true;
+    }
+    snprintf(why, cap, "unknown section [%s%s]; known: " KNOWN_SECTIONS, q, w > 40 ? "..." : "");
+    return false;
+}
+
+/* The normalised name: "kind" or "kind workload". */
+static char *section_name(int kind, const char *sub, size_t sub_n) {
+    const size_t kn = strlen(kinds[kind].name);
+    size_t n = kn;
+    if (sub_n && (!hwa__add_size(n, sub_n, &n) || !hwa__add_size(n, 1, &n))) return NULL;
+    char *s = malloc(n + 1);
+    if (!s) return NULL;
+    memcpy(s, kinds[kind].name, kn);
+    if (sub_n) {
+        s[kn] = ' ';
+        memcpy(s + kn + 1, sub, sub_n);
+    }
+    s[n] = '\0';
+    return s;
+}
+
+static void known_keys(unsigned keys, char *buf, size_t cap) {
+    buf[0] = '\0';
+    for (int k = 0; k < N_KEYS; k++)
+        if (keys & KB(k))
+            snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", buf[0] ? ", " : "", key_names[k]);
+}
+
+/* A whole number of at most 10 digits in [lo, hi]; no sign, no blanks. */
+static bool whole(const char *v, size_t n, long long lo, long long hi) {
+    if (!n || n > 10) return false;
+    long long x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_digit(v[i])) return false;
+        x = x * 10 + (v[i] - '0'); /* 10 digits stay far below LLONG_MAX */
+    }
+    return x >= lo && x <= hi;
+}
+
+static bool device_ok(const char *v, size_t n) {
+    size_t i = 0;
+    if (!n || n > DEVICE_MAX || !is_lower(v[0])) return false;
+    while (i < n && (is_lower(v[i]) || is_digit(v[i]) || v[i] == '_')) i++;
+    if (i == n) return true;
+    if (v[i++] != ':' || i == n) return false;
+    while (i < n && is_digit(v[i])) i++;
+    return i == n;
+}
+
+/* Checks value for key; on success *canon is the spelling to keep (dtype
+ * names are kept lower-case, as the commands print them), else why says
+ * what is wrong. */
+static bool value_ok(int key, const char *v, size_t n, const char **canon, char *why, size_t cap) {
+    const int show = (int)(n < 60 ? n : 60);
+    *canon = NULL;
+    switch (key) {
+    case K_DTYPE: {
+        static const char *const dts[] = {"f32", "f16", "bf16"};
+        for (int i = 0; i < 3; i++)
+            if (n == strlen(dts[i]) && !strncasecmp(v, dts[i], n)) {
+                *canon = dts[i];
+                return true;
+            }
+        snprintf(why, cap, "dtype '%.*s' is not one of f32, f16, bf16", show, v);
+        return false;
+    }
+    case K_THREADS:
+        if (whole(v, n, 1, THREADS_MAX)) return true;
+        snprintf(why, cap, "threads '%.*s' must be a whole number from 1 to %d", show, v, THREADS_MAX);
+        return false;
+    case K_BATCH:
+        if (whole(v, n, 1, BATCH_MAX)) return true;
+        snprintf(why, cap, "batch '%.*s' must be a whole number from 1 to %lld", show, v, BATCH_MAX);
+        return false;
+    default:
+        if (device_ok(v, n)) return true;
+        snprintf(why, cap,
+                 "device '%.*s' is not a device spec (cpu, cpu:0, cuda:0, ...: at most %d letters, digits and _, "
+                 "then optionally ':' and a number)",
+                 show, v, DEVICE_MAX);
+        return false;
+    }
+}
+
+/* ---- lookups --------------------------------------------------------------- */
+
+static int find_section(const hwa_settings *s, const char *name) {
+    for (int i = 0; i < s->n_sections; i++)
+        if (!strcmp(s->sections[i].name, name)) return i;
+    return -1;
+}
+
+static int find_entry(const hwa_settings *s, int section, int key) {
+    for (int i = 0; i < s->n_entries; i++)
+        if (s->entries[i].section == section && s->entries[i].key == key) return i;
+    return -1;
+}
+
+/* The entry get would return: the key in section, else in its kind's plain
+ * section ([bench] for [bench WORKLOAD]), else in [all]; -1 when none. */
+static int lookup(const hwa_settings *s, const char *section, const char *key) {
+    if (!s || !section || !key) return -1;
+    const int k = key_index(key, strlen(key));
+    int kind;
+    const char *sub;
+    size_t sub_n;
+    char why[256];
+    if (k < 0) return -1;
+    if (!section_parse(section, strlen(section), &kind, &sub, &sub_n, why, sizeof why)) {
+        /* A workload no file could name (a path with blanks, say) has no
+         * section of its own, but [bench] and [all] still apply to it. */
+        const char *p = section;
+        while (is_blank(*p)) p++;
+        size_t w = 0;
+        while (p[w] && !is_blank(p[w])) w++;
+        if (!section_parse(p, w, &kind, &sub, &sub_n, why, sizeof why) || !kinds[kind].sub) return -1;
+    }
+    char *full = section_name(kind, sub, sub_n);
+    if (!full) return -1;
+    const char *chain[3] = {full, kinds[kind].name, "all"};
+    int found = -1;
+    for (int i = 0; i < 3 && found < 0; i++) {
+        const int sec = find_section(s, chain[i]);
+        if (sec >= 0) found = find_entry(s, sec, k);
+    }
+    free(full);
+    return found;
+}
+
+const char *hwa_settings_get(const hwa_settings *s, const char *section, const char *key) {
+    const int e = lookup(s, section, key);
+    return e < 0 ? NULL : s->entries[e].value;
+}
+
+const char *hwa_settings_where(const hwa_settings *s, const char *section, const char *key, char *buf, size_t cap) {
+    const int e = lookup(s, section, key);
+    if (e < 0 || !buf || !cap) return NULL;
+    const entry *en = &s->entries[e];
+    if (en->line) snprintf(buf, cap, "%s:%d", s->label, en->line);
+    else snprintf(buf, cap, "[%s]", s->sections[en->section].name);
+    return buf;
+}
+
+/* ---- changes ------------------------------------------------------------- */
+
+static int add_section(hwa_settings *s, int kind, const char *sub, size_t sub_n, int line) {
+    if (!grow((void **)&s->sections, &s->cap_sections, s->n_sections, sizeof *s->sections)) return -1;
+    char *name = section_name(kind, sub, sub_n);
+    if (!name) return -1;
+    s->sections[s->n_sections] = (sec_rec){.name = name, .kind = kind, .line = line};
+    return s->n_sections++;
+}
+
+static bool add_entry(hwa_settings *s, int sec, int key, const char *v, size_t n, int line) {
+    if (!grow((void **)&s->entries, &s->cap_entries, s->n_entries, sizeof *s->entries)) return false;
+    char *value = hwa__io_strndup(v, n);
+    if (!value) return false;
+    s->entries[s->n_entries++] = (entry){.section = sec, .key = key, .value = value, .line = line};
+    return true;
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+#define HEADER "# hwadapt settings: see docs/settings.md. Explicit command-line flags win over these.\n"
+
+/* Renders s as a file into buf (cap bytes; buf may be NULL with cap 0) and
+ * returns the bytes it needs, the NUL excluded; *lines gets the line count. */
+static size_t render(const hwa_settings *s, char *buf, size_t cap, size_t *lines) {
+    size_t n = 0;
+    *lines = 0;
+#define PUT(...)                                                                      \
+    do {                                                                              \
+        int k_ = snprintf(buf && n < cap ? buf + n : NULL, buf && n < cap ? cap - n : 0, __VA_ARGS__); \
+        n += k_ > 0 ? (size_t)k_ : 0;                                                 \
+        (*lines)++;                                                                   \
+    } while (0)
+    PUT(HEADER);
+    for (int sec = 0; sec < s->n_sections; sec++) {
+        bool opened = false;
+        for (int i = 0; i < s->n_entries; i++) {
+            const entry *e = &s->entries[i];
+            if (e->section != sec) continue;
+            if (!opened) {
+                PUT("\n");
+                PUT("[%s]\n", s->sections[sec].name);
+            }
+            opened = true;
+            PUT("%s = %s\n", key_names[e->key], e->value);
+        }
+    }
+#undef PUT
+    return n;
+}
+
+hwa_status hwa_settings_save(const hwa_settings *s, const char *path) {
+    if (!s || !path) return hwa__err(NULL, HWA_E_MISUSE, "settings: NULL settings or path");
+    size_t lines, n = render(s, NULL, 0, &lines), cap;
+    if (!hwa__add_size(n, 1, &cap)) return hwa__err(NULL, HWA_E_OVERFLOW, "settings: too large");
+    char *buf = malloc(cap);
+    if (!buf) return hwa__err(NULL, HWA_E_NOMEM, "settings: out of memory");
+    render(s, buf, cap, &lines);
+    hwa_status st = hwa__atomic_write_bytes(path, buf, n);
+    free(buf);
+    return st;
+}
+
+hwa_status hwa_settings_set(hwa_settings *s, const char *section, const char *key, const char *value) {
+    if (!s || !section || !key) return hwa__err(NULL, HWA_E_MISUSE, "settings: NULL settings, section or key");
+    char why[512];
+    int kind;
+    const char *sub;
+    size_t sub_n;
+    if (strlen(section) > HWA_SETTINGS_MAX_LINE - 2 ||
+        !section_parse(section, strlen(section), &kind, &sub, &sub_n, why, sizeof why)) {
+        if (strlen(section) > HWA_SETTINGS_MAX_LINE - 2)
+            snprintf(why, sizeof why, "a section name of %zu bytes does not fit a line of %d", strlen(section),
+                     HWA_SETTINGS_MAX_LINE);
+        return hwa__err(NULL, HWA_E_INVALID, "settings: %s", why);
+    }
+    const int k = key_index(key, strlen(key));
+    if (k < 0 || !(kinds[kind].keys & KB(k))) {
+        char known[64];
+        known_keys(kinds[kind].keys, known, sizeof known);
+        return hwa__err(NULL, HWA_E_INVALID, "settings: unknown key '%.60s' in [%s]; known there: %s", key,
+                        kinds[kind].name, known);
+    }
+    const char *canon = NULL;
+    if (value && !value_ok(k, value, strlen(value), &canon, why, sizeof why))
+        return hwa__err(NULL, HWA_E_INVALID, "settings: %s", why);
+    if (canon) value = canon;
+
+    char *name = section_name(kind, sub, sub_n);
+    if (!name) return hwa__err(NULL, HWA_E_NOMEM, "settings: out of memory");
+    int sec = find_section(s, name);
+    free(name);
+    const int e = sec < 0 ? -1 : find_entry(s, sec, k);
+    if (!value) { /* removal; the section stays, and save skips empty sections */
+        if (e >= 0) {
+            free(s->entries[e].value);
+            memmove(&s->entries[e], &s->entries[e + 1], (size_t)(s->n_entries - e - 1) * sizeof *s->entries);
+            s->n_entries--;
+        }
+        return HWA_OK;
+    }
+    if (sec < 0 && (sec = add_section(s, kind, sub, sub_n, 0)) < 0)
+        return hwa__err(NULL, HWA_E_NOMEM, "settings: out of memory");
+    char *old = NULL;
+    int old_line = 0;
+    if (e >= 0) {
+        char *v = hwa__io_strndup(value, strlen(value));
+        if (!v) return hwa__err(NULL, HWA_E_NOMEM, "settings: out of memory");
+        old = s->entries[e].value;
+        old_line = s->entries[e].line;
+        s->entries[e].value = v;
+        s->entries[e].line = 0;
+    } else if (!add_entry(s, sec, k, value, strlen(value), 0)) {
+        return hwa__err(NULL, HWA_E_NOMEM, "settings: out of memory");
+    }
+    /* What save writes must load back: undo a change that would not fit. */
+    size_t lines, bytes = render(s, NULL, 0, &lines);
+    if (bytes > HWA_SETTINGS_MAX_BYTES || lines > HWA_SETTINGS_MAX_LINES) {
+        const int i = e >= 0 ? e : --s->n_entries;
+        free(s->entries[i].value);
+        if (e >= 0) {
+            s->entries[e].value = old;
+            s->entries[e].line = old_line;
+        }
+        return hwa__err(NULL, HWA_E_RANGE, "settings: saving would take %zu bytes in %zu lines; a file holds at most "
+                        "%d bytes and %d lines", bytes, lines, HWA_SETTINGS_MAX_BYTES, HWA_SETTINGS_MAX_LINES);
+    }
+    free(old);
+    return HWA_OK;
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+/* One line (without its newline) into s; *cur is the current section. */
+static hwa_status parse_line(hwa_settings *s, const char *p, size_t n, int line, int *cur) {
+    const char *L = s->label;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char c = (unsigned char)p[i];
+        if (c == 0) return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: NUL byte at column %zu", L, line, i + 1);
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: control byte 0x%02x at column %zu", L, line, c, i + 1);
+    }
+    const char *hash = memchr(p, '#', n);
+    if (hash) n = (size_t)(hash - p);
+    trim(&p, &n);
+    if (!n) return HWA_OK;
+    char why[512];
+    if (p[0] == '[') {
+        if (p[n - 1] != ']')
+            return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: a section line must end with ']'", L, line);
+        int kind;
+        const char *sub;
+        size_t sub_n;
+        if (!section_parse(p + 1, n - 2, &kind, &sub, &sub_n, why, sizeof why))
+            return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: %s", L, line, why);
+        char *name = section_name(kind, sub, sub_n);
+        if (!name) return hwa__err(NULL, HWA_E_NOMEM, "%s: out of memory", L);
+        const int prev = find_section(s, name);
+        free(name);
+        if (prev >= 0)
+            return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: section [%s] appears twice (first at line %d)", L, line,
+                            s->sections[prev].name, s->sections[prev].line);
+        if ((*cur = add_section(s, kind, sub, sub_n, line)) < 0)
+            return hwa__err(NULL, HWA_E_NOMEM, "%s: out of memory", L);
+        return HWA_OK;
+    }
+    const char *eq = memchr(p, '=', n);
+    if (!eq) return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: expected '[section]' or 'key = value'", L, line);
+    const char *k = p, *v = eq + 1;
+    size_t kn = (size_t)(eq - p), vn = n - kn - 1;
+    trim(&k, &kn);
+    trim(&v, &vn);
+    if (*cur < 0)
+        return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: '%.*s' comes before any [section]; known sections: " KNOWN_SECTIONS,
+                        L, line, (int)(kn < 40 ? kn : 40), k);
+    const sec_rec *sec = &s->sections[*cur];
+    const int key = key_index(k, kn);
+    if (key < 0 || !(kinds[sec->kind].keys & KB(key))) {
+        char known[64];
+        known_keys(kinds[sec->kind].keys, known, sizeof known);
+        return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: unknown key '%.*s' in [%s]; known there: %s", L, line,
+                        (int)(kn < 40 ? kn : 40), k, sec->name, known);
+    }
+    const int dup = find_entry(s, *cur, key);
+    if (dup >= 0)
+        return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: key '%s' set twice in [%s] (first at line %d)", L, line,
+                        key_names[key], sec->name, s->entries[dup].line);
+    const char *canon;
+    if (!value_ok(key, v, vn, &canon, why, sizeof why)) return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: %s", L, line, why);
+    if (!add_entry(s, *cur, key, canon ? canon : v, canon ? strlen(canon) : vn, line))
+        return hwa__err(NULL, HWA_E_NOMEM, "%s: out of memory", L);
+    return HWA_OK;
+}
+
+hwa_settings *hwa_settings_parse(const void *data, size_t n, const char *label) {
+    if (!data && n) {
+        hwa__err(NULL, HWA_E_MISUSE, "settings: NULL data");
+        return NULL;
+    }
+    if (!label) label = "<memory>";
+    if (n > HWA_SETTINGS_MAX_BYTES) {
+        hwa__err(NULL, HWA_E_RANGE, "%s: %zu bytes; a settings file holds at most %d", label, n,
+                 HWA_SETTINGS_MAX_BYTES);
+        return NULL;
+    }
+    hwa_settings *s = hwa_settings_new();
+    if (!s) return NULL;
+    free(s->label);
+    if (!(s->label = hwa__io_strndup(label, strlen(label)))) {
+        hwa_settings_free(s);
+        hwa__err(NULL, HWA_E_NOMEM, "settings: out of memory");
+        return NULL;
+    }
+    const char *p = data, *end = p + n;
+    int line = 0, cur = -1;
+    hwa_status st = HWA_OK;
+    while (st == HWA_OK && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = (size_t)((nl ? nl : end) - p);
+        if (++line > HWA_SETTINGS_MAX_LINES) {
+            st = hwa__err(NULL, HWA_E_RANGE, "%s:%d: more than %d lines", label, line, HWA_SETTINGS_MAX_LINES);
+            break;
+        }
+        if (len && p[len - 1] == '\r') len--; /* CRLF files */
+        if (len > HWA_SETTINGS_MAX_LINE)
+            st = hwa__err(NULL, HWA_E_RANGE, "%s:%d: a line of %zu bytes; at most %d", label, line, len,
+                          HWA_SETTINGS_MAX_LINE);
+        else st = parse_line(s, p, len, line, &cur);
+        p = nl ? nl + 1 : end;
+    }
+    if (st != HWA_OK) {
+        hwa_settings_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+hwa_settings *hwa_settings_load(const char *path) {
+    if (!path) {
+        hwa__err(NULL, HWA_E_MISUSE, "settings: NULL path");
+        return NULL;
+    }
+    hwa__mapped_file m;
+    if (hwa__map_file(path, &m) != HWA_OK) return NULL;
+    hwa_settings *s = hwa_settings_parse(m.data, m.size, path);
+    hwa__unmap_file(&m);
+    return s;
+}

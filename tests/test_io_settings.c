@@ -1,0 +1,215 @@
+/* Settings files (include/hwadapt/settings.h): a round trip through save and
+ * load, the section fallbacks, and each error a file or a caller can cause,
+ * with the message it gives. */
+#include <stdlib.h>
+
+#include "harness.h"
+
+static hwa_settings *parse(const char *text) { return hwa_settings_parse(text, strlen(text), "cfg.ini"); }
+
+/* Parsing text fails with a one-line message containing msg. */
+static void refuse(const char *text, const char *msg) {
+    hwa_clear_error();
+    hwa_settings *s = parse(text);
+    CHECK_MSG(!s, "accepted: \"%s\"", text);
+    CHECK_MSG(strstr(hwa_last_error(), msg), "\"%s\": message \"%s\" lacks \"%s\"", text, hwa_last_error(), msg);
+    CHECK_MSG(!strchr(hwa_last_error(), '\n'), "message spans lines: %s", hwa_last_error());
+}
+
+#define REFUSE(text, msg)                                                              \
+    do {                                                                               \
+        refuse(text, msg);                                                             \
+        if (hwa_test_failed_now()) return;                                             \
+    } while (0)
+
+TEST(a_file_with_comments_blanks_and_crlf_reads_every_value) {
+    hwa_settings *s = parse("# chosen by the main job\r\n"
+                            "\n"
+                            "[all]   # everything\n"
+                            "  device=cpu\n"
+                            "threads\t=  2\n"
+                            "dtype = BF16\n"
+                            "[ bench   linear1000 ]\n"
+                            "batch = 64\n"
+                            "[train]\n"
+                            "dtype = f16");
+    CHECK_MSG(s, "%s", hwa_last_error());
+    CHECK_STR_CONTAINS(hwa_settings_get(s, "all", "device"), "cpu");
+    CHECK(!strcmp(hwa_settings_get(s, "all", "threads"), "2"));
+    CHECK_MSG(!strcmp(hwa_settings_get(s, "all", "dtype"), "bf16"), "dtype names are kept lower-case");
+    CHECK(!strcmp(hwa_settings_get(s, "bench linear1000", "batch"), "64"));
+    CHECK(!strcmp(hwa_settings_get(s, "train", "dtype"), "f16"));
+    hwa_settings_free(s);
+}
+
+TEST(lookups_fall_back_from_the_workload_to_bench_to_all) {
+    hwa_settings *s = parse("[all]\nthreads = 1\ndtype = f32\ndevice = cpu\n"
+                            "[bench]\ndtype = f16\nbatch = 8\n"
+                            "[bench linear1000]\ndtype = bf16\n"
+                            "[generate]\nthreads = 3\n");
+    CHECK_MSG(s, "%s", hwa_last_error());
+    /* The most specific section that sets the key wins. */
+    CHECK(!strcmp(hwa_settings_get(s, "bench linear1000", "dtype"), "bf16"));
+    CHECK(!strcmp(hwa_settings_get(s, "bench mlp1000", "dtype"), "f16"));
+    CHECK(!strcmp(hwa_settings_get(s, "bench", "dtype"), "f16"));
+    CHECK(!strcmp(hwa_settings_get(s, "bench linear1000", "batch"), "8"));
+    CHECK(!strcmp(hwa_settings_get(s, "bench linear1000", "threads"), "1"));
+    CHECK(!strcmp(hwa_settings_get(s, "bench my model.gguf", "dtype"), "f16")); /* no section can name it */
+    CHECK(!strcmp(hwa_settings_get(s, "train", "dtype"), "f32"));
+    CHECK(!strcmp(hwa_settings_get(s, "generate", "threads"), "3"));
+    CHECK(!strcmp(hwa_settings_get(s, "generate", "device"), "cpu"));
+    /* Nothing sets it, or nothing may: NULL, no error. */
+    CHECK(!hwa_settings_get(s, "train", "batch"));
+    CHECK(!hwa_settings_get(s, "train", "colour"));
+    CHECK(!hwa_settings_get(s, "nowhere", "dtype"));
+    CHECK(!hwa_settings_get(NULL, "all", "dtype"));
+    char where[64];
+    CHECK(!strcmp(hwa_settings_where(s, "bench linear1000", "dtype", where, sizeof where), "cfg.ini:9"));
+    CHECK(!strcmp(hwa_settings_where(s, "bench linear1000", "threads", where, sizeof where), "cfg.ini:2"));
+    CHECK(!hwa_settings_where(s, "train", "batch", where, sizeof where));
+    hwa_settings_free(s);
+}
+
+TEST(what_is_set_and_saved_loads_back_the_same) {
+    hwa_settings *s = hwa_settings_new();
+    CHECK(s);
+    CHECK_OK(hwa_settings_set(s, "all", "threads", "2"));
+    CHECK_OK(hwa_settings_set(s, "bench linear1000", "dtype", "BF16"));
+    CHECK_OK(hwa_settings_set(s, "bench linear1000", "batch", "64"));
+    CHECK_OK(hwa_settings_set(s, "train", "dtype", "f16"));
+    CHECK_OK(hwa_settings_set(s, "all", "threads", "1"));     /* replaces */
+    CHECK_OK(hwa_settings_set(s, "generate", "device", "cpu"));
+    CHECK_OK(hwa_settings_set(s, "generate", "device", NULL)); /* removes; [generate] is left empty */
+    char where[64];
+    CHECK(!strcmp(hwa_settings_where(s, "bench linear1000", "dtype", where, sizeof where), "[bench linear1000]"));
+    char path[512];
+    snprintf(path, sizeof path, "%s/settings.ini", hwa_test_tmpdir());
+    CHECK_OK(hwa_settings_save(s, path));
+    hwa_settings *t = hwa_settings_load(path);
+    CHECK_MSG(t, "%s", hwa_last_error());
+    const char *const sections[] = {"all", "train", "generate", "bench", "bench linear1000", "bench mlp1000"};
+    const char *const keys[] = {"device", "dtype", "threads", "batch"};
+    for (size_t i = 0; i < sizeof sections / sizeof *sections; i++)
+        for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+            const char *a = hwa_settings_get(s, sections[i], keys[k]), *b = hwa_settings_get(t, sections[i], keys[k]);
+            CHECK_MSG((!a && !b) || (a && b && !strcmp(a, b)), "[%s] %s: set '%s', loaded '%s'", sections[i], keys[k],
+                      a ? a : "(none)", b ? b : "(none)");
+        }
+    CHECK(!strcmp(hwa_settings_get(t, "bench linear1000", "dtype"), "bf16"));
+    CHECK(!strcmp(hwa_settings_get(t, "bench linear1000", "threads"), "1"));
+    CHECK(!hwa_settings_get(t, "generate", "device"));
+    /* The file itself: the header, then the sections that hold keys, in order. */
+    FILE *f = fopen(path, "rb");
+    CHECK(f);
+    char text[1024];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *body = strchr(text, '\n');
+    CHECK(text[0] == '#' && body);
+    CHECK_MSG(!strcmp(body + 1, "\n[all]\nthreads = 1\n\n[bench linear1000]\ndtype = bf16\nbatch = 64\n\n"
+                                "[train]\ndtype = f16\n"),
+              "saved:\n%s", text);
+    hwa_settings_free(t);
+    hwa_settings_free(s);
+}
+
+TEST(each_error_in_a_file_names_the_file_and_line) {
+    REFUSE("[all]\nthreads = 1\n[colour]\n",
+           "cfg.ini:3: unknown section [colour]; known: [all], [train], [generate], [bench], [bench WORKLOAD]");
+    REFUSE("[train]\nspeed = 3\n",
+           "cfg.ini:2: unknown key 'speed' in [train]; known there: device, dtype, threads, batch");
+    REFUSE("[all]\nbatch = 3\n", "cfg.ini:2: unknown key 'batch' in [all]; known there: device, dtype, threads");
+    REFUSE("[all]\nthreads = 1\nthreads = 2\n",
+           "cfg.ini:3: key 'threads' set twice in [all] (first at line 2)");
+    REFUSE("[train]\n[all]\n[train]\n", "cfg.ini:3: section [train] appears twice (first at line 1)");
+    REFUSE("threads = 1\n", "cfg.ini:1: 'threads' comes before any [section]");
+    REFUSE("[all]\nthreads 1\n", "cfg.ini:2: expected '[section]' or 'key = value'");
+    REFUSE("[all\n", "cfg.ini:1: a section line must end with ']'");
+    REFUSE("[train linear1000]\n", "cfg.ini:1: [train] takes no name after it");
+    REFUSE("[bench two names]\n", "cfg.ini:1: [bench WORKLOAD]: 'two names' is not one workload name");
+    REFUSE("[all]\ndtype = q8_0\n", "cfg.ini:2: dtype 'q8_0' is not one of f32, f16, bf16");
+    REFUSE("[all]\nthreads = 0\n", "cfg.ini:2: threads '0' must be a whole number from 1 to 4096");
+    REFUSE("[all]\nthreads = -1\n", "threads '-1' must be a whole number");
+    REFUSE("[all]\nthreads = 99999999999999999999\n", "threads '99999999999999999999' must be");
+    REFUSE("[train]\nbatch = 2147483648\n", "cfg.ini:2: batch '2147483648' must be a whole number");
+    REFUSE("[all]\ndevice = cuda:\n", "cfg.ini:2: device 'cuda:' is not a device spec");
+    REFUSE("[all]\ndevice =\n", "cfg.ini:2: device '' is not a device spec");
+    REFUSE("[all]\ndevice = cpu\x01\n", "cfg.ini:2: control byte 0x01 at column 13");
+    hwa_clear_error();
+    const char nul[] = "[all]\nthreads = 1\0\n";
+    CHECK(!hwa_settings_parse(nul, sizeof nul - 1, "cfg.ini"));
+    CHECK_STR_CONTAINS(hwa_last_error(), "cfg.ini:2: NUL byte at column 12");
+}
+
+TEST(a_file_too_large_or_with_too_many_or_too_long_lines_is_refused) {
+    char *big = malloc(HWA_SETTINGS_MAX_BYTES + 2);
+    CHECK(big);
+    memset(big, '\n', HWA_SETTINGS_MAX_BYTES + 1);
+    hwa_clear_error();
+    CHECK(!hwa_settings_parse(big, HWA_SETTINGS_MAX_BYTES + 1, "cfg.ini"));
+    CHECK_STR_CONTAINS(hwa_last_error(), "cfg.ini: 65537 bytes; a settings file holds at most 65536");
+    CHECK(!hwa_settings_parse(big, HWA_SETTINGS_MAX_LINES + 1, "cfg.ini"));
+    CHECK_STR_CONTAINS(hwa_last_error(), "cfg.ini:4097: more than 4096 lines");
+    hwa_settings *s = hwa_settings_parse(big, HWA_SETTINGS_MAX_LINES, "cfg.ini"); /* blank lines only: empty */
+    CHECK_MSG(s, "%s", hwa_last_error());
+    hwa_settings_free(s);
+    memset(big, '#', HWA_SETTINGS_MAX_LINE + 1);
+    CHECK(!hwa_settings_parse(big, HWA_SETTINGS_MAX_LINE + 1, "cfg.ini"));
+    CHECK_STR_CONTAINS(hwa_last_error(), "cfg.ini:1: a line of 1025 bytes; at most 1024");
+    s = hwa_settings_parse(big, HWA_SETTINGS_MAX_LINE, "cfg.ini"); /* a comment of the longest length */
+    CHECK_MSG(s, "%s", hwa_last_error());
+    hwa_settings_free(s);
+    free(big);
+}
+
+TEST(a_missing_file_is_not_found_and_an_empty_one_is_empty) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/none.ini", hwa_test_tmpdir());
+    hwa_clear_error();
+    CHECK(!hwa_settings_load(path));
+    CHECK_STR_CONTAINS(hwa_last_error(), "none.ini: No such file or directory");
+    snprintf(path, sizeof path, "%s/empty.ini", hwa_test_tmpdir());
+    FILE *f = fopen(path, "wb");
+    CHECK(f);
+    fclose(f);
+    hwa_settings *s = hwa_settings_load(path);
+    CHECK_MSG(s, "%s", hwa_last_error());
+    CHECK(!hwa_settings_get(s, "all", "threads"));
+    hwa_settings_free(s);
+    CHECK(!hwa_settings_load(NULL));
+}
+
+TEST(set_checks_sections_keys_and_values_as_a_file_would) {
+    hwa_settings *s = hwa_settings_new();
+    CHECK(s);
+    CHECK_STATUS(hwa_settings_set(s, "colour", "dtype", "f32"), HWA_E_INVALID);
+    CHECK_STR_CONTAINS(hwa_last_error(), "unknown section [colour]");
+    CHECK_STATUS(hwa_settings_set(s, "generate", "batch", "1"), HWA_E_INVALID);
+    CHECK_STR_CONTAINS(hwa_last_error(), "unknown key 'batch' in [generate]; known there: device, dtype, threads");
+    CHECK_STATUS(hwa_settings_set(s, "all", "threads", "two"), HWA_E_INVALID);
+    CHECK_STR_CONTAINS(hwa_last_error(), "threads 'two' must be a whole number from 1 to 4096");
+    CHECK_STATUS(hwa_settings_set(s, "bench a b", "dtype", "f32"), HWA_E_INVALID);
+    CHECK_STATUS(hwa_settings_set(NULL, "all", "dtype", "f32"), HWA_E_MISUSE);
+    CHECK_STATUS(hwa_settings_set(s, "all", NULL, "f32"), HWA_E_MISUSE);
+    CHECK_STATUS(hwa_settings_save(s, NULL), HWA_E_MISUSE);
+    /* Sections until a save would outgrow what a load accepts. */
+    hwa_status st = HWA_OK;
+    char name[64];
+    int n = 0;
+    for (; n < 100000 && st == HWA_OK; n++) {
+        snprintf(name, sizeof name, "bench w%d", n);
+        st = hwa_settings_set(s, name, "batch", "1");
+    }
+    CHECK_STATUS(st, HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_last_error(), "a file holds at most 65536 bytes and 4096 lines");
+    char path[512];
+    snprintf(path, sizeof path, "%s/full.ini", hwa_test_tmpdir());
+    CHECK_OK(hwa_settings_save(s, path));
+    hwa_settings *t = hwa_settings_load(path);
+    CHECK_MSG(t, "the fullest file set accepts does not load: %s", hwa_last_error());
+    CHECK(!strcmp(hwa_settings_get(t, "bench w0", "batch"), "1"));
+    printf("  %d workload sections fit one file\n", n - 1);
+    hwa_settings_free(t);
+    hwa_settings_free(s);
+}
