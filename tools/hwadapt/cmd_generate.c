@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "load_note.h"
 #include "config.h"
 #include "hwadapt/hwadapt.h"
 
@@ -192,7 +193,11 @@ static int run(const options *op) {
     }
     if (st == HWA_OK) st = hwa_sampler_new(&o.sp, c->vocab_size, &s);
     hwa_generate_stats gs;
+    load_note ln;
+    hwa_load_delta ld;
+    load_note_begin(&ln);
     if (st == HWA_OK) st = hwa_generate(m, tok, s, o.prompt, (int32_t)o.steps, write_text, NULL, &gs);
+    const bool ld_known = st == HWA_OK && load_note_take(&ln, hwa_llama_n_threads(m), &ld);
     if (st == HWA_OK) {
         struct rusage ru;
         const double peak_mib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : 0.0;
@@ -211,6 +216,15 @@ static int run(const options *op) {
                 conv, hwa_llama_n_threads(m), hwa_llama_weight_bytes(m) / 1048576.0,
                 conv[0] ? "converted at load" : "mapped", hwa_llama_kv_bytes(m) / 1048576.0, hwa_llama_n_ctx(m), peak_mib,
                 gs.n_prompt, gs.n_generated, gs.ttft_s, gs.prefill_tok_s, gs.decode_tok_s);
+        if (ld_known && isfinite(ld.others_share) && ld.contended)
+            fprintf(stderr, "cpus: this process used %.0f%% of its %d thread(s); contended: %s\n", 100 * ld.self_share,
+                    hwa_llama_n_threads(m), ld.why);
+        else if (ld_known && isfinite(ld.others_share))
+            fprintf(stderr, "cpus: this process used %.0f%% of its %d thread(s); other processes took %.0f%% of the %d CPUs\n",
+                    100 * ld.self_share, hwa_llama_n_threads(m), 100 * ld.others_share, load_note_cpus());
+        else
+            fprintf(stderr, "cpus: the run was too short (%.3f s) to tell other processes' share\n",
+                    ld_known ? ld.wall_s : 0.0);
     }
     rc = st == HWA_OK ? 0 : fail(NULL);
     hwa_sampler_free(s);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "load_note.h"
 #include "config.h"
 #include "hwadapt/hwadapt.h"
 
@@ -58,6 +59,7 @@ typedef struct ui {
     int64_t epochs;
     const char *dtype;
     int threads;
+    load_note load;         /* other processes' use of the CPUs, epoch by epoch */
 } ui;
 
 static void on_batch(void *ud, int64_t epoch, int64_t batch, int64_t n_batches, double loss) {
@@ -71,19 +73,24 @@ static void on_batch(void *ud, int64_t epoch, int64_t batch, int64_t n_batches, 
 }
 
 static void on_epoch(void *ud, const hwa_epoch_stats *s) {
-    const ui *u = ud;
+    ui *u = ud;
+    hwa_load_delta d;
+    const bool known = load_note_take(&u->load, u->threads, &d);
     if (u->json) {
         printf("{\"epoch\":%lld,\"step\":%lld,\"train_loss\":%.6f,\"test_loss\":%.6f,\"test_accuracy\":%.4f,"
                "\"seconds\":%.3f,\"samples_per_s\":%.1f,\"lr\":%.6g,\"dtype\":\"%s\",\"threads\":%d",
                (long long)s->epoch, (long long)s->step, s->train_loss, s->test_loss, s->test_accuracy, s->seconds,
                s->samples_per_s, s->lr, u->dtype, u->threads);
         if (!isnan(s->val_loss)) printf(",\"val_loss\":%.6f,\"val_accuracy\":%.4f", s->val_loss, s->val_accuracy);
+        load_note_json(stdout, &d, known);
         printf("}\n");
     } else {
         printf("epoch %lld/%lld  train_loss %.4f  test_loss %.4f  test_accuracy %.2f%%", (long long)s->epoch,
                (long long)u->epochs, s->train_loss, s->test_loss, 100.0 * s->test_accuracy);
         if (!isnan(s->val_loss)) printf("  val_accuracy %.2f%%", 100.0 * s->val_accuracy);
-        printf("  %.2f s  %.0f samples/s\n", s->seconds, s->samples_per_s);
+        printf("  %.2f s  %.0f samples/s", s->seconds, s->samples_per_s);
+        if (known && d.contended) printf("  [contended: %s]", d.why);
+        printf("\n");
     }
     fflush(stdout);
 }
@@ -272,6 +279,7 @@ static int train(targs *t, const char *note) {
             .threads = hwa_trainer_threads(tr)};
     if (!t->json) print_header(c, tr);
     hwa_train_callbacks cb = {.batch = on_batch, .epoch = on_epoch, .ud = &u};
+    load_note_begin(&u.load);
     st = hwa_trainer_run(tr, &cb);
     if (st == HWA_OK && t->export_path) st = hwa_trainer_export(tr, t->export_path);
     if (st) fprintf(stderr, "hwadapt train: %s\n", hwa_last_error());
