@@ -257,7 +257,7 @@ typedef struct hwa_bench_row {
     double peak_upper_qps;    /* ... the lowest rate seen to violate the bound; NAN when none did */
     bool peak_at_ceiling;     /* ... no tested rate violated it (hwa_bench_peak.at_ceiling) */
     bool skipped;             /* not measured: see note */
-    char note[320];           /* caps, warnings and skip reasons, "" when none */
+    char note[512];           /* caps, warnings and skip reasons, "" when none */
     /* Repetitions: the row was measured in `reps` short visits interleaved
      * with the other rows of its group (same workload, device, batch and
      * scenario), so that the machine's drift reaches every configuration of
