@@ -15,6 +15,8 @@
 
 /* The seed workloads, cheapest first so their rates predict the rest. */
 static const char *const default_workloads = "linear1000,fmnist-mlp-train,mlp1000,mlp1000-train";
+/* Repetitions of each row (see the budget below). */
+static const int main_job_reps = 10;
 /* Max abs error against f32 a lower precision may have to be recommended. */
 static const double default_tolerance = 1e-2;
 
@@ -87,7 +89,7 @@ int cmd_run(int argc, char **argv) {
                    "repetitions, lies above 1; otherwise f32, tied within the noise. With the command and the\n"
                    "C calls that run it, and a JSON report (default hwadapt-report.json;\n"
                    "docs/bench-report.schema.json).\n",
-                   default_workloads, default_tolerance, HWA_BENCH_DEFAULT_REPS);
+                   default_workloads, default_tolerance, main_job_reps);
             return 0;
         } else if (!strcmp(a, "--budget") && v && (budget = strtod(v, &end), *v && !*end && budget > 0)) {
             i++;
@@ -133,14 +135,16 @@ int cmd_run(int argc, char **argv) {
      * takes seconds) used is not left for measuring. */
     s.time_budget_s = budget - (hwa_bench_clock_now() - t0);
     if (s.time_budget_s < 1) s.time_budget_s = 1;
-    /* A row's time is split over its repetitions: 2.5 s is half a second a
-     * visit, a few queries of the slowest workload, and 12 rows of it leave
-     * room in the default budget for a first calibration and for the slow
-     * rows' one query a visit; a shorter budget caps it. */
-    s.cfg.min_time_s = 2.5;
+    /* A row's time is split over its repetitions. On a shared machine the
+     * load changes within a second, faster than a visit lasts, so more and
+     * shorter visits narrow the interval for the same time (t 2.26 with ten
+     * against 2.78 with five); 3 s a row is 0.3 s a visit, still a query or
+     * more of the slowest workload, and 12 rows of it leave room in the
+     * default budget for a first calibration; a shorter budget caps it. */
+    s.cfg.min_time_s = 3.0;
     s.cfg.warmup_s = 0.1;
     s.cfg.min_queries = 10;
-    s.reps = HWA_BENCH_DEFAULT_REPS;
+    s.reps = main_job_reps;
     if (tty) s.progress = progress;
     double ts = hwa_bench_clock_now();
     st = hwa_bench_sweep_run(&s, &rep);
