@@ -15,3 +15,17 @@ hwa_python() {
   done
   return 1
 }
+
+# hwa_cli ROOT: prints the hwadapt command to run: $HWA_CLI when set, else
+# $BUILD/hwadapt ($BUILD relative to ROOT, default build), configured and
+# built first (progress on stderr) when it is not there.
+hwa_cli() {
+  local root=$1 build=${BUILD:-build}
+  case $build in /*) ;; *) build=$root/$build ;; esac
+  if [ -n "${HWA_CLI:-}" ]; then echo "$HWA_CLI"; return 0; fi
+  if [ ! -x "$build/hwadapt" ]; then
+    echo "building $build/hwadapt" >&2
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >&2 && cmake --build "$build" -j "$(nproc)" --target hwadapt_cli >&2 || return 1
+  fi
+  echo "$build/hwadapt"
+}

@@ -28,11 +28,19 @@ expect_error "threads '-1' is not available on cpu" "available: 1.." linear1000 
 expect_error "unknown scenario 'stream'" "available: single, offline, server" linear1000 --scenario stream --no-calibrate
 expect_error "needs a rate" "--find-peak" linear1000 --scenario server --no-calibrate
 expect_error "--min-time needs seconds >= 0" "got '-2'" linear1000 --min-time -2
+expect_error "-r needs a whole number of repetitions >= 1" "got '0'" linear1000 -r 0
+expect_error "--reps needs a whole number in 1..32" "got '33'" linear1000 --reps 33
 echo "ok: bad input says what is wrong and what is available"
 
 json=$("$cli" bench linear1000 "${quick[@]}" --dtype f32,bf16 --scenario single,offline --json)
-contains "$json" '"schema": "hwadapt-bench-report/1"'
+contains "$json" '"schema": "hwadapt-bench-report/2"'
 [ "$(grep -c '"workload": "linear1000"' <<<"$json")" = 4 ] || fail "expected 4 rows:"$'\n'"$json"
+# Five repetitions by default, each row's throughput per repetition; bf16
+# compared with the f32 row of its scenario (rows 0 and 1 are f32).
+[ "$(grep -cE '"reps": 5, "samples_per_s_reps": \[([0-9.e+]+, ){4}[0-9.e+]+\]' <<<"$json")" = 4 ] ||
+  fail "expected 5 repetitions a row:"$'\n'"$json"
+contains "$json" '"speedup": {"baseline_row": 0, "ratio": '
+contains "$json" '"speedup": {"baseline_row": 1, "ratio": '
 contains "$json" '"energy_j_per_sample": null'
 contains "$json" '"command_line": "bench linear1000'
 if command -v /usr/bin/python3 >/dev/null && /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
@@ -82,14 +90,31 @@ head -1 "$tmp/out.csv" | grep -q '^workload,device,dtype,batch,threads' || fail 
 md=$("$cli" bench linear1000 "${quick[@]}" --md)
 contains "$md" "| workload | device | dtype |"
 contains "$md" "| linear1000 | cpu | f32 | 4 |"
-table=$("$cli" bench linear1000 "${quick[@]}")
+table=$("$cli" bench linear1000 "${quick[@]}" --dtype f32,bf16 -r 3)
 contains "$table" "p99 ms"
-echo "ok: CSV to a file, Markdown, table"
+contains "$table" "reps"
+contains "$table" " ± "
+grep -qE 'bf16 .* 3 +[0-9]+ .* [0-9.]+x \[[0-9.]+, [0-9.]+\]' <<<"$table" || fail "no speed-up with its interval:"$'\n'"$table"
+echo "ok: CSV to a file, Markdown, table with repetitions and intervals"
 
 out=$("$cli" bench linear1000 "${quick[@]}" --scenario server --p99-ms 1000 --find-peak --json)
 contains "$out" '"peak_qps": '
 contains "$out" '"meets_bound": true'
 echo "ok: server scenario with --find-peak"
+
+# The peak search never reports its own ceiling as the peak without saying
+# so: either a tested rate violated the bound (upper_qps) or the note says
+# the peak is at least the ceiling.
+out=$("$cli" bench linear1000 --no-calibrate --min-time 0.3 --warmup 0.05 --scenario server --find-peak --p99-ms 5 --json)
+if grep -q '"at_ceiling": true' <<<"$out"; then
+  contains "$out" "no tested rate violated the bound; the peak is at least"
+  contains "$out" "(the search's ceiling)"
+  echo "ok: peak search at its ceiling says so"
+else
+  contains "$out" '"at_ceiling": false'
+  grep -qE '"upper_qps": [0-9]' <<<"$out" || fail "no rate violated the bound, yet no note:"$'\n'"$out"
+  echo "ok: peak search found a rate that violates the bound"
+fi
 
 # HWA_ISA below the host's level caps the matrix-product libraries' own code
 # too: no AVX-512 kernel under avx2, no AMX under avx512 (where the host has

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job (hwadapt run) on a short budget: the passport summary, a row
-# per precision with p50/p99, a recommendation, the report written where -o
+# per precision with p50/p99, its repetitions and speed-up interval, a
+# verdict with its interval, command and C calls, the report written where -o
 # says and valid against docs/bench-report.schema.json; bad options rejected.
 set -euo pipefail
 cli=${HWA_CLI:?HWA_CLI must name the built hwadapt}
@@ -19,7 +20,14 @@ contains "$out" "calibration "
 contains "$out" "p50 ms"
 contains "$out" "p99 ms"
 for t in f32 f16 bf16; do grep -qE "^linear1000 +cpu +$t " <<<"$out" || fail "no $t row:"$'\n'"$out"; done
-contains "$out" "recommendation (fastest with max abs error vs f32 <= 0.01):"
+contains "$out" "verdict per workload (max abs error vs f32 <= 0.01; recommended only when the 95% interval"
+grep -qE '^  linear1000 +(recommended|tied) +(f32|f16|bf16), [0-9]+ thread\(s\) ' <<<"$out" || fail "no verdict:"$'\n'"$out"
+grep -qE '[0-9.]+x \[[0-9.]+, [0-9.]+\]' <<<"$out" || fail "no interval:"$'\n'"$out"
+grep -qE '^    command  hwadapt bench linear1000 --device cpu --dtype (f32|f16|bf16) --threads [0-9]+ --batch 64$' <<<"$out" ||
+  fail "no command:"$'\n'"$out"
+grep -qE '^    C        be = hwa_backend_new\(ctx, "cpu"\); hwa_backend_set_threads\(be, [0-9]+\); .*HWA_(F32|F16|BF16)' <<<"$out" ||
+  fail "no C calls:"$'\n'"$out"
+if grep -qE '^  linear1000 +tied +f32' <<<"$out"; then contains "$out" "the f32 baseline"; fi
 contains "$out" "report       $tmp/report.json"
 [ -s "$tmp/report.json" ] || fail "no report"
 if /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
@@ -27,6 +35,8 @@ if /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
     "$tmp/report.json" "$src/docs/bench-report.schema.json" || fail "report does not validate"
 fi
 grep -q '"recommendations": \[$' "$tmp/report.json" || fail "no recommendation in the report"
+grep -qE '"verdict": "(recommended|tied)"' "$tmp/report.json" || fail "no verdict in the report"
+grep -qE '"reps": 10, "samples_per_s_reps": \[' "$tmp/report.json" || fail "no repetitions in the report"
 echo "ok: main job on a 4 s budget, ${took} s of wall time (not asserted: load and sanitizers vary it)"
 
 rc=0

@@ -1,10 +1,11 @@
 /* Benchmark reports: JSON validates against docs/bench-report.schema.json
  * (checked by a small validator for the subset of JSON Schema the schema
- * uses), CSV and Markdown have the documented shape, the recommendation
- * picks the fastest row within tolerance, and a real sweep's rows make
- * sense. */
+ * uses), CSV and Markdown have the documented shape, rows are compared with
+ * their baseline and the verdicts follow the intervals, and a real sweep's
+ * rows make sense and are measured interleaved. */
 #include <stdlib.h>
 
+#include "bench/bench_device.h"
 #include "bench/workload.h"
 #include "harness.h"
 
@@ -13,6 +14,20 @@
 #endif
 
 /* ---- reports to test --------------------------------------------------- */
+
+/* How the machine drifted over five repetitions: every row of a report
+ * built here slows and speeds up alike unless a test says otherwise. */
+static const double drift[5] = {1.00, 0.90, 1.10, 0.95, 1.05};
+
+/* Gives row r the repetitions sps * drift[k] * noise[k] (noise NULL: 1). */
+static void set_reps(hwa_bench_row *r, double sps, const double *noise) {
+    double sum = 0, ss = 0;
+    r->reps = 5;
+    for (int k = 0; k < 5; k++) sum += r->rep_samples_per_s[k] = sps * drift[k] * (noise ? noise[k] : 1);
+    r->samples_per_s = sum / 5;
+    for (int k = 0; k < 5; k++) ss += pow(r->rep_samples_per_s[k] - r->samples_per_s, 2);
+    r->samples_per_s_sd = sqrt(ss / 4);
+}
 
 static hwa_bench_row make_row(const char *wl, const char *dtype, double sps, double err) {
     hwa_bench_row r;
@@ -40,7 +55,8 @@ static hwa_bench_row make_row(const char *wl, const char *dtype, double sps, dou
     r.peak_rss_bytes = 1 << 20;
     r.power_w = r.idle_power_w = r.energy_j_per_sample = NAN;
     r.max_abs_error_vs_f32 = err;
-    r.p99_bound_ms = r.peak_rate_qps = NAN;
+    r.p99_bound_ms = r.peak_rate_qps = r.peak_upper_qps = NAN;
+    set_reps(&r, sps, NULL);
     return r;
 }
 
@@ -57,8 +73,11 @@ static bool fill_report(hwa_bench_report *rep) {
     rows[2].r.meets_bound = true;
     rows[2].p99_bound_ms = 10;
     rows[2].peak_rate_qps = 41.5;
+    rows[2].peak_upper_qps = 42.3;
+    rows[3].reps = 0;
     bool ok = !hwa_bench_report_set_command(rep, 4, argv);
     for (int i = 0; ok && i < 4; i++) ok = !hwa_bench_report_add(rep, &rows[i]);
+    hwa_bench_report_compare(rep);
     return ok;
 }
 
@@ -190,6 +209,25 @@ TEST(json_report_parses_and_validates_against_the_schema) {
     CHECK(json_is_true(json_object_get(r3, "skipped")));
     CHECK(json_is_null(json_object_get(r3, "samples_per_s")));
     CHECK_STR_CONTAINS(json_string_value(json_object_get(doc, "command_line")), "linear1000 --dtype all");
+    /* Repetitions, their spread and the speed-up with its interval. */
+    CHECK_INT_EQ(json_integer_value(json_object_get(r0, "reps")), 5);
+    json_t *reps = json_object_get(r0, "samples_per_s_reps");
+    CHECK_INT_EQ((int64_t)json_array_size(reps), 5);
+    CHECK_NEAR(json_number_value(json_array_get(reps, 1)), 90, 1e-9);
+    CHECK_NEAR(json_number_value(json_object_get(r0, "samples_per_s_sd")), sqrt(62.5), 1e-6);
+    json_t *r1 = json_array_get(json_object_get(doc, "results"), 1), *sp = json_object_get(r1, "speedup");
+    CHECK_INT_EQ(json_integer_value(json_object_get(sp, "baseline_row")), 0);
+    CHECK_NEAR(json_number_value(json_object_get(sp, "ratio")), 2.5, 1e-9);
+    CHECK_NEAR(json_number_value(json_object_get(sp, "lo")), 2.5, 1e-9);
+    CHECK(json_is_null(json_object_get(json_array_get(json_object_get(doc, "results"), 2), "speedup"))); /* no f32 server row */
+    json_t *srv = json_object_get(json_array_get(json_object_get(doc, "results"), 2), "server");
+    CHECK_NEAR(json_number_value(json_object_get(srv, "upper_qps")), 42.3, 1e-9);
+    CHECK(json_is_false(json_object_get(srv, "at_ceiling")));
+    json_t *rec = json_array_get(json_object_get(doc, "recommendations"), 0);
+    CHECK(!strcmp(json_string_value(json_object_get(rec, "verdict")), "recommended"));
+    CHECK_NEAR(json_number_value(json_object_get(rec, "lo")), 2.5, 1e-9);
+    CHECK_STR_CONTAINS(json_string_value(json_object_get(rec, "command")), "hwadapt bench linear1000");
+    CHECK_STR_CONTAINS(json_string_value(json_object_get(rec, "c_call")), "HWA_BF16");
     json_decref(doc);
     free(json);
     hwa_bench_report_free(&rep);
@@ -201,7 +239,7 @@ TEST(schema_validator_rejects_what_the_schema_forbids) {
     SKIP("built without jansson");
 #else
     char err[512] = "";
-    CHECK(!validates("{\"schema\": \"hwadapt-bench-report/1\"}", err, sizeof err));
+    CHECK(!validates("{\"schema\": \"hwadapt-bench-report/2\"}", err, sizeof err));
     CHECK_STR_CONTAINS(err, "missing");
     hwa_bench_report rep;
     CHECK(fill_report(&rep));
@@ -225,18 +263,141 @@ TEST(schema_validator_rejects_what_the_schema_forbids) {
 #endif
 }
 
-TEST(recommendation_is_the_fastest_row_within_tolerance) {
+TEST(recommendation_is_a_row_faster_than_f32_beyond_the_noise) {
     hwa_bench_report rep;
     CHECK(fill_report(&rep));
     CHECK_OK(hwa_bench_recommend(&rep, "linear1000", 0.01));
     CHECK_INT_EQ(rep.n_recs, 1);
-    CHECK_INT_EQ(rep.recs[0].row, 1);          /* bf16: 250 samples/s, error 0.005 */
-    CHECK_INT_EQ(rep.recs[0].baseline_row, 0); /* f32 */
-    CHECK_NEAR(rep.recs[0].speedup, 2.5, 1e-12);
-    CHECK_STR_CONTAINS(rep.recs[0].text, "2.50x");
-    CHECK_OK(hwa_bench_recommend(&rep, "linear1000", 0.05)); /* f16 at 300 is within 0.05 */
+    const hwa_bench_recommendation *r = &rep.recs[0];
+    CHECK(r->verdict == HWA_BENCH_RECOMMENDED);
+    CHECK_INT_EQ(r->row, 1);          /* bf16: 250 samples/s, error 0.005 */
+    CHECK_INT_EQ(r->fastest_row, 1);
+    CHECK_INT_EQ(r->baseline_row, 0); /* f32 */
+    CHECK_INT_EQ(r->reps, 5);
+    /* Every repetition is 2.5x: no width. */
+    CHECK_NEAR(r->speedup, 2.5, 1e-12);
+    CHECK_NEAR(r->lo, 2.5, 1e-12);
+    CHECK_NEAR(r->hi, 2.5, 1e-12);
+    CHECK_STR_CONTAINS(r->text, "2.50x [2.50, 2.50]");
+    CHECK_STR_CONTAINS(r->text, "over the tolerance: f16, 1 thread (max abs error vs f32 0.02)");
+    CHECK(!strcmp(r->command, "hwadapt bench linear1000 --device cpu --dtype bf16 --threads 1 --batch 64"));
+    CHECK_STR_CONTAINS(r->c_call, "hwa_backend_new(ctx, \"cpu\")");
+    CHECK_STR_CONTAINS(r->c_call, "hwa_backend_set_threads(be, 1)");
+    CHECK_STR_CONTAINS(r->c_call, "hwa_tensor_new(ctx, HWA_BF16");
+    /* f16 at 300 is within 0.05, but its server row has no f32 row to be
+     * compared with. */
+    CHECK_OK(hwa_bench_recommend(&rep, "linear1000", 0.05));
+    CHECK(rep.recs[1].verdict == HWA_BENCH_NO_BASELINE);
     CHECK_INT_EQ(rep.recs[1].row, 2);
+    CHECK_STR_CONTAINS(rep.recs[1].text, "no f32 row");
+    CHECK_STR_CONTAINS(rep.recs[1].command, "--scenario server --find-peak --p99-ms 10");
     CHECK_STATUS(hwa_bench_recommend(&rep, "mlp1000", 0.01), HWA_E_NOTFOUND); /* only a skipped row */
+    hwa_bench_report_free(&rep);
+}
+
+/* A report of rows measured together: f32 and the others, each with its
+ * own noise on top of the machine's drift. */
+static void add_rows(hwa_bench_report *rep, const char *wl, int n, const char *const *dtypes, const int *threads,
+                     const double *sps, const double *const *noise) {
+    for (int i = 0; i < n; i++) {
+        hwa_bench_row r = make_row(wl, dtypes[i], sps[i], strcmp(dtypes[i], "f32") ? 0.001 : 0);
+        r.threads = threads[i];
+        set_reps(&r, sps[i], noise[i]);
+        hwa_bench_report_add(rep, &r);
+    }
+}
+
+TEST(recommendation_is_f32_tied_when_the_interval_includes_one) {
+    /* f16 is faster on average (109 against 100 samples/s), but its
+     * repetitions go both ways: log-ratios 0.26, -0.22, 0.22, -0.16, 0.18,
+     * mean 0.056, sd 0.22, so the interval is about [0.82, 1.39]. */
+    hwa_bench_report rep;
+    CHECK_OK(hwa_bench_report_init(&rep, NULL));
+    const double f16_noise[5] = {1.3, 0.8, 1.25, 0.85, 1.2};
+    add_rows(&rep, "mlp1000-train", 2, (const char *const[]){"f32", "f16"}, (const int[]){1, 1},
+             (const double[]){100, 100}, (const double *const[]){NULL, f16_noise});
+    rep.rows[1].r.spread_warning = true;
+    rep.rows[1].r.service.cv = 0.89;
+    CHECK_OK(hwa_bench_recommend(&rep, "mlp1000-train", 0.01));
+    const hwa_bench_recommendation *r = &rep.recs[0];
+    CHECK(r->verdict == HWA_BENCH_TIED);
+    CHECK_INT_EQ(r->row, 0);
+    CHECK_INT_EQ(r->fastest_row, 1);
+    CHECK(r->lo < 1 && r->hi > 1);
+    /* The interval by hand, from the log-ratios and t975(4) = 2.776445. */
+    double l[5], mean = 0, ss = 0;
+    for (int k = 0; k < 5; k++) mean += (l[k] = log(f16_noise[k])) / 5;
+    for (int k = 0; k < 5; k++) ss += (l[k] - mean) * (l[k] - mean);
+    CHECK_NEAR(r->lo, exp(mean - 2.776445 * sqrt(ss / 4 / 5)), 1e-5);
+    CHECK_NEAR(r->hi, exp(mean + 2.776445 * sqrt(ss / 4 / 5)), 1e-5);
+    CHECK_STR_CONTAINS(r->text, "the f32 baseline: tied within the noise");
+    CHECK_STR_CONTAINS(r->text, "too noisy to trust");
+    CHECK_STR_CONTAINS(r->text, "f16, 1 thread (CV 89%)");
+    CHECK(!strcmp(r->command, "hwadapt bench mlp1000-train --device cpu --dtype f32 --threads 1 --batch 64"));
+    CHECK_STR_CONTAINS(r->c_call, "HWA_F32");
+    hwa_bench_report_free(&rep);
+}
+
+TEST(recommendation_of_the_baseline_itself_says_nothing_is_faster) {
+    hwa_bench_report rep;
+    CHECK_OK(hwa_bench_report_init(&rep, NULL));
+    add_rows(&rep, "mlp1000", 2, (const char *const[]){"f32", "f16"}, (const int[]){1, 1}, (const double[]){100, 60},
+             (const double *const[]){NULL, NULL});
+    CHECK_OK(hwa_bench_recommend(&rep, "mlp1000", 0.01));
+    CHECK(rep.recs[0].verdict == HWA_BENCH_TIED);
+    CHECK_INT_EQ(rep.recs[0].row, 0);
+    CHECK_INT_EQ(rep.recs[0].fastest_row, 0);
+    CHECK_STR_CONTAINS(rep.recs[0].text, "nothing within tolerance is faster");
+    hwa_bench_report_free(&rep);
+}
+
+TEST(recommendation_among_rows_tied_with_the_fastest_is_the_simplest) {
+    /* Both beat f32 by far; f16 looks 4 % faster than bf16, but its own
+     * noise puts their paired interval around 1: bf16, the simpler, wins.
+     * A second bf16 row on two threads, as fast, loses to one thread. */
+    hwa_bench_report rep;
+    CHECK_OK(hwa_bench_report_init(&rep, NULL));
+    const double f16_noise[5] = {1.1, 0.92, 1.08, 0.93, 1.0}, bf16_2t_noise[5] = {1.02, 0.99, 1.01, 0.98, 1.0};
+    add_rows(&rep, "linear1000", 4, (const char *const[]){"f32", "f16", "bf16", "bf16"}, (const int[]){1, 1, 2, 1},
+             (const double[]){100, 260, 250, 250}, (const double *const[]){NULL, f16_noise, bf16_2t_noise, NULL});
+    CHECK_OK(hwa_bench_recommend(&rep, "linear1000", 0.01));
+    const hwa_bench_recommendation *r = &rep.recs[0];
+    CHECK(r->verdict == HWA_BENCH_RECOMMENDED);
+    CHECK_INT_EQ(r->fastest_row, 1);
+    CHECK_INT_EQ(r->row, 3); /* bf16, one thread */
+    CHECK_NEAR(r->speedup, 2.5, 1e-12);
+    CHECK_STR_CONTAINS(r->text, "the faster-looking f16, 1 thread");
+    CHECK(!strcmp(r->command, "hwadapt bench linear1000 --device cpu --dtype bf16 --threads 1 --batch 64"));
+    hwa_bench_report_free(&rep);
+}
+
+TEST(training_recommendation_names_the_train_command) {
+    hwa_bench_report rep;
+    CHECK_OK(hwa_bench_report_init(&rep, NULL));
+    add_rows(&rep, "fmnist-mlp-train", 2, (const char *const[]){"f32", "bf16"}, (const int[]){2, 2},
+             (const double[]){500, 1100}, (const double *const[]){NULL, NULL});
+    CHECK_OK(hwa_bench_recommend(&rep, "fmnist-mlp-train", 0.01));
+    CHECK(rep.recs[0].verdict == HWA_BENCH_RECOMMENDED);
+    CHECK(!strcmp(rep.recs[0].command, "hwadapt train --model fmnist-mlp --dtype bf16 --threads 2 --batch 64"));
+    CHECK_STR_CONTAINS(rep.recs[0].c_call, "hwa_backend_set_threads(be, 2)");
+    hwa_bench_report_free(&rep);
+}
+
+TEST(baseline_is_the_f32_row_at_the_default_thread_count_else_the_nearest) {
+    const int d = hwa__bdev_default_threads("cpu");
+    hwa_bench_report rep;
+    CHECK_OK(hwa_bench_report_init(&rep, NULL));
+    add_rows(&rep, "linear1000", 4, (const char *const[]){"f32", "f32", "f32", "bf16"}, (const int[]){d + 3, d, d + 1, d},
+             (const double[]){90, 100, 95, 200}, (const double *const[]){NULL, NULL, NULL, NULL});
+    hwa_bench_report_compare(&rep);
+    for (int i = 0; i < 4; i++) CHECK_INT_EQ(rep.rows[i].baseline_row, 1);
+    CHECK_NEAR(rep.rows[0].speedup, 0.9, 1e-12);
+    CHECK_NEAR(rep.rows[3].speedup, 2.0, 1e-12);
+    rep.rows[1].skipped = true; /* without it: the nearest, d + 1 */
+    hwa_bench_report_compare(&rep);
+    CHECK_INT_EQ(rep.rows[3].baseline_row, 2);
+    CHECK_INT_EQ(rep.rows[1].baseline_row, -1);
+    CHECK(isnan(rep.rows[1].speedup));
     hwa_bench_report_free(&rep);
 }
 
@@ -272,10 +433,11 @@ TEST(csv_has_one_header_and_one_record_per_row_with_empty_unknowns) {
     char *csv = write_to_string(&rep, HWA_BENCH_CSV);
     CHECK(csv);
     char *save = NULL, *line = strtok_r(csv, "\r\n", &save);
-    CHECK_STR_CONTAINS(line, "workload,device,dtype,batch,threads,kernel,scenario,queries,samples_per_s,p50_ms");
+    CHECK_STR_CONTAINS(line, "workload,device,dtype,batch,threads,kernel,scenario,reps,queries,samples_per_s,"
+                             "samples_per_s_sd,samples_per_s_reps,speedup,speedup_lo,speedup_hi,p50_ms");
     char *f[32];
     int ncols = csv_fields(line, f, 32);
-    CHECK_INT_EQ(ncols, 20);
+    CHECK_INT_EQ(ncols, 27);
     int records = 0;
     while ((line = strtok_r(NULL, "\r\n", &save))) {
         char copy[1024];
@@ -283,12 +445,20 @@ TEST(csv_has_one_header_and_one_record_per_row_with_empty_unknowns) {
         CHECK_INT_EQ(csv_fields(copy, f, 32), ncols);
         if (records == 0) {
             CHECK(!strcmp(f[0], "linear1000") && !strcmp(f[2], "f32") && !strcmp(f[3], "64"));
-            CHECK_NEAR(atof(f[11]), 199, 1e-9); /* p99_ms */
-            CHECK(f[15][0] == 0);               /* pct_of_peak unknown: empty */
+            CHECK(!strcmp(f[7], "5"));
+            CHECK(!strcmp(f[11], "100;90;110;95;105"));
+            CHECK_NEAR(atof(f[10]), sqrt(62.5), 1e-3); /* sd */
+            CHECK_NEAR(atof(f[17]), 199, 1e-9);        /* p99_ms */
+            CHECK(f[21][0] == 0);                      /* pct_of_peak unknown: empty */
+        }
+        if (records == 1) {
+            CHECK_NEAR(atof(f[12]), 2.5, 1e-9);
+            CHECK_NEAR(atof(f[13]), 2.5, 1e-9);
+            CHECK_NEAR(atof(f[14]), 2.5, 1e-9);
         }
         if (records == 3) {
-            CHECK(f[8][0] == 0);
-            CHECK(!strcmp(f[19], "skipped: over the budget, \"quoted\", with | a pipe"));
+            CHECK(f[9][0] == 0 && f[12][0] == 0);
+            CHECK(!strcmp(f[26], "skipped: over the budget, \"quoted\", with | a pipe"));
         }
         records++;
     }
@@ -319,8 +489,35 @@ TEST(markdown_is_a_table_with_na_for_unknowns) {
             CHECK_STR_CONTAINS(line, "with \\| a pipe");
         }
     }
-    CHECK_INT_EQ(bars_first, 21);
+    CHECK_INT_EQ(bars_first, 28);
     free(md);
+    /* With a verdict: the row says it, and the recommendation follows the table. */
+    CHECK_OK(hwa_bench_recommend(&rep, "linear1000", 0.01));
+    md = write_to_string(&rep, HWA_BENCH_MARKDOWN);
+    CHECK_STR_CONTAINS(md, "| recommended |");
+    CHECK_STR_CONTAINS(md, "- **linear1000** (recommended): linear1000: bf16, 1 thread on cpu, batch 64: 2.50x [2.50, 2.50]");
+    CHECK_STR_CONTAINS(md, "run: `hwadapt bench linear1000 --device cpu --dtype bf16 --threads 1 --batch 64`");
+    free(md);
+    hwa_bench_report_free(&rep);
+}
+
+TEST(table_shows_reps_the_spread_and_the_speedup_with_its_interval) {
+    hwa_bench_report rep;
+    CHECK(fill_report(&rep));
+    CHECK_OK(hwa_bench_recommend(&rep, "linear1000", 0.01));
+    char *t = write_to_string(&rep, HWA_BENCH_TABLE);
+    CHECK(t);
+    CHECK_STR_CONTAINS(t, "reps");
+    CHECK_STR_CONTAINS(t, "100 ± 7.9");      /* sd of 100, 90, 110, 95, 105: sqrt(62.5) */
+    CHECK_STR_CONTAINS(t, "2.50x [2.50, 2.50]");
+    CHECK_STR_CONTAINS(t, "baseline");
+    CHECK_STR_CONTAINS(t, "recommended");
+    /* Columns line up although "±" is two bytes: the speed-up header starts
+     * where the first row's speed-up does. */
+    char *nl = strchr(t, '\n'), *head = strstr(t, "speedup"), *cell = strstr(nl, "baseline");
+    CHECK(nl && head && cell);
+    CHECK_INT_EQ((int64_t)(head - t), (int64_t)(cell - (nl + 1)));
+    free(t);
     hwa_bench_report_free(&rep);
 }
 
@@ -335,12 +532,25 @@ TEST(real_sweep_rows_validate_and_report_f32_error_and_rates) {
     s.cfg.warmup_queries = 1;
     s.cfg.server_rate = 5;   /* queries of ~15 ms at 5/s: the server is mostly idle */
     s.cfg.p99_bound_s = 1.0;
+    s.reps = 3;              /* three visits of one query each */
     CHECK_OK(hwa_bench_sweep_run(&s, &rep));
     CHECK_INT_EQ(rep.n_rows, 6);
     for (int i = 0; i < rep.n_rows; i++) {
         const hwa_bench_row *r = &rep.rows[i];
         CHECK(!r->skipped);
         CHECK_INT_EQ(r->r.queries, 3);
+        CHECK_INT_EQ(r->reps, 3);
+        double mean = 0;
+        for (int k = 0; k < 3; k++) {
+            CHECK(r->rep_samples_per_s[k] > 0);
+            mean += r->rep_samples_per_s[k] / 3;
+        }
+        CHECK_NEAR(r->samples_per_s, mean, 1e-9 * mean);
+        CHECK(r->samples_per_s_sd >= 0);
+        /* The f32 row of the same scenario is the baseline; it is its own. */
+        CHECK_INT_EQ(r->baseline_row, i % 3);
+        CHECK(r->speedup_lo <= r->speedup && r->speedup <= r->speedup_hi);
+        if (i < 3) CHECK_NEAR(r->speedup, 1, 1e-12);
         CHECK_INT_EQ(r->batch, 8);
         CHECK(r->samples_per_s > 0 && r->gflops > 0);
         CHECK(r->r.latency.p50 <= r->r.latency.p99 && r->r.latency.p99 <= r->r.latency.max);
@@ -363,6 +573,45 @@ TEST(real_sweep_rows_validate_and_report_f32_error_and_rates) {
     CHECK_MSG(validates(json, err, sizeof err), "%s", err);
     free(json);
 #endif
+    hwa_bench_report_free(&rep);
+}
+
+typedef struct progress_log {
+    char msgs[64][200];
+    int n;
+} progress_log;
+
+static void log_progress(void *ud, int row, int n_rows, const char *msg) {
+    progress_log *l = ud;
+    (void)row, (void)n_rows;
+    if (l->n < 64) snprintf(l->msgs[l->n++], sizeof l->msgs[0], "%s", msg);
+}
+
+TEST(sweep_builds_every_configuration_then_measures_them_in_rounds) {
+    hwa_bench_report rep;
+    CHECK_OK(hwa_bench_report_init(&rep, NULL));
+    progress_log log = {0};
+    hwa_bench_sweep s = {.workloads = "linear1000", .dtypes = "f32,f16,bf16", .batches = "4",
+                         .cfg = hwa_bench_config_default(), .reps = 4, .progress = log_progress, .progress_ud = &log};
+    s.cfg.min_time_s = 0;
+    s.cfg.min_queries = 8;
+    s.cfg.warmup_s = 0;
+    CHECK_OK(hwa_bench_sweep_run(&s, &rep));
+    /* Three builds, then the four rounds in order. */
+    CHECK_INT_EQ(log.n, 3 + 4);
+    for (int i = 0; i < 3; i++) CHECK_STR_CONTAINS(log.msgs[i], "building and validating");
+    for (int k = 0; k < 4; k++) {
+        char want[64];
+        snprintf(want, sizeof want, "repetition %d of 4 over 3 row(s)", k + 1);
+        CHECK_STR_CONTAINS(log.msgs[3 + k], want);
+    }
+    /* Eight queries a row in all, two a visit; one warm-up query a row, on
+     * its first visit (the validation query was the other). */
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT_EQ(rep.rows[i].r.queries, 8);
+        CHECK_INT_EQ(rep.rows[i].r.warmup_queries, 1);
+        CHECK_INT_EQ(rep.rows[i].reps, 4);
+    }
     hwa_bench_report_free(&rep);
 }
 
@@ -393,6 +642,10 @@ TEST(sweep_errors_name_the_bad_value_and_what_is_available) {
     s.scenarios = "server";
     CHECK_STATUS(hwa_bench_sweep_run(&s, &rep), HWA_E_INVALID);
     CHECK_STR_CONTAINS(hwa_last_error(), "--find-peak");
+    s.scenarios = NULL;
+    s.reps = HWA_BENCH_MAX_REPS + 1;
+    CHECK_STATUS(hwa_bench_sweep_run(&s, &rep), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_last_error(), "repetitions 33 outside 1..32");
     CHECK_INT_EQ(rep.n_rows, 0);
     hwa_bench_report_free(&rep);
 }

@@ -56,6 +56,25 @@ double hwa_bench_percentile(const double *sorted, int64_t n, double p);
  * copy and frees it. HWA_E_INVALID when x is NULL or n < 1, HWA_E_NOMEM. */
 hwa_status hwa_bench_stats_compute(const double *x, int64_t n, hwa_bench_stats *out);
 
+/* The 0.975 quantile of Student's t distribution with df degrees of freedom
+ * (the half-width factor of a two-sided 95 % interval): exact to 6 digits
+ * for df in 1..31 (a table), the Cornish-Fisher expansion beyond. NAN for
+ * df < 1. */
+double hwa_bench_t975(int df);
+
+/* A ratio of two configurations measured in the same n repetitions. */
+typedef struct hwa_bench_ratio {
+    int n;
+    double ratio;  /* exp(mean of log(a[k] / b[k])): the geometric mean of the paired ratios */
+    double lo, hi; /* its 95 % interval, exp(mean -+ t975(n-1) * sd / sqrt(n)); NAN when n < 2 */
+} hwa_bench_ratio;
+
+/* a[k] over b[k] for the n repetitions k, paired by repetition: a t-interval
+ * on the log-ratios (df = n - 1), so that what moved both measurements of a
+ * repetition (the machine's load drifting) cancels. HWA_E_INVALID when a or
+ * b is NULL, n < 1, or a value is not a positive finite number. */
+hwa_status hwa_bench_paired_ratio(const double *a, const double *b, int n, hwa_bench_ratio *out);
+
 /* ---- random arrivals --------------------------------------------------- */
 
 /* A small deterministic generator (splitmix64 seeding an xorshift-style
@@ -144,16 +163,29 @@ hwa_status hwa_bench_run(const hwa_bench_system *sys, const hwa_bench_config *cf
 typedef struct hwa_bench_peak {
     bool found;               /* some tested rate met the bound */
     double peak_rate;         /* the highest rate that met it (queries/s); 0 when none */
-    double upper_rate;        /* the lowest rate seen to fail it (the search's upper end) */
-    int runs;                 /* server runs made */
+    double upper_rate;        /* the lowest rate seen to fail it; NAN when none failed */
+    int runs;                 /* runs made (the single run that measures the guess included) */
     hwa_bench_result at_peak; /* the run at peak_rate (zeroed when none) */
+    /* No tested rate failed: the search stopped at its ceiling (the doublings
+     * or the runs ran out), so the peak is at least peak_rate, not near it. */
+    bool at_ceiling;
 } hwa_bench_peak;
 
-/* Binary search on the server rate for the highest one whose p99 latency
- * meets cfg->p99_bound_s. rate_hi is the search's upper end; <= 0 measures it
- * as 1 / (mean service time of a short single run), which a one-at-a-time
- * system cannot exceed. Each probe is a full hwa_bench_run with cfg's
- * minimums and seed. Errors as hwa_bench_run. */
+/* The most times the peak search doubles its upper end. */
+#define HWA_BENCH_PEAK_MAX_DOUBLINGS 10
+
+/* Search on the server rate for the highest one whose p99 latency meets
+ * cfg->p99_bound_s. rate_hi is the initial upper end; <= 0 measures it as
+ * 1 / (mean service time of a short single run) -- what a one-at-a-time
+ * system can sustain if that run was representative, which on a busy
+ * machine it need not be. The upper end is tried first; while it meets the
+ * bound it is doubled (at most HWA_BENCH_PEAK_MAX_DOUBLINGS times); once a
+ * rate fails, the search bisects between the highest rate that met the bound
+ * and the lowest that failed until (hi - lo) / hi <= cfg->peak_rel_tol. All
+ * of it within cfg->peak_max_iters server runs; it stops at once when a
+ * failing run's service times alone had a p99 above the bound (no lower rate
+ * can meet it). Each probe is a full hwa_bench_run with cfg's minimums and
+ * seed. Errors as hwa_bench_run. */
 hwa_status hwa_bench_find_peak(const hwa_bench_system *sys, const hwa_bench_config *cfg, double rate_hi,
                                hwa_bench_peak *out);
 
@@ -198,6 +230,9 @@ hwa_status hwa_bench_workload_find(const char *name, int *index);
 
 /* ---- rows and reports -------------------------------------------------- */
 
+/* The most repetitions a row keeps (hwa_bench_sweep.reps). */
+#define HWA_BENCH_MAX_REPS 32
+
 typedef struct hwa_bench_row {
     char workload[32];
     char device[32];
@@ -219,8 +254,25 @@ typedef struct hwa_bench_row {
     double max_abs_error_vs_f32; /* NAN when not compared */
     double p99_bound_ms;      /* server rows; NAN otherwise */
     double peak_rate_qps;     /* server rows with a peak search; NAN otherwise */
+    double peak_upper_qps;    /* ... the lowest rate seen to violate the bound; NAN when none did */
+    bool peak_at_ceiling;     /* ... no tested rate violated it (hwa_bench_peak.at_ceiling) */
     bool skipped;             /* not measured: see note */
-    char note[320];           /* caps, warnings and skip reasons, "" when none */
+    char note[512];           /* caps, warnings and skip reasons, "" when none */
+    /* Repetitions: the row was measured in `reps` short visits interleaved
+     * with the other rows of its group (same workload, device, batch and
+     * scenario), so that the machine's drift reaches every configuration of
+     * the group alike; its latencies pool every visit's queries, and
+     * samples_per_s is the mean of the visits' throughputs. A peak search is
+     * one visit (reps 1). 0 for a skipped row. */
+    int reps;
+    double rep_samples_per_s[HWA_BENCH_MAX_REPS]; /* each visit's queries * batch / its duration */
+    double samples_per_s_sd;  /* sample standard deviation of those; NAN when reps < 2 */
+    /* Against the group's baseline (hwa_bench_report_compare): the f32 row
+     * at the device's default thread count (else the f32 row whose thread
+     * count is nearest it). -1 and NAN when there is none. */
+    int baseline_row;         /* index into the report's rows */
+    double speedup;           /* hwa_bench_ratio.ratio of this row's reps over the baseline's */
+    double speedup_lo, speedup_hi; /* its 95 % interval; NAN when reps < 2 */
 } hwa_bench_row;
 
 /* A summary of the machine, filled from the hardware passport. Strings are
@@ -237,13 +289,30 @@ typedef struct hwa_bench_machine {
     char calibration[160];       /* where the calibration came from ("cached in ...", "n/a") */
 } hwa_bench_machine;
 
+typedef enum hwa_bench_verdict {
+    HWA_BENCH_RECOMMENDED = 0, /* a configuration beats the baseline beyond the noise */
+    HWA_BENCH_TIED,            /* nothing does: the baseline (f32) is recommended */
+    HWA_BENCH_NO_BASELINE,     /* no f32 baseline was measured: the fastest, untested */
+    HWA_BENCH_VERDICT_COUNT
+} hwa_bench_verdict;
+
+/* "recommended", "tied", "no-baseline"; "?" otherwise. */
+const char *hwa_bench_verdict_name(hwa_bench_verdict v);
+
 typedef struct hwa_bench_recommendation {
     char workload[32];
-    int row;                   /* index into rows */
-    int baseline_row;          /* the plain f32 row it is compared with; -1 none */
+    hwa_bench_verdict verdict;
+    int row;                   /* the recommended row (index into rows): the baseline when tied */
+    int fastest_row;           /* the fastest row within tolerance */
+    int baseline_row;          /* the f32 row the candidates are compared with; -1 none */
     double tolerance;          /* max abs error vs f32 that was accepted */
-    double speedup;            /* samples/s over the baseline's; NAN without one */
-    char text[256];
+    /* The evidence: the recommended row over the baseline when recommended,
+     * the fastest row over it otherwise; paired over `reps` repetitions. */
+    double speedup, lo, hi;    /* NAN when unknown */
+    int reps;
+    char command[256];         /* the hwadapt command line that runs `row`'s configuration */
+    char c_call[256];          /* the library calls that set it up */
+    char text[768];            /* the verdict in a sentence, the rows too noisy to trust */
 } hwa_bench_recommendation;
 
 typedef struct hwa_bench_report {
@@ -267,11 +336,24 @@ void hwa_bench_report_free(hwa_bench_report *rep);
 hwa_status hwa_bench_report_add(hwa_bench_report *rep, const hwa_bench_row *row);
 /* Sets the command line from argv (joined with spaces, copied). */
 hwa_status hwa_bench_report_set_command(hwa_bench_report *rep, int argc, char *const *argv);
-/* Picks the fastest measured row of `workload` (by samples/s) whose max abs
- * error vs f32 is at most tolerance, compares it with the first f32 row of
- * the same workload, device, batch and scenario, and appends the result to
- * rep->recs. HWA_E_NOTFOUND when no row qualifies, HWA_E_RANGE when recs is
- * full. */
+/* Fills every row's baseline_row and speedup (with its interval) from the
+ * rows in rep: a row is compared with its group's baseline (see
+ * hwa_bench_row), paired by repetition when both have the same reps, else
+ * (a peak search) as a single ratio with no interval. Idempotent;
+ * hwa_bench_sweep_run and hwa_bench_recommend call it. */
+void hwa_bench_report_compare(hwa_bench_report *rep);
+
+/* Decides for `workload` and appends the decision to rep->recs. Candidates
+ * are the measured rows whose max abs error vs f32 is at most tolerance; the
+ * fastest (by samples/s) F is compared with its baseline B. F is
+ * recommended only when its interval against B lies above 1; then among F
+ * and the candidates of F's group that also lie above 1 against B and whose
+ * paired interval against F includes 1 (tied with F), the simplest wins:
+ * f32 < bf16 < f16 < the rest, then fewer threads. Otherwise the verdict is
+ * HWA_BENCH_TIED and B is recommended; without a B, HWA_BENCH_NO_BASELINE
+ * and F. The text names the rows whose spread was too wide to trust and
+ * those over the tolerance. HWA_E_NOTFOUND when no row qualifies,
+ * HWA_E_RANGE when recs is full. */
 hwa_status hwa_bench_recommend(hwa_bench_report *rep, const char *workload, double tolerance);
 
 typedef enum hwa_bench_format {
@@ -303,8 +385,11 @@ typedef struct hwa_bench_sweep {
     const char *batches;
     const char *threads;
     const char *scenarios;
-    hwa_bench_config cfg;      /* per row; server rows use cfg.server_rate unless find_peak */
-    bool find_peak;            /* server rows: search the peak rate */
+    /* Per row: min_time_s, min_queries, max_time_s and max_queries are the
+     * row's totals, split evenly over its repetitions; the warm-up runs once,
+     * before the first. Server rows use cfg.server_rate unless find_peak. */
+    hwa_bench_config cfg;
+    bool find_peak;            /* server rows: search the peak rate (one visit, not interleaved) */
     /* 0: no limit. Otherwise the sweep's total time: before each row the time
      * one query will take is predicted from the rows already measured (ops /
      * measured rate for the same device and dtype); a row that cannot run its
@@ -313,12 +398,23 @@ typedef struct hwa_bench_sweep {
     /* Called with a one-line message before each row; may be NULL. */
     void (*progress)(void *ud, int row, int n_rows, const char *msg);
     void *progress_ud;
+    /* Repetitions per row, 1..HWA_BENCH_MAX_REPS; 0: HWA_BENCH_DEFAULT_REPS.
+     * The rows of a group are built and validated first, then measured in
+     * turn, one short visit each, reps times over (A B C A B C ...). */
+    int reps;
 } hwa_bench_sweep;
 
+/* Five: the 95 % t factor with 4 degrees of freedom is 2.78, against 4.30
+ * with two and 2.26 with nine, so five visits give most of what more would
+ * while each visit keeps a fifth of the row's time. */
+#define HWA_BENCH_DEFAULT_REPS 5
+
 /* Checks every list first (unknown workload, device, dtype the device cannot
- * run, batch < 1, threads outside what the device offers: HWA_E_NOTFOUND /
- * HWA_E_RANGE / HWA_E_UNSUPPORTED with a message that names the bad value
- * and lists what is available), then runs the rows and appends them to rep. */
+ * run, batch < 1, threads outside what the device offers, reps outside
+ * 1..HWA_BENCH_MAX_REPS: HWA_E_NOTFOUND / HWA_E_RANGE / HWA_E_UNSUPPORTED
+ * with a message that names the bad value and lists what is available), then
+ * runs the rows, appends them to rep and compares them
+ * (hwa_bench_report_compare). */
 hwa_status hwa_bench_sweep_run(const hwa_bench_sweep *s, hwa_bench_report *rep);
 
 #ifdef __cplusplus

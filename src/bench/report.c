@@ -1,11 +1,13 @@
-/* Benchmark reports: rows, the recommendation, and the four output formats
- * (aligned table, JSON per docs/bench-report.schema.json, CSV, Markdown).
- * Unknown numbers (NAN) are null in JSON, empty in CSV and "n/a" in text. */
+/* Benchmark reports: rows and the four output formats (aligned table, JSON
+ * per docs/bench-report.schema.json, CSV, Markdown). The comparisons and
+ * verdicts are verdict.c's. Unknown numbers (NAN) are null in JSON, empty in
+ * CSV and "n/a" in text. */
 #include <math.h>
 #include <string.h>
 #include <time.h>
 
 #include "bench/bench_device.h"
+#include "bench/text.h"
 #include "core/file.h"
 #include "core/json_write.h"
 
@@ -50,46 +52,6 @@ hwa_status hwa_bench_report_set_command(hwa_bench_report *rep, int argc, char *c
     }
     free(rep->command_line);
     rep->command_line = s;
-    return HWA_OK;
-}
-
-/* ---- recommendation ---------------------------------------------------- */
-
-hwa_status hwa_bench_recommend(hwa_bench_report *rep, const char *workload, double tolerance) {
-    if (rep->n_recs >= HWA_BENCH_MAX_RECS) return hwa__err(NULL, HWA_E_RANGE, "report: too many recommendations");
-    int best = -1;
-    for (int i = 0; i < rep->n_rows; i++) {
-        const hwa_bench_row *r = &rep->rows[i];
-        if (r->skipped || strcmp(r->workload, workload) || !(r->max_abs_error_vs_f32 <= tolerance)) continue;
-        if (best < 0 || r->samples_per_s > rep->rows[best].samples_per_s) best = i;
-    }
-    if (best < 0)
-        return hwa__err(NULL, HWA_E_NOTFOUND, "no measured %s row with an error vs f32 within %g", workload, tolerance);
-    const hwa_bench_row *b = &rep->rows[best];
-    int base = -1;
-    for (int i = 0; i < rep->n_rows && base < 0; i++) {
-        const hwa_bench_row *r = &rep->rows[i];
-        if (!r->skipped && !strcmp(r->workload, workload) && !strcmp(r->dtype, "f32") && !strcmp(r->device, b->device) &&
-            r->batch == b->batch && !strcmp(r->scenario, b->scenario))
-            base = i;
-    }
-    hwa_bench_recommendation *rec = &rep->recs[rep->n_recs++];
-    memset(rec, 0, sizeof *rec);
-    snprintf(rec->workload, sizeof rec->workload, "%s", workload);
-    rec->row = best;
-    rec->baseline_row = base;
-    rec->tolerance = tolerance;
-    rec->speedup = base >= 0 ? b->samples_per_s / rep->rows[base].samples_per_s : NAN;
-    if (base == best || base < 0)
-        snprintf(rec->text, sizeof rec->text, "%s: %s %s, %d thread(s), batch %lld (%.4g samples/s)%s", workload,
-                 b->device, b->dtype, b->threads, (long long)b->batch, b->samples_per_s,
-                 base == best ? ": plain f32 is the fastest within tolerance" : "");
-    else
-        snprintf(rec->text, sizeof rec->text,
-                 "%s: %s %s, %d thread(s), batch %lld: %.4g samples/s, %.2fx the f32 configuration, "
-                 "max abs error vs f32 %.3g (tolerance %g)",
-                 workload, b->device, b->dtype, b->threads, (long long)b->batch, b->samples_per_s, rec->speedup,
-                 b->max_abs_error_vs_f32, tolerance);
     return HWA_OK;
 }
 
@@ -149,6 +111,22 @@ static void write_json_row(const hwa_bench_row *r, FILE *f) {
             r->skipped ? "true" : "false", (long long)r->r.queries, (long long)r->r.warmup_queries);
     json_num(f, ok ? r->r.duration_s : NAN);
     kv_num(f, ", \"samples_per_s\": ", ok ? r->samples_per_s : NAN);
+    fprintf(f, ",\n     \"reps\": %d, \"samples_per_s_reps\": [", r->reps);
+    for (int k = 0; k < r->reps && k < HWA_BENCH_MAX_REPS; k++) {
+        if (k) fputs(", ", f);
+        json_num(f, r->rep_samples_per_s[k]);
+    }
+    kv_num(f, "], \"samples_per_s_sd\": ", ok ? r->samples_per_s_sd : NAN);
+    fputs(", \"speedup\": ", f);
+    if (r->baseline_row >= 0) {
+        fprintf(f, "{\"baseline_row\": %d", r->baseline_row);
+        kv_num(f, ", \"ratio\": ", r->speedup);
+        kv_num(f, ", \"lo\": ", r->speedup_lo);
+        kv_num(f, ", \"hi\": ", r->speedup_hi);
+        fputs(", \"level\": 0.95}", f);
+    } else {
+        fputs("null", f);
+    }
     fputs(",\n     \"latency_ms\": ", f);
     json_latency(f, &r->r.latency, ok);
     fputs(",\n     \"service_ms\": ", f);
@@ -171,7 +149,8 @@ static void write_json_row(const hwa_bench_row *r, FILE *f) {
         kv_num(f, ", \"p99_bound_ms\": ", r->p99_bound_ms);
         fprintf(f, ", \"meets_bound\": %s, \"peak_qps\": ", ok && r->r.meets_bound ? "true" : "false");
         json_num(f, r->peak_rate_qps);
-        fputs("}", f);
+        kv_num(f, ", \"upper_qps\": ", r->peak_upper_qps);
+        fprintf(f, ", \"at_ceiling\": %s}", r->peak_at_ceiling ? "true" : "false");
     } else {
         fputs("null", f);
     }
@@ -181,7 +160,7 @@ static void write_json_row(const hwa_bench_row *r, FILE *f) {
 
 static void write_json(const hwa_bench_report *rep, FILE *f) {
     const hwa_bench_machine *m = &rep->machine;
-    kv_str(f, "{\n  \"schema\": \"hwadapt-bench-report/1\",\n  \"hwadapt_version\": ", HWA_VERSION_STRING);
+    kv_str(f, "{\n  \"schema\": \"hwadapt-bench-report/2\",\n  \"hwadapt_version\": ", HWA_VERSION_STRING);
     kv_str(f, ",\n  \"created\": ", rep->created);
     kv_str(f, ",\n  \"command_line\": ", rep->command_line ? rep->command_line : "");
     kv_str(f, ",\n  \"machine\": {\"cpu\": ", m->cpu);
@@ -203,12 +182,18 @@ static void write_json(const hwa_bench_report *rep, FILE *f) {
         const hwa_bench_recommendation *r = &rep->recs[i];
         fputs(i ? ",\n    " : "\n    ", f);
         kv_str(f, "{\"workload\": ", r->workload);
-        fprintf(f, ", \"row\": %d, \"baseline_row\": ", r->row);
+        kv_str(f, ", \"verdict\": ", hwa_bench_verdict_name(r->verdict));
+        fprintf(f, ", \"row\": %d, \"fastest_row\": %d, \"baseline_row\": ", r->row, r->fastest_row);
         if (r->baseline_row >= 0) fprintf(f, "%d", r->baseline_row);
         else fputs("null", f);
         kv_num(f, ", \"tolerance\": ", r->tolerance);
-        kv_num(f, ", \"speedup\": ", r->speedup);
-        kv_str(f, ", \"text\": ", r->text);
+        kv_num(f, ",\n     \"speedup\": ", r->speedup);
+        kv_num(f, ", \"lo\": ", r->lo);
+        kv_num(f, ", \"hi\": ", r->hi);
+        fprintf(f, ", \"reps\": %d", r->reps);
+        kv_str(f, ",\n     \"command\": ", r->command);
+        kv_str(f, ",\n     \"c_call\": ", r->c_call);
+        kv_str(f, ",\n     \"text\": ", r->text);
         fputs("}", f);
     }
     fputs(rep->n_recs ? "\n  ]\n}\n" : "]\n}\n", f);
@@ -216,16 +201,33 @@ static void write_json(const hwa_bench_report *rep, FILE *f) {
 
 /* ---- table, CSV, Markdown --------------------------------------------- */
 
-/* The columns the three flat formats share. */
-enum { N_COLS = 20, CELL = 336 };
+/* The columns the three flat formats share. The table folds the spread
+ * into the throughput ("mean ± sd") and the interval into the speed-up
+ * ("6.1x [5.8, 6.4]"), and leaves out the per-repetition values. */
+enum {
+    C_REPS = 7, C_SPS = 9, C_SD, C_SPS_REPS, C_SPEEDUP, C_LO, C_HI, C_J = 22, C_PEAK = 24, C_VERDICT, C_NOTE,
+    N_COLS, CELL = 528
+};
 static const char *const col_names[N_COLS] = {
-    "workload", "device", "dtype", "batch", "threads", "kernel", "scenario", "queries", "samples_per_s", "p50_ms",
-    "p90_ms", "p99_ms", "max_ms", "cv", "gflops", "pct_of_peak", "j_per_sample", "max_abs_err", "peak_qps", "note"};
+    "workload", "device", "dtype", "batch", "threads", "kernel", "scenario", "reps", "queries", "samples_per_s",
+    "samples_per_s_sd", "samples_per_s_reps", "speedup", "speedup_lo", "speedup_hi", "p50_ms", "p90_ms", "p99_ms",
+    "max_ms", "cv", "gflops", "pct_of_peak", "j_per_sample", "max_abs_err", "peak_qps", "verdict", "note"};
 static const char *const col_heads[N_COLS] = {
-    "workload", "device", "dtype", "batch", "thr", "kernel", "scen", "queries", "samples/s", "p50 ms",
-    "p90 ms", "p99 ms", "max ms", "cv", "GFLOP/s", "%peak", "J/sample", "err vs f32", "peak q/s", "note"};
+    "workload", "device", "dtype", "batch", "thr", "kernel", "scen", "reps", "queries", "samples/s",
+    "sd", "samples/s per rep", "speedup", "lo", "hi", "p50 ms", "p90 ms", "p99 ms",
+    "max ms", "cv", "GFLOP/s", "%peak", "J/sample", "err vs f32", "peak q/s", "verdict", "note"};
 
-static void row_cells(const hwa_bench_row *r, char cells[N_COLS][CELL], const char *unknown) {
+static bool text_column(int c) { return c <= 2 || c == 5 || c == 6 || c == C_SPS_REPS || c >= C_VERDICT; }
+
+/* The verdict of the recommendation that picked row i, "" when none did. */
+static const char *row_verdict(const hwa_bench_report *rep, int i) {
+    for (int k = 0; k < rep->n_recs; k++)
+        if (rep->recs[k].row == i) return hwa_bench_verdict_name(rep->recs[k].verdict);
+    return "";
+}
+
+static void row_cells(const hwa_bench_report *rep, int i, char cells[N_COLS][CELL], const char *unknown, bool table) {
+    const hwa_bench_row *r = &rep->rows[i];
     bool ok = measured(r);
     const hwa_bench_stats *l = &r->r.latency;
     snprintf(cells[0], CELL, "%s", r->workload);
@@ -235,19 +237,37 @@ static void row_cells(const hwa_bench_row *r, char cells[N_COLS][CELL], const ch
     snprintf(cells[4], CELL, "%d", r->threads);
     snprintf(cells[5], CELL, "%s", r->kernel);
     snprintf(cells[6], CELL, "%s", r->scenario);
-    snprintf(cells[7], CELL, "%lld", (long long)r->r.queries);
-    fmt_num(cells[8], CELL, ok ? r->samples_per_s : NAN, unknown);
-    fmt_num(cells[9], CELL, ok ? l->p50 * 1e3 : NAN, unknown);
-    fmt_num(cells[10], CELL, ok ? l->p90 * 1e3 : NAN, unknown);
-    fmt_num(cells[11], CELL, ok ? l->p99 * 1e3 : NAN, unknown);
-    fmt_num(cells[12], CELL, ok ? l->max * 1e3 : NAN, unknown);
-    fmt_num(cells[13], CELL, ok ? r->r.service.cv : NAN, unknown);
-    fmt_num(cells[14], CELL, ok ? r->gflops : NAN, unknown);
-    fmt_num(cells[15], CELL, ok ? r->pct_of_peak : NAN, unknown);
-    fmt_num(cells[16], CELL, r->energy_j_per_sample, unknown);
-    fmt_num(cells[17], CELL, r->max_abs_error_vs_f32, unknown);
-    fmt_num(cells[18], CELL, r->peak_rate_qps, unknown);
-    snprintf(cells[19], CELL, "%s", r->note);
+    snprintf(cells[C_REPS], CELL, "%d", r->reps);
+    snprintf(cells[8], CELL, "%lld", (long long)r->r.queries);
+    fmt_num(cells[C_SPS], CELL, ok ? r->samples_per_s : NAN, unknown);
+    fmt_num(cells[C_SD], CELL, ok ? r->samples_per_s_sd : NAN, unknown);
+    cells[C_SPS_REPS][0] = 0;
+    for (int k = 0; ok && k < r->reps && k < HWA_BENCH_MAX_REPS; k++)
+        hwa__bench_catf(cells[C_SPS_REPS], CELL, ";", "%.6g", r->rep_samples_per_s[k]);
+    fmt_num(cells[C_SPEEDUP], CELL, r->speedup, unknown);
+    fmt_num(cells[C_LO], CELL, r->speedup_lo, unknown);
+    fmt_num(cells[C_HI], CELL, r->speedup_hi, unknown);
+    fmt_num(cells[15], CELL, ok ? l->p50 * 1e3 : NAN, unknown);
+    fmt_num(cells[16], CELL, ok ? l->p90 * 1e3 : NAN, unknown);
+    fmt_num(cells[17], CELL, ok ? l->p99 * 1e3 : NAN, unknown);
+    fmt_num(cells[18], CELL, ok ? l->max * 1e3 : NAN, unknown);
+    fmt_num(cells[19], CELL, ok ? r->r.service.cv : NAN, unknown);
+    fmt_num(cells[20], CELL, ok ? r->gflops : NAN, unknown);
+    fmt_num(cells[21], CELL, ok ? r->pct_of_peak : NAN, unknown);
+    fmt_num(cells[C_J], CELL, r->energy_j_per_sample, unknown);
+    fmt_num(cells[23], CELL, r->max_abs_error_vs_f32, unknown);
+    fmt_num(cells[C_PEAK], CELL, r->peak_rate_qps, unknown);
+    snprintf(cells[C_VERDICT], CELL, "%s", row_verdict(rep, i));
+    snprintf(cells[C_NOTE], CELL, "%s", r->note);
+    if (!table) return;
+    if (ok && isfinite(r->samples_per_s_sd)) hwa__bench_catf(cells[C_SPS], CELL, " ± ", "%.2g", r->samples_per_s_sd);
+    if (r->baseline_row == i) {
+        snprintf(cells[C_SPEEDUP], CELL, "baseline");
+    } else if (isfinite(r->speedup)) {
+        snprintf(cells[C_SPEEDUP], CELL, "%.2fx", r->speedup);
+        if (isfinite(r->speedup_lo))
+            hwa__bench_catf(cells[C_SPEEDUP], CELL, " ", "[%.2f, %.2f]", r->speedup_lo, r->speedup_hi);
+    }
 }
 
 static void write_csv_cell(FILE *f, const char *s) {
@@ -268,7 +288,7 @@ static void write_csv(const hwa_bench_report *rep, FILE *f) {
     fputs("\r\n", f);
     static char cells[N_COLS][CELL];
     for (int i = 0; i < rep->n_rows; i++) {
-        row_cells(&rep->rows[i], cells, "");
+        row_cells(rep, i, cells, "", false);
         for (int c = 0; c < N_COLS; c++) {
             if (c) fputc(',', f);
             write_csv_cell(f, cells[c]);
@@ -282,10 +302,10 @@ static void write_markdown(const hwa_bench_report *rep, FILE *f) {
     fputs("|", f);
     for (int c = 0; c < N_COLS; c++) fprintf(f, " %s |", col_heads[c]);
     fputs("\n|", f);
-    for (int c = 0; c < N_COLS; c++) fputs(c >= 3 && c <= 4 ? " ---: |" : (c >= 7 && c < 19 ? " ---: |" : " --- |"), f);
+    for (int c = 0; c < N_COLS; c++) fputs(text_column(c) ? " --- |" : " ---: |", f);
     fputs("\n", f);
     for (int i = 0; i < rep->n_rows; i++) {
-        row_cells(&rep->rows[i], cells, "n/a");
+        row_cells(rep, i, cells, "n/a", false);
         fputs("|", f);
         for (int c = 0; c < N_COLS; c++) {
             fputc(' ', f);
@@ -297,6 +317,25 @@ static void write_markdown(const hwa_bench_report *rep, FILE *f) {
         }
         fputs("\n", f);
     }
+    if (rep->n_recs) fputs("\nRecommendations:\n\n", f);
+    for (int k = 0; k < rep->n_recs; k++)
+        fprintf(f, "- **%s** (%s): %s; run: `%s`\n", rep->recs[k].workload, hwa_bench_verdict_name(rep->recs[k].verdict),
+                rep->recs[k].text, rep->recs[k].command);
+}
+
+/* Characters on a terminal: UTF-8 continuation bytes take no column. */
+static int text_width(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static void print_cell(FILE *f, const char *s, int width, bool left) {
+    int pad = width - text_width(s);
+    if (!left) fprintf(f, "%*s", pad > 0 ? pad : 0, "");
+    fputs(s, f);
+    if (left) fprintf(f, "%*s", pad > 0 ? pad : 0, "");
+    fputs("  ", f);
 }
 
 /* Columns without a single known value are left out of the terminal table
@@ -307,26 +346,27 @@ static void write_table(const hwa_bench_report *rep, FILE *f) {
     int width[N_COLS];
     bool show[N_COLS];
     for (int c = 0; c < N_COLS; c++) {
-        width[c] = (int)strlen(col_heads[c]);
-        show[c] = c < 15 || c == 17;
+        width[c] = text_width(col_heads[c]);
+        show[c] = c != C_SD && c != C_SPS_REPS && c != C_LO && c != C_HI && c != C_J && c != C_PEAK && c != C_VERDICT;
     }
     for (int i = 0; i < rep->n_rows; i++) {
-        row_cells(&rep->rows[i], cells, "n/a");
-        for (int c = 0; c < N_COLS - 1; c++) {
-            if ((int)strlen(cells[c]) > width[c]) width[c] = (int)strlen(cells[c]);
-            if (strcmp(cells[c], "n/a")) show[c] = true;
+        row_cells(rep, i, cells, "n/a", true);
+        for (int c = 0; c < C_NOTE; c++) {
+            if (text_width(cells[c]) > width[c]) width[c] = text_width(cells[c]);
+            if ((c == C_J || c == C_PEAK) && strcmp(cells[c], "n/a")) show[c] = true;
+            if (c == C_VERDICT && cells[c][0]) show[c] = true;
         }
     }
-    show[N_COLS - 1] = false;
+    show[C_NOTE] = false;
     for (int c = 0; c < N_COLS; c++)
-        if (show[c]) fprintf(f, c < 8 && c != 3 && c != 4 ? "%-*s  " : "%*s  ", width[c], col_heads[c]);
+        if (show[c]) print_cell(f, col_heads[c], width[c], text_column(c));
     fputs("\n", f);
     int note = 0;
     for (int i = 0; i < rep->n_rows; i++) {
-        row_cells(&rep->rows[i], cells, "n/a");
-        for (int c = 0; c < N_COLS - 1; c++)
-            if (show[c]) fprintf(f, c < 8 && c != 3 && c != 4 ? "%-*s  " : "%*s  ", width[c], cells[c]);
-        if (cells[N_COLS - 1][0]) fprintf(f, "[%d]", ++note);
+        row_cells(rep, i, cells, "n/a", true);
+        for (int c = 0; c < C_NOTE; c++)
+            if (show[c]) print_cell(f, cells[c], width[c], text_column(c));
+        if (cells[C_NOTE][0]) fprintf(f, "[%d]", ++note);
         fputs("\n", f);
     }
     note = 0;

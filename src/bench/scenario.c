@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/internal.h"
+#include "bench/scenario.h"
 
 static const char *const scenario_names[HWA_SCENARIO_COUNT] = {"single", "offline", "server"};
 
@@ -64,10 +64,14 @@ static void sys_wait_until(const hwa_bench_system *sys, double t) {
 
 /* ---- one run ----------------------------------------------------------- */
 
-typedef struct samples {
-    double *lat, *svc;
-    int64_t n, cap;
-} samples;
+typedef hwa__bench_samples samples;
+
+void hwa__bench_samples_free(hwa__bench_samples *s) {
+    if (!s) return;
+    free(s->lat);
+    free(s->svc);
+    memset(s, 0, sizeof *s);
+}
 
 static hwa_status samples_push(samples *s, double lat, double svc) {
     if (s->n == s->cap) {
@@ -111,7 +115,22 @@ static bool enough(const hwa_bench_config *c, int64_t n, double elapsed, bool *c
     return false;
 }
 
-hwa_status hwa_bench_run(const hwa_bench_system *sys, const hwa_bench_config *cfg, hwa_bench_result *out) {
+/* The statistics of n samples from lat and svc, and what follows from them. */
+static hwa_status finish(const double *lat, const double *svc, int64_t n, double duration, const hwa_bench_config *cfg,
+                         hwa_bench_result *out) {
+    hwa_status st = hwa_bench_stats_compute(lat, n, &out->latency);
+    if (!st) st = hwa_bench_stats_compute(svc, n, &out->service);
+    if (st) return st;
+    out->queries = n;
+    out->duration_s = duration;
+    out->queries_per_s = duration > 0 ? (double)n / duration : NAN;
+    out->spread_warning = isfinite(out->service.cv) && out->service.cv > cfg->cv_warn;
+    out->meets_bound = cfg->scenario == HWA_SCENARIO_SERVER && out->latency.p99 <= cfg->p99_bound_s;
+    return HWA_OK;
+}
+
+hwa_status hwa__bench_run_into(const hwa_bench_system *sys, const hwa_bench_config *cfg, hwa_bench_result *out,
+                               hwa__bench_samples *pool) {
     hwa_status st = check_config(sys, cfg);
     if (st) return st;
     memset(out, 0, sizeof *out);
@@ -127,7 +146,8 @@ hwa_status hwa_bench_run(const hwa_bench_system *sys, const hwa_bench_config *cf
         out->warmup_queries++;
     }
 
-    samples s = {0};
+    samples *s = pool;
+    const int64_t n0 = s->n;
     bool capped = false;
     double start = sys_now(sys), end = start;
     if (cfg->scenario == HWA_SCENARIO_SERVER) {
@@ -137,10 +157,10 @@ hwa_status hwa_bench_run(const hwa_bench_system *sys, const hwa_bench_config *cf
         for (;;) {
             if (sys_now(sys) < arrival) sys_wait_until(sys, arrival);
             double issue = sys_now(sys);
-            if ((st = sys->run_query(sys->ud))) break;
+            if ((st = sys->run_query(sys->ud))) return st;
             end = sys_now(sys);
-            if ((st = samples_push(&s, end - arrival, end - issue))) break;
-            if (enough(cfg, s.n, end - start, &capped)) break;
+            if ((st = samples_push(s, end - arrival, end - issue))) return st;
+            if (enough(cfg, s->n - n0, end - start, &capped)) break;
             arrival += hwa_bench_rng_exp_gap(&rng, cfg->server_rate);
         }
         out->target_rate = cfg->server_rate;
@@ -150,24 +170,35 @@ hwa_status hwa_bench_run(const hwa_bench_system *sys, const hwa_bench_config *cf
          * back, so the two differ in their metric, not in their loop. */
         for (;;) {
             double issue = sys_now(sys);
-            if ((st = sys->run_query(sys->ud))) break;
+            if ((st = sys->run_query(sys->ud))) return st;
             end = sys_now(sys);
-            if ((st = samples_push(&s, end - issue, end - issue))) break;
-            if (enough(cfg, s.n, end - start, &capped)) break;
+            if ((st = samples_push(s, end - issue, end - issue))) return st;
+            if (enough(cfg, s->n - n0, end - start, &capped)) break;
         }
     }
-    if (!st) st = hwa_bench_stats_compute(s.lat, s.n, &out->latency);
-    if (!st) st = hwa_bench_stats_compute(s.svc, s.n, &out->service);
-    free(s.lat);
-    free(s.svc);
-    if (st) return st;
-    out->queries = s.n;
-    out->duration_s = end - start;
-    out->queries_per_s = out->duration_s > 0 ? (double)s.n / out->duration_s : NAN;
     out->capped = capped;
-    out->spread_warning = isfinite(out->service.cv) && out->service.cv > cfg->cv_warn;
-    out->meets_bound = cfg->scenario == HWA_SCENARIO_SERVER && out->latency.p99 <= cfg->p99_bound_s;
-    return HWA_OK;
+    return finish(s->lat + n0, s->svc + n0, s->n - n0, end - start, cfg, out);
+}
+
+hwa_status hwa_bench_run(const hwa_bench_system *sys, const hwa_bench_config *cfg, hwa_bench_result *out) {
+    samples s = {0};
+    hwa_status st = hwa__bench_run_into(sys, cfg, out, &s);
+    hwa__bench_samples_free(&s);
+    return st;
+}
+
+hwa_status hwa__bench_result_pool(const hwa_bench_result *runs, int n, const hwa__bench_samples *pool,
+                                  const hwa_bench_config *cfg, hwa_bench_result *out) {
+    if (n < 1 || !pool->n) return hwa__err(NULL, HWA_E_INVALID, "bench: no measured queries to pool");
+    memset(out, 0, sizeof *out);
+    double duration = 0;
+    for (int k = 0; k < n; k++) {
+        duration += runs[k].duration_s;
+        out->warmup_queries += runs[k].warmup_queries;
+        out->capped |= runs[k].capped;
+    }
+    out->target_rate = runs[0].target_rate;
+    return finish(pool->lat, pool->svc, pool->n, duration, cfg, out);
 }
 
 /* ---- peak search ------------------------------------------------------- */
@@ -176,6 +207,7 @@ hwa_status hwa_bench_find_peak(const hwa_bench_system *sys, const hwa_bench_conf
                                hwa_bench_peak *out) {
     if (!cfg || !out) return hwa__err(NULL, HWA_E_INVALID, "peak search: no config or no result");
     memset(out, 0, sizeof *out);
+    out->upper_rate = NAN;
     hwa_bench_config c = *cfg;
     hwa_status st;
     if (!(rate_hi > 0)) {
@@ -188,24 +220,42 @@ hwa_status hwa_bench_find_peak(const hwa_bench_system *sys, const hwa_bench_conf
         rate_hi = 1.0 / single.service.mean;
     }
     c.scenario = HWA_SCENARIO_SERVER;
+    /* lo met the bound (0: nothing has yet); hi failed it once failed is
+     * true, else it is the next upper end to try. Trying the upper end first
+     * costs one run, but a guess measured on a busy machine can sit far
+     * below what the system sustains, and bisecting below it would report
+     * the guess as the peak. */
     double lo = 0, hi = rate_hi;
-    int iters = 0;
-    while (iters < (c.peak_max_iters > 0 ? c.peak_max_iters : 12) && (hi - lo) / hi > c.peak_rel_tol) {
-        double mid = 0.5 * (lo + hi);
+    bool failed = false;
+    int doublings = 0, max_runs = c.peak_max_iters > 0 ? c.peak_max_iters : 12, runs = 0;
+    while (runs < max_runs) {
+        if (failed && (hi - lo) / hi <= c.peak_rel_tol) break;
+        double rate = failed ? 0.5 * (lo + hi) : hi;
         hwa_bench_result r;
-        c.server_rate = mid;
+        c.server_rate = rate;
         if ((st = hwa_bench_run(sys, &c, &r))) return st;
         out->runs++;
-        iters++;
+        runs++;
         if (r.meets_bound) {
-            lo = mid;
+            lo = rate;
             out->at_peak = r;
             out->found = true;
+            if (!failed) {
+                if (doublings == HWA_BENCH_PEAK_MAX_DOUBLINGS) break;
+                hi = 2 * rate;
+                doublings++;
+            }
         } else {
-            hi = mid;
+            hi = rate;
+            failed = true;
+            /* Latency is waiting plus service: when the queries alone took
+             * longer than the bound, no lower rate can meet it, and the ever
+             * lower rates of the bisection would take ever longer to run. */
+            if (r.service.p99 > c.p99_bound_s) break;
         }
     }
     out->peak_rate = lo;
-    out->upper_rate = hi;
+    out->upper_rate = failed ? hi : NAN;
+    out->at_ceiling = out->found && !failed;
     return HWA_OK;
 }

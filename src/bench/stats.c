@@ -1,5 +1,6 @@
 /* Benchmark statistics (percentiles by linear interpolation, mean, sample
- * standard deviation, CV) and the deterministic arrival generator. */
+ * standard deviation, CV, paired ratios with their t-interval) and the
+ * deterministic arrival generator. */
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +48,49 @@ hwa_status hwa_bench_stats_compute(const double *x, int64_t n, hwa_bench_stats *
     out->p90 = hwa_bench_percentile(s, n, 90);
     out->p99 = hwa_bench_percentile(s, n, 99);
     free(s);
+    return HWA_OK;
+}
+
+/* ---- paired ratios ----------------------------------------------------- */
+
+double hwa_bench_t975(int df) {
+    /* Student's t 0.975 quantiles for df 1..31, to 6 digits (the integral of
+     * the t density, as any table prints them; tests/test_bench_stats.c
+     * integrates it again). */
+    static const double table[31] = {
+        12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157, 2.228139, 2.200985,
+        2.178813,  2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922, 2.093024, 2.085963, 2.079614, 2.073873,
+        2.068658,  2.063899, 2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272, 2.039513};
+    if (df < 1) return NAN;
+    if (df <= 31) return table[df - 1];
+    /* Cornish-Fisher expansion in 1/df around the normal quantile; its first
+     * neglected term is below 1e-7 from df 32 on. */
+    const double z = 1.959963984540054, v = df, z2 = z * z;
+    double g1 = (z2 + 1) * z / 4, g2 = ((5 * z2 + 16) * z2 + 3) * z / 96,
+           g3 = (((3 * z2 + 19) * z2 + 17) * z2 - 15) * z / 384,
+           g4 = ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) * z / 92160;
+    return z + g1 / v + g2 / (v * v) + g3 / (v * v * v) + g4 / (v * v * v * v);
+}
+
+hwa_status hwa_bench_paired_ratio(const double *a, const double *b, int n, hwa_bench_ratio *out) {
+    if (!a || !b || n < 1 || !out) return hwa__err(NULL, HWA_E_INVALID, "paired ratio: need at least one pair");
+    /* Logs make a ratio's noise additive and symmetric (1.25x and 0.8x are
+     * the same distance from 1), and the mean of the logs is the geometric
+     * mean of the ratios; Welford's update as in hwa_bench_stats_compute. */
+    double mean = 0, m2 = 0;
+    for (int k = 0; k < n; k++) {
+        if (!(a[k] > 0 && b[k] > 0 && isfinite(a[k]) && isfinite(b[k])))
+            return hwa__err(NULL, HWA_E_INVALID, "paired ratio: repetition %d has %g over %g; both must be positive", k + 1,
+                            a[k], b[k]);
+        double d = log(a[k] / b[k]) - mean;
+        mean += d / (k + 1);
+        m2 += d * (log(a[k] / b[k]) - mean);
+    }
+    out->n = n;
+    out->ratio = exp(mean);
+    double half = n > 1 ? hwa_bench_t975(n - 1) * sqrt(m2 / (n - 1)) / sqrt((double)n) : NAN;
+    out->lo = exp(mean - half);
+    out->hi = exp(mean + half);
     return HWA_OK;
 }
 

@@ -31,17 +31,22 @@ static void usage(FILE *f) {
             "  --scenario LIST    single, offline, server (default single)\n"
             "  --rate Q           server: Poisson arrivals at Q queries/s\n"
             "  --p99-ms MS        server: the p99 latency bound (default 10)\n"
-            "  --find-peak        server: binary-search the highest rate whose p99 meets the bound\n"
-            "  --min-time S       measure at least S seconds (default 1)\n"
-            "  --min-queries N    and at least N queries (default 10)\n"
-            "  --max-time S       stop a row after S seconds even below the minimums (default none)\n"
+            "  --find-peak        server: search the highest rate whose p99 meets the bound (a search per\n"
+            "                     row, not interleaved)\n"
+            "  -r, --reps N       repetitions (default %d, at most %d): the rows of a workload, device, batch and\n"
+            "                     scenario are measured in turn, one short visit each, N times over; a row's\n"
+            "                     speed-up over f32 has a 95%% interval from the paired repetitions\n"
+            "  --min-time S       measure each row at least S seconds in all (default 1)\n"
+            "  --min-queries N    and at least N queries in all (default 10)\n"
+            "  --max-time S       stop a row after S seconds in all even below the minimums (default none)\n"
             "  --warmup S         warm-up seconds (default 0.2)\n"
             "  --seed N           server arrivals' seed (default 1)\n"
             "  --no-calibrate     do not measure or read the calibrated peaks (pct_of_peak n/a)\n"
             "  --config FILE      device, dtype, threads and batch from FILE (docs/settings.md): per workload\n"
             "                     its [bench WORKLOAD] section, else [bench], else [all]; flags given here win\n"
             "  --json | --csv | --md   output format (default: an aligned table)\n"
-            "  -o FILE            write the output to FILE atomically instead of stdout\n");
+            "  -o FILE            write the output to FILE atomically instead of stdout\n",
+            HWA_BENCH_DEFAULT_REPS, HWA_BENCH_MAX_REPS);
 }
 
 static bool num(const char *s, double lo, double *out) {
@@ -101,6 +106,14 @@ static int parse(int argc, char **argv, const cli_args *ca, bargs *b) {
         } else if (!strcmp(a, "--rate")) { NEED_NUM(1e-9, "a rate > 0 in queries/s"); sw->cfg.server_rate = d;
         } else if (!strcmp(a, "--p99-ms")) { NEED_NUM(1e-9, "a bound > 0 in milliseconds"); sw->cfg.p99_bound_s = d * 1e-3;
         } else if (!strcmp(a, "--find-peak")) { sw->find_peak = true;
+        } else if (!strcmp(a, "-r") || !strcmp(a, "--reps")) {
+            NEED_NUM(1, "a whole number of repetitions >= 1");
+            if (d != floor(d) || d > HWA_BENCH_MAX_REPS) {
+                fprintf(stderr, "hwadapt bench: %s needs a whole number in 1..%d (got '%s')%s\n", a, HWA_BENCH_MAX_REPS, v,
+                        from);
+                return 2;
+            }
+            sw->reps = (int)d;
         } else if (!strcmp(a, "--min-time")) { NEED_NUM(0, "seconds >= 0"); sw->cfg.min_time_s = d;
         } else if (!strcmp(a, "--max-time")) { NEED_NUM(0, "seconds >= 0"); sw->cfg.max_time_s = d;
         } else if (!strcmp(a, "--min-queries")) { NEED_NUM(1, "a whole number >= 1"); sw->cfg.min_queries = (int64_t)d;
