@@ -131,3 +131,25 @@ if grep -qw amx_bf16 /proc/cpuinfo; then
   ! grep -q amx <<<"$rows" || fail "HWA_ISA=avx512 ran AMX kernels:"$'\n'"$rows"
   echo "ok: HWA_ISA=avx512 runs no AMX kernel"
 fi
+
+# A row measured while another process keeps a CPU busy says so: the share
+# the others took (hwa_load_*) in its JSON, flagged contended, and a note.
+# One busy loop on a machine of n CPUs takes 1/n of them; the bound is half
+# that, so other noise cannot fail it and a machine of many CPUs skips it.
+ncpu=$(nproc)
+if [ "$ncpu" -le 8 ]; then
+  bash -c 'while :; do :; done' &
+  busy=$!
+  sleep 0.3
+  "$cli" bench linear1000 --no-calibrate --min-time 0.6 -r 3 --json > "$tmp/busy.json" || { kill $busy; fail "bench under load failed"; }
+  kill $busy; wait $busy 2>/dev/null || true
+  python3 - "$tmp/busy.json" "$ncpu" <<'PY' || fail "a row measured beside a busy process is not flagged: $(cat "$tmp/busy.json")"
+import json, sys
+row = json.load(open(sys.argv[1]))["results"][0]
+load, n = row["load"], int(sys.argv[2])
+assert load["others_share"] is not None and load["others_share"] >= 0.5 / n, load
+assert load["contended"] is True, load
+assert "contended: " in row["note"] and "other processes took" in row["note"], row["note"]
+PY
+  echo "ok: a row measured beside a busy process is flagged with the share others took"
+fi

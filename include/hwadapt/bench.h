@@ -273,6 +273,16 @@ typedef struct hwa_bench_row {
     int baseline_row;         /* index into the report's rows */
     double speedup;           /* hwa_bench_ratio.ratio of this row's reps over the baseline's */
     double speedup_lo, speedup_hi; /* its 95 % interval; NAN when reps < 2 */
+    /* Who else used the CPUs during the row's visits (hwa_load_*, summed
+     * over the visits, warm-ups included); NAN unknown. */
+    double load_self_share;   /* this process's CPU time / (wall time x threads) */
+    double load_others_cpus;  /* CPUs other processes kept busy, on average */
+    double load_others_share; /* ... over the CPUs this process may use */
+    double load_throttled_s;  /* time the cgroup's CPU quota throttled the process */
+    bool contended;           /* others took over 10 % of the CPUs, the quota throttled over 5 % of the time,
+                               * or a hypervisor stole over 10 %: the note says which */
+    double threads_cut_share; /* of the row's computes, those that ran on fewer threads than asked because
+                               * others held CPUs (HWA_ADAPT_THREADS); NAN when not known */
 } hwa_bench_row;
 
 /* A summary of the machine, filled from the hardware passport. Strings are

@@ -15,6 +15,9 @@
 #include "bench/sweep.h"
 #include "bench/text.h"
 #include "bench/workload.h"
+#include "backends/cpu/cpu_load.h"
+
+#define note_add(row, ...) hwa__bench_catf((row)->note, sizeof (row)->note, "; ", __VA_ARGS__)
 
 /* A configuration while its block runs. */
 typedef struct member {
@@ -28,7 +31,58 @@ typedef struct row_acc {
     hwa__bench_samples pool;
     hwa_bench_result runs[HWA_BENCH_MAX_REPS];
     double joules, wall; /* the meter's energy and the wall time over the visits; NAN unknown */
+    hwa_load_sample load; /* the sum of the visits' load deltas, as a sample taken from zero */
+    int load_visits;      /* visits whose two samples were taken */
+    uint64_t computes, cut; /* the CPU backend's computes over the visits, and those given fewer threads */
 } row_acc;
+
+/* Adds the interval a..b to the row's sum. A figure unknown in any visit
+ * stays unknown (NAN propagates); a change in the CPUs counted makes the
+ * /proc/stat figures unknown. */
+static void load_add(row_acc *acc, const hwa_load_sample *a, const hwa_load_sample *b) {
+    hwa_load_sample *s = &acc->load;
+    if (acc->load_visits++ == 0) {
+        memset(s, 0, sizeof *s);
+        s->have_stat = true, s->have_cgroup = true;
+        s->cpus_counted = a->cpus_counted;
+        s->cgroup_version = a->cgroup_version;
+    }
+    s->wall_s += b->wall_s - a->wall_s;
+    s->self_cpu_s += b->self_cpu_s - a->self_cpu_s;
+    s->have_stat = s->have_stat && a->have_stat && b->have_stat && a->cpus_counted == s->cpus_counted &&
+                   b->cpus_counted == s->cpus_counted;
+    s->busy_s += b->busy_s - a->busy_s;
+    s->total_s += b->total_s - a->total_s;
+    s->steal_s += b->steal_s - a->steal_s;
+    s->have_cgroup = s->have_cgroup && a->have_cgroup && b->have_cgroup;
+    s->cgroup_usage_s += b->cgroup_usage_s - a->cgroup_usage_s;
+    s->cgroup_throttled_s += b->cgroup_throttled_s - a->cgroup_throttled_s;
+    s->cgroup_nr_throttled = b->cgroup_nr_throttled;
+    s->loadavg1 = b->loadavg1;
+    s->procs_running = b->procs_running;
+}
+
+/* The row's load figures from its summed visits, and a note when others
+ * took a share of the CPUs worth saying. */
+static void set_load(hwa_bench_row *row, const row_acc *acc) {
+    row->load_self_share = row->load_others_cpus = row->load_others_share = row->load_throttled_s = NAN;
+    row->threads_cut_share = acc->computes ? (double)acc->cut / (double)acc->computes : NAN;
+    if (!acc->load_visits) return;
+    hwa_load_sample zero = acc->load;
+    zero.wall_s = zero.self_cpu_s = zero.busy_s = zero.total_s = zero.steal_s = 0;
+    zero.cgroup_usage_s = zero.cgroup_throttled_s = 0;
+    hwa_load_delta d;
+    if (hwa_load_delta_compute(&zero, &acc->load, row->threads, hwa__bdev_max_threads(row->device), 0.10, &d)) return;
+    row->load_self_share = d.self_share;
+    row->load_others_cpus = d.others_cpus;
+    row->load_others_share = d.others_share;
+    row->load_throttled_s = d.throttled_s;
+    row->contended = d.contended;
+    if (d.contended) note_add(row, "contended: %s while it was measured", d.why);
+    if (row->threads_cut_share > 0)
+        note_add(row, "%.0f%% of its computes ran on fewer than its %d threads while others held CPUs "
+                 "(HWA_ADAPT_THREADS=0 keeps them all)", 100 * row->threads_cut_share, row->threads);
+}
 
 /* A block's power meter and the idle power measured before its rows. */
 typedef struct block_meter {
@@ -62,8 +116,6 @@ static double row_share(const hwa__sweep_runner *r) {
     int rows_left = r->rows_total - r->rows_done;
     return time_left(r) / (rows_left > 0 ? rows_left : 1);
 }
-
-#define note_add(row, ...) hwa__bench_catf((row)->note, sizeof (row)->note, "; ", __VA_ARGS__)
 
 static void progress(const hwa__sweep_runner *r, int row, const char *fmt, ...) HWA_PRINTF(3, 4);
 static void progress(const hwa__sweep_runner *r, int row, const char *fmt, ...) {
@@ -123,6 +175,8 @@ static void row_init(const hwa__sweep_block *b, const hwa__sweep_config *c, hwa_
     row->power_w = row->idle_power_w = row->energy_j_per_sample = NAN;
     row->max_abs_error_vs_f32 = row->p99_bound_ms = row->peak_rate_qps = row->peak_upper_qps = NAN;
     row->samples_per_s_sd = row->speedup = row->speedup_lo = row->speedup_hi = NAN;
+    row->load_self_share = row->load_others_cpus = row->load_others_share = row->load_throttled_s = NAN;
+    row->threads_cut_share = NAN;
     row->baseline_row = -1;
     row->peak_rss_bytes = -1;
 }
@@ -239,10 +293,17 @@ static double meter_joules(hwa__bdev_meter *m) {
  * added to the row's pool and its energy to the row's. */
 static hwa_status visit(member *m, const hwa_bench_config *c, hwa__bdev_meter *meter, row_acc *a, int k) {
     hwa_bench_system sys = {.ud = &m->w, .run_query = run_query_cb};
+    hwa_load_sample l0, l1;
+    uint64_t n0, cut0, n1, cut1;
+    const bool have_l0 = hwa_load_sample_take(NULL, &l0) == HWA_OK;
+    hwa__cpu_threads_cut_stats(&n0, &cut0);
     double j0 = meter_joules(meter), t0 = hwa_bench_clock_now();
     hwa_status st = hwa__bench_run_into(&sys, c, &a->runs[k], &a->pool);
     a->joules += meter_joules(meter) - j0; /* NAN without a meter, and stays so */
     a->wall += hwa_bench_clock_now() - t0;
+    hwa__cpu_threads_cut_stats(&n1, &cut1);
+    if (have_l0 && hwa_load_sample_take(NULL, &l1) == HWA_OK) load_add(a, &l0, &l1);
+    a->computes += n1 - n0, a->cut += cut1 - cut0;
     return st;
 }
 
@@ -299,6 +360,7 @@ static hwa_status interleave(hwa__sweep_runner *r, const hwa__sweep_block *b, me
         if (st) break;
         set_reps(&rows[j], acc[j].runs, reps);
         set_energy(&rows[j], bm, acc[j].joules, acc[j].wall);
+        set_load(&rows[j], &acc[j]);
     }
     return st;
 }
@@ -319,6 +381,11 @@ static hwa_status peak_row(hwa__sweep_runner *r, member *m, hwa_bench_row *row, 
         if (m->first > 0.25 * cap) cfg.warmup_queries = 0, cfg.warmup_s = 0;
     }
     hwa_bench_system sys = {.ud = &m->w, .run_query = run_query_cb};
+    row_acc acc = {0};
+    hwa_load_sample l0, l1;
+    uint64_t n0, cut0, n1, cut1;
+    const bool have_l0 = hwa_load_sample_take(NULL, &l0) == HWA_OK;
+    hwa__cpu_threads_cut_stats(&n0, &cut0);
     double j0 = meter_joules(bm->m), t0 = hwa_bench_clock_now();
     hwa_bench_peak pk;
     hwa_status st = hwa_bench_find_peak(&sys, &cfg, 0, &pk);
@@ -346,6 +413,10 @@ static hwa_status peak_row(hwa__sweep_runner *r, member *m, hwa_bench_row *row, 
     note_add(row, "peak search: %d runs", pk.runs);
     set_reps(row, &row->r, 1);
     set_energy(row, bm, meter_joules(bm->m) - j0, hwa_bench_clock_now() - t0);
+    hwa__cpu_threads_cut_stats(&n1, &cut1);
+    if (have_l0 && hwa_load_sample_take(NULL, &l1) == HWA_OK) load_add(&acc, &l0, &l1);
+    acc.computes = n1 - n0, acc.cut = cut1 - cut0;
+    set_load(row, &acc);
     return HWA_OK;
 }
 

@@ -154,6 +154,17 @@ static void write_json_row(const hwa_bench_row *r, FILE *f) {
     } else {
         fputs("null", f);
     }
+    fputs(",\n     \"load\": ", f);
+    if (ok) {
+        kv_num(f, "{\"self_cpu_share\": ", r->load_self_share);
+        kv_num(f, ", \"others_cpus\": ", r->load_others_cpus);
+        kv_num(f, ", \"others_share\": ", r->load_others_share);
+        kv_num(f, ", \"throttled_s\": ", r->load_throttled_s);
+        kv_num(f, ", \"threads_cut_share\": ", r->threads_cut_share);
+        fprintf(f, ", \"contended\": %s}", r->contended ? "true" : "false");
+    } else {
+        fputs("null", f);
+    }
     kv_str(f, ", \"note\": ", r->note);
     fputs("}", f);
 }
@@ -205,17 +216,17 @@ static void write_json(const hwa_bench_report *rep, FILE *f) {
  * into the throughput ("mean ± sd") and the interval into the speed-up
  * ("6.1x [5.8, 6.4]"), and leaves out the per-repetition values. */
 enum {
-    C_REPS = 7, C_SPS = 9, C_SD, C_SPS_REPS, C_SPEEDUP, C_LO, C_HI, C_J = 22, C_PEAK = 24, C_VERDICT, C_NOTE,
+    C_REPS = 7, C_SPS = 9, C_SD, C_SPS_REPS, C_SPEEDUP, C_LO, C_HI, C_J = 22, C_PEAK = 24, C_OTHERS, C_VERDICT, C_NOTE,
     N_COLS, CELL = 528
 };
 static const char *const col_names[N_COLS] = {
     "workload", "device", "dtype", "batch", "threads", "kernel", "scenario", "reps", "queries", "samples_per_s",
     "samples_per_s_sd", "samples_per_s_reps", "speedup", "speedup_lo", "speedup_hi", "p50_ms", "p90_ms", "p99_ms",
-    "max_ms", "cv", "gflops", "pct_of_peak", "j_per_sample", "max_abs_err", "peak_qps", "verdict", "note"};
+    "max_ms", "cv", "gflops", "pct_of_peak", "j_per_sample", "max_abs_err", "peak_qps", "others_share", "verdict", "note"};
 static const char *const col_heads[N_COLS] = {
     "workload", "device", "dtype", "batch", "thr", "kernel", "scen", "reps", "queries", "samples/s",
     "sd", "samples/s per rep", "speedup", "lo", "hi", "p50 ms", "p90 ms", "p99 ms",
-    "max ms", "cv", "GFLOP/s", "%peak", "J/sample", "err vs f32", "peak q/s", "verdict", "note"};
+    "max ms", "cv", "GFLOP/s", "%peak", "J/sample", "err vs f32", "peak q/s", "others", "verdict", "note"};
 
 static bool text_column(int c) { return c <= 2 || c == 5 || c == 6 || c == C_SPS_REPS || c >= C_VERDICT; }
 
@@ -257,6 +268,9 @@ static void row_cells(const hwa_bench_report *rep, int i, char cells[N_COLS][CEL
     fmt_num(cells[C_J], CELL, r->energy_j_per_sample, unknown);
     fmt_num(cells[23], CELL, r->max_abs_error_vs_f32, unknown);
     fmt_num(cells[C_PEAK], CELL, r->peak_rate_qps, unknown);
+    fmt_num(cells[C_OTHERS], CELL, ok ? r->load_others_share : NAN, unknown);
+    if (table && ok && isfinite(r->load_others_share))
+        snprintf(cells[C_OTHERS], CELL, "%.0f%%", 100 * r->load_others_share);
     snprintf(cells[C_VERDICT], CELL, "%s", row_verdict(rep, i));
     snprintf(cells[C_NOTE], CELL, "%s", r->note);
     if (!table) return;

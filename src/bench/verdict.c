@@ -102,10 +102,16 @@ static void how_to_run(const hwa_bench_row *r, hwa_bench_recommendation *rec) {
     else if (!strcmp(r->scenario, "server"))
         hwa__bench_catf(rec->command, sizeof rec->command, " ", "--rate %g --p99-ms %g", r->r.target_rate,
                         r->p99_bound_ms);
-    snprintf(rec->c_call, sizeof rec->c_call,
-             "be = hwa_backend_new(ctx, \"%s\"); hwa_backend_set_threads(be, %d); inputs and weights as "
-             "hwa_tensor_new(ctx, HWA_%s, ndim, shape)",
-             r->device, r->threads, upper);
+    if (!strcmp(r->workload, "fmnist-mlp-train"))
+        snprintf(rec->c_call, sizeof rec->c_call,
+                 "hwa_train_config c = hwa_train_config_default(); c.dtype = HWA_%s; c.threads = %d; c.batch = %lld; "
+                 "hwa_trainer_new(&c, &tr); hwa_trainer_run(tr, NULL)",
+                 upper, r->threads, (long long)r->batch);
+    else
+        snprintf(rec->c_call, sizeof rec->c_call,
+                 "be = hwa_backend_new(ctx, \"%s\"); hwa_backend_set_threads(be, %d); inputs and weights as "
+                 "hwa_tensor_new(ctx, HWA_%s, ndim, shape)",
+                 r->device, r->threads, upper);
 }
 
 /* "bf16, 2 threads": enough to tell a workload's rows apart in a sentence. */

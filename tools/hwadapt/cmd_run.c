@@ -4,6 +4,7 @@
  * workload measured interleaved over repetitions), a verdict per workload
  * with its interval, command and C calls, the table, and the JSON report
  * written atomically. */
+#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,14 +74,84 @@ static void print_verdicts(const hwa_bench_report *rep, double tol) {
     }
 }
 
+/* What other processes took from the rows, and what to do about it. */
+static void print_contention(const hwa_bench_report *rep) {
+    int measured = 0, contended = 0, cut = 0;
+    double worst = 0;
+    for (int i = 0; i < rep->n_rows; i++) {
+        const hwa_bench_row *r = &rep->rows[i];
+        if (r->skipped) continue;
+        measured++;
+        contended += r->contended;
+        cut += r->threads_cut_share > 0;
+        if (isfinite(r->load_others_share) && r->load_others_share > worst) worst = r->load_others_share;
+    }
+    if (!measured) return;
+    if (!contended) {
+        printf("\ncontention   none: other processes took at most %.0f%% of the CPUs while any row was measured\n",
+               100 * worst);
+        return;
+    }
+    printf("\ncontention   %d of %d rows were measured while others used the CPUs (up to %.0f%% of them; the\n"
+           "             notes say who: other processes, the cgroup's quota or the hypervisor)%s.\n"
+           "             The rows of a workload were interleaved, so their ratios and verdicts still compare\n"
+           "             like with like, but absolute figures are lower than this machine gives alone: rerun\n"
+           "             `hwadapt run` when it is idle for figures to quote, and keep other work off these\n"
+           "             CPUs (or give hwadapt fewer threads with --threads) when you run the commands above.\n",
+           contended, measured, 100 * worst, cut ? "; hwadapt ran some computes on fewer threads while they did" : "");
+}
+
+/* The settings the verdicts chose, for --config: [bench WORKLOAD] for each
+ * workload, [train] from fmnist-mlp-train's, and the device's thread count
+ * in [all]. */
+static hwa_status save_settings(const hwa_bench_report *rep, const char *path) {
+    hwa_settings *s = hwa_settings_new();
+    if (!s) return HWA_E_NOMEM;
+    hwa_status st = HWA_OK;
+    char v[32];
+    for (int k = 0; !st && k < rep->n_recs; k++) {
+        const hwa_bench_recommendation *r = &rep->recs[k];
+        const hwa_bench_row *row = &rep->rows[r->row];
+        char sec[64];
+        if (!strcmp(r->workload, "fmnist-mlp-train")) snprintf(sec, sizeof sec, "train");
+        else snprintf(sec, sizeof sec, "bench %s", r->workload);
+        if (k == 0) {
+            snprintf(v, sizeof v, "%d", row->threads);
+            if (!st) st = hwa_settings_set(s, "all", "device", row->device);
+            if (!st) st = hwa_settings_set(s, "all", "threads", v);
+        }
+        if (!st) st = hwa_settings_set(s, sec, "dtype", row->dtype);
+        snprintf(v, sizeof v, "%d", row->threads);
+        if (!st) st = hwa_settings_set(s, sec, "threads", v);
+        snprintf(v, sizeof v, "%lld", (long long)row->batch);
+        if (!st) st = hwa_settings_set(s, sec, "batch", v);
+    }
+    if (!st) st = hwa_settings_save(s, path);
+    hwa_settings_free(s);
+    return st;
+}
+
+/* Whether a file can be written at path: its folder exists and is
+ * writable (checked before the work, not after a minute of it). */
+static bool writable_path(const char *path, const char *what) {
+    char *copy = strdup(path);
+    const char *dir = copy ? dirname(copy) : ".";
+    const bool ok = access(dir, W_OK) == 0;
+    if (!ok) fprintf(stderr, "hwadapt run: cannot write the %s %s: folder %s is not writable or does not exist\n", what,
+                     path, dir);
+    free(copy);
+    return ok;
+}
+
 int cmd_run(int argc, char **argv) {
     double budget = 50, tol = default_tolerance;
-    const char *report_path = "hwadapt-report.json", *workloads = default_workloads;
+    const char *report_path = "hwadapt-report.json", *workloads = default_workloads, *settings_path = "hwadapt.conf";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: hwadapt [run] [--budget S] [--workloads LIST] [--tolerance E] [-o REPORT]\n\n"
+            printf("usage: hwadapt [run] [--budget S] [--workloads LIST] [--tolerance E] [-o REPORT]\n"
+                   "                     [--settings FILE | --no-settings]\n\n"
                    "The main job: the hardware passport and its calibration (cached), the seed workloads\n"
                    "(%s) on every device and precision,\n"
                    "the whole job within about S seconds (default 50), the table, and per workload a verdict:\n"
@@ -88,7 +159,8 @@ int cmd_run(int argc, char **argv) {
                    "recommended only when the 95%% interval of its speed-up over f32, from %d interleaved\n"
                    "repetitions, lies above 1; otherwise f32, tied within the noise. With the command and the\n"
                    "C calls that run it, and a JSON report (default hwadapt-report.json;\n"
-                   "docs/bench-report.schema.json).\n",
+                   "docs/bench-report.schema.json). The chosen settings go to FILE (default hwadapt.conf;\n"
+                   "docs/settings.md), which `hwadapt train`, `generate` and `bench` take with --config FILE.\n",
                    default_workloads, default_tolerance, main_job_reps);
             return 0;
         } else if (!strcmp(a, "--budget") && v && (budget = strtod(v, &end), *v && !*end && budget > 0)) {
@@ -101,12 +173,19 @@ int cmd_run(int argc, char **argv) {
         } else if (!strcmp(a, "-o") && v) {
             report_path = v;
             i++;
+        } else if (!strcmp(a, "--settings") && v) {
+            settings_path = v;
+            i++;
+        } else if (!strcmp(a, "--no-settings")) {
+            settings_path = NULL;
         } else {
             fprintf(stderr, "hwadapt run: bad option or value '%s'%s%s (see hwadapt run --help)\n", a, v ? " " : "",
                     v ? v : "");
             return 2;
         }
     }
+    if (!writable_path(report_path, "report") || (settings_path && !writable_path(settings_path, "settings file")))
+        return 2;
     bool tty = isatty(STDERR_FILENO);
     double t0 = hwa_bench_clock_now();
     printf("hwadapt %s — the main job\n\n", HWA_VERSION_STRING);
@@ -161,6 +240,15 @@ int cmd_run(int argc, char **argv) {
            "%.1f s:\n\n", s.reps, hwa_bench_clock_now() - ts);
     hwa_bench_report_write(&rep, HWA_BENCH_TABLE, stdout);
     print_verdicts(&rep, tol);
+    print_contention(&rep);
+    if (settings_path && rep.n_recs) {
+        if (save_settings(&rep, settings_path))
+            fprintf(stderr, "hwadapt: writing %s: %s\n", settings_path, hwa_last_error());
+        else
+            printf("\nsettings     %s: these choices, for `hwadapt train --config %s`, `hwadapt bench WORKLOAD "
+                   "--config %s` and `hwadapt generate MODEL --config %s` (flags given there win)\n",
+                   settings_path, settings_path, settings_path, settings_path);
+    }
     st = hwa_bench_report_save(&rep, HWA_BENCH_JSON, report_path);
     if (st) fprintf(stderr, "hwadapt: writing %s: %s\n", report_path, hwa_last_error());
     else {
