@@ -11,6 +11,7 @@ measured and reported (bench JSON rows, train's epoch JSON).
 
 Run by bench/contention.sh; prints the table and the acceptance checks."""
 import json
+import math
 import os
 import signal
 import statistics
@@ -20,7 +21,7 @@ import time
 
 HW = os.environ.get("HWA_CLI", "./build/hwadapt")
 DATA = os.environ.get("HWA_DATA_DIR", "../shared/data")
-REPS = int(os.environ.get("REPS", "7"))
+REPS = int(os.environ.get("REPS", "5"))
 MODEL = os.path.join(DATA, "stories260K", "stories260K.bin")
 
 # name -> environment: "default" is what a user gets (the command sets a
@@ -51,14 +52,16 @@ def bench_row(out):
 
 
 def linear1000(threads, env):
-    out = run([HW, "bench", "linear1000", "--threads", str(threads), "--min-time", "0.5", "--warmup", "0.1",
+    out = run([HW, "bench", "linear1000", "--threads", str(threads), "--min-time", "0.5", "--warmup", "0.1", "-r", "1",
                "--no-calibrate", "--json"], env)
     row, share = bench_row(out)
     return row["latency_ms"]["p50"], share
 
 
 def decode(threads, env):
-    out = run([HW, "bench", MODEL, "--threads", str(threads), "--min-queries", "64", "--min-time", "0",
+    # at least 64 tokens and 0.3 s of decoding (64 tokens alone take ~15 ms,
+    # less than one scheduler time slice: too short to say anything)
+    out = run([HW, "bench", MODEL, "--threads", str(threads), "--min-queries", "64", "--min-time", "0.3", "-r", "1",
                "--warmup", "0.02", "--no-calibrate", "--json"], env)
     row, share = bench_row(out)
     return row["samples_per_s"], share
@@ -77,6 +80,25 @@ WORKLOADS = [
     ("decode 64 tok", decode, "tok/s", True),
     ("fmnist epoch", epoch, "s", False),
 ]
+
+
+# Student's t, 0.975 quantile, for df = 1..30 (the interval of a paired ratio)
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def speed_ratio(a, b, higher):
+    """Speed of a over b, paired by repetition: the geometric mean of the
+    per-repetition ratios and its 95 % t-interval on the log-ratios (the
+    method of docs/bench.md)."""
+    logs = [math.log((x / y) if higher else (y / x)) for x, y in zip(a, b)]
+    n = len(logs)
+    m = sum(logs) / n
+    if n < 2:
+        return math.exp(m), float("nan"), float("nan")
+    sd = statistics.stdev(logs)
+    h = T975[min(n - 1, 30) - 1] * sd / math.sqrt(n)
+    return math.exp(m), math.exp(m - h), math.exp(m + h)
 
 
 def busy_start():
@@ -125,22 +147,24 @@ def main():
                                                                          max(vals), sh))
         print()
 
-    print("checks:")
+    print("checks (speed ratios paired by repetition, with 95 % intervals; 'slower' means the whole interval is "
+          "below 1):")
     ok = True
     for wname, _, unit, higher in WORKLOADS:
-        one, two = med[(wname, "contended", "default", 1)], med[(wname, "contended", "default", 2)]
-        slower = (two < one) if higher else (two > one)
-        ratio = (one / two) if not higher else (two / one)
-        print("  %-16s contended, default: 2 threads %s 1 thread (2-thread speed %.2fx of 1-thread)   %s" % (
-            wname, "slower than" if slower else "not slower than", ratio, "FAIL" if slower else "PASS"))
+        r, lo, hi = speed_ratio(res[(wname, "contended", "default", 2)][0], res[(wname, "contended", "default", 1)][0],
+                                higher)
+        slower = hi < 1
+        print("  %-16s contended, default: 2 threads at %.2fx [%.2f, %.2f] the speed of 1 thread   %s" % (
+            wname, r, lo, hi, "FAIL (slower)" if slower else "PASS (not slower)"))
         ok &= not slower
     for wname, _, unit, higher in WORKLOADS:
-        d = med[(wname, "idle", "default", 2)]
-        best = max if higher else min
-        b = best(med[(wname, "idle", "omp-active", 2)], med[(wname, "idle", "omp-passive", 2)])
-        within = (d >= b * 0.9) if higher else (d <= b * 1.1)
-        print("  %-16s idle, 2 threads: default %.4g %s vs best of OpenMP active/passive %.4g (%+.1f%%)   %s" % (
-            wname, d, unit, b, 100 * ((d / b - 1) if not higher else (b / d - 1)), "PASS" if within else "FAIL"))
+        best_pol = max(("omp-active", "omp-passive"),
+                       key=lambda p: speed_ratio(res[(wname, "idle", p, 2)][0], res[(wname, "idle", "default", 2)][0],
+                                                 higher)[0])
+        r, lo, hi = speed_ratio(res[(wname, "idle", "default", 2)][0], res[(wname, "idle", best_pol, 2)][0], higher)
+        within = r >= 0.9
+        print("  %-16s idle, 2 threads: default at %.2fx [%.2f, %.2f] the speed of the better OpenMP policy (%s)   %s" % (
+            wname, r, lo, hi, best_pol, "PASS (within 10%)" if within else "FAIL"))
         ok &= within
     flagged = all(res[(w, "contended", p, t)][1] and statistics.median(res[(w, "contended", p, t)][1]) >= 0.2
                   for w, _, _, _ in WORKLOADS for p, t in configs)
