@@ -27,7 +27,7 @@ mkdir -p "$out"
 for i in $(seq 1 "$runs"); do
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   start=$(date +%s%N)
-  "$cli" run --budget "$budget" -o "$out/run$i.json" >"$out/run$i.txt"
+  "$cli" run --budget "$budget" -o "$out/run$i.json" --settings "$out/run$i.conf" >"$out/run$i.txt"
   ms=$(( ($(date +%s%N) - start) / 1000000 ))
   printf 'run %d: %d.%d s of wall time (budget %s s), load average before it %s\n' "$i" $((ms / 1000)) \
     $((ms % 1000 / 100)) "$budget" "$load"
