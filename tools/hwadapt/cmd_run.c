@@ -36,6 +36,15 @@ static void print_summary(const hwa_bench_machine *m, FILE *f) {
     fprintf(f, "roofline     f32 peak %s, memory %s (triad)\n", peak, bw);
     fprintf(f, "calibration  %s\n", m->calibration);
     fprintf(f, "power        %s\n", m->power_meter);
+    /* libgomp's wait policy is fixed before main: say which one runs */
+    const char *pol = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT"), *re = getenv("HWA_OMP_REEXEC");
+    char omp[96];
+    if (pol) snprintf(omp, sizeof omp, "with OMP_WAIT_POLICY=%s", pol);
+    else if (spin) snprintf(omp, sizeof omp, "with GOMP_SPINCOUNT=%s%s", spin, re && !strcmp(re, "done") ? ", set by hwadapt" : "");
+    else snprintf(omp, sizeof omp, "with libgomp's default spin");
+    const char *adapt = getenv("HWA_ADAPT_THREADS");
+    fprintf(f, "threads      hwadapt's pool for its kernels; OpenMP for oneDNN's, %s; %s\n", omp,
+            adapt && !strcmp(adapt, "0") ? "a fixed count (HWA_ADAPT_THREADS=0)" : "fewer while others hold CPUs");
 }
 
 /* Whether row i is its workload's first. */

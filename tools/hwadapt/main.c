@@ -43,11 +43,15 @@ static void usage(FILE *f) {
 
 static void exec_with_omp_wait_policy(char **argv) {
     const char *off = getenv("HWA_OMP_REEXEC");
-    if ((off && !strcmp(off, "0")) || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
-    if (setenv("GOMP_SPINCOUNT", HWA_GOMP_SPINCOUNT, 1) || setenv("HWA_OMP_REEXEC", "0", 1)) return;
+    if ((off && (!strcmp(off, "0") || !strcmp(off, "done"))) || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
+        return;
+    /* "done" marks the run that this one starts (and tells `hwadapt run`
+     * who set the spin) */
+    if (setenv("GOMP_SPINCOUNT", HWA_GOMP_SPINCOUNT, 1) || setenv("HWA_OMP_REEXEC", "done", 1)) return;
     execv("/proc/self/exe", argv);
     /* exec failed (no /proc): carry on with libgomp's default */
     unsetenv("GOMP_SPINCOUNT");
+    unsetenv("HWA_OMP_REEXEC");
 }
 
 int main(int argc, char **argv) {
