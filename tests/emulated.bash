@@ -1,6 +1,11 @@
 # Sourced by the tests that run hwadapt under QEMU's user mode
 # (older_cpus.sh, arm64.sh).
 
+# The command re-executes itself to set libgomp's spin (tools/hwadapt/main.c);
+# an exec from inside qemu-user is the kernel's, so the new image would run
+# natively, on this machine's CPU, and no longer under the emulated one.
+export HWA_OMP_REEXEC=0
+
 # emulated_tests LOGDIR RUNNER... -- PROGRAM...: runs each test program under
 # RUNNER (a command or a function), its output in LOGDIR/<name>.log; prints
 # the end of the log of each that neither passes nor skips (exit 77).
