@@ -277,8 +277,9 @@ static hwa_bench_config visit_config(const hwa__sweep_runner *r, hwa_bench_scena
     else if (c.warmup_queries > 0) c.warmup_queries--;
     if (r->s->time_budget_s > 0) {
         double cap = share / reps; /* a visit still runs one query when that is longer */
+        if (!(cap > 0)) cap = 1e-9; /* the budget is spent (a slow machine): one query a visit */
         if (!(c.max_time_s > 0) || cap < c.max_time_s) c.max_time_s = cap;
-        if (c.warmup_s > 0.25 * share) c.warmup_s = 0.25 * share;
+        if (c.warmup_s > 0.25 * share) c.warmup_s = share > 0 ? 0.25 * share : 0;
         if (first > 0.25 * share) c.warmup_queries = 0, c.warmup_s = 0;
     }
     return c;
@@ -301,6 +302,7 @@ static hwa_status visit(member *m, const hwa_bench_config *c, hwa__bdev_meter *m
     hwa_status st = hwa__bench_run_into(&sys, c, &a->runs[k], &a->pool);
     a->joules += meter_joules(meter) - j0; /* NAN without a meter, and stays so */
     a->wall += hwa_bench_clock_now() - t0;
+    if (st) return st; /* before the sample, which may record messages of its own */
     hwa__cpu_threads_cut_stats(&n1, &cut1);
     if (have_l0 && hwa_load_sample_take(NULL, &l1) == HWA_OK) load_add(a, &l0, &l1);
     a->computes += n1 - n0, a->cut += cut1 - cut0;
