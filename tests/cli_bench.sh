@@ -142,6 +142,8 @@ if [ "$ncpu" -le 8 ]; then
   busy=$!
   sleep 0.3
   "$cli" bench linear1000 --no-calibrate --min-time 0.6 -r 3 --json > "$tmp/busy.json" || { kill $busy; fail "bench under load failed"; }
+  HWA_ADAPT_THREADS=0 "$cli" bench linear1000 --no-calibrate --min-time 0.3 -r 1 --json > "$tmp/fixed.json" ||
+    { kill $busy; fail "bench under load with HWA_ADAPT_THREADS=0 failed"; }
   kill $busy; wait $busy 2>/dev/null || true
   python3 - "$tmp/busy.json" "$ncpu" <<'PY' || fail "a row measured beside a busy process is not flagged: $(cat "$tmp/busy.json")"
 import json, sys
@@ -150,6 +152,11 @@ load, n = row["load"], int(sys.argv[2])
 assert load["others_share"] is not None and load["others_share"] >= 0.5 / n, load
 assert load["contended"] is True, load
 assert "contended: " in row["note"] and "other processes took" in row["note"], row["note"]
+# a CPU held by the busy loop: after the first look (100 ms) computes ask for one thread fewer
+assert load["threads_cut_share"] is not None and load["threads_cut_share"] > 0.3, load
+fixed = json.load(open(sys.argv[1].replace("busy.json", "fixed.json")))["results"][0]["load"]
+assert fixed["threads_cut_share"] == 0, fixed
 PY
-  echo "ok: a row measured beside a busy process is flagged with the share others took"
+  echo "ok: a row measured beside a busy process is flagged with the share others took, and ran on fewer threads"
+  echo "    unless HWA_ADAPT_THREADS=0"
 fi

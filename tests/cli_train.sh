@@ -9,6 +9,10 @@ if [ ! -r "$FM/train-images-idx3-ubyte.gz" ]; then
   echo "SKIP: Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)"
   exit 77
 fi
+# Bit-exact results need a fixed thread count: beside other tests (ctest -j)
+# the backend would otherwise run some computes on fewer threads while they
+# hold CPUs (docs/threads.md).
+export HWA_ADAPT_THREADS=0
 T=$(mktemp -d /tmp/hwa_cli_train.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fails=0

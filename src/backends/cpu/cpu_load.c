@@ -74,7 +74,11 @@ static void look(double t) {
 }
 
 int hwa__cpu_threads_now(int requested) {
-    if (requested <= 1 || !enabled()) return requested;
+    if (requested <= 1) return requested;
+    if (!enabled()) {
+        atomic_fetch_add_explicit(&g_computes, 1, memory_order_relaxed);
+        return requested;
+    }
     const double t = now_s(), last = atomic_load(&g_last_t);
     if (last < 0 || t - last >= INTERVAL_S) look(t);
     const int free_cpus = atomic_load(&g_cpus) - atomic_load(&g_taken);
