@@ -72,7 +72,8 @@ static void set_load(hwa_bench_row *row, const row_acc *acc) {
     zero.wall_s = zero.self_cpu_s = zero.busy_s = zero.total_s = zero.steal_s = 0;
     zero.cgroup_usage_s = zero.cgroup_throttled_s = 0;
     hwa_load_delta d;
-    if (hwa_load_delta_compute(&zero, &acc->load, row->threads, hwa__bdev_max_threads(row->device), 0.10, &d)) return;
+    /* shares over the CPUs the samples counted (the affinity mask's) */
+    if (hwa_load_delta_compute(&zero, &acc->load, row->threads, acc->load.cpus_counted, 0.10, &d)) return;
     row->load_self_share = d.self_share;
     row->load_others_cpus = d.others_cpus;
     row->load_others_share = d.others_share;

@@ -43,7 +43,8 @@
 #define DEFAULT_SPIN_US 50
 
 static inline uint64_t pack(unsigned gen, unsigned threads, uint64_t chunks, uint64_t next) {
-    return (uint64_t)(gen & 0xffff) << 48 | (uint64_t)(threads & 0xff) << 40 | (chunks & MASK20) << 20 | (next & MASK20);
+    return (uint64_t)(gen & 0xffff) << 48 | (uint64_t)(threads & 0xff) << 40 | (chunks & MASK20) << 20 |
+           (next & MASK20);
 }
 static inline unsigned w_next(uint64_t w) { return (unsigned)(w & MASK20); }
 static inline unsigned w_chunks(uint64_t w) { return (unsigned)(w >> 20 & MASK20); }
@@ -133,7 +134,6 @@ static void run_chunk(int64_t c, unsigned chunks, int tid) {
     t_inside = true;
     r->fn(r->ctx, i0, i1, tid);
     t_inside = false;
-    atomic_fetch_add_explicit(&g_stat_chunks, 1, memory_order_relaxed);
     const uint32_t d = atomic_fetch_add(&g_done, 1) + 1;
     if (tid != 0 && d == chunks && atomic_load(&g_caller_sleeping)) futex_wake(&g_done, 1);
 }
@@ -213,7 +213,9 @@ void hwa__par_for(int nthreads, int64_t n, int64_t grain, hwa__par_fn fn, void *
         run_chunk(c, ch, 0);
         mine++;
     }
+    /* the counters once a region, by the caller: no shared line per chunk */
     atomic_fetch_add_explicit(&g_stat_caller, mine, memory_order_relaxed);
+    atomic_fetch_add_explicit(&g_stat_chunks, (uint64_t)chunks, memory_order_relaxed);
     /* Only chunks a worker claimed are left: wait for them, briefly
      * spinning, then asleep until the last one wakes us. */
     const uint32_t total = (uint32_t)chunks;

@@ -197,7 +197,8 @@ static int run(const options *op) {
     hwa_load_delta ld;
     load_note_begin(&ln);
     if (st == HWA_OK) st = hwa_generate(m, tok, s, o.prompt, (int32_t)o.steps, write_text, NULL, &gs);
-    const bool ld_known = st == HWA_OK && load_note_take(&ln, hwa_llama_n_threads(m), &ld);
+    int ld_cpus = 0;
+    const bool ld_known = st == HWA_OK && load_note_take(&ln, hwa_llama_n_threads(m), &ld, &ld_cpus);
     if (st == HWA_OK) {
         struct rusage ru;
         const double peak_mib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : 0.0;
@@ -221,7 +222,7 @@ static int run(const options *op) {
                     hwa_llama_n_threads(m), ld.why);
         else if (ld_known && isfinite(ld.others_share))
             fprintf(stderr, "cpus: this process used %.0f%% of its %d thread(s); other processes took %.0f%% of the %d CPUs\n",
-                    100 * ld.self_share, hwa_llama_n_threads(m), 100 * ld.others_share, load_note_cpus());
+                    100 * ld.self_share, hwa_llama_n_threads(m), 100 * ld.others_share, ld_cpus);
         else
             fprintf(stderr, "cpus: the run was too short (%.3f s) to tell other processes' share\n",
                     ld_known ? ld.wall_s : 0.0);

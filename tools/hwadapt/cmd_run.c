@@ -40,7 +40,8 @@ static void print_summary(const hwa_bench_machine *m, FILE *f) {
     const char *pol = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT"), *re = getenv("HWA_OMP_REEXEC");
     char omp[96];
     if (pol) snprintf(omp, sizeof omp, "with OMP_WAIT_POLICY=%s", pol);
-    else if (spin) snprintf(omp, sizeof omp, "with GOMP_SPINCOUNT=%s%s", spin, re && !strcmp(re, "done") ? ", set by hwadapt" : "");
+    else if (spin)
+        snprintf(omp, sizeof omp, "with GOMP_SPINCOUNT=%s%s", spin, re && !strcmp(re, "done") ? ", set by hwadapt" : "");
     else snprintf(omp, sizeof omp, "with libgomp's default spin");
     const char *adapt = getenv("HWA_ADAPT_THREADS");
     fprintf(f, "threads      hwadapt's pool for its kernels; OpenMP for oneDNN's, %s; %s\n", omp,

@@ -75,7 +75,7 @@ static void on_batch(void *ud, int64_t epoch, int64_t batch, int64_t n_batches, 
 static void on_epoch(void *ud, const hwa_epoch_stats *s) {
     ui *u = ud;
     hwa_load_delta d;
-    const bool known = load_note_take(&u->load, u->threads, &d);
+    const bool known = load_note_take(&u->load, u->threads, &d, NULL);
     if (u->json) {
         printf("{\"epoch\":%lld,\"step\":%lld,\"train_loss\":%.6f,\"test_loss\":%.6f,\"test_accuracy\":%.4f,"
                "\"seconds\":%.3f,\"samples_per_s\":%.1f,\"lr\":%.6g,\"dtype\":\"%s\",\"threads\":%d",

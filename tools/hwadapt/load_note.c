@@ -2,24 +2,20 @@
 #include "load_note.h"
 
 #include <math.h>
-#include <sched.h>
+#include <string.h>
 
-int load_note_cpus(void) {
-    cpu_set_t set;
-    const int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-    return n > 0 ? n : 1;
-}
+#include "core/json_write.h"
 
 void load_note_begin(load_note *l) { l->have = hwa_load_sample_take(NULL, &l->at) == HWA_OK; }
 
-bool load_note_take(load_note *l, int threads, hwa_load_delta *d) {
+bool load_note_take(load_note *l, int threads, hwa_load_delta *d, int *cpus) {
     hwa_load_sample now;
     if (hwa_load_sample_take(NULL, &now) != HWA_OK) {
         l->have = false;
         return false;
     }
-    const bool ok =
-        l->have && hwa_load_delta_compute(&l->at, &now, threads, load_note_cpus(), 0.10, d) == HWA_OK;
+    const bool ok = l->have && hwa_load_delta_compute(&l->at, &now, threads, now.cpus_counted, 0.10, d) == HWA_OK;
+    if (cpus) *cpus = now.cpus_counted;
     l->at = now;
     l->have = true;
     return ok;
@@ -40,9 +36,7 @@ void load_note_json(FILE *f, const hwa_load_delta *d, bool known) {
     num(f, "others_cpus", d->others_cpus, true);
     num(f, "others_share", d->others_share, true);
     num(f, "throttled_s", d->throttled_s, true);
-    fprintf(f, "\"contended\":%s,\"why\":\"", d->contended ? "true" : "false");
-    for (const char *c = d->why; *c; c++) /* the library's sentences: plain ASCII */
-        if (*c == '"' || *c == '\\') fprintf(f, "\\%c", *c);
-        else if ((unsigned char)*c >= 0x20) fputc(*c, f);
-    fputs("\"}", f);
+    fprintf(f, "\"contended\":%s,\"why\":", d->contended ? "true" : "false");
+    hwa__json_write_str(f, d->why, strlen(d->why));
+    fputs("}", f);
 }

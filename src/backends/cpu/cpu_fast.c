@@ -45,8 +45,8 @@ typedef struct ew {
     const hwa__simd *k;
     int op;
     float s;
-    bool bf16;
-    int64_t step, row;         /* b's step (0: one value); rows' length */
+    bool bf16, log_softmax;
+    int64_t step, row, rows;   /* b's step (0: one value); rows' length; their count */
     const float *a, *b;
     float *d;
     const uint16_t *ha;
@@ -120,11 +120,12 @@ static bool unary_back(const hwa__simd *k, hwa_tensor *dst, int nt) {
     return true;
 }
 
-/* Rows [r0, r1) of a backward row op (ew's bf16 carries log_softmax). */
+/* Rows [r0, r1) of a backward row op. */
 static void rows_back_range(void *ctx, int64_t r0, int64_t r1, int tid) {
     const ew *e = ctx;
     for (int64_t r = r0; r < r1; r++)
-        e->k->norm_back_row(e->op, e->a + r * e->row, e->b + r * e->row, e->d + r * e->row, e->row, e->s, e->bf16);
+        e->k->norm_back_row(e->op, e->a + r * e->row, e->b + r * e->row, e->d + r * e->row, e->row, e->s,
+                            e->log_softmax);
 }
 
 /* SOFTMAX_BACK, NORM_BACK, RMS_NORM_BACK row by row: g = src0, and src1
@@ -137,7 +138,7 @@ static bool rows_back(const hwa__simd *k, hwa_tensor *dst, int nt) {
     if (hwa_tensor_nelements(g) != n || hwa_tensor_nelements(xy) != n || g->shape[g->ndim - 1] != row ||
         xy->shape[xy->ndim - 1] != row)
         return false;
-    ew e = {.k = k, .op = dst->op, .s = dst->p.f[0], .bf16 = dst->op == HWA_OP_SOFTMAX_BACK && dst->p.i[0] != 0,
+    ew e = {.k = k, .op = dst->op, .s = dst->p.f[0], .log_softmax = dst->op == HWA_OP_SOFTMAX_BACK && dst->p.i[0] != 0,
             .row = row, .a = hwa__data(g), .b = hwa__data(xy), .d = hwa__data(dst)};
     par_items(rows, n * 4, nt, rows_back_range, &e);
     return true;
@@ -354,11 +355,12 @@ static bool cont(const hwa__simd *k, hwa_tensor *dst, int nt) {
     return false;
 }
 
-/* Columns [j0, j1) of the sums of e->step rows of e->row values. */
+/* Columns [j0, j1) of the sums of e->rows rows of e->row values. */
 static void col_sums(void *ctx, int64_t j0, int64_t j1, int tid) {
     const ew *e = ctx;
     memset(e->d + j0, 0, (size_t)(j1 - j0) * sizeof(float));
-    for (int64_t r = 0; r < e->step; r++) e->k->binary(HWA_OP_ADD, e->d + j0, e->a + r * e->row + j0, 1, e->d + j0, j1 - j0);
+    for (int64_t r = 0; r < e->rows; r++)
+        e->k->binary(HWA_OP_ADD, e->d + j0, e->a + r * e->row + j0, 1, e->d + j0, j1 - j0);
 }
 
 /* SUM_TO from [rows, N] down to [N] (column sums, the bias gradient) or to
@@ -375,7 +377,7 @@ static bool sum_to(const hwa__simd *k, hwa_tensor *dst, int nt) {
     if (dne[0] == 1 && dne[1] == 1 && dne[2] == 1 && dne[3] == N) {
         /* Columns split across threads: each chunk owns a range of d. */
         const int ntc = threads_for(rows * N, nt);
-        ew e = {.k = k, .row = N, .step = rows, .a = ps, .d = pd};
+        ew e = {.k = k, .row = N, .rows = rows, .a = ps, .d = pd};
         hwa__par_for(ntc, N, ntc > 1 ? ((N + ntc - 1) / ntc + 15) & ~(int64_t)15 : N, col_sums, &e);
         return true;
     }
