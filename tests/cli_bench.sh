@@ -140,7 +140,7 @@ ncpu=$(nproc)
 if [ "$ncpu" -le 8 ]; then
   bash -c 'while :; do :; done' &
   busy=$!
-  trap 'kill $busy 2>/dev/null; rm -rf "$tmp"' EXIT # even when this test is stopped midway
+  trap 'kill $busy 2>/dev/null || true; rm -rf "$tmp"' EXIT # even when this test is stopped midway
   sleep 0.3
   "$cli" bench linear1000 --no-calibrate --min-time 0.6 -r 3 --json > "$tmp/busy.json" || { kill $busy; fail "bench under load failed"; }
   HWA_ADAPT_THREADS=0 "$cli" bench linear1000 --no-calibrate --min-time 0.3 -r 1 --json > "$tmp/fixed.json" ||
