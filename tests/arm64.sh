@@ -13,7 +13,7 @@ set -euo pipefail
 . "$(dirname "$0")/emulated.bash"
 [ "$(uname -m)" = x86_64 ] || { echo "skipped: not an x86-64 host"; exit 77; }
 for t in aarch64-linux-gnu-gcc qemu-aarch64; do
-  command -v $t >/dev/null || { echo "skipped: $t not found (gcc-aarch64-linux-gnu, qemu-user)"; exit 77; }
+  command -v $t >/dev/null || skip_for qemu "$t not found (gcc-aarch64-linux-gnu, qemu-user)"
 done
 src=$(pwd)
 cli=${HWA_CLI:?HWA_CLI not set}

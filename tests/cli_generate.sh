@@ -12,10 +12,10 @@ check() { if ! eval "$2"; then echo "FAIL: $1"; fail=1; else echo "ok: $1"; fi; 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 s=$data/stories260K
-if [ ! -e "$s/stories260K.bin" ] || [ ! -e "$data/llama-2-tiny-random/llama-2-tiny-random.gguf" ]; then
-  echo "skip: $data (HWA_DATA_DIR) is absent"
-  exit 77
-fi
+. "$(dirname "$0")/skip.bash"
+for f in "$s/stories260K.bin" "$s/stories260K.gguf" "$s/tok512.bin" "$data/llama-2-tiny-random/llama-2-tiny-random.gguf"; do
+  [ -e "$f" ] || skip_for data "$f is absent (HWA_DATA_DIR, ../shared/data)"
+done
 
 want="Once upon a time, there was a little girl named Lily. She loved to play outsid"
 "$cli" generate "$s/stories260K.bin" --tokenizer "$s/tok512.bin" --prompt "Once upon a time" --temperature 0 \

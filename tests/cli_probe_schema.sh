@@ -10,7 +10,8 @@ py=""
 for c in /usr/bin/python3 python3; do
   if "$c" -c 'import jsonschema' 2>/dev/null; then py=$c; break; fi
 done
-[ -n "$py" ] || { echo "skip: no python3 with jsonschema (Debian package python3-jsonschema)"; exit 77; }
+. "$(dirname "$0")/skip.bash"
+[ -n "$py" ] || skip_for python "no python3 with jsonschema (Debian package python3-jsonschema)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export XDG_CACHE_HOME=$tmp/cache

@@ -5,10 +5,9 @@
 set -u
 H=${HWA_CLI:-build/hwadapt}
 FM=/usr/share/datasets/fashion-mnist
-if [ ! -r "$FM/train-images-idx3-ubyte.gz" ]; then
-  echo "SKIP: Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)"
-  exit 77
-fi
+. "$(dirname "$0")/skip.bash"
+[ -r "$FM/train-images-idx3-ubyte.gz" ] ||
+  skip_for fmnist "Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)"
 # Bit-exact results need a fixed thread count: beside other tests (ctest -j)
 # the backend would otherwise run some computes on fewer threads while they
 # hold CPUs (docs/threads.md).

@@ -16,6 +16,15 @@ typedef void (*hwa_test_fn)(void);
 void hwa_test_register(const char *name, hwa_test_fn fn);
 void hwa_test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void hwa_test_skip(const char *reason);
+/* A skip for want of something a machine may lack. kind names it: "data"
+ * (../shared/data), "fmnist", "opencl", "amx", "avx512", "jansson", "python",
+ * "qemu". When HWA_REQUIRE lists kind (comma-separated; "all" lists every
+ * kind), the skip is a failure instead, with the same message: CI sets it for
+ * what its machine has, so a missing file or a broken driver cannot pass as
+ * a skip. */
+void hwa_test_skip_for(const char *kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whether HWA_REQUIRE lists kind. */
+bool hwa_test_required(const char *kind);
 int hwa_test_failed_now(void);   /* the current test has failed */
 
 #define TEST(name)                                                            \
@@ -86,6 +95,16 @@ int hwa_test_failed_now(void);   /* the current test has failed */
     } while (0)
 
 #define SKIP(reason) do { hwa_test_skip(reason); return; } while (0)
+#define SKIP_FOR(kind, ...) do { hwa_test_skip_for(kind, __VA_ARGS__); return; } while (0)
+/* Sets buf to the data file rel (under ../shared/data or $HWA_DATA_DIR), or
+ * skips for "data" naming the missing file. */
+#define NEED_DATA(rel, buf)                                                          \
+    do {                                                                             \
+        if (!hwa_test_data_path(rel, buf, sizeof buf)) {                             \
+            hwa_test_skip_for("data", "%s is absent (HWA_DATA_DIR, ../shared/data)", buf); \
+            return;                                                                  \
+        }                                                                            \
+    } while (0)
 
 /* Helpers. */
 /* ../shared/data (or $HWA_DATA_DIR) joined with rel; NULL if it does not exist. */

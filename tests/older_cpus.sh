@@ -19,7 +19,8 @@
 set -euo pipefail
 . "$(dirname "$0")/emulated.bash"
 [ "$(uname -m)" = x86_64 ] || { echo "skipped: not an x86-64 host"; exit 77; }
-command -v qemu-x86_64 >/dev/null || { echo "skipped: qemu-x86_64 not found (Debian package qemu-user)"; exit 77; }
+. "$(dirname "$0")/skip.bash"
+command -v qemu-x86_64 >/dev/null || skip_for qemu "qemu-x86_64 not found (Debian package qemu-user)"
 cli=${HWA_CLI:?HWA_CLI not set}
 build=$(dirname "$cli")
 tmp=$(mktemp -d)

@@ -543,9 +543,13 @@ static const char *precision_name(hwa_matmul_precision p) {
 
 TEST(every_op_on_every_kernel_variant_matches_the_reference) {
     int checked = 0, failed = 0;
-    for (int isa = top_isa() + 1; isa < HWA_ISA_COUNT; isa++)
-        printf("    skipped: ISA level %s (%s)\n", hwa__isa_name((hwa__isa)isa),
-               isa <= (int)hwa__isa_host() ? "above HWA_ISA" : "not supported by this host");
+    for (int isa = top_isa() + 1; isa < HWA_ISA_COUNT; isa++) {
+        const char *why = isa <= (int)hwa__isa_host() ? "above HWA_ISA" : "not supported by this host";
+        printf("    skipped: ISA level %s (%s)\n", hwa__isa_name((hwa__isa)isa), why);
+        if (hwa_test_required(hwa__isa_name((hwa__isa)isa)))
+            hwa_test_fail(__FILE__, __LINE__, "HWA_REQUIRE lists %s, but that ISA level did not run (%s)",
+                          hwa__isa_name((hwa__isa)isa), why);
+    }
     for (int p = 0; p < HWA_MM_PROVIDER_COUNT; p++)
         if (!hwa__mm_provider_built((hwa__mm_provider)p))
             printf("    skipped: matmul provider %s (not in this build)\n", hwa__mm_provider_name((hwa__mm_provider)p));
@@ -611,7 +615,7 @@ TEST(vector_conversions_give_the_scalar_codecs_bits) {
     if (hwa__isa_host() >= HWA_ISA_AVX2) tables[nt++] = &hwa__simd_avx2;
     if (hwa__isa_host() >= HWA_ISA_AVX512) tables[nt++] = &hwa__simd_avx512;
 #endif
-    if (!nt) printf("    skipped: no vector kernels on this host\n");
+    if (!nt) SKIP_FOR("avx2", "no vector kernels on this host");
     for (int t = 0; t < nt; t++)
         for (int bf = 0; bf < 2; bf++) {
             uint16_t h[N], want[N];
@@ -691,12 +695,10 @@ TEST(bf16_and_int8_linears_run_on_our_amx_kernels) {
      * int8 goes to our tile kernels (measured ahead of oneDNN's there), and
      * a bf16 model's Linear (bf16 tensors) too */
     if (hwa__isa_active() < HWA_ISA_AMX) {
-        printf("    skipped: no AMX tiles on this host (or HWA_ISA below amx)\n");
-        return;
+        SKIP_FOR("amx", "no AMX tiles on this host (or HWA_ISA below amx)");
     }
     if (hwa__mm_forced() >= 0) {
-        printf("    skipped: HWA_MATMUL forces a provider\n");
-        return;
+        SKIP("HWA_MATMUL forces a provider");
     }
     const hwa_matmul_precision precs[2] = {HWA_MATMUL_PRECISION_BF16, HWA_MATMUL_PRECISION_INT8};
     const char *want[2] = {"native:amx-bf16+packed+bias", "native:amx-int8+packed+bias"};
@@ -724,8 +726,7 @@ TEST(half_precision_row_and_elementwise_ops_take_the_vector_kernels) {
      * gradient: the f32 vector kernels between one widening and one
      * rounding, not the scalar reference */
     if (hwa__isa_active() < HWA_ISA_AVX2) {
-        printf("    skipped: no vector kernels on this host\n");
-        return;
+        SKIP_FOR("avx2", "no vector kernels on this host (or HWA_ISA below avx2)");
     }
     hwa_ctx *ctx = hwa_ctx_new(NULL);
     hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_BF16, 64, 1000), *b = hwa_tensor_new_1d(ctx, HWA_BF16, 1000);
@@ -749,8 +750,7 @@ TEST(decode_step_kernels_are_the_fast_ones) {
     /* the shapes of one llama decode step: rope on [1,1,H,D], attention
      * over a slice of a [1,H,n_ctx,D] cache, a Linear with M = 1 */
     if (hwa__isa_active() < HWA_ISA_AVX2) {
-        printf("    skipped: no vector kernels on this host\n");
-        return;
+        SKIP_FOR("avx2", "no vector kernels on this host (or HWA_ISA below avx2)");
     }
     hwa_ctx *ctx = hwa_ctx_new(NULL);
     const int64_t T = 1, q_shape[4] = {1, T, 4, 32};
@@ -788,8 +788,7 @@ static hwa_status training_graph(hwa_ctx *ctx, hwa_tensor *loss, hwa_tensor *w, 
  * rewritten before every step, is read in place rather than repacked. */
 TEST(training_step_accumulates_into_gradients_and_reads_inputs_in_place) {
     if (!hwa__mm_provider_built(HWA_MM_ONEDNN) || hwa__mm_forced() >= 0 || hwa__isa_active() < HWA_ISA_AVX2) {
-        printf("    skipped: needs oneDNN, unforced, on AVX2 or better\n");
-        return;
+        SKIP("needs oneDNN, unforced, on AVX2 or better");
     }
     hwa_ctx *ctx = hwa_ctx_new(&(hwa_ctx_params){.seed = 7});
     hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, 64, 100), *w = hwa_tensor_new_2d(ctx, HWA_F32, 50, 100);
@@ -870,7 +869,7 @@ TEST(products_add_into_f32_and_bf16_gradients_on_every_provider) {
             hwa_ctx_free(ctx);
             runs++;
         }
-    if (!runs) printf("    skipped: no provider adds products into gradients in this build at this ISA level\n");
+    if (!runs) SKIP("no provider adds products into gradients in this build at this ISA level");
 }
 
 TEST(f16_products_take_the_fast_paths) {
@@ -878,8 +877,7 @@ TEST(f16_products_take_the_fast_paths) {
      * f32 x f16 weights with M = 1 (an f16 llama's decode step): the GEMV
      * on the f16 weights in place */
     if (hwa__isa_active() < HWA_ISA_AVX2) {
-        printf("    skipped: no vector kernels on this host\n");
-        return;
+        SKIP_FOR("avx2", "no vector kernels on this host (or HWA_ISA below avx2)");
     }
     hwa_ctx *ctx = hwa_ctx_new(NULL);
     hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F16, 64, 100), *w = hwa_tensor_new_2d(ctx, HWA_F16, 50, 100);

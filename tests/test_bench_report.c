@@ -191,7 +191,7 @@ static bool validates(const char *text, char *err, size_t cap) {
 
 TEST(json_report_parses_and_validates_against_the_schema) {
 #ifndef HWA_HAVE_JANSSON
-    SKIP("built without jansson");
+    SKIP_FOR("jansson", "built without jansson");
 #else
     hwa_bench_report rep;
     CHECK(fill_report(&rep));
@@ -236,7 +236,7 @@ TEST(json_report_parses_and_validates_against_the_schema) {
 
 TEST(schema_validator_rejects_what_the_schema_forbids) {
 #ifndef HWA_HAVE_JANSSON
-    SKIP("built without jansson");
+    SKIP_FOR("jansson", "built without jansson");
 #else
     char err[512] = "";
     CHECK(!validates("{\"schema\": \"hwadapt-bench-report/2\"}", err, sizeof err));

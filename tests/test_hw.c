@@ -295,7 +295,7 @@ TEST(features_match_proc_cpuinfo_flags) {
 
 TEST(opencl_device_is_found_when_the_loader_is_present) {
     void *h = dlopen("libOpenCL.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!h) SKIP("libOpenCL.so.1 is not installed");
+    if (!h) SKIP_FOR("opencl", "libOpenCL.so.1 is not installed");
     dlclose(h);
     hwa_passport *p = probe_here();
     CHECK_MSG(p, "probe failed: %s", hwa_last_error());
@@ -313,7 +313,7 @@ TEST(opencl_device_is_found_when_the_loader_is_present) {
     }
     CHECK_INT_EQ(found, rt->n_devices);
     hwa_passport_free(p);
-    if (found == 0) SKIP("the OpenCL loader has no platform (is pocl-opencl-icd installed?)");
+    if (found == 0) SKIP_FOR("opencl", "the OpenCL loader has no platform (is pocl-opencl-icd installed?)");
 }
 
 TEST(absent_accelerator_libraries_mean_none_found) {
@@ -359,7 +359,7 @@ TEST(fma_peak_is_positive_and_i32_is_unsupported) {
  * (w = 2 bf16 or 4 int8 values per B element), A and B filled as the loops
  * fill them. */
 TEST(amx_peak_loops_compute_the_tile_products) {
-    if (!hwa__amx_usable(false) || !hwa__amx_usable(true)) SKIP("no usable AMX bf16 and int8 here");
+    if (!hwa__amx_usable(false) || !hwa__amx_usable(true)) SKIP_FOR("amx", "no usable AMX bf16 and int8 here");
     const int64_t n = 100;
     double ops = 0, want = 0;
     const double got = hwa__fma_loop_bf16_amx(n, &ops);
@@ -413,7 +413,7 @@ static hwa_probe_opts cache_opts(const char *root, const char *cache, fake_bench
 
 TEST(calibration_is_cached_per_fingerprint) {
 #ifndef HWA_HAVE_JANSSON
-    SKIP("built without jansson: no cache");
+    SKIP_FOR("jansson", "built without jansson: no cache");
 #else
     char root[1024], cache[1024], path[2048];
     fixture("arm", root, sizeof root);
@@ -472,7 +472,7 @@ TEST(calibration_is_cached_per_fingerprint) {
 
 TEST(a_corrupt_cache_is_ignored_with_a_warning) {
 #ifndef HWA_HAVE_JANSSON
-    SKIP("built without jansson: no cache");
+    SKIP_FOR("jansson", "built without jansson: no cache");
 #else
     char root[1024], cache[1024], path[2048];
     fixture("arm", root, sizeof root);
@@ -515,7 +515,7 @@ TEST(a_corrupt_cache_is_ignored_with_a_warning) {
 
 TEST(a_cache_of_another_method_is_not_reused) {
 #ifndef HWA_HAVE_JANSSON
-    SKIP("built without jansson: no cache");
+    SKIP_FOR("jansson", "built without jansson: no cache");
 #else
     char root[1024], cache[1024];
     fixture("arm", root, sizeof root);
@@ -582,7 +582,7 @@ TEST(a_failing_matmul_benchmark_is_a_warning_not_a_failed_probe) {
 
 TEST(json_has_the_documented_fields) {
 #ifndef HWA_HAVE_JANSSON
-    SKIP("built without jansson");
+    SKIP_FOR("jansson", "built without jansson");
 #else
     char root[1024];
     hwa_probe_opts o = fixture_opts(fixture("container", root, sizeof root));

@@ -173,9 +173,8 @@ TEST(gguf_nested_arrays_read_up_to_the_depth_cap) {
 
 TEST(gguf_stories260K_weights_match_the_llama2c_checkpoint) {
     char pg[512], pb[512];
-    if (!hwa_test_data_path("stories260K/stories260K.gguf", pg, sizeof pg) ||
-        !hwa_test_data_path("stories260K/stories260K.bin", pb, sizeof pb))
-        SKIP("stories260K absent");
+    NEED_DATA("stories260K/stories260K.gguf", pg);
+    NEED_DATA("stories260K/stories260K.bin", pb);
     hwa_model_file *g, *b;
     CHECK_OK(hwa_model_file_open(pg, HWA_FORMAT_UNKNOWN, &g));
     CHECK_OK(hwa_model_file_open(pb, HWA_FORMAT_UNKNOWN, &b));
@@ -223,7 +222,7 @@ TEST(gguf_stories260K_weights_match_the_llama2c_checkpoint) {
 
 TEST(gguf_llama2_tiny_random_f16_and_32000_tokens) {
     char p[512];
-    if (!hwa_test_data_path("llama-2-tiny-random/llama-2-tiny-random.gguf", p, sizeof p)) SKIP("llama-2-tiny-random absent");
+    NEED_DATA("llama-2-tiny-random/llama-2-tiny-random.gguf", p);
     hwa_model_file *f;
     CHECK_OK(hwa_model_file_open(p, HWA_FORMAT_UNKNOWN, &f));
     int n_f16 = 0;

@@ -9,7 +9,7 @@
 
 TEST(idx_fashion_mnist_test_set_gz) {
     FILE *fp = fopen(FMNIST "t10k-images-idx3-ubyte.gz", "rb");
-    if (!fp) SKIP("dataset-fashion-mnist not installed");
+    if (!fp) SKIP_FOR("fmnist", "dataset-fashion-mnist not installed");
     fclose(fp);
     hwa_idx *x, *y;
     CHECK_OK(hwa_idx_load(FMNIST "t10k-images-idx3-ubyte.gz", &x));

@@ -8,7 +8,7 @@
 
 TEST(llama2c_stories260K_config_and_tensor_order) {
     char p[512];
-    if (!hwa_test_data_path("stories260K/stories260K.bin", p, sizeof p)) SKIP("stories260K absent");
+    NEED_DATA("stories260K/stories260K.bin", p);
     hwa_model_file *f;
     CHECK_OK(hwa_model_file_open(p, HWA_FORMAT_UNKNOWN, &f));
     hwa_llama2c_config c;
@@ -65,7 +65,7 @@ TEST(llama2c_config_checks_name_the_field) {
 
 TEST(llama2c_tokenizer_tok512) {
     char p[512];
-    if (!hwa_test_data_path("stories260K/tok512.bin", p, sizeof p)) SKIP("stories260K absent");
+    NEED_DATA("stories260K/tok512.bin", p);
     hwa_vocab *v;
     CHECK_OK(hwa_vocab_load_llama2c(p, 512, &v));
     CHECK_INT_EQ(hwa_vocab_size(v), 512);

@@ -12,7 +12,7 @@
 #ifdef HWA_HAVE_JANSSON
 #define NEEDS_JSON() ((void)0)
 #else
-#define NEEDS_JSON() SKIP("this build lacks jansson")
+#define NEEDS_JSON() SKIP_FOR("jansson", "this build lacks jansson")
 #endif
 
 static char *read_all(const char *path, size_t *n) {
@@ -121,7 +121,7 @@ TEST(safetensors_truncation_at_every_byte_is_rejected) {
 TEST(safetensors_gpt2_loads_all_64_tensors) {
     NEEDS_JSON();
     char p[512];
-    if (!hwa_test_data_path("tiny-random-gpt2/model.safetensors", p, sizeof p)) SKIP("tiny-random-gpt2 absent");
+    NEED_DATA("tiny-random-gpt2/model.safetensors", p);
     hwa_model_file *f;
     CHECK_OK(hwa_model_file_open(p, HWA_FORMAT_UNKNOWN, &f));
     CHECK_INT_EQ(hwa_model_file_n_tensors(f), 64);

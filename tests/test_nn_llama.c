@@ -44,7 +44,7 @@ static double max_err_rows(const float *got, const float *want, int64_t rows) {
 /* The logits of the whole golden run from one batched pass. */
 static void check_batched_logits(const char *rel) {
     char buf[1024];
-    if (!hwa_test_data_path(rel, buf, sizeof buf)) SKIP("../shared/data (HWA_DATA_DIR) is absent");
+    NEED_DATA(rel, buf);
     float *want = read_golden_logits();
     CHECK_MSG(want, "tests/golden/stories260K_logits.f32 is missing: run tests/reference/llama_reference.py");
     hwa_llama *m = load(rel, 0);
@@ -70,7 +70,7 @@ TEST(stories_gguf_logits_match_pytorch_at_every_position) { check_batched_logits
 
 TEST(stories_prefill_then_decode_steps_match_pytorch) {
     char buf[1024];
-    if (!hwa_test_data_path(STORIES ".bin", buf, sizeof buf)) SKIP("../shared/data (HWA_DATA_DIR) is absent");
+    NEED_DATA(STORIES ".bin", buf);
     float *want = read_golden_logits();
     CHECK(want);
     hwa_llama *m = load(STORIES ".bin", GOLDEN_N_POS);
@@ -123,9 +123,9 @@ static void greedy_text(hwa_llama *m, const hwa_tokenizer *tok, text_buf *out, h
 
 TEST(stories_bin_and_gguf_generate_the_reference_greedy_tokens) {
     char bin[1024], gguf[1024], tokp[1024];
-    if (!hwa_test_data_path(STORIES ".bin", bin, sizeof bin) || !hwa_test_data_path(STORIES ".gguf", gguf, sizeof gguf) ||
-        !hwa_test_data_path("stories260K/tok512.bin", tokp, sizeof tokp))
-        SKIP("../shared/data (HWA_DATA_DIR) is absent");
+    NEED_DATA(STORIES ".bin", bin);
+    NEED_DATA(STORIES ".gguf", gguf);
+    NEED_DATA("stories260K/tok512.bin", tokp);
     hwa_llama *mb = load(STORIES ".bin", 0), *mg = load(STORIES ".gguf", 0);
     CHECK(mb && mg);
     hwa_tokenizer *tb = NULL, *tg = NULL;
@@ -153,10 +153,9 @@ TEST(stories_bin_and_gguf_generate_the_reference_greedy_tokens) {
 }
 
 TEST(llama2_tiny_random_f16_gguf_loads_and_generates) {
-    hwa_llama *m = load("llama-2-tiny-random/llama-2-tiny-random.gguf", 64);
     char buf[1024];
-    if (!m && !hwa_test_data_path("llama-2-tiny-random/llama-2-tiny-random.gguf", buf, sizeof buf))
-        SKIP("../shared/data (HWA_DATA_DIR) is absent");
+    NEED_DATA("llama-2-tiny-random/llama-2-tiny-random.gguf", buf);
+    hwa_llama *m = load("llama-2-tiny-random/llama-2-tiny-random.gguf", 64);
     CHECK(m);
     const hwa_llama_config *c = hwa_llama_get_config(m);
     CHECK_INT_EQ(c->vocab_size, 32000);
@@ -236,7 +235,7 @@ TEST(a_llama_gguf_with_a_missing_or_misshapen_tensor_is_refused) {
 
 TEST(eval_and_load_refuse_bad_arguments) {
     char buf[1024];
-    if (!hwa_test_data_path(STORIES ".bin", buf, sizeof buf)) SKIP("../shared/data (HWA_DATA_DIR) is absent");
+    NEED_DATA(STORIES ".bin", buf);
     hwa_llama *m = NULL;
     CHECK_STATUS(hwa_llama_load(buf, &(hwa_llama_params){.n_ctx = 513}, &m), HWA_E_RANGE);
     CHECK_STR_CONTAINS(hwa_last_error(), "exceeds the model's 512");
@@ -258,9 +257,8 @@ TEST(eval_and_load_refuse_bad_arguments) {
 
 TEST(generate_refuses_a_prompt_longer_than_the_context_and_a_foreign_tokenizer) {
     char tokp[1024], big[1024];
-    if (!hwa_test_data_path("stories260K/tok512.bin", tokp, sizeof tokp) ||
-        !hwa_test_data_path("llama-2-tiny-random/llama-2-tiny-random.gguf", big, sizeof big))
-        SKIP("../shared/data (HWA_DATA_DIR) is absent");
+    NEED_DATA("stories260K/tok512.bin", tokp);
+    NEED_DATA("llama-2-tiny-random/llama-2-tiny-random.gguf", big);
     hwa_llama *m = load(STORIES ".bin", 4);
     CHECK(m);
     hwa_tokenizer *tok = NULL, *tok32k = NULL;
@@ -341,7 +339,7 @@ TEST(sampler_is_greedy_at_zero_temperature_seeded_and_honours_top_k_and_top_p) {
  * argmax (the greedy token) is the reference's (at least min_same). */
 static void check_converted(const char *dt, hwa_dtype want, double bound, int min_same) {
     char buf[1024];
-    if (!hwa_test_data_path(STORIES ".bin", buf, sizeof buf)) SKIP("../shared/data (HWA_DATA_DIR) is absent");
+    NEED_DATA(STORIES ".bin", buf);
     float *ref = read_golden_logits();
     CHECK(ref);
     hwa_llama *m = NULL;
@@ -397,7 +395,7 @@ TEST(stories_with_bf16_matrices_converted_at_load_stays_near_the_f32_logits) {
 
 TEST(a_weight_dtype_the_products_cannot_run_is_refused_at_load) {
     char buf[1024];
-    if (!hwa_test_data_path(STORIES ".bin", buf, sizeof buf)) SKIP("../shared/data (HWA_DATA_DIR) is absent");
+    NEED_DATA(STORIES ".bin", buf);
     hwa_llama *m = NULL;
     CHECK_STATUS(hwa_llama_load(buf, &(hwa_llama_params){.weight_dtype = "q8_0"}, &m), HWA_E_UNSUPPORTED);
     CHECK_STR_CONTAINS(hwa_last_error(), "cannot run on q8_0 weights converted at load; available: f32, f16, bf16");
@@ -413,8 +411,7 @@ TEST(a_weight_dtype_the_products_cannot_run_is_refused_at_load) {
 
 TEST(llama2_tiny_random_f16_matrices_converted_to_f32_give_the_same_logits) {
     char buf[1024];
-    if (!hwa_test_data_path("llama-2-tiny-random/llama-2-tiny-random.gguf", buf, sizeof buf))
-        SKIP("../shared/data (HWA_DATA_DIR) is absent");
+    NEED_DATA("llama-2-tiny-random/llama-2-tiny-random.gguf", buf);
     hwa_llama *a = NULL, *b = NULL;
     CHECK_OK(hwa_llama_load(buf, &(hwa_llama_params){.n_ctx = 8}, &a));
     CHECK_OK(hwa_llama_load(buf, &(hwa_llama_params){.n_ctx = 8, .weight_dtype = "f32"}, &b));
