@@ -12,6 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 FMNIST=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+. "$(dirname "$0")/skip.bash"
 SHORT=(--epochs 1 --limit 640 --test-limit 128 --json --quiet)
 
 out=$(cd "$tmp" && "$cli" run --budget 8 --workloads linear1000,fmnist-mlp-train -o report.json)
@@ -31,7 +32,7 @@ for k in 0 1; do
   read -r -a words <<<"${cmd#hwadapt }"
   case "$wl" in
     fmnist-mlp-train)
-      [ -r "$FMNIST" ] || { echo "skip: $cmd (no Fashion-MNIST)"; continue; }
+      [ -r "$FMNIST" ] || { skip_part fmnist "$cmd: Fashion-MNIST is not installed (dataset-fashion-mnist)"; continue; }
       got=$("$cli" "${words[@]}" "${SHORT[@]}") || fail "'$cmd' failed"
       grep -q "\"dtype\":\"$dtype\",\"threads\":$threads[,}]" <<<"$got" || fail "'$cmd' ran another configuration: $got"
       echo "ok: $cmd -> $dtype, $threads thread(s)";;
@@ -54,3 +55,4 @@ for k in 0 1; do
 done
 [ $ran -ge 1 ] || fail "no command ran"
 echo "ok: $ran printed command(s) ran their configuration"
+finish_skips

@@ -5,6 +5,7 @@
 set -u
 H=${HWA_CLI:?}
 data=${HWA_DATA_DIR:-../shared/data}
+. "$(dirname "$0")/skip.bash"
 T=$(mktemp -d /tmp/hwa_cli_config.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fails=0
@@ -62,7 +63,7 @@ if [ -e "$s/stories260K.bin" ]; then
     ok "generate: dtype from [all], --threads on the command line"
   else bad "generate --config f16: exit $rc: $(cat "$T/g.err")"; fi
 else
-  echo "skip generate: $data (HWA_DATA_DIR) is absent"
+  skip_part data "generate: $s/stories260K.bin is absent (HWA_DATA_DIR, ../shared/data)"
 fi
 
 # ---- train: [train] dtype = bf16 in the JSON
@@ -80,7 +81,7 @@ if [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     ok "train: the file's batch reaches the trainer"
   else bad "train batch from --config: exit $rc: $(cat "$T/err")"; fi
 else
-  echo "skip train: Fashion-MNIST is not installed (dataset-fashion-mnist)"
+  skip_part fmnist "train: Fashion-MNIST is not installed (dataset-fashion-mnist)"
 fi
 
 # ---- a bad file: exit 2, file:line named, for each command
@@ -107,4 +108,5 @@ if [ $rc -eq 2 ] && grep -q "none.ini: No such file or directory" "$T/err"; then
 else bad "missing --config file: exit $rc: $(cat "$T/err")"; fi
 
 echo "$fails failed"
-[ $fails -eq 0 ]
+[ $fails -eq 0 ] || exit 1
+finish_skips

@@ -4,6 +4,7 @@
 # NVIDIA driver (tests/fixtures/hw/fake_nvidia.c), --energy-read, bad options.
 set -euo pipefail
 cli=${HWA_CLI:?HWA_CLI must name the built hwadapt}
+. "$(dirname "$0")/skip.bash"
 src=${HWA_SOURCE_DIR:-$(pwd)}
 fx=$src/tests/fixtures/hw
 tmp=$(mktemp -d)
@@ -61,7 +62,7 @@ PY
     unset HWA_CUDA_LIB HWA_NVML_LIB
     echo "ok: fake NVIDIA driver"
 else
-    echo "skip: no C compiler for the fake NVIDIA library"
+    skip_part cc "no C compiler for the fake NVIDIA library"
 fi
 
 set +e
@@ -74,3 +75,4 @@ set -e
 [ $rc = 1 ] || fail "a sysroot without /proc/cpuinfo gave $rc"
 contains "$(cat "$tmp/err")" "proc/cpuinfo"
 echo "ok: errors"
+finish_skips

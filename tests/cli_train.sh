@@ -82,7 +82,7 @@ if /usr/bin/python3 -c 'import torch' 2> /dev/null; then
   if [ "$got" = "$want" ]; then ok "export loads in PyTorch with the same accuracy ($got)"
   else bad "export: PyTorch says $got, hwadapt $want"; fi
 else
-  echo "skip export check: no python3-torch"
+  skip_part torch "the export check needs /usr/bin/python3 with torch (Debian package python3-torch)"
 fi
 
 # ---- reproducible: the same seed gives the same bits
@@ -152,4 +152,5 @@ if [ "$(ls "$T/n")" = "ckpt-000001.safetensors" ] && $H inspect "$T/n/ckpt-00000
 else bad "after NaN: $(ls "$T/n")"; fi
 
 echo "$fails failed"
-[ $fails -eq 0 ]
+[ $fails -eq 0 ] || exit 1
+finish_skips

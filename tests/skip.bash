@@ -19,3 +19,29 @@ skip_for() {
   echo "skipped: $1: $2"
   exit 77
 }
+
+# skip_part KIND MESSAGE: a part of the test did not run for want of KIND;
+# the test goes on, and finish_skips ends it as skipped (77), or as failed
+# when HWA_REQUIRE lists KIND.
+skipped_parts=""
+skip_part_failed=0
+skip_part() {
+  if hwa_required "$1"; then
+    echo "FAIL: HWA_REQUIRE lists $1, so this is a failure: $2"
+    skip_part_failed=1
+    return 0
+  fi
+  echo "skipped: $1: $2"
+  skipped_parts="${skipped_parts:+$skipped_parts; }$1: $2"
+}
+
+# finish_skips: exits for a test whose own checks passed: 1 after a required
+# part was missing, 77 after a skipped part, else 0.
+finish_skips() {
+  [ "$skip_part_failed" = 0 ] || exit 1
+  if [ -n "$skipped_parts" ]; then
+    echo "skipped: $skipped_parts"
+    exit 77
+  fi
+  exit 0
+}
