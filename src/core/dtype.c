@@ -150,13 +150,21 @@ static void put_f16(uint8_t *p, float v) {
 }
 static float get_f16(const uint8_t *p) { return f16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }
 
+/* Both quantizers follow ggml's reference quantizer (the one it uses to
+ * write model files), so that a block holds the bytes llama.cpp would write
+ * for the same floats; the format itself fixes only how blocks decode. The
+ * scale and the products are computed in f32 and only the stored scale is
+ * rounded to f16. tests/reference/gen_quant_goldens.py restates them. */
+
 static void quantize_q8_0(const float *x, uint8_t *blk) {
     float amax = 0.0f;
     for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
     float d = amax / 127.0f;
     float id = d != 0.0f ? 1.0f / d : 0.0f;
     put_f16(blk, d);
-    for (int j = 0; j < 32; j++) blk[2 + j] = (uint8_t)(int8_t)lrintf(x[j] * id);
+    /* halves away from zero (roundf), whatever the FPU's rounding mode; the
+     * value is integral, so lrintf only converts it */
+    for (int j = 0; j < 32; j++) blk[2 + j] = (uint8_t)(int8_t)lrintf(roundf(x[j] * id));
 }
 
 static void quantize_q4_0(const float *x, uint8_t *blk) {
@@ -172,10 +180,16 @@ static void quantize_q4_0(const float *x, uint8_t *blk) {
     float d = max / -8.0f;
     float id = d != 0.0f ? 1.0f / d : 0.0f;
     put_f16(blk, d);
+    /* q = floor(x * id + 8.5) capped at 15 (the opposite extreme maps to
+     * 16): halves round up, and the sum is rounded to f32 before the floor,
+     * so a value within f32 rounding below a half rounds up too. The
+     * product and the sum are separate statements so that no compiler
+     * contracts them into one fused multiply-add, which would round once
+     * instead of twice. The clamps keep the conversion defined for NaN. */
     for (int j = 0; j < 16; j++) {
-        int lo = (int)lrintf(x[j] * id) + 8, hi = (int)lrintf(x[j + 16] * id) + 8;
-        lo = lo < 0 ? 0 : lo > 15 ? 15 : lo;
-        hi = hi < 0 ? 0 : hi > 15 ? 15 : hi;
+        const float v0 = x[j] * id, v1 = x[j + 16] * id;
+        const float s0 = v0 + 8.5f, s1 = v1 + 8.5f;
+        const int lo = (int)fminf(fmaxf(s0, 0.0f), 15.0f), hi = (int)fminf(fmaxf(s1, 0.0f), 15.0f);
         blk[2 + j] = (uint8_t)(lo | (hi << 4));
     }
 }
