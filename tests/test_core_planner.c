@@ -204,3 +204,98 @@ TEST(naive_plan_is_the_sum_of_every_intermediate_and_the_reuse_plan_no_more) {
         CHECK(reuse.arena_bytes <= naive.arena_bytes);
     }
 }
+
+/* ---- (4) a backward pass ---------------------------------------------------- */
+
+/* A two-layer MLP on a batch of 4: x [4, 8] -> matmul W1 [8, 16] -> + b1 ->
+ * relu -> matmul W2 [16, 32] -> + b2 -> cross-entropy against 4 labels, with
+ * its backward pass. Plans it with mode; with out (1 + the 4 parameters'
+ * 8*16 + 16 + 16*32 + 32 values), also runs it and copies the loss and the
+ * gradients out. */
+static bool mlp_backward(hwa_plan_mode mode, hwa_plan_stats *st, float *out) {
+    hwa_ctx *ctx = hwa_ctx_new(&(hwa_ctx_params){.seed = 3});
+    hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, 4, 8);
+    hwa_tensor *w[4] = {hwa_tensor_new_2d(ctx, HWA_F32, 8, 16), hwa_tensor_new_1d(ctx, HWA_F32, 16),
+                        hwa_tensor_new_2d(ctx, HWA_F32, 16, 32), hwa_tensor_new_1d(ctx, HWA_F32, 32)};
+    hwa_tensor *labels = hwa_tensor_new_1d(ctx, HWA_I32, 4);
+    bool ok = true;
+    for (int i = 0; i < 4; i++) ok = ok && !hwa_tensor_set_param(w[i]);
+    hwa_tensor *h = hwa_relu(ctx, hwa_bias_add(ctx, hwa_matmul(ctx, x, w[0]), w[1]));
+    hwa_tensor *loss = hwa_cross_entropy(ctx, hwa_bias_add(ctx, hwa_matmul(ctx, h, w[2]), w[3]), labels);
+    hwa_graph *g = hwa_graph_new(ctx);
+    ok = ok && loss && !hwa_graph_build_forward(g, loss) && !hwa_graph_build_backward(g, loss) &&
+         !hwa_graph_plan(g, mode, st);
+    if (ok && out) {
+        hwa_backend *be = hwa_backend_new(ctx, "cpu");
+        const int32_t lab[4] = {3, 0, 31, 17};
+        ok = be && !hwa_ctx_alloc_leaves(ctx, be) && !hwa_tensor_fill_uniform(x, -1, 1) &&
+             !hwa_tensor_set_bytes(labels, lab, sizeof lab);
+        for (int i = 0; ok && i < 4; i++) ok = !hwa_tensor_fill_uniform(w[i], -0.5f, 0.5f);
+        ok = ok && !hwa_graph_alloc(g, be, mode, NULL) && !hwa_graph_compute(g, be) &&
+             !hwa_tensor_get_f32(loss, out, 1);
+        float *o = out + 1;
+        for (int i = 0; ok && i < 4; i++) {
+            const int64_t n = hwa_tensor_nelements(w[i]);
+            ok = !hwa_tensor_get_f32(hwa_tensor_grad(w[i]), o, n);
+            o += n;
+        }
+        hwa_backend_free(be);
+    }
+    if (!ok) fprintf(stderr, "    %s\n", hwa_last_error());
+    hwa_ctx_free(ctx);
+    return ok;
+}
+
+/* The nodes in the order the backward pass appends them (one parameter at a
+ * time, each gradient's subgraph depth first), with sizes rounded to 64 bytes
+ * and the last node that reads each:
+ *
+ *    0 z1  = x W1          [4,16]  256   read by 1
+ *    1 a1  = z1 + b1       [4,16]  in place in z1 (z1 dies); read by 2, 9
+ *    2 h   = relu(a1)      [4,16]  256   read by 3, 14 (a1 lives on: not in place)
+ *    3 z2  = h W2          [4,32]  512   read by 4
+ *    4 l   = z2 + b2       [4,32]  in place in z2; read by 5, 7
+ *    5 loss                [1]      64   the output: lives to the end
+ *    6 one = fill 1        [1]      64   read by 7
+ *    7 gl  = d loss/d l    [4,32]  512   read by 8, 14, 16
+ *    8 gh  = gl W2^T       [4,16]  256   read by 9
+ *    9 ga1 = relu'(a1) gh  [4,16]  in place in gh; read by 10, 12
+ *   10 dW1 = x^T ga1       [8,16]  512   read by 11
+ *   11 grad(W1) += dW1             no region (writes into the gradient)
+ *   12 db1 = sum of ga1    [16]     64   read by 13
+ *   13 grad(b1) += db1
+ *   14 dW2 = h^T gl        [16,32] 2048  read by 15
+ *   15 grad(W2) += dW2
+ *   16 db2 = sum of gl     [32]    128   read by 17
+ *   17 grad(b2) += db2
+ *
+ * The walk (offsets in bytes; "free" lists the free regions after the node):
+ *   z1 0, a1 0, h 256, z2 512, l 512, loss 1024, one 1088 (end 1152);
+ *   gl 1152 (end 1664), then one and l die: free 512..1024, 1088..1152;
+ *   gh 512 (the smallest free region that fits), ga1 in place at 512, a1
+ *   dies: free 0..256, 768..1024, 1088..1152;
+ *   dW1 fits nowhere: 1664 (end 2176); it dies at 11: free also 1664..2176;
+ *   db1 1088; ga1 dies: free 0..256, 512..1024, 1664..2176; db1 dies at 13;
+ *   dW2 (2048) fits nowhere, but the free region 1664..2176 ends the arena
+ *   and grows: 1664 (end 3712). Peak 3712 bytes.
+ *   Then h dies (free 0..1024), dW2 dies at 15, db2 128 takes 0.
+ * The gradients themselves are persistent, outside the arena:
+ * 512 + 64 + 2048 + 128 = 2752 bytes. */
+TEST(mlp_backward_pass_peak_and_gradients) {
+    hwa_plan_stats reuse, naive;
+    CHECK(mlp_backward(HWA_PLAN_REUSE, &reuse, NULL));
+    CHECK(mlp_backward(HWA_PLAN_NAIVE, &naive, NULL));
+    CHECK_INT_EQ(reuse.n_intermediates, 14);
+    CHECK_INT_EQ(reuse.n_inplace, 3); /* a1, l, ga1 */
+    CHECK_INT_EQ(reuse.intermediate_bytes, 3 * 256 + 2 * 512 + 2 * 64 + 512 + 2 * 256 + 512 + 64 + 2048 + 128);
+    CHECK_INT_EQ(reuse.arena_bytes, 3712);
+    CHECK_INT_EQ(reuse.persistent_bytes, 512 + 64 + 2048 + 128);
+    CHECK_INT_EQ(naive.persistent_bytes, reuse.persistent_bytes);
+    CHECK_INT_EQ(naive.arena_bytes, reuse.intermediate_bytes);
+    enum { N = 1 + 8 * 16 + 16 + 16 * 32 + 32 };
+    float a[N], b[N];
+    CHECK(mlp_backward(HWA_PLAN_REUSE, &reuse, a));
+    CHECK(mlp_backward(HWA_PLAN_NAIVE, &naive, b));
+    CHECK(a[0] > 0);
+    CHECK_MSG(memcmp(a, b, sizeof a) == 0, "the reuse plan's loss or gradients differ from the naive plan's");
+}
