@@ -62,7 +62,14 @@ if [ -n "${HWA_DATA_DIR:-}" ] && [ -f "$model" ]; then
   expect_error "holds f32 weights, cannot run f16" "available: f32" "$model" --dtype f16 --no-calibrate
   json=$("$cli" bench "$model" --no-calibrate --min-time 0.2 --json)
   [ "$(grep -c '"workload": "stories260K.gguf"' <<<"$json")" = 1 ] || fail "expected 1 model row:"$'\n'"$json"
-  contains "$json" '"max_abs_error_vs_f32": 0'
+  # The f32 row's error is measured: its first query's logits against the
+  # same query through the CPU's scalar reference kernels, within 1e-4 (the
+  # bound the llama tests hold our logits to against PyTorch; the logits of
+  # stories260K reach 22, where one f32 unit is 1.9e-6).
+  err=$(grep -o '"max_abs_error_vs_f32": [^,}]*' <<<"$json" | head -1 | sed 's/.*: //')
+  awk -v e="$err" 'BEGIN { exit !(e ~ /^[0-9][0-9.]*([eE][-+]?[0-9]+)?$/ && e + 0 <= 1e-4) }' ||
+    fail "the f32 model row's max_abs_error_vs_f32 is '$err', not a measured number <= 1e-4"
+  contains "$json" "error vs f32: the first query's logits against the same query through the CPU's scalar reference kernels"
   contains "$json" 'one decode step'
   if command -v /usr/bin/python3 >/dev/null && /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
     /usr/bin/python3 -c 'import json, sys, jsonschema; jsonschema.validate(json.load(sys.stdin), json.load(open(sys.argv[1])))' \

@@ -160,6 +160,16 @@ static hwa_status ensure_ref(hwa__sweep_runner *r, const hwa__sweep_block *b, in
     return st;
 }
 
+/* max |a[k] - b[k]| over n values; NaN propagates. */
+static double max_abs_diff(const float *a, const float *b, int64_t n) {
+    double e = 0;
+    for (int64_t k = 0; k < n; k++) {
+        double d = fabs((double)a[k] - (double)b[k]);
+        if (!(d <= e)) e = d;
+    }
+    return e;
+}
+
 /* A row of configuration c with nothing measured yet. */
 static void row_init(const hwa__sweep_block *b, const hwa__sweep_config *c, hwa_bench_row *row) {
     memset(row, 0, sizeof *row);
@@ -235,9 +245,28 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
     m->first = hwa_bench_clock_now() - t0;
     if (!st && w->llama) {
         /* The model's graphs are internal: the provider ran it. A file runs
-         * in its own dtype only, so f32 is exact and others have no reference. */
+         * in its own dtype only: an f32 file's first query is compared with
+         * the same query through the CPU's scalar reference kernels (once per
+         * block: every configuration's first query is the same), and other
+         * dtypes have no f32 reference. */
         snprintf(tmpl->kernel, sizeof tmpl->kernel, "%s", b->dev);
-        tmpl->max_abs_error_vs_f32 = c->dtype == HWA_F32 ? 0 : NAN;
+        tmpl->max_abs_error_vs_f32 = NAN;
+        if (c->dtype == HWA_F32) {
+            if (!r->have_ref) {
+                free(r->ref);
+                r->ref_n = w->vocab;
+                r->ref = malloc((size_t)r->ref_n * sizeof *r->ref);
+                st = r->ref ? hwa__model_reference_logits(b->file, w, c->threads, r->ref)
+                            : hwa__err(NULL, HWA_E_NOMEM, "out of memory for the reference logits");
+                r->have_ref = st == HWA_OK;
+            }
+            if (!st) st = hwa__workload_output(w, out, n_out);
+            if (!st) {
+                tmpl->max_abs_error_vs_f32 = max_abs_diff(out, r->ref, n_out < r->ref_n ? n_out : r->ref_n);
+                note_add(tmpl, "error vs f32: the first query's logits against the same query through the CPU's "
+                         "scalar reference kernels");
+            }
+        }
     } else if (!st) {
         hwa__bdev_kernel(w->be, w->heaviest, tmpl->kernel, sizeof tmpl->kernel);
         st = hwa__workload_output(w, out, n_out);
@@ -250,12 +279,7 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
         out = NULL;
         tmpl->max_abs_error_vs_f32 = 0;
     } else if (!st && !w->llama && !(st = ensure_ref(r, b, c->threads))) {
-        double e = 0;
-        for (int64_t k = 0; k < n_out && k < r->ref_n; k++) {
-            double d = fabs((double)out[k] - (double)r->ref[k]);
-            if (!(d <= e)) e = d; /* NaN propagates */
-        }
-        tmpl->max_abs_error_vs_f32 = e;
+        tmpl->max_abs_error_vs_f32 = max_abs_diff(out, r->ref, n_out < r->ref_n ? n_out : r->ref_n);
     }
     free(out);
     return st;

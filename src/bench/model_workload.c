@@ -5,6 +5,7 @@
  * Token ids are synthetic (no tokenizer needed). */
 #include <string.h>
 
+#include "backends/cpu/cpu_backend.h"
 #include "bench/workload.h"
 #include "hwadapt/nn.h"
 
@@ -76,4 +77,18 @@ hwa_status hwa__model_run(hwa__workload *w) {
     int32_t tok = w->tokens[0];
     if (!w->prefill) tok = (int32_t)(((int64_t)tok + hwa_llama_pos(w->llama)) % w->vocab); /* vary decode tokens */
     return hwa_llama_eval(w->llama, w->prefill ? w->tokens : &tok, w->n_tokens, false, w->logits);
+}
+
+hwa_status hwa__model_reference_logits(const char *path, const hwa__workload *w, int threads, float *ref) {
+    hwa__workload r;
+    hwa_status st = hwa__model_build(path, "cpu", hwa_llama_get_config(w->llama)->weight_dtype, w->n_tokens, threads,
+                                     0, &r);
+    if (st) return st;
+    memcpy(r.tokens, w->tokens, (size_t)w->n_tokens * sizeof *r.tokens); /* the same query */
+    hwa__cpu_set_reference_only(true);
+    st = hwa__model_run(&r);
+    hwa__cpu_set_reference_only(false);
+    if (!st) memcpy(ref, r.logits, (size_t)r.vocab * sizeof *ref);
+    hwa__workload_free(&r);
+    return st;
 }

@@ -42,6 +42,12 @@ hwa_status hwa__model_build(const char *path, const char *spec, hwa_dtype t, int
                             hwa__workload *w);
 hwa_status hwa__model_dtype(const char *path, const char *spec, hwa_dtype *t);
 hwa_status hwa__model_run(hwa__workload *w);
+/* The logits of w's first query (its model fresh from path, as after
+ * hwa__model_build) recomputed from a fresh model of the same file on the
+ * CPU with every node by its scalar reference kernel: ref gets w->vocab
+ * values. Switches the CPU backend's process-wide reference mode on for that
+ * one query. */
+hwa_status hwa__model_reference_logits(const char *path, const hwa__workload *w, int threads, float *ref);
 
 /* One query: the forward pass, or for training a step (zero gradients,
  * forward, backward, SGD update). */

@@ -106,6 +106,23 @@ static size_t aligned_size(const hwa_tensor *t) {
     return (s + HWA_ALIGN - 1) & ~(size_t)(HWA_ALIGN - 1);
 }
 
+/* Returns to the free list the regions of node i's inputs (t = node i) whose
+ * last reader is node i, once each. */
+static hwa_status release_dead_inputs(arena_sim *a, const hwa_graph *g, const hwa_tensor *t, int i,
+                                      const size_t *offs, const int *last, bool *moved) {
+    for (int j = 0; j < hwa__op_n_src(t->op); j++) {
+        hwa_tensor *s = hwa__storage(t->src[j]);
+        if (s->op == HWA_OP_NONE || s->plan_id < 0 || s->plan_id >= i || g->nodes[s->plan_id] != s) continue;
+        int k = s->plan_id;
+        if (last[k] == i && !moved[k] && offs[k] != SIZE_MAX) {
+            hwa_status st = sim_free(a, offs[k], aligned_size(s));
+            if (st) return st;
+            moved[k] = true; /* released once */
+        }
+    }
+    return HWA_OK;
+}
+
 hwa_status hwa__plan(hwa_graph *g, hwa_plan_mode mode, hwa_plan_stats *stats) {
     hwa_ctx *ctx = g->ctx;
     int n = g->n_nodes;
@@ -152,7 +169,13 @@ hwa_status hwa__plan(hwa_graph *g, hwa_plan_mode mode, hwa_plan_stats *stats) {
     int n_inter = 0, n_inplace = 0;
     for (int i = 0; i < n; i++) {
         hwa_tensor *t = g->nodes[i];
-        if (!owns_storage(t)) continue;
+        /* A node that owns no region (a view, a write into a persistent
+         * tensor such as a gradient accumulation or a KV-cache write) can
+         * still be the last reader of its inputs: they are released below. */
+        if (!owns_storage(t)) {
+            if (mode != HWA_PLAN_NAIVE && (st = release_dead_inputs(&a, g, t, i, offs, last, moved))) goto done;
+            continue;
+        }
         size_t size = aligned_size(t);
         n_inter++;
         if (!hwa__add_size(total, size, &total)) {
@@ -185,15 +208,7 @@ hwa_status hwa__plan(hwa_graph *g, hwa_plan_mode mode, hwa_plan_stats *stats) {
         }
         /* Release what dies here: this node's inputs, and the node itself if
          * nothing reads it. */
-        for (int j = 0; j < hwa__op_n_src(t->op); j++) {
-            hwa_tensor *s = hwa__storage(t->src[j]);
-            if (s->op == HWA_OP_NONE || s->plan_id < 0 || s->plan_id >= i || g->nodes[s->plan_id] != s) continue;
-            int k = s->plan_id;
-            if (last[k] == i && !moved[k] && offs[k] != SIZE_MAX) {
-                if ((st = sim_free(&a, offs[k], aligned_size(s)))) goto done;
-                moved[k] = true; /* released once */
-            }
-        }
+        if ((st = release_dead_inputs(&a, g, t, i, offs, last, moved))) goto done;
         if (last[i] == i && (st = sim_free(&a, offs[i], size))) goto done;
     }
     /* Views and in-place nodes whose storage is a released node stay valid:

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Independent PyTorch reference for hwadapt's Llama inference and tokenizer.
 
-Reads stories260K (llama2.c checkpoint + tokenizer) and the Llama-2 32000-token
-vocabulary of llama-2-tiny-random.gguf from ../shared/data, and writes the
+Reads stories260K (llama2.c checkpoint + tokenizer) and llama-2-tiny-random.gguf
+(its weights, parsed here from the GGUF format, and its 32000-token vocabulary)
+from ../shared/data, and writes the
 golden files the C tests compare against without PyTorch:
 
   tests/golden/stories260K_logits.f32  logits [64, 512] (little-endian f32) of a
@@ -11,6 +12,10 @@ golden files the C tests compare against without PyTorch:
   tests/golden/llama_golden.h           the prompt, the 65 token ids of that run,
                                         and tokenizer cases (text -> ids) for
                                         both vocabularies
+  tests/golden/llama_tiny_golden.h      llama-2-tiny-random.gguf (F16 matrices)
+                                        in float64 on an 8-token prompt: logits
+                                        at 1000 sampled ids and the 16 largest
+                                        of each position, and each row's sum
 
 Run from the repository root with Debian's python3 (python3-torch 1.13, numpy):
   /usr/bin/python3 tests/reference/llama_reference.py [DATA_DIR]
@@ -35,6 +40,10 @@ TOKENIZER_CASES_32000 = [
     "The caf\u00e9's cr\u00e8me br\u00fbl\u00e9e costs \u20ac5 \u2014 na\u00efve? Yes!\n"
     "\u65e5\u672c\u8a9e, \u0645\u0631\u062d\u0628\u0627, and \U0001f642 (emoji).",
 ]
+TINY_PROMPT = "I believe the meaning of life is"
+TINY_N_POS = 8
+TINY_N_SAMPLE = 1000
+TINY_N_TOP = 16
 
 
 # ---- tokenizer: SentencePiece-style BPE, written from its description ----
@@ -108,12 +117,19 @@ def load_llama2c_tokenizer(path, n):
     return Tokenizer(pieces, scores, kinds)
 
 
-def read_gguf_kv(path):
-    """The key-values of a GGUF file (v2/v3), enough for its tokenizer."""
+GGUF_TYPES = {0: ("<f4", 1), 1: ("<f2", 1)}  # ggml type -> (numpy dtype, values per element); F32, F16
+
+
+def read_gguf(path):
+    """The key-values and the F32/F16 tensors of a GGUF file (v2/v3), from the
+    format's definition: header, key-values, tensor infos (dims[0] varies
+    fastest), then the data section at the next multiple of general.alignment
+    (default 32), with each tensor's offset relative to it."""
     with open(path, "rb") as f:
         data = f.read()
     assert data[:4] == b"GGUF"
-    _, _, n_kv = struct.unpack_from("<IQQ", data, 4)
+    version, n_tensors, n_kv = struct.unpack_from("<IQQ", data, 4)
+    assert version in (2, 3), version
     off = 24
     scalar = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 
@@ -141,7 +157,30 @@ def read_gguf_kv(path):
         key, off = read_str(off)
         (t,) = struct.unpack_from("<I", data, off)
         kv[key.decode()], off = read_val(t, off + 4)
-    return kv
+    infos = []
+    for _ in range(n_tensors):
+        name, off = read_str(off)
+        (nd,) = struct.unpack_from("<I", data, off)
+        dims = struct.unpack_from("<%dQ" % nd, data, off + 4)
+        ttype, toff = struct.unpack_from("<IQ", data, off + 4 + 8 * nd)
+        off += 4 + 8 * nd + 12
+        infos.append((name.decode(), dims, ttype, toff))
+    align = kv.get("general.alignment", 32)
+    base = (off + align - 1) // align * align
+    tensors = {}
+    for name, dims, ttype, toff in infos:
+        if ttype not in GGUF_TYPES:
+            continue
+        n = int(np.prod(dims))
+        a = np.frombuffer(data, dtype=GGUF_TYPES[ttype][0], count=n, offset=base + toff)
+        # dims[0] is the fastest-varying: row-major shape is the reverse.
+        tensors[name] = a.reshape(tuple(reversed(dims)))
+    return kv, tensors
+
+
+def read_gguf_kv(path):
+    """The key-values of a GGUF file (v2/v3), enough for its tokenizer."""
+    return read_gguf(path)[0]
 
 
 def load_gguf_tokenizer(path):
@@ -188,6 +227,33 @@ def load_llama2c(path):
     return p
 
 
+def load_llama_gguf(path):
+    """A Llama GGUF (F32/F16 tensors) as float64 parameters in forward()'s
+    layout. A GGUF matrix with dims [in, out] (dims[0] fastest) is the
+    row-major [out, in] matrix that multiplies as x @ W.T, as PyTorch's
+    Linear. The "llama" architecture of GGUF rotates adjacent pairs (2i, 2i+1)
+    of each head (llama.cpp's converter permutes Hugging Face's q/k rows so
+    that this holds), which is what rope() does: the matrices are used as
+    stored."""
+    kv, t = read_gguf(path)
+    assert kv["general.architecture"] == b"llama"
+    f64 = lambda name: torch.from_numpy(t[name].astype(np.float64))
+    L = kv["llama.block_count"]
+    dim, H = kv["llama.embedding_length"], kv["llama.attention.head_count"]
+    assert kv.get("llama.rope.dimension_count", dim // H) == dim // H
+    p = dict(dim=dim, n_layers=L, n_heads=H, n_kv=kv.get("llama.attention.head_count_kv", H),
+             eps=kv.get("llama.attention.layer_norm_rms_epsilon", 1e-5), theta=kv.get("llama.rope.freq_base", 10000.0))
+    p["emb"] = f64("token_embd.weight")
+    p["vocab"] = p["emb"].shape[0]
+    p["out_norm"] = f64("output_norm.weight")
+    p["cls"] = f64("output.weight") if "output.weight" in t else p["emb"]
+    names = dict(att_norm="attn_norm", wq="attn_q", wk="attn_k", wv="attn_v", wo="attn_output", ffn_norm="ffn_norm",
+                 w1="ffn_gate", w2="ffn_down", w3="ffn_up")
+    for key, gname in names.items():
+        p[key] = torch.stack([f64("blk.%d.%s.weight" % (l, gname)) for l in range(L)])
+    return p
+
+
 def rmsnorm(x, w, eps=1e-5):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
@@ -197,7 +263,8 @@ def rope(x, theta=10000.0):
     T, _, D = x.shape
     freqs = theta ** (-torch.arange(0, D, 2, dtype=torch.float64) / D)
     ang = torch.outer(torch.arange(T, dtype=torch.float64), freqs)
-    rot = torch.polar(torch.ones_like(ang), ang).to(torch.complex64)[:, None, :]
+    ctype = torch.complex128 if x.dtype == torch.float64 else torch.complex64
+    rot = torch.polar(torch.ones_like(ang), ang).to(ctype)[:, None, :]
     xc = torch.view_as_complex(x.reshape(T, x.shape[1], D // 2, 2).contiguous())
     return torch.view_as_real(xc * rot).reshape(x.shape)
 
@@ -207,21 +274,22 @@ def forward(p, tokens):
     T = len(tokens)
     H, KV, dim = p["n_heads"], p["n_kv"], p["dim"]
     hs = dim // H
+    eps, theta = p.get("eps", 1e-5), p.get("theta", 10000.0)
     x = p["emb"][torch.tensor(tokens)]
-    mask = torch.full((T, T), float("-inf")).triu(1)
+    mask = torch.full((T, T), float("-inf"), dtype=x.dtype).triu(1)
     for l in range(p["n_layers"]):
-        h = rmsnorm(x, p["att_norm"][l])
-        q = rope((h @ p["wq"][l].T).view(T, H, hs))
-        k = rope((h @ p["wk"][l].T).view(T, KV, hs))
+        h = rmsnorm(x, p["att_norm"][l], eps)
+        q = rope((h @ p["wq"][l].T).view(T, H, hs), theta)
+        k = rope((h @ p["wk"][l].T).view(T, KV, hs), theta)
         v = (h @ p["wv"][l].T).view(T, KV, hs)
         k = k.repeat_interleave(H // KV, dim=1)
         v = v.repeat_interleave(H // KV, dim=1)
         att = torch.einsum("thd,shd->hts", q, k) / (hs ** 0.5) + mask
         o = torch.einsum("hts,shd->thd", att.softmax(-1), v).reshape(T, dim)
         x = x + o @ p["wo"][l].T
-        h = rmsnorm(x, p["ffn_norm"][l])
+        h = rmsnorm(x, p["ffn_norm"][l], eps)
         x = x + (torch.nn.functional.silu(h @ p["w1"][l].T) * (h @ p["w3"][l].T)) @ p["w2"][l].T
-    return rmsnorm(x, p["out_norm"]) @ p["cls"].T
+    return rmsnorm(x, p["out_norm"], eps) @ p["cls"].T
 
 
 def c_string(s):
@@ -238,6 +306,51 @@ def c_string(s):
 
 def c_ints(v):
     return "{" + ", ".join(str(i) for i in v) + "}" if v else "{0}"
+
+
+def write_tiny_golden(path, tok, out_path):
+    """llama-2-tiny-random (F16 matrices, F32 norms) on TINY_PROMPT in float64.
+    The whole logits ([8, 32000], 1 MB as f32) are too big to keep: per row,
+    the values at TINY_N_SAMPLE ids spread evenly over the vocabulary, and at
+    the row's TINY_N_TOP largest logits; and the row's sum over the vocabulary
+    and its two largest values (the argmax's margin)."""
+    p = load_llama_gguf(path)
+    ids = tok.encode(TINY_PROMPT)
+    assert len(ids) == TINY_N_POS, ids
+    with torch.no_grad():
+        logits = forward(p, ids).numpy()
+    assert logits.dtype == np.float64
+    V = logits.shape[1]
+    stride = V // TINY_N_SAMPLE
+    sample = [i * stride + (i * 7) % stride for i in range(TINY_N_SAMPLE)]
+    lines = [
+        "/* Generated by tests/reference/llama_reference.py (PyTorch %s, float64); do not edit. */" % torch.__version__,
+        "#ifndef HWA_LLAMA_TINY_GOLDEN_H", "#define HWA_LLAMA_TINY_GOLDEN_H", "#include <stdint.h>", "",
+        "/* llama-2-tiny-random.gguf on %s: the token ids (BOS first) and," % c_string(TINY_PROMPT).replace("*/", "* /"),
+        " * per position, the reference's logits at a sample of ids. */",
+        "#define TINY_N_POS %d" % TINY_N_POS,
+        "#define TINY_VOCAB %d" % V,
+        "#define TINY_N_SAMPLE %d /* ids i * %d + (7 i mod %d), the same for every row */" % (TINY_N_SAMPLE, stride,
+                                                                                            stride),
+        "#define TINY_N_TOP %d /* the row's largest logits, largest first */" % TINY_N_TOP,
+        "static const int32_t tiny_tokens[TINY_N_POS] = %s;" % c_ints(ids),
+        "static const int32_t tiny_sample_ids[TINY_N_SAMPLE] = %s;" % c_ints(sample),
+        "typedef struct tiny_row {",
+        "    double sample[TINY_N_SAMPLE];  /* logits at tiny_sample_ids */",
+        "    int32_t top_ids[TINY_N_TOP];",
+        "    double top[TINY_N_TOP];",
+        "    double sum;                    /* over the whole vocabulary */",
+        "} tiny_row;",
+        "static const tiny_row tiny_rows[TINY_N_POS] = {",
+    ]
+    f = lambda v: "{" + ", ".join("%.12g" % x for x in v) + "}"
+    for row in logits:
+        top = np.argsort(-row, kind="stable")[:TINY_N_TOP]
+        lines.append("    {%s,\n     %s,\n     %s,\n     %.12g}," % (f(row[sample]), c_ints(top.tolist()), f(row[top]),
+                                                               float(row.sum())))
+    lines += ["};", "", "#endif", ""]
+    with open(out_path, "w") as fh:
+        fh.write("\n".join(lines))
 
 
 def main():
@@ -283,6 +396,8 @@ def main():
     lines += ["", "#endif", ""]
     with open(os.path.join(out_dir, "llama_golden.h"), "w") as f:
         f.write("\n".join(lines))
+    write_tiny_golden(os.path.join(data, "llama-2-tiny-random", "llama-2-tiny-random.gguf"), tok32k,
+                      os.path.join(out_dir, "llama_tiny_golden.h"))
     print("prompt tokens:", tokens[:n_prompt])
     print("greedy text:", b"".join(tok512.pieces[t] for t in tokens[1:]).decode("utf-8", "replace"))
     for text in TOKENIZER_CASES_32000:
