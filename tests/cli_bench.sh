@@ -4,6 +4,7 @@
 # CSV and Markdown; -o writes the file.
 set -euo pipefail
 cli=${HWA_CLI:?HWA_CLI must name the built hwadapt}
+. "$(dirname "$0")/skip.bash"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -48,6 +49,8 @@ if command -v /usr/bin/python3 >/dev/null && /usr/bin/python3 -c 'import jsonsch
   /usr/bin/python3 -c 'import json, sys, jsonschema; jsonschema.validate(json.load(sys.stdin), json.load(open(sys.argv[1])))' \
     "$src/docs/bench-report.schema.json" <<<"$json" || fail "JSON does not validate"
   echo "ok: JSON validates (python3-jsonschema)"
+else
+  skip_part python "JSON schema check: no /usr/bin/python3 with jsonschema (python3-jsonschema)"
 fi
 echo "ok: quick run with --json"
 
@@ -79,7 +82,7 @@ if [ -n "${HWA_DATA_DIR:-}" ] && [ -f "$model" ]; then
   contains "$json" 'prefill of 16 tokens'
   echo "ok: model file workload"
 else
-  echo "skip: model file workload (no \$HWA_DATA_DIR/stories260K)"
+  skip_part data "model file workload: $model is absent (HWA_DATA_DIR, ../shared/data)"
 fi
 
 # With a power meter (the RAPL fixture tree) the energy fields are numbers;
@@ -168,3 +171,4 @@ PY
   echo "ok: a row measured beside a busy process is flagged with the share others took, and ran on fewer threads"
   echo "    unless HWA_ADAPT_THREADS=0"
 fi
+finish_skips

@@ -160,6 +160,10 @@ static hwa_status ensure_ref(hwa__sweep_runner *r, const hwa__sweep_block *b, in
     return st;
 }
 
+/* The largest query (weights x tokens x 2) whose f32 error a model file's
+ * row measures against the scalar reference kernels. */
+#define HWA__MODEL_REF_MAX_FLOP 4e9
+
 /* max |a[k] - b[k]| over n values; NaN propagates. */
 static double max_abs_diff(const float *a, const float *b, int64_t n) {
     double e = 0;
@@ -251,7 +255,14 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
          * dtypes have no f32 reference. */
         snprintf(tmpl->kernel, sizeof tmpl->kernel, "%s", b->dev);
         tmpl->max_abs_error_vs_f32 = NAN;
-        if (c->dtype == HWA_F32) {
+        /* The scalar kernels run a few GFLOP/s: a query over more than
+         * HWA__MODEL_REF_MAX_FLOP would hold the bench for tens of seconds,
+         * so a large model's f32 row says its error was not measured. */
+        double ref_flop = 2.0 * (double)hwa_llama_weight_bytes(w->llama) / 4.0 * (double)w->n_tokens;
+        if (c->dtype == HWA_F32 && ref_flop > HWA__MODEL_REF_MAX_FLOP)
+            note_add(tmpl, "error vs f32 not measured: the reference query would take %.1f GFLOP on scalar kernels",
+                     ref_flop / 1e9);
+        else if (c->dtype == HWA_F32) {
             if (!r->have_ref) {
                 free(r->ref);
                 r->ref_n = w->vocab;
