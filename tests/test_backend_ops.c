@@ -391,7 +391,12 @@ typedef struct variant {
     int isa;                 /* hwa__isa, or -1: the reference */
     int provider;            /* hwa__mm_provider, -1 for non-matmul cases */
     hwa_matmul_precision precision;
+    const char *device;      /* another backend's device spec ("opencl:0"), or NULL: cpu */
 } variant;
+
+/* Why the last run_case on a device returned HWA_E_UNSUPPORTED: the op
+ * and the backend's reason. */
+static char case_unsupported[256];
 
 /* An input of case c: a leaf of the case's shape, or a view of one. */
 static hwa_tensor *make_input(hwa_ctx *ctx, const tcase *c, int i, hwa_tensor **leaf) {
@@ -437,9 +442,18 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     if ((c->backward && (st = hwa_graph_build_forward(g, y))) || (st = hwa_graph_build_forward(g, c->backward ? loss : y)))
         goto done;
     if (c->backward && (st = hwa_graph_build_backward(g, loss))) goto done;
-    if (!(be = hwa_backend_new(ctx, "cpu"))) {
+    if (!(be = hwa_backend_new(ctx, v->device ? v->device : "cpu"))) {
         st = hwa_ctx_last_status(ctx);
         goto done;
+    }
+    for (int i = 0; v->device && i < hwa_graph_n_nodes(g); i++) {
+        const hwa_tensor *t = hwa_graph_node(g, i);
+        if (!hwa_backend_supports(be, t)) {
+            const char *why = hwa__backend_unsupported_reason(be, t);
+            snprintf(case_unsupported, sizeof case_unsupported, "%s", why ? why : hwa__op_name(t->op));
+            st = HWA_E_UNSUPPORTED;
+            goto done;
+        }
     }
     if ((st = hwa_ctx_alloc_leaves(ctx, be))) goto done;
     for (int i = 0; i < c->nin; i++)
@@ -477,7 +491,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
         at += hwa_tensor_nelements(leaf[i]);
     }
 done:
-    if (st && hwa_ctx_last_status(ctx)) fprintf(stderr, "    %s: %s\n", c->name, hwa_ctx_last_error(ctx));
+    if (st && st != HWA_E_UNSUPPORTED && hwa_ctx_last_status(ctx)) fprintf(stderr, "    %s: %s\n", c->name, hwa_ctx_last_error(ctx));
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
     return st;
@@ -557,7 +571,7 @@ TEST(every_op_on_every_kernel_variant_matches_the_reference) {
         const tcase *c = &cases[ci];
         float *ref = NULL;
         int64_t nref = 0;
-        const variant rv = {-1, -1, HWA_MATMUL_PRECISION_F32};
+        const variant rv = {-1, -1, HWA_MATMUL_PRECISION_F32, NULL};
         int64_t rseg[4], gseg[4];
         CHECK_OK(run_case(c, &rv, &ref, &nref, rseg));
         variant vs[64];
@@ -592,6 +606,96 @@ TEST(every_op_on_every_kernel_variant_matches_the_reference) {
     CHECK_INT_EQ(failed, 0);
     CHECK_INT_EQ(guard_violations, 0);
 }
+
+/* ---- other backends ---------------------------------------------------- */
+
+/* The reasons cases were skipped on a device, with their counts. */
+typedef struct skip_tally {
+    char why[16][256];
+    int count[16];
+    int n;
+} skip_tally;
+
+static void tally(skip_tally *t, const char *why) {
+    for (int i = 0; i < t->n; i++)
+        if (!strcmp(t->why[i], why)) {
+            t->count[i]++;
+            return;
+        }
+    if (t->n < 16) {
+        snprintf(t->why[t->n], sizeof t->why[0], "%s", why);
+        t->count[t->n++] = 1;
+    }
+}
+
+/* Device kernels compute in f32 where the reference computes in double:
+ * no case is held to better than this NMSE (the CPU's bit-exact training
+ * cases say 0). */
+#define DEVICE_TOL_FLOOR 1e-10
+
+/* Every case on device spec (forward, and backward where the backend runs
+ * the backward graph too), against the scalar reference; each case or
+ * half of one that does not run says why. */
+static void every_case_on(const char *spec) {
+    hwa_ctx *probe = hwa_ctx_new(NULL);
+    hwa_backend *pb = probe ? hwa_backend_new(probe, spec) : NULL;
+    if (!pb) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", probe ? hwa_ctx_last_error(probe) : "no context");
+        hwa_ctx_free(probe);
+        SKIP_FOR("opencl", "no %s: %s", spec, why);
+    }
+    hwa_backend_free(pb);
+    hwa_ctx_free(probe);
+    int runs = 0, failed = 0, skipped = 0, fwd_only = 0;
+    double worst = 0;
+    skip_tally tl = {0};
+    for (int ci = 0; ci < N_CASES; ci++) {
+        tcase c = cases[ci];
+        const variant rv = {-1, -1, HWA_MATMUL_PRECISION_F32, NULL}, dv = {-1, -1, HWA_MATMUL_PRECISION_F32, spec};
+        float *got = NULL, *ref = NULL;
+        int64_t n = 0, nref = 0, seg[4], rseg[4];
+        hwa_status st = run_case(&c, &dv, &got, &n, seg);
+        if (st == HWA_E_UNSUPPORTED && c.backward) {
+            /* the forward half alone, when only the backward graph needs
+             * what the device lacks */
+            char why[sizeof case_unsupported];
+            snprintf(why, sizeof why, "%s", case_unsupported);
+            c.backward = false;
+            st = run_case(&c, &dv, &got, &n, seg);
+            if (st != HWA_E_UNSUPPORTED) {
+                printf("    %s: backward skipped on %s: %s\n", c.name, spec, why);
+                tally(&tl, why);
+                fwd_only++;
+            }
+        }
+        if (st == HWA_E_UNSUPPORTED) {
+            printf("    %s: skipped on %s: %s\n", c.name, spec, case_unsupported);
+            tally(&tl, case_unsupported);
+            skipped++;
+            continue;
+        }
+        CHECK_OK(run_case(&c, &rv, &ref, &nref, rseg));
+        const double tol = c.tol > DEVICE_TOL_FLOOR ? c.tol : DEVICE_TOL_FLOOR;
+        const double e = st || n != nref ? INFINITY : worst_nmse(ref, got, rseg);
+        runs++;
+        worst = e > worst ? e : worst;
+        if (st || e > tol) {
+            failed++;
+            printf("    FAIL %-40s %s nmse %.3g (tol %.1g)%s%s\n", c.name, spec, e, tol, st ? " status " : "",
+                   st ? hwa_status_name(st) : "");
+        }
+        free(got);
+        free(ref);
+    }
+    printf("    %s: %d cases compared with the reference (%d of them forward only), %d failed, %d skipped; "
+           "worst nmse %.3g\n", spec, runs, fwd_only, failed, skipped, worst);
+    for (int i = 0; i < tl.n; i++) printf("    %s: %3d x %s\n", spec, tl.count[i], tl.why[i]);
+    CHECK_INT_EQ(failed, 0);
+    CHECK_INT_EQ(guard_violations, 0);
+}
+
+TEST(every_op_on_opencl_matches_the_reference) { every_case_on("opencl:0"); }
 
 TEST(vector_conversions_give_the_scalar_codecs_bits) {
     /* every table's f32 -> f16/bf16 and back against hwa_f32_to_bf16 & co,

@@ -10,9 +10,12 @@
 
 #include "bench/bench_device.h"
 
-/* A device id ("cpu", "opencl:0") names a backend this build has. */
+/* A device id ("cpu", "opencl:0") names a backend this build has. The
+ * opencl backend is registered but does not run every op yet (issue 16):
+ * benchmarks leave it out until it does. */
 static bool has_backend(const char *id) {
     size_t n = strcspn(id, ":");
+    if (n == 6 && !strncmp(id, "opencl", 6)) return false;
     for (int i = 0; i < hwa_backend_reg_count(); i++) {
         const char *r = hwa_backend_reg_name(i);
         if (strlen(r) == n && !strncmp(r, id, n)) return true;

@@ -5,6 +5,7 @@
 
 static const hwa_backend_reg registry[] = {
     {"cpu", hwa__cpu_backend_init},
+    {"opencl", hwa__opencl_backend_init},
 };
 #define N_REG ((int)(sizeof registry / sizeof registry[0]))
 
@@ -68,6 +69,11 @@ hwa_device_kind hwa_backend_device_kind(const hwa_backend *be) { return be ? be-
 
 bool hwa_backend_supports(const hwa_backend *be, const hwa_tensor *node) {
     return be && node && (node->op == HWA_OP_NONE || hwa__op_is_view(node->op) || be->iface->supports_op(be, node));
+}
+
+const char *hwa__backend_unsupported_reason(const hwa_backend *be, const hwa_tensor *node) {
+    if (!be || !node || hwa_backend_supports(be, node) || !be->iface->unsupported_reason) return NULL;
+    return be->iface->unsupported_reason(be, node);
 }
 
 hwa_status hwa_backend_synchronize(hwa_backend *be) {

@@ -162,3 +162,30 @@ void hwa__unmap_file(hwa__mapped_file *m) {
         m->size = 0;
     }
 }
+
+hwa_status hwa__cache_dir(const char *override, char *buf, size_t cap) {
+    int n;
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (override && *override) n = snprintf(buf, cap, "%s", override);
+    else if (xdg && xdg[0] == '/') n = snprintf(buf, cap, "%s/hwadapt", xdg);
+    else if (home && home[0] == '/') n = snprintf(buf, cap, "%s/.cache/hwadapt", home);
+    else return hwa__err(NULL, HWA_E_NOTFOUND, "no cache directory: neither XDG_CACHE_HOME nor HOME is set");
+    if (n < 0 || (size_t)n >= cap) return hwa__err(NULL, HWA_E_INVALID, "cache directory path too long");
+    return HWA_OK;
+}
+
+hwa_status hwa__make_dirs(const char *path) {
+    char tmp[4096];
+    const int n = snprintf(tmp, sizeof tmp, "%s", path);
+    if (n < 0 || (size_t)n >= sizeof tmp) return hwa__err(NULL, HWA_E_INVALID, "%s: path too long", path);
+    for (char *s = tmp + 1;; s++) {
+        if (*s != '/' && *s != '\0') continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return hwa__err(NULL, HWA_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        *s = c;
+        if (!c) break;
+    }
+    return HWA_OK;
+}

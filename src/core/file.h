@@ -18,6 +18,13 @@ hwa_status hwa__atomic_write(const char *path, hwa__write_fn fn, void *ud);
 /* The same for a byte string already in memory. */
 hwa_status hwa__atomic_write_bytes(const char *path, const void *data, size_t n);
 
+/* The directory of hwadapt's caches: override when it is non-NULL and not
+ * empty, else $XDG_CACHE_HOME/hwadapt, else $HOME/.cache/hwadapt (only
+ * absolute variables count). HWA_E_NOTFOUND when there is none. */
+hwa_status hwa__cache_dir(const char *override, char *buf, size_t cap);
+/* mkdir -p: path and every missing parent (0755). */
+hwa_status hwa__make_dirs(const char *path);
+
 /* A read-only mapping of a whole file. An empty file maps to data == NULL,
  * size == 0. Errors name the path and the reason (strerror). */
 typedef struct hwa__mapped_file {

@@ -202,9 +202,11 @@ hwa_status hwa_graph_compute(hwa_graph *g, hwa_backend *be) {
     }
     for (int i = 0; i < g->n_nodes; i++) {
         hwa_tensor *n = g->nodes[i];
-        if (!hwa__op_is_view(n->op) && !be->iface->supports_op(be, n))
-            return hwa__err(ctx, HWA_E_UNSUPPORTED, "graph: backend %s cannot compute %s (%s)", be->iface->name,
-                            hwa__op_name(n->op), hwa_dtype_name(n->dtype));
+        if (!hwa__op_is_view(n->op) && !be->iface->supports_op(be, n)) {
+            const char *why = hwa__backend_unsupported_reason(be, n);
+            return hwa__err(ctx, HWA_E_UNSUPPORTED, "graph: backend %s cannot compute %s (%s)%s%s", be->iface->name,
+                            hwa__op_name(n->op), hwa_dtype_name(n->dtype), why ? ": " : "", why ? why : "");
+        }
     }
     st = be->iface->compute(be, (hwa_tensor *const *)g->nodes, g->n_nodes);
     if (st == HWA_OK && be->iface->synchronize) st = be->iface->synchronize(be);

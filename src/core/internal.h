@@ -245,6 +245,10 @@ typedef struct hwa_backend_iface {
     hwa_status (*set_matmul_precision)(hwa_backend *be, hwa_matmul_precision p);
     /* optional: the kernel that ran node in the last compute, or NULL */
     const char *(*kernel_name)(const hwa_backend *be, const hwa_tensor *node);
+    /* optional: why supports_op is false for node (owned by be, valid until
+     * its next call), or NULL when it is supported or the backend does not
+     * say */
+    const char *(*unsupported_reason)(const hwa_backend *be, const hwa_tensor *node);
 } hwa_backend_iface;
 
 struct hwa_backend {
@@ -261,6 +265,11 @@ typedef struct hwa_backend_reg {
 } hwa_backend_reg;
 
 hwa_status hwa__cpu_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
+hwa_status hwa__opencl_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
+
+/* Why be cannot compute node: the backend's reason, or NULL when it can or
+ * does not say. */
+const char *hwa__backend_unsupported_reason(const hwa_backend *be, const hwa_tensor *node);
 
 void hwa__graph_release(hwa_graph *g); /* graph.c: frees a graph's own memory */
 

@@ -58,14 +58,7 @@ void hwa__passport_fingerprint(hwa_passport *p) {
 /* ---- location ---------------------------------------------------------------------- */
 
 static hwa_status cache_dir(const hwa_probe_opts *opts, char *buf, size_t cap) {
-    int n;
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (opts->cache_dir && *opts->cache_dir) n = snprintf(buf, cap, "%s", opts->cache_dir);
-    else if (xdg && xdg[0] == '/') n = snprintf(buf, cap, "%s/hwadapt", xdg);
-    else if (home && home[0] == '/') n = snprintf(buf, cap, "%s/.cache/hwadapt", home);
-    else return hwa__err(NULL, HWA_E_NOTFOUND, "no cache directory: neither XDG_CACHE_HOME nor HOME is set");
-    if (n < 0 || (size_t)n >= cap) return hwa__err(NULL, HWA_E_INVALID, "cache directory path too long");
-    return HWA_OK;
+    return hwa__cache_dir(opts->cache_dir, buf, cap);
 }
 
 static hwa_status cache_file(hwa_passport *p, const hwa_probe_opts *opts, const char *method, char *buf, size_t cap) {
@@ -74,21 +67,6 @@ static hwa_status cache_file(hwa_passport *p, const hwa_probe_opts *opts, const 
     if (st != HWA_OK) return st;
     int n = snprintf(buf, cap, "%s/" HWA__CALIBRATION_FILE_FMT, dir, p->fingerprint, method, CALIBRATION_VERSION);
     if (n < 0 || (size_t)n >= cap) return hwa__err(NULL, HWA_E_INVALID, "cache path too long");
-    return HWA_OK;
-}
-
-/* mkdir -p */
-static hwa_status make_dirs(const char *path) {
-    char tmp[4096];
-    hwa__strlcpy(tmp, path, sizeof tmp);
-    for (char *s = tmp + 1;; s++) {
-        if (*s != '/' && *s != '\0') continue;
-        char c = *s;
-        *s = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return hwa__err(NULL, HWA_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        *s = c;
-        if (!c) break;
-    }
     return HWA_OK;
 }
 
@@ -189,7 +167,7 @@ void hwa__calibrate_save(hwa_passport *p, const hwa_probe_opts *opts, const char
                              (json_int_t)d->bandwidth.array_bytes);
     char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(root);
-    hwa_status st = text ? make_dirs(dir) : hwa__err(NULL, HWA_E_NOMEM, "out of memory");
+    hwa_status st = text ? hwa__make_dirs(dir) : hwa__err(NULL, HWA_E_NOMEM, "out of memory");
     if (st == HWA_OK) st = hwa__atomic_write_bytes(path, text, strlen(text));
     if (st != HWA_OK) hwa__passport_warn(p, "calibration not cached: %s", hwa_last_error());
     free(text);

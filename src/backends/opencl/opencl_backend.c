@@ -1,0 +1,439 @@
+/* The opencl backend: devices of any OpenCL platform ("opencl:N", numbered
+ * as the passport numbers them), through the ICD loader opened at run time.
+ * Buffers live on the device and are read and written by blocking
+ * transfers; kernels run on one in-order queue, so each node sees its
+ * inputs complete, and a compute ends when the queue has drained. Every
+ * kernel comes from the portable sources of backends/gpu/kernels. */
+#include <string.h>
+
+#include "backends/opencl/opencl_internal.h"
+
+/* A tensor as the kernels see it: hwa_view in backends/gpu/kernels/hwa_gpu.h. */
+typedef struct cl_view {
+    int64_t ne[4];
+    int64_t st[4];
+    int64_t off;
+    int32_t dt;
+    int32_t pad_;
+} cl_view;
+_Static_assert(sizeof(cl_view) == 80, "cl_view must match hwa_view of the device kernels");
+_Static_assert(HWA_F32 == 0 && HWA_F16 == 1 && HWA_BF16 == 2 && HWA_I32 == 4, "kernel dtype codes");
+
+#define MAX_DEVICES 64
+#define TILE 16      /* HWA_K_TILE of matmul.cl */
+#define ROW_GROUP 256 /* HWA_K_ROW_GROUP of hwa_gpu.h */
+
+typedef struct cl_state {
+    hwa__cl_dev *d;
+    cl_program prog; /* NULL until the first compute */
+    cl_kernel k[HWA__CLK_COUNT];
+    size_t k_group[HWA__CLK_COUNT]; /* each kernel's largest work group */
+    char why[192];                  /* the last reason a node is not supported */
+} cl_state;
+
+hwa_status hwa__cl_fail(hwa_ctx *ctx, const hwa__cl_dev *d, const char *call, cl_int code) {
+    char b[48];
+    const bool oom = code == CL_MEM_OBJECT_ALLOCATION_FAILURE || code == CL_OUT_OF_RESOURCES ||
+                     code == CL_OUT_OF_HOST_MEMORY;
+    return hwa__err(ctx, oom ? HWA_E_NOMEM : HWA_E_DEVICE, "%s (%s): %s failed: %s", d->spec, d->name, call,
+                    hwa__cl_error_name(code, b, sizeof b));
+}
+
+static void dev_unref(hwa__cl_dev *d) {
+    if (!d || --d->refs > 0) return;
+    if (d->q) d->cl.ReleaseCommandQueue(d->q);
+    if (d->cx) d->cl.ReleaseContext(d->cx);
+    d->alloc.free(d->alloc.ud, d);
+}
+
+/* ---- buffers ----------------------------------------------------------- */
+
+static hwa_status range_ok(const hwa_buffer *b, size_t off, size_t n, const char *what) {
+    if (off > b->size || n > b->size - off)
+        return hwa__err(NULL, HWA_E_RANGE, "%s: buffer %s past the end (%zu + %zu > %zu)",
+                        ((const hwa__cl_buf *)b->impl)->d->spec, what, off, n, b->size);
+    return HWA_OK;
+}
+
+static hwa_status buf_write(hwa_buffer *b, size_t off, const void *src, size_t n) {
+    hwa__cl_buf *cb = b->impl;
+    hwa_status st = range_ok(b, off, n, "write");
+    if (st || n == 0) return st;
+    cl_int rc = cb->d->cl.EnqueueWriteBuffer(cb->d->q, cb->mem, CL_TRUE, off, n, src, 0, NULL, NULL);
+    return rc == CL_SUCCESS ? HWA_OK : hwa__cl_fail(NULL, cb->d, "clEnqueueWriteBuffer", rc);
+}
+
+static hwa_status buf_read(hwa_buffer *b, size_t off, void *dst, size_t n) {
+    hwa__cl_buf *cb = b->impl;
+    hwa_status st = range_ok(b, off, n, "read");
+    if (st || n == 0) return st;
+    cl_int rc = cb->d->cl.EnqueueReadBuffer(cb->d->q, cb->mem, CL_TRUE, off, n, dst, 0, NULL, NULL);
+    return rc == CL_SUCCESS ? HWA_OK : hwa__cl_fail(NULL, cb->d, "clEnqueueReadBuffer", rc);
+}
+
+static hwa_status buf_memset0(hwa_buffer *b, size_t off, size_t n) {
+    hwa__cl_buf *cb = b->impl;
+    hwa_status st = range_ok(b, off, n, "clear");
+    if (st || n == 0) return st;
+    const unsigned char zero = 0;
+    cl_int rc = cb->d->cl.EnqueueFillBuffer(cb->d->q, cb->mem, &zero, 1, off, n, 0, NULL, NULL);
+    return rc == CL_SUCCESS ? HWA_OK : hwa__cl_fail(NULL, cb->d, "clEnqueueFillBuffer", rc);
+}
+
+static void buf_free(hwa_buffer *b) {
+    hwa__cl_buf *cb = b->impl;
+    hwa_allocator a = b->alloc;
+    if (cb) {
+        if (cb->mem) cb->d->cl.ReleaseMemObject(cb->mem);
+        dev_unref(cb->d);
+        a.free(a.ud, cb);
+    }
+    a.free(a.ud, b);
+}
+
+static hwa_status cl_buffer_alloc(hwa_backend *be, size_t size, hwa_buffer **out) {
+    hwa_ctx *ctx = be->ctx;
+    cl_state *s = be->impl;
+    hwa__cl_dev *d = s->d;
+    const size_t bytes = size ? size : HWA_ALIGN;
+    if (bytes > d->max_alloc)
+        return hwa__err(ctx, HWA_E_NOMEM,
+                        "%s (%s): out of memory: a buffer of %zu bytes is larger than the device's largest "
+                        "allocation (%llu bytes)",
+                        d->spec, d->name, size, (unsigned long long)d->max_alloc);
+    /* a host buffer's record with no host memory, and device transfers */
+    hwa_buffer *b = hwa__host_buffer_new(ctx, be, NULL, size, buf_free);
+    hwa__cl_buf *cb = hwa__calloc(ctx, 1, sizeof *cb);
+    if (!b || !cb) {
+        hwa__free(ctx, b);
+        hwa__free(ctx, cb);
+        return HWA_E_NOMEM;
+    }
+    cl_int rc = CL_SUCCESS;
+    cb->mem = d->cl.CreateBuffer(d->cx, CL_MEM_READ_WRITE, bytes, NULL, &rc);
+    if (!cb->mem || rc != CL_SUCCESS) {
+        hwa__free(ctx, b);
+        hwa__free(ctx, cb);
+        char e[48];
+        const bool oom = rc == CL_MEM_OBJECT_ALLOCATION_FAILURE || rc == CL_OUT_OF_RESOURCES ||
+                         rc == CL_OUT_OF_HOST_MEMORY || rc == -61 /* CL_INVALID_BUFFER_SIZE */;
+        return hwa__err(ctx, oom ? HWA_E_NOMEM : HWA_E_DEVICE, "%s (%s): %sa buffer of %zu bytes: clCreateBuffer: %s",
+                        d->spec, d->name, oom ? "out of memory: " : "", size, hwa__cl_error_name(rc, e, sizeof e));
+    }
+    cb->d = d;
+    d->refs++;
+    b->impl = cb;
+    b->write = buf_write;
+    b->read = buf_read;
+    b->memset0 = buf_memset0;
+    *out = b;
+    return HWA_OK;
+}
+
+/* ---- what runs here ---------------------------------------------------- */
+
+static bool float_storage(hwa_dtype t) { return t == HWA_F32 || t == HWA_F16 || t == HWA_BF16; }
+
+static hwa__cl_kernel_id kernel_of(hwa_op op) {
+    switch (op) {
+    case HWA_OP_CONT: case HWA_OP_REPEAT: case HWA_OP_SCALE: case HWA_OP_FILL:
+    case HWA_OP_RELU: case HWA_OP_GELU: case HWA_OP_SILU: case HWA_OP_SIGMOID: case HWA_OP_TANH:
+        return HWA__CLK_UNARY;
+    case HWA_OP_ADD: case HWA_OP_SUB: case HWA_OP_MUL: case HWA_OP_DIV: case HWA_OP_UNARY_BACK:
+        return HWA__CLK_BINARY;
+    case HWA_OP_SUM_TO: return HWA__CLK_SUM_TO;
+    case HWA_OP_SOFTMAX: case HWA_OP_LOG_SOFTMAX: case HWA_OP_SOFTMAX_BACK: case HWA_OP_NORM:
+    case HWA_OP_NORM_BACK: case HWA_OP_RMS_NORM: case HWA_OP_RMS_NORM_BACK:
+        return HWA__CLK_ROWS;
+    case HWA_OP_MATMUL: return HWA__CLK_MATMUL;
+    default: return HWA__CLK_COUNT;
+    }
+}
+
+/* NULL when be can compute node, else why not (in be's state). */
+static const char *cl_why_not(const hwa_backend *be, const hwa_tensor *node) {
+    cl_state *s = be->impl;
+    if ((unsigned)node->op >= HWA_OP_COUNT || kernel_of(node->op) == HWA__CLK_COUNT) {
+        snprintf(s->why, sizeof s->why, "opencl: no device kernel for %s yet",
+                 (unsigned)node->op < HWA_OP_COUNT ? hwa__op_name(node->op) : "?");
+        return s->why;
+    }
+    const hwa_tensor *bad = float_storage(node->dtype) ? NULL : node;
+    for (int i = 0; i < hwa__op_n_src(node->op) && !bad; i++)
+        if (!float_storage(node->src[i]->dtype)) bad = node->src[i];
+    if (bad) {
+        snprintf(s->why, sizeof s->why, "opencl: %s on %s data (the kernels take f32, f16 and bf16)",
+                 hwa__op_name(node->op), hwa_dtype_name(bad->dtype));
+        return s->why;
+    }
+    return NULL;
+}
+
+static bool cl_supports_op(const hwa_backend *be, const hwa_tensor *node) { return cl_why_not(be, node) == NULL; }
+
+/* ---- compute ----------------------------------------------------------- */
+
+/* t's view and memory object; HWA_E_MISUSE when its data is not on this
+ * device. */
+static hwa_status view_of(hwa_backend *be, const hwa_tensor *t, cl_view *v, cl_mem *mem) {
+    const hwa_tensor *s = hwa__storage(t);
+    const size_t esize = hwa_dtype_block_bytes(t->dtype);
+    const size_t off = s->buf_offs + (t->view_src ? t->view_offs : 0);
+    if (!s->buffer || s->buffer->free_fn != buf_free || ((hwa__cl_buf *)s->buffer->impl)->d != ((cl_state *)be->impl)->d)
+        return hwa__err(be->ctx, HWA_E_MISUSE, "%s: tensor '%s' has no data on this device", be->spec, t->name);
+    if (off % esize)
+        return hwa__err(be->ctx, HWA_E_INTERNAL, "%s: tensor '%s' starts at byte %zu, not a whole element", be->spec,
+                        t->name, off);
+    memset(v, 0, sizeof *v);
+    hwa__shape4(t, v->ne, v->st);
+    v->off = (int64_t)(off / esize);
+    v->dt = (int32_t)t->dtype;
+    *mem = ((hwa__cl_buf *)s->buffer->impl)->mem;
+    return HWA_OK;
+}
+
+/* v read at dst's extents: stride 0 along the dims it repeats. */
+static void broadcast_to(cl_view *v, const cl_view *dst) {
+    for (int d = 0; d < 4; d++) {
+        if (v->ne[d] == 1) v->st[d] = 0;
+        v->ne[d] = dst->ne[d];
+    }
+}
+
+typedef struct arg {
+    size_t size;
+    const void *p;
+} arg;
+
+static hwa_status launch(hwa_backend *be, hwa__cl_kernel_id id, const arg *args, int nargs, int dims,
+                         const size_t *global, const size_t *local) {
+    cl_state *s = be->impl;
+    hwa__cl_dev *d = s->d;
+    for (int i = 0; i < nargs; i++) {
+        cl_int rc = d->cl.SetKernelArg(s->k[id], (cl_uint)i, args[i].size, args[i].p);
+        if (rc != CL_SUCCESS) return hwa__cl_fail(be->ctx, d, "clSetKernelArg", rc);
+    }
+    for (int i = 0; i < dims; i++)
+        if (global[i] == 0) return HWA_OK; /* nothing to compute */
+    cl_int rc = d->cl.EnqueueNDRangeKernel(d->q, s->k[id], (cl_uint)dims, NULL, global, local, 0, NULL, NULL);
+    return rc == CL_SUCCESS ? HWA_OK : hwa__cl_fail(be->ctx, d, "clEnqueueNDRangeKernel", rc);
+}
+
+static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+static hwa_status run_node(hwa_backend *be, hwa_tensor *t) {
+    cl_state *s = be->impl;
+    const hwa_op op = t->op;
+    const int nsrc = hwa__op_n_src(op);
+    cl_view v[3];
+    cl_mem m[3];
+    hwa_status st = view_of(be, t, &v[0], &m[0]);
+    for (int i = 0; i < nsrc && i < 2 && !st; i++) st = view_of(be, t->src[i], &v[1 + i], &m[1 + i]);
+    if (st) return st;
+    if (nsrc == 0) v[1] = v[0], m[1] = m[0]; /* FILL reads nothing; any valid argument */
+    const cl_int opc = (cl_int)op;
+    const int64_t n = hwa_tensor_nelements(t);
+    const hwa__cl_kernel_id kid = kernel_of(op);
+    switch (kid) {
+    case HWA__CLK_UNARY: {
+        if (op == HWA_OP_REPEAT) broadcast_to(&v[1], &v[0]);
+        const float p = op == HWA_OP_FILL || op == HWA_OP_SCALE ? t->p.f[0] : 0.0f;
+        const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &m[1]},
+                         {sizeof(cl_view), &v[1]}, {sizeof opc, &opc}, {sizeof p, &p}, {sizeof n, &n}};
+        const size_t g = (size_t)n;
+        return launch(be, kid, a, 7, 1, &g, NULL);
+    }
+    case HWA__CLK_BINARY: {
+        broadcast_to(&v[2], &v[0]);
+        const cl_int act = op == HWA_OP_UNARY_BACK ? t->p.i[0] : 0;
+        if (op == HWA_OP_UNARY_BACK && (act < HWA_OP_RELU || act > HWA_OP_TANH))
+            return hwa__err(be->ctx, HWA_E_INVALID, "unary_back: op code %d is not an activation", (int)act);
+        const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &m[1]},
+                         {sizeof(cl_view), &v[1]}, {sizeof(cl_mem), &m[2]}, {sizeof(cl_view), &v[2]},
+                         {sizeof opc, &opc}, {sizeof act, &act}, {sizeof n, &n}};
+        const size_t g = (size_t)n;
+        return launch(be, kid, a, 9, 1, &g, NULL);
+    }
+    case HWA__CLK_SUM_TO: {
+        const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &m[1]},
+                         {sizeof(cl_view), &v[1]}, {sizeof n, &n}};
+        const size_t g = (size_t)n;
+        return launch(be, kid, a, 5, 1, &g, NULL);
+    }
+    case HWA__CLK_ROWS: {
+        if (nsrc == 1) v[2] = v[1], m[2] = m[1];
+        const cl_int mode = op == HWA_OP_SOFTMAX_BACK ? t->p.i[0] : 0;
+        const float eps = op == HWA_OP_SOFTMAX_BACK ? 0.0f : t->p.f[0];
+        size_t group = 1;
+        const size_t cap = s->k_group[kid] < ROW_GROUP ? s->k_group[kid] : ROW_GROUP;
+        while (group * 2 <= cap && group < (size_t)v[0].ne[3]) group *= 2;
+        const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &m[1]},
+                         {sizeof(cl_view), &v[1]}, {sizeof(cl_mem), &m[2]}, {sizeof(cl_view), &v[2]},
+                         {sizeof opc, &opc}, {sizeof mode, &mode}, {sizeof eps, &eps}};
+        const size_t rows = (size_t)(v[0].ne[0] * v[0].ne[1] * v[0].ne[2]), g = rows * group;
+        return launch(be, kid, a, 9, 1, &g, &group);
+    }
+    case HWA__CLK_MATMUL: {
+        if (s->k_group[kid] < TILE * TILE)
+            return hwa__err(be->ctx, HWA_E_UNSUPPORTED, "%s (%s): the matmul kernel needs work groups of %d, the "
+                            "device allows %zu", be->spec, s->d->name, TILE * TILE, s->k_group[kid]);
+        /* A as [M, K] and B as [K, N] whatever their storage order */
+        if (t->p.i[0]) {
+            int64_t x = v[1].st[2];
+            v[1].st[2] = v[1].st[3], v[1].st[3] = x;
+        }
+        if (t->p.i[1]) {
+            int64_t x = v[2].st[2];
+            v[2].st[2] = v[2].st[3], v[2].st[3] = x;
+        }
+        const int64_t K = t->p.i[0] ? v[1].ne[2] : v[1].ne[3];
+        for (int d = 0; d < 2; d++)
+            if (v[2].ne[d] == 1) v[2].st[d] = 0;
+        const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &m[1]},
+                         {sizeof(cl_view), &v[1]}, {sizeof(cl_mem), &m[2]}, {sizeof(cl_view), &v[2]},
+                         {sizeof K, &K}};
+        const size_t g[3] = {round_up((size_t)v[0].ne[3], TILE), round_up((size_t)v[0].ne[2], TILE),
+                             (size_t)(v[0].ne[0] * v[0].ne[1])};
+        const size_t l[3] = {TILE, TILE, 1};
+        return launch(be, kid, a, 7, 3, g, l);
+    }
+    default:
+        return hwa__err(be->ctx, HWA_E_UNSUPPORTED, "%s: %s", be->spec, cl_why_not(be, t));
+    }
+}
+
+static hwa_status ensure_program(hwa_backend *be) {
+    cl_state *s = be->impl;
+    if (s->prog) return HWA_OK;
+    hwa_status st = hwa__cl_program_get(be->ctx, s->d, &s->prog, s->k);
+    if (st) return st;
+    for (int i = 0; i < HWA__CLK_COUNT; i++) {
+        size_t g = 0;
+        if (s->d->cl.GetKernelWorkGroupInfo(s->k[i], s->d->dev, CL_KERNEL_WORK_GROUP_SIZE, sizeof g, &g, NULL) !=
+            CL_SUCCESS)
+            g = 1;
+        s->k_group[i] = g < s->d->max_group ? g : s->d->max_group;
+    }
+    return HWA_OK;
+}
+
+static hwa_status cl_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) {
+    hwa_status st = ensure_program(be);
+    if (st) return st;
+    for (int i = 0; i < n; i++) {
+        hwa_tensor *t = nodes[i];
+        if (t->op == HWA_OP_NONE || hwa__op_is_view(t->op)) continue;
+        if ((st = run_node(be, t))) return st;
+        hwa__tensor_touch(t);
+    }
+    return HWA_OK;
+}
+
+static hwa_status cl_synchronize(hwa_backend *be) {
+    cl_state *s = be->impl;
+    cl_int rc = s->d->cl.Finish(s->d->q);
+    return rc == CL_SUCCESS ? HWA_OK : hwa__cl_fail(be->ctx, s->d, "clFinish", rc);
+}
+
+static const char *cl_kernel_name(const hwa_backend *be, const hwa_tensor *node) {
+    static const char *const names[HWA__CLK_COUNT] = {
+#define HWA__CL_K_NAME(id, name) "opencl:" name,
+        HWA__CL_KERNELS(HWA__CL_K_NAME)
+#undef HWA__CL_K_NAME
+    };
+    const hwa__cl_kernel_id k = (unsigned)node->op < HWA_OP_COUNT ? kernel_of(node->op) : HWA__CLK_COUNT;
+    return k < HWA__CLK_COUNT && node->op != HWA_OP_NONE ? names[k] : NULL;
+}
+
+static void cl_free(hwa_backend *be) {
+    cl_state *s = be->impl;
+    if (s->d->q) s->d->cl.Finish(s->d->q);
+    for (int i = 0; i < HWA__CLK_COUNT; i++)
+        if (s->k[i]) s->d->cl.ReleaseKernel(s->k[i]);
+    if (s->prog) s->d->cl.ReleaseProgram(s->prog);
+    dev_unref(s->d);
+    hwa__free(be->ctx, s);
+    hwa__free(be->ctx, be);
+}
+
+static const hwa_backend_iface cl_iface = {
+    .api_version = HWA_BACKEND_API_VERSION,
+    .name = "opencl",
+    .kind = HWA_DEVICE_GPU,
+    .supports_op = cl_supports_op,
+    .buffer_alloc = cl_buffer_alloc,
+    .compute = cl_compute,
+    .synchronize = cl_synchronize,
+    .free = cl_free,
+    .kernel_name = cl_kernel_name,
+    .unsupported_reason = cl_why_not,
+};
+
+/* ---- making one -------------------------------------------------------- */
+
+static void dev_str(const hwa__cl_dev *d, cl_uint what, char *buf, size_t cap) {
+    if (d->cl.GetDeviceInfo(d->dev, what, cap - 1, buf, NULL) != CL_SUCCESS) buf[0] = '\0';
+    buf[cap - 1] = '\0';
+}
+
+/* Opens device index of the ICD into a fresh *d (its refs 1). */
+static hwa_status open_device(hwa_ctx *ctx, int index, hwa__cl_dev *d) {
+    char path[1024], why[512];
+    hwa__cl_lib_path(NULL, path, sizeof path);
+    if (!hwa__cl_open(path, &d->cl, why, sizeof why))
+        return hwa__err(ctx, HWA_E_NOTFOUND, "device '%s': no OpenCL: the ICD loader cannot be opened: %s", d->spec,
+                        why);
+    cl_device_id devs[MAX_DEVICES];
+    cl_platform_id plats[MAX_DEVICES];
+    cl_int rc = CL_SUCCESS;
+    const int n = hwa__cl_devices(&d->cl, devs, plats, MAX_DEVICES, &rc);
+    char e[48];
+    if (n < 0)
+        return hwa__err(ctx, HWA_E_NOTFOUND, "device '%s': no OpenCL platform (clGetPlatformIDs: %s; no ICD installed?)",
+                        d->spec, hwa__cl_error_name(rc, e, sizeof e));
+    if (index >= n)
+        return hwa__err(ctx, HWA_E_NOTFOUND, "device '%s': the OpenCL platforms have %d device%s (opencl:0 to opencl:%d)",
+                        d->spec, n, n == 1 ? "" : "s", n - 1);
+    d->dev = devs[index];
+    dev_str(d, CL_DEVICE_NAME, d->name, sizeof d->name);
+    dev_str(d, CL_DRIVER_VERSION, d->driver, sizeof d->driver);
+    if (d->cl.GetDeviceInfo(d->dev, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof d->max_alloc, &d->max_alloc, NULL) !=
+        CL_SUCCESS)
+        d->max_alloc = 128u << 20; /* the least the specification allows */
+    if (d->cl.GetDeviceInfo(d->dev, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof d->max_group, &d->max_group, NULL) !=
+        CL_SUCCESS)
+        d->max_group = 1;
+    const cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)plats[index], 0};
+    d->cx = d->cl.CreateContext(props, 1, &d->dev, NULL, NULL, &rc);
+    if (!d->cx || rc != CL_SUCCESS) return hwa__cl_fail(ctx, d, "clCreateContext", rc);
+    d->q = d->cl.CreateCommandQueue(d->cx, d->dev, 0, &rc); /* in order, no profiling */
+    if (!d->q || rc != CL_SUCCESS) return hwa__cl_fail(ctx, d, "clCreateCommandQueue", rc);
+    return HWA_OK;
+}
+
+hwa_status hwa__opencl_backend_init(hwa_ctx *ctx, int index, hwa_backend **out) {
+    hwa__cl_dev *d = hwa__calloc(ctx, 1, sizeof *d);
+    if (!d) return HWA_E_NOMEM;
+    d->refs = 1;
+    d->alloc = ctx->alloc;
+    snprintf(d->spec, sizeof d->spec, "opencl:%d", index);
+    hwa_status st = open_device(ctx, index, d);
+    if (st) {
+        dev_unref(d);
+        return st;
+    }
+    hwa_backend *be = hwa__calloc(ctx, 1, sizeof *be);
+    cl_state *s = hwa__calloc(ctx, 1, sizeof *s);
+    if (!be || !s) {
+        hwa__free(ctx, be);
+        hwa__free(ctx, s);
+        dev_unref(d);
+        return HWA_E_NOMEM;
+    }
+    s->d = d;
+    be->iface = &cl_iface;
+    be->ctx = ctx;
+    be->impl = s;
+    *out = be;
+    return HWA_OK;
+}

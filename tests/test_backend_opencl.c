@@ -1,0 +1,199 @@
+/* The opencl backend's life outside the kernels: what happens without a
+ * loader, past the last device, beyond the device's memory, and how the
+ * program binary cache behaves (the kernels themselves are compared with
+ * the reference in test_backend_ops). */
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "harness.h"
+
+/* A backend on opencl:0 in ctx, or NULL after skipping for "opencl". */
+static hwa_backend *opencl0(hwa_ctx *ctx) {
+    hwa_backend *be = hwa_backend_new(ctx, "opencl:0");
+    if (!be) hwa_test_skip_for("opencl", "no opencl:0: %s", hwa_ctx_last_error(ctx));
+    return be;
+}
+
+TEST(without_a_loader_opencl_is_notfound_and_says_why) {
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/no-icd", hwa_test_tmpdir());
+    CHECK(mkdir(dir, 0755) == 0);
+    const char *old = getenv("HWA_OPENCL_LIB");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("HWA_OPENCL_LIB", dir, 1);
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_backend *be = hwa_backend_new(ctx, "opencl:0");
+    const hwa_status st = hwa_ctx_last_status(ctx);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", hwa_ctx_last_error(ctx));
+    hwa_backend *cpu = hwa_backend_new(ctx, "cpu");
+    if (saved) setenv("HWA_OPENCL_LIB", saved, 1);
+    else unsetenv("HWA_OPENCL_LIB");
+    free(saved);
+    printf("    %s\n", msg);
+    CHECK(be == NULL);
+    CHECK_INT_EQ(st, HWA_E_NOTFOUND);
+    CHECK_STR_CONTAINS(msg, "opencl:0");
+    CHECK_STR_CONTAINS(msg, "ICD loader cannot be opened");
+    CHECK(cpu != NULL); /* the CPU goes on working */
+    hwa_backend_free(cpu);
+    hwa_ctx_free(ctx);
+}
+
+TEST(a_device_index_past_the_last_is_notfound_with_the_count) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_backend *be = opencl0(ctx);
+    if (!be) {
+        hwa_ctx_free(ctx);
+        return;
+    }
+    hwa_backend_free(be);
+    CHECK(hwa_backend_new(ctx, "opencl:63") == NULL);
+    printf("    %s\n", hwa_ctx_last_error(ctx));
+    CHECK_INT_EQ(hwa_ctx_last_status(ctx), HWA_E_NOTFOUND);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(ctx), "opencl:0 to opencl:");
+    hwa_ctx_free(ctx);
+}
+
+TEST(a_tensor_beyond_the_device_memory_is_nomem_naming_device_and_size) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_backend *be = opencl0(ctx);
+    if (!be) {
+        hwa_ctx_free(ctx);
+        return;
+    }
+    const int64_t shape[2] = {1 << 20, 1 << 20}; /* 4 TiB of f32 */
+    hwa_tensor *t = hwa_tensor_new(ctx, HWA_F32, 2, shape);
+    CHECK_STATUS(hwa_tensor_alloc(t, be), HWA_E_NOMEM);
+    printf("    %s\n", hwa_ctx_last_error(ctx));
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(ctx), "opencl:0");
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(ctx), "4398046511104 bytes");
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
+TEST(an_op_without_a_device_kernel_is_unsupported_with_the_reason) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_backend *be = opencl0(ctx);
+    if (!be) {
+        hwa_ctx_free(ctx);
+        return;
+    }
+    hwa_tensor *q = hwa_tensor_new_4d(ctx, HWA_F32, 1, 1, 2, 4);
+    hwa_tensor *a = hwa_attention(ctx, q, q, q, true, 0.0f);
+    hwa_graph *g = hwa_graph_new(ctx);
+    CHECK_OK(hwa_graph_build_forward(g, a));
+    CHECK(!hwa_backend_supports(be, a));
+    CHECK_STR_CONTAINS(hwa__backend_unsupported_reason(be, a), "attention");
+    CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+    CHECK_STATUS(hwa_graph_compute(g, be), HWA_E_UNSUPPORTED);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(ctx), "no device kernel for attention");
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
+/* Seconds from a new opencl:0 backend to the result of a small graph (the
+ * program built or loaded on the way); -1 on failure (recorded). */
+static double time_to_first_result(void) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_backend *be = hwa_backend_new(ctx, "opencl:0");
+    hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, 2, 3);
+    hwa_tensor *y = hwa_relu(ctx, hwa_scale(ctx, x, -2.0f));
+    hwa_graph *g = hwa_graph_new(ctx);
+    const float in[6] = {1, -1, 2, -2, 0, 3};
+    const float want[6] = {0, 2, 0, 4, 0, 0};
+    float out[6] = {0};
+    hwa_status st = !be ? hwa_ctx_last_status(ctx) : hwa_graph_build_forward(g, y);
+    if (!st) st = hwa_ctx_alloc_leaves(ctx, be);
+    if (!st) st = hwa_tensor_set_f32(x, in, 6);
+    if (!st) st = hwa_graph_compute(g, be);
+    if (!st) st = hwa_tensor_get_f32(y, out, 6);
+    if (st) hwa_test_fail(__FILE__, __LINE__, "opencl:0: %s", hwa_ctx_last_error(ctx));
+    if (!st && memcmp(out, want, sizeof out) != 0) {
+        hwa_test_fail(__FILE__, __LINE__, "relu(-2x) = %g %g %g %g %g %g", out[0], out[1], out[2], out[3], out[4],
+                      out[5]);
+        st = HWA_E_INTERNAL;
+    }
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return st ? -1.0 : (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+}
+
+/* The one cache file under dir/hwadapt/opencl, into path. */
+static bool cache_file(const char *dir, char *path, size_t cap) {
+    char sub[400];
+    snprintf(sub, sizeof sub, "%s/hwadapt/opencl", dir);
+    DIR *d = opendir(sub);
+    if (!d) return false;
+    bool found = false;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strstr(e->d_name, ".bin") && !strstr(e->d_name, ".tmp")) {
+            snprintf(path, cap, "%s/%s", sub, e->d_name);
+            found = true;
+        }
+    closedir(d);
+    return found;
+}
+
+TEST(the_program_binary_is_cached_and_a_corrupt_one_rebuilt_with_a_warning) {
+    hwa_ctx *probe = hwa_ctx_new(NULL);
+    hwa_backend *pb = opencl0(probe);
+    hwa_backend_free(pb);
+    hwa_ctx_free(probe);
+    if (!pb) return;
+    char dir[300], path[700], log[400];
+    snprintf(dir, sizeof dir, "%s/cache", hwa_test_tmpdir());
+    snprintf(log, sizeof log, "%s/stderr.txt", hwa_test_tmpdir());
+    const char *old = getenv("XDG_CACHE_HOME");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("XDG_CACHE_HOME", dir, 1);
+    const double cold = time_to_first_result();
+    const bool written = cache_file(dir, path, sizeof path);
+    const double warm = time_to_first_result();
+    /* corrupt it: the same size, other bytes */
+    FILE *f = written ? fopen(path, "r+b") : NULL;
+    if (f) {
+        fseek(f, 100, SEEK_SET);
+        fputs("not a program binary", f);
+        fclose(f);
+    }
+    fflush(stderr);
+    const int err = dup(2);
+    FILE *capture = freopen(log, "w", stderr);
+    const double rebuilt = time_to_first_result();
+    fflush(stderr);
+    dup2(err, 2);
+    close(err);
+    if (saved) setenv("XDG_CACHE_HOME", saved, 1);
+    else unsetenv("XDG_CACHE_HOME");
+    free(saved);
+    char text[2048] = "";
+    FILE *lf = fopen(log, "r");
+    if (lf) {
+        size_t n = fread(text, 1, sizeof text - 1, lf);
+        text[n] = '\0';
+        fclose(lf);
+    }
+    printf("    first result: cold %.3f s, from the cache %.3f s, after corrupting the cache %.3f s (POCL_KERNEL_CACHE=0 turns PoCL's own cache off)\n", cold, warm,
+           rebuilt);
+    printf("    %s", text);
+    CHECK(capture != NULL);
+    CHECK(written);
+    CHECK(cold > 0 && warm > 0 && rebuilt > 0);
+    CHECK_STR_CONTAINS(text, "is corrupt");
+    CHECK_STR_CONTAINS(text, "rebuilding it");
+    /* the rebuilt entry is whole again: a fourth start reads it silently */
+    f = fopen(path, "rb");
+    CHECK(f != NULL);
+    char magic[8] = "";
+    CHECK(fread(magic, 1, 8, f) == 8);
+    fclose(f);
+    CHECK(memcmp(magic, "HWACLBIN", 8) == 0);
+}
