@@ -186,6 +186,36 @@ static bool run_deep_mlp(hwa_plan_mode mode, float *out, size_t n_out) {
     return ok;
 }
 
+TEST(a_graph_that_grows_after_a_compute_is_planned_again) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *x = hwa_tensor_new_1d(ctx, HWA_F32, 300);
+    hwa_tensor *y = hwa_relu(ctx, hwa_scale(ctx, x, 2.0f));
+    hwa_graph *g = hwa_graph_new(ctx);
+    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    CHECK(y && g && be);
+    CHECK_OK(hwa_graph_build_forward(g, y));
+    CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+    float xv[300], got[300];
+    for (int i = 0; i < 300; i++) xv[i] = (float)(i % 7) - 3.0f;
+    CHECK_OK(hwa_tensor_set_f32(x, xv, 300));
+    CHECK_OK(hwa_graph_compute(g, be));
+    /* two more nodes after y: they need regions of their own */
+    hwa_tensor *z = hwa_softmax(ctx, hwa_add(ctx, hwa_scale(ctx, y, 3.0f), x));
+    CHECK(z);
+    CHECK_OK(hwa_graph_build_forward(g, z));
+    CHECK_OK(hwa_graph_compute(g, be));
+    CHECK_OK(hwa_tensor_get_f32(z, got, 300));
+    double want[300], sum = 0, mx = -INFINITY;
+    for (int i = 0; i < 300; i++) {
+        double r = xv[i] > 0 ? 2.0 * xv[i] : 0.0;
+        want[i] = 3.0 * r + xv[i];
+        if (want[i] > mx) mx = want[i];
+    }
+    for (int i = 0; i < 300; i++) sum += exp(want[i] - mx);
+    for (int i = 0; i < 300; i++) CHECK_NEAR(got[i], exp(want[i] - mx) / sum, 1e-6);
+    hwa_ctx_free(ctx);
+}
+
 TEST(planned_graph_computes_the_same_as_unplanned) {
     size_t n = 1 + 20 * 64 * 64;
     float *a = calloc(n, sizeof *a), *b = calloc(n, sizeof *b);

@@ -299,3 +299,50 @@ TEST(mlp_backward_pass_peak_and_gradients) {
     CHECK(a[0] > 0);
     CHECK_MSG(memcmp(a, b, sizeof a) == 0, "the reuse plan's loss or gradients differ from the naive plan's");
 }
+
+/* ---- (6) the free list: best fit, and merging with the block after ------- */
+
+/* Sizes in units u of 64 bytes (every region here is a whole number of them;
+ * a [1] or [5] f32 rounds up to 1u). Leaves: a [4, 64] (16u), s and k
+ * [64, 1] (4u), t [64] (4u), u [256] (16u). Execution order (depth first,
+ * sources in order) and the plan, as "node size @offset; free list after":
+ *
+ *   A = scale(a)       16 @0   ; -              (arena end 16)
+ *   K = scale(k)        4 @16  ; -              (20)
+ *   S = add(s, K)       4 @20  ; -              (24; first input a leaf: not in place)
+ *   M = A x S  [4,1]    1 @24  ; A, S die: [0,16) [20,24)          (25)
+ *   T = scale(t)        4 @20  ; [0,16)         (best fit: the 4u hole, exactly)
+ *   tT = sum(T)         1 @0   ; T dies: [1,16) [20,24)
+ *   L = concat(M', tT)  1 @20  ; M, tT die: [24,25) joins [21,24), [0,1) joins
+ *                                the block after it, [1,16): [0,16) [21,25)
+ *   U = scale(u)       16 @0   ; [21,25)        (fits only because of that join)
+ *   uU = sum(U)         1 @21  ; U dies: [0,16) [22,25)
+ *   kK = sum(K)         1 @22  ; K dies: [0,20) [23,25)
+ *   R = concat(uU, kK)  1 @23  ; uU, kK die: [0,20) [21,23) [24,25)
+ *   out = concat(L, R)  1 @24  (the output)
+ *
+ * (M' is M reshaped to [4], a view.) Peak 25u = 1600 bytes. Worst fit would
+ * put T in the 16u hole and leave no room for U (36u and more); a free list
+ * that does not join a released block with the free block after it leaves
+ * [0,1) and [1,16) apart, and U grows the arena (37u). */
+static hwa_tensor *fit_and_merge(hwa_ctx *ctx, hwa_tensor *a) {
+    hwa_tensor *s = hwa_tensor_new_2d(ctx, HWA_F32, 64, 1), *k = hwa_tensor_new_2d(ctx, HWA_F32, 64, 1);
+    hwa_tensor *t = hwa_tensor_new_1d(ctx, HWA_F32, 64), *u = hwa_tensor_new_1d(ctx, HWA_F32, 256);
+    hwa_tensor *A = hwa_scale(ctx, a, 0.5f);
+    hwa_tensor *K = hwa_scale(ctx, k, 0.5f);
+    hwa_tensor *M = hwa_matmul(ctx, A, hwa_add(ctx, s, K));
+    int64_t four[1] = {4};
+    hwa_tensor *L = hwa_concat(ctx, hwa_reshape(ctx, M, 1, four), hwa_sum(ctx, hwa_scale(ctx, t, 0.5f)), 0);
+    hwa_tensor *R = hwa_concat(ctx, hwa_sum(ctx, hwa_scale(ctx, u, 0.5f)), hwa_sum(ctx, K), 0);
+    return hwa_concat(ctx, L, R, 0);
+}
+
+TEST(free_regions_go_to_the_best_fit_and_join_their_neighbours) {
+    hwa_plan_stats reuse, naive;
+    CHECK(plan_and_run(fit_and_merge, 4, 64, HWA_PLAN_REUSE, &reuse, NULL, 0));
+    CHECK(plan_and_run(fit_and_merge, 4, 64, HWA_PLAN_NAIVE, &naive, NULL, 0));
+    CHECK_INT_EQ(reuse.n_intermediates, 12);
+    CHECK_INT_EQ(reuse.n_inplace, 0);
+    CHECK_INT_EQ(reuse.arena_bytes, 25 * 64);
+    CHECK_INT_EQ(naive.arena_bytes, (16 + 4 + 4 + 1 + 4 + 1 + 1 + 16 + 1 + 1 + 1 + 1) * 64);
+}

@@ -171,6 +171,24 @@ TEST(gguf_nested_arrays_read_up_to_the_depth_cap) {
     CHECK_STR_CONTAINS(hwa_last_error(), "n.gguf: key 'k': value: arrays nested deeper than 8");
 }
 
+TEST(gguf_array_count_is_checked_against_its_element_size) {
+    /* one kv: key "k", an array of 10 u32 (40 bytes) with 12 bytes left:
+     * more elements than bytes would be caught anyway; this count is fewer
+     * than the bytes but more than the bytes hold at 4 each */
+    static uint8_t buf[128];
+    size_t o = 0;
+    memcpy(buf, "GGUF\3\0\0\0", 8); o = 8;
+    memset(buf + o, 0, 8); o += 8;                  /* no tensors */
+    memcpy(buf + o, "\1\0\0\0\0\0\0\0", 8); o += 8; /* one kv */
+    memcpy(buf + o, "\1\0\0\0\0\0\0\0k", 9); o += 9;
+    memcpy(buf + o, "\x09\0\0\0\x04\0\0\0\x0a\0\0\0\0\0\0\0", 16); o += 16; /* array of u32, count 10 */
+    memset(buf + o, 0, 12); o += 12;
+    hwa_model_file *f;
+    CHECK_STATUS(hwa_model_file_open_mem(buf, o, "c.gguf", HWA_FORMAT_GGUF, &f), HWA_E_FORMAT);
+    CHECK_STR_CONTAINS(hwa_last_error(), "array count: 10 elements of type");
+    CHECK_STR_CONTAINS(hwa_last_error(), "cannot fit in the 12 bytes that remain");
+}
+
 TEST(gguf_stories260K_weights_match_the_llama2c_checkpoint) {
     char pg[512], pb[512];
     NEED_DATA("stories260K/stories260K.gguf", pg);

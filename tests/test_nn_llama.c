@@ -333,6 +333,24 @@ TEST(sampler_is_greedy_at_zero_temperature_seeded_and_honours_top_k_and_top_p) {
     for (int i = 0; i < 2000; i++) CHECK(a[i] == 1 || a[i] == 2 || a[i] == 4);
 }
 
+TEST(sampler_breaks_greedy_ties_to_the_first_id_and_divides_logits_by_the_temperature) {
+    const float tie[4] = {1.0f, 3.0f, 3.0f, 0.0f};
+    int32_t a[4000];
+    draw(&(hwa_sampler_params){.temperature = 0, .top_p = 1}, tie, 4, 1, a);
+    CHECK_INT_EQ(a[0], 1);
+    /* logits {0, ln 2}: at temperature T, p(1) = 2^(1/T) / (1 + 2^(1/T)):
+     * 0.8 at T = 0.5, 0.586 at T = 2 (4000 draws: sd 0.008) */
+    const float two[2] = {0.0f, 0.693147181f} /* ln 2 */;
+    const float temps[2] = {0.5f, 2.0f};
+    for (int k = 0; k < 2; k++) {
+        draw(&(hwa_sampler_params){.temperature = temps[k], .top_p = 1, .seed = 11}, two, 2, 4000, a);
+        int ones = 0;
+        for (int i = 0; i < 4000; i++) ones += a[i] == 1;
+        double want = pow(2.0, 1.0 / temps[k]) / (1.0 + pow(2.0, 1.0 / temps[k]));
+        CHECK_NEAR(ones / 4000.0, want, 0.04);
+    }
+}
+
 /* ---- matrices converted at load --------------------------------------------- */
 
 /* stories260K with its matrices converted from f32 to dt at load: the

@@ -222,6 +222,16 @@ CTX_TEST(cross_entropy_label_out_of_range_at_compute) {
     CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "7");
 }
 
+CTX_TEST(cross_entropy_label_equal_to_the_class_count_is_out_of_range) {
+    /* classes are 0..4: label 5 is one past the row, not its last element */
+    hwa_tensor *logits = t2(f, HWA_F32, 2, 5), *labels = hwa_tensor_new_1d(f->ctx, HWA_I32, 2);
+    hwa_tensor *y = hwa_cross_entropy(f->ctx, logits, labels);
+    CHECK(y);
+    const float vals[2] = {4, 5};
+    CHECK_STATUS(run_with_index(f, y, labels, vals, 2), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "cross_entropy");
+}
+
 /* ---- tensors, backends, graphs ------------------------------------------------------- */
 
 CTX_TEST(tensor_with_extent_zero) {

@@ -126,6 +126,12 @@ TEST(bad_schedules_and_optimizers_are_rejected) {
     c = hwa_optim_config_default(HWA_OPTIM_SGD);
     c.clip_norm = -1;
     CHECK_STATUS(hwa_optim_config_check(&c), HWA_E_INVALID);
+    /* momentum in [0, 1): at 1 the velocity never decays */
+    c = hwa_optim_config_default(HWA_OPTIM_SGD);
+    c.momentum = 1.0f;
+    CHECK_STATUS(hwa_optim_config_check(&c), HWA_E_INVALID);
+    c.momentum = 0.999f;
+    CHECK_OK(hwa_optim_config_check(&c));
 }
 
 TEST(the_trainer_computes_in_f32_bf16_or_f16_and_refuses_other_dtypes) {
