@@ -151,6 +151,17 @@ TEST(safetensors_rejects_overlapping_tensors_naming_them) {
     CHECK_STR_CONTAINS(hwa_last_error(), "overlaps");
 }
 
+TEST(safetensors_rejects_a_span_other_than_shape_times_dtype_size) {
+    NEEDS_JSON();
+    hwa_model_file *f;
+    /* 12 bytes for two f32: the tensors tile the data section, but the span
+     * is not what the shape holds (longer, then shorter) */
+    CHECK_STATUS(open_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,12]}}", 12, &f), HWA_E_FORMAT);
+    CHECK_STR_CONTAINS(hwa_last_error(), "m.safetensors: tensor 'w': data_offsets span 12 bytes but shape x dtype size is 8");
+    CHECK_STATUS(open_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, &f), HWA_E_FORMAT);
+    CHECK_STR_CONTAINS(hwa_last_error(), "data_offsets span 4 bytes but shape x dtype size is 8");
+}
+
 TEST(safetensors_rejects_tensor_past_data_section_with_sizes) {
     NEEDS_JSON();
     hwa_model_file *f;
