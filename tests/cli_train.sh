@@ -72,6 +72,13 @@ for opt in "adamw --schedule cosine" "momentum --schedule onecycle" "sgd --sched
     ok "resume mid-schedule is bit-exact ($opt)"
   else bad "resume mid-schedule ($opt): $(cat "$T/out" "$T/err")"; fi
 done
+# A checkpoint with more epochs done than --epochs asks for is refused (the
+# last one above has 3).
+$H train "${SMALL[@]}" --optimizer sgd --schedule step --step-epochs 1 --epochs 2 --checkpoint-dir "$T/d" --resume \
+  > /dev/null 2> "$T/err"; rc=$?
+if [ $rc -ne 0 ] && grep -q "the checkpoint has 3 epochs done, more than --epochs 2" "$T/err"; then
+  ok "a checkpoint past --epochs is refused"
+else bad "resume past --epochs: exit $rc: $(cat "$T/err")"; fi
 
 # ---- the export reads with an independent safetensors parser into PyTorch
 # nn.Linear layers and gives the same test accuracy

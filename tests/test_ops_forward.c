@@ -6,8 +6,8 @@
  * cases are not printed there but regenerated here, bit for bit, from a seed
  * (golden_fill; gen_generator_matches_python checks it against the script).
  *
- * Every case runs twice on the `cpu` backend, and each run is compared with
- * the golden on its own:
+ * Every case runs twice on the `cpu` backend, and on opencl:0 where there is
+ * one; each run is compared with the golden on its own:
  *   reference  every node by its scalar reference kernel
  *              (hwa__cpu_set_reference_only), the yardstick that the fast
  *              kernels and the other backends are compared with;
@@ -16,6 +16,9 @@
  *              (oneDNN, OpenBLAS, our own), fusions. A node the fast path
  *              does not take (a [M,1] operand broadcast along rows, a
  *              strided view) runs its reference kernel here too.
+ *   opencl:0   the first OpenCL device, where one exists (PoCL here), for
+ *              the ops its backend runs (the others print why not), with
+ *              the fast run's tolerance: its kernels compute in f32.
  * A failure names the run, and for the fast run the kernel that computed the
  * output node. The cases include rows of 37, 67 and 1000 elements (vector
  * loop bodies and tails on every ISA), K = 1000 products, and edge rows:
@@ -89,9 +92,28 @@ TEST(gen_generator_matches_python) {
         CHECK_MSG(got[i] == gold_gen_check[i], "value %d: got %.9g, want %.9g", i, got[i], gold_gen_check[i]);
 }
 
-static void run_in(hwa_ctx *ctx, hwa_backend **be_out, const run_spec *rs, bool reference) {
+/* The runs: the CPU's reference kernels, the CPU as users get it, and the
+ * first OpenCL device where there is one. */
+enum run_kind { RUN_REFERENCE, RUN_FAST, RUN_OPENCL, RUN_COUNT };
+static const char *const run_names[RUN_COUNT] = {"reference", "fast", "opencl:0"};
+
+/* Whether opencl:0 can be made here (asked once). */
+static bool opencl_present(void) {
+    static int have = -1;
+    if (have < 0) {
+        hwa_ctx *ctx = hwa_ctx_new(NULL);
+        hwa_backend *be = ctx ? hwa_backend_new(ctx, "opencl:0") : NULL;
+        have = be != NULL;
+        hwa_backend_free(be);
+        hwa_ctx_free(ctx);
+    }
+    return have;
+}
+
+static void run_in(hwa_ctx *ctx, hwa_backend **be_out, const run_spec *rs, enum run_kind kind) {
     const golden_case *gc = rs->gc;
-    const char *run_name = reference ? "reference" : "fast";
+    const bool reference = kind == RUN_REFERENCE;
+    const char *run_name = run_names[kind];
     hwa_tensor *in[4] = {NULL, NULL, NULL, NULL};
     for (int i = 0; i < gc->n_in; i++) {
         hwa_dtype dt = rs->dtypes ? rs->dtypes[i] : HWA_F32;
@@ -106,8 +128,8 @@ static void run_in(hwa_ctx *ctx, hwa_backend **be_out, const run_spec *rs, bool 
     hwa_graph *g = hwa_graph_new(ctx);
     CHECK(g);
     CHECK_OK(hwa_graph_build_forward(g, out));
-    hwa_backend *be = hwa_backend_new(ctx, "cpu");
-    CHECK_MSG(be, "cpu backend: %s", hwa_ctx_last_error(ctx));
+    hwa_backend *be = hwa_backend_new(ctx, kind == RUN_OPENCL ? "opencl:0" : "cpu");
+    CHECK_MSG(be, "%s backend: %s", run_name, hwa_ctx_last_error(ctx));
     *be_out = be;
     CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
     for (int i = 0; i < gc->n_in; i++) {
@@ -121,6 +143,12 @@ static void run_in(hwa_ctx *ctx, hwa_backend **be_out, const run_spec *rs, bool 
     hwa__cpu_set_reference_only(reference);
     const hwa_status st = hwa_graph_compute(g, be);
     hwa__cpu_set_reference_only(false);
+    if (kind == RUN_OPENCL && st == HWA_E_UNSUPPORTED) {
+        /* the differential harness (test_backend_ops) lists what the device
+         * cannot run yet and why */
+        fprintf(stderr, "    %s: not on opencl:0: %s\n", gc->name, hwa_ctx_last_error(ctx));
+        return;
+    }
     CHECK_MSG(st == HWA_OK, "%s (%s run): compute returned %s: %s", gc->name, run_name, hwa_status_name(st),
               hwa_ctx_last_error(ctx));
 
@@ -128,7 +156,7 @@ static void run_in(hwa_ctx *ctx, hwa_backend **be_out, const run_spec *rs, bool 
     CHECK(got);
     const hwa_status gst = hwa_tensor_get_f32(out, got, gc->out.n);
     const double k = reference && rs->k_ref > 0 ? rs->k_ref : rs->k;
-    const char *kernel = reference ? "ref" : hwa_backend_kernel_name(be, out);
+    const char *kernel = reference ? "ref" : kind == RUN_OPENCL ? "device" : hwa_backend_kernel_name(be, out);
     int64_t bad = -1;
     for (int64_t i = 0; gst == HWA_OK && i < gc->out.n && bad < 0; i++) {
         const double want = gc->out.v[i];
@@ -147,14 +175,15 @@ static void run_in(hwa_ctx *ctx, hwa_backend **be_out, const run_spec *rs, bool 
     }
 }
 
-/* Both runs, each in a fresh context; the second runs even when the first
- * failed, so that a failure says which of the two it is in. */
+/* Every run, each in a fresh context; a later run goes on when an earlier
+ * one failed, so that a failure says which run it is in. */
 static void run(const run_spec *rs) {
-    for (int r = 0; r < 2; r++) {
+    for (int r = 0; r < RUN_COUNT; r++) {
+        if (r == RUN_OPENCL && !opencl_present()) continue; /* test_backend_ops says why */
         hwa_ctx *ctx = hwa_ctx_new(NULL);
         CHECK(ctx);
         hwa_backend *be = NULL;
-        run_in(ctx, &be, rs, r == 0);
+        run_in(ctx, &be, rs, (enum run_kind)r);
         hwa_backend_free(be);
         hwa_ctx_free(ctx);
     }

@@ -124,6 +124,27 @@ TEST(shuffle_is_a_permutation_determined_by_seed_and_epoch) {
     hwa_dataset_free(d);
 }
 
+TEST(shuffle_leaves_a_sample_in_place_as_often_as_a_uniform_permutation_does) {
+    /* A uniform permutation of 4 has a fixed point with probability
+     * 1 - 3/8 = 0.625: about 250 of 400 epochs (sd 10). A shuffle that
+     * always moves every sample (Sattolo's cycle) would give 0. */
+    hwa_dataset *d = counting_dataset(4);
+    CHECK(d);
+    hwa_loader *l = NULL;
+    CHECK_OK(hwa_loader_new(d, 4, true, false, 11, &l));
+    int with_fixed = 0;
+    for (int e = 0; e < 400; e++) {
+        CHECK_OK(hwa_loader_set_epoch(l, e));
+        bool fixed = false;
+        for (int k = 0; k < 4; k++) fixed |= hwa_loader_index(l, k) == k;
+        with_fixed += fixed;
+    }
+    CHECK_MSG(with_fixed > 200 && with_fixed < 300, "%d of 400 epochs left a sample in place; a uniform shuffle: ~250",
+              with_fixed);
+    hwa_loader_free(l);
+    hwa_dataset_free(d);
+}
+
 TEST(last_partial_batch_is_kept_or_dropped) {
     hwa_dataset *d = counting_dataset(25);
     hwa_loader *keep = NULL, *drop = NULL;
