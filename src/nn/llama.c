@@ -137,10 +137,11 @@ static hwa_status weight_dtype_param(const char *name, bool *convert, hwa_dtype 
 static hwa_status convert_into(hwa_tensor *t, const void *src, hwa_dtype src_t, int64_t n) {
     enum { BLOCK = 4096 };
     float tmp[BLOCK];
-    char *dst = hwa_tensor_data(t);
-    if (!dst)
-        return hwa__err(NULL, HWA_E_UNSUPPORTED, "llama: converting '%s' at load needs host-addressable memory",
-                        hwa_tensor_name(t));
+    /* A device's memory has no host address: convert into host memory, then
+     * copy the whole matrix over. */
+    char *dst = hwa_tensor_data(t), *staged = NULL;
+    if (!dst && !(dst = staged = malloc(hwa_tensor_nbytes(t))))
+        return hwa__err(NULL, HWA_E_NOMEM, "llama: out of memory converting '%s' at load", hwa_tensor_name(t));
     const hwa_dtype dst_t = hwa_tensor_dtype(t);
     const size_t sb = hwa_dtype_block_bytes(src_t), db = hwa_dtype_block_bytes(dst_t);
     hwa_status st = HWA_OK;
@@ -149,7 +150,12 @@ static hwa_status convert_into(hwa_tensor *t, const void *src, hwa_dtype src_t, 
         st = hwa_convert_to_f32(src_t, (const char *)src + (size_t)i * sb, tmp, m);
         if (st == HWA_OK) st = hwa_convert_from_f32(dst_t, dst + (size_t)i * db, tmp, m);
     }
-    hwa_tensor_mark_modified(t); /* written through its pointer */
+    if (staged) {
+        if (st == HWA_OK) st = hwa_tensor_set_bytes(t, staged, hwa_tensor_nbytes(t));
+        free(staged);
+    } else {
+        hwa_tensor_mark_modified(t); /* written through its pointer */
+    }
     return st;
 }
 
@@ -198,6 +204,10 @@ static hwa_status bind_weight(hwa_llama *m, const char *gguf_name, const char *l
     if (convert) {
         st = hwa_tensor_alloc(t, m->be);
         if (st == HWA_OK) st = convert_into(t, data, ft->dtype, hwa_tensor_nelements(t));
+    } else if (hwa_backend_device_kind(m->be) != HWA_DEVICE_CPU) {
+        /* a device cannot read the mapping in place: a copy in its memory */
+        st = hwa_tensor_alloc(t, m->be);
+        if (st == HWA_OK) st = hwa_tensor_set_bytes(t, data, file_bytes);
     } else {
         if ((uintptr_t)data % hwa_dtype_block_bytes(ft->dtype))
             return hwa__err(NULL, HWA_E_FORMAT, "%s: tensor '%s' is not aligned to its element size", L, name);
@@ -399,14 +409,16 @@ static hwa_tensor *build_forward(hwa_llama *m, const int32_t *tokens, int32_t n,
     const hwa_llama_config *c = &m->cfg;
     hwa_tensor *ids = hwa_tensor_new_1d(ctx, HWA_I32, n), *pos = hwa_tensor_new_1d(ctx, HWA_I32, n);
     if (!ids || !pos || hwa_tensor_alloc(ids, m->be) || hwa_tensor_alloc(pos, m->be)) return NULL;
-    int32_t *pv = hwa_tensor_data(pos);
+    int32_t *pv = malloc((size_t)n * sizeof *pv);
     if (!pv) {
-        /* Not host memory: fill through the transfer helpers. */
-        hwa__err(ctx, HWA_E_UNSUPPORTED, "llama: the backend's memory is not host-addressable");
+        hwa__err(ctx, HWA_E_NOMEM, "llama: out of memory");
         return NULL;
     }
     for (int32_t i = 0; i < n; i++) pv[i] = m->pos + i;
-    if (hwa_tensor_set_bytes(ids, tokens, (size_t)n * sizeof *tokens)) return NULL;
+    /* through the transfer helpers: a device's memory has no host address */
+    const hwa_status st = hwa_tensor_set_bytes(pos, pv, (size_t)n * sizeof *pv);
+    free(pv);
+    if (st || hwa_tensor_set_bytes(ids, tokens, (size_t)n * sizeof *tokens)) return NULL;
 
     hwa_tensor *x = hwa_embedding(ctx, m->tok_emb, ids);
     if (x && hwa_tensor_dtype(x) != HWA_F32) x = hwa_cast(ctx, x, HWA_F32);

@@ -4,6 +4,7 @@
  * transfers; kernels run on one in-order queue, so each node sees its
  * inputs complete, and a compute ends when the queue has drained. Every
  * kernel comes from the portable sources of backends/gpu/kernels. */
+#include <math.h>
 #include <string.h>
 
 #include "backends/opencl/opencl_internal.h"
@@ -22,6 +23,7 @@ _Static_assert(HWA_F32 == 0 && HWA_F16 == 1 && HWA_BF16 == 2 && HWA_I32 == 4, "k
 #define MAX_DEVICES 64
 #define TILE 16      /* HWA_K_TILE of matmul.cl */
 #define ROW_GROUP 256 /* HWA_K_ROW_GROUP of hwa_gpu.h */
+#define ATT_MAX_D 512 /* HWA_K_ATT_MAX_D of hwa_gpu.h */
 
 typedef struct cl_state {
     hwa__cl_dev *d;
@@ -29,6 +31,8 @@ typedef struct cl_state {
     cl_kernel k[HWA__CLK_COUNT];
     size_t k_group[HWA__CLK_COUNT]; /* each kernel's largest work group */
     char why[192];                  /* the last reason a node is not supported */
+    cl_mem scratch;                 /* temporaries of one node (rope's angles, attention's stats) */
+    size_t scratch_size;
 } cl_state;
 
 hwa_status hwa__cl_fail(hwa_ctx *ctx, const hwa__cl_dev *d, const char *call, cl_int code) {
@@ -134,6 +138,15 @@ static hwa_status cl_buffer_alloc(hwa_backend *be, size_t size, hwa_buffer **out
 
 static bool float_storage(hwa_dtype t) { return t == HWA_F32 || t == HWA_F16 || t == HWA_BF16; }
 
+/* The source of op that holds i32 indices (ids, positions, labels), or -1. */
+static int index_src_of(hwa_op op) {
+    switch (op) {
+    case HWA_OP_EMBEDDING: case HWA_OP_EMBEDDING_BACK: case HWA_OP_ROPE: case HWA_OP_CROSS_ENTROPY: return 1;
+    case HWA_OP_CROSS_ENTROPY_BACK: return 2;
+    default: return -1;
+    }
+}
+
 static hwa__cl_kernel_id kernel_of(hwa_op op) {
     switch (op) {
     case HWA_OP_CONT: case HWA_OP_REPEAT: case HWA_OP_SCALE: case HWA_OP_FILL:
@@ -146,6 +159,18 @@ static hwa__cl_kernel_id kernel_of(hwa_op op) {
     case HWA_OP_NORM_BACK: case HWA_OP_RMS_NORM: case HWA_OP_RMS_NORM_BACK:
         return HWA__CLK_ROWS;
     case HWA_OP_MATMUL: return HWA__CLK_MATMUL;
+    /* copies into regions of dst, through the unary kernel's CONT and FILL */
+    case HWA_OP_CONCAT: case HWA_OP_SLICE_BACK: case HWA_OP_WRITE_SLICE: return HWA__CLK_UNARY;
+    case HWA_OP_EMBEDDING: return HWA__CLK_EMBED;
+    case HWA_OP_EMBEDDING_BACK: return HWA__CLK_EMBED_BACK;
+    case HWA_OP_ROPE: return HWA__CLK_ROPE;
+    case HWA_OP_ATTENTION: return HWA__CLK_ATTN;
+    case HWA_OP_ATTENTION_BACK: return HWA__CLK_ATTN_BACK;
+    case HWA_OP_CROSS_ENTROPY: return HWA__CLK_XENT;
+    case HWA_OP_CROSS_ENTROPY_BACK: return HWA__CLK_XENT_BACK;
+    case HWA_OP_SUM_SQ: return HWA__CLK_SUM_SQ;
+    case HWA_OP_SGD_UPDATE: return HWA__CLK_SGD;
+    case HWA_OP_ADAM_UPDATE: return HWA__CLK_ADAM;
     default: return HWA__CLK_COUNT;
     }
 }
@@ -159,12 +184,22 @@ static const char *cl_why_not(const hwa_backend *be, const hwa_tensor *node) {
         return s->why;
     }
     const hwa_tensor *bad = float_storage(node->dtype) ? NULL : node;
+    const int index_src = index_src_of(node->op);
     for (int i = 0; i < hwa__op_n_src(node->op) && !bad; i++)
-        if (!float_storage(node->src[i]->dtype)) bad = node->src[i];
+        if (i == index_src ? node->src[i]->dtype != HWA_I32 : !float_storage(node->src[i]->dtype)) bad = node->src[i];
     if (bad) {
-        snprintf(s->why, sizeof s->why, "opencl: %s on %s data (the kernels take f32, f16 and bf16)",
+        snprintf(s->why, sizeof s->why, "opencl: %s on %s data (the kernels take f32, f16 and bf16, and i32 indices)",
                  hwa__op_name(node->op), hwa_dtype_name(bad->dtype));
         return s->why;
+    }
+    if (node->op == HWA_OP_ATTENTION || node->op == HWA_OP_ATTENTION_BACK) {
+        const hwa_tensor *q = node->src[node->op == HWA_OP_ATTENTION ? 0 : 1], *v = node->src[node->op == HWA_OP_ATTENTION ? 2 : 3];
+        const int64_t D = q->shape[q->ndim - 1], Dv = v->shape[v->ndim - 1];
+        if (D > ATT_MAX_D || Dv > ATT_MAX_D) {
+            snprintf(s->why, sizeof s->why, "opencl: %s with heads of %lld and %lld (the kernel takes up to %d)",
+                     hwa__op_name(node->op), (long long)D, (long long)Dv, ATT_MAX_D);
+            return s->why;
+        }
     }
     return NULL;
 }
@@ -221,20 +256,313 @@ static hwa_status launch(hwa_backend *be, hwa__cl_kernel_id id, const arg *args,
 
 static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 
+/* The backend's scratch buffer, at least bytes long. Nodes run one after
+ * another on the in-order queue, so each may reuse it; a buffer replaced
+ * while a kernel still reads it lives until that kernel ends (OpenCL
+ * releases memory objects after their last use). */
+static hwa_status scratch_get(hwa_backend *be, size_t bytes, cl_mem *out) {
+    cl_state *s = be->impl;
+    hwa__cl_dev *d = s->d;
+    if (bytes == 0) bytes = sizeof(float);
+    if (!s->scratch || s->scratch_size < bytes) {
+        if (s->scratch) d->cl.ReleaseMemObject(s->scratch);
+        s->scratch_size = 0;
+        cl_int rc = CL_SUCCESS;
+        s->scratch = d->cl.CreateBuffer(d->cx, CL_MEM_READ_WRITE, bytes, NULL, &rc);
+        if (!s->scratch || rc != CL_SUCCESS) {
+            s->scratch = NULL;
+            return hwa__cl_fail(be->ctx, d, "clCreateBuffer (scratch)", rc);
+        }
+        s->scratch_size = bytes;
+    }
+    *out = s->scratch;
+    return HWA_OK;
+}
+
+/* The n i32 values of index tensor t (view v in mem m), in flat order, read
+ * back to the host (blocking: after every earlier node) into a new array
+ * *out (hwa__free). The kernels trust indices, so the host checks them
+ * here, with the reference's messages. */
+static hwa_status read_indices(hwa_backend *be, const cl_view *v, cl_mem m, int32_t **out, int64_t *n) {
+    cl_state *s = be->impl;
+    int64_t count = 1, hi = v->off, lo = v->off;
+    for (int k = 0; k < 4; k++) {
+        count *= v->ne[k];
+        if (v->ne[k] > 1) {
+            if (v->st[k] >= 0) hi += (v->ne[k] - 1) * v->st[k];
+            else lo += (v->ne[k] - 1) * v->st[k];
+        }
+    }
+    *out = NULL;
+    *n = count;
+    if (count == 0) return HWA_OK;
+    const size_t span = (size_t)(hi - lo + 1);
+    int32_t *raw = hwa__malloc(be->ctx, span * sizeof *raw), *vals = hwa__malloc(be->ctx, (size_t)count * sizeof *vals);
+    if (!raw || !vals) {
+        hwa__free(be->ctx, raw);
+        hwa__free(be->ctx, vals);
+        return HWA_E_NOMEM;
+    }
+    cl_int rc = s->d->cl.EnqueueReadBuffer(s->d->q, m, CL_TRUE, (size_t)lo * sizeof *raw, span * sizeof *raw, raw, 0,
+                                           NULL, NULL);
+    if (rc != CL_SUCCESS) {
+        hwa__free(be->ctx, raw);
+        hwa__free(be->ctx, vals);
+        return hwa__cl_fail(be->ctx, s->d, "clEnqueueReadBuffer (indices)", rc);
+    }
+    for (int64_t i = 0; i < count; i++) {
+        int64_t r = i, off = v->off - lo;
+        for (int k = 3; k >= 0; k--) {
+            off += (r % v->ne[k]) * v->st[k];
+            r /= v->ne[k];
+        }
+        vals[i] = raw[off];
+    }
+    hwa__free(be->ctx, raw);
+    *out = vals;
+    return HWA_OK;
+}
+
+/* HWA_E_RANGE unless every index of v (in m) is in [0, bound). */
+static hwa_status check_indices(hwa_backend *be, const hwa_tensor *node, const char *what, const cl_view *v, cl_mem m,
+                                int64_t bound) {
+    int32_t *vals;
+    int64_t n;
+    hwa_status st = read_indices(be, v, m, &vals, &n);
+    for (int64_t i = 0; i < n && !st; i++)
+        if (vals[i] < 0 || vals[i] >= bound)
+            st = hwa__err(be->ctx, HWA_E_RANGE, "%s: %s %d at index %lld is outside [0, %lld)", hwa__op_name(node->op),
+                          what, (int)vals[i], (long long)i, (long long)bound);
+    hwa__free(be->ctx, vals);
+    return st;
+}
+
+/* dst = src (same extents) through the unary kernel's CONT; with fill, dst =
+ * value and src is not read. */
+static hwa_status copy_into(hwa_backend *be, const cl_view *dst, cl_mem dm, const cl_view *src, cl_mem sm, bool fill,
+                            float value) {
+    const cl_int op = fill ? HWA_OP_FILL : HWA_OP_CONT;
+    const int64_t n = dst->ne[0] * dst->ne[1] * dst->ne[2] * dst->ne[3];
+    const arg a[] = {{sizeof(cl_mem), &dm}, {sizeof(cl_view), dst}, {sizeof(cl_mem), fill ? &dm : &sm},
+                     {sizeof(cl_view), fill ? dst : src}, {sizeof op, &op}, {sizeof value, &value}, {sizeof n, &n}};
+    const size_t g = (size_t)n;
+    return launch(be, HWA__CLK_UNARY, a, 7, 1, &g, NULL);
+}
+
+/* v narrowed to [start, start + len) along dim. */
+static cl_view region(const cl_view *v, int dim, int64_t start, int64_t len) {
+    cl_view r = *v;
+    r.off += start * v->st[dim];
+    r.ne[dim] = len;
+    return r;
+}
+
+/* CONCAT, SLICE_BACK and WRITE_SLICE: copies into regions of dst (v[0]). */
+static hwa_status run_copies(hwa_backend *be, const hwa_tensor *t, cl_view *v, cl_mem *m) {
+    const int dim = hwa__dim4(t, t->p.i[0]);
+    if (dim < 0)
+        return hwa__err(be->ctx, HWA_E_INVALID, "%s: dim %d is outside a %d-dim tensor", hwa__op_name(t->op), t->p.i[0],
+                        t->ndim);
+    hwa_status st;
+    switch (t->op) {
+    case HWA_OP_CONCAT: {
+        const cl_view a = region(&v[0], dim, 0, v[1].ne[dim]), b = region(&v[0], dim, v[1].ne[dim], v[2].ne[dim]);
+        if ((st = copy_into(be, &a, m[0], &v[1], m[1], false, 0.0f))) return st;
+        return copy_into(be, &b, m[0], &v[2], m[2], false, 0.0f);
+    }
+    case HWA_OP_SLICE_BACK: {
+        const cl_view r = region(&v[0], dim, t->p.l[0], v[1].ne[dim]);
+        if ((st = copy_into(be, &v[0], m[0], NULL, NULL, true, 0.0f))) return st;
+        return copy_into(be, &r, m[0], &v[1], m[1], false, 0.0f);
+    }
+    default: { /* WRITE_SLICE: dst is src0's storage; src1 goes into its region */
+        const cl_view r = region(&v[0], dim, t->p.l[0], v[2].ne[dim]);
+        return copy_into(be, &r, m[0], &v[2], m[2], false, 0.0f);
+    }
+    }
+}
+
+/* The largest power-of-two work group up to ROW_GROUP that kernel id allows
+ * and that n items can use. */
+static size_t pow2_group(const cl_state *s, hwa__cl_kernel_id id, int64_t n) {
+    size_t group = 1;
+    const size_t cap = s->k_group[id] < ROW_GROUP ? s->k_group[id] : ROW_GROUP;
+    while (group * 2 <= cap && (int64_t)group < n) group *= 2;
+    return group;
+}
+
+/* ROPE: the host reads the positions, checks them and computes every
+ * angle's cos and sin in double (as the CPU's kernels do) into the scratch
+ * buffer; the kernel rotates the pairs. */
+static hwa_status run_rope(hwa_backend *be, const hwa_tensor *t, cl_view *v, cl_mem *m) {
+    cl_state *s = be->impl;
+    const int mode = t->p.i[0];
+    if (mode != HWA_ROPE_INTERLEAVED && mode != HWA_ROPE_HALVES)
+        return hwa__err(be->ctx, HWA_E_INVALID, "rope: unknown mode %d", mode);
+    int32_t *pos;
+    int64_t T;
+    hwa_status st = read_indices(be, &v[2], m[2], &pos, &T);
+    if (st) return st;
+    const int64_t D = v[1].ne[3], half = D / 2;
+    const double theta = t->p.f[0], sign = t->p.i[1] == 1 ? -1.0 : 1.0;
+    float *tab = hwa__malloc(be->ctx, (size_t)(2 * T * half + 1) * sizeof *tab);
+    for (int64_t i = 0; i < T && !st; i++)
+        if (pos[i] < 0)
+            st = hwa__err(be->ctx, HWA_E_RANGE, "rope: position %d at index %lld is negative (must be >= 0)",
+                          (int)pos[i], (long long)i);
+    if (!tab && !st) st = HWA_E_NOMEM;
+    for (int64_t i = 0; i < T && !st; i++)
+        for (int64_t k = 0; k < half; k++) {
+            const double angle = sign * (double)pos[i] * pow(theta, -2.0 * (double)k / (double)D);
+            tab[i * half + k] = (float)cos(angle);
+            tab[T * half + i * half + k] = (float)sin(angle);
+        }
+    cl_mem cs = NULL;
+    const size_t bytes = (size_t)(2 * T * half) * sizeof *tab;
+    if (!st) st = scratch_get(be, bytes, &cs);
+    if (!st && bytes) {
+        cl_int rc = s->d->cl.EnqueueWriteBuffer(s->d->q, cs, CL_TRUE, 0, bytes, tab, 0, NULL, NULL);
+        if (rc != CL_SUCCESS) st = hwa__cl_fail(be->ctx, s->d, "clEnqueueWriteBuffer (rope angles)", rc);
+    }
+    hwa__free(be->ctx, tab);
+    hwa__free(be->ctx, pos);
+    if (st) return st;
+    const cl_int md = mode;
+    const int64_t n = v[1].ne[0] * v[1].ne[1] * v[1].ne[2] * half;
+    const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &m[1]},
+                     {sizeof(cl_view), &v[1]}, {sizeof(cl_mem), &cs}, {sizeof md, &md}, {sizeof n, &n}};
+    const size_t g = (size_t)n;
+    return launch(be, HWA__CLK_ROPE, a, 7, 1, &g, NULL);
+}
+
+/* ATTENTION and ATTENTION_BACK (the latter: stats into the scratch buffer,
+ * then dq, dk or dv). v[1..] are the node's sources. */
+static hwa_status run_attention(hwa_backend *be, const hwa_tensor *t, cl_view *v, cl_mem *m) {
+    cl_state *s = be->impl;
+    const bool back = t->op == HWA_OP_ATTENTION_BACK;
+    const cl_view *q = &v[back ? 2 : 1], *k = &v[back ? 3 : 2], *vv = &v[back ? 4 : 3];
+    const cl_mem *qm = &m[back ? 2 : 1], *km = &m[back ? 3 : 2], *vm = &m[back ? 4 : 3];
+    const int64_t B = q->ne[0], Hq = q->ne[1], Tq = q->ne[2], D = q->ne[3], Hkv = k->ne[1], Tk = k->ne[2];
+    const float scale = t->p.f[0] > 0.0f ? t->p.f[0] : (float)(1.0 / sqrt((double)D));
+    const cl_int causal = t->p.i[0] != 0, which = back ? t->p.i[1] : 0;
+    if (Hkv <= 0 || Hq % Hkv)
+        return hwa__err(be->ctx, HWA_E_SHAPE, "%s: %lld query heads are not a multiple of %lld kv heads",
+                        hwa__op_name(t->op), (long long)Hq, (long long)Hkv);
+    const int64_t queries = B * Hq * Tq;
+    if (!back) {
+        const size_t group = pow2_group(s, HWA__CLK_ATTN, Tk > v[3].ne[3] ? Tk : v[3].ne[3]);
+        const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), qm},
+                         {sizeof(cl_view), q},     {sizeof(cl_mem), km},     {sizeof(cl_view), k},
+                         {sizeof(cl_mem), vm},     {sizeof(cl_view), vv},    {sizeof scale, &scale},
+                         {sizeof causal, &causal}};
+        const size_t g = (size_t)queries * group;
+        return launch(be, HWA__CLK_ATTN, a, 10, 1, &g, &group);
+    }
+    if (which < 0 || which > 2)
+        return hwa__err(be->ctx, HWA_E_INVALID, "attention_back: which is %d, not 0 (dq), 1 (dk) or 2 (dv)", (int)which);
+    cl_mem stats;
+    hwa_status st = scratch_get(be, (size_t)queries * 2 * sizeof(float), &stats);
+    if (st) return st;
+    size_t group = pow2_group(s, HWA__CLK_ATTN_STATS, Tk);
+    const arg sa[] = {{sizeof(cl_mem), &stats}, {sizeof(cl_mem), &m[1]}, {sizeof(cl_view), &v[1]},
+                      {sizeof(cl_mem), qm},     {sizeof(cl_view), q},     {sizeof(cl_mem), km},
+                      {sizeof(cl_view), k},     {sizeof(cl_mem), vm},     {sizeof(cl_view), vv},
+                      {sizeof scale, &scale},   {sizeof causal, &causal}};
+    size_t g = (size_t)queries * group;
+    if ((st = launch(be, HWA__CLK_ATTN_STATS, sa, 11, 1, &g, &group))) return st;
+    const int64_t width = which == 2 ? vv->ne[3] : D, items = which == 0 ? Tk : (Hq / Hkv) * Tq;
+    group = pow2_group(s, HWA__CLK_ATTN_BACK, items > width ? items : width);
+    const arg ba[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &stats},
+                      {sizeof(cl_mem), &m[1]}, {sizeof(cl_view), &v[1]}, {sizeof(cl_mem), qm},
+                      {sizeof(cl_view), q},     {sizeof(cl_mem), km},     {sizeof(cl_view), k},
+                      {sizeof(cl_mem), vm},     {sizeof(cl_view), vv},    {sizeof scale, &scale},
+                      {sizeof causal, &causal}, {sizeof which, &which}};
+    g = (size_t)(which == 0 ? queries : B * Hkv * Tk) * group;
+    return launch(be, HWA__CLK_ATTN_BACK, ba, 14, 1, &g, &group);
+}
+
+/* SGD_UPDATE and ADAM_UPDATE, in place on the parameter (v[0] is its
+ * storage); the constants folded on the host as the reference folds them. */
+static hwa_status run_update(hwa_backend *be, const hwa_tensor *t, cl_view *v, cl_mem *m) {
+    const int64_t n = hwa_tensor_nelements(t);
+    const size_t g = (size_t)n;
+    const float *f = t->p.f;
+    if (t->op == HWA_OP_SGD_UPDATE) {
+        const cl_int momentum = t->p.i[0] != 0, nesterov = t->p.i[1] != 0;
+        const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_mem), &m[2]},   {sizeof(cl_mem), &m[3]},
+                         {sizeof(cl_mem), &m[4]}, {8, &v[0].off},            {8, &v[2].off},
+                         {8, &v[3].off},          {8, &v[4].off},            {sizeof(float), &f[0]},
+                         {sizeof(float), &f[1]},  {sizeof(float), &f[2]},    {sizeof(float), &f[3]},
+                         {sizeof momentum, &momentum}, {sizeof nesterov, &nesterov}, {sizeof n, &n}};
+        return launch(be, HWA__CLK_SGD, a, 15, 1, &g, NULL);
+    }
+    const float lr = f[0], b1 = f[1], b2 = f[2], eps = f[3], wd = f[4], max_norm = f[5], bc1 = f[6], bc2 = f[7];
+    if (!(bc1 > 0.0f) || !(bc2 > 0.0f))
+        return hwa__err(be->ctx, HWA_E_INVALID, "adam_update: bias corrections %g and %g must be > 0", bc1, bc2);
+    const float step = lr / bc1, decay = 1.0f - lr * wd;
+    const float omb1 = (float)(1.0 - (double)b1), omb2 = (float)(1.0 - (double)b2);
+    const cl_int decoupled = t->p.i[0] != 0;
+    const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_mem), &m[2]}, {sizeof(cl_mem), &m[3]},
+                     {sizeof(cl_mem), &m[4]}, {8, &v[0].off},          {8, &v[2].off},
+                     {8, &v[3].off},          {8, &v[4].off},          {sizeof step, &step},
+                     {sizeof b1, &b1},        {sizeof b2, &b2},        {sizeof omb1, &omb1},
+                     {sizeof omb2, &omb2},    {sizeof eps, &eps},      {sizeof wd, &wd},
+                     {sizeof decay, &decay},  {sizeof bc2, &bc2},      {sizeof max_norm, &max_norm},
+                     {sizeof decoupled, &decoupled}, {sizeof n, &n}};
+    return launch(be, HWA__CLK_ADAM, a, 20, 1, &g, NULL);
+}
+
 static hwa_status run_node(hwa_backend *be, hwa_tensor *t) {
     cl_state *s = be->impl;
     const hwa_op op = t->op;
     const int nsrc = hwa__op_n_src(op);
-    cl_view v[3];
-    cl_mem m[3];
+    cl_view v[5];
+    cl_mem m[5];
     hwa_status st = view_of(be, t, &v[0], &m[0]);
-    for (int i = 0; i < nsrc && i < 2 && !st; i++) st = view_of(be, t->src[i], &v[1 + i], &m[1 + i]);
+    for (int i = 0; i < nsrc && i < 4 && !st; i++) st = view_of(be, t->src[i], &v[1 + i], &m[1 + i]);
     if (st) return st;
     if (nsrc == 0) v[1] = v[0], m[1] = m[0]; /* FILL reads nothing; any valid argument */
     const cl_int opc = (cl_int)op;
     const int64_t n = hwa_tensor_nelements(t);
     const hwa__cl_kernel_id kid = kernel_of(op);
+    if (op == HWA_OP_CONCAT || op == HWA_OP_SLICE_BACK || op == HWA_OP_WRITE_SLICE) return run_copies(be, t, v, m);
     switch (kid) {
+    case HWA__CLK_EMBED:
+    case HWA__CLK_EMBED_BACK: {
+        const bool fwd = kid == HWA__CLK_EMBED;
+        const int64_t V = fwd ? v[1].ne[2] : v[0].ne[2], D = fwd ? v[1].ne[3] : v[0].ne[3];
+        if ((st = check_indices(be, t, "id", &v[2], m[2], V))) return st;
+        const int64_t count = fwd ? n : hwa_tensor_nelements(t->src[1]);
+        const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &m[1]},
+                         {sizeof(cl_view), &v[1]}, {sizeof(cl_mem), &m[2]}, {sizeof(cl_view), &v[2]},
+                         {sizeof count, &count}};
+        const size_t g = (size_t)(fwd ? n : D);
+        return launch(be, kid, a, 7, 1, &g, NULL);
+    }
+    case HWA__CLK_ROPE: return run_rope(be, t, v, m);
+    case HWA__CLK_ATTN:
+    case HWA__CLK_ATTN_BACK: return run_attention(be, t, v, m);
+    case HWA__CLK_XENT:
+    case HWA__CLK_XENT_BACK: {
+        const bool fwd = kid == HWA__CLK_XENT;
+        const cl_view *x = &v[fwd ? 1 : 2];
+        const int64_t C = x->ne[3], N = x->ne[0] * x->ne[1] * x->ne[2];
+        if ((st = check_indices(be, t, "label", &v[fwd ? 2 : 3], m[fwd ? 2 : 3], C))) return st;
+        const size_t group = pow2_group(s, kid, fwd ? N : C), g = fwd ? group : (size_t)N * group;
+        const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &m[1]},
+                         {sizeof(cl_view), &v[1]}, {sizeof(cl_mem), &m[2]}, {sizeof(cl_view), &v[2]},
+                         {sizeof(cl_mem), &m[3]}, {sizeof(cl_view), &v[3]}};
+        return launch(be, kid, a, fwd ? 6 : 8, 1, &g, &group);
+    }
+    case HWA__CLK_SUM_SQ: {
+        const int64_t count = hwa_tensor_nelements(t->src[0]);
+        const size_t group = pow2_group(s, kid, count);
+        const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &m[1]},
+                         {sizeof(cl_view), &v[1]}, {sizeof count, &count}};
+        return launch(be, kid, a, 5, 1, &group, &group);
+    }
+    case HWA__CLK_SGD:
+    case HWA__CLK_ADAM: return run_update(be, t, v, m);
     case HWA__CLK_UNARY: {
         if (op == HWA_OP_REPEAT) broadcast_to(&v[1], &v[0]);
         const float p = op == HWA_OP_FILL || op == HWA_OP_SCALE ? t->p.f[0] : 0.0f;
@@ -264,9 +592,7 @@ static hwa_status run_node(hwa_backend *be, hwa_tensor *t) {
         if (nsrc == 1) v[2] = v[1], m[2] = m[1];
         const cl_int mode = op == HWA_OP_SOFTMAX_BACK ? t->p.i[0] : 0;
         const float eps = op == HWA_OP_SOFTMAX_BACK ? 0.0f : t->p.f[0];
-        size_t group = 1;
-        const size_t cap = s->k_group[kid] < ROW_GROUP ? s->k_group[kid] : ROW_GROUP;
-        while (group * 2 <= cap && group < (size_t)v[0].ne[3]) group *= 2;
+        const size_t group = pow2_group(s, kid, v[0].ne[3]);
         const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &m[1]},
                          {sizeof(cl_view), &v[1]}, {sizeof(cl_mem), &m[2]}, {sizeof(cl_view), &v[2]},
                          {sizeof opc, &opc}, {sizeof mode, &mode}, {sizeof eps, &eps}};
@@ -351,6 +677,7 @@ static void cl_free(hwa_backend *be) {
     for (int i = 0; i < HWA__CLK_COUNT; i++)
         if (s->k[i]) s->d->cl.ReleaseKernel(s->k[i]);
     if (s->prog) s->d->cl.ReleaseProgram(s->prog);
+    if (s->scratch) s->d->cl.ReleaseMemObject(s->scratch);
     dev_unref(s->d);
     hwa__free(be->ctx, s);
     hwa__free(be->ctx, be);

@@ -118,6 +118,9 @@ HWA_FN float hwa_ld(HWA_GLOBAL const char *p, int dt, hwa_long i) {
     return (float)((HWA_GLOBAL const int *)p)[i];
 }
 
+/* Index data (ids, labels, positions) is i32. */
+HWA_FN int hwa_ld_i32(HWA_GLOBAL const char *p, hwa_long i) { return ((HWA_GLOBAL const int *)p)[i]; }
+
 HWA_FN void hwa_st(HWA_GLOBAL char *p, int dt, hwa_long i, float v) {
     if (dt == HWA_K_F32) ((HWA_GLOBAL float *)p)[i] = v;
     else if (dt == HWA_K_F16) HWA_ST_F16(p, i, v);
@@ -155,5 +158,10 @@ HWA_FN float hwa_group_max(HWA_LOCAL float *buf, float v) {
 
 /* The largest work group the row kernels use (their local arrays). */
 #define HWA_K_ROW_GROUP 256
+
+/* The widest head (D and Dv) the attention kernels take: a query row, a
+ * key or value row and an output row are staged in local arrays of this
+ * many floats. */
+#define HWA_K_ATT_MAX_D 512
 
 #endif
