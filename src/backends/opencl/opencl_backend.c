@@ -9,15 +9,7 @@
 
 #include "backends/opencl/opencl_internal.h"
 
-/* A tensor as the kernels see it: hwa_view in backends/gpu/kernels/hwa_gpu.h. */
-typedef struct cl_view {
-    int64_t ne[4];
-    int64_t st[4];
-    int64_t off;
-    int32_t dt;
-    int32_t pad_;
-} cl_view;
-_Static_assert(sizeof(cl_view) == 80, "cl_view must match hwa_view of the device kernels");
+typedef hwa__cl_view cl_view;
 _Static_assert(HWA_F32 == 0 && HWA_F16 == 1 && HWA_BF16 == 2 && HWA_I32 == 4, "kernel dtype codes");
 
 #define MAX_DEVICES 64
@@ -33,6 +25,12 @@ typedef struct cl_state {
     char why[192];                  /* the last reason a node is not supported */
     cl_mem scratch;                 /* temporaries of one node (rope's angles, attention's stats) */
     size_t scratch_size;
+    /* the nodes of the last compute that a library routine ran, and which */
+    struct ran_by {
+        const hwa_tensor *node;
+        const char *name; /* "opencl:clblast:sgemm" */
+    } *ran;
+    int n_ran, cap_ran;
 } cl_state;
 
 hwa_status hwa__cl_fail(hwa_ctx *ctx, const hwa__cl_dev *d, const char *call, cl_int code) {
@@ -512,6 +510,22 @@ static hwa_status run_update(hwa_backend *be, const hwa_tensor *t, cl_view *v, c
     return launch(be, HWA__CLK_ADAM, a, 20, 1, &g, NULL);
 }
 
+/* Records that a library routine (name: "opencl:clblast:sgemm") ran node t, for
+ * cl_kernel_name. */
+static hwa_status note_ran(hwa_backend *be, const hwa_tensor *t, const char *name) {
+    cl_state *s = be->impl;
+    if (s->n_ran == s->cap_ran) {
+        const int cap = s->cap_ran ? 2 * s->cap_ran : 16;
+        struct ran_by *r = hwa__realloc_array(be->ctx, s->ran, (size_t)s->cap_ran, (size_t)cap, sizeof *r);
+        if (!r) return HWA_E_NOMEM;
+        s->ran = r;
+        s->cap_ran = cap;
+    }
+    s->ran[s->n_ran].node = t;
+    s->ran[s->n_ran++].name = name;
+    return HWA_OK;
+}
+
 static hwa_status run_node(hwa_backend *be, hwa_tensor *t) {
     cl_state *s = be->impl;
     const hwa_op op = t->op;
@@ -600,6 +614,9 @@ static hwa_status run_node(hwa_backend *be, hwa_tensor *t) {
         return launch(be, kid, a, 9, 1, &g, &group);
     }
     case HWA__CLK_MATMUL: {
+        const char *lib_name = NULL;
+        if ((st = hwa__cl_blas_matmul(be->ctx, s->d, t, v, m, &lib_name))) return st;
+        if (lib_name) return note_ran(be, t, lib_name);
         if (s->k_group[kid] < TILE * TILE)
             return hwa__err(be->ctx, HWA_E_UNSUPPORTED, "%s (%s): the matmul kernel needs work groups of %d, the "
                             "device allows %zu", be->spec, s->d->name, TILE * TILE, s->k_group[kid]);
@@ -646,6 +663,7 @@ static hwa_status ensure_program(hwa_backend *be) {
 static hwa_status cl_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) {
     hwa_status st = ensure_program(be);
     if (st) return st;
+    ((cl_state *)be->impl)->n_ran = 0;
     for (int i = 0; i < n; i++) {
         hwa_tensor *t = nodes[i];
         if (t->op == HWA_OP_NONE || hwa__op_is_view(t->op)) continue;
@@ -667,6 +685,9 @@ static const char *cl_kernel_name(const hwa_backend *be, const hwa_tensor *node)
         HWA__CL_KERNELS(HWA__CL_K_NAME)
 #undef HWA__CL_K_NAME
     };
+    const cl_state *s = be->impl;
+    for (int i = 0; i < s->n_ran; i++)
+        if (s->ran[i].node == node) return s->ran[i].name;
     const hwa__cl_kernel_id k = (unsigned)node->op < HWA_OP_COUNT ? kernel_of(node->op) : HWA__CLK_COUNT;
     return k < HWA__CLK_COUNT && node->op != HWA_OP_NONE ? names[k] : NULL;
 }
@@ -678,6 +699,7 @@ static void cl_free(hwa_backend *be) {
         if (s->k[i]) s->d->cl.ReleaseKernel(s->k[i]);
     if (s->prog) s->d->cl.ReleaseProgram(s->prog);
     if (s->scratch) s->d->cl.ReleaseMemObject(s->scratch);
+    hwa__free(be->ctx, s->ran);
     dev_unref(s->d);
     hwa__free(be->ctx, s);
     hwa__free(be->ctx, be);
