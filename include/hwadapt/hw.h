@@ -145,6 +145,12 @@ typedef struct hwa_device_info {
     double fma_peak_gflops[HWA_DTYPE_COUNT];
     hwa_bandwidth bandwidth;
     bool calibration_cached;  /* read from the cache rather than measured now */
+    /* OpenCL devices' calibration, 0 where not measured: blocking transfers
+     * of one bandwidth array between host memory and the device (1e9
+     * bytes/s), and the median time from enqueueing an empty kernel to
+     * clFinish's return, in microseconds. */
+    double h2d_gbs, d2h_gbs;
+    double launch_us;
 } hwa_device_info;
 
 /* An accelerator runtime the probe tried. */
