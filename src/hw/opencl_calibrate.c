@@ -5,7 +5,9 @@
  * kernel (enqueue to clFinish), and the peak rate per dtype from a loop of
  * independent fused multiply-adds per work item (f32; f16 where the device
  * has cl_khr_fp16), the same method ("fma-loop") as the CPU's without a
- * matmul benchmark.
+ * matmul benchmark. With hwa_probe_opts.device_matmul_bench the peaks come
+ * from hwadapt's own products on the device instead (method "matmul"):
+ * the bench layer runs them through the backend, which hw/ cannot call.
  *
  * Why here and not in the opencl backend: these are properties of the
  * device and its driver, which the passport reports even where hwadapt's
@@ -251,6 +253,23 @@ static bool measure(cal *c, cl_platform_id pl, hwa_device_info *d) {
     return !c->failed;
 }
 
+#define MATMUL_SECONDS 0.6
+
+/* The peaks through the caller's matmul benchmark (hwadapt's backend on
+ * this device) in place of the FMA loops'. */
+static void matmul_peaks(hwa_passport *p, const hwa_probe_opts *opts, hwa_device_info *d) {
+    static const hwa_dtype dts[] = {HWA_F32, HWA_F16};
+    for (size_t i = 0; i < sizeof dts / sizeof dts[0]; i++) {
+        double g = 0;
+        const hwa_status st = opts->device_matmul_bench(opts->device_matmul_bench_ud, d->id, dts[i], MATMUL_SECONDS, &g);
+        d->peak_gflops[dts[i]] = st == HWA_OK && g > 0 && g < 1e9 ? g : 0;
+        if (st != HWA_OK && st != HWA_E_UNSUPPORTED)
+            hwa__passport_warn(p, "%s: %s matmul peak not measured: %s", d->id, hwa_dtype_name(dts[i]),
+                               hwa_last_error()[0] ? hwa_last_error() : hwa_status_str(st));
+    }
+    hwa_clear_error();
+}
+
 static void cal_release(cal *c) {
     if (c->prog) c->cl->ReleaseProgram(c->prog);
     if (c->q) c->cl->ReleaseCommandQueue(c->q);
@@ -284,7 +303,8 @@ hwa_status hwa__calibrate_opencl(hwa_passport *p, const hwa_probe_opts *opts) {
         if (d->kind != HWA_HW_OPENCL || sscanf(d->id, "opencl:%d", &index) != 1) continue;
         char fp[17];
         device_fingerprint(d, fp);
-        if (opts->calibrate == HWA_CALIBRATE_CACHED && hwa__calibrate_load(p, opts, fp, "fma-loop", d) == HWA_OK) {
+        const char *method = opts->device_matmul_bench ? "matmul" : "fma-loop";
+        if (opts->calibrate == HWA_CALIBRATE_CACHED && hwa__calibrate_load(p, opts, fp, method, d) == HWA_OK) {
             d->calibration_cached = true;
             continue;
         }
@@ -310,8 +330,9 @@ hwa_status hwa__calibrate_opencl(hwa_passport *p, const hwa_probe_opts *opts) {
             d->h2d_gbs = d->d2h_gbs = d->launch_us = 0;
             continue;
         }
-        hwa__strlcpy(d->peak_method, "fma-loop", sizeof d->peak_method);
-        hwa__calibrate_save(p, opts, fp, "fma-loop", d);
+        if (opts->device_matmul_bench) matmul_peaks(p, opts, d);
+        hwa__strlcpy(d->peak_method, method, sizeof d->peak_method);
+        hwa__calibrate_save(p, opts, fp, method, d);
     }
     return HWA_OK;
 }
