@@ -145,6 +145,6 @@ hwa_status hwa__cl_blas_matmul(hwa_ctx *ctx, hwa__cl_dev *d, const hwa_tensor *t
     }
     if (rc == CL_SUCCESS) return HWA_OK;
     *name = NULL;
-    if (out_of_memory(rc)) return hwa__cl_fail(ctx, d, "CLBlastSgemm", rc);
+    if (out_of_memory(rc)) return hwa__cl_fail(ctx, d, items == 1 ? "CLBlastSgemm" : "CLBlastSgemmStridedBatched", rc);
     return HWA_OK; /* a case CLBlast refuses: the portable kernel runs it */
 }
