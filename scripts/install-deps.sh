@@ -8,7 +8,7 @@ packages=(
   zlib1g-dev libjansson-dev
   clang libclang-rt-14-dev
   libdnnl-dev libopenblas-dev
-  ocl-icd-libopencl1 ocl-icd-opencl-dev pocl-opencl-icd clinfo
+  ocl-icd-libopencl1 ocl-icd-opencl-dev pocl-opencl-icd clinfo libclblast-dev
   python3-jsonschema python3-torch
   dataset-fashion-mnist
   qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross

@@ -46,7 +46,21 @@ assert cpu["fma_peak_gflops"]["f32"] > 0, "no FMA-loop f32 figure beside the mat
 assert not cpu["calibration_cached"] and cpu_cached["calibration_cached"], "cache not reused"
 assert cpu_cached["peak_gflops"] == cpu["peak_gflops"]
 assert cpu_cached["fma_peak_gflops"] == cpu["fma_peak_gflops"]
+# every OpenCL device is calibrated too (PoCL here), and cached like the CPU
+for d, dc in zip(here["devices"][1:], cached["devices"][1:]):
+    if not d["id"].startswith("opencl:"):
+        continue
+    assert d["peak_method"] == "fma-loop" and d["peak_gflops"]["f32"] > 0, (d["id"], d["peak_gflops"])
+    assert d["bandwidth"]["copy"] > 0 and d["bandwidth_gbs"] > 0, d["id"]
+    assert d["transfer_gbs"]["to_device"] > 0 and d["transfer_gbs"]["from_device"] > 0, d["id"]
+    assert d["launch_us"] > 0, d["id"]
+    assert ("f16" in d["peak_gflops"]) == d["fp16"], "an f16 peak exactly where the device has cl_khr_fp16"
+    assert not d["calibration_cached"] and dc["calibration_cached"], "%s: cache not reused" % d["id"]
+    for k in ("peak_gflops", "bandwidth", "transfer_gbs", "launch_us"):
+        assert dc[k] == d[k], (d["id"], k)
+    print("ok: %s calibrated (f32 %.1f GFLOP/s, launch %.1f us) and cached" % (d["id"], d["peak_gflops"]["f32"], d["launch_us"]))
 for f in sys.argv[4:7]:  # the --no-calibrate fixtures
     d = json.load(open(f))["devices"][0]
     assert d["peak_method"] is None and d["peak_gflops"] == {} and d["fma_peak_gflops"] == {}, f
+    assert d["transfer_gbs"] is None and d["launch_us"] is None, f
 PY

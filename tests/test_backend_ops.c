@@ -634,9 +634,9 @@ static void tally(skip_tally *t, const char *why) {
 #define DEVICE_TOL_FLOOR 1e-10
 
 /* Every case on device spec (forward, and backward where the backend runs
- * the backward graph too), against the scalar reference; each case or
- * half of one that does not run says why. */
-static void every_case_on(const char *spec) {
+ * the backward graph too), or only the matrix-product cases, against the
+ * scalar reference; each case or half of one that does not run says why. */
+static void every_case_on(const char *spec, bool matmul_only) {
     hwa_ctx *probe = hwa_ctx_new(NULL);
     hwa_backend *pb = probe ? hwa_backend_new(probe, spec) : NULL;
     if (!pb) {
@@ -652,6 +652,7 @@ static void every_case_on(const char *spec) {
     skip_tally tl = {0};
     for (int ci = 0; ci < N_CASES; ci++) {
         tcase c = cases[ci];
+        if (matmul_only && !c.matmul) continue;
         const variant rv = {-1, -1, HWA_MATMUL_PRECISION_F32, NULL}, dv = {-1, -1, HWA_MATMUL_PRECISION_F32, spec};
         float *got = NULL, *ref = NULL;
         int64_t n = 0, nref = 0, seg[4], rseg[4];
@@ -695,7 +696,20 @@ static void every_case_on(const char *spec) {
     CHECK_INT_EQ(guard_violations, 0);
 }
 
-TEST(every_op_on_opencl_matches_the_reference) { every_case_on("opencl:0"); }
+/* f32 products go to CLBlast where it loads ... */
+TEST(every_op_on_opencl_matches_the_reference) { every_case_on("opencl:0", false); }
+
+/* ... and the portable tiled kernel (the fallback) is held to the same
+ * cases with CLBlast switched off. */
+TEST(every_product_on_opencl_without_clblast_matches_the_reference) {
+    const char *old = getenv("HWA_OPENCL_BLAS");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("HWA_OPENCL_BLAS", "0", 1);
+    every_case_on("opencl:0", true);
+    if (saved) setenv("HWA_OPENCL_BLAS", saved, 1);
+    else unsetenv("HWA_OPENCL_BLAS");
+    free(saved);
+}
 
 TEST(vector_conversions_give_the_scalar_codecs_bits) {
     /* every table's f32 -> f16/bf16 and back against hwa_f32_to_bf16 & co,

@@ -72,3 +72,64 @@ TEST(the_passport_takes_its_peaks_from_the_matmul_benchmark) {
         CHECK_MSG(!strstr(hwa_passport_warning(p, i), "matmul peak"), "warning: %s", hwa_passport_warning(p, i));
     hwa_passport_free(p);
 }
+
+/* ---- other devices ------------------------------------------------------- */
+
+/* Whether opencl:0 opens; skips for "opencl" when it does not. */
+static bool have_opencl0(void) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_backend *be = hwa_backend_new(ctx, "opencl:0");
+    if (!be) hwa_test_skip_for("opencl", "no opencl:0: %s", hwa_ctx_last_error(ctx));
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+    return be != NULL;
+}
+
+TEST(a_device_peak_is_measured_through_its_backend_in_f32_only) {
+    double g = 0;
+    CHECK_STATUS(hwa_bench_device_matmul_peak((void *)&small, NULL, HWA_F32, 0.05, &g), HWA_E_MISUSE);
+    CHECK_STATUS(hwa_bench_device_matmul_peak((void *)&small, "opencl:63", HWA_F32, 0.05, &g), HWA_E_NOTFOUND);
+    if (!have_opencl0()) return;
+    CHECK_OK(hwa_bench_device_matmul_peak((void *)&small, "opencl:0", HWA_F32, 0.05, &g));
+    CHECK_MSG(g > 0, "opencl:0 f32 peak %g GFLOP/s", g);
+    /* the device kernels compute bf16 and int8 products in f32: no such peak */
+    const hwa_dtype ts[] = {HWA_BF16, HWA_I8, HWA_F16};
+    for (int i = 0; i < 3; i++) {
+        double x = -1;
+        CHECK_STATUS(hwa_bench_device_matmul_peak((void *)&small, "opencl:0", ts[i], 0.05, &x), HWA_E_UNSUPPORTED);
+        CHECK_NEAR(x, -1, 0);
+    }
+}
+
+TEST(the_passport_takes_an_opencl_devices_peak_from_the_device_benchmark) {
+    if (!have_opencl0()) return;
+    char root[1024], cache[1024];
+    const char *src = getenv("HWA_SOURCE_DIR");
+    snprintf(root, sizeof root, "%s/tests/fixtures/hw/arm", src ? src : ".");
+    snprintf(cache, sizeof cache, "%s/calib-cache-opencl", hwa_test_tmpdir());
+    hwa_probe_opts o = {.sysroot = root, .cache_dir = cache, .calibrate = HWA_CALIBRATE_FORCE,
+                        .device_matmul_bench = hwa_bench_device_matmul_peak, .device_matmul_bench_ud = (void *)&small};
+    for (int pass = 0; pass < 2; pass++) {
+        hwa_passport *p = hwa_passport_probe(&o);
+        CHECK_MSG(p, "probe failed: %s", hwa_last_error());
+        if (!p) return;
+        const hwa_device_info *d = NULL;
+        for (int i = 0; i < hwa_passport_device_count(p); i++)
+            if (!strcmp(hwa_passport_device(p, i)->id, "opencl:0")) d = hwa_passport_device(p, i);
+        CHECK(d != NULL);
+        if (d) {
+            printf("    %s (%s%s): f32 %.1f GFLOP/s (fma-loop %.1f), triad %.1f GB/s, to/from device %.1f/%.1f GB/s, "
+                   "launch %.1f us\n", d->id, d->peak_method, d->calibration_cached ? ", cached" : "",
+                   d->peak_gflops[HWA_F32], d->fma_peak_gflops[HWA_F32], d->bandwidth.triad_gbs, d->h2d_gbs,
+                   d->d2h_gbs, d->launch_us);
+            CHECK(!strcmp(d->peak_method, "matmul"));
+            CHECK(d->calibration_cached == (pass == 1));
+            CHECK(d->peak_gflops[HWA_F32] > 0 && d->fma_peak_gflops[HWA_F32] > 0);
+            CHECK(d->bandwidth.copy_gbs > 0 && d->h2d_gbs > 0 && d->d2h_gbs > 0 && d->launch_us > 0);
+        }
+        for (int i = 0; i < hwa_passport_warning_count(p); i++)
+            CHECK_MSG(!strstr(hwa_passport_warning(p, i), "opencl"), "warning: %s", hwa_passport_warning(p, i));
+        hwa_passport_free(p);
+        o.calibrate = HWA_CALIBRATE_CACHED;
+    }
+}

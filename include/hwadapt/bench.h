@@ -217,6 +217,18 @@ typedef struct hwa_bench_matmul_peak_opts {
  * time. */
 hwa_status hwa_bench_matmul_peak(void *ud, hwa_dtype dtype, double budget_s, double *gflops);
 
+/* hwa_bench_matmul_peak on the backend of device ("cpu", "opencl:0"): an
+ * hwa_device_matmul_bench_fn, to set as hwa_probe_opts.device_matmul_bench
+ * so that the passport's OpenCL peaks come from hwadapt's own products
+ * there (CLBlast or the portable kernel, whichever the backend runs). The
+ * default size is 2048 on "cpu" and 1024 elsewhere (a CPU OpenCL driver
+ * takes seconds for 2048). f32 only off the CPU (bf16 and int8 are
+ * HWA_E_UNSUPPORTED there: the device kernels compute those in f32).
+ * Errors as hwa_bench_matmul_peak's, and HWA_E_MISUSE for a NULL device;
+ * a device that does not open gives its backend's error. */
+hwa_status hwa_bench_device_matmul_peak(void *ud, const char *device, hwa_dtype dtype, double budget_s,
+                                        double *gflops);
+
 /* ---- workloads --------------------------------------------------------- */
 
 /* Built-in workloads: linear1000, mlp1000, mlp1000-train, fmnist-mlp,

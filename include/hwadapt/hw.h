@@ -47,6 +47,12 @@ typedef enum hwa_calibrate_mode {
  * passport warning and leaves that dtype without a peak. */
 typedef hwa_status (*hwa_matmul_bench_fn)(void *ud, hwa_dtype dtype, double budget_s, double *gflops);
 
+/* The same for another device, named by its passport id ("opencl:0"), so
+ * that its peak is measured through the backend that runs it there
+ * (libhwadapt's is hwa_bench_device_matmul_peak in bench.h). */
+typedef hwa_status (*hwa_device_matmul_bench_fn)(void *ud, const char *device, hwa_dtype dtype, double budget_s,
+                                                 double *gflops);
+
 /* Options of hwa_passport_probe. A zeroed struct (or NULL) is the default:
  * the real machine, the standard library names, the cache in
  * $XDG_CACHE_HOME/hwadapt (or ~/.cache/hwadapt), calibration cached. */
@@ -65,6 +71,12 @@ typedef struct hwa_probe_opts {
      * fma_peak_gflops. The method is part of the calibration cache's key. */
     hwa_matmul_bench_fn matmul_bench;
     void *matmul_bench_ud;
+    /* NULL: an OpenCL device's peaks are its FMA loops' (method "fma-loop");
+     * set: its f32 and f16 peaks come from this benchmark (method "matmul";
+     * a dtype it does not run has none), and the loops still give
+     * fma_peak_gflops. */
+    hwa_device_matmul_bench_fn device_matmul_bench;
+    void *device_matmul_bench_ud;
 } hwa_probe_opts;
 
 /* ---- plain data ---------------------------------------------------------- */
@@ -145,6 +157,12 @@ typedef struct hwa_device_info {
     double fma_peak_gflops[HWA_DTYPE_COUNT];
     hwa_bandwidth bandwidth;
     bool calibration_cached;  /* read from the cache rather than measured now */
+    /* OpenCL devices' calibration, 0 where not measured: blocking transfers
+     * of one bandwidth array between host memory and the device (1e9
+     * bytes/s), and the median time from enqueueing an empty kernel to
+     * clFinish's return, in microseconds. */
+    double h2d_gbs, d2h_gbs;
+    double launch_us;
 } hwa_device_info;
 
 /* An accelerator runtime the probe tried. */

@@ -27,6 +27,7 @@
  * sixth of the 2048 one); small enough that one run takes tens of
  * milliseconds, so a 0.6 s budget holds several runs. */
 #define PEAK_DEFAULT_N 2048
+#define PEAK_DEVICE_DEFAULT_N 1024 /* a CPU OpenCL driver takes seconds for 2048 */
 #define PEAK_MIN_N 16
 #define PEAK_MAX_N 8192
 #define CHECK_SAMPLES 64
@@ -61,13 +62,13 @@ static double sampled_error(const float *a, const float *b, const float *c, int6
     return scale > 0 ? err / scale : INFINITY;
 }
 
-static hwa_status check_args(void *ud, hwa_dtype dtype, double budget_s, double *gflops, int64_t *n, int *threads,
-                             peak_case *pc) {
+static hwa_status check_args(void *ud, const char *device, hwa_dtype dtype, double budget_s, double *gflops,
+                             int64_t *n, int *threads, peak_case *pc) {
     if (!gflops) return hwa__err(NULL, HWA_E_MISUSE, "matmul peak: NULL output");
     if (!(budget_s > 0 && budget_s <= 60))
         return hwa__err(NULL, HWA_E_INVALID, "matmul peak: a budget of %g s is not in (0, 60]", budget_s);
     const hwa_bench_matmul_peak_opts *o = ud;
-    *n = o && o->n ? o->n : PEAK_DEFAULT_N;
+    *n = o && o->n ? o->n : strcmp(device, "cpu") ? PEAK_DEVICE_DEFAULT_N : PEAK_DEFAULT_N;
     *threads = o ? o->threads : 0;
     if (*n < PEAK_MIN_N || *n > PEAK_MAX_N || *threads < 0)
         return hwa__err(NULL, HWA_E_INVALID, "matmul peak: size %lld must be in [%d, %d] and threads %d >= 0",
@@ -128,10 +129,16 @@ static hwa_status build_and_check(hwa_ctx *ctx, hwa_backend *be, hwa_dtype dtype
 }
 
 hwa_status hwa_bench_matmul_peak(void *ud, hwa_dtype dtype, double budget_s, double *gflops) {
+    return hwa_bench_device_matmul_peak(ud, "cpu", dtype, budget_s, gflops);
+}
+
+hwa_status hwa_bench_device_matmul_peak(void *ud, const char *device, hwa_dtype dtype, double budget_s,
+                                        double *gflops) {
+    if (!device) return hwa__err(NULL, HWA_E_MISUSE, "matmul peak: NULL device");
     int64_t n = 0;
     int threads = 0;
     peak_case pc = {HWA_F32, HWA_MATMUL_PRECISION_F32, NULL, 0};
-    hwa_status st = check_args(ud, dtype, budget_s, gflops, &n, &threads, &pc);
+    hwa_status st = check_args(ud, device, dtype, budget_s, gflops, &n, &threads, &pc);
     if (st) return st;
     float *h = malloc((size_t)(3 * n * n) * sizeof *h);
     hwa_ctx *ctx = h ? hwa_ctx_new(NULL) : NULL;
@@ -140,7 +147,7 @@ hwa_status hwa_bench_matmul_peak(void *ud, hwa_dtype dtype, double budget_s, dou
         return hwa__err(NULL, HWA_E_NOMEM, "matmul peak: out of memory for a %lld x %lld product", (long long)n,
                         (long long)n);
     }
-    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    hwa_backend *be = hwa_backend_new(ctx, device);
     hwa_graph *g = NULL;
     st = be ? build_and_check(ctx, be, dtype, n, threads, &pc, h, &g)
             : hwa__err(NULL, hwa_ctx_last_status(ctx), "matmul peak: %s", hwa_ctx_last_error(ctx));

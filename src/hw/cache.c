@@ -61,11 +61,11 @@ static hwa_status cache_dir(const hwa_probe_opts *opts, char *buf, size_t cap) {
     return hwa__cache_dir(opts->cache_dir, buf, cap);
 }
 
-static hwa_status cache_file(hwa_passport *p, const hwa_probe_opts *opts, const char *method, char *buf, size_t cap) {
+static hwa_status cache_file(const char *fp, const hwa_probe_opts *opts, const char *method, char *buf, size_t cap) {
     char dir[3500];
     hwa_status st = cache_dir(opts, dir, sizeof dir);
     if (st != HWA_OK) return st;
-    int n = snprintf(buf, cap, "%s/" HWA__CALIBRATION_FILE_FMT, dir, p->fingerprint, method, CALIBRATION_VERSION);
+    int n = snprintf(buf, cap, "%s/" HWA__CALIBRATION_FILE_FMT, dir, fp, method, CALIBRATION_VERSION);
     if (n < 0 || (size_t)n >= cap) return hwa__err(NULL, HWA_E_INVALID, "cache path too long");
     return HWA_OK;
 }
@@ -92,7 +92,7 @@ static const char *get_rates(json_t *obj, double out[HWA_DTYPE_COUNT], const cha
     return NULL;
 }
 
-static const char *parse_cache(json_t *root, hwa_passport *p, const char *method, hwa_device_info *d, bool *stale) {
+static const char *parse_cache(json_t *root, const char *fp_want, const char *method, hwa_device_info *d, bool *stale) {
     *stale = false;
     if (!json_is_object(root)) return "not a JSON object";
     json_t *ver = json_object_get(root, "version"), *fp = json_object_get(root, "fingerprint");
@@ -102,7 +102,7 @@ static const char *parse_cache(json_t *root, hwa_passport *p, const char *method
     if (!json_is_integer(ver) || !json_is_string(fp) || !json_is_string(m) || !json_is_object(peak) ||
         !json_is_object(fma) || !json_is_object(bw) || !json_is_integer(ab))
         return "a field is missing or has the wrong type";
-    if (json_integer_value(ver) != CALIBRATION_VERSION || strcmp(json_string_value(fp), p->fingerprint) ||
+    if (json_integer_value(ver) != CALIBRATION_VERSION || strcmp(json_string_value(fp), fp_want) ||
         strcmp(json_string_value(m), method)) {
         *stale = true;
         return "made for other hardware or another method";
@@ -116,17 +116,25 @@ static const char *parse_cache(json_t *root, hwa_passport *p, const char *method
         return "bandwidth_gbs needs read, copy and triad in range";
     json_int_t bytes = json_integer_value(ab);
     if (bytes < 0) return "array_bytes is negative";
+    /* a device's transfers and launch latency (OpenCL), when measured */
+    json_t *xfer = json_object_get(root, "transfer_gbs"), *lat = json_object_get(root, "launch_us");
+    double h2d = 0, d2h = 0, launch = 0;
+    if (xfer && (!json_is_object(xfer) || !get_rate(xfer, "to_device", &h2d) || !get_rate(xfer, "from_device", &d2h)))
+        return "transfer_gbs needs to_device and from_device in range";
+    if (lat && !get_rate(root, "launch_us", &launch)) return "launch_us is out of range";
     b.array_bytes = (int64_t)bytes;
     memcpy(d->peak_gflops, peaks, sizeof peaks);
     memcpy(d->fma_peak_gflops, fma_peaks, sizeof fma_peaks);
     d->bandwidth = b;
+    d->h2d_gbs = h2d, d->d2h_gbs = d2h, d->launch_us = launch;
     hwa__strlcpy(d->peak_method, method, sizeof d->peak_method);
     return NULL;
 }
 
-hwa_status hwa__calibrate_load(hwa_passport *p, const hwa_probe_opts *opts, const char *method, hwa_device_info *d) {
+hwa_status hwa__calibrate_load(hwa_passport *p, const hwa_probe_opts *opts, const char *fp, const char *method,
+                               hwa_device_info *d) {
     char path[4096];
-    hwa_status st = cache_file(p, opts, method, path, sizeof path);
+    hwa_status st = cache_file(fp, opts, method, path, sizeof path);
     if (st != HWA_OK) return st;
     hwa__mapped_file mf;
     st = hwa__map_file(path, &mf);
@@ -138,7 +146,7 @@ hwa_status hwa__calibrate_load(hwa_passport *p, const hwa_probe_opts *opts, cons
     const char *why = err.text;
     bool stale = false;
     if (root) {
-        why = parse_cache(root, p, method, d, &stale);
+        why = parse_cache(root, fp, method, d, &stale);
         json_decref(root);
         if (!why) return HWA_OK;
     }
@@ -147,9 +155,10 @@ hwa_status hwa__calibrate_load(hwa_passport *p, const hwa_probe_opts *opts, cons
     return hwa__err(NULL, HWA_E_FORMAT, "%s: %s", path, why);
 }
 
-void hwa__calibrate_save(hwa_passport *p, const hwa_probe_opts *opts, const char *method, const hwa_device_info *d) {
+void hwa__calibrate_save(hwa_passport *p, const hwa_probe_opts *opts, const char *fp, const char *method,
+                         const hwa_device_info *d) {
     char path[4096], dir[3500];
-    if (cache_file(p, opts, method, path, sizeof path) != HWA_OK || cache_dir(opts, dir, sizeof dir) != HWA_OK) {
+    if (cache_file(fp, opts, method, path, sizeof path) != HWA_OK || cache_dir(opts, dir, sizeof dir) != HWA_OK) {
         hwa__passport_warn(p, "calibration not cached: %s", hwa_last_error());
         return;
     }
@@ -160,11 +169,16 @@ void hwa__calibrate_save(hwa_passport *p, const hwa_probe_opts *opts, const char
             json_object_set_new(fma, hwa_dtype_name((hwa_dtype)t), json_real(d->fma_peak_gflops[t]));
     }
     json_t *root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:o, s:o, s:{s:f, s:f, s:f}, s:I}", "format",
-                             "hwadapt-calibration", "version", CALIBRATION_VERSION, "fingerprint", p->fingerprint,
+                             "hwadapt-calibration", "version", CALIBRATION_VERSION, "fingerprint", fp,
                              "method", method, "device", d->id, "peak_gflops", peak, "fma_peak_gflops", fma,
                              "bandwidth_gbs", "read", d->bandwidth.read_gbs, "copy",
                              d->bandwidth.copy_gbs, "triad", d->bandwidth.triad_gbs, "array_bytes",
                              (json_int_t)d->bandwidth.array_bytes);
+    if (root && (d->h2d_gbs > 0 || d->launch_us > 0)) {
+        json_object_set_new(root, "transfer_gbs",
+                            json_pack("{s:f, s:f}", "to_device", d->h2d_gbs, "from_device", d->d2h_gbs));
+        json_object_set_new(root, "launch_us", json_real(d->launch_us));
+    }
     char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(root);
     hwa_status st = text ? hwa__make_dirs(dir) : hwa__err(NULL, HWA_E_NOMEM, "out of memory");
@@ -176,13 +190,15 @@ void hwa__calibrate_save(hwa_passport *p, const hwa_probe_opts *opts, const char
 
 #else
 
-hwa_status hwa__calibrate_load(hwa_passport *p, const hwa_probe_opts *opts, const char *method, hwa_device_info *d) {
-    (void)p, (void)opts, (void)method, (void)d;
+hwa_status hwa__calibrate_load(hwa_passport *p, const hwa_probe_opts *opts, const char *fp, const char *method,
+                               hwa_device_info *d) {
+    (void)p, (void)opts, (void)fp, (void)method, (void)d;
     return HWA_E_NOTFOUND;
 }
 
-void hwa__calibrate_save(hwa_passport *p, const hwa_probe_opts *opts, const char *method, const hwa_device_info *d) {
-    (void)opts, (void)method, (void)d;
+void hwa__calibrate_save(hwa_passport *p, const hwa_probe_opts *opts, const char *fp, const char *method,
+                         const hwa_device_info *d) {
+    (void)opts, (void)fp, (void)method, (void)d;
     hwa__passport_warn(p, "calibration not cached: this build has no JSON support (jansson)");
 }
 

@@ -240,7 +240,7 @@ hwa_status hwa__calibrate_cpu(hwa_passport *p, const hwa_probe_opts *opts) {
     if (opts->calibrate == HWA_CALIBRATE_NONE || p->n_devices == 0) return HWA_OK;
     hwa_device_info *d = &p->devices[0];
     const char *method = opts->matmul_bench ? "matmul" : "fma-loop";
-    if (opts->calibrate == HWA_CALIBRATE_CACHED && hwa__calibrate_load(p, opts, method, d) == HWA_OK) {
+    if (opts->calibrate == HWA_CALIBRATE_CACHED && hwa__calibrate_load(p, opts, p->fingerprint, method, d) == HWA_OK) {
         d->calibration_cached = true;
         return HWA_OK;
     }
@@ -255,6 +255,6 @@ hwa_status hwa__calibrate_cpu(hwa_passport *p, const hwa_probe_opts *opts) {
     if (st != HWA_OK) return st;
     hwa_clear_error();
     hwa__strlcpy(d->peak_method, method, sizeof d->peak_method);
-    hwa__calibrate_save(p, opts, method, d);
+    hwa__calibrate_save(p, opts, p->fingerprint, method, d);
     return HWA_OK;
 }

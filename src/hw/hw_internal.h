@@ -134,12 +134,18 @@ hwa_status hwa__probe_meters(hwa_passport *p, const hwa_probe_opts *opts);
 
 /* Calibrates devices[0] (the CPU) as opts says, through the cache. */
 hwa_status hwa__calibrate_cpu(hwa_passport *p, const hwa_probe_opts *opts);
-/* The cached calibration of device d for p's fingerprint and method (cache.c):
- * HWA_OK when found and valid; HWA_E_NOTFOUND when there is none; a corrupt
- * file adds a warning and gives HWA_E_FORMAT. */
-hwa_status hwa__calibrate_load(hwa_passport *p, const hwa_probe_opts *opts, const char *method, hwa_device_info *d);
+/* Calibrates every OpenCL device as opts says, through the cache
+ * (opencl_calibrate.c); a device that fails becomes a warning. */
+hwa_status hwa__calibrate_opencl(hwa_passport *p, const hwa_probe_opts *opts);
+/* The cached calibration of device d for fingerprint fp (p->fingerprint for
+ * the CPU, the device's own for others) and method (cache.c): HWA_OK when
+ * found and valid; HWA_E_NOTFOUND when there is none; a corrupt file adds a
+ * warning and gives HWA_E_FORMAT. */
+hwa_status hwa__calibrate_load(hwa_passport *p, const hwa_probe_opts *opts, const char *fp, const char *method,
+                               hwa_device_info *d);
 /* Writes it atomically; a failure becomes a warning. */
-void hwa__calibrate_save(hwa_passport *p, const hwa_probe_opts *opts, const char *method, const hwa_device_info *d);
+void hwa__calibrate_save(hwa_passport *p, const hwa_probe_opts *opts, const char *fp, const char *method,
+                         const hwa_device_info *d);
 /* Computes p->fingerprint from the CPU part. */
 void hwa__passport_fingerprint(hwa_passport *p);
 

@@ -123,6 +123,9 @@ static json_t *device_json(const hwa_device_info *d, bool *ok) {
                : json_null(),
         ok);
     put(o, "ridge_flop_per_byte", ridge, ok);
+    put(o, "transfer_gbs",
+        d->h2d_gbs > 0 ? json_pack("{s:f, s:f}", "to_device", d->h2d_gbs, "from_device", d->d2h_gbs) : json_null(), ok);
+    put(o, "launch_us", d->launch_us > 0 ? json_real(d->launch_us) : json_null(), ok);
     put(o, "calibration_cached", json_boolean(d->calibration_cached), ok);
     if (d->kind == HWA_HW_CUDA) {
         char cc[16];

@@ -162,6 +162,7 @@ hwa_passport *hwa_passport_probe(const hwa_probe_opts *opts) {
     if (st == HWA_OK) st = hwa__probe_cuda(p, opts);
     if (st == HWA_OK) st = hwa__probe_meters(p, opts);
     if (st == HWA_OK) st = hwa__calibrate_cpu(p, opts);
+    if (st == HWA_OK) st = hwa__calibrate_opencl(p, opts);
     if (st != HWA_OK) {
         char msg[512];
         hwa__strlcpy(msg, hwa_last_error(), sizeof msg);

@@ -101,6 +101,9 @@ static void print_device(const hwa_device_info *d, FILE *f) {
     if (d->bandwidth.triad_gbs > 0)
         fprintf(f, "    memory %9.1f GB/s triad (read %.1f, copy %.1f; arrays of %s)\n", d->bandwidth.triad_gbs,
                 d->bandwidth.read_gbs, d->bandwidth.copy_gbs, bytes_str(d->bandwidth.array_bytes, b1, sizeof b1));
+    if (d->h2d_gbs > 0)
+        fprintf(f, "    host->device %.1f GB/s, device->host %.1f GB/s\n", d->h2d_gbs, d->d2h_gbs);
+    if (d->launch_us > 0) fprintf(f, "    kernel launch %.1f us (empty kernel to clFinish, median)\n", d->launch_us);
 }
 
 hwa_status hwa_passport_print(const hwa_passport *p, FILE *f) {

@@ -9,15 +9,7 @@
 
 #include "backends/opencl/opencl_internal.h"
 
-/* A tensor as the kernels see it: hwa_view in backends/gpu/kernels/hwa_gpu.h. */
-typedef struct cl_view {
-    int64_t ne[4];
-    int64_t st[4];
-    int64_t off;
-    int32_t dt;
-    int32_t pad_;
-} cl_view;
-_Static_assert(sizeof(cl_view) == 80, "cl_view must match hwa_view of the device kernels");
+typedef hwa__cl_view cl_view;
 _Static_assert(HWA_F32 == 0 && HWA_F16 == 1 && HWA_BF16 == 2 && HWA_I32 == 4, "kernel dtype codes");
 
 #define MAX_DEVICES 64
@@ -33,6 +25,12 @@ typedef struct cl_state {
     char why[192];                  /* the last reason a node is not supported */
     cl_mem scratch;                 /* temporaries of one node (rope's angles, attention's stats) */
     size_t scratch_size;
+    /* the nodes of the last compute that a library routine ran, and which */
+    struct ran_by {
+        const hwa_tensor *node;
+        const char *name; /* "opencl:clblast:sgemm" */
+    } *ran;
+    int n_ran, cap_ran;
 } cl_state;
 
 hwa_status hwa__cl_fail(hwa_ctx *ctx, const hwa__cl_dev *d, const char *call, cl_int code) {
@@ -235,6 +233,21 @@ static void broadcast_to(cl_view *v, const cl_view *dst) {
     }
 }
 
+/* Whether the n views are f32 and stored row-major over v[0]'s extents:
+ * the elementwise kernels then index them as off + i, with no division or
+ * dtype dispatch per element (on PoCL ten times faster). */
+static cl_int flat_f32(const cl_view *v, int n) {
+    for (int k = 0; k < n; k++) {
+        int64_t want = 1;
+        if (v[k].dt != HWA_F32) return 0;
+        for (int d = 3; d >= 0; d--) {
+            if (v[k].ne[d] != v[0].ne[d] || (v[k].ne[d] > 1 && v[k].st[d] != want)) return 0;
+            want *= v[k].ne[d];
+        }
+    }
+    return 1;
+}
+
 typedef struct arg {
     size_t size;
     const void *p;
@@ -337,12 +350,23 @@ static hwa_status check_indices(hwa_backend *be, const hwa_tensor *node, const c
     return st;
 }
 
+/* hwa_k_unary_flat: v[0] = op(v[1]) in the memory objects dm and sm. */
+static hwa_status launch_unary_flat(hwa_backend *be, const cl_view *v, cl_mem dm, cl_mem sm, cl_int op, float p,
+                                    int64_t n) {
+    const arg a[] = {{sizeof(cl_mem), &dm}, {sizeof v[0].off, &v[0].off}, {sizeof(cl_mem), &sm},
+                     {sizeof v[1].off, &v[1].off}, {sizeof op, &op}, {sizeof p, &p}, {sizeof n, &n}};
+    const size_t g = (size_t)n;
+    return launch(be, HWA__CLK_UNARY_FLAT, a, 7, 1, &g, NULL);
+}
+
 /* dst = src (same extents) through the unary kernel's CONT; with fill, dst =
  * value and src is not read. */
 static hwa_status copy_into(hwa_backend *be, const cl_view *dst, cl_mem dm, const cl_view *src, cl_mem sm, bool fill,
                             float value) {
     const cl_int op = fill ? HWA_OP_FILL : HWA_OP_CONT;
     const int64_t n = dst->ne[0] * dst->ne[1] * dst->ne[2] * dst->ne[3];
+    const cl_view pair[2] = {*dst, fill ? *dst : *src};
+    if (flat_f32(pair, 2)) return launch_unary_flat(be, pair, dm, fill ? dm : sm, op, value, n);
     const arg a[] = {{sizeof(cl_mem), &dm}, {sizeof(cl_view), dst}, {sizeof(cl_mem), fill ? &dm : &sm},
                      {sizeof(cl_view), fill ? dst : src}, {sizeof op, &op}, {sizeof value, &value}, {sizeof n, &n}};
     const size_t g = (size_t)n;
@@ -512,6 +536,22 @@ static hwa_status run_update(hwa_backend *be, const hwa_tensor *t, cl_view *v, c
     return launch(be, HWA__CLK_ADAM, a, 20, 1, &g, NULL);
 }
 
+/* Records that a library routine (name: "opencl:clblast:sgemm") ran node t, for
+ * cl_kernel_name. */
+static hwa_status note_ran(hwa_backend *be, const hwa_tensor *t, const char *name) {
+    cl_state *s = be->impl;
+    if (s->n_ran == s->cap_ran) {
+        const int cap = s->cap_ran ? 2 * s->cap_ran : 16;
+        struct ran_by *r = hwa__realloc_array(be->ctx, s->ran, (size_t)s->cap_ran, (size_t)cap, sizeof *r);
+        if (!r) return HWA_E_NOMEM;
+        s->ran = r;
+        s->cap_ran = cap;
+    }
+    s->ran[s->n_ran].node = t;
+    s->ran[s->n_ran++].name = name;
+    return HWA_OK;
+}
+
 static hwa_status run_node(hwa_backend *be, hwa_tensor *t) {
     cl_state *s = be->impl;
     const hwa_op op = t->op;
@@ -566,6 +606,10 @@ static hwa_status run_node(hwa_backend *be, hwa_tensor *t) {
     case HWA__CLK_UNARY: {
         if (op == HWA_OP_REPEAT) broadcast_to(&v[1], &v[0]);
         const float p = op == HWA_OP_FILL || op == HWA_OP_SCALE ? t->p.f[0] : 0.0f;
+        if ((op == HWA_OP_CONT || op == HWA_OP_SCALE || op == HWA_OP_FILL || op == HWA_OP_RELU) && flat_f32(v, 2)) {
+            if ((st = launch_unary_flat(be, v, m[0], m[1], opc, p, n))) return st;
+            return note_ran(be, t, "opencl:hwa_k_unary_flat");
+        }
         const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &m[1]},
                          {sizeof(cl_view), &v[1]}, {sizeof opc, &opc}, {sizeof p, &p}, {sizeof n, &n}};
         const size_t g = (size_t)n;
@@ -573,6 +617,14 @@ static hwa_status run_node(hwa_backend *be, hwa_tensor *t) {
     }
     case HWA__CLK_BINARY: {
         broadcast_to(&v[2], &v[0]);
+        if (op != HWA_OP_UNARY_BACK && flat_f32(v, 3)) {
+            const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof v[0].off, &v[0].off}, {sizeof(cl_mem), &m[1]},
+                             {sizeof v[1].off, &v[1].off}, {sizeof(cl_mem), &m[2]}, {sizeof v[2].off, &v[2].off},
+                             {sizeof opc, &opc}, {sizeof n, &n}};
+            const size_t g = (size_t)n;
+            if ((st = launch(be, HWA__CLK_BINARY_FLAT, a, 8, 1, &g, NULL))) return st;
+            return note_ran(be, t, "opencl:hwa_k_binary_flat");
+        }
         const cl_int act = op == HWA_OP_UNARY_BACK ? t->p.i[0] : 0;
         if (op == HWA_OP_UNARY_BACK && (act < HWA_OP_RELU || act > HWA_OP_TANH))
             return hwa__err(be->ctx, HWA_E_INVALID, "unary_back: op code %d is not an activation", (int)act);
@@ -600,6 +652,9 @@ static hwa_status run_node(hwa_backend *be, hwa_tensor *t) {
         return launch(be, kid, a, 9, 1, &g, &group);
     }
     case HWA__CLK_MATMUL: {
+        const char *lib_name = NULL;
+        if ((st = hwa__cl_blas_matmul(be->ctx, s->d, t, v, m, &lib_name))) return st;
+        if (lib_name) return note_ran(be, t, lib_name);
         if (s->k_group[kid] < TILE * TILE)
             return hwa__err(be->ctx, HWA_E_UNSUPPORTED, "%s (%s): the matmul kernel needs work groups of %d, the "
                             "device allows %zu", be->spec, s->d->name, TILE * TILE, s->k_group[kid]);
@@ -646,6 +701,7 @@ static hwa_status ensure_program(hwa_backend *be) {
 static hwa_status cl_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) {
     hwa_status st = ensure_program(be);
     if (st) return st;
+    ((cl_state *)be->impl)->n_ran = 0;
     for (int i = 0; i < n; i++) {
         hwa_tensor *t = nodes[i];
         if (t->op == HWA_OP_NONE || hwa__op_is_view(t->op)) continue;
@@ -667,6 +723,9 @@ static const char *cl_kernel_name(const hwa_backend *be, const hwa_tensor *node)
         HWA__CL_KERNELS(HWA__CL_K_NAME)
 #undef HWA__CL_K_NAME
     };
+    const cl_state *s = be->impl;
+    for (int i = 0; i < s->n_ran; i++)
+        if (s->ran[i].node == node) return s->ran[i].name;
     const hwa__cl_kernel_id k = (unsigned)node->op < HWA_OP_COUNT ? kernel_of(node->op) : HWA__CLK_COUNT;
     return k < HWA__CLK_COUNT && node->op != HWA_OP_NONE ? names[k] : NULL;
 }
@@ -678,6 +737,7 @@ static void cl_free(hwa_backend *be) {
         if (s->k[i]) s->d->cl.ReleaseKernel(s->k[i]);
     if (s->prog) s->d->cl.ReleaseProgram(s->prog);
     if (s->scratch) s->d->cl.ReleaseMemObject(s->scratch);
+    hwa__free(be->ctx, s->ran);
     dev_unref(s->d);
     hwa__free(be->ctx, s);
     hwa__free(be->ctx, be);

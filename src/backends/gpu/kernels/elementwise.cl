@@ -90,3 +90,26 @@ HWA_KERNEL void hwa_k_sum_to(HWA_GLOBAL char *d, hwa_view dv, HWA_GLOBAL const c
                 for (hwa_long i3 = lo[3]; i3 < hi[3]; i3++) s += hwa_ld(a, av.dt, hwa_at4(av, i0, i1, i2, i3));
     hwa_st(d, dv.dt, hwa_at_flat(dv, dv.ne, i), s);
 }
+
+/* Fast paths of hwa_k_unary and hwa_k_binary for the common case, which the
+ * host picks: every view f32 and stored row-major over dst's extents (so
+ * element i is at off + i), and an op without a transcendental function.
+ * Bodies this plain are vectorized across work items by drivers that do so
+ * (PoCL): the general kernels' index arithmetic and dtype dispatch cost
+ * several times the memory traffic there. unary: CONT, SCALE (by p), FILL
+ * (p; a is not read), RELU; binary: ADD, SUB, MUL, DIV. */
+HWA_KERNEL void hwa_k_unary_flat(HWA_GLOBAL float *d, hwa_long d_off, HWA_GLOBAL const float *a, hwa_long a_off,
+                                 int op, float p, hwa_long n) {
+    const hwa_long i = HWA_GID(0);
+    if (i >= n) return;
+    const float x = op == HWA_OP_FILL ? p : a[a_off + i];
+    d[d_off + i] = op == HWA_OP_SCALE ? x * p : op == HWA_OP_RELU ? (x > 0.0f ? x : 0.0f) : x;
+}
+
+HWA_KERNEL void hwa_k_binary_flat(HWA_GLOBAL float *d, hwa_long d_off, HWA_GLOBAL const float *a, hwa_long a_off,
+                                  HWA_GLOBAL const float *b, hwa_long b_off, int op, hwa_long n) {
+    const hwa_long i = HWA_GID(0);
+    if (i >= n) return;
+    const float x = a[a_off + i], y = b[b_off + i];
+    d[d_off + i] = op == HWA_OP_ADD ? x + y : op == HWA_OP_SUB ? x - y : op == HWA_OP_MUL ? x * y : x / y;
+}
