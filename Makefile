@@ -3,6 +3,9 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
+# PoCL's compiled kernels (CLBlast's take minutes to compile for a CPU
+# device), kept between runs and shared by the release and sanitized tests.
+export POCL_CACHE_DIR ?= $(CURDIR)/build-pocl-cache
 
 .PHONY: all deps build test run test-asan bench fuzz clean
 
@@ -33,4 +36,4 @@ fuzz: deps
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz
+	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz build-pocl-cache
