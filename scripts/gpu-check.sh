@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # GPU machine check, one short run: builds hwadapt (and, where nvcc is
 # present, a CUDA smoke test that proves the toolchain and the driver agree),
-# prints `hwadapt probe --json`, then reads every power meter (NVML energy,
-# RAPL) for 10 seconds. On a machine without a GPU every step still runs
+# prints `hwadapt probe --json`, runs the OpenCL backend's tests on every GPU
+# OpenCL device, then reads every power meter (NVML energy, RAPL) for 10
+# seconds. On a machine without a GPU every step still runs
 # and reports "none found". Output goes to stdout and, when OUT is set, to
 # files under $OUT (probe.json, energy.json, gpu-check.log).
 #
@@ -73,6 +74,28 @@ if not cuda:
     print("   no CUDA device found")
 print("   power meters: %s" % (", ".join(m["name"] for m in d["power_meters"]) or "none found"))
 PY
+
+# The OpenCL backend's tests on every GPU OpenCL device: the differential
+# harness (every op against the CPU's reference kernels) and the golden op
+# cases against PyTorch. PoCL (a CPU device) is tested by make test.
+gpus=$(python3 - "$tmp/probe.json" <<'PY' 2>/dev/null
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(" ".join(x["id"] for x in d["devices"] if x["kind"] == "opencl" and x.get("type") != "cpu"))
+PY
+)
+if [ -z "$gpus" ]; then
+    log "OpenCL on a GPU: none found (no OpenCL platform with a GPU device)"
+else
+    for dev in $gpus; do
+        log "OpenCL harness on $dev"
+        (cd "$root" && HWA_TEST_OPENCL=$dev "$build/test_backend_ops" opencl 2>&1 | tee "$tmp/opencl-$dev.log" | tail -15) ||
+            echo "gpu-check: test_backend_ops on $dev failed"
+        (cd "$root" && HWA_TEST_OPENCL=$dev "$build/test_ops_forward" 2>&1 | tee -a "$tmp/opencl-$dev.log" | tail -3) ||
+            echo "gpu-check: test_ops_forward on $dev failed"
+        [ -n "$out" ] && mkdir -p "$out" && cp "$tmp/opencl-$dev.log" "$out/"
+    done
+fi
 
 log "energy read, $energy_s s (hwadapt probe --energy-read $energy_s)"
 "$cli" probe --energy-read "$energy_s" --json >"$tmp/energy.json" || { echo "gpu-check: energy read failed" >&2; exit 1; }

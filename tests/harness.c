@@ -123,6 +123,11 @@ const char *hwa_test_tmpdir(void) {
     return tmpdir;
 }
 
+const char *hwa_test_opencl_spec(void) {
+    const char *e = getenv("HWA_TEST_OPENCL");
+    return e && *e ? e : "opencl:0";
+}
+
 double hwa_test_max_abs_diff(const float *a, const float *b, int64_t n) {
     double m = 0;
     for (int64_t i = 0; i < n; i++) {

@@ -111,6 +111,10 @@ int hwa_test_failed_now(void);   /* the current test has failed */
 const char *hwa_test_data_path(const char *rel, char *buf, size_t cap);
 /* A fresh temporary directory (removed at exit). */
 const char *hwa_test_tmpdir(void);
+/* The OpenCL device the tests run on: $HWA_TEST_OPENCL ("opencl:1", say,
+ * where a GPU is not the first OpenCL device; scripts/gpu-check.sh sets it),
+ * else "opencl:0". */
+const char *hwa_test_opencl_spec(void);
 /* Max |a[i] - b[i]|. */
 double hwa_test_max_abs_diff(const float *a, const float *b, int64_t n);
 

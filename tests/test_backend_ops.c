@@ -697,7 +697,7 @@ static void every_case_on(const char *spec, bool matmul_only) {
 }
 
 /* f32 products go to CLBlast where it loads ... */
-TEST(every_op_on_opencl_matches_the_reference) { every_case_on("opencl:0", false); }
+TEST(every_op_on_opencl_matches_the_reference) { every_case_on(hwa_test_opencl_spec(), false); }
 
 /* ... and the portable tiled kernel (the fallback) is held to the same
  * cases with CLBlast switched off. */
@@ -705,7 +705,7 @@ TEST(every_product_on_opencl_without_clblast_matches_the_reference) {
     const char *old = getenv("HWA_OPENCL_BLAS");
     char *saved = old ? strdup(old) : NULL;
     setenv("HWA_OPENCL_BLAS", "0", 1);
-    every_case_on("opencl:0", true);
+    every_case_on(hwa_test_opencl_spec(), true);
     if (saved) setenv("HWA_OPENCL_BLAS", saved, 1);
     else unsetenv("HWA_OPENCL_BLAS");
     free(saved);

@@ -102,8 +102,10 @@ static bool opencl_present(void) {
     static int have = -1;
     if (have < 0) {
         hwa_ctx *ctx = hwa_ctx_new(NULL);
-        hwa_backend *be = ctx ? hwa_backend_new(ctx, "opencl:0") : NULL;
+        hwa_backend *be = ctx ? hwa_backend_new(ctx, hwa_test_opencl_spec()) : NULL;
         have = be != NULL;
+        if (!be && getenv("HWA_TEST_OPENCL"))
+            fprintf(stderr, "HWA_TEST_OPENCL=%s: %s\n", getenv("HWA_TEST_OPENCL"), ctx ? hwa_ctx_last_error(ctx) : "");
         hwa_backend_free(be);
         hwa_ctx_free(ctx);
     }
@@ -128,7 +130,7 @@ static void run_in(hwa_ctx *ctx, hwa_backend **be_out, const run_spec *rs, enum 
     hwa_graph *g = hwa_graph_new(ctx);
     CHECK(g);
     CHECK_OK(hwa_graph_build_forward(g, out));
-    hwa_backend *be = hwa_backend_new(ctx, kind == RUN_OPENCL ? "opencl:0" : "cpu");
+    hwa_backend *be = hwa_backend_new(ctx, kind == RUN_OPENCL ? hwa_test_opencl_spec() : "cpu");
     CHECK_MSG(be, "%s backend: %s", run_name, hwa_ctx_last_error(ctx));
     *be_out = be;
     CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
@@ -146,7 +148,7 @@ static void run_in(hwa_ctx *ctx, hwa_backend **be_out, const run_spec *rs, enum 
     if (kind == RUN_OPENCL && st == HWA_E_UNSUPPORTED) {
         /* the differential harness (test_backend_ops) lists what the device
          * cannot run yet and why */
-        fprintf(stderr, "    %s: not on opencl:0: %s\n", gc->name, hwa_ctx_last_error(ctx));
+        fprintf(stderr, "    %s: not on %s: %s\n", gc->name, hwa_test_opencl_spec(), hwa_ctx_last_error(ctx));
         return;
     }
     CHECK_MSG(st == HWA_OK, "%s (%s run): compute returned %s: %s", gc->name, run_name, hwa_status_name(st),
@@ -179,7 +181,11 @@ static void run_in(hwa_ctx *ctx, hwa_backend **be_out, const run_spec *rs, enum 
  * one failed, so that a failure says which run it is in. */
 static void run(const run_spec *rs) {
     for (int r = 0; r < RUN_COUNT; r++) {
-        if (r == RUN_OPENCL && !opencl_present()) continue; /* test_backend_ops says why */
+        if (r == RUN_OPENCL && !opencl_present()) {
+            /* test_backend_ops says why; a device asked for by name must be there */
+            CHECK_MSG(!getenv("HWA_TEST_OPENCL"), "HWA_TEST_OPENCL names a device that cannot be made");
+            continue;
+        }
         hwa_ctx *ctx = hwa_ctx_new(NULL);
         CHECK(ctx);
         hwa_backend *be = NULL;
