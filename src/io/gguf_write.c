@@ -209,7 +209,7 @@ static hwa_status write_body(void *ud, void *file) {
     hwa_gguf_writer *w = ud;
     FILE *fp = file;
     bool ok = fwrite("GGUF", 1, 4, fp) == 4 && fput_le(fp, w->version, 4) && fput_le(fp, w->n_t, 8) &&
-              fput_le(fp, w->n_kv, 8) && fwrite(w->kv, 1, w->kv_len, fp) == w->kv_len;
+              fput_le(fp, w->n_kv, 8) && (w->kv_len == 0 || fwrite(w->kv, 1, w->kv_len, fp) == w->kv_len);
     size_t pos = 24 + w->kv_len, off = 0;
     for (size_t i = 0; ok && i < w->n_t; i++) {
         const gw_tensor *t = &w->t[i];
