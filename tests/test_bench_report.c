@@ -408,6 +408,13 @@ TEST(rows_of_a_device_without_threads_name_it_and_set_no_threads) {
     fclose(f);
     CHECK_STR_CONTAINS(buf, "opencl:0  f32       64    -  ");
     free(buf);
+#ifdef HWA_HAVE_JANSSON
+    char *json = write_to_string(&rep, HWA_BENCH_JSON), err[512] = "";
+    CHECK(json);
+    CHECK_MSG(validates(json, err, sizeof err), "%s\n%s", err, json);
+    CHECK_STR_CONTAINS(json, "\"threads\": 1, \"threads_apply\": false");
+    free(json);
+#endif
     hwa_bench_report_free(&rep);
 }
 
