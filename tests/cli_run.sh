@@ -20,12 +20,17 @@ contains "$out" "calibration "
 contains "$out" "p50 ms"
 contains "$out" "p99 ms"
 for t in f32 f16 bf16; do grep -qE "^linear1000 +cpu +$t " <<<"$out" || fail "no $t row:"$'\n'"$out"; done
+# every device of the passport has its rows: opencl:N too, with no thread count
+for d in $("$cli" probe | sed -n 's/^\(opencl:[0-9]*\)  .*/\1/p'); do
+  grep -qE "^linear1000 +$d +f32 +64 +- " <<<"$out" || fail "no $d row:"$'\n'"$out"
+done
 contains "$out" "verdict per workload (max abs error vs f32 <= 0.01; recommended only when the 95% interval"
-grep -qE '^  linear1000 +(recommended|tied) +(f32|f16|bf16), [0-9]+ thread\(s\) ' <<<"$out" || fail "no verdict:"$'\n'"$out"
+grep -qE '^  linear1000 +(recommended|tied) +(f32|f16|bf16)(, [0-9]+ thread\(s\) on cpu| on opencl:[0-9]+) ' <<<"$out" ||
+  fail "no verdict:"$'\n'"$out"
 grep -qE '[0-9.]+x \[[0-9.]+, [0-9.]+\]' <<<"$out" || fail "no interval:"$'\n'"$out"
-grep -qE '^    command  hwadapt bench linear1000 --device cpu --dtype (f32|f16|bf16) --threads [0-9]+ --batch 64$' <<<"$out" ||
+grep -qE '^    command  hwadapt bench linear1000 (--device cpu --dtype (f32|f16|bf16) --threads [0-9]+|--device opencl:[0-9]+ --dtype (f32|f16|bf16)) --batch 64$' <<<"$out" ||
   fail "no command:"$'\n'"$out"
-grep -qE '^    C        be = hwa_backend_new\(ctx, "cpu"\); hwa_backend_set_threads\(be, [0-9]+\); .*HWA_(F32|F16|BF16)' <<<"$out" ||
+grep -qE '^    C        be = hwa_backend_new\(ctx, "(cpu"\); hwa_backend_set_threads\(be, [0-9]+\);|opencl:[0-9]+"\);) .*HWA_(F32|F16|BF16)' <<<"$out" ||
   fail "no C calls:"$'\n'"$out"
 if grep -qE '^  linear1000 +tied +f32' <<<"$out"; then contains "$out" "the f32 baseline"; fi
 contains "$out" "report       $tmp/report.json"

@@ -378,8 +378,43 @@ TEST(training_recommendation_names_the_train_command) {
              (const double[]){500, 1100}, (const double *const[]){NULL, NULL});
     CHECK_OK(hwa_bench_recommend(&rep, "fmnist-mlp-train", 0.01));
     CHECK(rep.recs[0].verdict == HWA_BENCH_RECOMMENDED);
-    CHECK(!strcmp(rep.recs[0].command, "hwadapt train --model fmnist-mlp --dtype bf16 --threads 2 --batch 64"));
-    CHECK_STR_CONTAINS(rep.recs[0].c_call, "c.dtype = HWA_BF16; c.threads = 2; c.batch = 64;");
+    CHECK(!strcmp(rep.recs[0].command, "hwadapt train --model fmnist-mlp --device cpu --dtype bf16 --threads 2 --batch 64"));
+    CHECK_STR_CONTAINS(rep.recs[0].c_call, "c.device = \"cpu\"; c.dtype = HWA_BF16; c.threads = 2; c.batch = 64;");
+    hwa_bench_report_free(&rep);
+}
+
+/* Rows of a device without a thread setting (opencl:N): threads 1 means
+ * nothing there, so the commands set none and the table shows "-". */
+TEST(rows_of_a_device_without_threads_name_it_and_set_no_threads) {
+    hwa_bench_report rep;
+    CHECK_OK(hwa_bench_report_init(&rep, NULL));
+    for (int i = 0; i < 2; i++) {
+        hwa_bench_row r = make_row(i ? "linear1000" : "fmnist-mlp-train", "f32", 300, 2e-6);
+        snprintf(r.device, sizeof r.device, "opencl:0");
+        r.no_threads = true;
+        CHECK_OK(hwa_bench_report_add(&rep, &r));
+    }
+    CHECK_OK(hwa_bench_recommend(&rep, "fmnist-mlp-train", 0.01));
+    CHECK_OK(hwa_bench_recommend(&rep, "linear1000", 0.01));
+    CHECK(!strcmp(rep.recs[0].command, "hwadapt train --model fmnist-mlp --device opencl:0 --dtype f32 --batch 64"));
+    CHECK_STR_CONTAINS(rep.recs[0].c_call, "c.device = \"opencl:0\"; c.dtype = HWA_F32; c.batch = 64;");
+    CHECK(!strcmp(rep.recs[1].command, "hwadapt bench linear1000 --device opencl:0 --dtype f32 --batch 64"));
+    CHECK_STR_CONTAINS(rep.recs[1].c_call, "be = hwa_backend_new(ctx, \"opencl:0\"); inputs");
+    CHECK_STR_CONTAINS(rep.recs[1].text, "linear1000: f32 on opencl:0, batch 64, the f32 baseline");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CHECK_OK(hwa_bench_report_write(&rep, HWA_BENCH_TABLE, f));
+    fclose(f);
+    CHECK_STR_CONTAINS(buf, "opencl:0  f32       64    -  ");
+    free(buf);
+#ifdef HWA_HAVE_JANSSON
+    char *json = write_to_string(&rep, HWA_BENCH_JSON), err[512] = "";
+    CHECK(json);
+    CHECK_MSG(validates(json, err, sizeof err), "%s\n%s", err, json);
+    CHECK_STR_CONTAINS(json, "\"threads\": 1, \"threads_apply\": false");
+    free(json);
+#endif
     hwa_bench_report_free(&rep);
 }
 

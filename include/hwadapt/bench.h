@@ -295,6 +295,8 @@ typedef struct hwa_bench_row {
                                * or a hypervisor stole over 10 %: the note says which */
     double threads_cut_share; /* of the row's computes, those that ran on fewer threads than asked because
                                * others held CPUs (HWA_ADAPT_THREADS); NAN when not known */
+    bool no_threads;          /* the device has no thread setting (opencl:N: its driver spreads the work):
+                               * threads is 1 and means nothing; the table shows "-" */
 } hwa_bench_row;
 
 /* A summary of the machine, filled from the hardware passport. Strings are

@@ -1,21 +1,19 @@
 /* The benchmark's view of devices (see bench_device.h). Devices are those of
- * the passport that a backend in this build can run ("cpu" today; the
- * passport's opencl:N waits for its backend); peaks, bandwidth and meters
- * are the passport's calibration and meters. Precisions, threads and kernel
- * names come from the backends: the CPU backend runs every float dtype
- * (f32 accumulation) on its OpenMP threads and names the kernel of each node. */
+ * the passport that a backend in this build can run ("cpu", "opencl:N");
+ * peaks, bandwidth and meters are the passport's calibration and meters.
+ * Precisions, threads and kernel names come from the backends: the CPU and
+ * OpenCL backends run every float dtype (f32 arithmetic), the CPU on its
+ * threads (OpenCL's driver spreads its own work: no thread setting), and
+ * each names the kernel of a node. */
 #include <math.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bench/bench_device.h"
 
-/* A device id ("cpu", "opencl:0") names a backend this build has. The
- * opencl backend is registered but does not run every op yet (issue 16):
- * benchmarks leave it out until it does. */
+/* A device id ("cpu", "opencl:0") names a backend this build has. */
 static bool has_backend(const char *id) {
     size_t n = strcspn(id, ":");
-    if (n == 6 && !strncmp(id, "opencl", 6)) return false;
     for (int i = 0; i < hwa_backend_reg_count(); i++) {
         const char *r = hwa_backend_reg_name(i);
         if (strlen(r) == n && !strncmp(r, id, n)) return true;
@@ -64,7 +62,8 @@ hwa_status hwa__bdev_check(const hwa_passport *p, const char *spec) {
 }
 
 bool hwa__bdev_supports_dtype(const char *spec, hwa_dtype t) {
-    /* The CPU reference kernels read and write every float dtype through f32. */
+    /* The CPU reference kernels and the OpenCL kernels read and write every
+     * float dtype through f32. */
     return spec && has_backend(spec) && (t == HWA_F32 || t == HWA_F16 || t == HWA_BF16);
 }
 
@@ -86,9 +85,20 @@ int hwa__bdev_default_threads(const char *spec) {
     return n > 0 ? n : 1;
 }
 
+bool hwa__bdev_has_threads(const char *spec) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_backend *be = ctx ? hwa_backend_new(ctx, spec) : NULL;
+    const bool has = be && be->iface->set_threads;
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+    return has;
+}
+
 /* More threads than online CPUs only oversubscribe them; the default may be
- * set higher through HWA_NUM_THREADS, and is allowed. */
+ * set higher through HWA_NUM_THREADS, and is allowed. A device without a
+ * thread setting offers 1. */
 int hwa__bdev_max_threads(const char *spec) {
+    if (!hwa__bdev_has_threads(spec)) return 1;
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     int d = hwa__bdev_default_threads(spec);
     return online > d ? (int)online : d;

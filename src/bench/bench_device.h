@@ -18,7 +18,12 @@ hwa_status hwa__bdev_check(const hwa_passport *p, const char *spec);
 /* Whether the device can run graphs in dtype t; the list as "f32, f16, bf16". */
 bool hwa__bdev_supports_dtype(const char *spec, hwa_dtype t);
 void hwa__bdev_dtypes(const char *spec, char *buf, size_t cap);
-/* Threads the device's backend runs with by default, and the most it offers. */
+/* Whether the device's backend has a thread setting (the CPU's does;
+ * OpenCL's driver spreads its own work, and its rows show threads as "-").
+ * Asks a throw-away backend. */
+bool hwa__bdev_has_threads(const char *spec);
+/* Threads the device's backend runs with by default, and the most it offers
+ * (1 and 1 without a thread setting). */
 int hwa__bdev_default_threads(const char *spec);
 int hwa__bdev_max_threads(const char *spec);
 /* Sets be's thread count (1..max). */

@@ -142,12 +142,16 @@ static hwa_status build(const hwa__sweep_block *b, const hwa__sweep_config *c, h
                      : hwa__workload_build(b->wl, b->dev, c->dtype, b->batch, c->threads, 42, w);
 }
 
+/* Whether the block runs on the CPU, whose f32 output is every block's
+ * reference: another device's f32 rows are compared with it too. */
+static bool on_cpu(const hwa__sweep_block *b) { return !strcmp(b->dev, "cpu") || !strcmp(b->dev, "cpu:0"); }
+
 /* The f32 output for the current block, computed on demand from a fresh f32
- * build on the same seed. */
+ * build on the CPU on the same seed (threads 0: the CPU's default). */
 static hwa_status ensure_ref(hwa__sweep_runner *r, const hwa__sweep_block *b, int threads) {
     if (r->have_ref) return HWA_OK;
     hwa__workload w;
-    hwa_status st = hwa__workload_build(b->wl, b->dev, HWA_F32, b->batch, threads, 42, &w);
+    hwa_status st = hwa__workload_build(b->wl, "cpu", HWA_F32, b->batch, on_cpu(b) ? threads : 0, 42, &w);
     if (st) return st;
     r->ref_n = hwa__workload_out_n(&w);
     free(r->ref);
@@ -194,6 +198,19 @@ static void row_init(const hwa__sweep_block *b, const hwa__sweep_config *c, hwa_
     row->threads_cut_share = NAN;
     row->baseline_row = -1;
     row->peak_rss_bytes = -1;
+    row->no_threads = b->no_threads;
+    if (b->no_threads)
+        note_add(row, "threads do not apply to %s (its driver spreads the work)%s", b->dev,
+                 b->threads_given ? ": the --threads list is for the CPU" : "");
+}
+
+/* Marks configuration m skipped (its note says why) and frees it. */
+static void skip(hwa__sweep_runner *r, const hwa__sweep_block *b, member *m, hwa_bench_row *tmpl) {
+    tmpl->skipped = true;
+    m->skipped = true;
+    hwa__workload_free(&m->w);
+    m->built = false;
+    r->rows_done += b->n_scens;
 }
 
 /* Builds configuration i and validates it: its first query's output against
@@ -229,15 +246,11 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
     if (c->dtype != HWA_F32 && !r->have_ref && isfinite(ref_time)) need += ref_time;
     double allow = 2 * share * b->n_scens < left ? 2 * share * b->n_scens : left;
     if (s->time_budget_s > 0 && isfinite(need) && need > allow) {
-        tmpl->skipped = true;
         note_add(tmpl, "skipped: one query would take about %.3g s (predicted from the %.3g GFLOP/s measured for %s %s); "
                  "validating and measuring %d repetition(s) need %.3g s, more than the %.3g s this row may take of the "
                  "time budget", one, known_rate(r, b->dev, c->dtype), b->dev, tmpl->dtype, r->reps, need,
                  allow > 0 ? allow : 0);
-        m->skipped = true;
-        hwa__workload_free(w);
-        m->built = false;
-        r->rows_done += b->n_scens;
+        skip(r, b, m, tmpl);
         return HWA_OK;
     }
 
@@ -282,7 +295,7 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
         hwa__bdev_kernel(w->be, w->heaviest, tmpl->kernel, sizeof tmpl->kernel);
         st = hwa__workload_output(w, out, n_out);
     }
-    if (!st && !w->llama && c->dtype == HWA_F32 && !r->have_ref) {
+    if (!st && !w->llama && c->dtype == HWA_F32 && !r->have_ref && on_cpu(b)) {
         free(r->ref);
         r->ref = out;
         r->ref_n = n_out;
@@ -291,8 +304,30 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
         tmpl->max_abs_error_vs_f32 = 0;
     } else if (!st && !w->llama && !(st = ensure_ref(r, b, c->threads))) {
         tmpl->max_abs_error_vs_f32 = max_abs_diff(out, r->ref, n_out < r->ref_n ? n_out : r->ref_n);
+        if (!on_cpu(b)) note_add(tmpl, "error vs f32: against the same inputs in f32 on cpu");
     }
     free(out);
+    /* No rate was known for the device and dtype (a device's first rows):
+     * a query's time predicts the measurement's instead, and teaches the rows
+     * after it. The validation query's includes first-run costs (kernels
+     * compiled, weights packed), so when it alone says the rows cannot fit,
+     * one more query is timed and decides. Rows that cannot fit are skipped;
+     * the error just measured stays in them. */
+    const int per_visit = r->reps * (b->n_scens - n_peak) + n_peak;
+    double allow_now = 2 * row_share(r) * b->n_scens < time_left(r) ? 2 * row_share(r) * b->n_scens : time_left(r);
+    if (!st && s->time_budget_s > 0 && !isfinite(one) && m->first > 0 && m->first * per_visit > allow_now) {
+        const double t1 = hwa_bench_clock_now();
+        st = hwa__workload_run(w);
+        const double second = hwa_bench_clock_now() - t1;
+        allow_now = 2 * row_share(r) * b->n_scens < time_left(r) ? 2 * row_share(r) * b->n_scens : time_left(r);
+        if (!st && second * per_visit > allow_now) {
+            learn_rate(r, b->dev, c->dtype, w->flops_per_query / second * 1e-9);
+            note_add(tmpl, "skipped: a query took %.3g s (the validation query %.3g s), so measuring %d repetition(s) "
+                     "would take about %.3g s, more than the %.3g s this row may take of the time budget", second,
+                     m->first, r->reps, second * per_visit, allow_now > 0 ? allow_now : 0);
+            skip(r, b, m, tmpl);
+        }
+    }
     return st;
 }
 

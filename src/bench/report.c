@@ -104,7 +104,8 @@ static void write_json_row(const hwa_bench_row *r, FILE *f) {
     kv_str(f, "    {\"workload\": ", r->workload);
     kv_str(f, ", \"device\": ", r->device);
     kv_str(f, ", \"dtype\": ", r->dtype);
-    fprintf(f, ", \"batch\": %lld, \"threads\": %d, \"kernel\": ", (long long)r->batch, r->threads);
+    fprintf(f, ", \"batch\": %lld, \"threads\": %d, \"threads_apply\": %s, \"kernel\": ", (long long)r->batch,
+            r->threads, r->no_threads ? "false" : "true");
     json_str(f, r->kernel);
     kv_str(f, ", \"scenario\": ", r->scenario);
     fprintf(f, ",\n     \"skipped\": %s, \"queries\": %lld, \"warmup_queries\": %lld, \"duration_s\": ",
@@ -245,7 +246,8 @@ static void row_cells(const hwa_bench_report *rep, int i, char cells[N_COLS][CEL
     snprintf(cells[1], CELL, "%s", r->device);
     snprintf(cells[2], CELL, "%s", r->dtype);
     snprintf(cells[3], CELL, "%lld", (long long)r->batch);
-    snprintf(cells[4], CELL, "%d", r->threads);
+    if (r->no_threads) snprintf(cells[4], CELL, "%s", table ? "-" : unknown); /* the note says why */
+    else snprintf(cells[4], CELL, "%d", r->threads);
     snprintf(cells[5], CELL, "%s", r->kernel);
     snprintf(cells[6], CELL, "%s", r->scenario);
     snprintf(cells[C_REPS], CELL, "%d", r->reps);

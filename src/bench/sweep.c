@@ -48,6 +48,7 @@ typedef struct plan {
     bool dt_given;
     hwa_bench_scenario scen_v[MAX_ITEMS];
     bool all_dtypes;
+    bool dev_threads[MAX_ITEMS];   /* the device has a thread setting (hwa__bdev_has_threads) */
 } plan;
 
 static hwa_status check_plan(const hwa_bench_sweep *s, plan *p) {
@@ -105,10 +106,12 @@ static hwa_status check_plan(const hwa_bench_sweep *s, plan *p) {
             return hwa__err(NULL, HWA_E_RANGE, "batch '%s' is not a whole number in 1..%d (e.g. --batch 1,64)",
                             p->batch.v[j], 1 << 24);
     }
+    for (int i = 0; i < p->dev.n; i++) p->dev_threads[i] = hwa__bdev_has_threads(p->dev.v[i]);
     for (int j = 0; j < p->thr.n; j++) {
         long long v = 0;
         bool num = parse_int(p->thr.v[j], &v);
         for (int i = 0; i < p->dev.n; i++) {
+            if (!p->dev_threads[i]) continue; /* its rows say the list does not apply */
             int mx = hwa__bdev_max_threads(p->dev.v[i]);
             if (!num || v < 1 || v > mx)
                 return hwa__err(NULL, HWA_E_RANGE, "threads '%s' is not available on %s; available: 1..%d", p->thr.v[j],
@@ -153,25 +156,29 @@ hwa_status hwa_bench_sweep_run(const hwa_bench_sweep *s, hwa_bench_report *rep) 
     hwa_dtype dts[HWA_DTYPE_COUNT > MAX_ITEMS ? HWA_DTYPE_COUNT : MAX_ITEMS];
     hwa__sweep_config *cfgs = malloc(sizeof *cfgs * MAX_ITEMS * (sizeof dts / sizeof dts[0]));
     if (!st && !cfgs) st = hwa__err(NULL, HWA_E_NOMEM, "sweep: out of memory");
-    const int nb = p->batch.n ? p->batch.n : 1, nt = p->thr.n ? p->thr.n : 1;
+    /* A device without a thread setting runs one configuration per dtype. */
+    const int nb = p->batch.n ? p->batch.n : 1, nt_list = p->thr.n ? p->thr.n : 1;
     for (int d = 0; !st && d < p->dev.n; d++)
-        for (int a = 0; a < p->wl.n; a++) r.rows_total += nb * nt * device_dtypes(p, a, p->dev.v[d], dts) * p->scen.n;
+        for (int a = 0; a < p->wl.n; a++)
+            r.rows_total += nb * (p->dev_threads[d] ? nt_list : 1) * device_dtypes(p, a, p->dev.v[d], dts) * p->scen.n;
     /* A block per workload, device and batch (one f32 reference each), its
      * configurations threads outer, precision inner, each in every scenario. */
     for (int a = 0; !st && a < p->wl.n; a++)
         for (int d = 0; !st && d < p->dev.n; d++) {
             const char *dev = p->dev.v[d];
             int nd = device_dtypes(p, a, dev, dts), n_cfgs = 0;
+            const int nt = p->dev_threads[d] ? nt_list : 1;
             for (int th = 0; th < nt; th++) {
                 long long threads = hwa__bdev_default_threads(dev);
-                if (p->thr.n) parse_int(p->thr.v[th], &threads);
+                if (p->thr.n && p->dev_threads[d]) parse_int(p->thr.v[th], &threads);
                 for (int k = 0; k < nd; k++) cfgs[n_cfgs++] = (hwa__sweep_config){dts[k], (int)threads};
             }
             for (int b = 0; !st && b < nb; b++) {
                 long long batch = p->wl_idx[a] < 0 ? 1 : hwa_bench_workload_default_batch(p->wl_idx[a]);
                 if (p->batch.n) parse_int(p->batch.v[b], &batch);
                 hwa__sweep_block blk = {.wl = p->wl_idx[a], .file = p->wl.v[a], .dev = dev, .batch = batch,
-                                        .cfgs = cfgs, .n_cfgs = n_cfgs, .scens = p->scen_v, .n_scens = p->scen.n};
+                                        .cfgs = cfgs, .n_cfgs = n_cfgs, .scens = p->scen_v, .n_scens = p->scen.n,
+                                        .no_threads = !p->dev_threads[d], .threads_given = p->thr.n > 0};
                 st = hwa__sweep_block_run(&r, &blk);
             }
         }

@@ -46,6 +46,8 @@ typedef struct hwa__sweep_block {
     int n_cfgs;
     const hwa_bench_scenario *scens;
     int n_scens;
+    bool no_threads;           /* the device has no thread setting (opencl:N): one configuration per dtype */
+    bool threads_given;        /* ... and a --threads list was given, which its rows say does not apply */
 } hwa__sweep_block;
 
 /* Builds and validates every configuration of b, measures the rows of each

@@ -87,14 +87,19 @@ static bool simpler(const hwa_bench_row *a, const hwa_bench_row *b) {
  * that set it up. fmnist-mlp-train is what `hwadapt train` runs. */
 static void how_to_run(const hwa_bench_row *r, hwa_bench_recommendation *rec) {
     const char *dt = r->dtype;
-    char upper[8] = "";
+    char upper[8] = "", threads[32] = "", set_threads[64] = "";
     for (size_t i = 0; dt[i] && i + 1 < sizeof upper; i++) upper[i] = (char)(dt[i] >= 'a' && dt[i] <= 'z' ? dt[i] - 32 : dt[i]);
+    /* A device without a thread setting gets no --threads. */
+    if (!r->no_threads) {
+        snprintf(threads, sizeof threads, " --threads %d", r->threads);
+        snprintf(set_threads, sizeof set_threads, " hwa_backend_set_threads(be, %d);", r->threads);
+    }
     if (!strcmp(r->workload, "fmnist-mlp-train"))
-        snprintf(rec->command, sizeof rec->command, "hwadapt train --model fmnist-mlp --dtype %s --threads %d --batch %lld",
-                 dt, r->threads, (long long)r->batch);
+        snprintf(rec->command, sizeof rec->command, "hwadapt train --model fmnist-mlp --device %s --dtype %s%s --batch %lld",
+                 r->device, dt, threads, (long long)r->batch);
     else
-        snprintf(rec->command, sizeof rec->command, "hwadapt bench %s --device %s --dtype %s --threads %d --batch %lld",
-                 r->workload, r->device, dt, r->threads, (long long)r->batch);
+        snprintf(rec->command, sizeof rec->command, "hwadapt bench %s --device %s --dtype %s%s --batch %lld",
+                 r->workload, r->device, dt, threads, (long long)r->batch);
     if (strcmp(r->scenario, "single"))
         hwa__bench_catf(rec->command, sizeof rec->command, " ", "--scenario %s", r->scenario);
     if (!strcmp(r->scenario, "server") && isfinite(r->peak_rate_qps))
@@ -102,21 +107,32 @@ static void how_to_run(const hwa_bench_row *r, hwa_bench_recommendation *rec) {
     else if (!strcmp(r->scenario, "server"))
         hwa__bench_catf(rec->command, sizeof rec->command, " ", "--rate %g --p99-ms %g", r->r.target_rate,
                         r->p99_bound_ms);
-    if (!strcmp(r->workload, "fmnist-mlp-train"))
+    if (!strcmp(r->workload, "fmnist-mlp-train")) {
         snprintf(rec->c_call, sizeof rec->c_call,
-                 "hwa_train_config c = hwa_train_config_default(); c.dtype = HWA_%s; c.threads = %d; c.batch = %lld; "
-                 "hwa_trainer_new(&c, &tr); hwa_trainer_run(tr, NULL)",
-                 upper, r->threads, (long long)r->batch);
-    else
+                 "hwa_train_config c = hwa_train_config_default(); c.device = \"%s\"; c.dtype = HWA_%s;", r->device,
+                 upper);
+        if (!r->no_threads) hwa__bench_catf(rec->c_call, sizeof rec->c_call, " ", "c.threads = %d;", r->threads);
+        hwa__bench_catf(rec->c_call, sizeof rec->c_call, " ",
+                        "c.batch = %lld; hwa_trainer_new(&c, &tr); hwa_trainer_run(tr, NULL)", (long long)r->batch);
+    } else {
         snprintf(rec->c_call, sizeof rec->c_call,
-                 "be = hwa_backend_new(ctx, \"%s\"); hwa_backend_set_threads(be, %d); inputs and weights as "
-                 "hwa_tensor_new(ctx, HWA_%s, ndim, shape)",
-                 r->device, r->threads, upper);
+                 "be = hwa_backend_new(ctx, \"%s\");%s inputs and weights as hwa_tensor_new(ctx, HWA_%s, ndim, shape)",
+                 r->device, set_threads, upper);
+    }
 }
 
-/* "bf16, 2 threads": enough to tell a workload's rows apart in a sentence. */
+/* "bf16, 2 threads" on a device with threads, "bf16 on opencl:0" on one
+ * without: enough to tell a workload's rows apart in a sentence. */
 static void label(const hwa_bench_row *r, char *buf, size_t cap) {
-    snprintf(buf, cap, "%s, %d thread%s", r->dtype, r->threads, r->threads == 1 ? "" : "s");
+    if (r->no_threads) snprintf(buf, cap, "%s on %s", r->dtype, r->device);
+    else snprintf(buf, cap, "%s, %d thread%s", r->dtype, r->threads, r->threads == 1 ? "" : "s");
+}
+
+/* The label and, where it does not say it, the device: "bf16, 2 threads on
+ * cpu", "bf16 on opencl:0". */
+static void label_on(const hwa_bench_row *r, char *buf, size_t cap) {
+    label(r, buf, cap);
+    if (!r->no_threads) hwa__bench_catf(buf, cap, " ", "on %s", r->device);
 }
 
 static void interval_text(char *buf, size_t cap, double x, double lo, double hi) {
@@ -126,7 +142,7 @@ static void interval_text(char *buf, size_t cap, double x, double lo, double hi)
 
 /* The rows whose spread was too wide to trust, and those over tolerance. */
 static void caveats(const hwa_bench_report *rep, const char *workload, double tolerance, hwa_bench_recommendation *rec) {
-    char l[48];
+    char l[64];
     const char *sep = "; too noisy to trust (service-time CV over the warning level): ";
     for (int i = 0; i < rep->n_rows; i++) {
         const hwa_bench_row *r = &rep->rows[i];
@@ -166,16 +182,16 @@ hwa_status hwa_bench_recommend(hwa_bench_report *rep, const char *workload, doub
     rec->baseline_row = f->baseline_row;
     rec->tolerance = tolerance;
     rec->reps = f->reps;
-    char l[48], iv[64];
+    char l[64], iv[64];
 
     if (f->baseline_row < 0) {
         rec->verdict = HWA_BENCH_NO_BASELINE;
         rec->row = fast;
         rec->speedup = rec->lo = rec->hi = NAN;
-        label(f, l, sizeof l);
+        label_on(f, l, sizeof l);
         snprintf(rec->text, sizeof rec->text,
-                 "%s: %s on %s, batch %lld: the fastest within tolerance (%.4g samples/s), untested: no f32 row was "
-                 "measured to compare it with", workload, l, f->device, (long long)f->batch, f->samples_per_s);
+                 "%s: %s, batch %lld: the fastest within tolerance (%.4g samples/s), untested: no f32 row was "
+                 "measured to compare it with", workload, l, (long long)f->batch, f->samples_per_s);
     } else if (f->speedup_lo > 1) {
         /* Faster than the baseline beyond the noise. Among the rows that are
          * too, the ones whose interval against f includes 1 are as fast as
@@ -195,12 +211,12 @@ hwa_status hwa_bench_recommend(hwa_bench_report *rep, const char *workload, doub
         rec->speedup = w->speedup;
         rec->lo = w->speedup_lo;
         rec->hi = w->speedup_hi;
-        label(w, l, sizeof l);
+        label_on(w, l, sizeof l);
         interval_text(iv, sizeof iv, w->speedup, w->speedup_lo, w->speedup_hi);
         snprintf(rec->text, sizeof rec->text,
-                 "%s: %s on %s, batch %lld: %s the f32 baseline's samples/s (95%% interval over %d paired "
+                 "%s: %s, batch %lld: %s the f32 baseline's samples/s (95%% interval over %d paired "
                  "repetitions), max abs error vs f32 %.3g (tolerance %g)",
-                 workload, l, w->device, (long long)w->batch, iv, w->reps, w->max_abs_error_vs_f32, tolerance);
+                 workload, l, (long long)w->batch, iv, w->reps, w->max_abs_error_vs_f32, tolerance);
         if (win != fast) {
             label(f, l, sizeof l);
             hwa__bench_catf(rec->text, sizeof rec->text, "; ", "the faster-looking %s (%.2fx) is tied with it within "
@@ -213,8 +229,8 @@ hwa_status hwa_bench_recommend(hwa_bench_report *rep, const char *workload, doub
         rec->speedup = f->speedup;
         rec->lo = f->speedup_lo;
         rec->hi = f->speedup_hi;
-        label(b, l, sizeof l);
-        snprintf(rec->text, sizeof rec->text, "%s: %s on %s, batch %lld, the f32 baseline: ", workload, l, b->device,
+        label_on(b, l, sizeof l);
+        snprintf(rec->text, sizeof rec->text, "%s: %s, batch %lld, the f32 baseline: ", workload, l,
                  (long long)b->batch);
         if (fast == f->baseline_row) {
             hwa__bench_catf(rec->text, sizeof rec->text, NULL, "nothing within tolerance is faster");

@@ -14,8 +14,9 @@ typedef struct hwa__workload {
     int n_params;
     bool train;
     float lr;
-    float *scratch;           /* SGD scratch for parameters the host cannot address */
+    float *scratch;           /* SGD scratch for f16/bf16 parameters the host cannot address */
     int64_t scratch_n;
+    struct hwa_optim *opt;    /* SGD on the device, for f32 parameters the host cannot address */
     double flops_per_query;   /* matmuls 2*M*N*K, every other node one per output element */
     double bytes_per_query;   /* compulsory traffic: leaves read once, outputs written once */
     int64_t planned_bytes;    /* arena + persistent gradients */

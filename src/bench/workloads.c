@@ -10,6 +10,7 @@
 #include "bench/workload.h"
 #include "core/pool.h"
 #include "hwadapt/nn.h"
+#include "hwadapt/train.h"
 
 typedef struct workload_def {
     const char *name;
@@ -165,6 +166,12 @@ hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t
     hwa_plan_stats ps;
     if ((st = hwa_graph_alloc(w->g, w->be, HWA_PLAN_REUSE, &ps))) goto fail;
     w->planned_bytes = (int64_t)(ps.arena_bytes + ps.persistent_bytes);
+    /* Parameters on a device (no host address) are updated there, by the
+     * optimizer's graph: plain SGD is the same p -= lr * grad. */
+    if (d->train && t == HWA_F32 && !hwa_tensor_data(w->params[0])) {
+        hwa_optim_config oc = hwa_optim_config_default(HWA_OPTIM_SGD);
+        if ((st = hwa_optim_new(w->g, w->be, &oc, &w->opt))) goto fail;
+    }
     count(w);
     return HWA_OK;
 fail:
@@ -260,7 +267,7 @@ hwa_status hwa__workload_run(hwa__workload *w) {
     hwa_status st;
     if (w->train && (st = hwa_graph_zero_grads(w->g))) return st;
     if ((st = hwa_graph_compute(w->g, w->be))) return st;
-    if (w->train && (st = sgd(w))) return st;
+    if (w->train && (st = w->opt ? hwa_optim_step(w->opt, w->lr) : sgd(w))) return st;
     return hwa_backend_synchronize(w->be);
 }
 
@@ -275,6 +282,7 @@ hwa_status hwa__workload_output(const hwa__workload *w, float *dst, int64_t n) {
 
 void hwa__workload_free(hwa__workload *w) {
     if (!w) return;
+    hwa_optim_free(w->opt);
     hwa_backend_free(w->be);
     hwa_ctx_free(w->ctx);
     free(w->scratch);

@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "load_note.h"
 #include "config.h"
+#include "device_check.h"
 #include "hwadapt/hwadapt.h"
 
 static void usage(FILE *f) {
@@ -33,7 +34,8 @@ static void usage(FILE *f) {
             "  --threads N       threads (default: HWA_NUM_THREADS, else the CPUs this process may use)\n"
             "  --dtype D         the matrices' dtype: f32, f16 or bf16, converted once at load when the file's\n"
             "                    differs (default: the file's, mapped without copying)\n"
-            "  --device SPEC     cpu (default)\n"
+            "  --device SPEC     cpu (default) or opencl:N (hwadapt probe lists the devices); on opencl:N the\n"
+            "                    weights are copied to the device and --threads has no effect\n"
             "  --config FILE     device, dtype and threads from FILE's [generate] section, else its [all]\n"
             "                    (docs/settings.md); flags given here win\n");
 }
@@ -179,6 +181,7 @@ static int run(const options *op) {
     if (hwa_sampler_new(&o.sp, 1, &s)) return fail(NULL); /* options first: no model needed to refuse them */
     hwa_sampler_free(s);
     s = NULL;
+    if ((rc = cli_device_check("generate", o.device, config_note))) return rc;
     if (hwa_llama_load(o.model, &lp, &m)) return fail(NULL);
     const hwa_llama_config *c = hwa_llama_get_config(m);
     hwa_status st;
@@ -204,18 +207,24 @@ static int run(const options *op) {
         const double peak_mib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : 0.0;
         printf("\n");
         fflush(stdout);
-        char conv[64] = "";
+        char conv[64] = "", where[80] = "mapped", runs[64];
         if (c->file_weight_dtype != c->weight_dtype)
             snprintf(conv, sizeof conv, " (%s in the file)", hwa_dtype_name(c->file_weight_dtype));
+        if (conv[0]) snprintf(where, sizeof where, "converted at load");
+        /* The CPU maps the file's weights in place; a device holds a copy. */
+        const bool on_cpu = !strcmp(lp.device, "cpu") || !strcmp(lp.device, "cpu:0");
+        if (!on_cpu) snprintf(where, sizeof where, "%scopied to %s", conv[0] ? "converted and " : "", lp.device);
+        if (on_cpu) snprintf(runs, sizeof runs, "threads %d", hwa_llama_n_threads(m));
+        else snprintf(runs, sizeof runs, "device %s", lp.device);
         fprintf(stderr,
-                "model: %s, dim %d, %d layers, %d/%d heads, vocab %d, %s weights%s, threads %d\n"
+                "model: %s, dim %d, %d layers, %d/%d heads, vocab %d, %s weights%s, %s\n"
                 "memory: weights %.1f MiB (%s), KV cache %.1f MiB (%d positions), peak resident %.1f MiB\n"
                 "prompt: %d tokens, generated: %d tokens\n"
                 "time to first token: %.3f s\n"
                 "prefill: %.2f tokens/s, decode: %.2f tokens/s\n",
                 o.model, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, hwa_dtype_name(c->weight_dtype),
-                conv, hwa_llama_n_threads(m), hwa_llama_weight_bytes(m) / 1048576.0,
-                conv[0] ? "converted at load" : "mapped", hwa_llama_kv_bytes(m) / 1048576.0, hwa_llama_n_ctx(m), peak_mib,
+                conv, runs, hwa_llama_weight_bytes(m) / 1048576.0, where, hwa_llama_kv_bytes(m) / 1048576.0,
+                hwa_llama_n_ctx(m), peak_mib,
                 gs.n_prompt, gs.n_generated, gs.ttft_s, gs.prefill_tok_s, gs.decode_tok_s);
         if (ld_known && isfinite(ld.others_share) && ld.contended)
             fprintf(stderr, "cpus: this process used %.0f%% of its %d thread(s); contended: %s\n", 100 * ld.self_share,

@@ -71,12 +71,14 @@ static void print_verdicts(const hwa_bench_report *rep, double tol) {
         char iv[64] = "no interval";
         if (isfinite(r->lo)) snprintf(iv, sizeof iv, "%.2fx [%.2f, %.2f]", r->speedup, r->lo, r->hi);
         else if (isfinite(r->speedup)) snprintf(iv, sizeof iv, "%.2fx, no interval", r->speedup);
-        printf("\n  %-17s %-12s %s, %d thread(s)", r->workload, hwa_bench_verdict_name(r->verdict), row->dtype,
-               row->threads);
+        /* "f32, 2 thread(s) on cpu"; a device without a thread setting: "f32 on opencl:0" */
+        printf("\n  %-17s %-12s %s", r->workload, hwa_bench_verdict_name(r->verdict), row->dtype);
+        if (!row->no_threads) printf(", %d thread(s)", row->threads);
+        printf(" on %s", row->device);
         if (r->verdict == HWA_BENCH_TIED && r->fastest_row == r->row)
             printf("   (the fastest within tolerance)\n");
         else if (r->verdict == HWA_BENCH_TIED)
-            printf("   (fastest: %s at %s over f32)\n", fast->dtype, iv);
+            printf("   (fastest: %s on %s at %s over f32)\n", fast->dtype, fast->device, iv);
         else printf("   %s over f32\n", iv);
         printf("    why      %s\n", r->text);
         printf("    command  %s\n", r->command);
@@ -112,8 +114,9 @@ static void print_contention(const hwa_bench_report *rep) {
 }
 
 /* The settings the verdicts chose, for --config: [bench WORKLOAD] for each
- * workload, [train] from fmnist-mlp-train's, and the device's thread count
- * in [all]. */
+ * workload, [train] from fmnist-mlp-train's, each with its device, and the
+ * first verdict's device and thread count in [all]. A device without a
+ * thread setting (opencl:N) gets no threads key. */
 static hwa_status save_settings(const hwa_bench_report *rep, const char *path) {
     hwa_settings *s = hwa_settings_new();
     if (!s) return HWA_E_NOMEM;
@@ -125,14 +128,14 @@ static hwa_status save_settings(const hwa_bench_report *rep, const char *path) {
         char sec[64];
         if (!strcmp(r->workload, "fmnist-mlp-train")) snprintf(sec, sizeof sec, "train");
         else snprintf(sec, sizeof sec, "bench %s", r->workload);
-        if (k == 0) {
-            snprintf(v, sizeof v, "%d", row->threads);
-            if (!st) st = hwa_settings_set(s, "all", "device", row->device);
-            if (!st) st = hwa_settings_set(s, "all", "threads", v);
-        }
-        if (!st) st = hwa_settings_set(s, sec, "dtype", row->dtype);
         snprintf(v, sizeof v, "%d", row->threads);
-        if (!st) st = hwa_settings_set(s, sec, "threads", v);
+        if (k == 0) {
+            if (!st) st = hwa_settings_set(s, "all", "device", row->device);
+            if (!st && !row->no_threads) st = hwa_settings_set(s, "all", "threads", v);
+        }
+        if (!st) st = hwa_settings_set(s, sec, "device", row->device);
+        if (!st) st = hwa_settings_set(s, sec, "dtype", row->dtype);
+        if (!st && !row->no_threads) st = hwa_settings_set(s, sec, "threads", v);
         snprintf(v, sizeof v, "%lld", (long long)row->batch);
         if (!st) st = hwa_settings_set(s, sec, "batch", v);
     }

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "load_note.h"
 #include "config.h"
+#include "device_check.h"
 #include "hwadapt/hwadapt.h"
 
 static void usage(void) {
@@ -22,10 +23,11 @@ static void usage(void) {
            "  --data DIR            the IDX files' directory (default %s)\n"
            "  --limit N             train on the first N samples only; --test-limit N likewise\n"
            "  --val-fraction F      hold out the last fraction F of the training set for validation\n"
-           "  --device SPEC         cpu (default)\n"
+           "  --device SPEC         cpu (default) or opencl:N (hwadapt probe lists the devices)\n"
            "  --dtype NAME          f32 (default), bf16 or f16: the products and activations' precision;\n"
            "                        weights, gradients and optimizer state stay f32 (mixed precision)\n"
-           "  --threads N           CPU threads (default: HWA_NUM_THREADS, else the CPUs this process may use)\n"
+           "  --threads N           CPU threads (default: HWA_NUM_THREADS, else the CPUs this process may use;\n"
+           "                        no effect on opencl:N, whose driver spreads the work)\n"
            "  --config FILE         device, dtype, threads and batch from FILE's [train] section, else\n"
            "                        its [all] (docs/settings.md); flags given here win\n"
            "training:\n"
@@ -48,8 +50,9 @@ static void usage(void) {
            "  --export FILE         write the trained weights as safetensors: fc<i>.weight [out,in],\n"
            "                        fc<i>.bias [out], F32 (PyTorch nn.Linear layout)\n"
            "  --json                one JSON object per epoch on stdout: epoch, train_loss, test_loss,\n"
-           "                        test_accuracy, seconds, samples_per_s, dtype, threads (and step, lr,\n"
-           "                        val_*); without it a header line names the model and configuration\n"
+           "                        test_accuracy, seconds, samples_per_s, dtype, threads (null on opencl:N),\n"
+           "                        device (and step, lr, val_*); without it a header line names the model\n"
+           "                        and configuration\n"
            "  --quiet               no progress bar\n",
            HWA_FMNIST_PACKAGE, HWA_FMNIST_DIR, HWA_FMNIST_DIR);
 }
@@ -57,8 +60,8 @@ static void usage(void) {
 typedef struct ui {
     bool json, bar;
     int64_t epochs;
-    const char *dtype;
-    int threads;
+    const char *dtype, *device;
+    int threads;            /* 0: the device has no thread setting (opencl:N) */
     load_note load;         /* other processes' use of the CPUs, epoch by epoch */
 } ui;
 
@@ -75,12 +78,15 @@ static void on_batch(void *ud, int64_t epoch, int64_t batch, int64_t n_batches, 
 static void on_epoch(void *ud, const hwa_epoch_stats *s) {
     ui *u = ud;
     hwa_load_delta d;
-    const bool known = load_note_take(&u->load, u->threads, &d, NULL);
+    const bool known = load_note_take(&u->load, u->threads ? u->threads : 1, &d, NULL);
     if (u->json) {
         printf("{\"epoch\":%lld,\"step\":%lld,\"train_loss\":%.6f,\"test_loss\":%.6f,\"test_accuracy\":%.4f,"
-               "\"seconds\":%.3f,\"samples_per_s\":%.1f,\"lr\":%.6g,\"dtype\":\"%s\",\"threads\":%d",
+               "\"seconds\":%.3f,\"samples_per_s\":%.1f,\"lr\":%.6g,\"dtype\":\"%s\",\"threads\":",
                (long long)s->epoch, (long long)s->step, s->train_loss, s->test_loss, s->test_accuracy, s->seconds,
-               s->samples_per_s, s->lr, u->dtype, u->threads);
+               s->samples_per_s, s->lr, u->dtype);
+        if (u->threads) printf("%d", u->threads);
+        else printf("null");
+        printf(",\"device\":\"%s\"", u->device);
         if (!isnan(s->val_loss)) printf(",\"val_loss\":%.6f,\"val_accuracy\":%.4f", s->val_loss, s->val_accuracy);
         load_note_json(stdout, &d, known);
         printf("}\n");
@@ -249,15 +255,23 @@ static int finish(targs *t) {
     return 0;
 }
 
+/* Whether the device has threads to set: the CPU does; opencl:N's driver
+ * spreads its own work. */
+static bool device_has_threads(const char *device) {
+    return !device || !strcmp(device, "cpu") || !strcmp(device, "cpu:0") || !strcmp(device, "auto");
+}
+
 /* The human output's first line: what is trained, where, and how. */
 static void print_header(const hwa_train_config *c, const hwa_trainer *tr) {
+    char threads[48] = "- (the device's driver spreads the work)";
+    if (device_has_threads(c->device)) snprintf(threads, sizeof threads, "%d", hwa_trainer_threads(tr));
     char hidden[160] = "none";
     for (int i = 0, off = 0; i < c->n_hidden && off < (int)sizeof hidden; i++)
         off += snprintf(hidden + off, sizeof hidden - (size_t)off, i ? ",%lld" : "%lld", (long long)c->hidden[i]);
-    printf("model fmnist-mlp (hidden %s, %s, %lld parameters), device %s, dtype %s, threads %d, optimizer %s, "
+    printf("model fmnist-mlp (hidden %s, %s, %lld parameters), device %s, dtype %s, threads %s, optimizer %s, "
            "batch %lld, %lld training samples\n",
            hidden, hwa_activation_name(c->activation), (long long)hwa_trainer_n_params(tr),
-           c->device ? c->device : "cpu", hwa_dtype_name(c->dtype), hwa_trainer_threads(tr),
+           c->device ? c->device : "cpu", hwa_dtype_name(c->dtype), threads,
            hwa_optim_kind_name(c->optim.kind), (long long)c->batch, (long long)hwa_trainer_train_samples(tr));
     fflush(stdout);
 }
@@ -276,7 +290,8 @@ static int train(targs *t, const char *note) {
         fprintf(stderr, "hwadapt train: %s%s (epoch %lld of %lld done)\n", from ? "resumed from " : "no checkpoint in ",
                 from ? from : c->checkpoint_dir, (long long)hwa_trainer_epoch(tr), (long long)c->epochs);
     ui u = {.json = t->json, .bar = !t->quiet && isatty(2), .epochs = c->epochs, .dtype = hwa_dtype_name(c->dtype),
-            .threads = hwa_trainer_threads(tr)};
+            .device = c->device ? c->device : "cpu",
+            .threads = device_has_threads(c->device) ? hwa_trainer_threads(tr) : 0};
     if (!t->json) print_header(c, tr);
     hwa_train_callbacks cb = {.batch = on_batch, .epoch = on_epoch, .ud = &u};
     load_note_begin(&u.load);
@@ -310,6 +325,7 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "hwadapt train: %s%s (see hwadapt train --help)\n", hwa_last_error(), note);
         rc = 2;
     }
+    if (!rc) rc = cli_device_check("train", t.c.device, note);
     if (!rc) rc = train(&t, note);
     cli_args_free(&ca);
     hwa_settings_free(s);

@@ -1,0 +1,14 @@
+/* --device SPEC for the commands that run on one device (train, generate):
+ * checked before any work, with the devices this machine has in the error. */
+#ifndef HWADAPT_TOOLS_DEVICE_CHECK_H
+#define HWADAPT_TOOLS_DEVICE_CHECK_H
+
+/* 0 when a backend can be made for spec (NULL: the default, "cpu").
+ * Otherwise prints "hwadapt CMD: --device SPEC: <why>; this machine's devices: cpu,
+ * opencl:0" on stderr and returns 2 for a device that is not there (the
+ * backend's HWA_E_NOTFOUND or HWA_E_INVALID), 1 for one that is there but
+ * failed (HWA_E_DEVICE, HWA_E_NOMEM). from: where the value came from ("" or
+ * " (from cfg.ini:3)"). */
+int cli_device_check(const char *cmd, const char *spec, const char *from);
+
+#endif
