@@ -15,7 +15,10 @@ FMNIST=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 . "$(dirname "$0")/skip.bash"
 SHORT=(--epochs 1 --limit 640 --test-limit 128 --json --quiet)
 
-out=$(cd "$tmp" && "$cli" run --budget 8 --workloads linear1000,fmnist-mlp-train -o report.json)
+# The budget covers the passport too: a first calibration of the CPU and an
+# OpenCL device takes about 10 s under the sanitizers, and each workload
+# needs its CPU rows measured for a verdict.
+out=$(cd "$tmp" && "$cli" run --budget 24 --workloads linear1000,fmnist-mlp-train -o report.json)
 [ -s "$tmp/hwadapt.conf" ] || fail "the main job wrote no settings file:"$'\n'"$out"
 grep -q "^settings     hwadapt.conf" <<<"$out" || fail "the main job does not say where the settings went"
 
