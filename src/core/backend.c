@@ -51,8 +51,19 @@ hwa_backend *hwa_backend_new(hwa_ctx *ctx, const char *spec) {
     for (int i = 0; i < N_REG; i++) {
         if (strlen(registry[i].prefix) == plen && strncmp(registry[i].prefix, s, plen) == 0) {
             hwa_backend *be = NULL;
+            char full[32];
+            snprintf(full, sizeof full, "%.*s:%ld", (int)plen, s, index);
+            const char *bad = NULL;
+            const int64_t cap = hwa__mem_limit_for(full, &bad);
+            if (cap == -2) {
+                hwa__err(ctx, HWA_E_INVALID, "HWA_MEM_LIMIT: cannot read '%s' (want SPEC=SIZE[,SPEC=SIZE], SIZE like 64M)",
+                         bad ? bad : "");
+                return NULL;
+            }
             if (registry[i].init(ctx, (int)index, &be) != HWA_OK) return NULL;
-            snprintf(be->spec, sizeof be->spec, "%.*s:%ld", (int)plen, s, index);
+            snprintf(be->spec, sizeof be->spec, "%s", full);
+            be->mem_cap = cap;
+            be->mem_used = 0;
             return be;
         }
     }
@@ -61,7 +72,86 @@ hwa_backend *hwa_backend_new(hwa_ctx *ctx, const char *spec) {
 }
 
 void hwa_backend_free(hwa_backend *be) {
-    if (be) be->iface->free(be);
+    if (!be) return;
+    /* Buffers may outlive their backend: they stop counting against it. */
+    for (hwa_buffer *b = be->ctx->buffers; b; b = b->ctx_next)
+        if (b->acct == be) b->acct = NULL;
+    be->iface->free(be);
+}
+
+static int64_t parse_size(const char *s, const char *end) {
+    char *e = NULL;
+    if (s == end || *s < '0' || *s > '9') return -2;
+    unsigned long long v = strtoull(s, &e, 10);
+    int64_t mul = 1;
+    if (e < end) {
+        switch (*e) {
+        case 'k': case 'K': mul = 1024; break;
+        case 'm': case 'M': mul = 1024 * 1024; break;
+        case 'g': case 'G': mul = 1024 * 1024 * 1024; break;
+        default: return -2;
+        }
+        e++;
+        if (e < end && (*e == 'i' || *e == 'B')) e++;
+        if (e < end && *e == 'B') e++;
+    }
+    if (e != end || v > (unsigned long long)(INT64_MAX / mul)) return -2;
+    return (int64_t)v * mul;
+}
+
+int64_t hwa__mem_limit_for(const char *spec, const char **bad) {
+    const char *env = getenv("HWA_MEM_LIMIT");
+    if (bad) *bad = NULL;
+    if (!env || !*env) return -1;
+    int64_t found = -1;
+    for (const char *p = env; *p;) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma ? comma : p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (!eq) {
+            if (bad) *bad = p;
+            return -2;
+        }
+        /* "cpu" and "cpu:0" name the same device */
+        char name[32];
+        size_t n = (size_t)(eq - p);
+        if (n == 0 || n >= sizeof name - 2) {
+            if (bad) *bad = p;
+            return -2;
+        }
+        memcpy(name, p, n);
+        name[n] = '\0';
+        if (!strchr(name, ':')) strcat(name, ":0");
+        const int64_t v = parse_size(eq + 1, end);
+        if (v < 0) {
+            if (bad) *bad = p;
+            return -2;
+        }
+        if (!strcmp(name, spec)) found = v;
+        p = comma ? comma + 1 : end;
+    }
+    return found;
+}
+
+hwa_status hwa__backend_buffer_alloc(hwa_backend *be, size_t size, hwa_buffer **out) {
+    if (be->mem_cap >= 0 && ((uint64_t)size > (uint64_t)be->mem_cap ||
+                             be->mem_used > be->mem_cap - (int64_t)size))
+        return hwa__err(be->ctx, HWA_E_NOMEM,
+                        "%s: %.1f MiB more would pass its memory cap of %.1f MiB (HWA_MEM_LIMIT; %.1f MiB in use)",
+                        be->spec, (double)size / 1048576.0, (double)be->mem_cap / 1048576.0,
+                        (double)be->mem_used / 1048576.0);
+    hwa_status st = be->iface->buffer_alloc(be, size, out);
+    if (st) return st;
+    (*out)->acct = be;
+    (*out)->acct_bytes = size;
+    be->mem_used += (int64_t)size;
+    hwa__ctx_track_buffer(be->ctx, *out);
+    return HWA_OK;
+}
+
+void hwa__buffer_release(hwa_buffer *b) {
+    if (b->acct) b->acct->mem_used -= (int64_t)b->acct_bytes;
+    b->free_fn(b);
 }
 
 const char *hwa_backend_name(const hwa_backend *be) { return be ? be->iface->name : ""; }
@@ -112,9 +202,8 @@ hwa_status hwa_tensor_alloc(hwa_tensor *t, hwa_backend *be) {
     if (!needs_storage(t))
         return hwa__err(t->ctx, HWA_E_MISUSE, "hwa_tensor_alloc: '%s' is not a leaf without data", t->name);
     hwa_buffer *b;
-    hwa_status st = be->iface->buffer_alloc(be, aligned(hwa_tensor_nbytes(t)), &b);
+    hwa_status st = hwa__backend_buffer_alloc(be, aligned(hwa_tensor_nbytes(t)), &b);
     if (st) return st;
-    hwa__ctx_track_buffer(t->ctx, b);
     hwa__tensor_bind(t, b, 0);
     return HWA_OK;
 }
@@ -127,9 +216,8 @@ hwa_status hwa_ctx_alloc_leaves(hwa_ctx *ctx, hwa_backend *be) {
             return hwa__err(ctx, HWA_E_OVERFLOW, "hwa_ctx_alloc_leaves: total size overflows");
     if (total == 0) return HWA_OK;
     hwa_buffer *b;
-    hwa_status st = be->iface->buffer_alloc(be, total, &b);
+    hwa_status st = hwa__backend_buffer_alloc(be, total, &b);
     if (st) return st;
-    hwa__ctx_track_buffer(ctx, b);
     size_t off = 0;
     for (hwa_tensor *t = ctx->tensors; t; t = t->ctx_next) {
         if (!needs_storage(t)) continue;

@@ -128,7 +128,6 @@ hwa_status hwa_graph_build_forward(hwa_graph *g, hwa_tensor *out) {
 
 /* ---- allocation and execution ------------------------------------------ */
 
-hwa_status hwa__plan(hwa_graph *g, hwa_plan_mode mode, hwa_plan_stats *stats); /* planner.c */
 
 hwa_status hwa_graph_plan(hwa_graph *g, hwa_plan_mode mode, hwa_plan_stats *stats) {
     if (!g) return hwa__err(NULL, HWA_E_MISUSE, "hwa_graph_plan: NULL graph");
@@ -136,9 +135,7 @@ hwa_status hwa_graph_plan(hwa_graph *g, hwa_plan_mode mode, hwa_plan_stats *stat
 }
 
 static hwa_status alloc_buffer(hwa_backend *be, size_t size, hwa_buffer **out) {
-    hwa_status st = be->iface->buffer_alloc(be, size, out);
-    if (st == HWA_OK) hwa__ctx_track_buffer(be->ctx, *out);
-    return st;
+    return hwa__backend_buffer_alloc(be, size, out);
 }
 
 hwa_status hwa_graph_alloc(hwa_graph *g, hwa_backend *be, hwa_plan_mode mode, hwa_plan_stats *stats) {
@@ -194,6 +191,12 @@ hwa_status hwa_graph_alloc(hwa_graph *g, hwa_backend *be, hwa_plan_mode mode, hw
 }
 
 hwa_status hwa_graph_compute(hwa_graph *g, hwa_backend *be) {
+    hwa_status st = hwa__graph_compute_nowait(g, be);
+    if (st == HWA_OK && be->iface->synchronize) st = be->iface->synchronize(be);
+    return st;
+}
+
+hwa_status hwa__graph_compute_nowait(hwa_graph *g, hwa_backend *be) {
     if (!g || !be) return hwa__err(g ? g->ctx : NULL, HWA_E_MISUSE, "hwa_graph_compute: NULL graph or backend");
     hwa_ctx *ctx = g->ctx;
     hwa_status st;
@@ -208,9 +211,7 @@ hwa_status hwa_graph_compute(hwa_graph *g, hwa_backend *be) {
                             hwa__op_name(n->op), hwa_dtype_name(n->dtype), why ? ": " : "", why ? why : "");
         }
     }
-    st = be->iface->compute(be, (hwa_tensor *const *)g->nodes, g->n_nodes);
-    if (st == HWA_OK && be->iface->synchronize) st = be->iface->synchronize(be);
-    return st;
+    return be->iface->compute(be, (hwa_tensor *const *)g->nodes, g->n_nodes);
 }
 
 hwa_status hwa_graph_zero_grads(hwa_graph *g) {

@@ -94,6 +94,7 @@ struct hwa_tensor {
     bool needs_grad;       /* autograd scratch: depends on a parameter */
     uint32_t visit;        /* graph traversal mark */
     int32_t plan_id;       /* planner scratch */
+    int32_t sched_id;      /* schedule scratch: node i as i, leaf j as -2 - j */
     /* Storage owners only: bumped whenever the data may have changed
      * (hwa__tensor_touch), so that caches of derived forms (a matmul
      * provider's packed weights) can tell a stale copy from a fresh one. */
@@ -213,6 +214,10 @@ struct hwa_buffer {
     void *impl;
     hwa_allocator alloc;
     hwa_buffer *ctx_next;
+    /* The backend whose memory cap counts this buffer (hwa__backend_buffer_
+     * alloc), cleared when that backend is freed first; and the bytes. */
+    hwa_backend *acct;
+    size_t acct_bytes;
 };
 
 /* Read, write and clear for buffers whose memory the host addresses. */
@@ -256,7 +261,23 @@ struct hwa_backend {
     hwa_ctx *ctx;
     char spec[32];
     void *impl;
+    /* A cap on the bytes this backend may hold in buffers (HWA_MEM_LIMIT),
+     * -1 for none, and the bytes it holds now. */
+    int64_t mem_cap;
+    int64_t mem_used;
 };
+
+/* Allocates a buffer through be's vtable, refusing (HWA_E_NOMEM, naming the
+ * device and the cap) one that would take be past its memory cap, and
+ * tracks it in be's context. Every buffer of a backend is made here. */
+hwa_status hwa__backend_buffer_alloc(hwa_backend *be, size_t size, hwa_buffer **out);
+/* Frees b and returns its bytes to the cap of the backend that made it. */
+void hwa__buffer_release(hwa_buffer *b);
+/* The cap HWA_MEM_LIMIT sets for device spec ("cpu:0", "opencl:0"; "cpu"
+ * and "opencl" name index 0): "SPEC=SIZE[,SPEC=SIZE...]" with SIZE in bytes
+ * or with a K, M or G suffix (powers of 1024). -1 when none is set, and
+ * -2 with *bad pointing at the entry when the variable is malformed. */
+int64_t hwa__mem_limit_for(const char *spec, const char **bad);
 
 /* The registry's entries. */
 typedef struct hwa_backend_reg {
@@ -272,6 +293,16 @@ hwa_status hwa__opencl_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
 const char *hwa__backend_unsupported_reason(const hwa_backend *be, const hwa_tensor *node);
 
 void hwa__graph_release(hwa_graph *g); /* graph.c: frees a graph's own memory */
+
+/* The memory planner (planner.c): fills g->plan_offs for g->nodes. Inputs
+ * that are not among g->nodes (leaves, or nodes another device computes)
+ * take no arena space. keep (NULL, or one flag per node) marks nodes that
+ * must live to the end of the run like outputs: another device reads them. */
+hwa_status hwa__plan(hwa_graph *g, hwa_plan_mode mode, hwa_plan_stats *stats);
+/* hwa_graph_compute without waiting for the device: the work is queued
+ * (hwa_backend_synchronize waits for it). */
+hwa_status hwa__graph_compute_nowait(hwa_graph *g, hwa_backend *be);
+hwa_status hwa__plan_ex(hwa_graph *g, hwa_plan_mode mode, const bool *keep, hwa_plan_stats *stats);
 
 /* Registers a buffer with its context so the context frees it; the second
  * unlinks and frees one early. */

@@ -123,7 +123,7 @@ static hwa_status release_dead_inputs(arena_sim *a, const hwa_graph *g, const hw
     return HWA_OK;
 }
 
-hwa_status hwa__plan(hwa_graph *g, hwa_plan_mode mode, hwa_plan_stats *stats) {
+hwa_status hwa__plan_ex(hwa_graph *g, hwa_plan_mode mode, const bool *keep, hwa_plan_stats *stats) {
     hwa_ctx *ctx = g->ctx;
     int n = g->n_nodes;
     hwa_status st = HWA_OK;
@@ -159,7 +159,7 @@ hwa_status hwa__plan(hwa_graph *g, hwa_plan_mode mode, hwa_plan_stats *stats) {
     }
     for (int i = 0; i < n; i++) {
         hwa_tensor *t = g->nodes[i];
-        if (t->flags & HWA_TF_OUTPUT) {
+        if ((t->flags & HWA_TF_OUTPUT) || (keep && keep[i])) {
             hwa_tensor *s = hwa__storage(t);
             if (s->plan_id >= 0 && s->plan_id < n && g->nodes[s->plan_id] == s) last[s->plan_id] = forever;
         }
@@ -234,4 +234,8 @@ done:
     hwa__free(ctx, moved);
     hwa__free(ctx, a.free_blocks);
     return st;
+}
+
+hwa_status hwa__plan(hwa_graph *g, hwa_plan_mode mode, hwa_plan_stats *stats) {
+    return hwa__plan_ex(g, mode, NULL, stats);
 }

@@ -93,7 +93,7 @@ void hwa_ctx_free(hwa_ctx *ctx) {
     }
     for (hwa_buffer *b = ctx->buffers, *next; b; b = next) {
         next = b->ctx_next;
-        b->free_fn(b);
+        hwa__buffer_release(b);
     }
     for (hwa_tensor *t = ctx->tensors, *next; t; t = next) {
         next = t->ctx_next;
@@ -125,7 +125,7 @@ void hwa_ctx_release(hwa_ctx *ctx, hwa_ctx_mark mark) {
     while (ctx->buffers && (void *)ctx->buffers != mark.b) {
         hwa_buffer *b = ctx->buffers;
         ctx->buffers = b->ctx_next;
-        b->free_fn(b);
+        hwa__buffer_release(b);
     }
     while (ctx->tensors && (void *)ctx->tensors != mark.t) {
         hwa_tensor *t = ctx->tensors;
@@ -147,7 +147,7 @@ void hwa__ctx_free_buffer(hwa_ctx *ctx, hwa_buffer *b) {
             break;
         }
     }
-    b->free_fn(b);
+    hwa__buffer_release(b);
 }
 
 /* ---- tensors ----------------------------------------------------------- */
