@@ -13,6 +13,7 @@
 #include "tensor.h"
 #include "graph.h"
 #include "backend.h"
+#include "sched.h"
 #include "hw.h"
 #include "io.h"
 #include "nn.h"

@@ -13,6 +13,7 @@ typedef struct hwa__workload {
     hwa_tensor *params[8];
     int n_params;
     bool train;
+    int def_index;            /* which built-in workload */
     float lr;
     float *scratch;           /* SGD scratch for f16/bf16 parameters the host cannot address */
     int64_t scratch_n;
@@ -29,11 +30,27 @@ typedef struct hwa__workload {
     int32_t vocab;
     bool prefill;             /* a query is reset + eval of n_tokens; else one decode step */
     float *logits;            /* [vocab] of the query's last token */
+    /* Placed across devices (hwa__workload_place): the schedule and the
+     * backends it made besides be. */
+    hwa_placement *pl;
+    hwa_backend *place_be[HWA_PLACE_MAX_DEVICES];
+    int n_place_be;
+    int64_t place_base_used[HWA_PLACE_MAX_DEVICES]; /* each device's bytes held before the schedule's */
+    bool fallback;            /* re-plan without a device that fails in a query */
+    char fallback_note[256];  /* what happened when one did */
+    /* Split by batch (hwa__workload_split_batch): one replica per device,
+     * each on its share of the rows; this workload holds the parameters and
+     * the data, and gathered the replicas' outputs. */
+    struct hwa__workload *reps;
+    int n_reps;
+    int64_t *shares;
+    float *gathered;
 } hwa__workload;
 
 /* Builds workload `index` (hwa_bench_workload_*) on device spec in dtype t.
  * Inputs and weights come from a generator seeded with `seed` in f32 and are
- * converted to t, so every dtype sees the same values. */
+ * converted to t, so every dtype sees the same values. spec NULL builds the
+ * graph alone: no backend, nothing allocated (for hwadapt plan). */
 hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t batch, int threads, uint64_t seed,
                                hwa__workload *w);
 /* A Llama model file as the workload: batch 1 is one decode step per query,
@@ -57,5 +74,32 @@ hwa_status hwa__workload_run(hwa__workload *w);
 int64_t hwa__workload_out_n(const hwa__workload *w);
 hwa_status hwa__workload_output(const hwa__workload *w, float *dst, int64_t n);
 void hwa__workload_free(hwa__workload *w);
+
+/* Places w's graph (built on "cpu", which holds its data) over the devices
+ * of the comma list `devices` ("cpu,opencl:0"; "cpu" is w's own backend),
+ * described from passport p, with options o; allocates unless w was built
+ * without a device (spec NULL), in which case nothing is allocated and the
+ * plan is a dry run. Later runs go through the schedule. */
+hwa_status hwa__workload_place(hwa__workload *w, const char *devices, const hwa_place_opts *o, const hwa_passport *p);
+/* The same on backends of w's context described by devs (tests give their
+ * own figures). */
+hwa_status hwa__workload_place_with(hwa__workload *w, hwa_backend *const *bes, const hwa_place_device *devs, int n,
+                                    const hwa_place_opts *o);
+/* Splits w (built on "cpu", a built-in workload) by batch over the devices
+ * of `devices`: shares[k] rows on device k (NULL: proportional to each
+ * device's estimated throughput for the whole batch, measured where the
+ * profile cache has the node shapes). Forward: outputs gathered in row
+ * order. Training: each replica computes its share's gradients, which are
+ * summed (weighted by share, as the loss is a mean) before one update of
+ * w's parameters, copied to every replica before the next step. */
+/* One query of a batch-split workload (hwa__workload_run calls it); the
+ * host SGD of w's parameters from their gradients. */
+hwa_status hwa__workload_run_split(hwa__workload *w);
+/* One compute through w's schedule; with w->fallback, a device's failure
+ * re-plans without it (fallback_note says so) and computes again. */
+hwa_status hwa__workload_compute_placed(hwa__workload *w);
+hwa_status hwa__workload_sgd(hwa__workload *w);
+hwa_status hwa__workload_split_batch(hwa__workload *w, const char *devices, const int64_t *shares,
+                                     const hwa_passport *p);
 
 #endif

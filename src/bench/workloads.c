@@ -11,6 +11,7 @@
 #include "core/pool.h"
 #include "hwadapt/nn.h"
 #include "hwadapt/train.h"
+#include "sched/sched_internal.h"
 
 typedef struct workload_def {
     const char *name;
@@ -53,23 +54,12 @@ hwa_status hwa_bench_workload_find(const char *name, int *index) {
 
 /* ---- counting ---------------------------------------------------------- */
 
-static double node_flops(const hwa_tensor *t) {
-    if (t->op == HWA_OP_NONE || hwa__op_is_view(t->op)) return 0;
-    double n = (double)hwa_tensor_nelements(t);
-    if (t->op == HWA_OP_MATMUL) {
-        const hwa_tensor *a = t->src[0];
-        int64_t k = t->p.i[0] ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1];
-        return 2.0 * n * (double)k;
-    }
-    return n;
-}
-
 static void count(hwa__workload *w) {
     const hwa_graph *g = w->g;
     double flops = 0, bytes = 0;
     double most = -1;
     for (int i = 0; i < g->n_nodes; i++) {
-        double f = node_flops(g->nodes[i]);
+        double f = hwa__sched_node_flops(g->nodes[i]);
         flops += f;
         if (f > most) most = f, w->heaviest = g->nodes[i];
     }
@@ -99,7 +89,7 @@ hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t
     const workload_def *d = &defs[index];
     if (batch < 1) return hwa__err(NULL, HWA_E_RANGE, "batch must be >= 1 (got %lld)", (long long)batch);
     hwa_status st = HWA_OK;
-    if (!hwa__bdev_supports_dtype(spec, t)) {
+    if (spec && !hwa__bdev_supports_dtype(spec, t)) {
         char list[64];
         hwa__bdev_dtypes(spec, list, sizeof list);
         return hwa__err(NULL, HWA_E_UNSUPPORTED, "device %s cannot run %s; available: %s", spec, hwa_dtype_name(t), list);
@@ -108,6 +98,7 @@ hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t
     if (!w->ctx) return HWA_E_NOMEM;
     hwa_ctx *ctx = w->ctx;
     w->train = d->train;
+    w->def_index = index;
     w->lr = 0.01f;
     hwa_tensor *x = hwa_tensor_set_name(hwa_tensor_new_2d(ctx, t, batch, d->dims[0]), "x");
     hwa_tensor *h = x, *labels = NULL;
@@ -131,6 +122,10 @@ hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t
     w->g = hwa_graph_new(ctx);
     if (!w->out || !w->g || (st = hwa_graph_build_forward(w->g, w->out))) goto fail;
     if (d->train && (st = hwa_graph_build_backward(w->g, w->out))) goto fail;
+    if (!spec) { /* the graph alone */
+        count(w);
+        return HWA_OK;
+    }
 
     w->be = hwa_backend_new(ctx, spec);
     if (!w->be) goto fail;
@@ -221,7 +216,7 @@ static void sgd_half(void *ctx, int64_t b0, int64_t b1, int tid) {
     }
 }
 
-static hwa_status sgd(hwa__workload *w) {
+hwa_status hwa__workload_sgd(hwa__workload *w) {
     const int threads = hwa_backend_threads(w->be) > 0 ? hwa_backend_threads(w->be) : 1;
     for (int i = 0; i < w->n_params; i++) {
         hwa_tensor *p = w->params[i], *g = hwa_tensor_grad(p);
@@ -264,16 +259,22 @@ static hwa_status sgd(hwa__workload *w) {
 
 hwa_status hwa__workload_run(hwa__workload *w) {
     if (w->llama) return hwa__model_run(w);
+    if (w->reps) return hwa__workload_run_split(w);
     hwa_status st;
     if (w->train && (st = hwa_graph_zero_grads(w->g))) return st;
-    if ((st = hwa_graph_compute(w->g, w->be))) return st;
-    if (w->train && (st = w->opt ? hwa_optim_step(w->opt, w->lr) : sgd(w))) return st;
+    if ((st = w->pl ? hwa__workload_compute_placed(w) : hwa_graph_compute(w->g, w->be))) return st;
+    if (w->train && (st = w->opt ? hwa_optim_step(w->opt, w->lr) : hwa__workload_sgd(w))) return st;
     return hwa_backend_synchronize(w->be);
 }
 
 int64_t hwa__workload_out_n(const hwa__workload *w) { return w->llama ? w->vocab : hwa_tensor_nelements(w->out); }
 
 hwa_status hwa__workload_output(const hwa__workload *w, float *dst, int64_t n) {
+    if (w->gathered) {
+        if (n > hwa_tensor_nelements(w->out)) return hwa__err(NULL, HWA_E_RANGE, "%lld outputs asked", (long long)n);
+        memcpy(dst, w->gathered, (size_t)n * sizeof *dst);
+        return HWA_OK;
+    }
     if (!w->llama) return hwa_tensor_get_f32(w->out, dst, n);
     if (n > w->vocab) return hwa__err(NULL, HWA_E_RANGE, "%lld logits asked, %d held", (long long)n, w->vocab);
     memcpy(dst, w->logits, (size_t)n * sizeof *dst);
@@ -282,6 +283,12 @@ hwa_status hwa__workload_output(const hwa__workload *w, float *dst, int64_t n) {
 
 void hwa__workload_free(hwa__workload *w) {
     if (!w) return;
+    for (int k = 0; k < w->n_reps; k++) hwa__workload_free(&w->reps[k]);
+    free(w->reps);
+    free(w->shares);
+    free(w->gathered);
+    hwa_placement_free(w->pl);
+    for (int k = 0; k < w->n_place_be; k++) hwa_backend_free(w->place_be[k]);
     hwa_optim_free(w->opt);
     hwa_backend_free(w->be);
     hwa_ctx_free(w->ctx);

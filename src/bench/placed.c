@@ -1,0 +1,260 @@
+/* Workloads across several devices: placed node by node by the scheduler
+ * (automatic, one device, or a layer split), or split by batch into one
+ * replica per device with the results gathered and, for training, the
+ * gradients summed before one update. */
+#include <math.h>
+#include <string.h>
+
+#include "bench/workload.h"
+
+/* Splits a comma list into at most max specs, each normalised ("cpu" ->
+ * "cpu:0"); HWA_E_INVALID for an empty entry or too many. */
+static hwa_status parse_devices(const char *list, char specs[][32], int max, int *n) {
+    *n = 0;
+    if (!list || !*list) return hwa__err(NULL, HWA_E_INVALID, "no devices given");
+    for (const char *p = list; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0 || len >= 30) return hwa__err(NULL, HWA_E_INVALID, "device list '%s': an empty or overlong entry", list);
+        if (*n == max) return hwa__err(NULL, HWA_E_INVALID, "device list '%s': more than %d devices", list, max);
+        memcpy(specs[*n], p, len);
+        specs[*n][len] = '\0';
+        if (!strchr(specs[*n], ':')) strcat(specs[*n], ":0");
+        for (int k = 0; k < *n; k++)
+            if (!strcmp(specs[k], specs[*n])) return hwa__err(NULL, HWA_E_INVALID, "device list '%s' names %s twice", list, specs[k]);
+        (*n)++;
+        p = comma ? comma + 1 : p + len;
+    }
+    return HWA_OK;
+}
+
+hwa_status hwa__workload_place(hwa__workload *w, const char *devices, const hwa_place_opts *o, const hwa_passport *p) {
+    if (!w->g || w->llama || w->reps) return hwa__err(NULL, HWA_E_MISUSE, "only a built-in workload's graph can be placed");
+    char specs[HWA_PLACE_MAX_DEVICES][32];
+    int n;
+    hwa_status st = parse_devices(devices, specs, HWA_PLACE_MAX_DEVICES, &n);
+    if (st) return st;
+    hwa_backend *bes[HWA_PLACE_MAX_DEVICES];
+    hwa_place_device devs[HWA_PLACE_MAX_DEVICES];
+    for (int k = 0; k < n; k++) {
+        bes[k] = w->be && !strcmp(w->be->spec, specs[k]) ? w->be : NULL;
+        if (!bes[k]) {
+            bes[k] = hwa_backend_new(w->ctx, specs[k]);
+            if (!bes[k]) return hwa__err(NULL, hwa_ctx_last_status(w->ctx), "%s", hwa_ctx_last_error(w->ctx));
+            w->place_be[w->n_place_be++] = bes[k];
+            if (w->be && hwa_backend_device_kind(bes[k]) == HWA_DEVICE_CPU)
+                hwa_backend_set_threads(bes[k], hwa_backend_threads(w->be));
+        }
+        if ((st = hwa_place_device_describe(p, bes[k], &devs[k]))) return st;
+    }
+    return hwa__workload_place_with(w, bes, devs, n, o);
+}
+
+hwa_status hwa__workload_place_with(hwa__workload *w, hwa_backend *const *bes, const hwa_place_device *devs, int n,
+                                    const hwa_place_opts *o) {
+    hwa_status st;
+    /* The graph's own arena (from building on w->be) gives way to the
+     * schedule's, device by device. */
+    if (w->g->arena) {
+        hwa__ctx_free_buffer(w->ctx, w->g->arena);
+        w->g->arena = NULL;
+        for (int i = 0; i < w->g->n_nodes; i++)
+            if (w->g->nodes[i]->buffer && !w->g->nodes[i]->view_src) w->g->nodes[i]->buffer = NULL, w->g->nodes[i]->data = NULL;
+        w->g->plan_n = 0;
+    }
+    /* So do its gradients: they live where they are written. */
+    if (w->g->persist) {
+        for (int j = 0; j < w->g->n_leaves; j++)
+            if (w->g->leaves[j]->buffer == w->g->persist) w->g->leaves[j]->buffer = NULL, w->g->leaves[j]->data = NULL;
+        hwa__ctx_free_buffer(w->ctx, w->g->persist);
+        w->g->persist = NULL;
+    }
+    if ((st = hwa_placement_new(w->g, bes, devs, n, o, &w->pl))) {
+        if (hwa_ctx_last_error(w->ctx)[0]) hwa__err(NULL, st, "%s", hwa_ctx_last_error(w->ctx));
+        return st;
+    }
+    for (int k = 0; k < n; k++) w->place_base_used[k] = bes[k]->mem_used;
+    if (w->be && (st = hwa_placement_alloc(w->pl))) {
+        if (hwa_ctx_last_error(w->ctx)[0]) hwa__err(NULL, st, "%s", hwa_ctx_last_error(w->ctx));
+        return st;
+    }
+    return HWA_OK;
+}
+
+/* ---- batch splits -------------------------------------------------------- */
+
+/* The leaf the workload reads its samples from ("x") and its labels, if any. */
+static hwa_tensor *leaf_named(const hwa__workload *w, const char *name) {
+    for (int j = 0; j < w->g->n_leaves; j++)
+        if (!strcmp(w->g->leaves[j]->name, name)) return w->g->leaves[j];
+    return NULL;
+}
+
+static hwa_tensor *labels_of(const hwa__workload *w) {
+    for (int j = 0; j < w->g->n_leaves; j++)
+        if (w->g->leaves[j]->dtype == HWA_I32) return w->g->leaves[j];
+    return NULL;
+}
+
+/* Copies rows [r0, r0 + rows) of host tensor src (2-d, or 1-d labels) into dst. */
+static hwa_status copy_rows(const hwa_tensor *src, hwa_tensor *dst, int64_t r0, int64_t rows) {
+    const size_t row_bytes = hwa_tensor_nbytes(src) / (size_t)src->shape[0];
+    const char *base = hwa_tensor_data(src);
+    if (!base) return hwa__err(NULL, HWA_E_INTERNAL, "batch split: the data is not in host memory");
+    return hwa_tensor_set_bytes(dst, base + (size_t)r0 * row_bytes, (size_t)rows * row_bytes);
+}
+
+static hwa_status push_params(hwa__workload *w, hwa__workload *r) {
+    for (int i = 0; i < w->n_params; i++) {
+        const void *src = hwa_tensor_data(w->params[i]);
+        if (!src) return hwa__err(NULL, HWA_E_INTERNAL, "batch split: parameter %d is not in host memory", i);
+        hwa_status st = hwa_tensor_set_bytes(r->params[i], src, hwa_tensor_nbytes(w->params[i]));
+        if (st) return st;
+    }
+    return HWA_OK;
+}
+
+/* The rows each device gets when none are given: proportional to the rate
+ * at which the device would run the whole batch by the cost model. */
+static hwa_status estimate_shares(hwa__workload *w, hwa__workload *reps, int n, const hwa_passport *p, int64_t *shares) {
+    double rate[HWA_PLACE_MAX_DEVICES];
+    for (int k = 0; k < n; k++) {
+        hwa_place_device d;
+        hwa_status st = hwa_place_device_describe(p, reps[k].be, &d);
+        if (st) return st;
+        /* the whole graph, on a backend of the same device in w's context */
+        hwa_backend *be = hwa_backend_new(w->ctx, reps[k].be->spec);
+        if (!be) return hwa_ctx_last_status(w->ctx);
+        hwa_placement *pl = NULL;
+        st = hwa_placement_new(w->g, &be, &d, 1, &(hwa_place_opts){0}, &pl);
+        if (!st) rate[k] = 1.0 / hwa_placement_estimate_s(pl);
+        hwa_placement_free(pl);
+        hwa_backend_free(be);
+        if (st) return st;
+        if (!(rate[k] > 0) || !isfinite(rate[k])) rate[k] = 1; /* nothing known: equal shares */
+    }
+    return hwa_place_batch_shares(rate, n, leaf_named(w, "x")->shape[0], shares);
+}
+
+hwa_status hwa__workload_split_batch(hwa__workload *w, const char *devices, const int64_t *shares,
+                                     const hwa_passport *p) {
+    if (!w->g || w->llama || w->pl || w->reps) return hwa__err(NULL, HWA_E_MISUSE, "only a built-in workload can be split by batch");
+    char specs[HWA_PLACE_MAX_DEVICES][32];
+    int n;
+    hwa_status st = parse_devices(devices, specs, HWA_PLACE_MAX_DEVICES, &n);
+    if (st) return st;
+    hwa_tensor *x = leaf_named(w, "x");
+    if (!x || !hwa_tensor_data(x)) return hwa__err(NULL, HWA_E_MISUSE, "batch split: the workload's data must be in host memory (build it on cpu)");
+    const int64_t batch = x->shape[0];
+    if (batch < n) return hwa__err(NULL, HWA_E_RANGE, "batch %lld cannot be split over %d devices", (long long)batch, n);
+    w->shares = calloc((size_t)n, sizeof *w->shares);
+    w->reps = calloc((size_t)n, sizeof *w->reps);
+    w->gathered = calloc((size_t)hwa_tensor_nelements(w->out), sizeof *w->gathered);
+    if (!w->shares || !w->reps || !w->gathered) return hwa__err(NULL, HWA_E_NOMEM, "out of memory");
+    const int index = w->def_index;
+    const int threads = w->be ? hwa_backend_threads(w->be) : 0;
+    /* replicas on batch 1 first, to ask each device's estimate; then rebuilt on their shares */
+    for (int k = 0; k < n; k++) {
+        st = hwa__workload_build(index, specs[k], hwa_tensor_dtype(w->params[0]), shares ? shares[k] : 1,
+                                 !strncmp(specs[k], "cpu", 3) ? threads : 0, 1, &w->reps[k]);
+        if (st) {
+            w->n_reps = k;
+            return st;
+        }
+        w->n_reps = k + 1;
+    }
+    if (shares) {
+        int64_t sum = 0;
+        for (int k = 0; k < n; k++) sum += shares[k] > 0 ? shares[k] : -batch;
+        if (sum != batch) return hwa__err(NULL, HWA_E_INVALID, "batch split: the shares do not sum to the batch of %lld", (long long)batch);
+        memcpy(w->shares, shares, (size_t)n * sizeof *shares);
+    } else {
+        if ((st = estimate_shares(w, w->reps, n, p, w->shares))) return st;
+        for (int k = 0; k < n; k++) {
+            hwa__workload_free(&w->reps[k]);
+            st = hwa__workload_build(index, specs[k], hwa_tensor_dtype(w->params[0]), w->shares[k],
+                                     !strncmp(specs[k], "cpu", 3) ? threads : 0, 1, &w->reps[k]);
+            if (st) {
+                for (int q = k + 1; q < n; q++) hwa__workload_free(&w->reps[q]);
+                w->n_reps = k;
+                return st;
+            }
+        }
+    }
+    /* the same data: w's parameters, and each replica's rows of w's samples and labels */
+    hwa_tensor *lab = labels_of(w);
+    for (int k = 0, r0 = 0; k < n; r0 += (int)w->shares[k], k++) {
+        hwa__workload *r = &w->reps[k];
+        if ((st = push_params(w, r)) || (st = copy_rows(x, leaf_named(r, "x"), r0, w->shares[k]))) return st;
+        if (lab && (st = copy_rows(lab, labels_of(r), r0, w->shares[k]))) return st;
+    }
+    return HWA_OK;
+}
+
+hwa_status hwa__workload_run_split(hwa__workload *w) {
+    hwa_status st = HWA_OK;
+    const int64_t batch = leaf_named(w, "x")->shape[0];
+    if (w->train)
+        for (int k = 0; k < w->n_reps && !st; k++) st = push_params(w, &w->reps[k]);
+    /* Devices with their own memory first: their queues run while the CPU
+     * computes its share. */
+    for (int pass = 0; pass < 2 && !st; pass++)
+        for (int k = 0; k < w->n_reps && !st; k++) {
+            hwa__workload *r = &w->reps[k];
+            const bool host = hwa_backend_device_kind(r->be) == HWA_DEVICE_CPU;
+            if (host != (pass == 1)) continue;
+            if (r->train && (st = hwa_graph_zero_grads(r->g))) break;
+            st = hwa__graph_compute_nowait(r->g, r->be);
+        }
+    for (int k = 0; k < w->n_reps && !st; k++) st = hwa_backend_synchronize(w->reps[k].be);
+    if (st) return st;
+    /* gather: rows in order; a loss as the share-weighted mean */
+    const int64_t out_n = hwa_tensor_nelements(w->out);
+    if (w->train) {
+        w->gathered[0] = 0;
+        for (int k = 0; k < w->n_reps && !st; k++) {
+            float l;
+            st = hwa_tensor_get_f32(w->reps[k].out, &l, 1);
+            w->gathered[0] += l * (float)((double)w->shares[k] / (double)batch);
+        }
+    } else {
+        int64_t off = 0;
+        for (int k = 0; k < w->n_reps && !st; k++) {
+            const int64_t m = hwa_tensor_nelements(w->reps[k].out);
+            if (off + m > out_n) return hwa__err(NULL, HWA_E_INTERNAL, "batch split: the outputs overrun");
+            st = hwa_tensor_get_f32(w->reps[k].out, w->gathered + off, m);
+            off += m;
+        }
+    }
+    if (st || !w->train) return st;
+    /* gradients: d mean / d p = sum_k (share_k / batch) d mean_k / d p */
+    for (int i = 0; i < w->n_params && !st; i++) {
+        hwa_tensor *g = hwa_tensor_grad(w->params[i]);
+        const int64_t m = hwa_tensor_nelements(g);
+        float *acc = calloc((size_t)m, sizeof *acc), *part = malloc((size_t)m * sizeof *part);
+        if (!acc || !part) st = hwa__err(NULL, HWA_E_NOMEM, "out of memory for the gradient sum");
+        for (int k = 0; k < w->n_reps && !st; k++) {
+            st = hwa_tensor_get_f32(hwa_tensor_grad(w->reps[k].params[i]), part, m);
+            const float f = (float)((double)w->shares[k] / (double)batch);
+            for (int64_t j = 0; !st && j < m; j++) acc[j] += f * part[j];
+        }
+        if (!st) st = hwa_tensor_set_f32(g, acc, m);
+        free(acc);
+        free(part);
+    }
+    return st ? st : hwa__workload_sgd(w);
+}
+
+hwa_status hwa__workload_compute_placed(hwa__workload *w) {
+    hwa_status st = hwa_placement_compute(w->pl);
+    if (st == HWA_OK || !w->fallback || hwa_placement_failed_device(w->pl) < 0) return st;
+    const int bad = hwa_placement_failed_device(w->pl);
+    char why[200];
+    snprintf(why, sizeof why, "%s", hwa_ctx_last_error(w->ctx));
+    hwa_status st2 = hwa_placement_replan_without(w->pl, bad);
+    if (st2) return st; /* nothing else can run it: the device's error stands */
+    snprintf(w->fallback_note, sizeof w->fallback_note, "--fallback: %.150s; re-planned without %s as %s", why,
+             hwa_placement_device_info(w->pl, bad)->id, hwa_placement_choice(w->pl));
+    fprintf(stderr, "hwadapt: %s\n", w->fallback_note);
+    return hwa_placement_compute(w->pl);
+}
