@@ -32,6 +32,7 @@
 #include <stdio.h>
 
 #include "hw.h"
+#include "sched.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -426,6 +427,14 @@ typedef struct hwa_bench_sweep {
      * The rows of a group are built and validated first, then measured in
      * turn, one short visit each, reps times over (A B C A B C ...). */
     int reps;
+    /* The device "auto" in devices: the scheduler places each workload's
+     * graph across these (a comma list; NULL or "": every device found),
+     * and the row's notes give the placement, its predicted against its
+     * measured time and memory; the nodes are then timed for the profile
+     * cache. With fallback, a device that fails in a query is left out and
+     * the graph re-planned on the others (the row says so). */
+    const char *place_devices;
+    bool fallback;
 } hwa_bench_sweep;
 
 /* Five: the 95 % t factor with 4 degrees of freedom is 2.78, against 4.30
@@ -440,6 +449,36 @@ typedef struct hwa_bench_sweep {
  * runs the rows, appends them to rep and compares them
  * (hwa_bench_report_compare). */
 hwa_status hwa_bench_sweep_run(const hwa_bench_sweep *s, hwa_bench_report *rep);
+
+/* ---- placement plans (hwadapt plan) ------------------------------------ */
+
+/* A built-in workload's placement across devices. */
+typedef struct hwa_bench_plan {
+    const hwa_passport *passport; /* the devices' figures; NULL: every cost unknown */
+    const char *workload;         /* a built-in workload's name */
+    const char *devices;          /* comma list; NULL or "": every device the passport found */
+    int64_t batch;                /* 0: the workload's default */
+    hwa_dtype dtype;
+    hwa_place_opts opts;          /* mode, split, margin */
+    bool json;                    /* the plan as JSON (docs/plan.md) instead of text */
+    bool per_node;                /* text: a line per node */
+    /* Run every placement the plan weighed (each fitting one), its nodes
+     * timed for the profile cache, reps interleaved repetitions of ~0.15 s,
+     * then re-plan: the predicted (before and after timing) and the measured
+     * time of each placement, and where auto's choice stands against the
+     * fastest. */
+    bool measure;
+    int reps;
+    const char *out_path;         /* non-NULL: written there atomically instead of to out */
+    void (*progress)(void *ud, const char *what); /* measure: after each placement is warmed; may be NULL */
+    void *progress_ud;
+} hwa_bench_plan;
+
+/* Plans (and with measure, runs) p->workload and writes the result to out
+ * or p->out_path. Errors: HWA_E_NOTFOUND for an unknown workload or device,
+ * HWA_E_NOMEM when no placement fits (naming each device's shortfall), a
+ * device's error while measuring, HWA_E_IO. */
+hwa_status hwa_bench_plan_run(const hwa_bench_plan *p, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -50,6 +50,7 @@ static const hwa_device_info *find_device(const hwa_passport *p, const char *spe
 }
 
 hwa_status hwa__bdev_check(const hwa_passport *p, const char *spec) {
+    if (spec && !strcmp(spec, "auto")) return HWA_OK; /* the scheduler's choice among them */
     for (int i = 0; spec && i < hwa__bdev_count(p); i++)
         if (same_device(spec, hwa__bdev_spec(p, i))) return HWA_OK;
     char list[256] = "";
@@ -64,7 +65,7 @@ hwa_status hwa__bdev_check(const hwa_passport *p, const char *spec) {
 bool hwa__bdev_supports_dtype(const char *spec, hwa_dtype t) {
     /* The CPU reference kernels and the OpenCL kernels read and write every
      * float dtype through f32. */
-    return spec && has_backend(spec) && (t == HWA_F32 || t == HWA_F16 || t == HWA_BF16);
+    return spec && (has_backend(spec) || !strcmp(spec, "auto")) && (t == HWA_F32 || t == HWA_F16 || t == HWA_BF16);
 }
 
 void hwa__bdev_dtypes(const char *spec, char *buf, size_t cap) {

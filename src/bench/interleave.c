@@ -137,7 +137,30 @@ static int64_t peak_rss(void) {
     return (int64_t)ru.ru_maxrss * 1024; /* Linux reports kilobytes */
 }
 
-static hwa_status build(const hwa__sweep_block *b, const hwa__sweep_config *c, hwa__workload *w) {
+/* The devices "auto" places across: the sweep's list, else every device found. */
+static void place_list(const hwa_bench_sweep *s, char *buf, size_t cap) {
+    if (s->place_devices && *s->place_devices) {
+        snprintf(buf, cap, "%s", s->place_devices);
+        return;
+    }
+    buf[0] = '\0';
+    for (int i = 0; i < hwa__bdev_count(s->passport); i++)
+        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i ? "," : "", hwa__bdev_spec(s->passport, i));
+}
+
+static hwa_status build(const hwa__sweep_runner *r, const hwa__sweep_block *b, const hwa__sweep_config *c,
+                        hwa__workload *w) {
+    if (!strcmp(b->dev, "auto")) {
+        if (b->wl < 0)
+            return hwa__err(NULL, HWA_E_UNSUPPORTED, "device auto: model files run on one device (--device cpu or opencl:N)");
+        hwa_status st = hwa__workload_build(b->wl, "cpu", c->dtype, b->batch, c->threads, 42, w);
+        char list[256];
+        place_list(r->s, list, sizeof list);
+        if (!st) st = hwa__workload_place(w, list, &(hwa_place_opts){0}, r->s->passport);
+        if (!st) w->fallback = r->s->fallback;
+        if (st) hwa__workload_free(w);
+        return st;
+    }
     return b->wl < 0 ? hwa__model_build(b->file, b->dev, c->dtype, b->batch, c->threads, 42, w)
                      : hwa__workload_build(b->wl, b->dev, c->dtype, b->batch, c->threads, 42, w);
 }
@@ -224,9 +247,18 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
     progress(r, r->rows_done, "%s on %s, %s, batch %lld, %d thread(s): building and validating", tmpl->workload,
              b->dev, tmpl->dtype, (long long)b->batch, c->threads);
     hwa__workload *w = &m->w;
-    hwa_status st = build(b, c, w);
+    hwa_status st = build(r, b, c, w);
     if (st) return st;
     m->built = true;
+    if (w->pl) {
+        char mem[160] = "";
+        for (int d = 0; d < hwa_placement_device_count(w->pl); d++)
+            snprintf(mem + strlen(mem), sizeof mem - strlen(mem), "%s%s %.1f MiB", d ? ", " : "",
+                     hwa_placement_device_info(w->pl, d)->id, hwa_placement_device_need_bytes(w->pl, d) / 1048576.0);
+        note_add(tmpl, "placed by the scheduler across %s: %s (hwadapt plan says why); memory planned: %s",
+                 s->place_devices && *s->place_devices ? s->place_devices : "every device", hwa_placement_choice(w->pl),
+                 mem);
+    }
     if (w->llama && w->prefill)
         note_add(tmpl, "model file: a query is a prefill of %lld tokens from position 0", (long long)b->batch);
     else if (w->llama)
@@ -515,6 +547,23 @@ static void finish_row(hwa__sweep_runner *r, const hwa__sweep_config *c, const h
             note_add(row, "above the calibrated %s peak of %.4g GFLOP/s (%s): the calibration did not measure the "
                      "instructions this kernel uses", row->dtype,
                      hwa__bdev_peak_gflops(s->passport, row->device, c->dtype), method);
+    }
+    if (w->pl) {
+        /* what the scheduler predicted against what happened, then the
+         * nodes timed so that the next plan uses measured times */
+        const double pred = hwa_placement_estimate_s(w->pl), med = row->r.service.p50;
+        note_add(row, "predicted %.4g ms a query, measured %.4g ms (median; prediction %+.0f%%)", pred * 1e3, med * 1e3,
+                 (pred / med - 1) * 100);
+        char mem[200] = "";
+        for (int d = 0; d < hwa_placement_device_count(w->pl); d++)
+            snprintf(mem + strlen(mem), sizeof mem - strlen(mem), "%s%s %.2f MiB (planned %.2f)", d ? ", " : "",
+                     hwa_placement_device_info(w->pl, d)->id,
+                     (hwa_placement_device_held_bytes(w->pl, d) - w->place_base_used[d]) / 1048576.0,
+                     hwa_placement_device_need_bytes(w->pl, d) / 1048576.0);
+        note_add(row, "memory the schedule holds: %s", mem);
+        if (w->fallback_note[0]) note_add(row, "%s", w->fallback_note);
+        if (hwa_placement_profile(w->pl, 3) == HWA_OK) note_add(row, "nodes timed for the profile cache");
+        else note_add(row, "timing the nodes failed: %s", hwa_last_error());
     }
     if (row->r.capped)
         note_add(row, "capped at %lld queries in %.3g s (minimum %lld queries, %.3g s) to fit the time budget",

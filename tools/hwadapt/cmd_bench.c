@@ -24,7 +24,11 @@ static void usage(FILE *f) {
             "  FILE              a Llama model (GGUF or llama2.c .bin), in its own dtype: a query is one decode\n"
             "                    step; --batch N (N > 1) a prefill of N tokens\n"
             "\noptions (LIST = comma list):\n"
-            "  --device LIST      cpu, opencl:N, ... or all (default cpu; hwadapt probe lists them)\n"
+            "  --device LIST      cpu, opencl:N, ... or all (default cpu; hwadapt probe lists them); auto: the\n"
+            "                     scheduler places each node where the cost model says (hwadapt plan shows it),\n"
+            "                     and the row notes predicted against measured time and memory\n"
+            "  --devices LIST     the devices auto places across (default: every device found)\n"
+            "  --fallback         auto: a device that fails in a query is left out and the graph re-planned\n"
             "  --dtype LIST       f32, f16, bf16 or all (default f32)\n"
             "  --batch LIST       samples per query (default: the workload's)\n"
             "  --threads LIST     threads (default: the device's); not for opencl:N, whose driver spreads the\n"
@@ -99,6 +103,8 @@ static int parse(int argc, char **argv, const cli_args *ca, bargs *b) {
             usage(stdout);
             return -1;
         } else if (!strcmp(a, "--device")) { NEED_STR(); sw->devices = v;
+        } else if (!strcmp(a, "--devices")) { NEED_STR(); sw->place_devices = v;
+        } else if (!strcmp(a, "--fallback")) { sw->fallback = true;
         } else if (!strcmp(a, "--dtype")) { NEED_STR(); sw->dtypes = v;
         } else if (!strcmp(a, "--batch")) { NEED_STR(); sw->batches = v;
         } else if (!strcmp(a, "--threads")) { NEED_STR(); sw->threads = v;
