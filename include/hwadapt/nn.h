@@ -26,6 +26,7 @@
 #include "status.h"
 #include "tensor.h"
 #include "io.h"
+#include "sched.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +63,22 @@ typedef struct hwa_llama_params {
      * even, through f32). The products then run on that dtype's kernels with
      * f32 activations and accumulation. */
     const char *weight_dtype;
+    /* Placement across devices: NULL runs everything on `device`. A comma
+     * list ("cpu,opencl:0") places each step's graph across those devices
+     * (`device`, which holds the weights and the KV cache, must be among
+     * them and addresses host memory: the CPU), by the cost model with the
+     * passport's figures (NULL: unknown, so auto keeps the CPU) and the
+     * options in place (mode, split; a layer split, say). Weights read on
+     * another device are copied there once and kept; the KV cache, written
+     * in place where it lives, is copied each step to a device that reads
+     * it. hwa_llama_placement says where the last step ran. */
+    const char *place_devices;
+    const hwa_passport *passport;
+    hwa_place_opts place;
+    /* Time the nodes of the first one-token step's placement (each node
+     * alone, on its device) for the profile cache, so that later plans of
+     * this model use measured times. */
+    bool place_learn;
 } hwa_llama_params;
 
 typedef struct hwa_llama hwa_llama;
@@ -92,6 +109,11 @@ size_t hwa_llama_kv_bytes(const hwa_llama *m);     /* the KV cache, allocated */
 
 /* Forgets the cached positions (the next eval starts at position 0). */
 void hwa_llama_reset(hwa_llama *m);
+/* Where the last eval's graph ran when placed across devices ("cpu:0",
+ * "layers cpu:0 | opencl:0 at node 61", "mixed"), and its estimate in
+ * seconds (*est_s may be NULL); "" before the first eval or without
+ * place_devices. Owned by m, valid until the next eval. */
+const char *hwa_llama_placement(const hwa_llama *m, double *est_s);
 
 /* Runs n tokens at positions pos .. pos+n-1 in one batched pass, appending
  * their keys and values to the cache. logits receives the next-token logits:

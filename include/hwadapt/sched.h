@@ -68,6 +68,16 @@ typedef enum hwa_place_mode {
                            the constraints still apply (in-place writes, unsupported ops) */
 } hwa_place_mode;
 
+/* Copies of leaves that do not change (weights), kept across placements of
+ * graphs that read the same leaves -- a language model places each step's
+ * graph anew, and without a cache would copy its weights to the other
+ * device at every step. Made on a context; holds its buffers (counted
+ * against each device's memory cap) until freed, which must happen before
+ * the backends and the leaves it copied are freed. */
+typedef struct hwa_place_cache hwa_place_cache;
+hwa_place_cache *hwa_place_cache_new(hwa_ctx *ctx); /* NULL and HWA_E_NOMEM recorded on failure */
+void hwa_place_cache_free(hwa_place_cache *c);      /* NULL is a no-op */
+
 typedef struct hwa_place_opts {
     hwa_place_mode mode;
     int device;          /* SINGLE: the device's index */
@@ -80,6 +90,7 @@ typedef struct hwa_place_opts {
     /* GIVEN: one device index per node of the graph (views ignored); not
      * kept after hwa_placement_new returns. */
     const signed char *assign;
+    hwa_place_cache *cache;  /* NULL: copies of weights live and die with the placement */
 } hwa_place_opts;
 
 typedef struct hwa_placement hwa_placement;

@@ -95,6 +95,7 @@ struct hwa_tensor {
     uint32_t visit;        /* graph traversal mark */
     int32_t plan_id;       /* planner scratch */
     int32_t sched_id;      /* schedule scratch: node i as i, leaf j as -2 - j */
+    uint64_t uid;          /* unique in the process, never reused (caches key on it, not the address) */
     /* Storage owners only: bumped whenever the data may have changed
      * (hwa__tensor_touch), so that caches of derived forms (a matmul
      * provider's packed weights) can tell a stale copy from a fresh one. */
@@ -308,6 +309,9 @@ hwa_status hwa__plan_ex(hwa_graph *g, hwa_plan_mode mode, const bool *keep, hwa_
  * unlinks and frees one early. */
 void hwa__ctx_track_buffer(hwa_ctx *ctx, hwa_buffer *b);
 void hwa__ctx_free_buffer(hwa_ctx *ctx, hwa_buffer *b);
+/* Unlinks b from ctx's list without freeing it: its new owner frees it
+ * (hwa__buffer_release), and a hwa_ctx_release cannot. */
+void hwa__ctx_untrack_buffer(hwa_ctx *ctx, hwa_buffer *b);
 /* Binds t (not a view) to buffer b at byte offset off. */
 void hwa__tensor_bind(hwa_tensor *t, hwa_buffer *b, size_t off);
 

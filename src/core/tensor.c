@@ -139,6 +139,16 @@ void hwa__ctx_track_buffer(hwa_ctx *ctx, hwa_buffer *b) {
     ctx->buffers = b;
 }
 
+void hwa__ctx_untrack_buffer(hwa_ctx *ctx, hwa_buffer *b) {
+    for (hwa_buffer **pp = &ctx->buffers; *pp; pp = &(*pp)->ctx_next) {
+        if (*pp == b) {
+            *pp = b->ctx_next;
+            b->ctx_next = NULL;
+            return;
+        }
+    }
+}
+
 void hwa__ctx_free_buffer(hwa_ctx *ctx, hwa_buffer *b) {
     if (!b) return;
     for (hwa_buffer **pp = &ctx->buffers; *pp; pp = &(*pp)->ctx_next) {
@@ -207,6 +217,8 @@ hwa_tensor *hwa__tensor_alloc(hwa_ctx *ctx, hwa_dtype type, int ndim, const int6
     hwa__set_contiguous_strides(t);
     t->op = HWA_OP_NONE;
     t->plan_id = -1;
+    static _Atomic uint64_t next_uid = 1;
+    t->uid = next_uid++;
     t->ctx_next = ctx->tensors;
     ctx->tensors = t;
     return t;

@@ -37,6 +37,24 @@ struct hwa_llama {
     size_t weight_bytes, kv_bytes;
     bool convert;          /* matrices go to want_dtype at load */
     hwa_dtype want_dtype;
+    /* placement across devices: pbe[0..n_place) with their figures; be is among them */
+    hwa_backend *pbe[HWA_PLACE_MAX_DEVICES];
+    hwa_place_device pdev[HWA_PLACE_MAX_DEVICES];
+    bool pbe_owned[HWA_PLACE_MAX_DEVICES];
+    int n_place;
+    hwa_place_opts popts;
+    hwa_place_cache *pcache;
+    char place_choice[96];
+    double place_est_s;
+    bool learn_pending;    /* place_learn: the first one-token step's nodes are still to be timed */
+    /* The last full plan's assignment, reused while the graph has the same
+     * nodes (a decode step's only move with the position) until pos reaches
+     * replan_at: planning every candidate each step would cost more than a
+     * small model's step. */
+    signed char *last_assign;
+    int last_n;
+    uint64_t last_sig;
+    int32_t replan_at;
 };
 
 /* ---- config --------------------------------------------------------------- */
@@ -298,6 +316,43 @@ static hwa_status load_config(hwa_llama *m) {
     return config_check(c, L);
 }
 
+/* The devices of params->place_devices as backends in m's context (m->be
+ * for its own spec), described for the cost model, and the weights' cache. */
+static hwa_status open_placement(hwa_llama *m, const hwa_llama_params *params) {
+    const char *list = params->place_devices;
+    bool have_home = false;
+    for (const char *p = list; *p;) {
+        const char *comma = strchr(p, ',');
+        const size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char spec[32];
+        if (len == 0 || len >= sizeof spec - 2 || m->n_place == HWA_PLACE_MAX_DEVICES)
+            return hwa__err(NULL, HWA_E_INVALID, "llama: device list '%s': an empty or overlong entry, or more than %d",
+                            list, HWA_PLACE_MAX_DEVICES);
+        snprintf(spec, sizeof spec, "%.*s%s", (int)len, p, memchr(p, ':', len) ? "" : ":0");
+        const int k = m->n_place;
+        if (!strcmp(spec, m->be->spec)) {
+            m->pbe[k] = m->be;
+            have_home = true;
+        } else {
+            if (!(m->pbe[k] = hwa_backend_new(m->ctx, spec))) return hwa_ctx_last_status(m->ctx);
+            m->pbe_owned[k] = true;
+            if (hwa_backend_device_kind(m->pbe[k]) == HWA_DEVICE_CPU)
+                hwa_backend_set_threads(m->pbe[k], hwa_backend_threads(m->be));
+        }
+        m->n_place++;
+        hwa_status st = hwa_place_device_describe(params->passport, m->pbe[k], &m->pdev[k]);
+        if (st) return st;
+        p = comma ? comma + 1 : p + len;
+    }
+    if (!have_home)
+        return hwa__err(NULL, HWA_E_INVALID, "llama: the device list '%s' must include %s, which holds the weights",
+                        list, m->be->spec);
+    m->popts = params->place;
+    m->learn_pending = params->place_learn;
+    m->popts.cache = m->pcache = hwa_place_cache_new(m->ctx);
+    return m->pcache ? HWA_OK : HWA_E_NOMEM;
+}
+
 hwa_status hwa_llama_load(const char *path, const hwa_llama_params *params, hwa_llama **out) {
     if (out) *out = NULL;
     if (!path || !out) return hwa__err(NULL, HWA_E_MISUSE, "llama: NULL path or out");
@@ -330,6 +385,7 @@ hwa_status hwa_llama_load(const char *path, const hwa_llama_params *params, hwa_
     if (st == HWA_OK && params->n_threads > 0) st = hwa_backend_set_threads(m->be, params->n_threads);
     if (st == HWA_OK) st = bind_weights(m);
     if (st == HWA_OK) st = alloc_cache(m);
+    if (st == HWA_OK && params->place_devices) st = open_placement(m, params);
     if (st != HWA_OK) {
         hwa_llama_free(m);
         return st;
@@ -340,6 +396,10 @@ hwa_status hwa_llama_load(const char *path, const hwa_llama_params *params, hwa_
 
 void hwa_llama_free(hwa_llama *m) {
     if (!m) return;
+    free(m->last_assign);
+    hwa_place_cache_free(m->pcache);
+    for (int k = 0; k < m->n_place; k++)
+        if (m->pbe_owned[k]) hwa_backend_free(m->pbe[k]);
     hwa_backend_free(m->be);
     hwa_ctx_free(m->ctx);
     free(m->layers);
@@ -356,6 +416,10 @@ size_t hwa_llama_kv_bytes(const hwa_llama *m) { return m ? m->kv_bytes : 0; }
 int hwa_llama_n_threads(const hwa_llama *m) { return m ? hwa_backend_threads(m->be) : 0; }
 void hwa_llama_reset(hwa_llama *m) {
     if (m) m->pos = 0;
+}
+const char *hwa_llama_placement(const hwa_llama *m, double *est_s) {
+    if (est_s) *est_s = m && m->place_choice[0] ? m->place_est_s : NAN;
+    return m ? m->place_choice : "";
 }
 
 /* ---- the forward pass ----------------------------------------------------- */
@@ -444,8 +508,49 @@ hwa_status hwa_llama_eval(hwa_llama *m, const int32_t *tokens, int32_t n, bool a
     hwa_graph *g = out ? hwa_graph_new(m->ctx) : NULL;
     if (!g) st = hwa_ctx_last_status(m->ctx) ? hwa_ctx_last_status(m->ctx) : HWA_E_INTERNAL;
     if (st == HWA_OK) st = hwa_graph_build_forward(g, out);
-    if (st == HWA_OK) st = hwa_graph_compute(g, m->be);
+    hwa_placement *pl = NULL;
+    if (st == HWA_OK && m->n_place) {
+        /* The graph's shapes move with the position: a full plan when its
+         * nodes change or the context has doubled since the last, else the
+         * last plan's assignment (checked against memory and the
+         * constraints all the same). */
+        const int nn = hwa_graph_n_nodes(g);
+        uint64_t sig = 1469598103934665603ull;
+        for (int i = 0; i < nn; i++) sig = (sig ^ (uint64_t)(g->nodes[i]->op * 64 + g->nodes[i]->dtype)) * 1099511628211ull;
+        hwa_place_opts o = m->popts;
+        const bool reuse = o.mode == HWA_PLACE_AUTO && m->last_assign && m->last_n == nn && m->last_sig == sig &&
+                           m->pos < m->replan_at;
+        if (reuse) o.mode = HWA_PLACE_GIVEN, o.assign = m->last_assign;
+        st = hwa_placement_new(g, m->pbe, m->pdev, m->n_place, &o, &pl);
+        if (st == HWA_OK && !reuse) {
+            snprintf(m->place_choice, sizeof m->place_choice, "%s", hwa_placement_choice(pl));
+            signed char *a = realloc(m->last_assign, (size_t)(nn ? nn : 1));
+            if (a) {
+                m->last_assign = a;
+                m->last_n = nn;
+                m->last_sig = sig;
+                m->replan_at = m->pos < 8 ? 16 : 2 * m->pos;
+                hwa_placement_candidate(pl, hwa_placement_chosen(pl), NULL, NULL, NULL, a);
+            }
+        }
+        if (st == HWA_OK) {
+            m->place_est_s = hwa_placement_estimate_s(pl);
+            st = hwa_placement_compute(pl);
+        }
+        if (st) hwa__err(NULL, st, "%s", hwa_ctx_last_error(m->ctx));
+    } else if (st == HWA_OK) {
+        st = hwa_graph_compute(g, m->be);
+    }
     if (st == HWA_OK && logits) st = hwa_tensor_get_f32(out, logits, hwa_tensor_nelements(out));
+    if (st == HWA_OK && pl && m->learn_pending && n == 1) {
+        /* after the logits are read: timing re-runs nodes over the arena */
+        m->learn_pending = false;
+        st = hwa_placement_profile(pl, 3);
+        m->replan_at = 0; /* plan again with the times measured */
+        if (st == HWA_OK) m->place_est_s = hwa_placement_estimate_s(pl);
+        else hwa__err(NULL, st, "llama: timing the step's nodes: %s", hwa_ctx_last_error(m->ctx));
+    }
+    hwa_placement_free(pl);
     hwa_ctx_release(m->ctx, mark);
     if (st == HWA_OK) m->pos += n;
     return st;

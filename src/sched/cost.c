@@ -114,32 +114,49 @@ double hwa__sched_copy_s(const hwa_placement *s, int from, int to, double n) {
 
 /* ---- the profile cache --------------------------------------------------- */
 
-static size_t put(char *buf, size_t cap, size_t n, const char *fmt, ...) HWA_PRINTF(4, 5);
-static size_t put(char *buf, size_t cap, size_t n, const char *fmt, ...) {
-    if (n >= cap) return n;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(buf + n, cap - n, fmt, ap);
-    va_end(ap);
-    return k < 0 ? n : n + (size_t)k;
+/* Key building runs for every node of every placement (a model's every
+ * step): plain appends, no printf. */
+static size_t put_s(char *buf, size_t cap, size_t n, const char *s) {
+    while (*s && n + 1 < cap) buf[n++] = *s++;
+    buf[n < cap ? n : cap - 1] = '\0';
+    return n;
+}
+
+static size_t put_i(char *buf, size_t cap, size_t n, long long v) {
+    char tmp[24];
+    int k = 0;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do tmp[k++] = (char)('0' + u % 10); while ((u /= 10) && k < 23);
+    if (v < 0) tmp[k++] = '-';
+    while (k > 0 && n + 1 < cap) buf[n++] = tmp[--k];
+    buf[n < cap ? n : cap - 1] = '\0';
+    return n;
 }
 
 static size_t put_tensor(char *buf, size_t cap, size_t n, const hwa_tensor *t) {
-    n = put(buf, cap, n, "%s[", hwa_dtype_name(t->dtype));
-    for (int i = 0; i < t->ndim; i++) n = put(buf, cap, n, "%s%lld", i ? "," : "", (long long)t->shape[i]);
-    return put(buf, cap, n, "]%s", hwa_tensor_is_contiguous(t) ? "" : "s");
+    n = put_s(buf, cap, n, hwa_dtype_name(t->dtype));
+    n = put_s(buf, cap, n, "[");
+    for (int i = 0; i < t->ndim; i++) {
+        if (i) n = put_s(buf, cap, n, ",");
+        n = put_i(buf, cap, n, (long long)t->shape[i]);
+    }
+    return put_s(buf, cap, n, hwa_tensor_is_contiguous(t) ? "]" : "]s");
 }
 
 void hwa__sched_profile_key(const hwa_tensor *t, char *buf, size_t cap) {
-    size_t n = put(buf, cap, 0, "%s:", hwa__op_name(t->op));
+    size_t n = put_s(buf, cap, 0, hwa__op_name(t->op));
+    n = put_s(buf, cap, n, ":");
     n = put_tensor(buf, cap, n, t);
     for (int j = 0; j < hwa__op_n_src(t->op); j++) {
-        n = put(buf, cap, n, j ? "," : "(");
+        n = put_s(buf, cap, n, j ? "," : "(");
         n = put_tensor(buf, cap, n, t->src[j]);
     }
-    n = put(buf, cap, n, ")");
-    for (int i = 0; i < 4; i++) n = put(buf, cap, n, "%s%d", i ? "," : "/", t->p.i[i]);
-    if (t->flags & HWA_TF_INPLACE) put(buf, cap, n, "/inplace");
+    n = put_s(buf, cap, n, ")");
+    for (int i = 0; i < 4; i++) {
+        n = put_s(buf, cap, n, i ? "," : "/");
+        n = put_i(buf, cap, n, t->p.i[i]);
+    }
+    if (t->flags & HWA_TF_INPLACE) put_s(buf, cap, n, "/inplace");
 }
 
 void hwa__sched_device_key(const hwa_place_device *d, char *buf, size_t cap) {
@@ -149,7 +166,7 @@ void hwa__sched_device_key(const hwa_place_device *d, char *buf, size_t cap) {
     if (n + 1 < cap) buf[n++] = '|';
     for (const char *p = d->name; *p && n + 1 < cap; p++) buf[n++] = (*p == '\t' || *p == '\n') ? ' ' : *p;
     buf[n] = '\0';
-    if (d->threads > 0) put(buf, cap, n, "|t%d", d->threads);
+    if (d->threads > 0) put_i(buf, cap, put_s(buf, cap, n, "|t"), d->threads);
 }
 
 /* One parsed line. */
@@ -180,34 +197,131 @@ static int parse_line(char *line, pline *out) {
     return 0;
 }
 
+/* The whole profile file as a string (NULL when there is none or it cannot
+ * be read: a cache is never worth an error). */
+static char *read_profile(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    char chunk[4096];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (n + got + 1 > cap) {
+            size_t nc = cap ? cap * 2 : 8192;
+            while (nc < n + got + 1) nc *= 2;
+            char *nb = realloc(buf, nc);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        memcpy(buf + n, chunk, got);
+        n += got;
+    }
+    fclose(f);
+    if (buf) buf[n] = '\0';
+    return buf;
+}
+
+static uint64_t fnv(const char *a, const char *b) {
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = a; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h = (h ^ '\t') * 1099511628211ull;
+    for (const char *p = b; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h;
+}
+
+/* The parsed lines of text, indexed by a hash of (device key, node key):
+ * open addressing in a power-of-two table, later lines winning. */
+static hwa_status index_profile(hwa_place_cache *c) {
+    int lines = 0;
+    for (const char *p = c->profile; p && *p; p++) lines += *p == '\n';
+    size_t cap = 64;
+    while (cap < (size_t)lines * 2 + 2) cap *= 2;
+    c->prof = calloc(cap, sizeof *c->prof);
+    if (!c->prof) return hwa__err(NULL, HWA_E_NOMEM, "sched: out of memory for the profile index");
+    c->prof_cap = cap;
+    for (char *line = c->profile, *next; line && *line; line = next) {
+        char *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : NULL;
+        if (nl) *nl = '\0';
+        pline pl;
+        if (parse_line(line, &pl)) continue;
+        const uint64_t h = fnv(pl.dev, pl.key);
+        size_t k = h & (cap - 1);
+        while (c->prof[k].dev && (c->prof[k].h != h || strcmp(c->prof[k].dev, pl.dev) || strcmp(c->prof[k].key, pl.key)))
+            k = (k + 1) & (cap - 1);
+        c->prof[k] = (hwa__prof_entry){h, pl.dev, pl.key, pl.secs};
+    }
+    return HWA_OK;
+}
+
+static const hwa__prof_entry *lookup(const hwa_place_cache *c, const char *dev, const char *key) {
+    const uint64_t h = fnv(dev, key);
+    for (size_t k = h & (c->prof_cap - 1); c->prof[k].dev; k = (k + 1) & (c->prof_cap - 1))
+        if (c->prof[k].h == h && !strcmp(c->prof[k].dev, dev) && !strcmp(c->prof[k].key, key)) return &c->prof[k];
+    return NULL;
+}
+
+static void set_measured(hwa_placement *s, int i, int d, double secs) {
+    if (!hwa_backend_supports(s->be[d], s->g->nodes[i])) return;
+    s->cost[(size_t)i * s->n_dev + d] = secs;
+    s->measured[(size_t)i * s->n_dev + d] = true;
+}
+
 hwa_status hwa__sched_profile_load(hwa_placement *s) {
     if (!s->profile_path[0]) return HWA_OK;
-    FILE *f = fopen(s->profile_path, "r");
-    if (!f) return HWA_OK; /* none yet */
-    char dkeys[HWA_PLACE_MAX_DEVICES][256];
+    char dkeys[HWA_PLACE_MAX_DEVICES][256], key[512];
     for (int d = 0; d < s->n_dev; d++) hwa__sched_device_key(&s->dev[d], dkeys[d], sizeof dkeys[d]);
+    /* A cache keeps the file parsed and indexed between placements (a model
+     * places every step), read again after this process stores new times. */
+    hwa_place_cache *c = s->o.cache;
+    if (c) {
+        if (!c->prof || strcmp(c->profile_path, s->profile_path)) {
+            free(c->profile);
+            free(c->prof);
+            c->prof = NULL;
+            c->profile = read_profile(s->profile_path);
+            snprintf(c->profile_path, sizeof c->profile_path, "%s", s->profile_path);
+            hwa_status st = index_profile(c);
+            if (st) return st;
+        }
+        for (int i = 0; i < s->n; i++) {
+            if (hwa__op_is_view(s->g->nodes[i]->op)) continue;
+            hwa__sched_profile_key(s->g->nodes[i], key, sizeof key);
+            for (int d = 0; d < s->n_dev; d++) {
+                const hwa__prof_entry *e = lookup(c, dkeys[d], key);
+                if (e) set_measured(s, i, d, e->secs);
+            }
+        }
+        return HWA_OK;
+    }
+    char *text = read_profile(s->profile_path);
+    if (!text) return HWA_OK; /* none yet */
     char *nkeys = malloc((size_t)(s->n ? s->n : 1) * 512);
     if (!nkeys) {
-        fclose(f);
+        free(text);
         return hwa__err(s->ctx, HWA_E_NOMEM, "sched: out of memory for the profile keys");
     }
     for (int i = 0; i < s->n; i++) hwa__sched_profile_key(s->g->nodes[i], nkeys + (size_t)i * 512, 512);
-    char line[2048];
-    while (fgets(line, sizeof line, f)) {
+    for (char *line = text, *next; line && *line; line = next) {
+        char *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : NULL;
+        if (nl) *nl = '\0';
         pline pl;
         if (parse_line(line, &pl)) continue;
         for (int d = 0; d < s->n_dev; d++) {
             if (strcmp(pl.dev, dkeys[d])) continue;
-            for (int i = 0; i < s->n; i++) {
-                const hwa_tensor *t = s->g->nodes[i];
-                if (hwa__op_is_view(t->op) || strcmp(pl.key, nkeys + (size_t)i * 512)) continue;
-                if (!hwa_backend_supports(s->be[d], t)) continue;
-                s->cost[(size_t)i * s->n_dev + d] = pl.secs;
-                s->measured[(size_t)i * s->n_dev + d] = true;
-            }
+            for (int i = 0; i < s->n; i++)
+                if (!hwa__op_is_view(s->g->nodes[i]->op) && !strcmp(pl.key, nkeys + (size_t)i * 512))
+                    set_measured(s, i, d, pl.secs);
         }
     }
-    fclose(f);
+    free(text);
     free(nkeys);
     return HWA_OK;
 }
@@ -272,5 +386,11 @@ hwa_status hwa__sched_profile_store(hwa_placement *s, const double *secs) {
     store_job j = {fopen(s->profile_path, "r"), s, secs, dkeys};
     hwa_status st = hwa__atomic_write(s->profile_path, write_profile, &j);
     if (j.old) fclose(j.old);
+    if (s->o.cache) { /* read again at the next placement */
+        free(s->o.cache->profile);
+        free(s->o.cache->prof);
+        s->o.cache->profile = NULL;
+        s->o.cache->prof = NULL;
+    }
     return st;
 }

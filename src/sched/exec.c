@@ -148,7 +148,8 @@ static void release(hwa_placement *s) {
         }
         s->arena[d] = s->grads[d] = NULL;
     }
-    for (int k = 0; k < s->n_shadows; k++) hwa__ctx_free_buffer(s->ctx, s->shadows[k].buf);
+    for (int k = 0; k < s->n_shadows; k++)
+        if (s->shadows[k].cached < 0) hwa__ctx_free_buffer(s->ctx, s->shadows[k].buf);
     hwa__free(s->ctx, s->shadows);
     s->shadows = NULL;
     s->n_shadows = 0;
@@ -196,10 +197,55 @@ static hwa_status add_shadow(hwa_placement *s, hwa_tensor *o, int d, int *idx) {
     memset(sh, 0, sizeof *sh);
     sh->owner = o;
     sh->dev = d;
-    hwa_status st = hwa__backend_buffer_alloc(s->be[d], aligned(hwa_tensor_nbytes(o)), &sh->buf);
-    if (st) return st;
+    sh->cached = -1;
+    hwa_place_cache *c = s->o.cache;
+    const bool constant = o->sched_id <= -2 && s->constant_leaf[-2 - o->sched_id];
+    if (c && constant) {
+        for (int k = 0; k < c->n; k++)
+            if (c->e[k].uid == o->uid && c->e[k].be == s->be[d]) sh->cached = k;
+        if (sh->cached < 0) {
+            hwa__cached_copy *ne = hwa__realloc_array(c->ctx, c->e, (size_t)c->n, (size_t)c->n + 1, sizeof *ne);
+            if (!ne) return HWA_E_NOMEM;
+            c->e = ne;
+            hwa__cached_copy *e = &c->e[c->n];
+            memset(e, 0, sizeof *e);
+            hwa_status st = hwa__backend_buffer_alloc(s->be[d], aligned(hwa_tensor_nbytes(o)), &e->buf);
+            if (st) return st;
+            hwa__ctx_untrack_buffer(s->ctx, e->buf); /* the cache's now */
+            e->uid = o->uid;
+            e->be = s->be[d];
+            sh->cached = c->n++;
+        }
+        hwa__cached_copy *e = &c->e[sh->cached];
+        e->last_used = c->gen;
+        sh->buf = e->buf;
+        sh->version = e->version;
+        sh->valid = e->valid;
+    } else {
+        hwa_status st = hwa__backend_buffer_alloc(s->be[d], aligned(hwa_tensor_nbytes(o)), &sh->buf);
+        if (st) return st;
+    }
     *idx = s->n_shadows++;
     return HWA_OK;
+}
+
+hwa_place_cache *hwa_place_cache_new(hwa_ctx *ctx) {
+    if (!ctx) {
+        hwa__err(NULL, HWA_E_MISUSE, "hwa_place_cache_new: NULL context");
+        return NULL;
+    }
+    hwa_place_cache *c = hwa__calloc(ctx, 1, sizeof *c);
+    if (c) c->ctx = ctx;
+    return c;
+}
+
+void hwa_place_cache_free(hwa_place_cache *c) {
+    if (!c) return;
+    for (int k = 0; k < c->n; k++) hwa__buffer_release(c->e[k].buf);
+    free(c->profile);
+    free(c->prof);
+    hwa__free(c->ctx, c->e);
+    hwa__free(c->ctx, c);
 }
 
 static hwa_status alloc_arenas(hwa_placement *s) {
@@ -319,6 +365,19 @@ hwa_status hwa_placement_alloc(hwa_placement *s) {
         }
     }
     release(s);
+    hwa_place_cache *c = s->o.cache;
+    if (c) {
+        /* copies no placement used in the last four allocations are of
+         * tensors gone (a step's token ids) or no longer read: dropped */
+        c->gen++;
+        for (int k = 0; k < c->n;)
+            if (c->e[k].last_used + 4 < c->gen) {
+                hwa__buffer_release(c->e[k].buf);
+                c->e[k] = c->e[--c->n];
+            } else {
+                k++;
+            }
+    }
     hwa_status st = alloc_arenas(s);
     s->allocated = true; /* flags saved: release restores them */
     if (!st) st = alloc_grads(s);
@@ -352,6 +411,10 @@ static hwa_status copy_in(hwa_placement *s, hwa__shadow *sh) {
     if (st) return st;
     sh->version = o->version;
     sh->valid = true;
+    if (sh->cached >= 0) {
+        s->o.cache->e[sh->cached].version = sh->version;
+        s->o.cache->e[sh->cached].valid = true;
+    }
     return HWA_OK;
 }
 

@@ -45,12 +45,39 @@ typedef struct hwa__cand {
     int cut;            /* layer splits: the first node of the second stage; -1 otherwise */
 } hwa__cand;
 
+typedef struct hwa__cached_copy {
+    uint64_t uid;       /* the owner's (a freed tensor's address may come back; its uid does not) */
+    hwa_backend *be;
+    uint64_t last_used; /* the cache's generation when a placement last used it */
+    hwa_buffer *buf;    /* owned by the cache, not tracked by the context */
+    uint64_t version;
+    bool valid;
+} hwa__cached_copy;
+
+typedef struct hwa__prof_entry {
+    uint64_t h;
+    const char *dev, *key; /* into the cache's profile text */
+    double secs;
+} hwa__prof_entry;
+
+struct hwa_place_cache {
+    hwa_ctx *ctx;
+    hwa__cached_copy *e;
+    int n;
+    uint64_t gen;       /* bumped by every placement's allocation */
+    char *profile;      /* the profile cache file's text, read once (malloc'd) */
+    hwa__prof_entry *prof; /* its lines indexed (NULL: not read yet) */
+    size_t prof_cap;
+    char profile_path[4096];
+};
+
 typedef struct hwa__shadow {
     hwa_tensor *owner;  /* storage owner copied */
     int dev;            /* the device holding the copy */
     hwa_buffer *buf;
     uint64_t version;   /* owner's version when copied */
     bool valid;
+    int cached;         /* index into the cache's entries (which own buf), or -1 */
 } hwa__shadow;
 
 typedef struct hwa__segment {

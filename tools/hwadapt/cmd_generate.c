@@ -21,7 +21,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: hwadapt generate MODEL [--tokenizer FILE] [--prompt TEXT] [--temperature T] [--top-p P]\n"
             "                        [--top-k K] [--seed S] [--steps N] [--ctx N] [--threads N] [--dtype D]\n"
-            "                        [--device SPEC] [--config FILE]\n"
+            "                        [--device SPEC] [--devices LIST] [--config FILE]\n"
             "Generates text with a Llama-family model (llama2.c checkpoint or GGUF).\n"
             "  --tokenizer FILE  llama2.c tokenizer file or GGUF (default: the GGUF model's own)\n"
             "  --prompt TEXT     text to continue (default: none)\n"
@@ -35,7 +35,11 @@ static void usage(FILE *f) {
             "  --dtype D         the matrices' dtype: f32, f16 or bf16, converted once at load when the file's\n"
             "                    differs (default: the file's, mapped without copying)\n"
             "  --device SPEC     cpu (default) or opencl:N (hwadapt probe lists the devices); on opencl:N the\n"
-            "                    weights are copied to the device and --threads has no effect\n"
+            "                    weights are copied to the device and --threads has no effect; auto: each step's\n"
+            "                    graph is placed across the devices by measured cost (weights and KV cache stay\n"
+            "                    on the CPU; hwadapt plan explains the choices), and the first decode step's\n"
+            "                    nodes are timed for the profile cache\n"
+            "  --devices LIST    the devices auto places across (default: every device found)\n"
             "  --config FILE     device, dtype and threads from FILE's [generate] section, else its [all]\n"
             "                    (docs/settings.md); flags given here win\n");
 }
@@ -72,7 +76,7 @@ static int write_text(void *ud, const char *text, size_t len) {
 }
 
 typedef struct options {
-    const char *model, *tokenizer, *prompt, *dtype, *device, *config;
+    const char *model, *tokenizer, *prompt, *dtype, *device, *config, *devices;
     hwa_sampler_params sp;
     long steps, ctx, threads;
 } options;
@@ -104,6 +108,7 @@ static int parse_args(int argc, char **argv, const cli_args *ca, options *o) {
         if (!strcmp(a, "--tokenizer")) o->tokenizer = val;
         else if (!strcmp(a, "--prompt")) o->prompt = val;
         else if (!strcmp(a, "--device")) o->device = val;
+        else if (!strcmp(a, "--devices")) o->devices = val;
         else if (!strcmp(a, "--config")) o->config = val;
         else if (!strcmp(a, "--temperature")) bad = parse_float(a, val, &o->sp.temperature);
         else if (!strcmp(a, "--top-p")) bad = parse_float(a, val, &o->sp.top_p);
@@ -176,13 +181,37 @@ static int run(const options *op) {
     hwa_llama *m = NULL;
     hwa_tokenizer *tok = NULL;
     hwa_sampler *s = NULL;
-    const hwa_llama_params lp = {.device = o.device ? o.device : "cpu", .n_ctx = (int32_t)o.ctx,
-                                 .n_threads = (int32_t)o.threads, .weight_dtype = o.dtype};
-    if (hwa_sampler_new(&o.sp, 1, &s)) return fail(NULL); /* options first: no model needed to refuse them */
+    const bool placed = o.device && !strcmp(o.device, "auto");
+    hwa_passport *pp = NULL;
+    char devices[256] = "";
+    if (placed) {
+        /* the cost model's figures (cached calibration; measured once when there is none) */
+        pp = hwa_passport_probe(&(hwa_probe_opts){.calibrate = HWA_CALIBRATE_CACHED, .matmul_bench = hwa_bench_matmul_peak});
+        if (o.devices) snprintf(devices, sizeof devices, "%s", o.devices);
+        for (int i = 0; !o.devices && pp && i < hwa_passport_device_count(pp); i++) {
+            const hwa_device_info *d = hwa_passport_device(pp, i);
+            if (d->kind != HWA_HW_CUDA)
+                snprintf(devices + strlen(devices), sizeof devices - strlen(devices), "%s%s", devices[0] ? "," : "", d->id);
+        }
+        if (!devices[0]) snprintf(devices, sizeof devices, "cpu");
+    }
+    const hwa_llama_params lp = {.device = placed ? "cpu" : o.device ? o.device : "cpu", .n_ctx = (int32_t)o.ctx,
+                                 .n_threads = (int32_t)o.threads, .weight_dtype = o.dtype,
+                                 .place_devices = placed ? devices : NULL, .passport = pp, .place_learn = placed};
+    if (hwa_sampler_new(&o.sp, 1, &s)) { /* options first: no model needed to refuse them */
+        hwa_passport_free(pp);
+        return fail(NULL);
+    }
     hwa_sampler_free(s);
     s = NULL;
-    if ((rc = cli_device_check("generate", o.device, config_note))) return rc;
-    if (hwa_llama_load(o.model, &lp, &m)) return fail(NULL);
+    if ((rc = cli_device_check("generate", o.device, config_note))) {
+        hwa_passport_free(pp);
+        return rc;
+    }
+    if (hwa_llama_load(o.model, &lp, &m)) {
+        hwa_passport_free(pp);
+        return fail(NULL);
+    }
     const hwa_llama_config *c = hwa_llama_get_config(m);
     hwa_status st;
     if (o.tokenizer) st = hwa_tokenizer_load(o.tokenizer, 0, &tok);
@@ -192,6 +221,7 @@ static int run(const options *op) {
         fprintf(stderr, "hwadapt generate: %s is a llama2.c checkpoint: name its tokenizer with --tokenizer FILE\n",
                 o.model);
         hwa_llama_free(m);
+        hwa_passport_free(pp);
         return 2;
     }
     if (st == HWA_OK) st = hwa_sampler_new(&o.sp, c->vocab_size, &s);
@@ -226,6 +256,13 @@ static int run(const options *op) {
                 conv, runs, hwa_llama_weight_bytes(m) / 1048576.0, where, hwa_llama_kv_bytes(m) / 1048576.0,
                 hwa_llama_n_ctx(m), peak_mib,
                 gs.n_prompt, gs.n_generated, gs.ttft_s, gs.prefill_tok_s, gs.decode_tok_s);
+        if (placed) {
+            double est = NAN;
+            const char *choice = hwa_llama_placement(m, &est);
+            fprintf(stderr, "placement: across %s, the last step ran as %s; predicted %.3f ms a step (nodes timed at "
+                            "the first decode step), measured %.3f ms a decode step\n",
+                    devices, choice, est * 1e3, gs.decode_tok_s > 0 ? 1e3 / gs.decode_tok_s : NAN);
+        }
         if (ld_known && isfinite(ld.others_share) && ld.contended)
             fprintf(stderr, "cpus: this process used %.0f%% of its %d thread(s); contended: %s\n", 100 * ld.self_share,
                     hwa_llama_n_threads(m), ld.why);
@@ -240,5 +277,6 @@ static int run(const options *op) {
     hwa_sampler_free(s);
     hwa_tokenizer_free(tok);
     hwa_llama_free(m);
+    hwa_passport_free(pp);
     return rc;
 }
