@@ -298,6 +298,12 @@ typedef struct hwa_bench_row {
                                * others held CPUs (HWA_ADAPT_THREADS); NAN when not known */
     bool no_threads;          /* the device has no thread setting (opencl:N: its driver spreads the work):
                                * threads is 1 and means nothing; the table shows "-" */
+    /* device "auto": the devices placed across, where the scheduler put the
+     * graph ("cpu:0", "layers cpu:0 | opencl:0 at node 9") and why (the
+     * heaviest node's reason); "" otherwise. */
+    char place_devices[96];
+    char placement[96];
+    char placement_why[192];
 } hwa_bench_row;
 
 /* A summary of the machine, filled from the hardware passport. Strings are

@@ -20,6 +20,7 @@
 #define HWADAPT_NN_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -114,6 +115,13 @@ void hwa_llama_reset(hwa_llama *m);
  * seconds (*est_s may be NULL); "" before the first eval or without
  * place_devices. Owned by m, valid until the next eval. */
 const char *hwa_llama_placement(const hwa_llama *m, double *est_s);
+/* The plan of one step of n_tokens tokens from position 0 (1: a decode
+ * step's shape at the start; more: a prefill) across the devices m was
+ * loaded with (place_devices), printed (per_node: a line per node) or as
+ * JSON (docs/plan.md) to f. Places nothing on a device: the step's token
+ * ids are the only memory it takes (a few bytes on the CPU). HWA_E_MISUSE
+ * without place_devices; HWA_E_NOMEM when no placement fits. */
+hwa_status hwa_llama_plan(hwa_llama *m, int32_t n_tokens, FILE *f, bool json, bool per_node);
 
 /* Runs n tokens at positions pos .. pos+n-1 in one batched pass, appending
  * their keys and values to the cache. logits receives the next-token logits:

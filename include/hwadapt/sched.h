@@ -169,6 +169,12 @@ int hwa_placement_chosen(const hwa_placement *s);
 hwa_status hwa_placement_candidate(const hwa_placement *s, int k, const char **name, double *est_s, bool *fits,
                                    signed char *assign);
 
+/* Why node i runs where it does, in a sentence ("cpu:0 7.9x faster than
+ * opencl:0 by measurement", "writes 'blk.0.k_cache' in place, which lives
+ * on cpu:0"), into buf; the reason code ("faster", "follows", "in-place",
+ * "lacks-op", "stage", "single", "only-device") is returned (static). */
+const char *hwa_placement_node_reason(const hwa_placement *s, int i, char *buf, size_t cap);
+
 /* Human-readable plan: the choice and why, per-device time and memory, the
  * alternatives with their estimates and why each lost, and with per_node
  * every node's device, cost and reason. */

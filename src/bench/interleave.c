@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "bench/bench_device.h"
+#include "sched/sched_internal.h"
 #include "bench/scenario.h"
 #include "bench/sweep.h"
 #include "bench/text.h"
@@ -258,6 +259,20 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
         note_add(tmpl, "placed by the scheduler across %s: %s (hwadapt plan says why); memory planned: %s",
                  s->place_devices && *s->place_devices ? s->place_devices : "every device", hwa_placement_choice(w->pl),
                  mem);
+        snprintf(tmpl->place_devices, sizeof tmpl->place_devices, "%s", s->place_devices ? s->place_devices : "");
+        snprintf(tmpl->placement, sizeof tmpl->placement, "%s", hwa_placement_choice(w->pl));
+        /* the reason of the node that costs most where it runs */
+        int heavy = -1;
+        double most = -1;
+        for (int k = 0; k < hwa_graph_n_nodes(w->g); k++) {
+            if (hwa_placement_node_device(w->pl, k) < 0) continue;
+            const double f = hwa__sched_node_flops(hwa_graph_node(w->g, k));
+            if (f > most) most = f, heavy = k;
+        }
+        char why[160] = "";
+        if (heavy >= 0) hwa_placement_node_reason(w->pl, heavy, why, sizeof why);
+        snprintf(tmpl->placement_why, sizeof tmpl->placement_why, "its heaviest node (%s): %s",
+                 heavy >= 0 ? hwa__op_name(hwa_graph_node(w->g, heavy)->op) : "-", why);
     }
     if (w->llama && w->prefill)
         note_add(tmpl, "model file: a query is a prefill of %lld tokens from position 0", (long long)b->batch);

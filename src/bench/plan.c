@@ -7,6 +7,7 @@
 
 #include "bench/workload.h"
 #include "core/file.h"
+#include "hwadapt/nn.h"
 
 static double median(double *x, int n) {
     for (int i = 1; i < n; i++)
@@ -177,14 +178,48 @@ static hwa_status write_out(void *ud, void *file) {
     return st;
 }
 
+/* A model file's step: loaded on the CPU (weights mapped), placed across
+ * the devices. */
+static hwa_status write_model(const hwa_bench_plan *a, const char *devices, FILE *f) {
+    if (a->measure)
+        return hwa__err(NULL, HWA_E_UNSUPPORTED, "plan --measure: built-in workloads only (hwadapt generate --device auto "
+                                                 "reports a model's predicted against measured step time)");
+    hwa_llama *m = NULL;
+    hwa_llama_params lp = {.device = "cpu", .place_devices = devices, .passport = a->passport, .place = a->opts};
+    hwa_status st = hwa_llama_load(a->workload, &lp, &m);
+    const int32_t n = a->batch > 0 ? (int32_t)(a->batch > INT32_MAX ? INT32_MAX : a->batch) : 1;
+    if (!st && !a->json)
+        fprintf(f, "%s, %s of %d token%s, %s weights, across %s (a dry run: nothing placed on a device)\n", a->workload,
+                n > 1 ? "a prefill" : "a decode step", n, n > 1 ? "s" : "",
+                hwa_dtype_name(hwa_llama_get_config(m)->weight_dtype), devices);
+    if (!st) st = hwa_llama_plan(m, n, f, a->json, a->per_node);
+    hwa_llama_free(m);
+    return st;
+}
+
+static hwa_status write_model_job(void *ud, void *file) {
+    const out_job *j = ud;
+    return write_model(j->a, j->devices, file);
+}
+
 hwa_status hwa_bench_plan_run(const hwa_bench_plan *a, FILE *out) {
     if (!a || !a->workload || (!out && !a->out_path)) return hwa__err(NULL, HWA_E_MISUSE, "hwa_bench_plan_run: NULL argument");
-    int index;
-    hwa_status st = hwa_bench_workload_find(a->workload, &index);
-    if (st) return st;
     char devices[256];
     if (a->devices && *a->devices) snprintf(devices, sizeof devices, "%s", a->devices);
     else all_devices(a->passport, devices, sizeof devices);
+    int index = -1;
+    hwa_status st = hwa_bench_workload_find(a->workload, &index);
+    if (st && strchr(a->workload, '/')) { /* a path: a model file */
+        out_job j = {a, -1, devices, a->passport};
+        return a->out_path ? hwa__atomic_write(a->out_path, write_model_job, &j) : write_model(a, devices, out);
+    }
+    if (st) {
+        FILE *probe = fopen(a->workload, "rb");
+        if (!probe) return hwa__err(NULL, st, "%s (or a model file's path)", hwa_last_error());
+        fclose(probe);
+        out_job j = {a, -1, devices, a->passport};
+        return a->out_path ? hwa__atomic_write(a->out_path, write_model_job, &j) : write_model(a, devices, out);
+    }
     out_job j = {a, index, devices, a->passport};
     return a->out_path ? hwa__atomic_write(a->out_path, write_out, &j) : write_out(&j, out);
 }

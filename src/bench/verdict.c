@@ -100,6 +100,7 @@ static void how_to_run(const hwa_bench_row *r, hwa_bench_recommendation *rec) {
     else
         snprintf(rec->command, sizeof rec->command, "hwadapt bench %s --device %s --dtype %s%s --batch %lld",
                  r->workload, r->device, dt, threads, (long long)r->batch);
+    if (r->place_devices[0]) hwa__bench_catf(rec->command, sizeof rec->command, " ", "--devices %s", r->place_devices);
     if (strcmp(r->scenario, "single"))
         hwa__bench_catf(rec->command, sizeof rec->command, " ", "--scenario %s", r->scenario);
     if (!strcmp(r->scenario, "server") && isfinite(r->peak_rate_qps))
@@ -114,6 +115,10 @@ static void how_to_run(const hwa_bench_row *r, hwa_bench_recommendation *rec) {
         if (!r->no_threads) hwa__bench_catf(rec->c_call, sizeof rec->c_call, " ", "c.threads = %d;", r->threads);
         hwa__bench_catf(rec->c_call, sizeof rec->c_call, " ",
                         "c.batch = %lld; hwa_trainer_new(&c, &tr); hwa_trainer_run(tr, NULL)", (long long)r->batch);
+    } else if (r->placement[0]) {
+        snprintf(rec->c_call, sizeof rec->c_call,
+                 "data on hwa_backend_new(ctx, \"cpu\") as HWA_%s; per device: a backend, hwa_place_device_describe(p, be, "
+                 "&d); hwa_placement_new(g, bes, devs, n, NULL, &pl); hwa_placement_compute(pl)", upper);
     } else {
         snprintf(rec->c_call, sizeof rec->c_call,
                  "be = hwa_backend_new(ctx, \"%s\");%s inputs and weights as hwa_tensor_new(ctx, HWA_%s, ndim, shape)",

@@ -274,6 +274,9 @@ static hwa_status alloc_cache(hwa_llama *m) {
         for (int i = 0; i < 2; i++) {
             hwa_tensor *t = hwa_tensor_new(m->ctx, HWA_F32, 4, shape);
             if (!t) return hwa_ctx_last_status(m->ctx);
+            char name[32];
+            snprintf(name, sizeof name, "blk.%d.%s_cache", l, i ? "v" : "k");
+            hwa_tensor_set_name(t, name);
             hwa_status st = hwa_tensor_alloc(t, m->be);
             if (st != HWA_OK) return st;
             m->kv_bytes += hwa_tensor_nbytes(t);
@@ -553,5 +556,30 @@ hwa_status hwa_llama_eval(hwa_llama *m, const int32_t *tokens, int32_t n, bool a
     hwa_placement_free(pl);
     hwa_ctx_release(m->ctx, mark);
     if (st == HWA_OK) m->pos += n;
+    return st;
+}
+
+hwa_status hwa_llama_plan(hwa_llama *m, int32_t n_tokens, FILE *f, bool json, bool per_node) {
+    if (!m || !f || n_tokens < 1) return hwa__err(NULL, HWA_E_MISUSE, "llama plan: NULL model or file, or no tokens");
+    if (!m->n_place) return hwa__err(NULL, HWA_E_MISUSE, "llama plan: the model was loaded without place_devices");
+    if (n_tokens > m->n_ctx) return hwa__err(NULL, HWA_E_RANGE, "llama plan: %d tokens overflow the context of %d", n_tokens, m->n_ctx);
+    int32_t *ids = calloc((size_t)n_tokens, sizeof *ids);
+    if (!ids) return hwa__err(NULL, HWA_E_NOMEM, "llama plan: out of memory");
+    for (int32_t i = 0; i < n_tokens; i++) ids[i] = 1;
+    hwa_ctx_mark mark = hwa_ctx_mark_get(m->ctx);
+    const int32_t pos = m->pos;
+    m->pos = 0;
+    hwa_tensor *out = build_forward(m, ids, n_tokens, false);
+    hwa_graph *g = out ? hwa_graph_new(m->ctx) : NULL;
+    hwa_status st = g ? hwa_graph_build_forward(g, out) : (hwa_ctx_last_status(m->ctx) ? hwa_ctx_last_status(m->ctx) : HWA_E_INTERNAL);
+    hwa_placement *pl = NULL;
+    if (st == HWA_OK) st = hwa_placement_new(g, m->pbe, m->pdev, m->n_place, &m->popts, &pl);
+    if (st == HWA_OK && json) st = hwa_placement_write_json(pl, f);
+    if (st == HWA_OK && !json) st = hwa_placement_print(pl, f, per_node);
+    if (st) hwa__err(NULL, st, "%s", hwa_ctx_last_error(m->ctx));
+    hwa_placement_free(pl);
+    hwa_ctx_release(m->ctx, mark);
+    m->pos = pos;
+    free(ids);
     return st;
 }

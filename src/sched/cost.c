@@ -74,6 +74,8 @@ double hwa__sched_node_flops(const hwa_tensor *t) {
 
 double hwa__sched_node_bytes(const hwa_tensor *t) {
     if (t->op == HWA_OP_NONE || hwa__op_is_view(t->op)) return 0;
+    /* a write into a slice of a persistent tensor moves the slice alone */
+    if (t->op == HWA_OP_WRITE_SLICE) return 2.0 * (double)hwa_tensor_nbytes(t->src[1]);
     double b = (double)hwa_tensor_nbytes(t);
     for (int j = 0; j < hwa__op_n_src(t->op); j++)
         if (t->src[j]) b += (double)hwa_tensor_nbytes(t->src[j]);

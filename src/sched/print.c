@@ -44,7 +44,8 @@ static void reason_text(const hwa_placement *s, int i, char *buf, size_t cap) {
         break;
     }
     case HWA__R_INPLACE:
-        snprintf(buf, cap, "writes '%s' in place, which lives on %s", t->view_src->name, s->dev[d].id);
+        if (t->view_src->name[0]) snprintf(buf, cap, "writes '%s' in place, which lives on %s", t->view_src->name, s->dev[d].id);
+        else snprintf(buf, cap, "writes its input in place, which lives on %s", s->dev[d].id);
         break;
     case HWA__R_LACKS: {
         int want = -1;
@@ -71,6 +72,12 @@ static void reason_text(const hwa_placement *s, int i, char *buf, size_t cap) {
         break;
     default: snprintf(buf, cap, "?"); break;
     }
+}
+
+const char *hwa_placement_node_reason(const hwa_placement *s, int i, char *buf, size_t cap) {
+    if (!s || i < 0 || i >= s->n || !buf || cap == 0) return "";
+    reason_text(s, i, buf, cap);
+    return s->where[i] < 0 ? "view" : hwa__reason_code((hwa__reason)s->reason[i]);
 }
 
 static const char *fmt_time(double sec, char *buf, size_t cap) {

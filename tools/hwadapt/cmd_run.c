@@ -80,6 +80,7 @@ static void print_verdicts(const hwa_bench_report *rep, double tol) {
         else if (r->verdict == HWA_BENCH_TIED)
             printf("   (fastest: %s on %s at %s over f32)\n", fast->dtype, fast->device, iv);
         else printf("   %s over f32\n", iv);
+        if (row->placement[0]) printf("    placed   %s, %s\n", row->placement, row->placement_why);
         printf("    why      %s\n", r->text);
         printf("    command  %s\n", r->command);
         printf("    C        %s\n", r->c_call);
@@ -159,12 +160,13 @@ static bool writable_path(const char *path, const char *what) {
 int cmd_run(int argc, char **argv) {
     double budget = 50, tol = default_tolerance;
     const char *report_path = "hwadapt-report.json", *workloads = default_workloads, *settings_path = "hwadapt.conf";
+    const char *devices = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: hwadapt [run] [--budget S] [--workloads LIST] [--tolerance E] [-o REPORT]\n"
-                   "                     [--settings FILE | --no-settings]\n\n"
+                   "                     [--settings FILE | --no-settings] [--devices LIST]\n\n"
                    "The main job: the hardware passport and its calibration (cached), the seed workloads\n"
                    "(%s) on every device and precision,\n"
                    "the whole job within about S seconds (default 50), the table, and per workload a verdict:\n"
@@ -173,12 +175,18 @@ int cmd_run(int argc, char **argv) {
                    "repetitions, lies above 1; otherwise f32, tied within the noise. With the command and the\n"
                    "C calls that run it, and a JSON report (default hwadapt-report.json;\n"
                    "docs/bench-report.schema.json). The chosen settings go to FILE (default hwadapt.conf;\n"
-                   "docs/settings.md), which `hwadapt train`, `generate` and `bench` take with --config FILE.\n",
+                   "docs/settings.md), which `hwadapt train`, `generate` and `bench` take with --config FILE.\n"
+                   "With --devices LIST (cpu,opencl:0), each workload runs where the scheduler places it across\n"
+                   "those devices (device auto; `hwadapt plan WORKLOAD` shows why), in every precision, and\n"
+                   "each verdict names the placement and the reason.\n",
                    default_workloads, default_tolerance, main_job_reps);
             return 0;
         } else if (!strcmp(a, "--budget") && v && (budget = strtod(v, &end), *v && !*end && budget > 0)) {
             i++;
         } else if (!strcmp(a, "--tolerance") && v && (tol = strtod(v, &end), *v && !*end && tol >= 0)) {
+            i++;
+        } else if (!strcmp(a, "--devices") && v) {
+            devices = v;
             i++;
         } else if (!strcmp(a, "--workloads") && v) {
             workloads = v;
@@ -221,8 +229,8 @@ int cmd_run(int argc, char **argv) {
     printf("passport     %.1f s\n\n", hwa_bench_clock_now() - t0);
     fflush(stdout);
 
-    hwa_bench_sweep s = {.passport = pp, .workloads = workloads, .devices = "all", .dtypes = "all",
-                         .scenarios = "single", .cfg = hwa_bench_config_default()};
+    hwa_bench_sweep s = {.passport = pp, .workloads = workloads, .devices = devices ? "auto" : "all", .dtypes = "all",
+                         .scenarios = "single", .cfg = hwa_bench_config_default(), .place_devices = devices};
     /* The budget is the whole job's: what the passport (a first calibration
      * takes seconds) used is not left for measuring. */
     s.time_budget_s = budget - (hwa_bench_clock_now() - t0);
