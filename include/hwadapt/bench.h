@@ -441,6 +441,7 @@ typedef struct hwa_bench_sweep {
      * the graph re-planned on the others (the row says so). */
     const char *place_devices;
     bool fallback;
+    const char *place_mode;    /* auto's placement: "auto" (NULL), "layers", "layers:F", "single:DEV" */
 } hwa_bench_sweep;
 
 /* Five: the 95 % t factor with 4 degrees of freedom is 2.78, against 4.30

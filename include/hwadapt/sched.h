@@ -93,6 +93,12 @@ typedef struct hwa_place_opts {
     hwa_place_cache *cache;  /* NULL: copies of weights live and die with the placement */
 } hwa_place_opts;
 
+/* Options from a user's words: "auto", "layers" (the balanced cut),
+ * "layers:F" (share F of the nodes in the first stage), "single:DEV" (DEV
+ * one of the comma list devices, "cpu" meaning "cpu:0"). o is reset first.
+ * HWA_E_INVALID with a message naming what is wrong. */
+hwa_status hwa_place_opts_parse(const char *mode, const char *devices, hwa_place_opts *o);
+
 typedef struct hwa_placement hwa_placement;
 
 /* Places g's nodes on devices bes[0..n-1] described by devs[0..n-1] (1 <= n
@@ -127,12 +133,15 @@ int hwa_placement_failed_device(const hwa_placement *s);
  * left or the rest cannot run the graph. */
 hwa_status hwa_placement_replan_without(hwa_placement *s, int dev);
 
-/* Times every node on the device it is placed on (each node alone, waited
- * for, the median of reps >= 1 runs; nodes that write in place are not
- * re-run) and stores the times in the profile cache, so that later plans of
- * the same node shapes use measured times. Allocates first if needed. The
- * tensors' values are those of the last compute; intermediates are
- * overwritten. */
+/* Times every node on the device it is placed on and stores the times in
+ * the profile cache, so that later plans of the same node shapes use
+ * measured times: each node alone, waited for, the median of reps >= 1 runs
+ * (a node that writes in place is not run alone), then each segment whole,
+ * and its nodes' times scaled to add up to the segment's (what fusion and
+ * per-call costs change). Runs one compute first, allocating if needed.
+ * Afterwards intermediates are overwritten and in-place writes were
+ * repeated: gradients are to be zeroed before the next step (a KV-cache
+ * write repeats the same values). */
 hwa_status hwa_placement_profile(hwa_placement *s, int reps);
 
 /* ---- what the plan says ------------------------------------------------ */

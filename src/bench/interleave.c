@@ -157,7 +157,9 @@ static hwa_status build(const hwa__sweep_runner *r, const hwa__sweep_block *b, c
         hwa_status st = hwa__workload_build(b->wl, "cpu", c->dtype, b->batch, c->threads, 42, w);
         char list[256];
         place_list(r->s, list, sizeof list);
-        if (!st) st = hwa__workload_place(w, list, &(hwa_place_opts){0}, r->s->passport);
+        hwa_place_opts o;
+        if (!st) st = hwa_place_opts_parse(r->s->place_mode, list, &o);
+        if (!st) st = hwa__workload_place(w, list, &o, r->s->passport);
         if (!st) w->fallback = r->s->fallback;
         if (st) hwa__workload_free(w);
         return st;
@@ -566,6 +568,7 @@ static void finish_row(hwa__sweep_runner *r, const hwa__sweep_config *c, const h
     if (w->pl) {
         /* what the scheduler predicted against what happened, then the
          * nodes timed so that the next plan uses measured times */
+        if (w->fallback_note[0]) note_add(row, "%s", w->fallback_note);
         const double pred = hwa_placement_estimate_s(w->pl), med = row->r.service.p50;
         note_add(row, "predicted %.4g ms a query, measured %.4g ms (median; prediction %+.0f%%)", pred * 1e3, med * 1e3,
                  (pred / med - 1) * 100);
@@ -576,7 +579,6 @@ static void finish_row(hwa__sweep_runner *r, const hwa__sweep_config *c, const h
                      (hwa_placement_device_held_bytes(w->pl, d) - w->place_base_used[d]) / 1048576.0,
                      hwa_placement_device_need_bytes(w->pl, d) / 1048576.0);
         note_add(row, "memory the schedule holds: %s", mem);
-        if (w->fallback_note[0]) note_add(row, "%s", w->fallback_note);
         if (hwa_placement_profile(w->pl, 3) == HWA_OK) note_add(row, "nodes timed for the profile cache");
         else note_add(row, "timing the nodes failed: %s", hwa_last_error());
     }

@@ -253,8 +253,8 @@ hwa_status hwa__workload_compute_placed(hwa__workload *w) {
     snprintf(why, sizeof why, "%s", hwa_ctx_last_error(w->ctx));
     hwa_status st2 = hwa_placement_replan_without(w->pl, bad);
     if (st2) return st; /* nothing else can run it: the device's error stands */
-    snprintf(w->fallback_note, sizeof w->fallback_note, "--fallback: %.150s; re-planned without %s as %s", why,
-             hwa_placement_device_info(w->pl, bad)->id, hwa_placement_choice(w->pl));
+    snprintf(w->fallback_note, sizeof w->fallback_note, "--fallback: re-planned without %s as %s after its error (%.120s)",
+             hwa_placement_device_info(w->pl, bad)->id, hwa_placement_choice(w->pl), why);
     fprintf(stderr, "hwadapt: %s\n", w->fallback_note);
     return hwa_placement_compute(w->pl);
 }

@@ -7,6 +7,7 @@
 
 #include "bench/workload.h"
 #include "core/file.h"
+#include "core/json_write.h"
 #include "hwadapt/nn.h"
 
 static double median(double *x, int n) {
@@ -20,6 +21,13 @@ static double median(double *x, int n) {
 }
 
 enum { MAX_C = 16 };
+
+static void jnum(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.9g", v);
+    else fputs("null", f);
+}
+
+static void jstr(FILE *f, const char *s) { hwa__json_write_str(f, s, strlen(s)); }
 
 typedef struct measured {
     char name[96];
@@ -74,10 +82,13 @@ static hwa_status measure(const hwa_bench_plan *a, int index, const char *device
         if (a->progress) a->progress(a->progress_ud, m[k].name);
     }
     t = calloc((size_t)(nm * a->reps + 1), sizeof *t);
+    /* What the plan predicts is the graph's run: the placement's compute,
+     * copies included (a training step's host update of the parameters
+     * is not part of it). */
     for (int r = 0; r < a->reps && !st && t; r++)
         for (int k = 0; k < nm && !st; k++) {
             const double t0 = hwa_bench_clock_now();
-            for (int q = 0; q < m[k].queries && !st; q++) st = hwa__workload_run(&m[k].w);
+            for (int q = 0; q < m[k].queries && !st; q++) st = hwa_placement_compute(m[k].w.pl);
             t[k * a->reps + r] = (hwa_bench_clock_now() - t0) / m[k].queries;
         }
     if (st) goto done;
@@ -104,17 +115,30 @@ static hwa_status measure(const hwa_bench_plan *a, int index, const char *device
         if (auto_assign && !memcmp(auto_assign, m[k].assign, (size_t)n_nodes)) chosen = k;
     }
     if (a->json) {
-        fprintf(out, "{\"schema\": \"hwadapt.plan-measure/1\", \"workload\": \"%s\", \"batch\": %lld, \"devices\": \"%s\", "
-                     "\"reps\": %d, \"auto_before\": \"%s\", \"auto_after\": \"%s\", \"placements\": [",
-                hwa_bench_workload_name(index), (long long)batch, devices, a->reps, auto_before, auto_after);
-        for (int k = 0; k < nm; k++)
-            fprintf(out, "%s\n  {\"placement\": \"%s\", \"predicted_s_before\": %.9g, \"predicted_s\": %.9g, "
-                         "\"measured_s\": %.9g, \"prediction_error\": %.4f, \"auto\": %s, \"best\": %s}",
-                    k ? "," : "", m[k].name, m[k].est_before, m[k].est_after, m[k].secs, m[k].est_after / m[k].secs - 1,
-                    k == chosen ? "true" : "false", k == best ? "true" : "false");
+        fprintf(out, "{\"schema\": \"hwadapt.plan-measure/1\", \"workload\": \"%s\", \"batch\": %lld, \"devices\": ",
+                hwa_bench_workload_name(index), (long long)batch);
+        jstr(out, devices);
+        fprintf(out, ", \"reps\": %d, \"auto_before\": ", a->reps);
+        jstr(out, auto_before);
+        fprintf(out, ", \"auto_after\": ");
+        jstr(out, auto_after);
+        fprintf(out, ", \"placements\": [");
+        for (int k = 0; k < nm; k++) {
+            fprintf(out, "%s\n  {\"placement\": ", k ? "," : "");
+            jstr(out, m[k].name);
+            fprintf(out, ", \"predicted_s_before\": ");
+            jnum(out, m[k].est_before);
+            fprintf(out, ", \"predicted_s\": ");
+            jnum(out, m[k].est_after);
+            fprintf(out, ", \"measured_s\": %.9g, \"prediction_error\": ", m[k].secs);
+            jnum(out, m[k].est_after / m[k].secs - 1);
+            fprintf(out, ", \"auto\": %s, \"best\": %s}", k == chosen ? "true" : "false", k == best ? "true" : "false");
+        }
         fprintf(out, "],\n \"auto_measured_s\": ");
-        if (chosen >= 0) fprintf(out, "%.9g, \"auto_vs_best\": %.4f}\n", m[chosen].secs, m[chosen].secs / m[best].secs);
-        else fprintf(out, "null, \"auto_vs_best\": null}\n");
+        jnum(out, chosen >= 0 ? m[chosen].secs : NAN);
+        fprintf(out, ", \"auto_vs_best\": ");
+        jnum(out, chosen >= 0 ? m[chosen].secs / m[best].secs : NAN);
+        fprintf(out, "}\n");
     } else {
         fprintf(out, "%s, batch %lld, on %s: every placement weighed, %d interleaved repetitions (median per query)\n\n",
                 hwa_bench_workload_name(index), (long long)batch, devices, a->reps);

@@ -29,6 +29,8 @@ static void usage(FILE *f) {
             "                     and the row notes predicted against measured time and memory\n"
             "  --devices LIST     the devices auto places across (default: every device found)\n"
             "  --fallback         auto: a device that fails in a query is left out and the graph re-planned\n"
+            "  --place MODE       auto's placement: auto (default), layers (a two-stage split, --devices in\n"
+            "                     order; layers:F puts share F of the nodes in the first), single:DEVICE\n"
             "  --dtype LIST       f32, f16, bf16 or all (default f32)\n"
             "  --batch LIST       samples per query (default: the workload's)\n"
             "  --threads LIST     threads (default: the device's); not for opencl:N, whose driver spreads the\n"
@@ -105,6 +107,7 @@ static int parse(int argc, char **argv, const cli_args *ca, bargs *b) {
         } else if (!strcmp(a, "--device")) { NEED_STR(); sw->devices = v;
         } else if (!strcmp(a, "--devices")) { NEED_STR(); sw->place_devices = v;
         } else if (!strcmp(a, "--fallback")) { sw->fallback = true;
+        } else if (!strcmp(a, "--place")) { NEED_STR(); sw->place_mode = v;
         } else if (!strcmp(a, "--dtype")) { NEED_STR(); sw->dtypes = v;
         } else if (!strcmp(a, "--batch")) { NEED_STR(); sw->batches = v;
         } else if (!strcmp(a, "--threads")) { NEED_STR(); sw->threads = v;

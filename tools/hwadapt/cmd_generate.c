@@ -259,8 +259,9 @@ static int run(const options *op) {
         if (placed) {
             double est = NAN;
             const char *choice = hwa_llama_placement(m, &est);
-            fprintf(stderr, "placement: across %s, the last step ran as %s; predicted %.3f ms a step (nodes timed at "
-                            "the first decode step), measured %.3f ms a decode step\n",
+            fprintf(stderr, "placement: across %s, the last step ran as %s; predicted %.3f ms of compute a step "
+                            "(nodes timed at the first decode step), measured %.3f ms a decode step (placing each "
+                            "step costs about a quarter of a millisecond more)\n",
                     devices, choice, est * 1e3, gs.decode_tok_s > 0 ? 1e3 / gs.decode_tok_s : NAN);
         }
         if (ld_known && isfinite(ld.others_share) && ld.contended)

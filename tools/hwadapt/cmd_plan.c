@@ -24,8 +24,8 @@ static void usage(FILE *f) {
             "  --devices LIST   devices to place across (default: every device found)\n"
             "  --batch N        samples per query (default: the workload's); a model: tokens (1: a decode step)\n"
             "  --dtype T        f32 (default), f16, bf16\n"
-            "  --mode MODE      auto (default), layers (two stages, the first device then the second), or\n"
-            "                   single:DEVICE\n"
+            "  --mode MODE      auto (default), layers (two stages, the first device then the second; layers:F\n"
+            "                   puts share F of the nodes in the first), or single:DEVICE\n"
             "  --split F        layers: the share of the nodes in the first stage (default: the balanced cut)\n"
             "  --json           the plan as JSON (docs/plan.md has the schema); -o FILE writes it atomically\n"
             "  --brief          no per-node lines\n"
@@ -78,37 +78,6 @@ static int parse(int argc, char **argv, pargs *a) {
     return 0;
 }
 
-/* The placement options for --mode; -1 after printing a usage error. */
-static int mode_opts(const pargs *a, const char *devices, hwa_place_opts *o) {
-    *o = (hwa_place_opts){.split = a->split};
-    if (!strcmp(a->mode, "auto")) return 0;
-    if (!strcmp(a->mode, "layers")) {
-        o->mode = HWA_PLACE_LAYERS;
-        return 0;
-    }
-    if (!strncmp(a->mode, "single:", 7)) {
-        o->mode = HWA_PLACE_SINGLE;
-        char want[40];
-        snprintf(want, sizeof want, "%s%s", a->mode + 7, strchr(a->mode + 7, ':') ? "" : ":0");
-        int k = 0;
-        for (const char *p = devices; *p; k++) {
-            const char *c = strchr(p, ',');
-            size_t n = c ? (size_t)(c - p) : strlen(p);
-            char d[40];
-            snprintf(d, sizeof d, "%.*s%s", (int)n, p, memchr(p, ':', n) ? "" : ":0");
-            if (!strcmp(d, want)) {
-                o->device = k;
-                return 0;
-            }
-            p = c ? c + 1 : p + n;
-        }
-        fprintf(stderr, "hwadapt plan: --mode %s: %s is not among --devices %s\n", a->mode, a->mode + 7, devices);
-        return -1;
-    }
-    fprintf(stderr, "hwadapt plan: --mode must be auto, layers or single:DEVICE (got '%s')\n", a->mode);
-    return -1;
-}
-
 static void progress(void *ud, const char *what) {
     (void)ud;
     fprintf(stderr, "  %s: warmed, nodes timed for the profile cache\n", what);
@@ -124,10 +93,12 @@ int cmd_plan(int argc, char **argv) {
     hwa_bench_plan p = {.passport = pp, .workload = a.what, .devices = a.devices, .batch = a.batch, .dtype = a.dtype,
                         .json = a.json, .per_node = !a.brief, .measure = a.measure, .reps = a.reps,
                         .out_path = a.out, .progress = progress};
-    if (mode_opts(&a, a.devices ? a.devices : "cpu", &p.opts)) {
+    if (hwa_place_opts_parse(a.mode, a.devices ? a.devices : "cpu", &p.opts)) {
+        fprintf(stderr, "hwadapt plan: --mode: %s\n", hwa_last_error());
         hwa_passport_free(pp);
         return 2;
     }
+    p.opts.split = a.split > 0 ? a.split : p.opts.split;
     hwa_status st = hwa_bench_plan_run(&p, stdout);
     if (st) fprintf(stderr, "hwadapt plan: %s\n", hwa_last_error()[0] ? hwa_last_error() : hwa_status_str(st));
     else if (a.out) fprintf(stderr, "hwadapt plan: wrote %s\n", a.out);
