@@ -12,10 +12,8 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 . "$(dirname "$0")/skip.bash"
 
-mapfile -t devs < <("$cli" probe | sed -n 's/^\(opencl:[0-9]*\)  .*/\1/p')
-[ "${#devs[@]}" -gt 0 ] || skip_for opencl "hwadapt probe finds no OpenCL device"
-dev=${devs[0]}
-bad=opencl:${#devs[@]}
+need_opencl_device "$cli"
+bad=opencl:$ndevs
 
 # bench: f32 against the CPU's f32 (max_abs_err, CSV column 24), threads empty
 "$cli" bench linear1000,fmnist-mlp-train --device "$dev" --min-time 0 --min-queries 2 -r 2 --csv >"$tmp/b.csv" ||

@@ -18,9 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 . "$(dirname "$0")/skip.bash"
 
-mapfile -t devs < <("$cli" probe | sed -n 's/^\(opencl:[0-9]*\)  .*/\1/p')
-[ "${#devs[@]}" -gt 0 ] || skip_for opencl "hwadapt probe finds no OpenCL device"
-dev=${devs[0]}
+need_opencl_device "$cli"
 both=cpu,$dev
 
 py=""

@@ -45,3 +45,13 @@ finish_skips() {
   fi
   exit 0
 }
+
+# need_opencl_device CLI: sets dev to the first OpenCL device `CLI probe`
+# lists and ndevs to how many it lists, or skips for "opencl" without one.
+need_opencl_device() {
+  local -a found
+  mapfile -t found < <("$1" probe | sed -n 's/^\(opencl:[0-9]*\)  .*/\1/p')
+  [ "${#found[@]}" -gt 0 ] || skip_for opencl "hwadapt probe finds no OpenCL device"
+  dev=${found[0]}
+  ndevs=${#found[@]}
+}
