@@ -158,8 +158,12 @@ static hwa_status build(const hwa__sweep_runner *r, const hwa__sweep_block *b, c
         char list[256];
         place_list(r->s, list, sizeof list);
         hwa_place_opts o;
-        if (!st) st = hwa_place_opts_parse(r->s->place_mode, list, &o);
-        if (!st) st = hwa__workload_place(w, list, &o, r->s->passport);
+        if (!st && r->s->place_mode && !strcmp(r->s->place_mode, "batch")) {
+            st = hwa__workload_split_batch(w, list, NULL, r->s->passport);
+        } else {
+            if (!st) st = hwa_place_opts_parse(r->s->place_mode, list, &o);
+            if (!st) st = hwa__workload_place(w, list, &o, r->s->passport);
+        }
         if (!st) w->fallback = r->s->fallback;
         if (st) hwa__workload_free(w);
         return st;
@@ -253,6 +257,15 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
     hwa_status st = build(r, b, c, w);
     if (st) return st;
     m->built = true;
+    if (w->reps) {
+        char shares[160] = "";
+        for (int k = 0; k < w->n_reps; k++)
+            snprintf(shares + strlen(shares), sizeof shares - strlen(shares), "%s%lld on %s", k ? ", " : "",
+                     (long long)w->shares[k], w->reps[k].be->spec);
+        note_add(tmpl, "split by batch: %s (shares from each device's estimated throughput)", shares);
+        snprintf(tmpl->place_devices, sizeof tmpl->place_devices, "%s", s->place_devices ? s->place_devices : "");
+        snprintf(tmpl->placement, sizeof tmpl->placement, "batch split: %s", shares);
+    }
     if (w->pl) {
         char mem[160] = "";
         for (int d = 0; d < hwa_placement_device_count(w->pl); d++)

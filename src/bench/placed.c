@@ -120,16 +120,20 @@ static hwa_status estimate_shares(hwa__workload *w, hwa__workload *reps, int n, 
     double rate[HWA_PLACE_MAX_DEVICES];
     for (int k = 0; k < n; k++) {
         hwa_place_device d;
-        hwa_status st = hwa_place_device_describe(p, reps[k].be, &d);
-        if (st) return st;
-        /* the whole graph, on a backend of the same device in w's context */
-        hwa_backend *be = hwa_backend_new(w->ctx, reps[k].be->spec);
-        if (!be) return hwa_ctx_last_status(w->ctx);
+        hwa_status st;
+        /* the whole batch's graph, built without data, on the device alone */
+        hwa__workload dry;
+        st = hwa__workload_build(w->def_index, NULL, hwa_tensor_dtype(w->params[0]), leaf_named(w, "x")->shape[0], 0,
+                                 1, &dry);
+        hwa_backend *be = st ? NULL : hwa_backend_new(dry.ctx, reps[k].be->spec);
+        if (!st && !be) st = hwa_ctx_last_status(dry.ctx);
+        if (!st) st = hwa_place_device_describe(p, be, &d);
         hwa_placement *pl = NULL;
-        st = hwa_placement_new(w->g, &be, &d, 1, &(hwa_place_opts){0}, &pl);
+        if (!st) st = hwa_placement_new(dry.g, &be, &d, 1, &(hwa_place_opts){0}, &pl);
         if (!st) rate[k] = 1.0 / hwa_placement_estimate_s(pl);
         hwa_placement_free(pl);
         hwa_backend_free(be);
+        hwa__workload_free(&dry);
         if (st) return st;
         if (!(rate[k] > 0) || !isfinite(rate[k])) rate[k] = 1; /* nothing known: equal shares */
     }
