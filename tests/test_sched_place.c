@@ -350,14 +350,16 @@ TEST(timed_nodes_replace_the_roofline_in_later_plans) {
 
 /* n greedy tokens of stories260K after a 4-token prompt (one batched pass,
  * then a step at a time), placed by lp; false on failure (recorded). */
-static bool greedy(const char *path, const hwa_llama_params *lp, int32_t n, int32_t *out, char *where, size_t cap) {
+static const int32_t prompts[2][4] = {{1, 403, 407, 261}, {1, 261, 290, 354}};
+
+static bool greedy_from(const char *path, const hwa_llama_params *lp, const int32_t *prompt, int32_t n, int32_t *out,
+                        char *where, size_t cap) {
     hwa_llama *m = NULL;
     hwa_status st = hwa_llama_load(path, lp, &m);
     if (st) {
         hwa_test_fail(__FILE__, __LINE__, "load: %s", hwa_last_error());
         return false;
     }
-    const int32_t prompt[4] = {1, 403, 407, 261};
     const int32_t vocab = hwa_llama_get_config(m)->vocab_size;
     float *logits = malloc((size_t)vocab * sizeof *logits);
     st = logits ? hwa_llama_eval(m, prompt, 4, false, logits) : HWA_E_NOMEM;
@@ -373,6 +375,10 @@ static bool greedy(const char *path, const hwa_llama_params *lp, int32_t n, int3
     free(logits);
     hwa_llama_free(m);
     return st == HWA_OK;
+}
+
+static bool greedy(const char *path, const hwa_llama_params *lp, int32_t n, int32_t *out, char *where, size_t cap) {
+    return greedy_from(path, lp, prompts[0], n, out, where, cap);
 }
 
 TEST(stories260K_gives_the_same_greedy_tokens_on_every_placement) {
@@ -402,4 +408,31 @@ TEST(stories260K_gives_the_same_greedy_tokens_on_every_placement) {
         CHECK_INT_EQ(same, N);
         CHECK(strstr(where, c == 0 ? "opencl:0" : "layers") != NULL);
     }
+}
+
+/* A batch of two sequences split across the devices: one model replica per
+ * device, a sequence each (a single sequence's steps depend on each other,
+ * so its own batch is its prompt's tokens, which a layer split covers). */
+TEST(stories260K_split_by_batch_gives_each_sequence_its_greedy_tokens) {
+    char path[512];
+    NEED_DATA("stories260K/stories260K.bin", path);
+    if (!have_opencl()) return;
+    enum { N = 48 };
+    int32_t want[2][N], got[2][N];
+    for (int q = 0; q < 2; q++)
+        if (!greedy_from(path, &(hwa_llama_params){0}, prompts[q], N, want[q], NULL, 0)) return;
+    /* sequence 0 on the CPU, sequence 1 on the OpenCL device */
+    const hwa_llama_params on[2] = {
+        {0},
+        {.place_devices = two_devices(), .place = {.mode = HWA_PLACE_SINGLE, .device = 1, .profile_path = ""}},
+    };
+    for (int q = 0; q < 2; q++) {
+        char where[96] = "";
+        if (!greedy_from(path, &on[q], prompts[q], N, got[q], where, sizeof where)) return;
+        int same = 0;
+        while (same < N && got[q][same] == want[q][same]) same++;
+        printf("    sequence %d on %-9s %d of %d greedy tokens equal\n", q, q ? hwa_test_opencl_spec() : "cpu", same, N);
+        CHECK_INT_EQ(same, N);
+    }
+    CHECK(memcmp(want[0], want[1], sizeof want[0]) != 0); /* two different sequences */
 }

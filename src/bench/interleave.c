@@ -264,7 +264,7 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
                      (long long)w->shares[k], w->reps[k].be->spec);
         note_add(tmpl, "split by batch: %s (shares from each device's estimated throughput)", shares);
         snprintf(tmpl->place_devices, sizeof tmpl->place_devices, "%s", s->place_devices ? s->place_devices : "");
-        snprintf(tmpl->placement, sizeof tmpl->placement, "batch split: %s", shares);
+        snprintf(tmpl->placement, sizeof tmpl->placement, "batch split: %.80s", shares);
     }
     if (w->pl) {
         char mem[160] = "";
