@@ -588,7 +588,9 @@ hwa_status hwa_placement_profile(hwa_placement *s, int reps) {
         if (st) st = device_error(s, seg->dev, st);
     }
     free(t);
-    if (!st) st = hwa__sched_profile_store(s, secs);
+    /* The times hold for this plan whatever happens to the file: a cache
+     * that cannot be written (a read-only home) is not worth an error. */
+    if (!st) (void)hwa__sched_profile_store(s, secs);
     free(secs);
     /* the chosen candidate's figures, now with the measured times */
     if (!st) st = hwa__sched_evaluate(s, &s->cand[s->chosen]);
