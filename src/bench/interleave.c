@@ -137,26 +137,14 @@ static int64_t peak_rss(void) {
     return (int64_t)ru.ru_maxrss * 1024; /* Linux reports kilobytes */
 }
 
-/* The devices "auto" places across: the sweep's list, else every device found. */
-static void place_list(const hwa_bench_sweep *s, char *buf, size_t cap) {
-    if (s->place_devices && *s->place_devices) {
-        snprintf(buf, cap, "%s", s->place_devices);
-        return;
-    }
-    buf[0] = '\0';
-    for (int i = 0; i < hwa__bdev_count(s->passport); i++)
-        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i ? "," : "", hwa__bdev_spec(s->passport, i));
-}
-
 static hwa_status build(const hwa__sweep_runner *r, const hwa__sweep_block *b, const hwa__sweep_config *c,
                         hwa__workload *w) {
     if (!strcmp(b->dev, "auto")) {
         if (b->wl < 0)
             return hwa__err(NULL, HWA_E_UNSUPPORTED, "device auto: model files run on one device (--device cpu or opencl:N)");
         hwa_status st = hwa__workload_build(b->wl, "cpu", c->dtype, b->batch, c->threads, 42, w);
-        char list[256];
-        place_list(r->s, list, sizeof list);
-        if (!st) st = hwa__workload_place(w, list, &(hwa_place_opts){0}, r->s->passport);
+        /* the sweep's list, else (NULL) every device found */
+        if (!st) st = hwa__workload_place(w, r->s->place_devices, &(hwa_place_opts){0}, r->s->passport);
         if (!st) w->fallback = r->s->fallback;
         if (st) hwa__workload_free(w);
         return st;

@@ -138,19 +138,6 @@ done:
     return st;
 }
 
-/* Every device the passport found, as a comma list. */
-static void all_devices(const hwa_passport *pp, char *buf, size_t cap) {
-    buf[0] = '\0';
-    for (int i = 0; pp && i < hwa_passport_device_count(pp); i++) {
-        const hwa_device_info *d = hwa_passport_device(pp, i);
-        if (d->kind == HWA_HW_CUDA) continue; /* no backend in this build */
-        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", buf[0] ? "," : "", d->id);
-    }
-    if (!buf[0]) snprintf(buf, cap, "cpu");
-}
-
-
-
 typedef struct out_job {
     const hwa_bench_plan *a;
     int index;
@@ -184,7 +171,7 @@ hwa_status hwa_bench_plan_run(const hwa_bench_plan *a, FILE *out) {
     if (st) return st;
     char devices[256];
     if (a->devices && *a->devices) snprintf(devices, sizeof devices, "%s", a->devices);
-    else all_devices(a->passport, devices, sizeof devices);
+    else hwa_place_device_list(a->passport, devices, sizeof devices);
     out_job j = {a, index, devices, a->passport};
     return a->out_path ? hwa__atomic_write(a->out_path, write_out, &j) : write_out(&j, out);
 }

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "hwadapt/hwadapt.h"
+#include "place_mode.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -78,37 +79,6 @@ static int parse(int argc, char **argv, pargs *a) {
     return 0;
 }
 
-/* The placement options for --mode; -1 after printing a usage error. */
-static int mode_opts(const pargs *a, const char *devices, hwa_place_opts *o) {
-    *o = (hwa_place_opts){.split = a->split};
-    if (!strcmp(a->mode, "auto")) return 0;
-    if (!strcmp(a->mode, "layers")) {
-        o->mode = HWA_PLACE_LAYERS;
-        return 0;
-    }
-    if (!strncmp(a->mode, "single:", 7)) {
-        o->mode = HWA_PLACE_SINGLE;
-        char want[40];
-        snprintf(want, sizeof want, "%s%s", a->mode + 7, strchr(a->mode + 7, ':') ? "" : ":0");
-        int k = 0;
-        for (const char *p = devices; *p; k++) {
-            const char *c = strchr(p, ',');
-            size_t n = c ? (size_t)(c - p) : strlen(p);
-            char d[40];
-            snprintf(d, sizeof d, "%.*s%s", (int)n, p, memchr(p, ':', n) ? "" : ":0");
-            if (!strcmp(d, want)) {
-                o->device = k;
-                return 0;
-            }
-            p = c ? c + 1 : p + n;
-        }
-        fprintf(stderr, "hwadapt plan: --mode %s: %s is not among --devices %s\n", a->mode, a->mode + 7, devices);
-        return -1;
-    }
-    fprintf(stderr, "hwadapt plan: --mode must be auto, layers or single:DEVICE (got '%s')\n", a->mode);
-    return -1;
-}
-
 static void progress(void *ud, const char *what) {
     (void)ud;
     fprintf(stderr, "  %s: warmed, nodes timed for the profile cache\n", what);
@@ -124,7 +94,9 @@ int cmd_plan(int argc, char **argv) {
     hwa_bench_plan p = {.passport = pp, .workload = a.what, .devices = a.devices, .batch = a.batch, .dtype = a.dtype,
                         .json = a.json, .per_node = !a.brief, .measure = a.measure, .reps = a.reps,
                         .out_path = a.out, .progress = progress};
-    if (mode_opts(&a, a.devices ? a.devices : "cpu", &p.opts)) {
+    char all[256];
+    hwa_place_device_list(pp, all, sizeof all);
+    if (cli_place_mode("plan", a.mode, a.split, a.devices ? a.devices : all, &p.opts)) {
         hwa_passport_free(pp);
         return 2;
     }
