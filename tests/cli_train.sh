@@ -123,6 +123,43 @@ for point in byte:7 byte:200 byte:4000 byte:20000 fsync rename dirsync; do
   else bad "kill at $point: resume failed: $(cat "$T/err")"; fi
 done
 
+# ---- device auto: the graphs placed across cpu and opencl:0 by the scheduler.
+# The line "placed across" comes before training; a layer split trains as
+# the CPU does (losses within 1e-4); a device that fails ends the run by
+# name, or with --fallback is left out, said on stderr, and the run completes.
+if $H probe 2> /dev/null | grep -q '^opencl:0 '; then
+  AUTO=(--device auto --devices cpu,opencl:0)
+  $H train "${SMALL[@]}" --epochs 1 "${AUTO[@]}" > "$T/out" 2> "$T/err"
+  if [ $? -eq 0 ] && grep -q '^placed across cpu:0,opencl:0: .* (hwadapt plan fmnist-mlp-train says why); estimate per step: cpu:0 ' "$T/out" &&
+     [ "$(grep -n -m1 '^placed across' "$T/out" | cut -d: -f1)" -lt "$(grep -n -m1 '^epoch 1/1 ' "$T/out" | cut -d: -f1)" ]; then
+    ok "device auto across cpu,opencl:0: $(grep '^placed across' "$T/out")"
+  else bad "device auto: $(cat "$T/out" "$T/err")"; fi
+  $H train "${SMALL[@]}" --epochs 2 --json > "$T/cpu.json" 2> /dev/null
+  $H train "${SMALL[@]}" --epochs 2 --json "${AUTO[@]}" --mode layers --split 0.5 > "$T/auto.json" 2> "$T/err"
+  rc=$?
+  a=$(sed 's/.*"train_loss":\([0-9.]*\).*"test_loss":\([0-9.]*\).*/\1 \2/' "$T/cpu.json" | tr '\n' ' ')
+  b=$(sed 's/.*"train_loss":\([0-9.]*\).*"test_loss":\([0-9.]*\).*/\1 \2/' "$T/auto.json" | tr '\n' ' ')
+  if [ $rc -eq 0 ] && [ "$(grep -c '"device":"auto","placement":"layers cpu:0 | opencl:0 at node ' "$T/auto.json")" -eq 2 ] &&
+     grep -q '^placed across cpu:0,opencl:0: layers ' "$T/err" &&
+     awk -v a="$a" -v b="$b" 'BEGIN { n = split(a, x, " "); if (n != 4 || split(b, y, " ") != n) exit 1
+       for (i = 1; i <= n; i++) { d = x[i] - y[i]; if (d < 0) d = -d; if (d > 1e-4 * x[i]) exit 1 } }'; then
+    ok "a layer split across cpu and opencl:0 trains as the CPU does (losses $b)"
+  else bad "layer split: exit $rc: cpu $a, auto $b: $(cat "$T/auto.json" "$T/err")"; fi
+  HWA_FAULT_DEVICE=opencl:0 $H train "${SMALL[@]}" --epochs 1 "${AUTO[@]}" --mode single:opencl:0 > "$T/out" 2> "$T/err"
+  rc=$?
+  if [ $rc -eq 1 ] && grep -q 'opencl:0: injected fault' "$T/err"; then ok "a failing device ends the run, named"
+  else bad "failing device: exit $rc: $(cat "$T/err")"; fi
+  HWA_FAULT_DEVICE=opencl:0 $H train "${SMALL[@]}" --epochs 1 "${AUTO[@]}" --mode single:opencl:0 --fallback \
+    > "$T/out" 2> "$T/err"
+  rc=$?
+  if [ $rc -eq 0 ] && grep -q '^epoch 1/1 ' "$T/out" &&
+     grep -q '^hwadapt train: --fallback: opencl:0: injected fault (HWA_FAULT_DEVICE); re-planned without opencl:0 as cpu:0$' "$T/err"; then
+    ok "--fallback leaves the failing device out and completes: $(cat "$T/err")"
+  else bad "--fallback: exit $rc: $(cat "$T/out" "$T/err")"; fi
+else
+  skip_part opencl "device auto across cpu,opencl:0: hwadapt probe finds no opencl:0"
+fi
+
 # ---- bad input: clear message, non-zero exit, no crash
 expect_fail() { # name, expected text, command...
   local name=$1 want=$2
@@ -150,6 +187,9 @@ expect_fail "--batch 0" "batch" $H train --batch 0
 expect_fail "unknown optimizer" "unknown optimizer 'adagrad'" $H train --optimizer adagrad
 expect_fail "unknown schedule" "unknown schedule" $H train --schedule linear
 expect_fail "--hidden garbage" "hidden" $H train --hidden 10,x
+expect_fail "--devices without --device auto" "need --device auto" $H train --devices cpu,opencl:0
+expect_fail "--devices naming no device" "--device nosuch:0" $H train --device auto --devices cpu,nosuch
+expect_fail "--mode naming a device not listed" "opencl:7 is not among the devices cpu" $H train --device auto --devices cpu --mode single:opencl:7
 rm -rf "$T/n"
 $H train "${SMALL[@]}" --optimizer sgd --epochs 1 --checkpoint-dir "$T/n" > /dev/null 2>&1
 expect_fail "NaN loss stops and keeps the last checkpoint" "epoch 1) is kept" \

@@ -128,6 +128,21 @@ const char *hwa_test_opencl_spec(void) {
     return e && *e ? e : "opencl:0";
 }
 
+bool hwa_test_have_opencl(void) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_backend *be = ctx ? hwa_backend_new(ctx, hwa_test_opencl_spec()) : NULL;
+    if (!be) hwa_test_skip_for("opencl", "no %s: %s", hwa_test_opencl_spec(), hwa_ctx_last_error(ctx));
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+    return be != NULL;
+}
+
+const char *hwa_test_cpu_and_opencl(void) {
+    static _Thread_local char list[64];
+    snprintf(list, sizeof list, "cpu,%s", hwa_test_opencl_spec());
+    return list;
+}
+
 double hwa_test_max_abs_diff(const float *a, const float *b, int64_t n) {
     double m = 0;
     for (int64_t i = 0; i < n; i++) {

@@ -115,6 +115,11 @@ const char *hwa_test_tmpdir(void);
  * where a GPU is not the first OpenCL device; scripts/gpu-check.sh sets it),
  * else "opencl:0". */
 const char *hwa_test_opencl_spec(void);
+/* Whether that device opens; when it does not, skips for "opencl" first
+ * (the test then returns). */
+bool hwa_test_have_opencl(void);
+/* "cpu," and that device: a list to place across. */
+const char *hwa_test_cpu_and_opencl(void);
 /* Max |a[i] - b[i]|. */
 double hwa_test_max_abs_diff(const float *a, const float *b, int64_t n);
 

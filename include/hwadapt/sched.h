@@ -60,6 +60,29 @@ typedef struct hwa_place_device {
  * HWA_E_NOTFOUND when p has no such device. */
 hwa_status hwa_place_device_describe(const hwa_passport *p, const hwa_backend *be, hwa_place_device *d);
 
+/* Every device of passport p that this build has a backend for, as a
+ * comma list in buf ("cpu,opencl:0"); "cpu" when p is NULL or names none. */
+void hwa_place_device_list(const hwa_passport *p, char *buf, size_t cap);
+
+/* Splits a comma list of device specs ("cpu,opencl:0") into specs[0..*n-1],
+ * each normalised ("cpu" -> "cpu:0"). HWA_E_INVALID for an empty list or
+ * entry, a device named twice, or more than max. */
+hwa_status hwa_place_devices_parse(const char *list, char (*specs)[32], int max, int *n);
+
+/* The backends and cost figures of a comma list of device specs
+ * ("cpu,opencl:0"; "cpu" is "cpu:0"; NULL or "": hwa_place_device_list(p)),
+ * ready for hwa_placement_new in ctx. The spec of `reuse` (a backend of ctx,
+ * or NULL) gets reuse itself; every other is a new backend (a CPU one with
+ * reuse's thread count), made[k] true, which the caller frees with
+ * hwa_backend_free after every placement over it. devs[k] is
+ * hwa_place_device_describe(p, bes[k]); *n gets the count. bes, devs and
+ * made hold HWA_PLACE_MAX_DEVICES entries. Errors: HWA_E_INVALID for an
+ * empty entry, a device named twice or more than HWA_PLACE_MAX_DEVICES; a
+ * backend's error (HWA_E_NOTFOUND for a device that is not there); describe's
+ * HWA_E_NOTFOUND. On error no backend it made is left open and *n is 0. */
+hwa_status hwa_place_devices_open(hwa_ctx *ctx, const char *list, const hwa_passport *p, hwa_backend *reuse,
+                                  hwa_backend **bes, hwa_place_device *devs, bool *made, int *n);
+
 typedef enum hwa_place_mode {
     HWA_PLACE_AUTO = 0, /* the lowest estimate among every candidate below that fits */
     HWA_PLACE_SINGLE,   /* the whole graph on devices[opts.device] (what it lacks, elsewhere) */

@@ -22,6 +22,8 @@
 
 #include "backend.h"
 #include "graph.h"
+#include "hw.h"
+#include "sched.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -173,6 +175,22 @@ void hwa_optim_free(hwa_optim *o); /* NULL is a no-op */
 /* One update of every parameter from its current gradient with rate lr
  * (> 0 and finite); counts a step. */
 hwa_status hwa_optim_step(hwa_optim *o, float lr);
+/* Runs o's update graph from now on through a placement over bes[0..n-1]
+ * (described by devs, with opts; as hwa_placement_new) instead of on the
+ * backend o was made for: for a training graph placed across devices, whose
+ * gradients may live on any of them. The updates run where the parameters
+ * live (they write them in place); a gradient that lives elsewhere is
+ * copied in before them. Placing again replaces the previous placement;
+ * after an error o has none and must be placed again before it steps. The
+ * backends must outlive o. Errors: hwa_placement_new's and
+ * hwa_placement_alloc's. hwa_optim_step then returns a device's error as
+ * hwa_placement_compute does, before any parameter was written when that
+ * device is not the parameters' (their updates come after every other node
+ * of the graph). */
+hwa_status hwa_optim_place(hwa_optim *o, hwa_backend *const *bes, const hwa_place_device *devs, int n,
+                           const hwa_place_opts *opts);
+/* The placement hwa_optim_place made (owned by o), or NULL. */
+const hwa_placement *hwa_optim_placement(const hwa_optim *o);
 int64_t hwa_optim_steps(const hwa_optim *o);
 void hwa_optim_set_steps(hwa_optim *o, int64_t steps);
 /* The state of parameter i (hwa_graph_param order): slot 0 is the momentum
@@ -235,6 +253,21 @@ typedef struct hwa_train_config {
      * Exports and checkpoints hold the f32 weights whatever the dtype. */
     hwa_dtype dtype;
     int threads;               /* CPU threads (hwa_backend_set_threads); 0: the backend's default */
+    /* Device "auto" places the graphs across devices (sched.h). The
+     * parameters, the data and the optimizer state live on the CPU, their
+     * home; the training and evaluation graphs run through placements over
+     * `devices`, and so does the optimizer's update graph (its updates on
+     * the CPU, where the parameters are; gradients written elsewhere are
+     * copied to them). The three fields below are for "auto" only. */
+    const char *devices;       /* a comma list that includes cpu ("cpu,opencl:0"); NULL or "": every
+                                  device the passport names (the CPU alone without one) */
+    const hwa_passport *passport; /* the cost model's figures (read by hwa_trainer_new only); NULL:
+                                  unknown, so the automatic choice keeps the CPU */
+    const hwa_place_opts *place;  /* how the training and evaluation graphs are placed (read by
+                                  hwa_trainer_new only; device indices count in `devices`' order);
+                                  NULL: HWA_PLACE_AUTO. The optimizer's is always automatic. */
+    bool fallback;             /* a device that fails a compute is left out, every graph is placed
+                                  again without it (automatically), and the compute is repeated */
 } hwa_train_config;
 
 /* fmnist-mlp: hidden 1000, 1000, relu, batch 64, 10 epochs, seed 1, Adam with
@@ -262,11 +295,14 @@ typedef struct hwa_epoch_stats {
     double samples_per_s;
 } hwa_epoch_stats;
 
-/* Called after each batch (progress) and each epoch (stats); may be NULL. */
+/* Called after each batch (progress) and each epoch (stats), and when
+ * --fallback left a failing device out (note: "--fallback: opencl:0: ...;
+ * re-planned without opencl:0 as cpu:0"); each may be NULL. */
 typedef struct hwa_train_callbacks {
     void (*batch)(void *ud, int64_t epoch, int64_t batch, int64_t n_batches, double loss);
     void (*epoch)(void *ud, const hwa_epoch_stats *stats);
     void *ud;
+    void (*fallback)(void *ud, const char *note);
 } hwa_train_callbacks;
 
 typedef struct hwa_trainer hwa_trainer;
@@ -311,6 +347,13 @@ int64_t hwa_trainer_steps_per_epoch(const hwa_trainer *t);
 /* The threads the trainer's backend computes with (>= 1): cfg->threads, or
  * the backend's default when that is 0. */
 int hwa_trainer_threads(const hwa_trainer *t);
+/* Device "auto": the training graph's placement (owned by t; it changes
+ * when --fallback re-places), and the devices placed across now as a comma
+ * list ("cpu:0,opencl:0"). NULL and "" on one device. */
+const hwa_placement *hwa_trainer_placement(const hwa_trainer *t);
+const char *hwa_trainer_devices(const hwa_trainer *t);
+/* The last --fallback note ("" when no device failed). */
+const char *hwa_trainer_fallback_note(const hwa_trainer *t);
 
 #ifdef __cplusplus
 }

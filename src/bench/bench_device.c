@@ -11,20 +11,11 @@
 
 #include "bench/bench_device.h"
 
-/* A device id ("cpu", "opencl:0") names a backend this build has. */
-static bool has_backend(const char *id) {
-    size_t n = strcspn(id, ":");
-    for (int i = 0; i < hwa_backend_reg_count(); i++) {
-        const char *r = hwa_backend_reg_name(i);
-        if (strlen(r) == n && !strncmp(r, id, n)) return true;
-    }
-    return false;
-}
 
 int hwa__bdev_count(const hwa_passport *p) {
     if (!p) return 1;
     int n = 0;
-    for (int i = 0; i < hwa_passport_device_count(p); i++) n += has_backend(hwa_passport_device(p, i)->id);
+    for (int i = 0; i < hwa_passport_device_count(p); i++) n += hwa__backend_registered(hwa_passport_device(p, i)->id);
     return n;
 }
 
@@ -32,7 +23,7 @@ const char *hwa__bdev_spec(const hwa_passport *p, int i) {
     if (!p) return i == 0 ? "cpu" : NULL;
     for (int k = 0; k < hwa_passport_device_count(p); k++) {
         const char *id = hwa_passport_device(p, k)->id;
-        if (has_backend(id) && i-- == 0) return id;
+        if (hwa__backend_registered(id) && i-- == 0) return id;
     }
     return NULL;
 }
@@ -65,7 +56,7 @@ hwa_status hwa__bdev_check(const hwa_passport *p, const char *spec) {
 bool hwa__bdev_supports_dtype(const char *spec, hwa_dtype t) {
     /* The CPU reference kernels and the OpenCL kernels read and write every
      * float dtype through f32. */
-    return spec && (has_backend(spec) || !strcmp(spec, "auto")) && (t == HWA_F32 || t == HWA_F16 || t == HWA_BF16);
+    return spec && (hwa__backend_registered(spec) || !strcmp(spec, "auto")) && (t == HWA_F32 || t == HWA_F16 || t == HWA_BF16);
 }
 
 void hwa__bdev_dtypes(const char *spec, char *buf, size_t cap) {

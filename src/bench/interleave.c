@@ -138,17 +138,6 @@ static int64_t peak_rss(void) {
     return (int64_t)ru.ru_maxrss * 1024; /* Linux reports kilobytes */
 }
 
-/* The devices "auto" places across: the sweep's list, else every device found. */
-static void place_list(const hwa_bench_sweep *s, char *buf, size_t cap) {
-    if (s->place_devices && *s->place_devices) {
-        snprintf(buf, cap, "%s", s->place_devices);
-        return;
-    }
-    buf[0] = '\0';
-    for (int i = 0; i < hwa__bdev_count(s->passport); i++)
-        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i ? "," : "", hwa__bdev_spec(s->passport, i));
-}
-
 static hwa_status build(const hwa__sweep_runner *r, const hwa__sweep_block *b, const hwa__sweep_config *c,
                         hwa__workload *w) {
     if (!strcmp(b->dev, "auto")) {
@@ -156,7 +145,8 @@ static hwa_status build(const hwa__sweep_runner *r, const hwa__sweep_block *b, c
             return hwa__err(NULL, HWA_E_UNSUPPORTED, "device auto: model files run on one device (--device cpu or opencl:N)");
         hwa_status st = hwa__workload_build(b->wl, "cpu", c->dtype, b->batch, c->threads, 42, w);
         char list[256];
-        place_list(r->s, list, sizeof list);
+        if (r->s->place_devices && *r->s->place_devices) snprintf(list, sizeof list, "%s", r->s->place_devices);
+        else hwa_place_device_list(r->s->passport, list, sizeof list);
         hwa_place_opts o;
         if (!st && r->s->place_mode && !strcmp(r->s->place_mode, "batch")) {
             st = hwa__workload_split_batch(w, list, NULL, r->s->passport);

@@ -7,68 +7,26 @@
 
 #include "bench/workload.h"
 
-/* Splits a comma list into at most max specs, each normalised ("cpu" ->
- * "cpu:0"); HWA_E_INVALID for an empty entry or too many. */
-static hwa_status parse_devices(const char *list, char specs[][32], int max, int *n) {
-    *n = 0;
-    if (!list || !*list) return hwa__err(NULL, HWA_E_INVALID, "no devices given");
-    for (const char *p = list; *p;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (len == 0 || len >= 30) return hwa__err(NULL, HWA_E_INVALID, "device list '%s': an empty or overlong entry", list);
-        if (*n == max) return hwa__err(NULL, HWA_E_INVALID, "device list '%s': more than %d devices", list, max);
-        memcpy(specs[*n], p, len);
-        specs[*n][len] = '\0';
-        if (!strchr(specs[*n], ':')) strcat(specs[*n], ":0");
-        for (int k = 0; k < *n; k++)
-            if (!strcmp(specs[k], specs[*n])) return hwa__err(NULL, HWA_E_INVALID, "device list '%s' names %s twice", list, specs[k]);
-        (*n)++;
-        p = comma ? comma + 1 : p + len;
-    }
-    return HWA_OK;
-}
-
 hwa_status hwa__workload_place(hwa__workload *w, const char *devices, const hwa_place_opts *o, const hwa_passport *p) {
     if (!w->g || w->llama || w->reps) return hwa__err(NULL, HWA_E_MISUSE, "only a built-in workload's graph can be placed");
-    char specs[HWA_PLACE_MAX_DEVICES][32];
-    int n;
-    hwa_status st = parse_devices(devices, specs, HWA_PLACE_MAX_DEVICES, &n);
-    if (st) return st;
     hwa_backend *bes[HWA_PLACE_MAX_DEVICES];
     hwa_place_device devs[HWA_PLACE_MAX_DEVICES];
-    for (int k = 0; k < n; k++) {
-        bes[k] = w->be && !strcmp(w->be->spec, specs[k]) ? w->be : NULL;
-        if (!bes[k]) {
-            bes[k] = hwa_backend_new(w->ctx, specs[k]);
-            if (!bes[k]) return hwa__err(NULL, hwa_ctx_last_status(w->ctx), "%s", hwa_ctx_last_error(w->ctx));
-            w->place_be[w->n_place_be++] = bes[k];
-            if (w->be && hwa_backend_device_kind(bes[k]) == HWA_DEVICE_CPU)
-                hwa_backend_set_threads(bes[k], hwa_backend_threads(w->be));
-        }
-        if ((st = hwa_place_device_describe(p, bes[k], &devs[k]))) return st;
-    }
+    bool made[HWA_PLACE_MAX_DEVICES];
+    int n;
+    hwa_status st = hwa_place_devices_open(w->ctx, devices, p, w->be, bes, devs, made, &n);
+    if (st) return st;
+    for (int k = 0; k < n; k++)
+        if (made[k]) w->place_be[w->n_place_be++] = bes[k];
     return hwa__workload_place_with(w, bes, devs, n, o);
 }
 
 hwa_status hwa__workload_place_with(hwa__workload *w, hwa_backend *const *bes, const hwa_place_device *devs, int n,
                                     const hwa_place_opts *o) {
     hwa_status st;
-    /* The graph's own arena (from building on w->be) gives way to the
-     * schedule's, device by device. */
-    if (w->g->arena) {
-        hwa__ctx_free_buffer(w->ctx, w->g->arena);
-        w->g->arena = NULL;
-        for (int i = 0; i < w->g->n_nodes; i++)
-            if (w->g->nodes[i]->buffer && !w->g->nodes[i]->view_src) w->g->nodes[i]->buffer = NULL, w->g->nodes[i]->data = NULL;
-        w->g->plan_n = 0;
-    }
-    /* So do its gradients: they live where they are written. */
-    if (w->g->persist) {
-        for (int j = 0; j < w->g->n_leaves; j++)
-            if (w->g->leaves[j]->buffer == w->g->persist) w->g->leaves[j]->buffer = NULL, w->g->leaves[j]->data = NULL;
-        hwa__ctx_free_buffer(w->ctx, w->g->persist);
-        w->g->persist = NULL;
-    }
+    /* The graph's own arena and gradients (from building on w->be) give
+     * way to the schedule's, device by device: gradients live where they
+     * are written. */
+    hwa__graph_free_storage(w->g);
     if ((st = hwa_placement_new(w->g, bes, devs, n, o, &w->pl))) {
         if (hwa_ctx_last_error(w->ctx)[0]) hwa__err(NULL, st, "%s", hwa_ctx_last_error(w->ctx));
         return st;
@@ -145,7 +103,7 @@ hwa_status hwa__workload_split_batch(hwa__workload *w, const char *devices, cons
     if (!w->g || w->llama || w->pl || w->reps) return hwa__err(NULL, HWA_E_MISUSE, "only a built-in workload can be split by batch");
     char specs[HWA_PLACE_MAX_DEVICES][32];
     int n;
-    hwa_status st = parse_devices(devices, specs, HWA_PLACE_MAX_DEVICES, &n);
+    hwa_status st = hwa_place_devices_parse(devices, specs, HWA_PLACE_MAX_DEVICES, &n);
     if (st) return st;
     hwa_tensor *x = leaf_named(w, "x");
     if (!x || !hwa_tensor_data(x)) return hwa__err(NULL, HWA_E_MISUSE, "batch split: the workload's data must be in host memory (build it on cpu)");

@@ -163,19 +163,6 @@ done:
     return st;
 }
 
-/* Every device the passport found, as a comma list. */
-static void all_devices(const hwa_passport *pp, char *buf, size_t cap) {
-    buf[0] = '\0';
-    for (int i = 0; pp && i < hwa_passport_device_count(pp); i++) {
-        const hwa_device_info *d = hwa_passport_device(pp, i);
-        if (d->kind == HWA_HW_CUDA) continue; /* no backend in this build */
-        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", buf[0] ? "," : "", d->id);
-    }
-    if (!buf[0]) snprintf(buf, cap, "cpu");
-}
-
-
-
 typedef struct out_job {
     const hwa_bench_plan *a;
     int index;
@@ -230,7 +217,7 @@ hwa_status hwa_bench_plan_run(const hwa_bench_plan *a, FILE *out) {
     if (!a || !a->workload || (!out && !a->out_path)) return hwa__err(NULL, HWA_E_MISUSE, "hwa_bench_plan_run: NULL argument");
     char devices[256];
     if (a->devices && *a->devices) snprintf(devices, sizeof devices, "%s", a->devices);
-    else all_devices(a->passport, devices, sizeof devices);
+    else hwa_place_device_list(a->passport, devices, sizeof devices);
     int index = -1;
     hwa_status st = hwa_bench_workload_find(a->workload, &index);
     if (st && strchr(a->workload, '/')) { /* a path: a model file */

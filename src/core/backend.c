@@ -12,6 +12,13 @@ static const hwa_backend_reg registry[] = {
 int hwa_backend_reg_count(void) { return N_REG; }
 const char *hwa_backend_reg_name(int i) { return (i >= 0 && i < N_REG) ? registry[i].prefix : NULL; }
 
+bool hwa__backend_registered(const char *id) {
+    const size_t n = strcspn(id, ":");
+    for (int i = 0; i < N_REG; i++)
+        if (strlen(registry[i].prefix) == n && !strncmp(registry[i].prefix, id, n)) return true;
+    return false;
+}
+
 const char *hwa_device_kind_name(hwa_device_kind k) {
     switch (k) {
     case HWA_DEVICE_CPU: return "cpu";

@@ -25,6 +25,23 @@ void hwa__graph_release(hwa_graph *g) {
     hwa__free(ctx, g);
 }
 
+void hwa__graph_free_storage(hwa_graph *g) {
+    if (g->arena) {
+        for (int i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i]->buffer == g->arena) g->nodes[i]->buffer = NULL, g->nodes[i]->data = NULL;
+        hwa__ctx_free_buffer(g->ctx, g->arena);
+        g->arena = NULL;
+    }
+    if (g->persist) {
+        for (int j = 0; j < g->n_leaves; j++)
+            if (g->leaves[j]->buffer == g->persist) g->leaves[j]->buffer = NULL, g->leaves[j]->data = NULL;
+        hwa__ctx_free_buffer(g->ctx, g->persist);
+        g->persist = NULL;
+    }
+    g->plan_n = 0;
+    g->alloc_be = NULL;
+}
+
 int hwa_graph_n_nodes(const hwa_graph *g) { return g ? g->n_nodes : 0; }
 hwa_tensor *hwa_graph_node(const hwa_graph *g, int i) {
     return (g && i >= 0 && i < g->n_nodes) ? g->nodes[i] : NULL;

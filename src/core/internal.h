@@ -294,6 +294,13 @@ hwa_status hwa__opencl_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
 const char *hwa__backend_unsupported_reason(const hwa_backend *be, const hwa_tensor *node);
 
 void hwa__graph_release(hwa_graph *g); /* graph.c: frees a graph's own memory */
+/* Frees the storage hwa_graph_alloc gave g (its arena and its gradients'
+ * buffer), unbinding every tensor bound to it: a placement then gives the
+ * nodes and the gradients storage device by device. */
+void hwa__graph_free_storage(hwa_graph *g);
+/* Whether this build has a backend for device id ("cpu", "opencl:0"; the
+ * part before ':' names the backend). */
+bool hwa__backend_registered(const char *id);
 
 /* The memory planner (planner.c): fills g->plan_offs for g->nodes. Inputs
  * that are not among g->nodes (leaves, or nodes another device computes)

@@ -643,21 +643,16 @@ hwa_status hwa_place_opts_parse(const char *mode, const char *devices, hwa_place
         return HWA_OK;
     }
     if (!strncmp(mode, "single:", 7)) {
-        char want[40];
-        snprintf(want, sizeof want, "%s%s", mode + 7, strchr(mode + 7, ':') ? "" : ":0");
-        int k = 0;
-        for (const char *p = devices ? devices : ""; *p; k++) {
-            const char *c = strchr(p, ',');
-            const size_t n = c ? (size_t)(c - p) : strlen(p);
-            char d[40];
-            snprintf(d, sizeof d, "%.*s%s", (int)(n < 30 ? n : 30), p, memchr(p, ':', n) ? "" : ":0");
-            if (!strcmp(d, want)) {
-                o->mode = HWA_PLACE_SINGLE;
-                o->device = k;
-                return HWA_OK;
-            }
-            p = c ? c + 1 : p + n;
-        }
+        char want[40], specs[HWA_PLACE_MAX_DEVICES][32];
+        snprintf(want, sizeof want, "%.30s%s", mode + 7, strchr(mode + 7, ':') ? "" : ":0");
+        int n = 0;
+        if (devices && hwa_place_devices_parse(devices, specs, HWA_PLACE_MAX_DEVICES, &n) == HWA_OK)
+            for (int k = 0; k < n; k++)
+                if (!strcmp(specs[k], want)) {
+                    o->mode = HWA_PLACE_SINGLE;
+                    o->device = k;
+                    return HWA_OK;
+                }
         return hwa__err(NULL, HWA_E_INVALID, "placement '%s': %s is not among the devices %s", mode, mode + 7,
                         devices ? devices : "(none)");
     }

@@ -94,6 +94,8 @@ hwa_status hwa_train_config_check(const hwa_train_config *c) {
     if ((unsigned)c->activation >= HWA_ACT_COUNT) return hwa__err(NULL, HWA_E_INVALID, "train: unknown activation");
     if (c->checkpoint_dir && c->keep < 1) return hwa__err(NULL, HWA_E_INVALID, "train: --keep %d must be at least 1", c->keep);
     if (c->resume && !c->checkpoint_dir) return hwa__err(NULL, HWA_E_INVALID, "train: --resume needs --checkpoint-dir");
+    if ((c->devices || c->place || c->fallback) && !(c->device && !strcmp(c->device, "auto")))
+        return hwa__err(NULL, HWA_E_INVALID, "train: --devices, --mode, --split and --fallback need --device auto");
     if (!(c->sched.lr > 0.0) || !isfinite(c->sched.lr))
         return hwa__err(NULL, HWA_E_INVALID, "train: --lr %g must be > 0 and finite", c->sched.lr);
     return hwa_optim_config_check(&c->optim);
@@ -179,10 +181,16 @@ static hwa_status build_model(hwa_trainer *t) {
     t->ctx = hwa_ctx_new(&cp);
     if (!t->ctx) return HWA_E_NOMEM;
     hwa_ctx *ctx = t->ctx;
-    t->be = hwa_backend_new(ctx, t->device);
+    /* auto: the CPU holds everything, and the graphs are placed across devices */
+    const bool placed = !strcmp(t->device, "auto");
+    t->be = hwa_backend_new(ctx, placed ? "cpu" : t->device);
     if (!t->be) return ctx->last_status;
     if (c->threads > 0) {
         hwa_status st = hwa_backend_set_threads(t->be, c->threads);
+        if (st) return st;
+    }
+    if (placed) {
+        hwa_status st = hwa__train_open_devices(t, c);
         if (st) return st;
     }
     t->n_layers = c->n_hidden + 1;
@@ -219,10 +227,12 @@ static hwa_status build_model(hwa_trainer *t) {
     if ((st = hwa_ctx_alloc_leaves(ctx, t->be)) || (st = init_params(t))) return st;
     hwa__batch_graph *bgs[3] = {&t->train_full, &t->train_rest, &t->eval_full};
     for (int i = 0; i < 3 && st == HWA_OK; i++)
-        if (bgs[i]->g) st = hwa_graph_alloc(bgs[i]->g, t->be, HWA_PLAN_REUSE, NULL);
+        if (bgs[i]->g)
+            st = t->placed ? hwa__train_place(t, bgs[i]) : hwa_graph_alloc(bgs[i]->g, t->be, HWA_PLAN_REUSE, NULL);
     if (st) return st;
     hwa_graph *tg = t->train_full.g ? t->train_full.g : t->train_rest.g;
     if ((st = hwa_optim_new(tg, t->be, &c->optim, &t->opt))) return st;
+    if (t->placed && (st = hwa__train_place_optim(t))) return st;
 
     int64_t max_rows = B > E ? B : E;
     t->xbuf = malloc((size_t)(max_rows * t->dims[0]) * sizeof(float));
@@ -250,6 +260,10 @@ hwa_status hwa_trainer_new(const hwa_train_config *cfg, hwa_trainer **out) {
     t->cfg.device = t->cfg.data_dir = t->cfg.checkpoint_dir = NULL;
     st = load_data(t);
     if (st == HWA_OK) st = build_model(t);
+    /* what they pointed at was for building only */
+    t->cfg.devices = NULL;
+    t->cfg.passport = NULL;
+    t->cfg.place = NULL;
     if (st == HWA_OK) {
         hwa_sched s = cfg->sched;
         const int64_t spe = hwa_loader_n_batches(t->loader);
@@ -273,6 +287,7 @@ hwa_status hwa_trainer_new(const hwa_train_config *cfg, hwa_trainer **out) {
 
 void hwa_trainer_free(hwa_trainer *t) {
     if (!t) return;
+    hwa__train_close_devices(t);
     hwa_optim_free(t->opt);
     hwa_backend_free(t->be);
     hwa_ctx_free(t->ctx);
@@ -322,7 +337,7 @@ hwa_tensor *hwa__train_param(const hwa_trainer *t, int i, char *name, size_t cap
 static hwa_status eval_batch(hwa_trainer *t, hwa__batch_graph *bg, double *loss_sum, int64_t *correct) {
     float loss;
     const int64_t C = t->dims[t->n_layers];
-    hwa_status st = hwa_graph_compute(bg->g, t->be);
+    hwa_status st = hwa__train_compute(t, bg);
     if (st == HWA_OK) st = hwa_tensor_get_f32(bg->loss, &loss, 1);
     if (st == HWA_OK) st = hwa_tensor_get_f32(bg->logits, t->logits_buf, bg->rows * C);
     if (st) return st;
@@ -358,12 +373,14 @@ static hwa_status evaluate_set(hwa_trainer *t, const hwa_dataset *d, double *los
             if (bg->rows != rows) {
                 /* Built for each new size on top of everything else, which
                  * the previous one's release leaves intact. */
+                hwa_placement_free(bg->pl);
                 if (bg->rows) hwa_ctx_release(t->ctx, t->eval_rest_mark);
                 memset(bg, 0, sizeof *bg);
                 t->eval_rest_mark = hwa_ctx_mark_get(t->ctx);
                 st = build_batch_graph(t, rows, false, bg);
                 if (st == HWA_OK) st = hwa_tensor_alloc(bg->x, t->be);
                 if (st == HWA_OK) st = hwa_tensor_alloc(bg->y, t->be);
+                if (st == HWA_OK && t->placed) st = hwa__train_place(t, bg);
                 if (st) break;
             }
         }
@@ -388,7 +405,7 @@ static hwa_status train_step(hwa_trainer *t, int64_t i, double *loss, int64_t *r
     if (st) return st;
     hwa__batch_graph *bg = *rows == t->train_full.rows ? &t->train_full : &t->train_rest;
     float l;
-    if ((st = set_inputs(t, bg)) || (st = hwa_graph_compute(bg->g, t->be)) ||
+    if ((st = set_inputs(t, bg)) || (st = hwa__train_compute(t, bg)) ||
         (st = hwa_tensor_get_f32(bg->loss, &l, 1)))
         return st;
     *loss = l;
@@ -403,11 +420,20 @@ static hwa_status train_step(hwa_trainer *t, int64_t i, double *loss, int64_t *r
                         isnan(l) ? "NaN" : "infinite", (long long)t->epoch + 1, (long long)i + 1, (long long)step + 1,
                         kept);
     }
-    return hwa_optim_step(t->opt, (float)hwa_sched_lr(&t->sched, step));
+    return hwa__train_optim_step(t, (float)hwa_sched_lr(&t->sched, step));
 }
+
+static hwa_status run_epochs(hwa_trainer *t, const hwa_train_callbacks *cb);
 
 hwa_status hwa_trainer_run(hwa_trainer *t, const hwa_train_callbacks *cb) {
     if (!t) return hwa__err(NULL, HWA_E_MISUSE, "train: NULL trainer");
+    t->cb = cb;
+    hwa_status st = run_epochs(t, cb);
+    t->cb = NULL;
+    return st;
+}
+
+static hwa_status run_epochs(hwa_trainer *t, const hwa_train_callbacks *cb) {
     hwa_status st = HWA_OK;
     while (t->epoch < t->cfg.epochs) {
         const int64_t e = t->epoch;

@@ -61,10 +61,12 @@ struct hwa_optim {
     hwa_tensor **update; /* [n] update nodes */
     hwa_tensor **view;   /* [n * slots] views of each state slot with the parameter's shape */
     int64_t steps;
+    hwa_placement *pl;   /* hwa_optim_place's, or NULL: the graph runs on be */
 };
 
 void hwa_optim_free(hwa_optim *o) {
     if (!o) return;
+    hwa_placement_free(o->pl);
     hwa__free(o->ctx, o->update);
     hwa__free(o->ctx, o->view);
     hwa__free(o->ctx, o);
@@ -189,9 +191,28 @@ hwa_status hwa_optim_step(hwa_optim *o, float lr) {
             p->f[3] = c->clip_norm;
         }
     }
-    hwa_status st = hwa_graph_compute(o->g, o->be);
+    hwa_status st = o->pl ? hwa_placement_compute(o->pl) : hwa_graph_compute(o->g, o->be);
     if (st == HWA_OK) o->steps = t;
     return st;
+}
+
+hwa_status hwa_optim_place(hwa_optim *o, hwa_backend *const *bes, const hwa_place_device *devs, int n,
+                           const hwa_place_opts *opts) {
+    if (!o) return hwa__err(NULL, HWA_E_MISUSE, "optimizer: NULL");
+    hwa__optim_unplace(o);
+    /* The arena hwa_optim_new gave the graph on be gives way to the
+     * placement's, device by device. */
+    hwa__graph_free_storage(o->g);
+    hwa_status st = hwa_placement_new(o->g, bes, devs, n, opts, &o->pl);
+    if (st == HWA_OK && (st = hwa_placement_alloc(o->pl))) hwa__optim_unplace(o);
+    return st;
+}
+
+const hwa_placement *hwa_optim_placement(const hwa_optim *o) { return o ? o->pl : NULL; }
+
+void hwa__optim_unplace(hwa_optim *o) {
+    hwa_placement_free(o->pl);
+    o->pl = NULL;
 }
 
 int64_t hwa_optim_steps(const hwa_optim *o) { return o ? o->steps : 0; }

@@ -17,6 +17,7 @@ typedef struct hwa__batch_graph {
     hwa_tensor *y;       /* i32 [rows] */
     hwa_tensor *logits;  /* [rows, classes] */
     hwa_tensor *loss;    /* [1] */
+    hwa_placement *pl;   /* device "auto": its placement */
 } hwa__batch_graph;
 
 struct hwa_trainer {
@@ -41,6 +42,17 @@ struct hwa_trainer {
     float *xbuf;                            /* host staging: [max rows, features] */
     int32_t *ybuf;
     float *logits_buf;
+    /* device "auto": the devices the graphs are placed across, be (the
+     * home: parameters, data, optimizer state) among them */
+    bool placed;
+    int n_dev;
+    hwa_backend *dev_be[HWA_PLACE_MAX_DEVICES];
+    hwa_place_device dev[HWA_PLACE_MAX_DEVICES];
+    bool dev_made[HWA_PLACE_MAX_DEVICES];   /* made for the list (freed with t), not be */
+    hwa_place_opts place;                   /* the training and evaluation graphs' */
+    char dev_list[HWA_PLACE_MAX_DEVICES * 32];
+    char fallback_note[400];
+    const hwa_train_callbacks *cb;          /* hwa_trainer_run's, while it runs */
 };
 
 /* The index of name in names[0..n-1] (case-insensitive), or -1. */
@@ -56,5 +68,21 @@ hwa_status hwa__train_resume(hwa_trainer *t);
 /* Saves epoch's checkpoint into t->ckpt_dir and deletes all but the newest
  * cfg.keep (checkpoint.c). */
 hwa_status hwa__train_checkpoint_epoch(hwa_trainer *t);
+
+/* Device "auto" (place.c). Opens cfg->devices around t->be. */
+hwa_status hwa__train_open_devices(hwa_trainer *t, const hwa_train_config *cfg);
+/* Places bg's graph (bg->pl, allocated), and the optimizer's graph (after
+ * the training graphs: it reads their gradients). */
+hwa_status hwa__train_place(hwa_trainer *t, hwa__batch_graph *bg);
+hwa_status hwa__train_place_optim(hwa_trainer *t);
+/* Frees every placement, then the backends made for the list. */
+void hwa__train_close_devices(hwa_trainer *t);
+/* One run of bg's graph: on t->be, or through its placement (re-placing
+ * without a failing device with cfg.fallback). */
+hwa_status hwa__train_compute(hwa_trainer *t, hwa__batch_graph *bg);
+/* One optimizer step, likewise. */
+hwa_status hwa__train_optim_step(hwa_trainer *t, float lr);
+/* Frees o's placement (optim.c): o must be placed again before it steps. */
+void hwa__optim_unplace(hwa_optim *o);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "hwadapt/hwadapt.h"
+#include "place_mode.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -93,12 +94,12 @@ int cmd_plan(int argc, char **argv) {
     hwa_bench_plan p = {.passport = pp, .workload = a.what, .devices = a.devices, .batch = a.batch, .dtype = a.dtype,
                         .json = a.json, .per_node = !a.brief, .measure = a.measure, .reps = a.reps,
                         .out_path = a.out, .progress = progress};
-    if (hwa_place_opts_parse(a.mode, a.devices ? a.devices : "cpu", &p.opts)) {
-        fprintf(stderr, "hwadapt plan: --mode: %s\n", hwa_last_error());
+    char all[256];
+    hwa_place_device_list(pp, all, sizeof all);
+    if (cli_place_mode("plan", a.mode, a.split, a.devices ? a.devices : all, &p.opts)) {
         hwa_passport_free(pp);
         return 2;
     }
-    p.opts.split = a.split > 0 ? a.split : p.opts.split;
     hwa_status st = hwa_bench_plan_run(&p, stdout);
     if (st) fprintf(stderr, "hwadapt plan: %s\n", hwa_last_error()[0] ? hwa_last_error() : hwa_status_str(st));
     else if (a.out) fprintf(stderr, "hwadapt plan: wrote %s\n", a.out);

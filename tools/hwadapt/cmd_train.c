@@ -12,6 +12,7 @@
 #include "config.h"
 #include "device_check.h"
 #include "hwadapt/hwadapt.h"
+#include "place_mode.h"
 
 static void usage(void) {
     printf("usage: hwadapt train [--model fmnist-mlp] [OPTIONS]\n\n"
@@ -23,7 +24,18 @@ static void usage(void) {
            "  --data DIR            the IDX files' directory (default %s)\n"
            "  --limit N             train on the first N samples only; --test-limit N likewise\n"
            "  --val-fraction F      hold out the last fraction F of the training set for validation\n"
-           "  --device SPEC         cpu (default) or opencl:N (hwadapt probe lists the devices)\n"
+           "  --device SPEC         cpu (default), opencl:N (hwadapt probe lists the devices), or auto: the\n"
+           "                        scheduler places the graphs across --devices by the passport's calibrated\n"
+           "                        figures (weights, data and optimizer state stay on the CPU; the line\n"
+           "                        'placed across' says where; hwadapt plan fmnist-mlp-train says why)\n"
+           "  --devices LIST        auto: the devices to place across, cpu among them (default: every device found)\n"
+           "  --mode MODE           auto: how the training and evaluation graphs are placed: auto (default,\n"
+           "                        the lowest estimate), layers (two stages: the first device of --devices,\n"
+           "                        then the second) or single:DEVICE; the optimizer's is always auto\n"
+           "  --split F             auto, layers: the share of the nodes in the first stage (default: balanced)\n"
+           "  --fallback            auto: a device that fails is left out, the graphs re-planned without it\n"
+           "                        and the step repeated (said on stderr; HWA_FAULT_DEVICE=SPEC fails\n"
+           "                        SPEC's first compute, for tests)\n"
            "  --dtype NAME          f32 (default), bf16 or f16: the products and activations' precision;\n"
            "                        weights, gradients and optimizer state stay f32 (mixed precision)\n"
            "  --threads N           CPU threads (default: HWA_NUM_THREADS, else the CPUs this process may use;\n"
@@ -61,6 +73,7 @@ typedef struct ui {
     bool json, bar;
     int64_t epochs;
     const char *dtype, *device;
+    const hwa_trainer *tr;  /* for where auto placed the graphs (a --fallback may change it) */
     int threads;            /* 0: the device has no thread setting (opencl:N) */
     load_note load;         /* other processes' use of the CPUs, epoch by epoch */
 } ui;
@@ -87,6 +100,8 @@ static void on_epoch(void *ud, const hwa_epoch_stats *s) {
         if (u->threads) printf("%d", u->threads);
         else printf("null");
         printf(",\"device\":\"%s\"", u->device);
+        const hwa_placement *pl = hwa_trainer_placement(u->tr);
+        if (pl) printf(",\"placement\":\"%s\"", hwa_placement_choice(pl));
         if (!isnan(s->val_loss)) printf(",\"val_loss\":%.6f,\"val_accuracy\":%.4f", s->val_loss, s->val_accuracy);
         load_note_json(stdout, &d, known);
         printf("}\n");
@@ -140,7 +155,8 @@ static int bad(const char *opt, const char *v, const char *origin, const char *w
 /* Everything the command line sets. */
 typedef struct targs {
     hwa_train_config c;
-    const char *export_path, *optim, *sched, *config;
+    const char *export_path, *optim, *sched, *config, *mode;
+    hwa_place_opts place;   /* --mode and --split, completed once the device list is known */
     double lr, momentum, beta1, beta2, eps, wd, clip, gamma, min_lr, pct;
     int64_t step_epochs, warmup;
     bool json, quiet, have_warmup;
@@ -166,6 +182,7 @@ static int parse(int argc, char **argv, const cli_args *ca, targs *t) {
         }
         bool flag = true;
         if (!strcmp(a, "--json")) t->json = true;
+        else if (!strcmp(a, "--fallback")) c->fallback = true;
         else if (!strcmp(a, "--quiet")) t->quiet = true;
         else if (!strcmp(a, "--resume")) c->resume = true;
         else if (!strcmp(a, "--drop-last")) c->drop_last = true;
@@ -178,7 +195,12 @@ static int parse(int argc, char **argv, const cli_args *ca, targs *t) {
             if (strcmp(v, "fmnist-mlp")) return bad(a, v, from, "unknown model (fmnist-mlp)");
         } else if (!strcmp(a, "--data")) c->data_dir = v;
         else if (!strcmp(a, "--device")) c->device = v;
-        else if (!strcmp(a, "--config")) t->config = v;
+        else if (!strcmp(a, "--devices")) c->devices = v;
+        else if (!strcmp(a, "--mode")) t->mode = v;
+        else if (!strcmp(a, "--split")) {
+            if (!parse_num(v, 0, 1, &t->place.split) || !(t->place.split > 0 && t->place.split < 1))
+                return bad(a, v, from, "expected a share strictly between 0 and 1");
+        } else if (!strcmp(a, "--config")) t->config = v;
         else if (!strcmp(a, "--checkpoint-dir")) c->checkpoint_dir = v;
         else if (!strcmp(a, "--export")) t->export_path = v;
         else if (!strcmp(a, "--optimizer")) t->optim = v;
@@ -252,6 +274,7 @@ static int finish(targs *t) {
     c->sched.min_lr = t->min_lr;
     c->sched.pct_start = t->pct;
     c->sched.warmup_steps = t->have_warmup ? t->warmup : -1;
+    if (t->mode || t->place.split > 0) c->place = &t->place;
     return 0;
 }
 
@@ -276,11 +299,55 @@ static void print_header(const hwa_train_config *c, const hwa_trainer *tr) {
     fflush(stdout);
 }
 
+/* "placed across cpu:0,opencl:0: cpu:0 (...); estimate per step: cpu:0 1.20 ms, opencl:0 0 ms" */
+static void print_placement(FILE *f, const hwa_trainer *tr) {
+    const hwa_placement *pl = hwa_trainer_placement(tr);
+    if (!pl) return;
+    fprintf(f, "placed across %s: %s (hwadapt plan fmnist-mlp-train says why); estimate per step:",
+            hwa_trainer_devices(tr), hwa_placement_choice(pl));
+    for (int d = 0; d < hwa_placement_device_count(pl); d++) {
+        const double s = hwa_placement_device_estimate_s(pl, d);
+        fprintf(f, "%s %s ", d ? "," : "", hwa_placement_device_info(pl, d)->id);
+        if (isfinite(s)) fprintf(f, "%.3g ms", 1e3 * s);
+        else fprintf(f, "unknown");
+    }
+    fprintf(f, "\n");
+    fflush(f);
+}
+
+static void on_fallback(void *ud, const char *msg) {
+    (void)ud;
+    fprintf(stderr, "hwadapt train: %s\n", msg);
+}
+
+/* Device auto: the passport that gives the cost model its figures
+ * (calibrated once per machine, cached after). */
+static hwa_passport *auto_passport(const hwa_train_config *c) {
+    if (!c->device || strcmp(c->device, "auto")) return NULL;
+    hwa_passport *pp = hwa_passport_probe(&(hwa_probe_opts){.calibrate = HWA_CALIBRATE_CACHED,
+                                                            .matmul_bench = hwa_bench_matmul_peak});
+    if (!pp)
+        fprintf(stderr, "hwadapt train: no passport (%s); every cost is unknown, so device auto keeps the CPU "
+                "unless --mode says otherwise\n", hwa_last_error());
+    return pp;
+}
+
 /* note: what came from --config, for errors that may be about it. */
 static int train(targs *t, const char *note) {
     hwa_train_config *c = &t->c;
     hwa_trainer *tr = NULL;
+    hwa_passport *pp = auto_passport(c);
+    c->passport = pp;
+    char all[256];
+    hwa_place_device_list(pp, all, sizeof all);
+    if (c->place && cli_place_mode("train", t->mode ? t->mode : "auto", t->place.split,
+                                   c->devices && *c->devices ? c->devices : all, &t->place)) {
+        hwa_passport_free(pp);
+        return 2;
+    }
     hwa_status st = hwa_trainer_new(c, &tr);
+    hwa_passport_free(pp);
+    c->passport = NULL;
     if (st) {
         fprintf(stderr, "hwadapt train: %s%s\n", hwa_last_error(), note);
         return 1;
@@ -290,10 +357,11 @@ static int train(targs *t, const char *note) {
         fprintf(stderr, "hwadapt train: %s%s (epoch %lld of %lld done)\n", from ? "resumed from " : "no checkpoint in ",
                 from ? from : c->checkpoint_dir, (long long)hwa_trainer_epoch(tr), (long long)c->epochs);
     ui u = {.json = t->json, .bar = !t->quiet && isatty(2), .epochs = c->epochs, .dtype = hwa_dtype_name(c->dtype),
-            .device = c->device ? c->device : "cpu",
+            .device = c->device ? c->device : "cpu", .tr = tr,
             .threads = device_has_threads(c->device) ? hwa_trainer_threads(tr) : 0};
     if (!t->json) print_header(c, tr);
-    hwa_train_callbacks cb = {.batch = on_batch, .epoch = on_epoch, .ud = &u};
+    print_placement(t->json ? stderr : stdout, tr);
+    hwa_train_callbacks cb = {.batch = on_batch, .epoch = on_epoch, .ud = &u, .fallback = on_fallback};
     load_note_begin(&u.load);
     st = hwa_trainer_run(tr, &cb);
     if (st == HWA_OK && t->export_path) st = hwa_trainer_export(tr, t->export_path);
@@ -326,6 +394,7 @@ int cmd_train(int argc, char **argv) {
         rc = 2;
     }
     if (!rc) rc = cli_device_check("train", t.c.device, note);
+    if (!rc) rc = cli_device_list_check("train", t.c.devices, note);
     if (!rc) rc = train(&t, note);
     cli_args_free(&ca);
     hwa_settings_free(s);

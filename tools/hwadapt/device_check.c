@@ -30,7 +30,7 @@ static void device_list(char *buf, size_t cap) {
 }
 
 int cli_device_check(const char *cmd, const char *spec, const char *from) {
-    if (!spec) return 0;
+    if (!spec || !strcmp(spec, "auto")) return 0; /* the CPU, and the scheduler places across devices */
     hwa_ctx *ctx = hwa_ctx_new(NULL);
     if (!ctx) {
         fprintf(stderr, "hwadapt %s: out of memory\n", cmd);
@@ -52,4 +52,16 @@ int cli_device_check(const char *cmd, const char *spec, const char *from) {
     device_list(list, sizeof list);
     fprintf(stderr, "hwadapt %s: --device %s%s: %s; this machine's devices: %s\n", cmd, spec, from ? from : "", why, list);
     return st == HWA_E_NOTFOUND || st == HWA_E_INVALID ? 2 : 1;
+}
+
+int cli_device_list_check(const char *cmd, const char *list, const char *from) {
+    if (!list || !*list) return 0;
+    char specs[HWA_PLACE_MAX_DEVICES][32];
+    int n, rc = 0;
+    if (hwa_place_devices_parse(list, specs, HWA_PLACE_MAX_DEVICES, &n)) {
+        fprintf(stderr, "hwadapt %s: --devices%s: %s\n", cmd, from ? from : "", hwa_last_error());
+        return 2;
+    }
+    for (int k = 0; k < n && !rc; k++) rc = cli_device_check(cmd, specs[k], from);
+    return rc;
 }
