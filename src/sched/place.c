@@ -495,7 +495,10 @@ hwa_status hwa__sched_place(hwa_placement *s) {
         hwa__cand *c = &s->cand[k];
         if (k == s->chosen || !c->fits) continue;
         const double r = c->est_s / s->cand[s->chosen].est_s;
-        if (r < 1)
+        if (!isfinite(r))
+            snprintf(c->why_not, sizeof c->why_not, "no comparable estimate: a device's figures are unknown "
+                                                    "(hwadapt probe calibrates them)");
+        else if (r < 1)
             snprintf(c->why_not, sizeof c->why_not, "%.2fx the chosen estimate: less than %.0f%% faster with more devices",
                      r, HWA__MORE_DEVICES_GAIN * 100);
         else snprintf(c->why_not, sizeof c->why_not, "%.2fx the chosen estimate", r);
