@@ -1,8 +1,12 @@
 /* hwadapt — devices, backends and buffers.
  *
  * A backend executes graph nodes on one device. Backends are found through a
- * registry and named by device spec strings: "cpu" (also "cpu:0"), later
- * "opencl:N" and "cuda:N"; "auto" picks the best device available. The CPU
+ * registry and named by device spec strings: "cpu" (also "cpu:0"), "opencl:N",
+ * later "cuda:N"; "auto" picks the best device available. "cpu:A-B" is a core
+ * set: the CPU backend on CPUs A to B alone ("cpu:0-0" is CPU 0, "cpu:1-1"
+ * CPU 1), a device of its own, so that one CPU can be split into devices that
+ * a placement (sched.h) runs segments on. "cpu:N" stays the device index it
+ * always was: "cpu:1" is an error, never CPU 1. The CPU
  * reference backend ("cpu") implements every op in plain scalar C and is what
  * every other backend and every fast kernel is tested against.
  *
@@ -32,7 +36,16 @@ const char *hwa_backend_reg_name(int i);
 
 /* Creates a backend for a device spec. Memory comes from ctx's allocator;
  * the backend must be freed before ctx. NULL on error: an unknown spec is
- * HWA_E_NOTFOUND with a message that lists the known ones. */
+ * HWA_E_NOTFOUND with a message that lists the known ones. A core set
+ * "cpu:A-B" needs every CPU of A..B in the calling thread's affinity mask
+ * (HWA_E_NOTFOUND otherwise) and A <= B (else, and for any other text after
+ * "cpu:" but a number, HWA_E_INVALID); both messages list the CPUs this
+ * process may use. The backend's spec is the one given, normalised
+ * ("cpu:0", "cpu:0-3"). While a core set computes, the calling thread, the
+ * library's pool workers and, with more than one thread, oneDNN's OpenMP
+ * threads run on its CPUs; after it the calling thread and the OpenMP
+ * threads are back on the calling thread's CPUs, and the pool's workers
+ * follow at their next region of another set. */
 hwa_backend *hwa_backend_new(hwa_ctx *ctx, const char *spec);
 void hwa_backend_free(hwa_backend *be); /* NULL is a no-op */
 
@@ -65,7 +78,8 @@ hwa_status hwa_ctx_alloc_leaves(hwa_ctx *ctx, hwa_backend *be);
  * HWA_NUM_THREADS when set, else the CPUs this process may use (its affinity
  * mask, capped by a cgroup CPU quota), as they are when the backend is made
  * or when n == 0 is passed (so a changed mask or quota counts from the next
- * call with n == 0). It is an upper bound: while other processes keep CPUs
+ * call with n == 0); a core set ("cpu:A-B") has at most one thread per CPU
+ * of the set, and that many by default. It is an upper bound: while other processes keep CPUs
  * busy (looked at about every 100 ms), a compute uses only the CPUs they
  * leave, at least one; HWA_ADAPT_THREADS=0 turns that off (docs/threads.md).
  * Backends without threads accept and ignore it. HWA_E_MISUSE for NULL or

@@ -55,7 +55,10 @@ typedef struct hwa_place_device {
 /* Fills d for backend be from passport p's entry for the same device
  * ("cpu:N" is the passport's "cpu"): its calibrated peaks, triad bandwidth,
  * transfer rates and launch latency, and its memory (the cap HWA_MEM_LIMIT
- * sets for be, when smaller). p NULL: nothing known but the cap (every node
+ * sets for be, when smaller). A core set ("cpu:A-B") gets the CPU's peaks
+ * and bandwidth times its share of the CPUs this process may use, an
+ * estimate until its nodes are timed, and the host's memory (every core set
+ * counts all of it). p NULL: nothing known but the cap (every node
  * costs INFINITY, so only SINGLE and LAYERS with a split say where).
  * HWA_E_NOTFOUND when p has no such device. */
 hwa_status hwa_place_device_describe(const hwa_passport *p, const hwa_backend *be, hwa_place_device *d);

@@ -4,8 +4,8 @@
 #include "core/internal.h"
 
 static const hwa_backend_reg registry[] = {
-    {"cpu", hwa__cpu_backend_init},
-    {"opencl", hwa__opencl_backend_init},
+    {"cpu", hwa__cpu_backend_init, hwa__cpu_backend_init_cores, "cpu:A-B (CPUs A to B alone)"},
+    {"opencl", hwa__opencl_backend_init, NULL, NULL},
 };
 #define N_REG ((int)(sizeof registry / sizeof registry[0]))
 
@@ -32,8 +32,35 @@ static hwa_status unknown_spec(hwa_ctx *ctx, const char *spec, const char *why) 
     char known[256] = "";
     size_t n = 0;
     for (int i = 0; i < N_REG && n < sizeof known; i++)
-        n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", i ? ", " : "", registry[i].prefix);
+        n += (size_t)snprintf(known + n, sizeof known - n, "%s%s%s%s", i ? ", " : "", registry[i].prefix,
+                              registry[i].arg_form ? ", " : "", registry[i].arg_form ? registry[i].arg_form : "");
     return hwa__err(ctx, HWA_E_NOTFOUND, "device '%s': %s (available: %s, auto)", spec, why, known);
+}
+
+static bool all_digits(const char *s) {
+    if (!*s) return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return false;
+    return true;
+}
+
+/* Makes the device that spec names with entry r: by index ("opencl:1",
+ * "cpu" is "cpu:0"), or through r's init_arg for anything else after the
+ * colon ("cpu:0-3"). Sets be->spec. */
+static hwa_backend *make(hwa_ctx *ctx, const hwa_backend_reg *r, const char *spec, const char *arg) {
+    hwa_backend *be = NULL;
+    if (arg && !all_digits(arg) && r->init_arg) return r->init_arg(ctx, spec, arg, &be) == HWA_OK ? be : NULL;
+    long index = 0;
+    if (arg) {
+        index = all_digits(arg) ? strtol(arg, NULL, 10) : -1;
+        if (index < 0 || index > 1024) {
+            unknown_spec(ctx, spec, "the device index must be a small non-negative integer");
+            return NULL;
+        }
+    }
+    if (r->init(ctx, (int)index, &be) != HWA_OK) return NULL;
+    snprintf(be->spec, sizeof be->spec, "%s:%ld", r->prefix, index);
+    return be;
 }
 
 hwa_backend *hwa_backend_new(hwa_ctx *ctx, const char *spec) {
@@ -46,33 +73,20 @@ hwa_backend *hwa_backend_new(hwa_ctx *ctx, const char *spec) {
     const char *s = strcmp(spec, "auto") == 0 ? registry[0].prefix : spec;
     const char *colon = strchr(s, ':');
     size_t plen = colon ? (size_t)(colon - s) : strlen(s);
-    long index = 0;
-    if (colon) {
-        char *end = NULL;
-        index = strtol(colon + 1, &end, 10);
-        if (end == colon + 1 || *end != '\0' || index < 0 || index > 1024) {
-            unknown_spec(ctx, spec, "the device index must be a small non-negative integer");
+    for (int i = 0; i < N_REG; i++) {
+        if (strlen(registry[i].prefix) != plen || strncmp(registry[i].prefix, s, plen) != 0) continue;
+        /* a malformed limit is refused whatever it names, before a device opens */
+        const char *bad = NULL;
+        if (hwa__mem_limit_for("", &bad) == -2) {
+            hwa__err(ctx, HWA_E_INVALID, "HWA_MEM_LIMIT: cannot read '%s' (want SPEC=SIZE[,SPEC=SIZE], SIZE like 64M)",
+                     bad ? bad : "");
             return NULL;
         }
-    }
-    for (int i = 0; i < N_REG; i++) {
-        if (strlen(registry[i].prefix) == plen && strncmp(registry[i].prefix, s, plen) == 0) {
-            hwa_backend *be = NULL;
-            char full[32];
-            snprintf(full, sizeof full, "%.*s:%ld", (int)plen, s, index);
-            const char *bad = NULL;
-            const int64_t cap = hwa__mem_limit_for(full, &bad);
-            if (cap == -2) {
-                hwa__err(ctx, HWA_E_INVALID, "HWA_MEM_LIMIT: cannot read '%s' (want SPEC=SIZE[,SPEC=SIZE], SIZE like 64M)",
-                         bad ? bad : "");
-                return NULL;
-            }
-            if (registry[i].init(ctx, (int)index, &be) != HWA_OK) return NULL;
-            snprintf(be->spec, sizeof be->spec, "%s", full);
-            be->mem_cap = cap;
-            be->mem_used = 0;
-            return be;
-        }
+        hwa_backend *be = make(ctx, &registry[i], spec, colon ? colon + 1 : NULL);
+        if (!be) return NULL;
+        be->mem_cap = hwa__mem_limit_for(be->spec, NULL);
+        be->mem_used = 0;
+        return be;
     }
     unknown_spec(ctx, spec, "no such device kind");
     return NULL;

@@ -275,18 +275,25 @@ hwa_status hwa__backend_buffer_alloc(hwa_backend *be, size_t size, hwa_buffer **
 /* Frees b and returns its bytes to the cap of the backend that made it. */
 void hwa__buffer_release(hwa_buffer *b);
 /* The cap HWA_MEM_LIMIT sets for device spec ("cpu:0", "opencl:0"; "cpu"
- * and "opencl" name index 0): "SPEC=SIZE[,SPEC=SIZE...]" with SIZE in bytes
+ * and "opencl" name index 0; a core set is named as it is normalised,
+ * "cpu:0-3", and "cpu" does not cap it): "SPEC=SIZE[,SPEC=SIZE...]" with SIZE in bytes
  * or with a K, M or G suffix (powers of 1024). -1 when none is set, and
  * -2 with *bad pointing at the entry when the variable is malformed. */
 int64_t hwa__mem_limit_for(const char *spec, const char **bad);
 
-/* The registry's entries. */
+/* The registry's entries. init makes device `index` ("opencl:1"); init_arg
+ * (optional, NULL: none) makes the device a spec names by anything else after
+ * the colon ("cpu:0-3", a core set), and writes its normalised spec into
+ * (*out)->spec. */
 typedef struct hwa_backend_reg {
     const char *prefix;
     hwa_status (*init)(hwa_ctx *ctx, int index, hwa_backend **out);
+    hwa_status (*init_arg)(hwa_ctx *ctx, const char *spec, const char *arg, hwa_backend **out);
+    const char *arg_form; /* how init_arg's specs look, for error messages; NULL with init_arg */
 } hwa_backend_reg;
 
 hwa_status hwa__cpu_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
+hwa_status hwa__cpu_backend_init_cores(hwa_ctx *ctx, const char *spec, const char *arg, hwa_backend **out);
 hwa_status hwa__opencl_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
 
 /* Why be cannot compute node: the backend's reason, or NULL when it can or

@@ -65,8 +65,18 @@ static _Atomic uint32_t g_done;            /* chunks of the current region finis
 static _Atomic uint32_t g_wake;            /* bumped at each region: the workers' futex */
 static _Atomic int g_sleepers;             /* workers in (or about to enter) a futex wait */
 static _Atomic int g_caller_sleeping;      /* the caller waits on g_done */
-static _Atomic uint64_t g_stat_regions, g_stat_chunks, g_stat_caller, g_stat_serial;
+static _Atomic uint64_t g_stat_regions, g_stat_chunks, g_stat_caller, g_stat_serial, g_stat_binds;
 static _Thread_local bool t_inside;        /* running a chunk or a region: nested regions run serially */
+
+/* Core sets (under g_lock): the CPUs workers are to run on, a generation
+ * bumped at each change (0: never bound), and the generation each worker
+ * was last put on (0: as started). */
+static pthread_t g_thread[MAX_THREADS + 1];  /* by worker number, 1.. */
+static unsigned g_thread_gen[MAX_THREADS + 1];
+static cpu_set_t g_bind_set;
+static unsigned g_bind_gen;
+static bool g_bind_own;                      /* g_bind_set is a caller's own mask, not a core set */
+static _Thread_local const cpu_set_t *t_cpus; /* this thread's regions' core set, or NULL */
 
 /* ---- waiting ------------------------------------------------------------ */
 
@@ -173,8 +183,41 @@ static int ensure_workers(int want) {
         pthread_attr_destroy(&attr);
         if (rc) break;
         g_workers++;
+        g_thread[g_workers] = th; /* detached, but workers never exit: th stays valid */
+        g_thread_gen[g_workers] = 0;
     }
     return g_workers;
+}
+
+void hwa__pool_set_thread_cpus(const cpu_set_t *set) { t_cpus = set; }
+
+static unsigned next_gen(void) { return ++g_bind_gen ? g_bind_gen : ++g_bind_gen; }
+
+/* Puts workers 1..nthreads-1 on the CPUs the caller's regions want (under
+ * g_lock). */
+static void bind_workers(int nthreads) {
+    const cpu_set_t *want = t_cpus;
+    if (want) {
+        if (!g_bind_gen || g_bind_own || !CPU_EQUAL(want, &g_bind_set)) {
+            g_bind_set = *want;
+            g_bind_own = false;
+            next_gen();
+        }
+    } else {
+        if (!g_bind_gen) return;
+        if (!g_bind_own) {
+            if (pthread_getaffinity_np(pthread_self(), sizeof g_bind_set, &g_bind_set)) return;
+            g_bind_own = true;
+            next_gen();
+        }
+    }
+    for (int w = 1; w < nthreads; w++) {
+        if (g_thread_gen[w] == g_bind_gen) continue;
+        if (!pthread_setaffinity_np(g_thread[w], sizeof g_bind_set, &g_bind_set)) {
+            g_thread_gen[w] = g_bind_gen;
+            atomic_fetch_add_explicit(&g_stat_binds, 1, memory_order_relaxed);
+        }
+    }
 }
 
 void hwa__par_for(int nthreads, int64_t n, int64_t grain, hwa__par_fn fn, void *ctx) {
@@ -199,6 +242,7 @@ void hwa__par_for(int nthreads, int64_t n, int64_t grain, hwa__par_fn fn, void *
         fn(ctx, 0, n, 0);
         return;
     }
+    bind_workers(nthreads);
     g_region = (region){.fn = fn, .ctx = ctx, .n = n, .grain = grain};
     atomic_store(&g_done, 0);
     atomic_store(&g_word, pack(++g_gen, (unsigned)nthreads, (uint64_t)chunks, 0));
@@ -235,4 +279,5 @@ void hwa__pool_get_stats(hwa__pool_stats *out) {
     out->chunks = atomic_load(&g_stat_chunks);
     out->caller_chunks = atomic_load(&g_stat_caller);
     out->serial_regions = atomic_load(&g_stat_serial);
+    out->binds = atomic_load(&g_stat_binds);
 }

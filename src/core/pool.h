@@ -19,6 +19,7 @@
 #ifndef HWADAPT_CORE_POOL_H
 #define HWADAPT_CORE_POOL_H
 
+#include <sched.h>
 #include <stdint.h>
 
 /* One chunk: items [i0, i1) on thread tid (0 is the caller; tid < the
@@ -33,15 +34,25 @@ typedef void (*hwa__par_fn)(void *ctx, int64_t i0, int64_t i1, int tid);
  * any thread; each runs exactly once. Thread-safe. */
 void hwa__par_for(int nthreads, int64_t n, int64_t grain, hwa__par_fn fn, void *ctx);
 
+/* The CPUs the workers that run regions the calling thread starts from now
+ * on are bound to: set (a CPU backend's core set; the caller keeps it valid
+ * until its next call here), or NULL for the calling thread's own CPUs. A
+ * region moves a worker it uses (pthread_setaffinity_np) only when the set
+ * that worker was last put on differs, so regions of one set cost nothing
+ * more and a switch costs one system call per worker. NULL moves nothing
+ * while no set was ever asked for: workers keep the mask of the thread that
+ * started them, as before core sets. Per thread; thread-safe. */
+void hwa__pool_set_thread_cpus(const cpu_set_t *set);
+
 /* How long an idle worker (and a caller waiting for a chunk in flight)
  * spins before it sleeps, in microseconds: HWA_SPIN_US when set (0..100000),
  * else the default. Read once. */
 int hwa__pool_spin_us(void);
 
 /* Counters for tests and profiles: regions run in parallel, and chunks the
- * caller ran itself in them. */
+ * caller ran itself in them; workers moved to other CPUs. */
 typedef struct hwa__pool_stats {
-    uint64_t regions, chunks, caller_chunks, serial_regions;
+    uint64_t regions, chunks, caller_chunks, serial_regions, binds;
 } hwa__pool_stats;
 void hwa__pool_get_stats(hwa__pool_stats *out);
 

@@ -10,6 +10,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/cpu_isa.h"
 #include "core/file.h"
 #include "sched/sched_internal.h"
 
@@ -39,6 +41,17 @@ hwa_status hwa_place_device_describe(const hwa_passport *p, const hwa_backend *b
     d->h2d_gbs = d->host_memory ? 0 : info->h2d_gbs;
     d->d2h_gbs = d->host_memory ? 0 : info->d2h_gbs;
     d->launch_us = info->launch_us > 0 ? info->launch_us : 0;
+    /* A core set ("cpu:A-B") gets its share of the CPU's calibrated figures,
+     * its CPUs over the CPUs this process may use (what the calibration ran
+     * on). An estimate until its nodes are timed: a product scales about so,
+     * but a few cores often draw more than their share of the bandwidth. */
+    const int cores = hwa__cpu_backend_cores(be);
+    if (cores > 0) {
+        const int all = hwa__cpu_usable_count();
+        const double share = cores < all ? (double)cores / all : 1.0;
+        for (int t = 0; t < HWA_DTYPE_COUNT; t++) d->peak_gflops[t] *= share;
+        d->mem_gbs *= share;
+    }
     if (d->host_memory) {
         const hwa_cpu_info *c = hwa_passport_cpu(p);
         d->mem_bytes = c ? c->mem_available_bytes : -1;

@@ -1,7 +1,18 @@
 /* The CPU backend: host buffers, settings, and the compute loop that sends
  * each node to the best kernel it has: a matmul provider (with the bias add
  * and activation that follow a matmul fused into the same call), a vector
- * kernel for the hot elementwise/row ops, or the scalar reference. */
+ * kernel for the hot elementwise/row ops, or the scalar reference.
+ *
+ * Devices: "cpu" and "cpu:0" are the whole CPU (every CPU this process may
+ * use), as they always were; "cpu:N" for N > 0 is an error, because N has
+ * always been a device index and there is one CPU device. "cpu:A-B" is a
+ * core set: CPUs A to B alone ("cpu:0-0" is CPU 0, "cpu:1-1" CPU 1, "cpu:0-3"
+ * four CPUs), each of them in the process's affinity mask. The dash is what
+ * makes a core set, so no spelling means both. A core set is a device of
+ * its own (its spec, normalised to "cpu:A-B", keys the scheduler's profile
+ * cache and HWA_MEM_LIMIT): its thread count defaults to the set's size and
+ * is capped by it, and while it computes, its threads run on those CPUs
+ * (cpu_cores.c says which threads, and how). */
 #include <stdio.h>
 #include <string.h>
 #if defined(_OPENMP)
@@ -9,6 +20,7 @@
 #endif
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/cpu_cores.h"
 #include "backends/cpu/cpu_fast.h"
 #include "backends/cpu/cpu_load.h"
 #include "backends/cpu/cpu_isa.h"
@@ -45,6 +57,8 @@ typedef struct cpu_state {
     int n_names, cap_names;
     hwa__cpu_prof *prof;   /* HWA_PROFILE: time per op and kernel; else NULL */
     hwa__cpu_scratch scratch; /* f16 / bf16 ops through the f32 kernels */
+    bool has_cores;        /* a core set ("cpu:A-B"), not the whole CPU */
+    hwa__cpu_cores cores;
 } cpu_state;
 
 /* ---- buffers ----------------------------------------------------------- */
@@ -83,13 +97,23 @@ int hwa__cpu_default_threads(void) {
 
 static int cpu_threads(const hwa_backend *be) {
     const cpu_state *s = be->impl;
-    return s->nthreads > 0 ? s->nthreads : s->default_threads;
+    const int n = s->nthreads > 0 ? s->nthreads : s->default_threads;
+    const int cap = s->has_cores ? hwa__cpu_cores_count(&s->cores) : n;
+    return n < cap ? n : cap;
+}
+
+/* HWA_NUM_THREADS or the CPUs this process may use, no more than a core
+ * set has. */
+static int default_threads(const cpu_state *s) {
+    const int n = hwa__cpu_default_threads();
+    const int cap = s->has_cores ? hwa__cpu_cores_count(&s->cores) : n;
+    return n < cap ? n : cap;
 }
 
 static hwa_status cpu_set_threads(hwa_backend *be, int n) {
     cpu_state *s = be->impl;
     s->nthreads = n;
-    if (n == 0) s->default_threads = hwa__cpu_default_threads();
+    if (n == 0) s->default_threads = default_threads(s);
     return HWA_OK;
 }
 
@@ -368,17 +392,17 @@ static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n,
     return st;
 }
 
-static hwa_status cpu_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) {
-    cpu_state *s = be->impl;
-    hwa_status st = names_reserve(be, s, n);
-    if (st) return st;
-    s->n_names = n;
-    if (n > 0) memset(s->done, 0, (size_t)n);
-    const int nt = hwa__cpu_threads_now(cpu_threads(be));
-#if defined(_OPENMP)
-    /* The matmul libraries take their thread count from OpenMP. */
-    if (omp_get_max_threads() != nt) omp_set_num_threads(nt);
-#endif
+static void (*compute_probe)(void *ud);
+static void *compute_probe_ud;
+
+void hwa__cpu_set_compute_probe(void (*fn)(void *ud), void *ud) {
+    compute_probe = fn;
+    compute_probe_ud = ud;
+}
+
+static hwa_status run_nodes(hwa_backend *be, cpu_state *s, hwa_tensor *const *nodes, int n, int nt) {
+    hwa_status st;
+    if (compute_probe) compute_probe(compute_probe_ud);
     const hwa__simd *simd = hwa__simd_active();
     for (int i = 0; i < n;) {
         hwa_tensor *t = nodes[i];
@@ -400,6 +424,25 @@ static hwa_status cpu_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) 
         i += used;
     }
     return HWA_OK;
+}
+
+static hwa_status cpu_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) {
+    cpu_state *s = be->impl;
+    hwa_status st = names_reserve(be, s, n);
+    if (st) return st;
+    s->n_names = n;
+    if (n > 0) memset(s->done, 0, (size_t)n);
+    const int nt = hwa__cpu_threads_now(cpu_threads(be));
+#if defined(_OPENMP)
+    /* The matmul libraries take their thread count from OpenMP. */
+    if (omp_get_max_threads() != nt) omp_set_num_threads(nt);
+#endif
+    if (!s->has_cores) return run_nodes(be, s, nodes, n, nt);
+    hwa__cpu_bound bound;
+    hwa__cpu_cores_enter(&s->cores, nt, &bound);
+    st = run_nodes(be, s, nodes, n, nt);
+    hwa__cpu_cores_leave(&bound);
+    return st;
 }
 
 static void cpu_free(hwa_backend *be) {
@@ -428,8 +471,8 @@ static const hwa_backend_iface cpu_iface = {
     .kernel_name = cpu_kernel_name,
 };
 
-hwa_status hwa__cpu_backend_init(hwa_ctx *ctx, int index, hwa_backend **out) {
-    if (index != 0) return hwa__err(ctx, HWA_E_NOTFOUND, "device 'cpu:%d': there is one CPU device, cpu:0", index);
+/* A backend for the whole CPU, or for core set c when not NULL. */
+static hwa_status cpu_new(hwa_ctx *ctx, const hwa__cpu_cores *c, hwa_backend **out) {
     hwa_backend *be = hwa__calloc(ctx, 1, sizeof *be);
     cpu_state *s = hwa__calloc(ctx, 1, sizeof *s);
     hwa__mm_state *mm = hwa__mm_state_new(ctx);
@@ -440,7 +483,9 @@ hwa_status hwa__cpu_backend_init(hwa_ctx *ctx, int index, hwa_backend **out) {
         return HWA_E_NOMEM;
     }
     s->mm = mm;
-    s->default_threads = hwa__cpu_default_threads();
+    s->has_cores = c != NULL;
+    if (c) s->cores = *c;
+    s->default_threads = default_threads(s);
     s->scratch.ctx = ctx;
     s->prof = hwa__cpu_prof_new(ctx);
     be->iface = &cpu_iface;
@@ -448,4 +493,31 @@ hwa_status hwa__cpu_backend_init(hwa_ctx *ctx, int index, hwa_backend **out) {
     be->impl = s;
     *out = be;
     return HWA_OK;
+}
+
+hwa_status hwa__cpu_backend_init(hwa_ctx *ctx, int index, hwa_backend **out) {
+    if (index != 0) {
+        char allowed[256];
+        hwa__cpu_allowed_list(allowed, sizeof allowed);
+        return hwa__err(ctx, HWA_E_NOTFOUND,
+                        "device 'cpu:%d': there is one CPU device, cpu:0 (the whole CPU); a core set is cpu:A-B, "
+                        "CPUs A to B (cpu:%d-%d is CPU %d alone); this process may use CPUs %s",
+                        index, index, index, index, allowed);
+    }
+    return cpu_new(ctx, NULL, out);
+}
+
+hwa_status hwa__cpu_backend_init_cores(hwa_ctx *ctx, const char *spec, const char *arg, hwa_backend **out) {
+    hwa__cpu_cores c;
+    hwa_status st = hwa__cpu_cores_parse(ctx, spec, arg, &c);
+    if (st) return st;
+    if ((st = cpu_new(ctx, &c, out))) return st;
+    snprintf((*out)->spec, sizeof (*out)->spec, "cpu:%d-%d", c.first, c.last);
+    return HWA_OK;
+}
+
+int hwa__cpu_backend_cores(const hwa_backend *be) {
+    if (!be || be->iface != &cpu_iface) return 0;
+    const cpu_state *s = be->impl;
+    return s->has_cores ? hwa__cpu_cores_count(&s->cores) : 0;
 }

@@ -5,6 +5,16 @@
 /* HWA_NUM_THREADS when set and valid, else the CPUs this process may use. */
 int hwa__cpu_default_threads(void);
 
+/* The CPUs of a core-set backend ("cpu:A-B"); 0 for the whole CPU or a
+ * backend that is not the CPU's. */
+typedef struct hwa_backend hwa_backend;
+int hwa__cpu_backend_cores(const hwa_backend *be);
+
+/* Tests: fn(ud) runs inside every compute of a CPU backend, once its
+ * threads are bound and before its first node; NULL clears it. Not
+ * thread-safe against compute. */
+void hwa__cpu_set_compute_probe(void (*fn)(void *ud), void *ud);
+
 /* Tests: run every node with its scalar reference kernel (the yardstick the
  * fast kernels are compared with). Not thread-safe against compute. */
 #include <stdbool.h>
