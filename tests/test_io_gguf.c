@@ -6,8 +6,9 @@
 
 #include "harness.h"
 
-static const hwa_dtype types[] = {HWA_F32, HWA_F16, HWA_BF16, HWA_Q8_0, HWA_Q4_0};
-static uint8_t payload[5][2 * 64 * 4];
+static const hwa_dtype types[] = {HWA_F32, HWA_F16, HWA_BF16, HWA_Q8_0, HWA_Q4_0, HWA_Q4_1, HWA_Q4_K, HWA_Q6_K};
+enum { N_TYPES = sizeof types / sizeof types[0], ROW = 256 }; /* a row of whole blocks of every type */
+static uint8_t payload[N_TYPES][2 * ROW * 4];
 
 static hwa_status write_sample(const char *path, uint32_t version, uint32_t align) {
     hwa_gguf_writer *w = hwa_gguf_writer_new(version, align);
@@ -36,12 +37,12 @@ static hwa_status write_sample(const char *path, uint32_t version, uint32_t alig
     if (s == HWA_OK) s = hwa_gguf_writer_add_arr_strs(w, "tokenizer.ggml.tokens", toks, 3);
     float scores[3] = {0, -1.5f, -2.5f};
     if (s == HWA_OK) s = hwa_gguf_writer_add_arr(w, "tokenizer.ggml.scores", HWA_GGUF_F32, scores, 3);
-    for (int i = 0; i < 5 && s == HWA_OK; i++) {
+    for (int i = 0; i < N_TYPES && s == HWA_OK; i++) {
         char name[32];
         snprintf(name, sizeof name, "t.%s", hwa_dtype_name(types[i]));
-        int64_t shape[2] = {2, 64};
+        int64_t shape[2] = {2, ROW};
         size_t nb;
-        hwa_dtype_row_bytes(types[i], 128, &nb);
+        hwa_dtype_row_bytes(types[i], 2 * ROW, &nb);
         for (size_t j = 0; j < nb; j++) payload[i][j] = (uint8_t)(j * 7 + i);
         s = hwa_gguf_writer_add_tensor(w, name, types[i], 2, shape, payload[i], nb);
     }
@@ -96,14 +97,14 @@ static void check_sample(const char *path, uint32_t version, size_t align) {
     CHECK(!strcmp(hwa_vocab_token(v, 2, NULL), "w\xc3\xb6rld"));
     CHECK(hwa_vocab_score(v, 1) == -1.5f);
     hwa_vocab_free(v);
-    CHECK_INT_EQ(hwa_model_file_n_tensors(f), 5);
-    for (int i = 0; i < 5; i++) {
+    CHECK_INT_EQ(hwa_model_file_n_tensors(f), N_TYPES);
+    for (int i = 0; i < N_TYPES; i++) {
         char name[32];
         snprintf(name, sizeof name, "t.%s", hwa_dtype_name(types[i]));
         const hwa_file_tensor *t = hwa_model_file_find(f, name);
         CHECK_MSG(t != NULL, "%s missing", name);
         CHECK(t->has_dtype && t->dtype == types[i]);
-        CHECK(t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == 64 && t->nelements == 128);
+        CHECK(t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == ROW && t->nelements == 2 * ROW);
         CHECK_INT_EQ(t->offset % align, 0);
         CHECK(!memcmp(t->data, payload[i], t->nbytes));
     }

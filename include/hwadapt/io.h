@@ -82,6 +82,9 @@ typedef enum hwa_file_dtype {
     HWA_FDT_BOOL,
     HWA_FDT_Q8_0,
     HWA_FDT_Q4_0,
+    HWA_FDT_Q4_1,
+    HWA_FDT_Q4_K,
+    HWA_FDT_Q6_K,
     HWA_FDT_COUNT
 } hwa_file_dtype;
 

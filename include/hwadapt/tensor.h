@@ -39,6 +39,11 @@ typedef enum hwa_dtype {
     HWA_Q8_0,   /* blocks of 32: {f16 scale; int8 q[32]}; value = q * scale */
     HWA_Q4_0,   /* blocks of 32: {f16 scale; u8 q[16]}; low nibbles are elements 0..15,
                    high nibbles 16..31; value = (q - 8) * scale */
+    HWA_Q4_1,   /* blocks of 32: {f16 d; f16 m; u8 q[16]} nibbles as Q4_0; value = q * d + m */
+    HWA_Q4_K,   /* blocks of 256: {f16 d; f16 dmin; u8 scales[12]; u8 q[128]}: eight 32-value
+                   sub-blocks with 6-bit scales and mins; value = d * sc * q - dmin * m (GGUF's) */
+    HWA_Q6_K,   /* blocks of 256: {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}: 6-bit values in
+                   sixteen 16-value sub-blocks; value = d * scale * (q - 32) (GGUF's) */
     HWA_DTYPE_COUNT
 } hwa_dtype;
 
@@ -46,7 +51,7 @@ typedef enum hwa_dtype {
 const char *hwa_dtype_name(hwa_dtype t);
 /* The dtype whose name is `name` (case-insensitive); HWA_E_NOTFOUND otherwise. */
 hwa_status hwa_dtype_from_name(const char *name, hwa_dtype *out);
-/* Elements per block: 1 for plain types, 32 for Q8_0/Q4_0. 0 if invalid. */
+/* Elements per block: 1 for plain types, 32 for Q8_0/Q4_0/Q4_1, 256 for Q4_K/Q6_K. 0 if invalid. */
 int64_t hwa_dtype_block_size(hwa_dtype t);
 /* Bytes per block (per element for plain types). 0 if invalid. */
 size_t hwa_dtype_block_bytes(hwa_dtype t);

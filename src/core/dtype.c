@@ -1,5 +1,5 @@
 /* The dtype table and the codecs: f16, bf16 (round to nearest even), and the
- * Q8_0 / Q4_0 block formats. */
+ * Q8_0 / Q4_0 / Q4_1 / Q4_K / Q6_K block formats (GGUF's). */
 #include <math.h>
 #include <string.h>
 #include <strings.h>
@@ -22,6 +22,9 @@ static const dtype_info dtype_table[HWA_DTYPE_COUNT] = {
     [HWA_I32] = {"i32", 1, 4, false, false},
     [HWA_Q8_0] = {"q8_0", 32, 2 + 32, false, true},
     [HWA_Q4_0] = {"q4_0", 32, 2 + 16, false, true},
+    [HWA_Q4_1] = {"q4_1", 32, 2 + 2 + 16, false, true},
+    [HWA_Q4_K] = {"q4_k", 256, 2 + 2 + 12 + 128, false, true},
+    [HWA_Q6_K] = {"q6_k", 256, 128 + 64 + 16 + 2, false, true},
 };
 
 static bool dtype_valid(hwa_dtype t) { return (unsigned)t < HWA_DTYPE_COUNT; }
@@ -37,7 +40,7 @@ hwa_status hwa_dtype_from_name(const char *name, hwa_dtype *out) {
         }
     }
     return hwa__err(NULL, HWA_E_NOTFOUND,
-                    "unknown dtype '%s' (known: f32, f16, bf16, i8, i32, q8_0, q4_0)", name);
+                    "unknown dtype '%s' (known: f32, f16, bf16, i8, i32, q8_0, q4_0, q4_1, q4_k, q6_k)", name);
 }
 
 int64_t hwa_dtype_block_size(hwa_dtype t) { return dtype_valid(t) ? dtype_table[t].block : 0; }
@@ -194,16 +197,44 @@ static void quantize_q4_0(const float *x, uint8_t *blk) {
     }
 }
 
+static void quantize_q4_1(const float *x, uint8_t *blk) {
+    /* The range [min, max] in 15 steps: d = (max - min) / 15, and
+     * q = trunc((x - min) / d + 0.5) capped at 15, each step in f32 in its
+     * own statement (no fused multiply-add); d and min stored as f16. */
+    float min = x[0], max = x[0];
+    for (int j = 1; j < 32; j++) {
+        if (x[j] < min) min = x[j];
+        if (x[j] > max) max = x[j];
+    }
+    const float d = (max - min) / 15.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    put_f16(blk, d);
+    put_f16(blk + 2, min);
+    for (int j = 0; j < 16; j++) {
+        const float a0 = x[j] - min, a1 = x[j + 16] - min;
+        const float v0 = a0 * id, v1 = a1 * id;
+        const float s0 = v0 + 0.5f, s1 = v1 + 0.5f;
+        const int lo = (int)fminf(fmaxf(s0, 0.0f), 15.0f), hi = (int)fminf(fmaxf(s1, 0.0f), 15.0f);
+        blk[4 + j] = (uint8_t)(lo | (hi << 4));
+    }
+}
+
 hwa_status hwa_convert_from_f32(hwa_dtype dst_type, void *dst, const float *src, int64_t n) {
     if (!dtype_valid(dst_type) || (!dst && n) || (!src && n) || n < 0)
         return hwa__err(NULL, HWA_E_MISUSE, "hwa_convert_from_f32: bad dtype, count or NULL buffer");
     if (dtype_table[dst_type].is_quant) {
-        if (n % 32) return hwa__err(NULL, HWA_E_RANGE, "convert to %s: %lld elements is not a multiple of 32",
-                                    dtype_table[dst_type].name, (long long)n);
+        const int64_t blk = dtype_table[dst_type].block;
+        const size_t bytes = dtype_table[dst_type].bytes;
+        if (n % blk) return hwa__err(NULL, HWA_E_RANGE, "convert to %s: %lld elements is not a multiple of %lld",
+                                     dtype_table[dst_type].name, (long long)n, (long long)blk);
+        if (dst_type == HWA_Q4_K || dst_type == HWA_Q6_K)
+            return hwa__err(NULL, HWA_E_UNSUPPORTED, "convert to %s: encoding the K-quant blocks is not implemented "
+                            "yet (they decode; q8_0, q4_0 and q4_1 encode)", dtype_table[dst_type].name);
         uint8_t *p = dst;
-        for (int64_t b = 0; b < n / 32; b++) {
-            if (dst_type == HWA_Q8_0) quantize_q8_0(src + b * 32, p + b * 34);
-            else quantize_q4_0(src + b * 32, p + b * 18);
+        for (int64_t b = 0; b < n / blk; b++) {
+            if (dst_type == HWA_Q8_0) quantize_q8_0(src + b * blk, p + (size_t)b * bytes);
+            else if (dst_type == HWA_Q4_0) quantize_q4_0(src + b * blk, p + (size_t)b * bytes);
+            else quantize_q4_1(src + b * blk, p + (size_t)b * bytes);
         }
         return HWA_OK;
     }
@@ -225,25 +256,101 @@ hwa_status hwa_convert_from_f32(hwa_dtype dst_type, void *dst, const float *src,
     return HWA_OK;
 }
 
+/* Decoding, as GGUF defines the blocks. Every product and sum is in f32,
+ * one operation per statement (no fused multiply-add), in the order the
+ * format's reference decoders use, so the floats are bit for bit theirs. */
+
+static void dequant_q8_0(const uint8_t *blk, float *y) {
+    const float d = get_f16(blk);
+    for (int j = 0; j < 32; j++) y[j] = (float)(int8_t)blk[2 + j] * d;
+}
+
+static void dequant_q4_0(const uint8_t *blk, float *y) {
+    const float d = get_f16(blk);
+    for (int j = 0; j < 16; j++) {
+        y[j] = (float)((blk[2 + j] & 0x0f) - 8) * d;
+        y[j + 16] = (float)((blk[2 + j] >> 4) - 8) * d;
+    }
+}
+
+static void dequant_q4_1(const uint8_t *blk, float *y) {
+    const float d = get_f16(blk), m = get_f16(blk + 2);
+    for (int j = 0; j < 16; j++) {
+        const float a = d * (float)(blk[4 + j] & 0x0f), b = d * (float)(blk[4 + j] >> 4);
+        y[j] = a + m;
+        y[j + 16] = b + m;
+    }
+}
+
+/* Q4_K's eight 6-bit scales and mins, packed in 12 bytes: sub-blocks 0-3
+ * in the low six bits of bytes 0-3 (scales) and 4-7 (mins); sub-blocks 4-7
+ * with their low four bits in bytes 8-11 (scale low nibble, min high
+ * nibble) and their top two in the top two bits of bytes 0-3 (scales) and
+ * 4-7 (mins). */
+static void scale_min_k4(int j, const uint8_t *s, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+static void dequant_q4_k(const uint8_t *blk, float *y) {
+    const float d = get_f16(blk), dmin = get_f16(blk + 2);
+    const uint8_t *scales = blk + 4, *q = blk + 16;
+    /* four chunks of 64 values: 32 bytes, low nibbles the first 32 values
+     * (sub-block 2i), high nibbles the next (sub-block 2i + 1) */
+    for (int i = 0; i < 4; i++) {
+        for (int h = 0; h < 2; h++) {
+            int sc, m;
+            scale_min_k4(2 * i + h, scales, &sc, &m);
+            const float dl = d * (float)sc, ml = dmin * (float)m;
+            for (int l = 0; l < 32; l++) {
+                const float v = dl * (float)((q[32 * i + l] >> (4 * h)) & 0x0f);
+                y[64 * i + 32 * h + l] = v - ml;
+            }
+        }
+    }
+}
+
+static void dequant_q6_k(const uint8_t *blk, float *y) {
+    const uint8_t *ql = blk, *qh = blk + 128;
+    const int8_t *scales = (const int8_t *)(blk + 192);
+    const float d = get_f16(blk + 208);
+    /* two halves of 128 values; value r of a half takes its low four bits
+     * from ql[64 h + r % 64] (low nibble for r < 64, high for the rest) and
+     * its top two from qh[32 h + r % 32], bits 2 (r / 32) */
+    for (int h = 0; h < 2; h++) {
+        for (int r = 0; r < 128; r++) {
+            const int lo = (ql[64 * h + r % 64] >> (4 * (r / 64))) & 0x0f;
+            const int hi = (qh[32 * h + r % 32] >> (2 * (r / 32))) & 0x03;
+            const int e = 128 * h + r;
+            const float dl = d * (float)scales[e / 16];
+            y[e] = dl * (float)((lo | (hi << 4)) - 32);
+        }
+    }
+}
+
 hwa_status hwa_convert_to_f32(hwa_dtype src_type, const void *src, float *dst, int64_t n) {
     if (!dtype_valid(src_type) || (!dst && n) || (!src && n) || n < 0)
         return hwa__err(NULL, HWA_E_MISUSE, "hwa_convert_to_f32: bad dtype, count or NULL buffer");
     if (dtype_table[src_type].is_quant) {
-        if (n % 32) return hwa__err(NULL, HWA_E_RANGE, "convert from %s: %lld elements is not a multiple of 32",
-                                    dtype_table[src_type].name, (long long)n);
+        const int64_t blk = dtype_table[src_type].block;
+        const size_t bytes = dtype_table[src_type].bytes;
+        if (n % blk) return hwa__err(NULL, HWA_E_RANGE, "convert from %s: %lld elements is not a multiple of %lld",
+                                     dtype_table[src_type].name, (long long)n, (long long)blk);
         const uint8_t *p = src;
-        for (int64_t b = 0; b < n / 32; b++) {
-            if (src_type == HWA_Q8_0) {
-                const uint8_t *blk = p + b * 34;
-                float d = get_f16(blk);
-                for (int j = 0; j < 32; j++) dst[b * 32 + j] = (float)(int8_t)blk[2 + j] * d;
-            } else {
-                const uint8_t *blk = p + b * 18;
-                float d = get_f16(blk);
-                for (int j = 0; j < 16; j++) {
-                    dst[b * 32 + j] = (float)((blk[2 + j] & 0x0f) - 8) * d;
-                    dst[b * 32 + j + 16] = (float)((blk[2 + j] >> 4) - 8) * d;
-                }
+        for (int64_t b = 0; b < n / blk; b++) {
+            const uint8_t *q = p + (size_t)b * bytes;
+            float *y = dst + b * blk;
+            switch (src_type) {
+            case HWA_Q8_0: dequant_q8_0(q, y); break;
+            case HWA_Q4_0: dequant_q4_0(q, y); break;
+            case HWA_Q4_1: dequant_q4_1(q, y); break;
+            case HWA_Q4_K: dequant_q4_k(q, y); break;
+            default: dequant_q6_k(q, y); break;
             }
         }
         return HWA_OK;

@@ -25,7 +25,10 @@ static bool ggml_type_to_fdt(uint32_t t, hwa_file_dtype *out) {
     case 0: *out = HWA_FDT_F32; return true;
     case 1: *out = HWA_FDT_F16; return true;
     case 2: *out = HWA_FDT_Q4_0; return true;
+    case 3: *out = HWA_FDT_Q4_1; return true;
     case 8: *out = HWA_FDT_Q8_0; return true;
+    case 12: *out = HWA_FDT_Q4_K; return true;
+    case 14: *out = HWA_FDT_Q6_K; return true;
     case 30: *out = HWA_FDT_BF16; return true;
     default: return false;
     }

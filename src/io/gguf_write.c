@@ -162,7 +162,10 @@ hwa_status hwa_gguf_writer_add_tensor(hwa_gguf_writer *w, const char *name, hwa_
     case HWA_F32: gt = 0; break;
     case HWA_F16: gt = 1; break;
     case HWA_Q4_0: gt = 2; break;
+    case HWA_Q4_1: gt = 3; break;
     case HWA_Q8_0: gt = 8; break;
+    case HWA_Q4_K: gt = 12; break;
+    case HWA_Q6_K: gt = 14; break;
     case HWA_BF16: gt = 30; break;
     default: return hwa__err(NULL, HWA_E_DTYPE, "gguf writer: tensor '%s': dtype %s not writable", name, hwa_dtype_name(dtype));
     }

@@ -32,6 +32,8 @@ static const struct { const char *name; size_t size; int dtype; } fdt_table[HWA_
     [HWA_FDT_I16] = {"I16", 2, -1},        [HWA_FDT_I8] = {"I8", 1, HWA_I8},
     [HWA_FDT_U8] = {"U8", 1, -1},          [HWA_FDT_BOOL] = {"BOOL", 1, -1},
     [HWA_FDT_Q8_0] = {"Q8_0", 34, HWA_Q8_0}, [HWA_FDT_Q4_0] = {"Q4_0", 18, HWA_Q4_0},
+    [HWA_FDT_Q4_1] = {"Q4_1", 20, HWA_Q4_1}, [HWA_FDT_Q4_K] = {"Q4_K", 144, HWA_Q4_K},
+    [HWA_FDT_Q6_K] = {"Q6_K", 210, HWA_Q6_K},
 };
 
 const char *hwa_file_dtype_name(hwa_file_dtype t) {

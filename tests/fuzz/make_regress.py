@@ -110,8 +110,15 @@ add("gguf", "empty_key.gguf", gguf([gs("") + struct.pack("<II", 4, 1)]), "key: e
 add("gguf", "duplicate_tensor.gguf", gguf(tis=[tinfo("w", [4], 0, 0), tinfo("w", [4], 0, 32)], data=b"\0" * 48),
     "duplicate tensor name")
 add("gguf", "name_too_long.gguf", gguf(tis=[tinfo("n" * 64, [4], 0, 0)], data=b"\0" * 16), "exceeds the cap of 63")
-add("gguf", "unknown_tensor_type.gguf", gguf(tis=[tinfo("w", [32], 12, 0)], data=b"\0" * 64),
-    "unsupported tensor type 12 (w)")
+add("gguf", "unknown_tensor_type.gguf", gguf(tis=[tinfo("w", [32], 13, 0)], data=b"\0" * 64),
+    "unsupported tensor type 13 (w)")
+# the block types: rows of whole blocks, and every block in the data
+add("gguf", "q4_k_half_block.gguf", gguf(tis=[tinfo("w", [128], 12, 0)], data=b"\0" * 160),
+    "is not a multiple of the block size 256 of q4_k")
+add("gguf", "q6_k_truncated.gguf", gguf(tis=[tinfo("w", [256, 2], 14, 0)], data=b"\0" * 256),
+    "but the data section has 256")
+add("gguf", "q4_1_odd_row.gguf", gguf(tis=[tinfo("w", [48], 3, 0)], data=b"\0" * 64),
+    "is not a multiple of the block size 32 of q4_1")
 add("gguf", "too_many_dims.gguf", gguf(tis=[tinfo("w", [1, 1, 1, 1, 4], 0, 0)], data=b"\0" * 16), "5 dimensions")
 add("gguf", "zero_dims.gguf", gguf(tis=[tinfo("w", [], 0, 0)], data=b"\0" * 16), "0 dimensions")
 add("gguf", "zero_extent.gguf", gguf(tis=[tinfo("w", [4, 0], 0, 0)], data=b"\0" * 16), "is not a positive")
