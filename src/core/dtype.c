@@ -219,6 +219,255 @@ static void quantize_q4_1(const float *x, uint8_t *blk) {
     }
 }
 
+/* Q4_K's eight 6-bit scales and mins, packed in 12 bytes: sub-blocks 0-3
+ * in the low six bits of bytes 0-3 (scales) and 4-7 (mins); sub-blocks 4-7
+ * with their low four bits in bytes 8-11 (scale low nibble, min high
+ * nibble) and their top two in the top two bits of bytes 0-3 (scales) and
+ * 4-7 (mins). */
+static void scale_min_k4(int j, const uint8_t *s, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+/* ---- K-quant encoders ------------------------------------------------- */
+
+/* ggml's reference quantizers for Q4_K and Q6_K (the format fixes only the
+ * decoding; these are what llama.cpp writes without an importance matrix),
+ * restated with every operation rounded to f32 in the order written -- no
+ * fused multiply-add, left-to-right products -- which is also what
+ * tests/reference/gen_kquant_goldens.py does in NumPy. */
+
+/* Round to the nearest integer, ties to even, for |v| < 2^22: adding
+ * 1.5 * 2^23 leaves the integer in the low mantissa bits. */
+static int nearest_int(float v) {
+    const float t = v + 12582912.0f;
+    return (int)(f32_bits(t) & 0x007fffffu) - 0x00400000;
+}
+
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* Q4_K's sub-block fit: a scale and a (non-positive) min for 32 values in
+ * [0, nmax], weighted least squares over 21 trial scales around the range's
+ * own. Returns the scale; *the_min gets -min. */
+static float fit_scale_min(const float *x, const float *w, int nmax, uint8_t *L, float *the_min) {
+    enum { N = 32, NSTEP = 20 };
+    const float rmin = -1.0f, rdelta = 0.1f;
+    float min = x[0], max = x[0], sum_w = w[0], sum_x = sum_w * x[0];
+    for (int i = 1; i < N; i++) {
+        if (x[i] < min) min = x[i];
+        if (x[i] > max) max = x[i];
+        const float wx = w[i] * x[i];
+        sum_w += w[i];
+        sum_x += wx;
+    }
+    if (min > 0) min = 0;
+    if (max == min) {
+        memset(L, 0, N);
+        *the_min = -min;
+        return 0.0f;
+    }
+    const float range = max - min;
+    float iscale = (float)nmax / range, scale = 1.0f / iscale, best = 0.0f;
+    for (int i = 0; i < N; i++) {
+        const float t = x[i] - min;
+        L[i] = (uint8_t)clampi(nearest_int(iscale * t), 0, nmax);
+        const float a = scale * (float)L[i];
+        const float b = a + min;
+        const float diff = b - x[i];
+        const float d2 = diff * diff;
+        best += w[i] * d2;
+    }
+    uint8_t aux[N];
+    for (int is = 0; is <= NSTEP; is++) {
+        const float step = rdelta * (float)is;
+        const float num = rmin + step;
+        iscale = (num + (float)nmax) / range;
+        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        for (int i = 0; i < N; i++) {
+            const float t = x[i] - min;
+            const int l = clampi(nearest_int(iscale * t), 0, nmax);
+            aux[i] = (uint8_t)l;
+            const float wl = w[i] * (float)l;
+            sum_l += wl;
+            sum_l2 += wl * (float)l;
+            sum_xl += wl * x[i];
+        }
+        const float p1 = sum_w * sum_l2, p2 = sum_l * sum_l;
+        const float D = p1 - p2;
+        if (D > 0) {
+            const float a1 = sum_w * sum_xl, a2 = sum_x * sum_l;
+            const float b1 = sum_l2 * sum_x, b2 = sum_l * sum_xl;
+            float this_scale = (a1 - a2) / D, this_min = (b1 - b2) / D;
+            if (this_min > 0) {
+                this_min = 0;
+                this_scale = sum_xl / sum_l2;
+            }
+            float mad = 0;
+            for (int i = 0; i < N; i++) {
+                const float a = this_scale * (float)aux[i];
+                const float b = a + this_min;
+                const float diff = b - x[i];
+                const float d2 = diff * diff;
+                mad += w[i] * d2;
+            }
+            if (mad < best) {
+                memcpy(L, aux, N);
+                best = mad;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    *the_min = -min;
+    return scale;
+}
+
+static void quantize_q4_k(const float *x, uint8_t *blk) {
+    uint8_t L[256];
+    float scales[8], mins[8], w[32];
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 8; j++) {
+        const float *xs = x + 32 * j;
+        float sum_x2 = 0;
+        for (int l = 0; l < 32; l++) {
+            const float sq = xs[l] * xs[l];
+            sum_x2 += sq;
+        }
+        const float av_x = sqrtf(sum_x2 / 32.0f);
+        for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xs[l]);
+        scales[j] = fit_scale_min(xs, w, 15, L + 32 * j, &mins[j]);
+        if (scales[j] > max_scale) max_scale = scales[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+    const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+    const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+    uint8_t *sc = blk + 4;
+    memset(sc, 0, 12);
+    for (int j = 0; j < 8; j++) {
+        uint8_t ls = (uint8_t)nearest_int(inv_scale * scales[j]), lm = (uint8_t)nearest_int(inv_min * mins[j]);
+        if (ls > 63) ls = 63;
+        if (lm > 63) lm = 63;
+        if (j < 4) {
+            sc[j] = ls;
+            sc[j + 4] = lm;
+        } else {
+            sc[j + 4] = (uint8_t)((ls & 0x0f) | ((lm & 0x0f) << 4));
+            sc[j - 4] |= (uint8_t)((ls >> 4) << 6);
+            sc[j] |= (uint8_t)((lm >> 4) << 6);
+        }
+    }
+    put_f16(blk, max_scale / 63.0f);
+    put_f16(blk + 2, max_min / 63.0f);
+    const float d = get_f16(blk), dmin = get_f16(blk + 2);
+    for (int j = 0; j < 8; j++) {
+        int s6, m6;
+        scale_min_k4(j, sc, &s6, &m6);
+        const float dl = d * (float)s6;
+        if (dl == 0.0f) continue; /* the fit's values stay */
+        const float ml = dmin * (float)m6;
+        for (int i = 0; i < 32; i++) {
+            const float t = x[32 * j + i] + ml;
+            L[32 * j + i] = (uint8_t)clampi(nearest_int(t / dl), 0, 15);
+        }
+    }
+    uint8_t *q = blk + 16;
+    for (int c = 0; c < 4; c++)
+        for (int l = 0; l < 32; l++) q[32 * c + l] = (uint8_t)(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
+}
+
+/* Q6_K's sub-block fit: a signed scale for 16 values in [-32, 31],
+ * weighted by x^2, the best of 19 trial scales. */
+static float fit_scale_signed(const float *x, int8_t *L) {
+    enum { N = 16, NMAX = 32 };
+    float max = 0, amax = 0;
+    for (int i = 0; i < N; i++) {
+        const float ax = fabsf(x[i]);
+        if (ax > amax) {
+            amax = ax;
+            max = x[i];
+        }
+    }
+    if (amax < 1e-15f) {
+        memset(L, 0, N);
+        return 0.0f;
+    }
+    float iscale = (float)-NMAX / max, sumlx = 0, suml2 = 0;
+    for (int i = 0; i < N; i++) {
+        const int l = clampi(nearest_int(iscale * x[i]), -NMAX, NMAX - 1);
+        L[i] = (int8_t)(l + NMAX);
+        const float w = x[i] * x[i];
+        const float wx = w * x[i], wl = w * (float)l;
+        sumlx += wx * (float)l;
+        suml2 += wl * (float)l;
+    }
+    float scale = suml2 != 0 ? sumlx / suml2 : 0.0f, best = scale * sumlx;
+    for (int is = -9; is <= 9; is++) {
+        if (is == 0) continue;
+        const float step = 0.1f * (float)is;
+        const float num = (float)NMAX + step;
+        iscale = -num / max;
+        sumlx = suml2 = 0;
+        for (int i = 0; i < N; i++) {
+            const int l = clampi(nearest_int(iscale * x[i]), -NMAX, NMAX - 1);
+            const float w = x[i] * x[i];
+            const float wx = w * x[i], wl = w * (float)l;
+            sumlx += wx * (float)l;
+            suml2 += wl * (float)l;
+        }
+        const float lhs = sumlx * sumlx, rhs = best * suml2;
+        if (suml2 > 0 && lhs > rhs) {
+            for (int i = 0; i < N; i++) L[i] = (int8_t)(NMAX + clampi(nearest_int(iscale * x[i]), -NMAX, NMAX - 1));
+            scale = sumlx / suml2;
+            best = scale * sumlx;
+        }
+    }
+    return scale;
+}
+
+static void quantize_q6_k(const float *x, uint8_t *blk) {
+    int8_t L[256];
+    float scales[16];
+    float max_scale = 0, max_abs = 0;
+    for (int ib = 0; ib < 16; ib++) {
+        scales[ib] = fit_scale_signed(x + 16 * ib, L + 16 * ib);
+        const float a = fabsf(scales[ib]);
+        if (a > max_abs) {
+            max_abs = a;
+            max_scale = scales[ib];
+        }
+    }
+    memset(blk, 0, 210);
+    if (max_abs < 1e-15f) return; /* all zero: zero bytes, d = 0 */
+    const float iscale = -128.0f / max_scale;
+    int8_t *sc = (int8_t *)(blk + 192);
+    put_f16(blk + 208, 1.0f / iscale);
+    for (int ib = 0; ib < 16; ib++) {
+        const int v = nearest_int(iscale * scales[ib]);
+        sc[ib] = (int8_t)(v < 127 ? v : 127);
+    }
+    const float d = get_f16(blk + 208);
+    for (int j = 0; j < 16; j++) {
+        const float dl = d * (float)sc[j];
+        if (dl == 0.0f) continue; /* the fit's values stay */
+        for (int i = 0; i < 16; i++) L[16 * j + i] = (int8_t)(clampi(nearest_int(x[16 * j + i] / dl), -32, 31) + 32);
+    }
+    uint8_t *ql = blk, *qh = blk + 128;
+    for (int h = 0; h < 2; h++) {
+        const int8_t *Lh = L + 128 * h;
+        for (int l = 0; l < 32; l++) {
+            ql[64 * h + l] = (uint8_t)((Lh[l] & 0x0f) | ((Lh[l + 64] & 0x0f) << 4));
+            ql[64 * h + l + 32] = (uint8_t)((Lh[l + 32] & 0x0f) | ((Lh[l + 96] & 0x0f) << 4));
+            qh[32 * h + l] = (uint8_t)((Lh[l] >> 4) | ((Lh[l + 32] >> 4) << 2) | ((Lh[l + 64] >> 4) << 4) |
+                                       ((Lh[l + 96] >> 4) << 6));
+        }
+    }
+}
+
 hwa_status hwa_convert_from_f32(hwa_dtype dst_type, void *dst, const float *src, int64_t n) {
     if (!dtype_valid(dst_type) || (!dst && n) || (!src && n) || n < 0)
         return hwa__err(NULL, HWA_E_MISUSE, "hwa_convert_from_f32: bad dtype, count or NULL buffer");
@@ -227,14 +476,17 @@ hwa_status hwa_convert_from_f32(hwa_dtype dst_type, void *dst, const float *src,
         const size_t bytes = dtype_table[dst_type].bytes;
         if (n % blk) return hwa__err(NULL, HWA_E_RANGE, "convert to %s: %lld elements is not a multiple of %lld",
                                      dtype_table[dst_type].name, (long long)n, (long long)blk);
-        if (dst_type == HWA_Q4_K || dst_type == HWA_Q6_K)
-            return hwa__err(NULL, HWA_E_UNSUPPORTED, "convert to %s: encoding the K-quant blocks is not implemented "
-                            "yet (they decode; q8_0, q4_0 and q4_1 encode)", dtype_table[dst_type].name);
         uint8_t *p = dst;
         for (int64_t b = 0; b < n / blk; b++) {
-            if (dst_type == HWA_Q8_0) quantize_q8_0(src + b * blk, p + (size_t)b * bytes);
-            else if (dst_type == HWA_Q4_0) quantize_q4_0(src + b * blk, p + (size_t)b * bytes);
-            else quantize_q4_1(src + b * blk, p + (size_t)b * bytes);
+            const float *x = src + b * blk;
+            uint8_t *q = p + (size_t)b * bytes;
+            switch (dst_type) {
+            case HWA_Q8_0: quantize_q8_0(x, q); break;
+            case HWA_Q4_0: quantize_q4_0(x, q); break;
+            case HWA_Q4_1: quantize_q4_1(x, q); break;
+            case HWA_Q4_K: quantize_q4_k(x, q); break;
+            default: quantize_q6_k(x, q); break;
+            }
         }
         return HWA_OK;
     }
@@ -279,21 +531,6 @@ static void dequant_q4_1(const uint8_t *blk, float *y) {
         const float a = d * (float)(blk[4 + j] & 0x0f), b = d * (float)(blk[4 + j] >> 4);
         y[j] = a + m;
         y[j + 16] = b + m;
-    }
-}
-
-/* Q4_K's eight 6-bit scales and mins, packed in 12 bytes: sub-blocks 0-3
- * in the low six bits of bytes 0-3 (scales) and 4-7 (mins); sub-blocks 4-7
- * with their low four bits in bytes 8-11 (scale low nibble, min high
- * nibble) and their top two in the top two bits of bytes 0-3 (scales) and
- * 4-7 (mins). */
-static void scale_min_k4(int j, const uint8_t *s, int *sc, int *m) {
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
-        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
     }
 }
 
