@@ -272,8 +272,8 @@ hwa_status hwa_st_writer_set_meta(hwa_st_writer *w, const char *key, const char 
 hwa_status hwa_st_writer_write(hwa_st_writer *w, const char *path);
 
 /* GGUF: version 2 or 3; alignment a power of two (0: 32), recorded as
- * general.alignment when not 32. Tensors of type F32, F16, BF16, Q8_0, Q4_0
- * with shape outermost first (written reversed, as GGUF wants). Borrowed data
+ * general.alignment when not 32. Tensors of type F32, F16, BF16, Q8_0, Q4_0,
+ * Q4_1, Q4_K, Q6_K with shape outermost first (written reversed, as GGUF wants). Borrowed data
  * as above; atomic replacement. */
 typedef struct hwa_gguf_writer hwa_gguf_writer;
 hwa_gguf_writer *hwa_gguf_writer_new(uint32_t version, uint32_t alignment);
@@ -290,6 +290,36 @@ hwa_status hwa_gguf_writer_add_arr_strs(hwa_gguf_writer *w, const char *key,
 hwa_status hwa_gguf_writer_add_tensor(hwa_gguf_writer *w, const char *name, hwa_dtype dtype, int ndim,
                                       const int64_t *shape, const void *data, size_t nbytes);
 hwa_status hwa_gguf_writer_write(hwa_gguf_writer *w, const char *path);
+
+/* ---- quantizing a GGUF model ------------------------------------------------ */
+
+typedef struct hwa_quantize_opts {
+    hwa_dtype type;            /* the matrices' type: f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k */
+    bool keep_output_f16;      /* output.weight (the classifier) in f16 */
+    /* "TENSOR=TYPE": that tensor in that type (exact names); rows that are
+     * not whole blocks of it fall back as for the others */
+    const char *const *overrides;
+    int n_overrides;
+} hwa_quantize_opts;
+
+typedef struct hwa_quantize_stats {
+    int n_tensors;             /* written */
+    int n_quantized;           /* re-encoded into a block type */
+    int n_fallback;            /* whose rows were not whole blocks of the type asked: q8_0 or f16 instead */
+    int n_kept;                /* copied as they were (norms, and tensors already in their type) */
+    uint64_t bytes_in, bytes_out; /* tensor data */
+} hwa_quantize_stats;
+
+/* Writes GGUF file `in` to `out` (atomically) with every 2-D tensor in
+ * o->type (hwa_dtype_for_rows where its rows are not whole blocks of it)
+ * and the others as they are, through f32, encoded as ggml's reference
+ * quantizers do; every metadata key-value copied, general.file_type set to
+ * llama.cpp's code for the type. stats may be NULL. Errors: the file's,
+ * HWA_E_UNSUPPORTED for a file that is not GGUF or metadata it cannot copy
+ * (arrays of arrays, strings with NUL bytes), HWA_E_INVALID for a bad type
+ * or override, HWA_E_NOTFOUND for an override naming no tensor,
+ * HWA_E_NOMEM, HWA_E_IO. */
+hwa_status hwa_gguf_quantize(const char *in, const char *out, const hwa_quantize_opts *o, hwa_quantize_stats *stats);
 
 /* ---- IDX (MNIST, Fashion-MNIST) -------------------------------------------- */
 

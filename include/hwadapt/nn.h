@@ -108,6 +108,9 @@ size_t hwa_llama_weight_bytes(const hwa_llama *m); /* weights read by a forward 
 int hwa_llama_n_threads(const hwa_llama *m);       /* the threads its backend computes with (>= 1) */
 size_t hwa_llama_kv_bytes(const hwa_llama *m);     /* the KV cache, allocated */
 
+/* How many matrices weight_dtype could not hold (rows not whole blocks of
+ * it) and took hwa_dtype_for_rows's type instead. */
+int hwa_llama_n_fallback(const hwa_llama *m);
 /* Forgets the cached positions (the next eval starts at position 0). */
 void hwa_llama_reset(hwa_llama *m);
 /* Where the last eval's graph ran when placed across devices ("cpu:0",

@@ -57,6 +57,11 @@ int64_t hwa_dtype_block_size(hwa_dtype t);
 size_t hwa_dtype_block_bytes(hwa_dtype t);
 bool hwa_dtype_is_float(hwa_dtype t);     /* f32, f16, bf16 */
 bool hwa_dtype_is_quantized(hwa_dtype t); /* block types */
+/* The type a matrix with rows of `row` values takes when `want` is asked
+ * for: want itself when its blocks fit the rows, else, as llama.cpp's
+ * quantizer falls back, q8_0 for a K-quant whose rows are whole 32-value
+ * blocks, and f16 otherwise. */
+hwa_dtype hwa_dtype_for_rows(hwa_dtype want, int64_t row);
 
 /* Bytes that n elements of dtype t occupy; HWA_E_RANGE when n is negative or
  * not a multiple of the block size, HWA_E_OVERFLOW when it does not fit. */

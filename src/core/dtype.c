@@ -48,6 +48,12 @@ size_t hwa_dtype_block_bytes(hwa_dtype t) { return dtype_valid(t) ? dtype_table[
 bool hwa_dtype_is_float(hwa_dtype t) { return dtype_valid(t) && dtype_table[t].is_float; }
 bool hwa_dtype_is_quantized(hwa_dtype t) { return dtype_valid(t) && dtype_table[t].is_quant; }
 
+hwa_dtype hwa_dtype_for_rows(hwa_dtype want, int64_t row) {
+    if (!dtype_valid(want) || row < 1 || row % dtype_table[want].block == 0) return want;
+    if ((want == HWA_Q4_K || want == HWA_Q6_K) && row % 32 == 0) return HWA_Q8_0;
+    return HWA_F16;
+}
+
 hwa_status hwa_dtype_row_bytes(hwa_dtype t, int64_t n, size_t *out) {
     if (!dtype_valid(t) || !out) return hwa__err(NULL, HWA_E_MISUSE, "hwa_dtype_row_bytes: bad dtype or NULL output");
     int64_t blk = dtype_table[t].block;

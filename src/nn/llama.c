@@ -37,6 +37,7 @@ struct hwa_llama {
     size_t weight_bytes, kv_bytes;
     bool convert;          /* matrices go to want_dtype at load */
     hwa_dtype want_dtype;
+    int n_fallback;        /* matrices whose rows want_dtype's blocks do not fit (hwa_dtype_for_rows) */
     /* placement across devices: pbe[0..n_place) with their figures; be is among them */
     hwa_backend *pbe[HWA_PLACE_MAX_DEVICES];
     hwa_place_device pdev[HWA_PLACE_MAX_DEVICES];
@@ -139,11 +140,12 @@ static hwa_status weight_dtype_param(const char *name, bool *convert, hwa_dtype 
     if (!name || !name[0]) return HWA_OK;
     hwa_dtype t;
     if (hwa_dtype_from_name(name, &t))
-        return hwa__err(NULL, HWA_E_INVALID, "llama: weight dtype '%.40s' is unknown; available: f32, f16, bf16", name);
-    if (t != HWA_F32 && t != HWA_F16 && t != HWA_BF16)
+        return hwa__err(NULL, HWA_E_INVALID, "llama: weight dtype '%.40s' is unknown; available: f32, f16, bf16, "
+                        "q8_0, q4_0, q4_1, q4_k, q6_k", name);
+    if (!hwa_dtype_is_float(t) && !hwa_dtype_is_quantized(t))
         return hwa__err(NULL, HWA_E_UNSUPPORTED,
                         "llama: the matrix products cannot run on %s weights converted at load; available: f32, f16, "
-                        "bf16", hwa_dtype_name(t));
+                        "bf16, q8_0, q4_0, q4_1, q4_k, q6_k", hwa_dtype_name(t));
     *convert = true;
     *out = t;
     return HWA_OK;
@@ -161,12 +163,16 @@ static hwa_status convert_into(hwa_tensor *t, const void *src, hwa_dtype src_t, 
     if (!dst && !(dst = staged = malloc(hwa_tensor_nbytes(t))))
         return hwa__err(NULL, HWA_E_NOMEM, "llama: out of memory converting '%s' at load", hwa_tensor_name(t));
     const hwa_dtype dst_t = hwa_tensor_dtype(t);
-    const size_t sb = hwa_dtype_block_bytes(src_t), db = hwa_dtype_block_bytes(dst_t);
     hwa_status st = HWA_OK;
+    /* BLOCK is whole blocks of every type; offsets in bytes through the
+     * block sizes */
     for (int64_t i = 0; i < n && st == HWA_OK; i += BLOCK) {
         const int64_t m = n - i < BLOCK ? n - i : BLOCK;
-        st = hwa_convert_to_f32(src_t, (const char *)src + (size_t)i * sb, tmp, m);
-        if (st == HWA_OK) st = hwa_convert_from_f32(dst_t, dst + (size_t)i * db, tmp, m);
+        size_t so = 0, dof = 0;
+        st = hwa_dtype_row_bytes(src_t, i, &so);
+        if (st == HWA_OK) st = hwa_dtype_row_bytes(dst_t, i, &dof);
+        if (st == HWA_OK) st = hwa_convert_to_f32(src_t, (const char *)src + so, tmp, m);
+        if (st == HWA_OK) st = hwa_convert_from_f32(dst_t, dst + dof, tmp, m);
     }
     if (staged) {
         if (st == HWA_OK) st = hwa_tensor_set_bytes(t, staged, hwa_tensor_nbytes(t));
@@ -206,16 +212,26 @@ static hwa_status bind_weight(hwa_llama *m, const char *gguf_name, const char *l
             snprintf(exp + strlen(exp), sizeof exp - strlen(exp), "%s%lld", i ? "," : "", (long long)want[i]);
         return hwa__err(NULL, HWA_E_FORMAT, "%s: tensor '%s' has shape [%s], the config needs [%s]", L, name, got, exp);
     }
-    if (!ft->has_dtype || !hwa_dtype_is_float(ft->dtype))
-        return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s: tensor '%s' has dtype %s (f32, f16 and bf16 are supported)", L,
-                        name, hwa_file_dtype_name(ft->file_dtype));
+    /* matrices in any float or block type, norm weights in a float one */
+    if (!ft->has_dtype || !(hwa_dtype_is_float(ft->dtype) || (cols > 0 && hwa_dtype_is_quantized(ft->dtype))))
+        return hwa__err(NULL, HWA_E_UNSUPPORTED,
+                        "%s: tensor '%s' has dtype %s (f32, f16 and bf16 are supported, and for matrices q8_0, q4_0, "
+                        "q4_1, q4_k and q6_k)", L, name, hwa_file_dtype_name(ft->file_dtype));
     const int64_t shape[2] = {rows, cols};
     /* Matrices in the dtype asked for; norm weights (cols 0) as they are. */
-    const bool convert = m->convert && cols > 0 && ft->dtype != m->want_dtype;
-    hwa_tensor *t = hwa_tensor_new(m->ctx, convert ? m->want_dtype : ft->dtype, cols > 0 ? 2 : 1, shape);
+    /* rows that are not whole blocks of the type asked for fall back as
+     * llama.cpp's quantizer does (hwa_dtype_for_rows), and are counted */
+    const hwa_dtype to = cols > 0 ? hwa_dtype_for_rows(m->want_dtype, cols) : m->want_dtype;
+    const bool convert = m->convert && cols > 0 && ft->dtype != to;
+    if (m->convert && cols > 0 && to != m->want_dtype) m->n_fallback++;
+    hwa_tensor *t = hwa_tensor_new(m->ctx, convert ? to : ft->dtype, cols > 0 ? 2 : 1, shape);
     if (!t) return hwa_ctx_last_status(m->ctx);
     hwa_tensor_set_name(t, name);
-    const size_t file_bytes = (size_t)(rows * (cols > 0 ? cols : 1)) * hwa_dtype_block_bytes(ft->dtype);
+    size_t file_bytes;
+    if (hwa_dtype_row_bytes(ft->dtype, cols > 0 ? cols : rows, &file_bytes) != HWA_OK)
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: tensor '%s': rows of %lld values are not whole %s blocks", L, name,
+                        (long long)cols, hwa_dtype_name(ft->dtype));
+    if (cols > 0) file_bytes *= (size_t)rows; /* the shape was checked against the file's */
     const uint8_t *data = ft->data;
     if (!gguf && layer >= 0) data += (size_t)layer * file_bytes; /* shape checked: inside the tensor */
     hwa_status st;
@@ -227,7 +243,8 @@ static hwa_status bind_weight(hwa_llama *m, const char *gguf_name, const char *l
         st = hwa_tensor_alloc(t, m->be);
         if (st == HWA_OK) st = hwa_tensor_set_bytes(t, data, file_bytes);
     } else {
-        if ((uintptr_t)data % hwa_dtype_block_bytes(ft->dtype))
+        const size_t align = hwa_dtype_is_quantized(ft->dtype) ? 2 : hwa_dtype_block_bytes(ft->dtype);
+        if ((uintptr_t)data % align)
             return hwa__err(NULL, HWA_E_FORMAT, "%s: tensor '%s' is not aligned to its element size", L, name);
         st = hwa_tensor_bind_host(t, m->be, data, file_bytes);
     }
@@ -420,6 +437,8 @@ int hwa_llama_n_threads(const hwa_llama *m) { return m ? hwa_backend_threads(m->
 void hwa_llama_reset(hwa_llama *m) {
     if (m) m->pos = 0;
 }
+int hwa_llama_n_fallback(const hwa_llama *m) { return m ? m->n_fallback : 0; }
+
 const char *hwa_llama_placement(const hwa_llama *m, double *est_s) {
     if (est_s) *est_s = m && m->place_choice[0] ? m->place_est_s : NAN;
     return m ? m->place_choice : "";

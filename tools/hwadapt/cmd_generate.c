@@ -32,7 +32,8 @@ static void usage(FILE *f) {
             "  --steps N         positions to run, BOS and prompt included (default 256, at most the context)\n"
             "  --ctx N           KV cache positions (default: the model's maximum)\n"
             "  --threads N       threads (default: HWA_NUM_THREADS, else the CPUs this process may use)\n"
-            "  --dtype D         the matrices' dtype: f32, f16 or bf16, converted once at load when the file's\n"
+            "  --dtype D         the matrices' dtype: f32, f16, bf16, or a block type (q8_0, q4_0, q4_1, q4_k,\n"
+            "                    q6_k: quantized at load as `hwadapt quantize` does), converted once at load when the file's\n"
             "                    differs (default: the file's, mapped without copying)\n"
             "  --device SPEC     cpu (default) or opencl:N (hwadapt probe lists the devices); on opencl:N the\n"
             "                    weights are copied to the device and --threads has no effect; auto: each step's\n"
@@ -119,8 +120,9 @@ static int parse_args(int argc, char **argv, const cli_args *ca, options *o) {
         else if (!strcmp(a, "--threads")) bad = parse_long(a, val, from, 1, 4096, &o->threads);
         else if (!strcmp(a, "--dtype")) {
             hwa_dtype t;
-            if (hwa_dtype_from_name(val, &t) || !hwa_dtype_is_float(t)) {
-                fprintf(stderr, "hwadapt generate: --dtype '%s'%s: expected f32, f16 or bf16\n", val, from);
+            if (hwa_dtype_from_name(val, &t) || !(hwa_dtype_is_float(t) || hwa_dtype_is_quantized(t))) {
+                fprintf(stderr, "hwadapt generate: --dtype '%s'%s: expected f32, f16, bf16, q8_0, q4_0, q4_1, q4_k or "
+                        "q6_k\n", val, from);
                 bad = 1;
             }
             o->dtype = val;
@@ -237,8 +239,12 @@ static int run(const options *op) {
         const double peak_mib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : 0.0;
         printf("\n");
         fflush(stdout);
-        char conv[64] = "", where[80] = "mapped", runs[64];
-        if (c->file_weight_dtype != c->weight_dtype)
+        char conv[224] = "", where[280] = "mapped", runs[64];
+        if (hwa_llama_n_fallback(m))
+            snprintf(conv, sizeof conv, " (%s in the file; %s asked: %d matri%s whose rows are not whole %s blocks "
+                     "took q8_0 or f16, as llama.cpp's quantizer does)", hwa_dtype_name(c->file_weight_dtype), o.dtype,
+                     hwa_llama_n_fallback(m), hwa_llama_n_fallback(m) == 1 ? "x" : "ces", o.dtype);
+        else if (c->file_weight_dtype != c->weight_dtype)
             snprintf(conv, sizeof conv, " (%s in the file)", hwa_dtype_name(c->file_weight_dtype));
         if (conv[0]) snprintf(where, sizeof where, "converted at load");
         /* The CPU maps the file's weights in place; a device holds a copy. */

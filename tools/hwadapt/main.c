@@ -20,6 +20,7 @@ static const command commands[] = {
     {"probe", cmd_probe, "the hardware passport: every device and what it can do"},
     {"inspect", cmd_inspect, "list what is in a model file"},
     {"generate", cmd_generate, "run a language model (llama2.c checkpoints, GGUF)"},
+    {"quantize", cmd_quantize, "write a GGUF model with its matrices in q8_0, q4_0, q4_1, q4_k, q6_k, f16 or bf16"},
     {"plan", cmd_plan, "where each node of a workload would run across devices, at what cost and memory, and why"},
     {"train", cmd_train, "train a model (fmnist-mlp on Fashion-MNIST); checkpoints, resume, export"},
 };

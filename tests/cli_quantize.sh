@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# hwadapt quantize: stories260K.gguf to Q4_0 and Q8_0 (sizes printed, the
+# files inspected and run: Q8_0 generates the f32 model's greedy text), and
+# bad usage refused before any work: an unknown --type (exit 2), a missing
+# output folder (exit 2, nothing written), a file that is not GGUF (exit 1).
+set -euo pipefail
+cli=${HWA_CLI:?HWA_CLI must name the built hwadapt}
+data=${HWA_DATA_DIR:-../shared/data}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/skip.bash"
+
+s=$data/stories260K
+[ -e "$s/stories260K.gguf" ] || skip_for data "$s/stories260K.gguf is absent"
+for t in q4_0 q8_0; do
+  "$cli" quantize "$s/stories260K.gguf" "$tmp/$t.gguf" --type "$t" >"$tmp/q.out" 2>&1 || fail "quantize $t: $(cat "$tmp/q.out")"
+  grep -q "48 tensors" "$tmp/q.out" || fail "quantize $t: no summary: $(cat "$tmp/q.out")"
+  "$cli" inspect "$tmp/$t.gguf" >"$tmp/i.txt" || fail "inspect $t failed"
+  grep -qi " $t " "$tmp/i.txt" || fail "inspect does not show $t tensors: $(head -30 "$tmp/i.txt")"
+  echo "ok: quantize $t: $(tail -1 "$tmp/q.out")"
+done
+g=(generate --temperature 0 --steps 40 --prompt "Once upon a time")
+"$cli" "${g[0]}" "$s/stories260K.gguf" "${g[@]:1}" >"$tmp/f32.txt" 2>/dev/null || fail "generate f32"
+"$cli" "${g[0]}" "$tmp/q8_0.gguf" "${g[@]:1}" >"$tmp/q8.txt" 2>/dev/null || fail "generate q8_0"
+cmp -s "$tmp/f32.txt" "$tmp/q8.txt" || fail "q8_0's greedy text differs from f32's: $(cat "$tmp/q8.txt")"
+"$cli" "${g[0]}" "$tmp/q4_0.gguf" "${g[@]:1}" >"$tmp/q4.txt" 2>/dev/null || fail "generate q4_0"
+grep -q "Once upon a time" "$tmp/q4.txt" || fail "q4_0 did not continue the prompt"
+echo "ok: q8_0 generates the f32 model's greedy text; q4_0: $(head -c 80 "$tmp/q4.txt")"
+
+rc=0; "$cli" quantize "$s/stories260K.gguf" "$tmp/x.gguf" --type q9_9 2>"$tmp/e" || rc=$?
+[ "$rc" = 2 ] && grep -q "expected q8_0" "$tmp/e" || fail "--type q9_9: exit $rc: $(cat "$tmp/e")"
+rc=0; "$cli" quantize "$s/stories260K.gguf" "$tmp/nosuch/x.gguf" --type q8_0 2>"$tmp/e" || rc=$?
+[ "$rc" = 2 ] && grep -q "not writable or does not exist" "$tmp/e" || fail "missing folder: exit $rc: $(cat "$tmp/e")"
+rc=0; "$cli" quantize "$s/stories260K.bin" "$tmp/x.gguf" --type q8_0 2>"$tmp/e" || rc=$?
+[ "$rc" = 1 ] && grep -q "not a GGUF file" "$tmp/e" || fail "llama2.c input: exit $rc: $(cat "$tmp/e")"
+[ ! -e "$tmp/x.gguf" ] || fail "a refused run left a file"
+echo "ok: bad --type, a missing folder and a non-GGUF input refused"
