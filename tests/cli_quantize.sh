@@ -3,6 +3,9 @@
 # files inspected and run: Q8_0 generates the f32 model's greedy text), and
 # bad usage refused before any work: an unknown --type (exit 2), a missing
 # output folder (exit 2, nothing written), a file that is not GGUF (exit 1).
+# hwadapt perplexity: the Q4_0 file against the f32 one on tinyshakespeare
+# (JSON with perplexity, KL divergence and top-1 agreement), a bad --ctx
+# refused (exit 2).
 set -euo pipefail
 cli=${HWA_CLI:?HWA_CLI must name the built hwadapt}
 data=${HWA_DATA_DIR:-../shared/data}
@@ -36,3 +39,21 @@ rc=0; "$cli" quantize "$s/stories260K.bin" "$tmp/x.gguf" --type q8_0 2>"$tmp/e" 
 [ "$rc" = 1 ] && grep -q "not a GGUF file" "$tmp/e" || fail "llama2.c input: exit $rc: $(cat "$tmp/e")"
 [ ! -e "$tmp/x.gguf" ] || fail "a refused run left a file"
 echo "ok: bad --type, a missing folder and a non-GGUF input refused"
+
+if [ -e "$data/tinyshakespeare.txt" ]; then
+  "$cli" perplexity "$tmp/q4_0.gguf" --text "$data/tinyshakespeare.txt" --ctx 64 --chunks 8 \
+    --reference "$s/stories260K.gguf" --json >"$tmp/p.json" || fail "perplexity failed"
+  /usr/bin/python3 - "$tmp/p.json" <<'PY' || fail "perplexity JSON: $(cat "$tmp/p.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["scored"] == 8 * 31 and r["ppl"] > 1 and r["ref_ppl"] > 1, r
+assert 0 < r["kl_mean"] < 1 and 0.5 < r["top1"] <= 1, r
+print(f"ok: perplexity q4_0 {r['ppl']:.3f} against f32 {r['ref_ppl']:.3f}, KL {r['kl_mean']:.4f}, top-1 {100 * r['top1']:.1f}%")
+PY
+  rc=0; "$cli" perplexity "$s/stories260K.gguf" --text "$data/tinyshakespeare.txt" --ctx 2 2>"$tmp/e" || rc=$?
+  [ "$rc" = 2 ] || fail "--ctx 2: exit $rc"
+  echo "ok: perplexity refuses --ctx 2"
+else
+  skip_part data "$data/tinyshakespeare.txt is absent"
+fi
+finish_skips

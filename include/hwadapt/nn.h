@@ -135,6 +135,31 @@ hwa_status hwa_llama_plan(hwa_llama *m, int32_t n_tokens, FILE *f, bool json, bo
  * On error the cache position is unchanged. */
 hwa_status hwa_llama_eval(hwa_llama *m, const int32_t *tokens, int32_t n, bool all_logits, float *logits);
 
+/* ---- perplexity ------------------------------------------------------------ */
+
+typedef struct hwa_perplexity_result {
+    int32_t n_chunks;
+    int64_t n_scored;     /* predictions scored */
+    double nll;           /* their mean negative log-likelihood, nats */
+    double ppl, ppl_se;   /* exp(nll), and its standard error (delta method) */
+    /* against a reference model; NAN without one */
+    double ref_ppl;
+    double kl_mean, kl_p99, kl_max; /* KL(reference || model) per prediction, nats */
+    double top1;          /* share of predictions whose most likely token is the reference's */
+} hwa_perplexity_result;
+
+/* The perplexity of m over tokens[0..n), as llama.cpp's perplexity tool
+ * measures it: chunks of ctx tokens (at most max_chunks when > 0), each
+ * one's first token replaced by bos (when >= 0), run from position 0 in one
+ * batched pass; the predictions of the tokens at ctx/2 + 1 .. ctx - 1 of
+ * each chunk scored. With ref (NULL for none; the same vocabulary), the
+ * same chunks through ref too: its perplexity, the KL divergence of m's
+ * next-token distributions from ref's, and top-1 agreement. Resets both
+ * models' caches. Errors: HWA_E_RANGE (ctx outside 4 .. n_ctx, fewer than
+ * ctx tokens), HWA_E_INVALID (a reference that does not fit), eval's. */
+hwa_status hwa_llama_perplexity(hwa_llama *m, hwa_llama *ref, const int32_t *tokens, int64_t n, int32_t ctx,
+                                int32_t bos, int32_t max_chunks, hwa_perplexity_result *out);
+
 /* ---- tokenizer: SentencePiece-style BPE ----------------------------------- */
 
 typedef struct hwa_tokenizer hwa_tokenizer;

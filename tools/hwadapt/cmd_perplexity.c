@@ -1,0 +1,181 @@
+/* hwadapt perplexity — a language model's perplexity over a text, and against
+ * a reference model the KL divergence and top-1 agreement of their next-token
+ * distributions (hwa_llama_perplexity); this file reads the text, tokenizes
+ * it and prints. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "hwadapt/hwadapt.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: hwadapt perplexity MODEL --text FILE [--ctx N] [--chunks N] [--tokenizer FILE] [--dtype T]\n"
+               "                          [--reference MODEL2] [--ref-dtype T] [--threads N] [--json]\n\n"
+               "The perplexity of MODEL over FILE as llama.cpp's perplexity tool measures it: the text tokenized\n"
+               "(a line at a time), cut into chunks of N tokens (default 128) each starting with BOS, each run in\n"
+               "one pass, the predictions of the second half of each chunk scored. With --reference, the same\n"
+               "chunks through MODEL2 too (MODEL2 may be MODEL itself with another --ref-dtype): its perplexity,\n"
+               "the mean, p99 and largest KL divergence of MODEL's next-token distributions from MODEL2's, and\n"
+               "their top-1 agreement.\n\n"
+               "  --text FILE        UTF-8 text\n"
+               "  --ctx N            tokens per chunk (default 128)\n"
+               "  --chunks N         at most N chunks (default: every whole chunk of the text)\n"
+               "  --tokenizer FILE   llama2.c tokenizer (default: the GGUF model's own)\n"
+               "  --dtype T          MODEL's matrices converted at load (f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k)\n"
+               "  --reference MODEL2, --ref-dtype T   the model to compare with, and its matrices' type\n"
+               "  --threads N        threads (default: the CPUs this process may use)\n"
+               "  --json             one JSON object instead of text\n");
+}
+
+/* The whole file, NUL-terminated; NULL after printing why. */
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+    if (f && n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
+        fread(buf, 1, (size_t)n, f) == (size_t)n) {
+        buf[n] = '\0';
+        fclose(f);
+        return buf;
+    }
+    fprintf(stderr, "hwadapt perplexity: cannot read %s\n", path);
+    free(buf);
+    if (f) fclose(f);
+    return NULL;
+}
+
+/* The text tokenized a line at a time (no BOS); NULL after printing why. */
+static int32_t *tokenize(const hwa_tokenizer *tok, char *text, int64_t *n_out) {
+    int64_t n = 0, cap = 1 << 16;
+    int32_t *ids = malloc((size_t)cap * sizeof *ids);
+    for (char *line = text, *next; ids && line && *line; line = next) {
+        char *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : NULL;
+        if (nl) *nl = '\0';
+        if (!*line) continue;
+        int32_t got = 0;
+        for (;;) {
+            if (cap - n < 16) {
+                int32_t *g = realloc(ids, (size_t)(cap * 2) * sizeof *ids);
+                if (!g) break;
+                ids = g, cap *= 2;
+            }
+            hwa_status st = hwa_tokenizer_encode(tok, line, false, false, ids + n, (int32_t)(cap - n < INT32_MAX ? cap - n : INT32_MAX), &got);
+            if (st == HWA_E_RANGE) {
+                int32_t *g = realloc(ids, (size_t)(cap * 2 + got) * sizeof *ids);
+                if (!g) break;
+                ids = g, cap = cap * 2 + got;
+                continue;
+            }
+            if (st) {
+                fprintf(stderr, "hwadapt perplexity: tokenizing: %s\n", hwa_last_error());
+                free(ids);
+                return NULL;
+            }
+            break;
+        }
+        n += got;
+    }
+    if (!ids) fprintf(stderr, "hwadapt perplexity: out of memory\n");
+    *n_out = n;
+    return ids;
+}
+
+static hwa_llama *open_model(const char *path, const char *dtype, long threads) {
+    hwa_llama *m = NULL;
+    const hwa_llama_params lp = {.weight_dtype = dtype, .n_threads = (int32_t)threads};
+    if (hwa_llama_load(path, &lp, &m)) fprintf(stderr, "hwadapt perplexity: %s\n", hwa_last_error());
+    return m;
+}
+
+int cmd_perplexity(int argc, char **argv) {
+    const char *model = NULL, *text = NULL, *tokp = NULL, *dtype = NULL, *ref = NULL, *ref_dtype = NULL;
+    long ctx = 128, chunks = 0, threads = 0;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--text") && v) { text = v; i++;
+        } else if (!strcmp(a, "--tokenizer") && v) { tokp = v; i++;
+        } else if (!strcmp(a, "--dtype") && v) { dtype = v; i++;
+        } else if (!strcmp(a, "--reference") && v) { ref = v; i++;
+        } else if (!strcmp(a, "--ref-dtype") && v) { ref_dtype = v; i++;
+        } else if (!strcmp(a, "--ctx") && v && (ctx = strtol(v, &end, 10), *v && !*end && ctx >= 4 && ctx <= 1 << 20)) { i++;
+        } else if (!strcmp(a, "--chunks") && v && (chunks = strtol(v, &end, 10), *v && !*end && chunks >= 1)) { i++;
+        } else if (!strcmp(a, "--threads") && v && (threads = strtol(v, &end, 10), *v && !*end && threads >= 1)) { i++;
+        } else if (!strcmp(a, "--json")) { json = true;
+        } else if (a[0] != '-' && !model) { model = a;
+        } else {
+            fprintf(stderr, "hwadapt perplexity: bad option or value '%s'%s%s (--ctx 4.., --chunks and --threads 1..; "
+                    "see hwadapt perplexity --help)\n", a, v ? " " : "", v ? v : "");
+            return 2;
+        }
+    }
+    if (!model || !text) {
+        fprintf(stderr, "hwadapt perplexity: name MODEL and --text FILE (see hwadapt perplexity --help)\n");
+        return 2;
+    }
+    if (ref_dtype && !ref) ref = model;
+    char *body = read_text(text);
+    if (!body) return 2;
+    hwa_llama *m = open_model(model, dtype, threads), *r = ref ? open_model(ref, ref_dtype, threads) : NULL;
+    hwa_tokenizer *tok = NULL;
+    int rc = 1;
+    if (!m || (ref && !r)) goto done;
+    hwa_status st;
+    if (tokp) st = hwa_tokenizer_load(tokp, hwa_llama_get_config(m)->vocab_size, &tok);
+    else if (hwa_model_file_format(hwa_llama_file(m)) == HWA_FORMAT_GGUF) st = hwa_tokenizer_from_file(hwa_llama_file(m), &tok);
+    else {
+        fprintf(stderr, "hwadapt perplexity: %s is a llama2.c checkpoint: name its tokenizer with --tokenizer FILE\n", model);
+        rc = 2;
+        goto done;
+    }
+    if (st) {
+        fprintf(stderr, "hwadapt perplexity: tokenizer: %s\n", hwa_last_error());
+        goto done;
+    }
+    int64_t n = 0;
+    int32_t *ids = tokenize(tok, body, &n);
+    if (!ids) goto done;
+    hwa_perplexity_result res;
+    st = hwa_llama_perplexity(m, r, ids, n, (int32_t)ctx, hwa_tokenizer_bos(tok), (int32_t)chunks, &res);
+    free(ids);
+    if (st) {
+        fprintf(stderr, "hwadapt perplexity: %s\n", hwa_last_error());
+        rc = st == HWA_E_RANGE ? 2 : 1;
+        goto done;
+    }
+    const hwa_llama_config *c = hwa_llama_get_config(m);
+    if (json) {
+        printf("{\"model\": \"%s\", \"dtype\": \"%s\", \"text_tokens\": %lld, \"ctx\": %ld, \"chunks\": %d, "
+               "\"scored\": %lld, \"nll\": %.9g, \"ppl\": %.9g, \"ppl_se\": %.9g",
+               model, hwa_dtype_name(c->weight_dtype), (long long)n, ctx, res.n_chunks, (long long)res.n_scored, res.nll,
+               res.ppl, res.ppl_se);
+        if (r)
+            printf(", \"reference\": \"%s\", \"ref_dtype\": \"%s\", \"ref_ppl\": %.9g, \"kl_mean\": %.9g, \"kl_p99\": %.9g, "
+                   "\"kl_max\": %.9g, \"top1\": %.9g", ref, hwa_dtype_name(hwa_llama_get_config(r)->weight_dtype),
+                   res.ref_ppl, res.kl_mean, res.kl_p99, res.kl_max, res.top1);
+        printf("}\n");
+    } else {
+        printf("%s (%s matrices): perplexity %.4f +- %.4f over %lld predictions (%d chunks of %ld tokens; the text is "
+               "%lld tokens)\n", model, hwa_dtype_name(c->weight_dtype), res.ppl, res.ppl_se, (long long)res.n_scored,
+               res.n_chunks, ctx, (long long)n);
+        if (r)
+            printf("against %s (%s matrices): its perplexity %.4f (%+.3f%%); KL divergence mean %.6f, p99 %.6f, max "
+                   "%.6f nats; top-1 agreement %.2f%%\n", ref, hwa_dtype_name(hwa_llama_get_config(r)->weight_dtype),
+                   res.ref_ppl, (res.ppl / res.ref_ppl - 1) * 100, res.kl_mean, res.kl_p99, res.kl_max, res.top1 * 100);
+    }
+    rc = 0;
+done:
+    hwa_tokenizer_free(tok);
+    hwa_llama_free(m);
+    hwa_llama_free(r);
+    free(body);
+    return rc;
+}
