@@ -1,4 +1,5 @@
-/* llama_bench MODEL [--prefill N] [--decode N] [--threads N] [--bw-mib N]
+/* llama_bench MODEL [--prefill N] [--decode N] [--threads N] [--bw-mib N] [--dtype T]
+ * (--dtype: the matrices converted at load: f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k)
  *
  * Decode tokens/s of a Llama model against the bound memory bandwidth sets:
  * a decode step reads every weight once (and the KV cache so far), so it can
@@ -83,12 +84,14 @@ static int fail(const char *what) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: llama_bench MODEL [--prefill N] [--decode N] [--threads N] [--bw-mib N]\n");
+        fprintf(stderr, "usage: llama_bench MODEL [--prefill N] [--decode N] [--threads N] [--bw-mib N] [--dtype T]\n");
         return 2;
     }
     int prefill = 256, decode = 32, threads = 0, bw_mib = 1024;
+    const char *dtype = NULL;
     for (int i = 2; i + 1 < argc; i += 2) {
         const int v = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--dtype")) dtype = argv[i + 1];
         if (!strcmp(argv[i], "--prefill")) prefill = v;
         else if (!strcmp(argv[i], "--decode")) decode = v;
         else if (!strcmp(argv[i], "--threads")) threads = v;
@@ -99,7 +102,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     hwa_llama *m = NULL;
-    const hwa_llama_params lp = {.n_ctx = prefill + decode, .n_threads = threads};
+    const hwa_llama_params lp = {.n_ctx = prefill + decode, .n_threads = threads, .weight_dtype = dtype};
     if (hwa_llama_load(argv[1], &lp, &m)) return fail("load");
     const hwa_llama_config *c = hwa_llama_get_config(m);
     const int V = c->vocab_size;

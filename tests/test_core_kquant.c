@@ -146,6 +146,61 @@ static void product_and_lookup(hwa_dtype t, const uint8_t *blocks, const uint32_
     hwa_ctx_free(ctx);
 }
 
+/* The host's kernel for block weights (activations quantized to 8 bits per
+ * 32 values, integer block dots): x [3, 256] times W^T from the golden
+ * blocks, against the float64 product of the decoded weights with the
+ * activations quantized here, within the f32 summation bound. */
+static void host_product(hwa_dtype t, const uint8_t *blocks, int nrows, int64_t K, const uint32_t *decoded) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    hwa_tensor *w = hwa_tensor_new_2d(ctx, t, nrows, K), *x = hwa_tensor_new_2d(ctx, HWA_F32, 3, K);
+    hwa_tensor *y = hwa_matmul_ex(ctx, x, w, false, true);
+    hwa_graph *g = hwa_graph_new(ctx);
+    CHECK_OK(hwa_graph_build_forward(g, y));
+    CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+    size_t nb;
+    CHECK_OK(hwa_dtype_row_bytes(t, nrows * K, &nb));
+    CHECK_OK(hwa_tensor_set_bytes(w, blocks, nb));
+    float xv[3 * 256], got[3 * 8];
+    for (int i = 0; i < 3 * K; i++) xv[i] = (float)((i * 37 % 101) - 50) / 50.0f * (1 + (i % 7));
+    CHECK_OK(hwa_tensor_set_f32(x, xv, 3 * K));
+    CHECK_OK(hwa_graph_compute(g, be));
+    CHECK_OK(hwa_tensor_get_f32(y, got, 3 * nrows));
+    const char *kernel = hwa_backend_kernel_name(be, y);
+    for (int m = 0; m < 3; m++) {
+        float xq[256];
+        for (int64_t b = 0; b < K / 32; b++) {
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(xv[m * K + 32 * b + i]));
+            const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+            for (int i = 0; i < 32; i++) xq[32 * b + i] = roundf(xv[m * K + 32 * b + i] * id) * d;
+        }
+        for (int n = 0; n < nrows; n++) {
+            double sum = 0, abs = 0;
+            for (int64_t k = 0; k < K; k++) {
+                float wv;
+                memcpy(&wv, &decoded[n * K + k], 4);
+                sum += (double)wv * xq[k];
+                abs += fabs((double)wv * xq[k]);
+            }
+            const double tol = (double)(K + 2) * 0x1p-24 * abs;
+            CHECK_MSG(fabs(got[m * nrows + n] - sum) <= tol, "%s (%s) y[%d, %d]: %.9g, want %.9g (|diff| %.3g > %.3g)",
+                      hwa_dtype_name(t), kernel, m, n, got[m * nrows + n], sum, fabs(got[m * nrows + n] - sum), tol);
+        }
+    }
+    CHECK_STR_CONTAINS(kernel, "q8dot");
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
+TEST(the_hosts_kernel_multiplies_block_weights_with_8_bit_activations) {
+    host_product(HWA_Q4_K, gold_q4k_rand, 5, 256, gold_q4k_out);
+    host_product(HWA_Q6_K, gold_q6k_rand, 5, 256, gold_q6k_out);
+    host_product(HWA_Q4_1, gold_q41_rand, 1, 256, gold_q41_rand_out);
+    host_product(HWA_Q4_K, gold_q4k_enc, 8, 256, gold_q4k_enc_out);
+    host_product(HWA_Q6_K, gold_q6k_enc, 8, 256, gold_q6k_enc_out);
+}
+
 TEST(q4_k_and_q6_k_weights_multiply_and_look_up_as_their_decoded_values) {
     product_and_lookup(HWA_Q4_K, gold_q4k_rand, gold_q4k_out);
     product_and_lookup(HWA_Q6_K, gold_q6k_rand, gold_q6k_out);

@@ -27,6 +27,7 @@
 #include "backends/cpu/cpu_prof.h"
 #include "backends/cpu/cpu_train_fast.h"
 #include "backends/cpu/matmul/mm.h"
+#include "backends/cpu/matmul/mm_quant.h"
 #include "backends/cpu/ref/ref.h"
 #include "core/internal.h"
 
@@ -155,7 +156,10 @@ static void byte_span(const hwa_tensor *t, uintptr_t *lo, uintptr_t *hi) {
     hwa__shape4(t, ne, st);
     for (int d = 0; d < 4; d++) last += (ne[d] - 1) * (st[d] > 0 ? st[d] : 0);
     *lo = (uintptr_t)hwa__data(t);
-    *hi = *lo + (uintptr_t)(last + 1) * hwa_dtype_block_bytes(t->dtype);
+    /* strides count elements; a block type stores a block's elements in
+     * block_bytes */
+    const int64_t bs = hwa_dtype_block_size(t->dtype);
+    *hi = *lo + (uintptr_t)((last + bs) / bs) * hwa_dtype_block_bytes(t->dtype);
 }
 
 static bool overlaps(const hwa_tensor *a, const hwa_tensor *b) {
@@ -171,7 +175,8 @@ static bool overlaps(const hwa_tensor *a, const hwa_tensor *b) {
 static hwa_status run_matmul(cpu_state *s, hwa_tensor *mm, const hwa_tensor *bias, hwa_op act, bool accumulate,
                              hwa_tensor *out, const hwa__simd *simd, int nt, char *name) {
     const hwa_tensor *A = mm->src[0], *B = mm->src[1];
-    if (!hwa_tensor_is_contiguous(out) || hwa_dtype_is_quantized(A->dtype) || hwa_dtype_is_quantized(B->dtype))
+    if (!hwa_tensor_is_contiguous(out) || hwa_dtype_is_quantized(A->dtype) ||
+        (hwa_dtype_is_quantized(B->dtype) && (bias || act != HWA_OP_NONE || accumulate)))
         return HWA_E_UNSUPPORTED;
     /* A fused output may have been planned into an input's storage (the
      * inputs are dead by the time the unfused add would have run). */
@@ -188,6 +193,19 @@ static hwa_status run_matmul(cpu_state *s, hwa_tensor *mm, const hwa_tensor *bia
         return HWA_E_UNSUPPORTED;
     p.dt_a = A->dtype, p.dt_b = B->dtype, p.dt_c = out->dtype;
     p.ldc = p.N;
+    if (hwa_dtype_is_quantized(B->dtype)) {
+        /* weights in a block type, read in place */
+        p.a = hwa__data(A), p.b = hwa__data(B), p.c = hwa__data(out);
+        if (!p.a || !p.b || !p.c) return HWA_E_UNSUPPORTED;
+#if defined(__x86_64__)
+        const bool vec = simd != NULL;
+#else
+        const bool vec = false;
+#endif
+        hwa_status qst = hwa__mm_quant_run(s->scratch.ctx, &p, vec, nt, &s->scratch.p, &s->scratch.cap);
+        if (qst == HWA_OK) snprintf(name, KNAME_CAP, "q8dot:%s:%s", hwa_dtype_name(B->dtype), vec ? "avx2" : "scalar");
+        return qst;
+    }
     p.bias = bias ? hwa__data(bias) : NULL;
     p.dt_bias = bias ? bias->dtype : HWA_F32;
     p.act = act;

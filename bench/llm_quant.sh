@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Quantized language models on the CPU, side by side in one run:
+#   1. the 4096 x 14336 GEMV (a Llama feed-forward matrix, one token) with the
+#      weights in f32, f16, bf16, q8_0, q4_0, q4_1, q4_k and q6_k: ms, GB/s
+#      of weights read, against the bandwidth bound (build/bench/quant_gemv_bench;
+#      every type validated against float64 first);
+#   2. decode tokens/s of a synthetic 110M Llama (dim 768, 12 layers, vocab
+#      32000, random weights) in each type, quantized at load, against f32,
+#      and a 256-token prefill (build/bench/llama_bench --dtype).
+# The issue's goals (GEMV >= 85 % of the bound; decode Q8_0 >= 3x, Q4_0 >= 5x
+# f32) are printed beside the figures; peers (ggml) are not run here.
+# Needs ./build, Debian's python3-numpy and about 450 MB in ${TMPDIR:-/tmp}.
+#   BENCH_QUICK=1   a smaller GEMV and fewer decode steps (a smoke run)
+set -eu
+cd "$(dirname "$0")/.."
+build=${BUILD:-build}
+. bench/lib.bash
+cmake --build "$build" -j "$(nproc)" --target quant_gemv_bench llama_bench >/dev/null
+out="$build/bench"
+mkdir -p "$out"
+n=14336 k=4096 reps=7 decode=32
+if [ -n "${BENCH_QUICK:-}" ]; then n=2048 k=1024 reps=3 decode=8; fi
+{
+  "$out/quant_gemv_bench" --n "$n" --k "$k" --reps "$reps" 2>/dev/null
+} | tee "$out/llm_quant_gemv.txt"
+if ! py=$(hwa_python numpy); then
+  echo "llm_quant: decode skipped (no python3 with numpy; apt-get install python3-numpy)"
+  exit 0
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$py" bench/make_llama_checkpoint.py "$tmp/llama110m.bin" --dim 768 --hidden 2048 --layers 12 --heads 12 \
+  --kv-heads 12 --vocab 32000 --seq-len 1024 >/dev/null
+echo
+echo "decode and prefill, synthetic 110M Llama, matrices quantized at load:"
+printf '  %-5s %10s %10s %12s %12s %9s\n' type "MiB" "decode/s" "bound/s" "prefill/s" "vs f32"
+f32=""
+for t in f32 q8_0 q6_k q4_k q4_1 q4_0; do
+  "$out/llama_bench" "$tmp/llama110m.bin" --prefill 256 --decode "$decode" --dtype "$t" >"$tmp/$t.txt" 2>&1 ||
+    { echo "  $t: failed: $(tail -1 "$tmp/$t.txt")"; continue; }
+  mib=$(sed -n 's/.* weights \([0-9.]*\) MiB.*/\1/p' "$tmp/$t.txt" | head -1)
+  dec=$(sed -n 's/^decode at positions [0-9.]*: \([0-9.]*\) tokens\/s.*/\1/p' "$tmp/$t.txt" | head -1)
+  bound=$(sed -n 's/.* bound \([0-9.]*\) tokens\/s.*/\1/p' "$tmp/$t.txt" | head -1)
+  pre=$(sed -n 's/^prefill: \([0-9.]*\) tokens\/s.*/\1/p' "$tmp/$t.txt" | head -1)
+  [ -z "$f32" ] && f32=$dec
+  ratio=$(awk -v a="$dec" -v b="$f32" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "n/a" }')
+  printf '  %-5s %10s %10s %12s %12s %9s\n' "$t" "${mib:-?}" "${dec:-?}" "${bound:-?}" "${pre:-?}" "$ratio"
+done | tee "$out/llm_quant_decode.txt"
+echo "goals: decode q8_0 >= 3x f32, q4_0 >= 5x f32 and >= 1.5x q8_0"

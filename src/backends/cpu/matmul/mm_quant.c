@@ -1,0 +1,179 @@
+/* Products with weights in a block type (Q8_0, Q4_0, Q4_1, Q4_K, Q6_K): C =
+ * A W^T with A f32 [M, K] and W [N, K] in blocks, as llama.cpp computes them.
+ * Each row of A is quantized to 8 bits per 32 values on the fly (scale
+ * max|x|/127, round to nearest), every weight block is widened to int8 in
+ * registers' worth of scratch, and the products of a block are summed in
+ * int32 (the int8 dot is the ISA's: AVX2 maddubs, or scalar), then scaled
+ * by the two blocks' scales in f32. The weights are read in place: no
+ * dequantized copy of the matrix is made. Rows of W are split across the
+ * threads. The results differ from the reference kernels' (which multiply
+ * the decoded weights by f32 activations) by the activations' 8-bit
+ * rounding, about 2^-8 of a row's largest value per term. */
+#include <math.h>
+#include <string.h>
+
+#include "backends/cpu/matmul/mm_quant.h"
+#include "core/pool.h"
+
+static int32_t dot_i8_scalar(const int8_t *a, const int8_t *b, int n) {
+    int32_t s = 0;
+    for (int i = 0; i < n; i++) s += (int32_t)a[i] * b[i];
+    return s;
+}
+
+static float f16f(const uint8_t *p) { return hwa_f16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }
+
+typedef struct qrow {
+    const int8_t *q;   /* K int8 */
+    const float *d;    /* K/32 scales */
+    const int32_t *s;  /* K/32 sums of q */
+} qrow;
+
+/* Row n of W against one quantized row of A, a block at a time. */
+float hwa__qrow_scalar(hwa_dtype t, const uint8_t *w, int64_t K, const int8_t *qa, const float *da, const int32_t *sa) {
+    const qrow row = {qa, da, sa}, *a = &row;
+    int32_t (*dot)(const int8_t *, const int8_t *, int) = dot_i8_scalar;
+    int8_t u[256];
+    float acc = 0.0f;
+    switch (t) {
+    case HWA_Q8_0:
+        for (int64_t b = 0; b < K / 32; b++, w += 34)
+            acc += f16f(w) * a->d[b] * (float)dot((const int8_t *)w + 2, a->q + 32 * b, 32);
+        break;
+    case HWA_Q4_0:
+        for (int64_t b = 0; b < K / 32; b++, w += 18) {
+            for (int j = 0; j < 16; j++) u[j] = (int8_t)((w[2 + j] & 15) - 8), u[j + 16] = (int8_t)((w[2 + j] >> 4) - 8);
+            acc += f16f(w) * a->d[b] * (float)dot(u, a->q + 32 * b, 32);
+        }
+        break;
+    case HWA_Q4_1:
+        for (int64_t b = 0; b < K / 32; b++, w += 20) {
+            for (int j = 0; j < 16; j++) u[j] = (int8_t)(w[4 + j] & 15), u[j + 16] = (int8_t)(w[4 + j] >> 4);
+            acc += a->d[b] * (f16f(w) * (float)dot(u, a->q + 32 * b, 32) + f16f(w + 2) * (float)a->s[b]);
+        }
+        break;
+    case HWA_Q4_K:
+        for (int64_t kb = 0; kb < K / 256; kb++, w += 144) {
+            const float d = f16f(w), dmin = f16f(w + 2);
+            const uint8_t *sc = w + 4, *q = w + 16;
+            for (int j = 0; j < 8; j++) {
+                int s6, m6;
+                if (j < 4) s6 = sc[j] & 63, m6 = sc[j + 4] & 63;
+                else s6 = (sc[j + 4] & 15) | ((sc[j - 4] >> 6) << 4), m6 = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+                const int c = j / 2, h = j % 2;
+                for (int l = 0; l < 32; l++) u[l] = (int8_t)((q[32 * c + l] >> (4 * h)) & 15);
+                const int64_t b = kb * 8 + j;
+                acc += a->d[b] * (d * (float)s6 * (float)dot(u, a->q + 32 * b, 32) - dmin * (float)m6 * (float)a->s[b]);
+            }
+        }
+        break;
+    case HWA_Q6_K:
+        for (int64_t kb = 0; kb < K / 256; kb++, w += 210) {
+            const uint8_t *ql = w, *qh = w + 128;
+            const int8_t *sc = (const int8_t *)(w + 192);
+            const float d = f16f(w + 208);
+            for (int h = 0; h < 2; h++)
+                for (int r = 0; r < 128; r++)
+                    u[128 * h + r] = (int8_t)((((ql[64 * h + r % 64] >> (4 * (r / 64))) & 15) |
+                                               (((qh[32 * h + r % 32] >> (2 * (r / 32))) & 3) << 4)) - 32);
+            for (int j = 0; j < 8; j++) {
+                const int64_t b = kb * 8 + j;
+                const float s = (float)sc[2 * j] * (float)dot(u + 32 * j, a->q + 32 * b, 16) +
+                                (float)sc[2 * j + 1] * (float)dot(u + 32 * j + 16, a->q + 32 * b + 16, 16);
+                acc += a->d[b] * d * s;
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    return acc;
+}
+
+typedef struct job {
+    const hwa__mm_problem *p;
+    const qrow *rows;
+    size_t wrow; /* bytes per row of W */
+    bool simd;
+} job;
+
+static void rows_of_w(void *ctx, int64_t n0, int64_t n1, int tid) {
+    (void)tid;
+    const job *j = ctx;
+    const hwa__mm_problem *p = j->p;
+    float *c = p->c;
+    for (int64_t n = n0; n < n1; n++) {
+        const uint8_t *w = (const uint8_t *)p->b + (size_t)n * j->wrow;
+#if defined(__x86_64__)
+        if (j->simd) {
+            /* activation rows a few at a time: each weight block unpacked once for them */
+            for (int64_t m0 = 0; m0 < p->M; m0 += HWA_QROWS_MAX) {
+                const int mm = (int)(p->M - m0 < HWA_QROWS_MAX ? p->M - m0 : HWA_QROWS_MAX);
+                const int8_t *qa[HWA_QROWS_MAX];
+                const float *da[HWA_QROWS_MAX];
+                const int32_t *sa[HWA_QROWS_MAX];
+                float o[HWA_QROWS_MAX];
+                for (int k = 0; k < mm; k++) qa[k] = j->rows[m0 + k].q, da[k] = j->rows[m0 + k].d, sa[k] = j->rows[m0 + k].s;
+                hwa__qrows_avx2(p->dt_b, w, p->K, mm, qa, da, sa, o);
+                for (int k = 0; k < mm; k++) c[(m0 + k) * p->ldc + n] = o[k];
+            }
+            continue;
+        }
+#endif
+        for (int64_t m = 0; m < p->M; m++)
+            c[m * p->ldc + n] = hwa__qrow_scalar(p->dt_b, w, p->K, j->rows[m].q, j->rows[m].d, j->rows[m].s);
+    }
+}
+
+bool hwa__mm_quant_fits(const hwa__mm_problem *p) {
+    return hwa_dtype_is_quantized(p->dt_b) && p->dt_a == HWA_F32 && p->dt_c == HWA_F32 && p->tb && !p->ta &&
+           !p->bias && p->act == HWA_OP_NONE && !p->accumulate && p->K % hwa_dtype_block_size(p->dt_b) == 0 &&
+           p->K % 32 == 0;
+}
+
+hwa_status hwa__mm_quant_run(hwa_ctx *ctx, const hwa__mm_problem *p, bool simd, int nthreads, void **scratch,
+                             size_t *cap) {
+    if (!hwa__mm_quant_fits(p)) return HWA_E_UNSUPPORTED;
+    size_t wrow, need;
+    hwa_status st = hwa_dtype_row_bytes(p->dt_b, p->K, &wrow);
+    if (st) return st;
+    /* B's rows must be whole rows of blocks, one after the other */
+    if ((size_t)p->ldb * hwa_dtype_block_bytes(p->dt_b) / (size_t)hwa_dtype_block_size(p->dt_b) != wrow)
+        return HWA_E_UNSUPPORTED;
+    const int64_t nb = p->K / 32;
+    if (!hwa__mul_size((size_t)p->M, (size_t)p->K + (size_t)nb * (sizeof(float) + sizeof(int32_t)), &need) ||
+        !hwa__add_size(need, (size_t)p->M * sizeof(qrow) + 64, &need))
+        return hwa__err(ctx, HWA_E_OVERFLOW, "quantized product: scratch size overflows");
+    char *buf = hwa__scratch_grow(ctx, scratch, cap, need);
+    if (!buf) return HWA_E_NOMEM;
+    qrow *rows = (qrow *)buf;
+    float *ds = (float *)(buf + (size_t)p->M * sizeof(qrow));
+    int32_t *ss = (int32_t *)(ds + p->M * nb);
+    int8_t *qs = (int8_t *)(ss + p->M * nb);
+    /* each row of A to 8 bits a 32-value block at a time */
+    for (int64_t m = 0; m < p->M; m++) {
+        const float *x = (const float *)p->a + m * p->lda;
+        int8_t *q = qs + m * p->K;
+        for (int64_t b = 0; b < nb; b++) {
+            float amax = 0.0f;
+            for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[32 * b + i]));
+            const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+            int32_t s = 0;
+            for (int i = 0; i < 32; i++) {
+                q[32 * b + i] = (int8_t)lrintf(roundf(x[32 * b + i] * id));
+                s += q[32 * b + i];
+            }
+            ds[m * nb + b] = d;
+            ss[m * nb + b] = s;
+        }
+        rows[m] = (qrow){q, ds + m * nb, ss + m * nb};
+    }
+#if !defined(__x86_64__)
+    simd = false;
+#endif
+    job j = {p, rows, wrow, simd};
+    const double work = (double)p->M * (double)p->N * (double)p->K;
+    const int nt = work > 65536 ? nthreads : 1;
+    hwa__par_for(nt, p->N, nt > 1 ? (p->N + 4 * nt - 1) / (4 * nt) : p->N, rows_of_w, &j);
+    return HWA_OK;
+}

@@ -1,0 +1,28 @@
+/* Products with weights in a block type (mm_quant.c). */
+#ifndef HWADAPT_CPU_MM_QUANT_H
+#define HWADAPT_CPU_MM_QUANT_H
+
+#include "backends/cpu/matmul/mm.h"
+
+/* One row of W (K values in blocks of type t, at w) against one row of A
+ * quantized to 8 bits per 32 values: qa [K], its scales da [K/32] and sums
+ * sa [K/32]. */
+float hwa__qrow_scalar(hwa_dtype t, const uint8_t *w, int64_t K, const int8_t *qa, const float *da, const int32_t *sa);
+#if defined(__x86_64__)
+/* The same for M (1..HWA_QROWS_MAX) activation rows at once, each weight
+ * block widened once: out[m] for row m. */
+#define HWA_QROWS_MAX 4
+void hwa__qrows_avx2(hwa_dtype t, const uint8_t *w, int64_t K, int M, const int8_t *const *qa, const float *const *da,
+                     const int32_t *const *sa, float *out);
+#endif
+
+/* Whether p is a product this path computes: A f32 [M, K] times W^T with W
+ * [N, K] (tb) in a block type, rows of whole blocks, C f32, no bias,
+ * activation or accumulation. */
+bool hwa__mm_quant_fits(const hwa__mm_problem *p);
+/* Computes it with nthreads threads, with AVX2 when simd (else scalar), a
+ * scratch that grows as needed. HWA_E_UNSUPPORTED when it does not fit. */
+hwa_status hwa__mm_quant_run(hwa_ctx *ctx, const hwa__mm_problem *p, bool simd, int nthreads, void **scratch,
+                             size_t *cap);
+
+#endif
