@@ -225,21 +225,6 @@ static void quantize_q4_1(const float *x, uint8_t *blk) {
     }
 }
 
-/* Q4_K's eight 6-bit scales and mins, packed in 12 bytes: sub-blocks 0-3
- * in the low six bits of bytes 0-3 (scales) and 4-7 (mins); sub-blocks 4-7
- * with their low four bits in bytes 8-11 (scale low nibble, min high
- * nibble) and their top two in the top two bits of bytes 0-3 (scales) and
- * 4-7 (mins). */
-static void scale_min_k4(int j, const uint8_t *s, int *sc, int *m) {
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
-        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
-
 /* ---- K-quant encoders ------------------------------------------------- */
 
 /* ggml's reference quantizers for Q4_K and Q6_K (the format fixes only the
@@ -372,7 +357,7 @@ static void quantize_q4_k(const float *x, uint8_t *blk) {
     const float d = get_f16(blk), dmin = get_f16(blk + 2);
     for (int j = 0; j < 8; j++) {
         int s6, m6;
-        scale_min_k4(j, sc, &s6, &m6);
+        hwa__q4k_scale_min(j, sc, &s6, &m6);
         const float dl = d * (float)s6;
         if (dl == 0.0f) continue; /* the fit's values stay */
         const float ml = dmin * (float)m6;
@@ -548,7 +533,7 @@ static void dequant_q4_k(const uint8_t *blk, float *y) {
     for (int i = 0; i < 4; i++) {
         for (int h = 0; h < 2; h++) {
             int sc, m;
-            scale_min_k4(2 * i + h, scales, &sc, &m);
+            hwa__q4k_scale_min(2 * i + h, scales, &sc, &m);
             const float dl = d * (float)sc, ml = dmin * (float)m;
             for (int l = 0; l < 32; l++) {
                 const float v = dl * (float)((q[32 * i + l] >> (4 * h)) & 0x0f);

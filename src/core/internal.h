@@ -155,6 +155,22 @@ static inline void hwa__store_f32(void *base, hwa_dtype t, int64_t i, float v) {
     else hwa__store_f32_slow(base, t, i, v);
 }
 
+/* ---- block formats ------------------------------------------------------- */
+
+/* Q4_K's 6-bit scale and min of sub-block j (0..7) from its 12 packed bytes:
+ * sub-blocks 0-3 in the low six bits of bytes 0-3 (scales) and 4-7 (mins);
+ * 4-7 with their low four bits in bytes 8-11 (scale low nibble, min high)
+ * and their top two in the top bits of bytes 0-3 (scales) and 4-7 (mins). */
+static inline void hwa__q4k_scale_min(int j, const uint8_t *s, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
 /* ---- contexts ---------------------------------------------------------- */
 
 struct hwa_ctx {

@@ -58,8 +58,7 @@ float hwa__qrow_scalar(hwa_dtype t, const uint8_t *w, int64_t K, const int8_t *q
             const uint8_t *sc = w + 4, *q = w + 16;
             for (int j = 0; j < 8; j++) {
                 int s6, m6;
-                if (j < 4) s6 = sc[j] & 63, m6 = sc[j + 4] & 63;
-                else s6 = (sc[j + 4] & 15) | ((sc[j - 4] >> 6) << 4), m6 = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+                hwa__q4k_scale_min(j, sc, &s6, &m6);
                 const int c = j / 2, h = j % 2;
                 for (int l = 0; l < 32; l++) u[l] = (int8_t)((q[32 * c + l] >> (4 * h)) & 15);
                 const int64_t b = kb * 8 + j;

@@ -86,8 +86,7 @@ void hwa__qrows_avx2(hwa_dtype t, const uint8_t *w, int64_t K, int M, const int8
                 for (int h = 0; h < 2; h++) {
                     const int j = 2 * c + h;
                     int s6, m6;
-                    if (j < 4) s6 = sc[j] & 63, m6 = sc[j + 4] & 63;
-                    else s6 = (sc[j + 4] & 15) | ((sc[j - 4] >> 6) << 4), m6 = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+                    hwa__q4k_scale_min(j, sc, &s6, &m6);
                     const int64_t b = kb * 8 + j;
                     const float ds = d * (float)s6, dm = dmin * (float)m6;
                     ROWS {
