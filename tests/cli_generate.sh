@@ -78,6 +78,6 @@ refuse "--ctx beyond the model" "context of 600 positions exceeds the model's 51
   "$cli" generate "$s/stories260K.bin" --tokenizer "$s/tok512.bin" --ctx 600
 refuse "a malformed number" "--steps 'ten': expected an integer" \
   "$cli" generate "$s/stories260K.bin" --steps ten
-refuse "--dtype q8_0" "--dtype 'q8_0': expected f32, f16 or bf16" \
-  "$cli" generate "$s/stories260K.bin" --tokenizer "$s/tok512.bin" --dtype q8_0
+refuse "--dtype i32" "--dtype 'i32': expected f32, f16, bf16, q8_0, q4_0, q4_1, q4_k or q6_k" \
+  "$cli" generate "$s/stories260K.bin" --tokenizer "$s/tok512.bin" --dtype i32
 exit $fail
