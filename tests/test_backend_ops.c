@@ -1023,3 +1023,46 @@ TEST(f16_products_take_the_fast_paths) {
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
 }
+
+/* f32 x bf16 weights with M = 1 and 3 (a bf16 model's decode step): the GEMV
+ * reads the bf16 weights in place, and its sums are bit for bit those of the
+ * f32 GEMV over the same weights widened to f32 (the same products in the
+ * same order). */
+TEST(bf16_weights_are_read_in_place_by_the_gemv_exactly_as_widened) {
+    if (hwa__isa_active() < HWA_ISA_AVX2) {
+        SKIP_FOR("avx2", "no vector kernels on this host (or HWA_ISA below avx2)");
+    }
+    for (int M = 1; M <= 3; M += 2) {
+        hwa_ctx *ctx = hwa_ctx_new(NULL);
+        hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, M, 203), *wb = hwa_tensor_new_2d(ctx, HWA_BF16, 77, 203);
+        hwa_tensor *wf = hwa_tensor_new_2d(ctx, HWA_F32, 77, 203);
+        hwa_tensor *yb = hwa_matmul_ex(ctx, x, wb, false, true), *yf = hwa_matmul_ex(ctx, x, wf, false, true);
+        hwa_graph *gb = hwa_graph_new(ctx), *gf = hwa_graph_new(ctx);
+        CHECK_OK(hwa_graph_build_forward(gb, yb));
+        CHECK_OK(hwa_graph_build_forward(gf, yf));
+        hwa_backend *be = hwa_backend_new(ctx, "cpu");
+        CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+        float xv[3 * 203], wv[77 * 203];
+        for (int i = 0; i < M * 203; i++) xv[i] = sinf((float)i * 0.7f);
+        for (int i = 0; i < 77 * 203; i++) wv[i] = cosf((float)i * 0.3f) * 0.1f;
+        CHECK_OK(hwa_tensor_set_f32(x, xv, M * 203));
+        CHECK_OK(hwa_tensor_set_f32(wb, wv, 77 * 203)); /* rounded to bf16 */
+        CHECK_OK(hwa_tensor_get_f32(wb, wv, 77 * 203));  /* those values exactly, as f32 */
+        CHECK_OK(hwa_tensor_set_f32(wf, wv, 77 * 203));
+        CHECK_OK(hwa_graph_compute(gb, be));
+        char k[128];
+        snprintf(k, sizeof k, "%s", hwa_backend_kernel_name(be, yb));
+        CHECK_OK(hwa_graph_compute(gf, be));
+        float a[3 * 77], b[3 * 77];
+        CHECK_OK(hwa_tensor_get_f32(yb, a, M * 77));
+        CHECK_OK(hwa_tensor_get_f32(yf, b, M * 77));
+        printf("    M=%d: %s\n", M, k);
+        if (hwa__mm_forced() < 0) {
+            CHECK_STR_CONTAINS(k, "native:gemv-bf16w-");
+            CHECK_MSG(!memcmp(a, b, sizeof(float) * (size_t)(M * 77)), "M=%d: the bf16 GEMV differs from the f32 one "
+                      "(max |diff| %.3g)", M, hwa_test_max_abs_diff(a, b, M * 77));
+        }
+        hwa_backend_free(be);
+        hwa_ctx_free(ctx);
+    }
+}

@@ -19,7 +19,7 @@ hwa_status hwa__mm_native_gemm_avx512(hwa_ctx *ctx, const hwa__mm_problem *p, in
 
 bool hwa__mm_gemv_fits(const hwa__mm_problem *p, const hwa__simd *simd) {
     return simd && p->M <= HWA_MM_GEMV_MAX_M && !p->ta && p->tb && p->dt_a == HWA_F32 &&
-           (p->dt_b == HWA_F32 || p->dt_b == HWA_F16) && p->dt_c == HWA_F32 && (!p->bias || p->dt_bias == HWA_F32) && p->precision == HWA_MATMUL_PRECISION_F32;
+           (p->dt_b == HWA_F32 || p->dt_b == HWA_F16 || p->dt_b == HWA_BF16) && p->dt_c == HWA_F32 && (!p->bias || p->dt_bias == HWA_F32) && p->precision == HWA_MATMUL_PRECISION_F32;
 }
 
 /* Weight rows per thread below which a second thread costs more than it
@@ -39,6 +39,7 @@ static void gemv_cols(void *ctx, int64_t n0, int64_t n1, int tid) {
     const gemv_job *j = ctx;
     const hwa__mm_problem *p = j->p;
     if (p->dt_b == HWA_F16) j->simd->gemv_nt_f16(p->a, p->lda, p->M, p->b, p->ldb, p->K, n0, n1, p->c, p->ldc);
+    else if (p->dt_b == HWA_BF16) j->simd->gemv_nt_bf16(p->a, p->lda, p->M, p->b, p->ldb, p->K, n0, n1, p->c, p->ldc);
     else j->simd->gemv_nt(p->a, p->lda, p->M, p->b, p->ldb, p->K, n0, n1, p->c, p->ldc);
 }
 
@@ -62,13 +63,15 @@ hwa_status hwa__mm_native_run(hwa_ctx *ctx, const hwa__mm_problem *p, const hwa_
                               size_t name_cap) {
     const bool gemv_ok = hwa__mm_gemv_fits(p, simd) && p->K > 0;
     /* f16 weights only for the GEMV; the blocked kernel takes f32. */
-    if (p->dt_a != HWA_F32 || (p->dt_b != HWA_F32 && !(p->dt_b == HWA_F16 && gemv_ok)) || p->dt_c != HWA_F32 ||
+    if (p->dt_a != HWA_F32 || (p->dt_b != HWA_F32 && !((p->dt_b == HWA_F16 || p->dt_b == HWA_BF16) && gemv_ok)) ||
+        p->dt_c != HWA_F32 ||
         (p->bias && p->dt_bias != HWA_F32) || p->accumulate)
         return HWA_E_UNSUPPORTED;
     if (gemv_ok) {
         gemv(p, simd, nthreads);
         hwa__mm_epilogue(p, simd, nthreads);
-        snprintf(name, name_cap, "native:gemv-%s%s%s%s", p->dt_b == HWA_F16 ? "f16w-" : "", simd->name,
+        snprintf(name, name_cap, "native:gemv-%s%s%s%s",
+                 p->dt_b == HWA_F16 ? "f16w-" : p->dt_b == HWA_BF16 ? "bf16w-" : "", simd->name,
                  p->bias ? "+bias" : "",
                  p->act == HWA_OP_RELU ? "+relu" : p->act == HWA_OP_GELU ? "+gelu" : "");
         return HWA_OK;

@@ -46,6 +46,9 @@ typedef struct hwa__simd {
      * same sums, in the same order, as gemv_nt on W converted to f32. */
     void (*gemv_nt_f16)(const float *a, int64_t lda, int64_t M, const uint16_t *w, int64_t ldw, int64_t K, int64_t n0,
                         int64_t n1, float *c, int64_t ldc);
+    /* And in bf16 (its bits the top half of an f32's, shifted into place). */
+    void (*gemv_nt_bf16)(const float *a, int64_t lda, int64_t M, const uint16_t *w, int64_t ldw, int64_t K, int64_t n0,
+                         int64_t n1, float *c, int64_t ldc);
 } hwa__simd;
 
 #if defined(__x86_64__)
