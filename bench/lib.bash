@@ -29,3 +29,11 @@ hwa_cli() {
   fi
   echo "$build/hwadapt"
 }
+
+# hwa_llama110m PY OUT: writes the synthetic 110M-parameter Llama checkpoint
+# the decode benches share (dim 768, 12 layers, 12 heads, vocab 32000, random
+# f32 weights; about 450 MB) to OUT with python PY (numpy).
+hwa_llama110m() {
+  "$1" bench/make_llama_checkpoint.py "$2" --dim 768 --hidden 2048 --layers 12 --heads 12 \
+    --kv-heads 12 --vocab 32000 --seq-len 1024
+}

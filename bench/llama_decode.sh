@@ -18,7 +18,6 @@ if ! py=$(hwa_python numpy); then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$py" bench/make_llama_checkpoint.py "$tmp/llama110m.bin" --dim 768 --hidden 2048 --layers 12 --heads 12 \
-  --kv-heads 12 --vocab 32000 --seq-len 1024
+hwa_llama110m "$py" "$tmp/llama110m.bin"
 "$build/bench/llama_bench" "$tmp/llama110m.bin" --prefill 256 --decode "${HWA_BENCH_DECODE:-32}" \
   --threads "${HWA_BENCH_THREADS:-0}"

@@ -29,8 +29,7 @@ if ! py=$(hwa_python numpy); then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$py" bench/make_llama_checkpoint.py "$tmp/llama110m.bin" --dim 768 --hidden 2048 --layers 12 --heads 12 \
-  --kv-heads 12 --vocab 32000 --seq-len 1024 >/dev/null
+hwa_llama110m "$py" "$tmp/llama110m.bin" >/dev/null
 echo
 echo "decode and prefill, synthetic 110M Llama, matrices quantized at load:"
 printf '  %-5s %10s %10s %12s %12s %9s\n' type "MiB" "decode/s" "bound/s" "prefill/s" "vs f32"

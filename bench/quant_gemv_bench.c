@@ -15,24 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hwadapt/hwadapt.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+/* The median of v[0..n) (the library's statistics: p50). */
+static double median(const double *v, int n) {
+    hwa_bench_stats st;
+    return hwa_bench_stats_compute(v, n, &st) ? NAN : st.p50;
 }
 
 /* Read bandwidth in GB/s: the fastest of 7 passes summing 1 GiB as 64-bit
@@ -47,11 +36,11 @@ static double read_bandwidth(int threads) {
     double best = 0;
     volatile uint64_t sink = 0;
     for (int r = 0; r < 7; r++) {
-        double t0 = now_s();
+        double t0 = hwa_bench_clock_now();
         uint64_t s = 0;
 #pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : s)
         for (size_t i = 0; i < n; i++) s += buf[i];
-        const double gbs = (double)n * sizeof *buf / (now_s() - t0) * 1e-9;
+        const double gbs = (double)n * sizeof *buf / (hwa_bench_clock_now() - t0) * 1e-9;
         sink += s;
         if (gbs > best) best = gbs;
     }
@@ -136,9 +125,9 @@ int main(int argc, char **argv) {
         for (int k = 0; k < NT; k++) {
             run *u = &runs[k];
             const int inner = u->bytes > ((size_t)64 << 20) ? 3 : 10;
-            const double t0 = now_s();
+            const double t0 = hwa_bench_clock_now();
             for (int q = 0; q < inner; q++) hwa_graph_compute(u->g, u->be);
-            u->secs[rep] = (now_s() - t0) / inner;
+            u->secs[rep] = (hwa_bench_clock_now() - t0) / inner;
         }
     /* The bound: the faster of the read pass and the fastest product's own
      * rate (every product reads its weights once, so none can beat the

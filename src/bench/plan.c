@@ -10,24 +10,7 @@
 #include "core/json_write.h"
 #include "hwadapt/nn.h"
 
-static double median(double *x, int n) {
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && x[j - 1] > x[j]; j--) {
-            double t = x[j];
-            x[j] = x[j - 1];
-            x[j - 1] = t;
-        }
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
 enum { MAX_C = 16 };
-
-static void jnum(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, "%.9g", v);
-    else fputs("null", f);
-}
-
-static void jstr(FILE *f, const char *s) { hwa__json_write_str(f, s, strlen(s)); }
 
 typedef struct measured {
     char name[96];
@@ -92,7 +75,12 @@ static hwa_status measure(const hwa_bench_plan *a, int index, const char *device
             t[k * a->reps + r] = (hwa_bench_clock_now() - t0) / m[k].queries;
         }
     if (st) goto done;
-    for (int k = 0; k < nm; k++) m[k].secs = median(t + k * a->reps, a->reps);
+    for (int k = 0; k < nm && !st; k++) {
+        hwa_bench_stats sk;
+        st = hwa_bench_stats_compute(t + k * a->reps, a->reps, &sk);
+        m[k].secs = sk.p50;
+    }
+    if (st) goto done;
     /* the estimates now that the cache has every node of every placement */
     char auto_after[96] = "";
     auto_assign = malloc((size_t)n_nodes);
@@ -117,27 +105,27 @@ static hwa_status measure(const hwa_bench_plan *a, int index, const char *device
     if (a->json) {
         fprintf(out, "{\"schema\": \"hwadapt.plan-measure/1\", \"workload\": \"%s\", \"batch\": %lld, \"devices\": ",
                 hwa_bench_workload_name(index), (long long)batch);
-        jstr(out, devices);
+        hwa__json_write_cstr(out, devices);
         fprintf(out, ", \"reps\": %d, \"auto_before\": ", a->reps);
-        jstr(out, auto_before);
+        hwa__json_write_cstr(out, auto_before);
         fprintf(out, ", \"auto_after\": ");
-        jstr(out, auto_after);
+        hwa__json_write_cstr(out, auto_after);
         fprintf(out, ", \"placements\": [");
         for (int k = 0; k < nm; k++) {
             fprintf(out, "%s\n  {\"placement\": ", k ? "," : "");
-            jstr(out, m[k].name);
+            hwa__json_write_cstr(out, m[k].name);
             fprintf(out, ", \"predicted_s_before\": ");
-            jnum(out, m[k].est_before);
+            hwa__json_write_num(out, m[k].est_before);
             fprintf(out, ", \"predicted_s\": ");
-            jnum(out, m[k].est_after);
+            hwa__json_write_num(out, m[k].est_after);
             fprintf(out, ", \"measured_s\": %.9g, \"prediction_error\": ", m[k].secs);
-            jnum(out, m[k].est_after / m[k].secs - 1);
+            hwa__json_write_num(out, m[k].est_after / m[k].secs - 1);
             fprintf(out, ", \"auto\": %s, \"best\": %s}", k == chosen ? "true" : "false", k == best ? "true" : "false");
         }
         fprintf(out, "],\n \"auto_measured_s\": ");
-        jnum(out, chosen >= 0 ? m[chosen].secs : NAN);
+        hwa__json_write_num(out, chosen >= 0 ? m[chosen].secs : NAN);
         fprintf(out, ", \"auto_vs_best\": ");
-        jnum(out, chosen >= 0 ? m[chosen].secs / m[best].secs : NAN);
+        hwa__json_write_num(out, chosen >= 0 ? m[chosen].secs / m[best].secs : NAN);
         fprintf(out, "}\n");
     } else {
         fprintf(out, "%s, batch %lld, on %s: every placement weighed, %d interleaved repetitions (median per query)\n\n",

@@ -64,13 +64,6 @@ static void fmt_num(char *buf, size_t cap, double v, const char *unknown) {
 
 static bool measured(const hwa_bench_row *r) { return !r->skipped && r->r.queries > 0; }
 
-static void json_str(FILE *f, const char *s) { hwa__json_write_str(f, s, s ? strlen(s) : 0); }
-
-static void json_num(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, "%.9g", v);
-    else fputs("null", f);
-}
-
 /* Integers that may be unknown (-1 -> null). */
 static void kv_i64(FILE *f, const char *key, int64_t v) {
     fputs(key, f);
@@ -80,12 +73,12 @@ static void kv_i64(FILE *f, const char *key, int64_t v) {
 
 static void kv_num(FILE *f, const char *key, double v) {
     fputs(key, f);
-    json_num(f, v);
+    hwa__json_write_num(f, v);
 }
 
 static void kv_str(FILE *f, const char *key, const char *v) {
     fputs(key, f);
-    json_str(f, v);
+    hwa__json_write_cstr(f, v);
 }
 
 static void json_latency(FILE *f, const hwa_bench_stats *s, bool ok) {
@@ -106,16 +99,16 @@ static void write_json_row(const hwa_bench_row *r, FILE *f) {
     kv_str(f, ", \"dtype\": ", r->dtype);
     fprintf(f, ", \"batch\": %lld, \"threads\": %d, \"threads_apply\": %s, \"kernel\": ", (long long)r->batch,
             r->threads, r->no_threads ? "false" : "true");
-    json_str(f, r->kernel);
+    hwa__json_write_cstr(f, r->kernel);
     kv_str(f, ", \"scenario\": ", r->scenario);
     fprintf(f, ",\n     \"skipped\": %s, \"queries\": %lld, \"warmup_queries\": %lld, \"duration_s\": ",
             r->skipped ? "true" : "false", (long long)r->r.queries, (long long)r->r.warmup_queries);
-    json_num(f, ok ? r->r.duration_s : NAN);
+    hwa__json_write_num(f, ok ? r->r.duration_s : NAN);
     kv_num(f, ", \"samples_per_s\": ", ok ? r->samples_per_s : NAN);
     fprintf(f, ",\n     \"reps\": %d, \"samples_per_s_reps\": [", r->reps);
     for (int k = 0; k < r->reps && k < HWA_BENCH_MAX_REPS; k++) {
         if (k) fputs(", ", f);
-        json_num(f, r->rep_samples_per_s[k]);
+        hwa__json_write_num(f, r->rep_samples_per_s[k]);
     }
     kv_num(f, "], \"samples_per_s_sd\": ", ok ? r->samples_per_s_sd : NAN);
     fputs(", \"speedup\": ", f);
@@ -135,7 +128,7 @@ static void write_json_row(const hwa_bench_row *r, FILE *f) {
     kv_num(f, ",\n     \"cv\": ", ok ? r->r.service.cv : NAN);
     fprintf(f, ", \"spread_warning\": %s, \"capped\": %s, \"gflops\": ", r->r.spread_warning ? "true" : "false",
             r->r.capped ? "true" : "false");
-    json_num(f, ok ? r->gflops : NAN);
+    hwa__json_write_num(f, ok ? r->gflops : NAN);
     kv_num(f, ", \"gbps\": ", ok ? r->gbps : NAN);
     kv_num(f, ", \"pct_of_peak\": ", ok ? r->pct_of_peak : NAN);
     fprintf(f, ",\n     \"planned_bytes\": %lld", (long long)r->planned_bytes);
@@ -149,7 +142,7 @@ static void write_json_row(const hwa_bench_row *r, FILE *f) {
         kv_num(f, "{\"target_qps\": ", ok ? r->r.target_rate : NAN);
         kv_num(f, ", \"p99_bound_ms\": ", r->p99_bound_ms);
         fprintf(f, ", \"meets_bound\": %s, \"peak_qps\": ", ok && r->r.meets_bound ? "true" : "false");
-        json_num(f, r->peak_rate_qps);
+        hwa__json_write_num(f, r->peak_rate_qps);
         kv_num(f, ", \"upper_qps\": ", r->peak_upper_qps);
         fprintf(f, ", \"at_ceiling\": %s}", r->peak_at_ceiling ? "true" : "false");
     } else {

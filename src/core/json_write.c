@@ -1,7 +1,9 @@
 /* The JSON string escaper. */
 #include "core/json_write.h"
 
+#include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
 static size_t utf8_len(const unsigned char *p, size_t n) {
@@ -53,4 +55,11 @@ void hwa__json_write_str(FILE *f, const char *s, size_t n) {
         }
     }
     fputc('"', f);
+}
+
+void hwa__json_write_cstr(FILE *f, const char *s) { hwa__json_write_str(f, s, s ? strlen(s) : 0); }
+
+void hwa__json_write_num(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.9g", v);
+    else fputs("null", f);
 }

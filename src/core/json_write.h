@@ -12,4 +12,10 @@
  * always valid JSON whatever the bytes (names from hostile files). */
 void hwa__json_write_str(FILE *f, const char *s, size_t n);
 
+/* The NUL-terminated s (NULL as ""), as above. */
+void hwa__json_write_cstr(FILE *f, const char *s);
+
+/* v to 9 significant digits, or null where it is not finite (unknown). */
+void hwa__json_write_num(FILE *f, double v);
+
 #endif

@@ -93,8 +93,17 @@ static hwa_status copy_kv(const hwa_model_file *f, size_t i, hwa_gguf_writer *w)
     default: {
         int64_t v;
         if ((st = hwa_gguf_get_int(f, key, &v))) return st;
-        /* the integer in its own width, little-endian hosts */
-        return hwa_gguf_writer_add_scalar(w, key, t, &v);
+        union { uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32; int64_t i64; } x;
+        switch (t) { /* the integer in its own width, whatever the host's byte order */
+        case HWA_GGUF_U8: x.u8 = (uint8_t)v; break;
+        case HWA_GGUF_I8: x.i8 = (int8_t)v; break;
+        case HWA_GGUF_U16: x.u16 = (uint16_t)v; break;
+        case HWA_GGUF_I16: x.i16 = (int16_t)v; break;
+        case HWA_GGUF_U32: x.u32 = (uint32_t)v; break;
+        case HWA_GGUF_I32: x.i32 = (int32_t)v; break;
+        default: x.i64 = v; break;
+        }
+        return hwa_gguf_writer_add_scalar(w, key, t, &x);
     }
     }
 }

@@ -340,30 +340,11 @@ static hwa_status load_config(hwa_llama *m) {
  * for its own spec), described for the cost model, and the weights' cache. */
 static hwa_status open_placement(hwa_llama *m, const hwa_llama_params *params) {
     const char *list = params->place_devices;
+    hwa_status st = hwa_place_devices_open(m->ctx, list, params->passport, m->be, m->pbe, m->pdev, m->pbe_owned,
+                                           &m->n_place);
+    if (st) return st;
     bool have_home = false;
-    for (const char *p = list; *p;) {
-        const char *comma = strchr(p, ',');
-        const size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char spec[32];
-        if (len == 0 || len >= sizeof spec - 2 || m->n_place == HWA_PLACE_MAX_DEVICES)
-            return hwa__err(NULL, HWA_E_INVALID, "llama: device list '%s': an empty or overlong entry, or more than %d",
-                            list, HWA_PLACE_MAX_DEVICES);
-        snprintf(spec, sizeof spec, "%.*s%s", (int)len, p, memchr(p, ':', len) ? "" : ":0");
-        const int k = m->n_place;
-        if (!strcmp(spec, m->be->spec)) {
-            m->pbe[k] = m->be;
-            have_home = true;
-        } else {
-            if (!(m->pbe[k] = hwa_backend_new(m->ctx, spec))) return hwa_ctx_last_status(m->ctx);
-            m->pbe_owned[k] = true;
-            if (hwa_backend_device_kind(m->pbe[k]) == HWA_DEVICE_CPU)
-                hwa_backend_set_threads(m->pbe[k], hwa_backend_threads(m->be));
-        }
-        m->n_place++;
-        hwa_status st = hwa_place_device_describe(params->passport, m->pbe[k], &m->pdev[k]);
-        if (st) return st;
-        p = comma ? comma + 1 : p + len;
-    }
+    for (int k = 0; k < m->n_place; k++) have_home |= m->pbe[k] == m->be;
     if (!have_home)
         return hwa__err(NULL, HWA_E_INVALID, "llama: the device list '%s' must include %s, which holds the weights",
                         list, m->be->spec);

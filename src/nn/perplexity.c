@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "hwadapt/bench.h"
 #include "hwadapt/nn.h"
 
 /* log-softmax pieces of one row: max and log-sum-exp. */
@@ -104,9 +105,7 @@ hwa_status hwa_llama_perplexity(hwa_llama *m, hwa_llama *ref, const int32_t *tok
             out->ref_ppl = exp(sum_ref / (double)k);
             out->kl_mean = sum_kl / (double)k;
             qsort(kl, (size_t)k, sizeof *kl, cmp_double);
-            const double r = 0.99 * (double)(k - 1);
-            const int64_t lo = (int64_t)floor(r);
-            out->kl_p99 = kl[lo] + (r - (double)lo) * (lo + 1 < k ? kl[lo + 1] - kl[lo] : 0);
+            out->kl_p99 = hwa_bench_percentile(kl, k, 99);
             out->kl_max = kl[k - 1];
             out->top1 = (double)agree / (double)k;
         }

@@ -292,52 +292,31 @@ hwa_status hwa__sched_profile_load(hwa_placement *s) {
     if (!s->profile_path[0]) return HWA_OK;
     char dkeys[HWA_PLACE_MAX_DEVICES][256], key[512];
     for (int d = 0; d < s->n_dev; d++) hwa__sched_device_key(&s->dev[d], dkeys[d], sizeof dkeys[d]);
-    /* A cache keeps the file parsed and indexed between placements (a model
-     * places every step), read again after this process stores new times. */
-    hwa_place_cache *c = s->o.cache;
-    if (c) {
-        if (!c->prof || strcmp(c->profile_path, s->profile_path)) {
-            free(c->profile);
-            free(c->prof);
-            c->prof = NULL;
-            c->profile = read_profile(s->profile_path);
-            snprintf(c->profile_path, sizeof c->profile_path, "%s", s->profile_path);
-            hwa_status st = index_profile(c);
-            if (st) return st;
-        }
-        for (int i = 0; i < s->n; i++) {
-            if (hwa__op_is_view(s->g->nodes[i]->op)) continue;
-            hwa__sched_profile_key(s->g->nodes[i], key, sizeof key);
-            for (int d = 0; d < s->n_dev; d++) {
-                const hwa__prof_entry *e = lookup(c, dkeys[d], key);
-                if (e) set_measured(s, i, d, e->secs);
-            }
-        }
-        return HWA_OK;
+    /* The file parsed and indexed: kept in the placement's cache between
+     * placements (a model places every step) and read again after this
+     * process stores new times; without a cache, for this placement alone. */
+    hwa_place_cache local = {0}, *c = s->o.cache ? s->o.cache : &local;
+    if (!c->prof || strcmp(c->profile_path, s->profile_path)) {
+        free(c->profile);
+        free(c->prof);
+        c->prof = NULL;
+        c->profile = read_profile(s->profile_path);
+        snprintf(c->profile_path, sizeof c->profile_path, "%s", s->profile_path);
+        hwa_status st = index_profile(c);
+        if (st) return st;
     }
-    char *text = read_profile(s->profile_path);
-    if (!text) return HWA_OK; /* none yet */
-    char *nkeys = malloc((size_t)(s->n ? s->n : 1) * 512);
-    if (!nkeys) {
-        free(text);
-        return hwa__err(s->ctx, HWA_E_NOMEM, "sched: out of memory for the profile keys");
-    }
-    for (int i = 0; i < s->n; i++) hwa__sched_profile_key(s->g->nodes[i], nkeys + (size_t)i * 512, 512);
-    for (char *line = text, *next; line && *line; line = next) {
-        char *nl = strchr(line, '\n');
-        next = nl ? nl + 1 : NULL;
-        if (nl) *nl = '\0';
-        pline pl;
-        if (parse_line(line, &pl)) continue;
+    for (int i = 0; i < s->n; i++) {
+        if (hwa__op_is_view(s->g->nodes[i]->op)) continue;
+        hwa__sched_profile_key(s->g->nodes[i], key, sizeof key);
         for (int d = 0; d < s->n_dev; d++) {
-            if (strcmp(pl.dev, dkeys[d])) continue;
-            for (int i = 0; i < s->n; i++)
-                if (!hwa__op_is_view(s->g->nodes[i]->op) && !strcmp(pl.key, nkeys + (size_t)i * 512))
-                    set_measured(s, i, d, pl.secs);
+            const hwa__prof_entry *e = lookup(c, dkeys[d], key);
+            if (e) set_measured(s, i, d, e->secs);
         }
     }
-    free(text);
-    free(nkeys);
+    if (c == &local) {
+        free(local.profile);
+        free(local.prof);
+    }
     return HWA_OK;
 }
 
@@ -347,42 +326,35 @@ typedef struct store_job {
     hwa_placement *s;
     const double *secs;
     char (*dkeys)[256];
+    const char *nkeys; /* [n][512]: each node's key */
 } store_job;
 
 static hwa_status write_profile(void *ud, void *file) {
     store_job *j = ud;
     FILE *f = file;
     hwa_placement *s = j->s;
-    char key[512], line[2048];
+#define NKEY(i) (j->nkeys + (size_t)(i) * 512)
+    char line[2048];
     if (j->old) {
         while (fgets(line, sizeof line, j->old)) {
-            char copy[2048];
-            memcpy(copy, line, sizeof copy);
             pline pl;
-            if (parse_line(copy, &pl)) continue;
+            if (parse_line(line, &pl)) continue;
             bool replaced = false;
-            for (int i = 0; i < s->n && !replaced; i++) {
-                if (!isfinite(j->secs[i]) || strcmp(pl.dev, j->dkeys[s->where[i]])) continue;
-                hwa__sched_profile_key(s->g->nodes[i], key, sizeof key);
-                replaced = !strcmp(pl.key, key);
-            }
+            for (int i = 0; i < s->n && !replaced; i++)
+                replaced = isfinite(j->secs[i]) && !strcmp(pl.dev, j->dkeys[s->where[i]]) && !strcmp(pl.key, NKEY(i));
             if (!replaced) fprintf(f, "%s\t%s\t%.9g\t%ld\n", pl.dev, pl.key, pl.secs, pl.runs);
         }
     }
-    /* One line per distinct (device, key): equal shapes take the median's
-     * first occurrence. */
+    /* One line per distinct (device, key): equal shapes take the first
+     * occurrence's time. */
     for (int i = 0; i < s->n; i++) {
         if (!isfinite(j->secs[i])) continue;
-        hwa__sched_profile_key(s->g->nodes[i], key, sizeof key);
         bool seen = false;
-        for (int k = 0; k < i && !seen; k++) {
-            if (!isfinite(j->secs[k]) || s->where[k] != s->where[i]) continue;
-            char other[512];
-            hwa__sched_profile_key(s->g->nodes[k], other, sizeof other);
-            seen = !strcmp(key, other);
-        }
-        if (!seen) fprintf(f, "%s\t%s\t%.9g\t1\n", j->dkeys[s->where[i]], key, j->secs[i]);
+        for (int k = 0; k < i && !seen; k++)
+            seen = isfinite(j->secs[k]) && s->where[k] == s->where[i] && !strcmp(NKEY(i), NKEY(k));
+        if (!seen) fprintf(f, "%s\t%s\t%.9g\t1\n", j->dkeys[s->where[i]], NKEY(i), j->secs[i]);
     }
+#undef NKEY
     return ferror(f) ? hwa__err(s->ctx, HWA_E_IO, "sched: writing the profile cache failed") : HWA_OK;
 }
 
@@ -398,9 +370,13 @@ hwa_status hwa__sched_profile_store(hwa_placement *s, const double *secs) {
         hwa_status st = hwa__make_dirs(dir);
         if (st) return st;
     }
-    store_job j = {fopen(s->profile_path, "r"), s, secs, dkeys};
+    char *nkeys = malloc((size_t)(s->n ? s->n : 1) * 512);
+    if (!nkeys) return hwa__err(s->ctx, HWA_E_NOMEM, "sched: out of memory for the profile keys");
+    for (int i = 0; i < s->n; i++) hwa__sched_profile_key(s->g->nodes[i], nkeys + (size_t)i * 512, 512);
+    store_job j = {fopen(s->profile_path, "r"), s, secs, dkeys, nkeys};
     hwa_status st = hwa__atomic_write(s->profile_path, write_profile, &j);
     if (j.old) fclose(j.old);
+    free(nkeys);
     if (s->o.cache) { /* read again at the next placement */
         free(s->o.cache->profile);
         free(s->o.cache->prof);

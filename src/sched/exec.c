@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/file.h"
+#include "hwadapt/bench.h"
 #include "sched/sched_internal.h"
 
 static double now_s(void) {
@@ -418,32 +419,29 @@ static hwa_status copy_in(hwa_placement *s, hwa__shadow *sh) {
     return HWA_OK;
 }
 
-typedef struct binding {
-    hwa_buffer *buffer;
-    size_t offs;
-    void *data;
-} binding;
-
-/* Points the owners a segment reads at their copies on its device, saving
- * the real bindings in saved[0..seg->n_in). The version is left alone: the
- * data is the same. */
-static void bind_shadows(hwa_placement *s, const hwa__segment *seg, binding *saved) {
+/* Points the owners a segment reads at their copies on its device, keeping
+ * the real bindings in the shadows. The version is left alone: the data is
+ * the same. */
+static void bind_shadows(hwa_placement *s, const hwa__segment *seg) {
     for (int x = 0; x < seg->n_in; x++) {
         hwa__shadow *sh = &s->shadows[seg->in[x]];
         hwa_tensor *o = sh->owner;
-        saved[x] = (binding){o->buffer, o->buf_offs, o->data};
+        sh->real_buf = o->buffer;
+        sh->real_offs = o->buf_offs;
+        sh->real_data = o->data;
         o->buffer = sh->buf;
         o->buf_offs = 0;
         o->data = sh->buf->base;
     }
 }
 
-static void unbind_shadows(hwa_placement *s, const hwa__segment *seg, const binding *saved) {
+static void unbind_shadows(hwa_placement *s, const hwa__segment *seg) {
     for (int x = 0; x < seg->n_in; x++) {
-        hwa_tensor *o = s->shadows[seg->in[x]].owner;
-        o->buffer = saved[x].buffer;
-        o->buf_offs = saved[x].offs;
-        o->data = saved[x].data;
+        const hwa__shadow *sh = &s->shadows[seg->in[x]];
+        hwa_tensor *o = sh->owner;
+        o->buffer = sh->real_buf;
+        o->buf_offs = sh->real_offs;
+        o->data = sh->real_data;
     }
 }
 
@@ -473,19 +471,15 @@ hwa_status hwa_placement_compute(hwa_placement *s) {
     hwa_status st;
     s->failed_dev = -1;
     if (!s->allocated && (st = hwa_placement_alloc(s))) return st;
-    binding saved[HWA_MAX_SRC * 64];
     for (int k = 0; k < s->n_segs; k++) {
         const hwa__segment *seg = &s->segs[k];
-        binding *sv = seg->n_in <= (int)(sizeof saved / sizeof saved[0]) ? saved : malloc((size_t)seg->n_in * sizeof *sv);
-        if (!sv) return hwa__err(s->ctx, HWA_E_NOMEM, "sched: out of memory");
         st = HWA_OK;
         for (int x = 0; x < seg->n_in && !st; x++) st = copy_in(s, &s->shadows[seg->in[x]]);
         if (!st) {
-            bind_shadows(s, seg, sv);
+            bind_shadows(s, seg);
             st = run_segment(s, seg, seg->nodes, seg->n);
-            unbind_shadows(s, seg, sv);
+            unbind_shadows(s, seg);
         }
-        if (sv != saved) free(sv);
         if (st) return device_error(s, seg->dev, st);
     }
     return HWA_OK;
@@ -512,7 +506,7 @@ hwa_status hwa_placement_replan_without(hwa_placement *s, int dev) {
     if (!s || dev < 0 || dev >= s->n_dev) return hwa__err(s ? s->ctx : NULL, HWA_E_MISUSE, "hwa_placement_replan_without: bad device");
     release(s);
     s->excluded[dev] = true;
-    if (s->o.mode != HWA_PLACE_AUTO) s->o.mode = HWA_PLACE_AUTO;
+    s->o.mode = HWA_PLACE_AUTO;
     hwa_status st = hwa__sched_place(s);
     if (!st) st = hwa_placement_alloc(s);
     return st;
@@ -535,15 +529,9 @@ hwa_status hwa_placement_profile(hwa_placement *s, int reps) {
         return hwa__err(s->ctx, HWA_E_NOMEM, "sched: out of memory");
     }
     for (int i = 0; i < s->n; i++) secs[i] = NAN;
-    binding saved[HWA_MAX_SRC * 64];
     for (int k = 0; k < s->n_segs && !st; k++) {
         const hwa__segment *seg = &s->segs[k];
-        binding *sv = seg->n_in <= (int)(sizeof saved / sizeof saved[0]) ? saved : malloc((size_t)seg->n_in * sizeof *sv);
-        if (!sv) {
-            st = hwa__err(s->ctx, HWA_E_NOMEM, "sched: out of memory");
-            break;
-        }
-        bind_shadows(s, seg, sv);
+        bind_shadows(s, seg);
         for (int q = 0; q < seg->n && !st; q++) {
             hwa_tensor *node = seg->nodes[q];
             if (node->view_src) continue; /* re-running it would change what it writes */
@@ -554,7 +542,7 @@ hwa_status hwa_placement_profile(hwa_placement *s, int reps) {
             }
             if (st) break;
             qsort(t, (size_t)reps, sizeof *t, cmp_double);
-            secs[node->sched_id] = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+            secs[node->sched_id] = hwa_bench_percentile(t, reps, 50);
         }
         /* Alone, a node runs with hot inputs and without the fusion and the
          * per-call costs of a whole segment: the segment is timed as it
@@ -572,7 +560,7 @@ hwa_status hwa_placement_profile(hwa_placement *s, int reps) {
         }
         if (!st && alone > 0) {
             qsort(t, (size_t)reps, sizeof *t, cmp_double);
-            const double whole = (reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2])) - rest;
+            const double whole = hwa_bench_percentile(t, reps, 50) - rest;
             double scale = whole > 0 ? whole / alone : 1;
             scale = scale < 0.25 ? 0.25 : scale > 4 ? 4 : scale;
             for (int q = 0; q < seg->n; q++) {
@@ -583,8 +571,7 @@ hwa_status hwa_placement_profile(hwa_placement *s, int reps) {
                 s->measured[(size_t)i * s->n_dev + seg->dev] = true;
             }
         }
-        unbind_shadows(s, seg, sv);
-        if (sv != saved) free(sv);
+        unbind_shadows(s, seg);
         if (st) st = device_error(s, seg->dev, st);
     }
     free(t);

@@ -421,9 +421,6 @@ static void set_reasons(hwa_placement *s) {
         else if (single >= 0 && d != single) r = HWA__R_LACKS;
         else if (s->o.mode == HWA_PLACE_SINGLE) r = HWA__R_SINGLE;
         else if (c->cut >= 0) r = HWA__R_STAGE;
-        else if (single >= 0 && hwa_backend_supports(s->be[single], t) &&
-                 s->cost[(size_t)i * s->n_dev + d] > s->cost[(size_t)i * s->n_dev + cheapest_supporting(s, i)])
-            r = HWA__R_FOLLOWS;
         else r = cheapest_supporting(s, i) == d ? HWA__R_FASTER : HWA__R_FOLLOWS;
         s->reason[i] = (uint8_t)r;
     }

@@ -142,33 +142,26 @@ hwa_status hwa_placement_print(const hwa_placement *s, FILE *f, bool per_node) {
     return HWA_OK;
 }
 
-static void jnum(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, "%.9g", v);
-    else fputs("null", f);
-}
-
-static void jstr(FILE *f, const char *s) { hwa__json_write_str(f, s, strlen(s)); }
-
 hwa_status hwa_placement_write_json(const hwa_placement *s, FILE *f) {
     if (!s || !f) return hwa__err(NULL, HWA_E_MISUSE, "hwa_placement_write_json: NULL argument");
     const hwa__cand *c = &s->cand[s->chosen];
     fprintf(f, "{\"schema\": \"hwadapt.plan/1\", \"mode\": \"%s\", \"placement\": ", mode_name(s->o.mode));
-    jstr(f, s->choice);
+    hwa__json_write_cstr(f, s->choice);
     fprintf(f, ", \"estimate_s\": ");
-    jnum(f, c->est_s);
+    hwa__json_write_num(f, c->est_s);
     fprintf(f, ", \"copy_s_per_run\": ");
-    jnum(f, c->copy_s);
+    hwa__json_write_num(f, c->copy_s);
     fprintf(f, ", \"copy_bytes_per_run\": %.0f, \"copy_bytes_once\": %.0f, \"mem_margin\": %.3g,\n \"devices\": [",
             c->copy_bytes, c->once_bytes, s->o.mem_margin > 0 ? s->o.mem_margin : 0.10);
     for (int d = 0; d < s->n_dev; d++) {
         const hwa_place_device *dv = &s->dev[d];
         fprintf(f, "%s\n  {\"id\": ", d ? "," : "");
-        jstr(f, dv->id);
+        hwa__json_write_cstr(f, dv->id);
         fprintf(f, ", \"name\": ");
-        jstr(f, dv->name);
+        hwa__json_write_cstr(f, dv->name);
         fprintf(f, ", \"excluded\": %s, \"nodes\": %d, \"estimate_s\": ", s->excluded[d] ? "true" : "false",
                 nodes_on(s, d));
-        jnum(f, c->dev_s[d]);
+        hwa__json_write_num(f, c->dev_s[d]);
         fprintf(f, ", \"need_bytes\": %lld, \"arena_bytes\": %lld, \"gradient_bytes\": %lld, \"shadow_bytes\": %lld, "
                    "\"leaf_bytes\": %lld, \"avail_bytes\": ",
                 (long long)c->need[d], (long long)c->arena[d], (long long)c->grads[d], (long long)c->shadow[d],
@@ -180,30 +173,30 @@ hwa_status hwa_placement_write_json(const hwa_placement *s, FILE *f) {
         if (dv->mem_bytes >= 0) fprintf(f, "%lld", (long long)dv->mem_bytes);
         else fputs("null", f);
         fprintf(f, ", \"mem_capped\": %s, \"peak_gflops_f32\": ", dv->mem_capped ? "true" : "false");
-        jnum(f, dv->peak_gflops[HWA_F32] > 0 ? dv->peak_gflops[HWA_F32] : NAN);
+        hwa__json_write_num(f, dv->peak_gflops[HWA_F32] > 0 ? dv->peak_gflops[HWA_F32] : NAN);
         fprintf(f, ", \"mem_gbs\": ");
-        jnum(f, dv->mem_gbs > 0 ? dv->mem_gbs : NAN);
+        hwa__json_write_num(f, dv->mem_gbs > 0 ? dv->mem_gbs : NAN);
         fprintf(f, ", \"h2d_gbs\": ");
-        jnum(f, dv->host_memory ? NAN : dv->h2d_gbs);
+        hwa__json_write_num(f, dv->host_memory ? NAN : dv->h2d_gbs);
         fprintf(f, ", \"d2h_gbs\": ");
-        jnum(f, dv->host_memory ? NAN : dv->d2h_gbs);
+        hwa__json_write_num(f, dv->host_memory ? NAN : dv->d2h_gbs);
         fprintf(f, ", \"launch_us\": ");
-        jnum(f, dv->launch_us > 0 ? dv->launch_us : NAN);
+        hwa__json_write_num(f, dv->launch_us > 0 ? dv->launch_us : NAN);
         fprintf(f, ", \"host_memory\": %s}", dv->host_memory ? "true" : "false");
     }
     fprintf(f, "],\n \"alternatives\": [");
     for (int k = 0; k < s->n_cand; k++) {
         fprintf(f, "%s\n  {\"placement\": ", k ? "," : "");
-        jstr(f, s->cand[k].what);
+        hwa__json_write_cstr(f, s->cand[k].what);
         fprintf(f, ", \"chosen\": %s, \"fits\": %s, \"estimate_s\": ", k == s->chosen ? "true" : "false",
                 s->cand[k].fits ? "true" : "false");
-        jnum(f, s->cand[k].est_s);
+        hwa__json_write_num(f, s->cand[k].est_s);
         fprintf(f, ", \"why\": ");
-        jstr(f, k == s->chosen ? "the lowest estimate that fits" : s->cand[k].why_not);
+        hwa__json_write_cstr(f, k == s->chosen ? "the lowest estimate that fits" : s->cand[k].why_not);
         fprintf(f, ", \"need_bytes\": {");
         for (int d = 0; d < s->n_dev; d++) {
             fprintf(f, "%s", d ? ", " : "");
-            jstr(f, s->dev[d].id);
+            hwa__json_write_cstr(f, s->dev[d].id);
             fprintf(f, ": %lld", (long long)s->cand[k].need[d]);
         }
         fprintf(f, "}}");
@@ -218,23 +211,23 @@ hwa_status hwa_placement_write_json(const hwa_placement *s, FILE *f) {
         reason_text(s, i, why, sizeof why);
         fprintf(f, "%s\n  {\"index\": %d, \"op\": \"%s\", \"name\": ", first ? "" : ",", i, hwa__op_name(t->op));
         first = false;
-        jstr(f, t->name);
+        hwa__json_write_cstr(f, t->name);
         fprintf(f, ", \"dtype\": \"%s\", \"shape\": [", hwa_dtype_name(t->dtype));
         for (int k = 0; k < t->ndim; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)t->shape[k]);
         fprintf(f, "], \"device\": ");
-        jstr(f, s->dev[d].id);
+        hwa__json_write_cstr(f, s->dev[d].id);
         fprintf(f, ", \"estimate_s\": ");
-        jnum(f, s->cost[(size_t)i * s->n_dev + d]);
+        hwa__json_write_num(f, s->cost[(size_t)i * s->n_dev + d]);
         fprintf(f, ", \"source\": \"%s\", \"reason\": \"%s\", \"why\": ",
                 s->measured[(size_t)i * s->n_dev + d] ? "measured" : "roofline",
                 hwa__reason_code((hwa__reason)s->reason[i]));
-        jstr(f, why);
+        hwa__json_write_cstr(f, why);
         fprintf(f, ", \"flops\": %.0f, \"bytes\": %.0f, \"costs\": {", s->flops[i], s->bytes[i]);
         for (int e = 0; e < s->n_dev; e++) {
             fprintf(f, "%s", e ? ", " : "");
-            jstr(f, s->dev[e].id);
+            hwa__json_write_cstr(f, s->dev[e].id);
             fprintf(f, ": ");
-            jnum(f, s->cost[(size_t)i * s->n_dev + e]);
+            hwa__json_write_num(f, s->cost[(size_t)i * s->n_dev + e]);
         }
         fprintf(f, "}}");
     }

@@ -78,6 +78,9 @@ typedef struct hwa__shadow {
     uint64_t version;   /* owner's version when copied */
     bool valid;
     int cached;         /* index into the cache's entries (which own buf), or -1 */
+    hwa_buffer *real_buf; /* the owner's own binding while a segment reads the copy */
+    size_t real_offs;
+    void *real_data;
 } hwa__shadow;
 
 typedef struct hwa__segment {

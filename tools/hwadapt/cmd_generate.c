@@ -190,12 +190,7 @@ static int run(const options *op) {
         /* the cost model's figures (cached calibration; measured once when there is none) */
         pp = hwa_passport_probe(&(hwa_probe_opts){.calibrate = HWA_CALIBRATE_CACHED, .matmul_bench = hwa_bench_matmul_peak});
         if (o.devices) snprintf(devices, sizeof devices, "%s", o.devices);
-        for (int i = 0; !o.devices && pp && i < hwa_passport_device_count(pp); i++) {
-            const hwa_device_info *d = hwa_passport_device(pp, i);
-            if (d->kind != HWA_HW_CUDA)
-                snprintf(devices + strlen(devices), sizeof devices - strlen(devices), "%s%s", devices[0] ? "," : "", d->id);
-        }
-        if (!devices[0]) snprintf(devices, sizeof devices, "cpu");
+        else hwa_place_device_list(pp, devices, sizeof devices);
     }
     const hwa_llama_params lp = {.device = placed ? "cpu" : o.device ? o.device : "cpu", .n_ctx = (int32_t)o.ctx,
                                  .n_threads = (int32_t)o.threads, .weight_dtype = o.dtype,
