@@ -303,7 +303,10 @@ hwa_status hwa__sched_profile_load(hwa_placement *s) {
         c->profile = read_profile(s->profile_path);
         snprintf(c->profile_path, sizeof c->profile_path, "%s", s->profile_path);
         hwa_status st = index_profile(c);
-        if (st) return st;
+        if (st) {
+            free(local.profile);
+            return st;
+        }
     }
     for (int i = 0; i < s->n; i++) {
         if (hwa__op_is_view(s->g->nodes[i]->op)) continue;
