@@ -685,47 +685,149 @@ TEST(sweep_errors_name_the_bad_value_and_what_is_available) {
     hwa_bench_report_free(&rep);
 }
 
-TEST(half_precision_training_steps_update_every_parameter_by_sgd) {
-    /* one fmnist-mlp-train step in f16 and bf16: every parameter becomes
-     * round(p - lr * g) from its values and gradient, bit for bit */
+/* Every parameter of a training workload, before and after one query, and
+ * its gradient from that query (f32, as many values as the parameter). */
+typedef struct step_values {
+    float *before[8], *after[8], *grad[8];
+    int n;
+} step_values;
+
+static void read_params(hwa__workload *w, float **vals, bool grads) {
+    for (int i = 0; i < w->n_params; i++) {
+        hwa_tensor *t = grads ? hwa_tensor_grad(w->params[i]) : w->params[i];
+        const int64_t n = hwa_tensor_nelements(t);
+        vals[i] = malloc((size_t)n * sizeof(float));
+        if (!vals[i] || hwa_tensor_get_f32(t, vals[i], n)) hwa_test_fail(__FILE__, __LINE__, "reading parameter %d", i);
+    }
+}
+
+static void one_step(hwa__workload *w, step_values *v) {
+    v->n = w->n_params;
+    read_params(w, v->before, false);
+    if (hwa__workload_run(w)) hwa_test_fail(__FILE__, __LINE__, "the step: %s", hwa_last_error());
+    read_params(w, v->after, false);
+    read_params(w, v->grad, true);
+}
+
+static void step_values_free(step_values *v) {
+    for (int i = 0; i < v->n; i++) free(v->before[i]), free(v->after[i]), free(v->grad[i]);
+}
+
+TEST(training_steps_keep_f32_parameters_and_update_them_by_adam) {
+    /* One fmnist-mlp-train step in each dtype: the parameters stay f32 (the
+     * graph casts them to the dtype) and move as Adam's first step does,
+     * computed here on its own: m and v start at zero, so the bias-corrected
+     * moments are g and g^2 and p -= lr * g / (|g| + eps), with PyTorch's
+     * lr 1e-3 and eps 1e-8. Wherever |g| is well above eps that is a step
+     * of lr against the gradient's sign, whatever its size (SGD's would be
+     * 0.01 * g, below 1e-5 here). On an OpenCL device too, where the
+     * parameters, their state and the update live. */
     int wi;
     CHECK_OK(hwa_bench_workload_find("fmnist-mlp-train", &wi));
-    const hwa_dtype types[2] = {HWA_BF16, HWA_F16};
-    for (int ti = 0; ti < 2; ti++) {
+    const hwa_dtype types[3] = {HWA_F32, HWA_BF16, HWA_F16};
+    for (int ti = 0; ti < 6; ti++) {
+        const char *dev = ti < 3 ? "cpu" : hwa_test_opencl_spec();
+        if (ti >= 3 && !hwa_test_have_opencl()) break;
         hwa__workload w;
-        CHECK_OK(hwa__workload_build(wi, "cpu", types[ti], 8, 2, 5, &w));
-        int64_t most = 0;
-        for (int i = 0; i < w.n_params; i++)
-            if (hwa_tensor_nelements(w.params[i]) > most) most = hwa_tensor_nelements(w.params[i]);
-        float *before = malloc((size_t)most * 3 * sizeof(float)), *after = before + most, *grad = after + most;
-        CHECK(before != NULL);
-        int64_t changed = 0, bad = 0;
-        float *all_before[8];
+        CHECK_OK(hwa__workload_build(wi, dev, types[ti % 3], 8, 2, 5, HWA_OPTIM_ADAM, &w));
+        CHECK(w.opt != NULL);
+        CHECK_NEAR(w.lr, 1e-3f, 0);
+        step_values v;
+        one_step(&w, &v);
+        int64_t bad = 0, full_steps = 0;
+        double worst = 0;
         for (int i = 0; i < w.n_params; i++) {
-            const int64_t n = hwa_tensor_nelements(w.params[i]);
-            all_before[i] = malloc((size_t)n * sizeof(float));
-            CHECK_OK(hwa_tensor_get_f32(w.params[i], all_before[i], n));
-        }
-        CHECK_OK(hwa__workload_run(&w));
-        for (int i = 0; i < w.n_params; i++) {
-            hwa_tensor *p = w.params[i];
-            const int64_t n = hwa_tensor_nelements(p);
-            CHECK(hwa_tensor_dtype(p) == types[ti]);
-            memcpy(before, all_before[i], (size_t)n * sizeof(float));
-            CHECK_OK(hwa_tensor_get_f32(p, after, n));
-            CHECK_OK(hwa_tensor_get_f32(hwa_tensor_grad(p), grad, n));
-            for (int64_t j = 0; j < n; j++) {
-                const float x = before[j] - w.lr * grad[j];
-                const float want = types[ti] == HWA_BF16 ? hwa_bf16_to_f32(hwa_f32_to_bf16(x))
-                                                         : hwa_f16_to_f32(hwa_f32_to_f16(x));
-                bad += memcmp(&want, &after[j], sizeof want) != 0;
-                changed += after[j] != before[j];
+            CHECK(hwa_tensor_dtype(w.params[i]) == HWA_F32);
+            for (int64_t j = 0; j < hwa_tensor_nelements(w.params[i]); j++) {
+                const double g = v.grad[i][j], p0 = v.before[i][j], p1 = v.after[i][j];
+                const double d = fabs(p1 - (p0 - 1e-3 * g / (fabs(g) + 1e-8)));
+                if (!(d <= 1e-8)) bad++;
+                if (d > worst) worst = d;
+                if (fabs(g) > 1e-5) {
+                    full_steps++;
+                    if (fabs(fabs(p1 - p0) - 1e-3) > 1e-5) bad++;
+                }
             }
-            free(all_before[i]);
         }
-        CHECK_INT_EQ(bad, 0);
-        CHECK(changed > 1000); /* the step moved the weights */
-        free(before);
+        CHECK_MSG(bad == 0, "%s on %s: %lld values off Adam's first step (worst by %.3g)", hwa_dtype_name(types[ti % 3]),
+                  dev, (long long)bad, worst);
+        CHECK_MSG(full_steps > 100000, "%s on %s: only %lld gradients above 1e-5", hwa_dtype_name(types[ti % 3]), dev,
+                  (long long)full_steps);
+        step_values_free(&v);
         hwa__workload_free(&w);
     }
+}
+
+TEST(training_steps_update_by_the_optimizer_asked_for) {
+    /* SGD at 0.01: p - lr * g in f32, bit for bit (the product rounded,
+     * then the difference, as the kernels do). */
+    int wi;
+    CHECK_OK(hwa_bench_workload_find("mlp1000-train", &wi));
+    hwa__workload w;
+    CHECK_OK(hwa__workload_build(wi, "cpu", HWA_BF16, 16, 2, 5, HWA_OPTIM_SGD, &w));
+    CHECK_NEAR(w.lr, 0.01f, 0);
+    step_values v;
+    one_step(&w, &v);
+    int64_t bad = 0, moved = 0;
+    for (int i = 0; i < w.n_params; i++)
+        for (int64_t j = 0; j < hwa_tensor_nelements(w.params[i]); j++) {
+            volatile float step = 0.01f * v.grad[i][j];
+            const float want = v.before[i][j] - step;
+            bad += memcmp(&want, &v.after[i][j], sizeof want) != 0;
+            moved += v.after[i][j] != v.before[i][j];
+        }
+    CHECK_INT_EQ(bad, 0);
+    CHECK(moved > 100000);
+    step_values_free(&v);
+    hwa__workload_free(&w);
+    /* The same batch every query: each optimizer lowers its loss step by
+     * step; their losses part after the first (the same forward pass). */
+    float loss[HWA_OPTIM_COUNT][4];
+    for (int k = 0; k < HWA_OPTIM_COUNT; k++) {
+        CHECK_OK(hwa__workload_build(wi, "cpu", HWA_F32, 16, 2, 5, k, &w));
+        for (int q = 0; q < 4; q++) {
+            CHECK_OK(hwa__workload_run(&w));
+            CHECK_OK(hwa__workload_output(&w, &loss[k][q], 1));
+        }
+        printf("    %-8s loss %.4f %.4f %.4f %.4f\n", hwa_optim_kind_name((hwa_optim_kind)k), loss[k][0], loss[k][1],
+               loss[k][2], loss[k][3]);
+        for (int q = 1; q < 4; q++) CHECK_MSG(loss[k][q] < loss[k][q - 1], "%s, query %d", hwa_optim_kind_name((hwa_optim_kind)k), q);
+        CHECK_NEAR(loss[k][0], loss[0][0], 0);
+        if (k) CHECK(loss[k][3] != loss[0][3]);
+        hwa__workload_free(&w);
+    }
+    /* Without an update the step changes nothing: the same loss again. */
+    CHECK_OK(hwa__workload_build(wi, "cpu", HWA_F32, 16, 2, 5, HWA__OPTIM_NONE, &w));
+    CHECK(w.opt == NULL);
+    float l0, l1;
+    CHECK_OK(hwa__workload_run(&w));
+    CHECK_OK(hwa__workload_output(&w, &l0, 1));
+    CHECK_OK(hwa__workload_run(&w));
+    CHECK_OK(hwa__workload_output(&w, &l1, 1));
+    CHECK_NEAR(l1, l0, 0);
+    hwa__workload_free(&w);
+}
+
+TEST(training_counts_and_memory_include_the_optimizer) {
+    /* Per parameter element: SGD 2 operations and Adam 13; bytes: the
+     * gradient written and the parameter rewritten, Adam's two moments read
+     * and written besides; Adam's state, 8 bytes an element, planned. */
+    int wi;
+    CHECK_OK(hwa_bench_workload_find("fmnist-mlp-train", &wi));
+    const double n = 784.0 * 1000 + 1000 + 1000.0 * 1000 + 1000 + 1000.0 * 10 + 10;
+    hwa__workload a, s, dry;
+    CHECK_OK(hwa__workload_build(wi, "cpu", HWA_F32, 64, 2, 5, HWA_OPTIM_ADAM, &a));
+    CHECK_OK(hwa__workload_build(wi, "cpu", HWA_F32, 64, 2, 5, HWA_OPTIM_SGD, &s));
+    CHECK_OK(hwa__workload_build(wi, NULL, HWA_BF16, 64, 0, 5, HWA_OPTIM_ADAM, &dry));
+    CHECK_NEAR(a.flops_per_query - s.flops_per_query, 11 * n, 1e-6 * n);
+    CHECK_NEAR(a.bytes_per_query - s.bytes_per_query, 16 * n, 1e-6 * n);
+    CHECK_INT_EQ(a.planned_bytes - s.planned_bytes, (int64_t)(8 * n));
+    /* hwadapt plan's graph alone counts the update too, and bf16 training
+     * keeps f32 parameters */
+    CHECK(dry.opt == NULL && dry.be == NULL);
+    CHECK(hwa_tensor_dtype(dry.params[0]) == HWA_F32);
+    CHECK(dry.flops_per_query > a.flops_per_query); /* the casts */
+    hwa__workload_free(&a);
+    hwa__workload_free(&s);
+    hwa__workload_free(&dry);
 }

@@ -101,7 +101,7 @@ TEST(every_builtin_workload_gives_the_same_outputs_on_every_placement) {
     const int64_t batch = 96; /* mlp1000's 1000 rows would take minutes on PoCL */
     for (int wl = 0; wl < hwa_bench_workload_count(); wl++) {
         hwa__workload ref;
-        CHECK_OK(hwa__workload_build(wl, "cpu", HWA_F32, batch, 0, 7, &ref));
+        CHECK_OK(hwa__workload_build(wl, "cpu", HWA_F32, batch, 0, 7, HWA_OPTIM_ADAM, &ref));
         const int64_t n = hwa__workload_out_n(&ref);
         float *want = malloc((size_t)(n * STEPS) * sizeof *want), *got = malloc((size_t)(n * STEPS) * sizeof *got);
         CHECK(want && got);
@@ -111,7 +111,7 @@ TEST(every_builtin_workload_gives_the_same_outputs_on_every_placement) {
                                "batch 37/59"};
         for (int pl = 0; pl < 5; pl++) {
             hwa__workload w;
-            CHECK_OK(hwa__workload_build(wl, "cpu", HWA_F32, batch, 0, 7, &w));
+            CHECK_OK(hwa__workload_build(wl, "cpu", HWA_F32, batch, 0, 7, HWA_OPTIM_ADAM, &w));
             hwa_place_opts o = {.profile_path = ""};
             char list[64];
             snprintf(list, sizeof list, "%s", hwa_test_cpu_and_opencl());
@@ -161,7 +161,7 @@ TEST(every_builtin_workload_gives_the_same_outputs_on_every_placement) {
 TEST(auto_follows_the_cost_model_and_says_why) {
     if (!hwa_test_have_opencl()) return;
     hwa__workload w;
-    CHECK_OK(hwa__workload_build(0, "cpu", HWA_F32, 64, 0, 1, &w));
+    CHECK_OK(hwa__workload_build(0, "cpu", HWA_F32, 64, 0, 1, HWA_OPTIM_ADAM, &w));
     hwa_backend *cl = hwa_backend_new(w.ctx, hwa_test_opencl_spec());
     CHECK(cl != NULL);
     hwa_backend *bes[2] = {w.be, cl};
@@ -193,7 +193,7 @@ TEST(auto_follows_the_cost_model_and_says_why) {
 TEST(copies_cost_what_the_link_costs) {
     if (!hwa_test_have_opencl()) return;
     hwa__workload w;
-    CHECK_OK(hwa__workload_build(4, "cpu", HWA_F32, 64, 0, 1, &w)); /* fmnist-mlp-train */
+    CHECK_OK(hwa__workload_build(4, "cpu", HWA_F32, 64, 0, 1, HWA_OPTIM_ADAM, &w)); /* fmnist-mlp-train */
     hwa_backend *cl = hwa_backend_new(w.ctx, hwa_test_opencl_spec());
     hwa_backend *bes[2] = {w.be, cl};
     hwa_place_device d[2] = {fake(w.be, 100, 10, 0), fake(cl, 150, 15, 0.001)};
@@ -223,7 +223,7 @@ TEST(a_capped_device_gets_a_split_and_too_little_memory_is_refused_before_anythi
     snprintf(lim, sizeof lim, "%s=6M", hwa_test_opencl_spec());
     setenv("HWA_MEM_LIMIT", lim, 1);
     hwa__workload w;
-    hwa_status st = hwa__workload_build(3, "cpu", HWA_F32, 64, 0, 1, &w);
+    hwa_status st = hwa__workload_build(3, "cpu", HWA_F32, 64, 0, 1, HWA_OPTIM_ADAM, &w);
     hwa_backend *cl = st ? NULL : hwa_backend_new(w.ctx, hwa_test_opencl_spec());
     unsetenv("HWA_MEM_LIMIT");
     CHECK_OK(st);
@@ -266,7 +266,7 @@ TEST(a_capped_device_gets_a_split_and_too_little_memory_is_refused_before_anythi
 TEST(a_failing_device_fails_the_run_by_name_or_is_replanned_away) {
     if (!hwa_test_have_opencl()) return;
     hwa__workload w;
-    CHECK_OK(hwa__workload_build(0, "cpu", HWA_F32, 64, 0, 1, &w));
+    CHECK_OK(hwa__workload_build(0, "cpu", HWA_F32, 64, 0, 1, HWA_OPTIM_ADAM, &w));
     hwa_backend *cl = hwa_backend_new(w.ctx, hwa_test_opencl_spec());
     hwa_backend *bes[2] = {w.be, cl};
     hwa_place_device d[2] = {fake(w.be, 10, 1, 0), fake(cl, 1000, 100, 100)};
@@ -299,7 +299,7 @@ TEST(timed_nodes_replace_the_roofline_in_later_plans) {
     char path[4096];
     snprintf(path, sizeof path, "%s/profile.tsv", hwa_test_tmpdir());
     hwa__workload w;
-    CHECK_OK(hwa__workload_build(0, "cpu", HWA_F32, 64, 0, 1, &w));
+    CHECK_OK(hwa__workload_build(0, "cpu", HWA_F32, 64, 0, 1, HWA_OPTIM_ADAM, &w));
     hwa_place_device d = fake(w.be, 100, 10, 0);
     hwa_placement *p;
     CHECK_OK(hwa_placement_new(w.g, &w.be, &d, 1, &(hwa_place_opts){.profile_path = path}, &p));

@@ -17,6 +17,7 @@
 #include "bench/text.h"
 #include "bench/workload.h"
 #include "backends/cpu/cpu_load.h"
+#include "hwadapt/train.h"
 
 #define note_add(row, ...) hwa__bench_catf((row)->note, sizeof (row)->note, "; ", __VA_ARGS__)
 
@@ -143,7 +144,7 @@ static hwa_status build(const hwa__sweep_runner *r, const hwa__sweep_block *b, c
     if (!strcmp(b->dev, "auto")) {
         if (b->wl < 0)
             return hwa__err(NULL, HWA_E_UNSUPPORTED, "device auto: model files run on one device (--device cpu or opencl:N)");
-        hwa_status st = hwa__workload_build(b->wl, "cpu", c->dtype, b->batch, c->threads, 42, w);
+        hwa_status st = hwa__workload_build(b->wl, "cpu", c->dtype, b->batch, c->threads, 42, HWA_OPTIM_ADAM, w);
         char list[256];
         if (r->s->place_devices && *r->s->place_devices) snprintf(list, sizeof list, "%s", r->s->place_devices);
         else hwa_place_device_list(r->s->passport, list, sizeof list);
@@ -159,7 +160,7 @@ static hwa_status build(const hwa__sweep_runner *r, const hwa__sweep_block *b, c
         return st;
     }
     return b->wl < 0 ? hwa__model_build(b->file, b->dev, c->dtype, b->batch, c->threads, 42, w)
-                     : hwa__workload_build(b->wl, b->dev, c->dtype, b->batch, c->threads, 42, w);
+                     : hwa__workload_build(b->wl, b->dev, c->dtype, b->batch, c->threads, 42, HWA_OPTIM_ADAM, w);
 }
 
 /* Whether the block runs on the CPU, whose f32 output is every block's
@@ -167,11 +168,13 @@ static hwa_status build(const hwa__sweep_runner *r, const hwa__sweep_block *b, c
 static bool on_cpu(const hwa__sweep_block *b) { return !strcmp(b->dev, "cpu") || !strcmp(b->dev, "cpu:0"); }
 
 /* The f32 output for the current block, computed on demand from a fresh f32
- * build on the CPU on the same seed (threads 0: the CPU's default). */
+ * build on the CPU on the same seed (threads 0: the CPU's default). A
+ * training step's output is the loss before its update: the reference needs
+ * no optimizer. */
 static hwa_status ensure_ref(hwa__sweep_runner *r, const hwa__sweep_block *b, int threads) {
     if (r->have_ref) return HWA_OK;
     hwa__workload w;
-    hwa_status st = hwa__workload_build(b->wl, "cpu", HWA_F32, b->batch, on_cpu(b) ? threads : 0, 42, &w);
+    hwa_status st = hwa__workload_build(b->wl, "cpu", HWA_F32, b->batch, on_cpu(b) ? threads : 0, 42, HWA__OPTIM_NONE, &w);
     if (st) return st;
     r->ref_n = hwa__workload_out_n(&w);
     free(r->ref);
@@ -344,7 +347,7 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
             }
         }
     } else if (!st) {
-        hwa__bdev_kernel(w->be, w->heaviest, tmpl->kernel, sizeof tmpl->kernel);
+        snprintf(tmpl->kernel, sizeof tmpl->kernel, "%s", w->kernel[0] ? w->kernel : "n/a");
         st = hwa__workload_output(w, out, n_out);
     }
     if (!st && !w->llama && c->dtype == HWA_F32 && !r->have_ref && on_cpu(b)) {

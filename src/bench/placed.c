@@ -20,6 +20,24 @@ hwa_status hwa__workload_place(hwa__workload *w, const char *devices, const hwa_
     return hwa__workload_place_with(w, bes, devs, n, o);
 }
 
+/* Places w's optimizer over the devices of w's schedule less those left
+ * out: automatic, as the trainer's (its updates run where the parameters
+ * are). Its bytes are not the schedule's: they join each device's base. */
+static hwa_status place_optim(hwa__workload *w) {
+    hwa_backend *bes[HWA_PLACE_MAX_DEVICES];
+    hwa_place_device devs[HWA_PLACE_MAX_DEVICES];
+    int64_t before[HWA_PLACE_MAX_DEVICES];
+    int n = 0;
+    for (int k = 0; k < w->n_place; k++) {
+        before[k] = w->place_bes[k]->mem_used;
+        if (!w->place_out[k]) bes[n] = w->place_bes[k], devs[n++] = w->place_devs[k];
+    }
+    hwa_status st = hwa_optim_place(w->opt, bes, devs, n, &w->place_opts);
+    if (st) return hwa__err(NULL, st, "placing the optimizer: %s", hwa_ctx_last_error(w->ctx));
+    for (int k = 0; k < w->n_place; k++) w->place_base_used[k] += w->place_bes[k]->mem_used - before[k];
+    return HWA_OK;
+}
+
 hwa_status hwa__workload_place_with(hwa__workload *w, hwa_backend *const *bes, const hwa_place_device *devs, int n,
                                     const hwa_place_opts *o) {
     hwa_status st;
@@ -36,7 +54,11 @@ hwa_status hwa__workload_place_with(hwa__workload *w, hwa_backend *const *bes, c
         if (hwa_ctx_last_error(w->ctx)[0]) hwa__err(NULL, st, "%s", hwa_ctx_last_error(w->ctx));
         return st;
     }
-    return HWA_OK;
+    if (!w->opt) return HWA_OK;
+    w->n_place = n;
+    for (int k = 0; k < n; k++) w->place_bes[k] = bes[k], w->place_devs[k] = devs[k], w->place_out[k] = false;
+    w->place_opts = (hwa_place_opts){.mem_margin = o ? o->mem_margin : 0, .profile_path = o ? o->profile_path : NULL};
+    return place_optim(w);
 }
 
 /* ---- batch splits -------------------------------------------------------- */
@@ -81,8 +103,7 @@ static hwa_status estimate_shares(hwa__workload *w, hwa__workload *reps, int n, 
         hwa_status st;
         /* the whole batch's graph, built without data, on the device alone */
         hwa__workload dry;
-        st = hwa__workload_build(w->def_index, NULL, hwa_tensor_dtype(w->params[0]), leaf_named(w, "x")->shape[0], 0,
-                                 1, &dry);
+        st = hwa__workload_build(w->def_index, NULL, w->dtype, leaf_named(w, "x")->shape[0], 0, 1, w->optim, &dry);
         hwa_backend *be = st ? NULL : hwa_backend_new(dry.ctx, reps[k].be->spec);
         if (!st && !be) st = hwa_ctx_last_status(dry.ctx);
         if (!st) st = hwa_place_device_describe(p, be, &d);
@@ -117,8 +138,8 @@ hwa_status hwa__workload_split_batch(hwa__workload *w, const char *devices, cons
     const int threads = w->be ? hwa_backend_threads(w->be) : 0;
     /* replicas on batch 1 first, to ask each device's estimate; then rebuilt on their shares */
     for (int k = 0; k < n; k++) {
-        st = hwa__workload_build(index, specs[k], hwa_tensor_dtype(w->params[0]), shares ? shares[k] : 1,
-                                 !strncmp(specs[k], "cpu", 3) ? threads : 0, 1, &w->reps[k]);
+        st = hwa__workload_build(index, specs[k], w->dtype, shares ? shares[k] : 1,
+                                 !strncmp(specs[k], "cpu", 3) ? threads : 0, 1, HWA__OPTIM_NONE, &w->reps[k]);
         if (st) {
             w->n_reps = k;
             return st;
@@ -134,8 +155,8 @@ hwa_status hwa__workload_split_batch(hwa__workload *w, const char *devices, cons
         if ((st = estimate_shares(w, w->reps, n, p, w->shares))) return st;
         for (int k = 0; k < n; k++) {
             hwa__workload_free(&w->reps[k]);
-            st = hwa__workload_build(index, specs[k], hwa_tensor_dtype(w->params[0]), w->shares[k],
-                                     !strncmp(specs[k], "cpu", 3) ? threads : 0, 1, &w->reps[k]);
+            st = hwa__workload_build(index, specs[k], w->dtype, w->shares[k], !strncmp(specs[k], "cpu", 3) ? threads : 0,
+                                     1, HWA__OPTIM_NONE, &w->reps[k]);
             if (st) {
                 for (int q = k + 1; q < n; q++) hwa__workload_free(&w->reps[q]);
                 w->n_reps = k;
@@ -204,7 +225,7 @@ hwa_status hwa__workload_run_split(hwa__workload *w) {
         free(acc);
         free(part);
     }
-    return st ? st : hwa__workload_sgd(w);
+    return st || !w->opt ? st : hwa_optim_step(w->opt, w->lr);
 }
 
 hwa_status hwa__workload_compute_placed(hwa__workload *w) {
@@ -215,6 +236,9 @@ hwa_status hwa__workload_compute_placed(hwa__workload *w) {
     snprintf(why, sizeof why, "%s", hwa_ctx_last_error(w->ctx));
     hwa_status st2 = hwa_placement_replan_without(w->pl, bad);
     if (st2) return st; /* nothing else can run it: the device's error stands */
+    /* the gradients live where the new schedule writes them */
+    w->place_out[bad] = true;
+    if (w->opt && (st2 = place_optim(w))) return st2;
     snprintf(w->fallback_note, sizeof w->fallback_note, "--fallback: re-planned without %s as %s after its error (%.120s)",
              hwa_placement_device_info(w->pl, bad)->id, hwa_placement_choice(w->pl), why);
     fprintf(stderr, "hwadapt: %s\n", w->fallback_note);

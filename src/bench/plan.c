@@ -9,6 +9,7 @@
 #include "core/file.h"
 #include "core/json_write.h"
 #include "hwadapt/nn.h"
+#include "hwadapt/train.h"
 
 enum { MAX_C = 16 };
 
@@ -26,7 +27,7 @@ static hwa_status measure(const hwa_bench_plan *a, int index, const char *device
     signed char *auto_assign = NULL;
     double *t = NULL;
     const int64_t batch = a->batch ? a->batch : hwa_bench_workload_default_batch(index);
-    hwa_status st = hwa__workload_build(index, NULL, a->dtype, batch, 0, 42, &w0);
+    hwa_status st = hwa__workload_build(index, NULL, a->dtype, batch, 0, 42, HWA_OPTIM_ADAM, &w0);
     if (!st) st = hwa__workload_place(&w0, devices, &(hwa_place_opts){0}, pp);
     if (st) {
         hwa__workload_free(&w0);
@@ -53,7 +54,7 @@ static hwa_status measure(const hwa_bench_plan *a, int index, const char *device
     /* build each, warm it, time its nodes for the cache */
     for (int k = 0; k < nm && !st; k++) {
         hwa_place_opts o = {.mode = HWA_PLACE_GIVEN, .assign = m[k].assign};
-        st = hwa__workload_build(index, "cpu", a->dtype, batch, 0, 42, &m[k].w);
+        st = hwa__workload_build(index, "cpu", a->dtype, batch, 0, 42, HWA_OPTIM_ADAM, &m[k].w);
         if (!st) st = hwa__workload_place(&m[k].w, devices, &o, pp);
         double t0 = hwa_bench_clock_now();
         for (int q = 0; q < 2 && !st; q++) st = hwa__workload_run(&m[k].w);
@@ -66,8 +67,8 @@ static hwa_status measure(const hwa_bench_plan *a, int index, const char *device
     }
     t = calloc((size_t)(nm * a->reps + 1), sizeof *t);
     /* What the plan predicts is the graph's run: the placement's compute,
-     * copies included (a training step's host update of the parameters
-     * is not part of it). */
+     * copies included (a training step's update, the optimizer's own
+     * placement, is not part of it). */
     for (int r = 0; r < a->reps && !st && t; r++)
         for (int k = 0; k < nm && !st; k++) {
             const double t0 = hwa_bench_clock_now();
@@ -87,7 +88,7 @@ static hwa_status measure(const hwa_bench_plan *a, int index, const char *device
     for (int k = 0; k <= nm && !st; k++) {
         hwa__workload w;
         hwa_place_opts o = k < nm ? (hwa_place_opts){.mode = HWA_PLACE_GIVEN, .assign = m[k].assign} : (hwa_place_opts){0};
-        st = hwa__workload_build(index, NULL, a->dtype, batch, 0, 42, &w);
+        st = hwa__workload_build(index, NULL, a->dtype, batch, 0, 42, HWA_OPTIM_ADAM, &w);
         if (!st) st = hwa__workload_place(&w, devices, &o, pp);
         if (!st && k < nm) m[k].est_after = hwa_placement_estimate_s(w.pl);
         if (!st && k == nm) {
@@ -165,7 +166,7 @@ static hwa_status write_out(void *ud, void *file) {
     if (a->measure) return measure(a, j->index, j->devices, j->pp, f);
     hwa__workload w;
     const int64_t batch = a->batch ? a->batch : hwa_bench_workload_default_batch(j->index);
-    hwa_status st = hwa__workload_build(j->index, NULL, a->dtype, batch, 0, 42, &w);
+    hwa_status st = hwa__workload_build(j->index, NULL, a->dtype, batch, 0, 42, HWA_OPTIM_ADAM, &w);
     if (!st) st = hwa__workload_place(&w, j->devices, &a->opts, j->pp);
     if (!st && a->json) st = hwa_placement_write_json(w.pl, f);
     if (!st && !a->json) {

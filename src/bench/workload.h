@@ -14,14 +14,16 @@ typedef struct hwa__workload {
     int n_params;
     bool train;
     int def_index;            /* which built-in workload */
-    float lr;
-    float *scratch;           /* SGD scratch for f16/bf16 parameters the host cannot address */
-    int64_t scratch_n;
-    struct hwa_optim *opt;    /* SGD on the device, for f32 parameters the host cannot address */
-    double flops_per_query;   /* matmuls 2*M*N*K, every other node one per output element */
-    double bytes_per_query;   /* compulsory traffic: leaves read once, outputs written once */
-    int64_t planned_bytes;    /* arena + persistent gradients */
+    hwa_dtype dtype;          /* what it computes in (training: its f32 parameters cast to it) */
+    int optim;                /* training: the hwa_optim_kind of the update, or HWA__OPTIM_NONE */
+    float lr;                 /* ... its rate */
+    struct hwa_optim *opt;    /* the update, on the backend that holds the parameters; NULL without one */
+    double flops_per_query;   /* matmuls 2*M*N*K, every other node one per output element, the update's */
+    double bytes_per_query;   /* compulsory traffic: leaves read once, outputs written once, the update's */
+    int64_t planned_bytes;    /* arena + persistent gradients + the optimizer's state */
     hwa_tensor *heaviest;     /* the node with the most counted operations */
+    char kernel[64];          /* the backend's kernel for it, read after the first query's graph ran
+                                 (before an optimizer's compute makes the backend forget it); "" before */
     /* A model file (hwa__model_build); the fields above it leaves NULL but
      * the counts. */
     struct hwa_llama *llama;
@@ -35,7 +37,15 @@ typedef struct hwa__workload {
     hwa_placement *pl;
     hwa_backend *place_be[HWA_PLACE_MAX_DEVICES];
     int n_place_be;
-    int64_t place_base_used[HWA_PLACE_MAX_DEVICES]; /* each device's bytes held before the schedule's */
+    int64_t place_base_used[HWA_PLACE_MAX_DEVICES]; /* each device's bytes held before the schedule's
+                                                       (and besides the optimizer's) */
+    /* The devices placed across, for the optimizer's placement (again after
+     * a fallback, without the devices left out). */
+    hwa_backend *place_bes[HWA_PLACE_MAX_DEVICES];
+    hwa_place_device place_devs[HWA_PLACE_MAX_DEVICES];
+    bool place_out[HWA_PLACE_MAX_DEVICES];
+    int n_place;
+    hwa_place_opts place_opts; /* the optimizer's: automatic, with the schedule's margin and profile */
     bool fallback;            /* re-plan without a device that fails in a query */
     char fallback_note[256];  /* what happened when one did */
     /* Split by batch (hwa__workload_split_batch): one replica per device,
@@ -47,12 +57,24 @@ typedef struct hwa__workload {
     float *gathered;
 } hwa__workload;
 
+/* No update: a training step's forward and backward pass alone (a batch
+ * split's replicas, whose gradients the workload that holds them sums and
+ * applies; an f32 reference, whose output is the first query's loss). */
+#define HWA__OPTIM_NONE (-1)
+
 /* Builds workload `index` (hwa_bench_workload_*) on device spec in dtype t.
  * Inputs and weights come from a generator seeded with `seed` in f32 and are
- * converted to t, so every dtype sees the same values. spec NULL builds the
- * graph alone: no backend, nothing allocated (for hwadapt plan). */
+ * converted to t, so every dtype sees the same values. A training workload
+ * keeps f32 parameters, cast to t inside the graph (the backward pass brings
+ * their gradients back to f32: the trainer's mixed precision), and updates
+ * them with an hwa_optim of kind `optim` (hwa_optim_kind, with PyTorch's
+ * defaults; w->lr is 1e-3 for Adam and AdamW, 0.01 for the SGD family) on
+ * the backend that holds them, or with none (HWA__OPTIM_NONE); a forward
+ * workload ignores optim. spec NULL builds the graph alone: no backend,
+ * nothing allocated, no optimizer, the counts still the update's (for
+ * hwadapt plan). */
 hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t batch, int threads, uint64_t seed,
-                               hwa__workload *w);
+                               int optim, hwa__workload *w);
 /* A Llama model file as the workload: batch 1 is one decode step per query,
  * batch N > 1 a prefill of N tokens; t must be the file's weight dtype.
  * hwa__model_dtype opens the file to read that dtype (and to check it). */
@@ -68,7 +90,7 @@ hwa_status hwa__model_run(hwa__workload *w);
 hwa_status hwa__model_reference_logits(const char *path, const hwa__workload *w, int threads, float *ref);
 
 /* One query: the forward pass, or for training a step (zero gradients,
- * forward, backward, SGD update). */
+ * forward, backward, the optimizer's update). */
 hwa_status hwa__workload_run(hwa__workload *w);
 /* Elements of the output; copies them (as f32) into dst[0..n-1]. */
 int64_t hwa__workload_out_n(const hwa__workload *w);
@@ -79,7 +101,10 @@ void hwa__workload_free(hwa__workload *w);
  * of the comma list `devices` ("cpu,opencl:0"; "cpu" is w's own backend),
  * described from passport p, with options o; allocates unless w was built
  * without a device (spec NULL), in which case nothing is allocated and the
- * plan is a dry run. Later runs go through the schedule. */
+ * plan is a dry run. Later runs go through the schedule; a training
+ * workload's optimizer is placed over the same devices (hwa_optim_place:
+ * its updates run on the CPU, where the parameters are, the gradients
+ * copied to them from wherever the schedule wrote them). */
 hwa_status hwa__workload_place(hwa__workload *w, const char *devices, const hwa_place_opts *o, const hwa_passport *p);
 /* The same on backends of w's context described by devs (tests give their
  * own figures). */
@@ -91,15 +116,15 @@ hwa_status hwa__workload_place_with(hwa__workload *w, hwa_backend *const *bes, c
  * profile cache has the node shapes). Forward: outputs gathered in row
  * order. Training: each replica computes its share's gradients, which are
  * summed (weighted by share, as the loss is a mean) before one update of
- * w's parameters, copied to every replica before the next step. */
-/* One query of a batch-split workload (hwa__workload_run calls it); the
- * host SGD of w's parameters from their gradients. */
-hwa_status hwa__workload_run_split(hwa__workload *w);
-/* One compute through w's schedule; with w->fallback, a device's failure
- * re-plans without it (fallback_note says so) and computes again. */
-hwa_status hwa__workload_compute_placed(hwa__workload *w);
-hwa_status hwa__workload_sgd(hwa__workload *w);
+ * w's parameters by w's optimizer, the parameters then copied to every
+ * replica before the next step (the replicas have no optimizer). */
 hwa_status hwa__workload_split_batch(hwa__workload *w, const char *devices, const int64_t *shares,
                                      const hwa_passport *p);
+/* One query of a batch-split workload (hwa__workload_run calls it). */
+hwa_status hwa__workload_run_split(hwa__workload *w);
+/* One compute through w's schedule; with w->fallback, a device's failure
+ * re-plans without it (fallback_note says so; the optimizer is placed again
+ * without it too) and computes again. */
+hwa_status hwa__workload_compute_placed(hwa__workload *w);
 
 #endif

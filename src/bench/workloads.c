@@ -1,14 +1,13 @@
 /* The built-in workloads, built as graphs (no hand-written forward passes):
  * stacks of Dense layers (y = x W^T + b, PyTorch's Linear layout) with relu
  * between them, and for training a cross-entropy loss, its backward pass and
- * an SGD update. */
+ * an optimizer's update (hwa_optim: Adam by default, as the seed's Keras
+ * model compiles with optimizer='adam'). */
 #include <math.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "bench/bench_device.h"
 #include "bench/workload.h"
-#include "core/pool.h"
 #include "hwadapt/nn.h"
 #include "hwadapt/train.h"
 #include "sched/sched_internal.h"
@@ -27,11 +26,12 @@ static const workload_def defs[] = {
     {"linear1000", "Linear 1000->1000 with bias (seed 1.1), forward", 64, 2, {1000, 1000}, false, false},
     {"mlp1000", "Dense 1000 relu -> Dense 1000 softmax on 1000 inputs (seed 1.2), forward", 1000, 3,
      {1000, 1000, 1000}, true, false},
-    {"mlp1000-train", "mlp1000 training step: cross-entropy, backward, SGD", 1000, 3, {1000, 1000, 1000}, true, true},
+    {"mlp1000-train", "mlp1000 training step: cross-entropy, backward, Adam update", 1000, 3,
+     {1000, 1000, 1000}, true, true},
     {"fmnist-mlp", "784->1000 relu->1000 relu->10 (Fashion-MNIST MLP), forward", 64, 4, {784, 1000, 1000, 10}, false,
      false},
-    {"fmnist-mlp-train", "fmnist-mlp training step: cross-entropy, backward, SGD", 64, 4, {784, 1000, 1000, 10}, false,
-     true},
+    {"fmnist-mlp-train", "fmnist-mlp training step: cross-entropy, backward, Adam update", 64, 4,
+     {784, 1000, 1000, 10}, false, true},
 };
 #define N_DEFS ((int)(sizeof defs / sizeof defs[0]))
 
@@ -54,6 +54,20 @@ hwa_status hwa_bench_workload_find(const char *name, int *index) {
 
 /* ---- counting ---------------------------------------------------------- */
 
+/* An update's operations per parameter element: the reference kernels'
+ * float operations (backends/cpu/ref/ref_optim.c) with PyTorch's defaults,
+ * no clipping: SGD p -= lr*g (2); momentum buf = mom*buf + g first (4);
+ * Nesterov then g + mom*buf (6); Adam the two moments (3 + 4), the
+ * denominator sqrt(v)/bc2 + eps (3), m/denom, the step's product and the
+ * subtraction (13); AdamW first its decay p *= 1 - lr*wd (14). */
+static const double update_flops[HWA_OPTIM_COUNT] = {2, 4, 6, 13, 14};
+
+/* The state slots of an update: none (SGD), a momentum buffer, or Adam's
+ * two moments. */
+static int update_slots(int optim) {
+    return optim == HWA_OPTIM_ADAM || optim == HWA_OPTIM_ADAMW ? 2 : optim == HWA_OPTIM_SGD ? 0 : 1;
+}
+
 static void count(hwa__workload *w) {
     const hwa_graph *g = w->g;
     double flops = 0, bytes = 0;
@@ -65,10 +79,17 @@ static void count(hwa__workload *w) {
     }
     for (int i = 0; i < g->n_leaves; i++) bytes += (double)hwa_tensor_nbytes(g->leaves[i]);
     bytes += (double)hwa_tensor_nbytes(w->out);
-    for (int i = 0; i < w->n_params; i++) {
-        double n = (double)hwa_tensor_nelements(w->params[i]);
-        flops += 2 * n;                                           /* p -= lr * grad */
-        bytes += 2 * (double)hwa_tensor_nbytes(w->params[i]);    /* gradient written, parameter rewritten */
+    const bool update = w->train && w->optim != HWA__OPTIM_NONE;
+    for (int i = 0; w->train && i < w->n_params; i++) {
+        const double n = (double)hwa_tensor_nelements(w->params[i]), b = (double)hwa_tensor_nbytes(w->params[i]);
+        /* The gradient is written; an update rewrites the parameter (read
+         * once as a leaf above) and reads and writes each state slot. The
+         * update reads the gradient too, right after the backward pass
+         * wrote it: a lower bound counts those bytes once. */
+        bytes += b;
+        if (!update) continue;
+        flops += update_flops[w->optim] * n;
+        bytes += b + 2 * update_slots(w->optim) * b;
     }
     w->flops_per_query = flops;
     w->bytes_per_query = bytes;
@@ -82,12 +103,25 @@ static hwa_status fill(hwa_tensor *t, hwa_bench_rng *r, float bound, float *tmp)
     return hwa_tensor_set_f32(t, tmp, n);
 }
 
+/* The rate a training workload updates with: 1e-3 for Adam and AdamW
+ * (PyTorch's and Keras's default), 0.01 for SGD, momentum and Nesterov
+ * (Keras's SGD default, the rate these workloads used before Adam). */
+static float update_lr(int optim) { return optim == HWA_OPTIM_ADAM || optim == HWA_OPTIM_ADAMW ? 1e-3f : 0.01f; }
+
+/* p in the compute dtype t: p itself, or a cast through which the backward
+ * pass brings the gradient back to p's dtype. */
+static hwa_tensor *in_dtype(hwa_ctx *ctx, hwa_tensor *p, hwa_dtype t) {
+    return p && hwa_tensor_dtype(p) != t ? hwa_cast(ctx, p, t) : p;
+}
+
 hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t batch, int threads, uint64_t seed,
-                               hwa__workload *w) {
+                               int optim, hwa__workload *w) {
     memset(w, 0, sizeof *w);
     if (index < 0 || index >= N_DEFS) return hwa__err(NULL, HWA_E_NOTFOUND, "workload index %d", index);
     const workload_def *d = &defs[index];
     if (batch < 1) return hwa__err(NULL, HWA_E_RANGE, "batch must be >= 1 (got %lld)", (long long)batch);
+    if (d->train && optim != HWA__OPTIM_NONE && (optim < 0 || optim >= HWA_OPTIM_COUNT))
+        return hwa__err(NULL, HWA_E_INVALID, "%s: unknown optimizer kind %d", d->name, optim);
     hwa_status st = HWA_OK;
     if (spec && !hwa__bdev_supports_dtype(spec, t)) {
         char list[64];
@@ -99,23 +133,31 @@ hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t
     hwa_ctx *ctx = w->ctx;
     w->train = d->train;
     w->def_index = index;
-    w->lr = 0.01f;
+    w->dtype = t;
+    w->optim = d->train ? optim : HWA__OPTIM_NONE;
+    w->lr = update_lr(w->optim);
+    /* Training keeps f32 master parameters (the optimizer's update ops take
+     * f32, and a bf16 parameter would drop the small steps), cast to t in
+     * the graph as the trainer does (hwa_train_config.dtype); the logits are
+     * cast to f32 before the loss. A forward workload stores its weights in
+     * t. */
+    const hwa_dtype pt = d->train ? HWA_F32 : t;
     hwa_tensor *x = hwa_tensor_set_name(hwa_tensor_new_2d(ctx, t, batch, d->dims[0]), "x");
     hwa_tensor *h = x, *labels = NULL;
     for (int l = 0; l + 1 < d->n_dims; l++) {
-        hwa_tensor *wt = hwa_tensor_new_2d(ctx, t, d->dims[l + 1], d->dims[l]); /* [out, in] */
-        hwa_tensor *b = hwa_tensor_new_1d(ctx, t, d->dims[l + 1]);
+        hwa_tensor *wt = hwa_tensor_new_2d(ctx, pt, d->dims[l + 1], d->dims[l]); /* [out, in] */
+        hwa_tensor *b = hwa_tensor_new_1d(ctx, pt, d->dims[l + 1]);
         if (!wt || !b) goto fail;
         w->params[w->n_params++] = wt;
         w->params[w->n_params++] = b;
-        h = hwa_bias_add(ctx, hwa_matmul_ex(ctx, h, wt, false, true), b);
+        h = hwa_bias_add(ctx, hwa_matmul_ex(ctx, h, in_dtype(ctx, wt, t), false, true), in_dtype(ctx, b, t));
         if (l + 2 < d->n_dims) h = hwa_relu(ctx, h);
     }
     if (d->train) {
         labels = hwa_tensor_new_1d(ctx, HWA_I32, batch);
         for (int i = 0; i < w->n_params; i++)
             if ((st = hwa_tensor_set_param(w->params[i]))) goto fail;
-        w->out = hwa_cross_entropy(ctx, h, labels);
+        w->out = hwa_cross_entropy(ctx, in_dtype(ctx, h, HWA_F32), labels);
     } else {
         w->out = d->softmax_out ? hwa_softmax(ctx, h) : h;
     }
@@ -161,11 +203,14 @@ hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t
     hwa_plan_stats ps;
     if ((st = hwa_graph_alloc(w->g, w->be, HWA_PLAN_REUSE, &ps))) goto fail;
     w->planned_bytes = (int64_t)(ps.arena_bytes + ps.persistent_bytes);
-    /* Parameters on a device (no host address) are updated there, by the
-     * optimizer's graph: plain SGD is the same p -= lr * grad. */
-    if (d->train && t == HWA_F32 && !hwa_tensor_data(w->params[0])) {
-        hwa_optim_config oc = hwa_optim_config_default(HWA_OPTIM_SGD);
+    /* The update runs where the parameters are, as the optimizer's graph;
+     * its state (zeroed) lives there too. */
+    if (w->optim != HWA__OPTIM_NONE) {
+        const hwa_optim_config oc = hwa_optim_config_default((hwa_optim_kind)w->optim);
         if ((st = hwa_optim_new(w->g, w->be, &oc, &w->opt))) goto fail;
+        for (int i = 0; i < w->n_params; i++)
+            for (int k = 0; k < hwa_optim_n_slots(w->opt); k++)
+                w->planned_bytes += (int64_t)hwa_tensor_nbytes(hwa_optim_state(w->opt, i, k));
     }
     count(w);
     return HWA_OK;
@@ -176,94 +221,14 @@ fail:
     return st;
 }
 
-/* p -= lr * grad; f32 in place, other dtypes through f32 and back (the
- * update rounds to the parameter's dtype, as in mixed-precision-free SGD):
- * host-addressable ones in place a block at a time (the block's values
- * stay in L1 between the conversions) on the backend's threads, others
- * through whole copies in a scratch grown to the largest. */
-enum { SGD_BLOCK = 2048 };
-
-typedef struct sgd_job {
-    char *p;
-    const char *g;
-    hwa_dtype pt, gt;
-    int64_t n;
-    float lr;
-    atomic_int bad;
-} sgd_job;
-
-static void sgd_f32(void *ctx, int64_t j0, int64_t j1, int tid) {
-    sgd_job *s = ctx;
-    float *pf = (float *)s->p;
-    const float *gf = (const float *)s->g;
-    for (int64_t j = j0; j < j1; j++) pf[j] -= s->lr * gf[j];
-}
-
-/* Blocks [b0, b1) of SGD_BLOCK values widened, updated and rounded back. */
-static void sgd_half(void *ctx, int64_t b0, int64_t b1, int tid) {
-    sgd_job *s = ctx;
-    const size_t pe = hwa_dtype_block_bytes(s->pt), ge = hwa_dtype_block_bytes(s->gt);
-    for (int64_t bi = b0; bi < b1; bi++) {
-        float a[SGD_BLOCK], b[SGD_BLOCK];
-        const int64_t j0 = bi * SGD_BLOCK, m = s->n - j0 < SGD_BLOCK ? s->n - j0 : SGD_BLOCK;
-        if (hwa_convert_to_f32(s->pt, s->p + (size_t)j0 * pe, a, m) ||
-            hwa_convert_to_f32(s->gt, s->g + (size_t)j0 * ge, b, m)) {
-            atomic_store(&s->bad, 1);
-            continue;
-        }
-        for (int64_t j = 0; j < m; j++) a[j] -= s->lr * b[j];
-        if (hwa_convert_from_f32(s->pt, s->p + (size_t)j0 * pe, a, m) != HWA_OK) atomic_store(&s->bad, 1);
-    }
-}
-
-hwa_status hwa__workload_sgd(hwa__workload *w) {
-    const int threads = hwa_backend_threads(w->be) > 0 ? hwa_backend_threads(w->be) : 1;
-    for (int i = 0; i < w->n_params; i++) {
-        hwa_tensor *p = w->params[i], *g = hwa_tensor_grad(p);
-        if (!g) return hwa__err(NULL, HWA_E_INTERNAL, "parameter %d has no gradient", i);
-        const int64_t n = hwa_tensor_nelements(p);
-        const hwa_dtype pt = hwa_tensor_dtype(p), gt = hwa_tensor_dtype(g);
-        char *pd = hwa_tensor_is_contiguous(p) ? hwa_tensor_data(p) : NULL;
-        const char *gd = hwa_tensor_is_contiguous(g) ? hwa_tensor_data(g) : NULL;
-        hwa_status st = HWA_OK;
-        sgd_job job = {pd, gd, pt, gt, n, w->lr, 0};
-        if (pd && gd && pt == HWA_F32 && gt == HWA_F32) {
-            hwa__par_for(n >= 65536 ? threads : 1, n, n >= 65536 ? (n + 4 * threads - 1) / (4 * threads) : n,
-                         sgd_f32, &job);
-        } else if (pd && gd && !hwa_dtype_is_quantized(pt) && !hwa_dtype_is_quantized(gt)) {
-            /* elementwise: the threads cannot change a bit */
-            const int64_t blocks = (n + SGD_BLOCK - 1) / SGD_BLOCK;
-            hwa__par_for(threads, blocks, 1, sgd_half, &job);
-            const int bad = atomic_load(&job.bad);
-            if (bad) st = hwa__err(NULL, HWA_E_INTERNAL, "SGD: parameter %d could not be converted", i);
-        } else {
-            if (n > w->scratch_n) { /* made on first need: host tensors never take this path */
-                free(w->scratch);
-                w->scratch = malloc(2 * (size_t)n * sizeof *w->scratch);
-                w->scratch_n = w->scratch ? n : 0;
-                if (!w->scratch) return hwa__err(NULL, HWA_E_NOMEM, "out of memory for the SGD scratch");
-            }
-            float *a = w->scratch, *b = w->scratch + w->scratch_n;
-            st = hwa_tensor_get_f32(p, a, n);
-            if (!st) st = hwa_tensor_get_f32(g, b, n);
-            for (int64_t j = 0; !st && j < n; j++) a[j] -= w->lr * b[j];
-            if (!st) st = hwa_tensor_set_f32(p, a, n);
-            if (st) return st;
-            continue;
-        }
-        if (st) return st;
-        hwa_tensor_mark_modified(p); /* written through its pointer */
-    }
-    return HWA_OK;
-}
-
 hwa_status hwa__workload_run(hwa__workload *w) {
     if (w->llama) return hwa__model_run(w);
     if (w->reps) return hwa__workload_run_split(w);
     hwa_status st;
     if (w->train && (st = hwa_graph_zero_grads(w->g))) return st;
     if ((st = w->pl ? hwa__workload_compute_placed(w) : hwa_graph_compute(w->g, w->be))) return st;
-    if (w->train && (st = w->opt ? hwa_optim_step(w->opt, w->lr) : hwa__workload_sgd(w))) return st;
+    if (!w->kernel[0]) hwa__bdev_kernel(w->be, w->heaviest, w->kernel, sizeof w->kernel);
+    if (w->opt && (st = hwa_optim_step(w->opt, w->lr))) return st;
     return hwa_backend_synchronize(w->be);
 }
 
@@ -292,7 +257,6 @@ void hwa__workload_free(hwa__workload *w) {
     hwa_optim_free(w->opt);
     hwa_backend_free(w->be);
     hwa_ctx_free(w->ctx);
-    free(w->scratch);
     hwa_llama_free(w->llama);
     free(w->tokens);
     free(w->logits);
