@@ -31,7 +31,38 @@ expect_error "needs a rate" "--find-peak" linear1000 --scenario server --no-cali
 expect_error "--min-time needs seconds >= 0" "got '-2'" linear1000 --min-time -2
 expect_error "-r needs a whole number of repetitions >= 1" "got '0'" linear1000 -r 0
 expect_error "--reps needs a whole number in 1..32" "got '33'" linear1000 --reps 33
+# --optimizer: an unknown name, and one given for forward workloads alone,
+# are usage errors (exit 2) that say what is available.
+expect_error "unknown optimizer 'lion'" "sgd, momentum, nesterov, adam, adamw" mlp1000-train --optimizer lion --no-calibrate
+expect_error "optimizer 'sgd' applies to training workloads" "(mlp1000-train, fmnist-mlp-train); linear1000 runs forward only" \
+  linear1000 --optimizer sgd --no-calibrate
+for bad in "mlp1000-train --optimizer lion" "linear1000,mlp1000 --optimizer adam"; do
+  rc=0
+  # shellcheck disable=SC2086
+  "$cli" bench $bad --no-calibrate >/dev/null 2>&1 || rc=$?
+  [ "$rc" = 2 ] || fail "hwadapt bench $bad exited $rc, not 2"
+done
 echo "ok: bad input says what is wrong and what is available"
+
+# Training rows name their optimizer: adam by default, the one asked for
+# otherwise; forward rows have none. (That each optimizer really updates,
+# by its own rule, is test_bench_report's.)
+q1=(--no-calibrate --min-time 0 --min-queries 1 --warmup 0 -r 1 --batch 4)
+json=$("$cli" bench linear1000,mlp1000-train "${q1[@]}" --json)
+contains "$json" '"workload": "linear1000", "device": "cpu", "dtype": "f32"'
+grep -q '"scenario": "single", "optimizer": null,' <<<"$json" || fail "a forward row has an optimizer:"$'\n'"$json"
+[ "$(grep -c '"optimizer": "adam"' <<<"$json")" = 1 ] || fail "the training row is not adam by default:"$'\n'"$json"
+json=$("$cli" bench mlp1000-train "${q1[@]}" --optimizer sgd --dtype f32,bf16 --json)
+[ "$(grep -c '"optimizer": "sgd"' <<<"$json")" = 2 ] || fail "expected two sgd rows:"$'\n'"$json"
+# the bf16 row's loss is still compared with f32's
+err=$(grep -o '"max_abs_error_vs_f32": [^,}]*' <<<"$json" | sed -n 2p | sed 's/.*: //')
+awk -v e="$err" 'BEGIN { exit !(e ~ /^[0-9][0-9.]*([eE][-+]?[0-9]+)?$/ && e + 0 > 0 && e + 0 < 0.05) }' ||
+  fail "the bf16 training row's max_abs_error_vs_f32 is '$err'"
+csv=$("$cli" bench mlp1000-train "${q1[@]}" --optimizer nesterov --csv)
+head -1 <<<"$csv" | grep -q '^workload,device,dtype,batch,threads,kernel,scenario,optimizer,' || fail "CSV header: $csv"
+sed -n 2p <<<"$csv" | grep -q '^mlp1000-train,cpu,f32,4,[0-9]*,[^,]*,single,nesterov,' || fail "CSV row: $csv"
+"$cli" bench --help | grep -q "mlp1000-train .*backward, Adam update" || fail "the help does not say the update"
+echo "ok: training rows name their optimizer (adam by default, --optimizer sgd, nesterov)"
 
 json=$("$cli" bench linear1000 "${quick[@]}" --dtype f32,bf16 --scenario single,offline --json)
 contains "$json" '"schema": "hwadapt-bench-report/2"'

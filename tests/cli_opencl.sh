@@ -15,12 +15,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 need_opencl_device "$cli"
 bad=opencl:$ndevs
 
-# bench: f32 against the CPU's f32 (max_abs_err, CSV column 24), threads empty
+# bench: f32 against the CPU's f32 (max_abs_err, CSV column 25), threads empty
 "$cli" bench linear1000,fmnist-mlp-train --device "$dev" --min-time 0 --min-queries 2 -r 2 --csv >"$tmp/b.csv" ||
   fail "bench on $dev failed"
 for wl in linear1000 fmnist-mlp-train; do
   line=$(grep "^$wl,$dev,f32,64,," "$tmp/b.csv") || fail "no $wl f32 row on $dev (threads empty):"$'\n'"$(cat "$tmp/b.csv")"
-  err=$(cut -d, -f24 <<<"$line")
+  err=$(cut -d, -f25 <<<"$line")
   awk -v e="$err" 'BEGIN { exit !(e != "" && e <= 1e-4) }' || fail "$wl on $dev: max abs error vs f32 '$err' > 1e-4"
   echo "ok: bench $wl on $dev, f32, max abs error vs the CPU's f32 $err"
 done

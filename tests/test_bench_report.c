@@ -468,11 +468,11 @@ TEST(csv_has_one_header_and_one_record_per_row_with_empty_unknowns) {
     char *csv = write_to_string(&rep, HWA_BENCH_CSV);
     CHECK(csv);
     char *save = NULL, *line = strtok_r(csv, "\r\n", &save);
-    CHECK_STR_CONTAINS(line, "workload,device,dtype,batch,threads,kernel,scenario,reps,queries,samples_per_s,"
+    CHECK_STR_CONTAINS(line, "workload,device,dtype,batch,threads,kernel,scenario,optimizer,reps,queries,samples_per_s,"
                              "samples_per_s_sd,samples_per_s_reps,speedup,speedup_lo,speedup_hi,p50_ms");
     char *f[32];
     int ncols = csv_fields(line, f, 32);
-    CHECK_INT_EQ(ncols, 28); /* ... peak_qps, others_share, verdict, note */
+    CHECK_INT_EQ(ncols, 29); /* ... peak_qps, others_share, verdict, note */
     int records = 0;
     while ((line = strtok_r(NULL, "\r\n", &save))) {
         char copy[1024];
@@ -480,20 +480,21 @@ TEST(csv_has_one_header_and_one_record_per_row_with_empty_unknowns) {
         CHECK_INT_EQ(csv_fields(copy, f, 32), ncols);
         if (records == 0) {
             CHECK(!strcmp(f[0], "linear1000") && !strcmp(f[2], "f32") && !strcmp(f[3], "64"));
-            CHECK(!strcmp(f[7], "5"));
-            CHECK(!strcmp(f[11], "100;90;110;95;105"));
-            CHECK_NEAR(atof(f[10]), sqrt(62.5), 1e-3); /* sd */
-            CHECK_NEAR(atof(f[17]), 199, 1e-9);        /* p99_ms */
-            CHECK(f[21][0] == 0);                      /* pct_of_peak unknown: empty */
+            CHECK(f[7][0] == 0);                       /* a forward row: no optimizer */
+            CHECK(!strcmp(f[8], "5"));
+            CHECK(!strcmp(f[12], "100;90;110;95;105"));
+            CHECK_NEAR(atof(f[11]), sqrt(62.5), 1e-3); /* sd */
+            CHECK_NEAR(atof(f[18]), 199, 1e-9);        /* p99_ms */
+            CHECK(f[22][0] == 0);                      /* pct_of_peak unknown: empty */
         }
         if (records == 1) {
-            CHECK_NEAR(atof(f[12]), 2.5, 1e-9);
             CHECK_NEAR(atof(f[13]), 2.5, 1e-9);
             CHECK_NEAR(atof(f[14]), 2.5, 1e-9);
+            CHECK_NEAR(atof(f[15]), 2.5, 1e-9);
         }
         if (records == 3) {
-            CHECK(f[9][0] == 0 && f[12][0] == 0);
-            CHECK(!strcmp(f[27], "skipped: over the budget, \"quoted\", with | a pipe"));
+            CHECK(f[10][0] == 0 && f[13][0] == 0);
+            CHECK(!strcmp(f[28], "skipped: over the budget, \"quoted\", with | a pipe"));
         }
         records++;
     }
@@ -524,7 +525,7 @@ TEST(markdown_is_a_table_with_na_for_unknowns) {
             CHECK_STR_CONTAINS(line, "with \\| a pipe");
         }
     }
-    CHECK_INT_EQ(bars_first, 29);
+    CHECK_INT_EQ(bars_first, 30);
     free(md);
     /* With a verdict: the row says it, and the recommendation follows the table. */
     CHECK_OK(hwa_bench_recommend(&rep, "linear1000", 0.01));
@@ -681,6 +682,16 @@ TEST(sweep_errors_name_the_bad_value_and_what_is_available) {
     s.reps = HWA_BENCH_MAX_REPS + 1;
     CHECK_STATUS(hwa_bench_sweep_run(&s, &rep), HWA_E_RANGE);
     CHECK_STR_CONTAINS(hwa_last_error(), "repetitions 33 outside 1..32");
+    s.reps = 0;
+    s.workloads = "mlp1000-train";
+    s.optimizer = "lion";
+    CHECK_STATUS(hwa_bench_sweep_run(&s, &rep), HWA_E_NOTFOUND);
+    CHECK_STR_CONTAINS(hwa_last_error(), "unknown optimizer 'lion' (sgd, momentum, nesterov, adam, adamw)");
+    /* an optimizer for forward workloads alone is a mistake too */
+    s.workloads = "linear1000,mlp1000";
+    s.optimizer = "sgd";
+    CHECK_STATUS(hwa_bench_sweep_run(&s, &rep), HWA_E_INVALID);
+    CHECK_STR_CONTAINS(hwa_last_error(), "applies to training workloads (mlp1000-train, fmnist-mlp-train)");
     CHECK_INT_EQ(rep.n_rows, 0);
     hwa_bench_report_free(&rep);
 }
@@ -724,6 +735,7 @@ TEST(training_steps_keep_f32_parameters_and_update_them_by_adam) {
      * parameters, their state and the update live. */
     int wi;
     CHECK_OK(hwa_bench_workload_find("fmnist-mlp-train", &wi));
+    CHECK(hwa_bench_workload_trains(wi));
     const hwa_dtype types[3] = {HWA_F32, HWA_BF16, HWA_F16};
     for (int ti = 0; ti < 6; ti++) {
         const char *dev = ti < 3 ? "cpu" : hwa_test_opencl_spec();
@@ -830,4 +842,69 @@ TEST(training_counts_and_memory_include_the_optimizer) {
     hwa__workload_free(&a);
     hwa__workload_free(&s);
     hwa__workload_free(&dry);
+}
+
+TEST(sweep_rows_of_training_name_their_optimizer_and_half_rows_compare_with_f32) {
+    hwa_bench_report rep;
+    CHECK_OK(hwa_bench_report_init(&rep, NULL));
+    hwa_bench_sweep s = {.workloads = "linear1000,fmnist-mlp-train", .dtypes = "f32,bf16", .batches = "8",
+                         .cfg = hwa_bench_config_default(), .reps = 2};
+    s.cfg.min_time_s = 0;
+    s.cfg.min_queries = 2;
+    s.cfg.warmup_s = 0;
+    for (int k = 0; k < 2; k++) {
+        s.optimizer = k ? "sgd" : NULL;
+        CHECK_OK(hwa_bench_sweep_run(&s, &rep));
+    }
+    CHECK_INT_EQ(rep.n_rows, 8);
+    for (int i = 0; i < rep.n_rows; i++) {
+        const hwa_bench_row *r = &rep.rows[i];
+        const bool train = !strcmp(r->workload, "fmnist-mlp-train");
+        CHECK(!strcmp(r->optimizer, !train ? "" : i < 4 ? "adam" : "sgd"));
+        /* the f32 row of the workload and optimizer: linear1000's first */
+        CHECK_INT_EQ(r->baseline_row, train ? i & ~1 : 0);
+        if (!strcmp(r->dtype, "f32")) {
+            CHECK_NEAR(r->max_abs_error_vs_f32, 0, 0);
+        } else {
+            /* the loss (about 2.3) from bf16 products against f32 */
+            CHECK_MSG(r->max_abs_error_vs_f32 > 0 && r->max_abs_error_vs_f32 < 0.05, "%s bf16: %g", r->workload,
+                      r->max_abs_error_vs_f32);
+        }
+    }
+    char *json = write_to_string(&rep, HWA_BENCH_JSON);
+    CHECK_STR_CONTAINS(json, "\"scenario\": \"single\", \"optimizer\": null,");
+    CHECK_STR_CONTAINS(json, "\"scenario\": \"single\", \"optimizer\": \"adam\",");
+    CHECK_STR_CONTAINS(json, "\"scenario\": \"single\", \"optimizer\": \"sgd\",");
+#ifdef HWA_HAVE_JANSSON
+    char err[512] = "";
+    CHECK_MSG(validates(json, err, sizeof err), "%s", err);
+#endif
+    free(json);
+    /* the same workload with another optimizer is another group: each
+     * recommendation's baseline is its own optimizer's */
+    CHECK_OK(hwa_bench_recommend(&rep, "fmnist-mlp-train", 0.05));
+    const hwa_bench_recommendation *rec = &rep.recs[0];
+    CHECK(!strcmp(rep.rows[rec->row].optimizer, rep.rows[rec->baseline_row].optimizer));
+    if (!strcmp(rep.rows[rec->row].optimizer, "sgd")) CHECK_STR_CONTAINS(rec->command, " --optimizer sgd");
+    else CHECK(!strstr(rec->command, "--optimizer"));
+    hwa_bench_report_free(&rep);
+}
+
+TEST(recommended_commands_name_an_optimizer_other_than_adam) {
+    hwa_bench_report rep;
+    CHECK_OK(hwa_bench_report_init(&rep, NULL));
+    const char *const wls[2] = {"mlp1000-train", "fmnist-mlp-train"};
+    for (int k = 0; k < 2; k++) {
+        hwa_bench_row r = make_row(wls[k], "f32", 300, 0);
+        snprintf(r.optimizer, sizeof r.optimizer, "%s", k ? "momentum" : "adamw");
+        CHECK_OK(hwa_bench_report_add(&rep, &r));
+        CHECK_OK(hwa_bench_recommend(&rep, wls[k], 0.01));
+    }
+    CHECK(!strcmp(rep.recs[0].command, "hwadapt bench mlp1000-train --device cpu --dtype f32 --threads 1 --batch 64 "
+                                       "--optimizer adamw"));
+    CHECK_STR_CONTAINS(rep.recs[0].c_call, "hwa_optim_config_default(HWA_OPTIM_ADAMW); hwa_optim_new(g, be, &oc, &opt)");
+    CHECK(!strcmp(rep.recs[1].command, "hwadapt train --model fmnist-mlp --device cpu --dtype f32 --threads 1 --batch 64 "
+                                       "--optimizer momentum"));
+    CHECK_STR_CONTAINS(rep.recs[1].c_call, "c.optim = hwa_optim_config_default(HWA_OPTIM_MOMENTUM);");
+    hwa_bench_report_free(&rep);
 }

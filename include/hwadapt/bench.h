@@ -238,6 +238,9 @@ int hwa_bench_workload_count(void);
 const char *hwa_bench_workload_name(int i);
 const char *hwa_bench_workload_desc(int i);
 int64_t hwa_bench_workload_default_batch(int i);
+/* Whether workload i is a training step (its rows have an optimizer,
+ * hwa_bench_sweep.optimizer); false for a forward pass or an i out of range. */
+bool hwa_bench_workload_trains(int i);
 /* The index of a workload by name; HWA_E_NOTFOUND with the list otherwise. */
 hwa_status hwa_bench_workload_find(const char *name, int *index);
 
@@ -272,8 +275,8 @@ typedef struct hwa_bench_row {
     bool skipped;             /* not measured: see note */
     char note[512];           /* caps, warnings and skip reasons, "" when none */
     /* Repetitions: the row was measured in `reps` short visits interleaved
-     * with the other rows of its group (same workload, device, batch and
-     * scenario), so that the machine's drift reaches every configuration of
+     * with the other rows of its group (same workload and optimizer,
+     * device, batch and scenario), so that the machine's drift reaches every configuration of
      * the group alike; its latencies pool every visit's queries, and
      * samples_per_s is the mean of the visits' throughputs. A peak search is
      * one visit (reps 1). 0 for a skipped row. */
@@ -304,6 +307,10 @@ typedef struct hwa_bench_row {
     char place_devices[96];
     char placement[96];
     char placement_why[192];
+    /* A training workload's update (hwa_optim_kind_name: "adam", "sgd",
+     * ...); "" for a forward row. Rows of different optimizers are
+     * different groups. */
+    char optimizer[12];
 } hwa_bench_row;
 
 /* A summary of the machine, filled from the hardware passport. Strings are
@@ -442,6 +449,13 @@ typedef struct hwa_bench_sweep {
     const char *place_devices;
     bool fallback;
     const char *place_mode;    /* auto's placement: "auto" (NULL), "layers", "layers:F", "single:DEV" */
+    /* The training workloads' update, by hwa_optim_kind_name ("sgd",
+     * "momentum", "nesterov", "adam", "adamw") with PyTorch's defaults and
+     * rate 1e-3 for Adam(W), 0.01 for the SGD family; NULL or "": the
+     * workloads' default, "adam". Training keeps f32 parameters whatever
+     * the dtype (cast to it inside the graph) and the optimizer's state on
+     * the device that holds them. */
+    const char *optimizer;
 } hwa_bench_sweep;
 
 /* Five: the 95 % t factor with 4 degrees of freedom is 2.78, against 4.30
@@ -451,8 +465,10 @@ typedef struct hwa_bench_sweep {
 
 /* Checks every list first (unknown workload, device, dtype the device cannot
  * run, batch < 1, threads outside what the device offers, reps outside
- * 1..HWA_BENCH_MAX_REPS: HWA_E_NOTFOUND / HWA_E_RANGE / HWA_E_UNSUPPORTED
- * with a message that names the bad value and lists what is available), then
+ * 1..HWA_BENCH_MAX_REPS, an unknown optimizer: HWA_E_NOTFOUND / HWA_E_RANGE /
+ * HWA_E_UNSUPPORTED with a message that names the bad value and lists what
+ * is available; an optimizer for a sweep without a training workload:
+ * HWA_E_INVALID), then
  * runs the rows, appends them to rep and compares them
  * (hwa_bench_report_compare). */
 hwa_status hwa_bench_sweep_run(const hwa_bench_sweep *s, hwa_bench_report *rep);

@@ -144,7 +144,7 @@ static hwa_status build(const hwa__sweep_runner *r, const hwa__sweep_block *b, c
     if (!strcmp(b->dev, "auto")) {
         if (b->wl < 0)
             return hwa__err(NULL, HWA_E_UNSUPPORTED, "device auto: model files run on one device (--device cpu or opencl:N)");
-        hwa_status st = hwa__workload_build(b->wl, "cpu", c->dtype, b->batch, c->threads, 42, HWA_OPTIM_ADAM, w);
+        hwa_status st = hwa__workload_build(b->wl, "cpu", c->dtype, b->batch, c->threads, 42, b->optim, w);
         char list[256];
         if (r->s->place_devices && *r->s->place_devices) snprintf(list, sizeof list, "%s", r->s->place_devices);
         else hwa_place_device_list(r->s->passport, list, sizeof list);
@@ -160,7 +160,7 @@ static hwa_status build(const hwa__sweep_runner *r, const hwa__sweep_block *b, c
         return st;
     }
     return b->wl < 0 ? hwa__model_build(b->file, b->dev, c->dtype, b->batch, c->threads, 42, w)
-                     : hwa__workload_build(b->wl, b->dev, c->dtype, b->batch, c->threads, 42, HWA_OPTIM_ADAM, w);
+                     : hwa__workload_build(b->wl, b->dev, c->dtype, b->batch, c->threads, 42, b->optim, w);
 }
 
 /* Whether the block runs on the CPU, whose f32 output is every block's
@@ -210,6 +210,8 @@ static void row_init(const hwa__sweep_block *b, const hwa__sweep_config *c, hwa_
     snprintf(row->device, sizeof row->device, "%s", b->dev);
     snprintf(row->dtype, sizeof row->dtype, "%s", hwa_dtype_name(c->dtype));
     snprintf(row->kernel, sizeof row->kernel, "n/a");
+    if (b->optim != HWA__OPTIM_NONE)
+        snprintf(row->optimizer, sizeof row->optimizer, "%s", hwa_optim_kind_name((hwa_optim_kind)b->optim));
     row->batch = b->batch;
     row->threads = c->threads;
     row->r.target_rate = NAN;
@@ -244,8 +246,9 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
     const hwa_bench_sweep *s = r->s;
     const hwa__sweep_config *c = &b->cfgs[i];
     double left = time_left(r), share = row_share(r);
-    progress(r, r->rows_done, "%s on %s, %s, batch %lld, %d thread(s): building and validating", tmpl->workload,
-             b->dev, tmpl->dtype, (long long)b->batch, c->threads);
+    progress(r, r->rows_done, "%s%s%s%s on %s, %s, batch %lld, %d thread(s): building and validating", tmpl->workload,
+             tmpl->optimizer[0] ? " (" : "", tmpl->optimizer, tmpl->optimizer[0] ? ")" : "", b->dev, tmpl->dtype,
+             (long long)b->batch, c->threads);
     hwa__workload *w = &m->w;
     hwa_status st = build(r, b, c, w);
     if (st) return st;

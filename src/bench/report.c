@@ -101,6 +101,9 @@ static void write_json_row(const hwa_bench_row *r, FILE *f) {
             r->threads, r->no_threads ? "false" : "true");
     hwa__json_write_cstr(f, r->kernel);
     kv_str(f, ", \"scenario\": ", r->scenario);
+    fputs(", \"optimizer\": ", f);
+    if (r->optimizer[0]) hwa__json_write_cstr(f, r->optimizer);
+    else fputs("null", f);
     fprintf(f, ",\n     \"skipped\": %s, \"queries\": %lld, \"warmup_queries\": %lld, \"duration_s\": ",
             r->skipped ? "true" : "false", (long long)r->r.queries, (long long)r->r.warmup_queries);
     hwa__json_write_num(f, ok ? r->r.duration_s : NAN);
@@ -210,19 +213,23 @@ static void write_json(const hwa_bench_report *rep, FILE *f) {
  * into the throughput ("mean ± sd") and the interval into the speed-up
  * ("6.1x [5.8, 6.4]"), and leaves out the per-repetition values. */
 enum {
-    C_REPS = 7, C_SPS = 9, C_SD, C_SPS_REPS, C_SPEEDUP, C_LO, C_HI, C_J = 22, C_PEAK = 24, C_OTHERS, C_VERDICT, C_NOTE,
-    N_COLS, CELL = 528
+    C_WORKLOAD, C_DEVICE, C_DTYPE, C_BATCH, C_THREADS, C_KERNEL, C_SCEN, C_OPTIM, C_REPS, C_QUERIES, C_SPS, C_SD,
+    C_SPS_REPS, C_SPEEDUP, C_LO, C_HI, C_P50, C_P90, C_P99, C_MAX, C_CV, C_GFLOPS, C_PCT, C_J, C_ERR, C_PEAK, C_OTHERS,
+    C_VERDICT, C_NOTE, N_COLS, CELL = 528
 };
 static const char *const col_names[N_COLS] = {
-    "workload", "device", "dtype", "batch", "threads", "kernel", "scenario", "reps", "queries", "samples_per_s",
-    "samples_per_s_sd", "samples_per_s_reps", "speedup", "speedup_lo", "speedup_hi", "p50_ms", "p90_ms", "p99_ms",
-    "max_ms", "cv", "gflops", "pct_of_peak", "j_per_sample", "max_abs_err", "peak_qps", "others_share", "verdict", "note"};
+    "workload", "device", "dtype", "batch", "threads", "kernel", "scenario", "optimizer", "reps", "queries",
+    "samples_per_s", "samples_per_s_sd", "samples_per_s_reps", "speedup", "speedup_lo", "speedup_hi", "p50_ms",
+    "p90_ms", "p99_ms", "max_ms", "cv", "gflops", "pct_of_peak", "j_per_sample", "max_abs_err", "peak_qps",
+    "others_share", "verdict", "note"};
 static const char *const col_heads[N_COLS] = {
-    "workload", "device", "dtype", "batch", "thr", "kernel", "scen", "reps", "queries", "samples/s",
+    "workload", "device", "dtype", "batch", "thr", "kernel", "scen", "optim", "reps", "queries", "samples/s",
     "sd", "samples/s per rep", "speedup", "lo", "hi", "p50 ms", "p90 ms", "p99 ms",
     "max ms", "cv", "GFLOP/s", "%peak", "J/sample", "err vs f32", "peak q/s", "others", "verdict", "note"};
 
-static bool text_column(int c) { return c <= 2 || c == 5 || c == 6 || c == C_SPS_REPS || c >= C_VERDICT; }
+static bool text_column(int c) {
+    return c <= C_DTYPE || c == C_KERNEL || c == C_SCEN || c == C_OPTIM || c == C_SPS_REPS || c >= C_VERDICT;
+}
 
 /* The verdict of the recommendation that picked row i, "" when none did. */
 static const char *row_verdict(const hwa_bench_report *rep, int i) {
@@ -235,16 +242,18 @@ static void row_cells(const hwa_bench_report *rep, int i, char cells[N_COLS][CEL
     const hwa_bench_row *r = &rep->rows[i];
     bool ok = measured(r);
     const hwa_bench_stats *l = &r->r.latency;
-    snprintf(cells[0], CELL, "%s", r->workload);
-    snprintf(cells[1], CELL, "%s", r->device);
-    snprintf(cells[2], CELL, "%s", r->dtype);
-    snprintf(cells[3], CELL, "%lld", (long long)r->batch);
-    if (r->no_threads) snprintf(cells[4], CELL, "%s", table ? "-" : unknown); /* the note says why */
-    else snprintf(cells[4], CELL, "%d", r->threads);
-    snprintf(cells[5], CELL, "%s", r->kernel);
-    snprintf(cells[6], CELL, "%s", r->scenario);
+    snprintf(cells[C_WORKLOAD], CELL, "%s", r->workload);
+    snprintf(cells[C_DEVICE], CELL, "%s", r->device);
+    snprintf(cells[C_DTYPE], CELL, "%s", r->dtype);
+    snprintf(cells[C_BATCH], CELL, "%lld", (long long)r->batch);
+    if (r->no_threads) snprintf(cells[C_THREADS], CELL, "%s", table ? "-" : unknown); /* the note says why */
+    else snprintf(cells[C_THREADS], CELL, "%d", r->threads);
+    snprintf(cells[C_KERNEL], CELL, "%s", r->kernel);
+    snprintf(cells[C_SCEN], CELL, "%s", r->scenario);
+    /* a forward row has no optimizer: as threads where they do not apply */
+    snprintf(cells[C_OPTIM], CELL, "%s", r->optimizer[0] ? r->optimizer : table ? "-" : unknown);
     snprintf(cells[C_REPS], CELL, "%d", r->reps);
-    snprintf(cells[8], CELL, "%lld", (long long)r->r.queries);
+    snprintf(cells[C_QUERIES], CELL, "%lld", (long long)r->r.queries);
     fmt_num(cells[C_SPS], CELL, ok ? r->samples_per_s : NAN, unknown);
     fmt_num(cells[C_SD], CELL, ok ? r->samples_per_s_sd : NAN, unknown);
     cells[C_SPS_REPS][0] = 0;
@@ -253,15 +262,15 @@ static void row_cells(const hwa_bench_report *rep, int i, char cells[N_COLS][CEL
     fmt_num(cells[C_SPEEDUP], CELL, r->speedup, unknown);
     fmt_num(cells[C_LO], CELL, r->speedup_lo, unknown);
     fmt_num(cells[C_HI], CELL, r->speedup_hi, unknown);
-    fmt_num(cells[15], CELL, ok ? l->p50 * 1e3 : NAN, unknown);
-    fmt_num(cells[16], CELL, ok ? l->p90 * 1e3 : NAN, unknown);
-    fmt_num(cells[17], CELL, ok ? l->p99 * 1e3 : NAN, unknown);
-    fmt_num(cells[18], CELL, ok ? l->max * 1e3 : NAN, unknown);
-    fmt_num(cells[19], CELL, ok ? r->r.service.cv : NAN, unknown);
-    fmt_num(cells[20], CELL, ok ? r->gflops : NAN, unknown);
-    fmt_num(cells[21], CELL, ok ? r->pct_of_peak : NAN, unknown);
+    fmt_num(cells[C_P50], CELL, ok ? l->p50 * 1e3 : NAN, unknown);
+    fmt_num(cells[C_P90], CELL, ok ? l->p90 * 1e3 : NAN, unknown);
+    fmt_num(cells[C_P99], CELL, ok ? l->p99 * 1e3 : NAN, unknown);
+    fmt_num(cells[C_MAX], CELL, ok ? l->max * 1e3 : NAN, unknown);
+    fmt_num(cells[C_CV], CELL, ok ? r->r.service.cv : NAN, unknown);
+    fmt_num(cells[C_GFLOPS], CELL, ok ? r->gflops : NAN, unknown);
+    fmt_num(cells[C_PCT], CELL, ok ? r->pct_of_peak : NAN, unknown);
     fmt_num(cells[C_J], CELL, r->energy_j_per_sample, unknown);
-    fmt_num(cells[23], CELL, r->max_abs_error_vs_f32, unknown);
+    fmt_num(cells[C_ERR], CELL, r->max_abs_error_vs_f32, unknown);
     fmt_num(cells[C_PEAK], CELL, r->peak_rate_qps, unknown);
     fmt_num(cells[C_OTHERS], CELL, ok ? r->load_others_share : NAN, unknown);
     if (table && ok && isfinite(r->load_others_share))
@@ -356,7 +365,8 @@ static void write_table(const hwa_bench_report *rep, FILE *f) {
     bool show[N_COLS];
     for (int c = 0; c < N_COLS; c++) {
         width[c] = text_width(col_heads[c]);
-        show[c] = c != C_SD && c != C_SPS_REPS && c != C_LO && c != C_HI && c != C_J && c != C_PEAK && c != C_VERDICT;
+        show[c] = c != C_SD && c != C_SPS_REPS && c != C_LO && c != C_HI && c != C_J && c != C_PEAK && c != C_VERDICT &&
+                  c != C_OPTIM;
     }
     for (int i = 0; i < rep->n_rows; i++) {
         row_cells(rep, i, cells, "n/a", true);
@@ -364,6 +374,7 @@ static void write_table(const hwa_bench_report *rep, FILE *f) {
             if (text_width(cells[c]) > width[c]) width[c] = text_width(cells[c]);
             if ((c == C_J || c == C_PEAK) && strcmp(cells[c], "n/a")) show[c] = true;
             if (c == C_VERDICT && cells[c][0]) show[c] = true;
+            if (c == C_OPTIM && rep->rows[i].optimizer[0]) show[c] = true;
         }
     }
     show[C_NOTE] = false;

@@ -7,6 +7,7 @@
 #include "bench/bench_device.h"
 #include "bench/sweep.h"
 #include "bench/workload.h"
+#include "hwadapt/train.h"
 
 #define MAX_ITEMS 32
 #define ITEM_LEN HWA__SWEEP_DEV_LEN
@@ -49,7 +50,27 @@ typedef struct plan {
     hwa_bench_scenario scen_v[MAX_ITEMS];
     bool all_dtypes;
     bool dev_threads[MAX_ITEMS];   /* the device has a thread setting (hwa__bdev_has_threads) */
+    hwa_optim_kind optim;          /* the training workloads' update */
 } plan;
+
+/* The training workloads' optimizer: NULL or "" is Adam; a name given for
+ * a sweep without a training workload is a mistake worth saying. */
+static hwa_status check_optimizer(const char *name, plan *p) {
+    p->optim = HWA_OPTIM_ADAM;
+    if (!name || !*name) return HWA_OK;
+    hwa_status st = hwa_optim_kind_from_name(name, &p->optim);
+    if (st) return st;
+    bool trains = false;
+    for (int i = 0; i < p->wl.n; i++) trains |= hwa_bench_workload_trains(p->wl_idx[i]);
+    if (trains) return HWA_OK;
+    char names[128] = "";
+    for (int i = 0; i < hwa_bench_workload_count(); i++)
+        if (hwa_bench_workload_trains(i))
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "",
+                     hwa_bench_workload_name(i));
+    return hwa__err(NULL, HWA_E_INVALID, "optimizer '%s' applies to training workloads (%s); %s %s forward only", name,
+                    names, p->wl.n == 1 ? p->wl.v[0] : "these", p->wl.n == 1 ? "runs" : "run");
+}
 
 static hwa_status check_plan(const hwa_bench_sweep *s, plan *p) {
     hwa_status st;
@@ -83,6 +104,7 @@ static hwa_status check_plan(const hwa_bench_sweep *s, plan *p) {
             return st;
         }
     }
+    if ((st = check_optimizer(s->optimizer, p))) return st;
     p->all_dtypes = p->dt.n == 1 && !strcmp(p->dt.v[0], "all");
     for (int j = 0; !p->all_dtypes && j < p->dt.n; j++) {
         hwa_dtype t;
@@ -176,7 +198,9 @@ hwa_status hwa_bench_sweep_run(const hwa_bench_sweep *s, hwa_bench_report *rep) 
             for (int b = 0; !st && b < nb; b++) {
                 long long batch = p->wl_idx[a] < 0 ? 1 : hwa_bench_workload_default_batch(p->wl_idx[a]);
                 if (p->batch.n) parse_int(p->batch.v[b], &batch);
-                hwa__sweep_block blk = {.wl = p->wl_idx[a], .file = p->wl.v[a], .dev = dev, .batch = batch,
+                hwa__sweep_block blk = {.wl = p->wl_idx[a],
+                                        .optim = hwa_bench_workload_trains(p->wl_idx[a]) ? (int)p->optim : HWA__OPTIM_NONE,
+                                        .file = p->wl.v[a], .dev = dev, .batch = batch,
                                         .cfgs = cfgs, .n_cfgs = n_cfgs, .scens = p->scen_v, .n_scens = p->scen.n,
                                         .no_threads = !p->dev_threads[d], .threads_given = p->thr.n > 0};
                 st = hwa__sweep_block_run(&r, &blk);

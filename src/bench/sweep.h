@@ -39,6 +39,7 @@ typedef struct hwa__sweep_config {
  * scenario, in the report's order (configurations outer, scenarios inner). */
 typedef struct hwa__sweep_block {
     int wl;                    /* a built-in's index, -1 for a model file */
+    int optim;                 /* a training workload's hwa_optim_kind; HWA__OPTIM_NONE for the others */
     const char *file;          /* the workload as given (a model file's path) */
     const char *dev;
     int64_t batch;

@@ -10,10 +10,11 @@
 
 static bool measured(const hwa_bench_row *r) { return !r->skipped && r->r.queries > 0 && r->reps > 0; }
 
-/* Same workload, device, batch and scenario: rows measured interleaved. */
+/* Same workload (and optimizer), device, batch and scenario: rows measured
+ * interleaved. */
 static bool same_group(const hwa_bench_row *a, const hwa_bench_row *b) {
-    return !strcmp(a->workload, b->workload) && !strcmp(a->device, b->device) && a->batch == b->batch &&
-           !strcmp(a->scenario, b->scenario);
+    return !strcmp(a->workload, b->workload) && !strcmp(a->optimizer, b->optimizer) && !strcmp(a->device, b->device) &&
+           a->batch == b->batch && !strcmp(a->scenario, b->scenario);
 }
 
 static bool all_positive(const double *x, int n) {
@@ -83,12 +84,21 @@ static bool simpler(const hwa_bench_row *a, const hwa_bench_row *b) {
     return ra < rb || (ra == rb && a->threads < b->threads);
 }
 
+static void to_upper(const char *s, char *out, size_t cap) {
+    size_t i = 0;
+    for (; s[i] && i + 1 < cap; i++) out[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+    out[i] = 0;
+}
+
 /* The hwadapt command that runs row's configuration, and the library calls
- * that set it up. fmnist-mlp-train is what `hwadapt train` runs. */
+ * that set it up. fmnist-mlp-train is what `hwadapt train` runs; Adam is
+ * both commands' default optimizer, so only another is named. */
 static void how_to_run(const hwa_bench_row *r, hwa_bench_recommendation *rec) {
     const char *dt = r->dtype;
-    char upper[8] = "", threads[32] = "", set_threads[64] = "";
-    for (size_t i = 0; dt[i] && i + 1 < sizeof upper; i++) upper[i] = (char)(dt[i] >= 'a' && dt[i] <= 'z' ? dt[i] - 32 : dt[i]);
+    char upper[8], opt_upper[12], threads[32] = "", set_threads[64] = "";
+    to_upper(dt, upper, sizeof upper);
+    to_upper(r->optimizer, opt_upper, sizeof opt_upper);
+    const bool other_optim = r->optimizer[0] && strcmp(r->optimizer, "adam");
     /* A device without a thread setting gets no --threads. */
     if (!r->no_threads) {
         snprintf(threads, sizeof threads, " --threads %d", r->threads);
@@ -100,6 +110,7 @@ static void how_to_run(const hwa_bench_row *r, hwa_bench_recommendation *rec) {
     else
         snprintf(rec->command, sizeof rec->command, "hwadapt bench %s --device %s --dtype %s%s --batch %lld",
                  r->workload, r->device, dt, threads, (long long)r->batch);
+    if (other_optim) hwa__bench_catf(rec->command, sizeof rec->command, " ", "--optimizer %s", r->optimizer);
     if (r->place_devices[0]) hwa__bench_catf(rec->command, sizeof rec->command, " ", "--devices %s", r->place_devices);
     if (strcmp(r->scenario, "single"))
         hwa__bench_catf(rec->command, sizeof rec->command, " ", "--scenario %s", r->scenario);
@@ -113,12 +124,21 @@ static void how_to_run(const hwa_bench_row *r, hwa_bench_recommendation *rec) {
                  "hwa_train_config c = hwa_train_config_default(); c.device = \"%s\"; c.dtype = HWA_%s;", r->device,
                  upper);
         if (!r->no_threads) hwa__bench_catf(rec->c_call, sizeof rec->c_call, " ", "c.threads = %d;", r->threads);
+        if (other_optim)
+            hwa__bench_catf(rec->c_call, sizeof rec->c_call, " ", "c.optim = hwa_optim_config_default(HWA_OPTIM_%s);",
+                            opt_upper);
         hwa__bench_catf(rec->c_call, sizeof rec->c_call, " ",
                         "c.batch = %lld; hwa_trainer_new(&c, &tr); hwa_trainer_run(tr, NULL)", (long long)r->batch);
     } else if (r->placement[0]) {
         snprintf(rec->c_call, sizeof rec->c_call,
                  "data on hwa_backend_new(ctx, \"cpu\") as HWA_%s; per device: a backend, hwa_place_device_describe(p, be, "
                  "&d); hwa_placement_new(g, bes, devs, n, NULL, &pl); hwa_placement_compute(pl)", upper);
+    } else if (r->optimizer[0]) {
+        snprintf(rec->c_call, sizeof rec->c_call, "be = hwa_backend_new(ctx, \"%s\");%s inputs as HWA_%s, f32 parameters",
+                 r->device, set_threads, upper);
+        if (strcmp(dt, "f32")) hwa__bench_catf(rec->c_call, sizeof rec->c_call, " ", "through hwa_cast(ctx, p, HWA_%s)", upper);
+        hwa__bench_catf(rec->c_call, sizeof rec->c_call, "; ",
+                        "oc = hwa_optim_config_default(HWA_OPTIM_%s); hwa_optim_new(g, be, &oc, &opt)", opt_upper);
     } else {
         snprintf(rec->c_call, sizeof rec->c_call,
                  "be = hwa_backend_new(ctx, \"%s\");%s inputs and weights as hwa_tensor_new(ctx, HWA_%s, ndim, shape)",

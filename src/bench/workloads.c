@@ -26,11 +26,11 @@ static const workload_def defs[] = {
     {"linear1000", "Linear 1000->1000 with bias (seed 1.1), forward", 64, 2, {1000, 1000}, false, false},
     {"mlp1000", "Dense 1000 relu -> Dense 1000 softmax on 1000 inputs (seed 1.2), forward", 1000, 3,
      {1000, 1000, 1000}, true, false},
-    {"mlp1000-train", "mlp1000 training step: cross-entropy, backward, Adam update", 1000, 3,
+    {"mlp1000-train", "mlp1000 training step: cross-entropy, backward, Adam update (--optimizer)", 1000, 3,
      {1000, 1000, 1000}, true, true},
     {"fmnist-mlp", "784->1000 relu->1000 relu->10 (Fashion-MNIST MLP), forward", 64, 4, {784, 1000, 1000, 10}, false,
      false},
-    {"fmnist-mlp-train", "fmnist-mlp training step: cross-entropy, backward, Adam update", 64, 4,
+    {"fmnist-mlp-train", "fmnist-mlp training step: cross-entropy, backward, Adam update (--optimizer)", 64, 4,
      {784, 1000, 1000, 10}, false, true},
 };
 #define N_DEFS ((int)(sizeof defs / sizeof defs[0]))
@@ -39,6 +39,7 @@ int hwa_bench_workload_count(void) { return N_DEFS; }
 const char *hwa_bench_workload_name(int i) { return i >= 0 && i < N_DEFS ? defs[i].name : NULL; }
 const char *hwa_bench_workload_desc(int i) { return i >= 0 && i < N_DEFS ? defs[i].desc : NULL; }
 int64_t hwa_bench_workload_default_batch(int i) { return i >= 0 && i < N_DEFS ? defs[i].batch : 0; }
+bool hwa_bench_workload_trains(int i) { return i >= 0 && i < N_DEFS && defs[i].train; }
 
 hwa_status hwa_bench_workload_find(const char *name, int *index) {
     for (int i = 0; name && i < N_DEFS; i++)

@@ -35,6 +35,8 @@ static void usage(FILE *f) {
             "                     proportional to its estimated throughput; training sums the gradients)\n"
             "  --dtype LIST       f32, f16, bf16 or all (default f32)\n"
             "  --batch LIST       samples per query (default: the workload's)\n"
+            "  --optimizer NAME   the training workloads' update: sgd, momentum, nesterov, adam (default) or\n"
+            "                     adamw (PyTorch's defaults; rate 1e-3 for adam and adamw, 0.01 for the others)\n"
             "  --threads LIST     threads (default: the device's); not for opencl:N, whose driver spreads the\n"
             "                     work: its rows show '-'\n"
             "  --scenario LIST    single, offline, server (default single)\n"
@@ -112,6 +114,7 @@ static int parse(int argc, char **argv, const cli_args *ca, bargs *b) {
         } else if (!strcmp(a, "--place")) { NEED_STR(); sw->place_mode = v;
         } else if (!strcmp(a, "--dtype")) { NEED_STR(); sw->dtypes = v;
         } else if (!strcmp(a, "--batch")) { NEED_STR(); sw->batches = v;
+        } else if (!strcmp(a, "--optimizer")) { NEED_STR(); sw->optimizer = v;
         } else if (!strcmp(a, "--threads")) { NEED_STR(); sw->threads = v;
         } else if (!strcmp(a, "--config")) { NEED_STR(); b->config = v;
         } else if (!strcmp(a, "--scenario")) { NEED_STR(); sw->scenarios = v;
@@ -148,6 +151,12 @@ static int parse(int argc, char **argv, const cli_args *ca, bargs *b) {
     return 0;
 }
 
+/* Whether name is a built-in training workload. */
+static bool trains(const char *name) {
+    int i;
+    return !hwa_bench_workload_find(name, &i) && hwa_bench_workload_trains(i);
+}
+
 /* The sweeps of --config FILE: one over all the workloads when their
  * sections resolve every key alike, else one per workload, each with its
  * own section's settings ahead of the command line's (flags given win). */
@@ -178,6 +187,11 @@ static hwa_status run_config(const hwa_settings *cfg, int argc, char **argv, con
         snprintf(other, sizeof other, "bench %s", names[i]);
         alike = cli_config_same(cfg, section, other);
     }
+    /* --optimizer is for the training workloads among them: a forward
+     * workload's own sweep goes without it (a list with none is the
+     * library's error). */
+    bool any_trains = false;
+    for (int i = 0; i < n; i++) any_trains |= trains(names[i]);
     hwa_status st = HWA_OK;
     for (int i = 0; i < (alike ? 1 : n) && st == HWA_OK; i++) {
         cli_args ca;
@@ -187,6 +201,7 @@ static hwa_status run_config(const hwa_settings *cfg, int argc, char **argv, con
         *usage_rc = parse(ca.argc, ca.argv, &ca, &b);
         if (*usage_rc == 0) {
             if (!alike) b.s.workloads = names[i];
+            if (!alike && any_trains && !trains(names[i])) b.s.optimizer = NULL;
             b.s.passport = first->s.passport;
             b.s.progress = first->s.progress;
             st = hwa_bench_sweep_run(&b.s, rep);
