@@ -2,6 +2,7 @@
 # --config FILE on bench, train and generate: the file's settings apply (the
 # most specific section first), a flag on the command line wins wherever it
 # stands, and a bad file fails with exit 2 and a message naming file:line.
+# train's own keys (optimizer, lr, epochs, ...) take what train's flags take.
 set -u
 H=${HWA_CLI:?}
 data=${HWA_DATA_DIR:-../shared/data}
@@ -66,6 +67,20 @@ else
   skip_part data "generate: $s/stories260K.bin is absent (HWA_DATA_DIR, ../shared/data)"
 fi
 
+# ---- a file's value and the flag's agree: both taken or both refused. The
+# data folder does not exist, so a run that takes them stops there (exit 1).
+for kv in "epochs 1" "epochs 0" "optimizer Nesterov" "optimizer rmsprop" "lr 1e-3" "lr 0" "lr 1e300" "lr 1e-400" \
+          "momentum 0" "momentum 0.999" "momentum 1" "momentum 0.99999999999" "weight_decay 0" "weight_decay 1e30" \
+          "weight_decay -1" "weight_decay 1e39" "schedule onecycle" "schedule linear" "step_epochs 5" \
+          "step_epochs 0" "gamma 2" "gamma 0"; do
+  set -- $kv
+  printf '[train]\n%s = %s\n' "$1" "$2" > "$T/one.ini"
+  $H train --data "$T/none" --config "$T/one.ini" > /dev/null 2> "$T/err.file"; rf=$?
+  $H train --data "$T/none" "--${1//_/-}" "$2" > /dev/null 2> "$T/err.flag"; rg=$?
+  if [ $rf = $rg ] && { [ $rf = 1 ] || [ $rf = 2 ]; }; then ok "$1 $2: file and flag agree (exit $rf)"
+  else bad "$1 $2: the file gives exit $rf ($(cat "$T/err.file")), the flag $rg ($(cat "$T/err.flag"))"; fi
+done
+
 # ---- train: [train] dtype = bf16 in the JSON
 if [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   SMALL=(--limit 128 --test-limit 64 --hidden 8 --batch 32 --seed 3 --quiet --epochs 1 --json)
@@ -80,6 +95,11 @@ if [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   if [ $rc -ne 0 ] && grep -q "batch 100000 exceeds the 128 training samples" "$T/err"; then
     ok "train: the file's batch reaches the trainer"
   else bad "train batch from --config: exit $rc: $(cat "$T/err")"; fi
+  printf '[train]\noptimizer = SGD\nepochs = 2\nlr = 0.05\nschedule = constant\n' > "$T/hyper.ini"
+  $H train --config "$T/hyper.ini" --limit 128 --test-limit 64 --hidden 8 --quiet > "$T/h.out" 2> "$T/err"; rc=$?
+  if [ $rc -eq 0 ] && grep -q ", optimizer sgd, batch 64, 128 training samples$" "$T/h.out" &&
+     [ "$(grep -c '^epoch [12]/2 ' "$T/h.out")" -eq 2 ]; then ok "train: optimizer and epochs from [train]"
+  else bad "train hyper-parameters from --config: exit $rc: $(cat "$T/h.out" "$T/err")"; fi
 else
   skip_part fmnist "train: Fashion-MNIST is not installed (dataset-fashion-mnist)"
 fi

@@ -1,26 +1,28 @@
 /* Settings files (include/hwadapt/settings.h): a round trip through save and
- * load, the section fallbacks, and each error a file or a caller can cause,
- * with the message it gives. */
+ * load, the section fallbacks, train's own keys, and each error a file or a
+ * caller can cause, with the message it gives. */
 #include <stdlib.h>
 
 #include "harness.h"
 
 static hwa_settings *parse(const char *text) { return hwa_settings_parse(text, strlen(text), "cfg.ini"); }
 
-/* Parsing text fails with a one-line message containing msg. */
-static void refuse(const char *text, const char *msg) {
+/* Parsing text, named label, fails with a one-line message containing msg. */
+static void refuse(const char *label, const char *text, const char *msg) {
     hwa_clear_error();
-    hwa_settings *s = parse(text);
+    hwa_settings *s = hwa_settings_parse(text, strlen(text), label);
+    hwa_settings_free(s);
     CHECK_MSG(!s, "accepted: \"%s\"", text);
     CHECK_MSG(strstr(hwa_last_error(), msg), "\"%s\": message \"%s\" lacks \"%s\"", text, hwa_last_error(), msg);
     CHECK_MSG(!strchr(hwa_last_error(), '\n'), "message spans lines: %s", hwa_last_error());
 }
 
-#define REFUSE(text, msg)                                                              \
+#define REFUSE_AS(label, text, msg)                                                    \
     do {                                                                               \
-        refuse(text, msg);                                                             \
+        refuse(label, text, msg);                                                      \
         if (hwa_test_failed_now()) return;                                             \
     } while (0)
+#define REFUSE(text, msg) REFUSE_AS("cfg.ini", text, msg)
 
 TEST(a_file_with_comments_blanks_and_crlf_reads_every_value) {
     hwa_settings *s = parse("# chosen by the main job\r\n"
@@ -118,7 +120,8 @@ TEST(each_error_in_a_file_names_the_file_and_line) {
     REFUSE("[all]\nthreads = 1\n[colour]\n",
            "cfg.ini:3: unknown section [colour]; known: [all], [train], [generate], [bench], [bench WORKLOAD]");
     REFUSE("[train]\nspeed = 3\n",
-           "cfg.ini:2: unknown key 'speed' in [train]; known there: device, dtype, threads, batch");
+           "cfg.ini:2: unknown key 'speed' in [train]; known there: device, dtype, threads, batch, epochs, optimizer, "
+           "lr, momentum, weight_decay, schedule, step_epochs, gamma");
     REFUSE("[all]\nbatch = 3\n", "cfg.ini:2: unknown key 'batch' in [all]; known there: device, dtype, threads");
     REFUSE("[all]\nthreads = 1\nthreads = 2\n",
            "cfg.ini:3: key 'threads' set twice in [all] (first at line 2)");
@@ -212,4 +215,118 @@ TEST(set_checks_sections_keys_and_values_as_a_file_would) {
     printf("  %d workload sections fit one file\n", n - 1);
     hwa_settings_free(t);
     hwa_settings_free(s);
+}
+
+/* ---- train's keys ----------------------------------------------------------- */
+
+TEST(train_keys_are_read_in_train_and_names_kept_lower_case) {
+    hwa_settings *s = parse("[train]\n"
+                            "epochs = 12\n"
+                            "optimizer = AdamW\n"
+                            "lr = 3e-4\n"
+                            "momentum = 0.9\n"
+                            "weight_decay = 0\n"
+                            "schedule = Cosine\n"
+                            "step_epochs = 1000000\n"
+                            "gamma = .5\n");
+    CHECK_MSG(s, "%s", hwa_last_error());
+    const char *const want[][2] = {{"epochs", "12"},       {"optimizer", "adamw"},   {"lr", "3e-4"},
+                                   {"momentum", "0.9"},    {"weight_decay", "0"},    {"schedule", "cosine"},
+                                   {"step_epochs", "1000000"}, {"gamma", ".5"}};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        const char *v = hwa_settings_get(s, "train", want[i][0]);
+        CHECK_MSG(v && !strcmp(v, want[i][1]), "%s: '%s', want '%s'", want[i][0], v ? v : "(none)", want[i][1]);
+        CHECK_MSG(!hwa_settings_get(s, "bench", want[i][0]), "%s reaches [bench]", want[i][0]);
+    }
+    char where[64];
+    CHECK(!strcmp(hwa_settings_where(s, "train", "gamma", where, sizeof where), "cfg.ini:9"));
+    hwa_settings_free(s);
+}
+
+TEST(numbers_take_decimal_forms_that_train_reads) {
+    /* Forms strtod reads, as train's flags do: signs, a bare fraction or
+     * point, exponents in either case. */
+    const char *const ok[] = {"1", "0.001", "1e-3", "1E-3", "5e+2", ".5", "2.", "+0.25", "1e300", "00.1"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "[train]\nlr = %s\n", ok[i]);
+        hwa_settings *s = parse(text);
+        CHECK_MSG(s, "lr = %s: %s", ok[i], hwa_last_error());
+        CHECK(!strcmp(hwa_settings_get(s, "train", "lr"), ok[i]));
+        hwa_settings_free(s);
+    }
+}
+
+TEST(each_train_key_refuses_what_train_would) {
+    REFUSE("[train]\nepochs = 0\n", "cfg.ini:2: epochs '0' must be a whole number from 1 to 1000000");
+    REFUSE("[train]\nepochs = 1000001\n", "epochs '1000001' must be a whole number from 1 to 1000000");
+    REFUSE("[train]\nepochs = 2.5\n", "epochs '2.5' must be");
+    REFUSE("[train]\nepochs = -1\n", "epochs '-1' must be");
+    REFUSE("[train]\nstep_epochs = 0\n", "step_epochs '0' must be a whole number from 1 to 1000000");
+    REFUSE("[train]\noptimizer = rmsprop\n",
+           "cfg.ini:2: optimizer 'rmsprop' is not one of sgd, momentum, nesterov, adam, adamw");
+    REFUSE("[train]\nschedule = linear\n", "schedule 'linear' is not one of constant, step, cosine, onecycle");
+    REFUSE("[train]\nlr = 0\n", "cfg.ini:2: lr '0' must be a number > 0");
+    REFUSE("[train]\nlr = -0.1\n", "lr '-0.1' must be a number > 0");
+    REFUSE("[train]\nlr = fast\n", "lr 'fast' must be a number > 0");
+    REFUSE("[train]\nlr =\n", "lr '' must be a number > 0");
+    REFUSE("[train]\nlr = inf\n", "lr 'inf' must be");
+    REFUSE("[train]\nlr = nan\n", "lr 'nan' must be");
+    REFUSE("[train]\nlr = 0x10\n", "lr '0x10' must be");
+    REFUSE("[train]\nlr = 1e999\n", "lr '1e999' must be");  /* overflows */
+    REFUSE("[train]\nlr = 1e-400\n", "lr '1e-400' must be"); /* underflows: train's flag refuses it too */
+    REFUSE("[train]\nlr = 1e\n", "lr '1e' must be");
+    REFUSE("[train]\nlr = .\n", "lr '.' must be");
+    REFUSE("[train]\nlr = 1 e-3\n", "lr '1 e-3' must be");
+    REFUSE("[train]\nmomentum = 1\n", "momentum '1' must be a number in [0, 1)");
+    REFUSE("[train]\nmomentum = -0.1\n", "momentum '-0.1' must be a number in [0, 1)");
+    /* Below 1 as a double, but 1 as the float the optimizer keeps. */
+    REFUSE("[train]\nmomentum = 0.99999999999\n", "momentum '0.99999999999' must be a number in [0, 1)");
+    REFUSE("[train]\nweight_decay = -1\n", "weight_decay '-1' must be a number >= 0");
+    REFUSE("[train]\nweight_decay = 1e39\n", "weight_decay '1e39' must be a number >= 0 (at most about 3.4e38");
+    REFUSE("[train]\ngamma = 0\n", "gamma '0' must be a number > 0");
+}
+
+TEST(train_keys_belong_to_train_alone) {
+    REFUSE("[all]\nepochs = 3\n", "cfg.ini:2: unknown key 'epochs' in [all]; known there: device, dtype, threads");
+    REFUSE("[bench]\nlr = 0.1\n", "unknown key 'lr' in [bench]; known there: device, dtype, threads, batch");
+    REFUSE("[bench linear1000]\noptimizer = sgd\n", "unknown key 'optimizer' in [bench linear1000]");
+    REFUSE("[generate]\nschedule = step\n", "unknown key 'schedule' in [generate]");
+    hwa_settings *s = hwa_settings_new();
+    CHECK(s);
+    CHECK_STATUS(hwa_settings_set(s, "all", "gamma", "0.5"), HWA_E_INVALID);
+    CHECK_STR_CONTAINS(hwa_last_error(), "unknown key 'gamma' in [all]");
+    CHECK_STATUS(hwa_settings_set(s, "train", "momentum", "1"), HWA_E_INVALID);
+    CHECK_STR_CONTAINS(hwa_last_error(), "momentum '1' must be a number in [0, 1)");
+    CHECK_OK(hwa_settings_set(s, "train", "optimizer", "SGD"));
+    CHECK(!strcmp(hwa_settings_get(s, "train", "optimizer"), "sgd"));
+    hwa_settings_free(s);
+}
+
+static const char *optim_name(int k) { return hwa_optim_kind_name((hwa_optim_kind)k); }
+static const char *sched_name(int k) { return hwa_sched_kind_name((hwa_sched_kind)k); }
+
+/* [train] key takes each of train's n names, name(0) .. name(n - 1), and
+ * its refusal of another lists those and no more. */
+static void takes_trains_names(const char *key, int n, const char *(*name)(int)) {
+    hwa_settings *s = hwa_settings_new();
+    CHECK(s);
+    char list[256] = "";
+    for (int k = 0; k < n; k++) {
+        CHECK_MSG(hwa_settings_set(s, "train", key, name(k)) == HWA_OK, "%s: %s", name(k), hwa_last_error());
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "is not one of ", name(k));
+    }
+    const hwa_status st = hwa_settings_set(s, "train", key, "none");
+    hwa_settings_free(s);
+    CHECK_INT_EQ(st, HWA_E_INVALID);
+    const char *at = strstr(hwa_last_error(), list);
+    CHECK_MSG(at && !strcmp(at, list), "\"%s\" does not end with \"%s\"", hwa_last_error(), list);
+}
+
+/* settings.c keeps its own lists of train's names (io may not depend on
+ * train): they must be train's. */
+TEST(the_optimizer_and_schedule_names_are_trains) {
+    takes_trains_names("optimizer", HWA_OPTIM_COUNT, optim_name);
+    if (hwa_test_failed_now()) return;
+    takes_trains_names("schedule", HWA_SCHED_COUNT, sched_name);
 }

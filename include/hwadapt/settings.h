@@ -1,6 +1,7 @@
 /* hwadapt — settings files: the device, precision, threads and batch that
- * `hwadapt train`, `generate` and `bench` take with --config FILE, and that
- * the main job writes after it has measured what runs best.
+ * `hwadapt train`, `generate` and `bench` take with --config FILE, and the
+ * training hyper-parameters that `hwadapt train` takes; the main job writes
+ * them after measuring what runs best.
  *
  * The format (docs/settings.md), INI-like and line-based:
  *
@@ -11,14 +12,19 @@
  *     dtype = bf16
  *
  * Sections: [all] (device, dtype, threads), [train] (device, dtype, threads,
- * batch), [generate] (device, dtype, threads), [bench] and
+ * batch, and epochs, optimizer, lr, momentum, weight_decay, schedule,
+ * step_epochs, gamma), [generate] (device, dtype, threads), [bench] and
  * [bench WORKLOAD] (device, dtype, threads, batch). A lookup in
  * [bench linear1000] falls back to [bench], then to [all]; one in [train]
  * to [all]: the most specific section that sets the key wins. `#` starts a
  * comment that runs to the end of the line; blank lines are ignored; spaces
  * and tabs around names, `=` and values are ignored. Values: dtype f32, f16
  * or bf16; threads 1..4096; batch 1..2^31-1; device a spec such as "cpu" or
- * "cuda:0" (letters, then optionally ':' and a number).
+ * "cuda:0" (letters, then optionally ':' and a number); epochs and
+ * step_epochs 1..1000000; optimizer sgd, momentum, nesterov, adam or adamw;
+ * schedule constant, step, cosine or onecycle; lr and gamma a decimal number
+ * > 0, momentum one in [0, 1), weight_decay one >= 0 (both as a float
+ * holds them). Names are matched in any case and kept lower-case.
  *
  * Files come from outside and are validated completely when loaded: at most
  * HWA_SETTINGS_MAX_BYTES bytes and HWA_SETTINGS_MAX_LINES lines of at most

@@ -3,6 +3,9 @@
  * section fallbacks, and an atomic writer whose output parses back. */
 #include "hwadapt/settings.h"
 
+#include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +17,78 @@
 
 /* ---- what is known ----------------------------------------------------- */
 
-enum { K_DEVICE, K_DTYPE, K_THREADS, K_BATCH, N_KEYS };
-static const char *const key_names[N_KEYS] = {"device", "dtype", "threads", "batch"};
+/* The keys, in the order messages list them: the commands' own, then those
+ * only [train] holds (train's hyper-parameters). */
+enum {
+    K_DEVICE, K_DTYPE, K_THREADS, K_BATCH,
+    K_EPOCHS, K_OPTIMIZER, K_LR, K_MOMENTUM, K_WEIGHT_DECAY, K_SCHEDULE, K_STEP_EPOCHS, K_GAMMA,
+    N_KEYS
+};
 #define KB(k) (1u << (k))
+#define TRAIN_KEYS                                                                                         \
+    (KB(K_EPOCHS) | KB(K_OPTIMIZER) | KB(K_LR) | KB(K_MOMENTUM) | KB(K_WEIGHT_DECAY) | KB(K_SCHEDULE) | \
+     KB(K_STEP_EPOCHS) | KB(K_GAMMA))
+
+typedef enum value_type {
+    V_DEVICE, /* a device spec */
+    V_NAME,   /* one of a list of names, any case, kept lower-case */
+    V_WHOLE,  /* a whole number in [lo, hi] */
+    V_NUMBER, /* a finite decimal number that number_ok accepts */
+} value_type;
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define DEVICE_MAX 32
+#define THREADS_MAX 4096
+#define BATCH_MAX 2147483647
+#define EPOCHS_MAX 1000000
+
+/* The names train.h's hwa_optim_kind_from_name and hwa_sched_kind_from_name
+ * take: io depends on core only, so they are repeated here, and must match
+ * train.h's (tests/test_io_settings.c checks that they do). */
+static const char *const dtype_names[] = {"f32", "f16", "bf16", NULL};
+static const char *const optim_names[] = {"sgd", "momentum", "nesterov", "adam", "adamw", NULL};
+static const char *const sched_names[] = {"constant", "step", "cosine", "onecycle", NULL};
+
+/* The ranges of the trainer's numbers (the number is finite): those
+ * hwadapt train's flags and hwa_train_config_check accept, so that what a
+ * file holds, train takes. momentum and weight decay are kept in single
+ * precision, where the value must stay in range too. */
+static bool positive(double x) { return x > 0; }
+static bool below_one(double x) { return x >= 0 && x < 1 && (float)x < 1.0f; }
+static bool float_nonneg(double x) { return x >= 0 && x <= FLT_MAX; }
+
+typedef struct key_spec {
+    const char *name;
+    value_type type;
+    const char *what;          /* what a value must be, for messages */
+    const char *const *names;  /* V_NAME: the names, NULL-terminated */
+    long long lo, hi;          /* V_WHOLE */
+    bool (*number_ok)(double); /* V_NUMBER */
+} key_spec;
+
+#define WHOLE(n, max) {.name = n, .type = V_WHOLE, .what = "a whole number from 1 to " STR(max), .lo = 1, .hi = max}
+#define NAMES(n, list, w) {.name = n, .type = V_NAME, .what = w, .names = list}
+#define NUMBER(n, ok, w) {.name = n, .type = V_NUMBER, .what = w, .number_ok = ok}
+static const key_spec keys[N_KEYS] = {
+    [K_DEVICE] = {.name = "device", .type = V_DEVICE,
+                  .what = "a device spec (cpu, cpu:0, cuda:0, ...: at most " STR(DEVICE_MAX)
+                          " letters, digits and _, then optionally ':' and a number)"},
+    [K_DTYPE] = NAMES("dtype", dtype_names, "one of f32, f16, bf16"),
+    [K_THREADS] = WHOLE("threads", THREADS_MAX),
+    [K_BATCH] = WHOLE("batch", BATCH_MAX),
+    [K_EPOCHS] = WHOLE("epochs", EPOCHS_MAX),
+    [K_OPTIMIZER] = NAMES("optimizer", optim_names, "one of sgd, momentum, nesterov, adam, adamw"),
+    [K_LR] = NUMBER("lr", positive, "a number > 0"),
+    [K_MOMENTUM] = NUMBER("momentum", below_one, "a number in [0, 1)"),
+    [K_WEIGHT_DECAY] = NUMBER("weight_decay", float_nonneg, "a number >= 0 (at most about 3.4e38, a float's range)"),
+    [K_SCHEDULE] = NAMES("schedule", sched_names, "one of constant, step, cosine, onecycle"),
+    [K_STEP_EPOCHS] = WHOLE("step_epochs", EPOCHS_MAX),
+    [K_GAMMA] = NUMBER("gamma", positive, "a number > 0"),
+};
+#undef WHOLE
+#undef NAMES
+#undef NUMBER
 
 typedef struct section_kind {
     const char *name;
@@ -24,17 +96,15 @@ typedef struct section_kind {
     unsigned keys;  /* KB() of the keys it may set */
 } section_kind;
 
+#define COMMON_KEYS (KB(K_DEVICE) | KB(K_DTYPE) | KB(K_THREADS))
 static const section_kind kinds[] = {
-    {"all", false, KB(K_DEVICE) | KB(K_DTYPE) | KB(K_THREADS)},
-    {"train", false, KB(K_DEVICE) | KB(K_DTYPE) | KB(K_THREADS) | KB(K_BATCH)},
-    {"generate", false, KB(K_DEVICE) | KB(K_DTYPE) | KB(K_THREADS)},
-    {"bench", true, KB(K_DEVICE) | KB(K_DTYPE) | KB(K_THREADS) | KB(K_BATCH)},
+    {"all", false, COMMON_KEYS},
+    {"train", false, COMMON_KEYS | KB(K_BATCH) | TRAIN_KEYS},
+    {"generate", false, COMMON_KEYS},
+    {"bench", true, COMMON_KEYS | KB(K_BATCH)},
 };
 #define N_KINDS ((int)(sizeof kinds / sizeof kinds[0]))
 #define KNOWN_SECTIONS "[all], [train], [generate], [bench], [bench WORKLOAD]"
-#define DEVICE_MAX 32
-#define THREADS_MAX 4096
-#define BATCH_MAX 2147483647LL
 
 /* ---- the object ---------------------------------------------------------- */
 
@@ -109,7 +179,7 @@ static bool eq_n(const char *a, size_t n, const char *b) { return strlen(b) == n
 
 static int key_index(const char *k, size_t n) {
     for (int i = 0; i < N_KEYS; i++)
-        if (eq_n(k, n, key_names[i])) return i;
+        if (eq_n(k, n, keys[i].name)) return i;
     return -1;
 }
 
@@ -173,11 +243,13 @@ static char *section_name(int kind, const char *sub, size_t sub_n) {
     return s;
 }
 
-static void known_keys(unsigned keys, char *buf, size_t cap) {
+/* The keys of a section kind, listed: "device, dtype, threads". */
+#define KNOWN_CAP 160
+static void known_keys(unsigned mask, char *buf, size_t cap) {
     buf[0] = '\0';
     for (int k = 0; k < N_KEYS; k++)
-        if (keys & KB(k))
-            snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", buf[0] ? ", " : "", key_names[k]);
+        if (mask & KB(k))
+            snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", buf[0] ? ", " : "", keys[k].name);
 }
 
 /* A whole number of at most 10 digits in [lo, hi]; no sign, no blanks. */
@@ -201,39 +273,66 @@ static bool device_ok(const char *v, size_t n) {
     return i == n;
 }
 
-/* Checks value for key; on success *canon is the spelling to keep (dtype
- * names are kept lower-case, as the commands print them), else why says
- * what is wrong. */
-static bool value_ok(int key, const char *v, size_t n, const char **canon, char *why, size_t cap) {
-    const int show = (int)(n < 60 ? n : 60);
+/* A decimal number as people write it, in at most 64 characters: an
+ * optional sign, digits with an optional fraction (one digit at least), an
+ * optional exponent; no blanks, hex, inf or nan. *x gets its value when
+ * strtod reads all of it without overflow or underflow, as train's flags
+ * read theirs. */
+static bool number(const char *v, size_t n, double *x) {
+    char buf[65];
+    size_t i = 0, digits = 0;
+    if (!n || n >= sizeof buf) return false;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    if (buf[i] == '+' || buf[i] == '-') i++;
+    for (; is_digit(buf[i]); i++) digits++;
+    if (buf[i] == '.')
+        for (i++; is_digit(buf[i]); i++) digits++;
+    if (!digits) return false;
+    if (buf[i] == 'e' || buf[i] == 'E') {
+        i++;
+        if (buf[i] == '+' || buf[i] == '-') i++;
+        if (!is_digit(buf[i])) return false;
+        while (is_digit(buf[i])) i++;
+    }
+    if (i != n) return false;
+    char *end;
+    errno = 0;
+    const double d = strtod(buf, &end);
+    if (errno || end != buf + n || !isfinite(d)) return false;
+    *x = d;
+    return true;
+}
+
+/* Whether v is a valid value for key; if so *canon is the spelling to keep
+ * (names are kept lower-case, as the commands print them), or NULL to keep
+ * v as it is. */
+static bool value_ok(int key, const char *v, size_t n, const char **canon) {
+    const key_spec *ks = &keys[key];
+    double x;
     *canon = NULL;
-    switch (key) {
-    case K_DTYPE: {
-        static const char *const dts[] = {"f32", "f16", "bf16"};
-        for (int i = 0; i < 3; i++)
-            if (n == strlen(dts[i]) && !strncasecmp(v, dts[i], n)) {
-                *canon = dts[i];
+    switch (ks->type) {
+    case V_NAME:
+        for (int i = 0; ks->names[i]; i++)
+            if (n == strlen(ks->names[i]) && !strncasecmp(v, ks->names[i], n)) {
+                *canon = ks->names[i];
                 return true;
             }
-        snprintf(why, cap, "dtype '%.*s' is not one of f32, f16, bf16", show, v);
         return false;
+    case V_WHOLE: return whole(v, n, ks->lo, ks->hi);
+    case V_NUMBER: return number(v, n, &x) && ks->number_ok(x);
+    default: return device_ok(v, n);
     }
-    case K_THREADS:
-        if (whole(v, n, 1, THREADS_MAX)) return true;
-        snprintf(why, cap, "threads '%.*s' must be a whole number from 1 to %d", show, v, THREADS_MAX);
-        return false;
-    case K_BATCH:
-        if (whole(v, n, 1, BATCH_MAX)) return true;
-        snprintf(why, cap, "batch '%.*s' must be a whole number from 1 to %lld", show, v, BATCH_MAX);
-        return false;
-    default:
-        if (device_ok(v, n)) return true;
-        snprintf(why, cap,
-                 "device '%.*s' is not a device spec (cpu, cpu:0, cuda:0, ...: at most %d letters, digits and _, "
-                 "then optionally ':' and a number)",
-                 show, v, DEVICE_MAX);
-        return false;
-    }
+}
+
+/* Why v is not a value for key: "threads '0' must be a whole number from 1
+ * to 4096", "dtype 'q8_0' is not one of f32, f16, bf16". */
+static void value_why(int key, const char *v, size_t n, char *why, size_t cap) {
+    const key_spec *ks = &keys[key];
+    char q[HWA__QUOTE_CAP];
+    const bool is_not = ks->type == V_NAME || ks->type == V_DEVICE;
+    snprintf(why, cap, "%s '%s' %s %s", ks->name, hwa__io_quote(v, n, q, sizeof q), is_not ? "is not" : "must be",
+             ks->what);
 }
 
 /* ---- lookups --------------------------------------------------------------- */
@@ -339,7 +438,7 @@ static size_t render(const hwa_settings *s, char *buf, size_t cap, size_t *lines
                 PUT("[%s]\n", s->sections[sec].name);
             }
             opened = true;
-            PUT("%s = %s\n", key_names[e->key], e->value);
+            PUT("%s = %s\n", keys[e->key].name, e->value);
         }
     }
 #undef PUT
@@ -373,14 +472,16 @@ hwa_status hwa_settings_set(hwa_settings *s, const char *section, const char *ke
     }
     const int k = key_index(key, strlen(key));
     if (k < 0 || !(kinds[kind].keys & KB(k))) {
-        char known[64];
+        char known[KNOWN_CAP];
         known_keys(kinds[kind].keys, known, sizeof known);
         return hwa__err(NULL, HWA_E_INVALID, "settings: unknown key '%.60s' in [%s]; known there: %s", key,
                         kinds[kind].name, known);
     }
     const char *canon = NULL;
-    if (value && !value_ok(k, value, strlen(value), &canon, why, sizeof why))
+    if (value && !value_ok(k, value, strlen(value), &canon)) {
+        value_why(k, value, strlen(value), why, sizeof why);
         return hwa__err(NULL, HWA_E_INVALID, "settings: %s", why);
+    }
     if (canon) value = canon;
 
     char *name = section_name(kind, sub, sub_n);
@@ -398,15 +499,12 @@ hwa_status hwa_settings_set(hwa_settings *s, const char *section, const char *ke
     }
     if (sec < 0 && (sec = add_section(s, kind, sub, sub_n, 0)) < 0)
         return hwa__err(NULL, HWA_E_NOMEM, "settings: out of memory");
-    char *old = NULL;
-    int old_line = 0;
+    entry old = {0};
     if (e >= 0) {
         char *v = hwa__io_strndup(value, strlen(value));
         if (!v) return hwa__err(NULL, HWA_E_NOMEM, "settings: out of memory");
-        old = s->entries[e].value;
-        old_line = s->entries[e].line;
-        s->entries[e].value = v;
-        s->entries[e].line = 0;
+        old = s->entries[e];
+        s->entries[e] = (entry){.section = sec, .key = k, .value = v};
     } else if (!add_entry(s, sec, k, value, strlen(value), 0)) {
         return hwa__err(NULL, HWA_E_NOMEM, "settings: out of memory");
     }
@@ -415,14 +513,11 @@ hwa_status hwa_settings_set(hwa_settings *s, const char *section, const char *ke
     if (bytes > HWA_SETTINGS_MAX_BYTES || lines > HWA_SETTINGS_MAX_LINES) {
         const int i = e >= 0 ? e : --s->n_entries;
         free(s->entries[i].value);
-        if (e >= 0) {
-            s->entries[e].value = old;
-            s->entries[e].line = old_line;
-        }
+        if (e >= 0) s->entries[e] = old;
         return hwa__err(NULL, HWA_E_RANGE, "settings: saving would take %zu bytes in %zu lines; a file holds at most "
                         "%d bytes and %d lines", bytes, lines, HWA_SETTINGS_MAX_BYTES, HWA_SETTINGS_MAX_LINES);
     }
-    free(old);
+    free(old.value);
     return HWA_OK;
 }
 
@@ -473,7 +568,7 @@ static hwa_status parse_line(hwa_settings *s, const char *p, size_t n, int line,
     const sec_rec *sec = &s->sections[*cur];
     const int key = key_index(k, kn);
     if (key < 0 || !(kinds[sec->kind].keys & KB(key))) {
-        char known[64];
+        char known[KNOWN_CAP];
         known_keys(kinds[sec->kind].keys, known, sizeof known);
         return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: unknown key '%.*s' in [%s]; known there: %s", L, line,
                         (int)(kn < 40 ? kn : 40), k, sec->name, known);
@@ -481,9 +576,12 @@ static hwa_status parse_line(hwa_settings *s, const char *p, size_t n, int line,
     const int dup = find_entry(s, *cur, key);
     if (dup >= 0)
         return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: key '%s' set twice in [%s] (first at line %d)", L, line,
-                        key_names[key], sec->name, s->entries[dup].line);
+                        keys[key].name, sec->name, s->entries[dup].line);
     const char *canon;
-    if (!value_ok(key, v, vn, &canon, why, sizeof why)) return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: %s", L, line, why);
+    if (!value_ok(key, v, vn, &canon)) {
+        value_why(key, v, vn, why, sizeof why);
+        return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: %s", L, line, why);
+    }
     if (!add_entry(s, *cur, key, canon ? canon : v, canon ? strlen(canon) : vn, line))
         return hwa__err(NULL, HWA_E_NOMEM, "%s: out of memory", L);
     return HWA_OK;

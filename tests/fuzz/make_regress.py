@@ -224,6 +224,9 @@ add("settings", "long_line.ini", b"[all]\n" + b"#" * 1025 + b"\n", ":2: a line o
 add("settings", "too_many_lines.ini", b"\n" * 4097, "more than 4096 lines")
 add("settings", "too_large.ini", b"#" * 1000 + (b"\n" + b"#" * 1000) * 65, "a settings file holds at most 65536")
 add("settings", "open_bracket.ini", b"[bench linear1000\n", "must end with ']'")
+add("settings", "epochs_in_all.ini", b"[all]\nepochs = 3\n", "unknown key 'epochs' in [all]")
+add("settings", "momentum_one.ini", b"[train]\nmomentum = 1\n", "momentum '1' must be a number in [0, 1)")
+add("settings", "lr_hex.ini", b"[train]\nlr = 0x1p-3\n", "lr '0x1p-3' must be a number > 0")
 
 for fmt, items in cases.items():
     d = os.path.join(ROOT, fmt)

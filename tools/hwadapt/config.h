@@ -11,7 +11,9 @@
 
 #include "hwadapt/settings.h"
 
-#define CLI_CONFIG_KEYS 4 /* device, dtype, threads, batch */
+/* device, dtype, threads, batch; and train's epochs, optimizer, lr, momentum,
+ * weight_decay, schedule, step_epochs, gamma */
+#define CLI_CONFIG_KEYS 12
 
 typedef struct cli_args {
     int argc;
@@ -23,7 +25,8 @@ typedef struct cli_args {
 /* Loads path; on error prints "hwadapt CMD: <message>" and returns NULL. */
 hwa_settings *cli_config_load(const char *cmd, const char *path);
 /* Builds out from the keys that section (with its fallbacks) sets, then
- * argv[1..argc-1]. Returns 0, or 1 after printing that memory ran out. */
+ * argv[1..argc-1]; train's own keys only for the section "train". Returns
+ * 0, or 1 after printing that memory ran out. */
 int cli_config_args(const char *cmd, const hwa_settings *s, const char *section, int argc, char **argv,
                     cli_args *out);
 void cli_args_free(cli_args *a);
