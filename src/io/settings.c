@@ -1,6 +1,7 @@
-/* Settings files (include/hwadapt/settings.h, docs/settings.md): a parser
- * that validates every byte of a file from outside, lookups with the
- * section fallbacks, and an atomic writer whose output parses back. */
+/* Settings files (include/hwadapt/settings.h, docs/settings.md): parsers of
+ * the INI and the JSON form that validate every byte of a file from
+ * outside, lookups with the section fallbacks, and an atomic writer whose
+ * output parses back. */
 #include "hwadapt/settings.h"
 
 #include <errno.h>
@@ -14,6 +15,10 @@
 
 #include "core/checked.h"
 #include "io/io_internal.h"
+
+#ifdef HWA_HAVE_JANSSON
+#include <jansson.h>
+#endif
 
 /* ---- what is known ----------------------------------------------------- */
 
@@ -105,6 +110,7 @@ static const section_kind kinds[] = {
 };
 #define N_KINDS ((int)(sizeof kinds / sizeof kinds[0]))
 #define KNOWN_SECTIONS "[all], [train], [generate], [bench], [bench WORKLOAD]"
+#define KNOWN_JSON "all, train, generate, bench, \"bench WORKLOAD\", and hwadapt, version, tune"
 
 /* ---- the object ---------------------------------------------------------- */
 
@@ -118,7 +124,8 @@ typedef struct entry {
     int section;
     int key;
     char *value;
-    int line;       /* 0 when set by hwa_settings_set */
+    int line;       /* the INI file's line; 0 when read from JSON or set by hwa_settings_set */
+    bool json;      /* read from a JSON file: where it was is "FILE:section.key" */
 } entry;
 
 struct hwa_settings {
@@ -194,9 +201,10 @@ static bool workload_ok(const char *w, size_t n) {
     return true;
 }
 
-/* A section name as written between the brackets: its kind, and the span of
- * its workload (*sub_n 0 when none). Writes "why" on failure. */
-static bool section_parse(const char *p, size_t n, int *kind, const char **sub, size_t *sub_n, char *why,
+/* A section name as written between the brackets (json: as a JSON key): its
+ * kind, and the span of its workload (*sub_n 0 when none). Writes "why" on
+ * failure, in the words of the INI or the JSON form. */
+static bool section_parse(const char *p, size_t n, bool json, int *kind, const char **sub, size_t *sub_n, char *why,
                           size_t cap) {
     trim(&p, &n);
     size_t w = 0;
@@ -209,13 +217,15 @@ static bool section_parse(const char *p, size_t n, int *kind, const char **sub, 
     for (int k = 0; k < N_KINDS; k++) {
         if (!eq_n(p, w, kinds[k].name)) continue;
         if (rest_n && !kinds[k].sub) {
-            snprintf(why, cap, "[%s] takes no name after it; known sections: " KNOWN_SECTIONS, kinds[k].name);
+            if (json)
+                snprintf(why, cap, "%s takes no workload name after it; known sections: " KNOWN_JSON, kinds[k].name);
+            else snprintf(why, cap, "[%s] takes no name after it; known sections: " KNOWN_SECTIONS, kinds[k].name);
             return false;
         }
-        if (rest_n && !workload_ok(rest, rest_n)) {
-            snprintf(why, cap,
-                     "[bench WORKLOAD]: '%.*s' is not one workload name (letters, digits and ._/+-:~, no blanks)",
-                     (int)(rest_n < 60 ? rest_n : 60), rest);
+        if (rest_n && !workload_ok(rest, rest_n)) { /* a JSON key may hold any byte: quoted */
+            char qw[HWA__QUOTE_CAP];
+            snprintf(why, cap, "%s'%s' is not one workload name (letters, digits and ._/+-:~, no blanks)",
+                     json ? "" : "[bench WORKLOAD]: ", hwa__io_quote(rest, rest_n, qw, sizeof qw));
             return false;
         }
         *kind = k;
@@ -223,7 +233,8 @@ static bool section_parse(const char *p, size_t n, int *kind, const char **sub, 
         *sub_n = rest_n;
         return true;
     }
-    snprintf(why, cap, "unknown section [%s%s]; known: " KNOWN_SECTIONS, q, w > 40 ? "..." : "");
+    if (json) snprintf(why, cap, "unknown section; known: " KNOWN_JSON);
+    else snprintf(why, cap, "unknown section [%s%s]; known: " KNOWN_SECTIONS, q, w > 40 ? "..." : "");
     return false;
 }
 
@@ -359,14 +370,14 @@ static int lookup(const hwa_settings *s, const char *section, const char *key) {
     size_t sub_n;
     char why[256];
     if (k < 0) return -1;
-    if (!section_parse(section, strlen(section), &kind, &sub, &sub_n, why, sizeof why)) {
+    if (!section_parse(section, strlen(section), false, &kind, &sub, &sub_n, why, sizeof why)) {
         /* A workload no file could name (a path with blanks, say) has no
          * section of its own, but [bench] and [all] still apply to it. */
         const char *p = section;
         while (is_blank(*p)) p++;
         size_t w = 0;
         while (p[w] && !is_blank(p[w])) w++;
-        if (!section_parse(p, w, &kind, &sub, &sub_n, why, sizeof why) || !kinds[kind].sub) return -1;
+        if (!section_parse(p, w, false, &kind, &sub, &sub_n, why, sizeof why) || !kinds[kind].sub) return -1;
     }
     char *full = section_name(kind, sub, sub_n);
     if (!full) return -1;
@@ -390,6 +401,7 @@ const char *hwa_settings_where(const hwa_settings *s, const char *section, const
     if (e < 0 || !buf || !cap) return NULL;
     const entry *en = &s->entries[e];
     if (en->line) snprintf(buf, cap, "%s:%d", s->label, en->line);
+    else if (en->json) snprintf(buf, cap, "%s:%s.%s", s->label, s->sections[en->section].name, keys[en->key].name);
     else snprintf(buf, cap, "[%s]", s->sections[en->section].name);
     return buf;
 }
@@ -404,11 +416,12 @@ static int add_section(hwa_settings *s, int kind, const char *sub, size_t sub_n,
     return s->n_sections++;
 }
 
-static bool add_entry(hwa_settings *s, int sec, int key, const char *v, size_t n, int line) {
+/* line: the INI file's; 0 for JSON (json true) or hwa_settings_set. */
+static bool add_entry(hwa_settings *s, int sec, int key, const char *v, size_t n, int line, bool json) {
     if (!grow((void **)&s->entries, &s->cap_entries, s->n_entries, sizeof *s->entries)) return false;
     char *value = hwa__io_strndup(v, n);
     if (!value) return false;
-    s->entries[s->n_entries++] = (entry){.section = sec, .key = key, .value = value, .line = line};
+    s->entries[s->n_entries++] = (entry){.section = sec, .key = key, .value = value, .line = line, .json = json};
     return true;
 }
 
@@ -464,7 +477,7 @@ hwa_status hwa_settings_set(hwa_settings *s, const char *section, const char *ke
     const char *sub;
     size_t sub_n;
     if (strlen(section) > HWA_SETTINGS_MAX_LINE - 2 ||
-        !section_parse(section, strlen(section), &kind, &sub, &sub_n, why, sizeof why)) {
+        !section_parse(section, strlen(section), false, &kind, &sub, &sub_n, why, sizeof why)) {
         if (strlen(section) > HWA_SETTINGS_MAX_LINE - 2)
             snprintf(why, sizeof why, "a section name of %zu bytes does not fit a line of %d", strlen(section),
                      HWA_SETTINGS_MAX_LINE);
@@ -505,7 +518,7 @@ hwa_status hwa_settings_set(hwa_settings *s, const char *section, const char *ke
         if (!v) return hwa__err(NULL, HWA_E_NOMEM, "settings: out of memory");
         old = s->entries[e];
         s->entries[e] = (entry){.section = sec, .key = k, .value = v};
-    } else if (!add_entry(s, sec, k, value, strlen(value), 0)) {
+    } else if (!add_entry(s, sec, k, value, strlen(value), 0, false)) {
         return hwa__err(NULL, HWA_E_NOMEM, "settings: out of memory");
     }
     /* What save writes must load back: undo a change that would not fit. */
@@ -543,7 +556,7 @@ static hwa_status parse_line(hwa_settings *s, const char *p, size_t n, int line,
         int kind;
         const char *sub;
         size_t sub_n;
-        if (!section_parse(p + 1, n - 2, &kind, &sub, &sub_n, why, sizeof why))
+        if (!section_parse(p + 1, n - 2, false, &kind, &sub, &sub_n, why, sizeof why))
             return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: %s", L, line, why);
         char *name = section_name(kind, sub, sub_n);
         if (!name) return hwa__err(NULL, HWA_E_NOMEM, "%s: out of memory", L);
@@ -582,10 +595,173 @@ static hwa_status parse_line(hwa_settings *s, const char *p, size_t n, int line,
         value_why(key, v, vn, why, sizeof why);
         return hwa__err(NULL, HWA_E_FORMAT, "%s:%d: %s", L, line, why);
     }
-    if (!add_entry(s, *cur, key, canon ? canon : v, canon ? strlen(canon) : vn, line))
+    if (!add_entry(s, *cur, key, canon ? canon : v, canon ? strlen(canon) : vn, line, false))
         return hwa__err(NULL, HWA_E_NOMEM, "%s: out of memory", L);
     return HWA_OK;
 }
+
+/* The INI form, line by line. */
+static hwa_status read_ini(hwa_settings *s, const char *p, size_t n) {
+    const char *end = p + n, *L = s->label;
+    int line = 0, cur = -1;
+    hwa_status st = HWA_OK;
+    while (st == HWA_OK && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = (size_t)((nl ? nl : end) - p);
+        if (++line > HWA_SETTINGS_MAX_LINES)
+            return hwa__err(NULL, HWA_E_RANGE, "%s:%d: more than %d lines", L, line, HWA_SETTINGS_MAX_LINES);
+        if (len && p[len - 1] == '\r') len--; /* CRLF files */
+        if (len > HWA_SETTINGS_MAX_LINE)
+            st = hwa__err(NULL, HWA_E_RANGE, "%s:%d: a line of %zu bytes; at most %d", L, line, len,
+                          HWA_SETTINGS_MAX_LINE);
+        else st = parse_line(s, p, len, line, &cur);
+        p = nl ? nl + 1 : end;
+    }
+    return st;
+}
+
+/* ---- reading JSON ------------------------------------------------------------ */
+
+#ifdef HWA_HAVE_JANSSON
+/* The shortest of %.15g, %.16g and %.17g that reads back as x: 0.1, not
+ * 0.10000000000000001. */
+static void real_text(double x, char *buf, size_t cap) {
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) return;
+    }
+}
+
+/* A JSON value as it appears in messages: compact, ASCII, at most about 48
+ * bytes ("fast" in quotes, 256.5, true, {"a": ...). */
+static const char *json_shown(const json_t *v, char *buf, size_t cap) {
+    if (json_is_real(v)) { /* 1.0 stays 1.0: "expected 1, got 1" would puzzle */
+        real_text(json_real_value(v), buf, cap);
+        if (!strpbrk(buf, ".e")) snprintf(buf + strlen(buf), cap - strlen(buf), ".0");
+        return buf;
+    }
+    char *d = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
+    snprintf(buf, cap, "%.48s%s", d ? d : "?", d && strlen(d) > 48 ? "..." : "");
+    free(d);
+    return buf;
+}
+
+/* The value of key at JSON path "sec.name" into section index sec: a string
+ * for device and the names, a JSON integer for the whole numbers, any JSON
+ * number for the others, then the INI form's validation of its text. */
+static hwa_status json_value(hwa_settings *s, int sec, const char *path, int key, const json_t *v) {
+    const key_spec *ks = &keys[key];
+    char text[64], shown[64];
+    const char *t = text;
+    size_t n;
+    if ((ks->type == V_NAME || ks->type == V_DEVICE) && json_is_string(v)) {
+        t = json_string_value(v);
+        n = json_string_length(v);
+    } else if ((ks->type == V_WHOLE || ks->type == V_NUMBER) && json_is_integer(v)) {
+        n = (size_t)snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    } else if (ks->type == V_NUMBER && json_is_real(v)) {
+        real_text(json_real_value(v), text, sizeof text);
+        n = strlen(text);
+    } else {
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: %s: expected %s, got %s", s->label, path, ks->what,
+                        json_shown(v, shown, sizeof shown));
+    }
+    const char *canon;
+    if (!value_ok(key, t, n, &canon))
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: %s: expected %s, got %s", s->label, path, ks->what,
+                        t == text ? text : json_shown(v, shown, sizeof shown));
+    if (!add_entry(s, sec, key, canon ? canon : t, canon ? strlen(canon) : n, 0, true))
+        return hwa__err(NULL, HWA_E_NOMEM, "%s: out of memory", s->label);
+    return HWA_OK;
+}
+
+/* One section's object, under the top-level key name. */
+static hwa_status json_section(hwa_settings *s, const char *name, json_t *obj) {
+    const char *L = s->label;
+    char q[HWA__QUOTE_CAP], why[512], shown[64];
+    const char *qn = hwa__io_quote(name, strlen(name), q, sizeof q);
+    int kind;
+    const char *sub;
+    size_t sub_n;
+    if (!section_parse(name, strlen(name), true, &kind, &sub, &sub_n, why, sizeof why))
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: %s: %s", L, qn, why);
+    if (!json_is_object(obj))
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: %s: expected an object of settings, got %s", L, qn,
+                        json_shown(obj, shown, sizeof shown));
+    char *norm = section_name(kind, sub, sub_n);
+    if (!norm) return hwa__err(NULL, HWA_E_NOMEM, "%s: out of memory", L);
+    const int prev = find_section(s, norm);
+    free(norm);
+    if (prev >= 0) /* "bench  a" after "bench a": the same section */
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: %s: the section \"%s\" appears twice", L, qn, s->sections[prev].name);
+    const int sec = add_section(s, kind, sub, sub_n, 0);
+    if (sec < 0) return hwa__err(NULL, HWA_E_NOMEM, "%s: out of memory", L);
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        char path[2 * HWA__QUOTE_CAP], qk[HWA__QUOTE_CAP];
+        snprintf(path, sizeof path, "%s.%s", qn, hwa__io_quote(k, strlen(k), qk, sizeof qk));
+        const int key = key_index(k, strlen(k));
+        if (key < 0 || !(kinds[kind].keys & KB(key))) {
+            char known[KNOWN_CAP];
+            known_keys(kinds[kind].keys, known, sizeof known);
+            return hwa__err(NULL, HWA_E_FORMAT, "%s: %s: unknown key (known in %s: %s)", L, path, kinds[kind].name,
+                            known);
+        }
+        const hwa_status st = json_value(s, sec, path, key, v);
+        if (st) return st;
+    }
+    return HWA_OK;
+}
+
+/* The JSON form (docs/settings.md): an object of sections, and the keys the
+ * tuner writes beside them ("hwadapt": "tune", "version": 1, "tune": its
+ * measurements), checked and otherwise not read. */
+static hwa_status read_json(hwa_settings *s, const char *p, size_t n) {
+    const char *L = s->label;
+    json_error_t je;
+    json_t *root = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        for (char *c = je.text; *c; c++) /* one line, whatever the bytes near the error */
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f) *c = '?';
+        return hwa__err(NULL, json_error_code(&je) == json_error_out_of_memory ? HWA_E_NOMEM : HWA_E_FORMAT,
+                        "%s:%d:%d: %s", L, je.line, je.column, je.text);
+    }
+    hwa_status st = HWA_OK;
+    char shown[64];
+    const char *k;
+    json_t *v;
+    if (!json_is_object(root))
+        st = hwa__err(NULL, HWA_E_FORMAT, "%s: expected an object, got %s", L, json_shown(root, shown, sizeof shown));
+    else
+        json_object_foreach(root, k, v) {
+            if (!strcmp(k, "hwadapt")) {
+                if (!json_is_string(v) || strcmp(json_string_value(v), "tune"))
+                    st = hwa__err(NULL, HWA_E_FORMAT, "%s: hwadapt: expected \"tune\", got %s", L,
+                                  json_shown(v, shown, sizeof shown));
+            } else if (!strcmp(k, "version")) {
+                if (!json_is_integer(v) || json_integer_value(v) != 1)
+                    st = hwa__err(NULL, HWA_E_FORMAT, "%s: version: expected 1 (the version this hwadapt reads), "
+                                  "got %s", L, json_shown(v, shown, sizeof shown));
+            } else if (!strcmp(k, "tune")) {
+                if (!json_is_object(v))
+                    st = hwa__err(NULL, HWA_E_FORMAT, "%s: tune: expected an object (the tuner's measurements), got %s",
+                                  L, json_shown(v, shown, sizeof shown));
+            } else {
+                st = json_section(s, k, v);
+            }
+            if (st) break;
+        }
+    json_decref(root);
+    return st;
+}
+#else
+static hwa_status read_json(hwa_settings *s, const char *p, size_t n) {
+    (void)p, (void)n;
+    return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s: a JSON settings file needs hwadapt built with jansson, which this "
+                    "build lacks; write it in the INI form (docs/settings.md)", s->label);
+}
+#endif
 
 hwa_settings *hwa_settings_parse(const void *data, size_t n, const char *label) {
     if (!data && n) {
@@ -606,22 +782,19 @@ hwa_settings *hwa_settings_parse(const void *data, size_t n, const char *label) 
         hwa__err(NULL, HWA_E_NOMEM, "settings: out of memory");
         return NULL;
     }
-    const char *p = data, *end = p + n;
-    int line = 0, cur = -1;
-    hwa_status st = HWA_OK;
-    while (st == HWA_OK && p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = (size_t)((nl ? nl : end) - p);
-        if (++line > HWA_SETTINGS_MAX_LINES) {
-            st = hwa__err(NULL, HWA_E_RANGE, "%s:%d: more than %d lines", label, line, HWA_SETTINGS_MAX_LINES);
-            break;
-        }
-        if (len && p[len - 1] == '\r') len--; /* CRLF files */
-        if (len > HWA_SETTINGS_MAX_LINE)
-            st = hwa__err(NULL, HWA_E_RANGE, "%s:%d: a line of %zu bytes; at most %d", label, line, len,
-                          HWA_SETTINGS_MAX_LINE);
-        else st = parse_line(s, p, len, line, &cur);
-        p = nl ? nl + 1 : end;
+    const char *p = data;
+    size_t i = 0;
+    while (i < n && (is_blank(p[i]) || p[i] == '\r' || p[i] == '\n')) i++;
+    const bool json = i < n && p[i] == '{';
+    hwa_status st = json ? read_json(s, p, n) : read_ini(s, p, n);
+    if (st == HWA_OK && json) {
+        /* What save writes must load back, as set ensures: a JSON file of
+         * many short sections could need more lines than an INI file holds. */
+        size_t lines, bytes = render(s, NULL, 0, &lines);
+        if (bytes > HWA_SETTINGS_MAX_BYTES || lines > HWA_SETTINGS_MAX_LINES)
+            st = hwa__err(NULL, HWA_E_RANGE, "%s: these settings would take %zu bytes in %zu lines as an INI file; "
+                          "a file holds at most %d bytes and %d lines", label, bytes, lines, HWA_SETTINGS_MAX_BYTES,
+                          HWA_SETTINGS_MAX_LINES);
     }
     if (st != HWA_OK) {
         hwa_settings_free(s);

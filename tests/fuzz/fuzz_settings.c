@@ -1,5 +1,5 @@
-/* libFuzzer target: settings files. Whatever a file sets must read back
- * through every section's fallbacks and be accepted again by
+/* libFuzzer target: settings files, INI and JSON. Whatever a file sets must
+ * read back through every section's fallbacks and be accepted again by
  * hwa_settings_set (a file and a caller share one validation). */
 #include <stdint.h>
 

@@ -19,7 +19,7 @@ typedef struct cli_args {
     int argc;
     char **argv;   /* owned array: argv[0], the flags from the file, argv[1..]; strings borrowed */
     int n_file;    /* argv[1 .. n_file] came from the file */
-    char where[CLI_CONFIG_KEYS][256]; /* "FILE:LINE" of each flag pair from the file */
+    char where[CLI_CONFIG_KEYS][256]; /* "FILE:LINE" or "FILE:section.key" of each flag pair from the file */
 } cli_args;
 
 /* Loads path; on error prints "hwadapt CMD: <message>" and returns NULL. */
@@ -32,7 +32,7 @@ int cli_config_args(const char *cmd, const hwa_settings *s, const char *section,
 void cli_args_free(cli_args *a);
 /* Whether the two sections resolve every key to the same value. */
 bool cli_config_same(const hwa_settings *s, const char *section_a, const char *section_b);
-/* " (from FILE:LINE)" when argument i of a came from the file, else "";
+/* " (from FILE:LINE)" or " (from FILE:train.lr)" when argument i of a came from the file, else "";
  * a may be NULL. */
 const char *cli_args_origin(const cli_args *a, int i);
 /* " (from --config: --threads 1 at FILE:2, --dtype bf16 at FILE:5)" into
