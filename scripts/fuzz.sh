@@ -27,7 +27,8 @@ seed() { # seed <target> <dir>
     llama2c) cp -f $data/stories260K/stories260K.bin $data/stories260K/tok512.bin "$d/" 2>/dev/null || true ;;
     idx) for f in /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz; do [ -e "$f" ] && cp -f "$f" "$d/"; done
          [ -e /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] && gzip -dc /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz > "$d/t10k-labels.idx" || true ;;
-    settings) printf '# a valid file\n[all]\ndevice = cpu\nthreads = 2\ndtype = f32\n[train]\nbatch = 64\n[generate]\ndtype = f16\n[bench]\nbatch = 8\n[bench linear1000]  # one workload\ndtype = bf16\r\n' > "$d/valid.ini" ;;
+    settings) printf '# a valid file\n[all]\ndevice = cpu\nthreads = 2\ndtype = f32\n[train]\nbatch = 64\n[generate]\ndtype = f16\n[bench]\nbatch = 8\n[bench linear1000]  # one workload\ndtype = bf16\r\n' > "$d/valid.ini"
+              printf '{"hwadapt": "tune", "version": 1, "tune": {"lr": [1e-4, 0.5]},\n "all": {"threads": 2},\n "train": {"batch": 64, "optimizer": "adamw", "lr": 0.001, "momentum": 0.9, "weight_decay": 0.01,\n  "schedule": "cosine", "epochs": 3, "step_epochs": 1, "gamma": 0.5, "dtype": "bf16"},\n "bench linear1000": {"dtype": "f16", "batch": 8}}\n' > "$d/valid.json" ;;
   esac
   for r in tests/fuzz/regress/$1*/*; do [ "$(basename "$r")" = MANIFEST ] || cp -f "$r" "$d/"; done
 }

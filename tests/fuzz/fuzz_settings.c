@@ -1,5 +1,5 @@
-/* libFuzzer target: settings files. Whatever a file sets must read back
- * through every section's fallbacks and be accepted again by
+/* libFuzzer target: settings files, INI and JSON. Whatever a file sets must
+ * read back through every section's fallbacks and be accepted again by
  * hwa_settings_set (a file and a caller share one validation). */
 #include <stdint.h>
 
@@ -7,7 +7,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const char *const sections[] = {"all", "train", "generate", "bench", "bench linear1000", "bench w"};
-    static const char *const keys[] = {"device", "dtype", "threads", "batch"};
+    static const char *const keys[] = {"device", "dtype", "threads", "batch", "epochs", "optimizer",
+                                       "lr", "momentum", "weight_decay", "schedule", "step_epochs", "gamma"};
     hwa_settings *s = hwa_settings_parse(data, size, "fuzz");
     if (!s) return 0;
     hwa_settings *copy = hwa_settings_new();

@@ -224,6 +224,32 @@ add("settings", "long_line.ini", b"[all]\n" + b"#" * 1025 + b"\n", ":2: a line o
 add("settings", "too_many_lines.ini", b"\n" * 4097, "more than 4096 lines")
 add("settings", "too_large.ini", b"#" * 1000 + (b"\n" + b"#" * 1000) * 65, "a settings file holds at most 65536")
 add("settings", "open_bracket.ini", b"[bench linear1000\n", "must end with ']'")
+add("settings", "epochs_in_all.ini", b"[all]\nepochs = 3\n", "unknown key 'epochs' in [all]")
+add("settings", "momentum_one.ini", b"[train]\nmomentum = 1\n", "momentum '1' must be a number in [0, 1)")
+add("settings", "lr_hex.ini", b"[train]\nlr = 0x1p-3\n", "lr '0x1p-3' must be a number > 0")
+# The JSON form: what hwadapt tune writes, each way it can be wrong.
+add("settings", "json_syntax.json", b'{"train": {"lr": }}', "settings/json_syntax.json:1:18: unexpected token")
+add("settings", "json_duplicate_key.json", b'{"train": {"lr": 0.1, "lr": 0.2}}', "duplicate object key")
+add("settings", "json_string_for_number.json", b'{"train": {"lr": "fast"}}',
+    'train.lr: expected a number > 0, got "fast"')
+add("settings", "json_real_for_integer.json", b'{"train": {"batch": 256.5}}',
+    "train.batch: expected a whole number from 1 to 2147483647, got 256.5")
+add("settings", "json_bool_for_integer.json", b'{"all": {"threads": true}}', "all.threads: expected a whole number")
+add("settings", "json_unknown_key.json", b'{"train": {"batchsize": 256}}', "train.batchsize: unknown key (known in train:")
+add("settings", "json_unknown_section.json", b'{"foo": {}}', "foo: unknown section; known: all, train")
+add("settings", "json_train_key_in_bench.json", b'{"bench w": {"lr": 0.1}}', "bench w.lr: unknown key")
+add("settings", "json_section_not_object.json", b'{"train": [1, 2]}', "train: expected an object of settings")
+add("settings", "json_bad_version.json", b'{"hwadapt": "tune", "version": 2}', "version: expected 1")
+add("settings", "json_bad_hwadapt.json", b'{"hwadapt": "train"}', 'hwadapt: expected "tune"')
+add("settings", "json_tune_not_object.json", b'{"tune": 1}', "tune: expected an object")
+add("settings", "json_nul.json", b'{"train": {"device": "cpu\\u0000"}}', "is not allowed")
+add("settings", "json_control_in_name.json", b'{"bench a\\nb": {}}', "'a\\x0ab' is not one workload name")
+add("settings", "json_deep.json", b'{"tune": ' + b"[" * 5000, "maximum parsing depth")
+add("settings", "json_big_integer.json", b'{"all": {"threads": 18446744073709551617}}', "too big integer")
+add("settings", "json_too_large.json", b"{" + b" " * 65535 + b"}", "a settings file holds at most 65536")
+add("settings", "json_same_section_twice.json", b'{"bench a": {}, "bench  a": {}}', 'the section "bench a" appears twice')
+add("settings", "json_many_sections.json",
+    b"{" + b",".join(b'"bench w%d":{"batch":1}' % i for i in range(2000)) + b"}", "as an INI file")
 
 for fmt, items in cases.items():
     d = os.path.join(ROOT, fmt)

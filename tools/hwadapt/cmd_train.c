@@ -1,6 +1,7 @@
 /* hwadapt train — trains fmnist-mlp on Fashion-MNIST through libhwadapt's
  * trainer: options in, progress and one line per epoch out. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +41,10 @@ static void usage(void) {
            "                        weights, gradients and optimizer state stay f32 (mixed precision)\n"
            "  --threads N           CPU threads (default: HWA_NUM_THREADS, else the CPUs this process may use;\n"
            "                        no effect on opencl:N, whose driver spreads the work)\n"
-           "  --config FILE         device, dtype, threads and batch from FILE's [train] section, else\n"
-           "                        its [all] (docs/settings.md); flags given here win\n"
+           "  --config FILE         device, dtype, threads, batch, epochs, optimizer, lr, momentum,\n"
+           "                        weight_decay, schedule, step_epochs and gamma from FILE's [train]\n"
+           "                        section, else its [all]; INI, or the JSON hwadapt tune writes\n"
+           "                        (docs/settings.md); flags given here win\n"
            "training:\n"
            "  --epochs N            total epochs, counting those done before --resume (default 10)\n"
            "  --batch N             batch size (default 64); the last partial batch of an epoch is kept\n"
@@ -159,6 +162,7 @@ typedef struct targs {
     hwa_place_opts place;   /* --mode and --split, completed once the device list is known */
     double lr, momentum, beta1, beta2, eps, wd, clip, gamma, min_lr, pct;
     int64_t step_epochs, warmup;
+    int optim_at, sched_at; /* argv index of the --optimizer and --schedule that set them, for cli_args_origin */
     bool json, quiet, have_warmup;
 } targs;
 
@@ -203,8 +207,13 @@ static int parse(int argc, char **argv, const cli_args *ca, targs *t) {
         } else if (!strcmp(a, "--config")) t->config = v;
         else if (!strcmp(a, "--checkpoint-dir")) c->checkpoint_dir = v;
         else if (!strcmp(a, "--export")) t->export_path = v;
-        else if (!strcmp(a, "--optimizer")) t->optim = v;
-        else if (!strcmp(a, "--schedule")) t->sched = v;
+        else if (!strcmp(a, "--optimizer")) {
+            t->optim = v;
+            t->optim_at = i - 1;
+        } else if (!strcmp(a, "--schedule")) {
+            t->sched = v;
+            t->sched_at = i - 1;
+        }
         else if (!strcmp(a, "--dtype")) {
             if (hwa_train_dtype_from_name(v, &c->dtype)) return bad(a, v, from, hwa_last_error());
         } else if (!strcmp(a, "--hidden")) {
@@ -212,8 +221,20 @@ static int parse(int argc, char **argv, const cli_args *ca, targs *t) {
         } else if (!strcmp(a, "--activation")) {
             if (hwa_activation_from_name(v, &c->activation)) return bad(a, v, from, hwa_last_error());
         } else if (!strcmp(a, "--lr")) {
-            if (!parse_num(v, 0, 1e6, &t->lr) || !(t->lr > 0))
+            /* --lr, --momentum, --weight-decay and --gamma take what a settings
+             * file's lr, momentum, weight_decay and gamma take (src/io/settings.c):
+             * what the trainer accepts, in the precision it keeps. */
+            if (!parse_num(v, 0, DBL_MAX, &t->lr) || !(t->lr > 0))
                 return bad(a, v, from, "the learning rate must be a number > 0");
+        } else if (!strcmp(a, "--momentum")) {
+            if (!parse_num(v, 0, 1, &t->momentum) || !((float)t->momentum < 1.0f))
+                return bad(a, v, from, "expected a number in [0, 1)");
+        } else if (!strcmp(a, "--weight-decay")) {
+            if (!parse_num(v, 0, FLT_MAX, &t->wd))
+                return bad(a, v, from, "expected a number >= 0 (at most about 3.4e38)");
+        } else if (!strcmp(a, "--gamma")) {
+            if (!parse_num(v, 0, DBL_MAX, &t->gamma) || !(t->gamma > 0))
+                return bad(a, v, from, "expected a number > 0");
         } else if (!strcmp(a, "--threads")) {
             if (!parse_int(v, 1, 4096, &n)) return bad(a, v, from, "expected an integer from 1 to 4096");
             c->threads = (int)n;
@@ -237,14 +258,12 @@ static int parse(int argc, char **argv, const cli_args *ca, targs *t) {
             }
         } else if (!strcmp(a, "--val-fraction")) {
             if (!parse_num(v, 0, 0.5, &c->val_fraction)) return bad(a, v, from, "expected a fraction in [0, 0.5]");
-        } else if (!strcmp(a, "--momentum") || !strcmp(a, "--beta1") || !strcmp(a, "--beta2") || !strcmp(a, "--eps") ||
-                   !strcmp(a, "--weight-decay") || !strcmp(a, "--clip") || !strcmp(a, "--gamma") ||
+        } else if (!strcmp(a, "--beta1") || !strcmp(a, "--beta2") || !strcmp(a, "--eps") || !strcmp(a, "--clip") ||
                    !strcmp(a, "--min-lr") || !strcmp(a, "--pct-start")) {
             if (!parse_num(v, 0, 1e9, &d)) return bad(a, v, from, "expected a number >= 0");
-            double *dst = !strcmp(a, "--momentum") ? &t->momentum : !strcmp(a, "--beta1") ? &t->beta1
-                          : !strcmp(a, "--beta2") ? &t->beta2 : !strcmp(a, "--eps") ? &t->eps
-                          : !strcmp(a, "--weight-decay") ? &t->wd : !strcmp(a, "--clip") ? &t->clip
-                          : !strcmp(a, "--gamma") ? &t->gamma : !strcmp(a, "--min-lr") ? &t->min_lr : &t->pct;
+            double *dst = !strcmp(a, "--beta1") ? &t->beta1 : !strcmp(a, "--beta2") ? &t->beta2
+                          : !strcmp(a, "--eps") ? &t->eps : !strcmp(a, "--clip") ? &t->clip
+                          : !strcmp(a, "--min-lr") ? &t->min_lr : &t->pct;
             *dst = d;
         } else {
             return bad(a, v, "", "unknown option");
@@ -253,13 +272,15 @@ static int parse(int argc, char **argv, const cli_args *ca, targs *t) {
     return 0;
 }
 
-/* The optimizer and schedule from their names and numbers. */
-static int finish(targs *t) {
+/* The optimizer and schedule from their names and numbers; ca as parse's. */
+static int finish(targs *t, const cli_args *ca) {
     hwa_train_config *c = &t->c;
     hwa_optim_kind ok;
     hwa_sched_kind sk;
-    if (hwa_optim_kind_from_name(t->optim, &ok)) return bad("--optimizer", t->optim, "", hwa_last_error());
-    if (hwa_sched_kind_from_name(t->sched, &sk)) return bad("--schedule", t->sched, "", hwa_last_error());
+    if (hwa_optim_kind_from_name(t->optim, &ok))
+        return bad("--optimizer", t->optim, cli_args_origin(ca, t->optim_at), hwa_last_error());
+    if (hwa_sched_kind_from_name(t->sched, &sk))
+        return bad("--schedule", t->sched, cli_args_origin(ca, t->sched_at), hwa_last_error());
     c->optim = hwa_optim_config_default(ok);
     if (!isnan(t->momentum)) c->optim.momentum = (float)t->momentum;
     if (!isnan(t->beta1)) c->optim.beta1 = (float)t->beta1;
@@ -386,7 +407,7 @@ int cmd_train(int argc, char **argv) {
             rc = parse(ca.argc, ca.argv, &ca, &t);
         }
     }
-    if (!rc) rc = finish(&t);
+    if (!rc) rc = finish(&t, s ? &ca : NULL);
     char note[1200];
     cli_args_summary(&ca, note, sizeof note);
     if (!rc && hwa_train_config_check(&t.c)) {

@@ -5,8 +5,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const keys[CLI_CONFIG_KEYS] = {"device", "dtype", "threads", "batch"};
-static const char *const flags[CLI_CONFIG_KEYS] = {"--device", "--dtype", "--threads", "--batch"};
+/* Each key of a settings file and the flag it stands for; train_only: a
+ * key only [train] may hold, passed to train alone. */
+static const struct {
+    const char *key, *flag;
+    bool train_only;
+} keys[CLI_CONFIG_KEYS] = {
+    {"device", "--device", false},
+    {"dtype", "--dtype", false},
+    {"threads", "--threads", false},
+    {"batch", "--batch", false},
+    {"epochs", "--epochs", true},
+    {"optimizer", "--optimizer", true},
+    {"lr", "--lr", true},
+    {"momentum", "--momentum", true},
+    {"weight_decay", "--weight-decay", true},
+    {"schedule", "--schedule", true},
+    {"step_epochs", "--step-epochs", true},
+    {"gamma", "--gamma", true},
+};
 
 hwa_settings *cli_config_load(const char *cmd, const char *path) {
     hwa_settings *s = hwa_settings_load(path);
@@ -24,11 +41,12 @@ int cli_config_args(const char *cmd, const hwa_settings *s, const char *section,
     }
     int n = 0;
     out->argv[n++] = argv[0];
+    const bool train = !strcmp(section, "train");
     for (int k = 0; k < CLI_CONFIG_KEYS; k++) {
-        const char *v = hwa_settings_get(s, section, keys[k]);
+        const char *v = keys[k].train_only && !train ? NULL : hwa_settings_get(s, section, keys[k].key);
         if (!v) continue;
-        hwa_settings_where(s, section, keys[k], out->where[(n - 1) / 2], sizeof out->where[0]);
-        out->argv[n++] = (char *)flags[k];
+        hwa_settings_where(s, section, keys[k].key, out->where[(n - 1) / 2], sizeof out->where[0]);
+        out->argv[n++] = (char *)keys[k].flag;
         out->argv[n++] = (char *)v;
     }
     out->n_file = n - 1;
@@ -50,7 +68,7 @@ const char *cli_args_origin(const cli_args *a, int i) {
 
 bool cli_config_same(const hwa_settings *s, const char *section_a, const char *section_b) {
     for (int k = 0; k < CLI_CONFIG_KEYS; k++) {
-        const char *a = hwa_settings_get(s, section_a, keys[k]), *b = hwa_settings_get(s, section_b, keys[k]);
+        const char *a = hwa_settings_get(s, section_a, keys[k].key), *b = hwa_settings_get(s, section_b, keys[k].key);
         if ((a == NULL) != (b == NULL) || (a && strcmp(a, b))) return false;
     }
     return true;
