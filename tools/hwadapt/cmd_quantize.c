@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "commands.h"
 #include "hwadapt/hwadapt.h"
 
@@ -62,14 +63,7 @@ int cmd_quantize(int argc, char **argv) {
         return 2;
     }
     /* the output's folder, before the work */
-    char *copy = strdup(out);
-    const char *dir = copy ? dirname(copy) : ".";
-    if (access(dir, W_OK) != 0) {
-        fprintf(stderr, "hwadapt quantize: cannot write %s: folder %s is not writable or does not exist\n", out, dir);
-        free(copy);
-        return 2;
-    }
-    free(copy);
+    if (!cli_writable("quantize", "model", out)) return 2;
     hwa_quantize_stats s;
     hwa_status st = hwa_gguf_quantize(in, out, &o, &s);
     if (st) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "commands.h"
 #include "hwadapt/hwadapt.h"
 
@@ -145,18 +146,6 @@ static hwa_status save_settings(const hwa_bench_report *rep, const char *path) {
     return st;
 }
 
-/* Whether a file can be written at path: its folder exists and is
- * writable (checked before the work, not after a minute of it). */
-static bool writable_path(const char *path, const char *what) {
-    char *copy = strdup(path);
-    const char *dir = copy ? dirname(copy) : ".";
-    const bool ok = access(dir, W_OK) == 0;
-    if (!ok) fprintf(stderr, "hwadapt run: cannot write the %s %s: folder %s is not writable or does not exist\n", what,
-                     path, dir);
-    free(copy);
-    return ok;
-}
-
 int cmd_run(int argc, char **argv) {
     double budget = 50, tol = default_tolerance;
     const char *report_path = "hwadapt-report.json", *workloads = default_workloads, *settings_path = "hwadapt.conf";
@@ -205,7 +194,8 @@ int cmd_run(int argc, char **argv) {
             return 2;
         }
     }
-    if (!writable_path(report_path, "report") || (settings_path && !writable_path(settings_path, "settings file")))
+    if (!cli_writable("run", "report", report_path) ||
+        (settings_path && !cli_writable("run", "settings file", settings_path)))
         return 2;
     bool tty = isatty(STDERR_FILENO);
     double t0 = hwa_bench_clock_now();

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "commands.h"
 #include "load_note.h"
 #include "config.h"
@@ -119,31 +120,13 @@ static void on_epoch(void *ud, const hwa_epoch_stats *s) {
     fflush(stdout);
 }
 
-static bool parse_num(const char *s, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!s[0] || *end || errno || !isfinite(v) || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!s[0] || *end || errno || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
-
 static bool parse_hidden(const char *s, hwa_train_config *c) {
     c->n_hidden = 0;
     if (!strcmp(s, "none")) return true;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", s);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (c->n_hidden == HWA_TRAIN_MAX_HIDDEN || !parse_int(tok, 1, 1 << 20, &c->hidden[c->n_hidden])) return false;
+        if (c->n_hidden == HWA_TRAIN_MAX_HIDDEN || !cli_parse_int(tok, 1, 1 << 20, &c->hidden[c->n_hidden])) return false;
         c->n_hidden++;
     }
     return c->n_hidden > 0;
@@ -202,7 +185,7 @@ static int parse(int argc, char **argv, const cli_args *ca, targs *t) {
         else if (!strcmp(a, "--devices")) c->devices = v;
         else if (!strcmp(a, "--mode")) t->mode = v;
         else if (!strcmp(a, "--split")) {
-            if (!parse_num(v, 0, 1, &t->place.split) || !(t->place.split > 0 && t->place.split < 1))
+            if (!cli_parse_num(v, 0, 1, &t->place.split) || !(t->place.split > 0 && t->place.split < 1))
                 return bad(a, v, from, "expected a share strictly between 0 and 1");
         } else if (!strcmp(a, "--config")) t->config = v;
         else if (!strcmp(a, "--checkpoint-dir")) c->checkpoint_dir = v;
@@ -224,26 +207,26 @@ static int parse(int argc, char **argv, const cli_args *ca, targs *t) {
             /* --lr, --momentum, --weight-decay and --gamma take what a settings
              * file's lr, momentum, weight_decay and gamma take (src/io/settings.c):
              * what the trainer accepts, in the precision it keeps. */
-            if (!parse_num(v, 0, DBL_MAX, &t->lr) || !(t->lr > 0))
+            if (!cli_parse_num(v, 0, DBL_MAX, &t->lr) || !(t->lr > 0))
                 return bad(a, v, from, "the learning rate must be a number > 0");
         } else if (!strcmp(a, "--momentum")) {
-            if (!parse_num(v, 0, 1, &t->momentum) || !((float)t->momentum < 1.0f))
+            if (!cli_parse_num(v, 0, 1, &t->momentum) || !((float)t->momentum < 1.0f))
                 return bad(a, v, from, "expected a number in [0, 1)");
         } else if (!strcmp(a, "--weight-decay")) {
-            if (!parse_num(v, 0, FLT_MAX, &t->wd))
+            if (!cli_parse_num(v, 0, FLT_MAX, &t->wd))
                 return bad(a, v, from, "expected a number >= 0 (at most about 3.4e38)");
         } else if (!strcmp(a, "--gamma")) {
-            if (!parse_num(v, 0, DBL_MAX, &t->gamma) || !(t->gamma > 0))
+            if (!cli_parse_num(v, 0, DBL_MAX, &t->gamma) || !(t->gamma > 0))
                 return bad(a, v, from, "expected a number > 0");
         } else if (!strcmp(a, "--threads")) {
-            if (!parse_int(v, 1, 4096, &n)) return bad(a, v, from, "expected an integer from 1 to 4096");
+            if (!cli_parse_int(v, 1, 4096, &n)) return bad(a, v, from, "expected an integer from 1 to 4096");
             c->threads = (int)n;
         } else if (!strcmp(a, "--epochs") || !strcmp(a, "--batch") || !strcmp(a, "--keep") || !strcmp(a, "--limit") ||
                    !strcmp(a, "--test-limit") || !strcmp(a, "--step-epochs") || !strcmp(a, "--warmup-steps") ||
                    !strcmp(a, "--seed")) {
             const bool may_be_zero = !strcmp(a, "--limit") || !strcmp(a, "--test-limit") ||
                                      !strcmp(a, "--warmup-steps") || !strcmp(a, "--seed");
-            if (!parse_int(v, may_be_zero ? 0 : 1, INT64_MAX / 2, &n))
+            if (!cli_parse_int(v, may_be_zero ? 0 : 1, INT64_MAX / 2, &n))
                 return bad(a, v, from, may_be_zero ? "expected an integer >= 0" : "expected an integer >= 1");
             if (!strcmp(a, "--epochs")) c->epochs = n;
             else if (!strcmp(a, "--batch")) c->batch = n;
@@ -257,10 +240,10 @@ static int parse(int argc, char **argv, const cli_args *ca, targs *t) {
                 t->have_warmup = true;
             }
         } else if (!strcmp(a, "--val-fraction")) {
-            if (!parse_num(v, 0, 0.5, &c->val_fraction)) return bad(a, v, from, "expected a fraction in [0, 0.5]");
+            if (!cli_parse_num(v, 0, 0.5, &c->val_fraction)) return bad(a, v, from, "expected a fraction in [0, 0.5]");
         } else if (!strcmp(a, "--beta1") || !strcmp(a, "--beta2") || !strcmp(a, "--eps") || !strcmp(a, "--clip") ||
                    !strcmp(a, "--min-lr") || !strcmp(a, "--pct-start")) {
-            if (!parse_num(v, 0, 1e9, &d)) return bad(a, v, from, "expected a number >= 0");
+            if (!cli_parse_num(v, 0, 1e9, &d)) return bad(a, v, from, "expected a number >= 0");
             double *dst = !strcmp(a, "--beta1") ? &t->beta1 : !strcmp(a, "--beta2") ? &t->beta2
                           : !strcmp(a, "--eps") ? &t->eps : !strcmp(a, "--clip") ? &t->clip
                           : !strcmp(a, "--min-lr") ? &t->min_lr : &t->pct;
