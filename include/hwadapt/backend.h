@@ -66,6 +66,11 @@ hwa_status hwa_tensor_alloc(hwa_tensor *t, hwa_backend *be);
  * nothing writes to t (no hwa_write_slice into it, no set_* calls). */
 hwa_status hwa_tensor_bind_host(hwa_tensor *t, hwa_backend *be, const void *data, size_t nbytes);
 
+/* The bytes be holds in buffers now (*used) and the most it has held since
+ * it was made (*peak): its allocator's statistics, alignment padding
+ * excluded; either pointer may be NULL. HWA_E_MISUSE for NULL be. */
+hwa_status hwa_backend_memory(const hwa_backend *be, int64_t *used, int64_t *peak);
+
 /* Allocates one buffer on be for every leaf of ctx that has no data yet
  * (inputs and parameters), each aligned for SIMD. */
 hwa_status hwa_ctx_alloc_leaves(hwa_ctx *ctx, hwa_backend *be);

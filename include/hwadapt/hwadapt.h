@@ -20,5 +20,6 @@
 #include "train.h"
 #include "bench.h"
 #include "settings.h"
+#include "tune.h"
 
 #endif

@@ -268,6 +268,13 @@ typedef struct hwa_train_config {
                                   NULL: HWA_PLACE_AUTO. The optimizer's is always automatic. */
     bool fallback;             /* a device that fails a compute is left out, every graph is placed
                                   again without it (automatically), and the compute is repeated */
+    /* Data the caller owns (borrowed: they must outlive the trainer), for
+     * callers that make many trainers over the same samples (hwadapt tune).
+     * When train_set is set the trainer loads nothing: it trains on
+     * train_set, evaluates on test_set (required) and validates on val_set
+     * (may be NULL); limit, test_limit and val_fraction must then be 0 (cut
+     * the sets beforehand), and the sets' features and classes must agree. */
+    const hwa_dataset *train_set, *val_set, *test_set;
 } hwa_train_config;
 
 /* fmnist-mlp: hidden 1000, 1000, relu, batch 64, 10 epochs, seed 1, Adam with
@@ -354,6 +361,57 @@ const hwa_placement *hwa_trainer_placement(const hwa_trainer *t);
 const char *hwa_trainer_devices(const hwa_trainer *t);
 /* The last --fallback note ("" when no device failed). */
 const char *hwa_trainer_fallback_note(const hwa_trainer *t);
+
+/* ---- steps, for tuning --------------------------------------------------------------- */
+
+/* One optimizer step on the next batch of the training order, at rate lr
+ * (lr <= 0: the schedule's rate for this step); *loss (may be NULL) gets the
+ * batch's loss. Steps walk the same seeded order as hwa_trainer_run, epoch
+ * after epoch, without evaluating or writing checkpoints; a later
+ * hwa_trainer_run starts at the next whole epoch (a partly walked epoch
+ * counts as done). A non-finite loss is HWA_E_RANGE before any parameter is
+ * touched (a learning-rate range test stops there). */
+hwa_status hwa_trainer_step(hwa_trainer *t, double lr, double *loss);
+/* Loss and accuracy of the model on d, which must have the training set's
+ * features and classes (HWA_E_INVALID otherwise). */
+hwa_status hwa_trainer_evaluate_on(hwa_trainer *t, const hwa_dataset *d, double *loss, double *accuracy);
+/* The validation set (cfg.val_fraction's split or cfg.val_set), or NULL. */
+const hwa_dataset *hwa_trainer_val_set(const hwa_trainer *t);
+/* Runs every graph the trainer holds once, so that every buffer it planned
+ * has been written: a training step on a full batch and one on the epoch's
+ * partial batch when it has one (both update the parameters at the
+ * schedule's first rate), then an evaluation of the test and validation
+ * sets. For measuring the memory a configuration really takes. */
+hwa_status hwa_trainer_exercise(hwa_trainer *t);
+/* The most bytes the trainer's backend has held in buffers since it was
+ * made (parameters, gradients, optimizer state, the graphs' arenas and
+ * inputs): the allocator's statistics, on every device. */
+int64_t hwa_trainer_device_peak_bytes(const hwa_trainer *t);
+
+/* ---- memory, planned before anything runs -------------------------------------------- */
+
+/* What a trainer made from a configuration will hold, in bytes, from the
+ * memory planner's dry run of its graphs; nothing is allocated. */
+typedef struct hwa_train_memory {
+    int64_t params;       /* weights and biases (f32) */
+    int64_t grads;        /* their gradients */
+    int64_t optim_state;  /* the optimizer's moments / momentum buffers */
+    int64_t activations;  /* the planned arenas of the training graphs (full and partial batch) and of
+                             the evaluation graphs (1000 rows, and the last smaller batch) */
+    int64_t inputs;       /* the graphs' input and label tensors */
+    int64_t device;       /* what the backend holds: the five above */
+    int64_t staging;      /* host buffers: one batch of inputs and labels, the evaluation logits */
+    int64_t data;         /* the datasets and the shuffled order the trainer loads (0 when borrowed:
+                             only the order) */
+    int64_t total;        /* device + staging + data */
+} hwa_train_memory;
+/* Plans cfg (checked as hwa_trainer_new checks it) without loading or
+ * allocating anything: the sets' sizes come from the borrowed sets, or are
+ * Fashion-MNIST's (60,000 training and 10,000 test samples of 784 features,
+ * 10 classes, after limit, test_limit and val_fraction). Device "auto" is
+ * planned as one device holding everything. Errors: hwa_train_config_check's,
+ * HWA_E_NOMEM. */
+hwa_status hwa_train_memory_plan(const hwa_train_config *cfg, hwa_train_memory *out);
 
 #ifdef __cplusplus
 }

@@ -85,7 +85,7 @@ hwa_backend *hwa_backend_new(hwa_ctx *ctx, const char *spec) {
         hwa_backend *be = make(ctx, &registry[i], spec, colon ? colon + 1 : NULL);
         if (!be) return NULL;
         be->mem_cap = hwa__mem_limit_for(be->spec, NULL);
-        be->mem_used = 0;
+        be->mem_used = be->mem_peak = 0;
         return be;
     }
     unknown_spec(ctx, spec, "no such device kind");
@@ -166,6 +166,7 @@ hwa_status hwa__backend_buffer_alloc(hwa_backend *be, size_t size, hwa_buffer **
     (*out)->acct = be;
     (*out)->acct_bytes = size;
     be->mem_used += (int64_t)size;
+    if (be->mem_used > be->mem_peak) be->mem_peak = be->mem_used;
     hwa__ctx_track_buffer(be->ctx, *out);
     return HWA_OK;
 }
@@ -173,6 +174,13 @@ hwa_status hwa__backend_buffer_alloc(hwa_backend *be, size_t size, hwa_buffer **
 void hwa__buffer_release(hwa_buffer *b) {
     if (b->acct) b->acct->mem_used -= (int64_t)b->acct_bytes;
     b->free_fn(b);
+}
+
+hwa_status hwa_backend_memory(const hwa_backend *be, int64_t *used, int64_t *peak) {
+    if (!be) return hwa__err(NULL, HWA_E_MISUSE, "hwa_backend_memory: NULL backend");
+    if (used) *used = be->mem_used;
+    if (peak) *peak = be->mem_peak;
+    return HWA_OK;
 }
 
 const char *hwa_backend_name(const hwa_backend *be) { return be ? be->iface->name : ""; }

@@ -282,6 +282,7 @@ struct hwa_backend {
      * -1 for none, and the bytes it holds now. */
     int64_t mem_cap;
     int64_t mem_used;
+    int64_t mem_peak; /* the most mem_used has been */
 };
 
 /* Allocates a buffer through be's vtable, refusing (HWA_E_NOMEM, naming the

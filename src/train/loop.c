@@ -96,6 +96,19 @@ hwa_status hwa_train_config_check(const hwa_train_config *c) {
     if (c->resume && !c->checkpoint_dir) return hwa__err(NULL, HWA_E_INVALID, "train: --resume needs --checkpoint-dir");
     if ((c->devices || c->place || c->fallback) && !(c->device && !strcmp(c->device, "auto")))
         return hwa__err(NULL, HWA_E_INVALID, "train: --devices, --mode, --split and --fallback need --device auto");
+    if (c->train_set && (!c->test_set || c->limit || c->test_limit || c->val_fraction > 0.0))
+        return hwa__err(NULL, HWA_E_INVALID, "train: borrowed data needs a test set, and no --limit, --test-limit or "
+                        "--val-fraction (cut the sets beforehand)");
+    if (!c->train_set && (c->test_set || c->val_set))
+        return hwa__err(NULL, HWA_E_INVALID, "train: borrowed test or validation data needs a borrowed training set");
+    if (c->train_set) {
+        const hwa_dataset *o[2] = {c->test_set, c->val_set};
+        for (int i = 0; i < 2; i++)
+            if (o[i] && (hwa_dataset_features(o[i]) != hwa_dataset_features(c->train_set) ||
+                         hwa_dataset_n_classes(o[i]) != hwa_dataset_n_classes(c->train_set)))
+                return hwa__err(NULL, HWA_E_INVALID, "train: the borrowed %s set's features or classes differ from "
+                                "the training set's", i ? "validation" : "test");
+    }
     if (!(c->sched.lr > 0.0) || !isfinite(c->sched.lr))
         return hwa__err(NULL, HWA_E_INVALID, "train: --lr %g must be > 0 and finite", c->sched.lr);
     return hwa_optim_config_check(&c->optim);
@@ -120,7 +133,7 @@ static hwa_tensor *in_dtype(hwa_ctx *ctx, hwa_tensor *p, hwa_dtype t) {
 /* The model over rows samples: x -> (Linear, activation)* -> Linear -> logits,
  * and the mean cross-entropy against y; in cfg.dtype up to the logits, which
  * the loss reads in f32. */
-static hwa_status build_batch_graph(hwa_trainer *t, int64_t rows, bool train, hwa__batch_graph *bg) {
+hwa_status hwa__train_build_batch_graph(hwa_trainer *t, int64_t rows, bool train, hwa__batch_graph *bg) {
     hwa_ctx *ctx = t->ctx;
     const hwa_dtype dt = t->cfg.dtype;
     bg->rows = rows;
@@ -147,14 +160,22 @@ static hwa_status build_batch_graph(hwa_trainer *t, int64_t rows, bool train, hw
 static hwa_status load_data(hwa_trainer *t) {
     const hwa_train_config *c = &t->cfg;
     const char *dir = t->data_dir[0] ? t->data_dir : NULL;
-    hwa_status st = hwa_dataset_load_fmnist(dir, true, &t->train);
-    if (st == HWA_OK) st = hwa_dataset_load_fmnist(dir, false, &t->test);
-    if (st == HWA_OK && c->limit) st = hwa_dataset_truncate(t->train, c->limit);
-    if (st == HWA_OK && c->test_limit) st = hwa_dataset_truncate(t->test, c->test_limit);
-    if (st == HWA_OK && c->val_fraction > 0.0) {
-        int64_t n_val = (int64_t)floor(c->val_fraction * (double)hwa_dataset_n(t->train));
-        if (n_val < 1) n_val = 1;
-        st = hwa_dataset_split(t->train, n_val, &t->val);
+    hwa_status st = HWA_OK;
+    if (c->train_set) { /* borrowed: never truncated or split (the check refused those) */
+        t->borrowed = true;
+        t->train = (hwa_dataset *)c->train_set;
+        t->val = (hwa_dataset *)c->val_set;
+        t->test = (hwa_dataset *)c->test_set;
+    } else {
+        st = hwa_dataset_load_fmnist(dir, true, &t->train);
+        if (st == HWA_OK) st = hwa_dataset_load_fmnist(dir, false, &t->test);
+        if (st == HWA_OK && c->limit) st = hwa_dataset_truncate(t->train, c->limit);
+        if (st == HWA_OK && c->test_limit) st = hwa_dataset_truncate(t->test, c->test_limit);
+        if (st == HWA_OK && c->val_fraction > 0.0) {
+            int64_t n_val = (int64_t)floor(c->val_fraction * (double)hwa_dataset_n(t->train));
+            if (n_val < 1) n_val = 1;
+            st = hwa_dataset_split(t->train, n_val, &t->val);
+        }
     }
     if (st == HWA_OK && c->drop_last && c->batch > hwa_dataset_n(t->train))
         st = hwa__err(NULL, HWA_E_INVALID, "train: --batch %lld exceeds the %lld training samples with --drop-last",
@@ -173,6 +194,29 @@ static hwa_status init_params(hwa_trainer *t) {
         if (st == HWA_OK) st = hwa_tensor_fill_uniform(t->b[l], -bound, bound);
     }
     return st;
+}
+
+hwa_status hwa__train_make_params(hwa_trainer *t) {
+    hwa_ctx *ctx = t->ctx;
+    for (int l = 0; l < t->n_layers; l++) {
+        t->w[l] = hwa_tensor_new_2d(ctx, HWA_F32, t->dims[l + 1], t->dims[l]);
+        t->b[l] = hwa_tensor_new_1d(ctx, HWA_F32, t->dims[l + 1]);
+        if (!t->w[l] || !t->b[l]) return ctx->last_status;
+        char n[HWA_MAX_NAME];
+        snprintf(n, sizeof n, "fc%d.weight", l + 1);
+        hwa_tensor_set_name(t->w[l], n);
+        snprintf(n, sizeof n, "fc%d.bias", l + 1);
+        hwa_tensor_set_name(t->b[l], n);
+        hwa_status st = hwa_tensor_set_param(t->w[l]);
+        if (st == HWA_OK) st = hwa_tensor_set_param(t->b[l]);
+        if (st) return st;
+    }
+    return HWA_OK;
+}
+
+int64_t hwa__train_eval_rows(int64_t n_test, int64_t n_val) {
+    const int64_t n = n_val > n_test ? n_val : n_test;
+    return n < 1000 ? n : 1000;
 }
 
 static hwa_status build_model(hwa_trainer *t) {
@@ -197,30 +241,16 @@ static hwa_status build_model(hwa_trainer *t) {
     t->dims[0] = hwa_dataset_features(t->train);
     for (int i = 0; i < c->n_hidden; i++) t->dims[i + 1] = c->hidden[i];
     t->dims[t->n_layers] = hwa_dataset_n_classes(t->train);
-    for (int l = 0; l < t->n_layers; l++) {
-        t->w[l] = hwa_tensor_new_2d(ctx, HWA_F32, t->dims[l + 1], t->dims[l]);
-        t->b[l] = hwa_tensor_new_1d(ctx, HWA_F32, t->dims[l + 1]);
-        if (!t->w[l] || !t->b[l]) return ctx->last_status;
-        char n[HWA_MAX_NAME];
-        snprintf(n, sizeof n, "fc%d.weight", l + 1);
-        hwa_tensor_set_name(t->w[l], n);
-        snprintf(n, sizeof n, "fc%d.bias", l + 1);
-        hwa_tensor_set_name(t->b[l], n);
-        hwa_status st = hwa_tensor_set_param(t->w[l]);
-        if (st == HWA_OK) st = hwa_tensor_set_param(t->b[l]);
-        if (st) return st;
-    }
+    hwa_status st = hwa__train_make_params(t);
+    if (st) return st;
 
     /* Full batches, and the last partial one when it is kept. */
     const int64_t n = hwa_dataset_n(t->train), B = c->batch;
     const int64_t rest = c->drop_last ? 0 : n % B;
-    hwa_status st = HWA_OK;
-    if (n >= B) st = build_batch_graph(t, B, true, &t->train_full);
-    if (st == HWA_OK && rest) st = build_batch_graph(t, rest, true, &t->train_rest);
-    int64_t n_eval = hwa_dataset_n(t->test);
-    if (t->val && hwa_dataset_n(t->val) > n_eval) n_eval = hwa_dataset_n(t->val);
-    const int64_t E = n_eval < 1000 ? n_eval : 1000;
-    if (st == HWA_OK) st = build_batch_graph(t, E, false, &t->eval_full);
+    if (n >= B) st = hwa__train_build_batch_graph(t, B, true, &t->train_full);
+    if (st == HWA_OK && rest) st = hwa__train_build_batch_graph(t, rest, true, &t->train_rest);
+    const int64_t E = hwa__train_eval_rows(hwa_dataset_n(t->test), t->val ? hwa_dataset_n(t->val) : 0);
+    if (st == HWA_OK) st = hwa__train_build_batch_graph(t, E, false, &t->eval_full);
     /* Evaluation sets whose size is not a multiple of E end with a smaller
      * batch, whose graph evaluate_set builds when it first needs it. */
     if (st) return st;
@@ -292,9 +322,11 @@ void hwa_trainer_free(hwa_trainer *t) {
     hwa_backend_free(t->be);
     hwa_ctx_free(t->ctx);
     hwa_loader_free(t->loader);
-    hwa_dataset_free(t->train);
-    hwa_dataset_free(t->val);
-    hwa_dataset_free(t->test);
+    if (!t->borrowed) {
+        hwa_dataset_free(t->train);
+        hwa_dataset_free(t->val);
+        hwa_dataset_free(t->test);
+    }
     free(t->xbuf);
     free(t->ybuf);
     free(t->logits_buf);
@@ -377,7 +409,7 @@ static hwa_status evaluate_set(hwa_trainer *t, const hwa_dataset *d, double *los
                 if (bg->rows) hwa_ctx_release(t->ctx, t->eval_rest_mark);
                 memset(bg, 0, sizeof *bg);
                 t->eval_rest_mark = hwa_ctx_mark_get(t->ctx);
-                st = build_batch_graph(t, rows, false, bg);
+                st = hwa__train_build_batch_graph(t, rows, false, bg);
                 if (st == HWA_OK) st = hwa_tensor_alloc(bg->x, t->be);
                 if (st == HWA_OK) st = hwa_tensor_alloc(bg->y, t->be);
                 if (st == HWA_OK && t->placed) st = hwa__train_place(t, bg);
@@ -399,8 +431,18 @@ hwa_status hwa_trainer_evaluate(hwa_trainer *t, double *loss, double *accuracy) 
     return evaluate_set(t, t->test, loss, accuracy);
 }
 
-/* One optimizer step on batch i of the current epoch; *loss gets its loss. */
-static hwa_status train_step(hwa_trainer *t, int64_t i, double *loss, int64_t *rows) {
+hwa_status hwa_trainer_evaluate_on(hwa_trainer *t, const hwa_dataset *d, double *loss, double *accuracy) {
+    if (!t || !d || !loss || !accuracy) return hwa__err(NULL, HWA_E_MISUSE, "train: NULL argument");
+    if (hwa_dataset_features(d) != t->dims[0] || hwa_dataset_n_classes(d) != t->dims[t->n_layers])
+        return hwa__err(NULL, HWA_E_INVALID, "train: a set of %lld features and %d classes, the model takes %lld and %lld",
+                        (long long)hwa_dataset_features(d), hwa_dataset_n_classes(d), (long long)t->dims[0],
+                        (long long)t->dims[t->n_layers]);
+    return evaluate_set(t, d, loss, accuracy);
+}
+
+/* One optimizer step on batch i of the current epoch at rate lr (<= 0: the
+ * schedule's); *loss gets its loss. */
+static hwa_status train_step(hwa_trainer *t, int64_t i, double lr, double *loss, int64_t *rows) {
     hwa_status st = hwa_loader_batch(t->loader, i, t->xbuf, t->ybuf, rows);
     if (st) return st;
     hwa__batch_graph *bg = *rows == t->train_full.rows ? &t->train_full : &t->train_rest;
@@ -420,7 +462,59 @@ static hwa_status train_step(hwa_trainer *t, int64_t i, double *loss, int64_t *r
                         isnan(l) ? "NaN" : "infinite", (long long)t->epoch + 1, (long long)i + 1, (long long)step + 1,
                         kept);
     }
-    return hwa__train_optim_step(t, (float)hwa_sched_lr(&t->sched, step));
+    return hwa__train_optim_step(t, (float)(lr > 0.0 ? lr : hwa_sched_lr(&t->sched, step)));
+}
+
+hwa_status hwa_trainer_step(hwa_trainer *t, double lr, double *loss) {
+    if (!t) return hwa__err(NULL, HWA_E_MISUSE, "train: NULL trainer");
+    if (!isfinite(lr)) return hwa__err(NULL, HWA_E_INVALID, "train: learning rate %g", lr);
+    hwa_status st;
+    if (t->cursor == 0 && (st = hwa_loader_set_epoch(t->loader, t->epoch))) return st;
+    double l;
+    int64_t rows;
+    if ((st = train_step(t, t->cursor, lr, &l, &rows))) return st;
+    if (loss) *loss = l;
+    if (++t->cursor == hwa_loader_n_batches(t->loader)) {
+        t->cursor = 0;
+        t->epoch++;
+    }
+    return HWA_OK;
+}
+
+const hwa_dataset *hwa_trainer_val_set(const hwa_trainer *t) { return t ? t->val : NULL; }
+
+int64_t hwa_trainer_device_peak_bytes(const hwa_trainer *t) {
+    int64_t peak = -1;
+    if (t) hwa_backend_memory(t->be, NULL, &peak);
+    for (int k = 0; t && t->placed && k < t->n_dev; k++) {
+        int64_t p;
+        if (t->dev_be[k] != t->be && hwa_backend_memory(t->dev_be[k], NULL, &p) == HWA_OK) peak += p;
+    }
+    return peak;
+}
+
+hwa_status hwa_trainer_exercise(hwa_trainer *t) {
+    if (!t) return hwa__err(NULL, HWA_E_MISUSE, "train: NULL trainer");
+    hwa_status st = hwa_loader_set_epoch(t->loader, t->epoch);
+    int64_t rows;
+    if (st == HWA_OK) st = hwa_loader_batch(t->loader, 0, t->xbuf, t->ybuf, &rows);
+    hwa__batch_graph *bgs[2] = {&t->train_full, &t->train_rest};
+    for (int k = 0; k < 2 && st == HWA_OK; k++) {
+        hwa__batch_graph *bg = bgs[k];
+        if (!bg->g) continue;
+        float l;
+        /* the first bg->rows samples of the order's first batch (the partial
+         * batch is smaller than a full one) */
+        if ((st = set_inputs(t, bg)) || (st = hwa__train_compute(t, bg)) || (st = hwa_tensor_get_f32(bg->loss, &l, 1)))
+            break;
+        if (!isfinite(l))
+            return hwa__err(NULL, HWA_E_RANGE, "train: the loss is not finite on the first batch");
+        st = hwa__train_optim_step(t, (float)hwa_sched_lr(&t->sched, 0));
+    }
+    double loss, acc;
+    if (st == HWA_OK) st = evaluate_set(t, t->test, &loss, &acc);
+    if (st == HWA_OK && t->val) st = evaluate_set(t, t->val, &loss, &acc);
+    return st;
 }
 
 static hwa_status run_epochs(hwa_trainer *t, const hwa_train_callbacks *cb);
@@ -435,6 +529,10 @@ hwa_status hwa_trainer_run(hwa_trainer *t, const hwa_train_callbacks *cb) {
 
 static hwa_status run_epochs(hwa_trainer *t, const hwa_train_callbacks *cb) {
     hwa_status st = HWA_OK;
+    if (t->cursor) { /* hwa_trainer_step walked part of this epoch: it counts as done */
+        t->cursor = 0;
+        t->epoch++;
+    }
     while (t->epoch < t->cfg.epochs) {
         const int64_t e = t->epoch;
         if ((st = hwa_loader_set_epoch(t->loader, e))) return st;
@@ -444,7 +542,7 @@ static hwa_status run_epochs(hwa_trainer *t, const hwa_train_callbacks *cb) {
         for (int64_t i = 0; i < nb; i++) {
             double loss;
             int64_t rows;
-            if ((st = train_step(t, i, &loss, &rows))) return st;
+            if ((st = train_step(t, i, 0.0, &loss, &rows))) return st;
             loss_sum += loss * (double)rows;
             seen += rows;
             if (cb && cb->batch) cb->batch(cb->ud, e + 1, i + 1, nb, loss);

@@ -53,7 +53,19 @@ struct hwa_trainer {
     char dev_list[HWA_PLACE_MAX_DEVICES * 32];
     char fallback_note[400];
     const hwa_train_callbacks *cb;          /* hwa_trainer_run's, while it runs */
+    bool borrowed;                          /* train, val and test are cfg's, not ours to free */
+    int64_t cursor;                         /* hwa_trainer_step: the next batch of epoch `epoch` */
 };
+
+/* The parameters (t->w, t->b, named and marked trainable) for t->dims on
+ * t->ctx, and the graph of rows samples: training (forward and backward) or
+ * evaluation (forward). Used by the trainer and by the memory plan, which
+ * builds the same graphs without a backend. */
+hwa_status hwa__train_make_params(hwa_trainer *t);
+hwa_status hwa__train_build_batch_graph(hwa_trainer *t, int64_t rows, bool train, hwa__batch_graph *bg);
+/* The evaluation batch: 1000 rows, or every sample of the larger of the
+ * test and validation sets when they hold fewer. */
+int64_t hwa__train_eval_rows(int64_t n_test, int64_t n_val);
 
 /* The index of name in names[0..n-1] (case-insensitive), or -1. */
 int hwa__train_name_index(const char *const *names, int n, const char *name);

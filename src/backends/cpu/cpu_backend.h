@@ -20,4 +20,10 @@ void hwa__cpu_set_compute_probe(void (*fn)(void *ud), void *ud);
 #include <stdbool.h>
 void hwa__cpu_set_reference_only(bool on);
 
+/* Empties the matrix libraries' own caches of kernels and their scratch
+ * (oneDNN's primitive cache; the backends' own caches go with their
+ * contexts), so that the memory a later run takes is measured from a
+ * clean start (hwadapt tune). Not thread-safe against compute. */
+void hwa__cpu_drop_library_caches(void);
+
 #endif

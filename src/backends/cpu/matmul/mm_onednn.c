@@ -16,6 +16,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <string.h>
 
+#include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/cpu_isa.h"
 
 /* What the product computes in. */
@@ -438,7 +439,18 @@ hwa_status hwa__mm_onednn_run(hwa__mm_onednn *o, const hwa__mm_problem *p, const
     return HWA_OK;
 }
 
+void hwa__cpu_drop_library_caches(void) {
+    /* Setting the capacity evicts what is over it; the primitives we keep
+     * ourselves (prim_entry) stay alive, their scratch with them. */
+    int cap = 0;
+    if (dnnl_get_primitive_cache_capacity(&cap) != dnnl_success) return;
+    dnnl_set_primitive_cache_capacity(0);
+    dnnl_set_primitive_cache_capacity(cap);
+}
+
 #else /* !HWA_HAVE_ONEDNN */
+
+void hwa__cpu_drop_library_caches(void) {}
 
 hwa_status hwa__mm_onednn_new(hwa_ctx *ctx, hwa__mm_onednn **out) {
     *out = NULL;
