@@ -361,3 +361,27 @@ TEST(job_writes_settings_train_takes) {
     hwa_tune_report_free(r);
     sets_free(&s);
 }
+
+/* What the CPU's kernels keep beside a graph: oneDNN's copy of a weight
+ * that is a plain leaf (at least its bytes, in its own layout), none of a
+ * trainable parameter (read in place, as it changes every step). */
+TEST(kept_copies_are_planned) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, 64, 256);
+    hwa_tensor *w = hwa_tensor_new_2d(ctx, HWA_F32, 128, 256);
+    hwa_tensor *p = hwa_tensor_new_2d(ctx, HWA_F32, 128, 256);
+    CHECK_OK(hwa_tensor_set_param(p));
+    hwa_graph *gw = hwa_graph_new(ctx), *gp = hwa_graph_new(ctx);
+    CHECK_OK(hwa_graph_build_forward(gw, hwa_matmul_ex(ctx, x, w, false, true)));
+    CHECK_OK(hwa_graph_build_forward(gp, hwa_matmul_ex(ctx, x, p, false, true)));
+    int64_t kw = -1, kp = -1;
+    CHECK_OK(hwa_backend_plan_kept(be, gw, &kw));
+    CHECK_OK(hwa_backend_plan_kept(be, gp, &kp));
+    CHECK_INT_EQ(kp, 0);
+    /* oneDNN may be absent or not chosen (HWA_MATMUL, HWA_ISA=scalar) */
+    CHECK_MSG(kw == 0 || kw >= 128 * 256 * 4, "a copy of %lld bytes for a %d-byte weight", (long long)kw, 128 * 256 * 4);
+    CHECK_STATUS(hwa_backend_plan_kept(be, NULL, &kw), HWA_E_MISUSE);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}

@@ -71,6 +71,14 @@ hwa_status hwa_tensor_bind_host(hwa_tensor *t, hwa_backend *be, const void *data
  * excluded; either pointer may be NULL. HWA_E_MISUSE for NULL be. */
 hwa_status hwa_backend_memory(const hwa_backend *be, int64_t *used, int64_t *peak);
 
+/* The bytes be's kernels would keep beside g's own buffers once g has run:
+ * on the CPU, oneDNN's copy of every leaf it multiplies by (weights, and a
+ * batch of inputs where it is a product's second operand, as in a weight's
+ * gradient) reordered into its own layout. 0 for a backend that keeps
+ * none or does not say. Nothing runs; kernels may be prepared (and kept
+ * for g's runs). HWA_E_MISUSE for NULL arguments. */
+hwa_status hwa_backend_plan_kept(hwa_backend *be, const hwa_graph *g, int64_t *bytes);
+
 /* Allocates one buffer on be for every leaf of ctx that has no data yet
  * (inputs and parameters), each aligned for SIMD. */
 hwa_status hwa_ctx_alloc_leaves(hwa_ctx *ctx, hwa_backend *be);

@@ -401,9 +401,12 @@ typedef struct hwa_train_memory {
     int64_t inputs;       /* the graphs' input and label tensors */
     int64_t device;       /* what the backend holds: the five above */
     int64_t staging;      /* host buffers: one batch of inputs and labels, the evaluation logits */
+    int64_t kernel_kept;  /* what the CPU's kernels keep beside the graphs: oneDNN's copies of the inputs
+                             that are a product's second operand (the weights' gradients),
+                             hwa_backend_plan_kept; 0 on other devices */
     int64_t data;         /* the datasets and the shuffled order the trainer loads (0 when borrowed:
                              only the order) */
-    int64_t total;        /* device + staging + data */
+    int64_t total;        /* device + staging + kernel_kept + data */
 } hwa_train_memory;
 /* Plans cfg (checked as hwa_trainer_new checks it) without loading or
  * allocating anything: the sets' sizes come from the borrowed sets, or are

@@ -176,6 +176,12 @@ void hwa__buffer_release(hwa_buffer *b) {
     b->free_fn(b);
 }
 
+hwa_status hwa_backend_plan_kept(hwa_backend *be, const hwa_graph *g, int64_t *bytes) {
+    if (!be || !g || !bytes) return hwa__err(NULL, HWA_E_MISUSE, "hwa_backend_plan_kept: NULL argument");
+    *bytes = be->iface->plan_kept ? be->iface->plan_kept(be, g->nodes, g->n_nodes) : 0;
+    return HWA_OK;
+}
+
 hwa_status hwa_backend_memory(const hwa_backend *be, int64_t *used, int64_t *peak) {
     if (!be) return hwa__err(NULL, HWA_E_MISUSE, "hwa_backend_memory: NULL backend");
     if (used) *used = be->mem_used;

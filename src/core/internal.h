@@ -271,6 +271,10 @@ typedef struct hwa_backend_iface {
      * its next call), or NULL when it is supported or the backend does not
      * say */
     const char *(*unsupported_reason)(const hwa_backend *be, const hwa_tensor *node);
+    /* optional: the bytes the backend's kernels would keep beside the
+     * graph's buffers for nodes[0..n) (weights copied into a library's own
+     * layout), for memory plans; NULL: none */
+    int64_t (*plan_kept)(hwa_backend *be, hwa_tensor *const *nodes, int n);
 } hwa_backend_iface;
 
 struct hwa_backend {

@@ -80,12 +80,25 @@ hwa_status hwa_train_memory_plan(const hwa_train_config *cfg, hwa_train_memory *
     st = hwa__train_make_params(t);
     hwa__batch_graph bg[4];
     memset(bg, 0, sizeof bg);
+    /* the CPU (also the home of device auto) says what its kernels would
+     * keep beside the graphs */
+    const bool cpu = !cfg->device || !strncmp(cfg->device, "cpu", 3) || !strcmp(cfg->device, "auto");
+    hwa_backend *be = NULL;
+    if (st == HWA_OK && cpu) {
+        be = hwa_backend_new(t->ctx, "cpu");
+        if (!be) st = hwa_ctx_last_status(t->ctx);
+        else if (cfg->threads > 0) st = hwa_backend_set_threads(be, cfg->threads);
+    }
     const int64_t rows[4] = {z.n_train >= B ? B : 0, rest, E, e_rest};
     for (int k = 0; k < 4 && st == HWA_OK; k++)
         if (rows[k]) {
             st = hwa__train_build_batch_graph(t, rows[k], k < 2, &bg[k]);
             if (st == HWA_OK) st = plan_graph(&bg[k], m);
+            int64_t kept = 0;
+            if (st == HWA_OK && be) st = hwa_backend_plan_kept(be, bg[k].g, &kept);
+            m->kernel_kept += kept;
         }
+    hwa_backend_free(be);
     if (st == HWA_OK) {
         for (int l = 0; l < t->n_layers; l++)
             m->params += (int64_t)(hwa_tensor_nbytes(t->w[l]) + hwa_tensor_nbytes(t->b[l]));
@@ -100,7 +113,7 @@ hwa_status hwa_train_memory_plan(const hwa_train_config *cfg, hwa_train_memory *
         m->data = z.n_train * (int64_t)sizeof(int64_t);
         if (!cfg->train_set)
             m->data += (z.n_train + z.n_val + z.n_test) * (z.features * (int64_t)sizeof(float) + (int64_t)sizeof(int32_t));
-        m->total = m->device + m->staging + m->data;
+        m->total = m->device + m->staging + m->kernel_kept + m->data;
     }
     hwa_ctx_free(t->ctx);
     free(t);

@@ -82,6 +82,17 @@ static hwa_status plan_workload(const hwa_tune_target *tg, int64_t batch, int64_
         *run = leaves + (int64_t)(ps.arena_bytes + ps.persistent_bytes) + optim_state_bytes(&w);
         *transient = leaves + most * (int64_t)sizeof(float);
     }
+    /* what the CPU's kernels keep beside the graph (oneDNN's copies of the
+     * weights in its own layout) */
+    if (st == HWA_OK && !strncmp(hwa__tune_device(tg), "cpu", 3)) {
+        hwa_backend *be = hwa_backend_new(w.ctx, "cpu");
+        int64_t kept = 0;
+        st = be ? HWA_OK : hwa_ctx_last_status(w.ctx);
+        if (st == HWA_OK && tg->threads > 0) st = hwa_backend_set_threads(be, tg->threads);
+        if (st == HWA_OK) st = hwa_backend_plan_kept(be, w.g, &kept);
+        hwa_backend_free(be);
+        *run += kept;
+    }
     hwa__workload_free(&w);
     return st;
 }
@@ -214,7 +225,7 @@ hwa_status hwa_tune_measure(const hwa_tune_target *tg, int64_t batch, int64_t *m
     hwa__tune_inst in;
     /* The process's fixed costs (thread pools, the libraries' code and
      * caches) are paid by a one-sample run before the baseline. */
-    st = hwa__tune_open(tg, 1, NULL, 0.0, &in);
+    st = hwa__tune_open(tg, batch < 8 ? batch : 8, NULL, 0.0, &in);
     if (st == HWA_OK) st = exercise(&in);
     hwa__tune_close(&in);
     if (st) return st;

@@ -169,6 +169,47 @@ static bool overlaps(const hwa_tensor *a, const hwa_tensor *b) {
     return al < bh && bl < ah;
 }
 
+/* The problem of matmul node mm writing into out, from the shapes alone
+ * (no data pointers, no bias, activation or accumulation: run_matmul adds
+ * those): dimensions, leading dimensions, dtypes, the weights' owner, and
+ * *nb0 x *nb1 products over the batch dimensions (1 x 1 when A's batches
+ * stack into one product with shared weights). false when the views have
+ * no leading dimension a provider takes. */
+static bool problem_shape(const cpu_state *s, const hwa_tensor *mm, const hwa_tensor *out, hwa__mm_problem *p,
+                          int64_t *nb0, int64_t *nb1) {
+    const hwa_tensor *A = mm->src[0], *B = mm->src[1];
+    int64_t ane[4], ast[4], bne[4], bst[4], dne[4], dst[4];
+    hwa__shape4(A, ane, ast);
+    hwa__shape4(B, bne, bst);
+    hwa__shape4(out, dne, dst);
+    *p = (hwa__mm_problem){0};
+    p->M = dne[2], p->N = dne[3];
+    p->ta = mm->p.i[0] != 0, p->tb = mm->p.i[1] != 0;
+    p->K = p->ta ? ane[2] : ane[3];
+    if (!as_ld(ane[2], ane[3], ast[2], ast[3], &p->ta, &p->lda) ||
+        !as_ld(bne[2], bne[3], bst[2], bst[3], &p->tb, &p->ldb))
+        return false;
+    p->dt_a = A->dtype, p->dt_b = B->dtype, p->dt_c = out->dtype;
+    p->ldc = p->N;
+    p->dt_bias = HWA_F32;
+    p->precision = s->precision;
+    const hwa_tensor *owner = hwa__storage(B);
+    /* Packed once and cached: leaves that are not trainable. Parameters
+     * change every training step, often through hwa_tensor_data (which no
+     * version sees), so they are read as they are on every run. */
+    p->b_owner = owner->op == HWA_OP_NONE && !(owner->flags & HWA_TF_PARAM) ? owner : NULL;
+    p->b_version = owner->version;
+    const bool b_shared = bne[0] == 1 && bne[1] == 1;
+    *nb0 = dne[0], *nb1 = dne[1];
+    /* Shared weights and A's batches stacked row after row: one product
+     * with every batch's rows (a Linear over [B, T, D]). */
+    if (b_shared && !p->ta && (*nb0 > 1 || *nb1 > 1) && ast[1] == ane[2] * ast[2] && ast[0] == ane[1] * ast[1]) {
+        p->M *= *nb0 * *nb1;
+        *nb0 = *nb1 = 1;
+    }
+    return true;
+}
+
 /* Runs matmul node mm whose result, after the optional bias add and
  * activation, lands in out (mm itself when nothing is fused).
  * HWA_E_UNSUPPORTED when no provider takes it. */
@@ -185,14 +226,9 @@ static hwa_status run_matmul(cpu_state *s, hwa_tensor *mm, const hwa_tensor *bia
     hwa__shape4(A, ane, ast);
     hwa__shape4(B, bne, bst);
     hwa__shape4(out, dne, dst);
-    hwa__mm_problem p = {0};
-    p.M = dne[2], p.N = dne[3];
-    p.ta = mm->p.i[0] != 0, p.tb = mm->p.i[1] != 0;
-    p.K = p.ta ? ane[2] : ane[3];
-    if (!as_ld(ane[2], ane[3], ast[2], ast[3], &p.ta, &p.lda) || !as_ld(bne[2], bne[3], bst[2], bst[3], &p.tb, &p.ldb))
-        return HWA_E_UNSUPPORTED;
-    p.dt_a = A->dtype, p.dt_b = B->dtype, p.dt_c = out->dtype;
-    p.ldc = p.N;
+    hwa__mm_problem p;
+    int64_t nb0, nb1;
+    if (!problem_shape(s, mm, out, &p, &nb0, &nb1)) return HWA_E_UNSUPPORTED;
     if (hwa_dtype_is_quantized(B->dtype)) {
         /* weights in a block type, read in place */
         p.a = hwa__data(A), p.b = hwa__data(B), p.c = hwa__data(out);
@@ -210,21 +246,6 @@ static hwa_status run_matmul(cpu_state *s, hwa_tensor *mm, const hwa_tensor *bia
     p.dt_bias = bias ? bias->dtype : HWA_F32;
     p.act = act;
     p.accumulate = accumulate;
-    p.precision = s->precision;
-    const hwa_tensor *owner = hwa__storage(B);
-    /* Packed once and cached: leaves that are not trainable. Parameters
-     * change every training step, often through hwa_tensor_data (which no
-     * version sees), so they are read as they are on every run. */
-    p.b_owner = owner->op == HWA_OP_NONE && !(owner->flags & HWA_TF_PARAM) ? owner : NULL;
-    p.b_version = owner->version;
-    const bool b_shared = bne[0] == 1 && bne[1] == 1;
-    int64_t nb0 = dne[0], nb1 = dne[1];
-    /* Shared weights and A's batches stacked row after row: one product
-     * with every batch's rows (a Linear over [B, T, D]). */
-    if (b_shared && !p.ta && (nb0 > 1 || nb1 > 1) && ast[1] == ane[2] * ast[2] && ast[0] == ane[1] * ast[1]) {
-        p.M *= nb0 * nb1;
-        nb0 = nb1 = 1;
-    }
     const size_t ea = hwa_dtype_block_bytes(A->dtype), eb = hwa_dtype_block_bytes(B->dtype),
                  ec = hwa_dtype_block_bytes(out->dtype);
     char *a0 = hwa__data(A), *b0 = hwa__data(B), *c0 = hwa__data(out);
@@ -463,6 +484,33 @@ static hwa_status cpu_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) 
     return st;
 }
 
+/* What the products of nodes[0..n) make the matrix libraries keep beside
+ * the graph: oneDNN's copy of every leaf it multiplies by (a weight, or an
+ * input that is a product's second operand, as a batch is in a weight's
+ * gradient) in its own layout, once per leaf. The primitives are made now
+ * (as the first run would). */
+static int64_t cpu_plan_kept(hwa_backend *be, hwa_tensor *const *nodes, int n) {
+    cpu_state *s = be->impl;
+    const hwa__simd *simd = hwa__simd_active();
+    const int nt = cpu_threads(be);
+    int64_t sum = 0;
+    for (int i = 0; i < n && !reference_only; i++) {
+        const hwa_tensor *t = nodes[i];
+        hwa__mm_problem p;
+        int64_t nb0, nb1;
+        if (t->op != HWA_OP_MATMUL || hwa_dtype_is_quantized(t->src[1]->dtype) ||
+            !problem_shape(s, t, t, &p, &nb0, &nb1) || !p.b_owner)
+            continue;
+        bool seen = false; /* one copy per leaf */
+        for (int j = 0; j < i && !seen; j++) {
+            const hwa_tensor *u = nodes[j];
+            seen = u->op == HWA_OP_MATMUL && hwa__storage(u->src[1]) == p.b_owner;
+        }
+        if (!seen) sum += hwa__mm_kept_bytes(s->mm, &p, simd, nt) * nb0 * nb1;
+    }
+    return sum;
+}
+
 static void cpu_free(hwa_backend *be) {
     cpu_state *s = be->impl;
     hwa__mm_state_free(s->mm);
@@ -487,6 +535,7 @@ static const hwa_backend_iface cpu_iface = {
     .threads = cpu_threads,
     .set_matmul_precision = cpu_set_matmul_precision,
     .kernel_name = cpu_kernel_name,
+    .plan_kept = cpu_plan_kept,
 };
 
 /* A backend for the whole CPU, or for core set c when not NULL. */

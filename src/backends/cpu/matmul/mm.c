@@ -98,6 +98,16 @@ hwa_status hwa__mm_run(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__si
     return st;
 }
 
+int64_t hwa__mm_kept_bytes(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads) {
+    if (hwa__mm_involves(p, HWA_F16)) return 0;
+    /* the order hwa__mm_run_providers tries them in: oneDNN only when it
+     * comes first */
+    int first = hwa__mm_forced();
+    if (first < 0 && (hwa__mm_gemv_fits(p, simd) || hwa__mm_amx_preferred(p))) first = HWA_MM_NATIVE;
+    if ((first >= 0 && first != HWA_MM_ONEDNN) || !hwa__mm_provider_built(HWA_MM_ONEDNN)) return 0;
+    return hwa__mm_onednn_pack_bytes(s->onednn, p, nthreads);
+}
+
 hwa_status hwa__mm_run_providers(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
                                  char *name, size_t name_cap) {
     /* A forced provider first; else ours (native) where it is measured

@@ -131,6 +131,10 @@ hwa_status hwa__mm_run(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__si
                        size_t name_cap);
 /* The same without the f16 layer: p's operands are f32 (bf16 for oneDNN),
  * except f16 B for the GEMV. */
+/* The bytes the provider that would run p keeps beside its operands: the
+ * copy of the weights oneDNN reorders into its own layout when it is the
+ * one; 0 otherwise. */
+int64_t hwa__mm_kept_bytes(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads);
 hwa_status hwa__mm_run_providers(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
                                  char *name, size_t name_cap);
 
@@ -232,6 +236,10 @@ hwa_status hwa__mm_onednn_new(hwa_ctx *ctx, hwa__mm_onednn **out);
 void hwa__mm_onednn_free(hwa__mm_onednn *o);
 hwa_status hwa__mm_onednn_run(hwa__mm_onednn *o, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
                               char *name, size_t name_cap);
+/* The bytes of the copy of p's weights oneDNN keeps in its own layout
+ * (the primitive made now, and kept for the run); 0 when it keeps none
+ * (weights without an owner, a problem oneDNN does not take). */
+int64_t hwa__mm_onednn_pack_bytes(hwa__mm_onednn *o, const hwa__mm_problem *p, int nthreads);
 hwa_status hwa__mm_openblas_run(const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,
                                 size_t name_cap);
 hwa_status hwa__mm_native_run(hwa_ctx *ctx, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,

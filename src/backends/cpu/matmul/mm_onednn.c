@@ -372,11 +372,10 @@ static void dequantize(const hwa__mm_problem *p, float *sx, const float *sw, int
     hwa__mm_par_rows(nthreads, p->M, p->M * p->N, dequantize_rows, &j);
 }
 
-hwa_status hwa__mm_onednn_run(hwa__mm_onednn *o, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
-                              char *name, size_t name_cap) {
+/* What p computes in through oneDNN; false when oneDNN does not take it. */
+static bool choose_ctype(const hwa__mm_problem *p, ctype *out) {
     const hwa__cpu_caps *caps = hwa__cpu_caps_get();
     const hwa__isa isa = hwa__isa_active();
-    if (!o || !hwa__isa_libraries_allowed()) return HWA_E_UNSUPPORTED;
     ctype ct;
     if (p->dt_a == HWA_F32 && p->dt_b == HWA_F32) {
         ct = CT_F32;
@@ -389,10 +388,26 @@ hwa_status hwa__mm_onednn_run(hwa__mm_onednn *o, const hwa__mm_problem *p, const
     } else if (p->dt_a == HWA_BF16 && p->dt_b == HWA_BF16 && isa >= HWA_ISA_AVX512) {
         ct = CT_BF16;
     } else {
-        return HWA_E_UNSUPPORTED;
+        return false;
     }
-    if (p->dt_c != HWA_F32 && !(ct == CT_BF16 && p->dt_c == HWA_BF16)) return HWA_E_UNSUPPORTED;
-    if (p->bias && p->dt_bias != HWA_F32 && p->dt_bias != HWA_BF16) return HWA_E_UNSUPPORTED;
+    if (p->dt_c != HWA_F32 && !(ct == CT_BF16 && p->dt_c == HWA_BF16)) return false;
+    if (p->bias && p->dt_bias != HWA_F32 && p->dt_bias != HWA_BF16) return false;
+    *out = ct;
+    return true;
+}
+
+int64_t hwa__mm_onednn_pack_bytes(hwa__mm_onednn *o, const hwa__mm_problem *p, int nthreads) {
+    ctype ct;
+    if (!o || !hwa__isa_libraries_allowed() || !p->b_owner || !choose_ctype(p, &ct)) return 0;
+    const prim_entry *e = prim_get(o, p, ct, true, nthreads);
+    return e && e->prim ? (int64_t)dnnl_memory_desc_get_size(&e->wei_md) : 0;
+}
+
+hwa_status hwa__mm_onednn_run(hwa__mm_onednn *o, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
+                              char *name, size_t name_cap) {
+    if (!o || !hwa__isa_libraries_allowed()) return HWA_E_UNSUPPORTED;
+    ctype ct;
+    if (!choose_ctype(p, &ct)) return HWA_E_UNSUPPORTED;
     /* Weights packed once only when they outlive the run (leaves). */
     const bool packed = p->b_owner != NULL && !(ct == CT_F32 && rewritten_every_run(o, p));
     prim_entry *e = prim_get(o, p, ct, packed, nthreads);
@@ -461,5 +476,6 @@ hwa_status hwa__mm_onednn_run(hwa__mm_onednn *o, const hwa__mm_problem *p, const
                               char *name, size_t name_cap) {
     return HWA_E_UNSUPPORTED;
 }
+int64_t hwa__mm_onednn_pack_bytes(hwa__mm_onednn *o, const hwa__mm_problem *p, int nthreads) { return 0; }
 
 #endif
