@@ -198,6 +198,10 @@ void hwa_optim_set_steps(hwa_optim *o, int64_t steps);
  * moments (Adam); each has the parameter's shape. NULL when there is none.
  * The tensors are views into the optimizer's storage. */
 int hwa_optim_n_slots(const hwa_optim *o);
+/* The state tensors an optimizer of kind k keeps per parameter, each of the
+ * parameter's shape in f32: 0 (SGD), 1 (momentum, Nesterov: the momentum
+ * buffer), 2 (Adam, AdamW: the two moments); 0 for an unknown kind. */
+int hwa_optim_kind_slots(hwa_optim_kind k);
 hwa_tensor *hwa_optim_state(const hwa_optim *o, int param, int slot);
 /* Slot names in checkpoints: "momentum_buffer", "exp_avg", "exp_avg_sq". */
 const char *hwa_optim_slot_name(const hwa_optim *o, int slot);

@@ -63,12 +63,6 @@ hwa_status hwa_bench_workload_find(const char *name, int *index) {
  * subtraction (13); AdamW first its decay p *= 1 - lr*wd (14). */
 static const double update_flops[HWA_OPTIM_COUNT] = {2, 4, 6, 13, 14};
 
-/* The state slots of an update: none (SGD), a momentum buffer, or Adam's
- * two moments. */
-static int update_slots(int optim) {
-    return optim == HWA_OPTIM_ADAM || optim == HWA_OPTIM_ADAMW ? 2 : optim == HWA_OPTIM_SGD ? 0 : 1;
-}
-
 static void count(hwa__workload *w) {
     const hwa_graph *g = w->g;
     double flops = 0, bytes = 0;
@@ -90,7 +84,7 @@ static void count(hwa__workload *w) {
         bytes += b;
         if (!update) continue;
         flops += update_flops[w->optim] * n;
-        bytes += b + 2 * update_slots(w->optim) * b;
+        bytes += b + 2 * hwa_optim_kind_slots((hwa_optim_kind)w->optim) * b;
     }
     w->flops_per_query = flops;
     w->bytes_per_query = bytes;

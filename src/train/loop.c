@@ -196,8 +196,12 @@ static hwa_status init_params(hwa_trainer *t) {
     return st;
 }
 
-hwa_status hwa__train_make_params(hwa_trainer *t) {
+hwa_status hwa__train_make_params(hwa_trainer *t, int64_t features, int64_t classes) {
     hwa_ctx *ctx = t->ctx;
+    t->n_layers = t->cfg.n_hidden + 1;
+    t->dims[0] = features;
+    for (int i = 0; i < t->cfg.n_hidden; i++) t->dims[i + 1] = t->cfg.hidden[i];
+    t->dims[t->n_layers] = classes;
     for (int l = 0; l < t->n_layers; l++) {
         t->w[l] = hwa_tensor_new_2d(ctx, HWA_F32, t->dims[l + 1], t->dims[l]);
         t->b[l] = hwa_tensor_new_1d(ctx, HWA_F32, t->dims[l + 1]);
@@ -237,11 +241,7 @@ static hwa_status build_model(hwa_trainer *t) {
         hwa_status st = hwa__train_open_devices(t, c);
         if (st) return st;
     }
-    t->n_layers = c->n_hidden + 1;
-    t->dims[0] = hwa_dataset_features(t->train);
-    for (int i = 0; i < c->n_hidden; i++) t->dims[i + 1] = c->hidden[i];
-    t->dims[t->n_layers] = hwa_dataset_n_classes(t->train);
-    hwa_status st = hwa__train_make_params(t);
+    hwa_status st = hwa__train_make_params(t, hwa_dataset_features(t->train), hwa_dataset_n_classes(t->train));
     if (st) return st;
 
     /* Full batches, and the last partial one when it is kept. */

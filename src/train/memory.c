@@ -67,17 +67,13 @@ hwa_status hwa_train_memory_plan(const hwa_train_config *cfg, hwa_train_memory *
         free(t);
         return HWA_E_NOMEM;
     }
-    t->n_layers = cfg->n_hidden + 1;
-    t->dims[0] = z.features;
-    for (int i = 0; i < cfg->n_hidden; i++) t->dims[i + 1] = cfg->hidden[i];
-    t->dims[t->n_layers] = z.classes;
     hwa_train_memory *m = out;
     const int64_t B = cfg->batch, rest = cfg->drop_last ? 0 : z.n_train % B;
     const int64_t E = hwa__train_eval_rows(z.n_test, z.n_val);
     /* the evaluation's last, smaller batch: one at a time (the next size
      * replaces the previous one's graph), so the larger of the two */
     const int64_t e_rest = z.n_test % E > z.n_val % E ? z.n_test % E : z.n_val % E;
-    st = hwa__train_make_params(t);
+    st = hwa__train_make_params(t, z.features, z.classes);
     hwa__batch_graph bg[4];
     memset(bg, 0, sizeof bg);
     /* the CPU (also the home of device auto) says what its kernels would
@@ -102,9 +98,7 @@ hwa_status hwa_train_memory_plan(const hwa_train_config *cfg, hwa_train_memory *
     if (st == HWA_OK) {
         for (int l = 0; l < t->n_layers; l++)
             m->params += (int64_t)(hwa_tensor_nbytes(t->w[l]) + hwa_tensor_nbytes(t->b[l]));
-        const hwa_optim_kind ok = cfg->optim.kind;
-        const int slots = ok == HWA_OPTIM_ADAM || ok == HWA_OPTIM_ADAMW ? 2 : ok == HWA_OPTIM_SGD ? 0 : 1;
-        m->optim_state = slots * m->params;
+        m->optim_state = hwa_optim_kind_slots(cfg->optim.kind) * m->params;
         m->device = m->params + m->grads + m->optim_state + m->activations + m->inputs;
         const int64_t max_rows = B > E ? B : E;
         m->staging = max_rows * z.features * (int64_t)sizeof(float) + max_rows * (int64_t)sizeof(int32_t) +

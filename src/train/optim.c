@@ -115,7 +115,7 @@ hwa_status hwa_optim_new(hwa_graph *train, hwa_backend *be, const hwa_optim_conf
     o->be = be;
     o->cfg = *cfg;
     o->n = n;
-    o->slots = is_adam(cfg->kind) ? 2 : cfg->kind == HWA_OPTIM_SGD ? 0 : 1;
+    o->slots = hwa_optim_kind_slots(cfg->kind);
     o->update = hwa__calloc(ctx, (size_t)n, sizeof *o->update);
     o->view = hwa__calloc(ctx, (size_t)n * (size_t)(o->slots ? o->slots : 1), sizeof *o->view);
     o->g = hwa_graph_new(ctx);
@@ -220,6 +220,11 @@ void hwa_optim_set_steps(hwa_optim *o, int64_t steps) {
     if (o && steps >= 0) o->steps = steps;
 }
 int hwa_optim_n_slots(const hwa_optim *o) { return o ? o->slots : 0; }
+
+int hwa_optim_kind_slots(hwa_optim_kind k) {
+    if ((unsigned)k >= HWA_OPTIM_COUNT) return 0;
+    return is_adam(k) ? 2 : k == HWA_OPTIM_SGD ? 0 : 1;
+}
 
 hwa_tensor *hwa_optim_state(const hwa_optim *o, int param, int slot) {
     if (!o || param < 0 || param >= o->n || slot < 0 || slot >= o->slots) return NULL;

@@ -57,11 +57,12 @@ struct hwa_trainer {
     int64_t cursor;                         /* hwa_trainer_step: the next batch of epoch `epoch` */
 };
 
-/* The parameters (t->w, t->b, named and marked trainable) for t->dims on
- * t->ctx, and the graph of rows samples: training (forward and backward) or
+/* The layer sizes (t->n_layers, t->dims: features, cfg's hidden sizes,
+ * classes) and the parameters (t->w, t->b, named and marked trainable) on
+ * t->ctx; and the graph of rows samples: training (forward and backward) or
  * evaluation (forward). Used by the trainer and by the memory plan, which
  * builds the same graphs without a backend. */
-hwa_status hwa__train_make_params(hwa_trainer *t);
+hwa_status hwa__train_make_params(hwa_trainer *t, int64_t features, int64_t classes);
 hwa_status hwa__train_build_batch_graph(hwa_trainer *t, int64_t rows, bool train, hwa__batch_graph *bg);
 /* The evaluation batch: 1000 rows, or every sample of the larger of the
  * test and validation sets when they hold fewer. */

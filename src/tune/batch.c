@@ -96,6 +96,14 @@ static hwa_status calibrate(search *s, int64_t cap, hwa_tune_batch_result *r) {
     return HWA_OK;
 }
 
+/* The largest batch a search considers: the target's own limit (the
+ * training set), at most 8192 for training (a larger batch leaves
+ * Fashion-MNIST fewer than 8 steps an epoch) and 65536 for inference. */
+static int64_t search_cap(const hwa_tune_target *tg) {
+    const int64_t cap = hwa__tune_batch_cap(tg), dflt = hwa__tune_is_training(tg) ? 8192 : 65536;
+    return cap < dflt ? cap : dflt;
+}
+
 /* The largest batch in [1, cap] whose plan is at most avail (0 when none):
  * doubling, then bisection; plans are monotone in the batch. */
 static hwa_status largest_fit(const search *sr, int64_t cap, int64_t avail, int64_t *out) {
@@ -248,7 +256,7 @@ static hwa_status confirm(const search *sr, hwa_tune_batch_result *r) {
             r->workspace_bytes = workspace(sr, b);
             r->measured_bytes = measured;
             r->device_peak_bytes = dev;
-            r->measured_how = strncmp(hwa__tune_device(tg), "cpu", 3) ? "allocator peak" : "peak RSS growth";
+            r->measured_how = hwa__tune_on_cpu(tg) ? "peak RSS growth" : "allocator peak";
             if (r->n_backoffs) { /* the last batch that failed is the next step up */
                 r->max_fit_bytes = pred;
                 if ((st = planned(sr, r->backoffs[r->n_backoffs - 1].batch, &r->next_bytes))) return st;
@@ -275,11 +283,10 @@ hwa_status hwa_tune_memory_check_run(const hwa_tune_target *tg, int64_t batch, h
     if (batch < 1 || batch > hwa__tune_batch_cap(tg))
         return hwa__err(NULL, HWA_E_INVALID, "tune: batch %lld (1 to %lld)", (long long)batch,
                         (long long)hwa__tune_batch_cap(tg));
-    search sr = {.tg = tg, .cpu = !strncmp(hwa__tune_device(tg), "cpu", 3)};
+    search sr = {.tg = tg, .cpu = hwa__tune_on_cpu(tg)};
     hwa_tune_batch_result r;
     memset(&r, 0, sizeof r);
-    const int64_t dflt = hwa__tune_is_training(tg) ? 8192 : 65536, cap = hwa__tune_batch_cap(tg);
-    if ((st = calibrate(&sr, cap < dflt ? cap : dflt, &r)) || (st = planned(&sr, batch, &out->predicted_bytes))) return st;
+    if ((st = calibrate(&sr, search_cap(tg), &r)) || (st = planned(&sr, batch, &out->predicted_bytes))) return st;
     out->workspace_bytes = workspace(&sr, batch);
     out->calib_batch = r.calib_batch;
     out->calib_batch2 = r.calib_batch2;
@@ -358,18 +365,16 @@ hwa_status hwa_tune_batch(const hwa_tune_target *tg, const hwa_tune_batch_opts *
     if (st) return st;
     const hwa_tune_batch_opts *o = opts;
     if (o->mem_bytes < 0 || !(o->margin >= 0 && o->margin <= 0.9) || o->max_batch < 0 || o->min_batch < 0 ||
-        !(o->point_s >= 0) || !(o->p99_ms >= 0) || !isfinite(o->p99_ms))
+        !(o->point_s >= 0) || !(o->p99_ms >= 0) || !isfinite(o->p99_ms) || !(o->curve_budget_s >= 0))
         return hwa__err(NULL, HWA_E_INVALID, "tune: a negative or out-of-range batch option");
     if (o->p99_ms > 0 && hwa__tune_is_training(tg))
         return hwa__err(NULL, HWA_E_INVALID, "tune: a p99 latency bound is for inference, not training");
     int64_t mem = o->mem_bytes;
     if (!mem && (st = device_memory(hwa__tune_device(tg), &mem, &out->capped))) return st;
     out->avail_bytes = (int64_t)((double)mem * (1.0 - (o->margin > 0 ? o->margin : 0.10)));
-    int64_t cap = hwa__tune_batch_cap(tg);
-    const int64_t dflt = hwa__tune_is_training(tg) ? 8192 : 65536;
-    if (cap > dflt) cap = dflt;
+    int64_t cap = search_cap(tg);
     if (o->max_batch && o->max_batch < cap) cap = o->max_batch;
-    search sr0 = {.tg = tg, .cpu = !strncmp(hwa__tune_device(tg), "cpu", 3)}, *sr = &sr0;
+    search sr0 = {.tg = tg, .cpu = hwa__tune_on_cpu(tg)}, *sr = &sr0;
     if ((st = calibrate(sr, cap, out))) return st;
     if ((st = largest_fit(sr, cap, out->avail_bytes, &out->max_fit))) return st;
     if (!out->max_fit) {

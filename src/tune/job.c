@@ -122,22 +122,13 @@ static hwa_status tune_training(const hwa_tune_job *j, hwa_tune_report *r, doubl
         for (int k = 0; k < r->n_lr; k++) used += r->lr[k]->n;
         so.budget_steps = j->budget_steps - used > 1 ? j->budget_steps - used : 1;
     }
-    /* The first rung's length: the budget left spread over every rung
-     * (the trials at rung 0, the survivors' eta - 1 times longer extension
-     * at each next one), at least a quarter of an epoch. */
-    int64_t units = 0;
-    for (int live = 3 * n, reach = 1; live >= 1; live /= 3, reach *= 3) {
-        units += (int64_t)live * (reach == 1 ? 1 : reach - reach / 3);
-        if (live == 1) break;
-    }
+    /* the first rung's length: the budget left spread over every rung */
+    so.eta = 3;
     const double left_steps = j->budget_s > 0 && sps > 0 ? 0.9 * so.budget_s * sps / (double)B
                                                          : (double)so.budget_steps;
-    so.rung_steps = (int64_t)(left_steps / (double)units);
-    const int64_t quarter = (hwa_dataset_n(cfg.train_set) / B + 3) / 4;
-    if (so.rung_steps < quarter) so.rung_steps = quarter;
+    so.rung_steps = hwa__tune_first_rung(&at, 3 * n, so.eta, left_steps);
     say(j, "optimizer and rate: successive halving over %d trials, %lld steps at the first rung", 3 * n,
         (long long)so.rung_steps);
-    cfg.optim = tg->train->optim; /* each trial sets its own */
     if ((st = hwa_tune_search(&at, &so, &r->search))) return st;
     r->searched = true;
     const hwa_tune_trial *w = &r->search.trials[r->search.best];

@@ -94,6 +94,25 @@ typedef struct live {
     int trial;
 } live;
 
+/* A quarter of an epoch of the trainer's training set at its batch: the
+ * shortest first rung. */
+static int64_t quarter_epoch(const hwa_tune_target *tg) {
+    const int64_t per_epoch = (hwa_dataset_n(tg->train->train_set) + tg->train->batch - 1) / tg->train->batch;
+    return (per_epoch + 3) / 4;
+}
+
+int64_t hwa__tune_first_rung(const hwa_tune_target *tg, int n_trials, int eta, double steps) {
+    /* rung 0 trains every trial; each next one extends the 1/eta kept
+     * from reach to eta * reach steps */
+    double units = 0;
+    for (int trials = n_trials, reach = 1; trials >= 1; trials /= eta, reach *= eta) {
+        units += (double)trials * (reach == 1 ? 1 : reach - reach / eta);
+        if (trials == 1) break;
+    }
+    const int64_t r = (int64_t)(steps / units), q = quarter_epoch(tg);
+    return r > q ? r : q;
+}
+
 /* Whether trial a ranks before trial b: the lower validation loss, a
  * diverged trial (NaN) last. */
 static bool better(const hwa_tune_trial *a, const hwa_tune_trial *b) {
@@ -149,8 +168,7 @@ hwa_status hwa_tune_search(const hwa_tune_target *tg, const hwa_tune_search_opts
             out->trials[out->n++] = (hwa_tune_trial){.optim = o->optims[k], .lr = o->suggested[k] * rates[j],
                                                      .val_loss = NAN, .val_accuracy = NAN};
     }
-    const int64_t per_epoch = (hwa_dataset_n(tg->train->train_set) + tg->train->batch - 1) / tg->train->batch;
-    int64_t rung_steps = o->rung_steps ? o->rung_steps : (per_epoch + 3) / 4;
+    int64_t rung_steps = o->rung_steps ? o->rung_steps : quarter_epoch(tg);
     live *lv = calloc((size_t)out->n, sizeof *lv);
     if (!lv) return hwa__err(NULL, HWA_E_NOMEM, "tune: out of memory");
     int n_live = 0;

@@ -41,10 +41,10 @@ static int workload_index(const hwa_tune_target *tg) {
 
 bool hwa__tune_is_training(const hwa_tune_target *tg) {
     if (tg->train) return true;
-    const char *n = hwa_bench_workload_name(workload_index(tg));
-    const size_t len = n ? strlen(n) : 0;
-    return len > 6 && !strcmp(n + len - 6, "-train");
+    return hwa_bench_workload_trains(workload_index(tg));
 }
+
+bool hwa__tune_on_cpu(const hwa_tune_target *tg) { return !strncmp(hwa__tune_device(tg), "cpu", 3); }
 
 int64_t hwa__tune_batch_cap(const hwa_tune_target *tg) {
     return tg->train ? hwa_dataset_n(tg->train->train_set) : (int64_t)1 << 20;
@@ -53,12 +53,10 @@ int64_t hwa__tune_batch_cap(const hwa_tune_target *tg) {
 /* The optimizer's state a training workload holds: its moments (Adam) or
  * momentum buffer, one f32 per parameter element each. */
 static int64_t optim_state_bytes(const hwa__workload *w) {
-    if (!w->train) return 0;
-    const int slots = w->optim == HWA_OPTIM_ADAM || w->optim == HWA_OPTIM_ADAMW ? 2
-                      : w->optim == HWA_OPTIM_MOMENTUM || w->optim == HWA_OPTIM_NESTEROV ? 1 : 0;
+    if (!w->train || w->optim < 0) return 0;
     int64_t n = 0;
     for (int i = 0; i < w->n_params; i++) n += hwa_tensor_nelements(w->params[i]);
-    return slots * n * (int64_t)sizeof(float);
+    return hwa_optim_kind_slots((hwa_optim_kind)w->optim) * n * (int64_t)sizeof(float);
 }
 
 /* ---- planning ------------------------------------------------------------- */
@@ -84,7 +82,7 @@ static hwa_status plan_workload(const hwa_tune_target *tg, int64_t batch, int64_
     }
     /* what the CPU's kernels keep beside the graph (oneDNN's copies of the
      * weights in its own layout) */
-    if (st == HWA_OK && !strncmp(hwa__tune_device(tg), "cpu", 3)) {
+    if (st == HWA_OK && hwa__tune_on_cpu(tg)) {
         hwa_backend *be = hwa_backend_new(w.ctx, "cpu");
         int64_t kept = 0;
         st = be ? HWA_OK : hwa_ctx_last_status(w.ctx);
@@ -224,14 +222,15 @@ hwa_status hwa_tune_measure(const hwa_tune_target *tg, int64_t batch, int64_t *m
     *measured = *dev_peak = -1;
     hwa__tune_inst in;
     /* The process's fixed costs (thread pools, the libraries' code and
-     * caches) are paid by a one-sample run before the baseline. */
+     * caches) are paid by a small run (up to 8 samples, past the
+     * matrix-vector kernels) before the baseline. */
     st = hwa__tune_open(tg, batch < 8 ? batch : 8, NULL, 0.0, &in);
     if (st == HWA_OK) st = exercise(&in);
     hwa__tune_close(&in);
     if (st) return st;
     hwa__cpu_drop_library_caches();
     trim_heap();
-    const bool cpu = !strncmp(hwa__tune_device(tg), "cpu", 3);
+    const bool cpu = hwa__tune_on_cpu(tg);
     const bool reset = reset_peak();
     const int64_t base = proc_status_kb("VmRSS");
     st = hwa__tune_open(tg, batch, NULL, 0.0, &in);

@@ -21,6 +21,9 @@ hwa_status hwa__tune_check(const hwa_tune_target *target);
 /* The device spec the target runs on ("cpu" when none is named). */
 const char *hwa__tune_device(const hwa_tune_target *target);
 bool hwa__tune_is_training(const hwa_tune_target *target);
+/* Whether it runs on the CPU ("cpu", "cpu:N", a core set): the process's
+ * memory is then the device's. */
+bool hwa__tune_on_cpu(const hwa_tune_target *target);
 /* The largest batch that makes sense: the training set's size, the
  * workload's 2^20. */
 int64_t hwa__tune_batch_cap(const hwa_tune_target *target);
@@ -36,5 +39,9 @@ hwa_status hwa__tune_open(const hwa_tune_target *target, int64_t batch, const hw
 /* One query: a training step (its loss in in->last_loss) or an inference. */
 hwa_status hwa__tune_query(hwa__tune_inst *in);
 void hwa__tune_close(hwa__tune_inst *in);
+/* The first rung of a successive halving over n_trials trials (keeping
+ * 1/eta of each rung) that spreads `steps` training steps over every rung:
+ * at least a quarter of an epoch. target is a trainer's. */
+int64_t hwa__tune_first_rung(const hwa_tune_target *target, int n_trials, int eta, double steps);
 
 #endif

@@ -34,7 +34,7 @@ static void usage(void) {
            "  --max-batch N         the largest batch considered (default 8192 for training, 65536 for inference)\n"
            "  --measure N           only plan batch N, run it once and compare the plan with the memory it took\n"
            "  --optimizers LIST     the optimizers compared (default momentum,adam,adamw)\n"
-           "  --threads N           CPU threads (workloads; fmnist-mlp uses the backend's default)\n"
+           "  --threads N           CPU threads (default: HWA_NUM_THREADS, else the CPUs this process may use)\n"
            "  --data DIR            Fashion-MNIST's IDX files (default %s)\n"
            "  --val-fraction F      the training samples held out to compare the trials (default 0.1)\n"
            "  --seed N              weights and shuffles (default 1)\n"
@@ -120,11 +120,9 @@ static int parse(int argc, char **argv, targs *t) {
         }
     }
     if (t->model && t->workload) return bad("--model", t->model, "and a workload: name one target");
-    if (t->workload) {
-        int index;
-        if (hwa_bench_workload_find(t->workload, &index)) return bad(t->workload, NULL, hwa_last_error());
-    }
-    const bool train_wl = t->workload && strstr(t->workload, "-train");
+    int index = -1;
+    if (t->workload && hwa_bench_workload_find(t->workload, &index)) return bad(t->workload, NULL, hwa_last_error());
+    const bool train_wl = t->workload && hwa_bench_workload_trains(index);
     if (t->inference && (!t->workload || train_wl))
         return bad("--inference", NULL, "is for a forward workload (linear1000, mlp1000)");
     if (t->p99_ms > 0 && (!t->workload || train_wl))
@@ -263,11 +261,8 @@ int cmd_tune(int argc, char **argv) {
     j.batch = (hwa_tune_batch_opts){.mem_bytes = t.memory, .margin = t.margin, .max_batch = t.max_batch,
                                     .confirm = true, .curve = true, .p99_ms = t.p99_ms};
     if (t.optims && (rc = parse_optims(t.optims, &j))) return rc;
-    if (!t.quiet && !t.json) {
-        j.progress = progress;
-    } else if (!t.quiet && isatty(STDERR_FILENO)) {
-        j.progress = progress;
-    }
+    /* on stderr: with --json only when someone watches it */
+    if (!t.quiet && (!t.json || isatty(STDERR_FILENO))) j.progress = progress;
     hwa_dataset *train = NULL, *val = NULL, *test = NULL;
     hwa_train_config cfg = hwa_train_config_default();
     if (t.workload) {

@@ -98,22 +98,26 @@ hwa_status hwa__mm_run(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__si
     return st;
 }
 
+/* The provider tried first for p, or -1 for the table's order (oneDNN,
+ * OpenBLAS, ours): a forced provider; else ours where it is measured
+ * fastest, the GEMV for small M and the AMX kernels for bf16 and int8. */
+static int first_provider(const hwa__mm_problem *p, const hwa__simd *simd) {
+    const int forced = hwa__mm_forced();
+    if (forced >= 0) return forced;
+    return hwa__mm_gemv_fits(p, simd) || hwa__mm_amx_preferred(p) ? HWA_MM_NATIVE : -1;
+}
+
 int64_t hwa__mm_kept_bytes(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads) {
     if (hwa__mm_involves(p, HWA_F16)) return 0;
-    /* the order hwa__mm_run_providers tries them in: oneDNN only when it
-     * comes first */
-    int first = hwa__mm_forced();
-    if (first < 0 && (hwa__mm_gemv_fits(p, simd) || hwa__mm_amx_preferred(p))) first = HWA_MM_NATIVE;
+    /* oneDNN keeps a copy only when it is the one that runs p: first */
+    const int first = first_provider(p, simd);
     if ((first >= 0 && first != HWA_MM_ONEDNN) || !hwa__mm_provider_built(HWA_MM_ONEDNN)) return 0;
     return hwa__mm_onednn_pack_bytes(s->onednn, p, nthreads);
 }
 
 hwa_status hwa__mm_run_providers(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
                                  char *name, size_t name_cap) {
-    /* A forced provider first; else ours (native) where it is measured
-     * fastest: the GEMV for small M, the AMX kernels for bf16 and int8. */
-    int first = hwa__mm_forced();
-    if (first < 0 && (hwa__mm_gemv_fits(p, simd) || hwa__mm_amx_preferred(p))) first = HWA_MM_NATIVE;
+    const int first = first_provider(p, simd);
     int order[HWA_MM_PROVIDER_COUNT + 1], n = 0;
     if (first >= 0) order[n++] = first;
     for (int i = 0; i < HWA_MM_PROVIDER_COUNT; i++)

@@ -129,12 +129,12 @@ void hwa__mm_set_override(int provider);
  * reference). */
 hwa_status hwa__mm_run(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,
                        size_t name_cap);
-/* The same without the f16 layer: p's operands are f32 (bf16 for oneDNN),
- * except f16 B for the GEMV. */
 /* The bytes the provider that would run p keeps beside its operands: the
  * copy of the weights oneDNN reorders into its own layout when it is the
  * one; 0 otherwise. */
 int64_t hwa__mm_kept_bytes(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads);
+/* The same without the f16 layer: p's operands are f32 (bf16 for oneDNN),
+ * except f16 B for the GEMV. */
 hwa_status hwa__mm_run_providers(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
                                  char *name, size_t name_cap);
 
