@@ -11,6 +11,7 @@ packages=(
   ocl-icd-libopencl1 ocl-icd-opencl-dev pocl-opencl-icd clinfo libclblast-dev
   python3-jsonschema python3-torch
   dataset-fashion-mnist
+  openmpi-bin libopenmpi-dev
   qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 )
 

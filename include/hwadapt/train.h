@@ -206,6 +206,56 @@ hwa_tensor *hwa_optim_state(const hwa_optim *o, int param, int slot);
 /* Slot names in checkpoints: "momentum_buffer", "exp_avg", "exp_avg_sq". */
 const char *hwa_optim_slot_name(const hwa_optim *o, int slot);
 
+/* ---- data-parallel training over MPI ------------------------------------------------- */
+
+/* A job of ranks started by an MPI launcher (mpirun -np N hwadapt ...).
+ * MPI itself lives in a loadable module, libhwadapt_mpi.so, built where an
+ * MPI implementation is installed and opened at run time: libhwadapt and
+ * hwadapt never link MPI, and start on machines without it. */
+typedef struct hwa_dist hwa_dist;
+
+/* Whether an MPI launcher started this process: its environment names a
+ * rank (Open MPI's OMPI_COMM_WORLD_SIZE, PMIx's PMIX_RANK, MPICH's and
+ * Slurm's PMI_SIZE). Thread-safe. */
+bool hwa_dist_launched(void);
+
+typedef struct hwa_dist_opts {
+    /* How long one collective may wait for the other ranks before the one
+     * that did not arrive is named and the call fails with HWA_E_DEVICE
+     * (a rank that died or hangs); <= 0: HWA_DIST_TIMEOUT_S. */
+    double timeout_s;
+    /* The module's path; NULL: $HWA_MPI_MODULE, else libhwadapt_mpi.so
+     * beside the running executable, else in ../lib/hwadapt/ from it, else
+     * the dynamic loader's search path. */
+    const char *module;
+} hwa_dist_opts;
+#define HWA_DIST_TIMEOUT_S 60.0
+
+/* Opens the module, starts MPI and exchanges each rank's process id and
+ * host (for messages that name a rank). Call once per process, on every
+ * rank. *out: new, hwa_dist_free. Errors: HWA_E_NOTFOUND (no module: the
+ * message says hwadapt was built without MPI, and which package builds it),
+ * HWA_E_UNSUPPORTED (a module of another ABI, or a file that is not one),
+ * HWA_E_DEVICE (MPI failed to start, or a rank did not arrive within the
+ * timeout). After an error once MPI has started, *out is still set, so that
+ * the caller can stop the job with hwa_dist_abort; otherwise it is NULL. */
+hwa_status hwa_dist_init(const hwa_dist_opts *opts, hwa_dist **out);
+/* Ends MPI after every rank got here (collective), and frees d. Only after
+ * a run that succeeded on every rank: after an error, hwa_dist_abort.
+ * NULL is a no-op. */
+void hwa_dist_free(hwa_dist *d);
+/* Ends every rank of the job with exit status code (MPI_Abort): what a
+ * caller does after an error on one rank, which the others would otherwise
+ * wait for. Returns only if MPI could not abort (then the caller exits). */
+void hwa_dist_abort(hwa_dist *d, int code);
+int hwa_dist_rank(const hwa_dist *d); /* 0 .. size-1; 0 for NULL */
+int hwa_dist_size(const hwa_dist *d); /* 1 for NULL */
+/* The MPI library ("Open MPI v4.1.4"). */
+const char *hwa_dist_version(const hwa_dist *d);
+/* Sums x[0..n) over every rank, in place on every rank (a collective,
+ * under the timeout). */
+hwa_status hwa_dist_allreduce_f64(hwa_dist *d, double *x, int64_t n);
+
 /* ---- the trainer ------------------------------------------------------------------ */
 
 #define HWA_TRAIN_MAX_HIDDEN 8
@@ -279,6 +329,30 @@ typedef struct hwa_train_config {
      * (may be NULL); limit, test_limit and val_fraction must then be 0 (cut
      * the sets beforehand), and the sets' features and classes must agree. */
     const hwa_dataset *train_set, *val_set, *test_set;
+    /* Data-parallel training (borrowed; NULL: this process alone). Every
+     * rank makes a trainer with the same configuration (device and threads
+     * may differ); batch stays the global batch, whose rows are split among
+     * the ranks in order, so N ranks walk the same samples and take the same
+     * steps as one process. Each rank's gradient, weighted by its share of
+     * the batch, is summed over the ranks in buckets whose allreduce starts
+     * while the backward pass still runs; every rank applies the same
+     * update. Checkpoints are written by rank 0 only; every rank can resume
+     * from them, whatever the number of ranks that wrote them. A rank that
+     * dies or hangs fails the others' next collective after the dist's
+     * timeout, with a message that names it. */
+    hwa_dist *dist;
+    /* A fixed reduction order: each global batch is cut into `shards`
+     * slices (of rows in order, sizes differing by at most one), each
+     * slice's gradient is computed alone, and the slices' weighted
+     * gradients are added in slice order on every rank. The result is then
+     * bitwise the same for any number of ranks that divides the work
+     * (1 <= ranks <= shards), and for one process with the same shards;
+     * each rank computes shards / ranks slices one after the other. 0: off
+     * (one slice per rank, summed by MPI in its own order). At most batch. */
+    int shards;
+    /* The gradient buckets' size in bytes (0: 4 MiB): gradients smaller
+     * than half of it are packed together and sent once the bucket fills. */
+    int64_t bucket_bytes;
 } hwa_train_config;
 
 /* fmnist-mlp: hidden 1000, 1000, relu, batch 64, 10 epochs, seed 1, Adam with
@@ -304,6 +378,9 @@ typedef struct hwa_epoch_stats {
     double lr;               /* the rate of the epoch's last step */
     double seconds;          /* training time of the epoch, evaluation excluded */
     double samples_per_s;
+    int ranks;               /* data-parallel ranks (1 alone) */
+    double comm_seconds;     /* of seconds: this rank's time starting, driving and waiting for its
+                                collectives (gradients, losses, heartbeats) */
 } hwa_epoch_stats;
 
 /* Called after each batch (progress) and each epoch (stats), and when

@@ -290,9 +290,14 @@ hwa_status hwa_graph_build_backward_ex(hwa_graph *g, hwa_tensor *loss, hwa_grad_
     }
 
     /* Each parameter's gradient is a persistent tensor; this run's share is
-     * added into it in place, or (overwrite) copied into it. */
+     * added into it in place, or (overwrite) copied into it. The copies are
+     * appended from the last parameter reached to the first, each after
+     * only what it needs: the backward pass then runs layer by layer from
+     * the output, each layer's gradients final as soon as they are computed
+     * (what lets a data-parallel step send them while the rest still runs,
+     * and ends each partial gradient's lifetime early). */
     int n_leaves = g->n_leaves;
-    for (int i = 0; i < n_leaves; i++) {
+    for (int i = n_leaves - 1; i >= 0; i--) {
         hwa_tensor *p = g->leaves[i];
         if (!(p->flags & HWA_TF_PARAM) || !p->bw_grad) continue;
         if (!p->grad) {
@@ -309,7 +314,11 @@ hwa_status hwa_graph_build_backward_ex(hwa_graph *g, hwa_tensor *loss, hwa_grad_
         acc->view_src = p->grad;
         acc->view_offs = 0;
         hwa_status st = hwa__graph_append(g, acc);
-        if (!st) st = hwa__graph_add_param(g, p);
+        if (st) return st;
+    }
+    for (int i = 0; i < n_leaves; i++) { /* the parameters in the order they were reached */
+        hwa_tensor *p = g->leaves[i];
+        hwa_status st = (p->flags & HWA_TF_PARAM) && p->bw_grad ? hwa__graph_add_param(g, p) : HWA_OK;
         if (st) return st;
     }
     for (int i = 0; i < g->n_nodes; i++) g->nodes[i]->bw_grad = NULL;

@@ -231,6 +231,29 @@ hwa_status hwa__graph_compute_nowait(hwa_graph *g, hwa_backend *be) {
     return be->iface->compute(be, (hwa_tensor *const *)g->nodes, g->n_nodes);
 }
 
+bool hwa__backend_runs_parts(const hwa_backend *be) { return be && be->iface->compute_part; }
+
+hwa_status hwa__graph_compute_range(hwa_graph *g, hwa_backend *be, int begin, int end) {
+    if (!g || !be) return hwa__err(g ? g->ctx : NULL, HWA_E_MISUSE, "hwa_graph_compute: NULL graph or backend");
+    if (begin < 0 || end > g->n_nodes || begin > end)
+        return hwa__err(g->ctx, HWA_E_MISUSE, "graph: nodes [%d, %d) of %d", begin, end, g->n_nodes);
+    hwa_status st;
+    if (g->alloc_be != be || g->plan_n != g->n_nodes || !g->arena) {
+        if ((st = hwa_graph_alloc(g, be, HWA_PLAN_REUSE, NULL))) return st;
+    }
+    for (int i = begin; i < end; i++) {
+        hwa_tensor *n = g->nodes[i];
+        if (!hwa__op_is_view(n->op) && !be->iface->supports_op(be, n))
+            return hwa__err(g->ctx, HWA_E_UNSUPPORTED, "graph: backend %s cannot compute %s (%s)", be->iface->name,
+                            hwa__op_name(n->op), hwa_dtype_name(n->dtype));
+    }
+    if (!be->iface->compute_part)
+        return hwa__err(g->ctx, HWA_E_UNSUPPORTED, "graph: backend %s runs graphs only whole", be->iface->name);
+    if (begin < end && (st = be->iface->compute_part(be, (hwa_tensor *const *)g->nodes, g->n_nodes, begin, end)))
+        return st;
+    return be->iface->synchronize ? be->iface->synchronize(be) : HWA_OK;
+}
+
 hwa_status hwa_graph_zero_grads(hwa_graph *g) {
     if (!g) return hwa__err(NULL, HWA_E_MISUSE, "hwa_graph_zero_grads: NULL graph");
     for (int i = 0; i < g->n_params; i++) {

@@ -275,6 +275,13 @@ typedef struct hwa_backend_iface {
      * graph's buffers for nodes[0..n) (weights copied into a library's own
      * layout), for memory plans; NULL: none */
     int64_t (*plan_kept)(hwa_backend *be, hwa_tensor *const *nodes, int n);
+    /* optional: runs nodes[begin..end) of the graph nodes[0..n_all), the
+     * earlier ones having run, the later ones to run in a later call: as
+     * compute on the whole list would run them, so a kernel that would skip
+     * writing an intermediate (a fused one) still writes it when a later
+     * node reads it, and fuses no node at or past end. NULL: the graph can
+     * only be run whole on this backend. */
+    hwa_status (*compute_part)(hwa_backend *be, hwa_tensor *const *nodes, int n_all, int begin, int end);
 } hwa_backend_iface;
 
 struct hwa_backend {
@@ -338,6 +345,13 @@ hwa_status hwa__plan(hwa_graph *g, hwa_plan_mode mode, hwa_plan_stats *stats);
 /* hwa_graph_compute without waiting for the device: the work is queued
  * (hwa_backend_synchronize waits for it). */
 hwa_status hwa__graph_compute_nowait(hwa_graph *g, hwa_backend *be);
+/* Runs nodes [begin, end) of g on be and waits for them (allocating g first
+ * as hwa_graph_compute does): a graph run in parts, in order, as one run is,
+ * with the caller's work between the parts (gradients sent while the rest
+ * of the backward pass runs). HWA_E_UNSUPPORTED when be cannot run a graph
+ * in parts (no compute_part slot). */
+hwa_status hwa__graph_compute_range(hwa_graph *g, hwa_backend *be, int begin, int end);
+bool hwa__backend_runs_parts(const hwa_backend *be);
 hwa_status hwa__plan_ex(hwa_graph *g, hwa_plan_mode mode, const bool *keep, hwa_plan_stats *stats);
 
 /* Registers a buffer with its context so the context frees it; the second

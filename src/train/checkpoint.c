@@ -304,6 +304,9 @@ hwa_status hwa__train_resume(hwa_trainer *t) {
 }
 
 hwa_status hwa__train_checkpoint_epoch(hwa_trainer *t) {
+    /* Every rank holds the same weights and state (hwa__train_dp_check):
+     * rank 0 writes for all. */
+    if (hwa_dist_rank(t->dist) != 0) return HWA_OK;
     if (mkdir(t->ckpt_dir, 0755) != 0 && errno != EEXIST)
         return hwa__err(NULL, HWA_E_IO, "%s: cannot create the checkpoint directory: %s", t->ckpt_dir, strerror(errno));
     char path[4352];

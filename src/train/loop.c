@@ -181,6 +181,7 @@ static hwa_status load_data(hwa_trainer *t) {
         st = hwa__err(NULL, HWA_E_INVALID, "train: --batch %lld exceeds the %lld training samples with --drop-last",
                       (long long)c->batch, (long long)hwa_dataset_n(t->train));
     if (st == HWA_OK) st = hwa_loader_new(t->train, c->batch, true, c->drop_last, c->seed, &t->loader);
+    if (st == HWA_OK) st = hwa__train_dp_setup(t, hwa_dataset_n(t->train));
     return st;
 }
 
@@ -247,22 +248,26 @@ static hwa_status build_model(hwa_trainer *t) {
     /* Full batches, and the last partial one when it is kept. */
     const int64_t n = hwa_dataset_n(t->train), B = c->batch;
     const int64_t rest = c->drop_last ? 0 : n % B;
-    if (n >= B) st = hwa__train_build_batch_graph(t, B, true, &t->train_full);
-    if (st == HWA_OK && rest) st = hwa__train_build_batch_graph(t, rest, true, &t->train_rest);
+    if (t->units > 1) st = hwa__train_dp_graphs(t); /* this rank's slices of them */
+    else {
+        if (n >= B) st = hwa__train_build_batch_graph(t, B, true, &t->train_full);
+        if (st == HWA_OK && rest) st = hwa__train_build_batch_graph(t, rest, true, &t->train_rest);
+    }
     const int64_t E = hwa__train_eval_rows(hwa_dataset_n(t->test), t->val ? hwa_dataset_n(t->val) : 0);
     if (st == HWA_OK) st = hwa__train_build_batch_graph(t, E, false, &t->eval_full);
     /* Evaluation sets whose size is not a multiple of E end with a smaller
      * batch, whose graph evaluate_set builds when it first needs it. */
     if (st) return st;
     if ((st = hwa_ctx_alloc_leaves(ctx, t->be)) || (st = init_params(t))) return st;
-    hwa__batch_graph *bgs[3] = {&t->train_full, &t->train_rest, &t->eval_full};
-    for (int i = 0; i < 3 && st == HWA_OK; i++)
+    hwa__batch_graph *bgs[5] = {&t->train_full, &t->train_rest, &t->unit_g[0], &t->unit_g[1], &t->eval_full};
+    for (int i = 0; i < 5 && st == HWA_OK; i++)
         if (bgs[i]->g)
             st = t->placed ? hwa__train_place(t, bgs[i]) : hwa_graph_alloc(bgs[i]->g, t->be, HWA_PLAN_REUSE, NULL);
     if (st) return st;
     hwa_graph *tg = t->train_full.g ? t->train_full.g : t->train_rest.g;
     if ((st = hwa_optim_new(tg, t->be, &c->optim, &t->opt))) return st;
     if (t->placed && (st = hwa__train_place_optim(t))) return st;
+    if (t->units > 1 && (st = hwa__train_dp_prepare(t))) return st;
 
     int64_t max_rows = B > E ? B : E;
     t->xbuf = malloc((size_t)(max_rows * t->dims[0]) * sizeof(float));
@@ -318,6 +323,7 @@ hwa_status hwa_trainer_new(const hwa_train_config *cfg, hwa_trainer **out) {
 void hwa_trainer_free(hwa_trainer *t) {
     if (!t) return;
     hwa__train_close_devices(t);
+    hwa__train_dp_free(t);
     hwa_optim_free(t->opt);
     hwa_backend_free(t->be);
     hwa_ctx_free(t->ctx);
@@ -384,19 +390,26 @@ static hwa_status eval_batch(hwa_trainer *t, hwa__batch_graph *bg, double *loss_
     return HWA_OK;
 }
 
-static hwa_status set_inputs(hwa_trainer *t, hwa__batch_graph *bg) {
-    hwa_status st = hwa_tensor_set_f32(bg->x, t->xbuf, bg->rows * t->dims[0]);
-    if (st == HWA_OK) st = hwa_tensor_set_bytes(bg->y, t->ybuf, (size_t)bg->rows * sizeof(int32_t));
+hwa_status hwa__train_set_inputs(hwa_trainer *t, hwa__batch_graph *bg, int64_t first) {
+    hwa_status st = hwa_tensor_set_f32(bg->x, t->xbuf + first * t->dims[0], bg->rows * t->dims[0]);
+    if (st == HWA_OK) st = hwa_tensor_set_bytes(bg->y, t->ybuf + first, (size_t)bg->rows * sizeof(int32_t));
     return st;
 }
+
+static hwa_status set_inputs(hwa_trainer *t, hwa__batch_graph *bg) { return hwa__train_set_inputs(t, bg, 0); }
 
 static hwa_status evaluate_set(hwa_trainer *t, const hwa_dataset *d, double *loss, double *accuracy) {
     hwa_loader *l = NULL;
     const int64_t E = t->eval_full.rows;
     hwa_status st = hwa_loader_new(d, E, false, false, 0, &l);
-    double loss_sum = 0.0;
-    int64_t correct = 0;
-    for (int64_t i = 0; st == HWA_OK && i < hwa_loader_n_batches(l); i++) {
+    /* Per batch: the loss summed over its rows and the correct count. With
+     * ranks, each evaluates batches i = rank, rank + ranks, ... and the
+     * others' entries stay 0, so the sum over the ranks is exact. */
+    const int N = hwa_dist_size(t->dist), me = hwa_dist_rank(t->dist);
+    const int64_t nb = st == HWA_OK ? hwa_loader_n_batches(l) : 0;
+    double *per = calloc((size_t)(2 * nb + 1), sizeof *per);
+    if (st == HWA_OK && !per) st = hwa__err(NULL, HWA_E_NOMEM, "train: out of memory");
+    for (int64_t i = me; st == HWA_OK && i < nb; i += N) {
         int64_t rows;
         if ((st = hwa_loader_batch(l, i, t->xbuf, t->ybuf, &rows))) break;
         hwa__batch_graph *bg = &t->eval_full;
@@ -417,9 +430,24 @@ static hwa_status evaluate_set(hwa_trainer *t, const hwa_dataset *d, double *los
             }
         }
         if ((st = set_inputs(t, bg))) break;
-        st = eval_batch(t, bg, &loss_sum, &correct);
+        int64_t right = 0;
+        st = eval_batch(t, bg, &per[2 * i], &right);
+        per[2 * i + 1] = (double)right;
     }
     hwa_loader_free(l);
+    if (st == HWA_OK && N > 1) {
+        const double t0 = now_s();
+        st = hwa__dist_beat(t->dist, "the evaluation");
+        if (st == HWA_OK) st = hwa_dist_allreduce_f64(t->dist, per, 2 * nb);
+        t->comm_s += now_s() - t0;
+    }
+    double loss_sum = 0.0;
+    int64_t correct = 0;
+    for (int64_t i = 0; st == HWA_OK && i < nb; i++) {
+        loss_sum += per[2 * i];
+        correct += (int64_t)per[2 * i + 1];
+    }
+    free(per);
     if (st) return st;
     *loss = loss_sum / (double)hwa_dataset_n(d);
     *accuracy = (double)correct / (double)hwa_dataset_n(d);
@@ -443,16 +471,24 @@ hwa_status hwa_trainer_evaluate_on(hwa_trainer *t, const hwa_dataset *d, double 
 /* One optimizer step on batch i of the current epoch at rate lr (<= 0: the
  * schedule's); *loss gets its loss. */
 static hwa_status train_step(hwa_trainer *t, int64_t i, double lr, double *loss, int64_t *rows) {
-    hwa_status st = hwa_loader_batch(t->loader, i, t->xbuf, t->ybuf, rows);
-    if (st) return st;
-    hwa__batch_graph *bg = *rows == t->train_full.rows ? &t->train_full : &t->train_rest;
-    float l;
-    if ((st = set_inputs(t, bg)) || (st = hwa__train_compute(t, bg)) ||
-        (st = hwa_tensor_get_f32(bg->loss, &l, 1)))
-        return st;
+    hwa_status st;
+    double l;
+    bool finite;
+    if (t->units > 1) {
+        if ((st = hwa__train_dp_step(t, i, &l, &finite, rows))) return st;
+    } else {
+        if ((st = hwa_loader_batch(t->loader, i, t->xbuf, t->ybuf, rows))) return st;
+        hwa__batch_graph *bg = *rows == t->train_full.rows ? &t->train_full : &t->train_rest;
+        float lf;
+        if ((st = set_inputs(t, bg)) || (st = hwa__train_compute(t, bg)) ||
+            (st = hwa_tensor_get_f32(bg->loss, &lf, 1)))
+            return st;
+        l = lf;
+        finite = isfinite(lf);
+    }
     *loss = l;
     const int64_t step = hwa_optim_steps(t->opt);
-    if (!isfinite(l)) {
+    if (!finite) {
         char kept[128] = "";
         if (t->ckpt_dir[0] && t->epoch > 0)
             snprintf(kept, sizeof kept, "; the newest checkpoint (epoch %lld) is kept", (long long)t->epoch);
@@ -537,6 +573,7 @@ static hwa_status run_epochs(hwa_trainer *t, const hwa_train_callbacks *cb) {
         const int64_t e = t->epoch;
         if ((st = hwa_loader_set_epoch(t->loader, e))) return st;
         const int64_t nb = hwa_loader_n_batches(t->loader);
+        t->comm_s = 0.0;
         double loss_sum = 0.0, t0 = now_s();
         int64_t seen = 0;
         for (int64_t i = 0; i < nb; i++) {
@@ -556,10 +593,13 @@ static hwa_status run_epochs(hwa_trainer *t, const hwa_train_callbacks *cb) {
         s.lr = hwa_sched_lr(&t->sched, s.step > 0 ? s.step - 1 : 0);
         s.seconds = secs;
         s.samples_per_s = secs > 0 ? (double)seen / secs : 0.0;
+        s.ranks = hwa_dist_size(t->dist);
+        s.comm_seconds = t->comm_s; /* the training's, before the evaluation adds its own */
         s.val_loss = s.val_accuracy = NAN;
         if ((st = evaluate_set(t, t->test, &s.test_loss, &s.test_accuracy))) return st;
         if (t->val && (st = evaluate_set(t, t->val, &s.val_loss, &s.val_accuracy))) return st;
         t->epoch = e + 1;
+        if ((st = hwa__train_dp_check(t))) return st;
         if (t->ckpt_dir[0] && (st = hwa__train_checkpoint_epoch(t))) return st;
         if (cb && cb->epoch) cb->epoch(cb->ud, &s);
     }

@@ -52,8 +52,10 @@ static hwa_status place_graph(hwa_trainer *t, hwa_graph *g, const hwa_place_opts
     return HWA_OK;
 }
 
+#define N_GRAPHS 6
 static hwa__batch_graph *graph_k(hwa_trainer *t, int k) {
-    hwa__batch_graph *bgs[4] = {&t->train_full, &t->train_rest, &t->eval_full, &t->eval_rest};
+    hwa__batch_graph *bgs[N_GRAPHS] = {&t->train_full, &t->train_rest, &t->unit_g[0], &t->unit_g[1],
+                                       &t->eval_full, &t->eval_rest};
     return bgs[k];
 }
 
@@ -75,7 +77,7 @@ hwa_status hwa__train_place_optim(hwa_trainer *t) {
  * read live where those write them. */
 static hwa_status place_all(hwa_trainer *t) {
     hwa_status st = HWA_OK;
-    for (int k = 0; k < 4 && st == HWA_OK; k++) st = hwa__train_place(t, graph_k(t, k));
+    for (int k = 0; k < N_GRAPHS && st == HWA_OK; k++) st = hwa__train_place(t, graph_k(t, k));
     return st ? st : hwa__train_place_optim(t);
 }
 
@@ -83,7 +85,7 @@ static hwa_status place_all(hwa_trainer *t) {
  * training graphs' placements hold). */
 static void unplace(hwa_trainer *t) {
     if (t->opt) hwa__optim_unplace(t->opt);
-    for (int k = 3; k >= 0; k--) {
+    for (int k = N_GRAPHS - 1; k >= 0; k--) {
         hwa_placement_free(graph_k(t, k)->pl);
         graph_k(t, k)->pl = NULL;
     }

@@ -55,7 +55,45 @@ struct hwa_trainer {
     const hwa_train_callbacks *cb;          /* hwa_trainer_run's, while it runs */
     bool borrowed;                          /* train, val and test are cfg's, not ours to free */
     int64_t cursor;                         /* hwa_trainer_step: the next batch of epoch `epoch` */
+    /* data-parallel (parallel.c): each global batch is cut into `units`
+     * slices of rows, this rank computing [u0, u1); units == 1 is the plain
+     * path of one process */
+    hwa_dist *dist;
+    int units, u0, u1;
+    hwa__batch_graph unit_g[2];             /* the training graphs of row counts beyond train_full's
+                                               and train_rest's (several slices per rank) */
+    struct hwa__dp *dp;
+    double comm_s;                          /* this epoch's time in collectives */
 };
+
+/* ---- data-parallel (parallel.c) ---- */
+#define HWA__DP_MAX_GRAPHS 4 /* train_full, train_rest, unit_g[0..1] */
+/* Checks cfg's data-parallel fields against the job (ranks, batch, the
+ * training set's n samples) and sets t->dist, units, u0, u1. */
+hwa_status hwa__train_dp_setup(hwa_trainer *t, int64_t n_train);
+/* Builds the training graphs of this rank's slices' row counts (in
+ * train_full, train_rest, unit_g), before the leaves are allocated. */
+hwa_status hwa__train_dp_graphs(hwa_trainer *t);
+/* After the graphs were allocated or placed: their gradient buckets and
+ * the staging those need. */
+hwa_status hwa__train_dp_prepare(hwa_trainer *t);
+/* The gradients of batch i of the current epoch (rows in *rows), summed
+ * over the ranks into the parameters' gradients, and its loss into *loss
+ * (*finite: every slice's loss was finite); the optimizer step is the
+ * caller's. */
+hwa_status hwa__train_dp_step(hwa_trainer *t, int64_t i, double *loss, bool *finite, int64_t *rows);
+/* Fails when the ranks' parameters differ (compared by hash). */
+hwa_status hwa__train_dp_check(hwa_trainer *t);
+void hwa__train_dp_free(hwa_trainer *t);
+
+/* The communication module's collectives (dist.c), each failing with a
+ * message when the job is broken. Requests are module handles, NULL once
+ * complete. */
+hwa_status hwa__dist_beat(hwa_dist *d, const char *where);
+hwa_status hwa__dist_allreduce_start(hwa_dist *d, void *buf, int64_t n, bool f64, void **req);
+hwa_status hwa__dist_allgather_start(hwa_dist *d, const void *send, void *recv, int64_t bytes, void **req);
+hwa_status hwa__dist_progress(hwa_dist *d, void **reqs, int n, int *pending);
+hwa_status hwa__dist_wait(hwa_dist *d, void **reqs, int n, const char *what);
 
 /* The layer sizes (t->n_layers, t->dims: features, cfg's hidden sizes,
  * classes) and the parameters (t->w, t->b, named and marked trainable) on
@@ -64,6 +102,9 @@ struct hwa_trainer {
  * builds the same graphs without a backend. */
 hwa_status hwa__train_make_params(hwa_trainer *t, int64_t features, int64_t classes);
 hwa_status hwa__train_build_batch_graph(hwa_trainer *t, int64_t rows, bool train, hwa__batch_graph *bg);
+/* bg's inputs from rows first .. first + bg->rows of the staged batch
+ * (t->xbuf, t->ybuf). */
+hwa_status hwa__train_set_inputs(hwa_trainer *t, hwa__batch_graph *bg, int64_t first);
 /* The evaluation batch: 1000 rows, or every sample of the larger of the
  * test and validation sets when they hold fewer. */
 int64_t hwa__train_eval_rows(int64_t n_test, int64_t n_val);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,18 @@ static void usage(void) {
            "                        test_accuracy, seconds, samples_per_s, dtype, threads (null on opencl:N),\n"
            "                        device (and step, lr, val_*); without it a header line names the model\n"
            "                        and configuration\n"
-           "  --quiet               no progress bar\n",
+           "  --quiet               no progress bar\n"
+           "data-parallel, under mpirun (mpirun -np N hwadapt train ...; docs/scaling.md):\n"
+           "                        each rank computes its share of every global batch (--batch stays the\n"
+           "                        global batch: N ranks take the same steps as one process), gradients are\n"
+           "                        summed while the backward pass runs, rank 0 prints and writes files\n"
+           "  --rank-devices LIST   rank r trains on the (r mod length)-th device of LIST (cpu,opencl:0);\n"
+           "                        default: --device on every rank\n"
+           "  --shards K            a fixed reduction order: each batch cut into K slices whose gradients\n"
+           "                        are added in slice order, bitwise the same for 1 to K ranks (K >= ranks)\n"
+           "  --bucket-mb X         gradient bucket size in MiB (default 4)\n"
+           "  --dist-timeout S      a rank that has not reached a step within S s is named and the job\n"
+           "                        stopped (default 60)\n",
            HWA_FMNIST_PACKAGE, HWA_FMNIST_DIR, HWA_FMNIST_DIR);
 }
 
@@ -97,10 +109,11 @@ static void on_epoch(void *ud, const hwa_epoch_stats *s) {
     hwa_load_delta d;
     const bool known = load_note_take(&u->load, u->threads ? u->threads : 1, &d, NULL);
     if (u->json) {
-        printf("{\"epoch\":%lld,\"step\":%lld,\"train_loss\":%.6f,\"test_loss\":%.6f,\"test_accuracy\":%.4f,"
-               "\"seconds\":%.3f,\"samples_per_s\":%.1f,\"lr\":%.6g,\"dtype\":\"%s\",\"threads\":",
+        printf("{\"epoch\":%lld,\"step\":%lld,\"train_loss\":%.9g,\"test_loss\":%.9g,\"test_accuracy\":%.4f,"
+               "\"seconds\":%.3f,\"samples_per_s\":%.1f,\"lr\":%.6g,\"ranks\":%d,\"comm_seconds\":%.3f,"
+               "\"dtype\":\"%s\",\"threads\":",
                (long long)s->epoch, (long long)s->step, s->train_loss, s->test_loss, s->test_accuracy, s->seconds,
-               s->samples_per_s, s->lr, u->dtype);
+               s->samples_per_s, s->lr, s->ranks, s->comm_seconds, u->dtype);
         if (u->threads) printf("%d", u->threads);
         else printf("null");
         printf(",\"device\":\"%s\"", u->device);
@@ -114,6 +127,7 @@ static void on_epoch(void *ud, const hwa_epoch_stats *s) {
                (long long)u->epochs, s->train_loss, s->test_loss, 100.0 * s->test_accuracy);
         if (!isnan(s->val_loss)) printf("  val_accuracy %.2f%%", 100.0 * s->val_accuracy);
         printf("  %.2f s  %.0f samples/s", s->seconds, s->samples_per_s);
+        if (s->ranks > 1) printf("  %d ranks, %.0f%% communicating", s->ranks, 100.0 * s->comm_seconds / s->seconds);
         if (known && d.contended) printf("  [contended: %s]", d.why);
         printf("\n");
     }
@@ -132,7 +146,19 @@ static bool parse_hidden(const char *s, hwa_train_config *c) {
     return c->n_hidden > 0;
 }
 
+/* Under mpirun, this process's rank from the launcher's environment (0
+ * alone): usage errors, the same on every rank, are printed by rank 0. */
+static int env_rank(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) return atoi(v);
+    }
+    return 0;
+}
+
 static int bad(const char *opt, const char *v, const char *origin, const char *why) {
+    if (env_rank() != 0) return 2;
     fprintf(stderr, "hwadapt train: %s%s%s%s: %s (see hwadapt train --help)\n", opt, v ? " " : "", v ? v : "", origin,
             why);
     return 2;
@@ -141,7 +167,8 @@ static int bad(const char *opt, const char *v, const char *origin, const char *w
 /* Everything the command line sets. */
 typedef struct targs {
     hwa_train_config c;
-    const char *export_path, *optim, *sched, *config, *mode;
+    const char *export_path, *optim, *sched, *config, *mode, *rank_devices;
+    double dist_timeout;    /* --dist-timeout; 0: the library's */
     hwa_place_opts place;   /* --mode and --split, completed once the device list is known */
     double lr, momentum, beta1, beta2, eps, wd, clip, gamma, min_lr, pct;
     int64_t step_epochs, warmup;
@@ -188,6 +215,18 @@ static int parse(int argc, char **argv, const cli_args *ca, targs *t) {
             if (!cli_parse_num(v, 0, 1, &t->place.split) || !(t->place.split > 0 && t->place.split < 1))
                 return bad(a, v, from, "expected a share strictly between 0 and 1");
         } else if (!strcmp(a, "--config")) t->config = v;
+        else if (!strcmp(a, "--rank-devices")) t->rank_devices = v;
+        else if (!strcmp(a, "--shards")) {
+            if (!cli_parse_int(v, 1, 65536, &n)) return bad(a, v, from, "expected an integer from 1 to 65536");
+            c->shards = (int)n;
+        } else if (!strcmp(a, "--bucket-mb")) {
+            if (!cli_parse_num(v, 0, 65536, &d) || !(d * 1048576.0 >= 4))
+                return bad(a, v, from, "expected a size in MiB above 0 (at most 65536)");
+            c->bucket_bytes = (int64_t)(d * 1048576.0);
+        } else if (!strcmp(a, "--dist-timeout")) {
+            if (!cli_parse_num(v, 0, 86400, &t->dist_timeout) || !(t->dist_timeout >= 1))
+                return bad(a, v, from, "expected seconds from 1 to 86400");
+        }
         else if (!strcmp(a, "--checkpoint-dir")) c->checkpoint_dir = v;
         else if (!strcmp(a, "--export")) t->export_path = v;
         else if (!strcmp(a, "--optimizer")) {
@@ -295,11 +334,16 @@ static void print_header(const hwa_train_config *c, const hwa_trainer *tr) {
     char hidden[160] = "none";
     for (int i = 0, off = 0; i < c->n_hidden && off < (int)sizeof hidden; i++)
         off += snprintf(hidden + off, sizeof hidden - (size_t)off, i ? ",%lld" : "%lld", (long long)c->hidden[i]);
+    char ranks[160] = "";
+    if (c->dist)
+        snprintf(ranks, sizeof ranks, ", %d ranks (%s)%s", hwa_dist_size(c->dist), hwa_dist_version(c->dist),
+                 c->shards ? ", fixed reduction order" : "");
+    if (c->shards) snprintf(ranks + strlen(ranks), sizeof ranks - strlen(ranks), ", %d shards", c->shards);
     printf("model fmnist-mlp (hidden %s, %s, %lld parameters), device %s, dtype %s, threads %s, optimizer %s, "
-           "batch %lld, %lld training samples\n",
+           "batch %lld, %lld training samples%s\n",
            hidden, hwa_activation_name(c->activation), (long long)hwa_trainer_n_params(tr),
            c->device ? c->device : "cpu", hwa_dtype_name(c->dtype), threads,
-           hwa_optim_kind_name(c->optim.kind), (long long)c->batch, (long long)hwa_trainer_train_samples(tr));
+           hwa_optim_kind_name(c->optim.kind), (long long)c->batch, (long long)hwa_trainer_train_samples(tr), ranks);
     fflush(stdout);
 }
 
@@ -336,10 +380,38 @@ static hwa_passport *auto_passport(const hwa_train_config *c) {
     return pp;
 }
 
+/* Under mpirun: mpirun ends the other ranks with SIGTERM when one fails. */
+static void on_term(int sig) {
+    static const char m[] = "hwadapt train: stopped by a signal (under mpirun: another rank ended, and mpirun's "
+                            "message names it)\n";
+    if (write(2, m, sizeof m - 1) < 0) { /* nothing more to do */
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Ends a job after an error on this rank: the others would wait for it
+ * until their timeout, so the whole job is stopped now. */
+static int job_failed(hwa_dist *d) {
+    if (hwa_dist_size(d) > 1) hwa_dist_abort(d, 1);
+    hwa_dist_free(d);
+    return 1;
+}
+
 /* note: what came from --config, for errors that may be about it. */
 static int train(targs *t, const char *note) {
     hwa_train_config *c = &t->c;
     hwa_trainer *tr = NULL;
+    hwa_dist *dist = NULL;
+    if (hwa_dist_launched()) {
+        if (hwa_dist_init(&(hwa_dist_opts){.timeout_s = t->dist_timeout}, &dist)) {
+            fprintf(stderr, "hwadapt train: %s\n", hwa_last_error());
+            return dist ? job_failed(dist) : 1;
+        }
+        signal(SIGTERM, on_term);
+        c->dist = dist;
+    }
+    const int rank = hwa_dist_rank(dist);
     hwa_passport *pp = auto_passport(c);
     c->passport = pp;
     char all[256];
@@ -347,30 +419,34 @@ static int train(targs *t, const char *note) {
     if (c->place && cli_place_mode("train", t->mode ? t->mode : "auto", t->place.split,
                                    c->devices && *c->devices ? c->devices : all, &t->place)) {
         hwa_passport_free(pp);
-        return 2;
+        return dist ? job_failed(dist) : 2;
     }
     hwa_status st = hwa_trainer_new(c, &tr);
     hwa_passport_free(pp);
     c->passport = NULL;
     if (st) {
         fprintf(stderr, "hwadapt train: %s%s\n", hwa_last_error(), note);
-        return 1;
+        return dist ? job_failed(dist) : 1;
     }
     const char *from = hwa_trainer_resumed_from(tr);
-    if (c->resume)
+    if (c->resume && rank == 0)
         fprintf(stderr, "hwadapt train: %s%s (epoch %lld of %lld done)\n", from ? "resumed from " : "no checkpoint in ",
                 from ? from : c->checkpoint_dir, (long long)hwa_trainer_epoch(tr), (long long)c->epochs);
     ui u = {.json = t->json, .bar = !t->quiet && isatty(2), .epochs = c->epochs, .dtype = hwa_dtype_name(c->dtype),
             .device = c->device ? c->device : "cpu", .tr = tr,
             .threads = device_has_threads(c->device) ? hwa_trainer_threads(tr) : 0};
-    if (!t->json) print_header(c, tr);
-    print_placement(t->json ? stderr : stdout, tr);
-    hwa_train_callbacks cb = {.batch = on_batch, .epoch = on_epoch, .ud = &u, .fallback = on_fallback};
+    if (!t->json && rank == 0) print_header(c, tr);
+    if (rank == 0) print_placement(t->json ? stderr : stdout, tr);
+    /* rank 0 speaks for the job */
+    hwa_train_callbacks cb = {.batch = rank ? NULL : on_batch, .epoch = rank ? NULL : on_epoch, .ud = &u,
+                              .fallback = on_fallback};
     load_note_begin(&u.load);
     st = hwa_trainer_run(tr, &cb);
-    if (st == HWA_OK && t->export_path) st = hwa_trainer_export(tr, t->export_path);
+    if (st == HWA_OK && t->export_path && rank == 0) st = hwa_trainer_export(tr, t->export_path);
     if (st) fprintf(stderr, "hwadapt train: %s\n", hwa_last_error());
     hwa_trainer_free(tr);
+    if (st && dist) return job_failed(dist);
+    hwa_dist_free(dist);
     return st ? 1 : 0;
 }
 
@@ -396,6 +472,18 @@ int cmd_train(int argc, char **argv) {
     if (!rc && hwa_train_config_check(&t.c)) {
         fprintf(stderr, "hwadapt train: %s%s (see hwadapt train --help)\n", hwa_last_error(), note);
         rc = 2;
+    }
+    char rank_dev[64];
+    if (!rc && t.rank_devices) {
+        /* rank r's item of the list, r from the launcher's environment */
+        int k = 0, want = env_rank();
+        const char *p = t.rank_devices;
+        for (const char *q = p; *q; q++) k += *q == ',';
+        want %= k + 1;
+        for (; want > 0; want--) p = strchr(p, ',') + 1;
+        snprintf(rank_dev, sizeof rank_dev, "%.*s", (int)strcspn(p, ","), p);
+        t.c.device = rank_dev;
+        if (!hwa_dist_launched()) rc = bad("--rank-devices", t.rank_devices, "", "needs mpirun (one device per rank)");
     }
     if (!rc) rc = cli_device_check("train", t.c.device, note);
     if (!rc) rc = cli_device_list_check("train", t.c.devices, note);

@@ -284,8 +284,10 @@ static bool used_only_by(const hwa_tensor *t, const hwa_tensor *only, hwa_tensor
 }
 
 /* The nodes after matmul nodes[i] that it can take over: an ADD of a
- * bias row, then a RELU or GELU. Returns how many (0, 1 or 2). */
-static int fusable(hwa_tensor *const *nodes, int i, int n, const hwa_tensor **bias, hwa_op *act) {
+ * bias row, then a RELU or GELU, below n; an intermediate read by any node
+ * up to n_all (the rest of the graph, run later) is not skipped. Returns
+ * how many (0, 1 or 2). */
+static int fusable(hwa_tensor *const *nodes, int i, int n, int n_all, const hwa_tensor **bias, hwa_op *act) {
     const hwa_tensor *mm = nodes[i];
     *bias = NULL;
     *act = HWA_OP_NONE;
@@ -299,12 +301,12 @@ static int fusable(hwa_tensor *const *nodes, int i, int n, const hwa_tensor **bi
     if (ne[0] != 1 || ne[1] != 1 || ne[2] != 1 || ne[3] != mm->shape[mm->ndim - 1] || !hwa_tensor_is_contiguous(b) ||
         (b->dtype != HWA_F32 && b->dtype != HWA_BF16 && b->dtype != HWA_F16))
         return 0;
-    if (!used_only_by(mm, add, nodes, i + 1, n)) return 0;
+    if (!used_only_by(mm, add, nodes, i + 1, n_all)) return 0;
     *bias = b;
     if (i + 2 < n) {
         const hwa_tensor *a = nodes[i + 2];
         if ((a->op == HWA_OP_RELU || a->op == HWA_OP_GELU) && a->src[0] == add && a->dtype == add->dtype &&
-            !a->view_src && used_only_by(add, a, nodes, i + 2, n)) {
+            !a->view_src && used_only_by(add, a, nodes, i + 2, n_all)) {
             *act = a->op;
             return 2;
         }
@@ -313,6 +315,8 @@ static int fusable(hwa_tensor *const *nodes, int i, int n, const hwa_tensor **bi
 }
 
 /* The in-place gradient update among nodes[i+1..n) that matmul nodes[i]
+ * (fused nodes lie below n; nodes[n..n_all) are the rest of the graph, run
+ * later, whose reads count too)
  * can take over: ADD(grad, mm) by adding its product into the gradient
  * (C += A B, *accumulate set), or the copy CONT(mm) into the gradient of an
  * HWA_GRAD_OVERWRITE graph by writing it there (C = A B). mm must be read
@@ -320,7 +324,7 @@ static int fusable(hwa_tensor *const *nodes, int i, int n, const hwa_tensor **bi
  * f32, or bf16 with a bf16 gradient (whose sum is then rounded once, where
  * the ADD would round the product and then the sum). Returns its index, or
  * -1. */
-static int gradient_update(hwa_tensor *const *nodes, int i, int n, bool *accumulate) {
+static int gradient_update(hwa_tensor *const *nodes, int i, int n, int n_all, bool *accumulate) {
     const hwa_tensor *mm = nodes[i];
     if (mm->view_src || (mm->dtype != HWA_F32 && mm->dtype != HWA_BF16) ||
         (mm->flags & (HWA_TF_OUTPUT | HWA_TF_PARAM | HWA_TF_GRAD)))
@@ -336,7 +340,7 @@ static int gradient_update(hwa_tensor *const *nodes, int i, int n, bool *accumul
         if (!form_ok || !grad || !(t->flags & HWA_TF_INPLACE) || !(grad->flags & HWA_TF_GRAD) ||
             grad->dtype != mm->dtype || !hwa_tensor_is_contiguous(grad) ||
             grad->ndim != mm->ndim || memcmp(grad->shape, mm->shape, sizeof(int64_t) * (size_t)mm->ndim) != 0 ||
-            !used_only_by(mm, t, nodes, j, n))
+            !used_only_by(mm, t, nodes, j, n_all))
             return -1;
         for (int b = i + 1; b < j; b++) {
             if (hwa__storage(nodes[b]) == grad) return -1;
@@ -367,8 +371,8 @@ static void set_name(cpu_state *s, int i, const hwa_tensor *t, const char *name)
 
 /* Runs nodes[i] (and the nodes fused into it); *used gets how many nodes
  * that took. */
-static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n, const hwa__simd *simd, int nt,
-                           int *used) {
+static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n, int n_all, const hwa__simd *simd,
+                           int nt, int *used) {
     hwa_tensor *t = nodes[i];
     hwa_status st;
     *used = 1;
@@ -378,7 +382,7 @@ static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n,
         const hwa_tensor *bias;
         hwa_op act;
         bool accumulate = true;
-        const int acc = gradient_update(nodes, i, n, &accumulate);
+        const int acc = gradient_update(nodes, i, n, n_all, &accumulate);
         if (acc > 0 && hwa__data(nodes[acc])) {
             st = run_matmul(s, t, NULL, HWA_OP_NONE, accumulate, nodes[acc], simd, nt, s->names[i].name);
             if (st == HWA_OK) {
@@ -391,7 +395,7 @@ static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n,
             }
             if (st != HWA_E_UNSUPPORTED) return st;
         }
-        const int nf = fusable(nodes, i, n, &bias, &act);
+        const int nf = fusable(nodes, i, n, n_all, &bias, &act);
         hwa_tensor *out = nodes[i + nf];
         st = nf ? (hwa__data(out) ? run_matmul(s, t, bias, act, false, out, simd, nt, s->names[i].name)
                                   : HWA_E_UNSUPPORTED)
@@ -439,11 +443,14 @@ void hwa__cpu_set_compute_probe(void (*fn)(void *ud), void *ud) {
     compute_probe_ud = ud;
 }
 
-static hwa_status run_nodes(hwa_backend *be, cpu_state *s, hwa_tensor *const *nodes, int n, int nt) {
+/* Runs nodes[begin..end) of a graph of n_all nodes. */
+static hwa_status run_nodes(hwa_backend *be, cpu_state *s, hwa_tensor *const *nodes, int begin, int end, int n_all,
+                            int nt) {
     hwa_status st;
+    const int n = end;
     if (compute_probe) compute_probe(compute_probe_ud);
     const hwa__simd *simd = hwa__simd_active();
-    for (int i = 0; i < n;) {
+    for (int i = begin; i < n;) {
         hwa_tensor *t = nodes[i];
         if (s->done[i]) {
             i++;
@@ -458,30 +465,34 @@ static hwa_status run_nodes(hwa_backend *be, cpu_state *s, hwa_tensor *const *no
             return hwa__err(be->ctx, HWA_E_MISUSE, "cpu: node %d (%s) has no storage", i, hwa__op_name(t->op));
         int used = 1;
         const double t0 = s->prof ? hwa__cpu_prof_now() : 0.0;
-        if ((st = run_node(s, nodes, i, n, simd, nt, &used))) return st;
+        if ((st = run_node(s, nodes, i, n, n_all, simd, nt, &used))) return st;
         if (s->prof) hwa__cpu_prof_add(s->prof, t, s->names[i].name, used, hwa__cpu_prof_now() - t0);
         i += used;
     }
     return HWA_OK;
 }
 
-static hwa_status cpu_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) {
+static hwa_status cpu_compute_part(hwa_backend *be, hwa_tensor *const *nodes, int n_all, int begin, int end) {
     cpu_state *s = be->impl;
-    hwa_status st = names_reserve(be, s, n);
+    hwa_status st = names_reserve(be, s, n_all);
     if (st) return st;
-    s->n_names = n;
-    if (n > 0) memset(s->done, 0, (size_t)n);
+    s->n_names = n_all;
+    if (n_all > 0) memset(s->done, 0, (size_t)n_all);
     const int nt = hwa__cpu_threads_now(cpu_threads(be));
 #if defined(_OPENMP)
     /* The matmul libraries take their thread count from OpenMP. */
     if (omp_get_max_threads() != nt) omp_set_num_threads(nt);
 #endif
-    if (!s->has_cores) return run_nodes(be, s, nodes, n, nt);
+    if (!s->has_cores) return run_nodes(be, s, nodes, begin, end, n_all, nt);
     hwa__cpu_bound bound;
     hwa__cpu_cores_enter(&s->cores, nt, &bound);
-    st = run_nodes(be, s, nodes, n, nt);
+    st = run_nodes(be, s, nodes, begin, end, n_all, nt);
     hwa__cpu_cores_leave(&bound);
     return st;
+}
+
+static hwa_status cpu_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) {
+    return cpu_compute_part(be, nodes, n, 0, n);
 }
 
 /* What the products of nodes[0..n) make the matrix libraries keep beside
@@ -536,6 +547,7 @@ static const hwa_backend_iface cpu_iface = {
     .set_matmul_precision = cpu_set_matmul_precision,
     .kernel_name = cpu_kernel_name,
     .plan_kept = cpu_plan_kept,
+    .compute_part = cpu_compute_part,
 };
 
 /* A backend for the whole CPU, or for core set c when not NULL. */
