@@ -87,6 +87,18 @@ if rel_close "$(field "$T/r0.json" train_loss)" "$(field "$T/ref0.json" train_lo
   ok "a 2-rank checkpoint resumed by 1 process: epoch 2 within 1e-5"
 else bad "resume by 1 process: $(cat "$T/ref0.json" "$T/r0.json" "$T/err")"; fi
 
+# ---- ranks on different devices: rank 1 on the OpenCL device (PoCL here).
+# Their updates round differently; rank 0's weights are copied to every rank
+# after each epoch, and the run trains as one process does, within rounding.
+if [ -n "$(clinfo -l 2> /dev/null | grep -i device)" ]; then
+  $H train "${MID[@]}" --limit 2000 --epochs 2 > "$T/dev1.json" 2> "$T/err"
+  "${MPI[@]}" -np 2 $H train "${MID[@]}" --limit 2000 --epochs 2 --rank-devices cpu,opencl:0 > "$T/dev2.json" 2>> "$T/err"
+  rc=$?
+  if [ $rc -eq 0 ] && rel_close "$(field "$T/dev2.json" train_loss 2)" "$(field "$T/dev1.json" train_loss 2)" 1e-3; then
+    ok "ranks on cpu and opencl:0: epoch 2's train_loss $(field "$T/dev2.json" train_loss 2) against 1 process's $(field "$T/dev1.json" train_loss 2)"
+  else bad "ranks on cpu and opencl:0: exit $rc: $(cat "$T/dev1.json" "$T/dev2.json" "$T/err")"; fi
+else skip_part opencl "no OpenCL device: ranks on different devices untested"; fi
+
 # ---- a rank killed in the middle of an epoch: the job stops within 30 s,
 # naming it, and the last checkpoint loads.
 # kill_rank SIGNAL DIR: starts 2 ranks checkpointing into DIR, sends rank 1
@@ -156,4 +168,5 @@ if [ $? -eq 2 ] && grep -q "needs mpirun" "$T/err"; then ok "--rank-devices with
 else bad "--rank-devices without mpirun: $(cat "$T/err")"; fi
 
 echo "$fails failed"
-[ $fails -eq 0 ]
+[ $fails -eq 0 ] || exit 1
+finish_skips

@@ -24,7 +24,8 @@
 
 typedef struct bucket {
     int first, n;       /* its gradients: dp->grads[first .. first + n) */
-    bool in_place;      /* one gradient in host memory, summed where it lies */
+    bool in_place;      /* one gradient, summed where it lies when that is host memory (else
+                           through stage); every rank cuts the same buckets, whatever its device */
     int64_t count;      /* floats */
     float *stage;       /* packed gradients (NULL in place) */
     void *req;
@@ -47,6 +48,7 @@ typedef struct hwa__dp {
     int per_rank;         /* slots each rank sends: the most slices a rank has */
     float *send, *recv;   /* [per_rank][P + 1], [ranks * per_rank][P + 1] (slot: gradients, loss) */
     float *acc;           /* [P] */
+    bool mixed;           /* the ranks compute on different devices (or placements) */
 } hwa__dp;
 
 static double now_s(void) {
@@ -169,14 +171,16 @@ hwa_status hwa__train_dp_prepare(hwa_trainer *t) {
         dp->counts[i] = hwa_tensor_nelements(dp->grads[i]);
         dp->total += dp->counts[i];
     }
-    /* Buckets: a gradient of half the bucket size or more (in host memory)
-     * alone and in place; smaller ones packed until the bucket fills. */
+    /* Buckets: a gradient of half the bucket size or more alone (in place
+     * where it is in host memory), smaller ones packed until the bucket
+     * fills. By size alone: the ranks' collectives must match, and ranks
+     * may compute on different devices. */
     const int64_t cap = t->cfg.bucket_bytes > 0 ? t->cfg.bucket_bytes : (int64_t)4 << 20;
     if (!(dp->b = calloc((size_t)np, sizeof *dp->b))) return hwa__err(NULL, HWA_E_NOMEM, "train: out of memory");
     int first = -1;
     int64_t pend = 0;
     for (int i = 0; i <= np; i++) {
-        const bool alone = i < np && dp->counts[i] * 4 >= cap / 2 && hwa_tensor_data(dp->grads[i]);
+        const bool alone = i < np && dp->counts[i] * 4 >= cap / 2;
         if (first >= 0 && (i == np || alone || pend * 4 >= cap)) {
             dp->b[dp->n_buckets++] = (bucket){.first = first, .n = i - first, .count = pend};
             first = -1;
@@ -191,7 +195,8 @@ hwa_status hwa__train_dp_prepare(hwa_trainer *t) {
         pend += dp->counts[i];
     }
     for (int k = 0; k < dp->n_buckets; k++)
-        if (!dp->b[k].in_place && !(dp->b[k].stage = malloc((size_t)dp->b[k].count * sizeof(float))))
+        if (!(dp->b[k].in_place && hwa_tensor_data(dp->grads[dp->b[k].first])) &&
+            !(dp->b[k].stage = malloc((size_t)dp->b[k].count * sizeof(float))))
             return hwa__err(NULL, HWA_E_NOMEM, "train: out of memory");
     /* Where each graph's buckets are final: in parts only when every graph
      * finishes the gradients in the same order, on one backend. */
@@ -213,6 +218,22 @@ hwa_status hwa__train_dp_prepare(hwa_trainer *t) {
             if (end < prev) dp->segmented = false;
             prev = end;
         }
+    }
+    /* Ranks on different devices (or placed, each by its own choice) round
+     * the optimizer's update differently: their weights are made rank 0's
+     * after each epoch instead of compared. */
+    if (hwa_dist_size(t->dist) > 1) {
+        const int N = hwa_dist_size(t->dist);
+        char mine[64] = "", *all = calloc((size_t)N, sizeof mine);
+        snprintf(mine, sizeof mine, "%s", t->device);
+        void *req = NULL;
+        hwa_status st = all ? hwa__dist_allgather_start(t->dist, mine, all, sizeof mine, &req)
+                            : hwa__err(NULL, HWA_E_NOMEM, "train: out of memory");
+        if (st == HWA_OK) st = hwa__dist_wait(t->dist, &req, 1, "the ranks' devices");
+        for (int r = 0; st == HWA_OK && r < N; r++)
+            dp->mixed |= strcmp(all + r * sizeof mine, all) != 0 || !strcmp(all + r * sizeof mine, "auto");
+        free(all);
+        if (st) return st;
     }
     if (t->cfg.shards > 0) {
         const int N = hwa_dist_size(t->dist), U = t->units;
@@ -269,7 +290,7 @@ static hwa_status bucket_start(hwa_trainer *t, bucket *b, float w) {
     hwa__dp *dp = t->dp;
     hwa_status st = HWA_OK;
     float *buf = b->stage;
-    if (b->in_place) {
+    if (!b->stage) { /* in place, in host memory */
         buf = hwa_tensor_data(dp->grads[b->first]);
         st = grad_out(dp, b->first, w, buf);
     } else {
@@ -362,7 +383,7 @@ static hwa_status step_ranks(hwa_trainer *t, int64_t R, double *loss, bool *fini
         const bucket *bk = &dp->b[b];
         int64_t off = 0;
         for (int j = bk->first; j < bk->first + bk->n && st == HWA_OK; j++) {
-            st = grad_in(dp, j, bk->in_place ? hwa_tensor_data(dp->grads[j]) : bk->stage + off);
+            st = grad_in(dp, j, bk->stage ? bk->stage + off : hwa_tensor_data(dp->grads[j]));
             off += dp->counts[j];
         }
     }
@@ -472,9 +493,44 @@ static uint64_t params_hash(hwa_trainer *t, hwa_status *st) {
     return h;
 }
 
+/* Every rank takes rank 0's parameters and optimizer state: a sum over
+ * the ranks in which the others give zeros, exact. */
+static hwa_status sync_to_rank0(hwa_trainer *t) {
+    const int slots = hwa_optim_n_slots(t->opt), me = hwa_dist_rank(t->dist);
+    hwa_graph *g = t->train_full.g;
+    const int np = hwa_graph_n_params(g);
+    int64_t total = 0;
+    for (int i = 0; i < np; i++) total += hwa_tensor_nelements(hwa_graph_param(g, i)) * (1 + slots);
+    float *buf = calloc((size_t)total, sizeof *buf);
+    if (!buf) return hwa__err(NULL, HWA_E_NOMEM, "train: out of memory");
+    hwa_status st = HWA_OK;
+    for (int pass = 0; pass < 2 && st == HWA_OK; pass++) {
+        int64_t off = 0;
+        for (int i = 0; i < np && st == HWA_OK; i++)
+            for (int k = -1; k < slots && st == HWA_OK; k++) {
+                hwa_tensor *x = k < 0 ? hwa_graph_param(g, i) : hwa_optim_state(t->opt, i, k);
+                const int64_t n = hwa_tensor_nelements(x);
+                if (pass == 0 && me == 0) st = hwa_tensor_get_f32(x, buf + off, n);
+                if (pass == 1 && me != 0) st = hwa_tensor_set_f32(x, buf + off, n);
+                off += n;
+            }
+        if (pass == 0 && st == HWA_OK) {
+            void *req = NULL;
+            const double t0 = now_s();
+            st = hwa__dist_beat(t->dist, "the weights' copy from rank 0");
+            if (st == HWA_OK) st = hwa__dist_allreduce_start(t->dist, buf, total, false, &req);
+            if (st == HWA_OK) st = hwa__dist_wait(t->dist, &req, 1, "rank 0's weights");
+            t->comm_s += now_s() - t0;
+        }
+    }
+    free(buf);
+    return st;
+}
+
 hwa_status hwa__train_dp_check(hwa_trainer *t) {
     const int N = hwa_dist_size(t->dist);
     if (N < 2) return HWA_OK;
+    if (t->dp->mixed) return sync_to_rank0(t);
     hwa_status st = HWA_OK;
     const uint64_t mine = params_hash(t, &st);
     uint64_t *all = calloc((size_t)N, sizeof *all);

@@ -82,7 +82,10 @@ hwa_status hwa__train_dp_prepare(hwa_trainer *t);
  * (*finite: every slice's loss was finite); the optimizer step is the
  * caller's. */
 hwa_status hwa__train_dp_step(hwa_trainer *t, int64_t i, double *loss, bool *finite, int64_t *rows);
-/* Fails when the ranks' parameters differ (compared by hash). */
+/* After an epoch: fails when the ranks' parameters differ (compared by
+ * hash); when the ranks compute on different devices, whose updates round
+ * differently, gives every rank rank 0's parameters and optimizer state
+ * instead. */
 hwa_status hwa__train_dp_check(hwa_trainer *t);
 void hwa__train_dp_free(hwa_trainer *t);
 
