@@ -21,7 +21,7 @@
 #      it, with each model's worst relative residual, as a check;
 #   d. `hwadapt train --limit 12000 --epochs 1` (fmnist-mlp) as 1 rank x 2
 #      threads and as `mpirun -np 2` x 1 thread, interleaved, REPS runs each
-#      (default 3): ms per optimizer step, samples/s and the share of the
+#      (default 5): ms per optimizer step, samples/s and the share of the
 #      epoch rank 0 spent in MPI (comm_seconds / seconds), medians; "n/a"
 #      where the epoch's JSON lacks a field;
 #   e. the ring-allreduce projection of fmnist-mlp's step time (7,184,040 B
@@ -36,7 +36,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 . bench/lib.bash
 
-reps=${REPS:-3}
+reps=${REPS:-5}
 grad_bytes=7184040 # fmnist-mlp: 1,796,010 f32 parameters
 for tool in mpirun mpicc; do
   command -v $tool >/dev/null 2>&1 || { echo "note: no $tool (Debian: openmpi-bin, libopenmpi-dev); skipping" >&2; exit 0; }
@@ -94,6 +94,8 @@ calc() {
   done
   awk "${vars[@]}" "BEGIN { printf \"%.4g\\n\", $expr }" </dev/null
 }
+# pct FRACTION: a percentage with one decimal, or n/a.
+pct() { [ "$1" = n/a ] && echo n/a || awk -v f="$1" 'BEGIN { printf "%.1f %%\n", 100 * f }'; }
 # show FILE: the allreduce table of one transport.
 show() {
   awk '/"bytes"/ {
@@ -306,8 +308,8 @@ else
       ms=$(calc '1000 * s / st' s="$s" st="$st")
       share=$(calc 'cs / s' cs="$cs" s="$s")
       printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$cfg" "$ms" "$share" "$sps" "$rk" "$acc" "$oth" "$s" "$st" >>"$out/train.tsv"
-      printf "  run %d, %d rank(s): %s s, %s steps, %s ms/step, comm %s s (share %s), %s samples/s, ranks %s, accuracy %s, others' CPU share %s\n" \
-        "$i" "$cfg" "$s" "$st" "$ms" "$cs" "$share" "$sps" "$rk" "$acc" "$oth"
+      printf "  run %d, %d rank(s): %s s, %s steps, %s ms/step, comm %s s (%s), %s samples/s, ranks %s, accuracy %s, others took %s of the CPUs\n" \
+        "$i" "$cfg" "$s" "$st" "$ms" "$cs" "$(pct "$share")" "$sps" "$rk" "$acc" "$(pct "$oth")"
     done
   done
 fi
@@ -319,8 +321,10 @@ for cfg in 1 2; do
 done
 step_ratio=$(calc 'a / b' a="$ms_1" b="$ms_2")
 sps_ratio=$(calc 'b / a' a="$sps_1" b="$sps_2")
-echo "  medians: 1 rank x 2 threads $ms_1 ms/step, $sps_1 samples/s, comm share $share_1;"
-echo "           2 ranks x 1 thread $ms_2 ms/step, $sps_2 samples/s, comm share $share_2 (ranks reported: ${ranks_2:-n/a})"
+echo "  medians: 1 rank x 2 threads $ms_1 ms/step, $sps_1 samples/s, comm share $(pct "$share_1");"
+echo "           2 ranks x 1 thread $ms_2 ms/step, $sps_2 samples/s, comm share $(pct "$share_2") (ranks reported: ${ranks_2:-n/a})"
+[ "${ranks_2:-n/a}" = 2 ] || [ ! -s "$out/train.tsv" ] ||
+  echo "  note: the mpirun runs reported ranks '${ranks_2:-n/a}', not 2: each process trained alone (no data-parallel hwadapt, or no build/libhwadapt_mpi.so)"
 echo "  2 ranks against 1 rank: step rate x$step_ratio (1-rank ms/step over 2-rank), samples/s x$sps_ratio"
 echo
 
@@ -361,8 +365,8 @@ for t in vader tcp-lo veth; do
 done
 [ -n "$veth_why" ] && echo "  (veth skipped: $veth_why)"
 printf "  %-26s %12s %12s %11s %9s %9s\n" "train, fmnist-mlp 12000" "ms/step" "samples/s" "comm share" accuracy "others"
-printf "  %-26s %12s %12s %11s %9s %9s\n" "1 rank x 2 threads" "$ms_1" "$sps_1" "$share_1" "$acc_1" "$oth_1"
-printf "  %-26s %12s %12s %11s %9s %9s\n" "2 ranks x 1 thread (shm)" "$ms_2" "$sps_2" "$share_2" "$acc_2" "$oth_2"
+printf "  %-26s %12s %12s %11s %9s %9s\n" "1 rank x 2 threads" "$ms_1" "$sps_1" "$(pct "$share_1")" "$acc_1" "$(pct "$oth_1")"
+printf "  %-26s %12s %12s %11s %9s %9s\n" "2 ranks x 1 thread (shm)" "$ms_2" "$sps_2" "$(pct "$share_2")" "$acc_2" "$(pct "$oth_2")"
 printf "  %-26s %12s %12s\n" "2 ranks against 1 (x)" "$step_ratio" "$sps_ratio"
 echo "  (x: 1-rank ms/step over 2-rank ms/step, and 2-rank samples/s over 1-rank: above 1 means 2 ranks are faster)"
 echo "  (others: the share of the CPUs other processes took during the epoch, as hwadapt train reports it)"
