@@ -329,10 +329,12 @@ echo "  2 ranks against 1 rank: step rate x$step_ratio (1-rank ms/step over 2-ra
 echo
 
 echo "== e. projection: fmnist-mlp step on p nodes = t1/p + 2(p-1) alpha + 2(p-1)/p * $grad_bytes B * beta"
-echo "  t1 = d's 1-rank step time ($ms_1 ms), divided among the nodes; Ethernet rows use the veth's fitted alpha"
+# The Ethernet rows take the veth's alpha (TCP between two network stacks),
+# else TCP over lo's.
+proj_alpha=${A[veth]} proj_from=veth
+[ "$proj_alpha" = n/a ] && proj_alpha=${A[tcp-lo]} proj_from="TCP over lo"
+echo "  t1 = d's 1-rank step time ($ms_1 ms), divided among the nodes; Ethernet rows at line rate, with the $proj_from alpha ($proj_alpha us)"
 printf "  %-22s %5s %12s %12s %10s %9s\n" link p "step ms" "comm ms" "comm share" speed-up
-proj_alpha=${A[veth]}
-[ "$proj_alpha" = n/a ] && proj_alpha=${A[tcp-lo]}
 links=("veth (measured):${A[veth]}:${B[veth]}" "1 Gb/s Ethernet:$proj_alpha:0.125" "10 Gb/s Ethernet:$proj_alpha:1.25"
        "25 Gb/s Ethernet:$proj_alpha:3.125" "100 Gb/s Ethernet:$proj_alpha:12.5")
 for l in "${links[@]}"; do
