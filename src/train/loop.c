@@ -148,6 +148,13 @@ hwa_status hwa__train_build_batch_graph(hwa_trainer *t, int64_t rows, bool train
     bg->logits = h ? in_dtype(ctx, h, HWA_F32) : NULL;
     h = bg->logits;
     bg->loss = hwa_cross_entropy(ctx, h, bg->y);
+    if (train && t->units > 1) {
+        /* a slice of a data-parallel batch: its mean loss weighted by its
+         * share of the batch's rows, so that the gradients come out weighted
+         * and the ranks' sum is the batch's mean */
+        bg->share = hwa_tensor_new_1d(ctx, HWA_F32, 1);
+        bg->loss = bg->loss && bg->share ? hwa_mul(ctx, bg->loss, bg->share) : NULL;
+    }
     bg->g = hwa_graph_new(ctx);
     if (!bg->loss || !bg->g) return ctx->last_status ? ctx->last_status : HWA_E_NOMEM;
     hwa_status st = hwa_graph_build_forward(bg->g, bg->loss);

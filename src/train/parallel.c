@@ -262,18 +262,20 @@ void hwa__train_dp_free(hwa_trainer *t) {
     t->dp = NULL;
 }
 
-/* Gradient j into dst (count floats) times w: from host memory, or read
- * from the device. */
-static hwa_status grad_out(hwa__dp *dp, int j, float w, float *dst) {
+/* Gradient j into dst (count floats): from host memory, or read from the
+ * device. */
+static hwa_status grad_out(hwa__dp *dp, int j, float *dst) {
     const float *src = hwa_tensor_data(dp->grads[j]);
-    const int64_t n = dp->counts[j];
-    if (!src) {
-        hwa_status st = hwa_tensor_get_f32(dp->grads[j], dst, n);
-        if (st) return st;
-        src = dst;
-    }
-    for (int64_t k = 0; k < n; k++) dst[k] = src[k] * w;
+    if (!src) return hwa_tensor_get_f32(dp->grads[j], dst, dp->counts[j]);
+    if (src != dst) memcpy(dst, src, (size_t)dp->counts[j] * sizeof(float));
     return HWA_OK;
+}
+
+/* Sets a slice's share of its batch's rows (n of R) into its graph, whose
+ * loss and gradients then come out weighted by it. */
+static hwa_status share_set(hwa__batch_graph *bg, int64_t n, int64_t R) {
+    const float w = (float)((double)n / (double)R);
+    return hwa_tensor_set_f32(bg->share, &w, 1);
 }
 
 /* src (count floats) into gradient j. */
@@ -285,18 +287,17 @@ static hwa_status grad_in(hwa__dp *dp, int j, const float *src) {
     return HWA_OK;
 }
 
-/* Weights bucket b's gradients by w and starts their sum over the ranks. */
-static hwa_status bucket_start(hwa_trainer *t, bucket *b, float w) {
+/* Starts the sum over the ranks of bucket b's (weighted) gradients. */
+static hwa_status bucket_start(hwa_trainer *t, bucket *b) {
     hwa__dp *dp = t->dp;
     hwa_status st = HWA_OK;
     float *buf = b->stage;
     if (!b->stage) { /* in place, in host memory */
         buf = hwa_tensor_data(dp->grads[b->first]);
-        st = grad_out(dp, b->first, w, buf);
     } else {
         int64_t off = 0;
         for (int j = b->first; j < b->first + b->n && st == HWA_OK; j++) {
-            st = grad_out(dp, j, w, b->stage + off);
+            st = grad_out(dp, j, b->stage + off);
             off += dp->counts[j];
         }
     }
@@ -334,7 +335,6 @@ static hwa_status arrived(hwa_trainer *t) {
 static hwa_status step_ranks(hwa_trainer *t, int64_t R, double *loss, bool *finite) {
     hwa__dp *dp = t->dp;
     const int64_t lo = slice_lo(R, t->units, t->u0), n = slice_rows(R, t->units, t->u0);
-    const float w = (float)((double)n / (double)R);
     void *loss_req = NULL;
     hwa_status st = HWA_OK;
     int k = 0, started = 0;
@@ -342,6 +342,7 @@ static hwa_status step_ranks(hwa_trainer *t, int64_t R, double *loss, bool *fini
     dp->loss_red[0] = dp->loss_red[1] = 0.0;
     if (n && !bg) return hwa__err(NULL, HWA_E_INTERNAL, "train: no graph of %lld rows", (long long)n);
     if (bg) st = hwa__train_set_inputs(t, bg, lo);
+    if (bg && st == HWA_OK) st = share_set(bg, n, R);
     /* the loss's sum starts once the forward pass has run */
     int done = 0;
     const int n_nodes = bg ? hwa_graph_n_nodes(bg->g) : 0;
@@ -355,7 +356,7 @@ static hwa_status step_ranks(hwa_trainer *t, int64_t R, double *loss, bool *fini
     if (st == HWA_OK && bg) {
         float l;
         if ((st = hwa_tensor_get_f32(bg->loss, &l, 1))) return st;
-        dp->loss_red[0] = (double)w * (double)l;
+        dp->loss_red[0] = l; /* weighted by the slice's share */
         dp->loss_red[1] = isfinite(l) ? 0.0 : 1.0;
     }
     if (st == HWA_OK && !bg) st = hwa_graph_zero_grads(t->train_full.g); /* no rows: a zero share */
@@ -369,7 +370,7 @@ static hwa_status step_ranks(hwa_trainer *t, int64_t R, double *loss, bool *fini
             st = hwa__graph_compute_range(bg->g, t->be, done, dp->ends[k][b]);
             done = dp->ends[k][b];
         }
-        if (st == HWA_OK) st = bucket_start(t, &dp->b[b], w);
+        if (st == HWA_OK) st = bucket_start(t, &dp->b[b]);
         started = b + 1;
         if (st == HWA_OK) st = progress(t, started);
     }
@@ -417,16 +418,15 @@ static hwa_status step_fixed(hwa_trainer *t, int64_t R, double *loss, bool *fini
         }
         if (!bg) return hwa__err(NULL, HWA_E_INTERNAL, "train: no graph of %lld rows", (long long)n);
         float l;
-        if ((st = hwa__train_set_inputs(t, bg, slice_lo(R, U, u))) || (st = hwa__train_compute(t, bg)) ||
-            (st = hwa_tensor_get_f32(bg->loss, &l, 1)))
+        if ((st = hwa__train_set_inputs(t, bg, slice_lo(R, U, u))) || (st = share_set(bg, n, R)) ||
+            (st = hwa__train_compute(t, bg)) || (st = hwa_tensor_get_f32(bg->loss, &l, 1)))
             return st;
-        const float w = (float)((double)n / (double)R);
         int64_t off = 0;
         for (int j = 0; j < dp->n_grads && st == HWA_OK; j++) {
-            st = grad_out(dp, j, w, s + off);
+            st = grad_out(dp, j, s + off);
             off += dp->counts[j];
         }
-        s[P] = l;
+        s[P] = l; /* weighted by the slice's share */
     }
     if (st == HWA_OK) st = arrived(t);
     if (st) return st;
@@ -447,11 +447,8 @@ static hwa_status step_fixed(hwa_trainer *t, int64_t R, double *loss, bool *fini
         if (u == 0) memcpy(dp->acc, s, (size_t)P * sizeof(float));
         else
             for (int64_t k = 0; k < P; k++) dp->acc[k] += s[k];
-        const int64_t n = slice_rows(R, U, u);
-        if (n) {
-            ok &= isfinite(s[P]) != 0;
-            sum += (double)n / (double)R * (double)s[P];
-        }
+        ok &= isfinite(s[P]) != 0;
+        sum += (double)s[P];
     }
     int64_t off = 0;
     for (int j = 0; j < dp->n_grads && st == HWA_OK; j++) {

@@ -17,6 +17,8 @@ typedef struct hwa__batch_graph {
     hwa_tensor *y;       /* i32 [rows] */
     hwa_tensor *logits;  /* [rows, classes] */
     hwa_tensor *loss;    /* [1] */
+    hwa_tensor *share;   /* data-parallel training graphs: [1], the slice's share of its batch's rows,
+                            by which the loss (and so every gradient) is multiplied; else NULL */
     hwa_placement *pl;   /* device "auto": its placement */
 } hwa__batch_graph;
 
