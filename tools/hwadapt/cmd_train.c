@@ -68,10 +68,10 @@ static void usage(void) {
            "                        fc<i>.bias [out], F32 (PyTorch nn.Linear layout)\n"
            "  --json                one JSON object per epoch on stdout: epoch, train_loss, test_loss,\n"
            "                        test_accuracy, seconds, samples_per_s, dtype, threads (null on opencl:N),\n"
-           "                        device (and step, lr, val_*); without it a header line names the model\n"
-           "                        and configuration\n"
+           "                        device (and step, lr, ranks, comm_seconds, val_*); without it a header\n"
+           "                        line names the model and configuration\n"
            "  --quiet               no progress bar\n"
-           "data-parallel, under mpirun (mpirun -np N hwadapt train ...; docs/scaling.md):\n"
+           "data-parallel, under mpirun (mpirun -np N hwadapt train ...; docs/train.md, docs/scaling.md):\n"
            "                        each rank computes its share of every global batch (--batch stays the\n"
            "                        global batch: N ranks take the same steps as one process), gradients are\n"
            "                        summed while the backward pass runs, rank 0 prints and writes files\n"
@@ -80,8 +80,8 @@ static void usage(void) {
            "  --shards K            a fixed reduction order: each batch cut into K slices whose gradients\n"
            "                        are added in slice order, bitwise the same for 1 to K ranks (K >= ranks)\n"
            "  --bucket-mb X         gradient bucket size in MiB (default 4)\n"
-           "  --dist-timeout S      a rank that has not reached a step within S s is named and the job\n"
-           "                        stopped (default 60)\n",
+           "  --dist-timeout S      a rank that has not reached (or has gone silent at) an exchange of\n"
+           "                        gradients within S s is named and the job stopped (default 60)\n",
            HWA_FMNIST_PACKAGE, HWA_FMNIST_DIR, HWA_FMNIST_DIR);
 }
 
