@@ -7,7 +7,7 @@ CMAKE_ARGS ?=
 # device), kept between runs and shared by the release and sanitized tests.
 export POCL_CACHE_DIR ?= $(CURDIR)/build-pocl-cache
 
-.PHONY: all deps build test run test-asan bench fuzz clean
+.PHONY: all deps build test run test-asan bench fuzz install clean
 
 all: build
 
@@ -31,6 +31,12 @@ test-asan: deps
 
 bench: build
 	@for b in bench/*.sh; do [ -e "$$b" ] || continue; echo "== $$b"; bash "$$b" || exit 1; done
+
+# The command, headers, libhwadapt.a/.so, the MPI module and hwadapt.pc
+# under PREFIX (README: "Using the library").
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 fuzz: deps
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
