@@ -198,6 +198,21 @@ if [ "$(ls "$T/n")" = "ckpt-000001.safetensors" ] && $H inspect "$T/n/ckpt-00000
   ok "after the NaN stop the epoch-1 checkpoint is still the newest and loads"
 else bad "after NaN: $(ls "$T/n")"; fi
 
+# ---- the files a run will write are checked before it trains
+t0=$(date +%s%N)
+$H train "${SMALL[@]}" --epochs 50 --export /nonexistent/w.safetensors > /dev/null 2> "$T/err"
+rc=$?
+t1=$(date +%s%N)
+touch "$T/a-file"
+$H train "${SMALL[@]}" --epochs 50 --checkpoint-dir "$T/a-file" > /dev/null 2> "$T/err2"
+rc2=$?
+t2=$(date +%s%N)
+if [ $rc -eq 2 ] && grep -q "cannot write the weights /nonexistent/w.safetensors" "$T/err" &&
+   [ $rc2 -eq 2 ] && grep -q "checkpoint-dir $T/a-file: not a folder" "$T/err2" &&
+   [ $(((t1 - t0) / 1000000)) -lt 1000 ] && [ $(((t2 - t1) / 1000000)) -lt 1000 ]; then
+  ok "--export into a missing folder and --checkpoint-dir on a file: exit 2 before training ($(((t1 - t0) / 1000000)) and $(((t2 - t1) / 1000000)) ms)"
+else bad "bad output paths: exits $rc $rc2: $(cat "$T/err" "$T/err2")"; fi
+
 echo "$fails failed"
 [ $fails -eq 0 ] || exit 1
 finish_skips

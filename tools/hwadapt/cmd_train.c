@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -450,6 +451,18 @@ static int train(targs *t, const char *note) {
     return st ? 1 : 0;
 }
 
+/* --checkpoint-dir: a writable folder, or one that can be made. */
+static bool checkpoint_dir_ok(const char *dir) {
+    struct stat sb;
+    if (stat(dir, &sb) != 0) return cli_writable("train", "checkpoint folder", dir);
+    if (!S_ISDIR(sb.st_mode) || access(dir, W_OK) != 0) {
+        fprintf(stderr, "hwadapt train: --checkpoint-dir %s: %s\n", dir,
+                S_ISDIR(sb.st_mode) ? "the folder is not writable" : "not a folder");
+        return false;
+    }
+    return true;
+}
+
 int cmd_train(int argc, char **argv) {
     targs t;
     targs_default(&t);
@@ -485,6 +498,10 @@ int cmd_train(int argc, char **argv) {
         t.c.device = rank_dev;
         if (!hwa_dist_launched()) rc = bad("--rank-devices", t.rank_devices, "", "needs mpirun (one device per rank)");
     }
+    /* The files the run will write, checked before it trains: a bad path
+     * found after the last epoch would lose the trained model. */
+    if (!rc && t.export_path && !cli_writable("train", "weights", t.export_path)) rc = 2;
+    if (!rc && t.c.checkpoint_dir && !checkpoint_dir_ok(t.c.checkpoint_dir)) rc = 2;
     if (!rc) rc = cli_device_check("train", t.c.device, note);
     if (!rc) rc = cli_device_list_check("train", t.c.devices, note);
     if (!rc) rc = train(&t, note);
