@@ -237,17 +237,19 @@ typedef struct hwa_dist_opts {
  * message says hwadapt was built without MPI, and which package builds it),
  * HWA_E_UNSUPPORTED (a module of another ABI, or a file that is not one),
  * HWA_E_DEVICE (MPI failed to start, or a rank did not arrive within the
- * timeout). After an error once MPI has started, *out is still set, so that
- * the caller can stop the job with hwa_dist_abort; otherwise it is NULL. */
+ * timeout); *out is then NULL, and the caller exits with a non-zero status
+ * (see hwa_dist_leave). */
 hwa_status hwa_dist_init(const hwa_dist_opts *opts, hwa_dist **out);
 /* Ends MPI after every rank got here (collective), and frees d. Only after
- * a run that succeeded on every rank: after an error, hwa_dist_abort.
+ * a run that succeeded on every rank: after an error, hwa_dist_leave.
  * NULL is a no-op. */
 void hwa_dist_free(hwa_dist *d);
-/* Ends every rank of the job with exit status code (MPI_Abort): what a
- * caller does after an error on one rank, which the others would otherwise
- * wait for. Returns only if MPI could not abort (then the caller exits). */
-void hwa_dist_abort(hwa_dist *d, int code);
+/* Frees d after an error on this rank without ending MPI (which would wait
+ * for the other ranks). The caller then exits with a non-zero status: the
+ * launcher stops the job's other ranks when one exits so (Open MPI's mpirun
+ * does at once), and they would otherwise wait for this one until their
+ * timeout. The library itself never ends the process. NULL is a no-op. */
+void hwa_dist_leave(hwa_dist *d);
 int hwa_dist_rank(const hwa_dist *d); /* 0 .. size-1; 0 for NULL */
 int hwa_dist_size(const hwa_dist *d); /* 1 for NULL */
 /* The MPI library ("Open MPI v4.1.4"). */

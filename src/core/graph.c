@@ -213,21 +213,31 @@ hwa_status hwa_graph_compute(hwa_graph *g, hwa_backend *be) {
     return st;
 }
 
-hwa_status hwa__graph_compute_nowait(hwa_graph *g, hwa_backend *be) {
-    if (!g || !be) return hwa__err(g ? g->ctx : NULL, HWA_E_MISUSE, "hwa_graph_compute: NULL graph or backend");
-    hwa_ctx *ctx = g->ctx;
-    hwa_status st;
-    if (g->alloc_be != be || g->plan_n != g->n_nodes || !g->arena) {
-        if ((st = hwa_graph_alloc(g, be, HWA_PLAN_REUSE, NULL))) return st;
-    }
-    for (int i = 0; i < g->n_nodes; i++) {
+/* Plans and allocates g on be unless it already is, as it stands. */
+static hwa_status ensure_alloc(hwa_graph *g, hwa_backend *be) {
+    if (g->alloc_be == be && g->plan_n == g->n_nodes && g->arena) return HWA_OK;
+    return hwa_graph_alloc(g, be, HWA_PLAN_REUSE, NULL);
+}
+
+/* HWA_E_UNSUPPORTED, naming the op and why, for the first node of
+ * [begin, end) that be cannot compute. */
+static hwa_status check_supported(hwa_graph *g, hwa_backend *be, int begin, int end) {
+    for (int i = begin; i < end; i++) {
         hwa_tensor *n = g->nodes[i];
         if (!hwa__op_is_view(n->op) && !be->iface->supports_op(be, n)) {
             const char *why = hwa__backend_unsupported_reason(be, n);
-            return hwa__err(ctx, HWA_E_UNSUPPORTED, "graph: backend %s cannot compute %s (%s)%s%s", be->iface->name,
-                            hwa__op_name(n->op), hwa_dtype_name(n->dtype), why ? ": " : "", why ? why : "");
+            return hwa__err(g->ctx, HWA_E_UNSUPPORTED, "graph: backend %s cannot compute %s (%s)%s%s",
+                            be->iface->name, hwa__op_name(n->op), hwa_dtype_name(n->dtype), why ? ": " : "",
+                            why ? why : "");
         }
     }
+    return HWA_OK;
+}
+
+hwa_status hwa__graph_compute_nowait(hwa_graph *g, hwa_backend *be) {
+    if (!g || !be) return hwa__err(g ? g->ctx : NULL, HWA_E_MISUSE, "hwa_graph_compute: NULL graph or backend");
+    hwa_status st;
+    if ((st = ensure_alloc(g, be)) || (st = check_supported(g, be, 0, g->n_nodes))) return st;
     return be->iface->compute(be, (hwa_tensor *const *)g->nodes, g->n_nodes);
 }
 
@@ -238,15 +248,7 @@ hwa_status hwa__graph_compute_range(hwa_graph *g, hwa_backend *be, int begin, in
     if (begin < 0 || end > g->n_nodes || begin > end)
         return hwa__err(g->ctx, HWA_E_MISUSE, "graph: nodes [%d, %d) of %d", begin, end, g->n_nodes);
     hwa_status st;
-    if (g->alloc_be != be || g->plan_n != g->n_nodes || !g->arena) {
-        if ((st = hwa_graph_alloc(g, be, HWA_PLAN_REUSE, NULL))) return st;
-    }
-    for (int i = begin; i < end; i++) {
-        hwa_tensor *n = g->nodes[i];
-        if (!hwa__op_is_view(n->op) && !be->iface->supports_op(be, n))
-            return hwa__err(g->ctx, HWA_E_UNSUPPORTED, "graph: backend %s cannot compute %s (%s)", be->iface->name,
-                            hwa__op_name(n->op), hwa_dtype_name(n->dtype));
-    }
+    if ((st = ensure_alloc(g, be)) || (st = check_supported(g, be, begin, end))) return st;
     if (!be->iface->compute_part)
         return hwa__err(g->ctx, HWA_E_UNSUPPORTED, "graph: backend %s runs graphs only whole", be->iface->name);
     if (begin < end && (st = be->iface->compute_part(be, (hwa_tensor *const *)g->nodes, g->n_nodes, begin, end)))

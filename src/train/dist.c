@@ -304,23 +304,19 @@ hwa_status hwa_dist_init(const hwa_dist_opts *opts, hwa_dist **out) {
         }
     }
     free(all);
-    if (st) {
-        /* MPI may have started: the caller aborts the job (hwa_dist_abort) */
-        if (d->started) {
-            *out = d;
-            d->broken = true;
-            return st;
-        }
-        free(d->peers);
-        free(d);
+    if (st) { /* MPI may have started: the caller exits non-zero (hwa_dist_leave) */
+        d->broken = true;
+        hwa_dist_free(d);
         return st;
     }
     *out = d;
     return HWA_OK;
 }
 
-void hwa_dist_abort(hwa_dist *d, int code) {
-    if (d && d->started) d->m->abort(code ? code : 1);
+void hwa_dist_leave(hwa_dist *d) {
+    if (!d) return;
+    d->broken = true;
+    hwa_dist_free(d);
 }
 
 void hwa_dist_free(hwa_dist *d) {

@@ -36,8 +36,6 @@ typedef struct hwa_dist_module {
     int (*init)(int *rank, int *size, char *version, size_t version_cap, char *err, size_t cap);
     /* Ends it after every rank got here (a collective). */
     int (*finalize)(char *err, size_t cap);
-    /* Ends every rank of the job with exit code (never returns on success). */
-    int (*abort)(int code);
     /* Sum of buf[0..n) over every rank into buf on every rank, started now. */
     int (*iallreduce_sum)(void *buf, int64_t n, hwa_dist_type t, void **req, char *err, size_t cap);
     /* Rank r's send[0..bytes) into recv[r * bytes ..) on every rank. */

@@ -391,11 +391,11 @@ static void on_term(int sig) {
     raise(sig);
 }
 
-/* Ends a job after an error on this rank: the others would wait for it
- * until their timeout, so the whole job is stopped now. */
+/* After an error on this rank: leaves MPI without waiting for the others;
+ * the non-zero exit makes mpirun stop them (they would otherwise wait for
+ * this rank until their timeout). */
 static int job_failed(hwa_dist *d) {
-    if (hwa_dist_size(d) > 1) hwa_dist_abort(d, 1);
-    hwa_dist_free(d);
+    hwa_dist_leave(d);
     return 1;
 }
 
@@ -407,7 +407,7 @@ static int train(targs *t, const char *note) {
     if (hwa_dist_launched()) {
         if (hwa_dist_init(&(hwa_dist_opts){.timeout_s = t->dist_timeout}, &dist)) {
             fprintf(stderr, "hwadapt train: %s\n", hwa_last_error());
-            return dist ? job_failed(dist) : 1;
+            return 1;
         }
         signal(SIGTERM, on_term);
         c->dist = dist;

@@ -64,8 +64,6 @@ static int m_finalize(char *err, size_t cap) {
     return rc == MPI_SUCCESS ? 0 : fail(rc, "MPI_Finalize", err, cap);
 }
 
-static int m_abort(int code) { return MPI_Abort(MPI_COMM_WORLD, code); }
-
 static int m_iallreduce_sum(void *buf, int64_t n, hwa_dist_type t, void **out, char *err, size_t cap) {
     int count, rc;
     if (count_of(n, "MPI_Iallreduce", &count, err, cap)) return -1;
@@ -143,7 +141,6 @@ static const hwa_dist_module table = {
     .name = "mpi",
     .init = m_init,
     .finalize = m_finalize,
-    .abort = m_abort,
     .iallreduce_sum = m_iallreduce_sum,
     .iallgather = m_iallgather,
     .isend = m_isend,
