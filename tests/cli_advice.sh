@@ -51,7 +51,7 @@ for k in 0 1; do
         fail "'$cmd' ran another configuration: $got"
       echo "ok: $cmd -> $dtype on $device, threads $table_threads";;
     *)
-      got=$("$cli" "${words[@]}") || fail "'$cmd' failed"
+      got=$("$cli" "${words[@]}" --wide) || fail "'$cmd' failed"
       grep -qE "^$wl +$device +$dtype +64 +$table_threads " <<<"$got" || fail "'$cmd' ran another configuration:"$'\n'"$got"
       echo "ok: $cmd -> $dtype on $device, threads $table_threads";;
   esac
@@ -63,7 +63,7 @@ for k in 0 1; do
       grep -q "\"dtype\":\"$dtype\",\"threads\":$json_threads,\"device\":\"$device\"" <<<"$got" ||
         fail "train --config ran another configuration: $got";;
     *)
-      got=$(cd "$tmp" && "$cli" bench "$wl" --config hwadapt.conf --min-time 0.2 -r 2) || fail "bench --config failed"
+      got=$(cd "$tmp" && "$cli" bench "$wl" --config hwadapt.conf --min-time 0.2 -r 2 --wide) || fail "bench --config failed"
       grep -qE "^$wl +$device +$dtype +64 +$table_threads " <<<"$got" ||
         fail "bench --config ran another configuration:"$'\n'"$got";;
   esac

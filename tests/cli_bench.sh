@@ -131,12 +131,23 @@ head -1 "$tmp/out.csv" | grep -q '^workload,device,dtype,batch,threads' || fail 
 md=$("$cli" bench linear1000 "${quick[@]}" --md)
 contains "$md" "| workload | device | dtype |"
 contains "$md" "| linear1000 | cpu | f32 | 4 |"
-table=$("$cli" bench linear1000 "${quick[@]}" --dtype f32,bf16 -r 3)
+table=$("$cli" bench linear1000 "${quick[@]}" --dtype f32,bf16 -r 3 --wide)
 contains "$table" "p99 ms"
 contains "$table" "reps"
 contains "$table" " ± "
 grep -qE 'bf16 .* 3 +[0-9]+ .* [0-9.]+x \[[0-9.]+, [0-9.]+\]' <<<"$table" || fail "no speed-up with its interval:"$'\n'"$table"
-echo "ok: CSV to a file, Markdown, table with repetitions and intervals"
+# the default table: under the workload's title, readable units, 100 columns
+table=$("$cli" bench linear1000 "${quick[@]}" --dtype f32,bf16 -r 3 2>"$tmp/summary")
+contains "$table" "linear1000 · batch 4 · single"
+grep -qE '^  cpu +bf16 +[0-9]+ +[0-9.]+[kM]? ±[0-9.]+% +[0-9.]+x \[[0-9.]+,[0-9.]+\] +[0-9.]+ (µs|ms) ' <<<"$table" ||
+  fail "no compact bf16 row:"$'\n'"$table"
+long=$(/usr/bin/python3 -c 'import sys; [print(l, end="") for l in sys.stdin if len(l.rstrip("\n")) > 100]' <<<"$table")
+[ -z "$long" ] || fail "lines over 100 columns:"$'\n'"$long"
+grep -qE '^hwadapt bench: 2 row\(s\) measured, 0 skipped, in [0-9]+ s$' "$tmp/summary" || fail "no summary: $(cat "$tmp/summary")"
+grep -qE '^  fastest linear1000: (f32|bf16), [0-9]+ thread\(s\) on cpu, batch 4: ' "$tmp/summary" || fail "no best row: $(cat "$tmp/summary")"
+"$cli" bench linear1000 "${quick[@]}" --quiet > /dev/null 2>"$tmp/quiet"
+[ ! -s "$tmp/quiet" ] || fail "--quiet printed: $(cat "$tmp/quiet")"
+echo "ok: CSV to a file, Markdown, wide table with repetitions and intervals, a table in 100 columns, summary"
 
 out=$("$cli" bench linear1000 "${quick[@]}" --scenario server --p99-ms 1000 --find-peak --json)
 contains "$out" '"peak_qps": '

@@ -17,20 +17,27 @@ took=$(( $(date +%s) - start ))
 contains "$out" "machine "
 contains "$out" "roofline "
 contains "$out" "calibration "
-contains "$out" "p50 ms"
-contains "$out" "p99 ms"
-for t in f32 f16 bf16; do grep -qE "^linear1000 +cpu +$t " <<<"$out" || fail "no $t row:"$'\n'"$out"; done
+# the rows under their workload's title, in readable units
+contains "$out" "linear1000 · batch 64 · single"
+grep -qE "^  device +dtype +thr +samples/s +speedup +p50 +p99 " <<<"$out" || fail "no column heads:"$'\n'"$out"
+for t in f32 f16 bf16; do grep -qE "^  cpu +$t +[0-9]+ +([0-9.]+[kM]? ±[0-9.]+%|skipped) " <<<"$out" || fail "no $t row:"$'\n'"$out"; done
 # every device of the passport has its rows: opencl:N too, with no thread count
-for d in $("$cli" probe | sed -n 's/^\(opencl:[0-9]*\)  .*/\1/p'); do
-  grep -qE "^linear1000 +$d +f32 +64 +- " <<<"$out" || fail "no $d row:"$'\n'"$out"
+for d in $("$cli" probe --list | sed -n 's/^\(opencl:[0-9]*\) .*/\1/p'); do
+  grep -qE "^  $d +f32 +- " <<<"$out" || fail "no $d row:"$'\n'"$out"
 done
+# every line fits 100 columns
+long=$(/usr/bin/python3 -c 'import sys; [print(l, end="") for l in sys.stdin if len(l.rstrip("\n")) > 100]' <<<"$out")
+[ -z "$long" ] || fail "lines over 100 columns:"$'\n'"$long"
 contains "$out" "verdict per workload (max abs error vs f32 <= 0.01; recommended only when the 95% interval"
 grep -qE '^  linear1000 +(recommended|tied) +(f32|f16|bf16)(, [0-9]+ thread\(s\) on cpu| on opencl:[0-9]+) ' <<<"$out" ||
   fail "no verdict:"$'\n'"$out"
 grep -qE '[0-9.]+x \[[0-9.]+, [0-9.]+\]' <<<"$out" || fail "no interval:"$'\n'"$out"
 grep -qE '^    command  hwadapt bench linear1000 (--device cpu --dtype (f32|f16|bf16) --threads [0-9]+|--device opencl:[0-9]+ --dtype (f32|f16|bf16)) --batch 64$' <<<"$out" ||
   fail "no command:"$'\n'"$out"
-grep -qE '^    C        be = hwa_backend_new\(ctx, "(cpu"\); hwa_backend_set_threads\(be, [0-9]+\);|opencl:[0-9]+"\);) .*HWA_(F32|F16|BF16)' <<<"$out" ||
+# the C calls, their wrapped lines joined
+calls=$(awk '/^    C        / { on = 1; printf "%s", $0; next } on && /^             [^ ]/ { printf " %s", substr($0, 14); next }
+             on { print ""; on = 0 }' <<<"$out")
+grep -qE '^    C        be = hwa_backend_new\(ctx, "(cpu"\); hwa_backend_set_threads\(be, [0-9]+\);|opencl:[0-9]+"\);) .*HWA_(F32|F16|BF16)' <<<"$calls" ||
   fail "no C calls:"$'\n'"$out"
 if grep -qE '^  linear1000 +tied +f32' <<<"$out"; then contains "$out" "the f32 baseline"; fi
 contains "$out" "report       $tmp/report.json"

@@ -7,6 +7,7 @@
 
 #include "bench/bench_device.h"
 #include "bench/workload.h"
+#include "core/text.h"
 #include "harness.h"
 
 #ifdef HWA_HAVE_JANSSON
@@ -404,10 +405,14 @@ TEST(rows_of_a_device_without_threads_name_it_and_set_no_threads) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    CHECK_OK(hwa_bench_report_write(&rep, HWA_BENCH_TABLE, f));
+    CHECK_OK(hwa_bench_report_write(&rep, HWA_BENCH_TABLE_WIDE, f));
     fclose(f);
     CHECK_STR_CONTAINS(buf, "opencl:0  f32       64    -  ");
     free(buf);
+    char *t = write_to_string(&rep, HWA_BENCH_TABLE);
+    CHECK(t);
+    CHECK_STR_CONTAINS(t, "  opencl:0  f32      -  ");
+    free(t);
 #ifdef HWA_HAVE_JANSSON
     char *json = write_to_string(&rep, HWA_BENCH_JSON), err[512] = "";
     CHECK(json);
@@ -541,7 +546,7 @@ TEST(table_shows_reps_the_spread_and_the_speedup_with_its_interval) {
     hwa_bench_report rep;
     CHECK(fill_report(&rep));
     CHECK_OK(hwa_bench_recommend(&rep, "linear1000", 0.01));
-    char *t = write_to_string(&rep, HWA_BENCH_TABLE);
+    char *t = write_to_string(&rep, HWA_BENCH_TABLE_WIDE);
     CHECK(t);
     CHECK_STR_CONTAINS(t, "reps");
     CHECK_STR_CONTAINS(t, "100 ± 7.9");      /* sd of 100, 90, 110, 95, 105: sqrt(62.5) */
@@ -553,6 +558,55 @@ TEST(table_shows_reps_the_spread_and_the_speedup_with_its_interval) {
     char *nl = strchr(t, '\n'), *head = strstr(t, "speedup"), *cell = strstr(nl, "baseline");
     CHECK(nl && head && cell);
     CHECK_INT_EQ((int64_t)(head - t), (int64_t)(cell - (nl + 1)));
+    free(t);
+    hwa_bench_report_free(&rep);
+}
+
+/* The default table: rows grouped under their workload, readable units,
+ * and no line past 100 columns even with long notes and kernel names. */
+TEST(table_fits_100_columns_with_readable_units_grouped_by_workload) {
+    hwa_bench_report rep;
+    CHECK_OK(hwa_bench_report_init(&rep, NULL));
+    const char *dts[3] = {"f32", "bf16", "f16"};
+    const double sps[3] = {74800, 253000, 150000};
+    for (int i = 0; i < 6; i++) {
+        hwa_bench_row r = make_row(i < 3 ? "linear1000" : "stories260K.bin", dts[i % 3], sps[i % 3] * (i < 3 ? 1 : 20),
+                                   i % 3 ? 6.035e-3 : 0);
+        snprintf(r.kernel, sizeof r.kernel, "f16>f32:onednn:brg:avx512_core+packed+bias+relu");
+        if (i >= 3) snprintf(r.unit, sizeof r.unit, "tokens");
+        r.r.latency.p50 = 771e-6;
+        r.r.latency.p99 = 2.19e-3;
+        r.pct_of_peak = 149.4;
+        memset(r.note, 'x', 300);
+        for (int k = 7; k < 300; k += 8) r.note[k] = ' ';
+        r.note[300] = 0;
+        CHECK_OK(hwa_bench_report_add(&rep, &r));
+    }
+    hwa_bench_report_compare(&rep);
+    CHECK_OK(hwa_bench_recommend(&rep, "linear1000", 0.01));
+    char *t = write_to_string(&rep, HWA_BENCH_TABLE);
+    CHECK(t);
+    CHECK_STR_CONTAINS(t, "linear1000 · batch 64 · single\n");
+    CHECK_STR_CONTAINS(t, "stories260K.bin · batch 64 · single\n");
+    CHECK_STR_CONTAINS(t, "tokens/s");
+    CHECK_STR_CONTAINS(t, "74.8k ±");
+    CHECK_STR_CONTAINS(t, "1.5M ±");
+    CHECK_STR_CONTAINS(t, "771 µs");
+    CHECK_STR_CONTAINS(t, "2.19 ms");
+    CHECK_STR_CONTAINS(t, "6.0e-3");
+    CHECK_STR_CONTAINS(t, "recommended");
+    CHECK_STR_CONTAINS(t, "more columns in the wide table (--wide)");
+    CHECK(!strstr(t, "onednn")); /* kernels: the wide table's */
+    int lines = 0;
+    for (char *l = t, *e; *l; l = e + 1) {
+        e = strchr(l, '\n');
+        CHECK(e);
+        *e = 0;
+        CHECK_MSG(hwa__text_width(l) <= 100, "%d columns: %s", hwa__text_width(l), l);
+        CHECK_MSG(!*l || l[strlen(l) - 1] != ' ', "trailing space: '%s'", l);
+        lines++;
+    }
+    CHECK(lines > 12);
     free(t);
     hwa_bench_report_free(&rep);
 }

@@ -273,7 +273,7 @@ typedef struct hwa_bench_row {
     double peak_upper_qps;    /* ... the lowest rate seen to violate the bound; NAN when none did */
     bool peak_at_ceiling;     /* ... no tested rate violated it (hwa_bench_peak.at_ceiling) */
     bool skipped;             /* not measured: see note */
-    char note[512];           /* caps, warnings and skip reasons, "" when none */
+    char note[1024];          /* caps, warnings and skip reasons, "" when none */
     /* Repetitions: the row was measured in `reps` short visits interleaved
      * with the other rows of its group (same workload and optimizer,
      * device, batch and scenario), so that the machine's drift reaches every configuration of
@@ -311,6 +311,10 @@ typedef struct hwa_bench_row {
      * ...); "" for a forward row. Rows of different optimizers are
      * different groups. */
     char optimizer[12];
+    /* What a sample is: "samples" for the built-in workloads, "tokens" for
+     * a language model file (a query is a decode step or a prefill of
+     * `batch` tokens), so samples_per_s is tokens/s there. */
+    char unit[8];
 } hwa_bench_row;
 
 /* A summary of the machine, filled from the hardware passport. Strings are
@@ -398,7 +402,12 @@ typedef enum hwa_bench_format {
     HWA_BENCH_TABLE = 0,       /* aligned text for a terminal */
     HWA_BENCH_JSON,            /* docs/bench-report.schema.json */
     HWA_BENCH_CSV,             /* RFC 4180, one header line, empty field for unknown */
-    HWA_BENCH_MARKDOWN         /* a GitHub table, n/a for unknown */
+    HWA_BENCH_MARKDOWN,        /* a GitHub table, n/a for unknown */
+    /* Every column of the table, one line per row (about 200 columns);
+     * HWA_BENCH_TABLE fits 100 columns: the rows grouped by workload, the
+     * columns a user decides on, readable units (k/M, µs/ms), and a line
+     * naming the columns only this format shows. */
+    HWA_BENCH_TABLE_WIDE
 } hwa_bench_format;
 
 /* Writes the report to f in the given format. HWA_E_IO on a write error. */

@@ -10,6 +10,7 @@
 #include "bench/text.h"
 #include "core/file.h"
 #include "core/json_write.h"
+#include "core/text.h"
 
 hwa_status hwa_bench_report_init(hwa_bench_report *rep, const hwa_passport *p) {
     if (!rep) return hwa__err(NULL, HWA_E_INVALID, "report: NULL");
@@ -215,7 +216,7 @@ static void write_json(const hwa_bench_report *rep, FILE *f) {
 enum {
     C_WORKLOAD, C_DEVICE, C_DTYPE, C_BATCH, C_THREADS, C_KERNEL, C_SCEN, C_OPTIM, C_REPS, C_QUERIES, C_SPS, C_SD,
     C_SPS_REPS, C_SPEEDUP, C_LO, C_HI, C_P50, C_P90, C_P99, C_MAX, C_CV, C_GFLOPS, C_PCT, C_J, C_ERR, C_PEAK, C_OTHERS,
-    C_VERDICT, C_NOTE, N_COLS, CELL = 528
+    C_VERDICT, C_NOTE, N_COLS, CELL = 1040
 };
 static const char *const col_names[N_COLS] = {
     "workload", "device", "dtype", "batch", "threads", "kernel", "scenario", "optimizer", "reps", "queries",
@@ -341,63 +342,295 @@ static void write_markdown(const hwa_bench_report *rep, FILE *f) {
                 rep->recs[k].text, rep->recs[k].command);
 }
 
-/* Characters on a terminal: UTF-8 continuation bytes take no column. */
-static int text_width(const char *s) {
-    int n = 0;
-    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
+/* A table line is built whole, so that it ends without trailing spaces. */
+typedef struct tline {
+    char s[N_COLS * CELL];
+    size_t n;
+} tline;
+
+static void line_cat(tline *l, const char *s) {
+    size_t k = strlen(s);
+    if (l->n + k >= sizeof l->s) k = sizeof l->s - 1 - l->n;
+    memcpy(l->s + l->n, s, k);
+    l->n += k;
+    l->s[l->n] = 0;
 }
 
-static void print_cell(FILE *f, const char *s, int width, bool left) {
-    int pad = width - text_width(s);
-    if (!left) fprintf(f, "%*s", pad > 0 ? pad : 0, "");
-    fputs(s, f);
-    if (left) fprintf(f, "%*s", pad > 0 ? pad : 0, "");
-    fputs("  ", f);
+static void print_cell(tline *l, const char *s, int width, bool left) {
+    char pad[CELL];
+    int k = width - hwa__text_width(s);
+    k = k < 0 ? 0 : k >= CELL ? CELL - 1 : k;
+    memset(pad, ' ', (size_t)k);
+    pad[k] = 0;
+    if (!left) line_cat(l, pad);
+    line_cat(l, s);
+    if (left) line_cat(l, pad);
+    line_cat(l, "  ");
+}
+
+/* Writes the line without its trailing spaces, a newline, and empties it. */
+static void line_end(tline *l, FILE *f) {
+    while (l->n && l->s[l->n - 1] == ' ') l->s[--l->n] = 0;
+    fputs(l->s, f);
+    fputc('\n', f);
+    l->n = 0;
+    l->s[0] = 0;
 }
 
 /* Columns without a single known value are left out of the terminal table
  * (energy on a machine without meters, the peak column without a search);
  * notes go under the table as numbered footnotes. */
-static void write_table(const hwa_bench_report *rep, FILE *f) {
+static void write_table_wide(const hwa_bench_report *rep, FILE *f) {
     static char cells[N_COLS][CELL];
     int width[N_COLS];
     bool show[N_COLS];
     for (int c = 0; c < N_COLS; c++) {
-        width[c] = text_width(col_heads[c]);
+        width[c] = hwa__text_width(col_heads[c]);
         show[c] = c != C_SD && c != C_SPS_REPS && c != C_LO && c != C_HI && c != C_J && c != C_PEAK && c != C_VERDICT &&
                   c != C_OPTIM;
     }
     for (int i = 0; i < rep->n_rows; i++) {
         row_cells(rep, i, cells, "n/a", true);
         for (int c = 0; c < C_NOTE; c++) {
-            if (text_width(cells[c]) > width[c]) width[c] = text_width(cells[c]);
+            if (hwa__text_width(cells[c]) > width[c]) width[c] = hwa__text_width(cells[c]);
             if ((c == C_J || c == C_PEAK) && strcmp(cells[c], "n/a")) show[c] = true;
             if (c == C_VERDICT && cells[c][0]) show[c] = true;
             if (c == C_OPTIM && rep->rows[i].optimizer[0]) show[c] = true;
         }
     }
     show[C_NOTE] = false;
+    static tline l;
     for (int c = 0; c < N_COLS; c++)
-        if (show[c]) print_cell(f, col_heads[c], width[c], text_column(c));
-    fputs("\n", f);
+        if (show[c]) print_cell(&l, col_heads[c], width[c], text_column(c));
+    line_end(&l, f);
     int note = 0;
     for (int i = 0; i < rep->n_rows; i++) {
         row_cells(rep, i, cells, "n/a", true);
         for (int c = 0; c < C_NOTE; c++)
-            if (show[c]) print_cell(f, cells[c], width[c], text_column(c));
-        if (cells[C_NOTE][0]) fprintf(f, "[%d]", ++note);
-        fputs("\n", f);
+            if (show[c]) print_cell(&l, cells[c], width[c], text_column(c));
+        if (cells[C_NOTE][0]) {
+            char m[16];
+            snprintf(m, sizeof m, "[%d]", ++note);
+            line_cat(&l, m);
+        }
+        line_end(&l, f);
     }
     note = 0;
     for (int i = 0; i < rep->n_rows; i++)
         if (rep->rows[i].note[0]) fprintf(f, "  [%d] %s\n", ++note, rep->rows[i].note);
 }
 
+
+/* ---- the table that fits 100 columns ------------------------------------ */
+
+/* Readable numbers: 3 significant digits with k/M/G; times in µs, ms or s. */
+static void fmt_si(char *buf, size_t cap, double v) {
+    static const char *const unit[] = {"", "k", "M", "G", "T"};
+    int u = 0;
+    while (u < 4 && fabs(v) >= 999.5) {
+        v /= 1e3;
+        u++;
+    }
+    snprintf(buf, cap, "%.3g%s", v, unit[u]);
+}
+
+static void fmt_ms(char *buf, size_t cap, double ms) {
+    if (!isfinite(ms)) snprintf(buf, cap, "n/a");
+    else if (ms < 0.00995) snprintf(buf, cap, "%.2f µs", ms * 1e3);
+    else if (ms < 0.9995) snprintf(buf, cap, "%.3g µs", ms * 1e3);
+    else if (ms < 999.5) snprintf(buf, cap, "%.3g ms", ms);
+    else snprintf(buf, cap, "%.3g s", ms / 1e3);
+}
+
+/* 6.0e-3 rather than 6.035e-03: two digits tell a tolerance apart. */
+static void fmt_err(char *buf, size_t cap, double e) {
+    if (!isfinite(e)) {
+        snprintf(buf, cap, "n/a");
+        return;
+    }
+    if (e == 0) {
+        snprintf(buf, cap, "0");
+        return;
+    }
+    char t[32];
+    snprintf(t, sizeof t, "%.1e", e);
+    char *x = strchr(t, 'e');
+    if (!x) {
+        snprintf(buf, cap, "%s", t);
+        return;
+    }
+    char sign = x[1] == '-' ? '-' : 0;
+    const char *d = x + 2;
+    while (*d == '0' && d[1]) d++;
+    *x = 0;
+    snprintf(buf, cap, "%se%s%s", t, sign ? "-" : "", d);
+}
+
+enum {
+    K_DEVICE, K_DTYPE, K_BATCH, K_SCEN, K_OPTIM, K_THREADS, K_RATE, K_SPEEDUP, K_P50, K_P99, K_PCT, K_ERR, K_J, K_PEAK,
+    K_OTHERS, K_VERDICT, K_N, KCELL = 64
+};
+static const char *const k_heads[K_N] = {"device", "dtype", "batch", "scen", "optim", "thr", "samples/s", "speedup",
+                                         "p50", "p99", "%peak", "max err", "J/sample", "peak q/s", "others",
+                                         "verdict"};
+/* Which columns are kept first when 100 columns cannot hold them all. */
+static const int k_prio[K_N] = {0, 0, 6, 6, 7, 6, 1, 2, 4, 8, 9, 5, 10, 10, 11, 3};
+/* The wide table's columns this one never shows. */
+static const char *const k_wide_only = "kernel, reps, queries, p90, max, cv, GFLOP/s";
+
+static bool k_left(int c) { return c <= K_OPTIM || c == K_VERDICT; }
+
+static const char *row_unit(const hwa_bench_row *r) { return r->unit[0] ? r->unit : "samples"; }
+
+static void compact_cells(const hwa_bench_report *rep, int i, char cells[K_N][KCELL]) {
+    const hwa_bench_row *r = &rep->rows[i];
+    const bool ok = measured(r);
+    snprintf(cells[K_DEVICE], KCELL, "%s", r->device);
+    snprintf(cells[K_DTYPE], KCELL, "%s", r->dtype);
+    snprintf(cells[K_BATCH], KCELL, "%lld", (long long)r->batch);
+    snprintf(cells[K_SCEN], KCELL, "%s", r->scenario);
+    snprintf(cells[K_OPTIM], KCELL, "%s", r->optimizer[0] ? r->optimizer : "-");
+    if (r->no_threads) snprintf(cells[K_THREADS], KCELL, "-");
+    else snprintf(cells[K_THREADS], KCELL, "%d", r->threads);
+    if (!ok) {
+        snprintf(cells[K_RATE], KCELL, "%s", r->skipped ? "skipped" : "n/a");
+    } else {
+        fmt_si(cells[K_RATE], KCELL, r->samples_per_s);
+        if (isfinite(r->samples_per_s_sd) && r->samples_per_s > 0) {
+            const double pct = 100 * r->samples_per_s_sd / r->samples_per_s;
+            hwa__bench_catf(cells[K_RATE], KCELL, " ", pct >= 9.95 ? "±%.0f%%" : "±%.1f%%", pct);
+        }
+    }
+    if (r->baseline_row == i) snprintf(cells[K_SPEEDUP], KCELL, "baseline");
+    else if (!isfinite(r->speedup)) snprintf(cells[K_SPEEDUP], KCELL, "n/a");
+    else if (isfinite(r->speedup_lo))
+        snprintf(cells[K_SPEEDUP], KCELL, "%.2fx [%.2f,%.2f]", r->speedup, r->speedup_lo, r->speedup_hi);
+    else snprintf(cells[K_SPEEDUP], KCELL, "%.2fx", r->speedup);
+    fmt_ms(cells[K_P50], KCELL, ok ? r->r.latency.p50 * 1e3 : NAN);
+    fmt_ms(cells[K_P99], KCELL, ok ? r->r.latency.p99 * 1e3 : NAN);
+    fmt_num(cells[K_PCT], KCELL, NAN, "n/a");
+    if (ok && isfinite(r->pct_of_peak)) snprintf(cells[K_PCT], KCELL, "%.0f", r->pct_of_peak);
+    fmt_err(cells[K_ERR], KCELL, r->max_abs_error_vs_f32);
+    fmt_num(cells[K_J], KCELL, NAN, "n/a");
+    if (isfinite(r->energy_j_per_sample)) fmt_si(cells[K_J], KCELL, r->energy_j_per_sample);
+    fmt_num(cells[K_PEAK], KCELL, NAN, "n/a");
+    if (isfinite(r->peak_rate_qps)) fmt_si(cells[K_PEAK], KCELL, r->peak_rate_qps);
+    snprintf(cells[K_OTHERS], KCELL, "n/a");
+    if (ok && isfinite(r->load_others_share)) snprintf(cells[K_OTHERS], KCELL, "%.0f%%", 100 * r->load_others_share);
+    snprintf(cells[K_VERDICT], KCELL, "%s", row_verdict(rep, i));
+}
+
+/* Whether row i is the first of its workload (the groups' order). */
+static bool first_of_group(const hwa_bench_report *rep, int i) {
+    for (int j = 0; j < i; j++)
+        if (!strcmp(rep->rows[j].workload, rep->rows[i].workload)) return false;
+    return true;
+}
+
+/* The rows grouped by workload under a title line that names what the
+ * group's rows share (batch, scenario, optimizer); within a group, the
+ * columns a user decides on, chosen by k_prio until 100 columns are full;
+ * the notes under the table, numbered in the order shown and wrapped. */
+static void write_table(const hwa_bench_report *rep, FILE *f) {
+    enum { WIDTH = 100 };
+    static char cells[K_N][KCELL];
+    int width[K_N];
+    bool show[K_N], varies[K_N] = {0};
+    for (int c = 0; c < K_N; c++) {
+        width[c] = hwa__text_width(k_heads[c]);
+        show[c] = c != K_J && c != K_PEAK && c != K_BATCH && c != K_SCEN && c != K_OPTIM && c != K_VERDICT;
+    }
+    width[K_RATE] = 9; /* "tokens/s" or "samples/s" */
+    for (int i = 0; i < rep->n_rows; i++) {
+        compact_cells(rep, i, cells);
+        for (int c = 0; c < K_N; c++)
+            if (hwa__text_width(cells[c]) > width[c]) width[c] = hwa__text_width(cells[c]);
+        if (strcmp(cells[K_J], "n/a")) show[K_J] = true;
+        if (strcmp(cells[K_PEAK], "n/a")) show[K_PEAK] = true;
+        if (cells[K_VERDICT][0]) show[K_VERDICT] = true;
+        for (int j = 0; j < i; j++) {
+            const hwa_bench_row *a = &rep->rows[i], *b = &rep->rows[j];
+            if (strcmp(a->workload, b->workload)) continue;
+            varies[K_BATCH] |= a->batch != b->batch;
+            varies[K_SCEN] |= strcmp(a->scenario, b->scenario) != 0;
+            varies[K_OPTIM] |= strcmp(a->optimizer, b->optimizer) != 0;
+        }
+    }
+    for (int c = K_BATCH; c <= K_OPTIM; c++) show[c] = varies[c];
+    int n_notes = 0;
+    for (int i = 0; i < rep->n_rows; i++) n_notes += rep->rows[i].note[0] != 0;
+    char mark[16];
+    snprintf(mark, sizeof mark, "[%d]", n_notes);
+    /* keep columns in priority order while the line fits */
+    bool keep[K_N] = {0};
+    int used = 2 + (n_notes ? (int)strlen(mark) : 0);
+    for (int p = 0; p <= 11; p++)
+        for (int c = 0; c < K_N; c++)
+            if (show[c] && k_prio[c] == p && used + width[c] + 2 <= WIDTH) {
+                keep[c] = true;
+                used += width[c] + 2;
+            }
+    int note = 0;
+    for (int g = 0; g < rep->n_rows; g++) {
+        if (!first_of_group(rep, g)) continue;
+        const hwa_bench_row *first = &rep->rows[g];
+        bool same_batch = true, same_scen = true, same_optim = true, tokens = !strcmp(row_unit(first), "tokens");
+        for (int i = g + 1; i < rep->n_rows; i++) {
+            const hwa_bench_row *r = &rep->rows[i];
+            if (strcmp(r->workload, first->workload)) continue;
+            same_batch &= r->batch == first->batch;
+            same_scen &= !strcmp(r->scenario, first->scenario);
+            same_optim &= !strcmp(r->optimizer, first->optimizer);
+            tokens &= !strcmp(row_unit(r), "tokens");
+        }
+        fprintf(f, "%s%s", g ? "\n" : "", first->workload);
+        if (same_batch) fprintf(f, " · batch %lld", (long long)first->batch);
+        if (same_scen) fprintf(f, " · %s", first->scenario);
+        if (same_optim && first->optimizer[0]) fprintf(f, " · %s", first->optimizer);
+        fputs("\n", f);
+        static tline l;
+        line_cat(&l, "  ");
+        for (int c = 0; c < K_N; c++)
+            if (keep[c]) print_cell(&l, c == K_RATE && tokens ? "tokens/s" : k_heads[c], width[c], k_left(c));
+        line_end(&l, f);
+        for (int i = g; i < rep->n_rows; i++) {
+            if (strcmp(rep->rows[i].workload, first->workload)) continue;
+            compact_cells(rep, i, cells);
+            line_cat(&l, "  ");
+            for (int c = 0; c < K_N; c++)
+                if (keep[c]) print_cell(&l, cells[c], width[c], k_left(c));
+            if (rep->rows[i].note[0]) {
+                char m[16];
+                snprintf(m, sizeof m, "[%d]", ++note);
+                line_cat(&l, m);
+            }
+            line_end(&l, f);
+        }
+    }
+    char more[512];
+    snprintf(more, sizeof more, "more columns in the wide table (--wide), CSV and JSON: %s", k_wide_only);
+    for (int c = 0; c < K_N; c++)
+        if (show[c] && !keep[c]) hwa__bench_catf(more, sizeof more, ", ", "%s", k_heads[c]);
+    fputs("\n  ", f);
+    hwa__text_wrap(f, more, 2, 4, WIDTH);
+    note = 0;
+    for (int g = 0; g < rep->n_rows; g++) {
+        if (!first_of_group(rep, g)) continue;
+        for (int i = g; i < rep->n_rows; i++) {
+            if (strcmp(rep->rows[i].workload, rep->rows[g].workload) || !rep->rows[i].note[0]) continue;
+            char lead[16];
+            const int n = snprintf(lead, sizeof lead, "  [%d] ", ++note);
+            fputs(lead, f);
+            hwa__text_wrap(f, rep->rows[i].note, n, n, WIDTH);
+        }
+    }
+}
+
 hwa_status hwa_bench_report_write(const hwa_bench_report *rep, hwa_bench_format fmt, FILE *f) {
     if (!rep || !f) return hwa__err(NULL, HWA_E_INVALID, "report: NULL");
     switch (fmt) {
     case HWA_BENCH_TABLE: write_table(rep, f); break;
+    case HWA_BENCH_TABLE_WIDE: write_table_wide(rep, f); break;
     case HWA_BENCH_JSON: write_json(rep, f); break;
     case HWA_BENCH_CSV: write_csv(rep, f); break;
     case HWA_BENCH_MARKDOWN: write_markdown(rep, f); break;

@@ -3,7 +3,11 @@
  * nothing, the power meters, and any warnings. */
 #include <string.h>
 
+#include "core/text.h"
 #include "hw/hw_internal.h"
+
+/* Lines fit 100 columns: long lists and messages wrap under their text. */
+enum { WIDTH = 100 };
 
 static const char *bytes_str(int64_t b, char *buf, size_t cap) {
     if (b < 0) snprintf(buf, cap, "unknown");
@@ -46,9 +50,12 @@ static void print_cpu(const hwa_cpu_info *c, FILE *f) {
     if (c->cgroup_cpu_limit > 0) fprintf(f, ", cpu %.2f CPUs", c->cgroup_cpu_limit);
     else fprintf(f, ", cpu unlimited");
     fprintf(f, "; affinity %s (%d CPUs)\n", c->affinity_list[0] ? c->affinity_list : "unknown", c->affinity_cpus);
-    fprintf(f, "  features ");
-    for (int i = 0; i < c->n_features; i++) fprintf(f, " %s", c->features[i]);
-    fprintf(f, "%s\n", c->n_features ? "" : " none found");
+    char feat[4096] = "none found";
+    size_t n = 0;
+    for (int i = 0; i < c->n_features && n + 1 < sizeof feat; i++)
+        n += (size_t)snprintf(feat + n, sizeof feat - n, "%s%s", i ? " " : "", c->features[i]);
+    fprintf(f, "  features  ");
+    hwa__text_wrap(f, feat, 12, 12, WIDTH);
 }
 
 static void print_device(const hwa_device_info *d, FILE *f) {
@@ -115,12 +122,20 @@ hwa_status hwa_passport_print(const hwa_passport *p, FILE *f) {
     for (int i = 0; i < p->n_runtimes; i++) {
         const hwa_runtime_info *r = &p->runtimes[i];
         if (r->n_devices > 0) fprintf(f, "  %-7s %d device%s (%s)\n", r->name, r->n_devices, r->n_devices == 1 ? "" : "s", r->library);
-        else fprintf(f, "  %-7s none found%s%s\n", r->name, r->note[0] ? ": " : "", r->note);
+        else {
+            char line[600];
+            snprintf(line, sizeof line, "none found%s%s", r->note[0] ? ": " : "", r->note);
+            fprintf(f, "  %-7s ", r->name);
+            hwa__text_wrap(f, line, 10, 12, WIDTH);
+        }
     }
     fprintf(f, "\npower meters\n");
     for (int i = 0; i < p->n_meters; i++) fprintf(f, "  %-24s %s %s\n", p->meters[i].name, p->meters[i].kind, p->meters[i].domain);
     if (p->n_meters == 0) fprintf(f, "  none found\n");
-    for (int i = 0; i < p->n_warnings; i++) fprintf(f, "%swarning: %s\n", i ? "" : "\n", p->warnings[i]);
+    for (int i = 0; i < p->n_warnings; i++) {
+        fprintf(f, "%swarning: ", i ? "" : "\n");
+        hwa__text_wrap(f, p->warnings[i], 9, 4, WIDTH);
+    }
     fflush(f);
     return ferror(f) ? hwa__err(NULL, HWA_E_IO, "passport print: write failed") : HWA_OK;
 }

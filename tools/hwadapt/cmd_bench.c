@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "progress.h"
 #include "hwadapt/hwadapt.h"
 
 static void usage(FILE *f) {
@@ -55,7 +56,11 @@ static void usage(FILE *f) {
             "  --no-calibrate     do not measure or read the calibrated peaks (pct_of_peak n/a)\n"
             "  --config FILE      device, dtype, threads and batch from FILE (docs/settings.md): per workload\n"
             "                     its [bench WORKLOAD] section, else [bench], else [all]; flags given here win\n"
-            "  --json | --csv | --md   output format (default: an aligned table)\n"
+            "  --json | --csv | --md   output format (default: an aligned table that fits 100 columns)\n"
+            "  --wide             the table with every column (kernel, reps, queries, p90, max, cv, ...)\n"
+            "  --quiet            no progress line and no summary on stderr\n"
+            "  --profile          the CPU backend's time per (op, shape, kernel) on stderr, per backend\n"
+            "                     (the same as HWA_PROFILE=1)\n"
             "  -o FILE            write the output to FILE atomically instead of stdout\n",
             HWA_BENCH_DEFAULT_REPS, HWA_BENCH_MAX_REPS);
 }
@@ -68,9 +73,37 @@ static bool num(const char *s, double lo, double *out) {
     return true;
 }
 
-static void progress(void *ud, int row, int n_rows, const char *msg) {
-    fprintf(stderr, "\r\033[K[%d/%d] %s", row + 1, n_rows, msg);
-    if (row + 1 == n_rows) fputc('\n', stderr);
+static void progress(void *ud, int row, int n_rows, const char *msg) { cli_progress_step(ud, row, n_rows, msg); }
+
+/* The one-screen summary at exit, on stderr: what ran, the fastest
+ * measured row of each workload, and the file written. */
+static void print_summary(const hwa_bench_report *rep, double seconds, const char *out_path) {
+    int measured = 0, skipped = 0;
+    for (int i = 0; i < rep->n_rows; i++) {
+        skipped += rep->rows[i].skipped;
+        measured += !rep->rows[i].skipped && rep->rows[i].r.queries > 0;
+    }
+    char took[32];
+    cli_duration(took, sizeof took, seconds);
+    fprintf(stderr, "hwadapt bench: %d row(s) measured, %d skipped, in %s\n", measured, skipped, took);
+    for (int i = 0; i < rep->n_rows; i++) {
+        const hwa_bench_row *r = &rep->rows[i], *best = NULL;
+        bool first = true;
+        for (int j = 0; j < i && first; j++) first = strcmp(rep->rows[j].workload, r->workload) != 0;
+        if (!first) continue;
+        for (int j = i; j < rep->n_rows; j++) {
+            const hwa_bench_row *c = &rep->rows[j];
+            if (strcmp(c->workload, r->workload) || c->skipped || !(c->samples_per_s > 0)) continue;
+            if (!best || c->samples_per_s > best->samples_per_s) best = c;
+        }
+        if (!best) continue;
+        char thr[32] = "";
+        if (!best->no_threads) snprintf(thr, sizeof thr, ", %d thread(s)", best->threads);
+        fprintf(stderr, "  fastest %s: %s%s on %s, batch %lld: %.3g %s/s, p50 %.3g ms\n", best->workload, best->dtype,
+                thr, best->device, (long long)best->batch, best->samples_per_s, best->unit[0] ? best->unit : "samples",
+                best->r.latency.p50 * 1e3);
+    }
+    if (out_path) fprintf(stderr, "  wrote %s\n", out_path);
 }
 
 /* What the command line sets. */
@@ -79,6 +112,7 @@ typedef struct bargs {
     hwa_bench_format fmt;
     const char *out_path, *config;
     hwa_calibrate_mode calibrate;
+    bool quiet;
 } bargs;
 
 /* Parses argv into *b; ca (may be NULL) says which arguments came from
@@ -138,6 +172,9 @@ static int parse(int argc, char **argv, const cli_args *ca, bargs *b) {
         } else if (!strcmp(a, "--json")) { b->fmt = HWA_BENCH_JSON;
         } else if (!strcmp(a, "--csv")) { b->fmt = HWA_BENCH_CSV;
         } else if (!strcmp(a, "--md")) { b->fmt = HWA_BENCH_MARKDOWN;
+        } else if (!strcmp(a, "--wide")) { b->fmt = HWA_BENCH_TABLE_WIDE;
+        } else if (!strcmp(a, "--quiet")) { b->quiet = true;
+        } else if (!strcmp(a, "--profile")) { setenv("HWA_PROFILE", "1", 1); /* read when a CPU backend starts */
         } else if (!strcmp(a, "-o")) { NEED_STR(); b->out_path = v;
         } else if (a[0] != '-' && !sw->workloads) {
             sw->workloads = a;
@@ -204,6 +241,7 @@ static hwa_status run_config(const hwa_settings *cfg, int argc, char **argv, con
             if (!alike && any_trains && !trains(names[i])) b.s.optimizer = NULL;
             b.s.passport = first->s.passport;
             b.s.progress = first->s.progress;
+            b.s.progress_ud = first->s.progress_ud;
             st = hwa_bench_sweep_run(&b.s, rep);
             if (st) cli_args_summary(&ca, note, note_cap); /* the error may be about a value from the file */
         }
@@ -224,7 +262,10 @@ int cmd_bench(int argc, char **argv) {
     const hwa_bench_format fmt = b.fmt;
     const char *out_path = b.out_path;
     const hwa_calibrate_mode calibrate = b.calibrate;
-    if (isatty(STDERR_FILENO)) s.progress = progress;
+    cli_progress prog;
+    cli_progress_start(&prog, b.quiet);
+    s.progress = progress;
+    s.progress_ud = &prog;
 
     /* The passport gives the devices, the calibrated roofline (hwadapt's own
      * matmul kernels; cached per machine, measured once when there is none)
@@ -243,6 +284,7 @@ int cmd_bench(int argc, char **argv) {
         st = hwa_bench_sweep_run(&s, &rep);
     }
     hwa_settings_free(cfg);
+    cli_progress_clear(&prog);
     if (rc) { /* a usage error in the file's settings, printed */
         hwa_bench_report_free(&rep);
         hwa_passport_free(pp);
@@ -256,7 +298,7 @@ int cmd_bench(int argc, char **argv) {
     }
     st = out_path ? hwa_bench_report_save(&rep, fmt, out_path) : hwa_bench_report_write(&rep, fmt, stdout);
     if (st) fprintf(stderr, "hwadapt bench: writing %s: %s\n", out_path ? out_path : "stdout", hwa_last_error());
-    else if (out_path) fprintf(stderr, "hwadapt bench: wrote %s\n", out_path);
+    else if (!b.quiet) print_summary(&rep, hwa_bench_clock_now() - prog.t0, out_path);
     hwa_bench_report_free(&rep);
     hwa_passport_free(pp);
     return st ? 1 : 0;

@@ -10,8 +10,11 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: hwadapt probe [--json] [--recalibrate | --no-calibrate] [--energy-read SECONDS]\n\n"
+            "usage: hwadapt probe [--json] [--recalibrate | --no-calibrate] [--energy-read SECONDS]\n"
+            "       hwadapt probe --list\n\n"
             "  --json              the passport as JSON (schema: docs/passport.schema.json)\n"
+            "  --list              one line per device (also --list-devices); nothing measured;\n"
+            "                      runtimes that found none say why on stderr\n"
             "  --recalibrate       measure peaks (hwadapt's matmul kernels, and FMA loops for\n"
             "                      comparison) and bandwidth again and replace the cache\n"
             "  --no-calibrate      measure nothing and read no cache\n"
@@ -19,6 +22,26 @@ static void usage(FILE *f) {
             "                      joules and average watts\n\n"
             "environment: HWA_SYSROOT (read /proc and /sys below it), HWA_OPENCL_LIB, HWA_CUDA_LIB,\n"
             "HWA_NVML_LIB (library path or directory to load instead), XDG_CACHE_HOME (calibration cache)\n");
+}
+
+/* One line per device, as `nvidia-smi -L` or llama's --list-devices:
+ * nothing is measured (a calibrated peak from the cache is not read either),
+ * so it takes milliseconds; a runtime that found no device says why on
+ * stderr. */
+static int list_devices(const hwa_passport *p) {
+    for (int i = 0; i < hwa_passport_device_count(p); i++) {
+        const hwa_device_info *d = hwa_passport_device(p, i);
+        char mem[32] = "memory unknown";
+        if (d->memory_bytes >= 0) snprintf(mem, sizeof mem, "%.1f GiB", (double)d->memory_bytes / (1 << 30));
+        const char *kind = hwa_hw_kind_name(d->kind);
+        printf("%-10s %s (%s%s%s, %d units, %s)\n", d->id, d->name, kind, strcmp(kind, d->type) ? " " : "",
+               strcmp(kind, d->type) ? d->type : "", d->compute_units, mem);
+    }
+    for (int i = 0; i < hwa_passport_runtime_count(p); i++) {
+        const hwa_runtime_info *r = hwa_passport_runtime(p, i);
+        if (r->n_devices == 0) fprintf(stderr, "%s: none found%s%s\n", r->name, r->note[0] ? ": " : "", r->note);
+    }
+    return fflush(stdout) ? 1 : 0;
 }
 
 static void sleep_s(double s) {
@@ -71,12 +94,13 @@ static int energy_read(const hwa_passport *p, double seconds, bool json) {
 }
 
 int cmd_probe(int argc, char **argv) {
-    bool json = false;
+    bool json = false, list = false;
     double energy_s = 0;
     /* Peaks through hwadapt's own matmul kernels (method "matmul"). */
     hwa_probe_opts opts = {.matmul_bench = hwa_bench_matmul_peak};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = true;
+        else if (!strcmp(argv[i], "--list") || !strcmp(argv[i], "--list-devices")) list = true;
         else if (!strcmp(argv[i], "--recalibrate")) opts.calibrate = HWA_CALIBRATE_FORCE;
         else if (!strcmp(argv[i], "--no-calibrate")) opts.calibrate = HWA_CALIBRATE_NONE;
         else if (!strcmp(argv[i], "--energy-read") && i + 1 < argc) {
@@ -95,7 +119,12 @@ int cmd_probe(int argc, char **argv) {
             return 2;
         }
     }
-    if (energy_s > 0) opts.calibrate = HWA_CALIBRATE_NONE;
+    if (list && (json || energy_s > 0 || opts.calibrate != HWA_CALIBRATE_CACHED)) {
+        fprintf(stderr, "hwadapt probe: --list: lists devices alone; it does not go with --json, --energy-read, "
+                        "--recalibrate or --no-calibrate\n");
+        return 2;
+    }
+    if (energy_s > 0 || list) opts.calibrate = HWA_CALIBRATE_NONE;
     hwa_passport *p = hwa_passport_probe(&opts);
     if (!p) {
         fprintf(stderr, "hwadapt probe: %s\n", hwa_last_error());
@@ -103,7 +132,9 @@ int cmd_probe(int argc, char **argv) {
     }
     for (int i = 0; i < hwa_passport_warning_count(p); i++) fprintf(stderr, "hwadapt probe: warning: %s\n", hwa_passport_warning(p, i));
     int rc = 0;
-    if (energy_s > 0) {
+    if (list) {
+        rc = list_devices(p);
+    } else if (energy_s > 0) {
         rc = energy_read(p, energy_s, json);
     } else if (json) {
         char *s;

@@ -13,6 +13,8 @@
 
 #include "args.h"
 #include "commands.h"
+#include "progress.h"
+#include "core/text.h"
 #include "hwadapt/hwadapt.h"
 
 /* The seed workloads, cheapest first so their rates predict the rest. */
@@ -22,8 +24,36 @@ static const int main_job_reps = 10;
 /* Max abs error against f32 a lower precision may have to be recommended. */
 static const double default_tolerance = 1e-2;
 
-static void progress(void *ud, int row, int n_rows, const char *msg) {
-    fprintf(stderr, "\r\033[K  [%d/%d] %s", row + 1, n_rows, msg);
+static void progress(void *ud, int row, int n_rows, const char *msg) { cli_progress_step(ud, row, n_rows, msg); }
+
+/* The output fits WIDTH columns; labelled lines start their text at LEAD. */
+enum { WIDTH = 100, LEAD = 13 };
+
+/* A labelled paragraph ("why      ..."), wrapped under its text. */
+static void print_para(FILE *f, const char *label, const char *text, int lead) {
+    fprintf(f, "%-*s", lead, label);
+    hwa__text_wrap(f, text, lead, lead, WIDTH);
+}
+
+/* A shell command that runs as printed: longer than the line, it breaks
+ * before an option with a backslash, under its own start. */
+static void print_command(FILE *f, const char *label, const char *cmd, int lead) {
+    fprintf(f, "%-*s", lead, label);
+    int col = lead;
+    for (const char *s = cmd; *s;) {
+        const char *e = strstr(s + 1, " --"); /* the next option */
+        const int n = e ? (int)(e - s) : (int)strlen(s);
+        if (col > lead && col + n + 2 > WIDTH) {
+            fprintf(f, " \\\n%*s", lead + 2, "");
+            col = lead + 2;
+            if (*s == ' ') s++;
+            continue;
+        }
+        fwrite(s, 1, (size_t)n, f);
+        col += n;
+        s += n;
+    }
+    fputc('\n', f);
 }
 
 static void print_summary(const hwa_bench_machine *m, FILE *f) {
@@ -31,12 +61,15 @@ static void print_summary(const hwa_bench_machine *m, FILE *f) {
     if (m->memory_bytes >= 0) snprintf(mem, sizeof mem, "%.1f GiB", (double)m->memory_bytes / (1 << 30));
     if (isfinite(m->peak_gflops_f32)) snprintf(peak, sizeof peak, "%.1f GFLOP/s", m->peak_gflops_f32);
     if (isfinite(m->memory_gbps)) snprintf(bw, sizeof bw, "%.1f GB/s", m->memory_gbps);
-    fprintf(f, "machine      %s, %d logical CPUs, %s memory\n", m->cpu, m->logical_cpus, mem);
-    fprintf(f, "isa          %s\n", m->isa);
-    fprintf(f, "devices      %s\n", m->devices);
-    fprintf(f, "roofline     f32 peak %s, memory %s (triad)\n", peak, bw);
-    fprintf(f, "calibration  %s\n", m->calibration);
-    fprintf(f, "power        %s\n", m->power_meter);
+    char line[400];
+    snprintf(line, sizeof line, "%s, %d logical CPUs, %s memory", m->cpu, m->logical_cpus, mem);
+    print_para(f, "machine", line, LEAD);
+    print_para(f, "isa", m->isa, LEAD);
+    print_para(f, "devices", m->devices, LEAD);
+    snprintf(line, sizeof line, "f32 peak %s, memory %s (triad)", peak, bw);
+    print_para(f, "roofline", line, LEAD);
+    print_para(f, "calibration", m->calibration, LEAD);
+    print_para(f, "power", m->power_meter, LEAD);
     /* libgomp's wait policy is fixed before main: say which one runs */
     const char *pol = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT"), *re = getenv("HWA_OMP_REEXEC");
     char omp[96];
@@ -45,8 +78,10 @@ static void print_summary(const hwa_bench_machine *m, FILE *f) {
         snprintf(omp, sizeof omp, "with GOMP_SPINCOUNT=%s%s", spin, re && !strcmp(re, "done") ? ", set by hwadapt" : "");
     else snprintf(omp, sizeof omp, "with libgomp's default spin");
     const char *adapt = getenv("HWA_ADAPT_THREADS");
-    fprintf(f, "threads      hwadapt's pool for its kernels; OpenMP for oneDNN's, %s; %s\n", omp,
-            adapt && !strcmp(adapt, "0") ? "a fixed count (HWA_ADAPT_THREADS=0)" : "fewer while others hold CPUs");
+    char threads[256];
+    snprintf(threads, sizeof threads, "hwadapt's pool for its kernels; OpenMP for oneDNN's, %s; %s", omp,
+             adapt && !strcmp(adapt, "0") ? "a fixed count (HWA_ADAPT_THREADS=0)" : "fewer while others hold CPUs");
+    print_para(f, "threads", threads, LEAD);
 }
 
 /* Whether row i is its workload's first. */
@@ -73,18 +108,24 @@ static void print_verdicts(const hwa_bench_report *rep, double tol) {
         if (isfinite(r->lo)) snprintf(iv, sizeof iv, "%.2fx [%.2f, %.2f]", r->speedup, r->lo, r->hi);
         else if (isfinite(r->speedup)) snprintf(iv, sizeof iv, "%.2fx, no interval", r->speedup);
         /* "f32, 2 thread(s) on cpu"; a device without a thread setting: "f32 on opencl:0" */
-        printf("\n  %-17s %-12s %s", r->workload, hwa_bench_verdict_name(r->verdict), row->dtype);
-        if (!row->no_threads) printf(", %d thread(s)", row->threads);
-        printf(" on %s", row->device);
+        char head[400], thr[32] = "";
+        if (!row->no_threads) snprintf(thr, sizeof thr, ", %d thread(s)", row->threads);
         if (r->verdict == HWA_BENCH_TIED && r->fastest_row == r->row)
-            printf("   (the fastest within tolerance)\n");
+            snprintf(head, sizeof head, "%s%s on %s   (the fastest within tolerance)", row->dtype, thr, row->device);
         else if (r->verdict == HWA_BENCH_TIED)
-            printf("   (fastest: %s on %s at %s over f32)\n", fast->dtype, fast->device, iv);
-        else printf("   %s over f32\n", iv);
-        if (row->placement[0]) printf("    placed   %s, %s\n", row->placement, row->placement_why);
-        printf("    why      %s\n", r->text);
-        printf("    command  %s\n", r->command);
-        printf("    C        %s\n", r->c_call);
+            snprintf(head, sizeof head, "%s%s on %s   (fastest: %s on %s at %s over f32)", row->dtype, thr,
+                     row->device, fast->dtype, fast->device, iv);
+        else snprintf(head, sizeof head, "%s%s on %s at %s over f32", row->dtype, thr, row->device, iv);
+        const int at = printf("\n  %-17s %-12s ", r->workload, hwa_bench_verdict_name(r->verdict)) - 1;
+        hwa__text_wrap(stdout, head, at, at, WIDTH);
+        if (row->placement[0]) {
+            char placed[320];
+            snprintf(placed, sizeof placed, "%s, %s", row->placement, row->placement_why);
+            print_para(stdout, "    placed", placed, LEAD);
+        }
+        print_para(stdout, "    why", r->text, LEAD);
+        print_command(stdout, "    command", r->command, LEAD);
+        print_para(stdout, "    C", r->c_call, LEAD);
     }
 }
 
@@ -102,17 +143,23 @@ static void print_contention(const hwa_bench_report *rep) {
     }
     if (!measured) return;
     if (!contended) {
-        printf("\ncontention   none: other processes took at most %.0f%% of the CPUs while any row was measured\n",
-               100 * worst);
+        char text[160];
+        snprintf(text, sizeof text, "none: other processes took at most %.0f%% of the CPUs while any row was measured",
+                 100 * worst);
+        fputs("\n", stdout);
+        print_para(stdout, "contention", text, LEAD);
         return;
     }
-    printf("\ncontention   %d of %d rows were measured while others used the CPUs (up to %.0f%% of them; the\n"
-           "             notes say who: other processes, the cgroup's quota or the hypervisor)%s.\n"
-           "             The rows of a workload were interleaved, so their ratios and verdicts still compare\n"
-           "             like with like, but absolute figures are lower than this machine gives alone: rerun\n"
-           "             `hwadapt run` when it is idle for figures to quote, and keep other work off these\n"
-           "             CPUs (or give hwadapt fewer threads with --threads) when you run the commands above.\n",
-           contended, measured, 100 * worst, cut ? "; hwadapt ran some computes on fewer threads while they did" : "");
+    char text[1024];
+    snprintf(text, sizeof text,
+             "%d of %d rows were measured while others used the CPUs (up to %.0f%% of them; the notes say who: "
+             "other processes, the cgroup's quota or the hypervisor)%s. The rows of a workload were interleaved, so "
+             "their ratios and verdicts still compare like with like, but absolute figures are lower than this "
+             "machine gives alone: rerun `hwadapt run` when it is idle for figures to quote, and keep other work off "
+             "these CPUs (or give hwadapt fewer threads with --threads) when you run the commands above.",
+             contended, measured, 100 * worst, cut ? "; hwadapt ran some computes on fewer threads while they did" : "");
+    fputs("\n", stdout);
+    print_para(stdout, "contention", text, LEAD);
 }
 
 /* The settings the verdicts chose, for --config: [bench WORKLOAD] for each
@@ -150,12 +197,14 @@ int cmd_run(int argc, char **argv) {
     double budget = 50, tol = default_tolerance;
     const char *report_path = "hwadapt-report.json", *workloads = default_workloads, *settings_path = "hwadapt.conf";
     const char *devices = NULL;
+    bool quiet = false, wide = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: hwadapt [run] [--budget S] [--workloads LIST] [--tolerance E] [-o REPORT]\n"
-                   "                     [--settings FILE | --no-settings] [--devices LIST]\n\n"
+                   "                     [--settings FILE | --no-settings] [--devices LIST] [--wide] [--quiet]\n"
+                   "                     [--profile]\n\n"
                    "The main job: the hardware passport and its calibration (cached), the seed workloads\n"
                    "(%s) on every device and precision,\n"
                    "the whole job within about S seconds (default 50), the table, and per workload a verdict:\n"
@@ -167,7 +216,12 @@ int cmd_run(int argc, char **argv) {
                    "docs/settings.md), which `hwadapt train`, `generate` and `bench` take with --config FILE.\n"
                    "With --devices LIST (cpu,opencl:0), each workload runs where the scheduler places it across\n"
                    "those devices (device auto; `hwadapt plan WORKLOAD` shows why), in every precision, and\n"
-                   "each verdict names the placement and the reason.\n",
+                   "each verdict names the placement and the reason.\n\n"
+                   "  --wide      the table with every column (kernel, reps, queries, p90, max, cv, GFLOP/s, ...);\n"
+                   "              by default it fits 100 columns\n"
+                   "  --quiet     no progress line on stderr (there is none when stderr is not a terminal)\n"
+                   "  --profile   the CPU backend's time per (op, shape, kernel) on stderr, per backend\n"
+                   "              (the same as HWA_PROFILE=1)\n",
                    default_workloads, default_tolerance, main_job_reps);
             return 0;
         } else if (!strcmp(a, "--budget") && v && (budget = strtod(v, &end), *v && !*end && budget > 0)) {
@@ -188,6 +242,12 @@ int cmd_run(int argc, char **argv) {
             i++;
         } else if (!strcmp(a, "--no-settings")) {
             settings_path = NULL;
+        } else if (!strcmp(a, "--quiet")) {
+            quiet = true;
+        } else if (!strcmp(a, "--wide")) {
+            wide = true;
+        } else if (!strcmp(a, "--profile")) {
+            setenv("HWA_PROFILE", "1", 1); /* the CPU backend's counters, read when it starts */
         } else {
             fprintf(stderr, "hwadapt run: bad option or value '%s'%s%s (see hwadapt run --help)\n", a, v ? " " : "",
                     v ? v : "");
@@ -197,14 +257,16 @@ int cmd_run(int argc, char **argv) {
     if (!cli_writable("run", "report", report_path) ||
         (settings_path && !cli_writable("run", "settings file", settings_path)))
         return 2;
-    bool tty = isatty(STDERR_FILENO);
-    double t0 = hwa_bench_clock_now();
+    cli_progress prog;
+    cli_progress_start(&prog, quiet);
+    prog.deadline = prog.t0 + budget;
+    const double t0 = prog.t0;
     printf("hwadapt %s — the main job\n\n", HWA_VERSION_STRING);
     fflush(stdout);
-    if (tty) fprintf(stderr, "  passport and calibration (cached per machine)...");
+    cli_progress_step(&prog, 0, 1, "passport and calibration (cached per machine)");
     hwa_passport *pp = hwa_passport_probe(
         &(hwa_probe_opts){.calibrate = HWA_CALIBRATE_CACHED, .matmul_bench = hwa_bench_matmul_peak});
-    if (tty) fprintf(stderr, "\r\033[K");
+    cli_progress_clear(&prog);
     if (!pp) fprintf(stderr, "hwadapt: no passport (%s); peaks and energy are n/a\n", hwa_last_error());
 
     hwa_bench_report rep;
@@ -235,10 +297,11 @@ int cmd_run(int argc, char **argv) {
     s.cfg.warmup_s = 0.1;
     s.cfg.min_queries = 10;
     s.reps = main_job_reps;
-    if (tty) s.progress = progress;
+    s.progress = progress;
+    s.progress_ud = &prog;
     double ts = hwa_bench_clock_now();
     st = hwa_bench_sweep_run(&s, &rep);
-    if (tty) fprintf(stderr, "\r\033[K");
+    cli_progress_clear(&prog);
     if (st) {
         fprintf(stderr, "hwadapt: %s\n", hwa_last_error());
         hwa_bench_report_free(&rep);
@@ -247,18 +310,27 @@ int cmd_run(int argc, char **argv) {
     }
     for (int i = 0; i < rep.n_rows; i++)
         if (first_of_workload(&rep, i)) hwa_bench_recommend(&rep, rep.rows[i].workload, tol); /* none: said below */
-    printf("single-stream latency per query (a query is one batch), %d interleaved repetitions a row, measured in "
-           "%.1f s:\n\n", s.reps, hwa_bench_clock_now() - ts);
-    hwa_bench_report_write(&rep, HWA_BENCH_TABLE, stdout);
+    char what[200];
+    snprintf(what, sizeof what,
+             "single-stream latency per query (a query is one batch), %d interleaved repetitions a row, measured in "
+             "%.1f s:", s.reps, hwa_bench_clock_now() - ts);
+    hwa__text_wrap(stdout, what, 0, 0, WIDTH);
+    fputs("\n", stdout);
+    hwa_bench_report_write(&rep, wide ? HWA_BENCH_TABLE_WIDE : HWA_BENCH_TABLE, stdout);
     print_verdicts(&rep, tol);
     print_contention(&rep);
     if (settings_path && rep.n_recs) {
         if (save_settings(&rep, settings_path))
             fprintf(stderr, "hwadapt: writing %s: %s\n", settings_path, hwa_last_error());
-        else
-            printf("\nsettings     %s: these choices, for `hwadapt train --config %s`, `hwadapt bench WORKLOAD "
-                   "--config %s` and `hwadapt generate MODEL --config %s` (flags given there win)\n",
-                   settings_path, settings_path, settings_path, settings_path);
+        else {
+            char text[1200];
+            snprintf(text, sizeof text,
+                     "%s: these choices, for `hwadapt train --config %s`, `hwadapt bench WORKLOAD --config %s` and "
+                     "`hwadapt generate MODEL --config %s` (flags given there win)",
+                     settings_path, settings_path, settings_path, settings_path);
+            fputs("\n", stdout);
+            print_para(stdout, "settings", text, LEAD);
+        }
     }
     st = hwa_bench_report_save(&rep, HWA_BENCH_JSON, report_path);
     if (st) fprintf(stderr, "hwadapt: writing %s: %s\n", report_path, hwa_last_error());
