@@ -363,10 +363,10 @@ static void reps_chart(const hwa__hr_bench *b, const char *w, FILE *f) {
     hwa__chart c;
     value_axis(&c.x, lo, hi, HWA__UNIT_SI, "throughput (samples/s)");
     c.y = (hwa__axis){.cats = labels, .n_cats = n, .label = "row"};
-    hwa__chart_layout(&c, f, CHART_W, 30.0 * n + 10, any_speedup ? 20 : 0);
+    hwa__chart_layout(&c, f, CHART_W, 30.0 * n + 10, any_speedup ? 22 : 0);
     put(title, sizeof title, "Throughput of %s, per repetition", w);
     hwa__chart_begin(&c, title);
-    if (any_speedup) hwa__chart_text(&c, c.legend_x, c.y0 - 8, "start", "speed-up vs baseline, 95 % CI");
+    if (any_speedup) hwa__chart_text(&c, c.legend_x, c.y0 - 8, "start", "speed-up over f32 [95 % CI]");
     for (int i = 0; i < n; i++) reps_row(&c, rows[i], i, labels[i]);
     hwa__chart_end(&c, "Each open circle is one repetition's samples per second (the rows of a group were measured "
                        "interleaved, so the machine's drift reached them alike); the bar is their mean. On the "
