@@ -167,8 +167,9 @@ static void roofline(const hwa__hr_doc *doc, const hwa__hr_bench *b, const char 
     ceilings cl;
     find_ceilings(doc, b, dev, &cl, &f32);
     /* one style per precision, shared by its points and its ceiling */
-    const char *dtypes[MAX_SERIES];
-    int nd = 0;
+    /* the common precisions first, so each keeps its style from one chart to the next */
+    const char *dtypes[MAX_SERIES] = {"f32", "bf16", "f16", "i8"};
+    int nd = 4;
     for (int k = 0; k < cl.n_peaks; k++) intern(dtypes, &nd, MAX_SERIES, cl.peaks[k].dtype);
     for (int i = 0; i < n; i++) intern(dtypes, &nd, MAX_SERIES, pts[i].r->dtype);
     hwa__chart c;
