@@ -13,6 +13,7 @@ packages=(
   dataset-fashion-mnist
   openmpi-bin libopenmpi-dev
   qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+  chromium
 )
 
 missing=()

@@ -366,11 +366,15 @@ typedef struct hwa_bench_report {
     hwa_bench_recommendation recs[HWA_BENCH_MAX_RECS];
     int n_recs;
     char created[32];          /* UTC, ISO 8601 */
+    /* The passport given to hwa_bench_report_init as JSON
+     * (hwa_passport_to_json), written into the JSON report as "passport";
+     * owned; NULL without a passport or in a build without jansson. */
+    char *passport_json;
 } hwa_bench_report;
 
-/* Initialises an empty report: zeroes it, fills created and the machine
- * summary from passport p (NULL: unknowns, the CPU as the only device).
- * The report keeps no pointer to p. Free with hwa_bench_report_free. */
+/* Initialises an empty report: zeroes it, fills created, the machine
+ * summary and passport_json from passport p (NULL: unknowns, the CPU as the
+ * only device, no passport). The report keeps no pointer to p. HWA_E_NOMEM. Free with hwa_bench_report_free. */
 hwa_status hwa_bench_report_init(hwa_bench_report *rep, const hwa_passport *p);
 /* Frees what the report owns and zeroes it. NULL is a no-op. */
 void hwa_bench_report_free(hwa_bench_report *rep);
@@ -511,6 +515,32 @@ typedef struct hwa_bench_plan {
  * HWA_E_NOMEM when no placement fits (naming each device's shortfall), a
  * device's error while measuring, HWA_E_IO. */
 hwa_status hwa_bench_plan_run(const hwa_bench_plan *p, FILE *out);
+
+/* ---- the HTML report (hwadapt report) ---------------------------------- */
+
+/* One self-contained HTML page (inline CSS and SVG, no script, nothing
+ * fetched: a Content-Security-Policy forbids it) from the files inputs[0 ..
+ * n_inputs): the machine's passport, a roofline per device, latency
+ * percentiles and per-repetition throughput per row, batch and thread
+ * sweeps, the recommendations, and training curves (docs/report.md). Each
+ * file's kind comes from its content: a bench report (schema
+ * "hwadapt-bench-report/2": hwadapt run, hwadapt bench --json), a passport
+ * (hwadapt probe --json) or a training log (hwadapt train --json, one JSON
+ * object per line). The same path given twice is read once. Values an
+ * input cannot have had (negative or non-finite throughput, latency, peaks)
+ * are left out and listed in the page's notes; nothing is drawn that no
+ * input holds. title NULL or "": "hwadapt report". Every input is read
+ * before anything is written.
+ * Errors: HWA_E_INVALID (inputs NULL, n_inputs < 1, a NULL path, f or
+ * out_path NULL), HWA_E_IO (a file cannot be read or the page written),
+ * HWA_E_FORMAT (a file that is none of the three kinds, or a truncated
+ * one: the message names it, and the line of a training log),
+ * HWA_E_UNSUPPORTED (another bench report schema; a build without jansson),
+ * HWA_E_NOMEM. Thread-safe: no state is shared between calls. */
+hwa_status hwa_report_html_write(const char *const *inputs, int n_inputs, const char *title, FILE *f);
+/* The same into the file out_path, atomically (a temporary file renamed
+ * over it): on an error the old file, if any, is left as it was. */
+hwa_status hwa_report_html_save(const char *const *inputs, int n_inputs, const char *title, const char *out_path);
 
 #ifdef __cplusplus
 }

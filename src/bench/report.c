@@ -19,6 +19,15 @@ hwa_status hwa_bench_report_init(hwa_bench_report *rep, const hwa_passport *p) {
     struct tm tm;
     if (gmtime_r(&now, &tm)) strftime(rep->created, sizeof rep->created, "%Y-%m-%dT%H:%M:%SZ", &tm);
     hwa__bdev_machine(p, &rep->machine);
+    /* The passport travels in the JSON so that a report read later (the
+     * HTML report's rooflines) has every device's calibrated peaks, not
+     * only the CPU's f32 summary. A build without jansson has no passport
+     * JSON; the report is still whole without it. */
+    if (p) {
+        hwa_status st = hwa_passport_to_json(p, &rep->passport_json);
+        if (st == HWA_E_UNSUPPORTED) hwa_clear_error();
+        else if (st) return st;
+    }
     return HWA_OK;
 }
 
@@ -26,6 +35,7 @@ void hwa_bench_report_free(hwa_bench_report *rep) {
     if (!rep) return;
     free(rep->rows);
     free(rep->command_line);
+    free(rep->passport_json);
     memset(rep, 0, sizeof *rep);
 }
 
@@ -205,7 +215,9 @@ static void write_json(const hwa_bench_report *rep, FILE *f) {
         kv_str(f, ",\n     \"text\": ", r->text);
         fputs("}", f);
     }
-    fputs(rep->n_recs ? "\n  ]\n}\n" : "]\n}\n", f);
+    fputs(rep->n_recs ? "\n  ]" : "]", f);
+    if (rep->passport_json) fprintf(f, ",\n  \"passport\": %s", rep->passport_json);
+    fputs("\n}\n", f);
 }
 
 /* ---- table, CSV, Markdown --------------------------------------------- */

@@ -193,6 +193,27 @@ static hwa_status save_settings(const hwa_bench_report *rep, const char *path) {
     return st;
 }
 
+/* The HTML report beside the JSON one: PATH.json -> PATH.html, any other
+ * name gets ".html" appended. Drawn from the JSON just saved, so the page
+ * shows exactly what the file holds. Non-zero when it cannot be written. */
+static int write_html(const char *json_path) {
+    size_t n = strlen(json_path);
+    char *html = malloc(n + 6);
+    if (!html) return 1;
+    memcpy(html, json_path, n + 1);
+    if (n > 5 && !strcmp(html + n - 5, ".json")) html[n - 5] = 0;
+    strcat(html, ".html");
+    int rc = hwa_report_html_save(&json_path, 1, "hwadapt: the main job", html) != HWA_OK;
+    if (rc) fprintf(stderr, "hwadapt: writing %s: %s\n", html, hwa_last_error());
+    else {
+        char *abs = realpath(html, NULL);
+        printf("html         %s\n", abs ? abs : html);
+        free(abs);
+    }
+    free(html);
+    return rc;
+}
+
 int cmd_run(int argc, char **argv) {
     double budget = 50, tol = default_tolerance;
     const char *report_path = "hwadapt-report.json", *workloads = default_workloads, *settings_path = "hwadapt.conf";
@@ -338,6 +359,7 @@ int cmd_run(int argc, char **argv) {
         char *abs = realpath(report_path, NULL);
         printf("\nreport       %s\n", abs ? abs : report_path);
         free(abs);
+        if (write_html(report_path)) st = HWA_E_IO;
     }
     printf("total        %.1f s\n", hwa_bench_clock_now() - t0);
     hwa_bench_report_free(&rep);

@@ -24,6 +24,7 @@ static const command commands[] = {
     {"perplexity", cmd_perplexity, "a language model's perplexity over a text; KL divergence and top-1 agreement vs a reference"},
     {"plan", cmd_plan, "where each node of a workload would run across devices, at what cost and memory, and why"},
     {"train", cmd_train, "train a model (fmnist-mlp on Fashion-MNIST); checkpoints, resume, export"},
+    {"report", cmd_report, "one self-contained HTML page from bench reports, passports and training logs"},
     {"tune", cmd_tune, "batch size to memory and latency, learning rate and optimizer; a settings file for train"},
 };
 
