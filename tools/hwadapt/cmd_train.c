@@ -12,8 +12,11 @@
 
 #include "args.h"
 #include "commands.h"
-#include "load_note.h"
 #include "config.h"
+#include "core/json_write.h"
+#include "core/text.h"
+#include "load_note.h"
+#include "progress.h"
 #include "device_check.h"
 #include "hwadapt/hwadapt.h"
 #include "place_mode.h"
@@ -71,7 +74,8 @@ static void usage(void) {
            "                        test_accuracy, seconds, samples_per_s, dtype, threads (null on opencl:N),\n"
            "                        device (and step, lr, ranks, comm_seconds, val_*); without it a header\n"
            "                        line names the model and configuration\n"
-           "  --quiet               no progress bar\n"
+           "  --quiet               no progress bar (with --json: no summary on stderr either)\n"
+           "  --profile             the CPU backend's time per (op, shape, kernel) on stderr (HWA_PROFILE=1)\n"
            "data-parallel, under mpirun (mpirun -np N hwadapt train ...; docs/train.md, docs/scaling.md):\n"
            "                        each rank computes its share of every global batch (--batch stays the\n"
            "                        global batch: N ranks take the same steps as one process), gradients are\n"
@@ -93,34 +97,62 @@ typedef struct ui {
     const hwa_trainer *tr;  /* for where auto placed the graphs (a --fallback may change it) */
     int threads;            /* 0: the device has no thread setting (opencl:N) */
     load_note load;         /* other processes' use of the CPUs, epoch by epoch */
+    double t0;              /* the first batch's time, for the time left */
+    int64_t first_epoch;    /* the first epoch this run trains (a resumed run starts later); 0 until then */
+    int64_t epochs_run, best_epoch;
+    double best_accuracy, last_accuracy, seconds;
 } ui;
 
 static void on_batch(void *ud, int64_t epoch, int64_t batch, int64_t n_batches, double loss) {
-    const ui *u = ud;
+    ui *u = ud;
+    if (!u->first_epoch) {
+        u->first_epoch = epoch;
+        u->t0 = hwa_bench_clock_now();
+    }
     if (!u->bar || (batch % 8 && batch != n_batches)) return;
     const int width = 30, done = (int)(width * batch / n_batches);
-    fprintf(stderr, "\repoch %lld/%lld [%.*s%*s] %lld/%lld loss %.4f", (long long)epoch, (long long)u->epochs, done,
-            "##############################", width - done, "", (long long)batch, (long long)n_batches, loss);
+    /* the time left from the pace of the batches this run has trained */
+    const int64_t total = (u->epochs - u->first_epoch + 1) * n_batches, did = (epoch - u->first_epoch) * n_batches + batch;
+    const double spent = hwa_bench_clock_now() - u->t0;
+    char left[32] = "?";
+    if (did > 0 && spent > 0) cli_duration(left, sizeof left, spent / (double)did * (double)(total - did));
+    fprintf(stderr, "\r\033[Kepoch %lld/%lld [%.*s%*s] %lld/%lld loss %.4f, ~%s left", (long long)epoch,
+            (long long)u->epochs, done, "##############################", width - done, "", (long long)batch,
+            (long long)n_batches, loss, left);
     if (batch == n_batches) fputs("\r\033[K", stderr);
     fflush(stderr);
 }
 
 static void on_epoch(void *ud, const hwa_epoch_stats *s) {
     ui *u = ud;
+    u->epochs_run++;
+    u->seconds += s->seconds;
+    u->last_accuracy = s->test_accuracy;
+    if (!u->best_epoch || s->test_accuracy > u->best_accuracy) {
+        u->best_accuracy = s->test_accuracy;
+        u->best_epoch = s->epoch;
+    }
     hwa_load_delta d;
     const bool known = load_note_take(&u->load, u->threads ? u->threads : 1, &d, NULL);
     if (u->json) {
-        printf("{\"epoch\":%lld,\"step\":%lld,\"train_loss\":%.9g,\"test_loss\":%.9g,\"test_accuracy\":%.4f,"
-               "\"seconds\":%.3f,\"samples_per_s\":%.1f,\"lr\":%.6g,\"ranks\":%d,\"comm_seconds\":%.3f,"
-               "\"dtype\":\"%s\",\"threads\":",
-               (long long)s->epoch, (long long)s->step, s->train_loss, s->test_loss, s->test_accuracy, s->seconds,
-               s->samples_per_s, s->lr, s->ranks, s->comm_seconds, u->dtype);
+        /* a diverged loss is NaN or infinite: null, as JSON has no such number */
+        printf("{\"epoch\":%lld,\"step\":%lld,\"train_loss\":", (long long)s->epoch, (long long)s->step);
+        hwa__json_write_num(stdout, s->train_loss);
+        printf(",\"test_loss\":");
+        hwa__json_write_num(stdout, s->test_loss);
+        printf(",\"test_accuracy\":%.4f,\"seconds\":%.3f,\"samples_per_s\":%.1f,\"lr\":%.6g,\"ranks\":%d,"
+               "\"comm_seconds\":%.3f,\"dtype\":\"%s\",\"threads\":",
+               s->test_accuracy, s->seconds, s->samples_per_s, s->lr, s->ranks, s->comm_seconds, u->dtype);
         if (u->threads) printf("%d", u->threads);
         else printf("null");
         printf(",\"device\":\"%s\"", u->device);
         const hwa_placement *pl = hwa_trainer_placement(u->tr);
         if (pl) printf(",\"placement\":\"%s\"", hwa_placement_choice(pl));
-        if (!isnan(s->val_loss)) printf(",\"val_loss\":%.6f,\"val_accuracy\":%.4f", s->val_loss, s->val_accuracy);
+        if (!isnan(s->val_loss)) {
+            printf(",\"val_loss\":");
+            hwa__json_write_num(stdout, s->val_loss);
+            printf(",\"val_accuracy\":%.4f", s->val_accuracy);
+        }
         load_note_json(stdout, &d, known);
         printf("}\n");
     } else {
@@ -199,6 +231,7 @@ static int parse(int argc, char **argv, const cli_args *ca, targs *t) {
         if (!strcmp(a, "--json")) t->json = true;
         else if (!strcmp(a, "--fallback")) c->fallback = true;
         else if (!strcmp(a, "--quiet")) t->quiet = true;
+        else if (!strcmp(a, "--profile")) setenv("HWA_PROFILE", "1", 1); /* read when a CPU backend starts */
         else if (!strcmp(a, "--resume")) c->resume = true;
         else if (!strcmp(a, "--drop-last")) c->drop_last = true;
         else flag = false;
@@ -329,6 +362,8 @@ static bool device_has_threads(const char *device) {
 }
 
 /* The human output's first line: what is trained, where, and how. */
+static void print_summary(FILE *f, const ui *u, const struct targs *t);
+
 static void print_header(const hwa_train_config *c, const hwa_trainer *tr) {
     char threads[48] = "- (the device's driver spreads the work)";
     if (device_has_threads(c->device)) snprintf(threads, sizeof threads, "%d", hwa_trainer_threads(tr));
@@ -340,11 +375,14 @@ static void print_header(const hwa_train_config *c, const hwa_trainer *tr) {
         snprintf(ranks, sizeof ranks, ", %d ranks (%s)%s", hwa_dist_size(c->dist), hwa_dist_version(c->dist),
                  c->shards ? ", fixed reduction order" : "");
     if (c->shards) snprintf(ranks + strlen(ranks), sizeof ranks - strlen(ranks), ", %d shards", c->shards);
-    printf("model fmnist-mlp (hidden %s, %s, %lld parameters), device %s, dtype %s, threads %s, optimizer %s, "
-           "batch %lld, %lld training samples%s\n",
-           hidden, hwa_activation_name(c->activation), (long long)hwa_trainer_n_params(tr),
-           c->device ? c->device : "cpu", hwa_dtype_name(c->dtype), threads,
-           hwa_optim_kind_name(c->optim.kind), (long long)c->batch, (long long)hwa_trainer_train_samples(tr), ranks);
+    char line[800];
+    snprintf(line, sizeof line,
+             "model fmnist-mlp (hidden %s, %s, %lld parameters), device %s, dtype %s, threads %s, optimizer %s, "
+             "batch %lld, %lld training samples%s",
+             hidden, hwa_activation_name(c->activation), (long long)hwa_trainer_n_params(tr),
+             c->device ? c->device : "cpu", hwa_dtype_name(c->dtype), threads, hwa_optim_kind_name(c->optim.kind),
+             (long long)c->batch, (long long)hwa_trainer_train_samples(tr), ranks);
+    hwa__text_wrap(stdout, line, 0, 2, 100);
     fflush(stdout);
 }
 
@@ -445,10 +483,27 @@ static int train(targs *t, const char *note) {
     st = hwa_trainer_run(tr, &cb);
     if (st == HWA_OK && t->export_path && rank == 0) st = hwa_trainer_export(tr, t->export_path);
     if (st) fprintf(stderr, "hwadapt train: %s\n", hwa_last_error());
+    else if (rank == 0 && !(t->json && t->quiet)) print_summary(t->json ? stderr : stdout, &u, t);
     hwa_trainer_free(tr);
     if (st && dist) return job_failed(dist);
     hwa_dist_free(dist);
     return st ? 1 : 0;
+}
+
+/* The one-screen summary at exit: what ran, the best epoch, files written. */
+static void print_summary(FILE *f, const ui *u, const targs *t) {
+    char took[32];
+    cli_duration(took, sizeof took, u->seconds);
+    if (!u->epochs_run) {
+        fprintf(f, "\nsummary      nothing to train: %lld of %lld epochs were done already\n",
+                (long long)u->epochs, (long long)u->epochs);
+        return;
+    }
+    fprintf(f, "\nsummary      %lld epoch(s), %s on %s in %s: test accuracy %.2f%% (best %.2f%%, epoch %lld)\n",
+            (long long)u->epochs_run, took, u->device, u->dtype, 100.0 * u->last_accuracy, 100.0 * u->best_accuracy,
+            (long long)u->best_epoch);
+    if (t->export_path) fprintf(f, "weights      %s\n", t->export_path);
+    if (t->c.checkpoint_dir) fprintf(f, "checkpoints  %s\n", t->c.checkpoint_dir);
 }
 
 /* --checkpoint-dir: a writable folder, or one that can be made. */
