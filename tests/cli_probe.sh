@@ -65,7 +65,22 @@ else
     skip_part cc "no C compiler for the fake NVIDIA library"
 fi
 
+# --list: one line per device of the passport, in milliseconds (nothing is
+# measured); the runtimes that found none say why on stderr
+start=$(date +%s%N)
+list=$("$cli" probe --list 2>"$tmp/list.err")
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+grep -qE '^cpu +.+ \(cpu, [0-9]+ units, [0-9.]+ GiB\)$' <<<"$list" || fail "--list has no cpu line:"$'\n'"$list"
+want=$("$cli" probe --no-calibrate | grep -cE '^(cpu|opencl:[0-9]+|cuda:[0-9]+) ')
+[ "$(wc -l <<<"$list")" = "$want" ] || fail "--list: $(wc -l <<<"$list") lines for $want devices:"$'\n'"$list"
+grep -q "^cuda: none found" "$tmp/list.err" || [ -n "$(grep '^cuda:' <<<"$list")" ] ||
+  fail "--list says nothing of CUDA: $(cat "$tmp/list.err")"
+[ "$ms" -lt 5000 ] || fail "--list took $ms ms"
+echo "ok: --list, $(wc -l <<<"$list") device(s) in $ms ms"
+
 set +e
+"$cli" probe --list --json >/dev/null 2>&1; rc=$?
+[ $rc = 2 ] || fail "--list --json gave $rc"
 "$cli" probe --bogus >/dev/null 2>&1; rc=$?
 [ $rc = 2 ] || fail "unknown option gave $rc"
 "$cli" probe --energy-read -1 >/dev/null 2>&1; rc=$?

@@ -597,6 +597,10 @@ TEST(table_fits_100_columns_with_readable_units_grouped_by_workload) {
     CHECK_STR_CONTAINS(t, "recommended");
     CHECK_STR_CONTAINS(t, "more columns in the wide table (--wide)");
     CHECK(!strstr(t, "onednn")); /* kernels: the wide table's */
+    /* the note all six rows share is said once, lettered, and named by each row's note */
+    CHECK_STR_CONTAINS(t, "\n  [a] xxxxxxx xxxxxxx");
+    CHECK_STR_CONTAINS(t, "\n  [1] [a]\n");
+    CHECK_STR_CONTAINS(t, "\n  [6] [a]\n");
     int lines = 0;
     for (char *l = t, *e; *l; l = e + 1) {
         e = strchr(l, '\n');

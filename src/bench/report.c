@@ -539,6 +539,85 @@ static bool first_of_group(const hwa_bench_report *rep, int i) {
     return true;
 }
 
+/* A note's clauses are separated by "; " outside parentheses. Splits note
+ * into at most max clauses (pointers into buf, a copy); returns how many. */
+static int note_clauses(const char *note, char *buf, size_t cap, char **out, int max) {
+    snprintf(buf, cap, "%s", note);
+    int n = 0, depth = 0;
+    char *start = buf;
+    for (char *p = buf; *p && n < max - 1; p++) {
+        depth += (*p == '(') - (*p == ')');
+        if (depth == 0 && p[0] == ';' && p[1] == ' ') {
+            *p = 0;
+            out[n++] = start;
+            start = p + 2;
+        }
+    }
+    if (*start) out[n++] = start;
+    return n;
+}
+
+/* The notes under the table, numbered in the order shown and wrapped. A
+ * clause that three notes or more share ("threads do not apply to opencl:0
+ * ...") is said once, lettered ([a], [b], ...), and the notes name its
+ * letter. */
+static void write_notes(const hwa_bench_report *rep, FILE *f, int width) {
+    enum { MAX_CLAUSES = 16, MAX_SHARED = 26 };
+    typedef struct clause { const char *text; int count, letter; } clause;
+    const size_t note_cap = sizeof rep->rows[0].note;
+    clause *all = calloc((size_t)rep->n_rows * MAX_CLAUSES + 1, sizeof *all);
+    char *bufs = calloc((size_t)rep->n_rows + 1, note_cap);
+    int n_all = 0, letters = 0, note = 0;
+    /* the distinct clauses in the order shown, and how many notes say each */
+    for (int g = 0; all && bufs && g < rep->n_rows; g++) {
+        if (!first_of_group(rep, g)) continue;
+        for (int i = g; i < rep->n_rows; i++) {
+            if (strcmp(rep->rows[i].workload, rep->rows[g].workload) || !rep->rows[i].note[0]) continue;
+            char *cl[MAX_CLAUSES];
+            const int k = note_clauses(rep->rows[i].note, bufs + (size_t)i * note_cap, note_cap, cl, MAX_CLAUSES);
+            for (int c = 0; c < k; c++) {
+                int j = 0;
+                while (j < n_all && strcmp(all[j].text, cl[c])) j++;
+                if (j == n_all) all[n_all++] = (clause){cl[c], 0, 0};
+                all[j].count++;
+            }
+        }
+    }
+    /* a clause in three notes or more is lettered: two may be a coincidence of figures */
+    for (int j = 0; j < n_all && letters < MAX_SHARED; j++)
+        if (all[j].count >= 3) {
+            all[j].letter = ++letters;
+            fprintf(f, "  [%c] ", 'a' + letters - 1);
+            hwa__text_wrap(f, all[j].text, 6, 6, width);
+        }
+    for (int g = 0; g < rep->n_rows; g++) {
+        if (!first_of_group(rep, g)) continue;
+        for (int i = g; i < rep->n_rows; i++) {
+            if (strcmp(rep->rows[i].workload, rep->rows[g].workload) || !rep->rows[i].note[0]) continue;
+            char lead[16], text[sizeof rep->rows[0].note + 160] = "", refs[128] = "";
+            const int n = snprintf(lead, sizeof lead, "  [%d] ", ++note);
+            fputs(lead, f);
+            if (!all || !bufs) { /* out of memory: every note in full */
+                hwa__text_wrap(f, rep->rows[i].note, n, n, width);
+                continue;
+            }
+            char *cl[MAX_CLAUSES];
+            const int k = note_clauses(rep->rows[i].note, bufs + (size_t)i * note_cap, note_cap, cl, MAX_CLAUSES);
+            for (int c = 0; c < k; c++) {
+                int j = 0;
+                while (j < n_all && strcmp(all[j].text, cl[c])) j++;
+                if (j < n_all && all[j].letter) hwa__bench_catf(refs, sizeof refs, ", ", "[%c]", 'a' + all[j].letter - 1);
+                else hwa__bench_catf(text, sizeof text, "; ", "%s", cl[c]);
+            }
+            char full[sizeof text + sizeof refs + 8];
+            snprintf(full, sizeof full, "%s%s%s", refs, refs[0] && text[0] ? "; " : "", text);
+            hwa__text_wrap(f, full, n, n, width);
+        }
+    }
+    free(all);
+    free(bufs);
+}
+
 /* The rows grouped by workload under a title line that names what the
  * group's rows share (batch, scenario, optimizer); within a group, the
  * columns a user decides on, chosen by k_prio until 100 columns are full;
@@ -625,17 +704,7 @@ static void write_table(const hwa_bench_report *rep, FILE *f) {
         if (show[c] && !keep[c]) hwa__bench_catf(more, sizeof more, ", ", "%s", k_heads[c]);
     fputs("\n  ", f);
     hwa__text_wrap(f, more, 2, 4, WIDTH);
-    note = 0;
-    for (int g = 0; g < rep->n_rows; g++) {
-        if (!first_of_group(rep, g)) continue;
-        for (int i = g; i < rep->n_rows; i++) {
-            if (strcmp(rep->rows[i].workload, rep->rows[g].workload) || !rep->rows[i].note[0]) continue;
-            char lead[16];
-            const int n = snprintf(lead, sizeof lead, "  [%d] ", ++note);
-            fputs(lead, f);
-            hwa__text_wrap(f, rep->rows[i].note, n, n, WIDTH);
-        }
-    }
+    write_notes(rep, f, WIDTH);
 }
 
 hwa_status hwa_bench_report_write(const hwa_bench_report *rep, hwa_bench_format fmt, FILE *f) {
