@@ -115,6 +115,7 @@ static void write_json_row(const hwa_bench_row *r, FILE *f) {
     fputs(", \"optimizer\": ", f);
     if (r->optimizer[0]) hwa__json_write_cstr(f, r->optimizer);
     else fputs("null", f);
+    kv_str(f, ", \"unit\": ", r->unit[0] ? r->unit : "samples");
     fprintf(f, ",\n     \"skipped\": %s, \"queries\": %lld, \"warmup_queries\": %lld, \"duration_s\": ",
             r->skipped ? "true" : "false", (long long)r->r.queries, (long long)r->r.warmup_queries);
     hwa__json_write_num(f, ok ? r->r.duration_s : NAN);
