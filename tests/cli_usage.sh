@@ -8,6 +8,7 @@
 # 100 columns. No dataset, no model file: every case fails before any work.
 set -u
 H=${HWA_CLI:-build/hwadapt}
+DOC=${HWA_SOURCE_DIR:-.}/docs/cli.md
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fails=0
@@ -174,6 +175,11 @@ help_names() {
   [ $rc -eq 0 ] || { bad "hwadapt $cmd --help: exit $rc"; return; }
   for o in "$@"; do
     grep -qE -- "^  (-[a-z], )?$o( |$)" "$T/help" || missing="$missing $o"
+  done
+  # docs/cli.md's reference section for the command names each one too
+  sed -n "/^### hwadapt $cmd\$/,/^### /p" "$DOC" > "$T/doc"
+  for o in "$@"; do
+    grep -qE -- "^  (-[a-z], )?$o( |$)" "$T/doc" || missing="$missing $o(docs/cli.md)"
   done
   local wide
   wide=$(LC_ALL=C.UTF-8 awk 'length($0) > 100 { print NR ": " length($0) }' "$T/help")
