@@ -61,7 +61,8 @@ awk -v e="$err" 'BEGIN { exit !(e ~ /^[0-9][0-9.]*([eE][-+]?[0-9]+)?$/ && e + 0 
 csv=$("$cli" bench mlp1000-train "${q1[@]}" --optimizer nesterov --csv)
 head -1 <<<"$csv" | grep -q '^workload,device,dtype,batch,threads,kernel,scenario,optimizer,' || fail "CSV header: $csv"
 sed -n 2p <<<"$csv" | grep -q '^mlp1000-train,cpu,f32,4,[0-9]*,[^,]*,single,nesterov,' || fail "CSV row: $csv"
-"$cli" bench --help | grep -q "mlp1000-train .*backward, Adam update" || fail "the help does not say the update"
+help=$("$cli" bench --help) # whole: grep -q would close the pipe early (SIGPIPE under pipefail)
+grep -q "mlp1000-train .*backward, Adam update" <<<"$help" || fail "the help does not say the update"
 echo "ok: training rows name their optimizer (adam by default, --optimizer sgd, nesterov)"
 
 json=$("$cli" bench linear1000 "${quick[@]}" --dtype f32,bf16 --scenario single,offline --json)

@@ -502,8 +502,8 @@ int cmd_train(int argc, char **argv) {
     char note[1200];
     cli_args_summary(&ca, note, sizeof note);
     if (!rc && hwa_train_config_check(&t.c)) {
-        fprintf(stderr, "hwadapt train: %s%s (see hwadapt train --help)\n", hwa_last_error(), note);
-        rc = 2;
+        const char *why = hwa_last_error();
+        rc = cli_usage_error("train", NULL, NULL, "%s%s", strncmp(why, "train: ", 7) ? why : why + 7, note);
     }
     char rank_dev[64];
     if (!rc && t.rank_devices) {
