@@ -164,6 +164,15 @@ fast "--checkpoint-dir $T/a-file: not a folder" train --data "$T/none" --checkpo
 fast "--export $T/a-file/w.safetensors: folder $T/a-file is not a folder" \
   train --data "$T/none" --export "$T/a-file/w.safetensors"
 
+# ---- an input that is not there is a runtime failure: exit 1, not 2
+for args in "inspect $T/missing" "quantize $T/missing.gguf $T/out.gguf --type q8_0" "perplexity m --text $T/missing"; do
+  # shellcheck disable=SC2086
+  "$H" $args > /dev/null 2> "$T/err"
+  rc=$?
+  if [ $rc -eq 1 ] && grep -qF "$T/missing" "$T/err"; then ok "hwadapt $args: exit 1: $(cat "$T/err")"
+  else bad "hwadapt $args: exit $rc, expected 1 naming the file: $(cat "$T/err")"; fi
+done
+
 # ---- --help: exit 0, every option named, at most 100 columns
 # help_names CMD OPTION...: `hwadapt CMD --help` names each OPTION at the
 # start of a line of the two-column list ("  --opt", "  -o").

@@ -1,5 +1,6 @@
 /* hwadapt quantize — a GGUF model rewritten with its matrices in a block type
  * (hwa_gguf_quantize); this file parses options and prints. */
+#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,12 @@ int cmd_quantize(int argc, char **argv) {
     if (hwa_dtype_from_name(type, &o.type)) return cli_usage_error("quantize", "--type", type, "allowed: %s", quant_types);
     /* the output's folder, before the work */
     if (cli_output_file("quantize", "OUT.gguf", out)) return 2;
+    /* an input that is not there is a runtime failure (1), like one that
+     * does not parse; the library's NOTFOUND below is an --override's tensor */
+    if (access(in, R_OK) != 0) {
+        fprintf(stderr, "hwadapt quantize: %s: %s\n", in, strerror(errno));
+        return 1;
+    }
     hwa_quantize_stats s;
     hwa_status st = hwa_gguf_quantize(in, out, &o, &s);
     if (st) {
