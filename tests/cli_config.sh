@@ -131,13 +131,13 @@ if [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   else bad "train batch from --config: exit $rc: $(cat "$T/err")"; fi
   printf '[train]\noptimizer = SGD\nepochs = 2\nlr = 0.05\nschedule = constant\n' > "$T/hyper.ini"
   $H train --config "$T/hyper.ini" --limit 128 --test-limit 64 --hidden 8 --quiet > "$T/h.out" 2> "$T/err"; rc=$?
-  if [ $rc -eq 0 ] && grep -q ", optimizer sgd, batch 64, 128 training samples$" "$T/h.out" &&
+  if [ $rc -eq 0 ] && grep -q "^  threads [0-9]*, optimizer sgd, batch 64, 128 training samples$" "$T/h.out" &&
      [ "$(grep -c '^epoch [12]/2 ' "$T/h.out")" -eq 2 ]; then ok "train: optimizer and epochs from [train]"
   else bad "train hyper-parameters from --config: exit $rc: $(cat "$T/h.out" "$T/err")"; fi
   # The JSON file's [train]: sgd, batch 32, 2 epochs at a constant 0.05.
   TINY=(--limit 256 --test-limit 256 --hidden 8 --quiet)
   $H train --config "$T/tuned.json" "${TINY[@]}" > "$T/tj.out" 2> "$T/err"; rc=$?
-  if [ $rc -eq 0 ] && grep -q "threads 1, optimizer sgd, batch 32, 256 training samples$" "$T/tj.out" &&
+  if [ $rc -eq 0 ] && grep -q "^  threads 1, optimizer sgd, batch 32, 256 training samples$" "$T/tj.out" &&
      [ "$(grep -c '^epoch [12]/2 ' "$T/tj.out")" -eq 2 ]; then
     ok "train: optimizer, batch and epochs from a JSON file"
   else bad "train --config tuned.json: exit $rc: $(cat "$T/tj.out" "$T/err")"; fi

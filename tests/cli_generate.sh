@@ -70,14 +70,14 @@ refuse "tokenizer of another size" "the tokenizer has 32000 tokens but the model
 "$mkgguf" "$tmp/gpt2.gguf" gpt2
 refuse "architecture other than llama" "architecture 'gpt2' is not supported (only 'llama')" \
   "$cli" generate "$tmp/gpt2.gguf"
-refuse "--top-p 2" "top-p 2 must be in (0, 1]" \
+refuse "--top-p 2" "--top-p 2: out of range; allowed: (0, 1]" \
   "$cli" generate "$s/stories260K.bin" --tokenizer "$s/tok512.bin" --top-p 2
 refuse "llama2.c checkpoint without a tokenizer" "name its tokenizer with --tokenizer FILE" \
   "$cli" generate "$s/stories260K.bin"
 refuse "--ctx beyond the model" "context of 600 positions exceeds the model's 512" \
   "$cli" generate "$s/stories260K.bin" --tokenizer "$s/tok512.bin" --ctx 600
-refuse "a malformed number" "--steps 'ten': expected an integer" \
+refuse "a malformed number" "--steps ten: not an integer; allowed: 1..2147483647" \
   "$cli" generate "$s/stories260K.bin" --steps ten
-refuse "--dtype i32" "--dtype 'i32': expected f32, f16, bf16, q8_0, q4_0, q4_1, q4_k or q6_k" \
+refuse "--dtype i32" "--dtype i32: not one of the allowed values; allowed: f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k" \
   "$cli" generate "$s/stories260K.bin" --tokenizer "$s/tok512.bin" --dtype i32
 exit $fail

@@ -25,7 +25,7 @@ for wl in linear1000 fmnist-mlp-train; do
   echo "ok: bench $wl on $dev, f32, max abs error vs the CPU's f32 $err"
 done
 grep -q "error vs f32: against the same inputs in f32 on cpu" "$tmp/b.csv" || fail "the rows do not say what the error is against"
-out=$("$cli" bench linear1000 --device all --min-time 0 --min-queries 2 -r 2) || fail "bench --device all failed"
+out=$("$cli" bench linear1000 --device all --min-time 0 --min-queries 2 -r 2 --wide) || fail "bench --device all failed"
 grep -qE "^linear1000 +cpu +f32 +64 +[0-9]+ " <<<"$out" || fail "--device all: no cpu row:"$'\n'"$out"
 grep -qE "^linear1000 +$dev +f32 +64 +- " <<<"$out" || fail "--device all: no $dev row:"$'\n'"$out"
 echo "ok: bench --device all has cpu and $dev rows"

@@ -32,9 +32,9 @@ grep -q "Once upon a time" "$tmp/q4.txt" || fail "q4_0 did not continue the prom
 echo "ok: q8_0 generates the f32 model's greedy text; q4_0: $(head -c 80 "$tmp/q4.txt")"
 
 rc=0; "$cli" quantize "$s/stories260K.gguf" "$tmp/x.gguf" --type q9_9 2>"$tmp/e" || rc=$?
-[ "$rc" = 2 ] && grep -q "expected q8_0" "$tmp/e" || fail "--type q9_9: exit $rc: $(cat "$tmp/e")"
+[ "$rc" = 2 ] && grep -q -- "--type q9_9: not one of the allowed values; allowed: q8_0" "$tmp/e" || fail "--type q9_9: exit $rc: $(cat "$tmp/e")"
 rc=0; "$cli" quantize "$s/stories260K.gguf" "$tmp/nosuch/x.gguf" --type q8_0 2>"$tmp/e" || rc=$?
-[ "$rc" = 2 ] && grep -q "not writable or does not exist" "$tmp/e" || fail "missing folder: exit $rc: $(cat "$tmp/e")"
+[ "$rc" = 2 ] && grep -q "folder $tmp/nosuch does not exist" "$tmp/e" || fail "missing folder: exit $rc: $(cat "$tmp/e")"
 rc=0; "$cli" quantize "$s/stories260K.bin" "$tmp/x.gguf" --type q8_0 2>"$tmp/e" || rc=$?
 [ "$rc" = 1 ] && grep -q "not a GGUF file" "$tmp/e" || fail "llama2.c input: exit $rc: $(cat "$tmp/e")"
 [ ! -e "$tmp/x.gguf" ] || fail "a refused run left a file"

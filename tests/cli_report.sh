@@ -46,10 +46,10 @@ else
 fi
 
 # ---- errors ------------------------------------------------------------
-expect_rc 2 "no input file" -o "$tmp/x.html"
+expect_rc 2 "FILE: missing" -o "$tmp/x.html"
 expect_rc 2 "--frobnicate: unknown option" --frobnicate "$tmp/main.json"
-expect_rc 2 "-o: needs a value" "$tmp/main.json" -o
-expect_rc 2 "cannot write the page $tmp/no/such/dir/x.html" "$tmp/main.json" -o "$tmp/no/such/dir/x.html"
+expect_rc 2 "-o: missing its value" "$tmp/main.json" -o
+expect_rc 2 "-o $tmp/no/such/dir/x.html: folder $tmp/no/such/dir does not exist" "$tmp/main.json" -o "$tmp/no/such/dir/x.html"
 expect_rc 1 "$tmp/missing.json" "$tmp/missing.json" -o "$tmp/x.html"
 head -c 300 "$tmp/main.json" > "$tmp/cut.json"
 expect_rc 1 "$tmp/cut.json: not valid JSON" "$tmp/cut.json" -o "$tmp/x.html"

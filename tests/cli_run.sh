@@ -60,5 +60,5 @@ echo "ok: a spent budget caps or skips rows"
 rc=0
 "$cli" run --budget -3 2>"$tmp/err" || rc=$?
 [ "$rc" = 2 ] || fail "--budget -3 exited $rc"
-contains "$(cat "$tmp/err")" "bad option or value '--budget' -3"
+contains "$(cat "$tmp/err")" "hwadapt run: --budget -3: out of range; allowed: > 0 (see hwadapt run --help)"
 echo "ok: bad option"

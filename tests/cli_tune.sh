@@ -25,16 +25,16 @@ expect_usage() { # NAME WANT ARGS...
   if [ $rc -eq 2 ] && grep -q -- "$want" "$T/err"; then ok "$name"
   else bad "$name: rc $rc: $(cat "$T/err")"; fi
 }
-expect_usage "budget 0" "expected seconds > 0" mlp1000 --budget 0
-expect_usage "negative budget" "expected seconds > 0" mlp1000 --budget -5
-expect_usage "negative bound" "latency bound > 0" mlp1000 --inference --p99-ms -1
+expect_usage "budget 0" "allowed: seconds > 0" mlp1000 --budget 0
+expect_usage "negative budget" "allowed: seconds > 0" mlp1000 --budget -5
+expect_usage "negative bound" "--p99-ms -1: out of range; allowed: > 0" mlp1000 --inference --p99-ms -1
 expect_usage "bound without inference workload" "bounds an inference" --p99-ms 5
 expect_usage "bound on a training workload" "bounds an inference" mlp1000-train --p99-ms 5
-expect_usage "unknown model" "unknown model" --model resnet
+expect_usage "unknown model" "--model resnet: not one of the allowed values; allowed: fmnist-mlp" --model resnet
 expect_usage "unknown workload" "unknown workload 'resnet'" resnet
 expect_usage "unknown device" "opencl:97" mlp1000 --device opencl:97
 expect_usage "unknown optimizer" "unknown optimizer" --optimizers adam,lion
-expect_usage "unwritable output" "not writable or does not exist" mlp1000 -o "$T/no/such/dir/t.json"
+expect_usage "unwritable output" "folder $T/no/such/dir does not exist" mlp1000 -o "$T/no/such/dir/t.json"
 expect_usage "bad memory size" "like 512M" mlp1000 --memory lots
 expect_usage "device auto" "one device at a time" mlp1000 --device auto
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "commands.h"
 #include "config.h"
 #include "progress.h"
@@ -18,9 +19,19 @@ static void usage(FILE *f) {
             "Measures workloads the way MLPerf LoadGen does and prints one row per combination of the\n"
             "comma lists (llama-bench's sweeps). A query is one run of the workload on --batch samples.\n\n"
             "workloads:\n");
-    for (int i = 0; i < hwa_bench_workload_count(); i++)
-        fprintf(f, "  %-17s %s (batch %lld)\n", hwa_bench_workload_name(i), hwa_bench_workload_desc(i),
-                (long long)hwa_bench_workload_default_batch(i));
+    for (int i = 0; i < hwa_bench_workload_count(); i++) {
+        /* the description wrapped to 100 columns, under its own column */
+        char text[512];
+        snprintf(text, sizeof text, "%s (batch %lld)", hwa_bench_workload_desc(i),
+                 (long long)hwa_bench_workload_default_batch(i));
+        fprintf(f, "  %-17s", hwa_bench_workload_name(i));
+        int col = 19;
+        for (char *save = NULL, *w = strtok_r(text, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+            if (col + 1 + (int)strlen(w) > 100) col = fprintf(f, "\n%19s", "") - 1;
+            col += fprintf(f, " %s", w);
+        }
+        fputc('\n', f);
+    }
     fprintf(f,
             "  FILE              a Llama model (GGUF or llama2.c .bin), in its own dtype: a query is one decode\n"
             "                    step; --batch N (N > 1) a prefill of N tokens\n"
@@ -30,6 +41,7 @@ static void usage(FILE *f) {
             "                     and the row notes predicted against measured time and memory\n"
             "  --devices LIST     the devices auto places across (default: every device found)\n"
             "  --fallback         auto: a device that fails in a query is left out and the graph re-planned\n"
+            "                     (default: the row fails)\n"
             "  --place MODE       auto's placement: auto (default), layers (a two-stage split, --devices in\n"
             "                     order; layers:F puts share F of the nodes in the first), single:DEVICE, or\n"
             "                     batch (built-in workloads: a replica per device on a share of the batch\n"
@@ -41,36 +53,34 @@ static void usage(FILE *f) {
             "  --threads LIST     threads (default: the device's); not for opencl:N, whose driver spreads the\n"
             "                     work: its rows show '-'\n"
             "  --scenario LIST    single, offline, server (default single)\n"
-            "  --rate Q           server: Poisson arrivals at Q queries/s\n"
-            "  --p99-ms MS        server: the p99 latency bound (default 10)\n"
+            "  --rate Q           server: Poisson arrivals at Q queries/s, Q > 0 (default: none; needed\n"
+            "                     without --find-peak)\n"
+            "  --p99-ms MS        server: the p99 latency bound, MS > 0 (default 10)\n"
             "  --find-peak        server: search the highest rate whose p99 meets the bound (a search per\n"
-            "                     row, not interleaved)\n"
+            "                     row, not interleaved; default: off)\n"
             "  -r, --reps N       repetitions (default %d, at most %d): the rows of a workload, device, batch and\n"
             "                     scenario are measured in turn, one short visit each, N times over; a row's\n"
             "                     speed-up over f32 has a 95%% interval from the paired repetitions\n"
             "  --min-time S       measure each row at least S seconds in all (default 1)\n"
-            "  --min-queries N    and at least N queries in all (default 10)\n"
+            "  --min-queries N    and at least N queries in all, N >= 1 (default 10)\n"
             "  --max-time S       stop a row after S seconds in all even below the minimums (default none)\n"
             "  --warmup S         warm-up seconds (default 0.2)\n"
-            "  --seed N           server arrivals' seed (default 1)\n"
-            "  --no-calibrate     do not measure or read the calibrated peaks (pct_of_peak n/a)\n"
+            "  --seed N           server arrivals' seed, N >= 0 (default 1)\n"
+            "  --no-calibrate     do not measure or read the calibrated peaks (pct_of_peak n/a; default: the\n"
+            "                     cached calibration, measured once when there is none)\n"
             "  --config FILE      device, dtype, threads and batch from FILE (docs/settings.md): per workload\n"
             "                     its [bench WORKLOAD] section, else [bench], else [all]; flags given here win\n"
-            "  --json | --csv | --md   output format (default: an aligned table that fits 100 columns)\n"
-            "  --wide             the table with every column (kernel, reps, queries, p90, max, cv, ...)\n"
-            "  --quiet            no progress line and no summary on stderr\n"
+            "                     (default: none)\n"
+            "  --json             JSON output (docs/bench-report.schema.json; default: an aligned table)\n"
+            "  --csv              CSV output, one line per row (default: an aligned table)\n"
+            "  --md               Markdown table output (default: an aligned table)\n"
+            "  --wide             the table with every column: kernel, reps, queries, p90, max, cv, ...\n"
+            "                     (default: the table fits 100 columns)\n"
+            "  --quiet            no progress line and no summary on stderr (default: both, on a terminal)\n"
             "  --profile          the CPU backend's time per (op, shape, kernel) on stderr, per backend\n"
-            "                     (the same as HWA_PROFILE=1)\n"
-            "  -o FILE            write the output to FILE atomically instead of stdout\n",
+            "                     (the same as HWA_PROFILE=1; default: off)\n"
+            "  -o FILE            write the output to FILE atomically (default: stdout)\n",
             HWA_BENCH_DEFAULT_REPS, HWA_BENCH_MAX_REPS);
-}
-
-static bool num(const char *s, double lo, double *out) {
-    char *end = NULL;
-    double v = s ? strtod(s, &end) : NAN;
-    if (!s || !*s || *end || !isfinite(v) || v < lo) return false;
-    *out = v;
-    return true;
 }
 
 static void progress(void *ud, int row, int n_rows, const char *msg) { cli_progress_step(ud, row, n_rows, msg); }
@@ -120,70 +130,56 @@ typedef struct bargs {
 static int parse(int argc, char **argv, const cli_args *ca, bargs *b) {
     *b = (bargs){.s = {.cfg = hwa_bench_config_default()}, .fmt = HWA_BENCH_TABLE, .calibrate = HWA_CALIBRATE_CACHED};
     hwa_bench_sweep *sw = &b->s;
+    const char *format = NULL; /* the output format option given first */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL, *from = cli_args_origin(ca, i);
         double d;
-#define NEED_NUM(lo, what)                                                                              \
-    do {                                                                                                \
-        if (!num(v, lo, &d)) {                                                                          \
-            fprintf(stderr, "hwadapt bench: %s needs %s (got '%s')\n", a, what, v ? v : "nothing");     \
-            return 2;                                                                                   \
-        }                                                                                               \
-        i++;                                                                                            \
-    } while (0)
-#define NEED_STR()                                                                                      \
-    do {                                                                                                \
-        if (!v) {                                                                                       \
-            fprintf(stderr, "hwadapt bench: %s needs a value\n", a);                                    \
-            return 2;                                                                                   \
-        }                                                                                               \
-        i++;                                                                                            \
-    } while (0)
+        int64_t n;
+        int rc = 0;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return -1;
-        } else if (!strcmp(a, "--device")) { NEED_STR(); sw->devices = v;
-        } else if (!strcmp(a, "--devices")) { NEED_STR(); sw->place_devices = v;
+        } else if (a[0] != '-') { rc = cli_positional("bench", &sw->workloads, a, "WORKLOAD list (comma-separated)");
         } else if (!strcmp(a, "--fallback")) { sw->fallback = true;
-        } else if (!strcmp(a, "--place")) { NEED_STR(); sw->place_mode = v;
-        } else if (!strcmp(a, "--dtype")) { NEED_STR(); sw->dtypes = v;
-        } else if (!strcmp(a, "--batch")) { NEED_STR(); sw->batches = v;
-        } else if (!strcmp(a, "--optimizer")) { NEED_STR(); sw->optimizer = v;
-        } else if (!strcmp(a, "--threads")) { NEED_STR(); sw->threads = v;
-        } else if (!strcmp(a, "--config")) { NEED_STR(); b->config = v;
-        } else if (!strcmp(a, "--scenario")) { NEED_STR(); sw->scenarios = v;
-        } else if (!strcmp(a, "--rate")) { NEED_NUM(1e-9, "a rate > 0 in queries/s"); sw->cfg.server_rate = d;
-        } else if (!strcmp(a, "--p99-ms")) { NEED_NUM(1e-9, "a bound > 0 in milliseconds"); sw->cfg.p99_bound_s = d * 1e-3;
         } else if (!strcmp(a, "--find-peak")) { sw->find_peak = true;
-        } else if (!strcmp(a, "-r") || !strcmp(a, "--reps")) {
-            NEED_NUM(1, "a whole number of repetitions >= 1");
-            if (d != floor(d) || d > HWA_BENCH_MAX_REPS) {
-                fprintf(stderr, "hwadapt bench: %s needs a whole number in 1..%d (got '%s')%s\n", a, HWA_BENCH_MAX_REPS, v,
-                        from);
-                return 2;
-            }
-            sw->reps = (int)d;
-        } else if (!strcmp(a, "--min-time")) { NEED_NUM(0, "seconds >= 0"); sw->cfg.min_time_s = d;
-        } else if (!strcmp(a, "--max-time")) { NEED_NUM(0, "seconds >= 0"); sw->cfg.max_time_s = d;
-        } else if (!strcmp(a, "--min-queries")) { NEED_NUM(1, "a whole number >= 1"); sw->cfg.min_queries = (int64_t)d;
-        } else if (!strcmp(a, "--warmup")) { NEED_NUM(0, "seconds >= 0"); sw->cfg.warmup_s = d;
-        } else if (!strcmp(a, "--seed")) { NEED_NUM(0, "a whole number >= 0"); sw->cfg.seed = (uint64_t)d;
         } else if (!strcmp(a, "--no-calibrate")) { b->calibrate = HWA_CALIBRATE_NONE;
-        } else if (!strcmp(a, "--json")) { b->fmt = HWA_BENCH_JSON;
-        } else if (!strcmp(a, "--csv")) { b->fmt = HWA_BENCH_CSV;
-        } else if (!strcmp(a, "--md")) { b->fmt = HWA_BENCH_MARKDOWN;
-        } else if (!strcmp(a, "--wide")) { b->fmt = HWA_BENCH_TABLE_WIDE;
+        } else if (!strcmp(a, "--json")) { if (!(rc = cli_one_of("bench", &format, a))) b->fmt = HWA_BENCH_JSON;
+        } else if (!strcmp(a, "--csv")) { if (!(rc = cli_one_of("bench", &format, a))) b->fmt = HWA_BENCH_CSV;
+        } else if (!strcmp(a, "--md")) { if (!(rc = cli_one_of("bench", &format, a))) b->fmt = HWA_BENCH_MARKDOWN;
+        } else if (!strcmp(a, "--wide")) { if (!(rc = cli_one_of("bench", &format, a))) b->fmt = HWA_BENCH_TABLE_WIDE;
         } else if (!strcmp(a, "--quiet")) { b->quiet = true;
         } else if (!strcmp(a, "--profile")) { setenv("HWA_PROFILE", "1", 1); /* read when a CPU backend starts */
-        } else if (!strcmp(a, "-o")) { NEED_STR(); b->out_path = v;
-        } else if (a[0] != '-' && !sw->workloads) {
-            sw->workloads = a;
+        } else if (!v) {
+            static const char *const valued[] = {"--device", "--devices", "--place", "--dtype", "--batch", "--optimizer",
+                                                 "--threads", "--config", "--scenario", "--rate", "--p99-ms", "-r",
+                                                 "--reps", "--min-time", "--max-time", "--min-queries", "--warmup",
+                                                 "--seed", "-o", NULL};
+            return cli_word_in(a, valued) ? cli_missing_value("bench", a, NULL) : cli_unknown_option("bench", a);
         } else {
-            fprintf(stderr, "hwadapt bench: unknown option '%s'%s (see hwadapt bench --help)\n", a, from);
-            return 2;
+            i++;
+            if (!strcmp(a, "--device")) sw->devices = v;
+            else if (!strcmp(a, "--devices")) sw->place_devices = v;
+            else if (!strcmp(a, "--place")) sw->place_mode = v;
+            else if (!strcmp(a, "--dtype")) sw->dtypes = v;
+            else if (!strcmp(a, "--batch")) sw->batches = v;
+            else if (!strcmp(a, "--optimizer")) sw->optimizer = v;
+            else if (!strcmp(a, "--threads")) sw->threads = v;
+            else if (!strcmp(a, "--config")) rc = cli_once("bench", a, &b->config, v);
+            else if (!strcmp(a, "--scenario")) sw->scenarios = v;
+            else if (!strcmp(a, "-o")) rc = cli_once("bench", a, &b->out_path, v);
+            else if (!strcmp(a, "--rate")) { if (!(rc = cli_num_opt("bench", a, v, from, "(0, inf)", &d))) sw->cfg.server_rate = d;
+            } else if (!strcmp(a, "--p99-ms")) { if (!(rc = cli_num_opt("bench", a, v, from, "(0, inf)", &d))) sw->cfg.p99_bound_s = d * 1e-3;
+            } else if (!strcmp(a, "-r") || !strcmp(a, "--reps")) {
+                if (!(rc = cli_int_opt("bench", a, v, from, 1, HWA_BENCH_MAX_REPS, &n))) sw->reps = (int)n;
+            } else if (!strcmp(a, "--min-time")) { rc = cli_num_opt("bench", a, v, from, "[0, inf)", &sw->cfg.min_time_s);
+            } else if (!strcmp(a, "--max-time")) { rc = cli_num_opt("bench", a, v, from, "[0, inf)", &sw->cfg.max_time_s);
+            } else if (!strcmp(a, "--min-queries")) { rc = cli_int_opt("bench", a, v, from, 1, INT64_MAX / 2, &sw->cfg.min_queries);
+            } else if (!strcmp(a, "--warmup")) { rc = cli_num_opt("bench", a, v, from, "[0, inf)", &sw->cfg.warmup_s);
+            } else if (!strcmp(a, "--seed")) { if (!(rc = cli_int_opt("bench", a, v, from, 0, INT64_MAX / 2, &n))) sw->cfg.seed = (uint64_t)n;
+            } else { return cli_unknown_option("bench", a);
+            }
         }
-#undef NEED_NUM
-#undef NEED_STR
+        if (rc) return rc;
     }
     return 0;
 }
@@ -256,6 +252,7 @@ int cmd_bench(int argc, char **argv) {
     bargs b;
     int rc = parse(argc, argv, NULL, &b);
     if (rc) return rc < 0 ? 0 : rc;
+    if (b.out_path && cli_output_file("bench", "-o", b.out_path)) return 2; /* before the measurements */
     hwa_bench_sweep s = b.s;
     hwa_settings *cfg = NULL;
     if (b.config && !(cfg = cli_config_load("bench", b.config))) return 2;

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "args.h"
 #include "commands.h"
 #include "load_note.h"
 #include "config.h"
@@ -19,54 +20,29 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: hwadapt generate MODEL [--tokenizer FILE] [--prompt TEXT] [--temperature T] [--top-p P]\n"
-            "                        [--top-k K] [--seed S] [--steps N] [--ctx N] [--threads N] [--dtype D]\n"
-            "                        [--device SPEC] [--devices LIST] [--config FILE]\n"
-            "Generates text with a Llama-family model (llama2.c checkpoint or GGUF).\n"
+            "usage: hwadapt generate MODEL [OPTIONS]\n\n"
+            "Generates text with a Llama-family model (llama2.c checkpoint or GGUF).\n\n"
             "  --tokenizer FILE  llama2.c tokenizer file or GGUF (default: the GGUF model's own)\n"
             "  --prompt TEXT     text to continue (default: none)\n"
-            "  --temperature T   0 is greedy (default 1.0)\n"
-            "  --top-p P         nucleus sampling, in (0, 1] (default 0.9)\n"
+            "  --temperature T   T >= 0; 0 is greedy (default 1.0)\n"
+            "  --top-p P         nucleus sampling, 0 < P <= 1 (default 0.9)\n"
             "  --top-k K         keep the K most likely tokens, 0 for all (default 0)\n"
-            "  --seed S          random seed (default: the time)\n"
+            "  --seed S          random seed, S >= 0 (default: the time)\n"
             "  --steps N         positions to run, BOS and prompt included (default 256, at most the context)\n"
             "  --ctx N           KV cache positions (default: the model's maximum)\n"
-            "  --threads N       threads (default: HWA_NUM_THREADS, else the CPUs this process may use)\n"
+            "  --threads N       threads, 1..4096 (default: HWA_NUM_THREADS, else the CPUs this process may\n"
+            "                    use)\n"
             "  --dtype D         the matrices' dtype: f32, f16, bf16, or a block type (q8_0, q4_0, q4_1, q4_k,\n"
-            "                    q6_k: quantized at load as `hwadapt quantize` does), converted once at load when the file's\n"
-            "                    differs (default: the file's, mapped without copying)\n"
+            "                    q6_k: quantized at load as `hwadapt quantize` does), converted once at load\n"
+            "                    when the file's differs (default: the file's, mapped without copying)\n"
             "  --device SPEC     cpu (default) or opencl:N (hwadapt probe lists the devices); on opencl:N the\n"
-            "                    weights are copied to the device and --threads has no effect; auto: each step's\n"
-            "                    graph is placed across the devices by measured cost (weights and KV cache stay\n"
-            "                    on the CPU; hwadapt plan explains the choices), and the first decode step's\n"
-            "                    nodes are timed for the profile cache\n"
-            "  --devices LIST    the devices auto places across (default: every device found)\n"
+            "                    weights are copied to the device and --threads has no effect; auto: each\n"
+            "                    step's graph is placed across the devices by measured cost (weights and KV\n"
+            "                    cache stay on the CPU; hwadapt plan explains the choices), and the first\n"
+            "                    decode step's nodes are timed for the profile cache\n"
+            "  --devices LIST    --device auto: the devices to place across (default: every device found)\n"
             "  --config FILE     device, dtype and threads from FILE's [generate] section, else its [all]\n"
-            "                    (docs/settings.md); flags given here win\n");
-}
-
-static int parse_long(const char *opt, const char *s, const char *from, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "hwadapt generate: %s '%s'%s: expected an integer in %ld..%ld\n", opt, s, from, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_float(const char *opt, const char *s, float *out) {
-    char *end;
-    errno = 0;
-    float v = strtof(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) {
-        fprintf(stderr, "hwadapt generate: %s '%s': expected a number\n", opt, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
+            "                    (docs/settings.md); flags given here win (default: none)\n");
 }
 
 static int write_text(void *ud, const char *text, size_t len) {
@@ -84,7 +60,10 @@ typedef struct options {
 
 /* ca (may be NULL) says which arguments came from --config. */
 static int parse_args(int argc, char **argv, const cli_args *ca, options *o) {
-    long v = 0;
+    static const char *const dtypes[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q4_k", "q6_k", NULL};
+    static const char *const valued[] = {"--tokenizer", "--prompt", "--device", "--devices", "--config",
+                                         "--temperature", "--top-p", "--top-k", "--seed", "--steps", "--ctx",
+                                         "--threads", "--dtype", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -92,51 +71,43 @@ static int parse_args(int argc, char **argv, const cli_args *ca, options *o) {
             return 1;
         }
         if (a[0] != '-') {
-            if (o->model) {
-                fprintf(stderr, "hwadapt generate: more than one model given ('%s')\n", a);
-                return 2;
-            }
-            o->model = a;
+            if (cli_positional("generate", &o->model, a, "MODEL")) return 2;
             continue;
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "hwadapt generate: %s needs a value\n", a);
-            return 2;
-        }
+        if (!cli_word_in(a, valued)) return cli_unknown_option("generate", a);
+        if (i + 1 >= argc) return cli_missing_value("generate", a, NULL);
         const char *from = cli_args_origin(ca, i);
         const char *val = argv[++i];
-        int bad = 0;
-        if (!strcmp(a, "--tokenizer")) o->tokenizer = val;
+        int64_t n = 0;
+        double d = 0;
+        int rc = 0, k;
+        if (!strcmp(a, "--tokenizer")) rc = cli_once("generate", a, &o->tokenizer, val);
         else if (!strcmp(a, "--prompt")) o->prompt = val;
         else if (!strcmp(a, "--device")) o->device = val;
         else if (!strcmp(a, "--devices")) o->devices = val;
-        else if (!strcmp(a, "--config")) o->config = val;
-        else if (!strcmp(a, "--temperature")) bad = parse_float(a, val, &o->sp.temperature);
-        else if (!strcmp(a, "--top-p")) bad = parse_float(a, val, &o->sp.top_p);
-        else if (!strcmp(a, "--top-k")) bad = parse_long(a, val, from, 0, INT32_MAX, &v), o->sp.top_k = (int32_t)v;
-        else if (!strcmp(a, "--seed")) bad = parse_long(a, val, from, 0, LONG_MAX, &v), o->sp.seed = (uint64_t)v;
-        else if (!strcmp(a, "--steps")) bad = parse_long(a, val, from, 1, INT32_MAX, &o->steps);
-        else if (!strcmp(a, "--ctx")) bad = parse_long(a, val, from, 1, INT32_MAX, &o->ctx);
-        else if (!strcmp(a, "--threads")) bad = parse_long(a, val, from, 1, 4096, &o->threads);
-        else if (!strcmp(a, "--dtype")) {
-            hwa_dtype t;
-            if (hwa_dtype_from_name(val, &t) || !(hwa_dtype_is_float(t) || hwa_dtype_is_quantized(t))) {
-                fprintf(stderr, "hwadapt generate: --dtype '%s'%s: expected f32, f16, bf16, q8_0, q4_0, q4_1, q4_k or "
-                        "q6_k\n", val, from);
-                bad = 1;
-            }
+        else if (!strcmp(a, "--config")) rc = cli_once("generate", a, &o->config, val);
+        else if (!strcmp(a, "--temperature")) {
+            if (!(rc = cli_num_opt("generate", a, val, from, "[0, inf)", &d))) o->sp.temperature = (float)d;
+        } else if (!strcmp(a, "--top-p")) {
+            if (!(rc = cli_num_opt("generate", a, val, from, "(0, 1]", &d))) o->sp.top_p = (float)d;
+        } else if (!strcmp(a, "--top-k")) {
+            if (!(rc = cli_int_opt("generate", a, val, from, 0, INT32_MAX, &n))) o->sp.top_k = (int32_t)n;
+        } else if (!strcmp(a, "--seed")) {
+            if (!(rc = cli_int_opt("generate", a, val, from, 0, INT64_MAX, &n))) o->sp.seed = (uint64_t)n;
+        } else if (!strcmp(a, "--steps")) {
+            if (!(rc = cli_int_opt("generate", a, val, from, 1, INT32_MAX, &n))) o->steps = (long)n;
+        } else if (!strcmp(a, "--ctx")) {
+            if (!(rc = cli_int_opt("generate", a, val, from, 1, INT32_MAX, &n))) o->ctx = (long)n;
+        } else if (!strcmp(a, "--threads")) {
+            if (!(rc = cli_int_opt("generate", a, val, from, 1, 4096, &n))) o->threads = (long)n;
+        } else if (!(rc = cli_enum_opt("generate", a, val, from, dtypes, &k))) {
             o->dtype = val;
-        } else {
-            fprintf(stderr, "hwadapt generate: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
         }
-        if (bad) return 2;
+        if (rc) return rc;
     }
-    if (!o->model) {
-        usage(stderr);
-        return 2;
-    }
+    if (!o->model) return cli_missing_arg("generate", "MODEL", "a llama2.c checkpoint or a GGUF file");
+    if (o->devices && (!o->device || strcmp(o->device, "auto")))
+        return cli_usage_error("generate", "--devices", o->devices, "without --device auto; allowed: with --device auto");
     return 0;
 }
 

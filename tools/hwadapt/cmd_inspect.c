@@ -5,13 +5,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
 #include "commands.h"
 #include "core/json_write.h"
 #include "hwadapt/hwadapt.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: hwadapt inspect FILE [--json] [--format safetensors|gguf|llama2c|llama2c-tokenizer|idx]\n"
-               "Lists the metadata and tensors of a model file (format detected from its content).\n");
+    fprintf(f, "usage: hwadapt inspect FILE [--json] [--format NAME]\n\n"
+               "Lists the metadata and tensors of a model or data file.\n\n"
+               "  --json          the listing as one JSON object (default: text)\n"
+               "  --format NAME   read FILE as safetensors, gguf, llama2c, llama2c-tokenizer or idx (default:\n"
+               "                  detected from its content)\n");
 }
 
 /* A JSON string literal of n bytes. */
@@ -142,25 +146,24 @@ int cmd_inspect(int argc, char **argv) {
     const char *path = NULL;
     bool json = false;
     hwa_file_format fmt = HWA_FORMAT_UNKNOWN;
+    static const char *const formats = "safetensors, gguf, llama2c, llama2c-tokenizer, idx";
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = true;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--json")) json = true;
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-            if (hwa_file_format_from_name(argv[++i], &fmt) != HWA_OK) {
-                fprintf(stderr, "hwadapt inspect: unknown format '%s'\n", argv[i]);
-                return 2;
-            }
-        } else if (argv[i][0] == '-' || path) {
-            usage(stderr);
+        } else if (!strcmp(a, "--format")) {
+            if (i + 1 == argc) return cli_missing_value("inspect", a, formats);
+            if (hwa_file_format_from_name(argv[++i], &fmt) != HWA_OK)
+                return cli_usage_error("inspect", a, argv[i], "unknown format; allowed: %s", formats);
+        } else if (a[0] == '-') {
+            return cli_unknown_option("inspect", a);
+        } else if (cli_positional("inspect", &path, a, "FILE")) {
             return 2;
-        } else path = argv[i];
+        }
     }
-    if (!path) {
-        usage(stderr);
-        return 2;
-    }
+    if (!path) return cli_missing_arg("inspect", "FILE", "a model or data file");
     if (fmt == HWA_FORMAT_UNKNOWN && hwa_file_detect_path(path, &fmt) != HWA_OK) {
         fprintf(stderr, "hwadapt inspect: %s\n", hwa_last_error());
         return 1;

@@ -7,26 +7,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "commands.h"
 #include "hwadapt/hwadapt.h"
 
+/* The dtypes --dtype and --ref-dtype take. */
+static const char *const ppl_dtype_names[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q4_k", "q6_k", NULL};
+static const char *const ppl_dtypes = "f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k";
+
 static void usage(FILE *f) {
-    fprintf(f, "usage: hwadapt perplexity MODEL --text FILE [--ctx N] [--chunks N] [--tokenizer FILE] [--dtype T]\n"
-               "                          [--reference MODEL2] [--ref-dtype T] [--threads N] [--json]\n\n"
+    fprintf(f, "usage: hwadapt perplexity MODEL --text FILE [OPTIONS]\n\n"
                "The perplexity of MODEL over FILE as llama.cpp's perplexity tool measures it: the text tokenized\n"
-               "(a line at a time), cut into chunks of N tokens (default 128) each starting with BOS, each run in\n"
-               "one pass, the predictions of the second half of each chunk scored. With --reference, the same\n"
-               "chunks through MODEL2 too (MODEL2 may be MODEL itself with another --ref-dtype): its perplexity,\n"
-               "the mean, p99 and largest KL divergence of MODEL's next-token distributions from MODEL2's, and\n"
+               "(a line at a time), cut into chunks of N tokens each starting with BOS, each run in one pass,\n"
+               "the predictions of the second half of each chunk scored. With --reference, the same chunks\n"
+               "through MODEL2 too (MODEL2 may be MODEL itself with another --ref-dtype): its perplexity, the\n"
+               "mean, p99 and largest KL divergence of MODEL's next-token distributions from MODEL2's, and\n"
                "their top-1 agreement.\n\n"
-               "  --text FILE        UTF-8 text\n"
-               "  --ctx N            tokens per chunk (default 128)\n"
-               "  --chunks N         at most N chunks (default: every whole chunk of the text)\n"
-               "  --tokenizer FILE   llama2.c tokenizer (default: the GGUF model's own)\n"
-               "  --dtype T          MODEL's matrices converted at load (f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k)\n"
-               "  --reference MODEL2, --ref-dtype T   the model to compare with, and its matrices' type\n"
-               "  --threads N        threads (default: the CPUs this process may use)\n"
-               "  --json             one JSON object instead of text\n");
+               "  --text FILE          UTF-8 text (required)\n"
+               "  --ctx N              tokens per chunk, 4..1048576 (default 128)\n"
+               "  --chunks N           at most N chunks, N >= 1 (default: every whole chunk of the text)\n"
+               "  --tokenizer FILE     llama2.c tokenizer (default: the GGUF model's own)\n"
+               "  --dtype T            MODEL's matrices converted at load (default: the file's):\n"
+               "                       %s\n"
+               "  --reference MODEL2   the model to compare with (default: none; MODEL with --ref-dtype)\n"
+               "  --ref-dtype T        MODEL2's matrices converted at load, as --dtype (default: the file's)\n"
+               "  --threads N          threads, 1..4096 (default: the CPUs this process may use)\n"
+               "  --json               one JSON object instead of text (default: text)\n",
+            ppl_dtypes);
 }
 
 /* The whole file, NUL-terminated; NULL after printing why. */
@@ -95,35 +102,35 @@ int cmd_perplexity(int argc, char **argv) {
     const char *model = NULL, *text = NULL, *tokp = NULL, *dtype = NULL, *ref = NULL, *ref_dtype = NULL;
     long ctx = 128, chunks = 0, threads = 0;
     bool json = false;
+    static const char *const valued[] = {"--text", "--tokenizer", "--dtype", "--reference", "--ref-dtype", "--ctx",
+                                         "--chunks", "--threads", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
+        int64_t n;
+        int rc = 0, k;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--text") && v) { text = v; i++;
-        } else if (!strcmp(a, "--tokenizer") && v) { tokp = v; i++;
-        } else if (!strcmp(a, "--dtype") && v) { dtype = v; i++;
-        } else if (!strcmp(a, "--reference") && v) { ref = v; i++;
-        } else if (!strcmp(a, "--ref-dtype") && v) { ref_dtype = v; i++;
-        } else if (!strcmp(a, "--ctx") && v && (ctx = strtol(v, &end, 10), *v && !*end && ctx >= 4 && ctx <= 1 << 20)) { i++;
-        } else if (!strcmp(a, "--chunks") && v && (chunks = strtol(v, &end, 10), *v && !*end && chunks >= 1)) { i++;
-        } else if (!strcmp(a, "--threads") && v && (threads = strtol(v, &end, 10), *v && !*end && threads >= 1)) { i++;
-        } else if (!strcmp(a, "--json")) { json = true;
-        } else if (a[0] != '-' && !model) { model = a;
-        } else {
-            fprintf(stderr, "hwadapt perplexity: bad option or value '%s'%s%s (--ctx 4.., --chunks and --threads 1..; "
-                    "see hwadapt perplexity --help)\n", a, v ? " " : "", v ? v : "");
-            return 2;
+        } else if (!strcmp(a, "--json")) { json = true; continue;
+        } else if (a[0] != '-') { rc = cli_positional("perplexity", &model, a, "MODEL");
+        } else if (!cli_word_in(a, valued)) { return cli_unknown_option("perplexity", a);
+        } else if (!v) { return cli_missing_value("perplexity", a, NULL);
+        } else if (i++, !strcmp(a, "--text")) { rc = cli_once("perplexity", a, &text, v);
+        } else if (!strcmp(a, "--tokenizer")) { rc = cli_once("perplexity", a, &tokp, v);
+        } else if (!strcmp(a, "--reference")) { rc = cli_once("perplexity", a, &ref, v);
+        } else if (!strcmp(a, "--dtype")) { if (!(rc = cli_enum_opt("perplexity", a, v, NULL, ppl_dtype_names, &k))) dtype = v;
+        } else if (!strcmp(a, "--ref-dtype")) { if (!(rc = cli_enum_opt("perplexity", a, v, NULL, ppl_dtype_names, &k))) ref_dtype = v;
+        } else if (!strcmp(a, "--ctx")) { if (!(rc = cli_int_opt("perplexity", a, v, NULL, 4, 1 << 20, &n))) ctx = (long)n;
+        } else if (!strcmp(a, "--chunks")) { if (!(rc = cli_int_opt("perplexity", a, v, NULL, 1, INT32_MAX, &n))) chunks = (long)n;
+        } else if (!(rc = cli_int_opt("perplexity", a, v, NULL, 1, 4096, &n))) { threads = (long)n;
         }
+        if (rc) return rc;
     }
-    if (!model || !text) {
-        fprintf(stderr, "hwadapt perplexity: name MODEL and --text FILE (see hwadapt perplexity --help)\n");
-        return 2;
-    }
+    if (!model) return cli_missing_arg("perplexity", "MODEL", "a GGUF or llama2.c model");
+    if (!text) return cli_missing_arg("perplexity", "--text", "a UTF-8 text file");
     if (ref_dtype && !ref) ref = model;
     char *body = read_text(text);
-    if (!body) return 2;
+    if (!body) return 1;
     hwa_llama *m = open_model(model, dtype, threads), *r = ref ? open_model(ref, ref_dtype, threads) : NULL;
     hwa_tokenizer *tok = NULL;
     int rc = 1;

@@ -9,31 +9,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "commands.h"
 #include "hwadapt/hwadapt.h"
 #include "place_mode.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: hwadapt plan WORKLOAD|MODEL [--devices LIST] [--batch N] [--dtype T] [--mode MODE]\n"
-            "                    [--split F] [--json] [-o FILE] [--brief] [--measure [--reps N]] [--no-calibrate]\n\n"
+            "usage: hwadapt plan WORKLOAD|MODEL [OPTIONS]\n\n"
             "Where each node would run, with a reason, its estimated time, the copies between devices, the\n"
             "memory each device needs against what it has, and the placements rejected and why. A dry run:\n"
             "nothing is allocated on any device. Costs are roofline estimates from the passport's calibration\n"
             "until a node shape has been timed on a device (--measure, or a bench row on --device auto), then\n"
             "measured times from the profile cache.\n\n"
             "  --devices LIST   devices to place across (default: every device found)\n"
-            "  --batch N        samples per query (default: the workload's); a model: tokens (1: a decode step)\n"
-            "  --dtype T        f32 (default), f16, bf16\n"
+            "  --batch N        samples per query, N >= 1 (default: the workload's); a model: tokens (1: a\n"
+            "                   decode step)\n"
+            "  --dtype T        f32, f16, bf16 (default f32)\n"
             "  --mode MODE      auto (default), layers (two stages, the first device then the second; layers:F\n"
             "                   puts share F of the nodes in the first), or single:DEVICE\n"
-            "  --split F        layers: the share of the nodes in the first stage (default: the balanced cut)\n"
-            "  --json           the plan as JSON (docs/plan.md has the schema); -o FILE writes it atomically\n"
-            "  --brief          no per-node lines\n"
-            "  --measure        built-in workloads: run every placement weighed, N interleaved repetitions\n"
-            "                   (--reps, default 5), time its nodes for the profile cache, re-plan, and report\n"
-            "                   predicted against measured time per placement and device\n"
-            "  --no-calibrate   plan without the passport's calibration (every cost unknown)\n\n"
+            "  --split F        --mode layers: the share of the nodes in the first stage, 0 < F < 1 (default:\n"
+            "                   the balanced cut)\n"
+            "  --json           the plan as JSON (docs/plan.md has the schema; default: text)\n"
+            "  -o FILE          write the plan to FILE atomically (default: stdout)\n"
+            "  --brief          no per-node lines (default: one line per node)\n"
+            "  --measure        built-in workloads: run every placement weighed, --reps interleaved\n"
+            "                   repetitions, time its nodes for the profile cache, re-plan, and report\n"
+            "                   predicted against measured time per placement and device (default: off)\n"
+            "  --reps N         --measure: repetitions, 1..50 (default 5)\n"
+            "  --no-calibrate   plan without the passport's calibration (every cost unknown; default: the\n"
+            "                   cached calibration, measured once when there is none)\n\n"
             "Memory caps for tests and what-ifs: HWA_MEM_LIMIT=opencl:0=64M,cpu=2G.\n");
 }
 
@@ -48,34 +53,43 @@ typedef struct pargs {
 
 static int parse(int argc, char **argv, pargs *a) {
     *a = (pargs){.dtype = HWA_F32, .reps = 5, .mode = "auto"};
+    const char *reps = NULL, *split = NULL, *mode = NULL;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
+        static const char *const valued[] = {"--devices", "--batch", "--dtype", "--mode", "--split", "--reps", "-o", NULL};
+        int64_t n;
+        int rc = 0;
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
             usage(stdout);
             return -1;
-        } else if (!strcmp(o, "--devices") && v) { a->devices = v; i++;
-        } else if (!strcmp(o, "--batch") && v && (a->batch = strtoll(v, &end, 10), *v && !*end && a->batch >= 1)) { i++;
-        } else if (!strcmp(o, "--dtype") && v && hwa_dtype_from_name(v, &a->dtype) == HWA_OK) { i++;
-        } else if (!strcmp(o, "--mode") && v) { a->mode = v; i++;
-        } else if (!strcmp(o, "--split") && v && (a->split = strtod(v, &end), *v && !*end && a->split > 0 && a->split < 1)) { i++;
-        } else if (!strcmp(o, "--reps") && v && (a->reps = (int)strtol(v, &end, 10), *v && !*end && a->reps >= 1 && a->reps <= 50)) { i++;
-        } else if (!strcmp(o, "-o") && v) { a->out = v; i++;
         } else if (!strcmp(o, "--json")) { a->json = true;
         } else if (!strcmp(o, "--brief")) { a->brief = true;
         } else if (!strcmp(o, "--measure")) { a->measure = true;
         } else if (!strcmp(o, "--no-calibrate")) { a->no_cal = true;
-        } else if (o[0] != '-' && !a->what) { a->what = o;
+        } else if (o[0] != '-') { rc = cli_positional("plan", &a->what, o, "WORKLOAD or MODEL");
+        } else if (!cli_word_in(o, valued)) { return cli_unknown_option("plan", o);
+        } else if (!v) { return cli_missing_value("plan", o, NULL);
         } else {
-            fprintf(stderr, "hwadapt plan: bad option or value '%s'%s%s (see hwadapt plan --help)\n", o, v ? " " : "",
-                    v ? v : "");
-            return 2;
+            i++;
+            if (!strcmp(o, "--devices")) a->devices = v;
+            else if (!strcmp(o, "--batch")) rc = cli_int_opt("plan", o, v, NULL, 1, INT64_MAX / 2, &a->batch);
+            else if (!strcmp(o, "--dtype")) {
+                if (hwa_dtype_from_name(v, &a->dtype) != HWA_OK)
+                    rc = cli_usage_error("plan", o, v, "unknown dtype; allowed: f32, f16, bf16");
+            } else if (!strcmp(o, "--mode")) a->mode = mode = v;
+            else if (!strcmp(o, "--split")) { rc = cli_num_opt("plan", o, v, NULL, "(0, 1)", &a->split); split = v;
+            } else if (!strcmp(o, "--reps")) {
+                if (!(rc = cli_int_opt("plan", o, v, NULL, 1, 50, &n))) a->reps = (int)n;
+                reps = v;
+            } else rc = cli_once("plan", o, &a->out, v);
         }
+        if (rc) return rc;
     }
-    if (!a->what) {
-        fprintf(stderr, "hwadapt plan: name a workload or a model file (see hwadapt plan --help)\n");
-        return 2;
-    }
+    if (!a->what) return cli_missing_arg("plan", "WORKLOAD", "a built-in workload (hwadapt bench --help lists them) "
+                                         "or a model file");
+    if (reps && !a->measure) return cli_usage_error("plan", "--reps", reps, "without --measure; allowed: with --measure");
+    if (split && (!mode || strncmp(mode, "layers", 6)))
+        return cli_usage_error("plan", "--split", split, "without --mode layers; allowed: with --mode layers");
     return 0;
 }
 
@@ -88,6 +102,7 @@ int cmd_plan(int argc, char **argv) {
     pargs a;
     int rc = parse(argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
+    if (a.out && cli_output_file("plan", "-o", a.out)) return 2; /* before the passport and any measurement */
     hwa_passport *pp = hwa_passport_probe(&(hwa_probe_opts){
         .calibrate = a.no_cal ? HWA_CALIBRATE_NONE : HWA_CALIBRATE_CACHED, .matmul_bench = hwa_bench_matmul_peak});
     if (!pp) fprintf(stderr, "hwadapt plan: no passport (%s); every cost is unknown\n", hwa_last_error());

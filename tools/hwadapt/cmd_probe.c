@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "args.h"
 #include "commands.h"
 #include "hwadapt/hwadapt.h"
 
@@ -12,14 +13,15 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: hwadapt probe [--json] [--recalibrate | --no-calibrate] [--energy-read SECONDS]\n"
             "       hwadapt probe --list\n\n"
-            "  --json              the passport as JSON (schema: docs/passport.schema.json)\n"
-            "  --list              one line per device (also --list-devices); nothing measured;\n"
-            "                      runtimes that found none say why on stderr\n"
+            "  --json              the passport as JSON (schema: docs/passport.schema.json; default: text)\n"
+            "  --list              one line per device (also --list-devices); nothing measured; the\n"
+            "                      runtimes that found none say why on stderr (default: the passport)\n"
             "  --recalibrate       measure peaks (hwadapt's matmul kernels, and FMA loops for\n"
-            "                      comparison) and bandwidth again and replace the cache\n"
+            "                      comparison) and bandwidth again and replace the cache (default: read\n"
+            "                      the cache, measure once when there is none)\n"
             "  --no-calibrate      measure nothing and read no cache\n"
-            "  --energy-read N     read every power meter for N seconds (RAPL, NVML) and report\n"
-            "                      joules and average watts\n\n"
+            "  --energy-read N     read every power meter for N seconds, 0 < N <= 86400 (RAPL, NVML), and\n"
+            "                      report joules and average watts (default: off; no calibration)\n\n"
             "environment: HWA_SYSROOT (read /proc and /sys below it), HWA_OPENCL_LIB, HWA_CUDA_LIB,\n"
             "HWA_NVML_LIB (library path or directory to load instead), XDG_CACHE_HOME (calibration cache)\n");
 }
@@ -98,32 +100,33 @@ int cmd_probe(int argc, char **argv) {
     double energy_s = 0;
     /* Peaks through hwadapt's own matmul kernels (method "matmul"). */
     hwa_probe_opts opts = {.matmul_bench = hwa_bench_matmul_peak};
+    const char *cal = NULL; /* --recalibrate, --no-calibrate or --energy-read: one of them */
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = true;
-        else if (!strcmp(argv[i], "--list") || !strcmp(argv[i], "--list-devices")) list = true;
-        else if (!strcmp(argv[i], "--recalibrate")) opts.calibrate = HWA_CALIBRATE_FORCE;
-        else if (!strcmp(argv[i], "--no-calibrate")) opts.calibrate = HWA_CALIBRATE_NONE;
-        else if (!strcmp(argv[i], "--energy-read") && i + 1 < argc) {
-            char *end;
-            energy_s = strtod(argv[++i], &end);
-            if (*end || !(energy_s > 0 && energy_s <= 86400)) {
-                fprintf(stderr, "hwadapt probe: --energy-read needs seconds in (0, 86400], not '%s'\n", argv[i]);
-                return 2;
-            }
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        const char *a = argv[i];
+        int rc = 0;
+        if (!strcmp(a, "--json")) json = true;
+        else if (!strcmp(a, "--list") || !strcmp(a, "--list-devices")) list = true;
+        else if (!strcmp(a, "--recalibrate")) {
+            if (!(rc = cli_one_of("probe", &cal, a))) opts.calibrate = HWA_CALIBRATE_FORCE;
+        } else if (!strcmp(a, "--no-calibrate")) {
+            if (!cal || strcmp(cal, "--energy-read")) rc = cli_one_of("probe", &cal, a);
+            opts.calibrate = HWA_CALIBRATE_NONE;
+        } else if (!strcmp(a, "--energy-read")) {
+            if (i + 1 == argc) return cli_missing_value("probe", a, "seconds in (0, 86400]");
+            rc = cli_num_opt("probe", a, argv[++i], NULL, "(0, 86400]", &energy_s);
+            /* it measures nothing: --no-calibrate goes with it, --recalibrate does not */
+            if (!rc && cal && !strcmp(cal, "--recalibrate")) rc = cli_conflict("probe", a, cal);
+            if (!rc && !cal) cal = a;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
         } else {
-            fprintf(stderr, "hwadapt probe: unknown option '%s'\n\n", argv[i]);
-            usage(stderr);
-            return 2;
+            return a[0] == '-' ? cli_unknown_option("probe", a)
+                               : cli_usage_error("probe", a, NULL, "extra argument; allowed: options only");
         }
+        if (rc) return rc;
     }
-    if (list && (json || energy_s > 0 || opts.calibrate != HWA_CALIBRATE_CACHED)) {
-        fprintf(stderr, "hwadapt probe: --list: lists devices alone; it does not go with --json, --energy-read, "
-                        "--recalibrate or --no-calibrate\n");
-        return 2;
-    }
+    if (list && (json || cal)) return cli_conflict("probe", "--list", json ? "--json" : cal);
     if (energy_s > 0 || list) opts.calibrate = HWA_CALIBRATE_NONE;
     hwa_passport *p = hwa_passport_probe(&opts);
     if (!p) {

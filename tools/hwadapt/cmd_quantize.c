@@ -1,5 +1,6 @@
 /* hwadapt quantize — a GGUF model rewritten with its matrices in a block type
  * (hwa_gguf_quantize); this file parses options and prints. */
+#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,60 +11,69 @@
 #include "commands.h"
 #include "hwadapt/hwadapt.h"
 
+/* --override may be given this many times. */
+#define MAX_OVERRIDES 64
+
+/* The types --type takes, as the message and the help list them. */
+static const char *const quant_type_names[] = {"q8_0", "q4_0", "q4_1", "q4_k", "q6_k", "f16", "bf16", "f32", NULL};
+static const char *const quant_types = "q8_0, q4_0, q4_1, q4_k, q6_k, f16, bf16, f32";
+
 static void usage(FILE *f) {
-    fprintf(f, "usage: hwadapt quantize IN.gguf OUT.gguf --type TYPE [--keep-output-f16] [--override TENSOR=TYPE]...\n\n"
-               "Writes IN's model to OUT with every matrix in TYPE: q8_0, q4_0, q4_1, q4_k, q6_k (GGUF's block\n"
-               "types), or f16, bf16, f32. Blocks are encoded as llama.cpp's reference quantizers encode them;\n"
-               "a matrix whose rows are not whole blocks of TYPE takes q8_0 (for a K-quant whose rows are whole\n"
-               "32-value blocks) or f16, as llama.cpp does. Norm weights and other 1-D tensors are copied. The\n"
-               "metadata (architecture, tokenizer) is copied; general.file_type names the new type. OUT is\n"
-               "replaced atomically.\n\n"
-               "  --type TYPE              the matrices' type\n"
-               "  --keep-output-f16        the classifier (output.weight) in f16\n"
-               "  --override TENSOR=TYPE   one tensor in another type (repeatable)\n");
+    fprintf(f, "usage: hwadapt quantize IN.gguf OUT.gguf --type TYPE [OPTIONS]\n\n"
+               "Writes IN's model to OUT with every matrix in TYPE. Blocks are encoded as llama.cpp's reference\n"
+               "quantizers encode them; a matrix whose rows are not whole blocks of TYPE takes q8_0 (for a\n"
+               "K-quant whose rows are whole 32-value blocks) or f16, as llama.cpp does. Norm weights and other\n"
+               "1-D tensors are copied. The metadata (architecture, tokenizer) is copied; general.file_type\n"
+               "names the new type. OUT is replaced atomically; its folder is checked before any work.\n\n"
+               "  --type TYPE              the matrices' type (required):\n"
+               "                           %s\n"
+               "  --keep-output-f16        the classifier (output.weight) in f16 (default: in TYPE)\n"
+               "  --override TENSOR=TYPE   one tensor in another type (repeatable, at most %d; default none)\n",
+            quant_types, MAX_OVERRIDES);
 }
 
 int cmd_quantize(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *type = NULL;
-    const char *overrides[64];
+    const char *overrides[MAX_OVERRIDES];
     hwa_quantize_opts o = {.overrides = overrides};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = 0, k;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--type") && v) {
-            type = v;
-            i++;
         } else if (!strcmp(a, "--keep-output-f16")) {
             o.keep_output_f16 = true;
-        } else if (!strcmp(a, "--override") && v) {
-            if (o.n_overrides == (int)(sizeof overrides / sizeof overrides[0])) {
-                fprintf(stderr, "hwadapt quantize: more than %d --override\n", (int)(sizeof overrides / sizeof overrides[0]));
-                return 2;
-            }
-            overrides[o.n_overrides++] = v;
+        } else if (!strcmp(a, "--type") || !strcmp(a, "--override")) {
+            if (!v) return cli_missing_value("quantize", a, !strcmp(a, "--type") ? quant_types : "TENSOR=TYPE");
             i++;
-        } else if (a[0] != '-' && !in) {
-            in = a;
-        } else if (a[0] != '-' && !out) {
-            out = a;
+            if (!strcmp(a, "--type")) {
+                if (!(rc = cli_enum_opt("quantize", a, v, NULL, quant_type_names, &k))) rc = cli_once("quantize", a, &type, v);
+            } else if (o.n_overrides == MAX_OVERRIDES) {
+                rc = cli_usage_error("quantize", a, v, "too many; allowed: at most %d --override", MAX_OVERRIDES);
+            } else {
+                overrides[o.n_overrides++] = v;
+            }
+        } else if (a[0] == '-') {
+            return cli_unknown_option("quantize", a);
         } else {
-            fprintf(stderr, "hwadapt quantize: bad option or value '%s'%s%s (see hwadapt quantize --help)\n", a,
-                    v ? " " : "", v ? v : "");
-            return 2;
+            if (in && out) return cli_usage_error("quantize", a, NULL, "extra argument; allowed: IN.gguf OUT.gguf");
+            *(in ? &out : &in) = a;
         }
+        if (rc) return rc;
     }
-    if (!in || !out || !type) {
-        fprintf(stderr, "hwadapt quantize: name IN, OUT and --type (see hwadapt quantize --help)\n");
-        return 2;
-    }
-    if (hwa_dtype_from_name(type, &o.type) || !(hwa_dtype_is_float(o.type) || hwa_dtype_is_quantized(o.type))) {
-        fprintf(stderr, "hwadapt quantize: --type '%s': expected q8_0, q4_0, q4_1, q4_k, q6_k, f16, bf16 or f32\n", type);
-        return 2;
-    }
+    if (!in) return cli_missing_arg("quantize", "IN.gguf", "the GGUF model to read");
+    if (!out) return cli_missing_arg("quantize", "OUT.gguf", "the GGUF model to write");
+    if (!type) return cli_missing_arg("quantize", "--type", quant_types);
+    if (hwa_dtype_from_name(type, &o.type)) return cli_usage_error("quantize", "--type", type, "allowed: %s", quant_types);
     /* the output's folder, before the work */
-    if (!cli_writable("quantize", "model", out)) return 2;
+    if (cli_output_file("quantize", "OUT.gguf", out)) return 2;
+    /* an input that is not there is a runtime failure (1), like one that
+     * does not parse; the library's NOTFOUND below is an --override's tensor */
+    if (access(in, R_OK) != 0) {
+        fprintf(stderr, "hwadapt quantize: %s: %s\n", in, strerror(errno));
+        return 1;
+    }
     hwa_quantize_stats s;
     hwa_status st = hwa_gguf_quantize(in, out, &o, &s);
     if (st) {

@@ -20,14 +20,9 @@ static void usage(FILE *f) {
             "Each file's kind is read from its content. The page shows the machine, a roofline per device,\n"
             "latency percentiles and per-repetition throughput per row, batch and thread sweeps, the\n"
             "recommendations and training curves (docs/report.md).\n\n"
-            "  -o OUT          the page (default %s), written atomically\n"
+            "  -o OUT          the page, written atomically (default %s)\n"
             "  --title TEXT    its title (default \"hwadapt report\")\n",
             default_out);
-}
-
-static int bad(const char *opt, const char *why) {
-    fprintf(stderr, "hwadapt report: %s: %s (see hwadapt report --help)\n", opt, why);
-    return 2;
 }
 
 int cmd_report(int argc, char **argv) {
@@ -37,6 +32,7 @@ int cmd_report(int argc, char **argv) {
         fprintf(stderr, "hwadapt report: out of memory\n");
         return 1;
     }
+    const char *out_opt = NULL;
     int n = 0, rc = 0;
     for (int i = 1; i < argc && !rc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -45,19 +41,20 @@ int cmd_report(int argc, char **argv) {
             free(inputs);
             return 0;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--title")) {
-            if (!v || !*v) rc = bad(a, "needs a value");
-            else if (!strcmp(a, "-o")) out = v;
+            if (!v || !*v) rc = cli_missing_value("report", a, !strcmp(a, "-o") ? "FILE" : "TEXT");
+            else if (!strcmp(a, "-o")) rc = cli_once("report", a, &out_opt, v);
             else title = v;
             i++;
         } else if (a[0] == '-' && a[1]) {
-            rc = bad(a, "unknown option");
+            rc = cli_unknown_option("report", a);
         } else {
             inputs[n++] = a;
         }
     }
-    if (!rc && !n) rc = bad("FILE", "no input file: give one or more bench reports, passports or training logs");
+    if (out_opt) out = out_opt;
+    if (!rc && !n) rc = cli_missing_arg("report", "FILE", "one or more bench reports, passports or training logs");
     /* the output's folder before the inputs: a typo there should not wait for the reading */
-    if (!rc && !cli_writable("report", "page", out)) rc = 2;
+    if (!rc) rc = cli_output_file("report", "-o", out);
     if (!rc && hwa_report_html_save(inputs, n, title, out)) {
         fprintf(stderr, "hwadapt report: %s\n", hwa_last_error());
         rc = 1;

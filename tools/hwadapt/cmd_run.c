@@ -214,69 +214,79 @@ static int write_html(const char *json_path) {
     return rc;
 }
 
+static void usage(void) {
+    printf("usage: hwadapt [run] [OPTIONS]\n\n"
+           "The main job: the hardware passport and its calibration (cached), the seed workloads on every\n"
+           "device and precision within the budget, the table, and per workload a verdict: the fastest\n"
+           "configuration whose max abs error against f32 is at most E is recommended only when the 95%%\n"
+           "interval of its speed-up over f32, from %d interleaved repetitions, lies above 1; otherwise f32,\n"
+           "tied within the noise. With the command and the C calls that run it, a JSON report\n"
+           "(docs/bench-report.schema.json) and the chosen settings (docs/settings.md), which\n"
+           "`hwadapt train`, `generate` and `bench` take with --config FILE.\n\n"
+           "  --budget S           time budget of the whole job in seconds (default 50)\n"
+           "  --workloads LIST     the seed workloads, a comma list (default\n"
+           "                       %s)\n"
+           "  --tolerance E        max abs error against f32 a lower precision may have (default %g)\n"
+           "  --devices LIST       each workload placed by the scheduler across LIST (cpu,opencl:0; device\n"
+           "                       auto, `hwadapt plan WORKLOAD` shows why), in every precision; each verdict\n"
+           "                       names the placement (default: each device on its own)\n"
+           "  -o REPORT            the JSON report (default hwadapt-report.json)\n"
+           "  --settings FILE      the chosen settings (default hwadapt.conf)\n"
+           "  --no-settings        write no settings file\n"
+           "  --wide               the table with every column: kernel, reps, queries, p90, max, cv, ...\n"
+           "                       (default: the table fits 100 columns)\n"
+           "  --quiet              no progress line on stderr (default: one, on a terminal)\n"
+           "  --profile            the CPU backend's time per (op, shape, kernel) on stderr, per backend\n"
+           "                       (the same as HWA_PROFILE=1; default: off)\n"
+           "\nIt also writes the HTML report beside the JSON one (REPORT with .html for .json;\n"
+           "docs/report.md).\n",
+           main_job_reps, default_workloads, default_tolerance);
+}
+
 int cmd_run(int argc, char **argv) {
     double budget = 50, tol = default_tolerance;
-    const char *report_path = "hwadapt-report.json", *workloads = default_workloads, *settings_path = "hwadapt.conf";
+    const char *report_path = NULL, *workloads = default_workloads, *settings_path = NULL, *settings_flag = NULL;
     const char *devices = NULL;
     bool quiet = false, wide = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
+        int rc = 0;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: hwadapt [run] [--budget S] [--workloads LIST] [--tolerance E] [-o REPORT]\n"
-                   "                     [--settings FILE | --no-settings] [--devices LIST] [--wide] [--quiet]\n"
-                   "                     [--profile]\n\n"
-                   "The main job: the hardware passport and its calibration (cached), the seed workloads\n"
-                   "(%s) on every device and precision,\n"
-                   "the whole job within about S seconds (default 50), the table, and per workload a verdict:\n"
-                   "the fastest configuration whose max abs error against f32 is at most E (default %g) is\n"
-                   "recommended only when the 95%% interval of its speed-up over f32, from %d interleaved\n"
-                   "repetitions, lies above 1; otherwise f32, tied within the noise. With the command and the\n"
-                   "C calls that run it, and a JSON report (default hwadapt-report.json;\n"
-                   "docs/bench-report.schema.json). The chosen settings go to FILE (default hwadapt.conf;\n"
-                   "docs/settings.md), which `hwadapt train`, `generate` and `bench` take with --config FILE.\n"
-                   "With --devices LIST (cpu,opencl:0), each workload runs where the scheduler places it across\n"
-                   "those devices (device auto; `hwadapt plan WORKLOAD` shows why), in every precision, and\n"
-                   "each verdict names the placement and the reason.\n\n"
-                   "  --wide      the table with every column (kernel, reps, queries, p90, max, cv, GFLOP/s, ...);\n"
-                   "              by default it fits 100 columns\n"
-                   "  --quiet     no progress line on stderr (there is none when stderr is not a terminal)\n"
-                   "  --profile   the CPU backend's time per (op, shape, kernel) on stderr, per backend\n"
-                   "              (the same as HWA_PROFILE=1)\n",
-                   default_workloads, default_tolerance, main_job_reps);
+            usage();
             return 0;
-        } else if (!strcmp(a, "--budget") && v && (budget = strtod(v, &end), *v && !*end && budget > 0)) {
-            i++;
-        } else if (!strcmp(a, "--tolerance") && v && (tol = strtod(v, &end), *v && !*end && tol >= 0)) {
-            i++;
-        } else if (!strcmp(a, "--devices") && v) {
-            devices = v;
-            i++;
-        } else if (!strcmp(a, "--workloads") && v) {
-            workloads = v;
-            i++;
-        } else if (!strcmp(a, "-o") && v) {
-            report_path = v;
-            i++;
-        } else if (!strcmp(a, "--settings") && v) {
-            settings_path = v;
-            i++;
         } else if (!strcmp(a, "--no-settings")) {
-            settings_path = NULL;
+            if ((rc = cli_one_of("run", &settings_flag, a))) return rc;
+            continue;
         } else if (!strcmp(a, "--quiet")) {
             quiet = true;
+            continue;
         } else if (!strcmp(a, "--wide")) {
             wide = true;
+            continue;
         } else if (!strcmp(a, "--profile")) {
             setenv("HWA_PROFILE", "1", 1); /* the CPU backend's counters, read when it starts */
-        } else {
-            fprintf(stderr, "hwadapt run: bad option or value '%s'%s%s (see hwadapt run --help)\n", a, v ? " " : "",
-                    v ? v : "");
-            return 2;
+            continue;
+        } else if (strcmp(a, "--budget") && strcmp(a, "--tolerance") && strcmp(a, "--devices") &&
+                   strcmp(a, "--workloads") && strcmp(a, "-o") && strcmp(a, "--settings")) {
+            return a[0] == '-' ? cli_unknown_option("run", a)
+                               : cli_usage_error("run", a, NULL, "extra argument; allowed: options only");
+        } else if (!v) {
+            return cli_missing_value("run", a, !strcmp(a, "--budget") ? "seconds" : !strcmp(a, "--tolerance") ? "a number"
+                                               : !strcmp(a, "-o") || !strcmp(a, "--settings") ? "FILE" : "LIST");
         }
+        i++;
+        if (!strcmp(a, "--budget")) rc = cli_num_opt("run", a, v, NULL, "(0, inf)", &budget);
+        else if (!strcmp(a, "--tolerance")) rc = cli_num_opt("run", a, v, NULL, "[0, inf)", &tol);
+        else if (!strcmp(a, "--devices")) devices = v;
+        else if (!strcmp(a, "--workloads")) workloads = v;
+        else if (!strcmp(a, "-o")) rc = cli_once("run", a, &report_path, v);
+        else if (!(rc = cli_one_of("run", &settings_flag, a))) rc = cli_once("run", a, &settings_path, v);
+        if (rc) return rc;
     }
-    if (!cli_writable("run", "report", report_path) ||
-        (settings_path && !cli_writable("run", "settings file", settings_path)))
+    if (!report_path) report_path = "hwadapt-report.json";
+    if (!settings_flag) settings_path = "hwadapt.conf";
+    /* the files it will write, before the passport and the measurements */
+    if (cli_output_file("run", "-o", report_path) || (settings_path && cli_output_file("run", "--settings", settings_path)))
         return 2;
     cli_progress prog;
     cli_progress_start(&prog, quiet);

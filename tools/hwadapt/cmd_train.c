@@ -24,25 +24,30 @@
 static void usage(void) {
     printf("usage: hwadapt train [--model fmnist-mlp] [OPTIONS]\n\n"
            "Trains an MLP (fmnist-mlp: 784 -> 1000 relu -> 1000 relu -> 10, softmax cross-entropy) on\n"
-           "Fashion-MNIST (Debian package %s, in %s), evaluating on the test set after each epoch.\n\n"
+           "Fashion-MNIST (Debian package %s, in %s),\n"
+           "evaluating on the test set after each epoch.\n\n"
            "model and data:\n"
            "  --hidden N,N,...      hidden layer sizes (default 1000,1000; 'none' for a linear model)\n"
            "  --activation NAME     relu (default), gelu, tanh, sigmoid, silu\n"
            "  --data DIR            the IDX files' directory (default %s)\n"
-           "  --limit N             train on the first N samples only; --test-limit N likewise\n"
-           "  --val-fraction F      hold out the last fraction F of the training set for validation\n"
+           "  --limit N             train on the first N samples only (default 0: all)\n"
+           "  --test-limit N        evaluate on the first N test samples only (default 0: all)\n"
+           "  --val-fraction F      hold out the last fraction F, 0..0.5, of the training set for\n"
+           "                        validation (default 0)\n"
            "  --device SPEC         cpu (default), opencl:N (hwadapt probe lists the devices), or auto: the\n"
            "                        scheduler places the graphs across --devices by the passport's calibrated\n"
            "                        figures (weights, data and optimizer state stay on the CPU; the line\n"
            "                        'placed across' says where; hwadapt plan fmnist-mlp-train says why)\n"
-           "  --devices LIST        auto: the devices to place across, cpu among them (default: every device found)\n"
+           "  --devices LIST        auto: the devices to place across, cpu among them (default: every device\n"
+           "                        found)\n"
            "  --mode MODE           auto: how the training and evaluation graphs are placed: auto (default,\n"
            "                        the lowest estimate), layers (two stages: the first device of --devices,\n"
            "                        then the second) or single:DEVICE; the optimizer's is always auto\n"
-           "  --split F             auto, layers: the share of the nodes in the first stage (default: balanced)\n"
+           "  --split F             auto, layers: the share of the nodes in the first stage, 0 < F < 1\n"
+           "                        (default: balanced)\n"
            "  --fallback            auto: a device that fails is left out, the graphs re-planned without it\n"
            "                        and the step repeated (said on stderr; HWA_FAULT_DEVICE=SPEC fails\n"
-           "                        SPEC's first compute, for tests)\n"
+           "                        SPEC's first compute, for tests; default: the run fails)\n"
            "  --dtype NAME          f32 (default), bf16 or f16: the products and activations' precision;\n"
            "                        weights, gradients and optimizer state stay f32 (mixed precision)\n"
            "  --threads N           CPU threads (default: HWA_NUM_THREADS, else the CPUs this process may use;\n"
@@ -50,40 +55,49 @@ static void usage(void) {
            "  --config FILE         device, dtype, threads, batch, epochs, optimizer, lr, momentum,\n"
            "                        weight_decay, schedule, step_epochs and gamma from FILE's [train]\n"
            "                        section, else its [all]; INI, or the JSON hwadapt tune writes\n"
-           "                        (docs/settings.md); flags given here win\n"
+           "                        (docs/settings.md); flags given here win (default: none)\n"
            "training:\n"
            "  --epochs N            total epochs, counting those done before --resume (default 10)\n"
            "  --batch N             batch size (default 64); the last partial batch of an epoch is kept\n"
-           "  --drop-last           ... or dropped\n"
+           "  --drop-last           ... or dropped (default: kept)\n"
            "  --seed N              weights and shuffles; same seed, machine and threads: same bits (default 1)\n"
            "  --optimizer NAME      sgd, momentum, nesterov, adam (default), adamw\n"
            "  --lr X                learning rate (default 1e-3 for adam/adamw, 0.01 otherwise)\n"
-           "  --momentum X --beta1 X --beta2 X --eps X --weight-decay X\n"
+           "  --momentum X          momentum, nesterov: 0 <= X < 1 (default 0.9)\n"
+           "  --beta1 X             adam, adamw (default 0.9)\n"
+           "  --beta2 X             adam, adamw (default 0.999)\n"
+           "  --eps X               adam, adamw (default 1e-8)\n"
+           "  --weight-decay X      X >= 0 (default 0; adamw 0.01)\n"
            "  --clip X              clip gradients to global norm X (default 0: off)\n"
            "  --schedule NAME       constant, step (default), cosine (linear warm-up), onecycle\n"
-           "  --step-epochs N --gamma X     step: multiply by X every N epochs (default 3, 0.5)\n"
-           "  --warmup-steps N --min-lr X   cosine (default 5%% of the run, 0)\n"
+           "  --step-epochs N       step: multiply the rate by --gamma every N epochs (default 3)\n"
+           "  --gamma X             step: the factor, X > 0 (default 0.5)\n"
+           "  --warmup-steps N      cosine: linear warm-up steps (default 5%% of the run)\n"
+           "  --min-lr X            cosine: the final rate (default 0)\n"
            "  --pct-start X         onecycle (default 0.3)\n"
            "checkpoints and output:\n"
-           "  --checkpoint-dir D    save D/ckpt-<epoch>.safetensors after each epoch (atomic)\n"
+           "  --checkpoint-dir D    save D/ckpt-<epoch>.safetensors after each epoch (atomic; default: none)\n"
            "  --keep K              keep the newest K checkpoints (default 3)\n"
-           "  --resume              continue from the newest valid checkpoint in D\n"
+           "  --resume              continue from the newest valid checkpoint in D (default: start anew)\n"
            "  --export FILE         write the trained weights as safetensors: fc<i>.weight [out,in],\n"
-           "                        fc<i>.bias [out], F32 (PyTorch nn.Linear layout)\n"
+           "                        fc<i>.bias [out], F32 (PyTorch nn.Linear layout; default: none)\n"
            "  --json                one JSON object per epoch on stdout: epoch, train_loss, test_loss,\n"
            "                        test_accuracy, seconds, samples_per_s, dtype, threads (null on opencl:N),\n"
            "                        device (and step, lr, ranks, comm_seconds, val_*); without it a header\n"
            "                        line names the model and configuration\n"
-           "  --quiet               no progress bar (with --json: no summary on stderr either)\n"
-           "  --profile             the CPU backend's time per (op, shape, kernel) on stderr (HWA_PROFILE=1)\n"
+           "  --quiet               no progress bar (default: one on a terminal); with --json, no summary\n"
+           "                        on stderr either\n"
+           "  --profile             the CPU backend's time per (op, shape, kernel) on stderr (the same as\n"
+           "                        HWA_PROFILE=1; default: off)\n"
            "data-parallel, under mpirun (mpirun -np N hwadapt train ...; docs/train.md, docs/scaling.md):\n"
            "                        each rank computes its share of every global batch (--batch stays the\n"
            "                        global batch: N ranks take the same steps as one process), gradients are\n"
            "                        summed while the backward pass runs, rank 0 prints and writes files\n"
            "  --rank-devices LIST   rank r trains on the (r mod length)-th device of LIST (cpu,opencl:0);\n"
-           "                        default: --device on every rank\n"
+           "                        default: --device on every rank (the two conflict)\n"
            "  --shards K            a fixed reduction order: each batch cut into K slices whose gradients\n"
-           "                        are added in slice order, bitwise the same for 1 to K ranks (K >= ranks)\n"
+           "                        are added in slice order, bitwise the same for 1 to K ranks (K >= ranks;\n"
+           "                        1..65536; default: none)\n"
            "  --bucket-mb X         gradient bucket size in MiB (default 4)\n"
            "  --dist-timeout S      a rank that has not reached (or has gone silent at) an exchange of\n"
            "                        gradients within S s is named and the job stopped (default 60)\n",
@@ -192,15 +206,13 @@ static int env_rank(void) {
 
 static int bad(const char *opt, const char *v, const char *origin, const char *why) {
     if (env_rank() != 0) return 2;
-    fprintf(stderr, "hwadapt train: %s%s%s%s: %s (see hwadapt train --help)\n", opt, v ? " " : "", v ? v : "", origin,
-            why);
-    return 2;
+    return cli_usage_error_from("train", opt, v, origin, "%s", why);
 }
 
 /* Everything the command line sets. */
 typedef struct targs {
     hwa_train_config c;
-    const char *export_path, *optim, *sched, *config, *mode, *rank_devices;
+    const char *export_path, *optim, *sched, *config, *mode, *rank_devices, *device_flag;
     double dist_timeout;    /* --dist-timeout; 0: the library's */
     hwa_place_opts place;   /* --mode and --split, completed once the device list is known */
     double lr, momentum, beta1, beta2, eps, wd, clip, gamma, min_lr, pct;
@@ -215,116 +227,137 @@ static void targs_default(targs *t) {
                  .pct = 0.3, .step_epochs = 3};
 }
 
+/* The options that take a value. */
+static const char *const valued[] = {
+    "--model", "--data", "--device", "--devices", "--mode", "--split", "--config", "--rank-devices", "--shards",
+    "--bucket-mb", "--dist-timeout", "--checkpoint-dir", "--export", "--optimizer", "--schedule", "--dtype", "--hidden",
+    "--activation", "--lr", "--momentum", "--weight-decay", "--gamma", "--threads", "--epochs", "--batch", "--keep",
+    "--limit", "--test-limit", "--step-epochs", "--warmup-steps", "--seed", "--val-fraction", "--beta1", "--beta2",
+    "--eps", "--clip", "--min-lr", "--pct-start", NULL};
+
+/* Option a (argv[i]) with its value v; 0 or 2 after printing why. */
+static int parse_value(targs *t, const char *a, const char *v, const char *from, int i) {
+    static const char *const models[] = {"fmnist-mlp", NULL};
+    hwa_train_config *c = &t->c;
+    double d;
+    int64_t n;
+    if (!strcmp(a, "--model")) {
+        if (!cli_word_in(v, models)) return bad(a, v, from, "unknown model; allowed: fmnist-mlp");
+    } else if (!strcmp(a, "--data")) c->data_dir = v;
+    else if (!strcmp(a, "--device")) {
+        c->device = v;
+        if (!from[0]) t->device_flag = v; /* given on the command line, not by --config */
+    } else if (!strcmp(a, "--devices")) c->devices = v;
+    else if (!strcmp(a, "--mode")) t->mode = v;
+    else if (!strcmp(a, "--split")) {
+        if (!cli_parse_num(v, 0, 1, &t->place.split) || !(t->place.split > 0 && t->place.split < 1))
+            return bad(a, v, from, "out of range; allowed: (0, 1)");
+    } else if (!strcmp(a, "--config")) {
+        if (t->config && strcmp(t->config, v)) return bad(a, v, from, "given twice; allowed: one");
+        t->config = v;
+    } else if (!strcmp(a, "--rank-devices")) t->rank_devices = v;
+    else if (!strcmp(a, "--shards")) {
+        if (!cli_parse_int(v, 1, 65536, &n)) return bad(a, v, from, "not an integer in range; allowed: 1..65536");
+        c->shards = (int)n;
+    } else if (!strcmp(a, "--bucket-mb")) {
+        if (!cli_parse_num(v, 0, 65536, &d) || !(d * 1048576.0 >= 4))
+            return bad(a, v, from, "out of range; allowed: a size in MiB above 0, at most 65536");
+        c->bucket_bytes = (int64_t)(d * 1048576.0);
+    } else if (!strcmp(a, "--dist-timeout")) {
+        if (!cli_parse_num(v, 1, 86400, &t->dist_timeout)) return bad(a, v, from, "out of range; allowed: [1, 86400]");
+    } else if (!strcmp(a, "--checkpoint-dir")) {
+        if (c->checkpoint_dir && strcmp(c->checkpoint_dir, v)) return bad(a, v, from, "given twice; allowed: one");
+        c->checkpoint_dir = v;
+    } else if (!strcmp(a, "--export")) {
+        if (t->export_path && strcmp(t->export_path, v)) return bad(a, v, from, "given twice; allowed: one");
+        t->export_path = v;
+    } else if (!strcmp(a, "--optimizer")) {
+        t->optim = v;
+        t->optim_at = i;
+    } else if (!strcmp(a, "--schedule")) {
+        t->sched = v;
+        t->sched_at = i;
+    } else if (!strcmp(a, "--dtype")) {
+        if (hwa_train_dtype_from_name(v, &c->dtype)) return bad(a, v, from, hwa_last_error());
+    } else if (!strcmp(a, "--hidden")) {
+        if (!parse_hidden(v, c)) return bad(a, v, from, "not hidden sizes; allowed: 1 to 8 sizes like 1000,1000, or none");
+    } else if (!strcmp(a, "--activation")) {
+        if (hwa_activation_from_name(v, &c->activation)) return bad(a, v, from, hwa_last_error());
+    } else if (!strcmp(a, "--lr")) {
+        /* --lr, --momentum, --weight-decay and --gamma take what a settings
+         * file's lr, momentum, weight_decay and gamma take (src/io/settings.c):
+         * what the trainer accepts, in the precision it keeps. */
+        if (!cli_parse_num(v, 0, DBL_MAX, &t->lr) || !(t->lr > 0))
+            return bad(a, v, from, "the learning rate is out of range; allowed: > 0");
+    } else if (!strcmp(a, "--momentum")) {
+        if (!cli_parse_num(v, 0, 1, &t->momentum) || !((float)t->momentum < 1.0f))
+            return bad(a, v, from, "out of range; allowed: [0, 1)");
+    } else if (!strcmp(a, "--weight-decay")) {
+        if (!cli_parse_num(v, 0, FLT_MAX, &t->wd)) return bad(a, v, from, "out of range; allowed: [0, 3.4e38]");
+    } else if (!strcmp(a, "--gamma")) {
+        if (!cli_parse_num(v, 0, DBL_MAX, &t->gamma) || !(t->gamma > 0)) return bad(a, v, from, "out of range; allowed: > 0");
+    } else if (!strcmp(a, "--threads")) {
+        if (!cli_parse_int(v, 1, 4096, &n)) return bad(a, v, from, "not an integer in range; allowed: 1..4096");
+        c->threads = (int)n;
+    } else if (!strcmp(a, "--epochs") || !strcmp(a, "--batch") || !strcmp(a, "--keep") || !strcmp(a, "--limit") ||
+               !strcmp(a, "--test-limit") || !strcmp(a, "--step-epochs") || !strcmp(a, "--warmup-steps") ||
+               !strcmp(a, "--seed")) {
+        const bool may_be_zero = !strcmp(a, "--limit") || !strcmp(a, "--test-limit") || !strcmp(a, "--warmup-steps") ||
+                                 !strcmp(a, "--seed");
+        if (!cli_parse_int(v, may_be_zero ? 0 : 1, INT64_MAX / 2, &n))
+            return bad(a, v, from, may_be_zero ? "not an integer in range; allowed: an integer >= 0"
+                                               : "not an integer in range; allowed: an integer >= 1");
+        if (!strcmp(a, "--epochs")) c->epochs = n;
+        else if (!strcmp(a, "--batch")) c->batch = n;
+        else if (!strcmp(a, "--keep")) c->keep = n > 1000000 ? 1000000 : (int)n;
+        else if (!strcmp(a, "--limit")) c->limit = n;
+        else if (!strcmp(a, "--test-limit")) c->test_limit = n;
+        else if (!strcmp(a, "--step-epochs")) t->step_epochs = n;
+        else if (!strcmp(a, "--seed")) c->seed = (uint64_t)n;
+        else {
+            t->warmup = n;
+            t->have_warmup = true;
+        }
+    } else if (!strcmp(a, "--val-fraction")) {
+        if (!cli_parse_num(v, 0, 0.5, &c->val_fraction)) return bad(a, v, from, "out of range; allowed: [0, 0.5]");
+    } else {
+        /* --beta1, --beta2, --eps, --clip, --min-lr, --pct-start */
+        if (!cli_parse_num(v, 0, 1e9, &d)) return bad(a, v, from, "out of range; allowed: [0, 1e9]");
+        double *dst = !strcmp(a, "--beta1") ? &t->beta1 : !strcmp(a, "--beta2") ? &t->beta2
+                      : !strcmp(a, "--eps") ? &t->eps : !strcmp(a, "--clip") ? &t->clip
+                      : !strcmp(a, "--min-lr") ? &t->min_lr : &t->pct;
+        *dst = d;
+    }
+    return 0;
+}
+
 /* Parses argv into *t; ca (may be NULL) says which arguments came from
  * --config. 0, 2 on a usage error (printed), -1 after --help. */
 static int parse(int argc, char **argv, const cli_args *ca, targs *t) {
     hwa_train_config *c = &t->c;
-    double d;
-    int64_t n;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = 0;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage();
             return -1;
         }
-        bool flag = true;
         if (!strcmp(a, "--json")) t->json = true;
         else if (!strcmp(a, "--fallback")) c->fallback = true;
         else if (!strcmp(a, "--quiet")) t->quiet = true;
         else if (!strcmp(a, "--profile")) setenv("HWA_PROFILE", "1", 1); /* read when a CPU backend starts */
         else if (!strcmp(a, "--resume")) c->resume = true;
         else if (!strcmp(a, "--drop-last")) c->drop_last = true;
-        else flag = false;
-        if (flag) continue;
-        if (!v) return bad(a, NULL, "", "unknown option or missing value");
-        const char *from = cli_args_origin(ca, i);
-        i++;
-        if (!strcmp(a, "--model")) {
-            if (strcmp(v, "fmnist-mlp")) return bad(a, v, from, "unknown model (fmnist-mlp)");
-        } else if (!strcmp(a, "--data")) c->data_dir = v;
-        else if (!strcmp(a, "--device")) c->device = v;
-        else if (!strcmp(a, "--devices")) c->devices = v;
-        else if (!strcmp(a, "--mode")) t->mode = v;
-        else if (!strcmp(a, "--split")) {
-            if (!cli_parse_num(v, 0, 1, &t->place.split) || !(t->place.split > 0 && t->place.split < 1))
-                return bad(a, v, from, "expected a share strictly between 0 and 1");
-        } else if (!strcmp(a, "--config")) t->config = v;
-        else if (!strcmp(a, "--rank-devices")) t->rank_devices = v;
-        else if (!strcmp(a, "--shards")) {
-            if (!cli_parse_int(v, 1, 65536, &n)) return bad(a, v, from, "expected an integer from 1 to 65536");
-            c->shards = (int)n;
-        } else if (!strcmp(a, "--bucket-mb")) {
-            if (!cli_parse_num(v, 0, 65536, &d) || !(d * 1048576.0 >= 4))
-                return bad(a, v, from, "expected a size in MiB above 0 (at most 65536)");
-            c->bucket_bytes = (int64_t)(d * 1048576.0);
-        } else if (!strcmp(a, "--dist-timeout")) {
-            if (!cli_parse_num(v, 0, 86400, &t->dist_timeout) || !(t->dist_timeout >= 1))
-                return bad(a, v, from, "expected seconds from 1 to 86400");
+        else if (a[0] != '-') return bad(a, NULL, "", "extra argument; allowed: options only");
+        else if (!cli_word_in(a, valued)) return bad(a, NULL, "", "unknown option");
+        else if (!v) return bad(a, NULL, "", "missing its value");
+        else {
+            rc = parse_value(t, a, v, cli_args_origin(ca, i), i);
+            i++;
         }
-        else if (!strcmp(a, "--checkpoint-dir")) c->checkpoint_dir = v;
-        else if (!strcmp(a, "--export")) t->export_path = v;
-        else if (!strcmp(a, "--optimizer")) {
-            t->optim = v;
-            t->optim_at = i - 1;
-        } else if (!strcmp(a, "--schedule")) {
-            t->sched = v;
-            t->sched_at = i - 1;
-        }
-        else if (!strcmp(a, "--dtype")) {
-            if (hwa_train_dtype_from_name(v, &c->dtype)) return bad(a, v, from, hwa_last_error());
-        } else if (!strcmp(a, "--hidden")) {
-            if (!parse_hidden(v, c)) return bad(a, v, from, "expected sizes like 1000,1000 (1 to 8 of them) or 'none'");
-        } else if (!strcmp(a, "--activation")) {
-            if (hwa_activation_from_name(v, &c->activation)) return bad(a, v, from, hwa_last_error());
-        } else if (!strcmp(a, "--lr")) {
-            /* --lr, --momentum, --weight-decay and --gamma take what a settings
-             * file's lr, momentum, weight_decay and gamma take (src/io/settings.c):
-             * what the trainer accepts, in the precision it keeps. */
-            if (!cli_parse_num(v, 0, DBL_MAX, &t->lr) || !(t->lr > 0))
-                return bad(a, v, from, "the learning rate must be a number > 0");
-        } else if (!strcmp(a, "--momentum")) {
-            if (!cli_parse_num(v, 0, 1, &t->momentum) || !((float)t->momentum < 1.0f))
-                return bad(a, v, from, "expected a number in [0, 1)");
-        } else if (!strcmp(a, "--weight-decay")) {
-            if (!cli_parse_num(v, 0, FLT_MAX, &t->wd))
-                return bad(a, v, from, "expected a number >= 0 (at most about 3.4e38)");
-        } else if (!strcmp(a, "--gamma")) {
-            if (!cli_parse_num(v, 0, DBL_MAX, &t->gamma) || !(t->gamma > 0))
-                return bad(a, v, from, "expected a number > 0");
-        } else if (!strcmp(a, "--threads")) {
-            if (!cli_parse_int(v, 1, 4096, &n)) return bad(a, v, from, "expected an integer from 1 to 4096");
-            c->threads = (int)n;
-        } else if (!strcmp(a, "--epochs") || !strcmp(a, "--batch") || !strcmp(a, "--keep") || !strcmp(a, "--limit") ||
-                   !strcmp(a, "--test-limit") || !strcmp(a, "--step-epochs") || !strcmp(a, "--warmup-steps") ||
-                   !strcmp(a, "--seed")) {
-            const bool may_be_zero = !strcmp(a, "--limit") || !strcmp(a, "--test-limit") ||
-                                     !strcmp(a, "--warmup-steps") || !strcmp(a, "--seed");
-            if (!cli_parse_int(v, may_be_zero ? 0 : 1, INT64_MAX / 2, &n))
-                return bad(a, v, from, may_be_zero ? "expected an integer >= 0" : "expected an integer >= 1");
-            if (!strcmp(a, "--epochs")) c->epochs = n;
-            else if (!strcmp(a, "--batch")) c->batch = n;
-            else if (!strcmp(a, "--keep")) c->keep = n > 1000000 ? 1000000 : (int)n;
-            else if (!strcmp(a, "--limit")) c->limit = n;
-            else if (!strcmp(a, "--test-limit")) c->test_limit = n;
-            else if (!strcmp(a, "--step-epochs")) t->step_epochs = n;
-            else if (!strcmp(a, "--seed")) c->seed = (uint64_t)n;
-            else {
-                t->warmup = n;
-                t->have_warmup = true;
-            }
-        } else if (!strcmp(a, "--val-fraction")) {
-            if (!cli_parse_num(v, 0, 0.5, &c->val_fraction)) return bad(a, v, from, "expected a fraction in [0, 0.5]");
-        } else if (!strcmp(a, "--beta1") || !strcmp(a, "--beta2") || !strcmp(a, "--eps") || !strcmp(a, "--clip") ||
-                   !strcmp(a, "--min-lr") || !strcmp(a, "--pct-start")) {
-            if (!cli_parse_num(v, 0, 1e9, &d)) return bad(a, v, from, "expected a number >= 0");
-            double *dst = !strcmp(a, "--beta1") ? &t->beta1 : !strcmp(a, "--beta2") ? &t->beta2
-                          : !strcmp(a, "--eps") ? &t->eps : !strcmp(a, "--clip") ? &t->clip
-                          : !strcmp(a, "--min-lr") ? &t->min_lr : &t->pct;
-            *dst = d;
-        } else {
-            return bad(a, v, "", "unknown option");
-        }
+        if (rc) return rc;
     }
+    if (t->rank_devices && t->device_flag) return env_rank() ? 2 : cli_conflict("train", "--rank-devices", "--device");
     return 0;
 }
 
@@ -375,14 +408,16 @@ static void print_header(const hwa_train_config *c, const hwa_trainer *tr) {
         snprintf(ranks, sizeof ranks, ", %d ranks (%s)%s", hwa_dist_size(c->dist), hwa_dist_version(c->dist),
                  c->shards ? ", fixed reduction order" : "");
     if (c->shards) snprintf(ranks + strlen(ranks), sizeof ranks - strlen(ranks), ", %d shards", c->shards);
-    char line[800];
-    snprintf(line, sizeof line,
-             "model fmnist-mlp (hidden %s, %s, %lld parameters), device %s, dtype %s, threads %s, optimizer %s, "
-             "batch %lld, %lld training samples%s",
-             hidden, hwa_activation_name(c->activation), (long long)hwa_trainer_n_params(tr),
-             c->device ? c->device : "cpu", hwa_dtype_name(c->dtype), threads, hwa_optim_kind_name(c->optim.kind),
-             (long long)c->batch, (long long)hwa_trainer_train_samples(tr), ranks);
-    hwa__text_wrap(stdout, line, 0, 2, 100);
+    /* what was built, then how it trains, then the ranks: lines a log can grep */
+    printf("model fmnist-mlp (hidden %s, %s, %lld parameters), device %s, dtype %s\n", hidden,
+           hwa_activation_name(c->activation), (long long)hwa_trainer_n_params(tr), c->device ? c->device : "cpu",
+           hwa_dtype_name(c->dtype));
+    printf("  threads %s, optimizer %s, batch %lld, %lld training samples\n", threads,
+           hwa_optim_kind_name(c->optim.kind), (long long)c->batch, (long long)hwa_trainer_train_samples(tr));
+    if (ranks[0]) {
+        fputs("  ", stdout);
+        hwa__text_wrap(stdout, ranks + 2, 2, 2, 100); /* ranks starts with ", " */
+    }
     fflush(stdout);
 }
 
@@ -506,18 +541,6 @@ static void print_summary(FILE *f, const ui *u, const targs *t) {
     if (t->c.checkpoint_dir) fprintf(f, "checkpoints  %s\n", t->c.checkpoint_dir);
 }
 
-/* --checkpoint-dir: a writable folder, or one that can be made. */
-static bool checkpoint_dir_ok(const char *dir) {
-    struct stat sb;
-    if (stat(dir, &sb) != 0) return cli_writable("train", "checkpoint folder", dir);
-    if (!S_ISDIR(sb.st_mode) || access(dir, W_OK) != 0) {
-        fprintf(stderr, "hwadapt train: --checkpoint-dir %s: %s\n", dir,
-                S_ISDIR(sb.st_mode) ? "the folder is not writable" : "not a folder");
-        return false;
-    }
-    return true;
-}
-
 int cmd_train(int argc, char **argv) {
     targs t;
     targs_default(&t);
@@ -538,8 +561,8 @@ int cmd_train(int argc, char **argv) {
     char note[1200];
     cli_args_summary(&ca, note, sizeof note);
     if (!rc && hwa_train_config_check(&t.c)) {
-        fprintf(stderr, "hwadapt train: %s%s (see hwadapt train --help)\n", hwa_last_error(), note);
-        rc = 2;
+        const char *why = hwa_last_error();
+        rc = cli_usage_error("train", NULL, NULL, "%s%s", strncmp(why, "train: ", 7) ? why : why + 7, note);
     }
     char rank_dev[64];
     if (!rc && t.rank_devices) {
@@ -555,8 +578,8 @@ int cmd_train(int argc, char **argv) {
     }
     /* The files the run will write, checked before it trains: a bad path
      * found after the last epoch would lose the trained model. */
-    if (!rc && t.export_path && !cli_writable("train", "weights", t.export_path)) rc = 2;
-    if (!rc && t.c.checkpoint_dir && !checkpoint_dir_ok(t.c.checkpoint_dir)) rc = 2;
+    if (!rc && t.export_path && cli_output_file("train", "--export", t.export_path)) rc = 2;
+    if (!rc && t.c.checkpoint_dir && cli_output_dir("train", "--checkpoint-dir", t.c.checkpoint_dir)) rc = 2;
     if (!rc) rc = cli_device_check("train", t.c.device, note);
     if (!rc) rc = cli_device_list_check("train", t.c.devices, note);
     if (!rc) rc = train(&t, note);

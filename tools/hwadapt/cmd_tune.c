@@ -23,24 +23,30 @@ static void usage(void) {
            "`hwadapt train --config FILE` takes (flags given there still win); a workload's, one that\n"
            "`hwadapt bench --config FILE` takes. Workloads: linear1000, mlp1000 (inference), mlp1000-train\n"
            "(training on synthetic inputs and labels: batch and learning rate only).\n\n"
-           "  --model fmnist-mlp    the model trained on Fashion-MNIST (the default)\n"
+           "  --model fmnist-mlp    the model trained on Fashion-MNIST (the default target)\n"
            "  --device SPEC         cpu (default) or opencl:N (hwadapt probe lists them)\n"
            "  --budget S            seconds the whole search may take (default 120), or Nsteps: training steps\n"
-           "  --inference           tune a workload's forward pass (linear1000, mlp1000)\n"
-           "  --p99-ms B            inference: the largest batch whose p99 latency stays at or under B ms\n"
+           "  --inference           tune a workload's forward pass (linear1000, mlp1000; default: training)\n"
+           "  --p99-ms B            inference: the largest batch whose p99 latency stays at or under B ms,\n"
+           "                        B > 0 (default: no bound, the highest throughput)\n"
            "  --memory SIZE         the memory to fit (like 512M, 2G; default: the device's, its HWA_MEM_LIMIT\n"
            "                        cap or what it has available)\n"
-           "  --margin F            share of that memory kept free (default 0.10)\n"
-           "  --max-batch N         the largest batch considered (default 8192 for training, 65536 for inference)\n"
-           "  --measure N           only plan batch N, run it once and compare the plan with the memory it took\n"
+           "  --margin F            share of that memory kept free, 0..0.9 (default 0.10)\n"
+           "  --max-batch N         the largest batch considered (default 8192 for training, 65536 for\n"
+           "                        inference)\n"
+           "  --measure N           only plan batch N, run it once and compare the plan with the memory it\n"
+           "                        took (default: off, the whole search)\n"
            "  --optimizers LIST     the optimizers compared (default momentum,adam,adamw)\n"
-           "  --threads N           CPU threads (default: HWA_NUM_THREADS, else the CPUs this process may use)\n"
+           "  --threads N           CPU threads, 1..4096 (default: HWA_NUM_THREADS, else the CPUs this\n"
+           "                        process may use)\n"
            "  --data DIR            Fashion-MNIST's IDX files (default %s)\n"
-           "  --val-fraction F      the training samples held out to compare the trials (default 0.1)\n"
+           "  --val-fraction F      the training samples held out to compare the trials, 0 < F <= 0.5\n"
+           "                        (default 0.1)\n"
            "  --seed N              weights and shuffles (default 1)\n"
-           "  -o FILE               write the settings and every measurement there (JSON, atomic)\n"
-           "  --json                print that JSON on stdout instead of the summary\n"
-           "  --quiet               no progress lines on stderr\n",
+           "  -o FILE               write the settings and every measurement there (JSON, atomic; default:\n"
+           "                        none)\n"
+           "  --json                print that JSON on stdout instead of the summary (default: the summary)\n"
+           "  --quiet               no progress lines on stderr (default: progress lines)\n",
            HWA_FMNIST_DIR);
 }
 
@@ -50,11 +56,6 @@ typedef struct targs {
     int64_t budget_steps, memory, max_batch, seed, threads, measure;
     bool inference, json, quiet;
 } targs;
-
-static int bad(const char *opt, const char *v, const char *why) {
-    fprintf(stderr, "hwadapt tune: %s%s%s: %s (see hwadapt tune --help)\n", opt, v ? " " : "", v ? v : "", why);
-    return 2;
-}
 
 static bool parse_budget(const char *v, targs *t) {
     const size_t n = strlen(v);
@@ -70,66 +71,71 @@ static bool parse_budget(const char *v, targs *t) {
     return cli_parse_num(v, 1e-9, 1e9, &t->budget_s);
 }
 
+/* One option with its value v; 0 or 2 after printing why. */
+static int parse_value(const char *a, const char *v, targs *t) {
+    static const char *const models[] = {"fmnist-mlp", NULL};
+    int k;
+    if (!strcmp(a, "--model")) {
+        if (cli_enum_opt("tune", a, v, NULL, models, &k)) return 2;
+        t->model = v;
+    } else if (!strcmp(a, "--device")) t->device = v;
+    else if (!strcmp(a, "-o")) return cli_once("tune", a, &t->out, v);
+    else if (!strcmp(a, "--data")) t->data = v;
+    else if (!strcmp(a, "--optimizers")) t->optims = v;
+    else if (!strcmp(a, "--budget")) {
+        if (!parse_budget(v, t))
+            return cli_usage_error("tune", a, v, "not a budget; allowed: seconds > 0 (120) or a step count (2000steps)");
+    } else if (!strcmp(a, "--p99-ms")) return cli_num_opt("tune", a, v, NULL, "(0, inf)", &t->p99_ms);
+    else if (!strcmp(a, "--margin")) return cli_num_opt("tune", a, v, NULL, "[0, 0.9]", &t->margin);
+    else if (!strcmp(a, "--val-fraction")) return cli_num_opt("tune", a, v, NULL, "(0, 0.5]", &t->val_fraction);
+    else if (!strcmp(a, "--memory")) {
+        if (!cli_parse_size(v, &t->memory)) return cli_usage_error("tune", a, v, "not a size; allowed: a size like 512M or 2G");
+    } else if (!strcmp(a, "--measure")) return cli_int_opt("tune", a, v, NULL, 1, (int64_t)1 << 40, &t->measure);
+    else if (!strcmp(a, "--max-batch")) return cli_int_opt("tune", a, v, NULL, 1, (int64_t)1 << 40, &t->max_batch);
+    else if (!strcmp(a, "--seed")) return cli_int_opt("tune", a, v, NULL, 0, INT64_MAX / 2, &t->seed);
+    else if (!strcmp(a, "--threads")) return cli_int_opt("tune", a, v, NULL, 1, 4096, &t->threads);
+    else return cli_unknown_option("tune", a);
+    return 0;
+}
+
 /* 0, 2 on a usage error (printed), -1 after --help. */
 static int parse(int argc, char **argv, targs *t) {
+    static const char *const valued[] = {"--model", "--device", "-o", "--data", "--optimizers", "--budget", "--p99-ms",
+                                         "--margin", "--val-fraction", "--memory", "--measure", "--max-batch", "--seed",
+                                         "--threads", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = 0;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage();
             return -1;
         }
-        if (a[0] != '-') {
-            if (t->workload) return bad(a, NULL, "a second target (one model or workload)");
-            t->workload = a;
-            continue;
-        }
-        if (!strcmp(a, "--inference")) t->inference = true;
+        if (a[0] != '-') rc = cli_positional("tune", &t->workload, a, "WORKLOAD (or --model fmnist-mlp)");
+        else if (!strcmp(a, "--inference")) t->inference = true;
         else if (!strcmp(a, "--json")) t->json = true;
         else if (!strcmp(a, "--quiet")) t->quiet = true;
-        else if (!v) return bad(a, NULL, "unknown option or missing value");
-        else {
-            i++;
-            if (!strcmp(a, "--model")) {
-                if (strcmp(v, "fmnist-mlp")) return bad(a, v, "unknown model (fmnist-mlp; workloads are named alone)");
-                t->model = v;
-            } else if (!strcmp(a, "--device")) t->device = v;
-            else if (!strcmp(a, "-o")) t->out = v;
-            else if (!strcmp(a, "--data")) t->data = v;
-            else if (!strcmp(a, "--optimizers")) t->optims = v;
-            else if (!strcmp(a, "--budget")) {
-                if (!parse_budget(v, t)) return bad(a, v, "expected seconds > 0 (120) or a step count (2000steps)");
-            } else if (!strcmp(a, "--p99-ms")) {
-                if (!cli_parse_num(v, 0, 1e9, &t->p99_ms) || !(t->p99_ms > 0))
-                    return bad(a, v, "expected a latency bound > 0 in milliseconds");
-            } else if (!strcmp(a, "--margin")) {
-                if (!cli_parse_num(v, 0, 0.9, &t->margin)) return bad(a, v, "expected a share in [0, 0.9]");
-            } else if (!strcmp(a, "--val-fraction")) {
-                if (!cli_parse_num(v, 0, 0.5, &t->val_fraction) || !(t->val_fraction > 0))
-                    return bad(a, v, "expected a fraction in (0, 0.5]");
-            } else if (!strcmp(a, "--memory")) {
-                if (!cli_parse_size(v, &t->memory)) return bad(a, v, "expected a size like 512M or 2G");
-            } else if (!strcmp(a, "--measure")) {
-                if (!cli_parse_int(v, 1, (int64_t)1 << 40, &t->measure)) return bad(a, v, "expected a batch >= 1");
-            } else if (!strcmp(a, "--max-batch")) {
-                if (!cli_parse_int(v, 1, (int64_t)1 << 40, &t->max_batch)) return bad(a, v, "expected an integer >= 1");
-            } else if (!strcmp(a, "--seed")) {
-                if (!cli_parse_int(v, 0, INT64_MAX / 2, &t->seed)) return bad(a, v, "expected an integer >= 0");
-            } else if (!strcmp(a, "--threads")) {
-                if (!cli_parse_int(v, 1, 4096, &t->threads)) return bad(a, v, "expected an integer from 1 to 4096");
-            } else return bad(a, v, "unknown option");
-        }
+        else if (!cli_word_in(a, valued)) return cli_unknown_option("tune", a);
+        else if (!v) return cli_missing_value("tune", a, NULL);
+        else rc = parse_value(a, argv[++i], t);
+        if (rc) return rc;
     }
-    if (t->model && t->workload) return bad("--model", t->model, "and a workload: name one target");
+    if (t->model && t->workload)
+        return cli_usage_error("tune", "--model", t->model, "conflicts with WORKLOAD %s; allowed: one target",
+                               t->workload);
     int index = -1;
-    if (t->workload && hwa_bench_workload_find(t->workload, &index)) return bad(t->workload, NULL, hwa_last_error());
+    if (t->workload && hwa_bench_workload_find(t->workload, &index))
+        return cli_usage_error("tune", "WORKLOAD", t->workload, "%s", hwa_last_error());
     const bool train_wl = t->workload && hwa_bench_workload_trains(index);
     if (t->inference && (!t->workload || train_wl))
-        return bad("--inference", NULL, "is for a forward workload (linear1000, mlp1000)");
+        return cli_usage_error("tune", "--inference", NULL, "is for a forward workload; allowed: linear1000, mlp1000");
     if (t->p99_ms > 0 && (!t->workload || train_wl))
-        return bad("--p99-ms", NULL, "bounds an inference workload's latency (linear1000, mlp1000 with --inference)");
+        return cli_usage_error("tune", "--p99-ms", NULL, "bounds an inference workload's latency; allowed: with "
+                               "linear1000 or mlp1000 and --inference");
     if (t->workload && (t->data || t->val_fraction > 0 || t->optims))
-        return bad(t->data ? "--data" : t->optims ? "--optimizers" : "--val-fraction", NULL,
-                   "applies to --model fmnist-mlp only");
+        return cli_usage_error("tune", t->data ? "--data" : t->optims ? "--optimizers" : "--val-fraction", NULL,
+                               "applies to --model fmnist-mlp only; allowed: without a WORKLOAD");
+    if (t->measure && (t->optims || t->p99_ms > 0))
+        return cli_conflict("tune", "--measure", t->optims ? "--optimizers" : "--p99-ms");
     return 0;
 }
 
@@ -242,21 +248,23 @@ static int parse_optims(const char *list, hwa_tune_job *j) {
     char buf[128];
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (j->n_optims == 4) return bad("--optimizers", list, "at most 4 optimizers");
-        if (hwa_optim_kind_from_name(tok, &j->optims[j->n_optims])) return bad("--optimizers", tok, hwa_last_error());
+        if (j->n_optims == 4) return cli_usage_error("tune", "--optimizers", list, "too many; allowed: at most 4");
+        if (hwa_optim_kind_from_name(tok, &j->optims[j->n_optims]))
+            return cli_usage_error("tune", "--optimizers", list, "%s", hwa_last_error());
         j->n_optims++;
     }
-    return j->n_optims ? 0 : bad("--optimizers", list, "an empty list");
+    return j->n_optims ? 0 : cli_usage_error("tune", "--optimizers", list, "an empty list; allowed: sgd, momentum, "
+                                             "nesterov, adam, adamw");
 }
 
 int cmd_tune(int argc, char **argv) {
     targs t = {.budget_s = 120, .seed = 1};
     int rc = parse(argc, argv, &t);
     if (rc) return rc < 0 ? 0 : rc;
-    if (t.out && !cli_writable("tune", "settings file", t.out)) return 2;
+    if (t.out && cli_output_file("tune", "-o", t.out)) return 2;
     if ((rc = cli_device_check("tune", t.device, ""))) return rc;
     if (t.device && !strcmp(t.device, "auto"))
-        return bad("--device", t.device, "tune measures one device at a time (cpu, opencl:N)");
+        return cli_usage_error("tune", "--device", t.device, "tune measures one device at a time; allowed: cpu, opencl:N");
     hwa_tune_job j = {.budget_s = t.budget_s, .budget_steps = t.budget_steps};
     j.batch = (hwa_tune_batch_opts){.mem_bytes = t.memory, .margin = t.margin, .max_batch = t.max_batch,
                                     .confirm = true, .curve = true, .p99_ms = t.p99_ms};

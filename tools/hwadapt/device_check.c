@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
 #include "hwadapt/hwadapt.h"
 
 /* Whether this build has a backend for the passport's device id. */
@@ -50,8 +51,10 @@ int cli_device_check(const char *cmd, const char *spec, const char *from) {
     if (!strncmp(why, named, strlen(named))) memmove(why, why + strlen(named), strlen(why + strlen(named)) + 1);
     hwa_ctx_free(ctx);
     device_list(list, sizeof list);
+    if (st == HWA_E_NOTFOUND || st == HWA_E_INVALID) /* not there: a usage error */
+        return cli_usage_error_from(cmd, "--device", spec, from, "%s; allowed: this machine's devices, %s", why, list);
     fprintf(stderr, "hwadapt %s: --device %s%s: %s; this machine's devices: %s\n", cmd, spec, from ? from : "", why, list);
-    return st == HWA_E_NOTFOUND || st == HWA_E_INVALID ? 2 : 1;
+    return 1;
 }
 
 int cli_device_list_check(const char *cmd, const char *list, const char *from) {
@@ -59,8 +62,7 @@ int cli_device_list_check(const char *cmd, const char *list, const char *from) {
     char specs[HWA_PLACE_MAX_DEVICES][32];
     int n, rc = 0;
     if (hwa_place_devices_parse(list, specs, HWA_PLACE_MAX_DEVICES, &n)) {
-        fprintf(stderr, "hwadapt %s: --devices%s: %s\n", cmd, from ? from : "", hwa_last_error());
-        return 2;
+        return cli_usage_error_from(cmd, "--devices", list, from, "%s", hwa_last_error());
     }
     for (int k = 0; k < n && !rc; k++) rc = cli_device_check(cmd, specs[k], from);
     return rc;

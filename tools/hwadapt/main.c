@@ -1,10 +1,12 @@
 /* hwadapt — the command. Dispatches to one cmd_<name>.c per subcommand;
- * with no subcommand it runs the main job. */
+ * with no subcommand, or options alone (hwadapt --budget 15), it runs the
+ * main job. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "commands.h"
 #include "hwadapt/hwadapt.h"
 
@@ -21,16 +23,16 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "list what is in a model file"},
     {"generate", cmd_generate, "run a language model (llama2.c checkpoints, GGUF)"},
     {"quantize", cmd_quantize, "write a GGUF model with its matrices in q8_0, q4_0, q4_1, q4_k, q6_k, f16 or bf16"},
-    {"perplexity", cmd_perplexity, "a language model's perplexity over a text; KL divergence and top-1 agreement vs a reference"},
-    {"plan", cmd_plan, "where each node of a workload would run across devices, at what cost and memory, and why"},
+    {"perplexity", cmd_perplexity, "a language model's perplexity over a text; KL divergence and top-1 vs a reference"},
+    {"plan", cmd_plan, "where each node of a workload would run, at what cost and memory, and why"},
     {"train", cmd_train, "train a model (fmnist-mlp on Fashion-MNIST); checkpoints, resume, export"},
     {"report", cmd_report, "one self-contained HTML page from bench reports, passports and training logs"},
-    {"tune", cmd_tune, "batch size to memory and latency, learning rate and optimizer; a settings file for train"},
+    {"tune", cmd_tune, "batch size to memory and latency, learning rate, optimizer; a settings file for train"},
 };
 
 static void usage(FILE *f) {
     fprintf(f, "hwadapt %s — adapts AI models to the hardware at hand\n\n", HWA_VERSION_STRING);
-    fprintf(f, "usage: hwadapt [COMMAND] [OPTIONS]\n\ncommands:\n");
+    fprintf(f, "usage: hwadapt [COMMAND] [OPTIONS]   (no COMMAND: run)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\n'hwadapt COMMAND --help' describes a command's options.\n");
@@ -72,7 +74,13 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "hwadapt: unknown command '%s'\n\n", argv[1]);
-    usage(stderr);
-    return 2;
+    /* hwadapt --budget 15: options of the main job (argv[0] stands for "run") */
+    if (argv[1][0] == '-') {
+        argv[0] = "run";
+        return cmd_run(argc, argv);
+    }
+    char names[256] = "";
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", commands[i].name);
+    return cli_usage_error("", "COMMAND", argv[1], "unknown command; allowed: %s", names);
 }

@@ -3,9 +3,11 @@
 
 #include <stdio.h>
 
+#include "args.h"
+
 int cli_place_mode(const char *cmd, const char *mode, double split, const char *devices, hwa_place_opts *o) {
     if (hwa_place_opts_parse(mode, devices, o) != HWA_OK) {
-        fprintf(stderr, "hwadapt %s: --mode: %s\n", cmd, hwa_last_error());
+        cli_usage_error(cmd, "--mode", mode, "%s", hwa_last_error());
         return -1;
     }
     if (split > 0) o->split = split;
