@@ -446,7 +446,9 @@ typedef struct hwa_bench_sweep {
      * measured rate for the same device and dtype); a row that cannot run its
      * queries in the time left is capped or skipped, with a note saying so. */
     double time_budget_s;
-    /* Called with a one-line message before each row; may be NULL. */
+    /* Called with a one-line message before each row and each repetition;
+     * row is how many of the n_rows are done (a group's finished
+     * repetitions count as that share of its rows). May be NULL. */
     void (*progress)(void *ud, int row, int n_rows, const char *msg);
     void *progress_ud;
     /* Repetitions per row, 1..HWA_BENCH_MAX_REPS; 0: HWA_BENCH_DEFAULT_REPS.

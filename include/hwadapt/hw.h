@@ -77,6 +77,12 @@ typedef struct hwa_probe_opts {
      * fma_peak_gflops. */
     hwa_device_matmul_bench_fn device_matmul_bench;
     void *device_matmul_bench_ud;
+    /* NULL, or called before each measurement of a calibration (not when
+     * the cache has the device) with what is measured now ("cpu: bf16
+     * peak"), so that a command can show progress; from the probing
+     * thread. */
+    void (*progress)(void *ud, const char *what);
+    void *progress_ud;
 } hwa_probe_opts;
 
 /* ---- plain data ---------------------------------------------------------- */

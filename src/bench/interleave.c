@@ -472,7 +472,9 @@ static hwa_status interleave(hwa__sweep_runner *r, const hwa__sweep_block *b, me
     double share = row_share(r);
     hwa_status st = HWA_OK;
     for (int k = 0; !st && k < reps; k++) {
-        progress(r, r->rows_done, "%s on %s, batch %lld: repetition %d of %d over %d row(s)", rows[0].workload, b->dev,
+        /* the rows done so far, the group's finished repetitions as a share of its rows */
+        progress(r, r->rows_done + k * n_rows / reps, "%s on %s, batch %lld: repetition %d of %d over %d row(s)",
+                 rows[0].workload, b->dev,
                  (long long)b->batch, k + 1, reps, n_rows);
         for (int i = 0; !st && i < b->n_cfgs; i++) {
             bool warm_up = k == 0;

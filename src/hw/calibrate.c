@@ -219,6 +219,9 @@ static const hwa_dtype peak_dtypes[] = {HWA_F32, HWA_BF16, HWA_I8};
  * benchmark cannot do stays 0; a benchmark that fails becomes a warning. */
 static hwa_status calibrate_peak(hwa_passport *p, const hwa_probe_opts *opts, hwa_dtype dt, hwa_device_info *d) {
     const bool matmul = opts->matmul_bench != NULL;
+    char what[64];
+    snprintf(what, sizeof what, "%s: %s peak", d->id, hwa_dtype_name(dt));
+    hwa__calibrate_say(opts, what);
     double g = 0;
     hwa_status st = hwa_calibrate_fma_peak(dt, matmul ? FMA_SECONDS_BESIDE_MATMUL : PEAK_SECONDS, &g);
     if (st != HWA_OK && st != HWA_E_UNSUPPORTED) return st;
@@ -236,6 +239,10 @@ static hwa_status calibrate_peak(hwa_passport *p, const hwa_probe_opts *opts, hw
     return HWA_OK;
 }
 
+void hwa__calibrate_say(const hwa_probe_opts *opts, const char *what) {
+    if (opts->progress) opts->progress(opts->progress_ud, what);
+}
+
 hwa_status hwa__calibrate_cpu(hwa_passport *p, const hwa_probe_opts *opts) {
     if (opts->calibrate == HWA_CALIBRATE_NONE || p->n_devices == 0) return HWA_OK;
     hwa_device_info *d = &p->devices[0];
@@ -245,6 +252,7 @@ hwa_status hwa__calibrate_cpu(hwa_passport *p, const hwa_probe_opts *opts) {
         return HWA_OK;
     }
     hwa_clear_error();
+    hwa__calibrate_say(opts, "cpu: memory bandwidth");
     hwa_status st = bandwidth(auto_array_bytes(&p->cpu), 4, &d->bandwidth);
     if (st == HWA_E_NOMEM) {
         hwa__passport_warn(p, "memory bandwidth not measured: %s", hwa_last_error());

@@ -132,6 +132,8 @@ hwa_status hwa__probe_meters(hwa_passport *p, const hwa_probe_opts *opts);
 #define HWA__CALIBRATION_VERSION 2
 #define HWA__CALIBRATION_FILE_FMT "calibration-%s-%s-v%d.json"
 
+/* Tells opts->progress (when set) what a calibration measures now. */
+void hwa__calibrate_say(const hwa_probe_opts *opts, const char *what);
 /* Calibrates devices[0] (the CPU) as opts says, through the cache. */
 hwa_status hwa__calibrate_cpu(hwa_passport *p, const hwa_probe_opts *opts);
 /* Calibrates every OpenCL device as opts says, through the cache

@@ -317,6 +317,9 @@ hwa_status hwa__calibrate_opencl(hwa_passport *p, const hwa_probe_opts *opts) {
             opened = true;
         }
         if (index >= n_dev) continue;
+        char what[64];
+        snprintf(what, sizeof what, "%s: peaks, bandwidth and transfers", d->id);
+        hwa__calibrate_say(opts, what);
         cal c = {.cl = &cl, .dev = devs[index]};
         const bool done = measure(&c, plats[index], d);
         cal_release(&c);

@@ -267,7 +267,12 @@ int cmd_bench(int argc, char **argv) {
     /* The passport gives the devices, the calibrated roofline (hwadapt's own
      * matmul kernels; cached per machine, measured once when there is none)
      * and the power meters. */
-    hwa_passport *pp = hwa_passport_probe(&(hwa_probe_opts){.calibrate = calibrate, .matmul_bench = hwa_bench_matmul_peak});
+    hwa_passport *pp = hwa_passport_probe(&(hwa_probe_opts){.calibrate = calibrate,
+                                                             .matmul_bench = hwa_bench_matmul_peak,
+                                                             .progress = cli_progress_probe, .progress_ud = &prog});
+    cli_progress_clear(&prog);
+    const double t_begin = prog.t0;
+    prog.t0 = hwa_bench_clock_now(); /* the rows' pace, for their time left, without the calibration */
     if (!pp) fprintf(stderr, "hwadapt bench: no passport (%s); peaks and energy will be n/a\n", hwa_last_error());
     s.passport = pp;
     hwa_bench_report rep;
@@ -295,7 +300,7 @@ int cmd_bench(int argc, char **argv) {
     }
     st = out_path ? hwa_bench_report_save(&rep, fmt, out_path) : hwa_bench_report_write(&rep, fmt, stdout);
     if (st) fprintf(stderr, "hwadapt bench: writing %s: %s\n", out_path ? out_path : "stdout", hwa_last_error());
-    else if (!b.quiet) print_summary(&rep, hwa_bench_clock_now() - prog.t0, out_path);
+    else if (!b.quiet) print_summary(&rep, hwa_bench_clock_now() - t_begin, out_path);
     hwa_bench_report_free(&rep);
     hwa_passport_free(pp);
     return st ? 1 : 0;

@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "progress.h"
 #include "hwadapt/hwadapt.h"
 
 static void usage(FILE *f) {
@@ -128,7 +129,12 @@ int cmd_probe(int argc, char **argv) {
     }
     if (list && (json || cal)) return cli_conflict("probe", "--list", json ? "--json" : cal);
     if (energy_s > 0 || list) opts.calibrate = HWA_CALIBRATE_NONE;
+    cli_progress prog; /* what a calibration measures, on a terminal */
+    cli_progress_start(&prog, false);
+    opts.progress = cli_progress_probe;
+    opts.progress_ud = &prog;
     hwa_passport *p = hwa_passport_probe(&opts);
+    cli_progress_clear(&prog);
     if (!p) {
         fprintf(stderr, "hwadapt probe: %s\n", hwa_last_error());
         return 1;

@@ -294,9 +294,9 @@ int cmd_run(int argc, char **argv) {
     const double t0 = prog.t0;
     printf("hwadapt %s — the main job\n\n", HWA_VERSION_STRING);
     fflush(stdout);
-    cli_progress_step(&prog, 0, 1, "passport and calibration (cached per machine)");
-    hwa_passport *pp = hwa_passport_probe(
-        &(hwa_probe_opts){.calibrate = HWA_CALIBRATE_CACHED, .matmul_bench = hwa_bench_matmul_peak});
+    hwa_passport *pp = hwa_passport_probe(&(hwa_probe_opts){.calibrate = HWA_CALIBRATE_CACHED,
+                                                             .matmul_bench = hwa_bench_matmul_peak,
+                                                             .progress = cli_progress_probe, .progress_ud = &prog});
     cli_progress_clear(&prog);
     if (!pp) fprintf(stderr, "hwadapt: no passport (%s); peaks and energy are n/a\n", hwa_last_error());
 

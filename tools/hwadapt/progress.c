@@ -46,6 +46,17 @@ void cli_progress_step(cli_progress *p, int done, int total, const char *msg) {
     fflush(stderr);
 }
 
+void cli_progress_probe(void *ud, const char *what) {
+    cli_progress *p = ud;
+    if (!p->on) return;
+    char spent[24], line[256];
+    cli_duration(spent, sizeof spent, hwa_bench_clock_now() - p->t0);
+    int n = snprintf(line, sizeof line, "calibrating (once per machine, then cached; %s so far): %s", spent, what);
+    const int w = term_width() - 1;
+    fprintf(stderr, "\r\033[K%.*s", n > w ? w : n, line);
+    fflush(stderr);
+}
+
 void cli_progress_clear(const cli_progress *p) {
     if (!p->on) return;
     fputs("\r\033[K", stderr);

@@ -17,6 +17,9 @@ void cli_progress_start(cli_progress *p, bool quiet);
 /* "[3/24] ~12 s left  MSG", cut to the terminal's width: the time left from
  * the deadline when there is one, else from the pace of the steps done. */
 void cli_progress_step(cli_progress *p, int done, int total, const char *msg);
+/* For hwa_probe_opts.progress (ud: a cli_progress): "calibrating: WHAT",
+ * with the time spent so far (a calibration has no count of steps). */
+void cli_progress_probe(void *ud, const char *what);
 /* Erases the line (before normal output goes to the terminal). */
 void cli_progress_clear(const cli_progress *p);
 /* "12 s", "3 min 20 s", "1 h 05 min": a duration for a person. */
