@@ -148,6 +148,14 @@ grep -qE '^hwadapt bench: 2 row\(s\) measured, 0 skipped, in [0-9]+ s$' "$tmp/su
 grep -qE '^  fastest linear1000: (f32|bf16), [0-9]+ thread\(s\) on cpu, batch 4: ' "$tmp/summary" || fail "no best row: $(cat "$tmp/summary")"
 "$cli" bench linear1000 "${quick[@]}" --quiet > /dev/null 2>"$tmp/quiet"
 [ ! -s "$tmp/quiet" ] || fail "--quiet printed: $(cat "$tmp/quiet")"
+# On a terminal (script(1) gives it one) stderr carries a progress line with
+# the time left; --quiet silences it there too.
+if command -v script > /dev/null; then
+  script -qc "$cli bench linear1000,mlp1000 ${quick[*]} -r 3 > /dev/null" /dev/null > "$tmp/tty" 2>&1
+  grep -qE '\[[0-9]+/2\] ~[0-9]+ s left  (linear1000|mlp1000) on cpu' "$tmp/tty" || fail "no progress on a terminal: $(cat -v "$tmp/tty")"
+  script -qc "$cli bench linear1000 ${quick[*]} --quiet > /dev/null" /dev/null > "$tmp/tty" 2>&1
+  ! grep -q 'left' "$tmp/tty" || fail "--quiet showed progress on a terminal: $(cat -v "$tmp/tty")"
+fi
 echo "ok: CSV to a file, Markdown, wide table with repetitions and intervals, a table in 100 columns, summary"
 
 out=$("$cli" bench linear1000 "${quick[@]}" --scenario server --p99-ms 1000 --find-peak --json)

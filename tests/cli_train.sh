@@ -214,6 +214,17 @@ if [ $rc -eq 2 ] && grep -q -- "--export /nonexistent/w.safetensors: folder /non
   ok "--export into a missing folder and --checkpoint-dir on a file: exit 2 before training ($(((t1 - t0) / 1000000)) and $(((t2 - t1) / 1000000)) ms)"
 else bad "bad output paths: exits $rc $rc2: $(cat "$T/err" "$T/err2")"; fi
 
+# On a terminal (script(1) gives it one): the progress bar with the time
+# left on stderr, and the summary at the end.
+if command -v script > /dev/null; then
+  script -qc "$H train --epochs 2 --limit 1280 --test-limit 128 --hidden 16 --batch 32 --export $T/tty.safetensors" \
+    /dev/null > "$T/tty" 2>&1
+  if grep -qE 'epoch 1/2 \[#* *\] [0-9]+/40 loss [0-9.]+, ~[0-9]+ s left' "$T/tty" &&
+     grep -qE '^summary      2 epoch\(s\), [0-9]+ s on cpu in f32: test accuracy [0-9.]+% \(best [0-9.]+%, epoch [12]\)' "$T/tty" &&
+     grep -q "^weights      $T/tty.safetensors" "$T/tty"; then ok "a terminal gets the progress bar with the time left, and a summary"
+  else bad "progress or summary on a terminal: $(cat -v "$T/tty")"; fi
+fi
+
 echo "$fails failed"
 [ $fails -eq 0 ] || exit 1
 finish_skips
