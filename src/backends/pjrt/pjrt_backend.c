@@ -243,6 +243,14 @@ static const char *pj_why_not(const hwa_backend *be, const hwa_tensor *node) {
                  hwa_dtype_name(bad->dtype));
         return s->why;
     }
+    /* XLA CPU turns an f16 division computed in f32 back into a half
+     * division that is not correctly rounded (several ulps off the
+     * reference, measured): left to a backend that divides exactly */
+    if (node->op == HWA_OP_DIV && node->dtype != HWA_F32) {
+        snprintf(s->why, sizeof s->why, "not supported by pjrt: div on %s data (not correctly rounded by XLA)",
+                 hwa_dtype_name(node->dtype));
+        return s->why;
+    }
     return NULL;
 }
 
