@@ -703,14 +703,19 @@ static hwa_status run(hwa_backend *be, exe_entry *x) {
         PJRT_ExecuteOptions opts = {.struct_size = PJRT_ExecuteOptions_STRUCT_SIZE};
         PJRT_Buffer *const *arg_list = args;
         PJRT_Buffer **out_list = outs;
+        PJRT_Event *done = NULL;
         PJRT_LoadedExecutable_Execute_Args ea = {.struct_size = PJRT_LoadedExecutable_Execute_Args_STRUCT_SIZE,
                                                  .executable = x->exe, .options = &opts,
                                                  .argument_lists = &arg_list, .num_devices = 1,
                                                  .num_args = (size_t)n_args, .output_lists = &out_list,
+                                                 .device_complete_events = &done,
                                                  .execute_device = s->index ? s->dev : NULL};
         char what[96];
         snprintf(what, sizeof what, "%s: PJRT_LoadedExecutable_Execute", be->spec);
         st = hwa__pjrt_check(ctx, s->pj, s->pj->api->PJRT_LoadedExecutable_Execute(&ea), what);
+        /* waited for here: a compute ends when the device is done (so that
+         * timings are honest, and no executable is destroyed while it runs) */
+        if (!st) st = hwa__pjrt_await(ctx, s->pj, done, what);
     }
     for (int i = 0; i < k; i++)
         if (temp && temp[i] && args[i]) {
