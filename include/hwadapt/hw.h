@@ -77,6 +77,9 @@ typedef struct hwa_probe_opts {
      * fma_peak_gflops. */
     hwa_device_matmul_bench_fn device_matmul_bench;
     void *device_matmul_bench_ud;
+    /* NULL: $HWA_PJRT_PLUGIN, else the first PJRT plugin found in the known
+     * places (docs/pjrt.md); a path that is not a plugin means "none found" */
+    const char *pjrt_plugin;
 } hwa_probe_opts;
 
 /* ---- plain data ---------------------------------------------------------- */

@@ -74,9 +74,9 @@ static hwa_status add_device(hwa_passport *p, const hwa__pjrt *pj, PJRT_Device *
 hwa_status hwa__probe_pjrt(hwa_passport *p, const hwa_probe_opts *opts) {
     hwa_runtime_info *rt = &p->runtimes[p->n_runtimes++];
     hwa__strlcpy(rt->name, "pjrt", sizeof rt->name);
-    if (!hwa__pjrt_plugin_path(rt->library, sizeof rt->library, rt->note, sizeof rt->note)) return HWA_OK;
+    if (opts->pjrt_plugin) hwa__strlcpy(rt->library, opts->pjrt_plugin, sizeof rt->library);
+    else if (!hwa__pjrt_plugin_path(rt->library, sizeof rt->library, rt->note, sizeof rt->note)) return HWA_OK;
 #if HWA_HAVE_PJRT
-    (void)opts;
     hwa__pjrt *pj;
     if (hwa__pjrt_open(NULL, rt->library, &pj)) {
         hwa__strlcpy(rt->note, hwa_last_error(), sizeof rt->note); /* the probe goes on without it */
