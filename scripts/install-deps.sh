@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that building and testing hwadapt need.
-# A no-op when they are all present; when not root, prints the command to run.
+# Installs the Debian packages that building and testing hwadapt need, and
+# the XLA CPU PJRT plugin (with the pjrt_c_api.h it was built with) into
+# hwadapt's cache folder. A no-op when they are all present; when not root,
+# prints the command to run for the Debian packages.
 set -eu
+
+# The PJRT CPU plugin, from PyPI, into a folder of its own (not a Python
+# environment: hwadapt only dlopens the .so and compiles against the
+# header). CMake's HWA_PJRT_INCLUDE_DIR and the probe look here.
+pjrt_dir="${XDG_CACHE_HOME:-$HOME/.cache}/hwadapt/pjrt"
+pjrt_so="$pjrt_dir/xla_plugins/xla_cpu_pjrt/xla_cpu_pjrt.so"
+if [ ! -f "$pjrt_so" ]; then
+  echo "installing the XLA CPU PJRT plugin (PyPI xla-cpu-pjrt) into $pjrt_dir" >&2
+  if ! PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --no-deps --target "$pjrt_dir" xla-cpu-pjrt; then
+    echo "could not install xla-cpu-pjrt: the pjrt backend will not be built (docs/pjrt.md)" >&2
+  fi
+fi
 
 packages=(
   build-essential cmake pkg-config

@@ -71,7 +71,7 @@ start=$(date +%s%N)
 list=$("$cli" probe --list 2>"$tmp/list.err")
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 grep -qE '^cpu +.+ \(cpu, [0-9]+ units, [0-9.]+ GiB\)$' <<<"$list" || fail "--list has no cpu line:"$'\n'"$list"
-want=$("$cli" probe --no-calibrate | grep -cE '^(cpu|opencl:[0-9]+|cuda:[0-9]+) ')
+want=$("$cli" probe --no-calibrate | grep -cE '^(cpu|opencl:[0-9]+|cuda:[0-9]+|pjrt:[0-9]+) ')
 [ "$(wc -l <<<"$list")" = "$want" ] || fail "--list: $(wc -l <<<"$list") lines for $want devices:"$'\n'"$list"
 grep -q "^cuda: none found" "$tmp/list.err" || [ -n "$(grep '^cuda:' <<<"$list")" ] ||
   fail "--list says nothing of CUDA: $(cat "$tmp/list.err")"

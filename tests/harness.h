@@ -18,7 +18,7 @@ void hwa_test_fail(const char *file, int line, const char *fmt, ...) __attribute
 void hwa_test_skip(const char *reason);
 /* A skip for want of something a machine may lack. kind names it: "data"
  * (../shared/data), "fmnist", "opencl", "amx", "avx512", "jansson", "python",
- * "qemu", "mpi". When HWA_REQUIRE lists kind (comma-separated; "all" lists every
+ * "qemu", "mpi", "pjrt". When HWA_REQUIRE lists kind (comma-separated; "all" lists every
  * kind), the skip is a failure instead, with the same message: CI sets it for
  * what its machine has, so a missing file or a broken driver cannot pass as
  * a skip. */

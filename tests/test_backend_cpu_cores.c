@@ -387,7 +387,7 @@ TEST(a_compute_on_a_set_moves_openmp_threads_for_the_compute_and_back) {
 /* ---- placement ------------------------------------------------------------- */
 
 TEST(a_core_sets_passport_figures_are_its_share_of_the_cpus) {
-    hwa_probe_opts o = {.opencl_lib = "/nonexistent", .cuda_lib = "/nonexistent", .nvml_lib = "/nonexistent"};
+    hwa_probe_opts o = {.opencl_lib = "/nonexistent", .cuda_lib = "/nonexistent", .nvml_lib = "/nonexistent", .pjrt_plugin = "/nonexistent"};
     hwa_passport *p = hwa_passport_probe(&o);
     CHECK_MSG(p, "probe: %s", hwa_last_error());
     hwa_ctx *ctx = hwa_ctx_new(NULL);

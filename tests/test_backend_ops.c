@@ -636,14 +636,14 @@ static void tally(skip_tally *t, const char *why) {
 /* Every case on device spec (forward, and backward where the backend runs
  * the backward graph too), or only the matrix-product cases, against the
  * scalar reference; each case or half of one that does not run says why. */
-static void every_case_on(const char *spec, bool matmul_only) {
+static void every_case_on(const char *spec, const char *kind, bool matmul_only) {
     hwa_ctx *probe = hwa_ctx_new(NULL);
     hwa_backend *pb = probe ? hwa_backend_new(probe, spec) : NULL;
     if (!pb) {
         char why[512];
         snprintf(why, sizeof why, "%s", probe ? hwa_ctx_last_error(probe) : "no context");
         hwa_ctx_free(probe);
-        SKIP_FOR("opencl", "no %s: %s", spec, why);
+        SKIP_FOR(kind, "no %s: %s", spec, why);
     }
     hwa_backend_free(pb);
     hwa_ctx_free(probe);
@@ -697,7 +697,12 @@ static void every_case_on(const char *spec, bool matmul_only) {
 }
 
 /* f32 products go to CLBlast where it loads ... */
-TEST(every_op_on_opencl_matches_the_reference) { every_case_on(hwa_test_opencl_spec(), false); }
+TEST(every_op_on_opencl_matches_the_reference) { every_case_on(hwa_test_opencl_spec(), "opencl", false); }
+
+/* Every op the pjrt backend lowers to StableHLO, compiled by the PJRT
+ * plugin (the XLA CPU plugin that scripts/install-deps.sh installs, or
+ * HWA_PJRT_PLUGIN), forward and backward; the others say why they skip. */
+TEST(every_op_on_pjrt_matches_the_reference) { every_case_on("pjrt:0", "pjrt", false); }
 
 /* ... and the portable tiled kernel (the fallback) is held to the same
  * cases with CLBlast switched off. */
@@ -705,7 +710,7 @@ TEST(every_product_on_opencl_without_clblast_matches_the_reference) {
     const char *old = getenv("HWA_OPENCL_BLAS");
     char *saved = old ? strdup(old) : NULL;
     setenv("HWA_OPENCL_BLAS", "0", 1);
-    every_case_on(hwa_test_opencl_spec(), true);
+    every_case_on(hwa_test_opencl_spec(), "opencl", true);
     if (saved) setenv("HWA_OPENCL_BLAS", saved, 1);
     else unsetenv("HWA_OPENCL_BLAS");
     free(saved);

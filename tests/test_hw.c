@@ -30,7 +30,7 @@ static const char *empty_dir(void) {
 static hwa_probe_opts fixture_opts(const char *root) {
     hwa_probe_opts o = {0};
     o.sysroot = root;
-    o.opencl_lib = o.cuda_lib = o.nvml_lib = empty_dir();
+    o.opencl_lib = o.cuda_lib = o.nvml_lib = o.pjrt_plugin = empty_dir();
     o.calibrate = HWA_CALIBRATE_NONE;
     return o;
 }
@@ -319,14 +319,14 @@ TEST(opencl_device_is_found_when_the_loader_is_present) {
 TEST(absent_accelerator_libraries_mean_none_found) {
     hwa_probe_opts o = {0};
     o.sysroot = "";
-    o.opencl_lib = o.cuda_lib = o.nvml_lib = empty_dir();
+    o.opencl_lib = o.cuda_lib = o.nvml_lib = o.pjrt_plugin = empty_dir();
     o.calibrate = HWA_CALIBRATE_NONE;
     hwa_passport *p = hwa_passport_probe(&o);
     CHECK_MSG(p, "probe failed: %s", hwa_last_error());
     CHECK_INT_EQ(hwa_passport_device_count(p), 1);
     CHECK(!strcmp(hwa_passport_device(p, 0)->id, "cpu"));
-    CHECK_INT_EQ(hwa_passport_runtime_count(p), 3);
-    for (int i = 0; i < 3; i++) {
+    CHECK_INT_EQ(hwa_passport_runtime_count(p), 4);
+    for (int i = 0; i < 4; i++) {
         const hwa_runtime_info *r = hwa_passport_runtime(p, i);
         CHECK(!r->loaded && r->n_devices == 0 && r->note[0]);
         CHECK_STR_CONTAINS(r->library, empty_dir());

@@ -83,6 +83,9 @@ typedef struct hwa_probe_opts {
      * thread. */
     void (*progress)(void *ud, const char *what);
     void *progress_ud;
+    /* NULL: $HWA_PJRT_PLUGIN, else the first PJRT plugin found in the known
+     * places (docs/pjrt.md); a path that is not a plugin means "none found" */
+    const char *pjrt_plugin;
 } hwa_probe_opts;
 
 /* ---- plain data ---------------------------------------------------------- */
@@ -122,10 +125,11 @@ typedef struct hwa_cpu_info {
 typedef enum hwa_hw_kind {
     HWA_HW_CPU = 0,
     HWA_HW_OPENCL,
-    HWA_HW_CUDA
+    HWA_HW_CUDA,
+    HWA_HW_PJRT
 } hwa_hw_kind;
 
-/* "cpu", "opencl", "cuda"; "?" for an invalid value. Static; thread-safe. */
+/* "cpu", "opencl", "cuda", "pjrt"; "?" for an invalid value. Static; thread-safe. */
 const char *hwa_hw_kind_name(hwa_hw_kind k);
 
 typedef struct hwa_bandwidth {
@@ -134,7 +138,7 @@ typedef struct hwa_bandwidth {
 } hwa_bandwidth;
 
 typedef struct hwa_device_info {
-    char id[32];          /* "cpu", "opencl:0", "cuda:0" */
+    char id[32];          /* "cpu", "opencl:0", "cuda:0", "pjrt:0" */
     hwa_hw_kind kind;
     char type[16];        /* "cpu", "gpu", "accelerator", "other" */
     char name[256];
@@ -169,11 +173,15 @@ typedef struct hwa_device_info {
      * clFinish's return, in microseconds. */
     double h2d_gbs, d2h_gbs;
     double launch_us;
+    /* PJRT devices: the plugin's device id and its attributes
+     * ("name=value, ..."; "" when it reports none). */
+    int pjrt_id;
+    char pjrt_attributes[256];
 } hwa_device_info;
 
 /* An accelerator runtime the probe tried. */
 typedef struct hwa_runtime_info {
-    char name[16];       /* "opencl", "cuda", "nvml" */
+    char name[16];       /* "opencl", "cuda", "nvml", "pjrt" */
     char library[512];   /* the path or name passed to dlopen */
     bool loaded;         /* dlopen succeeded and the entry points resolved */
     int n_devices;

@@ -323,6 +323,9 @@ typedef struct hwa_backend_reg {
 hwa_status hwa__cpu_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
 hwa_status hwa__cpu_backend_init_cores(hwa_ctx *ctx, const char *spec, const char *arg, hwa_backend **out);
 hwa_status hwa__opencl_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
+/* backends/pjrt: a PJRT plugin's device; says why when the build or the
+ * machine has none. */
+hwa_status hwa__pjrt_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
 
 /* Why be cannot compute node: the backend's reason, or NULL when it can or
  * does not say. */

@@ -15,7 +15,7 @@ struct hwa_passport {
     int cap_features;
     hwa_device_info *devices;
     int n_devices, cap_devices;
-    hwa_runtime_info runtimes[3];
+    hwa_runtime_info runtimes[4];
     int n_runtimes;
     hwa_meter_info *meters;
     int n_meters, cap_meters;
@@ -111,6 +111,8 @@ hwa_status hwa__cpu_arm_auxv(hwa_passport *p);
 void hwa__lib_path(const char *override_opt, const char *env, const char *soname, char *buf, size_t cap);
 hwa_status hwa__probe_opencl(hwa_passport *p, const hwa_probe_opts *opts);
 hwa_status hwa__probe_cuda(hwa_passport *p, const hwa_probe_opts *opts);
+/* PJRT plugins (pjrt.c): HWA_PJRT_PLUGIN or the first plugin found. */
+hwa_status hwa__probe_pjrt(hwa_passport *p, const hwa_probe_opts *opts);
 
 /* NVML energy of GPU index (cuda.c), in millijoules, for the meter. */
 typedef struct hwa__nvml hwa__nvml;

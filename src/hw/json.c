@@ -127,6 +127,10 @@ static json_t *device_json(const hwa_device_info *d, bool *ok) {
         d->h2d_gbs > 0 ? json_pack("{s:f, s:f}", "to_device", d->h2d_gbs, "from_device", d->d2h_gbs) : json_null(), ok);
     put(o, "launch_us", d->launch_us > 0 ? json_real(d->launch_us) : json_null(), ok);
     put(o, "calibration_cached", json_boolean(d->calibration_cached), ok);
+    if (d->kind == HWA_HW_PJRT) {
+        put(o, "pjrt_id", json_integer(d->pjrt_id), ok);
+        put(o, "pjrt_attributes", json_string(d->pjrt_attributes), ok);
+    }
     if (d->kind == HWA_HW_CUDA) {
         char cc[16];
         snprintf(cc, sizeof cc, "%d.%d", d->cc_major, d->cc_minor);

@@ -26,6 +26,7 @@ const char *hwa_hw_kind_name(hwa_hw_kind k) {
     case HWA_HW_CPU: return "cpu";
     case HWA_HW_OPENCL: return "opencl";
     case HWA_HW_CUDA: return "cuda";
+    case HWA_HW_PJRT: return "pjrt";
     default: return "?";
     }
 }
@@ -160,6 +161,7 @@ hwa_passport *hwa_passport_probe(const hwa_probe_opts *opts) {
         st = hwa__probe_opencl(p, opts);
     }
     if (st == HWA_OK) st = hwa__probe_cuda(p, opts);
+    if (st == HWA_OK) st = hwa__probe_pjrt(p, opts);
     if (st == HWA_OK) st = hwa__probe_meters(p, opts);
     if (st == HWA_OK) st = hwa__calibrate_cpu(p, opts);
     if (st == HWA_OK) st = hwa__calibrate_opencl(p, opts);

@@ -68,6 +68,8 @@ static void print_device(const hwa_device_info *d, FILE *f) {
     fprintf(f, "\n  compute   %d units", d->compute_units);
     if (d->clock_mhz > 0) fprintf(f, " @ %d MHz", d->clock_mhz);
     if (d->kind == HWA_HW_CUDA) fprintf(f, ", compute capability %d.%d, PCI %s", d->cc_major, d->cc_minor, d->pci_bus_id);
+    if (d->kind == HWA_HW_PJRT)
+        fprintf(f, ", device id %d%s%s", d->pjrt_id, d->pjrt_attributes[0] ? ", " : "", d->pjrt_attributes);
     fprintf(f, "; fp16 %s, fp64 %s\n", d->fp16 ? "yes" : "no", d->fp64 ? "yes" : "no");
     fprintf(f, "  memory    %s", bytes_str(d->memory_bytes, b1, sizeof b1));
     if (d->max_alloc_bytes >= 0 && d->max_alloc_bytes != d->memory_bytes)

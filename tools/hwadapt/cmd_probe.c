@@ -34,11 +34,13 @@ static void usage(FILE *f) {
 static int list_devices(const hwa_passport *p) {
     for (int i = 0; i < hwa_passport_device_count(p); i++) {
         const hwa_device_info *d = hwa_passport_device(p, i);
-        char mem[32] = "memory unknown";
-        if (d->memory_bytes >= 0) snprintf(mem, sizeof mem, "%.1f GiB", (double)d->memory_bytes / (1 << 30));
+        char more[64] = "";
+        if (d->compute_units > 0) snprintf(more, sizeof more, ", %d units", d->compute_units);
+        if (d->memory_bytes >= 0)
+            snprintf(more + strlen(more), sizeof more - strlen(more), ", %.1f GiB", (double)d->memory_bytes / (1 << 30));
         const char *kind = hwa_hw_kind_name(d->kind);
-        printf("%-10s %s (%s%s%s, %d units, %s)\n", d->id, d->name, kind, strcmp(kind, d->type) ? " " : "",
-               strcmp(kind, d->type) ? d->type : "", d->compute_units, mem);
+        printf("%-10s %s (%s%s%s%s)\n", d->id, d->name, kind, strcmp(kind, d->type) ? " " : "",
+               strcmp(kind, d->type) ? d->type : "", more);
     }
     for (int i = 0; i < hwa_passport_runtime_count(p); i++) {
         const hwa_runtime_info *r = hwa_passport_runtime(p, i);

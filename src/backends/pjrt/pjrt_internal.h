@@ -1,0 +1,58 @@
+/* The pjrt backend's internals: the StableHLO emitter and the op lowering
+ * table (pjrt_lower.c) that the backend (pjrt_backend.c) drives. Not a
+ * published API. */
+#ifndef HWADAPT_BACKENDS_PJRT_INTERNAL_H
+#define HWADAPT_BACKENDS_PJRT_INTERNAL_H
+
+#include "core/internal.h"
+
+/* Element types of emitted values. Float data is computed in f32 whatever
+ * its storage type (as the reference reads and writes it through f32);
+ * results are rounded to their node's dtype. */
+typedef enum hwa__pj_et { HWA__PJ_F32, HWA__PJ_F16, HWA__PJ_BF16, HWA__PJ_I32, HWA__PJ_I1 } hwa__pj_et;
+
+typedef struct hwa__pj_val {
+    int ndim;
+    int64_t sh[HWA_MAX_DIMS];
+    hwa__pj_et et;
+} hwa__pj_val;
+
+/* A function body being written: text, and each SSA value's type (value
+ * id k is spelled %vk). */
+typedef struct hwa__pj_emit {
+    hwa_ctx *ctx;
+    char *text;
+    size_t len, cap;
+    hwa__pj_val *vals;
+    int n_vals, cap_vals;
+    bool oom;
+    char why[160]; /* a lowering that cannot go on says why here */
+} hwa__pj_emit;
+
+/* A new value of the given type (no text): its id, or -1 when out of
+ * memory. */
+int hwa__pj_new_val(hwa__pj_emit *e, int ndim, const int64_t *sh, hwa__pj_et et);
+void hwa__pj_printf(hwa__pj_emit *e, const char *fmt, ...) HWA_PRINTF(2, 3);
+/* "tensor<3x4xf32>" of value id into buf. */
+const char *hwa__pj_type(const hwa__pj_emit *e, int id, char *buf, size_t cap);
+/* convert of a to element type et (a itself when it has it). */
+int hwa__pj_convert(hwa__pj_emit *e, int a, hwa__pj_et et);
+hwa__pj_et hwa__pj_et_of(hwa_dtype t);
+
+/* One op's lowering: the node t, its inputs' values in[] (computed type:
+ * f32, or i32 for indices), extra[] (the optimizer's hyper-parameter vector
+ * as f32[8]); returns the id of t's value in f32 (or -1 with e->why), and
+ * for ops that also update a state tensor in place, *state its new value
+ * (else -1). */
+typedef int (*hwa__pj_lower_fn)(hwa__pj_emit *e, const hwa_tensor *t, const int *in, int hyper, int *state);
+
+/* The lowering table (one row per op; NULL: not lowered). Views are
+ * lowered too (reshape, transpose, slice). */
+hwa__pj_lower_fn hwa__pj_lowering(hwa_op op);
+/* Whether op's hyper-parameters (p.f) are passed at run time as an f32[8]
+ * argument rather than compiled in (the optimizers change them per step). */
+bool hwa__pj_hyper_at_run_time(hwa_op op);
+/* The source of op that holds i32 indices, or -1. */
+int hwa__pj_index_src(hwa_op op);
+
+#endif

@@ -1,0 +1,655 @@
+/* Lowering hwadapt ops to StableHLO, as MLIR text in the generic op form
+ * ("stablehlo.add"(%a, %b) : (types) -> type), the spelling every StableHLO
+ * parser since 2023 reads (attribute arrays as array<i64: ...>). Each op's
+ * lowering is one function in the table at the end; its semantics are
+ * those of core/ops_list.h and the CPU reference kernels. All the spelling
+ * of StableHLO is in this file. */
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "backends/pjrt/pjrt_internal.h"
+
+/* ---- the emitter --------------------------------------------------------- */
+
+int hwa__pj_new_val(hwa__pj_emit *e, int ndim, const int64_t *sh, hwa__pj_et et) {
+    if (e->n_vals == e->cap_vals) {
+        const int cap = e->cap_vals ? 2 * e->cap_vals : 256;
+        hwa__pj_val *v = hwa__realloc_array(e->ctx, e->vals, (size_t)e->cap_vals, (size_t)cap, sizeof *v);
+        if (!v) {
+            e->oom = true;
+            return -1;
+        }
+        e->vals = v;
+        e->cap_vals = cap;
+    }
+    hwa__pj_val *v = &e->vals[e->n_vals];
+    memset(v, 0, sizeof *v);
+    v->ndim = ndim;
+    for (int i = 0; i < ndim; i++) v->sh[i] = sh[i];
+    v->et = et;
+    return e->n_vals++;
+}
+
+void hwa__pj_printf(hwa__pj_emit *e, const char *fmt, ...) {
+    if (e->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        const int n = vsnprintf(e->text ? e->text + e->len : NULL, e->text ? e->cap - e->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            e->oom = true;
+            return;
+        }
+        if (e->text && (size_t)n < e->cap - e->len) {
+            e->len += (size_t)n;
+            return;
+        }
+        const size_t cap = (e->cap + (size_t)n + 1) * 2;
+        char *t = hwa__realloc_array(e->ctx, e->text, e->cap, cap, 1);
+        if (!t) {
+            e->oom = true;
+            return;
+        }
+        e->text = t;
+        e->cap = cap;
+    }
+}
+
+static const char *et_name(hwa__pj_et et) {
+    static const char *const n[] = {"f32", "f16", "bf16", "i32", "i1"};
+    return n[et];
+}
+
+hwa__pj_et hwa__pj_et_of(hwa_dtype t) {
+    return t == HWA_F16 ? HWA__PJ_F16 : t == HWA_BF16 ? HWA__PJ_BF16 : t == HWA_I32 ? HWA__PJ_I32 : HWA__PJ_F32;
+}
+
+static const char *type_of(int ndim, const int64_t *sh, hwa__pj_et et, char *buf, size_t cap) {
+    size_t n = (size_t)snprintf(buf, cap, "tensor<");
+    for (int i = 0; i < ndim && n < cap; i++) n += (size_t)snprintf(buf + n, cap - n, "%lldx", (long long)sh[i]);
+    if (n < cap) snprintf(buf + n, cap - n, "%s>", et_name(et));
+    return buf;
+}
+
+const char *hwa__pj_type(const hwa__pj_emit *e, int id, char *buf, size_t cap) {
+    const hwa__pj_val *v = &e->vals[id];
+    return type_of(v->ndim, v->sh, v->et, buf, cap);
+}
+
+#define TY(id, b) hwa__pj_type(e, id, b, sizeof b)
+typedef char tybuf[96];
+
+/* "array<i64: 0, 1>" */
+static const char *i64s(const int64_t *a, int n, char *buf, size_t cap) {
+    size_t k = (size_t)snprintf(buf, cap, "array<i64%s", n ? ": " : "");
+    for (int i = 0; i < n && k < cap; i++) k += (size_t)snprintf(buf + k, cap - k, "%s%lld", i ? ", " : "", (long long)a[i]);
+    if (k < cap) snprintf(buf + k, cap - k, ">");
+    return buf;
+}
+
+static int val_like(hwa__pj_emit *e, int a, hwa__pj_et et) {
+    if (a < 0) return -1;
+    const hwa__pj_val v = e->vals[a];
+    return hwa__pj_new_val(e, v.ndim, v.sh, et);
+}
+
+/* r = "op"(a) with a's type, or with result element type et */
+static int un_et(hwa__pj_emit *e, const char *op, int a, hwa__pj_et et) {
+    const int r = val_like(e, a, et);
+    if (r < 0) return -1;
+    tybuf ta, tr;
+    hwa__pj_printf(e, "    %%v%d = \"%s\"(%%v%d) : (%s) -> %s\n", r, op, a, TY(a, ta), TY(r, tr));
+    return r;
+}
+
+static int un(hwa__pj_emit *e, const char *op, int a) { return a < 0 ? -1 : un_et(e, op, a, e->vals[a].et); }
+
+static int bin(hwa__pj_emit *e, const char *op, int a, int b) {
+    const int r = val_like(e, a, a >= 0 ? e->vals[a].et : HWA__PJ_F32);
+    if (r < 0 || b < 0) return -1;
+    tybuf ta, tr;
+    hwa__pj_printf(e, "    %%v%d = \"%s\"(%%v%d, %%v%d) : (%s, %s) -> %s\n", r, op, a, b, TY(a, ta), TY(a, ta), TY(r, tr));
+    return r;
+}
+
+int hwa__pj_convert(hwa__pj_emit *e, int a, hwa__pj_et et) {
+    if (a < 0 || e->vals[a].et == et) return a;
+    return un_et(e, "stablehlo.convert", a, et);
+}
+
+/* A constant of shape (ndim, sh), every element v. */
+static int splat(hwa__pj_emit *e, int ndim, const int64_t *sh, double v) {
+    const int r = hwa__pj_new_val(e, ndim, sh, HWA__PJ_F32);
+    if (r < 0) return -1;
+    tybuf tr;
+    float f = (float)v;
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    /* as hex: exact, and infinities and NaN spell the same way */
+    hwa__pj_printf(e, "    %%v%d = \"stablehlo.constant\"() {value = dense<0x%08X> : %s} : () -> %s\n", r, bits,
+                   TY(r, tr), TY(r, tr));
+    return r;
+}
+
+static int splat_like(hwa__pj_emit *e, int a, double v) {
+    return a < 0 ? -1 : splat(e, e->vals[a].ndim, e->vals[a].sh, v);
+}
+
+static int reshape(hwa__pj_emit *e, int a, int ndim, const int64_t *sh) {
+    if (a < 0) return -1;
+    const hwa__pj_val *v = &e->vals[a];
+    if (v->ndim == ndim && !memcmp(v->sh, sh, (size_t)ndim * sizeof *sh)) return a;
+    const int r = hwa__pj_new_val(e, ndim, sh, v->et);
+    if (r < 0) return -1;
+    tybuf ta, tr;
+    hwa__pj_printf(e, "    %%v%d = \"stablehlo.reshape\"(%%v%d) : (%s) -> %s\n", r, a, TY(a, ta), TY(r, tr));
+    return r;
+}
+
+static int reshape_to(hwa__pj_emit *e, int a, const hwa_tensor *t) { return reshape(e, a, t->ndim, t->shape); }
+
+/* a broadcast to (ndim, sh): a's dim i goes to dims[i] (extents equal or 1). */
+static int bcast_dims(hwa__pj_emit *e, int a, int ndim, const int64_t *sh, const int64_t *dims) {
+    if (a < 0) return -1;
+    const hwa__pj_val *v = &e->vals[a];
+    if (v->ndim == ndim && !memcmp(v->sh, sh, (size_t)ndim * sizeof *sh)) return a;
+    const int r = hwa__pj_new_val(e, ndim, sh, v->et);
+    if (r < 0) return -1;
+    tybuf ta, tr;
+    char d[128];
+    hwa__pj_printf(e, "    %%v%d = \"stablehlo.broadcast_in_dim\"(%%v%d) {broadcast_dimensions = %s} : (%s) -> %s\n", r,
+                   a, i64s(dims, e->vals[a].ndim, d, sizeof d), TY(a, ta), TY(r, tr));
+    return r;
+}
+
+/* a broadcast to (ndim, sh) aligned at the last dim (ADD's rule for src1). */
+static int bcast_trailing(hwa__pj_emit *e, int a, int ndim, const int64_t *sh) {
+    if (a < 0) return -1;
+    int64_t dims[HWA_MAX_DIMS];
+    const int k = e->vals[a].ndim;
+    for (int i = 0; i < k; i++) dims[i] = ndim - k + i;
+    return bcast_dims(e, a, ndim, sh, dims);
+}
+
+/* a row statistic (shape without its last dim) back to full rows of `like` */
+static int bcast_rows(hwa__pj_emit *e, int a, int like) {
+    if (a < 0 || like < 0) return -1;
+    int64_t dims[HWA_MAX_DIMS];
+    const hwa__pj_val L = e->vals[like];
+    for (int i = 0; i + 1 < L.ndim; i++) dims[i] = i;
+    return bcast_dims(e, a, L.ndim, L.sh, dims);
+}
+
+/* a scalar (rank 0) broadcast to like's shape */
+static int bcast_scalar(hwa__pj_emit *e, int a, int like) {
+    if (a < 0 || like < 0) return -1;
+    return bcast_dims(e, a, e->vals[like].ndim, e->vals[like].sh, NULL);
+}
+
+/* sum or max of a over dims[0..nd) (sorted) */
+static int reduce(hwa__pj_emit *e, int a, const int64_t *dims, int nd, bool max) {
+    if (a < 0) return -1;
+    const hwa__pj_val v = e->vals[a];
+    int64_t sh[HWA_MAX_DIMS];
+    int k = 0;
+    for (int i = 0; i < v.ndim; i++) {
+        bool red = false;
+        for (int j = 0; j < nd; j++) red |= dims[j] == i;
+        if (!red) sh[k++] = v.sh[i];
+    }
+    const int init = splat(e, 0, NULL, max ? -INFINITY : 0.0);
+    const int r = hwa__pj_new_val(e, k, sh, v.et);
+    if (init < 0 || r < 0) return -1;
+    tybuf ta, tr, ts;
+    char d[128];
+    const char *op = max ? "stablehlo.maximum" : "stablehlo.add";
+    TY(init, ts);
+    hwa__pj_printf(e,
+                   "    %%v%d = \"stablehlo.reduce\"(%%v%d, %%v%d) ({\n"
+                   "    ^bb0(%%p%d: %s, %%q%d: %s):\n"
+                   "      %%s%d = \"%s\"(%%p%d, %%q%d) : (%s, %s) -> %s\n"
+                   "      \"stablehlo.return\"(%%s%d) : (%s) -> ()\n"
+                   "    }) {dimensions = %s} : (%s, %s) -> %s\n",
+                   r, a, init, r, ts, r, ts, r, op, r, r, ts, ts, ts, r, ts, i64s(dims, nd, d, sizeof d), TY(a, ta), ts,
+                   TY(r, tr));
+    return r;
+}
+
+static int reduce_rows(hwa__pj_emit *e, int a, bool max) {
+    if (a < 0) return -1;
+    const int64_t last = e->vals[a].ndim - 1;
+    return reduce(e, a, &last, 1, max);
+}
+
+static int reduce_all(hwa__pj_emit *e, int a) {
+    if (a < 0) return -1;
+    int64_t dims[HWA_MAX_DIMS];
+    for (int i = 0; i < e->vals[a].ndim; i++) dims[i] = i;
+    return reduce(e, a, dims, e->vals[a].ndim, false);
+}
+
+static int compare(hwa__pj_emit *e, int a, int b, const char *dir) {
+    const int r = val_like(e, a, HWA__PJ_I1);
+    if (r < 0 || b < 0) return -1;
+    tybuf ta, tr;
+    hwa__pj_printf(e,
+                   "    %%v%d = \"stablehlo.compare\"(%%v%d, %%v%d) {comparison_direction = "
+                   "#stablehlo<comparison_direction %s>} : (%s, %s) -> %s\n",
+                   r, a, b, dir, TY(a, ta), TY(a, ta), TY(r, tr));
+    return r;
+}
+
+static int select3(hwa__pj_emit *e, int pred, int a, int b) {
+    const int r = val_like(e, a, a >= 0 ? e->vals[a].et : HWA__PJ_F32);
+    if (r < 0 || pred < 0 || b < 0) return -1;
+    tybuf tp, ta;
+    hwa__pj_printf(e, "    %%v%d = \"stablehlo.select\"(%%v%d, %%v%d, %%v%d) : (%s, %s, %s) -> %s\n", r, pred, a, b,
+                   TY(pred, tp), TY(a, ta), TY(a, ta), TY(a, ta));
+    return r;
+}
+
+static int iota(hwa__pj_emit *e, int ndim, const int64_t *sh, int dim, hwa__pj_et et) {
+    const int r = hwa__pj_new_val(e, ndim, sh, et);
+    if (r < 0) return -1;
+    tybuf tr;
+    hwa__pj_printf(e, "    %%v%d = \"stablehlo.iota\"() {iota_dimension = %d : i64} : () -> %s\n", r, dim, TY(r, tr));
+    return r;
+}
+
+static int transpose(hwa__pj_emit *e, int a, const int64_t *perm) {
+    if (a < 0) return -1;
+    const hwa__pj_val v = e->vals[a];
+    int64_t sh[HWA_MAX_DIMS];
+    for (int i = 0; i < v.ndim; i++) sh[i] = v.sh[perm[i]];
+    const int r = hwa__pj_new_val(e, v.ndim, sh, v.et);
+    if (r < 0) return -1;
+    tybuf ta, tr;
+    char p[128];
+    hwa__pj_printf(e, "    %%v%d = \"stablehlo.transpose\"(%%v%d) {permutation = %s} : (%s) -> %s\n", r, a,
+                   i64s(perm, v.ndim, p, sizeof p), TY(a, ta), TY(r, tr));
+    return r;
+}
+
+/* a restricted to [start, start + len) along dim */
+static int slice(hwa__pj_emit *e, int a, int dim, int64_t start, int64_t len) {
+    if (a < 0) return -1;
+    const hwa__pj_val v = e->vals[a];
+    int64_t lo[HWA_MAX_DIMS], hi[HWA_MAX_DIMS], st[HWA_MAX_DIMS], sh[HWA_MAX_DIMS];
+    for (int i = 0; i < v.ndim; i++) {
+        lo[i] = i == dim ? start : 0;
+        hi[i] = i == dim ? start + len : v.sh[i];
+        st[i] = 1;
+        sh[i] = hi[i] - lo[i];
+    }
+    const int r = hwa__pj_new_val(e, v.ndim, sh, v.et);
+    if (r < 0) return -1;
+    tybuf ta, tr;
+    char b1[128], b2[128], b3[128];
+    hwa__pj_printf(e,
+                   "    %%v%d = \"stablehlo.slice\"(%%v%d) {start_indices = %s, limit_indices = %s, strides = %s} : "
+                   "(%s) -> %s\n",
+                   r, a, i64s(lo, v.ndim, b1, sizeof b1), i64s(hi, v.ndim, b2, sizeof b2),
+                   i64s(st, v.ndim, b3, sizeof b3), TY(a, ta), TY(r, tr));
+    return r;
+}
+
+static int concat(hwa__pj_emit *e, int a, int b, int dim) {
+    if (a < 0 || b < 0) return -1;
+    hwa__pj_val v = e->vals[a];
+    v.sh[dim] += e->vals[b].sh[dim];
+    const int r = hwa__pj_new_val(e, v.ndim, v.sh, v.et);
+    if (r < 0) return -1;
+    tybuf ta, tb, tr;
+    hwa__pj_printf(e, "    %%v%d = \"stablehlo.concatenate\"(%%v%d, %%v%d) {dimension = %d : i64} : (%s, %s) -> %s\n",
+                   r, a, b, dim, TY(a, ta), TY(b, tb), TY(r, tr));
+    return r;
+}
+
+/* lhs [B.., M|K, K|M] . rhs [B.., K|N, N|K] with nb batch dims on both */
+static int dot(hwa__pj_emit *e, int a, int b, int nb, bool ta_, bool tb_) {
+    if (a < 0 || b < 0) return -1;
+    const hwa__pj_val A = e->vals[a], B = e->vals[b];
+    int64_t sh[HWA_MAX_DIMS + 1], bd[HWA_MAX_DIMS] = {0};
+    for (int i = 0; i < nb; i++) sh[i] = A.sh[i], bd[i] = i;
+    sh[nb] = A.sh[nb + (ta_ ? 1 : 0)];
+    sh[nb + 1] = B.sh[nb + (tb_ ? 0 : 1)];
+    const int r = hwa__pj_new_val(e, nb + 2, sh, A.et);
+    if (r < 0) return -1;
+    tybuf t1, t2, tr;
+    char b1[64];
+    i64s(bd, nb, b1, sizeof b1);
+    const char *bl = strchr(b1, ':') ? strchr(b1, ':') + 2 : "";
+    char batch[80];
+    snprintf(batch, sizeof batch, "%.*s", (int)(strlen(bl) ? strlen(bl) - 1 : 0), bl);
+    hwa__pj_printf(e,
+                   "    %%v%d = \"stablehlo.dot_general\"(%%v%d, %%v%d) {dot_dimension_numbers = #stablehlo.dot<"
+                   "lhs_batching_dimensions = [%s], rhs_batching_dimensions = [%s], lhs_contracting_dimensions = [%d], "
+                   "rhs_contracting_dimensions = [%d]>} : (%s, %s) -> %s\n",
+                   r, a, b, batch, batch, nb + (ta_ ? 0 : 1), nb + (tb_ ? 1 : 0), TY(a, t1), TY(b, t2), TY(r, tr));
+    return r;
+}
+
+static int add(hwa__pj_emit *e, int a, int b) { return bin(e, "stablehlo.add", a, b); }
+static int sub(hwa__pj_emit *e, int a, int b) { return bin(e, "stablehlo.subtract", a, b); }
+static int mul(hwa__pj_emit *e, int a, int b) { return bin(e, "stablehlo.multiply", a, b); }
+static int dvd(hwa__pj_emit *e, int a, int b) { return bin(e, "stablehlo.divide", a, b); }
+static int mulc(hwa__pj_emit *e, int a, double c) { return mul(e, a, splat_like(e, a, c)); }
+static int addc(hwa__pj_emit *e, int a, double c) { return add(e, a, splat_like(e, a, c)); }
+
+/* ---- the lowerings ------------------------------------------------------- */
+
+#define LOWER(name) static int lw_##name(hwa__pj_emit *e, const hwa_tensor *t, const int *in, int hyper, int *state)
+#define UNUSED_ARGS (void)t, (void)in, (void)hyper, (void)state
+
+LOWER(RESHAPE) {
+    UNUSED_ARGS;
+    return reshape_to(e, in[0], t);
+}
+
+LOWER(PERMUTE) {
+    UNUSED_ARGS;
+    int64_t perm[HWA_MAX_DIMS];
+    for (int i = 0; i < t->ndim; i++) perm[i] = t->p.i[i];
+    return transpose(e, in[0], perm);
+}
+
+LOWER(SLICE) {
+    UNUSED_ARGS;
+    const int d = t->p.i[0] < 0 ? t->p.i[0] + t->src[0]->ndim : t->p.i[0];
+    return slice(e, in[0], d, t->p.l[0], t->shape[d]);
+}
+
+LOWER(CONT) {
+    UNUSED_ARGS;
+    return reshape_to(e, in[0], t);
+}
+
+LOWER(FILL) {
+    UNUSED_ARGS;
+    return splat(e, t->ndim, t->shape, t->p.f[0]);
+}
+
+static int binary(hwa__pj_emit *e, const hwa_tensor *t, const int *in, const char *op) {
+    return bin(e, op, bcast_trailing(e, in[0], t->ndim, t->shape), bcast_trailing(e, in[1], t->ndim, t->shape));
+}
+
+/* the elementwise ops that are one StableHLO op (with src1 broadcast) */
+#define BINARY_LOWERING(name, op) \
+    LOWER(name) {                 \
+        UNUSED_ARGS;              \
+        return binary(e, t, in, op); \
+    }
+BINARY_LOWERING(ADD, "stablehlo.add")
+BINARY_LOWERING(SUB, "stablehlo.subtract")
+BINARY_LOWERING(MUL, "stablehlo.multiply")
+BINARY_LOWERING(DIV, "stablehlo.divide")
+
+LOWER(SCALE) {
+    UNUSED_ARGS;
+    return mulc(e, in[0], t->p.f[0]);
+}
+
+LOWER(MATMUL) {
+    UNUSED_ARGS;
+    const hwa_tensor *A = t->src[0], *B = t->src[1];
+    const bool ta = t->p.i[0] != 0, tb = t->p.i[1] != 0;
+    const int nb = t->ndim - 2;
+    int64_t batch = 1, bbatch = 1;
+    for (int i = 0; i < nb; i++) batch *= t->shape[i];
+    for (int i = 0; i + 2 < B->ndim; i++) bbatch *= B->shape[i];
+    const int64_t sa[3] = {batch, A->shape[A->ndim - 2], A->shape[A->ndim - 1]};
+    int a = reshape(e, in[0], 3, sa), b;
+    if (bbatch == 1) {
+        /* one right-hand matrix for every batch: no batch dims on its side */
+        const int64_t sb[2] = {B->shape[B->ndim - 2], B->shape[B->ndim - 1]};
+        b = reshape(e, in[1], 2, sb);
+        const int64_t sa2[2] = {batch * sa[1], sa[2]};
+        if (!ta) {
+            const int r = dot(e, reshape(e, a, 2, sa2), b, 0, false, tb);
+            return reshape_to(e, r, t);
+        }
+        const int64_t sb3[3] = {batch, sb[0], sb[1]}, bd[2] = {1, 2};
+        b = bcast_dims(e, b, 3, sb3, bd);
+    } else {
+        int64_t sh[HWA_MAX_DIMS];
+        for (int i = 0; i < nb; i++) sh[i] = t->shape[i];
+        sh[nb] = B->shape[B->ndim - 2];
+        sh[nb + 1] = B->shape[B->ndim - 1];
+        b = bcast_trailing(e, in[1], nb + 2, sh);
+        const int64_t sb3[3] = {batch, sh[nb], sh[nb + 1]};
+        b = reshape(e, b, 3, sb3);
+    }
+    return reshape_to(e, dot(e, a, b, 1, ta, tb), t);
+}
+
+/* f(x) and, for UNARY_BACK, f'(x) of the activation with op code act */
+static int activation(hwa__pj_emit *e, int act, int x, bool deriv) {
+    switch (act) {
+    case HWA_OP_RELU: {
+        const int zero = splat_like(e, x, 0.0);
+        if (!deriv) return select3(e, compare(e, x, zero, "GT"), x, zero);
+        return select3(e, compare(e, x, zero, "GT"), splat_like(e, x, 1.0), zero);
+    }
+    case HWA_OP_GELU: {
+        const int cdf = mulc(e, addc(e, un(e, "chlo.erf", mulc(e, x, 0.70710678118654752440)), 1.0), 0.5);
+        if (!deriv) return mul(e, x, cdf);
+        const int pdf = mulc(e, un(e, "stablehlo.exponential", mulc(e, mul(e, x, x), -0.5)), 0.39894228040143267794);
+        return add(e, cdf, mul(e, x, pdf));
+    }
+    case HWA_OP_SILU: {
+        const int s = un(e, "stablehlo.logistic", x);
+        if (!deriv) return mul(e, x, s);
+        const int one = splat_like(e, x, 1.0);
+        return mul(e, s, add(e, one, mul(e, x, sub(e, one, s))));
+    }
+    case HWA_OP_SIGMOID: {
+        const int s = un(e, "stablehlo.logistic", x);
+        return deriv ? mul(e, s, sub(e, splat_like(e, x, 1.0), s)) : s;
+    }
+    case HWA_OP_TANH: {
+        const int th = un(e, "stablehlo.tanh", x);
+        return deriv ? sub(e, splat_like(e, x, 1.0), mul(e, th, th)) : th;
+    }
+    default: snprintf(e->why, sizeof e->why, "unary_back: op code %d is not an activation", act); return -1;
+    }
+}
+
+#define ACTIVATION_LOWERING(name)                         \
+    LOWER(name) {                                         \
+        UNUSED_ARGS;                                      \
+        return activation(e, HWA_OP_##name, in[0], false); \
+    }
+ACTIVATION_LOWERING(RELU)
+ACTIVATION_LOWERING(GELU)
+ACTIVATION_LOWERING(SILU)
+ACTIVATION_LOWERING(SIGMOID)
+ACTIVATION_LOWERING(TANH)
+LOWER(UNARY_BACK) {
+    UNUSED_ARGS;
+    return mul(e, in[0], activation(e, t->p.i[0], in[1], true));
+}
+
+/* x - max_row(x) and sum_row(exp(that)) */
+static int shifted(hwa__pj_emit *e, int x, int *sum) {
+    const int s = sub(e, x, bcast_rows(e, reduce_rows(e, x, true), x));
+    *sum = reduce_rows(e, un(e, "stablehlo.exponential", s), false);
+    return s;
+}
+
+LOWER(SOFTMAX) {
+    UNUSED_ARGS;
+    int sum;
+    const int s = shifted(e, in[0], &sum);
+    return dvd(e, un(e, "stablehlo.exponential", s), bcast_rows(e, sum, s));
+}
+
+LOWER(LOG_SOFTMAX) {
+    UNUSED_ARGS;
+    int sum;
+    const int s = shifted(e, in[0], &sum);
+    return sub(e, s, bcast_rows(e, un(e, "stablehlo.log", sum), s));
+}
+
+LOWER(SOFTMAX_BACK) {
+    UNUSED_ARGS;
+    const int g = in[0], y = in[1];
+    if (t->p.i[0] == 0) return mul(e, y, sub(e, g, bcast_rows(e, reduce_rows(e, mul(e, g, y), false), g)));
+    return sub(e, g, mul(e, un(e, "stablehlo.exponential", y), bcast_rows(e, reduce_rows(e, g, false), g)));
+}
+
+LOWER(REPEAT) {
+    UNUSED_ARGS;
+    return bcast_trailing(e, in[0], t->ndim, t->shape);
+}
+
+LOWER(SUM_TO) {
+    UNUSED_ARGS;
+    const hwa_tensor *s = t->src[0];
+    const int off = s->ndim - t->ndim;
+    int64_t dims[HWA_MAX_DIMS];
+    int nd = 0;
+    for (int i = 0; i < s->ndim; i++)
+        if (i < off || (t->shape[i - off] == 1 && s->shape[i] != 1)) dims[nd++] = i;
+    return reshape_to(e, nd ? reduce(e, in[0], dims, nd, false) : in[0], t);
+}
+
+/* logits as [N, C] and labels as [N] */
+static void rows2(hwa__pj_emit *e, const hwa_tensor *x, int *xv, int *lv) {
+    const int64_t C = x->shape[x->ndim - 1], N = hwa_tensor_nelements(x) / (C ? C : 1);
+    const int64_t s2[2] = {N, C}, s1[1] = {N};
+    *xv = reshape(e, *xv, 2, s2);
+    *lv = reshape(e, *lv, 1, s1);
+}
+
+/* 1 where column == label, else 0: [N, C] */
+static int onehot(hwa__pj_emit *e, int x, int labels) {
+    if (x < 0 || labels < 0) return -1;
+    const int64_t dims[1] = {0};
+    const int cols = iota(e, 2, e->vals[x].sh, 1, HWA__PJ_I32);
+    const int lab = bcast_dims(e, labels, 2, e->vals[x].sh, dims);
+    return select3(e, compare(e, cols, lab, "EQ"), splat_like(e, x, 1.0), splat_like(e, x, 0.0));
+}
+
+LOWER(CROSS_ENTROPY) {
+    UNUSED_ARGS;
+    int x = in[0], lab = in[1], sum;
+    rows2(e, t->src[0], &x, &lab);
+    const int s = shifted(e, x, &sum);
+    /* logsumexp(row) - row[label] = log(sum) - (x - max)[label] */
+    const int picked = reduce_rows(e, mul(e, s, onehot(e, x, lab)), false);
+    const int per_row = sub(e, un(e, "stablehlo.log", sum), picked);
+    const double n = x >= 0 ? (double)e->vals[x].sh[0] : 1.0;
+    return reshape_to(e, mulc(e, reduce_all(e, per_row), 1.0 / n), t);
+}
+
+LOWER(CROSS_ENTROPY_BACK) {
+    UNUSED_ARGS;
+    int x = in[1], lab = in[2], sum;
+    rows2(e, t->src[1], &x, &lab);
+    const int s = shifted(e, x, &sum);
+    const int p = dvd(e, un(e, "stablehlo.exponential", s), bcast_rows(e, sum, s));
+    const double n = x >= 0 ? (double)e->vals[x].sh[0] : 1.0;
+    const int g = mulc(e, reshape(e, in[0], 0, NULL), 1.0 / n);
+    return reshape_to(e, mul(e, sub(e, p, onehot(e, x, lab)), bcast_scalar(e, g, x)), t);
+}
+
+LOWER(SUM_SQ) {
+    UNUSED_ARGS;
+    return reshape_to(e, reduce_all(e, mul(e, in[0], in[0])), t);
+}
+
+/* hyper-parameter k of the f32[8] vector, as a scalar broadcast to like */
+static int hp(hwa__pj_emit *e, int hyper, int k, int like) {
+    return bcast_scalar(e, reshape(e, slice(e, hyper, 0, k, 1), 0, NULL), like);
+}
+
+/* The gradient clipping coefficient min(1, max_norm / (sqrt(sum_sq) +
+ * 1e-6)), 1 when max_norm <= 0, as a scalar broadcast to like. */
+static int clip_coef(hwa__pj_emit *e, int sum_sq, int hyper, int k_max_norm, int like) {
+    const int s = reshape(e, sum_sq, 0, NULL);
+    const int mn = reshape(e, slice(e, hyper, 0, k_max_norm, 1), 0, NULL);
+    const int c = dvd(e, mn, addc(e, un(e, "stablehlo.sqrt", s), 1e-6));
+    const int one = splat(e, 0, NULL, 1.0);
+    const int cmin = bin(e, "stablehlo.minimum", c, one);
+    const int r = select3(e, compare(e, mn, splat(e, 0, NULL, 0.0), "GT"), cmin, one);
+    return bcast_scalar(e, r, like);
+}
+
+LOWER(SGD_UPDATE) {
+    const int p = in[0], g0 = reshape_to(e, in[1], t);
+    int d = mul(e, g0, clip_coef(e, in[2], hyper, 3, p));
+    d = add(e, d, mul(e, hp(e, hyper, 2, p), p));
+    *state = -1;
+    if (t->p.i[0]) {
+        const int mom = hp(e, hyper, 1, p);
+        const int buf = add(e, mul(e, mom, reshape_to(e, in[3], t)), d);
+        d = t->p.i[1] ? add(e, d, mul(e, mom, buf)) : buf;
+        *state = reshape_to(e, buf, t->src[3]);
+    }
+    return sub(e, p, mul(e, hp(e, hyper, 0, p), d));
+}
+
+LOWER(ADAM_UPDATE) {
+    int p = in[0];
+    const int g0 = reshape_to(e, in[1], t);
+    const int64_t n = hwa_tensor_nelements(t), s2[2] = {2, n}, s1[2] = {1, n};
+    const int st = reshape(e, in[3], 2, s2);
+    const int m = reshape_to(e, slice(e, st, 0, 0, 1), t), v = reshape_to(e, slice(e, st, 0, 1, 1), t);
+    int d = mul(e, g0, clip_coef(e, in[2], hyper, 5, p));
+    const int lr = hp(e, hyper, 0, p), b1 = hp(e, hyper, 1, p), b2 = hp(e, hyper, 2, p), wd = hp(e, hyper, 4, p);
+    const int one = splat_like(e, p, 1.0);
+    if (t->p.i[0]) p = mul(e, p, sub(e, one, mul(e, lr, wd)));
+    else d = add(e, d, mul(e, wd, p));
+    const int m2 = add(e, mul(e, b1, m), mul(e, sub(e, one, b1), d));
+    const int v2 = add(e, mul(e, b2, v), mul(e, mul(e, sub(e, one, b2), d), d));
+    const int denom = add(e, dvd(e, un(e, "stablehlo.sqrt", v2), hp(e, hyper, 7, p)), hp(e, hyper, 3, p));
+    const int step = dvd(e, lr, hp(e, hyper, 6, p));
+    *state = reshape_to(e, concat(e, reshape(e, m2, 2, s1), reshape(e, v2, 2, s1), 0), t->src[3]);
+    return sub(e, p, mul(e, step, dvd(e, m2, denom)));
+}
+
+/* ---- the table ----------------------------------------------------------- */
+
+static const hwa__pj_lower_fn table[HWA_OP_COUNT] = {
+    [HWA_OP_RESHAPE] = lw_RESHAPE,
+    [HWA_OP_PERMUTE] = lw_PERMUTE,
+    [HWA_OP_SLICE] = lw_SLICE,
+    [HWA_OP_CONT] = lw_CONT,
+    [HWA_OP_FILL] = lw_FILL,
+    [HWA_OP_ADD] = lw_ADD,
+    [HWA_OP_SUB] = lw_SUB,
+    [HWA_OP_MUL] = lw_MUL,
+    [HWA_OP_DIV] = lw_DIV,
+    [HWA_OP_SCALE] = lw_SCALE,
+    [HWA_OP_MATMUL] = lw_MATMUL,
+    [HWA_OP_RELU] = lw_RELU,
+    [HWA_OP_GELU] = lw_GELU,
+    [HWA_OP_SILU] = lw_SILU,
+    [HWA_OP_SIGMOID] = lw_SIGMOID,
+    [HWA_OP_TANH] = lw_TANH,
+    [HWA_OP_UNARY_BACK] = lw_UNARY_BACK,
+    [HWA_OP_SOFTMAX] = lw_SOFTMAX,
+    [HWA_OP_LOG_SOFTMAX] = lw_LOG_SOFTMAX,
+    [HWA_OP_SOFTMAX_BACK] = lw_SOFTMAX_BACK,
+    [HWA_OP_REPEAT] = lw_REPEAT,
+    [HWA_OP_SUM_TO] = lw_SUM_TO,
+    [HWA_OP_CROSS_ENTROPY] = lw_CROSS_ENTROPY,
+    [HWA_OP_CROSS_ENTROPY_BACK] = lw_CROSS_ENTROPY_BACK,
+    [HWA_OP_SUM_SQ] = lw_SUM_SQ,
+    [HWA_OP_SGD_UPDATE] = lw_SGD_UPDATE,
+    [HWA_OP_ADAM_UPDATE] = lw_ADAM_UPDATE,
+};
+
+hwa__pj_lower_fn hwa__pj_lowering(hwa_op op) { return (unsigned)op < HWA_OP_COUNT ? table[op] : NULL; }
+
+bool hwa__pj_hyper_at_run_time(hwa_op op) { return op == HWA_OP_SGD_UPDATE || op == HWA_OP_ADAM_UPDATE; }
+
+int hwa__pj_index_src(hwa_op op) {
+    switch (op) {
+    case HWA_OP_EMBEDDING: case HWA_OP_EMBEDDING_BACK: case HWA_OP_ROPE: case HWA_OP_CROSS_ENTROPY: return 1;
+    case HWA_OP_CROSS_ENTROPY_BACK: return 2;
+    default: return -1;
+    }
+}
