@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # hwadapt report end to end: a short main job (which writes its HTML beside
-# its JSON), a batch and thread sweep, a passport and a one-epoch training
-# log, all in one page; usage and input errors; then the page rendered in
+# its JSON), a batch and thread sweep, a passport, a one-epoch training
+# log, a placement plan and a measured one, a short inference tune and a
+# training tune kept from a real run (tests/fixtures/report: its range test
+# and trials take 20 s to make), all in one page; usage and input errors;
+# then the page rendered in
 # headless Chromium (tests/report_check.py): no console error, no exception,
 # no request but the page itself, every chart with a title, both axis labels
 # and data marks with tooltips. The screenshot is left in the build folder
@@ -35,8 +38,14 @@ grep -q '"passport": {' "$tmp/main.json" || fail "main.json carries no passport"
 "$cli" bench linear1000 --batch 1,8,64 --threads 1,2 --min-time 0.05 --reps 2 --json > "$tmp/sweep.json" 2> "$tmp/err" ||
   fail "bench sweep: $(cat "$tmp/err")"
 "$cli" probe --json > "$tmp/passport.json" 2> "$tmp/err" || fail "probe: $(cat "$tmp/err")"
+"$cli" plan linear1000 --json > "$tmp/plan.json" 2> "$tmp/err" || fail "plan: $(cat "$tmp/err")"
+"$cli" plan linear1000 --measure --reps 1 --json -o "$tmp/plan-measured.json" 2> "$tmp/err" ||
+  fail "plan --measure: $(cat "$tmp/err")"
+"$cli" tune mlp1000 --inference --budget 3 --max-batch 64 --quiet --json > "$tmp/tune.json" 2> "$tmp/err" ||
+  fail "tune: $(cat "$tmp/err")"
 fm=/usr/share/datasets/fashion-mnist
-inputs=("$tmp/main.json" "$tmp/sweep.json" "$tmp/passport.json")
+inputs=("$tmp/main.json" "$tmp/sweep.json" "$tmp/passport.json" "$tmp/plan.json" "$tmp/plan-measured.json"
+  "$tmp/tune.json" "$here/fixtures/report/tune-fmnist-mlp.json")
 if [ -r "$fm/train-images-idx3-ubyte.gz" ]; then
   "$cli" train --limit 250 --test-limit 100 --hidden 16 --batch 32 --seed 5 --quiet --epochs 1 --json \
     > "$tmp/train.jsonl" 2> "$tmp/err" || fail "train: $(cat "$tmp/err")"
@@ -57,6 +66,12 @@ if [ -s "$tmp/train.jsonl" ]; then
   { cat "$tmp/train.jsonl"; echo '{"epoch": 2, "train_loss": nan}'; } > "$tmp/bad.jsonl"
   expect_rc 1 "$tmp/bad.jsonl:2: not a training log line" "$tmp/bad.jsonl" -o "$tmp/x.html"
 fi
+head -c 400 "$tmp/plan.json" > "$tmp/cut-plan.json"
+expect_rc 1 "$tmp/cut-plan.json: not valid JSON" "$tmp/cut-plan.json" -o "$tmp/x.html"
+echo '{"schema": "hwadapt.plan/1", "devices": []}' > "$tmp/bad-plan.json"
+expect_rc 1 "$tmp/bad-plan.json: a plan without" "$tmp/bad-plan.json" -o "$tmp/x.html"
+echo '{"hwadapt": "tune", "version": 1, "tune": {}}' > "$tmp/bad-tune.json"
+expect_rc 1 "$tmp/bad-tune.json: a tune result without" "$tmp/bad-tune.json" -o "$tmp/x.html"
 echo '{"hello": 1}' > "$tmp/other.json"
 expect_rc 1 "$tmp/other.json: JSON, but neither a bench report" "$tmp/other.json" -o "$tmp/x.html"
 [ ! -e "$tmp/x.html" ] || fail "a failed report left $tmp/x.html"
@@ -73,7 +88,11 @@ contains "$page" "Content-Security-Policy"
 contains "$page" "read once"
 if grep -qi '<script\|src="http\|href="http' "$tmp/report.html"; then fail "the page has a script or an outside link"; fi
 for want in "Roofline of cpu" "Latency of linear1000" "Throughput of linear1000, per repetition" \
-  "linear1000: throughput vs batch size" "linear1000: p50 latency vs threads" "Recommendations"; do
+  "linear1000: throughput vs batch size" "linear1000: p50 latency vs threads" "Recommendations" \
+  "Placement plan: $tmp/plan.json" "Estimated time per run, per device" "Memory per device: needed against" \
+  "Where each node runs" "Predicted against measured time per run, per placement" "Tune result: $tmp/tune.json" \
+  "Throughput per batch size" "Latency per batch size" "Planned memory per batch, against the limit" \
+  "Learning-rate range test: loss per rate, per optimizer" "Optimizer trials: validation loss per rate"; do
   contains "$page" "$want"
 done
 [ ! -s "$tmp/train.jsonl" ] || contains "$page" "Loss per epoch"

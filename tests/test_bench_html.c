@@ -1,10 +1,12 @@
 /* The HTML report from small hand-written inputs: strings are escaped, bad
  * inputs are errors that name the file (and the line of a training log),
+ * placement plans and tune results get their charts and tables,
  * a chart without data is a one-line note, impossible values are left out
  * with a note, and the axes' ticks and units read right. */
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "bench/html.h"
 #include "bench/svg.h"
 #include "harness.h"
 
@@ -144,6 +146,180 @@ TEST(html_training_log_draws_curves) {
     CHECK(strstr(page, "Accuracy per epoch"));
     CHECK(strstr(page, "No bench report among the inputs"));
     free(page);
+}
+
+#define PLAN_NODE(I)                                                                                          \
+    "{\"index\": " #I ", \"op\": \"matmul\", \"name\": \"w<" #I ">\", \"dtype\": \"f32\", \"shape\": [64, 1000], " \
+    "\"device\": \"cpu:0\", \"estimate_s\": 0.001, \"source\": \"roofline\", \"reason\": \"faster\", "        \
+    "\"why\": \"cpu:0 2x faster than opencl:0 by estimate\", \"flops\": 1, \"bytes\": 1, \"costs\": {}}"
+
+/* A plan of two devices, three candidates (one that does not fit) and
+ * n_nodes nodes; dev_est is the first device's estimate (JSON text). */
+static char *plan_text(int n_nodes, const char *dev_est) {
+    size_t cap = 4096 + (size_t)n_nodes * 400;
+    char *t = malloc(cap);
+    if (!t) return NULL;
+    int n =
+        snprintf(t, cap,
+                 "{\"schema\": \"hwadapt.plan/1\", \"mode\": \"auto\", \"placement\": \"cpu:0\", \"estimate_s\": "
+                 "0.0015, \"copy_s_per_run\": 0, \"copy_bytes_per_run\": 0, \"copy_bytes_once\": 0, "
+                 "\"mem_margin\": 0.1, \"devices\": ["
+                 "{\"id\": \"cpu:0\", \"name\": \"Test CPU\", \"excluded\": false, \"nodes\": %d, \"estimate_s\": %s, "
+                 "\"need_bytes\": 4516032, \"arena_bytes\": 256000, \"gradient_bytes\": 0, \"shadow_bytes\": 0, "
+                 "\"leaf_bytes\": 4260032, \"avail_bytes\": 22137370215, \"mem_bytes\": 24597078016, "
+                 "\"mem_capped\": false},"
+                 "{\"id\": \"opencl:0\", \"name\": \"Test GPU\", \"excluded\": false, \"nodes\": 0, \"estimate_s\": 0, "
+                 "\"need_bytes\": 0, \"arena_bytes\": 0, \"gradient_bytes\": 0, \"shadow_bytes\": 0, "
+                 "\"leaf_bytes\": 0, \"avail_bytes\": 1000000, \"mem_bytes\": 2000000, \"mem_capped\": true}],"
+                 "\"alternatives\": ["
+                 "{\"placement\": \"cpu:0\", \"chosen\": true, \"fits\": true, \"estimate_s\": 0.0015, "
+                 "\"why\": \"the lowest estimate that fits\", \"need_bytes\": {}},"
+                 "{\"placement\": \"opencl:0\", \"chosen\": false, \"fits\": false, \"estimate_s\": 0.0007, "
+                 "\"why\": \"opencl:0 is 3.3 MiB short\", \"need_bytes\": {}},"
+                 "{\"placement\": \"layers cpu:0 | opencl:0 at node 1\", \"chosen\": false, \"fits\": true, "
+                 "\"estimate_s\": 0.0016, \"why\": \"1.07x the chosen estimate\", \"need_bytes\": {}}],"
+                 "\"nodes\": [",
+                 n_nodes, dev_est);
+    for (int i = 0; i < n_nodes && n > 0 && (size_t)n < cap; i++)
+        n += snprintf(t + n, cap - (size_t)n, "%s" PLAN_NODE(0), i ? ", " : "");
+    if (n > 0 && (size_t)n < cap) snprintf(t + n, cap - (size_t)n, "]}");
+    return t;
+}
+
+TEST(html_plan_shows_devices_choice_memory_and_nodes) {
+    NEED_JANSSON();
+    char path[64], *text = plan_text(3, "0.0015");
+    hwa_status st;
+    char *page = text ? page_of(text, &st, path, sizeof path) : NULL;
+    CHECK_MSG(page, "%s", hwa_last_error());
+    CHECK(strstr(page, "<h3 id=\"plan0\">Placement plan: "));
+    CHECK(strstr(page, "<th>why</th><td>the lowest estimate that fits</td>"));
+    CHECK(strstr(page, "Estimated time per run, per device"));
+    CHECK(strstr(page, "Estimated time per run, per placement weighed"));
+    CHECK(strstr(page, "opencl:0 (does not fit)"));
+    CHECK(strstr(page, "opencl:0 is 3.3 MiB short"));
+    CHECK(strstr(page, "Memory per device: needed against what it may use"));
+    CHECK(strstr(page, "cpu:0 needs 4.3 MiB"));
+    CHECK(strstr(page, "opencl:0 has 1.9 MiB (capped by HWA_MEM_LIMIT)"));
+    CHECK(strstr(page, "<td>w&lt;0&gt;</td>")); /* node names escaped */
+    CHECK(strstr(page, "64×1000"));
+    CHECK(!strstr(page, "more nodes, not shown"));
+    free(page);
+    free(text);
+}
+
+TEST(html_plan_collapses_a_long_node_list_and_notes_impossible_values) {
+    NEED_JANSSON();
+    char path[64], *text = plan_text(HWA__HR_PLAN_NODES + 5, "-2");
+    hwa_status st;
+    char *page = text ? page_of(text, &st, path, sizeof path) : NULL;
+    CHECK_MSG(page, "%s", hwa_last_error());
+    CHECK(strstr(page, "… and 5 more nodes, not shown"));
+    CHECK(strstr(page, "estimate_s -2 is not possible; left out"));
+    free(page);
+    free(text);
+}
+
+TEST(html_plan_measured_draws_predicted_against_measured) {
+    NEED_JANSSON();
+    char path[64];
+    hwa_status st;
+    char *page =
+        page_of("{\"schema\": \"hwadapt.plan-measure/1\", \"workload\": \"linear1000\", \"batch\": 64, "
+                "\"devices\": \"cpu,opencl:0\", \"reps\": 3, \"auto_before\": \"cpu:0\", \"auto_after\": "
+                "\"cpu:0\", \"placements\": [{\"placement\": \"cpu:0\", \"predicted_s_before\": 0.0015, "
+                "\"predicted_s\": 0.0012, \"measured_s\": 0.001, \"prediction_error\": 0.2, \"auto\": true, "
+                "\"best\": true}, {\"placement\": \"opencl:0\", \"predicted_s_before\": null, \"predicted_s\": "
+                "0.003, \"measured_s\": 0.004, \"prediction_error\": -0.25, \"auto\": false, \"best\": false}], "
+                "\"auto_measured_s\": 0.001, \"auto_vs_best\": 1}",
+                &st, path, sizeof path);
+    CHECK_MSG(page, "%s", hwa_last_error());
+    CHECK(strstr(page, "Predicted against measured time per run, per placement"));
+    CHECK(strstr(page, "cpu:0 (auto) (fastest)"));
+    CHECK(strstr(page, "predicted with its nodes timed: 1.2 ms (+20 % against measured)"));
+    CHECK(strstr(page, "1.00× the fastest placement measured"));
+    free(page);
+}
+
+static const char tune_text[] =
+    "{\"hwadapt\": \"tune\", \"version\": 1, \"train\": {\"device\": \"cpu\", \"batch\": 64, \"optimizer\": \"adam\"},"
+    "\"tune\": {\"target\": \"fmnist-mlp\", \"device\": \"cpu\", \"training\": true, \"synthetic\": false, "
+    "\"seconds\": 20,"
+    "\"memory\": {\"avail_bytes\": 100000000, \"capped\": true, \"max_fit\": 128, \"max_fit_bytes\": 90000000,"
+    "\"next_bytes\": 110000000, \"confirmed_batch\": 128, \"predicted_bytes\": 90000000, \"measured_bytes\": 88000000,"
+    "\"measured_how\": \"peak RSS growth\"},"
+    "\"batch\": {\"chosen\": 64, \"why\": \"the smallest batch within 80%\", \"curve\": ["
+    "{\"batch\": 8, \"predicted_bytes\": 50000000, \"samples_per_s\": 1000, \"p50_ms\": 4, \"p99_ms\": 6},"
+    "{\"batch\": 64, \"predicted_bytes\": 60000000, \"samples_per_s\": 6000, \"p50_ms\": 10, \"p99_ms\": 15},"
+    "{\"batch\": 128, \"predicted_bytes\": 90000000, \"samples_per_s\": -6500, \"p50_ms\": 20, \"p99_ms\": 22}]},"
+    "\"lr_range\": [{\"optimizer\": \"adam\", \"suggestion\": 0.0003, \"lr_at_min\": 0.003, \"lr_steepest\": 0.001,"
+    "\"diverged\": false, \"curve\": [[1e-6, 2.3, 2.3], [1e-4, 2.0, 2.1], [3e-3, 1.0, 1.2], [0.1, 9, 5], [0, 1, 1]]}],"
+    "\"search\": {\"rungs\": 1, \"seconds\": 10, \"best\": 1, \"trials\": ["
+    "{\"optimizer\": \"adam\", \"lr\": 0.0001, \"steps\": 200, \"rung\": 0, \"val_loss\": 0.5, \"val_accuracy\": 0.8},"
+    "{\"optimizer\": \"adam\", \"lr\": 0.0003, \"steps\": 200, \"rung\": 0, \"val_loss\": 0.45, \"val_accuracy\": "
+    "0.83}]},"
+    "\"recommendation\": {\"optimizer\": \"adam\", \"lr\": 0.0003, \"epochs\": 10, \"schedule\": \"cosine\","
+    "\"why_epochs\": \"as many epochs as fit\"}}}";
+
+TEST(html_tune_draws_batch_memory_lr_and_trials) {
+    NEED_JANSSON();
+    char path[64];
+    hwa_status st;
+    char *page = page_of(tune_text, &st, path, sizeof path);
+    CHECK_MSG(page, "%s", hwa_last_error());
+    CHECK(strstr(page, "<h3 id=\"tune0\">Tune result: "));
+    CHECK(strstr(page, "Throughput per batch size"));
+    CHECK(strstr(page, "Latency per batch size"));
+    CHECK(strstr(page, "Planned memory per batch, against the limit"));
+    CHECK(strstr(page, "the limit: 95.4 MiB to fit (the device&#39;s HWA_MEM_LIMIT cap)"));
+    CHECK(strstr(page, "batch 129, the next: 104.9 MiB planned, does not fit"));
+    CHECK(strstr(page, "Learning-rate range test: loss per rate, per optimizer"));
+    CHECK(strstr(page, "adam: suggested rate 0.0003"));
+    CHECK(strstr(page, "chosen: adam at 0.0003"));
+    CHECK(strstr(page, "Optimizer trials: validation loss per rate"));
+    CHECK(strstr(page, "adam (winner)"));
+    CHECK(strstr(page, "train: device cpu batch 64 optimizer adam"));
+    /* impossible values: a negative throughput, a rate of 0 */
+    CHECK(strstr(page, "samples_per_s -6500 is not possible; left out"));
+    CHECK(strstr(page, "1 point(s) without a learning rate &gt; 0; left out"));
+    free(page);
+}
+
+TEST(html_tune_of_inference_notes_what_it_lacks) {
+    NEED_JANSSON();
+    char path[64];
+    hwa_status st;
+    char *page =
+        page_of("{\"hwadapt\": \"tune\", \"version\": 1, \"bench mlp1000\": {\"device\": \"cpu\", \"batch\": 2},"
+                "\"tune\": {\"target\": \"mlp1000\", \"device\": \"cpu\", \"training\": false, \"batch\": "
+                "{\"chosen\": 2, \"why\": \"the best measured throughput\", \"curve\": [{\"batch\": 1, "
+                "\"samples_per_s\": 2700, \"p50_ms\": 0.36, \"p99_ms\": 0.42}, {\"batch\": 2, "
+                "\"samples_per_s\": 5400, \"p50_ms\": 0.37, \"p99_ms\": 0.41}]}}}",
+                &st, path, sizeof path);
+    CHECK_MSG(page, "%s", hwa_last_error());
+    CHECK(strstr(page, "Throughput per batch size"));
+    CHECK(strstr(page, "<p class=\"skip\">Planned memory per batch: the file has no planned memory."));
+    CHECK(strstr(page, "<p class=\"skip\">Learning-rate range test: none in this file"));
+    CHECK(strstr(page, "<p class=\"skip\">Optimizer trials: none in this file"));
+    free(page);
+}
+
+TEST(html_malformed_plan_and_tune_are_errors_naming_the_file) {
+    NEED_JANSSON();
+    char path[64];
+    hwa_status st;
+    CHECK(!page_of("{\"schema\": \"hwadapt.plan/1\", \"devices\": [], \"alternatives\": []}", &st, path, sizeof path));
+    CHECK_INT_EQ(st, HWA_E_FORMAT);
+    CHECK_MSG(strstr(hwa_last_error(), path) && strstr(hwa_last_error(), "a plan without \"nodes\""), "%s",
+              hwa_last_error());
+    CHECK(!page_of("{\"schema\": \"hwadapt.plan/7\"}", &st, path, sizeof path));
+    CHECK_INT_EQ(st, HWA_E_UNSUPPORTED);
+    CHECK(!page_of("{\"hwadapt\": \"tune\", \"version\": 1, \"tune\": {\"target\": \"x\"}}", &st, path, sizeof path));
+    CHECK_INT_EQ(st, HWA_E_FORMAT);
+    CHECK_MSG(strstr(hwa_last_error(), path) && strstr(hwa_last_error(), "a tune result without"), "%s",
+              hwa_last_error());
+    CHECK(!page_of("{\"hwadapt\": \"tune\", \"version\": 2, \"tune\": {}}", &st, path, sizeof path));
+    CHECK_INT_EQ(st, HWA_E_UNSUPPORTED);
 }
 
 TEST(svg_log_ticks_are_decades_with_2_and_5_in_short_ranges) {

@@ -1,7 +1,9 @@
 /* The HTML report (hwadapt report, and beside the main job's JSON): one
  * self-contained page — inline CSS and SVG, no script, nothing fetched —
- * from bench reports, passports and training logs. The inputs are read
- * (html_load.c) before anything is written; the charts are html_charts.c's. */
+ * from bench reports, passports, training logs, placement plans and tune
+ * results. The inputs are read
+ * (html_load.c) before anything is written; the charts are html_charts.c's,
+ * html_plan.c's and html_tune.c's. */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -44,7 +46,7 @@ static void head(FILE *f, const char *title) {
 
 /* ---- tables ------------------------------------------------------------ */
 
-static void kv_row(FILE *f, const char *key, const char *value) {
+void hwa__hr_kv_row(FILE *f, const char *key, const char *value) {
     fputs("<tr><th>", f);
     hwa__html_puts(f, key);
     fputs("</th><td>", f);
@@ -52,9 +54,14 @@ static void kv_row(FILE *f, const char *key, const char *value) {
     fputs("</td></tr>\n", f);
 }
 
-static void fmt_bytes(char *buf, size_t cap, int64_t b) {
+void hwa__hr_fmt_bytes(char *buf, size_t cap, int64_t b) {
+    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    int u = 0;
+    while (v >= 1024 && u < 4) v /= 1024, u++;
     if (b < 0) snprintf(buf, cap, "n/a");
-    else snprintf(buf, cap, "%.1f GiB", (double)b / (1 << 30));
+    else if (!u) snprintf(buf, cap, "%lld bytes", (long long)b);
+    else snprintf(buf, cap, "%.1f %s", v, units[u]);
 }
 
 static void fmt_count(char *buf, size_t cap, int v, const char *unit) {
@@ -64,7 +71,7 @@ static void fmt_count(char *buf, size_t cap, int v, const char *unit) {
 
 static void device_row(FILE *f, const hwa__hr_device *d) {
     char mem[32], peaks[400] = "", bw[48] = "n/a";
-    fmt_bytes(mem, sizeof mem, d->memory_bytes);
+    hwa__hr_fmt_bytes(mem, sizeof mem, d->memory_bytes);
     for (int k = 0; k < d->n_peaks; k++) {
         size_t n = strlen(peaks);
         snprintf(peaks + n, sizeof peaks - n, "%s%s %.4g", k ? ", " : "", d->peaks[k].dtype, d->peaks[k].gflops);
@@ -91,22 +98,22 @@ static void passport_section(FILE *f, const hwa__hr_passport *p) {
     fputs("<h3>", f);
     hwa__html_printf(f, "%s", p->source);
     fputs("</h3>\n<table>\n", f);
-    kv_row(f, "CPU", p->cpu);
+    hwa__hr_kv_row(f, "CPU", p->cpu);
     snprintf(buf, sizeof buf, "%s%s%s", p->arch, p->vendor[0] ? ", " : "", p->vendor);
-    kv_row(f, "architecture", buf);
+    hwa__hr_kv_row(f, "architecture", buf);
     char cores[32], threads[32], sockets[32];
     fmt_count(cores, sizeof cores, p->physical_cores, "cores");
     fmt_count(threads, sizeof threads, p->logical_cpus, "logical CPUs");
     fmt_count(sockets, sizeof sockets, p->sockets, "socket(s)");
     snprintf(buf, sizeof buf, "%s, %s, %s", cores, threads, sockets);
-    kv_row(f, "cores", buf);
-    fmt_bytes(b2, sizeof b2, p->memory_bytes);
-    kv_row(f, "memory", b2);
+    hwa__hr_kv_row(f, "cores", buf);
+    hwa__hr_fmt_bytes(b2, sizeof b2, p->memory_bytes);
+    hwa__hr_kv_row(f, "memory", b2);
     fputs("<tr><th>ISA features</th><td class=\"features\">", f);
     hwa__html_puts(f, p->features[0] ? p->features : "n/a");
     fputs("</td></tr>\n", f);
-    kv_row(f, "power meters", p->meters[0] ? p->meters : "none");
-    kv_row(f, "fingerprint", p->fingerprint);
+    hwa__hr_kv_row(f, "power meters", p->meters[0] ? p->meters : "none");
+    hwa__hr_kv_row(f, "fingerprint", p->fingerprint);
     fputs("</table>\n", f);
     if (!p->n_devs) {
         hwa__hr_skip(f, "The passport lists no device.");
@@ -125,21 +132,21 @@ static void machine_summary(FILE *f, const hwa__hr_bench *b) {
     fputs("<h3>", f);
     hwa__html_printf(f, "%s (machine summary; no passport in it)", b->source);
     fputs("</h3>\n<table>\n", f);
-    kv_row(f, "CPU", b->cpu);
+    hwa__hr_kv_row(f, "CPU", b->cpu);
     fmt_count(buf, sizeof buf, b->logical_cpus, "logical CPUs");
-    kv_row(f, "logical CPUs", buf);
-    fmt_bytes(buf, sizeof buf, b->memory_bytes);
-    kv_row(f, "memory", buf);
-    kv_row(f, "ISA", b->isa);
-    kv_row(f, "devices", b->devices);
+    hwa__hr_kv_row(f, "logical CPUs", buf);
+    hwa__hr_fmt_bytes(buf, sizeof buf, b->memory_bytes);
+    hwa__hr_kv_row(f, "memory", buf);
+    hwa__hr_kv_row(f, "ISA", b->isa);
+    hwa__hr_kv_row(f, "devices", b->devices);
     hwa__svg_fmt(buf, sizeof buf, b->peak_f32, HWA__UNIT_PLAIN);
     if (isfinite(b->peak_f32)) strcat(buf, " GFLOP/s");
-    kv_row(f, "CPU f32 peak", buf);
+    hwa__hr_kv_row(f, "CPU f32 peak", buf);
     hwa__svg_fmt(buf, sizeof buf, b->memory_gbps, HWA__UNIT_PLAIN);
     if (isfinite(b->memory_gbps)) strcat(buf, " GB/s");
-    kv_row(f, "memory bandwidth", buf);
-    kv_row(f, "power meter", b->power_meter);
-    kv_row(f, "calibration", b->calibration);
+    hwa__hr_kv_row(f, "memory bandwidth", buf);
+    hwa__hr_kv_row(f, "power meter", b->power_meter);
+    hwa__hr_kv_row(f, "calibration", b->calibration);
     fputs("</table>\n", f);
 }
 
@@ -218,7 +225,8 @@ static void notes(FILE *f, const hwa__hr_doc *doc) {
 static void nav(FILE *f, const hwa__hr_doc *doc) {
     fputs("<nav><a href=\"#machine\">Machine</a>", f);
     for (int i = 0; i < doc->n_benches; i++) fprintf(f, "<a href=\"#bench%d\">Benchmark %d</a>", i, i + 1);
-    fputs("<a href=\"#training\">Training</a></nav>\n", f);
+    fputs("<a href=\"#plans\">Placement</a><a href=\"#tuning\">Tuning</a><a href=\"#training\">Training</a></nav>\n",
+          f);
 }
 
 hwa_status hwa__hr_write(const hwa__hr_doc *doc, const char *title, FILE *f) {
@@ -238,6 +246,15 @@ hwa_status hwa__hr_write(const hwa__hr_doc *doc, const char *title, FILE *f) {
         hwa__hr_skip(f, "No bench report among the inputs: no rooflines, latencies, sweeps or recommendations "
                         "(hwadapt run, or hwadapt bench ... --json, makes one).");
     }
+    fputs("<h2 id=\"plans\">Placement plans</h2>\n", f);
+    for (int i = 0; i < doc->n_plans; i++) hwa__hr_plan_section(&doc->plans[i], i, f);
+    if (!doc->n_plans)
+        hwa__hr_skip(f, "No placement plan among the inputs (hwadapt plan WORKLOAD --json -o plan.json makes one; "
+                        "with --measure, predicted against measured time).");
+    fputs("<h2 id=\"tuning\">Tuning</h2>\n", f);
+    for (int i = 0; i < doc->n_tunes; i++) hwa__hr_tune_section(&doc->tunes[i], i, f);
+    if (!doc->n_tunes)
+        hwa__hr_skip(f, "No tune result among the inputs (hwadapt tune ... -o tuned.json makes one).");
     fputs("<h2 id=\"training\">Training</h2>\n", f);
     hwa__hr_training(doc, f);
     fputs("</body>\n</html>\n", f);

@@ -21,8 +21,7 @@ void hwa__hr_skip(FILE *f, const char *fmt, ...) {
     fputs("</p>\n", f);
 }
 
-static void cat(char *buf, size_t cap, const char *fmt, ...) HWA_PRINTF(3, 4);
-static void cat(char *buf, size_t cap, const char *fmt, ...) {
+void hwa__hr_cat(char *buf, size_t cap, const char *fmt, ...) {
     size_t n = strlen(buf);
     if (n >= cap) return;
     va_list ap;
@@ -31,9 +30,7 @@ static void cat(char *buf, size_t cap, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* snprintf that may cut (labels and tooltips are cut, never overrun). */
-static void put(char *buf, size_t cap, const char *fmt, ...) HWA_PRINTF(3, 4);
-static void put(char *buf, size_t cap, const char *fmt, ...) {
+void hwa__hr_put(char *buf, size_t cap, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, cap, fmt, ap);
@@ -43,7 +40,7 @@ static void put(char *buf, size_t cap, const char *fmt, ...) {
 void hwa__hr_row_label(const hwa__hr_row *r, unsigned fields, char *buf, size_t cap) {
     buf[0] = 0;
     const char *sep = "";
-#define PART(...) (cat(buf, cap, "%s", sep), cat(buf, cap, __VA_ARGS__), sep = " · ")
+#define PART(...) (hwa__hr_cat(buf, cap, "%s", sep), hwa__hr_cat(buf, cap, __VA_ARGS__), sep = " · ")
     if (fields & HWA__HR_F_WORKLOAD) PART("%s", r->workload);
     if (fields & HWA__HR_F_DEVICE) PART("%s", r->device);
     if (fields & HWA__HR_F_DTYPE) PART("%s", r->dtype);
@@ -56,8 +53,7 @@ void hwa__hr_row_label(const hwa__hr_row *r, unsigned fields, char *buf, size_t 
 
 static bool measured(const hwa__hr_row *r) { return !r->skipped && isfinite(r->sps) && r->sps > 0; }
 
-/* Index of s in names[0..*n), appended when new (at most cap). */
-static int intern(const char **names, int *n, int cap, const char *s) {
+int hwa__hr_intern(const char **names, int *n, int cap, const char *s) {
     for (int i = 0; i < *n; i++)
         if (!strcmp(names[i], s)) return i;
     if (*n == cap) return cap - 1;
@@ -86,16 +82,16 @@ static void find_ceilings(const hwa__hr_doc *doc, const hwa__hr_bench *b, const 
         c->peaks = pp->devs[i].peaks;
         c->n_peaks = pp->devs[i].n_peaks;
         c->bw = pp->devs[i].bandwidth_gbs;
-        put(c->source, sizeof c->source, "the passport in %s", pp->source);
+        hwa__hr_put(c->source, sizeof c->source, "the passport in %s", pp->source);
         return;
     }
     if (!strcmp(dev, "cpu")) {
-        put(f32->dtype, sizeof f32->dtype, "f32");
+        hwa__hr_put(f32->dtype, sizeof f32->dtype, "f32");
         f32->gflops = b->peak_f32;
         c->peaks = f32;
         c->n_peaks = isfinite(b->peak_f32) ? 1 : 0;
         c->bw = b->memory_gbps;
-        put(c->source, sizeof c->source, "the machine summary of %s (f32 only: the report has no passport)",
+        hwa__hr_put(c->source, sizeof c->source, "the machine summary of %s (f32 only: the report has no passport)",
                  b->source);
     }
 }
@@ -113,9 +109,9 @@ static void roof_ceiling(hwa__chart *c, const hwa__hr_peak *pk, double bw, int s
     }
     xs[n] = c->x.hi, ys[n++] = pk->gflops;
     for (int i = 0; i < n; i++) px[i] = hwa__chart_px(c, true, xs[i]), py[i] = hwa__chart_px(c, false, ys[i] * 1e9);
-    put(tip, sizeof tip, "%s ceiling: peak %.4g GFLOP/s", pk->dtype, pk->gflops);
-    if (isfinite(ridge)) cat(tip, sizeof tip, ", memory %.4g GB/s, ridge at %.3g FLOP/byte", bw, ridge);
-    else cat(tip, sizeof tip, "; memory bandwidth unknown: no slope");
+    hwa__hr_put(tip, sizeof tip, "%s ceiling: peak %.4g GFLOP/s", pk->dtype, pk->gflops);
+    if (isfinite(ridge)) hwa__hr_cat(tip, sizeof tip, ", memory %.4g GB/s, ridge at %.3g FLOP/byte", bw, ridge);
+    else hwa__hr_cat(tip, sizeof tip, "; memory bandwidth unknown: no slope");
     hwa__chart_line(c, px, py, n, s, dash, tip);
 }
 
@@ -124,7 +120,7 @@ static void roof_memory_only(hwa__chart *c, double bw) {
     double px[2] = {hwa__chart_px(c, true, c->x.lo), hwa__chart_px(c, true, c->x.hi)};
     double py[2] = {hwa__chart_px(c, false, bw * c->x.lo * 1e9), hwa__chart_px(c, false, bw * c->x.hi * 1e9)};
     char tip[120];
-    put(tip, sizeof tip, "memory roof: %.4g GB/s x intensity (peak unknown)", bw);
+    hwa__hr_put(tip, sizeof tip, "memory roof: %.4g GB/s x intensity (peak unknown)", bw);
     hwa__chart_line(c, px, py, 2, 6, 1, tip);
 }
 
@@ -170,24 +166,25 @@ static void roofline(const hwa__hr_doc *doc, const hwa__hr_bench *b, const char 
     /* the common precisions first, so each keeps its style from one chart to the next */
     const char *dtypes[MAX_SERIES] = {"f32", "bf16", "f16", "i8"};
     int nd = 4;
-    for (int k = 0; k < cl.n_peaks; k++) intern(dtypes, &nd, MAX_SERIES, cl.peaks[k].dtype);
-    for (int i = 0; i < n; i++) intern(dtypes, &nd, MAX_SERIES, pts[i].r->dtype);
+    for (int k = 0; k < cl.n_peaks; k++) hwa__hr_intern(dtypes, &nd, MAX_SERIES, cl.peaks[k].dtype);
+    for (int i = 0; i < n; i++) hwa__hr_intern(dtypes, &nd, MAX_SERIES, pts[i].r->dtype);
     hwa__chart c;
     roof_range(&c, pts, n, &cl);
     hwa__chart_layout(&c, f, CHART_W, 340, 16);
     char title[200], tip[600], lab[200];
-    put(title, sizeof title, "Roofline of %s", dev);
+    hwa__hr_put(title, sizeof title, "Roofline of %s", dev);
     hwa__chart_begin(&c, title);
     for (int k = 0; k < cl.n_peaks; k++)
-        roof_ceiling(&c, &cl.peaks[k], cl.bw, intern(dtypes, &nd, MAX_SERIES, cl.peaks[k].dtype), 1 + k % 3);
+        roof_ceiling(&c, &cl.peaks[k], cl.bw, hwa__hr_intern(dtypes, &nd, MAX_SERIES, cl.peaks[k].dtype), 1 + k % 3);
     if (!cl.n_peaks && isfinite(cl.bw)) roof_memory_only(&c, cl.bw);
     for (int i = 0; i < n; i++) {
         const hwa__hr_row *r = pts[i].r;
         hwa__hr_row_label(r, HWA__HR_F_ALL, lab, sizeof lab);
-        put(tip, sizeof tip, "%s\n%.4g GFLOP/s, %.4g GB/s, %.3g FLOP/byte, ", lab, r->gflops, r->gbps, pts[i].ai);
-        if (isfinite(r->pct)) cat(tip, sizeof tip, "%.1f %% of the %s peak", r->pct, r->dtype);
-        else cat(tip, sizeof tip, "%% of peak unknown");
-        int s = intern(dtypes, &nd, MAX_SERIES, r->dtype);
+        hwa__hr_put(tip, sizeof tip, "%s\n%.4g GFLOP/s, %.4g GB/s, %.3g FLOP/byte, ", lab, r->gflops, r->gbps,
+                    pts[i].ai);
+        if (isfinite(r->pct)) hwa__hr_cat(tip, sizeof tip, "%.1f %% of the %s peak", r->pct, r->dtype);
+        else hwa__hr_cat(tip, sizeof tip, "%% of peak unknown");
+        int s = hwa__hr_intern(dtypes, &nd, MAX_SERIES, r->dtype);
         hwa__chart_marker(&c, hwa__chart_px(&c, true, pts[i].ai), hwa__chart_px(&c, false, r->gflops * 1e9), s, false,
                           tip);
     }
@@ -195,26 +192,28 @@ static void roofline(const hwa__hr_doc *doc, const hwa__hr_bench *b, const char 
         bool has_pts = false, has_peak = false;
         for (int i = 0; i < n; i++) has_pts |= !strcmp(pts[i].r->dtype, dtypes[d]);
         for (int k = 0; k < cl.n_peaks; k++) has_peak |= !strcmp(cl.peaks[k].dtype, dtypes[d]);
-        if (has_pts) put(lab, sizeof lab, "%s rows", dtypes[d]), hwa__chart_legend(&c, d, true, -1, lab);
+        if (has_pts) hwa__hr_put(lab, sizeof lab, "%s rows", dtypes[d]), hwa__chart_legend(&c, d, true, -1, lab);
         if (has_peak) {
             int k = 0;
             while (strcmp(cl.peaks[k].dtype, dtypes[d])) k++;
-            put(lab, sizeof lab, "%s ceiling", dtypes[d]);
+            hwa__hr_put(lab, sizeof lab, "%s ceiling", dtypes[d]);
             hwa__chart_legend(&c, d, false, 1 + k % 3, lab);
         }
     }
     char cap[1400];
-    put(cap, sizeof cap, "Each mark is a measured row: its GFLOP/s over its GB/s of compulsory traffic gives "
+    hwa__hr_put(cap, sizeof cap, "Each mark is a measured row: its GFLOP/s over its GB/s of compulsory traffic gives "
              "the intensity. Ceilings are min(peak, bandwidth × intensity) from %s. ",
              cl.source[0] ? cl.source : "no passport");
-    if (!cl.n_peaks) cat(cap, sizeof cap, "No calibrated peak is known for %s, so no compute ceiling is drawn. ", dev);
-    if (!isfinite(cl.bw)) cat(cap, sizeof cap, "Its memory bandwidth is unknown, so no memory slope is drawn. ");
+    if (!cl.n_peaks)
+        hwa__hr_cat(cap, sizeof cap, "No calibrated peak is known for %s, so no compute ceiling is drawn. ", dev);
+    if (!isfinite(cl.bw))
+        hwa__hr_cat(cap, sizeof cap, "Its memory bandwidth is unknown, so no memory slope is drawn. ");
     for (int d = 0; d < nd; d++) {
         bool has_peak = false;
         for (int k = 0; k < cl.n_peaks; k++) has_peak |= !strcmp(cl.peaks[k].dtype, dtypes[d]);
-        if (!has_peak && cl.n_peaks) cat(cap, sizeof cap, "No %s peak is known. ", dtypes[d]);
+        if (!has_peak && cl.n_peaks) hwa__hr_cat(cap, sizeof cap, "No %s peak is known. ", dtypes[d]);
     }
-    if (dropped) cat(cap, sizeof cap, "%d measured row(s) without GFLOP/s or GB/s are not placed.", dropped);
+    if (dropped) hwa__hr_cat(cap, sizeof cap, "%d measured row(s) without GFLOP/s or GB/s are not placed.", dropped);
     hwa__chart_end(&c, cap);
 }
 
@@ -222,7 +221,7 @@ void hwa__hr_rooflines(const hwa__hr_doc *doc, const hwa__hr_bench *b, FILE *f) 
     const char *devs[MAX_SERIES];
     int nd = 0;
     for (int i = 0; i < b->n_rows; i++)
-        if (measured(&b->rows[i])) intern(devs, &nd, MAX_SERIES, b->rows[i].device);
+        if (measured(&b->rows[i])) hwa__hr_intern(devs, &nd, MAX_SERIES, b->rows[i].device);
     if (!nd) hwa__hr_skip(f, "Rooflines: no measured row.");
     for (int d = 0; d < nd; d++) roofline(doc, b, devs[d], f);
 }
@@ -260,9 +259,7 @@ static double fmax_all(const double *v, int n) {
     return m;
 }
 
-/* A value axis for data in [lo, hi] (lo > 0): logarithmic when they span
- * more than a factor of 20, else linear from zero. */
-static void value_axis(hwa__axis *a, double lo, double hi, hwa__unit u, const char *label) {
+void hwa__hr_value_axis(hwa__axis *a, double lo, double hi, hwa__unit u, const char *label) {
     *a = (hwa__axis){.unit = u, .label = label};
     if (hi / lo > 20) hwa__svg_axis_fit(a, lo, hi, true);
     else hwa__svg_axis_fit(a, 0, hi, false);
@@ -276,7 +273,7 @@ static void latency_box(hwa__chart *c, const hwa__hr_row *r, int i, const char *
     double x99 = hwa__chart_px(c, true, l[P99] * 1e-3);
     char tip[700], v[5][32];
     for (int k = 0; k < 5; k++) hwa__svg_fmt(v[k], sizeof v[k], l[k] * 1e-3, HWA__UNIT_SECONDS);
-    put(tip, sizeof tip, "%s\np50 %s, p90 %s, p99 %s, max %s, mean %s", label, v[0], v[1], v[2], v[3], v[4]);
+    hwa__hr_put(tip, sizeof tip, "%s\np50 %s, p90 %s, p99 %s, max %s, mean %s", label, v[0], v[1], v[2], v[3], v[4]);
     fputs("<g class=\"mark box\">", f);
     if (isfinite(l[P90]))
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#cfe3f3\" stroke=\"#0b3d66\"/>",
@@ -310,10 +307,10 @@ static void latency_chart(const hwa__hr_bench *b, const char *w, FILE *f) {
     double lo = INFINITY, hi = 0;
     for (int i = 0; i < n; i++) lo = fmin(lo, fmin_all(rows[i]->lat_ms, 5)), hi = fmax(hi, fmax_all(rows[i]->lat_ms, 5));
     hwa__chart c;
-    value_axis(&c.x, lo * 1e-3, hi * 1e-3, HWA__UNIT_SECONDS, "latency per query (a query is one batch)");
+    hwa__hr_value_axis(&c.x, lo * 1e-3, hi * 1e-3, HWA__UNIT_SECONDS, "latency per query (a query is one batch)");
     c.y = (hwa__axis){.cats = labels, .n_cats = n, .label = "row"};
     hwa__chart_layout(&c, f, CHART_W, 30.0 * n + 10, 0);
-    put(title, sizeof title, "Latency of %s, per row", w);
+    hwa__hr_put(title, sizeof title, "Latency of %s, per row", w);
     hwa__chart_begin(&c, title);
     for (int i = 0; i < n; i++) latency_box(&c, rows[i], i, labels[i]);
     hwa__chart_end(&c, "Not a histogram: the box runs from the median (p50, thick line) to p90, the whisker to "
@@ -328,19 +325,20 @@ static void reps_row(hwa__chart *c, const hwa__hr_row *r, int i, const char *lab
         /* spread the dots over the band by repetition, so equal values stay visible */
         double dy = r->n_reps > 1 ? (k / (double)(r->n_reps - 1) - 0.5) * fmin(bh * 0.5, 14) : 0;
         hwa__svg_fmt(v, sizeof v, r->reps[k], HWA__UNIT_SI);
-        put(tip, sizeof tip, "%s\nrepetition %d: %s samples/s", label, k + 1, v);
+        hwa__hr_put(tip, sizeof tip, "%s\nrepetition %d: %s samples/s", label, k + 1, v);
         hwa__chart_marker(c, hwa__chart_px(c, true, r->reps[k]), cy + dy, 0, true, tip);
     }
     double xm = hwa__chart_px(c, true, r->sps);
     hwa__svg_fmt(v, sizeof v, r->sps, HWA__UNIT_SI);
-    put(tip, sizeof tip, "%s\nmean of the repetitions: %s samples/s", label, v);
+    hwa__hr_put(tip, sizeof tip, "%s\nmean of the repetitions: %s samples/s", label, v);
     fprintf(c->f, "<g class=\"mark\"><path d=\"M%.1f %.1fV%.1f\" stroke=\"#000\" stroke-width=\"2.5\"/><title>", xm,
             cy - bh * 0.4, cy + bh * 0.4);
     hwa__html_puts(c->f, tip);
     fputs("</title></g>\n", c->f);
     if (isfinite(r->speedup)) {
-        if (isfinite(r->lo) && isfinite(r->hi)) put(tip, sizeof tip, "%.2f× [%.2f, %.2f]", r->speedup, r->lo, r->hi);
-        else put(tip, sizeof tip, "%.2f× (no interval)", r->speedup);
+        if (isfinite(r->lo) && isfinite(r->hi))
+            hwa__hr_put(tip, sizeof tip, "%.2f× [%.2f, %.2f]", r->speedup, r->lo, r->hi);
+        else hwa__hr_put(tip, sizeof tip, "%.2f× (no interval)", r->speedup);
         hwa__chart_text(c, c->legend_x, cy + 4, "start", tip);
     }
 }
@@ -362,10 +360,10 @@ static void reps_chart(const hwa__hr_bench *b, const char *w, FILE *f) {
         any_speedup |= isfinite(rows[i]->speedup);
     }
     hwa__chart c;
-    value_axis(&c.x, lo, hi, HWA__UNIT_SI, "throughput (samples/s)");
+    hwa__hr_value_axis(&c.x, lo, hi, HWA__UNIT_SI, "throughput (samples/s)");
     c.y = (hwa__axis){.cats = labels, .n_cats = n, .label = "row"};
     hwa__chart_layout(&c, f, CHART_W, 30.0 * n + 10, any_speedup ? 22 : 0);
-    put(title, sizeof title, "Throughput of %s, per repetition", w);
+    hwa__hr_put(title, sizeof title, "Throughput of %s, per repetition", w);
     hwa__chart_begin(&c, title);
     if (any_speedup) hwa__chart_text(&c, c.legend_x, c.y0 - 8, "start", "speed-up over f32 [95 % CI]");
     for (int i = 0; i < n; i++) reps_row(&c, rows[i], i, labels[i]);
@@ -379,7 +377,7 @@ void hwa__hr_latency(const hwa__hr_bench *b, FILE *f) {
     const char *wls[MAX_SERIES];
     int nw = 0;
     for (int i = 0; i < b->n_rows; i++)
-        if (measured(&b->rows[i])) intern(wls, &nw, MAX_SERIES, b->rows[i].workload);
+        if (measured(&b->rows[i])) hwa__hr_intern(wls, &nw, MAX_SERIES, b->rows[i].workload);
     if (!nw) hwa__hr_skip(f, "Latency and repetitions: no measured row.");
     for (int w = 0; w < nw; w++) {
         latency_chart(b, wls[w], f);
@@ -458,11 +456,11 @@ static void sweep_chart(const char *w, const series *ss, int ns, bool batch, boo
     c.x.log = xlog;
     c.x.lo = xlog ? xlo / 1.3 : fmax(0, xlo - 0.5);
     c.x.hi = xlog ? xhi * 1.3 : xhi + 0.5;
-    value_axis(&c.y, ylo, yhi, latency ? HWA__UNIT_SECONDS : HWA__UNIT_SI,
+    hwa__hr_value_axis(&c.y, ylo, yhi, latency ? HWA__UNIT_SECONDS : HWA__UNIT_SI,
                latency ? "median latency per query (p50)" : "throughput (samples/s)");
     hwa__chart_layout(&c, f, CHART_W, 260, legend);
     char title[200], tip[400], v[32];
-    put(title, sizeof title, "%s: %s vs %s", w, latency ? "p50 latency" : "throughput", what);
+    hwa__hr_put(title, sizeof title, "%s: %s vs %s", w, latency ? "p50 latency" : "throughput", what);
     hwa__chart_begin(&c, title);
     for (int g = 0; g < ns; g++) {
         double px[HWA__AXIS_MAX_TICKS], py[HWA__AXIS_MAX_TICKS];
@@ -478,7 +476,7 @@ static void sweep_chart(const char *w, const series *ss, int ns, bool batch, boo
             double y = row_metric(ss[g].rows[k], latency);
             if (!(isfinite(y) && y > 0)) continue;
             hwa__svg_fmt(v, sizeof v, y, latency ? HWA__UNIT_SECONDS : HWA__UNIT_SI);
-            put(tip, sizeof tip, "%s\n%s %g: %s%s", labs[g], what, swept(ss[g].rows[k], batch), v,
+            hwa__hr_put(tip, sizeof tip, "%s\n%s %g: %s%s", labs[g], what, swept(ss[g].rows[k], batch), v,
                      latency ? " p50" : " samples/s");
             hwa__chart_marker(&c, px[j], py[j], g, false, tip);
             j++;
@@ -495,7 +493,7 @@ static bool sweeps_by(const hwa__hr_bench *b, bool batch, FILE *f) {
     int nw = 0;
     bool any = false;
     for (int i = 0; i < b->n_rows; i++)
-        if (measured(&b->rows[i])) intern(wls, &nw, MAX_SERIES, b->rows[i].workload);
+        if (measured(&b->rows[i])) hwa__hr_intern(wls, &nw, MAX_SERIES, b->rows[i].workload);
     for (int w = 0; w < nw; w++) {
         series ss[MAX_SERIES];
         int ns = sweep_groups(b, wls[w], batch, ss, MAX_SERIES);
@@ -516,24 +514,19 @@ void hwa__hr_sweeps(const hwa__hr_bench *b, FILE *f) {
 
 /* ---- training ---------------------------------------------------------- */
 
-typedef struct curve {
-    const char *name;
-    size_t off; /* of the value in hwa__hr_epoch */
-    double scale;
-} curve;
-
-static double ep_value(const hwa__hr_epoch *e, const curve *k) {
-    return *(const double *)((const char *)e + k->off) * k->scale;
+double hwa__hr_series_value(const void *rec, const hwa__hr_series *s) {
+    return *(const double *)((const char *)rec + s->off) * s->scale;
 }
 
-static void train_chart(const hwa__hr_doc *doc, const curve *ks, int nk, const char *title, hwa__axis y, FILE *f) {
+static void train_chart(const hwa__hr_doc *doc, const hwa__hr_series *ks, int nk, const char *title, hwa__axis y,
+                        FILE *f) {
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
     int legend = 0;
     for (int t = 0; t < doc->n_trains; t++)
         for (int k = 0; k < nk; k++)
             for (int i = 0; i < doc->trains[t].n; i++) {
                 const hwa__hr_epoch *e = &doc->trains[t].ep[i];
-                double v = ep_value(e, &ks[k]);
+                double v = hwa__hr_series_value(e, &ks[k]);
                 if (!isfinite(v) || !isfinite(e->epoch)) continue;
                 xlo = fmin(xlo, e->epoch), xhi = fmax(xhi, e->epoch), ylo = fmin(ylo, v), yhi = fmax(yhi, v);
                 legend = (int)fmax(legend, strlen(doc->trains[t].source) + strlen(ks[k].name) + 3);
@@ -557,17 +550,17 @@ static void train_chart(const hwa__hr_doc *doc, const curve *ks, int nk, const c
             double px[256], py[256], vals[256], eps[256];
             int n = 0;
             for (int i = 0; i < tr->n && n < 256; i++) {
-                double v = ep_value(&tr->ep[i], &ks[k]);
+                double v = hwa__hr_series_value(&tr->ep[i], &ks[k]);
                 if (!isfinite(v) || !isfinite(tr->ep[i].epoch)) continue;
                 vals[n] = v, eps[n] = tr->ep[i].epoch;
                 px[n] = hwa__chart_px(&c, true, eps[n]), py[n++] = hwa__chart_px(&c, false, v);
             }
             if (!n) continue;
-            put(lab, sizeof lab, "%s · %s", tr->source, ks[k].name);
+            hwa__hr_put(lab, sizeof lab, "%s · %s", tr->source, ks[k].name);
             if (n > 1) hwa__chart_line(&c, px, py, n, t, k, lab);
             for (int i = 0; i < n; i++) {
-                put(tip, sizeof tip, "%s (%s, %s)\nepoch %g: %.4g%s", lab, tr->device, tr->dtype, eps[i], vals[i],
-                         y.unit == HWA__UNIT_PERCENT ? " %" : "");
+                hwa__hr_put(tip, sizeof tip, "%s (%s, %s)\nepoch %g: %.4g%s", lab, tr->device, tr->dtype, eps[i],
+                            vals[i], y.unit == HWA__UNIT_PERCENT ? " %" : "");
                 hwa__chart_marker(&c, px[i], py[i], t + k * doc->n_trains, k > 0, tip);
             }
             hwa__chart_legend(&c, t + k * doc->n_trains, true, n > 1 ? k : -1, lab);
@@ -582,10 +575,10 @@ void hwa__hr_training(const hwa__hr_doc *doc, FILE *f) {
                         "makes one).");
         return;
     }
-    static const curve loss[] = {{"train loss", offsetof(hwa__hr_epoch, train_loss), 1},
+    static const hwa__hr_series loss[] = {{"train loss", offsetof(hwa__hr_epoch, train_loss), 1},
                                  {"test loss", offsetof(hwa__hr_epoch, test_loss), 1},
                                  {"validation loss", offsetof(hwa__hr_epoch, val_loss), 1}};
-    static const curve acc[] = {{"test accuracy", offsetof(hwa__hr_epoch, test_acc), 100},
+    static const hwa__hr_series acc[] = {{"test accuracy", offsetof(hwa__hr_epoch, test_acc), 100},
                                 {"validation accuracy", offsetof(hwa__hr_epoch, val_acc), 100}};
     train_chart(doc, loss, 3, "Loss per epoch", (hwa__axis){.label = "loss (cross-entropy)"}, f);
     train_chart(doc, acc, 2, "Accuracy per epoch",

@@ -35,6 +35,16 @@ void hwa__hr_free(hwa__hr_doc *doc) {
         free(doc->benches[i].recs);
     }
     for (int i = 0; i < doc->n_trains; i++) free(doc->trains[i].ep);
+    for (int i = 0; i < doc->n_plans; i++) {
+        free(doc->plans[i].alts);
+        free(doc->plans[i].meas);
+    }
+    for (int i = 0; i < doc->n_tunes; i++) {
+        for (int k = 0; k < doc->tunes[i].n_lr; k++) free(doc->tunes[i].lr[k].pts);
+        free(doc->tunes[i].trials);
+    }
+    free(doc->plans);
+    free(doc->tunes);
     free(doc->pps);
     free(doc->benches);
     free(doc->trains);
@@ -315,6 +325,279 @@ static hwa_status load_train(hwa__hr_doc *doc, const char *text, size_t size, co
     return HWA_OK;
 }
 
+/* ---- placement plans --------------------------------------------------- */
+
+/* An array member of root that must be there: its size, or -1 (an error
+ * naming the file). */
+static long need_array(json_t *root, const char *key, const char *path, const char *kind) {
+    json_t *a = json_object_get(root, key);
+    if (!json_is_array(a)) {
+        hwa__err(NULL, HWA_E_FORMAT, "%s: %s without \"%s\"", path, kind, key);
+        return -1;
+    }
+    return (long)json_array_size(a);
+}
+
+static void load_pdev(hwa__hr_doc *doc, json_t *o, hwa__hr_pdev *d, const char *where) {
+    get_str(o, "id", d->id, sizeof d->id);
+    get_str(o, "name", d->name, sizeof d->name);
+    d->excluded = json_is_true(json_object_get(o, "excluded"));
+    d->mem_capped = json_is_true(json_object_get(o, "mem_capped"));
+    d->nodes = (int)get_int(o, "nodes");
+    d->est_s = get_num(doc, o, "estimate_s", where);
+    d->need = get_int(o, "need_bytes");
+    d->arena = get_int(o, "arena_bytes");
+    d->grads = get_int(o, "gradient_bytes");
+    d->shadow = get_int(o, "shadow_bytes");
+    d->leaves = get_int(o, "leaf_bytes");
+    d->avail = get_int(o, "avail_bytes");
+    d->mem = get_int(o, "mem_bytes");
+}
+
+static void load_pnode(hwa__hr_doc *doc, json_t *o, hwa__hr_pnode *n, const char *where) {
+    n->index = (int)get_int(o, "index");
+    get_str(o, "op", n->op, sizeof n->op);
+    get_str(o, "name", n->name, sizeof n->name);
+    get_str(o, "dtype", n->dtype, sizeof n->dtype);
+    get_str(o, "device", n->device, sizeof n->device);
+    get_str(o, "source", n->source, sizeof n->source);
+    get_str(o, "reason", n->reason, sizeof n->reason);
+    get_str(o, "why", n->why, sizeof n->why);
+    n->est_s = get_num(doc, o, "estimate_s", where);
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(o, "shape"), i, v) {
+        size_t len = strlen(n->shape);
+        if (json_is_integer(v)) snprintf(n->shape + len, sizeof n->shape - len, "%s%lld", i ? "×" : "",
+                                         (long long)json_integer_value(v));
+    }
+}
+
+static hwa_status load_plan_single(hwa__hr_doc *doc, json_t *root, hwa__hr_plan *p, const char *path) {
+    long nd = need_array(root, "devices", path, "a plan"), na = need_array(root, "alternatives", path, "a plan");
+    long nn = need_array(root, "nodes", path, "a plan");
+    if (nd < 0 || na < 0 || nn < 0) return HWA_E_FORMAT;
+    get_str(root, "mode", p->mode, sizeof p->mode);
+    get_str(root, "placement", p->placement, sizeof p->placement);
+    p->est_s = get_num(doc, root, "estimate_s", path);
+    p->copy_s = get_num(doc, root, "copy_s_per_run", path);
+    p->copy_bytes_run = get_num(doc, root, "copy_bytes_per_run", path);
+    p->copy_bytes_once = get_num(doc, root, "copy_bytes_once", path);
+    char where[400];
+    for (long i = 0; i < nd && p->n_devs < HWA__HR_MAX_DEVS; i++) {
+        json_t *o = json_array_get(json_object_get(root, "devices"), (size_t)i);
+        snprintf(where, sizeof where, "%s: device %ld", path, i);
+        if (json_is_object(o)) load_pdev(doc, o, &p->devs[p->n_devs++], where);
+    }
+    p->alts = calloc(na ? (size_t)na : 1, sizeof *p->alts);
+    if (!p->alts) return hwa__err(NULL, HWA_E_NOMEM, "%s: out of memory", path);
+    for (long i = 0; i < na; i++) {
+        json_t *o = json_array_get(json_object_get(root, "alternatives"), (size_t)i);
+        if (!json_is_object(o)) continue;
+        hwa__hr_palt *a = &p->alts[p->n_alts++];
+        snprintf(where, sizeof where, "%s: alternative %ld", path, i);
+        get_str(o, "placement", a->placement, sizeof a->placement);
+        get_str(o, "why", a->why, sizeof a->why);
+        a->chosen = json_is_true(json_object_get(o, "chosen"));
+        a->fits = json_is_true(json_object_get(o, "fits"));
+        a->est_s = get_num(doc, o, "estimate_s", where);
+    }
+    for (long i = 0; i < nn; i++) {
+        json_t *o = json_array_get(json_object_get(root, "nodes"), (size_t)i);
+        if (!json_is_object(o)) continue;
+        p->nodes_total++;
+        snprintf(where, sizeof where, "%s: node %ld", path, i);
+        if (p->n_nodes < HWA__HR_PLAN_NODES) load_pnode(doc, o, &p->nodes[p->n_nodes++], where);
+    }
+    return HWA_OK;
+}
+
+static hwa_status load_plan_measure(hwa__hr_doc *doc, json_t *root, hwa__hr_plan *p, const char *path) {
+    long n = need_array(root, "placements", path, "a measured plan");
+    if (n < 0) return HWA_E_FORMAT;
+    p->measure = true;
+    get_str(root, "workload", p->workload, sizeof p->workload);
+    get_str(root, "devices", p->devices, sizeof p->devices);
+    get_str(root, "auto_before", p->auto_before, sizeof p->auto_before);
+    get_str(root, "auto_after", p->auto_after, sizeof p->auto_after);
+    p->batch = get_int(root, "batch");
+    p->reps = (int)get_int(root, "reps");
+    p->auto_measured_s = get_num(doc, root, "auto_measured_s", path);
+    p->auto_vs_best = get_num(doc, root, "auto_vs_best", path);
+    p->meas = calloc(n ? (size_t)n : 1, sizeof *p->meas);
+    if (!p->meas) return hwa__err(NULL, HWA_E_NOMEM, "%s: out of memory", path);
+    char where[400];
+    for (long i = 0; i < n; i++) {
+        json_t *o = json_array_get(json_object_get(root, "placements"), (size_t)i);
+        if (!json_is_object(o)) continue;
+        hwa__hr_pmeas *m = &p->meas[p->n_meas++];
+        snprintf(where, sizeof where, "%s: placement %ld", path, i);
+        get_str(o, "placement", m->placement, sizeof m->placement);
+        m->before_s = get_num(doc, o, "predicted_s_before", where);
+        m->after_s = get_num(doc, o, "predicted_s", where);
+        m->measured_s = get_num(doc, o, "measured_s", where);
+        m->is_auto = json_is_true(json_object_get(o, "auto"));
+        m->best = json_is_true(json_object_get(o, "best"));
+    }
+    return HWA_OK;
+}
+
+static hwa_status load_plan(hwa__hr_doc *doc, json_t *root, const char *path, bool measure) {
+    hwa__hr_plan *p = grow(&doc->plans, &doc->n_plans, sizeof *p);
+    if (!p) return hwa__err(NULL, HWA_E_NOMEM, "%s: out of memory", path);
+    snprintf(p->source, sizeof p->source, "%s", path);
+    p->auto_measured_s = p->auto_vs_best = NAN;
+    return measure ? load_plan_measure(doc, root, p, path) : load_plan_single(doc, root, p, path);
+}
+
+/* ---- tune results ------------------------------------------------------ */
+
+static void load_tune_memory(json_t *m, hwa__hr_tune *t) {
+    t->has_memory = json_is_object(m);
+    t->avail = get_int(m, "avail_bytes");
+    t->capped = json_is_true(json_object_get(m, "capped"));
+    t->max_fit = get_int(m, "max_fit");
+    t->max_fit_bytes = get_int(m, "max_fit_bytes");
+    t->next_bytes = get_int(m, "next_bytes");
+    t->confirmed = get_int(m, "confirmed_batch");
+    t->predicted = get_int(m, "predicted_bytes");
+    t->measured = get_int(m, "measured_bytes");
+    get_str(m, "measured_how", t->measured_how, sizeof t->measured_how);
+}
+
+static void load_tune_curve(hwa__hr_doc *doc, json_t *b, hwa__hr_tune *t, const char *path) {
+    t->chosen = get_int(b, "chosen");
+    get_str(b, "why", t->why, sizeof t->why);
+    size_t i;
+    json_t *o;
+    char where[400];
+    json_array_foreach(json_object_get(b, "curve"), i, o) {
+        if (!json_is_object(o) || t->n_curve == HWA__AXIS_MAX_TICKS) continue;
+        hwa__hr_tpoint *pt = &t->curve[t->n_curve];
+        snprintf(where, sizeof where, "%s: batch curve point %zu", path, i);
+        pt->batch = get_int(o, "batch");
+        pt->planned = get_num(doc, o, "predicted_bytes", where);
+        pt->sps = get_num(doc, o, "samples_per_s", where);
+        pt->p50_ms = get_num(doc, o, "p50_ms", where);
+        pt->p99_ms = get_num(doc, o, "p99_ms", where);
+        if (pt->batch < 1) hwa__hr_note(doc, "%s: a batch below 1 is not possible; left out", where);
+        else t->n_curve++;
+    }
+}
+
+/* One range test: its points [rate, loss, smoothed]; a point whose rate
+ * is not > 0 is left out with a note, a loss that is not finite (the test
+ * stops there) is kept as NAN. */
+static hwa_status load_tune_lr(hwa__hr_doc *doc, json_t *o, hwa__hr_tlr *l, const char *where) {
+    get_str(o, "optimizer", l->optimizer, sizeof l->optimizer);
+    l->suggestion = get_num(doc, o, "suggestion", where);
+    l->lr_at_min = get_num(doc, o, "lr_at_min", where);
+    l->lr_steepest = get_num(doc, o, "lr_steepest", where);
+    l->diverged = json_is_true(json_object_get(o, "diverged"));
+    json_t *c = json_object_get(o, "curve");
+    size_t n = json_array_size(c), i;
+    json_t *v;
+    l->pts = calloc(n ? n : 1, sizeof *l->pts);
+    if (!l->pts) return hwa__err(NULL, HWA_E_NOMEM, "%s: out of memory", where);
+    int dropped = 0;
+    json_array_foreach(c, i, v) {
+        double r = json_number_value(json_array_get(v, 0));
+        if (!json_is_number(json_array_get(v, 0)) || !isfinite(r) || r <= 0) {
+            dropped++;
+            continue;
+        }
+        double *pt = l->pts[l->n++];
+        pt[0] = r;
+        for (int k = 1; k < 3; k++) {
+            json_t *x = json_array_get(v, (size_t)k);
+            pt[k] = json_is_number(x) && isfinite(json_number_value(x)) ? json_number_value(x) : NAN;
+        }
+    }
+    if (dropped) hwa__hr_note(doc, "%s: %d point(s) without a learning rate > 0; left out", where, dropped);
+    return HWA_OK;
+}
+
+static void load_tune_search(hwa__hr_doc *doc, json_t *s, hwa__hr_tune *t, const char *path) {
+    t->searched = json_is_object(s);
+    t->rungs = (int)get_int(s, "rungs");
+    int64_t best = get_int(s, "best");
+    json_t *tr = json_object_get(s, "trials");
+    size_t i;
+    json_t *o;
+    char where[400];
+    t->best = -1;
+    json_array_foreach(tr, i, o) {
+        if (!json_is_object(o)) continue;
+        hwa__hr_trial *x = &t->trials[t->n_trials++];
+        snprintf(where, sizeof where, "%s: trial %zu", path, i);
+        get_str(o, "optimizer", x->optimizer, sizeof x->optimizer);
+        x->lr = get_num(doc, o, "lr", where);
+        x->val_loss = get_num(doc, o, "val_loss", where);
+        x->val_acc = get_num(doc, o, "val_accuracy", where);
+        if (x->val_acc > 1) x->val_acc = NAN; /* a fraction */
+        x->steps = get_int(o, "steps");
+        x->rung = get_int(o, "rung");
+        if ((int64_t)i == best) t->best = t->n_trials - 1;
+    }
+}
+
+/* The settings it writes ("train" or "bench WORKLOAD"), as one line. */
+static void tune_settings(json_t *root, hwa__hr_tune *t) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v) {
+        if (!json_is_object(v) || strcmp(key, "tune") == 0) continue;
+        const char *k2;
+        json_t *x;
+        hwa__hr_put(t->settings, sizeof t->settings, "%s:", key);
+        json_object_foreach(v, k2, x) {
+            if (json_is_string(x)) hwa__hr_cat(t->settings, sizeof t->settings, " %s %s", k2, json_string_value(x));
+            else if (json_is_number(x))
+                hwa__hr_cat(t->settings, sizeof t->settings, " %s %.4g", k2, json_number_value(x));
+        }
+        return;
+    }
+}
+
+static hwa_status load_tune(hwa__hr_doc *doc, json_t *root, const char *path) {
+    json_t *tu = json_object_get(root, "tune");
+    if (!json_is_object(tu) || !json_is_object(json_object_get(tu, "batch")))
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: a tune result without \"tune\" and its \"batch\"", path);
+    hwa__hr_tune *t = grow(&doc->tunes, &doc->n_tunes, sizeof *t);
+    if (!t) return hwa__err(NULL, HWA_E_NOMEM, "%s: out of memory", path);
+    snprintf(t->source, sizeof t->source, "%s", path);
+    get_str(tu, "target", t->target, sizeof t->target);
+    get_str(tu, "device", t->device, sizeof t->device);
+    t->training = json_is_true(json_object_get(tu, "training"));
+    t->synthetic = json_is_true(json_object_get(tu, "synthetic"));
+    t->seconds = get_num(doc, tu, "seconds", path);
+    tune_settings(root, t);
+    load_tune_memory(json_object_get(tu, "memory"), t);
+    load_tune_curve(doc, json_object_get(tu, "batch"), t, path);
+    size_t i;
+    json_t *o;
+    char where[400];
+    json_array_foreach(json_object_get(tu, "lr_range"), i, o) {
+        if (!json_is_object(o) || t->n_lr == HWA__HR_MAX_LR) continue;
+        snprintf(where, sizeof where, "%s: range test %zu", path, i);
+        hwa_status st = load_tune_lr(doc, o, &t->lr[t->n_lr++], where);
+        if (st) return st;
+    }
+    json_t *s = json_object_get(tu, "search");
+    size_t nt = json_array_size(json_object_get(s, "trials"));
+    t->trials = calloc(nt ? nt : 1, sizeof *t->trials);
+    if (!t->trials) return hwa__err(NULL, HWA_E_NOMEM, "%s: out of memory", path);
+    load_tune_search(doc, s, t, path);
+    json_t *r = json_object_get(tu, "recommendation");
+    t->has_rec = json_is_object(r);
+    get_str(r, "optimizer", t->rec_optimizer, sizeof t->rec_optimizer);
+    get_str(r, "schedule", t->rec_schedule, sizeof t->rec_schedule);
+    get_str(r, "why_epochs", t->why_epochs, sizeof t->why_epochs);
+    t->rec_lr = get_num(doc, r, "lr", path);
+    t->rec_epochs = get_int(r, "epochs");
+    return HWA_OK;
+}
+
 /* ---- kinds ------------------------------------------------------------- */
 
 static hwa_status load_object(hwa__hr_doc *doc, json_t *root, const char *path, const char *text, size_t size) {
@@ -331,13 +614,31 @@ static hwa_status load_object(hwa__hr_doc *doc, json_t *root, const char *path, 
         return load_passport(doc, root, path) < 0 ? hwa__err(NULL, HWA_E_FORMAT, "%s: not a whole passport", path)
                                                   : HWA_OK;
     }
+    if (schema && !strncmp(schema, "hwadapt.plan", 12)) {
+        bool measure = !strcmp(schema, "hwadapt.plan-measure/1");
+        if (!measure && strcmp(schema, "hwadapt.plan/1"))
+            return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s: schema '%s' is not one this hwadapt reads (hwadapt.plan/1, "
+                            "hwadapt.plan-measure/1)", path, schema);
+        add_input(doc, path, measure ? "measured placement plan" : "placement plan");
+        return load_plan(doc, root, path, measure);
+    }
+    const char *tool = json_string_value(json_object_get(root, "hwadapt"));
+    if (tool && !strcmp(tool, "tune")) {
+        json_t *ver = json_object_get(root, "version");
+        if (!json_is_integer(ver) || json_integer_value(ver) != 1)
+            return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s: a tune result of a version this hwadapt does not read (1)",
+                            path);
+        add_input(doc, path, "tune result");
+        return load_tune(doc, root, path);
+    }
     if (is_epoch(root)) { /* a training log of one epoch */
         add_input(doc, path, "training log");
         return load_train(doc, text, size, path);
     }
     return hwa__err(NULL, HWA_E_FORMAT,
                     "%s: JSON, but neither a bench report (schema hwadapt-bench-report/2), a passport "
-                    "(hwadapt probe --json) nor a training log (hwadapt train --json)", path);
+                    "(hwadapt probe --json), a training log (hwadapt train --json), a placement plan (hwadapt plan "
+                    "--json) nor a tune result (hwadapt tune --json)", path);
 }
 
 hwa_status hwa__hr_load(hwa__hr_doc *doc, const char *path) {

@@ -1,5 +1,6 @@
 /* hwadapt report: one self-contained HTML page from bench reports,
- * passports and training logs (hwa_report_html_save; docs/report.md). */
+ * passports, training logs, placement plans and tune results
+ * (hwa_report_html_save; docs/report.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,13 @@ static void usage(FILE *f) {
             "  bench reports   hwadapt run (hwadapt-report.json), hwadapt bench ... --json or -o FILE.json\n"
             "  passports       hwadapt probe --json\n"
             "  training logs   hwadapt train ... --json (one JSON object per line)\n"
+            "  plans           hwadapt plan WORKLOAD --json or -o FILE (with --measure too)\n"
+            "  tune results    hwadapt tune ... --json or -o FILE\n"
             "Each file's kind is read from its content. The page shows the machine, a roofline per device,\n"
             "latency percentiles and per-repetition throughput per row, batch and thread sweeps, the\n"
-            "recommendations and training curves (docs/report.md).\n\n"
+            "recommendations, each plan's choice, time and memory per device and its nodes (predicted\n"
+            "against measured time for --measure), each tune's throughput, latency and planned memory per\n"
+            "batch, learning-rate range test and optimizer trials, and training curves (docs/report.md).\n\n"
             "  -o OUT          the page, written atomically (default %s)\n"
             "  --title TEXT    its title (default \"hwadapt report\")\n",
             default_out);
@@ -52,7 +57,7 @@ int cmd_report(int argc, char **argv) {
         }
     }
     if (out_opt) out = out_opt;
-    if (!rc && !n) rc = cli_missing_arg("report", "FILE", "one or more bench reports, passports or training logs");
+    if (!rc && !n) rc = cli_missing_arg("report", "FILE", "one or more bench reports, passports, training logs, plans or tune results");
     /* the output's folder before the inputs: a typo there should not wait for the reading */
     if (!rc) rc = cli_output_file("report", "-o", out);
     if (!rc && hwa_report_html_save(inputs, n, title, out)) {
