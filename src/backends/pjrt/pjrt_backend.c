@@ -22,6 +22,13 @@
 
 hwa_status hwa__pjrt_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
 
+static long n_compiles, n_cache_hits;
+
+void hwa__pjrt_compile_counts(long *compiles, long *cache_hits) {
+    *compiles = n_compiles;
+    *cache_hits = n_cache_hits;
+}
+
 #if !HWA_HAVE_PJRT
 hwa_status hwa__pjrt_backend_init(hwa_ctx *ctx, int index, hwa_backend **out) {
     (void)out;
@@ -550,6 +557,7 @@ static hwa_status executable(hwa_backend *be, exe_entry **out) {
         if (s->cache[i].hash == h && s->cache[i].n_sig == s->n_sig &&
             !memcmp(s->cache[i].sig, s->sig, s->n_sig * sizeof *s->sig)) {
             s->hits++;
+            n_cache_hits++;
             *out = &s->cache[i];
             return HWA_OK;
         }
@@ -569,6 +577,7 @@ static hwa_status executable(hwa_backend *be, exe_entry **out) {
     hwa__free(ctx, text);
     if (st) return st;
     s->compiles++;
+    n_compiles++;
     PJRT_LoadedExecutable_GetExecutable_Args ga = {.struct_size = PJRT_LoadedExecutable_GetExecutable_Args_STRUCT_SIZE,
                                                    .loaded_executable = ca.executable};
     PJRT_Executable_NumOutputs_Args na = {.struct_size = PJRT_Executable_NumOutputs_Args_STRUCT_SIZE};

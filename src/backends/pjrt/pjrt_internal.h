@@ -70,4 +70,9 @@ void hwa__pj_attention_keys(const hwa_tensor *t, const hwa_tensor **k, const hwa
 /* The source of op that holds i32 indices, or -1. */
 int hwa__pj_index_src(hwa_op op);
 
+/* The executables compiled and the computes the cache served, over every
+ * pjrt backend of the process since it started (for tests and benches; not
+ * synchronised: read them where no compute runs). */
+void hwa__pjrt_compile_counts(long *compiles, long *cache_hits);
+
 #endif
