@@ -14,13 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.bash
 BUILD=${BUILD:-build}
+cli=$(hwa_cli "$PWD")
+hwa_have_pjrt0 "$cli" || exit 0
 out="$BUILD/bench"
 mkdir -p "$out"
-cli=$(hwa_cli "$PWD")
-if ! "$cli" probe --list 2>/dev/null | grep -q "^pjrt:0 "; then
-  echo "note: no pjrt:0 (scripts/install-deps.sh installs the XLA CPU plugin); skipping" >&2
-  exit 0
-fi
 cmake --build "$BUILD" -j2 --target pjrt_bench >/dev/null
 rounds=5 min_time=1 cached=21
 [ -n "${BENCH_QUICK:-}" ] && rounds=1 min_time=0.2 cached=5

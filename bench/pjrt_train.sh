@@ -9,13 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.bash
 BUILD=${BUILD:-build}
+cli=$(hwa_cli "$PWD")
+hwa_have_pjrt0 "$cli" || exit 0
 out="$BUILD/bench"
 mkdir -p "$out"
-cli=$(hwa_cli "$PWD")
-if ! "$cli" probe --list 2>/dev/null | grep -q "^pjrt:0 "; then
-  echo "note: no pjrt:0 (scripts/install-deps.sh installs the XLA CPU plugin); skipping" >&2
-  exit 0
-fi
 if [ ! -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   echo "note: Fashion-MNIST is not installed (dataset-fashion-mnist); skipping" >&2
   exit 0
