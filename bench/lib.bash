@@ -37,3 +37,12 @@ hwa_llama110m() {
   "$1" bench/make_llama_checkpoint.py "$2" --dim 768 --hidden 2048 --layers 12 --heads 12 \
     --kv-heads 12 --vocab 32000 --seq-len 1024
 }
+
+# hwa_have_pjrt0 CLI: whether CLI's probe lists pjrt:0; when not, says so on
+# stderr (the pjrt bench scripts then exit 0: nothing to measure).
+hwa_have_pjrt0() {
+  if ! "$1" probe --list 2>/dev/null | grep -q "^pjrt:0 "; then
+    echo "note: no pjrt:0 (scripts/install-deps.sh installs the XLA CPU plugin); skipping" >&2
+    return 1
+  fi
+}

@@ -152,6 +152,37 @@ double hwa_test_max_abs_diff(const float *a, const float *b, int64_t n) {
     return m;
 }
 
+/* The prompt's logits and n greedy tokens of model path on device spec;
+ * false on failure (recorded). */
+bool hwa_test_greedy_tokens(const char *path, const char *spec, const int32_t *prompt, int32_t n_prompt, int32_t n,
+                            int32_t *out, float *first_logits) {
+    hwa_llama *m = NULL;
+    const hwa_llama_params lp = {.device = spec};
+    hwa_status st = hwa_llama_load(path, &lp, &m);
+    if (st) {
+        hwa_test_fail(__FILE__, __LINE__, "%s: load: %s", spec, hwa_last_error());
+        return false;
+    }
+    const int32_t vocab = hwa_llama_get_config(m)->vocab_size;
+    float *logits = malloc((size_t)vocab * sizeof *logits);
+    hwa_sampler *smp = NULL;
+    const hwa_sampler_params sp = {.temperature = 0.0f, .top_p = 1.0f};
+    st = logits ? hwa_sampler_new(&sp, vocab, &smp) : HWA_E_NOMEM;
+    /* the prompt in one batched pass (causal attention over Tq > 1), then
+     * one token at a time against the cache */
+    if (!st) st = hwa_llama_eval(m, prompt, n_prompt, false, logits);
+    if (!st) memcpy(first_logits, logits, (size_t)vocab * sizeof *logits);
+    for (int32_t i = 0; i < n && !st; i++) {
+        st = hwa_sampler_sample(smp, logits, &out[i]);
+        if (!st && i + 1 < n) st = hwa_llama_eval(m, &out[i], 1, false, logits);
+    }
+    if (st) hwa_test_fail(__FILE__, __LINE__, "%s: generation: %s (%s)", spec, hwa_status_str(st), hwa_last_error());
+    hwa_sampler_free(smp);
+    free(logits);
+    hwa_llama_free(m);
+    return st == HWA_OK;
+}
+
 int main(int argc, char **argv) {
     const char *filter = argc > 1 ? argv[1] : NULL;
     int passed = 0, failed = 0, skipped = 0;

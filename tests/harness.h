@@ -122,5 +122,10 @@ bool hwa_test_have_opencl(void);
 const char *hwa_test_cpu_and_opencl(void);
 /* Max |a[i] - b[i]|. */
 double hwa_test_max_abs_diff(const float *a, const float *b, int64_t n);
+/* The model file at path on device spec: the logits after the prompt (one
+ * batched pass) into first_logits (vocab floats), then n greedy tokens into
+ * out (one decode step each); false after recording a failure. */
+bool hwa_test_greedy_tokens(const char *path, const char *spec, const int32_t *prompt, int32_t n_prompt, int32_t n,
+                            int32_t *out, float *first_logits);
 
 #endif

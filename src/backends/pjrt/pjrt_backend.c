@@ -22,6 +22,13 @@
 
 hwa_status hwa__pjrt_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
 
+static long n_compiles, n_cache_hits;
+
+void hwa__pjrt_compile_counts(long *compiles, long *cache_hits) {
+    *compiles = n_compiles;
+    *cache_hits = n_cache_hits;
+}
+
 #if !HWA_HAVE_PJRT
 hwa_status hwa__pjrt_backend_init(hwa_ctx *ctx, int index, hwa_backend **out) {
     (void)out;
@@ -142,8 +149,10 @@ typedef struct step {
     int out;            /* value number */
     int in[HWA_MAX_SRC];
     int state;          /* value number of the state written in place, or -1 */
-    int hyper;          /* optimizers: the argument holding p.f, or -1 */
-    bool is_arg, is_hyper;
+    int rt;             /* the value number of the node's run-time argument, or -1 */
+    hwa__pj_rt rt_kind; /* an argument: what it passes at run time (NONE: a tensor) */
+    int32_t rt_i32;     /* HWA__PJ_RT_OFFSET and _KEYS: the value passed */
+    bool is_arg;
 } step;
 
 typedef struct result {
@@ -287,7 +296,7 @@ static step *new_step(hwa_ctx *ctx, pj_state *s) {
     GROW(ctx, s->steps, s->n_steps, s->cap_steps, NULL);
     step *p = &s->steps[s->n_steps++];
     memset(p, 0, sizeof *p);
-    p->state = p->hyper = -1;
+    p->state = p->rt = -1;
     for (int i = 0; i < HWA_MAX_SRC; i++) p->in[i] = -1;
     return p;
 }
@@ -298,34 +307,41 @@ static hwa_status value_of(hwa_backend *be, const hwa_tensor *t, int *out);
 static hwa_status add_node(hwa_backend *be, const hwa_tensor *t) {
     pj_state *s = be->impl;
     hwa_ctx *ctx = be->ctx;
-    int in[HWA_MAX_SRC] = {-1, -1, -1, -1}, hyper = -1;
+    int in[HWA_MAX_SRC] = {-1, -1, -1, -1}, rt = -1;
+    const hwa__pj_rt rt_kind = hwa__pj_run_time_arg(t);
+    const hwa_tensor *src[HWA_MAX_SRC];
+    memcpy(src, t->src, sizeof src);
+    int32_t rt_i32 = (int32_t)t->p.l[0];
+    if (rt_kind == HWA__PJ_RT_KEYS) hwa__pj_attention_keys(t, &src[1], &src[2], &rt_i32);
     hwa_status st = HWA_OK;
     for (int i = 0; i < hwa__op_n_src(t->op) && !st; i++) {
-        if (!t->src[i] || (t->op == HWA_OP_SGD_UPDATE && i == 3 && !t->p.i[0])) continue;
-        st = value_of(be, t->src[i], &in[i]);
+        if (!src[i] || (t->op == HWA_OP_SGD_UPDATE && i == 3 && !t->p.i[0])) continue;
+        st = value_of(be, src[i], &in[i]);
     }
     if (st) return st;
-    if (hwa__pj_hyper_at_run_time(t->op)) {
+    if (rt_kind != HWA__PJ_RT_NONE) {
         step *h = new_step(ctx, s);
         if (!h) return HWA_E_NOMEM;
         h->t = t;
-        h->is_arg = h->is_hyper = true;
-        h->out = hyper = s->n_vals++;
-        if ((st = sig_push(ctx, s, 0x4859504552ull))) return st; /* "HYPER" */
+        h->is_arg = true;
+        h->rt_kind = rt_kind;
+        h->rt_i32 = rt_i32;
+        h->out = rt = s->n_vals++;
+        if ((st = sig_push(ctx, s, 0x52554e54494d45ull << 4 | (uint64_t)rt_kind))) return st; /* "RUNTIME" */
     }
     step *p = new_step(ctx, s);
     if (!p) return HWA_E_NOMEM;
     p->t = t;
     memcpy(p->in, in, sizeof in);
-    p->hyper = hyper;
+    p->rt = rt;
     p->out = s->n_vals++;
     const bool has_state = (t->op == HWA_OP_SGD_UPDATE && t->p.i[0]) || t->op == HWA_OP_ADAM_UPDATE;
     if (has_state) p->state = s->n_vals++;
     if ((st = sig_tensor(ctx, s, t))) return st;
     for (int i = 0; i < HWA_MAX_SRC && !st; i++) st = sig_push(ctx, s, (uint64_t)(int64_t)in[i]);
     for (int i = 0; i < HWA_MAX_PARAMS && !st; i++) st = sig_push(ctx, s, (uint64_t)(uint32_t)t->p.i[i]);
-    for (int i = 0; i < 2 && !st; i++) st = sig_push(ctx, s, (uint64_t)t->p.l[i]);
-    for (int i = 0; i < 8 && !st && !hwa__pj_hyper_at_run_time(t->op); i++) {
+    for (int i = rt_kind == HWA__PJ_RT_OFFSET; i < 2 && !st; i++) st = sig_push(ctx, s, (uint64_t)t->p.l[i]);
+    for (int i = 0; i < 8 && !st && rt_kind != HWA__PJ_RT_HYPER; i++) {
         uint32_t bits;
         memcpy(&bits, &t->p.f[i], sizeof bits);
         st = sig_push(ctx, s, bits);
@@ -390,7 +406,9 @@ static hwa_status analyse(hwa_backend *be, hwa_tensor *const *nodes, int n) {
     hwa_status st = HWA_OK;
     for (int i = 0; i < n && !st; i++) {
         const hwa_tensor *t = nodes[i];
-        if (t->op == HWA_OP_NONE || map_find(s, t) >= 0) continue;
+        /* views are lowered where a node reads them (attention over a
+         * prefix of the caches reads none of its slices) */
+        if (t->op == HWA_OP_NONE || hwa__op_is_view(t->op) || map_find(s, t) >= 0) continue;
         st = add_node(be, t);
     }
     /* results, last writer first */
@@ -427,9 +445,10 @@ static hwa_status emit_module(hwa_backend *be, char **text, size_t *len) {
     for (int i = 0; i < s->n_steps; i++) {
         const step *p = &s->steps[i];
         if (!p->is_arg) continue;
-        const int64_t hsh[1] = {8};
-        const int id = p->is_hyper ? hwa__pj_new_val(&e, 1, hsh, HWA__PJ_F32)
-                                   : hwa__pj_new_val(&e, p->t->ndim, p->t->shape, hwa__pj_et_of(p->t->dtype));
+        const int64_t hsh[1] = {8}, ish[1] = {1};
+        const int id = p->rt_kind == HWA__PJ_RT_HYPER  ? hwa__pj_new_val(&e, 1, hsh, HWA__PJ_F32)
+                       : p->rt_kind != HWA__PJ_RT_NONE ? hwa__pj_new_val(&e, 1, ish, HWA__PJ_I32)
+                                                       : hwa__pj_new_val(&e, p->t->ndim, p->t->shape, hwa__pj_et_of(p->t->dtype));
         if (id < 0) break;
         hwa__pj_printf(&e, "%s%%v%d: %s", n_args++ ? ", " : "", id, hwa__pj_type(&e, id, ty, sizeof ty));
         ssa[p->out] = id;
@@ -441,13 +460,13 @@ static hwa_status emit_module(hwa_backend *be, char **text, size_t *len) {
     for (int i = 0; i < s->n_steps && !e.oom; i++) {
         const step *p = &s->steps[i];
         if (p->is_arg) {
-            if (!p->is_hyper && float_type(p->t->dtype)) ssa[p->out] = hwa__pj_convert(&e, ssa[p->out], HWA__PJ_F32);
+            if (p->rt_kind == HWA__PJ_RT_NONE && float_type(p->t->dtype)) ssa[p->out] = hwa__pj_convert(&e, ssa[p->out], HWA__PJ_F32);
             continue;
         }
         int in[HWA_MAX_SRC];
         for (int k = 0; k < HWA_MAX_SRC; k++) in[k] = p->in[k] >= 0 ? ssa[p->in[k]] : -1;
         int state = -1;
-        const int v = hwa__pj_lowering(p->t->op)(&e, p->t, in, p->hyper >= 0 ? ssa[p->hyper] : -1, &state);
+        const int v = hwa__pj_lowering(p->t->op)(&e, p->t, in, p->rt >= 0 ? ssa[p->rt] : -1, &state);
         if (v < 0) {
             hwa__free(ctx, ssa);
             hwa__free(ctx, e.vals);
@@ -538,6 +557,7 @@ static hwa_status executable(hwa_backend *be, exe_entry **out) {
         if (s->cache[i].hash == h && s->cache[i].n_sig == s->n_sig &&
             !memcmp(s->cache[i].sig, s->sig, s->n_sig * sizeof *s->sig)) {
             s->hits++;
+            n_cache_hits++;
             *out = &s->cache[i];
             return HWA_OK;
         }
@@ -557,6 +577,7 @@ static hwa_status executable(hwa_backend *be, exe_entry **out) {
     hwa__free(ctx, text);
     if (st) return st;
     s->compiles++;
+    n_compiles++;
     PJRT_LoadedExecutable_GetExecutable_Args ga = {.struct_size = PJRT_LoadedExecutable_GetExecutable_Args_STRUCT_SIZE,
                                                    .loaded_executable = ca.executable};
     PJRT_Executable_NumOutputs_Args na = {.struct_size = PJRT_Executable_NumOutputs_Args_STRUCT_SIZE};
@@ -690,9 +711,13 @@ static hwa_status run(hwa_backend *be, exe_entry *x) {
     for (int i = 0; i < s->n_steps && !st; i++) {
         const step *p = &s->steps[i];
         if (!p->is_arg) continue;
-        if (p->is_hyper) {
+        if (p->rt_kind == HWA__PJ_RT_HYPER) {
             const int64_t eight = 8;
             if (!(st = check_hyper(be, p->t))) st = upload(be, p->t->p.f, HWA_F32, 1, &eight, &args[k]);
+            temp[k] = true;
+        } else if (p->rt_kind != HWA__PJ_RT_NONE) {
+            const int64_t one = 1;
+            st = upload(be, &p->rt_i32, HWA_I32, 1, &one, &args[k]);
             temp[k] = true;
         } else {
             st = arg_buffer(be, p->t, &args[k]);
