@@ -40,6 +40,7 @@ typedef struct hwa_tune_target {
     const char *workload;
     const char *device;   /* the workload's device ("cpu", "opencl:0"); the trainer's is train->device */
     int threads;          /* the workload's CPU threads; 0: the backend's default */
+    int64_t batch;        /* the workload's batch for the range test; 0: its default (the trainer's is train->batch) */
 } hwa_tune_target;
 
 /* ---- batch size ------------------------------------------------------------ */

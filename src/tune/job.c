@@ -87,6 +87,8 @@ static hwa_status tune_training(const hwa_tune_job *j, hwa_tune_report *r, doubl
         cfg = *tg->train;
         cfg.batch = B;
         at.train = &cfg;
+    } else {
+        at.batch = B; /* a workload's range test at the batch the search chose, not its default */
     }
     static const hwa_optim_kind defaults[3] = {HWA_OPTIM_MOMENTUM, HWA_OPTIM_ADAM, HWA_OPTIM_ADAMW};
     int n = j->n_optims ? j->n_optims : 3;

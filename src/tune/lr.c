@@ -17,6 +17,7 @@ static hwa_optim_config target_optim(const hwa_tune_target *tg) {
 static int64_t target_batch(const hwa_tune_target *tg) {
     int index = 0;
     if (tg->train) return tg->train->batch;
+    if (tg->batch > 0) return tg->batch;
     hwa_bench_workload_find(tg->workload, &index);
     return hwa_bench_workload_default_batch(index);
 }
