@@ -13,6 +13,14 @@
 /* ---- the emitter --------------------------------------------------------- */
 
 int hwa__pj_new_val(hwa__pj_emit *e, int ndim, const int64_t *sh, hwa__pj_et et) {
+    /* sh often points into e->vals itself (a value shaped like another),
+     * which the growth below may move: copy it first */
+    int64_t shape[HWA__PJ_MAX_DIMS];
+    if (ndim < 0 || ndim > HWA__PJ_MAX_DIMS) {
+        e->oom = true; /* cannot happen for the graph's tensors; stop the module rather than overrun */
+        return -1;
+    }
+    for (int i = 0; i < ndim; i++) shape[i] = sh[i];
     if (e->n_vals == e->cap_vals) {
         const int cap = e->cap_vals ? 2 * e->cap_vals : 256;
         hwa__pj_val *v = hwa__realloc_array(e->ctx, e->vals, (size_t)e->cap_vals, (size_t)cap, sizeof *v);
@@ -26,7 +34,7 @@ int hwa__pj_new_val(hwa__pj_emit *e, int ndim, const int64_t *sh, hwa__pj_et et)
     hwa__pj_val *v = &e->vals[e->n_vals];
     memset(v, 0, sizeof *v);
     v->ndim = ndim;
-    for (int i = 0; i < ndim; i++) v->sh[i] = sh[i];
+    for (int i = 0; i < ndim; i++) v->sh[i] = shape[i];
     v->et = et;
     return e->n_vals++;
 }
