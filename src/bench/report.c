@@ -521,12 +521,12 @@ static void compact_cells(const hwa_bench_report *rep, int i, char cells[K_N][KC
     else snprintf(cells[K_SPEEDUP], KCELL, "%.2fx", r->speedup);
     fmt_ms(cells[K_P50], KCELL, ok ? r->r.latency.p50 * 1e3 : NAN);
     fmt_ms(cells[K_P99], KCELL, ok ? r->r.latency.p99 * 1e3 : NAN);
-    fmt_num(cells[K_PCT], KCELL, NAN, "n/a");
+    snprintf(cells[K_PCT], KCELL, "n/a");
     if (ok && isfinite(r->pct_of_peak)) snprintf(cells[K_PCT], KCELL, "%.0f", r->pct_of_peak);
     fmt_err(cells[K_ERR], KCELL, r->max_abs_error_vs_f32);
-    fmt_num(cells[K_J], KCELL, NAN, "n/a");
+    snprintf(cells[K_J], KCELL, "n/a");
     if (isfinite(r->energy_j_per_sample)) fmt_si(cells[K_J], KCELL, r->energy_j_per_sample);
-    fmt_num(cells[K_PEAK], KCELL, NAN, "n/a");
+    snprintf(cells[K_PEAK], KCELL, "n/a");
     if (isfinite(r->peak_rate_qps)) fmt_si(cells[K_PEAK], KCELL, r->peak_rate_qps);
     snprintf(cells[K_OTHERS], KCELL, "n/a");
     if (ok && isfinite(r->load_others_share)) snprintf(cells[K_OTHERS], KCELL, "%.0f%%", 100 * r->load_others_share);

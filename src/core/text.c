@@ -4,11 +4,14 @@
 #include <stdbool.h>
 #include <string.h>
 
-int hwa__text_width(const char *s) {
+/* Columns of s[0..len): UTF-8 continuation bytes take none. */
+static int columns(const char *s, size_t len) {
     int n = 0;
-    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    for (size_t i = 0; i < len; i++) n += ((unsigned char)s[i] & 0xC0) != 0x80;
     return n;
 }
+
+int hwa__text_width(const char *s) { return columns(s, strlen(s)); }
 
 void hwa__text_wrap(FILE *f, const char *text, int at, int indent, int width) {
     int col = at;
@@ -18,8 +21,7 @@ void hwa__text_wrap(FILE *f, const char *text, int at, int indent, int width) {
         const char *e = s;
         while (*e && *e != ' ') e++;
         if (e == s) break;
-        int w = 0; /* the word's columns, as hwa__text_width counts them */
-        for (const char *p = s; p < e; p++) w += ((unsigned char)*p & 0xC0) != 0x80;
+        const int w = columns(s, (size_t)(e - s));
         if (!first && col + 1 + w > width) {
             fprintf(f, "\n%*s", indent, "");
             col = indent;

@@ -25,6 +25,13 @@ static int term_width(void) {
     return 100;
 }
 
+/* Redraws the progress line: one terminal line (cut to its width), so
+ * that the next \r replaces it. */
+static void draw(const char *line) {
+    fprintf(stderr, "\r\033[K%.*s", term_width() - 1, line);
+    fflush(stderr);
+}
+
 void cli_progress_step(cli_progress *p, int done, int total, const char *msg) {
     if (!p->on) return;
     const double now = hwa_bench_clock_now(), spent = now - p->t0;
@@ -37,13 +44,8 @@ void cli_progress_step(cli_progress *p, int done, int total, const char *msg) {
         cli_duration(d, sizeof d, left > 0 ? left : 0);
         snprintf(eta, sizeof eta, " ~%s left", d);
     }
-    int n = snprintf(line, sizeof line, "[%d/%d]%s  %s", done < total ? done + 1 : total, total, eta, msg ? msg : "");
-    /* one terminal line, so that \r redraws it */
-    const int w = term_width() - 1;
-    if (n > w) n = w;
-    if (n < 0) n = 0;
-    fprintf(stderr, "\r\033[K%.*s", n, line);
-    fflush(stderr);
+    snprintf(line, sizeof line, "[%d/%d]%s  %s", done < total ? done + 1 : total, total, eta, msg ? msg : "");
+    draw(line);
 }
 
 void cli_progress_probe(void *ud, const char *what) {
@@ -51,10 +53,8 @@ void cli_progress_probe(void *ud, const char *what) {
     if (!p->on) return;
     char spent[24], line[256];
     cli_duration(spent, sizeof spent, hwa_bench_clock_now() - p->t0);
-    int n = snprintf(line, sizeof line, "calibrating (once per machine, then cached; %s so far): %s", spent, what);
-    const int w = term_width() - 1;
-    fprintf(stderr, "\r\033[K%.*s", n > w ? w : n, line);
-    fflush(stderr);
+    snprintf(line, sizeof line, "calibrating (once per machine, then cached; %s so far): %s", spent, what);
+    draw(line);
 }
 
 void cli_progress_clear(const cli_progress *p) {
