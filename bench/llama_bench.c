@@ -14,28 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_common.h"
 #include "hwadapt/hwadapt.h"
 
 /* The short prompt before the first decode run. */
 #define SHORT_PROMPT 16
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* Read bandwidth in GB/s over 9 passes summing n_mib MiB: the median in
  * *med, the fastest pass returned (the bound: a machine shared with other
@@ -51,7 +35,7 @@ static double read_bandwidth(size_t n_mib, int threads, double *med) {
     double t[9], sink = 0;
     for (int r = 0; r < 9; r++) {
         float total = 0;
-        const double t0 = now_s();
+        const double t0 = bench_now_s();
 #pragma omp parallel num_threads(threads) reduction(+ : total)
         {
             float acc[16] = {0};
@@ -60,21 +44,14 @@ static double read_bandwidth(size_t n_mib, int threads, double *med) {
                 for (int j = 0; j < 16; j++) acc[j] += buf[b * 16 + j];
             for (int j = 0; j < 16; j++) total += acc[j];
         }
-        t[r] = now_s() - t0;
+        t[r] = bench_now_s() - t0;
         sink += total;
     }
     free(buf);
     if (sink < 0) printf("%g\n", sink); /* keeps the sums alive */
     const double bytes = (double)(blocks * 16 * sizeof(float));
-    *med = bytes / median(t, 9) / 1e9; /* sorts t */
+    *med = bytes / bench_median(t, 9) / 1e9; /* sorts t */
     return bytes / t[0] / 1e9;
-}
-
-static int argmax(const float *v, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[b]) b = i;
-    return b;
 }
 
 static int fail(const char *what) {
@@ -141,11 +118,11 @@ int main(int argc, char **argv) {
     double tp[3];
     for (int r = 0; r < 3; r++) {
         hwa_llama_reset(m);
-        const double t0 = now_s();
+        const double t0 = bench_now_s();
         if (hwa_llama_eval(m, tokens, prefill, false, one)) return fail("prefill");
-        tp[r] = now_s() - t0;
+        tp[r] = bench_now_s() - t0;
     }
-    const double prefill_s = median(tp, 3);
+    const double prefill_s = bench_median(tp, 3);
 
     /* Decode: one greedy token per step, after a short prompt (llama2.c's
      * usual regime) and after the long one (attention then reads more). */
@@ -155,14 +132,14 @@ int main(int argc, char **argv) {
     for (int run = 0; run < 2; run++) {
         hwa_llama_reset(m);
         if (hwa_llama_eval(m, tokens, starts[run], false, one)) return fail("decode prompt");
-        int32_t next = argmax(one, V);
+        int32_t next = bench_argmax(one, V);
         for (int i = 0; i < decode; i++) {
-            const double t0 = now_s();
+            const double t0 = bench_now_s();
             if (hwa_llama_eval(m, &next, 1, false, one)) return fail("decode");
-            td[i] = now_s() - t0;
-            next = argmax(one, V);
+            td[i] = bench_now_s() - t0;
+            next = bench_argmax(one, V);
         }
-        step_s[run] = median(td, decode); /* sorts td */
+        step_s[run] = bench_median(td, decode); /* sorts td */
         printf("decode at positions %d..%d: %.2f tokens/s (median of %d steps; fastest %.2f, slowest %.2f)\n",
                starts[run], starts[run] + decode - 1, 1.0 / step_s[run], decode, 1.0 / td[0], 1.0 / td[decode - 1]);
     }

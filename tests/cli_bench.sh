@@ -113,6 +113,27 @@ if [ -n "${HWA_DATA_DIR:-}" ] && [ -f "$model" ]; then
   json=$("$cli" bench "$model" --no-calibrate --min-time 0 --min-queries 2 --warmup 0 --batch 16 --csv)
   contains "$json" 'prefill of 16 tokens'
   echo "ok: model file workload"
+  # Sequences decoded in one batch: batch is their count, the row says how
+  # many and each one's tokens/s (all of them / 3); its first sequence's
+  # logits are checked against the scalar reference like a decode step's.
+  json=$("$cli" bench "$model" --no-calibrate --min-time 0 --min-queries 3 --warmup 0 --sequences 3 --json)
+  contains "$json" '"batch": 3,'
+  contains "$json" '"sequences": 3'
+  contains "$json" 'one decode step of 3 sequences in one batch'
+  all=$(grep -o '"samples_per_s": [^,}]*' <<<"$json" | head -1 | sed 's/.*: //')
+  each=$(grep -o '"tokens_per_s_per_sequence": [^,}]*' <<<"$json" | head -1 | sed 's/.*: //')
+  err=$(grep -o '"max_abs_error_vs_f32": [^,}]*' <<<"$json" | head -1 | sed 's/.*: //')
+  awk -v a="$all" -v e="$each" -v x="$err" 'BEGIN { d = e * 3 - a; if (d < 0) d = -d
+    exit !(a > 0 && d <= 1e-6 * a && x ~ /^[0-9]/ && x + 0 <= 1e-4) }' ||
+    fail "sequences row: tokens/s $all, per sequence $each, error $err"
+  if command -v /usr/bin/python3 >/dev/null && /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
+    /usr/bin/python3 -c 'import json, sys, jsonschema; jsonschema.validate(json.load(sys.stdin), json.load(open(sys.argv[1])))' \
+      "${HWA_SOURCE_DIR:-$(pwd)}/docs/bench-report.schema.json" <<<"$json" || fail "sequences JSON does not validate"
+  fi
+  expect_error "sequences (2) set the batch" "give no batches" "$model" --sequences 2 --batch 4 --no-calibrate
+  expect_error "sequences apply to language model files" "linear1000 is a built-in" linear1000 --sequences 2 --no-calibrate
+  expect_error "--sequences" "1..256" "$model" --sequences 0 --no-calibrate
+  echo "ok: sequences decoded in one batch"
 else
   skip_part data "model file workload: $model is absent (HWA_DATA_DIR, ../shared/data)"
 fi

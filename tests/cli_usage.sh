@@ -48,6 +48,7 @@ usage bench "--reps 33: out of range; allowed: 1..32" bench linear1000 --reps 33
 usage bench "-r x: not an integer; allowed: 1..32" bench linear1000 -r x
 usage bench "--rate 0: out of range; allowed: > 0" bench linear1000 --rate 0
 usage bench "--min-time -2: out of range; allowed: >= 0" bench --min-time -2
+usage bench "--sequences 257: out of range; allowed: 1..256" bench m.gguf --sequences 257
 usage bench "--csv: conflicts with --json" bench --json --csv
 usage bench "--json: conflicts with --md" bench --md --json
 usage bench "mlp1000: extra argument after linear1000" bench linear1000 mlp1000
@@ -207,7 +208,8 @@ help_names() {
   else bad "hwadapt $cmd --help: not listed:${missing:- none}; lines over 100 columns: ${wide:-none}"; fi
 }
 help_names run --budget --workloads --tolerance --devices -o --settings --no-settings --wide --quiet --profile
-help_names bench --device --devices --fallback --place --dtype --batch --optimizer --threads --scenario --rate \
+help_names bench --device --devices --fallback --place --dtype --batch --sequences --optimizer --threads \
+  --scenario --rate \
   --p99-ms --find-peak --reps --min-time --min-queries --max-time --warmup --seed --no-calibrate --config --json \
   --csv --md --wide --quiet --profile -o
 help_names probe --json --list --recalibrate --no-calibrate --energy-read

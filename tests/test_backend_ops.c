@@ -164,6 +164,37 @@ static hwa_tensor *b_attention(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
     return hwa_attention(ctx, q, k, v, (c->op & ATTN_CAUSAL) != 0, 0.0f);
 }
 
+/* The cache ops at run-time indices: at [B, 2] (filled by fill_at once the
+ * leaves have storage) gives row b the sequence C-1-b and the position
+ * (5 + 7b) mod (T - n + 1). c->op 0: in[1] [B,H,n,D] written into the
+ * caches in[0] [C,H,T,D] (1: in[1] [B,n,H,D] permuted, a strided view),
+ * read back through an op that sees the whole cache; 2: in[0] q [B,Hq,n,D]
+ * attending to the caches in[1], in[2]. */
+static hwa_tensor *case_at;
+static int64_t case_at_T, case_at_n;
+static hwa_tensor *b_cache(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    static const int swap12[4] = {0, 2, 1, 3};
+    const hwa_tensor *cache = c->op == 2 ? in[1] : in[0];
+    hwa_tensor *x = c->op == 1 ? hwa_permute(ctx, in[1], swap12) : c->op == 2 ? in[0] : in[1];
+    case_at = hwa_tensor_new_2d(ctx, HWA_I32, hwa_tensor_dim(x, 0), 2);
+    case_at_T = hwa_tensor_dim(cache, 2);
+    case_at_n = hwa_tensor_dim(x, 2);
+    if (c->op == 2) return hwa_cache_attention(ctx, x, in[1], in[2], case_at, 0.0f);
+    hwa_tensor *w = hwa_cache_write(ctx, in[0], x, case_at);
+    return w ? hwa_add(ctx, w, w) : NULL;
+}
+
+static hwa_status fill_at(hwa_tensor *at) {
+    const int64_t B = hwa_tensor_dim(at, 0);
+    int32_t v[64];
+    if (B > 32) return HWA_E_INTERNAL;
+    for (int64_t b = 0; b < B; b++) {
+        v[2 * b] = (int32_t)(B + 1 - b); /* every case has C = B + 2 */
+        v[2 * b + 1] = (int32_t)((5 + 7 * b) % (case_at_T - case_at_n + 1));
+    }
+    return hwa_tensor_set_bytes(at, v, (size_t)(2 * B) * sizeof *v);
+}
+
 /* The positions of the case being built, filled once the leaves have
  * storage (a rope case's second input is i32, not a random f32 leaf). */
 static hwa_tensor *case_pos;
@@ -373,6 +404,11 @@ static const tcase cases[] = {
     {"attention backward causal Tq 5 < Tk 13, Dv 40", 3, {4, 4, 4}, {S4(2, 4, 5, 24), S4(2, 4, 20, 24), S4(2, 4, 20, 40)}, {0}, F3, b_attention, ATTN_OP(13, ATTN_CAUSAL), 1e-10, true},
     {"attention backward GQA 6/3 D 5 Dv 7", 3, {4, 4, 4}, {S4(1, 6, 9, 5), S4(1, 3, 12, 5), S4(1, 3, 12, 7)}, {0}, F3, b_attention, ATTN_OP(12, 0), 1e-10, true},
     {"attention backward llama prefill 21, GQA 4/2", 3, {4, 4, 4}, {S4(1, 21, 4, 32), S4(1, 2, 32, 32), S4(1, 2, 32, 32)}, {0}, F3, b_attention, ATTN_OP(21, ATTN_CAUSAL | ATTN_Q_BTHD), 1e-10, true},
+    /* the KV caches of several sequences at run-time indices (C = B + 2) */
+    {"cache_write 4 seqs of 2x16x8 <- 2 rows of 1 position", 2, {4, 4}, {S4(4, 2, 16, 8), S4(2, 2, 1, 8)}, {0}, F3, b_cache, 0, 1e-12},
+    {"cache_write 3 seqs <- strided prefill of 5", 2, {4, 4}, {S4(3, 4, 12, 16), S4(1, 5, 4, 16)}, {0}, F3, b_cache, 1, 1e-12},
+    {"cache_attention decode 3 rows GQA 8/2 over 5 seqs of 40", 3, {4, 4, 4}, {S4(3, 8, 1, 64), S4(5, 2, 40, 64), S4(5, 2, 40, 64)}, {0}, F3, b_cache, 2, 1e-10},
+    {"cache_attention prefill 5, 2 rows, Dv 40", 3, {4, 4, 4}, {S4(2, 4, 5, 24), S4(4, 4, 20, 24), S4(4, 4, 20, 40)}, {0}, F3, b_cache, 2, 1e-10},
     {"attention GQA 6/3 D 5 Dv 7", 3, {4, 4, 4}, {S4(1, 6, 9, 5), S4(1, 3, 12, 5), S4(1, 3, 12, 7)}, {0}, F3, b_attention, ATTN_OP(12, 0), 1e-10},
     {"attention causal Tq = Tk 6 of 8", 3, {4, 4, 4}, {S4(1, 2, 6, 16), S4(1, 2, 8, 16), S4(1, 2, 8, 16)}, {0}, F3, b_attention, ATTN_OP(6, ATTN_CAUSAL), 1e-10},
     {"attention llama q [B,T,H,D] prefill 37", 3, {4, 4, 4}, {S4(1, 37, 4, 32), S4(1, 2, 64, 32), S4(1, 2, 64, 32)}, {0}, F3, b_attention, ATTN_OP(37, ATTN_CAUSAL | ATTN_Q_BTHD), 1e-10},
@@ -428,6 +464,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     hwa_tensor *leaf[3] = {0}, *in[3] = {0};
     case_pos = NULL;
     case_labels = NULL;
+    case_at = NULL;
     for (int i = 0; i < c->nin; i++) {
         in[i] = make_input(ctx, c, i, &leaf[i]);
         if (c->backward && leaf[i]) hwa_tensor_set_param(leaf[i]);
@@ -459,6 +496,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     for (int i = 0; i < c->nin; i++)
         if ((st = hwa_tensor_fill_uniform(leaf[i], -1.0f, 1.0f))) goto done;
     if (case_pos && (st = fill_pos(case_pos))) goto done;
+    if (case_at && (st = fill_at(case_at))) goto done;
     if (case_labels && (st = fill_labels(case_labels, case_labels_mod))) goto done;
     hwa__cpu_set_reference_only(v->isa < 0);
     hwa__isa_set_override(v->isa < 0 ? -1 : v->isa);
@@ -896,6 +934,31 @@ TEST(decode_step_kernels_are_the_fast_ones) {
     CHECK(strcmp(kr, "ref") != 0);
     CHECK(strcmp(ka, "ref") != 0);
     if (hwa__mm_forced() < 0) CHECK_STR_CONTAINS(ky, "gemv");
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
+TEST(cache_ops_of_a_reused_decode_step_take_the_fast_kernels) {
+    /* a decode step's cache write and attention at run-time indices, over
+     * the caches of 2 sequences */
+    if (hwa__isa_active() < HWA_ISA_AVX2) {
+        SKIP_FOR("avx2", "no vector kernels on this host (or HWA_ISA below avx2)");
+    }
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *kc = hwa_tensor_new_4d(ctx, HWA_F32, 2, 4, 64, 32), *vc = hwa_tensor_new_4d(ctx, HWA_F32, 2, 4, 64, 32);
+    hwa_tensor *q = hwa_tensor_new_4d(ctx, HWA_F32, 2, 4, 1, 32), *k = hwa_tensor_new_4d(ctx, HWA_F32, 2, 4, 1, 32);
+    hwa_tensor *at = hwa_tensor_new_2d(ctx, HWA_I32, 2, 2);
+    hwa_tensor *w = hwa_cache_write(ctx, kc, k, at);
+    hwa_tensor *a = hwa_cache_attention(ctx, q, w, hwa_cache_write(ctx, vc, k, at), at, 0.0f);
+    hwa_graph *g = NULL;
+    hwa_backend *be = NULL;
+    CHECK_OK(cpu_graph(ctx, a, false, &g, &be));
+    CHECK_OK(hwa_tensor_set_bytes(at, (const int32_t[]){1, 16, 0, 3}, 4 * sizeof(int32_t)));
+    CHECK_OK(hwa_graph_compute(g, be));
+    const char *kw = hwa_backend_kernel_name(be, w), *ka = hwa_backend_kernel_name(be, a);
+    printf("    cache_write: %s; cache_attention: %s\n", kw, ka);
+    CHECK(strcmp(kw, "ref") != 0);
+    CHECK(strcmp(ka, "ref") != 0);
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
 }

@@ -232,6 +232,43 @@ CTX_TEST(cross_entropy_label_equal_to_the_class_count_is_out_of_range) {
     CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "cross_entropy");
 }
 
+/* The cache ops: a sequence or a position that overflows the cache. */
+CTX_TEST(cache_write_position_past_the_cache_end_at_compute) {
+    hwa_tensor *c = hwa_tensor_new_4d(f->ctx, HWA_F32, 2, 1, 8, 4), *v = hwa_tensor_new_4d(f->ctx, HWA_F32, 1, 1, 3, 4);
+    hwa_tensor *at = t2(f, HWA_I32, 1, 2);
+    hwa_tensor *y = hwa_cache_write(f->ctx, c, v, at);
+    CHECK(y);
+    const float vals[2] = {1, 6}; /* positions 6..8 of 8 */
+    CHECK_STATUS(run_with_index(f, y, at, vals, 2), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "cache_write: position 6");
+}
+
+CTX_TEST(cache_attention_sequence_out_of_range_at_compute) {
+    hwa_tensor *k = hwa_tensor_new_4d(f->ctx, HWA_F32, 2, 1, 8, 4), *q = hwa_tensor_new_4d(f->ctx, HWA_F32, 2, 2, 1, 4);
+    hwa_tensor *at = t2(f, HWA_I32, 2, 2);
+    hwa_tensor *y = hwa_cache_attention(f->ctx, q, k, k, at, 0.0f);
+    CHECK(y);
+    const float vals[4] = {0, 3, 2, 0}; /* row 1 names sequence 2 of 2 */
+    CHECK_STATUS(run_with_index(f, y, at, vals, 4), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "cache_attention: sequence 2 at index 1");
+}
+
+CTX_TEST(cache_ops_refuse_a_view_as_cache_and_a_misshapen_index) {
+    hwa_tensor *c = hwa_tensor_new_4d(f->ctx, HWA_F32, 2, 1, 8, 4), *v = hwa_tensor_new_4d(f->ctx, HWA_F32, 1, 1, 1, 4);
+    EXPECT_FAIL(hwa_cache_write(f->ctx, hwa_slice(f->ctx, c, 2, 0, 4), v, t2(f, HWA_I32, 1, 2)), HWA_E_MISUSE,
+                "cache_write", "leaf");
+    EXPECT_FAIL(hwa_cache_write(f->ctx, c, v, t2(f, HWA_I32, 1, 3)), HWA_E_SHAPE, "cache_write", "[1,3]", "[1, 2]");
+    EXPECT_FAIL(hwa_cache_write(f->ctx, c, v, t2(f, HWA_F32, 1, 2)), HWA_E_DTYPE, "cache_write", "i32");
+    EXPECT_FAIL(hwa_cache_write(f->ctx, c, hwa_tensor_new_4d(f->ctx, HWA_F32, 1, 2, 1, 4), t2(f, HWA_I32, 1, 2)),
+                HWA_E_SHAPE, "cache_write", "[1,2,1,4]", "[2,1,8,4]");
+    hwa_tensor *q = hwa_tensor_new_4d(f->ctx, HWA_F32, 1, 3, 1, 4); /* 3 query heads over 1 kv head: fine */
+    EXPECT_FAIL(hwa_cache_attention(f->ctx, q, c, c, t2(f, HWA_I32, 2, 2), 0.0f), HWA_E_SHAPE, "cache_attention",
+                "[2,2]");
+    EXPECT_FAIL(hwa_cache_attention(f->ctx, hwa_tensor_new_4d(f->ctx, HWA_F32, 1, 3, 1, 5), c, c, t2(f, HWA_I32, 1, 2),
+                                    0.0f),
+                HWA_E_SHAPE, "cache_attention", "[1,3,1,5]");
+}
+
 /* ---- tensors, backends, graphs ------------------------------------------------------- */
 
 CTX_TEST(tensor_with_extent_zero) {

@@ -264,6 +264,12 @@ BUILDER(b_rope) {
 BUILDER(b_attention) {
     return hwa_attention(c, in[0], in[1], in[2], gc->p[0] != 0, (float)gc->p[1]);
 }
+BUILDER(b_cache_attention) {
+    return hwa_cache_attention(c, in[0], in[1], in[2], in[3], (float)gc->p[0]);
+}
+BUILDER(b_cache_write) {
+    return hwa_cache_write(c, in[0], in[1], in[2]);
+}
 BUILDER(b_concat) {
     return hwa_concat(c, in[0], in[1], (int)gc->p[0]);
 }
@@ -375,6 +381,17 @@ TEST(attention_causal) { run_f32(&GOLD_attention_causal, b_attention); }
 TEST(attention_gqa) { run_f32(&GOLD_attention_gqa, b_attention); }
 TEST(attention_gqa_causal_tq_less_than_tk) { run_f32(&GOLD_attention_gqa_causal_tq_lt_tk, b_attention); }
 TEST(attention_decode_step_explicit_scale) { run_f32(&GOLD_attention_decode_scale, b_attention); }
+
+/* The last input, the cache ops' (sequence, position) rows, is i32. */
+static void run_cache(const golden_case *gc, build_fn build) {
+    hwa_dtype dt[4] = {HWA_F32, HWA_F32, HWA_F32, HWA_F32};
+    dt[gc->n_in - 1] = HWA_I32;
+    run_spec rs = {gc, build, dt, F32_TOL, REF_F32_TOL};
+    run(&rs);
+}
+
+TEST(cache_attention_of_three_rows_over_four_sequences) { run_cache(&GOLD_cache_attention, b_cache_attention); }
+TEST(cache_write_of_two_rows_into_three_sequences) { run_cache(&GOLD_cache_write, b_cache_write); }
 
 /* ---- wide rows and edge rows ------------------------------------------------ */
 

@@ -315,6 +315,11 @@ typedef struct hwa_bench_row {
      * a language model file (a query is a decode step or a prefill of
      * `batch` tokens), so samples_per_s is tokens/s there. */
     char unit[8];
+    /* A language model file decoding several sequences in one batch
+     * (hwa_bench_sweep.sequences): their count, which is then batch, so that
+     * samples_per_s is the tokens/s of all of them and samples_per_s /
+     * sequences each one's; 0 otherwise. */
+    int32_t sequences;
 } hwa_bench_row;
 
 /* A summary of the machine, filled from the hardware passport. Strings are
@@ -436,6 +441,12 @@ typedef struct hwa_bench_sweep {
     const char *batches;
     const char *threads;
     const char *scenarios;
+    /* Language model files: > 0 makes a query one decode step of that many
+     * sequences in one batch (hwa_llama_eval_batch), each at its own
+     * position, and each batch of batches is then that count; 0: a query is
+     * a decode step (batch 1) or a prefill (batch N). Built-in workloads
+     * refuse it. */
+    int32_t sequences;
     /* Per row: min_time_s, min_queries, max_time_s and max_queries are the
      * row's totals, split evenly over its repetitions; the warm-up runs once,
      * before the first. Server rows use cfg.server_rate unless find_peak. */

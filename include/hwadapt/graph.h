@@ -110,6 +110,24 @@ hwa_tensor *hwa_concat(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b, int dim);
  * that the reads are ordered after the write. Not differentiable. */
 hwa_tensor *hwa_write_slice(hwa_ctx *ctx, hwa_tensor *dest, int dim, int64_t start, hwa_tensor *values);
 
+/* The KV cache of several sequences, indexed at run time: cache is a leaf
+ * [C, H, T, D] (C sequences of T positions), values [B, H, n, D], at an i32
+ * tensor [B, 2] whose row b names a sequence c and a position p; when the
+ * graph runs, values[b] goes to cache[c] at positions p .. p+n-1 (rows in
+ * order b). Returns a tensor that stands for cache after the write (same
+ * storage). Because the sequence and position are data, not part of the
+ * graph, one graph serves every decode step. A c or p out of range is an
+ * HWA_E_RANGE error when the graph runs. Not differentiable. */
+hwa_tensor *hwa_cache_write(hwa_ctx *ctx, hwa_tensor *cache, hwa_tensor *values, hwa_tensor *at);
+/* Causal attention of q [B, Hq, n, D] over caches k [C, Hkv, T, D] and v
+ * [C, Hkv, T, Dv] with at [B, 2] as hwa_cache_write's: row b attends to the
+ * first p + n positions of sequence c, query i sitting at position p + i;
+ * the result equals hwa_attention(q[b], k[c][:p+n], v[c][:p+n], causal).
+ * Pass the caches through hwa_cache_write's result so that the reads are
+ * ordered after the write. scale <= 0: 1/sqrt(D). Not differentiable. */
+hwa_tensor *hwa_cache_attention(hwa_ctx *ctx, hwa_tensor *q, hwa_tensor *k_cache, hwa_tensor *v_cache, hwa_tensor *at,
+                                float scale);
+
 /* ---- reductions and losses --------------------------------------------- */
 
 /* Over every element -> [1]. */

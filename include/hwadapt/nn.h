@@ -80,7 +80,19 @@ typedef struct hwa_llama_params {
      * alone, on its device) for the profile cache, so that later plans of
      * this model use measured times. */
     bool place_learn;
+    /* Sequences decoded side by side, each with its own positions and KV
+     * cache (hwa_llama_eval_seq, hwa_llama_eval_batch): 0 or 1 for one, at
+     * most HWA_LLAMA_MAX_SEQ. The cache takes n_seq times n_ctx positions.
+     * More than one needs a device that runs the cache ops (the CPU) and no
+     * place_devices. */
+    int32_t n_seq;
+    /* Build every step's graph afresh with its position fixed in it, as
+     * before decode graphs were reused (for comparisons; backends without
+     * the cache ops, and placement across devices, always do). */
+    bool rebuild_graphs;
 } hwa_llama_params;
+
+#define HWA_LLAMA_MAX_SEQ 256
 
 typedef struct hwa_llama hwa_llama;
 
@@ -94,7 +106,9 @@ typedef struct hwa_llama hwa_llama;
  * in: the message lists f32, f16, bf16; partial rotary embedding),
  * HWA_E_INVALID (a weight_dtype that names no dtype), HWA_E_FORMAT (missing
  * tensors, wrong shapes, inconsistent hyper-parameters), HWA_E_RANGE
- * (n_ctx < 0), HWA_E_NOMEM. */
+ * (n_ctx < 0, n_seq outside 0..HWA_LLAMA_MAX_SEQ), HWA_E_UNSUPPORTED (n_seq
+ * > 1 on a device without the cache ops, or with place_devices or
+ * rebuild_graphs), HWA_E_NOMEM. */
 hwa_status hwa_llama_load(const char *path, const hwa_llama_params *params, hwa_llama **out);
 void hwa_llama_free(hwa_llama *m); /* NULL is a no-op */
 
@@ -111,8 +125,15 @@ size_t hwa_llama_kv_bytes(const hwa_llama *m);     /* the KV cache, allocated */
 /* How many matrices weight_dtype could not hold (rows not whole blocks of
  * it) and took hwa_dtype_for_rows's type instead. */
 int hwa_llama_n_fallback(const hwa_llama *m);
-/* Forgets the cached positions (the next eval starts at position 0). */
+/* Forgets the cached positions of every sequence (the next eval starts at
+ * position 0). */
 void hwa_llama_reset(hwa_llama *m);
+int32_t hwa_llama_n_seq(const hwa_llama *m); /* sequences it was loaded for (>= 1) */
+/* Positions filled in sequence seq's cache (0 for a seq out of range), and
+ * forgetting them (a no-op for a seq out of range). hwa_llama_pos is
+ * sequence 0's. */
+int32_t hwa_llama_seq_pos(const hwa_llama *m, int32_t seq);
+void hwa_llama_seq_reset(hwa_llama *m, int32_t seq);
 /* Where the last eval's graph ran when placed across devices ("cpu:0",
  * "layers cpu:0 | opencl:0 at node 61", "mixed"), and its estimate in
  * seconds (*est_s may be NULL); "" before the first eval or without
@@ -134,6 +155,23 @@ hwa_status hwa_llama_plan(hwa_llama *m, int32_t n_tokens, FILE *f, bool json, bo
  * would overflow n_ctx, a token id outside the vocabulary), HWA_E_NOMEM.
  * On error the cache position is unchanged. */
 hwa_status hwa_llama_eval(hwa_llama *m, const int32_t *tokens, int32_t n, bool all_logits, float *logits);
+/* hwa_llama_eval on sequence seq (0 .. n_seq - 1; HWA_E_RANGE outside). */
+hwa_status hwa_llama_eval_seq(hwa_llama *m, int32_t seq, const int32_t *tokens, int32_t n, bool all_logits,
+                              float *logits);
+/* One decode step of n sequences in one batch: tokens[s] goes to sequence
+ * seqs[s] at that sequence's next position; every weight multiplies all n
+ * rows in one product. logits (may be NULL) receives [n, vocab_size], row s
+ * sequence seqs[s]'s next-token logits: what hwa_llama_eval_seq of that
+ * token alone gives, bit for bit where the products compute each row as
+ * they do alone (oneDNN's and hwadapt's own); OpenBLAS's round a product of
+ * several rows otherwise (about 1e-6 relative in f32; more once a block
+ * type rounds the activations downstream). The graph of a step of n
+ * sequences is built once and reused.
+ * Errors: HWA_E_MISUSE (NULL m, seqs or tokens, n <= 0), HWA_E_RANGE (n
+ * above n_seq, a sequence out of range or whose context is full, a token
+ * outside the vocabulary), HWA_E_INVALID (a sequence listed twice),
+ * HWA_E_NOMEM. On error no position moves. */
+hwa_status hwa_llama_eval_batch(hwa_llama *m, int32_t n, const int32_t *seqs, const int32_t *tokens, float *logits);
 
 /* ---- perplexity ------------------------------------------------------------ */
 

@@ -159,7 +159,7 @@ static hwa_status build(const hwa__sweep_runner *r, const hwa__sweep_block *b, c
         if (st) hwa__workload_free(w);
         return st;
     }
-    return b->wl < 0 ? hwa__model_build(b->file, b->dev, c->dtype, b->batch, c->threads, 42, w)
+    return b->wl < 0 ? hwa__model_build(b->file, b->dev, c->dtype, b->batch, r->s->sequences > 0, c->threads, 42, w)
                      : hwa__workload_build(b->wl, b->dev, c->dtype, b->batch, c->threads, 42, b->optim, w);
 }
 
@@ -202,7 +202,7 @@ static double max_abs_diff(const float *a, const float *b, int64_t n) {
 }
 
 /* A row of configuration c with nothing measured yet. */
-static void row_init(const hwa__sweep_block *b, const hwa__sweep_config *c, hwa_bench_row *row) {
+static void row_init(const hwa__sweep_block *b, const hwa__sweep_config *c, int32_t r_sequences, hwa_bench_row *row) {
     memset(row, 0, sizeof *row);
     const char *slash = b->wl < 0 ? strrchr(b->file, '/') : NULL;
     snprintf(row->workload, sizeof row->workload, "%s",
@@ -215,6 +215,7 @@ static void row_init(const hwa__sweep_block *b, const hwa__sweep_config *c, hwa_
         snprintf(row->optimizer, sizeof row->optimizer, "%s", hwa_optim_kind_name((hwa_optim_kind)b->optim));
     row->batch = b->batch;
     row->threads = c->threads;
+    if (b->wl < 0 && r_sequences > 0) row->sequences = (int32_t)b->batch;
     row->r.target_rate = NAN;
     row->samples_per_s = row->gflops = row->gbps = row->pct_of_peak = NAN;
     row->power_w = row->idle_power_w = row->energy_j_per_sample = NAN;
@@ -286,7 +287,11 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
         snprintf(tmpl->placement_why, sizeof tmpl->placement_why, "its heaviest node (%s): %s",
                  heavy >= 0 ? hwa__op_name(hwa_graph_node(w->g, heavy)->op) : "-", why);
     }
-    if (w->llama && w->prefill)
+    if (w->llama && w->sequences)
+        note_add(tmpl, "model file: a query is one decode step of %d sequences in one batch, each at its next "
+                 "position (its cache reset when full); tokens/s per sequence = tokens/s / %d",
+                 (int)w->sequences, (int)w->sequences);
+    else if (w->llama && w->prefill)
         note_add(tmpl, "model file: a query is a prefill of %lld tokens from position 0", (long long)b->batch);
     else if (w->llama)
         note_add(tmpl, "model file: a query is one decode step at the next position (cache reset when full)");
@@ -625,7 +630,7 @@ hwa_status hwa__sweep_block_run(hwa__sweep_runner *r, const hwa__sweep_block *b)
     hwa_status st = HWA_OK;
     for (int i = 0; !st && i < b->n_cfgs; i++) {
         hwa_bench_row tmpl;
-        row_init(b, &b->cfgs[i], &tmpl);
+        row_init(b, &b->cfgs[i], r->s->sequences, &tmpl);
         st = prepare(r, b, i, &m[i], &tmpl);
         for (int c = 0; c < ns; c++) {
             rows[i * ns + c] = tmpl;

@@ -17,8 +17,8 @@ static double matmul_params(const hwa_llama_config *c) {
     return layer * c->n_layers + (double)c->vocab_size * dim;
 }
 
-static hwa_status open_model(const char *path, const char *spec, int threads, hwa_llama **m) {
-    hwa_llama_params lp = {.device = spec, .n_threads = threads > 0 ? threads : 0};
+static hwa_status open_model(const char *path, const char *spec, int threads, int32_t n_seq, hwa_llama **m) {
+    hwa_llama_params lp = {.device = spec, .n_threads = threads > 0 ? threads : 0, .n_seq = n_seq};
     hwa_status st = hwa_llama_load(path, &lp, m);
     if (st) hwa__err(NULL, st, "workload file %s: %s", path, hwa_last_error()[0] ? hwa_last_error() : hwa_status_str(st));
     return st;
@@ -26,17 +26,19 @@ static hwa_status open_model(const char *path, const char *spec, int threads, hw
 
 hwa_status hwa__model_dtype(const char *path, const char *spec, hwa_dtype *t) {
     hwa_llama *m = NULL;
-    hwa_status st = open_model(path, spec, 0, &m);
+    hwa_status st = open_model(path, spec, 0, 0, &m);
     if (!st) *t = hwa_llama_get_config(m)->weight_dtype;
     hwa_llama_free(m);
     return st;
 }
 
-hwa_status hwa__model_build(const char *path, const char *spec, hwa_dtype t, int64_t batch, int threads, uint64_t seed,
-                            hwa__workload *w) {
+hwa_status hwa__model_build(const char *path, const char *spec, hwa_dtype t, int64_t batch, bool sequences,
+                            int threads, uint64_t seed, hwa__workload *w) {
     memset(w, 0, sizeof *w);
     if (batch < 1) return hwa__err(NULL, HWA_E_RANGE, "batch must be >= 1 (got %lld)", (long long)batch);
-    hwa_status st = open_model(path, spec, threads, &w->llama);
+    if (sequences && batch > HWA_LLAMA_MAX_SEQ)
+        return hwa__err(NULL, HWA_E_RANGE, "%lld sequences: at most %d", (long long)batch, HWA_LLAMA_MAX_SEQ);
+    hwa_status st = open_model(path, spec, threads, sequences ? (int32_t)batch : 0, &w->llama);
     if (st) return st;
     const hwa_llama_config *c = hwa_llama_get_config(w->llama);
     if (t != c->weight_dtype) {
@@ -45,24 +47,29 @@ hwa_status hwa__model_build(const char *path, const char *spec, hwa_dtype t, int
         goto fail;
     }
     int32_t n_ctx = hwa_llama_n_ctx(w->llama);
-    if (batch > n_ctx) {
+    if (!sequences && batch > n_ctx) {
         st = hwa__err(NULL, HWA_E_RANGE, "batch %lld: a prefill longer than the %d-position context of %s",
                       (long long)batch, n_ctx, path);
         goto fail;
     }
     w->n_tokens = (int32_t)batch;
-    w->prefill = batch > 1;
+    w->prefill = batch > 1 && !sequences;
+    w->sequences = sequences ? (int32_t)batch : 0;
     w->vocab = c->vocab_size;
     w->tokens = malloc((size_t)batch * sizeof *w->tokens);
-    w->logits = malloc((size_t)c->vocab_size * sizeof *w->logits);
-    if (!w->tokens || !w->logits) {
+    w->seqs = malloc((size_t)batch * sizeof *w->seqs);
+    /* a query's logits: the last token's, or every sequence's */
+    w->logits = malloc((size_t)c->vocab_size * (sequences ? (size_t)batch : 1) * sizeof *w->logits);
+    if (!w->tokens || !w->seqs || !w->logits) {
         st = hwa__err(NULL, HWA_E_NOMEM, "out of memory for %lld tokens", (long long)batch);
         goto fail;
     }
     hwa_bench_rng r;
     hwa_bench_rng_init(&r, seed);
-    for (int64_t i = 0; i < batch; i++)
+    for (int64_t i = 0; i < batch; i++) {
         w->tokens[i] = (int32_t)(hwa_bench_rng_uniform(&r) * c->vocab_size) % c->vocab_size;
+        w->seqs[i] = (int32_t)i;
+    }
     w->flops_per_query = 2 * matmul_params(c) * (double)batch;
     w->bytes_per_query = (double)hwa_llama_weight_bytes(w->llama);
     w->planned_bytes = (int64_t)hwa_llama_kv_bytes(w->llama);
@@ -72,7 +79,27 @@ fail:
     return st;
 }
 
+/* One batched decode step of every sequence; sequence s starts s positions
+ * in (its cache reset when full), so that they run at different positions. */
+static hwa_status sequences_run(hwa__workload *w) {
+    const int32_t n_ctx = hwa_llama_n_ctx(w->llama);
+    int32_t tok[HWA_LLAMA_MAX_SEQ];
+    for (int32_t s = 0; s < w->sequences; s++) {
+        int32_t pos = hwa_llama_seq_pos(w->llama, s);
+        if (pos >= n_ctx) hwa_llama_seq_reset(w->llama, s);
+        while (pos == 0 && hwa_llama_seq_pos(w->llama, s) < s % n_ctx) {
+            const int32_t one = w->tokens[s];
+            hwa_status st = hwa_llama_eval_seq(w->llama, s, &one, 1, false, NULL);
+            if (st) return st;
+        }
+        pos = hwa_llama_seq_pos(w->llama, s);
+        tok[s] = (int32_t)(((int64_t)w->tokens[s] + pos) % w->vocab); /* vary decode tokens */
+    }
+    return hwa_llama_eval_batch(w->llama, w->sequences, w->seqs, tok, w->logits);
+}
+
 hwa_status hwa__model_run(hwa__workload *w) {
+    if (w->sequences) return sequences_run(w);
     if (w->prefill || hwa_llama_pos(w->llama) >= hwa_llama_n_ctx(w->llama)) hwa_llama_reset(w->llama);
     int32_t tok = w->tokens[0];
     if (!w->prefill) tok = (int32_t)(((int64_t)tok + hwa_llama_pos(w->llama)) % w->vocab); /* vary decode tokens */
@@ -81,8 +108,8 @@ hwa_status hwa__model_run(hwa__workload *w) {
 
 hwa_status hwa__model_reference_logits(const char *path, const hwa__workload *w, int threads, float *ref) {
     hwa__workload r;
-    hwa_status st = hwa__model_build(path, "cpu", hwa_llama_get_config(w->llama)->weight_dtype, w->n_tokens, threads,
-                                     0, &r);
+    hwa_status st = hwa__model_build(path, "cpu", hwa_llama_get_config(w->llama)->weight_dtype, w->n_tokens,
+                                     w->sequences > 0, threads, 0, &r);
     if (st) return st;
     memcpy(r.tokens, w->tokens, (size_t)w->n_tokens * sizeof *r.tokens); /* the same query */
     hwa__cpu_set_reference_only(true);

@@ -116,6 +116,10 @@ static void write_json_row(const hwa_bench_row *r, FILE *f) {
     if (r->optimizer[0]) hwa__json_write_cstr(f, r->optimizer);
     else fputs("null", f);
     kv_str(f, ", \"unit\": ", r->unit[0] ? r->unit : "samples");
+    if (r->sequences > 0) {
+        fprintf(f, ", \"sequences\": %d", (int)r->sequences);
+        kv_num(f, ", \"tokens_per_s_per_sequence\": ", ok ? r->samples_per_s / r->sequences : NAN);
+    }
     fprintf(f, ",\n     \"skipped\": %s, \"queries\": %lld, \"warmup_queries\": %lld, \"duration_s\": ",
             r->skipped ? "true" : "false", (long long)r->r.queries, (long long)r->r.warmup_queries);
     hwa__json_write_num(f, ok ? r->r.duration_s : NAN);

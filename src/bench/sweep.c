@@ -78,6 +78,14 @@ static hwa_status check_plan(const hwa_bench_sweep *s, plan *p) {
     if ((st = split(s->workloads, "linear1000", "workload", &p->wl)) || (st = split(s->devices, "cpu", "device", &p->dev)) ||
         (st = split(s->dtypes, "f32", "dtype", &p->dt)) || (st = split(s->scenarios, "single", "scenario", &p->scen)))
         return st;
+    if (s->sequences && s->batches && *s->batches)
+        return hwa__err(NULL, HWA_E_INVALID, "sequences (%d) set the batch: give no batches beside them", s->sequences);
+    if (s->sequences < 0 || s->sequences > HWA_LLAMA_MAX_SEQ)
+        return hwa__err(NULL, HWA_E_RANGE, "sequences %d is outside 1..%d", s->sequences, HWA_LLAMA_MAX_SEQ);
+    if (s->sequences) {
+        p->batch.n = 1;
+        snprintf(p->batch.v[0], ITEM_LEN, "%d", s->sequences);
+    }
     if (s->batches && *s->batches && (st = split(s->batches, "", "batch", &p->batch))) return st;
     if (s->threads && *s->threads && (st = split(s->threads, "", "threads", &p->thr))) return st;
     if (p->dev.n == 1 && !strcmp(p->dev.v[0], "all")) {
@@ -102,6 +110,9 @@ static hwa_status check_plan(const hwa_bench_sweep *s, plan *p) {
             return hwa__err(NULL, HWA_E_NOTFOUND, "workload file '%s': no such file", w);
         } else if ((st = hwa_bench_workload_find(w, &p->wl_idx[i]))) {
             return st;
+        } else if (s->sequences) {
+            return hwa__err(NULL, HWA_E_INVALID, "sequences apply to language model files; %s is a built-in workload",
+                            w);
         }
     }
     if ((st = check_optimizer(s->optimizer, p))) return st;

@@ -31,6 +31,8 @@ typedef struct hwa__workload {
     int32_t n_tokens;         /* per query */
     int32_t vocab;
     bool prefill;             /* a query is reset + eval of n_tokens; else one decode step */
+    int32_t sequences;        /* > 0: a query is one decode step of n_tokens sequences in one batch */
+    int32_t *seqs;            /* [sequences]: 0 .. sequences - 1 */
     float *logits;            /* [vocab] of the query's last token */
     /* Placed across devices (hwa__workload_place): the schedule and the
      * backends it made besides be. */
@@ -76,10 +78,11 @@ typedef struct hwa__workload {
 hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t batch, int threads, uint64_t seed,
                                int optim, hwa__workload *w);
 /* A Llama model file as the workload: batch 1 is one decode step per query,
- * batch N > 1 a prefill of N tokens; t must be the file's weight dtype.
+ * batch N > 1 a prefill of N tokens, or with sequences one decode step of
+ * N sequences in one batch; t must be the file's weight dtype.
  * hwa__model_dtype opens the file to read that dtype (and to check it). */
-hwa_status hwa__model_build(const char *path, const char *spec, hwa_dtype t, int64_t batch, int threads, uint64_t seed,
-                            hwa__workload *w);
+hwa_status hwa__model_build(const char *path, const char *spec, hwa_dtype t, int64_t batch, bool sequences,
+                            int threads, uint64_t seed, hwa__workload *w);
 hwa_status hwa__model_dtype(const char *path, const char *spec, hwa_dtype *t);
 hwa_status hwa__model_run(hwa__workload *w);
 /* The logits of w's first query (its model fresh from path, as after

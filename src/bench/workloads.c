@@ -254,6 +254,7 @@ void hwa__workload_free(hwa__workload *w) {
     hwa_ctx_free(w->ctx);
     hwa_llama_free(w->llama);
     free(w->tokens);
+    free(w->seqs);
     free(w->logits);
     memset(w, 0, sizeof *w);
 }

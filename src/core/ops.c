@@ -317,12 +317,8 @@ static hwa_status check_attention(hwa_ctx *ctx, const char *op, const hwa_tensor
     return HWA_OK;
 }
 
-hwa_status hwa__infer_ATTENTION(hwa_ctx *ctx, hwa_tensor *dst) {
-    const hwa_tensor *q = dst->src[0], *k = dst->src[1], *v = dst->src[2];
-    hwa_status st;
-    for (int i = 0; i < 3; i++)
-        if ((st = need_float(ctx, dst, i))) return st;
-    if ((st = check_attention(ctx, "attention", q, k, v, dst->p.i[0] != 0))) return st;
+/* Attention's result: [B, Hq, Tq, Dv] of q [B, Hq, Tq, D] and v [., ., ., Dv]. */
+static hwa_status attention_result(hwa_tensor *dst, const hwa_tensor *q, const hwa_tensor *v) {
     dst->ndim = 4;
     dst->shape[0] = q->shape[0];
     dst->shape[1] = q->shape[1];
@@ -330,6 +326,15 @@ hwa_status hwa__infer_ATTENTION(hwa_ctx *ctx, hwa_tensor *dst) {
     dst->shape[3] = v->shape[3];
     dst->dtype = q->dtype;
     return HWA_OK;
+}
+
+hwa_status hwa__infer_ATTENTION(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *q = dst->src[0], *k = dst->src[1], *v = dst->src[2];
+    hwa_status st;
+    for (int i = 0; i < 3; i++)
+        if ((st = need_float(ctx, dst, i))) return st;
+    if ((st = check_attention(ctx, "attention", q, k, v, dst->p.i[0] != 0))) return st;
+    return attention_result(dst, q, v);
 }
 
 hwa_status hwa__infer_ATTENTION_BACK(hwa_ctx *ctx, hwa_tensor *dst) {
@@ -448,6 +453,48 @@ hwa_status hwa__infer_WRITE_SLICE(hwa_ctx *ctx, hwa_tensor *dst) {
         return hwa__err(ctx, HWA_E_SHAPE, "write_slice: values %s do not fit into %s at %lld along dimension %d",
                         SHAPE(v), SHAPE(a), (long long)dst->p.l[0], dim);
     return same_as_src0(ctx, dst);
+}
+
+/* at must be i32 [B, 2] for B rows of values or queries. */
+static hwa_status check_cache_at(hwa_ctx *ctx, const hwa_tensor *dst, int i, int64_t rows) {
+    hwa_status st = need_i32(ctx, dst, i, "at");
+    if (st) return st;
+    const hwa_tensor *at = dst->src[i];
+    if (at->ndim != 2 || at->shape[0] != rows || at->shape[1] != 2)
+        return hwa__err(ctx, HWA_E_SHAPE, "%s: at %s must be [%lld, 2] (a sequence and a position per row)",
+                        hwa__op_name(dst->op), SHAPE(at), (long long)rows);
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_CACHE_WRITE(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *c = dst->src[0], *v = dst->src[1];
+    hwa_status st;
+    if ((st = need_float(ctx, dst, 0)) || (st = need_float(ctx, dst, 1))) return st;
+    if (c->op != HWA_OP_NONE || c->view_src)
+        return hwa__err(ctx, HWA_E_MISUSE, "cache_write: destination %s must be a leaf tensor, not a view or result",
+                        SHAPE(c));
+    if (c->ndim != 4 || v->ndim != 4 || v->shape[1] != c->shape[1] || v->shape[3] != c->shape[3] ||
+        v->shape[2] > c->shape[2])
+        return hwa__err(ctx, HWA_E_SHAPE, "cache_write: values %s do not fit a cache %s (both [., H, T, D])", SHAPE(v),
+                        SHAPE(c));
+    if ((st = check_cache_at(ctx, dst, 2, v->shape[0]))) return st;
+    return same_as_src0(ctx, dst);
+}
+
+hwa_status hwa__infer_CACHE_ATTENTION(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *q = dst->src[0], *k = dst->src[1], *v = dst->src[2];
+    hwa_status st;
+    for (int i = 0; i < 3; i++)
+        if ((st = need_float(ctx, dst, i))) return st;
+    if (q->ndim != 4 || k->ndim != 4 || v->ndim != 4 || k->shape[0] != v->shape[0] || k->shape[1] != v->shape[1] ||
+        k->shape[2] != v->shape[2] || q->shape[3] != k->shape[3] || q->shape[1] % k->shape[1] != 0 ||
+        q->shape[2] > k->shape[2])
+        return hwa__err(ctx, HWA_E_SHAPE,
+                        "cache_attention: q %s, k %s, v %s do not fit (the caches share their shape but D, q and k "
+                        "share D, query heads are a multiple of kv heads, no more queries than positions)",
+                        SHAPE(q), SHAPE(k), SHAPE(v));
+    if ((st = check_cache_at(ctx, dst, 3, q->shape[0]))) return st;
+    return attention_result(dst, q, v);
 }
 
 hwa_status hwa__infer_SUM_SQ(hwa_ctx *ctx, hwa_tensor *dst) {
@@ -694,10 +741,15 @@ hwa_tensor *hwa_rope(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *pos, float theta, 
     return op2(ctx, HWA_OP_ROPE, x, pos, &p);
 }
 
+/* scale <= 0: 1/sqrt(D) of q [.., D]. */
+static float attention_scale(const hwa_tensor *q, float scale) {
+    return scale > 0.0f ? scale : (q ? 1.0f / sqrtf((float)q->shape[q->ndim - 1]) : 1.0f);
+}
+
 hwa_tensor *hwa_attention(hwa_ctx *ctx, hwa_tensor *q, hwa_tensor *k, hwa_tensor *v, bool causal, float scale) {
     hwa_op_params p = {0};
     p.i[0] = causal;
-    p.f[0] = scale > 0.0f ? scale : (q ? 1.0f / sqrtf((float)q->shape[q->ndim - 1]) : 1.0f);
+    p.f[0] = attention_scale(q, scale);
     return hwa__op_new(ctx, HWA_OP_ATTENTION, (hwa_tensor *[]){q, k, v}, &p, HWA_F32, 0, NULL);
 }
 
@@ -718,6 +770,23 @@ hwa_tensor *hwa_write_slice(hwa_ctx *ctx, hwa_tensor *dest, int dim, int64_t sta
         t->view_offs = 0;
     }
     return t;
+}
+
+hwa_tensor *hwa_cache_write(hwa_ctx *ctx, hwa_tensor *cache, hwa_tensor *values, hwa_tensor *at) {
+    hwa_tensor *t = hwa__op_new(ctx, HWA_OP_CACHE_WRITE, (hwa_tensor *[]){cache, values, at}, NULL, HWA_F32, 0, NULL);
+    if (t) {
+        t->flags |= HWA_TF_INPLACE;
+        t->view_src = cache;
+        t->view_offs = 0;
+    }
+    return t;
+}
+
+hwa_tensor *hwa_cache_attention(hwa_ctx *ctx, hwa_tensor *q, hwa_tensor *k_cache, hwa_tensor *v_cache, hwa_tensor *at,
+                                float scale) {
+    hwa_op_params p = {0};
+    p.f[0] = attention_scale(q, scale);
+    return hwa__op_new(ctx, HWA_OP_CACHE_ATTENTION, (hwa_tensor *[]){q, k_cache, v_cache, at}, &p, HWA_F32, 0, NULL);
 }
 
 hwa_tensor *hwa__fill(hwa_ctx *ctx, hwa_dtype t, int ndim, const int64_t *shape, float value) {

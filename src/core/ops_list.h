@@ -59,6 +59,19 @@
  *              values; dst is src0 itself after the write (same storage):
  *              the region of dim p.i[0] starting at p.l[0] with src1's
  *              extent along it is overwritten with src1, the rest untouched.
+ *  CACHE_WRITE src0 a persistent tensor [C, H, T, D] (a leaf: the KV caches
+ *              of C sequences), src1 values [B, H, n, D], src2 i32 at [B, 2]
+ *              (per row b: a sequence c = at[b,0] and a position p = at[b,1]);
+ *              dst is src0 itself after the write (same storage, like
+ *              WRITE_SLICE): values[b, :, i, :] overwrites src0[c, :, p + i, :]
+ *              for b in order. The index comes from a tensor so that one graph
+ *              serves every decode step. Needs 0 <= c < C, 0 <= p <= T - n.
+ *  CACHE_ATTENTION src0 q [B,Hq,n,D], src1 k cache [C,Hkv,T,D], src2 v cache
+ *              [C,Hkv,T,Dv], src3 i32 at [B, 2] as CACHE_WRITE's; dst
+ *              [B,Hq,n,Dv]: for each b, causal ATTENTION of q[b] over the
+ *              first p + n keys of sequence c (query i at position p + i sees
+ *              keys <= p + i); p.f[0] scale; kv head = h / (Hq/Hkv). Equal to
+ *              ATTENTION over the slice [0, p + n) of that sequence's cache.
  *  CROSS_ENTROPY  src0 logits [N,C], src1 i32 labels [N]; dst [1] =
  *              mean over rows of logsumexp(row) - row[label].
  *  CROSS_ENTROPY_BACK  src0 g [1], src1 logits, src2 labels; dst [N,C] =
@@ -131,5 +144,7 @@
     X(CROSS_ENTROPY_BACK, "cross_entropy_back", 3, 0)     \
     X(WRITE_SLICE,        "write_slice",        2, 0)     \
     X(SUM_SQ,             "sum_sq",             1, 0)     \
+    X(CACHE_WRITE,        "cache_write",        3, 0)     \
+    X(CACHE_ATTENTION,    "cache_attention",    4, 0)     \
     X(SGD_UPDATE,         "sgd_update",         4, 0)     \
     X(ADAM_UPDATE,        "adam_update",        4, 0)

@@ -1,6 +1,10 @@
 /* Llama-family models: the config from a llama2.c checkpoint or GGUF
- * metadata, weights bound to the file's mapping, a KV cache, and the forward
- * pass built from the graph's ops for each batch of tokens. */
+ * metadata, weights bound to the file's mapping, a KV cache per sequence, and
+ * the forward pass built from the graph's ops. A decode step's graph (one
+ * token per sequence) takes its positions from tensors, so it is built,
+ * planned and allocated once per sequence count and reused at every
+ * position; prefills (and backends without the cache ops) build a graph per
+ * call with the position fixed in it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +16,14 @@
 #include "hwadapt/graph.h"
 #include "hwadapt/nn.h"
 
+/* One step's graph and its inputs: S sequences of n tokens each. */
+typedef struct step_graph {
+    hwa_graph *g;
+    hwa_tensor *ids, *pos; /* i32 [S * n]: the tokens and their positions */
+    hwa_tensor *at;        /* i32 [S, 2]: each sequence and its first position (cache ops only) */
+    hwa_tensor *out;       /* logits */
+} step_graph;
+
 typedef struct llama_layer {
     hwa_tensor *att_norm;  /* [dim] */
     hwa_tensor *wq;        /* [dim, dim] (out, in) */
@@ -20,7 +32,7 @@ typedef struct llama_layer {
     hwa_tensor *ffn_norm;  /* [dim] */
     hwa_tensor *w1, *w3;   /* gate and up: [hidden, dim] */
     hwa_tensor *w2;        /* down: [dim, hidden] */
-    hwa_tensor *k_cache;   /* [1, n_kv_heads, n_ctx, head_size], f32 */
+    hwa_tensor *k_cache;   /* [n_seq, n_kv_heads, n_ctx, head_size], f32 */
     hwa_tensor *v_cache;   /* the same */
 } llama_layer;
 
@@ -33,7 +45,13 @@ struct hwa_llama {
     hwa_tensor *out_norm;  /* [dim] */
     hwa_tensor *wcls;      /* [vocab, dim]; tok_emb when shared */
     llama_layer *layers;   /* [n_layers] */
-    int32_t n_ctx, pos;
+    int32_t n_ctx, n_seq;
+    int32_t *seq_pos;      /* [n_seq]: positions filled in each sequence's cache */
+    /* The cache ops (hwa_cache_write, hwa_cache_attention) run on be and
+     * the graphs are not placed: decode steps reuse dec[S - 1], the graph
+     * of S sequences' steps, built at the first such step. */
+    bool cached;
+    step_graph *dec;       /* [n_seq] */
     size_t weight_bytes, kv_bytes;
     bool convert;          /* matrices go to want_dtype at load */
     hwa_dtype want_dtype;
@@ -285,7 +303,7 @@ static hwa_status bind_weights(hwa_llama *m) {
 
 static hwa_status alloc_cache(hwa_llama *m) {
     const hwa_llama_config *c = &m->cfg;
-    const int64_t shape[4] = {1, c->n_kv_heads, m->n_ctx, c->dim / c->n_heads};
+    const int64_t shape[4] = {m->n_seq, c->n_kv_heads, m->n_ctx, c->dim / c->n_heads};
     for (int l = 0; l < c->n_layers; l++) {
         hwa_tensor **kv[2] = {&m->layers[l].k_cache, &m->layers[l].v_cache};
         for (int i = 0; i < 2; i++) {
@@ -354,6 +372,34 @@ static hwa_status open_placement(hwa_llama *m, const hwa_llama_params *params) {
     return m->pcache ? HWA_OK : HWA_E_NOMEM;
 }
 
+/* Whether m's backend runs the cache ops (a probe of each on layer 0's
+ * cache, released after). */
+static bool backend_has_cache_ops(hwa_llama *m) {
+    const hwa_llama_config *c = &m->cfg;
+    const int64_t hs = c->dim / c->n_heads;
+    hwa_ctx_mark mark = hwa_ctx_mark_get(m->ctx);
+    hwa_tensor *at = hwa_tensor_new_2d(m->ctx, HWA_I32, 1, 2);
+    hwa_tensor *kv = hwa_tensor_new_4d(m->ctx, HWA_F32, 1, c->n_kv_heads, 1, hs);
+    hwa_tensor *q = hwa_tensor_new_4d(m->ctx, HWA_F32, 1, c->n_heads, 1, hs);
+    hwa_tensor *w = hwa_cache_write(m->ctx, m->layers[0].k_cache, kv, at);
+    hwa_tensor *a = hwa_cache_attention(m->ctx, q, w, w, at, 0.0f);
+    const bool ok = a && hwa_backend_supports(m->be, w) && hwa_backend_supports(m->be, a);
+    hwa_ctx_release(m->ctx, mark);
+    return ok;
+}
+
+/* The sequences and whether decode steps reuse their graphs (the cache ops
+ * on m->be, no placement, not turned off by params). */
+static hwa_status choose_graphs(hwa_llama *m, const hwa_llama_params *params) {
+    m->cached = !params->rebuild_graphs && !params->place_devices && backend_has_cache_ops(m);
+    if (m->n_seq > 1 && !m->cached)
+        return hwa__err(NULL, HWA_E_UNSUPPORTED,
+                        "llama: %d sequences need the cache ops on %s, without place_devices or rebuild_graphs",
+                        m->n_seq, m->be->spec);
+    m->dec = calloc((size_t)m->n_seq, sizeof *m->dec);
+    return m->dec ? HWA_OK : hwa__err(NULL, HWA_E_NOMEM, "llama: out of memory");
+}
+
 hwa_status hwa_llama_load(const char *path, const hwa_llama_params *params, hwa_llama **out) {
     if (out) *out = NULL;
     if (!path || !out) return hwa__err(NULL, HWA_E_MISUSE, "llama: NULL path or out");
@@ -362,6 +408,8 @@ hwa_status hwa_llama_load(const char *path, const hwa_llama_params *params, hwa_
     if (params->n_ctx < 0) return hwa__err(NULL, HWA_E_RANGE, "llama: n_ctx %d is negative", params->n_ctx);
     if (params->n_threads < 0)
         return hwa__err(NULL, HWA_E_RANGE, "llama: n_threads %d is negative", params->n_threads);
+    if (params->n_seq < 0 || params->n_seq > HWA_LLAMA_MAX_SEQ)
+        return hwa__err(NULL, HWA_E_RANGE, "llama: n_seq %d is outside 0..%d", params->n_seq, HWA_LLAMA_MAX_SEQ);
     bool convert;
     hwa_dtype want = HWA_F32;
     hwa_status st = weight_dtype_param(params->weight_dtype, &convert, &want);
@@ -377,15 +425,18 @@ hwa_status hwa_llama_load(const char *path, const hwa_llama_params *params, hwa_
                       m->cfg.seq_len);
     if (st == HWA_OK) {
         m->n_ctx = params->n_ctx ? params->n_ctx : m->cfg.seq_len;
+        m->n_seq = params->n_seq ? params->n_seq : 1;
         m->ctx = hwa_ctx_new(NULL);
         m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
-        if (!m->ctx || !m->layers) st = hwa__err(NULL, HWA_E_NOMEM, "llama: out of memory");
+        m->seq_pos = calloc((size_t)m->n_seq, sizeof *m->seq_pos);
+        if (!m->ctx || !m->layers || !m->seq_pos) st = hwa__err(NULL, HWA_E_NOMEM, "llama: out of memory");
     }
     if (st == HWA_OK && !(m->be = hwa_backend_new(m->ctx, params->device ? params->device : "cpu")))
         st = hwa_ctx_last_status(m->ctx);
     if (st == HWA_OK && params->n_threads > 0) st = hwa_backend_set_threads(m->be, params->n_threads);
     if (st == HWA_OK) st = bind_weights(m);
     if (st == HWA_OK) st = alloc_cache(m);
+    if (st == HWA_OK) st = choose_graphs(m, params);
     if (st == HWA_OK && params->place_devices) st = open_placement(m, params);
     if (st != HWA_OK) {
         hwa_llama_free(m);
@@ -404,6 +455,8 @@ void hwa_llama_free(hwa_llama *m) {
     hwa_backend_free(m->be);
     hwa_ctx_free(m->ctx);
     free(m->layers);
+    free(m->seq_pos);
+    free(m->dec);
     hwa_model_file_free(m->file);
     free(m);
 }
@@ -411,12 +464,19 @@ void hwa_llama_free(hwa_llama *m) {
 const hwa_llama_config *hwa_llama_get_config(const hwa_llama *m) { return m ? &m->cfg : NULL; }
 const hwa_model_file *hwa_llama_file(const hwa_llama *m) { return m ? m->file : NULL; }
 int32_t hwa_llama_n_ctx(const hwa_llama *m) { return m ? m->n_ctx : 0; }
-int32_t hwa_llama_pos(const hwa_llama *m) { return m ? m->pos : 0; }
+int32_t hwa_llama_pos(const hwa_llama *m) { return m ? m->seq_pos[0] : 0; }
+int32_t hwa_llama_n_seq(const hwa_llama *m) { return m ? m->n_seq : 0; }
+int32_t hwa_llama_seq_pos(const hwa_llama *m, int32_t seq) {
+    return m && seq >= 0 && seq < m->n_seq ? m->seq_pos[seq] : 0;
+}
+void hwa_llama_seq_reset(hwa_llama *m, int32_t seq) {
+    if (m && seq >= 0 && seq < m->n_seq) m->seq_pos[seq] = 0;
+}
 size_t hwa_llama_weight_bytes(const hwa_llama *m) { return m ? m->weight_bytes : 0; }
 size_t hwa_llama_kv_bytes(const hwa_llama *m) { return m ? m->kv_bytes : 0; }
 int hwa_llama_n_threads(const hwa_llama *m) { return m ? hwa_backend_threads(m->be) : 0; }
 void hwa_llama_reset(hwa_llama *m) {
-    if (m) m->pos = 0;
+    if (m) memset(m->seq_pos, 0, (size_t)m->n_seq * sizeof *m->seq_pos);
 }
 int hwa_llama_n_fallback(const hwa_llama *m) { return m ? m->n_fallback : 0; }
 
@@ -429,36 +489,48 @@ const char *hwa_llama_placement(const hwa_llama *m, double *est_s) {
 
 static hwa_tensor *linear(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w) { return hwa_matmul_ex(ctx, x, w, false, true); }
 
-/* [n, heads * hs] -> [1, heads, n, hs], a view. */
-static hwa_tensor *split_heads(hwa_ctx *ctx, hwa_tensor *x, int64_t n, int64_t heads, int64_t hs) {
-    static const int to_bhtd[4] = {0, 2, 1, 3};
-    const int64_t shape[4] = {1, n, heads, hs};
+static const int to_bhtd[4] = {0, 2, 1, 3};
+
+/* [S * n, heads * hs] (or any shape of that many values in that order) ->
+ * [S, heads, n, hs], a view. */
+static hwa_tensor *split_heads(hwa_ctx *ctx, hwa_tensor *x, int64_t S, int64_t n, int64_t heads, int64_t hs) {
+    const int64_t shape[4] = {S, n, heads, hs};
     return hwa_permute(ctx, hwa_reshape(ctx, x, 4, shape), to_bhtd);
 }
 
-/* One layer on x [n, dim]: attention over the cache, then the feed-forward
- * block, each with its residual. */
-static hwa_tensor *layer_forward(hwa_llama *m, const llama_layer *y, hwa_tensor *x, hwa_tensor *pos, int64_t n) {
+/* One layer on x [S * n, dim] (S sequences of n tokens): attention over the
+ * cache, then the feed-forward block, each with its residual. With sg->at
+ * the cache is written and read at the sequences and positions at holds;
+ * without, sequence 0's from position seq_pos[0], fixed in the graph. */
+static hwa_tensor *layer_forward(hwa_llama *m, const llama_layer *y, hwa_tensor *x, const step_graph *sg, int64_t S,
+                                 int64_t n) {
     hwa_ctx *ctx = m->ctx;
     const hwa_llama_config *c = &m->cfg;
-    const int64_t hs = c->dim / c->n_heads, p0 = m->pos;
-    static const int to_bhtd[4] = {0, 2, 1, 3};
-    const int64_t q_shape[4] = {1, n, c->n_heads, hs}, kv_shape[4] = {1, n, c->n_kv_heads, hs};
+    const int64_t hs = c->dim / c->n_heads, rows = S * n;
+    const int64_t q_shape[4] = {1, rows, c->n_heads, hs}, kv_shape[4] = {1, rows, c->n_kv_heads, hs};
 
     hwa_tensor *h = hwa_rmsnorm(ctx, x, y->att_norm, c->norm_eps);
-    /* Rotary embedding works on [.., T, H, D]; attention wants [B, H, T, D]. */
-    hwa_tensor *q = hwa_rope(ctx, hwa_reshape(ctx, linear(ctx, h, y->wq), 4, q_shape), pos, c->rope_theta,
+    /* Rotary embedding works on [.., T, H, D] (a position per row);
+     * attention wants [B, H, T, D]. */
+    hwa_tensor *q = hwa_rope(ctx, hwa_reshape(ctx, linear(ctx, h, y->wq), 4, q_shape), sg->pos, c->rope_theta,
                              HWA_ROPE_INTERLEAVED);
-    hwa_tensor *k = hwa_rope(ctx, hwa_reshape(ctx, linear(ctx, h, y->wk), 4, kv_shape), pos, c->rope_theta,
+    hwa_tensor *k = hwa_rope(ctx, hwa_reshape(ctx, linear(ctx, h, y->wk), 4, kv_shape), sg->pos, c->rope_theta,
                              HWA_ROPE_INTERLEAVED);
-    hwa_tensor *v = split_heads(ctx, linear(ctx, h, y->wv), n, c->n_kv_heads, hs);
-    hwa_tensor *k_all = hwa_write_slice(ctx, y->k_cache, 2, p0, hwa_permute(ctx, k, to_bhtd));
-    hwa_tensor *v_all = hwa_write_slice(ctx, y->v_cache, 2, p0, v);
-    /* Reading through the write's result orders the reads after it. */
-    k_all = hwa_slice(ctx, k_all, 2, 0, p0 + n);
-    v_all = hwa_slice(ctx, v_all, 2, 0, p0 + n);
-    hwa_tensor *a = hwa_attention(ctx, hwa_permute(ctx, q, to_bhtd), k_all, v_all, true, 0.0f);
-    const int64_t flat[2] = {n, c->dim};
+    q = split_heads(ctx, q, S, n, c->n_heads, hs);
+    k = split_heads(ctx, k, S, n, c->n_kv_heads, hs);
+    hwa_tensor *v = split_heads(ctx, linear(ctx, h, y->wv), S, n, c->n_kv_heads, hs), *a;
+    if (sg->at) {
+        hwa_tensor *k_all = hwa_cache_write(ctx, y->k_cache, k, sg->at);
+        hwa_tensor *v_all = hwa_cache_write(ctx, y->v_cache, v, sg->at);
+        a = hwa_cache_attention(ctx, q, k_all, v_all, sg->at, 0.0f);
+    } else {
+        const int64_t p0 = m->seq_pos[0];
+        /* Reading through the write's result orders the reads after it. */
+        hwa_tensor *k_all = hwa_slice(ctx, hwa_write_slice(ctx, y->k_cache, 2, p0, k), 2, 0, p0 + n);
+        hwa_tensor *v_all = hwa_slice(ctx, hwa_write_slice(ctx, y->v_cache, 2, p0, v), 2, 0, p0 + n);
+        a = hwa_attention(ctx, q, k_all, v_all, true, 0.0f);
+    }
+    const int64_t flat[2] = {rows, c->dim};
     a = hwa_reshape(ctx, hwa_cont(ctx, hwa_permute(ctx, a, to_bhtd)), 2, flat);
     x = hwa_add(ctx, x, linear(ctx, a, y->wo));
 
@@ -468,84 +540,86 @@ static hwa_tensor *layer_forward(hwa_llama *m, const llama_layer *y, hwa_tensor 
     return hwa_add(ctx, x, f);
 }
 
-/* Builds the graph for n tokens at m->pos and returns the logits tensor:
- * [n, vocab] with all_logits, else [1, vocab]. Inputs ids and pos are new
- * leaves with data. NULL on error (recorded on the context). */
-static hwa_tensor *build_forward(hwa_llama *m, const int32_t *tokens, int32_t n, bool all_logits) {
+/* Builds sg's graph for S sequences of n tokens (S > 1 only with n = 1 and
+ * the cache ops): new input leaves with memory on m->be (filled by
+ * set_inputs), the logits [S * n, vocab] with all_logits, else each
+ * sequence's last token's. Errors are recorded on m->ctx. */
+static hwa_status build_step(hwa_llama *m, int32_t S, int32_t n, bool all_logits, bool cached, step_graph *sg) {
     hwa_ctx *ctx = m->ctx;
     const hwa_llama_config *c = &m->cfg;
-    hwa_tensor *ids = hwa_tensor_new_1d(ctx, HWA_I32, n), *pos = hwa_tensor_new_1d(ctx, HWA_I32, n);
-    if (!ids || !pos || hwa_tensor_alloc(ids, m->be) || hwa_tensor_alloc(pos, m->be)) return NULL;
-    int32_t *pv = malloc((size_t)n * sizeof *pv);
-    if (!pv) {
-        hwa__err(ctx, HWA_E_NOMEM, "llama: out of memory");
-        return NULL;
-    }
-    for (int32_t i = 0; i < n; i++) pv[i] = m->pos + i;
-    /* through the transfer helpers: a device's memory has no host address */
-    const hwa_status st = hwa_tensor_set_bytes(pos, pv, (size_t)n * sizeof *pv);
-    free(pv);
-    if (st || hwa_tensor_set_bytes(ids, tokens, (size_t)n * sizeof *tokens)) return NULL;
-
-    hwa_tensor *x = hwa_embedding(ctx, m->tok_emb, ids);
+    const int64_t rows = (int64_t)S * n;
+    memset(sg, 0, sizeof *sg);
+    sg->ids = hwa_tensor_new_1d(ctx, HWA_I32, rows);
+    sg->pos = hwa_tensor_new_1d(ctx, HWA_I32, rows);
+    if (cached) sg->at = hwa_tensor_new_2d(ctx, HWA_I32, S, 2);
+    if (!sg->ids || !sg->pos || (cached && !sg->at) || hwa_tensor_alloc(sg->ids, m->be) ||
+        hwa_tensor_alloc(sg->pos, m->be) || (cached && hwa_tensor_alloc(sg->at, m->be)))
+        return hwa_ctx_last_status(ctx) ? hwa_ctx_last_status(ctx) : HWA_E_INTERNAL;
+    hwa_tensor *x = hwa_embedding(ctx, m->tok_emb, sg->ids);
     if (x && hwa_tensor_dtype(x) != HWA_F32) x = hwa_cast(ctx, x, HWA_F32);
-    for (int l = 0; l < c->n_layers && x; l++) x = layer_forward(m, &m->layers[l], x, pos, n);
+    for (int l = 0; l < c->n_layers && x; l++) x = layer_forward(m, &m->layers[l], x, sg, S, n);
     if (!all_logits && n > 1) x = hwa_slice(ctx, x, 0, n - 1, 1);
     x = hwa_rmsnorm(ctx, x, m->out_norm, c->norm_eps);
-    return linear(ctx, x, m->wcls);
+    sg->out = linear(ctx, x, m->wcls);
+    sg->g = sg->out ? hwa_graph_new(ctx) : NULL;
+    if (!sg->g) return hwa_ctx_last_status(ctx) ? hwa_ctx_last_status(ctx) : HWA_E_INTERNAL;
+    return hwa_graph_build_forward(sg->g, sg->out);
 }
 
-hwa_status hwa_llama_eval(hwa_llama *m, const int32_t *tokens, int32_t n, bool all_logits, float *logits) {
-    if (!m || !tokens || n <= 0)
-        return hwa__err(NULL, HWA_E_MISUSE, "llama eval: NULL model or tokens, or a count %d <= 0", n);
-    if (n > m->n_ctx - m->pos)
-        return hwa__err(NULL, HWA_E_RANGE, "llama eval: %d tokens at position %d overflow the context of %d", n,
-                        m->pos, m->n_ctx);
-    for (int32_t i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= m->cfg.vocab_size)
-            return hwa__err(NULL, HWA_E_RANGE, "llama eval: token %d at index %d is outside the vocabulary of %d",
-                            tokens[i], i, m->cfg.vocab_size);
-    hwa_ctx_mark mark = hwa_ctx_mark_get(m->ctx);
-    hwa_status st = HWA_OK;
-    hwa_tensor *out = build_forward(m, tokens, n, all_logits);
-    hwa_graph *g = out ? hwa_graph_new(m->ctx) : NULL;
-    if (!g) st = hwa_ctx_last_status(m->ctx) ? hwa_ctx_last_status(m->ctx) : HWA_E_INTERNAL;
-    if (st == HWA_OK) st = hwa_graph_build_forward(g, out);
-    hwa_placement *pl = NULL;
-    if (st == HWA_OK && m->n_place) {
-        /* The graph's shapes move with the position: a full plan when its
-         * nodes change or the context has doubled since the last, else the
-         * last plan's assignment (checked against memory and the
-         * constraints all the same). */
-        const int nn = hwa_graph_n_nodes(g);
-        uint64_t sig = 1469598103934665603ull;
-        for (int i = 0; i < nn; i++) sig = (sig ^ (uint64_t)(g->nodes[i]->op * 64 + g->nodes[i]->dtype)) * 1099511628211ull;
-        hwa_place_opts o = m->popts;
-        const bool reuse = o.mode == HWA_PLACE_AUTO && m->last_assign && m->last_n == nn && m->last_sig == sig &&
-                           m->pos < m->replan_at;
-        if (reuse) o.mode = HWA_PLACE_GIVEN, o.assign = m->last_assign;
-        st = hwa_placement_new(g, m->pbe, m->pdev, m->n_place, &o, &pl);
-        if (st == HWA_OK && !reuse) {
-            snprintf(m->place_choice, sizeof m->place_choice, "%s", hwa_placement_choice(pl));
-            signed char *a = realloc(m->last_assign, (size_t)(nn ? nn : 1));
-            if (a) {
-                m->last_assign = a;
-                m->last_n = nn;
-                m->last_sig = sig;
-                m->replan_at = m->pos < 8 ? 16 : 2 * m->pos;
-                hwa_placement_candidate(pl, hwa_placement_chosen(pl), NULL, NULL, NULL, a);
-            }
-        }
-        if (st == HWA_OK) {
-            m->place_est_s = hwa_placement_estimate_s(pl);
-            st = hwa_placement_compute(pl);
-        }
-        if (st) hwa__err(NULL, st, "%s", hwa_ctx_last_error(m->ctx));
-    } else if (st == HWA_OK) {
-        st = hwa_graph_compute(g, m->be);
+/* The step's tokens, their positions (each sequence's next ones) and, for
+ * the cache ops, each sequence with its first position. */
+static hwa_status set_inputs(hwa_llama *m, const step_graph *sg, int32_t S, const int32_t *seqs,
+                             const int32_t *tokens, int32_t n) {
+    const size_t rows = (size_t)S * (size_t)n;
+    int32_t *v = malloc((rows + 2 * (size_t)S) * sizeof *v);
+    if (!v) return hwa__err(NULL, HWA_E_NOMEM, "llama: out of memory");
+    for (int32_t s = 0; s < S; s++) {
+        for (int32_t i = 0; i < n; i++) v[(size_t)s * n + i] = m->seq_pos[seqs[s]] + i;
+        v[rows + 2 * (size_t)s] = seqs[s];
+        v[rows + 2 * (size_t)s + 1] = m->seq_pos[seqs[s]];
     }
+    /* through the transfer helpers: a device's memory has no host address */
+    hwa_status st = hwa_tensor_set_bytes(sg->pos, v, rows * sizeof *v);
+    if (st == HWA_OK) st = hwa_tensor_set_bytes(sg->ids, tokens, rows * sizeof *tokens);
+    if (st == HWA_OK && sg->at) st = hwa_tensor_set_bytes(sg->at, v + rows, 2 * (size_t)S * sizeof *v);
+    free(v);
+    return st;
+}
+
+/* Places g across m's devices and runs it, then reads out into logits
+ * (may be NULL); n tokens per sequence. */
+static hwa_status run_placed(hwa_llama *m, hwa_graph *g, hwa_tensor *out, int32_t n, float *logits) {
+    /* The graph's shapes move with the position: a full plan when its nodes
+     * change or the context has doubled since the last, else the last plan's
+     * assignment (checked against memory and the constraints all the same). */
+    const int32_t pos = m->seq_pos[0];
+    const int nn = hwa_graph_n_nodes(g);
+    uint64_t sig = 1469598103934665603ull;
+    for (int i = 0; i < nn; i++) sig = (sig ^ (uint64_t)(g->nodes[i]->op * 64 + g->nodes[i]->dtype)) * 1099511628211ull;
+    hwa_place_opts o = m->popts;
+    const bool reuse = o.mode == HWA_PLACE_AUTO && m->last_assign && m->last_n == nn && m->last_sig == sig &&
+                       pos < m->replan_at;
+    if (reuse) o.mode = HWA_PLACE_GIVEN, o.assign = m->last_assign;
+    hwa_placement *pl = NULL;
+    hwa_status st = hwa_placement_new(g, m->pbe, m->pdev, m->n_place, &o, &pl);
+    if (st == HWA_OK && !reuse) {
+        snprintf(m->place_choice, sizeof m->place_choice, "%s", hwa_placement_choice(pl));
+        signed char *a = realloc(m->last_assign, (size_t)(nn ? nn : 1));
+        if (a) {
+            m->last_assign = a;
+            m->last_n = nn;
+            m->last_sig = sig;
+            m->replan_at = pos < 8 ? 16 : 2 * pos;
+            hwa_placement_candidate(pl, hwa_placement_chosen(pl), NULL, NULL, NULL, a);
+        }
+    }
+    if (st == HWA_OK) {
+        m->place_est_s = hwa_placement_estimate_s(pl);
+        st = hwa_placement_compute(pl);
+    }
+    if (st) hwa__err(NULL, st, "%s", hwa_ctx_last_error(m->ctx));
     if (st == HWA_OK && logits) st = hwa_tensor_get_f32(out, logits, hwa_tensor_nelements(out));
-    if (st == HWA_OK && pl && m->learn_pending && n == 1) {
+    if (st == HWA_OK && m->learn_pending && n == 1) {
         /* after the logits are read: timing re-runs nodes over the arena */
         m->learn_pending = false;
         st = hwa_placement_profile(pl, 3);
@@ -554,32 +628,104 @@ hwa_status hwa_llama_eval(hwa_llama *m, const int32_t *tokens, int32_t n, bool a
         else hwa__err(NULL, st, "llama: timing the step's nodes: %s", hwa_ctx_last_error(m->ctx));
     }
     hwa_placement_free(pl);
-    hwa_ctx_release(m->ctx, mark);
-    if (st == HWA_OK) m->pos += n;
     return st;
+}
+
+/* Runs n tokens of each of S sequences seqs[] (checked by the callers) and
+ * moves their positions on. A decode step (n = 1) with the cache ops runs
+ * the graph kept for S sequences, built, planned and allocated the first
+ * time (outside any mark, so that it outlives this call); anything else a
+ * graph of its own, released after. */
+static hwa_status eval_rows(hwa_llama *m, int32_t S, const int32_t *seqs, const int32_t *tokens, int32_t n,
+                            bool all_logits, float *logits) {
+    const bool reuse = m->cached && n == 1;
+    step_graph one, *sg = reuse ? &m->dec[S - 1] : &one;
+    hwa_ctx_mark mark = hwa_ctx_mark_get(m->ctx);
+    hwa_status st = HWA_OK;
+    if (!reuse || !sg->g) {
+        st = build_step(m, S, n, all_logits, m->cached, sg);
+        if (st == HWA_OK && reuse) st = hwa_graph_alloc(sg->g, m->be, HWA_PLAN_REUSE, NULL);
+        if (st != HWA_OK && reuse) {
+            memset(sg, 0, sizeof *sg);
+            hwa_ctx_release(m->ctx, mark);
+        }
+    }
+    if (st == HWA_OK) st = set_inputs(m, sg, S, seqs, tokens, n);
+    if (st == HWA_OK && m->n_place) {
+        st = run_placed(m, sg->g, sg->out, n, logits);
+    } else if (st == HWA_OK) {
+        st = hwa_graph_compute(sg->g, m->be);
+        if (st == HWA_OK && logits) st = hwa_tensor_get_f32(sg->out, logits, hwa_tensor_nelements(sg->out));
+    }
+    if (!reuse) hwa_ctx_release(m->ctx, mark);
+    if (st == HWA_OK)
+        for (int32_t s = 0; s < S; s++) m->seq_pos[seqs[s]] += n;
+    return st;
+}
+
+static hwa_status check_tokens(const hwa_llama *m, const int32_t *tokens, int32_t n) {
+    for (int32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->cfg.vocab_size)
+            return hwa__err(NULL, HWA_E_RANGE, "llama eval: token %d at index %d is outside the vocabulary of %d",
+                            tokens[i], i, m->cfg.vocab_size);
+    return HWA_OK;
+}
+
+hwa_status hwa_llama_eval_seq(hwa_llama *m, int32_t seq, const int32_t *tokens, int32_t n, bool all_logits,
+                              float *logits) {
+    if (!m || !tokens || n <= 0)
+        return hwa__err(NULL, HWA_E_MISUSE, "llama eval: NULL model or tokens, or a count %d <= 0", n);
+    if (seq < 0 || seq >= m->n_seq)
+        return hwa__err(NULL, HWA_E_RANGE, "llama eval: sequence %d is outside 0..%d", seq, m->n_seq - 1);
+    if (n > m->n_ctx - m->seq_pos[seq])
+        return hwa__err(NULL, HWA_E_RANGE, "llama eval: %d tokens at position %d overflow the context of %d", n,
+                        m->seq_pos[seq], m->n_ctx);
+    hwa_status st = check_tokens(m, tokens, n);
+    return st ? st : eval_rows(m, 1, &seq, tokens, n, all_logits, logits);
+}
+
+hwa_status hwa_llama_eval(hwa_llama *m, const int32_t *tokens, int32_t n, bool all_logits, float *logits) {
+    return hwa_llama_eval_seq(m, 0, tokens, n, all_logits, logits);
+}
+
+hwa_status hwa_llama_eval_batch(hwa_llama *m, int32_t n, const int32_t *seqs, const int32_t *tokens, float *logits) {
+    if (!m || !seqs || !tokens || n <= 0)
+        return hwa__err(NULL, HWA_E_MISUSE, "llama eval batch: NULL model, sequences or tokens, or a count %d <= 0",
+                        n);
+    if (n > m->n_seq)
+        return hwa__err(NULL, HWA_E_RANGE, "llama eval batch: %d sequences, the model was loaded with %d", n,
+                        m->n_seq);
+    for (int32_t s = 0; s < n; s++) {
+        if (seqs[s] < 0 || seqs[s] >= m->n_seq)
+            return hwa__err(NULL, HWA_E_RANGE, "llama eval batch: sequence %d is outside 0..%d", seqs[s],
+                            m->n_seq - 1);
+        if (m->seq_pos[seqs[s]] >= m->n_ctx)
+            return hwa__err(NULL, HWA_E_RANGE, "llama eval batch: sequence %d has filled its context of %d", seqs[s],
+                            m->n_ctx);
+        for (int32_t r = 0; r < s; r++)
+            if (seqs[r] == seqs[s])
+                return hwa__err(NULL, HWA_E_INVALID, "llama eval batch: sequence %d is listed twice", seqs[s]);
+    }
+    hwa_status st = check_tokens(m, tokens, n);
+    return st ? st : eval_rows(m, n, seqs, tokens, 1, true, logits);
 }
 
 hwa_status hwa_llama_plan(hwa_llama *m, int32_t n_tokens, FILE *f, bool json, bool per_node) {
     if (!m || !f || n_tokens < 1) return hwa__err(NULL, HWA_E_MISUSE, "llama plan: NULL model or file, or no tokens");
     if (!m->n_place) return hwa__err(NULL, HWA_E_MISUSE, "llama plan: the model was loaded without place_devices");
     if (n_tokens > m->n_ctx) return hwa__err(NULL, HWA_E_RANGE, "llama plan: %d tokens overflow the context of %d", n_tokens, m->n_ctx);
-    int32_t *ids = calloc((size_t)n_tokens, sizeof *ids);
-    if (!ids) return hwa__err(NULL, HWA_E_NOMEM, "llama plan: out of memory");
-    for (int32_t i = 0; i < n_tokens; i++) ids[i] = 1;
     hwa_ctx_mark mark = hwa_ctx_mark_get(m->ctx);
-    const int32_t pos = m->pos;
-    m->pos = 0;
-    hwa_tensor *out = build_forward(m, ids, n_tokens, false);
-    hwa_graph *g = out ? hwa_graph_new(m->ctx) : NULL;
-    hwa_status st = g ? hwa_graph_build_forward(g, out) : (hwa_ctx_last_status(m->ctx) ? hwa_ctx_last_status(m->ctx) : HWA_E_INTERNAL);
+    const int32_t pos = m->seq_pos[0];
+    m->seq_pos[0] = 0;
+    step_graph sg;
+    hwa_status st = build_step(m, 1, n_tokens, false, false, &sg);
     hwa_placement *pl = NULL;
-    if (st == HWA_OK) st = hwa_placement_new(g, m->pbe, m->pdev, m->n_place, &m->popts, &pl);
+    if (st == HWA_OK) st = hwa_placement_new(sg.g, m->pbe, m->pdev, m->n_place, &m->popts, &pl);
     if (st == HWA_OK && json) st = hwa_placement_write_json(pl, f);
     if (st == HWA_OK && !json) st = hwa_placement_print(pl, f, per_node);
     if (st) hwa__err(NULL, st, "%s", hwa_ctx_last_error(m->ctx));
     hwa_placement_free(pl);
     hwa_ctx_release(m->ctx, mark);
-    m->pos = pos;
-    free(ids);
+    m->seq_pos[0] = pos;
     return st;
 }

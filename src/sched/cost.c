@@ -77,8 +77,9 @@ double hwa__sched_node_flops(const hwa_tensor *t) {
         int64_t k = t->p.i[0] ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1];
         return 2.0 * n * (double)k;
     }
-    if (t->op == HWA_OP_ATTENTION) {
-        /* q [.., T, D] against k, v [.., S, D]: two products of T x S x D */
+    if (t->op == HWA_OP_ATTENTION || t->op == HWA_OP_CACHE_ATTENTION) {
+        /* q [.., T, D] against k, v [.., S, D]: two products of T x S x D
+         * (a cache's whole length S: an upper bound) */
         const hwa_tensor *k = t->src[1];
         return 4.0 * n * (double)k->shape[k->ndim - 2];
     }
@@ -88,7 +89,7 @@ double hwa__sched_node_flops(const hwa_tensor *t) {
 double hwa__sched_node_bytes(const hwa_tensor *t) {
     if (t->op == HWA_OP_NONE || hwa__op_is_view(t->op)) return 0;
     /* a write into a slice of a persistent tensor moves the slice alone */
-    if (t->op == HWA_OP_WRITE_SLICE) return 2.0 * (double)hwa_tensor_nbytes(t->src[1]);
+    if (t->op == HWA_OP_WRITE_SLICE || t->op == HWA_OP_CACHE_WRITE) return 2.0 * (double)hwa_tensor_nbytes(t->src[1]);
     double b = (double)hwa_tensor_nbytes(t);
     for (int j = 0; j < hwa__op_n_src(t->op); j++)
         if (t->src[j]) b += (double)hwa_tensor_nbytes(t->src[j]);

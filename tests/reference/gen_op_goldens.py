@@ -498,6 +498,32 @@ x = gen(37, 67)
 case("transpose_w37x67_cont", "transpose [37,67] (generated) -> [67,37], then cont", [x], t64(x).t())
 
 
+# ---- the KV caches of several sequences at run-time indices (appended last, so that the
+# random draws of every case above stay as they were)
+def cache_attn_ref(q, k, v, at, scale):
+    """Row b: causal attention of q[b] over the first p + n keys of sequence c, (c, p) = at[b]."""
+    n = q.shape[2]
+    rows = []
+    for b in range(q.shape[0]):
+        c, p = int(at[b, 0]), int(at[b, 1])
+        rows.append(attn_ref(q[b:b + 1], k[c:c + 1, :, :p + n], v[c:c + 1, :, :p + n], True, scale))
+    return torch.cat(rows, 0)
+
+
+q, k, v = rnd(3, 4, 2, 5), rnd(4, 2, 9, 5), rnd(4, 2, 9, 3)
+at = np.array([[2, 0], [0, 7], [3, 4]], dtype=np.float32)
+case("cache_attention", "cache_attention: q [3,4,2,5], caches k [4,2,9,5] and v [4,2,9,3], at i32 [3,2] = "
+     "(2,0), (0,7), (3,4) (sequence, first position); p = (scale) (<= 0: 1/sqrt(D))",
+     [q, k, v, at], cache_attn_ref(t64(q), t64(k), t64(v), at, 0.0), [0.0])
+cache, vals = rnd(3, 2, 6, 4), rnd(2, 2, 3, 4)
+at = np.array([[2, 3], [0, 0]], dtype=np.float32)
+want = t64(cache).clone()
+for b in range(2):
+    want[int(at[b, 0]), :, int(at[b, 1]):int(at[b, 1]) + 3] = t64(vals)[b]
+case("cache_write", "cache_write: cache [3,2,6,4], values [2,2,3,4], at i32 [2,2] = (2,3), (0,0) -> the cache",
+     [cache, vals, at], want)
+
+
 # ---- output ---------------------------------------------------------------------------------------
 def fmt_floats(a):
     vals = []

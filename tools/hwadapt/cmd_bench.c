@@ -34,7 +34,8 @@ static void usage(FILE *f) {
     }
     fprintf(f,
             "  FILE              a Llama model (GGUF or llama2.c .bin), in its own dtype: a query is one decode\n"
-            "                    step; --batch N (N > 1) a prefill of N tokens\n"
+            "                    step; --batch N (N > 1) a prefill of N tokens; --sequences N a decode step of N\n"
+            "                    sequences in one batch\n"
             "\noptions (LIST = comma list):\n"
             "  --device LIST      cpu, opencl:N, ... or all (default cpu; hwadapt probe lists them); auto: the\n"
             "                     scheduler places each node where the cost model says (hwadapt plan shows it),\n"
@@ -48,6 +49,8 @@ static void usage(FILE *f) {
             "                     proportional to its estimated throughput; training sums the gradients)\n"
             "  --dtype LIST       f32, f16, bf16 or all (default f32)\n"
             "  --batch LIST       samples per query (default: the workload's)\n"
+            "  --sequences N      FILE: a query is one decode step of N sequences (1..256) in one batch, each\n"
+            "                     at its own position; rows give tokens/s of all (per sequence: divide by N)\n"
             "  --optimizer NAME   the training workloads' update: sgd, momentum, nesterov, adam (default) or\n"
             "                     adamw (PyTorch's defaults; rate 1e-3 for adam and adamw, 0.01 for the others)\n"
             "  --threads LIST     threads (default: the device's); not for opencl:N, whose driver spreads the\n"
@@ -153,7 +156,7 @@ static int parse(int argc, char **argv, const cli_args *ca, bargs *b) {
             static const char *const valued[] = {"--device", "--devices", "--place", "--dtype", "--batch", "--optimizer",
                                                  "--threads", "--config", "--scenario", "--rate", "--p99-ms", "-r",
                                                  "--reps", "--min-time", "--max-time", "--min-queries", "--warmup",
-                                                 "--seed", "-o", NULL};
+                                                 "--seed", "-o", "--sequences", NULL};
             return cli_word_in(a, valued) ? cli_missing_value("bench", a, NULL) : cli_unknown_option("bench", a);
         } else {
             i++;
@@ -162,6 +165,9 @@ static int parse(int argc, char **argv, const cli_args *ca, bargs *b) {
             else if (!strcmp(a, "--place")) sw->place_mode = v;
             else if (!strcmp(a, "--dtype")) sw->dtypes = v;
             else if (!strcmp(a, "--batch")) sw->batches = v;
+            else if (!strcmp(a, "--sequences")) {
+                if (!(rc = cli_int_opt("bench", a, v, from, 1, HWA_LLAMA_MAX_SEQ, &n))) sw->sequences = (int32_t)n;
+            }
             else if (!strcmp(a, "--optimizer")) sw->optimizer = v;
             else if (!strcmp(a, "--threads")) sw->threads = v;
             else if (!strcmp(a, "--config")) rc = cli_once("bench", a, &b->config, v);

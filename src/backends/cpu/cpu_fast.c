@@ -284,6 +284,38 @@ static bool write_slice(hwa_tensor *dst, int nt) {
     return true;
 }
 
+/* The rows of at [B, 2] (i32, contiguous) when every one names a sequence
+ * below C and a position p with n positions from p inside T, and the
+ * largest p + n in *end; else NULL (the reference reports the bad row). */
+static const int32_t *cache_at(const hwa_tensor *at, int64_t C, int64_t T, int64_t n, int64_t *end) {
+    if (!hwa_tensor_is_contiguous(at)) return NULL;
+    const int32_t *a = hwa__data(at);
+    *end = 0;
+    for (int64_t b = 0; b < at->shape[0]; b++) {
+        if (a[2 * b] < 0 || a[2 * b] >= C || a[2 * b + 1] < 0 || a[2 * b + 1] > T - n) return NULL;
+        if (a[2 * b + 1] + n > *end) *end = a[2 * b + 1] + n;
+    }
+    return a;
+}
+
+/* CACHE_WRITE: row b of src1 (any strides) into dst, src0's storage, at
+ * sequence at[b,0] from position at[b,1]; same plain dtype only. */
+static bool cache_write(hwa_tensor *dst, int nt) {
+    const hwa_tensor *v = dst->src[1];
+    if (v->dtype != dst->dtype || hwa_dtype_is_quantized(dst->dtype)) return false;
+    int64_t dn[4], ds[4], vn[4], vs[4], end;
+    hwa__shape4(dst, dn, ds);
+    hwa__shape4(v, vn, vs);
+    const int32_t *at = cache_at(dst->src[2], dn[0], dn[2], vn[2], &end);
+    if (!at) return false;
+    const size_t es = hwa_dtype_block_bytes(dst->dtype);
+    const int64_t one[4] = {1, vn[1], vn[2], vn[3]};
+    for (int64_t b = 0; b < vn[0]; b++)
+        copy4((char *)hwa__data(dst) + (size_t)(at[2 * b] * ds[0] + at[2 * b + 1] * ds[2]) * es, ds,
+              (const char *)hwa__data(v) + (size_t)(b * vs[0]) * es, vs, one, es, nt);
+    return true;
+}
+
 /* CONCAT of a and b along p.i[0], and SLICE_BACK (zeros, then src0 from
  * p.l[0] along p.i[0]): copies of rows, all of one plain dtype. */
 static bool concat_or_slice_back(hwa_tensor *dst, int nt) {
@@ -399,6 +431,7 @@ typedef struct attn_job {
     const float *pq, *pk, *pv;
     float *pd, *scratch;
     const int64_t *qs, *ks, *vs, *ds;
+    const int32_t *at; /* CACHE_ATTENTION: per query row, the keys' row and start; NULL: row b, all Tk */
     int64_t per, Hq, Tq, D, Tk, Dv, group, nqb;
     float scale;
     bool causal, q_copy, o_copy;
@@ -413,9 +446,10 @@ static void attn_items(void *ctx, int64_t it0, int64_t it1, int tid) {
     for (int64_t it = it0; it < it1; it++) {
         const int64_t b = it / (j->Hq * j->nqb), h = it / j->nqb % j->Hq, i0 = it % j->nqb * ATTN_QBLOCK;
         const int64_t i1 = i0 + ATTN_QBLOCK < j->Tq ? i0 + ATTN_QBLOCK : j->Tq, kh = h / j->group;
-        const float *kb = j->pk + b * ks[0] + kh * ks[1], *vb = j->pv + b * vs[0] + kh * vs[1];
+        const int64_t kvb = j->at ? j->at[2 * b] : b, len = j->at ? j->at[2 * b + 1] + j->Tq : j->Tk;
+        const float *kb = j->pk + kvb * ks[0] + kh * ks[1], *vb = j->pv + kvb * vs[0] + kh * vs[1];
         for (int64_t i = i0; i < i1; i++) {
-            int64_t seen = j->causal ? j->Tk - j->Tq + i + 1 : j->Tk;
+            int64_t seen = j->causal ? len - j->Tq + i + 1 : len;
             seen = seen < 0 ? 0 : seen > j->Tk ? j->Tk : seen;
             const float *qi = j->pq + b * qs[0] + h * qs[1] + i * qs[2];
             float *oi = j->pd + b * ds[0] + h * ds[1] + i * ds[2];
@@ -434,7 +468,9 @@ static void attn_items(void *ctx, int64_t it0, int64_t it1, int tid) {
  * as K's and V's rows are contiguous along D (the KV cache's slices are);
  * q and dst rows that are not go through per-thread copies. Each output row
  * is computed by one thread in one fixed order, so the result does not
- * depend on the thread count. */
+ * depend on the thread count. CACHE_ATTENTION runs the same rows over the
+ * keys at[b] names (k and v are then caches [C,Hkv,Tk,D]), so its result
+ * equals ATTENTION's over the slice of the cache, bit for bit. */
 static bool attention(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cpu_scratch *kept) {
     const hwa_tensor *tq = dst->src[0], *tk = dst->src[1], *tv = dst->src[2];
     if (dst->dtype != HWA_F32 || tq->dtype != HWA_F32 || tk->dtype != HWA_F32 || tv->dtype != HWA_F32) return false;
@@ -448,17 +484,20 @@ static bool attention(const hwa__simd *k, hwa_tensor *dst, int nt, hwa__cpu_scra
     if (Hkv <= 0 || Hq % Hkv != 0) return false;
     const int64_t group = Hq / Hkv;
     const float scale = dst->p.f[0] > 0.0f ? dst->p.f[0] : (float)(1.0 / sqrt((double)D));
-    const bool causal = dst->p.i[0] != 0;
+    const bool cached = dst->op == HWA_OP_CACHE_ATTENTION, causal = cached || dst->p.i[0] != 0;
+    int64_t keys = Tk; /* the most keys a row reads, for the thread count */
+    const int32_t *at = cached ? cache_at(dst->src[3], kn[0], Tk, Tq, &keys) : NULL;
+    if (cached && !at) return false;
     const bool q_copy = qs[3] != 1 && D > 1, o_copy = ds[3] != 1 && Dv > 1;
     const int64_t nqb = (Tq + ATTN_QBLOCK - 1) / ATTN_QBLOCK, items = B * Hq * nqb;
-    const int ntr = threads_for(B * Hq * Tq * Tk * (D + Dv) / 8, nt);
+    const int ntr = threads_for(B * Hq * Tq * keys * (D + Dv) / 8, nt);
     /* per thread: the scores, a copy of q's row and the output row */
     const int64_t per = ((Tk + D + Dv + 15) & ~(int64_t)15);
     size_t bytes;
     if (!hwa__mul_size((size_t)per * sizeof(float), (size_t)ntr, &bytes)) return false;
     float *scratch = scratch_get(kept, bytes);
     if (!scratch) return false;
-    attn_job j = {k, hwa__data(tq), hwa__data(tk), hwa__data(tv), hwa__data(dst), scratch, qs, ks, vs, ds,
+    attn_job j = {k, hwa__data(tq), hwa__data(tk), hwa__data(tv), hwa__data(dst), scratch, qs, ks, vs, ds, at,
                   per, Hq, Tq, D, Tk, Dv, group, nqb, scale, causal, q_copy, o_copy};
     hwa__par_for(ntr, items, ntr > 1 ? 1 : items, attn_items, &j);
     return true;
@@ -874,7 +913,8 @@ bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__c
     case HWA_OP_EMBEDDING: return embedding(k, dst, nthreads);
     case HWA_OP_EMBEDDING_BACK: return embedding_back(k, dst);
     case HWA_OP_SUM_TO: return f32_or_half(k, dst, nthreads, scratch, sum_to);
-    case HWA_OP_ATTENTION: return attention(k, dst, nthreads, scratch);
+    case HWA_OP_ATTENTION: case HWA_OP_CACHE_ATTENTION: return attention(k, dst, nthreads, scratch);
+    case HWA_OP_CACHE_WRITE: return cache_write(dst, nthreads);
     case HWA_OP_ATTENTION_BACK: return attention_back(k, dst, nthreads, scratch);
     case HWA_OP_ROPE: return rope(dst, nthreads);
     case HWA_OP_UNARY_BACK: return f32_or_half(k, dst, nthreads, scratch, unary_back);

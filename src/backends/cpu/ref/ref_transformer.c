@@ -99,12 +99,13 @@ hwa_status hwa__ref_ROPE(hwa_tensor *dst) {
 
 /* ---- attention --------------------------------------------------------- */
 
-/* q [B, Hq, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv]. */
+/* q [B, Hq, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv]; or, with at
+ * (CACHE_ATTENTION), k and v [C, Hkv, Tk, Dv] caches and at [B, 2]. */
 typedef struct attn {
-    hwa__rt q, k, v;
+    hwa__rt q, k, v, at;
     int64_t B, Hq, Hkv, Tq, Tk, D, Dv, group;
     double scale;
-    bool causal;
+    bool causal, has_at;
 } attn;
 
 /* q_src is the index of q among dst's sources (the backward has g first). */
@@ -125,7 +126,15 @@ static attn attn_of(const hwa_tensor *dst, int q_src) {
      * still means what hwa_attention documents (scale <= 0: 1/sqrt(D)). */
     a.scale = dst->p.f[0] > 0.0f ? dst->p.f[0] : 1.0 / sqrt((double)a.D);
     a.causal = dst->p.i[0] != 0;
+    a.has_at = false;
     return a;
+}
+
+/* The keys query row b reads: their batch row in k and v, and how many
+ * there are (the first *len; the rest of Tk is not looked at). */
+static void attn_keys(const attn *a, int64_t b, int64_t *kb, int64_t *len) {
+    *kb = a->has_at ? hwa__rt_i32(&a->at, 2 * b) : b;
+    *len = a->has_at ? hwa__rt_i32(&a->at, 2 * b + 1) + a->Tq : a->Tk;
 }
 
 /* The attention probabilities of query i of head h into p[0..Tk): a
@@ -133,13 +142,15 @@ static attn attn_of(const hwa_tensor *dst, int q_src) {
  * query that sees no key (Tq > Tk) gets all zeros, so its output is 0. */
 static void attn_probs(const attn *a, int64_t b, int64_t h, int64_t i, double *p) {
     const int64_t kh = h / a->group;
-    int64_t seen = a->causal ? a->Tk - a->Tq + i + 1 : a->Tk;
+    int64_t kb, len;
+    attn_keys(a, b, &kb, &len);
+    int64_t seen = a->causal ? len - a->Tq + i + 1 : len;
     if (seen < 0) seen = 0;
     if (seen > a->Tk) seen = a->Tk;
     double max = -INFINITY;
     for (int64_t j = 0; j < seen; j++) {
         double s = 0.0;
-        for (int64_t c = 0; c < a->D; c++) s += at4(&a->q, b, h, i, c) * at4(&a->k, b, kh, j, c);
+        for (int64_t c = 0; c < a->D; c++) s += at4(&a->q, b, h, i, c) * at4(&a->k, kb, kh, j, c);
         p[j] = s * a->scale;
         max = fmax(max, p[j]);
     }
@@ -166,24 +177,69 @@ static void attn_dscores(const attn *a, const hwa__rt *g, int64_t b, int64_t h, 
     for (int64_t j = 0; j < a->Tk; j++) ds[j] = p[j] * (ds[j] - dot);
 }
 
-hwa_status hwa__ref_ATTENTION(hwa_tensor *dst) {
-    const attn a = attn_of(dst, 0);
+static hwa_status attention_forward(hwa_tensor *dst, const attn *a) {
     const hwa__rt d = hwa__rt_of(dst);
-    double *p = hwa__ref_scratch(dst, a.Tk, sizeof *p);
+    double *p = hwa__ref_scratch(dst, a->Tk, sizeof *p);
     if (!p) return HWA_E_NOMEM;
-    for (int64_t b = 0; b < a.B; b++) {
-        for (int64_t h = 0; h < a.Hq; h++) {
-            for (int64_t i = 0; i < a.Tq; i++) {
-                attn_probs(&a, b, h, i, p);
-                for (int64_t c = 0; c < a.Dv; c++) {
+    for (int64_t b = 0; b < a->B; b++) {
+        int64_t kb, len;
+        attn_keys(a, b, &kb, &len);
+        for (int64_t h = 0; h < a->Hq; h++) {
+            for (int64_t i = 0; i < a->Tq; i++) {
+                attn_probs(a, b, h, i, p);
+                for (int64_t c = 0; c < a->Dv; c++) {
                     double o = 0.0;
-                    for (int64_t j = 0; j < a.Tk; j++) o += p[j] * at4(&a.v, b, h / a.group, j, c);
+                    for (int64_t j = 0; j < len; j++) o += p[j] * at4(&a->v, kb, h / a->group, j, c);
                     put4(&d, b, h, i, c, o);
                 }
             }
         }
     }
     hwa__free(dst->ctx, p);
+    return HWA_OK;
+}
+
+hwa_status hwa__ref_ATTENTION(hwa_tensor *dst) {
+    const attn a = attn_of(dst, 0);
+    return attention_forward(dst, &a);
+}
+
+/* Every row of at [B, 2] names a sequence below C and a position p with
+ * n positions from p inside T. */
+static hwa_status check_cache_at(const hwa_tensor *dst, const hwa__rt *at, int64_t C, int64_t T, int64_t n) {
+    for (int64_t b = 0; b < at->ne[2]; b++) {
+        const int32_t c = hwa__rt_i32(at, 2 * b), p = hwa__rt_i32(at, 2 * b + 1);
+        if (c < 0 || c >= C) return hwa__ref_range_err(dst, "sequence", c, b, C);
+        if (p < 0 || p > T - n)
+            return hwa__err(dst->ctx, HWA_E_RANGE, "%s: position %d at row %lld: %lld positions from it overflow %lld",
+                            hwa__op_name(dst->op), (int)p, (long long)b, (long long)n, (long long)T);
+    }
+    return HWA_OK;
+}
+
+hwa_status hwa__ref_CACHE_ATTENTION(hwa_tensor *dst) {
+    attn a = attn_of(dst, 0);
+    a.causal = true;
+    a.has_at = true;
+    a.at = hwa__rt_of(dst->src[3]);
+    const hwa_status st = check_cache_at(dst, &a.at, a.k.ne[0], a.Tk, a.Tq);
+    return st ? st : attention_forward(dst, &a);
+}
+
+hwa_status hwa__ref_CACHE_WRITE(hwa_tensor *dst) {
+    /* dst shares src0's storage: only the rows that src1 covers change. */
+    const hwa__rt d = hwa__rt_of(dst), v = hwa__rt_of(dst->src[1]), at = hwa__rt_of(dst->src[2]);
+    const hwa_status st = check_cache_at(dst, &at, d.ne[0], d.ne[2], v.ne[2]);
+    if (st) return st;
+    int64_t idx[4];
+    for (int64_t i = 0; i < v.n; i++) {
+        hwa__ref_unravel(v.ne, i, idx);
+        const float x = hwa__rt_at(&v, hwa__rt_off4(&v, idx));
+        const int64_t b = idx[0];
+        idx[0] = hwa__rt_i32(&at, 2 * b);
+        idx[2] += hwa__rt_i32(&at, 2 * b + 1);
+        hwa__rt_put(&d, hwa__rt_off4(&d, idx), x);
+    }
     return HWA_OK;
 }
 
