@@ -3,7 +3,8 @@
  * Each row of A is quantized to 8 bits per 32 values on the fly (scale
  * max|x|/127, round to nearest), every weight block is widened to int8 in
  * registers' worth of scratch, and the products of a block are summed in
- * int32 (the int8 dot is the ISA's: AVX2 maddubs, or scalar), then scaled
+ * int32 (the int8 dot is the ISA's: AVX-512 VNNI dpbusd, AVX2 maddubs, or
+ * scalar), then scaled
  * by the two blocks' scales in f32. The weights are read in place: no
  * dequantized copy of the matrix is made. Rows of W are split across the
  * threads. The results differ from the reference kernels' (which multiply
@@ -12,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "backends/cpu/cpu_isa.h"
 #include "backends/cpu/matmul/mm_quant.h"
 #include "core/pool.h"
 
@@ -93,7 +95,7 @@ typedef struct job {
     const hwa__mm_problem *p;
     const qrow *rows;
     size_t wrow; /* bytes per row of W */
-    bool simd;
+    hwa__qkern kern;
 } job;
 
 static void rows_of_w(void *ctx, int64_t n0, int64_t n1, int tid) {
@@ -104,7 +106,9 @@ static void rows_of_w(void *ctx, int64_t n0, int64_t n1, int tid) {
     for (int64_t n = n0; n < n1; n++) {
         const uint8_t *w = (const uint8_t *)p->b + (size_t)n * j->wrow;
 #if defined(__x86_64__)
-        if (j->simd) {
+        if (j->kern != HWA_QK_SCALAR) {
+            void (*rows)(hwa_dtype, const uint8_t *, int64_t, int, const int8_t *const *, const float *const *,
+                         const int32_t *const *, float *) = j->kern == HWA_QK_VNNI ? hwa__qrows_vnni : hwa__qrows_avx2;
             /* activation rows a few at a time: each weight block unpacked once for them */
             for (int64_t m0 = 0; m0 < p->M; m0 += HWA_QROWS_MAX) {
                 const int mm = (int)(p->M - m0 < HWA_QROWS_MAX ? p->M - m0 : HWA_QROWS_MAX);
@@ -113,7 +117,7 @@ static void rows_of_w(void *ctx, int64_t n0, int64_t n1, int tid) {
                 const int32_t *sa[HWA_QROWS_MAX];
                 float o[HWA_QROWS_MAX];
                 for (int k = 0; k < mm; k++) qa[k] = j->rows[m0 + k].q, da[k] = j->rows[m0 + k].d, sa[k] = j->rows[m0 + k].s;
-                hwa__qrows_avx2(p->dt_b, w, p->K, mm, qa, da, sa, o);
+                rows(p->dt_b, w, p->K, mm, qa, da, sa, o);
                 for (int k = 0; k < mm; k++) c[(m0 + k) * p->ldc + n] = o[k];
             }
             continue;
@@ -124,13 +128,27 @@ static void rows_of_w(void *ctx, int64_t n0, int64_t n1, int tid) {
     }
 }
 
+hwa__qkern hwa__qkern_pick(bool simd) {
+#if defined(__x86_64__)
+    if (!simd) return HWA_QK_SCALAR;
+    return hwa__isa_active() >= HWA_ISA_AVX512 && hwa__cpu_caps_get()->avx512_vnni ? HWA_QK_VNNI : HWA_QK_AVX2;
+#else
+    (void)simd;
+    return HWA_QK_SCALAR;
+#endif
+}
+
+const char *hwa__qkern_name(hwa__qkern k) {
+    return k == HWA_QK_VNNI ? "avx512vnni" : k == HWA_QK_AVX2 ? "avx2" : "scalar";
+}
+
 bool hwa__mm_quant_fits(const hwa__mm_problem *p) {
     return hwa_dtype_is_quantized(p->dt_b) && p->dt_a == HWA_F32 && p->dt_c == HWA_F32 && p->tb && !p->ta &&
            !p->bias && p->act == HWA_OP_NONE && !p->accumulate && p->K % hwa_dtype_block_size(p->dt_b) == 0 &&
            p->K % 32 == 0;
 }
 
-hwa_status hwa__mm_quant_run(hwa_ctx *ctx, const hwa__mm_problem *p, bool simd, int nthreads, void **scratch,
+hwa_status hwa__mm_quant_run(hwa_ctx *ctx, const hwa__mm_problem *p, hwa__qkern kern, int nthreads, void **scratch,
                              size_t *cap) {
     if (!hwa__mm_quant_fits(p)) return HWA_E_UNSUPPORTED;
     size_t wrow, need;
@@ -168,9 +186,9 @@ hwa_status hwa__mm_quant_run(hwa_ctx *ctx, const hwa__mm_problem *p, bool simd, 
         rows[m] = (qrow){q, ds + m * nb, ss + m * nb};
     }
 #if !defined(__x86_64__)
-    simd = false;
+    kern = HWA_QK_SCALAR;
 #endif
-    job j = {p, rows, wrow, simd};
+    job j = {p, rows, wrow, kern};
     const double work = (double)p->M * (double)p->N * (double)p->K;
     const int nt = work > 65536 ? nthreads : 1;
     hwa__par_for(nt, p->N, nt > 1 ? (p->N + 4 * nt - 1) / (4 * nt) : p->N, rows_of_w, &j);

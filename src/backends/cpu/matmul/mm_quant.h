@@ -14,15 +14,26 @@ float hwa__qrow_scalar(hwa_dtype t, const uint8_t *w, int64_t K, const int8_t *q
 #define HWA_QROWS_MAX 4
 void hwa__qrows_avx2(hwa_dtype t, const uint8_t *w, int64_t K, int M, const int8_t *const *qa, const float *const *da,
                      const int32_t *const *sa, float *out);
+/* The same with AVX-512 VNNI (mm_quant_avx512vnni.c). */
+void hwa__qrows_vnni(hwa_dtype t, const uint8_t *w, int64_t K, int M, const int8_t *const *qa, const float *const *da,
+                     const int32_t *const *sa, float *out);
 #endif
+
+/* The kernels of the block dots, slowest first. */
+typedef enum hwa__qkern { HWA_QK_SCALAR = 0, HWA_QK_AVX2 = 1, HWA_QK_VNNI = 2 } hwa__qkern;
+/* The fastest the active ISA level allows: scalar unless simd, VNNI at
+ * avx512 and above where the host has it, else AVX2. */
+hwa__qkern hwa__qkern_pick(bool simd);
+/* "scalar", "avx2", "avx512vnni". */
+const char *hwa__qkern_name(hwa__qkern k);
 
 /* Whether p is a product this path computes: A f32 [M, K] times W^T with W
  * [N, K] (tb) in a block type, rows of whole blocks, C f32, no bias,
  * activation or accumulation. */
 bool hwa__mm_quant_fits(const hwa__mm_problem *p);
-/* Computes it with nthreads threads, with AVX2 when simd (else scalar), a
- * scratch that grows as needed. HWA_E_UNSUPPORTED when it does not fit. */
-hwa_status hwa__mm_quant_run(hwa_ctx *ctx, const hwa__mm_problem *p, bool simd, int nthreads, void **scratch,
+/* Computes it with nthreads threads with kernel k, a scratch that grows as
+ * needed. HWA_E_UNSUPPORTED when it does not fit. */
+hwa_status hwa__mm_quant_run(hwa_ctx *ctx, const hwa__mm_problem *p, hwa__qkern k, int nthreads, void **scratch,
                              size_t *cap);
 
 #endif
