@@ -9,8 +9,14 @@
  * dequantized copy of the matrix is made. Rows of W are split across the
  * threads. The results differ from the reference kernels' (which multiply
  * the decoded weights by f32 activations) by the activations' 8-bit
- * rounding, about 2^-8 of a row's largest value per term. */
+ * rounding, about 2^-8 of a row's largest value per term.
+ *
+ * A product with many rows of A (a prompt) would read every weight block
+ * once per HWA_QROWS_MAX rows; it decodes W instead, a panel of rows at a
+ * time, and multiplies the panels with the tuned dense kernels (bf16 AMX
+ * tiles where active: the activations are rounded either way). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "backends/cpu/cpu_isa.h"
@@ -148,15 +154,22 @@ bool hwa__mm_quant_fits(const hwa__mm_problem *p) {
            p->K % 32 == 0;
 }
 
+/* The bytes of a row of p's W; HWA_E_UNSUPPORTED unless p fits and W's
+ * rows are whole rows of blocks, one after the other. */
+static hwa_status w_row_bytes(const hwa__mm_problem *p, size_t *wrow) {
+    if (!hwa__mm_quant_fits(p)) return HWA_E_UNSUPPORTED;
+    hwa_status st = hwa_dtype_row_bytes(p->dt_b, p->K, wrow);
+    if (st) return st;
+    if ((size_t)p->ldb * hwa_dtype_block_bytes(p->dt_b) / (size_t)hwa_dtype_block_size(p->dt_b) != *wrow)
+        return HWA_E_UNSUPPORTED;
+    return HWA_OK;
+}
+
 hwa_status hwa__mm_quant_run(hwa_ctx *ctx, const hwa__mm_problem *p, hwa__qkern kern, int nthreads, void **scratch,
                              size_t *cap) {
-    if (!hwa__mm_quant_fits(p)) return HWA_E_UNSUPPORTED;
     size_t wrow, need;
-    hwa_status st = hwa_dtype_row_bytes(p->dt_b, p->K, &wrow);
+    hwa_status st = w_row_bytes(p, &wrow);
     if (st) return st;
-    /* B's rows must be whole rows of blocks, one after the other */
-    if ((size_t)p->ldb * hwa_dtype_block_bytes(p->dt_b) / (size_t)hwa_dtype_block_size(p->dt_b) != wrow)
-        return HWA_E_UNSUPPORTED;
     const int64_t nb = p->K / 32;
     if (!hwa__mul_size((size_t)p->M, (size_t)p->K + (size_t)nb * (sizeof(float) + sizeof(int32_t)), &need) ||
         !hwa__add_size(need, (size_t)p->M * sizeof(qrow) + 64, &need))
@@ -193,4 +206,73 @@ hwa_status hwa__mm_quant_run(hwa_ctx *ctx, const hwa__mm_problem *p, hwa__qkern 
     const int nt = work > 65536 ? nthreads : 1;
     hwa__par_for(nt, p->N, nt > 1 ? (p->N + 4 * nt - 1) / (4 * nt) : p->N, rows_of_w, &j);
     return HWA_OK;
+}
+
+/* ---- many rows of A: W decoded a panel at a time ------------------------- */
+
+typedef struct decode_job {
+    const hwa__mm_problem *p;
+    size_t wrow;
+    int64_t n0; /* the panel's first row of W */
+    void *dst;  /* the panel: rows of K bf16 or f32 */
+    bool bf16;
+} decode_job;
+
+static void decode_rows(void *ctx, int64_t r0, int64_t r1, int tid) {
+    (void)tid;
+    const decode_job *j = ctx;
+    const hwa__mm_problem *p = j->p;
+    const int64_t bs = hwa_dtype_block_size(p->dt_b);
+    const size_t bb = hwa_dtype_block_bytes(p->dt_b);
+    float tmp[256]; /* a whole number of blocks of every type */
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *w = (const uint8_t *)p->b + (size_t)(j->n0 + r) * j->wrow;
+        for (int64_t k = 0; k < p->K; k += 256) {
+            const int64_t n = p->K - k < 256 ? p->K - k : 256;
+            float *f = j->bf16 ? tmp : (float *)j->dst + r * p->K + k;
+            (void)hwa_convert_to_f32(p->dt_b, w + (size_t)(k / bs) * bb, f, n);
+            if (j->bf16) {
+                uint16_t *o = (uint16_t *)j->dst + r * p->K + k;
+                for (int64_t i = 0; i < n; i++) o[i] = hwa_f32_to_bf16(tmp[i]);
+            }
+        }
+    }
+}
+
+hwa_status hwa__mm_quant_gemm(hwa__mm_state *s, hwa_ctx *ctx, const hwa__mm_problem *p, const hwa__simd *simd,
+                              int nthreads, void **scratch, size_t *cap, char *name, size_t name_cap) {
+    size_t wrow;
+    hwa_status st = w_row_bytes(p, &wrow);
+    if (st) return st;
+    const hwa__cpu_caps *caps = hwa__cpu_caps_get();
+    const bool bf16 = hwa__isa_active() >= HWA_ISA_AMX && caps->amx_bf16 && caps->amx_permitted;
+    const size_t es = bf16 ? 2 : 4;
+    /* panels of about 4 MiB, whole 64-row multiples (the tile kernels' n-pairs) */
+    int64_t np = (int64_t)((4u << 20) / ((size_t)p->K * es)) / 64 * 64;
+    if (np < 64) np = 64;
+    if (np > p->N) np = p->N;
+    size_t need;
+    if (!hwa__mul_size((size_t)np, (size_t)p->K * es, &need))
+        return hwa__err(ctx, HWA_E_OVERFLOW, "quantized product: panel size overflows");
+    void *panel = hwa__scratch_grow(ctx, scratch, cap, need);
+    if (!panel) return HWA_E_NOMEM;
+    char inner[96] = "";
+    for (int64_t n0 = 0; n0 < p->N && st == HWA_OK; n0 += np) {
+        const int64_t nn = p->N - n0 < np ? p->N - n0 : np;
+        decode_job dj = {p, wrow, n0, panel, bf16};
+        hwa__mm_par_rows(nthreads, nn, nn * p->K, decode_rows, &dj);
+        hwa__mm_problem q = *p;
+        q.N = nn;
+        q.b = panel;
+        q.ldb = p->K;
+        q.dt_b = bf16 ? HWA_BF16 : HWA_F32;
+        q.c = (float *)p->c + n0;
+        q.b_owner = NULL; /* a panel lives for one call: nothing to keep */
+        q.b_version = 0;
+        /* A is rounded anyway (to 8 bits by the block dots): bf16 tiles */
+        q.precision = bf16 ? HWA_MATMUL_PRECISION_BF16 : HWA_MATMUL_PRECISION_F32;
+        st = hwa__mm_run(s, &q, simd, nthreads, inner, sizeof inner);
+    }
+    if (st == HWA_OK) snprintf(name, name_cap, "%s>%s:%s", hwa_dtype_name(p->dt_b), bf16 ? "bf16" : "f32", inner);
+    return st;
 }
