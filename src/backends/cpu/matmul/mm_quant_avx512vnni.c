@@ -16,8 +16,7 @@
  * by its blocks' scales spread over the lanes with a permute.
  *
  * The integer sums of a block are exact, as in the scalar row (mm_quant.c);
- * only the order of the f32 additions differs. Fewer than 16 trailing
- * blocks of a 32-value type go to the AVX2 kernel. */
+ * only the order of the f32 additions differs. */
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
@@ -32,11 +31,12 @@ INLINE __m512i pair_idx(int p) {
     return _mm512_add_epi32(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), _mm512_set1_epi32(2 * p));
 }
 
-/* The 32-bit words at offset 0 of 16 blocks of `stride` bytes. */
-INLINE __m512i gather16(const uint8_t *w, int stride) {
+/* The 32-bit words at offset 0 of the live ones of 16 blocks of `stride`
+ * bytes (zeros for the others, which are not read). */
+INLINE __m512i gather16(const uint8_t *w, int stride, __mmask16 live) {
     const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                            _mm512_set1_epi32(stride));
-    return _mm512_i32gather_epi32(idx, (const void *)w, 1);
+    return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, idx, (const void *)w, 1);
 }
 
 /* The low (or high) f16 of each of 16 words as f32. */
@@ -61,46 +61,48 @@ INLINE __m512i nibbles_pair(const uint8_t *q0, const uint8_t *q1) {
     return _mm512_and_si512(z, _mm512_set1_epi8(15));
 }
 
-/* Groups of 16 blocks of a 32-value type T (Q8_0, Q4_0, Q4_1) for M rows:
- * acc[m] receives the scaled dots, corr[m] the offset or min terms. */
-INLINE void groups32(hwa_dtype T, int M, const uint8_t *w, int64_t ng, const int8_t *const *qa, const float *const *da,
-                     const int32_t *const *sa, __m512 *acc, __m512 *corr) {
+/* nblk (1..16) blocks of a 32-value type T (Q8_0, Q4_0, Q4_1) from block
+ * b0 for M rows: acc[m] receives the scaled dots, corr[m] the offset or
+ * min terms. A short group's missing blocks get zero scales, and its odd
+ * last block is paired with itself (no read past the row). */
+INLINE void group32(hwa_dtype T, int M, const uint8_t *w, int64_t b0, int nblk, const int8_t *const *qa,
+                    const float *const *da, const int32_t *const *sa, __m512 *acc, __m512 *corr) {
     const int bs = T == HWA_Q8_0 ? 34 : T == HWA_Q4_0 ? 18 : 20;
     const int qo = T == HWA_Q4_1 ? 4 : 2;
     const __m512i zero = _mm512_setzero_si512();
-    for (int64_t g = 0; g < ng; g++, w += 16 * bs) {
-        const int64_t b0 = 16 * g;
-        const __m512i words = gather16(w, bs);
-        const __m512 dw = f16_lo(words);
-        __m512 s[HWA_QROWS_MAX];
-        for (int m = 0; m < M; m++) {
-            const __m512 dam = _mm512_loadu_ps(da[m] + b0);
-            s[m] = _mm512_mul_ps(dw, dam);
-            if (T != HWA_Q8_0) {
-                const __m512 as = _mm512_mul_ps(dam, _mm512_cvtepi32_ps(_mm512_loadu_si512(sa[m] + b0)));
-                corr[m] = _mm512_fmadd_ps(T == HWA_Q4_0 ? dw : f16_hi(words), as, corr[m]);
-            }
+    const __mmask16 live = (__mmask16)((1u << nblk) - 1);
+    const __m512i words = gather16(w, bs, live);
+    const __m512 dw = f16_lo(words);
+    __m512 s[HWA_QROWS_MAX];
+    for (int m = 0; m < M; m++) {
+        const __m512 dam = _mm512_maskz_loadu_ps(live, da[m] + b0);
+        s[m] = _mm512_mul_ps(dw, dam);
+        if (T != HWA_Q8_0) {
+            const __m512 as = _mm512_mul_ps(dam, _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(live, sa[m] + b0)));
+            corr[m] = _mm512_fmadd_ps(T == HWA_Q4_0 ? dw : f16_hi(words), as, corr[m]);
         }
-        for (int p = 0; p < 8; p++) {
-            const uint8_t *w0 = w + 2 * p * bs + qo, *w1 = w0 + bs;
-            __m512i q;
-            __mmask64 neg = 0;
-            if (T == HWA_Q8_0) {
-                const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)w0)),
-                                                     _mm256_loadu_si256((const __m256i *)w1), 1);
-                neg = _mm512_movepi8_mask(v);
-                q = _mm512_abs_epi8(v);
-            } else {
-                q = nibbles_pair(w0, w1);
-            }
-            const __m512i idx = pair_idx(p);
-            for (int m = 0; m < M; m++) {
-                __m512i a = _mm512_loadu_si512(qa[m] + 32 * (b0 + 2 * p));
-                if (T == HWA_Q8_0) a = _mm512_mask_sub_epi8(a, neg, zero, a);
-                const __m512i d = _mm512_dpbusd_epi32(zero, q, a);
-                acc[2 * m + (p & 1)] =
-                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_permutexvar_ps(idx, s[m]), acc[2 * m + (p & 1)]);
-            }
+    }
+    for (int p = 0; 2 * p < nblk; p++) {
+        const bool single = 2 * p + 1 == nblk;
+        const uint8_t *w0 = w + 2 * p * bs + qo, *w1 = single ? w0 : w0 + bs;
+        __m512i q;
+        __mmask64 neg = 0;
+        if (T == HWA_Q8_0) {
+            const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)w0)),
+                                                 _mm256_loadu_si256((const __m256i *)w1), 1);
+            neg = _mm512_movepi8_mask(v);
+            q = _mm512_abs_epi8(v);
+        } else {
+            q = nibbles_pair(w0, w1);
+        }
+        const __m512i idx = pair_idx(p);
+        for (int m = 0; m < M; m++) {
+            const int8_t *a0 = qa[m] + 32 * (b0 + 2 * p);
+            __m512i a = single ? _mm512_maskz_loadu_epi8(0xFFFFFFFFull, a0) : _mm512_loadu_si512(a0);
+            if (T == HWA_Q8_0) a = _mm512_mask_sub_epi8(a, neg, zero, a);
+            const __m512i d = _mm512_dpbusd_epi32(zero, q, a);
+            acc[2 * m + (p & 1)] =
+                _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_permutexvar_ps(idx, s[m]), acc[2 * m + (p & 1)]);
         }
     }
 }
@@ -180,27 +182,23 @@ INLINE void rows(hwa_dtype T, int M, const uint8_t *w, int64_t K, const int8_t *
                  const int32_t *const *sa, float *out) {
     __m512 acc[2 * HWA_QROWS_MAX], corr[HWA_QROWS_MAX];
     for (int m = 0; m < M; m++) acc[2 * m] = acc[2 * m + 1] = corr[m] = _mm512_setzero_ps();
-    float tail[HWA_QROWS_MAX] = {0};
     if (T == HWA_Q4_K) {
         super_q4k(M, w, K / 256, qa, da, sa, acc, corr);
     } else if (T == HWA_Q6_K) {
         super_q6k(M, w, K / 256, qa, da, acc);
     } else {
         const int bs = T == HWA_Q8_0 ? 34 : T == HWA_Q4_0 ? 18 : 20;
-        const int64_t nb = K / 32, ng = nb / 16;
-        groups32(T, M, w, ng, qa, da, sa, acc, corr);
-        if (nb % 16) {
-            const int8_t *tq[HWA_QROWS_MAX];
-            const float *td[HWA_QROWS_MAX];
-            const int32_t *ts[HWA_QROWS_MAX];
-            for (int m = 0; m < M; m++) tq[m] = qa[m] + 512 * ng, td[m] = da[m] + 16 * ng, ts[m] = sa[m] + 16 * ng;
-            hwa__qrows_avx2(T, w + (size_t)(16 * ng * bs), 32 * (nb % 16), M, tq, td, ts, tail);
-        }
+        const int64_t nb = K / 32;
+        int64_t b0 = 0;
+        for (; b0 + 16 <= nb; b0 += 16) group32(T, M, w + b0 * bs, b0, 16, qa, da, sa, acc, corr);
+        if (b0 < nb) group32(T, M, w + b0 * bs, b0, (int)(nb - b0), qa, da, sa, acc, corr);
     }
+    /* the offsets' or mins' terms folded in before the one horizontal sum */
+    const float cf = T == HWA_Q4_0 ? -8.0f : T == HWA_Q4_1 ? 1.0f : -1.0f;
     for (int m = 0; m < M; m++) {
-        float r = _mm512_reduce_add_ps(_mm512_add_ps(acc[2 * m], acc[2 * m + 1])) + tail[m];
-        const float c = _mm512_reduce_add_ps(corr[m]);
-        out[m] = T == HWA_Q4_0 ? r - 8.0f * c : T == HWA_Q4_1 ? r + c : T == HWA_Q4_K ? r - c : r;
+        __m512 v = _mm512_add_ps(acc[2 * m], acc[2 * m + 1]);
+        if (T != HWA_Q8_0 && T != HWA_Q6_K) v = _mm512_fmadd_ps(_mm512_set1_ps(cf), corr[m], v);
+        out[m] = _mm512_reduce_add_ps(v);
     }
 }
 
