@@ -216,6 +216,7 @@ typedef struct decode_job {
     int64_t n0; /* the panel's first row of W */
     void *dst;  /* the panel: rows of K bf16 or f32 */
     bool bf16;
+    const hwa__simd *simd; /* its f32 -> bf16 rounding */
 } decode_job;
 
 static void decode_rows(void *ctx, int64_t r0, int64_t r1, int tid) {
@@ -231,10 +232,7 @@ static void decode_rows(void *ctx, int64_t r0, int64_t r1, int tid) {
             const int64_t n = p->K - k < 256 ? p->K - k : 256;
             float *f = j->bf16 ? tmp : (float *)j->dst + r * p->K + k;
             (void)hwa_convert_to_f32(p->dt_b, w + (size_t)(k / bs) * bb, f, n);
-            if (j->bf16) {
-                uint16_t *o = (uint16_t *)j->dst + r * p->K + k;
-                for (int64_t i = 0; i < n; i++) o[i] = hwa_f32_to_bf16(tmp[i]);
-            }
+            if (j->bf16) j->simd->f32_to_half(tmp, (uint16_t *)j->dst + r * p->K + k, n, true);
         }
     }
 }
@@ -259,7 +257,7 @@ hwa_status hwa__mm_quant_gemm(hwa__mm_state *s, hwa_ctx *ctx, const hwa__mm_prob
     char inner[96] = "";
     for (int64_t n0 = 0; n0 < p->N && st == HWA_OK; n0 += np) {
         const int64_t nn = p->N - n0 < np ? p->N - n0 : np;
-        decode_job dj = {p, wrow, n0, panel, bf16};
+        decode_job dj = {p, wrow, n0, panel, bf16, simd};
         hwa__mm_par_rows(nthreads, nn, nn * p->K, decode_rows, &dj);
         hwa__mm_problem q = *p;
         q.N = nn;
