@@ -97,6 +97,13 @@ static void product_at(hwa_dtype t, int isa, const char *kern, int64_t M, int64_
     hwa_ctx_free(ctx);
 }
 
+/* The highest level to run: HWA_ISA's when it is below the host's (as
+ * test_backend_ops does), else the host's. */
+static int top_level(void) {
+    const int env = hwa__isa_env();
+    return env >= 0 ? env : (int)hwa__isa_host();
+}
+
 /* Every shape of the file's comment for type t at every level the host
  * has; skips (after running the others) for a level it lacks. */
 static void every_level(hwa_dtype t) {
@@ -108,15 +115,15 @@ static void every_level(hwa_dtype t) {
     const int64_t *ks = kq ? k256 : k32;
     const int nk = kq ? 2 : 4;
     const hwa__cpu_caps *caps = hwa__cpu_caps_get();
-    const int host = (int)hwa__isa_host();
-    for (int isa = HWA_ISA_SCALAR; isa <= host && isa <= HWA_ISA_AVX512; isa++) {
+    const int top = top_level();
+    for (int isa = HWA_ISA_SCALAR; isa <= top && isa <= HWA_ISA_AVX512; isa++) {
         const char *kern = isa == HWA_ISA_SCALAR ? ":scalar" : isa == HWA_ISA_AVX2 || !caps->avx512_vnni ? ":avx2" : ":avx512vnni";
         for (int i = 0; i < 6; i++)
             for (int j = 0; j < nk; j++) product_at(t, isa, kern, rows[i], 37, ks[j]);
     }
-    if (host < HWA_ISA_AVX2) SKIP_FOR("avx2", "the host has no AVX2: its block kernels were not run");
-    if (host < HWA_ISA_AVX512 || !caps->avx512_vnni)
-        SKIP_FOR("avx512", "the host has no AVX-512 VNNI: its block kernels were not run");
+    if (top < HWA_ISA_AVX2) SKIP_FOR("avx2", "AVX2 is above the host's level or HWA_ISA: its block kernels were not run");
+    if (top < HWA_ISA_AVX512 || !caps->avx512_vnni)
+        SKIP_FOR("avx512", "AVX-512 VNNI is not on the host or above HWA_ISA: its block kernels were not run");
 }
 
 /* Prompt-sized products of type t at every level above scalar: 16 and 33
@@ -125,9 +132,9 @@ static void every_level(hwa_dtype t) {
 static void prompt_every_level(hwa_dtype t) {
     const bool kq = hwa_dtype_block_size(t) == 256;
     const hwa__cpu_caps *caps = hwa__cpu_caps_get();
-    const int host = (int)hwa__isa_host();
+    const int top = top_level();
     char kern[32];
-    for (int isa = HWA_ISA_AVX2; isa <= host; isa++) {
+    for (int isa = HWA_ISA_AVX2; isa <= top; isa++) {
         const bool bf16 = isa >= HWA_ISA_AMX && caps->amx_bf16 && caps->amx_permitted;
         snprintf(kern, sizeof kern, "%s>%s:", hwa_dtype_name(t), bf16 ? "bf16" : "f32");
         for (int64_t m = HWA_QGEMM_MIN_M; m <= 2 * HWA_QGEMM_MIN_M + 1; m += HWA_QGEMM_MIN_M + 1) {
@@ -136,9 +143,9 @@ static void prompt_every_level(hwa_dtype t) {
         }
         product_at(t, isa, kern, HWA_QGEMM_MIN_M, 600, 4096);
     }
-    if (host < HWA_ISA_AVX2) SKIP_FOR("avx2", "the host has no AVX2: the decoded-panel products were not run");
-    if (host < HWA_ISA_AMX || !caps->amx_bf16 || !caps->amx_permitted)
-        SKIP_FOR("amx", "the host has no AMX bf16 tiles: the bf16 panels were not run");
+    if (top < HWA_ISA_AVX2) SKIP_FOR("avx2", "AVX2 is above the host's level or HWA_ISA: the decoded-panel products were not run");
+    if (top < HWA_ISA_AMX || !caps->amx_bf16 || !caps->amx_permitted)
+        SKIP_FOR("amx", "AMX bf16 tiles are not on the host or above HWA_ISA: the bf16 panels were not run");
 }
 
 TEST(q8_0_prompt_products_decode_the_weights_at_every_isa_level) { prompt_every_level(HWA_Q8_0); }
