@@ -233,13 +233,12 @@ static hwa_status run_matmul(cpu_state *s, hwa_tensor *mm, const hwa_tensor *bia
         /* weights in a block type, read in place */
         p.a = hwa__data(A), p.b = hwa__data(B), p.c = hwa__data(out);
         if (!p.a || !p.b || !p.c) return HWA_E_UNSUPPORTED;
-#if defined(__x86_64__)
-        const bool vec = simd != NULL;
-#else
-        const bool vec = false;
-#endif
-        hwa_status qst = hwa__mm_quant_run(s->scratch.ctx, &p, vec, nt, &s->scratch.p, &s->scratch.cap);
-        if (qst == HWA_OK) snprintf(name, KNAME_CAP, "q8dot:%s:%s", hwa_dtype_name(B->dtype), vec ? "avx2" : "scalar");
+        if (p.M >= HWA_QGEMM_MIN_M && simd)
+            return hwa__mm_quant_gemm(s->mm, s->scratch.ctx, &p, simd, nt, &s->scratch.p, &s->scratch.cap, name,
+                                      KNAME_CAP);
+        const hwa__qkern k = hwa__qkern_pick(simd != NULL);
+        hwa_status qst = hwa__mm_quant_run(s->scratch.ctx, &p, k, nt, &s->scratch.p, &s->scratch.cap);
+        if (qst == HWA_OK) snprintf(name, KNAME_CAP, "q8dot:%s:%s", hwa_dtype_name(B->dtype), hwa__qkern_name(k));
         return qst;
     }
     p.bias = bias ? hwa__data(bias) : NULL;

@@ -3,15 +3,23 @@
  * Each row of A is quantized to 8 bits per 32 values on the fly (scale
  * max|x|/127, round to nearest), every weight block is widened to int8 in
  * registers' worth of scratch, and the products of a block are summed in
- * int32 (the int8 dot is the ISA's: AVX2 maddubs, or scalar), then scaled
+ * int32 (the int8 dot is the ISA's: AVX-512 VNNI dpbusd, AVX2 maddubs, or
+ * scalar), then scaled
  * by the two blocks' scales in f32. The weights are read in place: no
  * dequantized copy of the matrix is made. Rows of W are split across the
  * threads. The results differ from the reference kernels' (which multiply
  * the decoded weights by f32 activations) by the activations' 8-bit
- * rounding, about 2^-8 of a row's largest value per term. */
+ * rounding, about 2^-8 of a row's largest value per term.
+ *
+ * A product with many rows of A (a prompt) would read every weight block
+ * once per HWA_QROWS_MAX rows; it decodes W instead, a panel of rows at a
+ * time, and multiplies the panels with the tuned dense kernels (bf16 AMX
+ * tiles where active: the activations are rounded either way). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "backends/cpu/cpu_isa.h"
 #include "backends/cpu/matmul/mm_quant.h"
 #include "core/pool.h"
 
@@ -93,7 +101,7 @@ typedef struct job {
     const hwa__mm_problem *p;
     const qrow *rows;
     size_t wrow; /* bytes per row of W */
-    bool simd;
+    hwa__qkern kern;
 } job;
 
 static void rows_of_w(void *ctx, int64_t n0, int64_t n1, int tid) {
@@ -104,7 +112,9 @@ static void rows_of_w(void *ctx, int64_t n0, int64_t n1, int tid) {
     for (int64_t n = n0; n < n1; n++) {
         const uint8_t *w = (const uint8_t *)p->b + (size_t)n * j->wrow;
 #if defined(__x86_64__)
-        if (j->simd) {
+        if (j->kern != HWA_QK_SCALAR) {
+            void (*rows)(hwa_dtype, const uint8_t *, int64_t, int, const int8_t *const *, const float *const *,
+                         const int32_t *const *, float *) = j->kern == HWA_QK_VNNI ? hwa__qrows_vnni : hwa__qrows_avx2;
             /* activation rows a few at a time: each weight block unpacked once for them */
             for (int64_t m0 = 0; m0 < p->M; m0 += HWA_QROWS_MAX) {
                 const int mm = (int)(p->M - m0 < HWA_QROWS_MAX ? p->M - m0 : HWA_QROWS_MAX);
@@ -113,7 +123,7 @@ static void rows_of_w(void *ctx, int64_t n0, int64_t n1, int tid) {
                 const int32_t *sa[HWA_QROWS_MAX];
                 float o[HWA_QROWS_MAX];
                 for (int k = 0; k < mm; k++) qa[k] = j->rows[m0 + k].q, da[k] = j->rows[m0 + k].d, sa[k] = j->rows[m0 + k].s;
-                hwa__qrows_avx2(p->dt_b, w, p->K, mm, qa, da, sa, o);
+                rows(p->dt_b, w, p->K, mm, qa, da, sa, o);
                 for (int k = 0; k < mm; k++) c[(m0 + k) * p->ldc + n] = o[k];
             }
             continue;
@@ -124,21 +134,42 @@ static void rows_of_w(void *ctx, int64_t n0, int64_t n1, int tid) {
     }
 }
 
+hwa__qkern hwa__qkern_pick(bool simd) {
+#if defined(__x86_64__)
+    if (!simd) return HWA_QK_SCALAR;
+    return hwa__isa_active() >= HWA_ISA_AVX512 && hwa__cpu_caps_get()->avx512_vnni ? HWA_QK_VNNI : HWA_QK_AVX2;
+#else
+    (void)simd;
+    return HWA_QK_SCALAR;
+#endif
+}
+
+const char *hwa__qkern_name(hwa__qkern k) {
+    return k == HWA_QK_VNNI ? "avx512vnni" : k == HWA_QK_AVX2 ? "avx2" : "scalar";
+}
+
 bool hwa__mm_quant_fits(const hwa__mm_problem *p) {
     return hwa_dtype_is_quantized(p->dt_b) && p->dt_a == HWA_F32 && p->dt_c == HWA_F32 && p->tb && !p->ta &&
            !p->bias && p->act == HWA_OP_NONE && !p->accumulate && p->K % hwa_dtype_block_size(p->dt_b) == 0 &&
            p->K % 32 == 0;
 }
 
-hwa_status hwa__mm_quant_run(hwa_ctx *ctx, const hwa__mm_problem *p, bool simd, int nthreads, void **scratch,
-                             size_t *cap) {
+/* The bytes of a row of p's W; HWA_E_UNSUPPORTED unless p fits and W's
+ * rows are whole rows of blocks, one after the other. */
+static hwa_status w_row_bytes(const hwa__mm_problem *p, size_t *wrow) {
     if (!hwa__mm_quant_fits(p)) return HWA_E_UNSUPPORTED;
-    size_t wrow, need;
-    hwa_status st = hwa_dtype_row_bytes(p->dt_b, p->K, &wrow);
+    hwa_status st = hwa_dtype_row_bytes(p->dt_b, p->K, wrow);
     if (st) return st;
-    /* B's rows must be whole rows of blocks, one after the other */
-    if ((size_t)p->ldb * hwa_dtype_block_bytes(p->dt_b) / (size_t)hwa_dtype_block_size(p->dt_b) != wrow)
+    if ((size_t)p->ldb * hwa_dtype_block_bytes(p->dt_b) / (size_t)hwa_dtype_block_size(p->dt_b) != *wrow)
         return HWA_E_UNSUPPORTED;
+    return HWA_OK;
+}
+
+hwa_status hwa__mm_quant_run(hwa_ctx *ctx, const hwa__mm_problem *p, hwa__qkern kern, int nthreads, void **scratch,
+                             size_t *cap) {
+    size_t wrow, need;
+    hwa_status st = w_row_bytes(p, &wrow);
+    if (st) return st;
     const int64_t nb = p->K / 32;
     if (!hwa__mul_size((size_t)p->M, (size_t)p->K + (size_t)nb * (sizeof(float) + sizeof(int32_t)), &need) ||
         !hwa__add_size(need, (size_t)p->M * sizeof(qrow) + 64, &need))
@@ -168,11 +199,78 @@ hwa_status hwa__mm_quant_run(hwa_ctx *ctx, const hwa__mm_problem *p, bool simd, 
         rows[m] = (qrow){q, ds + m * nb, ss + m * nb};
     }
 #if !defined(__x86_64__)
-    simd = false;
+    kern = HWA_QK_SCALAR;
 #endif
-    job j = {p, rows, wrow, simd};
+    job j = {p, rows, wrow, kern};
     const double work = (double)p->M * (double)p->N * (double)p->K;
     const int nt = work > 65536 ? nthreads : 1;
     hwa__par_for(nt, p->N, nt > 1 ? (p->N + 4 * nt - 1) / (4 * nt) : p->N, rows_of_w, &j);
     return HWA_OK;
+}
+
+/* ---- many rows of A: W decoded a panel at a time ------------------------- */
+
+typedef struct decode_job {
+    const hwa__mm_problem *p;
+    size_t wrow;
+    int64_t n0; /* the panel's first row of W */
+    void *dst;  /* the panel: rows of K bf16 or f32 */
+    bool bf16;
+    const hwa__simd *simd; /* its f32 -> bf16 rounding */
+} decode_job;
+
+static void decode_rows(void *ctx, int64_t r0, int64_t r1, int tid) {
+    (void)tid;
+    const decode_job *j = ctx;
+    const hwa__mm_problem *p = j->p;
+    const int64_t bs = hwa_dtype_block_size(p->dt_b);
+    const size_t bb = hwa_dtype_block_bytes(p->dt_b);
+    float tmp[256]; /* a whole number of blocks of every type */
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *w = (const uint8_t *)p->b + (size_t)(j->n0 + r) * j->wrow;
+        for (int64_t k = 0; k < p->K; k += 256) {
+            const int64_t n = p->K - k < 256 ? p->K - k : 256;
+            float *f = j->bf16 ? tmp : (float *)j->dst + r * p->K + k;
+            (void)hwa_convert_to_f32(p->dt_b, w + (size_t)(k / bs) * bb, f, n);
+            if (j->bf16) j->simd->f32_to_half(tmp, (uint16_t *)j->dst + r * p->K + k, n, true);
+        }
+    }
+}
+
+hwa_status hwa__mm_quant_gemm(hwa__mm_state *s, hwa_ctx *ctx, const hwa__mm_problem *p, const hwa__simd *simd,
+                              int nthreads, void **scratch, size_t *cap, char *name, size_t name_cap) {
+    size_t wrow;
+    hwa_status st = w_row_bytes(p, &wrow);
+    if (st) return st;
+    const hwa__cpu_caps *caps = hwa__cpu_caps_get();
+    const bool bf16 = hwa__isa_active() >= HWA_ISA_AMX && caps->amx_bf16 && caps->amx_permitted;
+    const size_t es = bf16 ? 2 : 4;
+    /* panels of about 4 MiB, whole 64-row multiples (the tile kernels' n-pairs) */
+    int64_t np = (int64_t)((4u << 20) / ((size_t)p->K * es)) / 64 * 64;
+    if (np < 64) np = 64;
+    if (np > p->N) np = p->N;
+    size_t need;
+    if (!hwa__mul_size((size_t)np, (size_t)p->K * es, &need))
+        return hwa__err(ctx, HWA_E_OVERFLOW, "quantized product: panel size overflows");
+    void *panel = hwa__scratch_grow(ctx, scratch, cap, need);
+    if (!panel) return HWA_E_NOMEM;
+    char inner[96] = "";
+    for (int64_t n0 = 0; n0 < p->N && st == HWA_OK; n0 += np) {
+        const int64_t nn = p->N - n0 < np ? p->N - n0 : np;
+        decode_job dj = {p, wrow, n0, panel, bf16, simd};
+        hwa__mm_par_rows(nthreads, nn, nn * p->K, decode_rows, &dj);
+        hwa__mm_problem q = *p;
+        q.N = nn;
+        q.b = panel;
+        q.ldb = p->K;
+        q.dt_b = bf16 ? HWA_BF16 : HWA_F32;
+        q.c = (float *)p->c + n0;
+        q.b_owner = NULL; /* a panel lives for one call: nothing to keep */
+        q.b_version = 0;
+        /* A is rounded anyway (to 8 bits by the block dots): bf16 tiles */
+        q.precision = bf16 ? HWA_MATMUL_PRECISION_BF16 : HWA_MATMUL_PRECISION_F32;
+        st = hwa__mm_run(s, &q, simd, nthreads, inner, sizeof inner);
+    }
+    if (st == HWA_OK) snprintf(name, name_cap, "%s>%s:%s", hwa_dtype_name(p->dt_b), bf16 ? "bf16" : "f32", inner);
+    return st;
 }
