@@ -197,13 +197,37 @@ hwa_status hwa_gguf_quantize(const char *in, const char *out, const hwa_quantize
         }
         if (to != asked) s.n_fallback++;
         if (hwa_dtype_is_quantized(to)) s.n_quantized++;
+        float *imp = NULL; /* the importance of the row's columns, when the imatrix has them */
+        if (o->imatrix && hwa_dtype_is_quantized(to)) {
+            if (!(imp = malloc((size_t)row * sizeof *imp))) {
+                st = hwa__err(NULL, HWA_E_NOMEM, "quantize: out of memory");
+                break;
+            }
+            st = hwa_imatrix_importance(o->imatrix, ft->name, row, imp);
+            if (st == HWA_E_NOTFOUND) {
+                st = HWA_OK, s.n_unweighted++;
+                free(imp), imp = NULL;
+            } else if (st) {
+                char why[256];
+                snprintf(why, sizeof why, "%s", hwa_last_error());
+                free(imp);
+                st = hwa__err(NULL, st, "quantize: %s (is the imatrix this model's?)", why);
+                break;
+            } else {
+                s.n_weighted++;
+            }
+        }
         if (!(bufs[i] = malloc(nbytes ? nbytes : 1))) {
+            free(imp);
             st = hwa__err(NULL, HWA_E_NOMEM, "quantize: out of memory for '%s' (%zu bytes)", ft->name, nbytes);
             break;
         }
         /* whole rows through f32, as many as fit the chunk */
         size_t row_in;
-        if ((st = hwa_dtype_row_bytes(ft->dtype, row, &row_in))) break;
+        if ((st = hwa_dtype_row_bytes(ft->dtype, row, &row_in))) {
+            free(imp);
+            break;
+        }
         const int64_t per = row <= CHUNK ? CHUNK / row : 0;
         for (int64_t r = 0; !st && r < rows;) {
             const int64_t k = per ? (rows - r < per ? rows - r : per) : 1;
@@ -213,11 +237,15 @@ hwa_status hwa_gguf_quantize(const char *in, const char *out, const hwa_quantize
                 break;
             }
             st = hwa_convert_to_f32(ft->dtype, (const char *)ft->data + (size_t)r * row_in, tmp, k * row);
-            if (!st) st = hwa_convert_from_f32(to, (char *)bufs[i] + (size_t)r * row_out, tmp, k * row);
+            if (!st) st = hwa_convert_from_f32_weighted(to, (char *)bufs[i] + (size_t)r * row_out, tmp, k * row, row, imp);
             r += k;
         }
+        free(imp);
         if (!st) st = hwa_gguf_writer_add_tensor(w, ft->name, to, ft->ndim, ft->shape, bufs[i], nbytes);
     }
+    if (!st && o->imatrix && s.n_quantized > 0 && !s.n_weighted)
+        st = hwa__err(NULL, HWA_E_NOTFOUND, "quantize: the imatrix has an entry for none of %s's matrices (is it "
+                      "this model's?)", in);
     if (!st) st = hwa_gguf_writer_write(w, out);
     free(tmp);
     for (size_t i = 0; bufs && i < nt; i++) free(bufs[i]);

@@ -11,6 +11,7 @@
 #include "hwadapt/backend.h"
 #include "hwadapt/graph.h"
 #include "hwadapt/nn.h"
+#include "nn/nn_internal.h"
 
 typedef struct llama_layer {
     hwa_tensor *att_norm;  /* [dim] */
@@ -56,6 +57,7 @@ struct hwa_llama {
     int last_n;
     uint64_t last_sig;
     int32_t replan_at;
+    hwa_imatrix *imatrix;  /* collection mode (nn/imatrix.c): borrowed, NULL when off */
 };
 
 /* ---- config --------------------------------------------------------------- */
@@ -511,6 +513,8 @@ hwa_status hwa_llama_eval(hwa_llama *m, const int32_t *tokens, int32_t n, bool a
     hwa_graph *g = out ? hwa_graph_new(m->ctx) : NULL;
     if (!g) st = hwa_ctx_last_status(m->ctx) ? hwa_ctx_last_status(m->ctx) : HWA_E_INTERNAL;
     if (st == HWA_OK) st = hwa_graph_build_forward(g, out);
+    hwa__imx_taps taps = {0};
+    if (st == HWA_OK && m->imatrix) st = hwa__imatrix_extend(m, g, &taps);
     hwa_placement *pl = NULL;
     if (st == HWA_OK && m->n_place) {
         /* The graph's shapes move with the position: a full plan when its
@@ -545,6 +549,8 @@ hwa_status hwa_llama_eval(hwa_llama *m, const int32_t *tokens, int32_t n, bool a
         st = hwa_graph_compute(g, m->be);
     }
     if (st == HWA_OK && logits) st = hwa_tensor_get_f32(out, logits, hwa_tensor_nelements(out));
+    if (st == HWA_OK && m->imatrix) st = hwa__imatrix_gather(m->imatrix, &taps);
+    hwa__imatrix_taps_free(&taps);
     if (st == HWA_OK && pl && m->learn_pending && n == 1) {
         /* after the logits are read: timing re-runs nodes over the arena */
         m->learn_pending = false;
@@ -582,4 +588,24 @@ hwa_status hwa_llama_plan(hwa_llama *m, int32_t n_tokens, FILE *f, bool json, bo
     m->pos = pos;
     free(ids);
     return st;
+}
+
+/* ---- importance-matrix collection (nn/imatrix.c does the work) ------------ */
+
+hwa_status hwa_llama_collect_imatrix(hwa_llama *m, hwa_imatrix *im) {
+    if (!m) return hwa__err(NULL, HWA_E_MISUSE, "llama: NULL model");
+    m->imatrix = im;
+    return HWA_OK;
+}
+
+bool hwa__llama_matrix_name(const hwa_llama *m, const hwa_tensor *w, char *buf, size_t cap) {
+    static const char *const names[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down", "ffn_up"};
+    if (!m->cfg.shared_classifier && w == m->wcls) return snprintf(buf, cap, "output.weight") > 0;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const llama_layer *y = &m->layers[l];
+        const hwa_tensor *const mats[7] = {y->wq, y->wk, y->wv, y->wo, y->w1, y->w2, y->w3};
+        for (int k = 0; k < 7; k++)
+            if (w == mats[k]) return snprintf(buf, cap, "blk.%d.%s.weight", l, names[k]) > 0;
+    }
+    return false;
 }

@@ -28,12 +28,16 @@ static void usage(FILE *f) {
                "  --type TYPE              the matrices' type (required):\n"
                "                           %s\n"
                "  --keep-output-f16        the classifier (output.weight) in f16 (default: in TYPE)\n"
-               "  --override TENSOR=TYPE   one tensor in another type (repeatable, at most %d; default none)\n",
+               "  --override TENSOR=TYPE   one tensor in another type (repeatable, at most %d; default none)\n"
+               "  --imatrix FILE           an importance matrix (hwadapt imatrix, or llama.cpp's GGUF or .dat):\n"
+               "                           block scales fitted to the weighted error (default: none). A matrix\n"
+               "                           with no entry is encoded without one (a warning counts them); an\n"
+               "                           entry of another length, or a file that matches no matrix, is an error\n",
             quant_types, MAX_OVERRIDES);
 }
 
 int cmd_quantize(int argc, char **argv) {
-    const char *in = NULL, *out = NULL, *type = NULL;
+    const char *in = NULL, *out = NULL, *type = NULL, *imatrix = NULL;
     const char *overrides[MAX_OVERRIDES];
     hwa_quantize_opts o = {.overrides = overrides};
     for (int i = 1; i < argc; i++) {
@@ -44,6 +48,10 @@ int cmd_quantize(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--keep-output-f16")) {
             o.keep_output_f16 = true;
+        } else if (!strcmp(a, "--imatrix")) {
+            if (!v) return cli_missing_value("quantize", a, "FILE");
+            i++;
+            rc = cli_once("quantize", a, &imatrix, v);
         } else if (!strcmp(a, "--type") || !strcmp(a, "--override")) {
             if (!v) return cli_missing_value("quantize", a, !strcmp(a, "--type") ? quant_types : "TENSOR=TYPE");
             i++;
@@ -74,8 +82,15 @@ int cmd_quantize(int argc, char **argv) {
         fprintf(stderr, "hwadapt quantize: %s: %s\n", in, strerror(errno));
         return 1;
     }
+    hwa_imatrix *im = NULL;
+    if (imatrix && hwa_imatrix_load(imatrix, &im)) {
+        fprintf(stderr, "hwadapt quantize: --imatrix: %s\n", hwa_last_error());
+        return 1;
+    }
+    o.imatrix = im;
     hwa_quantize_stats s;
     hwa_status st = hwa_gguf_quantize(in, out, &o, &s);
+    hwa_imatrix_free(im);
     if (st) {
         fprintf(stderr, "hwadapt quantize: %s\n", hwa_last_error()[0] ? hwa_last_error() : hwa_status_str(st));
         return st == HWA_E_INVALID || st == HWA_E_NOTFOUND ? 2 : 1;
@@ -83,6 +98,12 @@ int cmd_quantize(int argc, char **argv) {
     printf("%s -> %s: %d tensors, %d in block types, %d kept as they were, %d could not take %s (rows not whole "
            "blocks) and took q8_0 or f16\n",
            in, out, s.n_tensors, s.n_quantized, s.n_kept, s.n_fallback, type);
+    if (imatrix) {
+        printf("imatrix %s: %d matrices weighted by it\n", imatrix, s.n_weighted);
+        if (s.n_unweighted)
+            fprintf(stderr, "hwadapt quantize: warning: %d matrices in block types have no entry in %s and were "
+                    "encoded without one\n", s.n_unweighted, imatrix);
+    }
     printf("tensor data: %.2f MiB -> %.2f MiB (%.2fx smaller)\n", s.bytes_in / 1048576.0, s.bytes_out / 1048576.0,
            s.bytes_out ? (double)s.bytes_in / (double)s.bytes_out : 0.0);
     return 0;
