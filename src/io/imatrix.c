@@ -238,7 +238,12 @@ static hwa_status load_gguf(hwa_imatrix *im, const void *data, size_t size, cons
         float cnt;
         memcpy(&cnt, o->data, sizeof cnt);
         imx_entry *e;
-        if (!(st = check_values(L, other, &cnt, 1)) && !(st = add_entry(im, base, n, &e))) {
+        if (!(cnt == 0.0f || cnt >= 1.0f) || !isfinite(cnt)) {
+            st = hwa__err(NULL, HWA_E_FORMAT, "%s: '%s' is %g (a count of rows: 0, or finite and >= 1)", L, other,
+                          (double)cnt);
+            break;
+        }
+        if (!(st = add_entry(im, base, n, &e))) {
             memcpy(e->sum2, t->data, (size_t)n * sizeof(float));
             e->count = cnt;
             st = check_values(L, t->name, e->sum2, n);
