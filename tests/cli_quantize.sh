@@ -37,10 +37,19 @@ rc=0; "$cli" quantize "$s/stories260K.gguf" "$tmp/x.gguf" --type q9_9 2>"$tmp/e"
 [ "$rc" = 2 ] && grep -q -- "--type q9_9: not one of the allowed values; allowed: q8_0" "$tmp/e" || fail "--type q9_9: exit $rc: $(cat "$tmp/e")"
 rc=0; "$cli" quantize "$s/stories260K.gguf" "$tmp/nosuch/x.gguf" --type q8_0 2>"$tmp/e" || rc=$?
 [ "$rc" = 2 ] && grep -q "folder $tmp/nosuch does not exist" "$tmp/e" || fail "missing folder: exit $rc: $(cat "$tmp/e")"
-rc=0; "$cli" quantize "$s/stories260K.bin" "$tmp/x.gguf" --type q8_0 2>"$tmp/e" || rc=$?
-[ "$rc" = 1 ] && grep -q "not a GGUF file" "$tmp/e" || fail "llama2.c input: exit $rc: $(cat "$tmp/e")"
+rc=0; "$cli" quantize "$s/tok512.bin" "$tmp/x.gguf" --type q8_0 2>"$tmp/e" || rc=$?
+[ "$rc" = 1 ] && grep -q "is not a model quantize reads" "$tmp/e" || fail "a tokenizer as input: exit $rc: $(cat "$tmp/e")"
 [ ! -e "$tmp/x.gguf" ] || fail "a refused run left a file"
-echo "ok: bad --type, a missing folder and a non-GGUF input refused"
+echo "ok: bad --type, a missing folder and a tokenizer file as the model refused"
+
+# llama2.c input with its tokenizer: the GGUF generates the checkpoint's greedy text
+"$cli" quantize "$s/stories260K.bin" "$tmp/bin.gguf" --type f32 --tokenizer "$s/tok512.bin" >"$tmp/q.out" ||
+  fail "quantize from llama2.c: $(cat "$tmp/q.out")"
+"$cli" "${g[0]}" "$tmp/bin.gguf" "${g[@]:1}" >"$tmp/bin.txt" 2>/dev/null || fail "generate from the converted GGUF"
+cmp -s "$tmp/f32.txt" "$tmp/bin.txt" || fail "the converted GGUF's greedy text differs: $(cat "$tmp/bin.txt")"
+rc=0; "$cli" quantize "$s/stories260K.gguf" "$tmp/x.gguf" --type q8_0 --tokenizer "$s/tok512.bin" 2>"$tmp/e" || rc=$?
+[ "$rc" = 2 ] && grep -q "carries its own tokenizer" "$tmp/e" || fail "--tokenizer with GGUF input: exit $rc: $(cat "$tmp/e")"
+echo "ok: llama2.c checkpoint + tokenizer -> GGUF generates the same text; --tokenizer refused for GGUF input"
 
 if [ -e "$data/tinyshakespeare.txt" ]; then
   "$cli" perplexity "$tmp/q4_0.gguf" --text "$data/tinyshakespeare.txt" --ctx 64 --chunks 8 \

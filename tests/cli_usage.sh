@@ -96,7 +96,7 @@ usage quantize "--bogus: unknown option" quantize a b --type q8_0 --bogus
 usage quantize "--type: missing its value; allowed: q8_0" quantize a b --type
 usage quantize "--type q9_9: not one of the allowed values; allowed: q8_0, q4_0" quantize a b --type q9_9
 usage quantize "--type q4_0: given twice (first q8_0)" quantize a b --type q8_0 --type q4_0
-usage quantize "IN.gguf: missing" quantize --type q8_0
+usage quantize "IN: missing" quantize --type q8_0
 usage quantize "OUT.gguf: missing" quantize a --type q8_0
 usage quantize "--type: missing; allowed: q8_0" quantize a b
 usage quantize "c: extra argument" quantize a b c --type q8_0
@@ -111,6 +111,7 @@ usage imatrix "MODEL: missing" imatrix --text t -o o
 usage imatrix "--dtype q2: not one of the allowed values; allowed: f32" imatrix m --text t -o o --dtype q2
 usage quantize "--imatrix: missing its value" quantize a b --type q8_0 --imatrix
 usage quantize "--imatrix b: given twice (first a)" quantize a b --type q8_0 --imatrix a --imatrix b
+usage quantize "--tokenizer: missing its value" quantize a b --type q8_0 --tokenizer
 
 # ---- perplexity
 usage perplexity "--bogus: unknown option" perplexity m --text t --bogus
@@ -228,7 +229,7 @@ help_names report -o --title
 help_names inspect --json --format
 help_names generate --tokenizer --prompt --temperature --top-p --top-k --seed --steps --ctx --threads --dtype \
   --device --devices --config
-help_names quantize --type --keep-output-f16 --override --imatrix
+help_names quantize --type --keep-output-f16 --override --imatrix --tokenizer
 help_names imatrix --text --output --ctx --chunks --tokenizer --dtype --threads
 help_names perplexity --text --ctx --chunks --tokenizer --dtype --reference --ref-dtype --threads --json
 help_names plan --devices --batch --dtype --mode --split --json -o --brief --measure --reps --no-calibrate

@@ -344,6 +344,10 @@ typedef struct hwa_quantize_opts {
      * differs from the tensor's rows is HWA_E_SHAPE, and an imatrix that
      * matches no tensor at all HWA_E_NOTFOUND: both mean another model's. */
     const hwa_imatrix *imatrix;
+    /* a llama2.c tokenizer file written into the GGUF as its SentencePiece
+     * vocabulary, for llama2.c and safetensors input (NULL: none; with a
+     * GGUF input, which has its own, HWA_E_INVALID) */
+    const char *tokenizer;
 } hwa_quantize_opts;
 
 typedef struct hwa_quantize_stats {
@@ -356,12 +360,16 @@ typedef struct hwa_quantize_stats {
     uint64_t bytes_in, bytes_out; /* tensor data */
 } hwa_quantize_stats;
 
-/* Writes GGUF file `in` to `out` (atomically) with every 2-D tensor in
+/* Writes model file `in` to `out` (atomically) as GGUF with every 2-D tensor in
  * o->type (hwa_dtype_for_rows where its rows are not whole blocks of it)
  * and the others as they are, through f32, encoded as ggml's reference
  * quantizers do; every metadata key-value copied, general.file_type set to
- * llama.cpp's code for the type. stats may be NULL. Errors: the file's,
- * HWA_E_UNSUPPORTED for a file that is not GGUF or metadata it cannot copy
+ * llama.cpp's code for the type. stats may be NULL. `in` may also be a
+ * llama2.c checkpoint or a safetensors model in the Hugging Face llama
+ * layout with its config.json beside it: written as the GGUF llama model
+ * that computes the same (GGUF names, q/k rows in GGUF's rotary order, the
+ * llama.* metadata). Errors: the file's, HWA_E_UNSUPPORTED for another
+ * kind of file, metadata it cannot copy
  * (arrays of arrays, strings with NUL bytes), HWA_E_INVALID for a bad type
  * or override, HWA_E_NOTFOUND for an override naming no tensor,
  * HWA_E_NOMEM, HWA_E_IO. */
