@@ -190,7 +190,8 @@ fast "--export $T/a-file/w.safetensors: folder $T/a-file is not a folder" \
 
 # ---- an input that is not there is a runtime failure: exit 1, not 2
 for args in "inspect $T/missing" "quantize $T/missing.gguf $T/out.gguf --type q8_0" "perplexity m --text $T/missing" \
-  "imatrix m --text $T/missing -o $T/o.gguf"; do
+  "imatrix m --text $T/missing -o $T/o.gguf" "quantize $T/a-file $T/out.gguf --type q8_0 --tokenizer $T/missing" \
+  "quantize $T/a-file $T/out.gguf --type q8_0 --imatrix $T/missing"; do
   # shellcheck disable=SC2086
   "$H" $args > /dev/null 2> "$T/err"
   rc=$?

@@ -220,8 +220,12 @@ static hwa_status load_gguf(hwa_imatrix *im, const void *data, size_t size, cons
         }
         /* [n_mat, n] sums and [n_mat, 1] counts, outermost first; only dense
          * matrices (one per tensor) are used here */
+        if (t->ndim < 1 || t->ndim > 2) {
+            st = hwa__err(NULL, HWA_E_FORMAT, "%s: '%s' has %d dims (1 or 2: [n_mat, n])", L, t->name, t->ndim);
+            break;
+        }
         const int64_t nmat = t->ndim == 2 ? t->shape[0] : 1, n = t->shape[t->ndim - 1];
-        if (t->ndim < 1 || t->ndim > 2 || o->nelements != nmat) {
+        if (o->nelements != nmat) {
             st = hwa__err(NULL, HWA_E_FORMAT, "%s: '%s' has %lld values for %lld matrices (one count per matrix)", L,
                           other, (long long)o->nelements, (long long)nmat);
             break;

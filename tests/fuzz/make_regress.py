@@ -299,6 +299,7 @@ add("imatrix", "tiny_count.gguf", imx([("w.in_sum2", [2, 1], [1, 3e38]), ("w.cou
     "a count of rows")
 add("imatrix", "inf_sum.gguf", imx([("w.in_sum2", [2, 1], [1, float("inf")]), ("w.counts", [1, 1], [1])]),
     "finite and >= 0")
+add("imatrix", "three_dims.gguf", imx([("w.in_sum2", [1, 1, 1], [1]), ("w.counts", [1, 1], [1])]), "has 3 dims")
 add("imatrix", "no_entries.gguf", imx([("other", [1], [1])]), "no importance entries")
 add("imatrix", "f16_sums.gguf", gguf(imx_keys, [tinfo("w.in_sum2", [2, 1], 1, 0), tinfo("w.counts", [1, 1], 0, 32)],
                                      b"\0" * 64), "must be f32")

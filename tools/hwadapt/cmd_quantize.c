@@ -83,10 +83,12 @@ int cmd_quantize(int argc, char **argv) {
     if (cli_output_file("quantize", "OUT.gguf", out)) return 2;
     /* an input that is not there is a runtime failure (1), like one that
      * does not parse; the library's NOTFOUND below is an --override's tensor */
-    if (access(in, R_OK) != 0) {
-        fprintf(stderr, "hwadapt quantize: %s: %s\n", in, strerror(errno));
-        return 1;
-    }
+    const char *inputs[3] = {in, tokenizer, imatrix};
+    for (int k = 0; k < 3; k++)
+        if (inputs[k] && access(inputs[k], R_OK) != 0) {
+            fprintf(stderr, "hwadapt quantize: %s: %s\n", inputs[k], strerror(errno));
+            return 1;
+        }
     hwa_imatrix *im = NULL;
     if (imatrix && hwa_imatrix_load(imatrix, &im)) {
         fprintf(stderr, "hwadapt quantize: --imatrix: %s\n", hwa_last_error());
