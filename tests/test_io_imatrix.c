@@ -129,6 +129,23 @@ TEST(gguf_form_round_trips_with_llama_cpp_names_and_keys) {
     hwa_imatrix_free(im);
 }
 
+TEST(gguf_form_as_gguf_py_writes_it_reads_as_llama_cpp_reads_it) {
+    /* tests/reference/gen_imatrix_fixture.py: gguf-py's writer, llama.cpp's layout */
+    hwa_imatrix *im = NULL;
+    CHECK_OK(hwa_imatrix_load("tests/fixtures/imatrix/gguf-py.imatrix", &im));
+    if (!im) return;
+    CHECK_INT_EQ(hwa_imatrix_n_entries(im), 2);
+    float q[4], d[3];
+    CHECK_OK(hwa_imatrix_importance(im, "blk.0.attn_q.weight", 4, q));
+    CHECK(q[0] == 0.5f && q[1] == 1.0f && q[2] == 1.5f && q[3] == 2.0f); /* in_sum2 / counts */
+    CHECK_OK(hwa_imatrix_importance(im, "blk.0.ffn_down.weight", 3, d));
+    CHECK(d[0] == 1.0f && d[1] == 1.0f && d[2] == 1.0f); /* a count of 0: every column alike */
+    CHECK_INT_EQ(hwa_imatrix_chunk_count(im), 7);
+    CHECK_INT_EQ(hwa_imatrix_chunk_size(im), 512);
+    CHECK(hwa_imatrix_n_datasets(im) == 2 && !strcmp(hwa_imatrix_dataset(im, 1), "code.txt"));
+    hwa_imatrix_free(im);
+}
+
 /* A GGUF imatrix with the tensors given (f32 data of each's element count). */
 static void write_gguf(const char *path, int n, const char *const *names, const int64_t (*shapes)[2], const float *data,
                        bool keys) {
