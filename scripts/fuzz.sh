@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors gguf llama2c idx settings)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors gguf llama2c idx settings imatrix)
 out=build-fuzz
 data=../shared/data
 mkdir -p "$out"
@@ -29,6 +29,10 @@ seed() { # seed <target> <dir>
          [ -e /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] && gzip -dc /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz > "$d/t10k-labels.idx" || true ;;
     settings) printf '# a valid file\n[all]\ndevice = cpu\nthreads = 2\ndtype = f32\n[train]\nbatch = 64\n[generate]\ndtype = f16\n[bench]\nbatch = 8\n[bench linear1000]  # one workload\ndtype = bf16\r\n' > "$d/valid.ini"
               printf '{"hwadapt": "tune", "version": 1, "tune": {"lr": [1e-4, 0.5]},\n "all": {"threads": 2},\n "train": {"batch": 64, "optimizer": "adamw", "lr": 0.001, "momentum": 0.9, "weight_decay": 0.01,\n  "schedule": "cosine", "epochs": 3, "step_epochs": 1, "gamma": 0.5, "dtype": "bf16"},\n "bench linear1000": {"dtype": "f16", "batch": 8}}\n' > "$d/valid.json" ;;
+    imatrix) [ -e build/hwadapt ] && [ -e $data/stories260K/stories260K.gguf ] && [ -e $data/tinyshakespeare.txt ] &&
+             head -c 20000 $data/tinyshakespeare.txt > "$d/calib.txt" &&
+             build/hwadapt imatrix $data/stories260K/stories260K.gguf --text "$d/calib.txt" -o "$d/stories.imatrix" \
+               --ctx 32 --chunks 2 > /dev/null && rm -f "$d/calib.txt" || true ;;
   esac
   for r in tests/fuzz/regress/$1*/*; do [ "$(basename "$r")" = MANIFEST ] || cp -f "$r" "$d/"; done
 }

@@ -97,10 +97,22 @@ usage quantize "--bogus: unknown option" quantize a b --type q8_0 --bogus
 usage quantize "--type: missing its value; allowed: q8_0" quantize a b --type
 usage quantize "--type q9_9: not one of the allowed values; allowed: q8_0, q4_0" quantize a b --type q9_9
 usage quantize "--type q4_0: given twice (first q8_0)" quantize a b --type q8_0 --type q4_0
-usage quantize "IN.gguf: missing" quantize --type q8_0
+usage quantize "IN: missing" quantize --type q8_0
 usage quantize "OUT.gguf: missing" quantize a --type q8_0
 usage quantize "--type: missing; allowed: q8_0" quantize a b
 usage quantize "c: extra argument" quantize a b c --type q8_0
+
+# ---- imatrix
+usage imatrix "--bogus: unknown option" imatrix m --text t -o o --bogus
+usage imatrix "--ctx 0: out of range; allowed: 1..1048576" imatrix m --text t -o o --ctx 0
+usage imatrix "--output b: given twice (first a)" imatrix m --text t -o a --output b
+usage imatrix "--output: missing" imatrix m --text t
+usage imatrix "--text: missing" imatrix m -o o
+usage imatrix "MODEL: missing" imatrix --text t -o o
+usage imatrix "--dtype q2: not one of the allowed values; allowed: f32" imatrix m --text t -o o --dtype q2
+usage quantize "--imatrix: missing its value" quantize a b --type q8_0 --imatrix
+usage quantize "--imatrix b: given twice (first a)" quantize a b --type q8_0 --imatrix a --imatrix b
+usage quantize "--tokenizer: missing its value" quantize a b --type q8_0 --tokenizer
 
 # ---- perplexity
 usage perplexity "--bogus: unknown option" perplexity m --text t --bogus
@@ -170,6 +182,7 @@ fast "-o /nonexistent/x.json: folder /nonexistent does not exist" plan linear100
 fast "-o /nonexistent/x.json: folder /nonexistent does not exist" tune mlp1000 -o /nonexistent/x.json
 fast "-o /nonexistent/x.html: folder /nonexistent does not exist" report "$T/in.json" -o /nonexistent/x.html
 fast "OUT.gguf /nonexistent/x.gguf: folder /nonexistent does not exist" quantize "$T/in.gguf" /nonexistent/x.gguf --type q8_0
+fast "--output /nonexistent/x.gguf: folder /nonexistent does not exist" imatrix m --text t -o /nonexistent/x.gguf
 fast "--export /nonexistent/w.safetensors: folder /nonexistent does not exist" \
   train --data "$T/none" --export /nonexistent/w.safetensors
 fast "--checkpoint-dir $T/a-file: not a folder" train --data "$T/none" --checkpoint-dir "$T/a-file"
@@ -177,7 +190,9 @@ fast "--export $T/a-file/w.safetensors: folder $T/a-file is not a folder" \
   train --data "$T/none" --export "$T/a-file/w.safetensors"
 
 # ---- an input that is not there is a runtime failure: exit 1, not 2
-for args in "inspect $T/missing" "quantize $T/missing.gguf $T/out.gguf --type q8_0" "perplexity m --text $T/missing"; do
+for args in "inspect $T/missing" "quantize $T/missing.gguf $T/out.gguf --type q8_0" "perplexity m --text $T/missing" \
+  "imatrix m --text $T/missing -o $T/o.gguf" "quantize $T/a-file $T/out.gguf --type q8_0 --tokenizer $T/missing" \
+  "quantize $T/a-file $T/out.gguf --type q8_0 --imatrix $T/missing"; do
   # shellcheck disable=SC2086
   "$H" $args > /dev/null 2> "$T/err"
   rc=$?
@@ -217,7 +232,8 @@ help_names report -o --title
 help_names inspect --json --format
 help_names generate --tokenizer --prompt --temperature --top-p --top-k --seed --steps --ctx --threads --dtype \
   --device --devices --config
-help_names quantize --type --keep-output-f16 --override
+help_names quantize --type --keep-output-f16 --override --imatrix --tokenizer
+help_names imatrix --text --output --ctx --chunks --tokenizer --dtype --threads
 help_names perplexity --text --ctx --chunks --tokenizer --dtype --reference --ref-dtype --threads --json
 help_names plan --devices --batch --dtype --mode --split --json -o --brief --measure --reps --no-calibrate
 help_names train --hidden --activation --data --limit --test-limit --val-fraction --device --devices --mode --split \
@@ -232,7 +248,7 @@ help_names tune --model --device --budget --inference --p99-ms --memory --margin
 
 # An option a command accepts but its list above lacks: every "  --opt" the
 # help names is accepted (not "unknown option").
-for cmd in run bench probe inspect generate quantize perplexity plan train tune report; do
+for cmd in run bench probe inspect generate quantize imatrix perplexity plan train tune report; do
   for o in $("$H" $cmd --help | grep -oE '^  (-[a-z], )?--?[a-z0-9-]+' | sed 's/.*, //; s/^ *//'); do
     "$H" $cmd "$o" x --bogus-after > /dev/null 2> "$T/err"
     if grep -qF -- "$o: unknown option" "$T/err"; then bad "hwadapt $cmd --help lists $o, which it refuses"; fi

@@ -108,10 +108,10 @@ TEST(metadata_is_copied_key_for_key_and_overrides_hold) {
 TEST(bad_input_is_refused_with_the_reason) {
     char gguf[512], bin[512], dst[600];
     NEED_DATA("stories260K/stories260K.gguf", gguf);
-    NEED_DATA("stories260K/stories260K.bin", bin);
+    NEED_DATA("stories260K/tok512.bin", bin);
     snprintf(dst, sizeof dst, "%s/bad.gguf", hwa_test_tmpdir());
     CHECK_STATUS(hwa_gguf_quantize(bin, dst, &(hwa_quantize_opts){.type = HWA_Q8_0}, NULL), HWA_E_UNSUPPORTED);
-    CHECK_STR_CONTAINS(hwa_last_error(), "not a GGUF file");
+    CHECK_STR_CONTAINS(hwa_last_error(), "is not a model quantize reads");
     const char *bad[] = {"blk.0.attn_q.weight=q9_9"}, *missing[] = {"nosuch.weight=q8_0"};
     CHECK_STATUS(hwa_gguf_quantize(gguf, dst, &(hwa_quantize_opts){.type = HWA_Q8_0, .overrides = bad, .n_overrides = 1},
                                    NULL), HWA_E_INVALID);

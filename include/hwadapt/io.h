@@ -291,6 +291,43 @@ hwa_status hwa_gguf_writer_add_tensor(hwa_gguf_writer *w, const char *name, hwa_
                                       const int64_t *shape, const void *data, size_t nbytes);
 hwa_status hwa_gguf_writer_write(hwa_gguf_writer *w, const char *path);
 
+/* ---- importance matrices (llama.cpp's imatrix) -------------------------------- */
+
+/* Per weight matrix (by its GGUF tensor name): the sum over calibration
+ * tokens of each input column's squared activation, and the number of
+ * activation rows summed; plus the datasets' names and the chunk figures.
+ * Files: llama.cpp's GGUF form (read and written; docs/formats.md) and its
+ * legacy .dat form (read). Not thread-safe per handle. */
+typedef struct hwa_imatrix hwa_imatrix;
+hwa_imatrix *hwa_imatrix_new(void);             /* NULL + HWA_E_NOMEM */
+void hwa_imatrix_free(hwa_imatrix *im);         /* NULL is a no-op */
+/* Adds sum2[0..n) into the entry `name` (created with n columns; HWA_E_SHAPE
+ * when it has another count) and `rows` to its count. */
+hwa_status hwa_imatrix_add(hwa_imatrix *im, const char *name, const float *sum2, int64_t n, double rows);
+/* Records a dataset name (copied; NULL records none) and the chunk figures. */
+hwa_status hwa_imatrix_set_info(hwa_imatrix *im, const char *dataset, int64_t chunk_count, int64_t chunk_size);
+size_t hwa_imatrix_n_entries(const hwa_imatrix *im);
+/* Entry i's name (owned by im; NULL out of range), columns, sums and count. */
+const char *hwa_imatrix_entry(const hwa_imatrix *im, size_t i, int64_t *n, const float **sum2, double *count);
+size_t hwa_imatrix_n_datasets(const hwa_imatrix *im);
+const char *hwa_imatrix_dataset(const hwa_imatrix *im, size_t i);
+int64_t hwa_imatrix_chunk_count(const hwa_imatrix *im);
+int64_t hwa_imatrix_chunk_size(const hwa_imatrix *im);
+/* The importance of `name`'s n columns into out: sum / count (all 1 when the
+ * count is 0, as llama.cpp does). HWA_E_NOTFOUND when there is no entry,
+ * HWA_E_SHAPE when it has another number of columns. */
+hwa_status hwa_imatrix_importance(const hwa_imatrix *im, const char *name, int64_t n, float *out);
+/* Reads either form (GGUF by its magic, else legacy), validating every
+ * count, length and value (finite, >= 0); *out new, or NULL on error.
+ * Errors: HWA_E_FORMAT (names the file and the field), HWA_E_UNSUPPORTED
+ * (entries of several matrices: mixture-of-experts), the file's, HWA_E_NOMEM. */
+hwa_status hwa_imatrix_load(const char *path, hwa_imatrix **out);
+hwa_status hwa_imatrix_load_mem(const void *data, size_t size, const char *label, hwa_imatrix **out);
+/* Writes the GGUF form atomically: general.type "imatrix", imatrix.datasets,
+ * imatrix.chunk_count, imatrix.chunk_size; per entry <name>.in_sum2 (f32,
+ * [1, n]) and <name>.counts (f32, [1, 1]). HWA_E_INVALID with no entries. */
+hwa_status hwa_imatrix_save(const hwa_imatrix *im, const char *path);
+
 /* ---- quantizing a GGUF model ------------------------------------------------ */
 
 typedef struct hwa_quantize_opts {
@@ -300,6 +337,17 @@ typedef struct hwa_quantize_opts {
      * not whole blocks of it fall back as for the others */
     const char *const *overrides;
     int n_overrides;
+    /* importance per column for the block types (NULL: none, the reference
+     * encoders' bytes; hwa_convert_from_f32_weighted). A matrix with no
+     * entry (the token embedding, which no product reads) is encoded
+     * without one and counted in n_unweighted; an entry whose column count
+     * differs from the tensor's rows is HWA_E_SHAPE, and an imatrix that
+     * matches no tensor at all HWA_E_NOTFOUND: both mean another model's. */
+    const hwa_imatrix *imatrix;
+    /* a llama2.c tokenizer file written into the GGUF as its SentencePiece
+     * vocabulary, for llama2.c and safetensors input (NULL: none; with a
+     * GGUF input, which has its own, HWA_E_INVALID) */
+    const char *tokenizer;
 } hwa_quantize_opts;
 
 typedef struct hwa_quantize_stats {
@@ -307,15 +355,21 @@ typedef struct hwa_quantize_stats {
     int n_quantized;           /* re-encoded into a block type */
     int n_fallback;            /* whose rows were not whole blocks of the type asked: q8_0 or f16 instead */
     int n_kept;                /* copied as they were (norms, and tensors already in their type) */
+    int n_weighted;            /* encoded with their importance-matrix entry */
+    int n_unweighted;          /* in a block type with an imatrix given but no entry for them */
     uint64_t bytes_in, bytes_out; /* tensor data */
 } hwa_quantize_stats;
 
-/* Writes GGUF file `in` to `out` (atomically) with every 2-D tensor in
+/* Writes model file `in` to `out` (atomically) as GGUF with every 2-D tensor in
  * o->type (hwa_dtype_for_rows where its rows are not whole blocks of it)
  * and the others as they are, through f32, encoded as ggml's reference
  * quantizers do; every metadata key-value copied, general.file_type set to
- * llama.cpp's code for the type. stats may be NULL. Errors: the file's,
- * HWA_E_UNSUPPORTED for a file that is not GGUF or metadata it cannot copy
+ * llama.cpp's code for the type. stats may be NULL. `in` may also be a
+ * llama2.c checkpoint or a safetensors model in the Hugging Face llama
+ * layout with its config.json beside it: written as the GGUF llama model
+ * that computes the same (GGUF names, q/k rows in GGUF's rotary order, the
+ * llama.* metadata). Errors: the file's, HWA_E_UNSUPPORTED for another
+ * kind of file, metadata it cannot copy
  * (arrays of arrays, strings with NUL bytes), HWA_E_INVALID for a bad type
  * or override, HWA_E_NOTFOUND for an override naming no tensor,
  * HWA_E_NOMEM, HWA_E_IO. */

@@ -173,6 +173,22 @@ hwa_status hwa_llama_eval_seq(hwa_llama *m, int32_t seq, const int32_t *tokens, 
  * HWA_E_NOMEM. On error no position moves. */
 hwa_status hwa_llama_eval_batch(hwa_llama *m, int32_t n, const int32_t *seqs, const int32_t *tokens, float *logits);
 
+/* ---- importance matrix ------------------------------------------------------- */
+
+/* Collection mode: while im is set (NULL stops), every hwa_llama_eval adds
+ * to im, for each layer matrix (and an untied classifier) by its GGUF name,
+ * the column sums of the squares of the activations that meet it and their
+ * row count. The sums are extra outputs of the eval's own graph. im is
+ * borrowed until collection stops. */
+hwa_status hwa_llama_collect_imatrix(hwa_llama *m, hwa_imatrix *im);
+/* llama.cpp's imatrix over tokens[0..n): chunks of ctx tokens (at most
+ * max_chunks when > 0), each from position 0 with its first token replaced
+ * by bos (when >= 0), every position counted, into im; *n_chunks (may be
+ * NULL) gets the chunks run. Resets m's cache. Errors: HWA_E_RANGE (ctx
+ * outside 1 .. n_ctx, fewer than ctx tokens), eval's. */
+hwa_status hwa_llama_imatrix(hwa_llama *m, const int32_t *tokens, int64_t n, int32_t ctx, int32_t bos,
+                             int32_t max_chunks, hwa_imatrix *im, int32_t *n_chunks);
+
 /* ---- perplexity ------------------------------------------------------------ */
 
 typedef struct hwa_perplexity_result {

@@ -78,6 +78,16 @@ float    hwa_bf16_to_f32(uint16_t h);
  * multiple of 32; integers: round to nearest and saturate). */
 hwa_status hwa_convert_from_f32(hwa_dtype dst_type, void *dst, const float *src, int64_t n);
 hwa_status hwa_convert_to_f32(hwa_dtype src_type, const void *src, float *dst, int64_t n);
+/* hwa_convert_from_f32 into a block type for rows of `row` values (n a
+ * multiple of row, row of whole blocks) guided by an importance matrix:
+ * imp[0..row) weighs each column (the mean square of the activations that
+ * meet it). Each block takes the scales (and mins) of a weighted fit where
+ * sum imp * (x - decoded)^2 comes out below the reference encoder's block,
+ * and the reference block otherwise. imp NULL: hwa_convert_from_f32 exactly.
+ * HWA_E_MISUSE for a type that is not a block type, HWA_E_RANGE for rows
+ * that are not whole blocks. */
+hwa_status hwa_convert_from_f32_weighted(hwa_dtype dst_type, void *dst, const float *src, int64_t n, int64_t row,
+                                         const float *imp);
 
 /* ---- contexts ---------------------------------------------------------- */
 

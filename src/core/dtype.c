@@ -318,10 +318,15 @@ static float fit_scale_min(const float *x, const float *w, int nmax, uint8_t *L,
     return scale;
 }
 
-static void quantize_q4_k(const float *x, uint8_t *blk) {
+/* qw: per-value importance (NULL: the reference quantizer's weights). */
+static void quantize_q4_k(const float *x, const float *qw, uint8_t *blk) {
     uint8_t L[256];
     float scales[8], mins[8], w[32];
-    float max_scale = 0, max_min = 0;
+    float max_scale = 0, max_min = 0, sigma2 = 0;
+    if (qw) {
+        for (int l = 0; l < 256; l++) sigma2 += x[l] * x[l];
+        sigma2 = 2.0f * sigma2 / 256.0f;
+    }
     for (int j = 0; j < 8; j++) {
         const float *xs = x + 32 * j;
         float sum_x2 = 0;
@@ -331,6 +336,8 @@ static void quantize_q4_k(const float *x, uint8_t *blk) {
         }
         const float av_x = sqrtf(sum_x2 / 32.0f);
         for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xs[l]);
+        if (qw)
+            for (int l = 0; l < 32; l++) w[l] = qw[32 * j + l] * sqrtf(sigma2 + xs[l] * xs[l]);
         scales[j] = fit_scale_min(xs, w, 15, L + 32 * j, &mins[j]);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
@@ -372,8 +379,8 @@ static void quantize_q4_k(const float *x, uint8_t *blk) {
 }
 
 /* Q6_K's sub-block fit: a signed scale for 16 values in [-32, 31],
- * weighted by x^2, the best of 19 trial scales. */
-static float fit_scale_signed(const float *x, int8_t *L) {
+ * weighted by x^2 (or by qw when given), the best of 19 trial scales. */
+static float fit_scale_signed(const float *x, const float *qw, int8_t *L) {
     enum { N = 16, NMAX = 32 };
     float max = 0, amax = 0;
     for (int i = 0; i < N; i++) {
@@ -391,7 +398,7 @@ static float fit_scale_signed(const float *x, int8_t *L) {
     for (int i = 0; i < N; i++) {
         const int l = clampi(nearest_int(iscale * x[i]), -NMAX, NMAX - 1);
         L[i] = (int8_t)(l + NMAX);
-        const float w = x[i] * x[i];
+        const float w = qw ? qw[i] : x[i] * x[i];
         const float wx = w * x[i], wl = w * (float)l;
         sumlx += wx * (float)l;
         suml2 += wl * (float)l;
@@ -405,7 +412,7 @@ static float fit_scale_signed(const float *x, int8_t *L) {
         sumlx = suml2 = 0;
         for (int i = 0; i < N; i++) {
             const int l = clampi(nearest_int(iscale * x[i]), -NMAX, NMAX - 1);
-            const float w = x[i] * x[i];
+            const float w = qw ? qw[i] : x[i] * x[i];
             const float wx = w * x[i], wl = w * (float)l;
             sumlx += wx * (float)l;
             suml2 += wl * (float)l;
@@ -420,12 +427,18 @@ static float fit_scale_signed(const float *x, int8_t *L) {
     return scale;
 }
 
-static void quantize_q6_k(const float *x, uint8_t *blk) {
+/* qw: per-value importance (NULL: the reference quantizer's weights). */
+static void quantize_q6_k(const float *x, const float *qw, uint8_t *blk) {
     int8_t L[256];
-    float scales[16];
-    float max_scale = 0, max_abs = 0;
+    float scales[16], w[256];
+    float max_scale = 0, max_abs = 0, sigma2 = 0;
+    if (qw) {
+        for (int l = 0; l < 256; l++) sigma2 += x[l] * x[l];
+        sigma2 /= 256.0f;
+        for (int l = 0; l < 256; l++) w[l] = qw[l] * sqrtf(sigma2 + x[l] * x[l]);
+    }
     for (int ib = 0; ib < 16; ib++) {
-        scales[ib] = fit_scale_signed(x + 16 * ib, L + 16 * ib);
+        scales[ib] = fit_scale_signed(x + 16 * ib, qw ? w + 16 * ib : NULL, L + 16 * ib);
         const float a = fabsf(scales[ib]);
         if (a > max_abs) {
             max_abs = a;
@@ -475,8 +488,8 @@ hwa_status hwa_convert_from_f32(hwa_dtype dst_type, void *dst, const float *src,
             case HWA_Q8_0: quantize_q8_0(x, q); break;
             case HWA_Q4_0: quantize_q4_0(x, q); break;
             case HWA_Q4_1: quantize_q4_1(x, q); break;
-            case HWA_Q4_K: quantize_q4_k(x, q); break;
-            default: quantize_q6_k(x, q); break;
+            case HWA_Q4_K: quantize_q4_k(x, NULL, q); break;
+            default: quantize_q6_k(x, NULL, q); break;
             }
         }
         return HWA_OK;
@@ -595,6 +608,167 @@ hwa_status hwa_convert_to_f32(hwa_dtype src_type, const void *src, float *dst, i
         for (int64_t i = 0; i < n; i++) dst[i] = f16_to_f32(h[i]);
     } else {
         for (int64_t i = 0; i < n; i++) dst[i] = hwa__load_f32(src, src_type, i);
+    }
+    return HWA_OK;
+}
+
+/* ---- encoding with an importance matrix ---------------------------------- */
+
+/* With per-column importance (llama.cpp's imatrix: the mean square of the
+ * activations that meet each column), a block's scale (and min) are chosen
+ * to minimise sum imp * (x - decoded)^2 rather than the plain error. Each
+ * type's weighted fit proposes a block; it is kept only where its weighted
+ * error is below that of the reference encoder's block, so the result is
+ * never worse than hwa_convert_from_f32 by that measure. The fits weight a
+ * value by imp * sqrt(sigma^2 + x^2) (sigma^2 the block's mean square), as
+ * llama.cpp does, which keeps large values from being crushed where the
+ * importance is nearly flat. */
+
+/* The weighted error of x against the decoded block y. */
+static double weighted_err(const float *x, const float *y, const float *imp, int n) {
+    double e = 0;
+    for (int i = 0; i < n; i++) {
+        const double d = (double)x[i] - (double)y[i];
+        e += (double)imp[i] * d * d;
+    }
+    return e;
+}
+
+static float f16_round(float v) { return f16_to_f32(f32_to_f16(v)); }
+
+/* Symmetric levels lo..hi (value = l * d), the best d over trial scales that
+ * map the block's extreme to levels near lo and near hi, each refined by
+ * one weighted least-squares step; d is rounded to f16 before the levels are
+ * chosen and scored. Writes the levels to L and returns d. */
+static float fit_symmetric(const float *x, const float *w, int n, int lo, int hi, int *L) {
+    float amax = 0, max = 0;
+    for (int i = 0; i < n; i++)
+        if (fabsf(x[i]) > amax) amax = fabsf(x[i]), max = x[i];
+    memset(L, 0, (size_t)n * sizeof *L);
+    if (amax == 0.0f) return 0.0f;
+    double best = INFINITY;
+    float best_d = 0;
+    int aux[256];
+    for (int side = 0; side < 2; side++) {
+        for (int is = -12; is <= 12; is++) {
+            const float target = side ? (float)hi + 0.1f * (float)is : (float)lo + 0.1f * (float)is;
+            if (target == 0.0f) continue;
+            float d = max / target;
+            for (int pass = 0; pass < 2; pass++) {
+                const float df = f16_round(d);
+                if (df == 0.0f || !isfinite(df)) break;
+                double sxl = 0, sll = 0, err = 0;
+                for (int i = 0; i < n; i++) {
+                    const int l = clampi(nearest_int(x[i] / df), lo, hi);
+                    aux[i] = l;
+                    const double diff = (double)x[i] - (double)df * l;
+                    err += (double)w[i] * diff * diff;
+                    sxl += (double)w[i] * x[i] * l;
+                    sll += (double)w[i] * l * l;
+                }
+                if (err < best) {
+                    best = err;
+                    best_d = df;
+                    memcpy(L, aux, (size_t)n * sizeof *L);
+                }
+                if (sll <= 0) break;
+                d = (float)(sxl / sll); /* the least-squares scale for these levels */
+            }
+        }
+    }
+    return best_d;
+}
+
+/* Levels 0..nmax with a min (value = l * d + m): trial steps across the
+ * block's range, each refined by a weighted least-squares fit of d and m;
+ * both rounded to f16 before the levels are chosen and scored. */
+static void fit_affine(const float *x, const float *w, int n, int nmax, int *L, float *d_out, float *m_out) {
+    float min = x[0], max = x[0];
+    for (int i = 1; i < n; i++) min = fminf(min, x[i]), max = fmaxf(max, x[i]);
+    double best = INFINITY;
+    *d_out = 0, *m_out = f16_round(min);
+    memset(L, 0, (size_t)n * sizeof *L);
+    if (max == min) return;
+    int aux[32];
+    for (int is = -12; is <= 12; is++) {
+        float d = (max - min) / ((float)nmax + 0.1f * (float)is), m = min;
+        for (int pass = 0; pass < 2; pass++) {
+            const float df = f16_round(d), mf = f16_round(m);
+            if (df <= 0.0f || !isfinite(df) || !isfinite(mf)) break;
+            double sw = 0, sl = 0, sll = 0, sx = 0, sxl = 0, err = 0;
+            for (int i = 0; i < n; i++) {
+                const int l = clampi(nearest_int((x[i] - mf) / df), 0, nmax);
+                aux[i] = l;
+                const double diff = (double)x[i] - ((double)df * l + mf);
+                err += (double)w[i] * diff * diff;
+                sw += w[i], sl += (double)w[i] * l, sll += (double)w[i] * l * l;
+                sx += (double)w[i] * x[i], sxl += (double)w[i] * x[i] * l;
+            }
+            if (err < best) {
+                best = err;
+                *d_out = df, *m_out = mf;
+                memcpy(L, aux, (size_t)n * sizeof *L);
+            }
+            const double det = sw * sll - sl * sl;
+            if (!(det > 0)) break;
+            d = (float)((sw * sxl - sl * sx) / det);
+            m = (float)((sll * sx - sl * sxl) / det);
+        }
+    }
+}
+
+/* One block of t fitted to x with importance imp (both of the type's block
+ * size), into blk. */
+static void quantize_weighted_block(hwa_dtype t, const float *x, const float *imp, uint8_t *blk) {
+    float w[256], sigma2 = 0;
+    int L[256];
+    const int n = (int)dtype_table[t].block;
+    if (t == HWA_Q4_K || t == HWA_Q6_K) {
+        if (t == HWA_Q4_K) quantize_q4_k(x, imp, blk);
+        else quantize_q6_k(x, imp, blk);
+        return;
+    }
+    for (int i = 0; i < n; i++) sigma2 += x[i] * x[i];
+    sigma2 /= (float)n;
+    for (int i = 0; i < n; i++) w[i] = imp[i] * sqrtf(sigma2 + x[i] * x[i]);
+    if (t == HWA_Q4_1) {
+        float d, m;
+        fit_affine(x, w, n, 15, L, &d, &m);
+        put_f16(blk, d);
+        put_f16(blk + 2, m);
+        for (int j = 0; j < 16; j++) blk[4 + j] = (uint8_t)(L[j] | (L[j + 16] << 4));
+        return;
+    }
+    const bool q8 = t == HWA_Q8_0;
+    const float d = fit_symmetric(x, w, n, q8 ? -127 : -8, q8 ? 127 : 7, L);
+    put_f16(blk, d);
+    if (q8)
+        for (int j = 0; j < 32; j++) blk[2 + j] = (uint8_t)(int8_t)L[j];
+    else
+        for (int j = 0; j < 16; j++) blk[2 + j] = (uint8_t)((L[j] + 8) | ((L[j + 16] + 8) << 4));
+}
+
+hwa_status hwa_convert_from_f32_weighted(hwa_dtype dst_type, void *dst, const float *src, int64_t n, int64_t row,
+                                         const float *imp) {
+    if (!imp) return hwa_convert_from_f32(dst_type, dst, src, n);
+    if (!dtype_valid(dst_type) || !dtype_table[dst_type].is_quant || (!dst && n) || (!src && n) || n < 0 || row <= 0)
+        return hwa__err(NULL, HWA_E_MISUSE, "hwa_convert_from_f32_weighted: bad block type, count, row or NULL buffer");
+    const int64_t blk = dtype_table[dst_type].block;
+    const size_t bytes = dtype_table[dst_type].bytes;
+    if (row % blk || n % row)
+        return hwa__err(NULL, HWA_E_RANGE, "convert to %s: rows of %lld values in %lld elements are not whole blocks",
+                        dtype_table[dst_type].name, (long long)row, (long long)n);
+    uint8_t *p = dst, cand[256];
+    float y[256];
+    for (int64_t b = 0; b < n / blk; b++) {
+        const float *x = src + b * blk, *w = imp + (b * blk) % row;
+        uint8_t *q = p + (size_t)b * bytes;
+        hwa_convert_from_f32(dst_type, q, x, blk); /* the reference block: counts fit, cannot fail */
+        hwa_convert_to_f32(dst_type, q, y, blk);
+        const double ref = weighted_err(x, y, w, (int)blk);
+        quantize_weighted_block(dst_type, x, w, cand);
+        hwa_convert_to_f32(dst_type, cand, y, blk);
+        if (weighted_err(x, y, w, (int)blk) < ref) memcpy(q, cand, bytes);
     }
     return HWA_OK;
 }

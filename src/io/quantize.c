@@ -1,12 +1,14 @@
 /* hwadapt quantize's work: a GGUF file rewritten with its matrices in a
  * block type (or f16, bf16, f32), its metadata copied, general.file_type
- * set. Each matrix goes through f32 a row-chunk at a time and is encoded
+ * set; a llama2.c or Hugging Face safetensors llama model written as the
+ * GGUF llama model it is (convert.c), in the same way. Each matrix goes through f32 a row-chunk at a time and is encoded
  * as ggml's reference quantizers do (hwa_convert_from_f32); rows that are
  * not whole blocks of the type fall back as llama.cpp's quantizer does
  * (hwa_dtype_for_rows). */
 #include <string.h>
 
 #include "core/internal.h"
+#include "io/convert.h"
 
 /* llama.cpp's file-type codes for a model whose matrices are mostly t. */
 static uint32_t file_type_of(hwa_dtype t) {
@@ -142,37 +144,48 @@ hwa_status hwa_gguf_quantize(const char *in, const char *out, const hwa_quantize
     hwa_model_file *f = NULL;
     hwa_status st = hwa_model_file_open(in, HWA_FORMAT_UNKNOWN, &f);
     if (st) return st;
-    if (hwa_model_file_format(f) != HWA_FORMAT_GGUF) {
+    /* the tensors under their GGUF names: a GGUF's own, or a llama2.c /
+     * safetensors model's as convert.c lays them out */
+    const bool gguf = hwa_model_file_format(f) == HWA_FORMAT_GGUF;
+    hwa__llama_src src = {0};
+    if (gguf && o->tokenizer)
+        st = hwa__err(NULL, HWA_E_INVALID, "quantize: %s is a GGUF model, which carries its own tokenizer (a tokenizer "
+                      "file goes with llama2.c and safetensors input)", in);
+    else if (!gguf)
+        st = hwa__llama_src_open(in, f, o->tokenizer, &src);
+    if (st) {
         hwa_model_file_free(f);
-        return hwa__err(NULL, HWA_E_UNSUPPORTED, "quantize: %s is not a GGUF file (GGUF in, GGUF out)", in);
+        return st;
     }
-    for (int k = 0; k < o->n_overrides; k++) {
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)(strchr(o->overrides[k], '=') - o->overrides[k]), o->overrides[k]);
-        if (!hwa_model_file_find(f, name)) {
-            hwa_model_file_free(f);
-            return hwa__err(NULL, HWA_E_NOTFOUND, "quantize: override '%s': %s has no tensor '%s'", o->overrides[k], in,
-                            name);
-        }
+    const hwa_file_tensor *tensors = gguf ? f->tensors : src.t;
+    const size_t nt = gguf ? hwa_model_file_n_tensors(f) : src.n;
+    for (int k = 0; !st && k < o->n_overrides; k++) {
+        const size_t len = (size_t)(strchr(o->overrides[k], '=') - o->overrides[k]);
+        bool found = false;
+        for (size_t i = 0; i < nt && !found; i++)
+            found = strlen(tensors[i].name) == len && !strncmp(tensors[i].name, o->overrides[k], len);
+        if (!found)
+            st = hwa__err(NULL, HWA_E_NOTFOUND, "quantize: override '%s': %s has no tensor '%.*s'", o->overrides[k], in,
+                          (int)len, o->overrides[k]);
     }
     hwa_gguf_writer *w = hwa_gguf_writer_new(3, (uint32_t)hwa_gguf_alignment(f));
-    const size_t nt = hwa_model_file_n_tensors(f);
     void **bufs = calloc(nt ? nt : 1, sizeof *bufs);
-    if (!w || !bufs) st = hwa__err(NULL, HWA_E_NOMEM, "quantize: out of memory");
+    if (!st && (!w || !bufs)) st = hwa__err(NULL, HWA_E_NOMEM, "quantize: out of memory");
     const uint32_t ftype = file_type_of(o->type);
-    for (size_t i = 0; !st && i < hwa_gguf_n_kv(f); i++) {
+    if (!st && !gguf) st = hwa__llama_src_meta(&src, w);
+    for (size_t i = 0; !st && gguf && i < hwa_gguf_n_kv(f); i++) {
         const char *key = hwa_gguf_kv_key(f, i);
         if (!strcmp(key, "general.alignment")) continue; /* the writer records it */
         if (!strcmp(key, "general.file_type")) st = hwa_gguf_writer_add_scalar(w, key, HWA_GGUF_U32, &ftype);
         else st = copy_kv(f, i, w);
     }
-    if (!st && hwa_gguf_find_key(f, "general.file_type") < 0)
+    if (!st && (!gguf || hwa_gguf_find_key(f, "general.file_type") < 0))
         st = hwa_gguf_writer_add_scalar(w, "general.file_type", HWA_GGUF_U32, &ftype);
     enum { CHUNK = 1 << 16 };
     float *tmp = malloc(CHUNK * sizeof *tmp);
     if (!st && !tmp) st = hwa__err(NULL, HWA_E_NOMEM, "quantize: out of memory");
     for (size_t i = 0; !st && i < nt; i++) {
-        const hwa_file_tensor *ft = hwa_model_file_tensor(f, i);
+        const hwa_file_tensor *ft = &tensors[i];
         if (!ft->has_dtype) {
             st = hwa__err(NULL, HWA_E_UNSUPPORTED, "quantize: tensor '%s' has type %s, which hwadapt does not read", ft->name,
                           hwa_file_dtype_name(ft->file_dtype));
@@ -197,13 +210,37 @@ hwa_status hwa_gguf_quantize(const char *in, const char *out, const hwa_quantize
         }
         if (to != asked) s.n_fallback++;
         if (hwa_dtype_is_quantized(to)) s.n_quantized++;
+        float *imp = NULL; /* the importance of the row's columns, when the imatrix has them */
+        if (o->imatrix && hwa_dtype_is_quantized(to)) {
+            if (!(imp = malloc((size_t)row * sizeof *imp))) {
+                st = hwa__err(NULL, HWA_E_NOMEM, "quantize: out of memory");
+                break;
+            }
+            st = hwa_imatrix_importance(o->imatrix, ft->name, row, imp);
+            if (st == HWA_E_NOTFOUND) {
+                st = HWA_OK, s.n_unweighted++;
+                free(imp), imp = NULL;
+            } else if (st) {
+                char why[256];
+                snprintf(why, sizeof why, "%s", hwa_last_error());
+                free(imp);
+                st = hwa__err(NULL, st, "quantize: %s (is the imatrix this model's?)", why);
+                break;
+            } else {
+                s.n_weighted++;
+            }
+        }
         if (!(bufs[i] = malloc(nbytes ? nbytes : 1))) {
+            free(imp);
             st = hwa__err(NULL, HWA_E_NOMEM, "quantize: out of memory for '%s' (%zu bytes)", ft->name, nbytes);
             break;
         }
         /* whole rows through f32, as many as fit the chunk */
         size_t row_in;
-        if ((st = hwa_dtype_row_bytes(ft->dtype, row, &row_in))) break;
+        if ((st = hwa_dtype_row_bytes(ft->dtype, row, &row_in))) {
+            free(imp);
+            break;
+        }
         const int64_t per = row <= CHUNK ? CHUNK / row : 0;
         for (int64_t r = 0; !st && r < rows;) {
             const int64_t k = per ? (rows - r < per ? rows - r : per) : 1;
@@ -213,16 +250,21 @@ hwa_status hwa_gguf_quantize(const char *in, const char *out, const hwa_quantize
                 break;
             }
             st = hwa_convert_to_f32(ft->dtype, (const char *)ft->data + (size_t)r * row_in, tmp, k * row);
-            if (!st) st = hwa_convert_from_f32(to, (char *)bufs[i] + (size_t)r * row_out, tmp, k * row);
+            if (!st) st = hwa_convert_from_f32_weighted(to, (char *)bufs[i] + (size_t)r * row_out, tmp, k * row, row, imp);
             r += k;
         }
+        free(imp);
         if (!st) st = hwa_gguf_writer_add_tensor(w, ft->name, to, ft->ndim, ft->shape, bufs[i], nbytes);
     }
+    if (!st && o->imatrix && s.n_quantized > 0 && !s.n_weighted)
+        st = hwa__err(NULL, HWA_E_NOTFOUND, "quantize: the imatrix has an entry for none of %s's matrices (is it "
+                      "this model's?)", in);
     if (!st) st = hwa_gguf_writer_write(w, out);
     free(tmp);
     for (size_t i = 0; bufs && i < nt; i++) free(bufs[i]);
     free(bufs);
     hwa_gguf_writer_free(w);
+    hwa__llama_src_free(&src);
     hwa_model_file_free(f);
     if (!st && stats) *stats = s;
     return st;

@@ -15,6 +15,7 @@
 #include "hwadapt/backend.h"
 #include "hwadapt/graph.h"
 #include "hwadapt/nn.h"
+#include "nn/nn_internal.h"
 
 /* One step's graph and its inputs: S sequences of n tokens each. */
 typedef struct step_graph {
@@ -74,6 +75,7 @@ struct hwa_llama {
     int last_n;
     uint64_t last_sig;
     int32_t replan_at;
+    hwa_imatrix *imatrix;  /* collection mode (nn/imatrix.c): borrowed, NULL when off */
 };
 
 /* ---- config --------------------------------------------------------------- */
@@ -638,7 +640,8 @@ static hwa_status run_placed(hwa_llama *m, hwa_graph *g, hwa_tensor *out, int32_
  * graph of its own, released after. */
 static hwa_status eval_rows(hwa_llama *m, int32_t S, const int32_t *seqs, const int32_t *tokens, int32_t n,
                             bool all_logits, float *logits) {
-    const bool reuse = m->cached && n == 1;
+    /* collecting an importance matrix adds outputs to the graph: a graph of its own */
+    const bool reuse = m->cached && n == 1 && !m->imatrix;
     step_graph one, *sg = reuse ? &m->dec[S - 1] : &one;
     hwa_ctx_mark mark = hwa_ctx_mark_get(m->ctx);
     hwa_status st = HWA_OK;
@@ -650,6 +653,8 @@ static hwa_status eval_rows(hwa_llama *m, int32_t S, const int32_t *seqs, const 
             hwa_ctx_release(m->ctx, mark);
         }
     }
+    hwa__imx_taps taps = {0};
+    if (st == HWA_OK && m->imatrix) st = hwa__imatrix_extend(m, sg->g, &taps);
     if (st == HWA_OK) st = set_inputs(m, sg, S, seqs, tokens, n);
     if (st == HWA_OK && m->n_place) {
         st = run_placed(m, sg->g, sg->out, n, logits);
@@ -657,6 +662,8 @@ static hwa_status eval_rows(hwa_llama *m, int32_t S, const int32_t *seqs, const 
         st = hwa_graph_compute(sg->g, m->be);
         if (st == HWA_OK && logits) st = hwa_tensor_get_f32(sg->out, logits, hwa_tensor_nelements(sg->out));
     }
+    if (st == HWA_OK && m->imatrix) st = hwa__imatrix_gather(m->imatrix, &taps);
+    hwa__imatrix_taps_free(&taps);
     if (!reuse) hwa_ctx_release(m->ctx, mark);
     if (st == HWA_OK)
         for (int32_t s = 0; s < S; s++) m->seq_pos[seqs[s]] += n;
@@ -728,4 +735,24 @@ hwa_status hwa_llama_plan(hwa_llama *m, int32_t n_tokens, FILE *f, bool json, bo
     hwa_ctx_release(m->ctx, mark);
     m->seq_pos[0] = pos;
     return st;
+}
+
+/* ---- importance-matrix collection (nn/imatrix.c does the work) ------------ */
+
+hwa_status hwa_llama_collect_imatrix(hwa_llama *m, hwa_imatrix *im) {
+    if (!m) return hwa__err(NULL, HWA_E_MISUSE, "llama: NULL model");
+    m->imatrix = im;
+    return HWA_OK;
+}
+
+bool hwa__llama_matrix_name(const hwa_llama *m, const hwa_tensor *w, char *buf, size_t cap) {
+    static const char *const names[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down", "ffn_up"};
+    if (!m->cfg.shared_classifier && w == m->wcls) return snprintf(buf, cap, "output.weight") > 0;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const llama_layer *y = &m->layers[l];
+        const hwa_tensor *const mats[7] = {y->wq, y->wk, y->wv, y->wo, y->w1, y->w2, y->w3};
+        for (int k = 0; k < 7; k++)
+            if (w == mats[k]) return snprintf(buf, cap, "blk.%d.%s.weight", l, names[k]) > 0;
+    }
+    return false;
 }

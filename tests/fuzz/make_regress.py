@@ -251,6 +251,60 @@ add("settings", "json_same_section_twice.json", b'{"bench a": {}, "bench  a": {}
 add("settings", "json_many_sections.json",
     b"{" + b",".join(b'"bench w%d":{"batch":1}' % i for i in range(2000)) + b"}", "as an INI file")
 
+# ---- importance matrices (llama.cpp's imatrix: legacy .dat and GGUF) --------------------
+def dat_entry(name, ncall, vals, nval=None):
+    n = name.encode()
+    return struct.pack("<i", len(n)) + n + struct.pack("<ii", ncall, len(vals) if nval is None else nval) + \
+        b"".join(struct.pack("<f", v) for v in vals)
+
+
+def kv_strs(k, strs):
+    return gs(k) + struct.pack("<IIQ", 9, 8, len(strs)) + b"".join(gs(x) for x in strs)
+
+
+imx_keys = [kv_strs("imatrix.datasets", ["t.txt"]), kv_u32("imatrix.chunk_count", 1), kv_u32("imatrix.chunk_size", 4)]
+
+
+def imx(tensors, keys=imx_keys):
+    """tensors: (name, dims fastest first, f32 values); laid out 32-aligned."""
+    tis, data = [], b""
+    for name, dims, vals in tensors:
+        tis.append(tinfo(name, dims, 0, len(data)))
+        blob = b"".join(struct.pack("<f", v) for v in vals)
+        data += blob + b"\0" * ((32 - len(blob) % 32) % 32)
+    return gguf(keys, tis, data)
+
+
+add("imatrix", "zero_entries.dat", struct.pack("<i", 0), "no legacy entry count")
+add("imatrix", "negative_entries.dat", struct.pack("<i", -5), "no legacy entry count")
+add("imatrix", "huge_name.dat", struct.pack("<ii", 1, 0x7FFFFFFF) + b"w", "name length")
+add("imatrix", "negative_calls.dat", struct.pack("<i", 1) + dat_entry("w", -1, [1.0]), "negative or zero")
+add("imatrix", "zero_values.dat", struct.pack("<i", 1) + dat_entry("w", 1, [], nval=0), "negative or zero")
+add("imatrix", "values_past_end.dat", struct.pack("<i", 1) + dat_entry("w", 1, [1.0], nval=0x3FFFFFFF), "past the end")
+add("imatrix", "nan_value.dat", struct.pack("<i", 1) + dat_entry("w", 1, [float("nan")]), "finite and >= 0")
+add("imatrix", "duplicate.dat", struct.pack("<i", 2) + dat_entry("w", 1, [1.0]) + dat_entry("w", 1, [1.0]),
+    "appears twice")
+add("imatrix", "bad_trailer.dat", struct.pack("<i", 1) + dat_entry("w", 1, [1.0]) + struct.pack("<ii", 1, 99) + b"x",
+    "dataset name that end the file")
+add("imatrix", "missing_keys.gguf", imx([("w.in_sum2", [2, 1], [1, 1]), ("w.counts", [1, 1], [1])], keys=[]),
+    "imatrix.chunk_count")
+add("imatrix", "lone_sums.gguf", imx([("w.in_sum2", [2, 1], [1, 1])]), "no matching 'w.counts'")
+add("imatrix", "experts.gguf", imx([("w.in_sum2", [2, 2], [1, 1, 1, 1]), ("w.counts", [1, 2], [1, 1])]),
+    "only one per weight")
+add("imatrix", "counts_mismatch.gguf", imx([("w.in_sum2", [2, 1], [1, 1]), ("w.counts", [3, 1], [1, 1, 1])]),
+    "one count per matrix")
+add("imatrix", "negative_count.gguf", imx([("w.in_sum2", [2, 1], [1, 1]), ("w.counts", [1, 1], [-4])]),
+    "a count of rows")
+add("imatrix", "tiny_count.gguf", imx([("w.in_sum2", [2, 1], [1, 3e38]), ("w.counts", [1, 1], [1e-30])]),
+    "a count of rows")
+add("imatrix", "inf_sum.gguf", imx([("w.in_sum2", [2, 1], [1, float("inf")]), ("w.counts", [1, 1], [1])]),
+    "finite and >= 0")
+add("imatrix", "three_dims.gguf", imx([("w.in_sum2", [1, 1, 1], [1]), ("w.counts", [1, 1], [1])]), "has 3 dims")
+add("imatrix", "no_entries.gguf", imx([("other", [1], [1])]), "no importance entries")
+add("imatrix", "f16_sums.gguf", gguf(imx_keys, [tinfo("w.in_sum2", [2, 1], 1, 0), tinfo("w.counts", [1, 1], 0, 32)],
+                                     b"\0" * 64), "must be f32")
+add("imatrix", "truncated.gguf", imx([("w.in_sum2", [2, 1], [1, 1]), ("w.counts", [1, 1], [1])])[:-40], "ends at byte")
+
 for fmt, items in cases.items():
     d = os.path.join(ROOT, fmt)
     os.makedirs(d, exist_ok=True)

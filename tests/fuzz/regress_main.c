@@ -20,6 +20,10 @@ static hwa_status try_open(const char *fmt, const char *path) {
         hwa_vocab *v;
         s = hwa_vocab_load_llama2c(path, 0, &v);
         hwa_vocab_free(v);
+    } else if (!strcmp(fmt, "imatrix")) {
+        hwa_imatrix *im;
+        s = hwa_imatrix_load(path, &im);
+        hwa_imatrix_free(im);
     } else if (!strcmp(fmt, "settings")) {
         hwa_settings *st = hwa_settings_load(path);
         s = st ? HWA_OK : HWA_E_FORMAT;
@@ -47,7 +51,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     static const char *const formats[] = {"safetensors", "gguf", "gguf-vocab", "llama2c", "llama2c-vocab", "idx",
-                                           "settings"};
+                                           "settings", "imatrix"};
     int failed = 0, n = 0;
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
         char path[8192], line[2048];

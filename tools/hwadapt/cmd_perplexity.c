@@ -9,11 +9,8 @@
 
 #include "args.h"
 #include "commands.h"
+#include "lm_text.h"
 #include "hwadapt/hwadapt.h"
-
-/* The dtypes --dtype and --ref-dtype take. */
-static const char *const ppl_dtype_names[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q4_k", "q6_k", NULL};
-static const char *const ppl_dtypes = "f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k";
 
 static void usage(FILE *f) {
     fprintf(f, "usage: hwadapt perplexity MODEL --text FILE [OPTIONS]\n\n"
@@ -33,62 +30,7 @@ static void usage(FILE *f) {
                "  --ref-dtype T        MODEL2's matrices converted at load, as --dtype (default: the file's)\n"
                "  --threads N          threads, 1..4096 (default: the CPUs this process may use)\n"
                "  --json               one JSON object instead of text (default: text)\n",
-            ppl_dtypes);
-}
-
-/* The whole file, NUL-terminated; NULL after printing why. */
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n = -1;
-    if (f && fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-    if (f && n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
-        fread(buf, 1, (size_t)n, f) == (size_t)n) {
-        buf[n] = '\0';
-        fclose(f);
-        return buf;
-    }
-    fprintf(stderr, "hwadapt perplexity: cannot read %s\n", path);
-    free(buf);
-    if (f) fclose(f);
-    return NULL;
-}
-
-/* The text tokenized a line at a time (no BOS); NULL after printing why. */
-static int32_t *tokenize(const hwa_tokenizer *tok, char *text, int64_t *n_out) {
-    int64_t n = 0, cap = 1 << 16;
-    int32_t *ids = malloc((size_t)cap * sizeof *ids);
-    for (char *line = text, *next; ids && line && *line; line = next) {
-        char *nl = strchr(line, '\n');
-        next = nl ? nl + 1 : NULL;
-        if (nl) *nl = '\0';
-        if (!*line) continue;
-        int32_t got = 0;
-        for (;;) {
-            if (cap - n < 16) {
-                int32_t *g = realloc(ids, (size_t)(cap * 2) * sizeof *ids);
-                if (!g) break;
-                ids = g, cap *= 2;
-            }
-            hwa_status st = hwa_tokenizer_encode(tok, line, false, false, ids + n, (int32_t)(cap - n < INT32_MAX ? cap - n : INT32_MAX), &got);
-            if (st == HWA_E_RANGE) {
-                int32_t *g = realloc(ids, (size_t)(cap * 2 + got) * sizeof *ids);
-                if (!g) break;
-                ids = g, cap = cap * 2 + got;
-                continue;
-            }
-            if (st) {
-                fprintf(stderr, "hwadapt perplexity: tokenizing: %s\n", hwa_last_error());
-                free(ids);
-                return NULL;
-            }
-            break;
-        }
-        n += got;
-    }
-    if (!ids) fprintf(stderr, "hwadapt perplexity: out of memory\n");
-    *n_out = n;
-    return ids;
+            cli_lm_dtypes);
 }
 
 static hwa_llama *open_model(const char *path, const char *dtype, long threads) {
@@ -99,15 +41,15 @@ static hwa_llama *open_model(const char *path, const char *dtype, long threads) 
 }
 
 int cmd_perplexity(int argc, char **argv) {
-    const char *model = NULL, *text = NULL, *tokp = NULL, *dtype = NULL, *ref = NULL, *ref_dtype = NULL;
-    long ctx = 128, chunks = 0, threads = 0;
+    const char *model = NULL, *ref = NULL, *ref_dtype = NULL;
+    cli_lm_opts o = {.ctx = 128, .ctx_min = 4};
     bool json = false;
     static const char *const valued[] = {"--text", "--tokenizer", "--dtype", "--reference", "--ref-dtype", "--ctx",
                                          "--chunks", "--threads", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int64_t n;
         int rc = 0, k;
+        bool lm;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
@@ -115,43 +57,29 @@ int cmd_perplexity(int argc, char **argv) {
         } else if (a[0] != '-') { rc = cli_positional("perplexity", &model, a, "MODEL");
         } else if (!cli_word_in(a, valued)) { return cli_unknown_option("perplexity", a);
         } else if (!v) { return cli_missing_value("perplexity", a, NULL);
-        } else if (i++, !strcmp(a, "--text")) { rc = cli_once("perplexity", a, &text, v);
-        } else if (!strcmp(a, "--tokenizer")) { rc = cli_once("perplexity", a, &tokp, v);
+        } else if (i++, (rc = cli_lm_opt("perplexity", a, v, &o, &lm)) || lm) { /* taken */
         } else if (!strcmp(a, "--reference")) { rc = cli_once("perplexity", a, &ref, v);
-        } else if (!strcmp(a, "--dtype")) { if (!(rc = cli_enum_opt("perplexity", a, v, NULL, ppl_dtype_names, &k))) dtype = v;
-        } else if (!strcmp(a, "--ref-dtype")) { if (!(rc = cli_enum_opt("perplexity", a, v, NULL, ppl_dtype_names, &k))) ref_dtype = v;
-        } else if (!strcmp(a, "--ctx")) { if (!(rc = cli_int_opt("perplexity", a, v, NULL, 4, 1 << 20, &n))) ctx = (long)n;
-        } else if (!strcmp(a, "--chunks")) { if (!(rc = cli_int_opt("perplexity", a, v, NULL, 1, INT32_MAX, &n))) chunks = (long)n;
-        } else if (!(rc = cli_int_opt("perplexity", a, v, NULL, 1, 4096, &n))) { threads = (long)n;
+        } else if (!(rc = cli_enum_opt("perplexity", a, v, NULL, cli_lm_dtype_names, &k))) { ref_dtype = v;
         }
         if (rc) return rc;
     }
     if (!model) return cli_missing_arg("perplexity", "MODEL", "a GGUF or llama2.c model");
-    if (!text) return cli_missing_arg("perplexity", "--text", "a UTF-8 text file");
+    if (!o.text) return cli_missing_arg("perplexity", "--text", "a UTF-8 text file");
     if (ref_dtype && !ref) ref = model;
-    char *body = read_text(text);
+    char *body = cli_read_text("perplexity", o.text);
     if (!body) return 1;
-    hwa_llama *m = open_model(model, dtype, threads), *r = ref ? open_model(ref, ref_dtype, threads) : NULL;
+    hwa_llama *m = open_model(model, o.dtype, o.threads), *r = ref ? open_model(ref, ref_dtype, o.threads) : NULL;
     hwa_tokenizer *tok = NULL;
     int rc = 1;
     if (!m || (ref && !r)) goto done;
     hwa_status st;
-    if (tokp) st = hwa_tokenizer_load(tokp, hwa_llama_get_config(m)->vocab_size, &tok);
-    else if (hwa_model_file_format(hwa_llama_file(m)) == HWA_FORMAT_GGUF) st = hwa_tokenizer_from_file(hwa_llama_file(m), &tok);
-    else {
-        fprintf(stderr, "hwadapt perplexity: %s is a llama2.c checkpoint: name its tokenizer with --tokenizer FILE\n", model);
-        rc = 2;
-        goto done;
-    }
-    if (st) {
-        fprintf(stderr, "hwadapt perplexity: tokenizer: %s\n", hwa_last_error());
-        goto done;
-    }
+    if ((rc = cli_model_tokenizer("perplexity", model, m, o.tokenizer, &tok)) != 0) goto done;
+    rc = 1;
     int64_t n = 0;
-    int32_t *ids = tokenize(tok, body, &n);
+    int32_t *ids = cli_tokenize("perplexity", tok, body, &n);
     if (!ids) goto done;
     hwa_perplexity_result res;
-    st = hwa_llama_perplexity(m, r, ids, n, (int32_t)ctx, hwa_tokenizer_bos(tok), (int32_t)chunks, &res);
+    st = hwa_llama_perplexity(m, r, ids, n, (int32_t)o.ctx, hwa_tokenizer_bos(tok), (int32_t)o.chunks, &res);
     free(ids);
     if (st) {
         fprintf(stderr, "hwadapt perplexity: %s\n", hwa_last_error());
@@ -162,7 +90,7 @@ int cmd_perplexity(int argc, char **argv) {
     if (json) {
         printf("{\"model\": \"%s\", \"dtype\": \"%s\", \"text_tokens\": %lld, \"ctx\": %ld, \"chunks\": %d, "
                "\"scored\": %lld, \"nll\": %.9g, \"ppl\": %.9g, \"ppl_se\": %.9g",
-               model, hwa_dtype_name(c->weight_dtype), (long long)n, ctx, res.n_chunks, (long long)res.n_scored, res.nll,
+               model, hwa_dtype_name(c->weight_dtype), (long long)n, o.ctx, res.n_chunks, (long long)res.n_scored, res.nll,
                res.ppl, res.ppl_se);
         if (r)
             printf(", \"reference\": \"%s\", \"ref_dtype\": \"%s\", \"ref_ppl\": %.9g, \"kl_mean\": %.9g, \"kl_p99\": %.9g, "
@@ -172,7 +100,7 @@ int cmd_perplexity(int argc, char **argv) {
     } else {
         printf("%s (%s matrices): perplexity %.4f +- %.4f over %lld predictions (%d chunks of %ld tokens; the text is "
                "%lld tokens)\n", model, hwa_dtype_name(c->weight_dtype), res.ppl, res.ppl_se, (long long)res.n_scored,
-               res.n_chunks, ctx, (long long)n);
+               res.n_chunks, o.ctx, (long long)n);
         if (r)
             printf("against %s (%s matrices): its perplexity %.4f (%+.3f%%); KL divergence mean %.6f, p99 %.6f, max "
                    "%.6f nats; top-1 agreement %.2f%%\n", ref, hwa_dtype_name(hwa_llama_get_config(r)->weight_dtype),

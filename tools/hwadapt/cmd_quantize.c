@@ -19,21 +19,30 @@ static const char *const quant_type_names[] = {"q8_0", "q4_0", "q4_1", "q4_k", "
 static const char *const quant_types = "q8_0, q4_0, q4_1, q4_k, q6_k, f16, bf16, f32";
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: hwadapt quantize IN.gguf OUT.gguf --type TYPE [OPTIONS]\n\n"
-               "Writes IN's model to OUT with every matrix in TYPE. Blocks are encoded as llama.cpp's reference\n"
-               "quantizers encode them; a matrix whose rows are not whole blocks of TYPE takes q8_0 (for a\n"
-               "K-quant whose rows are whole 32-value blocks) or f16, as llama.cpp does. Norm weights and other\n"
-               "1-D tensors are copied. The metadata (architecture, tokenizer) is copied; general.file_type\n"
-               "names the new type. OUT is replaced atomically; its folder is checked before any work.\n\n"
+    fprintf(f, "usage: hwadapt quantize IN OUT.gguf --type TYPE [OPTIONS]\n\n"
+               "Writes IN's model to OUT with every matrix in TYPE. IN is a GGUF model, a llama2.c checkpoint,\n"
+               "or a safetensors model in the Hugging Face llama layout with its config.json beside it (its\n"
+               "q/k rows put in GGUF's rotary order, so OUT computes what IN does). Blocks are encoded as\n"
+               "llama.cpp's reference quantizers encode them; a matrix whose rows are not whole blocks of TYPE\n"
+               "takes q8_0 (for a K-quant whose rows are whole 32-value blocks) or f16, as llama.cpp does. Norm\n"
+               "weights and other 1-D tensors are copied. A GGUF's metadata (architecture, tokenizer) is\n"
+               "copied; general.file_type names the new type. OUT is replaced atomically; its folder is\n"
+               "checked before any work.\n\n"
                "  --type TYPE              the matrices' type (required):\n"
                "                           %s\n"
                "  --keep-output-f16        the classifier (output.weight) in f16 (default: in TYPE)\n"
-               "  --override TENSOR=TYPE   one tensor in another type (repeatable, at most %d; default none)\n",
+               "  --override TENSOR=TYPE   one tensor in another type (repeatable, at most %d; default none)\n"
+               "  --tokenizer FILE         a llama2.c tokenizer written into OUT as its vocabulary (llama2.c and\n"
+               "                           safetensors IN; default: none, a GGUF IN keeps its own)\n"
+               "  --imatrix FILE           an importance matrix (hwadapt imatrix, or llama.cpp's GGUF or .dat):\n"
+               "                           block scales fitted to the weighted error (default: none). A matrix\n"
+               "                           with no entry is encoded without one (a warning counts them); an\n"
+               "                           entry of another length, or a file that matches no matrix, is an error\n",
             quant_types, MAX_OVERRIDES);
 }
 
 int cmd_quantize(int argc, char **argv) {
-    const char *in = NULL, *out = NULL, *type = NULL;
+    const char *in = NULL, *out = NULL, *type = NULL, *imatrix = NULL, *tokenizer = NULL;
     const char *overrides[MAX_OVERRIDES];
     hwa_quantize_opts o = {.overrides = overrides};
     for (int i = 1; i < argc; i++) {
@@ -44,6 +53,10 @@ int cmd_quantize(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--keep-output-f16")) {
             o.keep_output_f16 = true;
+        } else if (!strcmp(a, "--imatrix") || !strcmp(a, "--tokenizer")) {
+            if (!v) return cli_missing_value("quantize", a, "FILE");
+            i++;
+            rc = cli_once("quantize", a, !strcmp(a, "--imatrix") ? &imatrix : &tokenizer, v);
         } else if (!strcmp(a, "--type") || !strcmp(a, "--override")) {
             if (!v) return cli_missing_value("quantize", a, !strcmp(a, "--type") ? quant_types : "TENSOR=TYPE");
             i++;
@@ -57,12 +70,12 @@ int cmd_quantize(int argc, char **argv) {
         } else if (a[0] == '-') {
             return cli_unknown_option("quantize", a);
         } else {
-            if (in && out) return cli_usage_error("quantize", a, NULL, "extra argument; allowed: IN.gguf OUT.gguf");
+            if (in && out) return cli_usage_error("quantize", a, NULL, "extra argument; allowed: IN OUT.gguf");
             *(in ? &out : &in) = a;
         }
         if (rc) return rc;
     }
-    if (!in) return cli_missing_arg("quantize", "IN.gguf", "the GGUF model to read");
+    if (!in) return cli_missing_arg("quantize", "IN", "the model to read (GGUF, llama2.c, safetensors)");
     if (!out) return cli_missing_arg("quantize", "OUT.gguf", "the GGUF model to write");
     if (!type) return cli_missing_arg("quantize", "--type", quant_types);
     if (hwa_dtype_from_name(type, &o.type)) return cli_usage_error("quantize", "--type", type, "allowed: %s", quant_types);
@@ -70,12 +83,22 @@ int cmd_quantize(int argc, char **argv) {
     if (cli_output_file("quantize", "OUT.gguf", out)) return 2;
     /* an input that is not there is a runtime failure (1), like one that
      * does not parse; the library's NOTFOUND below is an --override's tensor */
-    if (access(in, R_OK) != 0) {
-        fprintf(stderr, "hwadapt quantize: %s: %s\n", in, strerror(errno));
+    const char *inputs[3] = {in, tokenizer, imatrix};
+    for (int k = 0; k < 3; k++)
+        if (inputs[k] && access(inputs[k], R_OK) != 0) {
+            fprintf(stderr, "hwadapt quantize: %s: %s\n", inputs[k], strerror(errno));
+            return 1;
+        }
+    hwa_imatrix *im = NULL;
+    if (imatrix && hwa_imatrix_load(imatrix, &im)) {
+        fprintf(stderr, "hwadapt quantize: --imatrix: %s\n", hwa_last_error());
         return 1;
     }
+    o.imatrix = im;
+    o.tokenizer = tokenizer;
     hwa_quantize_stats s;
     hwa_status st = hwa_gguf_quantize(in, out, &o, &s);
+    hwa_imatrix_free(im);
     if (st) {
         fprintf(stderr, "hwadapt quantize: %s\n", hwa_last_error()[0] ? hwa_last_error() : hwa_status_str(st));
         return st == HWA_E_INVALID || st == HWA_E_NOTFOUND ? 2 : 1;
@@ -83,6 +106,12 @@ int cmd_quantize(int argc, char **argv) {
     printf("%s -> %s: %d tensors, %d in block types, %d kept as they were, %d could not take %s (rows not whole "
            "blocks) and took q8_0 or f16\n",
            in, out, s.n_tensors, s.n_quantized, s.n_kept, s.n_fallback, type);
+    if (imatrix) {
+        printf("imatrix %s: %d matrices weighted by it\n", imatrix, s.n_weighted);
+        if (s.n_unweighted)
+            fprintf(stderr, "hwadapt quantize: warning: %d matrices in block types have no entry in %s and were "
+                    "encoded without one\n", s.n_unweighted, imatrix);
+    }
     printf("tensor data: %.2f MiB -> %.2f MiB (%.2fx smaller)\n", s.bytes_in / 1048576.0, s.bytes_out / 1048576.0,
            s.bytes_out ? (double)s.bytes_in / (double)s.bytes_out : 0.0);
     return 0;

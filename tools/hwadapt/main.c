@@ -23,6 +23,7 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "list what is in a model file"},
     {"generate", cmd_generate, "run a language model (llama2.c checkpoints, GGUF)"},
     {"quantize", cmd_quantize, "write a GGUF model with its matrices in q8_0, q4_0, q4_1, q4_k, q6_k, f16 or bf16"},
+    {"imatrix", cmd_imatrix, "an importance matrix for quantize --imatrix: a model run over a text"},
     {"perplexity", cmd_perplexity, "a language model's perplexity over a text; KL divergence and top-1 vs a reference"},
     {"plan", cmd_plan, "where each node of a workload would run, at what cost and memory, and why"},
     {"train", cmd_train, "train a model (fmnist-mlp on Fashion-MNIST); checkpoints, resume, export"},
