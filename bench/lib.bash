@@ -46,3 +46,40 @@ hwa_have_pjrt0() {
     return 1
   fi
 }
+
+# hwa_ggml_build: builds ggml, the CPU tensor library of llama.cpp (the peer
+# for quantized products and decoding), from the llama.cpp sources that
+# PyPI's llama-cpp-python sdist vendors, into a cache folder, once; prints
+# that llama.cpp folder (with build/ inside). Built statically, with OpenMP
+# threads and every x86 extension this CPU has (as GGML_NATIVE would) except
+# AMX: ggml 0.25.3's AMX path dies with SIGILL on its first tile load here
+# (its llama-bench on an AMX Xeon), so ggml is measured as it runs on CPUs
+# without AMX (its AVX-512 VNNI/BF16 kernels). Builds ggml and llama-bench.
+# Progress on stderr; fails when pip or cmake cannot. HWA_GGML_VERSION picks
+# the sdist (default 0.3.36).
+hwa_ggml_build() {
+  local ver=${HWA_GGML_VERSION:-0.3.36}
+  local cache=${XDG_CACHE_HOME:-$HOME/.cache}/hwadapt/bench/ggml-$ver
+  local src=$cache/llama_cpp_python-$ver/vendor/llama.cpp
+  if [ ! -f "$src/build/.hwa-built" ]; then
+    mkdir -p "$cache"
+    if [ ! -d "$src" ]; then
+      echo "fetching llama-cpp-python $ver (the llama.cpp sources) from PyPI into $cache" >&2
+      PIP_ROOT_USER_ACTION=ignore python3 -m pip download --quiet --no-deps --no-binary :all: \
+        -d "$cache" "llama-cpp-python==$ver" >&2 || return 1
+      tar -xzf "$cache/llama_cpp_python-$ver.tar.gz" -C "$cache" || return 1
+    fi
+    echo "building ggml and llama-bench in $src/build (a few minutes, once)" >&2
+    local flags isa=() f
+    flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null) "
+    for f in avx:AVX avx2:AVX2 fma:FMA f16c:F16C bmi2:BMI2 avx_vnni:AVX_VNNI avx512f:AVX512 \
+             avx512vbmi:AVX512_VBMI avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16; do
+      [[ $flags == *" ${f%%:*} "* ]] && isa+=("-DGGML_${f#*:}=ON")
+    done
+    cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=OFF "${isa[@]}" \
+      -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >&2 || return 1
+    cmake --build "$src/build" -j "$(nproc)" --target ggml llama-bench >&2 || return 1
+    touch "$src/build/.hwa-built"
+  fi
+  echo "$src"
+}

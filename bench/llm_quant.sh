@@ -8,7 +8,8 @@
 #      32000, random weights) in each type, quantized at load, against f32,
 #      and a 256-token prefill (build/bench/llama_bench --dtype).
 # The issue's goals (GEMV >= 85 % of the bound; decode Q8_0 >= 3x, Q4_0 >= 5x
-# f32) are printed beside the figures; peers (ggml) are not run here.
+# f32) are printed beside the figures. The GEMV is also run through ggml,
+# llama.cpp's tensor library (fetched and built once, see hwa_ggml_build).
 # Needs ./build, Debian's python3-numpy and about 450 MB in ${TMPDIR:-/tmp}.
 #   BENCH_QUICK=1   a smaller GEMV and fewer decode steps (a smoke run)
 set -eu
@@ -20,9 +21,54 @@ out="$build/bench"
 mkdir -p "$out"
 n=14336 k=4096 reps=7 decode=32
 if [ -n "${BENCH_QUICK:-}" ]; then n=2048 k=1024 reps=3 decode=8; fi
-{
-  "$out/quant_gemv_bench" --n "$n" --k "$k" --reps "$reps" 2>/dev/null
-} | tee "$out/llm_quant_gemv.txt"
+# The peer: ggml (llama.cpp's tensor library), built once into a cache
+# folder from the sources PyPI's llama-cpp-python vendors (bench/lib.bash),
+# running the same GEMV (bench/ggml_gemv.c). HWA_NO_GGML=1 skips it.
+ggml=""
+if [ -z "${HWA_NO_GGML:-}" ]; then
+  if src=$(hwa_ggml_build) &&
+     cc -O2 -std=c11 -o "$out/ggml_gemv" bench/ggml_gemv.c -I"$src/ggml/include" "$src/build/ggml/src/libggml.a" \
+       "$src/build/ggml/src/libggml-cpu.a" "$src/build/ggml/src/libggml-base.a" -lstdc++ -fopenmp -lm -lpthread; then
+    ggml="$out/ggml_gemv"
+  else
+    echo "llm_quant: ggml could not be fetched or built: the peer column is left out" >&2
+  fi
+fi
+# Rounds alternate hwadapt and ggml (each a median of its own interleaved
+# repetitions); the table gives the median of the rounds.
+rounds=3
+[ -n "${BENCH_QUICK:-}" ] && rounds=1
+rm -f "$out/llm_quant_gemv_rounds.txt"
+for r in $(seq "$rounds"); do
+  "$out/quant_gemv_bench" --n "$n" --k "$k" --reps "$reps" 2>/dev/null >"$out/llm_quant_gemv.txt"
+  awk '$1 ~ /^(f32|f16|bf16|q8_0|q4_0|q4_1|q4_k|q6_k)$/ { print "hwa", $1, $3 }' "$out/llm_quant_gemv.txt" \
+    >>"$out/llm_quant_gemv_rounds.txt"
+  if [ -n "$ggml" ]; then
+    "$ggml" --n "$n" --k "$k" --reps "$reps" --threads "$(nproc)" >"$out/ggml_gemv.txt"
+    awk '$1 ~ /^(f32|f16|bf16|q8_0|q4_0|q4_1|q4_k|q6_k)$/ { print "ggml", $1, $2 }' "$out/ggml_gemv.txt" \
+      >>"$out/llm_quant_gemv_rounds.txt"
+  fi
+done
+cat "$out/llm_quant_gemv.txt"
+if [ -n "$ggml" ]; then
+  echo
+  head -1 "$out/ggml_gemv.txt"
+  echo "side by side, ms (median of $rounds alternating rounds); x = ggml's time over hwadapt's (> 1: hwadapt faster):"
+  awk '
+    { v[$1 " " $2] = v[$1 " " $2] " " $3; if (!seen[$2]++) order[++nt] = $2 }
+    function med(s,   a, n, i, j, t) {
+      n = split(s, a, " "); if (!n) return -1
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    END {
+      printf "  %-5s %10s %10s %8s\n", "type", "hwadapt", "ggml", "x"
+      for (i = 1; i <= nt; i++) {
+        t = order[i]; h = med(v["hwa " t]); g = med(v["ggml " t])
+        printf "  %-5s %10.3f %10.3f %7.2fx\n", t, h, g, (h > 0 && g > 0) ? g / h : 0
+      }
+    }' "$out/llm_quant_gemv_rounds.txt" | tee "$out/llm_quant_vs_ggml.txt"
+fi
 if ! py=$(hwa_python numpy); then
   echo "llm_quant: decode skipped (no python3 with numpy; apt-get install python3-numpy)"
   exit 0
