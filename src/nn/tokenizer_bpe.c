@@ -12,6 +12,7 @@
 
 #include "core/checked.h"
 #include "core/internal.h"
+#include "io/io_internal.h"
 #include "nn/tokenizer_bpe.h"
 #include "nn/unicode_tables.h"
 
@@ -94,21 +95,30 @@ static size_t contraction(const char *s, size_t len, bool any_case) {
 }
 
 /* \s+(?!\S)|\s+ at s[0], a space: the run, less its last character when a
- * non-space follows and the run has more than one. */
-static size_t space_run(const char *s, size_t len) {
+ * non-space follows and the run has more than one. With digit_ends, a
+ * number after the run ends the text (it is a piece of its own). */
+static size_t space_run(const char *s, size_t len, bool digit_ends) {
     size_t p = 0, last = 0, n;
-    while (p < len && char_at(s, len, p, &n) == CL_SPACE) last = p, p += n;
-    return p < len && last > 0 ? last : p;
+    int cl = -1;
+    while (p < len && (cl = char_at(s, len, p, &n)) == CL_SPACE) last = p, p += n;
+    const bool at_end = p == len || (digit_ends && cl == CL_NUMBER);
+    return !at_end && last > 0 ? last : p;
 }
 
-/* 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
-static size_t split_gpt2(const char *s, size_t len) {
-    size_t n = contraction(s, len, false);
+/* 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ * With digits_alone (SmolLM's digit split first), every number character
+ * is a piece of its own, and the text on either side of it is split as if
+ * it ended or began there. */
+static size_t split_gpt2(const char *s, size_t len, bool digits_alone) {
+    size_t n = contraction(s, len, false), n0;
     if (n) return n;
-    const size_t q = s[0] == ' ' && len > 1 && class_at(s, len, 1) != CL_SPACE ? 1 : 0;
-    const int cl = class_at(s, len, q);
-    if (cl != CL_SPACE) return run_end(s, len, q, cl, SIZE_MAX);
-    return space_run(s, len);
+    const int c0 = char_at(s, len, 0, &n0);
+    if (digits_alone && c0 == CL_NUMBER) return n0;
+    const int c1 = s[0] == ' ' ? class_at(s, len, 1) : -1;
+    const size_t q = c1 >= 0 && c1 != CL_SPACE && !(digits_alone && c1 == CL_NUMBER) ? 1 : 0;
+    const int cl = q ? c1 : c0;
+    if (cl != CL_SPACE) return run_end(s, len, q, cl, digits_alone && cl == CL_NUMBER ? 1 : SIZE_MAX);
+    return space_run(s, len, digits_alone);
 }
 
 /* (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,max_digits}|
@@ -134,7 +144,7 @@ static size_t split_llama3(const char *s, size_t len, size_t max_digits) {
         p += n;
         if (s[p - 1] == '\r' || s[p - 1] == '\n') after_nl = p;
     }
-    return after_nl ? after_nl : space_run(s, len);
+    return after_nl ? after_nl : space_run(s, len, false);
 }
 
 size_t hwa__bpe_split(hwa__bpe_pre pre, const char *s, size_t len) {
@@ -143,15 +153,11 @@ size_t hwa__bpe_split(hwa__bpe_pre pre, const char *s, size_t len) {
         return split_llama3(s, len, 3);
     case HWA__PRE_QWEN2:
         return split_llama3(s, len, 1);
-    case HWA__PRE_SMOLLM: {
-        size_t n, p = 0;
-        if (char_at(s, len, 0, &n) == CL_NUMBER) return n;
-        while (p < len && char_at(s, len, p, &n) != CL_NUMBER) p += n;
-        return split_gpt2(s, p);
-    }
+    case HWA__PRE_SMOLLM:
+        return split_gpt2(s, len, true);
     case HWA__PRE_GPT2:
     default:
-        return split_gpt2(s, len);
+        return split_gpt2(s, len, false);
     }
 }
 
@@ -332,9 +338,10 @@ static hwa_status load_tokens(hwa__bpe *b, const char *L, const char **ptrs, con
             }
         } else {
             const ptrdiff_t got = byte_level_decode(ptrs[i], lens[i], b->bytes + bat);
+            char q[200];
             if (got < 0)
-                return hwa__err(NULL, HWA_E_FORMAT, "%s: tokenizer.ggml.tokens[%zu] '%.*s' is not byte-level BPE text",
-                                L, i, (int)(lens[i] < 40 ? lens[i] : 40), ptrs[i]);
+                return hwa__err(NULL, HWA_E_FORMAT, "%s: tokenizer.ggml.tokens[%zu] '%s' is not byte-level BPE text", L,
+                                i, hwa__io_quote(ptrs[i], lens[i], q, sizeof q));
             b->bytes_len[i] = (size_t)got;
         }
         bat += b->bytes_len[i];
@@ -364,19 +371,21 @@ static hwa_status load_merges(hwa__bpe *b, const char *L, const char **ptrs, con
     b->merge_mask = cap - 1;
     for (size_t i = 0; i < n; i++) {
         const char *s = ptrs[i], *sp = memchr(s, ' ', lens[i]);
-        const int show = (int)(lens[i] < 60 ? lens[i] : 60);
+        char q[200], qpart[200];
         if (!sp || sp == s || sp == s + lens[i] - 1 || memchr(sp + 1, ' ', lens[i] - (size_t)(sp + 1 - s)))
-            return hwa__err(NULL, HWA_E_FORMAT, "%s: tokenizer.ggml.merges[%zu] '%.*s' is not two tokens and a space",
-                            L, i, show, s);
+            return hwa__err(NULL, HWA_E_FORMAT, "%s: tokenizer.ggml.merges[%zu] '%s' is not two tokens and a space", L,
+                            i, hwa__io_quote(s, lens[i], q, sizeof q));
         const size_t na = (size_t)(sp - s), nc = lens[i] - na - 1;
         const int32_t x = find_text(b, s, na, "", 0), y = find_text(b, sp + 1, nc, "", 0),
                       id = find_text(b, s, na, sp + 1, nc);
         if (x < 0 || y < 0)
-            return hwa__err(NULL, HWA_E_FORMAT, "%s: tokenizer.ggml.merges[%zu] '%.*s': '%.*s' is not a token", L, i,
-                            show, s, (int)((x < 0 ? na : nc) < 40 ? (x < 0 ? na : nc) : 40), x < 0 ? s : sp + 1);
+            return hwa__err(NULL, HWA_E_FORMAT, "%s: tokenizer.ggml.merges[%zu] '%s': '%s' is not a token", L, i,
+                            hwa__io_quote(s, lens[i], q, sizeof q),
+                            x < 0 ? hwa__io_quote(s, na, qpart, sizeof qpart) : hwa__io_quote(sp + 1, nc, qpart, sizeof qpart));
         if (id < 0)
             return hwa__err(NULL, HWA_E_FORMAT,
-                            "%s: tokenizer.ggml.merges[%zu] '%.*s': the two tokens joined are not a token", L, i, show, s);
+                            "%s: tokenizer.ggml.merges[%zu] '%s': the two tokens joined are not a token", L, i,
+                            hwa__io_quote(s, lens[i], q, sizeof q));
         /* a pair listed twice takes its later rank, as Hugging Face's does */
         merge_slot *m = &b->merges[pair_slot(b, x, y)];
         *m = (merge_slot){x, y, (int32_t)i, id};

@@ -18,11 +18,12 @@ static const char *const ppl_dtypes = "f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q
 static void usage(FILE *f) {
     fprintf(f, "usage: hwadapt perplexity MODEL --text FILE [OPTIONS]\n\n"
                "The perplexity of MODEL over FILE as llama.cpp's perplexity tool measures it: the text tokenized\n"
-               "(a line at a time), cut into chunks of N tokens each starting with BOS, each run in one pass,\n"
-               "the predictions of the second half of each chunk scored. With --reference, the same chunks\n"
-               "through MODEL2 too (MODEL2 may be MODEL itself with another --ref-dtype): its perplexity, the\n"
-               "mean, p99 and largest KL divergence of MODEL's next-token distributions from MODEL2's, and\n"
-               "their top-1 agreement.\n\n"
+               "(a line at a time for SentencePiece vocabularies; whole, newlines included, for byte-level BPE\n"
+               "ones), cut into chunks of N tokens, each starting with BOS when the vocabulary asks for one,\n"
+               "each run in one pass, the predictions of the second half of each chunk scored. With\n"
+               "--reference, the same chunks through MODEL2 too (MODEL2 may be MODEL itself with another\n"
+               "--ref-dtype): its perplexity, the mean, p99 and largest KL divergence of MODEL's next-token\n"
+               "distributions from MODEL2's, and their top-1 agreement.\n\n"
                "  --text FILE          UTF-8 text (required)\n"
                "  --ctx N              tokens per chunk, 4..1048576 (default 128)\n"
                "  --chunks N           at most N chunks, N >= 1 (default: every whole chunk of the text)\n"
@@ -54,12 +55,14 @@ static char *read_text(const char *path) {
     return NULL;
 }
 
-/* The text tokenized a line at a time (no BOS); NULL after printing why. */
+/* The text tokenized a line at a time, or whole (byte-level BPE: its
+ * newlines are tokens), without BOS; NULL after printing why. */
 static int32_t *tokenize(const hwa_tokenizer *tok, char *text, int64_t *n_out) {
+    const bool whole = !strcmp(hwa_tokenizer_model(tok), "gpt2");
     int64_t n = 0, cap = 1 << 16;
     int32_t *ids = malloc((size_t)cap * sizeof *ids);
     for (char *line = text, *next; ids && line && *line; line = next) {
-        char *nl = strchr(line, '\n');
+        char *nl = whole ? NULL : strchr(line, '\n');
         next = nl ? nl + 1 : NULL;
         if (nl) *nl = '\0';
         if (!*line) continue;
@@ -151,7 +154,8 @@ int cmd_perplexity(int argc, char **argv) {
     int32_t *ids = tokenize(tok, body, &n);
     if (!ids) goto done;
     hwa_perplexity_result res;
-    st = hwa_llama_perplexity(m, r, ids, n, (int32_t)ctx, hwa_tokenizer_bos(tok), (int32_t)chunks, &res);
+    st = hwa_llama_perplexity(m, r, ids, n, (int32_t)ctx, hwa_tokenizer_add_bos(tok) ? hwa_tokenizer_bos(tok) : -1,
+                              (int32_t)chunks, &res);
     free(ids);
     if (st) {
         fprintf(stderr, "hwadapt perplexity: %s\n", hwa_last_error());
