@@ -451,6 +451,8 @@ hwa_status hwa__bpe_from_file(const hwa_model_file *f, hwa__bpe **out) {
 
 /* ---- encode and decode ----------------------------------------------------- */
 
+/* The rank of the merge of x and y (and in *id its token), or INT32_MAX
+ * (*id untouched) when there is none. */
 static int32_t pair_rank(const hwa__bpe *b, int32_t x, int32_t y, int32_t *id) {
     const merge_slot *m = &b->merges[pair_slot(b, x, y)];
     if (m->a < 0) return INT32_MAX;
@@ -458,26 +460,84 @@ static int32_t pair_rank(const hwa__bpe *b, int32_t x, int32_t y, int32_t *id) {
     return m->rank;
 }
 
-/* Merges the n tokens at ids (one per byte of a piece) in place; their new
- * count. rank[i] is scratch for the pair at i, i+1. */
-static size_t merge_piece(const hwa__bpe *b, int32_t *ids, size_t n, int32_t *rank, int32_t *result) {
-    for (size_t i = 0; i + 1 < n; i++) rank[i] = pair_rank(b, ids[i], ids[i + 1], &result[i]);
-    while (n > 1) {
-        size_t best = 0;
-        for (size_t i = 1; i + 1 < n; i++)
-            if (rank[i] < rank[best]) best = i;
-        if (rank[best] == INT32_MAX) break;
-        ids[best] = result[best];
-        memmove(ids + best + 1, ids + best + 2, (n - best - 2) * sizeof *ids);
-        if (n >= best + 3) { /* the pairs after the merged one move down by one */
-            memmove(rank + best + 1, rank + best + 2, (n - best - 3) * sizeof *rank);
-            memmove(result + best + 1, result + best + 2, (n - best - 3) * sizeof *result);
-        }
-        n--;
-        if (best > 0) rank[best - 1] = pair_rank(b, ids[best - 1], ids[best], &result[best - 1]);
-        if (best + 1 < n) rank[best] = pair_rank(b, ids[best], ids[best + 1], &result[best]);
+/* Scratch for merging a piece of n tokens: prev and next links and a heap of
+ * candidate pairs (at most n - 1 at first and two more per merge). */
+typedef struct pair_ent {
+    int32_t rank, pos; /* the pair's rank; the position of its left token */
+} pair_ent;
+
+typedef struct merge_scratch {
+    int32_t *prev, *next;
+    pair_ent *heap;
+    size_t cap, n_heap;
+} merge_scratch;
+
+static bool scratch_fit(merge_scratch *sc, size_t n) {
+    if (n <= sc->cap) return true;
+    size_t cap = sc->cap ? sc->cap : 64;
+    while (cap < n) cap *= 2;
+    int32_t *links = realloc(sc->prev, cap * (2 * sizeof(int32_t) + 3 * sizeof(pair_ent)));
+    if (!links) return false;
+    sc->prev = links;
+    sc->next = links + cap;
+    sc->heap = (pair_ent *)(links + 2 * cap);
+    sc->cap = cap;
+    return true;
+}
+
+static bool pair_before(pair_ent a, pair_ent b) { return a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos); }
+
+static void heap_push(merge_scratch *sc, int32_t rank, int32_t pos) {
+    if (rank == INT32_MAX) return; /* no merge for this pair */
+    size_t i = sc->n_heap++;
+    const pair_ent e = {rank, pos};
+    for (; i > 0 && pair_before(e, sc->heap[(i - 1) / 2]); i = (i - 1) / 2) sc->heap[i] = sc->heap[(i - 1) / 2];
+    sc->heap[i] = e;
+}
+
+static pair_ent heap_pop(merge_scratch *sc) {
+    const pair_ent top = sc->heap[0], last = sc->heap[--sc->n_heap];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= sc->n_heap) break;
+        if (c + 1 < sc->n_heap && pair_before(sc->heap[c + 1], sc->heap[c])) c++;
+        if (!pair_before(sc->heap[c], last)) break;
+        sc->heap[i] = sc->heap[c];
+        i = c;
     }
-    return n;
+    if (sc->n_heap) sc->heap[i] = last;
+    return top;
+}
+
+/* Merges the n tokens at ids (one per byte of a piece) in place, the pair
+ * of lowest rank first and the leftmost of equals (a heap of candidate
+ * pairs; one whose tokens have changed since is skipped when it comes up);
+ * their new count. */
+static size_t merge_piece(const hwa__bpe *b, int32_t *ids, size_t n, merge_scratch *sc) {
+    if (n < 2) return n;
+    int32_t id = -1;
+    sc->n_heap = 0;
+    for (size_t i = 0; i < n; i++) {
+        sc->prev[i] = (int32_t)i - 1;
+        sc->next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
+        if (i + 1 < n) heap_push(sc, pair_rank(b, ids[i], ids[i + 1], &id), (int32_t)i);
+    }
+    while (sc->n_heap) {
+        const pair_ent e = heap_pop(sc);
+        const int32_t l = e.pos, r = sc->next[l];
+        if (ids[l] < 0 || r < 0 || pair_rank(b, ids[l], ids[r], &id) != e.rank) continue;
+        ids[l] = id;
+        ids[r] = -1;
+        sc->next[l] = sc->next[r];
+        if (sc->next[r] >= 0) sc->prev[sc->next[r]] = l;
+        if (sc->prev[l] >= 0) heap_push(sc, pair_rank(b, ids[sc->prev[l]], ids[l], &id), sc->prev[l]);
+        if (sc->next[l] >= 0) heap_push(sc, pair_rank(b, ids[l], ids[sc->next[l]], &id), l);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] >= 0) ids[k++] = ids[i];
+    return k;
 }
 
 /* The special token at s[0..len) (the longest that matches), or -1. */
@@ -491,41 +551,39 @@ static int32_t special_at(const hwa__bpe *b, const char *s, size_t len) {
 }
 
 /* Splits and merges text without special tokens. */
-static void encode_plain(const hwa__bpe *b, const char *s, size_t len, int32_t *ids, size_t *k, int32_t *rank,
-                         int32_t *result) {
+static hwa_status encode_plain(const hwa__bpe *b, const char *s, size_t len, int32_t *ids, size_t *k,
+                               merge_scratch *sc) {
     for (size_t p = 0; p < len;) {
         const size_t n = hwa__bpe_split(b->pre, s + p, len - p);
+        if (!scratch_fit(sc, n))
+            return hwa__err(NULL, HWA_E_NOMEM, "tokenizer encode: out of memory for a piece of %zu bytes", n);
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
             const int32_t id = b->byte_id[(uint8_t)s[p + i]];
             if (id >= 0) ids[*k + m++] = id; /* a byte without a token is left out, as Hugging Face's BPE does */
         }
-        *k += merge_piece(b, ids + *k, m, rank, result);
+        *k += merge_piece(b, ids + *k, m, sc);
         p += n;
     }
+    return HWA_OK;
 }
 
 hwa_status hwa__bpe_encode(const hwa__bpe *b, const char *text, size_t len, int32_t *ids, size_t *k) {
-    size_t scratch;
-    if (!hwa__mul_size(len ? len : 1, 2 * sizeof(int32_t), &scratch))
-        return hwa__err(NULL, HWA_E_OVERFLOW, "tokenizer encode: text too long");
-    int32_t *rank = malloc(scratch);
-    if (!rank) return hwa__err(NULL, HWA_E_NOMEM, "tokenizer encode: out of memory for %zu bytes of text", len);
-    int32_t *result = rank + (len ? len : 1);
+    merge_scratch sc = {0};
+    hwa_status st = HWA_OK;
     size_t from = 0;
-    for (size_t p = 0; p < len; p++) {
+    for (size_t p = 0; p < len && st == HWA_OK; p++) {
         const int32_t id = special_at(b, text + p, len - p);
         if (id < 0) continue;
-        encode_plain(b, text + from, p - from, ids, k, rank, result);
+        st = encode_plain(b, text + from, p - from, ids, k, &sc);
         ids[(*k)++] = id;
         p += b->text_len[id] - 1;
         from = p + 1;
     }
-    encode_plain(b, text + from, len - from, ids, k, rank, result);
-    free(rank);
-    return HWA_OK;
+    if (st == HWA_OK) st = encode_plain(b, text + from, len - from, ids, k, &sc);
+    free(sc.prev);
+    return st;
 }
-
 const char *hwa__bpe_piece(const hwa__bpe *b, int32_t id, size_t *len) {
     *len = b->bytes_len[id];
     return b->bytes + b->bytes_off[id];
