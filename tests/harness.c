@@ -106,6 +106,17 @@ const char *hwa_test_data_path(const char *rel, char *buf, size_t cap) {
     return stat(buf, &st) == 0 ? buf : NULL;
 }
 
+bool hwa_test_need_smollm2(char *buf, size_t cap) {
+    const char *file = getenv("HWA_SMOLLM2"), *dir = getenv("HWA_MODELS_DIR");
+    if (file && *file) snprintf(buf, cap, "%s", file);
+    else snprintf(buf, cap, "%s/SmolLM2-135M-Instruct.Q4_1.gguf", dir && *dir ? dir : ".");
+    struct stat st;
+    if (stat(buf, &st) == 0) return true;
+    hwa_test_skip_for("smollm2", "%s is absent (scripts/install-deps.sh fetches it; HWA_SMOLLM2 names another copy)",
+                      buf);
+    return false;
+}
+
 static void rm_tmpdir(void) {
     if (tmpdir[0]) {
         char cmd[300];

@@ -18,7 +18,8 @@ void hwa_test_fail(const char *file, int line, const char *fmt, ...) __attribute
 void hwa_test_skip(const char *reason);
 /* A skip for want of something a machine may lack. kind names it: "data"
  * (../shared/data), "fmnist", "opencl", "amx", "avx512", "jansson", "python",
- * "qemu", "mpi", "pjrt". When HWA_REQUIRE lists kind (comma-separated; "all" lists every
+ * "qemu", "mpi", "pjrt", "smollm2" (hwa_test_need_smollm2). When HWA_REQUIRE
+ * lists kind (comma-separated; "all" lists every
  * kind), the skip is a failure instead, with the same message: CI sets it for
  * what its machine has, so a missing file or a broken driver cannot pass as
  * a skip. */
@@ -107,6 +108,11 @@ int hwa_test_failed_now(void);   /* the current test has failed */
     } while (0)
 
 /* Helpers. */
+/* SmolLM2-135M-Instruct.Q4_1.gguf ($HWA_SMOLLM2, else in $HWA_MODELS_DIR,
+ * which CMake sets to the cache folder scripts/install-deps.sh fetches it
+ * into) in buf: true when it exists, else false after recording a skip for
+ * "smollm2". */
+bool hwa_test_need_smollm2(char *buf, size_t cap);
 /* ../shared/data (or $HWA_DATA_DIR) joined with rel; NULL if it does not exist. */
 const char *hwa_test_data_path(const char *rel, char *buf, size_t cap);
 /* A fresh temporary directory (removed at exit). */

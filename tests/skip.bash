@@ -55,3 +55,11 @@ need_opencl_device() {
   dev=${found[0]}
   ndevs=${#found[@]}
 }
+
+# smollm2_path: prints SmolLM2-135M-Instruct.Q4_1.gguf's path ($HWA_SMOLLM2,
+# else in $HWA_MODELS_DIR or the cache folder scripts/install-deps.sh fills)
+# when the file exists; fails otherwise.
+smollm2_path() {
+  local f="${HWA_SMOLLM2:-${HWA_MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hwadapt/models}/SmolLM2-135M-Instruct.Q4_1.gguf}"
+  [ -f "$f" ] && echo "$f"
+}

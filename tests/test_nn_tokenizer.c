@@ -3,12 +3,16 @@
  * the 32000-token cases include the well-known Llama-2 ids of "Hello world":
  * 1, 15043, 3186) and tests/golden/spm_ids_*.txt, SentencePiece's own ids
  * (tests/reference/gen_tokenizer_goldens.py) over thousands of lines; round
- * trips of English with punctuation and non-ASCII text. */
+ * trips of English with punctuation and non-ASCII text. The byte-level BPE
+ * against Hugging Face tokenizers (tests/reference/gen_bpe_goldens.py): the
+ * pre-tokenizers' splits, SmolLM2's ids over thousands of lines, and
+ * vocabularies that must be refused. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "golden/llama_golden.h"
 #include "harness.h"
+#include "nn/tokenizer_bpe.h"
 
 #define TINY "llama-2-tiny-random/llama-2-tiny-random.gguf"
 
@@ -318,10 +322,305 @@ TEST(a_non_llama_tokenizer_or_a_missing_file_is_a_clear_error) {
     snprintf(path, sizeof path, "%s/gpt2tok.gguf", hwa_test_tmpdir());
     hwa_gguf_writer *w = hwa_gguf_writer_new(3, 32);
     const char *toks[2] = {"a", "b"};
-    CHECK_OK(hwa_gguf_writer_add_str(w, "tokenizer.ggml.model", "gpt2"));
+    CHECK_OK(hwa_gguf_writer_add_str(w, "tokenizer.ggml.model", "bert"));
     CHECK_OK(hwa_gguf_writer_add_arr_strs(w, "tokenizer.ggml.tokens", toks, 2));
     CHECK_OK(hwa_gguf_writer_write(w, path));
     hwa_gguf_writer_free(w);
     CHECK_STATUS(hwa_tokenizer_load(path, 0, &t), HWA_E_UNSUPPORTED);
-    CHECK_STR_CONTAINS(hwa_last_error(), "tokenizer model 'gpt2' is not supported");
+    CHECK_STR_CONTAINS(hwa_last_error(), "tokenizer model 'bert' is not supported (only 'llama' and 'gpt2')");
+}
+
+/* ---- byte-level BPE ---------------------------------------------------------- */
+
+/* The whole of file src-relative rel, or NULL after recording a failure. */
+static unsigned char *read_golden(const char *rel, size_t *size) {
+    const char *src = getenv("HWA_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", src && *src ? src : ".", rel);
+    FILE *f = fopen(path, "rb");
+    long n = f && fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    unsigned char *buf = n >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (f) fclose(f);
+    if (!buf) hwa_test_fail(__FILE__, __LINE__, "cannot read %s (tests/reference/gen_bpe_goldens.py writes it)", path);
+    *size = buf ? (size_t)n : 0;
+    return buf;
+}
+
+static unsigned rd16(const unsigned char *p) { return p[0] | (unsigned)p[1] << 8; }
+static uint32_t rd32(const unsigned char *p) { return rd16(p) | (uint32_t)rd16(p + 2) << 16; }
+
+/* The lines the byte-level goldens cover, in their order: tokenizer_texts.txt
+ * and bpe_texts.txt, then (with shakes) every 11th non-empty line of
+ * tinyshakespeare.txt. */
+typedef struct bpe_lines {
+    text_lines file[3];
+    const char **line;
+    size_t n, n_texts;
+} bpe_lines;
+
+static void bpe_lines_free(bpe_lines *b) {
+    for (int i = 0; i < 3; i++) lines_free(&b->file[i]);
+    free(b->line);
+}
+
+static bool bpe_lines_read(bpe_lines *b, const char *shakes) {
+    memset(b, 0, sizeof *b);
+    const char *src = getenv("HWA_SOURCE_DIR");
+    char p0[1024], p1[1024];
+    snprintf(p0, sizeof p0, "%s/tests/golden/tokenizer_texts.txt", src && *src ? src : ".");
+    snprintf(p1, sizeof p1, "%s/tests/golden/bpe_texts.txt", src && *src ? src : ".");
+    if (!lines_read(p0, &b->file[0]) || !lines_read(p1, &b->file[1]) || (shakes && !lines_read(shakes, &b->file[2]))) {
+        hwa_test_fail(__FILE__, __LINE__, "cannot read the text lines (%s, %s, %s)", p0, p1, shakes ? shakes : "-");
+        return false;
+    }
+    b->line = malloc((b->file[0].n + b->file[1].n + b->file[2].n + 1) * sizeof *b->line);
+    for (int f = 0; f < 2; f++)
+        for (size_t i = 0; i < b->file[f].n; i++) b->line[b->n++] = b->file[f].line[i];
+    b->n_texts = b->n;
+    for (size_t i = 0, k = 0; i < b->file[2].n; i++)
+        if (b->file[2].line[i][0] && k++ % 11 == 0) b->line[b->n++] = b->file[2].line[i];
+    return true;
+}
+
+TEST(bpe_pre_tokenizers_split_as_hugging_face_tokenizers_does) {
+    static const struct {
+        const char *name;
+        hwa__bpe_pre pre;
+    } pres[] = {{"smollm", HWA__PRE_SMOLLM}, {"gpt2", HWA__PRE_GPT2}, {"llama3", HWA__PRE_LLAMA3}, {"qwen2", HWA__PRE_QWEN2}};
+    bpe_lines L;
+    size_t size, at = 0;
+    unsigned char *g = read_golden("tests/golden/bpe_splits.bin", &size);
+    if (!g || !bpe_lines_read(&L, NULL)) {
+        free(g);
+        return;
+    }
+    size_t compared = 0, differ = 0;
+    for (size_t k = 0; k < sizeof pres / sizeof pres[0]; k++) {
+        hwa__bpe_pre pre;
+        CHECK_OK(hwa__bpe_pre_from_name(pres[k].name, "test", &pre));
+        CHECK_INT_EQ(pre, pres[k].pre);
+        for (size_t i = 0; i < L.n && at + 2 <= size; i++) {
+            const unsigned n = rd16(g + at);
+            const unsigned char *want = g + at + 2;
+            at += 2 + 2 * (size_t)n;
+            if (at > size) break;
+            const char *s = L.line[i];
+            const size_t len = strlen(s);
+            size_t p = 0, j = 0;
+            bool same = true;
+            for (; p < len && same; j++) {
+                const size_t piece = hwa__bpe_split(pre, s + p, len - p);
+                same = j < n && piece == rd16(want + 2 * j);
+                p += piece;
+            }
+            compared++;
+            if (same && j == n) continue;
+            if (++differ <= 5)
+                hwa_test_fail(__FILE__, __LINE__, "%s: line %zu \"%.80s\": piece %zu differs from tokenizers'",
+                              pres[k].name, i + 1, s, j ? j - 1 : 0);
+        }
+    }
+    CHECK_MSG(at == size, "bpe_splits.bin: %zu of %zu bytes read: the text lines changed? rerun gen_bpe_goldens.py", at,
+              size);
+    CHECK_MSG(differ == 0, "%zu of %zu splits differ", differ, compared);
+    printf("  %zu lines split as tokenizers does (4 pre-tokenizers)\n", compared / 4);
+    bpe_lines_free(&L);
+    free(g);
+}
+
+TEST(an_unknown_pre_tokenizer_is_an_error_listing_the_known_ones) {
+    hwa__bpe_pre pre;
+    CHECK_STATUS(hwa__bpe_pre_from_name("deepseek-coder", "m.gguf", &pre), HWA_E_UNSUPPORTED);
+    CHECK_STR_CONTAINS(hwa_last_error(), "m.gguf: tokenizer.ggml.pre 'deepseek-coder' is not supported (known: default");
+    CHECK_STR_CONTAINS(hwa_last_error(), "qwen2, smollm)");
+}
+
+/* SmolLM2's tokenizer, or NULL after a skip or a failure. */
+static hwa_tokenizer *load_smollm2(void) {
+    char path[1024];
+    if (!hwa_test_need_smollm2(path, sizeof path)) return NULL;
+    hwa_tokenizer *t = NULL;
+    hwa_status st = hwa_tokenizer_load(path, 49152, &t);
+    if (st != HWA_OK) hwa_test_fail(__FILE__, __LINE__, "SmolLM2 tokenizer: %s: %s", hwa_status_name(st), hwa_last_error());
+    return t;
+}
+
+TEST(smollm2_encode_equals_hugging_face_tokenizers_on_thousands_of_lines) {
+    char shakes[1024];
+    NEED_DATA("tinyshakespeare.txt", shakes);
+    hwa_tokenizer *t = load_smollm2();
+    if (!t) return;
+    CHECK(!strcmp(hwa_tokenizer_model(t), "gpt2"));
+    bpe_lines L;
+    size_t size, at = 0, differ = 0, compared = 0;
+    unsigned char *g = read_golden("tests/golden/smollm2_ids.bin", &size);
+    if (g && bpe_lines_read(&L, shakes)) {
+        int32_t got[4096];
+        for (size_t i = 0; i < L.n && at + 6 <= size; i++) {
+            const uint32_t hash = rd32(g + at);
+            const unsigned n = rd16(g + at + 4);
+            const unsigned char *want = g + at + 6;
+            at += 6 + 2 * (size_t)n;
+            if (at > size) break;
+            CHECK_MSG(hash == fnv1a32(L.line[i]), "line %zu \"%.60s\" is not the one the golden was made from", i + 1,
+                      L.line[i]);
+            int32_t k = 0;
+            hwa_status st = hwa_tokenizer_encode(t, L.line[i], false, false, got, 4096, &k);
+            bool same = st == HWA_OK && k == (int32_t)n;
+            for (int32_t j = 0; same && j < k; j++) same = got[j] == (int32_t)rd16(want + 2 * j);
+            compared++;
+            if (!same && ++differ <= 5) {
+                char a[512], b[512];
+                int32_t w[256];
+                for (unsigned j = 0; j < n && j < 256; j++) w[j] = (int32_t)rd16(want + 2 * j);
+                ids_text(got, st == HWA_OK ? k : 0, a, sizeof a);
+                ids_text(w, n < 256 ? (int32_t)n : 256, b, sizeof b);
+                hwa_test_fail(__FILE__, __LINE__, "line %zu \"%.80s\":\n      ours       %s\n      tokenizers %s", i + 1,
+                              L.line[i], a, b);
+            }
+        }
+        CHECK_MSG(at == size, "smollm2_ids.bin: %zu of %zu bytes read", at, size);
+        CHECK_MSG(differ == 0, "%zu of %zu lines differ from tokenizers", differ, compared);
+        CHECK_MSG(compared > 3000, "only %zu lines compared", compared);
+        printf("  %zu lines equal to tokenizers' ids\n", compared);
+        bpe_lines_free(&L);
+    }
+    free(g);
+    hwa_tokenizer_free(t);
+}
+
+TEST(smollm2_decode_gives_each_line_back_and_pieces_join_inside_utf8_characters) {
+    hwa_tokenizer *t = load_smollm2();
+    if (!t) return;
+    bpe_lines L;
+    if (!bpe_lines_read(&L, NULL)) {
+        hwa_tokenizer_free(t);
+        return;
+    }
+    int32_t ids[4096];
+    char back[8192], joined[8192];
+    size_t split_chars = 0;
+    for (size_t i = 0; i < L.n; i++) {
+        int32_t n = 0;
+        size_t len = 0, at = 0;
+        CHECK_OK(hwa_tokenizer_encode(t, L.line[i], false, false, ids, 4096, &n));
+        CHECK_OK(hwa_tokenizer_decode(t, ids, n, back, sizeof back, &len));
+        CHECK_MSG(!strcmp(back, L.line[i]), "line %zu:\n  \"%s\"\nbecame\n  \"%s\"", i + 1, L.line[i], back);
+        for (int32_t j = 0; j < n; j++) {
+            size_t pl;
+            const char *p = hwa_tokenizer_piece(t, j ? ids[j - 1] : -1, ids[j], &pl);
+            CHECK(p && at + pl < sizeof joined);
+            /* a piece that starts inside a character: the one before began it */
+            split_chars += j > 0 && pl > 0 && ((unsigned char)p[0] & 0xc0) == 0x80;
+            memcpy(joined + at, p, pl);
+            at += pl;
+        }
+        CHECK_MSG(at == len && !memcmp(joined, back, len), "line %zu: the pieces do not join into the text", i + 1);
+    }
+    CHECK_MSG(split_chars > 0, "no piece ended inside a UTF-8 character: the lines no longer test it");
+    printf("  %zu lines round trip; %zu pieces end inside a character\n", L.n, split_chars);
+    bpe_lines_free(&L);
+    hwa_tokenizer_free(t);
+}
+
+TEST(smollm2_special_tokens_are_matched_whole_and_decode_as_their_text) {
+    hwa_tokenizer *t = load_smollm2();
+    if (!t) return;
+    CHECK(!hwa_tokenizer_add_bos(t)); /* tokenizer.ggml.add_bos_token false */
+    CHECK_INT_EQ(hwa_tokenizer_bos(t), 1);
+    CHECK_INT_EQ(hwa_tokenizer_eos(t), 2);
+    int32_t ids[32], n = 0;
+    CHECK_OK(hwa_tokenizer_encode(t, "<|im_start|>user\nHi<|im_end|>", false, false, ids, 32, &n));
+    CHECK(n >= 3 && ids[0] == 1 && ids[n - 1] == 2);
+    CHECK_OK(hwa_tokenizer_encode(t, "<|im_start|", false, false, ids, 32, &n));
+    for (int32_t j = 0; j < n; j++) CHECK_MSG(ids[j] != 1, "a broken special token was matched");
+    size_t len;
+    const char *p = hwa_tokenizer_piece(t, -1, 2, &len);
+    CHECK(p && len == 10 && !memcmp(p, "<|im_end|>", 10));
+    hwa_tokenizer_free(t);
+}
+
+/* A byte-level vocabulary of the given tokens and merges (nm < 0: no merges
+ * key) written to a file; the status of loading it, the tokenizer in *out. */
+static hwa_status bpe_vocab(const char *name, const char *pre, const char *const *tokens, size_t nt,
+                            const char *const *merges, int nm, hwa_tokenizer **out) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.gguf", hwa_test_tmpdir(), name);
+    hwa_gguf_writer *w = hwa_gguf_writer_new(3, 32);
+    hwa_gguf_writer_add_str(w, "tokenizer.ggml.model", "gpt2");
+    if (pre) hwa_gguf_writer_add_str(w, "tokenizer.ggml.pre", pre);
+    hwa_gguf_writer_add_arr_strs(w, "tokenizer.ggml.tokens", tokens, nt);
+    if (nm >= 0) hwa_gguf_writer_add_arr_strs(w, "tokenizer.ggml.merges", merges, (size_t)nm);
+    hwa_status st = hwa_gguf_writer_write(w, path);
+    hwa_gguf_writer_free(w);
+    *out = NULL;
+    return st ? st : hwa_tokenizer_load(path, 0, out);
+}
+
+/* "abc": the pair "b c" has the better rank, so "a" + "bc" merge into "abc";
+ * merging leftmost first would give "ab" "c". " ab" (one piece): "a b"
+ * ranks before " a", so it ends as " " "ab". */
+TEST(byte_level_merges_apply_by_rank_not_by_position) {
+    static const char *const toks[] = {"a", "b", "c", "\xc4\xa0", "ab", "bc", "abc", "\xc4\xa0" "a"};
+    static const char *const merges[] = {"b c", "a b", "a bc", "\xc4\xa0 a"};
+    hwa_tokenizer *t;
+    CHECK_OK(bpe_vocab("ranks", "gpt2", toks, 8, merges, 4, &t));
+    int32_t ids[8], n = 0;
+    CHECK_OK(hwa_tokenizer_encode(t, "abc ab", false, false, ids, 8, &n));
+    CHECK_INT_EQ(n, 3);
+    CHECK_INT_EQ(ids[0], 6); /* abc */
+    CHECK_INT_EQ(ids[1], 3); /* " " */
+    CHECK_INT_EQ(ids[2], 4); /* "ab" */
+    hwa_tokenizer_free(t);
+}
+
+TEST(a_byte_level_vocabulary_with_bad_merges_or_tokens_is_refused_naming_the_entry) {
+    static const char *const toks[] = {"a", "b", "ab"};
+    static const char *const unknown[] = {"a b", "a z"}, *joined[] = {"b a"}, *nospace[] = {"ab"};
+    static const char *const bad_text[] = {"a", "b c"}, *bad_utf8[] = {"a", "\xff"};
+    hwa_tokenizer *t = NULL;
+    CHECK_STATUS(bpe_vocab("unknown", NULL, toks, 3, unknown, 2, &t), HWA_E_FORMAT);
+    CHECK_STR_CONTAINS(hwa_last_error(), "tokenizer.ggml.merges[1] 'a z': 'z' is not a token");
+    CHECK_STATUS(bpe_vocab("joined", NULL, toks, 3, joined, 1, &t), HWA_E_FORMAT);
+    CHECK_STR_CONTAINS(hwa_last_error(), "merges[0] 'b a': the two tokens joined are not a token");
+    CHECK_STATUS(bpe_vocab("nospace", NULL, toks, 3, nospace, 1, &t), HWA_E_FORMAT);
+    CHECK_STR_CONTAINS(hwa_last_error(), "merges[0] 'ab' is not two tokens and a space");
+    CHECK_STATUS(bpe_vocab("nomerges", NULL, toks, 3, NULL, -1, &t), HWA_E_FORMAT);
+    CHECK_STR_CONTAINS(hwa_last_error(), "tokenizer.ggml.merges is missing");
+    CHECK_STATUS(bpe_vocab("space", NULL, bad_text, 2, NULL, 0, &t), HWA_E_FORMAT);
+    CHECK_STR_CONTAINS(hwa_last_error(), "tokenizer.ggml.tokens[1] 'b c' is not byte-level BPE text");
+    CHECK_STATUS(bpe_vocab("utf8", NULL, bad_utf8, 2, NULL, 0, &t), HWA_E_FORMAT);
+    CHECK_STR_CONTAINS(hwa_last_error(), "tokenizer.ggml.tokens[1]");
+    CHECK_STATUS(bpe_vocab("pre", "falcon", toks, 3, NULL, 0, &t), HWA_E_UNSUPPORTED);
+    CHECK_STR_CONTAINS(hwa_last_error(), "tokenizer.ggml.pre 'falcon' is not supported");
+    CHECK(t == NULL);
+}
+
+TEST(a_byte_level_vocabulary_cut_inside_its_merges_is_refused) {
+    static const char *const toks[] = {"a", "b", "ab"}, *merges[] = {"a b"};
+    hwa_tokenizer *t = NULL;
+    CHECK_OK(bpe_vocab("whole", NULL, toks, 3, merges, 1, &t));
+    hwa_tokenizer_free(t);
+    char path[512];
+    snprintf(path, sizeof path, "%s/whole.gguf", hwa_test_tmpdir());
+    FILE *f = fopen(path, "rb");
+    CHECK(f);
+    unsigned char buf[4096];
+    const size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    const unsigned char *key = memmem(buf, n, "tokenizer.ggml.merges", 21);
+    CHECK(key);
+    /* the key, its type, the array's element type and count, and 2 of the 3 bytes of "a b" */
+    const size_t cut = (size_t)(key - buf) + 21 + 4 + 4 + 8 + 8 + 2;
+    snprintf(path, sizeof path, "%s/cut.gguf", hwa_test_tmpdir());
+    f = fopen(path, "wb");
+    CHECK(f && fwrite(buf, 1, cut, f) == cut);
+    fclose(f);
+    hwa_status st = hwa_tokenizer_load(path, 0, &t);
+    CHECK_MSG(st != HWA_OK && t == NULL, "a cut file loaded");
+    CHECK_STR_CONTAINS(hwa_last_error(), "cut.gguf");
 }

@@ -214,15 +214,27 @@ typedef struct hwa_perplexity_result {
 hwa_status hwa_llama_perplexity(hwa_llama *m, hwa_llama *ref, const int32_t *tokens, int64_t n, int32_t ctx,
                                 int32_t bos, int32_t max_chunks, hwa_perplexity_result *out);
 
-/* ---- tokenizer: SentencePiece-style BPE ----------------------------------- */
+/* ---- tokenizer: SentencePiece-style and byte-level BPE ----------------------- */
 
+/* Two kinds of vocabulary behind one type (docs/formats.md):
+ * - SentencePiece-style BPE (llama2.c tokenizer files, GGUF
+ *   tokenizer.ggml.model "llama"): a dummy-prefix space, merges by score,
+ *   byte tokens <0xNN> for characters without a token.
+ * - byte-level BPE (GGUF tokenizer.ggml.model "gpt2": GPT-2, SmolLM2,
+ *   Llama 3, Qwen2): special tokens (control and user-defined) written in
+ *   the text are matched whole first; the rest is split by the pre-tokenizer
+ *   tokenizer.ggml.pre names (gpt2/default, llama3/llama-bpe, qwen2, smollm;
+ *   another name is HWA_E_UNSUPPORTED), then each piece's bytes are merged by
+ *   tokenizer.ggml.merges' ranks, as Hugging Face tokenizers does. */
 typedef struct hwa_tokenizer hwa_tokenizer;
 
 /* From a llama2.c tokenizer file (n_tokens as in hwa_vocab_load_llama2c: the
  * model's vocab_size, or 0 for all) or from the metadata of a GGUF file at
- * path (tokenizer.ggml.model "llama"; n_tokens, when > 0, must equal its
- * count). *out: new, hwa_tokenizer_free. Errors: the file's, HWA_E_FORMAT,
- * HWA_E_UNSUPPORTED (another tokenizer model), HWA_E_NOMEM. */
+ * path (tokenizer.ggml.model "llama" or "gpt2"; n_tokens, when > 0, must
+ * equal its count). *out: new, hwa_tokenizer_free. Errors: the file's,
+ * HWA_E_FORMAT (for byte-level vocabularies also: a normal token that is not
+ * byte-level text, a merge that is not two tokens joining into a token),
+ * HWA_E_UNSUPPORTED (another tokenizer model or pre-tokenizer), HWA_E_NOMEM. */
 hwa_status hwa_tokenizer_load(const char *path, int32_t n_tokens, hwa_tokenizer **out);
 /* From an open GGUF model file (borrowed; the tokenizer copies what it
  * keeps). */
@@ -232,11 +244,18 @@ void hwa_tokenizer_free(hwa_tokenizer *t); /* NULL is a no-op */
 int32_t hwa_tokenizer_size(const hwa_tokenizer *t);
 int32_t hwa_tokenizer_bos(const hwa_tokenizer *t);
 int32_t hwa_tokenizer_eos(const hwa_tokenizer *t);
+/* Whether text should start with BOS (tokenizer.ggml.add_bos_token; when the
+ * file does not say: true for SentencePiece-style vocabularies, false for
+ * byte-level ones); false without a BOS token. */
+bool hwa_tokenizer_add_bos(const hwa_tokenizer *t);
+/* "llama" (SentencePiece-style) or "gpt2" (byte-level); "" for NULL. */
+const char *hwa_tokenizer_model(const hwa_tokenizer *t);
 
 /* Encodes UTF-8 text: BOS when bos, a leading space (the dummy prefix) when
  * text is not empty and the vocabulary wants one, each character as its
  * token or, without one, as byte tokens <0xNN>, then pairs merged greedily by
- * the highest score, then EOS when eos. At most cap ids are written; *n gets
+ * the highest score, then EOS when eos (byte-level vocabularies: BOS, the
+ * text as the comment above says, EOS). At most cap ids are written; *n gets
  * the count. Errors: HWA_E_MISUSE (NULL arguments), HWA_E_RANGE (more than
  * cap tokens: *n holds the count needed), HWA_E_NOTFOUND (a byte with no
  * token and no byte fallback), HWA_E_NOMEM. */
@@ -245,8 +264,10 @@ hwa_status hwa_tokenizer_encode(const hwa_tokenizer *t, const char *text, bool b
 /* The bytes of token id as text follows token prev (-1: none): byte tokens
  * give their byte, control tokens (BOS, EOS, unknown) give "", and the
  * leading space of the first piece after BOS (or at the start) is dropped.
- * Points into t; *len gets the length (the piece may hold a NUL byte). NULL
- * for an id out of range. */
+ * Byte-level vocabularies: the bytes the token stands for (a piece may end
+ * inside a UTF-8 character that the next completes), special tokens their
+ * text ("<|im_end|>"), whatever prev is. Points into t; *len gets the length
+ * (the piece may hold a NUL byte). NULL for an id out of range. */
 const char *hwa_tokenizer_piece(const hwa_tokenizer *t, int32_t prev, int32_t id, size_t *len);
 /* Decodes n ids into buf (NUL-terminated, at most cap bytes with the NUL);
  * *len gets the text's length. HWA_E_RANGE for an id out of range or when buf
@@ -289,8 +310,9 @@ typedef struct hwa_generate_stats {
  * non-zero return stops the generation early (not an error). */
 typedef int (*hwa_text_fn)(void *ud, const char *text, size_t len);
 
-/* Generates text from prompt (may be NULL or ""): resets m, encodes BOS +
- * prompt, runs the prompt in one batched pass, then samples one token per
+/* Generates text from prompt (may be NULL or ""): resets m, encodes the
+ * prompt (after BOS when hwa_tokenizer_add_bos says so or the prompt is
+ * empty), runs the prompt in one batched pass, then samples one token per
  * step until EOS or BOS is sampled or `steps` positions have run (the BOS
  * position counts, as in llama2.c's run: at most steps - n_prompt + 1 tokens
  * are sampled). steps <= 0 or above n_ctx means n_ctx. The prompt's text and

@@ -42,7 +42,9 @@ hwa_status hwa_generate(hwa_llama *m, const hwa_tokenizer *tok, hwa_sampler *s, 
     int32_t *ids = malloc((plen + 3) * sizeof *ids);
     float *logits = malloc((size_t)cfg->vocab_size * sizeof *logits);
     hwa_status st = ids && logits ? HWA_OK : hwa__err(NULL, HWA_E_NOMEM, "generate: out of memory");
-    if (st == HWA_OK) st = hwa_tokenizer_encode(tok, prompt, true, false, ids, (int32_t)plen + 3, &n_prompt);
+    /* BOS when the vocabulary wants one, and to start from when there is no prompt */
+    const bool bos = hwa_tokenizer_add_bos(tok) || plen == 0;
+    if (st == HWA_OK) st = hwa_tokenizer_encode(tok, prompt, bos, false, ids, (int32_t)plen + 3, &n_prompt);
     if (st == HWA_OK && n_prompt > n_ctx)
         st = hwa__err(NULL, HWA_E_RANGE, "generate: the prompt is %d tokens (BOS included) but the context holds %d",
                       n_prompt, n_ctx);
@@ -55,7 +57,8 @@ hwa_status hwa_generate(hwa_llama *m, const hwa_tokenizer *tok, hwa_sampler *s, 
     stats->prefill_s = t1 - t0;
     stats->prefill_tok_s = stats->prefill_s > 0 ? n_prompt / stats->prefill_s : 0;
     bool stop = false;
-    for (int32_t i = 1; st == HWA_OK && i < n_prompt && !stop; i++) stop = emit_piece(tok, ids[i - 1], ids[i], emit, ud);
+    for (int32_t i = bos ? 1 : 0; st == HWA_OK && i < n_prompt && !stop; i++)
+        stop = emit_piece(tok, i ? ids[i - 1] : -1, ids[i], emit, ud);
 
     /* Positions run so far; the token sampled after position p sits at p+1. */
     int32_t done = n_prompt, prev = n_prompt > 0 ? ids[n_prompt - 1] : -1, decode_steps = 0;

@@ -2,7 +2,8 @@
  * vocabularies use it: text is split into UTF-8 characters (a leading space
  * added), characters without a token fall back to byte tokens <0xNN>, and
  * adjacent pieces are merged, best score first, while their concatenation is
- * a token. */
+ * a token. GGUF "gpt2" vocabularies (byte-level BPE) go to tokenizer_bpe.c
+ * behind the same functions. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,10 @@
 #include "core/checked.h"
 #include "core/internal.h"
 #include "hwadapt/nn.h"
+#include "nn/tokenizer_bpe.h"
 
-/* Token kinds, numbered as GGUF's tokenizer.ggml.token_type. */
-enum { KIND_NORMAL = 1, KIND_UNKNOWN = 2, KIND_CONTROL = 3, KIND_USER = 4, KIND_UNUSED = 5, KIND_BYTE = 6 };
+enum { KIND_NORMAL = HWA__TOK_NORMAL, KIND_UNKNOWN = HWA__TOK_UNKNOWN, KIND_CONTROL = HWA__TOK_CONTROL,
+       KIND_USER = HWA__TOK_USER, KIND_UNUSED = HWA__TOK_UNUSED, KIND_BYTE = HWA__TOK_BYTE };
 
 struct hwa_tokenizer {
     int32_t n;
@@ -24,6 +26,8 @@ struct hwa_tokenizer {
     char bytes[256];     /* byte b's text for byte tokens */
     int32_t bos, eos, unk;
     bool add_space;      /* prepend a space to non-empty text (SentencePiece's dummy prefix) */
+    bool add_bos;        /* the vocabulary wants BOS at the start of text */
+    hwa__bpe *bpe;       /* a byte-level vocabulary: everything above but n, bos, eos, add_bos unused */
     int32_t *table;      /* open addressing over mergeable tokens: ids, -1 empty */
     size_t table_mask;
 };
@@ -146,6 +150,7 @@ static hwa_tokenizer *tokenizer_new(void) {
     t->eos = 2;
     t->unk = 0;
     t->add_space = true;
+    t->add_bos = true;
     return t;
 }
 
@@ -157,6 +162,7 @@ void hwa_tokenizer_free(hwa_tokenizer *t) {
     free(t->score);
     free(t->kind);
     free(t->table);
+    hwa__bpe_free(t->bpe);
     free(t);
 }
 
@@ -172,6 +178,30 @@ static hwa_status gguf_token_id(const hwa_model_file *f, const char *key, int32_
     return HWA_OK;
 }
 
+/* Byte-level BPE: no dummy prefix, no BOS unless the file asks for one, no
+ * special ids unless the file names them. */
+static hwa_status bpe_from_file(const hwa_model_file *f, hwa_tokenizer **out) {
+    hwa_tokenizer *t = tokenizer_new();
+    if (!t) return HWA_E_NOMEM;
+    t->add_space = false;
+    t->add_bos = false;
+    t->bos = t->eos = t->unk = -1;
+    hwa_status st = hwa__bpe_from_file(f, &t->bpe);
+    if (st == HWA_OK) {
+        t->n = hwa__bpe_size(t->bpe);
+        bool add = false;
+        if (hwa_gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &add) == HWA_OK) t->add_bos = add;
+        if (!(st = gguf_token_id(f, "tokenizer.ggml.bos_token_id", t->n, &t->bos)))
+            st = gguf_token_id(f, "tokenizer.ggml.eos_token_id", t->n, &t->eos);
+    }
+    if (st != HWA_OK) {
+        hwa_tokenizer_free(t);
+        return st;
+    }
+    *out = t;
+    return HWA_OK;
+}
+
 hwa_status hwa_tokenizer_from_file(const hwa_model_file *f, hwa_tokenizer **out) {
     if (out) *out = NULL;
     if (!f || !out) return hwa__err(NULL, HWA_E_MISUSE, "tokenizer: NULL file or out");
@@ -180,8 +210,10 @@ hwa_status hwa_tokenizer_from_file(const hwa_model_file *f, hwa_tokenizer **out)
         return hwa__err(NULL, HWA_E_MISUSE, "%s: not a GGUF file (llama2.c tokenizers load with hwa_tokenizer_load)", L);
     if (hwa_gguf_get_str(f, "tokenizer.ggml.model", &model, NULL) != HWA_OK)
         return hwa__err(NULL, HWA_E_NOTFOUND, "%s: no tokenizer (tokenizer.ggml.model is missing)", L);
+    if (!strcmp(model, "gpt2")) return bpe_from_file(f, out);
     if (strcmp(model, "llama") != 0)
-        return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s: tokenizer model '%.40s' is not supported (only 'llama')", L, model);
+        return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s: tokenizer model '%.40s' is not supported (only 'llama' and 'gpt2')",
+                        L, model);
     hwa_vocab *v = NULL;
     int32_t *kinds = NULL;
     hwa_tokenizer *t = tokenizer_new();
@@ -195,6 +227,7 @@ hwa_status hwa_tokenizer_from_file(const hwa_model_file *f, hwa_tokenizer **out)
     if (st == HWA_OK) {
         bool add = true;
         if (hwa_gguf_get_bool(f, "tokenizer.ggml.add_space_prefix", &add) == HWA_OK) t->add_space = add;
+        if (hwa_gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &add) == HWA_OK) t->add_bos = add;
         if (t->bos >= n) t->bos = -1;
         if (t->eos >= n) t->eos = -1;
         if (t->unk >= n) t->unk = -1;
@@ -253,6 +286,8 @@ hwa_status hwa_tokenizer_load(const char *path, int32_t n_tokens, hwa_tokenizer 
 int32_t hwa_tokenizer_size(const hwa_tokenizer *t) { return t ? t->n : 0; }
 int32_t hwa_tokenizer_bos(const hwa_tokenizer *t) { return t ? t->bos : -1; }
 int32_t hwa_tokenizer_eos(const hwa_tokenizer *t) { return t ? t->eos : -1; }
+bool hwa_tokenizer_add_bos(const hwa_tokenizer *t) { return t && t->add_bos && t->bos >= 0; }
+const char *hwa_tokenizer_model(const hwa_tokenizer *t) { return !t ? "" : t->bpe ? "gpt2" : "llama"; }
 
 /* ---- encode --------------------------------------------------------------- */
 
@@ -329,14 +364,15 @@ hwa_status hwa_tokenizer_encode(const hwa_tokenizer *t, const char *text, bool b
     hwa_status st = HWA_OK;
     if (bos) tmp[k++] = t->bos;
     const size_t start = k;
-    if (len > 0 && t->add_space) st = push_char(t, " ", 1, tmp, &k);
-    for (size_t i = 0; i < len && st == HWA_OK;) {
+    if (t->bpe) st = hwa__bpe_encode(t->bpe, text, len, tmp, &k);
+    else if (len > 0 && t->add_space) st = push_char(t, " ", 1, tmp, &k);
+    for (size_t i = 0; i < len && st == HWA_OK && !t->bpe;) {
         const size_t cl = utf8_len((const unsigned char *)text + i, len - i);
         st = push_char(t, text + i, cl, tmp, &k);
         i += cl;
     }
     if (st == HWA_OK) {
-        k = merge_pairs(t, tmp, k, start);
+        if (!t->bpe) k = merge_pairs(t, tmp, k, start);
         if (eos) tmp[k++] = t->eos;
         if (k > INT32_MAX) st = hwa__err(NULL, HWA_E_RANGE, "tokenizer encode: %zu tokens", k);
     }
@@ -356,6 +392,12 @@ hwa_status hwa_tokenizer_encode(const hwa_tokenizer *t, const char *text, bool b
 const char *hwa_tokenizer_piece(const hwa_tokenizer *t, int32_t prev, int32_t id, size_t *len) {
     if (len) *len = 0;
     if (!t || id < 0 || id >= t->n) return NULL;
+    if (t->bpe) {
+        size_t n;
+        const char *p = hwa__bpe_piece(t->bpe, id, &n);
+        if (len) *len = n;
+        return p;
+    }
     const char *s = tok_text(t, id);
     size_t n = t->len[id];
     switch (t->kind[id]) {

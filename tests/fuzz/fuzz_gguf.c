@@ -1,4 +1,5 @@
-/* libFuzzer target: the GGUF reader, its metadata getters and vocabulary. */
+/* libFuzzer target: the GGUF reader, its metadata getters, vocabulary and
+ * tokenizer (encoding and decoding a fixed text). */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -41,6 +42,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (hwa_vocab_from_file(f, &v) == HWA_OK)
             for (size_t i = 0; i < hwa_vocab_size(v); i++) hwa__fuzz_sink += (uint8_t)hwa_vocab_token(v, i, NULL)[0];
         hwa_vocab_free(v);
+        hwa_tokenizer *t;
+        if (hwa_tokenizer_from_file(f, &t) == HWA_OK) {
+            int32_t ids[64], n = 0;
+            char text[256];
+            size_t len;
+            if (hwa_tokenizer_encode(t, "Hi <|im_start|>x  12\n\xc3\xa9\xff 's", false, false, ids, 64, &n) == HWA_OK)
+                hwa_tokenizer_decode(t, ids, n, text, sizeof text, &len);
+            hwa_tokenizer_free(t);
+        }
     }
     hwa_model_file_free(f);
     return 0;

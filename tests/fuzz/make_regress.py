@@ -149,6 +149,42 @@ add("gguf-vocab", "nul_token.gguf", vocab_gguf(arr_str("tokenizer.ggml.tokens", 
 add("gguf-vocab", "no_tokens.gguf", vocab_gguf(arr_str("tokenizer.ggml.tokens", [])), "0 tokens")
 add("gguf-vocab", "tokens_not_strings.gguf", vocab_gguf(arr_f32("tokenizer.ggml.tokens", [1.0])), "not an array of strings")
 
+# byte-level BPE vocabularies (tokenizer.ggml.model "gpt2"): hwa_tokenizer_from_file
+kv_str = lambda k, v: gs(k) + struct.pack("<I", 8) + gs(v)
+arr_i32 = lambda k, xs: gs(k) + struct.pack("<IIQ", 9, 5, len(xs)) + b"".join(struct.pack("<i", x) for x in xs)
+
+
+def bpe_gguf(tokens=("a", "b", "ab"), merges=("a b",), extra=()):
+    kvs = [kv_str("tokenizer.ggml.model", "gpt2"), arr_str("tokenizer.ggml.tokens", list(tokens))]
+    if merges is not None:
+        kvs.append(arr_str("tokenizer.ggml.merges", list(merges)))
+    return gguf(kvs + list(extra))
+
+
+add("gguf-tokenizer", "merge_unknown_token.gguf", bpe_gguf(merges=["a b", "a z"]), "merges[1] 'a z': 'z' is not a token")
+add("gguf-tokenizer", "merge_no_space.gguf", bpe_gguf(merges=["ab"]), "'ab' is not two tokens and a space")
+add("gguf-tokenizer", "merge_two_spaces.gguf", bpe_gguf(merges=["a  b"]), "is not two tokens and a space")
+add("gguf-tokenizer", "merge_not_joined.gguf", bpe_gguf(merges=["b a"]), "the two tokens joined are not a token")
+add("gguf-tokenizer", "merges_missing.gguf", bpe_gguf(merges=None), "tokenizer.ggml.merges is missing")
+add("gguf-tokenizer", "merges_not_strings.gguf", gguf([kv_str("tokenizer.ggml.model", "gpt2"),
+                                                       arr_str("tokenizer.ggml.tokens", ["a"]),
+                                                       arr_f32("tokenizer.ggml.merges", [1.0])]), "not an array of strings")
+add("gguf-tokenizer", "merges_truncated.gguf", bpe_gguf(merges=["a b", "a b"])[:-5],
+    "key 'tokenizer.ggml.merges': value: truncated")
+add("gguf-tokenizer", "token_space.gguf", bpe_gguf(tokens=["a", "b c"], merges=[]), "'b c' is not byte-level BPE text")
+add("gguf-tokenizer", "token_not_utf8.gguf", bpe_gguf(tokens=["a", b"\xff"], merges=[]),
+    "tokens[1] '\\xff' is not byte-level BPE text")
+add("gguf-tokenizer", "token_unmapped_char.gguf", bpe_gguf(tokens=["a", "\u0400"], merges=[]),
+    "tokens[1] '\\xd0\\x80' is not byte-level BPE text")
+add("gguf-tokenizer", "token_newline.gguf", bpe_gguf(tokens=["a", "\n"], merges=[]), "tokens[1] '\\x0a' is not")
+add("gguf-tokenizer", "token_type_count.gguf", bpe_gguf(extra=[arr_i32("tokenizer.ggml.token_type", [1, 1])]),
+    "token_type: not 3 i32 values")
+add("gguf-tokenizer", "unknown_pre.gguf", bpe_gguf(extra=[kv_str("tokenizer.ggml.pre", "falcon")]),
+    "tokenizer.ggml.pre 'falcon' is not supported (known:")
+add("gguf-tokenizer", "no_tokens.gguf", bpe_gguf(tokens=[], merges=[]), "tokenizer.ggml.tokens is empty")
+add("gguf-tokenizer", "bos_out_of_range.gguf", bpe_gguf(extra=[gs("tokenizer.ggml.bos_token_id") + struct.pack("<II", 4, 7)]),
+    "bos_token_id: 7 is outside the vocabulary of 3")
+
 # ---- llama2.c -------------------------------------------------------------------
 def l2c(cfg, nfloats=None):
     dim, hid, L, H, KV, V, S = cfg

@@ -35,6 +35,13 @@ static hwa_status try_open(const char *fmt, const char *path) {
         if (s == HWA_OK) s = hwa_vocab_from_file(f, &v);
         hwa_vocab_free(v);
         hwa_model_file_free(f);
+    } else if (!strcmp(fmt, "gguf-tokenizer")) {
+        hwa_model_file *f;
+        hwa_tokenizer *t = NULL;
+        s = hwa_model_file_open(path, HWA_FORMAT_GGUF, &f);
+        if (s == HWA_OK) s = hwa_tokenizer_from_file(f, &t);
+        hwa_tokenizer_free(t);
+        hwa_model_file_free(f);
     } else {
         hwa_file_format ff;
         if (hwa_file_format_from_name(fmt, &ff) != HWA_OK) return HWA_E_INTERNAL;
@@ -50,8 +57,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s tests/fuzz/regress\n", argv[0]);
         return 2;
     }
-    static const char *const formats[] = {"safetensors", "gguf", "gguf-vocab", "llama2c", "llama2c-vocab", "idx",
-                                           "settings", "imatrix"};
+    static const char *const formats[] = {"safetensors", "gguf", "gguf-vocab", "gguf-tokenizer", "llama2c",
+                                           "llama2c-vocab", "idx", "settings", "imatrix"};
     int failed = 0, n = 0;
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
         char path[8192], line[2048];

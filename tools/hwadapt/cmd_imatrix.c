@@ -13,8 +13,9 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: hwadapt imatrix MODEL --text FILE -o OUT [OPTIONS]\n\n"
-               "Runs MODEL over FILE as llama.cpp's imatrix tool does (the text tokenized a line at a time, cut\n"
-               "into chunks of N tokens each starting with BOS, each run in one pass) and collects, for every\n"
+               "Runs MODEL over FILE as llama.cpp's imatrix tool does (the text tokenized a line at a time for\n"
+               "SentencePiece vocabularies, whole for byte-level BPE ones, cut into chunks of N tokens, each\n"
+               "starting with BOS when the vocabulary asks for one, each run in one pass) and collects, for every\n"
                "layer matrix (and an untied classifier), the sum over all positions of each input column's\n"
                "squared activation and the number of positions: the importance matrix that `hwadapt quantize\n"
                "--imatrix OUT` weighs its block fits with. OUT is llama.cpp's GGUF imatrix form (docs/formats.md),\n"
@@ -71,7 +72,7 @@ int cmd_imatrix(int argc, char **argv) {
     if (!(ids = cli_tokenize("imatrix", tok, body, &n))) goto done;
     int32_t ran = 0;
     hwa_status st = (im = hwa_imatrix_new()) ? HWA_OK : HWA_E_NOMEM;
-    if (!st) st = hwa_llama_imatrix(m, ids, n, (int32_t)o.ctx, hwa_tokenizer_bos(tok), (int32_t)o.chunks, im, &ran);
+    if (!st) st = hwa_llama_imatrix(m, ids, n, (int32_t)o.ctx, hwa_tokenizer_add_bos(tok) ? hwa_tokenizer_bos(tok) : -1, (int32_t)o.chunks, im, &ran);
     if (!st) st = hwa_imatrix_set_info(im, o.text, ran, o.ctx);
     if (!st) st = hwa_imatrix_save(im, out);
     if (st) {

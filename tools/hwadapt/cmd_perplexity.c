@@ -15,11 +15,12 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: hwadapt perplexity MODEL --text FILE [OPTIONS]\n\n"
                "The perplexity of MODEL over FILE as llama.cpp's perplexity tool measures it: the text tokenized\n"
-               "(a line at a time), cut into chunks of N tokens each starting with BOS, each run in one pass,\n"
-               "the predictions of the second half of each chunk scored. With --reference, the same chunks\n"
-               "through MODEL2 too (MODEL2 may be MODEL itself with another --ref-dtype): its perplexity, the\n"
-               "mean, p99 and largest KL divergence of MODEL's next-token distributions from MODEL2's, and\n"
-               "their top-1 agreement.\n\n"
+               "(a line at a time for SentencePiece vocabularies; whole, newlines included, for byte-level BPE\n"
+               "ones), cut into chunks of N tokens, each starting with BOS when the vocabulary asks for one,\n"
+               "each run in one pass, the predictions of the second half of each chunk scored. With\n"
+               "--reference, the same chunks through MODEL2 too (MODEL2 may be MODEL itself with another\n"
+               "--ref-dtype): its perplexity, the mean, p99 and largest KL divergence of MODEL's next-token\n"
+               "distributions from MODEL2's, and their top-1 agreement.\n\n"
                "  --text FILE          UTF-8 text (required)\n"
                "  --ctx N              tokens per chunk, 4..1048576 (default 128)\n"
                "  --chunks N           at most N chunks, N >= 1 (default: every whole chunk of the text)\n"
@@ -79,7 +80,8 @@ int cmd_perplexity(int argc, char **argv) {
     int32_t *ids = cli_tokenize("perplexity", tok, body, &n);
     if (!ids) goto done;
     hwa_perplexity_result res;
-    st = hwa_llama_perplexity(m, r, ids, n, (int32_t)o.ctx, hwa_tokenizer_bos(tok), (int32_t)o.chunks, &res);
+    st = hwa_llama_perplexity(m, r, ids, n, (int32_t)o.ctx, hwa_tokenizer_add_bos(tok) ? hwa_tokenizer_bos(tok) : -1,
+                              (int32_t)o.chunks, &res);
     free(ids);
     if (st) {
         fprintf(stderr, "hwadapt perplexity: %s\n", hwa_last_error());

@@ -63,10 +63,12 @@ int cli_model_tokenizer(const char *cmd, const char *model, const hwa_llama *m, 
 }
 
 int32_t *cli_tokenize(const char *cmd, const hwa_tokenizer *tok, char *text, int64_t *n_out) {
+    /* byte-level BPE: newlines are tokens, so the text goes whole */
+    const bool whole = !strcmp(hwa_tokenizer_model(tok), "gpt2");
     int64_t n = 0, cap = 1 << 16;
     int32_t *ids = malloc((size_t)cap * sizeof *ids);
     for (char *line = text, *next; ids && line && *line; line = next) {
-        char *nl = strchr(line, '\n');
+        char *nl = whole ? NULL : strchr(line, '\n');
         next = nl ? nl + 1 : NULL;
         if (nl) *nl = '\0';
         if (!*line) continue;

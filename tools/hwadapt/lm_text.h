@@ -1,6 +1,6 @@
 /* A language model's text input, shared by the commands that run a model
  * over a text file (perplexity, imatrix): the file read whole, its
- * tokenizer opened, the text tokenized a line at a time. */
+ * tokenizer opened, the text tokenized. */
 #ifndef HWADAPT_TOOLS_LM_TEXT_H
 #define HWADAPT_TOOLS_LM_TEXT_H
 
@@ -29,7 +29,8 @@ char *cli_read_text(const char *cmd, const char *path);
 /* The tokenizer file tokp (NULL: m's GGUF own) into *out. Returns 0, or the
  * exit status after printing why (2: a llama2.c model with no --tokenizer). */
 int cli_model_tokenizer(const char *cmd, const char *model, const hwa_llama *m, const char *tokp, hwa_tokenizer **out);
-/* The text tokenized a line at a time (no BOS); NULL after printing why. */
+/* The text tokenized a line at a time, or whole for byte-level BPE (whose
+ * newlines are tokens), without BOS; NULL after printing why. */
 int32_t *cli_tokenize(const char *cmd, const hwa_tokenizer *tok, char *text, int64_t *n_out);
 
 #endif
