@@ -51,6 +51,25 @@ rc=0; "$cli" quantize "$s/stories260K.gguf" "$tmp/x.gguf" --type q8_0 --tokenize
 [ "$rc" = 2 ] && grep -q "carries its own tokenizer" "$tmp/e" || fail "--tokenizer with GGUF input: exit $rc: $(cat "$tmp/e")"
 echo "ok: llama2.c checkpoint + tokenizer -> GGUF generates the same text; --tokenizer refused for GGUF input"
 
+# every type the command writes, from stories260K and from llama-2-tiny-random:
+# the file loads and generates; stories260K's text is still English (at least
+# three of its common words after the prompt: a model whose products went
+# wrong writes none)
+t=$data/llama-2-tiny-random/llama-2-tiny-random.gguf
+for ty in f16 bf16 q8_0 q6_k q4_k q4_1 q4_0; do
+  "$cli" quantize "$s/stories260K.gguf" "$tmp/all-$ty.gguf" --type "$ty" >/dev/null 2>&1 || fail "quantize $ty"
+  "$cli" "${g[0]}" "$tmp/all-$ty.gguf" "${g[@]:1}" >"$tmp/all.txt" 2>/dev/null || fail "generate $ty"
+  words=$(sed '1s/^Once upon a time//' "$tmp/all.txt" | tr -cs 'A-Za-z' '\n' | grep -cxE 'the|a|was|to|and|she|he|her|his|they|it|in|with' || true)
+  [ "$words" -ge 3 ] || fail "stories260K in $ty writes no English: $(cat "$tmp/all.txt")"
+  if [ -e "$t" ]; then
+    "$cli" quantize "$t" "$tmp/tiny-$ty.gguf" --type "$ty" >/dev/null 2>&1 || fail "quantize llama-2-tiny-random $ty"
+    "$cli" generate "$tmp/tiny-$ty.gguf" --temperature 0 --steps 16 --prompt "Hello" >"$tmp/tiny.txt" 2>/dev/null ||
+      fail "generate llama-2-tiny-random $ty"
+  fi
+  echo "ok: $ty: stories260K writes $words common words: $(head -c 60 "$tmp/all.txt" | tr '\n' ' ')"
+done
+[ -e "$t" ] || skip_part data "$t is absent"
+
 if [ -e "$data/tinyshakespeare.txt" ]; then
   "$cli" perplexity "$tmp/q4_0.gguf" --text "$data/tinyshakespeare.txt" --ctx 64 --chunks 8 \
     --reference "$s/stories260K.gguf" --json >"$tmp/p.json" || fail "perplexity failed"
