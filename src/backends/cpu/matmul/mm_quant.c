@@ -115,9 +115,9 @@ float hwa__qrow_scalar(hwa_dtype t, const uint8_t *w, int64_t K, const int8_t *q
 }
 
 #if defined(__x86_64__)
-#define HWA_QW HWA_QROWS_W
+#define ROW_GROUP HWA_QROWS_W
 #else
-#define HWA_QW 1
+#define ROW_GROUP 1
 #endif
 
 typedef struct job {
@@ -227,7 +227,7 @@ hwa_status hwa__mm_quant_run(hwa_ctx *ctx, const hwa__mm_problem *p, hwa__qkern 
     const double work = (double)p->M * (double)p->N * (double)p->K;
     const int nt = work > 65536 ? nthreads : 1;
     /* chunks of whole groups of HWA_QROWS_W rows of W (the VNNI kernel's) */
-    const int64_t grain = nt > 1 ? ((p->N + 4 * nt - 1) / (4 * nt) + HWA_QW - 1) / HWA_QW * HWA_QW : p->N;
+    const int64_t grain = nt > 1 ? ((p->N + 4 * nt - 1) / (4 * nt) + ROW_GROUP - 1) / ROW_GROUP * ROW_GROUP : p->N;
     hwa__par_for(nt, p->N, grain, rows_of_w, &j);
     return HWA_OK;
 }
