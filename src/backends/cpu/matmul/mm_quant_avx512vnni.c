@@ -260,18 +260,24 @@ INLINE void rows(hwa_dtype T, int R, int M, const uint8_t *w, size_t wrow, int64
         for (int m = 0; m < M; m++) out[m * ldo + r] = o[r * M + m];
 }
 
-/* n rows of W of type T against M rows of A: as many rows of W at a time as
- * fit HWA_QROWS_W accumulator sets, the rest one at a time. */
+/* Rows of W up to this long are taken several at a time: past it the
+ * per-row costs are spread over enough blocks, and one row at a time was
+ * faster (q4_0 at K = 4096, one thread: about 15 % with four). */
+#define SHORT_K 2048
+
+/* n rows of W of type T against M rows of A: short rows as many at a time
+ * as fit HWA_QROWS_W accumulator sets, the rest one at a time. */
 INLINE void rows_of(hwa_dtype T, const uint8_t *w, size_t wrow, int64_t n, int64_t K, int M, const int8_t *const *qa,
                     const float *const *da, const int32_t *const *sa, float *out, int64_t ldo) {
     int64_t r = 0;
+    const bool several = K <= SHORT_K;
     switch (M) {
     case 1:
-        for (; r + 4 <= n; r += 4) rows(T, 4, 1, w + r * wrow, wrow, K, qa, da, sa, out + r, ldo);
+        for (; several && r + 4 <= n; r += 4) rows(T, 4, 1, w + r * wrow, wrow, K, qa, da, sa, out + r, ldo);
         for (; r < n; r++) rows(T, 1, 1, w + r * wrow, wrow, K, qa, da, sa, out + r, ldo);
         break;
     case 2:
-        for (; r + 2 <= n; r += 2) rows(T, 2, 2, w + r * wrow, wrow, K, qa, da, sa, out + r, ldo);
+        for (; several && r + 2 <= n; r += 2) rows(T, 2, 2, w + r * wrow, wrow, K, qa, da, sa, out + r, ldo);
         for (; r < n; r++) rows(T, 1, 2, w + r * wrow, wrow, K, qa, da, sa, out + r, ldo);
         break;
     case 3:
