@@ -8,7 +8,9 @@
  * Shapes cover one block, a super-block, several, a group of 16 blocks and
  * a remainder, 1..5 activation rows (the kernels take up to 4 at a time)
  * and 15, and a number of weight rows that does not split evenly across
- * threads.
+ * threads; for one and two activation rows also 38 and 39 weight rows, so
+ * that 1, 2 and 3 rows are left after the VNNI kernel's groups of four
+ * (one activation row) or two (two rows) weight rows.
  *
  * Products with HWA_QGEMM_MIN_M rows or more (a prompt) decode the weights
  * a panel at a time and hand them to the matmul providers: in f32 (checked
@@ -120,6 +122,8 @@ static void every_level(hwa_dtype t) {
         const char *kern = isa == HWA_ISA_SCALAR ? ":scalar" : isa == HWA_ISA_AVX2 || !caps->avx512_vnni ? ":avx2" : ":avx512vnni";
         for (int i = 0; i < 6; i++)
             for (int j = 0; j < nk; j++) product_at(t, isa, kern, rows[i], 37, ks[j]);
+        for (int64_t m = 1; m <= 2; m++)
+            for (int64_t n = 38; n <= 39; n++) product_at(t, isa, kern, m, n, ks[nk - 1]);
     }
     if (top < HWA_ISA_AVX2) SKIP_FOR("avx2", "AVX2 is above the host's level or HWA_ISA: its block kernels were not run");
     if (top < HWA_ISA_AVX512 || !caps->avx512_vnni)
@@ -146,6 +150,40 @@ static void prompt_every_level(hwa_dtype t) {
     if (top < HWA_ISA_AVX2) SKIP_FOR("avx2", "AVX2 is above the host's level or HWA_ISA: the decoded-panel products were not run");
     if (top < HWA_ISA_AMX || !caps->amx_bf16 || !caps->amx_permitted)
         SKIP_FOR("amx", "AMX bf16 tiles are not on the host or above HWA_ISA: the bf16 panels were not run");
+}
+
+/* The AVX-512 rounding of the activations (the VNNI path's) against roundf
+ * itself: values that land on halves of the scale (away from zero, both
+ * signs), random values, an all-zero block (scale 0) and a block whose
+ * largest value is negative give the same bytes, scales and sums. */
+TEST(avx512_activation_rounding_matches_roundf_halves_away_from_zero) {
+    if (!hwa__cpu_caps_get()->avx512_vnni) SKIP_FOR("avx512", "AVX-512 VNNI is not on the host: its rounding was not run");
+    enum { NB = 5 };
+    float x[32 * NB];
+    uint32_t r = 12345;
+    for (int i = 0; i < 32; i++) x[i] = (float)(i - 16) + 0.5f; /* with x[31] scale 1: halves */
+    x[31] = 127.0f;                                                /* scale exactly 1 */
+    for (int i = 32; i < 96; i++) r = r * 1664525u + 1013904223u, x[i] = (float)(r >> 8) / 8388608.0f - 1.0f;
+    for (int i = 96; i < 128; i++) x[i] = 0.0f;
+    for (int i = 128; i < 160; i++) x[i] = -(float)(i - 128) * 2.5f; /* the largest |x| negative */
+    int8_t q[32 * NB];
+    float d[NB];
+    int32_t s[NB];
+    hwa__q8_rows_avx512(x, NB, q, d, s);
+    for (int b = 0; b < NB; b++) {
+        float amax = 0;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[32 * b + i]));
+        const float want_d = amax / 127.0f, id = want_d != 0.0f ? 1.0f / want_d : 0.0f;
+        int32_t want_s = 0;
+        CHECK_MSG(d[b] == want_d, "block %d: scale %.9g, want %.9g", b, d[b], want_d);
+        for (int i = 0; i < 32; i++) {
+            const int want = (int)roundf(x[32 * b + i] * id);
+            want_s += want;
+            CHECK_MSG(q[32 * b + i] == want, "block %d value %d (%.9g): %d, want %d", b, i, x[32 * b + i], q[32 * b + i], want);
+        }
+        CHECK_MSG(s[b] == want_s, "block %d: sum %d, want %d", b, s[b], want_s);
+    }
+    CHECK(q[0] == -16 && q[1] == -15 && q[16] == 1); /* -15.5 -> -16, -14.5 -> -15, 0.5 -> 1 */
 }
 
 TEST(q8_0_prompt_products_decode_the_weights_at_every_isa_level) { prompt_every_level(HWA_Q8_0); }

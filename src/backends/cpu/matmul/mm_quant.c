@@ -31,6 +31,23 @@ static int32_t dot_i8_scalar(const int8_t *a, const int8_t *b, int n) {
 
 static float f16f(const uint8_t *p) { return hwa_f16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }
 
+/* nb blocks of 32 values of x to 8 bits: q [32 nb], scales d [nb] (max|x|
+ * / 127, nearest, halves away from zero) and sums s [nb] of q. */
+static void q8_blocks(const float *x, int64_t nb, int8_t *q, float *ds, int32_t *ss) {
+    for (int64_t b = 0; b < nb; b++) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[32 * b + i]));
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        int32_t s = 0;
+        for (int i = 0; i < 32; i++) {
+            q[32 * b + i] = (int8_t)lrintf(roundf(x[32 * b + i] * id));
+            s += q[32 * b + i];
+        }
+        ds[b] = d;
+        ss[b] = s;
+    }
+}
+
 typedef struct qrow {
     const int8_t *q;   /* K int8 */
     const float *d;    /* K/32 scales */
@@ -97,6 +114,12 @@ float hwa__qrow_scalar(hwa_dtype t, const uint8_t *w, int64_t K, const int8_t *q
     return acc;
 }
 
+#if defined(__x86_64__)
+#define ROW_GROUP HWA_QROWS_W
+#else
+#define ROW_GROUP 1
+#endif
+
 typedef struct job {
     const hwa__mm_problem *p;
     const qrow *rows;
@@ -109,29 +132,34 @@ static void rows_of_w(void *ctx, int64_t n0, int64_t n1, int tid) {
     const job *j = ctx;
     const hwa__mm_problem *p = j->p;
     float *c = p->c;
-    for (int64_t n = n0; n < n1; n++) {
-        const uint8_t *w = (const uint8_t *)p->b + (size_t)n * j->wrow;
+    const uint8_t *w0 = (const uint8_t *)p->b + (size_t)n0 * j->wrow;
 #if defined(__x86_64__)
-        if (j->kern != HWA_QK_SCALAR) {
-            void (*rows)(hwa_dtype, const uint8_t *, int64_t, int, const int8_t *const *, const float *const *,
-                         const int32_t *const *, float *) = j->kern == HWA_QK_VNNI ? hwa__qrows_vnni : hwa__qrows_avx2;
-            /* activation rows a few at a time: each weight block unpacked once for them */
-            for (int64_t m0 = 0; m0 < p->M; m0 += HWA_QROWS_MAX) {
-                const int mm = (int)(p->M - m0 < HWA_QROWS_MAX ? p->M - m0 : HWA_QROWS_MAX);
-                const int8_t *qa[HWA_QROWS_MAX];
-                const float *da[HWA_QROWS_MAX];
-                const int32_t *sa[HWA_QROWS_MAX];
-                float o[HWA_QROWS_MAX];
-                for (int k = 0; k < mm; k++) qa[k] = j->rows[m0 + k].q, da[k] = j->rows[m0 + k].d, sa[k] = j->rows[m0 + k].s;
-                rows(p->dt_b, w, p->K, mm, qa, da, sa, o);
-                for (int k = 0; k < mm; k++) c[(m0 + k) * p->ldc + n] = o[k];
+    if (j->kern != HWA_QK_SCALAR) {
+        /* activation rows a few at a time: each weight block unpacked once for them */
+        for (int64_t m0 = 0; m0 < p->M; m0 += HWA_QROWS_MAX) {
+            const int mm = (int)(p->M - m0 < HWA_QROWS_MAX ? p->M - m0 : HWA_QROWS_MAX);
+            const int8_t *qa[HWA_QROWS_MAX];
+            const float *da[HWA_QROWS_MAX];
+            const int32_t *sa[HWA_QROWS_MAX];
+            for (int k = 0; k < mm; k++) qa[k] = j->rows[m0 + k].q, da[k] = j->rows[m0 + k].d, sa[k] = j->rows[m0 + k].s;
+            float *out = c + m0 * p->ldc;
+            if (j->kern == HWA_QK_VNNI) {
+                hwa__qrows_vnni(p->dt_b, w0, j->wrow, n1 - n0, p->K, mm, qa, da, sa, out + n0, p->ldc);
+                continue;
             }
-            continue;
+            for (int64_t n = n0; n < n1; n++) {
+                float o[HWA_QROWS_MAX];
+                hwa__qrows_avx2(p->dt_b, w0 + (size_t)(n - n0) * j->wrow, p->K, mm, qa, da, sa, o);
+                for (int k = 0; k < mm; k++) out[k * p->ldc + n] = o[k];
+            }
         }
-#endif
-        for (int64_t m = 0; m < p->M; m++)
-            c[m * p->ldc + n] = hwa__qrow_scalar(p->dt_b, w, p->K, j->rows[m].q, j->rows[m].d, j->rows[m].s);
+        return;
     }
+#endif
+    for (int64_t n = n0; n < n1; n++)
+        for (int64_t m = 0; m < p->M; m++)
+            c[m * p->ldc + n] = hwa__qrow_scalar(p->dt_b, w0 + (size_t)(n - n0) * j->wrow, p->K, j->rows[m].q,
+                                                 j->rows[m].d, j->rows[m].s);
 }
 
 hwa__qkern hwa__qkern_pick(bool simd) {
@@ -180,31 +208,27 @@ hwa_status hwa__mm_quant_run(hwa_ctx *ctx, const hwa__mm_problem *p, hwa__qkern 
     float *ds = (float *)(buf + (size_t)p->M * sizeof(qrow));
     int32_t *ss = (int32_t *)(ds + p->M * nb);
     int8_t *qs = (int8_t *)(ss + p->M * nb);
+#if !defined(__x86_64__)
+    kern = HWA_QK_SCALAR;
+#endif
     /* each row of A to 8 bits a 32-value block at a time */
     for (int64_t m = 0; m < p->M; m++) {
         const float *x = (const float *)p->a + m * p->lda;
         int8_t *q = qs + m * p->K;
-        for (int64_t b = 0; b < nb; b++) {
-            float amax = 0.0f;
-            for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[32 * b + i]));
-            const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-            int32_t s = 0;
-            for (int i = 0; i < 32; i++) {
-                q[32 * b + i] = (int8_t)lrintf(roundf(x[32 * b + i] * id));
-                s += q[32 * b + i];
-            }
-            ds[m * nb + b] = d;
-            ss[m * nb + b] = s;
-        }
+#if defined(__x86_64__)
+        if (kern == HWA_QK_VNNI)
+            hwa__q8_rows_avx512(x, nb, q, ds + m * nb, ss + m * nb);
+        else
+#endif
+            q8_blocks(x, nb, q, ds + m * nb, ss + m * nb);
         rows[m] = (qrow){q, ds + m * nb, ss + m * nb};
     }
-#if !defined(__x86_64__)
-    kern = HWA_QK_SCALAR;
-#endif
     job j = {p, rows, wrow, kern};
     const double work = (double)p->M * (double)p->N * (double)p->K;
     const int nt = work > 65536 ? nthreads : 1;
-    hwa__par_for(nt, p->N, nt > 1 ? (p->N + 4 * nt - 1) / (4 * nt) : p->N, rows_of_w, &j);
+    /* chunks of whole groups of HWA_QROWS_W rows of W (the VNNI kernel's) */
+    const int64_t grain = nt > 1 ? ((p->N + 4 * nt - 1) / (4 * nt) + ROW_GROUP - 1) / ROW_GROUP * ROW_GROUP : p->N;
+    hwa__par_for(nt, p->N, grain, rows_of_w, &j);
     return HWA_OK;
 }
 

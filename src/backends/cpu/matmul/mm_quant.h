@@ -14,9 +14,19 @@ float hwa__qrow_scalar(hwa_dtype t, const uint8_t *w, int64_t K, const int8_t *q
 #define HWA_QROWS_MAX 4
 void hwa__qrows_avx2(hwa_dtype t, const uint8_t *w, int64_t K, int M, const int8_t *const *qa, const float *const *da,
                      const int32_t *const *sa, float *out);
-/* The same with AVX-512 VNNI (mm_quant_avx512vnni.c). */
-void hwa__qrows_vnni(hwa_dtype t, const uint8_t *w, int64_t K, int M, const int8_t *const *qa, const float *const *da,
-                     const int32_t *const *sa, float *out);
+/* The most (row of W, row of A) pairs the VNNI kernel sums at once. */
+#define HWA_QROWS_W 4
+/* With AVX-512 VNNI (mm_quant_avx512vnni.c) for n rows of W (wrow bytes
+ * apart): out[m * ldo + r] for row m of A and row r of W. Short rows cost
+ * per row: the rows of W are taken up to HWA_QROWS_W / M at a time, each
+ * activation block loaded once for them, their sums reduced together. */
+void hwa__qrows_vnni(hwa_dtype t, const uint8_t *w, size_t wrow, int64_t n, int64_t K, int M, const int8_t *const *qa,
+                     const float *const *da, const int32_t *const *sa, float *out, int64_t ldo);
+/* nb blocks of 32 values of x to 8 bits with AVX-512 (mm_quant_avx512vnni.c):
+ * q [32 nb], scales d [nb] (max|x| / 127) and sums s [nb] of q, the same
+ * values as the scalar rounding in mm_quant.c (nearest, halves away from
+ * zero). */
+void hwa__q8_rows_avx512(const float *x, int64_t nb, int8_t *q, float *d, int32_t *s);
 /* Products with at least this many rows of A (a prompt's) take the GEMM
  * below: the block dots above read every weight block once per
  * HWA_QROWS_MAX rows. */
