@@ -27,19 +27,6 @@ void hwa__qrows_vnni(hwa_dtype t, const uint8_t *w, size_t wrow, int64_t n, int6
  * values as the scalar rounding in mm_quant.c (nearest, halves away from
  * zero). */
 void hwa__q8_rows_avx512(const float *x, int64_t nb, int8_t *q, float *d, int32_t *s);
-/* Products with at least this many rows of A (a prompt's) take the GEMM
- * below: the block dots above read every weight block once per
- * HWA_QROWS_MAX rows. */
-#define HWA_QGEMM_MIN_M 16
-/* Computes p (hwa__mm_quant_fits) by decoding W a panel of rows at a time
- * into scratch, as bf16 where the AMX bf16 tiles are active (the product
- * then in bf16 with f32 sums) and as f32 elsewhere, and handing each panel
- * to the matmul providers (hwa__mm_run). name receives "<type>>bf16:" or
- * "<type>>f32:" and the provider's kernel. HWA_E_UNSUPPORTED when p does
- * not fit; HWA_E_NOMEM when the scratch cannot grow. */
-hwa_status hwa__mm_quant_gemm(hwa__mm_state *s, hwa_ctx *ctx, const hwa__mm_problem *p, const hwa__simd *simd,
-                              int nthreads, void **scratch, size_t *cap, char *name, size_t name_cap);
-
 #endif
 
 /* The kernels of the block dots, slowest first. */
