@@ -16,26 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_common.h"
 #include "ggml-cpu.h"
 #include "ggml.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* xorshift64*: uniform in [-1, 1). */
 static float uniform(uint64_t *s) {
@@ -127,15 +111,15 @@ int main(int argc, char **argv) {
 
     for (int rep = 0; rep < reps; rep++)
         for (int i = 0; i < NT; i++) {
-            const double t0 = now_s();
+            const double t0 = bench_now_s();
             ggml_graph_compute_with_ctx(runs[i].ctx, runs[i].g, threads);
-            runs[i].secs[rep] = now_s() - t0;
+            runs[i].secs[rep] = bench_now_s() - t0;
         }
     printf("ggml %s: GEMV %lld x %lld, %d threads, median of %d interleaved rounds\n", ggml_version(),
            (long long)n, (long long)k, threads, reps);
     printf("  %-5s %10s %10s\n", "type", "ms", "GB/s");
     for (int i = 0; i < NT; i++) {
-        const double s = median(runs[i].secs, reps);
+        const double s = bench_median(runs[i].secs, reps);
         const double bytes = (double)ggml_row_size(runs[i].t, k) * (double)n;
         printf("  %-5s %10.3f %10.1f\n", runs[i].name, s * 1e3, bytes / s * 1e-9);
         ggml_free(runs[i].ctx);

@@ -29,7 +29,7 @@ if [ -n "${BENCH_QUICK:-}" ]; then n=2048 k=1024 reps=3 decode=8; fi
 ggml=""
 if [ -z "${HWA_NO_GGML:-}" ]; then
   if src=$(hwa_ggml_build) &&
-     cc -O2 -std=c11 -o "$out/ggml_gemv" bench/ggml_gemv.c -I"$src/ggml/include" "$src/build/ggml/src/libggml.a" \
+     cc -O2 -std=c11 -o "$out/ggml_gemv" bench/ggml_gemv.c -Ibench -I"$src/ggml/include" "$src/build/ggml/src/libggml.a" \
        "$src/build/ggml/src/libggml-cpu.a" "$src/build/ggml/src/libggml-base.a" -lstdc++ -fopenmp -lm -lpthread; then
     ggml="$out/ggml_gemv"
   else

@@ -28,18 +28,14 @@ static hwa_status try_open(const char *fmt, const char *path) {
         hwa_settings *st = hwa_settings_load(path);
         s = st ? HWA_OK : HWA_E_FORMAT;
         hwa_settings_free(st);
-    } else if (!strcmp(fmt, "gguf-vocab")) {
+    } else if (!strcmp(fmt, "gguf-vocab") || !strcmp(fmt, "gguf-tokenizer")) {
+        /* a GGUF file's vocabulary, or the tokenizer built from it */
         hwa_model_file *f;
         hwa_vocab *v = NULL;
-        s = hwa_model_file_open(path, HWA_FORMAT_GGUF, &f);
-        if (s == HWA_OK) s = hwa_vocab_from_file(f, &v);
-        hwa_vocab_free(v);
-        hwa_model_file_free(f);
-    } else if (!strcmp(fmt, "gguf-tokenizer")) {
-        hwa_model_file *f;
         hwa_tokenizer *t = NULL;
         s = hwa_model_file_open(path, HWA_FORMAT_GGUF, &f);
-        if (s == HWA_OK) s = hwa_tokenizer_from_file(f, &t);
+        if (s == HWA_OK) s = !strcmp(fmt, "gguf-vocab") ? hwa_vocab_from_file(f, &v) : hwa_tokenizer_from_file(f, &t);
+        hwa_vocab_free(v);
         hwa_tokenizer_free(t);
         hwa_model_file_free(f);
     } else {

@@ -72,7 +72,7 @@ int cmd_imatrix(int argc, char **argv) {
     if (!(ids = cli_tokenize("imatrix", tok, body, &n))) goto done;
     int32_t ran = 0;
     hwa_status st = (im = hwa_imatrix_new()) ? HWA_OK : HWA_E_NOMEM;
-    if (!st) st = hwa_llama_imatrix(m, ids, n, (int32_t)o.ctx, hwa_tokenizer_add_bos(tok) ? hwa_tokenizer_bos(tok) : -1, (int32_t)o.chunks, im, &ran);
+    if (!st) st = hwa_llama_imatrix(m, ids, n, (int32_t)o.ctx, cli_chunk_bos(tok), (int32_t)o.chunks, im, &ran);
     if (!st) st = hwa_imatrix_set_info(im, o.text, ran, o.ctx);
     if (!st) st = hwa_imatrix_save(im, out);
     if (st) {

@@ -80,8 +80,7 @@ int cmd_perplexity(int argc, char **argv) {
     int32_t *ids = cli_tokenize("perplexity", tok, body, &n);
     if (!ids) goto done;
     hwa_perplexity_result res;
-    st = hwa_llama_perplexity(m, r, ids, n, (int32_t)o.ctx, hwa_tokenizer_add_bos(tok) ? hwa_tokenizer_bos(tok) : -1,
-                              (int32_t)o.chunks, &res);
+    st = hwa_llama_perplexity(m, r, ids, n, (int32_t)o.ctx, cli_chunk_bos(tok), (int32_t)o.chunks, &res);
     free(ids);
     if (st) {
         fprintf(stderr, "hwadapt perplexity: %s\n", hwa_last_error());

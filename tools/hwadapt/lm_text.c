@@ -62,6 +62,8 @@ int cli_model_tokenizer(const char *cmd, const char *model, const hwa_llama *m, 
     return 0;
 }
 
+int32_t cli_chunk_bos(const hwa_tokenizer *tok) { return hwa_tokenizer_add_bos(tok) ? hwa_tokenizer_bos(tok) : -1; }
+
 int32_t *cli_tokenize(const char *cmd, const hwa_tokenizer *tok, char *text, int64_t *n_out) {
     /* byte-level BPE: newlines are tokens, so the text goes whole */
     const bool whole = !strcmp(hwa_tokenizer_model(tok), "gpt2");

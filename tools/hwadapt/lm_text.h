@@ -29,6 +29,9 @@ char *cli_read_text(const char *cmd, const char *path);
 /* The tokenizer file tokp (NULL: m's GGUF own) into *out. Returns 0, or the
  * exit status after printing why (2: a llama2.c model with no --tokenizer). */
 int cli_model_tokenizer(const char *cmd, const char *model, const hwa_llama *m, const char *tokp, hwa_tokenizer **out);
+/* The token each chunk starts with: tok's BOS when its vocabulary asks for
+ * one, else -1 (none), as hwa_llama_perplexity and hwa_llama_imatrix take it. */
+int32_t cli_chunk_bos(const hwa_tokenizer *tok);
 /* The text tokenized a line at a time, or whole for byte-level BPE (whose
  * newlines are tokens), without BOS; NULL after printing why. */
 int32_t *cli_tokenize(const char *cmd, const hwa_tokenizer *tok, char *text, int64_t *n_out);
