@@ -131,6 +131,21 @@ hwa_tensor *hwa_cache_attention(hwa_ctx *ctx, hwa_tensor *q, hwa_tensor *k_cache
 /* ---- reductions and losses --------------------------------------------- */
 
 /* Over every element -> [1]. */
+/* x [M, K] (float) times the transpose of a sparse [N, K] matrix W in
+ * compressed rows: row_ptr i32 [N + 1], col i32 [nnz] (the columns of row n
+ * are col[row_ptr[n] .. row_ptr[n+1])), vals f32 [nnz]; the result is f32
+ * [M, N]. Indices that do not describe such a matrix (row_ptr not starting
+ * at 0, decreasing or not ending at nnz, a column outside [0, K)) are
+ * HWA_E_RANGE from the kernel, naming the row. Not differentiable. */
+hwa_tensor *hwa_spmm(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *row_ptr, hwa_tensor *col, hwa_tensor *vals);
+/* x f32 [M, K] times the transpose of int8 weights w [N, K] (value =
+ * w * w_scale[n], per output channel), in integer arithmetic: activations
+ * are quantized to u8 with scale act_scale and zero point act_zero (static,
+ * from calibration; act_zero in [0, 255]), or per row from the row's range
+ * when act_scale is 0 (dynamic); products sum in int32 (core/ops_list.h
+ * gives the exact rule). Result f32 [M, N]. Not differentiable. */
+hwa_tensor *hwa_qlinear(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w, hwa_tensor *w_scale, float act_scale,
+                        int act_zero);
 hwa_tensor *hwa_sum(hwa_ctx *ctx, hwa_tensor *a);
 hwa_tensor *hwa_mean(hwa_ctx *ctx, hwa_tensor *a);
 /* Over one dimension, kept with extent 1. */

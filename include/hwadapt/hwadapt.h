@@ -21,5 +21,6 @@
 #include "bench.h"
 #include "settings.h"
 #include "tune.h"
+#include "compress.h"
 
 #endif

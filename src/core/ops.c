@@ -497,6 +497,54 @@ hwa_status hwa__infer_CACHE_ATTENTION(hwa_ctx *ctx, hwa_tensor *dst) {
     return attention_result(dst, q, v);
 }
 
+/* x [M, K] times the transpose of a sparse [N, K] matrix in compressed rows:
+ * row_ptr i32 [N + 1], col i32 [nnz], vals f32 [nnz]. The indices' values
+ * are checked by the kernels (they live on the device). */
+hwa_status hwa__infer_SPMM(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *x = dst->src[0], *rp = dst->src[1], *col = dst->src[2], *val = dst->src[3];
+    hwa_status st;
+    if ((st = need_float(ctx, dst, 0)) || (st = need_i32(ctx, dst, 1, "row_ptr")) || (st = need_i32(ctx, dst, 2, "col")))
+        return st;
+    if (val->dtype != HWA_F32)
+        return hwa__err(ctx, HWA_E_DTYPE, "spmm: vals %s has dtype %s; f32 is required", SHAPE(val),
+                        hwa_dtype_name(val->dtype));
+    if (x->ndim != 2 || rp->ndim != 1 || rp->shape[0] < 2 || col->ndim != 1 || val->ndim != 1 ||
+        col->shape[0] != val->shape[0])
+        return hwa__err(ctx, HWA_E_SHAPE,
+                        "spmm: x %s, row_ptr %s, col %s, vals %s do not fit (x [M, K], row_ptr [N + 1] with N >= 1, "
+                        "col and vals [nnz])",
+                        SHAPE(x), SHAPE(rp), SHAPE(col), SHAPE(val));
+    dst->ndim = 2;
+    dst->shape[0] = x->shape[0];
+    dst->shape[1] = rp->shape[0] - 1;
+    for (int d = 2; d < HWA_MAX_DIMS; d++) dst->shape[d] = 1;
+    dst->dtype = HWA_F32;
+    return HWA_OK;
+}
+
+/* x f32 [M, K], w i8 [N, K], w_scale f32 [N]. */
+hwa_status hwa__infer_QLINEAR(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *x = dst->src[0], *w = dst->src[1], *ws = dst->src[2];
+    if (x->dtype != HWA_F32 || w->dtype != HWA_I8 || ws->dtype != HWA_F32)
+        return hwa__err(ctx, HWA_E_DTYPE, "qlinear: x %s, w %s, w_scale %s have dtypes %s, %s, %s; f32, i8, f32 are "
+                        "required", SHAPE(x), SHAPE(w), SHAPE(ws), hwa_dtype_name(x->dtype),
+                        hwa_dtype_name(w->dtype), hwa_dtype_name(ws->dtype));
+    if (x->ndim != 2 || w->ndim != 2 || ws->ndim != 1 || x->shape[1] != w->shape[1] || ws->shape[0] != w->shape[0])
+        return hwa__err(ctx, HWA_E_SHAPE, "qlinear: x %s, w %s, w_scale %s do not fit (x [M, K], w [N, K], "
+                        "w_scale [N])", SHAPE(x), SHAPE(w), SHAPE(ws));
+    const float s = dst->p.f[0];
+    if (!(s >= 0.0f) || !isfinite(s) || (s > 0.0f && !(dst->p.f[1] > 0.0f && isfinite(dst->p.f[1]))) ||
+        dst->p.i[0] < 0 || dst->p.i[0] > 255)
+        return hwa__err(ctx, HWA_E_INVALID, "qlinear: activation scale %g and zero point %d (a finite scale >= 0, "
+                        "0 for dynamic; a zero point in [0, 255])", (double)s, dst->p.i[0]);
+    dst->ndim = 2;
+    dst->shape[0] = x->shape[0];
+    dst->shape[1] = w->shape[0];
+    for (int d = 2; d < HWA_MAX_DIMS; d++) dst->shape[d] = 1;
+    dst->dtype = HWA_F32;
+    return HWA_OK;
+}
+
 hwa_status hwa__infer_SUM_SQ(hwa_ctx *ctx, hwa_tensor *dst) {
     hwa_status st = need_float(ctx, dst, 0);
     if (st) return st;
@@ -780,6 +828,19 @@ hwa_tensor *hwa_cache_write(hwa_ctx *ctx, hwa_tensor *cache, hwa_tensor *values,
         t->view_offs = 0;
     }
     return t;
+}
+
+hwa_tensor *hwa_spmm(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *row_ptr, hwa_tensor *col, hwa_tensor *vals) {
+    return hwa__op_new(ctx, HWA_OP_SPMM, (hwa_tensor *[]){x, row_ptr, col, vals}, NULL, HWA_F32, 0, NULL);
+}
+
+hwa_tensor *hwa_qlinear(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w, hwa_tensor *w_scale, float act_scale,
+                        int act_zero) {
+    hwa_op_params p = {0};
+    p.f[0] = act_scale;
+    p.f[1] = act_scale > 0.0f ? 1.0f / act_scale : 0.0f;
+    p.i[0] = act_scale > 0.0f ? act_zero : 0;
+    return hwa__op_new(ctx, HWA_OP_QLINEAR, (hwa_tensor *[]){x, w, w_scale}, &p, HWA_F32, 0, NULL);
 }
 
 hwa_tensor *hwa_cache_attention(hwa_ctx *ctx, hwa_tensor *q, hwa_tensor *k_cache, hwa_tensor *v_cache, hwa_tensor *at,

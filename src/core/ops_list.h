@@ -72,6 +72,22 @@
  *              first p + n keys of sequence c (query i at position p + i sees
  *              keys <= p + i); p.f[0] scale; kv head = h / (Hq/Hkv). Equal to
  *              ATTENTION over the slice [0, p + n) of that sequence's cache.
+ *  SPMM        src0 x [M, K] (float), a sparse [N, K] matrix W in compressed
+ *              rows: src1 i32 row_ptr [N + 1], src2 i32 col [nnz], src3 f32
+ *              vals [nnz]; dst [M, N] f32 = x W^T, where row n of W holds
+ *              vals[j] at column col[j] for row_ptr[n] <= j < row_ptr[n+1]
+ *              (summed in j order; no other entry). Needs row_ptr[0] = 0,
+ *              row_ptr non-decreasing, row_ptr[N] = nnz, 0 <= col < K.
+ *  QLINEAR     src0 x [M, K] f32, src1 i8 w [N, K], src2 f32 w_scale [N];
+ *              dst [M, N] f32: int8 products with int32 sums. Activations
+ *              become u8 with a scale s and zero point z: static when p.f[0]
+ *              > 0 (s = p.f[0], inv = p.f[1] = 1/s as the builder computed
+ *              it, z = p.i[0] in [0, 255]); dynamic per row when p.f[0] = 0
+ *              (lo = min(0, min_k x), hi = max(0, max_k x), s = (hi - lo) /
+ *              255 or 1 when hi = lo, inv = 1 / s, z = nearbyint(-lo * inv)
+ *              clamped to [0, 255]). xq = clamp(nearbyint(x * inv) + z, 0,
+ *              255); acc = sum_k (xq - z) * w[n,k] (exact, int32);
+ *              dst = (float)acc * (s * w_scale[n]).
  *  CROSS_ENTROPY  src0 logits [N,C], src1 i32 labels [N]; dst [1] =
  *              mean over rows of logsumexp(row) - row[label].
  *  CROSS_ENTROPY_BACK  src0 g [1], src1 logits, src2 labels; dst [N,C] =
@@ -146,5 +162,7 @@
     X(SUM_SQ,             "sum_sq",             1, 0)     \
     X(CACHE_WRITE,        "cache_write",        3, 0)     \
     X(CACHE_ATTENTION,    "cache_attention",    4, 0)     \
+    X(SPMM,               "spmm",               4, 0)     \
+    X(QLINEAR,            "qlinear",            3, 0)     \
     X(SGD_UPDATE,         "sgd_update",         4, 0)     \
     X(ADAM_UPDATE,        "adam_update",        4, 0)

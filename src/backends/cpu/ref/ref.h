@@ -19,6 +19,15 @@ HWA_OP_LIST(HWA__DECL_REF)
  * sum_sq is then not read). Shared by the updates' fast paths. */
 float hwa__ref_clip_coef(const hwa_tensor *sum_sq, float max_norm);
 
+/* SPMM's index check (row_ptr from 0 to nnz, non-decreasing; columns in
+ * [0, K)): HWA_E_RANGE naming the row. Shared by the fast kernels. */
+hwa_status hwa__spmm_check(const hwa_tensor *dst);
+/* QLINEAR's dynamic activation parameters of one row of K values at the
+ * given stride (ops_list.h), and the quantization of one value: the rule
+ * every QLINEAR kernel follows. */
+void hwa__qlinear_row_params(const float *x, int64_t K, int64_t stride, float *s, float *inv, int *z);
+uint8_t hwa__qlinear_quantize(float x, float inv, int z);
+
 /* Iteration helper: the element offset (in elements, using strides) of the
  * flat row-major index i of a tensor with padded shape ne[4], strides st[4]. */
 static inline int64_t hwa__ref_offset(const int64_t ne[4], const int64_t st[4], int64_t i) {
