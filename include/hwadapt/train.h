@@ -471,6 +471,39 @@ hwa_status hwa_trainer_exercise(hwa_trainer *t);
  * inputs): the allocator's statistics, on every device. */
 int64_t hwa_trainer_device_peak_bytes(const hwa_trainer *t);
 
+/* ---- weights, gradients and a step hook, for compression passes --------------------- */
+
+/* The linear layers (cfg.n_hidden + 1), and layer l's weight matrix size
+ * [out, in] (nn.Linear's layout); 0 for a bad l or a NULL t. */
+int hwa_trainer_n_layers(const hwa_trainer *t);
+int64_t hwa_trainer_layer_out(const hwa_trainer *t, int l);
+int64_t hwa_trainer_layer_in(const hwa_trainer *t, int l);
+/* Replaces layer l's weights by w [out * in] (row-major [out, in]) and its
+ * bias by b [out], copied; either may be NULL (left as it is). The
+ * optimizer's state is not touched: a retraining that starts from new
+ * weights makes a new trainer. Errors: HWA_E_MISUSE (NULL t), HWA_E_RANGE
+ * (l outside [0, n_layers)). */
+hwa_status hwa_trainer_set_weights(hwa_trainer *t, int l, const float *w, const float *b);
+/* Copies layer l's weights into w [out * in] and its bias into b [out];
+ * either may be NULL. Errors as hwa_trainer_set_weights. */
+hwa_status hwa_trainer_get_weights(const hwa_trainer *t, int l, float *w, float *b);
+/* Copies into g [out * in] the gradient of the batch's mean loss with
+ * respect to layer l's weights that the last optimizer step used (as the
+ * backward pass computed it, summed over the ranks when data-parallel:
+ * before weight decay and clipping, which the update applies without
+ * changing it). Before the first step its content is unspecified. Errors
+ * as hwa_trainer_set_weights. */
+hwa_status hwa_trainer_get_grad(const hwa_trainer *t, int l, float *g);
+/* Called after every optimizer update (hwa_trainer_run, hwa_trainer_step,
+ * hwa_trainer_exercise), with the steps taken so far (1 after the first)
+ * and the rate that update used; it may read and write the weights and
+ * read the gradients above. A status other than HWA_OK stops the training
+ * call, which returns it (the hook records its message). One hook per
+ * trainer: setting one replaces the previous; fn NULL removes it. The hook
+ * runs on the thread that trains. */
+typedef hwa_status (*hwa_train_step_hook)(void *ud, hwa_trainer *t, int64_t step, double lr);
+void hwa_trainer_set_step_hook(hwa_trainer *t, hwa_train_step_hook fn, void *ud);
+
 /* ---- memory, planned before anything runs -------------------------------------------- */
 
 /* What a trainer made from a configuration will hold, in bytes, from the

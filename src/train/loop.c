@@ -612,3 +612,46 @@ static hwa_status run_epochs(hwa_trainer *t, const hwa_train_callbacks *cb) {
     }
     return HWA_OK;
 }
+
+/* ---- weights, gradients and the step hook ---- */
+
+int hwa_trainer_n_layers(const hwa_trainer *t) { return t ? t->n_layers : 0; }
+int64_t hwa_trainer_layer_out(const hwa_trainer *t, int l) {
+    return t && l >= 0 && l < t->n_layers ? t->dims[l + 1] : 0;
+}
+int64_t hwa_trainer_layer_in(const hwa_trainer *t, int l) { return t && l >= 0 && l < t->n_layers ? t->dims[l] : 0; }
+
+static hwa_status check_layer(const hwa_trainer *t, int l) {
+    if (!t) return hwa__err(NULL, HWA_E_MISUSE, "train: NULL trainer");
+    if (l < 0 || l >= t->n_layers)
+        return hwa__err(NULL, HWA_E_RANGE, "train: layer %d of a model of %d layers", l, t->n_layers);
+    return HWA_OK;
+}
+
+hwa_status hwa_trainer_set_weights(hwa_trainer *t, int l, const float *w, const float *b) {
+    hwa_status st = check_layer(t, l);
+    if (st == HWA_OK && w) st = hwa_tensor_set_f32(t->w[l], w, hwa_tensor_nelements(t->w[l]));
+    if (st == HWA_OK && b) st = hwa_tensor_set_f32(t->b[l], b, hwa_tensor_nelements(t->b[l]));
+    return st;
+}
+
+hwa_status hwa_trainer_get_weights(const hwa_trainer *t, int l, float *w, float *b) {
+    hwa_status st = check_layer(t, l);
+    if (st == HWA_OK && w) st = hwa_tensor_get_f32(t->w[l], w, hwa_tensor_nelements(t->w[l]));
+    if (st == HWA_OK && b) st = hwa_tensor_get_f32(t->b[l], b, hwa_tensor_nelements(t->b[l]));
+    return st;
+}
+
+hwa_status hwa_trainer_get_grad(const hwa_trainer *t, int l, float *g) {
+    hwa_status st = check_layer(t, l);
+    if (st) return st;
+    const hwa_tensor *gr = hwa_tensor_grad(t->w[l]);
+    if (!g || !gr) return hwa__err(NULL, HWA_E_MISUSE, "train: no gradient of layer %d (NULL output or no training graph)", l);
+    return hwa_tensor_get_f32(gr, g, hwa_tensor_nelements(t->w[l]));
+}
+
+void hwa_trainer_set_step_hook(hwa_trainer *t, hwa_train_step_hook fn, void *ud) {
+    if (!t) return;
+    t->hook = fn;
+    t->hook_ud = fn ? ud : NULL;
+}

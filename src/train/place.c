@@ -138,11 +138,14 @@ hwa_status hwa__train_compute(hwa_trainer *t, hwa__batch_graph *bg) {
 }
 
 hwa_status hwa__train_optim_step(hwa_trainer *t, float lr) {
+    hwa_status st;
     for (;;) {
-        hwa_status st = hwa_optim_step(t->opt, lr);
-        if (st == HWA_OK || !t->placed) return st;
+        st = hwa_optim_step(t->opt, lr);
+        if (st == HWA_OK || !t->placed) break;
         if ((st = fall_back(t, hwa_placement_failed_device(hwa_optim_placement(t->opt)), st))) return st;
     }
+    if (st == HWA_OK && t->hook) st = t->hook(t->hook_ud, t, hwa_optim_steps(t->opt), (double)lr);
+    return st;
 }
 
 const hwa_placement *hwa_trainer_placement(const hwa_trainer *t) {

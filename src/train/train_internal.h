@@ -66,6 +66,8 @@ struct hwa_trainer {
                                                and train_rest's (several slices per rank) */
     struct hwa__dp *dp;
     double comm_s;                          /* this epoch's time in collectives */
+    hwa_train_step_hook hook;               /* hwa_trainer_set_step_hook's, or NULL */
+    void *hook_ud;
 };
 
 /* ---- data-parallel (parallel.c) ---- */
@@ -139,7 +141,7 @@ void hwa__train_close_devices(hwa_trainer *t);
 /* One run of bg's graph: on t->be, or through its placement (re-placing
  * without a failing device with cfg.fallback). */
 hwa_status hwa__train_compute(hwa_trainer *t, hwa__batch_graph *bg);
-/* One optimizer step, likewise. */
+/* One optimizer step, likewise, then the step hook. */
 hwa_status hwa__train_optim_step(hwa_trainer *t, float lr);
 /* Frees o's placement (optim.c): o must be placed again before it steps. */
 void hwa__optim_unplace(hwa_optim *o);
