@@ -17,8 +17,8 @@ hwa_status hwa__cp_check(const hwa_cmodel *m, const hwa_compress_data *d, const 
                          bool dense_only);
 /* A trainer for `epochs` epochs of retraining m on d: m's layer sizes and
  * activation, Adam at d->lr (0: 1e-4) with a constant rate, d->batch (0:
- * 64), d->seed, d->device, d->threads; the sets borrowed from d (tested on
- * d->test, else d->val, else d->train); its weights and biases m's, decoded
+ * 64), d->seed, d->device, d->threads; the sets borrowed from d (tested
+ * after each epoch on d->test, else d->val, else d->train); its weights and biases m's, decoded
  * to dense f32 (zeros where pruned). *out: hwa_trainer_free. */
 hwa_status hwa__cp_trainer(const hwa_cmodel *m, const hwa_compress_data *d, int64_t epochs, hwa_trainer **out);
 /* Runs t's `epochs` epochs (as made) with a note per epoch ("<what>: epoch

@@ -34,8 +34,8 @@ hwa_status hwa__cp_check(const hwa_cmodel *m, const hwa_compress_data *d, const 
     for (int l = 0; f32 && l < m->n_layers; l++) {
         const hwa_cm_layer *L = &m->layer[l];
         if (!L->values || (dense_only && L->sparse))
-            return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s: layer %d is %s; the pass needs %s f32 weights", pass, l + 1,
-                            L->q ? "int8" : L->codes ? "shared" : "sparse", dense_only ? "dense" : "");
+            return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s: layer %d is %s; the pass needs %sf32 weights", pass, l + 1,
+                            L->q ? "int8" : L->codes ? "shared" : "sparse", dense_only ? "dense " : "");
     }
     return HWA_OK;
 }
@@ -58,7 +58,6 @@ hwa_status hwa__cp_trainer(const hwa_cmodel *m, const hwa_compress_data *d, int6
     c.sched = hwa_sched_default(HWA_SCHED_CONSTANT, d->lr > 0.0 ? d->lr : 1e-4, 1);
     c.train_set = d->train;
     c.test_set = d->test ? d->test : d->val ? d->val : d->train;
-    c.val_set = d->test ? d->val : NULL;
     hwa_trainer *t = NULL;
     hwa_status st = hwa_trainer_new(&c, &t);
     if (st) return st;
