@@ -10,13 +10,14 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors gguf llama2c idx settings imatrix)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors gguf llama2c idx settings imatrix cmodel)
 out=build-fuzz
 data=../shared/data
 mkdir -p "$out"
 cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -DHWA_HAVE_JANSSON=1 -DHWA_HAVE_ZLIB=1 -Iinclude -Isrc -Itests/fuzz
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
-srcs=(src/core/status.c src/core/dtype.c src/core/file.c src/io/*.c src/nn/tokenizer.c src/nn/tokenizer_bpe.c)
+srcs=(src/core/status.c src/core/dtype.c src/core/file.c src/io/*.c src/nn/tokenizer.c src/nn/tokenizer_bpe.c
+      src/compress/model.c src/compress/huffman.c src/compress/format.c)
 
 seed() { # seed <target> <dir>
   local d=$2

@@ -42,6 +42,23 @@ for f in "$src"/tests/fuzz/regress/safetensors/*.st "$src"/tests/fuzz/regress/gg
   fi
 done
 echo "ok: regression files rejected with one line each"
+# compressed models: the valid seeds list their layers, the hostile files fail with one line
+cm=$src/tests/fuzz/regress/cmodel
+out=$("$cli" inspect "$cm/valid_sparse_shared_huffman.hwac"); rc=$?
+check "compressed model exits 0" '[ $rc -eq 0 ]'
+check "lists the sparse shared layer with its bytes" 'grep -q "^0 *\[2,310\] *sparse shared *3 *2 *174 " <<<"$out"'
+check "gives the total and the ratio to f32" 'grep -q "^total: 242 bytes.*f32: 2524 bytes; 10.43x smaller" <<<"$out"'
+"$cli" inspect --json "$cm/valid_dense_int8_plain.hwac" >"$tmp/cm.json"; rc=$?
+check "compressed model --json" '[ $rc -eq 0 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"bytes\"]==142 and d[\"layers\"][1][\"form\"]==\"int8 dynamic\"" "$tmp/cm.json"'
+while IFS=$'\t' read -r name expect; do
+  [ "$expect" = "=valid" ] && continue
+  err=$("$cli" inspect "$cm/$name" 2>&1 >/dev/null); rc=$?
+  n=$(printf "%s\n" "$err" | wc -l)
+  if [ $rc -ne 1 ] || [ "$n" -ne 1 ] || ! grep -qF "$name" <<<"$err" || ! grep -qF -- "$expect" <<<"$err"; then
+    echo "FAIL: $name: rc=$rc lines=$n: $err"; fail=1
+  fi
+done <"$cm/MANIFEST"
+echo "ok: hostile compressed models rejected with one line each"
 "$cli" inspect >/dev/null 2>&1; rc=$?
 check "no file is a usage error (2)" '[ $rc -eq 2 ]'
 "$cli" inspect "$tmp/missing" 2>"$tmp/err"; rc=$?

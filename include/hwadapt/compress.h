@@ -106,6 +106,9 @@ int64_t hwa_cmodel_n_weights(const hwa_cmodel *m);
 hwa_status hwa_cmodel_encode(const hwa_cmodel *m, uint8_t **buf, size_t *n);
 /* The size in bytes hwa_cmodel_write would write. */
 hwa_status hwa_cmodel_size(const hwa_cmodel *m, int64_t *bytes);
+/* The bytes of layer l's record in that file (its share of the size; the
+ * file adds a 12-byte header and a 4-byte checksum), for listings. */
+hwa_status hwa_cmodel_layer_size(const hwa_cmodel *m, int l, int64_t *bytes);
 /* Writes m to path atomically (a temporary file renamed over it). */
 hwa_status hwa_cmodel_write(const hwa_cmodel *m, const char *path);
 /* Reads and validates a file (name: for messages). A truncated file, a

@@ -341,6 +341,118 @@ add("imatrix", "f16_sums.gguf", gguf(imx_keys, [tinfo("w.in_sum2", [2, 1], 1, 0)
                                      b"\0" * 64), "must be f32")
 add("imatrix", "truncated.gguf", imx([("w.in_sum2", [2, 1], [1, 1]), ("w.counts", [1, 1], [1])])[:-40], "ends at byte")
 
+
+# ---- compressed model (docs/formats.md; written by tests/reference/cmodel_py.py) ----
+import sys  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from cmodel_py import cmodel_bytes, fix_crc  # noqa: E402
+
+
+def dense(out, inn, **kw):
+    return dict({"out": out, "in": inn, "bias": [0.5] * out, "values": [0.25] * (out * inn)}, **kw)
+
+
+def shared(out, inn, bits, codebook, codes, sparse=None):
+    L = {"out": out, "in": inn, "bias": [0.0] * out, "bits": bits, "codebook": codebook, "codes": codes}
+    if sparse:
+        L["row_ptr"], L["col"] = sparse
+    return L
+
+
+def int8(out, inn, act=1, q=None, q_scale=None, act_scale=0.5):
+    return {"out": out, "in": inn, "bias": [0.0] * out, "q": q or [1] * (out * inn),
+            "q_scale": q_scale or [0.125] * out, "act": act, "act_zero": 128, "act_scale": act_scale}
+
+
+def sparse_f32(out, inn, row_ptr, col):
+    return {"out": out, "in": inn, "bias": [0.0] * out, "row_ptr": row_ptr, "col": col, "values": [1.0] * row_ptr[-1]}
+
+
+def cm(*layers, huffman=False, activation=0):
+    return cmodel_bytes(list(layers), activation, huffman)
+
+
+def patch(b, at, new):
+    return fix_crc(b[:at] + new + b[at + len(new):])
+
+
+HDR = 12  # the file header; a layer record starts with out, in, form, bits, n_codes, nnz (16 bytes)
+SP = ([0, 2, 3], [1, 300, 5])   # rows of a [2, 310] layer: gaps 1, 298 (an escape under Huffman), 5
+good_sh = cm(shared(2, 310, 2, [-1.0, 0.0, 1.0], [0, 1, 2], SP), dense(3, 2), huffman=True)
+add("cmodel", "valid_sparse_shared_huffman.hwac", good_sh, "=valid")
+add("cmodel", "valid_dense_int8_plain.hwac", cm(dense(4, 3), int8(2, 4, act=0, act_scale=0.0)), "=valid")
+add("cmodel", "valid_sparse_f32.hwac", cm(sparse_f32(2, 8, [0, 1, 3], [7, 0, 6]), int8(2, 2)), "=valid")
+add("cmodel", "bad_magic.hwac", b"HWAX" + good_sh[4:], "magic")
+add("cmodel", "version2.hwac", patch(good_sh, 4, b"\2"), "version")
+add("cmodel", "unknown_flags.hwac", patch(good_sh, 8, b"\x03"), "flags")
+add("cmodel", "zero_layers.hwac", patch(good_sh, 9, b"\0"), "layer count")
+add("cmodel", "many_layers.hwac", patch(good_sh, 9, b"\x0a"), "layer count")
+add("cmodel", "bad_activation.hwac", patch(good_sh, 10, b"\x05"), "activation")
+add("cmodel", "reserved.hwac", patch(good_sh, 11, b"\x01"), "reserved")
+add("cmodel", "truncated_header.hwac", good_sh[:10], "truncated")
+add("cmodel", "truncated_bias.hwac", good_sh[:HDR + 20], "truncated")
+add("cmodel", "truncated_stream.hwac", good_sh[:60], "truncated")
+add("cmodel", "no_checksum.hwac", good_sh[:-4], "truncated")
+add("cmodel", "zero_out.hwac", patch(good_sh, HDR, struct.pack("<I", 0)), "shape")
+add("cmodel", "huge_out.hwac", patch(good_sh, HDR, struct.pack("<I", 2**32 - 1)), "shape")
+add("cmodel", "huge_shape_in_range.hwac", patch(cm(dense(2, 2)), HDR, struct.pack("<IIBBHI", 2**31 - 1, 2**31 - 1, 0, 0, 0, 2**31 - 1)),
+    "nnz")
+add("cmodel", "huge_bias.hwac", patch(cm(sparse_f32(2, 8, [0, 1, 3], [7, 0, 6])), HDR,
+                                      struct.pack("<IIBBHI", 2**31 - 1, 8, 1, 0, 0, 3)), "truncated")
+add("cmodel", "not_chaining.hwac", cm(dense(3, 2), dense(2, 4)), "layer 1: in at byte")
+add("cmodel", "unknown_form.hwac", patch(cm(dense(2, 2)), HDR + 8, b"\x06"), "form")
+add("cmodel", "sparse_int8.hwac", patch(cm(int8(2, 2)), HDR + 8, b"\x05"), "form")
+add("cmodel", "shared_without_bits.hwac", patch(good_sh, HDR + 9, b"\0"), "bits/n_codes")
+add("cmodel", "too_many_codes.hwac", patch(good_sh, HDR + 10, struct.pack("<H", 5)), "bits/n_codes")
+add("cmodel", "dense_nnz_wrong.hwac", patch(cm(dense(2, 2)), HDR + 12, struct.pack("<I", 3)), "nnz")
+add("cmodel", "sparse_nnz_past_shape.hwac", patch(good_sh, HDR + 12, struct.pack("<I", 621)), "nnz")
+add("cmodel", "code_past_codebook.hwac", cm(shared(2, 2, 2, [1.0, 2.0, 3.0], [0, 1, 3, 2])), "past the codebook")
+add("cmodel", "huge_stream_length.hwac",
+    patch(cm(shared(2, 2, 2, [1.0, 2.0, 3.0], [0, 1, 2, 2])), HDR + 16 + 8 + 12, struct.pack("<I", 2**32 - 1)), "truncated")
+add("cmodel", "codes_past_stream.hwac",  # 100000 codes said, a one-byte stream
+    patch(cm(shared(1000, 1000, 1, [1.0, 2.0], [1], ([0] + [1] * 1000, [3]))), HDR + 12, struct.pack("<I", 100000)),
+    "cannot hold")
+TAB = HDR + 16 + 8 + 12 + 4  # the Huffman table of cm(shared(2, 2, 2, 3 codes), huffman=True)
+sh_h = cm(shared(2, 2, 2, [1.0, 2.0, 3.0], [0, 1, 2, 2]), huffman=True)
+add("cmodel", "valid_dense_shared_huffman.hwac", sh_h, "=valid")
+add("cmodel", "table_not_prefix_free.hwac", patch(sh_h, TAB, b"\x11\x10"), "not prefix-free")
+add("cmodel", "table_incomplete.hwac", patch(sh_h, TAB, b"\x22\x00"), "incomplete")
+lone = cm(shared(1, 2, 1, [1.0], [0, 0]), huffman=True)
+add("cmodel", "table_lone_length2.hwac", patch(lone, HDR + 16 + 4 + 4 + 4, b"\x20"), "length 1")
+add("cmodel", "lone_code_one.hwac", patch(lone, HDR + 16 + 4 + 4 + 4, b"\x14"), "no symbol has")
+add("cmodel", "stream_ends_mid_code.hwac", fix_crc(sh_h[:TAB - 4] + struct.pack("<I", 2) + sh_h[TAB:TAB + 2] + sh_h[-4:]),
+    "ends")
+add("cmodel", "stream_past_end.hwac",
+    fix_crc(sh_h[:TAB - 4] + struct.pack("<I", 4) + sh_h[TAB:TAB + 3] + b"\0" + sh_h[-4:]), "past its end")
+add("cmodel", "nonzero_padding.hwac", patch(sh_h, TAB + 2, bytes([sh_h[TAB + 2] | 1])), "padding")
+SPF = HDR + 16 + 8 + 12 + 4  # the stream of cm(sparse_f32(2, 8, [0, 1, 3], [7, 0, 6]))
+spf = cm(sparse_f32(2, 8, [0, 1, 3], [7, 0, 6]))
+# row counts 4 bits each (1, 2), gap width 5 bits (3), gaps 7 | 0, 5 in 3 bits each
+add("cmodel", "row_count_past_in.hwac", patch(spf, SPF, b"\x9f"), "row count")
+add("cmodel", "row_counts_short.hwac", patch(spf, SPF, b"\x11"), "do not add up")
+add("cmodel", "gap_past_row_end.hwac", patch(spf, SPF + 2, b"\xf4"), "past the row's end")  # row 1: gaps 7, 5
+
+
+def set_bits(b, at, width, v):
+    b = bytearray(b)
+    for i in range(width):
+        bit, pos = (v >> (width - 1 - i)) & 1, at + i
+        b[pos // 8] = (b[pos // 8] & ~(0x80 >> (pos % 8))) | (bit << (7 - pos % 8))
+    return bytes(b)
+
+
+# [1, 300], columns 0 and 299 under Huffman: row count (9 bits), gap table (1024 bits), gap 0 (1 bit), the
+# escape (1 bit) and its payload 43 in 6 bits at bit 1035 of the stream at byte 44; 63 puts the column at 319
+esc = cm(shared(1, 300, 1, [1.0, 2.0], [0, 1], ([0, 2], [0, 299])), huffman=True)
+add("cmodel", "escape_past_row_end.hwac", fix_crc(set_bits(esc, 44 * 8 + 1035, 6, 63)), "past the row's end")
+add("cmodel", "bad_checksum.hwac", good_sh[:-4] + b"\0\0\0\0", "checksum")
+add("cmodel", "trailing.hwac", good_sh + b"\0", "trailing bytes")
+add("cmodel", "act_mode_2.hwac", patch(cm(int8(2, 2)), HDR + 16 + 8, b"\x02"), "mode 2")
+add("cmodel", "q_minus_128.hwac", cm(int8(2, 2, q=[1, -128, 3, 4])), "-128")
+add("cmodel", "q_scale_zero.hwac", cm(int8(2, 2, q_scale=[0.5, 0.0])), "q_scale[1]")
+add("cmodel", "static_scale_zero.hwac", cm(int8(2, 2, act_scale=0.0)), "act_scale")
+add("cmodel", "nan_bias.hwac", patch(cm(dense(2, 2)), HDR + 16, struct.pack("<f", float("nan"))), "bias[0]: not finite")
+
 for fmt, items in cases.items():
     d = os.path.join(ROOT, fmt)
     os.makedirs(d, exist_ok=True)

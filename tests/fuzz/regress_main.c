@@ -1,6 +1,8 @@
 /* The regression runner: every file in tests/fuzz/regress/<format>/ must be
  * rejected, without a sanitizer report, with an error message containing the
- * substring its folder's MANIFEST gives. Built with ASan/UBSan by CMake.
+ * substring its folder's MANIFEST gives; a MANIFEST line whose substring is
+ * "=valid" names a valid file (a seed) that must be accepted instead. Built
+ * with ASan/UBSan by CMake.
  * usage: hwa_regress DIR   (DIR = tests/fuzz/regress) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,10 @@ static hwa_status try_open(const char *fmt, const char *path) {
         hwa_imatrix *im;
         s = hwa_imatrix_load(path, &im);
         hwa_imatrix_free(im);
+    } else if (!strcmp(fmt, "cmodel")) {
+        hwa_cmodel *m;
+        s = hwa_cmodel_read(path, &m);
+        hwa_cmodel_free(m);
     } else if (!strcmp(fmt, "settings")) {
         hwa_settings *st = hwa_settings_load(path);
         s = st ? HWA_OK : HWA_E_FORMAT;
@@ -54,7 +60,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     static const char *const formats[] = {"safetensors", "gguf", "gguf-vocab", "gguf-tokenizer", "llama2c",
-                                           "llama2c-vocab", "idx", "settings", "imatrix"};
+                                           "llama2c-vocab", "idx", "settings", "imatrix", "cmodel"};
     int failed = 0, n = 0;
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
         char path[8192], line[2048];
@@ -76,7 +82,13 @@ int main(int argc, char **argv) {
             hwa_status s = try_open(formats[i], path);
             const char *msg = hwa_last_error();
             n++;
-            if (s == HWA_OK) {
+            if (!strcmp(expect, "=valid")) {
+                if (s == HWA_OK) printf("ok   %s: valid\n", path);
+                else {
+                    printf("FAIL %s: a valid file rejected: %s\n", path, msg);
+                    failed++;
+                }
+            } else if (s == HWA_OK) {
                 printf("FAIL %s: accepted\n", path);
                 failed++;
             } else if (!strstr(msg, expect)) {

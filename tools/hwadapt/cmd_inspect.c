@@ -1,5 +1,5 @@
 /* hwadapt inspect FILE [--json] [--format NAME]: what is in a model or data
- * file. Exit 0 for a valid file; otherwise one line on stderr naming the
+ * file, or a compressed model (.hwac). Exit 0 for a valid file; otherwise one line on stderr naming the
  * file, the field and why, and exit 1 (2 for a usage error). */
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,7 +12,9 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: hwadapt inspect FILE [--json] [--format NAME]\n\n"
-               "Lists the metadata and tensors of a model or data file.\n\n"
+               "Lists the metadata and tensors of a model or data file; for a compressed model (hwadapt\n"
+               "compress) its layers: shape, form, stored weights, bits per value, bytes in the file, and the\n"
+               "total with its ratio to the f32 model.\n\n"
                "  --json          the listing as one JSON object (default: text)\n"
                "  --format NAME   read FILE as safetensors, gguf, llama2c, llama2c-tokenizer or idx (default:\n"
                "                  detected from its content)\n");
@@ -142,6 +144,63 @@ static int inspect_idx(const char *path, bool json) {
     return 0;
 }
 
+/* "sparse shared", "dense f32", "int8 static", ... */
+static const char *cm_form(const hwa_cm_layer *L) {
+    if (L->q) return L->act == HWA_CM_ACT_STATIC ? "int8 static" : "int8 dynamic";
+    if (L->bits) return L->sparse ? "sparse shared" : "dense shared";
+    return L->sparse ? "sparse f32" : "dense f32";
+}
+
+static int inspect_cmodel(const char *path, bool json) {
+    hwa_cmodel *m;
+    int64_t total = 0, layer_bytes[HWA_CMODEL_MAX_LAYERS], f32 = 0;
+    hwa_status st = hwa_cmodel_read(path, &m);
+    if (st == HWA_OK) st = hwa_cmodel_size(m, &total);
+    for (int l = 0; st == HWA_OK && l < m->n_layers; l++) {
+        st = hwa_cmodel_layer_size(m, l, &layer_bytes[l]);
+        f32 += 4 * (m->layer[l].out * m->layer[l].in + m->layer[l].out);
+    }
+    if (st != HWA_OK) {
+        fprintf(stderr, "hwadapt inspect: %s\n", hwa_last_error());
+        hwa_cmodel_free(m);
+        return 1;
+    }
+    const double ratio = (double)f32 / (double)total;
+    if (json) {
+        printf("{\"file\":");
+        json_str(path, strlen(path));
+        printf(",\"format\":\"hwac\",\"bytes\":%" PRId64 ",\"f32_bytes\":%" PRId64 ",\"ratio\":%.4f,"
+               "\"activation\":\"%s\",\"huffman\":%s,\"layers\":[",
+               total, f32, ratio, hwa_activation_name(m->activation), m->huffman ? "true" : "false");
+    } else {
+        printf("%s: compressed model, %" PRId64 " bytes, %d layers, %s between layers%s\n", path, total, m->n_layers,
+               hwa_activation_name(m->activation), m->huffman ? ", Huffman-coded" : "");
+        printf("%-5s %-14s %-13s %10s %5s %10s %12s\n", "layer", "shape", "form", "stored", "bits", "bytes",
+               "bits/weight");
+    }
+    for (int l = 0; l < m->n_layers; l++) {
+        const hwa_cm_layer *L = &m->layer[l];
+        const int bits = L->q ? 8 : L->bits ? L->bits : 32;
+        const double per = L->nnz ? 8.0 * (double)layer_bytes[l] / (double)L->nnz : 0.0;
+        if (json) {
+            printf("%s{\"out\":%" PRId64 ",\"in\":%" PRId64 ",\"form\":\"%s\",\"stored\":%" PRId64
+                   ",\"bits\":%d,\"n_codes\":%d,\"bytes\":%" PRId64 ",\"bits_per_weight\":%.4f}",
+                   l ? "," : "", L->out, L->in, cm_form(L), L->nnz, bits, L->n_codes, layer_bytes[l], per);
+        } else {
+            char shape[48];
+            snprintf(shape, sizeof shape, "[%" PRId64 ",%" PRId64 "]", L->out, L->in);
+            printf("%-5d %-14s %-13s %10" PRId64 " %5d %10" PRId64 " %12.3f\n", l, shape, cm_form(L), L->nnz, bits,
+                   layer_bytes[l], per);
+        }
+    }
+    if (json) printf("]}\n");
+    else
+        printf("total: %" PRId64 " bytes (header and checksum included); f32: %" PRId64 " bytes; %.2fx smaller\n",
+               total, f32, ratio);
+    hwa_cmodel_free(m);
+    return 0;
+}
+
 int cmd_inspect(int argc, char **argv) {
     const char *path = NULL;
     bool json = false;
@@ -164,6 +223,7 @@ int cmd_inspect(int argc, char **argv) {
         }
     }
     if (!path) return cli_missing_arg("inspect", "FILE", "a model or data file");
+    if (fmt == HWA_FORMAT_UNKNOWN && hwa_cmodel_is_file(path)) return inspect_cmodel(path, json);
     if (fmt == HWA_FORMAT_UNKNOWN && hwa_file_detect_path(path, &fmt) != HWA_OK) {
         fprintf(stderr, "hwadapt inspect: %s\n", hwa_last_error());
         return 1;
