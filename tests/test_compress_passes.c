@@ -480,8 +480,8 @@ TEST(int8_percentile_calibration_on_known_values) {
     hwa_dataset_free(ds);
 }
 
-/* 400 samples of 50 features: a bell of |sum of 4 uniforms| (in [0, 2]), and
- * 8 outliers at 10. */
+/* 400 samples of 50 features: 60% zeros, a bell of |sum of 4 uniforms| (in
+ * [0, 2]), and 8 outliers at 10. */
 static hwa_dataset *bell_set(void) {
     enum { S = 400, F = 50 };
     float *x = malloc(S * F * sizeof *x);
@@ -494,9 +494,9 @@ static hwa_dataset *bell_set(void) {
             r = r * 1664525u + 1013904223u;
             s += (double)(r >> 8) / (double)(1u << 24) - 0.5;
         }
-        x[i] = (float)fabs(s);
+        x[i] = i % 5 < 3 ? 0.0f : (float)fabs(s); /* 60% zeros, as after a ReLU */
     }
-    for (int i = 0; i < 8; i++) x[i * 997] = 10.0f;
+    for (int i = 0; i < 8; i++) x[i * 995 + 4] = 10.0f;
     hwa_dataset *ds = NULL;
     hwa_status st = hwa_dataset_from_arrays(x, y, S, F, 2, &ds);
     free(x);

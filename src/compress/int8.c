@@ -12,8 +12,9 @@
  *   - percentile p: lo = min(0, P(100 - p)), hi = max(0, P(p)), P the
  *     percentile with linear interpolation between ranks (numpy's default);
  *   - entropy: TensorRT's KL-divergence calibration, adapted to an
- *     asymmetric range. A histogram of v over [min(0, min v), max(0, max v)]
- *     in 2048 bins; candidate windows of bins [a, b) that hold the bin of 0,
+ *     asymmetric range. A histogram of the values of v other than 0 (0 is
+ *     exact in every range, and the spike of a ReLU's zeros would otherwise
+ *     outweigh the rest) over [min(0, min v), max(0, max v)] in 2048 bins; candidate windows of bins [a, b) that hold the bin of 0,
  *     a and b on a grid of 16 bins (a counted up from bin 0, b down from
  *     bin 2048), at least 256 bins wide. For each window: P is the window's
  *     histogram with the mass below a added to its first bin and the mass
@@ -102,6 +103,7 @@ static void entropy_range(const float *v, int64_t n, double lo0, double hi0, dou
     double hist[ENT_BINS] = {0};
     const double bw = (hi0 - lo0) / ENT_BINS;
     for (int64_t i = 0; i < n; i++) {
+        if (v[i] == 0.0f) continue; /* exact in every range: no part of the choice */
         int64_t b = (int64_t)((v[i] - lo0) / bw);
         hist[b < 0 ? 0 : b >= ENT_BINS ? ENT_BINS - 1 : b]++;
     }
