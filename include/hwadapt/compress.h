@@ -196,7 +196,14 @@ hwa_status hwa_compress_prune(hwa_cmodel *m, const hwa_prune_opts *o, const hwa_
 /* Weight sharing: per layer, k-means of the stored (kept) weights into 2^bits
  * centroids initialised linearly over [min, max], then `retrain_epochs`
  * epochs fine-tuning the centroids by the summed gradients of their weights
- * (the codes fixed; pruned weights stay pruned). */
+ * (the codes fixed; pruned weights stay pruned). Lloyd's iterations on the
+ * sorted weights until no assignment changes (at most 300), deterministic;
+ * centroids no weight takes are dropped (n_codes may be below 2^bits). The
+ * centroids are updated after each step by Adam (betas 0.9, 0.999) at the
+ * step's rate on the sum of their weights' gradients: a centroid's summed
+ * gradient grows with its population (a few weights to ~10^5), which one
+ * SGD rate cannot serve; Adam's step is about the rate for every centroid.
+ * Biases train as usual. */
 typedef struct hwa_share_opts {
     int bits[HWA_CMODEL_MAX_LAYERS];          /* per layer, 1..8 (0: bits[0]; bits[0] 0: 5) */
     int64_t retrain_epochs;                   /* >= 0 */
@@ -204,8 +211,10 @@ typedef struct hwa_share_opts {
 hwa_status hwa_compress_share(hwa_cmodel *m, const hwa_share_opts *o, const hwa_compress_data *d);
 
 /* Structured pruning: keeps the fraction `keep` of each hidden layer's units
- * (those whose incoming and outgoing weights have the largest L2 norm),
- * removes the others' rows and columns, and retrains: a smaller dense model.
+ * (round(keep * units), at least 1: those whose incoming row and outgoing
+ * column together have the largest L2 norm, ties to the lower index, kept
+ * in their order; every choice from the model as given), removes the
+ * others' rows, biases and columns, and retrains: a smaller dense model.
  * Needs dense f32 layers. */
 typedef struct hwa_neuron_opts {
     double keep;                              /* (0, 1] */
@@ -213,12 +222,17 @@ typedef struct hwa_neuron_opts {
 } hwa_neuron_opts;
 hwa_status hwa_compress_neurons(hwa_cmodel *m, const hwa_neuron_opts *o, const hwa_compress_data *d);
 
-/* Post-training int8: weights per output channel (symmetric, [-127, 127]),
- * activations static (calibrated on `calib` training samples by min-max,
- * percentile or entropy) or dynamic. With max_drop >= 0 the layers whose
- * quantization costs the most accuracy on the validation set go back to
- * f32, one at a time, until the drop is within max_drop (a fraction: 0.01
- * is one point). Needs dense f32 layers. */
+/* Post-training int8: weights per output channel (symmetric, [-127, 127],
+ * scale max|w| / 127), activations static (calibrated on the first `calib`
+ * training samples, run through the float layers, by min-max, percentile
+ * or entropy: a range [lo, hi] holding 0, scale (hi - lo) / 255, zero point
+ * round(-lo / scale); src/compress/int8.c says how each method finds the
+ * range) or dynamic. With max_drop >= 0 each layer is first measured alone
+ * in int8 (layer_drop), then the layers whose quantization costs the most
+ * accuracy on the validation set go back to f32, one at a time, until the
+ * drop is within max_drop (a fraction: 0.01 is one point). With rep and no
+ * gate, val_float and val_int8 are still measured (layer_drop NaN). Needs
+ * dense f32 layers. */
 typedef enum hwa_calib_method {
     HWA_CALIB_MINMAX = 0,
     HWA_CALIB_PERCENTILE,
