@@ -173,7 +173,8 @@ typedef struct hwa_compress_data {
     int threads;               /* 0: the backend's default */
     uint64_t seed;             /* retraining's shuffles */
     int64_t batch;             /* retraining batch (0: 64) */
-    double lr;                 /* retraining rate, Adam (0: 1e-4) */
+    double lr;                 /* retraining rate, Adam, constant (0: 3e-4 for prune and share, 1e-4 for
+                                  neurons: the rates that lost least on fmnist-mlp; see below) */
     /* progress, may be NULL: a line per retraining epoch and per gate step */
     void (*note)(void *ud, const char *line);
     void *ud;
@@ -183,7 +184,23 @@ typedef struct hwa_compress_data {
  * rounds, round r removing the smallest-magnitude weights until the
  * sparsity reaches target * r / iterations (per layer, or over all layers
  * with one threshold when global), then retraining `retrain_epochs` epochs
- * with the pruned weights held at zero. The layers become sparse f32. */
+ * with the pruned weights held at zero (re-applied after every update).
+ * Each layer's count is exact: round(sparsity * out * in) removed, ties in
+ * magnitude to the lower layer and position. A layer already sparse keeps
+ * its missing weights missing. The layers become sparse f32; the mask, not
+ * the value, says what is kept (a kept weight that is 0.0 stays stored).
+ *
+ * Measured on fmnist-mlp (784-1000-1000-10, 90.21%, the lead's
+ * /work/cache/fmnist-mlp-s1.safetensors; FMNIST test set):
+ *   layer_sparsity 0.94, 0.94, 0.8 (the 10x1000 output layer is 0.6% of the
+ *   weights but suffers most), 3 or 4 iterations of 2 epochs at lr 3e-4,
+ *   then share 5 bits with 2 epochs, Huffman-coded: 89.83% (3 rounds) and
+ *   89.95% (4 rounds), files of 137,738 and 138,685 bytes: 52.2x and 51.8x
+ *   smaller than f32 at 0.38 and 0.26 points lost.
+ *   sparsity 0.92 in every layer, 3 rounds of 2 epochs at lr 1e-4, share 5
+ *   bits 2 epochs: 88.88% (1.33 points lost), 42.3x: too much of fc3 and
+ *   too slow a rate; the 0.94, 0.94, 0.8 schedule of 4 rounds at lr 1e-4
+ *   lost 1.02 points after pruning alone, against 0.32 at 3e-4. */
 typedef struct hwa_prune_opts {
     double sparsity;                          /* target fraction removed, [0, 1) */
     double layer_sparsity[HWA_CMODEL_MAX_LAYERS]; /* per layer, used where > 0 (per-layer mode) */
@@ -216,6 +233,9 @@ hwa_status hwa_compress_share(hwa_cmodel *m, const hwa_share_opts *o, const hwa_
  * in their order; every choice from the model as given), removes the
  * others' rows, biases and columns, and retrains: a smaller dense model.
  * Needs dense f32 layers. */
+/* Measured on fmnist-mlp: keep 0.5 (784-500-500-10) retrained at lr 1e-4
+ * loses 0.14 points after 3 epochs and 0.04 after 5 (90.07%, 90.17%); at
+ * 3e-4 it loses 0.53 and 0.69, at 1e-3 1.38 (3 epochs). */
 typedef struct hwa_neuron_opts {
     double keep;                              /* (0, 1] */
     int64_t retrain_epochs;                   /* >= 0 */
@@ -233,6 +253,11 @@ hwa_status hwa_compress_neurons(hwa_cmodel *m, const hwa_neuron_opts *o, const h
  * drop is within max_drop (a fraction: 0.01 is one point). With rep and no
  * gate, val_float and val_int8 are still measured (layer_drop NaN). Needs
  * dense f32 layers. */
+/* Measured on fmnist-mlp (300 calibration samples, the whole test set;
+ * products evaluated in f32 on the quantized weights and activations, as
+ * QLINEAR's integer sums give up to rounding): min-max 90.22%, percentile
+ * 99.99 90.22%, entropy 90.24%, dynamic 90.23%, against 90.21% in f32;
+ * the gate at max_drop 0.002 reverts nothing. */
 typedef enum hwa_calib_method {
     HWA_CALIB_MINMAX = 0,
     HWA_CALIB_PERCENTILE,

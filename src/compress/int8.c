@@ -14,9 +14,10 @@
  *   - entropy: TensorRT's KL-divergence calibration, adapted to an
  *     asymmetric range. A histogram of the values of v other than 0 (0 is
  *     exact in every range, and the spike of a ReLU's zeros would otherwise
- *     outweigh the rest) over [min(0, min v), max(0, max v)] in 2048 bins; candidate windows of bins [a, b) that hold the bin of 0,
- *     a and b on a grid of 16 bins (a counted up from bin 0, b down from
- *     bin 2048), at least 256 bins wide. For each window: P is the window's
+ *     outweigh the rest) over [min(0, min v), max(0, max v)] in 2048
+ *     bins; candidate windows of bins [a, b) that hold the bin of 0, a and
+ *     b on a grid of 16 bins (a counted up from bin 0, b down from bin
+ *     2048), at least 256 bins wide. For each window: P is the window's
  *     histogram with the mass below a added to its first bin and the mass
  *     past b to its last (clipping moves values to the range's ends); Q
  *     quantizes the window's own histogram (without the clipped mass) to

@@ -97,7 +97,7 @@ hwa_status hwa_compress_neurons(hwa_cmodel *m, const hwa_neuron_opts *o, const h
     for (int h = 0; h < H; h++) free(kept[h]);
     if (st || o->retrain_epochs == 0) return st;
     hwa_trainer *t = NULL;
-    st = hwa__cp_trainer(m, d, o->retrain_epochs, &t);
+    st = hwa__cp_trainer(m, d, o->retrain_epochs, HWA__CP_LR_NEURONS, &t);
     if (st == HWA_OK) st = hwa__cp_retrain(t, m, d, o->retrain_epochs, "neurons retraining");
     for (int l = 0; l < m->n_layers && st == HWA_OK; l++) st = hwa_trainer_get_weights(t, l, m->layer[l].values, NULL);
     hwa_trainer_free(t);

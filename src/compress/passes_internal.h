@@ -16,11 +16,16 @@ void hwa__cp_note(const hwa_compress_data *d, const char *fmt, ...) HWA_PRINTF(2
 hwa_status hwa__cp_check(const hwa_cmodel *m, const hwa_compress_data *d, const char *pass, bool f32,
                          bool dense_only);
 /* A trainer for `epochs` epochs of retraining m on d: m's layer sizes and
- * activation, Adam at d->lr (0: 1e-4) with a constant rate, d->batch (0:
+ * activation, Adam at d->lr (0: the pass's default lr) with a constant rate, d->batch (0:
  * 64), d->seed, d->device, d->threads; the sets borrowed from d (tested
  * after each epoch on d->test, else d->val, else d->train); its weights and biases m's, decoded
  * to dense f32 (zeros where pruned). *out: hwa_trainer_free. */
-hwa_status hwa__cp_trainer(const hwa_cmodel *m, const hwa_compress_data *d, int64_t epochs, hwa_trainer **out);
+hwa_status hwa__cp_trainer(const hwa_cmodel *m, const hwa_compress_data *d, int64_t epochs, double lr,
+                           hwa_trainer **out);
+/* The passes' default retraining rates (hwa_compress_data.lr 0), measured
+ * on fmnist-mlp (compress.h). */
+#define HWA__CP_LR_PRUNE 3e-4
+#define HWA__CP_LR_NEURONS 1e-4
 /* Runs t's `epochs` epochs (as made) with a note per epoch ("<what>: epoch
  * 1/2: loss 0.31, test 88.9%"), then copies the trained biases into m. */
 hwa_status hwa__cp_retrain(hwa_trainer *t, hwa_cmodel *m, const hwa_compress_data *d, int64_t epochs,

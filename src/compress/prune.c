@@ -187,7 +187,7 @@ static hwa_status prune_run(prune_state *s, const hwa_prune_opts *o, const hwa_c
         if (o->retrain_epochs == 0) continue;
         for (int l = 0; l < m->n_layers && st == HWA_OK; l++) st = hwa_cmodel_set_dense(m, l, s->w[l]);
         hwa_trainer *t = NULL;
-        if (st == HWA_OK) st = hwa__cp_trainer(m, d, o->retrain_epochs, &t);
+        if (st == HWA_OK) st = hwa__cp_trainer(m, d, o->retrain_epochs, HWA__CP_LR_PRUNE, &t);
         if (st == HWA_OK) {
             hwa_trainer_set_step_hook(t, apply_mask, s);
             snprintf(line, sizeof line, "prune round %d/%d retraining", r, iters);

@@ -40,7 +40,8 @@ hwa_status hwa__cp_check(const hwa_cmodel *m, const hwa_compress_data *d, const 
     return HWA_OK;
 }
 
-hwa_status hwa__cp_trainer(const hwa_cmodel *m, const hwa_compress_data *d, int64_t epochs, hwa_trainer **out) {
+hwa_status hwa__cp_trainer(const hwa_cmodel *m, const hwa_compress_data *d, int64_t epochs, double lr,
+                           hwa_trainer **out) {
     *out = NULL;
     if (m->n_layers - 1 > HWA_TRAIN_MAX_HIDDEN)
         return hwa__err(NULL, HWA_E_UNSUPPORTED, "compress: %d layers; retraining takes at most %d", m->n_layers,
@@ -55,7 +56,7 @@ hwa_status hwa__cp_trainer(const hwa_cmodel *m, const hwa_compress_data *d, int6
     c.batch = d->batch > 0 ? d->batch : 64;
     c.epochs = epochs;
     c.optim = hwa_optim_config_default(HWA_OPTIM_ADAM);
-    c.sched = hwa_sched_default(HWA_SCHED_CONSTANT, d->lr > 0.0 ? d->lr : 1e-4, 1);
+    c.sched = hwa_sched_default(HWA_SCHED_CONSTANT, d->lr > 0.0 ? d->lr : lr, 1);
     c.train_set = d->train;
     c.test_set = d->test ? d->test : d->val ? d->val : d->train;
     hwa_trainer *t = NULL;

@@ -226,7 +226,7 @@ static hwa_status share_run(share_state *s, const hwa_share_opts *o, const hwa_c
         s->g = malloc((size_t)widest * sizeof(float));
         if (!s->w || !s->g) return hwa__err(NULL, HWA_E_NOMEM, "share: out of memory");
         hwa_trainer *t = NULL;
-        st = hwa__cp_trainer(m, d, o->retrain_epochs, &t);
+        st = hwa__cp_trainer(m, d, o->retrain_epochs, HWA__CP_LR_PRUNE, &t);
         /* the trainer starts from the shared weights */
         for (int l = 0; l < m->n_layers && st == HWA_OK; l++) {
             decode_shared(&m->layer[l], &s->lay[l], s->w);
