@@ -272,6 +272,8 @@ typedef enum hwa_activation {
 } hwa_activation;
 const char *hwa_activation_name(hwa_activation a);
 hwa_status hwa_activation_from_name(const char *name, hwa_activation *out);
+/* h through activation a (hwa_relu, hwa_gelu, ...; an unknown a is relu). */
+hwa_tensor *hwa_activation_apply(hwa_ctx *ctx, hwa_activation a, hwa_tensor *h);
 
 typedef struct hwa_train_config {
     const char *data_dir;      /* NULL: HWA_FMNIST_DIR */

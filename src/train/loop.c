@@ -114,7 +114,7 @@ hwa_status hwa_train_config_check(const hwa_train_config *c) {
     return hwa_optim_config_check(&c->optim);
 }
 
-static hwa_tensor *activate(hwa_ctx *ctx, hwa_activation a, hwa_tensor *h) {
+hwa_tensor *hwa_activation_apply(hwa_ctx *ctx, hwa_activation a, hwa_tensor *h) {
     switch (a) {
     case HWA_ACT_GELU: return hwa_gelu(ctx, h);
     case HWA_ACT_TANH: return hwa_tanh(ctx, h);
@@ -143,7 +143,7 @@ hwa_status hwa__train_build_batch_graph(hwa_trainer *t, int64_t rows, bool train
     for (int l = 0; l < t->n_layers; l++) {
         h = hwa_bias_add(ctx, hwa_matmul_ex(ctx, h, in_dtype(ctx, t->w[l], dt), false, true),
                          in_dtype(ctx, t->b[l], dt));
-        if (l + 1 < t->n_layers) h = activate(ctx, t->cfg.activation, h);
+        if (l + 1 < t->n_layers) h = hwa_activation_apply(ctx, t->cfg.activation, h);
     }
     bg->logits = h ? in_dtype(ctx, h, HWA_F32) : NULL;
     h = bg->logits;
