@@ -1,5 +1,6 @@
-/* QLINEAR on the CPU: the choice between the VNNI kernels and the f32
- * product, the kept weights, and the split across threads (mm_qlinear.h). */
+/* QLINEAR on the CPU: the choice between the AMX tiles, the VNNI kernels
+ * and the f32 product, the kept weights, and the split across threads
+ * (mm_qlinear.h). */
 #include "backends/cpu/matmul/mm_qlinear.h"
 
 #include <stdio.h>

@@ -10,8 +10,13 @@
  * point comes off at the end with the weights' row sums:
  * sum_k (xq - z) w = sum_k xq w - z sum_k w, all exact in int32.
  *
+ * With AMX (mm_qlinear_amx.c) the same packed weights load as tiles for
+ * TDPBUSD, from a few rows on.
+ *
  * Without an int8 dot product the weights are decoded once to f32 and the
- * product runs through the matmul providers on (xq - z) as f32. */
+ * product runs through the matmul providers on (xq - z) as f32: exact while
+ * the sums stay below 2^24 in magnitude (K up to about 500 at any values,
+ * far more for typical ones), as close as f32 sums get beyond. */
 #ifndef HWADAPT_CPU_MM_QLINEAR_H
 #define HWADAPT_CPU_MM_QLINEAR_H
 
@@ -69,8 +74,8 @@ typedef struct hwa__ql hwa__ql;
 hwa__ql *hwa__ql_new(hwa_ctx *ctx);
 void hwa__ql_free(hwa__ql *q);
 /* Computes QLINEAR node dst with the fastest kernel the active ISA level
- * has (name receives it: "qlinear:avx512vnni:gemv" / ":gemm", or
- * "qlinear>f32:" and the matmul provider's). HWA_E_UNSUPPORTED, having
+ * has (name receives it: "qlinear:amx", "qlinear:avx512vnni:gemv" /
+ * ":gemm", or "qlinear>f32:" and the matmul provider's). HWA_E_UNSUPPORTED, having
  * done nothing, for layouts it does not take (x's elements not adjacent in
  * a row, w's neither, w_scale or dst not contiguous): the reference runs
  * those. HWA_E_NOMEM when scratch or the kept weights cannot be had. */

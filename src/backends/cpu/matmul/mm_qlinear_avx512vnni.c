@@ -39,14 +39,26 @@ INLINE __m512 load16(const float *x, int64_t k, int64_t K) {
 void hwa__ql_quantize_avx512(const float *x, int64_t K, int64_t K4, bool dynamic, float *s, float *inv, int *z,
                              uint8_t *q) {
     if (dynamic) {
-        /* zeros in a short last vector leave min(0, .) and max(0, .) as they are */
-        __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
-        for (int64_t k = 0; k < K; k += 16) {
+        /* zeros in a short last vector leave min(0, .) and max(0, .) as they
+         * are; four chains of each hide the latency; a NaN is passed over,
+         * as fminf / fmaxf do (vminps returns its second operand then) */
+        __m512 lo[4], hi[4];
+        for (int i = 0; i < 4; i++) lo[i] = hi[i] = _mm512_setzero_ps();
+        int64_t k = 0;
+        for (; k + 64 <= K; k += 64)
+            for (int i = 0; i < 4; i++) {
+                const __m512 v = _mm512_loadu_ps(x + k + 16 * i);
+                lo[i] = _mm512_min_ps(v, lo[i]);
+                hi[i] = _mm512_max_ps(v, hi[i]);
+            }
+        for (; k < K; k += 16) {
             const __m512 v = load16(x, k, K);
-            lo = _mm512_min_ps(lo, v);
-            hi = _mm512_max_ps(hi, v);
+            lo[0] = _mm512_min_ps(v, lo[0]);
+            hi[0] = _mm512_max_ps(v, hi[0]);
         }
-        hwa__qlinear_range_params(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi), s, inv, z);
+        const __m512 l = _mm512_min_ps(_mm512_min_ps(lo[0], lo[1]), _mm512_min_ps(lo[2], lo[3]));
+        const __m512 h = _mm512_max_ps(_mm512_max_ps(hi[0], hi[1]), _mm512_max_ps(hi[2], hi[3]));
+        hwa__qlinear_range_params(_mm512_reduce_min_ps(l), _mm512_reduce_max_ps(h), s, inv, z);
     }
     const __m512 vinv = _mm512_set1_ps(*inv), vz = _mm512_set1_ps((float)*z), zero = _mm512_setzero_ps(),
                  top = _mm512_set1_ps(255.0f);
