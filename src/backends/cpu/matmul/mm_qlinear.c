@@ -71,6 +71,7 @@ typedef struct ql_job {
     float *y;
     int64_t M, N, K;
     bool dynamic;
+    bool avx2;         /* the f32 path's quantization with AVX2 */
     float s0, inv0;    /* static parameters */
     int z0;
     float *s;          /* per row */
@@ -137,8 +138,15 @@ static void quantize_rows(void *ctx, int64_t m0, int64_t m1, int tid) {
             continue;
         }
 #endif
-        if (j->dynamic) hwa__qlinear_row_params(x, j->K, 1, &s, &inv, &z);
         float *a = (float *)j->a + m * j->lda;
+#if defined(__x86_64__)
+        if (j->avx2) {
+            hwa__ql_quantize_f32_avx2(x, j->K, j->dynamic, &s, &inv, &z, a);
+            j->s[m] = s, j->z[m] = z;
+            continue;
+        }
+#endif
+        if (j->dynamic) hwa__qlinear_row_params(x, j->K, 1, &s, &inv, &z);
         for (int64_t k = 0; k < j->K; k++) a[k] = (float)((int)hwa__qlinear_quantize(x[k], inv, z) - z);
         j->s[m] = s, j->z[m] = z;
     }
@@ -203,6 +211,7 @@ hwa_status hwa__ql_run(hwa__ql *q, hwa__mm_state *mm, hwa_tensor *dst, const hwa
     if (!kept) return hwa__err(q->ctx, HWA_E_NOMEM, "qlinear: out of memory keeping the weights of %s",
                                hwa__shape_fmt(dst->src[1], (char[96]){0}, 96));
     j.kept = kept;
+    j.avx2 = form == FORM_F32 && simd != NULL && hwa__isa_active() >= HWA_ISA_AVX2;
     /* u8 rows of 4 K4 bytes (AMX: as many as fill whole pairs of tiles), or f32 rows */
     j.lda = form == FORM_F32 ? j.K : kept->geom.K4 * 4;
     const int64_t rows = form == FORM_AMX ? (j.M + 31) / 32 * 32 : j.M;
@@ -215,7 +224,7 @@ hwa_status hwa__ql_run(hwa__ql *q, hwa__mm_state *mm, hwa_tensor *dst, const hwa
     j.s = q->params;
     j.z = (int *)(j.s + j.M);
     if (rows > j.M) memset((uint8_t *)j.a + j.M * j.lda, 0, (size_t)((rows - j.M) * j.lda));
-    hwa__par_chunks(j.M, 1 + 65536 / j.K, nthreads, quantize_rows, &j);
+    hwa__par_chunks(j.M, 1 + 16384 / j.K, nthreads, quantize_rows, &j);
     const int nt = hwa__threads_over(j.M * j.N * j.K, QL_PAR_MIN, nthreads);
 #if defined(__x86_64__)
     if (form == FORM_AMX) {

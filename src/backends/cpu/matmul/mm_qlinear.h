@@ -48,6 +48,9 @@ void hwa__ql_pack_vnni(const int8_t *w, int64_t ldw, const hwa__ql_geom *g, uint
  * (hwa__qlinear_row_params), written to *s, *inv, *z. */
 void hwa__ql_quantize_avx512(const float *x, int64_t K, int64_t K4, bool dynamic, float *s, float *inv, int *z,
                              uint8_t *q);
+/* The same for the f32 product with AVX2 (mm_qlinear_avx2.c): a[k] = xq - z
+ * as f32, K values. */
+void hwa__ql_quantize_f32_avx2(const float *x, int64_t K, bool dynamic, float *s, float *inv, int *z, float *a);
 /* The result of 16 channels from n for row r, from their int32 sums acc:
  * y[r, n + i] = (float)(acc[i] - z[r] sums[n + i]) * (s[r] ws[n + i]) for
  * n + i < N (as the reference computes it). */
