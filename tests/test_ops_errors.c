@@ -1,6 +1,8 @@
 /* Misuse and bad shapes: builders return NULL and record an error whose
  * message names the op and the shapes; index inputs out of range fail when
  * the graph runs; every status code has a name and a message. */
+#include <math.h>
+
 #include "harness.h"
 
 /* Each test gets a fresh context and may create one backend; both are freed
@@ -57,6 +59,48 @@ CTX_TEST(matmul_batch_mismatch) {
 CTX_TEST(matmul_transposed_mismatch) {
     hwa_tensor *a = t2(f, HWA_F32, 3, 4), *b = t2(f, HWA_F32, 4, 5);
     EXPECT_FAIL(hwa_matmul_ex(f->ctx, a, b, false, true), HWA_E_SHAPE, "matmul", "[3,4]", "[4,5]");
+}
+
+/* qlinear: x f32 [M, K], w i8 [N, K], w_scale f32 [N], a finite scale >= 0
+ * and a zero point in [0, 255]. */
+CTX_TEST(qlinear_f32_weights_name_the_dtypes) {
+    hwa_tensor *x = t2(f, HWA_F32, 3, 8), *w = t2(f, HWA_F32, 5, 8), *ws = hwa_tensor_new_1d(f->ctx, HWA_F32, 5);
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 0.0f, 0), HWA_E_DTYPE, "qlinear", "f32, f32, f32", "f32, i8, f32");
+}
+
+CTX_TEST(qlinear_i8_activations_name_the_dtypes) {
+    hwa_tensor *x = t2(f, HWA_I8, 3, 8), *w = t2(f, HWA_I8, 5, 8), *ws = hwa_tensor_new_1d(f->ctx, HWA_F32, 5);
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 0.0f, 0), HWA_E_DTYPE, "qlinear", "i8, i8, f32");
+}
+
+CTX_TEST(qlinear_inner_dims_mismatch_names_the_shapes) {
+    hwa_tensor *x = t2(f, HWA_F32, 3, 8), *w = t2(f, HWA_I8, 5, 9), *ws = hwa_tensor_new_1d(f->ctx, HWA_F32, 5);
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 0.0f, 0), HWA_E_SHAPE, "qlinear", "[3,8]", "[5,9]");
+}
+
+CTX_TEST(qlinear_scales_not_one_per_channel) {
+    hwa_tensor *x = t2(f, HWA_F32, 3, 8), *w = t2(f, HWA_I8, 5, 8), *ws = hwa_tensor_new_1d(f->ctx, HWA_F32, 4);
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 0.0f, 0), HWA_E_SHAPE, "qlinear", "[5,8]", "[4]");
+}
+
+CTX_TEST(qlinear_3d_activations_rejected) {
+    hwa_tensor *x = hwa_tensor_new_3d(f->ctx, HWA_F32, 2, 3, 8), *w = t2(f, HWA_I8, 5, 8);
+    hwa_tensor *ws = hwa_tensor_new_1d(f->ctx, HWA_F32, 5);
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 0.0f, 0), HWA_E_SHAPE, "qlinear", "[2,3,8]");
+}
+
+CTX_TEST(qlinear_zero_point_out_of_range) {
+    hwa_tensor *x = t2(f, HWA_F32, 3, 8), *w = t2(f, HWA_I8, 5, 8), *ws = hwa_tensor_new_1d(f->ctx, HWA_F32, 5);
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 0.01f, 256), HWA_E_INVALID, "qlinear", "zero point 256");
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 0.01f, -1), HWA_E_INVALID, "qlinear", "zero point -1");
+}
+
+CTX_TEST(qlinear_negative_or_infinite_scale) {
+    hwa_tensor *x = t2(f, HWA_F32, 3, 8), *w = t2(f, HWA_I8, 5, 8), *ws = hwa_tensor_new_1d(f->ctx, HWA_F32, 5);
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, -0.5f, 10), HWA_E_INVALID, "qlinear", "scale -0.5");
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, INFINITY, 10), HWA_E_INVALID, "qlinear", "scale inf");
+    /* a scale so small that 1 / scale is not finite */
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 1e-45f, 10), HWA_E_INVALID, "qlinear");
 }
 
 CTX_TEST(softmax_on_i32_names_op_and_dtype) {

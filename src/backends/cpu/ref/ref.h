@@ -27,6 +27,10 @@ hwa_status hwa__spmm_check(const hwa_tensor *dst);
  * every QLINEAR kernel follows. */
 void hwa__qlinear_row_params(const float *x, int64_t K, int64_t stride, float *s, float *inv, int *z);
 uint8_t hwa__qlinear_quantize(float x, float inv, int z);
+/* The second half of hwa__qlinear_row_params: s, inv and z of a row whose
+ * values lie in [lo, hi] (lo = min(0, min x), hi = max(0, max x)), for
+ * kernels that find the range their own way. */
+void hwa__qlinear_range_params(float lo, float hi, float *s, float *inv, int *z);
 
 /* Iteration helper: the element offset (in elements, using strides) of the
  * flat row-major index i of a tensor with padded shape ne[4], strides st[4]. */

@@ -54,6 +54,10 @@ void hwa__qlinear_row_params(const float *x, int64_t K, int64_t stride, float *s
         lo = fminf(lo, x[k * stride]);
         hi = fmaxf(hi, x[k * stride]);
     }
+    hwa__qlinear_range_params(lo, hi, s, inv, z);
+}
+
+void hwa__qlinear_range_params(float lo, float hi, float *s, float *inv, int *z) {
     *s = hi > lo ? (hi - lo) / 255.0f : 1.0f;
     *inv = 1.0f / *s;
     const float zf = nearbyintf(-lo * *inv);
