@@ -109,6 +109,10 @@ static void panel_chunks(void *ctx, int64_t i0, int64_t i1, int tid) {
  * of 16 values of k keep the lines written in L1 while m runs. */
 static void transpose_rows(void *ctx, int64_t k0, int64_t k1, int tid) {
     const spmm_job *j = ctx;
+    if (j->xs1 == 1 && j->k->pack) {
+        j->k->pack(j->x, j->xs0, j->M, k0, k1, j->xt, j->Mp);
+        return;
+    }
     for (int64_t kt = k0; kt < k1; kt += 16) {
         const int64_t ke = k1 - kt < 16 ? k1 : kt + 16;
         for (int64_t m = 0; m < j->M; m++) {

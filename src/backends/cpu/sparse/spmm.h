@@ -20,6 +20,10 @@ typedef struct hwa__spmm_kern {
      * xt's lanes past m up to a whole vector are read (and must be finite). */
     void (*panel)(const int32_t *row_ptr, const int32_t *col, const float *val, const float *xt, int64_t ldx,
                   int64_t m, int64_t n0, int64_t n1, float *y, int64_t ldy);
+    /* Rows [k0, k1) of xt [K, ldx] from x [M, K] with rows xs0 apart and
+     * contiguous columns, lanes from M to ldx (a multiple of 8) zero; NULL
+     * where the generic transposition in spmm.c does as well. */
+    void (*pack)(const float *x, int64_t xs0, int64_t M, int64_t k0, int64_t k1, float *xt, int64_t ldx);
     int width;  /* floats per vector: ldx and panel starts are multiples of it */
     int mblock; /* the most rows one panel call takes */
 } hwa__spmm_kern;

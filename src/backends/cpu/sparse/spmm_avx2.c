@@ -45,5 +45,5 @@ static void spmv_avx2(const int32_t *rp, const int32_t *col, const float *val, c
     }
 }
 
-const hwa__spmm_kern hwa__spmm_kern_avx2 = {"avx2", spmv_avx2, panel_avx2, W, 4 * W};
+const hwa__spmm_kern hwa__spmm_kern_avx2 = {"avx2", spmv_avx2, panel_avx2, pack_avx2, W, 4 * W};
 #endif

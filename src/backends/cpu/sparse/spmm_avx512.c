@@ -42,5 +42,5 @@ static void spmv_avx512(const int32_t *rp, const int32_t *col, const float *val,
     }
 }
 
-const hwa__spmm_kern hwa__spmm_kern_avx512 = {"avx512", spmv_avx512, panel_avx512, W, 4 * W};
+const hwa__spmm_kern hwa__spmm_kern_avx512 = {"avx512", spmv_avx512, panel_avx512, pack_avx512, W, 4 * W};
 #endif

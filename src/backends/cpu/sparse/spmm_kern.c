@@ -34,4 +34,4 @@ static void panel_scalar(const int32_t *rp, const int32_t *col, const float *val
     }
 }
 
-const hwa__spmm_kern hwa__spmm_kern_scalar = {"scalar", spmv_scalar, panel_scalar, 1, MBLOCK};
+const hwa__spmm_kern hwa__spmm_kern_scalar = {"scalar", spmv_scalar, panel_scalar, NULL, 1, MBLOCK};
