@@ -26,6 +26,9 @@ static void *guarded_alloc(void *ud, size_t size, size_t align) {
     const size_t padded = ((size + GUARD - 1) / GUARD) * GUARD;
     memcpy(p, &size, sizeof size);
     memset(p + sizeof size, 0xA5, GUARD - sizeof size);
+    /* all NaNs: a kernel that leaves part of its result unwritten cannot
+     * pass on what a freed buffer of an earlier run left there */
+    memset(p + GUARD, 0xFF, size);
     memset(p + GUARD + size, 0xA5, padded - size + GUARD);
     return p + GUARD;
 }

@@ -305,19 +305,24 @@ typedef struct spmm_graph {
     hwa_tensor *y, *col;
 } spmm_graph;
 
-static hwa_status spmm_run(fixture *f, const int32_t rp[4], const int32_t col[4], spmm_graph *out) {
+static hwa_status spmm_run_on(fixture *f, const char *device, const int32_t rp[4], const int32_t col[4],
+                              spmm_graph *out) {
     hwa_tensor *x = t2(f, HWA_F32, 2, 5), *trp = hwa_tensor_new_1d(f->ctx, HWA_I32, 4);
     hwa_tensor *tcol = hwa_tensor_new_1d(f->ctx, HWA_I32, 4), *val = hwa_tensor_new_1d(f->ctx, HWA_F32, 4);
     hwa_tensor *y = hwa_spmm(f->ctx, x, trp, tcol, val);
     hwa_graph *g = hwa_graph_new(f->ctx);
     hwa_status s = y && g ? hwa_graph_build_forward(g, y) : HWA_E_NOMEM;
     if (s) return s;
-    if (!(f->be = hwa_backend_new(f->ctx, "cpu"))) return HWA_E_INTERNAL;
+    if (!(f->be = hwa_backend_new(f->ctx, device))) return HWA_E_NOTFOUND;
     if ((s = hwa_ctx_alloc_leaves(f->ctx, f->be)) || (s = hwa_tensor_fill(x, 1.0f)) || (s = hwa_tensor_fill(val, 2.0f)) ||
         (s = hwa_tensor_set_bytes(trp, rp, 4 * sizeof *rp)) || (s = hwa_tensor_set_bytes(tcol, col, 4 * sizeof *col)))
         return s;
     if (out) *out = (spmm_graph){g, y, tcol};
     return hwa_graph_compute(g, f->be);
+}
+
+static hwa_status spmm_run(fixture *f, const int32_t rp[4], const int32_t col[4], spmm_graph *out) {
+    return spmm_run_on(f, "cpu", rp, col, out);
 }
 
 CTX_TEST(spmm_row_ptr_not_starting_at_zero) {
@@ -348,6 +353,22 @@ CTX_TEST(spmm_column_equal_to_k_is_out_of_range) {
 CTX_TEST(spmm_negative_column) {
     CHECK_STATUS(spmm_run(f, (const int32_t[]){0, 1, 3, 4}, (const int32_t[]){0, 1, 2, -1}, NULL), HWA_E_RANGE);
     CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "spmm: row 2 has column -1, outside [0, 5)");
+}
+
+/* A device backend reads the indices back and checks them by the same
+ * rule, with the same messages. */
+CTX_TEST(spmm_bad_indices_on_opencl_give_the_reference_messages) {
+    hwa_backend *probe = hwa_backend_new(f->ctx, hwa_test_opencl_spec());
+    if (!probe) SKIP_FOR("opencl", "no %s: %s", hwa_test_opencl_spec(), hwa_ctx_last_error(f->ctx));
+    hwa_backend_free(probe);
+    CHECK_STATUS(spmm_run_on(f, hwa_test_opencl_spec(), (const int32_t[]){0, 1, 3, 4}, (const int32_t[]){0, 1, 5, 3},
+                             NULL), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "spmm: row 1 has column 5, outside [0, 5)");
+    hwa_backend_free(f->be);
+    f->be = NULL;
+    CHECK_STATUS(spmm_run_on(f, hwa_test_opencl_spec(), (const int32_t[]){0, 3, 2, 4}, (const int32_t[]){0, 1, 2, 3},
+                             NULL), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "spmm: row 1 ends at 2, before its start 3");
 }
 
 /* The fast kernel checks the indices once per version of the index
