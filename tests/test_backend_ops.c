@@ -26,6 +26,9 @@ static void *guarded_alloc(void *ud, size_t size, size_t align) {
     const size_t padded = ((size + GUARD - 1) / GUARD) * GUARD;
     memcpy(p, &size, sizeof size);
     memset(p + sizeof size, 0xA5, GUARD - sizeof size);
+    /* all NaNs: a kernel that leaves part of its result unwritten cannot
+     * pass on what a freed buffer of an earlier run left there */
+    memset(p + GUARD, 0xFF, size);
     memset(p + GUARD + size, 0xA5, padded - size + GUARD);
     return p + GUARD;
 }
@@ -281,6 +284,52 @@ static hwa_status fill_w8(hwa_tensor *w) {
     free(p);
     return st;
 }
+/* The sparse product x [M, K] (in[0]) times the transpose of an [N, K]
+ * matrix in compressed rows with N = c->op and the stored values in[1]
+ * [nnz]; row_ptr and col are filled by fill_csr once the leaves have
+ * storage: row 1 full when nnz >= K, rows 0 and every third row empty,
+ * the other values spread over the remaining rows at random columns
+ * (distinct within a row, in no order). */
+static hwa_tensor *case_rp, *case_col;
+static hwa_tensor *b_spmm(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    case_rp = hwa_tensor_new_1d(ctx, HWA_I32, c->op + 1);
+    case_col = hwa_tensor_new_1d(ctx, HWA_I32, hwa_tensor_dim(in[1], 0));
+    return hwa_spmm(ctx, in[0], case_rp, case_col, in[1]);
+}
+
+static hwa_status fill_csr(hwa_tensor *rp_t, hwa_tensor *col_t, int64_t K) {
+    const int64_t N = hwa_tensor_nelements(rp_t) - 1, nnz = hwa_tensor_nelements(col_t);
+    int32_t *rp = malloc((size_t)(N + 1) * sizeof *rp), *col = malloc((size_t)nnz * sizeof *col);
+    int32_t *perm = malloc((size_t)K * sizeof *perm);
+    int64_t *cnt = calloc((size_t)N, sizeof *cnt);
+    hwa_status st = HWA_E_NOMEM;
+    if (!rp || !col || !perm || !cnt || nnz > N * K) goto done;
+    uint64_t rng = 77;
+    int64_t left = nnz;
+    if (N > 1 && K <= left) cnt[1] = K, left -= K;
+    for (int64_t tries = 0; left > 0; tries++) {
+        const int64_t n = (int64_t)(hwa__rng_next(&rng) % (uint64_t)N);
+        const bool spare = n == 1 || n % 3 == 0; /* kept empty while the others have room */
+        if (cnt[n] < K && (!spare || tries > 100 * N)) cnt[n]++, left--;
+    }
+    for (int64_t k = 0; k < K; k++) perm[k] = (int32_t)k;
+    rp[0] = 0;
+    for (int64_t n = 0, j = 0; n < N; n++) {
+        for (int64_t i = 0; i < cnt[n]; i++, j++) { /* a partial shuffle: distinct columns */
+            const int64_t r = i + (int64_t)(hwa__rng_next(&rng) % (uint64_t)(K - i));
+            const int32_t t = perm[i];
+            perm[i] = perm[r], perm[r] = t;
+            col[j] = perm[i];
+        }
+        rp[n + 1] = (int32_t)j;
+    }
+    st = hwa_tensor_set_bytes(rp_t, rp, (size_t)(N + 1) * sizeof *rp);
+    if (!st) st = hwa_tensor_set_bytes(col_t, col, (size_t)nnz * sizeof *col);
+done:
+    free(rp), free(col), free(perm), free(cnt);
+    return st;
+}
+
 /* Rows leave the trailing flags (backward, matmul) out when false. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #define S2(a, b) {a, b}
@@ -453,6 +502,20 @@ static const tcase cases[] = {
     {"qlinear dynamic sliced x 5x33->17", 2, {2, 1}, {S2(5, 33), {17}}, {V_SLICED, 0}, F3, b_qlinear, QL_DYNAMIC, 0.0},
     {"qlinear dynamic transposed x 4x9->5", 2, {2, 1}, {S2(4, 9), {5}}, {V_TRANSPOSED, 0}, F3, b_qlinear, QL_DYNAMIC, 0.0},
     {"qlinear dynamic 2x1->1", 2, {2, 1}, {S2(2, 1), {1}}, {0}, F3, b_qlinear, QL_DYNAMIC, 0.0},
+    /* the sparse product (c->op: N): one row (gathers, tails of 37 and
+     * 1000 columns), panels of 5, 64 and 70 rows (two panels), strided x,
+     * one stored value among 50 rows, and sizes that take every thread */
+    {"spmm 1x37 * (13x37, 60 values)^T", 2, {2, 1}, {S2(1, 37), {60}}, {0}, F3, b_spmm, 13, 1e-10},
+    {"spmm 1x1000 * (100x1000, 5000 values)^T", 2, {2, 1}, {S2(1, 1000), {5000}}, {0}, F3, b_spmm, 100, 1e-10},
+    {"spmm 5x67 * (29x67, 300 values)^T", 2, {2, 1}, {S2(5, 67), {300}}, {0}, F3, b_spmm, 29, 1e-10},
+    {"spmm 64x784 * (100x784, 4000 values)^T", 2, {2, 1}, {S2(64, 784), {4000}}, {0}, F3, b_spmm, 100, 1e-10},
+    {"spmm 70x33 * (17x33, 200 values)^T", 2, {2, 1}, {S2(70, 33), {200}}, {0}, F3, b_spmm, 17, 1e-10},
+    {"spmm transposed x 3x41 * (9x41, 80 values)^T", 2, {2, 1}, {S2(3, 41), {80}}, {V_TRANSPOSED, 0}, F3, b_spmm, 9, 1e-10},
+    {"spmm sliced x 1x45 * (7x45, 50 values)^T", 2, {2, 1}, {S2(1, 45), {50}}, {V_SLICED, 0}, F3, b_spmm, 7, 1e-10},
+    {"spmm sliced x 6x20 * (11x20, 90 values)^T", 2, {2, 1}, {S2(6, 20), {90}}, {V_SLICED, 0}, F3, b_spmm, 11, 1e-10},
+    {"spmm 2x16 * (50x16, 1 value)^T", 2, {2, 1}, {S2(2, 16), {1}}, {0}, F3, b_spmm, 50, 1e-10},
+    {"spmm 1x1000 * (1000x1000, 50000 values)^T", 2, {2, 1}, {S2(1, 1000), {50000}}, {0}, F3, b_spmm, 1000, 1e-10},
+    {"spmm 64x1000 * (1000x1000, 50000 values)^T", 2, {2, 1}, {S2(64, 1000), {50000}}, {0}, F3, b_spmm, 1000, 1e-10},
     /* rotary embedding, both modes */
     {"rope interleaved 2x7x3x16", 1, {4}, {S4(2, 7, 3, 16)}, {0}, F3, b_rope, HWA_ROPE_INTERLEAVED, 1e-10, true},
     {"rope halves 1x5x4x64", 1, {4}, {S4(1, 5, 4, 64)}, {0}, F3, b_rope, HWA_ROPE_HALVES, 1e-10, true},
@@ -505,6 +568,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     case_labels = NULL;
     case_at = NULL;
     case_w8 = NULL;
+    case_rp = case_col = NULL;
     for (int i = 0; i < c->nin; i++) {
         in[i] = make_input(ctx, c, i, &leaf[i]);
         if (c->backward && leaf[i]) hwa_tensor_set_param(leaf[i]);
@@ -539,6 +603,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     if (case_at && (st = fill_at(case_at))) goto done;
     if (case_w8 && (st = fill_w8(case_w8))) goto done;
     if (case_labels && (st = fill_labels(case_labels, case_labels_mod))) goto done;
+    if (case_rp && (st = fill_csr(case_rp, case_col, hwa_tensor_dim(in[0], 1)))) goto done;
     hwa__cpu_set_reference_only(v->isa < 0);
     hwa__isa_set_override(v->isa < 0 ? -1 : v->isa);
     hwa__mm_set_override(v->provider);

@@ -30,6 +30,7 @@
 #include "backends/cpu/matmul/mm_qlinear.h"
 #include "backends/cpu/matmul/mm_quant.h"
 #include "backends/cpu/ref/ref.h"
+#include "backends/cpu/sparse/spmm.h"
 #include "core/internal.h"
 
 typedef hwa_status (*kernel_fn)(hwa_tensor *dst);
@@ -60,6 +61,7 @@ typedef struct cpu_state {
     int n_names, cap_names;
     hwa__cpu_prof *prof;   /* HWA_PROFILE: time per op and kernel; else NULL */
     hwa__cpu_scratch scratch; /* f16 / bf16 ops through the f32 kernels */
+    hwa__spmm_memo spmm;   /* sparse products' index tensors found valid */
     bool has_cores;        /* a core set ("cpu:A-B"), not the whole CPU */
     hwa__cpu_cores cores;
 } cpu_state;
@@ -419,6 +421,11 @@ static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n,
         }
     } else if (t->op == HWA_OP_QLINEAR && (st = hwa__ql_run(s->ql, s->mm, t, simd, nt, s->names[i].name, KNAME_CAP)) !=
                                               HWA_E_UNSUPPORTED) {
+        hwa__tensor_touch(t);
+        return st;
+    } else if (t->op == HWA_OP_SPMM &&
+               (st = hwa__cpu_spmm_run(&s->spmm, t, nt, &s->scratch, s->names[i].name, KNAME_CAP)) !=
+                   HWA_E_UNSUPPORTED) {
         hwa__tensor_touch(t);
         return st;
     } else if (hwa__cpu_train_fast_run(hwa__train_simd_active(), t, nt, &s->scratch)) {

@@ -22,6 +22,10 @@ float hwa__ref_clip_coef(const hwa_tensor *sum_sq, float max_norm);
 /* SPMM's index check (row_ptr from 0 to nnz, non-decreasing; columns in
  * [0, K)): HWA_E_RANGE naming the row. Shared by the fast kernels. */
 hwa_status hwa__spmm_check(const hwa_tensor *dst);
+/* The same rule on host arrays row_ptr [N + 1] and col [nnz] (a device
+ * backend's indices read back), its message recorded in ctx. */
+hwa_status hwa__spmm_check_rows(hwa_ctx *ctx, const int32_t *rp, const int32_t *col, int64_t N, int64_t K,
+                                int64_t nnz);
 /* QLINEAR's dynamic activation parameters of one row of K values at the
  * given stride (ops_list.h), and the quantization of one value: the rule
  * every QLINEAR kernel follows. */
