@@ -148,6 +148,13 @@ usage train "--rank-devices: conflicts with --device" train --rank-devices cpu -
 usage train "--export $T/b: given twice" train --export "$T/a" --export "$T/b"
 usage train "extra: extra argument" train extra
 
+# ---- eval
+usage eval "--bogus: unknown option" eval m --bogus
+usage eval "--form sparce: not one of the allowed values; allowed: auto, dense, sparse, int8" eval m --form sparce
+usage eval "--test-limit -1: out of range" eval m --test-limit -1
+usage eval "MODEL: missing" eval --form dense
+usage eval "b: extra argument" eval a b
+
 # ---- tune
 usage tune "--bogus: unknown option" tune --bogus
 usage tune "--budget: missing its value" tune mlp1000 --budget
@@ -190,7 +197,7 @@ fast "--export $T/a-file/w.safetensors: folder $T/a-file is not a folder" \
   train --data "$T/none" --export "$T/a-file/w.safetensors"
 
 # ---- an input that is not there is a runtime failure: exit 1, not 2
-for args in "inspect $T/missing" "quantize $T/missing.gguf $T/out.gguf --type q8_0" "perplexity m --text $T/missing" \
+for args in "inspect $T/missing" "eval $T/missing" "quantize $T/missing.gguf $T/out.gguf --type q8_0" "perplexity m --text $T/missing" \
   "imatrix m --text $T/missing -o $T/o.gguf" "quantize $T/a-file $T/out.gguf --type q8_0 --tokenizer $T/missing" \
   "quantize $T/a-file $T/out.gguf --type q8_0 --imatrix $T/missing"; do
   # shellcheck disable=SC2086
@@ -241,6 +248,7 @@ help_names train --hidden --activation --data --limit --test-limit --val-fractio
   --beta2 --eps --weight-decay --clip --schedule --step-epochs --gamma --warmup-steps --min-lr --pct-start \
   --checkpoint-dir --keep --resume --export --json --quiet --profile --rank-devices --shards --bucket-mb \
   --dist-timeout
+help_names eval --data --test-limit --device --form --threads --json
 help_names tune --model --device --budget --inference --p99-ms --memory --margin --max-batch --measure --optimizers \
   --threads --data --val-fraction --seed -o --json --quiet
 "$H" --help > "$T/help" && [ -z "$(LC_ALL=C.UTF-8 awk 'length($0) > 100' "$T/help")" ] &&
@@ -248,7 +256,7 @@ help_names tune --model --device --budget --inference --p99-ms --memory --margin
 
 # An option a command accepts but its list above lacks: every "  --opt" the
 # help names is accepted (not "unknown option").
-for cmd in run bench probe inspect generate quantize imatrix perplexity plan train tune report; do
+for cmd in run bench probe inspect generate quantize imatrix perplexity plan train tune report eval; do
   for o in $("$H" $cmd --help | grep -oE '^  (-[a-z], )?--?[a-z0-9-]+' | sed 's/.*, //; s/^ *//'); do
     "$H" $cmd "$o" x --bogus-after > /dev/null 2> "$T/err"
     if grep -qF -- "$o: unknown option" "$T/err"; then bad "hwadapt $cmd --help lists $o, which it refuses"; fi

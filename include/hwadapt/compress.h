@@ -138,8 +138,9 @@ const char *hwa_cm_form_name(hwa_cm_form f); /* "auto", "dense", "sparse", "int8
  * and keeps the faster (so the chosen kernel is never slower than dense, as
  * measured); an int8 layer runs hwa_qlinear where be supports it, else
  * dense f32. A forced form a layer does not have, or be does not run, is
- * HWA_E_UNSUPPORTED. The net copies what it needs of m. *out: new,
- * hwa_cm_net_free; be must outlive it. */
+ * HWA_E_UNSUPPORTED. The net copies what it needs of m, and runs on a
+ * backend of its own on be's device (hwa_cm_net_backend). *out: new,
+ * hwa_cm_net_free. */
 typedef struct hwa_cm_net hwa_cm_net;
 hwa_status hwa_cm_net_new(const hwa_cmodel *m, hwa_backend *be, int64_t rows, hwa_cm_form form, hwa_cm_net **out);
 void hwa_cm_net_free(hwa_cm_net *n); /* NULL is a no-op */
@@ -148,19 +149,32 @@ hwa_status hwa_cm_net_run(hwa_cm_net *n, const float *x, float *logits);
 /* Layer l's form and why ("sparse: 41 us against 118 us dense at 64 rows",
  * "dense: opencl:0 has no int8 product"), and the kernel that ran it last
  * (hwa_backend_kernel_name; "" before a run). Owned by n. */
+int hwa_cm_net_n_layers(const hwa_cm_net *n);
 hwa_cm_form hwa_cm_net_form(const hwa_cm_net *n, int l);
 const char *hwa_cm_net_reason(const hwa_cm_net *n, int l);
 const char *hwa_cm_net_kernel(const hwa_cm_net *n, int l);
 /* The graph, its input [rows, in] and its logits, for the benchmark
  * harness (owned by n). */
 hwa_graph *hwa_cm_net_graph(const hwa_cm_net *n);
+/* The backend the net runs on: its own, made on be's device with be's
+ * threads (tensors live in their backend's context). */
+hwa_backend *hwa_cm_net_backend(const hwa_cm_net *n);
 hwa_tensor *hwa_cm_net_input(const hwa_cm_net *n);
 hwa_tensor *hwa_cm_net_logits(const hwa_cm_net *n);
+/* Times nets[0..n-1], each on the input its last hwa_cm_net_run set: one
+ * warm-up run each, then `reps` rounds (>= 1) that visit every net in turn,
+ * a visit running it back to back for at least min_visit_s (at least once);
+ * seconds[i] gets the median over the rounds of net i's time per run. The
+ * nets may live on different backends. */
+hwa_status hwa_cm_nets_time(hwa_cm_net *const *nets, int n, int reps, double min_visit_s, double *seconds);
 /* Mean cross-entropy and accuracy (a fraction) of m on d, in batches of up
  * to 1000 rows on be, each layer in the AUTO form. d's features and classes
  * must match m (HWA_E_INVALID otherwise). */
 hwa_status hwa_cmodel_evaluate(const hwa_cmodel *m, hwa_backend *be, const hwa_dataset *d, double *loss,
                                double *accuracy);
+/* The same with every layer in `form` (hwa_cm_net_new's rules). */
+hwa_status hwa_cmodel_evaluate_form(const hwa_cmodel *m, hwa_backend *be, const hwa_dataset *d, hwa_cm_form form,
+                                    double *loss, double *accuracy);
 
 /* ---- the passes ------------------------------------------------------------------ */
 

@@ -272,9 +272,7 @@ typedef enum hwa_activation {
 } hwa_activation;
 const char *hwa_activation_name(hwa_activation a);
 hwa_status hwa_activation_from_name(const char *name, hwa_activation *out);
-/* The node that applies activation a to h on ctx (hwa_relu, hwa_gelu, ...;
- * relu for an unknown a), as the trainer's MLP applies it between layers.
- * NULL with the context's error when the op cannot be built. */
+/* h through activation a (hwa_relu, hwa_gelu, ...; an unknown a is relu). */
 hwa_tensor *hwa_activation_apply(hwa_ctx *ctx, hwa_activation a, hwa_tensor *h);
 
 typedef struct hwa_train_config {

@@ -16,6 +16,7 @@
 #include "bench/sweep.h"
 #include "bench/text.h"
 #include "bench/workload.h"
+#include "hwadapt/compress.h"
 #include "backends/cpu/cpu_load.h"
 #include "hwadapt/train.h"
 
@@ -295,6 +296,14 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
         note_add(tmpl, "model file: a query is a prefill of %lld tokens from position 0", (long long)b->batch);
     else if (w->llama)
         note_add(tmpl, "model file: a query is one decode step at the next position (cache reset when full)");
+    if (w->cnet) {
+        char forms[256] = "";
+        for (int l = 0; l < hwa_cm_net_n_layers(w->cnet); l++)
+            snprintf(forms + strlen(forms), sizeof forms - strlen(forms), "%s%s", l ? ", " : "",
+                     hwa_cm_form_name(hwa_cm_net_form(w->cnet, l)));
+        note_add(tmpl, "compressed model: a query is the forward pass of %lld rows; the layers run %s",
+                 (long long)b->batch, forms);
+    }
     tmpl->planned_bytes = w->planned_bytes;
 
     /* Predict one query's time from what this device did in this dtype. The

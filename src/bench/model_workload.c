@@ -6,8 +6,11 @@
 #include <string.h>
 
 #include "backends/cpu/cpu_backend.h"
+#include "bench/bench_device.h"
 #include "bench/workload.h"
+#include "hwadapt/compress.h"
 #include "hwadapt/nn.h"
+#include "sched/sched_internal.h"
 
 /* Matmul weights one token multiplies, from the config: per layer wq, wk,
  * wv, wo and the three feed-forward matrices, then the classifier. */
@@ -25,6 +28,13 @@ static hwa_status open_model(const char *path, const char *spec, int threads, in
 }
 
 hwa_status hwa__model_dtype(const char *path, const char *spec, hwa_dtype *t) {
+    if (hwa_cmodel_is_file(path)) {
+        hwa_cmodel *cm = NULL;
+        hwa_status st = hwa_cmodel_read(path, &cm);
+        hwa_cmodel_free(cm);
+        *t = HWA_F32;
+        return st;
+    }
     hwa_llama *m = NULL;
     hwa_status st = open_model(path, spec, 0, 0, &m);
     if (!st) *t = hwa_llama_get_config(m)->weight_dtype;
@@ -32,8 +42,56 @@ hwa_status hwa__model_dtype(const char *path, const char *spec, hwa_dtype *t) {
     return st;
 }
 
+hwa_status hwa__cmodel_build(const char *path, const char *spec, int64_t batch, int threads, uint64_t seed,
+                             hwa__workload *w) {
+    memset(w, 0, sizeof *w);
+    if (batch < 1) return hwa__err(NULL, HWA_E_RANGE, "batch must be >= 1 (got %lld)", (long long)batch);
+    hwa_cmodel *m = NULL;
+    hwa_status st = hwa_cmodel_read(path, &m);
+    hwa_ctx_params cp = {.allocator = NULL, .seed = seed};
+    if (!st && !(w->ctx = hwa_ctx_new(&cp))) st = hwa__err(NULL, HWA_E_NOMEM, "out of memory");
+    /* the net runs on its own backend, made with this one's device and threads */
+    hwa_backend *be = NULL;
+    if (!st && !(be = hwa_backend_new(w->ctx, spec))) st = hwa_ctx_last_status(w->ctx);
+    if (!st) st = hwa__bdev_set_threads(be, threads);
+    if (!st) st = hwa_cm_net_new(m, be, batch, HWA_CM_FORM_AUTO, &w->cnet);
+    hwa_backend_free(be);
+    if (!st) {
+        w->be = hwa_cm_net_backend(w->cnet);
+        w->g = hwa_cm_net_graph(w->cnet);
+        w->out = hwa_cm_net_logits(w->cnet);
+        w->dtype = HWA_F32;
+        double most = -1;
+        for (int i = 0; i < hwa_graph_n_nodes(w->g); i++) {
+            hwa_tensor *node = hwa_graph_node(w->g, i);
+            const double f = hwa__sched_node_flops(node);
+            w->flops_per_query += f;
+            if (f > most) most = f, w->heaviest = node;
+        }
+        int64_t bytes = 0;
+        st = hwa_cmodel_size(m, &bytes);
+        /* the file's bytes stand for the weights' traffic, and the input and
+         * logits once */
+        w->bytes_per_query = (double)bytes + 4.0 * (double)batch * (double)(m->layer[0].in +
+                             m->layer[m->n_layers - 1].out);
+    }
+    /* inputs like normalised pixels: uniform in [-1, 2) */
+    if (!st) st = hwa_tensor_fill_uniform(hwa_cm_net_input(w->cnet), -1.0f, 2.0f);
+    hwa_cmodel_free(m);
+    if (st) {
+        if (w->ctx && hwa_ctx_last_error(w->ctx)[0]) hwa__err(NULL, st, "%s: %s", path, hwa_ctx_last_error(w->ctx));
+        else if (hwa_last_error()[0]) hwa__err(NULL, st, "%s: %s", path, hwa_last_error());
+        hwa__workload_free(w);
+    }
+    return st;
+}
+
 hwa_status hwa__model_build(const char *path, const char *spec, hwa_dtype t, int64_t batch, bool sequences,
                             int threads, uint64_t seed, hwa__workload *w) {
+    if (hwa_cmodel_is_file(path)) {
+        if (sequences) return hwa__err(NULL, HWA_E_INVALID, "%s: sequences apply to language models", path);
+        return hwa__cmodel_build(path, spec, batch, threads, seed, w);
+    }
     memset(w, 0, sizeof *w);
     if (batch < 1) return hwa__err(NULL, HWA_E_RANGE, "batch must be >= 1 (got %lld)", (long long)batch);
     if (sequences && batch > HWA_LLAMA_MAX_SEQ)

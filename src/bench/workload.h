@@ -34,6 +34,10 @@ typedef struct hwa__workload {
     int32_t sequences;        /* > 0: a query is one decode step of n_tokens sequences in one batch */
     int32_t *seqs;            /* [sequences]: 0 .. sequences - 1 */
     float *logits;            /* [vocab] of the query's last token */
+    /* A compressed model file (hwa_cmodel, compress.h): its net, whose
+     * graph, logits and backend are g, out and be above (owned by the
+     * net). */
+    struct hwa_cm_net *cnet;
     /* Placed across devices (hwa__workload_place): the schedule and the
      * backends it made besides be. */
     hwa_placement *pl;
@@ -84,6 +88,11 @@ hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t
 hwa_status hwa__model_build(const char *path, const char *spec, hwa_dtype t, int64_t batch, bool sequences,
                             int threads, uint64_t seed, hwa__workload *w);
 hwa_status hwa__model_dtype(const char *path, const char *spec, hwa_dtype *t);
+/* A compressed model file (compress.h) as the workload: a query is its
+ * forward pass on `batch` rows of inputs, each layer in the form the device
+ * runs fastest (hwa_cm_net). Its dtype is f32. */
+hwa_status hwa__cmodel_build(const char *path, const char *spec, int64_t batch, int threads, uint64_t seed,
+                             hwa__workload *w);
 hwa_status hwa__model_run(hwa__workload *w);
 /* The logits of w's first query (its model fresh from path, as after
  * hwa__model_build) recomputed from a fresh model of the same file on the

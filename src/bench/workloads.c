@@ -8,6 +8,7 @@
 
 #include "bench/bench_device.h"
 #include "bench/workload.h"
+#include "hwadapt/compress.h"
 #include "hwadapt/nn.h"
 #include "hwadapt/train.h"
 #include "sched/sched_internal.h"
@@ -250,6 +251,8 @@ void hwa__workload_free(hwa__workload *w) {
     hwa_placement_free(w->pl);
     for (int k = 0; k < w->n_place_be; k++) hwa_backend_free(w->place_be[k]);
     hwa_optim_free(w->opt);
+    if (w->cnet) w->be = NULL; /* the net's own */
+    hwa_cm_net_free(w->cnet);
     hwa_backend_free(w->be);
     hwa_ctx_free(w->ctx);
     hwa_llama_free(w->llama);

@@ -77,6 +77,9 @@ double hwa__sched_node_flops(const hwa_tensor *t) {
         int64_t k = t->p.i[0] ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1];
         return 2.0 * n * (double)k;
     }
+    /* compressed forms: a multiply-add per stored weight and row */
+    if (t->op == HWA_OP_QLINEAR) return 2.0 * n * (double)t->src[0]->shape[1];
+    if (t->op == HWA_OP_SPMM) return 2.0 * (double)t->shape[0] * (double)t->src[2]->shape[0];
     if (t->op == HWA_OP_ATTENTION || t->op == HWA_OP_CACHE_ATTENTION) {
         /* q [.., T, D] against k, v [.., S, D]: two products of T x S x D
          * (a cache's whole length S: an upper bound) */
@@ -97,7 +100,7 @@ double hwa__sched_node_bytes(const hwa_tensor *t) {
 }
 
 double hwa__sched_roofline_s(const hwa_place_device *d, const hwa_tensor *t, double flops, double bytes) {
-    hwa_dtype dt = t->op == HWA_OP_MATMUL ? t->src[0]->dtype : t->dtype;
+    hwa_dtype dt = t->op == HWA_OP_MATMUL ? t->src[0]->dtype : t->op == HWA_OP_QLINEAR ? HWA_I8 : t->dtype;
     double peak = (unsigned)dt < HWA_DTYPE_COUNT ? d->peak_gflops[dt] : 0;
     if (peak <= 0) peak = d->peak_gflops[HWA_F32];
     /* Products run near the matmul peak; other ops are memory-bound on every
