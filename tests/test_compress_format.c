@@ -409,6 +409,8 @@ static hwa_cmodel *one_shared_layer(bool huffman, int n_codes) {
     m->huffman = huffman;
     fill_layer(&m->layer[0], 2, 3, F_DENSE_SHARED, 2, 1);
     m->layer[0].n_codes = n_codes;
+    m->layer[0].codebook = realloc(m->layer[0].codebook, (size_t)n_codes * sizeof(float));
+    for (int c = 0; c < n_codes; c++) m->layer[0].codebook[c] = (float)c / 4;
     for (int k = 0; k < 6; k++) m->layer[0].codes[k] = (uint8_t)(k % n_codes);
     return m;
 }
