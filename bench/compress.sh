@@ -30,9 +30,9 @@ base="$out/fmnist-mlp-e$epochs-s1.safetensors"
 
 run() { # NAME ISA ARGS...: one compress run (HWA_ISA=ISA when ISA is not empty) and eval of its file
   local name=$1 isa=$2; shift 2
-  env ${isa:+HWA_ISA=$isa} "$cli" compress "$base" "$@" "${extra[@]}" --reps "$reps" --json -o "$out/$name.hwc" \
+  env ${isa:+HWA_ISA=$isa} "$cli" compress "$base" "$@" "${extra[@]}" --reps "$reps" --json -o "$out/$name.hwac" \
     > "$out/$name.json" 2> "$out/$name.err"
-  env ${isa:+HWA_ISA=$isa} "$cli" eval "$out/$name.hwc" --json ${BENCH_QUICK:+--test-limit 2000} \
+  env ${isa:+HWA_ISA=$isa} "$cli" eval "$out/$name.hwac" --json ${BENCH_QUICK:+--test-limit 2000} \
     > "$out/$name.eval.json"
 }
 run dc "" --method prune,share,huffman
@@ -64,7 +64,7 @@ def check_eval(name, r):
     e = load(name + ".eval")
     last = [s for s in r["stages"] if not s["stage"].endswith(" as dense")][-1]
     same = abs(e["accuracy"] - last["test_accuracy"]) < 1e-12
-    print(f"- `hwadapt eval {name}.hwc`: {100*e['accuracy']:.2f} %, the report gave {100*last['test_accuracy']:.2f} %"
+    print(f"- `hwadapt eval {name}.hwac`: {100*e['accuracy']:.2f} %, the report gave {100*last['test_accuracy']:.2f} %"
           f"{ok(same)}")
     return last
 

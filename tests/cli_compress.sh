@@ -25,9 +25,9 @@ SMALL=(--limit 3000 --test-limit 500 --val 500 --retrain-epochs 1 --batch-sizes 
 # ---- prune, share, huffman: one stage each, smaller at every step, and the
 # file eval reads gives the accuracy of the report's last stage
 $H compress "$T/mlp.safetensors" "${SMALL[@]}" --method prune,share,huffman --sparsity 0.8 --bits 4 --json \
-  -o "$T/dc.hwc" > "$T/dc.json" 2> "$T/err"
+  -o "$T/dc.hwac" > "$T/dc.json" 2> "$T/err"
 rc=$?
-$H eval "$T/dc.hwc" --test-limit 500 --json > "$T/eval.json" 2>> "$T/err"
+$H eval "$T/dc.hwac" --test-limit 500 --json > "$T/eval.json" 2>> "$T/err"
 rc2=$?
 if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && $py - "$T/dc.json" "$T/eval.json" <<'PY'
 import json, sys
@@ -48,7 +48,7 @@ else bad "prune,share,huffman: exit $rc/$rc2: $(cat "$T/dc.json" "$T/eval.json" 
 
 # ---- the forms: a forced dense run gives the same accuracy as the chosen
 # forms (the sparse product computes the same function)
-$H eval "$T/dc.hwc" --test-limit 500 --form dense --json > "$T/dense.json" 2> "$T/err"
+$H eval "$T/dc.hwac" --test-limit 500 --form dense --json > "$T/dense.json" 2> "$T/err"
 if [ $? -eq 0 ] && $py - "$T/eval.json" "$T/dense.json" <<'PY'
 import json, sys
 a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
@@ -57,13 +57,13 @@ assert [l["form"] for l in b["layers"]] == ["dense"] * 3
 PY
 then ok "eval --form dense agrees with the chosen forms"
 else bad "eval --form dense: $(cat "$T/dense.json" "$T/err")"; fi
-$H eval "$T/dc.hwc" --test-limit 100 --form int8 > "$T/out" 2> "$T/err"
+$H eval "$T/dc.hwac" --test-limit 100 --form int8 > "$T/out" 2> "$T/err"
 if [ $? -ne 0 ] && grep -q "not int8" "$T/err"; then ok "eval --form int8 on a model without int8 layers: an error"
 else bad "eval --form int8: $(cat "$T/out" "$T/err")"; fi
 
 # ---- int8 with the gate, and neurons
 $H compress "$T/mlp.safetensors" "${SMALL[@]}" --method int8 --calib-method percentile --max-drop 0.01 --json \
-  -o "$T/q.hwc" > "$T/q.json" 2> "$T/err"
+  -o "$T/q.hwac" > "$T/q.json" 2> "$T/err"
 if [ $? -eq 0 ] && $py - "$T/q.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -74,14 +74,14 @@ assert q["bytes"] * 3 < r["stages"][0]["bytes"], (q["bytes"], r["stages"][0]["by
 PY
 then ok "int8 with --max-drop 0.01: within the drop, under a third of the size"
 else bad "int8: $(cat "$T/q.json" "$T/err")"; fi
-$H compress "$T/mlp.safetensors" "${SMALL[@]}" --method neurons --keep 0.5 --no-latency -o "$T/n.hwc" \
+$H compress "$T/mlp.safetensors" "${SMALL[@]}" --method neurons --keep 0.5 --no-latency -o "$T/n.hwac" \
   > "$T/n.out" 2> "$T/err"
-if [ $? -eq 0 ] && $H inspect "$T/n.hwc" > "$T/inspect" 2>&1 && grep -q "32" "$T/inspect"; then
+if [ $? -eq 0 ] && $H inspect "$T/n.hwac" > "$T/inspect" 2>&1 && grep -q "32" "$T/inspect"; then
   ok "neurons --keep 0.5: a model of 32-unit hidden layers"
 else bad "neurons: $(cat "$T/n.out" "$T/err" "$T/inspect")"; fi
 
 # ---- bench runs the file like a workload, one row per batch
-$H bench "$T/dc.hwc" --batch 1,8 --reps 1 --min-time 0.05 --no-calibrate --json > "$T/bench.json" 2> "$T/err"
+$H bench "$T/dc.hwac" --batch 1,8 --reps 1 --min-time 0.05 --no-calibrate --json > "$T/bench.json" 2> "$T/err"
 if [ $? -eq 0 ] && $py - "$T/bench.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -93,17 +93,17 @@ then ok "bench on a compressed file: a row per batch, the forms noted"
 else bad "bench: $(head -c 2000 "$T/bench.json"; cat "$T/err")"; fi
 
 # ---- bad input: clear errors, nothing written
-$H compress "$T/mlp.safetensors" --method prune,zip -o "$T/x.hwc" > /dev/null 2> "$T/err"
-if [ $? -eq 2 ] && grep -q "zip" "$T/err" && [ ! -e "$T/x.hwc" ]; then ok "unknown method: usage error"
+$H compress "$T/mlp.safetensors" --method prune,zip -o "$T/x.hwac" > /dev/null 2> "$T/err"
+if [ $? -eq 2 ] && grep -q "zip" "$T/err" && [ ! -e "$T/x.hwac" ]; then ok "unknown method: usage error"
 else bad "unknown method: $(cat "$T/err")"; fi
-$H compress "$T/mlp.safetensors" --method prune -o "$T/no/such/dir/x.hwc" > /dev/null 2> "$T/err"
+$H compress "$T/mlp.safetensors" --method prune -o "$T/no/such/dir/x.hwac" > /dev/null 2> "$T/err"
 if [ $? -eq 2 ] && grep -q "no/such/dir" "$T/err"; then ok "output folder checked before any work"
 else bad "output folder: $(cat "$T/err")"; fi
-head -c 100 "$T/dc.hwc" > "$T/trunc.hwc"
-$H eval "$T/trunc.hwc" --test-limit 10 > /dev/null 2> "$T/err"
+head -c 100 "$T/dc.hwac" > "$T/trunc.hwac"
+$H eval "$T/trunc.hwac" --test-limit 10 > /dev/null 2> "$T/err"
 if [ $? -eq 1 ] && [ -s "$T/err" ]; then ok "a truncated file: $(head -1 "$T/err")"
 else bad "truncated file: $(cat "$T/err")"; fi
-$H compress "$T/mlp.safetensors" --method prune --sparsity 1.5 -o "$T/x.hwc" > /dev/null 2> "$T/err"
+$H compress "$T/mlp.safetensors" --method prune --sparsity 1.5 -o "$T/x.hwac" > /dev/null 2> "$T/err"
 if [ $? -eq 2 ] && grep -q "sparsity" "$T/err"; then ok "--sparsity out of range: usage error"
 else bad "--sparsity 1.5: $(cat "$T/err")"; fi
 
