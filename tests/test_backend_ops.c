@@ -26,6 +26,9 @@ static void *guarded_alloc(void *ud, size_t size, size_t align) {
     const size_t padded = ((size + GUARD - 1) / GUARD) * GUARD;
     memcpy(p, &size, sizeof size);
     memset(p + sizeof size, 0xA5, GUARD - sizeof size);
+    /* all NaNs: a kernel that leaves part of its result unwritten cannot
+     * pass on what a freed buffer of an earlier run left there */
+    memset(p + GUARD, 0xFF, size);
     memset(p + GUARD + size, 0xA5, padded - size + GUARD);
     return p + GUARD;
 }
@@ -257,6 +260,76 @@ static hwa_status fill_labels(hwa_tensor *labels, int64_t C) {
     free(p);
     return st;
 }
+/* QLINEAR of x in[0] [M, K] and int8 weights [N, K] (filled once the
+ * leaves have storage: every value from -128 to 127 occurs) with scales
+ * in[1] [N]; c->op 0: dynamic activations, QL_STATIC: scale 2/255 and zero
+ * point 128 (x in [-1, 1] fits), QL_CLIPS: 1/400 and 40 (both ends clip). */
+enum { QL_DYNAMIC, QL_STATIC, QL_CLIPS };
+static hwa_tensor *case_w8;
+static hwa_tensor *b_qlinear(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    case_w8 = hwa_tensor_new_2d(ctx, HWA_I8, hwa_tensor_dim(in[1], 0), hwa_tensor_dim(in[0], 1));
+    const float s = c->op == QL_STATIC ? 2.0f / 255.0f : c->op == QL_CLIPS ? 1.0f / 400.0f : 0.0f;
+    return hwa_qlinear(ctx, in[0], case_w8, in[1], s, c->op == QL_STATIC ? 128 : c->op == QL_CLIPS ? 40 : 0);
+}
+static hwa_status fill_w8(hwa_tensor *w) {
+    const int64_t n = hwa_tensor_nelements(w);
+    int8_t *p = malloc((size_t)n);
+    if (!p) return HWA_E_NOMEM;
+    uint32_t r = 12345;
+    for (int64_t i = 0; i < n; i++) {
+        r = r * 1664525u + 1013904223u;
+        p[i] = (int8_t)(r >> 24);
+    }
+    hwa_status st = hwa_tensor_set_bytes(w, p, (size_t)n);
+    free(p);
+    return st;
+}
+/* The sparse product x [M, K] (in[0]) times the transpose of an [N, K]
+ * matrix in compressed rows with N = c->op and the stored values in[1]
+ * [nnz]; row_ptr and col are filled by fill_csr once the leaves have
+ * storage: row 1 full when nnz >= K, rows 0 and every third row empty,
+ * the other values spread over the remaining rows at random columns
+ * (distinct within a row, in no order). */
+static hwa_tensor *case_rp, *case_col;
+static hwa_tensor *b_spmm(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    case_rp = hwa_tensor_new_1d(ctx, HWA_I32, c->op + 1);
+    case_col = hwa_tensor_new_1d(ctx, HWA_I32, hwa_tensor_dim(in[1], 0));
+    return hwa_spmm(ctx, in[0], case_rp, case_col, in[1]);
+}
+
+static hwa_status fill_csr(hwa_tensor *rp_t, hwa_tensor *col_t, int64_t K) {
+    const int64_t N = hwa_tensor_nelements(rp_t) - 1, nnz = hwa_tensor_nelements(col_t);
+    int32_t *rp = malloc((size_t)(N + 1) * sizeof *rp), *col = malloc((size_t)nnz * sizeof *col);
+    int32_t *perm = malloc((size_t)K * sizeof *perm);
+    int64_t *cnt = calloc((size_t)N, sizeof *cnt);
+    hwa_status st = HWA_E_NOMEM;
+    if (!rp || !col || !perm || !cnt || nnz > N * K) goto done;
+    uint64_t rng = 77;
+    int64_t left = nnz;
+    if (N > 1 && K <= left) cnt[1] = K, left -= K;
+    for (int64_t tries = 0; left > 0; tries++) {
+        const int64_t n = (int64_t)(hwa__rng_next(&rng) % (uint64_t)N);
+        const bool spare = n == 1 || n % 3 == 0; /* kept empty while the others have room */
+        if (cnt[n] < K && (!spare || tries > 100 * N)) cnt[n]++, left--;
+    }
+    for (int64_t k = 0; k < K; k++) perm[k] = (int32_t)k;
+    rp[0] = 0;
+    for (int64_t n = 0, j = 0; n < N; n++) {
+        for (int64_t i = 0; i < cnt[n]; i++, j++) { /* a partial shuffle: distinct columns */
+            const int64_t r = i + (int64_t)(hwa__rng_next(&rng) % (uint64_t)(K - i));
+            const int32_t t = perm[i];
+            perm[i] = perm[r], perm[r] = t;
+            col[j] = perm[i];
+        }
+        rp[n + 1] = (int32_t)j;
+    }
+    st = hwa_tensor_set_bytes(rp_t, rp, (size_t)(N + 1) * sizeof *rp);
+    if (!st) st = hwa_tensor_set_bytes(col_t, col, (size_t)nnz * sizeof *col);
+done:
+    free(rp), free(col), free(perm), free(cnt);
+    return st;
+}
+
 /* Rows leave the trailing flags (backward, matmul) out when false. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #define S2(a, b) {a, b}
@@ -414,6 +487,35 @@ static const tcase cases[] = {
     {"attention llama q [B,T,H,D] prefill 37", 3, {4, 4, 4}, {S4(1, 37, 4, 32), S4(1, 2, 64, 32), S4(1, 2, 64, 32)}, {0}, F3, b_attention, ATTN_OP(37, ATTN_CAUSAL | ATTN_Q_BTHD), 1e-10},
     {"attention q transposed (strided D)", 3, {4, 4, 4}, {S4(1, 2, 7, 16), S4(1, 2, 10, 16), S4(1, 2, 10, 16)}, {V_TRANSPOSED, 0, 0}, F3, b_attention, ATTN_OP(10, 0), 1e-10},
     {"attention k transposed (reference)", 3, {4, 4, 4}, {S4(1, 2, 3, 5), S4(1, 2, 8, 5), S4(1, 2, 8, 8)}, {0, V_TRANSPOSED, 0}, F3, b_attention, ATTN_OP(5, 0), 1e-10},
+    /* int8 products with u8 activations: odd K (not a multiple of the 4
+     * bytes a VNNI lane sums, nor of 16 or 64), N short of a 16- or 64-wide
+     * block, one row, a few (GEMV) and many (GEMM), rows apart (sliced x),
+     * x transposed (the reference). The integer sums are exact and the
+     * scales the same float products: equal to the reference (tolerance 0). */
+    {"qlinear dynamic 1x61->37", 2, {2, 1}, {S2(1, 61), {37}}, {0}, F3, b_qlinear, QL_DYNAMIC, 0.0},
+    {"qlinear dynamic 1x1000->10", 2, {2, 1}, {S2(1, 1000), {10}}, {0}, F3, b_qlinear, QL_DYNAMIC, 0.0},
+    {"qlinear dynamic 3x130->70", 2, {2, 1}, {S2(3, 130), {70}}, {0}, F3, b_qlinear, QL_DYNAMIC, 0.0},
+    {"qlinear dynamic 64x257->200", 2, {2, 1}, {S2(64, 257), {200}}, {0}, F3, b_qlinear, QL_DYNAMIC, 0.0},
+    {"qlinear static 64x100->130", 2, {2, 1}, {S2(64, 100), {130}}, {0}, F3, b_qlinear, QL_STATIC, 0.0},
+    {"qlinear static clipping 3x45->9", 2, {2, 1}, {S2(3, 45), {9}}, {0}, F3, b_qlinear, QL_CLIPS, 0.0},
+    {"qlinear static 13x784->1000", 2, {2, 1}, {S2(13, 784), {1000}}, {0}, F3, b_qlinear, QL_STATIC, 0.0},
+    {"qlinear dynamic sliced x 5x33->17", 2, {2, 1}, {S2(5, 33), {17}}, {V_SLICED, 0}, F3, b_qlinear, QL_DYNAMIC, 0.0},
+    {"qlinear dynamic transposed x 4x9->5", 2, {2, 1}, {S2(4, 9), {5}}, {V_TRANSPOSED, 0}, F3, b_qlinear, QL_DYNAMIC, 0.0},
+    {"qlinear dynamic 2x1->1", 2, {2, 1}, {S2(2, 1), {1}}, {0}, F3, b_qlinear, QL_DYNAMIC, 0.0},
+    /* the sparse product (c->op: N): one row (gathers, tails of 37 and
+     * 1000 columns), panels of 5, 64 and 70 rows (two panels), strided x,
+     * one stored value among 50 rows, and sizes that take every thread */
+    {"spmm 1x37 * (13x37, 60 values)^T", 2, {2, 1}, {S2(1, 37), {60}}, {0}, F3, b_spmm, 13, 1e-10},
+    {"spmm 1x1000 * (100x1000, 5000 values)^T", 2, {2, 1}, {S2(1, 1000), {5000}}, {0}, F3, b_spmm, 100, 1e-10},
+    {"spmm 5x67 * (29x67, 300 values)^T", 2, {2, 1}, {S2(5, 67), {300}}, {0}, F3, b_spmm, 29, 1e-10},
+    {"spmm 64x784 * (100x784, 4000 values)^T", 2, {2, 1}, {S2(64, 784), {4000}}, {0}, F3, b_spmm, 100, 1e-10},
+    {"spmm 70x33 * (17x33, 200 values)^T", 2, {2, 1}, {S2(70, 33), {200}}, {0}, F3, b_spmm, 17, 1e-10},
+    {"spmm transposed x 3x41 * (9x41, 80 values)^T", 2, {2, 1}, {S2(3, 41), {80}}, {V_TRANSPOSED, 0}, F3, b_spmm, 9, 1e-10},
+    {"spmm sliced x 1x45 * (7x45, 50 values)^T", 2, {2, 1}, {S2(1, 45), {50}}, {V_SLICED, 0}, F3, b_spmm, 7, 1e-10},
+    {"spmm sliced x 6x20 * (11x20, 90 values)^T", 2, {2, 1}, {S2(6, 20), {90}}, {V_SLICED, 0}, F3, b_spmm, 11, 1e-10},
+    {"spmm 2x16 * (50x16, 1 value)^T", 2, {2, 1}, {S2(2, 16), {1}}, {0}, F3, b_spmm, 50, 1e-10},
+    {"spmm 1x1000 * (1000x1000, 50000 values)^T", 2, {2, 1}, {S2(1, 1000), {50000}}, {0}, F3, b_spmm, 1000, 1e-10},
+    {"spmm 64x1000 * (1000x1000, 50000 values)^T", 2, {2, 1}, {S2(64, 1000), {50000}}, {0}, F3, b_spmm, 1000, 1e-10},
     /* rotary embedding, both modes */
     {"rope interleaved 2x7x3x16", 1, {4}, {S4(2, 7, 3, 16)}, {0}, F3, b_rope, HWA_ROPE_INTERLEAVED, 1e-10, true},
     {"rope halves 1x5x4x64", 1, {4}, {S4(1, 5, 4, 64)}, {0}, F3, b_rope, HWA_ROPE_HALVES, 1e-10, true},
@@ -465,6 +567,8 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     case_pos = NULL;
     case_labels = NULL;
     case_at = NULL;
+    case_w8 = NULL;
+    case_rp = case_col = NULL;
     for (int i = 0; i < c->nin; i++) {
         in[i] = make_input(ctx, c, i, &leaf[i]);
         if (c->backward && leaf[i]) hwa_tensor_set_param(leaf[i]);
@@ -497,7 +601,9 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
         if ((st = hwa_tensor_fill_uniform(leaf[i], -1.0f, 1.0f))) goto done;
     if (case_pos && (st = fill_pos(case_pos))) goto done;
     if (case_at && (st = fill_at(case_at))) goto done;
+    if (case_w8 && (st = fill_w8(case_w8))) goto done;
     if (case_labels && (st = fill_labels(case_labels, case_labels_mod))) goto done;
+    if (case_rp && (st = fill_csr(case_rp, case_col, hwa_tensor_dim(in[0], 1)))) goto done;
     hwa__cpu_set_reference_only(v->isa < 0);
     hwa__isa_set_override(v->isa < 0 ? -1 : v->isa);
     hwa__mm_set_override(v->provider);
@@ -880,6 +986,71 @@ TEST(bf16_and_int8_linears_run_on_our_amx_kernels) {
         hwa_backend_free(be);
         hwa_ctx_free(ctx);
     }
+}
+
+/* The kernel name of a QLINEAR of M rows (1000 -> 1000, dynamic) at ISA
+ * level isa, written into name. */
+static void qlinear_kernel_at(int isa, int64_t M, char *name, size_t cap) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, M, 1000), *w = hwa_tensor_new_2d(ctx, HWA_I8, 1000, 1000);
+    hwa_tensor *ws = hwa_tensor_new_1d(ctx, HWA_F32, 1000);
+    hwa_tensor *y = hwa_qlinear(ctx, x, w, ws, 0.0f, 0);
+    hwa_graph *g = NULL;
+    hwa_backend *be = NULL;
+    CHECK_OK(cpu_graph(ctx, y, false, &g, &be));
+    CHECK_OK(hwa_tensor_fill_uniform(x, -1.0f, 1.0f));
+    CHECK_OK(hwa_tensor_fill_uniform(ws, 0.0f, 1.0f));
+    hwa__isa_set_override(isa);
+    CHECK_OK(hwa_graph_compute(g, be));
+    hwa__isa_set_override(-1);
+    snprintf(name, cap, "%s", hwa_backend_kernel_name(be, y));
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
+TEST(qlinear_takes_the_int8_kernel_of_each_isa_level) {
+    /* AMX tiles for a batch, the VNNI GEMV for one row, the VNNI GEMM
+     * without AMX; where there is no int8 dot product the weights decoded
+     * to f32 and the matmul providers, named so */
+    const hwa__cpu_caps *caps = hwa__cpu_caps_get();
+    for (int isa = 0; isa <= top_isa(); isa++) {
+        char one[96], batch[96];
+        qlinear_kernel_at(isa, 1, one, sizeof one);
+        qlinear_kernel_at(isa, 64, batch, sizeof batch);
+        printf("    %s: M=1 %s, M=64 %s\n", hwa__isa_name((hwa__isa)isa), one, batch);
+        if (isa >= HWA_ISA_AVX512 && caps->avx512_vnni) {
+            CHECK_STR_CONTAINS(one, "qlinear:avx512vnni:gemv");
+            CHECK_STR_CONTAINS(batch, isa >= HWA_ISA_AMX && caps->amx_int8 ? "qlinear:amx" : "qlinear:avx512vnni:gemm");
+        } else {
+            CHECK_STR_CONTAINS(one, "qlinear>f32:");
+            CHECK_STR_CONTAINS(batch, "qlinear>f32:");
+        }
+    }
+}
+
+TEST(int8_products_no_provider_can_make_int8_take_the_f32_path_and_say_so) {
+    /* at the avx2 level neither oneDNN's s8 kernels nor our AMX tiles run:
+     * the INT8 precision's products go the f32 way (oneDNN where built,
+     * not OpenBLAS's slower sgemm), with "int8>f32:" in front */
+    if (hwa__mm_forced() >= 0) {
+        SKIP("HWA_MATMUL forces a provider");
+    }
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, 64, 1000), *w = hwa_tensor_new_2d(ctx, HWA_F32, 1000, 1000);
+    hwa_tensor *y = hwa_matmul_ex(ctx, x, w, false, true);
+    hwa_graph *g = NULL;
+    hwa_backend *be = NULL;
+    CHECK_OK(cpu_graph(ctx, y, false, &g, &be));
+    CHECK_OK(hwa_backend_set_matmul_precision(be, HWA_MATMUL_PRECISION_INT8));
+    hwa__isa_set_override(HWA_ISA_AVX2 < top_isa() ? HWA_ISA_AVX2 : top_isa());
+    CHECK_OK(hwa_graph_compute(g, be));
+    hwa__isa_set_override(-1);
+    const char *k = hwa_backend_kernel_name(be, y);
+    printf("    int8 64x1000->1000 at avx2: %s\n", k);
+    CHECK_STR_CONTAINS(k, "int8>f32:");
+    if (hwa__mm_provider_built(HWA_MM_ONEDNN)) CHECK(strstr(k, "openblas") == NULL);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
 }
 
 TEST(half_precision_row_and_elementwise_ops_take_the_vector_kernels) {

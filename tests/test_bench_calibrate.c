@@ -37,6 +37,23 @@ TEST(bf16_and_i8_are_measured_or_unsupported_never_f32_in_disguise) {
     hwa__isa_set_override(-1);
 }
 
+TEST(i8_peak_of_a_cpu_with_vnni_or_amx_is_measured_in_int8) {
+    /* ctest runs this binary twice: as the host is, and under HWA_ISA=avx512
+     * (test_bench_calibrate_avx512), which caps oneDNN's own code at
+     * AVX-512 with VNNI as on a CPU without AMX. Its int8 kernels must run
+     * there too (they once fell back to OpenBLAS, and the passport said n/a). */
+    const hwa__cpu_caps *caps = hwa__cpu_caps_get();
+    if (hwa__isa_active() < HWA_ISA_AVX512) {
+        SKIP_FOR("avx512", "no AVX-512 on this host (or HWA_ISA below avx512)");
+    }
+    if (!caps->avx512_vnni && !caps->amx_int8) {
+        SKIP_FOR("avx512", "no AVX512-VNNI or AMX-INT8 on this host");
+    }
+    double g = 0;
+    CHECK_OK(hwa_bench_matmul_peak((void *)&small, HWA_I8, 0.05, &g));
+    CHECK(g > 0);
+}
+
 TEST(bad_arguments_are_errors) {
     double g = 0;
     const hwa_bench_matmul_peak_opts tiny = {8, 0}, huge = {100000, 0}, neg = {64, -2};

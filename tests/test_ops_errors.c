@@ -1,6 +1,8 @@
 /* Misuse and bad shapes: builders return NULL and record an error whose
  * message names the op and the shapes; index inputs out of range fail when
  * the graph runs; every status code has a name and a message. */
+#include <math.h>
+
 #include "harness.h"
 
 /* Each test gets a fresh context and may create one backend; both are freed
@@ -57,6 +59,48 @@ CTX_TEST(matmul_batch_mismatch) {
 CTX_TEST(matmul_transposed_mismatch) {
     hwa_tensor *a = t2(f, HWA_F32, 3, 4), *b = t2(f, HWA_F32, 4, 5);
     EXPECT_FAIL(hwa_matmul_ex(f->ctx, a, b, false, true), HWA_E_SHAPE, "matmul", "[3,4]", "[4,5]");
+}
+
+/* qlinear: x f32 [M, K], w i8 [N, K], w_scale f32 [N], a finite scale >= 0
+ * and a zero point in [0, 255]. */
+CTX_TEST(qlinear_f32_weights_name_the_dtypes) {
+    hwa_tensor *x = t2(f, HWA_F32, 3, 8), *w = t2(f, HWA_F32, 5, 8), *ws = hwa_tensor_new_1d(f->ctx, HWA_F32, 5);
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 0.0f, 0), HWA_E_DTYPE, "qlinear", "f32, f32, f32", "f32, i8, f32");
+}
+
+CTX_TEST(qlinear_i8_activations_name_the_dtypes) {
+    hwa_tensor *x = t2(f, HWA_I8, 3, 8), *w = t2(f, HWA_I8, 5, 8), *ws = hwa_tensor_new_1d(f->ctx, HWA_F32, 5);
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 0.0f, 0), HWA_E_DTYPE, "qlinear", "i8, i8, f32");
+}
+
+CTX_TEST(qlinear_inner_dims_mismatch_names_the_shapes) {
+    hwa_tensor *x = t2(f, HWA_F32, 3, 8), *w = t2(f, HWA_I8, 5, 9), *ws = hwa_tensor_new_1d(f->ctx, HWA_F32, 5);
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 0.0f, 0), HWA_E_SHAPE, "qlinear", "[3,8]", "[5,9]");
+}
+
+CTX_TEST(qlinear_scales_not_one_per_channel) {
+    hwa_tensor *x = t2(f, HWA_F32, 3, 8), *w = t2(f, HWA_I8, 5, 8), *ws = hwa_tensor_new_1d(f->ctx, HWA_F32, 4);
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 0.0f, 0), HWA_E_SHAPE, "qlinear", "[5,8]", "[4]");
+}
+
+CTX_TEST(qlinear_3d_activations_rejected) {
+    hwa_tensor *x = hwa_tensor_new_3d(f->ctx, HWA_F32, 2, 3, 8), *w = t2(f, HWA_I8, 5, 8);
+    hwa_tensor *ws = hwa_tensor_new_1d(f->ctx, HWA_F32, 5);
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 0.0f, 0), HWA_E_SHAPE, "qlinear", "[2,3,8]");
+}
+
+CTX_TEST(qlinear_zero_point_out_of_range) {
+    hwa_tensor *x = t2(f, HWA_F32, 3, 8), *w = t2(f, HWA_I8, 5, 8), *ws = hwa_tensor_new_1d(f->ctx, HWA_F32, 5);
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 0.01f, 256), HWA_E_INVALID, "qlinear", "zero point 256");
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 0.01f, -1), HWA_E_INVALID, "qlinear", "zero point -1");
+}
+
+CTX_TEST(qlinear_negative_or_infinite_scale) {
+    hwa_tensor *x = t2(f, HWA_F32, 3, 8), *w = t2(f, HWA_I8, 5, 8), *ws = hwa_tensor_new_1d(f->ctx, HWA_F32, 5);
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, -0.5f, 10), HWA_E_INVALID, "qlinear", "scale -0.5");
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, INFINITY, 10), HWA_E_INVALID, "qlinear", "scale inf");
+    /* a scale so small that 1 / scale is not finite */
+    EXPECT_FAIL(hwa_qlinear(f->ctx, x, w, ws, 1e-45f, 10), HWA_E_INVALID, "qlinear");
 }
 
 CTX_TEST(softmax_on_i32_names_op_and_dtype) {
@@ -267,6 +311,131 @@ CTX_TEST(cache_ops_refuse_a_view_as_cache_and_a_misshapen_index) {
     EXPECT_FAIL(hwa_cache_attention(f->ctx, hwa_tensor_new_4d(f->ctx, HWA_F32, 1, 3, 1, 5), c, c, t2(f, HWA_I32, 1, 2),
                                     0.0f),
                 HWA_E_SHAPE, "cache_attention", "[1,3,1,5]");
+}
+
+/* The sparse product: shapes and dtypes at build time; indices that do
+ * not describe a matrix of K columns in compressed rows at run time, with
+ * the row named; and indices changed after a run that passed are checked
+ * again. */
+CTX_TEST(spmm_wrong_dtypes_name_the_input) {
+    hwa_tensor *x = t2(f, HWA_F32, 2, 5), *rp = hwa_tensor_new_1d(f->ctx, HWA_I32, 4);
+    hwa_tensor *col = hwa_tensor_new_1d(f->ctx, HWA_I32, 3), *val = hwa_tensor_new_1d(f->ctx, HWA_F32, 3);
+    EXPECT_FAIL(hwa_spmm(f->ctx, x, hwa_tensor_new_1d(f->ctx, HWA_F32, 4), col, val), HWA_E_DTYPE, "spmm", "row_ptr",
+                "i32 is required");
+    EXPECT_FAIL(hwa_spmm(f->ctx, x, rp, hwa_tensor_new_1d(f->ctx, HWA_F32, 3), val), HWA_E_DTYPE, "spmm", "col",
+                "i32 is required");
+    EXPECT_FAIL(hwa_spmm(f->ctx, x, rp, col, hwa_tensor_new_1d(f->ctx, HWA_BF16, 3)), HWA_E_DTYPE, "spmm: vals [3]",
+                "bf16", "f32 is required");
+    EXPECT_FAIL(hwa_spmm(f->ctx, t2(f, HWA_I32, 2, 5), rp, col, val), HWA_E_DTYPE, "spmm", "[2,5]", "i32");
+}
+
+CTX_TEST(spmm_shapes_that_do_not_fit) {
+    hwa_tensor *x = t2(f, HWA_F32, 2, 5), *rp = hwa_tensor_new_1d(f->ctx, HWA_I32, 4);
+    hwa_tensor *col = hwa_tensor_new_1d(f->ctx, HWA_I32, 3), *val = hwa_tensor_new_1d(f->ctx, HWA_F32, 3);
+    EXPECT_FAIL(hwa_spmm(f->ctx, x, rp, col, hwa_tensor_new_1d(f->ctx, HWA_F32, 2)), HWA_E_SHAPE, "spmm", "col [3]",
+                "vals [2]", "do not fit");
+    EXPECT_FAIL(hwa_spmm(f->ctx, hwa_tensor_new_3d(f->ctx, HWA_F32, 1, 2, 5), rp, col, val), HWA_E_SHAPE, "spmm",
+                "x [1,2,5]");
+    EXPECT_FAIL(hwa_spmm(f->ctx, x, hwa_tensor_new_1d(f->ctx, HWA_I32, 1), col, val), HWA_E_SHAPE, "spmm",
+                "row_ptr [1]", "N >= 1");
+    EXPECT_FAIL(hwa_spmm(f->ctx, x, t2(f, HWA_I32, 2, 2), col, val), HWA_E_SHAPE, "spmm", "row_ptr [2,2]");
+}
+
+/* x [2, 5] of ones times a [3, 5] matrix of 4 stored values of 2: row_ptr
+ * and col as given. The status of the first run (its message in f->ctx);
+ * *g, *y and *col (optional) for more runs. */
+typedef struct spmm_graph {
+    hwa_graph *g;
+    hwa_tensor *y, *col;
+} spmm_graph;
+
+static hwa_status spmm_run_on(fixture *f, const char *device, const int32_t rp[4], const int32_t col[4],
+                              spmm_graph *out) {
+    hwa_tensor *x = t2(f, HWA_F32, 2, 5), *trp = hwa_tensor_new_1d(f->ctx, HWA_I32, 4);
+    hwa_tensor *tcol = hwa_tensor_new_1d(f->ctx, HWA_I32, 4), *val = hwa_tensor_new_1d(f->ctx, HWA_F32, 4);
+    hwa_tensor *y = hwa_spmm(f->ctx, x, trp, tcol, val);
+    hwa_graph *g = hwa_graph_new(f->ctx);
+    hwa_status s = y && g ? hwa_graph_build_forward(g, y) : HWA_E_NOMEM;
+    if (s) return s;
+    if (!(f->be = hwa_backend_new(f->ctx, device))) return HWA_E_NOTFOUND;
+    if ((s = hwa_ctx_alloc_leaves(f->ctx, f->be)) || (s = hwa_tensor_fill(x, 1.0f)) || (s = hwa_tensor_fill(val, 2.0f)) ||
+        (s = hwa_tensor_set_bytes(trp, rp, 4 * sizeof *rp)) || (s = hwa_tensor_set_bytes(tcol, col, 4 * sizeof *col)))
+        return s;
+    if (out) *out = (spmm_graph){g, y, tcol};
+    return hwa_graph_compute(g, f->be);
+}
+
+static hwa_status spmm_run(fixture *f, const int32_t rp[4], const int32_t col[4], spmm_graph *out) {
+    return spmm_run_on(f, "cpu", rp, col, out);
+}
+
+CTX_TEST(spmm_row_ptr_not_starting_at_zero) {
+    CHECK_STATUS(spmm_run(f, (const int32_t[]){1, 2, 3, 4}, (const int32_t[]){0, 1, 2, 3}, NULL), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "spmm: row_ptr[0] is 1, not 0");
+}
+
+CTX_TEST(spmm_row_ptr_decreasing_names_the_row) {
+    CHECK_STATUS(spmm_run(f, (const int32_t[]){0, 3, 2, 4}, (const int32_t[]){0, 1, 2, 3}, NULL), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "spmm: row 1 ends at 2, before its start 3");
+}
+
+CTX_TEST(spmm_row_past_the_stored_values) {
+    CHECK_STATUS(spmm_run(f, (const int32_t[]){0, 5, 5, 5}, (const int32_t[]){0, 1, 2, 3}, NULL), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "spmm: row 0 ends at 5, before its start 0 or past the 4 stored");
+}
+
+CTX_TEST(spmm_row_ptr_not_ending_at_the_value_count) {
+    CHECK_STATUS(spmm_run(f, (const int32_t[]){0, 1, 2, 3}, (const int32_t[]){0, 1, 2, 3}, NULL), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "spmm: row_ptr[3] is 3, not the 4 stored values");
+}
+
+CTX_TEST(spmm_column_equal_to_k_is_out_of_range) {
+    CHECK_STATUS(spmm_run(f, (const int32_t[]){0, 1, 3, 4}, (const int32_t[]){0, 1, 5, 3}, NULL), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "spmm: row 1 has column 5, outside [0, 5)");
+}
+
+CTX_TEST(spmm_negative_column) {
+    CHECK_STATUS(spmm_run(f, (const int32_t[]){0, 1, 3, 4}, (const int32_t[]){0, 1, 2, -1}, NULL), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "spmm: row 2 has column -1, outside [0, 5)");
+}
+
+/* A device backend reads the indices back and checks them by the same
+ * rule, with the same messages. */
+CTX_TEST(spmm_bad_indices_on_opencl_give_the_reference_messages) {
+    hwa_backend *probe = hwa_backend_new(f->ctx, hwa_test_opencl_spec());
+    if (!probe) SKIP_FOR("opencl", "no %s: %s", hwa_test_opencl_spec(), hwa_ctx_last_error(f->ctx));
+    hwa_backend_free(probe);
+    CHECK_STATUS(spmm_run_on(f, hwa_test_opencl_spec(), (const int32_t[]){0, 1, 3, 4}, (const int32_t[]){0, 1, 5, 3},
+                             NULL), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "spmm: row 1 has column 5, outside [0, 5)");
+    hwa_backend_free(f->be);
+    f->be = NULL;
+    CHECK_STATUS(spmm_run_on(f, hwa_test_opencl_spec(), (const int32_t[]){0, 3, 2, 4}, (const int32_t[]){0, 1, 2, 3},
+                             NULL), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "spmm: row 1 ends at 2, before its start 3");
+}
+
+/* The fast kernel checks the indices once per version of the index
+ * tensors: a run that passed, then a column written out of range (through
+ * the setter, then through the data pointer and hwa_tensor_mark_modified)
+ * fails the next run, and the valid indices pass again. */
+CTX_TEST(spmm_indices_changed_after_a_run_are_checked_again) {
+    const int32_t rp[4] = {0, 1, 3, 4}, good[4] = {0, 1, 2, 4}, bad[4] = {0, 7, 2, 4};
+    spmm_graph sg;
+    CHECK_OK(spmm_run(f, rp, good, &sg));
+    float out[6];
+    CHECK_OK(hwa_graph_compute(sg.g, f->be));
+    CHECK_OK(hwa_tensor_get_f32(sg.y, out, 6));
+    CHECK_NEAR(out[1], 4.0, 0.0); /* row 1: two values of 2 times ones */
+    CHECK_OK(hwa_tensor_set_bytes(sg.col, bad, sizeof bad));
+    CHECK_STATUS(hwa_graph_compute(sg.g, f->be), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "spmm: row 1 has column 7, outside [0, 5)");
+    CHECK_OK(hwa_tensor_set_bytes(sg.col, good, sizeof good));
+    CHECK_OK(hwa_graph_compute(sg.g, f->be));
+    ((int32_t *)hwa_tensor_data(sg.col))[3] = 5;
+    hwa_tensor_mark_modified(sg.col);
+    CHECK_STATUS(hwa_graph_compute(sg.g, f->be), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "spmm: row 2 has column 5, outside [0, 5)");
 }
 
 /* ---- tensors, backends, graphs ------------------------------------------------------- */

@@ -52,6 +52,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "golden/ops_golden.h"
+#include "golden/spmm_golden.h"
 
 #define F32_TOL 1e-5
 #define REF_F32_TOL 1e-6
@@ -392,6 +393,24 @@ static void run_cache(const golden_case *gc, build_fn build) {
 
 TEST(cache_attention_of_three_rows_over_four_sequences) { run_cache(&GOLD_cache_attention, b_cache_attention); }
 TEST(cache_write_of_two_rows_into_three_sequences) { run_cache(&GOLD_cache_write, b_cache_write); }
+
+/* The sparse product against torch.sparse (tests/reference/gen_spmm_goldens.py):
+ * x f32, row_ptr and col i32, vals f32. */
+BUILDER(b_spmm) {
+    return hwa_spmm(c, in[0], in[1], in[2], in[3]);
+}
+
+static void run_spmm(const golden_case *gc) {
+    static const hwa_dtype dt[4] = {HWA_F32, HWA_I32, HWA_I32, HWA_F32};
+    run_spec rs = {gc, b_spmm, dt, F32_TOL, REF_F32_TOL};
+    run(&rs);
+}
+
+TEST(spmm_one_row_of_37_columns) { run_spmm(&GOLD_spmm_vec_k37); }
+TEST(spmm_five_rows_of_67_columns) { run_spmm(&GOLD_spmm_m5_k67); }
+TEST(spmm_seventy_rows_two_panels) { run_spmm(&GOLD_spmm_m70_k19); }
+TEST(spmm_one_row_of_1000_columns) { run_spmm(&GOLD_spmm_vec_k1000); }
+TEST(spmm_64_rows_of_784_columns) { run_spmm(&GOLD_spmm_m64_k784); }
 
 /* ---- wide rows and edge rows ------------------------------------------------ */
 

@@ -27,8 +27,10 @@
 #include "backends/cpu/cpu_prof.h"
 #include "backends/cpu/cpu_train_fast.h"
 #include "backends/cpu/matmul/mm.h"
+#include "backends/cpu/matmul/mm_qlinear.h"
 #include "backends/cpu/matmul/mm_quant.h"
 #include "backends/cpu/ref/ref.h"
+#include "backends/cpu/sparse/spmm.h"
 #include "core/internal.h"
 
 typedef hwa_status (*kernel_fn)(hwa_tensor *dst);
@@ -53,11 +55,13 @@ typedef struct cpu_state {
                             * quota cost system calls: not on every compute) */
     hwa_matmul_precision precision;
     hwa__mm_state *mm;
+    hwa__ql *ql;           /* QLINEAR's kept weights */
     kname *names;          /* the kernel of each node of the last compute */
     unsigned char *done;   /* [cap_names]: nodes of this compute already run by a fused kernel */
     int n_names, cap_names;
     hwa__cpu_prof *prof;   /* HWA_PROFILE: time per op and kernel; else NULL */
     hwa__cpu_scratch scratch; /* f16 / bf16 ops through the f32 kernels */
+    hwa__spmm_memo spmm;   /* sparse products' index tensors found valid */
     bool has_cores;        /* a core set ("cpu:A-B"), not the whole CPU */
     hwa__cpu_cores cores;
 } cpu_state;
@@ -415,6 +419,15 @@ static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n,
             hwa__tensor_touch(t);
             return st;
         }
+    } else if (t->op == HWA_OP_QLINEAR && (st = hwa__ql_run(s->ql, s->mm, t, simd, nt, s->names[i].name, KNAME_CAP)) !=
+                                              HWA_E_UNSUPPORTED) {
+        hwa__tensor_touch(t);
+        return st;
+    } else if (t->op == HWA_OP_SPMM &&
+               (st = hwa__cpu_spmm_run(&s->spmm, t, nt, &s->scratch, s->names[i].name, KNAME_CAP)) !=
+                   HWA_E_UNSUPPORTED) {
+        hwa__tensor_touch(t);
+        return st;
     } else if (hwa__cpu_train_fast_run(hwa__train_simd_active(), t, nt, &s->scratch)) {
         set_name(s, i, t, hwa__train_simd_active()->name);
         hwa__tensor_touch(t);
@@ -524,6 +537,7 @@ static int64_t cpu_plan_kept(hwa_backend *be, hwa_tensor *const *nodes, int n) {
 static void cpu_free(hwa_backend *be) {
     cpu_state *s = be->impl;
     hwa__mm_state_free(s->mm);
+    hwa__ql_free(s->ql);
     hwa__cpu_prof_free(s->prof); /* prints the table first */
     hwa__cpu_scratch_free(&s->scratch);
     hwa__free(be->ctx, s->names);
@@ -554,13 +568,16 @@ static hwa_status cpu_new(hwa_ctx *ctx, const hwa__cpu_cores *c, hwa_backend **o
     hwa_backend *be = hwa__calloc(ctx, 1, sizeof *be);
     cpu_state *s = hwa__calloc(ctx, 1, sizeof *s);
     hwa__mm_state *mm = hwa__mm_state_new(ctx);
-    if (!be || !s || !mm) {
+    hwa__ql *ql = hwa__ql_new(ctx);
+    if (!be || !s || !mm || !ql) {
         hwa__free(ctx, be);
         hwa__free(ctx, s);
         hwa__mm_state_free(mm);
+        hwa__ql_free(ql);
         return HWA_E_NOMEM;
     }
     s->mm = mm;
+    s->ql = ql;
     s->has_cores = c != NULL;
     if (c) s->cores = *c;
     s->default_threads = default_threads(s);

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "backends/cpu/ref/ref.h"
 #include "backends/opencl/opencl_internal.h"
 
 typedef hwa__cl_view cl_view;
@@ -136,12 +137,14 @@ static hwa_status cl_buffer_alloc(hwa_backend *be, size_t size, hwa_buffer **out
 
 static bool float_storage(hwa_dtype t) { return t == HWA_F32 || t == HWA_F16 || t == HWA_BF16; }
 
-/* The source of op that holds i32 indices (ids, positions, labels), or -1. */
-static int index_src_of(hwa_op op) {
+/* The sources of op that hold i32 indices (ids, positions, labels, a
+ * sparse matrix's rows and columns), one bit each. */
+static unsigned index_srcs_of(hwa_op op) {
     switch (op) {
-    case HWA_OP_EMBEDDING: case HWA_OP_EMBEDDING_BACK: case HWA_OP_ROPE: case HWA_OP_CROSS_ENTROPY: return 1;
-    case HWA_OP_CROSS_ENTROPY_BACK: return 2;
-    default: return -1;
+    case HWA_OP_EMBEDDING: case HWA_OP_EMBEDDING_BACK: case HWA_OP_ROPE: case HWA_OP_CROSS_ENTROPY: return 1u << 1;
+    case HWA_OP_CROSS_ENTROPY_BACK: return 1u << 2;
+    case HWA_OP_SPMM: return 1u << 1 | 1u << 2;
+    default: return 0;
     }
 }
 
@@ -169,6 +172,7 @@ static hwa__cl_kernel_id kernel_of(hwa_op op) {
     case HWA_OP_SUM_SQ: return HWA__CLK_SUM_SQ;
     case HWA_OP_SGD_UPDATE: return HWA__CLK_SGD;
     case HWA_OP_ADAM_UPDATE: return HWA__CLK_ADAM;
+    case HWA_OP_SPMM: return HWA__CLK_SPMM;
     default: return HWA__CLK_COUNT;
     }
 }
@@ -182,9 +186,10 @@ static const char *cl_why_not(const hwa_backend *be, const hwa_tensor *node) {
         return s->why;
     }
     const hwa_tensor *bad = float_storage(node->dtype) ? NULL : node;
-    const int index_src = index_src_of(node->op);
+    const unsigned index_srcs = index_srcs_of(node->op);
     for (int i = 0; i < hwa__op_n_src(node->op) && !bad; i++)
-        if (i == index_src ? node->src[i]->dtype != HWA_I32 : !float_storage(node->src[i]->dtype)) bad = node->src[i];
+        if ((index_srcs >> i & 1u) ? node->src[i]->dtype != HWA_I32 : !float_storage(node->src[i]->dtype))
+            bad = node->src[i];
     if (bad) {
         snprintf(s->why, sizeof s->why, "opencl: %s on %s data (the kernels take f32, f16 and bf16, and i32 indices)",
                  hwa__op_name(node->op), hwa_dtype_name(bad->dtype));
@@ -459,6 +464,25 @@ static hwa_status run_rope(hwa_backend *be, const hwa_tensor *t, cl_view *v, cl_
     return launch(be, HWA__CLK_ROPE, a, 7, 1, &g, NULL);
 }
 
+/* SPMM: the host reads row_ptr and col back and checks them with the CPU
+ * reference's rule and messages; one item per result. */
+static hwa_status run_spmm(hwa_backend *be, const cl_view *v, const cl_mem *m, int64_t n) {
+    int32_t *rp = NULL, *col = NULL;
+    int64_t nr = 0, nc = 0;
+    hwa_status st = read_indices(be, &v[2], m[2], &rp, &nr);
+    if (!st) st = read_indices(be, &v[3], m[3], &col, &nc);
+    if (!st) st = hwa__spmm_check_rows(be->ctx, rp, col, nr - 1, v[1].ne[3], nc);
+    hwa__free(be->ctx, rp);
+    hwa__free(be->ctx, col);
+    if (st) return st;
+    const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &m[1]},
+                     {sizeof(cl_view), &v[1]}, {sizeof(cl_mem), &m[2]}, {sizeof(cl_view), &v[2]},
+                     {sizeof(cl_mem), &m[3]}, {sizeof(cl_view), &v[3]}, {sizeof(cl_mem), &m[4]},
+                     {sizeof(cl_view), &v[4]}};
+    const size_t g = (size_t)n;
+    return launch(be, HWA__CLK_SPMM, a, 10, 1, &g, NULL);
+}
+
 /* ATTENTION and ATTENTION_BACK (the latter: stats into the scratch buffer,
  * then dq, dk or dv). v[1..] are the node's sources. */
 static hwa_status run_attention(hwa_backend *be, const hwa_tensor *t, cl_view *v, cl_mem *m) {
@@ -580,6 +604,7 @@ static hwa_status run_node(hwa_backend *be, hwa_tensor *t) {
         return launch(be, kid, a, 7, 1, &g, NULL);
     }
     case HWA__CLK_ROPE: return run_rope(be, t, v, m);
+    case HWA__CLK_SPMM: return run_spmm(be, v, m, n);
     case HWA__CLK_ATTN:
     case HWA__CLK_ATTN_BACK: return run_attention(be, t, v, m);
     case HWA__CLK_XENT:

@@ -115,8 +115,35 @@ int64_t hwa__mm_kept_bytes(hwa__mm_state *s, const hwa__mm_problem *p, const hwa
     return hwa__mm_onednn_pack_bytes(s->onednn, p, nthreads);
 }
 
+/* An int8 product by the providers that multiply in int8 (oneDNN's s8
+ * kernels, our AMX tiles), ours first where first_provider puts it first;
+ * HWA_E_UNSUPPORTED when neither takes p. */
+static hwa_status run_int8(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads, char *name,
+                           size_t name_cap) {
+    const bool ours_first = first_provider(p, simd) == HWA_MM_NATIVE;
+    for (int i = 0; i < 2; i++) {
+        const bool ours = (i == 0) == ours_first;
+        if (!ours && !hwa__mm_provider_built(HWA_MM_ONEDNN)) continue;
+        const hwa_status st = ours ? hwa__mm_amx_run(s->amx, p, simd, nthreads, name, name_cap)
+                                   : hwa__mm_onednn_run(s->onednn, p, simd, nthreads, name, name_cap);
+        if (st != HWA_E_UNSUPPORTED) return st;
+    }
+    return HWA_E_UNSUPPORTED;
+}
+
 hwa_status hwa__mm_run_providers(hwa__mm_state *s, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
                                  char *name, size_t name_cap) {
+    if (p->precision == HWA_MATMUL_PRECISION_INT8 && p->dt_a == HWA_F32 && p->dt_b == HWA_F32) {
+        /* int8 where a provider can; else the fastest f32 path, saying so */
+        hwa_status st = run_int8(s, p, simd, nthreads, name, name_cap);
+        if (st != HWA_E_UNSUPPORTED) return st;
+        hwa__mm_problem f = *p;
+        f.precision = HWA_MATMUL_PRECISION_F32;
+        char inner[80] = "";
+        st = hwa__mm_run_providers(s, &f, simd, nthreads, inner, sizeof inner);
+        if (st == HWA_OK) snprintf(name, name_cap, "int8>f32:%s", inner);
+        return st;
+    }
     const int first = first_provider(p, simd);
     int order[HWA_MM_PROVIDER_COUNT + 1], n = 0;
     if (first >= 0) order[n++] = first;

@@ -223,6 +223,9 @@ static inline size_t hwa__amx_a_bytes(const hwa__amx_job *j) {
  * them written (zeros past K and N), on up to nthreads threads; the tile
  * order is mm_amx_plan.c's (x86-64 builds with AMX only). */
 void hwa__amx_pack_bf16(const hwa__mm_problem *p, int64_t KB, int64_t NP, void *tiles, int nthreads);
+/* Configures all eight tiles as 16 rows of 64 bytes for the calling thread
+ * (x86-64 builds with AMX only; _tile_release when done). */
+void hwa__amx_tiles_on(void);
 /* Runs j (x86-64 builds with AMX only: hwa__mm_amx_run calls it). */
 void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd);
 /* The most m-pairs per block when K is taken in chunks (mm_tiles_amx.c). */

@@ -262,13 +262,28 @@ static pack_entry *pack_get(hwa__mm_onednn *o, const hwa__mm_problem *p, const d
               dnnl_memory_create(&src, &plain, o->engine, (void *)p->b) == dnnl_success &&
               dnnl_memory_create(&e->mem, md, o->engine, DNNL_MEMORY_ALLOCATE) == dnnl_success;
     if (ok && ct == CT_S8) {
-        /* symmetric per output channel */
+        /* Symmetric per output channel, quantized here to plain s8 [K, N]
+         * and then reordered s8 -> s8: oneDNN 2.6 has no f32 -> s8 reorder
+         * with output scales into the layouts with s8s8 compensation that
+         * its VNNI (not AMX) kernels ask for, but reorders s8 into them. */
         e->scales = hwa__calloc(o->ctx, (size_t)p->N, sizeof *e->scales);
         float *inv = hwa__calloc(o->ctx, (size_t)p->N, sizeof *inv);
-        ok = e->scales && inv;
+        int8_t *q8 = hwa__malloc(o->ctx, (size_t)(p->K * p->N));
+        dnnl_memory_desc_t q8md;
+        dnnl_memory_t q8mem = NULL;
+        ok = e->scales && inv && q8;
         *nomem = !ok;
-        if (ok) hwa__mm_int8_col_scales(p, e->scales, inv);
-        ok = ok && reorder(o, src, e->mem, inv, p->N);
+        if (ok) {
+            hwa__mm_int8_col_scales(p, e->scales, inv);
+            const float *b = p->b;
+            for (int64_t k = 0; k < p->K; k++)
+                for (int64_t n = 0; n < p->N; n++)
+                    q8[k * p->N + n] = (int8_t)nearbyintf((p->tb ? b[n * p->ldb + k] : b[k * p->ldb + n]) * inv[n]);
+        }
+        ok = ok && md_2d(&q8md, p->K, p->N, p->N, false, dnnl_s8) &&
+             dnnl_memory_create(&q8mem, &q8md, o->engine, q8) == dnnl_success && reorder(o, q8mem, e->mem, NULL, 0);
+        if (q8mem) dnnl_memory_destroy(q8mem);
+        hwa__free(o->ctx, q8);
         hwa__free(o->ctx, inv);
     } else if (ok) {
         ok = reorder(o, src, e->mem, NULL, 0);
@@ -407,7 +422,10 @@ hwa_status hwa__mm_onednn_run(hwa__mm_onednn *o, const hwa__mm_problem *p, const
                               char *name, size_t name_cap) {
     if (!o || !hwa__isa_libraries_allowed()) return HWA_E_UNSUPPORTED;
     ctype ct;
-    if (!choose_ctype(p, &ct)) return HWA_E_UNSUPPORTED;
+    /* an int8 product that oneDNN cannot make int8 is the caller's to
+     * send down the f32 path (hwa__mm_run_providers) */
+    if (!choose_ctype(p, &ct) || (p->precision == HWA_MATMUL_PRECISION_INT8 && p->dt_a == HWA_F32 && p->dt_b == HWA_F32 && ct != CT_S8))
+        return HWA_E_UNSUPPORTED;
     /* Weights packed once only when they outlive the run (leaves). */
     const bool packed = p->b_owner != NULL && !(ct == CT_F32 && rewritten_every_run(o, p));
     prim_entry *e = prim_get(o, p, ct, packed, nthreads);

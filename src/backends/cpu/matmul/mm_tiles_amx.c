@@ -43,13 +43,14 @@ typedef struct tile_cfg {
 
 #define TILE_BYTES HWA_AMX_TILE_BYTES
 
-static void tiles_on(void) {
-    tile_cfg c;
-    memset(&c, 0, sizeof c);
-    c.palette = 1;
-    for (int i = 0; i < 8; i++) c.colsb[i] = 64, c.rows[i] = 16;
-    _tile_loadconfig(&c);
-}
+/* A constant in memory: GCC does not count _tile_loadconfig as a read of
+ * its operand, and drops the stores that would fill one on the stack once
+ * the function is not inlined. */
+static const tile_cfg tiles_16x64 = {.palette = 1,
+                                     .colsb = {64, 64, 64, 64, 64, 64, 64, 64},
+                                     .rows = {16, 16, 16, 16, 16, 16, 16, 16}};
+
+void hwa__amx_tiles_on(void) { _tile_loadconfig(&tiles_16x64); }
 
 /* Masks of the first n lanes (any n: all of them past 16 or 32, none below 1). */
 static inline __mmask16 lanes16(int64_t n) {
@@ -496,7 +497,7 @@ static void run_parts(void *ctx, int64_t t0, int64_t t1, int tid) {
         float *sums = j->c_sums ? j->c_sums + (size_t)tid * j->c_sums_per_thread : NULL;
         thread_ctx b = {j, ablk, 0, n0, sums, (n1 - n0) * 32, edge, part};
         const bool work = n0 < n1 && m0 < m1;
-        if (work) tiles_on();
+        if (work) hwa__amx_tiles_on();
         for (int64_t mb = m0; mb < m1 && work; mb += mcb) {
             const int64_t me = mb + mcb < m1 ? mb + mcb : m1;
             /* this block of A into this thread's own tiles: no sharing

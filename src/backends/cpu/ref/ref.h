@@ -22,11 +22,19 @@ float hwa__ref_clip_coef(const hwa_tensor *sum_sq, float max_norm);
 /* SPMM's index check (row_ptr from 0 to nnz, non-decreasing; columns in
  * [0, K)): HWA_E_RANGE naming the row. Shared by the fast kernels. */
 hwa_status hwa__spmm_check(const hwa_tensor *dst);
+/* The same rule on host arrays row_ptr [N + 1] and col [nnz] (a device
+ * backend's indices read back), its message recorded in ctx. */
+hwa_status hwa__spmm_check_rows(hwa_ctx *ctx, const int32_t *rp, const int32_t *col, int64_t N, int64_t K,
+                                int64_t nnz);
 /* QLINEAR's dynamic activation parameters of one row of K values at the
  * given stride (ops_list.h), and the quantization of one value: the rule
  * every QLINEAR kernel follows. */
 void hwa__qlinear_row_params(const float *x, int64_t K, int64_t stride, float *s, float *inv, int *z);
 uint8_t hwa__qlinear_quantize(float x, float inv, int z);
+/* The second half of hwa__qlinear_row_params: s, inv and z of a row whose
+ * values lie in [lo, hi] (lo = min(0, min x), hi = max(0, max x)), for
+ * kernels that find the range their own way. */
+void hwa__qlinear_range_params(float lo, float hi, float *s, float *inv, int *z);
 
 /* Iteration helper: the element offset (in elements, using strides) of the
  * flat row-major index i of a tensor with padded shape ne[4], strides st[4]. */

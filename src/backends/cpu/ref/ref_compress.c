@@ -6,28 +6,39 @@
 
 #include "backends/cpu/ref/ref_common.h"
 
-hwa_status hwa__spmm_check(const hwa_tensor *dst) {
-    const hwa_tensor *x = dst->src[0], *rp = dst->src[1], *col = dst->src[2];
-    const hwa__rt r = hwa__rt_of(rp), c = hwa__rt_of(col);
-    const int64_t N = dst->shape[1], K = x->shape[1], nnz = col->shape[0];
-    if (hwa__rt_i32(&r, 0) != 0)
-        return hwa__err(dst->ctx, HWA_E_RANGE, "spmm: row_ptr[0] is %d, not 0", hwa__rt_i32(&r, 0));
+hwa_status hwa__spmm_check_rows(hwa_ctx *ctx, const int32_t *rp, const int32_t *col, int64_t N, int64_t K,
+                                int64_t nnz) {
+    if (rp[0] != 0) return hwa__err(ctx, HWA_E_RANGE, "spmm: row_ptr[0] is %d, not 0", rp[0]);
     for (int64_t n = 0; n < N; n++) {
-        const int64_t a = hwa__rt_i32(&r, n), b = hwa__rt_i32(&r, n + 1);
+        const int64_t a = rp[n], b = rp[n + 1];
         if (b < a || b > nnz)
-            return hwa__err(dst->ctx, HWA_E_RANGE, "spmm: row %lld ends at %lld, before its start %lld or past the "
+            return hwa__err(ctx, HWA_E_RANGE, "spmm: row %lld ends at %lld, before its start %lld or past the "
                             "%lld stored values", (long long)n, (long long)b, (long long)a, (long long)nnz);
-        for (int64_t j = a; j < b; j++) {
-            const int32_t k = hwa__rt_i32(&c, j);
-            if (k < 0 || k >= K)
-                return hwa__err(dst->ctx, HWA_E_RANGE, "spmm: row %lld has column %d, outside [0, %lld)",
-                                (long long)n, k, (long long)K);
-        }
+        for (int64_t j = a; j < b; j++)
+            if (col[j] < 0 || col[j] >= K)
+                return hwa__err(ctx, HWA_E_RANGE, "spmm: row %lld has column %d, outside [0, %lld)", (long long)n,
+                                col[j], (long long)K);
     }
-    if (hwa__rt_i32(&r, N) != nnz)
-        return hwa__err(dst->ctx, HWA_E_RANGE, "spmm: row_ptr[%lld] is %d, not the %lld stored values", (long long)N,
-                        hwa__rt_i32(&r, N), (long long)nnz);
+    if (rp[N] != nnz)
+        return hwa__err(ctx, HWA_E_RANGE, "spmm: row_ptr[%lld] is %d, not the %lld stored values", (long long)N, rp[N],
+                        (long long)nnz);
     return HWA_OK;
+}
+
+/* Strided index tensors are copied first. */
+hwa_status hwa__spmm_check(const hwa_tensor *dst) {
+    const hwa_tensor *rp = dst->src[1], *col = dst->src[2];
+    const int64_t N = dst->shape[1], K = dst->src[0]->shape[1], nnz = col->shape[0];
+    if (hwa_tensor_is_contiguous(rp) && hwa_tensor_is_contiguous(col))
+        return hwa__spmm_check_rows(dst->ctx, hwa__data(rp), hwa__data(col), N, K, nnz);
+    int32_t *copy = hwa__malloc(dst->ctx, (size_t)(N + 1 + nnz) * sizeof *copy);
+    if (!copy) return HWA_E_NOMEM;
+    const hwa__rt r = hwa__rt_of(rp), c = hwa__rt_of(col);
+    for (int64_t i = 0; i <= N; i++) copy[i] = hwa__rt_i32(&r, i);
+    for (int64_t j = 0; j < nnz; j++) copy[N + 1 + j] = hwa__rt_i32(&c, j);
+    const hwa_status st = hwa__spmm_check_rows(dst->ctx, copy, copy + N + 1, N, K, nnz);
+    hwa__free(dst->ctx, copy);
+    return st;
 }
 
 hwa_status hwa__ref_SPMM(hwa_tensor *dst) {
@@ -54,6 +65,10 @@ void hwa__qlinear_row_params(const float *x, int64_t K, int64_t stride, float *s
         lo = fminf(lo, x[k * stride]);
         hi = fmaxf(hi, x[k * stride]);
     }
+    hwa__qlinear_range_params(lo, hi, s, inv, z);
+}
+
+void hwa__qlinear_range_params(float lo, float hi, float *s, float *inv, int *z) {
     *s = hi > lo ? (hi - lo) / 255.0f : 1.0f;
     *inv = 1.0f / *s;
     const float zf = nearbyintf(-lo * *inv);

@@ -1,0 +1,63 @@
+/* QLINEAR against tests/golden/qlinear_golden.h, written by
+ * tests/reference/gen_qlinear_goldens.py from the rule of core/ops_list.h in
+ * NumPy: the reference kernel and the kernel of every ISA level this host
+ * has (AMX tiles, VNNI, the f32 product) give the golden's floats bit for
+ * bit. Each case runs twice on one backend, the second time from the
+ * weights it kept, and once more after the weights were written. */
+#include <string.h>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/cpu_isa.h"
+#include "core/internal.h"
+#include "golden/qlinear_golden.h"
+#include "harness.h"
+
+/* Runs case c at ISA level isa (-1: the reference kernels) and compares. */
+static void run_golden(const qlg_case *c, int isa) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, c->M, c->K), *w = hwa_tensor_new_2d(ctx, HWA_I8, c->N, c->K);
+    hwa_tensor *ws = hwa_tensor_new_1d(ctx, HWA_F32, c->N);
+    hwa_tensor *y = hwa_qlinear(ctx, x, w, ws, c->act_scale, c->act_zero);
+    hwa_graph *g = hwa_graph_new(ctx);
+    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    CHECK(y && g && be);
+    CHECK_OK(hwa_graph_build_forward(g, y));
+    CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+    CHECK_OK(hwa_tensor_set_bytes(x, c->x, sizeof(float) * (size_t)(c->M * c->K)));
+    CHECK_OK(hwa_tensor_set_bytes(ws, c->ws, sizeof(float) * (size_t)c->N));
+    /* the weights negated first, so that the last run reads them anew */
+    int8_t *neg = malloc((size_t)(c->N * c->K));
+    CHECK(neg != NULL);
+    for (int i = 0; i < c->N * c->K; i++) neg[i] = (int8_t)(c->w[i] == -128 ? 127 : -c->w[i]);
+    CHECK_OK(hwa_tensor_set_bytes(w, neg, (size_t)(c->N * c->K)));
+    free(neg);
+    hwa__cpu_set_reference_only(isa < 0);
+    hwa__isa_set_override(isa);
+    CHECK_OK(hwa_graph_compute(g, be));
+    CHECK_OK(hwa_tensor_set_bytes(w, c->w, (size_t)(c->N * c->K)));
+    int bad = 0;
+    for (int r = 0; r < 2; r++) {
+        CHECK_OK(hwa_graph_compute(g, be));
+        const uint32_t *got = hwa_tensor_data(y);
+        for (int i = 0; i < c->M * c->N; i++)
+            if (got[i] != c->y[i] && bad++ < 3) {
+                float a, b;
+                memcpy(&a, &got[i], 4), memcpy(&b, &c->y[i], 4);
+                printf("    %s at %s, run %d: y[%d] = %.9g, the golden %.9g\n", c->name,
+                       isa < 0 ? "reference" : hwa__isa_name((hwa__isa)isa), r + 1, i, a, b);
+            }
+    }
+    printf("    %-14s %-9s %s\n", c->name, isa < 0 ? "reference" : hwa__isa_name((hwa__isa)isa),
+           isa < 0 ? "" : hwa_backend_kernel_name(be, y));
+    hwa__cpu_set_reference_only(false);
+    hwa__isa_set_override(-1);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+    CHECK_INT_EQ(bad, 0);
+}
+
+TEST(qlinear_gives_the_numpy_golden_bit_for_bit_on_every_kernel) {
+    const int env = hwa__isa_env(), top = env >= 0 ? env : (int)hwa__isa_host();
+    for (int i = 0; i < QLG_NCASES; i++)
+        for (int isa = -1; isa <= top; isa++) run_golden(&qlg_cases[i], isa);
+}
