@@ -40,8 +40,10 @@ static void usage(FILE *f) {
             "  --test-limit N        measure accuracy on the first N test samples (default 0: all)\n"
             "  --val N               int8 gate: the last N training samples, copied (default 10000)\n"
             "prune:\n"
-            "  --sparsity F          fraction of the weights removed, 0 <= F < 1 (default 0.92)\n"
-            "  --layer-sparsity LIST per layer, input side first (default: --sparsity for every layer)\n"
+            "  --sparsity F          fraction of every layer's weights removed, 0 <= F < 1 (default: 0.94,\n"
+            "                        and 0.8 in the output layer, which holds few weights and suffers most)\n"
+            "  --layer-sparsity LIST per layer, input side first, the last value for the layers after\n"
+            "                        (default: --sparsity)\n"
             "  --global              one magnitude threshold over all layers (default: per layer)\n"
             "  --rounds N            prune-retrain rounds to the target, 1..20 (default 3)\n"
             "share:\n"
@@ -51,7 +53,8 @@ static void usage(FILE *f) {
             "  --keep F              fraction of each hidden layer's units kept, 0 < F <= 1 (default 0.5)\n"
             "retraining (prune, share, neurons):\n"
             "  --retrain-epochs N    epochs per prune round, and for share and neurons (default 2)\n"
-            "  --lr X                Adam's rate, X > 0 (default 1e-4)\n"
+            "  --lr X                Adam's constant rate, X > 0 (default 3e-4 for prune and share, 1e-4\n"
+            "                        for neurons)\n"
             "  --batch N             batch size (default 64)\n"
             "  --seed N              shuffles (default 1)\n"
             "int8:\n"
@@ -335,7 +338,7 @@ static void print_json(const stage *st, int n_st, char dev[][32], int n_dev, con
 
 int cmd_compress(int argc, char **argv) {
     opts o = {.data = NULL, .devices = "cpu", .batches = "1,64", .val = 10000, .rounds = 3, .retrain_epochs = 2,
-              .batch = 64, .seed = 1, .calib = 300, .reps = 5, .sparsity = 0.92, .keep = 0.5, .lr = 1e-4,
+              .batch = 64, .seed = 1, .calib = 300, .reps = 5, .sparsity = -1, .keep = 0.5, .lr = 0,
               .percentile = 99.99, .max_drop = -1, .latency = true, .calib_method = HWA_CALIB_MINMAX};
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
@@ -355,15 +358,18 @@ int cmd_compress(int argc, char **argv) {
                                         MAX_BATCHES);
     for (int b = 0; b < n_b; b++)
         if ((rc = cli_int_opt("compress", "--batch-sizes", bl[b], NULL, 1, 1 << 16, &batches[b]))) return rc;
-    hwa_prune_opts po = {.sparsity = o.sparsity, .global = o.global, .iterations = (int)o.rounds,
-                         .retrain_epochs = o.retrain_epochs};
+    hwa_prune_opts po = {.sparsity = o.sparsity >= 0 ? o.sparsity : 0.94, .global = o.global,
+                         .iterations = (int)o.rounds, .retrain_epochs = o.retrain_epochs};
     if (o.layer_sparsity) {
+        if (o.sparsity >= 0) return cli_conflict("compress", "--layer-sparsity", "--sparsity");
         const int n = split(o.layer_sparsity, items, HWA_CMODEL_MAX_LAYERS);
         if (n < 1) return cli_usage_error("compress", "--layer-sparsity", o.layer_sparsity, "allowed: a comma list");
-        for (int l = 0; l < n; l++)
-            if ((rc = cli_num_opt("compress", "--layer-sparsity", items[l], NULL, "[0, 1)", &po.layer_sparsity[l])))
+        for (int l = 0; l < HWA_CMODEL_MAX_LAYERS; l++)
+            if ((rc = cli_num_opt("compress", "--layer-sparsity", items[l < n ? l : n - 1], NULL, "[0, 1)",
+                                  &po.layer_sparsity[l])))
                 return rc;
     }
+    const bool default_sparsity = o.sparsity < 0 && !o.layer_sparsity && !o.global;
     hwa_share_opts so = {.retrain_epochs = o.retrain_epochs};
     so.bits[0] = 5;
     if (o.bits) {
@@ -429,7 +435,11 @@ int cmd_compress(int argc, char **argv) {
             snprintf(S->name, sizeof S->name, "%s%s", n_st > 1 ? "+" : "", meth[i - 1]);
             if (!o.json) fprintf(stderr, "%s:\n", meth[i - 1]);
             switch (methods[i - 1]) {
-            case M_PRUNE: s = hwa_compress_prune(S->m, &po, &cd); break;
+            case M_PRUNE:
+                if (default_sparsity) /* 0.94, the output layer 0.8 */
+                    for (int l = 0; l < S->m->n_layers; l++) po.layer_sparsity[l] = l + 1 < S->m->n_layers ? 0.94 : 0.8;
+                s = hwa_compress_prune(S->m, &po, &cd);
+                break;
             case M_SHARE: s = hwa_compress_share(S->m, &so, &cd); break;
             case M_HUFFMAN: S->m->huffman = true; s = HWA_OK; break;
             case M_INT8: s = hwa_compress_int8(S->m, &io, &cd, &S->int8); S->has_int8 = true; break;
