@@ -106,7 +106,7 @@ static hwa_status check_plan(const hwa_bench_sweep *s, plan *p) {
                 if (strcmp(p->dt.v[j], hwa_dtype_name(p->wl_file_dt[i])))
                     return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s holds %s weights, cannot run %s; available: %s", w,
                                     hwa_dtype_name(p->wl_file_dt[i]), p->dt.v[j], hwa_dtype_name(p->wl_file_dt[i]));
-        } else if (strchr(w, '/') || strstr(w, ".gguf") || strstr(w, ".bin") || strstr(w, ".hwc")) {
+        } else if (strchr(w, '/') || strstr(w, ".gguf") || strstr(w, ".bin") || strstr(w, ".hwac")) {
             return hwa__err(NULL, HWA_E_NOTFOUND, "workload file '%s': no such file", w);
         } else if ((st = hwa_bench_workload_find(w, &p->wl_idx[i]))) {
             return st;

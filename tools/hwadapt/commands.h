@@ -15,6 +15,7 @@ int cmd_imatrix(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_compress(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 
 #endif

@@ -28,6 +28,7 @@ static const command commands[] = {
     {"plan", cmd_plan, "where each node of a workload would run, at what cost and memory, and why"},
     {"train", cmd_train, "train a model (fmnist-mlp on Fashion-MNIST); checkpoints, resume, export"},
     {"report", cmd_report, "one self-contained HTML page from bench reports, passports and training logs"},
+    {"compress", cmd_compress, "prune, share, Huffman-code or int8-quantize a trained MLP, stage by stage"},
     {"eval", cmd_eval, "accuracy of a model (compressed, or an MLP's export) on Fashion-MNIST's test set"},
     {"tune", cmd_tune, "batch size to memory and latency, learning rate, optimizer; a settings file for train"},
 };
