@@ -76,7 +76,7 @@ then ok "int8 with --max-drop 0.01: within the drop, under a third of the size"
 else bad "int8: $(cat "$T/q.json" "$T/err")"; fi
 $H compress "$T/mlp.safetensors" "${SMALL[@]}" --method neurons --keep 0.5 --no-latency -o "$T/n.hwac" \
   > "$T/n.out" 2> "$T/err"
-if [ $? -eq 0 ] && $H inspect "$T/n.hwac" > "$T/inspect" 2>&1 && grep -q "32" "$T/inspect"; then
+if [ $? -eq 0 ] && $H inspect "$T/n.hwac" > "$T/inspect" 2>&1 && grep -qF "[32,784]" "$T/inspect" && grep -qF "[32,32]" "$T/inspect"; then
   ok "neurons --keep 0.5: a model of 32-unit hidden layers"
 else bad "neurons: $(cat "$T/n.out" "$T/err" "$T/inspect")"; fi
 

@@ -148,6 +148,20 @@ usage train "--rank-devices: conflicts with --device" train --rank-devices cpu -
 usage train "--export $T/b: given twice" train --export "$T/a" --export "$T/b"
 usage train "extra: extra argument" train extra
 
+# ---- compress
+usage compress "--bogus: unknown option" compress m --method prune -o x --bogus
+usage compress "--method: missing; allowed: prune, share" compress m -o x
+usage compress "-o: missing" compress m --method prune
+usage compress "--method zip: not one of the allowed values; allowed: prune, share, huffman, int8, neurons" \
+  compress m --method prune,zip -o x
+usage compress "--sparsity 1: out of range; allowed: [0, 1)" compress m --method prune --sparsity 1 -o x
+usage compress "--bits 9: out of range" compress m --method share --bits 5,9 -o x
+usage compress "--layer-sparsity: conflicts with --sparsity" compress m --method prune --sparsity 0.5 \
+  --layer-sparsity 0.9,0.8 -o x
+usage compress "--calib-method kl: not one of the allowed values" compress m --method int8 --calib-method kl -o x
+usage compress "--keep 0: out of range; allowed: (0, 1]" compress m --method neurons --keep 0 -o x
+usage compress "MODEL: missing" compress --method prune -o x
+
 # ---- eval
 usage eval "--bogus: unknown option" eval m --bogus
 usage eval "--form sparce: not one of the allowed values; allowed: auto, dense, sparse, int8" eval m --form sparce
@@ -189,6 +203,7 @@ fast "-o /nonexistent/x.json: folder /nonexistent does not exist" plan linear100
 fast "-o /nonexistent/x.json: folder /nonexistent does not exist" tune mlp1000 -o /nonexistent/x.json
 fast "-o /nonexistent/x.html: folder /nonexistent does not exist" report "$T/in.json" -o /nonexistent/x.html
 fast "OUT.gguf /nonexistent/x.gguf: folder /nonexistent does not exist" quantize "$T/in.gguf" /nonexistent/x.gguf --type q8_0
+fast "-o /nonexistent/x.hwac: folder /nonexistent does not exist" compress m --method int8 -o /nonexistent/x.hwac
 fast "--output /nonexistent/x.gguf: folder /nonexistent does not exist" imatrix m --text t -o /nonexistent/x.gguf
 fast "--export /nonexistent/w.safetensors: folder /nonexistent does not exist" \
   train --data "$T/none" --export /nonexistent/w.safetensors
@@ -248,6 +263,9 @@ help_names train --hidden --activation --data --limit --test-limit --val-fractio
   --beta2 --eps --weight-decay --clip --schedule --step-epochs --gamma --warmup-steps --min-lr --pct-start \
   --checkpoint-dir --keep --resume --export --json --quiet --profile --rank-devices --shards --bucket-mb \
   --dist-timeout
+help_names compress --method -o --data --limit --test-limit --val --sparsity --layer-sparsity --global --rounds \
+  --bits --keep --retrain-epochs --lr --batch --seed --calib-method --calib --percentile --max-drop --device \
+  --batch-sizes --reps --no-latency --threads --json
 help_names eval --data --test-limit --device --form --threads --json
 help_names tune --model --device --budget --inference --p99-ms --memory --margin --max-batch --measure --optimizers \
   --threads --data --val-fraction --seed -o --json --quiet
@@ -256,7 +274,7 @@ help_names tune --model --device --budget --inference --p99-ms --memory --margin
 
 # An option a command accepts but its list above lacks: every "  --opt" the
 # help names is accepted (not "unknown option").
-for cmd in run bench probe inspect generate quantize imatrix perplexity plan train tune report eval; do
+for cmd in run bench probe inspect generate quantize imatrix perplexity plan train tune report eval compress; do
   for o in $("$H" $cmd --help | grep -oE '^  (-[a-z], )?--?[a-z0-9-]+' | sed 's/.*, //; s/^ *//'); do
     "$H" $cmd "$o" x --bogus-after > /dev/null 2> "$T/err"
     if grep -qF -- "$o: unknown option" "$T/err"; then bad "hwadapt $cmd --help lists $o, which it refuses"; fi

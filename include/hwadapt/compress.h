@@ -204,8 +204,8 @@ typedef struct hwa_compress_data {
  * its missing weights missing. The layers become sparse f32; the mask, not
  * the value, says what is kept (a kept weight that is 0.0 stays stored).
  *
- * Measured on fmnist-mlp (784-1000-1000-10, 90.21%, the lead's
- * /work/cache/fmnist-mlp-s1.safetensors; FMNIST test set):
+ * Measured on fmnist-mlp (784-1000-1000-10 trained by `hwadapt train
+ * --epochs 10 --seed 1`: 90.21% on the Fashion-MNIST test set):
  *   layer_sparsity 0.94, 0.94, 0.8 (the 10x1000 output layer is 0.6% of the
  *   weights but suffers most), 3 or 4 iterations of 2 epochs at lr 3e-4,
  *   then share 5 bits with 2 epochs, Huffman-coded: 89.83% (3 rounds) and

@@ -337,11 +337,13 @@ static void print_json(const stage *st, int n_st, char dev[][32], int n_dev, con
 }
 
 int cmd_compress(int argc, char **argv) {
-    opts o = {.data = NULL, .devices = "cpu", .batches = "1,64", .val = 10000, .rounds = 3, .retrain_epochs = 2,
+    opts o = {.data = NULL, .val = 10000, .rounds = 3, .retrain_epochs = 2,
               .batch = 64, .seed = 1, .calib = 300, .reps = 5, .sparsity = -1, .keep = 0.5, .lr = 0,
               .percentile = 99.99, .max_drop = -1, .latency = true, .calib_method = HWA_CALIB_MINMAX};
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
+    if (!o.devices) o.devices = "cpu";
+    if (!o.batches) o.batches = "1,64";
 
     char meth[MAX_STAGES][32], dev[MAX_DEVICES][32], items[HWA_CMODEL_MAX_LAYERS][32], bl[MAX_BATCHES][32];
     int methods[MAX_STAGES], n_m = split(o.methods, meth, MAX_STAGES);
