@@ -4,6 +4,7 @@
  * has (AMX tiles, VNNI, the f32 product) give the golden's floats bit for
  * bit. Each case runs twice on one backend, the second time from the
  * weights it kept, and once more after the weights were written. */
+#include <math.h>
 #include <string.h>
 
 #include "backends/cpu/cpu_backend.h"
@@ -60,4 +61,53 @@ TEST(qlinear_gives_the_numpy_golden_bit_for_bit_on_every_kernel) {
     const int env = hwa__isa_env(), top = env >= 0 ? env : (int)hwa__isa_host();
     for (int i = 0; i < QLG_NCASES; i++)
         for (int isa = -1; isa <= top; isa++) run_golden(&qlg_cases[i], isa);
+}
+
+/* A NaN among static-scale activations quantizes to 0 (ops_list.h) on every
+ * kernel: its product is that of x with the NaN replaced by the value that
+ * quantizes to 0, here -z * s. */
+TEST(a_nan_activation_quantizes_to_zero_on_every_kernel) {
+    enum { M = 3, K = 70, N = 20 };
+    const float s = 0.02f;
+    const int z = 100;
+    float xn[M * K], xz[M * K], wsc[N];
+    int8_t w8[N * K];
+    uint32_t r = 7;
+    for (int i = 0; i < M * K; i++) {
+        r = r * 1664525u + 1013904223u;
+        xn[i] = xz[i] = (float)(r >> 8) / 8388608.0f - 1.0f;
+    }
+    for (int i = 0; i < N * K; i++) w8[i] = (int8_t)((i * 37) % 255 - 127);
+    for (int i = 0; i < N; i++) wsc[i] = 0.01f * (float)(i + 1);
+    for (int m = 0; m < M; m++) {
+        xn[m * K + 5 * m + 3] = NAN;
+        xz[m * K + 5 * m + 3] = -(float)z * s;
+    }
+    const int env = hwa__isa_env(), top = env >= 0 ? env : (int)hwa__isa_host();
+    for (int isa = -1; isa <= top; isa++) {
+        float y[2][M * N];
+        for (int v = 0; v < 2; v++) {
+            hwa_ctx *ctx = hwa_ctx_new(NULL);
+            hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, M, K), *w = hwa_tensor_new_2d(ctx, HWA_I8, N, K);
+            hwa_tensor *ws = hwa_tensor_new_1d(ctx, HWA_F32, N);
+            hwa_tensor *out = hwa_qlinear(ctx, x, w, ws, s, z);
+            hwa_graph *g = hwa_graph_new(ctx);
+            hwa_backend *be = hwa_backend_new(ctx, "cpu");
+            CHECK_OK(hwa_graph_build_forward(g, out));
+            CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+            CHECK_OK(hwa_tensor_set_f32(x, v ? xz : xn, M * K));
+            CHECK_OK(hwa_tensor_set_bytes(w, w8, sizeof w8));
+            CHECK_OK(hwa_tensor_set_f32(ws, wsc, N));
+            hwa__cpu_set_reference_only(isa < 0);
+            hwa__isa_set_override(isa);
+            CHECK_OK(hwa_graph_compute(g, be));
+            CHECK_OK(hwa_tensor_get_f32(out, y[v], M * N));
+            hwa__cpu_set_reference_only(false);
+            hwa__isa_set_override(-1);
+            hwa_backend_free(be);
+            hwa_ctx_free(ctx);
+        }
+        CHECK_MSG(!memcmp(y[0], y[1], sizeof y[0]), "a NaN at %s did not quantize to 0",
+                  isa < 0 ? "reference" : hwa__isa_name((hwa__isa)isa));
+    }
 }

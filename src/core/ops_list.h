@@ -86,7 +86,7 @@
  *              (lo = min(0, min_k x), hi = max(0, max_k x), s = (hi - lo) /
  *              255 or 1 when hi = lo, inv = 1 / s, z = nearbyint(-lo * inv)
  *              clamped to [0, 255]). xq = clamp(nearbyint(x * inv) + z, 0,
- *              255); acc = sum_k (xq - z) * w[n,k] (exact, int32);
+ *              255), a NaN x giving 0; acc = sum_k (xq - z) * w[n,k] (exact, int32);
  *              dst = (float)acc * (s * w_scale[n]).
  *  CROSS_ENTROPY  src0 logits [N,C], src1 i32 labels [N]; dst [1] =
  *              mean over rows of logsumexp(row) - row[label].

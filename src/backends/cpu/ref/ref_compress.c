@@ -77,7 +77,8 @@ void hwa__qlinear_range_params(float lo, float hi, float *s, float *inv, int *z)
 
 uint8_t hwa__qlinear_quantize(float x, float inv, int z) {
     const float q = nearbyintf(x * inv) + (float)z;
-    return (uint8_t)(q < 0.0f ? 0.0f : q > 255.0f ? 255.0f : q);
+    /* NaN (not > 0) quantizes to 0, as the SIMD kernels' max(q, 0) does */
+    return (uint8_t)(!(q > 0.0f) ? 0.0f : q > 255.0f ? 255.0f : q);
 }
 
 hwa_status hwa__ref_QLINEAR(hwa_tensor *dst) {
