@@ -96,7 +96,7 @@ hwa_status hwa_cmodel_dense(const hwa_cmodel *m, int l, float *w);
 /* Replaces layer l's weights by dense f32 values w [out * in] (copied): the
  * layer becomes dense f32 (positions and other forms dropped). */
 hwa_status hwa_cmodel_set_dense(hwa_cmodel *m, int l, const float *w);
-/* Weights (stored, not pruned) and parameters in all. */
+/* The parameters m holds: its stored (not pruned) weights plus its biases. */
 int64_t hwa_cmodel_n_weights(const hwa_cmodel *m);
 
 /* ---- the file ------------------------------------------------------------------- */
