@@ -297,7 +297,7 @@ static void print_json(const stage *st, int n_st, char dev[][32], int n_dev, con
         hwa__json_write_cstr(stdout, st[s].name);
         printf(",\"bytes\":%lld,\"ratio\":", (long long)st[s].bytes);
         hwa__json_write_num(stdout, (double)st[0].bytes / (double)st[s].bytes);
-        printf(",\"weights\":%lld,\"test_accuracy\":", (long long)hwa_cmodel_n_weights(st[s].m));
+        printf(",\"parameters\":%lld,\"test_accuracy\":", (long long)hwa_cmodel_n_weights(st[s].m));
         hwa__json_write_num(stdout, st[s].acc);
         printf(",\"test_loss\":");
         hwa__json_write_num(stdout, st[s].loss);
