@@ -264,8 +264,8 @@ static void print_table(const stage *st, int n_st, char dev[][32], int n_dev, co
     printf("%-24s %11s %8s %9s %7s", "stage", "bytes", "ratio", "test acc", "drop");
     for (int d = 0; latency && d < n_dev; d++)
         for (int b = 0; b < n_b; b++) {
-            char h[48];
-            snprintf(h, sizeof h, "%s b%lld ms", dev[d], (long long)batches[b]);
+            char h[64];
+            snprintf(h, sizeof h, "%.31s b%lld ms", dev[d], (long long)batches[b]);
             printf(" %14s", h);
         }
     printf("\n");

@@ -225,8 +225,8 @@ hwa_status hwa__ql_run(hwa__ql *q, hwa__mm_state *mm, hwa_tensor *dst, const hwa
     j.z = (int *)(j.s + j.M);
     if (rows > j.M) memset((uint8_t *)j.a + j.M * j.lda, 0, (size_t)((rows - j.M) * j.lda));
     hwa__par_chunks(j.M, 1 + 16384 / j.K, nthreads, quantize_rows, &j);
-    const int nt = hwa__threads_over(j.M * j.N * j.K, QL_PAR_MIN, nthreads);
 #if defined(__x86_64__)
+    const int nt = hwa__threads_over(j.M * j.N * j.K, QL_PAR_MIN, nthreads);
     if (form == FORM_AMX) {
         const int64_t pairs = kept->geom.NP / 32;
         hwa__par_for(nt, pairs, nt > 1 ? (pairs + 4 * nt - 1) / (4 * nt) : pairs, amx_pairs, &j);
