@@ -473,10 +473,12 @@ int cmd_compress(int argc, char **argv) {
         bool sparse = false;
         for (int l = 0; l < st[i].m->n_layers; l++) sparse |= st[i].m->layer[l].sparse;
         if (!sparse) continue;
+        char name[sizeof st[0].name];
+        snprintf(name, sizeof name, "%.36s as dense", st[i].name);
         st[n_st] = st[i];
         st[n_st].as_dense = true;
         st[n_st].has_int8 = false;
-        snprintf(st[n_st].name, sizeof st[n_st].name, "%.36s as dense", st[i].name);
+        memcpy(st[n_st].name, name, sizeof name);
         n_st++;
     }
     if (o.latency && measure(st, n_st, dev, n_dev, batches, n_b, test, &o, bes)) goto out;

@@ -33,7 +33,8 @@ void hwa__ql_pack_vnni(const int8_t *w, int64_t ldw, const hwa__ql_geom *g, uint
 /* The 16 floats of x at k (fewer, zeros after, at the end). */
 INLINE __m512 load16(const float *x, int64_t k, int64_t K) {
     const int64_t r = K - k;
-    return r >= 16 ? _mm512_loadu_ps(x + k) : _mm512_maskz_loadu_ps((__mmask16)((1u << r) - 1), x + k);
+    if (r >= 16) return _mm512_loadu_ps(x + k);
+    return r > 0 ? _mm512_maskz_loadu_ps((__mmask16)((1u << r) - 1), x + k) : _mm512_setzero_ps();
 }
 
 void hwa__ql_quantize_avx512(const float *x, int64_t K, int64_t K4, bool dynamic, float *s, float *inv, int *z,
