@@ -9,6 +9,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/cpu_isa.h"
+#include "backends/cpu/matmul/mm_qlinear.h"
 #include "core/internal.h"
 #include "golden/qlinear_golden.h"
 #include "harness.h"
@@ -110,4 +111,35 @@ TEST(a_nan_activation_quantizes_to_zero_on_every_kernel) {
         CHECK_MSG(!memcmp(y[0], y[1], sizeof y[0]), "a NaN at %s did not quantize to 0",
                   isa < 0 ? "reference" : hwa__isa_name((hwa__isa)isa));
     }
+}
+
+/* The memory plan counts what QLINEAR keeps beside the graph: the weights
+ * packed for the kernel the ISA level picks (VNNI or AMX panels and their
+ * row sums), or decoded to f32; once for two products of one weight. */
+TEST(plan_kept_counts_the_packed_weights_once_per_weight) {
+    enum { M = 64, K = 70, N = 100 };
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, M, K), *w = hwa_tensor_new_2d(ctx, HWA_I8, N, K);
+    hwa_tensor *ws = hwa_tensor_new_1d(ctx, HWA_F32, N);
+    hwa_tensor *y = hwa_add(ctx, hwa_qlinear(ctx, x, w, ws, 0.0f, 0), hwa_qlinear(ctx, x, w, ws, 0.1f, 3));
+    hwa_graph *g = hwa_graph_new(ctx);
+    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    CHECK_OK(hwa_graph_build_forward(g, y));
+    const hwa__cpu_caps *caps = hwa__cpu_caps_get();
+    const int env = hwa__isa_env(), top = env >= 0 ? env : (int)hwa__isa_host();
+    for (int isa = HWA_ISA_SCALAR; isa <= top; isa++) {
+        hwa__isa_set_override(isa);
+        int64_t kept = -1, want = (int64_t)N * K * 4;
+        const bool amx = isa >= HWA_ISA_AMX && caps->amx_int8 && caps->amx_permitted;
+        if (amx || (isa >= HWA_ISA_AVX512 && caps->avx512_vnni)) {
+            const hwa__ql_geom geom = hwa__ql_geom_of(N, K, amx);
+            want = (int64_t)hwa__ql_packed_bytes(&geom) + geom.NP * 4;
+        }
+        CHECK_OK(hwa_backend_plan_kept(be, g, &kept));
+        CHECK_MSG(kept == want, "%s: %lld bytes kept, %lld expected", hwa__isa_name((hwa__isa)isa), (long long)kept,
+                  (long long)want);
+    }
+    hwa__isa_set_override(-1);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
 }

@@ -510,8 +510,8 @@ static hwa_status cpu_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) 
 /* What the products of nodes[0..n) make the matrix libraries keep beside
  * the graph: oneDNN's copy of every leaf it multiplies by (a weight, or an
  * input that is a product's second operand, as a batch is in a weight's
- * gradient) in its own layout, once per leaf. The primitives are made now
- * (as the first run would). */
+ * gradient) in its own layout, once per leaf; and QLINEAR's packed (or
+ * decoded) weights. The primitives are made now (as the first run would). */
 static int64_t cpu_plan_kept(hwa_backend *be, hwa_tensor *const *nodes, int n) {
     cpu_state *s = be->impl;
     const hwa__simd *simd = hwa__simd_active();
@@ -519,6 +519,15 @@ static int64_t cpu_plan_kept(hwa_backend *be, hwa_tensor *const *nodes, int n) {
     int64_t sum = 0;
     for (int i = 0; i < n && !reference_only; i++) {
         const hwa_tensor *t = nodes[i];
+        if (t->op == HWA_OP_QLINEAR) {
+            /* one kept form per weight tensor and layout */
+            bool seen = false;
+            for (int j = 0; j < i && !seen; j++)
+                seen = nodes[j]->op == HWA_OP_QLINEAR && hwa__storage(nodes[j]->src[1]) == hwa__storage(t->src[1]) &&
+                       hwa__ql_kept_form(nodes[j]) == hwa__ql_kept_form(t);
+            if (!seen) sum += hwa__ql_kept_bytes(t);
+            continue;
+        }
         hwa__mm_problem p;
         int64_t nb0, nb1;
         if (t->op != HWA_OP_MATMUL || hwa_dtype_is_quantized(t->src[1]->dtype) ||

@@ -95,6 +95,16 @@ static ql_form form_for(int64_t M) {
 }
 
 /* The weights in form `form`, kept or made now; NULL when out of memory. */
+int hwa__ql_kept_form(const hwa_tensor *dst) { return (int)form_for(dst->shape[0]); }
+
+int64_t hwa__ql_kept_bytes(const hwa_tensor *dst) {
+    const int64_t N = dst->shape[1], K = dst->src[0]->shape[1];
+    const ql_form form = form_for(dst->shape[0]);
+    if (form == FORM_F32) return N * K * (int64_t)sizeof(float);
+    const hwa__ql_geom g = hwa__ql_geom_of(N, K, form == FORM_AMX);
+    return (int64_t)hwa__ql_packed_bytes(&g) + g.NP * (int64_t)sizeof(int32_t);
+}
+
 static const ql_kept *weights(hwa__ql *q, const ql_job *j, const hwa_tensor *w, ql_form form) {
     const hwa_tensor *owner = hwa__storage(w);
     const hwa__mm_problem key = {.N = j->N, .K = j->K, .b = j->w, .ldb = j->ldw, .tb = true, .dt_b = HWA_I8,

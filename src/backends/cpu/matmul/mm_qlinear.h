@@ -82,6 +82,13 @@ void hwa__ql_free(hwa__ql *q);
  * done nothing, for layouts it does not take (x's elements not adjacent in
  * a row, w's neither, w_scale or dst not contiguous): the reference runs
  * those. HWA_E_NOMEM when scratch or the kept weights cannot be had. */
+/* What hwa__ql_run keeps for QLINEAR node dst at the active ISA level: the
+ * packed weights and their row sums (VNNI or AMX layout, by dst's rows), or
+ * the weights decoded to f32; and which of those forms (equal forms of one
+ * weight tensor are kept once). The f32 product's own copy of the decoded
+ * weights (oneDNN's packing) is not counted. */
+int64_t hwa__ql_kept_bytes(const hwa_tensor *dst);
+int hwa__ql_kept_form(const hwa_tensor *dst);
 hwa_status hwa__ql_run(hwa__ql *q, hwa__mm_state *mm, hwa_tensor *dst, const hwa__simd *simd, int nthreads,
                        char *name, size_t name_cap);
 
