@@ -54,11 +54,6 @@ hwa_status hwa_calib_method_from_name(const char *name, hwa_calib_method *out) {
 #define ENT_STEP 16
 #define ENT_LEVELS 256
 
-static int float_cmp(const void *a, const void *b) {
-    const float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 /* P(p) of the sorted values s[0..n), linear between ranks. */
 static double percentile(const float *s, int64_t n, double p) {
     const double pos = (double)(n - 1) * p / 100.0;
@@ -132,7 +127,7 @@ static void entropy_range(const float *v, int64_t n, double lo0, double hi0, dou
  * place) by method c. */
 static void calibrate(float *v, int64_t n, hwa_calib_method c, double pct, float *scale, int *zero) {
     double lo = 0.0, hi = 0.0;
-    qsort(v, (size_t)n, sizeof *v, float_cmp);
+    qsort(v, (size_t)n, sizeof *v, hwa__cp_float_cmp);
     const double lo0 = fmin(0.0, v[0]), hi0 = fmax(0.0, v[n - 1]);
     if (c == HWA_CALIB_PERCENTILE) {
         lo = percentile(v, n, 100.0 - pct);

@@ -7,6 +7,8 @@
 #include "core/internal.h"
 #include "hwadapt/compress.h"
 
+/* qsort order of floats, ascending (NaN-free input). */
+int hwa__cp_float_cmp(const void *a, const void *b);
 /* A line to d->note, when there is one. */
 void hwa__cp_note(const hwa_compress_data *d, const char *fmt, ...) HWA_PRINTF(2, 3);
 /* Checks m (hwa_cmodel_validate) and d (a training set whose features and

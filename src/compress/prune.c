@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compress/compress_internal.h"
 #include "compress/passes_internal.h"
 
 typedef struct prune_state {
@@ -111,12 +112,11 @@ static hwa_status make_sparse(prune_state *s, int l) {
                                          l + 1, (long long)nnz);
     int32_t *rp = malloc((size_t)(N + 1) * sizeof *rp), *col = malloc((size_t)(nnz ? nnz : 1) * sizeof *col);
     float *v = malloc((size_t)(nnz ? nnz : 1) * sizeof *v);
-    hwa_status st = rp && col && v ? hwa_cmodel_set_dense(s->m, l, s->w[l]) : hwa__err(NULL, HWA_E_NOMEM, "prune: out of memory");
-    if (st) {
+    if (!rp || !col || !v) {
         free(rp);
         free(col);
         free(v);
-        return st;
+        return hwa__err(NULL, HWA_E_NOMEM, "prune: out of memory");
     }
     int64_t j = 0;
     rp[0] = 0;
@@ -128,12 +128,12 @@ static hwa_status make_sparse(prune_state *s, int l) {
             }
         rp[n + 1] = (int32_t)j;
     }
-    free(L->values);
-    L->values = v;
-    L->row_ptr = rp;
-    L->col = col;
-    L->sparse = true;
-    L->nnz = nnz;
+    /* the layer's other forms go; its shape and bias stay */
+    hwa_cm_layer keep = {.out = N, .in = K, .bias = L->bias, .sparse = true, .nnz = nnz, .row_ptr = rp, .col = col,
+                         .values = v};
+    L->bias = NULL;
+    hwa__cm_layer_clear(L);
+    *L = keep;
     return HWA_OK;
 }
 

@@ -7,6 +7,11 @@
 
 #include "compress/passes_internal.h"
 
+int hwa__cp_float_cmp(const void *a, const void *b) {
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
 void hwa__cp_note(const hwa_compress_data *d, const char *fmt, ...) {
     if (!d || !d->note) return;
     char line[512];

@@ -33,11 +33,6 @@ typedef struct share_state {
     int64_t steps;  /* Adam's count */
 } share_state;
 
-static int float_cmp(const void *a, const void *b) {
-    const float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 /* The cluster of v: how many of the boundaries mid[0..k-2] (increasing) v
  * exceeds. */
 static int cluster_of(float v, const float *mid, int k) {
@@ -70,7 +65,7 @@ static hwa_status kmeans(const float *v, int64_t n, int k, float *c, int *kout) 
         return hwa__err(NULL, HWA_E_NOMEM, "share: out of memory");
     }
     memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, float_cmp);
+    qsort(s, (size_t)n, sizeof *s, hwa__cp_float_cmp);
     pre[0] = 0.0;
     for (int64_t i = 0; i < n; i++) pre[i + 1] = pre[i] + (double)s[i];
     const float lo = s[0], hi = s[n - 1];
