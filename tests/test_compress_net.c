@@ -256,3 +256,20 @@ TEST(a_device_without_the_sparse_product_runs_dense) {
     hwa_ctx_free(ctx);
     hwa_cmodel_free(m);
 }
+
+/* A sparse layer that kept no weight computes its bias alone, dense (a
+ * tensor of no elements cannot be made), whatever form is asked. */
+TEST(a_sparse_layer_with_no_weights_runs_dense) {
+    hwa_cmodel *m = two_layers(8);
+    hwa_cm_layer *L = &m->layer[0];
+    free(L->values);
+    L->values = calloc(1, sizeof(float));
+    L->col = calloc(1, sizeof(int32_t));
+    L->row_ptr = calloc((size_t)L->out + 1, sizeof(int32_t));
+    L->nnz = 0;
+    L->sparse = true;
+    make_sparse(m, 1);
+    check_form(m, HWA_CM_FORM_AUTO, 1e-5, HWA_CM_FORM_DENSE);
+    check_form(m, HWA_CM_FORM_SPARSE, 1e-5, HWA_CM_FORM_DENSE);
+    hwa_cmodel_free(m);
+}

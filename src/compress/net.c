@@ -44,8 +44,8 @@ static hwa_tensor *product(hwa_ctx *ctx, const hwa_cm_layer *L, hwa_cm_form f, h
     switch (f) {
     case HWA_CM_FORM_SPARSE:
         lv->row_ptr = hwa_tensor_new_1d(ctx, HWA_I32, L->out + 1);
-        lv->col = hwa_tensor_new_1d(ctx, HWA_I32, L->nnz > 0 ? L->nnz : 1);
-        lv->vals = hwa_tensor_new_1d(ctx, HWA_F32, L->nnz > 0 ? L->nnz : 1);
+        lv->col = hwa_tensor_new_1d(ctx, HWA_I32, L->nnz);
+        lv->vals = hwa_tensor_new_1d(ctx, HWA_F32, L->nnz);
         return hwa_spmm(ctx, h, lv->row_ptr, lv->col, lv->vals);
     case HWA_CM_FORM_INT8:
         lv->q = hwa_tensor_new_2d(ctx, HWA_I8, L->out, L->in);
@@ -58,25 +58,20 @@ static hwa_tensor *product(hwa_ctx *ctx, const hwa_cm_layer *L, hwa_cm_form f, h
     }
 }
 
-/* Writes the leaves' data (after hwa_ctx_alloc_leaves). An empty sparse
- * layer keeps one unused zero so that its tensors are not empty. */
+/* Writes the leaves' data (after hwa_ctx_alloc_leaves). */
 static hwa_status fill(const hwa_cmodel *m, int l, hwa_cm_form f, const layer_leaves *lv) {
     const hwa_cm_layer *L = &m->layer[l];
     hwa_status st = HWA_OK;
     if (f == HWA_CM_FORM_SPARSE) {
-        const int64_t n = L->nnz > 0 ? L->nnz : 1;
-        float *v = calloc((size_t)n, sizeof *v);
-        int32_t *c = calloc((size_t)n, sizeof *c);
-        if (!v || !c) st = hwa__err(NULL, HWA_E_NOMEM, "compressed model: out of memory for layer %d", l + 1);
-        for (int64_t j = 0; !st && j < L->nnz; j++) {
-            v[j] = L->bits ? L->codebook[L->codes[j]] : L->values[j];
-            c[j] = L->col[j];
-        }
-        if (!st) st = hwa_tensor_set_bytes(lv->row_ptr, L->row_ptr, (size_t)(L->out + 1) * sizeof(int32_t));
-        if (!st) st = hwa_tensor_set_bytes(lv->col, c, (size_t)n * sizeof *c);
-        if (!st) st = hwa_tensor_set_f32(lv->vals, v, n);
+        /* positions as stored; shared values decoded from the codebook */
+        st = hwa_tensor_set_bytes(lv->row_ptr, L->row_ptr, (size_t)(L->out + 1) * sizeof(int32_t));
+        if (!st) st = hwa_tensor_set_bytes(lv->col, L->col, (size_t)L->nnz * sizeof(int32_t));
+        if (st || !L->bits) return st ? st : hwa_tensor_set_f32(lv->vals, L->values, L->nnz);
+        float *v = malloc((size_t)L->nnz * sizeof *v);
+        if (!v) return hwa__err(NULL, HWA_E_NOMEM, "compressed model: out of memory for layer %d", l + 1);
+        for (int64_t j = 0; j < L->nnz; j++) v[j] = L->codebook[L->codes[j]];
+        st = hwa_tensor_set_f32(lv->vals, v, L->nnz);
         free(v);
-        free(c);
         return st;
     }
     if (f == HWA_CM_FORM_INT8) {
@@ -155,6 +150,11 @@ static hwa_status choose(const hwa_cmodel *m, int l, hwa_ctx *ctx, hwa_backend *
         return hwa__err(NULL, HWA_E_UNSUPPORTED, "compressed model: layer %d is not sparse", l + 1);
     if (want == HWA_CM_FORM_INT8 && !has_int8)
         return hwa__err(NULL, HWA_E_UNSUPPORTED, "compressed model: layer %d is not int8", l + 1);
+    if (has_sparse && L->nnz == 0) { /* no tensor holds nothing: the product of zeros, dense */
+        *f = HWA_CM_FORM_DENSE;
+        snprintf(why, cap, "dense: the layer stores no weights");
+        return HWA_OK;
+    }
     if (want != HWA_CM_FORM_AUTO) {
         *f = want;
         snprintf(why, cap, "%s: asked for", hwa_cm_form_name(want));
@@ -325,19 +325,20 @@ hwa_status hwa_cmodel_evaluate(const hwa_cmodel *m, hwa_backend *be, const hwa_d
 hwa_status hwa_cmodel_evaluate_form(const hwa_cmodel *m, hwa_backend *be, const hwa_dataset *d, hwa_cm_form form,
                                     double *loss, double *accuracy) {
     if (!m || !be || !d || !loss || !accuracy) return hwa__err(NULL, HWA_E_MISUSE, "compressed model: NULL argument");
-    hwa_status st = hwa_cmodel_validate(m);
+    const int64_t n = hwa_dataset_n(d), F = hwa_dataset_features(d), B = n < 1000 ? n : 1000;
+    hwa_cm_net *full = NULL, *rest = NULL;
+    /* the net checks m first */
+    hwa_status st = hwa_cm_net_new(m, be, B, form, &full);
     if (st) return st;
-    const int64_t n = hwa_dataset_n(d), F = hwa_dataset_features(d), C = m->layer[m->n_layers - 1].out;
-    if (F != m->layer[0].in || hwa_dataset_n_classes(d) != C)
+    const int64_t C = full->classes, in = full->in;
+    if (F != in || hwa_dataset_n_classes(d) != C) {
+        hwa_cm_net_free(full);
         return hwa__err(NULL, HWA_E_INVALID, "compressed model: a set of %lld features and %d classes, the model takes "
-                        "%lld and %lld", (long long)F, hwa_dataset_n_classes(d), (long long)m->layer[0].in,
-                        (long long)C);
-    const int64_t B = n < 1000 ? n : 1000;
+                        "%lld and %lld", (long long)F, hwa_dataset_n_classes(d), (long long)in, (long long)C);
+    }
     float *x = malloc((size_t)(B * F) * sizeof *x), *z = malloc((size_t)(B * C) * sizeof *z);
     int32_t *y = malloc((size_t)B * sizeof *y);
-    hwa_cm_net *full = NULL, *rest = NULL;
     if (!x || !z || !y) st = hwa__err(NULL, HWA_E_NOMEM, "compressed model: out of memory");
-    if (!st) st = hwa_cm_net_new(m, be, B, form, &full);
     if (!st && n % B) st = hwa_cm_net_new(m, be, n % B, form, &rest);
     double sum = 0.0;
     int64_t correct = 0;
