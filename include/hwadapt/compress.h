@@ -172,9 +172,11 @@ hwa_status hwa_cm_nets_time(hwa_cm_net *const *nets, int n, int reps, double min
  * must match m (HWA_E_INVALID otherwise). */
 hwa_status hwa_cmodel_evaluate(const hwa_cmodel *m, hwa_backend *be, const hwa_dataset *d, double *loss,
                                double *accuracy);
-/* The same with every layer in `form` (hwa_cm_net_new's rules). */
+/* The same with every layer in `form` (hwa_cm_net_new's rules). With net
+ * not NULL, *net gets the net of the first batch (its forms, reasons and
+ * kernels, as it last ran), which the caller frees; NULL on error. */
 hwa_status hwa_cmodel_evaluate_form(const hwa_cmodel *m, hwa_backend *be, const hwa_dataset *d, hwa_cm_form form,
-                                    double *loss, double *accuracy);
+                                    double *loss, double *accuracy, hwa_cm_net **net);
 
 /* ---- the passes ------------------------------------------------------------------ */
 

@@ -211,7 +211,7 @@ static void row_init(const hwa__sweep_block *b, const hwa__sweep_config *c, int3
     snprintf(row->device, sizeof row->device, "%s", b->dev);
     snprintf(row->dtype, sizeof row->dtype, "%s", hwa_dtype_name(c->dtype));
     snprintf(row->kernel, sizeof row->kernel, "n/a");
-    snprintf(row->unit, sizeof row->unit, "%s", b->wl < 0 && !hwa_cmodel_is_file(b->file) ? "tokens" : "samples");
+    snprintf(row->unit, sizeof row->unit, "%s", b->wl < 0 && !b->compressed ? "tokens" : "samples");
     if (b->optim != HWA__OPTIM_NONE)
         snprintf(row->optimizer, sizeof row->optimizer, "%s", hwa_optim_kind_name((hwa_optim_kind)b->optim));
     row->batch = b->batch;

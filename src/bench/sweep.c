@@ -6,6 +6,7 @@
 
 #include "bench/bench_device.h"
 #include "bench/sweep.h"
+#include "hwadapt/compress.h"
 #include "bench/workload.h"
 #include "hwadapt/train.h"
 
@@ -46,6 +47,7 @@ typedef struct plan {
     list wl, dev, dt, batch, thr, scen;
     int wl_idx[MAX_ITEMS];         /* -1: wl.v[i] is a model file */
     hwa_dtype wl_file_dt[MAX_ITEMS]; /* a model file's weight dtype */
+    bool wl_compressed[MAX_ITEMS];   /* ... a compressed model (compress.h), not a language model */
     bool dt_given;
     hwa_bench_scenario scen_v[MAX_ITEMS];
     bool all_dtypes;
@@ -102,6 +104,7 @@ static hwa_status check_plan(const hwa_bench_sweep *s, plan *p) {
             /* A model file: opened once here so a bad file fails before any row. */
             p->wl_idx[i] = -1;
             if ((st = hwa__model_dtype(w, p->dev.v[0], &p->wl_file_dt[i]))) return st;
+            p->wl_compressed[i] = hwa_cmodel_is_file(w);
             for (int j = 0; p->dt_given && strcmp(p->dt.v[0], "all") && j < p->dt.n; j++)
                 if (strcmp(p->dt.v[j], hwa_dtype_name(p->wl_file_dt[i])))
                     return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s holds %s weights, cannot run %s; available: %s", w,
@@ -211,7 +214,8 @@ hwa_status hwa_bench_sweep_run(const hwa_bench_sweep *s, hwa_bench_report *rep) 
                 if (p->batch.n) parse_int(p->batch.v[b], &batch);
                 hwa__sweep_block blk = {.wl = p->wl_idx[a],
                                         .optim = hwa_bench_workload_trains(p->wl_idx[a]) ? (int)p->optim : HWA__OPTIM_NONE,
-                                        .file = p->wl.v[a], .dev = dev, .batch = batch,
+                                        .file = p->wl.v[a], .compressed = p->wl_compressed[a], .dev = dev,
+                                        .batch = batch,
                                         .cfgs = cfgs, .n_cfgs = n_cfgs, .scens = p->scen_v, .n_scens = p->scen.n,
                                         .no_threads = !p->dev_threads[d], .threads_given = p->thr.n > 0};
                 st = hwa__sweep_block_run(&r, &blk);

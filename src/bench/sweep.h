@@ -41,6 +41,7 @@ typedef struct hwa__sweep_block {
     int wl;                    /* a built-in's index, -1 for a model file */
     int optim;                 /* a training workload's hwa_optim_kind; HWA__OPTIM_NONE for the others */
     const char *file;          /* the workload as given (a model file's path) */
+    bool compressed;           /* the file is a compressed model (its rows count samples, not tokens) */
     const char *dev;
     int64_t batch;
     const hwa__sweep_config *cfgs;

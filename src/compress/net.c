@@ -319,11 +319,12 @@ static void score(const float *z, int64_t rows, int64_t C, const int32_t *labels
 
 hwa_status hwa_cmodel_evaluate(const hwa_cmodel *m, hwa_backend *be, const hwa_dataset *d, double *loss,
                                double *accuracy) {
-    return hwa_cmodel_evaluate_form(m, be, d, HWA_CM_FORM_AUTO, loss, accuracy);
+    return hwa_cmodel_evaluate_form(m, be, d, HWA_CM_FORM_AUTO, loss, accuracy, NULL);
 }
 
 hwa_status hwa_cmodel_evaluate_form(const hwa_cmodel *m, hwa_backend *be, const hwa_dataset *d, hwa_cm_form form,
-                                    double *loss, double *accuracy) {
+                                    double *loss, double *accuracy, hwa_cm_net **net) {
+    if (net) *net = NULL;
     if (!m || !be || !d || !loss || !accuracy) return hwa__err(NULL, HWA_E_MISUSE, "compressed model: NULL argument");
     const int64_t n = hwa_dataset_n(d), F = hwa_dataset_features(d), B = n < 1000 ? n : 1000;
     hwa_cm_net *full = NULL, *rest = NULL;
@@ -351,7 +352,8 @@ hwa_status hwa_cmodel_evaluate_form(const hwa_cmodel *m, hwa_backend *be, const 
         st = hwa_cm_net_run(rows == B ? full : rest, x, z);
         if (!st) score(z, rows, C, y, &sum, &correct);
     }
-    hwa_cm_net_free(full);
+    if (net && !st) *net = full;
+    else hwa_cm_net_free(full);
     hwa_cm_net_free(rest);
     free(x);
     free(z);

@@ -76,7 +76,6 @@ int cmd_eval(int argc, char **argv) {
     hwa_ctx *ctx = NULL;
     hwa_backend *be = NULL;
     hwa_cm_net *net = NULL;
-    float *x = NULL, *z = NULL;
     int rc = 1;
     double loss = 0, acc = 0;
     hwa_ctx_params cp = {.allocator = NULL, .seed = 1};
@@ -90,15 +89,9 @@ int cmd_eval(int argc, char **argv) {
         goto out;
     }
     if (!st && threads) st = hwa_backend_set_threads(be, (int)threads);
-    if (!st) st = hwa_cmodel_evaluate_form(m, be, test, (hwa_cm_form)form, &loss, &acc);
-    /* the forms and kernels of a batch of the evaluation's size */
-    const int64_t n = test ? hwa_dataset_n(test) : 0, rows = n < 1000 ? n : 1000;
-    if (!st) st = hwa_cm_net_new(m, be, rows, (hwa_cm_form)form, &net);
-    if (!st && (!(x = malloc((size_t)(rows * m->layer[0].in) * sizeof *x)) ||
-                !(z = malloc((size_t)(rows * m->layer[m->n_layers - 1].out) * sizeof *z))))
-        st = HWA_E_NOMEM;
-    if (!st) memcpy(x, hwa_dataset_x(test, 0), (size_t)(rows * m->layer[0].in) * sizeof *x);
-    if (!st) st = hwa_cm_net_run(net, x, z);
+    /* the net of the first batch says each layer's form, reason and kernel */
+    if (!st) st = hwa_cmodel_evaluate_form(m, be, test, (hwa_cm_form)form, &loss, &acc, &net);
+    const int64_t n = test ? hwa_dataset_n(test) : 0;
     if (st) {
         fprintf(stderr, "hwadapt eval: %s\n", hwa_last_error()[0] ? hwa_last_error() : hwa_status_str(st));
         goto out;
@@ -132,8 +125,6 @@ int cmd_eval(int argc, char **argv) {
     }
     rc = 0;
 out:
-    free(x);
-    free(z);
     hwa_cm_net_free(net);
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
