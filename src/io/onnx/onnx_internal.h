@@ -83,4 +83,7 @@ const char *hwa__onnx_node_label(const hwa_onnx_node *n, int index, char *buf, s
  * graph output is produced. HWA_E_FORMAT naming the node otherwise. */
 hwa_status hwa__onnx_sort_graph(hwa_onnx *m, const char *const *known, size_t n_known);
 
+/* A .npy file's bytes (size from outside) into a new array; errors name label. */
+hwa_status hwa__npy_parse(const uint8_t *data, size_t size, const char *label, hwa_onnx_array **out);
+
 #endif
