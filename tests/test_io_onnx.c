@@ -236,6 +236,10 @@ TEST(onnx_good_model_reads_back) {
     CHECK_INT_EQ(hwa_onnx_opset(m, "ai.onnx"), 17);
     CHECK_INT_EQ(hwa_onnx_opset(m, "com.example"), 2);
     CHECK_INT_EQ(hwa_onnx_opset(m, "com.other"), -1);
+    int64_t ver = 0;
+    CHECK_INT_EQ(hwa_onnx_n_opsets(m), 2);
+    CHECK(!strcmp(hwa_onnx_opset_at(m, 1, &ver), "com.example") && ver == 2);
+    CHECK(hwa_onnx_opset_at(m, 2, &ver) == NULL);
     CHECK(!strcmp(hwa_onnx_producer(m), "hwadapt-test 1.0"));
 
     CHECK_INT_EQ(hwa_onnx_n_inputs(m), 1);

@@ -189,6 +189,13 @@ int64_t hwa_onnx_opset(const hwa_onnx *m, const char *domain) {
     return -1;
 }
 
+int hwa_onnx_n_opsets(const hwa_onnx *m) { return m ? m->n_opsets : 0; }
+const char *hwa_onnx_opset_at(const hwa_onnx *m, int i, int64_t *version) {
+    if (!m || i < 0 || i >= m->n_opsets) return NULL;
+    if (version) *version = m->opset_version[i];
+    return m->opset_domain[i];
+}
+
 int hwa_onnx_n_inputs(const hwa_onnx *m) { return m ? m->n_inputs : 0; }
 const hwa_onnx_value *hwa_onnx_input(const hwa_onnx *m, int i) {
     return m && i >= 0 && i < m->n_inputs ? &m->inputs[i] : NULL;
