@@ -251,6 +251,16 @@ hwa_status hwa__onnx_tensor(hwa__onnx_op *o, hwa__oval *v, hwa_tensor **out) {
     return HWA_OK;
 }
 
+hwa_status hwa__onnx_scalar(hwa__onnx_op *o, float v, hwa_tensor **out) {
+    hwa_onnx_array *a;
+    hwa_status st = hwa__onnx_host_new(o->net, HWA_ONNX_FLOAT, 0, NULL, &a);
+    if (st) return st;
+    ((float *)a->data)[0] = v;
+    char what[120];
+    snprintf(what, sizeof what, "node '%.60s' (%s): a constant", o->node->name, o->node->op_type);
+    return make_leaf(o->net, a, what, out);
+}
+
 hwa_status hwa__onnx_set_out(hwa__onnx_op *o, int k, hwa_tensor *t, int type, int ndim) {
     if (!t) return hwa__onnx_builder_err(o);
     hwa__oval *v = o->out[k];
@@ -473,12 +483,19 @@ static hwa_status build_inputs(hwa_onnx_net *net, const hwa_onnx_shape *shapes, 
         if (!hwa__onnx_graph_dtype(v->type, &dt))
             return hwa__err(net->ctx, HWA_E_UNSUPPORTED, "input '%s': %s inputs are not supported", d->name,
                             hwa_onnx_type_name(v->type));
+        int64_t n = 1;
+        for (int k = 0; k < sh.ndim; k++) n *= sh.dims[k];
+        if (n == 0) {
+            /* an empty input holds no data: it is known now (an op may
+             * take it as "no axes", say), and has no tensor */
+            hwa_onnx_array *a;
+            if ((st = hwa__onnx_host_new(net, v->type, sh.ndim, sh.dims, &a))) return st;
+            v->host = a;
+            continue;
+        }
         if (sh.ndim > HWA_MAX_DIMS)
             return hwa__err(net->ctx, HWA_E_UNSUPPORTED, "input '%s': %d dims (graph tensors have at most %d)",
                             d->name, sh.ndim, HWA_MAX_DIMS);
-        for (int k = 0; k < sh.ndim; k++)
-            if (sh.dims[k] == 0)
-                return hwa__err(net->ctx, HWA_E_UNSUPPORTED, "input '%s': an empty tensor (dim %d is 0)", d->name, k);
         const int64_t one = 1;
         v->t = hwa_tensor_new(net->ctx, dt, sh.ndim ? sh.ndim : 1, sh.ndim ? sh.dims : &one);
         if (!v->t) return hwa_ctx_last_status(net->ctx);
@@ -613,7 +630,13 @@ hwa_status hwa_onnx_net_load_params(hwa_onnx_net *net) {
 }
 
 hwa_status hwa_onnx_io_set(const hwa_onnx_io *in, const hwa_onnx_array *a) {
-    if (!in || !a || !in->t) return hwa__err(NULL, HWA_E_MISUSE, "hwa_onnx_io_set: NULL argument");
+    if (!in || !a) return hwa__err(NULL, HWA_E_MISUSE, "hwa_onnx_io_set: NULL argument");
+    if (!in->t) {
+        /* an empty input: nothing to write, but the shape must be the one built for */
+        bool same = a->ndim == in->ndim && a->n == 0;
+        for (int d = 0; same && d < a->ndim; d++) same = a->dims[d] == in->dims[d];
+        return same ? HWA_OK : hwa__err(NULL, HWA_E_SHAPE, "input '%s' was built empty; got another shape", in->name);
+    }
     hwa_ctx *ctx = in->t->ctx;
     const bool want_int = hwa_tensor_dtype(in->t) == HWA_I32;
     const bool is_int = hwa__onnx_is_int(a->type), is_float = hwa__onnx_is_float(a->type) || a->type == HWA_ONNX_BOOL;

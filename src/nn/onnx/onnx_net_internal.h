@@ -100,6 +100,8 @@ hwa_status hwa__onnx_set_out(hwa__onnx_op *o, int k, hwa_tensor *t, int type, in
 void hwa__onnx_set_known(hwa__onnx_op *o, int k, const hwa_onnx_array *a);
 /* The error recorded by a builder that returned NULL, with the node named. */
 hwa_status hwa__onnx_builder_err(hwa__onnx_op *o);
+/* A [1] f32 constant leaf holding v (filled by load_params). */
+hwa_status hwa__onnx_scalar(hwa__onnx_op *o, float v, hwa_tensor **out);
 
 /* Element access on host arrays of any numeric type. */
 double hwa__onnx_get_f(const hwa_onnx_array *a, int64_t i);
