@@ -17,7 +17,8 @@ hwa_status hwa__onnx_node_err(hwa_ctx *ctx, const hwa_onnx_node *n, hwa_status s
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return hwa__err(ctx, s, "node '%s' (%s): %s", n->name[0] ? n->name : n->outputs[0], n->op_type, msg);
+    return hwa__err(ctx, s, "node '%s' (%s): %s", n->name[0] || !n->n_outputs ? n->name : n->outputs[0], n->op_type,
+                    msg);
 }
 
 bool hwa__onnx_is_int(int type) {
@@ -109,6 +110,13 @@ void hwa__onnx_put_i(hwa_onnx_array *a, int64_t i, int64_t v) {
     case HWA_ONNX_UINT64: ((uint64_t *)d)[i] = (uint64_t)v; return;
     default: hwa__onnx_put_f(a, i, (double)v); return;
     }
+}
+
+bool hwa__onnx_numel(const int64_t *dims, int lo, int hi, int64_t *n) {
+    *n = 1;
+    for (int d = lo; d < hi; d++)
+        if (dims[d] < 0 || !hwa__mul_i64(*n, dims[d], n)) return false;
+    return true;
 }
 
 static bool grow(void **p, int *cap, int need, size_t elem) {
@@ -342,7 +350,7 @@ static hwa_status check_nodes(hwa_onnx_net *net) {
             n_miss++;
             continue;
         }
-        if (n->n_inputs > 16 || n->n_outputs > 8) {
+        if (n->n_inputs > HWA__ONNX_MAX_IN || n->n_outputs > HWA__ONNX_MAX_OUT) {
             if (!first) {
                 first = hwa__onnx_node_err(net->ctx, n, HWA_E_UNSUPPORTED, "%d inputs and %d outputs", n->n_inputs,
                                            n->n_outputs);
@@ -483,8 +491,9 @@ static hwa_status build_inputs(hwa_onnx_net *net, const hwa_onnx_shape *shapes, 
         if (!hwa__onnx_graph_dtype(v->type, &dt))
             return hwa__err(net->ctx, HWA_E_UNSUPPORTED, "input '%s': %s inputs are not supported", d->name,
                             hwa_onnx_type_name(v->type));
-        int64_t n = 1;
-        for (int k = 0; k < sh.ndim; k++) n *= sh.dims[k];
+        int64_t n;
+        if (!hwa__onnx_numel(sh.dims, 0, sh.ndim, &n))
+            return hwa__err(net->ctx, HWA_E_OVERFLOW, "input '%s': the shape's element count overflows", d->name);
         if (n == 0) {
             /* an empty input holds no data: it is known now (an op may
              * take it as "no axes", say), and has no tensor */

@@ -98,11 +98,8 @@ hwa_status hwa__onnx_reshape(hwa__onnx_op *o, hwa_tensor *t, int ndim, const int
 /* Output k is input value v's data in a new ONNX shape: a host reshape
  * when known, else a graph reshape. */
 static hwa_status out_reshaped(hwa__onnx_op *o, int k, hwa__oval *v, int ndim, const int64_t *dims) {
-    int64_t n = 1;
-    for (int d = 0; d < ndim; d++) n *= dims[d];
-    int64_t have = 1;
-    for (int d = 0; d < v->ndim; d++) have *= v->dims[d];
-    if (n != have)
+    int64_t n, have;
+    if (!hwa__onnx_numel(dims, 0, ndim, &n) || !hwa__onnx_numel(v->dims, 0, v->ndim, &have) || n != have)
         return hwa__onnx_node_err(o->ctx, o->node, HWA_E_SHAPE, "%lld elements cannot take a shape of %lld",
                                   (long long)have, (long long)n);
     if (v->host) {
@@ -214,8 +211,9 @@ static hwa_status map_shape(hwa__onnx_op *o) {
 }
 
 static hwa_status map_size(hwa__onnx_op *o) {
-    int64_t n = 1;
-    for (int d = 0; d < o->in[0]->ndim; d++) n *= o->in[0]->dims[d];
+    int64_t n;
+    if (!hwa__onnx_numel(o->in[0]->dims, 0, o->in[0]->ndim, &n))
+        return hwa__onnx_node_err(o->ctx, o->node, HWA_E_OVERFLOW, "the element count overflows");
     hwa_onnx_array *r;
     hwa_status st = hwa__onnx_host_new(o->net, HWA_ONNX_INT64, 0, NULL, &r);
     if (!st) hwa__onnx_put_i(r, 0, n);
@@ -231,8 +229,9 @@ static hwa_status map_reshape(hwa__onnx_op *o) {
     if (st) return st;
     const bool allowzero = hwa__onnx_attr_i(o->node, "allowzero", 0) != 0;
     int infer = -1;
-    int64_t known = 1, total = 1;
-    for (int d = 0; d < x->ndim; d++) total *= x->dims[d];
+    int64_t known = 1, total;
+    if (!hwa__onnx_numel(x->dims, 0, x->ndim, &total))
+        return hwa__onnx_node_err(o->ctx, o->node, HWA_E_OVERFLOW, "the input's element count overflows");
     for (int d = 0; d < n; d++) {
         if (dims[d] == 0 && !allowzero) {
             if (d >= x->ndim) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_SHAPE, "dim %d copies a missing dim", d);
@@ -244,7 +243,8 @@ static hwa_status map_reshape(hwa__onnx_op *o) {
             continue;
         }
         if (dims[d] < 0) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_SHAPE, "dim %d is %lld", d, (long long)dims[d]);
-        known *= dims[d];
+        if (!hwa__mul_i64(known, dims[d], &known))
+            return hwa__onnx_node_err(o->ctx, o->node, HWA_E_OVERFLOW, "the shape's element count overflows");
     }
     if (infer >= 0) {
         if (known == 0 || total % known)
@@ -263,8 +263,9 @@ static hwa_status map_flatten(hwa__onnx_op *o) {
     if (axis < 0 || axis > x->ndim)
         return hwa__onnx_node_err(o->ctx, o->node, HWA_E_FORMAT, "axis %lld out of range for rank %d",
                                   (long long)hwa__onnx_attr_i(o->node, "axis", 1), x->ndim);
-    int64_t dims[2] = {1, 1};
-    for (int d = 0; d < x->ndim; d++) dims[d >= axis] *= x->dims[d];
+    int64_t dims[2];
+    if (!hwa__onnx_numel(x->dims, 0, (int)axis, &dims[0]) || !hwa__onnx_numel(x->dims, (int)axis, x->ndim, &dims[1]))
+        return hwa__onnx_node_err(o->ctx, o->node, HWA_E_OVERFLOW, "element counts overflow");
     return out_reshaped(o, 0, o->in[0], 2, dims);
 }
 
@@ -367,7 +368,7 @@ static hwa_status map_concat(hwa__onnx_op *o) {
         if (!ok) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_SHAPE, "input %d does not fit input 0", k);
     }
     if (hwa__onnx_all_known(o)) {
-        const hwa_onnx_array *arr[16];
+        const hwa_onnx_array *arr[HWA__ONNX_MAX_IN];
         for (int k = 0; k < o->n_in; k++) arr[k] = o->in[k]->host;
         hwa_onnx_array *r;
         st = hwa__onnx_host_concat(o->net, arr, o->n_in, axis, &r);
@@ -591,13 +592,14 @@ static hwa_status map_split(hwa__onnx_op *o) {
     int axis;
     hwa_status st = hwa__onnx_axis(o, hwa__onnx_attr_i(o->node, "axis", 0), x->ndim, &axis);
     if (st) return st;
-    int64_t sizes[8];
+    int64_t sizes[HWA__ONNX_MAX_OUT];
     int n = o->n_out;
     if (o->n_in > 1 && o->in[1]) {
-        if ((st = hwa__onnx_in_ints(o, 1, "split", sizes, 8, &n))) return st;
+        if ((st = hwa__onnx_in_ints(o, 1, "split", sizes, HWA__ONNX_MAX_OUT, &n))) return st;
     } else if (hwa__onnx_attr_ints(o->node, "split")) {
         const hwa_onnx_attr *a = hwa__onnx_attr_ints(o->node, "split");
-        if (a->n > 8) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "%lld parts", (long long)a->n);
+        if (a->n > HWA__ONNX_MAX_OUT)
+            return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "%lld parts", (long long)a->n);
         n = (int)a->n;
         for (int k = 0; k < n; k++) sizes[k] = a->ints[k];
     } else {

@@ -118,8 +118,9 @@ static hwa_status map_softmax(hwa__onnx_op *o) {
     if (x->ndim == 0) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_SHAPE, "a scalar input");
     hwa_tensor *r;
     if (old && axis != x->ndim - 1) {
-        int64_t d2[2] = {1, 1};
-        for (int d = 0; d < x->ndim; d++) d2[d >= axis] *= x->dims[d];
+        int64_t d2[2];
+        hwa__onnx_numel(x->dims, 0, axis, &d2[0]); /* a tensor's dims: no overflow */
+        hwa__onnx_numel(x->dims, axis, x->ndim, &d2[1]);
         if ((st = hwa__onnx_reshape(o, t, 2, d2, &t))) return st;
         r = log ? hwa_log_softmax(o->ctx, t) : hwa_softmax(o->ctx, t);
         if (!r) return hwa__onnx_builder_err(o);
@@ -142,9 +143,8 @@ static hwa_status map_softmax(hwa__onnx_op *o) {
 /* v (known or a tensor) as a [count] tensor. */
 static hwa_status flat_param(hwa__onnx_op *o, int k, int64_t count, hwa_tensor **t) {
     hwa__oval *v = o->in[k];
-    int64_t n = 1;
-    for (int d = 0; d < v->ndim; d++) n *= v->dims[d];
-    if (n != count)
+    int64_t n;
+    if (!hwa__onnx_numel(v->dims, 0, v->ndim, &n) || n != count)
         return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED,
                                   "input %d has %lld values for %lld normalized elements (broadcast parameters)", k,
                                   (long long)n, (long long)count);
@@ -160,8 +160,8 @@ static hwa_status map_layernorm(hwa__onnx_op *o) {
     int axis;
     if (!st) st = hwa__onnx_axis(o, hwa__onnx_attr_i(o->node, "axis", -1), x->ndim, &axis);
     if (st) return st;
-    int64_t inner = 1, lead[HWA_MAX_DIMS + 1];
-    for (int d = axis; d < x->ndim; d++) inner *= x->dims[d];
+    int64_t inner, lead[HWA_MAX_DIMS + 1];
+    hwa__onnx_numel(x->dims, axis, x->ndim, &inner); /* a tensor's dims: no overflow */
     if (!(st = flat_param(o, 1, inner, &w)) && o->n_in > 2 && o->in[2]) st = flat_param(o, 2, inner, &b);
     if (st) return st;
     if (axis != x->ndim - 1) {
