@@ -188,7 +188,8 @@ static void run_set(const char *model_path, const char *set_dir, result *r) {
         goto done;
     }
     hwa_graph *g = hwa_graph_new(ctx);
-    for (int i = 0; !st && i < no; i++) st = hwa_graph_build_forward(g, outs[i].t);
+    for (int i = 0; !st && i < no; i++)
+        if (outs[i].t) st = hwa_graph_build_forward(g, outs[i].t); /* an empty output has none */
     if (!st) st = hwa_ctx_alloc_leaves(ctx, be);
     if (!st) st = hwa_onnx_net_load_params(net);
     for (int i = 0; !st && i < ni; i++) st = hwa_onnx_io_set(&ins[i], in[i]);

@@ -214,7 +214,7 @@ void hwa_onnx_array_free(hwa_onnx_array *a); /* NULL is a no-op */
  *     hwa_onnx_net_new(model, ctx, NULL, &net);
  *     hwa_onnx_net_build(net, NULL, 4, &in, &out);   // symbolic dims = 4
  *     hwa_graph *g = hwa_graph_new(ctx);
- *     for each output k: hwa_graph_build_forward(g, out[k].t);
+ *     for each output k with out[k].t: hwa_graph_build_forward(g, out[k].t);
  *     hwa_ctx_alloc_leaves(ctx, be); hwa_onnx_net_load_params(net);
  *     hwa_onnx_io_set(&in[0], array); hwa_graph_compute(g, be);
  *     hwa_onnx_io_get(&out[0], &result);
@@ -253,10 +253,10 @@ typedef struct hwa_onnx_io {
     int type;                         /* hwa_onnx_type: declared, else inferred */
     int ndim;                         /* the ONNX rank (0 for a scalar, whose tensor is [1]) */
     int64_t dims[HWA_ONNX_MAX_DIMS];
-    hwa_tensor *t;                    /* inputs: a leaf (f32 or i32), NULL for an empty input (a dim
-                                         of 0: known when built, it holds no data); outputs: the
-                                         node (or a leaf when the output is known at build time, or
-                                         an input) */
+    hwa_tensor *t;                    /* inputs: a leaf (f32 or i32); outputs: the node (or a leaf
+                                         when the output is known at build time, or an input).
+                                         NULL for an empty value (a dim of 0: it holds no data, so
+                                         it is known when built; set and get still take arrays) */
 } hwa_onnx_io;
 
 /* Instantiates the graph. shapes: hwa_onnx_n_inputs(model) shapes, or NULL

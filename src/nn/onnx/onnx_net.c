@@ -569,14 +569,15 @@ hwa_status hwa_onnx_net_build(hwa_onnx_net *net, const hwa_onnx_shape *shapes, i
             st = hwa__err(net->ctx, HWA_E_FORMAT, "output '%s' is computed by no node", d->name);
             break;
         }
-        if (!v->t) {
+        if (!v->t && v->host->n > 0) {
             char what[120];
             snprintf(what, sizeof what, "output '%.80s'", d->name);
             st = make_leaf(net, v->host, what, &v->t);
             if (st) break;
         }
-        /* outputs are read back contiguous (a Transpose is a view) */
-        if (!hwa_tensor_is_contiguous(v->t) && !(v->t = hwa_cont(net->ctx, v->t))) {
+        /* outputs are read back contiguous (a Transpose is a view); an
+         * empty one has no tensor */
+        if (v->t && !hwa_tensor_is_contiguous(v->t) && !(v->t = hwa_cont(net->ctx, v->t))) {
             st = hwa_ctx_last_status(net->ctx);
             break;
         }
@@ -668,8 +669,9 @@ hwa_status hwa_onnx_io_set(const hwa_onnx_io *in, const hwa_onnx_array *a) {
 }
 
 hwa_status hwa_onnx_io_get(const hwa_onnx_io *out, hwa_onnx_array **res) {
-    if (!out || !res || !out->t) return hwa__err(NULL, HWA_E_MISUSE, "hwa_onnx_io_get: NULL argument");
+    if (!out || !res) return hwa__err(NULL, HWA_E_MISUSE, "hwa_onnx_io_get: NULL argument");
     *res = NULL;
+    if (!out->t) return hwa_onnx_array_new(out->name, out->type, out->ndim, out->dims, NULL, res); /* empty */
     hwa_ctx *ctx = out->t->ctx;
     const int64_t n = hwa_tensor_nelements(out->t);
     hwa_onnx_array *a = NULL;

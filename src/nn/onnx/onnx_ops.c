@@ -431,16 +431,19 @@ static hwa_status map_slice(hwa__onnx_op *o) {
         s0[a] = b;
         len[a] = e > b ? e - b : 0;
     }
-    if (x->host) {
+    bool empty = false;
+    for (int d = 0; d < x->ndim; d++) empty = empty || len[d] == 0;
+    if (x->host || empty) {
+        /* an empty result holds no values: it is known whatever x is */
         hwa_onnx_array *r;
-        st = hwa__onnx_host_slice(o->net, x->host, s0, len, &r);
+        if (empty) st = hwa__onnx_host_new(o->net, x->type, x->ndim, len, &r);
+        else st = hwa__onnx_host_slice(o->net, x->host, s0, len, &r);
         if (!st) hwa__onnx_set_known(o, 0, r);
         return st;
     }
     hwa_tensor *t;
     if ((st = hwa__onnx_tensor(o, x, &t))) return st;
     for (int d = 0; d < x->ndim; d++) {
-        if (len[d] == 0) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "an empty result (axis %d)", d);
         if (s0[d] == 0 && len[d] == x->dims[d]) continue;
         if (!(t = hwa_slice(o->ctx, t, d, s0[d], len[d]))) return hwa__onnx_builder_err(o);
     }
