@@ -165,6 +165,36 @@ TEST(symbolic_dims_need_a_batch) {
     close_model(&f);
 }
 
+TEST(an_input_fixed_when_built_is_a_known_value) {
+    fixture f;
+    CHECK_MSG(open_model(&f, MODELS "flat.onnx", false), "open: %s", hwa_last_error());
+    const int64_t dims[3] = {2, 3, 4};
+    hwa_onnx_array *x = f32_array("x", 3, dims, 1.0f), *other = f32_array("x", 3, dims, 2.0f), *y = NULL;
+    const hwa_onnx_array *fixed[1] = {x};
+    hwa_onnx_io *in, *out;
+    CHECK_OK(hwa_onnx_net_build_fixed(f.net, NULL, 0, fixed, &in, &out));
+    CHECK(in[0].t == NULL && in[0].fixed != NULL);
+    CHECK_INT_EQ(out[0].dims[0], 2);
+    hwa_graph *g = graph_of(&f, out, 1);
+    CHECK(g);
+    /* the reshape of a known x is computed when built: the product, the
+     * bias and the relu remain */
+    CHECK_INT_EQ(hwa_graph_n_nodes(g), 3);
+    CHECK_OK(hwa_ctx_alloc_leaves(f.ctx, f.be));
+    CHECK_OK(hwa_onnx_net_load_params(f.net));
+    CHECK_OK(hwa_onnx_io_set(&in[0], x)); /* the same value: accepted */
+    CHECK_STATUS(hwa_onnx_io_set(&in[0], other), HWA_E_INVALID);
+    CHECK_OK(hwa_graph_compute(g, f.be));
+    CHECK_OK(hwa_onnx_io_get(&out[0], &y));
+    float want[10];
+    flat_reference(f.m, x->data, 2, want);
+    for (int i = 0; i < 10; i++) CHECK_NEAR(((const float *)y->data)[i], want[i], 1e-5);
+    hwa_onnx_array_free(x);
+    hwa_onnx_array_free(other);
+    hwa_onnx_array_free(y);
+    close_model(&f);
+}
+
 TEST(broadcasting_grows_the_first_operand) {
     fixture f;
     CHECK_MSG(open_model(&f, MODELS "bcast.onnx", false), "open: %s", hwa_last_error());
