@@ -259,14 +259,18 @@ hwa_status hwa__onnx_tensor(hwa__onnx_op *o, hwa__oval *v, hwa_tensor **out) {
     return HWA_OK;
 }
 
+hwa_status hwa__onnx_const(hwa__onnx_op *o, const hwa_onnx_array *a, hwa_tensor **out) {
+    char what[120];
+    snprintf(what, sizeof what, "node '%.60s' (%s): a constant", o->node->name, o->node->op_type);
+    return make_leaf(o->net, a, what, out);
+}
+
 hwa_status hwa__onnx_scalar(hwa__onnx_op *o, float v, hwa_tensor **out) {
     hwa_onnx_array *a;
     hwa_status st = hwa__onnx_host_new(o->net, HWA_ONNX_FLOAT, 0, NULL, &a);
     if (st) return st;
     ((float *)a->data)[0] = v;
-    char what[120];
-    snprintf(what, sizeof what, "node '%.60s' (%s): a constant", o->node->name, o->node->op_type);
-    return make_leaf(o->net, a, what, out);
+    return hwa__onnx_const(o, a, out);
 }
 
 hwa_status hwa__onnx_set_out(hwa__onnx_op *o, int k, hwa_tensor *t, int type, int ndim) {

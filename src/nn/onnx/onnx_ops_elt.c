@@ -254,6 +254,35 @@ static hwa_status map_where(hwa__onnx_op *o) {
     return st ? st : hwa__onnx_set_out(o, 0, hwa_where(o->ctx, oc.t, ox.t, oy.t), x->type, n);
 }
 
+/* PRelu: relu(x) + slope * min(x, 0), slope broadcast to x. */
+static hwa_status map_prelu(hwa__onnx_op *o) {
+    operand a, sl;
+    hwa_status st = operand_of(o, o->in[0], &a, false);
+    if (!st) st = operand_of(o, o->in[1], &sl, false);
+    if (st) return st;
+    int64_t od[HWA_ONNX_MAX_DIMS];
+    int n;
+    if (!hwa__onnx_broadcast(a.ndim, a.dims, sl.ndim, sl.dims, &n, od) || !same_shape(&a, n, od))
+        return hwa__onnx_node_err(o->ctx, o->node, HWA_E_SHAPE, "slope does not broadcast to X");
+    hwa_tensor *zero;
+    if ((st = hwa__onnx_scalar(o, 0.0f, &zero))) return st;
+    hwa_ctx *c = o->ctx;
+    hwa_tensor *r = hwa_add(c, hwa_relu(c, a.t), hwa_mul(c, hwa_binary(c, a.t, zero, HWA_BIN_MIN), sl.t));
+    return hwa__onnx_set_out(o, 0, r, o->in[0]->type, a.ndim);
+}
+
+/* Softsign: x / (1 + |x|). */
+static hwa_status map_softsign(hwa__onnx_op *o) {
+    operand a;
+    hwa_tensor *one;
+    hwa_status st = operand_of(o, o->in[0], &a, false);
+    if (!st) st = hwa__onnx_scalar(o, 1.0f, &one);
+    if (st) return st;
+    hwa_ctx *c = o->ctx;
+    hwa_tensor *r = hwa_div(c, a.t, hwa_add(c, hwa_map(c, a.t, HWA_MAP_ABS, 0, 0), one));
+    return hwa__onnx_set_out(o, 0, r, o->in[0]->type, a.ndim);
+}
+
 /* Pow with a known scalar exponent is a map (x^2 a product). */
 static hwa_status map_pow(hwa__onnx_op *o) {
     hwa__oval *x = o->in[0], *e = o->in[1];
@@ -292,6 +321,9 @@ const hwa__onnx_opdef hwa__onnx_elt_ops[] = {
     {"Selu", NULL, map_unary},      {"Softplus", NULL, map_unary},
     {"HardSigmoid", NULL, map_unary}, {"HardSwish", NULL, map_unary},
     {"ThresholdedRelu", NULL, map_unary},
+    {"PRelu", NULL, map_prelu},
+    {"Softsign", NULL, map_softsign},
+    {"PRelu", NULL, map_prelu},        {"Softsign", NULL, map_softsign},
     {"Clip", NULL, map_clip},        {"Where", NULL, map_where},
     {NULL, NULL, NULL},
 };
