@@ -659,8 +659,8 @@ static const hwa__onnx_opdef struct_ops[] = {
     {NULL, NULL, NULL},
 };
 
-/* The tables: this file's, onnx_ops_elt.c's and onnx_ops_nn.c's. */
-static const hwa__onnx_opdef *const tables[] = {struct_ops, hwa__onnx_elt_ops, hwa__onnx_nn_ops};
+/* The tables: this file's, onnx_ops_elt.c's, onnx_ops_nn.c's and onnx_ops_loss.c's. */
+static const hwa__onnx_opdef *const tables[] = {struct_ops, hwa__onnx_elt_ops, hwa__onnx_nn_ops, hwa__onnx_loss_ops};
 
 const hwa__onnx_opdef *hwa__onnx_find_op(const char *op_type) {
     for (size_t k = 0; k < sizeof tables / sizeof *tables; k++)
