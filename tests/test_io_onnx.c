@@ -663,6 +663,16 @@ TEST(onnx_external_data) {
     CHECK(symlink(outside, link) == 0 || errno == EEXIST);
     CHECK_STATUS(load_external(dir, "link.bin", "16", "48", &m), HWA_E_FORMAT);
     CHECK_STR_CONTAINS(hwa_last_error(), "resolves outside the model's folder");
+    /* a sibling folder whose name starts with the model folder's is not inside it */
+    char sibling[600], sib_file[700], sib_link[700];
+    snprintf(sibling, sizeof sibling, "%s/ext_other", tmp);
+    CHECK(mkdir(sibling, 0755) == 0 || errno == EEXIST);
+    snprintf(sib_file, sizeof sib_file, "%s/w.bin", sibling);
+    CHECK(write_file(sib_file, blob, sizeof blob) == 0);
+    snprintf(sib_link, sizeof sib_link, "%s/sibling.bin", dir);
+    CHECK(symlink(sib_file, sib_link) == 0 || errno == EEXIST);
+    CHECK_STATUS(load_external(dir, "sibling.bin", "16", "48", &m), HWA_E_FORMAT);
+    CHECK_STR_CONTAINS(hwa_last_error(), "resolves outside the model's folder");
     CHECK_STATUS(load_external(dir, "weights.bin", "17", "48", &m), HWA_E_FORMAT);
     CHECK_STR_CONTAINS(hwa_last_error(), "runs past its file's end (64 bytes)");
     CHECK_STATUS(load_external(dir, "weights.bin", "18446744073709551615", "48", &m), HWA_E_FORMAT);
