@@ -504,6 +504,23 @@ TEST(onnx_deep_nesting_refused_before_unpacking) {
     CHECK_STR_CONTAINS(hwa_last_error(), "nest deeper than");
 }
 
+TEST(onnx_unpacking_bounded_by_the_file_size) {
+    /* 2M empty nodes: 2 bytes of wire each, over 100 bytes each unpacked */
+    enum { NODES = 2 * 1000 * 1000 };
+    size_t graph = 2 * (size_t)NODES, n = 0;
+    uint8_t *buf = malloc(graph + 32);
+    CHECK(buf);
+    buf[n++] = 0x08, buf[n++] = 8;   /* ir_version 8 */
+    buf[n++] = (7 << 3) | 2;          /* graph, then its length as a varint */
+    for (size_t v = graph; v; v >>= 7) buf[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+    for (size_t i = 0; i < NODES; i++) buf[n++] = (1 << 3) | 2, buf[n++] = 0;
+    hwa_onnx *m;
+    hwa_status s = hwa_onnx_load_memory(buf, n, NULL, "many.onnx", &m);
+    free(buf);
+    CHECK_INT_EQ(s, HWA_E_FORMAT);
+    CHECK_STR_CONTAINS(hwa_last_error(), "many.onnx: its onnx.ModelProto unpacks to more than");
+}
+
 /* ---- typed data of each kind ----------------------------------------------- */
 
 /* An initializer "T" of type type and n elements, values in field f. */
