@@ -917,6 +917,8 @@ TEST(npy_hostile_headers_refused) {
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 9, HWA_E_FORMAT, "data holds 9 bytes"},
         {"{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", 8, HWA_E_UNSUPPORTED, "big-endian"},
         {"{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", 16, HWA_E_UNSUPPORTED, "dtype '<c8' is not read"},
+        {"{'descr': '', 'fortran_order': False, 'shape': (2,), }", 16, HWA_E_UNSUPPORTED, "dtype '' is not read"},
+        {"{'descr': '<f', 'fortran_order': False, 'shape': (2,), }", 16, HWA_E_UNSUPPORTED, "dtype '<f' is not read"},
         {"{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", 8, HWA_E_UNSUPPORTED, "Fortran-order"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", 8, HWA_E_FORMAT, "not a count"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1), }", 4, HWA_E_UNSUPPORTED, "more than 8 dimensions"},
