@@ -13,6 +13,13 @@
 #include "harness.h"
 #include "hwadapt/onnx.h"
 
+static int write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(data, 1, n, f);
+    return fclose(f) == 0 && w == n ? 0 : -1;
+}
+
 #ifdef HWA_HAVE_ONNX_READER
 #include "onnx.pb-c.h"
 
@@ -215,13 +222,6 @@ static hwa_status load_mb(mb *b, const char *dir, hwa_onnx **out) {
         CHECK(m_ == NULL);                                                           \
         CHECK_STR_CONTAINS(hwa_last_error(), (msg));                                 \
     } while (0)
-
-static int write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = fwrite(data, 1, n, f);
-    return fclose(f) == 0 && w == n ? 0 : -1;
-}
 
 /* ---- the good model -------------------------------------------------------- */
 
