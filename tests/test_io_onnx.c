@@ -426,6 +426,10 @@ TEST(onnx_duplicate_producers_refused) {
     mb_init(&b);
     b.b.name = "W";
     CHECK_REFUSED(&b, NULL, HWA_E_FORMAT, "initializer 'W': the name appears twice");
+    mb_init(&b);
+    Onnx__ValueInfoProto *twice[2] = {&b.x, &b.x};
+    b.g.input = twice, b.g.n_input = 2;
+    CHECK_REFUSED(&b, NULL, HWA_E_FORMAT, "graph input 'X' is declared twice");
 }
 
 TEST(onnx_opset_from_the_future_refused) {

@@ -372,6 +372,18 @@ static hwa_status convert_model(hwa_onnx *m, const Onnx__ModelProto *mp) {
         /* an input an initializer gives a value is a weight, not the model's input */
         if (!hwa_onnx_find_initializer(m, v.name)) m->inputs[m->n_inputs++] = v;
     }
+    {
+        size_t *idx = hwa__onnx_alloc_n(&m->arena, g->n_input, sizeof *idx);
+        if (!idx) return nomem(m);
+        for (size_t i = 0; i < g->n_input; i++) idx[i] = i;
+        size_t dup = hwa__io_sort_names(idx, g->n_input, known);
+        if (dup < g->n_input) {
+            char q[HWA__QUOTE_CAP];
+            const char *nm = known[idx[dup]];
+            return hwa__err(NULL, HWA_E_FORMAT, "%s: graph input '%s' is declared twice", m->label,
+                            hwa__io_quote(nm, strlen(nm), q, sizeof q));
+        }
+    }
     for (size_t i = 0; i < g->n_initializer; i++) known[g->n_input + i] = m->inits[i].name;
     for (size_t i = 0; i < g->n_output; i++)
         if ((s = convert_value(m, g->output[i], "output", &m->outputs[i])) != HWA_OK) return s;
