@@ -3,7 +3,8 @@
 # writes every output as NAME.npy in its declared type (values checked
 # against numpy's own arithmetic on the model's initializers), a missing
 # input or a wrong dtype fails with exit 1 and a message, an unsupported
-# model lists its ops, and bench and plan take the model as a workload.
+# model lists its ops, and bench (on a device and on auto) and plan take
+# the model as a workload.
 set -euo pipefail
 cli=${HWA_CLI:?HWA_CLI must name the built hwadapt}
 src=${HWA_SOURCE_DIR:-$(pwd)}
@@ -62,6 +63,11 @@ echo "ok: run refuses missing inputs, bad types and unsupported ops"
 out=$("$cli" bench "$m/flat.onnx" --batch 4 --min-time 0.05 --reps 1 --warmup 0 --quiet)
 contains "$out" "flat.onnx · batch 4 · single"
 contains "$out" "ONNX model: a query is one forward pass with every symbolic dimension set to 4"
+# --device auto: the graph placed by the scheduler, as a built-in workload's
+out=$("$cli" bench "$m/cnn.onnx" --device cpu,auto --devices cpu --batch 2 --min-time 0.05 --reps 1 --warmup 0 --quiet)
+contains "$out" "cnn.onnx · batch 2 · single"
+contains "$out" "placed by the scheduler across cpu"
+grep -qE "^  auto +f32 " <<<"$out" || fail "no auto row:"$'\n'"$out"
 out=$("$cli" plan "$m/flat.onnx" --batch 3 --devices cpu --no-calibrate)
 contains "$out" "flat.onnx, batch 3, f32, across cpu"
 contains "$out" "matmul"

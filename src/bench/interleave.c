@@ -143,9 +143,12 @@ static int64_t peak_rss(void) {
 static hwa_status build(const hwa__sweep_runner *r, const hwa__sweep_block *b, const hwa__sweep_config *c,
                         hwa__workload *w) {
     if (!strcmp(b->dev, "auto")) {
-        if (b->wl < 0)
+        /* an ONNX model is a graph like a built-in workload's: placed the same way */
+        const bool onnx = b->wl < 0 && hwa__is_onnx_file(b->file);
+        if (b->wl < 0 && !onnx)
             return hwa__err(NULL, HWA_E_UNSUPPORTED, "device auto: model files run on one device (--device cpu or opencl:N)");
-        hwa_status st = hwa__workload_build(b->wl, "cpu", c->dtype, b->batch, c->threads, 42, b->optim, w);
+        hwa_status st = onnx ? hwa__onnx_workload_build(b->file, "cpu", b->batch, c->threads, 42, w)
+                             : hwa__workload_build(b->wl, "cpu", c->dtype, b->batch, c->threads, 42, b->optim, w);
         char list[256];
         if (r->s->place_devices && *r->s->place_devices) snprintf(list, sizeof list, "%s", r->s->place_devices);
         else hwa_place_device_list(r->s->passport, list, sizeof list);
@@ -175,7 +178,11 @@ static bool on_cpu(const hwa__sweep_block *b) { return !strcmp(b->dev, "cpu") ||
 static hwa_status ensure_ref(hwa__sweep_runner *r, const hwa__sweep_block *b, int threads) {
     if (r->have_ref) return HWA_OK;
     hwa__workload w;
-    hwa_status st = hwa__workload_build(b->wl, "cpu", HWA_F32, b->batch, on_cpu(b) ? threads : 0, 42, HWA__OPTIM_NONE, &w);
+    /* a model file that is a graph (an ONNX or compressed model) builds
+     * from the file, on the same seed's inputs */
+    hwa_status st = b->wl < 0 ? hwa__model_build(b->file, "cpu", HWA_F32, b->batch, false, on_cpu(b) ? threads : 0, 42, &w)
+                              : hwa__workload_build(b->wl, "cpu", HWA_F32, b->batch, on_cpu(b) ? threads : 0, 42,
+                                                    HWA__OPTIM_NONE, &w);
     if (st) return st;
     r->ref_n = hwa__workload_out_n(&w);
     free(r->ref);
@@ -256,6 +263,16 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
     hwa_status st = build(r, b, c, w);
     if (st) return st;
     m->built = true;
+    /* a graph the device cannot run whole (an ONNX model's op with no
+     * kernel there): the row is skipped and says so, the others go on */
+    for (int k = 0; w->g && w->be && !w->pl && !w->reps && k < hwa_graph_n_nodes(w->g); k++) {
+        const hwa_tensor *node = hwa_graph_node(w->g, k);
+        if (hwa_backend_supports(w->be, node)) continue;
+        note_add(tmpl, "skipped: %s has no kernel for %s (--device auto places such nodes on another device)", b->dev,
+                 hwa__op_name(node->op));
+        skip(r, b, m, tmpl);
+        return HWA_OK;
+    }
     if (w->reps) {
         char shares[160] = "";
         for (int k = 0; k < w->n_reps; k++)
