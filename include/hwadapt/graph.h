@@ -185,7 +185,7 @@ typedef enum hwa_binary_fn {
 /* dst = fn(a, b) with b broadcast to a's shape by hwa_add's rule; comparisons and logic give 1.0 / 0.0
  * (logic reads nonzero as true); max and min pass a NaN of either side through. Differentiable for
  * POW (both), MAX, MIN (the gradient goes to the chosen side; ties to a); comparisons/logic/mod have
- * no gradient. */
+ * no gradient (their inputs get zero, as do where's condition's). */
 hwa_tensor *hwa_binary(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b, hwa_binary_fn fn);
 /* dst = cond != 0 ? a : b; cond, a, b of one shape (callers expand first); cond float. Differentiable
  * in a and b. */
