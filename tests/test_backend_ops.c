@@ -744,8 +744,11 @@ TEST(every_op_on_every_kernel_variant_matches_the_reference) {
     for (int p = 0; p < HWA_MM_PROVIDER_COUNT; p++)
         if (!hwa__mm_provider_built((hwa__mm_provider)p))
             printf("    skipped: matmul provider %s (not in this build)\n", hwa__mm_provider_name((hwa__mm_provider)p));
+    /* HWA_TEST_CASES=text: only the cases whose name contains it (while iterating on one op) */
+    const char *only = getenv("HWA_TEST_CASES");
     for (int ci = 0; ci < N_CASES; ci++) {
         const tcase *c = &cases[ci];
+        if (only && !strstr(c->name, only)) continue;
         float *ref = NULL;
         int64_t nref = 0;
         const variant rv = {-1, -1, HWA_MATMUL_PRECISION_F32, NULL};
@@ -986,6 +989,38 @@ TEST(seed_linear_runs_as_one_fused_call_and_relu_on_simd) {
     CHECK_STR_CONTAINS(mm, "+bias");
     CHECK_STR_CONTAINS(hwa_backend_kernel_name(be, y), "fused");
     if (hwa__isa_active() >= HWA_ISA_AVX2) CHECK(strcmp(hwa_backend_kernel_name(be, r), "ref") != 0);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
+/* With oneDNN built in and a level that allows the libraries, the three conv
+ * ops of a training step run on oneDNN's primitives, not the reference. */
+TEST(conv2d_forward_and_backward_run_on_onednn) {
+    if (!hwa__mm_provider_built(HWA_MM_ONEDNN) || !hwa__isa_libraries_allowed()) {
+        SKIP_FOR("onednn", "oneDNN not in this build (or HWA_ISA below the libraries' level)");
+    }
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *x = hwa_tensor_new_4d(ctx, HWA_F32, 2, 16, 12, 12), *w = hwa_tensor_new_4d(ctx, HWA_F32, 32, 16, 3, 3);
+    CHECK_OK(hwa_tensor_set_param(x));
+    CHECK_OK(hwa_tensor_set_param(w));
+    const hwa_conv2d_params p = {.stride = {2, 2}, .pad = {1, 1, 1, 1}};
+    hwa_tensor *y = hwa_conv2d(ctx, x, w, NULL, &p);
+    hwa_tensor *loss = hwa_sum(ctx, hwa_mul(ctx, y, y));
+    hwa_graph *g = NULL;
+    hwa_backend *be = NULL;
+    CHECK_OK(cpu_graph(ctx, loss, true, &g, &be));
+    CHECK_OK(hwa_tensor_fill_uniform(x, -1.0f, 1.0f));
+    CHECK_OK(hwa_tensor_fill_uniform(w, -1.0f, 1.0f));
+    CHECK_OK(hwa_graph_compute(g, be));
+    int seen = 0;
+    for (int i = 0; i < hwa_graph_n_nodes(g); i++) {
+        const hwa_tensor *t = hwa_graph_node(g, i);
+        if (t->op != HWA_OP_CONV2D && t->op != HWA_OP_CONV2D_BACK_DATA && t->op != HWA_OP_CONV2D_BACK_WEIGHT) continue;
+        printf("    %s: %s\n", hwa__op_name(t->op), hwa_backend_kernel_name(be, t));
+        CHECK_STR_CONTAINS(hwa_backend_kernel_name(be, t), "onednn:");
+        seen |= 1 << (t->op - HWA_OP_CONV2D);
+    }
+    CHECK_INT_EQ(seen, 7);
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
 }
