@@ -1025,6 +1025,38 @@ TEST(conv2d_forward_and_backward_run_on_onednn) {
     hwa_ctx_free(ctx);
 }
 
+/* The weights and inputs oneDNN's path reordered at one compute are reordered
+ * again once they change: new values set between two computes give the
+ * reference's result for the new values, not the old ones. */
+TEST(conv2d_sees_inputs_changed_between_computes) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *x = hwa_tensor_new_4d(ctx, HWA_F32, 1, 16, 8, 8), *w = hwa_tensor_new_4d(ctx, HWA_F32, 16, 16, 3, 3);
+    const hwa_conv2d_params p = {.pad = {1, 1, 1, 1}};
+    hwa_tensor *y = hwa_conv2d(ctx, x, w, NULL, &p);
+    hwa_graph *g = NULL;
+    hwa_backend *be = NULL;
+    enum { NY = 16 * 8 * 8 };
+    static float got[NY], want[NY];
+    CHECK_OK(cpu_graph(ctx, y, false, &g, &be));
+    CHECK_OK(hwa_tensor_fill_uniform(x, -1.0f, 1.0f));
+    CHECK_OK(hwa_tensor_fill_uniform(w, -1.0f, 1.0f));
+    CHECK_OK(hwa_graph_compute(g, be));
+    for (int round = 0; round < 2; round++) {
+        /* round 0: new weights; round 1: new activations */
+        CHECK_OK(hwa_tensor_fill_uniform(round == 0 ? w : x, -1.0f, 1.0f));
+        CHECK_OK(hwa_graph_compute(g, be));
+        CHECK_OK(hwa_tensor_get_f32(y, got, NY));
+        hwa__cpu_set_reference_only(true);
+        const hwa_status st = hwa_graph_compute(g, be);
+        hwa__cpu_set_reference_only(false);
+        CHECK_OK(st);
+        CHECK_OK(hwa_tensor_get_f32(y, want, NY));
+        for (int i = 0; i < NY; i++) CHECK_NEAR(got[i], want[i], 1e-4 * (1 + fabsf(want[i])));
+    }
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
 TEST(bf16_and_int8_linears_run_on_our_amx_kernels) {
     /* on an AMX host, with nothing forced, the seed's Linear in bf16 and
      * int8 goes to our tile kernels (measured ahead of oneDNN's there), and
