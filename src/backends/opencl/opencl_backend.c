@@ -610,7 +610,7 @@ static hwa_status run_node(hwa_backend *be, hwa_tensor *t) {
         /* the direct kernel (conv.cl): one item per result element */
         const int32_t *pi = t->p.i;
         const cl_int which = op == HWA_OP_CONV2D ? 0 : op == HWA_OP_CONV2D_BACK_DATA ? 1 : 2;
-        const cl_int geo[7] = {pi[0], pi[1], pi[2], pi[3], pi[6], pi[7]};
+        const cl_int geo[6] = {pi[0], pi[1], pi[2], pi[3], pi[6], pi[7]};
         const int64_t G = t->p.l[0];
         const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &m[1]},
                          {sizeof(cl_view), &v[1]}, {sizeof(cl_mem), &m[2]}, {sizeof(cl_view), &v[2]},
