@@ -389,6 +389,22 @@ static hwa_status fill_gidx(hwa_tensor *idx, int64_t n) {
     return st;
 }
 
+/* conv2d: c->op picks the geometry from conv_geoms; a third input is the bias. */
+static const hwa_conv2d_params conv_geoms[] = {
+    {{0, 0}, {0, 0, 0, 0}, {0, 0}, 0},     /* 0: plain (1x1 kernels here) */
+    {{2, 2}, {1, 1, 1, 1}, {1, 1}, 1},     /* 1: stride 2, pad 1 (ResNet's downsampling 3x3) */
+    {{1, 2}, {2, 0, 1, 3}, {2, 3}, 1},     /* 2: asymmetric pads and strides, dilation */
+    {{1, 1}, {1, 0, 0, 1}, {1, 1}, 2},     /* 3: two groups */
+    {{1, 1}, {1, 1, 1, 1}, {1, 1}, 0},     /* 4: pad 1 (ResNet's 3x3); groups set by the case for depthwise */
+    {{2, 1}, {0, 1, 2, 0}, {1, 2}, 3},     /* 5: three groups, stride, dilation */
+};
+#define CONV_DEPTHWISE 100 /* + geometry: groups = C */
+static hwa_tensor *b_conv(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    hwa_conv2d_params p = conv_geoms[c->op % CONV_DEPTHWISE];
+    if (c->op >= CONV_DEPTHWISE) p.groups = (int)hwa_tensor_dim(in[0], 1);
+    return hwa_conv2d(ctx, in[0], in[1], c->nin > 2 ? in[2] : NULL, &p);
+}
+
 /* Rows leave the trailing flags (backward, matmul) out when false. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 /* ---- vision: pooling, batch normalization, dropout ---------------------- */
@@ -626,6 +642,23 @@ static const tcase cases[] = {
     {"spmm 2x16 * (50x16, 1 value)^T", 2, {2, 1}, {S2(2, 16), {1}}, {0}, F3, b_spmm, 50, 1e-10},
     {"spmm 1x1000 * (1000x1000, 50000 values)^T", 2, {2, 1}, {S2(1, 1000), {50000}}, {0}, F3, b_spmm, 1000, 1e-10},
     {"spmm 64x1000 * (1000x1000, 50000 values)^T", 2, {2, 1}, {S2(64, 1000), {50000}}, {0}, F3, b_spmm, 1000, 1e-10},
+    /* 2-D convolution: 1x1, ResNet's 3x3 (stride 1 and 2), asymmetric pads
+     * with dilation and strides, groups, depthwise, a strided x, f16/bf16,
+     * and the gradients of x, w and b */
+    {"conv2d 1x1 2x16x7x7 -> 24 +bias", 3, {4, 4, 1}, {S4(2, 16, 7, 7), S4(24, 16, 1, 1), {24}}, {0}, F3, b_conv, 0, 1e-10},
+    {"conv2d 3x3 pad 1 2x32x14x14 -> 64 +bias", 3, {4, 4, 1}, {S4(2, 32, 14, 14), S4(64, 32, 3, 3), {64}}, {0}, F3, b_conv, 4, 1e-10},
+    {"conv2d 3x3 stride 2 pad 1 1x8x15x12 -> 16", 2, {4, 4}, {S4(1, 8, 15, 12), S4(16, 8, 3, 3)}, {0}, F3, b_conv, 1, 1e-10},
+    {"conv2d 3x2 dilation 2x3 asymmetric pads 2x5x9x11 -> 7", 2, {4, 4}, {S4(2, 5, 9, 11), S4(7, 5, 3, 2)}, {0}, F3, b_conv, 2, 1e-10},
+    {"conv2d 2 groups 2x6x8x7 -> 10 +bias", 3, {4, 4, 1}, {S4(2, 6, 8, 7), S4(10, 3, 3, 2), {10}}, {0}, F3, b_conv, 3, 1e-10},
+    {"conv2d depthwise 3x3 1x24x10x10 +bias", 3, {4, 4, 1}, {S4(1, 24, 10, 10), S4(24, 1, 3, 3), {24}}, {0}, F3, b_conv, CONV_DEPTHWISE + 4, 1e-10},
+    {"conv2d sliced x 1x4x6x5 -> 3", 2, {4, 4}, {S4(1, 4, 6, 5), S4(3, 4, 3, 3)}, {V_SLICED, 0}, F3, b_conv, 4, 1e-10},
+    {"conv2d bf16 1x16x9x9 -> 8", 2, {4, 4}, {S4(1, 16, 9, 9), S4(8, 16, 3, 3)}, {0}, {HWA_BF16, HWA_BF16}, b_conv, 4, 1e-4},
+    {"conv2d f16 1x8x6x6 -> 8 +bias", 3, {4, 4, 1}, {S4(1, 8, 6, 6), S4(8, 8, 1, 1), {8}}, {0}, {HWA_F16, HWA_F16, HWA_F16}, b_conv, 0, 1e-6},
+    {"conv2d backward 3x3 stride 2 pad 1 2x4x9x8 -> 6 +bias", 3, {4, 4, 1}, {S4(2, 4, 9, 8), S4(6, 4, 3, 3), {6}}, {0}, F3, b_conv, 1, 1e-10, true},
+    {"conv2d backward dilation asymmetric pads 1x3x8x9 -> 4", 2, {4, 4}, {S4(1, 3, 8, 9), S4(4, 3, 2, 3)}, {0}, F3, b_conv, 2, 1e-10, true},
+    {"conv2d backward 3 groups 2x6x9x7 -> 9 +bias", 3, {4, 4, 1}, {S4(2, 6, 9, 7), S4(9, 2, 2, 2), {9}}, {0}, F3, b_conv, 5, 1e-10, true},
+    {"conv2d backward depthwise 1x8x7x7 +bias", 3, {4, 4, 1}, {S4(1, 8, 7, 7), S4(8, 1, 3, 3), {8}}, {0}, F3, b_conv, CONV_DEPTHWISE + 4, 1e-10, true},
+    {"conv2d backward 1x1 2x16x5x5 -> 32", 2, {4, 4}, {S4(2, 16, 5, 5), S4(32, 16, 1, 1)}, {0}, F3, b_conv, 0, 1e-10, true},
     /* rotary embedding, both modes */
     {"rope interleaved 2x7x3x16", 1, {4}, {S4(2, 7, 3, 16)}, {0}, F3, b_rope, HWA_ROPE_INTERLEAVED, 1e-10, true},
     {"rope halves 1x5x4x64", 1, {4}, {S4(1, 5, 4, 64)}, {0}, F3, b_rope, HWA_ROPE_HALVES, 1e-10, true},
@@ -900,8 +933,11 @@ TEST(every_op_on_every_kernel_variant_matches_the_reference) {
     for (int p = 0; p < HWA_MM_PROVIDER_COUNT; p++)
         if (!hwa__mm_provider_built((hwa__mm_provider)p))
             printf("    skipped: matmul provider %s (not in this build)\n", hwa__mm_provider_name((hwa__mm_provider)p));
+    /* HWA_TEST_CASES=text: only the cases whose name contains it (while iterating on one op) */
+    const char *only = getenv("HWA_TEST_CASES");
     for (int ci = 0; ci < N_CASES; ci++) {
         const tcase *c = &cases[ci];
+        if (only && !strstr(c->name, only)) continue;
         float *ref = NULL;
         int64_t nref = 0;
         const variant rv = {-1, -1, HWA_MATMUL_PRECISION_F32, NULL};
@@ -1142,6 +1178,70 @@ TEST(seed_linear_runs_as_one_fused_call_and_relu_on_simd) {
     CHECK_STR_CONTAINS(mm, "+bias");
     CHECK_STR_CONTAINS(hwa_backend_kernel_name(be, y), "fused");
     if (hwa__isa_active() >= HWA_ISA_AVX2) CHECK(strcmp(hwa_backend_kernel_name(be, r), "ref") != 0);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
+/* With oneDNN built in and a level that allows the libraries, the three conv
+ * ops of a training step run on oneDNN's primitives, not the reference. */
+TEST(conv2d_forward_and_backward_run_on_onednn) {
+    if (!hwa__mm_provider_built(HWA_MM_ONEDNN) || !hwa__isa_libraries_allowed()) {
+        SKIP_FOR("onednn", "oneDNN not in this build (or HWA_ISA below the libraries' level)");
+    }
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *x = hwa_tensor_new_4d(ctx, HWA_F32, 2, 16, 12, 12), *w = hwa_tensor_new_4d(ctx, HWA_F32, 32, 16, 3, 3);
+    CHECK_OK(hwa_tensor_set_param(x));
+    CHECK_OK(hwa_tensor_set_param(w));
+    const hwa_conv2d_params p = {.stride = {2, 2}, .pad = {1, 1, 1, 1}};
+    hwa_tensor *y = hwa_conv2d(ctx, x, w, NULL, &p);
+    hwa_tensor *loss = hwa_sum(ctx, hwa_mul(ctx, y, y));
+    hwa_graph *g = NULL;
+    hwa_backend *be = NULL;
+    CHECK_OK(cpu_graph(ctx, loss, true, &g, &be));
+    CHECK_OK(hwa_tensor_fill_uniform(x, -1.0f, 1.0f));
+    CHECK_OK(hwa_tensor_fill_uniform(w, -1.0f, 1.0f));
+    CHECK_OK(hwa_graph_compute(g, be));
+    int seen = 0;
+    for (int i = 0; i < hwa_graph_n_nodes(g); i++) {
+        const hwa_tensor *t = hwa_graph_node(g, i);
+        if (t->op != HWA_OP_CONV2D && t->op != HWA_OP_CONV2D_BACK_DATA && t->op != HWA_OP_CONV2D_BACK_WEIGHT) continue;
+        printf("    %s: %s\n", hwa__op_name(t->op), hwa_backend_kernel_name(be, t));
+        CHECK_STR_CONTAINS(hwa_backend_kernel_name(be, t), "onednn:");
+        seen |= 1 << (t->op - HWA_OP_CONV2D);
+    }
+    CHECK_INT_EQ(seen, 7);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
+/* The weights and inputs oneDNN's path reordered at one compute are reordered
+ * again once they change: new values set between two computes give the
+ * reference's result for the new values, not the old ones. */
+TEST(conv2d_sees_inputs_changed_between_computes) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *x = hwa_tensor_new_4d(ctx, HWA_F32, 1, 16, 8, 8), *w = hwa_tensor_new_4d(ctx, HWA_F32, 16, 16, 3, 3);
+    const hwa_conv2d_params p = {.pad = {1, 1, 1, 1}};
+    hwa_tensor *y = hwa_conv2d(ctx, x, w, NULL, &p);
+    hwa_graph *g = NULL;
+    hwa_backend *be = NULL;
+    enum { NY = 16 * 8 * 8 };
+    static float got[NY], want[NY];
+    CHECK_OK(cpu_graph(ctx, y, false, &g, &be));
+    CHECK_OK(hwa_tensor_fill_uniform(x, -1.0f, 1.0f));
+    CHECK_OK(hwa_tensor_fill_uniform(w, -1.0f, 1.0f));
+    CHECK_OK(hwa_graph_compute(g, be));
+    for (int round = 0; round < 2; round++) {
+        /* round 0: new weights; round 1: new activations */
+        CHECK_OK(hwa_tensor_fill_uniform(round == 0 ? w : x, -1.0f, 1.0f));
+        CHECK_OK(hwa_graph_compute(g, be));
+        CHECK_OK(hwa_tensor_get_f32(y, got, NY));
+        hwa__cpu_set_reference_only(true);
+        const hwa_status st = hwa_graph_compute(g, be);
+        hwa__cpu_set_reference_only(false);
+        CHECK_OK(st);
+        CHECK_OK(hwa_tensor_get_f32(y, want, NY));
+        for (int i = 0; i < NY; i++) CHECK_NEAR(got[i], want[i], 1e-4 * (1 + fabsf(want[i])));
+    }
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
 }

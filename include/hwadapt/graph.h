@@ -149,6 +149,19 @@ hwa_tensor *hwa_spmm(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *row_ptr, hwa_tenso
  * gives the exact rule). Result f32 [M, N]. Not differentiable. */
 hwa_tensor *hwa_qlinear(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w, hwa_tensor *w_scale, float act_scale,
                         int act_zero);
+/* 2-D convolution (cross-correlation, as PyTorch's and ONNX's Conv). */
+typedef struct hwa_conv2d_params {
+    int stride[2];    /* h, w; 0 means 1 */
+    int pad[4];       /* top, left, bottom, right (>= 0) */
+    int dilation[2];  /* h, w; 0 means 1 */
+    int groups;       /* 0 means 1; C and O divisible by it */
+} hwa_conv2d_params;
+/* x [N, C, H, W], w [O, C/groups, KH, KW], b [O] or NULL (no bias) -> [N, O, OH, OW],
+ * OH = (H + pad_t + pad_b - dil_h*(KH-1) - 1) / stride_h + 1 (likewise OW); p NULL means all
+ * defaults (stride 1, no pads, dilation 1, one group). Differentiable in x, w and b. NULL with
+ * HWA_E_SHAPE (channels that do not fit, groups not dividing C and O, an output smaller than 1x1,
+ * a bias not [O]) or HWA_E_INVALID (negative strides, pads, dilations or groups) recorded. */
+hwa_tensor *hwa_conv2d(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w, hwa_tensor *b, const hwa_conv2d_params *p);
 hwa_tensor *hwa_sum(hwa_ctx *ctx, hwa_tensor *a);
 hwa_tensor *hwa_mean(hwa_ctx *ctx, hwa_tensor *a);
 /* Over one dimension, kept with extent 1. */

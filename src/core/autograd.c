@@ -45,6 +45,8 @@ NO_BACKWARD(SUM_SQ)
 NO_BACKWARD(CACHE_WRITE)
 NO_BACKWARD(SPMM)
 NO_BACKWARD(QLINEAR)
+NO_BACKWARD(CONV2D_BACK_DATA)
+NO_BACKWARD(CONV2D_BACK_WEIGHT)
 NO_BACKWARD(CACHE_ATTENTION)
 NO_BACKWARD(SGD_UPDATE)
 NO_BACKWARD(ADAM_UPDATE)
@@ -188,6 +190,19 @@ BACK(ATTENTION) {
                                    (hwa_tensor *[]){g, node->src[0], node->src[1], node->src[2]}, &p, g->dtype, 0,
                                    NULL);
     }
+    return HWA_OK;
+}
+
+BACK(CONV2D) {
+    /* dx from g and w, dw from g and x, each with the forward's geometry
+     * (node->p) and the shape of the input it is the gradient of. */
+    hwa_tensor *x = node->src[0], *w = node->src[1];
+    if (NEED(0))
+        grads[0] = hwa__op_new(ctx, HWA_OP_CONV2D_BACK_DATA, (hwa_tensor *[]){g, w}, &node->p, g->dtype, x->ndim,
+                               x->shape);
+    if (NEED(1))
+        grads[1] = hwa__op_new(ctx, HWA_OP_CONV2D_BACK_WEIGHT, (hwa_tensor *[]){g, x}, &node->p, g->dtype, w->ndim,
+                               w->shape);
     return HWA_OK;
 }
 

@@ -549,6 +549,86 @@ hwa_status hwa__infer_QLINEAR(hwa_ctx *ctx, hwa_tensor *dst) {
     return HWA_OK;
 }
 
+/* ---- 2-D convolution (CONV2D and its two backward ops) ---------------------
+ * All three share the geometry of the forward op: x [N, C, H, W], w [O, C/G,
+ * KH, KW], y [N, O, OH, OW]; conv_geometry checks it and gives y's shape. */
+static hwa_status conv_geometry(hwa_ctx *ctx, const hwa_tensor *dst, const int64_t *x, const int64_t *w,
+                                int64_t y[4]) {
+    const char *op = hwa__op_name(dst->op);
+    const int32_t *i = dst->p.i;
+    const int64_t G = dst->p.l[0];
+    if (i[0] < 1 || i[1] < 1 || i[2] < 0 || i[3] < 0 || i[4] < 0 || i[5] < 0 || i[6] < 1 || i[7] < 1 || G < 1)
+        return hwa__err(ctx, HWA_E_INVALID,
+                        "%s: stride %dx%d, pads %d,%d,%d,%d, dilation %dx%d, groups %lld (strides, dilations and "
+                        "groups >= 1, pads >= 0)",
+                        op, i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7], (long long)G);
+    if (x[1] % G != 0 || w[0] % G != 0)
+        return hwa__err(ctx, HWA_E_SHAPE, "%s: %lld groups do not divide %lld input channels and %lld output channels",
+                        op, (long long)G, (long long)x[1], (long long)w[0]);
+    if (w[1] * G != x[1])
+        return hwa__err(ctx, HWA_E_SHAPE,
+                        "%s: x has %lld channels but w [%lld, %lld, %lld, %lld] with %lld groups expects %lld", op,
+                        (long long)x[1], (long long)w[0], (long long)w[1], (long long)w[2], (long long)w[3],
+                        (long long)G, (long long)(w[1] * G));
+    /* extents are < 2^62 (hwa_dtype_row_bytes) and params < 2^31: no overflow */
+    const int64_t eh = x[2] + i[2] + i[4] - (int64_t)i[6] * (w[2] - 1) - 1;
+    const int64_t ew = x[3] + i[3] + i[5] - (int64_t)i[7] * (w[3] - 1) - 1;
+    if (eh < 0 || ew < 0)
+        return hwa__err(ctx, HWA_E_SHAPE,
+                        "%s: a %lldx%lld kernel (dilation %dx%d) does not fit a %lldx%lld image with pads %d,%d,%d,%d "
+                        "(the output would have fewer than 1 row or column)",
+                        op, (long long)w[2], (long long)w[3], i[6], i[7], (long long)x[2], (long long)x[3], i[2], i[3],
+                        i[4], i[5]);
+    y[0] = x[0];
+    y[1] = w[0];
+    y[2] = eh / i[0] + 1;
+    y[3] = ew / i[1] + 1;
+    return HWA_OK;
+}
+
+static hwa_status need_4d(hwa_ctx *ctx, const hwa_tensor *dst, const hwa_tensor *t, const char *what) {
+    if (t->ndim == 4) return HWA_OK;
+    return hwa__err(ctx, HWA_E_SHAPE, "%s: %s %s must be 4-D", hwa__op_name(dst->op), what, SHAPE(t));
+}
+
+static void set_shape4(hwa_tensor *dst, const int64_t s[4]) {
+    dst->ndim = 4;
+    for (int d = 0; d < 4; d++) dst->shape[d] = s[d];
+}
+
+hwa_status hwa__infer_CONV2D(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *x = dst->src[0], *w = dst->src[1];
+    hwa_status st;
+    int64_t y[4];
+    if ((st = need_float(ctx, dst, 0)) || (st = need_float(ctx, dst, 1)) || (st = need_4d(ctx, dst, x, "x [N, C, H, W]")) ||
+        (st = need_4d(ctx, dst, w, "w [O, C/groups, KH, KW]")) || (st = conv_geometry(ctx, dst, x->shape, w->shape, y)))
+        return st;
+    set_shape4(dst, y);
+    dst->dtype = x->dtype;
+    return HWA_OK;
+}
+
+/* The backward ops: g must be the forward result of x and w, one of which is
+ * src1 and the other dst's requested shape (x for BACK_DATA, w for
+ * BACK_WEIGHT). */
+static hwa_status infer_conv_back(hwa_ctx *ctx, hwa_tensor *dst, bool data) {
+    const hwa_tensor *g = dst->src[0], *x = data ? dst : dst->src[1], *w = data ? dst->src[1] : dst;
+    hwa_status st;
+    int64_t y[4];
+    if ((st = need_float(ctx, dst, 0)) || (st = need_float(ctx, dst, 1)) || (st = need_4d(ctx, dst, g, "gradient")) ||
+        (st = need_4d(ctx, dst, x, "x")) || (st = need_4d(ctx, dst, w, "w")) ||
+        (st = conv_geometry(ctx, dst, x->shape, w->shape, y)))
+        return st;
+    for (int d = 0; d < 4; d++)
+        if (g->shape[d] != y[d])
+            return hwa__err(ctx, HWA_E_SHAPE, "%s: gradient %s does not fit x %s and w %s", hwa__op_name(dst->op),
+                            SHAPE(g), SHAPE(x), SHAPE(w));
+    dst->dtype = g->dtype;
+    return HWA_OK;
+}
+hwa_status hwa__infer_CONV2D_BACK_DATA(hwa_ctx *ctx, hwa_tensor *dst) { return infer_conv_back(ctx, dst, true); }
+hwa_status hwa__infer_CONV2D_BACK_WEIGHT(hwa_ctx *ctx, hwa_tensor *dst) { return infer_conv_back(ctx, dst, false); }
+
 hwa_status hwa__infer_SUM_SQ(hwa_ctx *ctx, hwa_tensor *dst) {
     hwa_status st = need_float(ctx, dst, 0);
     if (st) return st;
@@ -942,6 +1022,40 @@ hwa_tensor *hwa_qlinear(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w, hwa_tensor *
     p.f[1] = act_scale > 0.0f ? 1.0f / act_scale : 0.0f;
     p.i[0] = act_scale > 0.0f ? act_zero : 0;
     return hwa__op_new(ctx, HWA_OP_QLINEAR, (hwa_tensor *[]){x, w, w_scale}, &p, HWA_F32, 0, NULL);
+}
+
+static void conv2d_params_pack(const hwa_conv2d_params *c, hwa_op_params *p) {
+    memset(p, 0, sizeof *p);
+    p->i[0] = c && c->stride[0] ? c->stride[0] : 1;
+    p->i[1] = c && c->stride[1] ? c->stride[1] : 1;
+    for (int k = 0; k < 4; k++) p->i[2 + k] = c ? c->pad[k] : 0;
+    p->i[6] = c && c->dilation[0] ? c->dilation[0] : 1;
+    p->i[7] = c && c->dilation[1] ? c->dilation[1] : 1;
+    p->l[0] = c && c->groups ? c->groups : 1;
+}
+
+/* The bias is added by a broadcast ADD of b viewed as [O, 1, 1] rather than
+ * by a third input of CONV2D: the op table has a fixed arity, and ADD brings
+ * its gradient (SUM_TO over N, OH, OW) and every backend's kernel with it.
+ * It costs one more pass over the output; the CPU backend could fuse it into
+ * oneDNN's primitive later without changing the graph's meaning. */
+hwa_tensor *hwa_conv2d(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w, hwa_tensor *b, const hwa_conv2d_params *p) {
+    hwa_op_params op;
+    conv2d_params_pack(p, &op);
+    hwa_tensor *y = hwa__op_new(ctx, HWA_OP_CONV2D, (hwa_tensor *[]){x, w}, &op, HWA_F32, 0, NULL);
+    if (!y || !b) return y;
+    if (b->ctx != ctx) {
+        hwa__err(ctx, HWA_E_MISUSE, "conv2d: bias belongs to another context");
+        return NULL;
+    }
+    if (b->ndim != 1 || b->shape[0] != y->shape[1]) {
+        char buf[96];
+        hwa__err(ctx, HWA_E_SHAPE, "conv2d: bias %s must be [O] = [%lld]", hwa__shape_fmt(b, buf, sizeof buf),
+                 (long long)y->shape[1]);
+        return NULL;
+    }
+    const int64_t bs[3] = {b->shape[0], 1, 1};
+    return hwa_add(ctx, y, hwa_reshape(ctx, hwa_tensor_is_contiguous(b) ? b : hwa_cont(ctx, b), 3, bs));
 }
 
 hwa_tensor *hwa_cache_attention(hwa_ctx *ctx, hwa_tensor *q, hwa_tensor *k_cache, hwa_tensor *v_cache, hwa_tensor *at,

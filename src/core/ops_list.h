@@ -88,6 +88,22 @@
  *              clamped to [0, 255]). xq = clamp(nearbyint(x * inv) + z, 0,
  *              255), a NaN x giving 0; acc = sum_k (xq - z) * w[n,k] (exact, int32);
  *              dst = (float)acc * (s * w_scale[n]).
+ *  CONV2D      src0 x [N, C, H, W], src1 w [O, C/G, KH, KW]; dst [N, O, OH,
+ *              OW] = cross-correlation (PyTorch/ONNX Conv without bias):
+ *              dst[n,o,i,j] = sum_{c,a,b} x[n, g*C/G + c, i*sh - pt + a*dh,
+ *              j*sw - pl + b*dw] * w[o,c,a,b] with g = o / (O/G), positions
+ *              outside the image reading 0. p.i: [0] sh, [1] sw, [2] pt,
+ *              [3] pl, [4] pb, [5] pr, [6] dh, [7] dw (strides and dilations
+ *              >= 1, pads >= 0); p.l[0] G (>= 1, dividing C and O).
+ *              OH = (H + pt + pb - dh*(KH-1) - 1) / sh + 1, likewise OW.
+ *              The bias is not an input: hwa_conv2d adds it as an ADD of b
+ *              [O, 1, 1] (see ops.c).
+ *  CONV2D_BACK_DATA  src0 g [N, O, OH, OW], src1 w; dst [N, C, H, W] (the
+ *              forward x's shape, given by the builder) = the gradient of
+ *              CONV2D with respect to x; params as CONV2D's.
+ *  CONV2D_BACK_WEIGHT  src0 g [N, O, OH, OW], src1 x; dst [O, C/G, KH, KW]
+ *              (the forward w's shape, given by the builder) = the gradient
+ *              of CONV2D with respect to w; params as CONV2D's.
  *  CROSS_ENTROPY  src0 logits [N,C], src1 i32 labels [N]; dst [1] =
  *              mean over rows of logsumexp(row) - row[label].
  *  CROSS_ENTROPY_BACK  src0 g [1], src1 logits, src2 labels; dst [N,C] =
@@ -239,6 +255,9 @@
     X(CACHE_ATTENTION,    "cache_attention",    4, 0)     \
     X(SPMM,               "spmm",               4, 0)     \
     X(QLINEAR,            "qlinear",            3, 0)     \
+    X(CONV2D,             "conv2d",             2, 1)     \
+    X(CONV2D_BACK_DATA,   "conv2d_back_data",   2, 0)     \
+    X(CONV2D_BACK_WEIGHT, "conv2d_back_weight", 2, 0)     \
     X(SGD_UPDATE,         "sgd_update",         4, 0)     \
     X(ADAM_UPDATE,        "adam_update",        4, 0)     \
     X(POOL2D,             "pool2d",             1, 1)     \
