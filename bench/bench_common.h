@@ -1,8 +1,10 @@
 /* Helpers the standalone bench programs share: a monotonic clock, the
- * median of a sample, the argmax of a row of logits. */
+ * median of a sample, the argmax of a row of logits, the normalised error
+ * of a result. */
 #ifndef HWADAPT_BENCH_COMMON_H
 #define HWADAPT_BENCH_COMMON_H
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -29,6 +31,17 @@ static inline int bench_argmax(const float *v, int n) {
     for (int i = 1; i < n; i++)
         if (v[i] > v[b]) b = i;
     return b;
+}
+
+/* The normalised mean squared error of got against ref (n values):
+ * sum (got - ref)^2 / sum ref^2, in double (the plain sum when ref is 0). */
+static inline double bench_nmse(const float *ref, const float *got, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        num += ((double)got[i] - ref[i]) * ((double)got[i] - ref[i]);
+        den += (double)ref[i] * ref[i];
+    }
+    return den > 0 ? num / den : num;
 }
 
 #endif

@@ -86,15 +86,6 @@ static double timed(pair *p, hwa_graph *g, int iters) {
     return (bench_now_s() - t0) / iters;
 }
 
-static double nmse(const float *ref, const float *got, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        num += ((double)got[i] - ref[i]) * ((double)got[i] - ref[i]);
-        den += (double)ref[i] * ref[i];
-    }
-    return den > 0 ? num / den : num;
-}
-
 int main(int argc, char **argv) {
     int reps = 15, threads = 0;
     bool quick = false;
@@ -131,7 +122,7 @@ int main(int argc, char **argv) {
                     fprintf(stderr, "spmm_bench: %s\n", hwa_last_error());
                     return 1;
                 }
-                const double e = nmse(c, a, M * N);
+                const double e = bench_nmse(c, a, M * N);
                 if (!(e < 1e-10)) {
                     fprintf(stderr, "spmm_bench: %lldx%lld batch %lld density %.2f: sparse differs from dense "
                                     "(nmse %.3g)\n", (long long)N, (long long)K, (long long)M, dens[di], e);

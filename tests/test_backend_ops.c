@@ -663,6 +663,29 @@ static const tcase cases[] = {
     {"rope interleaved 2x7x3x16", 1, {4}, {S4(2, 7, 3, 16)}, {0}, F3, b_rope, HWA_ROPE_INTERLEAVED, 1e-10, true},
     {"rope halves 1x5x4x64", 1, {4}, {S4(1, 5, 4, 64)}, {0}, F3, b_rope, HWA_ROPE_HALVES, 1e-10, true},
     {"rope halves sliced 1x3x2x8", 1, {4}, {S4(1, 3, 2, 8)}, {V_SLICED}, F3, b_rope, HWA_ROPE_HALVES, 1e-10},
+    /* vision: pooling (every pool_cases row), batch normalization, dropout */
+    {"max pool 3x3/2 pads 1 2x3x9x11", 1, {4}, {S4(2, 3, 9, 11)}, {0}, F3, b_pool, 0, 0.0, true},
+    {"max pool 3x2/(2,1) ceil asym pads 1x2x8x7", 1, {4}, {S4(1, 2, 8, 7)}, {0}, F3, b_pool, 1, 0.0, true},
+    {"max pool dilation (2,3) 1x2x12x13", 1, {4}, {S4(1, 2, 12, 13)}, {0}, F3, b_pool, 2, 0.0, true},
+    {"max pool 2x2 stride 3 2x2x10x11", 1, {4}, {S4(2, 2, 10, 11)}, {0}, F3, b_pool, 3, 0.0, true},
+    {"max pool transposed x 1x3x7x9", 1, {4}, {S4(1, 3, 7, 9)}, {V_TRANSPOSED}, F3, b_pool, 0, 0.0, true},
+    {"max pool 64x56x56 (every thread)", 1, {4}, {S4(2, 64, 56, 56)}, {0}, F3, b_pool, 0, 0.0},
+    {"avg pool count_include_pad 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, F3, b_pool, 4, 0.0, true},
+    {"avg pool exclude pads 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, F3, b_pool, 5, 0.0, true},
+    {"avg pool ceil past pads 1x2x8x9", 1, {4}, {S4(1, 2, 8, 9)}, {0}, F3, b_pool, 6, 0.0, true},
+    {"avg pool stride > kernel ceil 1x2x11x13", 1, {4}, {S4(1, 2, 11, 13)}, {0}, F3, b_pool, 7, 0.0, true},
+    {"avg pool f16 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, {HWA_F16}, b_pool, 5, 1e-6},
+    {"global avg pool 2x5x7x9", 1, {4}, {S4(2, 5, 7, 9)}, {0}, F3, b_pool, -1, 1e-12, true},
+    {"batchnorm 2x3x5x7", 3, {4, 1, 1}, {S4(2, 3, 5, 7), {3}, {3}}, {0}, F3, b_bn, 0, 1e-12, true},
+    {"batchnorm [N, C] 6x10", 3, {2, 1, 1}, {S2(6, 10), {10}, {10}}, {0}, F3, b_bn, 0, 1e-12, true},
+    {"batchnorm sliced [N, C, L] 3x4x9", 3, {3, 1, 1}, {S3(3, 4, 9), {4}, {4}}, {V_SLICED, 0, 0}, F3, b_bn, 0, 1e-12, true},
+    {"batchnorm train 2x3x5x7", 3, {4, 1, 1}, {S4(2, 3, 5, 7), {3}, {3}}, {0}, F3, b_bn, 1, 1e-12, true},
+    {"batchnorm train [N, C, L] 4x6x11", 3, {3, 1, 1}, {S3(4, 6, 11), {6}, {6}}, {0}, F3, b_bn, 1, 1e-12, true},
+    {"batchnorm train transposed [N, C] 9x5", 3, {2, 1, 1}, {S2(9, 5), {5}, {5}}, {V_TRANSPOSED, 0, 0}, F3, b_bn, 1, 1e-12, true},
+    {"batchnorm train 8x64x28x28 (every thread)", 3, {4, 1, 1}, {S4(8, 64, 28, 28), {64}, {64}}, {0}, F3, b_bn, 1, 1e-12},
+    {"dropout 0.3 13x1001", 1, {2}, {S2(13, 1001)}, {0}, F3, b_dropout, 30, 0.0, true},
+    {"dropout 0.5 transposed 17x33", 1, {2}, {S2(17, 33)}, {V_TRANSPOSED}, F3, b_dropout, 50, 0.0, true},
+    {"dropout 0 bf16 5x40", 1, {2}, {S2(5, 40)}, {0}, {HWA_BF16}, b_dropout, 0, 0.0},
     /* elementwise and indexing ops for ONNX models */
     {"map erf 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_ERF, 1e-12, true},
     {"map sqrt 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_SQRT, 1e-12, true},
@@ -714,29 +737,6 @@ static const tcase cases[] = {
     {"reduce_max transposed 7x9 to 7x1", 1, {2, 2}, {S2(7, 9), S2(7, 1)}, {V_TRANSPOSED, 0}, F3, b_elt, ELT_RMAX, 1e-12},
     {"cast f32 -> i32 -> f32 7x333", 1, {2}, {S2(7, 333)}, {0}, F3, b_elt, ELT_CAST_I32, 1e-12},
     {"cast f32 -> i32 -> f32 transposed 13x17", 1, {2}, {S2(13, 17)}, {V_TRANSPOSED}, F3, b_elt, ELT_CAST_I32, 1e-12},
-    /* vision: pooling (every pool_cases row), batch normalization, dropout */
-    {"max pool 3x3/2 pads 1 2x3x9x11", 1, {4}, {S4(2, 3, 9, 11)}, {0}, F3, b_pool, 0, 0.0, true},
-    {"max pool 3x2/(2,1) ceil asym pads 1x2x8x7", 1, {4}, {S4(1, 2, 8, 7)}, {0}, F3, b_pool, 1, 0.0, true},
-    {"max pool dilation (2,3) 1x2x12x13", 1, {4}, {S4(1, 2, 12, 13)}, {0}, F3, b_pool, 2, 0.0, true},
-    {"max pool 2x2 stride 3 2x2x10x11", 1, {4}, {S4(2, 2, 10, 11)}, {0}, F3, b_pool, 3, 0.0, true},
-    {"max pool transposed x 1x3x7x9", 1, {4}, {S4(1, 3, 7, 9)}, {V_TRANSPOSED}, F3, b_pool, 0, 0.0, true},
-    {"max pool 64x56x56 (every thread)", 1, {4}, {S4(2, 64, 56, 56)}, {0}, F3, b_pool, 0, 0.0},
-    {"avg pool count_include_pad 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, F3, b_pool, 4, 0.0, true},
-    {"avg pool exclude pads 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, F3, b_pool, 5, 0.0, true},
-    {"avg pool ceil past pads 1x2x8x9", 1, {4}, {S4(1, 2, 8, 9)}, {0}, F3, b_pool, 6, 0.0, true},
-    {"avg pool stride > kernel ceil 1x2x11x13", 1, {4}, {S4(1, 2, 11, 13)}, {0}, F3, b_pool, 7, 0.0, true},
-    {"avg pool f16 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, {HWA_F16}, b_pool, 5, 1e-6},
-    {"global avg pool 2x5x7x9", 1, {4}, {S4(2, 5, 7, 9)}, {0}, F3, b_pool, -1, 1e-12, true},
-    {"batchnorm 2x3x5x7", 3, {4, 1, 1}, {S4(2, 3, 5, 7), {3}, {3}}, {0}, F3, b_bn, 0, 1e-12, true},
-    {"batchnorm [N, C] 6x10", 3, {2, 1, 1}, {S2(6, 10), {10}, {10}}, {0}, F3, b_bn, 0, 1e-12, true},
-    {"batchnorm sliced [N, C, L] 3x4x9", 3, {3, 1, 1}, {S3(3, 4, 9), {4}, {4}}, {V_SLICED, 0, 0}, F3, b_bn, 0, 1e-12, true},
-    {"batchnorm train 2x3x5x7", 3, {4, 1, 1}, {S4(2, 3, 5, 7), {3}, {3}}, {0}, F3, b_bn, 1, 1e-12, true},
-    {"batchnorm train [N, C, L] 4x6x11", 3, {3, 1, 1}, {S3(4, 6, 11), {6}, {6}}, {0}, F3, b_bn, 1, 1e-12, true},
-    {"batchnorm train transposed [N, C] 9x5", 3, {2, 1, 1}, {S2(9, 5), {5}, {5}}, {V_TRANSPOSED, 0, 0}, F3, b_bn, 1, 1e-12, true},
-    {"batchnorm train 8x64x28x28 (every thread)", 3, {4, 1, 1}, {S4(8, 64, 28, 28), {64}, {64}}, {0}, F3, b_bn, 1, 1e-12},
-    {"dropout 0.3 13x1001", 1, {2}, {S2(13, 1001)}, {0}, F3, b_dropout, 30, 0.0, true},
-    {"dropout 0.5 transposed 17x33", 1, {2}, {S2(17, 33)}, {V_TRANSPOSED}, F3, b_dropout, 50, 0.0, true},
-    {"dropout 0 bf16 5x40", 1, {2}, {S2(5, 40)}, {0}, {HWA_BF16}, b_dropout, 0, 0.0},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -786,8 +786,8 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     case_at = NULL;
     case_w8 = NULL;
     case_rp = case_col = NULL;
-    case_gidx = NULL;
     case_running = case_seed = NULL;
+    case_gidx = NULL;
     for (int i = 0; i < c->nin; i++) {
         in[i] = make_input(ctx, c, i, &leaf[i]);
         if (c->backward && leaf[i]) hwa_tensor_set_param(leaf[i]);
@@ -933,8 +933,11 @@ TEST(every_op_on_every_kernel_variant_matches_the_reference) {
     for (int p = 0; p < HWA_MM_PROVIDER_COUNT; p++)
         if (!hwa__mm_provider_built((hwa__mm_provider)p))
             printf("    skipped: matmul provider %s (not in this build)\n", hwa__mm_provider_name((hwa__mm_provider)p));
+    /* HWA_TEST_CASES=text: only the cases whose name contains it (while iterating on one op) */
+    const char *only = getenv("HWA_TEST_CASES");
     for (int ci = 0; ci < N_CASES; ci++) {
         const tcase *c = &cases[ci];
+        if (only && !strstr(c->name, only)) continue;
         float *ref = NULL;
         int64_t nref = 0;
         const variant rv = {-1, -1, HWA_MATMUL_PRECISION_F32, NULL};
@@ -1175,6 +1178,70 @@ TEST(seed_linear_runs_as_one_fused_call_and_relu_on_simd) {
     CHECK_STR_CONTAINS(mm, "+bias");
     CHECK_STR_CONTAINS(hwa_backend_kernel_name(be, y), "fused");
     if (hwa__isa_active() >= HWA_ISA_AVX2) CHECK(strcmp(hwa_backend_kernel_name(be, r), "ref") != 0);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
+/* With oneDNN built in and a level that allows the libraries, the three conv
+ * ops of a training step run on oneDNN's primitives, not the reference. */
+TEST(conv2d_forward_and_backward_run_on_onednn) {
+    if (!hwa__mm_provider_built(HWA_MM_ONEDNN) || !hwa__isa_libraries_allowed()) {
+        SKIP_FOR("onednn", "oneDNN not in this build (or HWA_ISA below the libraries' level)");
+    }
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *x = hwa_tensor_new_4d(ctx, HWA_F32, 2, 16, 12, 12), *w = hwa_tensor_new_4d(ctx, HWA_F32, 32, 16, 3, 3);
+    CHECK_OK(hwa_tensor_set_param(x));
+    CHECK_OK(hwa_tensor_set_param(w));
+    const hwa_conv2d_params p = {.stride = {2, 2}, .pad = {1, 1, 1, 1}};
+    hwa_tensor *y = hwa_conv2d(ctx, x, w, NULL, &p);
+    hwa_tensor *loss = hwa_sum(ctx, hwa_mul(ctx, y, y));
+    hwa_graph *g = NULL;
+    hwa_backend *be = NULL;
+    CHECK_OK(cpu_graph(ctx, loss, true, &g, &be));
+    CHECK_OK(hwa_tensor_fill_uniform(x, -1.0f, 1.0f));
+    CHECK_OK(hwa_tensor_fill_uniform(w, -1.0f, 1.0f));
+    CHECK_OK(hwa_graph_compute(g, be));
+    int seen = 0;
+    for (int i = 0; i < hwa_graph_n_nodes(g); i++) {
+        const hwa_tensor *t = hwa_graph_node(g, i);
+        if (t->op != HWA_OP_CONV2D && t->op != HWA_OP_CONV2D_BACK_DATA && t->op != HWA_OP_CONV2D_BACK_WEIGHT) continue;
+        printf("    %s: %s\n", hwa__op_name(t->op), hwa_backend_kernel_name(be, t));
+        CHECK_STR_CONTAINS(hwa_backend_kernel_name(be, t), "onednn:");
+        seen |= 1 << (t->op - HWA_OP_CONV2D);
+    }
+    CHECK_INT_EQ(seen, 7);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
+/* The weights and inputs oneDNN's path reordered at one compute are reordered
+ * again once they change: new values set between two computes give the
+ * reference's result for the new values, not the old ones. */
+TEST(conv2d_sees_inputs_changed_between_computes) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *x = hwa_tensor_new_4d(ctx, HWA_F32, 1, 16, 8, 8), *w = hwa_tensor_new_4d(ctx, HWA_F32, 16, 16, 3, 3);
+    const hwa_conv2d_params p = {.pad = {1, 1, 1, 1}};
+    hwa_tensor *y = hwa_conv2d(ctx, x, w, NULL, &p);
+    hwa_graph *g = NULL;
+    hwa_backend *be = NULL;
+    enum { NY = 16 * 8 * 8 };
+    static float got[NY], want[NY];
+    CHECK_OK(cpu_graph(ctx, y, false, &g, &be));
+    CHECK_OK(hwa_tensor_fill_uniform(x, -1.0f, 1.0f));
+    CHECK_OK(hwa_tensor_fill_uniform(w, -1.0f, 1.0f));
+    CHECK_OK(hwa_graph_compute(g, be));
+    for (int round = 0; round < 2; round++) {
+        /* round 0: new weights; round 1: new activations */
+        CHECK_OK(hwa_tensor_fill_uniform(round == 0 ? w : x, -1.0f, 1.0f));
+        CHECK_OK(hwa_graph_compute(g, be));
+        CHECK_OK(hwa_tensor_get_f32(y, got, NY));
+        hwa__cpu_set_reference_only(true);
+        const hwa_status st = hwa_graph_compute(g, be);
+        hwa__cpu_set_reference_only(false);
+        CHECK_OK(st);
+        CHECK_OK(hwa_tensor_get_f32(y, want, NY));
+        for (int i = 0; i < NY; i++) CHECK_NEAR(got[i], want[i], 1e-4 * (1 + fabsf(want[i])));
+    }
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
 }

@@ -1124,59 +1124,6 @@ hwa_tensor *hwa_mse(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b) {
     return hwa_mean(ctx, hwa_mul(ctx, d, d));
 }
 
-/* ---- elementwise and indexing ops for ONNX models ----------------------- */
-
-hwa_tensor *hwa_map(hwa_ctx *ctx, hwa_tensor *x, hwa_map_fn fn, float a, float b) {
-    hwa_op_params p = {0};
-    p.i[0] = (int32_t)fn;
-    p.f[0] = a;
-    p.f[1] = b;
-    return op1(ctx, HWA_OP_MAP, x, &p);
-}
-
-hwa_tensor *hwa_binary(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b, hwa_binary_fn fn) {
-    hwa_op_params p = {0};
-    p.i[0] = (int32_t)fn;
-    return op2(ctx, HWA_OP_BINARY, a, b, &p);
-}
-
-hwa_tensor *hwa_where(hwa_ctx *ctx, hwa_tensor *cond, hwa_tensor *a, hwa_tensor *b) {
-    return hwa__op_new(ctx, HWA_OP_WHERE, (hwa_tensor *[]){cond, a, b}, NULL, HWA_F32, 0, NULL);
-}
-
-hwa_tensor *hwa_gather(hwa_ctx *ctx, hwa_tensor *data, hwa_tensor *idx, int axis) {
-    hwa_op_params p = {0};
-    p.i[0] = (data && axis < 0) ? axis + data->ndim : axis;
-    return op2(ctx, HWA_OP_GATHER, data, idx, &p);
-}
-
-/* A target shape for expand / reduce: NULL is a misuse. */
-static bool shape_given(hwa_ctx *ctx, const char *op, const int64_t *shape) {
-    if (shape) return true;
-    hwa__err(ctx, HWA_E_MISUSE, "%s: NULL shape", op);
-    return false;
-}
-
-hwa_tensor *hwa_expand(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape) {
-    if (!shape_given(ctx, "expand", shape)) return NULL;
-    return hwa__op_new(ctx, HWA_OP_REPEAT, (hwa_tensor *[]){a}, NULL, HWA_F32, ndim, shape);
-}
-
-hwa_tensor *hwa_reduce_to(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape, bool mean) {
-    if (!shape_given(ctx, "reduce_to", shape)) return NULL;
-    hwa_tensor *s = hwa__op_new(ctx, HWA_OP_SUM_TO, (hwa_tensor *[]){a}, NULL, HWA_F32, ndim, shape);
-    if (s && mean)
-        s = hwa_scale(ctx, s, (float)((double)hwa_tensor_nelements(s) / (double)hwa_tensor_nelements(a)));
-    return s;
-}
-
-hwa_tensor *hwa_reduce_max_to(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape, bool min) {
-    if (!shape_given(ctx, "reduce_max_to", shape)) return NULL;
-    hwa_op_params p = {0};
-    p.i[0] = min;
-    return hwa__op_new(ctx, HWA_OP_REDUCE_MAX, (hwa_tensor *[]){a}, &p, HWA_F32, ndim, shape);
-}
-
 /* ---- vision: pooling, batch normalization, dropout --------------------- */
 
 /* Pool geometry along one axis from POOL2D's params (ops_list.h). */
@@ -1411,4 +1358,57 @@ hwa_tensor *hwa_dropout(hwa_ctx *ctx, hwa_tensor *x, float ratio, hwa_tensor *se
     hwa_op_params p = {0};
     p.f[0] = ratio;
     return op2(ctx, HWA_OP_DROPOUT, x, seed, &p);
+}
+
+/* ---- elementwise and indexing ops for ONNX models ----------------------- */
+
+hwa_tensor *hwa_map(hwa_ctx *ctx, hwa_tensor *x, hwa_map_fn fn, float a, float b) {
+    hwa_op_params p = {0};
+    p.i[0] = (int32_t)fn;
+    p.f[0] = a;
+    p.f[1] = b;
+    return op1(ctx, HWA_OP_MAP, x, &p);
+}
+
+hwa_tensor *hwa_binary(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b, hwa_binary_fn fn) {
+    hwa_op_params p = {0};
+    p.i[0] = (int32_t)fn;
+    return op2(ctx, HWA_OP_BINARY, a, b, &p);
+}
+
+hwa_tensor *hwa_where(hwa_ctx *ctx, hwa_tensor *cond, hwa_tensor *a, hwa_tensor *b) {
+    return hwa__op_new(ctx, HWA_OP_WHERE, (hwa_tensor *[]){cond, a, b}, NULL, HWA_F32, 0, NULL);
+}
+
+hwa_tensor *hwa_gather(hwa_ctx *ctx, hwa_tensor *data, hwa_tensor *idx, int axis) {
+    hwa_op_params p = {0};
+    p.i[0] = (data && axis < 0) ? axis + data->ndim : axis;
+    return op2(ctx, HWA_OP_GATHER, data, idx, &p);
+}
+
+/* A target shape for expand / reduce: NULL is a misuse. */
+static bool shape_given(hwa_ctx *ctx, const char *op, const int64_t *shape) {
+    if (shape) return true;
+    hwa__err(ctx, HWA_E_MISUSE, "%s: NULL shape", op);
+    return false;
+}
+
+hwa_tensor *hwa_expand(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape) {
+    if (!shape_given(ctx, "expand", shape)) return NULL;
+    return hwa__op_new(ctx, HWA_OP_REPEAT, (hwa_tensor *[]){a}, NULL, HWA_F32, ndim, shape);
+}
+
+hwa_tensor *hwa_reduce_to(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape, bool mean) {
+    if (!shape_given(ctx, "reduce_to", shape)) return NULL;
+    hwa_tensor *s = hwa__op_new(ctx, HWA_OP_SUM_TO, (hwa_tensor *[]){a}, NULL, HWA_F32, ndim, shape);
+    if (s && mean)
+        s = hwa_scale(ctx, s, (float)((double)hwa_tensor_nelements(s) / (double)hwa_tensor_nelements(a)));
+    return s;
+}
+
+hwa_tensor *hwa_reduce_max_to(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape, bool min) {
+    if (!shape_given(ctx, "reduce_max_to", shape)) return NULL;
+    hwa_op_params p = {0};
+    p.i[0] = min;
+    return hwa__op_new(ctx, HWA_OP_REDUCE_MAX, (hwa_tensor *[]){a}, &p, HWA_F32, ndim, shape);
 }

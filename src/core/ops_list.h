@@ -260,18 +260,17 @@
     X(CONV2D_BACK_WEIGHT, "conv2d_back_weight", 2, 0)     \
     X(SGD_UPDATE,         "sgd_update",         4, 0)     \
     X(ADAM_UPDATE,        "adam_update",        4, 0)     \
-    X(MAP,                "map",                1, 1)     \
-    X(MAP_BACK,           "map_back",           2, 0)     \
-    X(BINARY,             "binary",             2, 1)     \
-    X(WHERE,              "where",              3, 1)     \
-    X(GATHER,             "gather",             2, 1)     \
-    X(GATHER_BACK,        "gather_back",        2, 0)     \
-    X(REDUCE_MAX,         "reduce_max",         1, 1)     \
     X(POOL2D,             "pool2d",             1, 1)     \
     X(POOL2D_BACK,        "pool2d_back",        2, 0)     \
     X(BATCHNORM,          "batchnorm",          4, 1)     \
     X(BATCHNORM_BACK,     "batchnorm_back",     4, 0)     \
     X(BATCHNORM_TRAIN,    "batchnorm_train",    4, 1)     \
     X(BATCHNORM_TRAIN_BACK, "batchnorm_train_back", 3, 0) \
-    X(DROPOUT,            "dropout",            2, 1)
-
+    X(DROPOUT,            "dropout",            2, 1)     \
+    X(MAP,                "map",                1, 1)     \
+    X(MAP_BACK,           "map_back",           2, 0)     \
+    X(BINARY,             "binary",             2, 1)     \
+    X(WHERE,              "where",              3, 1)     \
+    X(GATHER,             "gather",             2, 1)     \
+    X(GATHER_BACK,        "gather_back",        2, 0)     \
+    X(REDUCE_MAX,         "reduce_max",         1, 1)
