@@ -206,13 +206,34 @@ static hwa_status map_clip(hwa__onnx_op *o) {
         lo = hwa__onnx_attr_f(o->node, "min", -INFINITY);
         hi = hwa__onnx_attr_f(o->node, "max", INFINITY);
     }
+    bool run_time = false; /* a bound computed at run time: max and min ops instead of the map */
     for (int k = 1; k < 3 && k < o->n_in; k++) {
         if (!o->in[k]) continue;
-        if (!o->in[k]->host || o->in[k]->host->n != 1)
-            return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "a %s bound computed at run time",
+        if (o->in[k]->host ? o->in[k]->host->n != 1 : o->in[k]->ndim > 1 || (o->in[k]->ndim == 1 && o->in[k]->dims[0] != 1))
+            return hwa__onnx_node_err(o->ctx, o->node, HWA_E_FORMAT, "the %s bound is not a scalar",
                                       k == 1 ? "min" : "max");
-        *(k == 1 ? &lo : &hi) = hwa__onnx_get_f(o->in[k]->host, 0);
+        if (o->in[k]->host) *(k == 1 ? &lo : &hi) = hwa__onnx_get_f(o->in[k]->host, 0);
+        else run_time = true;
     }
+    if (run_time && !x->host) {
+        /* numpy's clip, minimum(maximum(x, lo), hi): a NaN in x stays NaN */
+        operand a, b;
+        hwa_status st = operand_of(o, x, &a, false);
+        for (int k = 1; !st && k < 3 && k < o->n_in; k++) {
+            if (!o->in[k]) continue;
+            if (o->in[k]->host) {
+                const float v = (float)hwa__onnx_get_f(o->in[k]->host, 0);
+                if (!(a.t = hwa_map(o->ctx, a.t, HWA_MAP_CLIP, k == 1 ? v : INFINITY, k == 1 ? INFINITY : v)))
+                    st = hwa__onnx_builder_err(o);
+                continue;
+            }
+            st = operand_of(o, o->in[k], &b, false);
+            if (!st) st = bin_graph(o, find_bin(k == 1 ? "Max" : "Min"), &a, &b);
+        }
+        return st ? st : hwa__onnx_set_out(o, 0, a.t, x->type, x->ndim);
+    }
+    if (run_time)
+        return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "bounds computed at run time of a known input");
     if (x->host) {
         hwa_onnx_array *r;
         hwa_status st = hwa__onnx_host_new(o->net, x->type, x->ndim, x->dims, &r);
