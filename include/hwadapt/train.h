@@ -281,6 +281,13 @@ typedef struct hwa_train_config {
     int64_t limit;             /* use the first `limit` training samples; 0: all */
     int64_t test_limit;        /* the same for the test set; 0: all */
     double val_fraction;       /* hold out this fraction of the training set, [0, 0.5] */
+    /* The model: NULL, "fmnist-mlp" (or "mlp"): the MLP of n_hidden,
+     * hidden and activation below; "fmnist-cnn" (or "cnn"): the built-in
+     * convolutional net (HWA_TRAIN_CNN_ARCH; n_hidden, hidden and activation
+     * are not used); a path ending in ".onnx": that model (see
+     * HWA_TRAIN_ONNX_INPUT). Read by hwa_trainer_new and
+     * hwa_train_memory_plan only. */
+    const char *model;
     int n_hidden;              /* 0 .. HWA_TRAIN_MAX_HIDDEN */
     int64_t hidden[HWA_TRAIN_MAX_HIDDEN];
     hwa_activation activation;
@@ -511,7 +518,7 @@ void hwa_trainer_set_step_hook(hwa_trainer *t, hwa_train_step_hook fn, void *ud)
 /* What a trainer made from a configuration will hold, in bytes, from the
  * memory planner's dry run of its graphs; nothing is allocated. */
 typedef struct hwa_train_memory {
-    int64_t params;       /* weights and biases (f32) */
+    int64_t params;       /* weights and biases (f32), and batchnorm's running statistics */
     int64_t grads;        /* their gradients */
     int64_t optim_state;  /* the optimizer's moments / momentum buffers */
     int64_t activations;  /* the planned arenas of the training graphs (full and partial batch) and of
