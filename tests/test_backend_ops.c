@@ -330,8 +330,75 @@ done:
     return st;
 }
 
+/* conv2d: c->op picks the geometry from conv_geoms; a third input is the bias. */
+static const hwa_conv2d_params conv_geoms[] = {
+    {{0, 0}, {0, 0, 0, 0}, {0, 0}, 0},     /* 0: plain (1x1 kernels here) */
+    {{2, 2}, {1, 1, 1, 1}, {1, 1}, 1},     /* 1: stride 2, pad 1 (ResNet's downsampling 3x3) */
+    {{1, 2}, {2, 0, 1, 3}, {2, 3}, 1},     /* 2: asymmetric pads and strides, dilation */
+    {{1, 1}, {1, 0, 0, 1}, {1, 1}, 2},     /* 3: two groups */
+    {{1, 1}, {1, 1, 1, 1}, {1, 1}, 0},     /* 4: pad 1 (ResNet's 3x3); groups set by the case for depthwise */
+    {{2, 1}, {0, 1, 2, 0}, {1, 2}, 3},     /* 5: three groups, stride, dilation */
+};
+#define CONV_DEPTHWISE 100 /* + geometry: groups = C */
+static hwa_tensor *b_conv(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    hwa_conv2d_params p = conv_geoms[c->op % CONV_DEPTHWISE];
+    if (c->op >= CONV_DEPTHWISE) p.groups = (int)hwa_tensor_dim(in[0], 1);
+    return hwa_conv2d(ctx, in[0], in[1], c->nin > 2 ? in[2] : NULL, &p);
+}
+
 /* Rows leave the trailing flags (backward, matmul) out when false. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+/* ---- vision: pooling, batch normalization, dropout ---------------------- */
+
+/* Pooling cases' parameters, indexed by c->op. */
+static const hwa_pool2d_params pool_cases[] = {
+    {HWA_POOL_MAX, {3, 3}, {2, 2}, {1, 1, 1, 1}, {0}, false, false},
+    {HWA_POOL_MAX, {3, 2}, {2, 1}, {1, 0, 1, 1}, {0}, true, false},        /* ceil, asymmetric pads */
+    {HWA_POOL_MAX, {3, 3}, {1, 2}, {2, 1, 2, 1}, {2, 3}, false, false},    /* dilation */
+    {HWA_POOL_MAX, {2, 2}, {3, 3}, {0}, {0}, false, false},                /* stride > kernel */
+    {HWA_POOL_AVG, {3, 3}, {2, 2}, {1, 1, 1, 1}, {0}, false, true},        /* pads counted */
+    {HWA_POOL_AVG, {3, 3}, {2, 2}, {1, 1, 1, 1}, {0}, false, false},       /* pads not counted */
+    {HWA_POOL_AVG, {3, 2}, {2, 2}, {1, 0, 0, 1}, {0}, true, true},         /* ceil past the pads */
+    {HWA_POOL_AVG, {2, 3}, {3, 4}, {0, 1, 0, 1}, {0}, true, false},        /* stride > kernel, ceil */
+};
+static hwa_tensor *b_pool(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    return c->op < 0 ? hwa_global_avg_pool(ctx, in[0]) : hwa_pool2d(ctx, in[0], &pool_cases[c->op]);
+}
+
+/* Batch normalization: in[0] x, in[1] scale, in[2] bias, and a [2, C]
+ * leaf filled by fill_running: inference (c->op 0) reads its rows as the
+ * mean and variance, training (1) updates it. */
+static hwa_tensor *case_running;
+static hwa_tensor *b_bn(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    const int64_t C = hwa_tensor_dim(in[0], 1), shape[2] = {2, C};
+    case_running = hwa_tensor_new(ctx, HWA_F32, 2, shape);
+    if (c->op == 0)
+        return hwa_batchnorm(ctx, in[0], in[1], in[2], hwa_reshape(ctx, hwa_slice(ctx, case_running, 0, 0, 1), 1, &C),
+                             hwa_reshape(ctx, hwa_slice(ctx, case_running, 0, 1, 1), 1, &C), 1e-5f);
+    return hwa_batchnorm_train(ctx, in[0], in[1], in[2], case_running, 1e-5f, 0.1f);
+}
+static hwa_status fill_running(hwa_tensor *r) {
+    const int64_t n = hwa_tensor_nelements(r);
+    float *v = malloc((size_t)n * sizeof *v);
+    if (!v) return HWA_E_NOMEM;
+    for (int64_t i = 0; i < n; i++) v[i] = i < n / 2 ? 0.1f * (float)i - 0.2f : 0.3f + 0.2f * (float)(i - n / 2);
+    hwa_status st = hwa_tensor_set_f32(r, v, n);
+    free(v);
+    return st;
+}
+
+/* Dropout of in[0] with ratio c->op / 100 and seed (7, 11). */
+static hwa_tensor *case_seed;
+static hwa_tensor *b_dropout(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    const int64_t two = 2;
+    case_seed = hwa_tensor_new(ctx, HWA_I32, 1, &two);
+    return hwa_dropout(ctx, in[0], (float)c->op / 100.0f, case_seed);
+}
+static hwa_status fill_seed(hwa_tensor *seed) {
+    const int32_t v[2] = {7, 11};
+    return hwa_tensor_set_bytes(seed, v, sizeof v);
+}
+
 #define S2(a, b) {a, b}
 #define S3(a, b, c) {a, b, c}
 #define F3 {HWA_F32, HWA_F32, HWA_F32}
@@ -516,10 +583,50 @@ static const tcase cases[] = {
     {"spmm 2x16 * (50x16, 1 value)^T", 2, {2, 1}, {S2(2, 16), {1}}, {0}, F3, b_spmm, 50, 1e-10},
     {"spmm 1x1000 * (1000x1000, 50000 values)^T", 2, {2, 1}, {S2(1, 1000), {50000}}, {0}, F3, b_spmm, 1000, 1e-10},
     {"spmm 64x1000 * (1000x1000, 50000 values)^T", 2, {2, 1}, {S2(64, 1000), {50000}}, {0}, F3, b_spmm, 1000, 1e-10},
+    /* 2-D convolution: 1x1, ResNet's 3x3 (stride 1 and 2), asymmetric pads
+     * with dilation and strides, groups, depthwise, a strided x, f16/bf16,
+     * and the gradients of x, w and b */
+    {"conv2d 1x1 2x16x7x7 -> 24 +bias", 3, {4, 4, 1}, {S4(2, 16, 7, 7), S4(24, 16, 1, 1), {24}}, {0}, F3, b_conv, 0, 1e-10},
+    {"conv2d 3x3 pad 1 2x32x14x14 -> 64 +bias", 3, {4, 4, 1}, {S4(2, 32, 14, 14), S4(64, 32, 3, 3), {64}}, {0}, F3, b_conv, 4, 1e-10},
+    {"conv2d 3x3 stride 2 pad 1 1x8x15x12 -> 16", 2, {4, 4}, {S4(1, 8, 15, 12), S4(16, 8, 3, 3)}, {0}, F3, b_conv, 1, 1e-10},
+    {"conv2d 3x2 dilation 2x3 asymmetric pads 2x5x9x11 -> 7", 2, {4, 4}, {S4(2, 5, 9, 11), S4(7, 5, 3, 2)}, {0}, F3, b_conv, 2, 1e-10},
+    {"conv2d 2 groups 2x6x8x7 -> 10 +bias", 3, {4, 4, 1}, {S4(2, 6, 8, 7), S4(10, 3, 3, 2), {10}}, {0}, F3, b_conv, 3, 1e-10},
+    {"conv2d depthwise 3x3 1x24x10x10 +bias", 3, {4, 4, 1}, {S4(1, 24, 10, 10), S4(24, 1, 3, 3), {24}}, {0}, F3, b_conv, CONV_DEPTHWISE + 4, 1e-10},
+    {"conv2d sliced x 1x4x6x5 -> 3", 2, {4, 4}, {S4(1, 4, 6, 5), S4(3, 4, 3, 3)}, {V_SLICED, 0}, F3, b_conv, 4, 1e-10},
+    {"conv2d bf16 1x16x9x9 -> 8", 2, {4, 4}, {S4(1, 16, 9, 9), S4(8, 16, 3, 3)}, {0}, {HWA_BF16, HWA_BF16}, b_conv, 4, 1e-4},
+    {"conv2d f16 1x8x6x6 -> 8 +bias", 3, {4, 4, 1}, {S4(1, 8, 6, 6), S4(8, 8, 1, 1), {8}}, {0}, {HWA_F16, HWA_F16, HWA_F16}, b_conv, 0, 1e-6},
+    {"conv2d backward 3x3 stride 2 pad 1 2x4x9x8 -> 6 +bias", 3, {4, 4, 1}, {S4(2, 4, 9, 8), S4(6, 4, 3, 3), {6}}, {0}, F3, b_conv, 1, 1e-10, true},
+    {"conv2d backward dilation asymmetric pads 1x3x8x9 -> 4", 2, {4, 4}, {S4(1, 3, 8, 9), S4(4, 3, 2, 3)}, {0}, F3, b_conv, 2, 1e-10, true},
+    {"conv2d backward 3 groups 2x6x9x7 -> 9 +bias", 3, {4, 4, 1}, {S4(2, 6, 9, 7), S4(9, 2, 2, 2), {9}}, {0}, F3, b_conv, 5, 1e-10, true},
+    {"conv2d backward depthwise 1x8x7x7 +bias", 3, {4, 4, 1}, {S4(1, 8, 7, 7), S4(8, 1, 3, 3), {8}}, {0}, F3, b_conv, CONV_DEPTHWISE + 4, 1e-10, true},
+    {"conv2d backward 1x1 2x16x5x5 -> 32", 2, {4, 4}, {S4(2, 16, 5, 5), S4(32, 16, 1, 1)}, {0}, F3, b_conv, 0, 1e-10, true},
     /* rotary embedding, both modes */
     {"rope interleaved 2x7x3x16", 1, {4}, {S4(2, 7, 3, 16)}, {0}, F3, b_rope, HWA_ROPE_INTERLEAVED, 1e-10, true},
     {"rope halves 1x5x4x64", 1, {4}, {S4(1, 5, 4, 64)}, {0}, F3, b_rope, HWA_ROPE_HALVES, 1e-10, true},
     {"rope halves sliced 1x3x2x8", 1, {4}, {S4(1, 3, 2, 8)}, {V_SLICED}, F3, b_rope, HWA_ROPE_HALVES, 1e-10},
+    /* vision: pooling (every pool_cases row), batch normalization, dropout */
+    {"max pool 3x3/2 pads 1 2x3x9x11", 1, {4}, {S4(2, 3, 9, 11)}, {0}, F3, b_pool, 0, 0.0, true},
+    {"max pool 3x2/(2,1) ceil asym pads 1x2x8x7", 1, {4}, {S4(1, 2, 8, 7)}, {0}, F3, b_pool, 1, 0.0, true},
+    {"max pool dilation (2,3) 1x2x12x13", 1, {4}, {S4(1, 2, 12, 13)}, {0}, F3, b_pool, 2, 0.0, true},
+    {"max pool 2x2 stride 3 2x2x10x11", 1, {4}, {S4(2, 2, 10, 11)}, {0}, F3, b_pool, 3, 0.0, true},
+    {"max pool transposed x 1x3x7x9", 1, {4}, {S4(1, 3, 7, 9)}, {V_TRANSPOSED}, F3, b_pool, 0, 0.0, true},
+    {"max pool 64x56x56 (every thread)", 1, {4}, {S4(2, 64, 56, 56)}, {0}, F3, b_pool, 0, 0.0},
+    {"avg pool count_include_pad 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, F3, b_pool, 4, 0.0, true},
+    {"avg pool exclude pads 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, F3, b_pool, 5, 0.0, true},
+    {"avg pool ceil past pads 1x2x8x9", 1, {4}, {S4(1, 2, 8, 9)}, {0}, F3, b_pool, 6, 0.0, true},
+    {"avg pool stride > kernel ceil 1x2x11x13", 1, {4}, {S4(1, 2, 11, 13)}, {0}, F3, b_pool, 7, 0.0, true},
+    {"avg pool f16 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, {HWA_F16}, b_pool, 5, 1e-6},
+    {"global avg pool 2x5x7x9", 1, {4}, {S4(2, 5, 7, 9)}, {0}, F3, b_pool, -1, 1e-12, true},
+    {"batchnorm 2x3x5x7", 3, {4, 1, 1}, {S4(2, 3, 5, 7), {3}, {3}}, {0}, F3, b_bn, 0, 1e-12, true},
+    {"batchnorm [N, C] 6x10", 3, {2, 1, 1}, {S2(6, 10), {10}, {10}}, {0}, F3, b_bn, 0, 1e-12, true},
+    {"batchnorm sliced [N, C, L] 3x4x9", 3, {3, 1, 1}, {S3(3, 4, 9), {4}, {4}}, {V_SLICED, 0, 0}, F3, b_bn, 0, 1e-12, true},
+    {"batchnorm train 2x3x5x7", 3, {4, 1, 1}, {S4(2, 3, 5, 7), {3}, {3}}, {0}, F3, b_bn, 1, 1e-12, true},
+    {"batchnorm train [N, C, L] 4x6x11", 3, {3, 1, 1}, {S3(4, 6, 11), {6}, {6}}, {0}, F3, b_bn, 1, 1e-12, true},
+    {"batchnorm train transposed [N, C] 9x5", 3, {2, 1, 1}, {S2(9, 5), {5}, {5}}, {V_TRANSPOSED, 0, 0}, F3, b_bn, 1, 1e-12, true},
+    {"batchnorm train 8x64x28x28 (every thread)", 3, {4, 1, 1}, {S4(8, 64, 28, 28), {64}, {64}}, {0}, F3, b_bn, 1, 1e-12},
+    {"dropout 0.3 13x1001", 1, {2}, {S2(13, 1001)}, {0}, F3, b_dropout, 30, 0.0, true},
+    {"dropout 0.5 transposed 17x33", 1, {2}, {S2(17, 33)}, {V_TRANSPOSED}, F3, b_dropout, 50, 0.0, true},
+    {"dropout 0 bf16 5x40", 1, {2}, {S2(5, 40)}, {0}, {HWA_BF16}, b_dropout, 0, 0.0},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -569,6 +676,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     case_at = NULL;
     case_w8 = NULL;
     case_rp = case_col = NULL;
+    case_running = case_seed = NULL;
     for (int i = 0; i < c->nin; i++) {
         in[i] = make_input(ctx, c, i, &leaf[i]);
         if (c->backward && leaf[i]) hwa_tensor_set_param(leaf[i]);
@@ -604,6 +712,8 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     if (case_w8 && (st = fill_w8(case_w8))) goto done;
     if (case_labels && (st = fill_labels(case_labels, case_labels_mod))) goto done;
     if (case_rp && (st = fill_csr(case_rp, case_col, hwa_tensor_dim(in[0], 1)))) goto done;
+    if (case_running && (st = fill_running(case_running))) goto done;
+    if (case_seed && (st = fill_seed(case_seed))) goto done;
     hwa__cpu_set_reference_only(v->isa < 0);
     hwa__isa_set_override(v->isa < 0 ? -1 : v->isa);
     hwa__mm_set_override(v->provider);
@@ -711,8 +821,11 @@ TEST(every_op_on_every_kernel_variant_matches_the_reference) {
     for (int p = 0; p < HWA_MM_PROVIDER_COUNT; p++)
         if (!hwa__mm_provider_built((hwa__mm_provider)p))
             printf("    skipped: matmul provider %s (not in this build)\n", hwa__mm_provider_name((hwa__mm_provider)p));
+    /* HWA_TEST_CASES=text: only the cases whose name contains it (while iterating on one op) */
+    const char *only = getenv("HWA_TEST_CASES");
     for (int ci = 0; ci < N_CASES; ci++) {
         const tcase *c = &cases[ci];
+        if (only && !strstr(c->name, only)) continue;
         float *ref = NULL;
         int64_t nref = 0;
         const variant rv = {-1, -1, HWA_MATMUL_PRECISION_F32, NULL};
@@ -953,6 +1066,38 @@ TEST(seed_linear_runs_as_one_fused_call_and_relu_on_simd) {
     CHECK_STR_CONTAINS(mm, "+bias");
     CHECK_STR_CONTAINS(hwa_backend_kernel_name(be, y), "fused");
     if (hwa__isa_active() >= HWA_ISA_AVX2) CHECK(strcmp(hwa_backend_kernel_name(be, r), "ref") != 0);
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
+/* With oneDNN built in and a level that allows the libraries, the three conv
+ * ops of a training step run on oneDNN's primitives, not the reference. */
+TEST(conv2d_forward_and_backward_run_on_onednn) {
+    if (!hwa__mm_provider_built(HWA_MM_ONEDNN) || !hwa__isa_libraries_allowed()) {
+        SKIP_FOR("onednn", "oneDNN not in this build (or HWA_ISA below the libraries' level)");
+    }
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_tensor *x = hwa_tensor_new_4d(ctx, HWA_F32, 2, 16, 12, 12), *w = hwa_tensor_new_4d(ctx, HWA_F32, 32, 16, 3, 3);
+    CHECK_OK(hwa_tensor_set_param(x));
+    CHECK_OK(hwa_tensor_set_param(w));
+    const hwa_conv2d_params p = {.stride = {2, 2}, .pad = {1, 1, 1, 1}};
+    hwa_tensor *y = hwa_conv2d(ctx, x, w, NULL, &p);
+    hwa_tensor *loss = hwa_sum(ctx, hwa_mul(ctx, y, y));
+    hwa_graph *g = NULL;
+    hwa_backend *be = NULL;
+    CHECK_OK(cpu_graph(ctx, loss, true, &g, &be));
+    CHECK_OK(hwa_tensor_fill_uniform(x, -1.0f, 1.0f));
+    CHECK_OK(hwa_tensor_fill_uniform(w, -1.0f, 1.0f));
+    CHECK_OK(hwa_graph_compute(g, be));
+    int seen = 0;
+    for (int i = 0; i < hwa_graph_n_nodes(g); i++) {
+        const hwa_tensor *t = hwa_graph_node(g, i);
+        if (t->op != HWA_OP_CONV2D && t->op != HWA_OP_CONV2D_BACK_DATA && t->op != HWA_OP_CONV2D_BACK_WEIGHT) continue;
+        printf("    %s: %s\n", hwa__op_name(t->op), hwa_backend_kernel_name(be, t));
+        CHECK_STR_CONTAINS(hwa_backend_kernel_name(be, t), "onednn:");
+        seen |= 1 << (t->op - HWA_OP_CONV2D);
+    }
+    CHECK_INT_EQ(seen, 7);
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
 }

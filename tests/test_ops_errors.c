@@ -61,6 +61,54 @@ CTX_TEST(matmul_transposed_mismatch) {
     EXPECT_FAIL(hwa_matmul_ex(f->ctx, a, b, false, true), HWA_E_SHAPE, "matmul", "[3,4]", "[4,5]");
 }
 
+/* conv2d: x [N, C, H, W], w [O, C/groups, KH, KW], b [O]; the output at
+ * least 1x1; strides, dilations, groups >= 1 (0 meaning 1) and pads >= 0. */
+static hwa_tensor *t4(fixture *f, int64_t a, int64_t b, int64_t c, int64_t d) {
+    return hwa_tensor_new_4d(f->ctx, HWA_F32, a, b, c, d);
+}
+
+CTX_TEST(conv2d_channel_mismatch_names_the_channels) {
+    hwa_tensor *x = t4(f, 1, 3, 8, 8), *w = t4(f, 4, 2, 3, 3);
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w, NULL, NULL), HWA_E_SHAPE, "conv2d", "x has 3 channels", "expects 2");
+}
+
+CTX_TEST(conv2d_groups_not_dividing_the_channels) {
+    hwa_tensor *x = t4(f, 1, 6, 8, 8), *w = t4(f, 5, 2, 3, 3);
+    const hwa_conv2d_params p = {.groups = 3};
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w, NULL, &p), HWA_E_SHAPE, "conv2d", "3 groups do not divide", "5 output");
+    hwa_tensor *x4 = t4(f, 1, 4, 8, 8), *w4 = t4(f, 6, 1, 3, 3);
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x4, w4, NULL, &p), HWA_E_SHAPE, "conv2d", "4 input channels");
+}
+
+CTX_TEST(conv2d_output_smaller_than_one_pixel) {
+    hwa_tensor *x = t4(f, 1, 2, 4, 4), *w = t4(f, 3, 2, 5, 3);
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w, NULL, NULL), HWA_E_SHAPE, "conv2d", "5x3 kernel", "4x4 image");
+    /* dilation 2 spans 5 columns with a 3-wide kernel */
+    hwa_tensor *w3 = t4(f, 3, 2, 3, 3);
+    const hwa_conv2d_params p = {.dilation = {1, 2}};
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w3, NULL, &p), HWA_E_SHAPE, "conv2d", "dilation 1x2");
+    /* with pads it fits: 4 + 1 + 0 - 4 - 1 = 0 -> one row */
+    const hwa_conv2d_params q = {.pad = {1, 0, 0, 1}, .dilation = {2, 2}};
+    CHECK(hwa_conv2d(f->ctx, x, w3, NULL, &q) != NULL);
+}
+
+CTX_TEST(conv2d_negative_params_are_invalid) {
+    hwa_tensor *x = t4(f, 1, 2, 8, 8), *w = t4(f, 3, 2, 3, 3);
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w, NULL, &(hwa_conv2d_params){.pad = {0, -1, 0, 0}}), HWA_E_INVALID, "conv2d",
+                "pads 0,-1,0,0");
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w, NULL, &(hwa_conv2d_params){.stride = {-2, 1}}), HWA_E_INVALID, "stride -2x1");
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w, NULL, &(hwa_conv2d_params){.groups = -1}), HWA_E_INVALID, "groups -1");
+}
+
+CTX_TEST(conv2d_needs_4d_inputs_and_a_bias_per_output_channel) {
+    hwa_tensor *x3 = hwa_tensor_new_3d(f->ctx, HWA_F32, 2, 8, 8), *w = t4(f, 3, 2, 3, 3);
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x3, w, NULL, NULL), HWA_E_SHAPE, "conv2d", "[2,8,8]", "4-D");
+    hwa_tensor *x = t4(f, 1, 2, 8, 8), *b = hwa_tensor_new_1d(f->ctx, HWA_F32, 4);
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w, b, NULL), HWA_E_SHAPE, "conv2d", "bias [4]", "[O] = [3]");
+    hwa_tensor *xi = hwa_tensor_new_4d(f->ctx, HWA_I32, 1, 2, 8, 8);
+    EXPECT_FAIL(hwa_conv2d(f->ctx, xi, w, NULL, NULL), HWA_E_DTYPE, "conv2d", "i32");
+}
+
 /* qlinear: x f32 [M, K], w i8 [N, K], w_scale f32 [N], a finite scale >= 0
  * and a zero point in [0, 255]. */
 CTX_TEST(qlinear_f32_weights_name_the_dtypes) {

@@ -228,6 +228,19 @@ static hwa_tensor *bd_attention_causal(hwa_ctx *c, hwa_tensor **x) {
 static hwa_tensor *bd_attention_causal_scaled(hwa_ctx *c, hwa_tensor **x) {
     return hwa_attention(c, x[0], x[1], x[2], true, 0.7f);
 }
+static hwa_tensor *bd_conv_strided(hwa_ctx *c, hwa_tensor **x) {
+    const hwa_conv2d_params p = {.stride = {2, 1}, .pad = {1, 0, 0, 1}, .dilation = {1, 2}};
+    return hwa_conv2d(c, x[0], x[1], x[2], &p);
+}
+static hwa_tensor *bd_conv_groups(hwa_ctx *c, hwa_tensor **x) {
+    const hwa_conv2d_params p = {.pad = {0, 1, 1, 0}, .dilation = {2, 1}, .groups = 2};
+    return hwa_conv2d(c, x[0], x[1], x[2], &p);
+}
+static hwa_tensor *bd_conv_depthwise(hwa_ctx *c, hwa_tensor **x) {
+    const hwa_conv2d_params p = {.stride = {2, 2}, .pad = {1, 1, 1, 1}, .groups = 3};
+    return hwa_conv2d(c, x[0], x[1], x[2], &p);
+}
+static hwa_tensor *bd_conv_plain(hwa_ctx *c, hwa_tensor **x) { return hwa_conv2d(c, x[0], x[1], NULL, NULL); }
 static hwa_tensor *bd_concat0(hwa_ctx *c, hwa_tensor **x) { return hwa_concat(c, x[0], x[1], 0); }
 static hwa_tensor *bd_concat2(hwa_ctx *c, hwa_tensor **x) { return hwa_concat(c, x[0], x[1], 2); }
 static hwa_tensor *bd_sum(hwa_ctx *c, hwa_tensor **x) { return hwa_sum(c, x[0]); }
@@ -337,6 +350,16 @@ TEST(grad_attention_gqa_causal_tq_less_than_tk) {
 TEST(grad_attention_gqa_decode_scaled) {
     GRAD_CHECK(.build = bd_attention_causal_scaled, .in = {PARAM(1, 4, 1, 3), PARAM(1, 1, 5, 3), PARAM(1, 1, 5, 2)});
 }
+
+/* conv2d in x, w and b: strides, asymmetric pads, dilation, groups, depthwise */
+TEST(grad_conv2d_strided_dilated_padded) {
+    GRAD_CHECK(.build = bd_conv_strided, .in = {PARAM(1, 2, 5, 4), PARAM(3, 2, 3, 2), PARAM(3)});
+}
+TEST(grad_conv2d_groups) { GRAD_CHECK(.build = bd_conv_groups, .in = {PARAM(2, 4, 4, 4), PARAM(4, 2, 2, 3), PARAM(4)}); }
+TEST(grad_conv2d_depthwise) {
+    GRAD_CHECK(.build = bd_conv_depthwise, .in = {PARAM(1, 3, 5, 5), PARAM(3, 1, 3, 3), PARAM(3)});
+}
+TEST(grad_conv2d_no_bias_1x1) { GRAD_CHECK(.build = bd_conv_plain, .in = {PARAM(2, 3, 3, 2), PARAM(2, 3, 1, 1)}); }
 
 TEST(grad_concat_dim0) { GRAD_CHECK(.build = bd_concat0, .in = {PARAM(2, 3), PARAM(3, 3)}); }
 TEST(grad_concat_last_dim) { GRAD_CHECK(.build = bd_concat2, .in = {PARAM(2, 2, 2), PARAM(2, 2, 3)}); }

@@ -88,6 +88,22 @@
  *              clamped to [0, 255]). xq = clamp(nearbyint(x * inv) + z, 0,
  *              255), a NaN x giving 0; acc = sum_k (xq - z) * w[n,k] (exact, int32);
  *              dst = (float)acc * (s * w_scale[n]).
+ *  CONV2D      src0 x [N, C, H, W], src1 w [O, C/G, KH, KW]; dst [N, O, OH,
+ *              OW] = cross-correlation (PyTorch/ONNX Conv without bias):
+ *              dst[n,o,i,j] = sum_{c,a,b} x[n, g*C/G + c, i*sh - pt + a*dh,
+ *              j*sw - pl + b*dw] * w[o,c,a,b] with g = o / (O/G), positions
+ *              outside the image reading 0. p.i: [0] sh, [1] sw, [2] pt,
+ *              [3] pl, [4] pb, [5] pr, [6] dh, [7] dw (strides and dilations
+ *              >= 1, pads >= 0); p.l[0] G (>= 1, dividing C and O).
+ *              OH = (H + pt + pb - dh*(KH-1) - 1) / sh + 1, likewise OW.
+ *              The bias is not an input: hwa_conv2d adds it as an ADD of b
+ *              [O, 1, 1] (see ops.c).
+ *  CONV2D_BACK_DATA  src0 g [N, O, OH, OW], src1 w; dst [N, C, H, W] (the
+ *              forward x's shape, given by the builder) = the gradient of
+ *              CONV2D with respect to x; params as CONV2D's.
+ *  CONV2D_BACK_WEIGHT  src0 g [N, O, OH, OW], src1 x; dst [O, C/G, KH, KW]
+ *              (the forward w's shape, given by the builder) = the gradient
+ *              of CONV2D with respect to w; params as CONV2D's.
  *  CROSS_ENTROPY  src0 logits [N,C], src1 i32 labels [N]; dst [1] =
  *              mean over rows of logsumexp(row) - row[label].
  *  CROSS_ENTROPY_BACK  src0 g [1], src1 logits, src2 labels; dst [N,C] =
@@ -120,6 +136,53 @@
  *
  * Index inputs (ids, labels, positions) out of range are HWA_E_RANGE errors
  * from the kernel, with a message naming the op, the index and the bound.
+ *
+ * Vision ops (x is [N, C, H, W]; batch normalization also takes [N, C] and
+ * [N, C, L], its channel dim being 1 and S the product of the dims after it).
+ *  POOL2D      src0 x; dst [N, C, OH, OW]. p.i: [0] hwa_pool_kind, [1] kh,
+ *              [2] kw, [3] stride h, [4] stride w, [5] pad top, [6] pad left,
+ *              [7] flags (bit 0 count_include_pad, bit 1 ceil_mode); p.l:
+ *              [0] pad bottom, [1] pad right; p.f: [0] dilation h, [1]
+ *              dilation w (small integers, exact in f32). Window (oh, ow)
+ *              covers rows oh*sh - pt + i*dh (i < kh), likewise columns. Max:
+ *              the largest in-image tap (padding never wins; NaN wins; ties
+ *              keep the first in row-major tap order). Avg: sum of in-image
+ *              taps divided by the in-image tap count, or with
+ *              count_include_pad by the taps inside the padded extent
+ *              [-pt, H + pb) x [-pl, W + pr) (as PyTorch; ceil_mode windows
+ *              that run past it count only up to its end). OH = floor or ceil
+ *              of (H + pt + pb - dh*(kh-1) - 1) / sh, plus 1, less 1 when
+ *              ceil_mode's last window would start at or past H + pt. Every
+ *              window holds at least one in-image tap (the shape rule checks).
+ *  POOL2D_BACK src0 g [N, C, OH, OW], src1 x; params as POOL2D; dst like x =
+ *              0, then for each window in row-major order: max adds g to the
+ *              first arg-max tap; avg adds g / divisor to every in-image tap.
+ *  BATCHNORM   src0 x, src1 scale [C], src2 bias [C], src3 stats [2, C] (row
+ *              0 mean, row 1 variance; hwa_batchnorm packs them so the op
+ *              fits HWA_MAX_SRC); p.f[0] eps: per channel, in double, r =
+ *              1/sqrt(var + eps), a = scale * r and b = bias - mean * a, both
+ *              rounded to f32; dst = x * a + b in f32 (no fused multiply-add).
+ *  BATCHNORM_BACK src0 g, src1 x, src2 scale, src3 stats; p.f[0] eps;
+ *              p.i[0] = 0: dst (like x) = g * scale * r; 1: dst [C] =
+ *              sum over n, s of g * (x - mean) * r (in double, n then s).
+ *  BATCHNORM_TRAIN src0 x, src1 scale, src2 bias, src3 running [2, C] f32 (a
+ *              persistent leaf, updated in place like ADAM_UPDATE's state);
+ *              p.f: [0] eps, [1] momentum. With the batch's mean m and biased
+ *              variance v per channel (in double over n then s; M = N*S
+ *              values), dst = x * a + b as BATCHNORM's with m and v, and
+ *              running = (1 - momentum) * running + momentum * (m, v * M /
+ *              (M - 1)) (M = 1: v itself).
+ *  BATCHNORM_TRAIN_BACK src0 g, src1 x, src2 scale; p.f[0] eps; with xh the
+ *              normalised x and r = 1/sqrt(v + eps) from x's batch stats:
+ *              p.i[0] = 0: dst (like x) = scale * r * (g - mean(g) - xh *
+ *              mean(g * xh)) (means per channel over M); 1: dst [C] =
+ *              sum(g * xh) per channel.
+ *  DROPOUT     src0 x, src1 i32 seed [2]; p.f[0] ratio in [0, 1): element i
+ *              (flat row-major index) is kept when hash(seed0, seed1, i) >> 40
+ *              >= the threshold floor(ratio * 2^24), and is then x * (1 /
+ *              (1 - ratio)) (the factor rounded to f32 once), else 0. hash is
+ *              hwa__dropout_hash (backends/cpu/ref/ref.h); the backward is DROPOUT of the
+ *              gradient with the same seed.
  */
 #define HWA_OP_LIST(X)                                    \
     X(NONE,               "none",               0, 0)     \
@@ -164,5 +227,16 @@
     X(CACHE_ATTENTION,    "cache_attention",    4, 0)     \
     X(SPMM,               "spmm",               4, 0)     \
     X(QLINEAR,            "qlinear",            3, 0)     \
+    X(CONV2D,             "conv2d",             2, 1)     \
+    X(CONV2D_BACK_DATA,   "conv2d_back_data",   2, 0)     \
+    X(CONV2D_BACK_WEIGHT, "conv2d_back_weight", 2, 0)     \
     X(SGD_UPDATE,         "sgd_update",         4, 0)     \
-    X(ADAM_UPDATE,        "adam_update",        4, 0)
+    X(ADAM_UPDATE,        "adam_update",        4, 0)     \
+    X(POOL2D,             "pool2d",             1, 1)     \
+    X(POOL2D_BACK,        "pool2d_back",        2, 0)     \
+    X(BATCHNORM,          "batchnorm",          4, 1)     \
+    X(BATCHNORM_BACK,     "batchnorm_back",     4, 0)     \
+    X(BATCHNORM_TRAIN,    "batchnorm_train",    4, 1)     \
+    X(BATCHNORM_TRAIN_BACK, "batchnorm_train_back", 3, 0) \
+    X(DROPOUT,            "dropout",            2, 1)
+

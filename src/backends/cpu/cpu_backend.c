@@ -19,6 +19,7 @@
 #include <omp.h>
 #endif
 
+#include "backends/cpu/conv/conv.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/cpu_cores.h"
 #include "backends/cpu/cpu_fast.h"
@@ -56,6 +57,7 @@ typedef struct cpu_state {
     hwa_matmul_precision precision;
     hwa__mm_state *mm;
     hwa__ql *ql;           /* QLINEAR's kept weights */
+    hwa__conv *conv;       /* convolutions' primitives (NULL: no oneDNN) */
     kname *names;          /* the kernel of each node of the last compute */
     unsigned char *done;   /* [cap_names]: nodes of this compute already run by a fused kernel */
     int n_names, cap_names;
@@ -428,6 +430,10 @@ static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n,
                    HWA_E_UNSUPPORTED) {
         hwa__tensor_touch(t);
         return st;
+    } else if ((t->op == HWA_OP_CONV2D || t->op == HWA_OP_CONV2D_BACK_DATA || t->op == HWA_OP_CONV2D_BACK_WEIGHT) &&
+               (st = hwa__conv_run(s->conv, t, nt, s->names[i].name, KNAME_CAP)) != HWA_E_UNSUPPORTED) {
+        hwa__tensor_touch(t);
+        return st;
     } else if (hwa__cpu_train_fast_run(hwa__train_simd_active(), t, nt, &s->scratch)) {
         set_name(s, i, t, hwa__train_simd_active()->name);
         hwa__tensor_touch(t);
@@ -528,6 +534,10 @@ static int64_t cpu_plan_kept(hwa_backend *be, hwa_tensor *const *nodes, int n) {
             if (!seen) sum += hwa__ql_kept_bytes(t);
             continue;
         }
+        if (t->op == HWA_OP_CONV2D || t->op == HWA_OP_CONV2D_BACK_DATA || t->op == HWA_OP_CONV2D_BACK_WEIGHT) {
+            sum += hwa__conv_kept_bytes(s->conv, t, nt); /* the reorders' buffers, one set per node */
+            continue;
+        }
         hwa__mm_problem p;
         int64_t nb0, nb1;
         if (t->op != HWA_OP_MATMUL || hwa_dtype_is_quantized(t->src[1]->dtype) ||
@@ -547,6 +557,7 @@ static void cpu_free(hwa_backend *be) {
     cpu_state *s = be->impl;
     hwa__mm_state_free(s->mm);
     hwa__ql_free(s->ql);
+    hwa__conv_free(s->conv);
     hwa__cpu_prof_free(s->prof); /* prints the table first */
     hwa__cpu_scratch_free(&s->scratch);
     hwa__free(be->ctx, s->names);
@@ -578,13 +589,15 @@ static hwa_status cpu_new(hwa_ctx *ctx, const hwa__cpu_cores *c, hwa_backend **o
     cpu_state *s = hwa__calloc(ctx, 1, sizeof *s);
     hwa__mm_state *mm = hwa__mm_state_new(ctx);
     hwa__ql *ql = hwa__ql_new(ctx);
-    if (!be || !s || !mm || !ql) {
+    hwa__conv *conv = NULL;
+    if (!be || !s || !mm || !ql || hwa__conv_new(ctx, &conv) != HWA_OK) {
         hwa__free(ctx, be);
         hwa__free(ctx, s);
         hwa__mm_state_free(mm);
         hwa__ql_free(ql);
         return HWA_E_NOMEM;
     }
+    s->conv = conv;
     s->mm = mm;
     s->ql = ql;
     s->has_cores = c != NULL;

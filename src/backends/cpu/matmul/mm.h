@@ -236,6 +236,11 @@ void hwa__amx_run_job(const hwa__amx_job *j, const hwa__simd *simd);
 typedef struct hwa__mm_onednn hwa__mm_onednn;
 /* *out NULL (and HWA_OK) when oneDNN is not built in or has no engine. */
 hwa_status hwa__mm_onednn_new(hwa_ctx *ctx, hwa__mm_onednn **out);
+#if defined(HWA_HAVE_ONEDNN)
+/* Caps oneDNN's ISA at HWA_ISA's level, once per process, before its first
+ * primitive (every user of oneDNN calls it first). */
+void hwa__onednn_cap_isa(void);
+#endif
 void hwa__mm_onednn_free(hwa__mm_onednn *o);
 hwa_status hwa__mm_onednn_run(hwa__mm_onednn *o, const hwa__mm_problem *p, const hwa__simd *simd, int nthreads,
                               char *name, size_t name_cap);

@@ -89,10 +89,14 @@ static void cap_isa(void) {
     dnnl_set_max_cpu_isa(env == HWA_ISA_AVX2 ? dnnl_cpu_isa_avx2 : dnnl_cpu_isa_avx512_core_bf16);
 }
 
-hwa_status hwa__mm_onednn_new(hwa_ctx *ctx, hwa__mm_onednn **out) {
-    *out = NULL;
+void hwa__onednn_cap_isa(void) {
     static pthread_once_t capped = PTHREAD_ONCE_INIT;
     pthread_once(&capped, cap_isa);
+}
+
+hwa_status hwa__mm_onednn_new(hwa_ctx *ctx, hwa__mm_onednn **out) {
+    *out = NULL;
+    hwa__onednn_cap_isa();
     hwa__mm_onednn *o = hwa__calloc(ctx, 1, sizeof *o);
     if (!o) return HWA_E_NOMEM;
     o->ctx = ctx;
