@@ -262,6 +262,21 @@ hwa_status hwa_dist_allreduce_f64(hwa_dist *d, double *x, int64_t n);
 
 #define HWA_TRAIN_MAX_HIDDEN 8
 
+/* fmnist-cnn (hwa_train_config.model "fmnist-cnn"), PyTorch's layers with
+ * their defaults (batchnorm eps 1e-5, momentum 0.1; kaiming-uniform
+ * weights): 28x28 images, convolutions without bias (the batchnorm after
+ * them has one). Batchnorm uses the batch's statistics in training and the
+ * running ones at evaluation; checkpoints and exports hold those
+ * (bn<k>.running_mean, bn<k>.running_var). Dropout is in training only, its
+ * mask drawn from (seed, step, the slice's first row): deterministic runs
+ * stay bitwise reproducible, and a resumed run draws the same masks.
+ * Data-parallel slices normalize with their own rows' statistics (as
+ * PyTorch's DistributedDataParallel without SyncBatchNorm), and each rank
+ * keeps the running statistics of its own slices; rank 0's are saved. */
+#define HWA_TRAIN_CNN_ARCH                                                                                          \
+    "conv3x3 1->32 pad 1, batchnorm, relu, maxpool 2x2 -> conv3x3 32->64 pad 1, batchnorm, relu, maxpool 2x2 -> " \
+    "fc 3136->128, relu, dropout 0.25 -> fc 128->10"
+
 typedef enum hwa_activation {
     HWA_ACT_RELU = 0,
     HWA_ACT_GELU,

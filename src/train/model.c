@@ -11,6 +11,7 @@
 const hwa__train_model *hwa__train_model_find(const char *model) {
     if (!model || !*model || !strcasecmp(model, "mlp") || !strcasecmp(model, "fmnist-mlp"))
         return &hwa__train_model_mlp;
+    if (!strcasecmp(model, "cnn") || !strcasecmp(model, "fmnist-cnn")) return &hwa__train_model_cnn;
     return NULL;
 }
 
