@@ -24,8 +24,9 @@
 
 static void usage(void) {
     printf("usage: hwadapt train [--model fmnist-mlp|fmnist-cnn|MODEL.onnx] [OPTIONS]\n\n"
-           "Trains a model on Fashion-MNIST (Debian package %s, in %s) with a softmax\n"
-           "cross-entropy loss, evaluating on the test set after each epoch.\n\n"
+           "Trains a model on Fashion-MNIST (Debian package %s,\n"
+           "in %s) with a softmax cross-entropy loss, evaluating on the test set\n"
+           "after each epoch.\n\n"
            "model and data:\n"
            "  --model NAME          fmnist-mlp (default): 784 -> 1000 relu -> 1000 relu -> 10;\n"
            "                        fmnist-cnn: conv3x3 1->32, batchnorm, relu, maxpool2 -> conv3x3\n"
@@ -381,7 +382,7 @@ static int finish(targs *t, const cli_args *ca) {
     hwa_optim_kind ok;
     hwa_sched_kind sk;
     if (t->mlp_option && c->model && strcmp(c->model, "fmnist-mlp"))
-        return cli_usage_error("train", NULL, NULL, "%s is fmnist-mlp's; --model %s has its own layers", t->mlp_option,
+        return cli_usage_error("train", t->mlp_option, NULL, "conflicts with --model %s (an fmnist-mlp option)",
                                c->model);
     if (hwa_optim_kind_from_name(t->optim, &ok))
         return bad("--optimizer", t->optim, cli_args_origin(ca, t->optim_at), hwa_last_error());
