@@ -133,9 +133,9 @@ hwa_status hwa__train_build_batch_graph(hwa_trainer *t, int64_t rows, bool train
     hwa_ctx *ctx = t->ctx;
     const hwa_dtype dt = t->cfg.dtype;
     bg->rows = rows;
-    bg->x = hwa_tensor_new_2d(ctx, dt, rows, t->features);
+    bg->x = t->model->own_input ? NULL : hwa_tensor_new_2d(ctx, dt, rows, t->features);
     bg->y = hwa_tensor_new_1d(ctx, HWA_I32, rows);
-    hwa_tensor *h = bg->x ? t->model->logits(t, bg->x, train, bg) : NULL;
+    hwa_tensor *h = bg->x || t->model->own_input ? t->model->logits(t, bg->x, train, bg) : NULL;
     bg->logits = h ? hwa__train_in_dtype(ctx, h, HWA_F32) : NULL;
     h = bg->logits;
     bg->loss = hwa_cross_entropy(ctx, h, bg->y);
@@ -392,6 +392,7 @@ static hwa_status evaluate_set(hwa_trainer *t, const hwa_dataset *d, double *los
                 st = hwa__train_build_batch_graph(t, rows, false, bg);
                 if (st == HWA_OK) st = hwa_tensor_alloc(bg->x, t->be);
                 if (st == HWA_OK) st = hwa_tensor_alloc(bg->y, t->be);
+                if (st == HWA_OK && t->model->prepare) st = t->model->prepare(t);
                 if (st == HWA_OK && t->placed) st = hwa__train_place(t, bg);
                 if (st) break;
             }

@@ -12,6 +12,8 @@ const hwa__train_model *hwa__train_model_find(const char *model) {
     if (!model || !*model || !strcasecmp(model, "mlp") || !strcasecmp(model, "fmnist-mlp"))
         return &hwa__train_model_mlp;
     if (!strcasecmp(model, "cnn") || !strcasecmp(model, "fmnist-cnn")) return &hwa__train_model_cnn;
+    const size_t n = strlen(model);
+    if (n > 5 && !strcasecmp(model + n - 5, ".onnx")) return &hwa__train_model_onnx;
     return NULL;
 }
 

@@ -52,6 +52,14 @@ typedef struct hwa__train_model {
     hwa_status (*export_to)(hwa_trainer *t, const char *path);
     /* Frees t->model_state; may be NULL. */
     void (*free_state)(hwa_trainer *t);
+    /* logits makes bg->x itself (an ONNX build's input leaf: [rows,
+     * features] or another shape of the same bytes); else the trainer makes
+     * it [rows, features]. */
+    bool own_input;
+    /* After a graph was built once the trainer had allocated its leaves
+     * (an evaluation's last, smaller batch) and its inputs were allocated:
+     * storage and values for the leaves the build made. NULL: none needed. */
+    hwa_status (*prepare)(hwa_trainer *t);
 } hwa__train_model;
 
 /* A saved non-trainable tensor: elements [offset, offset + n) of t (a
