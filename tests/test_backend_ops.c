@@ -330,6 +330,65 @@ done:
     return st;
 }
 
+/* The elementwise and indexing ops for ONNX models (c->op: ELT_*). Inputs
+ * are uniform in [-1, 1]: scaled by 4 to reach the functions' tails, made
+ * positive (|x| clipped to [0.05, 1]) where the function needs it, and
+ * rounded to halves where equality and zero matter (comparisons, logic,
+ * where's condition). Gather's i32 indices (filled once the leaves have
+ * storage) run over [-n, n), negative ones included. */
+enum { ELT_MAP = 0, ELT_BIN = 100, ELT_WHERE = 200, ELT_GATHER = 300, ELT_GATHER_I32 = 310, ELT_RMAX = 400,
+       ELT_RMIN = 401, ELT_CAST_I32 = 500 };
+static hwa_tensor *case_gidx;
+static int64_t case_gidx_n;
+static hwa_tensor *elt_positive(hwa_ctx *ctx, hwa_tensor *x) {
+    return hwa_map(ctx, hwa_map(ctx, x, HWA_MAP_ABS, 0, 0), HWA_MAP_CLIP, 0.05f, 1.0f);
+}
+static hwa_tensor *elt_halves(hwa_ctx *ctx, hwa_tensor *x) {
+    return hwa_scale(ctx, hwa_map(ctx, hwa_scale(ctx, x, 4.0f), HWA_MAP_ROUND, 0, 0), 0.5f);
+}
+static hwa_tensor *b_elt(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    if (c->op < ELT_BIN) {
+        static const float a[HWA_MAP_COUNT] = {[HWA_MAP_LEAKY_RELU] = 0.1f, [HWA_MAP_CLIP] = -2.5f,
+                                               [HWA_MAP_POWC] = 1.7f, [HWA_MAP_ELU] = 0.8f,
+                                               [HWA_MAP_HARD_SIGMOID] = 0.2f};
+        static const float b[HWA_MAP_COUNT] = {[HWA_MAP_CLIP] = 1.5f, [HWA_MAP_HARD_SIGMOID] = 0.5f};
+        const bool pos = c->op == HWA_MAP_SQRT || c->op == HWA_MAP_LOG || c->op == HWA_MAP_POWC;
+        hwa_tensor *x = pos ? elt_positive(ctx, in[0]) : c->op == HWA_MAP_NOT ? elt_halves(ctx, in[0])
+                                                                              : hwa_scale(ctx, in[0], 4.0f);
+        return hwa_map(ctx, x, (hwa_map_fn)c->op, a[c->op], b[c->op]);
+    }
+    if (c->op < ELT_WHERE) {
+        const int fn = c->op - ELT_BIN;
+        const bool steps = fn >= HWA_BIN_EQ && fn <= HWA_BIN_XOR;
+        hwa_tensor *x = fn == HWA_BIN_POW ? elt_positive(ctx, in[0]) : steps ? elt_halves(ctx, in[0]) : in[0];
+        hwa_tensor *y = steps ? elt_halves(ctx, in[1]) : fn == HWA_BIN_MOD ? hwa_scale(ctx, elt_positive(ctx, in[1]), 0.3f)
+                                                                         : in[1];
+        return hwa_binary(ctx, x, y, (hwa_binary_fn)fn);
+    }
+    if (c->op == ELT_WHERE) return hwa_where(ctx, elt_halves(ctx, in[0]), in[1], in[2]);
+    if (c->op == ELT_RMAX || c->op == ELT_RMIN) /* to the shape in slot 1 (not an input) */
+        return hwa_reduce_max_to(ctx, in[0], c->ndim[1], c->shape[1], c->op == ELT_RMIN);
+    if (c->op == ELT_CAST_I32) return hwa_cast(ctx, hwa_cast(ctx, hwa_scale(ctx, in[0], 100.0f), HWA_I32), HWA_F32);
+    /* gather: along axis op % 10 of in[0], indices of the shape in slot 1
+     * (not an input) */
+    const int axis = c->op % 10;
+    case_gidx_n = hwa_tensor_dim(in[0], axis);
+    case_gidx = hwa_tensor_new(ctx, HWA_I32, c->ndim[1], c->shape[1]);
+    if (c->op >= ELT_GATHER_I32)
+        return hwa_cast(ctx, hwa_gather(ctx, hwa_cast(ctx, hwa_scale(ctx, in[0], 1e6f), HWA_I32), case_gidx, axis),
+                        HWA_F32);
+    return hwa_gather(ctx, in[0], case_gidx, axis);
+}
+static hwa_status fill_gidx(hwa_tensor *idx, int64_t n) {
+    const int64_t m = hwa_tensor_nelements(idx);
+    int32_t *p = malloc((size_t)m * sizeof *p);
+    if (!p) return HWA_E_NOMEM;
+    for (int64_t j = 0; j < m; j++) p[j] = (int32_t)((7 * j + 3) % (2 * n) - n);
+    hwa_status st = hwa_tensor_set_bytes(idx, p, (size_t)m * sizeof *p);
+    free(p);
+    return st;
+}
+
 /* Rows leave the trailing flags (backward, matmul) out when false. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 /* ---- vision: pooling, batch normalization, dropout ---------------------- */
@@ -594,6 +653,57 @@ static const tcase cases[] = {
     {"dropout 0.3 13x1001", 1, {2}, {S2(13, 1001)}, {0}, F3, b_dropout, 30, 0.0, true},
     {"dropout 0.5 transposed 17x33", 1, {2}, {S2(17, 33)}, {V_TRANSPOSED}, F3, b_dropout, 50, 0.0, true},
     {"dropout 0 bf16 5x40", 1, {2}, {S2(5, 40)}, {0}, {HWA_BF16}, b_dropout, 0, 0.0},
+    /* elementwise and indexing ops for ONNX models */
+    {"map erf 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_ERF, 1e-12, true},
+    {"map sqrt 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_SQRT, 1e-12, true},
+    {"map exp 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_EXP, 1e-12, true},
+    {"map log 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_LOG, 1e-12, true},
+    {"map neg 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_NEG, 1e-12, true},
+    {"map abs 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_ABS, 1e-12, true},
+    {"map recip 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_RECIP, 1e-12, true},
+    {"map floor 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_FLOOR, 1e-12, true},
+    {"map ceil 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_CEIL, 1e-12, true},
+    {"map round 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_ROUND, 1e-12, true},
+    {"map sign 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_SIGN, 1e-12, true},
+    {"map sin 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_SIN, 1e-12, true},
+    {"map cos 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_COS, 1e-12, true},
+    {"map leaky_relu 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_LEAKY_RELU, 1e-12, true},
+    {"map clip 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_CLIP, 1e-12, true},
+    {"map powc 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_POWC, 1e-12, true},
+    {"map elu 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_ELU, 1e-12, true},
+    {"map softplus 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_SOFTPLUS, 1e-12, true},
+    {"map hard_sigmoid 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_HARD_SIGMOID, 1e-12, true},
+    {"map not 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_NOT, 1e-12, true},
+    {"map exp 1031x1033 (threads)", 1, {2}, {S2(1031, 1033)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_EXP, 1e-12, true},
+    {"map erf transposed 31x7", 1, {2}, {S2(31, 7)}, {V_TRANSPOSED}, F3, b_elt, ELT_MAP + HWA_MAP_ERF, 1e-12},
+    {"map softplus bf16 9x33", 1, {2}, {S2(9, 33)}, {0}, {HWA_BF16}, b_elt, ELT_MAP + HWA_MAP_SOFTPLUS, 1e-12},
+    {"binary pow 13x37 with row", 2, {2, 1}, {S2(13, 37), {37}}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_POW, 1e-12, true},
+    {"binary max 3x5x7 with scalar", 2, {3, 1}, {S3(3, 5, 7), {1}}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_MAX, 1e-12, true},
+    {"binary min 17x31", 2, {2, 2}, {S2(17, 31), S2(17, 31)}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_MIN, 1e-12, true},
+    {"binary eq 2x6x9 with 2x1x9", 2, {3, 3}, {S3(2, 6, 9), S3(2, 1, 9)}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_EQ, 1e-12, false},
+    {"binary lt 13x37 with row", 2, {2, 1}, {S2(13, 37), {37}}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_LT, 1e-12, false},
+    {"binary le 3x5x7 with scalar", 2, {3, 1}, {S3(3, 5, 7), {1}}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_LE, 1e-12, false},
+    {"binary gt 17x31", 2, {2, 2}, {S2(17, 31), S2(17, 31)}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_GT, 1e-12, false},
+    {"binary ge 2x6x9 with 2x1x9", 2, {3, 3}, {S3(2, 6, 9), S3(2, 1, 9)}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_GE, 1e-12, false},
+    {"binary and 13x37 with row", 2, {2, 1}, {S2(13, 37), {37}}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_AND, 1e-12, false},
+    {"binary or 3x5x7 with scalar", 2, {3, 1}, {S3(3, 5, 7), {1}}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_OR, 1e-12, false},
+    {"binary xor 17x31", 2, {2, 2}, {S2(17, 31), S2(17, 31)}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_XOR, 1e-12, false},
+    {"binary mod 2x6x9 with 2x1x9", 2, {3, 3}, {S3(2, 6, 9), S3(2, 1, 9)}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_MOD, 1e-12, false},
+    {"binary max sliced 11x29", 2, {2, 2}, {S2(11, 29), S2(11, 29)}, {0, V_SLICED}, F3, b_elt, ELT_BIN + HWA_BIN_MAX, 1e-12, true},
+    {"binary pow 1031x1033 (threads)", 2, {2, 2}, {S2(1031, 1033), S2(1031, 1033)}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_POW, 1e-12},
+    {"where 9x41", 3, {2, 2, 2}, {S2(9, 41), S2(9, 41), S2(9, 41)}, {0}, F3, b_elt, ELT_WHERE, 1e-12, true},
+    {"where transposed 13x17", 3, {2, 2, 2}, {S2(13, 17), S2(13, 17), S2(13, 17)}, {V_TRANSPOSED, 0, 0}, F3, b_elt, ELT_WHERE, 1e-12},
+    {"gather axis 0 of 5x4x3 by 2x3", 1, {3, 2}, {S3(5, 4, 3), S2(2, 3)}, {0}, F3, b_elt, ELT_GATHER + 0, 1e-12, true},
+    {"gather axis 1 of 5x4x3 by 2x3", 1, {3, 2}, {S3(5, 4, 3), S2(2, 3)}, {0}, F3, b_elt, ELT_GATHER + 1, 1e-12, true},
+    {"gather axis 2 of 5x4x3 by 2x3", 1, {3, 2}, {S3(5, 4, 3), S2(2, 3)}, {0}, F3, b_elt, ELT_GATHER + 2, 1e-12, true},
+    {"gather axis 1 of 2x3x4x5 by 7", 1, {4, 1}, {S4(2, 3, 4, 5), {7}}, {0}, F3, b_elt, ELT_GATHER + 1, 1e-12, true},
+    {"gather axis 0 of transposed 6x9 by 4", 1, {2, 1}, {S2(6, 9), {4}}, {V_TRANSPOSED, 0}, F3, b_elt, ELT_GATHER + 0, 1e-12},
+    {"gather i32 axis 1 of 3x8 by 5", 1, {2, 1}, {S2(3, 8), {5}}, {0}, F3, b_elt, ELT_GATHER_I32 + 1, 1e-12},
+    {"reduce_max 4x5x6 to 4x1x6", 1, {3, 3}, {S3(4, 5, 6), S3(4, 1, 6)}, {0}, F3, b_elt, ELT_RMAX, 1e-12, true},
+    {"reduce_min 4x5x6 to 1x5x1", 1, {3, 3}, {S3(4, 5, 6), S3(1, 5, 1)}, {0}, F3, b_elt, ELT_RMIN, 1e-12, true},
+    {"reduce_max transposed 7x9 to 7x1", 1, {2, 2}, {S2(7, 9), S2(7, 1)}, {V_TRANSPOSED, 0}, F3, b_elt, ELT_RMAX, 1e-12},
+    {"cast f32 -> i32 -> f32 7x333", 1, {2}, {S2(7, 333)}, {0}, F3, b_elt, ELT_CAST_I32, 1e-12},
+    {"cast f32 -> i32 -> f32 transposed 13x17", 1, {2}, {S2(13, 17)}, {V_TRANSPOSED}, F3, b_elt, ELT_CAST_I32, 1e-12},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -644,6 +754,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     case_w8 = NULL;
     case_rp = case_col = NULL;
     case_running = case_seed = NULL;
+    case_gidx = NULL;
     for (int i = 0; i < c->nin; i++) {
         in[i] = make_input(ctx, c, i, &leaf[i]);
         if (c->backward && leaf[i]) hwa_tensor_set_param(leaf[i]);
@@ -678,6 +789,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     if (case_at && (st = fill_at(case_at))) goto done;
     if (case_w8 && (st = fill_w8(case_w8))) goto done;
     if (case_labels && (st = fill_labels(case_labels, case_labels_mod))) goto done;
+    if (case_gidx && (st = fill_gidx(case_gidx, case_gidx_n))) goto done;
     if (case_rp && (st = fill_csr(case_rp, case_col, hwa_tensor_dim(in[0], 1)))) goto done;
     if (case_running && (st = fill_running(case_running))) goto done;
     if (case_seed && (st = fill_seed(case_seed))) goto done;

@@ -166,9 +166,10 @@ CTX_TEST(sum_dim_out_of_range) {
     EXPECT_FAIL(hwa_sum_dim(f->ctx, a, 2), ANY_ERROR, "sum_dim", "[3,4]");
 }
 
-CTX_TEST(cast_to_integer_type) {
+/* i32 is a cast target (ONNX Cast); other integer types are not */
+CTX_TEST(cast_to_integer_type_other_than_i32) {
     hwa_tensor *a = t2(f, HWA_F32, 3, 4);
-    EXPECT_FAIL(hwa_cast(f->ctx, a, HWA_I32), HWA_E_DTYPE, "cast", "i32");
+    EXPECT_FAIL(hwa_cast(f->ctx, a, HWA_I8), HWA_E_DTYPE, "cast", "i8");
 }
 
 /* ---- NULL inputs ------------------------------------------------------------------- */
@@ -436,6 +437,64 @@ CTX_TEST(spmm_indices_changed_after_a_run_are_checked_again) {
     hwa_tensor_mark_modified(sg.col);
     CHECK_STATUS(hwa_graph_compute(sg.g, f->be), HWA_E_RANGE);
     CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "spmm: row 2 has column 5, outside [0, 5)");
+}
+
+/* ---- elementwise and indexing ops for ONNX models ----------------------------------- */
+
+CTX_TEST(gather_index_out_of_range_names_the_index) {
+    hwa_tensor *data = t2(f, HWA_F32, 4, 3), *idx = hwa_tensor_new_1d(f->ctx, HWA_I32, 3);
+    hwa_tensor *y = hwa_gather(f->ctx, data, idx, 0);
+    CHECK(y);
+    const float vals[3] = {0, -4, 4}; /* -4 is the first row; 4 is one past the last */
+    CHECK_STATUS(run_with_index(f, y, idx, vals, 3), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "gather");
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "index 4 at position 2");
+}
+
+CTX_TEST(gather_negative_index_below_the_extent) {
+    hwa_tensor *data = t2(f, HWA_F32, 4, 3), *idx = hwa_tensor_new_1d(f->ctx, HWA_I32, 2);
+    hwa_tensor *y = hwa_gather(f->ctx, data, idx, -1);
+    CHECK(y);
+    const float vals[2] = {-3, -4};
+    CHECK_STATUS(run_with_index(f, y, idx, vals, 2), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "index -4 at position 1");
+}
+
+CTX_TEST(gather_result_over_four_dims) {
+    hwa_tensor *data = hwa_tensor_new_3d(f->ctx, HWA_F32, 2, 3, 4), *idx = hwa_tensor_new_3d(f->ctx, HWA_I32, 1, 2, 2);
+    EXPECT_FAIL(hwa_gather(f->ctx, data, idx, 1), HWA_E_SHAPE, "gather", "[2,3,4]", "[1,2,2]");
+}
+
+CTX_TEST(gather_axis_out_of_range_and_float_indices) {
+    hwa_tensor *data = t2(f, HWA_F32, 2, 3), *idx = hwa_tensor_new_1d(f->ctx, HWA_I32, 2);
+    EXPECT_FAIL(hwa_gather(f->ctx, data, idx, 2), HWA_E_RANGE, "gather", "axis 2");
+    EXPECT_FAIL(hwa_gather(f->ctx, data, idx, -3), HWA_E_RANGE, "gather");
+    EXPECT_FAIL(hwa_gather(f->ctx, data, data, 0), HWA_E_DTYPE, "gather", "i32");
+}
+
+CTX_TEST(map_and_binary_with_an_unknown_function) {
+    hwa_tensor *a = t2(f, HWA_F32, 2, 3);
+    EXPECT_FAIL(hwa_map(f->ctx, a, HWA_MAP_COUNT, 0, 0), HWA_E_INVALID, "map", "unknown function");
+    EXPECT_FAIL(hwa_map(f->ctx, a, (hwa_map_fn)-1, 0, 0), HWA_E_INVALID, "map");
+    EXPECT_FAIL(hwa_binary(f->ctx, a, a, HWA_BIN_COUNT), HWA_E_INVALID, "binary", "unknown function");
+}
+
+CTX_TEST(binary_where_expand_reduce_shapes) {
+    hwa_tensor *a = t2(f, HWA_F32, 2, 3), *b = t2(f, HWA_F32, 3, 3), *c = t2(f, HWA_F32, 2, 1);
+    EXPECT_FAIL(hwa_binary(f->ctx, a, b, HWA_BIN_MAX), HWA_E_SHAPE, "binary", "[2,3]", "[3,3]");
+    EXPECT_FAIL(hwa_where(f->ctx, c, a, a), HWA_E_SHAPE, "where", "[2,1]");
+    const int64_t big[2] = {2, 5}, bad[2] = {3, 1};
+    EXPECT_FAIL(hwa_expand(f->ctx, a, 2, big), HWA_E_SHAPE, "repeat", "[2,3]", "[2,5]");
+    EXPECT_FAIL(hwa_reduce_to(f->ctx, a, 2, bad, true), HWA_E_SHAPE, "sum_to", "[2,3]");
+    EXPECT_FAIL(hwa_reduce_max_to(f->ctx, a, 2, bad, false), HWA_E_SHAPE, "reduce_max", "[2,3]");
+    EXPECT_FAIL(hwa_reduce_to(f->ctx, a, 2, NULL, false), HWA_E_MISUSE, "reduce_to");
+    const int64_t five[5] = {1, 1, 1, 2, 3};
+    EXPECT_FAIL(hwa_expand(f->ctx, a, 5, five), HWA_E_SHAPE, "dimensions");
+}
+
+CTX_TEST(cast_to_a_quantized_dtype) {
+    hwa_tensor *a = t2(f, HWA_F32, 2, 32);
+    EXPECT_FAIL(hwa_cast(f->ctx, a, HWA_Q8_0), HWA_E_DTYPE, "cast");
 }
 
 /* ---- tensors, backends, graphs ------------------------------------------------------- */

@@ -51,6 +51,8 @@ NO_BACKWARD(ADAM_UPDATE)
 NO_BACKWARD(POOL2D_BACK)
 NO_BACKWARD(BATCHNORM_BACK)
 NO_BACKWARD(BATCHNORM_TRAIN_BACK)
+NO_BACKWARD(MAP_BACK)
+NO_BACKWARD(GATHER_BACK)
 
 #define BACK(name) static hwa_status hwa__back_##name(hwa_ctx *ctx, hwa_tensor *node, hwa_tensor *g, hwa_tensor **grads)
 
@@ -252,6 +254,72 @@ BACK(BATCHNORM_TRAIN) { return back_bn(ctx, node, g, grads, HWA_OP_BATCHNORM_TRA
 BACK(DROPOUT) {
     /* The same mask: dropout of g with x's seed and ratio. */
     grads[0] = hwa__op_new(ctx, HWA_OP_DROPOUT, (hwa_tensor *[]){g, node->src[1]}, &node->p, g->dtype, 0, NULL);
+/* ---- elementwise and indexing ops for ONNX models ----------------------- */
+
+static hwa_tensor *zeros_like(hwa_ctx *ctx, const hwa_tensor *t) {
+    return hwa__fill(ctx, t->dtype, t->ndim, t->shape, 0.0f);
+}
+
+BACK(MAP) {
+    grads[0] = hwa__op_new(ctx, HWA_OP_MAP_BACK, (hwa_tensor *[]){g, node->src[0]}, &node->p, g->dtype, 0, NULL);
+    return HWA_OK;
+}
+
+/* pow: d/da = b a^(b-1), d/db = a^b log a (NaN for a < 0, as the real
+ * logarithm); max / min: the gradient goes where the mask of the chosen
+ * side says (ties to a); comparisons, logic and mod: zero. */
+BACK(BINARY) {
+    hwa_tensor *a = node->src[0], *b = node->src[1];
+    const int fn = node->p.i[0];
+    if (fn == HWA_BIN_POW) {
+        if (NEED(0)) {
+            const int64_t one = 1;
+            hwa_tensor *bm1 = hwa_add(ctx, b, hwa__fill(ctx, b->dtype, 1, &one, -1.0f));
+            grads[0] = hwa_mul(ctx, hwa_mul(ctx, g, hwa_binary(ctx, a, bm1, HWA_BIN_POW)), b);
+        }
+        if (NEED(1))
+            grads[1] = hwa__sum_to(ctx, hwa_mul(ctx, hwa_mul(ctx, g, node), hwa_map(ctx, a, HWA_MAP_LOG, 0, 0)), b);
+    } else if (fn == HWA_BIN_MAX || fn == HWA_BIN_MIN) {
+        const bool max = fn == HWA_BIN_MAX;
+        if (NEED(0)) grads[0] = hwa_mul(ctx, g, hwa_binary(ctx, a, b, max ? HWA_BIN_GE : HWA_BIN_LE));
+        if (NEED(1)) grads[1] = hwa__sum_to(ctx, hwa_mul(ctx, g, hwa_binary(ctx, a, b, max ? HWA_BIN_LT : HWA_BIN_GT)), b);
+    } else {
+        /* a step function of its inputs: zero almost everywhere */
+        if (NEED(0)) grads[0] = zeros_like(ctx, a);
+        if (NEED(1)) grads[1] = zeros_like(ctx, b);
+    }
+    return HWA_OK;
+}
+
+BACK(WHERE) {
+    hwa_tensor *zero = zeros_like(ctx, g);
+    if (NEED(0)) grads[0] = zeros_like(ctx, node->src[0]); /* the condition: a step */
+    if (NEED(1)) grads[1] = hwa_where(ctx, node->src[0], g, zero);
+    if (NEED(2)) grads[2] = hwa_where(ctx, node->src[0], zero, g);
+    return HWA_OK;
+}
+
+BACK(GATHER) {
+    const hwa_tensor *data = node->src[0];
+    if (!hwa_dtype_is_float(data->dtype)) return HWA_OK;
+    hwa_op_params p = {0};
+    p.i[0] = node->p.i[0];
+    grads[0] = hwa__op_new(ctx, HWA_OP_GATHER_BACK, (hwa_tensor *[]){g, node->src[1]}, &p, g->dtype, data->ndim,
+                           data->shape);
+    return HWA_OK;
+}
+
+/* g (the reduced shape) broadcast over the mask of each group's first
+ * winner. */
+BACK(REDUCE_MAX) {
+    hwa_tensor *a = node->src[0];
+    hwa_op_params p = node->p;
+    p.i[1] = 1;
+    int64_t ne[4], st[4];
+    hwa__shape4(node, ne, st);
+    for (int k = 0; k < 4; k++) p.i[2] |= ne[k] == 1 ? 1 << k : 0;
+    hwa_tensor *mask = hwa__op_new(ctx, HWA_OP_REDUCE_MAX, (hwa_tensor *[]){a}, &p, a->dtype, a->ndim, a->shape);
+    grads[0] = hwa_mul(ctx, mask, g);
     return HWA_OK;
 }
 

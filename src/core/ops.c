@@ -156,6 +156,10 @@ hwa_status hwa__infer_CONT(hwa_ctx *ctx, hwa_tensor *dst) {
     bool ok = hwa_dtype_is_float(dst->dtype) &&
               (hwa_dtype_is_float(a->dtype) || (hwa_dtype_is_quantized(a->dtype) && hwa_tensor_is_contiguous(a)));
     if (!ok && a->dtype == dst->dtype && !hwa_dtype_is_quantized(a->dtype)) ok = true;
+    /* ONNX Cast between float and i32 (hwa_cast documents the rounding) */
+    if (!ok && ((dst->dtype == HWA_I32 && hwa_dtype_is_float(a->dtype)) ||
+                (a->dtype == HWA_I32 && hwa_dtype_is_float(dst->dtype))))
+        ok = true;
     if (!ok)
         return hwa__err(ctx, HWA_E_DTYPE, "cont: cannot convert %s %s to %s", hwa_dtype_name(a->dtype), SHAPE(a),
                         hwa_dtype_name(dst->dtype));
@@ -587,6 +591,103 @@ hwa_status hwa__infer_SGD_UPDATE(hwa_ctx *ctx, hwa_tensor *dst) {
 
 hwa_status hwa__infer_ADAM_UPDATE(hwa_ctx *ctx, hwa_tensor *dst) { return infer_update(ctx, dst, 2); }
 
+/* ---- elementwise and indexing ops for ONNX models ----------------------- */
+
+static hwa_status need_fn(hwa_ctx *ctx, const hwa_tensor *dst, int count) {
+    if (dst->p.i[0] >= 0 && dst->p.i[0] < count) return HWA_OK;
+    return hwa__err(ctx, HWA_E_INVALID, "%s: unknown function %d (0 to %d)", hwa__op_name(dst->op), dst->p.i[0],
+                    count - 1);
+}
+
+hwa_status hwa__infer_MAP(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st = need_fn(ctx, dst, HWA_MAP_COUNT);
+    return st ? st : infer_unary(ctx, dst);
+}
+
+hwa_status hwa__infer_MAP_BACK(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st = need_fn(ctx, dst, HWA_MAP_COUNT);
+    return st ? st : infer_back_pair(ctx, dst);
+}
+
+hwa_status hwa__infer_BINARY(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st = need_fn(ctx, dst, HWA_BIN_COUNT);
+    return st ? st : infer_binary(ctx, dst);
+}
+
+hwa_status hwa__infer_WHERE(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st;
+    for (int i = 0; i < 3; i++)
+        if ((st = need_float(ctx, dst, i))) return st;
+    if ((st = need_same_shape(ctx, dst, 0, 1)) || (st = need_same_shape(ctx, dst, 1, 2))) return st;
+    copy_shape(dst, dst->src[1]);
+    dst->dtype = dst->src[1]->dtype;
+    return HWA_OK;
+}
+
+/* GATHER's result shape from data, idx and axis into *out; false when it
+ * would have more than HWA_MAX_DIMS dimensions. */
+static bool gather_shape(const hwa_tensor *data, const hwa_tensor *idx, int axis, hwa_tensor *out) {
+    const int nd = data->ndim - 1 + idx->ndim;
+    if (nd > HWA_MAX_DIMS) return false;
+    int64_t sh[HWA_MAX_DIMS] = {1, 1, 1, 1};
+    int k = 0;
+    for (int d = 0; d < axis; d++) sh[k++] = data->shape[d];
+    for (int d = 0; d < idx->ndim; d++) sh[k++] = idx->shape[d];
+    for (int d = axis + 1; d < data->ndim; d++) sh[k++] = data->shape[d];
+    out->ndim = nd;
+    memcpy(out->shape, sh, sizeof sh);
+    return true;
+}
+
+static hwa_status check_gather(hwa_ctx *ctx, const hwa_tensor *dst, const hwa_tensor *data, hwa_tensor *out) {
+    const hwa_tensor *idx = dst->src[1];
+    const int axis = dst->p.i[0];
+    hwa_status st = need_i32(ctx, dst, 1, "indices");
+    if (st) return st;
+    if (axis < 0 || axis >= data->ndim)
+        return hwa__err(ctx, HWA_E_RANGE, "%s: axis %d out of range for data %s", hwa__op_name(dst->op), axis,
+                        SHAPE(data));
+    if (!gather_shape(data, idx, axis, out))
+        return hwa__err(ctx, HWA_E_SHAPE, "%s: data %s with indices %s along axis %d gives %d dimensions (at most %d)",
+                        hwa__op_name(dst->op), SHAPE(data), SHAPE(idx), axis, data->ndim - 1 + idx->ndim,
+                        HWA_MAX_DIMS);
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_GATHER(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *data = dst->src[0];
+    if (!hwa_dtype_is_float(data->dtype) && data->dtype != HWA_I32)
+        return hwa__err(ctx, HWA_E_DTYPE, "gather: data %s has dtype %s; float or i32 is required", SHAPE(data),
+                        hwa_dtype_name(data->dtype));
+    hwa_status st = check_gather(ctx, dst, data, dst);
+    if (st) return st;
+    dst->dtype = data->dtype;
+    return HWA_OK;
+}
+
+/* dst has the data's shape (requested by the backward rule). */
+hwa_status hwa__infer_GATHER_BACK(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *g = dst->src[0];
+    hwa_tensor want;
+    hwa_status st = need_float(ctx, dst, 0);
+    if (st || (st = check_gather(ctx, dst, dst, &want))) return st;
+    if (!same_shape(&want, g))
+        return hwa__err(ctx, HWA_E_SHAPE, "gather_back: gradient %s does not fit data %s and indices %s", SHAPE(g),
+                        SHAPE(dst), SHAPE(dst->src[1]));
+    dst->dtype = g->dtype;
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_REDUCE_MAX(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st = need_float(ctx, dst, 0);
+    if (st) return st;
+    if (dst->p.i[1]) return same_as_src0(ctx, dst); /* the arg-max mask */
+    if (!broadcasts_to(dst, dst->src[0]))
+        return hwa__err(ctx, HWA_E_SHAPE, "reduce_max: %s cannot be reduced to %s", SHAPE(dst->src[0]), SHAPE(dst));
+    dst->dtype = dst->src[0]->dtype;
+    return HWA_OK;
+}
+
 /* ---- node creation ----------------------------------------------------- */
 
 hwa_tensor *hwa__op_new(hwa_ctx *ctx, hwa_op op, hwa_tensor *const *srcs, const hwa_op_params *p, hwa_dtype dtype,
@@ -710,8 +811,8 @@ hwa_tensor *hwa_cont(hwa_ctx *ctx, hwa_tensor *a) {
 }
 
 hwa_tensor *hwa_cast(hwa_ctx *ctx, hwa_tensor *a, hwa_dtype t) {
-    if (!hwa_dtype_is_float(t)) {
-        hwa__err(ctx, HWA_E_DTYPE, "cast: target dtype %s is not float", hwa_dtype_name(t));
+    if (!hwa_dtype_is_float(t) && t != HWA_I32) {
+        hwa__err(ctx, HWA_E_DTYPE, "cast: target dtype %s is neither float nor i32", hwa_dtype_name(t));
         return NULL;
     }
     return hwa__op_new(ctx, HWA_OP_CONT, (hwa_tensor *[]){a}, NULL, t, 0, NULL);
@@ -1143,4 +1244,55 @@ hwa_tensor *hwa_dropout(hwa_ctx *ctx, hwa_tensor *x, float ratio, hwa_tensor *se
     hwa_op_params p = {0};
     p.f[0] = ratio;
     return op2(ctx, HWA_OP_DROPOUT, x, seed, &p);
+/* ---- elementwise and indexing ops for ONNX models ----------------------- */
+
+hwa_tensor *hwa_map(hwa_ctx *ctx, hwa_tensor *x, hwa_map_fn fn, float a, float b) {
+    hwa_op_params p = {0};
+    p.i[0] = (int32_t)fn;
+    p.f[0] = a;
+    p.f[1] = b;
+    return op1(ctx, HWA_OP_MAP, x, &p);
+}
+
+hwa_tensor *hwa_binary(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b, hwa_binary_fn fn) {
+    hwa_op_params p = {0};
+    p.i[0] = (int32_t)fn;
+    return op2(ctx, HWA_OP_BINARY, a, b, &p);
+}
+
+hwa_tensor *hwa_where(hwa_ctx *ctx, hwa_tensor *cond, hwa_tensor *a, hwa_tensor *b) {
+    return hwa__op_new(ctx, HWA_OP_WHERE, (hwa_tensor *[]){cond, a, b}, NULL, HWA_F32, 0, NULL);
+}
+
+hwa_tensor *hwa_gather(hwa_ctx *ctx, hwa_tensor *data, hwa_tensor *idx, int axis) {
+    hwa_op_params p = {0};
+    p.i[0] = (data && axis < 0) ? axis + data->ndim : axis;
+    return op2(ctx, HWA_OP_GATHER, data, idx, &p);
+}
+
+/* A target shape for expand / reduce: NULL is a misuse. */
+static bool shape_given(hwa_ctx *ctx, const char *op, const int64_t *shape) {
+    if (shape) return true;
+    hwa__err(ctx, HWA_E_MISUSE, "%s: NULL shape", op);
+    return false;
+}
+
+hwa_tensor *hwa_expand(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape) {
+    if (!shape_given(ctx, "expand", shape)) return NULL;
+    return hwa__op_new(ctx, HWA_OP_REPEAT, (hwa_tensor *[]){a}, NULL, HWA_F32, ndim, shape);
+}
+
+hwa_tensor *hwa_reduce_to(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape, bool mean) {
+    if (!shape_given(ctx, "reduce_to", shape)) return NULL;
+    hwa_tensor *s = hwa__op_new(ctx, HWA_OP_SUM_TO, (hwa_tensor *[]){a}, NULL, HWA_F32, ndim, shape);
+    if (s && mean)
+        s = hwa_scale(ctx, s, (float)((double)hwa_tensor_nelements(s) / (double)hwa_tensor_nelements(a)));
+    return s;
+}
+
+hwa_tensor *hwa_reduce_max_to(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape, bool min) {
+    if (!shape_given(ctx, "reduce_max_to", shape)) return NULL;
+    hwa_op_params p = {0};
+    p.i[0] = min;
+    return hwa__op_new(ctx, HWA_OP_REDUCE_MAX, (hwa_tensor *[]){a}, &p, HWA_F32, ndim, shape);
 }

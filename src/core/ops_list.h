@@ -95,6 +95,34 @@
  *  SUM_SQ      dst [1] = sum of the squares of every element of src0 (in
  *              double, flat order).
  *
+ * Elementwise and indexing ops for ONNX models (hwa_map .. hwa_reduce_max_to).
+ * Numerics follow ONNX's numpy reference, in f32: erf is erff, ROUND is
+ * nearbyintf (half to even), POWC and POW powf, MOD fmodf (the dividend's
+ * sign).
+ *  MAP         dst = fn(src0), fn = p.i[0] (hwa_map_fn), parameters p.f[0]
+ *              = a, p.f[1] = b (graph.h gives each fn; CLIP, LEAKY_RELU,
+ *              HARD_SIGMOID and MAX/MIN pass a NaN through).
+ *  MAP_BACK    src0 g, src1 x (MAP's input), p as MAP's: dst = g * fn'(x);
+ *              0 (not g * 0) for the piecewise-constant fns (FLOOR, CEIL,
+ *              ROUND, SIGN, NOT).
+ *  BINARY      dst = fn(src0, src1), fn = p.i[0] (hwa_binary_fn), src1
+ *              broadcast as ADD's; comparisons and logic give 1 or 0.
+ *  WHERE       src0 cond, src1 a, src2 b (one shape): dst = cond != 0 ? a : b.
+ *  GATHER      src0 data, src1 i32 idx, axis p.i[0] (0 <= axis < data's
+ *              ndim); dst = data.shape[:axis] + idx.shape + data.shape[axis+1:]
+ *              takes data[.., j, ..] with j = idx[..] (+ the extent when
+ *              negative); an index outside [-extent, extent) is HWA_E_RANGE.
+ *  GATHER_BACK src0 g (GATHER's result shape), src1 idx, p.i[0] axis; dst
+ *              (data's shape) = 0, then each g element added into the data
+ *              element GATHER read it from, in g's row-major order.
+ *  REDUCE_MAX  p.i[1] = 0: dst (extents of src0's or 1) = the max (p.i[0]:
+ *              min) of the src elements SUM_TO would have summed into it, a
+ *              NaN winning; p.i[1] = 1: dst has src0's shape and is 1 at the
+ *              first (row-major) element that wins its group, else 0 (the
+ *              gradient's mask), the groups those of a reduction over the
+ *              axes k of the shape padded to 4 dims on the left whose bit k
+ *              (1 << k) is set in p.i[2].
+ *
  * Optimizer updates. Each writes into src0, a persistent parameter (a leaf),
  * and dst is src0 itself after the update (same storage, like WRITE_SLICE);
  * the kernel also updates its state tensor in place. src2 is the sum of the
@@ -219,5 +247,11 @@
     X(BATCHNORM_BACK,     "batchnorm_back",     4, 0)     \
     X(BATCHNORM_TRAIN,    "batchnorm_train",    4, 1)     \
     X(BATCHNORM_TRAIN_BACK, "batchnorm_train_back", 3, 0) \
-    X(DROPOUT,            "dropout",            2, 1)
-
+    X(DROPOUT,            "dropout",            2, 1)     \
+    X(MAP,                "map",                1, 1)     \
+    X(MAP_BACK,           "map_back",           2, 0)     \
+    X(BINARY,             "binary",             2, 1)     \
+    X(WHERE,              "where",              3, 1)     \
+    X(GATHER,             "gather",             2, 1)     \
+    X(GATHER_BACK,        "gather_back",        2, 0)     \
+    X(REDUCE_MAX,         "reduce_max",         1, 1)
