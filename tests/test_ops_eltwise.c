@@ -161,6 +161,42 @@ TEST(reduce_max_and_min_with_ties_match_numpy) {
     hwa_ctx_free(ctx);
 }
 
+/* The gradient of a max over tied values goes to the first of them (in
+ * row-major order) and nowhere else. */
+TEST(reduce_max_gradient_goes_to_the_first_of_tied_maxima) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    CHECK(ctx);
+    hwa_tensor *r = hwa_tensor_new_3d(ctx, HWA_F32, 2, 3, 4);
+    CHECK_OK(hwa_tensor_set_param(r));
+    hwa_tensor *loss = hwa_sum(ctx, hwa_reduce_max_to(ctx, r, 3, (const int64_t[]){2, 1, 4}, false));
+    hwa_graph *g = hwa_graph_new(ctx);
+    hwa_backend *be = hwa_backend_new(ctx, "cpu");
+    CHECK(loss && g && be);
+    CHECK_OK(hwa_graph_build_forward(g, loss));
+    CHECK_OK(hwa_graph_build_backward(g, loss));
+    CHECK_OK(hwa_ctx_alloc_leaves(ctx, be));
+    CHECK_OK(hwa_tensor_set_f32(r, elt_r, 24));
+    CHECK_OK(hwa_graph_zero_grads(g));
+    CHECK_OK(hwa_graph_compute(g, be));
+    float got[24];
+    CHECK_OK(hwa_tensor_get_f32(hwa_tensor_grad(r), got, 24));
+    int ties = 0;
+    for (int b = 0; b < 2; b++)
+        for (int k = 0; k < 4; k++) {
+            int first = 0;
+            for (int j = 1; j < 3; j++) {
+                if (elt_r[b * 12 + j * 4 + k] > elt_r[b * 12 + first * 4 + k]) first = j;
+                ties += elt_r[b * 12 + j * 4 + k] == elt_r[b * 12 + first * 4 + k] && j != first;
+            }
+            for (int j = 0; j < 3; j++)
+                CHECK_MSG(got[b * 12 + j * 4 + k] == (j == first ? 1.0f : 0.0f), "gradient at [%d,%d,%d]: %g", b, j,
+                          k, got[b * 12 + j * 4 + k]);
+        }
+    CHECK(ties >= 2); /* the golden holds tied maxima */
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
 TEST(cast_to_i32_rounds_toward_zero_as_numpy_astype) {
     hwa_ctx *ctx = hwa_ctx_new(NULL);
     CHECK(ctx);

@@ -211,7 +211,6 @@ hwa_tensor *hwa_batchnorm_train(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *scale, 
  * threads; seed an i32 [2] leaf the caller sets per step. ratio in [0, 1). Differentiable in x (same
  * mask). Inference dropout is the identity: callers simply do not add the op. */
 hwa_tensor *hwa_dropout(hwa_ctx *ctx, hwa_tensor *x, float ratio, hwa_tensor *seed);
-
 /* ---- elementwise and indexing ops for ONNX models ------------------------ */
 
 typedef enum hwa_map_fn {
@@ -237,7 +236,7 @@ typedef enum hwa_binary_fn {
 /* dst = fn(a, b) with b broadcast to a's shape by hwa_add's rule; comparisons and logic give 1.0 / 0.0
  * (logic reads nonzero as true); max and min pass a NaN of either side through. Differentiable for
  * POW (both), MAX, MIN (the gradient goes to the chosen side; ties to a); comparisons/logic/mod have
- * no gradient. */
+ * no gradient (their inputs get zero, as do where's condition's). */
 hwa_tensor *hwa_binary(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b, hwa_binary_fn fn);
 /* dst = cond != 0 ? a : b; cond, a, b of one shape (callers expand first); cond float. Differentiable
  * in a and b. */

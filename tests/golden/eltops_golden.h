@@ -93,8 +93,8 @@ static const float elt_g1[12] = {
 /* r [2, 3, 4]: max to [2, 1, 4], min to [1, 3, 1] */
 static const float elt_r[24] = {
     3.0f, -1.0f, 2.0f, 7.0f, 0.5f, 3.0f, 3.0f, -2.0f,
-    1.0f, 1.0f, -6.0f, 4.0f, 9.0f, 2.0f, 2.0f, -1.0f,
-    0.0f, 8.0f, -3.0f, 5.0f, 5.0f, 5.0f, -7.0f, 0.0f,
+    1.0f, 1.0f, 3.0f, 4.0f, 9.0f, 2.0f, 2.0f, -1.0f,
+    0.0f, 8.0f, -3.0f, 5.0f, 5.0f, 5.0f, -7.0f, 5.0f,
 };
 static const float elt_rmax[8] = {
     3.0f, 3.0f, 3.0f, 7.0f, 9.0f, 8.0f, 2.0f, 5.0f,

@@ -173,6 +173,7 @@ static hwa__cl_kernel_id kernel_of(hwa_op op) {
     case HWA_OP_SGD_UPDATE: return HWA__CLK_SGD;
     case HWA_OP_ADAM_UPDATE: return HWA__CLK_ADAM;
     case HWA_OP_SPMM: return HWA__CLK_SPMM;
+    case HWA_OP_MAP: case HWA_OP_MAP_BACK: case HWA_OP_BINARY: case HWA_OP_WHERE: return HWA__CLK_ELTOPS;
     default: return HWA__CLK_COUNT;
     }
 }
@@ -658,6 +659,20 @@ static hwa_status run_node(hwa_backend *be, hwa_tensor *t) {
                          {sizeof opc, &opc}, {sizeof act, &act}, {sizeof n, &n}};
         const size_t g = (size_t)n;
         return launch(be, kid, a, 9, 1, &g, NULL);
+    }
+    case HWA__CLK_ELTOPS: {
+        /* a, b, c: MAP's x (read once); MAP_BACK's g, x; BINARY's a, b; WHERE's a, b and its condition */
+        const int ia = op == HWA_OP_WHERE ? 2 : 1, ib = op == HWA_OP_WHERE ? 3 : op == HWA_OP_MAP ? 1 : 2;
+        if (op == HWA_OP_BINARY) broadcast_to(&v[2], &v[0]);
+        const cl_int fn = t->p.i[0];
+        const float pa = t->p.f[0], pb = t->p.f[1];
+        const arg a[] = {{sizeof(cl_mem), &m[0]},  {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &m[ia]},
+                         {sizeof(cl_view), &v[ia]}, {sizeof(cl_mem), &m[ib]}, {sizeof(cl_view), &v[ib]},
+                         {sizeof(cl_mem), &m[1]},  {sizeof(cl_view), &v[1]}, {sizeof opc, &opc},
+                         {sizeof fn, &fn},         {sizeof pa, &pa},         {sizeof pb, &pb},
+                         {sizeof n, &n}};
+        const size_t g = (size_t)n;
+        return launch(be, kid, a, 13, 1, &g, NULL);
     }
     case HWA__CLK_SUM_TO: {
         const arg a[] = {{sizeof(cl_mem), &m[0]}, {sizeof(cl_view), &v[0]}, {sizeof(cl_mem), &m[1]},

@@ -11,7 +11,8 @@
     X(EMBED_BACK, "hwa_k_embedding_back") X(ROPE, "hwa_k_rope") X(ATTN, "hwa_k_attention")               \
     X(ATTN_STATS, "hwa_k_attn_stats") X(ATTN_BACK, "hwa_k_attn_back") X(XENT, "hwa_k_xent")               \
     X(XENT_BACK, "hwa_k_xent_back") X(SUM_SQ, "hwa_k_sum_sq") X(SGD, "hwa_k_sgd") X(ADAM, "hwa_k_adam")    \
-    X(UNARY_FLAT, "hwa_k_unary_flat") X(BINARY_FLAT, "hwa_k_binary_flat") X(SPMM, "hwa_k_spmm")
+    X(UNARY_FLAT, "hwa_k_unary_flat") X(BINARY_FLAT, "hwa_k_binary_flat") X(SPMM, "hwa_k_spmm")    \
+    X(ELTOPS, "hwa_k_eltops")
 typedef enum hwa__cl_kernel_id {
 #define HWA__CL_K_ENUM(id, name) HWA__CLK_##id,
     HWA__CL_KERNELS(HWA__CL_K_ENUM)
