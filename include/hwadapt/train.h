@@ -299,9 +299,11 @@ typedef struct hwa_train_config {
     /* The model: NULL, "fmnist-mlp" (or "mlp"): the MLP of n_hidden,
      * hidden and activation below; "fmnist-cnn" (or "cnn"): the built-in
      * convolutional net (HWA_TRAIN_CNN_ARCH; n_hidden, hidden and activation
-     * are not used); a path ending in ".onnx": that model (see
-     * HWA_TRAIN_ONNX_INPUT). Read by hwa_trainer_new and
-     * hwa_train_memory_plan only. */
+     * are not used); a path ending in ".onnx": that ONNX model, which must
+     * take one float input [N, features] or [N, 1, 28, 28] and give [N,
+     * classes] logits (HWA_E_INVALID otherwise), its float initializers
+     * trained, in f32 only (docs/train.md). Another name is HWA_E_INVALID.
+     * Read by hwa_trainer_new and hwa_train_memory_plan only. */
     const char *model;
     int n_hidden;              /* 0 .. HWA_TRAIN_MAX_HIDDEN */
     int64_t hidden[HWA_TRAIN_MAX_HIDDEN];
@@ -439,7 +441,12 @@ hwa_status hwa_trainer_evaluate(hwa_trainer *t, double *loss, double *accuracy);
 /* Writes the weights as safetensors: per layer i = 1..L (input side first)
  * "fc<i>.weight" F32 [out, in] (PyTorch's nn.Linear layout, y = x W^T + b)
  * and "fc<i>.bias" F32 [out]; __metadata__ holds "format" =
- * "hwadapt-mlp", "layers" ("784,1000,1000,10") and "activation". Atomic. */
+ * "hwadapt-mlp", "layers" ("784,1000,1000,10") and "activation". Atomic.
+ * fmnist-cnn: PyTorch's state_dict names and shapes ("conv1.weight" [32,
+ * 1, 3, 3], "bn1.weight", ..., "fc2.bias"), then "bn<k>.running_mean" and
+ * "bn<k>.running_var" [C]; "format" = "hwadapt-fmnist-cnn", "model",
+ * "layers" (HWA_TRAIN_CNN_ARCH). An ONNX model: the model file with its
+ * trained initializers (hwa_onnx_save_initializers). */
 hwa_status hwa_trainer_export(hwa_trainer *t, const char *path);
 /* Writes a checkpoint to path (atomic): the export's tensors, then
  * "optim.<param>.<slot>" per optimizer state, and in __metadata__ the model,
@@ -497,8 +504,10 @@ int64_t hwa_trainer_device_peak_bytes(const hwa_trainer *t);
 
 /* ---- weights, gradients and a step hook, for compression passes --------------------- */
 
-/* The linear layers (cfg.n_hidden + 1), and layer l's weight matrix size
- * [out, in] (nn.Linear's layout); 0 for a bad l or a NULL t. */
+/* The MLP's linear layers (cfg.n_hidden + 1; 0 for other models), and
+ * layer l's weight matrix size [out, in] (nn.Linear's layout); 0 for a bad
+ * l or a NULL t. The four functions below return HWA_E_UNSUPPORTED, naming
+ * the model, for a model other than the MLP. */
 int hwa_trainer_n_layers(const hwa_trainer *t);
 int64_t hwa_trainer_layer_out(const hwa_trainer *t, int l);
 int64_t hwa_trainer_layer_in(const hwa_trainer *t, int l);
