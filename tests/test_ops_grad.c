@@ -505,6 +505,7 @@ TEST(grad_batchnorm_train_n_c_l) {
 TEST(grad_dropout_fixed_seed) {
     GRAD_CHECK(.build = bd_dropout, .in = {PARAM(4, 9), INDEX(SEED, 2)});
 }
+
 /* ---- elementwise and indexing ops for ONNX models ------------------------------------- */
 
 /* One builder per map function: the function's op code and its a, b. */
