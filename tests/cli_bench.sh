@@ -34,7 +34,7 @@ expect_error "--reps 33: out of range" "allowed: 1..32" linear1000 --reps 33
 # --optimizer: an unknown name, and one given for forward workloads alone,
 # are usage errors (exit 2) that say what is available.
 expect_error "unknown optimizer 'lion'" "sgd, momentum, nesterov, adam, adamw" mlp1000-train --optimizer lion --no-calibrate
-expect_error "optimizer 'sgd' applies to training workloads" "(mlp1000-train, fmnist-mlp-train); linear1000 runs forward only" \
+expect_error "optimizer 'sgd' applies to training workloads" "(mlp1000-train, fmnist-mlp-train, fmnist-cnn-train); linear1000 runs forward only" \
   linear1000 --optimizer sgd --no-calibrate
 for bad in "mlp1000-train --optimizer lion" "linear1000,mlp1000 --optimizer adam"; do
   rc=0

@@ -151,7 +151,9 @@ usage train "--epochs: missing its value" train --epochs
 usage train "--epochs 0: not an integer in range; allowed: an integer >= 1" train --epochs 0
 usage train "--lr -1: the learning rate is out of range; allowed: > 0" train --lr -1
 usage train "--split 1: out of range; allowed: (0, 1)" train --split 1
-usage train "--model resnet: unknown model; allowed: fmnist-mlp" train --model resnet
+usage train "--model resnet: unknown model; allowed: fmnist-mlp, fmnist-cnn, a file ending in .onnx" train --model resnet
+usage train "--hidden: conflicts with --model fmnist-cnn" train --model fmnist-cnn --hidden 10
+usage train "--activation: conflicts with --model m.onnx" train --activation gelu --model m.onnx
 usage train "--rank-devices: conflicts with --device" train --rank-devices cpu --device cpu
 usage train "--export $T/b: given twice" train --export "$T/a" --export "$T/b"
 usage train "extra: extra argument" train extra

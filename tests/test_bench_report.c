@@ -749,7 +749,7 @@ TEST(sweep_errors_name_the_bad_value_and_what_is_available) {
     s.workloads = "linear1000,mlp1000";
     s.optimizer = "sgd";
     CHECK_STATUS(hwa_bench_sweep_run(&s, &rep), HWA_E_INVALID);
-    CHECK_STR_CONTAINS(hwa_last_error(), "applies to training workloads (mlp1000-train, fmnist-mlp-train)");
+    CHECK_STR_CONTAINS(hwa_last_error(), "applies to training workloads (mlp1000-train, fmnist-mlp-train, fmnist-cnn-train)");
     CHECK_INT_EQ(rep.n_rows, 0);
     hwa_bench_report_free(&rep);
 }

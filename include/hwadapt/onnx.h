@@ -309,6 +309,20 @@ hwa_status hwa_onnx_io_set(const hwa_onnx_io *in, const hwa_onnx_array *a);
  * tensor. HWA_E_NOMEM, or the backend's read error. */
 hwa_status hwa_onnx_io_get(const hwa_onnx_io *out, hwa_onnx_array **a);
 
+/* ---- writing a model back with trained initializers --------------------- */
+
+/* Writes the model m was loaded from (its file, read again) to path
+ * (atomic: a temporary file renamed) with the float initializers names[i]
+ * holding values[i] (each the initializer's element count, f32, stored as
+ * raw little-endian data); everything else is kept as the file has it.
+ * Errors: HWA_E_INVALID (a name that is no float initializer of m),
+ * HWA_E_UNSUPPORTED (an initializer replaced whose data is external, a
+ * build without the reader), HWA_E_FORMAT (the file changed and no longer
+ * reads), HWA_E_IO (m was not loaded from a file: hwa_onnx_load_memory),
+ * HWA_E_NOMEM. */
+hwa_status hwa_onnx_save_initializers(const hwa_onnx *m, const char *path, int n, const char *const *names,
+                                      const float *const *values);
+
 #ifdef __cplusplus
 }
 #endif

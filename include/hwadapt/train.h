@@ -262,6 +262,21 @@ hwa_status hwa_dist_allreduce_f64(hwa_dist *d, double *x, int64_t n);
 
 #define HWA_TRAIN_MAX_HIDDEN 8
 
+/* fmnist-cnn (hwa_train_config.model "fmnist-cnn"), PyTorch's layers with
+ * their defaults (batchnorm eps 1e-5, momentum 0.1; kaiming-uniform
+ * weights): 28x28 images, convolutions without bias (the batchnorm after
+ * them has one). Batchnorm uses the batch's statistics in training and the
+ * running ones at evaluation; checkpoints and exports hold those
+ * (bn<k>.running_mean, bn<k>.running_var). Dropout is in training only, its
+ * mask drawn from (seed, step, the slice's first row): deterministic runs
+ * stay bitwise reproducible, and a resumed run draws the same masks.
+ * Data-parallel slices normalize with their own rows' statistics (as
+ * PyTorch's DistributedDataParallel without SyncBatchNorm), and each rank
+ * keeps the running statistics of its own slices; rank 0's are saved. */
+#define HWA_TRAIN_CNN_ARCH                                                                                          \
+    "conv3x3 1->32 pad 1, batchnorm, relu, maxpool 2x2 -> conv3x3 32->64 pad 1, batchnorm, relu, maxpool 2x2 -> " \
+    "fc 3136->128, relu, dropout 0.25 -> fc 128->10"
+
 typedef enum hwa_activation {
     HWA_ACT_RELU = 0,
     HWA_ACT_GELU,
@@ -281,6 +296,15 @@ typedef struct hwa_train_config {
     int64_t limit;             /* use the first `limit` training samples; 0: all */
     int64_t test_limit;        /* the same for the test set; 0: all */
     double val_fraction;       /* hold out this fraction of the training set, [0, 0.5] */
+    /* The model: NULL, "fmnist-mlp" (or "mlp"): the MLP of n_hidden,
+     * hidden and activation below; "fmnist-cnn" (or "cnn"): the built-in
+     * convolutional net (HWA_TRAIN_CNN_ARCH; n_hidden, hidden and activation
+     * are not used); a path ending in ".onnx": that ONNX model, which must
+     * take one float input [N, features] or [N, 1, 28, 28] and give [N,
+     * classes] logits (HWA_E_INVALID otherwise), its float initializers
+     * trained, in f32 only (docs/train.md). Another name is HWA_E_INVALID.
+     * Read by hwa_trainer_new and hwa_train_memory_plan only. */
+    const char *model;
     int n_hidden;              /* 0 .. HWA_TRAIN_MAX_HIDDEN */
     int64_t hidden[HWA_TRAIN_MAX_HIDDEN];
     hwa_activation activation;
@@ -417,7 +441,12 @@ hwa_status hwa_trainer_evaluate(hwa_trainer *t, double *loss, double *accuracy);
 /* Writes the weights as safetensors: per layer i = 1..L (input side first)
  * "fc<i>.weight" F32 [out, in] (PyTorch's nn.Linear layout, y = x W^T + b)
  * and "fc<i>.bias" F32 [out]; __metadata__ holds "format" =
- * "hwadapt-mlp", "layers" ("784,1000,1000,10") and "activation". Atomic. */
+ * "hwadapt-mlp", "layers" ("784,1000,1000,10") and "activation". Atomic.
+ * fmnist-cnn: PyTorch's state_dict names and shapes ("conv1.weight" [32,
+ * 1, 3, 3], "bn1.weight", ..., "fc2.bias"), then "bn<k>.running_mean" and
+ * "bn<k>.running_var" [C]; "format" = "hwadapt-fmnist-cnn", "model",
+ * "layers" (HWA_TRAIN_CNN_ARCH). An ONNX model: the model file with its
+ * trained initializers (hwa_onnx_save_initializers). */
 hwa_status hwa_trainer_export(hwa_trainer *t, const char *path);
 /* Writes a checkpoint to path (atomic): the export's tensors, then
  * "optim.<param>.<slot>" per optimizer state, and in __metadata__ the model,
@@ -475,8 +504,10 @@ int64_t hwa_trainer_device_peak_bytes(const hwa_trainer *t);
 
 /* ---- weights, gradients and a step hook, for compression passes --------------------- */
 
-/* The linear layers (cfg.n_hidden + 1), and layer l's weight matrix size
- * [out, in] (nn.Linear's layout); 0 for a bad l or a NULL t. */
+/* The MLP's linear layers (cfg.n_hidden + 1; 0 for other models), and
+ * layer l's weight matrix size [out, in] (nn.Linear's layout); 0 for a bad
+ * l or a NULL t. The four functions below return HWA_E_UNSUPPORTED, naming
+ * the model, for a model other than the MLP. */
 int hwa_trainer_n_layers(const hwa_trainer *t);
 int64_t hwa_trainer_layer_out(const hwa_trainer *t, int l);
 int64_t hwa_trainer_layer_in(const hwa_trainer *t, int l);
@@ -511,7 +542,7 @@ void hwa_trainer_set_step_hook(hwa_trainer *t, hwa_train_step_hook fn, void *ud)
 /* What a trainer made from a configuration will hold, in bytes, from the
  * memory planner's dry run of its graphs; nothing is allocated. */
 typedef struct hwa_train_memory {
-    int64_t params;       /* weights and biases (f32) */
+    int64_t params;       /* weights and biases (f32), and batchnorm's running statistics */
     int64_t grads;        /* their gradients */
     int64_t optim_state;  /* the optimizer's moments / momentum buffers */
     int64_t activations;  /* the planned arenas of the training graphs (full and partial batch) and of

@@ -10,7 +10,7 @@ typedef struct hwa__workload {
     hwa_backend *be;
     hwa_graph *g;
     hwa_tensor *out;          /* forward: the model's output; training: the loss */
-    hwa_tensor *params[8];
+    hwa_tensor *params[16];
     int n_params;
     bool train;
     int def_index;            /* which built-in workload */

@@ -1,8 +1,9 @@
 /* The built-in workloads, built as graphs (no hand-written forward passes):
  * stacks of Dense layers (y = x W^T + b, PyTorch's Linear layout) with relu
- * between them, and for training a cross-entropy loss, its backward pass and
- * an optimizer's update (hwa_optim: Adam by default, as the seed's Keras
- * model compiles with optimizer='adam'). */
+ * between them, or fmnist-cnn (src/nn/cnn.h), and for training a
+ * cross-entropy loss, its backward pass and an optimizer's update
+ * (hwa_optim: Adam by default, as the seed's Keras model compiles with
+ * optimizer='adam'). */
 #include <math.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "hwadapt/compress.h"
 #include "hwadapt/nn.h"
 #include "hwadapt/train.h"
+#include "nn/cnn.h"
 #include "sched/sched_internal.h"
 
 typedef struct workload_def {
@@ -22,18 +24,23 @@ typedef struct workload_def {
     int dims[4];
     bool softmax_out;         /* forward output is softmax(logits) */
     bool train;
+    bool cnn;                 /* fmnist-cnn (dims: its inputs and classes) instead of Dense layers */
 } workload_def;
 
 static const workload_def defs[] = {
-    {"linear1000", "Linear 1000->1000 with bias (seed 1.1), forward", 64, 2, {1000, 1000}, false, false},
+    {"linear1000", "Linear 1000->1000 with bias (seed 1.1), forward", 64, 2, {1000, 1000}, false, false, false},
     {"mlp1000", "Dense 1000 relu -> Dense 1000 softmax on 1000 inputs (seed 1.2), forward", 1000, 3,
-     {1000, 1000, 1000}, true, false},
+     {1000, 1000, 1000}, true, false, false},
     {"mlp1000-train", "mlp1000 training step: cross-entropy, backward, Adam update (--optimizer)", 1000, 3,
-     {1000, 1000, 1000}, true, true},
+     {1000, 1000, 1000}, true, true, false},
     {"fmnist-mlp", "784->1000 relu->1000 relu->10 (Fashion-MNIST MLP), forward", 64, 4, {784, 1000, 1000, 10}, false,
-     false},
+     false, false},
     {"fmnist-mlp-train", "fmnist-mlp training step: cross-entropy, backward, Adam update (--optimizer)", 64, 4,
-     {784, 1000, 1000, 10}, false, true},
+     {784, 1000, 1000, 10}, false, true, false},
+    {"fmnist-cnn", "conv 32, bn, relu, pool -> conv 64, bn, relu, pool -> 128 relu -> 10 (Fashion-MNIST CNN), forward",
+     64, 2, {784, 10}, false, false, true},
+    {"fmnist-cnn-train", "fmnist-cnn training step: batch statistics, dropout, cross-entropy, backward, Adam update "
+     "(--optimizer)", 64, 2, {784, 10}, false, true, true},
 };
 #define N_DEFS ((int)(sizeof defs / sizeof defs[0]))
 
@@ -140,8 +147,15 @@ hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t
      * t. */
     const hwa_dtype pt = d->train ? HWA_F32 : t;
     hwa_tensor *x = hwa_tensor_set_name(hwa_tensor_new_2d(ctx, t, batch, d->dims[0]), "x");
-    hwa_tensor *h = x, *labels = NULL;
-    for (int l = 0; l + 1 < d->n_dims; l++) {
+    hwa_tensor *h = x, *labels = NULL, *mask_seed = NULL; /* fmnist-cnn-train's dropout: i32 [2] */
+    hwa__cnn cnn;
+    if (d->cnn) { /* f32 tensors cast to t in the graph, as the trainer computes it */
+        if ((st = hwa__cnn_make(ctx, d->dims[d->n_dims - 1], &cnn))) goto fail;
+        for (int i = 0; i < HWA__CNN_N_PARAMS; i++) w->params[w->n_params++] = hwa__cnn_param(&cnn, i, NULL);
+        if (d->train) mask_seed = hwa_tensor_new_1d(ctx, HWA_I32, 2);
+        h = hwa__cnn_logits(ctx, &cnn, x, t, d->train, mask_seed);
+    }
+    for (int l = 0; !d->cnn && l + 1 < d->n_dims; l++) {
         hwa_tensor *wt = hwa_tensor_new_2d(ctx, pt, d->dims[l + 1], d->dims[l]); /* [out, in] */
         hwa_tensor *b = hwa_tensor_new_1d(ctx, pt, d->dims[l + 1]);
         if (!wt || !b) goto fail;
@@ -183,7 +197,10 @@ hwa_status hwa__workload_build(int index, const char *spec, hwa_dtype t, int64_t
     hwa_bench_rng r;
     hwa_bench_rng_init(&r, seed);
     st = fill(x, &r, 1.0f, tmp);
-    for (int l = 0; !st && l + 1 < d->n_dims; l++) {
+    if (!st && d->cnn) st = hwa__cnn_init(&cnn); /* from the context's generator, seeded by seed */
+    if (!st && mask_seed)
+        st = hwa_tensor_set_bytes(mask_seed, (int32_t[2]){(int32_t)(uint32_t)seed, 0}, 2 * sizeof(int32_t));
+    for (int l = 0; !st && !d->cnn && l + 1 < d->n_dims; l++) {
         float bound = 1.0f / sqrtf((float)d->dims[l]);
         st = fill(w->params[2 * l], &r, bound, tmp);
         if (!st) st = fill(w->params[2 * l + 1], &r, bound, tmp);

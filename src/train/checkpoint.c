@@ -13,35 +13,62 @@
 #include "train/train_internal.h"
 
 #define CKPT_FORMAT "hwadapt-train-checkpoint"
-#define EXPORT_FORMAT "hwadapt-mlp"
 #define CKPT_PREFIX "ckpt-"
 #define CKPT_SUFFIX ".safetensors"
 
 /* Host copies of tensors that a writer borrows until it has written. */
 typedef struct host_copies {
-    void *bufs[4 * HWA_TRAIN_MAX_LAYERS];
-    int n;
+    void **bufs;
+    int n, cap;
 } host_copies;
 
 static void copies_free(host_copies *c) {
     for (int i = 0; i < c->n; i++) free(c->bufs[i]);
-    c->n = 0;
+    free(c->bufs);
+    c->bufs = NULL;
+    c->n = c->cap = 0;
+}
+
+/* A host copy of t's bytes, kept in c. */
+static void *host_copy(host_copies *c, const hwa_tensor *t, hwa_status *st) {
+    const size_t nb = hwa_tensor_nbytes(t);
+    if (c->n == c->cap) {
+        const int cap = c->cap ? 2 * c->cap : 16;
+        void **m = realloc(c->bufs, (size_t)cap * sizeof *m);
+        if (!m) {
+            *st = hwa__err(NULL, HWA_E_NOMEM, "checkpoint: out of memory");
+            return NULL;
+        }
+        c->bufs = m;
+        c->cap = cap;
+    }
+    void *buf = malloc(nb ? nb : 1);
+    if (!buf) {
+        *st = hwa__err(NULL, HWA_E_NOMEM, "checkpoint: out of memory");
+        return NULL;
+    }
+    c->bufs[c->n++] = buf;
+    *st = hwa_tensor_get_bytes(t, buf, nb);
+    return *st ? NULL : buf;
 }
 
 /* Adds tensor t (f32, contiguous) to w under name, through a host copy. */
 static hwa_status add_tensor(hwa_st_writer *w, host_copies *c, const char *name, const hwa_tensor *t,
                              const hwa_tensor *shape_of) {
-    const size_t nb = hwa_tensor_nbytes(t);
-    if (c->n == (int)(sizeof c->bufs / sizeof c->bufs[0]))
-        return hwa__err(NULL, HWA_E_INTERNAL, "checkpoint: too many tensors");
-    void *buf = malloc(nb ? nb : 1);
-    if (!buf) return hwa__err(NULL, HWA_E_NOMEM, "checkpoint: out of memory");
-    c->bufs[c->n++] = buf;
-    hwa_status st = hwa_tensor_get_bytes(t, buf, nb);
-    if (st) return st;
+    hwa_status st;
+    void *buf = host_copy(c, t, &st);
+    if (!buf) return st;
     int64_t shape[HWA_MAX_DIMS];
     for (int d = 0; d < shape_of->ndim; d++) shape[d] = hwa_tensor_dim(shape_of, d);
-    return hwa_st_writer_add(w, name, HWA_FDT_F32, shape_of->ndim, shape, buf, nb);
+    return hwa_st_writer_add(w, name, HWA_FDT_F32, shape_of->ndim, shape, buf, hwa_tensor_nbytes(t));
+}
+
+/* Adds buffer b ([n] F32) to w. */
+static hwa_status add_buffer(hwa_st_writer *w, host_copies *c, const hwa__train_buffer *b) {
+    hwa_status st;
+    float *buf = host_copy(c, b->t, &st);
+    if (!buf) return st;
+    return hwa_st_writer_add(w, b->name, HWA_FDT_F32, 1, &b->n, buf + b->offset, (size_t)b->n * sizeof(float));
 }
 
 static hwa_status set_meta_fmt(hwa_st_writer *w, const char *key, const char *fmt, ...) HWA_PRINTF(3, 4);
@@ -54,26 +81,26 @@ static hwa_status set_meta_fmt(hwa_st_writer *w, const char *key, const char *fm
     return hwa_st_writer_set_meta(w, key, v);
 }
 
-/* The weights and the metadata that describe the model. */
+/* The parameters, the buffers and the metadata that describe the model. */
 static hwa_status add_model(hwa_trainer *t, hwa_st_writer *w, host_copies *c, const char *format) {
-    char layers[256], name[HWA_MAX_NAME];
-    hwa__train_layers_str(t, layers, sizeof layers);
+    char name[HWA_MAX_NAME];
     hwa_status st = hwa_st_writer_set_meta(w, "format", format);
-    if (st == HWA_OK) st = hwa_st_writer_set_meta(w, "layers", layers);
-    if (st == HWA_OK) st = hwa_st_writer_set_meta(w, "activation", hwa_activation_name(t->cfg.activation));
-    for (int i = 0; st == HWA_OK && i < 2 * t->n_layers; i++) {
+    for (int i = 0; st == HWA_OK && i < t->n_meta; i++) st = hwa_st_writer_set_meta(w, t->meta_key[i], t->meta_val[i]);
+    for (int i = 0; st == HWA_OK && i < t->n_params; i++) {
         hwa_tensor *p = hwa__train_param(t, i, name, sizeof name);
         st = add_tensor(w, c, name, p, p);
     }
+    for (int i = 0; st == HWA_OK && i < t->n_buffers; i++) st = add_buffer(w, c, &t->buffers[i]);
     return st;
 }
 
 hwa_status hwa_trainer_export(hwa_trainer *t, const char *path) {
     if (!t || !path) return hwa__err(NULL, HWA_E_MISUSE, "export: NULL argument");
+    if (t->model->export_to) return t->model->export_to(t, path);
     hwa_st_writer *w = hwa_st_writer_new();
     if (!w) return HWA_E_NOMEM;
-    host_copies c = {.n = 0};
-    hwa_status st = add_model(t, w, &c, EXPORT_FORMAT);
+    host_copies c = {0};
+    hwa_status st = add_model(t, w, &c, t->model->export_format);
     if (st == HWA_OK) st = hwa_st_writer_write(w, path);
     hwa_st_writer_free(w);
     copies_free(&c);
@@ -92,12 +119,12 @@ hwa_status hwa_trainer_save_checkpoint(hwa_trainer *t, const char *path) {
     if (!t || !path) return hwa__err(NULL, HWA_E_MISUSE, "checkpoint: NULL argument");
     hwa_st_writer *w = hwa_st_writer_new();
     if (!w) return HWA_E_NOMEM;
-    host_copies c = {.n = 0};
+    host_copies c = {0};
     const hwa_optim_config *o = &t->cfg.optim;
     const hwa_sched *s = &t->sched;
     hwa_status st = add_model(t, w, &c, CKPT_FORMAT);
     char name[HWA_MAX_NAME], full[2 * HWA_MAX_NAME];
-    for (int i = 0; st == HWA_OK && i < 2 * t->n_layers; i++) {
+    for (int i = 0; st == HWA_OK && i < t->n_params; i++) {
         hwa_tensor *p = hwa__train_param(t, i, name, sizeof name);
         for (int k = 0; st == HWA_OK && k < hwa_optim_n_slots(t->opt); k++) {
             snprintf(full, sizeof full, "optim.%s.%s", name, hwa_optim_slot_name(t->opt, k));
@@ -137,22 +164,25 @@ static bool parse_i64(const char *s, int64_t *out) {
     return true;
 }
 
-/* File tensor name, checked to be F32 with shape_of's shape; NULL with an
+/* File tensor name, checked to be F32 of shape shape[0..ndim); NULL with an
  * error recorded otherwise. */
-static const hwa_file_tensor *find_tensor(hwa_model_file *f, const char *path, const char *name,
-                                          const hwa_tensor *shape_of) {
+static const hwa_file_tensor *find_tensor(hwa_model_file *f, const char *path, const char *name, int ndim,
+                                          const int64_t *shape) {
     const hwa_file_tensor *ft = hwa_model_file_find(f, name);
     if (!ft) {
         hwa__err(NULL, HWA_E_FORMAT, "%s: tensor '%s' is missing (a checkpoint of another model or optimizer?)", path,
                  name);
         return NULL;
     }
-    bool ok = ft->file_dtype == HWA_FDT_F32 && ft->ndim == shape_of->ndim;
-    for (int d = 0; ok && d < ft->ndim; d++) ok = ft->shape[d] == hwa_tensor_dim(shape_of, d);
+    bool ok = ft->file_dtype == HWA_FDT_F32 && ft->ndim == ndim;
+    for (int d = 0; ok && d < ft->ndim; d++) ok = ft->shape[d] == shape[d];
     if (!ok) {
-        char want[64];
+        char want[64] = "[";
+        for (int d = 0; d < ndim; d++)
+            snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", d ? ", " : "", (long long)shape[d]);
+        snprintf(want + strlen(want), sizeof want - strlen(want), "]");
         hwa__err(NULL, HWA_E_FORMAT, "%s: tensor '%s' is %s with %d dims; this model needs F32 %s", path, name,
-                 hwa_file_dtype_name(ft->file_dtype), ft->ndim, hwa_tensor_shape_str(shape_of, want, sizeof want));
+                 hwa_file_dtype_name(ft->file_dtype), ft->ndim, want);
         return NULL;
     }
     return ft;
@@ -163,17 +193,33 @@ static const hwa_file_tensor *find_tensor(hwa_model_file *f, const char *path, c
 static hwa_status load_tensors(hwa_trainer *t, hwa_model_file *f, const char *path, bool copy) {
     char name[HWA_MAX_NAME], full[2 * HWA_MAX_NAME];
     hwa_status st = HWA_OK;
-    for (int i = 0; st == HWA_OK && i < 2 * t->n_layers; i++) {
+    for (int i = 0; st == HWA_OK && i < t->n_params; i++) {
         hwa_tensor *p = hwa__train_param(t, i, name, sizeof name);
+        int64_t shape[HWA_MAX_DIMS];
+        for (int d = 0; d < p->ndim; d++) shape[d] = hwa_tensor_dim(p, d);
         for (int k = -1; st == HWA_OK && k < hwa_optim_n_slots(t->opt); k++) {
             hwa_tensor *dst = p;
             if (k >= 0) {
                 snprintf(full, sizeof full, "optim.%s.%s", name, hwa_optim_slot_name(t->opt, k));
                 dst = hwa_optim_state(t->opt, optim_index(t, p), k);
             }
-            const hwa_file_tensor *ft = find_tensor(f, path, k >= 0 ? full : name, p);
+            const hwa_file_tensor *ft = find_tensor(f, path, k >= 0 ? full : name, p->ndim, shape);
             if (!ft) st = HWA_E_FORMAT;
             else if (copy) st = hwa_tensor_set_bytes(dst, ft->data, ft->nbytes);
+        }
+    }
+    for (int i = 0; st == HWA_OK && i < t->n_buffers; i++) {
+        const hwa__train_buffer *b = &t->buffers[i];
+        const hwa_file_tensor *ft = find_tensor(f, path, b->name, 1, &b->n);
+        if (!ft) st = HWA_E_FORMAT;
+        else if (copy) { /* the buffer's elements of its tensor, the others kept */
+            host_copies c = {0};
+            float *all = host_copy(&c, b->t, &st);
+            if (all) {
+                memcpy(all + b->offset, ft->data, ft->nbytes);
+                st = hwa_tensor_set_bytes(b->t, all, hwa_tensor_nbytes(b->t));
+            }
+            copies_free(&c);
         }
     }
     return st;
@@ -191,14 +237,11 @@ hwa_status hwa_trainer_load_checkpoint(hwa_trainer *t, const char *path) {
     hwa_model_file *f = NULL;
     hwa_status st = hwa_model_file_open(path, HWA_FORMAT_SAFETENSORS, &f);
     if (st) return st;
-    char layers[256];
-    hwa__train_layers_str(t, layers, sizeof layers);
     int64_t epoch = 0, step = 0;
     uint64_t seed = 0;
     const char *seed_s = hwa_model_file_meta_get(f, "seed");
     st = meta_must_equal(f, path, "format", CKPT_FORMAT);
-    if (st == HWA_OK) st = meta_must_equal(f, path, "layers", layers);
-    if (st == HWA_OK) st = meta_must_equal(f, path, "activation", hwa_activation_name(t->cfg.activation));
+    for (int i = 0; st == HWA_OK && i < t->n_meta; i++) st = meta_must_equal(f, path, t->meta_key[i], t->meta_val[i]);
     if (st == HWA_OK) st = meta_must_equal(f, path, "optimizer", hwa_optim_kind_name(t->cfg.optim.kind));
     if (st == HWA_OK && (!parse_i64(hwa_model_file_meta_get(f, "epoch"), &epoch) ||
                          !parse_i64(hwa_model_file_meta_get(f, "step"), &step) || !seed_s ||

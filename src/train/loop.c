@@ -1,5 +1,5 @@
-/* The trainer: the MLP (fmnist-mlp and its variants), its training and
- * evaluation graphs, the optimizer, and the epoch loop. */
+/* The trainer: the training and evaluation graphs of its model (model.c),
+ * the optimizer, and the epoch loop. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,6 +86,9 @@ hwa_status hwa_train_config_check(const hwa_train_config *c) {
     if (c->limit < 0 || c->test_limit < 0) return hwa__err(NULL, HWA_E_INVALID, "train: --limit must be >= 0");
     if (!(c->val_fraction >= 0.0 && c->val_fraction <= 0.5))
         return hwa__err(NULL, HWA_E_INVALID, "train: --val-fraction %g must be in [0, 0.5]", c->val_fraction);
+    if (!hwa__train_model_find(c->model))
+        return hwa__err(NULL, HWA_E_INVALID, "train: unknown model '%s' (fmnist-mlp, fmnist-cnn, or a .onnx file)",
+                        c->model);
     if (c->n_hidden < 0 || c->n_hidden > HWA_TRAIN_MAX_HIDDEN)
         return hwa__err(NULL, HWA_E_INVALID, "train: %d hidden layers (0 to %d)", c->n_hidden, HWA_TRAIN_MAX_HIDDEN);
     for (int i = 0; i < c->n_hidden; i++)
@@ -124,28 +127,16 @@ hwa_tensor *hwa_activation_apply(hwa_ctx *ctx, hwa_activation a, hwa_tensor *h) 
     }
 }
 
-/* p in the compute dtype: p itself in f32, else a cast, through which the
- * backward pass brings the gradient back to the f32 parameter. */
-static hwa_tensor *in_dtype(hwa_ctx *ctx, hwa_tensor *p, hwa_dtype t) {
-    return hwa_tensor_dtype(p) == t ? p : hwa_cast(ctx, p, t);
-}
-
-/* The model over rows samples: x -> (Linear, activation)* -> Linear -> logits,
- * and the mean cross-entropy against y; in cfg.dtype up to the logits, which
- * the loss reads in f32. */
+/* The model over rows samples, its logits and the mean cross-entropy
+ * against y; in cfg.dtype up to the logits, which the loss reads in f32. */
 hwa_status hwa__train_build_batch_graph(hwa_trainer *t, int64_t rows, bool train, hwa__batch_graph *bg) {
     hwa_ctx *ctx = t->ctx;
     const hwa_dtype dt = t->cfg.dtype;
     bg->rows = rows;
-    bg->x = hwa_tensor_new_2d(ctx, dt, rows, t->dims[0]);
+    bg->x = t->model->own_input ? NULL : hwa_tensor_new_2d(ctx, dt, rows, t->features);
     bg->y = hwa_tensor_new_1d(ctx, HWA_I32, rows);
-    hwa_tensor *h = bg->x;
-    for (int l = 0; l < t->n_layers; l++) {
-        h = hwa_bias_add(ctx, hwa_matmul_ex(ctx, h, in_dtype(ctx, t->w[l], dt), false, true),
-                         in_dtype(ctx, t->b[l], dt));
-        if (l + 1 < t->n_layers) h = hwa_activation_apply(ctx, t->cfg.activation, h);
-    }
-    bg->logits = h ? in_dtype(ctx, h, HWA_F32) : NULL;
+    hwa_tensor *h = bg->x || t->model->own_input ? t->model->logits(t, bg->x, train, bg) : NULL;
+    bg->logits = h ? hwa__train_in_dtype(ctx, h, HWA_F32) : NULL;
     h = bg->logits;
     bg->loss = hwa_cross_entropy(ctx, h, bg->y);
     if (train && t->units > 1) {
@@ -192,38 +183,10 @@ static hwa_status load_data(hwa_trainer *t) {
     return st;
 }
 
-/* Kaiming-uniform weights and biases in U(-1/sqrt(in), 1/sqrt(in)), as
- * PyTorch's nn.Linear, from the context's seeded generator in layer order. */
-static hwa_status init_params(hwa_trainer *t) {
-    hwa_status st = HWA_OK;
-    for (int l = 0; l < t->n_layers && st == HWA_OK; l++) {
-        const float bound = (float)(1.0 / sqrt((double)t->dims[l]));
-        st = hwa_tensor_fill_uniform(t->w[l], -bound, bound);
-        if (st == HWA_OK) st = hwa_tensor_fill_uniform(t->b[l], -bound, bound);
-    }
-    return st;
-}
-
 hwa_status hwa__train_make_params(hwa_trainer *t, int64_t features, int64_t classes) {
-    hwa_ctx *ctx = t->ctx;
-    t->n_layers = t->cfg.n_hidden + 1;
-    t->dims[0] = features;
-    for (int i = 0; i < t->cfg.n_hidden; i++) t->dims[i + 1] = t->cfg.hidden[i];
-    t->dims[t->n_layers] = classes;
-    for (int l = 0; l < t->n_layers; l++) {
-        t->w[l] = hwa_tensor_new_2d(ctx, HWA_F32, t->dims[l + 1], t->dims[l]);
-        t->b[l] = hwa_tensor_new_1d(ctx, HWA_F32, t->dims[l + 1]);
-        if (!t->w[l] || !t->b[l]) return ctx->last_status;
-        char n[HWA_MAX_NAME];
-        snprintf(n, sizeof n, "fc%d.weight", l + 1);
-        hwa_tensor_set_name(t->w[l], n);
-        snprintf(n, sizeof n, "fc%d.bias", l + 1);
-        hwa_tensor_set_name(t->b[l], n);
-        hwa_status st = hwa_tensor_set_param(t->w[l]);
-        if (st == HWA_OK) st = hwa_tensor_set_param(t->b[l]);
-        if (st) return st;
-    }
-    return HWA_OK;
+    t->features = features;
+    t->classes = classes;
+    return t->model->make(t);
 }
 
 int64_t hwa__train_eval_rows(int64_t n_test, int64_t n_val) {
@@ -265,7 +228,7 @@ static hwa_status build_model(hwa_trainer *t) {
     /* Evaluation sets whose size is not a multiple of E end with a smaller
      * batch, whose graph evaluate_set builds when it first needs it. */
     if (st) return st;
-    if ((st = hwa_ctx_alloc_leaves(ctx, t->be)) || (st = init_params(t))) return st;
+    if ((st = hwa_ctx_alloc_leaves(ctx, t->be)) || (st = t->model->init(t))) return st;
     hwa__batch_graph *bgs[5] = {&t->train_full, &t->train_rest, &t->unit_g[0], &t->unit_g[1], &t->eval_full};
     for (int i = 0; i < 5 && st == HWA_OK; i++)
         if (bgs[i]->g)
@@ -277,9 +240,9 @@ static hwa_status build_model(hwa_trainer *t) {
     if (t->units > 1 && (st = hwa__train_dp_prepare(t))) return st;
 
     int64_t max_rows = B > E ? B : E;
-    t->xbuf = malloc((size_t)(max_rows * t->dims[0]) * sizeof(float));
+    t->xbuf = malloc((size_t)(max_rows * t->features) * sizeof(float));
     t->ybuf = malloc((size_t)max_rows * sizeof(int32_t));
-    t->logits_buf = malloc((size_t)(E * t->dims[t->n_layers]) * sizeof(float));
+    t->logits_buf = malloc((size_t)(E * t->classes) * sizeof(float));
     if (!t->xbuf || !t->ybuf || !t->logits_buf) return hwa__err(NULL, HWA_E_NOMEM, "train: out of memory");
     return HWA_OK;
 }
@@ -300,7 +263,9 @@ hwa_status hwa_trainer_new(const hwa_train_config *cfg, hwa_trainer **out) {
     copy_str(t->data_dir, sizeof t->data_dir, cfg->data_dir);
     copy_str(t->ckpt_dir, sizeof t->ckpt_dir, cfg->checkpoint_dir);
     t->cfg.device = t->cfg.data_dir = t->cfg.checkpoint_dir = NULL;
-    st = load_data(t);
+    st = hwa__train_model_select(t, cfg->model);
+    t->cfg.model = NULL;
+    if (st == HWA_OK) st = load_data(t);
     if (st == HWA_OK) st = build_model(t);
     /* what they pointed at was for building only */
     t->cfg.devices = NULL;
@@ -332,6 +297,7 @@ void hwa_trainer_free(hwa_trainer *t) {
     hwa__train_close_devices(t);
     hwa__train_dp_free(t);
     hwa_optim_free(t->opt);
+    if (t->model && t->model->free_state) t->model->free_state(t);
     hwa_backend_free(t->be);
     hwa_ctx_free(t->ctx);
     hwa_loader_free(t->loader);
@@ -356,32 +322,21 @@ int hwa_trainer_threads(const hwa_trainer *t) { return t ? hwa_backend_threads(t
 
 int64_t hwa_trainer_n_params(const hwa_trainer *t) {
     int64_t n = 0;
-    for (int l = 0; t && l < t->n_layers; l++) n += hwa_tensor_nelements(t->w[l]) + hwa_tensor_nelements(t->b[l]);
+    for (int i = 0; t && i < t->n_params; i++) n += hwa_tensor_nelements(t->params[i]);
     return n;
 }
 
-void hwa__train_layers_str(const hwa_trainer *t, char *buf, size_t cap) {
-    size_t off = 0;
-    buf[0] = 0;
-    for (int l = 0; l <= t->n_layers && off < cap; l++) {
-        int k = snprintf(buf + off, cap - off, l ? ",%lld" : "%lld", (long long)t->dims[l]);
-        if (k < 0) break;
-        off += (size_t)k;
-    }
-}
-
 hwa_tensor *hwa__train_param(const hwa_trainer *t, int i, char *name, size_t cap) {
-    if (i < 0 || i >= 2 * t->n_layers) return NULL;
-    hwa_tensor *p = i % 2 ? t->b[i / 2] : t->w[i / 2];
-    snprintf(name, cap, "%s", hwa_tensor_name(p));
-    return p;
+    if (i < 0 || i >= t->n_params) return NULL;
+    snprintf(name, cap, "%s", hwa_tensor_name(t->params[i]));
+    return t->params[i];
 }
 
 /* Loss summed over rows and the count of correct predictions of one
  * evaluation batch graph after it ran. */
 static hwa_status eval_batch(hwa_trainer *t, hwa__batch_graph *bg, double *loss_sum, int64_t *correct) {
     float loss;
-    const int64_t C = t->dims[t->n_layers];
+    const int64_t C = t->classes;
     hwa_status st = hwa__train_compute(t, bg);
     if (st == HWA_OK) st = hwa_tensor_get_f32(bg->loss, &loss, 1);
     if (st == HWA_OK) st = hwa_tensor_get_f32(bg->logits, t->logits_buf, bg->rows * C);
@@ -398,8 +353,13 @@ static hwa_status eval_batch(hwa_trainer *t, hwa__batch_graph *bg, double *loss_
 }
 
 hwa_status hwa__train_set_inputs(hwa_trainer *t, hwa__batch_graph *bg, int64_t first) {
-    hwa_status st = hwa_tensor_set_f32(bg->x, t->xbuf + first * t->dims[0], bg->rows * t->dims[0]);
+    hwa_status st = hwa_tensor_set_f32(bg->x, t->xbuf + first * t->features, bg->rows * t->features);
     if (st == HWA_OK) st = hwa_tensor_set_bytes(bg->y, t->ybuf + first, (size_t)bg->rows * sizeof(int32_t));
+    if (st == HWA_OK && bg->seed) {
+        int32_t seed[2];
+        hwa__train_dropout_seed(t, hwa_optim_steps(t->opt), first, seed);
+        st = hwa_tensor_set_bytes(bg->seed, seed, sizeof seed);
+    }
     return st;
 }
 
@@ -432,6 +392,7 @@ static hwa_status evaluate_set(hwa_trainer *t, const hwa_dataset *d, double *los
                 st = hwa__train_build_batch_graph(t, rows, false, bg);
                 if (st == HWA_OK) st = hwa_tensor_alloc(bg->x, t->be);
                 if (st == HWA_OK) st = hwa_tensor_alloc(bg->y, t->be);
+                if (st == HWA_OK && t->model->prepare) st = t->model->prepare(t);
                 if (st == HWA_OK && t->placed) st = hwa__train_place(t, bg);
                 if (st) break;
             }
@@ -468,10 +429,10 @@ hwa_status hwa_trainer_evaluate(hwa_trainer *t, double *loss, double *accuracy) 
 
 hwa_status hwa_trainer_evaluate_on(hwa_trainer *t, const hwa_dataset *d, double *loss, double *accuracy) {
     if (!t || !d || !loss || !accuracy) return hwa__err(NULL, HWA_E_MISUSE, "train: NULL argument");
-    if (hwa_dataset_features(d) != t->dims[0] || hwa_dataset_n_classes(d) != t->dims[t->n_layers])
+    if (hwa_dataset_features(d) != t->features || hwa_dataset_n_classes(d) != t->classes)
         return hwa__err(NULL, HWA_E_INVALID, "train: a set of %lld features and %d classes, the model takes %lld and %lld",
-                        (long long)hwa_dataset_features(d), hwa_dataset_n_classes(d), (long long)t->dims[0],
-                        (long long)t->dims[t->n_layers]);
+                        (long long)hwa_dataset_features(d), hwa_dataset_n_classes(d), (long long)t->features,
+                        (long long)t->classes);
     return evaluate_set(t, d, loss, accuracy);
 }
 
@@ -623,6 +584,9 @@ int64_t hwa_trainer_layer_in(const hwa_trainer *t, int l) { return t && l >= 0 &
 
 static hwa_status check_layer(const hwa_trainer *t, int l) {
     if (!t) return hwa__err(NULL, HWA_E_MISUSE, "train: NULL trainer");
+    if (t->model != &hwa__train_model_mlp)
+        return hwa__err(NULL, HWA_E_UNSUPPORTED, "train: per-layer weights are the MLP's; model %s has none",
+                        hwa__train_model_label(t));
     if (l < 0 || l >= t->n_layers)
         return hwa__err(NULL, HWA_E_RANGE, "train: layer %d of a model of %d layers", l, t->n_layers);
     return HWA_OK;

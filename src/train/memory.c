@@ -67,13 +67,14 @@ hwa_status hwa_train_memory_plan(const hwa_train_config *cfg, hwa_train_memory *
         free(t);
         return HWA_E_NOMEM;
     }
+    st = hwa__train_model_select(t, cfg->model);
     hwa_train_memory *m = out;
     const int64_t B = cfg->batch, rest = cfg->drop_last ? 0 : z.n_train % B;
     const int64_t E = hwa__train_eval_rows(z.n_test, z.n_val);
     /* the evaluation's last, smaller batch: one at a time (the next size
      * replaces the previous one's graph), so the larger of the two */
     const int64_t e_rest = z.n_test % E > z.n_val % E ? z.n_test % E : z.n_val % E;
-    st = hwa__train_make_params(t, z.features, z.classes);
+    if (st == HWA_OK) st = hwa__train_make_params(t, z.features, z.classes);
     hwa__batch_graph bg[4];
     memset(bg, 0, sizeof bg);
     /* the CPU (also the home of device auto) says what its kernels would
@@ -96,9 +97,9 @@ hwa_status hwa_train_memory_plan(const hwa_train_config *cfg, hwa_train_memory *
         }
     hwa_backend_free(be);
     if (st == HWA_OK) {
-        for (int l = 0; l < t->n_layers; l++)
-            m->params += (int64_t)(hwa_tensor_nbytes(t->w[l]) + hwa_tensor_nbytes(t->b[l]));
+        for (int i = 0; i < t->n_params; i++) m->params += (int64_t)hwa_tensor_nbytes(t->params[i]);
         m->optim_state = hwa_optim_kind_slots(cfg->optim.kind) * m->params;
+        for (int i = 0; i < t->n_buffers; i++) m->params += t->buffers[i].n * (int64_t)sizeof(float);
         m->device = m->params + m->grads + m->optim_state + m->activations + m->inputs;
         const int64_t max_rows = B > E ? B : E;
         m->staging = max_rows * z.features * (int64_t)sizeof(float) + max_rows * (int64_t)sizeof(int32_t) +
@@ -109,6 +110,7 @@ hwa_status hwa_train_memory_plan(const hwa_train_config *cfg, hwa_train_memory *
             m->data += (z.n_train + z.n_val + z.n_test) * (z.features * (int64_t)sizeof(float) + (int64_t)sizeof(int32_t));
         m->total = m->device + m->staging + m->kernel_kept + m->data;
     }
+    if (t->model && t->model->free_state) t->model->free_state(t);
     hwa_ctx_free(t->ctx);
     free(t);
     return st;

@@ -1,5 +1,6 @@
-/* hwadapt train — trains fmnist-mlp on Fashion-MNIST through libhwadapt's
- * trainer: options in, progress and one line per epoch out. */
+/* hwadapt train — trains fmnist-mlp, fmnist-cnn or an ONNX model on
+ * Fashion-MNIST through libhwadapt's trainer: options in, progress and one
+ * line per epoch out. */
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -22,13 +23,19 @@
 #include "place_mode.h"
 
 static void usage(void) {
-    printf("usage: hwadapt train [--model fmnist-mlp] [OPTIONS]\n\n"
-           "Trains an MLP (fmnist-mlp: 784 -> 1000 relu -> 1000 relu -> 10, softmax cross-entropy) on\n"
-           "Fashion-MNIST (Debian package %s, in %s),\n"
-           "evaluating on the test set after each epoch.\n\n"
+    printf("usage: hwadapt train [--model fmnist-mlp|fmnist-cnn|MODEL.onnx] [OPTIONS]\n\n"
+           "Trains a model on Fashion-MNIST (Debian package %s,\n"
+           "in %s) with a softmax cross-entropy loss, evaluating on the test set\n"
+           "after each epoch.\n\n"
            "model and data:\n"
-           "  --hidden N,N,...      hidden layer sizes (default 1000,1000; 'none' for a linear model)\n"
-           "  --activation NAME     relu (default), gelu, tanh, sigmoid, silu\n"
+           "  --model NAME          fmnist-mlp (default): 784 -> 1000 relu -> 1000 relu -> 10;\n"
+           "                        fmnist-cnn: conv3x3 1->32, batchnorm, relu, maxpool2 -> conv3x3\n"
+           "                        32->64, batchnorm, relu, maxpool2 -> fc 3136->128, relu, dropout\n"
+           "                        0.25 -> fc 128->10 (batchnorm's running statistics at evaluation);\n"
+           "                        MODEL.onnx: an ONNX model taking float [N,784] or [N,1,28,28] and\n"
+           "                        giving [N,10] logits, its float initializers trained\n"
+           "  --hidden N,N,...      fmnist-mlp: hidden layer sizes (default 1000,1000; 'none': linear)\n"
+           "  --activation NAME     fmnist-mlp: relu (default), gelu, tanh, sigmoid, silu\n"
            "  --data DIR            the IDX files' directory (default %s)\n"
            "  --limit N             train on the first N samples only (default 0: all)\n"
            "  --test-limit N        evaluate on the first N test samples only (default 0: all)\n"
@@ -80,7 +87,9 @@ static void usage(void) {
            "  --keep K              keep the newest K checkpoints (default 3)\n"
            "  --resume              continue from the newest valid checkpoint in D (default: start anew)\n"
            "  --export FILE         write the trained weights as safetensors: fc<i>.weight [out,in],\n"
-           "                        fc<i>.bias [out], F32 (PyTorch nn.Linear layout; default: none)\n"
+           "                        fc<i>.bias [out], F32 (PyTorch nn.Linear layout; default: none);\n"
+           "                        fmnist-cnn: PyTorch's state_dict names (conv1.weight, bn1.running_mean,\n"
+           "                        ...); an ONNX model: the model with its trained initializers (.onnx)\n"
            "  --json                one JSON object per epoch on stdout: epoch, train_loss, test_loss,\n"
            "                        test_accuracy, seconds, samples_per_s, dtype, threads (null on opencl:N),\n"
            "                        device (and step, lr, ranks, comm_seconds, val_*); without it a header\n"
@@ -213,6 +222,7 @@ static int bad(const char *opt, const char *v, const char *origin, const char *w
 typedef struct targs {
     hwa_train_config c;
     const char *export_path, *optim, *sched, *config, *mode, *rank_devices, *device_flag;
+    const char *mlp_option; /* --hidden or --activation when given: fmnist-mlp's only */
     double dist_timeout;    /* --dist-timeout; 0: the library's */
     hwa_place_opts place;   /* --mode and --split, completed once the device list is known */
     double lr, momentum, beta1, beta2, eps, wd, clip, gamma, min_lr, pct;
@@ -237,12 +247,15 @@ static const char *const valued[] = {
 
 /* Option a (argv[i]) with its value v; 0 or 2 after printing why. */
 static int parse_value(targs *t, const char *a, const char *v, const char *from, int i) {
-    static const char *const models[] = {"fmnist-mlp", NULL};
+    static const char *const models[] = {"fmnist-mlp", "fmnist-cnn", NULL};
     hwa_train_config *c = &t->c;
     double d;
     int64_t n;
     if (!strcmp(a, "--model")) {
-        if (!cli_word_in(v, models)) return bad(a, v, from, "unknown model; allowed: fmnist-mlp");
+        const size_t len = strlen(v);
+        if (!cli_word_in(v, models) && !(len > 5 && !strcmp(v + len - 5, ".onnx")))
+            return bad(a, v, from, "unknown model; allowed: fmnist-mlp, fmnist-cnn, a file ending in .onnx");
+        c->model = v;
     } else if (!strcmp(a, "--data")) c->data_dir = v;
     else if (!strcmp(a, "--device")) {
         c->device = v;
@@ -281,8 +294,10 @@ static int parse_value(targs *t, const char *a, const char *v, const char *from,
         if (hwa_train_dtype_from_name(v, &c->dtype)) return bad(a, v, from, hwa_last_error());
     } else if (!strcmp(a, "--hidden")) {
         if (!parse_hidden(v, c)) return bad(a, v, from, "not hidden sizes; allowed: 1 to 8 sizes like 1000,1000, or none");
+        t->mlp_option = a;
     } else if (!strcmp(a, "--activation")) {
         if (hwa_activation_from_name(v, &c->activation)) return bad(a, v, from, hwa_last_error());
+        t->mlp_option = a;
     } else if (!strcmp(a, "--lr")) {
         /* --lr, --momentum, --weight-decay and --gamma take what a settings
          * file's lr, momentum, weight_decay and gamma take (src/io/settings.c):
@@ -366,6 +381,9 @@ static int finish(targs *t, const cli_args *ca) {
     hwa_train_config *c = &t->c;
     hwa_optim_kind ok;
     hwa_sched_kind sk;
+    if (t->mlp_option && c->model && strcmp(c->model, "fmnist-mlp"))
+        return cli_usage_error("train", t->mlp_option, NULL, "conflicts with --model %s (an fmnist-mlp option)",
+                               c->model);
     if (hwa_optim_kind_from_name(t->optim, &ok))
         return bad("--optimizer", t->optim, cli_args_origin(ca, t->optim_at), hwa_last_error());
     if (hwa_sched_kind_from_name(t->sched, &sk))
@@ -409,9 +427,13 @@ static void print_header(const hwa_train_config *c, const hwa_trainer *tr) {
                  c->shards ? ", fixed reduction order" : "");
     if (c->shards) snprintf(ranks + strlen(ranks), sizeof ranks - strlen(ranks), ", %d shards", c->shards);
     /* what was built, then how it trains, then the ranks: lines a log can grep */
-    printf("model fmnist-mlp (hidden %s, %s, %lld parameters), device %s, dtype %s\n", hidden,
-           hwa_activation_name(c->activation), (long long)hwa_trainer_n_params(tr), c->device ? c->device : "cpu",
-           hwa_dtype_name(c->dtype));
+    if (!c->model || !strcmp(c->model, "fmnist-mlp"))
+        printf("model fmnist-mlp (hidden %s, %s, %lld parameters), device %s, dtype %s\n", hidden,
+               hwa_activation_name(c->activation), (long long)hwa_trainer_n_params(tr), c->device ? c->device : "cpu",
+               hwa_dtype_name(c->dtype));
+    else
+        printf("model %s (%lld parameters), device %s, dtype %s\n", c->model, (long long)hwa_trainer_n_params(tr),
+               c->device ? c->device : "cpu", hwa_dtype_name(c->dtype));
     printf("  threads %s, optimizer %s, batch %lld, %lld training samples\n", threads,
            hwa_optim_kind_name(c->optim.kind), (long long)c->batch, (long long)hwa_trainer_train_samples(tr));
     if (ranks[0]) {

@@ -20,3 +20,12 @@ hwa_status hwa_onnx_array_load_pb(const char *path, hwa_onnx_array **out) {
     if (out) *out = NULL;
     return absent(path ? path : "TensorProto file");
 }
+
+hwa_status hwa_onnx_save_initializers(const hwa_onnx *m, const char *path, int n, const char *const *names,
+                                      const float *const *values) {
+    (void)m;
+    (void)n;
+    (void)names;
+    (void)values;
+    return absent(path ? path : "ONNX model");
+}
