@@ -74,6 +74,18 @@ static hwa_tensor *b_binary(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
     }
 }
 
+/* SUM_TO down to one value per plane: [1, C, 1, 1] (op 0, a bias's
+ * gradient), [N, C, 1, 1] (op 1) or [1, C, H, 1] (op 2, a plane of one row
+ * length: not a plane reduction for the fast path). */
+static hwa_tensor *b_sum_planes(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    int64_t sh[4];
+    for (int d = 0; d < 4; d++) sh[d] = hwa_tensor_dim(in[0], d);
+    if (c->op == 0) sh[0] = sh[2] = sh[3] = 1;
+    else if (c->op == 1) sh[2] = sh[3] = 1;
+    else sh[0] = sh[3] = 1;
+    return hwa_reduce_to(ctx, in[0], 4, sh, false);
+}
+
 static hwa_tensor *b_unary(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
     hwa_tensor *x = hwa_scale(ctx, in[0], 4.0f); /* reach the activations' tails */
     switch (c->op) {
@@ -475,6 +487,15 @@ static const tcase cases[] = {
     {"add f16 9x33", 2, {2, 2}, {S2(9, 33), S2(9, 33)}, {0}, {HWA_F16, HWA_F16}, b_binary, HWA_OP_ADD, 1e-12},
     {"mul bf16 9x33", 2, {2, 2}, {S2(9, 33), S2(9, 33)}, {0}, {HWA_BF16, HWA_BF16}, b_binary, HWA_OP_MUL, 1e-12},
     {"add 16M-ish 1031x1033", 2, {2, 2}, {S2(1031, 1033), S2(1031, 1033)}, {0}, F3, b_binary, HWA_OP_ADD, 1e-12},
+    /* b constant over planes: a convolution's bias, a per-channel scale */
+    {"add 2x6x9x11 + [6,1,1] (conv bias)", 2, {4, 3}, {S4(2, 6, 9, 11), S3(6, 1, 1)}, {0}, F3, b_binary, HWA_OP_ADD, 1e-12},
+    {"mul 4x6x17 * [6,1]", 2, {3, 2}, {S3(4, 6, 17), S2(6, 1)}, {0}, F3, b_binary, HWA_OP_MUL, 1e-12},
+    {"sub 3x5x7x9 - [3,1,1,1]", 2, {4, 4}, {S4(3, 5, 7, 9), S4(3, 1, 1, 1)}, {0}, F3, b_binary, HWA_OP_SUB, 1e-12},
+    {"div 2x3x4x20 / [1,3,1,1]", 2, {4, 4}, {S4(2, 3, 4, 20), S4(1, 3, 1, 1)}, {0}, F3, b_binary, HWA_OP_DIV, 1e-12},
+    {"add 2x3x4x5 + [3,1,1] (planes below 16)", 2, {4, 3}, {S4(2, 3, 4, 5), S3(3, 1, 1)}, {0}, F3, b_binary, HWA_OP_ADD, 1e-12},
+    {"sum_to [1,C,1,1] of 4x8x9x10", 1, {4}, {S4(4, 8, 9, 10)}, {0}, F3, b_sum_planes, 0, 1e-10},
+    {"sum_to [N,C,1,1] of 3x5x6x7", 1, {4}, {S4(3, 5, 6, 7)}, {0}, F3, b_sum_planes, 1, 1e-10},
+    {"sum_to [1,C,H,1] of 3x5x6x17", 1, {4}, {S4(3, 5, 6, 17)}, {0}, F3, b_sum_planes, 2, 1e-10},
     /* activations and row ops */
     {"relu 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_unary, HWA_OP_RELU, 1e-12, true},
     {"relu 1031x1033", 1, {2}, {S2(1031, 1033)}, {0}, F3, b_unary, HWA_OP_RELU, 1e-12},

@@ -8,6 +8,7 @@
 #include "core/checked.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool contig(const hwa_tensor *t, hwa_dtype dt) { return t->dtype == dt && hwa_tensor_is_contiguous(t); }
@@ -79,6 +80,44 @@ static void ew_round(void *ctx, int64_t i0, int64_t i1, int tid) {
     e->k->f32_to_half(e->a + i0, e->hd + i0, i1 - i0, e->bf16);
 }
 
+/* b constant over each innermost plane of dst: b's padded shape is 1 in the
+ * trailing dims from some dim on (the plane) and equal to dst's or 1 before
+ * it, such as a convolution's bias [O, 1, 1] over [N, O, H, W] or a
+ * per-channel scale [C, 1] over [N, C, L]. Plane o of dst takes one value
+ * of b, found by unravelling o over the leading dims. */
+typedef struct ew_planes {
+    ew e;
+    int64_t plane, dne[4], bst[4];
+    int lead;                   /* leading dims (before the plane) */
+} ew_planes;
+static void ew_binary_planes(void *ctx, int64_t o0, int64_t o1, int tid) {
+    const ew_planes *p = ctx;
+    for (int64_t o = o0; o < o1; o++) {
+        int64_t bi = 0, rest = o;
+        for (int d = p->lead - 1; d >= 0; d--) {
+            bi += rest % p->dne[d] * p->bst[d];
+            rest /= p->dne[d];
+        }
+        p->e.k->binary(p->e.op, p->e.a + o * p->plane, p->e.b + bi, 0, p->e.d + o * p->plane, p->plane);
+    }
+}
+static bool binary_planes(const ew *e, const int64_t *ne, const int64_t *st, const int64_t *dne, int64_t n,
+                          int nt) {
+    int lead = 4;
+    while (lead > 0 && ne[lead - 1] == 1) lead--;
+    if (lead == 4) return false; /* b varies along the last dim: not a plane broadcast */
+    ew_planes p = {.e = *e, .plane = 1, .lead = lead};
+    for (int d = 0; d < 4; d++) {
+        p.dne[d] = dne[d];
+        if (d >= lead) p.plane *= dne[d];
+        else if (ne[d] != dne[d] && ne[d] != 1) return false;
+        p.bst[d] = d < lead && ne[d] != 1 ? st[d] : 0;
+    }
+    if (p.plane < 16) return false; /* short planes: the reference's loop is as good */
+    par_items(n / p.plane, n, nt, ew_binary_planes, &p);
+    return true;
+}
+
 static bool binary(const hwa__simd *k, hwa_tensor *dst, int nt) {
     const hwa_tensor *a = dst->src[0], *b = dst->src[1];
     if (!contig(dst, HWA_F32) || !contig(a, HWA_F32) || !contig(b, HWA_F32)) return false;
@@ -92,10 +131,12 @@ static bool binary(const hwa__simd *k, hwa_tensor *dst, int nt) {
     int64_t ne[4], st[4], dne[4], dst4[4];
     hwa__shape4(b, ne, st);
     hwa__shape4(dst, dne, dst4);
-    if (ne[0] != 1 || ne[1] != 1 || ne[2] != 1 || ne[3] != dne[3]) return false;
-    e.row = dne[3];
-    par_items(n / e.row, n, nt, ew_binary_rows, &e);
-    return true;
+    if (ne[0] == 1 && ne[1] == 1 && ne[2] == 1 && ne[3] == dne[3]) {
+        e.row = dne[3];
+        par_items(n / e.row, n, nt, ew_binary_rows, &e);
+        return true;
+    }
+    return binary_planes(&e, ne, st, dne, n, nt);
 }
 
 static bool unary(const hwa__simd *k, hwa_tensor *dst, int nt) {
@@ -418,7 +459,33 @@ static bool sum_to(const hwa__simd *k, hwa_tensor *dst, int nt) {
         k->row_sum(ps, rows, N, pd);
         return true;
     }
-    return false;
+    /* dst 1 in the trailing dims from some dim on (the plane) and equal to
+     * a's or 1 before: each plane summed as a row, then the plane sums
+     * added into dst in plane order (a bias's gradient [O, 1, 1] from
+     * [N, O, H, W]). */
+    int lead = 4;
+    while (lead > 0 && dne[lead - 1] == 1) lead--;
+    int64_t plane = 1, outer = 1;
+    for (int d = 0; d < 4; d++) {
+        if (d >= lead) plane *= sne[d];
+        else if (dne[d] != sne[d] && dne[d] != 1) return false;
+        else outer *= sne[d];
+    }
+    if (lead == 4 || plane < 16) return false;
+    float *sums = malloc((size_t)outer * sizeof *sums);
+    if (!sums) return false; /* the reference kernel runs instead */
+    k->row_sum(ps, outer, plane, sums);
+    memset(pd, 0, (size_t)hwa_tensor_nelements(dst) * sizeof *pd);
+    for (int64_t o = 0; o < outer; o++) {
+        int64_t di = 0, rest = o;
+        for (int d = lead - 1; d >= 0; d--) {
+            if (dne[d] != 1) di += rest % sne[d] * dst4[d];
+            rest /= sne[d];
+        }
+        pd[di] += sums[o];
+    }
+    free(sums);
+    return true;
 }
 
 /* ---- attention --------------------------------------------------------- */
