@@ -165,10 +165,13 @@ static void entry_make(hwa__dnnpool *p, pool_entry *e, const hwa_tensor *dst) {
     const char *impl = NULL;
     if (ok && dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
         snprintf(e->impl, sizeof e->impl, "%s", impl);
+    /* oneDNN's reference kernels (its only choice for dilated pooling on
+     * NCHW in 2.6) are slower than the OpenMP ones */
+    ok = ok && strncmp(e->impl, "ref", 3) != 0;
     ok = ok && mem_of(p, &xmd, DNNL_MEMORY_NONE, &e->x) && mem_of(p, &ymd, DNNL_MEMORY_NONE, &e->y);
     if (ok && back && g.kind == HWA_POOL_MAX) {
         const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0);
-        ok = wmd && mem_of(p, wmd, DNNL_MEMORY_ALLOCATE, &e->ws) && mem_of(p, &ymd, DNNL_MEMORY_ALLOCATE, &e->fy) &&
+        ok = wmd && dnnl_memory_desc_get_size(wmd) > 0 && mem_of(p, wmd, DNNL_MEMORY_ALLOCATE, &e->ws) && mem_of(p, &ymd, DNNL_MEMORY_ALLOCATE, &e->fy) &&
              dnnl_primitive_create(&e->train, fpd) == dnnl_success;
         if (ok) e->kept_bytes = (int64_t)(dnnl_memory_desc_get_size(wmd) + dnnl_memory_desc_get_size(&ymd));
     }
