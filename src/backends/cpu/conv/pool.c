@@ -171,8 +171,8 @@ static void entry_make(hwa__dnnpool *p, pool_entry *e, const hwa_tensor *dst) {
     ok = ok && mem_of(p, &xmd, DNNL_MEMORY_NONE, &e->x) && mem_of(p, &ymd, DNNL_MEMORY_NONE, &e->y);
     if (ok && back && g.kind == HWA_POOL_MAX) {
         const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0);
-        ok = wmd && dnnl_memory_desc_get_size(wmd) > 0 && mem_of(p, wmd, DNNL_MEMORY_ALLOCATE, &e->ws) && mem_of(p, &ymd, DNNL_MEMORY_ALLOCATE, &e->fy) &&
-             dnnl_primitive_create(&e->train, fpd) == dnnl_success;
+        ok = wmd && dnnl_memory_desc_get_size(wmd) > 0 && mem_of(p, wmd, DNNL_MEMORY_ALLOCATE, &e->ws) &&
+             mem_of(p, &ymd, DNNL_MEMORY_ALLOCATE, &e->fy) && dnnl_primitive_create(&e->train, fpd) == dnnl_success;
         if (ok) e->kept_bytes = (int64_t)(dnnl_memory_desc_get_size(wmd) + dnnl_memory_desc_get_size(&ymd));
     }
     ok = ok && dnnl_primitive_create(&e->prim, pd) == dnnl_success;

@@ -18,7 +18,8 @@ void hwa__dnnpool_free(hwa__dnnpool *p);
  * "onednn:pool:<impl>" into name. HWA_E_UNSUPPORTED, having done nothing,
  * where it has no fast path (no oneDNN, a level below the libraries'
  * (HWA_ISA), not contiguous f32, average pooling counting pads whose last
- * window reaches past the pads (ceil_mode), a case oneDNN declines);
+ * window reaches past the pads (ceil_mode), a case oneDNN declines or has
+ * only its reference kernel for);
  * HWA_E_NOMEM; HWA_E_DEVICE when oneDNN fails to run a primitive it made.
  * Not thread-safe (one backend, one compute at a time). */
 hwa_status hwa__dnnpool_run(hwa__dnnpool *p, hwa_tensor *dst, int nthreads, char *name, size_t name_cap);
