@@ -421,6 +421,11 @@ static hwa_tensor *b_conv(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 /* ---- vision: pooling, batch normalization, dropout ---------------------- */
 
+/* oneDNN's average pooling sums in f32 (ours in double), and its max
+ * pooling backward adds a tap's gradients from overlapping windows in its
+ * own order: results agree to f32 rounding, not bits. */
+#define POOL_AVG_TOL 1e-12
+
 /* Pooling cases' parameters, indexed by c->op. */
 static const hwa_pool2d_params pool_cases[] = {
     {HWA_POOL_MAX, {3, 3}, {2, 2}, {1, 1, 1, 1}, {0}, false, false},
@@ -431,6 +436,12 @@ static const hwa_pool2d_params pool_cases[] = {
     {HWA_POOL_AVG, {3, 3}, {2, 2}, {1, 1, 1, 1}, {0}, false, false},       /* pads not counted */
     {HWA_POOL_AVG, {3, 2}, {2, 2}, {1, 0, 0, 1}, {0}, true, true},         /* ceil past the pads */
     {HWA_POOL_AVG, {2, 3}, {3, 4}, {0, 1, 0, 1}, {0}, true, false},        /* stride > kernel, ceil */
+    /* oneDNN's pooling (backends/cpu/conv/pool.c): ceil inside the pads, asymmetric pads */
+    {HWA_POOL_AVG, {3, 3}, {2, 2}, {1, 1, 2, 1}, {0}, true, true},         /* ceil adding no window, counted */
+    {HWA_POOL_MAX, {3, 3}, {2, 2}, {0, 2, 1, 0}, {0}, true, false},        /* ceil past the pads, asymmetric */
+    {HWA_POOL_AVG, {2, 4}, {2, 3}, {1, 0, 0, 3}, {0}, false, false},       /* asymmetric pads, not counted */
+    {HWA_POOL_MAX, {2, 2}, {2, 2}, {0}, {0}, false, false},                /* rows left over (end pad < 0) */
+    {HWA_POOL_AVG, {3, 3}, {2, 2}, {1, 1, 1, 1}, {0}, true, true},         /* ceil past counted pads on one axis */
 };
 static hwa_tensor *b_pool(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
     return c->op < 0 ? hwa_global_avg_pool(ctx, in[0]) : hwa_pool2d(ctx, in[0], &pool_cases[c->op]);
@@ -691,10 +702,18 @@ static const tcase cases[] = {
     {"max pool 2x2 stride 3 2x2x10x11", 1, {4}, {S4(2, 2, 10, 11)}, {0}, F3, b_pool, 3, 0.0, true},
     {"max pool transposed x 1x3x7x9", 1, {4}, {S4(1, 3, 7, 9)}, {V_TRANSPOSED}, F3, b_pool, 0, 0.0, true},
     {"max pool 64x56x56 (every thread)", 1, {4}, {S4(2, 64, 56, 56)}, {0}, F3, b_pool, 0, 0.0},
-    {"avg pool count_include_pad 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, F3, b_pool, 4, 0.0, true},
-    {"avg pool exclude pads 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, F3, b_pool, 5, 0.0, true},
-    {"avg pool ceil past pads 1x2x8x9", 1, {4}, {S4(1, 2, 8, 9)}, {0}, F3, b_pool, 6, 0.0, true},
-    {"avg pool stride > kernel ceil 1x2x11x13", 1, {4}, {S4(1, 2, 11, 13)}, {0}, F3, b_pool, 7, 0.0, true},
+    /* oneDNN pooling: ceil, asymmetric pads, avg both ways, backward (max: overlapping windows sum in another order) */
+    {"avg pool ceil no-op counted asym pads 2x3x10x9", 1, {4}, {S4(2, 3, 10, 9)}, {0}, F3, b_pool, 8, POOL_AVG_TOL, true},
+    {"max pool ceil asym pads 2x4x11x10", 1, {4}, {S4(2, 4, 11, 10)}, {0}, F3, b_pool, 9, POOL_AVG_TOL, true},
+    {"avg pool asym pads exclude 1x3x8x11", 1, {4}, {S4(1, 3, 8, 11)}, {0}, F3, b_pool, 10, POOL_AVG_TOL, true},
+    {"max pool 2x2 odd sizes 2x3x9x7", 1, {4}, {S4(2, 3, 9, 7)}, {0}, F3, b_pool, 11, 0.0, true},
+    {"avg pool ceil past counted pads in h 1x2x12x11", 1, {4}, {S4(1, 2, 12, 11)}, {0}, F3, b_pool, 12, POOL_AVG_TOL, true},
+    {"max pool 3x3/2 backward 2x32x28x28", 1, {4}, {S4(2, 32, 28, 28)}, {0}, F3, b_pool, 0, POOL_AVG_TOL, true},
+    {"avg pool backward 2x32x28x28", 1, {4}, {S4(2, 32, 28, 28)}, {0}, F3, b_pool, 4, POOL_AVG_TOL, true},
+    {"avg pool count_include_pad 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, F3, b_pool, 4, POOL_AVG_TOL, true},
+    {"avg pool exclude pads 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, F3, b_pool, 5, POOL_AVG_TOL, true},
+    {"avg pool ceil past pads 1x2x8x9", 1, {4}, {S4(1, 2, 8, 9)}, {0}, F3, b_pool, 6, POOL_AVG_TOL, true},
+    {"avg pool stride > kernel ceil 1x2x11x13", 1, {4}, {S4(1, 2, 11, 13)}, {0}, F3, b_pool, 7, POOL_AVG_TOL, true},
     {"avg pool f16 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, {HWA_F16}, b_pool, 5, 1e-6},
     {"global avg pool 2x5x7x9", 1, {4}, {S4(2, 5, 7, 9)}, {0}, F3, b_pool, -1, 1e-12, true},
     {"batchnorm 2x3x5x7", 3, {4, 1, 1}, {S4(2, 3, 5, 7), {3}, {3}}, {0}, F3, b_bn, 0, 1e-12, true},
@@ -1233,6 +1252,49 @@ TEST(conv2d_forward_and_backward_run_on_onednn) {
     CHECK_INT_EQ(seen, 7);
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
+}
+
+/* With oneDNN built in and a level that allows the libraries, max and
+ * average pooling and their backward run on oneDNN's pooling primitives;
+ * average pooling counting pads whose ceil_mode window reaches past the pads
+ * falls back to the OpenMP kernel (oneDNN's divisor would differ), and so
+ * does a case where oneDNN has only its reference kernel. */
+TEST(pooling_forward_and_backward_run_on_onednn) {
+    if (!hwa__mm_provider_built(HWA_MM_ONEDNN) || !hwa__isa_libraries_allowed()) {
+        SKIP_FOR("onednn", "oneDNN not in this build (or HWA_ISA below the libraries' level)");
+    }
+    const hwa_pool2d_params ps[] = {
+        {HWA_POOL_MAX, {3, 3}, {2, 2}, {1, 1, 1, 1}, {0}, false, false},
+        {HWA_POOL_AVG, {3, 3}, {2, 2}, {1, 1, 1, 1}, {0}, true, false},
+        {HWA_POOL_AVG, {3, 3}, {2, 2}, {1, 1, 1, 1}, {0}, false, true},
+        {HWA_POOL_AVG, {3, 3}, {2, 2}, {1, 1, 1, 1}, {0}, true, true}, /* ceil past the pads: OpenMP */
+        {HWA_POOL_MAX, {3, 3}, {1, 1}, {1, 1, 1, 1}, {2, 2}, false, false}, /* dilated: never oneDNN's ref */
+    };
+    for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++) {
+        hwa_ctx *ctx = hwa_ctx_new(NULL);
+        hwa_tensor *x = hwa_tensor_new_4d(ctx, HWA_F32, 2, 8, 12, 12);
+        CHECK_OK(hwa_tensor_set_param(x));
+        hwa_tensor *y = hwa_pool2d(ctx, x, &ps[k]);
+        hwa_tensor *loss = hwa_sum(ctx, hwa_mul(ctx, y, y));
+        hwa_graph *g = NULL;
+        hwa_backend *be = NULL;
+        CHECK_OK(cpu_graph(ctx, loss, true, &g, &be));
+        CHECK_OK(hwa_tensor_fill_uniform(x, -1.0f, 1.0f));
+        CHECK_OK(hwa_graph_compute(g, be));
+        int seen = 0;
+        for (int i = 0; i < hwa_graph_n_nodes(g); i++) {
+            const hwa_tensor *t = hwa_graph_node(g, i);
+            if (t->op != HWA_OP_POOL2D && t->op != HWA_OP_POOL2D_BACK) continue;
+            const char *kn = hwa_backend_kernel_name(be, t);
+            printf("    case %zu %s: %s\n", k, hwa__op_name(t->op), kn);
+            if (k < 4) CHECK_STR_CONTAINS(kn, k < 3 ? "onednn:pool:" : "openmp");
+            CHECK_MSG(!strstr(kn, ":ref"), "oneDNN's reference pooling ran (the OpenMP kernel is faster)");
+            seen |= 1 << (t->op == HWA_OP_POOL2D_BACK);
+        }
+        CHECK_INT_EQ(seen, 3);
+        hwa_backend_free(be);
+        hwa_ctx_free(ctx);
+    }
 }
 
 /* The weights and inputs oneDNN's path reordered at one compute are reordered

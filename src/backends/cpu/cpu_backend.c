@@ -20,6 +20,7 @@
 #endif
 
 #include "backends/cpu/conv/conv.h"
+#include "backends/cpu/conv/pool.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/cpu_cores.h"
 #include "backends/cpu/cpu_fast.h"
@@ -59,6 +60,7 @@ typedef struct cpu_state {
     hwa__mm_state *mm;
     hwa__ql *ql;           /* QLINEAR's kept weights */
     hwa__conv *conv;       /* convolutions' primitives (NULL: no oneDNN) */
+    hwa__dnnpool *dnnpool; /* pooling's primitives (NULL: no oneDNN) */
     kname *names;          /* the kernel of each node of the last compute */
     unsigned char *done;   /* [cap_names]: nodes of this compute already run by a fused kernel */
     int n_names, cap_names;
@@ -431,6 +433,10 @@ static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n,
                    HWA_E_UNSUPPORTED) {
         hwa__tensor_touch(t);
         return st;
+    } else if ((t->op == HWA_OP_POOL2D || t->op == HWA_OP_POOL2D_BACK) &&
+               (st = hwa__dnnpool_run(s->dnnpool, t, nt, s->names[i].name, KNAME_CAP)) != HWA_E_UNSUPPORTED) {
+        hwa__tensor_touch(t);
+        return st;
     } else if (hwa__cpu_vision_run(t, nt, &s->scratch)) {
         set_name(s, i, t, "openmp");
         hwa__tensor_touch(t);
@@ -543,6 +549,10 @@ static int64_t cpu_plan_kept(hwa_backend *be, hwa_tensor *const *nodes, int n) {
             sum += hwa__conv_kept_bytes(s->conv, t, nt); /* the reorders' buffers, one set per node */
             continue;
         }
+        if (t->op == HWA_OP_POOL2D_BACK) {
+            sum += hwa__dnnpool_kept_bytes(s->dnnpool, t, nt); /* max pooling's forward result and workspace */
+            continue;
+        }
         hwa__mm_problem p;
         int64_t nb0, nb1;
         if (t->op != HWA_OP_MATMUL || hwa_dtype_is_quantized(t->src[1]->dtype) ||
@@ -563,6 +573,7 @@ static void cpu_free(hwa_backend *be) {
     hwa__mm_state_free(s->mm);
     hwa__ql_free(s->ql);
     hwa__conv_free(s->conv);
+    hwa__dnnpool_free(s->dnnpool);
     hwa__cpu_prof_free(s->prof); /* prints the table first */
     hwa__cpu_scratch_free(&s->scratch);
     hwa__free(be->ctx, s->names);
@@ -595,7 +606,9 @@ static hwa_status cpu_new(hwa_ctx *ctx, const hwa__cpu_cores *c, hwa_backend **o
     hwa__mm_state *mm = hwa__mm_state_new(ctx);
     hwa__ql *ql = hwa__ql_new(ctx);
     hwa__conv *conv = NULL;
-    if (!be || !s || !mm || !ql || hwa__conv_new(ctx, &conv) != HWA_OK) {
+    hwa__dnnpool *dnnpool = NULL;
+    if (!be || !s || !mm || !ql || hwa__conv_new(ctx, &conv) != HWA_OK || hwa__dnnpool_new(ctx, &dnnpool) != HWA_OK) {
+        hwa__conv_free(conv);
         hwa__free(ctx, be);
         hwa__free(ctx, s);
         hwa__mm_state_free(mm);
@@ -603,6 +616,7 @@ static hwa_status cpu_new(hwa_ctx *ctx, const hwa__cpu_cores *c, hwa_backend **o
         return HWA_E_NOMEM;
     }
     s->conv = conv;
+    s->dnnpool = dnnpool;
     s->mm = mm;
     s->ql = ql;
     s->has_cores = c != NULL;
