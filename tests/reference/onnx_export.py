@@ -19,8 +19,18 @@ too and its distance to the float32 one printed: the scale of rounding the
 importer's 1e-4 tolerance has to cover. Prints each file's op types (read
 back from the protobuf bytes by the small reader below, not by the exporter).
 
+With --bench DIR it writes instead the models bench/onnx.sh times, at
+Fashion-MNIST sizes, into DIR (no goldens: the bench checks hwadapt against
+ONNX Runtime on its own inputs):
+  fmnist-mlp.onnx  784->1000 ReLU ->1000 ReLU ->10 (Gemm, Relu), as hwadapt's
+                   built-in fmnist-mlp
+  fmnist-cnn.onnx  conv 3x3 1->32 pad 1, BatchNorm, ReLU, MaxPool 2, conv 3x3
+                   32->64 pad 1, BatchNorm, ReLU, MaxPool 2, view, Linear
+                   3136->128, ReLU, (Dropout: gone in eval), Linear 128->10,
+                   as the fmnist-cnn the trainer builds in
+
 Seeds are fixed: a rerun writes the same arrays (the .onnx bytes may differ
-between torch versions). usage: onnx_export.py [OUT_DIR]
+between torch versions). usage: onnx_export.py [OUT_DIR] | --bench DIR
 """
 import os
 import sys
@@ -30,7 +40,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden",
+OUT = sys.argv[1] if len(sys.argv) == 2 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden",
                                                           "onnx")
 BATCH = 3
 
@@ -75,6 +85,23 @@ class Cnn(nn.Module):
         x = F.relu(self.conv2(x))  # [N, 16, 7, 7]
         x = F.avg_pool2d(x, 2)  # [N, 16, 3, 3]: the odd last row and column dropped
         return self.fc(x.view(x.size(0), -1))
+
+
+class BenchMlp(nn.Sequential):
+    def __init__(self):
+        super().__init__(nn.Linear(784, 1000), nn.ReLU(), nn.Linear(1000, 1000), nn.ReLU(), nn.Linear(1000, 10))
+
+
+class BenchCnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                                      nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2))
+        self.head = nn.Sequential(nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, 10))
+
+    def forward(self, x):  # x [N, 1, 28, 28]
+        x = self.features(x)  # [N, 64, 7, 7]
+        return self.head(x.view(x.size(0), -1))
 
 
 # ---- a minimal protobuf reader: op types and opset of an exported file ----
@@ -125,6 +152,22 @@ def onnx_summary(path):
     return dict(sorted(ops.items())), opset
 
 
+def write_onnx(model, x, path, out_names, opset):
+    """model (in eval mode) to path: input "input", outputs out_names, the batch axis symbolic."""
+    axes = {"input": {0: "batch"}}
+    axes.update({o: {0: "batch"} for o in out_names})
+    # Training mode PRESERVE exports the eval-mode module as it is, where
+    # EVAL (the default) would fold BatchNormalization into the Conv's
+    # weights before the importer sees it; constant folding off, as the
+    # exporter asks in that mode (the importer folds the constant chains
+    # itself). The Shape chain depends on the batch: it stays either way.
+    torch.onnx.export(model, (x,), path, input_names=["input"], output_names=out_names, dynamic_axes=axes,
+                      opset_version=opset, training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+    ops, got = onnx_summary(path)
+    assert got == opset, f"{path}: opset {got}, asked for {opset}"
+    return ops
+
+
 def export(name, model, x, out_names, opset):
     folder = os.path.join(OUT, name)
     os.makedirs(folder, exist_ok=True)
@@ -136,15 +179,7 @@ def export(name, model, x, out_names, opset):
         ys64 = model.double()(x.double())
         ys64 = ys64 if isinstance(ys64, tuple) else (ys64,)
         model.float()
-    axes = {"input": {0: "batch"}}
-    axes.update({o: {0: "batch"} for o in out_names})
-    # Training mode PRESERVE exports the eval-mode module as it is, where
-    # EVAL (the default) would fold BatchNormalization into the Conv's
-    # weights before the importer sees it; constant folding off, as the
-    # exporter asks in that mode (the importer folds the constant chains
-    # itself). The Shape chain depends on the batch: it stays either way.
-    torch.onnx.export(model, (x,), path, input_names=["input"], output_names=out_names, dynamic_axes=axes,
-                      opset_version=opset, training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+    ops = write_onnx(model, x, path, out_names, opset)
     np.save(os.path.join(folder, "input.npy"), x.numpy())
     for o, y, y64 in zip(out_names, ys, ys64):
         np.save(os.path.join(folder, o + ".npy"), y.numpy())
@@ -152,12 +187,21 @@ def export(name, model, x, out_names, opset):
         print(f"{name}: output {o} {list(y.shape)}, max |float32 - float64| = {d:.2e}")
     size = os.path.getsize(path)
     assert size < 1 << 20, f"{path}: {size} bytes, keep goldens under 1 MB"
-    ops, got = onnx_summary(path)
-    assert got == opset, f"{path}: opset {got}, asked for {opset}"
-    print(f"{name}: opset {got}, {size} bytes, ops: " + ", ".join(f"{k} x{n}" if n > 1 else k for k, n in ops.items()))
+    print(f"{name}: opset {opset}, {size} bytes, ops: " + ", ".join(f"{k} x{n}" if n > 1 else k for k, n in ops.items()))
+
+
+def bench_models(folder):
+    os.makedirs(folder, exist_ok=True)
+    torch.manual_seed(25)
+    for name, model, shape in (("fmnist-mlp", BenchMlp(), (1, 784)), ("fmnist-cnn", BenchCnn(), (1, 1, 28, 28))):
+        path = os.path.join(folder, name + ".onnx")
+        ops = write_onnx(model.eval(), torch.rand(shape), path, ["logits"], 13)
+        print(f"{path}: opset 13, ops: " + ", ".join(f"{k} x{n}" if n > 1 else k for k, n in ops.items()))
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--bench":
+        return bench_models(sys.argv[2])
     torch.manual_seed(22)
     mlp = Mlp()
     torch.manual_seed(23)
