@@ -59,6 +59,24 @@ while IFS=$'\t' read -r name expect; do
   fi
 done <"$cm/MANIFEST"
 echo "ok: hostile compressed models rejected with one line each"
+# ONNX models (Debian libonnx-testdata): the header, the values with their
+# shapes, the op counts; the regression corpus's hostile models fail with one line
+onnx=/usr/share/libonnx-testdata/data/node
+if [ -e "$onnx/test_conv_with_strides_padding/model.onnx" ]; then
+  out=$("$cli" inspect "$onnx/test_conv_with_strides_padding/model.onnx"); rc=$?
+  check "onnx exits 0" '[ $rc -eq 0 ]'
+  check "onnx header" 'grep -q "model.onnx: onnx, IR version 6, producer backend-test$" <<<"$out" && grep -q "^opsets: ai.onnx 11$" <<<"$out"'
+  check "onnx input with its shape" 'grep -q "^  x  *float  *\[1,1,7,5\]$" <<<"$out"'
+  check "onnx op counts" 'grep -q "^ops (1 nodes): Conv 1$" <<<"$out"'
+  "$cli" inspect --json "$onnx/test_gru_seq_length/model.onnx" >"$tmp/onnx.json"; rc=$?
+  check "onnx --json" '[ $rc -eq 0 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"format\"]==\"onnx\" and d[\"ops\"]==dict(GRU=1) and d[\"inputs\"][0][\"shape\"]==[2,3,3]" "$tmp/onnx.json"'
+  cp "$onnx/test_conv_with_strides_padding/model.onnx" "$tmp/renamed.bin"
+  out=$("$cli" inspect --format onnx "$tmp/renamed.bin"); rc=$?
+  check "--format onnx" '[ $rc -eq 0 ] && grep -q "Conv 1" <<<"$out"'
+  head -c 60 "$onnx/test_conv_with_strides_padding/model.onnx" >"$tmp/cut.onnx"
+  err=$("$cli" inspect "$tmp/cut.onnx" 2>&1 >/dev/null); rc=$?
+  check "truncated onnx exits 1 with one line naming the file" '[ $rc -eq 1 ] && [ "$(printf "%s\n" "$err" | wc -l)" -eq 1 ] && grep -q "cut.onnx: " <<<"$err"'
+fi
 "$cli" inspect >/dev/null 2>&1; rc=$?
 check "no file is a usage error (2)" '[ $rc -eq 2 ]'
 "$cli" inspect "$tmp/missing" 2>"$tmp/err"; rc=$?

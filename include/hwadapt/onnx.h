@@ -151,6 +151,10 @@ const char *hwa_onnx_path(const hwa_onnx *m);
 int64_t hwa_onnx_ir_version(const hwa_onnx *m);
 /* The opset imported for domain ("" or "ai.onnx": the default), or -1. */
 int64_t hwa_onnx_opset(const hwa_onnx *m, const char *domain);
+/* The opset imports, in file order: domain ("" for the default) and version
+ * of import i (0 <= i < hwa_onnx_n_opsets), or NULL for another i. */
+int hwa_onnx_n_opsets(const hwa_onnx *m);
+const char *hwa_onnx_opset_at(const hwa_onnx *m, int i, int64_t *version);
 /* "pytorch 1.13.1" (producer name and version), "" when absent. */
 const char *hwa_onnx_producer(const hwa_onnx *m);
 

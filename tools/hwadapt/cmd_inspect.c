@@ -3,12 +3,15 @@
  * file, the field and why, and exit 1 (2 for a usage error). */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "args.h"
 #include "commands.h"
 #include "core/json_write.h"
 #include "hwadapt/hwadapt.h"
+#include "hwadapt/onnx.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: hwadapt inspect FILE [--json] [--format NAME]\n\n"
@@ -16,8 +19,11 @@ static void usage(FILE *f) {
                "compress) its layers: shape, form, stored weights, bits per value, bytes in the file, and the\n"
                "total with its ratio to the f32 model.\n\n"
                "  --json          the listing as one JSON object (default: text)\n"
-               "  --format NAME   read FILE as safetensors, gguf, llama2c, llama2c-tokenizer or idx (default:\n"
-               "                  detected from its content)\n");
+               "  --format NAME   read FILE as safetensors, gguf, llama2c, llama2c-tokenizer, idx or onnx\n"
+               "                  (default: detected from its content; onnx from a .onnx name)\n\n"
+               "For an ONNX model: producer, IR version, opsets, inputs and outputs with element type and\n"
+               "shape (symbolic dimensions by name), op counts by type, and the initializers' count,\n"
+               "elements and bytes.\n");
 }
 
 /* A JSON string literal of n bytes. */
@@ -201,11 +207,165 @@ static int inspect_cmodel(const char *path, bool json) {
     return 0;
 }
 
+/* ---- ONNX models ---- */
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* A value's shape: [batch,4], ? for an undeclared rank or dimension. */
+static void onnx_shape_str(const hwa_onnx_value *v, char *buf, size_t cap) {
+    if (v->ndim < 0) {
+        snprintf(buf, cap, "?");
+        return;
+    }
+    size_t o = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < v->ndim && o < cap; d++) {
+        if (v->dim_param[d]) o += (size_t)snprintf(buf + o, cap - o, "%s%s", d ? "," : "", v->dim_param[d]);
+        else if (v->dims[d] < 0) o += (size_t)snprintf(buf + o, cap - o, "%s?", d ? "," : "");
+        else o += (size_t)snprintf(buf + o, cap - o, "%s%" PRId64, d ? "," : "", v->dims[d]);
+    }
+    if (o < cap) snprintf(buf + o, cap - o, "]");
+}
+
+static void onnx_value_json(const hwa_onnx_value *v) {
+    printf("{\"name\":");
+    json_str(v->name, strlen(v->name));
+    printf(",\"type\":\"%s\",\"shape\":", hwa_onnx_type_name(v->type));
+    if (v->ndim < 0) printf("null");
+    else {
+        putchar('[');
+        for (int d = 0; d < v->ndim; d++) {
+            if (d) putchar(',');
+            if (v->dim_param[d]) json_str(v->dim_param[d], strlen(v->dim_param[d]));
+            else if (v->dims[d] < 0) printf("null");
+            else printf("%" PRId64, v->dims[d]);
+        }
+        putchar(']');
+    }
+    putchar('}');
+}
+
+/* Node op names ("Conv", "com.microsoft.Gelu"), sorted: counted as runs. */
+static char **onnx_sorted_ops(const hwa_onnx *m) {
+    int n = hwa_onnx_n_nodes(m);
+    char **ops = calloc(n ? (size_t)n : 1, sizeof *ops);
+    if (!ops) return NULL;
+    for (int i = 0; i < n; i++) {
+        const hwa_onnx_node *nd = hwa_onnx_node_at(m, i);
+        size_t len = strlen(nd->domain) + strlen(nd->op_type) + 2;
+        if (!(ops[i] = malloc(len))) {
+            for (int j = 0; j < i; j++) free(ops[j]);
+            free(ops);
+            return NULL;
+        }
+        snprintf(ops[i], len, "%s%s%s", nd->domain, nd->domain[0] ? "." : "", nd->op_type);
+    }
+    qsort(ops, (size_t)n, sizeof *ops, cmp_str);
+    return ops;
+}
+
+static int inspect_onnx(const char *path, bool json) {
+    hwa_onnx *m;
+    if (hwa_onnx_load(path, &m) != HWA_OK) {
+        fprintf(stderr, "hwadapt inspect: %s\n", hwa_last_error());
+        return 1;
+    }
+    char **ops = onnx_sorted_ops(m);
+    if (!ops) {
+        fprintf(stderr, "hwadapt inspect: %s: out of memory\n", path);
+        hwa_onnx_free(m);
+        return 1;
+    }
+    int n_nodes = hwa_onnx_n_nodes(m);
+    int64_t elems = 0, bytes = 0;
+    for (int i = 0; i < hwa_onnx_n_initializers(m); i++) {
+        const hwa_onnx_array *a = hwa_onnx_initializer(m, i);
+        elems += a->n;
+        bytes += a->n * (int64_t)hwa_onnx_type_size(a->type);
+    }
+    const char *prod = hwa_onnx_producer(m);
+    if (json) {
+        printf("{\"file\":");
+        json_str(path, strlen(path));
+        printf(",\"format\":\"onnx\",\"ir_version\":%" PRId64 ",\"producer\":", hwa_onnx_ir_version(m));
+        json_str(prod, strlen(prod));
+        printf(",\"opsets\":{");
+        for (int i = 0; i < hwa_onnx_n_opsets(m); i++) {
+            int64_t ver;
+            const char *d = hwa_onnx_opset_at(m, i, &ver);
+            if (i) putchar(',');
+            json_str(d[0] ? d : "ai.onnx", strlen(d[0] ? d : "ai.onnx"));
+            printf(":%" PRId64, ver);
+        }
+        printf("},\"inputs\":[");
+        for (int i = 0; i < hwa_onnx_n_inputs(m); i++) {
+            if (i) putchar(',');
+            onnx_value_json(hwa_onnx_input(m, i));
+        }
+        printf("],\"outputs\":[");
+        for (int i = 0; i < hwa_onnx_n_outputs(m); i++) {
+            if (i) putchar(',');
+            onnx_value_json(hwa_onnx_output(m, i));
+        }
+        printf("],\"nodes\":%d,\"ops\":{", n_nodes);
+        for (int i = 0, first = 1; i < n_nodes;) {
+            int j = i;
+            while (j < n_nodes && !strcmp(ops[j], ops[i])) j++;
+            if (!first) putchar(',');
+            first = 0;
+            json_str(ops[i], strlen(ops[i]));
+            printf(":%d", j - i);
+            i = j;
+        }
+        printf("},\"initializers\":{\"count\":%d,\"elements\":%" PRId64 ",\"bytes\":%" PRId64 "}}\n",
+               hwa_onnx_n_initializers(m), elems, bytes);
+    } else {
+        printf("%s: onnx, IR version %" PRId64 ", producer %s\n", path, hwa_onnx_ir_version(m),
+               prod[0] ? prod : "(none)");
+        printf("opsets:");
+        for (int i = 0; i < hwa_onnx_n_opsets(m); i++) {
+            int64_t ver;
+            const char *d = hwa_onnx_opset_at(m, i, &ver);
+            printf("%s %s %" PRId64, i ? "," : "", d[0] ? d : "ai.onnx", ver);
+        }
+        printf("\n");
+        char sh[256];
+        for (int io = 0; io < 2; io++) {
+            int n = io ? hwa_onnx_n_outputs(m) : hwa_onnx_n_inputs(m);
+            printf("%s (%d):\n", io ? "outputs" : "inputs", n);
+            for (int i = 0; i < n; i++) {
+                const hwa_onnx_value *v = io ? hwa_onnx_output(m, i) : hwa_onnx_input(m, i);
+                onnx_shape_str(v, sh, sizeof sh);
+                printf("  %-32s %-9s %s\n", v->name, v->type ? hwa_onnx_type_name(v->type) : "?", sh);
+            }
+        }
+        printf("ops (%d nodes):", n_nodes);
+        for (int i = 0; i < n_nodes;) {
+            int j = i;
+            while (j < n_nodes && !strcmp(ops[j], ops[i])) j++;
+            printf("%s %s %d", i ? "," : "", ops[i], j - i);
+            i = j;
+        }
+        printf("\ninitializers: %d, %" PRId64 " elements, %" PRId64 " bytes\n", hwa_onnx_n_initializers(m), elems,
+               bytes);
+    }
+    for (int i = 0; i < n_nodes; i++) free(ops[i]);
+    free(ops);
+    hwa_onnx_free(m);
+    return 0;
+}
+
+/* A name ending in .onnx (any case). */
+static bool onnx_name(const char *path) {
+    size_t n = strlen(path);
+    return n >= 5 && !strcasecmp(path + n - 5, ".onnx");
+}
+
 int cmd_inspect(int argc, char **argv) {
     const char *path = NULL;
     bool json = false;
     hwa_file_format fmt = HWA_FORMAT_UNKNOWN;
-    static const char *const formats = "safetensors, gguf, llama2c, llama2c-tokenizer, idx";
+    static const char *const formats = "safetensors, gguf, llama2c, llama2c-tokenizer, idx, onnx";
+    bool onnx = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) json = true;
@@ -214,7 +374,10 @@ int cmd_inspect(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--format")) {
             if (i + 1 == argc) return cli_missing_value("inspect", a, formats);
-            if (hwa_file_format_from_name(argv[++i], &fmt) != HWA_OK)
+            if (!strcmp(argv[i + 1], "onnx")) {
+                onnx = true;
+                i++;
+            } else if (hwa_file_format_from_name(argv[++i], &fmt) != HWA_OK)
                 return cli_usage_error("inspect", a, argv[i], "unknown format; allowed: %s", formats);
         } else if (a[0] == '-') {
             return cli_unknown_option("inspect", a);
@@ -223,6 +386,7 @@ int cmd_inspect(int argc, char **argv) {
         }
     }
     if (!path) return cli_missing_arg("inspect", "FILE", "a model or data file");
+    if (onnx || (fmt == HWA_FORMAT_UNKNOWN && onnx_name(path))) return inspect_onnx(path, json);
     if (fmt == HWA_FORMAT_UNKNOWN && hwa_cmodel_is_file(path)) return inspect_cmodel(path, json);
     if (fmt == HWA_FORMAT_UNKNOWN && hwa_file_detect_path(path, &fmt) != HWA_OK) {
         fprintf(stderr, "hwadapt inspect: %s\n", hwa_last_error());
