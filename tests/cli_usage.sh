@@ -39,6 +39,14 @@ usage run "--no-settings: conflicts with --settings" --settings "$T/a.conf" --no
 usage run "--settings: conflicts with --no-settings" run --no-settings --settings "$T/a.conf"
 usage run "-o $T/b.json: given twice (first $T/a.json)" -o "$T/a.json" -o "$T/b.json"
 usage run "extra: extra argument" run extra
+# ---- hwadapt run MODEL.onnx (the model need not exist: the options fail first)
+usage run "--input: applies to an ONNX model" run --input x=a.npy
+usage run "--input x: not NAME=FILE" run m.onnx --input x
+usage run "--input x=b.npy: input given twice" run m.onnx --input x=a.npy --input x=b.npy
+usage run "--input: missing its value" run m.onnx --input
+usage run "--bogus: unknown option" run m.onnx --bogus
+usage run "extra: extra argument" run m.onnx extra
+usage run "--device b: given twice (first a)" run m.onnx --device a --device b
 usage "" "COMMAND nosuch: unknown command; allowed: run, bench" nosuch
 
 # ---- bench
@@ -244,7 +252,8 @@ help_names() {
   if [ -z "$missing" ] && [ -z "$wide" ]; then ok "hwadapt $cmd --help: $# options, each on its own line, within 100 columns"
   else bad "hwadapt $cmd --help: not listed:${missing:- none}; lines over 100 columns: ${wide:-none}"; fi
 }
-help_names run --budget --workloads --tolerance --devices -o --settings --no-settings --wide --quiet --profile
+help_names run --budget --workloads --tolerance --devices -o --settings --no-settings --wide --quiet --profile \
+  --input --output-dir --device
 help_names bench --device --devices --fallback --place --dtype --batch --sequences --optimizer --threads \
   --scenario --rate \
   --p99-ms --find-peak --reps --min-time --min-queries --max-time --warmup --seed --no-calibrate --config --json \

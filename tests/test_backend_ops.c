@@ -330,6 +330,81 @@ done:
     return st;
 }
 
+/* The elementwise and indexing ops for ONNX models (c->op: ELT_*). Inputs
+ * are uniform in [-1, 1]: scaled by 4 to reach the functions' tails, made
+ * positive (|x| clipped to [0.05, 1]) where the function needs it, and
+ * rounded to halves where equality and zero matter (comparisons, logic,
+ * where's condition). Gather's i32 indices (filled once the leaves have
+ * storage) run over [-n, n), negative ones included. */
+enum { ELT_MAP = 0, ELT_BIN = 100, ELT_WHERE = 200, ELT_GATHER = 300, ELT_GATHER_I32 = 310, ELT_RMAX = 400,
+       ELT_RMIN = 401, ELT_CAST_I32 = 500 };
+static hwa_tensor *case_gidx;
+static int64_t case_gidx_n;
+static hwa_tensor *elt_positive(hwa_ctx *ctx, hwa_tensor *x) {
+    return hwa_map(ctx, hwa_map(ctx, x, HWA_MAP_ABS, 0, 0), HWA_MAP_CLIP, 0.05f, 1.0f);
+}
+static hwa_tensor *elt_halves(hwa_ctx *ctx, hwa_tensor *x) {
+    return hwa_scale(ctx, hwa_map(ctx, hwa_scale(ctx, x, 4.0f), HWA_MAP_ROUND, 0, 0), 0.5f);
+}
+static hwa_tensor *b_elt(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    if (c->op < ELT_BIN) {
+        static const float a[HWA_MAP_COUNT] = {[HWA_MAP_LEAKY_RELU] = 0.1f, [HWA_MAP_CLIP] = -2.5f,
+                                               [HWA_MAP_POWC] = 1.7f, [HWA_MAP_ELU] = 0.8f,
+                                               [HWA_MAP_HARD_SIGMOID] = 0.2f};
+        static const float b[HWA_MAP_COUNT] = {[HWA_MAP_CLIP] = 1.5f, [HWA_MAP_HARD_SIGMOID] = 0.5f};
+        const bool pos = c->op == HWA_MAP_SQRT || c->op == HWA_MAP_LOG || c->op == HWA_MAP_POWC;
+        hwa_tensor *x = pos ? elt_positive(ctx, in[0]) : c->op == HWA_MAP_NOT ? elt_halves(ctx, in[0])
+                                                                              : hwa_scale(ctx, in[0], 4.0f);
+        return hwa_map(ctx, x, (hwa_map_fn)c->op, a[c->op], b[c->op]);
+    }
+    if (c->op < ELT_WHERE) {
+        const int fn = c->op - ELT_BIN;
+        const bool steps = fn >= HWA_BIN_EQ && fn <= HWA_BIN_XOR;
+        hwa_tensor *x = fn == HWA_BIN_POW ? elt_positive(ctx, in[0]) : steps ? elt_halves(ctx, in[0]) : in[0];
+        hwa_tensor *y = steps ? elt_halves(ctx, in[1]) : fn == HWA_BIN_MOD ? hwa_scale(ctx, elt_positive(ctx, in[1]), 0.3f)
+                                                                         : in[1];
+        return hwa_binary(ctx, x, y, (hwa_binary_fn)fn);
+    }
+    if (c->op == ELT_WHERE) return hwa_where(ctx, elt_halves(ctx, in[0]), in[1], in[2]);
+    if (c->op == ELT_RMAX || c->op == ELT_RMIN) /* to the shape in slot 1 (not an input) */
+        return hwa_reduce_max_to(ctx, in[0], c->ndim[1], c->shape[1], c->op == ELT_RMIN);
+    if (c->op == ELT_CAST_I32) return hwa_cast(ctx, hwa_cast(ctx, hwa_scale(ctx, in[0], 100.0f), HWA_I32), HWA_F32);
+    /* gather: along axis op % 10 of in[0], indices of the shape in slot 1
+     * (not an input) */
+    const int axis = c->op % 10;
+    case_gidx_n = hwa_tensor_dim(in[0], axis);
+    case_gidx = hwa_tensor_new(ctx, HWA_I32, c->ndim[1], c->shape[1]);
+    if (c->op >= ELT_GATHER_I32)
+        return hwa_cast(ctx, hwa_gather(ctx, hwa_cast(ctx, hwa_scale(ctx, in[0], 1e6f), HWA_I32), case_gidx, axis),
+                        HWA_F32);
+    return hwa_gather(ctx, in[0], case_gidx, axis);
+}
+static hwa_status fill_gidx(hwa_tensor *idx, int64_t n) {
+    const int64_t m = hwa_tensor_nelements(idx);
+    int32_t *p = malloc((size_t)m * sizeof *p);
+    if (!p) return HWA_E_NOMEM;
+    for (int64_t j = 0; j < m; j++) p[j] = (int32_t)((7 * j + 3) % (2 * n) - n);
+    hwa_status st = hwa_tensor_set_bytes(idx, p, (size_t)m * sizeof *p);
+    free(p);
+    return st;
+}
+
+/* conv2d: c->op picks the geometry from conv_geoms; a third input is the bias. */
+static const hwa_conv2d_params conv_geoms[] = {
+    {{0, 0}, {0, 0, 0, 0}, {0, 0}, 0},     /* 0: plain (1x1 kernels here) */
+    {{2, 2}, {1, 1, 1, 1}, {1, 1}, 1},     /* 1: stride 2, pad 1 (ResNet's downsampling 3x3) */
+    {{1, 2}, {2, 0, 1, 3}, {2, 3}, 1},     /* 2: asymmetric pads and strides, dilation */
+    {{1, 1}, {1, 0, 0, 1}, {1, 1}, 2},     /* 3: two groups */
+    {{1, 1}, {1, 1, 1, 1}, {1, 1}, 0},     /* 4: pad 1 (ResNet's 3x3); groups set by the case for depthwise */
+    {{2, 1}, {0, 1, 2, 0}, {1, 2}, 3},     /* 5: three groups, stride, dilation */
+};
+#define CONV_DEPTHWISE 100 /* + geometry: groups = C */
+static hwa_tensor *b_conv(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    hwa_conv2d_params p = conv_geoms[c->op % CONV_DEPTHWISE];
+    if (c->op >= CONV_DEPTHWISE) p.groups = (int)hwa_tensor_dim(in[0], 1);
+    return hwa_conv2d(ctx, in[0], in[1], c->nin > 2 ? in[2] : NULL, &p);
+}
+
 /* Rows leave the trailing flags (backward, matmul) out when false. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #define S2(a, b) {a, b}
@@ -516,10 +591,78 @@ static const tcase cases[] = {
     {"spmm 2x16 * (50x16, 1 value)^T", 2, {2, 1}, {S2(2, 16), {1}}, {0}, F3, b_spmm, 50, 1e-10},
     {"spmm 1x1000 * (1000x1000, 50000 values)^T", 2, {2, 1}, {S2(1, 1000), {50000}}, {0}, F3, b_spmm, 1000, 1e-10},
     {"spmm 64x1000 * (1000x1000, 50000 values)^T", 2, {2, 1}, {S2(64, 1000), {50000}}, {0}, F3, b_spmm, 1000, 1e-10},
+    /* 2-D convolution: 1x1, ResNet's 3x3 (stride 1 and 2), asymmetric pads
+     * with dilation and strides, groups, depthwise, a strided x, f16/bf16,
+     * and the gradients of x, w and b */
+    {"conv2d 1x1 2x16x7x7 -> 24 +bias", 3, {4, 4, 1}, {S4(2, 16, 7, 7), S4(24, 16, 1, 1), {24}}, {0}, F3, b_conv, 0, 1e-10},
+    {"conv2d 3x3 pad 1 2x32x14x14 -> 64 +bias", 3, {4, 4, 1}, {S4(2, 32, 14, 14), S4(64, 32, 3, 3), {64}}, {0}, F3, b_conv, 4, 1e-10},
+    {"conv2d 3x3 stride 2 pad 1 1x8x15x12 -> 16", 2, {4, 4}, {S4(1, 8, 15, 12), S4(16, 8, 3, 3)}, {0}, F3, b_conv, 1, 1e-10},
+    {"conv2d 3x2 dilation 2x3 asymmetric pads 2x5x9x11 -> 7", 2, {4, 4}, {S4(2, 5, 9, 11), S4(7, 5, 3, 2)}, {0}, F3, b_conv, 2, 1e-10},
+    {"conv2d 2 groups 2x6x8x7 -> 10 +bias", 3, {4, 4, 1}, {S4(2, 6, 8, 7), S4(10, 3, 3, 2), {10}}, {0}, F3, b_conv, 3, 1e-10},
+    {"conv2d depthwise 3x3 1x24x10x10 +bias", 3, {4, 4, 1}, {S4(1, 24, 10, 10), S4(24, 1, 3, 3), {24}}, {0}, F3, b_conv, CONV_DEPTHWISE + 4, 1e-10},
+    {"conv2d sliced x 1x4x6x5 -> 3", 2, {4, 4}, {S4(1, 4, 6, 5), S4(3, 4, 3, 3)}, {V_SLICED, 0}, F3, b_conv, 4, 1e-10},
+    {"conv2d bf16 1x16x9x9 -> 8", 2, {4, 4}, {S4(1, 16, 9, 9), S4(8, 16, 3, 3)}, {0}, {HWA_BF16, HWA_BF16}, b_conv, 4, 1e-4},
+    {"conv2d f16 1x8x6x6 -> 8 +bias", 3, {4, 4, 1}, {S4(1, 8, 6, 6), S4(8, 8, 1, 1), {8}}, {0}, {HWA_F16, HWA_F16, HWA_F16}, b_conv, 0, 1e-6},
+    {"conv2d backward 3x3 stride 2 pad 1 2x4x9x8 -> 6 +bias", 3, {4, 4, 1}, {S4(2, 4, 9, 8), S4(6, 4, 3, 3), {6}}, {0}, F3, b_conv, 1, 1e-10, true},
+    {"conv2d backward dilation asymmetric pads 1x3x8x9 -> 4", 2, {4, 4}, {S4(1, 3, 8, 9), S4(4, 3, 2, 3)}, {0}, F3, b_conv, 2, 1e-10, true},
+    {"conv2d backward 3 groups 2x6x9x7 -> 9 +bias", 3, {4, 4, 1}, {S4(2, 6, 9, 7), S4(9, 2, 2, 2), {9}}, {0}, F3, b_conv, 5, 1e-10, true},
+    {"conv2d backward depthwise 1x8x7x7 +bias", 3, {4, 4, 1}, {S4(1, 8, 7, 7), S4(8, 1, 3, 3), {8}}, {0}, F3, b_conv, CONV_DEPTHWISE + 4, 1e-10, true},
+    {"conv2d backward 1x1 2x16x5x5 -> 32", 2, {4, 4}, {S4(2, 16, 5, 5), S4(32, 16, 1, 1)}, {0}, F3, b_conv, 0, 1e-10, true},
     /* rotary embedding, both modes */
     {"rope interleaved 2x7x3x16", 1, {4}, {S4(2, 7, 3, 16)}, {0}, F3, b_rope, HWA_ROPE_INTERLEAVED, 1e-10, true},
     {"rope halves 1x5x4x64", 1, {4}, {S4(1, 5, 4, 64)}, {0}, F3, b_rope, HWA_ROPE_HALVES, 1e-10, true},
     {"rope halves sliced 1x3x2x8", 1, {4}, {S4(1, 3, 2, 8)}, {V_SLICED}, F3, b_rope, HWA_ROPE_HALVES, 1e-10},
+    /* elementwise and indexing ops for ONNX models */
+    {"map erf 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_ERF, 1e-12, true},
+    {"map sqrt 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_SQRT, 1e-12, true},
+    {"map exp 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_EXP, 1e-12, true},
+    {"map log 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_LOG, 1e-12, true},
+    {"map neg 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_NEG, 1e-12, true},
+    {"map abs 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_ABS, 1e-12, true},
+    {"map recip 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_RECIP, 1e-12, true},
+    {"map floor 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_FLOOR, 1e-12, true},
+    {"map ceil 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_CEIL, 1e-12, true},
+    {"map round 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_ROUND, 1e-12, true},
+    {"map sign 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_SIGN, 1e-12, true},
+    {"map sin 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_SIN, 1e-12, true},
+    {"map cos 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_COS, 1e-12, true},
+    {"map leaky_relu 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_LEAKY_RELU, 1e-12, true},
+    {"map clip 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_CLIP, 1e-12, true},
+    {"map powc 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_POWC, 1e-12, true},
+    {"map elu 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_ELU, 1e-12, true},
+    {"map softplus 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_SOFTPLUS, 1e-12, true},
+    {"map hard_sigmoid 7x129", 1, {2}, {S2(7, 129)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_HARD_SIGMOID, 1e-12, true},
+    {"map not 3x5x67", 1, {3}, {S3(3, 5, 67)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_NOT, 1e-12, true},
+    {"map exp 1031x1033 (threads)", 1, {2}, {S2(1031, 1033)}, {0}, F3, b_elt, ELT_MAP + HWA_MAP_EXP, 1e-12, true},
+    {"map erf transposed 31x7", 1, {2}, {S2(31, 7)}, {V_TRANSPOSED}, F3, b_elt, ELT_MAP + HWA_MAP_ERF, 1e-12},
+    {"map softplus bf16 9x33", 1, {2}, {S2(9, 33)}, {0}, {HWA_BF16}, b_elt, ELT_MAP + HWA_MAP_SOFTPLUS, 1e-12},
+    {"binary pow 13x37 with row", 2, {2, 1}, {S2(13, 37), {37}}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_POW, 1e-12, true},
+    {"binary max 3x5x7 with scalar", 2, {3, 1}, {S3(3, 5, 7), {1}}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_MAX, 1e-12, true},
+    {"binary min 17x31", 2, {2, 2}, {S2(17, 31), S2(17, 31)}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_MIN, 1e-12, true},
+    {"binary eq 2x6x9 with 2x1x9", 2, {3, 3}, {S3(2, 6, 9), S3(2, 1, 9)}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_EQ, 1e-12, false},
+    {"binary lt 13x37 with row", 2, {2, 1}, {S2(13, 37), {37}}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_LT, 1e-12, false},
+    {"binary le 3x5x7 with scalar", 2, {3, 1}, {S3(3, 5, 7), {1}}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_LE, 1e-12, false},
+    {"binary gt 17x31", 2, {2, 2}, {S2(17, 31), S2(17, 31)}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_GT, 1e-12, false},
+    {"binary ge 2x6x9 with 2x1x9", 2, {3, 3}, {S3(2, 6, 9), S3(2, 1, 9)}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_GE, 1e-12, false},
+    {"binary and 13x37 with row", 2, {2, 1}, {S2(13, 37), {37}}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_AND, 1e-12, false},
+    {"binary or 3x5x7 with scalar", 2, {3, 1}, {S3(3, 5, 7), {1}}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_OR, 1e-12, false},
+    {"binary xor 17x31", 2, {2, 2}, {S2(17, 31), S2(17, 31)}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_XOR, 1e-12, false},
+    {"binary mod 2x6x9 with 2x1x9", 2, {3, 3}, {S3(2, 6, 9), S3(2, 1, 9)}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_MOD, 1e-12, false},
+    {"binary max sliced 11x29", 2, {2, 2}, {S2(11, 29), S2(11, 29)}, {0, V_SLICED}, F3, b_elt, ELT_BIN + HWA_BIN_MAX, 1e-12, true},
+    {"binary pow 1031x1033 (threads)", 2, {2, 2}, {S2(1031, 1033), S2(1031, 1033)}, {0}, F3, b_elt, ELT_BIN + HWA_BIN_POW, 1e-12},
+    {"where 9x41", 3, {2, 2, 2}, {S2(9, 41), S2(9, 41), S2(9, 41)}, {0}, F3, b_elt, ELT_WHERE, 1e-12, true},
+    {"where transposed 13x17", 3, {2, 2, 2}, {S2(13, 17), S2(13, 17), S2(13, 17)}, {V_TRANSPOSED, 0, 0}, F3, b_elt, ELT_WHERE, 1e-12},
+    {"gather axis 0 of 5x4x3 by 2x3", 1, {3, 2}, {S3(5, 4, 3), S2(2, 3)}, {0}, F3, b_elt, ELT_GATHER + 0, 1e-12, true},
+    {"gather axis 1 of 5x4x3 by 2x3", 1, {3, 2}, {S3(5, 4, 3), S2(2, 3)}, {0}, F3, b_elt, ELT_GATHER + 1, 1e-12, true},
+    {"gather axis 2 of 5x4x3 by 2x3", 1, {3, 2}, {S3(5, 4, 3), S2(2, 3)}, {0}, F3, b_elt, ELT_GATHER + 2, 1e-12, true},
+    {"gather axis 1 of 2x3x4x5 by 7", 1, {4, 1}, {S4(2, 3, 4, 5), {7}}, {0}, F3, b_elt, ELT_GATHER + 1, 1e-12, true},
+    {"gather axis 0 of transposed 6x9 by 4", 1, {2, 1}, {S2(6, 9), {4}}, {V_TRANSPOSED, 0}, F3, b_elt, ELT_GATHER + 0, 1e-12},
+    {"gather i32 axis 1 of 3x8 by 5", 1, {2, 1}, {S2(3, 8), {5}}, {0}, F3, b_elt, ELT_GATHER_I32 + 1, 1e-12},
+    {"reduce_max 4x5x6 to 4x1x6", 1, {3, 3}, {S3(4, 5, 6), S3(4, 1, 6)}, {0}, F3, b_elt, ELT_RMAX, 1e-12, true},
+    {"reduce_min 4x5x6 to 1x5x1", 1, {3, 3}, {S3(4, 5, 6), S3(1, 5, 1)}, {0}, F3, b_elt, ELT_RMIN, 1e-12, true},
+    {"reduce_max transposed 7x9 to 7x1", 1, {2, 2}, {S2(7, 9), S2(7, 1)}, {V_TRANSPOSED, 0}, F3, b_elt, ELT_RMAX, 1e-12},
+    {"cast f32 -> i32 -> f32 7x333", 1, {2}, {S2(7, 333)}, {0}, F3, b_elt, ELT_CAST_I32, 1e-12},
+    {"cast f32 -> i32 -> f32 transposed 13x17", 1, {2}, {S2(13, 17)}, {V_TRANSPOSED}, F3, b_elt, ELT_CAST_I32, 1e-12},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -569,6 +712,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     case_at = NULL;
     case_w8 = NULL;
     case_rp = case_col = NULL;
+    case_gidx = NULL;
     for (int i = 0; i < c->nin; i++) {
         in[i] = make_input(ctx, c, i, &leaf[i]);
         if (c->backward && leaf[i]) hwa_tensor_set_param(leaf[i]);
@@ -603,6 +747,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     if (case_at && (st = fill_at(case_at))) goto done;
     if (case_w8 && (st = fill_w8(case_w8))) goto done;
     if (case_labels && (st = fill_labels(case_labels, case_labels_mod))) goto done;
+    if (case_gidx && (st = fill_gidx(case_gidx, case_gidx_n))) goto done;
     if (case_rp && (st = fill_csr(case_rp, case_col, hwa_tensor_dim(in[0], 1)))) goto done;
     hwa__cpu_set_reference_only(v->isa < 0);
     hwa__isa_set_override(v->isa < 0 ? -1 : v->isa);

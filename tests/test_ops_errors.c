@@ -61,6 +61,54 @@ CTX_TEST(matmul_transposed_mismatch) {
     EXPECT_FAIL(hwa_matmul_ex(f->ctx, a, b, false, true), HWA_E_SHAPE, "matmul", "[3,4]", "[4,5]");
 }
 
+/* conv2d: x [N, C, H, W], w [O, C/groups, KH, KW], b [O]; the output at
+ * least 1x1; strides, dilations, groups >= 1 (0 meaning 1) and pads >= 0. */
+static hwa_tensor *t4(fixture *f, int64_t a, int64_t b, int64_t c, int64_t d) {
+    return hwa_tensor_new_4d(f->ctx, HWA_F32, a, b, c, d);
+}
+
+CTX_TEST(conv2d_channel_mismatch_names_the_channels) {
+    hwa_tensor *x = t4(f, 1, 3, 8, 8), *w = t4(f, 4, 2, 3, 3);
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w, NULL, NULL), HWA_E_SHAPE, "conv2d", "x has 3 channels", "expects 2");
+}
+
+CTX_TEST(conv2d_groups_not_dividing_the_channels) {
+    hwa_tensor *x = t4(f, 1, 6, 8, 8), *w = t4(f, 5, 2, 3, 3);
+    const hwa_conv2d_params p = {.groups = 3};
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w, NULL, &p), HWA_E_SHAPE, "conv2d", "3 groups do not divide", "5 output");
+    hwa_tensor *x4 = t4(f, 1, 4, 8, 8), *w4 = t4(f, 6, 1, 3, 3);
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x4, w4, NULL, &p), HWA_E_SHAPE, "conv2d", "4 input channels");
+}
+
+CTX_TEST(conv2d_output_smaller_than_one_pixel) {
+    hwa_tensor *x = t4(f, 1, 2, 4, 4), *w = t4(f, 3, 2, 5, 3);
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w, NULL, NULL), HWA_E_SHAPE, "conv2d", "5x3 kernel", "4x4 image");
+    /* dilation 2 spans 5 columns with a 3-wide kernel */
+    hwa_tensor *w3 = t4(f, 3, 2, 3, 3);
+    const hwa_conv2d_params p = {.dilation = {1, 2}};
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w3, NULL, &p), HWA_E_SHAPE, "conv2d", "dilation 1x2");
+    /* with pads it fits: 4 + 1 + 0 - 4 - 1 = 0 -> one row */
+    const hwa_conv2d_params q = {.pad = {1, 0, 0, 1}, .dilation = {2, 2}};
+    CHECK(hwa_conv2d(f->ctx, x, w3, NULL, &q) != NULL);
+}
+
+CTX_TEST(conv2d_negative_params_are_invalid) {
+    hwa_tensor *x = t4(f, 1, 2, 8, 8), *w = t4(f, 3, 2, 3, 3);
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w, NULL, &(hwa_conv2d_params){.pad = {0, -1, 0, 0}}), HWA_E_INVALID, "conv2d",
+                "pads 0,-1,0,0");
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w, NULL, &(hwa_conv2d_params){.stride = {-2, 1}}), HWA_E_INVALID, "stride -2x1");
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w, NULL, &(hwa_conv2d_params){.groups = -1}), HWA_E_INVALID, "groups -1");
+}
+
+CTX_TEST(conv2d_needs_4d_inputs_and_a_bias_per_output_channel) {
+    hwa_tensor *x3 = hwa_tensor_new_3d(f->ctx, HWA_F32, 2, 8, 8), *w = t4(f, 3, 2, 3, 3);
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x3, w, NULL, NULL), HWA_E_SHAPE, "conv2d", "[2,8,8]", "4-D");
+    hwa_tensor *x = t4(f, 1, 2, 8, 8), *b = hwa_tensor_new_1d(f->ctx, HWA_F32, 4);
+    EXPECT_FAIL(hwa_conv2d(f->ctx, x, w, b, NULL), HWA_E_SHAPE, "conv2d", "bias [4]", "[O] = [3]");
+    hwa_tensor *xi = hwa_tensor_new_4d(f->ctx, HWA_I32, 1, 2, 8, 8);
+    EXPECT_FAIL(hwa_conv2d(f->ctx, xi, w, NULL, NULL), HWA_E_DTYPE, "conv2d", "i32");
+}
+
 /* qlinear: x f32 [M, K], w i8 [N, K], w_scale f32 [N], a finite scale >= 0
  * and a zero point in [0, 255]. */
 CTX_TEST(qlinear_f32_weights_name_the_dtypes) {
@@ -166,9 +214,10 @@ CTX_TEST(sum_dim_out_of_range) {
     EXPECT_FAIL(hwa_sum_dim(f->ctx, a, 2), ANY_ERROR, "sum_dim", "[3,4]");
 }
 
-CTX_TEST(cast_to_integer_type) {
+/* i32 is a cast target (ONNX Cast); other integer types are not */
+CTX_TEST(cast_to_integer_type_other_than_i32) {
     hwa_tensor *a = t2(f, HWA_F32, 3, 4);
-    EXPECT_FAIL(hwa_cast(f->ctx, a, HWA_I32), HWA_E_DTYPE, "cast", "i32");
+    EXPECT_FAIL(hwa_cast(f->ctx, a, HWA_I8), HWA_E_DTYPE, "cast", "i8");
 }
 
 /* ---- NULL inputs ------------------------------------------------------------------- */
@@ -436,6 +485,64 @@ CTX_TEST(spmm_indices_changed_after_a_run_are_checked_again) {
     hwa_tensor_mark_modified(sg.col);
     CHECK_STATUS(hwa_graph_compute(sg.g, f->be), HWA_E_RANGE);
     CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "spmm: row 2 has column 5, outside [0, 5)");
+}
+
+/* ---- elementwise and indexing ops for ONNX models ----------------------------------- */
+
+CTX_TEST(gather_index_out_of_range_names_the_index) {
+    hwa_tensor *data = t2(f, HWA_F32, 4, 3), *idx = hwa_tensor_new_1d(f->ctx, HWA_I32, 3);
+    hwa_tensor *y = hwa_gather(f->ctx, data, idx, 0);
+    CHECK(y);
+    const float vals[3] = {0, -4, 7};
+    CHECK_STATUS(run_with_index(f, y, idx, vals, 3), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "gather");
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "index 7 at position 2");
+}
+
+CTX_TEST(gather_negative_index_below_the_extent) {
+    hwa_tensor *data = t2(f, HWA_F32, 4, 3), *idx = hwa_tensor_new_1d(f->ctx, HWA_I32, 2);
+    hwa_tensor *y = hwa_gather(f->ctx, data, idx, -1);
+    CHECK(y);
+    const float vals[2] = {-3, -4};
+    CHECK_STATUS(run_with_index(f, y, idx, vals, 2), HWA_E_RANGE);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "index -4 at position 1");
+}
+
+CTX_TEST(gather_result_over_four_dims) {
+    hwa_tensor *data = hwa_tensor_new_3d(f->ctx, HWA_F32, 2, 3, 4), *idx = hwa_tensor_new_3d(f->ctx, HWA_I32, 1, 2, 2);
+    EXPECT_FAIL(hwa_gather(f->ctx, data, idx, 1), HWA_E_SHAPE, "gather", "[2,3,4]", "[1,2,2]");
+}
+
+CTX_TEST(gather_axis_out_of_range_and_float_indices) {
+    hwa_tensor *data = t2(f, HWA_F32, 2, 3), *idx = hwa_tensor_new_1d(f->ctx, HWA_I32, 2);
+    EXPECT_FAIL(hwa_gather(f->ctx, data, idx, 2), HWA_E_RANGE, "gather", "axis 2");
+    EXPECT_FAIL(hwa_gather(f->ctx, data, idx, -3), HWA_E_RANGE, "gather");
+    EXPECT_FAIL(hwa_gather(f->ctx, data, data, 0), HWA_E_DTYPE, "gather", "i32");
+}
+
+CTX_TEST(map_and_binary_with_an_unknown_function) {
+    hwa_tensor *a = t2(f, HWA_F32, 2, 3);
+    EXPECT_FAIL(hwa_map(f->ctx, a, HWA_MAP_COUNT, 0, 0), HWA_E_INVALID, "map", "unknown function");
+    EXPECT_FAIL(hwa_map(f->ctx, a, (hwa_map_fn)-1, 0, 0), HWA_E_INVALID, "map");
+    EXPECT_FAIL(hwa_binary(f->ctx, a, a, HWA_BIN_COUNT), HWA_E_INVALID, "binary", "unknown function");
+}
+
+CTX_TEST(binary_where_expand_reduce_shapes) {
+    hwa_tensor *a = t2(f, HWA_F32, 2, 3), *b = t2(f, HWA_F32, 3, 3), *c = t2(f, HWA_F32, 2, 1);
+    EXPECT_FAIL(hwa_binary(f->ctx, a, b, HWA_BIN_MAX), HWA_E_SHAPE, "binary", "[2,3]", "[3,3]");
+    EXPECT_FAIL(hwa_where(f->ctx, c, a, a), HWA_E_SHAPE, "where", "[2,1]");
+    const int64_t big[2] = {2, 5}, bad[2] = {3, 1};
+    EXPECT_FAIL(hwa_expand(f->ctx, a, 2, big), HWA_E_SHAPE, "repeat", "[2,3]", "[2,5]");
+    EXPECT_FAIL(hwa_reduce_to(f->ctx, a, 2, bad, true), HWA_E_SHAPE, "sum_to", "[2,3]");
+    EXPECT_FAIL(hwa_reduce_max_to(f->ctx, a, 2, bad, false), HWA_E_SHAPE, "reduce_max", "[2,3]");
+    EXPECT_FAIL(hwa_reduce_to(f->ctx, a, 2, NULL, false), HWA_E_MISUSE, "reduce_to");
+    const int64_t five[5] = {1, 1, 1, 2, 3};
+    EXPECT_FAIL(hwa_expand(f->ctx, a, 5, five), HWA_E_SHAPE, "dimensions");
+}
+
+CTX_TEST(cast_to_a_quantized_dtype) {
+    hwa_tensor *a = t2(f, HWA_F32, 2, 32);
+    EXPECT_FAIL(hwa_cast(f->ctx, a, HWA_Q8_0), HWA_E_DTYPE, "cast");
 }
 
 /* ---- tensors, backends, graphs ------------------------------------------------------- */

@@ -53,6 +53,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "golden/ops_golden.h"
 #include "golden/spmm_golden.h"
+#include "golden/conv_golden.h"
 
 #define F32_TOL 1e-5
 #define REF_F32_TOL 1e-6
@@ -411,6 +412,23 @@ TEST(spmm_five_rows_of_67_columns) { run_spmm(&GOLD_spmm_m5_k67); }
 TEST(spmm_seventy_rows_two_panels) { run_spmm(&GOLD_spmm_m70_k19); }
 TEST(spmm_one_row_of_1000_columns) { run_spmm(&GOLD_spmm_vec_k1000); }
 TEST(spmm_64_rows_of_784_columns) { run_spmm(&GOLD_spmm_m64_k784); }
+
+/* 2-D convolution against torch.nn.functional.conv2d
+ * (tests/reference/gen_conv_goldens.py): p holds the strides, pads and
+ * dilations; the groups follow from x [N, C, ..] and w [O, C/groups, ..]. */
+BUILDER(b_conv2d) {
+    hwa_conv2d_params p = {{(int)gc->p[0], (int)gc->p[1]},
+                           {(int)gc->p[2], (int)gc->p[3], (int)gc->p[4], (int)gc->p[5]},
+                           {(int)gc->p[6], (int)gc->p[7]},
+                           (int)(gc->in[0].shape[1] / gc->in[1].shape[1])};
+    return hwa_conv2d(c, in[0], in[1], gc->n_in > 2 ? in[2] : NULL, &p);
+}
+
+TEST(conv2d_3x3_pad_1_with_bias) { run_f32(&GOLD_conv_3x3_pad1_bias, b_conv2d); }
+TEST(conv2d_stride_2x1_asymmetric_pads_dilation_1x2) { run_f32(&GOLD_conv_stride2_asym_dil, b_conv2d); }
+TEST(conv2d_two_groups_with_bias) { run_f32(&GOLD_conv_groups2_bias, b_conv2d); }
+TEST(conv2d_depthwise_stride_2) { run_f32(&GOLD_conv_depthwise, b_conv2d); }
+TEST(conv2d_1x1_with_bias) { run_f32(&GOLD_conv_1x1_bias, b_conv2d); }
 
 /* ---- wide rows and edge rows ------------------------------------------------ */
 

@@ -228,6 +228,19 @@ static hwa_tensor *bd_attention_causal(hwa_ctx *c, hwa_tensor **x) {
 static hwa_tensor *bd_attention_causal_scaled(hwa_ctx *c, hwa_tensor **x) {
     return hwa_attention(c, x[0], x[1], x[2], true, 0.7f);
 }
+static hwa_tensor *bd_conv_strided(hwa_ctx *c, hwa_tensor **x) {
+    const hwa_conv2d_params p = {.stride = {2, 1}, .pad = {1, 0, 0, 1}, .dilation = {1, 2}};
+    return hwa_conv2d(c, x[0], x[1], x[2], &p);
+}
+static hwa_tensor *bd_conv_groups(hwa_ctx *c, hwa_tensor **x) {
+    const hwa_conv2d_params p = {.pad = {0, 1, 1, 0}, .dilation = {2, 1}, .groups = 2};
+    return hwa_conv2d(c, x[0], x[1], x[2], &p);
+}
+static hwa_tensor *bd_conv_depthwise(hwa_ctx *c, hwa_tensor **x) {
+    const hwa_conv2d_params p = {.stride = {2, 2}, .pad = {1, 1, 1, 1}, .groups = 3};
+    return hwa_conv2d(c, x[0], x[1], x[2], &p);
+}
+static hwa_tensor *bd_conv_plain(hwa_ctx *c, hwa_tensor **x) { return hwa_conv2d(c, x[0], x[1], NULL, NULL); }
 static hwa_tensor *bd_concat0(hwa_ctx *c, hwa_tensor **x) { return hwa_concat(c, x[0], x[1], 0); }
 static hwa_tensor *bd_concat2(hwa_ctx *c, hwa_tensor **x) { return hwa_concat(c, x[0], x[1], 2); }
 static hwa_tensor *bd_sum(hwa_ctx *c, hwa_tensor **x) { return hwa_sum(c, x[0]); }
@@ -338,6 +351,16 @@ TEST(grad_attention_gqa_decode_scaled) {
     GRAD_CHECK(.build = bd_attention_causal_scaled, .in = {PARAM(1, 4, 1, 3), PARAM(1, 1, 5, 3), PARAM(1, 1, 5, 2)});
 }
 
+/* conv2d in x, w and b: strides, asymmetric pads, dilation, groups, depthwise */
+TEST(grad_conv2d_strided_dilated_padded) {
+    GRAD_CHECK(.build = bd_conv_strided, .in = {PARAM(1, 2, 5, 4), PARAM(3, 2, 3, 2), PARAM(3)});
+}
+TEST(grad_conv2d_groups) { GRAD_CHECK(.build = bd_conv_groups, .in = {PARAM(2, 4, 4, 4), PARAM(4, 2, 2, 3), PARAM(4)}); }
+TEST(grad_conv2d_depthwise) {
+    GRAD_CHECK(.build = bd_conv_depthwise, .in = {PARAM(1, 3, 5, 5), PARAM(3, 1, 3, 3), PARAM(3)});
+}
+TEST(grad_conv2d_no_bias_1x1) { GRAD_CHECK(.build = bd_conv_plain, .in = {PARAM(2, 3, 3, 2), PARAM(2, 3, 1, 1)}); }
+
 TEST(grad_concat_dim0) { GRAD_CHECK(.build = bd_concat0, .in = {PARAM(2, 3), PARAM(3, 3)}); }
 TEST(grad_concat_last_dim) { GRAD_CHECK(.build = bd_concat2, .in = {PARAM(2, 2, 2), PARAM(2, 2, 3)}); }
 
@@ -413,4 +436,100 @@ TEST(grads_accumulate_until_zeroed) {
         CHECK_NEAR(twice[i], 2 * wv[i], 0);
         CHECK_NEAR(again[i], wv[i], 0);
     }
+}
+
+/* ---- elementwise and indexing ops for ONNX models ------------------------------------- */
+
+/* One builder per map function: the function's op code and its a, b. */
+static hwa_map_fn gc_map_fn;
+static float gc_map_a, gc_map_b;
+static hwa_tensor *bd_map(hwa_ctx *c, hwa_tensor **x) { return hwa_map(c, x[0], gc_map_fn, gc_map_a, gc_map_b); }
+#define MAP_CHECK(fn, a, b, ...)                                            \
+    do {                                                                    \
+        gc_map_fn = (fn), gc_map_a = (a), gc_map_b = (b);                   \
+        GRAD_CHECK(.build = bd_map, .in = {{SHAPE(4, 5), .param = true, __VA_ARGS__}}); \
+    } while (0)
+
+TEST(grad_map_smooth_fns) {
+    MAP_CHECK(HWA_MAP_ERF, 0, 0, .lo = -2, .hi = 2);
+    MAP_CHECK(HWA_MAP_SQRT, 0, 0, .lo = 0.5f, .hi = 2);
+    MAP_CHECK(HWA_MAP_EXP, 0, 0, .lo = -1.5f, .hi = 1.5f);
+    MAP_CHECK(HWA_MAP_LOG, 0, 0, .lo = 0.5f, .hi = 2);
+    MAP_CHECK(HWA_MAP_NEG, 0, 0, .lo = -1.5f, .hi = 1.5f);
+    MAP_CHECK(HWA_MAP_RECIP, 0, 0, .lo = -2, .hi = 2, .min_abs = 0.5f);
+    MAP_CHECK(HWA_MAP_SIN, 0, 0, .lo = -3, .hi = 3);
+    MAP_CHECK(HWA_MAP_COS, 0, 0, .lo = -3, .hi = 3);
+    MAP_CHECK(HWA_MAP_POWC, 2.5f, 0, .lo = 0.5f, .hi = 2);
+    MAP_CHECK(HWA_MAP_SOFTPLUS, 0, 0, .lo = -3, .hi = 3);
+}
+
+TEST(grad_map_piecewise_fns_away_from_kinks) {
+    MAP_CHECK(HWA_MAP_ABS, 0, 0, .lo = -1.5f, .hi = 1.5f, .min_abs = 0.1f);
+    MAP_CHECK(HWA_MAP_LEAKY_RELU, 0.1f, 0, .lo = -1.5f, .hi = 1.5f, .min_abs = 0.1f);
+    MAP_CHECK(HWA_MAP_ELU, 0.7f, 0, .lo = -1.5f, .hi = 1.5f, .min_abs = 0.1f);
+    MAP_CHECK(HWA_MAP_CLIP, -0.7f, 0.6f, .lo = -1.5f, .hi = 1.5f);
+    MAP_CHECK(HWA_MAP_HARD_SIGMOID, 0.2f, 0.5f, .lo = -4, .hi = 4);
+}
+
+/* zero gradients, checked where the functions are constant around x */
+TEST(grad_map_step_fns_are_zero) {
+    MAP_CHECK(HWA_MAP_FLOOR, 0, 0, .lo = 0.1f, .hi = 0.9f);
+    MAP_CHECK(HWA_MAP_CEIL, 0, 0, .lo = 0.1f, .hi = 0.9f);
+    MAP_CHECK(HWA_MAP_ROUND, 0, 0, .lo = 0.6f, .hi = 1.4f);
+    MAP_CHECK(HWA_MAP_SIGN, 0, 0, .lo = -1.5f, .hi = 1.5f, .min_abs = 0.1f);
+    MAP_CHECK(HWA_MAP_NOT, 0, 0, .lo = -1.5f, .hi = 1.5f, .min_abs = 0.1f);
+}
+
+static hwa_tensor *bd_pow(hwa_ctx *c, hwa_tensor **x) { return hwa_binary(c, x[0], x[1], HWA_BIN_POW); }
+static hwa_tensor *bd_max(hwa_ctx *c, hwa_tensor **x) { return hwa_binary(c, x[0], x[1], HWA_BIN_MAX); }
+static hwa_tensor *bd_min(hwa_ctx *c, hwa_tensor **x) { return hwa_binary(c, x[0], x[1], HWA_BIN_MIN); }
+/* a comparison feeding where (relu written the ONNX way): the condition's
+ * gradient is zero, the chosen side's passes */
+static hwa_tensor *bd_where_gt(hwa_ctx *c, hwa_tensor **x) {
+    return hwa_where(c, hwa_binary(c, x[0], x[1], HWA_BIN_GT), x[0], hwa_scale(c, x[1], 3.0f));
+}
+static hwa_tensor *bd_where(hwa_ctx *c, hwa_tensor **x) { return hwa_where(c, x[0], x[1], x[2]); }
+static hwa_tensor *bd_gather0(hwa_ctx *c, hwa_tensor **x) { return hwa_gather(c, x[0], x[1], 0); }
+static hwa_tensor *bd_gather_last(hwa_ctx *c, hwa_tensor **x) { return hwa_gather(c, x[0], x[1], -1); }
+static hwa_tensor *bd_rmax_rows(hwa_ctx *c, hwa_tensor **x) {
+    return hwa_reduce_max_to(c, x[0], 3, (const int64_t[]){2, 3, 1}, false);
+}
+static hwa_tensor *bd_rmin_outer(hwa_ctx *c, hwa_tensor **x) {
+    return hwa_reduce_max_to(c, x[0], 3, (const int64_t[]){1, 3, 1}, true);
+}
+static hwa_tensor *bd_reduce_mean(hwa_ctx *c, hwa_tensor **x) {
+    return hwa_reduce_to(c, x[0], 3, (const int64_t[]){2, 1, 4}, true);
+}
+static hwa_tensor *bd_expand(hwa_ctx *c, hwa_tensor **x) {
+    return hwa_expand(c, x[0], 3, (const int64_t[]){2, 3, 4});
+}
+
+TEST(grad_pow_both_sides_broadcast) {
+    GRAD_CHECK(.build = bd_pow, .in = {{SHAPE(3, 5), .param = true, .lo = 0.5f, .hi = 2},
+                                       {SHAPE(5), .param = true, .lo = -1.5f, .hi = 1.5f}});
+}
+TEST(grad_max_min_broadcast) {
+    GRAD_CHECK(.build = bd_max, .in = {PARAM(3, 5), PARAM(3, 1)});
+    GRAD_CHECK(.build = bd_min, .in = {PARAM(3, 5), PARAM(5)});
+}
+TEST(grad_where_of_a_comparison) { GRAD_CHECK(.build = bd_where_gt, .in = {PARAM(3, 5), PARAM(3, 5)}); }
+static const float COND[6] = {1, 0, 0, -2, 1, 0};
+TEST(grad_where_both_sides) {
+    GRAD_CHECK(.build = bd_where, .in = {{SHAPE(2, 3), .values = COND}, PARAM(2, 3), PARAM(2, 3)});
+}
+static const float GIDX[5] = {2, -1, 0, 2, -4};
+TEST(grad_gather_axis0_repeated_and_negative) {
+    GRAD_CHECK(.build = bd_gather0, .in = {PARAM(4, 3), INDEX(GIDX, 5)});
+}
+static const float GIDX2[4] = {-1, 0, 2, 2};
+TEST(grad_gather_last_axis_2d_indices) {
+    GRAD_CHECK(.build = bd_gather_last, .in = {PARAM(2, 3), INDEX(GIDX2, 2, 2)});
+}
+TEST(grad_reduce_max_and_min) {
+    GRAD_CHECK(.build = bd_rmax_rows, .in = {PARAM(2, 3, 4)});
+    GRAD_CHECK(.build = bd_rmin_outer, .in = {PARAM(2, 3, 4)});
+}
+TEST(grad_reduce_mean_and_expand) {
+    GRAD_CHECK(.build = bd_reduce_mean, .in = {PARAM(2, 3, 4)});
+    GRAD_CHECK(.build = bd_expand, .in = {PARAM(3, 1)});
 }

@@ -39,7 +39,10 @@ hwa_tensor *hwa_transpose(hwa_ctx *ctx, hwa_tensor *a);
 hwa_tensor *hwa_slice(hwa_ctx *ctx, hwa_tensor *a, int dim, int64_t start, int64_t len);
 /* A contiguous copy (of a view, say). */
 hwa_tensor *hwa_cont(hwa_ctx *ctx, hwa_tensor *a);
-/* A contiguous copy converted to another float dtype. */
+/* A contiguous copy converted to another dtype: a float dtype, or between
+ * float and i32 (ONNX Cast): float -> i32 rounds toward zero as numpy's
+ * astype does, saturating at the i32 range, NaN giving 0; i32 -> float
+ * rounds to the nearest float; i32 -> i32 is exact. */
 hwa_tensor *hwa_cast(hwa_ctx *ctx, hwa_tensor *a, hwa_dtype t);
 
 /* ---- arithmetic -------------------------------------------------------- */
@@ -146,6 +149,19 @@ hwa_tensor *hwa_spmm(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *row_ptr, hwa_tenso
  * gives the exact rule). Result f32 [M, N]. Not differentiable. */
 hwa_tensor *hwa_qlinear(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w, hwa_tensor *w_scale, float act_scale,
                         int act_zero);
+/* 2-D convolution (cross-correlation, as PyTorch's and ONNX's Conv). */
+typedef struct hwa_conv2d_params {
+    int stride[2];    /* h, w; 0 means 1 */
+    int pad[4];       /* top, left, bottom, right (>= 0) */
+    int dilation[2];  /* h, w; 0 means 1 */
+    int groups;       /* 0 means 1; C and O divisible by it */
+} hwa_conv2d_params;
+/* x [N, C, H, W], w [O, C/groups, KH, KW], b [O] or NULL (no bias) -> [N, O, OH, OW],
+ * OH = (H + pad_t + pad_b - dil_h*(KH-1) - 1) / stride_h + 1 (likewise OW); p NULL means all
+ * defaults (stride 1, no pads, dilation 1, one group). Differentiable in x, w and b. NULL with
+ * HWA_E_SHAPE (channels that do not fit, groups not dividing C and O, an output smaller than 1x1,
+ * a bias not [O]) or HWA_E_INVALID (negative strides, pads, dilations or groups) recorded. */
+hwa_tensor *hwa_conv2d(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w, hwa_tensor *b, const hwa_conv2d_params *p);
 hwa_tensor *hwa_sum(hwa_ctx *ctx, hwa_tensor *a);
 hwa_tensor *hwa_mean(hwa_ctx *ctx, hwa_tensor *a);
 /* Over one dimension, kept with extent 1. */
@@ -156,6 +172,49 @@ hwa_tensor *hwa_mean_dim(hwa_ctx *ctx, hwa_tensor *a, int dim);
 hwa_tensor *hwa_cross_entropy(hwa_ctx *ctx, hwa_tensor *logits, hwa_tensor *labels);
 /* mean((a - b)^2) -> [1]; shapes must be equal. */
 hwa_tensor *hwa_mse(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b);
+
+/* ---- elementwise and indexing ops for ONNX models ------------------------ */
+
+typedef enum hwa_map_fn {
+    HWA_MAP_ERF, HWA_MAP_SQRT, HWA_MAP_EXP, HWA_MAP_LOG, HWA_MAP_NEG, HWA_MAP_ABS, HWA_MAP_RECIP,
+    HWA_MAP_FLOOR, HWA_MAP_CEIL, HWA_MAP_ROUND /* half to even */, HWA_MAP_SIGN, HWA_MAP_SIN, HWA_MAP_COS,
+    HWA_MAP_LEAKY_RELU /* a: alpha */, HWA_MAP_CLIP /* [a, b] */, HWA_MAP_POWC /* x^a */,
+    HWA_MAP_ELU /* a */, HWA_MAP_SOFTPLUS, HWA_MAP_HARD_SIGMOID /* max(0, min(1, a*x + b)) */,
+    HWA_MAP_NOT /* x == 0 ? 1 : 0 */,
+    HWA_MAP_COUNT
+} hwa_map_fn;
+/* dst = fn(x) elementwise (same shape and dtype; x float). Computed in f32 as
+ * ONNX's numpy reference does: erf exact, round half to even, leaky relu
+ * x < 0 ? a*x : x, elu x < 0 ? a*(exp(x) - 1) : x, softplus log(1 + exp(x))
+ * without overflow; clip, leaky relu and hard sigmoid pass a NaN through.
+ * Differentiable (floor, ceil, round, sign, not: zero gradient). An fn outside
+ * the enum is HWA_E_INVALID. */
+hwa_tensor *hwa_map(hwa_ctx *ctx, hwa_tensor *x, hwa_map_fn fn, float a, float b);
+typedef enum hwa_binary_fn {
+    HWA_BIN_POW, HWA_BIN_MAX, HWA_BIN_MIN, HWA_BIN_EQ, HWA_BIN_LT, HWA_BIN_LE, HWA_BIN_GT, HWA_BIN_GE,
+    HWA_BIN_AND, HWA_BIN_OR, HWA_BIN_XOR, HWA_BIN_MOD /* fmod: sign of the dividend */,
+    HWA_BIN_COUNT
+} hwa_binary_fn;
+/* dst = fn(a, b) with b broadcast to a's shape by hwa_add's rule; comparisons and logic give 1.0 / 0.0
+ * (logic reads nonzero as true); max and min pass a NaN of either side through. Differentiable for
+ * POW (both), MAX, MIN (the gradient goes to the chosen side; ties to a); comparisons/logic/mod have
+ * no gradient. */
+hwa_tensor *hwa_binary(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b, hwa_binary_fn fn);
+/* dst = cond != 0 ? a : b; cond, a, b of one shape (callers expand first); cond float. Differentiable
+ * in a and b. */
+hwa_tensor *hwa_where(hwa_ctx *ctx, hwa_tensor *cond, hwa_tensor *a, hwa_tensor *b);
+/* ONNX Gather: idx i32 of any shape (negative counts from the end; out of range is HWA_E_RANGE from the
+ * kernel, naming the index); dst = data.shape[:axis] + idx.shape + data.shape[axis+1:] (<= 4 dims;
+ * more is HWA_E_SHAPE); axis negative counts from the end. data float or i32 (i32 copied exactly).
+ * Differentiable in data (float). */
+hwa_tensor *hwa_gather(hwa_ctx *ctx, hwa_tensor *data, hwa_tensor *idx, int axis);
+/* a broadcast to shape (hwa_add's rule for src1: extents equal or 1, missing leading dims 1). */
+hwa_tensor *hwa_expand(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape);
+/* a summed (mean: averaged) down to shape, keeping dims (extents equal or 1): ReduceSum/ReduceMean with
+ * keepdims=1 over the axes where shape has 1. */
+hwa_tensor *hwa_reduce_to(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape, bool mean);
+/* max (or min) over the axes where shape has 1, keeping dims; a NaN wins. Gradient to the first arg-max. */
+hwa_tensor *hwa_reduce_max_to(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape, bool min);
 
 /* ---- graphs ------------------------------------------------------------ */
 

@@ -187,7 +187,109 @@ hwa_status hwa_onnx_array_new(const char *name, int type, int ndim, const int64_
 void hwa_onnx_array_free(hwa_onnx_array *a); /* NULL is a no-op */
 
 /* ---- mapping onto graph ops (the importer) -----------------------------
- * Declared below by the importer (hwa_onnx_net_*). */
+ *
+ * A net maps a model's graph onto hwadapt's graph ops in a context the
+ * caller owns. hwa_onnx_net_new checks every node once (op types,
+ * attribute values that need no shapes) and makes a leaf tensor per float
+ * initializer; hwa_onnx_net_build instantiates the graph for concrete input
+ * shapes, as many times as the caller wants, every instantiation sharing
+ * those leaves (so parameters trained through one are the ones the others
+ * read).
+ *
+ * Values known when a build runs — initializers, Constant, Shape of a
+ * tensor whose shape is known, and every op whose inputs are all known —
+ * are computed on the host (integers exactly, in int64), so the shape
+ * arithmetic that exporters emit (Shape -> Gather -> Unsqueeze -> Concat ->
+ * Reshape) leaves no node in the graph. The rest become graph ops.
+ *
+ * Element types in the graph: float, double, float16, bfloat16 and bool
+ * values are f32 tensors (bool as 0.0 / 1.0); integer values are i32
+ * tensors. Each value keeps its ONNX type and shape beside its tensor, so
+ * that inputs are set and outputs read in the types the model declares.
+ * A rank-0 ONNX value is a [1] tensor; ranks above 4 (HWA_MAX_DIMS) cannot
+ * be graph tensors (HWA_E_UNSUPPORTED naming the node) but may be known
+ * values.
+ *
+ * Usage:
+ *     hwa_onnx_net_new(model, ctx, NULL, &net);
+ *     hwa_onnx_net_build(net, NULL, 4, &in, &out);   // symbolic dims = 4
+ *     hwa_graph *g = hwa_graph_new(ctx);
+ *     for each output k: hwa_graph_build_forward(g, out[k].t);
+ *     hwa_ctx_alloc_leaves(ctx, be); hwa_onnx_net_load_params(net);
+ *     hwa_onnx_io_set(&in[0], array); hwa_graph_compute(g, be);
+ *     hwa_onnx_io_get(&out[0], &result);
+ *
+ * Threading: as the context's (one thread at a time). */
+
+typedef struct hwa_onnx_net hwa_onnx_net;
+
+typedef struct hwa_onnx_net_opts {
+    bool trainable;   /* float initializers become trainable parameters (hwa_tensor_set_param) */
+} hwa_onnx_net_opts;
+
+/* Maps model onto ctx. model and ctx must outlive the net. opts may be NULL
+ * (inference: no parameters). Errors: HWA_E_UNSUPPORTED listing every
+ * unsupported op of the model at once ("unsupported ops: Resize x2,
+ * com.microsoft/FusedConv x1"), or the first node with an attribute value
+ * the mapping cannot honour ("node 'conv1' (Conv): auto_pad VALID_X ..."),
+ * HWA_E_NOMEM, HWA_E_MISUSE for NULL arguments. The message is on ctx and
+ * on the thread (hwa_last_error). */
+hwa_status hwa_onnx_net_new(const hwa_onnx *model, hwa_ctx *ctx, const hwa_onnx_net_opts *opts,
+                            hwa_onnx_net **out);
+/* Frees the net's own memory; the tensors it made belong to the context.
+ * NULL is a no-op. */
+void hwa_onnx_net_free(hwa_onnx_net *net);
+
+/* The concrete shape of one model input (ndim 0..HWA_ONNX_MAX_DIMS). */
+typedef struct hwa_onnx_shape {
+    int ndim;
+    int64_t dims[HWA_ONNX_MAX_DIMS];
+} hwa_onnx_shape;
+
+/* One input or output of a build: its ONNX name, type and shape, and the
+ * graph tensor that holds it. Owned by the net. */
+typedef struct hwa_onnx_io {
+    const char *name;
+    int type;                         /* hwa_onnx_type: declared, else inferred */
+    int ndim;                         /* the ONNX rank (0 for a scalar, whose tensor is [1]) */
+    int64_t dims[HWA_ONNX_MAX_DIMS];
+    hwa_tensor *t;                    /* inputs: a leaf (f32 or i32); outputs: the node (or a leaf
+                                         when the output is known at build time, or an input) */
+} hwa_onnx_io;
+
+/* Instantiates the graph. shapes: hwa_onnx_n_inputs(model) shapes, or NULL
+ * to take the declared ones with every symbolic or unknown dimension set
+ * to batch (batch is ignored when shapes are given; it must be >= 1 when
+ * some dimension needs it). A given shape must agree with the declared
+ * rank and fixed dimensions. *inputs and *outputs receive arrays of
+ * hwa_onnx_n_inputs / hwa_onnx_n_outputs entries owned by the net (valid
+ * until it is freed). New leaves (the inputs, constants made for this
+ * build) have no data: call hwa_ctx_alloc_leaves and then
+ * hwa_onnx_net_load_params before computing. Errors: HWA_E_INVALID (a
+ * shape that does not fit the declaration, a missing batch),
+ * HWA_E_UNSUPPORTED (naming the node: a rank above 4, a step other than 1,
+ * an integer op at run time...), HWA_E_SHAPE, HWA_E_NOMEM. After an error
+ * the context may hold tensors of the failed build; the net stays usable. */
+hwa_status hwa_onnx_net_build(hwa_onnx_net *net, const hwa_onnx_shape *shapes, int64_t batch,
+                              hwa_onnx_io **inputs, hwa_onnx_io **outputs);
+
+/* Writes initializers and build-time constants into their leaves, each
+ * leaf once (later calls write only leaves made since, so trained
+ * parameters are not reset). Leaves must have data (hwa_ctx_alloc_leaves);
+ * HWA_E_MISUSE names the first that has none. */
+hwa_status hwa_onnx_net_load_params(hwa_onnx_net *net);
+
+/* Sets a build's input from a host array of the same shape. Conversions:
+ * float, double, float16, bfloat16 and bool to an f32 tensor; any integer
+ * type to an i32 tensor, each value checked to fit (HWA_E_RANGE naming the
+ * first that does not). Another pairing is HWA_E_DTYPE ("input 'ids' is
+ * int64; got float"); a shape mismatch HWA_E_SHAPE. */
+hwa_status hwa_onnx_io_set(const hwa_onnx_io *in, const hwa_onnx_array *a);
+/* Reads a build's output (after a compute) as a new array of the io's type
+ * and shape, the caller's to free with hwa_onnx_array_free: floats
+ * converted from f32, bools as value != 0, integers from the i32 (or f32)
+ * tensor. HWA_E_NOMEM, or the backend's read error. */
+hwa_status hwa_onnx_io_get(const hwa_onnx_io *out, hwa_onnx_array **a);
 
 #ifdef __cplusplus
 }

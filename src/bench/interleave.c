@@ -304,6 +304,9 @@ static hwa_status prepare(hwa__sweep_runner *r, const hwa__sweep_block *b, int i
         note_add(tmpl, "compressed model: a query is the forward pass of %lld rows; the layers run %s",
                  (long long)b->batch, forms);
     }
+    if (w->onet)
+        note_add(tmpl, "ONNX model: a query is one forward pass with every symbolic dimension set to %lld, on random "
+                 "inputs (floats uniform in [-1, 2), integers and bools 1)", (long long)b->batch);
     tmpl->planned_bytes = w->planned_bytes;
 
     /* Predict one query's time from what this device did in this dtype. The

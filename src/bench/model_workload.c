@@ -28,6 +28,14 @@ static hwa_status open_model(const char *path, const char *spec, int threads, in
 }
 
 hwa_status hwa__model_dtype(const char *path, const char *spec, hwa_dtype *t) {
+    if (hwa__is_onnx_file(path)) {
+        /* mapped once without a device, so an unsupported op fails first */
+        hwa__workload w;
+        *t = HWA_F32;
+        hwa_status st = hwa__onnx_workload_build(path, NULL, 1, 0, 0, &w);
+        if (!st) hwa__workload_free(&w);
+        return st;
+    }
     if (hwa_cmodel_is_file(path)) {
         hwa_cmodel *cm = NULL;
         hwa_status st = hwa_cmodel_read(path, &cm);
@@ -88,6 +96,10 @@ hwa_status hwa__cmodel_build(const char *path, const char *spec, int64_t batch, 
 
 hwa_status hwa__model_build(const char *path, const char *spec, hwa_dtype t, int64_t batch, bool sequences,
                             int threads, uint64_t seed, hwa__workload *w) {
+    if (hwa__is_onnx_file(path)) {
+        if (sequences) return hwa__err(NULL, HWA_E_INVALID, "%s: sequences apply to language models", path);
+        return hwa__onnx_workload_build(path, spec, batch, threads, seed, w);
+    }
     if (hwa_cmodel_is_file(path)) {
         if (sequences) return hwa__err(NULL, HWA_E_INVALID, "%s: sequences apply to language models", path);
         return hwa__cmodel_build(path, spec, batch, threads, seed, w);

@@ -178,9 +178,29 @@ static hwa_status write_out(void *ud, void *file) {
     return st;
 }
 
+/* An ONNX model's forward pass (symbolic dims = the batch, default 1):
+ * the importer's graph, built without a device and placed as a built-in
+ * workload's. */
+static hwa_status write_onnx(const hwa_bench_plan *a, const char *devices, FILE *f) {
+    hwa__workload w;
+    const int64_t batch = a->batch ? a->batch : 1;
+    hwa_status st = hwa__onnx_workload_build(a->workload, NULL, batch, 0, 42, &w);
+    if (st) return st;
+    st = hwa__workload_place(&w, devices, &a->opts, a->passport);
+    if (!st && a->json) st = hwa_placement_write_json(w.pl, f);
+    if (!st && !a->json) {
+        fprintf(f, "%s, batch %lld, f32, across %s (a dry run: nothing allocated)\n", a->workload, (long long)batch,
+                devices);
+        st = hwa_placement_print(w.pl, f, a->per_node);
+    }
+    hwa__workload_free(&w);
+    return st;
+}
+
 /* A model file's step: loaded on the CPU (weights mapped), placed across
  * the devices. */
 static hwa_status write_model(const hwa_bench_plan *a, const char *devices, FILE *f) {
+    if (hwa__is_onnx_file(a->workload)) return write_onnx(a, devices, f);
     if (a->measure)
         return hwa__err(NULL, HWA_E_UNSUPPORTED, "plan --measure: built-in workloads only (hwadapt generate --device auto "
                                                  "reports a model's predicted against measured step time)");

@@ -104,12 +104,12 @@ static hwa_status check_plan(const hwa_bench_sweep *s, plan *p) {
             /* A model file: opened once here so a bad file fails before any row. */
             p->wl_idx[i] = -1;
             if ((st = hwa__model_dtype(w, p->dev.v[0], &p->wl_file_dt[i]))) return st;
-            p->wl_compressed[i] = hwa_cmodel_is_file(w);
+            p->wl_compressed[i] = hwa_cmodel_is_file(w) || hwa__is_onnx_file(w); /* rows count samples */
             for (int j = 0; p->dt_given && strcmp(p->dt.v[0], "all") && j < p->dt.n; j++)
                 if (strcmp(p->dt.v[j], hwa_dtype_name(p->wl_file_dt[i])))
                     return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s holds %s weights, cannot run %s; available: %s", w,
                                     hwa_dtype_name(p->wl_file_dt[i]), p->dt.v[j], hwa_dtype_name(p->wl_file_dt[i]));
-        } else if (strchr(w, '/') || strstr(w, ".gguf") || strstr(w, ".bin") || strstr(w, ".hwac")) {
+        } else if (strchr(w, '/') || strstr(w, ".gguf") || strstr(w, ".bin") || strstr(w, ".hwac") || strstr(w, ".onnx")) {
             return hwa__err(NULL, HWA_E_NOTFOUND, "workload file '%s': no such file", w);
         } else if ((st = hwa_bench_workload_find(w, &p->wl_idx[i]))) {
             return st;

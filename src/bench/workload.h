@@ -38,6 +38,10 @@ typedef struct hwa__workload {
      * graph, logits and backend are g, out and be above (owned by the
      * net). */
     struct hwa_cm_net *cnet;
+    /* An ONNX model file (hwa__onnx_workload_build): the model and its net,
+     * whose graph, first output and backend are g, out and be above. */
+    struct hwa_onnx *onnx;
+    struct hwa_onnx_net *onet;
     /* Placed across devices (hwa__workload_place): the schedule and the
      * backends it made besides be. */
     hwa_placement *pl;
@@ -93,6 +97,13 @@ hwa_status hwa__model_dtype(const char *path, const char *spec, hwa_dtype *t);
  * runs fastest (hwa_cm_net). Its dtype is f32. */
 hwa_status hwa__cmodel_build(const char *path, const char *spec, int64_t batch, int threads, uint64_t seed,
                              hwa__workload *w);
+/* An ONNX model file (a name ending in .onnx) as the workload: a query is
+ * its forward pass with every symbolic dimension set to batch, on random
+ * inputs of the declared types; its dtype is f32. spec NULL builds the graph
+ * alone (nothing allocated, for hwadapt plan). */
+bool hwa__is_onnx_file(const char *path);
+hwa_status hwa__onnx_workload_build(const char *path, const char *spec, int64_t batch, int threads, uint64_t seed,
+                                    hwa__workload *w);
 hwa_status hwa__model_run(hwa__workload *w);
 /* The logits of w's first query (its model fresh from path, as after
  * hwa__model_build) recomputed from a fresh model of the same file on the

@@ -8,6 +8,7 @@
 
 #include "bench/bench_device.h"
 #include "bench/workload.h"
+#include "hwadapt/onnx.h"
 #include "hwadapt/compress.h"
 #include "hwadapt/nn.h"
 #include "hwadapt/train.h"
@@ -254,7 +255,9 @@ void hwa__workload_free(hwa__workload *w) {
     if (w->cnet) w->be = NULL; /* the net's own */
     hwa_cm_net_free(w->cnet);
     hwa_backend_free(w->be);
+    hwa_onnx_net_free(w->onet);
     hwa_ctx_free(w->ctx);
+    hwa_onnx_free(w->onnx);
     hwa_llama_free(w->llama);
     free(w->tokens);
     free(w->seqs);

@@ -45,9 +45,13 @@ NO_BACKWARD(SUM_SQ)
 NO_BACKWARD(CACHE_WRITE)
 NO_BACKWARD(SPMM)
 NO_BACKWARD(QLINEAR)
+NO_BACKWARD(CONV2D_BACK_DATA)
+NO_BACKWARD(CONV2D_BACK_WEIGHT)
 NO_BACKWARD(CACHE_ATTENTION)
 NO_BACKWARD(SGD_UPDATE)
 NO_BACKWARD(ADAM_UPDATE)
+NO_BACKWARD(MAP_BACK)
+NO_BACKWARD(GATHER_BACK)
 
 #define BACK(name) static hwa_status hwa__back_##name(hwa_ctx *ctx, hwa_tensor *node, hwa_tensor *g, hwa_tensor **grads)
 
@@ -186,6 +190,19 @@ BACK(ATTENTION) {
     return HWA_OK;
 }
 
+BACK(CONV2D) {
+    /* dx from g and w, dw from g and x, each with the forward's geometry
+     * (node->p) and the shape of the input it is the gradient of. */
+    hwa_tensor *x = node->src[0], *w = node->src[1];
+    if (NEED(0))
+        grads[0] = hwa__op_new(ctx, HWA_OP_CONV2D_BACK_DATA, (hwa_tensor *[]){g, w}, &node->p, g->dtype, x->ndim,
+                               x->shape);
+    if (NEED(1))
+        grads[1] = hwa__op_new(ctx, HWA_OP_CONV2D_BACK_WEIGHT, (hwa_tensor *[]){g, x}, &node->p, g->dtype, w->ndim,
+                               w->shape);
+    return HWA_OK;
+}
+
 BACK(CONCAT) {
     int dim = node->p.i[0];
     int64_t na = node->src[0]->shape[dim], nb = node->src[1]->shape[dim];
@@ -207,6 +224,75 @@ BACK(SUM_TO) {
 BACK(CROSS_ENTROPY) {
     grads[0] = hwa__op_new(ctx, HWA_OP_CROSS_ENTROPY_BACK, (hwa_tensor *[]){g, node->src[0], node->src[1]}, NULL,
                            g->dtype, 0, NULL);
+    return HWA_OK;
+}
+
+/* ---- elementwise and indexing ops for ONNX models ----------------------- */
+
+static hwa_tensor *zeros_like(hwa_ctx *ctx, const hwa_tensor *t) {
+    return hwa__fill(ctx, t->dtype, t->ndim, t->shape, 0.0f);
+}
+
+BACK(MAP) {
+    grads[0] = hwa__op_new(ctx, HWA_OP_MAP_BACK, (hwa_tensor *[]){g, node->src[0]}, &node->p, g->dtype, 0, NULL);
+    return HWA_OK;
+}
+
+/* pow: d/da = b a^(b-1), d/db = a^b log a (NaN for a < 0, as the real
+ * logarithm); max / min: the gradient goes where the mask of the chosen
+ * side says (ties to a); comparisons, logic and mod: zero. */
+BACK(BINARY) {
+    hwa_tensor *a = node->src[0], *b = node->src[1];
+    const int fn = node->p.i[0];
+    if (fn == HWA_BIN_POW) {
+        if (NEED(0)) {
+            const int64_t one = 1;
+            hwa_tensor *bm1 = hwa_add(ctx, b, hwa__fill(ctx, b->dtype, 1, &one, -1.0f));
+            grads[0] = hwa_mul(ctx, hwa_mul(ctx, g, hwa_binary(ctx, a, bm1, HWA_BIN_POW)), b);
+        }
+        if (NEED(1))
+            grads[1] = hwa__sum_to(ctx, hwa_mul(ctx, hwa_mul(ctx, g, node), hwa_map(ctx, a, HWA_MAP_LOG, 0, 0)), b);
+    } else if (fn == HWA_BIN_MAX || fn == HWA_BIN_MIN) {
+        const bool max = fn == HWA_BIN_MAX;
+        if (NEED(0)) grads[0] = hwa_mul(ctx, g, hwa_binary(ctx, a, b, max ? HWA_BIN_GE : HWA_BIN_LE));
+        if (NEED(1)) grads[1] = hwa__sum_to(ctx, hwa_mul(ctx, g, hwa_binary(ctx, a, b, max ? HWA_BIN_LT : HWA_BIN_GT)), b);
+    } else {
+        /* a step function of its inputs: zero almost everywhere */
+        if (NEED(0)) grads[0] = zeros_like(ctx, a);
+        if (NEED(1)) grads[1] = zeros_like(ctx, b);
+    }
+    return HWA_OK;
+}
+
+BACK(WHERE) {
+    hwa_tensor *zero = zeros_like(ctx, g);
+    if (NEED(0)) grads[0] = zeros_like(ctx, node->src[0]); /* the condition: a step */
+    if (NEED(1)) grads[1] = hwa_where(ctx, node->src[0], g, zero);
+    if (NEED(2)) grads[2] = hwa_where(ctx, node->src[0], zero, g);
+    return HWA_OK;
+}
+
+BACK(GATHER) {
+    const hwa_tensor *data = node->src[0];
+    if (!hwa_dtype_is_float(data->dtype)) return HWA_OK;
+    hwa_op_params p = {0};
+    p.i[0] = node->p.i[0];
+    grads[0] = hwa__op_new(ctx, HWA_OP_GATHER_BACK, (hwa_tensor *[]){g, node->src[1]}, &p, g->dtype, data->ndim,
+                           data->shape);
+    return HWA_OK;
+}
+
+/* g (the reduced shape) broadcast over the mask of each group's first
+ * winner. */
+BACK(REDUCE_MAX) {
+    hwa_tensor *a = node->src[0];
+    hwa_op_params p = node->p;
+    p.i[1] = 1;
+    int64_t ne[4], st[4];
+    hwa__shape4(node, ne, st);
+    for (int k = 0; k < 4; k++) p.i[2] |= ne[k] == 1 ? 1 << k : 0;
+    hwa_tensor *mask = hwa__op_new(ctx, HWA_OP_REDUCE_MAX, (hwa_tensor *[]){a}, &p, a->dtype, a->ndim, a->shape);
+    grads[0] = hwa_mul(ctx, mask, g);
     return HWA_OK;
 }
 

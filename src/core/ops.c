@@ -156,6 +156,10 @@ hwa_status hwa__infer_CONT(hwa_ctx *ctx, hwa_tensor *dst) {
     bool ok = hwa_dtype_is_float(dst->dtype) &&
               (hwa_dtype_is_float(a->dtype) || (hwa_dtype_is_quantized(a->dtype) && hwa_tensor_is_contiguous(a)));
     if (!ok && a->dtype == dst->dtype && !hwa_dtype_is_quantized(a->dtype)) ok = true;
+    /* ONNX Cast between float and i32 (hwa_cast documents the rounding) */
+    if (!ok && ((dst->dtype == HWA_I32 && hwa_dtype_is_float(a->dtype)) ||
+                (a->dtype == HWA_I32 && hwa_dtype_is_float(dst->dtype))))
+        ok = true;
     if (!ok)
         return hwa__err(ctx, HWA_E_DTYPE, "cont: cannot convert %s %s to %s", hwa_dtype_name(a->dtype), SHAPE(a),
                         hwa_dtype_name(dst->dtype));
@@ -545,6 +549,86 @@ hwa_status hwa__infer_QLINEAR(hwa_ctx *ctx, hwa_tensor *dst) {
     return HWA_OK;
 }
 
+/* ---- 2-D convolution (CONV2D and its two backward ops) ---------------------
+ * All three share the geometry of the forward op: x [N, C, H, W], w [O, C/G,
+ * KH, KW], y [N, O, OH, OW]; conv_geometry checks it and gives y's shape. */
+static hwa_status conv_geometry(hwa_ctx *ctx, const hwa_tensor *dst, const int64_t *x, const int64_t *w,
+                                int64_t y[4]) {
+    const char *op = hwa__op_name(dst->op);
+    const int32_t *i = dst->p.i;
+    const int64_t G = dst->p.l[0];
+    if (i[0] < 1 || i[1] < 1 || i[2] < 0 || i[3] < 0 || i[4] < 0 || i[5] < 0 || i[6] < 1 || i[7] < 1 || G < 1)
+        return hwa__err(ctx, HWA_E_INVALID,
+                        "%s: stride %dx%d, pads %d,%d,%d,%d, dilation %dx%d, groups %lld (strides, dilations and "
+                        "groups >= 1, pads >= 0)",
+                        op, i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7], (long long)G);
+    if (x[1] % G != 0 || w[0] % G != 0)
+        return hwa__err(ctx, HWA_E_SHAPE, "%s: %lld groups do not divide %lld input channels and %lld output channels",
+                        op, (long long)G, (long long)x[1], (long long)w[0]);
+    if (w[1] * G != x[1])
+        return hwa__err(ctx, HWA_E_SHAPE,
+                        "%s: x has %lld channels but w [%lld, %lld, %lld, %lld] with %lld groups expects %lld", op,
+                        (long long)x[1], (long long)w[0], (long long)w[1], (long long)w[2], (long long)w[3],
+                        (long long)G, (long long)(w[1] * G));
+    /* extents are < 2^62 (hwa_dtype_row_bytes) and params < 2^31: no overflow */
+    const int64_t eh = x[2] + i[2] + i[4] - (int64_t)i[6] * (w[2] - 1) - 1;
+    const int64_t ew = x[3] + i[3] + i[5] - (int64_t)i[7] * (w[3] - 1) - 1;
+    if (eh < 0 || ew < 0)
+        return hwa__err(ctx, HWA_E_SHAPE,
+                        "%s: a %lldx%lld kernel (dilation %dx%d) does not fit a %lldx%lld image with pads %d,%d,%d,%d "
+                        "(the output would have fewer than 1 row or column)",
+                        op, (long long)w[2], (long long)w[3], i[6], i[7], (long long)x[2], (long long)x[3], i[2], i[3],
+                        i[4], i[5]);
+    y[0] = x[0];
+    y[1] = w[0];
+    y[2] = eh / i[0] + 1;
+    y[3] = ew / i[1] + 1;
+    return HWA_OK;
+}
+
+static hwa_status need_4d(hwa_ctx *ctx, const hwa_tensor *dst, const hwa_tensor *t, const char *what) {
+    if (t->ndim == 4) return HWA_OK;
+    return hwa__err(ctx, HWA_E_SHAPE, "%s: %s %s must be 4-D", hwa__op_name(dst->op), what, SHAPE(t));
+}
+
+static void set_shape4(hwa_tensor *dst, const int64_t s[4]) {
+    dst->ndim = 4;
+    for (int d = 0; d < 4; d++) dst->shape[d] = s[d];
+}
+
+hwa_status hwa__infer_CONV2D(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *x = dst->src[0], *w = dst->src[1];
+    hwa_status st;
+    int64_t y[4];
+    if ((st = need_float(ctx, dst, 0)) || (st = need_float(ctx, dst, 1)) || (st = need_4d(ctx, dst, x, "x [N, C, H, W]")) ||
+        (st = need_4d(ctx, dst, w, "w [O, C/groups, KH, KW]")) || (st = conv_geometry(ctx, dst, x->shape, w->shape, y)))
+        return st;
+    set_shape4(dst, y);
+    dst->dtype = x->dtype;
+    return HWA_OK;
+}
+
+/* The backward ops: g must be the forward result of x and w, one of which is
+ * src1 and the other dst's requested shape (x for BACK_DATA, w for
+ * BACK_WEIGHT). */
+static hwa_status infer_conv_back(hwa_ctx *ctx, hwa_tensor *dst, bool data) {
+    const hwa_tensor *g = dst->src[0], *x = data ? dst : dst->src[1], *w = data ? dst->src[1] : dst;
+    hwa_status st;
+    int64_t y[4];
+    if ((st = need_float(ctx, dst, 0)) || (st = need_float(ctx, dst, 1)) || (st = need_4d(ctx, dst, g, "gradient")) ||
+        (st = need_4d(ctx, dst, x, "x")) || (st = need_4d(ctx, dst, w, "w")) ||
+        (st = conv_geometry(ctx, dst, x->shape, w->shape, y)))
+        return st;
+    for (int d = 0; d < 4; d++)
+        if (g->shape[d] != y[d])
+            return hwa__err(ctx, HWA_E_SHAPE, "%s: gradient %s does not fit x %s and w %s", hwa__op_name(dst->op),
+                            SHAPE(g), SHAPE(x), SHAPE(w));
+    dst->dtype = g->dtype;
+    return HWA_OK;
+}
+hwa_status hwa__infer_CONV2D_BACK_DATA(hwa_ctx *ctx, hwa_tensor *dst) { return infer_conv_back(ctx, dst, true); }
+hwa_status hwa__infer_CONV2D_BACK_WEIGHT(hwa_ctx *ctx, hwa_tensor *dst) { return infer_conv_back(ctx, dst, false); }
+
 hwa_status hwa__infer_SUM_SQ(hwa_ctx *ctx, hwa_tensor *dst) {
     hwa_status st = need_float(ctx, dst, 0);
     if (st) return st;
@@ -586,6 +670,103 @@ hwa_status hwa__infer_SGD_UPDATE(hwa_ctx *ctx, hwa_tensor *dst) {
 }
 
 hwa_status hwa__infer_ADAM_UPDATE(hwa_ctx *ctx, hwa_tensor *dst) { return infer_update(ctx, dst, 2); }
+
+/* ---- elementwise and indexing ops for ONNX models ----------------------- */
+
+static hwa_status need_fn(hwa_ctx *ctx, const hwa_tensor *dst, int count) {
+    if (dst->p.i[0] >= 0 && dst->p.i[0] < count) return HWA_OK;
+    return hwa__err(ctx, HWA_E_INVALID, "%s: unknown function %d (0 to %d)", hwa__op_name(dst->op), dst->p.i[0],
+                    count - 1);
+}
+
+hwa_status hwa__infer_MAP(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st = need_fn(ctx, dst, HWA_MAP_COUNT);
+    return st ? st : infer_unary(ctx, dst);
+}
+
+hwa_status hwa__infer_MAP_BACK(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st = need_fn(ctx, dst, HWA_MAP_COUNT);
+    return st ? st : infer_back_pair(ctx, dst);
+}
+
+hwa_status hwa__infer_BINARY(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st = need_fn(ctx, dst, HWA_BIN_COUNT);
+    return st ? st : infer_binary(ctx, dst);
+}
+
+hwa_status hwa__infer_WHERE(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st;
+    for (int i = 0; i < 3; i++)
+        if ((st = need_float(ctx, dst, i))) return st;
+    if ((st = need_same_shape(ctx, dst, 0, 1)) || (st = need_same_shape(ctx, dst, 1, 2))) return st;
+    copy_shape(dst, dst->src[1]);
+    dst->dtype = dst->src[1]->dtype;
+    return HWA_OK;
+}
+
+/* GATHER's result shape from data, idx and axis into *out; false when it
+ * would have more than HWA_MAX_DIMS dimensions. */
+static bool gather_shape(const hwa_tensor *data, const hwa_tensor *idx, int axis, hwa_tensor *out) {
+    const int nd = data->ndim - 1 + idx->ndim;
+    if (nd > HWA_MAX_DIMS) return false;
+    int64_t sh[HWA_MAX_DIMS] = {1, 1, 1, 1};
+    int k = 0;
+    for (int d = 0; d < axis; d++) sh[k++] = data->shape[d];
+    for (int d = 0; d < idx->ndim; d++) sh[k++] = idx->shape[d];
+    for (int d = axis + 1; d < data->ndim; d++) sh[k++] = data->shape[d];
+    out->ndim = nd;
+    memcpy(out->shape, sh, sizeof sh);
+    return true;
+}
+
+static hwa_status check_gather(hwa_ctx *ctx, const hwa_tensor *dst, const hwa_tensor *data, hwa_tensor *out) {
+    const hwa_tensor *idx = dst->src[1];
+    const int axis = dst->p.i[0];
+    hwa_status st = need_i32(ctx, dst, 1, "indices");
+    if (st) return st;
+    if (axis < 0 || axis >= data->ndim)
+        return hwa__err(ctx, HWA_E_RANGE, "%s: axis %d out of range for data %s", hwa__op_name(dst->op), axis,
+                        SHAPE(data));
+    if (!gather_shape(data, idx, axis, out))
+        return hwa__err(ctx, HWA_E_SHAPE, "%s: data %s with indices %s along axis %d gives %d dimensions (at most %d)",
+                        hwa__op_name(dst->op), SHAPE(data), SHAPE(idx), axis, data->ndim - 1 + idx->ndim,
+                        HWA_MAX_DIMS);
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_GATHER(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *data = dst->src[0];
+    if (!hwa_dtype_is_float(data->dtype) && data->dtype != HWA_I32)
+        return hwa__err(ctx, HWA_E_DTYPE, "gather: data %s has dtype %s; float or i32 is required", SHAPE(data),
+                        hwa_dtype_name(data->dtype));
+    hwa_status st = check_gather(ctx, dst, data, dst);
+    if (st) return st;
+    dst->dtype = data->dtype;
+    return HWA_OK;
+}
+
+/* dst has the data's shape (requested by the backward rule). */
+hwa_status hwa__infer_GATHER_BACK(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *g = dst->src[0];
+    hwa_tensor want;
+    hwa_status st = need_float(ctx, dst, 0);
+    if (st || (st = check_gather(ctx, dst, dst, &want))) return st;
+    if (!same_shape(&want, g))
+        return hwa__err(ctx, HWA_E_SHAPE, "gather_back: gradient %s does not fit data %s and indices %s", SHAPE(g),
+                        SHAPE(dst), SHAPE(dst->src[1]));
+    dst->dtype = g->dtype;
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_REDUCE_MAX(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st = need_float(ctx, dst, 0);
+    if (st) return st;
+    if (dst->p.i[1]) return same_as_src0(ctx, dst); /* the arg-max mask */
+    if (!broadcasts_to(dst, dst->src[0]))
+        return hwa__err(ctx, HWA_E_SHAPE, "reduce_max: %s cannot be reduced to %s", SHAPE(dst->src[0]), SHAPE(dst));
+    dst->dtype = dst->src[0]->dtype;
+    return HWA_OK;
+}
 
 /* ---- node creation ----------------------------------------------------- */
 
@@ -710,8 +891,8 @@ hwa_tensor *hwa_cont(hwa_ctx *ctx, hwa_tensor *a) {
 }
 
 hwa_tensor *hwa_cast(hwa_ctx *ctx, hwa_tensor *a, hwa_dtype t) {
-    if (!hwa_dtype_is_float(t)) {
-        hwa__err(ctx, HWA_E_DTYPE, "cast: target dtype %s is not float", hwa_dtype_name(t));
+    if (!hwa_dtype_is_float(t) && t != HWA_I32) {
+        hwa__err(ctx, HWA_E_DTYPE, "cast: target dtype %s is neither float nor i32", hwa_dtype_name(t));
         return NULL;
     }
     return hwa__op_new(ctx, HWA_OP_CONT, (hwa_tensor *[]){a}, NULL, t, 0, NULL);
@@ -843,6 +1024,40 @@ hwa_tensor *hwa_qlinear(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w, hwa_tensor *
     return hwa__op_new(ctx, HWA_OP_QLINEAR, (hwa_tensor *[]){x, w, w_scale}, &p, HWA_F32, 0, NULL);
 }
 
+static void conv2d_params_pack(const hwa_conv2d_params *c, hwa_op_params *p) {
+    memset(p, 0, sizeof *p);
+    p->i[0] = c && c->stride[0] ? c->stride[0] : 1;
+    p->i[1] = c && c->stride[1] ? c->stride[1] : 1;
+    for (int k = 0; k < 4; k++) p->i[2 + k] = c ? c->pad[k] : 0;
+    p->i[6] = c && c->dilation[0] ? c->dilation[0] : 1;
+    p->i[7] = c && c->dilation[1] ? c->dilation[1] : 1;
+    p->l[0] = c && c->groups ? c->groups : 1;
+}
+
+/* The bias is added by a broadcast ADD of b viewed as [O, 1, 1] rather than
+ * by a third input of CONV2D: the op table has a fixed arity, and ADD brings
+ * its gradient (SUM_TO over N, OH, OW) and every backend's kernel with it.
+ * It costs one more pass over the output; the CPU backend could fuse it into
+ * oneDNN's primitive later without changing the graph's meaning. */
+hwa_tensor *hwa_conv2d(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *w, hwa_tensor *b, const hwa_conv2d_params *p) {
+    hwa_op_params op;
+    conv2d_params_pack(p, &op);
+    hwa_tensor *y = hwa__op_new(ctx, HWA_OP_CONV2D, (hwa_tensor *[]){x, w}, &op, HWA_F32, 0, NULL);
+    if (!y || !b) return y;
+    if (b->ctx != ctx) {
+        hwa__err(ctx, HWA_E_MISUSE, "conv2d: bias belongs to another context");
+        return NULL;
+    }
+    if (b->ndim != 1 || b->shape[0] != y->shape[1]) {
+        char buf[96];
+        hwa__err(ctx, HWA_E_SHAPE, "conv2d: bias %s must be [O] = [%lld]", hwa__shape_fmt(b, buf, sizeof buf),
+                 (long long)y->shape[1]);
+        return NULL;
+    }
+    const int64_t bs[3] = {b->shape[0], 1, 1};
+    return hwa_add(ctx, y, hwa_reshape(ctx, hwa_tensor_is_contiguous(b) ? b : hwa_cont(ctx, b), 3, bs));
+}
+
 hwa_tensor *hwa_cache_attention(hwa_ctx *ctx, hwa_tensor *q, hwa_tensor *k_cache, hwa_tensor *v_cache, hwa_tensor *at,
                                 float scale) {
     hwa_op_params p = {0};
@@ -907,4 +1122,57 @@ hwa_tensor *hwa_mse(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b) {
     }
     hwa_tensor *d = hwa_sub(ctx, a, b);
     return hwa_mean(ctx, hwa_mul(ctx, d, d));
+}
+
+/* ---- elementwise and indexing ops for ONNX models ----------------------- */
+
+hwa_tensor *hwa_map(hwa_ctx *ctx, hwa_tensor *x, hwa_map_fn fn, float a, float b) {
+    hwa_op_params p = {0};
+    p.i[0] = (int32_t)fn;
+    p.f[0] = a;
+    p.f[1] = b;
+    return op1(ctx, HWA_OP_MAP, x, &p);
+}
+
+hwa_tensor *hwa_binary(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b, hwa_binary_fn fn) {
+    hwa_op_params p = {0};
+    p.i[0] = (int32_t)fn;
+    return op2(ctx, HWA_OP_BINARY, a, b, &p);
+}
+
+hwa_tensor *hwa_where(hwa_ctx *ctx, hwa_tensor *cond, hwa_tensor *a, hwa_tensor *b) {
+    return hwa__op_new(ctx, HWA_OP_WHERE, (hwa_tensor *[]){cond, a, b}, NULL, HWA_F32, 0, NULL);
+}
+
+hwa_tensor *hwa_gather(hwa_ctx *ctx, hwa_tensor *data, hwa_tensor *idx, int axis) {
+    hwa_op_params p = {0};
+    p.i[0] = (data && axis < 0) ? axis + data->ndim : axis;
+    return op2(ctx, HWA_OP_GATHER, data, idx, &p);
+}
+
+/* A target shape for expand / reduce: NULL is a misuse. */
+static bool shape_given(hwa_ctx *ctx, const char *op, const int64_t *shape) {
+    if (shape) return true;
+    hwa__err(ctx, HWA_E_MISUSE, "%s: NULL shape", op);
+    return false;
+}
+
+hwa_tensor *hwa_expand(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape) {
+    if (!shape_given(ctx, "expand", shape)) return NULL;
+    return hwa__op_new(ctx, HWA_OP_REPEAT, (hwa_tensor *[]){a}, NULL, HWA_F32, ndim, shape);
+}
+
+hwa_tensor *hwa_reduce_to(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape, bool mean) {
+    if (!shape_given(ctx, "reduce_to", shape)) return NULL;
+    hwa_tensor *s = hwa__op_new(ctx, HWA_OP_SUM_TO, (hwa_tensor *[]){a}, NULL, HWA_F32, ndim, shape);
+    if (s && mean)
+        s = hwa_scale(ctx, s, (float)((double)hwa_tensor_nelements(s) / (double)hwa_tensor_nelements(a)));
+    return s;
+}
+
+hwa_tensor *hwa_reduce_max_to(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape, bool min) {
+    if (!shape_given(ctx, "reduce_max_to", shape)) return NULL;
+    hwa_op_params p = {0};
+    p.i[0] = min;
+    return hwa__op_new(ctx, HWA_OP_REDUCE_MAX, (hwa_tensor *[]){a}, &p, HWA_F32, ndim, shape);
 }

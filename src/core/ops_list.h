@@ -88,12 +88,56 @@
  *              clamped to [0, 255]). xq = clamp(nearbyint(x * inv) + z, 0,
  *              255), a NaN x giving 0; acc = sum_k (xq - z) * w[n,k] (exact, int32);
  *              dst = (float)acc * (s * w_scale[n]).
+ *  CONV2D      src0 x [N, C, H, W], src1 w [O, C/G, KH, KW]; dst [N, O, OH,
+ *              OW] = cross-correlation (PyTorch/ONNX Conv without bias):
+ *              dst[n,o,i,j] = sum_{c,a,b} x[n, g*C/G + c, i*sh - pt + a*dh,
+ *              j*sw - pl + b*dw] * w[o,c,a,b] with g = o / (O/G), positions
+ *              outside the image reading 0. p.i: [0] sh, [1] sw, [2] pt,
+ *              [3] pl, [4] pb, [5] pr, [6] dh, [7] dw (strides and dilations
+ *              >= 1, pads >= 0); p.l[0] G (>= 1, dividing C and O).
+ *              OH = (H + pt + pb - dh*(KH-1) - 1) / sh + 1, likewise OW.
+ *              The bias is not an input: hwa_conv2d adds it as an ADD of b
+ *              [O, 1, 1] (see ops.c).
+ *  CONV2D_BACK_DATA  src0 g [N, O, OH, OW], src1 w; dst [N, C, H, W] (the
+ *              forward x's shape, given by the builder) = the gradient of
+ *              CONV2D with respect to x; params as CONV2D's.
+ *  CONV2D_BACK_WEIGHT  src0 g [N, O, OH, OW], src1 x; dst [O, C/G, KH, KW]
+ *              (the forward w's shape, given by the builder) = the gradient
+ *              of CONV2D with respect to w; params as CONV2D's.
  *  CROSS_ENTROPY  src0 logits [N,C], src1 i32 labels [N]; dst [1] =
  *              mean over rows of logsumexp(row) - row[label].
  *  CROSS_ENTROPY_BACK  src0 g [1], src1 logits, src2 labels; dst [N,C] =
  *              g / N * (softmax(row) - onehot(label)).
  *  SUM_SQ      dst [1] = sum of the squares of every element of src0 (in
  *              double, flat order).
+ *
+ * Elementwise and indexing ops for ONNX models (hwa_map .. hwa_reduce_max_to).
+ * Numerics follow ONNX's numpy reference, in f32: erf is erff, ROUND is
+ * nearbyintf (half to even), POWC and POW powf, MOD fmodf (the dividend's
+ * sign).
+ *  MAP         dst = fn(src0), fn = p.i[0] (hwa_map_fn), parameters p.f[0]
+ *              = a, p.f[1] = b (graph.h gives each fn; CLIP, LEAKY_RELU,
+ *              HARD_SIGMOID and MAX/MIN pass a NaN through).
+ *  MAP_BACK    src0 g, src1 x (MAP's input), p as MAP's: dst = g * fn'(x);
+ *              0 (not g * 0) for the piecewise-constant fns (FLOOR, CEIL,
+ *              ROUND, SIGN, NOT).
+ *  BINARY      dst = fn(src0, src1), fn = p.i[0] (hwa_binary_fn), src1
+ *              broadcast as ADD's; comparisons and logic give 1 or 0.
+ *  WHERE       src0 cond, src1 a, src2 b (one shape): dst = cond != 0 ? a : b.
+ *  GATHER      src0 data, src1 i32 idx, axis p.i[0] (0 <= axis < data's
+ *              ndim); dst = data.shape[:axis] + idx.shape + data.shape[axis+1:]
+ *              takes data[.., j, ..] with j = idx[..] (+ the extent when
+ *              negative); an index outside [-extent, extent) is HWA_E_RANGE.
+ *  GATHER_BACK src0 g (GATHER's result shape), src1 idx, p.i[0] axis; dst
+ *              (data's shape) = 0, then each g element added into the data
+ *              element GATHER read it from, in g's row-major order.
+ *  REDUCE_MAX  p.i[1] = 0: dst (extents of src0's or 1) = the max (p.i[0]:
+ *              min) of the src elements SUM_TO would have summed into it, a
+ *              NaN winning; p.i[1] = 1: dst has src0's shape and is 1 at the
+ *              first (row-major) element that wins its group, else 0 (the
+ *              gradient's mask), the groups those of a reduction over the
+ *              axes k of the shape padded to 4 dims on the left whose bit k
+ *              (1 << k) is set in p.i[2].
  *
  * Optimizer updates. Each writes into src0, a persistent parameter (a leaf),
  * and dst is src0 itself after the update (same storage, like WRITE_SLICE);
@@ -164,5 +208,15 @@
     X(CACHE_ATTENTION,    "cache_attention",    4, 0)     \
     X(SPMM,               "spmm",               4, 0)     \
     X(QLINEAR,            "qlinear",            3, 0)     \
+    X(CONV2D,             "conv2d",             2, 1)     \
+    X(CONV2D_BACK_DATA,   "conv2d_back_data",   2, 0)     \
+    X(CONV2D_BACK_WEIGHT, "conv2d_back_weight", 2, 0)     \
     X(SGD_UPDATE,         "sgd_update",         4, 0)     \
-    X(ADAM_UPDATE,        "adam_update",        4, 0)
+    X(ADAM_UPDATE,        "adam_update",        4, 0)     \
+    X(MAP,                "map",                1, 1)     \
+    X(MAP_BACK,           "map_back",           2, 0)     \
+    X(BINARY,             "binary",             2, 1)     \
+    X(WHERE,              "where",              3, 1)     \
+    X(GATHER,             "gather",             2, 1)     \
+    X(GATHER_BACK,        "gather_back",        2, 0)     \
+    X(REDUCE_MAX,         "reduce_max",         1, 1)

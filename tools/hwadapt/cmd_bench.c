@@ -36,6 +36,8 @@ static void usage(FILE *f) {
             "  FILE              a Llama model (GGUF or llama2.c .bin), in its own dtype: a query is one decode\n"
             "                    step; --batch N (N > 1) a prefill of N tokens; --sequences N a decode step of N\n"
             "                    sequences in one batch\n"
+            "  MODEL.onnx        an ONNX model (docs/onnx.md), f32: a query is its forward pass on random inputs\n"
+            "                    of the declared types, every symbolic dimension set to --batch\n"
             "\noptions (LIST = comma list):\n"
             "  --device LIST      cpu, opencl:N, ... or all (default cpu; hwadapt probe lists them); auto: the\n"
             "                     scheduler places each node where the cost model says (hwadapt plan shows it),\n"

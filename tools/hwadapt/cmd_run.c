@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -239,11 +240,19 @@ static void usage(void) {
            "  --profile            the CPU backend's time per (op, shape, kernel) on stderr, per backend\n"
            "                       (the same as HWA_PROFILE=1; default: off)\n"
            "\nIt also writes the HTML report beside the JSON one (REPORT with .html for .json;\n"
-           "docs/report.md).\n",
+           "docs/report.md).\n\n",
            main_job_reps, default_workloads, default_tolerance);
+    cmd_run_onnx_usage();
+}
+
+/* Whether s names an ONNX model (ends with .onnx). */
+static bool is_onnx_path(const char *s) {
+    const size_t n = strlen(s);
+    return n > 5 && !strcasecmp(s + n - 5, ".onnx");
 }
 
 int cmd_run(int argc, char **argv) {
+    if (argc > 1 && is_onnx_path(argv[1])) return cmd_run_onnx(argc, argv);
     double budget = 50, tol = default_tolerance;
     const char *report_path = NULL, *workloads = default_workloads, *settings_path = NULL, *settings_flag = NULL;
     const char *devices = NULL;
@@ -266,6 +275,8 @@ int cmd_run(int argc, char **argv) {
         } else if (!strcmp(a, "--profile")) {
             setenv("HWA_PROFILE", "1", 1); /* the CPU backend's counters, read when it starts */
             continue;
+        } else if (!strcmp(a, "--input") || !strcmp(a, "--output-dir") || !strcmp(a, "--device")) {
+            return cli_usage_error("run", a, NULL, "applies to an ONNX model; allowed: hwadapt run MODEL.onnx %s ...", a);
         } else if (strcmp(a, "--budget") && strcmp(a, "--tolerance") && strcmp(a, "--devices") &&
                    strcmp(a, "--workloads") && strcmp(a, "-o") && strcmp(a, "--settings")) {
             return a[0] == '-' ? cli_unknown_option("run", a)

@@ -17,5 +17,8 @@ int cmd_tune(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compress(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+/* hwadapt run MODEL.onnx (cmd_run_onnx.c): cmd_run hands it a first argument ending in .onnx. */
+int cmd_run_onnx(int argc, char **argv);
+void cmd_run_onnx_usage(void);
 
 #endif

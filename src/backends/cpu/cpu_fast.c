@@ -3,6 +3,7 @@
  * split the work across threads, and leave everything else to the
  * reference kernels. */
 #include "backends/cpu/cpu_fast.h"
+#include "backends/cpu/cpu_eltops.h"
 
 #include "core/checked.h"
 
@@ -920,6 +921,10 @@ bool hwa__cpu_fast_run(const hwa__simd *k, hwa_tensor *dst, int nthreads, hwa__c
     case HWA_OP_UNARY_BACK: return f32_or_half(k, dst, nthreads, scratch, unary_back);
     case HWA_OP_CROSS_ENTROPY:
     case HWA_OP_CROSS_ENTROPY_BACK: return xent(k, dst, nthreads, scratch);
+    case HWA_OP_MAP:
+    case HWA_OP_MAP_BACK:
+    case HWA_OP_BINARY:
+    case HWA_OP_WHERE: return hwa__cpu_eltops_run(dst, nthreads);
     default: return false;
     }
 }

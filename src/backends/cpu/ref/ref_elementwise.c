@@ -5,6 +5,7 @@
  * and writes element i only, in one pass. */
 #include <math.h>
 
+#include "backends/cpu/ref/eltwise_fn.h"
 #include "backends/cpu/ref/ref_common.h"
 
 /* ---- copies and fills -------------------------------------------------- */
@@ -45,6 +46,12 @@ hwa_status hwa__ref_CONT(hwa_tensor *dst) {
     const hwa__rt d = hwa__rt_of(dst), s = hwa__rt_of(dst->src[0]);
     if (hwa_dtype_is_quantized(s.dtype) || hwa_dtype_is_quantized(d.dtype))
         return cont_quantized(dst, &d, dst->src[0], &s);
+    if (d.dtype == HWA_I32) { /* hwa_cast: exact from i32, toward zero from float */
+        for (int64_t i = 0; i < d.n; i++)
+            ((int32_t *)d.base)[hwa__ref_offset(d.ne, d.st, i)] =
+                s.dtype == HWA_I32 ? hwa__rt_i32(&s, i) : hwa__f32_to_i32_trunc(hwa__rt_get(&s, i));
+        return HWA_OK;
+    }
     for (int64_t i = 0; i < d.n; i++) hwa__rt_set(&d, i, hwa__rt_get(&s, i));
     return HWA_OK;
 }
