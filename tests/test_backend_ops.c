@@ -407,6 +407,57 @@ static hwa_tensor *b_conv(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
 
 /* Rows leave the trailing flags (backward, matmul) out when false. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+/* ---- vision: pooling, batch normalization, dropout ---------------------- */
+
+/* Pooling cases' parameters, indexed by c->op. */
+static const hwa_pool2d_params pool_cases[] = {
+    {HWA_POOL_MAX, {3, 3}, {2, 2}, {1, 1, 1, 1}, {0}, false, false},
+    {HWA_POOL_MAX, {3, 2}, {2, 1}, {1, 0, 1, 1}, {0}, true, false},        /* ceil, asymmetric pads */
+    {HWA_POOL_MAX, {3, 3}, {1, 2}, {2, 1, 2, 1}, {2, 3}, false, false},    /* dilation */
+    {HWA_POOL_MAX, {2, 2}, {3, 3}, {0}, {0}, false, false},                /* stride > kernel */
+    {HWA_POOL_AVG, {3, 3}, {2, 2}, {1, 1, 1, 1}, {0}, false, true},        /* pads counted */
+    {HWA_POOL_AVG, {3, 3}, {2, 2}, {1, 1, 1, 1}, {0}, false, false},       /* pads not counted */
+    {HWA_POOL_AVG, {3, 2}, {2, 2}, {1, 0, 0, 1}, {0}, true, true},         /* ceil past the pads */
+    {HWA_POOL_AVG, {2, 3}, {3, 4}, {0, 1, 0, 1}, {0}, true, false},        /* stride > kernel, ceil */
+};
+static hwa_tensor *b_pool(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    return c->op < 0 ? hwa_global_avg_pool(ctx, in[0]) : hwa_pool2d(ctx, in[0], &pool_cases[c->op]);
+}
+
+/* Batch normalization: in[0] x, in[1] scale, in[2] bias, and a [2, C]
+ * leaf filled by fill_running: inference (c->op 0) reads its rows as the
+ * mean and variance, training (1) updates it. */
+static hwa_tensor *case_running;
+static hwa_tensor *b_bn(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    const int64_t C = hwa_tensor_dim(in[0], 1), shape[2] = {2, C};
+    case_running = hwa_tensor_new(ctx, HWA_F32, 2, shape);
+    if (c->op == 0)
+        return hwa_batchnorm(ctx, in[0], in[1], in[2], hwa_reshape(ctx, hwa_slice(ctx, case_running, 0, 0, 1), 1, &C),
+                             hwa_reshape(ctx, hwa_slice(ctx, case_running, 0, 1, 1), 1, &C), 1e-5f);
+    return hwa_batchnorm_train(ctx, in[0], in[1], in[2], case_running, 1e-5f, 0.1f);
+}
+static hwa_status fill_running(hwa_tensor *r) {
+    const int64_t n = hwa_tensor_nelements(r);
+    float *v = malloc((size_t)n * sizeof *v);
+    if (!v) return HWA_E_NOMEM;
+    for (int64_t i = 0; i < n; i++) v[i] = i < n / 2 ? 0.1f * (float)i - 0.2f : 0.3f + 0.2f * (float)(i - n / 2);
+    hwa_status st = hwa_tensor_set_f32(r, v, n);
+    free(v);
+    return st;
+}
+
+/* Dropout of in[0] with ratio c->op / 100 and seed (7, 11). */
+static hwa_tensor *case_seed;
+static hwa_tensor *b_dropout(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
+    const int64_t two = 2;
+    case_seed = hwa_tensor_new(ctx, HWA_I32, 1, &two);
+    return hwa_dropout(ctx, in[0], (float)c->op / 100.0f, case_seed);
+}
+static hwa_status fill_seed(hwa_tensor *seed) {
+    const int32_t v[2] = {7, 11};
+    return hwa_tensor_set_bytes(seed, v, sizeof v);
+}
+
 #define S2(a, b) {a, b}
 #define S3(a, b, c) {a, b, c}
 #define F3 {HWA_F32, HWA_F32, HWA_F32}
@@ -663,6 +714,29 @@ static const tcase cases[] = {
     {"reduce_max transposed 7x9 to 7x1", 1, {2, 2}, {S2(7, 9), S2(7, 1)}, {V_TRANSPOSED, 0}, F3, b_elt, ELT_RMAX, 1e-12},
     {"cast f32 -> i32 -> f32 7x333", 1, {2}, {S2(7, 333)}, {0}, F3, b_elt, ELT_CAST_I32, 1e-12},
     {"cast f32 -> i32 -> f32 transposed 13x17", 1, {2}, {S2(13, 17)}, {V_TRANSPOSED}, F3, b_elt, ELT_CAST_I32, 1e-12},
+    /* vision: pooling (every pool_cases row), batch normalization, dropout */
+    {"max pool 3x3/2 pads 1 2x3x9x11", 1, {4}, {S4(2, 3, 9, 11)}, {0}, F3, b_pool, 0, 0.0, true},
+    {"max pool 3x2/(2,1) ceil asym pads 1x2x8x7", 1, {4}, {S4(1, 2, 8, 7)}, {0}, F3, b_pool, 1, 0.0, true},
+    {"max pool dilation (2,3) 1x2x12x13", 1, {4}, {S4(1, 2, 12, 13)}, {0}, F3, b_pool, 2, 0.0, true},
+    {"max pool 2x2 stride 3 2x2x10x11", 1, {4}, {S4(2, 2, 10, 11)}, {0}, F3, b_pool, 3, 0.0, true},
+    {"max pool transposed x 1x3x7x9", 1, {4}, {S4(1, 3, 7, 9)}, {V_TRANSPOSED}, F3, b_pool, 0, 0.0, true},
+    {"max pool 64x56x56 (every thread)", 1, {4}, {S4(2, 64, 56, 56)}, {0}, F3, b_pool, 0, 0.0},
+    {"avg pool count_include_pad 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, F3, b_pool, 4, 0.0, true},
+    {"avg pool exclude pads 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, F3, b_pool, 5, 0.0, true},
+    {"avg pool ceil past pads 1x2x8x9", 1, {4}, {S4(1, 2, 8, 9)}, {0}, F3, b_pool, 6, 0.0, true},
+    {"avg pool stride > kernel ceil 1x2x11x13", 1, {4}, {S4(1, 2, 11, 13)}, {0}, F3, b_pool, 7, 0.0, true},
+    {"avg pool f16 2x3x9x10", 1, {4}, {S4(2, 3, 9, 10)}, {0}, {HWA_F16}, b_pool, 5, 1e-6},
+    {"global avg pool 2x5x7x9", 1, {4}, {S4(2, 5, 7, 9)}, {0}, F3, b_pool, -1, 1e-12, true},
+    {"batchnorm 2x3x5x7", 3, {4, 1, 1}, {S4(2, 3, 5, 7), {3}, {3}}, {0}, F3, b_bn, 0, 1e-12, true},
+    {"batchnorm [N, C] 6x10", 3, {2, 1, 1}, {S2(6, 10), {10}, {10}}, {0}, F3, b_bn, 0, 1e-12, true},
+    {"batchnorm sliced [N, C, L] 3x4x9", 3, {3, 1, 1}, {S3(3, 4, 9), {4}, {4}}, {V_SLICED, 0, 0}, F3, b_bn, 0, 1e-12, true},
+    {"batchnorm train 2x3x5x7", 3, {4, 1, 1}, {S4(2, 3, 5, 7), {3}, {3}}, {0}, F3, b_bn, 1, 1e-12, true},
+    {"batchnorm train [N, C, L] 4x6x11", 3, {3, 1, 1}, {S3(4, 6, 11), {6}, {6}}, {0}, F3, b_bn, 1, 1e-12, true},
+    {"batchnorm train transposed [N, C] 9x5", 3, {2, 1, 1}, {S2(9, 5), {5}, {5}}, {V_TRANSPOSED, 0, 0}, F3, b_bn, 1, 1e-12, true},
+    {"batchnorm train 8x64x28x28 (every thread)", 3, {4, 1, 1}, {S4(8, 64, 28, 28), {64}, {64}}, {0}, F3, b_bn, 1, 1e-12},
+    {"dropout 0.3 13x1001", 1, {2}, {S2(13, 1001)}, {0}, F3, b_dropout, 30, 0.0, true},
+    {"dropout 0.5 transposed 17x33", 1, {2}, {S2(17, 33)}, {V_TRANSPOSED}, F3, b_dropout, 50, 0.0, true},
+    {"dropout 0 bf16 5x40", 1, {2}, {S2(5, 40)}, {0}, {HWA_BF16}, b_dropout, 0, 0.0},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -713,6 +787,7 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     case_w8 = NULL;
     case_rp = case_col = NULL;
     case_gidx = NULL;
+    case_running = case_seed = NULL;
     for (int i = 0; i < c->nin; i++) {
         in[i] = make_input(ctx, c, i, &leaf[i]);
         if (c->backward && leaf[i]) hwa_tensor_set_param(leaf[i]);
@@ -749,6 +824,8 @@ static hwa_status run_case(const tcase *c, const variant *v, float **out, int64_
     if (case_labels && (st = fill_labels(case_labels, case_labels_mod))) goto done;
     if (case_gidx && (st = fill_gidx(case_gidx, case_gidx_n))) goto done;
     if (case_rp && (st = fill_csr(case_rp, case_col, hwa_tensor_dim(in[0], 1)))) goto done;
+    if (case_running && (st = fill_running(case_running))) goto done;
+    if (case_seed && (st = fill_seed(case_seed))) goto done;
     hwa__cpu_set_reference_only(v->isa < 0);
     hwa__isa_set_override(v->isa < 0 ? -1 : v->isa);
     hwa__mm_set_override(v->provider);

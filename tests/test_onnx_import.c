@@ -205,10 +205,21 @@ TEST(unsupported_ops_listed_at_once) {
     CHECK_STATUS(hwa_onnx_net_new(m, ctx, NULL, &net), HWA_E_UNSUPPORTED);
     CHECK(net == NULL);
     const char *msg = hwa_ctx_last_error(ctx);
-    CHECK_MSG(strstr(msg, "TopK x2") && strstr(msg, "CumSum x1"), "message: %s", msg);
+    CHECK_MSG(strstr(msg, "TopK x2") && strstr(msg, "CumSum x1") && strstr(msg, "mydomain/Fancy x1"), "message: %s",
+              msg);
     CHECK_MSG(strstr(hwa_last_error(), "TopK x2"), "thread message: %s", hwa_last_error());
     hwa_ctx_free(ctx);
     hwa_onnx_free(m);
+}
+
+TEST(unsupported_attribute_value_names_the_node) {
+    fixture f;
+    CHECK_MSG(open_model(&f, MODELS "step.onnx", false), "open: %s", hwa_last_error());
+    hwa_onnx_io *in, *out;
+    CHECK_STATUS(hwa_onnx_net_build(f.net, NULL, 0, &in, &out), HWA_E_UNSUPPORTED);
+    const char *msg = hwa_ctx_last_error(f.ctx);
+    CHECK_MSG(strstr(msg, "(Slice): step 2 on axis 1"), "message: %s", msg);
+    close_model(&f);
 }
 
 TEST(inputs_and_outputs_convert_types) {

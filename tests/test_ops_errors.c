@@ -668,3 +668,77 @@ TEST(status_unknown_code) {
     const char *s = hwa_status_str((hwa_status)-99);
     CHECK(s != NULL && s[0] != '\0');
 }
+
+/* ---- vision: pooling, batch normalization, dropout ---------------------- */
+
+CTX_TEST(pool2d_rejects_bad_params_and_shapes) {
+    hwa_tensor *x = hwa_tensor_new_4d(f->ctx, HWA_F32, 1, 2, 5, 5), *x3 = hwa_tensor_new_3d(f->ctx, HWA_F32, 2, 5, 5);
+    hwa_pool2d_params p = {HWA_POOL_MAX, {3, 3}, {0}, {0}, {0}, false, false};
+    CHECK(hwa_pool2d(f->ctx, x, &p) != NULL);
+    EXPECT_FAIL(hwa_pool2d(f->ctx, x, NULL), HWA_E_MISUSE, "pool2d", "NULL");
+    EXPECT_FAIL(hwa_pool2d(f->ctx, x3, &p), HWA_E_SHAPE, "pool2d", "[2,5,5]");
+    p.kernel[0] = 0;
+    EXPECT_FAIL(hwa_pool2d(f->ctx, x, &p), HWA_E_INVALID, "pool2d", "kernel h");
+    p.kernel[0] = 6; /* larger than the image */
+    EXPECT_FAIL(hwa_pool2d(f->ctx, x, &p), HWA_E_SHAPE, "pool2d", "[1,2,5,5]");
+    p.kernel[0] = 3;
+    p.pad[3] = -1;
+    EXPECT_FAIL(hwa_pool2d(f->ctx, x, &p), HWA_E_INVALID, "pool2d", "pad right");
+    p.pad[3] = 3; /* the last window would hold padding only */
+    EXPECT_FAIL(hwa_pool2d(f->ctx, x, &p), HWA_E_SHAPE, "pool2d", "in-image");
+    p.pad[3] = 0;
+    p.stride[1] = -2;
+    EXPECT_FAIL(hwa_pool2d(f->ctx, x, &p), HWA_E_INVALID, "pool2d", "stride w");
+    p.stride[1] = 0;
+    p.kind = HWA_POOL_AVG;
+    p.dilation[0] = 2;
+    EXPECT_FAIL(hwa_pool2d(f->ctx, x, &p), HWA_E_INVALID, "pool2d", "dilation 1");
+    p.kind = (hwa_pool_kind)7;
+    EXPECT_FAIL(hwa_pool2d(f->ctx, x, &p), HWA_E_INVALID, "pool2d", "kind 7");
+    hwa_tensor *xi = hwa_tensor_new_4d(f->ctx, HWA_I32, 1, 1, 4, 4);
+    p = (hwa_pool2d_params){HWA_POOL_MAX, {2, 2}, {0}, {0}, {0}, false, false};
+    EXPECT_FAIL(hwa_pool2d(f->ctx, xi, &p), HWA_E_DTYPE, "pool2d", "i32");
+    EXPECT_FAIL(hwa_global_avg_pool(f->ctx, x3), HWA_E_SHAPE, "global_avg_pool", "[2,5,5]");
+}
+
+CTX_TEST(batchnorm_rejects_mismatched_channels_and_bad_statistics) {
+    hwa_tensor *x = hwa_tensor_new_4d(f->ctx, HWA_F32, 2, 3, 4, 4), *c3 = hwa_tensor_new_1d(f->ctx, HWA_F32, 3);
+    hwa_tensor *c4 = hwa_tensor_new_1d(f->ctx, HWA_F32, 4), *x1 = hwa_tensor_new_1d(f->ctx, HWA_F32, 6);
+    hwa_tensor *run = t2(f, HWA_F32, 2, 3), *run4 = t2(f, HWA_F32, 2, 4);
+    CHECK(hwa_batchnorm(f->ctx, x, c3, c3, c3, c3, 1e-5f) != NULL);
+    EXPECT_FAIL(hwa_batchnorm(f->ctx, x, c4, c3, c3, c3, 1e-5f), HWA_E_SHAPE, "batchnorm", "[4]", "[2,3,4,4]");
+    EXPECT_FAIL(hwa_batchnorm(f->ctx, x, c3, c3, c4, c4, 1e-5f), HWA_E_SHAPE, "batchnorm", "[2,4]");
+    EXPECT_FAIL(hwa_batchnorm(f->ctx, x, c3, c3, c3, NULL, 1e-5f), HWA_E_MISUSE, "batchnorm");
+    EXPECT_FAIL(hwa_batchnorm(f->ctx, x1, c3, c3, c3, c3, 1e-5f), HWA_E_SHAPE, "batchnorm", "[6]");
+    EXPECT_FAIL(hwa_batchnorm(f->ctx, x, c3, c3, c3, c3, -1.0f), HWA_E_INVALID, "batchnorm", "eps");
+    CHECK(hwa_batchnorm_train(f->ctx, x, c3, c3, run, 1e-5f, 0.1f) != NULL);
+    EXPECT_FAIL(hwa_batchnorm_train(f->ctx, x, c3, c3, run4, 1e-5f, 0.1f), HWA_E_SHAPE, "batchnorm_train", "[2,4]");
+    EXPECT_FAIL(hwa_batchnorm_train(f->ctx, x, c3, c3, run, 1e-5f, 1.5f), HWA_E_INVALID, "momentum");
+    /* running must be a leaf: the kernel writes into it */
+    EXPECT_FAIL(hwa_batchnorm_train(f->ctx, x, c3, c3, hwa_scale(f->ctx, run, 1.0f), 1e-5f, 0.1f), HWA_E_MISUSE,
+                "batchnorm_train", "leaf");
+}
+
+CTX_TEST(batchnorm_is_not_differentiable_in_its_statistics) {
+    hwa_tensor *x = t2(f, HWA_F32, 4, 3), *c3 = hwa_tensor_new_1d(f->ctx, HWA_F32, 3);
+    hwa_tensor *mean = hwa_tensor_new_1d(f->ctx, HWA_F32, 3);
+    CHECK_OK(hwa_tensor_set_param(mean));
+    hwa_tensor *loss = hwa_sum(f->ctx, hwa_batchnorm(f->ctx, x, c3, c3, mean, c3, 1e-5f));
+    hwa_graph *g = hwa_graph_new(f->ctx);
+    CHECK(loss && g);
+    CHECK_OK(hwa_graph_build_forward(g, loss));
+    CHECK_STATUS(hwa_graph_build_backward(g, loss), HWA_E_UNSUPPORTED);
+    CHECK_STR_CONTAINS(hwa_ctx_last_error(f->ctx), "mean and variance");
+}
+
+CTX_TEST(dropout_rejects_bad_ratio_and_seed) {
+    hwa_tensor *x = t2(f, HWA_F32, 4, 3), *seed = hwa_tensor_new_1d(f->ctx, HWA_I32, 2);
+    hwa_tensor *seed3 = hwa_tensor_new_1d(f->ctx, HWA_I32, 3), *seedf = hwa_tensor_new_1d(f->ctx, HWA_F32, 2);
+    CHECK(hwa_dropout(f->ctx, x, 0.0f, seed) != NULL);
+    EXPECT_FAIL(hwa_dropout(f->ctx, x, 1.0f, seed), HWA_E_INVALID, "dropout", "ratio");
+    EXPECT_FAIL(hwa_dropout(f->ctx, x, -0.1f, seed), HWA_E_INVALID, "dropout", "ratio");
+    EXPECT_FAIL(hwa_dropout(f->ctx, x, NAN, seed), HWA_E_INVALID, "dropout", "ratio");
+    EXPECT_FAIL(hwa_dropout(f->ctx, x, 0.5f, seed3), HWA_E_SHAPE, "dropout", "seed", "[3]");
+    EXPECT_FAIL(hwa_dropout(f->ctx, x, 0.5f, seedf), HWA_E_DTYPE, "dropout", "seed", "i32");
+    EXPECT_FAIL(hwa_dropout(f->ctx, x, 0.5f, NULL), ANY_ERROR, "dropout", "NULL");
+}

@@ -533,3 +533,71 @@ TEST(grad_reduce_mean_and_expand) {
     GRAD_CHECK(.build = bd_reduce_mean, .in = {PARAM(2, 3, 4)});
     GRAD_CHECK(.build = bd_expand, .in = {PARAM(3, 1)});
 }
+
+/* ---- vision: pooling, batch normalization, dropout ---------------------- */
+
+/* Max pooling: distinct values 0.06 apart (more than 2h), so that no
+ * finite-difference step changes a window's arg-max. */
+static const float POOL_X[50] = {
+#define PX(j) (float)(((j) * 37) % 50) * 0.06f - 1.5f
+    PX(0),  PX(1),  PX(2),  PX(3),  PX(4),  PX(5),  PX(6),  PX(7),  PX(8),  PX(9),  PX(10), PX(11), PX(12),
+    PX(13), PX(14), PX(15), PX(16), PX(17), PX(18), PX(19), PX(20), PX(21), PX(22), PX(23), PX(24), PX(25),
+    PX(26), PX(27), PX(28), PX(29), PX(30), PX(31), PX(32), PX(33), PX(34), PX(35), PX(36), PX(37), PX(38),
+    PX(39), PX(40), PX(41), PX(42), PX(43), PX(44), PX(45), PX(46), PX(47), PX(48), PX(49),
+#undef PX
+};
+static hwa_tensor *bd_max_pool(hwa_ctx *c, hwa_tensor **x) {
+    const hwa_pool2d_params p = {HWA_POOL_MAX, {3, 2}, {2, 1}, {1, 0, 1, 1}, {0}, true, false};
+    return hwa_pool2d(c, x[0], &p);
+}
+static hwa_tensor *bd_max_pool_dilated(hwa_ctx *c, hwa_tensor **x) {
+    const hwa_pool2d_params p = {HWA_POOL_MAX, {2, 2}, {1, 2}, {1, 1, 0, 0}, {2, 2}, false, false};
+    return hwa_pool2d(c, x[0], &p);
+}
+static hwa_tensor *bd_avg_pool_pads(hwa_ctx *c, hwa_tensor **x) {
+    const hwa_pool2d_params p = {HWA_POOL_AVG, {3, 3}, {2, 2}, {1, 1, 1, 1}, {0}, true, true};
+    return hwa_pool2d(c, x[0], &p);
+}
+static hwa_tensor *bd_avg_pool_no_pads(hwa_ctx *c, hwa_tensor **x) {
+    const hwa_pool2d_params p = {HWA_POOL_AVG, {2, 3}, {3, 1}, {1, 1, 0, 1}, {0}, false, false};
+    return hwa_pool2d(c, x[0], &p);
+}
+static hwa_tensor *bd_global_avg(hwa_ctx *c, hwa_tensor **x) { return hwa_global_avg_pool(c, x[0]); }
+/* x[3] [2, C]: rows of mean and variance (inference), or the running
+ * statistics (training, updated at every run without changing y). */
+static hwa_tensor *bd_batchnorm(hwa_ctx *c, hwa_tensor **x) {
+    const int64_t C = hwa_tensor_dim(x[0], 1);
+    return hwa_batchnorm(c, x[0], x[1], x[2], hwa_reshape(c, hwa_slice(c, x[3], 0, 0, 1), 1, &C),
+                         hwa_reshape(c, hwa_slice(c, x[3], 0, 1, 1), 1, &C), 1e-3f);
+}
+static hwa_tensor *bd_batchnorm_train(hwa_ctx *c, hwa_tensor **x) {
+    return hwa_batchnorm_train(c, x[0], x[1], x[2], x[3], 1e-3f, 0.1f);
+}
+static const float SEED[2] = {3, 5};
+static hwa_tensor *bd_dropout(hwa_ctx *c, hwa_tensor **x) { return hwa_dropout(c, x[0], 0.4f, x[1]); }
+
+TEST(grad_max_pool_ceil_asymmetric_pads) {
+    GRAD_CHECK(.build = bd_max_pool, .in = {{SHAPE(1, 2, 5, 5), .param = true, .values = POOL_X}});
+}
+TEST(grad_max_pool_dilated) {
+    GRAD_CHECK(.build = bd_max_pool_dilated, .in = {{SHAPE(2, 1, 5, 5), .param = true, .values = POOL_X}});
+}
+TEST(grad_avg_pool_count_include_pad_ceil) { GRAD_CHECK(.build = bd_avg_pool_pads, .in = {PARAM(1, 2, 6, 5)}); }
+TEST(grad_avg_pool_exclude_pads) { GRAD_CHECK(.build = bd_avg_pool_no_pads, .in = {PARAM(2, 1, 7, 6)}); }
+TEST(grad_global_avg_pool) { GRAD_CHECK(.build = bd_global_avg, .in = {PARAM(2, 3, 3, 4)}); }
+TEST(grad_batchnorm_x_scale_bias) {
+    GRAD_CHECK(.build = bd_batchnorm,
+               .in = {PARAM(2, 3, 2, 3), PARAM(3), PARAM(3), {SHAPE(2, 3), .lo = 0.5f, .hi = 1.5f}});
+}
+TEST(grad_batchnorm_n_c) {
+    GRAD_CHECK(.build = bd_batchnorm, .in = {PARAM(5, 4), PARAM(4), PARAM(4), {SHAPE(2, 4), .lo = 0.5f, .hi = 1.5f}});
+}
+TEST(grad_batchnorm_train_x_scale_bias) {
+    GRAD_CHECK(.build = bd_batchnorm_train, .in = {PARAM(3, 2, 2, 2), PARAM(2), PARAM(2), INPUT(2, 2)});
+}
+TEST(grad_batchnorm_train_n_c_l) {
+    GRAD_CHECK(.build = bd_batchnorm_train, .in = {PARAM(2, 3, 4), PARAM(3), PARAM(3), INPUT(2, 3)});
+}
+TEST(grad_dropout_fixed_seed) {
+    GRAD_CHECK(.build = bd_dropout, .in = {PARAM(4, 9), INDEX(SEED, 2)});
+}

@@ -215,6 +215,44 @@ hwa_tensor *hwa_expand(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *sha
 hwa_tensor *hwa_reduce_to(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape, bool mean);
 /* max (or min) over the axes where shape has 1, keeping dims; a NaN wins. Gradient to the first arg-max. */
 hwa_tensor *hwa_reduce_max_to(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64_t *shape, bool min);
+/* ---- vision: pooling, batch normalization, dropout ---------------------- */
+
+typedef enum hwa_pool_kind { HWA_POOL_MAX = 0, HWA_POOL_AVG = 1 } hwa_pool_kind;
+typedef struct hwa_pool2d_params {
+    hwa_pool_kind kind;
+    int kernel[2];          /* h, w (>= 1) */
+    int stride[2];          /* 0 means 1 */
+    int pad[4];             /* top, left, bottom, right */
+    int dilation[2];        /* 0 means 1 (max pooling only; avg needs 1) */
+    bool ceil_mode;         /* output size rounded up, as ONNX/PyTorch ceil_mode */
+    bool count_include_pad; /* avg: divide by the full window, pads included */
+} hwa_pool2d_params;
+/* x [N, C, H, W] -> [N, C, OH, OW]. Max: padding never wins; avg without count_include_pad divides
+ * by the window's in-image elements. Differentiable. p is read during the call only (NULL:
+ * HWA_E_MISUSE). Windows must fit the padded image and each must hold an in-image element (else
+ * HWA_E_SHAPE); kernel, stride and dilation >= 1 and pads >= 0 (else HWA_E_INVALID). */
+hwa_tensor *hwa_pool2d(hwa_ctx *ctx, hwa_tensor *x, const hwa_pool2d_params *p);
+/* x [N, C, H, W] -> [N, C, 1, 1], the mean of each plane. Differentiable. Built from a sum and a
+ * scale (no op of its own). */
+hwa_tensor *hwa_global_avg_pool(hwa_ctx *ctx, hwa_tensor *x);
+/* Inference batch normalization over dim 1 of x [N, C] or [N, C, H, W] (or [N, C, L]):
+ * y = (x - mean) / sqrt(var + eps) * scale + bias; scale, bias, mean, var [C]. Differentiable in x,
+ * scale and bias. The op takes at most four inputs, so the builder packs mean and var into one
+ * [2, C] tensor (a concat node the graph computes; the leaves are read at each run, not copied at
+ * build time). */
+hwa_tensor *hwa_batchnorm(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *scale, hwa_tensor *bias, hwa_tensor *mean,
+                          hwa_tensor *var, float eps);
+/* Training batch normalization: normalizes with the batch's own mean and biased variance over every dim
+ * but 1; running [2, C] (row 0 mean, row 1 variance; a persistent leaf) is updated in place at each
+ * compute as running = (1 - momentum) * running + momentum * batch stat (the variance's unbiased, as
+ * PyTorch). Differentiable in x, scale, bias. running must be an f32 leaf (HWA_E_MISUSE otherwise). */
+hwa_tensor *hwa_batchnorm_train(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *scale, hwa_tensor *bias,
+                                hwa_tensor *running, float eps, float momentum);
+/* Training dropout: each element kept with probability 1 - ratio and scaled by 1/(1 - ratio), the mask a
+ * pure function of (seed[0], seed[1], element index) (counter-based hash), so it does not depend on
+ * threads; seed an i32 [2] leaf the caller sets per step. ratio in [0, 1). Differentiable in x (same
+ * mask). Inference dropout is the identity: callers simply do not add the op. */
+hwa_tensor *hwa_dropout(hwa_ctx *ctx, hwa_tensor *x, float ratio, hwa_tensor *seed);
 
 /* ---- graphs ------------------------------------------------------------ */
 

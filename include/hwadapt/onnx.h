@@ -253,8 +253,10 @@ typedef struct hwa_onnx_io {
     int type;                         /* hwa_onnx_type: declared, else inferred */
     int ndim;                         /* the ONNX rank (0 for a scalar, whose tensor is [1]) */
     int64_t dims[HWA_ONNX_MAX_DIMS];
-    hwa_tensor *t;                    /* inputs: a leaf (f32 or i32); outputs: the node (or a leaf
-                                         when the output is known at build time, or an input) */
+    hwa_tensor *t;                    /* inputs: a leaf (f32 or i32), NULL for an empty input (a dim
+                                         of 0: known when built, it holds no data); outputs: the
+                                         node (or a leaf when the output is known at build time, or
+                                         an input) */
 } hwa_onnx_io;
 
 /* Instantiates the graph. shapes: hwa_onnx_n_inputs(model) shapes, or NULL

@@ -52,6 +52,9 @@ NO_BACKWARD(SGD_UPDATE)
 NO_BACKWARD(ADAM_UPDATE)
 NO_BACKWARD(MAP_BACK)
 NO_BACKWARD(GATHER_BACK)
+NO_BACKWARD(POOL2D_BACK)
+NO_BACKWARD(BATCHNORM_BACK)
+NO_BACKWARD(BATCHNORM_TRAIN_BACK)
 
 #define BACK(name) static hwa_status hwa__back_##name(hwa_ctx *ctx, hwa_tensor *node, hwa_tensor *g, hwa_tensor **grads)
 
@@ -293,6 +296,48 @@ BACK(REDUCE_MAX) {
     for (int k = 0; k < 4; k++) p.i[2] |= ne[k] == 1 ? 1 << k : 0;
     hwa_tensor *mask = hwa__op_new(ctx, HWA_OP_REDUCE_MAX, (hwa_tensor *[]){a}, &p, a->dtype, a->ndim, a->shape);
     grads[0] = hwa_mul(ctx, mask, g);
+    return HWA_OK;
+}
+
+/* ---- vision -------------------------------------------------------------- */
+
+BACK(POOL2D) {
+    grads[0] = hwa__op_new(ctx, HWA_OP_POOL2D_BACK, (hwa_tensor *[]){g, node->src[0]}, &node->p, g->dtype, 0, NULL);
+    return HWA_OK;
+}
+
+/* The per-channel sum of g [N, C, ...] as a [C] tensor like proto. */
+static hwa_tensor *channel_sum(hwa_ctx *ctx, hwa_tensor *g, const hwa_tensor *proto) {
+    int64_t shape[HWA_MAX_DIMS] = {1, 1, 1, 1};
+    shape[1] = g->shape[1];
+    hwa_tensor *s = hwa__op_new(ctx, HWA_OP_SUM_TO, (hwa_tensor *[]){g}, NULL, HWA_F32, g->ndim, shape);
+    s = hwa_reshape(ctx, s, 1, &shape[1]);
+    return s && s->dtype != proto->dtype ? hwa_cast(ctx, s, proto->dtype) : s;
+}
+
+/* BATCHNORM and BATCHNORM_TRAIN: dx and dscale from the op's backward
+ * helper (which = 0, 1), dbias the channel sum of g. */
+static hwa_status back_bn(hwa_ctx *ctx, hwa_tensor *node, hwa_tensor *g, hwa_tensor **grads, hwa_op back, int n_src) {
+    if (node->op == HWA_OP_BATCHNORM && NEED(3))
+        return hwa__err(ctx, HWA_E_UNSUPPORTED, "batchnorm: not differentiable in the mean and variance");
+    hwa_tensor *srcs[4] = {g, node->src[0], node->src[1], n_src == 4 ? node->src[3] : NULL};
+    hwa_op_params p = node->p;
+    for (int which = 0; which < 2; which++) {
+        if (!NEED(which)) continue;
+        p.i[0] = which;
+        grads[which] = hwa__op_new(ctx, back, srcs, &p, which ? node->src[1]->dtype : g->dtype, 0, NULL);
+        if (!grads[which]) return ctx->last_status;
+    }
+    if (NEED(2)) grads[2] = channel_sum(ctx, g, node->src[2]);
+    return HWA_OK;
+}
+
+BACK(BATCHNORM) { return back_bn(ctx, node, g, grads, HWA_OP_BATCHNORM_BACK, 4); }
+BACK(BATCHNORM_TRAIN) { return back_bn(ctx, node, g, grads, HWA_OP_BATCHNORM_TRAIN_BACK, 3); }
+
+BACK(DROPOUT) {
+    /* The same mask: dropout of g with x's seed and ratio. */
+    grads[0] = hwa__op_new(ctx, HWA_OP_DROPOUT, (hwa_tensor *[]){g, node->src[1]}, &node->p, g->dtype, 0, NULL);
     return HWA_OK;
 }
 

@@ -1176,3 +1176,239 @@ hwa_tensor *hwa_reduce_max_to(hwa_ctx *ctx, hwa_tensor *a, int ndim, const int64
     p.i[0] = min;
     return hwa__op_new(ctx, HWA_OP_REDUCE_MAX, (hwa_tensor *[]){a}, &p, HWA_F32, ndim, shape);
 }
+
+/* ---- vision: pooling, batch normalization, dropout --------------------- */
+
+/* Pool geometry along one axis from POOL2D's params (ops_list.h). */
+typedef struct pool_axis {
+    int64_t in, k, s, p0, p1, d, out;
+} pool_axis;
+
+static void pool_axes(const hwa_tensor *dst, pool_axis *h, pool_axis *w) {
+    const hwa_op_params *p = &dst->p;
+    const hwa_tensor *x = dst->src[0];
+    *h = (pool_axis){x->shape[2], p->i[1], p->i[3], p->i[5], p->l[0], (int64_t)p->f[0], 0};
+    *w = (pool_axis){x->shape[3], p->i[2], p->i[4], p->i[6], p->l[1], (int64_t)p->f[1], 0};
+}
+
+/* The output extent of one axis (ceil_mode as PyTorch: a last window that
+ * would start in the bottom/right padding is dropped); false when the
+ * window does not fit or some window has no in-image tap. */
+static bool pool_axis_out(pool_axis *a, bool ceil_mode) {
+    const int64_t span = a->d * (a->k - 1) + 1, padded = a->in + a->p0 + a->p1;
+    if (span > padded) return false;
+    int64_t o = (padded - span) / a->s + 1;
+    if (ceil_mode && (padded - span) % a->s != 0) {
+        o++;
+        if ((o - 1) * a->s >= a->in + a->p0) o--;
+    }
+    a->out = o;
+    for (int64_t i = 0; i < o; i++) {
+        bool hit = false;
+        for (int64_t t = 0; t < a->k && !hit; t++) {
+            const int64_t r = i * a->s - a->p0 + t * a->d;
+            hit = r >= 0 && r < a->in;
+        }
+        if (!hit) return false;
+    }
+    return true;
+}
+
+hwa_status hwa__infer_POOL2D(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *x = dst->src[0];
+    const hwa_op_params *p = &dst->p;
+    hwa_status st = need_float(ctx, dst, 0);
+    if (st) return st;
+    if (x->ndim != 4) return hwa__err(ctx, HWA_E_SHAPE, "pool2d: input %s must be [N, C, H, W]", SHAPE(x));
+    if (p->i[0] != HWA_POOL_MAX && p->i[0] != HWA_POOL_AVG)
+        return hwa__err(ctx, HWA_E_INVALID, "pool2d: unknown kind %d", p->i[0]);
+    const int64_t lim = 1 << 20;
+    const int64_t v[] = {p->i[1], p->i[2], p->i[3], p->i[4], p->i[5], p->i[6], p->l[0], p->l[1]};
+    const char *const what[] = {"kernel h", "kernel w", "stride h", "stride w",
+                                "pad top", "pad left", "pad bottom", "pad right"};
+    for (int j = 0; j < 8; j++)
+        if (v[j] < (j < 4 ? 1 : 0) || v[j] > lim)
+            return hwa__err(ctx, HWA_E_INVALID, "pool2d: %s %lld out of range (%d to %lld)", what[j], (long long)v[j],
+                            j < 4 ? 1 : 0, (long long)lim);
+    for (int j = 0; j < 2; j++)
+        if (!(p->f[j] >= 1.0f && p->f[j] <= (float)lim && p->f[j] == floorf(p->f[j])))
+            return hwa__err(ctx, HWA_E_INVALID, "pool2d: dilation %g out of range (1 to %lld)", p->f[j],
+                            (long long)lim);
+    if (p->i[0] == HWA_POOL_AVG && (p->f[0] != 1.0f || p->f[1] != 1.0f))
+        return hwa__err(ctx, HWA_E_INVALID, "pool2d: average pooling needs dilation 1 (got %g, %g)", p->f[0],
+                        p->f[1]);
+    pool_axis h, w;
+    pool_axes(dst, &h, &w);
+    const bool ceil_mode = (p->i[7] & 2) != 0;
+    if (!pool_axis_out(&h, ceil_mode) || !pool_axis_out(&w, ceil_mode))
+        return hwa__err(ctx, HWA_E_SHAPE,
+                        "pool2d: window %dx%d (stride %d,%d, pads %d,%d,%lld,%lld, dilation %g,%g) does not fit %s "
+                        "with an in-image element in every window",
+                        p->i[1], p->i[2], p->i[3], p->i[4], p->i[5], p->i[6], (long long)p->l[0],
+                        (long long)p->l[1], p->f[0], p->f[1], SHAPE(x));
+    dst->ndim = 4;
+    dst->shape[0] = x->shape[0];
+    dst->shape[1] = x->shape[1];
+    dst->shape[2] = h.out;
+    dst->shape[3] = w.out;
+    dst->dtype = x->dtype;
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_POOL2D_BACK(hwa_ctx *ctx, hwa_tensor *dst) {
+    /* The forward rule on x gives the shape g must have. */
+    hwa_tensor fwd = *dst;
+    fwd.op = HWA_OP_POOL2D;
+    fwd.src[0] = dst->src[1];
+    hwa_status st = hwa__infer_POOL2D(ctx, &fwd);
+    if (st || (st = need_float(ctx, dst, 0))) return st;
+    if (!same_shape(&fwd, dst->src[0]))
+        return hwa__err(ctx, HWA_E_SHAPE, "pool2d_back: gradient %s must be %s", SHAPE(dst->src[0]), SHAPE(&fwd));
+    copy_shape(dst, dst->src[1]);
+    dst->dtype = dst->src[0]->dtype;
+    return HWA_OK;
+}
+
+/* x [N, C, ...] (2 to 4 dims) with per-channel vectors [C] at srcs 1 and 2
+ * (when c_srcs > 1) and, at stats_src (when >= 0), a [2, C] tensor. */
+static hwa_status infer_bn_common(hwa_ctx *ctx, hwa_tensor *dst, int xi, int c_first, int c_last, int stats_src) {
+    const char *name = hwa__op_name(dst->op);
+    const hwa_tensor *x = dst->src[xi];
+    hwa_status st = need_float(ctx, dst, xi);
+    if (st) return st;
+    if (x->ndim < 2) return hwa__err(ctx, HWA_E_SHAPE, "%s: input %s must be [N, C, ...]", name, SHAPE(x));
+    const int64_t C = x->shape[1];
+    for (int i = c_first; i <= c_last; i++) {
+        const hwa_tensor *t = dst->src[i];
+        if ((st = need_float(ctx, dst, i))) return st;
+        if (t->ndim != 1 || t->shape[0] != C)
+            return hwa__err(ctx, HWA_E_SHAPE, "%s: input %s %s must be [%lld] for x %s", name, src_names[i], SHAPE(t),
+                            (long long)C, SHAPE(x));
+    }
+    if (stats_src >= 0) {
+        const hwa_tensor *t = dst->src[stats_src];
+        if ((st = need_float(ctx, dst, stats_src))) return st;
+        if (t->ndim != 2 || t->shape[0] != 2 || t->shape[1] != C)
+            return hwa__err(ctx, HWA_E_SHAPE, "%s: statistics %s must be [2, %lld] for x %s", name, SHAPE(t),
+                            (long long)C, SHAPE(x));
+    }
+    if (!(dst->p.f[0] >= 0.0f) || !isfinite(dst->p.f[0]))
+        return hwa__err(ctx, HWA_E_INVALID, "%s: eps %g must be finite and >= 0", name, dst->p.f[0]);
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_BATCHNORM(hwa_ctx *ctx, hwa_tensor *dst) {
+    hwa_status st = infer_bn_common(ctx, dst, 0, 1, 2, 3);
+    return st ? st : same_as_src0(ctx, dst);
+}
+
+hwa_status hwa__infer_BATCHNORM_TRAIN(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *r = dst->src[3];
+    hwa_status st = infer_bn_common(ctx, dst, 0, 1, 2, 3);
+    if (st) return st;
+    if (r->op != HWA_OP_NONE || r->view_src || r->dtype != HWA_F32)
+        return hwa__err(ctx, HWA_E_MISUSE, "batchnorm_train: running statistics %s must be an f32 leaf tensor",
+                        SHAPE(r));
+    if (!(dst->p.f[1] >= 0.0f && dst->p.f[1] <= 1.0f))
+        return hwa__err(ctx, HWA_E_INVALID, "batchnorm_train: momentum %g must be in [0, 1]", dst->p.f[1]);
+    return same_as_src0(ctx, dst);
+}
+
+/* g like x; p.i[0] = 1 gives the per-channel [C] sum. */
+static hwa_status infer_bn_back(hwa_ctx *ctx, hwa_tensor *dst, int stats_src) {
+    hwa_status st = infer_bn_common(ctx, dst, 1, 2, 2, stats_src);
+    if (st || (st = need_float(ctx, dst, 0)) || (st = need_same_shape(ctx, dst, 0, 1))) return st;
+    if (dst->p.i[0] == 0) return same_as_src0(ctx, dst);
+    if (dst->p.i[0] != 1) return hwa__err(ctx, HWA_E_INVALID, "%s: unknown output %d", hwa__op_name(dst->op), dst->p.i[0]);
+    dst->ndim = 1;
+    for (int d = 0; d < HWA_MAX_DIMS; d++) dst->shape[d] = d == 0 ? dst->src[1]->shape[1] : 1;
+    dst->dtype = dst->src[2]->dtype;
+    return HWA_OK;
+}
+
+hwa_status hwa__infer_BATCHNORM_BACK(hwa_ctx *ctx, hwa_tensor *dst) { return infer_bn_back(ctx, dst, 3); }
+hwa_status hwa__infer_BATCHNORM_TRAIN_BACK(hwa_ctx *ctx, hwa_tensor *dst) { return infer_bn_back(ctx, dst, -1); }
+
+hwa_status hwa__infer_DROPOUT(hwa_ctx *ctx, hwa_tensor *dst) {
+    const hwa_tensor *seed = dst->src[1];
+    hwa_status st = need_float(ctx, dst, 0);
+    if (st || (st = need_i32(ctx, dst, 1, "seed"))) return st;
+    if (hwa_tensor_nelements(seed) != 2)
+        return hwa__err(ctx, HWA_E_SHAPE, "dropout: seed %s must have 2 elements", SHAPE(seed));
+    if (!(dst->p.f[0] >= 0.0f && dst->p.f[0] < 1.0f))
+        return hwa__err(ctx, HWA_E_INVALID, "dropout: ratio %g must be in [0, 1)", dst->p.f[0]);
+    return same_as_src0(ctx, dst);
+}
+
+hwa_tensor *hwa_pool2d(hwa_ctx *ctx, hwa_tensor *x, const hwa_pool2d_params *pp) {
+    if (!pp) {
+        hwa__err(ctx, HWA_E_MISUSE, "pool2d: NULL params");
+        return NULL;
+    }
+    hwa_op_params p = {0};
+    p.i[0] = (int32_t)pp->kind;
+    p.i[1] = pp->kernel[0];
+    p.i[2] = pp->kernel[1];
+    p.i[3] = pp->stride[0] ? pp->stride[0] : 1;
+    p.i[4] = pp->stride[1] ? pp->stride[1] : 1;
+    p.i[5] = pp->pad[0];
+    p.i[6] = pp->pad[1];
+    p.i[7] = (pp->count_include_pad ? 1 : 0) | (pp->ceil_mode ? 2 : 0);
+    p.l[0] = pp->pad[2];
+    p.l[1] = pp->pad[3];
+    for (int j = 0; j < 2; j++) {
+        const int d = pp->dilation[j] ? pp->dilation[j] : 1;
+        /* Out-of-range values stay out of range for the shape rule's check. */
+        p.f[j] = d < 0 || d > (1 << 20) ? -1.0f : (float)d;
+    }
+    return op1(ctx, HWA_OP_POOL2D, x, &p);
+}
+
+hwa_tensor *hwa_global_avg_pool(hwa_ctx *ctx, hwa_tensor *x) {
+    if (x && x->ndim != 4) {
+        hwa__err(ctx, HWA_E_SHAPE, "global_avg_pool: input %s must be [N, C, H, W]", SHAPE(x));
+        return NULL;
+    }
+    if (!x) return op1(ctx, HWA_OP_SUM_TO, x, NULL); /* records the NULL input */
+    const int64_t shape[4] = {x->shape[0], x->shape[1], 1, 1};
+    hwa_tensor *s = hwa__op_new(ctx, HWA_OP_SUM_TO, (hwa_tensor *[]){x}, NULL, HWA_F32, 4, shape);
+    return hwa_scale(ctx, s, (float)(1.0 / (double)(x->shape[2] * x->shape[3])));
+}
+
+static hwa_tensor *cont_1d(hwa_ctx *ctx, hwa_tensor *t) { return hwa_tensor_is_contiguous(t) ? t : hwa_cont(ctx, t); }
+
+/* [C] vectors a and b as one [2, C] tensor (a first). */
+static hwa_tensor *stack_rows(hwa_ctx *ctx, hwa_tensor *a, hwa_tensor *b) {
+    if (!a || !b || a->ndim != 1 || b->ndim != 1) {
+        if (a && b)
+            hwa__err(ctx, HWA_E_SHAPE, "batchnorm: mean %s and variance %s must be [C]", SHAPE(a), SHAPE(b));
+        else
+            hwa__err(ctx, HWA_E_MISUSE, "batchnorm: NULL mean or variance");
+        return NULL;
+    }
+    const int64_t sa[2] = {1, a->shape[0]}, sb[2] = {1, b->shape[0]};
+    return hwa_concat(ctx, hwa_reshape(ctx, cont_1d(ctx, a), 2, sa), hwa_reshape(ctx, cont_1d(ctx, b), 2, sb), 0);
+}
+
+hwa_tensor *hwa_batchnorm(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *scale, hwa_tensor *bias, hwa_tensor *mean,
+                          hwa_tensor *var, float eps) {
+    hwa_op_params p = {0};
+    p.f[0] = eps;
+    hwa_tensor *stats = stack_rows(ctx, mean, var);
+    if (!stats) return NULL;
+    return hwa__op_new(ctx, HWA_OP_BATCHNORM, (hwa_tensor *[]){x, scale, bias, stats}, &p, HWA_F32, 0, NULL);
+}
+
+hwa_tensor *hwa_batchnorm_train(hwa_ctx *ctx, hwa_tensor *x, hwa_tensor *scale, hwa_tensor *bias,
+                                hwa_tensor *running, float eps, float momentum) {
+    hwa_op_params p = {0};
+    p.f[0] = eps;
+    p.f[1] = momentum;
+    return hwa__op_new(ctx, HWA_OP_BATCHNORM_TRAIN, (hwa_tensor *[]){x, scale, bias, running}, &p, HWA_F32, 0, NULL);
+}
+
+hwa_tensor *hwa_dropout(hwa_ctx *ctx, hwa_tensor *x, float ratio, hwa_tensor *seed) {
+    hwa_op_params p = {0};
+    p.f[0] = ratio;
+    return op2(ctx, HWA_OP_DROPOUT, x, seed, &p);
+}

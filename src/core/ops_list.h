@@ -164,6 +164,53 @@
  *
  * Index inputs (ids, labels, positions) out of range are HWA_E_RANGE errors
  * from the kernel, with a message naming the op, the index and the bound.
+ *
+ * Vision ops (x is [N, C, H, W]; batch normalization also takes [N, C] and
+ * [N, C, L], its channel dim being 1 and S the product of the dims after it).
+ *  POOL2D      src0 x; dst [N, C, OH, OW]. p.i: [0] hwa_pool_kind, [1] kh,
+ *              [2] kw, [3] stride h, [4] stride w, [5] pad top, [6] pad left,
+ *              [7] flags (bit 0 count_include_pad, bit 1 ceil_mode); p.l:
+ *              [0] pad bottom, [1] pad right; p.f: [0] dilation h, [1]
+ *              dilation w (small integers, exact in f32). Window (oh, ow)
+ *              covers rows oh*sh - pt + i*dh (i < kh), likewise columns. Max:
+ *              the largest in-image tap (padding never wins; NaN wins; ties
+ *              keep the first in row-major tap order). Avg: sum of in-image
+ *              taps divided by the in-image tap count, or with
+ *              count_include_pad by the taps inside the padded extent
+ *              [-pt, H + pb) x [-pl, W + pr) (as PyTorch; ceil_mode windows
+ *              that run past it count only up to its end). OH = floor or ceil
+ *              of (H + pt + pb - dh*(kh-1) - 1) / sh, plus 1, less 1 when
+ *              ceil_mode's last window would start at or past H + pt. Every
+ *              window holds at least one in-image tap (the shape rule checks).
+ *  POOL2D_BACK src0 g [N, C, OH, OW], src1 x; params as POOL2D; dst like x =
+ *              0, then for each window in row-major order: max adds g to the
+ *              first arg-max tap; avg adds g / divisor to every in-image tap.
+ *  BATCHNORM   src0 x, src1 scale [C], src2 bias [C], src3 stats [2, C] (row
+ *              0 mean, row 1 variance; hwa_batchnorm packs them so the op
+ *              fits HWA_MAX_SRC); p.f[0] eps: per channel, in double, r =
+ *              1/sqrt(var + eps), a = scale * r and b = bias - mean * a, both
+ *              rounded to f32; dst = x * a + b in f32 (no fused multiply-add).
+ *  BATCHNORM_BACK src0 g, src1 x, src2 scale, src3 stats; p.f[0] eps;
+ *              p.i[0] = 0: dst (like x) = g * scale * r; 1: dst [C] =
+ *              sum over n, s of g * (x - mean) * r (in double, n then s).
+ *  BATCHNORM_TRAIN src0 x, src1 scale, src2 bias, src3 running [2, C] f32 (a
+ *              persistent leaf, updated in place like ADAM_UPDATE's state);
+ *              p.f: [0] eps, [1] momentum. With the batch's mean m and biased
+ *              variance v per channel (in double over n then s; M = N*S
+ *              values), dst = x * a + b as BATCHNORM's with m and v, and
+ *              running = (1 - momentum) * running + momentum * (m, v * M /
+ *              (M - 1)) (M = 1: v itself).
+ *  BATCHNORM_TRAIN_BACK src0 g, src1 x, src2 scale; p.f[0] eps; with xh the
+ *              normalised x and r = 1/sqrt(v + eps) from x's batch stats:
+ *              p.i[0] = 0: dst (like x) = scale * r * (g - mean(g) - xh *
+ *              mean(g * xh)) (means per channel over M); 1: dst [C] =
+ *              sum(g * xh) per channel.
+ *  DROPOUT     src0 x, src1 i32 seed [2]; p.f[0] ratio in [0, 1): element i
+ *              (flat row-major index) is kept when hash(seed0, seed1, i) >> 40
+ *              >= the threshold floor(ratio * 2^24), and is then x * (1 /
+ *              (1 - ratio)) (the factor rounded to f32 once), else 0. hash is
+ *              hwa__dropout_hash (backends/cpu/ref/ref.h); the backward is DROPOUT of the
+ *              gradient with the same seed.
  */
 #define HWA_OP_LIST(X)                                    \
     X(NONE,               "none",               0, 0)     \
@@ -219,4 +266,12 @@
     X(WHERE,              "where",              3, 1)     \
     X(GATHER,             "gather",             2, 1)     \
     X(GATHER_BACK,        "gather_back",        2, 0)     \
-    X(REDUCE_MAX,         "reduce_max",         1, 1)
+    X(REDUCE_MAX,         "reduce_max",         1, 1)     \
+    X(POOL2D,             "pool2d",             1, 1)     \
+    X(POOL2D_BACK,        "pool2d_back",        2, 0)     \
+    X(BATCHNORM,          "batchnorm",          4, 1)     \
+    X(BATCHNORM_BACK,     "batchnorm_back",     4, 0)     \
+    X(BATCHNORM_TRAIN,    "batchnorm_train",    4, 1)     \
+    X(BATCHNORM_TRAIN_BACK, "batchnorm_train_back", 3, 0) \
+    X(DROPOUT,            "dropout",            2, 1)
+

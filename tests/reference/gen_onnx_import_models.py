@@ -10,7 +10,9 @@ so only the models are committed.
               operand must grow)
   types.onnx  ids int64 [4], x float [4, 3] -> emb = E[ids] (float),
               pos = x > 0 (bool), n = shape(x) (int64)
-  unsup.onnx  topk twice and a cumsum: ops the importer lacks
+  unsup.onnx  topk twice, a cumsum and an op of another domain
+              (mydomain::Fancy): ops the importer lacks
+  step.onnx   x[:, ::2] + 1: a Slice with a step of 2, which it refuses
 usage: gen_onnx_import_models.py [OUT_DIR]"""
 import os, sys
 import torch
@@ -47,14 +49,31 @@ class Types(torch.nn.Module):
         return self.emb(ids), x > 0, torch._shape_as_tensor(x)
 
 
+class Fancy(torch.autograd.Function):
+    @staticmethod
+    def symbolic(g, x):
+        return g.op("mydomain::Fancy", x)
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+
 class Unsup(torch.nn.Module):
     def forward(self, x):
         a = torch.topk(x, 2).values
         b = torch.topk(x, 3).values
-        return torch.cumsum(a, 1), b
+        return torch.cumsum(a, 1), b, Fancy.apply(x)
+
+
+class Step(torch.nn.Module):
+    def forward(self, x):
+        return x[:, ::2] + 1
 
 
 export(Flat(), (torch.randn(2, 3, 4),), "flat.onnx", ["x"], ["y"], {"x": {0: "batch"}, "y": {0: "batch"}})
 export(Bcast(), (torch.rand(3, 1) + 1, torch.randn(2, 3, 4)), "bcast.onnx", ["a", "b"], ["d", "q", "s"])
 export(Types(), (torch.tensor([1, 2, 3, 9]), torch.randn(4, 3)), "types.onnx", ["ids", "x"], ["emb", "pos", "n"])
-export(Unsup(), (torch.randn(2, 5),), "unsup.onnx", ["x"], ["c", "t"])
+torch.onnx.export(Unsup(), (torch.randn(2, 5),), os.path.join(out, "unsup.onnx"), input_names=["x"],
+                  output_names=["c", "t", "f"], opset_version=13, custom_opsets={"mydomain": 1})
+export(Step(), (torch.randn(2, 6),), "step.onnx", ["x"], ["y"])

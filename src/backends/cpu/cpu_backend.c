@@ -26,6 +26,7 @@
 #include "backends/cpu/cpu_isa.h"
 #include "backends/cpu/cpu_prof.h"
 #include "backends/cpu/cpu_train_fast.h"
+#include "backends/cpu/cpu_vision.h"
 #include "backends/cpu/matmul/mm.h"
 #include "backends/cpu/matmul/mm_qlinear.h"
 #include "backends/cpu/matmul/mm_quant.h"
@@ -428,6 +429,10 @@ static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n,
                    HWA_E_UNSUPPORTED) {
         hwa__tensor_touch(t);
         return st;
+    } else if (hwa__cpu_vision_run(t, nt, &s->scratch)) {
+        set_name(s, i, t, "openmp");
+        hwa__tensor_touch(t);
+        return HWA_OK;
     } else if (hwa__cpu_train_fast_run(hwa__train_simd_active(), t, nt, &s->scratch)) {
         set_name(s, i, t, hwa__train_simd_active()->name);
         hwa__tensor_touch(t);

@@ -17,7 +17,8 @@ hwa_status hwa__onnx_node_err(hwa_ctx *ctx, const hwa_onnx_node *n, hwa_status s
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return hwa__err(ctx, s, "node '%s' (%s): %s", n->name[0] ? n->name : n->outputs[0], n->op_type, msg);
+    return hwa__err(ctx, s, "node '%s' (%s): %s", n->name[0] || !n->n_outputs ? n->name : n->outputs[0], n->op_type,
+                    msg);
 }
 
 bool hwa__onnx_is_int(int type) {
@@ -109,6 +110,13 @@ void hwa__onnx_put_i(hwa_onnx_array *a, int64_t i, int64_t v) {
     case HWA_ONNX_UINT64: ((uint64_t *)d)[i] = (uint64_t)v; return;
     default: hwa__onnx_put_f(a, i, (double)v); return;
     }
+}
+
+bool hwa__onnx_numel(const int64_t *dims, int lo, int hi, int64_t *n) {
+    *n = 1;
+    for (int d = lo; d < hi; d++)
+        if (dims[d] < 0 || !hwa__mul_i64(*n, dims[d], n)) return false;
+    return true;
 }
 
 static bool grow(void **p, int *cap, int need, size_t elem) {
@@ -251,6 +259,16 @@ hwa_status hwa__onnx_tensor(hwa__onnx_op *o, hwa__oval *v, hwa_tensor **out) {
     return HWA_OK;
 }
 
+hwa_status hwa__onnx_scalar(hwa__onnx_op *o, float v, hwa_tensor **out) {
+    hwa_onnx_array *a;
+    hwa_status st = hwa__onnx_host_new(o->net, HWA_ONNX_FLOAT, 0, NULL, &a);
+    if (st) return st;
+    ((float *)a->data)[0] = v;
+    char what[120];
+    snprintf(what, sizeof what, "node '%.60s' (%s): a constant", o->node->name, o->node->op_type);
+    return make_leaf(o->net, a, what, out);
+}
+
 hwa_status hwa__onnx_set_out(hwa__onnx_op *o, int k, hwa_tensor *t, int type, int ndim) {
     if (!t) return hwa__onnx_builder_err(o);
     hwa__oval *v = o->out[k];
@@ -332,7 +350,7 @@ static hwa_status check_nodes(hwa_onnx_net *net) {
             n_miss++;
             continue;
         }
-        if (n->n_inputs > 16 || n->n_outputs > 8) {
+        if (n->n_inputs > HWA__ONNX_MAX_IN || n->n_outputs > HWA__ONNX_MAX_OUT) {
             if (!first) {
                 first = hwa__onnx_node_err(net->ctx, n, HWA_E_UNSUPPORTED, "%d inputs and %d outputs", n->n_inputs,
                                            n->n_outputs);
@@ -473,12 +491,20 @@ static hwa_status build_inputs(hwa_onnx_net *net, const hwa_onnx_shape *shapes, 
         if (!hwa__onnx_graph_dtype(v->type, &dt))
             return hwa__err(net->ctx, HWA_E_UNSUPPORTED, "input '%s': %s inputs are not supported", d->name,
                             hwa_onnx_type_name(v->type));
+        int64_t n;
+        if (!hwa__onnx_numel(sh.dims, 0, sh.ndim, &n))
+            return hwa__err(net->ctx, HWA_E_OVERFLOW, "input '%s': the shape's element count overflows", d->name);
+        if (n == 0) {
+            /* an empty input holds no data: it is known now (an op may
+             * take it as "no axes", say), and has no tensor */
+            hwa_onnx_array *a;
+            if ((st = hwa__onnx_host_new(net, v->type, sh.ndim, sh.dims, &a))) return st;
+            v->host = a;
+            continue;
+        }
         if (sh.ndim > HWA_MAX_DIMS)
             return hwa__err(net->ctx, HWA_E_UNSUPPORTED, "input '%s': %d dims (graph tensors have at most %d)",
                             d->name, sh.ndim, HWA_MAX_DIMS);
-        for (int k = 0; k < sh.ndim; k++)
-            if (sh.dims[k] == 0)
-                return hwa__err(net->ctx, HWA_E_UNSUPPORTED, "input '%s': an empty tensor (dim %d is 0)", d->name, k);
         const int64_t one = 1;
         v->t = hwa_tensor_new(net->ctx, dt, sh.ndim ? sh.ndim : 1, sh.ndim ? sh.dims : &one);
         if (!v->t) return hwa_ctx_last_status(net->ctx);
@@ -613,7 +639,13 @@ hwa_status hwa_onnx_net_load_params(hwa_onnx_net *net) {
 }
 
 hwa_status hwa_onnx_io_set(const hwa_onnx_io *in, const hwa_onnx_array *a) {
-    if (!in || !a || !in->t) return hwa__err(NULL, HWA_E_MISUSE, "hwa_onnx_io_set: NULL argument");
+    if (!in || !a) return hwa__err(NULL, HWA_E_MISUSE, "hwa_onnx_io_set: NULL argument");
+    if (!in->t) {
+        /* an empty input: nothing to write, but the shape must be the one built for */
+        bool same = a->ndim == in->ndim && a->n == 0;
+        for (int d = 0; same && d < a->ndim; d++) same = a->dims[d] == in->dims[d];
+        return same ? HWA_OK : hwa__err(NULL, HWA_E_SHAPE, "input '%s' was built empty; got another shape", in->name);
+    }
     hwa_ctx *ctx = in->t->ctx;
     const bool want_int = hwa_tensor_dtype(in->t) == HWA_I32;
     const bool is_int = hwa__onnx_is_int(a->type), is_float = hwa__onnx_is_float(a->type) || a->type == HWA_ONNX_BOOL;

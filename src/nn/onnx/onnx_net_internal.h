@@ -55,6 +55,11 @@ struct hwa_onnx_net {
     int n_ios, cap_ios;
 };
 
+/* The most inputs and outputs a node may have (a Concat of many pieces, a
+ * Split into many parts). */
+#define HWA__ONNX_MAX_IN 64
+#define HWA__ONNX_MAX_OUT 16
+
 /* One node being mapped. */
 typedef struct hwa__onnx_op {
     hwa_onnx_net *net;
@@ -62,8 +67,8 @@ typedef struct hwa__onnx_op {
     const hwa_onnx_node *node;
     int index;                         /* node index */
     int n_in, n_out;
-    hwa__oval *in[16];                 /* NULL for an omitted (or missing) optional input */
-    hwa__oval *out[8];
+    hwa__oval *in[HWA__ONNX_MAX_IN];                 /* NULL for an omitted (or missing) optional input */
+    hwa__oval *out[HWA__ONNX_MAX_OUT];
 } hwa__onnx_op;
 
 /* An op of the table. check (may be NULL) looks at attributes before any
@@ -100,6 +105,12 @@ hwa_status hwa__onnx_set_out(hwa__onnx_op *o, int k, hwa_tensor *t, int type, in
 void hwa__onnx_set_known(hwa__onnx_op *o, int k, const hwa_onnx_array *a);
 /* The error recorded by a builder that returned NULL, with the node named. */
 hwa_status hwa__onnx_builder_err(hwa__onnx_op *o);
+/* A [1] f32 constant leaf holding v (filled by load_params). */
+hwa_status hwa__onnx_scalar(hwa__onnx_op *o, float v, hwa_tensor **out);
+
+/* The product of dims[lo..hi) in *n; false when it overflows (a hostile
+ * shape: extents of 0 elsewhere do not make a product of the rest safe). */
+bool hwa__onnx_numel(const int64_t *dims, int lo, int hi, int64_t *n);
 
 /* Element access on host arrays of any numeric type. */
 double hwa__onnx_get_f(const hwa_onnx_array *a, int64_t i);

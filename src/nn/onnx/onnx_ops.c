@@ -98,11 +98,8 @@ hwa_status hwa__onnx_reshape(hwa__onnx_op *o, hwa_tensor *t, int ndim, const int
 /* Output k is input value v's data in a new ONNX shape: a host reshape
  * when known, else a graph reshape. */
 static hwa_status out_reshaped(hwa__onnx_op *o, int k, hwa__oval *v, int ndim, const int64_t *dims) {
-    int64_t n = 1;
-    for (int d = 0; d < ndim; d++) n *= dims[d];
-    int64_t have = 1;
-    for (int d = 0; d < v->ndim; d++) have *= v->dims[d];
-    if (n != have)
+    int64_t n, have;
+    if (!hwa__onnx_numel(dims, 0, ndim, &n) || !hwa__onnx_numel(v->dims, 0, v->ndim, &have) || n != have)
         return hwa__onnx_node_err(o->ctx, o->node, HWA_E_SHAPE, "%lld elements cannot take a shape of %lld",
                                   (long long)have, (long long)n);
     if (v->host) {
@@ -214,8 +211,9 @@ static hwa_status map_shape(hwa__onnx_op *o) {
 }
 
 static hwa_status map_size(hwa__onnx_op *o) {
-    int64_t n = 1;
-    for (int d = 0; d < o->in[0]->ndim; d++) n *= o->in[0]->dims[d];
+    int64_t n;
+    if (!hwa__onnx_numel(o->in[0]->dims, 0, o->in[0]->ndim, &n))
+        return hwa__onnx_node_err(o->ctx, o->node, HWA_E_OVERFLOW, "the element count overflows");
     hwa_onnx_array *r;
     hwa_status st = hwa__onnx_host_new(o->net, HWA_ONNX_INT64, 0, NULL, &r);
     if (!st) hwa__onnx_put_i(r, 0, n);
@@ -231,8 +229,9 @@ static hwa_status map_reshape(hwa__onnx_op *o) {
     if (st) return st;
     const bool allowzero = hwa__onnx_attr_i(o->node, "allowzero", 0) != 0;
     int infer = -1;
-    int64_t known = 1, total = 1;
-    for (int d = 0; d < x->ndim; d++) total *= x->dims[d];
+    int64_t known = 1, total;
+    if (!hwa__onnx_numel(x->dims, 0, x->ndim, &total))
+        return hwa__onnx_node_err(o->ctx, o->node, HWA_E_OVERFLOW, "the input's element count overflows");
     for (int d = 0; d < n; d++) {
         if (dims[d] == 0 && !allowzero) {
             if (d >= x->ndim) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_SHAPE, "dim %d copies a missing dim", d);
@@ -244,7 +243,8 @@ static hwa_status map_reshape(hwa__onnx_op *o) {
             continue;
         }
         if (dims[d] < 0) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_SHAPE, "dim %d is %lld", d, (long long)dims[d]);
-        known *= dims[d];
+        if (!hwa__mul_i64(known, dims[d], &known))
+            return hwa__onnx_node_err(o->ctx, o->node, HWA_E_OVERFLOW, "the shape's element count overflows");
     }
     if (infer >= 0) {
         if (known == 0 || total % known)
@@ -263,8 +263,9 @@ static hwa_status map_flatten(hwa__onnx_op *o) {
     if (axis < 0 || axis > x->ndim)
         return hwa__onnx_node_err(o->ctx, o->node, HWA_E_FORMAT, "axis %lld out of range for rank %d",
                                   (long long)hwa__onnx_attr_i(o->node, "axis", 1), x->ndim);
-    int64_t dims[2] = {1, 1};
-    for (int d = 0; d < x->ndim; d++) dims[d >= axis] *= x->dims[d];
+    int64_t dims[2];
+    if (!hwa__onnx_numel(x->dims, 0, (int)axis, &dims[0]) || !hwa__onnx_numel(x->dims, (int)axis, x->ndim, &dims[1]))
+        return hwa__onnx_node_err(o->ctx, o->node, HWA_E_OVERFLOW, "element counts overflow");
     return out_reshaped(o, 0, o->in[0], 2, dims);
 }
 
@@ -367,7 +368,7 @@ static hwa_status map_concat(hwa__onnx_op *o) {
         if (!ok) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_SHAPE, "input %d does not fit input 0", k);
     }
     if (hwa__onnx_all_known(o)) {
-        const hwa_onnx_array *arr[16];
+        const hwa_onnx_array *arr[HWA__ONNX_MAX_IN];
         for (int k = 0; k < o->n_in; k++) arr[k] = o->in[k]->host;
         hwa_onnx_array *r;
         st = hwa__onnx_host_concat(o->net, arr, o->n_in, axis, &r);
@@ -545,9 +546,11 @@ static hwa_status check_cast(hwa_onnx_net *net, const hwa_onnx_node *n) {
     return HWA_OK;
 }
 
-static hwa_status map_cast(hwa__onnx_op *o) {
+/* Cast to type `to`: floats and bools share f32 tensors and integers i32
+ * ones, so only a change of tensor dtype, a narrowing to a smaller float
+ * or a test against zero (to bool) needs an op. */
+static hwa_status cast_to(hwa__onnx_op *o, int to) {
     hwa__oval *x = o->in[0];
-    const int to = (int)hwa__onnx_attr_i(o->node, "to", 0);
     if (x->host) {
         hwa_onnx_array *r;
         hwa_status st = hwa__onnx_host_cast(o->net, x->host, to, &r);
@@ -555,25 +558,76 @@ static hwa_status map_cast(hwa__onnx_op *o) {
         return st;
     }
     hwa_dtype from, dst;
-    if (!hwa__onnx_graph_dtype(x->type, &from) || !hwa__onnx_graph_dtype(to, &dst))
+    if (!hwa__onnx_graph_dtype(x->type, &from) || !hwa__onnx_graph_dtype(to, &dst) || to == HWA_ONNX_BFLOAT16 ||
+        x->type == HWA_ONNX_BFLOAT16)
         return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "cast from %s to %s",
                                   hwa_onnx_type_name(x->type), hwa_onnx_type_name(to));
+    /* i32 holds the integer types: a narrower or unsigned one would need
+     * wrapping the graph does not do */
+    if (dst == HWA_I32 && to != HWA_ONNX_INT32 && to != HWA_ONNX_INT64)
+        return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "cast to %s at run time (int32 and int64 only)",
+                                  hwa_onnx_type_name(to));
     hwa_tensor *t;
     hwa_status st = hwa__onnx_tensor(o, x, &t);
     if (st) return st;
-    /* floats and bools share f32 tensors: only narrowing needs an op */
-    if (from == HWA_F32 && dst == HWA_F32) {
-        if (to == HWA_ONNX_BOOL && x->type != HWA_ONNX_BOOL)
-            t = hwa_map(o->ctx, hwa_map(o->ctx, t, HWA_MAP_NOT, 0, 0), HWA_MAP_NOT, 0, 0);
-        else if (to == HWA_ONNX_FLOAT16 && x->type != HWA_ONNX_FLOAT16)
-            t = hwa_cast(o->ctx, hwa_cast(o->ctx, t, HWA_F16), HWA_F32);
-        else if (to == HWA_ONNX_BFLOAT16 && x->type != HWA_ONNX_BFLOAT16)
-            t = hwa_cast(o->ctx, hwa_cast(o->ctx, t, HWA_BF16), HWA_F32);
-        return hwa__onnx_set_out(o, 0, t, to, x->ndim);
+    if (from != dst) t = hwa_cast(o->ctx, t, dst);
+    if (to == HWA_ONNX_BOOL && x->type != HWA_ONNX_BOOL)
+        t = hwa_map(o->ctx, hwa_map(o->ctx, t, HWA_MAP_NOT, 0, 0), HWA_MAP_NOT, 0, 0);
+    else if (to == HWA_ONNX_FLOAT16 && x->type != HWA_ONNX_FLOAT16)
+        t = hwa_cast(o->ctx, hwa_cast(o->ctx, t, HWA_F16), HWA_F32);
+    return hwa__onnx_set_out(o, 0, t, to, x->ndim);
+}
+
+static hwa_status map_cast(hwa__onnx_op *o) { return cast_to(o, (int)hwa__onnx_attr_i(o->node, "to", 0)); }
+
+static hwa_status map_castlike(hwa__onnx_op *o) {
+    if (o->n_in < 2 || !o->in[1]) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_FORMAT, "no target_type input");
+    return cast_to(o, o->in[1]->type);
+}
+
+/* Split: sizes from the split input (opset 13) or attribute, else equal
+ * parts (the last smaller from opset 18, num_outputs). */
+static hwa_status map_split(hwa__onnx_op *o) {
+    hwa__oval *x = o->in[0];
+    int axis;
+    hwa_status st = hwa__onnx_axis(o, hwa__onnx_attr_i(o->node, "axis", 0), x->ndim, &axis);
+    if (st) return st;
+    int64_t sizes[HWA__ONNX_MAX_OUT];
+    int n = o->n_out;
+    if (o->n_in > 1 && o->in[1]) {
+        if ((st = hwa__onnx_in_ints(o, 1, "split", sizes, HWA__ONNX_MAX_OUT, &n))) return st;
+    } else if (hwa__onnx_attr_ints(o->node, "split")) {
+        const hwa_onnx_attr *a = hwa__onnx_attr_ints(o->node, "split");
+        if (a->n > HWA__ONNX_MAX_OUT)
+            return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "%lld parts", (long long)a->n);
+        n = (int)a->n;
+        for (int k = 0; k < n; k++) sizes[k] = a->ints[k];
+    } else {
+        const int64_t ext = x->dims[axis], part = (ext + n - 1) / n;
+        for (int k = 0; k < n; k++) sizes[k] = ext - part * k < part ? ext - part * k : part;
     }
-    if (from == dst) return hwa__onnx_set_out(o, 0, t, to, x->ndim);
-    return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "cast from %s to %s at run time",
-                              hwa_onnx_type_name(x->type), hwa_onnx_type_name(to));
+    int64_t total = 0;
+    for (int k = 0; k < n; k++) total += sizes[k] > 0 ? sizes[k] : 0;
+    if (n != o->n_out || total != x->dims[axis])
+        return hwa__onnx_node_err(o->ctx, o->node, HWA_E_SHAPE, "%d parts of %lld for %d outputs and an extent of %lld",
+                                  n, (long long)total, o->n_out, (long long)x->dims[axis]);
+    hwa_tensor *t = NULL;
+    if (!x->host && (st = hwa__onnx_tensor(o, x, &t))) return st;
+    int64_t at = 0;
+    for (int k = 0; k < n; at += sizes[k], k++) {
+        if (x->host) {
+            int64_t s0[HWA_ONNX_MAX_DIMS] = {0}, len[HWA_ONNX_MAX_DIMS];
+            memcpy(len, x->dims, sizeof len);
+            s0[axis] = at, len[axis] = sizes[k];
+            hwa_onnx_array *r;
+            if ((st = hwa__onnx_host_slice(o->net, x->host, s0, len, &r))) return st;
+            hwa__onnx_set_known(o, k, r);
+            continue;
+        }
+        if (sizes[k] <= 0) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "an empty part (%d)", k);
+        if ((st = hwa__onnx_set_out(o, k, hwa_slice(o->ctx, t, axis, at, sizes[k]), x->type, x->ndim))) return st;
+    }
+    return HWA_OK;
 }
 
 /* ---- the table -------------------------------------------------------------- */
@@ -597,6 +651,8 @@ static const hwa__onnx_opdef struct_ops[] = {
     {"Expand", NULL, map_expand},
     {"Range", NULL, map_range},
     {"Cast", check_cast, map_cast},
+    {"CastLike", NULL, map_castlike},
+    {"Split", NULL, map_split},
     {NULL, NULL, NULL},
 };
 

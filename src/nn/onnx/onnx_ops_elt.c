@@ -143,6 +143,7 @@ static const un_fn un_fns[] = {
     {"Sin", HWA_MAP_SIN, false}, {"Cos", HWA_MAP_COS, false}, {"LeakyRelu", HWA_MAP_LEAKY_RELU, false},
     {"Elu", HWA_MAP_ELU, false}, {"Selu", HWA_MAP_ELU, false}, {"Softplus", HWA_MAP_SOFTPLUS, false},
     {"HardSigmoid", HWA_MAP_HARD_SIGMOID, false}, {"HardSwish", HWA_MAP_HARD_SIGMOID, false},
+    {"ThresholdedRelu", -1, false},
 };
 
 static const un_fn *find_un(const char *name) {
@@ -180,7 +181,11 @@ static hwa_status map_unary(hwa__onnx_op *o) {
                       hwa__onnx_attr_f(n, "gamma", 1.05070102214813232421875f));
     else if (!strcmp(name, "HardSigmoid"))
         r = hwa_map(o->ctx, t, HWA_MAP_HARD_SIGMOID, hwa__onnx_attr_f(n, "alpha", 0.2f), hwa__onnx_attr_f(n, "beta", 0.5f));
-    else if (!strcmp(name, "HardSwish"))
+    else if (!strcmp(name, "ThresholdedRelu")) {
+        hwa_tensor *alpha;
+        if ((st = hwa__onnx_scalar(o, hwa__onnx_attr_f(n, "alpha", 1.0f), &alpha))) return st;
+        r = hwa_mul(o->ctx, t, hwa_binary(o->ctx, t, alpha, HWA_BIN_GT));
+    } else if (!strcmp(name, "HardSwish"))
         r = hwa_mul(o->ctx, t, hwa_map(o->ctx, t, HWA_MAP_HARD_SIGMOID, 1.0f / 6.0f, 0.5f));
     else r = hwa_map(o->ctx, t, (hwa_map_fn)f->map, 0, 0);
     return hwa__onnx_set_out(o, 0, r, x->type, x->ndim);
@@ -279,6 +284,7 @@ const hwa__onnx_opdef hwa__onnx_elt_ops[] = {
     {"LeakyRelu", NULL, map_unary}, {"Elu", NULL, map_unary},
     {"Selu", NULL, map_unary},      {"Softplus", NULL, map_unary},
     {"HardSigmoid", NULL, map_unary}, {"HardSwish", NULL, map_unary},
+    {"ThresholdedRelu", NULL, map_unary},
     {"Clip", NULL, map_clip},        {"Where", NULL, map_where},
     {NULL, NULL, NULL},
 };

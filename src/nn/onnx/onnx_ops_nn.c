@@ -118,8 +118,9 @@ static hwa_status map_softmax(hwa__onnx_op *o) {
     if (x->ndim == 0) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_SHAPE, "a scalar input");
     hwa_tensor *r;
     if (old && axis != x->ndim - 1) {
-        int64_t d2[2] = {1, 1};
-        for (int d = 0; d < x->ndim; d++) d2[d >= axis] *= x->dims[d];
+        int64_t d2[2];
+        hwa__onnx_numel(x->dims, 0, axis, &d2[0]); /* a tensor's dims: no overflow */
+        hwa__onnx_numel(x->dims, axis, x->ndim, &d2[1]);
         if ((st = hwa__onnx_reshape(o, t, 2, d2, &t))) return st;
         r = log ? hwa_log_softmax(o->ctx, t) : hwa_softmax(o->ctx, t);
         if (!r) return hwa__onnx_builder_err(o);
@@ -139,19 +140,11 @@ static hwa_status map_softmax(hwa__onnx_op *o) {
     return hwa__onnx_set_out(o, 0, r, x->type, x->ndim);
 }
 
-static hwa_status check_layernorm(hwa_onnx_net *net, const hwa_onnx_node *n) {
-    for (int k = 1; k < n->n_outputs; k++)
-        if (n->outputs[k][0])
-            return hwa__onnx_node_err(net->ctx, n, HWA_E_UNSUPPORTED, "the Mean and InvStdDev outputs");
-    return HWA_OK;
-}
-
 /* v (known or a tensor) as a [count] tensor. */
 static hwa_status flat_param(hwa__onnx_op *o, int k, int64_t count, hwa_tensor **t) {
     hwa__oval *v = o->in[k];
-    int64_t n = 1;
-    for (int d = 0; d < v->ndim; d++) n *= v->dims[d];
-    if (n != count)
+    int64_t n;
+    if (!hwa__onnx_numel(v->dims, 0, v->ndim, &n) || n != count)
         return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED,
                                   "input %d has %lld values for %lld normalized elements (broadcast parameters)", k,
                                   (long long)n, (long long)count);
@@ -167,8 +160,8 @@ static hwa_status map_layernorm(hwa__onnx_op *o) {
     int axis;
     if (!st) st = hwa__onnx_axis(o, hwa__onnx_attr_i(o->node, "axis", -1), x->ndim, &axis);
     if (st) return st;
-    int64_t inner = 1, lead[HWA_MAX_DIMS + 1];
-    for (int d = axis; d < x->ndim; d++) inner *= x->dims[d];
+    int64_t inner, lead[HWA_MAX_DIMS + 1];
+    hwa__onnx_numel(x->dims, axis, x->ndim, &inner); /* a tensor's dims: no overflow */
     if (!(st = flat_param(o, 1, inner, &w)) && o->n_in > 2 && o->in[2]) st = flat_param(o, 2, inner, &b);
     if (st) return st;
     if (axis != x->ndim - 1) {
@@ -176,14 +169,32 @@ static hwa_status map_layernorm(hwa__onnx_op *o) {
         lead[axis] = inner;
         if ((st = hwa__onnx_reshape(o, t, axis + 1, lead, &t))) return st;
     }
-    hwa_tensor *r = hwa_layernorm(o->ctx, t, w, b, hwa__onnx_attr_f(o->node, "epsilon", 1e-5f));
+    const float eps = hwa__onnx_attr_f(o->node, "epsilon", 1e-5f);
+    hwa_tensor *x2 = t, *r = hwa_layernorm(o->ctx, t, w, b, eps);
     if (!r) return hwa__onnx_builder_err(o);
     if (axis != x->ndim - 1 && (st = hwa__onnx_reshape(o, r, x->ndim, x->dims, &r))) return st;
-    return hwa__onnx_set_out(o, 0, r, x->type, x->ndim);
+    if ((st = hwa__onnx_set_out(o, 0, r, x->type, x->ndim))) return st;
+    if ((o->n_out < 2 || !o->out[1]) && (o->n_out < 3 || !o->out[2])) return HWA_OK;
+    /* Mean and InvStdDev: x's shape with 1 from axis on */
+    int64_t kd[HWA_MAX_DIMS], k2[HWA_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++) kd[d] = d < axis ? x->dims[d] : 1;
+    for (int d = 0; d <= axis; d++) k2[d] = d < axis ? x->dims[d] : 1;
+    hwa_ctx *c = o->ctx;
+    hwa_tensor *mean = hwa_reduce_to(c, x2, axis + 1, k2, true), *eps_t, *inv;
+    hwa_tensor *dev = hwa_sub(c, x2, mean);
+    if ((st = hwa__onnx_scalar(o, eps, &eps_t))) return st;
+    inv = hwa_map(c, hwa_map(c, hwa_add(c, hwa_reduce_to(c, hwa_mul(c, dev, dev), axis + 1, k2, true), eps_t),
+                             HWA_MAP_SQRT, 0, 0), HWA_MAP_RECIP, 0, 0);
+    if (!mean || !inv) return hwa__onnx_builder_err(o);
+    if ((st = hwa__onnx_reshape(o, mean, x->ndim, kd, &mean)) || (st = hwa__onnx_reshape(o, inv, x->ndim, kd, &inv)))
+        return st;
+    if (o->n_out > 1 && (st = hwa__onnx_set_out(o, 1, mean, HWA_ONNX_FLOAT, x->ndim))) return st;
+    return o->n_out > 2 ? hwa__onnx_set_out(o, 2, inv, HWA_ONNX_FLOAT, x->ndim) : HWA_OK;
 }
 
-/* ReduceSum/Mean/Max/Min: axes as an attribute, or an input (ReduceSum
- * from opset 13, the others from 18). */
+/* ReduceSum, Mean, Max, Min, SumSquare, L1, L2, LogSum, LogSumExp: axes
+ * as an attribute, or an input (ReduceSum from opset 13, the others from
+ * 18). */
 static hwa_status map_reduce(hwa__onnx_op *o) {
     const char *name = o->node->op_type;
     const hwa__oval *x = o->in[0];
@@ -222,9 +233,22 @@ static hwa_status map_reduce(hwa__onnx_op *o) {
     }
     hwa_tensor *t, *r;
     if ((st = float_in(o, 0, &t))) return st;
-    if (x->ndim == 0) r = t;
-    else if (sum || mean) r = hwa_reduce_to(o->ctx, t, x->ndim, kd, mean);
-    else r = hwa_reduce_max_to(o->ctx, t, x->ndim, kd, min);
+    const int nd = x->ndim ? x->ndim : 1; /* a scalar as [1] */
+    if (!x->ndim) kd[0] = 1;
+    hwa_ctx *c = o->ctx;
+    if (sum || mean) r = hwa_reduce_to(c, t, nd, kd, mean);
+    else if (!strcmp(name, "ReduceMax") || min) r = hwa_reduce_max_to(c, t, nd, kd, min);
+    else if (!strcmp(name, "ReduceSumSquare")) r = hwa_reduce_to(c, hwa_mul(c, t, t), nd, kd, false);
+    else if (!strcmp(name, "ReduceL1")) r = hwa_reduce_to(c, hwa_map(c, t, HWA_MAP_ABS, 0, 0), nd, kd, false);
+    else if (!strcmp(name, "ReduceL2"))
+        r = hwa_map(c, hwa_reduce_to(c, hwa_mul(c, t, t), nd, kd, false), HWA_MAP_SQRT, 0, 0);
+    else if (!strcmp(name, "ReduceLogSum")) r = hwa_map(c, hwa_reduce_to(c, t, nd, kd, false), HWA_MAP_LOG, 0, 0);
+    else {
+        /* log-sum-exp around the max, so that exp cannot overflow */
+        hwa_tensor *m = hwa_reduce_max_to(c, t, nd, kd, false);
+        hwa_tensor *e = hwa_map(c, hwa_sub(c, t, m), HWA_MAP_EXP, 0, 0);
+        r = hwa_add(c, hwa_map(c, hwa_reduce_to(c, e, nd, kd, false), HWA_MAP_LOG, 0, 0), m);
+    }
     if (!r) return hwa__onnx_builder_err(o);
     if (!keep && (st = hwa__onnx_reshape(o, r, no, od, &r))) return st;
     return hwa__onnx_set_out(o, 0, r, x->type, keep ? x->ndim : no);
@@ -339,16 +363,82 @@ static hwa_status map_conv(hwa__onnx_op *o) {
     return from_4d(o, hwa_conv2d(o->ctx, x, w, b, &p), ns, o->in[0]->type);
 }
 
+static hwa_status map_pool(hwa__onnx_op *o) {
+    const bool max = !strcmp(o->node->op_type, "MaxPool");
+    hwa_tensor *x;
+    int ns;
+    hwa_status st = as_4d(o, 0, &x, &ns);
+    if (st) return st;
+    spatial s;
+    if ((st = spatial_of(o, o->in[0], ns, NULL, &s))) return st;
+    if (!max && (s.dil[0] != 1 || s.dil[1] != 1))
+        return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "dilated average pooling");
+    hwa_pool2d_params p = {.kind = max ? HWA_POOL_MAX : HWA_POOL_AVG,
+                           .kernel = {(int)s.kernel[0], (int)s.kernel[1]},
+                           .stride = {(int)s.stride[0], (int)s.stride[1]},
+                           .pad = {(int)s.pad[0], (int)s.pad[1], (int)s.pad[2], (int)s.pad[3]},
+                           .dilation = {(int)s.dil[0], (int)s.dil[1]},
+                           .ceil_mode = hwa__onnx_attr_i(o->node, "ceil_mode", 0) != 0,
+                           .count_include_pad = hwa__onnx_attr_i(o->node, "count_include_pad", 0) != 0};
+    return from_4d(o, hwa_pool2d(o->ctx, x, &p), ns, o->in[0]->type);
+}
+
+static hwa_status map_global_pool(hwa__onnx_op *o) {
+    const bool max = !strcmp(o->node->op_type, "GlobalMaxPool");
+    hwa_tensor *x;
+    int ns;
+    hwa_status st = as_4d(o, 0, &x, &ns);
+    if (st) return st;
+    hwa_tensor *r;
+    if (max) {
+        const int64_t kd[4] = {hwa_tensor_dim(x, 0), hwa_tensor_dim(x, 1), 1, 1};
+        r = hwa_reduce_max_to(o->ctx, x, 4, kd, false);
+    } else {
+        r = hwa_global_avg_pool(o->ctx, x);
+    }
+    return from_4d(o, r, ns, o->in[0]->type);
+}
+
+static hwa_status check_batchnorm(hwa_onnx_net *net, const hwa_onnx_node *n) {
+    if (hwa__onnx_attr_i(n, "training_mode", 0))
+        return hwa__onnx_node_err(net->ctx, n, HWA_E_UNSUPPORTED, "training_mode 1 (inference only)");
+    for (int k = 1; k < n->n_outputs; k++)
+        if (n->outputs[k][0])
+            return hwa__onnx_node_err(net->ctx, n, HWA_E_UNSUPPORTED, "the running statistics outputs (training)");
+    return HWA_OK;
+}
+
+static hwa_status map_batchnorm(hwa__onnx_op *o) {
+    hwa_tensor *x, *p[4];
+    hwa_status st = float_in(o, 0, &x);
+    const int64_t c = o->in[0]->ndim >= 2 ? o->in[0]->dims[1] : -1;
+    if (!st && c < 0) st = hwa__onnx_node_err(o->ctx, o->node, HWA_E_SHAPE, "an input of rank %d", o->in[0]->ndim);
+    for (int k = 0; !st && k < 4; k++) st = flat_param(o, k + 1, c, &p[k]);
+    if (st) return st;
+    hwa_tensor *r = hwa_batchnorm(o->ctx, x, p[0], p[1], p[2], p[3], hwa__onnx_attr_f(o->node, "epsilon", 1e-5f));
+    return hwa__onnx_set_out(o, 0, r, o->in[0]->type, o->in[0]->ndim);
+}
+
 const hwa__onnx_opdef hwa__onnx_nn_ops[] = {
     {"Gemm", NULL, map_gemm},
     {"MatMul", NULL, map_matmul},
     {"Softmax", NULL, map_softmax},
     {"LogSoftmax", NULL, map_softmax},
-    {"LayerNormalization", check_layernorm, map_layernorm},
+    {"LayerNormalization", NULL, map_layernorm},
     {"ReduceSum", NULL, map_reduce},
     {"ReduceMean", NULL, map_reduce},
     {"ReduceMax", NULL, map_reduce},
     {"ReduceMin", NULL, map_reduce},
+    {"ReduceSumSquare", NULL, map_reduce},
+    {"ReduceL1", NULL, map_reduce},
+    {"ReduceL2", NULL, map_reduce},
+    {"ReduceLogSum", NULL, map_reduce},
+    {"ReduceLogSumExp", NULL, map_reduce},
     {"Conv", check_spatial, map_conv},
+    {"MaxPool", check_spatial, map_pool},
+    {"AveragePool", check_spatial, map_pool},
+    {"GlobalAveragePool", NULL, map_global_pool},
+    {"GlobalMaxPool", NULL, map_global_pool},
+    {"BatchNormalization", check_batchnorm, map_batchnorm},
     {NULL, NULL, NULL},
 };
