@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors gguf llama2c idx settings imatrix cmodel)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors gguf llama2c idx settings imatrix cmodel onnx npy)
 out=build-fuzz
 data=../shared/data
 mkdir -p "$out"
@@ -18,6 +18,11 @@ cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -DHWA_HAVE_JANSSON=1 -DHWA_HAVE_ZLIB=1 -Ii
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 srcs=(src/core/status.c src/core/dtype.c src/core/file.c src/io/*.c src/nn/tokenizer.c src/nn/tokenizer_bpe.c
       src/compress/model.c src/compress/huffman.c src/compress/format.c)
+# the ONNX reader: onnx.proto compiled by protoc-c (as CMake does) into the fuzz build
+mkdir -p "$out/onnx"
+protoc-c --proto_path=/usr/include/onnx --c_out="$out/onnx" /usr/include/onnx/onnx.proto
+srcs+=(src/io/onnx/model.c src/io/onnx/graph.c src/io/onnx/npy.c src/io/onnx/pb_*.c "$out/onnx/onnx.pb-c.c")
+cflags+=(-I"$out/onnx")
 
 seed() { # seed <target> <dir>
   local d=$2
@@ -40,7 +45,7 @@ seed() { # seed <target> <dir>
 
 for t in "${targets[@]}"; do
   bin=$out/fuzz_$t
-  clang "${cflags[@]}" "${srcs[@]}" tests/fuzz/fuzz_$t.c -ljansson -lz -lm -o "$bin"
+  clang "${cflags[@]}" "${srcs[@]}" tests/fuzz/fuzz_$t.c -ljansson -lz -lprotobuf-c -lm -o "$bin"
   seed "$t" "$out/$t/seeds"
   mkdir -p "$out/$t/corpus"
   log=$out/$t/log.txt

@@ -41,6 +41,7 @@ fi
 packages=(
   build-essential cmake pkg-config
   zlib1g-dev libjansson-dev
+  libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
   clang libclang-rt-14-dev
   libdnnl-dev libopenblas-dev
   ocl-icd-libopencl1 ocl-icd-opencl-dev pocl-opencl-icd clinfo libclblast-dev

@@ -5,7 +5,9 @@
 # have no arm64 packages on this host) and run under QEMU's user-mode
 # emulation. The op, gradient, graph, differential-harness, optimizer, Llama, file
 # format and passport tests pass; the passport lists the ARM features; a
-# greedy generation prints the same text as on this machine.
+# greedy generation prints the same text as on this machine. No arm64
+# protobuf-c either: the build has no ONNX reader, and test_io_onnx checks
+# that it says so (and reads .npy files, which need none).
 # Skipped (77) without aarch64-linux-gnu-gcc (gcc-aarch64-linux-gnu) or
 # qemu-aarch64 (qemu-user), or off x86-64. Run by ctest from the source
 # directory; builds into <build>/arm64.
@@ -19,7 +21,7 @@ src=$(pwd)
 cli=${HWA_CLI:?HWA_CLI not set}
 out=$(dirname "$cli")/arm64
 tests=(test_ops_forward test_ops_grad test_core_graph test_backend_ops test_train_optim test_nn_llama test_io_gguf
-  test_io_safetensors test_hw)
+  test_io_safetensors test_hw test_io_onnx)
 
 # No pkg-config or find_library result may come from the x86 system.
 PKG_CONFIG_LIBDIR=/nonexistent cmake -S "$src" -B "$out" -DCMAKE_BUILD_TYPE=Release -DHWA_WERROR=ON \

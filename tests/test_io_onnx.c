@@ -13,6 +13,13 @@
 #include "harness.h"
 #include "hwadapt/onnx.h"
 
+static int write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(data, 1, n, f);
+    return fclose(f) == 0 && w == n ? 0 : -1;
+}
+
 #ifdef HWA_HAVE_ONNX_READER
 #include "onnx.pb-c.h"
 
@@ -215,13 +222,6 @@ static hwa_status load_mb(mb *b, const char *dir, hwa_onnx **out) {
         CHECK(m_ == NULL);                                                           \
         CHECK_STR_CONTAINS(hwa_last_error(), (msg));                                 \
     } while (0)
-
-static int write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = fwrite(data, 1, n, f);
-    return fclose(f) == 0 && w == n ? 0 : -1;
-}
 
 /* ---- the good model -------------------------------------------------------- */
 
@@ -426,6 +426,10 @@ TEST(onnx_duplicate_producers_refused) {
     mb_init(&b);
     b.b.name = "W";
     CHECK_REFUSED(&b, NULL, HWA_E_FORMAT, "initializer 'W': the name appears twice");
+    mb_init(&b);
+    Onnx__ValueInfoProto *twice[2] = {&b.x, &b.x};
+    b.g.input = twice, b.g.n_input = 2;
+    CHECK_REFUSED(&b, NULL, HWA_E_FORMAT, "graph input 'X' is declared twice");
 }
 
 TEST(onnx_opset_from_the_future_refused) {
@@ -502,6 +506,23 @@ TEST(onnx_deep_nesting_refused_before_unpacking) {
     free(out);
     CHECK_INT_EQ(s, HWA_E_FORMAT);
     CHECK_STR_CONTAINS(hwa_last_error(), "nest deeper than");
+}
+
+TEST(onnx_unpacking_bounded_by_the_file_size) {
+    /* 2M empty nodes: 2 bytes of wire each, over 100 bytes each unpacked */
+    enum { NODES = 2 * 1000 * 1000 };
+    size_t graph = 2 * (size_t)NODES, n = 0;
+    uint8_t *buf = malloc(graph + 32);
+    CHECK(buf);
+    buf[n++] = 0x08, buf[n++] = 8;   /* ir_version 8 */
+    buf[n++] = (7 << 3) | 2;          /* graph, then its length as a varint */
+    for (size_t v = graph; v; v >>= 7) buf[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+    for (size_t i = 0; i < NODES; i++) buf[n++] = (1 << 3) | 2, buf[n++] = 0;
+    hwa_onnx *m;
+    hwa_status s = hwa_onnx_load_memory(buf, n, NULL, "many.onnx", &m);
+    free(buf);
+    CHECK_INT_EQ(s, HWA_E_FORMAT);
+    CHECK_STR_CONTAINS(hwa_last_error(), "many.onnx: its onnx.ModelProto unpacks to more than");
 }
 
 /* ---- typed data of each kind ----------------------------------------------- */
@@ -662,6 +683,16 @@ TEST(onnx_external_data) {
     snprintf(link, sizeof link, "%s/link.bin", dir);
     CHECK(symlink(outside, link) == 0 || errno == EEXIST);
     CHECK_STATUS(load_external(dir, "link.bin", "16", "48", &m), HWA_E_FORMAT);
+    CHECK_STR_CONTAINS(hwa_last_error(), "resolves outside the model's folder");
+    /* a sibling folder whose name starts with the model folder's is not inside it */
+    char sibling[600], sib_file[700], sib_link[700];
+    snprintf(sibling, sizeof sibling, "%s/ext_other", tmp);
+    CHECK(mkdir(sibling, 0755) == 0 || errno == EEXIST);
+    snprintf(sib_file, sizeof sib_file, "%s/w.bin", sibling);
+    CHECK(write_file(sib_file, blob, sizeof blob) == 0);
+    snprintf(sib_link, sizeof sib_link, "%s/sibling.bin", dir);
+    CHECK(symlink(sib_file, sib_link) == 0 || errno == EEXIST);
+    CHECK_STATUS(load_external(dir, "sibling.bin", "16", "48", &m), HWA_E_FORMAT);
     CHECK_STR_CONTAINS(hwa_last_error(), "resolves outside the model's folder");
     CHECK_STATUS(load_external(dir, "weights.bin", "17", "48", &m), HWA_E_FORMAT);
     CHECK_STR_CONTAINS(hwa_last_error(), "runs past its file's end (64 bytes)");
@@ -890,6 +921,8 @@ TEST(npy_hostile_headers_refused) {
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 9, HWA_E_FORMAT, "data holds 9 bytes"},
         {"{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", 8, HWA_E_UNSUPPORTED, "big-endian"},
         {"{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", 16, HWA_E_UNSUPPORTED, "dtype '<c8' is not read"},
+        {"{'descr': '', 'fortran_order': False, 'shape': (2,), }", 16, HWA_E_UNSUPPORTED, "dtype '' is not read"},
+        {"{'descr': '<f', 'fortran_order': False, 'shape': (2,), }", 16, HWA_E_UNSUPPORTED, "dtype '<f' is not read"},
         {"{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", 8, HWA_E_UNSUPPORTED, "Fortran-order"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", 8, HWA_E_FORMAT, "not a count"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1), }", 4, HWA_E_UNSUPPORTED, "more than 8 dimensions"},

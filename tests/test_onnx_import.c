@@ -165,6 +165,36 @@ TEST(symbolic_dims_need_a_batch) {
     close_model(&f);
 }
 
+TEST(an_input_fixed_when_built_is_a_known_value) {
+    fixture f;
+    CHECK_MSG(open_model(&f, MODELS "flat.onnx", false), "open: %s", hwa_last_error());
+    const int64_t dims[3] = {2, 3, 4};
+    hwa_onnx_array *x = f32_array("x", 3, dims, 1.0f), *other = f32_array("x", 3, dims, 2.0f), *y = NULL;
+    const hwa_onnx_array *fixed[1] = {x};
+    hwa_onnx_io *in, *out;
+    CHECK_OK(hwa_onnx_net_build_fixed(f.net, NULL, 0, fixed, &in, &out));
+    CHECK(in[0].t == NULL && in[0].fixed != NULL);
+    CHECK_INT_EQ(out[0].dims[0], 2);
+    hwa_graph *g = graph_of(&f, out, 1);
+    CHECK(g);
+    /* the reshape of a known x is computed when built: the product, the
+     * bias and the relu remain */
+    CHECK_INT_EQ(hwa_graph_n_nodes(g), 3);
+    CHECK_OK(hwa_ctx_alloc_leaves(f.ctx, f.be));
+    CHECK_OK(hwa_onnx_net_load_params(f.net));
+    CHECK_OK(hwa_onnx_io_set(&in[0], x)); /* the same value: accepted */
+    CHECK_STATUS(hwa_onnx_io_set(&in[0], other), HWA_E_INVALID);
+    CHECK_OK(hwa_graph_compute(g, f.be));
+    CHECK_OK(hwa_onnx_io_get(&out[0], &y));
+    float want[10];
+    flat_reference(f.m, x->data, 2, want);
+    for (int i = 0; i < 10; i++) CHECK_NEAR(((const float *)y->data)[i], want[i], 1e-5);
+    hwa_onnx_array_free(x);
+    hwa_onnx_array_free(other);
+    hwa_onnx_array_free(y);
+    close_model(&f);
+}
+
 TEST(broadcasting_grows_the_first_operand) {
     fixture f;
     CHECK_MSG(open_model(&f, MODELS "bcast.onnx", false), "open: %s", hwa_last_error());
@@ -195,6 +225,58 @@ TEST(broadcasting_grows_the_first_operand) {
     hwa_onnx_array_free(a);
     hwa_onnx_array_free(b);
     close_model(&f);
+}
+
+/* Runs MODELS name on the .npy inputs and compares its first output with
+ * PyTorch's (want, an .npy file) at max abs error tol. */
+static void check_export(const char *name, const char *const *inputs, int n_in, const char *want, double tol) {
+    fixture f;
+    char path[256];
+    snprintf(path, sizeof path, MODELS "%s", name);
+    CHECK_MSG(open_model(&f, path, false), "open %s: %s", name, hwa_last_error());
+    hwa_onnx_array *in[4] = {0}, *ref = NULL, *y = NULL;
+    hwa_onnx_shape sh[4];
+    for (int i = 0; i < n_in; i++) {
+        snprintf(path, sizeof path, MODELS "%s", inputs[i]);
+        CHECK_OK(hwa_npy_load(path, &in[i]));
+        sh[i].ndim = in[i]->ndim;
+        memcpy(sh[i].dims, in[i]->dims, sizeof sh[i].dims);
+    }
+    snprintf(path, sizeof path, MODELS "%s", want);
+    CHECK_OK(hwa_npy_load(path, &ref));
+    hwa_onnx_io *io_in, *io_out;
+    CHECK_OK(hwa_onnx_net_build(f.net, sh, 0, &io_in, &io_out));
+    hwa_graph *g = graph_of(&f, io_out, 1);
+    CHECK(g);
+    CHECK_OK(hwa_ctx_alloc_leaves(f.ctx, f.be));
+    CHECK_OK(hwa_onnx_net_load_params(f.net));
+    for (int i = 0; i < n_in; i++) CHECK_OK(hwa_onnx_io_set(&io_in[i], in[i]));
+    CHECK_OK(hwa_graph_compute(g, f.be));
+    CHECK_OK(hwa_onnx_io_get(&io_out[0], &y));
+    CHECK_INT_EQ(y->n, ref->n);
+    CHECK_INT_EQ(y->ndim, ref->ndim);
+    double err = 0;
+    for (int64_t i = 0; i < y->n; i++) {
+        const double e = fabs((double)((const float *)y->data)[i] - ((const float *)ref->data)[i]);
+        err = e > err ? e : err;
+    }
+    CHECK_MSG(err <= tol, "%s: max abs error %g against PyTorch's output", name, err);
+    for (int i = 0; i < n_in; i++) hwa_onnx_array_free(in[i]);
+    hwa_onnx_array_free(ref);
+    hwa_onnx_array_free(y);
+    close_model(&f);
+}
+
+TEST(pytorch_cnn_export_matches_pytorch) {
+    static const char *const in[] = {"cnn_x.npy"};
+    check_export("cnn.onnx", in, 1, "cnn_y.npy", 1e-5);
+}
+
+/* int64 ids and mask (a comparison of integers at run time), the shape
+ * arithmetic of view/transpose/split, softmax over a masked score */
+TEST(pytorch_attention_export_matches_pytorch) {
+    static const char *const in[] = {"attn_ids.npy", "attn_mask.npy"};
+    check_export("attn.onnx", in, 2, "attn_y.npy", 1e-5);
 }
 
 TEST(unsupported_ops_listed_at_once) {

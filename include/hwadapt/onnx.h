@@ -214,7 +214,7 @@ void hwa_onnx_array_free(hwa_onnx_array *a); /* NULL is a no-op */
  *     hwa_onnx_net_new(model, ctx, NULL, &net);
  *     hwa_onnx_net_build(net, NULL, 4, &in, &out);   // symbolic dims = 4
  *     hwa_graph *g = hwa_graph_new(ctx);
- *     for each output k: hwa_graph_build_forward(g, out[k].t);
+ *     for each output k with out[k].t: hwa_graph_build_forward(g, out[k].t);
  *     hwa_ctx_alloc_leaves(ctx, be); hwa_onnx_net_load_params(net);
  *     hwa_onnx_io_set(&in[0], array); hwa_graph_compute(g, be);
  *     hwa_onnx_io_get(&out[0], &result);
@@ -253,10 +253,13 @@ typedef struct hwa_onnx_io {
     int type;                         /* hwa_onnx_type: declared, else inferred */
     int ndim;                         /* the ONNX rank (0 for a scalar, whose tensor is [1]) */
     int64_t dims[HWA_ONNX_MAX_DIMS];
-    hwa_tensor *t;                    /* inputs: a leaf (f32 or i32), NULL for an empty input (a dim
-                                         of 0: known when built, it holds no data); outputs: the
-                                         node (or a leaf when the output is known at build time, or
-                                         an input) */
+    hwa_tensor *t;                    /* inputs: a leaf (f32 or i32); outputs: the node (or a leaf
+                                         when the output is known at build time, or an input).
+                                         NULL for an empty value (a dim of 0: it holds no data, so
+                                         it is known when built; set and get still take arrays)
+                                         and for an input fixed when built */
+    const hwa_onnx_array *fixed;      /* inputs: the value fixed when built (owned by the net), or
+                                         NULL */
 } hwa_onnx_io;
 
 /* Instantiates the graph. shapes: hwa_onnx_n_inputs(model) shapes, or NULL
@@ -275,13 +278,26 @@ typedef struct hwa_onnx_io {
 hwa_status hwa_onnx_net_build(hwa_onnx_net *net, const hwa_onnx_shape *shapes, int64_t batch,
                               hwa_onnx_io **inputs, hwa_onnx_io **outputs);
 
+/* hwa_onnx_net_build with some inputs fixed when the graph is built:
+ * fixed holds hwa_onnx_n_inputs(model) entries (or is NULL); a non-NULL
+ * fixed[i] is input i's value (copied; its shape replaces shapes[i]),
+ * known to the importer like an initializer, so that ops which need their
+ * inputs known (a Reshape's shape, a Slice's starts) take it from there.
+ * Its io has no tensor; hwa_onnx_io_set accepts that same value only
+ * (HWA_E_INVALID otherwise: another value needs another build). The
+ * value's type must be the declared one (HWA_E_DTYPE). */
+hwa_status hwa_onnx_net_build_fixed(hwa_onnx_net *net, const hwa_onnx_shape *shapes, int64_t batch,
+                                    const hwa_onnx_array *const *fixed, hwa_onnx_io **inputs,
+                                    hwa_onnx_io **outputs);
+
 /* Writes initializers and build-time constants into their leaves, each
  * leaf once (later calls write only leaves made since, so trained
  * parameters are not reset). Leaves must have data (hwa_ctx_alloc_leaves);
  * HWA_E_MISUSE names the first that has none. */
 hwa_status hwa_onnx_net_load_params(hwa_onnx_net *net);
 
-/* Sets a build's input from a host array of the same shape. Conversions:
+/* Sets a build's input from a host array of the same shape (an input
+ * fixed when built: the same value). Conversions:
  * float, double, float16, bfloat16 and bool to an f32 tensor; any integer
  * type to an i32 tensor, each value checked to fit (HWA_E_RANGE naming the
  * first that does not). Another pairing is HWA_E_DTYPE ("input 'ids' is

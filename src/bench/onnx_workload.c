@@ -52,7 +52,9 @@ hwa_status hwa__onnx_workload_build(const char *path, const char *spec, int64_t 
     if (!st) st = hwa_onnx_net_build(w->onet, NULL, batch, &in, &out);
     if (!st && hwa_onnx_n_outputs(w->onnx) < 1) st = hwa__err(w->ctx, HWA_E_FORMAT, "the model has no output");
     if (!st && !(w->g = hwa_graph_new(w->ctx))) st = hwa_ctx_last_status(w->ctx);
-    for (int i = 0; !st && i < hwa_onnx_n_outputs(w->onnx); i++) st = hwa_graph_build_forward(w->g, out[i].t);
+    for (int i = 0; !st && i < hwa_onnx_n_outputs(w->onnx); i++)
+        if (out[i].t) st = hwa_graph_build_forward(w->g, out[i].t); /* an empty output has none */
+    if (!st && !out[0].t) st = hwa__err(w->ctx, HWA_E_UNSUPPORTED, "the first output is empty: nothing to measure");
     if (!st) {
         w->out = out[0].t;
         w->dtype = HWA_F32;
@@ -69,8 +71,8 @@ hwa_status hwa__onnx_workload_build(const char *path, const char *spec, int64_t 
             const hwa_onnx_array *a = hwa_onnx_initializer(w->onnx, i);
             bytes += (double)a->n * (double)hwa_onnx_type_size(a->type);
         }
-        for (int i = 0; i < hwa_onnx_n_inputs(w->onnx); i++) bytes += (double)hwa_tensor_nbytes(in[i].t);
-        for (int i = 0; i < hwa_onnx_n_outputs(w->onnx); i++) bytes += (double)hwa_tensor_nbytes(out[i].t);
+        for (int i = 0; i < hwa_onnx_n_inputs(w->onnx); i++) bytes += in[i].t ? (double)hwa_tensor_nbytes(in[i].t) : 0;
+        for (int i = 0; i < hwa_onnx_n_outputs(w->onnx); i++) bytes += out[i].t ? (double)hwa_tensor_nbytes(out[i].t) : 0;
         w->bytes_per_query = bytes;
         hwa_plan_stats ps;
         if (!hwa_graph_plan(w->g, HWA_PLAN_REUSE, &ps)) w->planned_bytes = (int64_t)ps.arena_bytes;

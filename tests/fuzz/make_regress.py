@@ -453,6 +453,126 @@ add("cmodel", "q_scale_zero.hwac", cm(int8(2, 2, q_scale=[0.5, 0.0])), "q_scale[
 add("cmodel", "static_scale_zero.hwac", cm(int8(2, 2, act_scale=0.0)), "act_scale")
 add("cmodel", "nan_bias.hwac", patch(cm(dense(2, 2)), HDR + 16, struct.pack("<f", float("nan"))), "bias[0]: not finite")
 
+# ---- onnx: protobuf wire format written by hand (field numbers from onnx.proto) ----
+def pb_varint(n):
+    n &= (1 << 64) - 1
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def pb_int(field, v):
+    return pb_varint(field << 3) + pb_varint(v)
+
+
+def pb_bytes(field, data):
+    data = data.encode() if isinstance(data, str) else data
+    return pb_varint(field << 3 | 2) + pb_varint(len(data)) + data
+
+
+def ox_tensor(name, dims, dtype=1, raw=None, floats=None, external=None):
+    t = b"".join(pb_int(1, d) for d in dims) + pb_int(2, dtype) + pb_bytes(8, name)
+    if raw is not None:
+        t += pb_bytes(9, raw)
+    if floats is not None:
+        t += pb_bytes(4, b"".join(struct.pack("<f", f) for f in floats))
+    if external is not None:
+        for k, v in external:
+            t += pb_bytes(13, pb_bytes(1, k) + pb_bytes(2, v))
+        t += pb_int(14, 1)
+    return t
+
+
+def ox_value(name, dims):
+    shape = b"".join(pb_bytes(1, pb_bytes(2, d) if isinstance(d, str) else pb_int(1, d)) for d in dims)
+    return pb_bytes(1, name) + pb_bytes(2, pb_bytes(1, pb_int(1, 1) + pb_bytes(2, shape)))
+
+
+def ox_node(op, ins, outs, name=""):
+    return b"".join(pb_bytes(1, i) for i in ins) + b"".join(pb_bytes(2, o) for o in outs) + \
+        pb_bytes(3, name) + pb_bytes(4, op)
+
+
+def ox_model(nodes, inits=(), ins=(("X", ["batch", 4]),), outs=(("Y", ["batch", 3]),), opset=17, ir=8):
+    g = b"".join(pb_bytes(1, n) for n in nodes) + pb_bytes(2, "g") + b"".join(pb_bytes(5, t) for t in inits)
+    g += b"".join(pb_bytes(11, ox_value(*v)) for v in ins) + b"".join(pb_bytes(12, ox_value(*v)) for v in outs)
+    return pb_int(1, ir) + pb_bytes(2, "hwadapt-regress") + pb_bytes(7, g) + \
+        pb_bytes(8, pb_bytes(1, "") + pb_int(2, opset))
+
+
+W = struct.pack("<12f", *[i * 0.5 for i in range(12)])
+mm = [ox_node("Add", ["Y0", "B"], ["Y"], "add"), ox_node("MatMul", ["X", "W"], ["Y0"], "mm")]
+good_inits = [ox_tensor("W", [4, 3], raw=W), ox_tensor("B", [3], floats=[1, 2, 3])]
+add("onnx", "valid_matmul_add.onnx", ox_model(mm, good_inits), "=valid")
+add("onnx", "valid_relu.onnx", ox_model([ox_node("Relu", ["X"], ["Y"])], outs=(("Y", ["batch", 4]),)), "=valid")
+good = ox_model(mm, good_inits)
+add("onnx", "truncated.onnx", good[:len(good) // 2], "not a valid onnx.ModelProto")
+add("onnx", "empty.onnx", b"", "no IR version")
+add("onnx", "raw_short.onnx", ox_model(mm, [ox_tensor("W", [4, 3], raw=W[:-1]), good_inits[1]]),
+    "raw_data holds 47 bytes, the shape needs 48")
+add("onnx", "raw_long.onnx", ox_model(mm, [ox_tensor("W", [4, 3], raw=W + b"\0"), good_inits[1]]),
+    "raw_data holds 49 bytes")
+add("onnx", "floats_short.onnx", ox_model(mm, [good_inits[0], ox_tensor("B", [3], floats=[1, 2])]),
+    "float_data holds 2 values, the shape needs 3")
+add("onnx", "dims_overflow.onnx", ox_model(mm, [ox_tensor("W", [1 << 62, 4], raw=W), good_inits[1]]),
+    "element count overflows")
+add("onnx", "input_names_nothing.onnx",
+    ox_model([ox_node("Add", ["Y0", "Bogus"], ["Y"], "add"), mm[1]], good_inits),
+    "node 0 'add' (Add): input 'Bogus' names no graph input")
+add("onnx", "cycle.onnx", ox_model([mm[0], ox_node("MatMul", ["Y", "W"], ["Y0"], "mm")], good_inits),
+    "cycle through node 0 'add' (Add)")
+add("onnx", "two_producers.onnx", ox_model(mm + [ox_node("Relu", ["X"], ["Y"], "r")], good_inits),
+    "output 'Y' is already produced by")
+add("onnx", "opset_future.onnx", ox_model(mm, good_inits, opset=22), "opset 22 from the future: hwadapt reads up to 21")
+add("onnx", "no_opset.onnx", pb_int(1, 8) + pb_bytes(7, pb_bytes(2, "g")), "without an opset import")
+add("onnx", "ext_dotdot.onnx",
+    ox_model(mm, [ox_tensor("W", [4, 3], external=[("location", "../w.bin")]), good_inits[1]]),
+    "leaves the model's folder")
+add("onnx", "ext_absolute.onnx",
+    ox_model(mm, [ox_tensor("W", [4, 3], external=[("location", "/etc/passwd")]), good_inits[1]]),
+    "is not a relative path")
+add("onnx", "ext_past_end.onnx",
+    ox_model(mm, [ox_tensor("W", [4, 3], external=[("location", "valid_relu.onnx"), ("offset", "1000000")]),
+                  good_inits[1]]), "runs past its file's end")
+add("onnx", "ext_wrong_length.onnx",
+    ox_model(mm, [ox_tensor("W", [4, 3], external=[("location", "valid_relu.onnx"), ("length", "4")]),
+                  good_inits[1]]), "external data length 4, but the shape needs 48 bytes")
+deep = b""
+for lvl in range(100):  # graph -> node -> attribute -> graph ... past the depth limit
+    deep = pb_bytes(1, pb_bytes(5, pb_bytes(1, "a") + pb_bytes(6, deep)))
+add("onnx", "deep_nesting.onnx", pb_int(1, 8) + pb_bytes(7, deep), "nest deeper than")
+
+
+# ---- npy ----
+def npy(header, data=b"", version=1):
+    h = header.encode()
+    ln = struct.pack("<H", len(h)) if version == 1 else struct.pack("<I", len(h))
+    return b"\x93NUMPY" + bytes([version, 0]) + ln + h + data
+
+
+F4 = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }"
+add("npy", "valid_f4.npy", npy(F4, struct.pack("<2f", 1, 2)), "=valid")
+add("npy", "valid_v2_scalar_u1.npy", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (), }", b"\x07", 2),
+    "=valid")
+add("npy", "short_data.npy", npy(F4, b"\0" * 7), "data holds 7 bytes, the shape needs 8")
+add("npy", "bad_magic.npy", b"\x93NUMPZ\x01\x00\x02\x00{}", "no \\x93NUMPY magic")
+add("npy", "version_9.npy", npy("{}", version=9), "version 9 is not read")
+add("npy", "header_past_end.npy", b"\x93NUMPY\x01\x00\xff\xff{", "truncated header")
+add("npy", "big_endian.npy", npy(F4.replace("<", ">"), b"\0" * 8), "big-endian")
+add("npy", "fortran.npy", npy(F4.replace("False", "True"), b"\0" * 8), "Fortran-order")
+add("npy", "shape_overflow.npy",
+    npy("{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4), }"), "overflows")
+add("npy", "shape_9_dims.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1), }"),
+    "more than 8 dimensions")
+add("npy", "unterminated.npy", npy("{'descr': '<f4"), "descr is not a string")
+add("npy", "extra_key.npy", npy(F4[:-1] + "'x': 1}"), "unexpected or repeated key 'x'")
+add("npy", "bool_2.npy", npy("{'descr': '|b1', 'fortran_order': False, 'shape': (1,), }", b"\x02"),
+    "bool element 0 is 2")
+
 for fmt, items in cases.items():
     d = os.path.join(ROOT, fmt)
     os.makedirs(d, exist_ok=True)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hwadapt/hwadapt.h"
+#include "hwadapt/onnx.h"
 #include "io/io_internal.h"
 
 /* Opens the file the way its format folder says; the status. */
@@ -44,6 +45,14 @@ static hwa_status try_open(const char *fmt, const char *path) {
         hwa_vocab_free(v);
         hwa_tokenizer_free(t);
         hwa_model_file_free(f);
+    } else if (!strcmp(fmt, "onnx")) {
+        hwa_onnx *m;
+        s = hwa_onnx_load(path, &m);
+        hwa_onnx_free(m);
+    } else if (!strcmp(fmt, "npy")) {
+        hwa_onnx_array *a;
+        s = hwa_npy_load(path, &a);
+        hwa_onnx_array_free(a);
     } else {
         hwa_file_format ff;
         if (hwa_file_format_from_name(fmt, &ff) != HWA_OK) return HWA_E_INTERNAL;
@@ -60,7 +69,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     static const char *const formats[] = {"safetensors", "gguf", "gguf-vocab", "gguf-tokenizer", "llama2c",
-                                           "llama2c-vocab", "idx", "settings", "imatrix", "cmodel"};
+                                           "llama2c-vocab", "idx", "settings", "imatrix", "cmodel",
+                                           "onnx", "npy"};
     int failed = 0, n = 0;
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
         char path[8192], line[2048];

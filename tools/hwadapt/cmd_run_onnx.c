@@ -148,7 +148,8 @@ int cmd_run_onnx(int argc, char **argv) {
     hwa_status st = hwa_onnx_net_new(m, ctx, NULL, &net);
     if (!st) st = hwa_onnx_net_build(net, shapes, 0, &ins, &outs);
     if (!st && !(g = hwa_graph_new(ctx))) st = hwa_ctx_last_status(ctx);
-    for (int i = 0; !st && i < hwa_onnx_n_outputs(m); i++) st = hwa_graph_build_forward(g, outs[i].t);
+    for (int i = 0; !st && i < hwa_onnx_n_outputs(m); i++)
+        if (outs[i].t) st = hwa_graph_build_forward(g, outs[i].t); /* an empty output has none */
     if (!st) st = hwa_ctx_alloc_leaves(ctx, be);
     if (!st) st = hwa_onnx_net_load_params(net);
     for (int i = 0; !st && i < ni; i++) st = hwa_onnx_io_set(&ins[i], arrays[i]);

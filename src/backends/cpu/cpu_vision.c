@@ -15,31 +15,46 @@ static int threads_for(int64_t work, int nt) { return work < VISION_PAR_MIN || n
 
 /* ---- pooling ------------------------------------------------------------- */
 
-static void pool_plane(const hwa__pool_geom *g, const float *x, float *y) {
+/* The windows of every output row and column, found once per node: the
+ * tap ranges take integer divisions that would otherwise cost more than
+ * the taps. rows[3*oh ..] = h0, t0, t1; cols[3*ow ..] = w0, u0, u1. */
+static hwa__pool_win pool_win_at(const int64_t *rows, const int64_t *cols, int64_t oh, int64_t ow) {
+    const int64_t *r = rows + 3 * oh, *c = cols + 3 * ow;
+    return (hwa__pool_win){r[0], c[0], r[1], r[2], c[1], c[2]};
+}
+
+static void pool_plane(const hwa__pool_geom *g, const int64_t *rows, const int64_t *cols, const float *x, float *y) {
     for (int64_t oh = 0; oh < g->OH; oh++)
         for (int64_t ow = 0; ow < g->OW; ow++) {
-            const hwa__pool_win w = hwa__pool_window(g, oh, ow);
-            float best = 0.0f;
-            double sum = 0.0;
-            bool found = false;
-            for (int64_t t = w.t0; t < w.t1; t++) {
-                const float *row = x + (w.h0 + t * g->dh) * g->W + w.w0;
-                for (int64_t u = w.u0; u < w.u1; u++) {
-                    const float v = row[u * g->dw];
-                    if (!found || v > best || (isnan(v) && !isnan(best))) best = v;
-                    found = true;
-                    sum += v;
+            const hwa__pool_win w = pool_win_at(rows, cols, oh, ow);
+            if (g->kind == HWA_POOL_MAX) {
+                /* the reference's rule, started at the first tap (which it keeps) */
+                float best = x[(w.h0 + w.t0 * g->dh) * g->W + w.w0 + w.u0 * g->dw];
+                for (int64_t t = w.t0; t < w.t1; t++) {
+                    const float *row = x + (w.h0 + t * g->dh) * g->W + w.w0;
+                    for (int64_t u = w.u0; u < w.u1; u++) {
+                        const float v = row[u * g->dw];
+                        if (v > best || (isnan(v) && !isnan(best))) best = v;
+                    }
                 }
+                y[oh * g->OW + ow] = best;
+                continue;
             }
-            y[oh * g->OW + ow] = g->kind == HWA_POOL_MAX ? best : (float)(sum / (double)hwa__pool_divisor(g, &w));
+            double sum = 0.0;
+            for (int64_t t = w.t0; t < w.t1; t++) {
+                const float *row = x + (w.h0 + t) * g->W + w.w0;
+                for (int64_t u = w.u0; u < w.u1; u++) sum += row[u];
+            }
+            y[oh * g->OW + ow] = (float)(sum / (double)hwa__pool_divisor(g, &w));
         }
 }
 
-static void pool_back_plane(const hwa__pool_geom *g, const float *gy, const float *x, float *dx) {
+static void pool_back_plane(const hwa__pool_geom *g, const int64_t *rows, const int64_t *cols, const float *gy,
+                            const float *x, float *dx) {
     memset(dx, 0, (size_t)(g->H * g->W) * sizeof *dx);
     for (int64_t oh = 0; oh < g->OH; oh++)
         for (int64_t ow = 0; ow < g->OW; ow++) {
-            const hwa__pool_win w = hwa__pool_window(g, oh, ow);
+            const hwa__pool_win w = pool_win_at(rows, cols, oh, ow);
             const float gv = gy[oh * g->OW + ow];
             if (g->kind == HWA_POOL_MAX) {
                 float best = 0.0f;
@@ -62,12 +77,27 @@ static void pool_back_plane(const hwa__pool_geom *g, const float *gy, const floa
         }
 }
 
-static bool pool(hwa_tensor *dst, int nt) {
+static bool pool(hwa_tensor *dst, int nt, hwa__cpu_scratch *scratch) {
     const bool back = dst->op == HWA_OP_POOL2D_BACK;
     const hwa_tensor *x = dst->src[back ? 1 : 0];
     if (!f32c(dst) || !f32c(x) || (back && !f32c(dst->src[0]))) return false;
     hwa__pool_geom g;
     hwa__pool_geom_of(dst, &g);
+    int64_t *rows = hwa__scratch_grow(scratch->ctx, &scratch->p, &scratch->cap,
+                                      (size_t)(3 * (g.OH + g.OW)) * sizeof(int64_t));
+    if (!rows) {
+        scratch->failure = HWA_E_NOMEM;
+        return false;
+    }
+    int64_t *cols = rows + 3 * g.OH;
+    for (int64_t i = 0; i < g.OH; i++) {
+        const hwa__pool_win w = hwa__pool_window(&g, i, 0);
+        rows[3 * i] = w.h0, rows[3 * i + 1] = w.t0, rows[3 * i + 2] = w.t1;
+    }
+    for (int64_t i = 0; i < g.OW; i++) {
+        const hwa__pool_win w = hwa__pool_window(&g, 0, i);
+        cols[3 * i] = w.w0, cols[3 * i + 1] = w.u0, cols[3 * i + 2] = w.u1;
+    }
     const float *xp = hwa__data(x), *gp = back ? hwa__data(dst->src[0]) : NULL;
     float *yp = hwa__data(dst);
     const int64_t planes = g.N * g.C, in = g.H * g.W, out = g.OH * g.OW;
@@ -75,8 +105,8 @@ static bool pool(hwa_tensor *dst, int nt) {
     (void)th;
 #pragma omp parallel for num_threads(th) schedule(static)
     for (int64_t p = 0; p < planes; p++) {
-        if (back) pool_back_plane(&g, gp + p * out, xp + p * in, yp + p * in);
-        else pool_plane(&g, xp + p * in, yp + p * out);
+        if (back) pool_back_plane(&g, rows, cols, gp + p * out, xp + p * in, yp + p * in);
+        else pool_plane(&g, rows, cols, xp + p * in, yp + p * out);
     }
     return true;
 }
@@ -242,7 +272,7 @@ static bool dropout(hwa_tensor *dst, int nt) {
 bool hwa__cpu_vision_run(hwa_tensor *dst, int nthreads, hwa__cpu_scratch *scratch) {
     switch (dst->op) {
     case HWA_OP_POOL2D:
-    case HWA_OP_POOL2D_BACK: return pool(dst, nthreads);
+    case HWA_OP_POOL2D_BACK: return pool(dst, nthreads, scratch);
     case HWA_OP_BATCHNORM:
     case HWA_OP_BATCHNORM_BACK:
     case HWA_OP_BATCHNORM_TRAIN:

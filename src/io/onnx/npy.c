@@ -101,10 +101,9 @@ static hwa_status parse_header(const char *h, size_t n, const char *label, int *
                 return hwa__err(NULL, HWA_E_FORMAT, "%s: header: descr is not a string", label);
             char q[HWA__QUOTE_CAP];
             hwa__io_quote(descr, strlen(descr), q, sizeof q);
-            const char *code = descr + 1;
             *type = HWA_ONNX_UNDEFINED;
-            for (size_t i = 0; i < sizeof npy_types / sizeof npy_types[0]; i++)
-                if (!strcmp(code, npy_types[i].code)) *type = npy_types[i].type;
+            for (size_t i = 0; i < sizeof npy_types / sizeof npy_types[0] && strlen(descr) == 3; i++)
+                if (!strcmp(descr + 1, npy_types[i].code)) *type = npy_types[i].type;
             if (*type == HWA_ONNX_UNDEFINED || !strchr("<>|=", descr[0]))
                 return hwa__err(NULL, HWA_E_UNSUPPORTED, "%s: dtype '%s' is not read", label, q);
             if (descr[0] == '>' && hwa_onnx_type_size(*type) > 1)

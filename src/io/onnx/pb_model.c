@@ -19,6 +19,7 @@
 
 typedef struct pb_alloc_state {
     size_t used, cap;
+    bool refused; /* a request past cap was refused */
 } pb_alloc_state;
 
 typedef struct pb_holder {
@@ -31,8 +32,11 @@ typedef struct pb_holder {
 static void *pb_alloc(void *ud, size_t n) {
     pb_alloc_state *st = ud;
     size_t total, used;
-    if (!hwa__add_size(n, sizeof(max_align_t), &total) || !hwa__add_size(st->used, total, &used) || used > st->cap)
+    if (!hwa__add_size(n, sizeof(max_align_t), &total) || !hwa__add_size(st->used, total, &used) ||
+        used > st->cap) {
+        st->refused = true;
         return NULL;
+    }
     max_align_t *p = malloc(total);
     if (!p) return NULL;
     *(size_t *)p = total;
@@ -106,10 +110,12 @@ hwa_status hwa__onnx_pb_unpack(const ProtobufCMessageDescriptor *d, const void *
     h->alloc = (ProtobufCAllocator){pb_alloc, pb_dealloc, &h->st};
     h->msg = protobuf_c_message_unpack(d, &h->alloc, size, data);
     if (!h->msg) {
-        bool over = h->st.used + (size_t)1 > h->st.cap / 2;
+        bool over = h->st.refused;
         free(h);
-        return hwa__err(NULL, HWA_E_FORMAT, "%s: not a valid %s (truncated or malformed protobuf%s)", label, d->name,
-                        over ? ", or too large once unpacked" : "");
+        if (over)
+            return hwa__err(NULL, HWA_E_FORMAT, "%s: its %s unpacks to more than %zu bytes of messages", label,
+                            d->name, cap);
+        return hwa__err(NULL, HWA_E_FORMAT, "%s: not a valid %s (truncated or malformed protobuf)", label, d->name);
     }
     *out = h;
     return HWA_OK;
@@ -365,6 +371,18 @@ static hwa_status convert_model(hwa_onnx *m, const Onnx__ModelProto *mp) {
         known[i] = v.name;
         /* an input an initializer gives a value is a weight, not the model's input */
         if (!hwa_onnx_find_initializer(m, v.name)) m->inputs[m->n_inputs++] = v;
+    }
+    {
+        size_t *idx = hwa__onnx_alloc_n(&m->arena, g->n_input, sizeof *idx);
+        if (!idx) return nomem(m);
+        for (size_t i = 0; i < g->n_input; i++) idx[i] = i;
+        size_t dup = hwa__io_sort_names(idx, g->n_input, known);
+        if (dup < g->n_input) {
+            char q[HWA__QUOTE_CAP];
+            const char *nm = known[idx[dup]];
+            return hwa__err(NULL, HWA_E_FORMAT, "%s: graph input '%s' is declared twice", m->label,
+                            hwa__io_quote(nm, strlen(nm), q, sizeof q));
+        }
     }
     for (size_t i = 0; i < g->n_initializer; i++) known[g->n_input + i] = m->inits[i].name;
     for (size_t i = 0; i < g->n_output; i++)

@@ -259,14 +259,18 @@ hwa_status hwa__onnx_tensor(hwa__onnx_op *o, hwa__oval *v, hwa_tensor **out) {
     return HWA_OK;
 }
 
+hwa_status hwa__onnx_const(hwa__onnx_op *o, const hwa_onnx_array *a, hwa_tensor **out) {
+    char what[120];
+    snprintf(what, sizeof what, "node '%.60s' (%s): a constant", o->node->name, o->node->op_type);
+    return make_leaf(o->net, a, what, out);
+}
+
 hwa_status hwa__onnx_scalar(hwa__onnx_op *o, float v, hwa_tensor **out) {
     hwa_onnx_array *a;
     hwa_status st = hwa__onnx_host_new(o->net, HWA_ONNX_FLOAT, 0, NULL, &a);
     if (st) return st;
     ((float *)a->data)[0] = v;
-    char what[120];
-    snprintf(what, sizeof what, "node '%.60s' (%s): a constant", o->node->name, o->node->op_type);
-    return make_leaf(o->net, a, what, out);
+    return hwa__onnx_const(o, a, out);
 }
 
 hwa_status hwa__onnx_set_out(hwa__onnx_op *o, int k, hwa_tensor *t, int type, int ndim) {
@@ -437,12 +441,13 @@ static hwa_onnx_io *new_ios(hwa_onnx_net *net, int n) {
     return io;
 }
 
-/* Input i's concrete shape from the caller's or the declaration and batch. */
-static hwa_status input_shape(hwa_onnx_net *net, int i, const hwa_onnx_shape *shapes, int64_t batch,
+/* Input i's concrete shape: the one given (checked against the
+ * declaration), or the declared one with batch for its symbolic dims. */
+static hwa_status input_shape(hwa_onnx_net *net, int i, const hwa_onnx_shape *given, int64_t batch,
                               hwa_onnx_shape *sh) {
     const hwa_onnx_value *d = hwa_onnx_input(net->m, i);
-    if (shapes) {
-        *sh = shapes[i];
+    if (given) {
+        *sh = *given;
         if (sh->ndim < 0 || sh->ndim > HWA_ONNX_MAX_DIMS)
             return hwa__err(net->ctx, HWA_E_INVALID, "input '%s': rank %d", d->name, sh->ndim);
         if (d->ndim >= 0 && d->ndim != sh->ndim)
@@ -474,12 +479,36 @@ static hwa_status input_shape(hwa_onnx_net *net, int i, const hwa_onnx_shape *sh
     return HWA_OK;
 }
 
-static hwa_status build_inputs(hwa_onnx_net *net, const hwa_onnx_shape *shapes, int64_t batch, hwa_onnx_io *io) {
+/* Input i fixed to value a: checked against the declaration, copied. */
+static hwa_status fix_input(hwa_onnx_net *net, int i, const hwa_onnx_array *a, hwa__oval *v, hwa_onnx_io *io) {
+    const hwa_onnx_value *d = hwa_onnx_input(net->m, i);
+    hwa_onnx_shape given = {.ndim = a->ndim}, sh;
+    memcpy(given.dims, a->dims, sizeof given.dims);
+    hwa_status st = input_shape(net, i, &given, 0, &sh);
+    if (st) return st;
+    if (a->type != d->type)
+        return hwa__err(net->ctx, HWA_E_DTYPE, "input '%s' is %s; the value fixed is %s", d->name,
+                        hwa_onnx_type_name(d->type), hwa_onnx_type_name(a->type));
+    hwa_onnx_array *c;
+    if ((st = hwa__onnx_host_new(net, a->type, a->ndim, a->dims, &c))) return st;
+    if (a->n) memcpy((void *)c->data, a->data, (size_t)a->n * hwa_onnx_type_size(a->type));
+    v->host = c;
+    io->fixed = c;
+    return HWA_OK;
+}
+
+static hwa_status build_inputs(hwa_onnx_net *net, const hwa_onnx_shape *shapes, int64_t batch,
+                               const hwa_onnx_array *const *fixed, hwa_onnx_io *io) {
     for (int i = 0; i < hwa_onnx_n_inputs(net->m); i++) {
         const hwa_onnx_value *d = hwa_onnx_input(net->m, i);
         hwa_onnx_shape sh;
-        hwa_status st = input_shape(net, i, shapes, batch, &sh);
-        if (st) return st;
+        hwa_status st;
+        if (fixed && fixed[i]) {
+            sh.ndim = fixed[i]->ndim;
+            memcpy(sh.dims, fixed[i]->dims, sizeof sh.dims);
+        } else if ((st = input_shape(net, i, shapes ? &shapes[i] : NULL, batch, &sh))) {
+            return st;
+        }
         hwa__oval *v = &net->vals[find_val(net, d->name)];
         v->type = d->type == HWA_ONNX_UNDEFINED ? HWA_ONNX_FLOAT : d->type;
         v->ndim = sh.ndim;
@@ -487,6 +516,10 @@ static hwa_status build_inputs(hwa_onnx_net *net, const hwa_onnx_shape *shapes, 
         v->ready = true;
         io[i] = (hwa_onnx_io){.name = d->name, .type = v->type, .ndim = sh.ndim};
         memcpy(io[i].dims, sh.dims, sizeof io[i].dims);
+        if (fixed && fixed[i]) {
+            if ((st = fix_input(net, i, fixed[i], v, &io[i]))) return st;
+            continue;
+        }
         hwa_dtype dt;
         if (!hwa__onnx_graph_dtype(v->type, &dt))
             return hwa__err(net->ctx, HWA_E_UNSUPPORTED, "input '%s': %s inputs are not supported", d->name,
@@ -541,6 +574,12 @@ static hwa_status map_node(hwa_onnx_net *net, int i) {
 
 hwa_status hwa_onnx_net_build(hwa_onnx_net *net, const hwa_onnx_shape *shapes, int64_t batch,
                               hwa_onnx_io **inputs, hwa_onnx_io **outputs) {
+    return hwa_onnx_net_build_fixed(net, shapes, batch, NULL, inputs, outputs);
+}
+
+hwa_status hwa_onnx_net_build_fixed(hwa_onnx_net *net, const hwa_onnx_shape *shapes, int64_t batch,
+                                    const hwa_onnx_array *const *fixed, hwa_onnx_io **inputs,
+                                    hwa_onnx_io **outputs) {
     if (!net || !inputs || !outputs) return hwa__err(net ? net->ctx : NULL, HWA_E_MISUSE, "hwa_onnx_net_build: NULL");
     *inputs = *outputs = NULL;
     const hwa_onnx *m = net->m;
@@ -560,7 +599,7 @@ hwa_status hwa_onnx_net_build(hwa_onnx_net *net, const hwa_onnx_shape *shapes, i
         v->host = net->opts.trainable && v->t ? NULL : a;
         v->ready = true;
     }
-    hwa_status st = build_inputs(net, shapes, batch, in);
+    hwa_status st = build_inputs(net, shapes, batch, fixed, in);
     for (int i = 0; !st && i < hwa_onnx_n_nodes(m); i++) st = map_node(net, i);
     for (int i = 0; !st && i < hwa_onnx_n_outputs(m); i++) {
         const hwa_onnx_value *d = hwa_onnx_output(m, i);
@@ -569,14 +608,15 @@ hwa_status hwa_onnx_net_build(hwa_onnx_net *net, const hwa_onnx_shape *shapes, i
             st = hwa__err(net->ctx, HWA_E_FORMAT, "output '%s' is computed by no node", d->name);
             break;
         }
-        if (!v->t) {
+        if (!v->t && v->host->n > 0) {
             char what[120];
             snprintf(what, sizeof what, "output '%.80s'", d->name);
             st = make_leaf(net, v->host, what, &v->t);
             if (st) break;
         }
-        /* outputs are read back contiguous (a Transpose is a view) */
-        if (!hwa_tensor_is_contiguous(v->t) && !(v->t = hwa_cont(net->ctx, v->t))) {
+        /* outputs are read back contiguous (a Transpose is a view); an
+         * empty one has no tensor */
+        if (v->t && !hwa_tensor_is_contiguous(v->t) && !(v->t = hwa_cont(net->ctx, v->t))) {
             st = hwa_ctx_last_status(net->ctx);
             break;
         }
@@ -640,6 +680,16 @@ hwa_status hwa_onnx_net_load_params(hwa_onnx_net *net) {
 
 hwa_status hwa_onnx_io_set(const hwa_onnx_io *in, const hwa_onnx_array *a) {
     if (!in || !a) return hwa__err(NULL, HWA_E_MISUSE, "hwa_onnx_io_set: NULL argument");
+    if (in->fixed) {
+        /* the value the graph was built for, or nothing */
+        const hwa_onnx_array *f = in->fixed;
+        bool same = a->type == f->type && a->ndim == f->ndim && a->n == f->n;
+        for (int d = 0; same && d < a->ndim; d++) same = a->dims[d] == f->dims[d];
+        if (same && a->n) same = !memcmp(a->data, f->data, (size_t)a->n * hwa_onnx_type_size(a->type));
+        return same ? HWA_OK
+                    : hwa__err(NULL, HWA_E_INVALID, "input '%s' was fixed when the graph was built: another value "
+                               "needs another build", in->name);
+    }
     if (!in->t) {
         /* an empty input: nothing to write, but the shape must be the one built for */
         bool same = a->ndim == in->ndim && a->n == 0;
@@ -668,8 +718,9 @@ hwa_status hwa_onnx_io_set(const hwa_onnx_io *in, const hwa_onnx_array *a) {
 }
 
 hwa_status hwa_onnx_io_get(const hwa_onnx_io *out, hwa_onnx_array **res) {
-    if (!out || !res || !out->t) return hwa__err(NULL, HWA_E_MISUSE, "hwa_onnx_io_get: NULL argument");
+    if (!out || !res) return hwa__err(NULL, HWA_E_MISUSE, "hwa_onnx_io_get: NULL argument");
     *res = NULL;
+    if (!out->t) return hwa_onnx_array_new(out->name, out->type, out->ndim, out->dims, NULL, res); /* empty */
     hwa_ctx *ctx = out->t->ctx;
     const int64_t n = hwa_tensor_nelements(out->t);
     hwa_onnx_array *a = NULL;

@@ -105,6 +105,9 @@ hwa_status hwa__onnx_set_out(hwa__onnx_op *o, int k, hwa_tensor *t, int type, in
 void hwa__onnx_set_known(hwa__onnx_op *o, int k, const hwa_onnx_array *a);
 /* The error recorded by a builder that returned NULL, with the node named. */
 hwa_status hwa__onnx_builder_err(hwa__onnx_op *o);
+/* A constant leaf holding a (the net's or the model's array; filled by
+ * load_params). */
+hwa_status hwa__onnx_const(hwa__onnx_op *o, const hwa_onnx_array *a, hwa_tensor **out);
 /* A [1] f32 constant leaf holding v (filled by load_params). */
 hwa_status hwa__onnx_scalar(hwa__onnx_op *o, float v, hwa_tensor **out);
 

@@ -431,16 +431,19 @@ static hwa_status map_slice(hwa__onnx_op *o) {
         s0[a] = b;
         len[a] = e > b ? e - b : 0;
     }
-    if (x->host) {
+    bool empty = false;
+    for (int d = 0; d < x->ndim; d++) empty = empty || len[d] == 0;
+    if (x->host || empty) {
+        /* an empty result holds no values: it is known whatever x is */
         hwa_onnx_array *r;
-        st = hwa__onnx_host_slice(o->net, x->host, s0, len, &r);
+        if (empty) st = hwa__onnx_host_new(o->net, x->type, x->ndim, len, &r);
+        else st = hwa__onnx_host_slice(o->net, x->host, s0, len, &r);
         if (!st) hwa__onnx_set_known(o, 0, r);
         return st;
     }
     hwa_tensor *t;
     if ((st = hwa__onnx_tensor(o, x, &t))) return st;
     for (int d = 0; d < x->ndim; d++) {
-        if (len[d] == 0) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "an empty result (axis %d)", d);
         if (s0[d] == 0 && len[d] == x->dims[d]) continue;
         if (!(t = hwa_slice(o->ctx, t, d, s0[d], len[d]))) return hwa__onnx_builder_err(o);
     }
@@ -656,8 +659,8 @@ static const hwa__onnx_opdef struct_ops[] = {
     {NULL, NULL, NULL},
 };
 
-/* The tables: this file's, onnx_ops_elt.c's and onnx_ops_nn.c's. */
-static const hwa__onnx_opdef *const tables[] = {struct_ops, hwa__onnx_elt_ops, hwa__onnx_nn_ops};
+/* The tables: this file's, onnx_ops_elt.c's, onnx_ops_nn.c's and onnx_ops_loss.c's. */
+static const hwa__onnx_opdef *const tables[] = {struct_ops, hwa__onnx_elt_ops, hwa__onnx_nn_ops, hwa__onnx_loss_ops};
 
 const hwa__onnx_opdef *hwa__onnx_find_op(const char *op_type) {
     for (size_t k = 0; k < sizeof tables / sizeof *tables; k++)

@@ -38,14 +38,20 @@ typedef struct operand {
     int64_t dims[HWA_ONNX_MAX_DIMS];
 } operand;
 
-static hwa_status operand_of(hwa__onnx_op *o, hwa__oval *v, operand *x) {
-    if (hwa__onnx_is_int(v->type))
+/* v as an operand of a float op. Integer values computed at run time are
+ * refused, but for a comparison (cmp), whose i32 operands are compared as
+ * f32: exact for magnitudes below 2^24 (ids, positions, masks). */
+static hwa_status operand_of(hwa__onnx_op *o, hwa__oval *v, operand *x, bool cmp) {
+    const bool int_in = hwa__onnx_is_int(v->type);
+    if (int_in && !cmp)
         return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED,
                                   "%s values computed at run time (integer arithmetic is host-only)",
                                   hwa_onnx_type_name(v->type));
     x->ndim = v->ndim;
     memcpy(x->dims, v->dims, sizeof x->dims);
-    return hwa__onnx_tensor(o, v, &x->t);
+    hwa_status st = hwa__onnx_tensor(o, v, &x->t);
+    if (!st && int_in && !(x->t = hwa_cast(o->ctx, x->t, HWA_F32))) st = hwa__onnx_builder_err(o);
+    return st;
 }
 
 /* x with its tensor given the rank n (leading 1s) and expanded to od. */
@@ -115,9 +121,10 @@ static hwa_status map_binary(hwa__onnx_op *o) {
     if (!strcmp(name, "Mod") && !fmod_attr)
         return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "integer Mod at run time");
     operand acc, b;
-    hwa_status st = operand_of(o, o->in[0], &acc);
+    const bool cmp = f->kind >= HWA_BIN_EQ && f->kind <= HWA_BIN_GE;
+    hwa_status st = operand_of(o, o->in[0], &acc, cmp);
     for (int k = 1; !st && k < o->n_in; k++) {
-        st = operand_of(o, o->in[k], &b);
+        st = operand_of(o, o->in[k], &b, cmp);
         if (!st) st = bin_graph(o, f, &acc, &b);
     }
     if (st) return st;
@@ -165,7 +172,7 @@ static hwa_status map_unary(hwa__onnx_op *o) {
     hwa__oval *x = o->in[0];
     if (x->host && f->host) return hwa__onnx_host_unary(o, name);
     operand a;
-    hwa_status st = operand_of(o, x, &a);
+    hwa_status st = operand_of(o, x, &a, false);
     if (st) return st;
     const hwa_onnx_node *n = o->node;
     hwa_tensor *t = a.t, *r = NULL;
@@ -217,7 +224,7 @@ static hwa_status map_clip(hwa__onnx_op *o) {
         return st;
     }
     operand a;
-    hwa_status st = operand_of(o, x, &a);
+    hwa_status st = operand_of(o, x, &a, false);
     if (st) return st;
     return hwa__onnx_set_out(o, 0, hwa_map(o->ctx, a.t, HWA_MAP_CLIP, (float)lo, (float)hi), x->type, x->ndim);
 }
@@ -231,9 +238,9 @@ static hwa_status map_where(hwa__onnx_op *o) {
         return st;
     }
     operand oc, ox, oy;
-    hwa_status st = operand_of(o, c, &oc);
-    if (!st) st = operand_of(o, x, &ox);
-    if (!st) st = operand_of(o, y, &oy);
+    hwa_status st = operand_of(o, c, &oc, false);
+    if (!st) st = operand_of(o, x, &ox, false);
+    if (!st) st = operand_of(o, y, &oy, false);
     if (st) return st;
     int64_t t[HWA_ONNX_MAX_DIMS], od[HWA_ONNX_MAX_DIMS];
     int nt, n;
@@ -247,12 +254,41 @@ static hwa_status map_where(hwa__onnx_op *o) {
     return st ? st : hwa__onnx_set_out(o, 0, hwa_where(o->ctx, oc.t, ox.t, oy.t), x->type, n);
 }
 
+/* PRelu: relu(x) + slope * min(x, 0), slope broadcast to x. */
+static hwa_status map_prelu(hwa__onnx_op *o) {
+    operand a, sl;
+    hwa_status st = operand_of(o, o->in[0], &a, false);
+    if (!st) st = operand_of(o, o->in[1], &sl, false);
+    if (st) return st;
+    int64_t od[HWA_ONNX_MAX_DIMS];
+    int n;
+    if (!hwa__onnx_broadcast(a.ndim, a.dims, sl.ndim, sl.dims, &n, od) || !same_shape(&a, n, od))
+        return hwa__onnx_node_err(o->ctx, o->node, HWA_E_SHAPE, "slope does not broadcast to X");
+    hwa_tensor *zero;
+    if ((st = hwa__onnx_scalar(o, 0.0f, &zero))) return st;
+    hwa_ctx *c = o->ctx;
+    hwa_tensor *r = hwa_add(c, hwa_relu(c, a.t), hwa_mul(c, hwa_binary(c, a.t, zero, HWA_BIN_MIN), sl.t));
+    return hwa__onnx_set_out(o, 0, r, o->in[0]->type, a.ndim);
+}
+
+/* Softsign: x / (1 + |x|). */
+static hwa_status map_softsign(hwa__onnx_op *o) {
+    operand a;
+    hwa_tensor *one;
+    hwa_status st = operand_of(o, o->in[0], &a, false);
+    if (!st) st = hwa__onnx_scalar(o, 1.0f, &one);
+    if (st) return st;
+    hwa_ctx *c = o->ctx;
+    hwa_tensor *r = hwa_div(c, a.t, hwa_add(c, hwa_map(c, a.t, HWA_MAP_ABS, 0, 0), one));
+    return hwa__onnx_set_out(o, 0, r, o->in[0]->type, a.ndim);
+}
+
 /* Pow with a known scalar exponent is a map (x^2 a product). */
 static hwa_status map_pow(hwa__onnx_op *o) {
     hwa__oval *x = o->in[0], *e = o->in[1];
     if (x->host || !e || !e->host || e->host->n != 1 || e->ndim > x->ndim) return map_binary(o);
     operand a;
-    hwa_status st = operand_of(o, x, &a);
+    hwa_status st = operand_of(o, x, &a, false);
     if (st) return st;
     const double p = hwa__onnx_get_f(e->host, 0);
     hwa_tensor *r = p == 2.0 ? hwa_mul(o->ctx, a.t, a.t)
@@ -285,6 +321,9 @@ const hwa__onnx_opdef hwa__onnx_elt_ops[] = {
     {"Selu", NULL, map_unary},      {"Softplus", NULL, map_unary},
     {"HardSigmoid", NULL, map_unary}, {"HardSwish", NULL, map_unary},
     {"ThresholdedRelu", NULL, map_unary},
+    {"PRelu", NULL, map_prelu},
+    {"Softsign", NULL, map_softsign},
+    {"PRelu", NULL, map_prelu},        {"Softsign", NULL, map_softsign},
     {"Clip", NULL, map_clip},        {"Where", NULL, map_where},
     {NULL, NULL, NULL},
 };

@@ -1,5 +1,5 @@
 /* Helpers shared by the ONNX op mapping files (onnx_ops.c, onnx_ops_elt.c,
- * onnx_ops_nn.c). Not a published API. */
+ * onnx_ops_nn.c, onnx_ops_loss.c). Not a published API. */
 #ifndef HWADAPT_NN_ONNX_OPS_INTERNAL_H
 #define HWADAPT_NN_ONNX_OPS_INTERNAL_H
 
@@ -8,6 +8,7 @@
 /* Each file's table, ended by an entry with a NULL name. */
 extern const hwa__onnx_opdef hwa__onnx_elt_ops[];
 extern const hwa__onnx_opdef hwa__onnx_nn_ops[];
+extern const hwa__onnx_opdef hwa__onnx_loss_ops[];
 
 /* Attribute values, def when absent (or of another kind). */
 int64_t hwa__onnx_attr_i(const hwa_onnx_node *n, const char *name, int64_t def);

@@ -419,6 +419,83 @@ static hwa_status map_batchnorm(hwa__onnx_op *o) {
     return hwa__onnx_set_out(o, 0, r, o->in[0]->type, o->in[0]->ndim);
 }
 
+/* InstanceNormalization: x [N, C, ...] normalized over each (n, c)
+ * plane, biased variance, then scale and bias per channel. */
+static hwa_status map_instancenorm(hwa__onnx_op *o) {
+    const hwa__oval *x = o->in[0];
+    hwa_tensor *t, *w, *b, *eps;
+    hwa_status st = float_in(o, 0, &t);
+    if (!st && (x->ndim < 3 || x->ndim > HWA_MAX_DIMS))
+        st = hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "an input of rank %d (3 or 4)", x->ndim);
+    if (!st) st = flat_param(o, 1, x->dims[1], &w);
+    if (!st) st = flat_param(o, 2, x->dims[1], &b);
+    if (!st) st = hwa__onnx_scalar(o, hwa__onnx_attr_f(o->node, "epsilon", 1e-5f), &eps);
+    if (st) return st;
+    hwa_ctx *c = o->ctx;
+    int64_t kd[HWA_MAX_DIMS], cd[HWA_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++) kd[d] = d < 2 ? x->dims[d] : 1, cd[d] = d == 1 ? x->dims[1] : 1;
+    hwa_tensor *dev = hwa_sub(c, t, hwa_reduce_to(c, t, x->ndim, kd, true));
+    hwa_tensor *var = hwa_reduce_to(c, hwa_mul(c, dev, dev), x->ndim, kd, true);
+    hwa_tensor *y = hwa_div(c, dev, hwa_map(c, hwa_add(c, var, eps), HWA_MAP_SQRT, 0, 0));
+    /* scale and bias [C] as [C, 1, ...] against y [N, C, ...] */
+    if (!y || (st = hwa__onnx_reshape(o, w, x->ndim - 1, cd + 1, &w)) ||
+        (st = hwa__onnx_reshape(o, b, x->ndim - 1, cd + 1, &b)))
+        return st ? st : hwa__onnx_builder_err(o);
+    return hwa__onnx_set_out(o, 0, hwa_add(c, hwa_mul(c, y, w), b), x->type, x->ndim);
+}
+
+/* Pad, constant mode: the padding as concatenated blocks of the value
+ * (pads known when built, >= 0). */
+static hwa_status map_pad(hwa__onnx_op *o) {
+    hwa__oval *x = o->in[0];
+    const char *mode = hwa__onnx_attr_s(o->node, "mode", "constant");
+    if (strcmp(mode, "constant"))
+        return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "mode %s (constant only)", mode);
+    int64_t pads[2 * HWA_ONNX_MAX_DIMS];
+    int n = 0;
+    hwa_status st = HWA_OK;
+    if (o->net->opset < 11) {
+        const hwa_onnx_attr *a = hwa__onnx_attr_ints(o->node, "pads");
+        if (!a || a->n != 2 * x->ndim) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_FORMAT, "pads");
+        for (int64_t i = 0; i < a->n; i++) pads[n++] = a->ints[i];
+    } else if ((st = hwa__onnx_in_ints(o, 1, "pads", pads, 2 * HWA_ONNX_MAX_DIMS, &n))) {
+        return st;
+    }
+    if (o->n_in > 3 && o->in[3]) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "the axes input");
+    if (n != 2 * x->ndim) return hwa__onnx_node_err(o->ctx, o->node, HWA_E_FORMAT, "%d pads for rank %d", n, x->ndim);
+    float value = o->net->opset < 11 ? hwa__onnx_attr_f(o->node, "value", 0.0f) : 0.0f;
+    if (o->n_in > 2 && o->in[2]) {
+        if (!o->in[2]->host || o->in[2]->host->n != 1)
+            return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "a constant_value computed at run time");
+        value = (float)hwa__onnx_get_f(o->in[2]->host, 0);
+    }
+    for (int d = 0; d < n; d++)
+        if (pads[d] < 0 || pads[d] > (1 << 24))
+            return hwa__onnx_node_err(o->ctx, o->node, HWA_E_UNSUPPORTED, "pad %lld (0 .. 2^24 only)", (long long)pads[d]);
+    hwa_tensor *t;
+    if ((st = float_in(o, 0, &t))) return st;
+    int64_t cur[HWA_MAX_DIMS];
+    memcpy(cur, x->dims, sizeof(int64_t) * (size_t)x->ndim);
+    for (int d = 0; d < x->ndim; d++) {
+        for (int side = 0; side < 2; side++) {
+            const int64_t p = pads[d + side * x->ndim];
+            if (!p) continue;
+            int64_t bd[HWA_MAX_DIMS];
+            memcpy(bd, cur, sizeof bd);
+            bd[d] = p;
+            hwa_onnx_array *blk;
+            if ((st = hwa__onnx_host_new(o->net, HWA_ONNX_FLOAT, x->ndim, bd, &blk))) return st;
+            for (int64_t i = 0; i < blk->n; i++) ((float *)blk->data)[i] = value;
+            hwa_tensor *bt;
+            if ((st = hwa__onnx_const(o, blk, &bt))) return st;
+            t = side ? hwa_concat(o->ctx, t, bt, d) : hwa_concat(o->ctx, bt, t, d);
+            if (!t) return hwa__onnx_builder_err(o);
+            cur[d] += p;
+        }
+    }
+    return hwa__onnx_set_out(o, 0, t, x->type, x->ndim);
+}
+
 const hwa__onnx_opdef hwa__onnx_nn_ops[] = {
     {"Gemm", NULL, map_gemm},
     {"MatMul", NULL, map_matmul},
@@ -440,5 +517,7 @@ const hwa__onnx_opdef hwa__onnx_nn_ops[] = {
     {"GlobalAveragePool", NULL, map_global_pool},
     {"GlobalMaxPool", NULL, map_global_pool},
     {"BatchNormalization", check_batchnorm, map_batchnorm},
+    {"InstanceNormalization", NULL, map_instancenorm},
+    {"Pad", NULL, map_pad},
     {NULL, NULL, NULL},
 };
