@@ -69,13 +69,7 @@ hwa_status hwa__cmodel_build(const char *path, const char *spec, int64_t batch, 
         w->g = hwa_cm_net_graph(w->cnet);
         w->out = hwa_cm_net_logits(w->cnet);
         w->dtype = HWA_F32;
-        double most = -1;
-        for (int i = 0; i < hwa_graph_n_nodes(w->g); i++) {
-            hwa_tensor *node = hwa_graph_node(w->g, i);
-            const double f = hwa__sched_node_flops(node);
-            w->flops_per_query += f;
-            if (f > most) most = f, w->heaviest = node;
-        }
+        hwa__workload_count_flops(w);
         int64_t bytes = 0;
         st = hwa_cmodel_size(m, &bytes);
         /* the file's bytes stand for the weights' traffic, and the input and

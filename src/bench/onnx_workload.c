@@ -58,13 +58,7 @@ hwa_status hwa__onnx_workload_build(const char *path, const char *spec, int64_t 
     if (!st) {
         w->out = out[0].t;
         w->dtype = HWA_F32;
-        double most = -1;
-        for (int i = 0; i < hwa_graph_n_nodes(w->g); i++) {
-            hwa_tensor *node = hwa_graph_node(w->g, i);
-            const double f = hwa__sched_node_flops(node);
-            w->flops_per_query += f;
-            if (f > most) most = f, w->heaviest = node;
-        }
+        hwa__workload_count_flops(w);
         /* the weights read once, the inputs and outputs once */
         double bytes = 0;
         for (int i = 0; i < hwa_onnx_n_initializers(w->onnx); i++) {

@@ -67,6 +67,10 @@ typedef struct hwa__workload {
     float *gathered;
 } hwa__workload;
 
+/* w->flops_per_query: every node's of w->g (hwa__sched_node_flops), and
+ * w->heaviest, the node with the most. */
+void hwa__workload_count_flops(hwa__workload *w);
+
 /* No update: a training step's forward and backward pass alone (a batch
  * split's replicas, whose gradients the workload that holds them sums and
  * applies; an f32 reference, whose output is the first query's loss). */

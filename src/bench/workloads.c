@@ -72,15 +72,21 @@ hwa_status hwa_bench_workload_find(const char *name, int *index) {
  * subtraction (13); AdamW first its decay p *= 1 - lr*wd (14). */
 static const double update_flops[HWA_OPTIM_COUNT] = {2, 4, 6, 13, 14};
 
+void hwa__workload_count_flops(hwa__workload *w) {
+    double flops = 0, most = -1;
+    for (int i = 0; i < hwa_graph_n_nodes(w->g); i++) {
+        hwa_tensor *node = hwa_graph_node(w->g, i);
+        const double f = hwa__sched_node_flops(node);
+        flops += f;
+        if (f > most) most = f, w->heaviest = node;
+    }
+    w->flops_per_query = flops;
+}
+
 static void count(hwa__workload *w) {
     const hwa_graph *g = w->g;
-    double flops = 0, bytes = 0;
-    double most = -1;
-    for (int i = 0; i < g->n_nodes; i++) {
-        double f = hwa__sched_node_flops(g->nodes[i]);
-        flops += f;
-        if (f > most) most = f, w->heaviest = g->nodes[i];
-    }
+    hwa__workload_count_flops(w);
+    double flops = w->flops_per_query, bytes = 0;
     for (int i = 0; i < g->n_leaves; i++) bytes += (double)hwa_tensor_nbytes(g->leaves[i]);
     bytes += (double)hwa_tensor_nbytes(w->out);
     const bool update = w->train && w->optim != HWA__OPTIM_NONE;
