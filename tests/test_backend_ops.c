@@ -683,6 +683,8 @@ static const tcase cases[] = {
     {"conv2d 3x2 dilation 2x3 asymmetric pads 2x5x9x11 -> 7", 2, {4, 4}, {S4(2, 5, 9, 11), S4(7, 5, 3, 2)}, {0}, F3, b_conv, 2, 1e-10},
     {"conv2d 2 groups 2x6x8x7 -> 10 +bias", 3, {4, 4, 1}, {S4(2, 6, 8, 7), S4(10, 3, 3, 2), {10}}, {0}, F3, b_conv, 3, 1e-10},
     {"conv2d depthwise 3x3 1x24x10x10 +bias", 3, {4, 4, 1}, {S4(1, 24, 10, 10), S4(24, 1, 3, 3), {24}}, {0}, F3, b_conv, CONV_DEPTHWISE + 4, 1e-10},
+    {"conv2d first layer 3x3 pad 1 4x1x28x28 -> 32 +bias (plain source)", 3, {4, 4, 1}, {S4(4, 1, 28, 28), S4(32, 1, 3, 3), {32}}, {0}, F3, b_conv, 4, 1e-10, true},
+    {"conv2d RGB 3x3 stride 2 pad 1 2x3x17x16 -> 16", 2, {4, 4}, {S4(2, 3, 17, 16), S4(16, 3, 3, 3)}, {0}, F3, b_conv, 1, 1e-10},
     {"conv2d sliced x 1x4x6x5 -> 3", 2, {4, 4}, {S4(1, 4, 6, 5), S4(3, 4, 3, 3)}, {V_SLICED, 0}, F3, b_conv, 4, 1e-10},
     {"conv2d bf16 1x16x9x9 -> 8", 2, {4, 4}, {S4(1, 16, 9, 9), S4(8, 16, 3, 3)}, {0}, {HWA_BF16, HWA_BF16}, b_conv, 4, 1e-4},
     {"conv2d f16 1x8x6x6 -> 8 +bias", 3, {4, 4, 1}, {S4(1, 8, 6, 6), S4(8, 8, 1, 1), {8}}, {0}, {HWA_F16, HWA_F16, HWA_F16}, b_conv, 0, 1e-6},
