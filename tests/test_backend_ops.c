@@ -411,10 +411,13 @@ static const hwa_conv2d_params conv_geoms[] = {
     {{2, 1}, {0, 1, 2, 0}, {1, 2}, 3},     /* 5: three groups, stride, dilation */
 };
 #define CONV_DEPTHWISE 100 /* + geometry: groups = C */
+#define CONV_RELU 1000      /* + geometry: a ReLU after (the CPU fuses bias and ReLU into the primitive) */
 static hwa_tensor *b_conv(hwa_ctx *ctx, hwa_tensor **in, const tcase *c) {
-    hwa_conv2d_params p = conv_geoms[c->op % CONV_DEPTHWISE];
-    if (c->op >= CONV_DEPTHWISE) p.groups = (int)hwa_tensor_dim(in[0], 1);
-    return hwa_conv2d(ctx, in[0], in[1], c->nin > 2 ? in[2] : NULL, &p);
+    const int op = c->op % CONV_RELU;
+    hwa_conv2d_params p = conv_geoms[op % CONV_DEPTHWISE];
+    if (op >= CONV_DEPTHWISE) p.groups = (int)hwa_tensor_dim(in[0], 1);
+    hwa_tensor *y = hwa_conv2d(ctx, in[0], in[1], c->nin > 2 ? in[2] : NULL, &p);
+    return c->op >= CONV_RELU ? hwa_relu(ctx, y) : y;
 }
 
 /* Rows leave the trailing flags (backward, matmul) out when false. */
@@ -685,6 +688,9 @@ static const tcase cases[] = {
     {"conv2d depthwise 3x3 1x24x10x10 +bias", 3, {4, 4, 1}, {S4(1, 24, 10, 10), S4(24, 1, 3, 3), {24}}, {0}, F3, b_conv, CONV_DEPTHWISE + 4, 1e-10},
     {"conv2d first layer 3x3 pad 1 4x1x28x28 -> 32 +bias (plain source)", 3, {4, 4, 1}, {S4(4, 1, 28, 28), S4(32, 1, 3, 3), {32}}, {0}, F3, b_conv, 4, 1e-10, true},
     {"conv2d RGB 3x3 stride 2 pad 1 2x3x17x16 -> 16", 2, {4, 4}, {S4(2, 3, 17, 16), S4(16, 3, 3, 3)}, {0}, F3, b_conv, 1, 1e-10},
+    {"conv2d 3x3 pad 1 +bias +relu 2x16x9x9 -> 24", 3, {4, 4, 1}, {S4(2, 16, 9, 9), S4(24, 16, 3, 3), {24}}, {0}, F3, b_conv, CONV_RELU + 4, 1e-10},
+    {"conv2d 1x1 +relu 2x8x6x6 -> 16", 2, {4, 4}, {S4(2, 8, 6, 6), S4(16, 8, 1, 1)}, {0}, F3, b_conv, CONV_RELU + 0, 1e-10},
+    {"conv2d stride 2 +bias +relu backward 2x4x9x8 -> 6", 3, {4, 4, 1}, {S4(2, 4, 9, 8), S4(6, 4, 3, 3), {6}}, {0}, F3, b_conv, CONV_RELU + 1, 1e-10, true},
     {"conv2d sliced x 1x4x6x5 -> 3", 2, {4, 4}, {S4(1, 4, 6, 5), S4(3, 4, 3, 3)}, {V_SLICED, 0}, F3, b_conv, 4, 1e-10},
     {"conv2d bf16 1x16x9x9 -> 8", 2, {4, 4}, {S4(1, 16, 9, 9), S4(8, 16, 3, 3)}, {0}, {HWA_BF16, HWA_BF16}, b_conv, 4, 1e-4},
     {"conv2d f16 1x8x6x6 -> 8 +bias", 3, {4, 4, 1}, {S4(1, 8, 6, 6), S4(8, 8, 1, 1), {8}}, {0}, {HWA_F16, HWA_F16, HWA_F16}, b_conv, 0, 1e-6},
@@ -1254,6 +1260,46 @@ TEST(conv2d_forward_and_backward_run_on_onednn) {
     CHECK_INT_EQ(seen, 7);
     hwa_backend_free(be);
     hwa_ctx_free(ctx);
+}
+
+/* In an inference graph, a convolution's bias add and the ReLU after it
+ * run inside oneDNN's primitive (its kernel name says so, the two nodes
+ * say they were fused), and the result equals the unfused reference's. */
+TEST(conv2d_fuses_bias_and_relu_in_inference) {
+    if (!hwa__mm_provider_built(HWA_MM_ONEDNN) || !hwa__isa_libraries_allowed()) {
+        SKIP_FOR("onednn", "oneDNN not in this build (or HWA_ISA below the libraries' level)");
+    }
+    float got[2 * 8 * 9 * 9], want[2 * 8 * 9 * 9];
+    for (int ref = 0; ref < 2; ref++) {
+        hwa__cpu_set_reference_only(ref == 1);
+        hwa_ctx_params cp = {.seed = 3};
+        hwa_ctx *ctx = hwa_ctx_new(&cp);
+        hwa_tensor *x = hwa_tensor_new_4d(ctx, HWA_F32, 2, 4, 9, 9), *w = hwa_tensor_new_4d(ctx, HWA_F32, 8, 4, 3, 3);
+        hwa_tensor *b = hwa_tensor_new_1d(ctx, HWA_F32, 8);
+        const hwa_conv2d_params p = {.pad = {1, 1, 1, 1}};
+        hwa_tensor *y = hwa_relu(ctx, hwa_conv2d(ctx, x, w, b, &p));
+        hwa_graph *g = NULL;
+        hwa_backend *be = NULL;
+        CHECK_OK(cpu_graph(ctx, y, false, &g, &be));
+        CHECK_OK(hwa_tensor_fill_uniform(x, -1.0f, 1.0f));
+        CHECK_OK(hwa_tensor_fill_uniform(w, -1.0f, 1.0f));
+        CHECK_OK(hwa_tensor_fill_uniform(b, -1.0f, 1.0f));
+        CHECK_OK(hwa_graph_compute(g, be));
+        CHECK_OK(hwa_tensor_get_f32(y, ref ? want : got, 2 * 8 * 9 * 9));
+        if (!ref) {
+            const hwa_tensor *cv = hwa_graph_node(g, 0);
+            CHECK_INT_EQ(cv->op, HWA_OP_CONV2D);
+            printf("    conv2d: %s\n", hwa_backend_kernel_name(be, cv));
+            CHECK_STR_CONTAINS(hwa_backend_kernel_name(be, cv), "+bias+relu");
+            CHECK_STR_CONTAINS(hwa_backend_kernel_name(be, y), "fused into node 0");
+        }
+        hwa_backend_free(be);
+        hwa_ctx_free(ctx);
+    }
+    hwa__cpu_set_reference_only(false);
+    double err = 0;
+    for (int i = 0; i < 2 * 8 * 9 * 9; i++) err = fmax(err, fabs((double)got[i] - want[i]));
+    CHECK(err < 1e-5);
 }
 
 /* With oneDNN built in and a level that allows the libraries, max and

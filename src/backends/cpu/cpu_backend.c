@@ -322,6 +322,43 @@ static int fusable(hwa_tensor *const *nodes, int i, int n, int n_all, const hwa_
     return 1;
 }
 
+/* The nodes after CONV2D nodes[i] that oneDNN's primitive can take over:
+ * an ADD of a per-channel bias (b's padded shape [1, O, 1, 1]), then a
+ * RELU, or a RELU alone; the same rules as fusable(). Returns how many
+ * (0, 1 or 2). */
+static int conv_fusable(hwa_tensor *const *nodes, int i, int n, int n_all, const hwa_tensor **bias, bool *relu) {
+    const hwa_tensor *cv = nodes[i], *last = cv;
+    int nf = 0;
+    *bias = NULL;
+    *relu = false;
+    if (cv->view_src) return 0;
+    /* the bias's [O] -> [O, 1, 1] view may stand between (it computes nothing) */
+    const int view = i + 2 < n && nodes[i + 1]->op == HWA_OP_RESHAPE && nodes[i + 1]->view_src &&
+                     nodes[i + 2]->src[1] == nodes[i + 1] && used_only_by(nodes[i + 1], nodes[i + 2], nodes, i + 2, n_all);
+    if (i + 1 + view < n) {
+        const hwa_tensor *add = nodes[i + 1 + view];
+        int64_t ne[4], st[4];
+        if (add->op == HWA_OP_ADD && add->src[0] == cv && add->dtype == cv->dtype && !add->view_src) {
+            hwa__shape4(add->src[1], ne, st);
+            if (ne[0] == 1 && ne[1] == cv->shape[1] && ne[2] == 1 && ne[3] == 1 &&
+                used_only_by(cv, add, nodes, i + 1 + view, n_all)) {
+                *bias = add->src[1];
+                last = add;
+                nf = 1 + view;
+            }
+        }
+    }
+    if (i + nf + 1 < n) {
+        const hwa_tensor *a = nodes[i + nf + 1];
+        if (a->op == HWA_OP_RELU && a->src[0] == last && a->dtype == last->dtype && !a->view_src &&
+            used_only_by(last, a, nodes, i + nf + 1, n_all)) {
+            *relu = true;
+            nf++;
+        }
+    }
+    return nf;
+}
+
 /* The in-place gradient update among nodes[i+1..n) that matmul nodes[i]
  * (fused nodes lie below n; nodes[n..n_all) are the rest of the graph, run
  * later, whose reads count too)
@@ -383,6 +420,9 @@ static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n,
                            int nt, int *used) {
     hwa_tensor *t = nodes[i];
     hwa_status st;
+    const hwa_tensor *cbias;
+    bool crelu;
+    int nf_conv = 0;
     *used = 1;
     if (reference_only) {
         /* the yardstick for tests: every node by its reference kernel */
@@ -440,6 +480,18 @@ static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n,
     } else if (hwa__cpu_vision_run(t, nt, &s->scratch)) {
         set_name(s, i, t, "openmp");
         hwa__tensor_touch(t);
+        return HWA_OK;
+    } else if (t->op == HWA_OP_CONV2D && (nf_conv = conv_fusable(nodes, i, n, n_all, &cbias, &crelu)) > 0 &&
+               (st = hwa__conv_run_fused(s->conv, t, cbias, crelu, nodes[i + nf_conv], nt, s->names[i].name,
+                                         KNAME_CAP)) != HWA_E_UNSUPPORTED) {
+        if (st) return st;
+        for (int j = 1; j <= nf_conv; j++) {
+            snprintf(s->names[i + j].name, KNAME_CAP, "fused into node %d", i);
+            s->names[i + j].node = nodes[i + j];
+            hwa__tensor_touch(nodes[i + j]);
+        }
+        hwa__tensor_touch(t);
+        *used = 1 + nf_conv;
         return HWA_OK;
     } else if ((t->op == HWA_OP_CONV2D || t->op == HWA_OP_CONV2D_BACK_DATA || t->op == HWA_OP_CONV2D_BACK_WEIGHT) &&
                (st = hwa__conv_run(s->conv, t, nt, s->names[i].name, KNAME_CAP)) != HWA_E_UNSUPPORTED) {

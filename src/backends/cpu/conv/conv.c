@@ -45,8 +45,10 @@ typedef struct conv_entry {
     int32_t pi[8];
     int64_t groups;
     int nthreads; /* oneDNN plans its split for OpenMP's count when made */
+    bool bias, relu; /* forward only: a bias [O] added and a ReLU applied in the primitive */
     /* value: prim NULL when oneDNN cannot do this case */
     dnnl_primitive_t prim;
+    dnnl_memory_t bias_mem; /* the bias [O] (handle set per call) */
     conv_arg a[R_COUNT];
     int64_t kept_bytes; /* the inner buffers */
     char impl[64];
@@ -81,6 +83,7 @@ hwa_status hwa__conv_new(hwa_ctx *ctx, hwa__conv **out) {
 
 static void entry_free(hwa_ctx *ctx, conv_entry *e) {
     if (e->prim) dnnl_primitive_destroy(e->prim);
+    if (e->bias_mem) dnnl_memory_destroy(e->bias_mem);
     for (int r = 0; r < R_COUNT; r++) {
         conv_arg *a = &e->a[r];
         if (a->reorder) dnnl_primitive_destroy(a->reorder);
@@ -110,8 +113,10 @@ static void roles_of(const hwa_tensor *dst, const hwa_tensor *t[R_COUNT]) {
     }
 }
 
-static bool key_eq(const conv_entry *e, const hwa_tensor *dst, const hwa_tensor *const t[R_COUNT], int nthreads) {
+static bool key_eq(const conv_entry *e, const hwa_tensor *dst, const hwa_tensor *const t[R_COUNT], int nthreads,
+                   bool bias, bool relu) {
     if (e->op != dst->op || e->dt != dst->dtype || e->groups != dst->p.l[0] || e->nthreads != nthreads ||
+        e->bias != bias || e->relu != relu ||
         memcmp(e->pi, dst->p.i, sizeof e->pi) != 0)
         return false;
     for (int r = 0; r < R_COUNT; r++)
@@ -144,13 +149,13 @@ static bool reorder_make(hwa__conv *c, const dnnl_memory_desc_t *from, const dnn
 
 /* The operation descriptor of e's op with the given operand layouts. */
 static bool op_desc(const conv_entry *e, dnnl_convolution_desc_t *d, dnnl_prop_kind_t fwd_kind,
-                    const dnnl_memory_desc_t md[R_COUNT], bool forward) {
+                    const dnnl_memory_desc_t md[R_COUNT], const dnnl_memory_desc_t *bias, bool forward) {
     const int32_t *i = e->pi;
     /* oneDNN counts dilation from 0 (no gap) */
     dnnl_dims_t strides = {i[0], i[1]}, dil = {i[6] - 1, i[7] - 1}, pl = {i[2], i[3]}, pr = {i[4], i[5]};
     const dnnl_alg_kind_t alg = dnnl_convolution_direct;
     if (forward)
-        return dnnl_dilated_convolution_forward_desc_init(d, fwd_kind, alg, &md[R_X], &md[R_W], NULL, &md[R_Y],
+        return dnnl_dilated_convolution_forward_desc_init(d, fwd_kind, alg, &md[R_X], &md[R_W], bias, &md[R_Y],
                                                           strides, dil, pl, pr) == dnnl_success;
     if (e->op == HWA_OP_CONV2D_BACK_DATA)
         return dnnl_dilated_convolution_backward_data_desc_init(d, alg, &md[R_X], &md[R_W], &md[R_Y], strides, dil,
@@ -176,13 +181,25 @@ static void entry_make(hwa__conv *c, conv_entry *e) {
     dnnl_convolution_desc_t fd, bd;
     dnnl_primitive_desc_t hint = NULL, pd = NULL;
     if (e->op == HWA_OP_CONV2D) {
-        ok = op_desc(e, &fd, dnnl_forward_inference, any, true) &&
-             dnnl_primitive_desc_create(&pd, &fd, NULL, c->engine, NULL) == dnnl_success;
+        dnnl_memory_desc_t bmd;
+        const dnnl_dims_t bd1 = {e->shape[R_Y][1]};
+        dnnl_primitive_attr_t attr = NULL;
+        dnnl_post_ops_t po = NULL;
+        ok = (!e->bias || (dnnl_memory_desc_init_by_tag(&bmd, 1, bd1, dt, dnnl_x) == dnnl_success &&
+                           dnnl_memory_create(&e->bias_mem, &bmd, c->engine, DNNL_MEMORY_NONE) == dnnl_success)) &&
+             (!e->relu || (dnnl_primitive_attr_create(&attr) == dnnl_success &&
+                           dnnl_post_ops_create(&po) == dnnl_success &&
+                           dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f) == dnnl_success &&
+                           dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success)) &&
+             op_desc(e, &fd, dnnl_forward_inference, any, e->bias ? &bmd : NULL, true) &&
+             dnnl_primitive_desc_create(&pd, &fd, attr, c->engine, NULL) == dnnl_success;
+        if (po) dnnl_post_ops_destroy(po);
+        if (attr) dnnl_primitive_attr_destroy(attr);
     } else {
         /* the backward primitives take the forward one as a hint */
-        ok = op_desc(e, &fd, dnnl_forward_training, any, true) &&
+        ok = op_desc(e, &fd, dnnl_forward_training, any, NULL, true) &&
              dnnl_primitive_desc_create(&hint, &fd, NULL, c->engine, NULL) == dnnl_success &&
-             op_desc(e, &bd, dnnl_forward_training, any, false) &&
+             op_desc(e, &bd, dnnl_forward_training, any, NULL, false) &&
              dnnl_primitive_desc_create(&pd, &bd, NULL, c->engine, hint) == dnnl_success;
     }
     if (hint) dnnl_primitive_desc_destroy(hint);
@@ -216,11 +233,11 @@ static void entry_make(hwa__conv *c, conv_entry *e) {
     if (!ok) e->prim = NULL;
 }
 
-static conv_entry *entry_get(hwa__conv *c, const hwa_tensor *dst, int nthreads) {
+static conv_entry *entry_get(hwa__conv *c, const hwa_tensor *dst, int nthreads, bool bias, bool relu) {
     const hwa_tensor *t[R_COUNT];
     roles_of(dst, t);
     for (conv_entry *e = c->entries; e; e = e->next)
-        if (key_eq(e, dst, t, nthreads)) return e;
+        if (key_eq(e, dst, t, nthreads, bias, relu)) return e;
     conv_entry *e = hwa__calloc(c->ctx, 1, sizeof *e);
     if (!e) return NULL;
     e->op = dst->op;
@@ -229,6 +246,8 @@ static conv_entry *entry_get(hwa__conv *c, const hwa_tensor *dst, int nthreads) 
     memcpy(e->pi, dst->p.i, sizeof e->pi);
     e->groups = dst->p.l[0];
     e->nthreads = nthreads;
+    e->bias = bias;
+    e->relu = relu;
     entry_make(c, e);
     e->next = c->entries;
     c->entries = e;
@@ -252,14 +271,34 @@ static bool exec(hwa__conv *c, dnnl_primitive_t p, int n, const dnnl_exec_arg_t 
     return dnnl_primitive_execute(p, c->stream, n, args) == dnnl_success && dnnl_stream_wait(c->stream) == dnnl_success;
 }
 
+static bool overlap(const hwa_tensor *a, const hwa_tensor *b) {
+    const char *pa = hwa__data(a), *pb = hwa__data(b);
+    return pa < pb + hwa_tensor_nbytes(b) && pb < pa + hwa_tensor_nbytes(a);
+}
+
 hwa_status hwa__conv_run(hwa__conv *c, hwa_tensor *dst, int nthreads, char *name, size_t name_cap) {
+    return hwa__conv_run_fused(c, dst, NULL, false, dst, nthreads, name, name_cap);
+}
+
+hwa_status hwa__conv_run_fused(hwa__conv *c, hwa_tensor *dst, const hwa_tensor *bias, bool relu, hwa_tensor *out,
+                               int nthreads, char *name, size_t name_cap) {
     if (!c || !eligible(dst)) return HWA_E_UNSUPPORTED;
-    conv_entry *e = entry_get(c, dst, nthreads);
+    if (out != dst) {
+        /* a fused result may have been planned into an input's storage */
+        if (dst->op != HWA_OP_CONV2D || out->dtype != dst->dtype || !hwa_tensor_is_contiguous(out) || !hwa__data(out) ||
+            overlap(out, dst->src[0]) || overlap(out, dst->src[1]) || (bias && overlap(out, bias)))
+            return HWA_E_UNSUPPORTED;
+    }
+    if (bias && (bias->dtype != dst->dtype || !hwa_tensor_is_contiguous(bias) || !hwa__data(bias) ||
+                 hwa_tensor_nelements(bias) != dst->shape[1]))
+        return HWA_E_UNSUPPORTED;
+    conv_entry *e = entry_get(c, dst, nthreads, bias != NULL, relu);
     if (!e) return HWA_E_NOMEM;
     if (!e->prim) return HWA_E_UNSUPPORTED;
     const hwa_tensor *t[R_COUNT];
     roles_of(dst, t);
-    dnnl_exec_arg_t args[R_COUNT];
+    if (dst->op == HWA_OP_CONV2D) t[R_Y] = out; /* the backward ops read y's role (the gradient) */
+    dnnl_exec_arg_t args[R_COUNT + 1];
     bool ok = true;
     for (int r = 0; r < R_COUNT && ok; r++) {
         conv_arg *a = &e->a[r];
@@ -275,7 +314,12 @@ hwa_status hwa__conv_run(hwa__conv *c, hwa_tensor *dst, int nthreads, char *name
         a->kept_data = data;
         a->kept_version = owner->version;
     }
-    ok = ok && exec(c, e->prim, R_COUNT, args);
+    int n_args = R_COUNT;
+    if (e->bias_mem) {
+        dnnl_memory_set_data_handle(e->bias_mem, hwa__data(bias));
+        args[n_args++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, e->bias_mem};
+    }
+    ok = ok && exec(c, e->prim, n_args, args);
     for (int r = 0; r < R_COUNT && ok; r++) {
         conv_arg *a = &e->a[r];
         if (!a->inner || !a->out) continue;
@@ -283,13 +327,13 @@ hwa_status hwa__conv_run(hwa__conv *c, hwa_tensor *dst, int nthreads, char *name
         ok = exec(c, a->reorder, 2, ra);
     }
     if (!ok) return hwa__err(c->ctx, HWA_E_DEVICE, "%s: oneDNN failed to run %s", hwa__op_name(dst->op), e->impl);
-    snprintf(name, name_cap, "onednn:%s", e->impl);
+    snprintf(name, name_cap, "onednn:%s%s%s", e->impl, bias ? "+bias" : "", relu ? "+relu" : "");
     return HWA_OK;
 }
 
 int64_t hwa__conv_kept_bytes(hwa__conv *c, const hwa_tensor *dst, int nthreads) {
     if (!c || !eligible(dst)) return 0;
-    const conv_entry *e = entry_get(c, dst, nthreads);
+    const conv_entry *e = entry_get(c, dst, nthreads, false, false);
     return e && e->prim ? e->kept_bytes : 0;
 }
 
@@ -302,6 +346,10 @@ hwa_status hwa__conv_new(hwa_ctx *ctx, hwa__conv **out) {
 }
 void hwa__conv_free(hwa__conv *c) { (void)c; }
 hwa_status hwa__conv_run(hwa__conv *c, hwa_tensor *dst, int nthreads, char *name, size_t name_cap) {
+    return HWA_E_UNSUPPORTED;
+}
+hwa_status hwa__conv_run_fused(hwa__conv *c, hwa_tensor *dst, const hwa_tensor *bias, bool relu, hwa_tensor *out,
+                               int nthreads, char *name, size_t name_cap) {
     return HWA_E_UNSUPPORTED;
 }
 int64_t hwa__conv_kept_bytes(hwa__conv *c, const hwa_tensor *dst, int nthreads) { return 0; }

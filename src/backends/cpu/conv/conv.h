@@ -22,6 +22,14 @@ void hwa__conv_free(hwa__conv *c);
  * thread-safe (one backend, one compute at a time). */
 hwa_status hwa__conv_run(hwa__conv *c, hwa_tensor *dst, int nthreads, char *name, size_t name_cap);
 
+/* CONV2D dst with the nodes after it taken over: a bias [O] (any shape of
+ * O elements: the graph's [O, 1, 1]) added per output channel, or NULL,
+ * then a ReLU when relu, the result written to out (dst's shape and dtype:
+ * the last node taken over) instead of dst; out must not overlap dst's
+ * inputs or the bias. The same errors as hwa__conv_run. */
+hwa_status hwa__conv_run_fused(hwa__conv *c, hwa_tensor *dst, const hwa_tensor *bias, bool relu, hwa_tensor *out,
+                               int nthreads, char *name, size_t name_cap);
+
 /* The bytes c keeps beside the graph's tensors for dst (weights in oneDNN's
  * layout, the buffers of the reorders), for the memory plan; 0 when none. */
 int64_t hwa__conv_kept_bytes(hwa__conv *c, const hwa_tensor *dst, int nthreads);
