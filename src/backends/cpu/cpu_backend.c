@@ -482,6 +482,8 @@ static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n,
         hwa__tensor_touch(t);
         return HWA_OK;
     } else if (t->op == HWA_OP_CONV2D && (nf_conv = conv_fusable(nodes, i, n, n_all, &cbias, &crelu)) > 0 &&
+               !overlaps(nodes[i + nf_conv], t->src[0]) && !overlaps(nodes[i + nf_conv], t->src[1]) &&
+               !(cbias && overlaps(nodes[i + nf_conv], cbias)) &&
                (st = hwa__conv_run_fused(s->conv, t, cbias, crelu, nodes[i + nf_conv], nt, s->names[i].name,
                                          KNAME_CAP)) != HWA_E_UNSUPPORTED) {
         if (st) return st;

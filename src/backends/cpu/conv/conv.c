@@ -271,11 +271,6 @@ static bool exec(hwa__conv *c, dnnl_primitive_t p, int n, const dnnl_exec_arg_t 
     return dnnl_primitive_execute(p, c->stream, n, args) == dnnl_success && dnnl_stream_wait(c->stream) == dnnl_success;
 }
 
-static bool overlap(const hwa_tensor *a, const hwa_tensor *b) {
-    const char *pa = hwa__data(a), *pb = hwa__data(b);
-    return pa < pb + hwa_tensor_nbytes(b) && pb < pa + hwa_tensor_nbytes(a);
-}
-
 hwa_status hwa__conv_run(hwa__conv *c, hwa_tensor *dst, int nthreads, char *name, size_t name_cap) {
     return hwa__conv_run_fused(c, dst, NULL, false, dst, nthreads, name, name_cap);
 }
@@ -283,12 +278,9 @@ hwa_status hwa__conv_run(hwa__conv *c, hwa_tensor *dst, int nthreads, char *name
 hwa_status hwa__conv_run_fused(hwa__conv *c, hwa_tensor *dst, const hwa_tensor *bias, bool relu, hwa_tensor *out,
                                int nthreads, char *name, size_t name_cap) {
     if (!c || !eligible(dst)) return HWA_E_UNSUPPORTED;
-    if (out != dst) {
-        /* a fused result may have been planned into an input's storage */
-        if (dst->op != HWA_OP_CONV2D || out->dtype != dst->dtype || !hwa_tensor_is_contiguous(out) || !hwa__data(out) ||
-            overlap(out, dst->src[0]) || overlap(out, dst->src[1]) || (bias && overlap(out, bias)))
-            return HWA_E_UNSUPPORTED;
-    }
+    if (out != dst && (dst->op != HWA_OP_CONV2D || out->dtype != dst->dtype || !hwa_tensor_is_contiguous(out) ||
+                       !hwa__data(out)))
+        return HWA_E_UNSUPPORTED;
     if (bias && (bias->dtype != dst->dtype || !hwa_tensor_is_contiguous(bias) || !hwa__data(bias) ||
                  hwa_tensor_nelements(bias) != dst->shape[1]))
         return HWA_E_UNSUPPORTED;

@@ -25,8 +25,10 @@ hwa_status hwa__conv_run(hwa__conv *c, hwa_tensor *dst, int nthreads, char *name
 /* CONV2D dst with the nodes after it taken over: a bias [O] (any shape of
  * O elements: the graph's [O, 1, 1]) added per output channel, or NULL,
  * then a ReLU when relu, the result written to out (dst's shape and dtype:
- * the last node taken over) instead of dst; out must not overlap dst's
- * inputs or the bias. The same errors as hwa__conv_run. */
+ * the last node taken over) instead of dst; the caller makes sure out does
+ * not overlap dst's inputs or the bias (the planner may have put a fused
+ * node's result in a dead input's storage). The same errors as
+ * hwa__conv_run. */
 hwa_status hwa__conv_run_fused(hwa__conv *c, hwa_tensor *dst, const hwa_tensor *bias, bool relu, hwa_tensor *out,
                                int nthreads, char *name, size_t name_cap);
 
