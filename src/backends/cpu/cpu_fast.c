@@ -8,7 +8,6 @@
 #include "core/checked.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 static bool contig(const hwa_tensor *t, hwa_dtype dt) { return t->dtype == dt && hwa_tensor_is_contiguous(t); }
@@ -472,9 +471,6 @@ static bool sum_to(const hwa__simd *k, hwa_tensor *dst, int nt) {
         else outer *= sne[d];
     }
     if (lead == 4 || plane < 16) return false;
-    float *sums = malloc((size_t)outer * sizeof *sums);
-    if (!sums) return false; /* the reference kernel runs instead */
-    k->row_sum(ps, outer, plane, sums);
     memset(pd, 0, (size_t)hwa_tensor_nelements(dst) * sizeof *pd);
     for (int64_t o = 0; o < outer; o++) {
         int64_t di = 0, rest = o;
@@ -482,9 +478,10 @@ static bool sum_to(const hwa__simd *k, hwa_tensor *dst, int nt) {
             if (dne[d] != 1) di += rest % sne[d] * dst4[d];
             rest /= sne[d];
         }
-        pd[di] += sums[o];
+        float sum;
+        k->row_sum(ps + o * plane, 1, plane, &sum);
+        pd[di] += sum;
     }
-    free(sums);
     return true;
 }
 
