@@ -3,7 +3,9 @@
  * Buffers live on the device and are read and written by blocking
  * transfers; kernels run on one in-order queue, so each node sees its
  * inputs complete, and a compute ends when the queue has drained. Every
- * kernel comes from the portable sources of backends/gpu/kernels. */
+ * kernel comes from the portable sources of backends/gpu/kernels; the
+ * shared dispatcher (backends/gpu/gpu_run.c) picks and launches them
+ * through this file's hwa__gpu_dev slots, which hold all the OpenCL calls. */
 #include <string.h>
 
 #include "backends/opencl/opencl_internal.h"
