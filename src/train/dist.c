@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/module.h"
 #include "train/dist_module.h"
 #include "train/train_internal.h"
 
@@ -72,34 +73,27 @@ const char *hwa_dist_version(const hwa_dist *d) { return d ? d->version : ""; }
 
 #define MODULE_SONAME "libhwadapt_mpi.so"
 
-/* Opens the module: the path given, else $HWA_MPI_MODULE, else beside the
- * executable, else ../lib/hwadapt/ from it, else the loader's search. */
+/* Opens the module: the path given, else where hwa__module_open looks
+ * ($HWA_MPI_MODULE, beside the executable, ../lib/hwadapt/, the loader's
+ * search). */
 static hwa_status open_module(hwa_dist *d, const char *path) {
-    char tried[1024] = "", cand[3][4200];
-    int n = 0;
-    const char *env = getenv("HWA_MPI_MODULE");
-    if (path && *path) snprintf(cand[n++], sizeof cand[0], "%s", path);
-    else if (env && *env) snprintf(cand[n++], sizeof cand[0], "%s", env);
-    else {
-        char exe[4096];
-        ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (k > 0) {
-            exe[k] = 0;
-            char *slash = strrchr(exe, '/');
-            if (slash) *slash = 0;
-            snprintf(cand[n++], sizeof cand[0], "%s/%s", exe, MODULE_SONAME);
-            snprintf(cand[n++], sizeof cand[0], "%s/../lib/hwadapt/%s", exe, MODULE_SONAME);
+    char tried[1200] = "", opened[4200] = "";
+    /* RTLD_GLOBAL: MPI's own plug-ins, opened by MPI later, resolve their
+     * symbols against the MPI library the module brought in. */
+    if (path && *path) {
+        d->lib = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+        if (!d->lib) {
+            const char *e = dlerror();
+            snprintf(tried, sizeof tried, "%.300s (%.300s)", path, e ? e : "not found");
         }
-        snprintf(cand[n++], sizeof cand[0], "%s", MODULE_SONAME);
-    }
-    for (int i = 0; i < n; i++) {
-        /* RTLD_GLOBAL: MPI's own plug-ins, opened by MPI later, resolve
-         * their symbols against the MPI library the module brought in. */
-        d->lib = dlopen(cand[i], RTLD_NOW | RTLD_GLOBAL);
-        if (d->lib) break;
-        const char *why = dlerror();
-        size_t off = strlen(tried);
-        if (off < sizeof tried) snprintf(tried + off, sizeof tried - off, "%s%.300s (%.200s)", i ? "; " : "", cand[i], why ? why : "not found");
+        snprintf(opened, sizeof opened, "%s", path);
+    } else {
+        d->lib = hwa__module_open(MODULE_SONAME, "HWA_MPI_MODULE", RTLD_NOW | RTLD_GLOBAL, opened, sizeof opened, tried,
+                                  sizeof tried);
+        const char *env = getenv("HWA_MPI_MODULE");
+        if (!d->lib && !tried[0]) /* no such file anywhere */
+            snprintf(tried, sizeof tried, "%.900s (no such file%s)", env && *env ? env : MODULE_SONAME,
+                     env && *env ? "" : " beside the executable, in ../lib/hwadapt/ or on the loader's path");
     }
     if (!d->lib)
         return hwa__err(NULL, HWA_E_NOTFOUND,
@@ -111,7 +105,7 @@ static hwa_status open_module(hwa_dist *d, const char *path) {
     *(void **)&entry = dlsym(d->lib, HWA_DIST_MODULE_ENTRY);
     if (!entry)
         return hwa__err(NULL, HWA_E_UNSUPPORTED, "mpi: %s exports no %s: not an hwadapt communication module",
-                        n ? cand[0] : MODULE_SONAME, HWA_DIST_MODULE_ENTRY);
+                        opened, HWA_DIST_MODULE_ENTRY);
     d->m = entry(HWA_DIST_ABI_VERSION);
     if (!d->m || d->m->abi_version >> 16 != HWA_DIST_ABI_MAJOR || d->m->struct_size < sizeof(hwa_dist_module))
         return hwa__err(NULL, HWA_E_UNSUPPORTED,
