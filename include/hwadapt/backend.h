@@ -113,13 +113,16 @@ int hwa_backend_threads(const hwa_backend *be);
  * set_float32_matmul_precision): F32 is exact f32 (the default); BF16 rounds
  * both operands to bf16 and accumulates in f32; INT8 quantizes weights per
  * output channel (symmetric, once, cached) and activations per row (dynamic,
- * every run) and accumulates in int32. Where the hardware cannot, the product
- * stays f32. Products of bf16/f16 tensors are unaffected. HWA_E_MISUSE for
+ * every run) and accumulates in int32; TF32 (PyTorch's "high") lets NVIDIA
+ * tensor cores round both operands to TF32's 10-bit mantissa (the cuda
+ * backend; CPUs have no TF32 and compute f32). Where the hardware cannot,
+ * the product stays f32. Products of bf16/f16 tensors are unaffected. HWA_E_MISUSE for
  * NULL or an unknown value. */
 typedef enum hwa_matmul_precision {
     HWA_MATMUL_PRECISION_F32 = 0,
     HWA_MATMUL_PRECISION_BF16 = 1,
-    HWA_MATMUL_PRECISION_INT8 = 2
+    HWA_MATMUL_PRECISION_INT8 = 2,
+    HWA_MATMUL_PRECISION_TF32 = 3
 } hwa_matmul_precision;
 hwa_status hwa_backend_set_matmul_precision(hwa_backend *be, hwa_matmul_precision p);
 

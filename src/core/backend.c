@@ -217,7 +217,7 @@ int hwa_backend_threads(const hwa_backend *be) {
 }
 
 hwa_status hwa_backend_set_matmul_precision(hwa_backend *be, hwa_matmul_precision p) {
-    if (!be || (unsigned)p > HWA_MATMUL_PRECISION_INT8)
+    if (!be || (unsigned)p > HWA_MATMUL_PRECISION_TF32)
         return hwa__err(be ? be->ctx : NULL, HWA_E_MISUSE, "hwa_backend_set_matmul_precision: NULL backend or bad value");
     return be->iface->set_matmul_precision ? be->iface->set_matmul_precision(be, p) : HWA_OK;
 }

@@ -128,7 +128,8 @@ static hwa_status cpu_set_threads(hwa_backend *be, int n) {
 }
 
 static hwa_status cpu_set_matmul_precision(hwa_backend *be, hwa_matmul_precision p) {
-    ((cpu_state *)be->impl)->precision = p;
+    /* no CPU multiplies in TF32: exact f32 is the nearest */
+    ((cpu_state *)be->impl)->precision = p == HWA_MATMUL_PRECISION_TF32 ? HWA_MATMUL_PRECISION_F32 : p;
     return HWA_OK;
 }
 
