@@ -50,6 +50,20 @@ hwa_status hwa__bdev_check(const hwa_passport *p, const char *spec) {
     if (find_device(p, spec))
         return hwa__err(NULL, HWA_E_UNSUPPORTED, "device '%s' is in the passport but this build has no backend for it; "
                         "available: %s (or 'all')", spec, list);
+    if (spec && hwa__backend_registered(spec)) {
+        /* a kind this build knows, on a machine that lacks it: the backend says why */
+        hwa_ctx *ctx = hwa_ctx_new(NULL);
+        hwa_backend *be = ctx ? hwa_backend_new(ctx, spec) : NULL;
+        char why[1024];
+        snprintf(why, sizeof why, "%s", ctx ? hwa_ctx_last_error(ctx) : "");
+        hwa_backend_free(be);
+        hwa_ctx_free(ctx);
+        char lead[64];
+        snprintf(lead, sizeof lead, "device '%s': ", spec);
+        const char *w = strncmp(why, lead, strlen(lead)) ? why : why + strlen(lead);
+        if (!be && why[0])
+            return hwa__err(NULL, HWA_E_NOTFOUND, "no device '%s': %s; available: %s (or 'all')", spec, w, list);
+    }
     return hwa__err(NULL, HWA_E_NOTFOUND, "no device '%s'; available: %s (or 'all')", spec ? spec : "(null)", list);
 }
 

@@ -7,6 +7,7 @@ static const hwa_backend_reg registry[] = {
     {"cpu", hwa__cpu_backend_init, hwa__cpu_backend_init_cores, "cpu:A-B (CPUs A to B alone)"},
     {"opencl", hwa__opencl_backend_init, NULL, NULL},
     {"pjrt", hwa__pjrt_backend_init, NULL, NULL},
+    {"cuda", hwa__cuda_backend_init, NULL, NULL},
 };
 #define N_REG ((int)(sizeof registry / sizeof registry[0]))
 

@@ -37,6 +37,8 @@ void hwa__assert_fail(const char *cond, const char *file, int line);
 /* Records status s with a formatted message on ctx (may be NULL) and on the
  * calling thread; returns s. */
 hwa_status hwa__err(hwa_ctx *ctx, hwa_status s, const char *fmt, ...) HWA_PRINTF(3, 4);
+/* hwa__err with the arguments in ap. */
+hwa_status hwa__verr(hwa_ctx *ctx, hwa_status s, const char *fmt, va_list ap);
 
 /* ---- ops --------------------------------------------------------------- */
 
@@ -326,6 +328,15 @@ hwa_status hwa__opencl_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
 /* backends/pjrt: a PJRT plugin's device; says why when the build or the
  * machine has none. */
 hwa_status hwa__pjrt_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
+/* backends/backend_module.c: a CUDA device, from the loadable module
+ * libhwadapt_cuda.so; says why when the build or the machine has none. */
+hwa_status hwa__cuda_backend_init(hwa_ctx *ctx, int index, hwa_backend **out);
+/* For the passport: whether the backend module for prefix ("cuda") loads
+ * (path: the file opened or looked for), and then how many devices it can
+ * open (*n_devices, 0 with why when none); false with why when it does not
+ * load. Thread-safe. */
+bool hwa__backend_module_probe(const char *prefix, char *path, size_t path_cap, int *n_devices, char *why,
+                               size_t why_cap);
 
 /* Why be cannot compute node: the backend's reason, or NULL when it can or
  * does not say. */

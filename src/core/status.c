@@ -28,7 +28,7 @@ const char *hwa_last_error(void) { return tls_errmsg; }
 
 void hwa_clear_error(void) { tls_errmsg[0] = '\0'; }
 
-static hwa_status verr(hwa_ctx *ctx, hwa_status s, const char *fmt, va_list ap) {
+hwa_status hwa__verr(hwa_ctx *ctx, hwa_status s, const char *fmt, va_list ap) {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     memcpy(tls_errmsg, msg, sizeof msg);
@@ -42,7 +42,7 @@ static hwa_status verr(hwa_ctx *ctx, hwa_status s, const char *fmt, va_list ap) 
 hwa_status hwa__err(hwa_ctx *ctx, hwa_status s, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    verr(ctx, s, fmt, ap);
+    hwa__verr(ctx, s, fmt, ap);
     va_end(ap);
     return s;
 }

@@ -145,6 +145,12 @@ hwa_status hwa__probe_cuda(hwa_passport *p, const hwa_probe_opts *opts) {
     hwa__lib_path(opts->cuda_lib, "HWA_CUDA_LIB", "libcuda.so.1", rt->library, sizeof rt->library);
     hwa__lib_path(opts->nvml_lib, "HWA_NVML_LIB", "libnvidia-ml.so.1", rn->library, sizeof rn->library);
 
+    /* the backend module that runs them (libhwadapt_cuda.so) */
+    hwa_runtime_info *rm = &p->runtimes[p->n_runtimes++];
+    hwa__strlcpy(rm->name, "hwadapt_cuda", sizeof rm->name);
+    rm->loaded = hwa__backend_module_probe("cuda", rm->library, sizeof rm->library, &rm->n_devices, rm->note,
+                                           sizeof rm->note);
+
     hwa__nvml *nv = hwa__nvml_open_path(rn->library, rn->note, sizeof rn->note);
     if (nv) {
         rn->loaded = true;

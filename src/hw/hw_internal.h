@@ -15,7 +15,7 @@ struct hwa_passport {
     int cap_features;
     hwa_device_info *devices;
     int n_devices, cap_devices;
-    hwa_runtime_info runtimes[4];
+    hwa_runtime_info runtimes[8];
     int n_runtimes;
     hwa_meter_info *meters;
     int n_meters, cap_meters;
