@@ -18,7 +18,7 @@ void hwa_test_fail(const char *file, int line, const char *fmt, ...) __attribute
 void hwa_test_skip(const char *reason);
 /* A skip for want of something a machine may lack. kind names it: "data"
  * (../shared/data), "fmnist", "opencl", "amx", "avx512", "jansson", "python",
- * "qemu", "mpi", "pjrt", "smollm2" (hwa_test_need_smollm2). When HWA_REQUIRE
+ * "qemu", "mpi", "pjrt", "cuda" (a CUDA GPU), "smollm2" (hwa_test_need_smollm2). When HWA_REQUIRE
  * lists kind (comma-separated; "all" lists every
  * kind), the skip is a failure instead, with the same message: CI sets it for
  * what its machine has, so a missing file or a broken driver cannot pass as

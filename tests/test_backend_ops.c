@@ -1116,6 +1116,16 @@ static void every_case_on(const char *spec, const char *kind, bool matmul_only) 
 /* f32 products go to CLBlast where it loads ... */
 TEST(every_op_on_opencl_matches_the_reference) { every_case_on(hwa_test_opencl_spec(), "opencl", false); }
 
+/* Every op on a CUDA GPU (HWA_TEST_CUDA, default cuda:0): the portable
+ * kernels compiled by nvcc and the CUDA-only fast paths (cuBLASLt products,
+ * warp-level rows, fused attention), forward and backward. Skips with the
+ * reason where there is no GPU, no driver or no module; scripts/gpu-check.sh
+ * runs it on the GPU machine. */
+TEST(every_op_on_cuda_matches_the_reference) {
+    const char *e = getenv("HWA_TEST_CUDA");
+    every_case_on(e && *e ? e : "cuda:0", "cuda", false);
+}
+
 /* Every op the pjrt backend lowers to StableHLO, compiled by the PJRT
  * plugin (the XLA CPU plugin that scripts/install-deps.sh installs, or
  * HWA_PJRT_PLUGIN), forward and backward; the others say why they skip. */
