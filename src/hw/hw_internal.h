@@ -121,6 +121,12 @@ hwa__nvml *hwa__nvml_open(const hwa_probe_opts *opts);
 hwa__nvml *hwa__nvml_open_path(const char *path, char *note, size_t note_cap);
 int hwa__nvml_count(hwa__nvml *n);
 hwa_status hwa__nvml_energy_mj(hwa__nvml *n, int index, uint64_t *mj);
+/* NVML's index (the N of meter "nvml:N") of the GPU at pci_bus_id, the
+ * CUDA driver's cuDeviceGetPCIBusId text: CUDA and NVML number GPUs in
+ * different orders, and the bus id is what both agree on. HWA_E_NOTFOUND
+ * when NVML has no GPU there (or pci_bus_id is ""), HWA_E_UNSUPPORTED when
+ * the library lacks the entry points, HWA_E_MISUSE for NULL. */
+hwa_status hwa__nvml_index_of_pci(hwa__nvml *n, const char *pci_bus_id, int *index);
 void hwa__nvml_close(hwa__nvml *n);
 
 /* ---- power (power.c) -------------------------------------------------------- */
