@@ -13,6 +13,10 @@
  * inner (hwadapt's side, and the peer's "wall" row, timed alike) or, for the
  * peer's "events" row, cudaEvents around the same products (GPU time only).
  *   cuda_bench gemm [N] [quick]     N defaults to 8192 (quick: 2048, few rounds)
+ *   cuda_bench props                GPU 0's name, peak memory clock (kHz) and bus
+ *                                   width (bits) as the driver gives them, and the
+ *                                   memory bandwidth they make (GB/s: two transfers
+ *                                   a clock, DDR), tab-separated on one line
  * This binary links cuBLASLt and the CUDA runtime directly (the peer's way);
  * the hwadapt side opens its CUDA module at run time like any hwadapt
  * program. Without a usable GPU it stops at once with the reason (exit 2). */
@@ -287,9 +291,22 @@ static void bench_gemm(int64_t n, int rounds, int inner) {
     free(a), free(b), free(c_hw), free(c_lt), free(a16), free(b16), free(c16);
 }
 
+/* GPU 0's memory bandwidth from its clock and bus width (the theoretical
+ * peak the HBM bound of a decode is taken against). */
+static int props(void) {
+    struct cudaDeviceProp p;
+    int clock_khz = 0, bus_bits = 0;
+    CUDA_OK(cudaGetDeviceProperties(&p, 0));
+    CUDA_OK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, 0));
+    CUDA_OK(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, 0));
+    printf("%s\t%d\t%d\t%.1f\n", p.name, clock_khz, bus_bits, 2.0 * clock_khz * 1e3 * (bus_bits / 8.0) * 1e-9);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[1], "gemm")) {
-        fprintf(stderr, "usage: cuda_bench gemm [N] [quick]\n");
+    const bool is_props = argc == 2 && !strcmp(argv[1], "props");
+    if (argc < 2 || (strcmp(argv[1], "gemm") && !is_props)) {
+        fprintf(stderr, "usage: cuda_bench gemm [N] [quick] | props\n");
         return 2;
     }
     int64_t n = 8192;
@@ -315,6 +332,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     CUDA_OK(cudaSetDevice(0));
+    if (is_props) return props();
     bench_gemm(n, quick ? 5 : 21, quick ? 2 : 10);
     return 0;
 }
