@@ -53,6 +53,38 @@ torch_py=$(hwa_python torch,numpy) || torch_py=
 numpy_py=$(hwa_python numpy) || numpy_py=
 echo "cuda.sh: $dev = $gpu; hwadapt $cli; PyTorch: ${torch_py:-not importable}" >&2
 
+# json_str TEXT: TEXT as a JSON string.
+json_str() { "$py" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
+
+# hw_side JSONL ARGS...: one `hwadapt bench ARGS --json` process; its report,
+# tagged "side": "hwadapt", is appended to JSONL, or its error line is.
+hw_side() {
+  local jsonl=$1
+  shift
+  if timeout 180 "$cli" bench "$@" --json --quiet $calib -o "$tmp/hw.json" 2>"$tmp/hw.err"; then
+    "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["side"]="hwadapt"; print(json.dumps(d))' \
+      "$tmp/hw.json" >>"$jsonl"
+  else
+    failed=1
+    printf '{"side": "hwadapt", "error": %s}\n' "$(json_str "$(tail -1 "$tmp/hw.err")")" >>"$jsonl"
+  fi
+}
+
+# torch_side JSONL ARGS...: one `cuda_torch.py ARGS` process appending its
+# line to JSONL; a skip (exit 3: no torch, or torch without CUDA) or a
+# failure appends a line that says so (only a failure fails the script).
+torch_side() {
+  local jsonl=$1 rc
+  shift
+  [ -n "$torch_py" ] || return 0
+  timeout 180 "$torch_py" bench/cuda_torch.py "$@" >>"$jsonl" 2>"$tmp/torch.err"
+  rc=$?
+  [ $rc -eq 0 ] && return 0
+  printf '{"side": "pytorch", "skip": %s, "error": %s}\n' "$([ $rc -eq 3 ] && echo true || echo false)" \
+    "$(json_str "$(tail -1 "$tmp/torch.err")")" >>"$jsonl"
+  [ $rc -eq 3 ] || failed=1
+}
+
 # ---- GEMM --------------------------------------------------------------------------
 : >"$tmp/gemm.tsv"
 bin="$BUILD/bench/cuda_bench"
@@ -76,22 +108,8 @@ cp "$tmp/gemm.tsv" "$out/gemm.tsv"
 : >"$out/linear.jsonl"
 for r in $(seq "$rounds_lin"); do
   echo "cuda.sh: linear1000, round $r of $rounds_lin" >&2
-  if timeout 120 "$cli" bench linear1000 --device "$dev" --batch 64 --json --quiet $calib -r 3 \
-      -o "$tmp/lin$r.json" 2>"$tmp/lin.err"; then
-    "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["side"]="hwadapt"; print(json.dumps(d))' \
-      "$tmp/lin$r.json" >>"$out/linear.jsonl"
-  else
-    failed=1
-    printf '{"side": "hwadapt", "error": %s}\n' "$("$py" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$(tail -1 "$tmp/lin.err")")" >>"$out/linear.jsonl"
-  fi
-  if [ -n "$torch_py" ]; then
-    timeout 120 "$torch_py" bench/cuda_torch.py linear --rounds $([ -n "$quick" ] && echo 200 || echo 2000) \
-      >>"$out/linear.jsonl" 2>"$tmp/torch.err"
-    rc=$?
-    [ $rc -ne 0 ] && printf '{"side": "pytorch", "skip": %s, "error": %s}\n' "$([ $rc -eq 3 ] && echo true || echo false)" \
-      "$("$py" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$(tail -1 "$tmp/torch.err")")" >>"$out/linear.jsonl"
-    [ $rc -ne 0 ] && [ $rc -ne 3 ] && failed=1
-  fi
+  hw_side "$out/linear.jsonl" linear1000 --device "$dev" --batch 64 -r 3
+  torch_side "$out/linear.jsonl" linear --rounds $([ -n "$quick" ] && echo 200 || echo 2000)
 done
 
 # ---- the 1B Llama decode --------------------------------------------------------------
@@ -114,8 +132,8 @@ if [ ! -s "$gguf" ]; then
     echo "cuda.sh: writing the synthetic checkpoint ${shape[*]} to $ckpt, then bf16 GGUF" >&2
     if ! timeout 300 "$numpy_py" bench/make_llama_checkpoint.py "$ckpt" "${shape[@]}" 2>"$tmp/mk.err" ||
        ! timeout 300 "$cli" quantize "$ckpt" "$gguf" --type bf16 >"$tmp/q.log" 2>&1; then
-      printf '{"side": "setup", "error": %s}\n' "$("$py" -c 'import json,sys; print(json.dumps(sys.argv[1]))' \
-        "$(tail -1 "$tmp/mk.err" "$tmp/q.log" 2>/dev/null | tail -1)")" >>"$out/decode.jsonl"
+      printf '{"side": "setup", "error": %s}\n' "$(json_str "$(cat "$tmp/mk.err" "$tmp/q.log" 2>/dev/null | tail -1)")" \
+        >>"$out/decode.jsonl"
       failed=1
       rm -f "$gguf"
     fi
@@ -124,22 +142,8 @@ fi
 if [ -s "$gguf" ]; then
   for r in $(seq "$rounds_dec"); do
     echo "cuda.sh: decode, round $r of $rounds_dec" >&2
-    if timeout 180 "$cli" bench "$gguf" --device "$dev" --dtype bf16 --json --quiet $calib -r 3 --min-time 2 \
-        -o "$tmp/dec$r.json" 2>"$tmp/dec.err"; then
-      "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["side"]="hwadapt"; print(json.dumps(d))' \
-        "$tmp/dec$r.json" >>"$out/decode.jsonl"
-    else
-      failed=1
-      printf '{"side": "hwadapt", "error": %s}\n' "$("$py" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$(tail -1 "$tmp/dec.err")")" >>"$out/decode.jsonl"
-    fi
-    if [ -n "$torch_py" ] && [ -s "$ckpt" ]; then
-      timeout 180 "$torch_py" bench/cuda_torch.py decode "$ckpt" --dtype bf16 --steps $([ -n "$quick" ] && echo 32 || echo 128) \
-        >>"$out/decode.jsonl" 2>"$tmp/torch.err"
-      rc=$?
-      [ $rc -ne 0 ] && printf '{"side": "pytorch", "skip": %s, "error": %s}\n' "$([ $rc -eq 3 ] && echo true || echo false)" \
-        "$("$py" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$(tail -1 "$tmp/torch.err")")" >>"$out/decode.jsonl"
-      [ $rc -ne 0 ] && [ $rc -ne 3 ] && failed=1
-    fi
+    hw_side "$out/decode.jsonl" "$gguf" --device "$dev" --dtype bf16 -r 3 --min-time 2
+    [ -s "$ckpt" ] && torch_side "$out/decode.jsonl" decode "$ckpt" --dtype bf16 --steps $([ -n "$quick" ] && echo 32 || echo 128)
   done
 fi
 
