@@ -38,7 +38,7 @@ def read_jsonl(path):
 def hw_rows(rows):
     """hwadapt's first result of each round (a report with "results"), and the errors."""
     res = [r["results"][0] for r in rows if r.get("side") == "hwadapt" and r.get("results")]
-    errs = [r["error"] for r in rows if r.get("side") in ("hwadapt", "setup") and r.get("error")]
+    errs = list(dict.fromkeys(r["error"] for r in rows if r.get("side") in ("hwadapt", "setup") and r.get("error")))
     return res, errs
 
 
