@@ -124,20 +124,44 @@ else
   shape=(--preset 1b)
 fi
 gguf=${ckpt%.bin}-bf16.gguf
-if [ ! -s "$gguf" ]; then
-  if [ -z "$numpy_py" ]; then
-    echo '{"side": "setup", "error": "no python3 with numpy to write the synthetic checkpoint"}' >>"$out/decode.jsonl"
-    failed=1
+# Both files are kept between runs (and scripts/gpu-check.sh writes the
+# checkpoint while it builds); each is written under a temporary name first.
+if [ ! -s "$ckpt" ] && [ -z "$numpy_py" ]; then
+  echo '{"side": "setup", "error": "no python3 with numpy to write the synthetic checkpoint"}' >>"$out/decode.jsonl"
+  failed=1
+elif [ ! -s "$ckpt" ] || [ ! -s "$gguf" ]; then
+  echo "cuda.sh: writing the synthetic checkpoint ${shape[*]} to $ckpt, then its bf16 GGUF" >&2
+  if { [ -s "$ckpt" ] || { timeout 300 "$numpy_py" bench/make_llama_checkpoint.py "$ckpt.part" "${shape[@]}" 2>"$tmp/mk.err" &&
+         mv "$ckpt.part" "$ckpt"; }; } &&
+     timeout 300 "$cli" quantize "$ckpt" "$gguf.part" --type bf16 >"$tmp/q.log" 2>&1 && mv "$gguf.part" "$gguf"; then
+    :
   else
-    echo "cuda.sh: writing the synthetic checkpoint ${shape[*]} to $ckpt, then bf16 GGUF" >&2
-    if ! timeout 300 "$numpy_py" bench/make_llama_checkpoint.py "$ckpt" "${shape[@]}" 2>"$tmp/mk.err" ||
-       ! timeout 300 "$cli" quantize "$ckpt" "$gguf" --type bf16 >"$tmp/q.log" 2>&1; then
-      printf '{"side": "setup", "error": %s}\n' "$(json_str "$(cat "$tmp/mk.err" "$tmp/q.log" 2>/dev/null | tail -1)")" \
-        >>"$out/decode.jsonl"
-      failed=1
-      rm -f "$gguf"
-    fi
+    printf '{"side": "setup", "error": %s}\n' "$(json_str "$(cat "$tmp/mk.err" "$tmp/q.log" 2>/dev/null | tail -1)")" \
+      >>"$out/decode.jsonl"
+    failed=1
+    rm -f "$ckpt.part" "$gguf.part"
   fi
+fi
+# The PyTorch forward is checked first: its greedy text on stories260K (on
+# the GPU, f32) must be hwadapt's on the CPU.
+data=${HWA_DATA_DIR:-../shared/data}
+[ -d "$data/stories260K" ] || data=shared/data
+s260=$data/stories260K
+: >"$out/torch_check.txt"
+if [ -n "$torch_py" ] && [ -f "$s260/stories260K.bin" ] && [ -f "$s260/tok512.bin" ]; then
+  "$cli" generate "$s260/stories260K.bin" --tokenizer "$s260/tok512.bin" --temperature 0 --steps 100 \
+    >"$tmp/g-hw.txt" 2>/dev/null
+  timeout 120 "$torch_py" bench/cuda_torch.py greedy "$s260/stories260K.bin" "$s260/tok512.bin" --steps 100 \
+    >"$tmp/g-torch.txt" 2>"$tmp/g-torch.err"
+  case $? in
+    0) if [ -s "$tmp/g-hw.txt" ] && cmp -s "$tmp/g-hw.txt" "$tmp/g-torch.txt"; then
+         echo "same" >"$out/torch_check.txt"
+       else
+         echo "differs" >"$out/torch_check.txt"
+       fi ;;
+    3) ;; # no torch with CUDA: the PyTorch columns say so
+    *) echo "failed: $(tail -1 "$tmp/g-torch.err")" >"$out/torch_check.txt" ;;
+  esac
 fi
 if [ -s "$gguf" ]; then
   for r in $(seq "$rounds_dec"); do

@@ -207,6 +207,16 @@ def main():
         if e.get("skip"):
             notes.append("PyTorch skipped: %s" % e.get("error"))
             break
+    try:
+        with open(os.path.join(a.out, "torch_check.txt")) as f:
+            check = f.read().strip()
+    except OSError:
+        check = ""
+    if check == "same":
+        notes.append("PyTorch's Llama forward (bench/cuda_torch.py) gives hwadapt's greedy text on stories260K.")
+    elif check:
+        notes.append("PyTorch's Llama forward: its greedy text on stories260K %s hwadapt's: its decode figures are "
+                     "not validated." % ("differs from" if check == "differs" else "could not be compared with (%s)" % check))
     print("%s = %s%s" % (a.device, a.gpu, " (BENCH_QUICK: small sizes, targets not judged)" if q else ""))
     print()
     print("\n".join(lines))

@@ -229,6 +229,7 @@ def piece_bytes(pieces, prev, tok):
 
 def greedy(path, tok_path, steps, device, dtype):
     dev = need_cuda() if device == "cuda" else torch.device("cpu")
+    torch.backends.cuda.matmul.allow_tf32 = False  # f32 products as hwadapt's: exact f32
     m = Llama(path, dev, DTYPES[dtype])
     pieces = read_tokenizer(tok_path, m.vocab)
     out, tok = b"", 1
