@@ -122,7 +122,8 @@ double hwa__bdev_mem_gbps(const hwa_passport *p, const char *spec) {
 /* The meter that covers a device, into name (NULL when none): a CPU is
  * measured by RAPL's package domain; cuda:N by the NVML GPU at cuda:N's PCI
  * bus id (CUDA and NVML number GPUs in different orders, so the index alone
- * could meter another GPU). For a CUDA device without one, why says why. */
+ * could meter another GPU), its energy counter or else its sampled power.
+ * For a CUDA device without one, why says why. */
 static const char *meter_name(const hwa_passport *p, const char *spec, char *name, size_t cap, char *why,
                               size_t why_cap) {
     const hwa_device_info *d = find_device(p, spec);
@@ -139,11 +140,10 @@ static const char *meter_name(const hwa_passport *p, const char *spec, char *nam
         hwa__nvml_close(nv);
         hwa_clear_error();
         if (st) return NULL;
+        /* opened even when the passport lists no meter for it: without an
+         * energy counter, the meter samples the GPU's power draw */
         snprintf(name, cap, "nvml:%d", index);
-        for (int i = 0; i < hwa_passport_meter_count(p); i++)
-            if (!strcmp(hwa_passport_meter(p, i)->name, name)) return name;
-        snprintf(why, why_cap, "NVML GPU %d (PCI %s) has no readable energy counter", index, d->pci_bus_id);
-        return NULL;
+        return name;
     }
     for (int i = 0; i < hwa_passport_meter_count(p); i++) {
         const hwa_meter_info *m = hwa_passport_meter(p, i);

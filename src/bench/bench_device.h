@@ -39,7 +39,7 @@ const char *hwa__bdev_peak_method(const hwa_passport *p, const char *spec);
 
 /* A power meter for the device, or NULL when it has none: RAPL's package
  * domain for the CPU, NVML's energy counter of the same GPU (matched by PCI
- * bus id) for cuda:N. When a CUDA device has none, or a meter cannot be
+ * bus id; its sampled power where it has no counter) for cuda:N. When a CUDA device has none, or a meter cannot be
  * opened, why (may be NULL; cap why_cap) says why; otherwise it is "". */
 typedef struct hwa__bdev_meter hwa__bdev_meter;
 hwa__bdev_meter *hwa__bdev_meter_open(const hwa_passport *p, const char *spec, char *why, size_t why_cap);

@@ -117,6 +117,17 @@ hwa_status hwa__nvml_energy_mj(hwa__nvml *n, int index, uint64_t *mj) {
     return HWA_OK;
 }
 
+hwa_status hwa__nvml_power_w(hwa__nvml *n, int index, double *watts) {
+    nvml_device dev;
+    unsigned mw;
+    if (!n || !n->power) return hwa__err(NULL, HWA_E_UNSUPPORTED, "NVML has no power reading");
+    if (index < 0 || n->by_index((unsigned)index, &dev) != 0)
+        return hwa__err(NULL, HWA_E_NOTFOUND, "NVML has no GPU %d", index);
+    if (n->power(dev, &mw) != 0) return hwa__err(NULL, HWA_E_IO, "NVML: GPU %d has no readable power draw", index);
+    *watts = mw / 1000.0;
+    return HWA_OK;
+}
+
 hwa_status hwa__nvml_index_of_pci(hwa__nvml *n, const char *pci_bus_id, int *index) {
     nvml_device dev;
     unsigned i;
