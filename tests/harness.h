@@ -118,7 +118,7 @@ const char *hwa_test_data_path(const char *rel, char *buf, size_t cap);
 /* A fresh temporary directory (removed at exit). */
 const char *hwa_test_tmpdir(void);
 /* The OpenCL device the tests run on: $HWA_TEST_OPENCL ("opencl:1", say,
- * where a GPU is not the first OpenCL device; scripts/gpu-check.sh sets it),
+ * where a GPU is not the first OpenCL device),
  * else "opencl:0". */
 const char *hwa_test_opencl_spec(void);
 /* Whether that device opens; when it does not, skips for "opencl" first

@@ -258,7 +258,10 @@ typedef struct hwa_meter hwa_meter;
  * time per meter. */
 hwa_meter *hwa_meter_open(const char *name, const hwa_probe_opts *opts);
 
-/* Energy in joules used since hwa_meter_open. Counter wrap-around is handled
+/* An "nvml:N" meter of a GPU that keeps no energy counter (before Volta)
+ * samples its power draw every 20 ms on a thread of its own and integrates
+ * it; such a GPU is not in hwa_passport_meter's list, but opens by name.
+ * Energy in joules used since hwa_meter_open. Counter wrap-around is handled
  * as long as reads come at least once per wrap period (RAPL wraps after
  * max_energy_range_uj, minutes at full power). HWA_E_IO when the counter
  * cannot be read, HWA_E_FORMAT when it reads as garbage. */

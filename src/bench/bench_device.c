@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bench/bench_device.h"
+#include "hw/hw_internal.h"
 
 
 int hwa__bdev_count(const hwa_passport *p) {
@@ -132,22 +133,50 @@ double hwa__bdev_mem_gbps(const hwa_passport *p, const char *spec) {
     return d && d->bandwidth.triad_gbs > 0 ? d->bandwidth.triad_gbs : NAN;
 }
 
-/* The meter that covers a device: a CPU is measured by RAPL's package
- * domain, cuda:N by nvml:N. */
-static const char *meter_name(const hwa_passport *p, const char *spec) {
+/* The meter that covers a device, into name (NULL when none): a CPU is
+ * measured by RAPL's package domain; cuda:N by the NVML GPU at cuda:N's PCI
+ * bus id (CUDA and NVML number GPUs in different orders, so the index alone
+ * could meter another GPU), its energy counter or else its sampled power.
+ * For a CUDA device without one, why says why. */
+static const char *meter_name(const hwa_passport *p, const char *spec, char *name, size_t cap, char *why,
+                              size_t why_cap) {
     const hwa_device_info *d = find_device(p, spec);
     if (!d) return NULL;
+    if (d->kind == HWA_HW_CUDA) {
+        if (!d->pci_bus_id[0]) {
+            snprintf(why, why_cap, "%s's PCI bus id is unknown, so no NVML GPU can be matched to it", d->id);
+            return NULL;
+        }
+        hwa__nvml *nv = hwa__nvml_open(NULL);
+        int index = -1;
+        hwa_status st = nv ? hwa__nvml_index_of_pci(nv, d->pci_bus_id, &index) : HWA_E_NOTFOUND;
+        if (st) snprintf(why, why_cap, "%s", nv ? hwa_last_error() : "NVML (libnvidia-ml.so.1) cannot be loaded");
+        hwa__nvml_close(nv);
+        hwa_clear_error();
+        if (st) return NULL;
+        /* opened even when the passport lists no meter for it: without an
+         * energy counter, the meter samples the GPU's power draw */
+        snprintf(name, cap, "nvml:%d", index);
+        return name;
+    }
     for (int i = 0; i < hwa_passport_meter_count(p); i++) {
         const hwa_meter_info *m = hwa_passport_meter(p, i);
-        if (d->kind == HWA_HW_CPU && !strcmp(m->kind, "rapl") && !strcmp(m->domain, "package")) return m->name;
-        if (d->kind == HWA_HW_CUDA && !strcmp(m->kind, "nvml") && !strcmp(m->name + 4, d->id + 4)) return m->name;
+        if (d->kind == HWA_HW_CPU && !strcmp(m->kind, "rapl") && !strcmp(m->domain, "package")) {
+            snprintf(name, cap, "%s", m->name);
+            return name;
+        }
     }
     return NULL;
 }
 
-hwa__bdev_meter *hwa__bdev_meter_open(const hwa_passport *p, const char *spec) {
-    const char *name = meter_name(p, spec);
-    return name ? (hwa__bdev_meter *)hwa_meter_open(name, NULL) : NULL;
+hwa__bdev_meter *hwa__bdev_meter_open(const hwa_passport *p, const char *spec, char *why, size_t why_cap) {
+    char name[64], ignored[8];
+    if (!why || !why_cap) why = ignored, why_cap = sizeof ignored;
+    why[0] = '\0';
+    if (!meter_name(p, spec, name, sizeof name, why, why_cap)) return NULL;
+    hwa_meter *m = hwa_meter_open(name, NULL);
+    if (!m) snprintf(why, why_cap, "%s", hwa_last_error());
+    return (hwa__bdev_meter *)m;
 }
 
 hwa_status hwa__bdev_meter_joules(hwa__bdev_meter *m, double *joules) {

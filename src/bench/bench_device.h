@@ -37,9 +37,12 @@ double hwa__bdev_mem_gbps(const hwa_passport *p, const char *spec);
 /* How the peaks were measured: "matmul", "fma-loop", or "n/a". */
 const char *hwa__bdev_peak_method(const hwa_passport *p, const char *spec);
 
-/* A power meter for the device, or NULL when it has none. */
+/* A power meter for the device, or NULL when it has none: RAPL's package
+ * domain for the CPU, NVML's energy counter of the same GPU (matched by PCI
+ * bus id; its sampled power where it has no counter) for cuda:N. When a CUDA device has none, or a meter cannot be
+ * opened, why (may be NULL; cap why_cap) says why; otherwise it is "". */
 typedef struct hwa__bdev_meter hwa__bdev_meter;
-hwa__bdev_meter *hwa__bdev_meter_open(const hwa_passport *p, const char *spec);
+hwa__bdev_meter *hwa__bdev_meter_open(const hwa_passport *p, const char *spec, char *why, size_t why_cap);
 /* Energy counter in joules since an arbitrary origin. */
 hwa_status hwa__bdev_meter_joules(hwa__bdev_meter *m, double *joules);
 void hwa__bdev_meter_close(hwa__bdev_meter *m);

@@ -92,6 +92,7 @@ static void set_load(hwa_bench_row *row, const row_acc *acc) {
 typedef struct block_meter {
     hwa__bdev_meter *m;
     double idle_w;
+    char why[256]; /* without a meter: why the device has none ("" when it need not say) */
 } block_meter;
 
 static bool is_peak(const hwa_bench_sweep *s, hwa_bench_scenario sc) { return sc == HWA_SCENARIO_SERVER && s->find_peak; }
@@ -485,6 +486,7 @@ static void set_reps(hwa_bench_row *row, const hwa_bench_result *runs, int reps)
 
 static void set_energy(hwa_bench_row *row, const block_meter *bm, double joules, double wall) {
     row->idle_power_w = bm->idle_w;
+    if (!bm->m && bm->why[0]) note_add(row, "energy n/a: %s", bm->why);
     if (!isfinite(joules) || !isfinite(bm->idle_w) || !(wall > 0) || !(row->r.duration_s > 0)) return;
     /* Average power over the visits (warm-up included: the same steady
      * state) less idle, times the measured duration, shared by the measured
@@ -637,7 +639,7 @@ static void finish_row(hwa__sweep_runner *r, const hwa__sweep_config *c, const h
 }
 
 static void block_meter_open(const hwa__sweep_runner *r, const char *dev, block_meter *bm) {
-    bm->m = hwa__bdev_meter_open(r->s->passport, dev);
+    bm->m = hwa__bdev_meter_open(r->s->passport, dev, bm->why, sizeof bm->why);
     bm->idle_w = NAN;
     if (!bm->m) return;
     /* Idle power: the meter over half a second of sleep before the rows. */

@@ -51,6 +51,7 @@ struct hwa__nvml {
     nvml_return (*clock)(nvml_device, int, unsigned *);      /* MHz */
     nvml_return (*memory)(nvml_device, nvml_memory *);
     char note[256];
+    nvml_return (*index_of)(nvml_device, unsigned *); /* NVML's own index of a device */
 };
 
 static void *sym(void *lib, const char *name) { return dlsym(lib, name); }
@@ -80,6 +81,7 @@ hwa__nvml *hwa__nvml_open_path(const char *path, char *note, size_t note_cap) {
     *(void **)&n->temperature = sym(lib, "nvmlDeviceGetTemperature");
     *(void **)&n->clock = sym(lib, "nvmlDeviceGetClockInfo");
     *(void **)&n->memory = sym(lib, "nvmlDeviceGetMemoryInfo");
+    *(void **)&n->index_of = sym(lib, "nvmlDeviceGetIndex");
     if (!n->init || !n->shutdown || !n->get_count || !n->by_index) {
         snprintf(note, note_cap, "%s lacks the NVML entry points", path);
     } else if (n->init() != 0) {
@@ -112,6 +114,31 @@ hwa_status hwa__nvml_energy_mj(hwa__nvml *n, int index, uint64_t *mj) {
         return hwa__err(NULL, HWA_E_NOTFOUND, "NVML has no GPU %d", index);
     if (n->energy(dev, &v) != 0) return hwa__err(NULL, HWA_E_IO, "NVML: GPU %d has no readable energy counter", index);
     *mj = v;
+    return HWA_OK;
+}
+
+hwa_status hwa__nvml_power_w(hwa__nvml *n, int index, double *watts) {
+    nvml_device dev;
+    unsigned mw;
+    if (!n || !n->power) return hwa__err(NULL, HWA_E_UNSUPPORTED, "NVML has no power reading");
+    if (index < 0 || n->by_index((unsigned)index, &dev) != 0)
+        return hwa__err(NULL, HWA_E_NOTFOUND, "NVML has no GPU %d", index);
+    if (n->power(dev, &mw) != 0) return hwa__err(NULL, HWA_E_IO, "NVML: GPU %d has no readable power draw", index);
+    *watts = mw / 1000.0;
+    return HWA_OK;
+}
+
+hwa_status hwa__nvml_index_of_pci(hwa__nvml *n, const char *pci_bus_id, int *index) {
+    nvml_device dev;
+    unsigned i;
+    if (!n || !pci_bus_id || !index) return hwa__err(NULL, HWA_E_MISUSE, "NVML index: NULL argument");
+    if (!n->by_pci || !n->index_of)
+        return hwa__err(NULL, HWA_E_UNSUPPORTED, "NVML lacks nvmlDeviceGetHandleByPciBusId_v2 or nvmlDeviceGetIndex");
+    if (!pci_bus_id[0] || n->by_pci(pci_bus_id, &dev) != 0)
+        return hwa__err(NULL, HWA_E_NOTFOUND, "NVML has no GPU at PCI bus id '%.40s'", pci_bus_id);
+    if (n->index_of(dev, &i) != 0 || i > 1023)
+        return hwa__err(NULL, HWA_E_IO, "NVML cannot say the index of the GPU at PCI bus id %.40s", pci_bus_id);
+    *index = (int)i;
     return HWA_OK;
 }
 

@@ -121,9 +121,34 @@ hwa__nvml *hwa__nvml_open(const hwa_probe_opts *opts);
 hwa__nvml *hwa__nvml_open_path(const char *path, char *note, size_t note_cap);
 int hwa__nvml_count(hwa__nvml *n);
 hwa_status hwa__nvml_energy_mj(hwa__nvml *n, int index, uint64_t *mj);
+/* NVML's index (the N of meter "nvml:N") of the GPU at pci_bus_id, the
+ * CUDA driver's cuDeviceGetPCIBusId text: CUDA and NVML number GPUs in
+ * different orders, and the bus id is what both agree on. HWA_E_NOTFOUND
+ * when NVML has no GPU there (or pci_bus_id is ""), HWA_E_UNSUPPORTED when
+ * the library lacks the entry points, HWA_E_MISUSE for NULL. */
+hwa_status hwa__nvml_index_of_pci(hwa__nvml *n, const char *pci_bus_id, int *index);
 void hwa__nvml_close(hwa__nvml *n);
 
-/* ---- power (power.c) -------------------------------------------------------- */
+/* NVML's power reading of GPU index, in watts (power sampling where the GPU
+ * keeps no energy counter). HWA_E_UNSUPPORTED without the entry point,
+ * HWA_E_NOTFOUND for no such GPU, HWA_E_IO when it cannot be read. */
+hwa_status hwa__nvml_power_w(hwa__nvml *n, int index, double *watts);
+
+/* ---- power (power.c, power_sampled.c) ---------------------------------------- */
+
+/* Energy integrated from sampled power (power_sampled.c): a thread calls
+ * read(ud, &watts) every period_s (1 ms..10 s) and integrates by the
+ * trapezoid rule; read must be callable from that thread. Start takes the
+ * first sample itself and returns NULL with the error recorded when it
+ * fails (or HWA_E_MISUSE, HWA_E_NOMEM). Joules counts from the start, the
+ * last sample's power carried to the instant of the read; after a failed
+ * sample every read returns that error. Stop (NULL: no-op) joins the thread
+ * and frees. One reader thread at a time. */
+typedef hwa_status (*hwa__power_sensor)(void *ud, double *watts);
+typedef struct hwa__sampler hwa__sampler;
+hwa__sampler *hwa__sampler_start(hwa__power_sensor read, void *ud, double period_s);
+hwa_status hwa__sampler_joules(hwa__sampler *s, double *joules);
+void hwa__sampler_stop(hwa__sampler *s);
 
 hwa_status hwa__probe_meters(hwa_passport *p, const hwa_probe_opts *opts);
 

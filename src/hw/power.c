@@ -1,8 +1,10 @@
 /* Power meters: RAPL energy counters through powercap sysfs
  * (/sys/class/powercap/intel-rapl:N for packages, intel-rapl:N:M for their
- * core / uncore / dram domains) and NVML's per-GPU energy counter. A meter
- * reports joules used since it was opened; RAPL's counter wraps at
- * max_energy_range_uj, which each read accounts for. */
+ * core / uncore / dram domains) and NVML's per-GPU energy counter, or, for a
+ * GPU without one (before Volta), its power draw sampled every 20 ms and
+ * integrated (power_sampled.c). A meter reports joules used since it was
+ * opened; RAPL's counter wraps at max_energy_range_uj, which each read
+ * accounts for. */
 #include <dirent.h>
 #include <errno.h>
 #include <string.h>
@@ -146,7 +148,16 @@ struct hwa_meter {
     uint64_t total;     /* accumulated since open (same unit) */
     hwa__nvml *nv;
     int index;
+    hwa__sampler *sampled; /* NVML without an energy counter: its sampled power */
 };
+
+/* The sampler's sensor: NVML's power reading of the meter's GPU. */
+static hwa_status nvml_watts(void *ud, double *watts) {
+    hwa_meter *m = ud;
+    return hwa__nvml_power_w(m->nv, m->index, watts);
+}
+
+#define HWA__POWER_SAMPLE_S 0.02
 
 hwa_meter *hwa_meter_open(const char *name, const hwa_probe_opts *opts) {
     if (!name) {
@@ -169,6 +180,15 @@ hwa_meter *hwa_meter_open(const char *name, const hwa_probe_opts *opts) {
             if (!m->nv) st = hwa__err(NULL, HWA_E_NOTFOUND, "meter %s: NVML is not available", name);
         }
         if (st == HWA_OK) st = hwa__nvml_energy_mj(m->nv, m->index, &m->last);
+        if (st == HWA_E_IO || st == HWA_E_UNSUPPORTED) {
+            /* no energy counter: integrate the power draw instead */
+            char why[256];
+            hwa__strlcpy(why, hwa_last_error(), sizeof why);
+            m->sampled = hwa__sampler_start(nvml_watts, m, HWA__POWER_SAMPLE_S);
+            st = m->sampled ? HWA_OK
+                            : hwa__err(NULL, HWA_E_IO, "meter %s: %s, and its power draw cannot be sampled: %s", name,
+                                       why, hwa_last_error());
+        }
     } else if (!strncmp(name, "rapl:", 5)) {
         const char *root = hwa__sysroot(opts);
         hwa__strlcpy(m->root, root, sizeof m->root);
@@ -204,6 +224,7 @@ hwa_status hwa_meter_read_joules(hwa_meter *m, double *joules) {
     if (!m || !joules) return hwa__err(NULL, HWA_E_MISUSE, "meter read: NULL argument");
     uint64_t cur;
     hwa_status st;
+    if (m->sampled) return hwa__sampler_joules(m->sampled, joules);
     if (m->nvml) {
         if ((st = hwa__nvml_energy_mj(m->nv, m->index, &cur)) != HWA_OK) return st;
         if (cur < m->last) return hwa__err(NULL, HWA_E_FORMAT, "NVML energy counter went backwards");
@@ -232,6 +253,7 @@ hwa_status hwa_meter_read_joules(hwa_meter *m, double *joules) {
 
 void hwa_meter_close(hwa_meter *m) {
     if (!m) return;
+    hwa__sampler_stop(m->sampled); /* before NVML closes: its thread reads NVML */
     hwa__nvml_close(m->nv);
     free(m);
 }
