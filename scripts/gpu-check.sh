@@ -138,10 +138,10 @@ else
       # only the targets this configuration has (the CUDA ones need the toolkit)
       targets=()
       have=$(cmake --build "$build" --target help 2>/dev/null)
-      for t in hwadapt_cli hwadapt_cuda test_backend_ops test_cuda cuda_bench; do
+      for t in hwadapt_cli hwadapt_cuda hwadapt_fakecuda test_backend_ops test_cuda test_cuda_gpu cuda_bench; do
         grep -qE "(^|[ .])$t($|[ :])" <<<"$have" && targets+=("$t")
       done
-      missing=$(for t in hwadapt_cli hwadapt_cuda test_backend_ops test_cuda cuda_bench; do
+      missing=$(for t in hwadapt_cli hwadapt_cuda hwadapt_fakecuda test_backend_ops test_cuda test_cuda_gpu cuda_bench; do
         [[ " ${targets[*]} " == *" $t "* ]] || printf '%s ' "$t"; done)
       timeout "$(limit 240)" cmake --build "$build" -j "$jobs" --target "${targets[@]}" >>"$out/build.log" 2>&1
       rc=$?
@@ -194,7 +194,8 @@ run_test() { # NAME CAP BINARY ARGS...
   fi
 }
 run_test "a. test_backend_ops on cuda:0" 90 "$build/test_backend_ops" cuda
-run_test "b. test_cuda" 60 "$build/test_cuda"
+run_test "b. test_cuda (the fake module)" 60 "$build/test_cuda"
+run_test "b. test_cuda_gpu on cuda:0" 60 "$build/test_cuda_gpu"
 
 # ---- c. greedy tokens: cuda:0 against the CPU -------------------------------------------
 s=$HWA_DATA_DIR/stories260K

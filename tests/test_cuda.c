@@ -9,6 +9,7 @@
  * there. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backends/cuda/cuda_rt.h"
 #include "harness.h"
@@ -224,10 +225,23 @@ TEST(nodes_name_the_cuda_kernel_that_ran_them) {
     hwa_ctx_free(ctx);
 }
 
-/* Every case above that needs the module runs on the fake one. */
+/* Every case above that needs the module runs on the fake one, on a GPU
+ * machine too ($HWA_FAKE_CUDA_MODULE, else the one built beside this test;
+ * test_cuda_gpu has the cases for a real device). */
 __attribute__((constructor)) static void use_the_fake_module(void) {
     const char *m = getenv("HWA_FAKE_CUDA_MODULE");
-    if (m && *m) setenv("HWA_CUDA_MODULE", m, 1);
+    char path[4200];
+    if (!m || !*m) {
+        char exe[4096];
+        const ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (k <= 0) return;
+        exe[k] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        snprintf(path, sizeof path, "%s/libhwadapt_fakecuda.so", exe);
+        m = path;
+    }
+    setenv("HWA_CUDA_MODULE", m, 1);
 }
 
 /* TF32 is for tensor cores: a CPU backend told TF32 multiplies in exact f32
