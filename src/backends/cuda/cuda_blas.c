@@ -129,6 +129,12 @@ hwa_status hwa__cu_fast_new(hwa_ctx *ctx, const char *spec, void *stream, hwa__c
     }
     f->n_sm = n_sm > 0 ? n_sm : 1;
     f->smem_optin = optin > 0 ? (size_t)optin : 0;
+    const char *kernel = "?";
+    const int ke = hwa__cu_kernels_init(f->smem_optin, &kernel);
+    if (ke) {
+        hwa__free(ctx, f);
+        return cuda_fail(ctx, spec, kernel, (cudaError_t)ke);
+    }
     const cublasStatus_t s = cublasLtCreate(&f->lt);
     if (s != CUBLAS_STATUS_SUCCESS) {
         hwa__free(ctx, f);

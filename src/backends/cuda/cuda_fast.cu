@@ -486,10 +486,6 @@ template <int DT> cudaError_t flash_launch(const hwa__cu_attn &a, cudaStream_t s
     void (*k)(hwa__cu_attn) = flash_of<DT>(a.Dv);
     const size_t smem = hwa__cu_flash_smem(a.D, a.Dv);
     *kernel = "hwa_cu_flash_attention";
-    if (smem > 48 * 1024) { /* above the default a block may have: opt in */
-        const cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-        if (e != cudaSuccess) return e;
-    }
     const int64_t blocks = (a.Tq + FA_BQ - 1) / FA_BQ * a.Hq * a.B;
     k<<<(unsigned)blocks, 32 * FA_WARPS, smem, s>>>(a);
     return cudaGetLastError();
@@ -505,6 +501,19 @@ template <int DT> cudaError_t splitk_launch(const hwa__cu_attn &a, cudaStream_t 
     return cudaGetLastError();
 }
 
+/* Lets every flash instance of dtype DT have the shared memory its widest
+ * heads take (D = HWA__CU_ATT_MAX_D), or cap if less: the default is
+ * 48 KiB. */
+template <int DT> cudaError_t flash_opt_in(size_t cap) {
+    for (int64_t dv = 32; dv <= HWA__CU_ATT_MAX_D; dv *= 2) {
+        const size_t want = hwa__cu_flash_smem(HWA__CU_ATT_MAX_D, dv), n = want < cap ? want : cap;
+        if (n <= 48 * 1024) continue;
+        const cudaError_t e = cudaFuncSetAttribute(flash_of<DT>(dv), cudaFuncAttributeMaxDynamicSharedMemorySize, (int)n);
+        if (e != cudaSuccess) return e;
+    }
+    return cudaSuccess;
+}
+
 } // namespace
 
 /* ---- launchers (cuda_fast_kernels.h) ------------------------------------- */
@@ -516,6 +525,14 @@ extern "C" int hwa__cu_rows_launch(const hwa__cu_rows *a, void *stream, const ch
     case HWA__CU_F16: return (int)rows_launch<HWA_K_F16>(*a, s, kernel);
     default: return (int)rows_launch<HWA_K_BF16>(*a, s, kernel);
     }
+}
+
+extern "C" int hwa__cu_kernels_init(size_t smem_cap, const char **kernel) {
+    *kernel = "hwa_cu_flash_attention";
+    cudaError_t e = flash_opt_in<HWA_K_F32>(smem_cap);
+    if (e == cudaSuccess) e = flash_opt_in<HWA_K_F16>(smem_cap);
+    if (e == cudaSuccess) e = flash_opt_in<HWA_K_BF16>(smem_cap);
+    return (int)e;
 }
 
 extern "C" size_t hwa__cu_flash_smem(int64_t D, int64_t Dv) {
