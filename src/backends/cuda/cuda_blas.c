@@ -13,7 +13,8 @@
  * product of batch * M rows. Compute type: f32 tensors by the backend's
  * precision (F32 and INT8: CUBLAS_COMPUTE_32F, exact; TF32:
  * CUBLAS_COMPUTE_32F_FAST_TF32; BF16: CUBLAS_COMPUTE_32F_FAST_16BF), f16 and
- * bf16 tensors CUBLAS_COMPUTE_32F (tensor cores, f32 accumulation).
+ * bf16 tensors CUBLAS_COMPUTE_32F (tensor cores, f32 accumulation, and
+ * no algorithm whose split-K partial sums are kept in 16 bits).
  * Declined: mixed dtypes, a matrix with no unit stride, batch dims no
  * single stride steps through, extents past int32, a layout for which the
  * heuristic finds no algorithm or cuBLASLt returns NOT_SUPPORTED or
@@ -330,6 +331,11 @@ static hwa_status plan_make(hwa__cu_fast *f, hwa_ctx *ctx, const char *spec, con
         s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
     for (int i = 0; i < 4 && s == CUBLAS_STATUS_SUCCESS; i++)
         s = cublasLtMatmulPreferenceSetAttribute(pref, al_attr[i], &al[i], sizeof al[i]);
+    /* f32 accumulation for 16-bit outputs: a split-K reduction may add its
+     * partial sums in the output type (INPLACE, OUTPUT_TYPE schemes) */
+    const uint32_t red = CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
+    if (s == CUBLAS_STATUS_SUCCESS && type != CUDA_R_32F)
+        s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &red, sizeof red);
     cublasLtMatmulHeuristicResult_t res;
     int found = 0;
     memset(&res, 0, sizeof res);
