@@ -33,6 +33,16 @@
 #include "backends/gpu/kernels/hwa_gpu.h"
 #include "backends/cuda/cuda_fast_kernels.h"
 
+/* Seams for tests/test_cuda_fast_emu.cpp, which runs these kernels on the
+ * CPU through an emulation of the CUDA features they use (its
+ * cuda_runtime.h defines both). */
+#ifndef HWA_CU_LAUNCH
+#define HWA_CU_LAUNCH(kernel, grid, block, smem, stream, arg) kernel<<<grid, block, smem, stream>>>(arg)
+#endif
+#ifndef HWA_CU_DYNAMIC_SHARED
+#define HWA_CU_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
 static_assert(HWA__CU_F32 == HWA_K_F32 && HWA__CU_F16 == HWA_K_F16 && HWA__CU_BF16 == HWA_K_BF16,
               "the launchers' dtype codes are the kernels'");
 
@@ -201,7 +211,7 @@ __global__ void __launch_bounds__(ROW_BLOCK) hwa_cu_rows_block(hwa__cu_rows a) {
 template <int DT> cudaError_t rows_launch(const hwa__cu_rows &a, cudaStream_t s, const char **kernel) {
     if (a.n > HWA__CU_WARP_ROW_MAX) {
         *kernel = "hwa_cu_rows_block";
-        hwa_cu_rows_block<DT><<<(unsigned)a.rows, ROW_BLOCK, 0, s>>>(a);
+        HWA_CU_LAUNCH(hwa_cu_rows_block<DT>, (unsigned)a.rows, ROW_BLOCK, 0, s, a);
         return cudaGetLastError();
     }
     void (*k)(hwa__cu_rows) = a.n <= 32    ? hwa_cu_rows_warp<DT, 1>
@@ -213,7 +223,7 @@ template <int DT> cudaError_t rows_launch(const hwa__cu_rows &a, cudaStream_t s,
     static_assert(32 * 32 == HWA__CU_WARP_ROW_MAX, "the widest warp kernel holds HWA__CU_WARP_ROW_MAX elements");
     *kernel = "hwa_cu_rows_warp";
     const unsigned blocks = (unsigned)((a.rows + ROW_WARPS - 1) / ROW_WARPS);
-    k<<<blocks, dim3(32, ROW_WARPS), 0, s>>>(a);
+    HWA_CU_LAUNCH(k, blocks, dim3(32, ROW_WARPS), 0, s, a);
     return cudaGetLastError();
 }
 
@@ -260,7 +270,7 @@ __host__ __device__ constexpr int64_t flash_floats(int64_t D, int64_t Dv) {
  * order. */
 template <int DT, int DVL>
 __global__ void __launch_bounds__(32 * FA_WARPS) hwa_cu_flash_attention(hwa__cu_attn a) {
-    extern __shared__ float smem[];
+    HWA_CU_DYNAMIC_SHARED(float, smem);
     const int D = (int)a.D, Dv = (int)a.Dv, kst = D + 1;
     float *ks = smem, *vs = ks + FA_BK * kst, *qsm = vs + FA_BK * Dv, *ps = qsm + FA_BQ * D;
     const int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;
@@ -487,17 +497,17 @@ template <int DT> cudaError_t flash_launch(const hwa__cu_attn &a, cudaStream_t s
     const size_t smem = hwa__cu_flash_smem(a.D, a.Dv);
     *kernel = "hwa_cu_flash_attention";
     const int64_t blocks = (a.Tq + FA_BQ - 1) / FA_BQ * a.Hq * a.B;
-    k<<<(unsigned)blocks, 32 * FA_WARPS, smem, s>>>(a);
+    HWA_CU_LAUNCH(k, (unsigned)blocks, 32 * FA_WARPS, smem, s, a);
     return cudaGetLastError();
 }
 
 template <int DT> cudaError_t splitk_launch(const hwa__cu_attn &a, cudaStream_t s, const char **kernel) {
     *kernel = "hwa_cu_attn_split_k";
-    split_of<DT>(a.Dv)<<<(unsigned)(a.B * a.Hq * a.n_split), 32 * SK_WARPS, 0, s>>>(a);
+    HWA_CU_LAUNCH(split_of<DT>(a.Dv), (unsigned)(a.B * a.Hq * a.n_split), 32 * SK_WARPS, 0, s, a);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return e;
     *kernel = "hwa_cu_attn_combine";
-    hwa_cu_attn_combine<DT><<<(unsigned)(a.B * a.Hq), SK_COMBINE, 0, s>>>(a);
+    HWA_CU_LAUNCH(hwa_cu_attn_combine<DT>, (unsigned)(a.B * a.Hq), SK_COMBINE, 0, s, a);
     return cudaGetLastError();
 }
 
