@@ -71,7 +71,7 @@ typedef struct operand {
  * trans as the product asks. A column-major matrix is the transposed
  * row-major one. False when neither dim is contiguous or the leading
  * dimension is shorter than a row. */
-static bool matrix_of(const hwa__cl_view *v, bool trans, operand *o) {
+static bool matrix_of(const hwa__gpu_view *v, bool trans, operand *o) {
     const int64_t rows = v->ne[2], cols = v->ne[3];
     const bool unit_col = cols == 1 || v->st[3] == 1, unit_row = rows == 1 || v->st[2] == 1;
     if (unit_col && (rows == 1 || v->st[2] >= cols)) {
@@ -90,7 +90,7 @@ static bool matrix_of(const hwa__cl_view *v, bool trans, operand *o) {
 /* The one stride that steps through the batch items (b0, b1) in order, for
  * a view whose batch extents are nb0 x nb1 or 1 (a shared operand: stride
  * 0 there). False when no single stride does. */
-static bool batch_stride_of(const hwa__cl_view *v, int64_t nb0, int64_t nb1, size_t *s) {
+static bool batch_stride_of(const hwa__gpu_view *v, int64_t nb0, int64_t nb1, size_t *s) {
     const int64_t s0 = v->ne[0] == 1 ? 0 : v->st[0], s1 = v->ne[1] == 1 ? 0 : v->st[1];
     int64_t r;
     if (nb0 == 1) r = s1;
@@ -106,7 +106,7 @@ static bool out_of_memory(int rc) {
     return rc == CL_MEM_OBJECT_ALLOCATION_FAILURE || rc == CL_OUT_OF_RESOURCES || rc == CL_OUT_OF_HOST_MEMORY;
 }
 
-hwa_status hwa__cl_blas_matmul(hwa_ctx *ctx, hwa__cl_dev *d, const hwa_tensor *t, const hwa__cl_view v[3],
+hwa_status hwa__cl_blas_matmul(hwa_ctx *ctx, hwa__cl_dev *d, const hwa_tensor *t, const hwa__gpu_view v[3],
                                const cl_mem m[3], const char **name) {
     *name = NULL;
     if (v[0].dt != HWA_F32 || v[1].dt != HWA_F32 || v[2].dt != HWA_F32 || !hwa__cl_blas_usable(NULL, 0))

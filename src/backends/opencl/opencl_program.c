@@ -38,18 +38,14 @@ static uint64_t get64(const unsigned char *p) {
     return v;
 }
 
-static hwa_status make_kernels(hwa_ctx *ctx, hwa__cl_dev *d, cl_program prog, cl_kernel k[HWA__CLK_COUNT]) {
-    static const char *const names[HWA__CLK_COUNT] = {
-#define HWA__CL_K_NAME(id, name) name,
-        HWA__CL_KERNELS(HWA__CL_K_NAME)
-#undef HWA__CL_K_NAME
-    };
-    for (int i = 0; i < HWA__CLK_COUNT; i++) {
+static hwa_status make_kernels(hwa_ctx *ctx, hwa__cl_dev *d, cl_program prog, cl_kernel k[HWA__GPUK_COUNT]) {
+    for (int i = 0; i < HWA__GPUK_COUNT; i++) {
+        const char *name = hwa__gpu_kernel_str((hwa__gpu_kernel)i);
         cl_int rc = CL_SUCCESS;
-        k[i] = d->cl.CreateKernel(prog, names[i], &rc);
+        k[i] = d->cl.CreateKernel(prog, name, &rc);
         if (!k[i] || rc != CL_SUCCESS) {
             for (int j = 0; j < i; j++) d->cl.ReleaseKernel(k[j]);
-            return hwa__cl_fail(ctx, d, names[i], rc ? rc : -48 /* CL_INVALID_KERNEL */);
+            return hwa__cl_fail(ctx, d, name, rc ? rc : -48 /* CL_INVALID_KERNEL */);
         }
     }
     return HWA_OK;
@@ -135,7 +131,7 @@ static hwa_status from_source(hwa_ctx *ctx, hwa__cl_dev *d, cl_program *out) {
     return HWA_OK;
 }
 
-hwa_status hwa__cl_program_get(hwa_ctx *ctx, hwa__cl_dev *d, cl_program *prog, cl_kernel k[HWA__CLK_COUNT]) {
+hwa_status hwa__cl_program_get(hwa_ctx *ctx, hwa__cl_dev *d, cl_program *prog, cl_kernel k[HWA__GPUK_COUNT]) {
     const uint64_t key = cache_key(d);
     char dir[3800], path[4096];
     bool cache = hwa__cache_dir(NULL, dir, sizeof dir - 8) == HWA_OK;
