@@ -100,6 +100,13 @@ template <class F> cudaError_t cudaFuncSetAttribute(F f, cudaFuncAttribute, int 
     hwa_emu_smem_attr[(const void *)f] = v;
     return cudaSuccess;
 }
+struct cudaFuncAttributes {
+    int maxThreadsPerBlock;
+};
+template <class F> cudaError_t cudaFuncGetAttributes(cudaFuncAttributes *a, F) {
+    a->maxThreadsPerBlock = 1024;
+    return cudaSuccess;
+}
 inline cudaError_t cudaGetLastError() {
     const cudaError_t e = hwa_emu_last_error;
     hwa_emu_last_error = cudaSuccess;

@@ -524,6 +524,27 @@ template <int DT> cudaError_t flash_opt_in(size_t cap) {
     return cudaSuccess;
 }
 
+/* Loads every kernel of dtype DT now (CUDA loads modules lazily, at a
+ * kernel's first use, which may otherwise fall inside a stream capture),
+ * and lets the flash instances have their shared memory. */
+template <int DT> cudaError_t kernels_init(size_t smem_cap, const char **kernel) {
+    void (*const rows[])(hwa__cu_rows) = {hwa_cu_rows_warp<DT, 1>,  hwa_cu_rows_warp<DT, 2>,
+                                          hwa_cu_rows_warp<DT, 4>,  hwa_cu_rows_warp<DT, 8>,
+                                          hwa_cu_rows_warp<DT, 16>, hwa_cu_rows_warp<DT, 32>,
+                                          hwa_cu_rows_block<DT>};
+    cudaFuncAttributes fa;
+    *kernel = "hwa_cu_rows_warp";
+    for (auto k : rows)
+        if (const cudaError_t e = cudaFuncGetAttributes(&fa, k)) return e;
+    void (*const attn[])(hwa__cu_attn) = {flash_of<DT>(32),  flash_of<DT>(64),  flash_of<DT>(128),
+                                          flash_of<DT>(256), split_of<DT>(32),  split_of<DT>(64),
+                                          split_of<DT>(128), split_of<DT>(256), hwa_cu_attn_combine<DT>};
+    *kernel = "hwa_cu_flash_attention";
+    for (auto k : attn)
+        if (const cudaError_t e = cudaFuncGetAttributes(&fa, k)) return e;
+    return flash_opt_in<DT>(smem_cap);
+}
+
 } // namespace
 
 /* ---- launchers (cuda_fast_kernels.h) ------------------------------------- */
@@ -538,10 +559,9 @@ extern "C" int hwa__cu_rows_launch(const hwa__cu_rows *a, void *stream, const ch
 }
 
 extern "C" int hwa__cu_kernels_init(size_t smem_cap, const char **kernel) {
-    *kernel = "hwa_cu_flash_attention";
-    cudaError_t e = flash_opt_in<HWA_K_F32>(smem_cap);
-    if (e == cudaSuccess) e = flash_opt_in<HWA_K_F16>(smem_cap);
-    if (e == cudaSuccess) e = flash_opt_in<HWA_K_BF16>(smem_cap);
+    cudaError_t e = kernels_init<HWA_K_F32>(smem_cap, kernel);
+    if (e == cudaSuccess) e = kernels_init<HWA_K_F16>(smem_cap, kernel);
+    if (e == cudaSuccess) e = kernels_init<HWA_K_BF16>(smem_cap, kernel);
     return (int)e;
 }
 

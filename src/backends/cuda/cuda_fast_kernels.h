@@ -18,8 +18,9 @@ extern "C" {
 #endif
 
 /* Sets the kernels up on the current device, once, before any launch (and
- * before any stream capture): the flash instances may have up to
- * smem_cap bytes of shared memory per block (the device's opt-in limit). */
+ * before any stream capture): loads every kernel, and lets the flash
+ * instances have up to smem_cap bytes of shared memory per block (the
+ * device's opt-in limit). */
 int hwa__cu_kernels_init(size_t smem_cap, const char **kernel);
 
 /* Storage types, as hwa_dtype numbers them. */
