@@ -47,7 +47,7 @@ enum { PREC_TF32 = 3 };
 #define WORKSPACE_BYTES ((size_t)32 << 20)
 #define MAX_PLANS 64
 /* keys per split-K chunk at least, and blocks per multiprocessor aimed at */
-#define SPLIT_MIN_KEYS 128
+#define SPLIT_MIN_KEYS 64
 #define SPLIT_BLOCKS_PER_SM 4
 
 /* A matrix as cuBLASLt reads it: column-major rows x cols with leading
