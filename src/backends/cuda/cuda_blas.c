@@ -24,8 +24,10 @@
  * One 32 MiB workspace, allocated once, serves cuBLASLt and the partial
  * results of split-K attention: everything runs in order on one stream.
  *
- * This file has been compiled against CUDA 13 but has not run on a GPU:
- * the machine it was written on has none. */
+ * Compiled against CUDA 13; its view-to-layout mapping and dispatch are
+ * checked on the CPU by tests/cuda_emu/test_cuda_blas_emu.c, but no
+ * cuBLASLt call has yet run on a GPU (the machine it was written on has
+ * none). */
 #include <math.h>
 #include <string.h>
 

@@ -23,8 +23,10 @@
  *
  * The attention kernels run on CUDA cores (f32 FMA), not tensor cores.
  *
- * This file has been compiled (nvcc 13, sm_80 and sm_90) but has not run on
- * a GPU: the machine it was written on has none. */
+ * Compiled by nvcc 13 for sm_80 and sm_90, and run on the CPU by
+ * tests/test_cuda_fast_emu.cpp through an emulation of the CUDA features
+ * used here; it has not yet run on a GPU (the machine it was written on has
+ * none). */
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>

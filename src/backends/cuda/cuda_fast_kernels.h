@@ -1,7 +1,7 @@
 /* The launchers of the CUDA-only kernels (cuda_fast.cu), for the host side
  * of the fast paths (cuda_blas.c). Plain C types only, so that the header
  * reads the same to gcc and to nvcc. The caller has checked every shape
- * against the limits below; a launcher checks nothing but the launch.
+ * against the limits below; the launchers do not check them again.
  *
  * Each launcher queues its kernels on stream (a cudaStream_t) and returns
  * the cudaError_t of cudaGetLastError after each launch (0: cudaSuccess),
