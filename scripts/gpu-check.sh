@@ -193,7 +193,7 @@ run_test() { # NAME CAP BINARY ARGS...
     result "$name" pass "$last; $(grep -m1 -E 'case x variant runs|cases? (on|compared)' "$out/$(basename "$bin").log" | sed 's/^ *//')"
   fi
 }
-run_test "a. test_backend_ops on cuda:0" 90 "$build/test_backend_ops" cuda
+run_test "a. test_backend_ops on cuda:0" 90 "$build/test_backend_ops" _cuda_
 run_test "b. test_cuda (the fake module)" 60 "$build/test_cuda"
 run_test "b. test_cuda_gpu on cuda:0" 60 "$build/test_cuda_gpu"
 

@@ -195,11 +195,15 @@ bool hwa_test_greedy_tokens(const char *path, const char *spec, const int32_t *p
 }
 
 int main(int argc, char **argv) {
+    /* one argument: run the tests whose name holds it; "-TEXT": those whose
+     * name does not hold TEXT */
     const char *filter = argc > 1 ? argv[1] : NULL;
+    const bool exclude = filter && filter[0] == '-';
+    if (exclude) filter++;
     int passed = 0, failed = 0, skipped = 0;
     print_machine();
     for (int i = 0; i < n_tests; i++) {
-        if (filter && !strstr(tests[i].name, filter)) continue;
+        if (filter && !strstr(tests[i].name, filter) != exclude) continue;
         cur_failed = cur_skipped = 0;
         fprintf(stderr, "[ RUN  ] %s\n", tests[i].name);
         tests[i].fn();
