@@ -87,7 +87,7 @@ static void load(struct slot *s) {
     refusals[k][0] = '\0';
     const hwa_backend_module *m = entry(&hosts[k]);
     if (!m) {
-        snprintf(s->why, sizeof s->why, "%.900s refused to start: %s", s->path,
+        snprintf(s->why, sizeof s->why, "%.900s refused to start: %.450s", s->path,
                  refusals[k][0] ? refusals[k] : "built for another version of hwadapt");
         return;
     }
