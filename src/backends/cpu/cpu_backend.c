@@ -34,6 +34,7 @@
 #include "backends/cpu/matmul/mm_quant.h"
 #include "backends/cpu/ref/ref.h"
 #include "backends/cpu/sparse/spmm.h"
+#include "backends/fuse.h"
 #include "core/internal.h"
 
 typedef hwa_status (*kernel_fn)(hwa_tensor *dst);
@@ -280,49 +281,6 @@ static bool cpu_supports_op(const hwa_backend *be, const hwa_tensor *node) {
     return (unsigned)node->op < HWA_OP_COUNT && ref_kernels[node->op] != NULL;
 }
 
-/* Whether t (an intermediate) is read only by `only` among nodes[from..n)
- * and is not a graph output. */
-static bool used_only_by(const hwa_tensor *t, const hwa_tensor *only, hwa_tensor *const *nodes, int from, int n) {
-    if (t->flags & (HWA_TF_OUTPUT | HWA_TF_PARAM | HWA_TF_GRAD)) return false;
-    for (int i = from; i < n; i++) {
-        if (nodes[i] == only) continue;
-        for (int j = 0; j < HWA_MAX_SRC; j++)
-            if (nodes[i]->src[j] == t) return false;
-    }
-    return true;
-}
-
-/* The nodes after matmul nodes[i] that it can take over: an ADD of a
- * bias row, then a RELU or GELU, below n; an intermediate read by any node
- * up to n_all (the rest of the graph, run later) is not skipped. Returns
- * how many (0, 1 or 2). */
-static int fusable(hwa_tensor *const *nodes, int i, int n, int n_all, const hwa_tensor **bias, hwa_op *act) {
-    const hwa_tensor *mm = nodes[i];
-    *bias = NULL;
-    *act = HWA_OP_NONE;
-    if (i + 1 >= n || mm->view_src || (mm->dtype != HWA_F32 && mm->dtype != HWA_BF16 && mm->dtype != HWA_F16))
-        return 0;
-    const hwa_tensor *add = nodes[i + 1];
-    if (add->op != HWA_OP_ADD || add->src[0] != mm || add->dtype != mm->dtype || add->view_src) return 0;
-    const hwa_tensor *b = add->src[1];
-    int64_t ne[4], st[4];
-    hwa__shape4(b, ne, st);
-    if (ne[0] != 1 || ne[1] != 1 || ne[2] != 1 || ne[3] != mm->shape[mm->ndim - 1] || !hwa_tensor_is_contiguous(b) ||
-        (b->dtype != HWA_F32 && b->dtype != HWA_BF16 && b->dtype != HWA_F16))
-        return 0;
-    if (!used_only_by(mm, add, nodes, i + 1, n_all)) return 0;
-    *bias = b;
-    if (i + 2 < n) {
-        const hwa_tensor *a = nodes[i + 2];
-        if ((a->op == HWA_OP_RELU || a->op == HWA_OP_GELU) && a->src[0] == add && a->dtype == add->dtype &&
-            !a->view_src && used_only_by(add, a, nodes, i + 2, n_all)) {
-            *act = a->op;
-            return 2;
-        }
-    }
-    return 1;
-}
-
 /* The nodes after CONV2D nodes[i] that oneDNN's primitive can take over:
  * an ADD of a per-channel bias (b's padded shape [1, O, 1, 1]), then a
  * RELU, or a RELU alone; the same rules as fusable(). Returns how many
@@ -335,14 +293,14 @@ static int conv_fusable(hwa_tensor *const *nodes, int i, int n, int n_all, const
     if (cv->view_src) return 0;
     /* the bias's [O] -> [O, 1, 1] view may stand between (it computes nothing) */
     const int view = i + 2 < n && nodes[i + 1]->op == HWA_OP_RESHAPE && nodes[i + 1]->view_src &&
-                     nodes[i + 2]->src[1] == nodes[i + 1] && used_only_by(nodes[i + 1], nodes[i + 2], nodes, i + 2, n_all);
+                     nodes[i + 2]->src[1] == nodes[i + 1] && hwa__used_only_by(nodes[i + 1], nodes[i + 2], nodes, i + 2, n_all);
     if (i + 1 + view < n) {
         const hwa_tensor *add = nodes[i + 1 + view];
         int64_t ne[4], st[4];
         if (add->op == HWA_OP_ADD && add->src[0] == cv && add->dtype == cv->dtype && !add->view_src) {
             hwa__shape4(add->src[1], ne, st);
             if (ne[0] == 1 && ne[1] == cv->shape[1] && ne[2] == 1 && ne[3] == 1 &&
-                used_only_by(cv, add, nodes, i + 1 + view, n_all)) {
+                hwa__used_only_by(cv, add, nodes, i + 1 + view, n_all)) {
                 *bias = add->src[1];
                 last = add;
                 nf = 1 + view;
@@ -352,7 +310,7 @@ static int conv_fusable(hwa_tensor *const *nodes, int i, int n, int n_all, const
     if (i + nf + 1 < n) {
         const hwa_tensor *a = nodes[i + nf + 1];
         if (a->op == HWA_OP_RELU && a->src[0] == last && a->dtype == last->dtype && !a->view_src &&
-            used_only_by(last, a, nodes, i + nf + 1, n_all)) {
+            hwa__used_only_by(last, a, nodes, i + nf + 1, n_all)) {
             *relu = true;
             nf++;
         }
@@ -386,7 +344,7 @@ static int gradient_update(hwa_tensor *const *nodes, int i, int n, int n_all, bo
         if (!form_ok || !grad || !(t->flags & HWA_TF_INPLACE) || !(grad->flags & HWA_TF_GRAD) ||
             grad->dtype != mm->dtype || !hwa_tensor_is_contiguous(grad) ||
             grad->ndim != mm->ndim || memcmp(grad->shape, mm->shape, sizeof(int64_t) * (size_t)mm->ndim) != 0 ||
-            !used_only_by(mm, t, nodes, j, n_all))
+            !hwa__used_only_by(mm, t, nodes, j, n_all))
             return -1;
         for (int b = i + 1; b < j; b++) {
             if (hwa__storage(nodes[b]) == grad) return -1;
@@ -444,7 +402,7 @@ static hwa_status run_node(cpu_state *s, hwa_tensor *const *nodes, int i, int n,
             }
             if (st != HWA_E_UNSUPPORTED) return st;
         }
-        const int nf = fusable(nodes, i, n, n_all, &bias, &act);
+        const int nf = hwa__mm_fusable(nodes, i, n, n_all, true, &bias, &act);
         hwa_tensor *out = nodes[i + nf];
         st = nf ? (hwa__data(out) ? run_matmul(s, t, bias, act, false, out, simd, nt, s->names[i].name)
                                   : HWA_E_UNSUPPORTED)
