@@ -210,6 +210,52 @@ TEST(a_repeated_list_runs_once_per_compute_whether_or_not_it_is_captured) {
     hwa_ctx_free(ctx);
 }
 
+/* y = relu(x W + b): the product takes the bias add and the ReLU into its
+ * epilogue (the fake computes it on the host), and the two nodes say so;
+ * with the product's own result kept as an output, nothing is fused. */
+TEST(a_product_takes_the_bias_and_relu_after_it_unless_its_result_is_read) {
+    hwa_ctx *ctx = hwa_ctx_new(NULL);
+    hwa_backend *be = fake_backend(ctx);
+    if (!be) return;
+    const int64_t M = 3, K = 4, N = 5;
+    hwa_tensor *x = hwa_tensor_new_2d(ctx, HWA_F32, M, K), *w = hwa_tensor_new_2d(ctx, HWA_F32, K, N);
+    hwa_tensor *b = hwa_tensor_new_1d(ctx, HWA_F32, N);
+    hwa_tensor *mm = hwa_matmul(ctx, x, w), *add = hwa_add(ctx, mm, b), *y = hwa_relu(ctx, add);
+    CHECK_OK(hwa_tensor_alloc(x, be));
+    CHECK_OK(hwa_tensor_alloc(w, be));
+    CHECK_OK(hwa_tensor_alloc(b, be));
+    float xv[12], wv[20], bv[5], got[15];
+    for (int i = 0; i < 12; i++) xv[i] = (float)(i % 5) - 2.0f;
+    for (int i = 0; i < 20; i++) wv[i] = (float)(i % 3) - 1.0f;
+    for (int i = 0; i < 5; i++) bv[i] = 0.5f * (float)i - 1.0f;
+    CHECK_OK(hwa_tensor_set_f32(x, xv, 12));
+    CHECK_OK(hwa_tensor_set_f32(w, wv, 20));
+    CHECK_OK(hwa_tensor_set_f32(b, bv, 5));
+    hwa_graph *g = hwa_graph_new(ctx);
+    CHECK_OK(hwa_graph_build_forward(g, y));
+    CHECK_OK(hwa_graph_compute(g, be));
+    CHECK_OK(hwa_tensor_get_f32(y, got, 15));
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float acc = bv[j];
+            for (int k = 0; k < K; k++) acc += xv[i * K + k] * wv[k * N + j];
+            CHECK_NEAR(got[i * N + j], acc > 0.0f ? acc : 0.0f, 1e-6);
+        }
+    CHECK_MSG(!strcmp(hwa_backend_kernel_name(be, mm), "fake:gemm+bias+relu"), "%s", hwa_backend_kernel_name(be, mm));
+    CHECK_MSG(!strcmp(hwa_backend_kernel_name(be, add), "fused into the product before it"), "%s",
+              hwa_backend_kernel_name(be, add));
+    CHECK(!strcmp(hwa_backend_kernel_name(be, y), "fused into the product before it"));
+    /* the product's result an output of the graph too (build_forward marks it): not fused */
+    hwa_tensor *mm2 = hwa_matmul(ctx, x, w), *y2 = hwa_relu(ctx, hwa_add(ctx, mm2, b));
+    hwa_graph *g2 = hwa_graph_new(ctx);
+    CHECK_OK(hwa_graph_build_forward(g2, y2));
+    CHECK_OK(hwa_graph_build_forward(g2, mm2));
+    CHECK_OK(hwa_graph_compute(g2, be));
+    CHECK_MSG(!strcmp(hwa_backend_kernel_name(be, mm2), "cuda:hwa_k_matmul"), "%s", hwa_backend_kernel_name(be, mm2));
+    hwa_backend_free(be);
+    hwa_ctx_free(ctx);
+}
+
 TEST(nodes_name_the_cuda_kernel_that_ran_them) {
     hwa_ctx *ctx = hwa_ctx_new(NULL);
     hwa_backend *be = fake_backend(ctx);

@@ -76,6 +76,7 @@ static void load(struct slot *s) {
         .block_bytes = hwa_dtype_block_bytes,
         .dtype_name = hwa_dtype_name,
         .spmm_check_rows = hwa__spmm_check_rows,
+        .is_contiguous = hwa_tensor_is_contiguous,
     };
     /* the module keeps the pointer: one table per process, never freed */
     static hwa_backend_host hosts[MAX_MODULES];

@@ -71,6 +71,7 @@ typedef struct hwa_backend_host {
     const char *(*dtype_name)(hwa_dtype t);
     hwa_status (*spmm_check_rows)(hwa_ctx *ctx, const int32_t *row_ptr, const int32_t *col, int64_t M, int64_t K,
                                   int64_t nnz);
+    bool (*is_contiguous)(const hwa_tensor *t);
 } hwa_backend_host;
 
 /* A module's table. */

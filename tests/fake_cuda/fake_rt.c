@@ -9,7 +9,9 @@
  *    so stream capture (CUDA Graphs) is refused and lists run as they are;
  *  - of the kernels only hwa_k_binary_flat computes (ADD, SUB, MUL, DIV
  *    over f32), the rest are recorded and do nothing; the kernel named by
- *    HWA_FAKE_CUDA_FAIL_KERNEL fails to launch. */
+ *    HWA_FAKE_CUDA_FAIL_KERNEL fails to launch;
+ *  - of the fast paths only the fused product (bias, ReLU) computes, on
+ *    plain f32 matrices. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,6 +150,48 @@ static int graph_launch(void *exec, void *s) {
 }
 static void graph_free(void *exec) { (void)exec; }
 
+/* The fast paths: none but the fused product, so that the dispatcher's
+ * fusion (backends/fuse.h, gpu_run.c) is tested here: a plain f32
+ * row-major product of 2-D views plus the bias row, then the ReLU. */
+static hwa_status fast_new(hwa_ctx *ctx, const char *spec, void *stream, void **out) {
+    (void)ctx, (void)spec, (void)stream;
+    static int state;
+    *out = &state;
+    return HWA_OK;
+}
+static void fast_free(void *f) { (void)f; }
+static hwa_status fast_run(void *f, hwa_ctx *ctx, const char *spec, const hwa_tensor *t, const hwa__gpu_view *v,
+                           const hwa__gpu_mem *m, hwa_matmul_precision prec, const char **name) {
+    (void)f, (void)ctx, (void)spec, (void)t, (void)v, (void)m, (void)prec;
+    *name = NULL;
+    return HWA_OK;
+}
+static bool plain_2d(const hwa__gpu_view *v) {
+    return v->dt == HWA_F32 && v->ne[0] == 1 && v->ne[1] == 1 && v->st[3] == 1 && v->st[2] == v->ne[3];
+}
+static hwa_status fast_fused(void *f, hwa_ctx *ctx, const char *spec, const hwa_tensor *t, const hwa__gpu_view *v,
+                             const hwa__gpu_mem *m, const hwa__gpu_view *bias, hwa__gpu_mem bias_m, bool relu,
+                             hwa_matmul_precision prec, const char **name) {
+    (void)f, (void)ctx, (void)spec, (void)prec;
+    *name = NULL;
+    if (t->p.i[0] || t->p.i[1] || !plain_2d(&v[0]) || !plain_2d(&v[1]) || !plain_2d(&v[2]) || bias->dt != HWA_F32 ||
+        (bias->ne[3] > 1 && bias->st[3] != 1))
+        return HWA_OK;
+    const int64_t M = v[0].ne[2], N = v[0].ne[3], K = v[1].ne[3];
+    float *c = (float *)m[0] + v[0].off;
+    const float *a = (const float *)m[1] + v[1].off, *b = (const float *)m[2] + v[2].off;
+    const float *r = (const float *)bias_m + bias->off;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            float acc = 0.0f;
+            for (int64_t k = 0; k < K; k++) acc += a[i * K + k] * b[k * N + j];
+            acc += r[j];
+            c[i * N + j] = relu && acc < 0.0f ? 0.0f : acc;
+        }
+    *name = relu ? "fake:gemm+bias+relu" : "fake:gemm+bias";
+    return HWA_OK;
+}
+
 static const hwa__cu_rt rt = {
     .build = "fake CUDA runtime over host memory (tests only)",
     .device_count = device_count,
@@ -177,6 +221,10 @@ static const hwa__cu_rt rt = {
     .capture_end = capture_end,
     .graph_launch = graph_launch,
     .graph_free = graph_free,
+    .fast_new = fast_new,
+    .fast_free = fast_free,
+    .fast_run = fast_run,
+    .fast_fused = fast_fused,
 };
 
 const hwa__cu_rt *hwa__cu_rt_get(void) { return &rt; }

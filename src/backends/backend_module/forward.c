@@ -68,3 +68,4 @@ hwa_status hwa__spmm_check_rows(hwa_ctx *ctx, const int32_t *rp, const int32_t *
                                 int64_t nnz) {
     return host->spmm_check_rows(ctx, rp, col, N, K, nnz);
 }
+bool hwa_tensor_is_contiguous(const hwa_tensor *t) { return host->is_contiguous(t); }

@@ -318,6 +318,14 @@ static hwa_status dev_fast(hwa_backend *be, const hwa_tensor *t, const hwa__gpu_
     return s->d->rt->fast_run(s->fast, be->ctx, s->d->spec, t, v, m, s->prec, name);
 }
 
+static hwa_status dev_fast_fused(hwa_backend *be, const hwa_tensor *t, const hwa__gpu_view *v, const hwa__gpu_mem *m,
+                                 const hwa__gpu_view *bias, hwa__gpu_mem bias_m, bool relu, const char **name) {
+    cu_state *s = be->impl;
+    *name = NULL;
+    if (!s->fast || !s->d->rt->fast_fused) return HWA_OK;
+    return s->d->rt->fast_fused(s->fast, be->ctx, s->d->spec, t, v, m, bias, bias_m, relu, s->prec, name);
+}
+
 static const hwa__gpu_dev gpu_dev = {
     .mem_of = dev_mem_of,
     .launch = dev_launch,
@@ -326,6 +334,7 @@ static const hwa__gpu_dev gpu_dev = {
     .scratch = dev_scratch,
     .group_cap = dev_group_cap,
     .fast = dev_fast,
+    .fast_fused = dev_fast_fused,
 };
 
 /* ---- the backend --------------------------------------------------------- */

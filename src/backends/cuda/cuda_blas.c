@@ -59,10 +59,14 @@ typedef struct lay {
     int64_t rows, cols, ld, trans, bs;
 } lay;
 
+/* The epilogues a plan may have: none, a bias row added, then a ReLU. */
+enum { EPI_NONE = 0, EPI_BIAS = 1, EPI_RELU_BIAS = 2 };
+
 /* Everything a plan depends on; int64_t fields only, so no padding and
  * memcmp compares keys. */
 typedef struct plan_key {
     int64_t dtype, compute, batch;
+    int64_t epi, bias_type; /* EPI_*, and the bias's cudaDataType with one */
     lay x, y, d;
     int64_t align[3]; /* bytes: x, y, d (and c) */
 } plan_key;
@@ -209,6 +213,7 @@ typedef struct gemm {
     int64_t batch;
     const void *px, *py;
     void *pd;
+    bool c_row_major; /* computed as C^T = B^T A^T: cuBLASLt's rows are C's columns */
 } gemm;
 
 static bool fits_i32(int64_t v) { return v >= 1 && v <= INT32_MAX; }
@@ -240,10 +245,12 @@ static bool gemm_of(const hwa__gpu_view *v, const hwa__gpu_mem *m, bool ta, bool
         g->px = first_of(m[2], b);
         g->py = first_of(m[1], a);
         fold_ok = true;
+        g->c_row_major = true;
     } else if (lay_of(&dc, &g->d) && !g->d.trans && lay_of(&xc, &g->x) && lay_of(&yc, &g->y)) {
         /* C column-major: C = A B */
         g->px = first_of(m[1], a);
         g->py = first_of(m[2], b);
+        g->c_row_major = false;
     } else {
         return false;
     }
@@ -318,6 +325,13 @@ static hwa_status plan_make(hwa__cu_fast *f, hwa_ctx *ctx, const char *spec, con
     const cublasOperation_t tx = k->x.trans ? CUBLAS_OP_T : CUBLAS_OP_N, ty = k->y.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
     if (s == CUBLAS_STATUS_SUCCESS) s = cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &tx, sizeof tx);
     if (s == CUBLAS_STATUS_SUCCESS) s = cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &ty, sizeof ty);
+    if (s == CUBLAS_STATUS_SUCCESS && k->epi != EPI_NONE) {
+        const cublasLtEpilogue_t ep = k->epi == EPI_RELU_BIAS ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+        const int32_t bt = (int32_t)k->bias_type;
+        s = cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof ep);
+        if (s == CUBLAS_STATUS_SUCCESS)
+            s = cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt);
+    }
     if (s == CUBLAS_STATUS_SUCCESS) s = layout_new(&p->lay[0], type, &k->x, k->batch);
     if (s == CUBLAS_STATUS_SUCCESS) s = layout_new(&p->lay[1], type, &k->y, k->batch);
     if (s == CUBLAS_STATUS_SUCCESS) s = layout_new(&p->lay[2], type, &k->d, k->batch);
@@ -388,12 +402,35 @@ static hwa_status plan_get(hwa__cu_fast *f, hwa_ctx *ctx, const char *spec, cons
     return HWA_OK;
 }
 
-static hwa_status run_matmul(hwa__cu_fast *f, hwa_ctx *ctx, const char *spec, const hwa_tensor *t,
-                             const hwa__gpu_view *v, const hwa__gpu_mem *m, hwa_matmul_precision prec,
-                             const char **name) {
+/* "cuda:cublaslt:f32" with "+bias" or "+bias+relu" for epilogue epi
+ * (static). */
+static const char *epi_name(const char *base, int epi) {
+    static const char *const bases[] = {"cuda:cublaslt:f16", "cuda:cublaslt:bf16", "cuda:cublaslt:f32:tf32",
+                                        "cuda:cublaslt:f32:bf16", "cuda:cublaslt:f32"};
+    static const char *const with[][2] = {
+        {"cuda:cublaslt:f16+bias", "cuda:cublaslt:f16+bias+relu"},
+        {"cuda:cublaslt:bf16+bias", "cuda:cublaslt:bf16+bias+relu"},
+        {"cuda:cublaslt:f32:tf32+bias", "cuda:cublaslt:f32:tf32+bias+relu"},
+        {"cuda:cublaslt:f32:bf16+bias", "cuda:cublaslt:f32:bf16+bias+relu"},
+        {"cuda:cublaslt:f32+bias", "cuda:cublaslt:f32+bias+relu"}};
+    if (epi == EPI_NONE) return base;
+    for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++)
+        if (!strcmp(base, bases[i])) return with[i][epi == EPI_RELU_BIAS];
+    return base;
+}
+
+/* The product of t (v[0] its result, or with an epilogue the result of
+ * the last node fused) through cuBLASLt, with epilogue epi adding the row
+ * at bias (of cudaDataType bias_type). */
+static hwa_status run_gemm(hwa__cu_fast *f, hwa_ctx *ctx, const char *spec, const hwa_tensor *t,
+                           const hwa__gpu_view *v, const hwa__gpu_mem *m, hwa_matmul_precision prec, int epi,
+                           const void *bias, int64_t bias_type, const char **name) {
     if (!float_dt(v[0].dt) || v[1].dt != v[0].dt || v[2].dt != v[0].dt) return HWA_OK;
     gemm g;
     if (!gemm_of(v, m, t->p.i[0] != 0, t->p.i[1] != 0, &g)) return HWA_OK;
+    /* the epilogue adds along cuBLASLt's rows: C's columns only when C is
+     * computed transposed; one bias for a batch only when it folded away */
+    if (epi != EPI_NONE && (!g.c_row_major || g.batch != 1 || ((uintptr_t)bias & 15u))) return HWA_OK;
     const int64_t es = (int64_t)hwa_dtype_block_bytes((hwa_dtype)v[0].dt);
     plan_key k;
     memset(&k, 0, sizeof k);
@@ -403,6 +440,8 @@ static hwa_status run_matmul(hwa__cu_fast *f, hwa_ctx *ctx, const char *spec, co
     compute_of(v[0].dt, prec, &ct, &type, &nm);
     k.dtype = (int64_t)type;
     k.compute = (int64_t)ct;
+    k.epi = epi;
+    k.bias_type = epi != EPI_NONE ? bias_type : 0;
     k.batch = g.batch;
     k.x = g.x;
     k.y = g.y;
@@ -414,6 +453,11 @@ static hwa_status run_matmul(hwa__cu_fast *f, hwa_ctx *ctx, const char *spec, co
     hwa_status st = plan_get(f, ctx, spec, &k, &p);
     if (st || !p->ok) return st;
     const float one = 1.0f, zero = 0.0f;
+    if (epi != EPI_NONE) {
+        const cublasStatus_t bs =
+            cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias);
+        if (bs != CUBLAS_STATUS_SUCCESS) return lt_fail(ctx, spec, "cuBLASLt's bias pointer", bs);
+    }
     /* beta 0: C is not read; it is D, so that no second layout is needed */
     const cublasStatus_t s = cublasLtMatmul(f->lt, p->desc, &one, g.px, p->lay[0], g.py, p->lay[1], &zero, g.pd,
                                             p->lay[2], g.pd, p->lay[2], &p->algo, f->ws, WORKSPACE_BYTES, f->stream);
@@ -424,8 +468,34 @@ static hwa_status run_matmul(hwa__cu_fast *f, hwa_ctx *ctx, const char *spec, co
         return HWA_OK;
     }
     if (s != CUBLAS_STATUS_SUCCESS) return lt_fail(ctx, spec, "cublasLtMatmul", s);
-    *name = nm;
+    *name = epi_name(nm, epi);
     return HWA_OK;
+}
+
+static hwa_status run_matmul(hwa__cu_fast *f, hwa_ctx *ctx, const char *spec, const hwa_tensor *t,
+                             const hwa__gpu_view *v, const hwa__gpu_mem *m, hwa_matmul_precision prec,
+                             const char **name) {
+    return run_gemm(f, ctx, spec, t, v, m, prec, EPI_NONE, NULL, 0, name);
+}
+
+hwa_status hwa__cu_fast_fused(hwa__cu_fast *f, hwa_ctx *ctx, const char *spec, const hwa_tensor *t,
+                              const hwa__gpu_view *v, const hwa__gpu_mem *m, const hwa__gpu_view *bias,
+                              hwa__gpu_mem bias_m, bool relu, hwa_matmul_precision prec, const char **name) {
+    if (!name) return hwa__err(ctx, HWA_E_MISUSE, "hwa__cu_fast_fused: name is NULL");
+    *name = NULL;
+    if (!f || !t || !v || !m || !bias || !bias_m || t->op != HWA_OP_MATMUL)
+        return hwa__err(ctx, HWA_E_MISUSE, "hwa__cu_fast_fused: a NULL argument or not a product");
+    if (!spec) spec = "cuda";
+    /* one value per column of the result, adjacent, in its dtype */
+    if (bias->dt != v[0].dt || bias->ne[0] != 1 || bias->ne[1] != 1 || bias->ne[2] != 1 ||
+        bias->ne[3] != v[0].ne[3] || (bias->ne[3] > 1 && bias->st[3] != 1))
+        return HWA_OK;
+    cublasComputeType_t ct;
+    cudaDataType_t type;
+    const char *nm;
+    compute_of(bias->dt, prec, &ct, &type, &nm);
+    return run_gemm(f, ctx, spec, t, v, m, prec, relu ? EPI_RELU_BIAS : EPI_BIAS, first_of(bias_m, bias),
+                    (int64_t)type, name);
 }
 
 /* ---- row ops and attention (cuda_fast.cu) -------------------------------- */

@@ -24,4 +24,17 @@ hwa_status hwa__cu_fast_run(hwa__cu_fast *f, hwa_ctx *ctx, const char *spec, con
                             const hwa__gpu_view *v, const hwa__gpu_mem *m, hwa_matmul_precision prec,
                             const char **name);
 
+/* The product t with a bias row added in cuBLASLt's epilogue, then a ReLU
+ * when relu: v[0] is the view of the node that gets the result (the ADD,
+ * or the RELU after it), v[1] and v[2] the product's sources; bias (in
+ * bias_m) holds one value per column, contiguous, in the result's dtype.
+ * *name as hwa__cu_fast_run ("cuda:cublaslt:f32+bias+relu"); NULL when it
+ * does not take them: a column-major result (the epilogue adds along
+ * cuBLASLt's rows, the result's columns only when it is row-major), a
+ * batch that does not fold into one product, a bias of another dtype or
+ * layout, what hwa__cu_fast_run declines. */
+hwa_status hwa__cu_fast_fused(hwa__cu_fast *f, hwa_ctx *ctx, const char *spec, const hwa_tensor *t,
+                              const hwa__gpu_view *v, const hwa__gpu_mem *m, const hwa__gpu_view *bias,
+                              hwa__gpu_mem bias_m, bool relu, hwa_matmul_precision prec, const char **name);
+
 #endif

@@ -145,6 +145,11 @@ static hwa_status fast_run(void *f, hwa_ctx *ctx, const char *spec, const hwa_te
                            const hwa__gpu_mem *m, hwa_matmul_precision prec, const char **name) {
     return hwa__cu_fast_run(f, ctx, spec, t, v, m, prec, name);
 }
+static hwa_status fast_fused(void *f, hwa_ctx *ctx, const char *spec, const hwa_tensor *t, const hwa__gpu_view *v,
+                             const hwa__gpu_mem *m, const hwa__gpu_view *bias, hwa__gpu_mem bias_m, bool relu,
+                             hwa_matmul_precision prec, const char **name) {
+    return hwa__cu_fast_fused(f, ctx, spec, t, v, m, bias, bias_m, relu, prec, name);
+}
 #endif
 
 static hwa__cu_rt rt = {
@@ -179,6 +184,7 @@ static hwa__cu_rt rt = {
     .fast_new = fast_new,
     .fast_free = fast_free,
     .fast_run = fast_run,
+    .fast_fused = fast_fused,
 #endif
 };
 

@@ -75,6 +75,11 @@ typedef struct hwa__cu_rt {
     void (*fast_free)(void *f);
     hwa_status (*fast_run)(void *f, hwa_ctx *ctx, const char *spec, const hwa_tensor *t, const hwa__gpu_view *v,
                            const hwa__gpu_mem *m, hwa_matmul_precision prec, const char **name);
+    /* the product with a bias row and optionally a ReLU in its epilogue
+     * (hwa__gpu_dev.fast_fused) */
+    hwa_status (*fast_fused)(void *f, hwa_ctx *ctx, const char *spec, const hwa_tensor *t, const hwa__gpu_view *v,
+                             const hwa__gpu_mem *m, const hwa__gpu_view *bias, hwa__gpu_mem bias_m, bool relu,
+                             hwa_matmul_precision prec, const char **name);
 } hwa__cu_rt;
 
 /* The runtime this module was built with: the real one (cuda_rt.c) or the

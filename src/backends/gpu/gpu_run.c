@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backends/cpu/ref/ref.h"
+#include "backends/fuse.h"
 #include "backends/gpu/gpu_run.h"
 
 typedef hwa__gpu_view view;
@@ -611,12 +612,47 @@ static hwa_status run_node(hwa_backend *be, hwa__gpu_state *s, hwa_tensor *t) {
     }
 }
 
+/* Product nodes[i] with the nodes after it that it can take (fuse.h),
+ * through the device's fast_fused slot; *used the nodes it ran (0: none,
+ * the caller runs nodes[i] alone). */
+static hwa_status run_fused(hwa_backend *be, hwa__gpu_state *s, hwa_tensor *const *nodes, int i, int n, int *used) {
+    *used = 0;
+    const hwa_tensor *bias = NULL;
+    hwa_op act = HWA_OP_NONE;
+    const int nf = hwa__mm_fusable(nodes, i, n, n, false, &bias, &act);
+    if (nf == 0) return HWA_OK;
+    hwa_tensor *t = nodes[i], *out = nodes[i + nf];
+    view v[3], bv;
+    mem m[3], bm;
+    hwa_status st = view_of(be, s, out, &v[0], &m[0]);
+    for (int k = 0; k < 2 && !st; k++) st = view_of(be, s, t->src[k], &v[1 + k], &m[1 + k]);
+    if (!st) st = view_of(be, s, bias, &bv, &bm);
+    const char *name = NULL;
+    if (!st) st = s->dev->fast_fused(be, t, v, m, &bv, bm, act == HWA_OP_RELU, &name);
+    if (st || !name) return st;
+    if ((st = note_ran(be, s, t, name))) return st;
+    for (int k = 1; k <= nf; k++)
+        if ((st = note_ran(be, s, nodes[i + k], "fused into the product before it"))) return st;
+    *used = 1 + nf;
+    return HWA_OK;
+}
+
 hwa_status hwa__gpu_compute(hwa_backend *be, hwa__gpu_state *s, hwa_tensor *const *nodes, int n) {
     s->n_ran = 0;
     s->host_read = false;
     for (int i = 0; i < n; i++) {
         hwa_tensor *t = nodes[i];
         if (t->op == HWA_OP_NONE || hwa__op_is_view(t->op)) continue;
+        if (t->op == HWA_OP_MATMUL && s->dev->fast_fused) {
+            int used = 0;
+            hwa_status st = run_fused(be, s, nodes, i, n, &used);
+            if (st) return st;
+            for (int k = 0; k < used; k++) hwa__tensor_touch(nodes[i + k]);
+            if (used) {
+                i += used - 1;
+                continue;
+            }
+        }
         hwa_status st = run_node(be, s, t);
         if (st) return st;
         hwa__tensor_touch(t);

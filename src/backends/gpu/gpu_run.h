@@ -85,6 +85,15 @@ typedef struct hwa__gpu_dev {
      * kernel run it. */
     hwa_status (*fast)(hwa_backend *be, const hwa_tensor *t, const hwa__gpu_view *v, const hwa__gpu_mem *m,
                        const char **name);
+    /* Optional: runs the product t together with the nodes after it that
+     * hwa__mm_fusable (backends/fuse.h) lets it take, a bias row added
+     * (bias, bias_m: its view and memory object, one value per column) and
+     * then a ReLU when relu, writing only the last of them: v[0] and m[0]
+     * are that node's view and memory object, v[1], v[2] and m[1], m[2]
+     * the product's sources. *name (static) when it ran them; NULL: it ran
+     * nothing, and the nodes run one by one. */
+    hwa_status (*fast_fused)(hwa_backend *be, const hwa_tensor *t, const hwa__gpu_view *v, const hwa__gpu_mem *m,
+                             const hwa__gpu_view *bias, hwa__gpu_mem bias_m, bool relu, const char **name);
 } hwa__gpu_dev;
 
 /* The dispatcher's state, one per backend (in the backend's own state). */
@@ -116,7 +125,8 @@ void hwa__gpu_state_free(hwa_ctx *ctx, hwa__gpu_state *s);
 const char *hwa__gpu_why_not(hwa__gpu_state *s, const hwa_tensor *node);
 
 /* Computes nodes[0..n) in order on be (whose state holds s): view nodes and
- * leaves are skipped, every other node runs (fast slot first, then its
+ * leaves are skipped, every other node runs (a product with the bias and
+ * ReLU after it through the fast_fused slot, else the fast slot, else its
  * portable kernel) and is marked changed (hwa__tensor_touch). Resets s's
  * record of what ran and s->host_read first. */
 hwa_status hwa__gpu_compute(hwa_backend *be, hwa__gpu_state *s, hwa_tensor *const *nodes, int n);
