@@ -172,11 +172,8 @@ hwa_status hwa__probe_cuda(hwa_passport *p, const hwa_probe_opts *opts) {
     hwa__lib_path(opts->cuda_lib, "HWA_CUDA_LIB", "libcuda.so.1", rt->library, sizeof rt->library);
     hwa__lib_path(opts->nvml_lib, "HWA_NVML_LIB", "libnvidia-ml.so.1", rn->library, sizeof rn->library);
 
-    /* the backend module that runs them (libhwadapt_cuda.so) */
     hwa_runtime_info *rm = &p->runtimes[p->n_runtimes++];
     hwa__strlcpy(rm->name, "hwadapt_cuda", sizeof rm->name);
-    rm->loaded = hwa__backend_module_probe("cuda", rm->library, sizeof rm->library, &rm->n_devices, rm->note,
-                                           sizeof rm->note);
 
     hwa__nvml *nv = hwa__nvml_open_path(rn->library, rn->note, sizeof rn->note);
     if (nv) {
@@ -185,9 +182,18 @@ hwa_status hwa__probe_cuda(hwa_passport *p, const hwa_probe_opts *opts) {
     }
 
     void *lib = dlopen(rt->library, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
+    /* The backend module that runs them (libhwadapt_cuda.so), opened only
+     * where there is a driver: it brings the CUDA runtime and cuBLASLt in,
+     * about 60 ms and 200 MB of mappings that a machine without a GPU need
+     * not pay at every probe. */
+    if (lib) {
+        rm->loaded = hwa__backend_module_probe("cuda", rm->library, sizeof rm->library, &rm->n_devices, rm->note,
+                                               sizeof rm->note);
+    } else {
         const char *e = dlerror();
         hwa__strlcpy(rt->note, e ? e : "cannot be loaded", sizeof rt->note);
+        hwa__strlcpy(rm->library, "libhwadapt_cuda.so", sizeof rm->library);
+        snprintf(rm->note, sizeof rm->note, "not opened: no NVIDIA driver (%.200s)", e ? e : "cannot be loaded");
         hwa__nvml_close(nv);
         return HWA_OK;
     }
