@@ -41,6 +41,7 @@ typedef struct cu_dev {
     void *stage[2];    /* page-locked, STAGE_BYTES each */
     void *stage_ev[2]; /* the last transfer through each */
     hwa__gpu_kernel last_kernel; /* the last launched, named when a later sync fails */
+    int max_block[HWA__GPUK_COUNT]; /* each kernel's largest block on this device; 0 until asked */
     bool launched;
 } cu_dev;
 
@@ -63,6 +64,7 @@ typedef struct cu_state {
     int g_runs;
     bool g_host_read;
     void *g_exec;
+    bool graphs; /* CUDA Graphs on ($HWA_CUDA_GRAPHS, read when the backend is made) */
 } cu_state;
 
 /* ---- errors -------------------------------------------------------------- */
@@ -123,32 +125,26 @@ static hwa_status to_device(hwa_ctx *ctx, cu_dev *d, char *dst, const char *src,
     return HWA_OK;
 }
 
-/* n bytes device -> host, after everything queued on the stream. */
+/* n bytes device -> host, after everything queued on the stream: chunk c
+ * goes through staging buffer c % 2, and is copied out on the host (two
+ * chunks later, before its buffer is reused) while the next one moves. */
 static hwa_status to_host(hwa_ctx *ctx, cu_dev *d, char *dst, const char *src, size_t n) {
     const hwa__cu_rt *rt = d->rt;
-    int rc = 0;
-    size_t next = 0; /* the first byte not yet queued */
-    size_t queued[2] = {0, 0}, at[2] = {0, 0};
-    for (int k = 0; k < 2 && next < n; k++) {
-        at[k] = next;
-        queued[k] = n - next < STAGE_BYTES ? n - next : STAGE_BYTES;
-        if ((rc = rt->d2h(d->stage[k], src + next, queued[k], d->stream))) return cu_fail(ctx, d, "cudaMemcpyAsync (to host)", rc);
-        if ((rc = rt->event_record(d->stage_ev[k], d->stream))) return cu_fail(ctx, d, "cudaEventRecord", rc);
-        next += queued[k];
-    }
-    for (int k = 0; queued[k]; k ^= 1) {
-        if ((rc = rt->event_sync(d->stage_ev[k]))) return sync_fail(ctx, d, "cudaMemcpyAsync (to host)", rc);
-        memcpy(dst + at[k], d->stage[k], queued[k]);
-        queued[k] = 0;
-        if (next < n) {
-            at[k] = next;
-            queued[k] = n - next < STAGE_BYTES ? n - next : STAGE_BYTES;
-            if ((rc = rt->d2h(d->stage[k], src + next, queued[k], d->stream)))
+    const size_t chunks = (n + STAGE_BYTES - 1) / STAGE_BYTES;
+    for (size_t c = 0; c < chunks + 2; c++) {
+        const int k = (int)(c & 1);
+        int rc;
+        if (c >= 2) { /* chunk c - 2, in buffer k */
+            const size_t at = (c - 2) * STAGE_BYTES, len = n - at < STAGE_BYTES ? n - at : STAGE_BYTES;
+            if ((rc = rt->event_sync(d->stage_ev[k]))) return sync_fail(ctx, d, "cudaMemcpyAsync (to host)", rc);
+            memcpy(dst + at, d->stage[k], len);
+        }
+        if (c < chunks) {
+            const size_t at = c * STAGE_BYTES, len = n - at < STAGE_BYTES ? n - at : STAGE_BYTES;
+            if ((rc = rt->d2h(d->stage[k], src + at, len, d->stream)))
                 return cu_fail(ctx, d, "cudaMemcpyAsync (to host)", rc);
             if ((rc = rt->event_record(d->stage_ev[k], d->stream))) return cu_fail(ctx, d, "cudaEventRecord", rc);
-            next += queued[k];
         }
-        if (!queued[k] && !queued[k ^ 1]) break;
     }
     return HWA_OK;
 }
@@ -239,6 +235,18 @@ static hwa_status dev_mem_of(const hwa_backend *be, const hwa_buffer *b, hwa__gp
     return HWA_OK;
 }
 
+/* Kernel id's largest block on d's device (>= 1), asked of the runtime
+ * once: cudaFuncGetAttributes is not free, and every launch needs it. */
+static int block_cap(cu_dev *d, hwa__gpu_kernel id) {
+    if ((unsigned)id >= HWA__GPUK_COUNT) return 1;
+    if (d->max_block[id] == 0) {
+        int cap = 1;
+        if (d->rt->max_block(id, &cap) || cap < 1) cap = 1;
+        d->max_block[id] = cap;
+    }
+    return d->max_block[id];
+}
+
 static hwa_status dev_launch(hwa_backend *be, hwa__gpu_kernel id, const hwa__gpu_arg *args, int nargs, int dims,
                              const size_t *global, const size_t *local) {
     cu_state *s = be->impl;
@@ -249,8 +257,7 @@ static hwa_status dev_launch(hwa_backend *be, hwa__gpu_kernel id, const hwa__gpu
                         hwa__gpu_kernel_str(id), nargs, dims);
     for (int i = 0; i < nargs; i++) ptrs[i] = (void *)args[i].p;
     unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1};
-    int cap = BLOCK;
-    if (d->rt->max_block(id, &cap) || cap < 1) cap = 1;
+    const int cap = block_cap(d, id);
     for (int k = 0; k < dims; k++) {
         if (global[k] == 0) return HWA_OK;
         size_t l = local ? local[k] : (k == 0 ? (size_t)(cap < BLOCK ? cap : BLOCK) : 1);
@@ -304,10 +311,7 @@ static hwa_status dev_scratch(hwa_backend *be, size_t bytes, hwa__gpu_mem *out) 
 }
 
 static size_t dev_group_cap(const hwa_backend *be, hwa__gpu_kernel id) {
-    const cu_state *s = be->impl;
-    int cap = 1;
-    if (s->d->rt->max_block(id, &cap) || cap < 1) cap = 1;
-    return (size_t)cap;
+    return (size_t)block_cap(((const cu_state *)be->impl)->d, id);
 }
 
 static hwa_status dev_fast(hwa_backend *be, const hwa_tensor *t, const hwa__gpu_view *v, const hwa__gpu_mem *m,
@@ -380,12 +384,6 @@ static void graph_drop(cu_state *s) {
     s->g_exec = NULL;
 }
 
-/* Whether CUDA Graphs are on: HWA_CUDA_GRAPHS=0 turns them off. */
-static bool graphs_on(void) {
-    const char *e = getenv("HWA_CUDA_GRAPHS");
-    return !(e && !strcmp(e, "0"));
-}
-
 /* The third run in a row of the same list, whose runs had the host read
  * nothing back (index checks do), is recorded by stream capture and then
  * replayed with one launch while the list stays the same. A capture that
@@ -394,7 +392,7 @@ static hwa_status cu_compute(hwa_backend *be, hwa_tensor *const *nodes, int n) {
     cu_state *s = be->impl;
     const hwa__cu_rt *rt = s->d->rt;
     rt->set_device(s->d->index);
-    if (!graphs_on()) return hwa__gpu_compute(be, &s->gs, nodes, n);
+    if (!s->graphs) return hwa__gpu_compute(be, &s->gs, nodes, n);
     const uint64_t key = list_key(be, nodes, n);
     if (key != s->g_key) {
         graph_drop(s);
@@ -511,6 +509,8 @@ static hwa_status cu_init(hwa_ctx *ctx, int index, hwa_backend **out) {
         return st;
     }
     s->d = d;
+    const char *graphs = getenv("HWA_CUDA_GRAPHS");
+    s->graphs = !(graphs && !strcmp(graphs, "0")); /* HWA_CUDA_GRAPHS=0 turns them off */
     hwa__gpu_state_init(&s->gs, &gpu_dev, "cuda");
     be->iface = &cu_iface;
     be->ctx = ctx;
@@ -543,6 +543,5 @@ const hwa_backend_module *hwa_backend_module_v1(const hwa_backend_host *host) {
         .init = cu_init,
     };
     if (!hwa__module_host_set(host)) return NULL;
-    m.build = hwa__cu_rt_get()->build;
     return &m;
 }
