@@ -80,9 +80,6 @@ typedef struct hwa_backend_module {
     uint32_t struct_size; /* sizeof(hwa_backend_module) of the module's build */
     uint64_t layout;      /* HWA__MODULE_LAYOUT of the module's build */
     const char *prefix;   /* the device specs it serves: "cuda" */
-    /* What it was built with ("CUDA runtime 13.0, cuBLASLt 13.0.2; kernels
-     * for sm_80 sm_90 + PTX"). Static. */
-    const char *build;
     /* How many devices it can open now; -1 with why (cap bytes) when none
      * can be used: no driver, no device. Thread-safe. */
     int (*device_count)(char *why, size_t cap);

@@ -193,7 +193,6 @@ static hwa_status fast_fused(void *f, hwa_ctx *ctx, const char *spec, const hwa_
 }
 
 static const hwa__cu_rt rt = {
-    .build = "fake CUDA runtime over host memory (tests only)",
     .device_count = device_count,
     .set_device = set_device,
     .props = props,

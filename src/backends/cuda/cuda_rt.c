@@ -6,19 +6,12 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "backends/cuda/cuda_rt.h"
-#ifdef HWA_HAVE_CUDA_FAST
 #include "backends/cuda/cuda_fast.h"
-#endif
+#include "backends/cuda/cuda_rt.h"
 
 extern const void *const hwa__cu_kernel_fns[];
 extern const int hwa__cu_n_kernel_fns;
 
-#ifdef HWA_HAVE_CUDA_FAST
-#define HWA_CUDA_FAST_NOTE " products, warp-level rows and fused attention"
-#else
-#define HWA_CUDA_FAST_NOTE " (not built: portable kernels only)"
-#endif
 
 static int device_count(int *n) { return (int)cudaGetDeviceCount(n); }
 static int set_device(int i) { return (int)cudaSetDevice(i); }
@@ -133,7 +126,6 @@ static int capture_end(void *s, void **exec) {
 static int graph_launch(void *exec, void *s) { return (int)cudaGraphLaunch((cudaGraphExec_t)exec, (cudaStream_t)s); }
 static void graph_free(void *exec) { cudaGraphExecDestroy((cudaGraphExec_t)exec); }
 
-#ifdef HWA_HAVE_CUDA_FAST
 static hwa_status fast_new(hwa_ctx *ctx, const char *spec, void *stream, void **out) {
     hwa__cu_fast *f = NULL;
     hwa_status st = hwa__cu_fast_new(ctx, spec, stream, &f);
@@ -150,9 +142,8 @@ static hwa_status fast_fused(void *f, hwa_ctx *ctx, const char *spec, const hwa_
                              hwa_matmul_precision prec, const char **name) {
     return hwa__cu_fast_fused(f, ctx, spec, t, v, m, bias, bias_m, relu, prec, name);
 }
-#endif
 
-static hwa__cu_rt rt = {
+static const hwa__cu_rt rt = {
     .device_count = device_count,
     .set_device = set_device,
     .props = props,
@@ -180,24 +171,10 @@ static hwa__cu_rt rt = {
     .capture_end = capture_end,
     .graph_launch = graph_launch,
     .graph_free = graph_free,
-#ifdef HWA_HAVE_CUDA_FAST
     .fast_new = fast_new,
     .fast_free = fast_free,
     .fast_run = fast_run,
     .fast_fused = fast_fused,
-#endif
 };
 
-/* "CUDA runtime 13.0 (static), cuBLASLt 13.0.2; kernels for 80-real 90-real 90-virtual" */
-static char build[160];
-static pthread_once_t build_once = PTHREAD_ONCE_INIT;
-static void describe(void) {
-    snprintf(build, sizeof build, "CUDA runtime %d.%d (static), cuBLASLt%s; kernels for %s", CUDART_VERSION / 1000,
-             CUDART_VERSION % 1000 / 10, HWA_CUDA_FAST_NOTE, HWA_CUDA_ARCHS_STR);
-    rt.build = build;
-}
-
-const hwa__cu_rt *hwa__cu_rt_get(void) {
-    pthread_once(&build_once, describe);
-    return &rt;
-}
+const hwa__cu_rt *hwa__cu_rt_get(void) { return &rt; }

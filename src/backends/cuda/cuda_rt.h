@@ -34,7 +34,6 @@ typedef struct hwa__cu_mem_stats {
 } hwa__cu_mem_stats;
 
 typedef struct hwa__cu_rt {
-    const char *build; /* what the module was built with (hwa_backend_module.build) */
     int (*device_count)(int *n);
     int (*set_device)(int index);
     int (*props)(int index, hwa__cu_props *p);
