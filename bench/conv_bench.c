@@ -142,17 +142,14 @@ typedef struct job {
 #endif
 } job;
 
-/* Seconds per run of what `which` names (0 hwadapt, 1 prim, 2 nchw) over iters runs. */
-static double timed(const job *j, int which, int iters) {
-    const double t0 = bench_now_s();
-    for (int i = 0; i < iters; i++) {
-        int bad = which == 0 ? hwa_graph_compute(j->g, j->be) != HWA_OK : 0;
+/* One run of what `which` names: 0 hwadapt, 1 the primitive, 2 it with
+ * the NCHW reorders. */
+static int run_one(void *ud, int which) {
+    const job *j = ud;
 #if defined(HWA_BENCH_ONEDNN)
-        if (which > 0) bad = peer_run(j->p, which == 2);
+    if (which > 0) return peer_run(j->p, which == 2);
 #endif
-        if (bad) return -1;
-    }
-    return (bench_now_s() - t0) / iters;
+    return which == 0 && hwa_graph_compute(j->g, j->be) != HWA_OK;
 }
 
 int main(int argc, char **argv) {
@@ -216,15 +213,10 @@ int main(int argc, char **argv) {
             }
             nw_run = nwhich;
 #endif
-            /* iterations for about 20 ms of each */
-            const double t1 = timed(&j, 0, 1);
-            const int iters = t1 > 0 ? (int)fmin(1000.0, fmax(1.0, 2e-2 / t1)) : 1;
             double *t[3];
             for (int k = 0; k < 3; k++) t[k] = calloc((size_t)reps, sizeof(double));
-            for (int r = 0; r < reps; r++)
-                for (int k = 0; k < nw_run; k++) t[k][r] = timed(&j, k, iters);
             double med[3] = {0, 0, 0};
-            for (int k = 0; k < nw_run; k++) med[k] = bench_median(t[k], reps); /* sorts: t[k][0] is the min */
+            bench_interleave(run_one, &j, nw_run, reps, t, med); /* sorts: t[k][0] is the min */
             const double gflop = 2.0 * (double)ny * (double)(l->C * l->K * l->K) * 1e-9;
             char spread[32];
             snprintf(spread, sizeof spread, "%.3f..%.3f", t[0][0] * 1e3, t[0][reps - 1] * 1e3);

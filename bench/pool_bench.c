@@ -115,16 +115,13 @@ typedef struct job {
 #endif
 } job;
 
-static double timed(const job *j, int which, int iters) {
-    const double t0 = bench_now_s();
-    for (int i = 0; i < iters; i++) {
-        int bad = which == 0 ? hwa_graph_compute(j->g, j->be) != HWA_OK : 0;
+/* One run of what `which` names: 0 hwadapt, 1-3 oneDNN (peer_run). */
+static int run_one(void *ud, int which) {
+    const job *j = ud;
 #if defined(HWA_BENCH_ONEDNN)
-        if (which > 0) bad = peer_run(j->p, which);
+    if (which > 0) return peer_run(j->p, which);
 #endif
-        if (bad) return -1;
-    }
-    return (bench_now_s() - t0) / iters;
+    return which == 0 && hwa_graph_compute(j->g, j->be) != HWA_OK;
 }
 
 /* The graph of pooling x (forward, or with the backward of sum(y*y)). */
@@ -198,14 +195,10 @@ int main(int argc, char **argv) {
             }
             nw_run = back ? 1 : 4;
 #endif
-            const double t1 = timed(&j, 0, 1);
-            const int iters = t1 > 0 ? (int)fmin(1000.0, fmax(1.0, 2e-2 / t1)) : 1;
             double *t[4];
             for (int k = 0; k < 4; k++) t[k] = calloc((size_t)reps, sizeof(double));
-            for (int r = 0; r < reps; r++)
-                for (int k = 0; k < nw_run; k++) t[k][r] = timed(&j, k, iters);
             double med[4] = {0, 0, 0, 0};
-            for (int k = 0; k < nw_run; k++) med[k] = bench_median(t[k], reps);
+            bench_interleave(run_one, &j, nw_run, reps, t, med);
             char row[40], spread[40];
             snprintf(row, sizeof row, "[%lld,64,112,112]%s", (long long)N, back ? " fwd+bwd" : "");
             snprintf(spread, sizeof spread, "%.3f..%.3f", t[0][0] * 1e3, t[0][reps - 1] * 1e3);
