@@ -1117,10 +1117,15 @@ static void every_case_on(const char *spec, const char *kind, bool matmul_only) 
 TEST(every_op_on_opencl_matches_the_reference) { every_case_on(hwa_test_opencl_spec(), "opencl", false); }
 
 /* Every op on a CUDA GPU (HWA_TEST_CUDA, default cuda:0): the portable
- * kernels compiled by nvcc and the CUDA-only fast paths (cuBLASLt products,
- * warp-level rows, fused attention), forward and backward. Skips with the
- * reason where there is no GPU, no driver or no module; scripts/gpu-check.sh
- * runs it on the GPU machine. */
+ * kernels compiled by nvcc and the CUDA-only fast paths (cuBLASLt products
+ * with their bias and ReLU epilogue, warp-level rows, fused attention),
+ * forward and backward. cuda:N is a loadable module (libhwadapt_cuda.so,
+ * built on src/backends/backend_module/ and backend_module.h), so this case
+ * runs the harness through the module's loader and its forwarders to the
+ * core too. Skips with the reason where there is no GPU, no driver or no
+ * module; scripts/gpu-check.sh runs it on the GPU machine. The fake module
+ * (test_cuda) computes nothing but the few kernels its tests need, so it
+ * has no harness case. */
 TEST(every_op_on_cuda_matches_the_reference) {
     const char *e = getenv("HWA_TEST_CUDA");
     every_case_on(e && *e ? e : "cuda:0", "cuda", false);
